@@ -1,0 +1,50 @@
+import { WorkflowAbortedError, isWorkflowForgeError, type ErrorLocation } from "./errors.js";
+
+/** A signal that never aborts, shared so runs without a signal allocate nothing. */
+export const neverAborted: AbortSignal = new AbortController().signal;
+
+/** The error a run rejects with once its signal aborted; keeps our own timeout errors as they are. */
+export function abortError(signal: AbortSignal, location: ErrorLocation): Error {
+  const reason: unknown = signal.reason;
+  if (isWorkflowForgeError(reason)) return reason;
+  return new WorkflowAbortedError(location, reason);
+}
+
+/** Resolves after `ms`, or rejects with the signal's abort error as soon as it aborts. */
+export function sleep(ms: number, signal: AbortSignal, location: ErrorLocation): Promise<void> {
+  if (signal.aborted) return Promise.reject(abortError(signal, location));
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(abortError(signal, location));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * Settles with `work`, or rejects with `error()` when `signal` aborts first. Used by timeouts, which
+ * must give up on work that ignores its signal.
+ */
+export function raceAbort<T>(work: Promise<T>, signal: AbortSignal, error: () => Error): Promise<T> {
+  if (signal.aborted) return Promise.reject(error());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(error());
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (reason: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- forwards the work's own rejection unchanged
+        reject(reason);
+      },
+    );
+  });
+}

@@ -1,0 +1,70 @@
+import { CompensationError, type RestoreFailure } from "./errors.js";
+import type { Emitter, SmithEvents } from "./events.js";
+import type { Foundry } from "./foundry.js";
+import type { CompensationObserver, CompensationProgress, WorkflowInfo } from "./types.js";
+
+export interface CompensationSettings {
+  /** Compensate when an operation fails (the smith does; a bare foundry does not). */
+  readonly compensate: boolean;
+  /** Stop at the first restore that fails, leaving the rest undone. */
+  readonly failFast: boolean;
+  /** Reject with {@link CompensationError} when any restore failed. */
+  readonly throwOnError: boolean;
+  readonly events: Emitter<SmithEvents> | undefined;
+}
+
+export interface CompensationRequest {
+  readonly foundry: Foundry<any>;
+  readonly signal: AbortSignal;
+  readonly workflow: WorkflowInfo;
+  readonly settings: CompensationSettings;
+  readonly observers: readonly CompensationObserver[];
+  readonly restoreData: readonly unknown[];
+  /** Operations `[0, pending)` are restored, from `pending - 1` down to 0. */
+  readonly pending: number;
+  readonly error: Error;
+}
+
+/**
+ * Restores completed operations in reverse order and resolves with the error the run must reject
+ * with: the original failure, a {@link CompensationError} when asked to report restore failures, or
+ * an observer's error (for example a failed checkpoint), which stops the compensation at once.
+ */
+export async function runCompensation(request: CompensationRequest): Promise<Error> {
+  const { foundry, signal, workflow, settings, pending, error } = request;
+  const events = settings.events;
+  const base = { workflowName: workflow.name, executionId: foundry.executionId };
+  const failures: RestoreFailure[] = [];
+  try {
+    await notify(request.observers, "started", { pending, error });
+    events?.emit("compensationStarted", { ...base, error, pending });
+    for (let index = pending - 1; index >= 0; index--) {
+      const operation = workflow.operations[index];
+      if (operation?.restore === undefined) continue;
+      const about = { workflowName: workflow.name, operationName: operation.name, index };
+      try {
+        await operation.restore(request.restoreData[index], foundry, signal);
+        events?.emit("operationRestored", about);
+      } catch (restoreError) {
+        failures.push({ operationName: operation.name, operationIndex: index, error: restoreError });
+        events?.emit("operationRestoreFailed", { ...about, error: restoreError });
+        if (settings.failFast) break;
+      }
+      await notify(request.observers, "restored", { pending: index, error });
+    }
+    if (!settings.failFast || failures.length === 0) await notify(request.observers, "completed", { pending: 0, error });
+    events?.emit("compensationCompleted", { ...base, failures: failures.length });
+  } catch (observerError) {
+    return observerError as Error;
+  }
+  if (failures.length > 0 && settings.throwOnError) return new CompensationError(workflow.name, error, failures);
+  return error;
+}
+
+async function notify(
+  observers: readonly CompensationObserver[],
+  hook: keyof CompensationObserver,
+  progress: CompensationProgress,
+): Promise<void> {
+  for (const observer of observers) await observer[hook]?.(progress);
+}

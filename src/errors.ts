@@ -1,0 +1,168 @@
+/**
+ * Every error the library raises is a {@link WorkflowForgeError} with a stable `code`.
+ * Subclasses exist for the cases callers catch; `cause` always carries the original failure.
+ */
+export type WorkflowForgeErrorCode =
+  | "OPERATION_FAILED"
+  | "OPERATION_TIMEOUT"
+  | "WORKFLOW_TIMEOUT"
+  | "ABORTED"
+  | "CONCURRENT_RUN"
+  | "MODIFIED_WHILE_RUNNING"
+  | "MIDDLEWARE_MISUSE"
+  | "COMPENSATION_FAILED"
+  | "FOR_EACH_CHILD_FAILED"
+  | "PERSISTENCE"
+  | "SNAPSHOT_CONFLICT"
+  | "SNAPSHOT_CORRUPTED"
+  | "DEFINITION_MISMATCH"
+  | "WORKFLOW_COMPENSATED"
+  | "SNAPSHOT_SERIALIZATION"
+  | "SNAPSHOT_TOO_LARGE";
+
+/** Where an error happened. Every field is optional because not every error concerns an operation. */
+export interface ErrorLocation {
+  readonly workflowName?: string | undefined;
+  readonly operationName?: string | undefined;
+  readonly operationIndex?: number | undefined;
+}
+
+export interface WorkflowForgeErrorOptions extends ErrorLocation {
+  readonly cause?: unknown;
+}
+
+// A registry symbol, not a class identity: two copies of the package in one process still
+// recognise each other's errors.
+const brand = Symbol.for("workflowforge.error");
+
+export class WorkflowForgeError extends Error {
+  readonly code: WorkflowForgeErrorCode;
+  readonly workflowName: string | undefined;
+  readonly operationName: string | undefined;
+  readonly operationIndex: number | undefined;
+
+  constructor(code: WorkflowForgeErrorCode, message: string, options: WorkflowForgeErrorOptions = {}) {
+    super(message, "cause" in options ? { cause: options.cause } : undefined);
+    this.name = new.target.name;
+    this.code = code;
+    this.workflowName = options.workflowName;
+    this.operationName = options.operationName;
+    this.operationIndex = options.operationIndex;
+    Object.defineProperty(this, brand, { value: true });
+  }
+}
+
+/** True for any error raised by any copy of workflowforge, even across duplicate installs. */
+export function isWorkflowForgeError(value: unknown): value is WorkflowForgeError {
+  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+}
+
+/** Formats `workflow "x", operation "y" (#2)` for messages. */
+export function describeLocation(location: ErrorLocation): string {
+  const parts: string[] = [];
+  if (location.workflowName !== undefined) parts.push(`workflow "${location.workflowName}"`);
+  if (location.operationName !== undefined) {
+    parts.push(`operation "${location.operationName}" (#${String(location.operationIndex ?? "?")})`);
+  }
+  return parts.join(", ");
+}
+
+export function messageOf(value: unknown): string {
+  if (value instanceof Error) return value.message;
+  if (typeof value === "string") return value;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** An operation's `forge` threw or rejected; the thrown value is the `cause`. */
+export class OperationFailedError extends WorkflowForgeError {
+  constructor(location: ErrorLocation, cause: unknown) {
+    super("OPERATION_FAILED", `${describeLocation(location)} failed: ${messageOf(cause)}`, { ...location, cause });
+  }
+}
+
+/** A per-operation timeout elapsed; the operation's signal was aborted with this error. */
+export class OperationTimeoutError extends WorkflowForgeError {
+  readonly timeoutMs: number;
+  constructor(location: ErrorLocation, timeoutMs: number) {
+    super("OPERATION_TIMEOUT", `${describeLocation(location)} timed out after ${timeoutMs} ms`, location);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** The smith's workflow-level timeout elapsed; the run's signal was aborted with this error. */
+export class WorkflowTimeoutError extends WorkflowForgeError {
+  readonly timeoutMs: number;
+  constructor(workflowName: string, timeoutMs: number) {
+    super("WORKFLOW_TIMEOUT", `workflow "${workflowName}" timed out after ${timeoutMs} ms`, { workflowName });
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * The run's signal was aborted. Its `name` is `"AbortError"` so code that checks for DOM-style
+ * abort errors recognises it; the signal's reason is the `cause`.
+ */
+export class WorkflowAbortedError extends WorkflowForgeError {
+  constructor(location: ErrorLocation, reason: unknown) {
+    super("ABORTED", `${describeLocation(location)} was aborted: ${messageOf(reason)}`, { ...location, cause: reason });
+    this.name = "AbortError";
+  }
+}
+
+/** A foundry was asked to run while it was already running, or changed while running. */
+export class FoundryBusyError extends WorkflowForgeError {
+  constructor(code: "CONCURRENT_RUN" | "MODIFIED_WHILE_RUNNING", foundryName: string, what: string) {
+    super(code, `foundry "${foundryName}" is running: ${what}`, { workflowName: foundryName });
+  }
+}
+
+/** A middleware broke the onion's rules (for example it called `next()` twice). */
+export class MiddlewareError extends WorkflowForgeError {
+  constructor(location: ErrorLocation, message: string) {
+    super("MIDDLEWARE_MISUSE", `${describeLocation(location)}: ${message}`, location);
+  }
+}
+
+/** One restore failed during compensation. */
+export interface RestoreFailure {
+  readonly operationName: string;
+  readonly operationIndex: number;
+  readonly error: unknown;
+}
+
+/**
+ * Raised instead of the original error when the smith's `throwOnCompensationError` is set and
+ * at least one restore failed. `cause` is the original failure.
+ */
+export class CompensationError extends WorkflowForgeError {
+  readonly failures: readonly RestoreFailure[];
+  constructor(workflowName: string, cause: unknown, failures: readonly RestoreFailure[]) {
+    const names = failures.map((f) => `"${f.operationName}" (#${f.operationIndex})`).join(", ");
+    super("COMPENSATION_FAILED", `workflow "${workflowName}" failed and restore failed for ${names}: ${messageOf(cause)}`, {
+      workflowName,
+      cause,
+    });
+    this.failures = failures;
+  }
+}
+
+/** Codes whose failure must not trigger compensation: the run may be resumed or owned elsewhere. */
+const noCompensationCodes: ReadonlySet<WorkflowForgeErrorCode> = new Set<WorkflowForgeErrorCode>([
+  "ABORTED",
+  "WORKFLOW_TIMEOUT",
+  "PERSISTENCE",
+  "SNAPSHOT_CONFLICT",
+  "SNAPSHOT_CORRUPTED",
+  "DEFINITION_MISMATCH",
+  "SNAPSHOT_SERIALIZATION",
+  "SNAPSHOT_TOO_LARGE",
+  "CONCURRENT_RUN",
+]);
+
+export function preventsCompensation(error: unknown): boolean {
+  return isWorkflowForgeError(error) && noCompensationCodes.has(error.code);
+}

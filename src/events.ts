@@ -1,0 +1,89 @@
+import type { Logger } from "./types.js";
+
+interface OperationEvent {
+  readonly workflowName: string;
+  readonly operationName: string;
+  readonly index: number;
+}
+
+/** Facts about a stored snapshot, reported by the persistence extension. */
+export interface SnapshotEvent {
+  readonly foundryExecutionId: string;
+  readonly workflowId: string;
+  readonly nextOperationIndex: number;
+  readonly status: string;
+  readonly revision: number;
+}
+
+export interface FoundryEvents {
+  operationStarted: OperationEvent & { readonly input: unknown };
+  operationCompleted: OperationEvent & { readonly output: unknown; readonly durationMs: number };
+  operationFailed: OperationEvent & { readonly error: unknown; readonly durationMs: number };
+  /** A resumed run passed over an operation completed by an earlier run. */
+  operationSkipped: OperationEvent;
+  snapshotRestored: SnapshotEvent;
+  snapshotSaved: SnapshotEvent;
+  snapshotDeleted: Pick<SnapshotEvent, "foundryExecutionId" | "workflowId">;
+}
+
+interface WorkflowEvent {
+  readonly workflowName: string;
+  readonly executionId: string;
+}
+
+export interface SmithEvents {
+  workflowStarted: WorkflowEvent;
+  workflowCompleted: WorkflowEvent & { readonly output: unknown; readonly durationMs: number };
+  workflowFailed: WorkflowEvent & { readonly error: unknown; readonly durationMs: number };
+  compensationStarted: WorkflowEvent & { readonly error: unknown; readonly pending: number };
+  operationRestored: OperationEvent;
+  operationRestoreFailed: OperationEvent & { readonly error: unknown };
+  compensationCompleted: WorkflowEvent & { readonly failures: number };
+}
+
+export type Listener<T> = (payload: T) => void;
+
+/**
+ * A minimal typed emitter. A throwing listener is logged and never breaks the run that emitted.
+ */
+export class Emitter<Events extends object> {
+  readonly #listeners = new Map<keyof Events, Set<Listener<never>>>();
+  readonly #logger: Logger;
+
+  constructor(logger: Logger) {
+    this.#logger = logger;
+  }
+
+  on<K extends keyof Events>(event: K, listener: Listener<Events[K]>): () => void {
+    if (typeof listener !== "function") {
+      throw new TypeError(`on("${String(event)}", listener): listener must be a function, got ${typeof listener}`);
+    }
+    let set = this.#listeners.get(event);
+    if (set === undefined) {
+      set = new Set();
+      this.#listeners.set(event, set);
+    }
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+    };
+  }
+
+  /** Cheap check so hot paths can skip building a payload nobody listens to. */
+  has(event: keyof Events): boolean {
+    const set = this.#listeners.get(event);
+    return set !== undefined && set.size > 0;
+  }
+
+  emit<K extends keyof Events>(event: K, payload: Events[K]): void {
+    const set = this.#listeners.get(event);
+    if (set === undefined) return;
+    for (const listener of set) {
+      try {
+        (listener as Listener<Events[K]>)(payload);
+      } catch (error) {
+        this.#logger.error(`listener for "${String(event)}" threw`, error);
+      }
+    }
+  }
+}

@@ -1,0 +1,181 @@
+import { neverAborted } from "./abort.js";
+import type { CompensationSettings } from "./compensation.js";
+import { FoundryBusyError } from "./errors.js";
+import { Emitter, type FoundryEvents, type Listener } from "./events.js";
+import { requireFunction, requireName, requireOptionalSignal, requireOptionsObject, rejectUnknownKeys } from "./internal/validate.js";
+import { silentLogger } from "./logger.js";
+import { delegate } from "./operations/delegate.js";
+import { Run } from "./run.js";
+import type { ForgeOptions, Logger, MaybePromise, Operation, OperationMiddleware, Properties, WorkflowInfo } from "./types.js";
+
+export interface FoundryInit<P extends object = Properties> {
+  /** Identifies this execution (and, without `instanceId`, its snapshot). @default crypto.randomUUID() */
+  readonly executionId?: string;
+  /** Initial properties. The object is copied; later changes to it do not reach the foundry. @default {} */
+  readonly properties?: P;
+  /** Where the engine logs. @default a silent logger */
+  readonly logger?: Logger;
+}
+
+/** Internal: how a smith runs a workflow on a foundry. */
+export interface ExecuteRequest {
+  readonly workflow: WorkflowInfo;
+  readonly options: ForgeOptions;
+  readonly compensation: CompensationSettings;
+}
+
+export const execute: unique symbol = Symbol("workflowforge.execute");
+
+const bareCompensation: CompensationSettings = { compensate: false, failFast: false, throwOnError: false, events: undefined };
+
+/**
+ * The execution context: an id, a typed property bag shared by all operations, a logger, an
+ * ordered list of operations and an onion of operation middleware.
+ */
+export class Foundry<P extends object = Properties> {
+  readonly name: string;
+  readonly executionId: string;
+  readonly logger: Logger;
+  /** Shared by every operation of every run on this foundry. Never holds engine bookkeeping. */
+  properties: P;
+
+  readonly #operations: Operation<any, any, P>[] = [];
+  readonly #middleware: OperationMiddleware<P>[] = [];
+  readonly #events: Emitter<FoundryEvents>;
+  #run: Run | undefined;
+
+  constructor(name: string, init: FoundryInit<P>) {
+    this.name = name;
+    this.executionId = init.executionId ?? globalThis.crypto.randomUUID();
+    this.logger = init.logger ?? silentLogger;
+    this.properties = { ...init.properties } as P;
+    this.#events = new Emitter(this.logger);
+  }
+
+  /** The operations a bare `forge()` runs, in order. */
+  get operations(): readonly Operation<any, any, P>[] {
+    return [...this.#operations];
+  }
+
+  /** The operation middleware, outermost first. */
+  get middleware(): readonly OperationMiddleware<P>[] {
+    return [...this.#middleware];
+  }
+
+  get isRunning(): boolean {
+    return this.#run !== undefined;
+  }
+
+  /** The operation being executed, while a run is in progress. */
+  get currentOperation(): { readonly name: string; readonly index: number } | undefined {
+    const run = this.#run;
+    const operation = run?.workflow.operations[run.currentIndex];
+    return run && operation ? { name: operation.name, index: run.currentIndex } : undefined;
+  }
+
+  /** Adds an operation made from a function (and an optional restore) to this foundry. */
+  withOperation<TInput = any, TOutput = any>(
+    name: string,
+    forge: (input: TInput, foundry: Foundry<P>, signal: AbortSignal) => MaybePromise<TOutput>,
+    restore?: (output: TOutput, foundry: Foundry<P>, signal: AbortSignal) => MaybePromise<unknown>,
+  ): this {
+    return this.addOperation(delegate(name, forge, restore));
+  }
+
+  addOperation(operation: Operation<any, any, P>): this {
+    assertOperation(operation, `${this.name}.addOperation(operation)`);
+    this.#assertIdle("addOperation");
+    this.#operations.push(operation);
+    return this;
+  }
+
+  /** Adds operation middleware; the first added is the outermost. */
+  use(middleware: OperationMiddleware<P>): this {
+    requireFunction(middleware, `${this.name}.use(middleware)`);
+    this.#assertIdle("use");
+    this.#middleware.push(middleware);
+    return this;
+  }
+
+  on<K extends keyof FoundryEvents>(event: K, listener: Listener<FoundryEvents[K]>): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  /** Runs this foundry's own operations. Resolves with the last operation's output. */
+  forge<T = unknown>(options: ForgeOptions = {}): Promise<T> {
+    const workflow: WorkflowInfo = { id: this.name, name: this.name, version: undefined, operations: this.operations };
+    return this[execute]({ workflow, options, compensation: bareCompensation }) as Promise<T>;
+  }
+
+  /**
+   * A key that is the same on every execution of the current operation of this instance, to pass
+   * to external systems that deduplicate (payments, emails). Operations run at least once.
+   */
+  idempotencyKey(suffix?: string): string {
+    const run = this.#run;
+    if (run === undefined || run.currentIndex < 0) {
+      throw new TypeError(`${this.name}.idempotencyKey() can only be called while an operation runs`);
+    }
+    const { instanceId, workflowKey } = run.identity;
+    const key = `${encodeURIComponent(instanceId)}/${encodeURIComponent(workflowKey)}/${run.currentIndex}`;
+    return suffix === undefined ? key : `${key}/${encodeURIComponent(suffix)}`;
+  }
+
+  /** @internal Runs `workflow` on this foundry. */
+  async [execute](request: ExecuteRequest): Promise<unknown> {
+    const options = requireOptionsObject(request.options, "forge(options)");
+    rejectUnknownKeys(options, ["input", "signal"], "forge(options)");
+    requireOptionalSignal(options.signal, "forge(options).signal");
+    if (this.#run !== undefined) {
+      throw new FoundryBusyError("CONCURRENT_RUN", this.name, "forge() was called again before the previous run settled");
+    }
+    const run = new Run({
+      foundry: this,
+      workflow: request.workflow,
+      middleware: [...this.#middleware],
+      emitter: this.#events,
+      input: request.options.input,
+      signal: request.options.signal ?? neverAborted,
+      compensation: request.compensation,
+    });
+    this.#run = run;
+    try {
+      return await run.execute();
+    } finally {
+      this.#run = undefined;
+    }
+  }
+
+  /** @internal Lets extensions report events on this foundry. */
+  emit<K extends keyof FoundryEvents>(event: K, payload: FoundryEvents[K]): void {
+    this.#events.emit(event, payload);
+  }
+
+  #assertIdle(what: string): void {
+    if (this.#run !== undefined) {
+      throw new FoundryBusyError("MODIFIED_WHILE_RUNNING", this.name, `${what}() cannot change a foundry while it runs`);
+    }
+  }
+}
+
+export function assertOperation(operation: unknown, what: string): asserts operation is Operation {
+  if (typeof operation !== "object" || operation === null) {
+    throw new TypeError(`${what}: operation must be an object with a name and a forge function`);
+  }
+  const candidate = operation as Partial<Operation>;
+  requireName(candidate.name, `${what}: operation.name`);
+  requireFunction(candidate.forge, `${what}: operation "${candidate.name}".forge`);
+  if (candidate.restore !== undefined) requireFunction(candidate.restore, `${what}: operation "${candidate.name}".restore`);
+}
+
+/** Creates a foundry. `P` types the property bag shared by its operations. */
+export function createFoundry<P extends object = Properties>(name: string, init: FoundryInit<P> = {}): Foundry<P> {
+  requireName(name, "createFoundry(name)");
+  const options = requireOptionsObject(init, "createFoundry(name, init)");
+  rejectUnknownKeys(options, ["executionId", "properties", "logger"], "createFoundry(name, init)");
+  if (init.executionId !== undefined) requireName(init.executionId, "createFoundry(name, init).executionId");
+  if (init.properties !== undefined && (typeof init.properties !== "object" || init.properties === null)) {
+    throw new TypeError("createFoundry(name, init).properties must be an object");
+  }
+  return new Foundry<P>(name, init);
+}

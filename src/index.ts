@@ -1,0 +1,49 @@
+export { createFoundry, type Foundry, type FoundryInit } from "./foundry.js";
+export { createWorkflow, type Workflow, type WorkflowBuilder } from "./workflow.js";
+export { createSmith, type Smith, type SmithOptions } from "./smith.js";
+export { compose, type Layer, type Next } from "./compose.js";
+export { silentLogger } from "./logger.js";
+export { withRestoreData, type RestoreDataResult } from "./outcome.js";
+
+export { delegate } from "./operations/delegate.js";
+export { action } from "./operations/action.js";
+export { conditional, type ConditionalRecord } from "./operations/conditional.js";
+export { forEach, ForEachChildError, type ForEachInput, type ForEachOptions } from "./operations/for-each.js";
+export { delay } from "./operations/delay.js";
+
+export { timingMiddleware, type OperationTiming } from "./middleware/timing.js";
+export { loggingMiddleware } from "./middleware/logging.js";
+export { timeoutMiddleware } from "./middleware/timeout.js";
+export { errorHandlingMiddleware } from "./middleware/error-handling.js";
+
+export {
+  WorkflowForgeError,
+  isWorkflowForgeError,
+  OperationFailedError,
+  OperationTimeoutError,
+  WorkflowTimeoutError,
+  WorkflowAbortedError,
+  FoundryBusyError,
+  MiddlewareError,
+  CompensationError,
+  type WorkflowForgeErrorCode,
+  type ErrorLocation,
+  type RestoreFailure,
+} from "./errors.js";
+
+export type { FoundryEvents, SmithEvents, SnapshotEvent, Listener } from "./events.js";
+export type {
+  Properties,
+  MaybePromise,
+  Logger,
+  Operation,
+  OperationContext,
+  OperationMiddleware,
+  WorkflowContext,
+  WorkflowMiddleware,
+  WorkflowInfo,
+  RunContext,
+  CompensationObserver,
+  CompensationProgress,
+  ForgeOptions,
+} from "./types.js";

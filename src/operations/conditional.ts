@@ -1,0 +1,48 @@
+import type { Foundry } from "../foundry.js";
+import { assertOperation } from "../foundry.js";
+import { requireFunction, requireName } from "../internal/validate.js";
+import { splitResult, withRestoreData } from "../outcome.js";
+import type { MaybePromise, Operation } from "../types.js";
+
+/** What a conditional remembers for its restore: the branch taken and that branch's payload. */
+export interface ConditionalRecord {
+  readonly branch: "then" | "else";
+  readonly data: unknown;
+}
+
+/**
+ * Runs `whenTrue` or `whenFalse` depending on `predicate`. Without `whenFalse` a false predicate
+ * passes the input through. The branch taken is part of the restore payload (and so of the
+ * persisted snapshot), so compensation undoes the right branch even in another process.
+ */
+export function conditional<P extends object = any>(
+  name: string,
+  predicate: (input: any, foundry: Foundry<P>, signal: AbortSignal) => MaybePromise<boolean>,
+  whenTrue: Operation<any, any, P>,
+  whenFalse?: Operation<any, any, P>,
+): Operation<any, any, P> {
+  requireName(name, "conditional(name)");
+  requireFunction(predicate, `conditional "${name}": predicate`);
+  assertOperation(whenTrue, `conditional "${name}": whenTrue`);
+  if (whenFalse !== undefined) assertOperation(whenFalse, `conditional "${name}": whenFalse`);
+  const branchOf = (branch: ConditionalRecord["branch"]): Operation<any, any, P> | undefined =>
+    branch === "then" ? whenTrue : whenFalse;
+
+  const operation: Operation<any, any, P> = {
+    name,
+    async forge(input, foundry, signal) {
+      const branch = (await predicate(input, foundry, signal)) ? "then" : "else";
+      const chosen = branchOf(branch);
+      if (chosen === undefined) return withRestoreData(input, { branch, data: undefined });
+      const { output, data } = splitResult(await chosen.forge(input, foundry, signal));
+      return withRestoreData(output, { branch, data } satisfies ConditionalRecord);
+    },
+  };
+  if (whenTrue.restore === undefined && whenFalse?.restore === undefined) return operation;
+  return {
+    ...operation,
+    async restore(record: ConditionalRecord, foundry, signal) {
+      await branchOf(record.branch)?.restore?.(record.data, foundry, signal);
+    },
+  };
+}

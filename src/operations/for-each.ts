@@ -1,0 +1,115 @@
+import { abortError } from "../abort.js";
+import { WorkflowForgeError, messageOf } from "../errors.js";
+import type { Foundry } from "../foundry.js";
+import { assertOperation } from "../foundry.js";
+import { requireName, requireOptionsObject, rejectUnknownKeys } from "../internal/validate.js";
+import { splitResult, withRestoreData } from "../outcome.js";
+import type { Operation } from "../types.js";
+
+/** How a forEach hands its input to its children. */
+export type ForEachInput = "shared" | "split" | "none";
+
+export interface ForEachOptions {
+  /** How many children run at once. @default Infinity (all at once) */
+  readonly concurrency?: number;
+  /**
+   * `"shared"`: every child receives the input; `"split"`: the input is an array and child i
+   * receives element i; `"none"`: children receive `undefined`. @default "shared"
+   */
+  readonly input?: ForEachInput;
+}
+
+/** A child of a forEach failed. Completed children were restored before this was raised. */
+export class ForEachChildError extends WorkflowForgeError {
+  readonly childIndex: number;
+  constructor(parent: string, childIndex: number, childName: string, cause: unknown) {
+    super("FOR_EACH_CHILD_FAILED", `forEach "${parent}": child #${childIndex} "${childName}" failed: ${messageOf(cause)}`, {
+      operationName: childName,
+      operationIndex: childIndex,
+      cause,
+    });
+    this.childIndex = childIndex;
+  }
+}
+
+/**
+ * Runs `children` concurrently (up to `concurrency` at once). Its output is the children's outputs
+ * in child order. When a child fails, the others are aborted, the completed ones are restored,
+ * and the forEach rejects with {@link ForEachChildError} naming the failed child's index.
+ */
+export function forEach<P extends object = any>(
+  name: string,
+  children: readonly Operation<any, any, P>[],
+  options: ForEachOptions = {},
+): Operation<any, unknown[], P> {
+  requireName(name, "forEach(name)");
+  if (!Array.isArray(children as unknown)) throw new TypeError(`forEach "${name}": children must be an array of operations`);
+  children.forEach((child, i) => assertOperation(child, `forEach "${name}": children[${i}]`));
+  rejectUnknownKeys(requireOptionsObject(options, `forEach "${name}": options`), ["concurrency", "input"], `forEach "${name}"`);
+  const limit = options.concurrency ?? Infinity;
+  if (limit !== Infinity && (!Number.isInteger(limit) || limit < 1)) {
+    throw new TypeError(`forEach "${name}": concurrency must be a positive integer, got ${String(limit)}`);
+  }
+  const strategy = options.input ?? "shared";
+  if (!["shared", "split", "none"].includes(strategy)) {
+    throw new TypeError(`forEach "${name}": input must be "shared", "split" or "none", got ${JSON.stringify(strategy)}`);
+  }
+  const list = [...children];
+  const restores = list.some((child) => child.restore !== undefined);
+
+  const restoreAll = async (data: readonly unknown[], done: readonly boolean[], foundry: Foundry<P>, signal: AbortSignal) => {
+    for (let i = list.length - 1; i >= 0; i--) {
+      if (done[i] === true) await list[i]?.restore?.(data[i], foundry, signal);
+    }
+  };
+
+  const operation: Operation<any, unknown[], P> = {
+    name,
+    async forge(input, foundry, signal) {
+      const inputs = childInputs(name, strategy, input, list.length);
+      const outputs: unknown[] = new Array<unknown>(list.length);
+      const data: unknown[] = new Array<unknown>(list.length);
+      const done: boolean[] = new Array<boolean>(list.length).fill(false);
+      const siblings = new AbortController();
+      const childSignal = AbortSignal.any([signal, siblings.signal]);
+      let failure: ForEachChildError | undefined;
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < list.length && failure === undefined) {
+          const i = next++;
+          const child = list[i] as Operation<any, any, P>;
+          try {
+            if (childSignal.aborted) throw abortError(childSignal, { operationName: child.name, operationIndex: i });
+            const split = splitResult(await child.forge(inputs[i], foundry, childSignal));
+            outputs[i] = split.output;
+            data[i] = split.data;
+            done[i] = true;
+          } catch (error) {
+            failure ??= new ForEachChildError(name, i, child.name, error);
+            siblings.abort(failure);
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(limit, list.length) }, worker));
+      if (failure !== undefined) {
+        await restoreAll(data, done, foundry, signal);
+        throw failure;
+      }
+      return restores ? (withRestoreData(outputs, data) as unknown as unknown[]) : outputs;
+    },
+  };
+  if (!restores) return operation;
+  return {
+    ...operation,
+    restore: (data: unknown[], foundry, signal) => restoreAll(data, list.map(() => true), foundry, signal),
+  };
+}
+
+function childInputs(name: string, strategy: ForEachInput, input: unknown, count: number): readonly unknown[] {
+  if (strategy === "none") return new Array<unknown>(count).fill(undefined);
+  if (strategy === "shared") return new Array<unknown>(count).fill(input);
+  if (!Array.isArray(input) || input.length !== count) {
+    throw new TypeError(`forEach "${name}": input "split" needs an array of ${count} items, got ${Array.isArray(input) ? `${input.length} items` : typeof input}`);
+  }
+  return input;
+}

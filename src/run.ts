@@ -1,0 +1,158 @@
+import { abortError } from "./abort.js";
+import { compose } from "./compose.js";
+import { runCompensation, type CompensationSettings } from "./compensation.js";
+import { MiddlewareError, OperationFailedError, isWorkflowForgeError, preventsCompensation, type ErrorLocation } from "./errors.js";
+import type { Emitter, FoundryEvents } from "./events.js";
+import type { Foundry } from "./foundry.js";
+import { isResumeCompensation, isSkip, splitResult } from "./outcome.js";
+import type { CompensationObserver, OperationContext, OperationMiddleware, RunContext, WorkflowInfo } from "./types.js";
+
+export interface RunRequest {
+  readonly foundry: Foundry<any>;
+  readonly workflow: WorkflowInfo;
+  readonly middleware: readonly OperationMiddleware[];
+  readonly emitter: Emitter<FoundryEvents>;
+  readonly input: unknown;
+  readonly signal: AbortSignal;
+  /** How failures are compensated; `compensate: false` for a bare foundry. */
+  readonly compensation: CompensationSettings;
+}
+
+/** One execution of a list of operations on a foundry. */
+export class Run implements RunContext {
+  readonly workflow: WorkflowInfo;
+  readonly compensates: boolean;
+  identity: { readonly instanceId: string; readonly workflowKey: string };
+  /** The operation being executed, for idempotency keys. */
+  currentIndex = -1;
+
+  readonly #request: RunRequest;
+  readonly #observers = new Set<CompensationObserver>();
+  // What each completed (or skipped) operation's restore will receive.
+  readonly #restoreData: unknown[] = [];
+  readonly #chain: (context: OperationContext<any>) => Promise<unknown>;
+  // Whether the innermost layer already reported the current operation's outcome.
+  #reported = false;
+
+  constructor(request: RunRequest) {
+    this.#request = request;
+    this.workflow = request.workflow;
+    this.compensates = request.compensation.compensate;
+    this.identity = { instanceId: request.foundry.executionId, workflowKey: request.workflow.id };
+    this.#chain = compose<OperationContext<any>, unknown>(request.middleware, (context) => this.#forge(context), misuse);
+  }
+
+  observeCompensation(observer: CompensationObserver): () => void {
+    this.#observers.add(observer);
+    return () => {
+      this.#observers.delete(observer);
+    };
+  }
+
+  async execute(): Promise<unknown> {
+    const { foundry, signal, workflow } = this.#request;
+    const operations = workflow.operations;
+    let input = this.#request.input;
+    for (let index = 0; index < operations.length; index++) {
+      const operation = operations[index] as OperationContext["operation"];
+      if (signal.aborted) throw abortError(signal, this.#locate(index));
+      this.currentIndex = index;
+      this.#reported = false;
+      let result: unknown;
+      try {
+        result = await this.#chain({ operation, index, input, foundry, signal, run: this });
+      } catch (error) {
+        throw await this.#fail(index, error);
+      }
+      if (isSkip(result)) {
+        this.#restoreData[index] = result.data;
+        input = result.output;
+        this.#emitOperation("operationSkipped", index, {});
+        continue;
+      }
+      if (isResumeCompensation(result)) {
+        Object.assign(this.#restoreData, result.restoreData);
+        throw await this.#compensate(result.pending, result.error);
+      }
+      const { output, data } = splitResult(result);
+      this.#restoreData[index] = data;
+      input = output;
+    }
+    return input;
+  }
+
+  // The innermost layer: runs the operation itself and reports its lifecycle.
+  async #forge(context: OperationContext<any>): Promise<unknown> {
+    const { operation, index, input, foundry, signal } = context;
+    const { emitter } = this.#request;
+    this.#emitOperation("operationStarted", index, { input });
+    const started = performance.now();
+    let result: unknown;
+    try {
+      result = await operation.forge(input, foundry, signal);
+    } catch (error) {
+      this.#reported = true;
+      if (emitter.has("operationFailed")) {
+        this.#emitOperation("operationFailed", index, { error, durationMs: performance.now() - started });
+      }
+      throw error;
+    }
+    this.#reported = true;
+    if (emitter.has("operationCompleted")) {
+      const { output } = splitResult(result);
+      this.#emitOperation("operationCompleted", index, { output, durationMs: performance.now() - started });
+    }
+    return result;
+  }
+
+  async #fail(index: number, thrown: unknown): Promise<Error> {
+    const { signal } = this.#request;
+    const location = this.#locate(index);
+    let error: Error;
+    if (signal.aborted) error = abortError(signal, location);
+    else if (isWorkflowForgeError(thrown)) error = thrown;
+    else error = new OperationFailedError(location, thrown);
+    if (!this.#reported) this.#emitOperation("operationFailed", index, { error, durationMs: 0 });
+    if (!this.compensates || preventsCompensation(error)) return error;
+    return this.#compensate(index, error);
+  }
+
+  #compensate(pending: number, error: Error): Promise<Error> {
+    const { foundry, signal, workflow, compensation } = this.#request;
+    return runCompensation({
+      foundry,
+      signal,
+      workflow,
+      settings: compensation,
+      observers: [...this.#observers],
+      restoreData: this.#restoreData,
+      pending,
+      error,
+    });
+  }
+
+  #emitOperation<K extends "operationStarted" | "operationCompleted" | "operationFailed" | "operationSkipped">(
+    event: K,
+    index: number,
+    extra: Omit<FoundryEvents[K], "workflowName" | "operationName" | "index">,
+  ): void {
+    const { emitter, workflow } = this.#request;
+    if (!emitter.has(event)) return;
+    const operationName = (workflow.operations[index] as OperationContext["operation"]).name;
+    emitter.emit(event, { workflowName: workflow.name, operationName, index, ...extra } as FoundryEvents[K]);
+  }
+
+  #locate(index: number): ErrorLocation {
+    const operation = this.workflow.operations[index];
+    return { workflowName: this.workflow.name, operationName: operation?.name, operationIndex: index };
+  }
+}
+
+function misuse(context: OperationContext<any>, layerIndex: number): Error {
+  const location = {
+    workflowName: context.run.workflow.name,
+    operationName: context.operation.name,
+    operationIndex: context.index,
+  };
+  return new MiddlewareError(location, `operation middleware #${layerIndex} called next() multiple times`);
+}

@@ -1,0 +1,108 @@
+import { compose } from "./compose.js";
+import type { CompensationSettings } from "./compensation.js";
+import { MiddlewareError, WorkflowTimeoutError } from "./errors.js";
+import { Emitter, type Listener, type SmithEvents } from "./events.js";
+import { execute, type Foundry } from "./foundry.js";
+import { raceAbort } from "./abort.js";
+import { requireFunction, requireOptionalBoolean, requireOptionsObject, requirePositiveNumber, rejectUnknownKeys } from "./internal/validate.js";
+import { silentLogger } from "./logger.js";
+import type { ForgeOptions, Logger, WorkflowContext, WorkflowMiddleware } from "./types.js";
+import type { Workflow } from "./workflow.js";
+
+export interface SmithOptions {
+  /** Stop compensating at the first restore that fails. @default false */
+  readonly failFastCompensation?: boolean;
+  /** Reject with `CompensationError` (cause: the original failure) when a restore fails. @default false */
+  readonly throwOnCompensationError?: boolean;
+  /** Abort the whole run after this many milliseconds and reject with `WorkflowTimeoutError`. @default undefined (no limit) */
+  readonly timeoutMs?: number;
+  /** Where listener failures are logged. @default a silent logger */
+  readonly logger?: Logger;
+}
+
+export interface Smith {
+  /**
+   * Runs `workflow` on `foundry` with the foundry's properties, middleware and events. When an
+   * operation fails, completed operations are restored in reverse order and the failure rethrown.
+   */
+  forge<T = unknown>(workflow: Workflow<any>, foundry: Foundry<any>, options?: ForgeOptions): Promise<T>;
+  /** Adds workflow middleware; the first added is the outermost. */
+  use(middleware: WorkflowMiddleware): Smith;
+  on<K extends keyof SmithEvents>(event: K, listener: Listener<SmithEvents[K]>): () => void;
+}
+
+/** Creates a smith: runs workflows with workflow middleware, events and compensation. */
+export function createSmith(options: SmithOptions = {}): Smith {
+  const bag = requireOptionsObject(options, "createSmith(options)");
+  rejectUnknownKeys(bag, ["failFastCompensation", "throwOnCompensationError", "timeoutMs", "logger"], "createSmith(options)");
+  requireOptionalBoolean(options.failFastCompensation, "createSmith(options).failFastCompensation");
+  requireOptionalBoolean(options.throwOnCompensationError, "createSmith(options).throwOnCompensationError");
+  if (options.timeoutMs !== undefined) requirePositiveNumber(options.timeoutMs, "createSmith(options).timeoutMs");
+  const events = new Emitter<SmithEvents>(options.logger ?? silentLogger);
+  const middleware: WorkflowMiddleware[] = [];
+  const compensation: CompensationSettings = {
+    compensate: true,
+    failFast: options.failFastCompensation ?? false,
+    throwOnError: options.throwOnCompensationError ?? false,
+    events,
+  };
+
+  const core = (context: WorkflowContext<any>): Promise<unknown> =>
+    context.foundry[execute]({
+      workflow: context.workflow,
+      options: { input: context.input, signal: context.signal },
+      compensation,
+    });
+
+  const run = async (context: WorkflowContext<any>): Promise<unknown> => {
+    const chain = compose(middleware, core, (_, layer) =>
+      new MiddlewareError({ workflowName: context.workflow.name }, `workflow middleware #${layer} called next() multiple times`),
+    );
+    if (options.timeoutMs === undefined) return chain(context);
+    const { timeoutMs } = options;
+    const timeout = new WorkflowTimeoutError(context.workflow.name, timeoutMs);
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(timeout), timeoutMs);
+    try {
+      const signal = AbortSignal.any([context.signal, controller.signal]);
+      return await raceAbort(chain({ ...context, signal }), controller.signal, () => timeout);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  const smith: Smith = {
+    async forge<T>(workflow: Workflow<any>, foundry: Foundry<any>, forgeOptions: ForgeOptions = {}): Promise<T> {
+      assertWorkflow(workflow);
+      if (typeof (foundry as Partial<Foundry<any>> | undefined)?.[execute] !== "function") {
+        throw new TypeError("smith.forge(workflow, foundry): foundry must be created with createFoundry()");
+      }
+      const signal = forgeOptions.signal ?? new AbortController().signal;
+      const base = { workflowName: workflow.name, executionId: foundry.executionId };
+      events.emit("workflowStarted", base);
+      const started = performance.now();
+      try {
+        const output = await run({ workflow, foundry, input: forgeOptions.input, signal });
+        events.emit("workflowCompleted", { ...base, output, durationMs: performance.now() - started });
+        return output as T;
+      } catch (error) {
+        events.emit("workflowFailed", { ...base, error, durationMs: performance.now() - started });
+        throw error;
+      }
+    },
+    use(layer) {
+      requireFunction(layer, "smith.use(middleware)");
+      middleware.push(layer);
+      return smith;
+    },
+    on: (event, listener) => events.on(event, listener),
+  };
+  return smith;
+}
+
+function assertWorkflow(workflow: unknown): asserts workflow is Workflow {
+  const candidate = workflow as Partial<Workflow> | undefined;
+  if (typeof candidate !== "object" || candidate === null || !Array.isArray(candidate.operations) || typeof candidate.name !== "string") {
+    throw new TypeError("smith.forge(workflow, foundry): workflow must be built with createWorkflow(...).build()");
+  }
+}

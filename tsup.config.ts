@@ -1,0 +1,20 @@
+import { defineConfig } from "tsup";
+
+// Entry keys equal the export paths in package.json. Splitting is on for both formats so that
+// every subpath shares one copy of the error classes: an error thrown from
+// `workflowforge/persistence` stays `instanceof` the class imported from `workflowforge`.
+export default defineConfig({
+  entry: {
+    index: "src/index.ts",
+    "persistence/index": "src/persistence/index.ts",
+  },
+  format: ["esm", "cjs"],
+  dts: true,
+  splitting: true,
+  clean: true,
+  sourcemap: false,
+  target: "node20",
+  platform: "node",
+  treeshake: true,
+  external: ["better-sqlite3", "pg", "@electric-sql/pglite", "ioredis", "redis"],
+});
