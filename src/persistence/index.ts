@@ -1,0 +1,16 @@
+export { usePersistence } from "./middleware.js";
+export { processOwner, type PersistenceOptions, type SnapshotMigration } from "./options.js";
+export { matchesFilter, type WorkflowPersistenceProvider, type ProviderCapabilities, type SnapshotFilter } from "./provider.js";
+export { definitionFingerprint, validateSnapshot, type WorkflowExecutionSnapshot, type SnapshotStatus } from "./snapshot.js";
+export { MemoryPersistenceProvider } from "./providers/memory.js";
+export {
+  PersistenceError,
+  SnapshotConflictError,
+  SnapshotCorruptedError,
+  WorkflowDefinitionMismatchError,
+  WorkflowCompensatedError,
+  type PersistenceErrorOptions,
+  type ProviderCall,
+  type SnapshotKeys,
+  type StoredError,
+} from "./errors.js";

@@ -1,0 +1,59 @@
+import type { Foundry } from "../foundry.js";
+import { requireFunction } from "../internal/validate.js";
+import type { OperationMiddleware, RunContext } from "../types.js";
+import { resolvePersistenceOptions, type PersistenceOptions, type ResolvedPersistenceOptions } from "./options.js";
+import type { WorkflowPersistenceProvider } from "./provider.js";
+import { PersistenceSession } from "./session.js";
+
+/**
+ * Makes the foundry's runs resumable through `provider`: each completed operation is checkpointed
+ * before the next one starts, a later run with the same keys restores the properties once and skips
+ * the completed operations, and the snapshot is deleted when the last operation completes.
+ *
+ * Adds exactly one operation middleware (none when `enabled` is false); where it is added decides
+ * what it wraps. Operations run at least once: one whose checkpoint was not saved before a crash
+ * runs again. Throws `TypeError` at once for a bad provider or option.
+ */
+export function usePersistence<F extends Foundry<any>>(foundry: F, provider: WorkflowPersistenceProvider, options: PersistenceOptions = {}): F {
+  if (typeof (foundry as Partial<Foundry> | undefined)?.use !== "function") {
+    throw new TypeError("usePersistence(foundry, provider, options): foundry must be created with createFoundry()");
+  }
+  assertProvider(provider);
+  const resolved = resolvePersistenceOptions(options);
+  if (!resolved.enabled) return foundry;
+  foundry.use(persistenceMiddleware(provider, resolved));
+  return foundry;
+}
+
+function assertProvider(provider: unknown): asserts provider is WorkflowPersistenceProvider {
+  if (typeof provider !== "object" || provider === null) {
+    throw new TypeError("usePersistence(foundry, provider, options): provider must be an object with save, tryLoad and delete");
+  }
+  const candidate = provider as Partial<WorkflowPersistenceProvider>;
+  for (const method of ["save", "tryLoad", "delete"] as const) {
+    requireFunction(candidate[method], `usePersistence(foundry, provider, options): provider.${method}`);
+  }
+}
+
+function persistenceMiddleware(provider: WorkflowPersistenceProvider, options: ResolvedPersistenceOptions): OperationMiddleware {
+  // One session per run, created by the run's first operation: the snapshot is loaded once.
+  const sessions = new WeakMap<RunContext, PersistenceSession>();
+  return async function persistence(context, next) {
+    let session = sessions.get(context.run);
+    if (session === undefined) {
+      session = await PersistenceSession.open(context, provider, options);
+      sessions.set(context.run, session);
+      if (session.resumeCompensation !== undefined) return session.resumeCompensation;
+    }
+    if (context.index < session.resumeFrom) return session.skip(context.index);
+    let result: unknown;
+    try {
+      result = await next();
+    } catch (error) {
+      await session.failed(context, error);
+      throw error;
+    }
+    await session.completed(context, result);
+    return result;
+  };
+}

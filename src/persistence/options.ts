@@ -1,0 +1,84 @@
+import { describe, rejectUnknownKeys, requireName, requireOptionalBoolean, requireOptionsObject, requirePositiveNumber } from "../internal/validate.js";
+import type { MaybePromise, WorkflowInfo } from "../types.js";
+import type { WorkflowExecutionSnapshot } from "./snapshot.js";
+
+/**
+ * Migrates a snapshot saved by another definition of the workflow. Return the adjusted snapshot
+ * (progress and properties for the current definition; the fingerprint and operation count are
+ * set for you), or `undefined` to start fresh.
+ */
+export type SnapshotMigration = (
+  snapshot: WorkflowExecutionSnapshot,
+  workflow: WorkflowInfo,
+) => MaybePromise<WorkflowExecutionSnapshot | undefined>;
+
+export interface PersistenceOptions {
+  /** `false` adds no middleware at all. @default true */
+  readonly enabled?: boolean;
+  /** Key 1, used verbatim. Give it (or a fixed `executionId`) to resume in another process. @default foundry.executionId */
+  readonly instanceId?: string;
+  /** Key 2, used verbatim. @default the workflow's id (a bare foundry's name) */
+  readonly workflowKey?: string;
+  /** Save status `failed` with the error when an operation throws. @default true */
+  readonly persistOnFailure?: boolean;
+  /** After the last operation: `"delete"` the snapshot, or `"keep"` it with status `completed`. @default "delete" */
+  readonly onComplete?: "delete" | "keep";
+  /** A snapshot from another definition: `"error"`, `"restart"` fresh, or migrate it. @default "error" */
+  readonly onDefinitionMismatch?: "error" | "restart" | SnapshotMigration;
+  /** Written into every snapshot as the claim's owner. @default an id unique to this process */
+  readonly owner?: string;
+  /**
+   * Claim the instance before its first operation (compare-and-set) and renew the claim with every
+   * checkpoint. Another owner cannot start the instance while the lease is live. @default undefined (no lease)
+   */
+  readonly lease?: { readonly ttlMs: number };
+}
+
+export interface ResolvedPersistenceOptions {
+  readonly enabled: boolean;
+  readonly instanceId: string | undefined;
+  readonly workflowKey: string | undefined;
+  readonly persistOnFailure: boolean;
+  readonly onComplete: "delete" | "keep";
+  readonly onDefinitionMismatch: "error" | "restart" | SnapshotMigration;
+  readonly owner: string;
+  readonly leaseTtlMs: number | undefined;
+}
+
+/** One id per process (per loaded copy of this module), the default claim owner. */
+export const processOwner: string = `process-${globalThis.crypto.randomUUID()}`;
+
+const known = ["enabled", "instanceId", "workflowKey", "persistOnFailure", "onComplete", "onDefinitionMismatch", "owner", "lease"];
+const where = "usePersistence(foundry, provider, options)";
+
+/** Validates every option, throwing `TypeError` naming the first bad one. */
+export function resolvePersistenceOptions(input: unknown): ResolvedPersistenceOptions {
+  const options = requireOptionsObject(input, `${where}: options`) as PersistenceOptions;
+  rejectUnknownKeys(options, known, where);
+  requireOptionalBoolean(options.enabled, `${where}: options.enabled`);
+  requireOptionalBoolean(options.persistOnFailure, `${where}: options.persistOnFailure`);
+  for (const key of ["instanceId", "workflowKey", "owner"] as const) {
+    if (options[key] !== undefined) requireName(options[key], `${where}: options.${key}`);
+  }
+  const { onComplete = "delete", onDefinitionMismatch = "error", lease } = options;
+  if (onComplete !== "delete" && onComplete !== "keep") {
+    throw new TypeError(`${where}: options.onComplete must be "delete" or "keep", got ${describe(onComplete)}`);
+  }
+  if (onDefinitionMismatch !== "error" && onDefinitionMismatch !== "restart" && typeof onDefinitionMismatch !== "function") {
+    throw new TypeError(`${where}: options.onDefinitionMismatch must be "error", "restart" or a function, got ${describe(onDefinitionMismatch)}`);
+  }
+  if (lease !== undefined) {
+    rejectUnknownKeys(requireOptionsObject(lease, `${where}: options.lease`), ["ttlMs"], `${where}: options.lease`);
+    requirePositiveNumber(lease.ttlMs, `${where}: options.lease.ttlMs`);
+  }
+  return {
+    enabled: options.enabled ?? true,
+    instanceId: options.instanceId,
+    workflowKey: options.workflowKey,
+    persistOnFailure: options.persistOnFailure ?? true,
+    onComplete,
+    onDefinitionMismatch,
+    owner: options.owner ?? processOwner,
+    leaseTtlMs: lease?.ttlMs,
+  };
+}

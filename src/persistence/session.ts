@@ -1,0 +1,254 @@
+import { OperationFailedError, isWorkflowForgeError, messageOf, preventsCompensation, type ErrorLocation } from "../errors.js";
+import type { Foundry } from "../foundry.js";
+import { resumeCompensation, skipOperation, splitResult, type ResumeCompensation, type SkipOperation } from "../outcome.js";
+import type { CompensationObserver, OperationContext, WorkflowInfo } from "../types.js";
+import {
+  PersistenceError,
+  SnapshotConflictError,
+  WorkflowCompensatedError,
+  WorkflowDefinitionMismatchError,
+  type ProviderCall,
+  type SnapshotKeys,
+  type StoredError,
+} from "./errors.js";
+import type { ResolvedPersistenceOptions } from "./options.js";
+import type { WorkflowPersistenceProvider } from "./provider.js";
+import { definitionFingerprint, validateSnapshot, type SnapshotStatus, type WorkflowExecutionSnapshot } from "./snapshot.js";
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * The persistence state of one run: loaded once before the first operation, then advanced by each
+ * checkpoint. The stored snapshot always equals the last successful save.
+ */
+export class PersistenceSession {
+  readonly keys: SnapshotKeys;
+  /** Operations `[0, resumeFrom)` completed in an earlier run and are skipped. */
+  resumeFrom = 0;
+  /** Set when an earlier run stopped mid-compensation: this run finishes it instead. */
+  resumeCompensation: ResumeCompensation | undefined;
+
+  readonly #provider: WorkflowPersistenceProvider;
+  readonly #options: ResolvedPersistenceOptions;
+  readonly #foundry: Foundry<any>;
+  readonly #workflow: WorkflowInfo;
+  readonly #fingerprint: string;
+  readonly #signal: AbortSignal;
+  #revision = 0;
+  #createdAt: string | undefined;
+  #next = 0;
+  #status: SnapshotStatus = "running";
+  #lastOutput: unknown;
+  #outputs: Record<number, unknown> = {};
+  #error: StoredError | undefined;
+
+  private constructor(context: OperationContext<any>, provider: WorkflowPersistenceProvider, options: ResolvedPersistenceOptions) {
+    const { foundry, run } = context;
+    this.#provider = provider;
+    this.#options = options;
+    this.#foundry = foundry;
+    this.#workflow = run.workflow;
+    this.#signal = context.signal;
+    this.#fingerprint = definitionFingerprint(run.workflow.version, run.workflow.operations.map((operation) => operation.name));
+    this.keys = { foundryExecutionId: options.instanceId ?? foundry.executionId, workflowId: options.workflowKey ?? run.workflow.id };
+    run.identity = { instanceId: this.keys.foundryExecutionId, workflowKey: this.keys.workflowId };
+  }
+
+  /** Loads (once), validates and adopts the stored snapshot, then claims the run when leasing. */
+  static async open(context: OperationContext<any>, provider: WorkflowPersistenceProvider, options: ResolvedPersistenceOptions): Promise<PersistenceSession> {
+    const session = new PersistenceSession(context, provider, options);
+    const { foundryExecutionId, workflowId } = session.keys;
+    const stored = await session.#call("tryLoad", undefined, () => provider.tryLoad(foundryExecutionId, workflowId, session.#signal));
+    if (stored !== undefined && stored !== null) await session.#adopt(validateSnapshot(stored, session.keys));
+    if (options.leaseTtlMs !== undefined) await session.#save(session.#status, session.#locate(session.#next));
+    context.run.observeCompensation(session.#compensationObserver());
+    return session;
+  }
+
+  /** The marker that skips operation `index`, which an earlier run completed. */
+  async skip(index: number): Promise<SkipOperation> {
+    const output = index === this.resumeFrom - 1 ? this.#lastOutput : undefined;
+    const marker = skipOperation(output, this.#outputs[index]);
+    // A snapshot may say everything is done (a migration can); finishing must still clean up.
+    if (index === this.#workflow.operations.length - 1) await this.#finish(this.#locate(index));
+    return marker;
+  }
+
+  /** Checkpoint after operation `index` completed: the barrier before the next operation. */
+  async completed(context: OperationContext<any>, result: unknown): Promise<void> {
+    const { output, data } = splitResult(result);
+    if (context.operation.restore !== undefined) this.#outputs[context.index] = data;
+    this.#lastOutput = output;
+    this.#next = context.index + 1;
+    const location = this.#locate(context.index);
+    if (this.#next >= this.#workflow.operations.length) await this.#finish(location);
+    else await this.#save("running", location);
+  }
+
+  /** Records the failure of operation `index` so the next run re-executes it. */
+  async failed(context: OperationContext<any>, error: unknown): Promise<void> {
+    if (!this.#options.persistOnFailure || context.signal.aborted || preventsCompensation(error)) return;
+    this.#status = "failed";
+    this.#error = storedError(error, context.index, context.operation.name);
+    try {
+      await this.#save("failed", this.#locate(context.index));
+    } catch (saveError) {
+      // The operation's own error is what the caller must see; the stored snapshot is still the
+      // last checkpoint, which resumes at this same operation.
+      this.#foundry.logger.warn(`could not record the failure of ${this.#workflow.name} #${context.index}`, saveError);
+    }
+  }
+
+  async #adopt(snapshot: WorkflowExecutionSnapshot): Promise<void> {
+    this.#revision = snapshot.revision;
+    if (snapshot.status === "completed") return;
+    this.#assertUnclaimed(snapshot);
+    const current = await this.#reconcile(snapshot);
+    if (current === undefined || current.status === "completed") return;
+    this.#createdAt = current.createdAt;
+    this.#next = current.nextOperationIndex;
+    this.#outputs = { ...current.outputs };
+    this.#lastOutput = current.lastOutput;
+    this.#error = current.error;
+    if (current.status === "compensating") {
+      this.#status = "compensating";
+      const error = new WorkflowCompensatedError(this.keys, this.#workflow.name, current.error);
+      this.resumeCompensation = resumeCompensation(current.nextOperationIndex, this.#outputs, error);
+      return;
+    }
+    restoreProperties(this.#foundry.properties as Record<string, unknown>, current.properties);
+    this.resumeFrom = current.nextOperationIndex;
+    this.#foundry.emit("snapshotRestored", this.#event(current));
+  }
+
+  // Another owner's live lease means another process is running this instance right now.
+  #assertUnclaimed(snapshot: WorkflowExecutionSnapshot): void {
+    const { owner, leaseExpiresAt } = snapshot;
+    if (snapshot.status !== "running" || owner === undefined || owner === this.#options.owner || leaseExpiresAt === undefined) return;
+    if (Date.parse(leaseExpiresAt) > Date.now()) {
+      throw new SnapshotConflictError({ keys: this.keys, detail: `owner "${owner}" holds a live lease until ${leaseExpiresAt}` });
+    }
+  }
+
+  // Applies onDefinitionMismatch. Resolves with the snapshot to resume from, or undefined to start fresh.
+  async #reconcile(snapshot: WorkflowExecutionSnapshot): Promise<WorkflowExecutionSnapshot | undefined> {
+    const operationCount = this.#workflow.operations.length;
+    if (snapshot.definitionFingerprint === this.#fingerprint && snapshot.operationCount === operationCount) return snapshot;
+    const policy = this.#options.onDefinitionMismatch;
+    if (policy === "restart") return undefined;
+    if (policy === "error") {
+      const detail = `stored ${snapshot.operationCount} operations (${snapshot.definitionFingerprint}), current ${operationCount} (${this.#fingerprint})`;
+      throw new WorkflowDefinitionMismatchError(this.keys, this.#workflow.name, detail);
+    }
+    const migrated = await policy(snapshot, this.#workflow);
+    if (migrated === undefined) return undefined;
+    return validateSnapshot({ ...migrated, ...this.keys, definitionFingerprint: this.#fingerprint, operationCount }, this.keys);
+  }
+
+  #compensationObserver(): CompensationObserver {
+    return {
+      started: async ({ pending, error }) => {
+        if (this.#status === "compensating" && this.#next === pending) return; // resumed: already stored
+        this.#status = "compensating";
+        this.#next = pending;
+        this.#error ??= storedError(error, pending, this.#workflow.operations[pending]?.name ?? "");
+        await this.#save("compensating", this.#locate(pending));
+      },
+      restored: async ({ pending }) => {
+        this.#next = pending;
+        await this.#save("compensating", this.#locate(pending));
+      },
+      completed: () => this.#delete(this.#locate(0)),
+    };
+  }
+
+  async #finish(location: ErrorLocation): Promise<void> {
+    if (this.#options.onComplete === "keep") await this.#save("completed", location);
+    else await this.#delete(location);
+  }
+
+  async #save(status: SnapshotStatus, location: ErrorLocation): Promise<void> {
+    const snapshot = this.#snapshot(status);
+    await this.#call("save", location, () => this.#provider.save(snapshot, this.#signal), snapshot.revision);
+    this.#revision = snapshot.revision;
+    this.#status = status;
+    this.#foundry.emit("snapshotSaved", this.#event(snapshot));
+  }
+
+  async #delete(location: ErrorLocation): Promise<void> {
+    const { foundryExecutionId, workflowId } = this.keys;
+    await this.#call("delete", location, () => this.#provider.delete(foundryExecutionId, workflowId, this.#signal));
+    this.#revision = 0;
+    this.#foundry.emit("snapshotDeleted", { foundryExecutionId, workflowId });
+  }
+
+  #snapshot(status: SnapshotStatus): WorkflowExecutionSnapshot {
+    const now = new Date();
+    const updatedAt = now.toISOString();
+    this.#createdAt ??= updatedAt;
+    const snapshot: Writable<WorkflowExecutionSnapshot> = {
+      formatVersion: 1,
+      ...this.keys,
+      workflowName: this.#workflow.name,
+      definitionFingerprint: this.#fingerprint,
+      operationCount: this.#workflow.operations.length,
+      nextOperationIndex: this.#next,
+      properties: { ...(this.#foundry.properties as Record<string, unknown>) },
+      status,
+      revision: this.#revision + 1,
+      owner: this.#options.owner,
+      createdAt: this.#createdAt,
+      updatedAt,
+    };
+    if (this.#workflow.version !== undefined) snapshot.workflowVersion = this.#workflow.version;
+    if (this.#lastOutput !== undefined) snapshot.lastOutput = this.#lastOutput;
+    if (hasKeys(this.#outputs)) snapshot.outputs = { ...this.#outputs };
+    if (this.#error !== undefined && status !== "running" && status !== "completed") snapshot.error = this.#error;
+    if (this.#options.leaseTtlMs !== undefined) snapshot.leaseExpiresAt = new Date(now.getTime() + this.#options.leaseTtlMs).toISOString();
+    return snapshot;
+  }
+
+  // Every provider failure, whatever was thrown and however, reaches the run as a typed error.
+  async #call<T>(call: ProviderCall, location: ErrorLocation | undefined, invoke: () => T | Promise<T>, revision?: number): Promise<T> {
+    try {
+      return await invoke();
+    } catch (cause) {
+      const options = { keys: this.keys, call, cause, location };
+      if (isWorkflowForgeError(cause) && cause.code === "SNAPSHOT_CONFLICT") {
+        throw new SnapshotConflictError({ ...options, detail: `revision ${String(revision)} was refused: the stored revision is not ${String((revision ?? 1) - 1)}` });
+      }
+      throw new PersistenceError(options);
+    }
+  }
+
+  #locate(index: number): ErrorLocation {
+    return { workflowName: this.#workflow.name, operationName: this.#workflow.operations[index]?.name, operationIndex: index };
+  }
+
+  #event(snapshot: WorkflowExecutionSnapshot) {
+    const { foundryExecutionId, workflowId, nextOperationIndex, status, revision } = snapshot;
+    return { foundryExecutionId, workflowId, nextOperationIndex, status, revision };
+  }
+}
+
+function hasKeys(record: object): boolean {
+  for (const key in record) if (Object.hasOwn(record, key)) return true;
+  return false;
+}
+
+/** What a snapshot records of a failure: the operation's own error, not our wrapper. */
+function storedError(error: unknown, operationIndex: number, operationName: string): StoredError {
+  const root = error instanceof OperationFailedError ? error.cause : error;
+  const name = root instanceof Error ? root.name : typeof root;
+  if (isWorkflowForgeError(error) && error.operationIndex !== undefined) {
+    return { name, message: messageOf(root), operationIndex: error.operationIndex, operationName: error.operationName ?? operationName };
+  }
+  return { name, message: messageOf(root), operationIndex, operationName };
+}
+
+// defineProperty creates own data properties, so keys such as "__proto__" never reach a prototype.
+function restoreProperties(target: Record<string, unknown>, source: Readonly<Record<string, unknown>>): void {
+  for (const key of Object.keys(source)) {
+    Object.defineProperty(target, key, { value: source[key], writable: true, enumerable: true, configurable: true });
+  }
+}

@@ -1,0 +1,97 @@
+import { SnapshotCorruptedError, type SnapshotKeys, type StoredError } from "./errors.js";
+
+export type SnapshotStatus = "running" | "failed" | "compensating" | "completed";
+
+/**
+ * What a provider stores for one workflow instance. Its size grows with the user's properties and
+ * with the outputs of completed operations that have a `restore`, never with the number of steps.
+ */
+export interface WorkflowExecutionSnapshot {
+  readonly formatVersion: 1;
+  /** Key 1: `options.instanceId`, else the foundry's `executionId`. */
+  readonly foundryExecutionId: string;
+  /** Key 2: `options.workflowKey`, else the workflow's id. */
+  readonly workflowId: string;
+  readonly workflowName: string;
+  readonly workflowVersion?: string;
+  /** Hash of the ordered operation names and the workflow version. */
+  readonly definitionFingerprint: string;
+  readonly operationCount: number;
+  /** Operations `[0, nextOperationIndex)` are complete (or, while compensating, still to restore). */
+  readonly nextOperationIndex: number;
+  /** Output of operation `nextOperationIndex - 1`, so output chaining survives a resume. */
+  readonly lastOutput?: unknown;
+  /** Restore payloads of completed operations that have a `restore`, by operation index. */
+  readonly outputs?: Readonly<Record<number, unknown>>;
+  /** The user's properties only; engine bookkeeping never appears here. */
+  readonly properties: Readonly<Record<string, unknown>>;
+  readonly status: SnapshotStatus;
+  readonly error?: StoredError;
+  /** Stored revision + 1 on every save; 1 when nothing was stored. */
+  readonly revision: number;
+  /** The process that claims the run (recovery). */
+  readonly owner?: string;
+  readonly leaseExpiresAt?: string;
+  /** ISO-8601. */
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+const statuses: ReadonlySet<string> = new Set<SnapshotStatus>(["running", "failed", "compensating", "completed"]);
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= 0;
+}
+
+// Each rule returns what is wrong, or undefined. Kept as data so the list reads like the format.
+const rules: readonly ((s: Record<string, unknown>) => string | undefined)[] = [
+  (s) => (s.formatVersion === 1 ? undefined : `unknown formatVersion ${JSON.stringify(s.formatVersion)}`),
+  (s) => (typeof s.workflowName === "string" ? undefined : "workflowName is not a string"),
+  (s) => (s.workflowVersion === undefined || typeof s.workflowVersion === "string" ? undefined : "workflowVersion is not a string"),
+  (s) => (typeof s.definitionFingerprint === "string" ? undefined : "definitionFingerprint is not a string"),
+  (s) => (isCount(s.operationCount) ? undefined : "operationCount is not a non-negative integer"),
+  (s) => (isCount(s.nextOperationIndex) ? undefined : "nextOperationIndex is not a non-negative integer"),
+  (s) => ((s.nextOperationIndex as number) <= (s.operationCount as number) ? undefined : "nextOperationIndex is past operationCount"),
+  (s) => (isRecord(s.properties) ? undefined : "properties is not an object"),
+  (s) => (s.outputs === undefined || isRecord(s.outputs) ? undefined : "outputs is not an object"),
+  (s) => (typeof s.status === "string" && statuses.has(s.status) ? undefined : `unknown status ${JSON.stringify(s.status)}`),
+  (s) => (isCount(s.revision) ? undefined : "revision is not a non-negative integer"),
+  (s) => (s.error === undefined || isRecord(s.error) ? undefined : "error is not an object"),
+  (s) => (typeof s.createdAt === "string" && typeof s.updatedAt === "string" ? undefined : "createdAt/updatedAt are not strings"),
+];
+
+/**
+ * Checks that `value` (what `tryLoad` returned for `keys`) is a snapshot of this format for these
+ * keys. Throws {@link SnapshotCorruptedError} naming the keys and the first problem found.
+ */
+export function validateSnapshot(value: unknown, keys: SnapshotKeys): WorkflowExecutionSnapshot {
+  if (!isRecord(value)) throw new SnapshotCorruptedError(keys, `expected an object, got ${value === null ? "null" : typeof value}`);
+  if (value.foundryExecutionId !== keys.foundryExecutionId || value.workflowId !== keys.workflowId) {
+    throw new SnapshotCorruptedError(keys, "it carries other keys");
+  }
+  for (const rule of rules) {
+    const problem = rule(value);
+    if (problem !== undefined) throw new SnapshotCorruptedError(keys, problem);
+  }
+  return value as unknown as WorkflowExecutionSnapshot;
+}
+
+/**
+ * A short, stable hash of the ordered operation names and the version (FNV-1a, two 32-bit lanes).
+ * Not cryptographic: it only has to notice that a definition changed.
+ */
+export function definitionFingerprint(version: string | undefined, operationNames: readonly string[]): string {
+  const text = JSON.stringify([version ?? null, ...operationNames]);
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ text.length;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    a = Math.imul(a ^ code, 0x01000193);
+    b = Math.imul(b ^ code, 0x5bd1e995) ^ (b >>> 15);
+  }
+  return `fnv1a:${(a >>> 0).toString(16).padStart(8, "0")}${(b >>> 0).toString(16).padStart(8, "0")}`;
+}
