@@ -7,6 +7,7 @@ export default defineConfig({
   entry: {
     index: "src/index.ts",
     "persistence/index": "src/persistence/index.ts",
+    "persistence/testing": "src/persistence/testing/index.ts",
   },
   format: ["esm", "cjs"],
   dts: true,

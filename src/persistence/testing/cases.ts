@@ -1,0 +1,233 @@
+import assert from "node:assert/strict";
+import { isWorkflowForgeError } from "../../errors.js";
+import type { WorkflowPersistenceProvider } from "../provider.js";
+import type { WorkflowExecutionSnapshot } from "../snapshot.js";
+import { fullSnapshot, nextRevision, randomKeys } from "./fixtures.js";
+import { workflowCases } from "./workflow-cases.js";
+
+/** Groups of the conformance suite; any of them can be skipped by name. */
+export type ConformanceGroup = "basics" | "keys" | "large" | "compareAndSet" | "list" | "abort" | "workflow";
+
+export interface ConformanceCase {
+  readonly group: ConformanceGroup;
+  /** States the contract the case checks. */
+  readonly name: string;
+  run(provider: WorkflowPersistenceProvider): Promise<void>;
+}
+
+const load = async (provider: WorkflowPersistenceProvider, snapshot: Pick<WorkflowExecutionSnapshot, "foundryExecutionId" | "workflowId">) =>
+  (await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)) ?? undefined;
+
+// A thunk, so that a provider that throws synchronously is caught too.
+async function assertConflict(attempt: () => Promise<void> | void, what: string): Promise<void> {
+  await assert.rejects(
+    async () => attempt(),
+    (error: unknown) => isWorkflowForgeError(error) && error.code === "SNAPSHOT_CONFLICT",
+    `${what} must reject with SnapshotConflictError`,
+  );
+}
+
+const basics: ConformanceCase[] = [
+  {
+    group: "basics",
+    name: "tryLoad(key) of an unknown key resolves undefined or null",
+    async run(provider) {
+      const keys = randomKeys();
+      assert.equal((await provider.tryLoad(keys.foundryExecutionId, keys.workflowId)) ?? undefined, undefined);
+    },
+  },
+  {
+    group: "basics",
+    name: "save then tryLoad round-trips every snapshot field",
+    async run(provider) {
+      const snapshot = fullSnapshot();
+      await provider.save(snapshot);
+      assert.deepEqual(await load(provider, snapshot), snapshot);
+    },
+  },
+  {
+    group: "basics",
+    name: "save replaces the stored snapshot",
+    async run(provider) {
+      const first = fullSnapshot({ status: "running" });
+      await provider.save(first);
+      const second = nextRevision(first, { nextOperationIndex: 4, properties: { replaced: true } });
+      await provider.save(second);
+      assert.deepEqual(await load(provider, first), second);
+    },
+  },
+  {
+    group: "basics",
+    name: "delete(key) of an unknown key resolves",
+    async run(provider) {
+      const keys = randomKeys();
+      await provider.delete(keys.foundryExecutionId, keys.workflowId);
+    },
+  },
+  {
+    group: "basics",
+    name: "delete(key) removes the snapshot and a new save starts again at revision 1",
+    async run(provider) {
+      const snapshot = fullSnapshot();
+      await provider.save(snapshot);
+      await provider.delete(snapshot.foundryExecutionId, snapshot.workflowId);
+      assert.equal(await load(provider, snapshot), undefined);
+      await provider.save(snapshot);
+      assert.deepEqual(await load(provider, snapshot), snapshot);
+    },
+  },
+  {
+    group: "basics",
+    name: "keys are isolated by both parts, including separators inside keys",
+    async run(provider) {
+      const id = randomKeys().foundryExecutionId;
+      const pairs: [string, string][] = [
+        [`${id}|a`, "b"],
+        [id, "a|b"],
+        [`${id}/a`, "b"],
+        [id, "a/b"],
+        [`${id}:a`, "b"],
+        [id, "a:b"],
+        [id, "b"],
+      ];
+      for (const [foundryExecutionId, workflowId] of pairs) {
+        await provider.save(fullSnapshot({ foundryExecutionId, workflowId, properties: { pair: [foundryExecutionId, workflowId] } }));
+      }
+      for (const [foundryExecutionId, workflowId] of pairs) {
+        const loaded = await load(provider, { foundryExecutionId, workflowId });
+        assert.deepEqual(loaded?.properties, { pair: [foundryExecutionId, workflowId] }, `(${foundryExecutionId}, ${workflowId})`);
+      }
+    },
+  },
+];
+
+const awkwardKeys = ["__proto__", "constructor", "é✓ 漢字 🚀", "a/b\\c", "../../etc/passwd", "..", "nul\u0000byte", "x".repeat(1000), " "];
+
+const keys: ConformanceCase[] = [
+  {
+    group: "keys",
+    name: "keys with __proto__, unicode, slashes, .., NUL and 1,000 characters round-trip in both parts",
+    async run(provider) {
+      const suffix = randomKeys().foundryExecutionId;
+      for (const key of awkwardKeys) {
+        const asInstance = fullSnapshot({ foundryExecutionId: key, workflowId: `w-${suffix}` });
+        const asWorkflow = fullSnapshot({ foundryExecutionId: `i-${suffix}`, workflowId: key });
+        for (const snapshot of [asInstance, asWorkflow]) {
+          await provider.save(snapshot);
+          assert.deepEqual(await load(provider, snapshot), snapshot, `key ${JSON.stringify(key.slice(0, 20))}`);
+          await provider.delete(snapshot.foundryExecutionId, snapshot.workflowId);
+          assert.equal(await load(provider, snapshot), undefined);
+        }
+      }
+      assert.equal(({} as Record<string, unknown>).revision, undefined, "no prototype was polluted");
+    },
+  },
+];
+
+const large: ConformanceCase[] = [
+  {
+    group: "large",
+    name: "a 3 MiB snapshot round-trips",
+    async run(provider) {
+      const snapshot = fullSnapshot({ properties: { blob: "x".repeat(3 * 1024 * 1024), small: 1 } });
+      await provider.save(snapshot);
+      assert.deepEqual(await load(provider, snapshot), snapshot);
+    },
+  },
+];
+
+const compareAndSet: ConformanceCase[] = [
+  {
+    group: "compareAndSet",
+    name: "save with a stale revision rejects with SnapshotConflictError and keeps the stored snapshot",
+    async run(provider) {
+      const first = fullSnapshot();
+      await provider.save(first);
+      const second = nextRevision(first);
+      await provider.save(second);
+      await assertConflict(() => provider.save(nextRevision(first, { properties: { stale: true } })), "a stale save");
+      assert.deepEqual(await load(provider, first), second);
+    },
+  },
+  {
+    group: "compareAndSet",
+    name: "save of an already stored revision rejects with SnapshotConflictError",
+    async run(provider) {
+      const first = fullSnapshot();
+      await provider.save(first);
+      await assertConflict(() => provider.save({ ...first, properties: { duplicate: true } }), "a duplicate revision");
+      assert.deepEqual(await load(provider, first), first);
+    },
+  },
+  {
+    group: "compareAndSet",
+    name: "a first save with a revision other than 1 rejects (no record counts as revision 0)",
+    async run(provider) {
+      const snapshot = fullSnapshot({ revision: 2 });
+      await assertConflict(() => provider.save(snapshot), "revision 2 over nothing");
+      assert.equal(await load(provider, snapshot), undefined);
+    },
+  },
+  {
+    group: "compareAndSet",
+    name: "of 8 concurrent writers of the same revision exactly one wins, for every revision",
+    async run(provider) {
+      let current = fullSnapshot({ revision: 1 });
+      await provider.save(current);
+      for (let round = 0; round < 5; round++) {
+        const attempts = Array.from({ length: 8 }, (_, writer) => nextRevision(current, { owner: `writer-${writer}` }));
+        const results = await Promise.allSettled(attempts.map(async (attempt) => provider.save(attempt)));
+        const winners = results.flatMap((result, writer) => (result.status === "fulfilled" ? [writer] : []));
+        assert.equal(winners.length, 1, `round ${round}: exactly one writer must win, got ${winners.length}`);
+        for (const result of results) {
+          if (result.status === "rejected") assert.ok(isWorkflowForgeError(result.reason) && result.reason.code === "SNAPSHOT_CONFLICT", "losers get SnapshotConflictError");
+        }
+        current = attempts[winners[0] as number] as WorkflowExecutionSnapshot;
+        assert.deepEqual(await load(provider, current), current);
+      }
+    },
+  },
+];
+
+const list: ConformanceCase[] = [
+  {
+    group: "list",
+    name: "list(filter) returns stored snapshots matching status, workflowId, workflowName and updatedBefore",
+    async run(provider) {
+      assert.equal(typeof provider.list, "function", "a provider declaring list implements list()");
+      const workflowName = `List-${randomKeys().workflowId}`;
+      const old = fullSnapshot({ workflowName, status: "running", updatedAt: "2020-01-01T00:00:00.000Z" });
+      const failed = fullSnapshot({ workflowName, status: "failed", updatedAt: "2030-01-01T00:00:00.000Z" });
+      const other = fullSnapshot({ workflowName: `${workflowName}-other`, status: "failed" });
+      for (const snapshot of [old, failed, other]) await provider.save(snapshot);
+      const ids = async (filter: Parameters<NonNullable<WorkflowPersistenceProvider["list"]>>[0]) => {
+        const found: string[] = [];
+        for await (const snapshot of await provider.list!(filter)) found.push(snapshot.foundryExecutionId);
+        return found.sort();
+      };
+      assert.deepEqual(await ids({ workflowName }), [old.foundryExecutionId, failed.foundryExecutionId].sort());
+      assert.deepEqual(await ids({ workflowName, status: "failed" }), [failed.foundryExecutionId]);
+      assert.deepEqual(await ids({ workflowName, status: ["running", "compensating"] }), [old.foundryExecutionId]);
+      assert.deepEqual(await ids({ workflowId: other.workflowId }), [other.foundryExecutionId]);
+      assert.deepEqual(await ids({ workflowName, updatedBefore: "2025-01-01T00:00:00.000Z" }), [old.foundryExecutionId]);
+    },
+  },
+];
+
+const abort: ConformanceCase[] = [
+  {
+    group: "abort",
+    name: "save, tryLoad and delete with an aborted signal reject",
+    async run(provider) {
+      const snapshot = fullSnapshot();
+      const signal = AbortSignal.abort(new Error("conformance abort"));
+      await assert.rejects(async () => provider.save(snapshot, signal), "save");
+      assert.equal(await load(provider, snapshot), undefined, "an aborted save writes nothing");
+      await assert.rejects(async () => provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId, signal), "tryLoad");
+      await assert.rejects(async () => provider.delete(snapshot.foundryExecutionId, snapshot.workflowId, signal), "delete");
+    },
+  },
+];
+
+/** Every case, in the order they run. */
+export const conformanceCases: readonly ConformanceCase[] = [...basics, ...keys, ...large, ...compareAndSet, ...list, ...abort, ...workflowCases];

@@ -1,0 +1,37 @@
+import { randomUUID } from "node:crypto";
+import type { WorkflowExecutionSnapshot } from "../snapshot.js";
+
+/** Fresh keys for one test, so tests never see each other's records even on a shared store. */
+export function randomKeys(label = "conformance"): { foundryExecutionId: string; workflowId: string } {
+  return { foundryExecutionId: `${label}-${randomUUID()}`, workflowId: `wf-${randomUUID()}` };
+}
+
+/** A snapshot with every field of the format set, JSON-safe values only. */
+export function fullSnapshot(overrides: Partial<WorkflowExecutionSnapshot> = {}): WorkflowExecutionSnapshot {
+  const keys = randomKeys();
+  return {
+    formatVersion: 1,
+    ...keys,
+    workflowName: "ConformanceOrder",
+    workflowVersion: "2.1.0",
+    definitionFingerprint: "fnv1a:0123456789abcdef",
+    operationCount: 5,
+    nextOperationIndex: 3,
+    lastOutput: { charged: 42.5, lines: ["a", "b"] },
+    outputs: { 0: { reservation: "r-1" }, 2: [1, 2, 3] },
+    properties: { orderId: "A-1", total: 99.95, paid: true, note: null, items: [{ sku: "x", qty: 2 }], nested: { deep: { value: "é✓" } } },
+    status: "failed",
+    error: { name: "Error", message: "card declined", operationIndex: 3, operationName: "charge" },
+    revision: 1,
+    owner: "worker-1",
+    leaseExpiresAt: "2026-01-01T00:00:30.000Z",
+    createdAt: "2026-01-01T00:00:00.000Z",
+    updatedAt: "2026-01-01T00:00:01.000Z",
+    ...overrides,
+  };
+}
+
+/** The same snapshot one save later: what a checkpoint writes. */
+export function nextRevision(snapshot: WorkflowExecutionSnapshot, changes: Partial<WorkflowExecutionSnapshot> = {}): WorkflowExecutionSnapshot {
+  return { ...snapshot, revision: snapshot.revision + 1, updatedAt: new Date().toISOString(), ...changes };
+}
