@@ -27,6 +27,8 @@ export interface PersistenceErrorOptions {
   readonly location?: ErrorLocation | undefined;
   /** Replaces the cause's message in this error's message. */
   readonly detail?: string | undefined;
+  /** Who raised it, shown as `[workflowforge:<source>]`, e.g. "sqlite". @default "persistence" */
+  readonly source?: string | undefined;
 }
 
 /**
@@ -40,7 +42,7 @@ export class PersistenceError extends WorkflowForgeError {
   constructor(options: PersistenceErrorOptions, code: "PERSISTENCE" | "SNAPSHOT_CONFLICT" = "PERSISTENCE") {
     const { call, keys, cause, location = {} } = options;
     const what = call === undefined ? describeKeys(keys) : `${call} failed for ${describeKeys(keys)}`;
-    const message = withLocation(`[workflowforge:persistence] ${what}: ${options.detail ?? messageOf(cause)}`, location);
+    const message = withLocation(`[workflowforge:${options.source ?? "persistence"}] ${what}: ${options.detail ?? messageOf(cause)}`, location);
     super(code, message, "cause" in options ? { ...location, cause } : location);
     this.call = call;
     this.keys = keys;
