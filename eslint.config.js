@@ -5,7 +5,7 @@ import tseslint from "typescript-eslint";
 const drivers = ["better-sqlite3", "pg", "@electric-sql/pglite", "ioredis", "redis"];
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "coverage/"] },
+  { ignores: ["dist/", "node_modules/", "coverage/", ".scratch/"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

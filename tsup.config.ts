@@ -17,5 +17,7 @@ export default defineConfig({
   target: "node20",
   platform: "node",
   treeshake: true,
+  // Error classes take their `name` from the class; keep it through minification-free bundling.
+  keepNames: true,
   external: ["better-sqlite3", "pg", "@electric-sql/pglite", "ioredis", "redis"],
 });

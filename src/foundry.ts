@@ -3,6 +3,7 @@ import type { CompensationSettings } from "./compensation.js";
 import { FoundryBusyError } from "./errors.js";
 import { Emitter, type FoundryEvents, type Listener } from "./events.js";
 import { requireFunction, requireName, requireOptionalSignal, requireOptionsObject, rejectUnknownKeys } from "./internal/validate.js";
+import { copyPlain } from "./internal/copy.js";
 import { silentLogger } from "./logger.js";
 import { delegate } from "./operations/delegate.js";
 import { Run } from "./run.js";
@@ -11,7 +12,10 @@ import type { ForgeOptions, Logger, MaybePromise, Operation, OperationMiddleware
 export interface FoundryInit<P extends object = Properties> {
   /** Identifies this execution (and, without `instanceId`, its snapshot). @default crypto.randomUUID() */
   readonly executionId?: string;
-  /** Initial properties. The object is copied; later changes to it do not reach the foundry. @default {} */
+  /**
+   * Initial properties. Plain objects and arrays are copied all the way down, so later changes to
+   * them do not reach the foundry; other values (class instances, Maps, clients) are shared. @default {}
+   */
   readonly properties?: P;
   /** Where the engine logs. @default a silent logger */
   readonly logger?: Logger;
@@ -48,7 +52,7 @@ export class Foundry<P extends object = Properties> {
     this.name = name;
     this.executionId = init.executionId ?? globalThis.crypto.randomUUID();
     this.logger = init.logger ?? silentLogger;
-    this.properties = { ...init.properties } as P;
+    this.properties = copyPlain({ ...init.properties }) as P;
     this.#events = new Emitter(this.logger);
   }
 
@@ -123,9 +127,7 @@ export class Foundry<P extends object = Properties> {
 
   /** @internal Runs `workflow` on this foundry. */
   async [execute](request: ExecuteRequest): Promise<unknown> {
-    const options = requireOptionsObject(request.options, "forge(options)");
-    rejectUnknownKeys(options, ["input", "signal"], "forge(options)");
-    requireOptionalSignal(options.signal, "forge(options).signal");
+    checkForgeOptions(request.options, `${this.name}.forge(options)`);
     if (this.#run !== undefined) {
       throw new FoundryBusyError("CONCURRENT_RUN", this.name, "forge() was called again before the previous run settled");
     }
@@ -156,6 +158,12 @@ export class Foundry<P extends object = Properties> {
       throw new FoundryBusyError("MODIFIED_WHILE_RUNNING", this.name, `${what}() cannot change a foundry while it runs`);
     }
   }
+}
+
+/** Validates the options of a run, naming the call that received them. */
+export function checkForgeOptions(options: unknown, what: string): void {
+  rejectUnknownKeys(requireOptionsObject(options, what), ["input", "signal"], what);
+  requireOptionalSignal((options as ForgeOptions | undefined)?.signal, `${what}.signal`);
 }
 
 export function assertOperation(operation: unknown, what: string): asserts operation is Operation {

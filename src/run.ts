@@ -86,7 +86,9 @@ export class Run implements RunContext {
     const { operation, index, input, foundry, signal } = context;
     const { emitter } = this.#request;
     this.#emitOperation("operationStarted", index, { input });
-    const started = performance.now();
+    // Timing costs a clock read per operation; only pay it when someone listens.
+    const timed = emitter.has("operationCompleted") || emitter.has("operationFailed");
+    const started = timed ? performance.now() : 0;
     let result: unknown;
     try {
       result = await operation.forge(input, foundry, signal);

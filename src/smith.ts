@@ -2,8 +2,8 @@ import { compose } from "./compose.js";
 import type { CompensationSettings } from "./compensation.js";
 import { MiddlewareError, WorkflowTimeoutError } from "./errors.js";
 import { Emitter, type Listener, type SmithEvents } from "./events.js";
-import { execute, type Foundry } from "./foundry.js";
-import { raceAbort } from "./abort.js";
+import { checkForgeOptions, execute, type Foundry } from "./foundry.js";
+import { neverAborted, raceAbort } from "./abort.js";
 import { requireFunction, requireOptionalBoolean, requireOptionsObject, requirePositiveNumber, rejectUnknownKeys } from "./internal/validate.js";
 import { silentLogger } from "./logger.js";
 import type { ForgeOptions, Logger, WorkflowContext, WorkflowMiddleware } from "./types.js";
@@ -77,7 +77,8 @@ export function createSmith(options: SmithOptions = {}): Smith {
       if (typeof (foundry as Partial<Foundry<any>> | undefined)?.[execute] !== "function") {
         throw new TypeError("smith.forge(workflow, foundry): foundry must be created with createFoundry()");
       }
-      const signal = forgeOptions.signal ?? new AbortController().signal;
+      checkForgeOptions(forgeOptions, "smith.forge(workflow, foundry, options)");
+      const signal = forgeOptions.signal ?? neverAborted;
       const base = { workflowName: workflow.name, executionId: foundry.executionId };
       events.emit("workflowStarted", base);
       const started = performance.now();
