@@ -17,7 +17,8 @@ export default defineConfig({
   target: "node20",
   platform: "node",
   treeshake: true,
-  // Error classes take their `name` from the class; keep it through minification-free bundling.
-  keepNames: true,
+  // No keepNames: it wraps every closure the hot path creates in a defineProperty call. Error
+  // classes take their `name` from the class, which esbuild keeps without minification; the
+  // package test checks those names on the built output.
   external: ["better-sqlite3", "pg", "@electric-sql/pglite", "ioredis", "redis"],
 });

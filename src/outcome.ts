@@ -24,13 +24,14 @@ function isBranded(value: unknown, brand: symbol): boolean {
   return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[brand] === true;
 }
 
-/** Splits what `forge` returned into the chained output and the restore payload. */
-export function splitResult(result: unknown): { output: unknown; data: unknown } {
-  if (isBranded(result, restoreDataBrand)) {
-    const { output, data } = result as RestoreDataResult<unknown, unknown>;
-    return { output, data };
-  }
-  return { output: result, data: result };
+/** The output `forge` chains to the next operation. */
+export function outputOf(result: unknown): unknown {
+  return isBranded(result, restoreDataBrand) ? (result as RestoreDataResult<unknown, unknown>).output : result;
+}
+
+/** What `restore` (and the snapshot) receive for what `forge` returned. */
+export function restoreDataOf(result: unknown): unknown {
+  return isBranded(result, restoreDataBrand) ? (result as RestoreDataResult<unknown, unknown>).data : result;
 }
 
 /** Returned by a middleware: the operation completed in an earlier run and must not run again. */

@@ -1,10 +1,10 @@
-import { abortError } from "./abort.js";
+import { abortError, neverAborted } from "./abort.js";
 import { compose } from "./compose.js";
 import { runCompensation, type CompensationSettings } from "./compensation.js";
 import { MiddlewareError, OperationFailedError, isWorkflowForgeError, preventsCompensation, type ErrorLocation } from "./errors.js";
 import type { Emitter, FoundryEvents } from "./events.js";
 import type { Foundry } from "./foundry.js";
-import { isResumeCompensation, isSkip, splitResult } from "./outcome.js";
+import { isResumeCompensation, isSkip, outputOf, restoreDataOf } from "./outcome.js";
 import type { CompensationObserver, OperationContext, OperationMiddleware, RunContext, WorkflowInfo } from "./types.js";
 
 export interface RunRequest {
@@ -53,9 +53,11 @@ export class Run implements RunContext {
     const { foundry, signal, workflow } = this.#request;
     const operations = workflow.operations;
     let input = this.#request.input;
+    // Reading `aborted` is not free; a run without a signal cannot abort.
+    const abortable = signal !== neverAborted;
     for (let index = 0; index < operations.length; index++) {
       const operation = operations[index] as OperationContext["operation"];
-      if (signal.aborted) throw abortError(signal, this.#locate(index));
+      if (abortable && signal.aborted) throw abortError(signal, this.#locate(index));
       this.currentIndex = index;
       this.#reported = false;
       let result: unknown;
@@ -74,9 +76,8 @@ export class Run implements RunContext {
         Object.assign(this.#restoreData, result.restoreData);
         throw await this.#compensate(result.pending, result.error);
       }
-      const { output, data } = splitResult(result);
-      this.#restoreData[index] = data;
-      input = output;
+      this.#restoreData[index] = restoreDataOf(result);
+      input = outputOf(result);
     }
     return input;
   }
@@ -101,8 +102,7 @@ export class Run implements RunContext {
     }
     this.#reported = true;
     if (emitter.has("operationCompleted")) {
-      const { output } = splitResult(result);
-      this.#emitOperation("operationCompleted", index, { output, durationMs: performance.now() - started });
+      this.#emitOperation("operationCompleted", index, { output: outputOf(result), durationMs: performance.now() - started });
     }
     return result;
   }

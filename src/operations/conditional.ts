@@ -1,7 +1,7 @@
 import type { Foundry } from "../foundry.js";
 import { assertOperation } from "../foundry.js";
 import { requireFunction, requireName } from "../internal/validate.js";
-import { splitResult, withRestoreData } from "../outcome.js";
+import { outputOf, restoreDataOf, withRestoreData } from "../outcome.js";
 import type { MaybePromise, Operation } from "../types.js";
 
 /** What a conditional remembers for its restore: the branch taken and that branch's payload. */
@@ -34,8 +34,8 @@ export function conditional<P extends object = any>(
       const branch = (await predicate(input, foundry, signal)) ? "then" : "else";
       const chosen = branchOf(branch);
       if (chosen === undefined) return withRestoreData(input, { branch, data: undefined });
-      const { output, data } = splitResult(await chosen.forge(input, foundry, signal));
-      return withRestoreData(output, { branch, data } satisfies ConditionalRecord);
+      const result: unknown = await chosen.forge(input, foundry, signal);
+      return withRestoreData(outputOf(result), { branch, data: restoreDataOf(result) } satisfies ConditionalRecord);
     },
   };
   if (whenTrue.restore === undefined && whenFalse?.restore === undefined) return operation;

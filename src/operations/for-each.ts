@@ -3,7 +3,7 @@ import { WorkflowForgeError, messageOf } from "../errors.js";
 import type { Foundry } from "../foundry.js";
 import { assertOperation } from "../foundry.js";
 import { requireName, requireOptionsObject, rejectUnknownKeys } from "../internal/validate.js";
-import { splitResult, withRestoreData } from "../outcome.js";
+import { outputOf, restoreDataOf, withRestoreData } from "../outcome.js";
 import type { Operation } from "../types.js";
 
 /** How a forEach hands its input to its children. */
@@ -80,9 +80,9 @@ export function forEach<P extends object = any>(
           const child = list[i] as Operation<any, any, P>;
           try {
             if (childSignal.aborted) throw abortError(childSignal, { operationName: child.name, operationIndex: i });
-            const split = splitResult(await child.forge(inputs[i], foundry, childSignal));
-            outputs[i] = split.output;
-            data[i] = split.data;
+            const result: unknown = await child.forge(inputs[i], foundry, childSignal);
+            outputs[i] = outputOf(result);
+            data[i] = restoreDataOf(result);
             done[i] = true;
           } catch (error) {
             failure ??= new ForEachChildError(name, i, child.name, error);

@@ -1,6 +1,6 @@
 import { OperationFailedError, isWorkflowForgeError, messageOf, preventsCompensation, type ErrorLocation } from "../errors.js";
 import type { Foundry } from "../foundry.js";
-import { resumeCompensation, skipOperation, splitResult, type ResumeCompensation, type SkipOperation } from "../outcome.js";
+import { outputOf, restoreDataOf, resumeCompensation, skipOperation, type ResumeCompensation, type SkipOperation } from "../outcome.js";
 import type { CompensationObserver, OperationContext, WorkflowInfo } from "../types.js";
 import {
   PersistenceError,
@@ -76,9 +76,8 @@ export class PersistenceSession {
 
   /** Checkpoint after operation `index` completed: the barrier before the next operation. */
   async completed(context: OperationContext<any>, result: unknown): Promise<void> {
-    const { output, data } = splitResult(result);
-    if (context.operation.restore !== undefined) this.#outputs[context.index] = data;
-    this.#lastOutput = output;
+    if (context.operation.restore !== undefined) this.#outputs[context.index] = restoreDataOf(result);
+    this.#lastOutput = outputOf(result);
     this.#next = context.index + 1;
     const location = this.#locate(context.index);
     if (this.#next >= this.#workflow.operations.length) await this.#finish(location);
