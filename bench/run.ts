@@ -8,7 +8,10 @@ interface BenchFile {
 
 // Every bench file exports `async function run(): Promise<BenchSection>`; add new ones here.
 // `npm run bench -- engine` runs only the named files.
-const benches: readonly BenchFile[] = [{ name: "engine", load: () => import("./engine.js") }];
+const benches: readonly BenchFile[] = [
+  { name: "engine", load: () => import("./engine.js") },
+  { name: "persistence", load: () => import("./persistence.js") },
+];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((name) => !benches.some((bench) => bench.name === name));

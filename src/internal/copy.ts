@@ -8,11 +8,15 @@ export function copyPlain<T>(value: T, copyOther: (value: object) => unknown = (
   if (Array.isArray(value)) return value.map((item: unknown) => copyPlain(item, copyOther)) as T;
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return copyOther(value) as T;
-  const copy: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) {
-    // defineProperty keeps a "__proto__" key an own property instead of replacing the prototype.
-    const item = copyPlain((value as Record<string, unknown>)[key], copyOther);
-    Object.defineProperty(copy, key, { value: item, writable: true, enumerable: true, configurable: true });
+  // Spread clones the object's shape in one step and defines "__proto__" as an own property
+  // (it never calls the setter); only nested objects need a second look.
+  const copy: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+  for (const key of Object.keys(copy)) {
+    const item = copy[key];
+    if (typeof item !== "object" || item === null) continue;
+    const copied = copyPlain(item, copyOther);
+    if (key === "__proto__") Object.defineProperty(copy, key, { value: copied, writable: true, enumerable: true, configurable: true });
+    else copy[key] = copied;
   }
   return copy as T;
 }

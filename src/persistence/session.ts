@@ -80,8 +80,12 @@ export class PersistenceSession {
     this.#lastOutput = outputOf(result);
     this.#next = context.index + 1;
     const location = this.#locate(context.index);
-    if (this.#next >= this.#workflow.operations.length) await this.#finish(location);
-    else await this.#save("running", location);
+    const last = this.#next >= this.#workflow.operations.length;
+    const keep = this.#options.onComplete === "keep";
+    // The last operation is checkpointed too (SPEC §5.2: N saves, then the delete), so a crash
+    // before the delete resumes by skipping everything instead of running the last operation again.
+    await this.#save(last && keep ? "completed" : "running", location);
+    if (last && !keep) await this.#delete(location);
   }
 
   /** Records the failure of operation `index` so the next run re-executes it. */
@@ -182,8 +186,8 @@ export class PersistenceSession {
   }
 
   #snapshot(status: SnapshotStatus): WorkflowExecutionSnapshot {
-    const now = new Date();
-    const updatedAt = now.toISOString();
+    const now = Date.now();
+    const updatedAt = isoTime(now);
     this.#createdAt ??= updatedAt;
     const snapshot: Writable<WorkflowExecutionSnapshot> = {
       formatVersion: 1,
@@ -203,7 +207,7 @@ export class PersistenceSession {
     if (this.#lastOutput !== undefined) snapshot.lastOutput = this.#lastOutput;
     if (hasKeys(this.#outputs)) snapshot.outputs = { ...this.#outputs };
     if (this.#error !== undefined && status !== "running" && status !== "completed") snapshot.error = this.#error;
-    if (this.#options.leaseTtlMs !== undefined) snapshot.leaseExpiresAt = new Date(now.getTime() + this.#options.leaseTtlMs).toISOString();
+    if (this.#options.leaseTtlMs !== undefined) snapshot.leaseExpiresAt = isoTime(now + this.#options.leaseTtlMs);
     return snapshot;
   }
 
@@ -228,6 +232,17 @@ export class PersistenceSession {
     const { foundryExecutionId, workflowId, nextOperationIndex, status, revision } = snapshot;
     return { foundryExecutionId, workflowId, nextOperationIndex, status, revision };
   }
+}
+
+// Formatting a date costs more than the rest of a small checkpoint; many land in the same millisecond.
+let lastTime = Number.NaN;
+let lastIso = "";
+function isoTime(ms: number): string {
+  if (ms !== lastTime) {
+    lastTime = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
 }
 
 function hasKeys(record: object): boolean {

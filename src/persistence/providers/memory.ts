@@ -7,9 +7,9 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
   signal?.throwIfAborted();
 }
 
-// JSON of the pair is injective: ("a|b", "c") and ("a", "b|c") never share a key.
+// Length-prefixed, so injective: ("a|b", "c") and ("a", "b|c") never share a key.
 function keyOf(foundryExecutionId: string, workflowId: string): string {
-  return JSON.stringify([foundryExecutionId, workflowId]);
+  return `${foundryExecutionId.length}:${foundryExecutionId}${workflowId}`;
 }
 
 /**
