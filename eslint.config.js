@@ -25,7 +25,7 @@ export default tseslint.config(
   {
     // The core is dependency-free and runtime-neutral: no node:* modules and no drivers.
     files: ["src/**/*.ts"],
-    ignores: ["src/persistence/providers/file.ts", "src/persistence/testing/**"],
+    ignores: ["src/persistence/providers/file.ts", "src/persistence/providers/file-io.ts", "src/persistence/testing/**"],
     rules: {
       "no-restricted-imports": [
         "error",
@@ -48,5 +48,9 @@ export default tseslint.config(
       "@typescript-eslint/no-unsafe-return": "off",
     },
   },
-  { files: ["**/*.js"], ...tseslint.configs.disableTypeChecked },
+  { files: ["**/*.js", "**/*.mjs"], ...tseslint.configs.disableTypeChecked },
+  {
+    files: ["examples/**/*.mjs"],
+    languageOptions: { globals: { console: "readonly", process: "readonly", setTimeout: "readonly" } },
+  },
 );

@@ -11,6 +11,10 @@ interface BenchFile {
 const benches: readonly BenchFile[] = [
   { name: "engine", load: () => import("./engine.js") },
   { name: "persistence", load: () => import("./persistence.js") },
+  { name: "file", load: () => import("./file.js") },
+  { name: "sqlite", load: () => import("./sqlite.js") },
+  { name: "postgres", load: () => import("./postgres.js") },
+  { name: "redis", load: () => import("./redis.js") },
 ];
 
 const wanted = process.argv.slice(2);

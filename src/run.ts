@@ -86,6 +86,9 @@ export class Run implements RunContext {
   async #forge(context: OperationContext<any>): Promise<unknown> {
     const { operation, index, input, foundry, signal } = context;
     const { emitter } = this.#request;
+    // A middleware may have been awaiting something when the run aborted: the operation must not start.
+    if (this.#request.signal.aborted) throw abortError(this.#request.signal, this.#locate(index));
+    if (signal.aborted) throw abortError(signal, this.#locate(index));
     this.#emitOperation("operationStarted", index, { input });
     // Timing costs a clock read per operation; only pay it when someone listens.
     const timed = emitter.has("operationCompleted") || emitter.has("operationFailed");

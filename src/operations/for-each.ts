@@ -57,10 +57,19 @@ export function forEach<P extends object = any>(
   const list = [...children];
   const restores = list.some((child) => child.restore !== undefined);
 
+  // Restores the completed children in reverse order; a failing restore never keeps the others
+  // from running. Resolves with the failures.
   const restoreAll = async (data: readonly unknown[], done: readonly boolean[], foundry: Foundry<P>, signal: AbortSignal) => {
+    const failures: { readonly index: number; readonly error: unknown }[] = [];
     for (let i = list.length - 1; i >= 0; i--) {
-      if (done[i] === true) await list[i]?.restore?.(data[i], foundry, signal);
+      if (done[i] !== true) continue;
+      try {
+        await list[i]?.restore?.(data[i], foundry, signal);
+      } catch (error) {
+        failures.push({ index: i, error });
+      }
     }
+    return failures;
   };
 
   const operation: Operation<any, unknown[], P> = {
@@ -92,7 +101,10 @@ export function forEach<P extends object = any>(
       };
       await Promise.all(Array.from({ length: Math.min(limit, list.length) }, worker));
       if (failure !== undefined) {
-        await restoreAll(data, done, foundry, signal);
+        // The child's failure is what the caller must see; restore failures are logged.
+        for (const { index, error } of await restoreAll(data, done, foundry, signal)) {
+          foundry.logger.error(`forEach "${name}": restore of child #${index} "${list[index]?.name ?? ""}" failed`, error);
+        }
         throw failure;
       }
       return restores ? (withRestoreData(outputs, data) as unknown as unknown[]) : outputs;
@@ -101,7 +113,11 @@ export function forEach<P extends object = any>(
   if (!restores) return operation;
   return {
     ...operation,
-    restore: (data: unknown[], foundry, signal) => restoreAll(data, list.map(() => true), foundry, signal),
+    async restore(data: unknown[], foundry, signal) {
+      const errors = (await restoreAll(data, list.map(() => true), foundry, signal)).map((failure) => failure.error);
+      if (errors.length === 1) throw errors[0];
+      if (errors.length > 1) throw new AggregateError(errors, `forEach "${name}": ${errors.length} child restores failed`);
+    },
   };
 }
 

@@ -39,7 +39,7 @@ export class PersistenceError extends WorkflowForgeError {
   readonly call: ProviderCall | undefined;
   readonly keys: SnapshotKeys;
 
-  constructor(options: PersistenceErrorOptions, code: "PERSISTENCE" | "SNAPSHOT_CONFLICT" = "PERSISTENCE") {
+  constructor(options: PersistenceErrorOptions, code: "PERSISTENCE" | "SNAPSHOT_CONFLICT" | "SNAPSHOT_SERIALIZATION" | "SNAPSHOT_TOO_LARGE" = "PERSISTENCE") {
     const { call, keys, cause, location = {} } = options;
     const what = call === undefined ? describeKeys(keys) : `${call} failed for ${describeKeys(keys)}`;
     const message = withLocation(`[workflowforge:${options.source ?? "persistence"}] ${what}: ${options.detail ?? messageOf(cause)}`, location);
@@ -108,5 +108,67 @@ export class WorkflowCompensatedError extends WorkflowForgeError {
     });
     this.keys = keys;
     this.storedError = storedError;
+  }
+}
+
+// Keys of a value encoded outside a snapshot (`encodeValue`, `decodeValue`).
+const noKeys: SnapshotKeys = Object.freeze({ foundryExecutionId: "", workflowId: "" });
+
+export interface SnapshotSerializationErrorOptions {
+  /** The snapshot's keys; omitted when a bare value (not a snapshot) was being encoded. */
+  readonly keys?: SnapshotKeys | undefined;
+  /** Where the value sits, e.g. `properties.order.items[3].price`; "" for the value itself. */
+  readonly path: string;
+  /** What is wrong with it. */
+  readonly reason: string;
+  readonly cause?: unknown;
+}
+
+/**
+ * A snapshot (or value) holds something the codec cannot store: a function, a symbol, a class
+ * instance, a WeakMap, a cycle. Raised by `encode` before anything is written; `path` says where.
+ */
+export class SnapshotSerializationError extends PersistenceError {
+  readonly path: string;
+  constructor(options: SnapshotSerializationErrorOptions) {
+    const detail = `cannot serialise ${options.path === "" ? "the value" : options.path}: ${options.reason}`;
+    const keys = options.keys ?? noKeys;
+    const cause = "cause" in options ? { cause: options.cause } : {};
+    super({ keys, call: options.keys === undefined ? undefined : "save", detail, ...cause }, "SNAPSHOT_SERIALIZATION");
+    // Without keys there is no instance to name; "instance \"\"" would only confuse.
+    if (options.keys === undefined) this.message = `[workflowforge:persistence] ${detail}`;
+    this.path = options.path;
+  }
+}
+
+/** One property of an oversized snapshot and the UTF-8 size of its encoded value. */
+export interface PropertySize {
+  readonly key: string;
+  readonly bytes: number;
+}
+
+export interface SnapshotTooLargeErrorOptions {
+  readonly keys: SnapshotKeys;
+  /** UTF-8 size of the whole encoded snapshot. */
+  readonly bytes: number;
+  readonly maxBytes: number;
+  /** The largest properties, largest first. */
+  readonly largestProperties: readonly PropertySize[];
+}
+
+/** The encoded snapshot is over the codec's `maxSnapshotBytes`. Raised before anything is written. */
+export class SnapshotTooLargeError extends PersistenceError {
+  readonly bytes: number;
+  readonly maxBytes: number;
+  readonly largestProperties: readonly PropertySize[];
+  constructor(options: SnapshotTooLargeErrorOptions) {
+    const largest = options.largestProperties.map((p) => `${JSON.stringify(p.key)} (${p.bytes} bytes)`).join(", ");
+    const detail =
+      `the encoded snapshot is ${options.bytes} bytes, over maxSnapshotBytes ${options.maxBytes}` +
+      (largest === "" ? "" : `; largest properties: ${largest}`);
+    super({ keys: options.keys, call: "save", detail }, "SNAPSHOT_TOO_LARGE");
+    this.bytes = options.bytes;
+    this.maxBytes = options.maxBytes;
+    this.largestProperties = options.largestProperties;
   }
 }

@@ -3,6 +3,14 @@ export { processOwner, type PersistenceOptions, type SnapshotMigration } from ".
 export { matchesFilter, type WorkflowPersistenceProvider, type ProviderCapabilities, type SnapshotFilter } from "./provider.js";
 export { definitionFingerprint, validateSnapshot, type WorkflowExecutionSnapshot, type SnapshotStatus } from "./snapshot.js";
 export { MemoryPersistenceProvider } from "./providers/memory.js";
+export { createSnapshotCodec, defaultSnapshotCodec, encodeValue, decodeValue, type SnapshotCodec, type SnapshotCodecOptions } from "./codec.js";
+export {
+  SnapshotSerializationError,
+  SnapshotTooLargeError,
+  type SnapshotSerializationErrorOptions,
+  type SnapshotTooLargeErrorOptions,
+  type PropertySize,
+} from "./errors.js";
 export {
   PersistenceError,
   SnapshotConflictError,

@@ -124,10 +124,11 @@ export class PersistenceSession {
     this.#foundry.emit("snapshotRestored", this.#event(current));
   }
 
-  // Another owner's live lease means another process is running this instance right now.
+  // Another owner's live lease means another process is running (or compensating) this instance
+  // right now.
   #assertUnclaimed(snapshot: WorkflowExecutionSnapshot): void {
     const { owner, leaseExpiresAt } = snapshot;
-    if (snapshot.status !== "running" || owner === undefined || owner === this.#options.owner || leaseExpiresAt === undefined) return;
+    if ((snapshot.status !== "running" && snapshot.status !== "compensating") || owner === undefined || owner === this.#options.owner || leaseExpiresAt === undefined) return;
     if (Date.parse(leaseExpiresAt) > Date.now()) {
       throw new SnapshotConflictError({ keys: this.keys, detail: `owner "${owner}" holds a live lease until ${leaseExpiresAt}` });
     }

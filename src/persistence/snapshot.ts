@@ -47,6 +47,11 @@ function isCount(value: unknown): value is number {
   return typeof value === "number" && Number.isInteger(value) && value >= 0;
 }
 
+function isStoredError(value: unknown): boolean {
+  if (!isRecord(value)) return false;
+  return typeof value.name === "string" && typeof value.message === "string" && isCount(value.operationIndex) && typeof value.operationName === "string";
+}
+
 // Each rule returns what is wrong, or undefined. Kept as data so the list reads like the format.
 const rules: readonly ((s: Record<string, unknown>) => string | undefined)[] = [
   (s) => (s.formatVersion === 1 ? undefined : `unknown formatVersion ${JSON.stringify(s.formatVersion)}`),
@@ -60,7 +65,9 @@ const rules: readonly ((s: Record<string, unknown>) => string | undefined)[] = [
   (s) => (s.outputs === undefined || isRecord(s.outputs) ? undefined : "outputs is not an object"),
   (s) => (typeof s.status === "string" && statuses.has(s.status) ? undefined : `unknown status ${JSON.stringify(s.status)}`),
   (s) => (isCount(s.revision) ? undefined : "revision is not a non-negative integer"),
-  (s) => (s.error === undefined || isRecord(s.error) ? undefined : "error is not an object"),
+  (s) => (s.error === undefined || isStoredError(s.error) ? undefined : "error is not { name, message, operationIndex, operationName }"),
+  (s) => (s.owner === undefined || typeof s.owner === "string" ? undefined : "owner is not a string"),
+  (s) => (s.leaseExpiresAt === undefined || typeof s.leaseExpiresAt === "string" ? undefined : "leaseExpiresAt is not a string"),
   (s) => (typeof s.createdAt === "string" && typeof s.updatedAt === "string" ? undefined : "createdAt/updatedAt are not strings"),
 ];
 

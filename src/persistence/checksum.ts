@@ -1,0 +1,74 @@
+// CRC-32 as in zip, PNG and Ethernet (IEEE 802.3): reflected polynomial 0xEDB88320, initial value
+// and final xor 0xFFFFFFFF. It detects every single-byte error and every burst of up to 32 bits.
+// Slicing-by-8: eight tables, so the main loop folds in eight bytes per step.
+const table: Int32Array = (() => {
+  const entries = new Int32Array(8 * 256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    entries[n] = c;
+  }
+  for (let n = 0; n < 256; n++) {
+    for (let t = 1; t < 8; t++) {
+      const previous = entries[(t - 1) * 256 + n]!;
+      entries[t * 256 + n] = entries[previous & 0xff]! ^ (previous >>> 8);
+    }
+  }
+  return entries;
+})();
+
+function update(crc: number, bytes: Uint8Array, length: number): number {
+  let i = 0;
+  for (; i + 8 <= length; i += 8) {
+    const low = crc ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
+    crc =
+      table[1792 + (low & 0xff)]! ^
+      table[1536 + ((low >>> 8) & 0xff)]! ^
+      table[1280 + ((low >>> 16) & 0xff)]! ^
+      table[1024 + (low >>> 24)]! ^
+      table[768 + bytes[i + 4]!]! ^
+      table[512 + bytes[i + 5]!]! ^
+      table[256 + bytes[i + 6]!]! ^
+      table[bytes[i + 7]!]!;
+  }
+  for (; i < length; i++) crc = table[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
+  return crc;
+}
+
+const encoder = new TextEncoder();
+// Text is encoded through this window, so a large snapshot never needs a second copy of itself.
+const scratch = new Uint8Array(64 * 1024);
+
+/** The CRC-32 of a string's UTF-8 bytes and the number of those bytes. */
+export interface TextChecksum {
+  readonly crc: number;
+  readonly bytes: number;
+}
+
+/**
+ * CRC-32 and length of the UTF-8 bytes of `text`, i.e. of what `TextEncoder` (and a database
+ * driver) would store; a lone surrogate counts as U+FFFD, as it does there.
+ */
+export function checksumText(text: string): TextChecksum {
+  let crc = -1;
+  let bytes = 0;
+  let offset = 0;
+  while (offset < text.length) {
+    // encodeInto stops before a character that does not fit, never inside a surrogate pair.
+    const { read, written } = encoder.encodeInto(offset === 0 ? text : text.slice(offset), scratch);
+    crc = update(crc, scratch, written);
+    bytes += written;
+    offset += read;
+  }
+  return { crc: (crc ^ -1) >>> 0, bytes };
+}
+
+/** CRC-32 (IEEE) of `data`, or of a string's UTF-8 bytes. An unsigned 32-bit integer. */
+export function crc32(data: Uint8Array | string): number {
+  return typeof data === "string" ? checksumText(data).crc : (update(-1, data, data.length) ^ -1) >>> 0;
+}
+
+/** A CRC as 8 lowercase hex digits, the form the snapshot envelope stores. */
+export function crc32Hex(crc: number): string {
+  return (crc >>> 0).toString(16).padStart(8, "0");
+}

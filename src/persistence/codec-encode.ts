@@ -1,0 +1,260 @@
+// The value layer of the snapshot codec, encoding side: JSON text in which ordinary JSON values
+// stay as they are and everything else becomes a tagged object {"$wf": "<tag>", ...}.
+import { binaryTypes, runtimeBuffer, toBase64 } from "./codec-binary.js";
+
+/** A problem found during the walk; collects the path while the walk unwinds. */
+export class Rejection extends Error {
+  readonly segments: string[] = [];
+
+  /** The full path: `prefix` then the collected segments, outermost first. */
+  path(prefix: string): string {
+    const path = prefix + this.segments.reverse().join("");
+    return path.startsWith(".") ? path.slice(1) : path;
+  }
+}
+
+const identifier = /^[A-Za-z_$][\w$]*$/;
+
+/** `.key` for identifier keys, `["key"]` for any other. */
+function propertySegment(key: string): string {
+  return identifier.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+}
+
+/** How a Map key appears in a path: `<"a">`, `<1>`, `<2n>`, and `<#i>` (the entry's position) for objects. */
+function mapKeySegment(key: unknown, index: number): string {
+  switch (typeof key) {
+    case "string":
+      return `<${JSON.stringify(key)}>`;
+    case "number":
+    case "boolean":
+    case "undefined":
+      return `<${String(key)}>`;
+    case "bigint":
+      return `<${key}n>`;
+    case "object":
+    case "function":
+    case "symbol":
+      return key === null ? "<null>" : `<#${index}>`;
+  }
+}
+
+// Adds this level's segment to a rejection passing through; any other throw (a getter that
+// throws) becomes a rejection at this place.
+function rejectAt(error: unknown, segment: string): Rejection {
+  const rejection = error instanceof Rejection ? error : new Rejection(`reading it threw: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  rejection.segments.push(segment);
+  return rejection;
+}
+
+/** JSON.stringify for a string; short strings that need no escaping skip the native call's setup. */
+function quote(text: string): string {
+  if (text.length > 64) return JSON.stringify(text);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(text);
+  }
+  return `"${text}"`;
+}
+
+type Writer = (value: any, seen: Set<object>) => string;
+
+const kinds = new Map<object, Writer>([
+  [Date.prototype, (date: Date) => `{"$wf":"date","v":${Number.isNaN(date.getTime()) ? "null" : `"${date.toISOString()}"`}}`],
+  [RegExp.prototype, (re: RegExp) => `{"$wf":"re","source":${JSON.stringify(re.source)},"flags":${JSON.stringify(re.flags)}}`],
+  [Map.prototype, writeMap],
+  [Set.prototype, writeSet],
+  [ArrayBuffer.prototype, (buffer: ArrayBuffer) => `{"$wf":"ab","v":"${toBase64(new Uint8Array(buffer))}"}`],
+]);
+for (const [name, type] of Object.entries(binaryTypes)) kinds.set(type.prototype, (view: ArrayBufferView) => writeBinary(name, view));
+const buffer = runtimeBuffer();
+if (buffer !== undefined) kinds.set(buffer.prototype, (view: ArrayBufferView) => writeBinary("Buffer", view));
+
+const unstorable = new Map<object, string>([
+  [WeakMap.prototype, "a WeakMap cannot be stored"],
+  [WeakSet.prototype, "a WeakSet cannot be stored"],
+  [WeakRef.prototype, "a WeakRef cannot be stored"],
+  [Promise.prototype, "a Promise cannot be stored"],
+]);
+
+function writeBinary(name: string, view: ArrayBufferView): string {
+  return `{"$wf":"bytes","t":"${name}","v":"${toBase64(new Uint8Array(view.buffer, view.byteOffset, view.byteLength))}"}`;
+}
+
+function writeNumber(value: number): string {
+  if (Number.isFinite(value) && !Object.is(value, -0)) return String(value);
+  return `{"$wf":"num","v":"${Object.is(value, -0) ? "-0" : String(value)}"}`;
+}
+
+/** Writes any value; throws a {@link Rejection} for what cannot be stored. */
+function write(value: unknown, seen: Set<object>): string {
+  switch (typeof value) {
+    case "string":
+      return quote(value);
+    case "number":
+      return writeNumber(value);
+    case "boolean":
+      return value ? "true" : "false";
+    case "undefined":
+      return '{"$wf":"undef"}';
+    case "bigint":
+      return `{"$wf":"bigint","v":"${value.toString()}"}`;
+    case "object":
+      return value === null ? "null" : writeObject(value, seen);
+    case "function":
+      throw new Rejection("functions cannot be stored");
+    case "symbol":
+      throw new Rejection("symbols cannot be stored");
+  }
+}
+
+// Past this depth the fast path gives up, so a cycle falls through to the walk that reports it.
+const fastDepth = 64;
+
+/**
+ * True when JSON.stringify alone writes `value` exactly: only strings, finite numbers other than
+ * -0, booleans, null, dense arrays and plain objects without a "$wf" key. Reads without
+ * allocating, so checking first and letting the native serialiser write is the fast path.
+ */
+function isPlainJson(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(value) && (value !== 0 || 1 / value > 0);
+    case "object": {
+      if (value === null) return true;
+      if (depth > fastDepth) return false;
+      const proto = Object.getPrototypeOf(value) as unknown;
+      if (proto === Array.prototype) {
+        const array = value as unknown[];
+        for (let i = 0; i < array.length; i++) if (!(i in array) || !isPlainJson(array[i], depth + 1)) return false;
+        return true;
+      }
+      if ((proto !== Object.prototype && proto !== null) || Object.hasOwn(value, "$wf")) return false;
+      for (const key in value) if (!isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
+      return true;
+    }
+    case "bigint":
+    case "undefined":
+    case "function":
+    case "symbol":
+      return false;
+  }
+}
+
+function plainJson(value: object): boolean {
+  try {
+    return isPlainJson(value, 0);
+  } catch {
+    // A throwing getter: the walk below reads it again and reports it with its path.
+    return false;
+  }
+}
+
+function writeObject(value: object, seen: Set<object>): string {
+  if (seen.has(value)) throw new Rejection("it refers back to an object that contains it (a cycle)");
+  const proto = Object.getPrototypeOf(value) as object | null;
+  if (proto === Object.prototype || proto === null || proto === Array.prototype) {
+    // Checked at every level, so the plain siblings of one special value still go the fast way.
+    if (plainJson(value)) return JSON.stringify(value);
+    return proto === Array.prototype ? writeArray(value as unknown[], seen) : writePlain(value as Record<string, unknown>, seen);
+  }
+  const writer = kinds.get(proto);
+  if (writer !== undefined) return writer(value, seen);
+  if (value instanceof Error) return writeError(value, seen);
+  const reason = unstorable.get(proto);
+  if (reason !== undefined) throw new Rejection(reason);
+  const name = (proto as { constructor?: unknown }).constructor;
+  throw new Rejection(`instances of class ${typeof name === "function" ? name.name : "(anonymous)"} cannot be stored; store plain data`);
+}
+
+function writePlain(record: Record<string, unknown>, seen: Set<object>): string {
+  seen.add(record);
+  // An object with its own "$wf" key would read as a tag: store it as a list of entries instead.
+  const escaped = Object.hasOwn(record, "$wf");
+  let out = "";
+  let key = "";
+  try {
+    for (key of Object.keys(record)) {
+      const item = write(record[key], seen);
+      if (out !== "") out += ",";
+      out += escaped ? `[${quote(key)},${item}]` : `${quote(key)}:${item}`;
+    }
+  } catch (error) {
+    throw rejectAt(error, propertySegment(key));
+  }
+  seen.delete(record);
+  return escaped ? `{"$wf":"obj","v":[${out}]}` : `{${out}}`;
+}
+
+// Holes read as undefined, so a sparse array comes back dense with undefined in its holes.
+function writeArray(array: readonly unknown[], seen: Set<object>): string {
+  seen.add(array);
+  let out = "[";
+  let i = 0;
+  try {
+    for (; i < array.length; i++) out += (i === 0 ? "" : ",") + write(array[i], seen);
+  } catch (error) {
+    throw rejectAt(error, `[${i}]`);
+  }
+  seen.delete(array);
+  return out + "]";
+}
+
+function writeMap(map: Map<unknown, unknown>, seen: Set<object>): string {
+  seen.add(map);
+  let out = "";
+  let i = 0;
+  for (const [key, item] of map) {
+    let pair: string;
+    try {
+      pair = write(key, seen);
+    } catch (error) {
+      throw rejectAt(error, `<key #${i}>`);
+    }
+    try {
+      pair = `[${pair},${write(item, seen)}]`;
+    } catch (error) {
+      throw rejectAt(error, mapKeySegment(key, i));
+    }
+    out += (i++ === 0 ? "" : ",") + pair;
+  }
+  seen.delete(map);
+  return `{"$wf":"map","v":[${out}]}`;
+}
+
+function writeSet(set: Set<unknown>, seen: Set<object>): string {
+  seen.add(set);
+  let out = "";
+  let i = 0;
+  try {
+    for (const item of set) out += (i++ === 0 ? "" : ",") + write(item, seen);
+  } catch (error) {
+    throw rejectAt(error, `<#${i - 1}>`);
+  }
+  seen.delete(set);
+  return `{"$wf":"set","v":[${out}]}`;
+}
+
+function writeError(error: Error, seen: Set<object>): string {
+  seen.add(error);
+  let out = `{"$wf":"err","name":${JSON.stringify(String(error.name))},"message":${JSON.stringify(String(error.message))}`;
+  if (typeof error.stack === "string") out += `,"stack":${JSON.stringify(error.stack)}`;
+  if (Object.hasOwn(error, "cause")) {
+    try {
+      out += `,"cause":${write(error.cause, seen)}`;
+    } catch (thrown) {
+      throw rejectAt(thrown, ".cause");
+    }
+  }
+  seen.delete(error);
+  return out + "}";
+}
+
+/** Encodes `value` as JSON text; throws a {@link Rejection} naming what cannot be stored. */
+export function writeValue(value: unknown): string {
+  // The common case, a plain bag, needs no cycle bookkeeping at all.
+  if (typeof value === "object" && value !== null && plainJson(value)) return JSON.stringify(value);
+  return write(value, new Set());
+}

@@ -1,0 +1,154 @@
+import { messageOf } from "../errors.js";
+import { checksumText, crc32Hex } from "./checksum.js";
+import { readValue } from "./codec-decode.js";
+import { Rejection, writeValue } from "./codec-encode.js";
+import { SnapshotCorruptedError, SnapshotSerializationError, SnapshotTooLargeError, type PropertySize, type SnapshotKeys } from "./errors.js";
+import { validateSnapshot, type WorkflowExecutionSnapshot } from "./snapshot.js";
+
+/**
+ * Turns snapshots into text and back, for providers that store bytes. Pass your own
+ * `{ encode, decode }` to a provider to use another format.
+ */
+export interface SnapshotCodec {
+  /** Encodes a whole snapshot. Throws SnapshotSerializationError / SnapshotTooLargeError before anything is written. */
+  encode(snapshot: WorkflowExecutionSnapshot): string;
+  /** Decodes what encode produced. Throws SnapshotCorruptedError (naming `keys`) when the text is not an intact encoding. */
+  decode(encoded: string, keys: SnapshotKeys): WorkflowExecutionSnapshot;
+}
+
+export interface SnapshotCodecOptions {
+  /**
+   * Largest encoded snapshot, in UTF-8 bytes, that `encode` accepts; a larger one raises
+   * `SnapshotTooLargeError` listing the largest properties. `Infinity` turns the check off.
+   * @default 4 MiB (4 * 1024 * 1024)
+   */
+  readonly maxSnapshotBytes?: number;
+}
+
+const defaultMaxSnapshotBytes = 4 * 1024 * 1024;
+const version = "wf1";
+const header = /^wf1:([0-9a-f]{8}):(0|[1-9][0-9]{0,15}):/;
+const loneSurrogate = /\p{Cs}/u;
+
+/**
+ * Encodes any supported value as JSON text (no envelope, no size limit): JSON values stay as they
+ * are; `undefined`, NaN, ±Infinity, -0, BigInt, Date, Map, Set, RegExp, Error, typed arrays,
+ * Buffer and ArrayBuffer become `{"$wf": tag, ...}` objects. Shared references are written once
+ * per reference (a diamond comes back as two copies); null-prototype objects come back as plain
+ * objects; symbol-keyed and non-enumerable properties, extra properties of arrays and errors, and
+ * a RegExp's `lastIndex` are not stored; array holes come back as `undefined`.
+ *
+ * Throws `SnapshotSerializationError` for functions, symbols, class instances (anything whose
+ * prototype is not Object.prototype, null or a supported built-in; Error subclasses are fine),
+ * WeakMap/WeakSet/WeakRef/Promise and cycles. Its `path` starts with `path` and names the place
+ * like `properties.order.items[3].price`: `.key` for identifier keys, `["key"]` for others,
+ * `[n]` for array indexes, `<key>` for a Map entry's value (`<"a">`, `<1>`, `<2n>`, `<#i>` for
+ * an object key at entry i), `<key #i>` inside a Map key, `<#i>` for a Set's i-th element.
+ */
+export function encodeValue(value: unknown, path = ""): string {
+  try {
+    return writeValue(value);
+  } catch (error) {
+    throw serializationError(error, path, undefined);
+  }
+}
+
+/**
+ * Decodes what {@link encodeValue} produced. A Buffer comes back as a Buffer when the runtime has
+ * `globalThis.Buffer`, otherwise as a Uint8Array; an Error comes back as its built-in class
+ * (TypeError, ...) or as an Error whose own `name` is the subclass's. Never changes a prototype:
+ * `__proto__`, `constructor` and `prototype` keys come back as own properties.
+ * Throws `SnapshotCorruptedError` (with empty keys) when the text is not such an encoding.
+ */
+export function decodeValue(text: string): unknown {
+  try {
+    return readValue(text);
+  } catch (error) {
+    throw new SnapshotCorruptedError({ foundryExecutionId: "", workflowId: "" }, `not an encoded value: ${messageOf(error)}`, error);
+  }
+}
+
+function serializationError(error: unknown, prefix: string, keys: SnapshotKeys | undefined): unknown {
+  if (!(error instanceof Rejection)) return error;
+  const cause = "cause" in error ? { cause: error.cause } : {};
+  return new SnapshotSerializationError({ keys, path: error.path(prefix), reason: error.message, ...cause });
+}
+
+function keysOf(snapshot: WorkflowExecutionSnapshot): SnapshotKeys {
+  return { foundryExecutionId: String(snapshot.foundryExecutionId), workflowId: String(snapshot.workflowId) };
+}
+
+// Only on the failure path: the size of each property's encoded value, largest first.
+function largestProperties(snapshot: WorkflowExecutionSnapshot): PropertySize[] {
+  const properties: unknown = snapshot.properties;
+  if (typeof properties !== "object" || properties === null) return [];
+  return Object.keys(properties)
+    .map((key) => ({ key, bytes: checksumText(writeValue((properties as Record<string, unknown>)[key])).bytes }))
+    .sort((a, b) => b.bytes - a.bytes)
+    .slice(0, 5);
+}
+
+function encodeSnapshot(snapshot: WorkflowExecutionSnapshot, maxBytes: number): string {
+  if (typeof snapshot !== "object" || snapshot === null) {
+    throw new SnapshotSerializationError({ path: "", reason: `a snapshot must be an object, got ${snapshot === null ? "null" : typeof snapshot}` });
+  }
+  const keys = keysOf(snapshot);
+  let body: string;
+  try {
+    body = writeValue(snapshot);
+  } catch (error) {
+    throw serializationError(error, "", keys);
+  }
+  const { crc, bytes } = checksumText(body);
+  const envelope = `${version}:${crc32Hex(crc)}:${bytes}:`;
+  const total = envelope.length + bytes;
+  if (total > maxBytes) throw new SnapshotTooLargeError({ keys, bytes: total, maxBytes, largestProperties: largestProperties(snapshot) });
+  return envelope + body;
+}
+
+function decodeSnapshot(encoded: string, keys: SnapshotKeys): WorkflowExecutionSnapshot {
+  const corrupted = (reason: string, cause?: unknown): SnapshotCorruptedError => new SnapshotCorruptedError(keys, reason, cause);
+  if (typeof encoded !== "string") throw corrupted(`expected encoded text, got ${encoded === null ? "null" : typeof encoded}`);
+  const match = header.exec(encoded);
+  if (match === null) throw corrupted(`it does not start with a "${version}:<crc32>:<length>:" header`);
+  const body = encoded.slice(match[0].length);
+  // JSON.stringify escapes lone surrogates, so one here was put there by damage; UTF-8 cannot
+  // tell two of them apart (both become U+FFFD), so the checksum alone would not notice.
+  if (loneSurrogate.test(body)) throw corrupted("the body holds a lone surrogate, which the encoder never writes");
+  const { crc, bytes } = checksumText(body);
+  if (String(bytes) !== match[2]) throw corrupted(`the body is ${bytes} bytes, the header says ${match[2]} (truncated or altered)`);
+  if (crc32Hex(crc) !== match[1]) throw corrupted(`checksum mismatch: the body's CRC-32 is ${crc32Hex(crc)}, the header says ${match[1]}`);
+  let value: unknown;
+  try {
+    value = readValue(body);
+  } catch (error) {
+    throw corrupted(`the body does not decode: ${messageOf(error)}`, error);
+  }
+  return validateSnapshot(value, keys);
+}
+
+/**
+ * The built-in, dependency-free codec. Its text is an envelope `wf1:<crc32>:<length>:<body>`:
+ * the CRC-32 (IEEE, 8 lowercase hex digits) and the length are of the body's UTF-8 bytes, so a
+ * truncated record and any single changed character are detected. The body is the snapshot
+ * encoded by {@link encodeValue}. `decode` also checks the snapshot's shape, its `formatVersion`
+ * and that it carries `keys`. Throws `TypeError` for invalid options.
+ */
+export function createSnapshotCodec(options: SnapshotCodecOptions = {}): SnapshotCodec {
+  if (typeof options !== "object" || options === null) throw new TypeError("createSnapshotCodec: options must be an object");
+  for (const key of Object.keys(options)) {
+    if (key !== "maxSnapshotBytes") throw new TypeError(`createSnapshotCodec: unknown option "${key}"`);
+  }
+  const maxBytes = options.maxSnapshotBytes ?? defaultMaxSnapshotBytes;
+  if (typeof maxBytes !== "number" || !(maxBytes > 0) || (!Number.isSafeInteger(maxBytes) && maxBytes !== Infinity)) {
+    throw new TypeError(`createSnapshotCodec: maxSnapshotBytes must be a positive integer or Infinity, got ${typeof maxBytes === "number" ? String(maxBytes) : messageOf(maxBytes)}`);
+  }
+  return Object.freeze({
+    encode: (snapshot: WorkflowExecutionSnapshot) => encodeSnapshot(snapshot, maxBytes),
+    decode: (encoded: string, keys: SnapshotKeys) => decodeSnapshot(encoded, keys),
+  });
+}
+
+/** The built-in codec with the default options. */
+export const defaultSnapshotCodec: SnapshotCodec = createSnapshotCodec();
+

@@ -1,0 +1,106 @@
+import type { SnapshotFilter } from "../provider.js";
+
+// The SQL of PostgresPersistenceProvider, apart from the class so each file stays readable.
+
+// Postgres text cannot hold NUL, and the UTF-8 wire encoding turns a lone surrogate into U+FFFD,
+// so two different keys could land on one row. Those and the backslash (so the escape itself stays
+// unambiguous) become \uXXXX; every other character is stored as is and reads as itself in SQL.
+// eslint-disable-next-line no-control-regex -- NUL is exactly what has to be escaped
+const unsafe = /[\\\u0000]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const escaped = /\\u([0-9a-f]{4})/g;
+
+/** The injective text form a key is stored in. */
+export function encodeKey(key: string): string {
+  return key.replace(unsafe, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** The key a stored `instance_id` or `workflow_id` stands for. */
+export function decodeKey(stored: string): string {
+  return stored.replace(escaped, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+}
+
+// One lock for every workflowforge table in the database ("workforg" in ASCII): creating a table
+// is rare, so serialising all of them costs nothing, and no other application picks this number.
+const MIGRATION_LOCK = "8606223190549902951";
+
+export interface PostgresStatements {
+  /** The quoted, possibly schema-qualified table name. */
+  readonly table: string;
+  readonly migrate: string;
+  readonly insert: string;
+  readonly update: string;
+  readonly select: string;
+  readonly revision: string;
+  readonly remove: string;
+  /** Undefined when the filter can match nothing (an empty status list, an invalid date), as in matchesFilter. */
+  list(filter: SnapshotFilter): { text: string; values: unknown[] } | undefined;
+}
+
+// Concurrent `CREATE TABLE IF NOT EXISTS` can fail with a unique violation on pg_type: both
+// sessions see no table and both insert its row type. So a session that finds no table takes an
+// advisory lock, held until the DO block's implicit transaction commits, and creators take turns;
+// each statement of the block reads a fresh snapshot, so the next one finds the table and skips.
+// The lock is taken only when the table is missing: a provider used inside a caller's long
+// transaction must not hold it, and a role without CREATE on the schema passes once a deploy step
+// has made the table.
+function migrateStatement(table: string, schema: string | undefined): string {
+  const createSchema =
+    schema === undefined ? "" : `IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = '${schema}') THEN CREATE SCHEMA "${schema}"; END IF;`;
+  return `DO $workflowforge$
+BEGIN
+  IF to_regclass('${table}') IS NULL THEN
+    PERFORM pg_advisory_xact_lock(${MIGRATION_LOCK});
+    ${createSchema}
+    CREATE TABLE IF NOT EXISTS ${table} (
+      instance_id TEXT NOT NULL,
+      workflow_id TEXT NOT NULL,
+      revision BIGINT NOT NULL,
+      status TEXT NOT NULL,
+      workflow_name TEXT NOT NULL,
+      updated_at TIMESTAMPTZ,
+      data TEXT NOT NULL,
+      PRIMARY KEY (instance_id, workflow_id)
+    );
+  END IF;
+END
+$workflowforge$`;
+}
+
+function listStatement(table: string, filter: SnapshotFilter): { text: string; values: unknown[] } | undefined {
+  const clauses: string[] = [];
+  const values: unknown[] = [];
+  const param = (value: unknown): string => `$${values.push(value)}`;
+  const { status, workflowId, workflowName, updatedBefore } = filter;
+  if (status !== undefined) {
+    const statuses = typeof status === "string" ? [status] : [...status];
+    if (statuses.length === 0) return undefined;
+    clauses.push(`status IN (${statuses.map(param).join(", ")})`);
+  }
+  if (workflowId !== undefined) clauses.push(`workflow_id = ${param(encodeKey(workflowId))}`);
+  if (workflowName !== undefined) clauses.push(`workflow_name = ${param(workflowName)}`);
+  if (updatedBefore !== undefined) {
+    const before = new Date(updatedBefore).getTime();
+    if (Number.isNaN(before)) return undefined;
+    clauses.push(`updated_at < ${param(new Date(before).toISOString())}`);
+  }
+  const condition = clauses.length === 0 ? "" : ` WHERE ${clauses.join(" AND ")}`;
+  return { text: `SELECT instance_id, workflow_id, data FROM ${table}${condition}`, values };
+}
+
+/** Every statement for one table; names were validated as identifiers before they get here. */
+export function postgresStatements(tableName: string, schema: string | undefined): PostgresStatements {
+  const table = schema === undefined ? `"${tableName}"` : `"${schema}"."${tableName}"`;
+  const byKeys = "WHERE instance_id = $1 AND workflow_id = $2";
+  return {
+    table,
+    migrate: migrateStatement(table, schema),
+    insert:
+      `INSERT INTO ${table} (instance_id, workflow_id, revision, status, workflow_name, updated_at, data) ` +
+      "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (instance_id, workflow_id) DO NOTHING",
+    update: `UPDATE ${table} SET revision = $3, status = $4, workflow_name = $5, updated_at = $6, data = $7 ${byKeys} AND revision = $8`,
+    select: `SELECT data FROM ${table} ${byKeys}`,
+    revision: `SELECT revision FROM ${table} ${byKeys}`,
+    remove: `DELETE FROM ${table} ${byKeys}`,
+    list: (filter) => listStatement(table, filter),
+  };
+}

@@ -1,0 +1,245 @@
+import { isWorkflowForgeError, messageOf } from "../../errors.js";
+import { describe as describeValue, rejectUnknownKeys, requireOptionsObject } from "../../internal/validate.js";
+import { defaultSnapshotCodec, type SnapshotCodec } from "../codec.js";
+import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "../errors.js";
+import { matchesFilter, type ProviderCapabilities, type SnapshotFilter, type WorkflowPersistenceProvider } from "../provider.js";
+import type { WorkflowExecutionSnapshot } from "../snapshot.js";
+import { decodeFromStorage, encodeForStorage } from "./stored.js";
+import { decodeKey, encodeKey, postgresStatements, type PostgresStatements } from "./postgres-sql.js";
+
+/** What `query` resolves with: pg reports `rowCount`, PGlite `affectedRows` (and `rowCount` since 0.3). */
+export interface PostgresQueryResult {
+  readonly rows: readonly unknown[];
+  readonly rowCount?: number | null;
+  readonly affectedRows?: number;
+}
+
+/** The one method this provider calls: a `pg` Pool, Client or PoolClient, or a PGlite instance. */
+export interface PostgresClient {
+  query(text: string, values?: unknown[]): Promise<PostgresQueryResult>;
+}
+
+export interface PostgresPersistenceProviderOptions {
+  /**
+   * A client you created and close yourself. A `pg` Pool spreads calls over its connections; a
+   * Client or a PoolClient inside your own `BEGIN ... COMMIT` makes each checkpoint part of your
+   * transaction (a refused save never raises an SQL error, so it does not abort that transaction).
+   */
+  readonly client: PostgresClient;
+  /** Table holding one row per instance; must match `/^[A-Za-z_][A-Za-z0-9_]{0,62}$/`. @default "workflowforge_snapshots" */
+  readonly tableName?: string;
+  /** Schema of the table, created if missing; same pattern. @default the first schema of the connection's search_path */
+  readonly schema?: string;
+  /** Turns a snapshot into the text stored in the `data` column and back. @default defaultSnapshotCodec */
+  readonly codec?: SnapshotCodec;
+}
+
+const identifier = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const where = "PostgresPersistenceProvider(options)";
+const source = "postgres";
+// list() names no single instance; its errors carry these placeholder keys.
+const listKeys = (filter: SnapshotFilter): SnapshotKeys => ({ foundryExecutionId: "*", workflowId: filter.workflowId ?? "*" });
+// What Postgres raises when two sessions create the same table at once without a common lock: a
+// unique violation on pg_type, or the relation, its primary key or the schema already existing.
+const createRaceCodes: ReadonlySet<unknown> = new Set(["23505", "42P07", "42710", "42P06"]);
+
+interface Row {
+  readonly instance_id?: unknown;
+  readonly workflow_id?: unknown;
+  readonly data?: unknown;
+  readonly revision?: unknown;
+}
+
+function validateOptions(input: unknown): Required<Omit<PostgresPersistenceProviderOptions, "schema">> & { schema: string | undefined } {
+  const options = requireOptionsObject(input, `${where}: options`) as Partial<PostgresPersistenceProviderOptions>;
+  rejectUnknownKeys(options, ["client", "tableName", "schema", "codec"], where);
+  const { client, tableName = "workflowforge_snapshots", schema, codec = defaultSnapshotCodec } = options;
+  if (typeof client !== "object" || client === null || typeof client.query !== "function") {
+    throw new TypeError(`${where}: options.client must be a pg Pool, Client or PoolClient or a PGlite instance, got ${describeValue(client)}`);
+  }
+  for (const [name, value] of [["tableName", tableName], ["schema", schema]] as const) {
+    if (name === "schema" && value === undefined) continue;
+    if (typeof value !== "string" || !identifier.test(value)) {
+      throw new TypeError(`${where}: options.${name} must match ${String(identifier)}, got ${describeValue(value)}`);
+    }
+  }
+  if (typeof codec !== "object" || codec === null || typeof codec.encode !== "function" || typeof codec.decode !== "function") {
+    throw new TypeError(`${where}: options.codec must be an object with encode and decode functions, got ${describeValue(codec)}`);
+  }
+  return { client, tableName, schema, codec };
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted !== true) return;
+  const reason: unknown = signal.reason;
+  throw reason instanceof Error ? reason : new Error(messageOf(reason), { cause: reason });
+}
+
+// Keeps the UTC instant for `updated_at < $n`; NULL when unparseable, which no updatedBefore
+// matches, exactly as matchesFilter treats it.
+function instantOf(text: string): string | null {
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+}
+
+/**
+ * Stores snapshots in a PostgreSQL table through a client you created: a `pg` (>= 8) Pool, Client or
+ * PoolClient, or a PGlite instance. One row per instance holds the codec's text.
+ *
+ * - **Setup:** on first use it creates the schema (when given) and the table if missing, under a
+ *   transaction-scoped advisory lock so that many processes starting at once do not trip over each
+ *   other. `migrate()` does the same ahead of time; call it first when the provider's client is a
+ *   connection inside your own transaction, or the creation (and its lock) waits for your commit.
+ *   No index beyond the primary key: `list()` scans the table, while an index on `updated_at`
+ *   would cost every checkpoint a non-HOT update.
+ * - **Atomicity:** every save is one statement, and compare-and-set is inside it (`INSERT ... ON
+ *   CONFLICT DO NOTHING` for revision 1, `UPDATE ... WHERE revision = n - 1` after), so it holds
+ *   between connections and processes. Durability is the server's: a save resolves once committed.
+ * - **Cost:** one round trip per save, tryLoad and delete, plus one statement to create the table on
+ *   first use and one to read the stored revision when a save is refused.
+ * - **Errors:** driver failures (closed pool, lost connection, SQL errors) reject with
+ *   `PersistenceError` (`[workflowforge:postgres]`, the call, the keys, the driver's error as `cause`);
+ *   a refused save with `SnapshotConflictError`; unreadable `data` with `SnapshotCorruptedError`.
+ * - **Abort:** the signal is checked before the call and again before the query is sent; pg cannot
+ *   cancel a query by signal, so one in flight runs to completion (bound it with `statement_timeout`).
+ * - **Keys** are stored with backslash, NUL and lone surrogates escaped as `\uXXXX` (Postgres text
+ *   holds neither NUL nor lone surrogates); other keys read as themselves in SQL. A custom codec must
+ *   return well-formed text without NUL; the default codec does.
+ */
+export class PostgresPersistenceProvider implements WorkflowPersistenceProvider {
+  readonly capabilities: ProviderCapabilities = Object.freeze({ compareAndSet: true, list: true });
+  /** The validated table name. */
+  readonly tableName: string;
+  /** The validated schema name, if one was given. */
+  readonly schema: string | undefined;
+  readonly #client: PostgresClient;
+  readonly #codec: SnapshotCodec;
+  readonly #sql: PostgresStatements;
+  #ready: Promise<void> | undefined;
+
+  constructor(options: PostgresPersistenceProviderOptions) {
+    const { client, tableName, schema, codec } = validateOptions(options);
+    this.#client = client;
+    this.#codec = codec;
+    this.tableName = tableName;
+    this.schema = schema;
+    this.#sql = postgresStatements(tableName, schema);
+  }
+
+  /**
+   * Creates the schema (when given) and the table if missing. Idempotent and safe to run from many
+   * processes at once. Runs by itself on first use; call it from a deploy step to create the table
+   * ahead of time. Rejects with the driver's error.
+   */
+  async migrate(): Promise<void> {
+    await this.#createTable();
+    this.#ready = Promise.resolve();
+  }
+
+  /** Rejects with `SnapshotConflictError` unless the stored revision is `snapshot.revision - 1`. */
+  async save(snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal): Promise<void> {
+    throwIfAborted(signal);
+    const { foundryExecutionId, workflowId, revision, status, workflowName } = snapshot;
+    const keys = { foundryExecutionId, workflowId };
+    // Encoding first: a snapshot the codec refuses writes nothing.
+    const data = encodeForStorage(this.#codec, snapshot);
+    const values = [encodeKey(foundryExecutionId), encodeKey(workflowId), revision, status, workflowName, instantOf(snapshot.updatedAt), data];
+    const result =
+      revision === 1
+        ? await this.#query("save", keys, signal, this.#sql.insert, values)
+        : await this.#query("save", keys, signal, this.#sql.update, [...values, revision - 1]);
+    const changed = result.rowCount ?? result.affectedRows;
+    if (typeof changed !== "number") {
+      throw new PersistenceError({ source, call: "save", keys, detail: "the client's query result has neither rowCount nor affectedRows" });
+    }
+    if (changed !== 1) await this.#conflict(snapshot);
+  }
+
+  async tryLoad(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<WorkflowExecutionSnapshot | undefined> {
+    throwIfAborted(signal);
+    const keys = { foundryExecutionId, workflowId };
+    const { rows } = await this.#query("tryLoad", keys, signal, this.#sql.select, [encodeKey(foundryExecutionId), encodeKey(workflowId)]);
+    const row = rows[0] as Row | undefined;
+    return row === undefined ? undefined : this.#decode(row.data, keys);
+  }
+
+  async delete(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<void> {
+    throwIfAborted(signal);
+    await this.#query("delete", { foundryExecutionId, workflowId }, signal, this.#sql.remove, [encodeKey(foundryExecutionId), encodeKey(workflowId)]);
+  }
+
+  /**
+   * Snapshots matching `filter`, in no particular order. Every field of the filter is applied in SQL
+   * and only matching rows are decoded; the whole result is read into memory at once.
+   */
+  async list(filter: SnapshotFilter = {}, signal?: AbortSignal): Promise<WorkflowExecutionSnapshot[]> {
+    throwIfAborted(signal);
+    const query = this.#sql.list(filter);
+    if (query === undefined) return [];
+    const { rows } = await this.#query("list", listKeys(filter), signal, query.text, query.values);
+    return (rows as Row[])
+      .map((row) => this.#decode(row.data, { foundryExecutionId: decodeKey(String(row.instance_id)), workflowId: decodeKey(String(row.workflow_id)) }))
+      .filter((snapshot) => matchesFilter(snapshot, filter));
+  }
+
+  // Memoised, but a failed attempt is forgotten so that the next call tries again.
+  #schemaReady(): Promise<void> {
+    if (this.#ready === undefined) {
+      const attempt = this.#createTable();
+      this.#ready = attempt;
+      attempt.catch(() => {
+        if (this.#ready === attempt) this.#ready = undefined;
+      });
+    }
+    return this.#ready;
+  }
+
+  async #createTable(): Promise<void> {
+    try {
+      await this.#client.query(this.#sql.migrate);
+    } catch (error) {
+      // The advisory lock in the statement serialises our own creators; this covers a creator that
+      // does not take it (an older deploy, a hand-run script). The retry finds the table and passes.
+      if (typeof error !== "object" || error === null || !createRaceCodes.has((error as { code?: unknown }).code)) throw error;
+      await this.#client.query(this.#sql.migrate);
+    }
+  }
+
+  async #query(call: ProviderCall, keys: SnapshotKeys, signal: AbortSignal | undefined, text: string, values: unknown[]): Promise<PostgresQueryResult> {
+    try {
+      await this.#schemaReady();
+    } catch (error) {
+      throw new PersistenceError({ source, call, keys, cause: error, detail: `creating table ${this.#sql.table} failed: ${messageOf(error)}` });
+    }
+    throwIfAborted(signal);
+    try {
+      return await this.#client.query(text, values);
+    } catch (error) {
+      if (isWorkflowForgeError(error)) throw error;
+      throw new PersistenceError({ source, call, keys, cause: error });
+    }
+  }
+
+  #decode(data: unknown, keys: SnapshotKeys): WorkflowExecutionSnapshot {
+    if (typeof data !== "string") throw new SnapshotCorruptedError(keys, `the data column holds ${data === null ? "NULL" : typeof data}, not text`);
+    return decodeFromStorage(this.#codec, data, keys);
+  }
+
+  // Reads the stored revision only to explain the refusal; the refusal itself was atomic, so it is
+  // reported as a conflict even when that read fails.
+  async #conflict(snapshot: WorkflowExecutionSnapshot): Promise<never> {
+    const { foundryExecutionId, workflowId } = snapshot;
+    const keys = { foundryExecutionId, workflowId };
+    let stored: string;
+    try {
+      const { rows } = await this.#client.query(this.#sql.revision, [encodeKey(foundryExecutionId), encodeKey(workflowId)]);
+      // BIGINT arrives as a string from pg and as a number from PGlite.
+      const revision = (rows[0] as Row | undefined)?.revision ?? 0;
+      stored = typeof revision === "string" || typeof revision === "number" ? `is ${revision}` : "is unreadable";
+    } catch (error) {
+      stored = `could not be read (${messageOf(error)})`;
+    }
+    const detail = `revision ${snapshot.revision} was refused: the stored revision ${stored}`;
+    throw new SnapshotConflictError({ source, call: "save", keys, detail });
+  }
+}

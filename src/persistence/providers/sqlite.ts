@@ -1,0 +1,261 @@
+import { messageOf } from "../../errors.js";
+import { rejectUnknownKeys, requireOptionsObject, describe as describeValue } from "../../internal/validate.js";
+import { defaultSnapshotCodec, type SnapshotCodec } from "../codec.js";
+import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "../errors.js";
+import { matchesFilter, type ProviderCapabilities, type SnapshotFilter, type WorkflowPersistenceProvider } from "../provider.js";
+import type { WorkflowExecutionSnapshot } from "../snapshot.js";
+import { decodeFromStorage, encodeForStorage } from "./stored.js";
+
+/** The members of a better-sqlite3 `Statement` this provider calls. */
+export interface SqliteStatement {
+  run(...params: unknown[]): { readonly changes: number };
+  get(...params: unknown[]): unknown;
+  all(...params: unknown[]): unknown[];
+}
+
+/** The members of a better-sqlite3 (>= 11) `Database` this provider calls; pass the `Database` itself. */
+export interface SqliteDatabase {
+  prepare(sql: string): SqliteStatement;
+  exec(sql: string): unknown;
+  pragma(source: string): unknown;
+}
+
+export interface SqlitePersistenceProviderOptions {
+  /** An open better-sqlite3 `Database` (a file or `:memory:`). The provider never closes it. */
+  readonly database: SqliteDatabase;
+  /** Table holding one row per instance; must match `/^[A-Za-z_][A-Za-z0-9_]{0,62}$/`. @default "workflowforge_snapshots" */
+  readonly tableName?: string;
+  /** Turns a snapshot into the text stored in the `data` column and back. @default defaultSnapshotCodec */
+  readonly codec?: SnapshotCodec;
+}
+
+const identifier = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const where = "SqlitePersistenceProvider(options)";
+const source = "sqlite";
+
+type Statements = Readonly<Record<"insert" | "update" | "select" | "revision" | "remove", SqliteStatement>>;
+type Row = { readonly instance_id: unknown; readonly workflow_id: unknown; readonly data: unknown };
+
+function validateOptions(input: unknown): Required<SqlitePersistenceProviderOptions> {
+  const options = requireOptionsObject(input, `${where}: options`) as Partial<SqlitePersistenceProviderOptions>;
+  rejectUnknownKeys(options, ["database", "tableName", "codec"], where);
+  const { database, tableName = "workflowforge_snapshots", codec = defaultSnapshotCodec } = options;
+  if (typeof database !== "object" || database === null || typeof database.prepare !== "function") {
+    throw new TypeError(`${where}: options.database must be a better-sqlite3 Database, got ${describeValue(database)}`);
+  }
+  if (typeof tableName !== "string" || !identifier.test(tableName)) {
+    throw new TypeError(`${where}: options.tableName must match ${String(identifier)}, got ${describeValue(tableName)}`);
+  }
+  if (typeof codec !== "object" || codec === null || typeof codec.encode !== "function" || typeof codec.decode !== "function") {
+    throw new TypeError(`${where}: options.codec must be an object with encode and decode functions, got ${describeValue(codec)}`);
+  }
+  return { database, tableName, codec };
+}
+
+// The shape toISOString writes, which the engine uses: such text already sorts as its instant.
+const isoUtc = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+// Stored in canonical ISO form so that `updated_at < ?` orders instants, whatever offset the
+// snapshot was written with. Unparseable text is kept as is; list() re-checks every match exactly.
+// The shape test spares the usual save a Date parse and format, the dearest step of its own work.
+function canonicalTime(text: string): string {
+  if (isoUtc.test(text)) return text;
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? text : new Date(ms).toISOString();
+}
+
+// better-sqlite3 is synchronous; the provider's methods still return promises so that every
+// failure, an aborted signal included, arrives as a rejection. Not `async`: nothing is awaited.
+function settle<T>(signal: AbortSignal | undefined, body: () => T): Promise<T> {
+  try {
+    signal?.throwIfAborted();
+    return Promise.resolve(body());
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(messageOf(error), { cause: error }));
+  }
+}
+
+/**
+ * Stores snapshots in a SQLite table through a better-sqlite3 `Database` you open (peer
+ * `better-sqlite3` >= 11), one row per instance holding the codec's text.
+ *
+ * - **Setup:** on first use it switches a file database to WAL (`journal_mode` is kept by the file;
+ *   `:memory:` stays as it is) and creates the table and an index on `(status, updated_at)` if
+ *   missing. `synchronous` and the busy timeout are left as you set them: better-sqlite3 defaults to
+ *   `synchronous = FULL` (a checkpoint survives power loss; `NORMAL` is faster and, in WAL, can lose
+ *   the last checkpoints but never corrupts) and to a 5 s busy timeout (`new Database(file, { timeout })`).
+ * - **Atomicity:** every save is one statement, so a reader sees the old or the new row. Compare-and-set
+ *   is in that statement (`INSERT ... ON CONFLICT DO NOTHING` for revision 1, `UPDATE ... WHERE
+ *   revision = n - 1` after), so it holds between connections and processes sharing the file.
+ * - **Errors:** driver failures (closed database, `SQLITE_BUSY` after the timeout, I/O errors) reject
+ *   with `PersistenceError` (`[workflowforge:sqlite]`, the call, the keys, the driver's error as
+ *   `cause`); a refused save with `SnapshotConflictError`; unreadable `data` with `SnapshotCorruptedError`.
+ * - **Cost:** one prepared statement per call, run synchronously on the calling thread (better-sqlite3
+ *   has no asynchronous API), plus encoding or decoding the snapshot.
+ */
+export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
+  readonly capabilities: ProviderCapabilities = Object.freeze({ compareAndSet: true, list: true });
+  /** The validated table name. */
+  readonly tableName: string;
+  readonly #database: SqliteDatabase;
+  readonly #codec: SnapshotCodec;
+  readonly #table: string;
+  #statements: Statements | undefined;
+
+  constructor(options: SqlitePersistenceProviderOptions) {
+    const { database, tableName, codec } = validateOptions(options);
+    this.#database = database;
+    this.#codec = codec;
+    this.tableName = tableName;
+    this.#table = `"${tableName}"`;
+  }
+
+  /**
+   * Creates the table and its index if missing (idempotent) and switches a file database to WAL.
+   * Runs by itself on first use; call it from a deploy step to create the schema ahead of time.
+   * Rejects with the driver's error.
+   */
+  migrate(): Promise<void> {
+    return settle(undefined, () => this.#migrate());
+  }
+
+  /** Rejects with `SnapshotConflictError` unless the stored revision is `snapshot.revision - 1`. */
+  save(snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal): Promise<void> {
+    return settle(signal, () => this.#save(snapshot));
+  }
+
+  tryLoad(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<WorkflowExecutionSnapshot | undefined> {
+    return settle(signal, () => {
+      const keys = { foundryExecutionId, workflowId };
+      const row = this.#guard("tryLoad", keys, (statements) => statements.select.get(foundryExecutionId, workflowId)) as Pick<Row, "data"> | undefined;
+      return row === undefined ? undefined : this.#decode(row.data, keys);
+    });
+  }
+
+  delete(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<void> {
+    return settle(signal, () => {
+      this.#guard("delete", { foundryExecutionId, workflowId }, (statements) => statements.remove.run(foundryExecutionId, workflowId));
+    });
+  }
+
+  /**
+   * Snapshots matching `filter`, in no particular order. Status, workflow id, workflow name and
+   * `updatedBefore` are filtered in SQL (the `(status, updated_at)` index serves recovery scans);
+   * only matching rows are decoded. Reads everything it returns into memory at once.
+   */
+  list(filter: SnapshotFilter = {}, signal?: AbortSignal): Promise<WorkflowExecutionSnapshot[]> {
+    return settle(signal, () => {
+      const query = this.#listQuery(filter);
+      if (query === undefined) return [];
+      const keys = { foundryExecutionId: "*", workflowId: filter.workflowId ?? "*" };
+      const rows = this.#guard("list", keys, () => this.#database.prepare(query.sql).all(...query.params)) as Row[];
+      return rows
+        .map((row) => this.#decode(row.data, { foundryExecutionId: String(row.instance_id), workflowId: String(row.workflow_id) }))
+        .filter((snapshot) => matchesFilter(snapshot, filter));
+    });
+  }
+
+  #save(snapshot: WorkflowExecutionSnapshot): void {
+    const { foundryExecutionId: instance, workflowId: workflow } = snapshot;
+    // Encoding first: a snapshot the codec refuses writes nothing.
+    const data = encodeForStorage(this.#codec, snapshot);
+    const { revision, status, workflowName } = snapshot;
+    const updatedAt = canonicalTime(snapshot.updatedAt);
+    const changes = this.#guard("save", { foundryExecutionId: instance, workflowId: workflow }, ({ insert, update }) =>
+      revision === 1
+        ? insert.run(instance, workflow, revision, status, workflowName, updatedAt, data).changes
+        : update.run(revision, status, workflowName, updatedAt, data, instance, workflow, revision - 1).changes,
+    );
+    if (changes !== 1) this.#conflict(snapshot);
+  }
+
+  // Undefined when the filter can match nothing (an empty status list, an invalid date), as in matchesFilter.
+  #listQuery(filter: SnapshotFilter): { sql: string; params: unknown[] } | undefined {
+    const clauses: string[] = [];
+    const params: unknown[] = [];
+    const { status, workflowId, workflowName, updatedBefore } = filter;
+    if (status !== undefined) {
+      const statuses = typeof status === "string" ? [status] : [...status];
+      if (statuses.length === 0) return undefined;
+      clauses.push(`status IN (${statuses.map(() => "?").join(", ")})`);
+      params.push(...statuses);
+    }
+    for (const [column, value] of [["workflow_id", workflowId], ["workflow_name", workflowName]] as const) {
+      if (value === undefined) continue;
+      clauses.push(`${column} = ?`);
+      params.push(value);
+    }
+    if (updatedBefore !== undefined) {
+      const before = new Date(updatedBefore).getTime();
+      if (Number.isNaN(before)) return undefined;
+      clauses.push("updated_at < ?");
+      params.push(new Date(before).toISOString());
+    }
+    const condition = clauses.length === 0 ? "" : ` WHERE ${clauses.join(" AND ")}`;
+    return { sql: `SELECT instance_id, workflow_id, data FROM ${this.#table}${condition}`, params };
+  }
+
+  #migrate(): void {
+    // A no-op answer ("memory") for :memory: databases, which cannot use WAL.
+    this.#database.pragma("journal_mode = WAL");
+    this.#database.exec(
+      `CREATE TABLE IF NOT EXISTS ${this.#table} (
+        instance_id TEXT NOT NULL,
+        workflow_id TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        workflow_name TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (instance_id, workflow_id)
+      );
+      CREATE INDEX IF NOT EXISTS "${this.tableName}_status_updated_at" ON ${this.#table} (status, updated_at);`,
+    );
+  }
+
+  // Memoised, but only once it succeeded: a failed setup (busy, closed) is retried by the next call.
+  #prepare(): Statements {
+    if (this.#statements !== undefined) return this.#statements;
+    this.#migrate();
+    const prepare = (sql: string): SqliteStatement => this.#database.prepare(sql);
+    const byKeys = "WHERE instance_id = ? AND workflow_id = ?";
+    this.#statements = {
+      insert: prepare(
+        `INSERT INTO ${this.#table} (instance_id, workflow_id, revision, status, workflow_name, updated_at, data) VALUES (?, ?, ?, ?, ?, ?, ?) ` +
+          "ON CONFLICT (instance_id, workflow_id) DO NOTHING",
+      ),
+      update: prepare(`UPDATE ${this.#table} SET revision = ?, status = ?, workflow_name = ?, updated_at = ?, data = ? ${byKeys} AND revision = ?`),
+      select: prepare(`SELECT data FROM ${this.#table} ${byKeys}`),
+      revision: prepare(`SELECT revision FROM ${this.#table} ${byKeys}`),
+      remove: prepare(`DELETE FROM ${this.#table} ${byKeys}`),
+    };
+    return this.#statements;
+  }
+
+  // Runs driver calls only (no codec work), so whatever it throws becomes a PersistenceError naming call and keys.
+  #guard<T>(call: ProviderCall, keys: SnapshotKeys, body: (statements: Statements) => T): T {
+    try {
+      return body(this.#prepare());
+    } catch (error) {
+      throw new PersistenceError({ source, call, keys, cause: error });
+    }
+  }
+
+  #decode(data: unknown, keys: SnapshotKeys): WorkflowExecutionSnapshot {
+    if (typeof data !== "string") {
+      const held = data === null ? "NULL" : data instanceof Uint8Array ? "a BLOB" : typeof data;
+      throw new SnapshotCorruptedError(keys, `the data column holds ${held}, not text`);
+    }
+    return decodeFromStorage(this.#codec, data, keys);
+  }
+
+  // Reads the stored revision only to explain the refusal; the refusal itself was atomic.
+  #conflict(snapshot: WorkflowExecutionSnapshot): never {
+    const keys = { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
+    const row = this.#guard("save", keys, (statements) => statements.revision.get(snapshot.foundryExecutionId, snapshot.workflowId)) as
+      | { revision: number }
+      | undefined;
+    const detail = `revision ${snapshot.revision} was refused: the stored revision is ${row?.revision ?? 0}`;
+    throw new SnapshotConflictError({ source, call: "save", keys, detail });
+  }
+}

@@ -1,0 +1,39 @@
+import { isWorkflowForgeError, messageOf } from "../../errors.js";
+import type { SnapshotCodec } from "../codec.js";
+import { SnapshotCorruptedError, SnapshotSerializationError, type SnapshotKeys } from "../errors.js";
+import type { WorkflowExecutionSnapshot } from "../snapshot.js";
+
+/**
+ * `codec.encode(snapshot)` for a provider about to write. A custom codec's own failure (anything
+ * that is not a WorkflowForge error), or a result that is not a string, becomes a
+ * `SnapshotSerializationError` naming the snapshot's keys, with the original as `cause`.
+ */
+export function encodeForStorage(codec: SnapshotCodec, snapshot: WorkflowExecutionSnapshot): string {
+  const keys = { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
+  let encoded: unknown;
+  try {
+    encoded = codec.encode(snapshot);
+  } catch (error) {
+    if (isWorkflowForgeError(error)) throw error;
+    throw new SnapshotSerializationError({ keys, path: "", reason: `the codec's encode failed: ${messageOf(error)}`, cause: error });
+  }
+  if (typeof encoded !== "string") {
+    throw new SnapshotSerializationError({ keys, path: "", reason: `the codec's encode returned ${encoded === null ? "null" : typeof encoded}, not a string` });
+  }
+  return encoded;
+}
+
+/**
+ * `codec.decode(text, keys)` for a provider that read a record. Any failure that is not already a
+ * `SnapshotCorruptedError` (a custom codec's SyntaxError, say) becomes one naming `keys`, with
+ * the original as `cause`.
+ */
+export function decodeFromStorage(codec: SnapshotCodec, text: string, keys: SnapshotKeys): WorkflowExecutionSnapshot {
+  try {
+    return codec.decode(text, keys);
+  } catch (error) {
+    // By code rather than class: a codec built on another copy of the package throws its own class.
+    if (isWorkflowForgeError(error) && error.code === "SNAPSHOT_CORRUPTED") throw error;
+    throw new SnapshotCorruptedError(keys, `the codec's decode failed: ${messageOf(error)}`, error);
+  }
+}

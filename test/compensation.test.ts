@@ -1,0 +1,189 @@
+import { describe, it, expect, vi } from "vitest";
+import {
+  createFoundry,
+  createSmith,
+  createWorkflow,
+  withRestoreData,
+  CompensationError,
+  OperationFailedError,
+  type SmithEvents,
+  type WorkflowBuilder,
+} from "../src/index.js";
+
+const boom = new Error("card declined");
+const failing = (builder: WorkflowBuilder): WorkflowBuilder =>
+  builder.withOperation("fails", () => {
+    throw boom;
+  });
+
+describe("compensation", () => {
+  it("calls restore of completed operations in reverse order, skipping operations without restore", async () => {
+    const restored: string[] = [];
+    const workflow = failing(
+      createWorkflow("order")
+        .withOperation("a", () => "A", () => void restored.push("a"))
+        .withOperation("no restore", () => "N")
+        .withOperation("b", () => "B", () => void restored.push("b")),
+    )
+      .withOperation("never runs", () => "X", () => void restored.push("never runs"))
+      .build();
+
+    await expect(createSmith().forge(workflow, createFoundry("orders"))).rejects.toBeInstanceOf(OperationFailedError);
+    expect(restored).toEqual(["b", "a"]);
+  });
+
+  it("does not restore the operation that failed", async () => {
+    const restore = vi.fn();
+    const workflow = createWorkflow("order")
+      .withOperation(
+        "fails",
+        () => {
+          throw boom;
+        },
+        restore,
+      )
+      .build();
+
+    await expect(createSmith().forge(workflow, createFoundry("orders"))).rejects.toThrow();
+    expect(restore).not.toHaveBeenCalled();
+  });
+
+  it("gives each restore what its forge returned, including undefined and falsy outputs, with the foundry and signal", async () => {
+    const calls: unknown[][] = [];
+    const foundry = createFoundry("orders");
+    const signal = new AbortController().signal;
+    const workflow = failing(
+      createWorkflow("order")
+        .withOperation("object", () => ({ id: "R-1" }), (output, f, s) => void calls.push(["object", output, f, s]))
+        .withOperation("zero", () => 0, (output) => void calls.push(["zero", output]))
+        .withOperation("nothing", () => undefined, (output) => void calls.push(["nothing", output]))
+        .withOperation("split", () => withRestoreData("chained", { undo: "this" }), (output) => void calls.push(["split", output])),
+    ).build();
+
+    await expect(createSmith().forge(workflow, foundry, { signal })).rejects.toThrow();
+    expect(calls).toEqual([
+      ["split", { undo: "this" }],
+      ["nothing", undefined],
+      ["zero", 0],
+      ["object", { id: "R-1" }, foundry, signal],
+    ]);
+  });
+
+  it("rejects with the run's original failure when every restore succeeds", async () => {
+    const workflow = failing(createWorkflow("order").withOperation("a", () => 1, () => undefined)).build();
+
+    const error: unknown = await createSmith({ throwOnCompensationError: true })
+      .forge(workflow, createFoundry("orders"))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OperationFailedError);
+    expect((error as Error).cause).toBe(boom);
+  });
+
+  it("keeps restoring the others when a restore throws, reports it, and rethrows the original failure", async () => {
+    const restored: string[] = [];
+    const restoreFailure = new Error("refund failed");
+    const events: { name: keyof SmithEvents; payload: unknown }[] = [];
+    const smith = createSmith();
+    smith.on("operationRestored", (payload) => events.push({ name: "operationRestored", payload }));
+    smith.on("operationRestoreFailed", (payload) => events.push({ name: "operationRestoreFailed", payload }));
+    const workflow = failing(
+      createWorkflow("order")
+        .withOperation("a", () => 1, () => void restored.push("a"))
+        .withOperation("b", () => 2, () => {
+          throw restoreFailure;
+        })
+        .withOperation("c", () => 3, () => void restored.push("c")),
+    ).build();
+
+    const error: unknown = await smith.forge(workflow, createFoundry("orders")).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OperationFailedError);
+    expect((error as Error).cause).toBe(boom);
+    expect(restored).toEqual(["c", "a"]);
+    expect(events).toEqual([
+      { name: "operationRestored", payload: { workflowName: "order", operationName: "c", index: 2 } },
+      { name: "operationRestoreFailed", payload: { workflowName: "order", operationName: "b", index: 1, error: restoreFailure } },
+      { name: "operationRestored", payload: { workflowName: "order", operationName: "a", index: 0 } },
+    ]);
+  });
+
+  it("stops at the first failing restore with failFastCompensation", async () => {
+    const restored: string[] = [];
+    const workflow = failing(
+      createWorkflow("order")
+        .withOperation("a", () => 1, () => void restored.push("a"))
+        .withOperation("b", () => 2, () => {
+          throw new Error("refund failed");
+        })
+        .withOperation("c", () => 3, () => void restored.push("c")),
+    ).build();
+
+    await expect(createSmith({ failFastCompensation: true }).forge(workflow, createFoundry("orders"))).rejects.toBeInstanceOf(
+      OperationFailedError,
+    );
+    expect(restored).toEqual(["c"]);
+  });
+
+  it("rejects with CompensationError (cause: the original failure, failures: each restore error) with throwOnCompensationError", async () => {
+    const first = new Error("refund failed");
+    const second = "release failed";
+    const workflow = failing(
+      createWorkflow("order")
+        .withOperation("reserve", () => 1, () => {
+          // eslint-disable-next-line @typescript-eslint/only-throw-error -- a restore may throw anything
+          throw second;
+        })
+        .withOperation("charge", () => 2, () => {
+          throw first;
+        }),
+    ).build();
+
+    const error: unknown = await createSmith({ throwOnCompensationError: true })
+      .forge(workflow, createFoundry("orders"))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CompensationError);
+    const compensation = error as CompensationError;
+    expect(compensation.code).toBe("COMPENSATION_FAILED");
+    expect(compensation.cause).toBeInstanceOf(OperationFailedError);
+    expect((compensation.cause as Error).cause).toBe(boom);
+    expect(compensation.failures).toEqual([
+      { operationName: "charge", operationIndex: 1, error: first },
+      { operationName: "reserve", operationIndex: 0, error: second },
+    ]);
+    expect(compensation.message).toContain('"charge" (#1)');
+    expect(compensation.message).toContain('"reserve" (#0)');
+  });
+
+  it("reports only the first restore failure with both failFast and throwOnCompensationError", async () => {
+    const restore = vi.fn();
+    const workflow = failing(
+      createWorkflow("order")
+        .withOperation("a", () => 1, restore)
+        .withOperation("b", () => 2, () => {
+          throw new Error("refund failed");
+        }),
+    ).build();
+
+    const error: unknown = await createSmith({ failFastCompensation: true, throwOnCompensationError: true })
+      .forge(workflow, createFoundry("orders"))
+      .catch((e: unknown) => e);
+    expect((error as CompensationError).failures.map((f) => f.operationName)).toEqual(["b"]);
+    expect(restore).not.toHaveBeenCalled();
+  });
+
+  it("does not compensate after the run's signal aborted", async () => {
+    const restore = vi.fn();
+    const controller = new AbortController();
+    const workflow = createWorkflow("order")
+      .withOperation("a", () => 1, restore)
+      .withOperation("cancels", () => {
+        controller.abort();
+        throw new Error("stopped");
+      })
+      .build();
+
+    await expect(createSmith().forge(workflow, createFoundry("orders"), { signal: controller.signal })).rejects.toMatchObject({
+      name: "AbortError",
+    });
+    expect(restore).not.toHaveBeenCalled();
+  });
+});

@@ -1,0 +1,91 @@
+import { describe, it, expect } from "vitest";
+import {
+  createFoundry,
+  isWorkflowForgeError,
+  CompensationError,
+  FoundryBusyError,
+  MiddlewareError,
+  OperationFailedError,
+  OperationTimeoutError,
+  WorkflowAbortedError,
+  WorkflowForgeError,
+  WorkflowTimeoutError,
+  ForEachChildError,
+} from "../src/index.js";
+
+const at = { workflowName: "orders", operationName: "charge", operationIndex: 1 };
+
+describe("errors", () => {
+  it("wraps a thrown non-Error value as OperationFailedError naming workflow, operation and index", async () => {
+    const foundry = createFoundry("orders")
+      .withOperation("reserve", () => 1)
+      .withOperation("charge", () => {
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- operations may throw anything
+        throw { reason: "declined" };
+      });
+
+    const error: unknown = await foundry.forge().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OperationFailedError);
+    const failed = error as OperationFailedError;
+    expect(failed.code).toBe("OPERATION_FAILED");
+    expect(failed.cause).toEqual({ reason: "declined" });
+    expect(failed).toMatchObject(at);
+    expect(failed.message).toBe('workflow "orders", operation "charge" (#1) failed: {"reason":"declined"}');
+  });
+
+  it("wraps a thrown Error with the original as cause", async () => {
+    const boom = new Error("boom");
+    const foundry = createFoundry("orders").withOperation("charge", () => Promise.reject(boom));
+
+    const error: unknown = await foundry.forge().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OperationFailedError);
+    expect((error as Error).cause).toBe(boom);
+    expect((error as Error).message).toContain("boom");
+  });
+
+  it("passes an engine error thrown by an operation through unchanged", async () => {
+    const timeout = new OperationTimeoutError(at, 5);
+    const foundry = createFoundry("orders").withOperation("charge", () => {
+      throw timeout;
+    });
+    await expect(foundry.forge()).rejects.toBe(timeout);
+  });
+
+  it("gives every error class its name, a stable code and the location", () => {
+    const cases: [WorkflowForgeError, string, string][] = [
+      [new OperationFailedError(at, "x"), "OperationFailedError", "OPERATION_FAILED"],
+      [new OperationTimeoutError(at, 5), "OperationTimeoutError", "OPERATION_TIMEOUT"],
+      [new WorkflowTimeoutError("orders", 5), "WorkflowTimeoutError", "WORKFLOW_TIMEOUT"],
+      [new WorkflowAbortedError(at, "why"), "AbortError", "ABORTED"],
+      [new FoundryBusyError("CONCURRENT_RUN", "orders", "busy"), "FoundryBusyError", "CONCURRENT_RUN"],
+      [new MiddlewareError(at, "twice"), "MiddlewareError", "MIDDLEWARE_MISUSE"],
+      [new CompensationError("orders", "x", []), "CompensationError", "COMPENSATION_FAILED"],
+      [new ForEachChildError("all", 2, "child", "x"), "ForEachChildError", "FOR_EACH_CHILD_FAILED"],
+    ];
+    for (const [error, name, code] of cases) {
+      expect(error).toBeInstanceOf(WorkflowForgeError);
+      expect(error).toBeInstanceOf(Error);
+      expect(error.name).toBe(name);
+      expect(error.code).toBe(code);
+      expect(isWorkflowForgeError(error)).toBe(true);
+    }
+    expect(new OperationTimeoutError(at, 5).message).toBe('workflow "orders", operation "charge" (#1) timed out after 5 ms');
+  });
+
+  it("recognises an error from a duplicate copy of the package by its registry brand", () => {
+    class DuplicateCopyError extends Error {
+      readonly code = "OPERATION_FAILED";
+      constructor() {
+        super("from another copy");
+        Object.defineProperty(this, Symbol.for("workflowforge.error"), { value: true });
+      }
+    }
+    const duplicate = new DuplicateCopyError();
+    expect(duplicate).not.toBeInstanceOf(WorkflowForgeError);
+    expect(isWorkflowForgeError(duplicate)).toBe(true);
+  });
+
+  it.each([new Error("plain"), "string", null, undefined, 42, { code: "OPERATION_FAILED" }])("does not recognise %s", (value) => {
+    expect(isWorkflowForgeError(value)).toBe(false);
+  });
+});

@@ -1,0 +1,121 @@
+import { describe, it, expect, vi } from "vitest";
+import { createFoundry, createSmith, createWorkflow, type FoundryEvents } from "../src/index.js";
+import { recordingLogger } from "./support/engine.js";
+
+describe("events", () => {
+  it("reports operationStarted and operationCompleted with input, output and duration", async () => {
+    const events: [string, unknown][] = [];
+    const foundry = createFoundry("orders").withOperation("a", (input: number) => input + 1).withOperation("b", (input: number) => input * 2);
+    foundry.on("operationStarted", (payload) => events.push(["started", payload]));
+    foundry.on("operationCompleted", (payload) => events.push(["completed", payload]));
+
+    await foundry.forge({ input: 1 });
+    const at = (operationName: string, index: number) => ({ workflowName: "orders", operationName, index });
+    expect(events).toEqual([
+      ["started", { ...at("a", 0), input: 1 }],
+      ["completed", { ...at("a", 0), output: 2, durationMs: expect.any(Number) }],
+      ["started", { ...at("b", 1), input: 2 }],
+      ["completed", { ...at("b", 1), output: 4, durationMs: expect.any(Number) }],
+    ]);
+  });
+
+  it("reports operationFailed with the operation's error", async () => {
+    const boom = new Error("boom");
+    const failed: FoundryEvents["operationFailed"][] = [];
+    const foundry = createFoundry("orders").withOperation("fails", () => {
+      throw boom;
+    });
+    foundry.on("operationFailed", (payload) => failed.push(payload));
+
+    await expect(foundry.forge()).rejects.toThrow();
+    expect(failed).toEqual([{ workflowName: "orders", operationName: "fails", index: 0, error: boom, durationMs: expect.any(Number) }]);
+  });
+
+  it("reports operationFailed when a middleware fails before the operation runs", async () => {
+    const failed: FoundryEvents["operationFailed"][] = [];
+    const foundry = createFoundry("orders")
+      .use(() => {
+        throw new Error("middleware broke");
+      })
+      .withOperation("a", () => 1);
+    foundry.on("operationFailed", (payload) => failed.push(payload));
+
+    await expect(foundry.forge()).rejects.toThrow("middleware broke");
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ operationName: "a", index: 0 });
+  });
+
+  it("stops calling a listener once its unsubscribe function is called", async () => {
+    const listener = vi.fn();
+    const foundry = createFoundry("orders").withOperation("a", () => 1);
+    const unsubscribe = foundry.on("operationCompleted", listener);
+
+    await foundry.forge();
+    unsubscribe();
+    await foundry.forge();
+    expect(listener).toHaveBeenCalledTimes(1);
+  });
+
+  it("throws a TypeError when a listener is not a function", () => {
+    expect(() => createFoundry("orders").on("operationStarted", "nope" as any)).toThrow(TypeError);
+    expect(() => createSmith().on("workflowStarted", 1 as any)).toThrow(TypeError);
+  });
+
+  it("never lets a throwing foundry listener break the run, and logs it through the foundry's logger", async () => {
+    const logger = recordingLogger();
+    const listenerError = new Error("listener broke");
+    const after = vi.fn();
+    const foundry = createFoundry("orders", { logger })
+      .withOperation("a", (input: number) => input + 1)
+      .withOperation("b", (input: number) => input + 1);
+    for (const event of ["operationStarted", "operationCompleted"] as const) {
+      foundry.on(event, () => {
+        throw listenerError;
+      });
+    }
+    foundry.on("operationCompleted", after);
+
+    await expect(foundry.forge({ input: 0 })).resolves.toBe(2);
+    expect(after).toHaveBeenCalledTimes(2);
+    expect(logger.error).toHaveBeenCalledTimes(4);
+    expect(logger.error).toHaveBeenCalledWith(expect.stringContaining("operationStarted"), listenerError);
+    expect(logger.error).toHaveBeenCalledWith(expect.stringContaining("operationCompleted"), listenerError);
+  });
+
+  it("never lets a throwing smith listener break the run, and logs it through the smith's logger", async () => {
+    const logger = recordingLogger();
+    const smith = createSmith({ logger });
+    const listenerError = new Error("listener broke");
+    for (const event of ["workflowStarted", "workflowCompleted"] as const) {
+      smith.on(event, () => {
+        throw listenerError;
+      });
+    }
+    const workflow = createWorkflow("order").withOperation("a", () => "done").build();
+
+    await expect(smith.forge(workflow, createFoundry("orders"))).resolves.toBe("done");
+    expect(logger.error).toHaveBeenCalledWith(expect.stringContaining("workflowStarted"), listenerError);
+    expect(logger.error).toHaveBeenCalledWith(expect.stringContaining("workflowCompleted"), listenerError);
+  });
+
+  it("keeps compensating when a compensation listener throws", async () => {
+    const restored: string[] = [];
+    const smith = createSmith();
+    smith.on("compensationStarted", () => {
+      throw new Error("listener broke");
+    });
+    smith.on("operationRestored", () => {
+      throw new Error("listener broke");
+    });
+    const workflow = createWorkflow("order")
+      .withOperation("a", () => 1, () => void restored.push("a"))
+      .withOperation("b", () => 2, () => void restored.push("b"))
+      .withOperation("fails", () => {
+        throw new Error("boom");
+      })
+      .build();
+
+    await expect(smith.forge(workflow, createFoundry("orders"))).rejects.toMatchObject({ code: "OPERATION_FAILED" });
+    expect(restored).toEqual(["b", "a"]);
+  });
+});

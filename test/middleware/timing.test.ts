@@ -1,0 +1,50 @@
+import { describe, it, expect } from "vitest";
+import { createFoundry, timingMiddleware, type OperationTiming } from "../../src/index.js";
+import { sleep } from "../support/engine.js";
+
+describe("timingMiddleware", () => {
+  it("records every operation's name, index, success and duration, including the layers inside it", async () => {
+    const timings: OperationTiming[] = [];
+    const foundry = createFoundry("orders")
+      .use(timingMiddleware((timing) => timings.push(timing)))
+      .use(async (_context, next) => {
+        await sleep(15);
+        return next();
+      })
+      .withOperation("a", () => 1)
+      .withOperation("b", () => 2);
+
+    await foundry.forge();
+    expect(timings.map(({ operationName, index, ok }) => ({ operationName, index, ok }))).toEqual([
+      { operationName: "a", index: 0, ok: true },
+      { operationName: "b", index: 1, ok: true },
+    ]);
+    for (const { durationMs } of timings) expect(durationMs).toBeGreaterThanOrEqual(10);
+  });
+
+  it("records a failed operation with ok false and lets the error through", async () => {
+    const timings: OperationTiming[] = [];
+    const foundry = createFoundry("orders")
+      .use(timingMiddleware((timing) => timings.push(timing)))
+      .withOperation("fails", () => {
+        throw new Error("boom");
+      });
+
+    await expect(foundry.forge()).rejects.toMatchObject({ code: "OPERATION_FAILED" });
+    expect(timings).toEqual([{ operationName: "fails", index: 0, ok: false, durationMs: expect.any(Number) }]);
+  });
+
+  it("passes the operation's context to record", async () => {
+    const names: string[] = [];
+    const foundry = createFoundry("orders")
+      .use(timingMiddleware((_timing, context) => names.push(`${context.run.workflow.name}/${context.operation.name}`)))
+      .withOperation("a", () => 1);
+
+    await foundry.forge();
+    expect(names).toEqual(["orders/a"]);
+  });
+
+  it("throws a TypeError when record is not a function", () => {
+    expect(() => timingMiddleware("nope" as any)).toThrow(TypeError);
+  });
+});

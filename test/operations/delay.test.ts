@@ -1,0 +1,53 @@
+import { describe, it, expect, vi, afterEach } from "vitest";
+import { createFoundry, delay, WorkflowAbortedError } from "../../src/index.js";
+import { settledWithin } from "../support/engine.js";
+
+describe("delay", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("waits ms milliseconds and then passes its input through", async () => {
+    vi.useFakeTimers();
+    const foundry = createFoundry("wait").addOperation(delay("pause", 1_000));
+    let settled = false;
+    const run = foundry.forge({ input: "payload" }).then((output) => {
+      settled = true;
+      return output;
+    });
+
+    await vi.advanceTimersByTimeAsync(999);
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    await expect(run).resolves.toBe("payload");
+  });
+
+  it("rejects with AbortError as soon as the run aborts", async () => {
+    const controller = new AbortController();
+    const run = createFoundry("wait").addOperation(delay("pause", 60_000)).forge({ signal: controller.signal });
+    controller.abort();
+
+    const outcome = await settledWithin(run, 500);
+    expect(outcome).not.toBe("pending");
+    const { error } = outcome as { error: unknown };
+    expect(error).toBeInstanceOf(WorkflowAbortedError);
+    expect(error).toMatchObject({ name: "AbortError", operationName: "pause", operationIndex: 0 });
+  });
+
+  it("rejects at once when its signal is already aborted", async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const operation = delay("pause", 60_000);
+
+    const outcome = await settledWithin(Promise.resolve(operation.forge("x", createFoundry("wait"), controller.signal)), 500);
+    expect(outcome).toMatchObject({ error: { name: "AbortError" } });
+  });
+
+  it.each([
+    ["a negative ms", () => delay("pause", -1)],
+    ["a fractional ms", () => delay("pause", 1.5)],
+    ["an empty name", () => delay("", 1)],
+  ])("throws a TypeError for %s", (_, call) => {
+    expect(call).toThrow(TypeError);
+  });
+});

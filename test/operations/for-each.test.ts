@@ -1,0 +1,213 @@
+import { describe, it, expect, vi } from "vitest";
+import {
+  createFoundry,
+  createSmith,
+  createWorkflow,
+  delegate,
+  forEach,
+  ForEachChildError,
+  OperationFailedError,
+  type Operation,
+} from "../../src/index.js";
+import { deferred, sleep, untilAborted, type Deferred } from "../support/engine.js";
+
+const run = (operation: Operation, input?: unknown): Promise<unknown> => createFoundry("batch").addOperation(operation).forge({ input });
+
+describe("forEach", () => {
+  it("resolves with the children's outputs in child order, whatever order they finish in", async () => {
+    const gates: Deferred<string>[] = [deferred(), deferred(), deferred()];
+    const children = gates.map((gate, i) => delegate(`child${i}`, () => gate.promise));
+
+    const result = run(forEach("all", children));
+    gates[2]!.resolve("third");
+    await sleep(1);
+    gates[0]!.resolve("first");
+    await sleep(1);
+    gates[1]!.resolve("second");
+    await expect(result).resolves.toEqual(["first", "second", "third"]);
+  });
+
+  it.each([
+    ["2 children at once with concurrency 2", 2, 2],
+    ["3 children at once with concurrency 3", 3, 3],
+    ["all 7 children at once without a concurrency", undefined, 7],
+  ])("runs %s", async (_, concurrency, expected) => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const children = Array.from({ length: 7 }, (_, i) =>
+      delegate(`child${i}`, async () => {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await sleep(5);
+        inFlight--;
+        return i;
+      }),
+    );
+
+    const options = concurrency === undefined ? {} : { concurrency };
+    await expect(run(forEach("all", children, options))).resolves.toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(maxInFlight).toBe(expected);
+  });
+
+  it("gives every child the input with the shared strategy (the default)", async () => {
+    const children = [0, 1].map((i) => delegate(`child${i}`, (input: string) => `${input}${i}`));
+    await expect(run(forEach("all", children), "x")).resolves.toEqual(["x0", "x1"]);
+    await expect(run(forEach("all", children, { input: "shared" }), "y")).resolves.toEqual(["y0", "y1"]);
+  });
+
+  it("gives child i element i of the input with the split strategy", async () => {
+    const children = [0, 1, 2].map((i) => delegate(`child${i}`, (input: number) => input * 10 + i));
+    await expect(run(forEach("all", children, { input: "split" }), [1, 2, 3])).resolves.toEqual([10, 21, 32]);
+  });
+
+  it("gives every child undefined with the none strategy", async () => {
+    const seen: unknown[] = [];
+    const children = [0, 1].map((i) => delegate(`child${i}`, (input: unknown) => void seen.push(input)));
+    await run(forEach("all", children, { input: "none" }), "ignored");
+    expect(seen).toEqual([undefined, undefined]);
+  });
+
+  it("rejects with a TypeError when the split input is not an array of one item per child", async () => {
+    const child = vi.fn();
+    const operation = forEach("all", [delegate("a", child), delegate("b", child)], { input: "split" });
+    const foundry = createFoundry("batch");
+    const signal = new AbortController().signal;
+
+    await expect(Promise.resolve(operation.forge([1, 2, 3], foundry, signal))).rejects.toThrow(TypeError);
+    await expect(Promise.resolve(operation.forge([1, 2, 3], foundry, signal))).rejects.toThrow('input "split" needs an array of 2 items, got 3 items');
+    await expect(Promise.resolve(operation.forge("not an array", foundry, signal))).rejects.toThrow(TypeError);
+    const error: unknown = await run(operation, [1]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OperationFailedError);
+    expect((error as Error).cause).toBeInstanceOf(TypeError);
+    expect(child).not.toHaveBeenCalled();
+  });
+
+  it("reports a failed child as ForEachChildError with its childIndex, aborts the siblings and restores the completed ones", async () => {
+    const boom = new Error("boom");
+    const restored: unknown[] = [];
+    const siblingSignals: AbortSignal[] = [];
+    const firstDone = deferred();
+    const children: Operation[] = [
+      delegate(
+        "done",
+        () => {
+          firstDone.resolve();
+          return "done output";
+        },
+        (output) => void restored.push(output),
+      ),
+      delegate("fails", async () => {
+        await firstDone.promise;
+        throw boom;
+      }, (output) => void restored.push(["never completed", output])),
+      delegate("waits", (_input, _foundry, signal) => {
+        siblingSignals.push(signal);
+        return untilAborted(signal);
+      }, (output) => void restored.push(["aborted", output])),
+    ];
+
+    const error: unknown = await run(forEach("all", children)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ForEachChildError);
+    expect(error).toMatchObject({ code: "FOR_EACH_CHILD_FAILED", childIndex: 1, operationName: "fails" });
+    expect((error as Error).cause).toBe(boom);
+    expect((error as Error).message).toContain('forEach "all"');
+    expect(siblingSignals).toHaveLength(1);
+    expect(siblingSignals[0]?.aborted).toBe(true);
+    expect(restored).toEqual(["done output"]);
+  });
+
+  it("still rejects with ForEachChildError and restores the other completed children when a restore throws", async () => {
+    const logger = { debug: vi.fn(), info: vi.fn(), warn: vi.fn(), error: vi.fn() };
+    const restoreError = new Error("restore broke");
+    const restored: string[] = [];
+    const gate = deferred();
+    const children: Operation[] = [
+      delegate("a", () => "a", () => void restored.push("a")),
+      delegate("b", () => "b", () => {
+        throw restoreError;
+      }),
+      delegate("c", () => "c", () => void restored.push("c")),
+      delegate("fails", async () => {
+        await gate.promise;
+        throw new Error("boom");
+      }),
+    ];
+
+    const result = createFoundry("batch", { logger }).addOperation(forEach("all", children)).forge();
+    await sleep(1);
+    gate.resolve();
+    const error: unknown = await result.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ForEachChildError);
+    expect(error).toMatchObject({ childIndex: 3 });
+    expect(restored).toEqual(["c", "a"]);
+    expect(logger.error).toHaveBeenCalledWith(expect.stringContaining('"b"'), restoreError);
+  });
+
+  it("restores every child during compensation even when one child's restore throws, then reports that failure", async () => {
+    const restoreError = new Error("restore broke");
+    const restored: string[] = [];
+    const children = [
+      delegate("a", () => "a", () => void restored.push("a")),
+      delegate("b", () => "b", () => {
+        throw restoreError;
+      }),
+      delegate("c", () => "c", () => void restored.push("c")),
+    ];
+    const smith = createSmith();
+    const restoreFailures: unknown[] = [];
+    smith.on("operationRestoreFailed", (event) => restoreFailures.push(event.error));
+    const workflow = createWorkflow("batch")
+      .addOperation(forEach("all", children))
+      .withOperation("fails", () => {
+        throw new Error("boom");
+      })
+      .build();
+
+    await expect(smith.forge(workflow, createFoundry("batch"))).rejects.toMatchObject({ code: "OPERATION_FAILED" });
+    expect(restored).toEqual(["c", "a"]);
+    expect(restoreFailures).toEqual([restoreError]);
+  });
+
+  it("starts no queued child after a sibling failed", async () => {
+    const queued = vi.fn();
+    const children = [
+      delegate("fails", () => {
+        throw new Error("boom");
+      }),
+      delegate("queued", queued),
+    ];
+    await expect(run(forEach("all", children, { concurrency: 1 }))).rejects.toBeInstanceOf(ForEachChildError);
+    expect(queued).not.toHaveBeenCalled();
+  });
+
+  it("restores every child in reverse order with its own output when a later operation fails", async () => {
+    const restored: unknown[] = [];
+    const children = [0, 1, 2].map((i) => delegate(`child${i}`, () => `out${i}`, (output) => void restored.push(output)));
+    const workflow = createWorkflow("batch")
+      .addOperation(forEach("all", children))
+      .withOperation("fails", (outputs: unknown) => {
+        restored.push(outputs);
+        throw new Error("boom");
+      })
+      .build();
+
+    await expect(createSmith().forge(workflow, createFoundry("batch"))).rejects.toThrow();
+    expect(restored).toEqual([["out0", "out1", "out2"], "out2", "out1", "out0"]);
+  });
+
+  it("resolves with an empty array when it has no children", async () => {
+    await expect(run(forEach("none", []))).resolves.toEqual([]);
+  });
+
+  it.each([
+    ["an empty name", () => forEach("", [])],
+    ["children that are not an array", () => forEach("all", "nope" as any)],
+    ["a child that is not an operation", () => forEach("all", [{ name: "x" } as any])],
+    ["a zero concurrency", () => forEach("all", [], { concurrency: 0 })],
+    ["a fractional concurrency", () => forEach("all", [], { concurrency: 1.5 })],
+    ["an unknown input strategy", () => forEach("all", [], { input: "each" as any })],
+    ["an unknown option", () => forEach("all", [], { parallel: 2 } as any)],
+  ])("throws a TypeError for %s", (_, call) => {
+    expect(call).toThrow(TypeError);
+  });
+});

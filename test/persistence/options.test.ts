@@ -1,0 +1,137 @@
+import { describe, it, expect } from "vitest";
+import { createFoundry } from "../../src/index.js";
+import { MemoryPersistenceProvider, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
+import { RecordingProvider, countedFoundry } from "./helpers.js";
+
+const provider = new MemoryPersistenceProvider();
+const bare = () => createFoundry("Options").withOperation("only", () => 1);
+
+describe("usePersistence options", () => {
+  it("accepts every documented option", () => {
+    const foundry = bare();
+    const options = {
+      enabled: true,
+      instanceId: "order-1",
+      workflowKey: "Order-v1",
+      persistOnFailure: false,
+      onComplete: "keep",
+      onDefinitionMismatch: () => undefined,
+      owner: "worker-1",
+      lease: { ttlMs: 30_000 },
+    } as const;
+    expect(() => usePersistence(foundry, provider, options)).not.toThrow();
+  });
+
+  it("rejects an unknown option with a TypeError naming it", () => {
+    expect(() => usePersistence(bare(), provider, { instanceID: "typo" } as any)).toThrow(TypeError);
+    expect(() => usePersistence(bare(), provider, { instanceID: "typo" } as any)).toThrow(/"instanceID"/);
+  });
+
+  it("rejects options that are not an object", () => {
+    expect(() => usePersistence(bare(), provider, "order-1" as any)).toThrow(TypeError);
+    expect(() => usePersistence(bare(), provider, null as any)).toThrow(TypeError);
+  });
+
+  it.each(["instanceId", "workflowKey", "owner"])("rejects an empty %s with a TypeError naming it", (option) => {
+    expect(() => usePersistence(bare(), provider, { [option]: "" })).toThrow(TypeError);
+    expect(() => usePersistence(bare(), provider, { [option]: "" })).toThrow(new RegExp(`options\\.${option}`));
+    expect(() => usePersistence(bare(), provider, { [option]: 42 } as any)).toThrow(new RegExp(`options\\.${option}`));
+  });
+
+  it.each(["enabled", "persistOnFailure"])("rejects a non-boolean %s with a TypeError naming it", (option) => {
+    expect(() => usePersistence(bare(), provider, { [option]: "yes" } as any)).toThrow(TypeError);
+    expect(() => usePersistence(bare(), provider, { [option]: "yes" } as any)).toThrow(new RegExp(`options\\.${option}`));
+  });
+
+  it("rejects an onComplete other than delete or keep with a TypeError naming it", () => {
+    expect(() => usePersistence(bare(), provider, { onComplete: "archive" } as any)).toThrow(TypeError);
+    expect(() => usePersistence(bare(), provider, { onComplete: "archive" } as any)).toThrow(/options\.onComplete/);
+  });
+
+  it("rejects an onDefinitionMismatch that is not error, restart or a function with a TypeError naming it", () => {
+    expect(() => usePersistence(bare(), provider, { onDefinitionMismatch: "ignore" } as any)).toThrow(TypeError);
+    expect(() => usePersistence(bare(), provider, { onDefinitionMismatch: {} } as any)).toThrow(/options\.onDefinitionMismatch/);
+  });
+
+  it.each([-1, 0, Number.NaN, Number.POSITIVE_INFINITY, "1000"])("rejects lease.ttlMs %s with a TypeError naming it", (ttlMs) => {
+    expect(() => usePersistence(bare(), provider, { lease: { ttlMs } } as any)).toThrow(TypeError);
+    expect(() => usePersistence(bare(), provider, { lease: { ttlMs } } as any)).toThrow(/options\.lease\.ttlMs/);
+  });
+
+  it("rejects a lease that is not an object or has unknown keys", () => {
+    expect(() => usePersistence(bare(), provider, { lease: 1000 } as any)).toThrow(/options\.lease/);
+    expect(() => usePersistence(bare(), provider, { lease: { ttlMs: 1000, ttl: 5 } } as any)).toThrow(/"ttl"/);
+  });
+
+  it("validates every option even when enabled is false", () => {
+    expect(() => usePersistence(bare(), provider, { enabled: false, onComplete: "archive" } as any)).toThrow(/options\.onComplete/);
+    expect(() => usePersistence(bare(), provider, { enabled: false, instanceId: "" })).toThrow(/options\.instanceId/);
+  });
+
+  it("adds no middleware when an option is invalid", () => {
+    const foundry = bare();
+    expect(() => usePersistence(foundry, provider, { owner: "" })).toThrow(TypeError);
+    expect(foundry.middleware).toHaveLength(0);
+  });
+});
+
+describe("usePersistence provider validation", () => {
+  const methods = ["save", "tryLoad", "delete"] as const;
+
+  it.each(methods)("rejects a provider without %s with a TypeError naming the method", (method) => {
+    const incomplete: Record<string, unknown> = { save() {}, tryLoad() {}, delete() {} };
+    delete incomplete[method];
+    expect(() => usePersistence(bare(), incomplete as unknown as WorkflowPersistenceProvider)).toThrow(TypeError);
+    expect(() => usePersistence(bare(), incomplete as unknown as WorkflowPersistenceProvider)).toThrow(new RegExp(`provider\\.${method}`));
+  });
+
+  it("rejects a provider whose method is not a function", () => {
+    const wrong = { save: "save", tryLoad() {}, delete() {} } as unknown as WorkflowPersistenceProvider;
+    expect(() => usePersistence(bare(), wrong)).toThrow(/provider\.save/);
+  });
+
+  it.each([null, undefined, "memory"])("rejects %s as a provider with a TypeError", (value) => {
+    expect(() => usePersistence(bare(), value as unknown as WorkflowPersistenceProvider)).toThrow(TypeError);
+  });
+
+  it("rejects a bad provider even when enabled is false", () => {
+    expect(() => usePersistence(bare(), {} as WorkflowPersistenceProvider, { enabled: false })).toThrow(TypeError);
+  });
+
+  it("rejects a foundry that was not created with createFoundry", () => {
+    expect(() => usePersistence({} as any, provider)).toThrow(TypeError);
+  });
+});
+
+describe("usePersistence enabled", () => {
+  it("adds exactly one middleware when enabled (the default)", () => {
+    const foundry = bare();
+    usePersistence(foundry, provider);
+    expect(foundry.middleware).toHaveLength(1);
+    const explicit = bare();
+    usePersistence(explicit, provider, { enabled: true });
+    expect(explicit.middleware).toHaveLength(1);
+  });
+
+  it("adds no middleware when enabled is false", () => {
+    const foundry = bare();
+    foundry.use((_, next) => next());
+    usePersistence(foundry, provider, { enabled: false });
+    expect(foundry.middleware).toHaveLength(1);
+  });
+
+  it("makes no provider call when enabled is false", async () => {
+    const recording = new RecordingProvider();
+    const { foundry, log } = countedFoundry(3);
+    usePersistence(foundry, recording, { enabled: false });
+    await foundry.forge();
+    expect(log.runs).toEqual([1, 1, 1]);
+    expect(recording.calls).toEqual([]);
+  });
+
+  it("returns the foundry it was given", () => {
+    const foundry = bare();
+    expect(usePersistence(foundry, provider)).toBe(foundry);
+    expect(usePersistence(foundry, provider, { enabled: false })).toBe(foundry);
+  });
+});

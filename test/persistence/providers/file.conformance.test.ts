@@ -1,0 +1,23 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as vitest from "vitest";
+import { FilePersistenceProvider, type FileDurability } from "../../../src/persistence/providers/file.js";
+import { describeProviderConformance } from "../../../src/persistence/testing/index.js";
+
+// The kit once per durability, each in its own temporary directory, removed after the suite. The
+// providers of one suite share the directory, as the processes of one deployment would.
+for (const durability of ["fsync", "none"] as const satisfies readonly FileDurability[]) {
+  let directory = "";
+  describeProviderConformance(
+    {
+      name: `FilePersistenceProvider (durability "${durability}")`,
+      beforeAll: async () => {
+        directory = await mkdtemp(join(tmpdir(), `workflowforge-file-${durability}-`));
+      },
+      afterAll: () => rm(directory, { recursive: true, force: true }),
+      create: () => new FilePersistenceProvider({ directory, durability }),
+    },
+    vitest,
+  );
+}

@@ -1,0 +1,164 @@
+import { randomUUID } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { isWorkflowForgeError } from "../../../src/errors.js";
+import { PostgresPersistenceProvider, type PostgresClient, type PostgresQueryResult } from "../../../src/persistence/providers/postgres.js";
+import { fullSnapshot, nextRevision, randomKeys } from "../../../src/persistence/testing/fixtures.js";
+
+// Provider-specific cases that need a database, run on PGlite (postgres.test.ts) and on a real
+// server through a pg Pool (postgres.int.test.ts). Every case uses its own table or random keys.
+
+/** Counts the statements a provider sends, and keeps what each returned. */
+export function countingClient(inner: PostgresClient) {
+  const calls: { text: string; result: PostgresQueryResult }[] = [];
+  const client: PostgresClient = {
+    query: async (text, values) => {
+      const result = await inner.query(text, values);
+      calls.push({ text, result });
+      return result;
+    },
+  };
+  return { client, calls };
+}
+
+export const freshTable = (): string => `wf_${randomUUID().replaceAll("-", "")}`;
+
+const regclass = async (client: PostgresClient, name: string): Promise<unknown> =>
+  ((await client.query("SELECT to_regclass($1)::text AS name", [name])).rows[0] as { name: unknown }).name;
+
+export function describePostgresCases(backend: string, client: () => PostgresClient): void {
+  describe(`PostgresPersistenceProvider on ${backend}`, () => {
+    it("sends exactly one statement per save, tryLoad, delete and list once the table exists", async () => {
+      const { client: counted, calls } = countingClient(client());
+      const provider = new PostgresPersistenceProvider({ client: counted, tableName: freshTable() });
+      await provider.migrate();
+      const first = fullSnapshot();
+      const steps: [string, () => Promise<unknown>][] = [
+        ["save revision 1", () => provider.save(first)],
+        ["save revision 2", () => provider.save(nextRevision(first))],
+        ["tryLoad", () => provider.tryLoad(first.foundryExecutionId, first.workflowId)],
+        ["list", () => provider.list({ workflowId: first.workflowId })],
+        ["delete", () => provider.delete(first.foundryExecutionId, first.workflowId)],
+      ];
+      for (const [name, step] of steps) {
+        const before = calls.length;
+        await step();
+        expect(calls.length - before, name).toBe(1);
+      }
+    });
+
+    it("creates the table on first use with one extra statement, then never again", async () => {
+      const { client: counted, calls } = countingClient(client());
+      const provider = new PostgresPersistenceProvider({ client: counted, tableName: freshTable() });
+      const first = fullSnapshot();
+      await provider.save(first);
+      expect(calls.length).toBe(2);
+      await provider.save(nextRevision(first));
+      expect(calls.length).toBe(3);
+    });
+
+    it("migrate() is idempotent and keeps stored snapshots", async () => {
+      const tableName = freshTable();
+      const provider = new PostgresPersistenceProvider({ client: client(), tableName });
+      await provider.migrate();
+      const snapshot = fullSnapshot();
+      await provider.save(snapshot);
+      await provider.migrate();
+      await new PostgresPersistenceProvider({ client: client(), tableName }).migrate();
+      expect(await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);
+    });
+
+    it("puts the table in the schema option's schema, creating the schema", async () => {
+      const schema = freshTable();
+      const tableName = freshTable();
+      const provider = new PostgresPersistenceProvider({ client: client(), schema, tableName });
+      const snapshot = fullSnapshot();
+      await provider.save(snapshot);
+      expect(await regclass(client(), `"${schema}"."${tableName}"`)).toBe(`${schema}.${tableName}`);
+      expect(await regclass(client(), `"${tableName}"`)).toBeNull();
+      expect(await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);
+    });
+
+    it("rejects with SnapshotCorruptedError naming the keys when the data column holds garbage", async () => {
+      const tableName = freshTable();
+      const provider = new PostgresPersistenceProvider({ client: client(), tableName });
+      const snapshot = fullSnapshot();
+      await provider.save(snapshot);
+      await client().query(`UPDATE "${tableName}" SET data = 'garbage' WHERE instance_id = $1`, [snapshot.foundryExecutionId]);
+      const keys = { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
+      for (const attempt of [() => provider.tryLoad(keys.foundryExecutionId, keys.workflowId), () => provider.list({ workflowId: keys.workflowId })]) {
+        const error: unknown = await attempt().catch((caught: unknown) => caught);
+        expect(isWorkflowForgeError(error) && error.code).toBe("SNAPSHOT_CORRUPTED");
+        expect((error as { keys: unknown }).keys).toEqual(keys);
+        expect((error as Error).message).toContain(`instance "${keys.foundryExecutionId}" / workflow "${keys.workflowId}"`);
+      }
+    });
+
+    it("stores keys injectively: NUL, its escaped spelling, a backslash, a lone surrogate and U+FFFD are five rows", async () => {
+      const provider = new PostgresPersistenceProvider({ client: client(), tableName: freshTable() });
+      const workflowId = randomKeys().workflowId;
+      const instances = ["a\u0000", "a\\u0000", "a\uD800", "a\uFFFD", "a\\"];
+      for (const instance of instances) await provider.save(fullSnapshot({ foundryExecutionId: instance, workflowId, properties: { instance } }));
+      for (const instance of instances) {
+        expect((await provider.tryLoad(instance, workflowId))?.properties, JSON.stringify(instance)).toEqual({ instance });
+      }
+      const listed = await provider.list({ workflowId });
+      expect(listed.map((snapshot) => snapshot.foundryExecutionId).sort()).toEqual([...instances].sort());
+    });
+
+    it("stores ordinary keys as themselves, so they can be queried in SQL", async () => {
+      const tableName = freshTable();
+      const provider = new PostgresPersistenceProvider({ client: client(), tableName });
+      const snapshot = fullSnapshot({ foundryExecutionId: `order-42 é✓ ${randomUUID()}` });
+      await provider.save(snapshot);
+      const { rows } = await client().query(`SELECT workflow_name, status, revision FROM "${tableName}" WHERE instance_id = $1 AND workflow_id = $2`, [
+        snapshot.foundryExecutionId,
+        snapshot.workflowId,
+      ]);
+      expect(rows).toEqual([{ workflow_name: snapshot.workflowName, status: snapshot.status, revision: expect.anything() }]);
+      expect(Number((rows[0] as { revision: unknown }).revision)).toBe(1);
+    });
+
+    it("a refused save names the stored revision, 0 when nothing is stored", async () => {
+      const provider = new PostgresPersistenceProvider({ client: client(), tableName: freshTable() });
+      const first = fullSnapshot();
+      await provider.save(first);
+      await expect(provider.save(first)).rejects.toThrow(/^\[workflowforge:postgres\] save failed for .*conflict: revision 1 was refused: the stored revision is 1$/);
+      await expect(provider.save(fullSnapshot({ revision: 3 }))).rejects.toThrow(/revision 3 was refused: the stored revision is 0$/);
+      await expect(provider.save(nextRevision(nextRevision(first)))).rejects.toMatchObject({ code: "SNAPSHOT_CONFLICT", call: "save" });
+    });
+
+    it("filters list() in SQL: only matching rows come back from the database", async () => {
+      const { client: counted, calls } = countingClient(client());
+      const provider = new PostgresPersistenceProvider({ client: counted, tableName: freshTable() });
+      const workflowName = `Listed-${randomUUID()}`;
+      const matching = fullSnapshot({ workflowName, status: "running", updatedAt: "2020-01-01T00:00:00.000Z" });
+      const others = [fullSnapshot({ workflowName, status: "failed" }), fullSnapshot({ status: "running" }), fullSnapshot({ workflowName, status: "running" })];
+      for (const snapshot of [matching, ...others]) await provider.save(snapshot);
+      const found = await provider.list({ workflowName, status: ["running"], updatedBefore: new Date("2021-01-01T00:00:00.000Z") });
+      expect(found).toEqual([matching]);
+      expect(calls.at(-1)?.result.rows).toHaveLength(1);
+    });
+
+    it("list() with an empty status list or an invalid date resolves [] without a query", async () => {
+      const { client: counted, calls } = countingClient(client());
+      const provider = new PostgresPersistenceProvider({ client: counted, tableName: freshTable() });
+      await provider.migrate();
+      expect(await provider.list({ status: [] })).toEqual([]);
+      expect(await provider.list({ updatedBefore: "not a date" })).toEqual([]);
+      expect(calls).toHaveLength(1);
+    });
+
+    it("an aborted signal rejects with its reason before any statement is sent", async () => {
+      const { client: counted, calls } = countingClient(client());
+      const provider = new PostgresPersistenceProvider({ client: counted, tableName: freshTable() });
+      const reason = new Error("stop now");
+      const signal = AbortSignal.abort(reason);
+      const snapshot = fullSnapshot();
+      await expect(provider.save(snapshot, signal)).rejects.toBe(reason);
+      await expect(provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId, signal)).rejects.toBe(reason);
+      await expect(provider.delete(snapshot.foundryExecutionId, snapshot.workflowId, signal)).rejects.toBe(reason);
+      await expect(provider.list({}, signal)).rejects.toBe(reason);
+      expect(calls).toHaveLength(0);
+    });
+  });
+}

@@ -1,0 +1,132 @@
+import pg from "pg";
+import * as vitest from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import { PostgresPersistenceProvider } from "../../../src/persistence/providers/postgres.js";
+import { describeProviderConformance } from "../../../src/persistence/testing/index.js";
+import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/fixtures.js";
+import { startPostgres } from "../../support/postgres-server.js";
+import { describePostgresCases, freshTable } from "./postgres-cases.js";
+
+// A throw-away cluster on 127.0.0.1 for this file, started while the tests are collected, so that
+// missing binaries skip the file with a message saying how to enable it.
+const server = await startPostgres();
+
+if ("skipped" in server) {
+  // Also on stderr: the default reporter does not print the titles of skipped tests.
+  console.warn(`PostgreSQL real-server suite skipped: ${server.skipped}`);
+  describe("PostgresPersistenceProvider on a real PostgreSQL server", () => {
+    it.skip(`skipped: ${server.skipped}`, () => {});
+  });
+} else {
+  const { url } = server;
+  const pools: pg.Pool[] = [];
+  const newPool = (max = 10): pg.Pool => {
+    const pool = new pg.Pool({ connectionString: url, max });
+    // An idle connection the server drops at teardown must not crash the worker.
+    pool.on("error", () => undefined);
+    pools.push(pool);
+    return pool;
+  };
+  // Runs after every describe's own hooks: pools first (a pool whose idle clients lose the server
+  // emits an unhandled 'error'), then the server, even when a stuck test keeps a pool from ending.
+  afterAll(async () => {
+    const ended = Promise.all(pools.map((pool) => pool.end().catch(() => undefined)));
+    await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+    await server.stop();
+  });
+
+  const shared = newPool();
+  describeProviderConformance({ name: "PostgresPersistenceProvider (pg Pool, real server)", create: () => new PostgresPersistenceProvider({ client: shared }) }, vitest);
+  describePostgresCases("a real server through a pg Pool", () => shared);
+
+  describe("PostgresPersistenceProvider on a real server", () => {
+    it("migrate() from 8 pools at once resolves everywhere and creates one table", async () => {
+      const tableName = freshTable();
+      const providers = Array.from({ length: 8 }, () => new PostgresPersistenceProvider({ client: newPool(1), tableName, schema: "public" }));
+      await Promise.all(providers.map((provider) => provider.migrate()));
+      const { rows } = await shared.query("SELECT count(*)::int AS n FROM pg_class WHERE relname = $1", [tableName]);
+      expect(rows).toEqual([{ n: 1 }]);
+    });
+
+    it("first use from 8 pools at once creates the schema and table once and every save lands", async () => {
+      const schema = freshTable();
+      const tableName = freshTable();
+      const snapshots = Array.from({ length: 8 }, () => fullSnapshot());
+      await Promise.all(snapshots.map((snapshot) => new PostgresPersistenceProvider({ client: newPool(1), schema, tableName }).save(snapshot)));
+      const { rows } = await shared.query(`SELECT count(*)::int AS n FROM "${schema}"."${tableName}"`);
+      expect(rows).toEqual([{ n: 8 }]);
+    });
+
+    it("a closed pool rejects with PersistenceError naming the call and keys, with pg's error as cause", async () => {
+      const pool = newPool(1);
+      const tableName = freshTable();
+      await new PostgresPersistenceProvider({ client: pool, tableName }).migrate();
+      await pool.end();
+      const snapshot = fullSnapshot();
+      const keys = { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
+      // One provider whose table was created before the pool closed, one that still has to create it.
+      for (const provider of [new PostgresPersistenceProvider({ client: pool, tableName }), new PostgresPersistenceProvider({ client: pool, tableName: freshTable() })]) {
+        const error: unknown = await provider.save(snapshot).catch((caught: unknown) => caught);
+        expect(error).toMatchObject({ name: "PersistenceError", code: "PERSISTENCE", call: "save", keys });
+        expect((error as Error).message).toMatch(/^\[workflowforge:postgres\] save failed for instance ".*" \/ workflow ".*": .*Cannot use a pool after calling end on the pool/);
+        expect(((error as { cause: Error }).cause).message).toBe("Cannot use a pool after calling end on the pool");
+      }
+    });
+
+    it("a closed pg Client rejects with PersistenceError whose cause is pg's error", async () => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      await client.end();
+      const error: unknown = await new PostgresPersistenceProvider({ client, tableName: freshTable() }).delete("order-1", "wf").catch((caught: unknown) => caught);
+      expect(error).toMatchObject({ code: "PERSISTENCE", call: "delete", keys: { foundryExecutionId: "order-1", workflowId: "wf" } });
+      expect((error as { cause: unknown }).cause).toBeInstanceOf(Error);
+    });
+
+    it("works with a pg Client and with a PoolClient", async () => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      const poolClient = await shared.connect();
+      try {
+        for (const driver of [client, poolClient]) {
+          const provider = new PostgresPersistenceProvider({ client: driver, tableName: freshTable() });
+          const first = fullSnapshot();
+          await provider.save(first);
+          const second = nextRevision(first);
+          await provider.save(second);
+          await expect(provider.save(nextRevision(first))).rejects.toMatchObject({ code: "SNAPSHOT_CONFLICT" });
+          expect(await provider.tryLoad(first.foundryExecutionId, first.workflowId)).toEqual(second);
+          expect(await provider.list({ workflowId: first.workflowId })).toEqual([second]);
+          await provider.delete(first.foundryExecutionId, first.workflowId);
+          expect(await provider.tryLoad(first.foundryExecutionId, first.workflowId)).toBeUndefined();
+        }
+      } finally {
+        poolClient.release();
+        await client.end();
+      }
+    });
+
+    it("a save through a PoolClient in BEGIN commits with the caller's transaction, and a refused save does not abort it", async () => {
+      const tableName = freshTable();
+      await new PostgresPersistenceProvider({ client: shared, tableName }).migrate();
+      const outside = new PostgresPersistenceProvider({ client: shared, tableName });
+      const poolClient = await shared.connect();
+      try {
+        const inside = new PostgresPersistenceProvider({ client: poolClient, tableName });
+        const first = fullSnapshot();
+        await poolClient.query("BEGIN");
+        await inside.save(first);
+        await expect(inside.save(first)).rejects.toMatchObject({ code: "SNAPSHOT_CONFLICT" });
+        await inside.save(nextRevision(first));
+        expect(await outside.tryLoad(first.foundryExecutionId, first.workflowId)).toBeUndefined();
+        await poolClient.query("ROLLBACK");
+        expect(await inside.tryLoad(first.foundryExecutionId, first.workflowId)).toBeUndefined();
+        await poolClient.query("BEGIN");
+        await inside.save(first);
+        await poolClient.query("COMMIT");
+        expect(await outside.tryLoad(first.foundryExecutionId, first.workflowId)).toEqual(first);
+      } finally {
+        poolClient.release();
+      }
+    });
+  });
+}

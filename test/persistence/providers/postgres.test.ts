@@ -1,0 +1,142 @@
+import { PGlite } from "@electric-sql/pglite";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PostgresPersistenceProvider, type PostgresClient, type PostgresQueryResult } from "../../../src/persistence/providers/postgres.js";
+import { fullSnapshot } from "../../../src/persistence/testing/fixtures.js";
+import { describePostgresCases, freshTable } from "./postgres-cases.js";
+
+// PGlite's first start runs initdb in WebAssembly: seconds, so one instance serves the whole file.
+let db: PGlite | undefined;
+beforeAll(async () => {
+  db = await PGlite.create();
+}, 120_000);
+afterAll(() => db?.close());
+
+describePostgresCases("PGlite", () => db as PGlite);
+
+/** A client that answers every statement with `answer(text)`; no database behind it. */
+function fakeClient(answer: (text: string) => PostgresQueryResult | Promise<PostgresQueryResult>) {
+  const texts: string[] = [];
+  const client: PostgresClient = {
+    query: (text) => {
+      texts.push(text);
+      return Promise.resolve().then(() => answer(text));
+    },
+  };
+  return { client, texts };
+}
+
+const done: PostgresQueryResult = { rows: [], rowCount: 1 };
+const isDdl = (text: string): boolean => text.startsWith("DO ");
+
+describe("PostgresPersistenceProvider options", () => {
+  const client = fakeClient(() => done).client;
+
+  it("rejects a missing client or one without query() with a TypeError naming options.client", () => {
+    expect(() => new PostgresPersistenceProvider({} as never)).toThrow(new TypeError("PostgresPersistenceProvider(options): options.client must be a pg Pool, Client or PoolClient or a PGlite instance, got undefined"));
+    expect(() => new PostgresPersistenceProvider({ client: { execute() {} } } as never)).toThrow(/options\.client/);
+  });
+
+  it.each(["", "1table", "bad name", 'x"; DROP TABLE y; --', "a-b", "é", "t".repeat(64), 42])("rejects %j as tableName and as schema with a TypeError naming the option", (name) => {
+    expect(() => new PostgresPersistenceProvider({ client, tableName: name as string })).toThrow(TypeError);
+    expect(() => new PostgresPersistenceProvider({ client, tableName: name as string })).toThrow(/options\.tableName must match/);
+    expect(() => new PostgresPersistenceProvider({ client, schema: name as string })).toThrow(/options\.schema must match/);
+  });
+
+  it("accepts identifiers of up to 63 characters and defaults the table to workflowforge_snapshots", () => {
+    expect(new PostgresPersistenceProvider({ client, tableName: `_T${"x".repeat(61)}`, schema: "Tenant_1" }).tableName).toHaveLength(63);
+    const provider = new PostgresPersistenceProvider({ client });
+    expect([provider.tableName, provider.schema]).toEqual(["workflowforge_snapshots", undefined]);
+  });
+
+  it("rejects an invalid codec and unknown options with a TypeError", () => {
+    expect(() => new PostgresPersistenceProvider({ client, codec: { encode: () => "" } as never })).toThrow(/options\.codec/);
+    expect(() => new PostgresPersistenceProvider({ client, table: "x" } as never)).toThrow(/unknown option "table"/);
+  });
+
+  it("declares compare-and-set and list", () => {
+    expect(new PostgresPersistenceProvider({ client }).capabilities).toEqual({ compareAndSet: true, list: true });
+  });
+});
+
+describe("PostgresPersistenceProvider with a failing client", () => {
+  it("wraps a driver failure in PersistenceError naming source, call and keys, with the driver's error as cause", async () => {
+    const failure = new Error("Connection terminated unexpectedly");
+    const { client } = fakeClient((text) => (isDdl(text) ? done : Promise.reject(failure)));
+    const provider = new PostgresPersistenceProvider({ client });
+    const snapshot = fullSnapshot();
+    const keys = { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
+    const calls = [
+      ["save", () => provider.save(snapshot)],
+      ["tryLoad", () => provider.tryLoad(keys.foundryExecutionId, keys.workflowId)],
+      ["delete", () => provider.delete(keys.foundryExecutionId, keys.workflowId)],
+    ] as const;
+    for (const [call, attempt] of calls) {
+      const error = await attempt().catch((caught: unknown) => caught);
+      expect(error).toMatchObject({ name: "PersistenceError", code: "PERSISTENCE", call, keys, cause: failure });
+      expect((error as Error).message).toBe(`[workflowforge:postgres] ${call} failed for instance "${keys.foundryExecutionId}" / workflow "${keys.workflowId}": Connection terminated unexpectedly`);
+    }
+    await expect(provider.list({ workflowId: "w" })).rejects.toMatchObject({ call: "list", keys: { foundryExecutionId: "*", workflowId: "w" }, cause: failure });
+  });
+
+  it("keeps a thrown non-Error value as the cause", async () => {
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a driver may reject with anything: the case under test
+    const { client } = fakeClient((text) => (isDdl(text) ? done : Promise.reject("socket hang up")));
+    await expect(new PostgresPersistenceProvider({ client }).tryLoad("i", "w")).rejects.toMatchObject({ code: "PERSISTENCE", cause: "socket hang up" });
+  });
+
+  it("does not memoise a failed table creation: the next call creates it and proceeds", async () => {
+    let failures = 1;
+    const { client, texts } = fakeClient((text) => (isDdl(text) && failures-- > 0 ? Promise.reject(new Error("too many clients")) : done));
+    const provider = new PostgresPersistenceProvider({ client });
+    const snapshot = fullSnapshot();
+    await expect(provider.save(snapshot)).rejects.toMatchObject({ code: "PERSISTENCE", call: "save", message: expect.stringContaining('creating table "workflowforge_snapshots" failed: too many clients') as unknown });
+    await provider.save(snapshot);
+    await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId);
+    expect(texts.filter(isDdl)).toHaveLength(2);
+  });
+
+  it("retries table creation once after a concurrent-create race error, and not after other errors", async () => {
+    for (const code of ["23505", "42P07", "42710", "42P06"]) {
+      let failures = 1;
+      const { client, texts } = fakeClient((text) => (isDdl(text) && failures-- > 0 ? Promise.reject(Object.assign(new Error("duplicate key"), { code })) : done));
+      await new PostgresPersistenceProvider({ client }).migrate();
+      expect(texts, code).toHaveLength(2);
+    }
+    const denied = Object.assign(new Error("permission denied for schema public"), { code: "42501" });
+    const { client, texts } = fakeClient(() => Promise.reject(denied));
+    await expect(new PostgresPersistenceProvider({ client }).migrate()).rejects.toBe(denied);
+    expect(texts).toHaveLength(1);
+  });
+
+  it("reports a refused save as SnapshotConflictError even when reading the stored revision fails", async () => {
+    const { client } = fakeClient((text) => (text.startsWith("SELECT") ? Promise.reject(new Error("connection reset")) : { rows: [], rowCount: 0 }));
+    await expect(new PostgresPersistenceProvider({ client }).save(fullSnapshot({ revision: 4 }))).rejects.toMatchObject({
+      code: "SNAPSHOT_CONFLICT",
+      message: expect.stringMatching(/revision 4 was refused: the stored revision could not be read \(connection reset\)$/) as unknown,
+    });
+  });
+
+  it("reads PGlite's affectedRows when there is no rowCount, and rejects a result with neither", async () => {
+    const accepted = fakeClient(() => ({ rows: [], affectedRows: 1 }));
+    await new PostgresPersistenceProvider({ client: accepted.client }).save(fullSnapshot());
+    const refused = fakeClient(() => ({ rows: [], affectedRows: 0 }));
+    await expect(new PostgresPersistenceProvider({ client: refused.client }).save(fullSnapshot())).rejects.toMatchObject({ code: "SNAPSHOT_CONFLICT" });
+    const silent = fakeClient(() => ({ rows: [], rowCount: null }));
+    await expect(new PostgresPersistenceProvider({ client: silent.client }).save(fullSnapshot())).rejects.toThrow(/neither rowCount nor affectedRows/);
+  });
+});
+
+describe("PostgresPersistenceProvider on a closed PGlite", () => {
+  it("rejects every call with PersistenceError whose cause is PGlite's error", async () => {
+    const tableName = freshTable();
+    // From a copy of the file's instance: a fresh PGlite would run initdb again.
+    const closed = await PGlite.create({ loadDataDir: await (db as PGlite).dumpDataDir("none") });
+    const provider = new PostgresPersistenceProvider({ client: closed, tableName });
+    await provider.migrate();
+    await closed.close();
+    const error: unknown = await provider.tryLoad("order-1", "wf").catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "PERSISTENCE", call: "tryLoad", keys: { foundryExecutionId: "order-1", workflowId: "wf" } });
+    expect((error as Error).message).toMatch(/^\[workflowforge:postgres\] tryLoad failed for instance "order-1" \/ workflow "wf": .*closed/);
+    expect((error as { cause: unknown }).cause).toBeInstanceOf(Error);
+  }, 120_000);
+});

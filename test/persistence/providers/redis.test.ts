@@ -1,0 +1,280 @@
+import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import { RESP_TYPES, createClient } from "redis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isWorkflowForgeError } from "../../../src/errors.js";
+import { PersistenceError, SnapshotCorruptedError } from "../../../src/persistence/index.js";
+import { RedisPersistenceProvider, type IoRedisLikeClient, type NodeRedisLikeClient } from "../../../src/persistence/providers/redis.js";
+import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
+import { startRedis } from "../../support/redis-server.js";
+
+const server = await startRedis();
+
+/** A client of one driver, plus a wrapper that records every command the provider sends. */
+interface Connected {
+  readonly client: IoRedisLikeClient | NodeRedisLikeClient;
+  readonly counted: IoRedisLikeClient | NodeRedisLikeClient;
+  readonly commands: string[];
+  close(): Promise<void>;
+}
+
+const drivers: { name: string; connect(url: string): Promise<Connected> }[] = [
+  {
+    name: "ioredis",
+    async connect(url) {
+      const client = new Redis(url);
+      await client.ping();
+      const commands: string[] = [];
+      const counted: IoRedisLikeClient = { call: (command, ...args) => (commands.push(command), client.call(command, ...args)) };
+      return { client, counted, commands, close: async () => void (await client.quit()) };
+    },
+  },
+  {
+    name: "node-redis",
+    async connect(url) {
+      const client = await createClient({ url }).connect();
+      const commands: string[] = [];
+      const counted: NodeRedisLikeClient = { sendCommand: (args) => (commands.push(args[0] ?? ""), client.sendCommand(args)) };
+      return { client, counted, commands, close: () => client.close() };
+    },
+  },
+];
+
+const prefix = (): string => `test-${randomUUID()}:`;
+const recordKey = (keyPrefix: string, s: { foundryExecutionId: string; workflowId: string }): string =>
+  `${keyPrefix}s:${JSON.stringify([s.foundryExecutionId, s.workflowId])}`;
+
+async function commandCalls(admin: Redis, command: string): Promise<number> {
+  const info = await admin.info("commandstats");
+  const match = new RegExp(`^cmdstat_${command}:calls=(\\d+)`, "m").exec(info);
+  return Number(match?.[1] ?? 0);
+}
+
+if ("skipped" in server) {
+  describe("RedisPersistenceProvider", () => {
+    it.skip(`skipped: ${server.skipped}`, () => {});
+  });
+} else {
+  const admin = new Redis(server.url);
+  afterAll(async () => {
+    await admin.quit();
+    await server.stop();
+  });
+
+  describe.each(drivers)("RedisPersistenceProvider with $name", (driver) => {
+    let connected: Connected;
+    beforeAll(async () => {
+      connected = await driver.connect(server.url);
+    });
+    afterAll(() => connected.close());
+
+    it("save, tryLoad and delete each take exactly one round trip once the scripts are cached", async () => {
+      const provider = new RedisPersistenceProvider({ client: connected.counted, keyPrefix: prefix() });
+      const warmup = fullSnapshot();
+      await provider.save(warmup);
+      await provider.delete(warmup.foundryExecutionId, warmup.workflowId);
+      const first = fullSnapshot();
+      await provider.save(first);
+      connected.commands.length = 0;
+      await provider.save(nextRevision(first));
+      expect(connected.commands).toEqual(["EVALSHA"]);
+      await provider.tryLoad(first.foundryExecutionId, first.workflowId);
+      expect(connected.commands).toEqual(["EVALSHA", "HGET"]);
+      await provider.delete(first.foundryExecutionId, first.workflowId);
+      expect(connected.commands).toEqual(["EVALSHA", "HGET", "EVALSHA"]);
+    });
+
+    it("after SCRIPT FLUSH a save falls back to EVAL once, then uses EVALSHA again", async () => {
+      const provider = new RedisPersistenceProvider({ client: connected.counted, keyPrefix: prefix() });
+      const first = fullSnapshot();
+      await admin.script("FLUSH");
+      connected.commands.length = 0;
+      await provider.save(first);
+      await provider.save(nextRevision(first));
+      expect(connected.commands).toEqual(["EVALSHA", "EVAL", "EVALSHA"]);
+      expect(await provider.tryLoad(first.foundryExecutionId, first.workflowId)).toMatchObject({ revision: 2 });
+    });
+
+    it("an aborted signal rejects before any command is sent", async () => {
+      const provider = new RedisPersistenceProvider({ client: connected.counted, keyPrefix: prefix() });
+      connected.commands.length = 0;
+      const signal = AbortSignal.abort();
+      await expect(provider.save(fullSnapshot(), signal)).rejects.toThrow();
+      await expect(provider.tryLoad("a", "b", signal)).rejects.toThrow();
+      await expect(provider.delete("a", "b", signal)).rejects.toThrow();
+      await expect(provider.list({}, signal)).rejects.toThrow();
+      expect(connected.commands).toEqual([]);
+    });
+
+    it("a refused compare-and-set is a SnapshotConflictError from source redis naming the stored revision", async () => {
+      const provider = new RedisPersistenceProvider({ client: connected.client, keyPrefix: prefix() });
+      const first = fullSnapshot();
+      await provider.save(first);
+      const error = await provider.save(first).catch((e: unknown) => e);
+      expect(isWorkflowForgeError(error) && error.code).toBe("SNAPSHOT_CONFLICT");
+      expect((error as Error).message).toMatch(/^\[workflowforge:redis\] save failed for instance ".*": conflict: revision 1 was refused: the stored revision is 1/);
+    });
+
+    it("a closed client makes save and tryLoad reject with PersistenceError from source redis, with call, keys and cause", async () => {
+      const own = await driver.connect(server.url);
+      const provider = new RedisPersistenceProvider({ client: own.client, keyPrefix: prefix() });
+      await own.close();
+      const snapshot = fullSnapshot();
+      const keys = { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
+      for (const [call, attempt] of [
+        ["save", () => provider.save(snapshot)],
+        ["tryLoad", () => provider.tryLoad(keys.foundryExecutionId, keys.workflowId)],
+      ] as const) {
+        const error = await attempt().catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(PersistenceError);
+        expect(error).toMatchObject({ code: "PERSISTENCE", call, keys });
+        expect((error as Error).message).toMatch(/^\[workflowforge:redis\] /);
+        expect((error as Error).cause).toBeInstanceOf(Error);
+      }
+    });
+  });
+
+  describe("RedisPersistenceProvider", () => {
+    it("list walks the index with SSCAN in batches and never sends KEYS", async () => {
+      const provider = new RedisPersistenceProvider({ client: admin, keyPrefix: prefix() });
+      const saved = Array.from({ length: 450 }, (_, i) => fullSnapshot({ status: i % 3 === 0 ? "running" : "failed" }));
+      await Promise.all(saved.map((snapshot) => provider.save(snapshot)));
+      const [keysBefore, sscanBefore] = [await commandCalls(admin, "keys"), await commandCalls(admin, "sscan")];
+      const running = await provider.list({ status: "running" });
+      expect(running.map((s) => s.foundryExecutionId).sort()).toEqual(saved.filter((s) => s.status === "running").map((s) => s.foundryExecutionId).sort());
+      expect(await commandCalls(admin, "keys")).toBe(keysBefore);
+      expect(await commandCalls(admin, "sscan")).toBeGreaterThan(sscanBefore + 1);
+    });
+
+    it("keyPrefix isolates two providers on one server", async () => {
+      const a = new RedisPersistenceProvider({ client: admin, keyPrefix: prefix() });
+      const b = new RedisPersistenceProvider({ client: admin, keyPrefix: prefix() });
+      const inA = fullSnapshot({ properties: { owner: "a" } });
+      const inB = { ...inA, properties: { owner: "b" } };
+      await a.save(inA);
+      await b.save(inB);
+      expect(await a.tryLoad(inA.foundryExecutionId, inA.workflowId)).toEqual(inA);
+      expect(await b.list()).toEqual([inB]);
+      await a.delete(inA.foundryExecutionId, inA.workflowId);
+      expect(await b.tryLoad(inA.foundryExecutionId, inA.workflowId)).toEqual(inB);
+    });
+
+    it("completedTtlSeconds expires completed snapshots only, and a later save of another status clears it", async () => {
+      const keyPrefix = prefix();
+      const provider = new RedisPersistenceProvider({ client: admin, keyPrefix, completedTtlSeconds: 60 });
+      const running = fullSnapshot({ status: "running" });
+      const key = recordKey(keyPrefix, running);
+      await provider.save(running);
+      expect(await admin.pttl(key)).toBe(-1);
+      const completed = nextRevision(running, { status: "completed" });
+      await provider.save(completed);
+      expect(await admin.ttl(key)).toBeGreaterThan(55);
+      expect(await admin.ttl(key)).toBeLessThanOrEqual(60);
+      await provider.save(nextRevision(completed, { status: "running" }));
+      expect(await admin.pttl(key)).toBe(-1);
+    });
+
+    it("without completedTtlSeconds a completed snapshot does not expire", async () => {
+      const keyPrefix = prefix();
+      const provider = new RedisPersistenceProvider({ client: admin, keyPrefix });
+      const completed = fullSnapshot({ status: "completed" });
+      await provider.save(completed);
+      expect(await admin.pttl(recordKey(keyPrefix, completed))).toBe(-1);
+    });
+
+    it("list skips snapshots that expired and removes them from the index", async () => {
+      const keyPrefix = prefix();
+      const provider = new RedisPersistenceProvider({ client: admin, keyPrefix, completedTtlSeconds: 60 });
+      const kept = fullSnapshot({ status: "running" });
+      const expiring = fullSnapshot({ status: "completed" });
+      await provider.save(kept);
+      await provider.save(expiring);
+      await admin.pexpire(recordKey(keyPrefix, expiring), 1);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await admin.scard(`${keyPrefix}index`)).toBe(2);
+      expect(await provider.list()).toEqual([kept]);
+      expect(await admin.smembers(`${keyPrefix}index`)).toEqual([JSON.stringify([kept.foundryExecutionId, kept.workflowId])]);
+    });
+
+    it("a corrupted data field raises SnapshotCorruptedError naming the keys, from tryLoad and list", async () => {
+      const keyPrefix = prefix();
+      const provider = new RedisPersistenceProvider({ client: admin, keyPrefix });
+      const snapshot = fullSnapshot();
+      await provider.save(snapshot);
+      await admin.hset(recordKey(keyPrefix, snapshot), "data", "garbage{");
+      const keys = { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
+      for (const attempt of [() => provider.tryLoad(keys.foundryExecutionId, keys.workflowId), () => provider.list()]) {
+        const error = await attempt().catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(SnapshotCorruptedError);
+        expect(error).toMatchObject({ code: "SNAPSHOT_CORRUPTED", keys });
+        expect((error as Error).message).toContain(snapshot.foundryExecutionId);
+      }
+    });
+
+    it("works with a node-redis client whose typeMapping returns Buffers, list included", async () => {
+      const client = await createClient({ url: server.url }).connect();
+      try {
+        const buffers = client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+        const provider = new RedisPersistenceProvider({ client: buffers, keyPrefix: prefix() });
+        const snapshot = fullSnapshot({ properties: { text: "é✓ 漢字 🚀" } });
+        await provider.save(snapshot);
+        expect(await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);
+        expect(await provider.list()).toEqual([snapshot]);
+      } finally {
+        await client.close();
+      }
+    });
+
+    it("works with an ioredis client that has its own keyPrefix, list included", async () => {
+      const prefixed = new Redis(server.url, { keyPrefix: prefix() });
+      try {
+        const provider = new RedisPersistenceProvider({ client: prefixed, keyPrefix: prefix() });
+        const snapshot = fullSnapshot();
+        await provider.save(snapshot);
+        await provider.save(nextRevision(snapshot));
+        expect(await provider.list({ workflowId: snapshot.workflowId })).toEqual([await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)]);
+      } finally {
+        await prefixed.quit();
+      }
+    });
+  });
+}
+
+describe("RedisPersistenceProvider options", () => {
+  const client: IoRedisLikeClient = { call: () => Promise.resolve(null) };
+
+  const invalid = [
+    { option: "client", value: "missing", options: {} },
+    { option: "client", value: "{}", options: { client: {} } },
+    { option: "client", value: "null", options: { client: null } },
+    { option: "keyPrefix", value: '""', options: { client, keyPrefix: "" } },
+    { option: "keyPrefix", value: "7", options: { client, keyPrefix: 7 } },
+    { option: "completedTtlSeconds", value: "0", options: { client, completedTtlSeconds: 0 } },
+    { option: "completedTtlSeconds", value: "1.5", options: { client, completedTtlSeconds: 1.5 } },
+    { option: "completedTtlSeconds", value: '"60"', options: { client, completedTtlSeconds: "60" } },
+    { option: "codec", value: "without decode", options: { client, codec: { encode: () => "" } } },
+  ];
+  for (const { option, value, options } of invalid) {
+    it(`options.${option} = ${value} is a TypeError naming options.${option}`, () => {
+      expect(() => new RedisPersistenceProvider(options as never)).toThrow(new RegExp(`options\\.${option}\\b`));
+      expect(() => new RedisPersistenceProvider(options as never)).toThrow(TypeError);
+    });
+  }
+
+  it("drives a client that has call() through call(), even when it also has sendCommand() (ioredis has both)", async () => {
+    const seen: unknown[] = [];
+    const both = {
+      call: (...args: string[]) => (seen.push(["call", ...args]), Promise.resolve(null)),
+      sendCommand: (args: string[]) => (seen.push(["sendCommand", ...args]), Promise.resolve(null)),
+    };
+    expect(await new RedisPersistenceProvider({ client: both, keyPrefix: "p:" }).tryLoad("i", "w")).toBeUndefined();
+    expect(seen).toEqual([["call", "HGET", 'p:s:["i","w"]', "data"]]);
+  });
+
+  it("drives a client that only has sendCommand() through sendCommand([...]) (node-redis)", async () => {
+    const seen: unknown[] = [];
+    const client = { sendCommand: (args: string[]) => (seen.push(args), Promise.resolve(null)) };
+    expect(await new RedisPersistenceProvider({ client, keyPrefix: "p:" }).tryLoad("i", "w")).toBeUndefined();
+    expect(seen).toEqual([["HGET", 'p:s:["i","w"]', "data"]]);
+  });
+});

@@ -1,0 +1,246 @@
+import Database from "better-sqlite3";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { isWorkflowForgeError } from "../../../src/errors.js";
+import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError } from "../../../src/persistence/errors.js";
+import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
+import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
+
+let directory = "";
+const opened: Database.Database[] = [];
+
+function open(name = "snapshots.db", options?: Database.Options): Database.Database {
+  const database = new Database(name === ":memory:" ? name : join(directory, name), options);
+  opened.push(database);
+  return database;
+}
+
+const tables = (database: Database.Database): string[] =>
+  database.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[];
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => expect.unreachable("expected a rejection"),
+    (error: unknown) => error,
+  );
+}
+
+beforeEach(() => {
+  directory = mkdtempSync(join(tmpdir(), "workflowforge-sqlite-"));
+});
+
+afterEach(() => {
+  for (const database of opened.splice(0)) if (database.open) database.close();
+  rmSync(directory, { recursive: true, force: true });
+});
+
+describe("SqlitePersistenceProvider", () => {
+  it("switches a file database to WAL on first use", async () => {
+    const database = open();
+    expect(database.pragma("journal_mode", { simple: true })).toBe("delete");
+    await new SqlitePersistenceProvider({ database }).tryLoad("a", "b");
+    expect(database.pragma("journal_mode", { simple: true })).toBe("wal");
+  });
+
+  it("leaves synchronous as the user set it", async () => {
+    const database = open();
+    database.pragma("synchronous = EXTRA");
+    await new SqlitePersistenceProvider({ database }).save(fullSnapshot());
+    expect(database.pragma("synchronous", { simple: true })).toBe(3);
+  });
+
+  it("creates its table lazily, named workflowforge_snapshots by default", async () => {
+    const database = open(":memory:");
+    const provider = new SqlitePersistenceProvider({ database });
+    expect(tables(database)).toEqual([]);
+    await provider.save(fullSnapshot());
+    expect(tables(database)).toEqual(["workflowforge_snapshots"]);
+  });
+
+  it("migrate() creates the table ahead of use and is idempotent", async () => {
+    const database = open();
+    const provider = new SqlitePersistenceProvider({ database, tableName: "deployed" });
+    await provider.migrate();
+    expect(tables(database)).toEqual(["deployed"]);
+    const columns = database.prepare("SELECT name FROM pragma_table_info('deployed')").pluck().all();
+    expect(columns).toEqual(["instance_id", "workflow_id", "revision", "status", "workflow_name", "updated_at", "data"]);
+    const snapshot = fullSnapshot();
+    await provider.save(snapshot);
+    await provider.migrate();
+    await new SqlitePersistenceProvider({ database, tableName: "deployed" }).migrate();
+    expect(await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);
+  });
+
+  it("keeps providers on different tables of one database apart", async () => {
+    const database = open(":memory:");
+    const first = new SqlitePersistenceProvider({ database, tableName: "first" });
+    const second = new SqlitePersistenceProvider({ database, tableName: "second" });
+    const snapshot = fullSnapshot();
+    await first.save(snapshot);
+    expect(await second.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toBeUndefined();
+    await second.save(snapshot);
+    await first.delete(snapshot.foundryExecutionId, snapshot.workflowId);
+    expect(await second.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);
+  });
+
+  it.each(["x-y", "1abc", "", "a".repeat(64), 'a"; DROP TABLE t; --', "naïve", 42, null])("rejects tableName %j with a TypeError naming tableName", (tableName) => {
+    const database = open(":memory:");
+    expect(() => new SqlitePersistenceProvider({ database, tableName: tableName as string })).toThrow(TypeError);
+    expect(() => new SqlitePersistenceProvider({ database, tableName: tableName as string })).toThrow(/options\.tableName/);
+  });
+
+  it("accepts a 63-character table name", async () => {
+    const database = open(":memory:");
+    const tableName = `_${"a".repeat(62)}`;
+    await new SqlitePersistenceProvider({ database, tableName }).save(fullSnapshot());
+    expect(tables(database)).toEqual([tableName]);
+  });
+
+  it("rejects a missing database, a malformed codec and unknown options with TypeErrors naming them", () => {
+    const database = open(":memory:");
+    expect(() => new SqlitePersistenceProvider({} as never)).toThrow(/options\.database/);
+    expect(() => new SqlitePersistenceProvider({ database, codec: { encode: JSON.stringify } as never })).toThrow(/options\.codec/);
+    expect(() => new SqlitePersistenceProvider({ database, table: "x" } as never)).toThrow(/unknown option "table"/);
+  });
+
+  it("a closed database gives PersistenceError with source sqlite, the call, the keys and the driver's error as cause", async () => {
+    const database = open();
+    const used = new SqlitePersistenceProvider({ database });
+    await used.tryLoad("warm", "up");
+    const unused = new SqlitePersistenceProvider({ database, tableName: "never_used" });
+    database.close();
+    const snapshot = fullSnapshot();
+    const keys = { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
+    for (const provider of [used, unused]) {
+      const calls = {
+        save: () => provider.save(snapshot),
+        tryLoad: () => provider.tryLoad(keys.foundryExecutionId, keys.workflowId),
+        delete: () => provider.delete(keys.foundryExecutionId, keys.workflowId),
+      };
+      for (const [call, attempt] of Object.entries(calls)) {
+        const error = await rejection(attempt());
+        expect(error).toBeInstanceOf(PersistenceError);
+        expect(error).toMatchObject({ code: "PERSISTENCE", call, keys });
+        expect((error as Error).message).toMatch(/^\[workflowforge:sqlite\] /);
+        expect((error as Error).cause).toBeInstanceOf(Error);
+        expect(((error as Error).cause as Error).message).toMatch(/not open/);
+      }
+      expect(await rejection(provider.list())).toMatchObject({ code: "PERSISTENCE", call: "list" });
+    }
+  });
+
+  it("SQLITE_BUSY from a lock held by another connection surfaces as PersistenceError", async () => {
+    const database = open("busy.db", { timeout: 0 });
+    const provider = new SqlitePersistenceProvider({ database });
+    const first = fullSnapshot();
+    await provider.save(first);
+    const other = open("busy.db");
+    other.exec("BEGIN IMMEDIATE");
+    const error = await rejection(provider.save(nextRevision(first)));
+    other.exec("ROLLBACK");
+    expect(error).toBeInstanceOf(PersistenceError);
+    expect(error).toMatchObject({ code: "PERSISTENCE", call: "save", cause: { code: "SQLITE_BUSY" } });
+    expect(await provider.tryLoad(first.foundryExecutionId, first.workflowId)).toEqual(first);
+  });
+
+  it("a corrupted data column raises SnapshotCorruptedError naming the keys, from tryLoad and list", async () => {
+    const database = open(":memory:");
+    const provider = new SqlitePersistenceProvider({ database });
+    const snapshot = fullSnapshot();
+    const keys = { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
+    await provider.save(snapshot);
+    const cases: [string | Buffer, RegExp][] = [
+      ["garbage", /header/],
+      [`${database.prepare("SELECT data FROM workflowforge_snapshots").pluck().get() as string}x`, /bytes|checksum/],
+      [Buffer.from("binary"), /holds a BLOB/],
+    ];
+    for (const [garbage, reason] of cases) {
+      database.prepare("UPDATE workflowforge_snapshots SET data = ?").run(garbage);
+      const error = await rejection(provider.tryLoad(keys.foundryExecutionId, keys.workflowId));
+      expect(error).toBeInstanceOf(SnapshotCorruptedError);
+      expect(error).toMatchObject({ code: "SNAPSHOT_CORRUPTED", keys });
+      expect((error as Error).message).toContain(keys.foundryExecutionId);
+      expect((error as Error).message).toMatch(reason);
+      expect(await rejection(provider.list())).toMatchObject({ code: "SNAPSHOT_CORRUPTED", keys });
+    }
+  });
+
+  it("compare-and-set holds between two providers on two connections to the same file", async () => {
+    const a = new SqlitePersistenceProvider({ database: open("shared.db") });
+    const b = new SqlitePersistenceProvider({ database: open("shared.db") });
+    const first = fullSnapshot({ owner: "a" });
+    await a.save(first);
+    const duplicate = await rejection(b.save({ ...first, owner: "b" }));
+    expect(duplicate).toBeInstanceOf(SnapshotConflictError);
+    expect(duplicate).toMatchObject({ code: "SNAPSHOT_CONFLICT", call: "save" });
+    expect((duplicate as Error).message).toMatch(/^\[workflowforge:sqlite\] .*stored revision is 1/);
+    const second = nextRevision(first, { owner: "b" });
+    await b.save(second);
+    const stale = await rejection(a.save(nextRevision(first, { owner: "a" })));
+    expect(stale).toMatchObject({ code: "SNAPSHOT_CONFLICT" });
+    expect(await a.tryLoad(first.foundryExecutionId, first.workflowId)).toEqual(second);
+  });
+
+  it("a key containing NUL round-trips and stays apart from the key cut at the NUL", async () => {
+    const provider = new SqlitePersistenceProvider({ database: open() });
+    const withNul = fullSnapshot({ foundryExecutionId: "order\u0000tail", workflowId: "w\u0000x", properties: { which: "nul" } });
+    const cut = fullSnapshot({ foundryExecutionId: "order", workflowId: "w", properties: { which: "cut" } });
+    await provider.save(withNul);
+    await provider.save(cut);
+    expect(await provider.tryLoad("order\u0000tail", "w\u0000x")).toEqual(withNul);
+    expect(await provider.tryLoad("order", "w")).toEqual(cut);
+    await provider.delete("order", "w");
+    expect(await provider.tryLoad("order\u0000tail", "w\u0000x")).toEqual(withNul);
+    expect(await provider.list({ workflowId: "w\u0000x" })).toEqual([withNul]);
+  });
+
+  it("keys that differ only in a lone surrogate stay apart", async () => {
+    const provider = new SqlitePersistenceProvider({ database: open(":memory:") });
+    const high = fullSnapshot({ foundryExecutionId: "a\ud800", workflowId: "w", properties: { which: "d800" } });
+    const other = fullSnapshot({ foundryExecutionId: "a\ud801", workflowId: "w", properties: { which: "d801" } });
+    await provider.save(high);
+    await provider.save(other);
+    expect(await provider.tryLoad("a\ud800", "w")).toEqual(high);
+    expect(await provider.tryLoad("a\ud801", "w")).toEqual(other);
+  });
+
+  it("list compares updatedBefore as instants, whatever offset the snapshot was written with", async () => {
+    const provider = new SqlitePersistenceProvider({ database: open(":memory:") });
+    const workflowName = "Offsets";
+    const early = fullSnapshot({ workflowName, updatedAt: "2026-01-01T01:00:00+02:00" });
+    const late = fullSnapshot({ workflowName, updatedAt: "2026-01-01T00:30:00.000Z" });
+    await provider.save(early);
+    await provider.save(late);
+    expect(await provider.list({ workflowName, updatedBefore: new Date("2026-01-01T00:00:00Z") })).toEqual([early]);
+    expect(await provider.list({ workflowName, updatedBefore: "not a date" })).toEqual([]);
+    expect(await provider.list({ workflowName, status: [] })).toEqual([]);
+  });
+
+  it("stores the codec's text in the data column and decodes through the codec", async () => {
+    const database = open(":memory:");
+    const codec = { encode: (snapshot: object) => `custom:${JSON.stringify(snapshot)}`, decode: (text: string) => JSON.parse(text.slice(7)) as never };
+    const provider = new SqlitePersistenceProvider({ database, codec });
+    const snapshot = fullSnapshot();
+    await provider.save(snapshot);
+    expect(database.prepare("SELECT data FROM workflowforge_snapshots").pluck().get()).toBe(codec.encode(snapshot));
+    expect(await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);
+  });
+
+  it("a snapshot the codec refuses writes nothing", async () => {
+    const database = open(":memory:");
+    const codec = {
+      encode: () => {
+        throw new Error("refused");
+      },
+      decode: () => fullSnapshot(),
+    };
+    const provider = new SqlitePersistenceProvider({ database, codec });
+    await provider.migrate();
+    const error = await rejection(provider.save(fullSnapshot()));
+    expect(isWorkflowForgeError(error)).toBe(true);
+    expect((error as Error).message).toContain("refused");
+    expect(database.prepare("SELECT count(*) FROM workflowforge_snapshots").pluck().get()).toBe(0);
+  });
+});

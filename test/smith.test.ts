@@ -1,0 +1,201 @@
+import { describe, it, expect, vi } from "vitest";
+import {
+  createFoundry,
+  createSmith,
+  createWorkflow,
+  MiddlewareError,
+  WorkflowTimeoutError,
+  type WorkflowMiddleware,
+} from "../src/index.js";
+import { deferred, untilAborted } from "./support/engine.js";
+
+const twoSteps = () =>
+  createWorkflow("order")
+    .withOperation("a", (input: number) => input + 1)
+    .withOperation("b", (input: number) => input * 10)
+    .build();
+
+describe("createSmith", () => {
+  it.each([
+    ["a negative timeoutMs", { timeoutMs: -1 }, "createSmith(options).timeoutMs"],
+    ["a zero timeoutMs", { timeoutMs: 0 }, "createSmith(options).timeoutMs"],
+    ["a NaN timeoutMs", { timeoutMs: Number.NaN }, "createSmith(options).timeoutMs"],
+    ["a non-boolean failFastCompensation", { failFastCompensation: "yes" }, "failFastCompensation"],
+    ["a non-boolean throwOnCompensationError", { throwOnCompensationError: 1 }, "throwOnCompensationError"],
+    ["an unknown option", { timeout: 5 }, 'unknown option "timeout"'],
+  ])("throws a TypeError naming %s", (_, options, named) => {
+    expect(() => createSmith(options as any)).toThrow(TypeError);
+    expect(() => createSmith(options as any)).toThrow(named);
+  });
+
+  it("throws a TypeError when use() is not given a function", () => {
+    expect(() => createSmith().use("nope" as any)).toThrow(TypeError);
+    expect(() => createSmith().use("nope" as any)).toThrow("smith.use(middleware)");
+  });
+});
+
+describe("smith.forge", () => {
+  it("runs the workflow's operations on the foundry and resolves with the last output", async () => {
+    await expect(createSmith().forge(twoSteps(), createFoundry("orders"), { input: 1 })).resolves.toBe(20);
+  });
+
+  it("rejects with a TypeError when given something other than a built workflow or a foundry", async () => {
+    const foundry = createFoundry("orders");
+    await expect(createSmith().forge({ name: "x" } as any, foundry)).rejects.toThrow(TypeError);
+    await expect(createSmith().forge(twoSteps(), {} as any)).rejects.toThrow(/foundry must be created with createFoundry/);
+    await expect(createSmith().forge(twoSteps(), foundry, { signall: 1 } as any)).rejects.toThrow('unknown option "signall"');
+  });
+
+  it("neither changes nor discards the workflow or the foundry's own operations", async () => {
+    const foundry = createFoundry("orders").withOperation("own", () => "own output");
+    const workflow = twoSteps();
+    const operationsBefore = [...workflow.operations];
+
+    await createSmith().forge(workflow, foundry, { input: 1 });
+    expect(workflow.operations).toEqual(operationsBefore);
+    expect(Object.isFrozen(workflow)).toBe(true);
+    expect(foundry.operations.map((op) => op.name)).toEqual(["own"]);
+    await expect(foundry.forge()).resolves.toBe("own output");
+    await expect(createSmith().forge(workflow, foundry, { input: 2 })).resolves.toBe(30);
+  });
+
+  it("wraps the workflow's operations in the foundry's operation middleware", async () => {
+    const seen: string[] = [];
+    const foundry = createFoundry("orders").use((context, next) => {
+      seen.push(context.operation.name);
+      return next();
+    });
+
+    await createSmith().forge(twoSteps(), foundry, { input: 1 });
+    expect(seen).toEqual(["a", "b"]);
+  });
+
+  it("emits workflowStarted and workflowCompleted with the output", async () => {
+    const events: unknown[] = [];
+    const smith = createSmith();
+    smith.on("workflowStarted", (payload) => events.push(["started", payload]));
+    smith.on("workflowCompleted", (payload) => events.push(["completed", payload]));
+    smith.on("workflowFailed", (payload) => events.push(["failed", payload]));
+    const foundry = createFoundry("orders", { executionId: "exec-1" });
+
+    await smith.forge(twoSteps(), foundry, { input: 1 });
+    expect(events).toEqual([
+      ["started", { workflowName: "order", executionId: "exec-1" }],
+      ["completed", { workflowName: "order", executionId: "exec-1", output: 20, durationMs: expect.any(Number) }],
+    ]);
+  });
+
+  it("emits workflowFailed with the error and the compensation events in order", async () => {
+    const events: [string, unknown][] = [];
+    const smith = createSmith();
+    for (const name of [
+      "workflowStarted",
+      "workflowCompleted",
+      "workflowFailed",
+      "compensationStarted",
+      "operationRestored",
+      "operationRestoreFailed",
+      "compensationCompleted",
+    ] as const) {
+      smith.on(name, (payload) => events.push([name, payload]));
+    }
+    const workflow = createWorkflow("order")
+      .withOperation("reserve", () => "R-1", () => undefined)
+      .withOperation("charge", () => {
+        throw new Error("card declined");
+      })
+      .build();
+
+    const error: unknown = await smith.forge(workflow, createFoundry("orders", { executionId: "exec-1" })).catch((e: unknown) => e);
+    const base = { workflowName: "order", executionId: "exec-1" };
+    expect(events).toEqual([
+      ["workflowStarted", base],
+      ["compensationStarted", { ...base, error, pending: 1 }],
+      ["operationRestored", { workflowName: "order", operationName: "reserve", index: 0 }],
+      ["compensationCompleted", { ...base, failures: 0 }],
+      ["workflowFailed", { ...base, error, durationMs: expect.any(Number) }],
+    ]);
+  });
+
+  it("runs workflow middleware as an onion, first added outermost, around the whole run", async () => {
+    const log: string[] = [];
+    const layer =
+      (name: string): WorkflowMiddleware =>
+      async (context, next) => {
+        log.push(`${name} in ${context.workflow.name}`);
+        const result = await next();
+        log.push(`${name} out`);
+        return result;
+      };
+    const foundry = createFoundry("orders").use((context, next) => {
+      log.push(`op ${context.operation.name}`);
+      return next();
+    });
+
+    await createSmith().use(layer("first")).use(layer("second")).forge(twoSteps(), foundry, { input: 1 });
+    expect(log).toEqual(["first in order", "second in order", "op a", "op b", "second out", "first out"]);
+  });
+
+  it("lets workflow middleware change the input and replace the output", async () => {
+    const smith = createSmith().use(async (context, next) => {
+      const output = await next({ ...context, input: 5 });
+      return `output ${String(output)}`;
+    });
+    await expect(smith.forge(twoSteps(), createFoundry("orders"), { input: 1 })).resolves.toBe("output 60");
+  });
+
+  it("rejects with MiddlewareError (MIDDLEWARE_MISUSE) when a workflow middleware calls next twice", async () => {
+    const operation = vi.fn();
+    const workflow = createWorkflow("order").withOperation("a", operation).build();
+    const smith = createSmith().use(async (_context, next) => {
+      await next();
+      return next();
+    });
+
+    const error: unknown = await smith.forge(workflow, createFoundry("orders")).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MiddlewareError);
+    expect(error).toMatchObject({ code: "MIDDLEWARE_MISUSE", workflowName: "order" });
+    expect(operation).toHaveBeenCalledTimes(1);
+  });
+
+  it("aborts the running operation's signal and rejects with WorkflowTimeoutError after timeoutMs", async () => {
+    let signal: AbortSignal | undefined;
+    const workflow = createWorkflow("order")
+      .withOperation("hangs", (_input, _foundry, s) => {
+        signal = s;
+        return untilAborted(s);
+      })
+      .build();
+
+    const error: unknown = await createSmith({ timeoutMs: 20 })
+      .forge(workflow, createFoundry("orders"))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkflowTimeoutError);
+    expect(error).toMatchObject({ code: "WORKFLOW_TIMEOUT", timeoutMs: 20, workflowName: "order" });
+    expect(signal?.aborted).toBe(true);
+    expect(signal?.reason).toBe(error);
+  });
+
+  it("rejects with WorkflowTimeoutError even when the running operation ignores its signal", async () => {
+    const release = deferred();
+    const workflow = createWorkflow("order").withOperation("ignores", () => release.promise).build();
+
+    await expect(createSmith({ timeoutMs: 20 }).forge(workflow, createFoundry("orders"))).rejects.toBeInstanceOf(WorkflowTimeoutError);
+    release.resolve();
+  });
+
+  it("does not compensate after its timeout", async () => {
+    const restore = vi.fn();
+    const workflow = createWorkflow("order")
+      .withOperation("a", () => 1, restore)
+      .withOperation("hangs", (_input, _foundry, signal) => untilAborted(signal))
+      .build();
+
+    await expect(createSmith({ timeoutMs: 20 }).forge(workflow, createFoundry("orders"))).rejects.toBeInstanceOf(WorkflowTimeoutError);
+    expect(restore).not.toHaveBeenCalled();
+  });
+
+  it("does not time out a run that finishes within timeoutMs", async () => {
+    await expect(createSmith({ timeoutMs: 5_000 }).forge(twoSteps(), createFoundry("orders"), { input: 1 })).resolves.toBe(20);
+  });
+});
