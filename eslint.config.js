@@ -51,6 +51,6 @@ export default tseslint.config(
   { files: ["**/*.js", "**/*.mjs"], ...tseslint.configs.disableTypeChecked },
   {
     files: ["examples/**/*.mjs"],
-    languageOptions: { globals: { console: "readonly", process: "readonly", setTimeout: "readonly" } },
+    languageOptions: { globals: { console: "readonly", process: "readonly", setTimeout: "readonly", URL: "readonly" } },
   },
 );
