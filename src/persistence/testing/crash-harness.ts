@@ -73,6 +73,8 @@ export interface CrashHarnessOptions {
   readonly killDelayMs?: () => number;
   /** After this many kills an instance runs without one, so every instance finishes. @default 4 */
   readonly maxKillsPerInstance?: number;
+  /** Instances run at once (each one's attempts stay sequential). @default 1 */
+  readonly concurrency?: number;
   /** Per attempt. @default 30_000 */
   readonly attemptTimeoutMs?: number;
 }
@@ -161,7 +163,11 @@ export async function runCrashHarness(options: CrashHarnessOptions): Promise<Cra
   const reports: CrashInstanceReport[] = [];
   const violations: string[] = [];
   appendFileSync(options.logFile, "");
-  for (let n = 0; n < options.instances; n++) {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < options.instances) await runInstance(next++);
+  };
+  const runInstance = async (n: number): Promise<void> => {
     const instanceId = `crash-${n}-${Date.now().toString(36)}`;
     let kills = 0;
     for (;;) {
@@ -173,6 +179,7 @@ export async function runCrashHarness(options: CrashHarnessOptions): Promise<Cra
     const report = { instanceId, kills, ...readLog(options.logFile, instanceId, steps) };
     reports.push(report);
     violations.push(...check(report, expected));
-  }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 1) }, worker));
   return { instances: reports, kills: reports.reduce((total, report) => total + report.kills, 0), violations };
 }

@@ -1,0 +1,42 @@
+// One process of providers.crash.test.ts: resumes (or starts) one instance of the crash workload
+// on the provider named by CRASH_PROVIDER, then closes its client and exits.
+import Database from "better-sqlite3";
+import { Redis } from "ioredis";
+import pg from "pg";
+import { FilePersistenceProvider } from "../../../src/persistence/providers/file.js";
+import { PostgresPersistenceProvider } from "../../../src/persistence/providers/postgres.js";
+import { RedisPersistenceProvider } from "../../../src/persistence/providers/redis.js";
+import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
+import { runCrashWorkload } from "../../../src/persistence/testing/crash-harness.js";
+import type { WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
+
+const { CRASH_PROVIDER, CRASH_TARGET = "", CRASH_LOG = "" } = process.env;
+const instanceId = process.argv[2] ?? "";
+
+async function open(): Promise<{ provider: WorkflowPersistenceProvider; close: () => Promise<unknown> | void }> {
+  switch (CRASH_PROVIDER ?? "") {
+    case "file":
+      return { provider: new FilePersistenceProvider({ directory: CRASH_TARGET, durability: "fsync" }), close: () => undefined };
+    case "sqlite": {
+      const database = new Database(CRASH_TARGET);
+      return { provider: new SqlitePersistenceProvider({ database }), close: () => {
+        database.close();
+      } };
+    }
+    case "postgres": {
+      const client = new pg.Client({ connectionString: CRASH_TARGET });
+      await client.connect();
+      return { provider: new PostgresPersistenceProvider({ client }), close: () => client.end() };
+    }
+    case "redis": {
+      const client = new Redis(CRASH_TARGET);
+      return { provider: new RedisPersistenceProvider({ client }), close: () => client.quit() };
+    }
+    default:
+      throw new Error(`unknown CRASH_PROVIDER ${String(CRASH_PROVIDER)}`);
+  }
+}
+
+const { provider, close } = await open();
+await runCrashWorkload({ provider, instanceId, logFile: CRASH_LOG });
+await close();
