@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it, vi } from "vitest";
+import { settle } from "./support/collecting-framework.js";
 
 // Every TypeScript sample in the README runs here, against the sources. A `console.log(x); // v`
 // line also asserts that x prints as v (JSON), so the README's claimed outputs stay true.
@@ -15,6 +16,8 @@ const importTargets: Record<string, string> = {
   "workflowforge": source("index.ts"),
   "workflowforge/persistence": source("persistence/index.ts"),
   "workflowforge/persistence/testing": source("persistence/testing/index.ts"),
+  // A sample that registers the conformance suite runs it through a stand-in that runs cases at once.
+  "vitest": fileURLToPath(new URL("test/support/collecting-framework.ts", root)),
 };
 
 function resolveImport(specifier: string): string {
@@ -50,6 +53,7 @@ describe("README", () => {
     const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
     try {
       await import(/* @vite-ignore */ file);
+      if (sample.includes('from "vitest"')) expect((await settle()).length).toBeGreaterThan(10);
     } finally {
       log.mockRestore();
     }
