@@ -2,66 +2,20 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { open, rename, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createFoundry } from "../dist/index.js";
-import { MemoryPersistenceProvider, usePersistence, type WorkflowExecutionSnapshot } from "../dist/persistence/index.js";
+import { usePersistence, type WorkflowExecutionSnapshot } from "../dist/persistence/index.js";
 // From the sources until the build has entries for the codec and the file provider.
 import { defaultSnapshotCodec } from "../src/persistence/codec.js";
 import { FilePersistenceProvider, type FileDurability } from "../src/persistence/providers/file.js";
 import { formatRecord } from "../src/persistence/providers/file-names.js";
 import { measureInterleaved, ratio, type MeasureOptions, type Side, type Summary } from "./measure.js";
+import { checkpointFixture, steps } from "./checkpoint-fixture.js";
 import type { BenchSection } from "./report.js";
 
 // Per-step checkpoint cost of FilePersistenceProvider: a 200-step workflow with a 10-key property
 // bag, run with and without usePersistence, against the floor of a bare atomic write of the same
 // bytes per step (temp file, write, rename; with fsync of the file and the directory for "fsync").
 
-const steps = 200;
-type Bag = Record<string, unknown>;
-
-const initialProperties = (): Bag => ({
-  orderId: "order-000042",
-  customer: { id: "c-1042", name: "Ada Lovelace", email: "ada@example.com", vip: false },
-  items: [
-    { sku: "SKU-1", qty: 2, price: 19.99 },
-    { sku: "SKU-2", qty: 1, price: 5.5 },
-    { sku: "SKU-3", qty: 4, price: 0.99 },
-  ],
-  total: 0,
-  currency: "EUR",
-  address: { street: "12 Analytical Row", city: "London", zip: "N1 9GU", country: "GB" },
-  attempts: 0,
-  note: "leave at the door; ring twice",
-  tags: ["priority", "gift", "fragile"],
-  lastStep: "",
-});
-
-function orderFoundry() {
-  const foundry = createFoundry<Bag>("FileBench", { properties: initialProperties() });
-  for (let index = 0; index < steps; index++) {
-    foundry.withOperation(`step-${index}`, (input: number | undefined, f) => {
-      f.properties.total = (f.properties.total as number) + 1;
-      f.properties.lastStep = `step-${index}`;
-      return (input ?? 0) + 1;
-    });
-  }
-  return foundry;
-}
-
-const keyOptions = (instanceId: string) => ({ instanceId, workflowKey: "FileBench-v1" });
-
-// The snapshots a real run saves, captured once: the provider-only and raw sides write exactly these.
-async function captureSnapshots(): Promise<WorkflowExecutionSnapshot[]> {
-  const memory = new MemoryPersistenceProvider();
-  const snapshots: WorkflowExecutionSnapshot[] = [];
-  const recording = {
-    capabilities: memory.capabilities,
-    save: (snapshot: WorkflowExecutionSnapshot) => (snapshots.push(snapshot), memory.save(snapshot)),
-    tryLoad: (instance: string, workflow: string) => memory.tryLoad(instance, workflow),
-    delete: (instance: string, workflow: string) => memory.delete(instance, workflow),
-  };
-  await usePersistence(orderFoundry(), recording, keyOptions("bench-captured")).forge();
-  return snapshots;
-}
+const { orderFoundry, keyOptions, captureSnapshots } = checkpointFixture("FileBench");
 
 async function syncDirectory(directory: string): Promise<void> {
   const handle = await open(directory, "r");

@@ -1,12 +1,12 @@
 import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
-import { createFoundry } from "../dist/index.js";
-import { MemoryPersistenceProvider, usePersistence, type WorkflowExecutionSnapshot } from "../dist/persistence/index.js";
+import { usePersistence, type WorkflowExecutionSnapshot } from "../dist/persistence/index.js";
 // From the sources until the build has entries for the codec and the Postgres provider.
 import { defaultSnapshotCodec } from "../src/persistence/codec.js";
 import { PostgresPersistenceProvider, type PostgresClient } from "../src/persistence/providers/postgres.js";
 import { startPostgres } from "../test/support/postgres-server.js";
 import { measureInterleaved, ratio, verdict, type MeasureOptions, type Side, type Summary } from "./measure.js";
+import { checkpointFixture, steps } from "./checkpoint-fixture.js";
 import type { BenchSection } from "./report.js";
 
 // Per-step checkpoint cost of PostgresPersistenceProvider on a throw-away PostgreSQL server (through
@@ -14,54 +14,8 @@ import type { BenchSection } from "./report.js";
 // usePersistence, against the floor of the raw driver sending the provider's own statement with the
 // same encoded text, one round trip per step. Ratios only; no absolute time is a pass/fail criterion.
 
-const steps = 200;
 const target = 1.3;
-type Bag = Record<string, unknown>;
-
-const initialProperties = (): Bag => ({
-  orderId: "order-000042",
-  customer: { id: "c-1042", name: "Ada Lovelace", email: "ada@example.com", vip: false },
-  items: [
-    { sku: "SKU-1", qty: 2, price: 19.99 },
-    { sku: "SKU-2", qty: 1, price: 5.5 },
-    { sku: "SKU-3", qty: 4, price: 0.99 },
-  ],
-  total: 0,
-  currency: "EUR",
-  address: { street: "12 Analytical Row", city: "London", zip: "N1 9GU", country: "GB" },
-  attempts: 0,
-  note: "leave at the door; ring twice",
-  tags: ["priority", "gift", "fragile"],
-  lastStep: "",
-});
-
-function orderFoundry() {
-  const foundry = createFoundry<Bag>("PostgresBench", { properties: initialProperties() });
-  for (let index = 0; index < steps; index++) {
-    foundry.withOperation(`step-${index}`, (input: number | undefined, f) => {
-      f.properties.total = (f.properties.total as number) + 1;
-      f.properties.lastStep = `step-${index}`;
-      return (input ?? 0) + 1;
-    });
-  }
-  return foundry;
-}
-
-const keyOptions = (instanceId: string) => ({ instanceId, workflowKey: "PostgresBench-v1" });
-
-// The snapshots a real run saves, captured once: the provider-only and raw sides write exactly these.
-async function captureSnapshots(): Promise<WorkflowExecutionSnapshot[]> {
-  const memory = new MemoryPersistenceProvider();
-  const snapshots: WorkflowExecutionSnapshot[] = [];
-  const recording = {
-    capabilities: memory.capabilities,
-    save: (snapshot: WorkflowExecutionSnapshot) => (snapshots.push(snapshot), memory.save(snapshot)),
-    tryLoad: (instance: string, workflow: string) => memory.tryLoad(instance, workflow),
-    delete: (instance: string, workflow: string) => memory.delete(instance, workflow),
-  };
-  await usePersistence(orderFoundry(), recording, keyOptions("bench-captured")).forge();
-  return snapshots;
-}
+const { orderFoundry, keyOptions, captureSnapshots } = checkpointFixture("PostgresBench");
 
 // The provider's own compare-and-set statements for its default table.
 const sql = {

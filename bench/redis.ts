@@ -1,65 +1,20 @@
 import { Redis } from "ioredis";
 import { createClient } from "redis";
-import { createFoundry } from "../dist/index.js";
-import { MemoryPersistenceProvider, usePersistence, type WorkflowExecutionSnapshot } from "../dist/persistence/index.js";
+import { usePersistence, type WorkflowExecutionSnapshot } from "../dist/persistence/index.js";
 // From the sources until the build has entries for the codec and the Redis provider.
 import { defaultSnapshotCodec } from "../src/persistence/codec.js";
 import { RedisPersistenceProvider, type IoRedisLikeClient, type NodeRedisLikeClient } from "../src/persistence/providers/redis.js";
 import { startRedis, type RedisServer } from "../test/support/redis-server.js";
 import { measureInterleaved, ratio, verdict, type Side, type Summary } from "./measure.js";
+import { checkpointFixture, steps } from "./checkpoint-fixture.js";
 import type { BenchSection } from "./report.js";
 
 // Per-step checkpoint cost of RedisPersistenceProvider on a throw-away local redis-server: a
 // 200-step workflow with a 10-key property bag, run with and without usePersistence, against the
 // floor of the same client writing the same encoded text with one SET per step. Ratios only.
 
-const steps = 200;
 const target = 1.3;
-type Bag = Record<string, unknown>;
-
-const initialProperties = (): Bag => ({
-  orderId: "order-000042",
-  customer: { id: "c-1042", name: "Ada Lovelace", email: "ada@example.com", vip: false },
-  items: [
-    { sku: "SKU-1", qty: 2, price: 19.99 },
-    { sku: "SKU-2", qty: 1, price: 5.5 },
-  ],
-  total: 0,
-  currency: "EUR",
-  address: { street: "12 Analytical Row", city: "London", zip: "N1 9GU", country: "GB" },
-  attempts: 0,
-  note: "leave at the door; ring twice",
-  tags: ["priority", "gift", "fragile"],
-  lastStep: "",
-});
-
-function orderFoundry() {
-  const foundry = createFoundry<Bag>("RedisBench", { properties: initialProperties() });
-  for (let index = 0; index < steps; index++) {
-    foundry.withOperation(`step-${index}`, (input: number | undefined, f) => {
-      f.properties.total = (f.properties.total as number) + 1;
-      f.properties.lastStep = `step-${index}`;
-      return (input ?? 0) + 1;
-    });
-  }
-  return foundry;
-}
-
-const keyOptions = (instanceId: string) => ({ instanceId, workflowKey: "RedisBench-v1" });
-
-// The snapshots a real run saves, captured once: the provider-only and raw sides write exactly these.
-async function captureSnapshots(): Promise<WorkflowExecutionSnapshot[]> {
-  const memory = new MemoryPersistenceProvider();
-  const snapshots: WorkflowExecutionSnapshot[] = [];
-  const recording = {
-    capabilities: memory.capabilities,
-    save: (snapshot: WorkflowExecutionSnapshot) => (snapshots.push(snapshot), memory.save(snapshot)),
-    tryLoad: (instance: string, workflow: string) => memory.tryLoad(instance, workflow),
-    delete: (instance: string, workflow: string) => memory.delete(instance, workflow),
-  };
-  await usePersistence(orderFoundry(), recording, keyOptions("bench-captured")).forge();
-  return snapshots;
-}
+const { orderFoundry, keyOptions, captureSnapshots } = checkpointFixture("RedisBench");
 
 interface Driver {
   readonly name: string;
