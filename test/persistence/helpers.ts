@@ -214,21 +214,7 @@ export function opNames(count: number): string[] {
   return Array.from({ length: count }, (_, index) => `op-${index}`);
 }
 
-export interface Deferred<T = void> {
-  readonly promise: Promise<T>;
-  resolve(value: T): void;
-  reject(reason: unknown): void;
-}
-
-export function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (reason: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+export { deferred, type Deferred } from "../support/engine.js";
 
 /** Lets every pending promise callback and a few timer turns run. */
 export async function settle(turns = 5): Promise<void> {

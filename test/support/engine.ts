@@ -1,7 +1,7 @@
 import { vi } from "vitest";
 
 /** A promise with its settle functions, so a test decides exactly when an operation finishes. */
-export interface Deferred<T> {
+export interface Deferred<T = void> {
   readonly promise: Promise<T>;
   readonly resolve: (value: T) => void;
   readonly reject: (reason: unknown) => void;
