@@ -4,6 +4,7 @@ import { FoundryBusyError } from "./errors.js";
 import { Emitter, type FoundryEvents, type Listener } from "./events.js";
 import { requireFunction, requireName, requireOptionalSignal, requireOptionsObject, rejectUnknownKeys } from "./internal/validate.js";
 import { copyPlain } from "./internal/copy.js";
+import { idempotencyKeyOf } from "./idempotency.js";
 import { silentLogger } from "./logger.js";
 import { delegate } from "./operations/delegate.js";
 import { Run } from "./run.js";
@@ -120,9 +121,7 @@ export class Foundry<P extends object = Properties> {
     if (run === undefined || run.currentIndex < 0) {
       throw new TypeError(`${this.name}.idempotencyKey() can only be called while an operation runs`);
     }
-    const { instanceId, workflowKey } = run.identity;
-    const key = `${encodeURIComponent(instanceId)}/${encodeURIComponent(workflowKey)}/${run.currentIndex}`;
-    return suffix === undefined ? key : `${key}/${encodeURIComponent(suffix)}`;
+    return idempotencyKeyOf(run.identity, run.currentIndex, suffix);
   }
 
   /** @internal Runs `workflow` on this foundry. */
@@ -145,6 +144,7 @@ export class Foundry<P extends object = Properties> {
       return await run.execute();
     } finally {
       this.#run = undefined;
+      run.settle();
     }
   }
 

@@ -3,6 +3,7 @@ export { createWorkflow, type Workflow, type WorkflowBuilder } from "./workflow.
 export { createSmith, type Smith, type SmithOptions } from "./smith.js";
 export { compose, type Layer, type Next } from "./compose.js";
 export { silentLogger } from "./logger.js";
+export { idempotencyKeyOf, type InstanceIdentity } from "./idempotency.js";
 export { withRestoreData, type RestoreDataResult } from "./outcome.js";
 
 export { delegate } from "./operations/delegate.js";

@@ -28,6 +28,7 @@ export class Run implements RunContext {
 
   readonly #request: RunRequest;
   readonly #observers = new Set<CompensationObserver>();
+  readonly #settled: (() => void)[] = [];
   // What each completed (or skipped) operation's restore will receive.
   readonly #restoreData: unknown[] = [];
   readonly #chain: (context: OperationContext<any>) => Promise<unknown>;
@@ -47,6 +48,21 @@ export class Run implements RunContext {
     return () => {
       this.#observers.delete(observer);
     };
+  }
+
+  onSettled(callback: () => void): void {
+    this.#settled.push(callback);
+  }
+
+  /** Called by the foundry when the run has settled. A throwing callback cannot change the outcome. */
+  settle(): void {
+    for (const callback of this.#settled.splice(0)) {
+      try {
+        callback();
+      } catch (error) {
+        this.#request.foundry.logger.warn(`a settle callback of ${this.workflow.name} threw`, error);
+      }
+    }
   }
 
   async execute(): Promise<unknown> {

@@ -59,6 +59,8 @@ export interface RunContext {
   readonly compensates: boolean;
   /** Follow this run's compensation. Returns an unsubscribe function. */
   observeCompensation(observer: CompensationObserver): () => void;
+  /** Calls `callback` once when the run settles, however it ends (for timers an extension started). */
+  onSettled(callback: () => void): void;
   /**
    * The keys that identify this run for idempotency. Defaults to the foundry's execution id and
    * the workflow's id; persistence replaces them with its own keys.

@@ -21,6 +21,10 @@ export function usePersistence<F extends Foundry<any>>(foundry: F, provider: Wor
   assertProvider(provider);
   const resolved = resolvePersistenceOptions(options);
   if (!resolved.enabled) return foundry;
+  if (resolved.leaseTtlMs !== undefined && provider.capabilities?.compareAndSet !== true) {
+    // Without compare-and-set a lease cannot fence anyone out; better to say so than to pretend.
+    throw new TypeError("usePersistence(foundry, provider, options): options.lease needs a provider that declares capabilities.compareAndSet");
+  }
   foundry.use(persistenceMiddleware(provider, resolved));
   return foundry;
 }
@@ -48,8 +52,10 @@ function persistenceMiddleware(provider: WorkflowPersistenceProvider, options: R
     if (context.index < session.resumeFrom) return session.skip(context.index);
     let result: unknown;
     try {
-      result = await next();
+      result = await next(session.contextFor(context));
     } catch (error) {
+      // A run that lost its claim writes nothing more: another process owns the instance now.
+      if (session.lost !== undefined) throw session.lost;
       await session.failed(context, error);
       throw error;
     }

@@ -43,6 +43,8 @@ export interface ResolvedPersistenceOptions {
   readonly onDefinitionMismatch: "error" | "restart" | SnapshotMigration;
   readonly owner: string;
   readonly leaseTtlMs: number | undefined;
+  /** Each run counts one attempt in the snapshot (the recovery coordinator's claims). */
+  readonly countsAttempts: boolean;
 }
 
 /** One id per process (per loaded copy of this module), the default claim owner. */
@@ -80,5 +82,6 @@ export function resolvePersistenceOptions(input: unknown): ResolvedPersistenceOp
     onDefinitionMismatch,
     owner: options.owner ?? processOwner,
     leaseTtlMs: lease?.ttlMs,
+    countsAttempts: false,
   };
 }

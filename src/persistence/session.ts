@@ -5,12 +5,14 @@ import type { CompensationObserver, OperationContext, WorkflowInfo } from "../ty
 import {
   PersistenceError,
   SnapshotConflictError,
+  describeKeys,
   WorkflowCompensatedError,
   WorkflowDefinitionMismatchError,
   type ProviderCall,
   type SnapshotKeys,
   type StoredError,
 } from "./errors.js";
+import { LeaseKeeper } from "./lease.js";
 import type { ResolvedPersistenceOptions } from "./options.js";
 import type { WorkflowPersistenceProvider } from "./provider.js";
 import { definitionFingerprint, validateSnapshot, type SnapshotStatus, type WorkflowExecutionSnapshot } from "./snapshot.js";
@@ -41,6 +43,8 @@ export class PersistenceSession {
   #lastOutput: unknown;
   #outputs: Record<number, unknown> = {};
   #error: StoredError | undefined;
+  #attempts: number | undefined;
+  #lease: LeaseKeeper | undefined;
 
   private constructor(context: OperationContext<any>, provider: WorkflowPersistenceProvider, options: ResolvedPersistenceOptions) {
     const { foundry, run } = context;
@@ -60,9 +64,20 @@ export class PersistenceSession {
     const { foundryExecutionId, workflowId } = session.keys;
     const stored = await session.#call("tryLoad", undefined, () => provider.tryLoad(foundryExecutionId, workflowId, session.#signal));
     if (stored !== undefined && stored !== null) await session.#adopt(validateSnapshot(stored, session.keys));
-    if (options.leaseTtlMs !== undefined) await session.#save(session.#status, session.#locate(session.#next));
+    if (options.countsAttempts) session.#attempts = (session.#attempts ?? 0) + 1;
+    if (options.leaseTtlMs !== undefined) await session.#claim(context, options.leaseTtlMs);
     context.run.observeCompensation(session.#compensationObserver());
     return session;
+  }
+
+  /** Set when another owner took this instance over: the run must stop. */
+  get lost(): SnapshotConflictError | undefined {
+    return this.#lease?.lost;
+  }
+
+  /** What the operation at `context` runs with: under a lease, a context whose signal also aborts when the claim is lost. */
+  contextFor(context: OperationContext<any>): OperationContext<any> | undefined {
+    return this.#lease === undefined ? undefined : { ...context, signal: this.#lease.signalFor(context.signal) };
   }
 
   /** The marker that skips operation `index`, which an earlier run completed. */
@@ -102,6 +117,37 @@ export class PersistenceSession {
     }
   }
 
+  // The claim is an ordinary compare-and-set save, so of two processes that loaded the same
+  // revision only one gets to run. The lease then lives until the run settles.
+  async #claim(context: OperationContext<any>, ttlMs: number): Promise<void> {
+    await this.#save(this.#status, this.#locate(this.#next));
+    const lease = new LeaseKeeper({
+      ttlMs,
+      renew: () => this.#renewLease(ttlMs),
+      warn: (error) => this.#foundry.logger.warn(`could not renew the lease on ${describeKeys(this.keys)}`, error),
+    });
+    this.#lease = lease;
+    context.run.onSettled(() => lease.stop());
+  }
+
+  // Re-saves exactly what the last checkpoint stored (loaded back, so a half-finished operation's
+  // changes to the properties are not written) with a new lease.
+  async #renewLease(ttlMs: number): Promise<void> {
+    const { foundryExecutionId, workflowId } = this.keys;
+    const location = this.#locate(this.#next);
+    const loaded = await this.#call("tryLoad", location, () => this.#provider.tryLoad(foundryExecutionId, workflowId, this.#signal));
+    const stored = loaded === undefined || loaded === null ? undefined : validateSnapshot(loaded, this.keys);
+    if (stored?.revision !== this.#revision || stored.owner !== this.#options.owner) {
+      const found = stored === undefined ? "no snapshot" : `revision ${stored.revision} of owner "${stored.owner ?? "none"}"`;
+      throw new SnapshotConflictError({ keys: this.keys, location, detail: `the claim was lost: found ${found}, this run saved revision ${this.#revision}` });
+    }
+    const now = Date.now();
+    const renewed = { ...stored, revision: this.#revision + 1, updatedAt: isoTime(now), leaseExpiresAt: isoTime(now + ttlMs) };
+    await this.#call("save", location, () => this.#provider.save(renewed, this.#signal), renewed.revision);
+    this.#revision = renewed.revision;
+    this.#foundry.emit("snapshotSaved", this.#event(renewed));
+  }
+
   async #adopt(snapshot: WorkflowExecutionSnapshot): Promise<void> {
     this.#revision = snapshot.revision;
     if (snapshot.status === "completed") return;
@@ -113,6 +159,7 @@ export class PersistenceSession {
     this.#outputs = { ...current.outputs };
     this.#lastOutput = current.lastOutput;
     this.#error = current.error;
+    this.#attempts = current.attempts;
     if (current.status === "compensating") {
       this.#status = "compensating";
       const error = new WorkflowCompensatedError(this.keys, this.#workflow.name, current.error);
@@ -172,8 +219,17 @@ export class PersistenceSession {
   }
 
   async #save(status: SnapshotStatus, location: ErrorLocation): Promise<void> {
+    const lease = this.#lease;
+    if (lease !== undefined) await lease.beforeSave();
     const snapshot = this.#snapshot(status);
-    await this.#call("save", location, () => this.#provider.save(snapshot, this.#signal), snapshot.revision);
+    let saved = false;
+    try {
+      await this.#call("save", location, () => this.#provider.save(snapshot, this.#signal), snapshot.revision);
+      saved = true;
+    } finally {
+      lease?.afterSave(saved);
+    }
+    if (status === "completed") lease?.stop();
     this.#revision = snapshot.revision;
     this.#status = status;
     this.#foundry.emit("snapshotSaved", this.#event(snapshot));
@@ -181,6 +237,12 @@ export class PersistenceSession {
 
   async #delete(location: ErrorLocation): Promise<void> {
     const { foundryExecutionId, workflowId } = this.keys;
+    const lease = this.#lease;
+    if (lease !== undefined) {
+      await lease.beforeSave();
+      lease.stop();
+      lease.afterSave(false);
+    }
     await this.#call("delete", location, () => this.#provider.delete(foundryExecutionId, workflowId, this.#signal));
     this.#revision = 0;
     this.#foundry.emit("snapshotDeleted", { foundryExecutionId, workflowId });
@@ -209,6 +271,7 @@ export class PersistenceSession {
     if (hasKeys(this.#outputs)) snapshot.outputs = { ...this.#outputs };
     if (this.#error !== undefined && status !== "running" && status !== "completed") snapshot.error = this.#error;
     if (this.#options.leaseTtlMs !== undefined) snapshot.leaseExpiresAt = isoTime(now + this.#options.leaseTtlMs);
+    if (this.#attempts !== undefined) snapshot.attempts = this.#attempts;
     return snapshot;
   }
 

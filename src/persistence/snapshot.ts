@@ -32,6 +32,11 @@ export interface WorkflowExecutionSnapshot {
   /** The process that claims the run (recovery). */
   readonly owner?: string;
   readonly leaseExpiresAt?: string;
+  /**
+   * How many times a recovery coordinator has claimed this instance. A `failed` snapshot whose
+   * attempts reached the coordinator's `retry.attempts` is a dead letter: it is not resumed again.
+   */
+  readonly attempts?: number;
   /** ISO-8601. */
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -68,6 +73,7 @@ const rules: readonly ((s: Record<string, unknown>) => string | undefined)[] = [
   (s) => (s.error === undefined || isStoredError(s.error) ? undefined : "error is not { name, message, operationIndex, operationName }"),
   (s) => (s.owner === undefined || typeof s.owner === "string" ? undefined : "owner is not a string"),
   (s) => (s.leaseExpiresAt === undefined || typeof s.leaseExpiresAt === "string" ? undefined : "leaseExpiresAt is not a string"),
+  (s) => (s.attempts === undefined || isCount(s.attempts) ? undefined : "attempts is not a non-negative integer"),
   (s) => (typeof s.createdAt === "string" && typeof s.updatedAt === "string" ? undefined : "createdAt/updatedAt are not strings"),
 ];
 

@@ -1,0 +1,161 @@
+import { describe, it, expect } from "vitest";
+import { createFoundry } from "../../src/index.js";
+import { MemoryPersistenceProvider, SnapshotConflictError, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
+import { deferred, sleep, untilAborted } from "../support/engine.js";
+import { RecordingProvider, rejectionOf, uniqueKeys } from "./helpers.js";
+
+const ttlMs = 90;
+
+/** A foundry whose second operation waits for `release` (or its signal) after changing the properties. */
+function longSecondStep(release: Promise<void>) {
+  const ran: string[] = [];
+  const foundry = createFoundry<{ count: number; nested: { touched: boolean } }>("Leased", { properties: { count: 0, nested: { touched: false } } });
+  foundry
+    .withOperation("first", (_input, f) => {
+      ran.push("first");
+      f.properties.count = 1;
+    })
+    .withOperation("long", async (_input, f, signal) => {
+      ran.push("long");
+      f.properties.count = 2;
+      f.properties.nested.touched = true;
+      await Promise.race([release, untilAborted(signal)]);
+    })
+    .withOperation("last", () => {
+      ran.push("last");
+    });
+  return { foundry, ran };
+}
+
+describe("lease renewal by time", () => {
+  it("renews the claim while a long operation runs, storing the last checkpoint's state", async () => {
+    const provider = new RecordingProvider();
+    const keys = uniqueKeys();
+    const release = deferred();
+    const { foundry, ran } = longSecondStep(release.promise);
+    usePersistence(foundry, provider, { ...keys, owner: "worker-1", onComplete: "keep", lease: { ttlMs } });
+    const run = foundry.forge();
+    await sleep(ttlMs * 4);
+    const during = provider.inner.tryLoad(keys.instanceId, keys.workflowKey);
+    release.resolve();
+    await run;
+
+    expect(ran).toEqual(["first", "long", "last"]);
+    expect(during?.nextOperationIndex).toBe(1);
+    expect(Date.parse(during?.leaseExpiresAt ?? "")).toBeGreaterThan(Date.now() - ttlMs);
+    // The claim, the first checkpoint, at least two renewals, then two more checkpoints.
+    const renewals = provider.saves.filter((snapshot) => snapshot.nextOperationIndex === 1).slice(1);
+    expect(renewals.length).toBeGreaterThanOrEqual(2);
+    for (const renewal of renewals) {
+      expect(renewal.properties).toEqual({ count: 1, nested: { touched: false } });
+      expect(renewal.owner).toBe("worker-1");
+    }
+    expect(provider.saves.map((snapshot) => snapshot.revision)).toEqual(provider.saves.map((_, index) => index + 1));
+  });
+
+  it("makes no time-based save while checkpoints come faster than a third of the TTL", async () => {
+    const provider = new RecordingProvider();
+    const foundry = createFoundry("Quick");
+    for (let i = 0; i < 20; i++) foundry.withOperation(`step-${i}`, () => sleep(5));
+    usePersistence(foundry, provider, { ...uniqueKeys(), lease: { ttlMs: 1_000 } });
+    await foundry.forge();
+    expect(provider.count("save")).toBe(21);
+    expect(provider.count("tryLoad")).toBe(1);
+  });
+
+  it("never writes the snapshot back after the run deleted it", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const keys = uniqueKeys();
+    const foundry = createFoundry("Done").withOperation("only", () => sleep(ttlMs));
+    usePersistence(foundry, provider, { ...keys, lease: { ttlMs } });
+    await foundry.forge();
+    await sleep(ttlMs * 2);
+    expect(provider.tryLoad(keys.instanceId, keys.workflowKey)).toBeUndefined();
+  });
+
+  it("stops renewing once the run settles, even when it was aborted", async () => {
+    const provider = new RecordingProvider();
+    const keys = uniqueKeys();
+    const controller = new AbortController();
+    const { foundry } = longSecondStep(new Promise(() => {}));
+    usePersistence(foundry, provider, { ...keys, lease: { ttlMs } });
+    const run = foundry.forge({ signal: controller.signal });
+    await sleep(ttlMs);
+    controller.abort();
+    expect((await rejectionOf(run)).name).toBe("AbortError");
+    const saves = provider.count("save");
+    await sleep(ttlMs * 3);
+    expect(provider.count("save")).toBe(saves);
+  });
+});
+
+describe("a run that lost its claim", () => {
+  it("is aborted by the renewal that finds another owner, rejects with SnapshotConflictError and writes nothing more", async () => {
+    const provider = new RecordingProvider();
+    const keys = uniqueKeys();
+    const { foundry, ran } = longSecondStep(new Promise(() => {}));
+    usePersistence(foundry, provider, { ...keys, owner: "worker-1", lease: { ttlMs } });
+    const run = foundry.forge();
+    await sleep(10);
+    // Another worker takes the instance over (as if this one had been paused past its lease).
+    const stored = provider.inner.tryLoad(keys.instanceId, keys.workflowKey);
+    if (stored === undefined) throw new Error("expected the checkpoint of the first operation");
+    provider.inner.save({ ...stored, owner: "worker-2", revision: stored.revision + 1 });
+    // The second operation waits on nothing but its signal: only the lost claim can end it.
+    const error = await rejectionOf(run);
+
+    expect(error).toBeInstanceOf(SnapshotConflictError);
+    expect((error as Error).message).toMatch(/claim was lost.*owner "worker-2"/);
+    expect(ran).toEqual(["first", "long"]);
+    expect(provider.inner.tryLoad(keys.instanceId, keys.workflowKey)?.owner).toBe("worker-2");
+    expect(provider.saves.filter((snapshot) => snapshot.owner === "worker-1").every((snapshot) => snapshot.revision <= stored.revision)).toBe(true);
+  });
+
+  it("is refused at its next checkpoint when the operation finished before any renewal noticed", async () => {
+    const provider = new RecordingProvider();
+    const keys = uniqueKeys();
+    const takeover = deferred();
+    const ran: string[] = [];
+    const foundry = createFoundry("Fenced")
+      .withOperation("first", () => {
+        ran.push("first");
+      })
+      .withOperation("second", async () => {
+        ran.push("second");
+        await takeover.promise;
+      })
+      .withOperation("third", () => {
+        ran.push("third");
+      });
+    usePersistence(foundry, provider, { ...keys, owner: "worker-1", lease: { ttlMs: 60_000 } });
+    const run = foundry.forge();
+    await sleep(5);
+    const stored = provider.inner.tryLoad(keys.instanceId, keys.workflowKey);
+    if (stored === undefined) throw new Error("expected the checkpoint of the first operation");
+    provider.inner.save({ ...stored, owner: "worker-2", revision: stored.revision + 1 });
+    takeover.resolve();
+
+    expect(await rejectionOf(run)).toBeInstanceOf(SnapshotConflictError);
+    expect(ran).toEqual(["first", "second"]);
+  });
+});
+
+describe("lease options", () => {
+  it("refuses a lease on a provider without compare-and-set, which could not fence anyone out", () => {
+    const memory = new MemoryPersistenceProvider();
+    const provider: WorkflowPersistenceProvider = {
+      save: (snapshot) => memory.save(snapshot),
+      tryLoad: (instance, workflow) => memory.tryLoad(instance, workflow),
+      delete: (instance, workflow) => memory.delete(instance, workflow),
+    };
+    expect(() => usePersistence(createFoundry("NoCas"), provider, { lease: { ttlMs: 1_000 } })).toThrow(/lease needs a provider that declares capabilities.compareAndSet/);
+  });
+
+  it("keeps attempts out of the snapshots of ordinary runs", async () => {
+    const provider = new RecordingProvider();
+    const foundry = createFoundry("Plain").withOperation("a", () => 1);
+    usePersistence(foundry, provider, { ...uniqueKeys(), onComplete: "keep", lease: { ttlMs: 1_000 } });
+    await foundry.forge();
+    expect(provider.saves.every((snapshot) => !("attempts" in snapshot))).toBe(true);
+  });
+});
