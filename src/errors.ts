@@ -18,7 +18,9 @@ export type WorkflowForgeErrorCode =
   | "DEFINITION_MISMATCH"
   | "WORKFLOW_COMPENSATED"
   | "SNAPSHOT_SERIALIZATION"
-  | "SNAPSHOT_TOO_LARGE";
+  | "SNAPSHOT_TOO_LARGE"
+  | "UNKNOWN_WORKFLOW"
+  | "RETRIES_EXHAUSTED";
 
 /** Where an error happened. Every field is optional because not every error concerns an operation. */
 export interface ErrorLocation {

@@ -31,6 +31,13 @@ export function requirePositiveNumber(value: unknown, what: string): number {
   return value;
 }
 
+export function requireNonNegativeNumber(value: unknown, what: string): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new TypeError(`${what} must be a non-negative finite number, got ${describe(value)}`);
+  }
+  return value;
+}
+
 export function requireOptionalBoolean(value: unknown, what: string): void {
   if (value !== undefined && typeof value !== "boolean") {
     throw new TypeError(`${what} must be a boolean, got ${describe(value)}`);

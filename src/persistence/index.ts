@@ -22,3 +22,15 @@ export {
   type SnapshotKeys,
   type StoredError,
 } from "./errors.js";
+export { snapshotKeysOf } from "./keys.js";
+export { isClaimedByOther } from "./claim.js";
+export {
+  createRecoveryCoordinator,
+  type RecoveryCoordinator,
+  type RecoveryCoordinatorOptions,
+  type RecoveryRunOptions,
+} from "./recovery/coordinator.js";
+export { type RetryOptions } from "./recovery/retry.js";
+export { type EnqueueOptions } from "./recovery/enqueue.js";
+export type { RecoveryOutcome, RecoveryReport, ResumedInstance, FailedInstance, SkippedInstance, InstanceRef } from "./recovery/report.js";
+export { UnknownWorkflowError, RetriesExhaustedError } from "./recovery/errors.js";

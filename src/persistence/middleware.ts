@@ -25,7 +25,12 @@ export function usePersistence<F extends Foundry<any>>(foundry: F, provider: Wor
     // Without compare-and-set a lease cannot fence anyone out; better to say so than to pretend.
     throw new TypeError("usePersistence(foundry, provider, options): options.lease needs a provider that declares capabilities.compareAndSet");
   }
-  foundry.use(persistenceMiddleware(provider, resolved));
+  return addPersistence(foundry, provider, resolved);
+}
+
+/** @internal Adds the middleware with options already resolved (the recovery coordinator's runs). */
+export function addPersistence<F extends Foundry<any>>(foundry: F, provider: WorkflowPersistenceProvider, options: ResolvedPersistenceOptions): F {
+  foundry.use(persistenceMiddleware(provider, options));
   return foundry;
 }
 

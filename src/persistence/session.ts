@@ -1,9 +1,8 @@
-import { OperationFailedError, isWorkflowForgeError, messageOf, preventsCompensation, type ErrorLocation } from "../errors.js";
+import { preventsCompensation, type ErrorLocation } from "../errors.js";
 import type { Foundry } from "../foundry.js";
 import { outputOf, restoreDataOf, resumeCompensation, skipOperation, type ResumeCompensation, type SkipOperation } from "../outcome.js";
 import type { CompensationObserver, OperationContext, WorkflowInfo } from "../types.js";
 import {
-  PersistenceError,
   SnapshotConflictError,
   describeKeys,
   WorkflowCompensatedError,
@@ -12,9 +11,14 @@ import {
   type SnapshotKeys,
   type StoredError,
 } from "./errors.js";
+import { isClaimedByOther } from "./claim.js";
+import { snapshotKeysOf } from "./keys.js";
+import { callProvider } from "./provider-call.js";
 import { LeaseKeeper } from "./lease.js";
 import type { ResolvedPersistenceOptions } from "./options.js";
 import type { WorkflowPersistenceProvider } from "./provider.js";
+import { restoreProperties } from "./restore-properties.js";
+import { storedError } from "./stored-error.js";
 import { definitionFingerprint, validateSnapshot, type SnapshotStatus, type WorkflowExecutionSnapshot } from "./snapshot.js";
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] };
@@ -54,7 +58,7 @@ export class PersistenceSession {
     this.#workflow = run.workflow;
     this.#signal = context.signal;
     this.#fingerprint = definitionFingerprint(run.workflow.version, run.workflow.operations.map((operation) => operation.name));
-    this.keys = { foundryExecutionId: options.instanceId ?? foundry.executionId, workflowId: options.workflowKey ?? run.workflow.id };
+    this.keys = snapshotKeysOf(foundry, run.workflow, options);
     run.identity = { instanceId: this.keys.foundryExecutionId, workflowKey: this.keys.workflowId };
   }
 
@@ -174,10 +178,8 @@ export class PersistenceSession {
   // Another owner's live lease means another process is running (or compensating) this instance
   // right now.
   #assertUnclaimed(snapshot: WorkflowExecutionSnapshot): void {
-    const { owner, leaseExpiresAt } = snapshot;
-    if ((snapshot.status !== "running" && snapshot.status !== "compensating") || owner === undefined || owner === this.#options.owner || leaseExpiresAt === undefined) return;
-    if (Date.parse(leaseExpiresAt) > Date.now()) {
-      throw new SnapshotConflictError({ keys: this.keys, detail: `owner "${owner}" holds a live lease until ${leaseExpiresAt}` });
+    if (isClaimedByOther(snapshot, this.#options.owner)) {
+      throw new SnapshotConflictError({ keys: this.keys, detail: `owner "${snapshot.owner ?? ""}" holds a live lease until ${snapshot.leaseExpiresAt ?? ""}` });
     }
   }
 
@@ -275,17 +277,8 @@ export class PersistenceSession {
     return snapshot;
   }
 
-  // Every provider failure, whatever was thrown and however, reaches the run as a typed error.
-  async #call<T>(call: ProviderCall, location: ErrorLocation | undefined, invoke: () => T | Promise<T>, revision?: number): Promise<T> {
-    try {
-      return await invoke();
-    } catch (cause) {
-      const options = { keys: this.keys, call, cause, location };
-      if (isWorkflowForgeError(cause) && cause.code === "SNAPSHOT_CONFLICT") {
-        throw new SnapshotConflictError({ ...options, detail: `revision ${String(revision)} was refused: the stored revision is not ${String((revision ?? 1) - 1)}` });
-      }
-      throw new PersistenceError(options);
-    }
+  #call<T>(call: ProviderCall, location: ErrorLocation | undefined, invoke: () => T | Promise<T>, revision?: number): Promise<T> {
+    return callProvider({ call, keys: this.keys, location, revision }, invoke);
   }
 
   #locate(index: number): ErrorLocation {
@@ -312,21 +305,4 @@ function isoTime(ms: number): string {
 function hasKeys(record: object): boolean {
   for (const key in record) if (Object.hasOwn(record, key)) return true;
   return false;
-}
-
-/** What a snapshot records of a failure: the operation's own error, not our wrapper. */
-function storedError(error: unknown, operationIndex: number, operationName: string): StoredError {
-  const root = error instanceof OperationFailedError ? error.cause : error;
-  const name = root instanceof Error ? root.name : typeof root;
-  if (isWorkflowForgeError(error) && error.operationIndex !== undefined) {
-    return { name, message: messageOf(root), operationIndex: error.operationIndex, operationName: error.operationName ?? operationName };
-  }
-  return { name, message: messageOf(root), operationIndex, operationName };
-}
-
-// defineProperty creates own data properties, so keys such as "__proto__" never reach a prototype.
-function restoreProperties(target: Record<string, unknown>, source: Readonly<Record<string, unknown>>): void {
-  for (const key of Object.keys(source)) {
-    Object.defineProperty(target, key, { value: source[key], writable: true, enumerable: true, configurable: true });
-  }
 }

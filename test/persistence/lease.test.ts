@@ -82,7 +82,7 @@ describe("lease renewal by time", () => {
     const run = foundry.forge({ signal: controller.signal });
     await sleep(ttlMs);
     controller.abort();
-    expect((await rejectionOf(run)).name).toBe("AbortError");
+    expect(await rejectionOf(run)).toMatchObject({ name: "AbortError" });
     const saves = provider.count("save");
     await sleep(ttlMs * 3);
     expect(provider.count("save")).toBe(saves);

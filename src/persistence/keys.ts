@@ -1,0 +1,16 @@
+import type { Foundry } from "../foundry.js";
+import type { WorkflowInfo } from "../types.js";
+import type { SnapshotKeys } from "./errors.js";
+
+/**
+ * The keys `usePersistence` stores a run under (SPEC §5.1): `instanceId` and `workflowKey` when
+ * given, else the foundry's execution id and the workflow's id (a bare foundry's name). Use it to
+ * find a run's snapshot with `tryLoad`, `coordinator.resume` or the CLI.
+ */
+export function snapshotKeysOf(
+  foundry: Pick<Foundry<any>, "executionId" | "name">,
+  workflow?: Pick<WorkflowInfo, "id">,
+  options: { readonly instanceId?: string | undefined; readonly workflowKey?: string | undefined } = {},
+): SnapshotKeys {
+  return { foundryExecutionId: options.instanceId ?? foundry.executionId, workflowId: options.workflowKey ?? workflow?.id ?? foundry.name };
+}

@@ -1,0 +1,47 @@
+import { requireName, requireOptionsObject, rejectUnknownKeys } from "../../internal/validate.js";
+import type { WorkflowInfo } from "../../types.js";
+import type { Workflow } from "../../workflow.js";
+import { definitionFingerprint, type WorkflowExecutionSnapshot } from "../snapshot.js";
+
+export interface EnqueueOptions {
+  /** Key 1 of the new instance. */
+  readonly instanceId: string;
+  /** Key 2. @default the workflow's id (name@version) */
+  readonly workflowKey?: string;
+  /** The instance's starting properties, stored with it. @default {} */
+  readonly properties?: Readonly<Record<string, unknown>>;
+}
+
+const where = "coordinator.enqueue(workflow, options)";
+
+/**
+ * A snapshot of an instance that has not started: status `running`, no operation complete, no
+ * owner. Any coordinator's `resumeAll` claims and runs it like an interrupted one.
+ */
+export function enqueuedSnapshot(workflow: Workflow<any>, input: EnqueueOptions): WorkflowExecutionSnapshot {
+  const info: WorkflowInfo = workflow;
+  if (typeof workflow !== "object" || workflow === null || !Array.isArray(workflow.operations)) {
+    throw new TypeError(`${where}: workflow must be built with createWorkflow(...).build()`);
+  }
+  const options = requireOptionsObject(input, where) as unknown as EnqueueOptions;
+  rejectUnknownKeys(options, ["instanceId", "workflowKey", "properties"], where);
+  requireName(options.instanceId, `${where}: options.instanceId`);
+  if (options.workflowKey !== undefined) requireName(options.workflowKey, `${where}: options.workflowKey`);
+  const properties = requireOptionsObject(options.properties, `${where}: options.properties`);
+  const now = new Date().toISOString();
+  const snapshot: WorkflowExecutionSnapshot = {
+    formatVersion: 1,
+    foundryExecutionId: options.instanceId,
+    workflowId: options.workflowKey ?? workflow.id,
+    workflowName: workflow.name,
+    definitionFingerprint: definitionFingerprint(workflow.version, info.operations.map((operation) => operation.name)),
+    operationCount: workflow.operations.length,
+    nextOperationIndex: 0,
+    properties: { ...properties },
+    status: "running",
+    revision: 1,
+    createdAt: now,
+    updatedAt: now,
+  };
+  return workflow.version === undefined ? snapshot : { ...snapshot, workflowVersion: workflow.version };
+}

@@ -1,0 +1,54 @@
+/** Which stored instance an outcome is about: the two snapshot keys. */
+export interface InstanceRef {
+  readonly instanceId: string;
+  readonly workflowKey: string;
+}
+
+/** The resumed run completed. `attempts` counts this instance's claims, this one included. */
+export interface ResumedInstance extends InstanceRef {
+  readonly status: "resumed";
+  readonly output: unknown;
+  readonly attempts: number;
+}
+
+/**
+ * The instance could not be completed. `deadLettered` says it is now stored with status `failed`
+ * and will not be resumed again; otherwise a later `resume` may try again (for example after a
+ * deployment that knows its workflow).
+ */
+export interface FailedInstance extends InstanceRef {
+  readonly status: "failed";
+  readonly error: Error;
+  readonly attempts: number;
+  readonly deadLettered: boolean;
+}
+
+/**
+ * Nothing was run, and nothing is wrong:
+ * - `claimed`: another worker holds a live lease, or took the instance over meanwhile;
+ * - `in-progress`: this coordinator is already resuming it;
+ * - `completed` / `absent`: there is nothing left to resume;
+ * - `dead-letter`: it used up its attempts earlier.
+ */
+export interface SkippedInstance extends InstanceRef {
+  readonly status: "skipped";
+  readonly reason: "claimed" | "in-progress" | "completed" | "absent" | "dead-letter";
+  readonly detail?: string;
+}
+
+export type RecoveryOutcome = ResumedInstance | FailedInstance | SkippedInstance;
+
+/** What `resumeAll` did with every instance it found. */
+export interface RecoveryReport {
+  readonly resumed: readonly ResumedInstance[];
+  readonly failed: readonly FailedInstance[];
+  readonly skipped: readonly SkippedInstance[];
+}
+
+export function reportOf(outcomes: readonly RecoveryOutcome[]): RecoveryReport {
+  return {
+    resumed: outcomes.filter((outcome): outcome is ResumedInstance => outcome.status === "resumed"),
+    failed: outcomes.filter((outcome): outcome is FailedInstance => outcome.status === "failed"),
+    skipped: outcomes.filter((outcome): outcome is SkippedInstance => outcome.status === "skipped"),
+  };
+}

@@ -1,0 +1,105 @@
+import { describe, it, expect } from "vitest";
+import { PersistenceError } from "../../../src/persistence/index.js";
+import { deferred, sleep } from "../../support/engine.js";
+import { recoveryFixture } from "./fixtures.js";
+
+const live = () => new Date(Date.now() + 60_000).toISOString();
+
+describe("coordinator.resumeAll", () => {
+  it("reports every unfinished instance as resumed, failed or skipped, and touches nothing finished", async () => {
+    const fixture = recoveryFixture();
+    const error = { name: "Error", message: "boom", operationIndex: 1, operationName: "op-1" };
+    const resumable = [fixture.interrupted(), fixture.interrupted({ status: "failed", attempts: 1, error })];
+    const unknown = fixture.interrupted({ workflowName: "Refunds" });
+    const claimed = fixture.interrupted({ owner: "worker-2", leaseExpiresAt: live() });
+    const dead = fixture.interrupted({ status: "failed", attempts: 3, error });
+    const completed = fixture.interrupted({ status: "completed", nextOperationIndex: 3 });
+
+    const report = await fixture.coordinator().resumeAll();
+
+    const ids = (items: readonly { instanceId: string }[]) => items.map((item) => item.instanceId).sort();
+    expect(ids(report.resumed)).toEqual(resumable.map((ref) => ref.instanceId).sort());
+    expect(report.failed).toHaveLength(1);
+    expect(report.failed[0]).toMatchObject({ instanceId: unknown.instanceId, deadLettered: false });
+    expect(report.failed[0]?.error.message).toMatch(/no workflow definition for "Refunds"/);
+    expect(report.skipped.map(({ instanceId, reason }) => ({ instanceId, reason })).sort((a, b) => a.reason.localeCompare(b.reason))).toEqual([
+      { instanceId: claimed.instanceId, reason: "claimed" },
+      { instanceId: dead.instanceId, reason: "dead-letter" },
+    ]);
+    expect(fixture.stored(completed.instanceId)?.revision).toBe(1);
+  });
+
+  it("narrows the instances with the filter", async () => {
+    const fixture = recoveryFixture();
+    const failedOne = fixture.interrupted({ status: "failed", error: { name: "Error", message: "x", operationIndex: 1, operationName: "op-1" } });
+    fixture.interrupted();
+    const report = await fixture.coordinator().resumeAll({ status: "failed" });
+    expect(report.resumed.map((item) => item.instanceId)).toEqual([failedOne.instanceId]);
+  });
+
+  it("runs at most `concurrency` instances at once", async () => {
+    let running = 0;
+    let most = 0;
+    const fixture = recoveryFixture({
+      onForge: async () => {
+        running++;
+        most = Math.max(most, running);
+        await sleep(5);
+        running--;
+      },
+    });
+    for (let i = 0; i < 8; i++) fixture.interrupted();
+    const report = await fixture.coordinator({ concurrency: 3 }).resumeAll();
+    expect(report.resumed).toHaveLength(8);
+    expect(most).toBe(3);
+  });
+
+  it("lets two coordinators of different owners share the work without running one instance twice", async () => {
+    const fixture = recoveryFixture({ onForge: () => sleep(2) });
+    const refs = Array.from({ length: 12 }, () => fixture.interrupted());
+    const [a, b] = await Promise.all([fixture.coordinator({ owner: "worker-a" }).resumeAll(), fixture.coordinator({ owner: "worker-b" }).resumeAll()]);
+    const resumed = [...a.resumed, ...b.resumed].map((item) => item.instanceId).sort();
+    expect(resumed).toEqual(refs.map((ref) => ref.instanceId).sort());
+    expect(fixture.log.runs).toEqual([undefined, 12, 12]);
+    expect([...a.skipped, ...b.skipped].every((item) => item.reason === "claimed")).toBe(true);
+  });
+
+  it("rejects with PersistenceError naming the list call when the store cannot list", async () => {
+    const fixture = recoveryFixture();
+    fixture.provider.list = () => Promise.reject(new Error("connection reset"));
+    const error: unknown = await fixture.coordinator().resumeAll().catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(PersistenceError);
+    expect((error as PersistenceError).call).toBe("list");
+    expect((error as Error).message).toMatch(/connection reset/);
+  });
+
+  it("reports a failed load of one instance as failed and goes on with the others", async () => {
+    const fixture = recoveryFixture();
+    const broken = fixture.interrupted();
+    const fine = fixture.interrupted();
+    const load = fixture.provider.tryLoad.bind(fixture.provider);
+    fixture.provider.tryLoad = (instanceId, workflowId) => {
+      if (instanceId === broken.instanceId) throw new Error("disk error");
+      return load(instanceId, workflowId);
+    };
+    const report = await fixture.coordinator().resumeAll();
+    expect(report.resumed.map((item) => item.instanceId)).toEqual([fine.instanceId]);
+    expect(report.failed[0]).toMatchObject({ instanceId: broken.instanceId, deadLettered: false });
+    expect(report.failed[0]?.error).toBeInstanceOf(PersistenceError);
+  });
+
+  it("stops starting instances once its signal aborts", async () => {
+    const gate = deferred();
+    const fixture = recoveryFixture({ onForge: (_index, _attempt, _foundry, signal) => (signal.aborted ? undefined : gate.promise) });
+    const [first, ...rest] = Array.from({ length: 4 }, () => fixture.interrupted());
+    const controller = new AbortController();
+    const run = fixture.coordinator({ concurrency: 1 }).resumeAll(undefined, { signal: controller.signal });
+    await sleep(10);
+    controller.abort();
+    gate.resolve();
+    const report = await run;
+    const notStarted = report.failed.filter((item) => item.instanceId !== first?.instanceId);
+    expect(notStarted.map((item) => [item.instanceId, item.error.name])).toEqual(rest.map((ref) => [ref.instanceId, "AbortError"]));
+    expect(fixture.log.runs[1]).toBe(1);
+  });
+});

@@ -1,0 +1,157 @@
+import { describe, it, expect } from "vitest";
+import type { MemoryPersistenceProvider} from "../../../src/persistence/index.js";
+import { PersistenceError, RetriesExhaustedError, SnapshotCorruptedError, WorkflowDefinitionMismatchError, type WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
+import { resolveRetry, retryDelay } from "../../../src/persistence/recovery/retry.js";
+import { runCounts } from "../helpers.js";
+import { recoveryFixture } from "./fixtures.js";
+
+/** A memory store whose checkpoint after operation 1 fails `times` times (every time by default). */
+function failingCheckpoint(provider: MemoryPersistenceProvider, times = Number.POSITIVE_INFINITY) {
+  const saved = provider.save.bind(provider);
+  const claims: number[] = [];
+  let failures = 0;
+  provider.save = (snapshot: WorkflowExecutionSnapshot) => {
+    if (snapshot.nextOperationIndex === 1 && snapshot.status === "running" && snapshot.attempts !== undefined) claims.push(performance.now());
+    if (snapshot.nextOperationIndex === 2 && failures < times) {
+      failures++;
+      throw new Error("store unavailable");
+    }
+    saved(snapshot);
+  };
+  return { claims };
+}
+
+describe("retry", () => {
+  it("retries a run that left its instance resumable, and completes it when a later attempt succeeds", async () => {
+    const fixture = recoveryFixture();
+    failingCheckpoint(fixture.provider, 2);
+    const { instanceId, workflowKey } = fixture.interrupted();
+    const outcome = await fixture.coordinator({ retry: { attempts: 3, baseDelayMs: 1 } }).resume(instanceId, workflowKey);
+    expect(outcome).toMatchObject({ status: "resumed", attempts: 3 });
+    expect(runCounts(fixture.log, 3)).toEqual([0, 3, 1]);
+  });
+
+  it("makes `attempts` claims, then stores a dead letter: status failed, the last error and the attempt count", async () => {
+    const fixture = recoveryFixture();
+    const { claims } = failingCheckpoint(fixture.provider);
+    const { instanceId, workflowKey } = fixture.interrupted();
+    const outcome = await fixture.coordinator({ retry: { attempts: 3, baseDelayMs: 1 } }).resume(instanceId, workflowKey);
+
+    expect(claims).toHaveLength(3);
+    expect(outcome).toMatchObject({ status: "failed", deadLettered: true, attempts: 3 });
+    const error = outcome.status === "failed" ? outcome.error : undefined;
+    expect(error).toBeInstanceOf(RetriesExhaustedError);
+    expect(error?.cause).toBeInstanceOf(PersistenceError);
+    expect(error?.message).toMatch(/failed after 3 attempts and is now a dead letter.*store unavailable/);
+    const stored = fixture.stored(instanceId);
+    expect(stored).toMatchObject({ status: "failed", attempts: 3, nextOperationIndex: 1, properties: { step: 1 } });
+    expect(stored?.error).toMatchObject({ name: "PersistenceError", operationIndex: 1, operationName: "op-1" });
+    expect(stored?.leaseExpiresAt).toBeUndefined();
+  });
+
+  it("never retries a dead letter again", async () => {
+    const fixture = recoveryFixture();
+    const error = { name: "Error", message: "boom", operationIndex: 1, operationName: "op-1" };
+    const { instanceId, workflowKey } = fixture.interrupted({ status: "failed", attempts: 3, error });
+    const outcome = await fixture.coordinator({ retry: { attempts: 3 } }).resume(instanceId, workflowKey);
+    expect(outcome).toMatchObject({ status: "skipped", reason: "dead-letter" });
+    expect(runCounts(fixture.log, 3)).toEqual([0, 0, 0]);
+    expect(fixture.stored(instanceId)?.revision).toBe(1);
+  });
+
+  it("dead-letters an instance whose every claimant died, without running it again", async () => {
+    const fixture = recoveryFixture();
+    const { instanceId, workflowKey } = fixture.interrupted({ attempts: 2 });
+    const outcome = await fixture.coordinator({ retry: { attempts: 2 } }).resume(instanceId, workflowKey);
+    expect(outcome).toMatchObject({ status: "failed", deadLettered: true, attempts: 2 });
+    expect(outcome.status === "failed" && outcome.error.message).toMatch(/every process that claimed it stopped before finishing/);
+    expect(runCounts(fixture.log, 3)).toEqual([0, 0, 0]);
+    expect(fixture.stored(instanceId)).toMatchObject({ status: "failed", attempts: 2, error: { name: "RetriesExhaustedError", operationIndex: 1 } });
+  });
+
+  it("resumes a failed snapshot that has attempts left, re-executing the failed operation", async () => {
+    const fixture = recoveryFixture();
+    const error = { name: "Error", message: "timeout", operationIndex: 1, operationName: "op-1" };
+    const { instanceId, workflowKey } = fixture.interrupted({ status: "failed", attempts: 1, error });
+    expect(await fixture.coordinator({ retry: { attempts: 3 } }).resume(instanceId, workflowKey)).toMatchObject({ status: "resumed", attempts: 2 });
+    expect(runCounts(fixture.log, 3)).toEqual([0, 1, 1]);
+  });
+
+  it("asks retryIf with the error and the attempt number, and stops at once when it says no", async () => {
+    const fixture = recoveryFixture();
+    failingCheckpoint(fixture.provider);
+    const asked: [string, number][] = [];
+    const retryIf = (error: unknown, attempt: number) => {
+      asked.push([(error as Error).name, attempt]);
+      return attempt < 2;
+    };
+    const { instanceId, workflowKey } = fixture.interrupted();
+    const outcome = await fixture.coordinator({ retry: { attempts: 5, baseDelayMs: 1, retryIf } }).resume(instanceId, workflowKey);
+    expect(asked).toEqual([
+      ["PersistenceError", 1],
+      ["PersistenceError", 2],
+    ]);
+    expect(outcome).toMatchObject({ status: "failed", deadLettered: false, attempts: 2 });
+    expect(fixture.stored(instanceId)).toMatchObject({ status: "running", attempts: 2 });
+  });
+
+  it("waits baseDelayMs, then twice that, between attempts when jitter is 0", async () => {
+    const fixture = recoveryFixture();
+    const { claims } = failingCheckpoint(fixture.provider);
+    const { instanceId, workflowKey } = fixture.interrupted();
+    await fixture.coordinator({ retry: { attempts: 3, baseDelayMs: 40, maxDelayMs: 1_000, jitter: 0 } }).resume(instanceId, workflowKey);
+    expect(claims).toHaveLength(3);
+    expect((claims[1] as number) - (claims[0] as number)).toBeGreaterThanOrEqual(39);
+    expect((claims[2] as number) - (claims[1] as number)).toBeGreaterThanOrEqual(79);
+  });
+
+  it("stops waiting when the signal aborts and reports the attempt's error", async () => {
+    const fixture = recoveryFixture();
+    failingCheckpoint(fixture.provider);
+    const { instanceId, workflowKey } = fixture.interrupted();
+    const controller = new AbortController();
+    const started = performance.now();
+    setTimeout(() => controller.abort(), 30);
+    const outcome = await fixture.coordinator({ retry: { attempts: 3, baseDelayMs: 60_000, maxDelayMs: 60_000 } }).resume(instanceId, workflowKey, { signal: controller.signal });
+    expect(performance.now() - started).toBeLessThan(30_000);
+    expect(outcome).toMatchObject({ status: "failed", deadLettered: false, attempts: 1 });
+  });
+});
+
+describe("retryDelay", () => {
+  const retry = { baseDelayMs: 100, maxDelayMs: 1_000, jitter: 0 };
+
+  it("doubles from baseDelayMs and caps at maxDelayMs", () => {
+    expect([1, 2, 3, 4, 5, 6].map((attempt) => retryDelay(retry, attempt))).toEqual([100, 200, 400, 800, 1_000, 1_000]);
+  });
+
+  it("draws the jitter share of the delay at random", () => {
+    expect(retryDelay({ ...retry, jitter: 0.5 }, 2, () => 0)).toBe(200);
+    expect(retryDelay({ ...retry, jitter: 0.5 }, 2, () => 1)).toBe(100);
+    expect(retryDelay({ ...retry, jitter: 1 }, 2, () => 0.25)).toBe(150);
+  });
+});
+
+describe("retry options", () => {
+  it("defaults to 3 attempts, 100 ms doubling to 30 s, half jitter, and no retry of permanent failures", () => {
+    const resolved = resolveRetry(undefined);
+    expect(resolved).toMatchObject({ attempts: 3, baseDelayMs: 100, maxDelayMs: 30_000, jitter: 0.5 });
+    expect(resolved.retryIf(new Error("network"), 1)).toBe(true);
+    const keys = { foundryExecutionId: "a", workflowId: "b" };
+    expect(resolved.retryIf(new WorkflowDefinitionMismatchError(keys, "Orders", "changed"), 1)).toBe(false);
+    expect(resolved.retryIf(new SnapshotCorruptedError(keys, "bad"), 1)).toBe(false);
+  });
+
+  it.each([
+    [{ attempts: 0 }, /retry.attempts must be a positive integer/],
+    [{ attempts: 1.5 }, /retry.attempts/],
+    [{ baseDelayMs: -1 }, /retry.baseDelayMs/],
+    [{ maxDelayMs: Number.NaN }, /retry.maxDelayMs/],
+    [{ baseDelayMs: 500, maxDelayMs: 100 }, /must not be below baseDelayMs/],
+    [{ jitter: 2 }, /retry.jitter must be a number from 0 to 1/],
+    [{ retryIf: true }, /retry.retryIf/],
+    [{ tries: 3 }, /unknown option "tries"/],
+  ])("rejects %o with a TypeError naming it", (options, message) => {
+    expect(() => resolveRetry(options as never)).toThrow(message);
+  });
+});
