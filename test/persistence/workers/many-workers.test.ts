@@ -1,0 +1,135 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { createRecoveryCoordinator, type WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
+import { listSnapshots } from "../../../src/persistence/recovery/list.js";
+import { bundleForChild } from "../../support/bundle.js";
+import { startPostgres } from "../../support/postgres-server.js";
+import { startRedis } from "../../support/redis-server.js";
+import { STEPS, batchWorkflow, readSteps } from "./batch-workflow.js";
+import { openStore, type StoreKind } from "./stores.js";
+import { verifySteps } from "./verify.js";
+
+// Acceptance of recovery across processes: WORKERS processes share one real store, each running
+// resumeAll in a loop over INSTANCES enqueued workflows of STEPS steps, while the test kills
+// workers with SIGKILL at random and starts replacements.
+const WORKERS = 4;
+const INSTANCES = Number(process.env.WORKFLOWFORGE_WORKER_INSTANCES ?? 200);
+const KILLS = Number(process.env.WORKFLOWFORGE_WORKER_KILLS ?? 16);
+const LEASE_MS = 2_000;
+const STEP_MS = 12;
+
+const child = bundleForChild(fileURLToPath(new URL("./worker-child.ts", import.meta.url)));
+const root = mkdtempSync(join(tmpdir(), "wf-workers-"));
+const cleanup: (() => Promise<unknown> | void)[] = [() => rmSync(root, { recursive: true, force: true })];
+afterAll(async () => {
+  for (const step of cleanup.reverse()) await step();
+});
+
+const servers = {
+  postgres: await startPostgres(),
+  redis: await startRedis(),
+} as const;
+for (const server of Object.values(servers)) if (!("skipped" in server)) cleanup.push(() => server.stop());
+
+interface Worker {
+  readonly owner: string;
+  readonly process: ChildProcess;
+  readonly exited: Promise<number | null>;
+}
+
+function startWorker(kind: StoreKind, url: string, logFile: string, owner: string, extra: Record<string, string> = {}): Worker {
+  const processHandle = spawn(process.execPath, [child], {
+    env: { ...process.env, WORKER_STORE: kind, WORKER_URL: url, WORKER_LOG: logFile, WORKER_OWNER: owner, WORKER_LEASE_MS: String(LEASE_MS), WORKER_STEP_MS: String(STEP_MS), ...extra },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const exited = new Promise<number | null>((resolve) => processHandle.once("exit", (code) => resolve(code)));
+  return { owner, process: processHandle, exited };
+}
+
+const randomBetween = (low: number, high: number) => low + Math.random() * (high - low);
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs the workers until every one exited by itself; kills KILLS of them along the way. */
+async function runWorkers(kind: StoreKind, url: string, logFile: string): Promise<{ kills: Map<string, number>; exitCodes: (number | null)[] }> {
+  let generation = 0;
+  const slots: Worker[] = Array.from({ length: WORKERS }, (_, slot) => startWorker(kind, url, logFile, `w${slot}-g${generation++}`));
+  const kills = new Map<string, number>();
+  const exitCodes: (number | null)[] = [];
+  let killing = true;
+  const killer = (async () => {
+    while (killing && kills.size < KILLS) {
+      await delay(randomBetween(150, 700));
+      const slot = Math.floor(Math.random() * WORKERS);
+      const victim = slots[slot] as Worker;
+      if (!killing || victim.process.exitCode !== null) continue;
+      kills.set(victim.owner, Date.now());
+      victim.process.kill("SIGKILL");
+      await victim.exited;
+      slots[slot] = startWorker(kind, url, logFile, `w${slot}-g${generation++}`);
+    }
+  })();
+  // A worker exits by itself once nothing is left unfinished; the replacements then follow.
+  for (;;) {
+    const current = [...slots];
+    const codes = await Promise.all(current.map((worker) => worker.exited));
+    if (current.every((worker, slot) => slots[slot] === worker)) {
+      exitCodes.push(...codes.filter((_, slot) => !kills.has((current[slot] as Worker).owner)));
+      break;
+    }
+  }
+  killing = false;
+  await killer;
+  return { kills, exitCodes };
+}
+
+async function enqueueAll(provider: WorkflowPersistenceProvider, logFile: string, prefix: string): Promise<string[]> {
+  const workflow = batchWorkflow({ logFile, owner: "enqueuer", stepMs: () => 0 });
+  const coordinator = createRecoveryCoordinator({ provider, resolveWorkflow: () => workflow });
+  const ids = Array.from({ length: INSTANCES }, (_, i) => `${prefix}-${i}`);
+  for (const instanceId of ids) await coordinator.enqueue(workflow, { instanceId, properties: { instance: instanceId } });
+  return ids;
+}
+
+describe.each(["postgres", "redis"] as const)("%s: many workers resume every workflow exactly once at a time", (kind) => {
+  const server = servers[kind];
+  if ("skipped" in server) {
+    console.warn(`many-workers suite for ${kind} skipped: ${server.skipped}`);
+    it.skip(`skipped because ${server.skipped}`, () => undefined);
+    return;
+  }
+
+  it(`${WORKERS} workers, ${INSTANCES} workflows of ${STEPS} steps, ${KILLS} SIGKILLs`, async () => {
+    const logFile = join(root, `${kind}.log`);
+    writeFileSync(logFile, "");
+    const { provider, close } = await openStore(kind, server.url);
+    cleanup.push(close);
+    const instances = await enqueueAll(provider, logFile, `${kind}-batch`);
+
+    const { kills, exitCodes } = await runWorkers(kind, server.url, logFile);
+
+    const log = readFileSync(logFile, "utf8");
+    expect(log.split("\n").filter((line) => line.startsWith("F "))).toEqual([]);
+    expect(exitCodes.every((code) => code === 0), `worker exit codes ${exitCodes.join(",")}`).toBe(true);
+    expect(kills.size).toBe(KILLS);
+    const steps = readSteps(log);
+    expect(verifySteps(steps, instances, kills)).toEqual([]);
+    // The kills landed while work was in progress: some instances were taken over by another worker.
+    const owners = new Map<string, Set<string>>();
+    for (const step of steps) (owners.get(step.instance) ?? owners.set(step.instance, new Set()).get(step.instance))?.add(step.owner);
+    const takenOver = [...owners.values()].filter((set) => set.size > 1).length;
+    console.info(`${kind}: ${steps.length} step executions for ${INSTANCES * STEPS} steps, ${takenOver} instances taken over after ${kills.size} kills`);
+    expect(takenOver).toBeGreaterThan(0);
+    // Nothing is left but the kept completed records, each with its chained output and every step's mark.
+    const stored = await listSnapshots(provider, {}, undefined);
+    expect(stored.filter((snapshot) => snapshot.status !== "completed")).toEqual([]);
+    expect(stored.map((snapshot) => snapshot.foundryExecutionId).sort()).toEqual([...instances].sort());
+    for (const snapshot of stored) {
+      expect(snapshot.lastOutput).toBe(STEPS);
+      expect(Object.keys(snapshot.properties)).toHaveLength(STEPS + 1);
+    }
+  }, 240_000);
+});
