@@ -3,10 +3,11 @@ import { isWorkflowForgeError } from "../../errors.js";
 import type { WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { fullSnapshot, nextRevision, randomKeys } from "./fixtures.js";
+import { recoveryCases } from "./recovery-cases.js";
 import { workflowCases } from "./workflow-cases.js";
 
 /** Groups of the conformance suite; any of them can be skipped by name. */
-export type ConformanceGroup = "basics" | "keys" | "large" | "compareAndSet" | "list" | "abort" | "workflow";
+export type ConformanceGroup = "basics" | "keys" | "large" | "compareAndSet" | "list" | "abort" | "workflow" | "recovery";
 
 export interface ConformanceCase {
   readonly group: ConformanceGroup;
@@ -212,6 +213,30 @@ const list: ConformanceCase[] = [
       assert.deepEqual(await ids({ workflowName, updatedBefore: "2025-01-01T00:00:00.000Z" }), [old.foundryExecutionId]);
     },
   },
+  {
+    group: "list",
+    name: "a deleted snapshot no longer appears in list()",
+    async run(provider) {
+      const workflowName = `List-${randomKeys().workflowId}`;
+      const kept = fullSnapshot({ workflowName });
+      const deleted = fullSnapshot({ workflowName });
+      for (const snapshot of [kept, deleted]) await provider.save(snapshot);
+      await provider.delete(deleted.foundryExecutionId, deleted.workflowId);
+      const found: string[] = [];
+      for await (const snapshot of await provider.list!({ workflowName })) found.push(snapshot.foundryExecutionId);
+      assert.deepEqual(found, [kept.foundryExecutionId]);
+    },
+  },
+  {
+    group: "list",
+    name: "list() with an aborted signal rejects",
+    async run(provider) {
+      const signal = AbortSignal.abort(new Error("conformance abort"));
+      await assert.rejects(async () => {
+        for await (const snapshot of await provider.list!({}, signal)) void snapshot;
+      }, "list");
+    },
+  },
 ];
 
 const abort: ConformanceCase[] = [
@@ -230,4 +255,4 @@ const abort: ConformanceCase[] = [
 ];
 
 /** Every case, in the order they run. */
-export const conformanceCases: readonly ConformanceCase[] = [...basics, ...keys, ...large, ...compareAndSet, ...list, ...abort, ...workflowCases];
+export const conformanceCases: readonly ConformanceCase[] = [...basics, ...keys, ...large, ...compareAndSet, ...list, ...abort, ...workflowCases, ...recoveryCases];

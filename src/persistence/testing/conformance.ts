@@ -34,6 +34,7 @@ export interface TestFramework {
 function supports(provider: WorkflowPersistenceProvider, group: ConformanceGroup): boolean {
   if (group === "compareAndSet") return provider.capabilities?.compareAndSet === true;
   if (group === "list") return provider.capabilities?.list === true;
+  if (group === "recovery") return provider.capabilities?.compareAndSet === true && provider.capabilities.list === true;
   return true;
 }
 

@@ -25,6 +25,7 @@ export function fullSnapshot(overrides: Partial<WorkflowExecutionSnapshot> = {})
     revision: 1,
     owner: "worker-1",
     leaseExpiresAt: "2026-01-01T00:00:30.000Z",
+    attempts: 2,
     createdAt: "2026-01-01T00:00:00.000Z",
     updatedAt: "2026-01-01T00:00:01.000Z",
     ...overrides,
