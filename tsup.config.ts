@@ -1,28 +1,46 @@
-import { defineConfig } from "tsup";
+import { defineConfig, type Options } from "tsup";
 
-// Entry keys equal the export paths in package.json. Splitting is on for both formats so that
-// every subpath shares one copy of the error classes: an error thrown from
-// `workflowforge/persistence` stays `instanceof` the class imported from `workflowforge`.
-export default defineConfig({
-  entry: {
-    index: "src/index.ts",
-    "persistence/index": "src/persistence/index.ts",
-    "persistence/testing": "src/persistence/testing/index.ts",
-    "persistence/file": "src/persistence/providers/file.ts",
-    "persistence/sqlite": "src/persistence/providers/sqlite.ts",
-    "persistence/postgres": "src/persistence/providers/postgres.ts",
-    "persistence/redis": "src/persistence/providers/redis.ts",
-  },
-  format: ["esm", "cjs"],
-  dts: true,
-  splitting: true,
-  clean: true,
-  sourcemap: false,
+const shared = {
   target: "node20",
   platform: "node",
   treeshake: true,
-  // No keepNames: it wraps every closure the hot path creates in a defineProperty call. Error
-  // classes take their `name` from the class, which esbuild keeps without minification; the
-  // package test checks those names on the built output.
+  sourcemap: false,
   external: ["better-sqlite3", "pg", "@electric-sql/pglite", "ioredis", "redis"],
-});
+} satisfies Options;
+
+export default defineConfig([
+  // The library. Entry keys equal the export paths in package.json. Splitting is on for both
+  // formats so that every subpath shares one copy of the error classes: an error thrown from
+  // `workflowforge/persistence` stays `instanceof` the class imported from `workflowforge`.
+  {
+    ...shared,
+    entry: {
+      index: "src/index.ts",
+      "persistence/index": "src/persistence/index.ts",
+      "persistence/testing": "src/persistence/testing/index.ts",
+      "persistence/file": "src/persistence/providers/file.ts",
+      "persistence/sqlite": "src/persistence/providers/sqlite.ts",
+      "persistence/postgres": "src/persistence/providers/postgres.ts",
+      "persistence/redis": "src/persistence/providers/redis.ts",
+    },
+    format: ["esm", "cjs"],
+    dts: true,
+    splitting: true,
+    // Both configs build at once into dist/: this one must not delete the CLI the other writes.
+    clean: ["!cli.js"],
+    // No keepNames: it wraps every closure the hot path creates in a defineProperty call. Error
+    // classes take their `name` from the class, which esbuild keeps without minification; the
+    // package test checks those names on the built output.
+  },
+  // The `workflowforge` bin: one self-contained ESM file (it shares no objects with user code, so
+  // it needs no shared chunks), no CJS twin and no types. tsup keeps the entry's shebang and
+  // marks the file executable.
+  {
+    ...shared,
+    entry: { cli: "src/cli/main.ts" },
+    format: ["esm"],
+    dts: false,
+    splitting: false,
+    clean: false,
+  },
+]);

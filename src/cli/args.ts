@@ -1,0 +1,200 @@
+import { parseArgs } from "node:util";
+import type { SnapshotKeys } from "../persistence/errors.js";
+import type { SnapshotStatus } from "../persistence/snapshot.js";
+import { parseDuration } from "./duration.js";
+import { usageError } from "./errors.js";
+
+/** Where the snapshots are, with the provider options that name the table or the keys. */
+export type StoreSpec =
+  | { readonly kind: "dir"; readonly path: string }
+  | { readonly kind: "sqlite"; readonly file: string; readonly options: { readonly tableName?: string } }
+  | { readonly kind: "postgres"; readonly url: string; readonly options: { readonly tableName?: string; readonly schema?: string } }
+  | { readonly kind: "redis"; readonly url: string; readonly options: { readonly keyPrefix?: string } };
+
+/** Which snapshots `list` shows and `prune` deletes; every given field must match. */
+export interface Selection {
+  readonly statuses?: readonly SnapshotStatus[];
+  /** Matches the workflow's name or its workflow key. */
+  readonly workflow?: string;
+  /** Last updated at least this long ago, as written (`7d`) and in milliseconds. */
+  readonly olderThan?: { readonly text: string; readonly ms: number };
+}
+
+export const commandNames = ["list", "show", "delete", "prune"] as const;
+export type CommandName = (typeof commandNames)[number];
+
+export type Command =
+  | { readonly kind: "help"; readonly topic?: CommandName }
+  | { readonly kind: "version" }
+  | { readonly kind: "list"; readonly store: StoreSpec; readonly selection: Selection; readonly json: boolean }
+  | { readonly kind: "show"; readonly store: StoreSpec; readonly keys: SnapshotKeys; readonly json: boolean }
+  | { readonly kind: "delete"; readonly store: StoreSpec; readonly keys: SnapshotKeys; readonly json: boolean; readonly force: boolean }
+  | { readonly kind: "prune"; readonly store: StoreSpec; readonly selection: Selection; readonly json: boolean; readonly dryRun: boolean };
+
+const options = {
+  dir: { type: "string" },
+  sqlite: { type: "string" },
+  postgres: { type: "string" },
+  redis: { type: "string" },
+  "table-name": { type: "string" },
+  schema: { type: "string" },
+  "key-prefix": { type: "string" },
+  status: { type: "string", multiple: true },
+  workflow: { type: "string" },
+  "older-than": { type: "string" },
+  "dry-run": { type: "boolean" },
+  force: { type: "boolean" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
+} as const;
+
+type Flag = keyof typeof options;
+type Values = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true; strict: true }>>["values"];
+
+const storeFlags = ["dir", "sqlite", "postgres", "redis"] as const;
+// Flags that only make sense for some commands or stores; anything else given there is refused,
+// so that a misplaced flag never silently does nothing.
+const commandFlags: Record<CommandName, readonly Flag[]> = {
+  list: ["status", "workflow", "older-than"],
+  show: [],
+  delete: ["force"],
+  prune: ["status", "workflow", "older-than", "dry-run"],
+};
+const storeOptionFlags: Partial<Record<Flag, readonly (typeof storeFlags)[number][]>> = {
+  "table-name": ["sqlite", "postgres"],
+  schema: ["postgres"],
+  "key-prefix": ["redis"],
+};
+const commandSpecificFlags: ReadonlySet<Flag> = new Set(Object.values(commandFlags).flat());
+const positionalNames: Record<CommandName, readonly string[]> = { list: [], show: ["instanceId", "workflowKey"], delete: ["instanceId", "workflowKey"], prune: [] };
+// A record, so that a status added to SnapshotStatus does not compile here until it is listed.
+const statusNames: Record<SnapshotStatus, true> = { running: true, failed: true, compensating: true, completed: true };
+const statuses = Object.keys(statusNames) as SnapshotStatus[];
+
+const isCommandName = (word: string | undefined): word is CommandName => (commandNames as readonly (string | undefined)[]).includes(word);
+
+/** Turns the arguments after the program name into a command. Throws a usage `CliError` when they make no sense. */
+export function parseCommand(argv: readonly string[]): Command {
+  if (argv.length === 0) return { kind: "help" };
+  const { values, positionals, given } = tokenize(argv);
+  const [first, ...rest] = positionals;
+  if (values.help === true || first === "help") return helpFor(first === "help" ? rest[0] : first);
+  if (values.version === true) return { kind: "version" };
+  if (first === undefined) throw usageError("no command given: use list, show, delete or prune");
+  if (!isCommandName(first)) throw usageError(`unknown command "${first}": use list, show, delete or prune`);
+  checkFlags(first, given);
+  const words = checkPositionals(first, rest);
+  const base = { store: storeSpec(first, values, given), json: values.json === true };
+  switch (first) {
+    case "list":
+      return { kind: "list", ...base, selection: selection(first, values) };
+    case "show":
+      return { kind: "show", ...base, keys: keysOf(words) };
+    case "delete":
+      return { kind: "delete", ...base, keys: keysOf(words), force: values.force === true };
+    case "prune":
+      if (values["older-than"] === undefined) throw usageError("prune needs --older-than <duration>, e.g. --older-than 7d", first);
+      return { kind: "prune", ...base, selection: selection(first, values), dryRun: values["dry-run"] === true };
+  }
+}
+
+// parseArgs in strict mode, plus every flag in the order given (values keep only the last of a repeated one).
+function tokenize(argv: readonly string[]): { values: Values; positionals: string[]; given: Flag[] } {
+  try {
+    const { values, positionals, tokens } = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true, tokens: true });
+    const given = tokens.flatMap((token) => (token.kind === "option" ? [token.name] : []));
+    return { values, positionals, given };
+  } catch (error) {
+    if (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS")) {
+      throw usageError(parseArgsMessage(error.code as string, error.message), firstCommand(argv));
+    }
+    throw error;
+  }
+}
+
+// Node's message for an unknown option runs on about positionals; the option's name is what helps.
+function parseArgsMessage(code: string, message: string): string {
+  const option = /'(-[^' ]*)/.exec(message)?.[1];
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && option !== undefined) return `unknown option ${option} (a key that starts with "-" goes after "--")`;
+  return message.charAt(0).toLowerCase() + message.slice(1);
+}
+
+const firstCommand = (argv: readonly string[]): CommandName | undefined => argv.find(isCommandName);
+
+function helpFor(topic: string | undefined): Command {
+  if (topic === undefined) return { kind: "help" };
+  if (!isCommandName(topic)) throw usageError(`no help for "${topic}": the commands are list, show, delete and prune`);
+  return { kind: "help", topic };
+}
+
+function checkFlags(command: CommandName, given: readonly Flag[]): void {
+  for (const flag of given) {
+    if (commandSpecificFlags.has(flag) && !commandFlags[command].includes(flag)) {
+      const users = commandNames.filter((name) => commandFlags[name].includes(flag));
+      throw usageError(`--${flag} does not apply to ${command} (only to ${users.join(" and ")})`, command);
+    }
+    if (flag !== "status" && given.indexOf(flag) !== given.lastIndexOf(flag)) throw usageError(`--${flag} is given more than once`, command);
+  }
+}
+
+function checkPositionals(command: CommandName, words: readonly string[]): readonly string[] {
+  const names = positionalNames[command];
+  if (words.length < names.length) {
+    const missing = names.slice(words.length).map((name) => `<${name}>`).join(" ");
+    throw usageError(`${command} needs ${names.map((name) => `<${name}>`).join(" ")}; missing ${missing}`, command);
+  }
+  if (words.length > names.length) throw usageError(`unexpected argument "${words[names.length]}" for ${command}`, command);
+  return words;
+}
+
+const keysOf = ([foundryExecutionId = "", workflowId = ""]: readonly string[]): SnapshotKeys => ({ foundryExecutionId, workflowId });
+
+function storeSpec(command: CommandName, values: Values, given: readonly Flag[]): StoreSpec {
+  const chosen = storeFlags.filter((flag) => values[flag] !== undefined);
+  if (chosen.length === 0) throw usageError(`${command} needs a store: pass one of --dir, --sqlite, --postgres or --redis`, command);
+  if (chosen.length > 1) throw usageError(`pass exactly one store, not ${chosen.map((flag) => `--${flag}`).join(" and ")}`, command);
+  const kind = chosen[0] as (typeof storeFlags)[number];
+  for (const flag of given) {
+    const stores = storeOptionFlags[flag];
+    if (stores !== undefined && !stores.includes(kind)) throw usageError(`--${flag} applies to ${stores.map((s) => `--${s}`).join(" and ")}, not --${kind}`, command);
+  }
+  const location = values[kind] as string;
+  if (location === "") throw usageError(`--${kind} needs a non-empty value`, command);
+  switch (kind) {
+    case "dir":
+      return { kind, path: location };
+    case "sqlite":
+      return { kind, file: location, options: optional("tableName", values["table-name"]) };
+    case "postgres":
+      return { kind, url: location, options: { ...optional("tableName", values["table-name"]), ...optional("schema", values.schema) } };
+    case "redis":
+      return { kind, url: location, options: optional("keyPrefix", values["key-prefix"]) };
+  }
+}
+
+// exactOptionalPropertyTypes: a flag not given must be an absent key, not a key holding undefined.
+function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, string>);
+}
+
+function selection(command: CommandName, values: Values): Selection {
+  const result: { statuses?: SnapshotStatus[]; workflow?: string; olderThan?: { text: string; ms: number } } = {};
+  if (values.status !== undefined) result.statuses = parseStatuses(command, values.status);
+  if (values.workflow !== undefined) result.workflow = values.workflow;
+  const olderThan = values["older-than"];
+  if (olderThan !== undefined) {
+    const ms = parseDuration(olderThan);
+    if (ms === undefined) throw usageError(`--older-than "${olderThan}" is not a duration: use a whole number and a unit (s, m, h, d, w), e.g. 30s, 15m, 2h, 7d`, command);
+    result.olderThan = { text: olderThan.trim(), ms };
+  }
+  return result;
+}
+
+function parseStatuses(command: CommandName, texts: readonly string[]): SnapshotStatus[] {
+  const words = texts.flatMap((text) => text.split(",")).map((word) => word.trim());
+  for (const word of words) {
+    if (!Object.hasOwn(statusNames, word)) throw usageError(`--status "${word}" is not one of ${statuses.join(", ")}`, command);
+  }
+  return [...new Set(words as SnapshotStatus[])];
+}

@@ -1,0 +1,71 @@
+import { isWorkflowForgeError } from "../errors.js";
+import { parseCommand, type Command } from "./args.js";
+import { deleteCommand, listCommand, pruneCommand, showCommand, type CommandContext, type Output } from "./commands.js";
+import { CliError } from "./errors.js";
+import { openStore } from "./stores.js";
+import { usage } from "./usage.js";
+import { packageVersion } from "./version.js";
+
+/** Where the CLI writes: the process's streams in `main`, buffers in tests. */
+export interface CliIo {
+  readonly stdout: Output;
+  readonly stderr: Output;
+}
+
+type StoreCommand = Exclude<Command, { kind: "help" | "version" }>;
+
+/**
+ * Runs the CLI with `argv` (the arguments after the program name) and resolves with the exit
+ * code: 0 done, 1 a store or snapshot problem, 2 bad arguments. Never rejects and never exits
+ * the process; every failure is written to `io.stderr`.
+ */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  try {
+    const command = parseCommand(argv);
+    if (command.kind === "help") io.stdout.write(usage(command.topic));
+    else if (command.kind === "version") io.stdout.write(`${await packageVersion()}\n`);
+    else return await withStore(command, io);
+    return 0;
+  } catch (error) {
+    return report(error, io.stderr);
+  }
+}
+
+async function withStore(command: StoreCommand, io: CliIo): Promise<number> {
+  const store = await openStore(command.store);
+  const context: CommandContext = { store, stdout: io.stdout, now: Date.now(), json: command.json };
+  try {
+    return await execute(command, context);
+  } catch (error) {
+    // The library's errors name the provider and the call; the label adds which store it was.
+    if (isWorkflowForgeError(error)) throw new CliError("STORE", `${store.label}: ${error.message}`, { cause: error });
+    throw error;
+  } finally {
+    // A failing close must not hide the command's own outcome.
+    await store.close().catch(() => undefined);
+  }
+}
+
+function execute(command: StoreCommand, context: CommandContext): Promise<number> {
+  switch (command.kind) {
+    case "list":
+      return listCommand(context, command.selection);
+    case "show":
+      return showCommand(context, command.keys);
+    case "delete":
+      return deleteCommand(context, command.keys, command.force);
+    case "prune":
+      return pruneCommand(context, command.selection, command.dryRun);
+  }
+}
+
+function report(error: unknown, stderr: Output): number {
+  if (error instanceof CliError) {
+    const hint = error.code === "USAGE" ? `\nRun "workflowforge ${error.command === undefined ? "--help" : `help ${error.command}`}" for usage.` : "";
+    stderr.write(`workflowforge: ${error.message}${hint}\n`);
+    return error.exitCode;
+  }
+  // Not one of ours: a bug or something unforeseen, so the stack goes along.
+  stderr.write(`workflowforge: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  return 1;
+}

@@ -1,0 +1,56 @@
+import type { StoredError } from "../persistence/errors.js";
+import type { SnapshotStatus, WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
+
+/** One line of `list --json`: the header of a snapshot, every optional field present (null when absent). */
+export interface SnapshotSummary {
+  readonly instance: string;
+  readonly workflowKey: string;
+  readonly workflowName: string;
+  readonly version: string | null;
+  readonly status: SnapshotStatus;
+  readonly nextOperationIndex: number;
+  readonly operationCount: number;
+  readonly revision: number;
+  readonly owner: string | null;
+  readonly leaseExpiresAt: string | null;
+  /** Recovery claims so far; 0 when the snapshot has never been claimed. */
+  readonly attempts: number;
+  readonly error: StoredError | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export function summarize(snapshot: WorkflowExecutionSnapshot): SnapshotSummary {
+  return {
+    instance: snapshot.foundryExecutionId,
+    workflowKey: snapshot.workflowId,
+    workflowName: snapshot.workflowName,
+    version: snapshot.workflowVersion ?? null,
+    status: snapshot.status,
+    nextOperationIndex: snapshot.nextOperationIndex,
+    operationCount: snapshot.operationCount,
+    revision: snapshot.revision,
+    owner: snapshot.owner ?? null,
+    leaseExpiresAt: snapshot.leaseExpiresAt ?? null,
+    attempts: snapshot.attempts ?? 0,
+    error: snapshot.error ?? null,
+    createdAt: snapshot.createdAt,
+    updatedAt: snapshot.updatedAt,
+  };
+}
+
+/**
+ * True when a process still holds a claim on the instance: deleting its snapshot under it would
+ * lose its checkpoints. A completed snapshot is finished whatever its lease says.
+ */
+export function hasLiveLease(snapshot: WorkflowExecutionSnapshot, now: number): boolean {
+  if (snapshot.status === "completed" || snapshot.leaseExpiresAt === undefined) return false;
+  return Date.parse(snapshot.leaseExpiresAt) > now;
+}
+
+/** Oldest first, then by keys, so that the output is the same on every run and every store. */
+export function byUpdatedAt(a: WorkflowExecutionSnapshot, b: WorkflowExecutionSnapshot): number {
+  const at = Date.parse(a.updatedAt) - Date.parse(b.updatedAt);
+  if (at !== 0 && !Number.isNaN(at)) return at;
+  return a.foundryExecutionId.localeCompare(b.foundryExecutionId) || a.workflowId.localeCompare(b.workflowId);
+}

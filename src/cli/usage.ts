@@ -1,0 +1,124 @@
+import type { CommandName } from "./args.js";
+
+const stores = `Store (exactly one):
+  --dir <path>             a FilePersistenceProvider directory
+  --sqlite <file>          a SQLite database file (needs: npm install better-sqlite3)
+  --postgres <url>         a PostgreSQL connection string (needs: npm install pg)
+  --redis <url>            a Redis URL (needs: npm install ioredis, or redis)
+  --table-name <name>      table, with --sqlite or --postgres   [default: workflowforge_snapshots]
+  --schema <name>          schema, with --postgres              [default: first on the search_path]
+  --key-prefix <prefix>    key prefix, with --redis             [default: "workflowforge:"]`;
+
+const filters = `Filters (all given must match):
+  --status <status>        running, failed, compensating or completed;
+                           repeat the flag or separate with commas
+  --workflow <name|key>    the workflow's name or its workflow key
+  --older-than <duration>  not updated for at least this long: 30s, 15m, 2h, 7d, 2w`;
+
+const overview = `workflowforge - inspect and clean up stored workflow snapshots
+
+Every workflow run under usePersistence leaves a snapshot in its store until it completes.
+This tool lists them, shows one decoded, and deletes the ones you no longer want.
+
+Usage:
+  workflowforge <command> [arguments] <store> [options]
+
+Commands:
+  list                                 list snapshots, oldest first
+  show <instanceId> <workflowKey>      print one snapshot: header, error, properties, outputs
+  delete <instanceId> <workflowKey>    delete one snapshot
+  prune --older-than <duration>        delete every snapshot not updated for that long
+  help [command]                       show help for a command
+
+${stores}
+
+Options:
+  --json                   print JSON on stdout, for scripts
+  -h, --help               show help
+  --version                print the version
+
+Examples:
+  workflowforge list --dir ./snapshots
+  workflowforge list --sqlite app.db --status failed --older-than 1h
+  workflowforge show order-42 ProcessOrder-v1 --postgres postgres://app@127.0.0.1:5432/app
+  workflowforge prune --redis redis://127.0.0.1:6379 --older-than 7d --status completed --dry-run
+
+Exit status: 0 done, 1 store or snapshot problem (unreachable, not found, driver missing),
+2 bad arguments. Run "workflowforge help <command>" for details.
+`;
+
+const topics: Record<CommandName, string> = {
+  list: `Usage: workflowforge list <store> [filters] [--json]
+
+Lists the stored snapshots, oldest first: keys, workflow, status, progress (operations done
+of all), revision, recovery attempts, age and error. A "failed" snapshot with attempts has been
+retried by a recovery coordinator; once attempts reach its limit it is a dead letter.
+
+${filters}
+
+--json prints an array of { instance, workflowKey, workflowName, version, status,
+nextOperationIndex, operationCount, revision, owner, leaseExpiresAt, attempts, error,
+createdAt, updatedAt }; absent fields are null, absent attempts 0.
+
+${stores}
+
+Examples:
+  workflowforge list --dir ./snapshots
+  workflowforge list --postgres "$DATABASE_URL" --status failed,compensating --workflow ProcessOrder
+  workflowforge list --sqlite app.db --older-than 2h --json | jq '.[].instance'
+`,
+  show: `Usage: workflowforge show <instanceId> <workflowKey> <store> [--json]
+
+Prints one snapshot decoded: the header fields, the stored error, the properties, the last
+output and the restore outputs, with Maps, Sets, Dates and BigInts shown as such.
+<instanceId> and <workflowKey> are the two keys usePersistence saved it under (its
+instanceId and workflowKey options); "workflowforge list" shows them. A key that starts
+with "-" goes after "--".
+
+--json prints the snapshot as JSON: Dates become ISO strings, BigInts decimal strings,
+Maps arrays of [key, value], Sets and typed arrays arrays, undefined null.
+Exits 1 when nothing is stored under the keys.
+
+${stores}
+
+Examples:
+  workflowforge show order-42 ProcessOrder-v1 --dir ./snapshots
+  workflowforge show order-42 ProcessOrder-v1 --redis redis://127.0.0.1:6379 --json
+  workflowforge show --dir ./snapshots -- -odd-instance ProcessOrder-v1
+`,
+  delete: `Usage: workflowforge delete <instanceId> <workflowKey> <store> [--force] [--json]
+
+Deletes one snapshot. The instance then starts from its first operation the next time it
+runs. Refuses when a process holds a live lease on it (it may be running right now) unless
+--force is given. Exits 1 when nothing is stored under the keys.
+
+  --force                  delete even when a live lease says a process is running it
+  --json                   print { deleted, instance, workflowKey }
+
+${stores}
+
+Example:
+  workflowforge delete order-42 ProcessOrder-v1 --sqlite app.db
+`,
+  prune: `Usage: workflowforge prune --older-than <duration> <store> [filters] [--dry-run] [--json]
+
+Deletes every snapshot not updated for <duration> that matches the filters, and prints how
+many it deleted. Snapshots with a live lease (a process is running them) are skipped, and so
+is one saved again since it was listed.
+
+${filters}
+  --dry-run                list what would be deleted; delete nothing
+  --json                   print { dryRun, matched, deleted, wouldDelete, skipped, items }
+
+${stores}
+
+Examples:
+  workflowforge prune --dir ./snapshots --older-than 30d --dry-run
+  workflowforge prune --postgres "$DATABASE_URL" --older-than 7d --status completed,failed
+`,
+};
+
+/** The help text: the overview, or one command's page. */
+export function usage(topic?: CommandName): string {
+  return topic === undefined ? overview : topics[topic];
+}

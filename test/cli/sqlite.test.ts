@@ -1,0 +1,72 @@
+import Database from "better-sqlite3";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { SqlitePersistenceProvider } from "../../src/persistence/providers/sqlite.js";
+import { cli, cliJson, seedSnapshots } from "./run-cli.js";
+import { describeStoreCommands } from "./store-cases.js";
+
+const root = mkdtempSync(join(tmpdir(), "workflowforge-cli-sqlite-"));
+const opened: Database.Database[] = [];
+afterAll(() => {
+  for (const database of opened) database.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+let files = 0;
+async function freshDatabase(tableName?: string): Promise<{ file: string; provider: SqlitePersistenceProvider }> {
+  const file = join(root, `store-${++files}.db`);
+  const database = new Database(file);
+  opened.push(database);
+  const provider = new SqlitePersistenceProvider(tableName === undefined ? { database } : { database, tableName });
+  await provider.migrate();
+  return { file, provider };
+}
+
+describeStoreCommands("a SQLite file (--sqlite)", async () => {
+  const { file, provider } = await freshDatabase();
+  return { args: ["--sqlite", file], provider };
+});
+
+describe("workflowforge CLI --sqlite", () => {
+  it("exits 1 for a file that does not exist, and does not create it", async () => {
+    const missing = join(root, "missing.db");
+    const { code, stderr } = await cli("list", "--sqlite", missing);
+    expect(code).toBe(1);
+    expect(stderr).toBe(`workflowforge: SQLite file ${missing} does not exist\n`);
+    expect(existsSync(missing)).toBe(false);
+  });
+
+  it("exits 1 for a file that is not a SQLite database", async () => {
+    const file = join(root, "not-a-database.db");
+    writeFileSync(file, "just text, long enough to not be an empty database file\n".repeat(20));
+    const { code, stderr } = await cli("list", "--sqlite", file);
+    expect(code).toBe(1);
+    expect(stderr).toBe(`workflowforge: cannot read SQLite file ${file}: file is not a database\n`);
+  });
+
+  it("exits 1 naming the table when the database has no such table, and creates none", async () => {
+    const { file } = await freshDatabase();
+    const { code, stderr } = await cli("list", "--sqlite", file, "--table-name", "other_table");
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/has no table "other_table" \(pass --table-name/);
+    const tables = new Database(file, { readonly: true });
+    opened.push(tables);
+    expect(tables.prepare("SELECT name FROM sqlite_master WHERE name = 'other_table'").all()).toEqual([]);
+  });
+
+  it("reads the table named by --table-name", async () => {
+    const { file, provider } = await freshDatabase("custom_snapshots");
+    for (const snapshot of seedSnapshots()) await provider.save(snapshot);
+    const summaries = await cliJson("list", "--sqlite", file, "--table-name", "custom_snapshots");
+    expect(summaries).toHaveLength(4);
+  });
+
+  it("exits 2 when --table-name is not a valid identifier", async () => {
+    const { file } = await freshDatabase();
+    const { code, stderr } = await cli("list", "--sqlite", file, "--table-name", "drop table;");
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^workflowforge: invalid --table-name: .*tableName must match/);
+  });
+});

@@ -1,0 +1,158 @@
+import { describe, expect, it } from "vitest";
+import type { WorkflowPersistenceProvider } from "../../src/persistence/provider.js";
+import type { WorkflowExecutionSnapshot } from "../../src/persistence/snapshot.js";
+import { cli, cliJson, instancesOf, seedSnapshots } from "./run-cli.js";
+
+/** A fresh, empty store: the flags that select it, and a provider on it to seed and check with. */
+export interface StoreFixture {
+  readonly args: readonly string[];
+  readonly provider: WorkflowPersistenceProvider;
+}
+
+/**
+ * The commands against one kind of store. Every case gets its own store (directory, file, table
+ * or key prefix) seeded with {@link seedSnapshots}.
+ */
+export function describeStoreCommands(name: string, fresh: () => Promise<StoreFixture>): void {
+  async function seeded(): Promise<StoreFixture & { snapshots: WorkflowExecutionSnapshot[] }> {
+    const fixture = await fresh();
+    const snapshots = seedSnapshots();
+    for (const snapshot of snapshots) await fixture.provider.save(snapshot);
+    return { ...fixture, snapshots };
+  }
+  const stored = async (provider: WorkflowPersistenceProvider, s: WorkflowExecutionSnapshot): Promise<boolean> =>
+    ((await provider.tryLoad(s.foundryExecutionId, s.workflowId)) ?? undefined) !== undefined;
+
+  describe(`workflowforge CLI on ${name}`, () => {
+    it("list --json prints a summary of every snapshot, oldest first, attempts included", async () => {
+      const { args, snapshots } = await seeded();
+      const summaries = await cliJson("list", ...args);
+      expect(instancesOf(summaries)).toEqual(["invoice-7", "order-42", "ship-9", "ship-10"]);
+      expect(summaries[1]).toEqual({
+        instance: "order-42",
+        workflowKey: "billing-v1",
+        workflowName: "Billing",
+        version: "1.0",
+        status: "failed",
+        nextOperationIndex: 2,
+        operationCount: 5,
+        revision: 1,
+        owner: "worker-1",
+        leaseExpiresAt: snapshots[1]?.leaseExpiresAt,
+        attempts: 2,
+        error: { name: "Error", message: "card declined", operationIndex: 2, operationName: "charge" },
+        createdAt: "2026-01-01T00:00:00.000Z",
+        updatedAt: snapshots[1]?.updatedAt,
+      });
+      expect(summaries[0]).toMatchObject({ attempts: 0, error: null });
+    });
+
+    it("list --status takes a comma list or a repeated flag", async () => {
+      const { args } = await seeded();
+      expect(instancesOf(await cliJson("list", ...args, "--status", "failed,compensating"))).toEqual(["order-42", "ship-9"]);
+      expect(instancesOf(await cliJson("list", ...args, "--status", "compensating", "--status", "failed"))).toEqual(["order-42", "ship-9"]);
+      expect(instancesOf(await cliJson("list", ...args, "--status=running"))).toEqual(["ship-10"]);
+    });
+
+    it("list --workflow matches the workflow's name or its workflow key", async () => {
+      const { args } = await seeded();
+      expect(instancesOf(await cliJson("list", ...args, "--workflow", "Billing"))).toEqual(["invoice-7", "order-42", "ship-9"]);
+      expect(instancesOf(await cliJson("list", ...args, "--workflow", "shipping-v2"))).toEqual(["ship-10"]);
+      expect(instancesOf(await cliJson("list", ...args, "--workflow", "Billing", "--status", "failed"))).toEqual(["order-42"]);
+    });
+
+    it("list --older-than leaves out snapshots updated since", async () => {
+      const { args } = await seeded();
+      expect(instancesOf(await cliJson("list", ...args, "--older-than", "1h"))).toEqual(["invoice-7", "order-42", "ship-9"]);
+      expect(instancesOf(await cliJson("list", ...args, "--older-than", "7d"))).toEqual(["invoice-7"]);
+      expect(await cliJson("list", ...args, "--older-than", "2w")).toEqual([]);
+    });
+
+    it("list prints a table row per snapshot, and says so when nothing matches", async () => {
+      const { args } = await seeded();
+      const { code, stdout } = await cli("list", ...args);
+      expect(code).toBe(0);
+      expect(stdout).toMatch(/^INSTANCE\s+WORKFLOW KEY\s+WORKFLOW\s+STATUS\s+STEP\s+REV\s+ATTEMPTS\s+UPDATED\s+ERROR$/m);
+      expect(stdout).toMatch(/^order-42\s+billing-v1\s+Billing@1\.0\s+failed\s+2\/5\s+1\s+2\s+3d ago\s+charge: card declined$/m);
+      expect(stdout).toMatch(/^4 snapshots in /m);
+      const empty = await cli("list", ...args, "--status", "completed", "--older-than", "30d");
+      expect(empty).toMatchObject({ code: 0, stderr: "" });
+      expect(empty.stdout).toMatch(/^No snapshots \(status completed, not updated for 30d\) in \S/);
+    });
+
+    it("show prints the header fields, then the error and the properties as node:util shows them", async () => {
+      const { args } = await seeded();
+      const { code, stdout } = await cli("show", "order-42", "billing-v1", ...args);
+      expect(code).toBe(0);
+      expect(stdout).toMatch(/^instance\s+order-42\nworkflow key\s+billing-v1\nworkflow\s+Billing@1\.0\nstatus\s+failed\n/);
+      expect(stdout).toMatch(/^progress\s+2 of 5 operations complete \(next: #2\)$/m);
+      expect(stdout).toMatch(/^attempts\s+2$/m);
+      expect(stdout).toContain('error\n  Error: card declined\n  at operation #2 "charge"');
+      expect(stdout).toContain("  order: { id: 'A-1', lines: Map(1) { 'sku-1' => 2n } }");
+      expect(stdout).toContain("  placedAt: 2026-01-02T03:04:05.000Z");
+      expect(stdout).toContain("  tags: Set(1) { 'vip' }");
+      expect(stdout).toContain("  bytes: Uint8Array(2) [ 1, 2 ]");
+      expect(stdout).toContain("outputs\n  #0: { reservation: 'r-1' }\n  #2: [ 1, 2, 3 ]");
+    });
+
+    it("show --json prints valid JSON with Maps, BigInts, Dates, Sets and typed arrays in plain form", async () => {
+      const { args } = await seeded();
+      const snapshot = await cliJson("show", "order-42", "billing-v1", ...args);
+      expect(snapshot).toMatchObject({ foundryExecutionId: "order-42", workflowId: "billing-v1", status: "failed", attempts: 2 });
+      expect(snapshot.properties).toEqual({
+        order: { id: "A-1", lines: [["sku-1", "2"]] },
+        placedAt: "2026-01-02T03:04:05.000Z",
+        tags: ["vip"],
+        bytes: [1, 2],
+        missing: null,
+      });
+    });
+
+    it("show exits 1 naming the keys when nothing is stored under them", async () => {
+      const { args } = await seeded();
+      const { code, stdout, stderr } = await cli("show", "order-42", "no-such-key", ...args);
+      expect(code).toBe(1);
+      expect(stdout).toBe("");
+      expect(stderr).toMatch(/^workflowforge: no snapshot for instance order-42 \/ workflow key no-such-key in \S.*\n$/);
+    });
+
+    it("delete removes exactly that snapshot and prints the count", async () => {
+      const { args, provider, snapshots } = await seeded();
+      expect(await cliJson("delete", "order-42", "billing-v1", ...args)).toEqual({ deleted: 1, instance: "order-42", workflowKey: "billing-v1" });
+      const left = await Promise.all(snapshots.map((s) => stored(provider, s)));
+      expect(left).toEqual([true, false, true, true]);
+      expect(await cli("delete", "order-42", "billing-v1", ...args)).toMatchObject({ code: 1, stderr: expect.stringContaining("no snapshot for instance order-42") });
+    });
+
+    it("delete refuses a snapshot a process holds a live lease on, unless --force", async () => {
+      const { args, provider, snapshots } = await seeded();
+      const refused = await cli("delete", "ship-10", "shipping-v2", ...args);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/is running and claimed by "worker-7" until .*; pass --force/);
+      expect(await stored(provider, snapshots[3] as WorkflowExecutionSnapshot)).toBe(true);
+      const forced = await cli("delete", "ship-10", "shipping-v2", ...args, "--force");
+      expect(forced).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Deleted the snapshot of instance ship-10 \/ workflow key shipping-v2 from /) });
+      expect(await stored(provider, snapshots[3] as WorkflowExecutionSnapshot)).toBe(false);
+    });
+
+    it("prune --dry-run reports what it would delete and deletes nothing", async () => {
+      const { args, provider, snapshots } = await seeded();
+      const report = await cliJson("prune", ...args, "--older-than", "1d", "--dry-run");
+      expect(report).toMatchObject({ dryRun: true, matched: 2, deleted: 0, wouldDelete: 2, skipped: 0 });
+      expect(report.items.map((item: any) => [item.instance, item.outcome])).toEqual([["invoice-7", "would-delete"], ["order-42", "would-delete"]]);
+      expect(await Promise.all(snapshots.map((s) => stored(provider, s)))).toEqual([true, true, true, true]);
+    });
+
+    it("prune deletes the matching snapshots, skips live leases and prints how many", async () => {
+      const { args, provider, snapshots } = await seeded();
+      const { code, stdout } = await cli("prune", ...args, "--older-than", "1d", "--status", "failed,completed");
+      expect(code).toBe(0);
+      expect(stdout).toMatch(/^Deleted 2 snapshots \(status failed or completed, not updated for 1d\) from \S/);
+      expect(await Promise.all(snapshots.map((s) => stored(provider, s)))).toEqual([false, false, true, true]);
+      const rest = await cliJson("prune", ...args, "--older-than", "0s");
+      expect(rest).toMatchObject({ dryRun: false, matched: 2, deleted: 1, skipped: 1 });
+      expect(rest.items.map((item: any) => [item.instance, item.outcome])).toEqual([["ship-9", "deleted"], ["ship-10", "skipped-live-lease"]]);
+      expect(await Promise.all(snapshots.map((s) => stored(provider, s)))).toEqual([false, false, false, true]);
+    });
+  });
+}

@@ -1,0 +1,34 @@
+import { createServer } from "node:net";
+import { describe, expect, it } from "vitest";
+import { cli } from "./run-cli.js";
+
+/** A port of 127.0.0.1 that nothing listens on: bound by the OS, then released. */
+function closedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+describe("workflowforge CLI with an unreachable server", () => {
+  it("exits 1 naming the PostgreSQL server, password hidden, when the connection is refused", async () => {
+    const port = await closedPort();
+    const started = Date.now();
+    const { code, stdout, stderr } = await cli("list", "--postgres", `postgres://app:s3cr3t@127.0.0.1:${port}/app`);
+    expect(code).toBe(1);
+    expect(stdout).toBe("");
+    expect(stderr).toBe(`workflowforge: cannot reach PostgreSQL postgres://app:***@127.0.0.1:${port}/app: connect ECONNREFUSED 127.0.0.1:${port}\n`);
+    expect(Date.now() - started, "fails fast instead of retrying").toBeLessThan(5_000);
+  });
+
+  it("exits 1 naming the Redis server when the connection is refused", async () => {
+    const port = await closedPort();
+    const { code, stderr } = await cli("prune", "--older-than", "1d", "--redis", `redis://:s3cr3t@127.0.0.1:${port}`);
+    expect(code).toBe(1);
+    expect(stderr).toBe(`workflowforge: cannot reach Redis redis://:***@127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\n`);
+  });
+});
