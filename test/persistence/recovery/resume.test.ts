@@ -12,6 +12,18 @@ import { deferred } from "../../support/engine.js";
 import { runCounts } from "../helpers.js";
 import { recoveryFixture } from "./fixtures.js";
 
+/** Holds operation `held` until `gate` resolves; `started` resolves when it begins. */
+function holdAtStep(held: number) {
+  const gate = deferred();
+  const started = deferred();
+  const onForge = async (index: number): Promise<void> => {
+    if (index !== held) return;
+    started.resolve();
+    await gate.promise;
+  };
+  return { gate, started, onForge };
+}
+
 describe("coordinator.resume", () => {
   it("takes over an instance whose lease expired, skips its completed operations and completes it", async () => {
     const fixture = recoveryFixture();
@@ -24,15 +36,8 @@ describe("coordinator.resume", () => {
   });
 
   it("claims with its owner, a lease and the attempt counted before the first operation runs", async () => {
-    const gate = deferred();
-    const started = deferred();
-    const fixture = recoveryFixture({
-      onForge: async (index) => {
-        if (index !== 1) return;
-        started.resolve();
-        await gate.promise;
-      },
-    });
+    const { gate, started, onForge } = holdAtStep(1);
+    const fixture = recoveryFixture({ onForge });
     const { instanceId, workflowKey } = fixture.interrupted({ attempts: 1 });
     const outcome = fixture.coordinator({ leaseTtlMs: 20_000 }).resume(instanceId, workflowKey);
     await started.promise;
@@ -128,15 +133,8 @@ describe("coordinator.resume", () => {
   });
 
   it("reports a run another worker took over meanwhile as skipped, not failed", async () => {
-    const gate = deferred();
-    const started = deferred();
-    const fixture = recoveryFixture({
-      onForge: async (index) => {
-        if (index !== 1) return;
-        started.resolve();
-        await gate.promise;
-      },
-    });
+    const { gate, started, onForge } = holdAtStep(1);
+    const fixture = recoveryFixture({ onForge });
     const { instanceId, workflowKey } = fixture.interrupted();
     const outcome = fixture.coordinator().resume(instanceId, workflowKey);
     await started.promise;

@@ -1,15 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createRecoveryCoordinator, type WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
 import { listSnapshots } from "../../../src/persistence/recovery/list.js";
-import { bundleForChild } from "../../support/bundle.js";
-import { startPostgres } from "../../support/postgres-server.js";
-import { startRedis } from "../../support/redis-server.js";
 import { STEPS, batchWorkflow, readSteps } from "./batch-workflow.js";
+import { workerTestSetup } from "./real-servers.js";
 import { openStore, type StoreKind } from "./stores.js";
 import { verifySteps } from "./verify.js";
 
@@ -22,18 +18,7 @@ const KILLS = Number(process.env.WORKFLOWFORGE_WORKER_KILLS ?? 16);
 const LEASE_MS = 2_000;
 const STEP_MS = 12;
 
-const child = bundleForChild(fileURLToPath(new URL("./worker-child.ts", import.meta.url)));
-const root = mkdtempSync(join(tmpdir(), "wf-workers-"));
-const cleanup: (() => Promise<unknown> | void)[] = [() => rmSync(root, { recursive: true, force: true })];
-afterAll(async () => {
-  for (const step of cleanup.reverse()) await step();
-});
-
-const servers = {
-  postgres: await startPostgres(),
-  redis: await startRedis(),
-} as const;
-for (const server of Object.values(servers)) if (!("skipped" in server)) cleanup.push(() => server.stop());
+const { child, root, cleanup, servers } = await workerTestSetup("workers");
 
 interface Worker {
   readonly owner: string;

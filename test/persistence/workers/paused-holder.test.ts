@@ -1,14 +1,10 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createRecoveryCoordinator } from "../../../src/persistence/index.js";
-import { bundleForChild } from "../../support/bundle.js";
-import { startPostgres } from "../../support/postgres-server.js";
-import { startRedis } from "../../support/redis-server.js";
 import { STEPS, batchWorkflow, readSteps } from "./batch-workflow.js";
+import { workerTestSetup } from "./real-servers.js";
 import { openStore, type StoreKind } from "./stores.js";
 
 // Acceptance 2: worker A claims an instance and is stopped with SIGSTOP past its lease; worker B
@@ -16,14 +12,7 @@ import { openStore, type StoreKind } from "./stores.js";
 const LEASE_MS = 600;
 const STEP_MS = 150;
 
-const child = bundleForChild(fileURLToPath(new URL("./worker-child.ts", import.meta.url)));
-const root = mkdtempSync(join(tmpdir(), "wf-paused-"));
-const cleanup: (() => Promise<unknown> | void)[] = [() => rmSync(root, { recursive: true, force: true })];
-afterAll(async () => {
-  for (const step of cleanup.reverse()) await step();
-});
-const servers = { postgres: await startPostgres(), redis: await startRedis() } as const;
-for (const server of Object.values(servers)) if (!("skipped" in server)) cleanup.push(() => server.stop());
+const { child, root, cleanup, servers } = await workerTestSetup("paused");
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
