@@ -30,6 +30,8 @@ export interface ExecuteRequest {
 }
 
 export const execute: unique symbol = Symbol("workflowforge.execute");
+/** @internal Resolves once the run in progress (if any) has settled, cleanup included. */
+export const whenIdle: unique symbol = Symbol("workflowforge.whenIdle");
 
 const bareCompensation: CompensationSettings = { compensate: false, failFast: false, throwOnError: false, events: undefined };
 
@@ -48,6 +50,7 @@ export class Foundry<P extends object = Properties> {
   readonly #middleware: OperationMiddleware<P>[] = [];
   readonly #events: Emitter<FoundryEvents>;
   #run: Run | undefined;
+  #settled: Promise<void> = Promise.resolve();
 
   constructor(name: string, init: FoundryInit<P>) {
     this.name = name;
@@ -140,12 +143,22 @@ export class Foundry<P extends object = Properties> {
       compensation: request.compensation,
     });
     this.#run = run;
+    let settled = (): void => undefined;
+    this.#settled = new Promise((resolve) => (settled = resolve));
     try {
       return await run.execute();
     } finally {
+      // The run is over only once its extensions let go (a lease renewal in flight lands first),
+      // so nothing is written on its behalf after forge settles.
+      await run.settle();
       this.#run = undefined;
-      run.settle();
+      settled();
     }
+  }
+
+  /** @internal */
+  [whenIdle](): Promise<void> {
+    return this.#settled;
   }
 
   /** @internal Lets extensions report events on this foundry. */

@@ -28,7 +28,7 @@ export class Run implements RunContext {
 
   readonly #request: RunRequest;
   readonly #observers = new Set<CompensationObserver>();
-  readonly #settled: (() => void)[] = [];
+  readonly #settled: (() => void | Promise<void>)[] = [];
   // What each completed (or skipped) operation's restore will receive.
   readonly #restoreData: unknown[] = [];
   readonly #chain: (context: OperationContext<any>) => Promise<unknown>;
@@ -50,17 +50,17 @@ export class Run implements RunContext {
     };
   }
 
-  onSettled(callback: () => void): void {
+  onSettled(callback: () => void | Promise<void>): void {
     this.#settled.push(callback);
   }
 
-  /** Called by the foundry when the run has settled. A throwing callback cannot change the outcome. */
-  settle(): void {
+  /** Called by the foundry when the run is over. A failing callback cannot change the outcome. */
+  async settle(): Promise<void> {
     for (const callback of this.#settled.splice(0)) {
       try {
-        callback();
+        await callback();
       } catch (error) {
-        this.#request.foundry.logger.warn(`a settle callback of ${this.workflow.name} threw`, error);
+        this.#request.foundry.logger.warn(`a settle callback of ${this.workflow.name} failed`, error);
       }
     }
   }

@@ -59,8 +59,11 @@ export interface RunContext {
   readonly compensates: boolean;
   /** Follow this run's compensation. Returns an unsubscribe function. */
   observeCompensation(observer: CompensationObserver): () => void;
-  /** Calls `callback` once when the run settles, however it ends (for timers an extension started). */
-  onSettled(callback: () => void): void;
+  /**
+   * Calls `callback` once when the run is over, however it ends (for timers an extension started).
+   * The run's promise settles after the promise `callback` returns.
+   */
+  onSettled(callback: () => void | Promise<void>): void;
   /**
    * The keys that identify this run for idempotency. Defaults to the foundry's execution id and
    * the workflow's id; persistence replaces them with its own keys.

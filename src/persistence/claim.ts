@@ -10,3 +10,22 @@ export function isClaimedByOther(snapshot: WorkflowExecutionSnapshot, owner: str
   if (snapshot.owner === undefined || snapshot.owner === owner || leaseExpiresAt === undefined) return false;
   return Date.parse(leaseExpiresAt) > now;
 }
+
+// Instances a leased run of this process is running, per provider. A lease tells other processes
+// apart by owner; runs inside one process share the owner, so they are told apart here.
+const runningHere = new WeakMap<object, Set<string>>();
+
+/**
+ * Marks the instance as run by this process on `provider`. Returns the release function, or
+ * `undefined` when another run of this process holds it already.
+ */
+export function holdInstance(provider: object, keys: { readonly foundryExecutionId: string; readonly workflowId: string }): (() => void) | undefined {
+  let held = runningHere.get(provider);
+  if (held === undefined) runningHere.set(provider, (held = new Set()));
+  const key = JSON.stringify([keys.foundryExecutionId, keys.workflowId]);
+  if (held.has(key)) return undefined;
+  held.add(key);
+  return () => {
+    held.delete(key);
+  };
+}

@@ -3,8 +3,13 @@ import type { SnapshotConflictError } from "./errors.js";
 
 export interface LeaseKeeperOptions {
   readonly ttlMs: number;
-  /** Renews the claim outside a checkpoint. Rejects with SnapshotConflictError when it was lost. */
-  readonly renew: () => Promise<void>;
+  /**
+   * Renews the claim outside a checkpoint. Rejects with SnapshotConflictError when it was lost.
+   * `held()` turns false once the keeper stopped: a renewal must not save after that.
+   */
+  readonly renew: (held: () => boolean) => Promise<void>;
+  /** The error for a lease that ran out because no renewal reached the store in time. */
+  readonly expired: () => SnapshotConflictError;
   /** Reports a renewal that failed for another reason; the next checkpoint or renewal tries again. */
   readonly warn: (error: unknown) => void;
 }
@@ -16,13 +21,15 @@ export interface LeaseKeeperOptions {
  * Every checkpoint already renews the lease in the same write, so the timer only acts when no save
  * happened for a third of the TTL. Saves and renewals never overlap: a checkpoint waits for a
  * renewal in flight, and no renewal starts while a checkpoint is being saved, so revisions stay in
- * order. When a renewal learns that another owner took the instance over, the operation in progress
- * is aborted and the next save is refused without reaching the provider.
+ * order. The run is stopped (its operation's signal aborted, every further save refused) when a
+ * renewal finds another owner, or when the lease ran out because the store could not be reached:
+ * from then on another worker may take the instance over.
  */
 export class LeaseKeeper {
   readonly #options: LeaseKeeperOptions;
   readonly #controller = new AbortController();
   readonly #timer: ReturnType<typeof setInterval>;
+  // Local monotonic time of the last save that reached the store: the lease runs a TTL from there.
   #lastSavedAt = performance.now();
   #saving = false;
   #renewing: Promise<void> | undefined;
@@ -36,7 +43,7 @@ export class LeaseKeeper {
     (this.#timer as { unref?: () => void }).unref?.();
   }
 
-  /** Set once another owner took the instance over. */
+  /** Set once the run lost its claim. */
   get lost(): SnapshotConflictError | undefined {
     return this.#lost;
   }
@@ -60,21 +67,30 @@ export class LeaseKeeper {
 
   lose(error: SnapshotConflictError): void {
     this.#lost ??= error;
-    this.stop();
+    void this.stop();
     this.#controller.abort(error);
   }
 
-  /** No renewal after the run finished or deleted its snapshot: it would write the record back. */
-  stop(): void {
+  /**
+   * No renewal starts after the run finished or deleted its snapshot (it would write the record
+   * back). Resolves once a renewal already in flight has landed.
+   */
+  stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);
+    return this.#renewing ?? Promise.resolve();
   }
 
   #tick(): void {
     if (this.#stopped || this.#saving || this.#renewing !== undefined) return;
-    if (performance.now() - this.#lastSavedAt < this.#options.ttlMs / 3) return;
+    const idleMs = performance.now() - this.#lastSavedAt;
+    if (idleMs >= this.#options.ttlMs) {
+      this.lose(this.#options.expired());
+      return;
+    }
+    if (idleMs < this.#options.ttlMs / 3) return;
     this.#renewing = this.#options
-      .renew()
+      .renew(() => !this.#stopped)
       .then(
         () => {
           this.#lastSavedAt = performance.now();

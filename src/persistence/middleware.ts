@@ -28,9 +28,15 @@ export function usePersistence<F extends Foundry<any>>(foundry: F, provider: Wor
   return addPersistence(foundry, provider, resolved);
 }
 
+// Two persistence middleware on one foundry would checkpoint every step twice and refuse each
+// other's saves; it is always a mistake (for the recovery coordinator: a reused foundry).
+const persisted = new WeakSet<object>();
+
 /** @internal Adds the middleware with options already resolved (the recovery coordinator's runs). */
 export function addPersistence<F extends Foundry<any>>(foundry: F, provider: WorkflowPersistenceProvider, options: ResolvedPersistenceOptions): F {
+  if (persisted.has(foundry)) throw new TypeError(`foundry "${foundry.name}" already uses persistence: add it once, to a new foundry for each run you recover`);
   foundry.use(persistenceMiddleware(provider, options));
+  persisted.add(foundry);
   return foundry;
 }
 

@@ -1,4 +1,4 @@
-import { preventsCompensation, type ErrorLocation } from "../errors.js";
+import { isWorkflowForgeError, preventsCompensation, type ErrorLocation } from "../errors.js";
 import type { Foundry } from "../foundry.js";
 import { outputOf, restoreDataOf, resumeCompensation, skipOperation, type ResumeCompensation, type SkipOperation } from "../outcome.js";
 import type { CompensationObserver, OperationContext, WorkflowInfo } from "../types.js";
@@ -11,7 +11,7 @@ import {
   type SnapshotKeys,
   type StoredError,
 } from "./errors.js";
-import { isClaimedByOther } from "./claim.js";
+import { holdInstance, isClaimedByOther } from "./claim.js";
 import { snapshotKeysOf } from "./keys.js";
 import { callProvider } from "./provider-call.js";
 import { LeaseKeeper } from "./lease.js";
@@ -66,6 +66,7 @@ export class PersistenceSession {
   static async open(context: OperationContext<any>, provider: WorkflowPersistenceProvider, options: ResolvedPersistenceOptions): Promise<PersistenceSession> {
     const session = new PersistenceSession(context, provider, options);
     const { foundryExecutionId, workflowId } = session.keys;
+    if (options.leaseTtlMs !== undefined) session.#holdHere(context);
     const stored = await session.#call("tryLoad", undefined, () => provider.tryLoad(foundryExecutionId, workflowId, session.#signal));
     if (stored !== undefined && stored !== null) await session.#adopt(validateSnapshot(stored, session.keys));
     if (options.countsAttempts) session.#attempts = (session.#attempts ?? 0) + 1;
@@ -115,10 +116,19 @@ export class PersistenceSession {
     try {
       await this.#save("failed", this.#locate(context.index));
     } catch (saveError) {
-      // The operation's own error is what the caller must see; the stored snapshot is still the
-      // last checkpoint, which resumes at this same operation.
+      // Another process owns the instance now: that, not the operation's error, is what matters.
+      if (isWorkflowForgeError(saveError) && saveError.code === "SNAPSHOT_CONFLICT") throw saveError;
+      // Otherwise the operation's own error is what the caller must see; the stored snapshot is
+      // still the last checkpoint, which resumes at this same operation.
       this.#foundry.logger.warn(`could not record the failure of ${this.#workflow.name} #${context.index}`, saveError);
     }
+  }
+
+  // Two leased runs of one process share its owner, so the lease cannot keep them apart.
+  #holdHere(context: OperationContext<any>): void {
+    const release = holdInstance(this.#provider, this.keys);
+    if (release === undefined) throw new SnapshotConflictError({ keys: this.keys, detail: "another run in this process is running this instance" });
+    context.run.onSettled(release);
   }
 
   // The claim is an ordinary compare-and-set save, so of two processes that loaded the same
@@ -127,7 +137,9 @@ export class PersistenceSession {
     await this.#save(this.#status, this.#locate(this.#next));
     const lease = new LeaseKeeper({
       ttlMs,
-      renew: () => this.#renewLease(ttlMs),
+      renew: (held) => this.#renewLease(ttlMs, held),
+      expired: () =>
+        new SnapshotConflictError({ keys: this.keys, location: this.#locate(this.#next), detail: `the lease ran out after ${ttlMs} ms without a save reaching the store` }),
       warn: (error) => this.#foundry.logger.warn(`could not renew the lease on ${describeKeys(this.keys)}`, error),
     });
     this.#lease = lease;
@@ -136,7 +148,7 @@ export class PersistenceSession {
 
   // Re-saves exactly what the last checkpoint stored (loaded back, so a half-finished operation's
   // changes to the properties are not written) with a new lease.
-  async #renewLease(ttlMs: number): Promise<void> {
+  async #renewLease(ttlMs: number, held: () => boolean): Promise<void> {
     const { foundryExecutionId, workflowId } = this.keys;
     const location = this.#locate(this.#next);
     const loaded = await this.#call("tryLoad", location, () => this.#provider.tryLoad(foundryExecutionId, workflowId, this.#signal));
@@ -145,6 +157,7 @@ export class PersistenceSession {
       const found = stored === undefined ? "no snapshot" : `revision ${stored.revision} of owner "${stored.owner ?? "none"}"`;
       throw new SnapshotConflictError({ keys: this.keys, location, detail: `the claim was lost: found ${found}, this run saved revision ${this.#revision}` });
     }
+    if (!held()) return;
     const now = Date.now();
     const renewed = { ...stored, revision: this.#revision + 1, updatedAt: isoTime(now), leaseExpiresAt: isoTime(now + ttlMs) };
     await this.#call("save", location, () => this.#provider.save(renewed, this.#signal), renewed.revision);
@@ -231,7 +244,7 @@ export class PersistenceSession {
     } finally {
       lease?.afterSave(saved);
     }
-    if (status === "completed") lease?.stop();
+    if (status === "completed") void lease?.stop();
     this.#revision = snapshot.revision;
     this.#status = status;
     this.#foundry.emit("snapshotSaved", this.#event(snapshot));
@@ -242,7 +255,7 @@ export class PersistenceSession {
     const lease = this.#lease;
     if (lease !== undefined) {
       await lease.beforeSave();
-      lease.stop();
+      void lease.stop();
       lease.afterSave(false);
     }
     await this.#call("delete", location, () => this.#provider.delete(foundryExecutionId, workflowId, this.#signal));

@@ -36,13 +36,14 @@ describe("lease renewal by time", () => {
     usePersistence(foundry, provider, { ...keys, owner: "worker-1", onComplete: "keep", lease: { ttlMs } });
     const run = foundry.forge();
     await sleep(ttlMs * 4);
+    const readAt = Date.now();
     const during = provider.inner.tryLoad(keys.instanceId, keys.workflowKey);
     release.resolve();
     await run;
 
     expect(ran).toEqual(["first", "long", "last"]);
     expect(during?.nextOperationIndex).toBe(1);
-    expect(Date.parse(during?.leaseExpiresAt ?? "")).toBeGreaterThan(Date.now() - ttlMs);
+    expect(Date.parse(during?.leaseExpiresAt ?? "")).toBeGreaterThan(readAt);
     // The claim, the first checkpoint, at least two renewals, then two more checkpoints.
     const renewals = provider.saves.filter((snapshot) => snapshot.nextOperationIndex === 1).slice(1);
     expect(renewals.length).toBeGreaterThanOrEqual(2);
@@ -56,9 +57,12 @@ describe("lease renewal by time", () => {
   it("makes no time-based save while checkpoints come faster than a third of the TTL", async () => {
     const provider = new RecordingProvider();
     const foundry = createFoundry("Quick");
-    for (let i = 0; i < 20; i++) foundry.withOperation(`step-${i}`, () => sleep(5));
-    usePersistence(foundry, provider, { ...uniqueKeys(), lease: { ttlMs: 1_000 } });
+    // 20 steps of 15 ms: the run lasts several TTL thirds, but no step does.
+    for (let i = 0; i < 20; i++) foundry.withOperation(`step-${i}`, () => sleep(15));
+    usePersistence(foundry, provider, { ...uniqueKeys(), lease: { ttlMs: 150 } });
+    const started = performance.now();
     await foundry.forge();
+    expect(performance.now() - started).toBeGreaterThan(150);
     expect(provider.count("save")).toBe(21);
     expect(provider.count("tryLoad")).toBe(1);
   });
@@ -89,7 +93,128 @@ describe("lease renewal by time", () => {
   });
 });
 
+describe("renewals and saves never overlap", () => {
+  it("makes a checkpoint wait for the renewal in flight, so revisions stay in order", async () => {
+    const renewalSaved = deferred();
+    let renewals = 0;
+    const provider = new RecordingProvider(undefined, {
+      // The first time-based renewal (a second save at index 1) is slow to land.
+      save: async (snapshot, attempt) => {
+        if (attempt === 3 && snapshot.nextOperationIndex === 1) {
+          renewals++;
+          await sleep(ttlMs);
+          renewalSaved.resolve();
+        }
+      },
+    });
+    const keys = uniqueKeys();
+    const foundry = createFoundry("Overlap")
+      .withOperation("first", () => undefined)
+      .withOperation("long", () => sleep(ttlMs / 2))
+      .withOperation("last", () => undefined);
+    usePersistence(foundry, provider, { ...keys, lease: { ttlMs } });
+    await foundry.forge();
+    await renewalSaved.promise;
+    expect(renewals).toBe(1);
+    expect(provider.saves.map((snapshot) => snapshot.revision)).toEqual(provider.saves.map((_, index) => index + 1));
+    expect(provider.saves.map((snapshot) => snapshot.nextOperationIndex)).toEqual([0, 1, 1, 2, 3]);
+  });
+
+  it("settles a run only after a renewal in flight landed, and writes nothing after that", async () => {
+    let slowRenewal: Promise<void> | undefined;
+    const provider = new RecordingProvider(undefined, {
+      save: (_snapshot, attempt) => (attempt === 3 ? (slowRenewal = sleep(ttlMs)) : undefined),
+    });
+    const keys = uniqueKeys();
+    // The operation fails while the renewal is in flight; nothing else is saved after it.
+    const foundry = createFoundry("EndsDuringRenewal")
+      .withOperation("first", () => undefined)
+      .withOperation("fails", async () => {
+        while (slowRenewal === undefined) await sleep(5);
+        throw new Error("boom");
+      });
+    usePersistence(foundry, provider, { ...keys, persistOnFailure: false, lease: { ttlMs } });
+    await rejectionOf(foundry.forge());
+    const stored = provider.inner.tryLoad(keys.instanceId, keys.workflowKey)?.revision;
+    await sleep(ttlMs * 2);
+    expect(stored).toBe(3);
+    expect(provider.inner.tryLoad(keys.instanceId, keys.workflowKey)?.revision).toBe(stored);
+  });
+
+  it("starts no renewal while a slow checkpoint is being saved", async () => {
+    const provider = new RecordingProvider(undefined, {
+      save: (snapshot) => (snapshot.nextOperationIndex === 1 ? sleep(ttlMs) : undefined),
+    });
+    const foundry = createFoundry("SlowCheckpoint")
+      .withOperation("first", () => undefined)
+      .withOperation("second", () => undefined);
+    usePersistence(foundry, provider, { ...uniqueKeys(), lease: { ttlMs } });
+    await foundry.forge();
+    expect(provider.saves.map((snapshot) => [snapshot.nextOperationIndex, snapshot.revision])).toEqual([
+      [0, 1],
+      [1, 2],
+      [2, 3],
+    ]);
+  });
+});
+
+describe("one process, one leased run per instance", () => {
+  it("refuses a second leased run of an instance this process is running, before it runs anything", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const keys = uniqueKeys();
+    const release = deferred();
+    const { foundry: first } = longSecondStep(release.promise);
+    const { foundry: second, ran } = longSecondStep(release.promise);
+    usePersistence(first, provider, { ...keys, lease: { ttlMs: 60_000 } });
+    usePersistence(second, provider, { ...keys, lease: { ttlMs: 60_000 } });
+    const running = first.forge();
+    await sleep(5);
+    const error = await rejectionOf(second.forge());
+    release.resolve();
+    await running;
+    expect(error).toBeInstanceOf(SnapshotConflictError);
+    expect((error as Error).message).toMatch(/another run in this process is running this instance/);
+    expect(ran).toEqual([]);
+  });
+
+  it("lets the instance run again once the first run settled", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const keys = uniqueKeys();
+    for (let round = 0; round < 2; round++) {
+      const foundry = usePersistence(createFoundry("Again").withOperation("a", () => round), provider, { ...keys, lease: { ttlMs: 60_000 } });
+      expect(await foundry.forge()).toBe(round);
+    }
+  });
+});
+
 describe("a run that lost its claim", () => {
+  it("stops when its lease ran out because no renewal reached the store", async () => {
+    const provider = new RecordingProvider();
+    const { foundry, ran } = longSecondStep(new Promise(() => {}));
+    usePersistence(foundry, provider, { ...uniqueKeys(), lease: { ttlMs } });
+    // After the run's own load, the store does not answer: every renewal fails.
+    let loads = 0;
+    provider.intercept = { tryLoad: () => (++loads > 1 ? Promise.reject(new Error("connection refused")) : undefined) };
+    const error = await rejectionOf(foundry.forge());
+    expect(error).toBeInstanceOf(SnapshotConflictError);
+    expect((error as Error).message).toMatch(/lease ran out after 90 ms/);
+    expect(ran).toEqual(["first", "long"]);
+  });
+
+  it("reports the conflict, not the operation's error, when recording a failure is refused", async () => {
+    const provider = new RecordingProvider();
+    const keys = uniqueKeys();
+    const foundry = createFoundry("FailsLate")
+      .withOperation("first", () => undefined)
+      .withOperation("second", () => {
+        const stored = provider.inner.tryLoad(keys.instanceId, keys.workflowKey);
+        if (stored !== undefined) provider.inner.save({ ...stored, owner: "worker-2", revision: stored.revision + 1 });
+        throw new Error("boom");
+      });
+    usePersistence(foundry, provider, { ...keys, owner: "worker-1", lease: { ttlMs: 60_000 } });
+    expect(await rejectionOf(foundry.forge())).toBeInstanceOf(SnapshotConflictError);
+  });
+
   it("is aborted by the renewal that finds another owner, rejects with SnapshotConflictError and writes nothing more", async () => {
     const provider = new RecordingProvider();
     const keys = uniqueKeys();

@@ -1,6 +1,6 @@
 import { abortError, neverAborted, sleep } from "../../abort.js";
 import { isWorkflowForgeError } from "../../errors.js";
-import { createFoundry, type Foundry } from "../../foundry.js";
+import { createFoundry, whenIdle, type Foundry } from "../../foundry.js";
 import { describe, rejectUnknownKeys, requireFunction, requireName, requireOptionalSignal, requireOptionsObject, requirePositiveNumber } from "../../internal/validate.js";
 import { createSmith, type Smith } from "../../smith.js";
 import type { MaybePromise } from "../../types.js";
@@ -10,7 +10,6 @@ import { addPersistence } from "../middleware.js";
 import { processOwner, resolvePersistenceOptions, type ResolvedPersistenceOptions, type SnapshotMigration } from "../options.js";
 import type { SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import { callProvider } from "../provider-call.js";
-import { restoreProperties } from "../restore-properties.js";
 import { validateSnapshot, type WorkflowExecutionSnapshot } from "../snapshot.js";
 import { enqueuedSnapshot, type EnqueueOptions } from "./enqueue.js";
 import { RetriesExhaustedError, UnknownWorkflowError } from "./errors.js";
@@ -18,7 +17,7 @@ import { listSnapshots } from "./list.js";
 import { reportOf, type FailedInstance, type InstanceRef, type RecoveryOutcome, type RecoveryReport, type SkippedInstance } from "./report.js";
 import { resolveRetry, retryDelay, type ResolvedRetry, type RetryOptions } from "./retry.js";
 import { isClaimedByOther } from "../claim.js";
-import { deadLetterSnapshot } from "./dead-letter.js";
+import { deadLetterSnapshot, isDeadLetter } from "./dead-letter.js";
 
 export interface RecoveryCoordinatorOptions {
   /** Must declare `compareAndSet` (claims) and `list` (`resumeAll`). */
@@ -190,77 +189,75 @@ class Coordinator implements RecoveryCoordinator {
 
   // Every pass reloads what is stored, so the decision always rests on the latest revision: the
   // attempts count lives in the store, shared by every worker that ever claimed the instance.
+  // Whatever goes wrong, including in the caller's callbacks, becomes this instance's outcome.
   async #resumeWithRetry(ref: InstanceRef, signal: AbortSignal): Promise<RecoveryOutcome> {
-    const keys = { foundryExecutionId: ref.instanceId, workflowId: ref.workflowKey };
     const { retry } = this.#options;
     let lastError: Error | undefined;
-    for (let tries = 0; ; tries++) {
-      if (signal.aborted) return failed(ref, lastError ?? abortError(signal, {}), tries, false);
-      let snapshot: WorkflowExecutionSnapshot | undefined;
-      try {
-        snapshot = await this.#load(keys, signal);
-      } catch (error) {
-        return failed(ref, toError(error), tries, false);
+    let attempts = 0;
+    try {
+      for (let tries = 0; ; tries++) {
+        if (signal.aborted) return failed(ref, lastError ?? abortError(signal, {}), attempts, false);
+        const snapshot = await this.#load(keysOf(ref), signal);
+        attempts = snapshot?.attempts ?? attempts;
+        const settled = this.#settledOutcome(ref, snapshot, lastError, attempts);
+        if (settled !== undefined) return settled;
+        const current = snapshot as WorkflowExecutionSnapshot;
+        if (attempts >= retry.attempts) return await this.#deadLetter(ref, current, lastError, signal);
+        // Claims that never reached the store count no attempt there; this bounds them too.
+        if (lastError !== undefined && tries >= retry.attempts) return failed(ref, lastError, attempts, false);
+        const attempt = await this.#attempt(ref, current, signal);
+        if (attempt.status !== "retry") return attempt;
+        lastError = attempt.error;
+        attempts = attempt.attempts;
+        if (signal.aborted || !retry.retryIf(attempt.error, attempts)) return failed(ref, attempt.error, attempts, false);
+        if (attempts < retry.attempts) await sleep(retryDelay(retry, attempts), signal, {});
       }
-      const settled = this.#settledOutcome(ref, snapshot, lastError, tries);
-      if (settled !== undefined) return settled;
-      const current = snapshot as WorkflowExecutionSnapshot;
-      const attempts = current.attempts ?? 0;
-      if (attempts >= retry.attempts) return this.#deadLetter(ref, current, lastError, signal);
-      // Claims that never reached the store count no attempt there; this bounds them too.
-      if (lastError !== undefined && tries >= retry.attempts) return failed(ref, lastError, attempts, false);
-      const attempt = await this.#attempt(ref, current, signal);
-      if (attempt.status !== "retry") return attempt;
-      lastError = attempt.error;
-      if (signal.aborted || !retry.retryIf(attempt.error, attempts + 1)) return failed(ref, attempt.error, attempts + 1, false);
-      if (attempts + 1 < retry.attempts) {
-        try {
-          await sleep(retryDelay(retry, attempts + 1), signal, {});
-        } catch {
-          return failed(ref, attempt.error, attempts + 1, false);
-        }
-      }
+    } catch (error) {
+      // An abort while waiting reports the attempt's own error; anything else is reported as is.
+      return failed(ref, lastError !== undefined && signal.aborted ? lastError : toError(error), attempts, false);
     }
   }
 
   // What to report without running anything, or undefined when the instance should run.
-  #settledOutcome(ref: InstanceRef, snapshot: WorkflowExecutionSnapshot | undefined, lastError: Error | undefined, tries: number): RecoveryOutcome | undefined {
+  #settledOutcome(ref: InstanceRef, snapshot: WorkflowExecutionSnapshot | undefined, lastError: Error | undefined, attempts: number): RecoveryOutcome | undefined {
     // After a failed attempt, a vanished or completed record means the run ended there (for example
     // compensated): that attempt's error is the outcome.
-    if (lastError !== undefined && (snapshot === undefined || snapshot.status === "completed")) return failed(ref, lastError, tries, false);
+    if (lastError !== undefined && (snapshot === undefined || snapshot.status === "completed")) return failed(ref, lastError, attempts, false);
     if (snapshot === undefined) return { ...ref, status: "skipped", reason: "absent" };
     if (snapshot.status === "completed") return { ...ref, status: "skipped", reason: "completed" };
     if (isClaimedByOther(snapshot, this.owner)) {
       return { ...ref, status: "skipped", reason: "claimed", detail: `owner "${snapshot.owner ?? ""}" holds the lease until ${snapshot.leaseExpiresAt ?? ""}` };
     }
-    if (lastError === undefined && snapshot.status === "failed" && (snapshot.attempts ?? 0) >= this.#options.retry.attempts) {
-      return { ...ref, status: "skipped", reason: "dead-letter", detail: `failed after ${snapshot.attempts ?? 0} attempts` };
+    if (lastError === undefined && isDeadLetter(snapshot, this.#options.retry.attempts)) {
+      return { ...ref, status: "skipped", reason: "dead-letter", detail: `gave up after ${attempts} attempts` };
     }
     return undefined;
   }
 
-  async #attempt(ref: InstanceRef, snapshot: WorkflowExecutionSnapshot, signal: AbortSignal): Promise<RecoveryOutcome | { status: "retry"; error: Error }> {
-    const attempts = (snapshot.attempts ?? 0) + 1;
+  async #attempt(ref: InstanceRef, snapshot: WorkflowExecutionSnapshot, signal: AbortSignal): Promise<RecoveryOutcome | { status: "retry"; error: Error; attempts: number }> {
+    const stored = snapshot.attempts ?? 0;
     let workflow: Workflow<any> | undefined;
     let foundry: Foundry<any>;
     try {
       workflow = await this.#options.resolveWorkflow(snapshot);
       if (workflow === undefined) throw new UnknownWorkflowError(keysOf(ref), snapshot.workflowName, snapshot.workflowVersion);
       foundry = await this.#options.createFoundry(snapshot);
+      addPersistence(foundry, this.#options.provider, { ...this.#options.persistence, instanceId: ref.instanceId, workflowKey: ref.workflowKey });
     } catch (error) {
       // Nothing was claimed, so no attempt was spent; another try would fail the same way.
-      return failed(ref, toError(error), attempts - 1, false);
+      return failed(ref, toError(error), stored, false);
     }
-    // Workflow middleware runs before the first operation, where persistence restores the
-    // properties; it should already see the stored ones.
-    restoreProperties(foundry.properties as Record<string, unknown>, snapshot.properties);
-    addPersistence(foundry, this.#options.provider, { ...this.#options.persistence, instanceId: ref.instanceId, workflowKey: ref.workflowKey });
     try {
       const output = await this.#options.smith.forge(workflow, foundry, signal === neverAborted ? {} : { signal });
-      return { ...ref, status: "resumed", output, attempts };
+      return { ...ref, status: "resumed", output, attempts: stored + 1 };
     } catch (error) {
+      // A smith timeout rejects before the run let go of the instance. Another attempt must not
+      // start while this one may still be running (its lease keeps others out meanwhile).
+      if (!(await settlesWithin(foundry[whenIdle](), this.#options.persistence.leaseTtlMs ?? 0))) {
+        return failed(ref, toError(error), stored + 1, false);
+      }
       if (isWorkflowForgeError(error) && error.code === "SNAPSHOT_CONFLICT") return { ...ref, status: "skipped", reason: "claimed", detail: error.message };
-      return { status: "retry", error: toError(error) };
+      return { status: "retry", error: toError(error), attempts: stored + 1 };
     }
   }
 
@@ -283,6 +280,16 @@ class Coordinator implements RecoveryCoordinator {
     const { provider } = this.#options;
     const loaded = await callProvider({ call: "tryLoad", keys }, () => provider.tryLoad(keys.foundryExecutionId, keys.workflowId, signal));
     return loaded === undefined || loaded === null ? undefined : validateSnapshot(loaded, keys);
+  }
+}
+
+async function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

