@@ -35,7 +35,8 @@ describe("lease renewal by time", () => {
     const { foundry, ran } = longSecondStep(release.promise);
     usePersistence(foundry, provider, { ...keys, owner: "worker-1", onComplete: "keep", lease: { ttlMs } });
     const run = foundry.forge();
-    await sleep(ttlMs * 4);
+    // Two renewals after the first checkpoint (saves 3 and 4), however slowly the machine runs.
+    while (provider.count("save") < 4) await sleep(10);
     const readAt = Date.now();
     const during = provider.inner.tryLoad(keys.instanceId, keys.workflowKey);
     release.resolve();
@@ -57,13 +58,13 @@ describe("lease renewal by time", () => {
   it("makes no time-based save while checkpoints come faster than a third of the TTL", async () => {
     const provider = new RecordingProvider();
     const foundry = createFoundry("Quick");
-    // 20 steps of 15 ms: the run lasts several TTL thirds, but no step does.
-    for (let i = 0; i < 20; i++) foundry.withOperation(`step-${i}`, () => sleep(15));
-    usePersistence(foundry, provider, { ...uniqueKeys(), lease: { ttlMs: 150 } });
+    // 30 steps of 10 ms: the run lasts longer than a third of the TTL, no step comes close.
+    for (let i = 0; i < 30; i++) foundry.withOperation(`step-${i}`, () => sleep(10));
+    usePersistence(foundry, provider, { ...uniqueKeys(), lease: { ttlMs: 600 } });
     const started = performance.now();
     await foundry.forge();
-    expect(performance.now() - started).toBeGreaterThan(150);
-    expect(provider.count("save")).toBe(21);
+    expect(performance.now() - started).toBeGreaterThan(200);
+    expect(provider.count("save")).toBe(31);
     expect(provider.count("tryLoad")).toBe(1);
   });
 
@@ -95,28 +96,23 @@ describe("lease renewal by time", () => {
 
 describe("renewals and saves never overlap", () => {
   it("makes a checkpoint wait for the renewal in flight, so revisions stay in order", async () => {
-    const renewalSaved = deferred();
-    let renewals = 0;
+    const renewalStarted = deferred();
     const provider = new RecordingProvider(undefined, {
-      // The first time-based renewal (a second save at index 1) is slow to land.
-      save: async (snapshot, attempt) => {
-        if (attempt === 3 && snapshot.nextOperationIndex === 1) {
-          renewals++;
-          await sleep(ttlMs);
-          renewalSaved.resolve();
-        }
+      // The first time-based renewal (the third save) is slow to land.
+      save: async (_snapshot, attempt) => {
+        if (attempt !== 3) return;
+        renewalStarted.resolve();
+        await sleep(ttlMs);
       },
     });
-    const keys = uniqueKeys();
     const foundry = createFoundry("Overlap")
       .withOperation("first", () => undefined)
-      .withOperation("long", () => sleep(ttlMs / 2))
+      // Completes as soon as the renewal is under way: its checkpoint arrives while the renewal is in flight.
+      .withOperation("long", () => renewalStarted.promise)
       .withOperation("last", () => undefined);
-    usePersistence(foundry, provider, { ...keys, lease: { ttlMs } });
+    usePersistence(foundry, provider, { ...uniqueKeys(), lease: { ttlMs } });
     await foundry.forge();
-    await renewalSaved.promise;
-    expect(renewals).toBe(1);
-    expect(provider.saves.map((snapshot) => snapshot.revision)).toEqual(provider.saves.map((_, index) => index + 1));
+    expect(provider.saves.map((snapshot) => snapshot.revision)).toEqual([1, 2, 3, 4, 5]);
     expect(provider.saves.map((snapshot) => snapshot.nextOperationIndex)).toEqual([0, 1, 1, 2, 3]);
   });
 
