@@ -110,37 +110,36 @@ function write(value: unknown, seen: Set<object>): string {
 // Past this depth the fast path gives up, so a cycle falls through to the walk that reports it.
 const fastDepth = 64;
 
+/** True for a primitive that JSON.stringify writes exactly: a string, a boolean, null, a finite number other than -0. */
+function isPlainPrimitive(value: unknown): boolean {
+  if (typeof value === "string" || typeof value === "boolean" || value === null) return true;
+  return typeof value === "number" && Number.isFinite(value) && (value !== 0 || 1 / value > 0);
+}
+
 /**
  * True when JSON.stringify alone writes `value` exactly: only strings, finite numbers other than
  * -0, booleans, null, dense arrays and plain objects without a "$wf" key. Reads without
  * allocating, so checking first and letting the native serialiser write is the fast path.
+ * Primitives are checked in the loops, so the call per value is paid only by nested objects.
  */
-function isPlainJson(value: unknown, depth: number): boolean {
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return true;
-    case "number":
-      return Number.isFinite(value) && (value !== 0 || 1 / value > 0);
-    case "object": {
-      if (value === null) return true;
-      if (depth > fastDepth) return false;
-      const proto = Object.getPrototypeOf(value) as unknown;
-      if (proto === Array.prototype) {
-        const array = value as unknown[];
-        for (let i = 0; i < array.length; i++) if (!(i in array) || !isPlainJson(array[i], depth + 1)) return false;
-        return true;
-      }
-      if ((proto !== Object.prototype && proto !== null) || Object.hasOwn(value, "$wf")) return false;
-      for (const key in value) if (!isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
-      return true;
+function isPlainJson(value: object, depth: number): boolean {
+  if (depth > fastDepth) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto === Array.prototype) {
+    const array = value as unknown[];
+    for (let i = 0; i < array.length; i++) {
+      const item = array[i];
+      // A hole reads as undefined, which no branch accepts.
+      if (typeof item === "object" && item !== null ? !isPlainJson(item, depth + 1) : !isPlainPrimitive(item)) return false;
     }
-    case "bigint":
-    case "undefined":
-    case "function":
-    case "symbol":
-      return false;
+    return true;
   }
+  if ((proto !== Object.prototype && proto !== null) || Object.hasOwn(value, "$wf")) return false;
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key];
+    if (typeof item === "object" && item !== null ? !isPlainJson(item, depth + 1) : !isPlainPrimitive(item)) return false;
+  }
+  return true;
 }
 
 function plainJson(value: object): boolean {

@@ -92,17 +92,16 @@ function encodeSnapshot(snapshot: WorkflowExecutionSnapshot, maxBytes: number): 
   if (typeof snapshot !== "object" || snapshot === null) {
     throw new SnapshotSerializationError({ path: "", reason: `a snapshot must be an object, got ${snapshot === null ? "null" : typeof snapshot}` });
   }
-  const keys = keysOf(snapshot);
   let body: string;
   try {
     body = writeValue(snapshot);
   } catch (error) {
-    throw serializationError(error, "", keys);
+    throw serializationError(error, "", keysOf(snapshot));
   }
   const { crc, bytes } = checksumText(body);
   const envelope = `${version}:${crc32Hex(crc)}:${bytes}:`;
   const total = envelope.length + bytes;
-  if (total > maxBytes) throw new SnapshotTooLargeError({ keys, bytes: total, maxBytes, largestProperties: largestProperties(snapshot) });
+  if (total > maxBytes) throw new SnapshotTooLargeError({ keys: keysOf(snapshot), bytes: total, maxBytes, largestProperties: largestProperties(snapshot) });
   return envelope + body;
 }
 
@@ -112,10 +111,11 @@ function decodeSnapshot(encoded: string, keys: SnapshotKeys): WorkflowExecutionS
   const match = header.exec(encoded);
   if (match === null) throw corrupted(`it does not start with a "${version}:<crc32>:<length>:" header`);
   const body = encoded.slice(match[0].length);
-  // JSON.stringify escapes lone surrogates, so one here was put there by damage; UTF-8 cannot
-  // tell two of them apart (both become U+FFFD), so the checksum alone would not notice.
-  if (loneSurrogate.test(body)) throw corrupted("the body holds a lone surrogate, which the encoder never writes");
   const { crc, bytes } = checksumText(body);
+  // JSON.stringify escapes lone surrogates, so one here was put there by damage; UTF-8 cannot
+  // tell two of them apart (both become U+FFFD), so the checksum alone would not notice. A body of
+  // as many bytes as characters is all ASCII, which holds none.
+  if (bytes !== body.length && loneSurrogate.test(body)) throw corrupted("the body holds a lone surrogate, which the encoder never writes");
   if (String(bytes) !== match[2]) throw corrupted(`the body is ${bytes} bytes, the header says ${match[2]} (truncated or altered)`);
   if (crc32Hex(crc) !== match[1]) throw corrupted(`checksum mismatch: the body's CRC-32 is ${crc32Hex(crc)}, the header says ${match[1]}`);
   let value: unknown;
