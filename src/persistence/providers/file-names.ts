@@ -56,7 +56,8 @@ export function baseNameFor(foundryExecutionId: string, workflowId: string, sha2
 
 export const recordFileName = (base: string): string => base + recordSuffix;
 export const lockFileName = (base: string): string => base + lockSuffix;
-export const temporaryFileName = (pid: number, random: string): string => `t-${pid}-${random}.tmp`;
+/** Taken, exclusively, by whoever removes the instance's stale lock; list() ignores it. */
+export const breakerFileName = (base: string): string => `${base}.break`;
 
 /** What a directory entry is to the provider; anything else in the directory is left alone. */
 export type EntryKind = { readonly kind: "record" } | { readonly kind: "lock" } | { readonly kind: "temporary"; readonly pid: number } | undefined;
@@ -76,7 +77,9 @@ export function classifyEntry(name: string): EntryKind {
 /**
  * The first line of a record: the keys, so a load can check it read the pair it asked for (hashed
  * names are not injective), the revision, so compare-and-set reads one line instead of decoding
- * the snapshot, and the fields `list()` filters on, so non-matching records are never decoded.
+ * the snapshot, the fields `list()` filters on, so non-matching records are never decoded, and the
+ * writer's pid: a record is written into the instance's lock file, and while it is one, the pid
+ * says whose lock it is. Records written before the pid was added have none.
  */
 export interface RecordHeader {
   readonly format: typeof recordFormat;
@@ -86,16 +89,32 @@ export interface RecordHeader {
   readonly status: string;
   readonly workflowName: string;
   readonly updatedAt: string;
+  readonly pid?: number;
 }
 
 const recordFormat = "workflowforge-file/1";
 const checkedFields = ["foundryExecutionId", "workflowId", "revision", "status", "workflowName", "updatedAt"] as const;
 
-/** A record: the header as one line of JSON (which escapes every newline), then the codec's text. */
-export function formatRecord(snapshot: WorkflowExecutionSnapshot, encoded: string): string {
+/** A record written by process `pid`: the header as one line of JSON (which escapes every newline), then the codec's text. */
+export function formatRecord(snapshot: WorkflowExecutionSnapshot, encoded: string, pid: number): string {
   const { foundryExecutionId, workflowId, revision, status, workflowName, updatedAt } = snapshot;
-  const header: RecordHeader = { format: recordFormat, foundryExecutionId, workflowId, revision, status, workflowName, updatedAt };
+  const header: RecordHeader = { format: recordFormat, foundryExecutionId, workflowId, revision, status, workflowName, updatedAt, pid };
   return `${JSON.stringify(header)}\n${encoded}`;
+}
+
+/**
+ * The pid that holds a lock, from the lock file's first line: a save's lock is its new record, whose
+ * header names the writer; a delete's (and an older version's) is `<pid> <random>`. NaN when the
+ * line says nothing (its writer died before writing it, or it is cut short).
+ */
+export function lockOwner(firstLine: string): number {
+  if (!firstLine.startsWith("{")) return Number.parseInt(firstLine, 10);
+  try {
+    const { pid } = JSON.parse(firstLine) as { pid?: unknown };
+    return typeof pid === "number" ? pid : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** Parses a header line; throws an Error saying what is wrong with it. */

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readFile, readdir, unlink } from "node:fs/promises";
+import { readFile, readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { isWorkflowForgeError, messageOf } from "../../errors.js";
 import { describe as describeValue, rejectUnknownKeys } from "../../internal/validate.js";
@@ -7,7 +7,7 @@ import { defaultSnapshotCodec, type SnapshotCodec } from "../codec.js";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, describeKeys, type ProviderCall, type SnapshotKeys } from "../errors.js";
 import { matchesFilter, type ProviderCapabilities, type SnapshotFilter, type WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
-import { absent, acquireLock, prepareDirectory, readHeaderLine, releaseLock, removeLeftovers, syncDirectory, untilAborted, writeAtomically } from "./file-io.js";
+import { absent, prepareDirectory, removeLeftovers, removeLocked, replaceLocked, untilAborted, type FirstLine, type KeptHandle, type LockPaths } from "./file-io.js";
 import * as layout from "./file-names.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
 
@@ -38,6 +38,25 @@ const anyKeys: SnapshotKeys = Object.freeze({ foundryExecutionId: "*", workflowI
 
 const sha256Hex = (text: string): string => createHash("sha256").update(text).digest("hex");
 
+// Records whose handle a provider keeps open, so that its next save of the instance reads the
+// stored revision without opening the file: the most recently saved ones, one descriptor each.
+const maxKept = 64;
+// A provider dropped without a last delete closes what it kept when it is collected.
+const keptClosers = new FinalizationRegistry<Map<string, KeptRecord>>((kept) => {
+  for (const { handle } of kept.values()) void handle.close().catch(() => undefined);
+});
+
+/** A record this provider wrote, still open: its header line and revision spare the next save parsing it. */
+interface KeptRecord extends KeptHandle {
+  readonly line: string;
+  readonly revision: number;
+}
+
+/** The paths of one instance's files. */
+interface InstancePaths extends LockPaths {
+  readonly record: string;
+}
+
 function validateOptions(input: unknown): Required<FilePersistenceProviderOptions> {
   if (typeof input !== "object" || input === null || Array.isArray(input)) throw new TypeError(`${where}: options must be an object with a directory, got ${describeValue(input)}`);
   rejectUnknownKeys(input, ["directory", "durability", "lockTimeoutMs", "codec"], where);
@@ -63,38 +82,56 @@ const sameKeys = (a: SnapshotKeys, b: SnapshotKeys): boolean => a.foundryExecuti
  *
  * - **Names:** safe for any key (NUL, "/", "..", unicode, any length): lowercase base32 of the keys,
  *   or a SHA-256 when that would not fit a 143-byte name. See {@link FilePersistenceProvider.fileNameFor}.
- * - **Atomicity:** `save` writes a temporary file in the same directory and renames it over the
- *   record, so a reader sees the old or the new snapshot, never a mix. `durability` says whether
- *   the file and the directory are flushed first. Leftover temporary files (their writer died, or
- *   older than a minute) are removed on first use and by `list()`.
- * - **Compare-and-set across processes:** `save` and `delete` hold a per-instance lock file,
- *   created with an exclusive open (`wx`), while they read the stored revision and rename. A lock
- *   is broken when it is older than 5 s and its owner is gone (a dead pid, or a lock from before
- *   the last boot); otherwise the writer retries with a short randomised backoff for up to
- *   `lockTimeoutMs`, then fails. Writers of one provider queue in memory before taking the lock.
+ * - **Atomicity:** `save` writes the new record into a file of its own in the same directory and
+ *   renames it over the record, so a reader sees the old or the new snapshot, never a mix.
+ *   `durability` says whether the file and the directory are flushed first. Leftover temporary
+ *   files of earlier versions (their writer died, or older than a minute) are removed on first use
+ *   and by `list()`.
+ * - **Compare-and-set across processes:** that file is the instance's lock file, created with an
+ *   exclusive open (`wx`): holding it, `save` reads the stored revision from the record's first
+ *   line, and the rename that publishes the new record also releases the lock. `delete` holds it
+ *   while it removes the record. A lock is broken when it is older than 5 s and its owner (the pid
+ *   in its first line) is gone: a dead pid, or a lock from before the last boot; one writer at a
+ *   time breaks it (a `.break` file, created exclusively, gives the turn). Otherwise the writer
+ *   retries with a short randomised backoff for up to `lockTimeoutMs`, then fails. Writers of one
+ *   provider queue in memory before taking the lock.
  * - **Errors:** file system failures reject with `PersistenceError` (`[workflowforge:file]`, the
  *   call, the keys, the `fs` error as `cause`); a refused save with `SnapshotConflictError`; an
  *   unreadable record (also when saving over it: `delete` removes it) with `SnapshotCorruptedError`.
- * - **Cost:** a save reads the stored record's first line, writes the whole record and renames;
- *   with `"fsync"` two flushes, which dominate (milliseconds on many disks). `list()` reads every
- *   record but decodes only those whose header matches the filter.
+ * - **Cost:** a save makes the calls of a plain atomic write (create, write, close, rename; with
+ *   `"fsync"` two flushes, which dominate: milliseconds on many disks) and reads the stored
+ *   record's first line. It keeps the record it wrote open (one descriptor per instance, for the
+ *   64 instances saved last; `delete` closes it, and so does collecting the provider), so that its
+ *   next save of the instance reads that line without opening a file, once the link count shows
+ *   that no other writer has replaced or deleted the record since; the descriptor it closes is
+ *   then that one. Moving record files away while a provider runs is not supported. `list()`
+ *   reads every record but decodes only those whose header matches the filter.
  */
 export class FilePersistenceProvider implements WorkflowPersistenceProvider {
   readonly capabilities: ProviderCapabilities = Object.freeze({ compareAndSet: true, list: true });
   /** The absolute path of the directory. */
   readonly directory: string;
   readonly durability: FileDurability;
+  readonly #durable: boolean;
   readonly #codec: SnapshotCodec;
   readonly #lockTimeoutMs: number;
   readonly #queues = new Map<string, Promise<void>>();
+  // By base name, in the order of their last save: the record this provider wrote, still open.
+  readonly #kept = new Map<string, KeptRecord>();
+  // The directory with a trailing separator, for the paths of its files.
+  readonly #prefix: string;
   #ready: Promise<void> | undefined;
+  #isReady = false;
 
   constructor(options: FilePersistenceProviderOptions) {
     const { directory, durability, lockTimeoutMs, codec } = validateOptions(options);
     this.directory = directory;
     this.durability = durability;
+    this.#durable = durability === "fsync";
     this.#lockTimeoutMs = lockTimeoutMs;
     this.#codec = codec;
+    this.#prefix = join(directory, "x").slice(0, -1);
+    keptClosers.register(this, this.#kept);
   }
 
   /** The name, inside `directory`, of the file that holds the snapshot of these keys. */
@@ -106,16 +143,26 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
   save(snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal): Promise<void> {
     const keys = { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
     return this.#run("save", keys, signal, async () => {
-      // Encoding first: a snapshot the codec refuses writes nothing.
-      const record = layout.formatRecord(snapshot, encodeForStorage(this.#codec, snapshot));
       const base = layout.baseNameFor(keys.foundryExecutionId, keys.workflowId, sha256Hex);
-      const target = join(this.directory, layout.recordFileName(base));
-      await this.#exclusive(base, signal, async () => {
-        const stored = await this.#storedRevision(target, keys);
-        if (snapshot.revision !== stored + 1) {
-          throw new SnapshotConflictError({ source, call: "save", keys, detail: `revision ${snapshot.revision} was refused: the stored revision is ${stored}` });
-        }
-        await writeAtomically(this.directory, target, record, this.durability === "fsync");
+      const paths = this.#paths(base);
+      await this.#queued(base, signal, async () => {
+        const kept = this.#take(base);
+        // Encoded while the lock is being created; a snapshot the codec refuses writes nothing.
+        let text = "";
+        const render = (): string => (text = layout.formatRecord(snapshot, encodeForStorage(this.#codec, snapshot), process.pid));
+        const check = (stored: FirstLine | undefined): void => {
+          let revision = 0;
+          if (stored !== undefined) {
+            // The header this provider wrote there is not parsed again.
+            revision = stored.complete && stored.line === kept?.line ? kept.revision : this.#parse(stored.complete ? `${stored.line}\n` : stored.line, paths.record, keys).header.revision;
+          }
+          if (snapshot.revision === revision + 1) return;
+          throw new SnapshotConflictError({ source, call: "save", keys, detail: `revision ${snapshot.revision} was refused: the stored revision is ${revision}` });
+        };
+        const written = await replaceLocked({ directory: this.directory, target: paths.record, lock: paths, durable: this.#durable, timeoutMs: this.#lockTimeoutMs, signal, render, check, kept });
+        if (written === undefined) return;
+        const evicted = this.#keep(base, { handle: written.handle, lineBytes: written.lineBytes, line: text.slice(0, text.indexOf("\n")), revision: snapshot.revision });
+        if (evicted !== undefined) await evicted;
       });
     });
   }
@@ -130,13 +177,10 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
   }
 
   delete(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<void> {
-    const keys = { foundryExecutionId, workflowId };
-    return this.#run("delete", keys, signal, async () => {
+    return this.#run("delete", { foundryExecutionId, workflowId }, signal, async () => {
       const base = layout.baseNameFor(foundryExecutionId, workflowId, sha256Hex);
-      await this.#exclusive(base, signal, async () => {
-        const removed = await unlink(join(this.directory, layout.recordFileName(base))).then(() => true, absent);
-        if (removed === true && this.durability === "fsync") await syncDirectory(this.directory);
-      });
+      const paths = this.#paths(base);
+      await this.#queued(base, signal, () => removeLocked({ directory: this.directory, target: paths.record, lock: paths, durable: this.#durable, timeoutMs: this.#lockTimeoutMs, signal, kept: this.#take(base)?.handle }));
     });
   }
 
@@ -177,7 +221,7 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
   async #run<T>(call: ProviderCall, keys: SnapshotKeys, signal: AbortSignal | undefined, body: () => Promise<T>): Promise<T> {
     try {
       signal?.throwIfAborted();
-      await this.#setUp();
+      if (!this.#isReady) await this.#setUp();
       return await body();
     } catch (error) {
       if (isWorkflowForgeError(error)) throw error;
@@ -188,40 +232,52 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
 
   // Memoised, but only once it succeeded: a failed setup is retried by the next call.
   #setUp(): Promise<void> {
-    this.#ready ??= prepareDirectory(this.directory, this.durability === "fsync").catch((error: unknown) => {
-      this.#ready = undefined;
-      throw error;
-    });
+    this.#ready ??= prepareDirectory(this.directory, this.#durable).then(
+      () => void (this.#isReady = true),
+      (error: unknown) => {
+        this.#ready = undefined;
+        throw error;
+      },
+    );
     return this.#ready;
   }
 
-  // One writer per instance: first in this provider (a queue, so 8 concurrent saves do not all spin
-  // on the file), then across providers and processes (the lock file).
-  async #exclusive(base: string, signal: AbortSignal | undefined, body: () => Promise<void>): Promise<void> {
-    const previous = this.#queues.get(base) ?? Promise.resolve();
-    let done = (): void => undefined;
-    const tail = previous.then(() => new Promise<void>((resolve) => (done = resolve)));
-    this.#queues.set(base, tail);
-    try {
-      await untilAborted(previous, signal);
-      const lockPath = join(this.directory, layout.lockFileName(base));
-      await acquireLock(lockPath, this.#lockTimeoutMs, signal);
-      try {
-        await body();
-      } finally {
-        await releaseLock(lockPath);
-      }
-    } finally {
-      done();
-      if (this.#queues.get(base) === tail) this.#queues.delete(base);
-    }
+  #paths(base: string): InstancePaths {
+    const prefix = this.#prefix + base;
+    return { record: prefix + layout.recordFileName(""), lock: prefix + layout.lockFileName(""), breaker: prefix + layout.breakerFileName("") };
   }
 
-  async #storedRevision(path: string, keys: SnapshotKeys): Promise<number> {
-    const first = await readHeaderLine(path);
-    if (first === undefined) return 0;
-    const header = this.#parse(first.complete ? `${first.line}\n` : first.line, path, keys).header;
-    return header.revision;
+  // The kept record of `base`, now the caller's to pass on and close.
+  #take(base: string): KeptRecord | undefined {
+    const kept = this.#kept.get(base);
+    this.#kept.delete(base);
+    return kept;
+  }
+
+  // Resolves once the descriptor it had to give up for this one is closed; undefined when none.
+  #keep(base: string, kept: KeptRecord): Promise<void> | undefined {
+    this.#kept.set(base, kept);
+    if (this.#kept.size <= maxKept) return undefined;
+    const [oldest, evicted] = this.#kept.entries().next().value as [string, KeptRecord];
+    this.#kept.delete(oldest);
+    return evicted.handle.close().catch(() => undefined);
+  }
+
+  // One writer per instance in this provider (a queue, so 8 concurrent saves do not all spin on the
+  // lock file); across providers and processes, the lock file.
+  async #queued(base: string, signal: AbortSignal | undefined, body: () => Promise<void>): Promise<void> {
+    const previous = this.#queues.get(base);
+    let release = (): void => undefined;
+    const turn = new Promise<void>((resolve) => (release = resolve));
+    const tail = previous === undefined ? turn : previous.then(() => turn);
+    this.#queues.set(base, tail);
+    try {
+      if (previous !== undefined) await untilAborted(previous, signal);
+      await body();
+    } finally {
+      release();
+      if (this.#queues.get(base) === tail) this.#queues.delete(base);
+    }
   }
 
   // Header only; throws SnapshotCorruptedError naming `keys` (the ones asked for) when unreadable or another pair's.

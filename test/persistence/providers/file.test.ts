@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { mkdir, readdir, readFile, stat, truncate, utimes, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, readlink, stat, truncate, utimes, writeFile } from "node:fs/promises";
 import { tmpdir, uptime } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -16,6 +16,8 @@ const provider = (options: Partial<ConstructorParameters<typeof FilePersistenceP
 const recordPath = (snapshot: Pick<WorkflowExecutionSnapshot, "foundryExecutionId" | "workflowId">) =>
   join(directory, FilePersistenceProvider.fileNameFor(snapshot.foundryExecutionId, snapshot.workflowId));
 const lockPath = (snapshot: WorkflowExecutionSnapshot) => recordPath(snapshot).replace(/\.snapshot$/, ".lock");
+const breakerPath = (snapshot: WorkflowExecutionSnapshot) => recordPath(snapshot).replace(/\.snapshot$/, ".break");
+const secondsAgo = (seconds: number) => new Date(Date.now() - seconds * 1000);
 const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000);
 
 async function rejection(promise: Promise<unknown>): Promise<any> {
@@ -282,6 +284,55 @@ describe("FilePersistenceProvider", () => {
       expect((await store.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId))?.revision).toBe(1);
     });
 
+    it("is the new record while a save holds it: its header names the writer, and the rename publishes it and releases the lock", async () => {
+      const store = provider();
+      const snapshot = fullSnapshot();
+      await store.save(snapshot);
+      const [header] = (await readFile(recordPath(snapshot), "utf8")).split("\n");
+      expect(JSON.parse(header as string)).toMatchObject({ revision: 1, pid: process.pid });
+      expect(await readdir(directory)).toEqual([FilePersistenceProvider.fileNameFor(snapshot.foundryExecutionId, snapshot.workflowId)]);
+    });
+
+    it("left by a save that died mid-write (a cut record naming a dead pid) is broken when older than 5 s", async () => {
+      const store = provider({ lockTimeoutMs: 200 });
+      const snapshot = fullSnapshot();
+      await store.save(snapshot);
+      const cut = `{"format":"workflowforge-file/1","foundryExecutionId":"x","workflowId":"y","revision":2,"status":"running","workflowName":"w","updatedAt":"t","pid":${deadPid()}}\nwf1:00`;
+      await writeFile(lockPath(snapshot), cut);
+      await utimes(lockPath(snapshot), secondsAgo(10), secondsAgo(10));
+      await store.save(nextRevision(snapshot));
+      expect((await store.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId))?.revision).toBe(2);
+      expect(await readdir(directory)).toHaveLength(1);
+    });
+
+    it("held by a save of a live process is not broken, however old", async () => {
+      const store = provider({ lockTimeoutMs: 200 });
+      const snapshot = fullSnapshot();
+      await store.save(snapshot);
+      await writeFile(lockPath(snapshot), `{"format":"workflowforge-file/1","pid":${process.ppid}}\nwf1:`);
+      await utimes(lockPath(snapshot), secondsAgo(10), secondsAgo(10));
+      const error = await rejection(store.save(nextRevision(snapshot)));
+      expect(error.message).toContain(`is held by process ${process.ppid}; gave up after 200 ms`);
+    });
+
+    it("is broken by one writer at a time: while another's breaker file is fresh, a stale lock is left to it", async () => {
+      const store = provider({ lockTimeoutMs: 200 });
+      const snapshot = fullSnapshot();
+      await store.save(snapshot);
+      const dead = deadPid();
+      await writeFile(lockPath(snapshot), `${dead} crashed\n`);
+      await utimes(lockPath(snapshot), secondsAgo(10), secondsAgo(10));
+      await writeFile(breakerPath(snapshot), `${process.pid} breaking\n`);
+      const error = await rejection(store.save(nextRevision(snapshot)));
+      expect(error.message).toContain(`is held by process ${dead}`);
+      // A breaker that died at it leaves its file; once that is stale too, the next writer clears both.
+      await writeFile(breakerPath(snapshot), `${dead} died-breaking\n`);
+      await utimes(breakerPath(snapshot), secondsAgo(10), secondsAgo(10));
+      await store.save(nextRevision(snapshot));
+      expect((await store.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId))?.revision).toBe(2);
+      expect(await readdir(directory)).toHaveLength(1);
+    });
+
     it("stops waiting when the signal aborts, with the signal's reason, and lets the next writer in", async () => {
       const store = provider();
       const snapshot = fullSnapshot();
@@ -295,6 +346,39 @@ describe("FilePersistenceProvider", () => {
       await store.save(snapshot);
       expect(await store.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);
     });
+  });
+
+  // Linux lists a process's open descriptors in /proc/self/fd, each a link to its file.
+  it.skipIf(process.platform !== "linux")("keeps one descriptor open per instance it saved, at most 64, and closes it on delete", async () => {
+    const openHere = async () => {
+      const links = await Promise.all((await readdir("/proc/self/fd")).map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => "")));
+      return links.filter((link) => link.startsWith(directory)).length;
+    };
+    const store = provider();
+    const snapshots = Array.from({ length: 70 }, (_, i) => fullSnapshot({ foundryExecutionId: `fd-${i}` }));
+    for (const snapshot of snapshots.slice(0, 3)) await store.save(snapshot);
+    expect(await openHere()).toBe(3);
+    for (const snapshot of snapshots.slice(0, 3)) await store.save(nextRevision(snapshot));
+    expect(await openHere(), "a later save keeps the new record and closes the old").toBe(3);
+    for (const snapshot of snapshots.slice(3)) await store.save(snapshot);
+    expect(await openHere()).toBe(64);
+    for (const snapshot of snapshots) await store.delete(snapshot.foundryExecutionId, snapshot.workflowId);
+    expect(await openHere()).toBe(0);
+  });
+
+  it("reads the stored revision from the record again when another writer replaced or deleted it since its own save", async () => {
+    const [a, b] = [provider(), provider()];
+    const first = fullSnapshot();
+    await a.save(first);
+    await b.delete(first.foundryExecutionId, first.workflowId);
+    expect(await rejection(a.save(nextRevision(first)))).toBeInstanceOf(SnapshotConflictError);
+    await b.save(first);
+    const byB = nextRevision(first, { owner: "b" });
+    await b.save(byB);
+    await a.save(first).catch(() => undefined);
+    expect(await rejection(a.save(nextRevision(first, { owner: "a" })))).toBeInstanceOf(SnapshotConflictError);
+    await a.save(nextRevision(byB, { owner: "a" }));
+    expect((await b.tryLoad(first.foundryExecutionId, first.workflowId))?.owner).toBe("a");
   });
 
   it("keeps compare-and-set between real processes: no update is lost", { timeout: 60_000 }, async () => {
