@@ -42,18 +42,32 @@ const LIST_BATCH = 200;
 // list() names no single instance; errors from it carry these placeholder keys.
 const LIST_KEYS: SnapshotKeys = Object.freeze({ foundryExecutionId: "*", workflowId: "*" });
 
-// KEYS: record, index. ARGV: revision, data, status, workflowId, workflowName, member, ttl ("0": none).
-// Returns { 1 = written | 0 = refused, stored revision }.
-const SAVE_SCRIPT = `local stored = tonumber(redis.call('HGET', KEYS[1], 'revision') or '0')
-if stored == nil then return redis.error_reply('stored revision is not a number') end
-if stored ~= tonumber(ARGV[1]) - 1 then return {0, stored} end
-redis.call('HSET', KEYS[1], 'data', ARGV[2], 'revision', ARGV[1], 'status', ARGV[3], 'workflowId', ARGV[4], 'workflowName', ARGV[5])
-if ARGV[7] ~= '0' then
-  if ARGV[3] == 'completed' then redis.call('EXPIRE', KEYS[1], ARGV[7]) else redis.call('PERSIST', KEYS[1]) end
+// Compare-and-set saves. Redis has no native compare-and-set before 8.4, so each is one Lua script,
+// which costs the server several times a SET: a fixed cost per call, then about half a microsecond
+// per argument and a few per redis.call(). So the saves that follow an instance's first one pass
+// only what changes and make two calls; revisions are compared as the decimal strings they are
+// stored as (a stored value no save wrote never equals one, and is reported in the refusal).
+// Both return nil when written, else the stored revision ("0": none).
+
+// KEYS: record, index. ARGV: data, status, workflowId, workflowName, member, ttl ("0": none).
+// Revision 1: the record must not exist. A stored record is always indexed (delete and list's
+// cleanup remove both), so only a new one is added.
+const CREATE_SCRIPT = `local stored = redis.call('HGET', KEYS[1], 'revision')
+if stored then return stored end
+redis.call('HSET', KEYS[1], 'data', ARGV[1], 'revision', '1', 'status', ARGV[2], 'workflowId', ARGV[3], 'workflowName', ARGV[4])
+redis.call('SADD', KEYS[2], ARGV[5])
+if ARGV[6] ~= '0' and ARGV[2] == 'completed' then redis.call('EXPIRE', KEYS[1], ARGV[6]) end
+return false`;
+
+// KEYS: record. ARGV: revision, data, status, workflowName, expected (revision - 1), ttl ("0": none).
+// The workflow id is part of the key, so it is the stored one.
+const UPDATE_SCRIPT = `local stored = redis.call('HGET', KEYS[1], 'revision')
+if stored ~= ARGV[5] then return stored or '0' end
+redis.call('HSET', KEYS[1], 'data', ARGV[2], 'revision', ARGV[1], 'status', ARGV[3], 'workflowName', ARGV[4])
+if ARGV[6] ~= '0' then
+  if ARGV[3] == 'completed' then redis.call('EXPIRE', KEYS[1], ARGV[6]) else redis.call('PERSIST', KEYS[1]) end
 end
--- A stored record is always indexed (delete and list's cleanup remove both), so only a new one is added.
-if stored == 0 then redis.call('SADD', KEYS[2], ARGV[6]) end
-return {1, stored}`;
+return false`;
 
 // KEYS: record, index. ARGV: member.
 const DELETE_SCRIPT = `redis.call('DEL', KEYS[1])
@@ -82,18 +96,22 @@ type Send = (args: string[]) => Promise<unknown>;
 function senderFor(client: unknown): Send | undefined {
   if ((typeof client !== "object" && typeof client !== "function") || client === null) return undefined;
   const { call, sendCommand } = client as { call?: unknown; sendCommand?: unknown };
-  if (typeof call === "function") return async (args) => (call as (...a: string[]) => Promise<unknown>).apply(client, args);
-  if (typeof sendCommand === "function") return async (args) => (sendCommand as Send).call(client, args);
+  // Not async: every caller sends inside its own try, which also catches a synchronous throw.
+  if (typeof call === "function") return (args) => (call as (...a: string[]) => Promise<unknown>).apply(client, args);
+  if (typeof sendCommand === "function") return (args) => (sendCommand as Send).call(client, args);
   return undefined;
 }
 
 // SHA-1 through Web Crypto (a global in Node 20+, Deno and Bun), so EVALSHA needs no node:crypto.
+// Kept once known, so a save does not wait for a resolved promise.
 const shas = new Map<string, Promise<string | undefined>>();
+const knownShas = new Map<string, string>();
 function shaOf(script: string): Promise<string | undefined> {
   let sha = shas.get(script);
   if (sha === undefined) {
     const digest = globalThis.crypto?.subtle?.digest("SHA-1", new TextEncoder().encode(script));
     sha = digest === undefined ? Promise.resolve(undefined) : digest.then((bytes) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join(""), () => undefined);
+    void sha.then((hex) => hex !== undefined && knownShas.set(script, hex));
     shas.set(script, sha);
   }
   return sha;
@@ -149,8 +167,8 @@ function validate(options: RedisPersistenceProviderOptions): void {
  * `workflowName`) plus an index set used by `list()`. Supports compare-and-set and list.
  *
  * - `save` is one round trip: a Lua script (EVALSHA, with EVAL after a NOSCRIPT reply) that
- *   compares the stored revision, replaces the record and indexes it atomically. `tryLoad` is one
- *   HGET, `delete` one script.
+ *   compares the stored revision and replaces the record atomically, and indexes the record on an
+ *   instance's first save. `tryLoad` is one HGET, `delete` one script.
  * - Durability is the server's: with Redis's defaults an acknowledged save can be lost if the
  *   server itself crashes; configure `appendonly yes` / `appendfsync` for stronger guarantees.
  * - `list()` walks the index with SSCAN (never KEYS) in batches of 200; each batch is fetched
@@ -180,14 +198,17 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
   /** @throws SnapshotConflictError when the stored revision is not `snapshot.revision - 1`. */
   async save(snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
-    const keys = { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
+    const { foundryExecutionId, workflowId, revision, status, workflowName } = snapshot;
+    const keys = { foundryExecutionId, workflowId };
     const data = encodeForStorage(this.#codec, snapshot);
     const member = memberOf(keys);
-    const args = [String(snapshot.revision), data, snapshot.status, snapshot.workflowId, snapshot.workflowName, member, this.#ttl];
-    const reply = await this.#script(SAVE_SCRIPT, [this.#prefix + member, this.#index], args, "save", keys);
-    const [written, stored] = Array.isArray(reply) ? (reply as unknown[]) : [];
-    if (Number(written) === 1) return;
-    throw new SnapshotConflictError({ source: SOURCE, keys, call: "save", detail: `revision ${snapshot.revision} was refused: the stored revision is ${String(stored)}` });
+    const record = this.#prefix + member;
+    const stored =
+      revision === 1
+        ? await this.#script(CREATE_SCRIPT, [record, this.#index], [data, status, workflowId, workflowName, member, this.#ttl], "save", keys)
+        : await this.#script(UPDATE_SCRIPT, [record], [String(revision), data, status, workflowName, String(revision - 1), this.#ttl], "save", keys);
+    if (stored === null || stored === undefined) return;
+    throw new SnapshotConflictError({ source: SOURCE, keys, call: "save", detail: `revision ${revision} was refused: the stored revision is ${textOf(stored)}` });
   }
 
   async tryLoad(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<WorkflowExecutionSnapshot | undefined> {
@@ -238,17 +259,30 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
   }
 
   // EVALSHA first: the script's text is sent only when the server has not cached it (NOSCRIPT).
-  async #script(script: string, keys: string[], args: string[], call: ProviderCall, snapshotKeys: SnapshotKeys): Promise<unknown> {
+  // Not async once the script's SHA-1 is known: a save makes one promise less.
+  #script(script: string, keys: string[], args: string[], call: ProviderCall, snapshotKeys: SnapshotKeys): Promise<unknown> {
+    const sha = knownShas.get(script);
+    return sha === undefined ? this.#firstScript(script, keys, args, call, snapshotKeys) : this.#evalSha(sha, script, keys, args, call, snapshotKeys);
+  }
+
+  // The first use of a script in this process waits for its SHA-1 (without Web Crypto: EVAL).
+  async #firstScript(script: string, keys: string[], args: string[], call: ProviderCall, snapshotKeys: SnapshotKeys): Promise<unknown> {
     const sha = await shaOf(script);
-    const tail = [String(keys.length), ...keys, ...args];
-    if (sha !== undefined) {
-      try {
-        return await this.#send(["EVALSHA", sha, ...tail]);
-      } catch (error) {
-        if (!isNoScript(error)) throw new PersistenceError({ source: SOURCE, call, keys: snapshotKeys, cause: error });
-      }
+    if (sha !== undefined) return this.#evalSha(sha, script, keys, args, call, snapshotKeys);
+    return this.#command(["EVAL", script, String(keys.length), ...keys, ...args], call, snapshotKeys);
+  }
+
+  #evalSha(sha: string, script: string, keys: string[], args: string[], call: ProviderCall, snapshotKeys: SnapshotKeys): Promise<unknown> {
+    let sent: Promise<unknown>;
+    try {
+      sent = this.#send(["EVALSHA", sha, String(keys.length), ...keys, ...args]);
+    } catch (cause) {
+      return Promise.reject(new PersistenceError({ source: SOURCE, call, keys: snapshotKeys, cause }));
     }
-    return this.#command(["EVAL", script, ...tail], call, snapshotKeys);
+    return sent.catch((error: unknown) => {
+      if (!isNoScript(error)) throw new PersistenceError({ source: SOURCE, call, keys: snapshotKeys, cause: error });
+      return this.#command(["EVAL", script, String(keys.length), ...keys, ...args], call, snapshotKeys);
+    });
   }
 
   async #command(args: string[], call: ProviderCall, keys: SnapshotKeys): Promise<unknown> {

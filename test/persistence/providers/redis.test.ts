@@ -70,8 +70,10 @@ if ("skipped" in server) {
 
     it("save, tryLoad and delete each take exactly one round trip once the scripts are cached", async () => {
       const provider = new RedisPersistenceProvider({ client: connected.counted, keyPrefix: prefix() });
+      // A first save and a later one run different scripts: the warm-up caches both.
       const warmup = fullSnapshot();
       await provider.save(warmup);
+      await provider.save(nextRevision(warmup));
       await provider.delete(warmup.foundryExecutionId, warmup.workflowId);
       const first = fullSnapshot();
       await provider.save(first);
@@ -84,15 +86,18 @@ if ("skipped" in server) {
       expect(connected.commands).toEqual(["EVALSHA", "HGET", "EVALSHA"]);
     });
 
-    it("after SCRIPT FLUSH a save falls back to EVAL once, then uses EVALSHA again", async () => {
+    it("after SCRIPT FLUSH each save script falls back to EVAL once, then EVALSHA is used again", async () => {
       const provider = new RedisPersistenceProvider({ client: connected.counted, keyPrefix: prefix() });
       const first = fullSnapshot();
       await admin.script("FLUSH");
       connected.commands.length = 0;
       await provider.save(first);
-      await provider.save(nextRevision(first));
-      expect(connected.commands).toEqual(["EVALSHA", "EVAL", "EVALSHA"]);
-      expect(await provider.tryLoad(first.foundryExecutionId, first.workflowId)).toMatchObject({ revision: 2 });
+      const second = nextRevision(first);
+      await provider.save(second);
+      await provider.save(nextRevision(second));
+      // The first save's script, then the one of every later save.
+      expect(connected.commands).toEqual(["EVALSHA", "EVAL", "EVALSHA", "EVAL", "EVALSHA"]);
+      expect(await provider.tryLoad(first.foundryExecutionId, first.workflowId)).toMatchObject({ revision: 3 });
     });
 
     it("an aborted signal rejects before any command is sent", async () => {
@@ -113,6 +118,22 @@ if ("skipped" in server) {
       const error = await provider.save(first).catch((e: unknown) => e);
       expect(isWorkflowForgeError(error) && error.code).toBe("SNAPSHOT_CONFLICT");
       expect((error as Error).message).toMatch(/^\[workflowforge:redis\] save failed for instance ".*": conflict: revision 1 was refused: the stored revision is 1/);
+    });
+
+    it("a later save refuses a stored revision it did not write (compared as text, not as a number), and names it", async () => {
+      const keyPrefix = prefix();
+      const provider = new RedisPersistenceProvider({ client: connected.client, keyPrefix });
+      const first = fullSnapshot();
+      await provider.save(first);
+      for (const stored of ["01", "1.0", "not a number"]) {
+        await admin.hset(recordKey(keyPrefix, first), "revision", stored);
+        const error = await provider.save(nextRevision(first)).catch((e: unknown) => e);
+        expect(isWorkflowForgeError(error) && error.code).toBe("SNAPSHOT_CONFLICT");
+        expect((error as Error).message).toContain(`revision 2 was refused: the stored revision is ${stored}`);
+      }
+      await admin.hset(recordKey(keyPrefix, first), "revision", "1");
+      await provider.save(nextRevision(first));
+      expect(await provider.tryLoad(first.foundryExecutionId, first.workflowId)).toMatchObject({ revision: 2 });
     });
 
     it("a closed client makes save and tryLoad reject with PersistenceError from source redis, with call, keys and cause", async () => {
