@@ -11,6 +11,7 @@ interface BenchFile {
 const benches: readonly BenchFile[] = [
   { name: "engine", load: () => import("./engine.js") },
   { name: "persistence", load: () => import("./persistence.js") },
+  { name: "codec", load: () => import("./codec.js") },
   { name: "file", load: () => import("./file.js") },
   { name: "sqlite", load: () => import("./sqlite.js") },
   { name: "postgres", load: () => import("./postgres.js") },
