@@ -1,5 +1,7 @@
 import { isWorkflowForgeError, type ErrorLocation } from "../errors.js";
 import { PersistenceError, SnapshotConflictError, type ProviderCall, type SnapshotKeys } from "./errors.js";
+import type { WorkflowPersistenceProvider } from "./provider.js";
+import { validateSnapshot, type WorkflowExecutionSnapshot } from "./snapshot.js";
 
 export interface ProviderCallContext {
   readonly call: ProviderCall;
@@ -26,4 +28,19 @@ export async function callProvider<T>(context: ProviderCallContext, invoke: () =
     }
     throw new PersistenceError(options);
   }
+}
+
+/**
+ * `provider.tryLoad` through {@link callProvider}, validated: the snapshot stored under `keys`, or
+ * `undefined` when none is (a provider may say so with `null`). A record of the wrong shape raises
+ * `SnapshotCorruptedError`.
+ */
+export async function loadSnapshot(
+  provider: WorkflowPersistenceProvider,
+  keys: SnapshotKeys,
+  signal: AbortSignal | undefined,
+  location?: ErrorLocation,
+): Promise<WorkflowExecutionSnapshot | undefined> {
+  const loaded = await callProvider({ call: "tryLoad", keys, location }, () => provider.tryLoad(keys.foundryExecutionId, keys.workflowId, signal));
+  return loaded === undefined || loaded === null ? undefined : validateSnapshot(loaded, keys);
 }

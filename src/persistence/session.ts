@@ -13,7 +13,7 @@ import {
 } from "./errors.js";
 import { holdInstance, isClaimedByOther } from "./claim.js";
 import { snapshotKeysOf } from "./keys.js";
-import { callProvider } from "./provider-call.js";
+import { callProvider, loadSnapshot } from "./provider-call.js";
 import { LeaseKeeper } from "./lease.js";
 import type { ResolvedPersistenceOptions } from "./options.js";
 import type { WorkflowPersistenceProvider } from "./provider.js";
@@ -65,10 +65,9 @@ export class PersistenceSession {
   /** Loads (once), validates and adopts the stored snapshot, then claims the run when leasing. */
   static async open(context: OperationContext<any>, provider: WorkflowPersistenceProvider, options: ResolvedPersistenceOptions): Promise<PersistenceSession> {
     const session = new PersistenceSession(context, provider, options);
-    const { foundryExecutionId, workflowId } = session.keys;
     if (options.leaseTtlMs !== undefined) session.#holdHere(context);
-    const stored = await session.#call("tryLoad", undefined, () => provider.tryLoad(foundryExecutionId, workflowId, session.#signal));
-    if (stored !== undefined && stored !== null) await session.#adopt(validateSnapshot(stored, session.keys));
+    const stored = await loadSnapshot(provider, session.keys, session.#signal);
+    if (stored !== undefined) await session.#adopt(stored);
     if (options.countsAttempts) session.#attempts = (session.#attempts ?? 0) + 1;
     if (options.leaseTtlMs !== undefined) await session.#claim(context, options.leaseTtlMs);
     context.run.observeCompensation(session.#compensationObserver());
@@ -149,10 +148,8 @@ export class PersistenceSession {
   // Re-saves exactly what the last checkpoint stored (loaded back, so a half-finished operation's
   // changes to the properties are not written) with a new lease.
   async #renewLease(ttlMs: number, held: () => boolean): Promise<void> {
-    const { foundryExecutionId, workflowId } = this.keys;
     const location = this.#locate(this.#next);
-    const loaded = await this.#call("tryLoad", location, () => this.#provider.tryLoad(foundryExecutionId, workflowId, this.#signal));
-    const stored = loaded === undefined || loaded === null ? undefined : validateSnapshot(loaded, this.keys);
+    const stored = await loadSnapshot(this.#provider, this.keys, this.#signal, location);
     if (stored?.revision !== this.#revision || stored.owner !== this.#options.owner) {
       const found = stored === undefined ? "no snapshot" : `revision ${stored.revision} of owner "${stored.owner ?? "none"}"`;
       throw new SnapshotConflictError({ keys: this.keys, location, detail: `the claim was lost: found ${found}, this run saved revision ${this.#revision}` });

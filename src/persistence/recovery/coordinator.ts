@@ -9,8 +9,8 @@ import { SnapshotConflictError, type SnapshotKeys } from "../errors.js";
 import { addPersistence } from "../middleware.js";
 import { processOwner, resolvePersistenceOptions, type ResolvedPersistenceOptions, type SnapshotMigration } from "../options.js";
 import type { SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
-import { callProvider } from "../provider-call.js";
-import { validateSnapshot, type WorkflowExecutionSnapshot } from "../snapshot.js";
+import { callProvider, loadSnapshot } from "../provider-call.js";
+import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { enqueuedSnapshot, type EnqueueOptions } from "./enqueue.js";
 import { RetriesExhaustedError, UnknownWorkflowError } from "./errors.js";
 import { listSnapshots } from "./list.js";
@@ -276,10 +276,8 @@ class Coordinator implements RecoveryCoordinator {
     return failed(ref, error, attempts, true);
   }
 
-  async #load(keys: SnapshotKeys, signal: AbortSignal | undefined): Promise<WorkflowExecutionSnapshot | undefined> {
-    const { provider } = this.#options;
-    const loaded = await callProvider({ call: "tryLoad", keys }, () => provider.tryLoad(keys.foundryExecutionId, keys.workflowId, signal));
-    return loaded === undefined || loaded === null ? undefined : validateSnapshot(loaded, keys);
+  #load(keys: SnapshotKeys, signal: AbortSignal | undefined): Promise<WorkflowExecutionSnapshot | undefined> {
+    return loadSnapshot(this.#options.provider, keys, signal);
   }
 }
 
