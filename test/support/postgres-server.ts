@@ -4,20 +4,11 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { promisify } from "node:util";
+import type { ServerSkipped, ThrowawayServer } from "./throwaway-server.js";
 
-/** A throw-away PostgreSQL cluster on 127.0.0.1, for one test file or one bench run. */
-export interface PostgresServer {
-  /** `postgres://postgres@127.0.0.1:<port>/postgres`, trust authentication. */
-  readonly url: string;
-  readonly port: number;
-  /** Stops the server and removes its directory. Safe to call twice. */
-  stop(): Promise<void>;
-}
-
-/** Why the real-server suites did not run, phrased as how to make them run. */
-export interface PostgresSkipped {
-  readonly skipped: string;
-}
+/** A throw-away PostgreSQL cluster (trust authentication). */
+export type PostgresServer = ThrowawayServer;
+export type PostgresSkipped = ServerSkipped;
 
 const HOST = "127.0.0.1";
 const HOW_TO_ENABLE = "install PostgreSQL (apt-get install postgresql) to run the real-server suite";

@@ -3,19 +3,11 @@ import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
+import type { ServerSkipped, ThrowawayServer } from "./throwaway-server.js";
 
-/** A throw-away redis-server on 127.0.0.1, for one test file. */
-export interface RedisServer {
-  readonly url: string;
-  readonly port: number;
-  /** Kills the server and removes its directory. Safe to call twice. */
-  stop(): Promise<void>;
-}
-
-/** Why the Redis suites did not run, phrased as how to make them run. */
-export interface RedisSkipped {
-  readonly skipped: string;
-}
+/** A throw-away redis-server. */
+export type RedisServer = ThrowawayServer;
+export type RedisSkipped = ServerSkipped;
 
 const HOST = "127.0.0.1";
 const HOW_TO_ENABLE = "install redis-server (apt-get install redis-server) to run the Redis suite";
