@@ -38,36 +38,28 @@ function startWorker(kind: StoreKind, url: string, logFile: string, owner: strin
 const randomBetween = (low: number, high: number) => low + Math.random() * (high - low);
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Runs the workers until every one exited by itself; kills KILLS of them along the way. */
+/**
+ * Runs the workers, kills KILLS of them at random moments (starting a replacement each time), then
+ * lets them exit: a worker leaves once nothing is unfinished and the release file exists, so a
+ * fast store cannot finish the work before every kill has happened.
+ */
 async function runWorkers(kind: StoreKind, url: string, logFile: string): Promise<{ kills: Map<string, number>; exitCodes: (number | null)[] }> {
+  const release = `${logFile}.release`;
+  const start = (slot: number, generation: number) => startWorker(kind, url, logFile, `w${slot}-g${generation}`, { WORKER_RELEASE: release });
   let generation = 0;
-  const slots: Worker[] = Array.from({ length: WORKERS }, (_, slot) => startWorker(kind, url, logFile, `w${slot}-g${generation++}`));
+  const slots: Worker[] = Array.from({ length: WORKERS }, (_, slot) => start(slot, generation++));
   const kills = new Map<string, number>();
-  const exitCodes: (number | null)[] = [];
-  let killing = true;
-  const killer = (async () => {
-    while (killing && kills.size < KILLS) {
-      await delay(randomBetween(150, 700));
-      const slot = Math.floor(Math.random() * WORKERS);
-      const victim = slots[slot] as Worker;
-      if (!killing || victim.process.exitCode !== null) continue;
-      kills.set(victim.owner, Date.now());
-      victim.process.kill("SIGKILL");
-      await victim.exited;
-      slots[slot] = startWorker(kind, url, logFile, `w${slot}-g${generation++}`);
-    }
-  })();
-  // A worker exits by itself once nothing is left unfinished; the replacements then follow.
-  for (;;) {
-    const current = [...slots];
-    const codes = await Promise.all(current.map((worker) => worker.exited));
-    if (current.every((worker, slot) => slots[slot] === worker)) {
-      exitCodes.push(...codes.filter((_, slot) => !kills.has((current[slot] as Worker).owner)));
-      break;
-    }
+  while (kills.size < KILLS) {
+    await delay(randomBetween(100, 400));
+    const slot = Math.floor(Math.random() * WORKERS);
+    const victim = slots[slot] as Worker;
+    kills.set(victim.owner, Date.now());
+    victim.process.kill("SIGKILL");
+    await victim.exited;
+    slots[slot] = start(slot, generation++);
   }
-  killing = false;
-  await killer;
+  writeFileSync(release, "");
+  const exitCodes = await Promise.all(slots.map((worker) => worker.exited));
   return { kills, exitCodes };
 }
 

@@ -1,6 +1,6 @@
 // One worker process of the many-workers tests. WORKER_MODE "loop": run resumeAll until nothing is
-// left unfinished. WORKER_MODE "one": resume WORKER_INSTANCE once and print the outcome as JSON.
-import { appendFileSync } from "node:fs";
+// left unfinished (and, when WORKER_RELEASE names a file, that file exists). WORKER_MODE "one": resume WORKER_INSTANCE once and print the outcome as JSON.
+import { appendFileSync, existsSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createRecoveryCoordinator } from "../../../src/persistence/index.js";
 import { listSnapshots } from "../../../src/persistence/recovery/list.js";
@@ -36,7 +36,8 @@ if (env.WORKER_MODE === "one") {
     const report = await coordinator.resumeAll();
     // A failure is a violation the parent looks for; nothing is swallowed.
     for (const failed of report.failed) appendFileSync(logFile, `F ${failed.instanceId} ${owner} ${failed.error.name}: ${failed.error.message.replaceAll("\n", " ")}\n`);
-    if ((await unfinished()) === 0) break;
+    // With WORKER_RELEASE, the test decides when workers may leave (after its last kill).
+    if ((await unfinished()) === 0 && (env.WORKER_RELEASE === undefined || existsSync(env.WORKER_RELEASE))) break;
     await sleep(20);
   }
 }
