@@ -46,10 +46,10 @@ export interface TextChecksum {
 }
 
 /**
- * CRC-32 and length of the UTF-8 bytes of `text`, i.e. of what `TextEncoder` (and a database
- * driver) would store; a lone surrogate counts as U+FFFD, as it does there.
+ * CRC-32 and length of the UTF-8 bytes of `text`, computed in JavaScript: what
+ * {@link checksumText} does where the runtime has no native CRC-32.
  */
-export function checksumText(text: string): TextChecksum {
+export function portableChecksumText(text: string): TextChecksum {
   let crc = -1;
   let bytes = 0;
   let offset = 0;
@@ -63,12 +63,52 @@ export function checksumText(text: string): TextChecksum {
   return { crc: (crc ^ -1) >>> 0, bytes };
 }
 
+interface NativeText {
+  crc32(text: string): number;
+  byteLength(text: string): number;
+}
+
+// Node.js (20.15+, 22.2+) has zlib's CRC-32 in C, five to ten times faster than the loop above on a
+// snapshot, and the checksum is a fixed cost of every save and load. It is looked up through
+// process.getBuiltinModule rather than imported, so the core still runs where there is no node:zlib.
+// Both take a string as its UTF-8 bytes, a lone surrogate as U+FFFD, like TextEncoder.
+function nativeText(): NativeText | undefined {
+  const host = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  if (typeof host?.getBuiltinModule !== "function") return undefined;
+  try {
+    const zlib = host.getBuiltinModule("node:zlib") as { crc32?: unknown } | undefined;
+    const buffer = host.getBuiltinModule("node:buffer") as { Buffer?: { byteLength?: unknown } } | undefined;
+    const crc32 = zlib?.crc32 as ((text: string) => number) | undefined;
+    const byteLength = buffer?.Buffer?.byteLength as ((text: string, encoding: "utf8") => number) | undefined;
+    if (typeof crc32 !== "function" || typeof byteLength !== "function") return undefined;
+    return { crc32: (text) => crc32(text), byteLength: (text) => byteLength(text, "utf8") };
+  } catch {
+    return undefined;
+  }
+}
+
+const native = nativeText();
+
+/** True when {@link checksumText} uses the runtime's native CRC-32 rather than the JavaScript one. */
+export const nativeChecksum: boolean = native !== undefined;
+
+/**
+ * CRC-32 and length of the UTF-8 bytes of `text`, i.e. of what `TextEncoder` (and a database
+ * driver) would store; a lone surrogate counts as U+FFFD, as it does there.
+ */
+export const checksumText: (text: string) => TextChecksum =
+  native === undefined ? portableChecksumText : (text) => ({ crc: native.crc32(text) >>> 0, bytes: native.byteLength(text) });
+
 /** CRC-32 (IEEE) of `data`, or of a string's UTF-8 bytes. An unsigned 32-bit integer. */
 export function crc32(data: Uint8Array | string): number {
   return typeof data === "string" ? checksumText(data).crc : (update(-1, data, data.length) ^ -1) >>> 0;
 }
 
+// Two hex digits per byte value: formatting a CRC above 2^31 with toString(16) takes V8's slow
+// path for non-small integers, a measurable share of encoding a small snapshot.
+const hexPairs: readonly string[] = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
+
 /** A CRC as 8 lowercase hex digits, the form the snapshot envelope stores. */
 export function crc32Hex(crc: number): string {
-  return (crc >>> 0).toString(16).padStart(8, "0");
+  return hexPairs[(crc >>> 24) & 0xff]! + hexPairs[(crc >>> 16) & 0xff]! + hexPairs[(crc >>> 8) & 0xff]! + hexPairs[crc & 0xff]!;
 }
