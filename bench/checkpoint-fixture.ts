@@ -67,7 +67,7 @@ export async function checkpointFixture(name: string): Promise<CheckpointFixture
   return { name, orderFoundry, keyOptions, snapshots };
 }
 
-export type SideName = "bare" | "persisted" | "save" | "raw" | "encode";
+export type SideName = "bare" | "persisted" | "save" | "raw" | "rawJson" | "encode";
 
 /** The raw driver's write of the text the provider would store, for the floor. */
 export interface RawWrite {
@@ -82,7 +82,9 @@ const isThenable = (value: unknown): value is PromiseLike<unknown> => typeof (va
 /**
  * The five sides of a provider bench: `bare` and `persisted` run the workflow without and with
  * `usePersistence(provider)`; `save` saves the captured snapshots straight to the provider, then
- * deletes; `raw` writes the same stored text per step through `raw`; `encode` is the codec alone.
+ * deletes; `raw` writes the same stored text per step through `raw`; `rawJson` writes
+ * `JSON.stringify(snapshot)` made in the loop, the floor of any provider that stores JSON;
+ * `encode` is the codec alone.
  * `stored` turns a snapshot into the stored text (the codec's, by default), computed once for `raw`.
  */
 export function checkpointSides(
@@ -106,18 +108,24 @@ export function checkpointSides(
       },
       units: steps,
     },
-    raw: {
-      run: async () => {
-        for (let i = 0; i < snapshots.length; i++) {
-          const written = raw.write(snapshots[i] as WorkflowExecutionSnapshot, texts[i] as string);
-          if (isThenable(written)) await written;
-        }
-        const ended = raw.end();
-        if (isThenable(ended)) await ended;
-      },
-      units: steps,
-    },
+    raw: rawSide(raw, snapshots, (i) => texts[i] as string),
+    rawJson: rawSide(raw, snapshots, (i) => JSON.stringify(snapshots[i])),
     encode: { run: () => Promise.resolve(snapshots.map(stored)), units: steps },
+  };
+}
+
+// One write per step through `raw`, then its end: `textAt(i)` is the text of step i.
+function rawSide(raw: RawWrite, snapshots: readonly WorkflowExecutionSnapshot[], textAt: (index: number) => string): Side {
+  return {
+    run: async () => {
+      for (let i = 0; i < snapshots.length; i++) {
+        const written = raw.write(snapshots[i] as WorkflowExecutionSnapshot, textAt(i));
+        if (isThenable(written)) await written;
+      }
+      const ended = raw.end();
+      if (isThenable(ended)) await ended;
+    },
+    units: steps,
   };
 }
 
@@ -132,6 +140,7 @@ export async function verifySides(sides: Record<SideName, Side>, leftovers: () =
   }
   await sides.save.run();
   await sides.raw.run();
+  await sides.rawJson.run();
   await sides.encode.run();
   const left = await leftovers();
   if (left.length !== 0) throw new Error(`left behind after the verification runs: ${left.map(String).join(", ")}`);
@@ -148,6 +157,7 @@ export function checkpointRow(label: Record<string, string>, rawName: string, re
   return {
     ...label,
     [`${rawName} µs/step`]: us(result.raw.median),
+    [`${rawName} + JSON.stringify µs/step`]: us(result.rawJson.median),
     "encode µs/step": us(result.encode.median),
     "provider.save µs/step": us(result.save.median),
     "engine µs/step": us(checkpoint - result.save.median),
@@ -155,8 +165,13 @@ export function checkpointRow(label: Record<string, string>, rawName: string, re
     "checkpoint spread": `±${(((result.persisted.spread * result.persisted.median) / checkpoint) * 100).toFixed(1)}%`,
     "save / raw": ratio(result.save.median / result.raw.median),
     "checkpoint / raw": ratio(checkpoint / result.raw.median),
+    "(raw + JSON) / raw": ratio(result.rawJson.median / result.raw.median),
   };
 }
+
+/** The note that explains the `+ JSON.stringify` column, for every provider bench. */
+export const jsonFloorNote = (rawName: string): string =>
+  `${rawName} + JSON.stringify: the same raw write, of \`JSON.stringify(snapshot)\` made in the loop (no envelope, no checksum, no checks): what any provider that stores JSON pays at least.`;
 
 /** The average length of the stored text, for the notes. */
 export const averageLength = (fixture: CheckpointFixture, stored: (snapshot: WorkflowExecutionSnapshot) => string = (s) => defaultSnapshotCodec.encode(s)): number =>

@@ -2,7 +2,7 @@ import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
 import { PostgresPersistenceProvider, type PostgresClient } from "../dist/persistence/postgres.js";
 import { startPostgres } from "../test/support/postgres-server.js";
-import { averageLength, checkpointFixture, checkpointOf, checkpointRow, checkpointSides, steps, verifySides, type CheckpointFixture, type RawWrite, type SideName } from "./checkpoint-fixture.js";
+import { averageLength, checkpointFixture, checkpointOf, checkpointRow, checkpointSides, jsonFloorNote, steps, verifySides, type CheckpointFixture, type RawWrite, type SideName } from "./checkpoint-fixture.js";
 import { measureInterleaved, ratio, verdict, type MeasureOptions, type Summary } from "./measure.js";
 import type { BenchSection } from "./report.js";
 
@@ -51,7 +51,7 @@ async function measure(client: PostgresClient, fixture: CheckpointFixture, optio
 }
 
 // A few one-run samples: a step costs a round trip (and on the server a commit), not nanoseconds.
-const options = { unitsPerSample: steps, warmupRounds: 2, rounds: 15 } satisfies MeasureOptions;
+const options = { unitsPerSample: steps, warmupRounds: 2, rounds: 21 } satisfies MeasureOptions;
 
 async function measureServer(fixture: CheckpointFixture, rows: Record<string, string | number>[], notes: string[]): Promise<void> {
   const server = await startPostgres();
@@ -94,6 +94,7 @@ export async function run(): Promise<BenchSection> {
     `A ${steps}-step workflow with a 10-key property bag; encoded snapshots average ${averageLength(fixture)} characters. Every save is one statement, one round trip.`,
     "checkpoint = (forge() with usePersistence − forge() without) / steps: snapshot building, encoding, the compare-and-set statement, plus one tryLoad and one delete per run.",
     "raw statement: the provider's own `UPDATE ... WHERE revision = n - 1` (and `INSERT ... ON CONFLICT DO NOTHING` for revision 1) with the same encoded text, sent with client.query in a loop. provider.save: the captured snapshots saved directly. encode: the codec alone.",
+    jsonFloorNote("raw statement"),
     "The server is a throw-away cluster on 127.0.0.1 with fsync on: with synchronous_commit on every commit waits for a WAL flush; off (a session setting) keeps the round trip and loses at most the last few commits in a crash, never consistency.",
     `Median of ${options.rounds} one-run samples (${steps} steps each) after ${options.warmupRounds} warm-up runs, sides interleaved; spread is half the interquartile range of the checkpoint.`,
   );

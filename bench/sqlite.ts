@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { WorkflowExecutionSnapshot } from "../dist/persistence/index.js";
 import { SqlitePersistenceProvider } from "../dist/persistence/sqlite.js";
-import { averageLength, checkpointFixture, checkpointOf, checkpointRow, checkpointSides, steps, verifySides, type CheckpointFixture, type RawWrite, type SideName } from "./checkpoint-fixture.js";
+import { averageLength, checkpointFixture, checkpointOf, checkpointRow, checkpointSides, jsonFloorNote, steps, verifySides, type CheckpointFixture, type RawWrite, type SideName } from "./checkpoint-fixture.js";
 import { measureInterleaved, ratio, verdict, type MeasureOptions, type Summary } from "./measure.js";
 import type { BenchSection } from "./report.js";
 
@@ -13,6 +13,7 @@ import type { BenchSection } from "./report.js";
 // driver writing the same encoded text with one prepared upsert per step. Ratios only.
 
 const target = 1.3;
+const normalOptions = { unitsPerSample: 2_000, warmupRounds: 3, rounds: 21 } satisfies MeasureOptions;
 
 function rawUpsert(database: Database.Database, fixture: CheckpointFixture): RawWrite {
   const upsert = database.prepare(
@@ -47,7 +48,7 @@ export async function run(): Promise<BenchSection> {
   const directory = mkdtempSync(join(tmpdir(), "workflowforge-bench-sqlite-"));
   try {
     const fixture = await checkpointFixture("SqliteBench");
-    const normal = await measure(directory, "NORMAL", fixture, { unitsPerSample: 2_000, warmupRounds: 3, rounds: 11 });
+    const normal = await measure(directory, "NORMAL", fixture, normalOptions);
     // FULL pays an fsync per commit (milliseconds on most disks), so it gets a few one-run samples.
     const full = await measure(directory, "FULL", fixture, { unitsPerSample: steps, warmupRounds: 1, rounds: 3 });
     const checkpointRatio = checkpointOf(normal) / normal.raw.median;
@@ -55,13 +56,14 @@ export async function run(): Promise<BenchSection> {
       title: "SQLite provider: per-step checkpoint cost (WAL file database)",
       rows: [checkpointRow({ synchronous: "NORMAL" }, "raw upsert", normal), checkpointRow({ synchronous: "FULL" }, "raw upsert", full)],
       notes: [
-        `Target: checkpoint within ${target}× of the raw upsert (synchronous = NORMAL): ${verdict(checkpointRatio <= target)} (${ratio(checkpointRatio)}).`,
+        `Target: checkpoint within ${target}× of the raw upsert (synchronous = NORMAL): ${verdict(checkpointRatio <= target)} (${ratio(checkpointRatio)}); the raw upsert of JSON text stringified in the loop, the floor of any provider storing JSON, is ${ratio(normal.rawJson.median / normal.raw.median)}.`,
         `A ${steps}-step workflow with a 10-key property bag; encoded snapshots average ${averageLength(fixture)} characters.`,
         "checkpoint = (forge() with usePersistence − forge() without) / steps: snapshot building, encoding, the compare-and-set statement, plus one tryLoad and one delete per run.",
         "engine = checkpoint − provider.save: building the snapshot in the middleware and the run's tryLoad and delete. provider.save − encode − raw upsert is the provider's own work.",
         "raw upsert: one prepared `INSERT ... ON CONFLICT DO UPDATE` of the same encoded text per step, in a loop. provider.save: the captured snapshots saved directly. encode: the codec alone.",
+        jsonFloorNote("raw upsert"),
         "synchronous is better-sqlite3's FULL by default (the provider leaves it as set): every commit waits for an fsync of the WAL, which dominates both sides.",
-        "NORMAL: median of 11 samples of 2,000 steps after 3 warm-up rounds, sides interleaved. FULL: median of 3 one-run samples.",
+        `NORMAL: median of ${normalOptions.rounds} samples of ${normalOptions.unitsPerSample.toLocaleString("en")} steps after ${normalOptions.warmupRounds} warm-up rounds, sides interleaved. FULL: median of 3 one-run samples.`,
       ],
     };
   } finally {
