@@ -4,7 +4,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { promisify } from "node:util";
-import type { ServerSkipped, ThrowawayServer } from "./throwaway-server.js";
+import { serverSkipped, type ServerSkipped, type ThrowawayServer } from "./throwaway-server.js";
 
 /** A throw-away PostgreSQL cluster (trust authentication). */
 export type PostgresServer = ThrowawayServer;
@@ -56,7 +56,7 @@ function runnerFor(): Runner | PostgresSkipped {
     uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim());
     gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim());
   } catch {
-    return { skipped: `running as root and there is no "postgres" OS user to run PostgreSQL as: ${HOW_TO_ENABLE}` };
+    return serverSkipped(`running as root and there is no "postgres" OS user to run PostgreSQL as: ${HOW_TO_ENABLE}`);
   }
   return { owner: { uid, gid }, argv: (binary, args) => ["runuser", "-u", "postgres", "--", binary, ...args] };
 }
@@ -126,11 +126,12 @@ async function startOnce(binDir: string, runner: Runner): Promise<PostgresServer
 /**
  * Creates a cluster in a new directory under the OS temp directory and starts it on a free port of
  * 127.0.0.1, or says why it cannot. Another process may take the free port between the probe and
- * the server's bind, so a failed start is retried with a new cluster on a new port.
+ * the server's bind, so a failed start is retried with a new cluster on a new port. With
+ * `WORKFLOWFORGE_REQUIRE_SERVERS=1` (CI) a missing binary or OS user is an error instead of a skip.
  */
 export async function startPostgres(): Promise<PostgresServer | PostgresSkipped> {
   const binDir = findPostgresBinaries();
-  if (binDir === undefined) return { skipped: `PostgreSQL binaries (initdb, pg_ctl) not found on PATH or in /usr/lib/postgresql/*/bin: ${HOW_TO_ENABLE}` };
+  if (binDir === undefined) return serverSkipped(`PostgreSQL binaries (initdb, pg_ctl) not found on PATH or in /usr/lib/postgresql/*/bin: ${HOW_TO_ENABLE}`);
   const runner = runnerFor();
   if ("skipped" in runner) return runner;
   let lastError: unknown;

@@ -3,7 +3,7 @@ import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import type { ServerSkipped, ThrowawayServer } from "./throwaway-server.js";
+import { serverSkipped, type ServerSkipped, type ThrowawayServer } from "./throwaway-server.js";
 
 /** A throw-away redis-server. */
 export type RedisServer = ThrowawayServer;
@@ -106,9 +106,7 @@ async function startOnce(binary: string): Promise<RedisServer> {
 export async function startRedis(): Promise<RedisServer | RedisSkipped> {
   const binary = findRedisServer();
   if (binary === undefined) {
-    const skipped = `redis-server not found on PATH: ${HOW_TO_ENABLE}`;
-    if (process.env.WORKFLOWFORGE_REQUIRE_SERVERS === "1") throw new Error(`${skipped} (WORKFLOWFORGE_REQUIRE_SERVERS=1)`);
-    return { skipped };
+    return serverSkipped(`redis-server not found on PATH: ${HOW_TO_ENABLE}`);
   }
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {

@@ -11,3 +11,12 @@ export interface ThrowawayServer {
 export interface ServerSkipped {
   readonly skipped: string;
 }
+
+/**
+ * Why a server cannot start, as a skip; with `WORKFLOWFORGE_REQUIRE_SERVERS=1` (set by `.ci/run`,
+ * which installs the servers) an error instead, so CI fails rather than passing with a suite unrun.
+ */
+export function serverSkipped(reason: string, environment: NodeJS.ProcessEnv = process.env): ServerSkipped {
+  if (environment.WORKFLOWFORGE_REQUIRE_SERVERS === "1") throw new Error(`${reason} (WORKFLOWFORGE_REQUIRE_SERVERS=1)`);
+  return { skipped: reason };
+}
