@@ -6,8 +6,8 @@ import { defaultSnapshotCodec, type WorkflowExecutionSnapshot } from "../dist/pe
 import { FilePersistenceProvider, type FileDurability } from "../dist/persistence/file.js";
 // The record layout is not part of the package's API; the raw side writes the provider's own bytes.
 import { formatRecord } from "../src/persistence/providers/file-names.js";
-import { averageLength, checkpointFixture, checkpointRow, checkpointSides, jsonFloorNote, steps, verifySides, type CheckpointFixture, type RawWrite, type SideName } from "./checkpoint-fixture.js";
-import { measureInterleaved, type MeasureOptions, type Summary } from "./measure.js";
+import { averageLength, checkpointFixture, checkpointOf, checkpointRow, checkpointSides, jsonFloorNote, steps, verifySides, type CheckpointFixture, type RawWrite, type SideName } from "./checkpoint-fixture.js";
+import { measureInterleaved, ratio, verdict, type MeasureOptions, type Summary } from "./measure.js";
 import type { BenchSection } from "./report.js";
 
 // Per-step checkpoint cost of FilePersistenceProvider: a 200-step workflow with a 10-key property
@@ -57,6 +57,8 @@ async function measure(parent: string, durability: FileDurability, fixture: Chec
   }
 }
 
+const target = 1.3;
+
 // tmpfs keeps everything in memory: what is left is the provider's own work and system calls.
 const memoryFileSystem = "/dev/shm";
 
@@ -66,14 +68,23 @@ export async function run(): Promise<BenchSection> {
   // another, see the notes), so they get a few samples of one or two runs.
   const none = await measure(tmpdir(), "none", fixture, { unitsPerSample: 2 * steps, warmupRounds: 2, rounds: 9 });
   const fsync = await measure(tmpdir(), "fsync", fixture, { unitsPerSample: steps, warmupRounds: 1, rounds: 7 });
-  const rows = [checkpointRow({ durability: "none" }, "raw atomic write", none), checkpointRow({ durability: "fsync" }, "raw atomic write", fsync)];
+  const results: [string, Record<SideName, Summary>][] = [
+    ["none", none],
+    ["fsync", fsync],
+  ];
   if (existsSync(memoryFileSystem)) {
-    rows.push(checkpointRow({ durability: `none, tmpfs ${memoryFileSystem}` }, "raw atomic write", await measure(memoryFileSystem, "none", fixture, { unitsPerSample: 5 * steps, rounds: 9 })));
+    results.push([`none, tmpfs ${memoryFileSystem}`, await measure(memoryFileSystem, "none", fixture, { unitsPerSample: 5 * steps, rounds: 9 })]);
   }
+  const rows = results.map(([durability, result]) => checkpointRow({ durability }, "raw atomic write", result));
+  const verdicts = results.map(([durability, result]) => {
+    const checkpointRatio = checkpointOf(result) / result.raw.median;
+    return `${durability} ${verdict(checkpointRatio <= target)} (${ratio(checkpointRatio)})`;
+  });
   return {
     title: "File provider: per-step checkpoint cost (one file per instance)",
     rows,
     notes: [
+      `Target: checkpoint within ${target}× of the raw atomic write: ${verdicts.join(", ")}.`,
       `A ${steps}-step workflow with a 10-key property bag; records (a header line, then the encoded snapshot) average ${averageLength(fixture, recordOf)} characters.`,
       "checkpoint = (forge() with usePersistence − forge() without) / steps: snapshot building, encoding, the locked compare-and-set replace, plus one tryLoad and one delete per run.",
       "engine = checkpoint − provider.save: building the snapshot in the middleware and the run's tryLoad and delete. A negative figure means it is within the noise.",
