@@ -1,0 +1,54 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { copyPlain } from "../../src/internal/copy.js";
+
+describe("copyPlain", () => {
+  it("copies plain objects and arrays all the way down, sharing nothing", () => {
+    const original = { a: 1, nested: { list: [{ deep: "x" }, 2], empty: {} }, none: null };
+    const copy = copyPlain(original);
+    expect(copy).toEqual(original);
+    expect(copy.nested).not.toBe(original.nested);
+    expect(copy.nested.list).not.toBe(original.nested.list);
+    expect(copy.nested.list[0]).not.toBe(original.nested.list[0]);
+  });
+
+  it("keeps an own __proto__ key as an own property, copied, without changing the prototype", () => {
+    const original = JSON.parse('{"__proto__": {"polluted": true}, "b": 2}') as Record<string, unknown>;
+    const copy = copyPlain(original);
+    expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+    expect(Object.hasOwn(copy, "__proto__")).toBe(true);
+    expect(Object.getOwnPropertyDescriptor(copy, "__proto__")?.value).toEqual({ polluted: true });
+    expect(Object.getOwnPropertyDescriptor(copy, "__proto__")?.value).not.toBe(Object.getOwnPropertyDescriptor(original, "__proto__")?.value);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it("keeps the holes of a sparse array", () => {
+    // eslint-disable-next-line no-sparse-arrays
+    const copy = copyPlain([1, , 3]);
+    expect(copy).toHaveLength(3);
+    expect(1 in copy).toBe(false);
+  });
+
+  it("hands any other object to copyOther, and keeps it by reference by default", () => {
+    const date = new Date(0);
+    const map = new Map([[1, 2]]);
+    expect(copyPlain({ date }).date).toBe(date);
+    expect(copyPlain({ map }, (other) => ({ copied: other })).map).toEqual({ copied: map });
+  });
+
+  describe("with an enumerable property added to Object.prototype", () => {
+    afterEach(() => {
+      delete (Object.prototype as Record<string, unknown>).inheritedObject;
+      delete (Object.prototype as Record<string, unknown>).inheritedNumber;
+    });
+
+    it("copies own properties only, never the inherited ones", () => {
+      Object.defineProperty(Object.prototype, "inheritedObject", { value: { x: 1 }, enumerable: true, configurable: true, writable: true });
+      Object.defineProperty(Object.prototype, "inheritedNumber", { value: 7, enumerable: true, configurable: true, writable: true });
+      const copy = copyPlain({ own: { nested: true } });
+      expect(Object.keys(copy)).toEqual(["own"]);
+      expect(Object.keys(copy.own)).toEqual(["nested"]);
+      expect(Object.hasOwn(copy, "inheritedObject")).toBe(false);
+      expect(Object.hasOwn(copy, "inheritedNumber")).toBe(false);
+    });
+  });
+});
