@@ -104,11 +104,11 @@ export function crc32(data: Uint8Array | string): number {
   return typeof data === "string" ? checksumText(data).crc : (update(-1, data, data.length) ^ -1) >>> 0;
 }
 
-// Two hex digits per byte value: formatting a CRC above 2^31 with toString(16) takes V8's slow
+// Two hex digits per byte value: formatting a value above 2^31 with toString(16) takes V8's slow
 // path for non-small integers, a measurable share of encoding a small snapshot.
 const hexPairs: readonly string[] = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
 
-/** A CRC as 8 lowercase hex digits, the form the snapshot envelope stores. */
-export function crc32Hex(crc: number): string {
+/** A 32-bit value (a CRC, a hash) as 8 lowercase hex digits: the form the snapshot envelope stores. */
+export function hex32(crc: number): string {
   return hexPairs[(crc >>> 24) & 0xff]! + hexPairs[(crc >>> 16) & 0xff]! + hexPairs[(crc >>> 8) & 0xff]! + hexPairs[crc & 0xff]!;
 }

@@ -1,5 +1,5 @@
 import { messageOf } from "../errors.js";
-import { checksumText, crc32Hex } from "./checksum.js";
+import { checksumText, hex32 } from "./checksum.js";
 import { readValue } from "./codec-decode.js";
 import { Rejection, writeValue } from "./codec-encode.js";
 import { SnapshotCorruptedError, SnapshotSerializationError, SnapshotTooLargeError, type PropertySize, type SnapshotKeys } from "./errors.js";
@@ -99,7 +99,7 @@ function encodeSnapshot(snapshot: WorkflowExecutionSnapshot, maxBytes: number): 
     throw serializationError(error, "", keysOf(snapshot));
   }
   const { crc, bytes } = checksumText(body);
-  const envelope = `${version}:${crc32Hex(crc)}:${bytes}:`;
+  const envelope = `${version}:${hex32(crc)}:${bytes}:`;
   const total = envelope.length + bytes;
   if (total > maxBytes) throw new SnapshotTooLargeError({ keys: keysOf(snapshot), bytes: total, maxBytes, largestProperties: largestProperties(snapshot) });
   return envelope + body;
@@ -117,7 +117,7 @@ function decodeSnapshot(encoded: string, keys: SnapshotKeys): WorkflowExecutionS
   // as many bytes as characters is all ASCII, which holds none.
   if (bytes !== body.length && loneSurrogate.test(body)) throw corrupted("the body holds a lone surrogate, which the encoder never writes");
   if (String(bytes) !== match[2]) throw corrupted(`the body is ${bytes} bytes, the header says ${match[2]} (truncated or altered)`);
-  if (crc32Hex(crc) !== match[1]) throw corrupted(`checksum mismatch: the body's CRC-32 is ${crc32Hex(crc)}, the header says ${match[1]}`);
+  if (hex32(crc) !== match[1]) throw corrupted(`checksum mismatch: the body's CRC-32 is ${hex32(crc)}, the header says ${match[1]}`);
   let value: unknown;
   try {
     value = readValue(body);

@@ -1,3 +1,4 @@
+import { hex32 } from "./checksum.js";
 import { SnapshotCorruptedError, type SnapshotKeys, type StoredError } from "./errors.js";
 
 export type SnapshotStatus = "running" | "failed" | "compensating" | "completed";
@@ -106,5 +107,5 @@ export function definitionFingerprint(version: string | undefined, operationName
     a = Math.imul(a ^ code, 0x01000193);
     b = Math.imul(b ^ code, 0x5bd1e995) ^ (b >>> 15);
   }
-  return `fnv1a:${(a >>> 0).toString(16).padStart(8, "0")}${(b >>> 0).toString(16).padStart(8, "0")}`;
+  return `fnv1a:${hex32(a)}${hex32(b)}`;
 }

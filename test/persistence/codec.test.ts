@@ -10,7 +10,7 @@ import {
   type SnapshotCodec,
   type WorkflowExecutionSnapshot,
 } from "../../src/persistence/index.js";
-import { checksumText, crc32Hex } from "../../src/persistence/checksum.js";
+import { checksumText, hex32 } from "../../src/persistence/checksum.js";
 import { decodeFromStorage, encodeForStorage } from "../../src/persistence/providers/stored.js";
 
 const keys = { foundryExecutionId: "order-42", workflowId: "ProcessOrder-v1" };
@@ -37,7 +37,7 @@ const roundTrip = <T>(value: T): T => decodeValue(encodeValue(value)) as T;
 /** Wraps a body in a valid envelope, so only what is inside can be wrong. */
 function envelope(body: string): string {
   const { crc, bytes } = checksumText(body);
-  return `wf1:${crc32Hex(crc)}:${bytes}:${body}`;
+  return `wf1:${hex32(crc)}:${bytes}:${body}`;
 }
 
 /** Runs `encode` the way a provider would, collecting what would have been written. */
@@ -345,7 +345,7 @@ describe("the envelope", () => {
     const encoded = defaultSnapshotCodec.encode(rich);
     const [, crc, length, body] = /^wf1:([0-9a-f]{8}):(\d+):(.*)$/s.exec(encoded) ?? [];
     expect(Number(length)).toBe(Buffer.byteLength(body!, "utf8"));
-    expect(crc).toBe(crc32Hex(checksumText(body!).crc));
+    expect(crc).toBe(hex32(checksumText(body!).crc));
     expect(defaultSnapshotCodec.decode(encoded, keys)).toStrictEqual(rich);
   });
 

@@ -152,3 +152,13 @@ describe("definition drift", () => {
     expect(runCounts(log, 3)).toEqual([0, 1, 1]);
   });
 });
+
+describe("definitionFingerprint", () => {
+  // Stored snapshots carry it: a release that computed it differently would refuse every
+  // snapshot written before it as a changed definition.
+  it("stays the same from release to release", () => {
+    expect(definitionFingerprint(undefined, ["reserve", "charge", "ship"])).toBe("fnv1a:a48f6ea07728e65e");
+    expect(definitionFingerprint("2", ["a"])).toBe("fnv1a:9caf88d00867815d");
+    expect(definitionFingerprint(undefined, [])).toBe("fnv1a:5f74b2a2d7a3f1df");
+  });
+});
