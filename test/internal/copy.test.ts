@@ -39,6 +39,7 @@ describe("copyPlain", () => {
     afterEach(() => {
       delete (Object.prototype as Record<string, unknown>).inheritedObject;
       delete (Object.prototype as Record<string, unknown>).inheritedNumber;
+      delete (Object.prototype as Record<string, unknown>).inheritedGetter;
     });
 
     it("copies own properties only, never the inherited ones", () => {
@@ -49,6 +50,22 @@ describe("copyPlain", () => {
       expect(Object.keys(copy.own)).toEqual(["nested"]);
       expect(Object.hasOwn(copy, "inheritedObject")).toBe(false);
       expect(Object.hasOwn(copy, "inheritedNumber")).toBe(false);
+    });
+
+    it("never reads an inherited getter", () => {
+      Object.defineProperty(Object.prototype, "inheritedGetter", {
+        get: () => {
+          throw new Error("read an inherited getter");
+        },
+        enumerable: true,
+        configurable: true,
+      });
+      const original = { own: { nested: [{ deep: 1 }] } };
+      const copy = copyPlain(original);
+      // Checked once the getter is gone: expect itself reads properties of what it is given.
+      delete (Object.prototype as Record<string, unknown>).inheritedGetter;
+      expect(copy).toEqual(original);
+      expect(copy.own.nested[0]).not.toBe(original.own.nested[0]);
     });
   });
 });
