@@ -68,10 +68,10 @@ interface NativeText {
   byteLength(text: string): number;
 }
 
-// Node.js (20.15+, 22.2+) has zlib's CRC-32 in C, five to ten times faster than the loop above on a
-// snapshot, and the checksum is a fixed cost of every save and load. It is looked up through
-// process.getBuiltinModule rather than imported, so the core still runs where there is no node:zlib.
-// Both take a string as its UTF-8 bytes, a lone surrogate as U+FFFD, like TextEncoder.
+// Node.js has zlib's CRC-32 in C (zlib.crc32, 20.15+ and 22.2+) and lends its built-ins through
+// process.getBuiltinModule (20.16+ and 22.3+), so the core reaches it without importing node:zlib
+// and still runs where there is none. On a snapshot it takes about two thirds of the loop above,
+// and the checksum is a fixed cost of every save and load.
 function nativeText(): NativeText | undefined {
   const host = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
   if (typeof host?.getBuiltinModule !== "function") return undefined;
@@ -81,10 +81,19 @@ function nativeText(): NativeText | undefined {
     const crc32 = zlib?.crc32 as ((text: string) => number) | undefined;
     const byteLength = buffer?.Buffer?.byteLength as ((text: string, encoding: "utf8") => number) | undefined;
     if (typeof crc32 !== "function" || typeof byteLength !== "function") return undefined;
-    return { crc32: (text) => crc32(text), byteLength: (text) => byteLength(text, "utf8") };
+    const candidate: NativeText = { crc32: (text) => crc32(text), byteLength: (text) => byteLength(text, "utf8") };
+    return agreesWithPortable(candidate) ? candidate : undefined;
   } catch {
     return undefined;
   }
+}
+
+// Records must read the same under either path, so a runtime whose string encoding differs (a
+// lone surrogate not written as U+FFFD, say) keeps the JavaScript CRC.
+function agreesWithPortable(candidate: NativeText): boolean {
+  const probe = "wf1 é € 😀 \ud800 \udfff";
+  const expected = portableChecksumText(probe);
+  return (candidate.crc32(probe) >>> 0) === expected.crc && candidate.byteLength(probe) === expected.bytes;
 }
 
 const native = nativeText();

@@ -71,9 +71,10 @@ describe.each([
 });
 
 describe("the native checksum", () => {
-  it("is used on Node.js, which has zlib.crc32 since 20.15", () => {
+  it("is used on Node.js versions with zlib.crc32 and process.getBuiltinModule (20.16+, 22.3+)", () => {
     const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
-    expect(nativeChecksum).toBe(major > 20 || (major === 20 && minor >= 15));
+    const expected = (major === 20 && minor >= 16) || (major === 22 && minor >= 3) || major >= 23;
+    expect(nativeChecksum).toBe(expected);
   });
 });
 
