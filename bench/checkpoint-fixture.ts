@@ -146,7 +146,8 @@ export async function verifySides(sides: Record<SideName, Side>, leftovers: () =
   if (left.length !== 0) throw new Error(`left behind after the verification runs: ${left.map(String).join(", ")}`);
 }
 
-const us = (ns: number): number => Math.round(ns / 10) / 100;
+/** Nanoseconds as microseconds with two decimals, for the tables. */
+export const us = (ns: number): number => Math.round(ns / 10) / 100;
 
 /** checkpoint = per-step (persisted − bare): what persistence costs a step, end to end. */
 export const checkpointOf = (result: Record<SideName, Summary>): number => result.persisted.median - result.bare.median;

@@ -10,6 +10,7 @@ import {
   checkpointSides,
   jsonFloorNote,
   steps,
+  us,
   verifySides,
   type CheckpointFixture,
   type SideName,
@@ -41,7 +42,7 @@ async function connect(server: RedisServer): Promise<Driver[]> {
   ];
 }
 
-// The least a compare-and-set can be on Redis 7, which has no native one: a script that reads the
+// The least a compare-and-set can be before Redis 8.4, which has none built in: a script that reads the
 // stored revision, compares it and writes the text and the revision. The provider's script does
 // this plus the status and the workflow name, which list() filters on.
 const CAS_SCRIPT = `if (redis.call('HGET', KEYS[1], 'revision') or '') ~= ARGV[2] then return 0 end
@@ -57,7 +58,7 @@ function createCase(driver: Driver, fixture: CheckpointFixture, casSha: string):
   const casKey = `${keyPrefix}cas`;
   const sides = checkpointSides(fixture, provider, { write: (_snapshot, text) => driver.send(["SET", rawKey, text]), end: () => driver.send(["DEL", rawKey]) });
   // Stringified in the loop, like the rawJson side: the least any provider storing JSON with a
-  // compare-and-set pays on Redis 7.
+  // compare-and-set pays on this server.
   const rawCas: Side = {
     run: async () => {
       for (const [i, snapshot] of fixture.snapshots.entries()) {
@@ -79,6 +80,7 @@ export async function run(): Promise<BenchSection> {
   try {
     const fixture = await checkpointFixture("RedisBench");
     const casSha = String(await drivers[0]?.send(["SCRIPT", "LOAD", CAS_SCRIPT]));
+    const version = /redis_version:(\S+)/.exec(String(await drivers[0]?.send(["INFO", "server"])))?.[1] ?? "unknown";
     const cases = drivers.map((driver) => createCase(driver, fixture, casSha));
     for (const [i, sides] of cases.entries()) {
       const driver = drivers[i] as Driver;
@@ -91,17 +93,17 @@ export async function run(): Promise<BenchSection> {
       title,
       rows: results.map((result, i) => ({
         ...checkpointRow({ client: drivers[i]?.name ?? "?" }, "raw SET", result),
-        "raw compare-and-set + JSON.stringify µs/step": Math.round(result.rawCas.median / 10) / 100,
+        "raw compare-and-set + JSON.stringify µs/step": us(result.rawCas.median),
         "(compare-and-set + JSON) / raw": ratio(result.rawCas.median / result.raw.median),
       })),
       notes: [
         `Target: checkpoint within ${target}× of one raw SET: ${drivers.map((driver, i) => `${driver.name} ${verdict((ratios[i] ?? Infinity) <= target)} (${ratio(ratios[i] ?? Number.NaN)})`).join(", ")}.`,
         `Floor: a compare-and-set of JSON text alone, stringified in the loop, costs ${results.map((result, i) => `${ratio(result.rawCas.median / result.raw.median)} (${drivers[i]?.name ?? "?"})`).join(" and ")} of a SET here, before the codec's envelope and checksum, the status and name fields and the engine's snapshot.`,
-        `A ${steps}-step workflow with a 10-key property bag; encoded snapshots average ${averageLength(fixture)} characters. Server and benchmark share this machine (loopback TCP).`,
+        `A ${steps}-step workflow with a 10-key property bag; encoded snapshots average ${averageLength(fixture)} characters. Server: redis-server ${version}, sharing this machine with the benchmark (loopback TCP).`,
         "checkpoint = (forge() with usePersistence − forge() without) / steps: snapshot building, encoding and one EVALSHA round trip (compare-and-set and HSET; the index SADD only on an instance's first save), plus one HGET and one delete per run.",
         "raw SET: the same client writing the same encoded text with `SET key text`, awaited one at a time. provider.save: the captured snapshots saved directly. encode: the codec alone, which the raw side does not pay.",
         jsonFloorNote("raw SET"),
-        "raw compare-and-set + JSON.stringify: the least a provider that stores JSON with compare-and-set does on Redis 7, which has no compare-and-set built in: EVALSHA of a three-line script (HGET of the revision, compare, HSET of the text and the revision) with `JSON.stringify(snapshot)` made in the loop. The provider's script also writes the status and the workflow name, which list() filters on, and its text carries the codec's envelope and checksum.",
+        "raw compare-and-set + JSON.stringify: the least a provider that stores JSON with compare-and-set does on a server before Redis 8.4, which has no compare-and-set built in: EVALSHA of a three-line script (HGET of the revision, compare, HSET of the text and the revision) with `JSON.stringify(snapshot)` made in the loop. The provider's script also writes the status and the workflow name, which list() filters on, and its text carries the codec's envelope and checksum.",
         `Median of ${options.rounds} samples of ${options.unitsPerSample.toLocaleString("en")} steps after ${options.warmupRounds} warm-up rounds, sides and clients interleaved.`,
       ],
     };

@@ -74,7 +74,7 @@ export async function run(): Promise<BenchSection> {
         "engine = checkpoint − provider.save: building the snapshot in the middleware and the run's tryLoad and delete. provider.save − encode − raw upsert is the provider's own work.",
         "raw upsert: one prepared `INSERT ... ON CONFLICT DO UPDATE` of the same encoded text per step, in a loop. provider.save: the captured snapshots saved directly. encode: the codec alone.",
         jsonFloorNote("raw upsert"),
-        "bare JSON as codec: the same provider given `{ encode: JSON.stringify, decode: JSON.parse }` (no envelope, no checksum, no type tags, no checks), measured interleaved with the first row: what the provider and the engine cost on top of the cheapest encoding there is. Its raw upsert writes that shorter JSON text.",
+        "bare JSON as codec: the same provider given `{ encode: JSON.stringify, decode: JSON.parse }` (no envelope, no checksum, no type tags, no checks), measured interleaved with the first row: what the provider and the engine cost on top of the cheapest encoding there is. Its own raw upsert writes that shorter JSON text, so its ratio columns are against that write (and its two raw columns differ only by stringifying in the loop); the target note compares its checkpoint with the first row's raw upsert.",
         "synchronous is better-sqlite3's FULL by default (the provider leaves it as set): every commit waits for an fsync of the WAL, which dominates both sides.",
         `NORMAL: median of ${normalOptions.rounds} samples of ${normalOptions.unitsPerSample.toLocaleString("en")} steps after ${normalOptions.warmupRounds} warm-up rounds, sides interleaved. FULL: median of 3 one-run samples.`,
       ],
