@@ -34,6 +34,25 @@ describe("MemoryPersistenceProvider", () => {
     expect(provider.size).toBe(0);
   });
 
+  it("counts stored snapshots, not saves, across workflows of one instance", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const first = snapshot({ foundryExecutionId: "order-1", workflowId: "Checkout" });
+    provider.save(first);
+    provider.save({ ...first, revision: 2 });
+    expect(provider.size).toBe(1);
+    provider.save(snapshot({ foundryExecutionId: "order-1", workflowId: "Refund" }));
+    expect(provider.size).toBe(2);
+    expect((await provider.list()).map((stored) => stored.workflowId).sort()).toEqual(["Checkout", "Refund"]);
+    provider.delete("order-1", "Checkout");
+    provider.delete("order-1", "Checkout");
+    provider.delete("order-2", "Refund");
+    expect(provider.size).toBe(1);
+    expect(provider.tryLoad("order-1", "Refund")?.workflowId).toBe("Refund");
+    provider.delete("order-1", "Refund");
+    expect(provider.size).toBe(0);
+    expect(await provider.list()).toEqual([]);
+  });
+
   it("keeps a copy: mutating a saved snapshot afterwards does not change what is stored", () => {
     const provider = new MemoryPersistenceProvider();
     const saved = snapshot();

@@ -7,11 +7,6 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
   signal?.throwIfAborted();
 }
 
-// Length-prefixed, so injective: ("a|b", "c") and ("a", "b|c") never share a key.
-function keyOf(foundryExecutionId: string, workflowId: string): string {
-  return `${foundryExecutionId.length}:${foundryExecutionId}${workflowId}`;
-}
-
 /**
  * Keeps snapshots in this process's memory: for tests, development and single-process apps that
  * only need resume after a failure, not after a crash. Stores deep copies, so neither a caller
@@ -19,37 +14,49 @@ function keyOf(foundryExecutionId: string, workflowId: string): string {
  */
 export class MemoryPersistenceProvider implements WorkflowPersistenceProvider {
   readonly capabilities: ProviderCapabilities = Object.freeze({ compareAndSet: true, list: true });
-  readonly #store = new Map<string, WorkflowExecutionSnapshot>();
+  // By instance, then by workflow: a pair of keys needs no separator, and the snapshot's own key
+  // strings (the same objects on every save of a run) keep their hashes, where a joined key would
+  // be a new string to hash on every call.
+  readonly #store = new Map<string, Map<string, WorkflowExecutionSnapshot>>();
+  #size = 0;
 
   /** How many snapshots are stored. */
   get size(): number {
-    return this.#store.size;
+    return this.#size;
   }
 
   save(snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal): void {
     throwIfAborted(signal);
-    const key = keyOf(snapshot.foundryExecutionId, snapshot.workflowId);
-    const stored = this.#store.get(key)?.revision ?? 0;
+    const { foundryExecutionId, workflowId } = snapshot;
+    let workflows = this.#store.get(foundryExecutionId);
+    const stored = workflows?.get(workflowId)?.revision ?? 0;
     if (snapshot.revision !== stored + 1) {
-      const keys = { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
+      const keys = { foundryExecutionId, workflowId };
       throw new SnapshotConflictError({ keys, call: "save", detail: `revision ${snapshot.revision} was refused: the stored revision is ${stored}` });
     }
-    this.#store.set(key, deepCopy(snapshot));
+    const copy = deepCopy(snapshot);
+    if (workflows === undefined) this.#store.set(foundryExecutionId, (workflows = new Map<string, WorkflowExecutionSnapshot>()));
+    if (stored === 0) this.#size++;
+    workflows.set(workflowId, copy);
   }
 
   tryLoad(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): WorkflowExecutionSnapshot | undefined {
     throwIfAborted(signal);
-    const stored = this.#store.get(keyOf(foundryExecutionId, workflowId));
+    const stored = this.#store.get(foundryExecutionId)?.get(workflowId);
     return stored === undefined ? undefined : deepCopy(stored);
   }
 
   delete(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): void {
     throwIfAborted(signal);
-    this.#store.delete(keyOf(foundryExecutionId, workflowId));
+    const workflows = this.#store.get(foundryExecutionId);
+    if (workflows?.delete(workflowId) !== true) return;
+    this.#size--;
+    if (workflows.size === 0) this.#store.delete(foundryExecutionId);
   }
 
   list(filter?: SnapshotFilter, signal?: AbortSignal): Promise<WorkflowExecutionSnapshot[]> {
     if (signal?.aborted === true) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
-    return Promise.resolve([...this.#store.values()].filter((snapshot) => matchesFilter(snapshot, filter)).map(deepCopy));
+    const all = [...this.#store.values()].flatMap((workflows) => [...workflows.values()]);
+    return Promise.resolve(all.filter((snapshot) => matchesFilter(snapshot, filter)).map(deepCopy));
   }
 }
