@@ -1,6 +1,6 @@
 import { decodeValue, defaultSnapshotCodec, encodeValue, type WorkflowExecutionSnapshot } from "../dist/persistence/index.js";
 import { checkpointFixture } from "./checkpoint-fixture.js";
-import { measureInterleaved, ratio, verdict, type Side } from "./measure.js";
+import { measureInterleaved, ratio, verdict, type MeasureOptions, type Side } from "./measure.js";
 import type { BenchSection } from "./report.js";
 
 // The built-in codec on the provider benches' snapshots (a 10-key order bag), against
@@ -8,6 +8,7 @@ import type { BenchSection } from "./report.js";
 // the checksum and the tags cost on top of the native JSON, which is the floor for a JSON codec.
 
 const targetNs = 10_000;
+const options = { unitsPerSample: 20_000, warmupRounds: 3, rounds: 21 } satisfies MeasureOptions;
 
 function cases(snapshots: readonly WorkflowExecutionSnapshot[]) {
   const keys = { foundryExecutionId: snapshots[0]?.foundryExecutionId ?? "", workflowId: snapshots[0]?.workflowId ?? "" };
@@ -42,7 +43,7 @@ export async function run(): Promise<BenchSection> {
   const fixture = await checkpointFixture("CodecBench");
   const { snapshot, bag } = cases(fixture.snapshots);
   for (const side of [...Object.values(snapshot), ...Object.values(bag)]) await side.run();
-  const [whole, value] = await measureInterleaved([snapshot, bag], { unitsPerSample: 20_000, warmupRounds: 3, rounds: 11 });
+  const [whole, value] = await measureInterleaved([snapshot, bag], options);
   if (whole === undefined || value === undefined) throw new Error("no measurement");
   const row = (label: string, result: typeof whole, what: string) => ({
     value: label,
@@ -64,7 +65,7 @@ export async function run(): Promise<BenchSection> {
     notes: [
       `Target: encode + decode of a snapshot with the 10-key bag under ${targetNs / 1000} µs: ${verdict(whole.codec.median < targetNs)} (${(whole.codec.median / 1000).toFixed(2)} µs); of the bag alone: ${verdict(value.codec.median < targetNs)} (${(value.codec.median / 1000).toFixed(2)} µs).`,
       `The ${fixture.snapshots.length} snapshots one run of the provider benches saves; encoded, ${length} characters on average. JSON.stringify + JSON.parse of the same object is the native floor.`,
-      "Median of 11 samples of 20,000 values after 3 warm-up rounds, all cells interleaved; spread is half the interquartile range of encode + decode.",
+      `Median of ${options.rounds} samples of ${options.unitsPerSample.toLocaleString("en")} values after ${options.warmupRounds} warm-up rounds, all cells interleaved; spread is half the interquartile range of encode + decode.`,
     ],
   };
 }
