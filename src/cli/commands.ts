@@ -1,4 +1,5 @@
 import type { SnapshotKeys } from "../persistence/errors.js";
+import { pairKey } from "../persistence/keys.js";
 import type { SnapshotFilter } from "../persistence/provider.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
 import type { Selection } from "./args.js";
@@ -125,7 +126,7 @@ async function select({ store, now }: CommandContext, selection: Selection): Pro
   const { workflow } = selection;
   if (workflow === undefined) return (await store.provider.list(filter)).sort(byUpdatedAt);
   const [byKey, byName] = await Promise.all([store.provider.list({ ...filter, workflowId: workflow }), store.provider.list({ ...filter, workflowName: workflow })]);
-  const unique = new Map(byKey.concat(byName).map((s) => [JSON.stringify([s.foundryExecutionId, s.workflowId]), s]));
+  const unique = new Map(byKey.concat(byName).map((snapshot) => [pairKey(snapshot), snapshot]));
   return [...unique.values()].sort(byUpdatedAt);
 }
 

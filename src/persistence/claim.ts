@@ -1,3 +1,5 @@
+import type { SnapshotKeys } from "./errors.js";
+import { pairKey } from "./keys.js";
 import type { WorkflowExecutionSnapshot } from "./snapshot.js";
 
 /**
@@ -11,6 +13,11 @@ export function isClaimedByOther(snapshot: WorkflowExecutionSnapshot, owner: str
   return Date.parse(leaseExpiresAt) > now;
 }
 
+/** Who holds the claim and until when, for the messages that report one. */
+export function describeClaim(snapshot: WorkflowExecutionSnapshot): string {
+  return `owner "${snapshot.owner ?? ""}" holds a live lease until ${snapshot.leaseExpiresAt ?? ""}`;
+}
+
 // Instances a leased run of this process is running, per provider. A lease tells other processes
 // apart by owner; runs inside one process share the owner, so they are told apart here.
 const runningHere = new WeakMap<object, Set<string>>();
@@ -19,10 +26,10 @@ const runningHere = new WeakMap<object, Set<string>>();
  * Marks the instance as run by this process on `provider`. Returns the release function, or
  * `undefined` when another run of this process holds it already.
  */
-export function holdInstance(provider: object, keys: { readonly foundryExecutionId: string; readonly workflowId: string }): (() => void) | undefined {
+export function holdInstance(provider: object, keys: SnapshotKeys): (() => void) | undefined {
   let held = runningHere.get(provider);
   if (held === undefined) runningHere.set(provider, (held = new Set()));
-  const key = JSON.stringify([keys.foundryExecutionId, keys.workflowId]);
+  const key = pairKey(keys);
   if (held.has(key)) return undefined;
   held.add(key);
   return () => {

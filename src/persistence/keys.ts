@@ -14,3 +14,11 @@ export function snapshotKeysOf(
 ): SnapshotKeys {
   return { foundryExecutionId: options.instanceId ?? foundry.executionId, workflowId: options.workflowKey ?? workflow?.id ?? foundry.name };
 }
+
+/**
+ * One string per key pair, for in-memory sets and maps: JSON of the pair, so no two pairs share
+ * one whatever characters the keys hold. Not a storage format: providers define their own.
+ */
+export function pairKey(keys: SnapshotKeys): string {
+  return JSON.stringify([keys.foundryExecutionId, keys.workflowId]);
+}

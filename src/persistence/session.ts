@@ -11,7 +11,7 @@ import {
   type SnapshotKeys,
   type StoredError,
 } from "./errors.js";
-import { holdInstance, isClaimedByOther } from "./claim.js";
+import { describeClaim, holdInstance, isClaimedByOther } from "./claim.js";
 import { snapshotKeysOf } from "./keys.js";
 import { callProvider, loadSnapshot } from "./provider-call.js";
 import { LeaseKeeper } from "./lease.js";
@@ -19,7 +19,7 @@ import type { ResolvedPersistenceOptions } from "./options.js";
 import type { WorkflowPersistenceProvider } from "./provider.js";
 import { restoreProperties } from "./restore-properties.js";
 import { storedError } from "./stored-error.js";
-import { definitionFingerprint, validateSnapshot, type SnapshotStatus, type WorkflowExecutionSnapshot } from "./snapshot.js";
+import { fingerprintOf, validateSnapshot, type SnapshotStatus, type WorkflowExecutionSnapshot } from "./snapshot.js";
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -57,7 +57,7 @@ export class PersistenceSession {
     this.#foundry = foundry;
     this.#workflow = run.workflow;
     this.#signal = context.signal;
-    this.#fingerprint = definitionFingerprint(run.workflow.version, run.workflow.operations.map((operation) => operation.name));
+    this.#fingerprint = fingerprintOf(run.workflow);
     this.keys = snapshotKeysOf(foundry, run.workflow, options);
     run.identity = { instanceId: this.keys.foundryExecutionId, workflowKey: this.keys.workflowId };
   }
@@ -189,7 +189,7 @@ export class PersistenceSession {
   // right now.
   #assertUnclaimed(snapshot: WorkflowExecutionSnapshot): void {
     if (isClaimedByOther(snapshot, this.#options.owner)) {
-      throw new SnapshotConflictError({ keys: this.keys, detail: `owner "${snapshot.owner ?? ""}" holds a live lease until ${snapshot.leaseExpiresAt ?? ""}` });
+      throw new SnapshotConflictError({ keys: this.keys, detail: describeClaim(snapshot) });
     }
   }
 

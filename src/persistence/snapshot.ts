@@ -1,3 +1,4 @@
+import type { WorkflowInfo } from "../types.js";
 import { hex32 } from "./checksum.js";
 import { SnapshotCorruptedError, type SnapshotKeys, type StoredError } from "./errors.js";
 
@@ -108,4 +109,9 @@ export function definitionFingerprint(version: string | undefined, operationName
     b = Math.imul(b ^ code, 0x5bd1e995) ^ (b >>> 15);
   }
   return `fnv1a:${hex32(a)}${hex32(b)}`;
+}
+
+/** The fingerprint of a workflow's definition: {@link definitionFingerprint} of its version and its operations' names. */
+export function fingerprintOf(workflow: Pick<WorkflowInfo, "version" | "operations">): string {
+  return definitionFingerprint(workflow.version, workflow.operations.map((operation) => operation.name));
 }

@@ -16,7 +16,8 @@ import { RetriesExhaustedError, UnknownWorkflowError } from "./errors.js";
 import { listSnapshots } from "./list.js";
 import { reportOf, type FailedInstance, type InstanceRef, type RecoveryOutcome, type RecoveryReport, type SkippedInstance } from "./report.js";
 import { resolveRetry, retryDelay, type ResolvedRetry, type RetryOptions } from "./retry.js";
-import { isClaimedByOther } from "../claim.js";
+import { describeClaim, isClaimedByOther } from "../claim.js";
+import { pairKey } from "../keys.js";
 import { deadLetterSnapshot, isDeadLetter } from "./dead-letter.js";
 
 export interface RecoveryCoordinatorOptions {
@@ -144,8 +145,7 @@ class Coordinator implements RecoveryCoordinator {
   }
 
   async #resumeOnce(ref: InstanceRef, signal: AbortSignal): Promise<RecoveryOutcome> {
-    const { instanceId, workflowKey } = ref;
-    const flightKey = JSON.stringify([instanceId, workflowKey]);
+    const flightKey = pairKey(keysOf(ref));
     if (this.#inFlight.has(flightKey)) return { ...ref, status: "skipped", reason: "in-progress" };
     this.#inFlight.add(flightKey);
     try {
@@ -226,7 +226,7 @@ class Coordinator implements RecoveryCoordinator {
     if (snapshot === undefined) return { ...ref, status: "skipped", reason: "absent" };
     if (snapshot.status === "completed") return { ...ref, status: "skipped", reason: "completed" };
     if (isClaimedByOther(snapshot, this.owner)) {
-      return { ...ref, status: "skipped", reason: "claimed", detail: `owner "${snapshot.owner ?? ""}" holds the lease until ${snapshot.leaseExpiresAt ?? ""}` };
+      return { ...ref, status: "skipped", reason: "claimed", detail: describeClaim(snapshot) };
     }
     if (lastError === undefined && isDeadLetter(snapshot, this.#options.retry.attempts)) {
       return { ...ref, status: "skipped", reason: "dead-letter", detail: `gave up after ${attempts} attempts` };

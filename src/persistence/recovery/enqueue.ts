@@ -1,7 +1,6 @@
 import { requireName, requireOptionsObject, rejectUnknownKeys } from "../../internal/validate.js";
-import type { WorkflowInfo } from "../../types.js";
 import type { Workflow } from "../../workflow.js";
-import { definitionFingerprint, type WorkflowExecutionSnapshot } from "../snapshot.js";
+import { fingerprintOf, type WorkflowExecutionSnapshot } from "../snapshot.js";
 
 export interface EnqueueOptions {
   /** Key 1 of the new instance. */
@@ -19,7 +18,6 @@ const where = "coordinator.enqueue(workflow, options)";
  * owner. Any coordinator's `resumeAll` claims and runs it like an interrupted one.
  */
 export function enqueuedSnapshot(workflow: Workflow<any>, input: EnqueueOptions): WorkflowExecutionSnapshot {
-  const info: WorkflowInfo = workflow;
   if (typeof workflow !== "object" || workflow === null || !Array.isArray(workflow.operations)) {
     throw new TypeError(`${where}: workflow must be built with createWorkflow(...).build()`);
   }
@@ -34,7 +32,7 @@ export function enqueuedSnapshot(workflow: Workflow<any>, input: EnqueueOptions)
     foundryExecutionId: options.instanceId,
     workflowId: options.workflowKey ?? workflow.id,
     workflowName: workflow.name,
-    definitionFingerprint: definitionFingerprint(workflow.version, info.operations.map((operation) => operation.name)),
+    definitionFingerprint: fingerprintOf(workflow),
     operationCount: workflow.operations.length,
     nextOperationIndex: 0,
     properties: { ...properties },

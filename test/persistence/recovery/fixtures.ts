@@ -3,11 +3,11 @@ import type { Workflow } from "../../../src/index.js";
 import {
   MemoryPersistenceProvider,
   createRecoveryCoordinator,
-  definitionFingerprint,
   type RecoveryCoordinator,
   type RecoveryCoordinatorOptions,
   type WorkflowExecutionSnapshot,
 } from "../../../src/persistence/index.js";
+import { fingerprintOf } from "../../../src/persistence/snapshot.js";
 import { countedWorkflow, operationLog, type CountedOptions, type OperationLog } from "../helpers.js";
 
 export interface RecoveryFixture {
@@ -26,7 +26,7 @@ export function recoveryFixture(counted: CountedOptions = {}): RecoveryFixture {
   const provider = new MemoryPersistenceProvider();
   const log = counted.log ?? operationLog();
   const { workflow } = countedWorkflow(3, { ...counted, log, name: "Orders", version: "1" });
-  const fingerprint = definitionFingerprint(workflow.version, workflow.operations.map((operation) => operation.name));
+  const fingerprint = fingerprintOf(workflow);
   return {
     provider,
     workflow,
