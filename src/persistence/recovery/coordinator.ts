@@ -7,7 +7,7 @@ import type { MaybePromise } from "../../types.js";
 import type { Workflow } from "../../workflow.js";
 import { SnapshotConflictError, type SnapshotKeys } from "../errors.js";
 import { addPersistence } from "../middleware.js";
-import { processOwner, resolvePersistenceOptions, type ResolvedPersistenceOptions, type SnapshotMigration } from "../options.js";
+import { processOwner, resolvePersistenceOptions, type PersistenceOptions, type ResolvedPersistenceOptions } from "../options.js";
 import type { SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import { callProvider, loadSnapshot } from "../provider-call.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
@@ -37,13 +37,13 @@ export interface RecoveryCoordinatorOptions {
   /** Instances `resumeAll` runs at once. @default 4 */
   readonly concurrency?: number;
   /** The claim's owner written into every snapshot. @default an id unique to this process */
-  readonly owner?: string;
+  readonly owner?: PersistenceOptions["owner"];
   /** How long a claim outlives its last renewal; another worker takes over an instance only after that. @default 30_000 */
   readonly leaseTtlMs?: number;
   /** What the resumed runs do with a completed snapshot. @default "delete" */
-  readonly onComplete?: "delete" | "keep";
+  readonly onComplete?: PersistenceOptions["onComplete"];
   /** @default "error" (the instance is reported failed and left alone) */
-  readonly onDefinitionMismatch?: "error" | "restart" | SnapshotMigration;
+  readonly onDefinitionMismatch?: PersistenceOptions["onDefinitionMismatch"];
 }
 
 export interface RecoveryRunOptions {
