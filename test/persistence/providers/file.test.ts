@@ -18,6 +18,12 @@ const recordPath = (snapshot: Pick<WorkflowExecutionSnapshot, "foundryExecutionI
 const lockPath = (snapshot: WorkflowExecutionSnapshot) => recordPath(snapshot).replace(/\.snapshot$/, ".lock");
 const breakerPath = (snapshot: WorkflowExecutionSnapshot) => recordPath(snapshot).replace(/\.snapshot$/, ".break");
 const secondsAgo = (seconds: number) => new Date(Date.now() - seconds * 1000);
+
+/** Writes `contents` at `path` as if its writer had last touched it at `modified`. */
+async function plantFile(path: string, contents: string, modified: Date): Promise<void> {
+  await writeFile(path, contents);
+  await utimes(path, modified, modified);
+}
 const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000);
 
 async function rejection(promise: Promise<unknown>): Promise<any> {
@@ -254,8 +260,7 @@ describe("FilePersistenceProvider", () => {
       const store = provider();
       const snapshot = fullSnapshot();
       await store.save(snapshot);
-      await writeFile(lockPath(snapshot), `${deadPid()} crashed\n`);
-      await utimes(lockPath(snapshot), new Date(Date.now() - 10_000), new Date(Date.now() - 10_000));
+      await plantFile(lockPath(snapshot), `${deadPid()} crashed\n`, secondsAgo(10));
       await store.save(nextRevision(snapshot));
       expect((await store.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId))?.revision).toBe(2);
       expect(await readdir(directory)).toHaveLength(1);
@@ -265,9 +270,7 @@ describe("FilePersistenceProvider", () => {
       const store = provider({ lockTimeoutMs: 200 });
       const snapshot = fullSnapshot();
       await store.save(snapshot);
-      await writeFile(lockPath(snapshot), `${process.pid} before-the-reboot\n`);
-      const beforeBoot = new Date(Date.now() - (uptime() + 60) * 1000);
-      await utimes(lockPath(snapshot), beforeBoot, beforeBoot);
+      await plantFile(lockPath(snapshot), `${process.pid} before-the-reboot\n`, secondsAgo(uptime() + 60));
       await store.save(nextRevision(snapshot));
       expect((await store.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId))?.revision).toBe(2);
     });
@@ -276,8 +279,7 @@ describe("FilePersistenceProvider", () => {
       const store = provider({ lockTimeoutMs: 200 });
       const snapshot = fullSnapshot();
       await store.save(snapshot);
-      await writeFile(lockPath(snapshot), `${process.ppid} alive\n`);
-      await utimes(lockPath(snapshot), new Date(Date.now() - 10_000), new Date(Date.now() - 10_000));
+      await plantFile(lockPath(snapshot), `${process.ppid} alive\n`, secondsAgo(10));
       const error = await rejection(store.save(nextRevision(snapshot)));
       expect(error).toBeInstanceOf(PersistenceError);
       expect(error.message).toContain(`is held by process ${process.ppid}; gave up after 200 ms`);
@@ -298,8 +300,7 @@ describe("FilePersistenceProvider", () => {
       const snapshot = fullSnapshot();
       await store.save(snapshot);
       const cut = `{"format":"workflowforge-file/1","foundryExecutionId":"x","workflowId":"y","revision":2,"status":"running","workflowName":"w","updatedAt":"t","pid":${deadPid()}}\nwf1:00`;
-      await writeFile(lockPath(snapshot), cut);
-      await utimes(lockPath(snapshot), secondsAgo(10), secondsAgo(10));
+      await plantFile(lockPath(snapshot), cut, secondsAgo(10));
       await store.save(nextRevision(snapshot));
       expect((await store.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId))?.revision).toBe(2);
       expect(await readdir(directory)).toHaveLength(1);
@@ -309,8 +310,7 @@ describe("FilePersistenceProvider", () => {
       const store = provider({ lockTimeoutMs: 200 });
       const snapshot = fullSnapshot();
       await store.save(snapshot);
-      await writeFile(lockPath(snapshot), `{"format":"workflowforge-file/1","pid":${process.ppid}}\nwf1:`);
-      await utimes(lockPath(snapshot), secondsAgo(10), secondsAgo(10));
+      await plantFile(lockPath(snapshot), `{"format":"workflowforge-file/1","pid":${process.ppid}}\nwf1:`, secondsAgo(10));
       const error = await rejection(store.save(nextRevision(snapshot)));
       expect(error.message).toContain(`is held by process ${process.ppid}; gave up after 200 ms`);
     });
@@ -320,14 +320,12 @@ describe("FilePersistenceProvider", () => {
       const snapshot = fullSnapshot();
       await store.save(snapshot);
       const dead = deadPid();
-      await writeFile(lockPath(snapshot), `${dead} crashed\n`);
-      await utimes(lockPath(snapshot), secondsAgo(10), secondsAgo(10));
+      await plantFile(lockPath(snapshot), `${dead} crashed\n`, secondsAgo(10));
       await writeFile(breakerPath(snapshot), `${process.pid} breaking\n`);
       const error = await rejection(store.save(nextRevision(snapshot)));
       expect(error.message).toContain(`is held by process ${dead}`);
       // A breaker that died at it leaves its file; once that is stale too, the next writer clears both.
-      await writeFile(breakerPath(snapshot), `${dead} died-breaking\n`);
-      await utimes(breakerPath(snapshot), secondsAgo(10), secondsAgo(10));
+      await plantFile(breakerPath(snapshot), `${dead} died-breaking\n`, secondsAgo(10));
       await store.save(nextRevision(snapshot));
       expect((await store.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId))?.revision).toBe(2);
       expect(await readdir(directory)).toHaveLength(1);
