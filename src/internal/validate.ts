@@ -24,6 +24,13 @@ export function requireNonNegativeInteger(value: unknown, what: string): number 
   return value;
 }
 
+export function requirePositiveInteger(value: unknown, what: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
+    throw new TypeError(`${what} must be a positive integer, got ${describe(value)}`);
+  }
+  return value;
+}
+
 export function requirePositiveNumber(value: unknown, what: string): number {
   if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
     throw new TypeError(`${what} must be a positive finite number, got ${describe(value)}`);

@@ -1,7 +1,7 @@
 import { abortError, neverAborted, sleep } from "../../abort.js";
 import { isWorkflowForgeError } from "../../errors.js";
 import { createFoundry, whenIdle, type Foundry } from "../../foundry.js";
-import { describe, rejectUnknownKeys, requireFunction, requireName, requireOptionalSignal, requireOptionsObject, requirePositiveNumber } from "../../internal/validate.js";
+import { describe, rejectUnknownKeys, requireFunction, requireName, requireOptionalSignal, requireOptionsObject, requirePositiveInteger, requirePositiveNumber } from "../../internal/validate.js";
 import { createSmith, type Smith } from "../../smith.js";
 import type { MaybePromise } from "../../types.js";
 import type { Workflow } from "../../workflow.js";
@@ -105,7 +105,7 @@ function resolveCoordinatorOptions(input: RecoveryCoordinatorOptions): ResolvedC
   }
   requireFunction(options.resolveWorkflow, `${where}: options.resolveWorkflow`);
   if (options.createFoundry !== undefined) requireFunction(options.createFoundry, `${where}: options.createFoundry`);
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new TypeError(`${where}: options.concurrency must be a positive integer, got ${describe(concurrency)}`);
+  requirePositiveInteger(concurrency, `${where}: options.concurrency`);
   requirePositiveNumber(leaseTtlMs, `${where}: options.leaseTtlMs`);
   if (options.owner !== undefined) requireName(options.owner, `${where}: options.owner`);
   const persistence = resolvePersistenceOptions({

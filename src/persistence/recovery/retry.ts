@@ -1,5 +1,5 @@
 import { isWorkflowForgeError, type WorkflowForgeErrorCode } from "../../errors.js";
-import { describe, rejectUnknownKeys, requireFunction, requireNonNegativeNumber, requireOptionsObject } from "../../internal/validate.js";
+import { describe, rejectUnknownKeys, requireFunction, requireNonNegativeNumber, requireOptionsObject, requirePositiveInteger } from "../../internal/validate.js";
 
 /** How the recovery coordinator retries an instance whose resumed run failed and left it resumable. */
 export interface RetryOptions {
@@ -43,7 +43,7 @@ export function resolveRetry(input: RetryOptions | undefined): ResolvedRetry {
   const options = requireOptionsObject(input, where) as RetryOptions;
   rejectUnknownKeys(options, ["attempts", "baseDelayMs", "maxDelayMs", "jitter", "retryIf"], where);
   const { attempts = 3, baseDelayMs = 100, maxDelayMs = 30_000, jitter = 0.5, retryIf = isTransient } = options;
-  if (!Number.isInteger(attempts) || attempts < 1) throw new TypeError(`${where}.attempts must be a positive integer, got ${describe(attempts)}`);
+  requirePositiveInteger(attempts, `${where}.attempts`);
   requireNonNegativeNumber(baseDelayMs, `${where}.baseDelayMs`);
   requireNonNegativeNumber(maxDelayMs, `${where}.maxDelayMs`);
   if (maxDelayMs < baseDelayMs) throw new TypeError(`${where}.maxDelayMs (${maxDelayMs}) must not be below baseDelayMs (${baseDelayMs})`);
