@@ -68,14 +68,14 @@ export async function run(): Promise<BenchSection> {
         checkpointRow({ synchronous: "FULL" }, "raw upsert", full),
       ],
       notes: [
-        `Target: checkpoint within ${target}× of the raw upsert (synchronous = NORMAL): ${verdict(checkpointRatio <= target)} (${ratio(checkpointRatio)}); the raw upsert of JSON text stringified in the loop, the floor of any provider storing JSON, is ${ratio(normal.rawJson.median / normal.raw.median)}, and a checkpoint with bare JSON as the codec ${ratio(bareJsonRatio)} of the same raw upsert.`,
+        `Target: checkpoint within ${target}× of the raw upsert (synchronous = NORMAL, the default): ${verdict(checkpointRatio <= target)} (${ratio(checkpointRatio)}); the raw upsert of JSON text stringified in the loop, the floor of any provider storing JSON, is ${ratio(normal.rawJson.median / normal.raw.median)}, and a checkpoint with bare JSON as the codec ${ratio(bareJsonRatio)} of the same raw upsert.`,
         `A ${steps}-step workflow with a 10-key property bag; encoded snapshots average ${averageLength(fixture)} characters.`,
         "checkpoint = (forge() with usePersistence − forge() without) / steps: snapshot building, encoding, the compare-and-set statement, plus one tryLoad and one delete per run.",
         "engine = checkpoint − provider.save: building the snapshot in the middleware and the run's tryLoad and delete. provider.save − encode − raw upsert is the provider's own work.",
         "raw upsert: one prepared `INSERT ... ON CONFLICT DO UPDATE` of the same encoded text per step, in a loop. provider.save: the captured snapshots saved directly. encode: the codec alone.",
         jsonFloorNote("raw upsert"),
         "bare JSON as codec: the same provider given `{ encode: JSON.stringify, decode: JSON.parse }` (no envelope, no checksum, no type tags, no checks), measured interleaved with the first row: what the provider and the engine cost on top of the cheapest encoding there is. Its own raw upsert writes that shorter JSON text, so its ratio columns are against that write (and its two raw columns differ only by stringifying in the loop); the target note compares its checkpoint with the first row's raw upsert.",
-        "synchronous is better-sqlite3's FULL by default (the provider leaves it as set): every commit waits for an fsync of the WAL, which dominates both sides.",
+        "synchronous: NORMAL is what better-sqlite3 runs a WAL database with unless told otherwise (the provider leaves it as set); FULL, for checkpoints that survive power loss, makes every commit wait for an fsync of the WAL, which dominates both sides.",
         `NORMAL: median of ${normalOptions.rounds} samples of ${normalOptions.unitsPerSample.toLocaleString("en")} steps after ${normalOptions.warmupRounds} warm-up rounds, sides interleaved. FULL: median of 3 one-run samples.`,
       ],
     };

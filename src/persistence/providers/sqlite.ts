@@ -81,9 +81,11 @@ function settle<T>(signal: AbortSignal | undefined, body: () => T): Promise<T> {
  *
  * - **Setup:** on first use it switches a file database to WAL (`journal_mode` is kept by the file;
  *   `:memory:` stays as it is) and creates the table and an index on `(status, updated_at)` if
- *   missing. `synchronous` and the busy timeout are left as you set them: better-sqlite3 defaults to
- *   `synchronous = FULL` (a checkpoint survives power loss; `NORMAL` is faster and, in WAL, can lose
- *   the last checkpoints but never corrupts) and to a 5 s busy timeout (`new Database(file, { timeout })`).
+ *   missing. `synchronous` and the busy timeout are left as you set them. Unset, better-sqlite3
+ *   runs a WAL database with `synchronous = NORMAL` (it builds SQLite with
+ *   `SQLITE_DEFAULT_WAL_SYNCHRONOUS=1`): a checkpoint survives a crash of the process, and a power
+ *   loss can lose the last checkpoints but never corrupts. Set `database.pragma("synchronous = FULL")`
+ *   for checkpoints that survive power loss. The busy timeout defaults to 5 s (`new Database(file, { timeout })`).
  * - **Atomicity:** every save is one statement, so a reader sees the old or the new row. Compare-and-set
  *   is in that statement (`INSERT ... ON CONFLICT DO NOTHING` for revision 1, `UPDATE ... WHERE
  *   revision = n - 1` after), so it holds between connections and processes sharing the file.

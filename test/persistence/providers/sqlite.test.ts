@@ -51,6 +51,18 @@ describe("SqlitePersistenceProvider", () => {
     expect(database.pragma("synchronous", { simple: true })).toBe(3);
   });
 
+  // The README's durability advice rests on this driver default (better-sqlite3 builds SQLite with
+  // SQLITE_DEFAULT_WAL_SYNCHRONOUS=1): if it changes, the advice must change too.
+  it("runs with better-sqlite3's WAL default, synchronous NORMAL, unless the user set it", async () => {
+    const unset = open("unset.db");
+    await new SqlitePersistenceProvider({ database: unset }).save(fullSnapshot());
+    expect(unset.pragma("synchronous", { simple: true })).toBe(1);
+    const full = open("full.db");
+    full.pragma("synchronous = FULL");
+    await new SqlitePersistenceProvider({ database: full }).save(fullSnapshot());
+    expect(full.pragma("synchronous", { simple: true })).toBe(2);
+  });
+
   it("creates its table lazily, named workflowforge_snapshots by default", async () => {
     const database = open(":memory:");
     const provider = new SqlitePersistenceProvider({ database });
