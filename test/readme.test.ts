@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { settle } from "./support/collecting-framework.js";
+import { startRedis } from "./support/redis-server.js";
 
 // Every TypeScript sample in the README runs here, against the sources. A `console.log(x); // v`
 // line also asserts that x prints as v (JSON), so the README's claimed outputs stay true.
@@ -34,14 +35,25 @@ function prepare(sample: string): string {
     });
 }
 
-afterAll(() => rmSync(workDir, { recursive: true, force: true }));
+// A sample that talks to Redis reads REDIS_URL: it gets a throw-away server of its own, and skips
+// (saying how to enable it) where redis-server is not installed.
+const needsRedis = (sample: string): boolean => sample.includes('from "ioredis"');
+const redis = samples.some(needsRedis) ? await startRedis() : undefined;
+const skipReason = (sample: string): string | undefined => (needsRedis(sample) && redis !== undefined && "skipped" in redis ? redis.skipped : undefined);
+
+afterAll(async () => {
+  rmSync(workDir, { recursive: true, force: true });
+  if (redis !== undefined && !("skipped" in redis)) await redis.stop();
+});
 
 describe("README", () => {
   it("has TypeScript samples", () => {
     expect(samples.length).toBeGreaterThanOrEqual(3);
   });
 
-  it.each(samples.map((sample, index) => ({ index, sample })))("sample $index runs and prints what it claims", async ({ index, sample }) => {
+  it.for(samples.map((sample, index) => ({ index, sample, skipped: skipReason(sample) })))("sample $index runs and prints what it claims", async ({ index, sample, skipped }, context) => {
+    if (skipped !== undefined) return context.skip(`skipped: ${skipped}`);
+    if (redis !== undefined && !("skipped" in redis)) vi.stubEnv("REDIS_URL", redis.url);
     mkdirSync(workDir, { recursive: true });
     const file = `${workDir}sample-${index}.ts`;
     writeFileSync(file, prepare(sample));
@@ -56,6 +68,7 @@ describe("README", () => {
       if (sample.includes('from "vitest"')) expect((await settle()).length).toBeGreaterThan(10);
     } finally {
       log.mockRestore();
+      vi.unstubAllEnvs();
     }
     const claims = [...sample.matchAll(/console\.log\(.*\);\s*\/\/\s*\S/g)].length;
     expect(checked).toHaveLength(claims);
