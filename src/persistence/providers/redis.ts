@@ -1,3 +1,4 @@
+import { rejectUnknownKeys } from "../../internal/validate.js";
 import { defaultSnapshotCodec, type SnapshotCodec } from "../codec.js";
 import { PersistenceError, SnapshotConflictError, type ProviderCall, type SnapshotKeys } from "../errors.js";
 import { matchesFilter, type ProviderCapabilities, type SnapshotFilter, type WorkflowPersistenceProvider } from "../provider.js";
@@ -146,6 +147,7 @@ function statusFilter(status: SnapshotFilter["status"]): string {
 
 function validate(options: RedisPersistenceProviderOptions): void {
   if (typeof options !== "object" || options === null) throw new TypeError("RedisPersistenceProvider: options must be an object with a client");
+  rejectUnknownKeys(options, ["client", "keyPrefix", "completedTtlSeconds", "codec"], "RedisPersistenceProvider");
   if (senderFor(options.client) === undefined) {
     throw new TypeError("RedisPersistenceProvider: options.client must be an ioredis client (with call()) or a node-redis client (with sendCommand())");
   }
@@ -239,7 +241,10 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
       // SSCAN may return a member twice; a set of what was seen keeps the result free of duplicates.
       const fresh = members.map(textOf).filter((member) => !seen.has(member));
       for (const member of fresh) seen.add(member);
-      if (fresh.length > 0) found.push(...(await this.#fetch(fresh, filter)));
+      if (fresh.length > 0) {
+        signal?.throwIfAborted();
+        found.push(...(await this.#fetch(fresh, filter)));
+      }
       cursor = textOf(next);
     } while (cursor !== "0");
     return found;

@@ -282,6 +282,11 @@ describe("RedisPersistenceProvider options", () => {
     });
   }
 
+  it("rejects an unknown option with a TypeError naming it, as a misspelt one would otherwise be ignored", () => {
+    expect(() => new RedisPersistenceProvider({ client, completedTTLSeconds: 60 } as never)).toThrow(TypeError);
+    expect(() => new RedisPersistenceProvider({ client, completedTTLSeconds: 60 } as never)).toThrow(/unknown option "completedTTLSeconds"/);
+  });
+
   it("drives a client that has call() through call(), even when it also has sendCommand() (ioredis has both)", async () => {
     const seen: unknown[] = [];
     const both = {
@@ -297,5 +302,21 @@ describe("RedisPersistenceProvider options", () => {
     const client = { sendCommand: (args: string[]) => (seen.push(args), Promise.resolve(null)) };
     expect(await new RedisPersistenceProvider({ client, keyPrefix: "p:" }).tryLoad("i", "w")).toBeUndefined();
     expect(seen).toEqual([["HGET", 'p:s:["i","w"]', "data"]]);
+  });
+});
+
+describe("RedisPersistenceProvider abort", () => {
+  it("list() stops between a batch's SSCAN and its fetch when the signal is aborted there", async () => {
+    const controller = new AbortController();
+    const sent: string[] = [];
+    const scanning = {
+      call: (command: string) => {
+        sent.push(command);
+        controller.abort(new Error("shutting down"));
+        return Promise.resolve(["0", ['["i","w"]']]);
+      },
+    };
+    await expect(new RedisPersistenceProvider({ client: scanning }).list({}, controller.signal)).rejects.toThrow("shutting down");
+    expect(sent).toEqual(["SSCAN"]);
   });
 });
