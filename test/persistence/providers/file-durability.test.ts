@@ -1,0 +1,69 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import type * as fsPromises from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { FilePersistenceProvider } from "../../../src/persistence/providers/file.js";
+import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
+
+// A crash test cannot tell a missing flush (SIGKILL leaves the page cache intact), so the flushes
+// are observed here: node:fs/promises is wrapped to log every sync, rename and unlink by file name.
+const calls = vi.hoisted(() => [] as string[]);
+
+vi.mock("node:fs/promises", async (importOriginal) => {
+  const fs = await importOriginal<typeof fsPromises>();
+  const name = (path: unknown): string => basename(String(path));
+  return {
+    ...fs,
+    open: async (...args: Parameters<typeof fs.open>) => {
+      const handle = await fs.open(...args);
+      const sync = handle.sync.bind(handle);
+      handle.sync = () => (calls.push(`sync ${name(args[0])}`), sync());
+      return handle;
+    },
+    rename: (from: string, to: string) => (calls.push(`rename ${name(from)} ${name(to)}`), fs.rename(from, to)),
+    unlink: (path: string) => (calls.push(`unlink ${name(path)}`), fs.unlink(path)),
+  };
+});
+
+let root = "";
+let directory = "";
+
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), "workflowforge-file-durability-"));
+  directory = join(root, "store");
+  calls.length = 0;
+});
+
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+/** The calls logged while `body` ran, naming the record, its lock, the store directory and its parent by role. */
+async function logged(record: string, body: () => Promise<unknown>): Promise<string[]> {
+  calls.length = 0;
+  await body();
+  const roles = new Map([[record, "record"], [record.replace(/\.snapshot$/, ".lock"), "lock"], [basename(directory), "directory"], [basename(root), "parent"]]);
+  return calls.map((call) => call.split(" ").map((part) => roles.get(part) ?? part).join(" "));
+}
+
+describe("FilePersistenceProvider durability", () => {
+  const snapshot = fullSnapshot();
+  const record = FilePersistenceProvider.fileNameFor(snapshot.foundryExecutionId, snapshot.workflowId);
+
+  it('"fsync" flushes the new record before the rename publishes it, the directory after, and the parent of a directory it created', async () => {
+    const provider = new FilePersistenceProvider({ directory, durability: "fsync" });
+    expect(await logged(record, () => provider.save(snapshot))).toEqual(["sync parent", "sync lock", "rename lock record", "sync directory"]);
+    expect(await logged(record, () => provider.save(nextRevision(snapshot)))).toEqual(["sync lock", "rename lock record", "sync directory"]);
+  });
+
+  it('"fsync" flushes the directory after a delete removes the record', async () => {
+    const provider = new FilePersistenceProvider({ directory, durability: "fsync" });
+    await provider.save(snapshot);
+    expect(await logged(record, () => provider.delete(snapshot.foundryExecutionId, snapshot.workflowId))).toEqual(["unlink record", "sync directory", "unlink lock"]);
+  });
+
+  it('"none" never flushes', async () => {
+    const provider = new FilePersistenceProvider({ directory, durability: "none" });
+    expect(await logged(record, () => provider.save(snapshot))).toEqual(["rename lock record"]);
+    expect(await logged(record, () => provider.delete(snapshot.foundryExecutionId, snapshot.workflowId))).toEqual(["unlink record", "unlink lock"]);
+  });
+});
