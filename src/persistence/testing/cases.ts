@@ -6,8 +6,11 @@ import { fullSnapshot, nextRevision, randomKeys } from "./fixtures.js";
 import { recoveryCases } from "./recovery-cases.js";
 import { workflowCases } from "./workflow-cases.js";
 
+/** Groups of the conformance suite, in the order they run; any of them can be skipped by name. */
+export const conformanceGroups = ["basics", "keys", "large", "compareAndSet", "list", "abort", "workflow", "recovery"] as const;
+
 /** Groups of the conformance suite; any of them can be skipped by name. */
-export type ConformanceGroup = "basics" | "keys" | "large" | "compareAndSet" | "list" | "abort" | "workflow" | "recovery";
+export type ConformanceGroup = (typeof conformanceGroups)[number];
 
 export interface ConformanceCase {
   readonly group: ConformanceGroup;

@@ -1,5 +1,7 @@
 import type { WorkflowPersistenceProvider } from "../provider.js";
-import { conformanceCases, type ConformanceCase, type ConformanceGroup } from "./cases.js";
+import { missingCapabilities, missingCapabilityReason } from "./capabilities.js";
+import { conformanceCases, conformanceGroups, type ConformanceCase, type ConformanceGroup } from "./cases.js";
+import { skipTest, withContext, type TestFramework } from "./framework.js";
 
 /** How the suite gets a provider to test, modelled on LangGraph's checkpoint validator. */
 export interface ProviderTestInitializer<P extends WorkflowPersistenceProvider = WorkflowPersistenceProvider> {
@@ -15,27 +17,36 @@ export interface ProviderTestInitializer<P extends WorkflowPersistenceProvider =
   afterAll?(): void | Promise<void>;
   /** Time allowed to `beforeAll` and `afterAll`. @default 60_000 */
   readonly hookTimeoutMs?: number;
-  /** Groups to skip, reported as skipped tests. */
+  /**
+   * Groups to skip, registered with `it.skip` (or, for a framework without it, as tests that mark
+   * themselves skipped). A name that is not a group throws a `TypeError`. @default []
+   */
   readonly skip?: readonly ConformanceGroup[];
 }
 
-/**
- * The few functions of a test framework the suite needs. Pass vitest's or Jest's module directly;
- * for node:test pass `{ describe, it, beforeAll: (fn, ms) => before(fn, { timeout: ms }), afterAll: ... }`.
- */
-export interface TestFramework {
-  describe(name: string, body: () => void): unknown;
-  it: ((name: string, body: () => Promise<void>) => unknown) & { skip?: (name: string, body: () => Promise<void>) => unknown };
-  beforeAll(hook: () => unknown, timeoutMs?: number): unknown;
-  afterAll(hook: () => unknown, timeoutMs?: number): unknown;
+/** Throws a `TypeError` for a `skip` option that is not an array of group names: a typo would silently run the group. */
+function validateSkip(skip: unknown): void {
+  if (skip === undefined) return;
+  const where = "describeProviderConformance(initializer, framework): initializer.skip";
+  if (!Array.isArray(skip)) throw new TypeError(`${where} must be an array of group names, got ${typeof skip}`);
+  const known: readonly unknown[] = conformanceGroups;
+  const unknown = skip.filter((group) => !known.includes(group));
+  if (unknown.length > 0) {
+    throw new TypeError(`${where} names unknown group ${unknown.map((group) => JSON.stringify(group)).join(", ")}; the groups are ${conformanceGroups.join(", ")}`);
+  }
 }
 
-/** Whether `provider` claims the capability a group depends on. Declared, never probed. */
-function supports(provider: WorkflowPersistenceProvider, group: ConformanceGroup): boolean {
-  if (group === "compareAndSet") return provider.capabilities?.compareAndSet === true;
-  if (group === "list") return provider.capabilities?.list === true;
-  if (group === "recovery") return provider.capabilities?.compareAndSet === true && provider.capabilities.list === true;
-  return true;
+/** Runs one case on a fresh provider; resolves why it was skipped, or undefined when it passed. */
+async function runCase<P extends WorkflowPersistenceProvider>(initializer: ProviderTestInitializer<P>, testCase: ConformanceCase): Promise<string | undefined> {
+  const provider = await initializer.create();
+  try {
+    const missing = missingCapabilities(provider, testCase.group);
+    if (missing.length > 0) return missingCapabilityReason(missing);
+    await testCase.run(provider);
+    return undefined;
+  } finally {
+    await initializer.destroy?.(provider);
+  }
 }
 
 /** Runs one case on a fresh provider; resolves `"skipped"` when the provider lacks the capability. */
@@ -43,14 +54,18 @@ export async function runConformanceCase<P extends WorkflowPersistenceProvider>(
   initializer: ProviderTestInitializer<P>,
   testCase: ConformanceCase,
 ): Promise<"passed" | "skipped"> {
-  const provider = await initializer.create();
-  try {
-    if (!supports(provider, testCase.group)) return "skipped";
-    await testCase.run(provider);
-    return "passed";
-  } finally {
-    await initializer.destroy?.(provider);
+  return (await runCase(initializer, testCase)) === undefined ? "passed" : "skipped";
+}
+
+/** Registers a case of a group named in `skip`; it never creates a provider. */
+function registerSkippedGroup(framework: TestFramework, title: string, group: ConformanceGroup): void {
+  if (framework.it.skip) {
+    framework.it.skip(title, () => Promise.resolve());
+    return;
   }
+  // Without it.skip the case still says it was skipped, where the context allows, rather than pass.
+  const reason = `the initializer's skip option names group "${group}"`;
+  framework.it(title, withContext((context) => skipTest(context, reason)));
 }
 
 /**
@@ -58,12 +73,18 @@ export async function runConformanceCase<P extends WorkflowPersistenceProvider>(
  * must meet (absent keys, round trips, awkward keys, large snapshots, compare-and-set, list, abort,
  * and a crash-and-resume workflow through the real middleware).
  *
+ * A case needing a capability the provider does not declare (`compareAndSet`, `list`) is reported
+ * skipped, with a note naming the capability, where `it` passes its test function a context with
+ * `skip(note)` (vitest, node:test); elsewhere (Jest, Mocha) it passes without running.
+ * Throws a `TypeError` when `initializer.skip` names a group that does not exist.
+ *
  * ```ts
  * import * as vitest from "vitest";
  * describeProviderConformance({ name: "mine", create: () => new MyProvider() }, vitest);
  * ```
  */
 export function describeProviderConformance<P extends WorkflowPersistenceProvider>(initializer: ProviderTestInitializer<P>, framework: TestFramework): void {
+  validateSkip(initializer.skip);
   const timeout = initializer.hookTimeoutMs ?? 60_000;
   framework.describe(`${initializer.name} conforms to the workflowforge provider contract`, () => {
     if (initializer.beforeAll) framework.beforeAll(() => initializer.beforeAll?.(), timeout);
@@ -71,12 +92,16 @@ export function describeProviderConformance<P extends WorkflowPersistenceProvide
     for (const testCase of conformanceCases) {
       const title = `${testCase.group}: ${testCase.name}`;
       if (initializer.skip?.includes(testCase.group)) {
-        (framework.it.skip ?? framework.it)(title, () => Promise.resolve());
+        registerSkippedGroup(framework, title, testCase.group);
         continue;
       }
-      framework.it(title, async () => {
-        await runConformanceCase(initializer, testCase);
-      });
+      framework.it(
+        title,
+        withContext(async (context) => {
+          const skipped = await runCase(initializer, testCase);
+          if (skipped !== undefined) skipTest(context, skipped);
+        }),
+      );
     }
   });
 }

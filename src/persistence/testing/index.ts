@@ -1,4 +1,5 @@
-export { describeProviderConformance, runConformanceCase, type ProviderTestInitializer, type TestFramework } from "./conformance.js";
+export { describeProviderConformance, runConformanceCase, type ProviderTestInitializer } from "./conformance.js";
+export type { SkipContext, TestBody, TestFramework } from "./framework.js";
 export { conformanceCases, type ConformanceCase, type ConformanceGroup } from "./cases.js";
 export { fullSnapshot, nextRevision, randomKeys } from "./fixtures.js";
 export {
