@@ -117,6 +117,8 @@ const leaf = fc.oneof(
     fc.uint8Array({ minLength: 2 }).map((bytes) => bytes.subarray(1)),
     fc.uint8Array().map((bytes) => Buffer.from(bytes)),
     fc.uint8Array().map((bytes) => bytes.buffer),
+    fc.uint8Array().map((bytes) => new DataView(bytes.buffer)),
+    fc.uint8Array({ minLength: 2 }).map((bytes) => new DataView(bytes.buffer, 1, bytes.length - 2)),
   ),
 );
 
@@ -152,50 +154,189 @@ describe("round trip", () => {
 
 // ---- an unsupported value planted at a random path ----
 
-type Step = { readonly kind: "key"; readonly key: string } | { readonly kind: "index"; readonly index: number } | { readonly kind: "map"; readonly key: string };
+/** A Map key of each kind the path names differently: `<"a">`, `<1>`, `<2n>`, `<#i>` (an object key, by position). */
+type MapKey = string | number | bigint | { readonly id: number };
+
+type Step =
+  | { readonly kind: "key"; readonly key: string }
+  | { readonly kind: "index"; readonly index: number }
+  | { readonly kind: "map"; readonly key: MapKey }
+  | { readonly kind: "mapKey" }
+  | { readonly kind: "set" }
+  | { readonly kind: "cause" };
 
 const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
   keyArbitrary.map((key) => ({ kind: "key" as const, key })),
   fc.nat({ max: 4 }).map((index) => ({ kind: "index" as const, index })),
-  keyArbitrary.map((key) => ({ kind: "map" as const, key })),
+  fc
+    .oneof(keyArbitrary, fc.integer({ min: -1000, max: 1000 }), fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }), fc.nat().map((id) => ({ id })))
+    .map((key) => ({ kind: "map" as const, key })),
+  fc.constant({ kind: "mapKey" as const }),
+  fc.constant({ kind: "set" as const }),
+  fc.constant({ kind: "cause" as const }),
 );
 
-function segment(step: Step): string {
-  if (step.kind === "index") return `[${step.index}]`;
-  if (step.kind === "map") return `<${JSON.stringify(step.key)}>`;
-  return /^[A-Za-z_$][\w$]*$/.test(step.key) ? `.${step.key}` : `[${JSON.stringify(step.key)}]`;
+/** The path segment of `step`, written from the doc comment of `encodeValue`; `filler` fixes positions. */
+function segment(step: Step, filler: readonly unknown[]): string {
+  switch (step.kind) {
+    case "index":
+      return `[${step.index}]`;
+    case "map":
+      if (typeof step.key === "string") return `<${JSON.stringify(step.key)}>`;
+      if (typeof step.key === "number") return `<${step.key}>`;
+      if (typeof step.key === "bigint") return `<${step.key}n>`;
+      return `<#${filler.length}>`;
+    case "mapKey":
+      return `<key #${filler.length}>`;
+    case "set":
+      return `<#${new Set(filler).size}>`;
+    case "cause":
+      return ".cause";
+    case "key":
+      return /^[A-Za-z_$][\w$]*$/.test(step.key) ? `.${step.key}` : `[${JSON.stringify(step.key)}]`;
+  }
 }
 
-/** Wraps `inner` in one container per step (innermost last), among supported filler values. */
+function defineOwn(target: object, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/** Wraps `inner` in one container per step (innermost last), among supported filler values, `inner` after them. */
 function plant(inner: unknown, steps: readonly Step[], filler: readonly unknown[]): unknown {
   return steps.reduceRight<unknown>((child, step) => {
-    if (step.kind === "index") {
-      const array = [...filler, ...filler, ...filler, ...filler, ...filler].slice(0, step.index);
-      while (array.length < step.index) array.push(null);
-      return [...array, child, ...filler];
+    switch (step.kind) {
+      case "index": {
+        const array = [...filler, ...filler, ...filler, ...filler, ...filler].slice(0, step.index);
+        while (array.length < step.index) array.push(null);
+        return [...array, child, ...filler];
+      }
+      case "map":
+        return new Map<unknown, unknown>([...filler.map((item, i): [unknown, unknown] => [`filler ${i}`, item]), [step.key, child]]);
+      case "mapKey":
+        return new Map<unknown, unknown>([...filler.map((item, i): [unknown, unknown] => [`filler ${i}`, item]), [child, "value"]]);
+      case "set":
+        return new Set([...filler, child]);
+      case "cause":
+        return new Error("wrapper", { cause: child });
+      case "key": {
+        const record: Record<string, unknown> = Object.fromEntries(filler.map((item, i) => [`filler${i}`, item]));
+        defineOwn(record, step.key, child);
+        return record;
+      }
     }
-    if (step.kind === "map") return new Map([...filler.map((item, i): [unknown, unknown] => [`filler ${i}`, item]), [step.key, child]]);
-    const record: Record<string, unknown> = Object.fromEntries(filler.map((item, i) => [`filler${i}`, item]));
-    Object.defineProperty(record, step.key, { value: child, enumerable: true, writable: true, configurable: true });
-    return record;
   }, inner);
 }
 
+/** The child that `plant` put into `container` at `step`. */
+function childAt(container: unknown, step: Step): unknown {
+  switch (step.kind) {
+    case "index":
+      return (container as unknown[])[step.index];
+    case "map":
+      return (container as Map<unknown, unknown>).get(step.key);
+    case "mapKey":
+      return [...(container as Map<unknown, unknown>).keys()].at(-1);
+    case "set":
+      return [...(container as Set<unknown>)].at(-1);
+    case "cause":
+      return (container as Error).cause;
+    case "key":
+      return Object.getOwnPropertyDescriptor(container, step.key)?.value;
+  }
+}
+
+/** Puts `value` where `plant` put its child in `container` at `step` (still the last entry of a Map key or Set). */
+function replaceChild(container: unknown, step: Step, value: unknown): void {
+  switch (step.kind) {
+    case "index":
+      (container as unknown[])[step.index] = value;
+      return;
+    case "map":
+      (container as Map<unknown, unknown>).set(step.key, value);
+      return;
+    case "mapKey": {
+      const map = container as Map<unknown, unknown>;
+      map.delete(childAt(map, step));
+      map.set(value, "value");
+      return;
+    }
+    case "set": {
+      const set = container as Set<unknown>;
+      set.delete(childAt(set, step));
+      set.add(value);
+      return;
+    }
+    case "cause":
+      defineOwn(container as Error, "cause", value);
+      return;
+    case "key":
+      defineOwn(container as object, step.key, value);
+      return;
+  }
+}
+
+/** Encoding `value` throws a SnapshotSerializationError naming exactly `path`, for the reason `reason`; nothing is returned. */
+function expectRejected(value: WorkflowExecutionSnapshot, path: string, reason: RegExp): void {
+  const written: string[] = [];
+  let thrown: unknown;
+  try {
+    written.push(defaultSnapshotCodec.encode(value));
+  } catch (error) {
+    thrown = error;
+  }
+  expect(written).toEqual([]);
+  expect(thrown).toBeInstanceOf(SnapshotSerializationError);
+  expect((thrown as SnapshotSerializationError).path).toBe(path);
+  expect((thrown as SnapshotSerializationError).message).toMatch(reason);
+}
+
+class Invoice {
+  readonly total = 1;
+}
+class Ledger extends Map<string, number> {}
+
+/** Unsupported values, each with what the rejection's message must mention. */
+const unsupported: readonly (readonly [unknown, RegExp])[] = [
+  [() => 1, /function/],
+  [function named() {}, /function/],
+  [Symbol("bad"), /symbol/],
+  [new Invoice(), /Invoice/],
+  [new (class {})(), /cannot be stored/],
+  [new Ledger([["a", 1]]), /Ledger/],
+  [Object.create({ inherited: 1 }) as object, /cannot be stored/],
+  [new WeakMap(), /WeakMap/],
+  [new WeakSet(), /WeakSet/],
+  [new WeakRef({}), /WeakRef/],
+  [Promise.resolve(1), /Promise/],
+];
+
+const pathArbitrary = fc
+  .tuple(keyArbitrary, fc.array(stepArbitrary, { maxLength: 5 }))
+  .map(([first, steps]): Step[] => [{ kind: "key", key: first }, ...steps]);
+const fillerArbitrary = fc.array(valueArbitrary, { maxLength: 3 });
+
 describe("rejection", () => {
-  it("names exactly the path where a function or symbol was planted", () => {
-    const bad = fc.constantFrom<unknown>(() => 1, Symbol("bad"), function named() {});
+  it("names exactly the path where a function, symbol, class instance, WeakMap, WeakSet, WeakRef or Promise was planted", () => {
     fc.assert(
-      fc.property(keyArbitrary, fc.array(stepArbitrary, { maxLength: 5 }), fc.array(valueArbitrary, { maxLength: 3 }), bad, (first, steps, filler, planted) => {
-        const all: Step[] = [{ kind: "key", key: first }, ...steps];
-        const properties = plant(planted, all, filler) as Record<string, unknown>;
-        const written: string[] = [];
-        try {
-          written.push(defaultSnapshotCodec.encode(snapshot(properties)));
-        } catch (error) {
-          expect(error).toBeInstanceOf(SnapshotSerializationError);
-          expect((error as SnapshotSerializationError).path).toBe(`properties${all.map(segment).join("")}`);
-        }
-        expect(written).toEqual([]);
+      fc.property(pathArbitrary, fillerArbitrary, fc.constantFrom(...unsupported), (steps, filler, [planted, reason]) => {
+        const properties = plant(planted, steps, filler) as Record<string, unknown>;
+        expectRejected(snapshot(properties), `properties${steps.map((step) => segment(step, filler)).join("")}`, reason);
+      }),
+    );
+  });
+
+  it("names exactly the place of the back-reference when a value refers to one of its ancestors", () => {
+    const placeholder = Symbol("back-reference");
+    fc.assert(
+      fc.property(pathArbitrary, fillerArbitrary, fc.nat(), (steps, filler, pick) => {
+        const properties = plant(placeholder, steps, filler) as Record<string, unknown>;
+        const value = snapshot(properties);
+        // containers[i] holds the child at steps[i]; the snapshot itself is an ancestor too.
+        const containers: unknown[] = [properties];
+        for (const step of steps.slice(0, -1)) containers.push(childAt(containers.at(-1), step));
+        const ancestors = [value, ...containers];
+        replaceChild(containers.at(-1), steps.at(-1)!, ancestors[pick % ancestors.length]);
+        expectRejected(value, `properties${steps.map((step) => segment(step, filler)).join("")}`, /cycle/);
       }),
     );
   });
