@@ -1,63 +1,6 @@
 import { spawn } from "node:child_process";
-import { appendFileSync, readFileSync } from "node:fs";
-import { createFoundry } from "../../foundry.js";
-import { usePersistence } from "../middleware.js";
-import type { WorkflowPersistenceProvider } from "../provider.js";
-
-const DONE = "done";
-
-/** What the crash workload computes; an uninterrupted run of `steps` steps yields {@link expectedCrashResult}. */
-export interface CrashResult {
-  readonly output: number;
-  readonly properties: { readonly sum: number; readonly visited: readonly number[] };
-}
-
-export function expectedCrashResult(steps: number): CrashResult {
-  const visited = Array.from({ length: steps }, (_, i) => i);
-  return { output: steps, properties: { sum: visited.reduce((a, b) => a + b, 0), visited } };
-}
-
-export interface CrashWorkloadOptions {
-  readonly provider: WorkflowPersistenceProvider;
-  readonly instanceId: string;
-  /**
-   * Appends `<instanceId> <step>` when a step starts (before its checkpoint) and
-   * `<instanceId> done <result>` once the snapshot is deleted, synchronously, so a kill at any
-   * moment leaves an exact record.
-   */
-  readonly logFile: string;
-  /** @default 20 */
-  readonly steps?: number;
-  /** Work per step, so that kills land inside steps as well as between them. @default 2 */
-  readonly stepDelayMs?: number;
-}
-
-/**
- * The child side: runs (or resumes) one instance of a workflow of `steps` steps through the real
- * middleware, logging for {@link runCrashHarness}. Call it from your child script with your
- * provider, then exit.
- */
-export async function runCrashWorkload(options: CrashWorkloadOptions): Promise<CrashResult> {
-  const { provider, instanceId, logFile, steps = 20, stepDelayMs = 2 } = options;
-  const foundry = createFoundry("CrashWorkload", { properties: { sum: 0, visited: [] as number[] } });
-  let output = Number.NaN;
-  for (let i = 0; i < steps; i++) {
-    foundry.withOperation(`step-${i}`, async (input: number | undefined, f) => {
-      appendFileSync(logFile, `${instanceId} ${i}\n`);
-      await new Promise((resolve) => setTimeout(resolve, stepDelayMs));
-      f.properties.sum += i;
-      f.properties.visited = [...f.properties.visited, i];
-      output = (input ?? 0) + 1;
-      return output;
-    });
-  }
-  // Completion is the deletion of the snapshot: after it, a restart would start a new run.
-  foundry.on("snapshotDeleted", () => {
-    appendFileSync(logFile, `${instanceId} ${DONE} ${JSON.stringify({ output, properties: foundry.properties })}\n`);
-  });
-  usePersistence(foundry, provider, { instanceId, workflowKey: "CrashWorkload-v1" });
-  return { output: await foundry.forge<number>(), properties: foundry.properties };
-}
+import { appendFileSync } from "node:fs";
+import { expectedCrashResult, readCrashLog, startedLine, type CrashLog, type CrashOutcome, type CrashResult } from "./crash-log.js";
 
 export interface CrashHarnessOptions {
   /** The child: `[script, ...args]` run with this Node binary; the instance id is appended. */
@@ -69,7 +12,11 @@ export interface CrashHarnessOptions {
   readonly instances: number;
   /** @default 20 */
   readonly steps?: number;
-  /** Delay before each SIGKILL, drawn per attempt. @default uniform in [0, 400) ms */
+  /**
+   * Delay before each SIGKILL, drawn per attempt and counted from the moment the workload starts
+   * its run (not from the spawn). @default uniform over the run's measured length: in [0, 1.2 × the
+   * mean duration of the attempts that ran to completion so far), or [0, 400) ms before the first
+   */
   readonly killDelayMs?: () => number;
   /** After this many kills an instance runs without one, so every instance finishes. @default 4 */
   readonly maxKillsPerInstance?: number;
@@ -82,14 +29,24 @@ export interface CrashHarnessOptions {
 export interface CrashInstanceReport {
   readonly instanceId: string;
   readonly kills: number;
-  /** Executions of each step, from the log. */
+  /** Kills that landed after a step of that attempt had started and before the run completed. */
+  readonly midRunKills: number;
+  /**
+   * Kills that landed while the snapshot was being deleted, after which the next attempt found it
+   * gone and began a new run, as a restart after completion should: that run's steps are not repeats.
+   */
+  readonly newRunsAfterDeletion: number;
+  /** Executions of each step over all runs, from the log. */
   readonly executions: readonly number[];
-  readonly result: CrashResult | undefined;
+  /** What the last completed run left; its output is not checked when a kill kept it from being reported. */
+  readonly result: CrashOutcome | undefined;
 }
 
 export interface CrashReport {
   readonly instances: readonly CrashInstanceReport[];
   readonly kills: number;
+  /** Kills that interrupted a run mid-workflow; a harness whose kills all land before the first step or after the last proves little. */
+  readonly midRunKills: number;
   /** Every broken guarantee found, one line each; empty when all held. */
   readonly violations: readonly string[];
 }
@@ -98,88 +55,127 @@ interface Attempt {
   readonly killed: boolean;
   readonly code: number | null;
   readonly stderr: string;
+  /** From the workload's start to the child's exit; undefined when it never started. */
+  readonly runMs: number | undefined;
 }
 
-function attempt(options: CrashHarnessOptions, instanceId: string, killAfterMs: number | undefined): Promise<Attempt> {
+function attempt(options: CrashHarnessOptions, instanceId: string, killDelay: (() => number) | undefined): Promise<Attempt> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...options.command, instanceId], { env: { ...process.env, ...options.env }, stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(process.execPath, [...options.command, instanceId], { env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
     let stderr = "";
     let killed = false;
+    let startedAt: number | undefined;
+    let kill: ReturnType<typeof setTimeout> | undefined;
+    child.stdout.on("data", (chunk: Buffer) => {
+      if (startedAt !== undefined) return;
+      stdout += chunk.toString();
+      if (!stdout.includes(startedLine)) return;
+      startedAt = performance.now();
+      if (killDelay !== undefined) kill = setTimeout(() => (killed = child.kill("SIGKILL")), killDelay());
+    });
     child.stderr.on("data", (chunk: Buffer) => {
       stderr += chunk.toString();
     });
-    const kill = killAfterMs === undefined ? undefined : setTimeout(() => {
-      killed = child.kill("SIGKILL");
-    }, killAfterMs);
     const timeout = setTimeout(() => child.kill("SIGKILL"), options.attemptTimeoutMs ?? 30_000);
     child.on("error", reject);
     child.on("close", (code) => {
       clearTimeout(kill);
       clearTimeout(timeout);
+      const runMs = startedAt === undefined ? undefined : performance.now() - startedAt;
       // A child that finished before the timer fired was not killed, whatever the timer says.
-      resolve({ killed: killed && code === null, code, stderr });
+      resolve({ killed: killed && code === null, code, stderr, runMs });
     });
   });
 }
 
-/** Reads one instance's record from the log: executions per step, and its result once done. */
-function readLog(logFile: string, instanceId: string, steps: number): { executions: number[]; result: CrashResult | undefined } {
-  const executions = new Array<number>(steps).fill(0);
-  let result: CrashResult | undefined;
-  for (const line of readFileSync(logFile, "utf8").split("\n")) {
-    if (!line.startsWith(`${instanceId} `)) continue;
-    const rest = line.slice(instanceId.length + 1);
-    if (rest.startsWith(`${DONE} `)) result = JSON.parse(rest.slice(DONE.length + 1)) as CrashResult;
-    else executions[Number(rest)]! += 1;
-  }
-  return { executions, result };
-}
-
 function check(report: CrashInstanceReport, expected: CrashResult): string[] {
   const problems: string[] = [];
-  const { instanceId, kills, executions, result } = report;
+  const { instanceId, executions, result } = report;
   if (result === undefined) problems.push(`${instanceId}: never completed`);
-  else if (JSON.stringify(result) !== JSON.stringify(expected)) problems.push(`${instanceId}: result ${JSON.stringify(result)} differs from an uninterrupted run`);
+  else {
+    const sameOutput = result.output === undefined || result.output === expected.output;
+    if (!sameOutput || JSON.stringify(result.properties) !== JSON.stringify(expected.properties)) {
+      problems.push(`${instanceId}: result ${JSON.stringify(result)} differs from an uninterrupted run`);
+    }
+  }
   executions.forEach((count, step) => {
     if (count === 0) problems.push(`${instanceId}: step ${step} never ran`);
   });
-  const repeats = executions.reduce((total, count) => total + Math.max(0, count - 1), 0);
-  if (repeats > kills) problems.push(`${instanceId}: ${repeats} repeated executions for ${kills} kills (at most one per kill)`);
   return problems;
+}
+
+/**
+ * How many of the executions in `during` (one attempt's, per step) ran a step that had already run
+ * in this run (`earlier`, per step), or twice within the attempt: the operations a kill made run again.
+ */
+function repeats(earlier: readonly number[], during: readonly number[]): number {
+  return during.reduce((total, count, step) => total + ((earlier[step] ?? 0) > 0 ? count : Math.max(0, count - 1)), 0);
+}
+
+const difference = (after: CrashLog, before: CrashLog): number[] => after.executions.map((count, step) => count - (before.executions[step] ?? 0));
+
+/** Attempts one instance until it completes, returning its report and the problems seen on the way. */
+async function runInstance(options: CrashHarnessOptions, instanceId: string, killDelay: () => number, onCompletedRun: (ms: number) => void) {
+  const steps = options.steps ?? 20;
+  const maxKills = options.maxKillsPerInstance ?? 4;
+  const problems: string[] = [];
+  let kills = 0;
+  let midRunKills = 0;
+  let newRunsAfterDeletion = 0;
+  let log = readCrashLog(options.logFile, instanceId, steps);
+  let run: number[] = new Array<number>(steps).fill(0);
+  for (let number = 1; ; number++) {
+    const outcome = await attempt(options, instanceId, kills < maxKills ? killDelay : undefined);
+    if (!outcome.killed && outcome.code === 0 && outcome.runMs !== undefined) onCompletedRun(outcome.runMs);
+    const before = log;
+    log = readCrashLog(options.logFile, instanceId, steps);
+    const during = difference(log, before);
+    const ranSteps = during.some((count) => count > 0);
+    // The previous attempt was killed while deleting: any step run now means the deletion happened.
+    if (before.completing > before.completed && ranSteps) {
+      newRunsAfterDeletion += 1;
+      run = new Array<number>(steps).fill(0);
+    }
+    const again = repeats(run, during);
+    const allowed = run.every((count) => count === 0) ? 0 : 1;
+    if (again > allowed) problems.push(`${instanceId}: attempt ${number} ran ${again} steps again after ${allowed === 0 ? "no kill in this run" : "one kill"} (at most one per kill)`);
+    run = run.map((count, step) => count + (during[step] ?? 0));
+    if (outcome.killed) {
+      kills += 1;
+      if (ranSteps && log.completed === before.completed) midRunKills += 1;
+    } else if (outcome.code !== 0) problems.push(`${instanceId}: attempt ${number} exited with ${String(outcome.code)}: ${outcome.stderr.trim().slice(0, 500)}`);
+    if (!outcome.killed || log.completed > before.completed) break;
+  }
+  const report: CrashInstanceReport = { instanceId, kills, midRunKills, newRunsAfterDeletion, executions: log.executions, result: log.result };
+  return { report, problems };
 }
 
 /**
  * The parent side: runs `instances` instances of the crash workload, killing each child with
  * SIGKILL at a random moment and restarting it until it completes. Reports every guarantee that
- * broke: an instance that never completed, a step that never ran, more repeated steps than kills,
- * or a result that differs from an uninterrupted run. A child that exits non-zero without being
- * killed (for example on an unreadable snapshot) is a violation too.
+ * broke: an instance that never completed, a step that never ran, an attempt that ran more than
+ * one step again after a kill (or any, after none), or a result that differs from an uninterrupted
+ * run. A child that exits non-zero without being killed (for example on an unreadable snapshot)
+ * is a violation too.
  */
 export async function runCrashHarness(options: CrashHarnessOptions): Promise<CrashReport> {
-  const steps = options.steps ?? 20;
-  const maxKills = options.maxKillsPerInstance ?? 4;
-  const killDelay = options.killDelayMs ?? (() => Math.random() * 400);
-  const expected = expectedCrashResult(steps);
+  const completedRuns: number[] = [];
+  const meanRunMs = (): number => (completedRuns.length === 0 ? 400 / 1.2 : completedRuns.reduce((a, b) => a + b, 0) / completedRuns.length);
+  const killDelay = options.killDelayMs ?? (() => Math.random() * 1.2 * meanRunMs());
+  const expected = expectedCrashResult(options.steps ?? 20);
   const reports: CrashInstanceReport[] = [];
   const violations: string[] = [];
   appendFileSync(options.logFile, "");
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < options.instances) await runInstance(next++);
-  };
-  const runInstance = async (n: number): Promise<void> => {
-    const instanceId = `crash-${n}-${Date.now().toString(36)}`;
-    let kills = 0;
-    for (;;) {
-      const outcome = await attempt(options, instanceId, kills < maxKills ? killDelay() : undefined);
-      if (outcome.killed) kills += 1;
-      else if (outcome.code !== 0) violations.push(`${instanceId}: attempt ${kills + 1} exited with ${String(outcome.code)}: ${outcome.stderr.trim().slice(0, 500)}`);
-      if (!outcome.killed || readLog(options.logFile, instanceId, steps).result !== undefined) break;
+    while (next < options.instances) {
+      const { report, problems } = await runInstance(options, `crash-${next++}-${Date.now().toString(36)}`, killDelay, (ms) => completedRuns.push(ms));
+      reports.push(report);
+      violations.push(...problems, ...check(report, expected));
     }
-    const report = { instanceId, kills, ...readLog(options.logFile, instanceId, steps) };
-    reports.push(report);
-    violations.push(...check(report, expected));
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 1) }, worker));
-  return { instances: reports, kills: reports.reduce((total, report) => total + report.kills, 0), violations };
+  const total = (count: (report: CrashInstanceReport) => number): number => reports.reduce((sum, report) => sum + count(report), 0);
+  return { instances: reports, kills: total((report) => report.kills), midRunKills: total((report) => report.midRunKills), violations };
 }

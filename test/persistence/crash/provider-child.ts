@@ -7,10 +7,10 @@ import { FilePersistenceProvider } from "../../../src/persistence/providers/file
 import { PostgresPersistenceProvider } from "../../../src/persistence/providers/postgres.js";
 import { RedisPersistenceProvider } from "../../../src/persistence/providers/redis.js";
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
-import { runCrashWorkload } from "../../../src/persistence/testing/crash-harness.js";
+import { runCrashWorkload } from "../../../src/persistence/testing/crash-workload.js";
 import type { WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
 
-const { CRASH_PROVIDER, CRASH_TARGET = "", CRASH_LOG = "" } = process.env;
+const { CRASH_PROVIDER, CRASH_TARGET = "", CRASH_LOG = "", CRASH_STEP_DELAY_MS } = process.env;
 const instanceId = process.argv[2] ?? "";
 
 async function open(): Promise<{ provider: WorkflowPersistenceProvider; close: () => Promise<unknown> | void }> {
@@ -32,11 +32,14 @@ async function open(): Promise<{ provider: WorkflowPersistenceProvider; close: (
       const client = new Redis(CRASH_TARGET);
       return { provider: new RedisPersistenceProvider({ client }), close: () => client.quit() };
     }
+    case "forgetful":
+      // Stores nothing, so every restart begins again: the harness must report it.
+      return { provider: { save: () => undefined, tryLoad: () => undefined, delete: () => undefined }, close: () => undefined };
     default:
       throw new Error(`unknown CRASH_PROVIDER ${String(CRASH_PROVIDER)}`);
   }
 }
 
 const { provider, close } = await open();
-await runCrashWorkload({ provider, instanceId, logFile: CRASH_LOG });
+await runCrashWorkload({ provider, instanceId, logFile: CRASH_LOG, ...(CRASH_STEP_DELAY_MS === undefined ? {} : { stepDelayMs: Number(CRASH_STEP_DELAY_MS) }) });
 await close();
