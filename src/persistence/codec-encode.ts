@@ -164,8 +164,15 @@ function writeObject(value: object, seen: Set<object>): string {
   if (value instanceof Error) return writeError(value, seen);
   const reason = unstorable.get(proto);
   if (reason !== undefined) throw new Rejection(reason);
-  const name = (proto as { constructor?: unknown }).constructor;
-  throw new Rejection(`instances of class ${typeof name === "function" ? name.name : "(anonymous)"} cannot be stored; store plain data`);
+  throw new Rejection(`${describeInstance(proto)} cannot be stored; store plain data`);
+}
+
+// Names the class by its prototype's own constructor: one inherited from further up (an object
+// made by Object.create) would name the wrong class, Object most often.
+function describeInstance(proto: object): string {
+  const own = Object.getOwnPropertyDescriptor(proto, "constructor")?.value as unknown;
+  if (typeof own !== "function") return "objects with a custom prototype";
+  return `instances of class ${own.name === "" ? "(anonymous)" : own.name}`;
 }
 
 function writePlain(record: Record<string, unknown>, seen: Set<object>): string {

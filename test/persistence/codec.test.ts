@@ -261,6 +261,13 @@ describe("encode rejects what it cannot store, before anything is written", () =
     expect(error.message).toContain("class Customer");
   });
 
+  it("names an anonymous class as such, and an object made by Object.create as having a custom prototype", () => {
+    expect(rejection({ a: new (class {})() }).message).toContain("instances of class (anonymous) cannot be stored");
+    const made = rejection({ m: Object.create({ kind: "template" }) as object });
+    expect(made.path).toBe("properties.m");
+    expect(made.message).toContain("objects with a custom prototype cannot be stored");
+  });
+
   it("rejects subclasses of Map and Array, which would not come back as themselves", () => {
     class Registry extends Map {}
     class List extends Array {}
