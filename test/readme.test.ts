@@ -39,6 +39,7 @@ function prepare(sample: string): string {
 // (saying how to enable it) where redis-server is not installed.
 const needsRedis = (sample: string): boolean => sample.includes('from "ioredis"');
 const redis = samples.some(needsRedis) ? await startRedis() : undefined;
+if (redis !== undefined && "skipped" in redis) console.warn(`README Redis sample skipped: ${redis.skipped}`);
 const skipReason = (sample: string): string | undefined => (needsRedis(sample) && redis !== undefined && "skipped" in redis ? redis.skipped : undefined);
 
 afterAll(async () => {

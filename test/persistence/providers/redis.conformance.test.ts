@@ -10,6 +10,8 @@ import { startRedis } from "../../support/redis-server.js";
 const server = await startRedis();
 
 if ("skipped" in server) {
+  // The default reporter does not show skipped titles, so the reason is printed too.
+  console.warn(`Redis conformance suite skipped: ${server.skipped}`);
   vitest.describe("RedisPersistenceProvider conformance", () => {
     vitest.it.skip(`skipped: ${server.skipped}`, () => {});
   });

@@ -51,6 +51,8 @@ async function commandCalls(admin: Redis, command: string): Promise<number> {
 }
 
 if ("skipped" in server) {
+  // The default reporter does not show skipped titles, so the reason is printed too.
+  console.warn(`Redis provider suite skipped: ${server.skipped}`);
   describe("RedisPersistenceProvider", () => {
     it.skip(`skipped: ${server.skipped}`, () => {});
   });
