@@ -9,7 +9,7 @@ import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from "nod
 import { uptime } from "node:os";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { classifyEntry, lockOwner } from "./file-names.js";
+import { breakerFileName, classifyEntry, lockOwner } from "./file-names.js";
 
 // A lock this old may be broken if its owner is gone; a temporary file this old is a leftover.
 const staleLockMs = 5_000;
@@ -353,21 +353,30 @@ export async function prepareDirectory(directory: string, durable: boolean): Pro
 }
 
 /**
- * Removes the temporary files among `names` whose writer is dead or that are older than a minute:
- * what a crash between write and rename left with versions that wrote through a temporary file.
- * Best effort: one that cannot be removed is only clutter, never read.
+ * Removes what dead writers left among `names`: a stale lock (a save killed before its rename, by
+ * the rule and the turn-taking that break one before a save, so an instance never written again
+ * is cleaned too), and the temporary files of versions that wrote through one, once their writer
+ * is dead or they are older than a minute. Best effort: a leftover that cannot be removed is only
+ * clutter, never read.
  */
 export async function removeLeftovers(directory: string, names: readonly string[]): Promise<void> {
   const now = Date.now();
-  const remove = async (name: string, pid: number): Promise<void> => {
+  const removeTemporary = async (name: string, pid: number): Promise<void> => {
     const path = join(directory, name);
     const info = await stat(path);
     if (!isAlive(pid) || now - info.mtimeMs > staleTemporaryMs) await unlink(path);
   };
+  const removeStaleLock = async (name: string): Promise<void> => {
+    const paths = { lock: join(directory, name), breaker: join(directory, breakerFileName(name.slice(0, -".lock".length))) };
+    const seen = await inspectLock(paths.lock);
+    if (seen !== undefined && isStale(seen)) await breakStale(paths, seen);
+  };
   await Promise.all(
     names.map((name) => {
       const entry = classifyEntry(name);
-      return entry?.kind === "temporary" ? remove(name, entry.pid).catch(() => undefined) : Promise.resolve();
+      if (entry?.kind === "temporary") return removeTemporary(name, entry.pid).catch(ignore);
+      if (entry?.kind === "lock") return removeStaleLock(name).catch(ignore);
+      return Promise.resolve();
     }),
   );
 }

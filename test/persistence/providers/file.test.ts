@@ -2,7 +2,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { mkdir, readdir, readFile, readlink, stat, truncate, utimes, writeFile } from "node:fs/promises";
 import { tmpdir, uptime } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError } from "../../../src/persistence/errors.js";
 import { FilePersistenceProvider } from "../../../src/persistence/providers/file.js";
@@ -166,6 +166,19 @@ describe("FilePersistenceProvider", () => {
     await utimes(inFlight, minutesAgo(2), minutesAgo(2));
     expect(await store.list()).toEqual([snapshot]);
     expect(await readdir(directory)).toEqual([FilePersistenceProvider.fileNameFor(snapshot.foundryExecutionId, snapshot.workflowId)]);
+  });
+
+  it("list() removes the stale lock a killed save left on an instance never written again, and no other lock", async () => {
+    const store = provider();
+    const [killed, fresh, live] = [fullSnapshot(), fullSnapshot(), fullSnapshot()];
+    await store.save(live);
+    await plantFile(lockPath(killed), `${deadPid()} abc\n`, secondsAgo(10));
+    await plantFile(lockPath(fresh), `${deadPid()} def\n`, secondsAgo(1));
+    await plantFile(lockPath(live), `${process.pid} ghi\n`, secondsAgo(10));
+    expect(await store.list()).toEqual([live]);
+    const left = await readdir(directory);
+    expect(left).not.toContain(basename(lockPath(killed)));
+    expect(left).toEqual(expect.arrayContaining([basename(lockPath(fresh)), basename(lockPath(live))]));
   });
 
   it("lists only its records, ignoring lock files and files it did not write", async () => {
