@@ -92,7 +92,8 @@ const sameKeys = (a: SnapshotKeys, b: SnapshotKeys): boolean => a.foundryExecuti
  *   line, and the rename that publishes the new record also releases the lock. `delete` holds it
  *   while it removes the record. A lock is broken when it is older than 5 s and its owner (the pid
  *   in its first line) is gone: a dead pid, or a lock from before the last boot; one writer at a
- *   time breaks it (a `.break` file, created exclusively, gives the turn). Otherwise the writer
+ *   time breaks it (a `.break` file, created exclusively, gives the turn). First use and `list()`
+ *   break such locks too, so an instance never written again is cleaned. Otherwise the writer
  *   retries with a short randomised backoff for up to `lockTimeoutMs`, then fails. Writers of one
  *   provider queue in memory before taking the lock.
  * - **Errors:** file system failures reject with `PersistenceError` (`[workflowforge:file]`, the
