@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { FilePersistenceProvider } from "workflowforge/persistence/file";
 
 const worker = fileURLToPath(new URL("./order-worker.mjs", import.meta.url));
 const root = mkdtempSync(join(tmpdir(), "workflowforge-demo-"));
@@ -40,10 +41,12 @@ try {
   if (resumed.code !== 0 || clean.code !== 0) throw new Error("a worker failed");
 
   const same = JSON.stringify(resumed.result) === JSON.stringify(clean.result);
+  const left = await new FilePersistenceProvider({ directory: join(root, "store") }).list();
   console.log(`\nResumed result:   ${JSON.stringify(resumed.result.output)}`);
   console.log(`Reference result: ${JSON.stringify(clean.result.output)}`);
-  console.log(same ? "✔ the resumed order equals an uninterrupted run; its snapshot was deleted on completion." : "✘ results differ");
-  process.exitCode = same ? 0 : 1;
+  console.log(same ? "✔ the resumed order equals an uninterrupted run." : "✘ the results differ.");
+  console.log(left.length === 0 ? "✔ its snapshot was deleted on completion." : `✘ ${left.length} snapshot(s) left in the store.`);
+  process.exitCode = same && left.length === 0 ? 0 : 1;
 } finally {
   rmSync(root, { recursive: true, force: true });
 }
