@@ -62,6 +62,23 @@ const basics: ConformanceCase[] = [
   },
   {
     group: "basics",
+    name: "a save lands whole or not at all: one it refuses (a function among the properties) leaves the stored snapshot as it was",
+    async run(provider) {
+      const first = fullSnapshot({ status: "running" });
+      await provider.save(first);
+      // A provider that stores objects may keep a function; one that encodes must refuse it before writing.
+      const unstorable = nextRevision(first, { properties: { ...first.properties, callback: () => "not data" } });
+      const refused = await Promise.resolve()
+        .then(() => provider.save(unstorable))
+        .then(
+          () => false,
+          () => true,
+        );
+      assert.deepEqual(await load(provider, first), refused ? first : unstorable);
+    },
+  },
+  {
+    group: "basics",
     name: "delete(key) of an unknown key resolves",
     async run(provider) {
       const keys = randomKeys();
