@@ -8,6 +8,7 @@ import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError } from 
 import { FilePersistenceProvider } from "../../../src/persistence/providers/file.js";
 import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
 import type { WorkflowExecutionSnapshot } from "../../../src/persistence/snapshot.js";
+import { taggedJsonCodec } from "../../support/custom-codec.js";
 
 let root = "";
 let directory = "";
@@ -192,10 +193,7 @@ describe("FilePersistenceProvider", () => {
   });
 
   it("stores the codec's text after a header line and decodes it with the codec", async () => {
-    const codec = {
-      encode: (snapshot: WorkflowExecutionSnapshot) => `custom:${JSON.stringify(snapshot)}`,
-      decode: (text: string) => JSON.parse(text.slice("custom:".length)) as WorkflowExecutionSnapshot,
-    };
+    const codec = taggedJsonCodec;
     const store = provider({ codec });
     const snapshot = fullSnapshot();
     await store.save(snapshot);

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { isWorkflowForgeError } from "../../../src/errors.js";
 import { PostgresPersistenceProvider, type PostgresClient, type PostgresQueryResult } from "../../../src/persistence/providers/postgres.js";
 import { fullSnapshot, nextRevision, randomKeys } from "../../../src/persistence/testing/fixtures.js";
+import { taggedJsonCodec } from "../../support/custom-codec.js";
 
 // Provider-specific cases that need a database, run on PGlite (postgres.test.ts) and on a real
 // server through a pg Pool (postgres.int.test.ts). Every case uses its own table or random keys.
@@ -146,6 +147,16 @@ export function describePostgresCases(backend: string, client: () => PostgresCli
       expect(await provider.list({ status: [] })).toEqual([]);
       expect(await provider.list({ updatedBefore: "not a date" })).toEqual([]);
       expect(calls).toHaveLength(1);
+    });
+
+    it("stores the codec's text in the data column and decodes through the codec", async () => {
+      const tableName = freshTable();
+      const provider = new PostgresPersistenceProvider({ client: client(), tableName, codec: taggedJsonCodec });
+      const snapshot = fullSnapshot();
+      await provider.save(snapshot);
+      const { rows } = await client().query(`SELECT data FROM ${tableName}`);
+      expect(rows).toEqual([{ data: taggedJsonCodec.encode(snapshot) }]);
+      expect(await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);
     });
 
     it("an aborted signal rejects with its reason before any statement is sent", async () => {

@@ -6,6 +6,7 @@ import { isWorkflowForgeError } from "../../../src/errors.js";
 import { PersistenceError, SnapshotCorruptedError } from "../../../src/persistence/index.js";
 import { RedisPersistenceProvider, type IoRedisLikeClient, type NodeRedisLikeClient } from "../../../src/persistence/providers/redis.js";
 import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
+import { taggedJsonCodec } from "../../support/custom-codec.js";
 import { startRedis } from "../../support/redis-server.js";
 
 const server = await startRedis();
@@ -217,6 +218,16 @@ if ("skipped" in server) {
       expect(await admin.scard(`${keyPrefix}index`)).toBe(2);
       expect(await provider.list()).toEqual([kept]);
       expect(await admin.smembers(`${keyPrefix}index`)).toEqual([JSON.stringify([kept.foundryExecutionId, kept.workflowId])]);
+    });
+
+    it("stores the codec's text in the data field and decodes through the codec, list included", async () => {
+      const keyPrefix = prefix();
+      const provider = new RedisPersistenceProvider({ client: admin, keyPrefix, codec: taggedJsonCodec });
+      const snapshot = fullSnapshot();
+      await provider.save(snapshot);
+      expect(await admin.hget(recordKey(keyPrefix, snapshot), "data")).toBe(taggedJsonCodec.encode(snapshot));
+      expect(await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);
+      expect(await provider.list()).toEqual([snapshot]);
     });
 
     it("a corrupted data field raises SnapshotCorruptedError naming the keys, from tryLoad and list", async () => {

@@ -7,6 +7,7 @@ import { isWorkflowForgeError } from "../../../src/errors.js";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError } from "../../../src/persistence/errors.js";
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
 import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
+import { taggedJsonCodec } from "../../support/custom-codec.js";
 
 let directory = "";
 const opened: Database.Database[] = [];
@@ -232,7 +233,7 @@ describe("SqlitePersistenceProvider", () => {
 
   it("stores the codec's text in the data column and decodes through the codec", async () => {
     const database = open(":memory:");
-    const codec = { encode: (snapshot: object) => `custom:${JSON.stringify(snapshot)}`, decode: (text: string) => JSON.parse(text.slice(7)) as never };
+    const codec = taggedJsonCodec;
     const provider = new SqlitePersistenceProvider({ database, codec });
     const snapshot = fullSnapshot();
     await provider.save(snapshot);
