@@ -1,8 +1,6 @@
 // One process of providers.crash.test.ts: resumes (or starts) one instance of the crash workload
-// on the provider named by CRASH_PROVIDER, then closes its client and exits.
-import Database from "better-sqlite3";
-import { Redis } from "ioredis";
-import pg from "pg";
+// on the provider named by CRASH_PROVIDER, then closes its client and exits. Each driver is
+// imported only by its own case: the harness starts hundreds of these, and start-up is most of each.
 import { FilePersistenceProvider } from "../../../src/persistence/providers/file.js";
 import { PostgresPersistenceProvider } from "../../../src/persistence/providers/postgres.js";
 import { RedisPersistenceProvider } from "../../../src/persistence/providers/redis.js";
@@ -18,17 +16,20 @@ async function open(): Promise<{ provider: WorkflowPersistenceProvider; close: (
     case "file":
       return { provider: new FilePersistenceProvider({ directory: CRASH_TARGET, durability: "fsync" }), close: () => undefined };
     case "sqlite": {
+      const { default: Database } = await import("better-sqlite3");
       const database = new Database(CRASH_TARGET);
       return { provider: new SqlitePersistenceProvider({ database }), close: () => {
         database.close();
       } };
     }
     case "postgres": {
+      const { default: pg } = await import("pg");
       const client = new pg.Client({ connectionString: CRASH_TARGET });
       await client.connect();
       return { provider: new PostgresPersistenceProvider({ client }), close: () => client.end() };
     }
     case "redis": {
+      const { Redis } = await import("ioredis");
       const client = new Redis(CRASH_TARGET);
       return { provider: new RedisPersistenceProvider({ client }), close: () => client.quit() };
     }
