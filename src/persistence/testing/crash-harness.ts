@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { appendFileSync } from "node:fs";
-import { expectedCrashResult, readCrashLog, startedLine, type CrashLog, type CrashOutcome, type CrashResult } from "./crash-log.js";
+import { expectedCrashResult, finishedLine, readCrashLog, startedLine, type CrashLog, type CrashOutcome, type CrashResult } from "./crash-log.js";
 
 export interface CrashHarnessOptions {
   /** The child: `[script, ...args]` run with this Node binary; the instance id is appended. */
@@ -14,10 +14,13 @@ export interface CrashHarnessOptions {
   readonly steps?: number;
   /**
    * Delay before each SIGKILL, drawn per attempt and counted from the moment the workload starts
-   * its run (not from the spawn). @default uniform over the run's measured length: in [0, 1.2 × the
-   * mean duration of the attempts that ran to completion so far), or [0, 400) ms before the first
+   * its run (not from the spawn); `first` is true for an instance's first attempt. @default uniform
+   * over the measured length of a whole run (steps × the median time per step of the attempts that
+   * ran to completion so far; 400 ms before the first): in [0, 0.9 ×) for a first attempt, so
+   * that nearly every instance is killed mid-run, and in [0, 1.2 ×) after, so that some kills land
+   * early in a resumed run and others miss it
    */
-  readonly killDelayMs?: () => number;
+  readonly killDelayMs?: (first: boolean) => number;
   /** After this many kills an instance runs without one, so every instance finishes. @default 4 */
   readonly maxKillsPerInstance?: number;
   /** Instances run at once (each one's attempts stay sequential). @default 1 */
@@ -55,7 +58,7 @@ interface Attempt {
   readonly killed: boolean;
   readonly code: number | null;
   readonly stderr: string;
-  /** From the workload's start to the child's exit; undefined when it never started. */
+  /** From the workload's start to forge() resolving; undefined when it did not get that far. */
   readonly runMs: number | undefined;
 }
 
@@ -66,13 +69,15 @@ function attempt(options: CrashHarnessOptions, instanceId: string, killDelay: ((
     let stderr = "";
     let killed = false;
     let startedAt: number | undefined;
+    let runMs: number | undefined;
     let kill: ReturnType<typeof setTimeout> | undefined;
     child.stdout.on("data", (chunk: Buffer) => {
-      if (startedAt !== undefined) return;
       stdout += chunk.toString();
-      if (!stdout.includes(startedLine)) return;
-      startedAt = performance.now();
-      if (killDelay !== undefined) kill = setTimeout(() => (killed = child.kill("SIGKILL")), killDelay());
+      if (startedAt === undefined && stdout.includes(startedLine)) {
+        startedAt = performance.now();
+        if (killDelay !== undefined) kill = setTimeout(() => (killed = child.kill("SIGKILL")), killDelay());
+      }
+      if (startedAt !== undefined && runMs === undefined && stdout.includes(finishedLine)) runMs = performance.now() - startedAt;
     });
     child.stderr.on("data", (chunk: Buffer) => {
       stderr += chunk.toString();
@@ -82,7 +87,6 @@ function attempt(options: CrashHarnessOptions, instanceId: string, killDelay: ((
     child.on("close", (code) => {
       clearTimeout(kill);
       clearTimeout(timeout);
-      const runMs = startedAt === undefined ? undefined : performance.now() - startedAt;
       // A child that finished before the timer fired was not killed, whatever the timer says.
       resolve({ killed: killed && code === null, code, stderr, runMs });
     });
@@ -113,10 +117,15 @@ function repeats(earlier: readonly number[], during: readonly number[]): number 
   return during.reduce((total, count, step) => total + ((earlier[step] ?? 0) > 0 ? count : Math.max(0, count - 1)), 0);
 }
 
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+}
+
 const difference = (after: CrashLog, before: CrashLog): number[] => after.executions.map((count, step) => count - (before.executions[step] ?? 0));
 
 /** Attempts one instance until it completes, returning its report and the problems seen on the way. */
-async function runInstance(options: CrashHarnessOptions, instanceId: string, killDelay: () => number, onCompletedRun: (ms: number) => void) {
+async function runInstance(options: CrashHarnessOptions, instanceId: string, killDelay: (first: boolean) => number, onCompletedRun: (ms: number, steps: number) => void) {
   const steps = options.steps ?? 20;
   const maxKills = options.maxKillsPerInstance ?? 4;
   const problems: string[] = [];
@@ -126,11 +135,11 @@ async function runInstance(options: CrashHarnessOptions, instanceId: string, kil
   let log = readCrashLog(options.logFile, instanceId, steps);
   let run: number[] = new Array<number>(steps).fill(0);
   for (let number = 1; ; number++) {
-    const outcome = await attempt(options, instanceId, kills < maxKills ? killDelay : undefined);
-    if (!outcome.killed && outcome.code === 0 && outcome.runMs !== undefined) onCompletedRun(outcome.runMs);
+    const outcome = await attempt(options, instanceId, kills < maxKills ? () => killDelay(number === 1) : undefined);
     const before = log;
     log = readCrashLog(options.logFile, instanceId, steps);
     const during = difference(log, before);
+    if (!outcome.killed && outcome.code === 0 && outcome.runMs !== undefined) onCompletedRun(outcome.runMs, during.reduce((sum, count) => sum + count, 0));
     const ranSteps = during.some((count) => count > 0);
     // The previous attempt was killed while deleting: any step run now means the deletion happened.
     if (before.completing > before.completed && ranSteps) {
@@ -160,9 +169,12 @@ async function runInstance(options: CrashHarnessOptions, instanceId: string, kil
  * is a violation too.
  */
 export async function runCrashHarness(options: CrashHarnessOptions): Promise<CrashReport> {
-  const completedRuns: number[] = [];
-  const meanRunMs = (): number => (completedRuns.length === 0 ? 400 / 1.2 : completedRuns.reduce((a, b) => a + b, 0) / completedRuns.length);
-  const killDelay = options.killDelayMs ?? (() => Math.random() * 1.2 * meanRunMs());
+  // A whole run's length: steps × the median time per step of the attempts that completed (those
+  // resumed mid-run ran fewer steps). The median, because an attempt that first waited out a dead
+  // writer's lock takes seconds.
+  const stepMs: number[] = [];
+  const wholeRunMs = (): number => (stepMs.length === 0 ? 400 : median(stepMs) * (options.steps ?? 20));
+  const killDelay = options.killDelayMs ?? ((first: boolean) => Math.random() * (first ? 0.9 : 1.2) * wholeRunMs());
   const expected = expectedCrashResult(options.steps ?? 20);
   const reports: CrashInstanceReport[] = [];
   const violations: string[] = [];
@@ -170,7 +182,10 @@ export async function runCrashHarness(options: CrashHarnessOptions): Promise<Cra
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < options.instances) {
-      const { report, problems } = await runInstance(options, `crash-${next++}-${Date.now().toString(36)}`, killDelay, (ms) => completedRuns.push(ms));
+      const { report, problems } = await runInstance(options, `crash-${next++}-${Date.now().toString(36)}`, killDelay, (ms, steps) => {
+        // An attempt that only finished the deletion ran no step: it says nothing of a step's time.
+        if (steps > 0) stepMs.push(ms / steps);
+      });
       reports.push(report);
       violations.push(...problems, ...check(report, expected));
     }

@@ -26,6 +26,8 @@ export interface CrashOutcome {
 
 /** Printed on stdout as the run starts: the harness times its kill from here, since a child's start-up can outlast a run. */
 export const startedLine = "workflowforge-crash-workload: started";
+/** Printed on stdout once forge() resolved: with the start, how long a run takes, without the process's start and exit. */
+export const finishedLine = "workflowforge-crash-workload: finished";
 
 export type CrashLogEvent = "completing" | "completed" | "output";
 

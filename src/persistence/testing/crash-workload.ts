@@ -1,7 +1,7 @@
 import { createFoundry } from "../../foundry.js";
 import { usePersistence } from "../middleware.js";
 import type { WorkflowPersistenceProvider } from "../provider.js";
-import { appendCrashLog, startedLine, type CrashResult } from "./crash-log.js";
+import { appendCrashLog, finishedLine, startedLine, type CrashResult } from "./crash-log.js";
 
 export interface CrashWorkloadOptions {
   readonly provider: WorkflowPersistenceProvider;
@@ -17,8 +17,8 @@ export interface CrashWorkloadOptions {
 /**
  * The child side: runs (or resumes) one instance of a workflow of `steps` steps through the real
  * middleware, logging for {@link runCrashHarness}. Call it from your child script with your
- * provider, then exit. It prints one line on stdout as the run starts, from which the harness
- * times its kill.
+ * provider, then exit. It prints a line on stdout as the run starts, from which the harness
+ * times its kill, and one once `forge()` resolved, from which it learns how long a run takes.
  */
 export async function runCrashWorkload(options: CrashWorkloadOptions): Promise<CrashResult> {
   const { provider, instanceId, logFile, steps = 20, stepDelayMs = 2 } = options;
@@ -48,6 +48,7 @@ export async function runCrashWorkload(options: CrashWorkloadOptions): Promise<C
   process.stdout.write(`${startedLine}\n`);
   // After a kill past the last checkpoint no step computes the output: the engine restores it.
   const output = await foundry.forge<number>();
+  process.stdout.write(`${finishedLine}\n`);
   appendCrashLog(logFile, instanceId, "output", output);
   return { output, properties: foundry.properties };
 }
