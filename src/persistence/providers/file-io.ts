@@ -9,7 +9,7 @@ import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from "nod
 import { uptime } from "node:os";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { breakerFileName, classifyEntry, lockOwner } from "./file-names.js";
+import { breakerFileName, classifyEntry, lockFileName, lockOwner } from "./file-names.js";
 
 // A lock this old may be broken if its owner is gone; a temporary file this old is a leftover.
 const staleLockMs = 5_000;
@@ -366,8 +366,8 @@ export async function removeLeftovers(directory: string, names: readonly string[
     const info = await stat(path);
     if (!isAlive(pid) || now - info.mtimeMs > staleTemporaryMs) await unlink(path);
   };
-  const removeStaleLock = async (name: string): Promise<void> => {
-    const paths = { lock: join(directory, name), breaker: join(directory, breakerFileName(name.slice(0, -".lock".length))) };
+  const removeStaleLock = async (base: string): Promise<void> => {
+    const paths = { lock: join(directory, lockFileName(base)), breaker: join(directory, breakerFileName(base)) };
     const seen = await inspectLock(paths.lock);
     if (seen !== undefined && isStale(seen)) await breakStale(paths, seen);
   };
@@ -375,7 +375,7 @@ export async function removeLeftovers(directory: string, names: readonly string[
     names.map((name) => {
       const entry = classifyEntry(name);
       if (entry?.kind === "temporary") return removeTemporary(name, entry.pid).catch(ignore);
-      if (entry?.kind === "lock") return removeStaleLock(name).catch(ignore);
+      if (entry?.kind === "lock") return removeStaleLock(entry.base).catch(ignore);
       return Promise.resolve();
     }),
   );

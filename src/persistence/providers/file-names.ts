@@ -60,16 +60,17 @@ export const lockFileName = (base: string): string => base + lockSuffix;
 export const breakerFileName = (base: string): string => `${base}.break`;
 
 /** What a directory entry is to the provider; anything else in the directory is left alone. */
-export type EntryKind = { readonly kind: "record" } | { readonly kind: "lock" } | { readonly kind: "temporary"; readonly pid: number } | undefined;
+export type EntryKind = { readonly kind: "record" } | { readonly kind: "lock"; readonly base: string } | { readonly kind: "temporary"; readonly pid: number } | undefined;
 
 const baseName = "(?:s-[a-z2-7]*-[a-z2-7]*|h-[a-z2-7]{0,32}-[0-9a-f]{64})";
 const recordName = new RegExp(`^${baseName}\\.snapshot$`);
-const lockName = new RegExp(`^${baseName}\\.lock$`);
+const lockName = new RegExp(`^(${baseName})\\.lock$`);
 const temporaryName = /^t-([1-9][0-9]*)-[0-9a-f]+\.tmp$/;
 
 export function classifyEntry(name: string): EntryKind {
   if (recordName.test(name)) return { kind: "record" };
-  if (lockName.test(name)) return { kind: "lock" };
+  const lock = lockName.exec(name);
+  if (lock !== null) return { kind: "lock", base: lock[1] as string };
   const temporary = temporaryName.exec(name);
   return temporary === null ? undefined : { kind: "temporary", pid: Number(temporary[1]) };
 }
