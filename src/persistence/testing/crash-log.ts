@@ -57,7 +57,12 @@ export function readCrashLog(logFile: string, instanceId: string, steps: number)
     const event = space === -1 ? rest : rest.slice(0, space);
     const value = space === -1 ? undefined : (JSON.parse(rest.slice(space + 1)) as unknown);
     if (event === "completing") completing += 1;
-    else if (event === "completed") [completed, properties, output] = [completed + 1, value as CrashResult["properties"], undefined];
+    else if (event === "completed") {
+      // A new run's completion: its output is the one reported after it, if any.
+      completed += 1;
+      properties = value as CrashResult["properties"];
+      output = undefined;
+    }
     else if (event === "output") output = value as number;
     else executions[Number(event)]! += 1;
   }
