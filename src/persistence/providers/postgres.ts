@@ -83,7 +83,7 @@ function instantOf(text: string): string | null {
 }
 
 /**
- * Stores snapshots in a PostgreSQL table through a client you created: a `pg` (>= 8) Pool, Client or
+ * Stores snapshots in a PostgreSQL table through a client you created: a `pg` (>= 8.0.3) Pool, Client or
  * PoolClient, or a PGlite instance. One row per instance holds the codec's text.
  *
  * - **Setup:** on first use it creates the schema (when given) and the table if missing, under a

@@ -1,0 +1,146 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Redis } from "ioredis";
+import OldestDatabase from "oldest-better-sqlite3";
+import oldestPg from "oldest-pg";
+import { PGlite as OldestPGlite } from "oldest-pglite";
+import { createClient as createOldestClient } from "oldest-redis";
+import * as vitest from "vitest";
+import { describe, expect, it } from "vitest";
+import { PostgresPersistenceProvider } from "../../../src/persistence/providers/postgres.js";
+import { RedisPersistenceProvider, type NodeRedisLikeClient } from "../../../src/persistence/providers/redis.js";
+import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
+import { describeProviderConformance } from "../../../src/persistence/testing/index.js";
+import { startPostgres } from "../../support/postgres-server.js";
+import { startRedis } from "../../support/redis-server.js";
+import type { ServerSkipped, ThrowawayServer } from "../../support/throwaway-server.js";
+
+// ioredis 5.0.0 has no named Redis export yet, and its types make the default import the module
+// rather than the class its module.exports is; required, and typed as the current class.
+const OldestRedis = createRequire(import.meta.url)("oldest-ioredis") as typeof Redis;
+
+// The peer ranges in package.json promise that each provider works from the oldest driver version
+// they admit. Those versions are installed as devDependencies under `oldest-*` aliases, and each
+// runs the conformance kit here; the other suites run the newest.
+
+const root = new URL("../../../", import.meta.url);
+const readJson = (path: string): Record<string, unknown> => JSON.parse(readFileSync(new URL(path, root), "utf8")) as Record<string, unknown>;
+
+/** The alias each peer's oldest version is installed under. */
+const aliases: Record<string, string> = {
+  "better-sqlite3": "oldest-better-sqlite3",
+  pg: "oldest-pg",
+  "@electric-sql/pglite": "oldest-pglite",
+  ioredis: "oldest-ioredis",
+  redis: "oldest-redis",
+};
+
+describe("the oldest peer versions under test", () => {
+  const peers = readJson("package.json").peerDependencies as Record<string, string>;
+
+  it("are the lower bounds of the peer ranges, for every peer", () => {
+    expect(Object.keys(peers).sort()).toEqual(Object.keys(aliases).sort());
+    for (const [peer, range] of Object.entries(peers)) {
+      const lowest = /^>=(\d+(?:\.\d+){0,2})$/.exec(range)?.[1];
+      expect(lowest, `the range of ${peer}, ${range}, is not ">=<version>"`).toBeDefined();
+      const wanted = [...(lowest as string).split("."), "0", "0"].slice(0, 3).join(".");
+      const installed = readJson(`node_modules/${aliases[peer] as string}/package.json`);
+      expect({ peer, name: installed.name, version: installed.version }).toEqual({ peer, name: peer, version: wanted });
+    }
+  });
+});
+
+// Servers for the pg and Redis clients, started while the tests are collected, so that missing
+// binaries skip those suites with a message saying how to enable them.
+const [redis, postgres] = await Promise.all([startRedis(), startPostgres()]);
+vitest.afterAll(async () => {
+  for (const server of [redis, postgres]) if (!("skipped" in server)) await server.stop();
+});
+
+/** Runs `suite` with the server, or a skipped test (and a warning) saying how to enable it. */
+function withServer(title: string, server: ThrowawayServer | ServerSkipped, suite: (server: ThrowawayServer) => void): void {
+  if (!("skipped" in server)) return suite(server);
+  // The default reporter does not print the titles of skipped tests.
+  console.warn(`${title} skipped: ${server.skipped}`);
+  describe(title, () => {
+    it.skip(`skipped: ${server.skipped}`, () => {});
+  });
+}
+
+let directory = "";
+let database: OldestDatabase.Database | undefined;
+describeProviderConformance(
+  {
+    name: "SqlitePersistenceProvider on better-sqlite3 11.0.0 (WAL file database)",
+    beforeAll() {
+      directory = mkdtempSync(join(tmpdir(), "workflowforge-oldest-sqlite-"));
+      database = new OldestDatabase(join(directory, "snapshots.db"));
+    },
+    afterAll() {
+      database?.close();
+      rmSync(directory, { recursive: true, force: true });
+    },
+    create: () => new SqlitePersistenceProvider({ database: database as OldestDatabase.Database }),
+  },
+  vitest,
+);
+
+let pglite: OldestPGlite | undefined;
+describeProviderConformance(
+  {
+    name: "PostgresPersistenceProvider on PGlite 0.2.0",
+    hookTimeoutMs: 120_000,
+    beforeAll: async () => {
+      pglite = await OldestPGlite.create();
+    },
+    create: () => new PostgresPersistenceProvider({ client: pglite as OldestPGlite }),
+    afterAll: () => pglite?.close(),
+  },
+  vitest,
+);
+
+withServer("PostgresPersistenceProvider on pg 8.0.3", postgres, ({ url }) => {
+  const pool = new oldestPg.Pool({ connectionString: url });
+  // An idle connection the server drops at teardown must not crash the worker.
+  pool.on("error", () => undefined);
+  describeProviderConformance(
+    { name: "PostgresPersistenceProvider on pg 8.0.3 (Pool, real server)", create: () => new PostgresPersistenceProvider({ client: pool }), afterAll: () => pool.end() },
+    vitest,
+  );
+});
+
+withServer("RedisPersistenceProvider on ioredis 5.0.0 and redis 4.0.0", redis, ({ url }) => {
+  let ioredis: Redis | undefined;
+  describeProviderConformance(
+    {
+      name: "RedisPersistenceProvider on ioredis 5.0.0",
+      beforeAll: () => {
+        ioredis = new OldestRedis(url);
+      },
+      create: () => new RedisPersistenceProvider({ client: ioredis as Redis }),
+      afterAll: async () => {
+        await ioredis?.quit();
+      },
+    },
+    vitest,
+  );
+
+  let nodeRedis: (NodeRedisLikeClient & { quit(): Promise<unknown> }) | undefined;
+  describeProviderConformance(
+    {
+      name: "RedisPersistenceProvider on redis 4.0.0",
+      beforeAll: async () => {
+        const client = createOldestClient({ url });
+        await client.connect();
+        nodeRedis = client;
+      },
+      create: () => new RedisPersistenceProvider({ client: nodeRedis as NodeRedisLikeClient }),
+      afterAll: async () => {
+        await nodeRedis?.quit();
+      },
+    },
+    vitest,
+  );
+});
