@@ -54,6 +54,8 @@ export interface CrashReport {
   readonly violations: readonly string[];
 }
 
+type ResolvedOptions = CrashHarnessOptions & { readonly steps: number };
+
 interface Attempt {
   readonly killed: boolean;
   readonly code: number | null;
@@ -125,8 +127,8 @@ function median(values: readonly number[]): number {
 const difference = (after: CrashLog, before: CrashLog): number[] => after.executions.map((count, step) => count - (before.executions[step] ?? 0));
 
 /** Attempts one instance until it completes, returning its report and the problems seen on the way. */
-async function runInstance(options: CrashHarnessOptions, instanceId: string, killDelay: (first: boolean) => number, onCompletedRun: (ms: number, steps: number) => void) {
-  const steps = options.steps ?? 20;
+async function runInstance(options: ResolvedOptions, instanceId: string, killDelay: (first: boolean) => number, onCompletedRun: (ms: number, steps: number) => void) {
+  const { steps } = options;
   const maxKills = options.maxKillsPerInstance ?? 4;
   const problems: string[] = [];
   let kills = 0;
@@ -168,14 +170,15 @@ async function runInstance(options: CrashHarnessOptions, instanceId: string, kil
  * run. A child that exits non-zero without being killed (for example on an unreadable snapshot)
  * is a violation too.
  */
-export async function runCrashHarness(options: CrashHarnessOptions): Promise<CrashReport> {
+export async function runCrashHarness(given: CrashHarnessOptions): Promise<CrashReport> {
+  const options: ResolvedOptions = { ...given, steps: given.steps ?? 20 };
   // A whole run's length: steps × the median time per step of the attempts that completed (those
   // resumed mid-run ran fewer steps). The median, because an attempt that first waited out a dead
   // writer's lock takes seconds.
   const stepMs: number[] = [];
-  const wholeRunMs = (): number => (stepMs.length === 0 ? 400 : median(stepMs) * (options.steps ?? 20));
+  const wholeRunMs = (): number => (stepMs.length === 0 ? 400 : median(stepMs) * options.steps);
   const killDelay = options.killDelayMs ?? ((first: boolean) => Math.random() * (first ? 0.9 : 1.2) * wholeRunMs());
-  const expected = expectedCrashResult(options.steps ?? 20);
+  const expected = expectedCrashResult(options.steps);
   const reports: CrashInstanceReport[] = [];
   const violations: string[] = [];
   appendFileSync(options.logFile, "");
