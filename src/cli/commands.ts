@@ -1,3 +1,4 @@
+import { isWorkflowForgeError } from "../errors.js";
 import type { SnapshotKeys } from "../persistence/errors.js";
 import { pairKey } from "../persistence/keys.js";
 import type { SnapshotFilter } from "../persistence/provider.js";
@@ -42,10 +43,13 @@ export async function showCommand(context: CommandContext, keys: SnapshotKeys): 
   return 0;
 }
 
-/** `delete`: one snapshot, unless a process still holds a live lease on it (then only with --force). */
+/**
+ * `delete`: one snapshot, unless a process may still be running it (then only with --force): a
+ * live lease says one is, and a record that cannot be read cannot say that none is.
+ */
 export async function deleteCommand(context: CommandContext, keys: SnapshotKeys, force: boolean): Promise<number> {
-  const snapshot = await load(context, keys);
-  if (!force && hasLiveLease(snapshot, context.now)) {
+  const snapshot = await loadUnlessUnreadable(context, keys, force);
+  if (!force && snapshot !== undefined && hasLiveLease(snapshot, context.now)) {
     const holder = snapshot.owner === undefined ? "a process" : `"${snapshot.owner}"`;
     throw new CliError("REFUSED", `${describeKeys(keys)} is ${snapshot.status} and claimed by ${holder} until ${snapshot.leaseExpiresAt ?? "?"}; pass --force to delete it anyway`);
   }
@@ -108,6 +112,19 @@ function pruneText(context: CommandContext, selection: Selection, outcomes: read
     if (outcome === "skipped-changed") lines.push(`Skipped ${describeKeys(snapshot)}: it was saved again while pruning.`);
   }
   return `${lines.join("\n")}\n`;
+}
+
+// Undefined for an unreadable record under --force, which delete then removes unread; without
+// --force such a record is refused. Any other failure (nothing stored, the store down) stands.
+async function loadUnlessUnreadable(context: CommandContext, keys: SnapshotKeys, force: boolean): Promise<WorkflowExecutionSnapshot | undefined> {
+  try {
+    return await load(context, keys);
+  } catch (error) {
+    if (!(isWorkflowForgeError(error) && error.code === "SNAPSHOT_CORRUPTED")) throw error;
+    if (force) return undefined;
+    const reason = `${describeKeys(keys)} is stored but cannot be read, so whether a process is running it cannot be told`;
+    throw new CliError("REFUSED", `${reason}; pass --force to delete it anyway (${error.message})`, { cause: error });
+  }
 }
 
 async function load(context: CommandContext, keys: SnapshotKeys): Promise<WorkflowExecutionSnapshot> {

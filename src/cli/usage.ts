@@ -89,10 +89,12 @@ Examples:
   delete: `Usage: workflowforge delete <instanceId> <workflowKey> <store> [--force] [--json]
 
 Deletes one snapshot. The instance then starts from its first operation the next time it
-runs. Refuses when a process holds a live lease on it (it may be running right now) unless
---force is given. Exits 1 when nothing is stored under the keys.
+runs. Refuses when a process holds a live lease on it (it may be running right now), or when
+the stored record cannot be read (so its lease cannot be checked), unless --force is given.
+Exits 1 when nothing is stored under the keys.
 
-  --force                  delete even when a live lease says a process is running it
+  --force                  delete even when a live lease says a process is running it, or
+                           when the record cannot be read
   --json                   print { deleted, instance, workflowKey }
 
 ${stores}

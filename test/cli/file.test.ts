@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import type { SnapshotCodec } from "../../src/persistence/codec.js";
 import { FilePersistenceProvider } from "../../src/persistence/providers/file.js";
 import { cli } from "./run-cli.js";
 import { describeStoreCommands } from "./store-cases.js";
@@ -12,7 +13,8 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 describeStoreCommands("a file directory (--dir)", () => {
   const directory = mkdtempSync(join(root, "store-"));
   // No fsync while seeding: these tests are about the CLI, not the provider's durability.
-  return Promise.resolve({ args: ["--dir", directory], provider: new FilePersistenceProvider({ directory, durability: "none" }) });
+  const provider = (codec?: SnapshotCodec) => new FilePersistenceProvider({ directory, durability: "none", ...(codec === undefined ? {} : { codec }) });
+  return Promise.resolve({ args: ["--dir", directory], provider: provider(), writer: provider });
 });
 
 describe("workflowforge CLI --dir", () => {

@@ -29,7 +29,7 @@ if ("skipped" in server) {
     const tableName = freshName();
     const provider = new PostgresPersistenceProvider({ client: pool, tableName });
     await provider.migrate();
-    return { args: ["--postgres", server.url, "--table-name", tableName], provider };
+    return { args: ["--postgres", server.url, "--table-name", tableName], provider, writer: (codec) => new PostgresPersistenceProvider({ client: pool, tableName, codec }) };
   });
 
   describe("workflowforge CLI --postgres", () => {

@@ -24,7 +24,11 @@ if ("skipped" in server) {
   describeStoreCommands("Redis (--redis)", () => {
     // Every case under its own prefix: the same server holds them all.
     const keyPrefix = `cli-${randomUUID()}:`;
-    return Promise.resolve({ args: ["--redis", server.url, "--key-prefix", keyPrefix], provider: new RedisPersistenceProvider({ client, keyPrefix }) });
+    return Promise.resolve({
+      args: ["--redis", server.url, "--key-prefix", keyPrefix],
+      provider: new RedisPersistenceProvider({ client, keyPrefix }),
+      writer: (codec) => new RedisPersistenceProvider({ client, keyPrefix, codec }),
+    });
   });
 
   describe("workflowforge CLI --redis", () => {

@@ -15,18 +15,18 @@ afterAll(() => {
 });
 
 let files = 0;
-async function freshDatabase(tableName?: string): Promise<{ file: string; provider: SqlitePersistenceProvider }> {
+async function freshDatabase(tableName?: string): Promise<{ file: string; database: Database.Database; provider: SqlitePersistenceProvider }> {
   const file = join(root, `store-${++files}.db`);
   const database = new Database(file);
   opened.push(database);
   const provider = new SqlitePersistenceProvider(tableName === undefined ? { database } : { database, tableName });
   await provider.migrate();
-  return { file, provider };
+  return { file, database, provider };
 }
 
 describeStoreCommands("a SQLite file (--sqlite)", async () => {
-  const { file, provider } = await freshDatabase();
-  return { args: ["--sqlite", file], provider };
+  const { file, database, provider } = await freshDatabase();
+  return { args: ["--sqlite", file], provider, writer: (codec) => new SqlitePersistenceProvider({ database, codec }) };
 });
 
 describe("workflowforge CLI --sqlite", () => {

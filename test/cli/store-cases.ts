@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { SnapshotCodec } from "../../src/persistence/codec.js";
 import type { WorkflowPersistenceProvider } from "../../src/persistence/provider.js";
 import type { WorkflowExecutionSnapshot } from "../../src/persistence/snapshot.js";
 import { cli, cliJson, instancesOf, seedSnapshots } from "./run-cli.js";
@@ -7,6 +8,8 @@ import { cli, cliJson, instancesOf, seedSnapshots } from "./run-cli.js";
 export interface StoreFixture {
   readonly args: readonly string[];
   readonly provider: WorkflowPersistenceProvider;
+  /** A provider on the same store that writes with `codec`: how a case stores a record the CLI cannot read. */
+  readonly writer: (codec: SnapshotCodec) => WorkflowPersistenceProvider;
 }
 
 /**
@@ -133,6 +136,23 @@ export function describeStoreCommands(name: string, fresh: () => Promise<StoreFi
       const forced = await cli("delete", "ship-10", "shipping-v2", ...args, "--force");
       expect(forced).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Deleted the snapshot of instance ship-10 \/ workflow key shipping-v2 from /) });
       expect(await stored(provider, snapshots[3] as WorkflowExecutionSnapshot)).toBe(false);
+    });
+
+    it("delete refuses a record it cannot read, whose lease it cannot check, unless --force", async () => {
+      const { args, provider, writer, snapshots } = await seeded();
+      const unreadable = { encode: () => "not an encoded snapshot", decode: () => snapshots[0] as WorkflowExecutionSnapshot };
+      await writer(unreadable).save({ ...(snapshots[0] as WorkflowExecutionSnapshot), foundryExecutionId: "broken-1" });
+      const load = () => provider.tryLoad("broken-1", "billing-v1");
+
+      const refused = await cli("delete", "broken-1", "billing-v1", ...args);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/^workflowforge: instance broken-1 \/ workflow key billing-v1 is stored but cannot be read, so whether a process is running it cannot be told; pass --force to delete it anyway \(\[workflowforge:persistence\] stored snapshot for .* is corrupted: .+\)\n$/);
+      await expect(load()).rejects.toMatchObject({ code: "SNAPSHOT_CORRUPTED" });
+
+      const forced = await cliJson("delete", "broken-1", "billing-v1", ...args, "--force");
+      expect(forced).toEqual({ deleted: 1, instance: "broken-1", workflowKey: "billing-v1" });
+      expect((await load()) ?? undefined).toBeUndefined();
+      expect(await Promise.all(snapshots.map((s) => stored(provider, s)))).toEqual([true, true, true, true]);
     });
 
     it("prune --dry-run reports what it would delete and deletes nothing", async () => {
