@@ -11,7 +11,10 @@ export interface RetryOptions {
   readonly maxDelayMs?: number;
   /** The share of each delay drawn at random, from 0 (none) to 1 (anywhere in [0, delay]). @default 0.5 */
   readonly jitter?: number;
-  /** Whether a failed attempt deserves another. @default every error but {@link permanentCodes} */
+  /**
+   * Whether a failed attempt deserves another. @default every error but {@link permanentCodes}, looked
+   * for through `PersistenceError` wrappers too
+   */
   readonly retryIf?: (error: unknown, attempt: number) => boolean;
 }
 
@@ -33,8 +36,17 @@ export const permanentCodes: ReadonlySet<WorkflowForgeErrorCode> = new Set<Workf
   "COMPENSATION_FAILED",
 ]);
 
+// A run reports a failed provider call as a PersistenceError whose cause is the provider's error,
+// and a storage provider's codec refusing the snapshot arrives that way: the wrappers are looked
+// through. Bounded, in case a cause chain loops.
 function isTransient(error: unknown): boolean {
-  return !(isWorkflowForgeError(error) && permanentCodes.has(error.code));
+  let current = error;
+  for (let depth = 0; depth < 8 && isWorkflowForgeError(current); depth++) {
+    if (permanentCodes.has(current.code)) return false;
+    if (current.code !== "PERSISTENCE") return true;
+    current = current.cause;
+  }
+  return true;
 }
 
 const where = "createRecoveryCoordinator(options): options.retry";

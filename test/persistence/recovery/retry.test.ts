@@ -1,6 +1,14 @@
 import { describe, it, expect } from "vitest";
 import type { MemoryPersistenceProvider} from "../../../src/persistence/index.js";
-import { PersistenceError, RetriesExhaustedError, SnapshotCorruptedError, WorkflowDefinitionMismatchError, type WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
+import {
+  PersistenceError,
+  RetriesExhaustedError,
+  SnapshotCorruptedError,
+  SnapshotSerializationError,
+  SnapshotTooLargeError,
+  WorkflowDefinitionMismatchError,
+  type WorkflowExecutionSnapshot,
+} from "../../../src/persistence/index.js";
 import { resolveRetry, retryDelay } from "../../../src/persistence/recovery/retry.js";
 import { createFoundry, createSmith } from "../../../src/index.js";
 import { sleep } from "../../support/engine.js";
@@ -134,6 +142,30 @@ describe("retryDelay", () => {
   });
 });
 
+describe("the default retryIf in a real run", () => {
+  it("does not retry a run whose checkpoint the store's codec refuses: the first attempt's error is the outcome", async () => {
+    const fixture = recoveryFixture();
+    const saved = fixture.provider.save.bind(fixture.provider);
+    let refusals = 0;
+    // As a storage provider does when its codec finds a function among the properties.
+    fixture.provider.save = (snapshot: WorkflowExecutionSnapshot) => {
+      if (snapshot.nextOperationIndex === 2) {
+        refusals++;
+        const keys = { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
+        throw new SnapshotSerializationError({ keys, path: "properties.callback", reason: "functions cannot be stored" });
+      }
+      saved(snapshot);
+    };
+    const { instanceId, workflowKey } = fixture.interrupted();
+    const outcome = await fixture.coordinator({ retry: { attempts: 3, baseDelayMs: 1 } }).resume(instanceId, workflowKey);
+    expect(refusals).toBe(1);
+    expect(outcome).toMatchObject({ status: "failed", deadLettered: false, attempts: 1 });
+    const error = outcome.status === "failed" ? outcome.error : undefined;
+    expect(error).toBeInstanceOf(PersistenceError);
+    expect(error?.cause).toBeInstanceOf(SnapshotSerializationError);
+  });
+});
+
 describe("retry options", () => {
   it("defaults to 3 attempts, 100 ms doubling to 30 s, half jitter, and no retry of permanent failures", () => {
     const resolved = resolveRetry(undefined);
@@ -142,6 +174,18 @@ describe("retry options", () => {
     const keys = { foundryExecutionId: "a", workflowId: "b" };
     expect(resolved.retryIf(new WorkflowDefinitionMismatchError(keys, "Orders", "changed"), 1)).toBe(false);
     expect(resolved.retryIf(new SnapshotCorruptedError(keys, "bad"), 1)).toBe(false);
+  });
+
+  it("looks through PersistenceError wrappers for a permanent cause, as a run reports a codec's refusal", () => {
+    const { retryIf } = resolveRetry(undefined);
+    const keys = { foundryExecutionId: "a", workflowId: "b" };
+    const refused = new SnapshotSerializationError({ keys, path: "properties.callback", reason: "functions cannot be stored" });
+    const tooLarge = new SnapshotTooLargeError({ keys, bytes: 5_000_000, maxBytes: 4_194_304, largestProperties: [] });
+    const wrapped = (cause: unknown) => new PersistenceError({ keys, call: "save", cause });
+    expect(retryIf(wrapped(refused), 1)).toBe(false);
+    expect(retryIf(wrapped(wrapped(tooLarge)), 1)).toBe(false);
+    expect(retryIf(wrapped(new Error("connection reset")), 1)).toBe(true);
+    expect(retryIf(wrapped(wrapped(new Error("connection reset"))), 1)).toBe(true);
   });
 
   it.each([
