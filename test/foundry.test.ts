@@ -43,6 +43,15 @@ describe("createFoundry", () => {
     expect(init.orderId).toBe("A-1");
   });
 
+  it("copies init.properties that hold a cycle, keeping the cycle within the copy", () => {
+    const order: Record<string, unknown> = { id: "A-1" };
+    order.parent = { child: order };
+    const foundry = createFoundry("orders", { properties: { order } });
+    const copied = foundry.properties.order as { parent: { child: unknown } };
+    expect(copied).not.toBe(order);
+    expect(copied.parent.child).toBe(copied);
+  });
+
   it("starts with an empty property bag when init has no properties", () => {
     expect(createFoundry("orders").properties).toEqual({});
   });

@@ -35,6 +35,41 @@ describe("copyPlain", () => {
     expect(copyPlain({ map }, (other) => ({ copied: other })).map).toEqual({ copied: map });
   });
 
+  it("copies a cycle as a cycle of copies, through objects and arrays, instead of overflowing the stack", () => {
+    const order: Record<string, unknown> = { id: "A-1", lines: [] as unknown[] };
+    const line = { sku: "sku-1", order };
+    (order.lines as unknown[]).push(line);
+    order.self = order;
+    const copy = copyPlain({ order });
+    expect(copy.order).not.toBe(order);
+    expect(copy.order.self).toBe(copy.order);
+    const [copiedLine] = copy.order.lines as (typeof line)[];
+    expect(copiedLine).not.toBe(line);
+    expect(copiedLine?.order).toBe(copy.order);
+  });
+
+  it("copies a value nested deeper than the fast copy goes, with each object copied once and holes kept", () => {
+    let deep: Record<string, unknown> = { leaf: true };
+    for (let i = 0; i < 150; i++) deep = { next: deep };
+    const shared = { shared: true };
+    // eslint-disable-next-line no-sparse-arrays
+    const value = { deep, a: shared, b: shared, sparse: [1, , 3], date: new Date(0) };
+    const copy = copyPlain(value);
+    expect(copy).toEqual(value);
+    expect(copy.deep).not.toBe(deep);
+    expect(copy.a).toBe(copy.b);
+    expect(copy.a).not.toBe(shared);
+    expect(1 in copy.sparse).toBe(false);
+    expect(copy.date).toBe(value.date);
+  });
+
+  it("copies an object reached twice without a cycle as two copies", () => {
+    const shared = { n: 1 };
+    const copy = copyPlain({ a: shared, b: shared });
+    expect(copy.a).toEqual(shared);
+    expect(copy.a).not.toBe(copy.b);
+  });
+
   describe("with an enumerable property added to Object.prototype", () => {
     afterEach(() => {
       delete (Object.prototype as Record<string, unknown>).inheritedObject;
