@@ -142,7 +142,11 @@ describe("FilePersistenceProvider", () => {
         expect(loaded).toBeInstanceOf(SnapshotCorruptedError);
         expect(loaded.keys).toEqual(keys);
         expect(loaded.message).toContain(`instance "${keys.foundryExecutionId}" / workflow "${keys.workflowId}"`);
-        expect(await rejection(store.list())).toBeInstanceOf(SnapshotCorruptedError);
+        // list() reads the keys from the header line: without one it can name only the file.
+        const listed = await rejection(store.list());
+        expect(listed).toBeInstanceOf(SnapshotCorruptedError);
+        if (header === "lost") expect([listed.keys, listed.message.includes(recordPath(snapshot))]).toEqual([{ foundryExecutionId: "*", workflowId: "*" }, true]);
+        else expect(listed.keys).toEqual(keys);
         // Without a revision to compare with, compare-and-set cannot decide: nothing is written.
         if (header === "lost") expect(await rejection(store.save(nextRevision(snapshot)))).toBeInstanceOf(SnapshotCorruptedError);
         await store.delete(keys.foundryExecutionId, keys.workflowId);
@@ -324,6 +328,25 @@ describe("FilePersistenceProvider", () => {
       await plantFile(lockPath(snapshot), `{"format":"workflowforge-file/1","pid":${process.ppid}}\nwf1:`, secondsAgo(10));
       const error = await rejection(store.save(nextRevision(snapshot)));
       expect(error.message).toContain(`is held by process ${process.ppid}; gave up after 200 ms`);
+    });
+
+    it("is broken by delete, which then removes the record", async () => {
+      const store = provider({ lockTimeoutMs: 200 });
+      const snapshot = fullSnapshot();
+      await store.save(snapshot);
+      await plantFile(lockPath(snapshot), `${deadPid()} crashed\n`, secondsAgo(10));
+      await store.delete(snapshot.foundryExecutionId, snapshot.workflowId);
+      expect(await store.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toBeUndefined();
+      expect(await readdir(directory)).toEqual([]);
+    });
+
+    it("is broken by a new provider's first call when stale, on an instance that call does not touch", async () => {
+      const [killed, fresh] = [fullSnapshot(), fullSnapshot()];
+      await provider().save(fresh);
+      await plantFile(lockPath(killed), `${deadPid()} crashed\n`, secondsAgo(10));
+      await plantFile(lockPath(fresh), `${deadPid()} just-now\n`, secondsAgo(1));
+      expect(await provider().tryLoad("someone-else", "wf")).toBeUndefined();
+      expect((await readdir(directory)).sort()).toEqual([basename(lockPath(fresh)), basename(recordPath(fresh))].sort());
     });
 
     it("is broken by one writer at a time: while another's breaker file is fresh, a stale lock is left to it", async () => {

@@ -66,6 +66,9 @@ export function describePostgresCases(backend: string, client: () => PostgresCli
       await provider.migrate();
       await new PostgresPersistenceProvider({ client: client(), tableName }).migrate();
       expect(await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);
+      // No index beyond the primary key, so that a checkpoint stays a HOT update.
+      const { rows } = await client().query("SELECT indexdef FROM pg_indexes WHERE tablename = $1", [tableName]);
+      expect(rows).toEqual([{ indexdef: expect.stringMatching(/^CREATE UNIQUE INDEX \S+ ON \S+ USING btree \(instance_id, workflow_id\)$/) }]);
     });
 
     it("puts the table in the schema option's schema, creating the schema", async () => {

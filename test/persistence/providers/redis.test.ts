@@ -183,6 +183,17 @@ if ("skipped" in server) {
       expect(await b.tryLoad(inA.foundryExecutionId, inA.workflowId)).toEqual(inB);
     });
 
+    it('writes under the prefix "workflowforge:" when no keyPrefix is given', async () => {
+      const provider = new RedisPersistenceProvider({ client: admin });
+      const snapshot = fullSnapshot();
+      await provider.save(snapshot);
+      const member = JSON.stringify([snapshot.foundryExecutionId, snapshot.workflowId]);
+      expect(await admin.exists(recordKey("workflowforge:", snapshot))).toBe(1);
+      expect(await admin.sismember("workflowforge:index", member)).toBe(1);
+      await provider.delete(snapshot.foundryExecutionId, snapshot.workflowId);
+      expect(await admin.exists(recordKey("workflowforge:", snapshot))).toBe(0);
+    });
+
     it("completedTtlSeconds expires completed snapshots only, and a later save of another status clears it", async () => {
       const keyPrefix = prefix();
       const provider = new RedisPersistenceProvider({ client: admin, keyPrefix, completedTtlSeconds: 60 });

@@ -79,6 +79,10 @@ describe("SqlitePersistenceProvider", () => {
     expect(tables(database)).toEqual(["deployed"]);
     const columns = database.prepare("SELECT name FROM pragma_table_info('deployed')").pluck().all();
     expect(columns).toEqual(["instance_id", "workflow_id", "revision", "status", "workflow_name", "updated_at", "data"]);
+    // The recovery scan's index: list() filters on status and updated_at.
+    const indexes = database.prepare("SELECT name FROM pragma_index_list('deployed') WHERE origin = 'c'").pluck().all();
+    expect(indexes).toEqual(["deployed_status_updated_at"]);
+    expect(database.prepare("SELECT name FROM pragma_index_info('deployed_status_updated_at')").pluck().all()).toEqual(["status", "updated_at"]);
     const snapshot = fullSnapshot();
     await provider.save(snapshot);
     await provider.migrate();
