@@ -1,7 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { Redis } from "ioredis";
 import OldestDatabase from "oldest-better-sqlite3";
 import oldestPg from "oldest-pg";
@@ -9,10 +7,8 @@ import { PGlite as OldestPGlite } from "oldest-pglite";
 import { createClient as createOldestClient } from "oldest-redis";
 import * as vitest from "vitest";
 import { describe, expect, it } from "vitest";
-import { PostgresPersistenceProvider } from "../../../src/persistence/providers/postgres.js";
-import { RedisPersistenceProvider, type NodeRedisLikeClient } from "../../../src/persistence/providers/redis.js";
-import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
 import { describeProviderConformance } from "../../../src/persistence/testing/index.js";
+import { postgresStore, redisStore, sqliteFileStore } from "../../support/conformance-stores.js";
 import { startPostgres } from "../../support/postgres-server.js";
 import { startRedis } from "../../support/redis-server.js";
 import type { ServerSkipped, ThrowawayServer } from "../../support/throwaway-server.js";
@@ -69,78 +65,44 @@ function withServer(title: string, server: ThrowawayServer | ServerSkipped, suit
   });
 }
 
-let directory = "";
-let database: OldestDatabase.Database | undefined;
 describeProviderConformance(
-  {
-    name: "SqlitePersistenceProvider on better-sqlite3 11.0.0 (WAL file database)",
-    beforeAll() {
-      directory = mkdtempSync(join(tmpdir(), "workflowforge-oldest-sqlite-"));
-      database = new OldestDatabase(join(directory, "snapshots.db"));
-    },
-    afterAll() {
-      database?.close();
-      rmSync(directory, { recursive: true, force: true });
-    },
-    create: () => new SqlitePersistenceProvider({ database: database as OldestDatabase.Database }),
-  },
+  sqliteFileStore("SqlitePersistenceProvider on better-sqlite3 11.0.0 (WAL file database)", (file) => new OldestDatabase(file)),
   vitest,
 );
 
-let pglite: OldestPGlite | undefined;
 describeProviderConformance(
-  {
-    name: "PostgresPersistenceProvider on PGlite 0.2.0",
-    hookTimeoutMs: 120_000,
-    beforeAll: async () => {
-      pglite = await OldestPGlite.create();
-    },
-    create: () => new PostgresPersistenceProvider({ client: pglite as OldestPGlite }),
-    afterAll: () => pglite?.close(),
-  },
+  postgresStore("PostgresPersistenceProvider on PGlite 0.2.0", () => OldestPGlite.create(), (db) => db.close()),
   vitest,
 );
 
 withServer("PostgresPersistenceProvider on pg 8.0.3", postgres, ({ url }) => {
-  const pool = new oldestPg.Pool({ connectionString: url });
-  // An idle connection the server drops at teardown must not crash the worker.
-  pool.on("error", () => undefined);
+  const pool = () => {
+    const created = new oldestPg.Pool({ connectionString: url });
+    // An idle connection the server drops at teardown must not crash the worker.
+    created.on("error", () => undefined);
+    return Promise.resolve(created);
+  };
   describeProviderConformance(
-    { name: "PostgresPersistenceProvider on pg 8.0.3 (Pool, real server)", create: () => new PostgresPersistenceProvider({ client: pool }), afterAll: () => pool.end() },
+    postgresStore("PostgresPersistenceProvider on pg 8.0.3 (Pool, real server)", pool, (created) => created.end()),
     vitest,
   );
 });
 
 withServer("RedisPersistenceProvider on ioredis 5.0.0 and redis 4.0.0", redis, ({ url }) => {
-  let ioredis: Redis | undefined;
   describeProviderConformance(
-    {
-      name: "RedisPersistenceProvider on ioredis 5.0.0",
-      beforeAll: () => {
-        ioredis = new OldestRedis(url);
-      },
-      create: () => new RedisPersistenceProvider({ client: ioredis as Redis }),
-      afterAll: async () => {
-        await ioredis?.quit();
-      },
-    },
+    redisStore("RedisPersistenceProvider on ioredis 5.0.0", () => new OldestRedis(url), (client) => client.quit()),
     vitest,
   );
-
-  let nodeRedis: (NodeRedisLikeClient & { quit(): Promise<unknown> }) | undefined;
   describeProviderConformance(
-    {
-      name: "RedisPersistenceProvider on redis 4.0.0",
-      beforeAll: async () => {
+    redisStore(
+      "RedisPersistenceProvider on redis 4.0.0",
+      async () => {
         const client = createOldestClient({ url });
         await client.connect();
-        nodeRedis = client;
+        return client;
       },
-      create: () => new RedisPersistenceProvider({ client: nodeRedis as NodeRedisLikeClient }),
-      afterAll: async () => {
-        await nodeRedis?.quit();
-      },
-    },
+      (client) => client.quit(),
+    ),
     vitest,
   );
 });

@@ -1,8 +1,8 @@
 import { Redis } from "ioredis";
 import { createClient } from "redis";
 import * as vitest from "vitest";
-import { RedisPersistenceProvider, type NodeRedisLikeClient } from "../../../src/persistence/providers/redis.js";
 import { describeProviderConformance } from "../../../src/persistence/testing/index.js";
+import { redisStore } from "../../support/conformance-stores.js";
 import { startRedis } from "../../support/redis-server.js";
 
 // One server for the file, started while the tests are collected, so a missing binary can skip
@@ -18,33 +18,12 @@ if ("skipped" in server) {
 } else {
   vitest.afterAll(() => server.stop());
 
-  let ioredis: Redis | undefined;
   describeProviderConformance(
-    {
-      name: "RedisPersistenceProvider (ioredis)",
-      beforeAll: () => {
-        ioredis = new Redis(server.url);
-      },
-      create: () => new RedisPersistenceProvider({ client: ioredis as Redis }),
-      afterAll: async () => {
-        await ioredis?.quit();
-      },
-    },
+    redisStore("RedisPersistenceProvider (ioredis)", () => new Redis(server.url), (client) => client.quit()),
     vitest,
   );
-
-  let nodeRedis: (NodeRedisLikeClient & { close(): Promise<void> }) | undefined;
   describeProviderConformance(
-    {
-      name: "RedisPersistenceProvider (node-redis)",
-      beforeAll: async () => {
-        nodeRedis = await createClient({ url: server.url }).connect();
-      },
-      create: () => new RedisPersistenceProvider({ client: nodeRedis as NodeRedisLikeClient }),
-      afterAll: async () => {
-        await nodeRedis?.close();
-      },
-    },
+    redisStore("RedisPersistenceProvider (node-redis)", () => createClient({ url: server.url }).connect(), (client) => client.close()),
     vitest,
   );
 }

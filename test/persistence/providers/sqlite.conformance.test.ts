@@ -1,28 +1,11 @@
 import Database from "better-sqlite3";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import * as vitest from "vitest";
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
 import { describeProviderConformance } from "../../../src/persistence/testing/index.js";
-
-// A WAL file database shared by every test (the kit uses random keys), as an application would.
-let directory = "";
-let fileDatabase: Database.Database | undefined;
+import { sqliteFileStore } from "../../support/conformance-stores.js";
 
 describeProviderConformance(
-  {
-    name: "SqlitePersistenceProvider (WAL file database)",
-    beforeAll() {
-      directory = mkdtempSync(join(tmpdir(), "workflowforge-sqlite-conformance-"));
-      fileDatabase = new Database(join(directory, "snapshots.db"));
-    },
-    afterAll() {
-      fileDatabase?.close();
-      rmSync(directory, { recursive: true, force: true });
-    },
-    create: () => new SqlitePersistenceProvider({ database: fileDatabase as Database.Database }),
-  },
+  sqliteFileStore("SqlitePersistenceProvider (WAL file database)", (file) => new Database(file)),
   vitest,
 );
 

@@ -15,8 +15,15 @@ import { sleep } from "../../support/engine.js";
 import { runCounts } from "../helpers.js";
 import { recoveryFixture } from "./fixtures.js";
 
-/** A memory store whose checkpoint after operation 1 fails `times` times (every time by default). */
-function failingCheckpoint(provider: MemoryPersistenceProvider, times = Number.POSITIVE_INFINITY) {
+/**
+ * A memory store whose checkpoint after operation 1 fails `times` times (every time by default),
+ * throwing what `failure` makes of the snapshot.
+ */
+function failingCheckpoint(
+  provider: MemoryPersistenceProvider,
+  times = Number.POSITIVE_INFINITY,
+  failure: (snapshot: WorkflowExecutionSnapshot) => Error = () => new Error("store unavailable"),
+) {
   const saved = provider.save.bind(provider);
   const claims: number[] = [];
   let failures = 0;
@@ -24,11 +31,11 @@ function failingCheckpoint(provider: MemoryPersistenceProvider, times = Number.P
     if (snapshot.nextOperationIndex === 1 && snapshot.status === "running" && snapshot.attempts !== undefined) claims.push(performance.now());
     if (snapshot.nextOperationIndex === 2 && failures < times) {
       failures++;
-      throw new Error("store unavailable");
+      throw failure(snapshot);
     }
     saved(snapshot);
   };
-  return { claims };
+  return { claims, failures: () => failures };
 }
 
 describe("retry", () => {
@@ -145,20 +152,14 @@ describe("retryDelay", () => {
 describe("the default retryIf in a real run", () => {
   it("does not retry a run whose checkpoint the store's codec refuses: the first attempt's error is the outcome", async () => {
     const fixture = recoveryFixture();
-    const saved = fixture.provider.save.bind(fixture.provider);
-    let refusals = 0;
     // As a storage provider does when its codec finds a function among the properties.
-    fixture.provider.save = (snapshot: WorkflowExecutionSnapshot) => {
-      if (snapshot.nextOperationIndex === 2) {
-        refusals++;
-        const keys = { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
-        throw new SnapshotSerializationError({ keys, path: "properties.callback", reason: "functions cannot be stored" });
-      }
-      saved(snapshot);
-    };
+    const { failures } = failingCheckpoint(fixture.provider, Number.POSITIVE_INFINITY, (snapshot) => {
+      const keys = { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
+      return new SnapshotSerializationError({ keys, path: "properties.callback", reason: "functions cannot be stored" });
+    });
     const { instanceId, workflowKey } = fixture.interrupted();
     const outcome = await fixture.coordinator({ retry: { attempts: 3, baseDelayMs: 1 } }).resume(instanceId, workflowKey);
-    expect(refusals).toBe(1);
+    expect(failures()).toBe(1);
     expect(outcome).toMatchObject({ status: "failed", deadLettered: false, attempts: 1 });
     const error = outcome.status === "failed" ? outcome.error : undefined;
     expect(error).toBeInstanceOf(PersistenceError);

@@ -1,0 +1,63 @@
+import type Database from "better-sqlite3";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PostgresPersistenceProvider, type PostgresClient } from "../../src/persistence/providers/postgres.js";
+import { RedisPersistenceProvider, type IoRedisLikeClient, type NodeRedisLikeClient } from "../../src/persistence/providers/redis.js";
+import { SqlitePersistenceProvider } from "../../src/persistence/providers/sqlite.js";
+import type { ProviderTestInitializer } from "../../src/persistence/testing/index.js";
+
+// Conformance-kit initializers for the stores that need a driver, which is passed in: the provider
+// suites run them on the newest drivers, oldest-drivers.conformance.test.ts on the oldest the peer
+// ranges admit. Every test of a suite shares one store (the kit uses random keys), as an
+// application would.
+
+/** A WAL file database in a throw-away directory, opened with `open(file)`. */
+export function sqliteFileStore(name: string, open: (file: string) => Database.Database): ProviderTestInitializer {
+  let directory = "";
+  let database: Database.Database | undefined;
+  return {
+    name,
+    beforeAll() {
+      directory = mkdtempSync(join(tmpdir(), "workflowforge-sqlite-conformance-"));
+      database = open(join(directory, "snapshots.db"));
+    },
+    afterAll() {
+      database?.close();
+      rmSync(directory, { recursive: true, force: true });
+    },
+    create: () => new SqlitePersistenceProvider({ database: database as Database.Database }),
+  };
+}
+
+/** One client made by `connect` before the suite and closed by `close` after it, for the Postgres provider. */
+export function postgresStore<C extends PostgresClient>(name: string, connect: () => Promise<C>, close: (client: C) => unknown): ProviderTestInitializer {
+  let client: C | undefined;
+  return {
+    name,
+    // PGlite's first start runs initdb.
+    hookTimeoutMs: 120_000,
+    beforeAll: async () => {
+      client = await connect();
+    },
+    create: () => new PostgresPersistenceProvider({ client: client as C }),
+    afterAll: async () => {
+      if (client !== undefined) await close(client);
+    },
+  };
+}
+
+/** One Redis client made by `connect` before the suite and closed by `close` after it. */
+export function redisStore<C extends IoRedisLikeClient | NodeRedisLikeClient>(name: string, connect: () => C | Promise<C>, close: (client: C) => unknown): ProviderTestInitializer {
+  let client: C | undefined;
+  return {
+    name,
+    beforeAll: async () => {
+      client = await connect();
+    },
+    create: () => new RedisPersistenceProvider({ client: client as C }),
+    afterAll: async () => {
+      if (client !== undefined) await close(client);
+    },
+  };
+}
