@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { PostgresPersistenceProvider, type PostgresClient } from "../../src/persistence/providers/postgres.js";
 import { RedisPersistenceProvider, type IoRedisLikeClient, type NodeRedisLikeClient } from "../../src/persistence/providers/redis.js";
 import { SqlitePersistenceProvider } from "../../src/persistence/providers/sqlite.js";
+import type { WorkflowPersistenceProvider } from "../../src/persistence/provider.js";
 import type { ProviderTestInitializer } from "../../src/persistence/testing/index.js";
 
 // Conformance-kit initializers for the stores that need a driver, which is passed in: the provider
@@ -30,34 +31,32 @@ export function sqliteFileStore(name: string, open: (file: string) => Database.D
   };
 }
 
-/** One client made by `connect` before the suite and closed by `close` after it, for the Postgres provider. */
-export function postgresStore<C extends PostgresClient>(name: string, connect: () => Promise<C>, close: (client: C) => unknown): ProviderTestInitializer {
+/** A client made by `connect` before the suite and closed by `close` after it, shared by the provider of every test. */
+function sharedClientStore<C>(
+  name: string,
+  connect: () => C | Promise<C>,
+  close: (client: C) => unknown,
+  provide: (client: C) => WorkflowPersistenceProvider,
+  hookTimeoutMs?: number,
+): ProviderTestInitializer {
   let client: C | undefined;
   return {
     name,
-    // PGlite's first start runs initdb.
-    hookTimeoutMs: 120_000,
+    ...(hookTimeoutMs === undefined ? {} : { hookTimeoutMs }),
     beforeAll: async () => {
       client = await connect();
     },
-    create: () => new PostgresPersistenceProvider({ client: client as C }),
+    create: () => provide(client as C),
     afterAll: async () => {
       if (client !== undefined) await close(client);
     },
   };
 }
 
-/** One Redis client made by `connect` before the suite and closed by `close` after it. */
-export function redisStore<C extends IoRedisLikeClient | NodeRedisLikeClient>(name: string, connect: () => C | Promise<C>, close: (client: C) => unknown): ProviderTestInitializer {
-  let client: C | undefined;
-  return {
-    name,
-    beforeAll: async () => {
-      client = await connect();
-    },
-    create: () => new RedisPersistenceProvider({ client: client as C }),
-    afterAll: async () => {
-      if (client !== undefined) await close(client);
-    },
-  };
-}
+/** One client for the Postgres provider: a pg Pool or a PGlite instance, whose first start runs initdb. */
+export const postgresStore = <C extends PostgresClient>(name: string, connect: () => Promise<C>, close: (client: C) => unknown): ProviderTestInitializer =>
+  sharedClientStore(name, connect, close, (client) => new PostgresPersistenceProvider({ client }), 120_000);
+
+/** One ioredis or node-redis client for the Redis provider. */
+export const redisStore = <C extends IoRedisLikeClient | NodeRedisLikeClient>(name: string, connect: () => C | Promise<C>, close: (client: C) => unknown): ProviderTestInitializer =>
+  sharedClientStore(name, connect, close, (client) => new RedisPersistenceProvider({ client }));

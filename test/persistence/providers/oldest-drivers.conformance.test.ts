@@ -11,7 +11,7 @@ import { describeProviderConformance } from "../../../src/persistence/testing/in
 import { postgresStore, redisStore, sqliteFileStore } from "../../support/conformance-stores.js";
 import { startPostgres } from "../../support/postgres-server.js";
 import { startRedis } from "../../support/redis-server.js";
-import type { ServerSkipped, ThrowawayServer } from "../../support/throwaway-server.js";
+import { describeWithServer } from "../../support/describe-with-server.js";
 
 // ioredis 5.0.0 has no named Redis export yet, and its types make the default import the module
 // rather than the class its module.exports is; required, and typed as the current class.
@@ -55,16 +55,6 @@ vitest.afterAll(async () => {
   for (const server of [redis, postgres]) if (!("skipped" in server)) await server.stop();
 });
 
-/** Runs `suite` with the server, or a skipped test (and a warning) saying how to enable it. */
-function withServer(title: string, server: ThrowawayServer | ServerSkipped, suite: (server: ThrowawayServer) => void): void {
-  if (!("skipped" in server)) return suite(server);
-  // The default reporter does not print the titles of skipped tests.
-  console.warn(`${title} skipped: ${server.skipped}`);
-  describe(title, () => {
-    it.skip(`skipped: ${server.skipped}`, () => {});
-  });
-}
-
 describeProviderConformance(
   sqliteFileStore("SqlitePersistenceProvider on better-sqlite3 11.0.0 (WAL file database)", (file) => new OldestDatabase(file)),
   vitest,
@@ -75,7 +65,7 @@ describeProviderConformance(
   vitest,
 );
 
-withServer("PostgresPersistenceProvider on pg 8.0.3", postgres, ({ url }) => {
+describeWithServer("PostgresPersistenceProvider on pg 8.0.3", postgres, ({ url }) => {
   const pool = () => {
     const created = new oldestPg.Pool({ connectionString: url });
     // An idle connection the server drops at teardown must not crash the worker.
@@ -88,7 +78,7 @@ withServer("PostgresPersistenceProvider on pg 8.0.3", postgres, ({ url }) => {
   );
 });
 
-withServer("RedisPersistenceProvider on ioredis 5.0.0 and redis 4.0.0", redis, ({ url }) => {
+describeWithServer("RedisPersistenceProvider on ioredis 5.0.0 and redis 4.0.0", redis, ({ url }) => {
   describeProviderConformance(
     redisStore("RedisPersistenceProvider on ioredis 5.0.0", () => new OldestRedis(url), (client) => client.quit()),
     vitest,
