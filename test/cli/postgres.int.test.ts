@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { PostgresPersistenceProvider } from "../../src/persistence/providers/postgres.js";
+import { describeWithServer } from "../support/describe-with-server.js";
 import { startPostgres } from "../support/postgres-server.js";
 import { cli, cliJson, seedSnapshots } from "./run-cli.js";
 import { describeStoreCommands } from "./store-cases.js";
@@ -11,25 +12,20 @@ import { describeStoreCommands } from "./store-cases.js";
 const server = await startPostgres();
 const freshName = (): string => `cli_${randomUUID().replaceAll("-", "")}`;
 
-if ("skipped" in server) {
-  console.warn(`PostgreSQL CLI suite skipped: ${server.skipped}`);
-  describe("workflowforge CLI on a real PostgreSQL server", () => {
-    it.skip(`skipped: ${server.skipped}`, () => {});
-  });
-} else {
-  const pool = new pg.Pool({ connectionString: server.url, max: 4 });
+describeWithServer("workflowforge CLI on a real PostgreSQL server", server, (started) => {
+  const pool = new pg.Pool({ connectionString: started.url, max: 4 });
   // An idle connection the server drops at teardown must not crash the worker.
   pool.on("error", () => undefined);
   afterAll(async () => {
     await pool.end().catch(() => undefined);
-    await server.stop();
+    await started.stop();
   });
 
   describeStoreCommands("PostgreSQL (--postgres)", async () => {
     const tableName = freshName();
     const provider = new PostgresPersistenceProvider({ client: pool, tableName });
     await provider.migrate();
-    return { args: ["--postgres", server.url, "--table-name", tableName], provider, writer: (codec) => new PostgresPersistenceProvider({ client: pool, tableName, codec }) };
+    return { args: ["--postgres", started.url, "--table-name", tableName], provider, writer: (codec) => new PostgresPersistenceProvider({ client: pool, tableName, codec }) };
   });
 
   describe("workflowforge CLI --postgres", () => {
@@ -38,12 +34,12 @@ if ("skipped" in server) {
       const provider = new PostgresPersistenceProvider({ client: pool, schema, tableName: "snapshots" });
       const [snapshot] = seedSnapshots();
       await provider.save(snapshot!);
-      expect(await cliJson("list", "--postgres", server.url, "--schema", schema, "--table-name", "snapshots")).toMatchObject([{ instance: snapshot!.foundryExecutionId }]);
+      expect(await cliJson("list", "--postgres", started.url, "--schema", schema, "--table-name", "snapshots")).toMatchObject([{ instance: snapshot!.foundryExecutionId }]);
     });
 
     it("exits 1 naming the table when it does not exist, and creates none", async () => {
       const tableName = freshName();
-      const { code, stderr } = await cli("list", "--postgres", server.url, "--table-name", tableName);
+      const { code, stderr } = await cli("list", "--postgres", started.url, "--table-name", tableName);
       expect(code).toBe(1);
       expect(stderr).toMatch(new RegExp(`^workflowforge: PostgreSQL postgres://postgres@127\\.0\\.0\\.1:\\d+/postgres has no table "${tableName}" \\(pass --table-name or --schema`));
       const { rows } = await pool.query("SELECT to_regclass($1) AS name", [tableName]);
@@ -51,10 +47,10 @@ if ("skipped" in server) {
     });
 
     it("exits 1 with the server's message when the database does not exist", async () => {
-      const url = server.url.replace(/\/postgres$/, "/no_such_database");
+      const url = started.url.replace(/\/postgres$/, "/no_such_database");
       const { code, stderr } = await cli("list", "--postgres", url);
       expect(code).toBe(1);
       expect(stderr).toMatch(/^workflowforge: cannot reach PostgreSQL postgres:\/\/.*\/no_such_database: database "no_such_database" does not exist\n$/);
     });
   });
-}
+});

@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { PostgresPersistenceProvider } from "../../../src/persistence/providers/postgres.js";
 import { describeProviderConformance } from "../../../src/persistence/testing/index.js";
 import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/fixtures.js";
+import { describeWithServer } from "../../support/describe-with-server.js";
 import { startPostgres } from "../../support/postgres-server.js";
 import { describePostgresCases, freshTable } from "./postgres-cases.js";
 
@@ -11,14 +12,8 @@ import { describePostgresCases, freshTable } from "./postgres-cases.js";
 // missing binaries skip the file with a message saying how to enable it.
 const server = await startPostgres();
 
-if ("skipped" in server) {
-  // Also on stderr: the default reporter does not print the titles of skipped tests.
-  console.warn(`PostgreSQL real-server suite skipped: ${server.skipped}`);
-  describe("PostgresPersistenceProvider on a real PostgreSQL server", () => {
-    it.skip(`skipped: ${server.skipped}`, () => {});
-  });
-} else {
-  const { url } = server;
+describeWithServer("PostgresPersistenceProvider on a real PostgreSQL server", server, (started) => {
+  const { url } = started;
   const pools: pg.Pool[] = [];
   const newPool = (max = 10): pg.Pool => {
     const pool = new pg.Pool({ connectionString: url, max });
@@ -32,7 +27,7 @@ if ("skipped" in server) {
   afterAll(async () => {
     const ended = Promise.all(pools.map((pool) => pool.end().catch(() => undefined)));
     await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 5_000))]);
-    await server.stop();
+    await started.stop();
   });
 
   const shared = newPool();
@@ -129,4 +124,4 @@ if ("skipped" in server) {
       }
     });
   });
-}
+});

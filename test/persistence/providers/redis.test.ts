@@ -6,6 +6,7 @@ import { isWorkflowForgeError } from "../../../src/errors.js";
 import { PersistenceError, SnapshotCorruptedError } from "../../../src/persistence/index.js";
 import { RedisPersistenceProvider, type IoRedisLikeClient, type NodeRedisLikeClient } from "../../../src/persistence/providers/redis.js";
 import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
+import { describeWithServer } from "../../support/describe-with-server.js";
 import { taggedJsonCodec } from "../../support/custom-codec.js";
 import { startRedis } from "../../support/redis-server.js";
 
@@ -51,23 +52,17 @@ async function commandCalls(admin: Redis, command: string): Promise<number> {
   return Number(match?.[1] ?? 0);
 }
 
-if ("skipped" in server) {
-  // The default reporter does not show skipped titles, so the reason is printed too.
-  console.warn(`Redis provider suite skipped: ${server.skipped}`);
-  describe("RedisPersistenceProvider", () => {
-    it.skip(`skipped: ${server.skipped}`, () => {});
-  });
-} else {
-  const admin = new Redis(server.url);
+describeWithServer("RedisPersistenceProvider on a real redis-server", server, (started) => {
+  const admin = new Redis(started.url);
   afterAll(async () => {
     await admin.quit();
-    await server.stop();
+    await started.stop();
   });
 
   describe.each(drivers)("RedisPersistenceProvider with $name", (driver) => {
     let connected: Connected;
     beforeAll(async () => {
-      connected = await driver.connect(server.url);
+      connected = await driver.connect(started.url);
     });
     afterAll(() => connected.close());
 
@@ -140,7 +135,7 @@ if ("skipped" in server) {
     });
 
     it("a closed client makes save and tryLoad reject with PersistenceError from source redis, with call, keys and cause", async () => {
-      const own = await driver.connect(server.url);
+      const own = await driver.connect(started.url);
       const provider = new RedisPersistenceProvider({ client: own.client, keyPrefix: prefix() });
       await own.close();
       const snapshot = fullSnapshot();
@@ -257,7 +252,7 @@ if ("skipped" in server) {
     });
 
     it("works with a node-redis client whose typeMapping returns Buffers, list included", async () => {
-      const client = await createClient({ url: server.url }).connect();
+      const client = await createClient({ url: started.url }).connect();
       try {
         const buffers = client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
         const provider = new RedisPersistenceProvider({ client: buffers, keyPrefix: prefix() });
@@ -271,7 +266,7 @@ if ("skipped" in server) {
     });
 
     it("works with an ioredis client that has its own keyPrefix, list included", async () => {
-      const prefixed = new Redis(server.url, { keyPrefix: prefix() });
+      const prefixed = new Redis(started.url, { keyPrefix: prefix() });
       try {
         const provider = new RedisPersistenceProvider({ client: prefixed, keyPrefix: prefix() });
         const snapshot = fullSnapshot();
@@ -283,7 +278,7 @@ if ("skipped" in server) {
       }
     });
   });
-}
+});
 
 describe("RedisPersistenceProvider options", () => {
   const client: IoRedisLikeClient = { call: () => Promise.resolve(null) };

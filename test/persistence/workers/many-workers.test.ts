@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { createRecoveryCoordinator, type WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
 import { listSnapshots } from "../../../src/persistence/recovery/list.js";
+import { describeWithServer } from "../../support/describe-with-server.js";
 import { STEPS, batchWorkflow, readSteps } from "./batch-workflow.js";
 import { workerTestSetup } from "./real-servers.js";
 import { openStore, type StoreKind } from "./stores.js";
@@ -71,42 +72,37 @@ async function enqueueAll(provider: WorkflowPersistenceProvider, logFile: string
   return ids;
 }
 
-describe.each(["postgres", "redis"] as const)("%s: many workers resume every workflow exactly once at a time", (kind) => {
-  const server = servers[kind];
-  if ("skipped" in server) {
-    console.warn(`many-workers suite for ${kind} skipped: ${server.skipped}`);
-    it.skip(`skipped because ${server.skipped}`, () => undefined);
-    return;
-  }
+for (const kind of ["postgres", "redis"] as const) {
+  describeWithServer(`${kind}: many workers resume every workflow exactly once at a time`, servers[kind], (server) => {
+    it(`${WORKERS} workers, ${INSTANCES} workflows of ${STEPS} steps, ${KILLS} SIGKILLs`, async () => {
+      const logFile = join(root, `${kind}.log`);
+      writeFileSync(logFile, "");
+      const { provider, close } = await openStore(kind, server.url);
+      cleanup.push(close);
+      const instances = await enqueueAll(provider, logFile, `${kind}-batch`);
 
-  it(`${WORKERS} workers, ${INSTANCES} workflows of ${STEPS} steps, ${KILLS} SIGKILLs`, async () => {
-    const logFile = join(root, `${kind}.log`);
-    writeFileSync(logFile, "");
-    const { provider, close } = await openStore(kind, server.url);
-    cleanup.push(close);
-    const instances = await enqueueAll(provider, logFile, `${kind}-batch`);
+      const { kills, exitCodes } = await runWorkers(kind, server.url, logFile);
 
-    const { kills, exitCodes } = await runWorkers(kind, server.url, logFile);
-
-    const log = readFileSync(logFile, "utf8");
-    expect(log.split("\n").filter((line) => line.startsWith("F "))).toEqual([]);
-    expect(exitCodes.every((code) => code === 0), `worker exit codes ${exitCodes.join(",")}`).toBe(true);
-    expect(kills.size).toBe(KILLS);
-    const steps = readSteps(log);
-    expect(verifySteps(steps, instances, kills)).toEqual([]);
-    // The kills landed while work was in progress: some instances were taken over by another worker.
-    const owners = new Map<string, Set<string>>();
-    for (const step of steps) (owners.get(step.instance) ?? owners.set(step.instance, new Set()).get(step.instance))?.add(step.owner);
-    const takenOver = [...owners.values()].filter((set) => set.size > 1).length;
-    console.info(`${kind}: ${steps.length} step executions for ${INSTANCES * STEPS} steps, ${takenOver} instances taken over after ${kills.size} kills`);
-    expect(takenOver).toBeGreaterThan(0);
-    // Nothing is left but the kept completed records, each with its chained output and every step's mark.
-    const stored = await listSnapshots(provider, {}, undefined);
-    expect(stored.filter((snapshot) => snapshot.status !== "completed")).toEqual([]);
-    expect(stored.map((snapshot) => snapshot.foundryExecutionId).sort()).toEqual([...instances].sort());
-    for (const snapshot of stored) {
-      expect(snapshot.lastOutput).toBe(STEPS);
-      expect(Object.keys(snapshot.properties)).toHaveLength(STEPS + 1);
-    }
-  }, 240_000);
-});
+      const log = readFileSync(logFile, "utf8");
+      expect(log.split("\n").filter((line) => line.startsWith("F "))).toEqual([]);
+      expect(exitCodes.every((code) => code === 0), `worker exit codes ${exitCodes.join(",")}`).toBe(true);
+      expect(kills.size).toBe(KILLS);
+      const steps = readSteps(log);
+      expect(verifySteps(steps, instances, kills)).toEqual([]);
+      // The kills landed while work was in progress: some instances were taken over by another worker.
+      const owners = new Map<string, Set<string>>();
+      for (const step of steps) (owners.get(step.instance) ?? owners.set(step.instance, new Set()).get(step.instance))?.add(step.owner);
+      const takenOver = [...owners.values()].filter((set) => set.size > 1).length;
+      console.info(`${kind}: ${steps.length} step executions for ${INSTANCES * STEPS} steps, ${takenOver} instances taken over after ${kills.size} kills`);
+      expect(takenOver).toBeGreaterThan(0);
+      // Nothing is left but the kept completed records, each with its chained output and every step's mark.
+      const stored = await listSnapshots(provider, {}, undefined);
+      expect(stored.filter((snapshot) => snapshot.status !== "completed")).toEqual([]);
+      expect(stored.map((snapshot) => snapshot.foundryExecutionId).sort()).toEqual([...instances].sort());
+      for (const snapshot of stored) {
+        expect(snapshot.lastOutput).toBe(STEPS);
+        expect(Object.keys(snapshot.properties)).toHaveLength(STEPS + 1);
+      }
+    }, 240_000);
+  });
+}

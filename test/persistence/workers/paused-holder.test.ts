@@ -1,11 +1,12 @@
 import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { createRecoveryCoordinator } from "../../../src/persistence/index.js";
+import { describeWithServer } from "../../support/describe-with-server.js";
 import { STEPS, batchWorkflow, readSteps } from "./batch-workflow.js";
 import { workerTestSetup } from "./real-servers.js";
-import { openStore, type StoreKind } from "./stores.js";
+import { openStore } from "./stores.js";
 
 // Acceptance 2: worker A claims an instance and is stopped with SIGSTOP past its lease; worker B
 // takes over and completes it; A is continued, its next save is refused, and it runs nothing more.
@@ -24,49 +25,44 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_00
   }
 }
 
-describe.each(["postgres", "redis"] as const)("%s: a paused holder", (kind: StoreKind) => {
-  const server = servers[kind];
-  if ("skipped" in server) {
-    console.warn(`paused-holder suite for ${kind} skipped: ${server.skipped}`);
-    it.skip(`skipped because ${server.skipped}`, () => undefined);
-    return;
-  }
+for (const kind of ["postgres", "redis"] as const) {
+  describeWithServer(`${kind}: a paused holder`, servers[kind], (server) => {
+    it("is fenced out by the revision after another worker took over, and runs no further operation", async () => {
+      const logFile = join(root, `${kind}.log`);
+      writeFileSync(logFile, "");
+      const { provider, close } = await openStore(kind, server.url);
+      cleanup.push(close);
+      const workflowB = batchWorkflow({ logFile, owner: "B", stepMs: () => 5 });
+      const b = createRecoveryCoordinator({ provider, resolveWorkflow: () => workflowB, owner: "B", leaseTtlMs: LEASE_MS, onComplete: "keep" });
+      const { instanceId } = await b.enqueue(workflowB, { instanceId: `paused-${kind}` });
 
-  it("is fenced out by the revision after another worker took over, and runs no further operation", async () => {
-    const logFile = join(root, `${kind}.log`);
-    writeFileSync(logFile, "");
-    const { provider, close } = await openStore(kind, server.url);
-    cleanup.push(close);
-    const workflowB = batchWorkflow({ logFile, owner: "B", stepMs: () => 5 });
-    const b = createRecoveryCoordinator({ provider, resolveWorkflow: () => workflowB, owner: "B", leaseTtlMs: LEASE_MS, onComplete: "keep" });
-    const { instanceId } = await b.enqueue(workflowB, { instanceId: `paused-${kind}` });
+      const a = spawn(process.execPath, [child], {
+        env: { ...process.env, WORKER_MODE: "one", WORKER_INSTANCE: instanceId, WORKER_STORE: kind, WORKER_URL: server.url, WORKER_LOG: logFile, WORKER_OWNER: "A", WORKER_LEASE_MS: String(LEASE_MS), WORKER_STEP_MS: String(STEP_MS) },
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      let output = "";
+      a.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => a.once("exit", resolve));
+      const stepsOf = (owner: string) => readSteps(readFileSync(logFile, "utf8")).filter((step) => step.owner === owner);
 
-    const a = spawn(process.execPath, [child], {
-      env: { ...process.env, WORKER_MODE: "one", WORKER_INSTANCE: instanceId, WORKER_STORE: kind, WORKER_URL: server.url, WORKER_LOG: logFile, WORKER_OWNER: "A", WORKER_LEASE_MS: String(LEASE_MS), WORKER_STEP_MS: String(STEP_MS) },
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    let output = "";
-    a.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => a.once("exit", resolve));
-    const stepsOf = (owner: string) => readSteps(readFileSync(logFile, "utf8")).filter((step) => step.owner === owner);
+      // A is inside step 1, its claim and the checkpoint of step 0 saved: stop it there.
+      await waitFor(() => stepsOf("A").some((step) => step.index === 1), "A to start step 1");
+      a.kill("SIGSTOP");
+      await delay(LEASE_MS * 2.5);
 
-    // A is inside step 1, its claim and the checkpoint of step 0 saved: stop it there.
-    await waitFor(() => stepsOf("A").some((step) => step.index === 1), "A to start step 1");
-    a.kill("SIGSTOP");
-    await delay(LEASE_MS * 2.5);
+      const outcomeB = await b.resume(instanceId, workflowB.id);
+      expect(outcomeB).toMatchObject({ status: "resumed", output: STEPS });
 
-    const outcomeB = await b.resume(instanceId, workflowB.id);
-    expect(outcomeB).toMatchObject({ status: "resumed", output: STEPS });
+      a.kill("SIGCONT");
+      expect(await exited).toBe(0);
+      const outcomeA = JSON.parse(output) as { status: string; reason?: string; detail?: string };
+      expect(outcomeA).toMatchObject({ status: "skipped", reason: "claimed" });
+      expect(outcomeA.detail).toMatch(/conflict/);
 
-    a.kill("SIGCONT");
-    expect(await exited).toBe(0);
-    const outcomeA = JSON.parse(output) as { status: string; reason?: string; detail?: string };
-    expect(outcomeA).toMatchObject({ status: "skipped", reason: "claimed" });
-    expect(outcomeA.detail).toMatch(/conflict/);
-
-    expect(stepsOf("A").map((step) => step.index)).toEqual([0, 1]);
-    expect(stepsOf("B").map((step) => step.index)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    const stored = await provider.tryLoad(instanceId, workflowB.id);
-    expect(stored).toMatchObject({ status: "completed", owner: "B", nextOperationIndex: STEPS, lastOutput: STEPS });
-  }, 60_000);
-});
+      expect(stepsOf("A").map((step) => step.index)).toEqual([0, 1]);
+      expect(stepsOf("B").map((step) => step.index)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      const stored = await provider.tryLoad(instanceId, workflowB.id);
+      expect(stored).toMatchObject({ status: "completed", owner: "B", nextOperationIndex: STEPS, lastOutput: STEPS });
+    }, 60_000);
+  });
+}
