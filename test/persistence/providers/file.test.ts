@@ -301,6 +301,18 @@ describe("FilePersistenceProvider", () => {
       expect((await store.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId))?.revision).toBe(1);
     });
 
+    // The documented default, waited out once: 10 s of this file's run.
+    it("is waited for 10 s by default before the writer gives up", { timeout: 20_000 }, async () => {
+      const store = provider();
+      const snapshot = fullSnapshot();
+      await store.save(snapshot);
+      await plantFile(lockPath(snapshot), `${process.ppid} alive\n`, secondsAgo(10));
+      const started = Date.now();
+      const error = await rejection(store.save(nextRevision(snapshot)));
+      expect(Date.now() - started).toBeGreaterThanOrEqual(10_000);
+      expect(error.message).toContain(`is held by process ${process.ppid}; gave up after 10000 ms`);
+    });
+
     it("is the new record while a save holds it: its header names the writer, and the rename publishes it and releases the lock", async () => {
       const store = provider();
       const snapshot = fullSnapshot();
