@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { isWorkflowForgeError } from "../../errors.js";
 import type { WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
-import { fullSnapshot, nextRevision, randomKeys } from "./fixtures.js";
+import { fullSnapshot, nextRevision, randomKeys, richValues } from "./fixtures.js";
 import { recoveryCases } from "./recovery-cases.js";
 import { workflowCases } from "./workflow-cases.js";
 
 /** Groups of the conformance suite, in the order they run; any of them can be skipped by name. */
-export const conformanceGroups = ["basics", "keys", "large", "compareAndSet", "list", "abort", "workflow", "recovery"] as const;
+export const conformanceGroups = ["basics", "values", "keys", "large", "compareAndSet", "list", "abort", "workflow", "recovery"] as const;
 
 /** Groups of the conformance suite; any of them can be skipped by name. */
 export type ConformanceGroup = (typeof conformanceGroups)[number];
@@ -79,6 +79,25 @@ const basics: ConformanceCase[] = [
   },
   {
     group: "basics",
+    name: "what is stored is the provider's own: changing the saved object, or one tryLoad returned, leaves it as saved",
+    async run(provider) {
+      const snapshot = fullSnapshot();
+      const saved = structuredClone(snapshot);
+      await provider.save(snapshot);
+      // A provider that keeps or returns the caller's objects lets a failed operation's changes leak into the checkpoint.
+      const change = (target: WorkflowExecutionSnapshot | undefined, value: string) => {
+        const properties = target?.properties as { nested: { deep: { value: string } }; items: unknown[] } | undefined;
+        if (properties === undefined) return;
+        properties.nested.deep.value = value;
+        properties.items.push(value);
+      };
+      change(snapshot, "changed after save");
+      change(await load(provider, saved), "changed after tryLoad");
+      assert.deepEqual(await load(provider, saved), saved);
+    },
+  },
+  {
+    group: "basics",
     name: "delete(key) of an unknown key resolves",
     async run(provider) {
       const keys = randomKeys();
@@ -118,6 +137,18 @@ const basics: ConformanceCase[] = [
         const loaded = await load(provider, { foundryExecutionId, workflowId });
         assert.deepEqual(loaded?.properties, { pair: [foundryExecutionId, workflowId] }, `(${foundryExecutionId}, ${workflowId})`);
       }
+    },
+  },
+];
+
+const values: ConformanceCase[] = [
+  {
+    group: "values",
+    name: "save then tryLoad round-trips every value type of the snapshot codec: Date, Map, Set, BigInt, undefined, NaN, -0, ±Infinity, typed arrays, RegExp",
+    async run(provider) {
+      const snapshot = fullSnapshot({ properties: richValues(), lastOutput: richValues(), outputs: { 1: richValues() } });
+      await provider.save(snapshot);
+      assert.deepEqual(await load(provider, snapshot), snapshot);
     },
   },
 ];
@@ -275,4 +306,4 @@ const abort: ConformanceCase[] = [
 ];
 
 /** Every case, in the order they run. */
-export const conformanceCases: readonly ConformanceCase[] = [...basics, ...keys, ...large, ...compareAndSet, ...list, ...abort, ...workflowCases, ...recoveryCases];
+export const conformanceCases: readonly ConformanceCase[] = [...basics, ...values, ...keys, ...large, ...compareAndSet, ...list, ...abort, ...workflowCases, ...recoveryCases];

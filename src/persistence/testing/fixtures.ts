@@ -32,6 +32,26 @@ export function fullSnapshot(overrides: Partial<WorkflowExecutionSnapshot> = {})
   };
 }
 
+/**
+ * A value of every type the snapshot codec keeps beyond JSON: what a provider storing
+ * `JSON.stringify(snapshot)` would lose or change.
+ */
+export function richValues(): Record<string, unknown> {
+  return {
+    when: new Date("2026-01-02T03:04:05.678Z"),
+    lines: new Map<unknown, unknown>([["sku-1", 2n], [3, { packed: new Set(["box"]) }]]),
+    tags: new Set(["vip", "gift"]),
+    big: 12345678901234567890n,
+    missing: undefined,
+    notANumber: Number.NaN,
+    negativeZero: -0,
+    infinities: [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY],
+    bytes: new Uint8Array([0, 1, 254, 255]),
+    floats: new Float64Array([0.5, -1.25]),
+    pattern: /^order-\d+$/giu,
+  };
+}
+
 /** The same snapshot one save later: what a checkpoint writes. */
 export function nextRevision(snapshot: WorkflowExecutionSnapshot, changes: Partial<WorkflowExecutionSnapshot> = {}): WorkflowExecutionSnapshot {
   return { ...snapshot, revision: snapshot.revision + 1, updatedAt: new Date().toISOString(), ...changes };

@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { MemoryPersistenceProvider, type WorkflowExecutionSnapshot, type WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
+import { conformanceCases } from "../../../src/persistence/testing/index.js";
+
+// Providers a user could plausibly write, each wrong in one way the kit must name.
+
+const keyOf = (instance: string, workflow: string): string => JSON.stringify([instance, workflow]);
+
+/** Keeps the object it was given and hands that same object back. */
+function sharingProvider(): WorkflowPersistenceProvider {
+  const rows = new Map<string, WorkflowExecutionSnapshot>();
+  return {
+    save: (snapshot) => void rows.set(keyOf(snapshot.foundryExecutionId, snapshot.workflowId), snapshot),
+    tryLoad: (instance, workflow) => rows.get(keyOf(instance, workflow)),
+    delete: (instance, workflow) => void rows.delete(keyOf(instance, workflow)),
+  };
+}
+
+/** Stores `JSON.stringify(snapshot)`: Dates become strings, Maps and Sets empty objects, BigInts throw. */
+function jsonProvider(): WorkflowPersistenceProvider {
+  const rows = new Map<string, string>();
+  return {
+    save: (snapshot) => void rows.set(keyOf(snapshot.foundryExecutionId, snapshot.workflowId), JSON.stringify(snapshot, (_key, value: unknown) => (typeof value === "bigint" ? value.toString() : value))),
+    tryLoad: (instance, workflow) => {
+      const row = rows.get(keyOf(instance, workflow));
+      return row === undefined ? undefined : (JSON.parse(row) as WorkflowExecutionSnapshot);
+    },
+    delete: (instance, workflow) => void rows.delete(keyOf(instance, workflow)),
+  };
+}
+
+function caseNamed(start: string) {
+  const found = conformanceCases.find((testCase) => testCase.name.startsWith(start));
+  if (found === undefined) throw new Error(`no conformance case named "${start}…"`);
+  return found;
+}
+
+describe("the conformance kit catches", () => {
+  it("a provider that keeps the caller's objects: changes made after save or after tryLoad reach the store", async () => {
+    const isolation = caseNamed("what is stored is the provider's own");
+    await expect(isolation.run(sharingProvider())).rejects.toThrow(/Expected values to be strictly deep-equal[\s\S]*changed after (save|tryLoad)/);
+  });
+
+  it("a provider that stores JSON: Dates, Maps, Sets, BigInts and the rest do not come back as saved", async () => {
+    const values = caseNamed("save then tryLoad round-trips every value type");
+    expect(values.group).toBe("values");
+    await expect(values.run(jsonProvider())).rejects.toThrow(/Expected values to be strictly deep-equal/);
+  });
+
+  it("and passes both on a provider that copies and encodes", async () => {
+    for (const start of ["what is stored is the provider's own", "save then tryLoad round-trips every value type"]) await caseNamed(start).run(new MemoryPersistenceProvider());
+  });
+});
