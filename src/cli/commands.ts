@@ -1,5 +1,5 @@
 import { isWorkflowForgeError } from "../errors.js";
-import type { SnapshotKeys } from "../persistence/errors.js";
+import type { SnapshotCorruptedError, SnapshotKeys } from "../persistence/errors.js";
 import { pairKey } from "../persistence/keys.js";
 import type { SnapshotFilter } from "../persistence/provider.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
@@ -18,6 +18,8 @@ export interface Output {
 export interface CommandContext {
   readonly store: OpenStore;
   readonly stdout: Output;
+  /** Where records that could not be read are reported, beside the result. */
+  readonly stderr: Output;
   /** One instant for the whole command, so that ages and leases agree with each other. */
   readonly now: number;
   readonly json: boolean;
@@ -26,14 +28,14 @@ export interface CommandContext {
 const plural = (count: number, noun: string): string => `${count} ${noun}${count === 1 ? "" : "s"}`;
 const describeKeys = (keys: SnapshotKeys): string => `instance ${displayKey(keys.foundryExecutionId)} / workflow key ${displayKey(keys.workflowId)}`;
 
-/** `list`: the matching snapshots, oldest first. */
+/** `list`: the matching snapshots, oldest first; exits 1 after them if some records could not be read. */
 export async function listCommand(context: CommandContext, selection: Selection): Promise<number> {
   const { stdout, store, now } = context;
-  const snapshots = await select(context, selection);
+  const { snapshots, unreadable } = await select(context, selection);
   if (context.json) stdout.write(`${toJson(snapshots.map(summarize))}\n`);
   else if (snapshots.length === 0) stdout.write(`No snapshots${describeSelection(selection)} in ${store.label}.\n`);
   else stdout.write(`${formatTable(snapshots, now)}\n${plural(snapshots.length, "snapshot")}${describeSelection(selection)} in ${store.label}.\n`);
-  return 0;
+  return reportUnreadable(context, unreadable);
 }
 
 /** `show`: one snapshot, decoded. */
@@ -61,9 +63,12 @@ export async function deleteCommand(context: CommandContext, keys: SnapshotKeys,
 
 type Outcome = "deleted" | "would-delete" | "skipped-live-lease" | "skipped-changed" | "gone";
 
-/** `prune`: deletes every matching snapshot that no process holds a live lease on. */
+/**
+ * `prune`: deletes every matching snapshot that no process holds a live lease on. A record that
+ * cannot be read is left alone (whether a process runs it cannot be told) and makes it exit 1.
+ */
 export async function pruneCommand(context: CommandContext, selection: Selection, dryRun: boolean): Promise<number> {
-  const matched = await select(context, selection);
+  const { snapshots: matched, unreadable } = await select(context, selection);
   const outcomes: { snapshot: WorkflowExecutionSnapshot; outcome: Outcome }[] = [];
   for (const snapshot of matched) {
     try {
@@ -81,7 +86,7 @@ export async function pruneCommand(context: CommandContext, selection: Selection
   } else {
     context.stdout.write(pruneText(context, selection, outcomes, report));
   }
-  return 0;
+  return reportUnreadable(context, unreadable);
 }
 
 // Re-reads the snapshot first: a process may have resumed the instance since it was listed, and
@@ -133,18 +138,35 @@ async function load(context: CommandContext, keys: SnapshotKeys): Promise<Workfl
   return snapshot;
 }
 
+interface Selected {
+  readonly snapshots: WorkflowExecutionSnapshot[];
+  /** Matching records that could not be read, each once. */
+  readonly unreadable: SnapshotCorruptedError[];
+}
+
 // The providers' filters are ANDed; "--workflow" matches the name or the key, hence two queries
 // (each filtered by the store) merged, rather than one that decodes every snapshot.
-async function select({ store, now }: CommandContext, selection: Selection): Promise<WorkflowExecutionSnapshot[]> {
+async function select({ store, now }: CommandContext, selection: Selection): Promise<Selected> {
   const filter: SnapshotFilter = {
     ...(selection.statuses === undefined ? {} : { status: selection.statuses }),
     ...(selection.olderThan === undefined ? {} : { updatedBefore: new Date(now - selection.olderThan.ms) }),
   };
+  const unreadable = new Map<string, SnapshotCorruptedError>();
+  const list = (narrowed: SnapshotFilter) => store.provider.list(narrowed, undefined, { onUnreadable: (error) => unreadable.set(error.message, error) });
   const { workflow } = selection;
-  if (workflow === undefined) return (await store.provider.list(filter)).sort(byUpdatedAt);
-  const [byKey, byName] = await Promise.all([store.provider.list({ ...filter, workflowId: workflow }), store.provider.list({ ...filter, workflowName: workflow })]);
-  const unique = new Map(byKey.concat(byName).map((snapshot) => [pairKey(snapshot), snapshot]));
-  return [...unique.values()].sort(byUpdatedAt);
+  const lists = workflow === undefined ? [list(filter)] : [list({ ...filter, workflowId: workflow }), list({ ...filter, workflowName: workflow })];
+  const unique = new Map((await Promise.all(lists)).flat().map((snapshot) => [pairKey(snapshot), snapshot]));
+  return { snapshots: [...unique.values()].sort(byUpdatedAt), unreadable: [...unreadable.values()] };
+}
+
+// After the result: each record that could not be read, and how to remove one. Exit code 1 if any.
+function reportUnreadable({ stderr }: CommandContext, unreadable: readonly SnapshotCorruptedError[]): number {
+  if (unreadable.length === 0) return 0;
+  const lines = [`workflowforge: ${plural(unreadable.length, "record")} could not be read and ${unreadable.length === 1 ? "was" : "were"} left out:`];
+  for (const error of unreadable) lines.push(`  ${error.message}`);
+  lines.push("workflowforge: `workflowforge delete --force <instanceId> <workflowKey>` (with the same store options) removes one whose keys are named.");
+  stderr.write(`${lines.join("\n")}\n`);
+  return 1;
 }
 
 /** ` (status failed or running, workflow Billing, not updated for 7d)`, or "" when nothing narrows. */

@@ -1,5 +1,6 @@
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
+import type { ListOptions } from "../persistence/list-options.js";
 import type { SnapshotFilter } from "../persistence/provider.js";
 import { FilePersistenceProvider } from "../persistence/providers/file.js";
 import { PostgresPersistenceProvider } from "../persistence/providers/postgres.js";
@@ -12,7 +13,7 @@ import { CliError, describeCause, usageError } from "./errors.js";
 
 /** The provider calls the commands make; every shipped provider has them. */
 export interface InspectedProvider {
-  list(filter?: SnapshotFilter): Promise<WorkflowExecutionSnapshot[]>;
+  list(filter: SnapshotFilter, signal: undefined, options: ListOptions): Promise<WorkflowExecutionSnapshot[]>;
   tryLoad(foundryExecutionId: string, workflowId: string): Promise<WorkflowExecutionSnapshot | undefined>;
   delete(foundryExecutionId: string, workflowId: string): Promise<void>;
 }

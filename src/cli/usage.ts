@@ -43,8 +43,8 @@ Examples:
   workflowforge show order-42 ProcessOrder-v1 --postgres postgres://app@127.0.0.1:5432/app
   workflowforge prune --redis redis://127.0.0.1:6379 --older-than 7d --status completed --dry-run
 
-Exit status: 0 done, 1 store or snapshot problem (unreachable, not found, driver missing),
-2 bad arguments. Run "workflowforge help <command>" for details.
+Exit status: 0 done, 1 store or snapshot problem (unreachable, not found, driver missing,
+a record that cannot be read), 2 bad arguments. Run "workflowforge help <command>" for details.
 `;
 
 const topics: Record<CommandName, string> = {
@@ -52,7 +52,8 @@ const topics: Record<CommandName, string> = {
 
 Lists the stored snapshots, oldest first: keys, workflow, status, progress (operations done
 of all), revision, recovery attempts, age and error. A "failed" snapshot with attempts has been
-retried by a recovery coordinator; once attempts reach its limit it is a dead letter.
+retried by a recovery coordinator; once attempts reach its limit it is a dead letter. A record
+that cannot be read is left out and named on stderr, and the command then exits 1.
 
 ${filters}
 
@@ -106,7 +107,8 @@ Example:
 
 Deletes every snapshot not updated for <duration> that matches the filters, and prints how
 many it deleted. Snapshots with a live lease (a process is running them) are skipped, and so
-is one saved again since it was listed.
+is one saved again since it was listed. A record that cannot be read is left alone and named
+on stderr, and the command then exits 1.
 
 ${filters}
   --dry-run                list what would be deleted; delete nothing

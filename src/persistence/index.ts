@@ -1,6 +1,7 @@
 export { usePersistence } from "./middleware.js";
 export { processOwner, type PersistenceOptions, type SnapshotMigration } from "./options.js";
 export { matchesFilter, type WorkflowPersistenceProvider, type ProviderCapabilities, type SnapshotFilter } from "./provider.js";
+export type { ListOptions } from "./list-options.js";
 export { definitionFingerprint, validateSnapshot, type WorkflowExecutionSnapshot, type SnapshotStatus } from "./snapshot.js";
 export { MemoryPersistenceProvider } from "./providers/memory.js";
 export { createSnapshotCodec, defaultSnapshotCodec, encodeValue, decodeValue, type SnapshotCodec, type SnapshotCodecOptions } from "./codec.js";

@@ -1,4 +1,5 @@
 import type { MaybePromise } from "../types.js";
+import type { ListOptions } from "./list-options.js";
 import type { WorkflowExecutionSnapshot, SnapshotStatus } from "./snapshot.js";
 
 /** Narrows `list()`. Every field is optional; all given fields must match. */
@@ -32,7 +33,11 @@ export interface WorkflowPersistenceProvider {
   tryLoad(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): MaybePromise<WorkflowExecutionSnapshot | undefined | null>;
   delete(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): MaybePromise<void>;
   readonly capabilities?: ProviderCapabilities;
-  list?(filter?: SnapshotFilter, signal?: AbortSignal): AsyncIterable<WorkflowExecutionSnapshot> | Promise<WorkflowExecutionSnapshot[]>;
+  /**
+   * Snapshots matching `filter`. `options.onUnreadable` asks to go on past records that cannot be
+   * read (the recovery coordinator and the CLI pass it); a provider may ignore it and reject instead.
+   */
+  list?(filter?: SnapshotFilter, signal?: AbortSignal, options?: ListOptions): AsyncIterable<WorkflowExecutionSnapshot> | Promise<WorkflowExecutionSnapshot[]>;
 }
 
 /** True when `snapshot` satisfies every field of `filter`. For providers that filter in memory. */

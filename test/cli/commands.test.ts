@@ -20,7 +20,8 @@ async function seededStore(): Promise<FilePersistenceProvider> {
 function contextFor(provider: InspectedProvider): CommandContext & { output: () => unknown } {
   let text = "";
   const store = { provider, label: "the test store", close: () => Promise.resolve() };
-  return { store, stdout: { write: (chunk: string) => (text += chunk) }, now: Date.now(), json: true, output: () => JSON.parse(text) };
+  const stderr = { write: (chunk: string) => expect.unreachable(`nothing on stderr, got ${chunk}`) };
+  return { store, stdout: { write: (chunk: string) => (text += chunk) }, stderr, now: Date.now(), json: true, output: () => JSON.parse(text) };
 }
 
 describe("pruneCommand", () => {
@@ -28,8 +29,8 @@ describe("pruneCommand", () => {
     const real = await seededStore();
     // Another process resumes order-42 between prune's list and its delete.
     const racing: InspectedProvider = {
-      list: async (filter) => {
-        const listed = await real.list(filter);
+      list: async (filter, signal, options) => {
+        const listed = await real.list(filter, signal, options);
         const order = listed.find((s) => s.foundryExecutionId === "order-42");
         if (order !== undefined) await real.save(nextRevision(order, { status: "running" }));
         return listed;
@@ -47,7 +48,7 @@ describe("pruneCommand", () => {
     const real = await seededStore();
     let deletes = 0;
     const failing: InspectedProvider = {
-      list: (filter) => real.list(filter),
+      list: (filter, signal, options) => real.list(filter, signal, options),
       tryLoad: (instance, key) => real.tryLoad(instance, key),
       delete: async (instance, key) => {
         if (++deletes === 2) throw new Error("connection lost");

@@ -26,6 +26,9 @@ export function describeStoreCommands(name: string, fresh: () => Promise<StoreFi
   const stored = async (provider: WorkflowPersistenceProvider, s: WorkflowExecutionSnapshot): Promise<boolean> =>
     ((await provider.tryLoad(s.foundryExecutionId, s.workflowId)) ?? undefined) !== undefined;
 
+  // Writes a record whose fields (keys, status, times) are intact and whose text no codec of ours reads.
+  const unreadable: SnapshotCodec = { encode: () => "not an encoded snapshot", decode: () => expect.unreachable("the writer never reads") };
+
   describe(`workflowforge CLI on ${name}`, () => {
     it("list --json prints a summary of every snapshot, oldest first, attempts included", async () => {
       const { args, snapshots } = await seeded();
@@ -140,7 +143,6 @@ export function describeStoreCommands(name: string, fresh: () => Promise<StoreFi
 
     it("delete refuses a record it cannot read, whose lease it cannot check, unless --force", async () => {
       const { args, provider, writer, snapshots } = await seeded();
-      const unreadable = { encode: () => "not an encoded snapshot", decode: () => snapshots[0] as WorkflowExecutionSnapshot };
       await writer(unreadable).save({ ...(snapshots[0] as WorkflowExecutionSnapshot), foundryExecutionId: "broken-1" });
       const load = () => provider.tryLoad("broken-1", "billing-v1");
 
@@ -153,6 +155,23 @@ export function describeStoreCommands(name: string, fresh: () => Promise<StoreFi
       expect(forced).toEqual({ deleted: 1, instance: "broken-1", workflowKey: "billing-v1" });
       expect((await load()) ?? undefined).toBeUndefined();
       expect(await Promise.all(snapshots.map((s) => stored(provider, s)))).toEqual([true, true, true, true]);
+    });
+
+    it("list and prune go past a record they cannot read: the rest as usual, the record named on stderr, exit 1", async () => {
+      const { args, provider, writer, snapshots } = await seeded();
+      await writer(unreadable).save({ ...(snapshots[0] as WorkflowExecutionSnapshot), foundryExecutionId: "broken-1" });
+      const named =
+        /^workflowforge: 1 record could not be read and was left out:\n {2}\[workflowforge:persistence\] stored snapshot for .*broken-1.* is corrupted: .+\nworkflowforge: `workflowforge delete --force <instanceId> <workflowKey>` \(with the same store options\) removes one whose keys are named\.\n$/;
+
+      const listed = await cli("list", ...args, "--json");
+      expect([listed.code, instancesOf(JSON.parse(listed.stdout))]).toEqual([1, ["invoice-7", "order-42", "ship-9", "ship-10"]]);
+      expect(listed.stderr).toMatch(named);
+
+      // Older than a day: invoice-7, order-42 and the unreadable copy of invoice-7, which is left alone.
+      const pruned = await cli("prune", ...args, "--older-than", "1d", "--json");
+      expect([pruned.code, JSON.parse(pruned.stdout)]).toMatchObject([1, { matched: 2, deleted: 2 }]);
+      expect(pruned.stderr).toMatch(named);
+      await expect(provider.tryLoad("broken-1", "billing-v1")).rejects.toMatchObject({ code: "SNAPSHOT_CORRUPTED" });
     });
 
     it("prune --dry-run reports what it would delete and deletes nothing", async () => {

@@ -1,4 +1,4 @@
-import { describe, it, expect } from "vitest";
+import { describe, it, expect, vi } from "vitest";
 import { MemoryPersistenceProvider, SnapshotConflictError, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
 import { opNames, snapshotFor, uniqueKeys } from "./helpers.js";
 
@@ -177,6 +177,14 @@ describe("MemoryPersistenceProvider", () => {
     it("lists every snapshot without a filter", async () => {
       const { provider, rows } = seeded();
       expect(ids(await provider.list())).toEqual(ids(rows));
+    });
+
+    it("takes list options like every provider: it never calls onUnreadable, and refuses unknown options", async () => {
+      const { provider, rows } = seeded();
+      const onUnreadable = vi.fn();
+      expect(ids(await provider.list({}, undefined, { onUnreadable }))).toEqual(ids(rows));
+      expect(onUnreadable).not.toHaveBeenCalled();
+      await expect(provider.list({}, undefined, { skipBroken: true } as never)).rejects.toThrow(/MemoryPersistenceProvider\.list\(filter, signal, options\): options: unknown option "skipBroken"/);
     });
 
     it("filters by one status or several", async () => {

@@ -5,7 +5,8 @@ import { isWorkflowForgeError, messageOf } from "../../errors.js";
 import { describe as describeValue, rejectUnknownKeys } from "../../internal/validate.js";
 import { defaultSnapshotCodec, type SnapshotCodec } from "../codec.js";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, describeKeys, type ProviderCall, type SnapshotKeys } from "../errors.js";
-import { matchesFilter, type ProviderCapabilities, type SnapshotFilter, type WorkflowPersistenceProvider } from "../provider.js";
+import { listedReader, type ListedReader, type ListOptions } from "../list-options.js";
+import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { absent, prepareDirectory, removeLeftovers, removeLocked, replaceLocked, untilAborted, type FirstLine, type KeptHandle, type LockPaths } from "./file-io.js";
 import * as layout from "./file-names.js";
@@ -188,34 +189,37 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
   /**
    * Snapshots matching `filter`, in no particular order. Reads every record file (32 at a time),
    * decodes only those whose header matches, and holds the result in memory. Rejects with
-   * `SnapshotCorruptedError` if a record cannot be read. Ignores lock files and files it did not write.
+   * `SnapshotCorruptedError` if a record cannot be read, or with `options.onUnreadable` hands that
+   * error to it and leaves the record out. Ignores lock files and files it did not write.
    */
-  list(filter?: SnapshotFilter, signal?: AbortSignal): Promise<WorkflowExecutionSnapshot[]> {
-    return this.#run("list", { ...anyKeys, workflowId: filter?.workflowId ?? "*" }, signal, async () => {
+  async list(filter?: SnapshotFilter, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]> {
+    // Before #run, which would wrap the TypeError of bad options as a storage failure.
+    const read = listedReader(filter, options, "FilePersistenceProvider");
+    return await this.#run("list", { ...anyKeys, workflowId: filter?.workflowId ?? "*" }, signal, async () => {
       const names = await readdir(this.directory);
       await removeLeftovers(this.directory, names);
       const records = names.filter((name) => layout.classifyEntry(name)?.kind === "record");
       const found: WorkflowExecutionSnapshot[] = [];
       for (let start = 0; start < records.length; start += listBatch) {
         signal?.throwIfAborted();
-        const batch = await Promise.all(records.slice(start, start + listBatch).map((name) => this.#listed(name, filter)));
+        const batch = await Promise.all(records.slice(start, start + listBatch).map((name) => this.#listed(name, filter, read)));
         for (const snapshot of batch) if (snapshot !== undefined) found.push(snapshot);
       }
       return found;
     });
   }
 
-  async #listed(name: string, filter: SnapshotFilter | undefined): Promise<WorkflowExecutionSnapshot | undefined> {
+  async #listed(name: string, filter: SnapshotFilter | undefined, read: ListedReader): Promise<WorkflowExecutionSnapshot | undefined> {
     const path = join(this.directory, name);
     const text = await readFile(path, "utf8").catch(absent); // undefined: deleted since readdir
     if (text === undefined) return undefined;
-    const { header } = this.#parse(text, path, anyKeys);
-    const keys = { foundryExecutionId: header.foundryExecutionId, workflowId: header.workflowId };
-    // A copied or renamed record: tryLoad and delete of its keys would never reach it.
-    if (name !== FilePersistenceProvider.fileNameFor(keys.foundryExecutionId, keys.workflowId)) throw new SnapshotCorruptedError(keys, `${path} is not the file named for its keys`);
-    if (!layout.headerMatches(header, filter)) return undefined;
-    const snapshot = this.#decode(text, path, keys);
-    return matchesFilter(snapshot, filter) ? snapshot : undefined;
+    return read(() => {
+      const { header } = this.#parse(text, path, anyKeys);
+      const keys = { foundryExecutionId: header.foundryExecutionId, workflowId: header.workflowId };
+      // A copied or renamed record: tryLoad and delete of its keys would never reach it.
+      if (name !== FilePersistenceProvider.fileNameFor(keys.foundryExecutionId, keys.workflowId)) throw new SnapshotCorruptedError(keys, `${path} is not the file named for its keys`);
+      return layout.headerMatches(header, filter) ? this.#decode(text, path, keys) : undefined;
+    });
   }
 
   // Every call: reject if aborted, set up the directory once, and turn fs failures into PersistenceError.

@@ -1,6 +1,7 @@
 import { SnapshotConflictError } from "../errors.js";
 import { deepCopy } from "../clone.js";
-import { matchesFilter, type ProviderCapabilities, type SnapshotFilter, type WorkflowPersistenceProvider } from "../provider.js";
+import { listedReader, type ListOptions } from "../list-options.js";
+import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
@@ -54,9 +55,15 @@ export class MemoryPersistenceProvider implements WorkflowPersistenceProvider {
     if (workflows.size === 0) this.#store.delete(foundryExecutionId);
   }
 
-  list(filter?: SnapshotFilter, signal?: AbortSignal): Promise<WorkflowExecutionSnapshot[]> {
-    if (signal?.aborted === true) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
-    const all = [...this.#store.values()].flatMap((workflows) => [...workflows.values()]);
-    return Promise.resolve(all.filter((snapshot) => matchesFilter(snapshot, filter)).map(deepCopy));
+  // Nothing stored here is unreadable; `options` is still validated like every provider's.
+  list(filter?: SnapshotFilter, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]> {
+    try {
+      if (signal?.aborted === true) throw signal.reason instanceof Error ? signal.reason : new Error("aborted");
+      const read = listedReader(filter, options, "MemoryPersistenceProvider");
+      const all = [...this.#store.values()].flatMap((workflows) => [...workflows.values()]);
+      return Promise.resolve(all.flatMap((snapshot) => read(() => snapshot) ?? []).map(deepCopy));
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
   }
 }

@@ -2,7 +2,8 @@ import { isWorkflowForgeError, messageOf } from "../../errors.js";
 import { describe as describeValue, rejectUnknownKeys, requireOptionsObject } from "../../internal/validate.js";
 import { defaultSnapshotCodec, type SnapshotCodec } from "../codec.js";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "../errors.js";
-import { matchesFilter, type ProviderCapabilities, type SnapshotFilter, type WorkflowPersistenceProvider } from "../provider.js";
+import { listedReader, type ListOptions } from "../list-options.js";
+import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
 import { decodeKey, encodeKey, postgresStatements, type PostgresStatements } from "./postgres-sql.js";
@@ -170,16 +171,19 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
 
   /**
    * Snapshots matching `filter`, in no particular order. Every field of the filter is applied in SQL
-   * and only matching rows are decoded; the whole result is read into memory at once.
+   * and only matching rows are decoded; the whole result is read into memory at once. A row that
+   * cannot be decoded rejects the call with `SnapshotCorruptedError`, or with `options.onUnreadable`
+   * is handed to it and left out.
    */
-  async list(filter: SnapshotFilter = {}, signal?: AbortSignal): Promise<WorkflowExecutionSnapshot[]> {
+  async list(filter: SnapshotFilter = {}, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]> {
     throwIfAborted(signal);
+    const read = listedReader(filter, options, "PostgresPersistenceProvider");
     const query = this.#sql.list(filter);
     if (query === undefined) return [];
     const { rows } = await this.#query("list", listKeys(filter), signal, query.text, query.values);
-    return (rows as Row[])
-      .map((row) => this.#decode(row.data, { foundryExecutionId: decodeKey(String(row.instance_id)), workflowId: decodeKey(String(row.workflow_id)) }))
-      .filter((snapshot) => matchesFilter(snapshot, filter));
+    return (rows as Row[]).flatMap(
+      (row) => read(() => this.#decode(row.data, { foundryExecutionId: decodeKey(String(row.instance_id)), workflowId: decodeKey(String(row.workflow_id)) })) ?? [],
+    );
   }
 
   // Memoised, but a failed attempt is forgotten so that the next call tries again.

@@ -1,7 +1,8 @@
 import { rejectUnknownKeys } from "../../internal/validate.js";
 import { defaultSnapshotCodec, type SnapshotCodec } from "../codec.js";
 import { PersistenceError, SnapshotConflictError, type ProviderCall, type SnapshotKeys } from "../errors.js";
-import { matchesFilter, type ProviderCapabilities, type SnapshotFilter, type WorkflowPersistenceProvider } from "../provider.js";
+import { listedReader, type ListedReader, type ListOptions } from "../list-options.js";
+import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
 
@@ -227,9 +228,14 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
     await this.#script(DELETE_SCRIPT, [this.#prefix + member, this.#index], [member], "delete", keys);
   }
 
-  /** Snapshots matching `filter`, in no particular order. A snapshot saved during the walk may be missed. */
-  async list(filter: SnapshotFilter = {}, signal?: AbortSignal): Promise<WorkflowExecutionSnapshot[]> {
+  /**
+   * Snapshots matching `filter`, in no particular order. A snapshot saved during the walk may be
+   * missed. A record that cannot be decoded rejects the call with `SnapshotCorruptedError`, or with
+   * `options.onUnreadable` is handed to it and left out.
+   */
+  async list(filter: SnapshotFilter = {}, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]> {
     signal?.throwIfAborted();
+    const read = listedReader(filter, options, "RedisPersistenceProvider");
     const found: WorkflowExecutionSnapshot[] = [];
     const seen = new Set<string>();
     let cursor = "0";
@@ -243,22 +249,22 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
       for (const member of fresh) seen.add(member);
       if (fresh.length > 0) {
         signal?.throwIfAborted();
-        found.push(...(await this.#fetch(fresh, filter)));
+        found.push(...(await this.#fetch(fresh, filter, read)));
       }
       cursor = textOf(next);
     } while (cursor !== "0");
     return found;
   }
 
-  async #fetch(members: string[], filter: SnapshotFilter): Promise<WorkflowExecutionSnapshot[]> {
+  async #fetch(members: string[], filter: SnapshotFilter, read: ListedReader): Promise<WorkflowExecutionSnapshot[]> {
     const optional = (value: string | undefined): string => (value === undefined ? "" : `=${value}`);
     const args = [optional(filter.workflowId), optional(filter.workflowName), statusFilter(filter.status), ...members];
     const reply = await this.#script(FETCH_SCRIPT, [this.#index, ...members.map((member) => this.#prefix + member)], args, "list", LIST_KEYS);
     const pairs = Array.isArray(reply) ? (reply as unknown[]) : [];
     const snapshots: WorkflowExecutionSnapshot[] = [];
     for (let i = 0; i + 1 < pairs.length; i += 2) {
-      const snapshot = decodeFromStorage(this.#codec, textOf(pairs[i + 1]), keysOfMember(textOf(pairs[i])));
-      if (matchesFilter(snapshot, filter)) snapshots.push(snapshot);
+      const snapshot = read(() => decodeFromStorage(this.#codec, textOf(pairs[i + 1]), keysOfMember(textOf(pairs[i]))));
+      if (snapshot !== undefined) snapshots.push(snapshot);
     }
     return snapshots;
   }

@@ -1,8 +1,9 @@
 import { messageOf } from "../../errors.js";
 import { rejectUnknownKeys, requireOptionsObject, describe as describeValue } from "../../internal/validate.js";
 import { defaultSnapshotCodec, type SnapshotCodec } from "../codec.js";
+import { listedReader, type ListOptions } from "../list-options.js";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "../errors.js";
-import { matchesFilter, type ProviderCapabilities, type SnapshotFilter, type WorkflowPersistenceProvider } from "../provider.js";
+import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
 
@@ -143,17 +144,18 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
   /**
    * Snapshots matching `filter`, in no particular order. Status, workflow id, workflow name and
    * `updatedBefore` are filtered in SQL (the `(status, updated_at)` index serves recovery scans);
-   * only matching rows are decoded. Reads everything it returns into memory at once.
+   * only matching rows are decoded. Reads everything it returns into memory at once. A row that
+   * cannot be decoded rejects the call with `SnapshotCorruptedError`, or with `options.onUnreadable`
+   * is handed to it and left out.
    */
-  list(filter: SnapshotFilter = {}, signal?: AbortSignal): Promise<WorkflowExecutionSnapshot[]> {
+  list(filter: SnapshotFilter = {}, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]> {
     return settle(signal, () => {
+      const read = listedReader(filter, options, "SqlitePersistenceProvider");
       const query = this.#listQuery(filter);
       if (query === undefined) return [];
       const keys = { foundryExecutionId: "*", workflowId: filter.workflowId ?? "*" };
       const rows = this.#guard("list", keys, () => this.#database.prepare(query.sql).all(...query.params)) as Row[];
-      return rows
-        .map((row) => this.#decode(row.data, { foundryExecutionId: String(row.instance_id), workflowId: String(row.workflow_id) }))
-        .filter((snapshot) => matchesFilter(snapshot, filter));
+      return rows.flatMap((row) => read(() => this.#decode(row.data, { foundryExecutionId: String(row.instance_id), workflowId: String(row.workflow_id) })) ?? []);
     });
   }
 

@@ -5,7 +5,7 @@ import { describe, rejectUnknownKeys, requireFunction, requireName, requireOptio
 import { createSmith, type Smith } from "../../smith.js";
 import type { MaybePromise } from "../../types.js";
 import type { Workflow } from "../../workflow.js";
-import { SnapshotConflictError, type SnapshotKeys } from "../errors.js";
+import { SnapshotConflictError, type SnapshotCorruptedError, type SnapshotKeys } from "../errors.js";
 import { addPersistence } from "../middleware.js";
 import { processOwner, resolvePersistenceOptions, type PersistenceOptions, type ResolvedPersistenceOptions } from "../options.js";
 import type { SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
@@ -157,8 +157,12 @@ class Coordinator implements RecoveryCoordinator {
 
   async resumeAll(filter: SnapshotFilter = {}, options: RecoveryRunOptions = {}): Promise<RecoveryReport> {
     const signal = options.signal ?? neverAborted;
-    const snapshots = await listSnapshots(this.#options.provider, { status: unfinished, ...filter }, signal);
     const outcomes: RecoveryOutcome[] = [];
+    // One unreadable record must not hold up the others: it is reported, and left where it is.
+    const onUnreadable = (error: SnapshotCorruptedError): void => {
+      outcomes.push(failed({ instanceId: error.keys.foundryExecutionId, workflowKey: error.keys.workflowId }, error, 0, false));
+    };
+    const snapshots = await listSnapshots(this.#options.provider, { status: unfinished, ...filter }, signal, { onUnreadable });
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < snapshots.length) {

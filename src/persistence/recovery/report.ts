@@ -14,7 +14,8 @@ export interface ResumedInstance extends InstanceRef {
 /**
  * The instance could not be completed. `deadLettered` says it is now stored with status `failed`
  * and will not be resumed again; otherwise a later `resume` may try again (for example after a
- * deployment that knows its workflow).
+ * deployment that knows its workflow). A stored record `resumeAll` could not read is reported here
+ * with its `SnapshotCorruptedError` and `attempts: 0`, and left as it is.
  */
 export interface FailedInstance extends InstanceRef {
   readonly status: "failed";

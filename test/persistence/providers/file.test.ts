@@ -8,6 +8,7 @@ import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError } from 
 import { FilePersistenceProvider } from "../../../src/persistence/providers/file.js";
 import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
 import type { WorkflowExecutionSnapshot } from "../../../src/persistence/snapshot.js";
+import { describeUnreadableListing } from "./unreadable-cases.js";
 import { taggedJsonCodec } from "../../support/custom-codec.js";
 
 let root = "";
@@ -147,6 +148,9 @@ describe("FilePersistenceProvider", () => {
         expect(listed).toBeInstanceOf(SnapshotCorruptedError);
         if (header === "lost") expect([listed.keys, listed.message.includes(recordPath(snapshot))]).toEqual([{ foundryExecutionId: "*", workflowId: "*" }, true]);
         else expect(listed.keys).toEqual(keys);
+        const handed: SnapshotCorruptedError[] = [];
+        expect(await store.list({}, undefined, { onUnreadable: (error) => handed.push(error) })).toEqual([]);
+        expect(handed.map((error) => error.keys)).toEqual([listed.keys]);
         // Without a revision to compare with, compare-and-set cannot decide: nothing is written.
         if (header === "lost") expect(await rejection(store.save(nextRevision(snapshot)))).toBeInstanceOf(SnapshotCorruptedError);
         await store.delete(keys.foundryExecutionId, keys.workflowId);
@@ -154,6 +158,8 @@ describe("FilePersistenceProvider", () => {
       });
     }
   });
+
+  describeUnreadableListing(() => Promise.resolve({ provider: provider(), writer: (codec) => provider({ codec }) }));
 
   it("ignores leftover temporary files in tryLoad and list, and removes those of dead writers and older than a minute", async () => {
     await mkdir(directory, { recursive: true });

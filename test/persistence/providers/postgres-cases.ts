@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { isWorkflowForgeError } from "../../../src/errors.js";
 import { PostgresPersistenceProvider, type PostgresClient, type PostgresQueryResult } from "../../../src/persistence/providers/postgres.js";
 import { fullSnapshot, nextRevision, randomKeys } from "../../../src/persistence/testing/fixtures.js";
+import { describeUnreadableListing } from "./unreadable-cases.js";
 import { taggedJsonCodec } from "../../support/custom-codec.js";
 
 // Provider-specific cases that need a database, run on PGlite (postgres.test.ts) and on a real
@@ -28,6 +29,11 @@ const regclass = async (client: PostgresClient, name: string): Promise<unknown> 
 
 export function describePostgresCases(backend: string, client: () => PostgresClient): void {
   describe(`PostgresPersistenceProvider on ${backend}`, () => {
+    describeUnreadableListing(() => {
+      const tableName = freshTable();
+      return Promise.resolve({ provider: new PostgresPersistenceProvider({ client: client(), tableName }), writer: (codec) => new PostgresPersistenceProvider({ client: client(), tableName, codec }) });
+    });
+
     it("sends exactly one statement per save, tryLoad, delete and list once the table exists", async () => {
       const { client: counted, calls } = countingClient(client());
       const provider = new PostgresPersistenceProvider({ client: counted, tableName: freshTable() });

@@ -9,6 +9,7 @@ import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/ind
 import { describeWithServer } from "../../support/describe-with-server.js";
 import { taggedJsonCodec } from "../../support/custom-codec.js";
 import { startRedis } from "../../support/redis-server.js";
+import { describeUnreadableListing } from "./unreadable-cases.js";
 
 const server = await startRedis();
 
@@ -65,6 +66,11 @@ describeWithServer("RedisPersistenceProvider on a real redis-server", server, (s
       connected = await driver.connect(started.url);
     });
     afterAll(() => connected.close());
+
+    describeUnreadableListing(() => {
+      const keyPrefix = prefix();
+      return Promise.resolve({ provider: new RedisPersistenceProvider({ client: connected.client, keyPrefix }), writer: (codec) => new RedisPersistenceProvider({ client: connected.client, keyPrefix, codec }) });
+    });
 
     it("save, tryLoad and delete each take exactly one round trip once the scripts are cached", async () => {
       const provider = new RedisPersistenceProvider({ client: connected.counted, keyPrefix: prefix() });

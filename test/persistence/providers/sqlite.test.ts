@@ -8,6 +8,7 @@ import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError } from 
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
 import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
 import { taggedJsonCodec } from "../../support/custom-codec.js";
+import { describeUnreadableListing } from "./unreadable-cases.js";
 
 let directory = "";
 const opened: Database.Database[] = [];
@@ -38,6 +39,11 @@ afterEach(() => {
 });
 
 describe("SqlitePersistenceProvider", () => {
+  describeUnreadableListing(() => {
+    const database = open();
+    return Promise.resolve({ provider: new SqlitePersistenceProvider({ database }), writer: (codec) => new SqlitePersistenceProvider({ database, codec }) });
+  });
+
   it("switches a file database to WAL on first use", async () => {
     const database = open();
     expect(database.pragma("journal_mode", { simple: true })).toBe("delete");

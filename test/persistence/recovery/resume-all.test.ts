@@ -1,5 +1,7 @@
+import Database from "better-sqlite3";
 import { describe, it, expect } from "vitest";
-import { PersistenceError } from "../../../src/persistence/index.js";
+import { PersistenceError, SnapshotCorruptedError } from "../../../src/persistence/index.js";
+import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
 import { deferred, sleep } from "../../support/engine.js";
 import { recoveryFixture } from "./fixtures.js";
 
@@ -27,6 +29,24 @@ describe("coordinator.resumeAll", () => {
       { instanceId: dead.instanceId, reason: "dead-letter" },
     ]);
     expect(fixture.stored(completed.instanceId)?.revision).toBe(1);
+  });
+
+  it("reports a record it cannot read as failed, leaves it stored, and resumes the others", async () => {
+    const fixture = recoveryFixture();
+    const database = new Database(":memory:");
+    const provider = new SqlitePersistenceProvider({ database });
+    const [first, second, broken] = [fixture.interrupted(), fixture.interrupted(), fixture.interrupted()].map((ref) => fixture.stored(ref.instanceId)!);
+    await provider.save(first!);
+    await provider.save(second!);
+    const garbage = { encode: () => "not an encoded snapshot", decode: () => expect.unreachable("never read") };
+    await new SqlitePersistenceProvider({ database, codec: garbage }).save(broken!);
+
+    const report = await fixture.coordinator({ provider }).resumeAll();
+
+    expect(report.resumed.map((item) => item.instanceId).sort()).toEqual([first!.foundryExecutionId, second!.foundryExecutionId].sort());
+    expect(report.failed).toEqual([{ instanceId: broken!.foundryExecutionId, workflowKey: broken!.workflowId, status: "failed", error: expect.any(SnapshotCorruptedError), attempts: 0, deadLettered: false }]);
+    expect(database.prepare("SELECT instance_id FROM workflowforge_snapshots").pluck().all()).toEqual([broken!.foundryExecutionId]);
+    database.close();
   });
 
   it("narrows the instances with the filter", async () => {
