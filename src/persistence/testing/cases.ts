@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { isWorkflowForgeError } from "../../errors.js";
-import type { WorkflowPersistenceProvider } from "../provider.js";
+import type { SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { fullSnapshot, nextRevision, randomKeys, richValues } from "./fixtures.js";
 import { recoveryCases } from "./recovery-cases.js";
@@ -22,11 +22,16 @@ export interface ConformanceCase {
 const load = async (provider: WorkflowPersistenceProvider, snapshot: Pick<WorkflowExecutionSnapshot, "foundryExecutionId" | "workflowId">) =>
   (await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)) ?? undefined;
 
-// A thunk, so that a provider that throws synchronously is caught too.
+// A thunk, so that a provider that throws synchronously is caught too. A wrong error is named in
+// the message, rather than left to a diff of the validation function against the error.
 async function assertConflict(attempt: () => Promise<void> | void, what: string): Promise<void> {
   await assert.rejects(
     async () => attempt(),
-    (error: unknown) => isWorkflowForgeError(error) && error.code === "SNAPSHOT_CONFLICT",
+    (error: unknown) => {
+      if (isWorkflowForgeError(error) && error.code === "SNAPSHOT_CONFLICT") return true;
+      const received = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      assert.fail(`${what} must reject with SnapshotConflictError (code SNAPSHOT_CONFLICT), but rejected with ${received}`);
+    },
     `${what} must reject with SnapshotConflictError`,
   );
 }
@@ -252,16 +257,17 @@ const list: ConformanceCase[] = [
       const failed = fullSnapshot({ workflowName, status: "failed", updatedAt: "2030-01-01T00:00:00.000Z" });
       const other = fullSnapshot({ workflowName: `${workflowName}-other`, status: "failed" });
       for (const snapshot of [old, failed, other]) await provider.save(snapshot);
-      const ids = async (filter: Parameters<NonNullable<WorkflowPersistenceProvider["list"]>>[0]) => {
+      // Each failure names the filter that was not applied.
+      const expectListed = async (filter: SnapshotFilter, expected: WorkflowExecutionSnapshot[]) => {
         const found: string[] = [];
         for await (const snapshot of await provider.list!(filter)) found.push(snapshot.foundryExecutionId);
-        return found.sort();
+        assert.deepEqual(found.sort(), expected.map((snapshot) => snapshot.foundryExecutionId).sort(), `list(${JSON.stringify(filter)}) returned the wrong instances`);
       };
-      assert.deepEqual(await ids({ workflowName }), [old.foundryExecutionId, failed.foundryExecutionId].sort());
-      assert.deepEqual(await ids({ workflowName, status: "failed" }), [failed.foundryExecutionId]);
-      assert.deepEqual(await ids({ workflowName, status: ["running", "compensating"] }), [old.foundryExecutionId]);
-      assert.deepEqual(await ids({ workflowId: other.workflowId }), [other.foundryExecutionId]);
-      assert.deepEqual(await ids({ workflowName, updatedBefore: "2025-01-01T00:00:00.000Z" }), [old.foundryExecutionId]);
+      await expectListed({ workflowName }, [old, failed]);
+      await expectListed({ workflowName, status: "failed" }, [failed]);
+      await expectListed({ workflowName, status: ["running", "compensating"] }, [old]);
+      await expectListed({ workflowId: other.workflowId }, [other]);
+      await expectListed({ workflowName, updatedBefore: "2025-01-01T00:00:00.000Z" }, [old]);
     },
   },
   {

@@ -29,6 +29,22 @@ function jsonProvider(): WorkflowPersistenceProvider {
   };
 }
 
+/** Declares compare-and-set and list, but refuses a stale save with a plain Error and lists everything whatever the filter. */
+function sloppyProvider(): WorkflowPersistenceProvider {
+  const inner = new MemoryPersistenceProvider();
+  return {
+    capabilities: { compareAndSet: true, list: true },
+    save: (snapshot) => {
+      const stored = inner.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId);
+      if ((stored?.revision ?? 0) !== snapshot.revision - 1) throw new Error("revision mismatch");
+      inner.save(snapshot);
+    },
+    tryLoad: (instance, workflow) => inner.tryLoad(instance, workflow),
+    delete: (instance, workflow) => inner.delete(instance, workflow),
+    list: () => inner.list(),
+  };
+}
+
 function caseNamed(start: string) {
   const found = conformanceCases.find((testCase) => testCase.name.startsWith(start));
   if (found === undefined) throw new Error(`no conformance case named "${start}…"`);
@@ -45,6 +61,16 @@ describe("the conformance kit catches", () => {
     const values = caseNamed("save then tryLoad round-trips every value type");
     expect(values.group).toBe("values");
     await expect(values.run(jsonProvider())).rejects.toThrow(/Expected values to be strictly deep-equal/);
+  });
+
+  it("a conflict refused with the wrong error, naming what the provider threw", async () => {
+    const stale = caseNamed("save with a stale revision rejects");
+    await expect(stale.run(sloppyProvider())).rejects.toThrow("a stale save must reject with SnapshotConflictError (code SNAPSHOT_CONFLICT), but rejected with Error: revision mismatch");
+  });
+
+  it("a list that ignores its filter, naming the filter", async () => {
+    const filtered = caseNamed("list(filter) returns stored snapshots matching");
+    await expect(filtered.run(sloppyProvider())).rejects.toThrow(/^list\(\{"workflowName":"List-wf-[^"]+"\}\) returned the wrong instances/);
   });
 
   it("and passes both on a provider that copies and encodes", async () => {
