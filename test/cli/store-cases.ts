@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { SnapshotCodec } from "../../src/persistence/codec.js";
 import type { WorkflowPersistenceProvider } from "../../src/persistence/provider.js";
 import type { WorkflowExecutionSnapshot } from "../../src/persistence/snapshot.js";
+import { unreadableCodec } from "../support/custom-codec.js";
 import { cli, cliJson, instancesOf, seedSnapshots } from "./run-cli.js";
 
 /** A fresh, empty store: the flags that select it, and a provider on it to seed and check with. */
@@ -25,9 +26,6 @@ export function describeStoreCommands(name: string, fresh: () => Promise<StoreFi
   }
   const stored = async (provider: WorkflowPersistenceProvider, s: WorkflowExecutionSnapshot): Promise<boolean> =>
     ((await provider.tryLoad(s.foundryExecutionId, s.workflowId)) ?? undefined) !== undefined;
-
-  // Writes a record whose fields (keys, status, times) are intact and whose text no codec of ours reads.
-  const unreadable: SnapshotCodec = { encode: () => "not an encoded snapshot", decode: () => expect.unreachable("the writer never reads") };
 
   describe(`workflowforge CLI on ${name}`, () => {
     it("list --json prints a summary of every snapshot, oldest first, attempts included", async () => {
@@ -143,7 +141,7 @@ export function describeStoreCommands(name: string, fresh: () => Promise<StoreFi
 
     it("delete refuses a record it cannot read, whose lease it cannot check, unless --force", async () => {
       const { args, provider, writer, snapshots } = await seeded();
-      await writer(unreadable).save({ ...(snapshots[0] as WorkflowExecutionSnapshot), foundryExecutionId: "broken-1" });
+      await writer(unreadableCodec).save({ ...(snapshots[0] as WorkflowExecutionSnapshot), foundryExecutionId: "broken-1" });
       const load = () => provider.tryLoad("broken-1", "billing-v1");
 
       const refused = await cli("delete", "broken-1", "billing-v1", ...args);
@@ -159,7 +157,7 @@ export function describeStoreCommands(name: string, fresh: () => Promise<StoreFi
 
     it("list and prune go past a record they cannot read: the rest as usual, the record named on stderr, exit 1", async () => {
       const { args, provider, writer, snapshots } = await seeded();
-      await writer(unreadable).save({ ...(snapshots[0] as WorkflowExecutionSnapshot), foundryExecutionId: "broken-1" });
+      await writer(unreadableCodec).save({ ...(snapshots[0] as WorkflowExecutionSnapshot), foundryExecutionId: "broken-1" });
       const named =
         /^workflowforge: 1 record could not be read and was left out:\n {2}\[workflowforge:persistence\] stored snapshot for .*broken-1.* is corrupted: .+\nworkflowforge: `workflowforge delete --force <instanceId> <workflowKey>` \(with the same store options\) removes one whose keys are named\.\n$/;
 

@@ -3,6 +3,8 @@ import type { ListOptions } from "../../../src/persistence/list-options.js";
 import type { SnapshotCodec, SnapshotFilter, WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
 import { PersistenceError, SnapshotCorruptedError } from "../../../src/persistence/errors.js";
 import { fullSnapshot } from "../../../src/persistence/testing/index.js";
+import { unreadableCodec } from "../../support/custom-codec.js";
+import { rejectionOf } from "../helpers.js";
 
 /** A provider with `list`, as every shipped one is. */
 export interface ListingProvider {
@@ -17,15 +19,6 @@ export interface UnreadableFixture {
   readonly writer: (codec: SnapshotCodec) => { save(snapshot: WorkflowExecutionSnapshot): Promise<void> };
 }
 
-// Writes a record with the row's own fields (status, name, keys) intact and text no codec of ours reads.
-const garbage: SnapshotCodec = { encode: () => "not an encoded snapshot", decode: () => expect.unreachable("the writer never reads") };
-
-const rejection = (promise: Promise<unknown>): Promise<unknown> =>
-  promise.then(
-    () => expect.unreachable("expected a rejection"),
-    (caught: unknown) => caught,
-  );
-
 /** `list` past a record it cannot read, for one kind of store. Every case gets a fresh store. */
 export function describeUnreadableListing(fresh: () => Promise<UnreadableFixture>): void {
   describe("list() and a record it cannot read", () => {
@@ -34,7 +27,7 @@ export function describeUnreadableListing(fresh: () => Promise<UnreadableFixture
       const readable = [fullSnapshot({ status: "running" }), fullSnapshot({ status: "failed" })];
       for (const snapshot of readable) await fixture.provider.save(snapshot);
       const broken = fullSnapshot({ status: "running" });
-      await fixture.writer(garbage).save(broken);
+      await fixture.writer(unreadableCodec).save(broken);
       return { ...fixture, readable, broken };
     }
     const keysOf = (s: WorkflowExecutionSnapshot) => ({ foundryExecutionId: s.foundryExecutionId, workflowId: s.workflowId });
@@ -42,7 +35,7 @@ export function describeUnreadableListing(fresh: () => Promise<UnreadableFixture
 
     it("rejects as a whole with SnapshotCorruptedError naming its keys when no onUnreadable is given", async () => {
       const { provider, broken } = await seeded();
-      const error = await rejection(provider.list());
+      const error = await rejectionOf(provider.list());
       expect(error).toBeInstanceOf(SnapshotCorruptedError);
       expect((error as SnapshotCorruptedError).keys).toEqual(keysOf(broken));
     });
@@ -68,7 +61,7 @@ export function describeUnreadableListing(fresh: () => Promise<UnreadableFixture
     it("rejects with what onUnreadable throws, as is or as the cause of a PersistenceError", async () => {
       const { provider } = await seeded();
       const stop = new Error("stop listing");
-      const error = await rejection(provider.list({}, undefined, { onUnreadable: () => { throw stop; } }));
+      const error = await rejectionOf(provider.list({}, undefined, { onUnreadable: () => { throw stop; } }));
       expect(error === stop || (error instanceof PersistenceError && error.cause === stop)).toBe(true);
     });
 

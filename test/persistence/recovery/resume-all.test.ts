@@ -2,6 +2,7 @@ import Database from "better-sqlite3";
 import { describe, it, expect } from "vitest";
 import { PersistenceError, SnapshotCorruptedError } from "../../../src/persistence/index.js";
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
+import { unreadableCodec } from "../../support/custom-codec.js";
 import { deferred, sleep } from "../../support/engine.js";
 import { recoveryFixture } from "./fixtures.js";
 
@@ -38,8 +39,7 @@ describe("coordinator.resumeAll", () => {
     const [first, second, broken] = [fixture.interrupted(), fixture.interrupted(), fixture.interrupted()].map((ref) => fixture.stored(ref.instanceId)!);
     await provider.save(first!);
     await provider.save(second!);
-    const garbage = { encode: () => "not an encoded snapshot", decode: () => expect.unreachable("never read") };
-    await new SqlitePersistenceProvider({ database, codec: garbage }).save(broken!);
+    await new SqlitePersistenceProvider({ database, codec: unreadableCodec }).save(broken!);
 
     const report = await fixture.coordinator({ provider }).resumeAll();
 
