@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { MemoryPersistenceProvider, type WorkflowExecutionSnapshot, type WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
+import { pairKey } from "../../../src/persistence/keys.js";
 import { conformanceCases } from "../../../src/persistence/testing/index.js";
 
 // Providers a user could plausibly write, each wrong in one way the kit must name.
 
-const keyOf = (instance: string, workflow: string): string => JSON.stringify([instance, workflow]);
+const keyOf = (foundryExecutionId: string, workflowId: string): string => pairKey({ foundryExecutionId, workflowId });
 
 /** Keeps the object it was given and hands that same object back. */
 function sharingProvider(): WorkflowPersistenceProvider {
@@ -16,7 +17,7 @@ function sharingProvider(): WorkflowPersistenceProvider {
   };
 }
 
-/** Stores `JSON.stringify(snapshot)`: Dates become strings, Maps and Sets empty objects, BigInts throw. */
+/** Stores `JSON.stringify(snapshot)` (BigInts as strings, which it would otherwise refuse): Dates come back as strings, Maps and Sets as empty objects. */
 function jsonProvider(): WorkflowPersistenceProvider {
   const rows = new Map<string, string>();
   return {
