@@ -6,6 +6,7 @@ import { defaultSnapshotCodec, type WorkflowExecutionSnapshot } from "../dist/pe
 import { FilePersistenceProvider, type FileDurability } from "../dist/persistence/file.js";
 // The record layout is not part of the package's API; the raw side writes the provider's own bytes.
 import { formatRecord } from "../src/persistence/providers/file-names.js";
+import { thisOwner } from "../src/persistence/providers/file-owner.js";
 import { averageLength, checkpointFixture, checkpointOf, checkpointRow, checkpointSides, jsonFloorNote, steps, verifySides, type CheckpointFixture, type RawWrite, type SideName } from "./checkpoint-fixture.js";
 import { measureInterleaved, ratio, verdict, type MeasureOptions, type Summary } from "./measure.js";
 import type { BenchSection } from "./report.js";
@@ -42,7 +43,7 @@ function rawAtomicWrite(directory: string, durable: boolean): RawWrite {
 }
 
 // What the provider writes for a snapshot: a header line, then the codec's text.
-const recordOf = (snapshot: WorkflowExecutionSnapshot): string => formatRecord(snapshot, defaultSnapshotCodec.encode(snapshot), process.pid);
+const recordOf = (snapshot: WorkflowExecutionSnapshot): string => formatRecord(snapshot, defaultSnapshotCodec.encode(snapshot), thisOwner());
 
 async function measure(parent: string, durability: FileDurability, fixture: CheckpointFixture, options: MeasureOptions): Promise<Record<SideName, Summary>> {
   const directory = mkdtempSync(join(parent, `workflowforge-bench-file-${durability}-`));

@@ -9,7 +9,8 @@ import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from "nod
 import { uptime } from "node:os";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { breakerFileName, classifyEntry, lockFileName, lockOwner } from "./file-names.js";
+import { breakerFileName, classifyEntry, lockFileName } from "./file-names.js";
+import { isGone, lockOwner, ownerLine, thisOwner, type LockOwner } from "./file-owner.js";
 
 // A lock this old may be broken if its owner is gone; a temporary file this old is a leftover.
 const staleLockMs = 5_000;
@@ -44,17 +45,6 @@ async function both<A, B>(a: Promise<A>, b: Promise<B>, undoA: (value: A) => Pro
   if (first.status === "fulfilled") await undoA(first.value).catch(ignore);
   if (second.status === "fulfilled") await undoB(second.value).catch(ignore);
   throw first.status === "rejected" ? first.reason : (second as PromiseRejectedResult).reason;
-}
-
-function isAlive(pid: number): boolean {
-  // 0 and negative pids would address process groups.
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errorCode(error) !== "ESRCH"; // EPERM: alive, another user's
-  }
 }
 
 /** Flushes a directory's entries (a rename, an unlink) to the disk. */
@@ -107,7 +97,7 @@ export interface LockPaths {
 
 interface LockState {
   readonly line: string;
-  readonly pid: number;
+  readonly owner: LockOwner;
   readonly ino: number;
   readonly mtimeMs: number;
 }
@@ -124,20 +114,22 @@ async function inspectLock(path: string): Promise<LockState | undefined> {
   const handle = await open(path, "r").catch(absent);
   if (handle === undefined) return undefined;
   try {
-    const [{ line }, info] = await Promise.all([readFirstLine(handle), handle.stat()]);
-    return { line, pid: lockOwner(line), ino: info.ino, mtimeMs: info.mtimeMs };
+    const [{ line, complete }, info] = await Promise.all([readFirstLine(handle), handle.stat()]);
+    // A line cut short may end in part of a start time; its pid alone is the owner then.
+    const owner = complete ? lockOwner(line) : { pid: lockOwner(line).pid };
+    return { line, owner, ino: info.ino, mtimeMs: info.mtimeMs };
   } finally {
     await handle.close();
   }
 }
 
-// Old (a negative age, after the clock was set back, never is) and its owner gone: its pid is dead
-// (or was never written), or it predates the last boot (its pid may now be someone else's). A live
-// pid's lock is never broken, this process's included: worker threads share the pid.
+// Old (a negative age, after the clock was set back, never is) and its owner gone: it predates the
+// last boot, or its process has exited (see isGone: a dead pid, or one reused by a process that
+// started later). A live owner's lock is never broken, this process's included.
 function isStale(lock: LockState): boolean {
   const now = Date.now();
   if (now - lock.mtimeMs <= staleLockMs) return false;
-  return lock.mtimeMs < now - uptime() * 1000 || !isAlive(lock.pid);
+  return lock.mtimeMs < now - uptime() * 1000 || isGone(lock.owner);
 }
 
 // Breakers take turns through the exclusive `breaker` file, so that of two that found the same stale
@@ -153,7 +145,7 @@ async function breakStale(paths: LockPaths, seen: LockState): Promise<boolean> {
     return false;
   }
   try {
-    await turn.writeFile(`${process.pid} ${randomBytes(8).toString("hex")}\n`);
+    await turn.writeFile(ownerLine(thisOwner(), randomBytes(8).toString("hex")));
     const again = await inspectLock(paths.lock);
     if (again?.line === seen.line && again.ino === seen.ino && again.mtimeMs === seen.mtimeMs) await unlink(paths.lock).catch(absent);
     return true;
@@ -169,7 +161,7 @@ async function breakStale(paths: LockPaths, seen: LockState): Promise<boolean> {
  * Why a lock file: compare-and-set needs "read the stored revision, then replace" to be one step
  * for every process, and rename alone cannot compare. An exclusive create (`open(path, "wx")`,
  * O_CREAT|O_EXCL) is atomic on local file systems, so exactly one process holds the lock; its first
- * line names the holder's pid (see lockOwner). Others retry with a randomised backoff (1 ms doubling
+ * line names the holder (see lockOwner). Others retry with a randomised backoff (1 ms doubling
  * to 50 ms) until `timeoutMs`, then fail. A holder that crashed leaves its lock behind: a lock older
  * than 5 s whose owner is gone (see isStale) is removed, by one breaker at a time, and the create retried.
  */
@@ -191,7 +183,7 @@ async function waitForLock(paths: LockPaths, timeoutMs: number, signal: AbortSig
     const lock = await inspectLock(paths.lock);
     if (lock === undefined) continue; // released meanwhile
     if (isStale(lock) && (await breakStale(paths, lock))) continue;
-    if (Date.now() >= deadline) throw new Error(`the lock file ${paths.lock} is held by process ${lock.pid}; gave up after ${timeoutMs} ms`);
+    if (Date.now() >= deadline) throw new Error(`the lock file ${paths.lock} is held by process ${lock.owner.pid}; gave up after ${timeoutMs} ms`);
     await untilAborted(sleep(Math.min(50, 2 ** attempt) * (0.5 + Math.random())), signal);
   }
 }
@@ -326,7 +318,7 @@ export async function removeLocked(options: Omit<ReplaceOptions, "render" | "che
     try {
       // The content only tells others whose lock it is, so the record can go meanwhile, and a failure
       // to write it does not fail the delete. Both settle before the lock is released.
-      const owner = handle.writeFile(`${process.pid} ${randomBytes(8).toString("hex")}\n`);
+      const owner = handle.writeFile(ownerLine(thisOwner(), randomBytes(8).toString("hex")));
       const [, removed] = await Promise.allSettled([owner, unlink(target).then(() => true, absent), closeQuietly(kept)]);
       if (removed.status === "rejected") throw removed.reason;
       if (removed.value === true && durable) await syncDirectory(options.directory);
@@ -364,7 +356,7 @@ export async function removeLeftovers(directory: string, names: readonly string[
   const removeTemporary = async (name: string, pid: number): Promise<void> => {
     const path = join(directory, name);
     const info = await stat(path);
-    if (!isAlive(pid) || now - info.mtimeMs > staleTemporaryMs) await unlink(path);
+    if (isGone({ pid }) || now - info.mtimeMs > staleTemporaryMs) await unlink(path);
   };
   const removeStaleLock = async (base: string): Promise<void> => {
     const paths = { lock: join(directory, lockFileName(base)), breaker: join(directory, breakerFileName(base)) };

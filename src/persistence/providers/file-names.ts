@@ -4,6 +4,7 @@
 
 import { matchesFilter, type SnapshotFilter } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
+import type { LockOwner } from "./file-owner.js";
 
 /** eCryptfs, the strictest common local file system, allows 143 bytes; most allow 255. */
 const maxNameBytes = 143;
@@ -79,8 +80,9 @@ export function classifyEntry(name: string): EntryKind {
  * The first line of a record: the keys, so a load can check it read the pair it asked for (hashed
  * names are not injective), the revision, so compare-and-set reads one line instead of decoding
  * the snapshot, the fields `list()` filters on, so non-matching records are never decoded, and the
- * writer's pid: a record is written into the instance's lock file, and while it is one, the pid
- * says whose lock it is. Records written before the pid was added have none.
+ * writer (pid and, where known, its process's start time): a record is written into the instance's
+ * lock file, and while it is one, they say whose lock it is (see file-owner.ts). Records written
+ * before they were added have none.
  */
 export interface RecordHeader {
   readonly format: typeof recordFormat;
@@ -91,31 +93,17 @@ export interface RecordHeader {
   readonly workflowName: string;
   readonly updatedAt: string;
   readonly pid?: number;
+  readonly started?: number;
 }
 
 const recordFormat = "workflowforge-file/1";
 const checkedFields = ["foundryExecutionId", "workflowId", "revision", "status", "workflowName", "updatedAt"] as const;
 
-/** A record written by process `pid`: the header as one line of JSON (which escapes every newline), then the codec's text. */
-export function formatRecord(snapshot: WorkflowExecutionSnapshot, encoded: string, pid: number): string {
+/** A record written by `owner`: the header as one line of JSON (which escapes every newline), then the codec's text. */
+export function formatRecord(snapshot: WorkflowExecutionSnapshot, encoded: string, owner: LockOwner): string {
   const { foundryExecutionId, workflowId, revision, status, workflowName, updatedAt } = snapshot;
-  const header: RecordHeader = { format: recordFormat, foundryExecutionId, workflowId, revision, status, workflowName, updatedAt, pid };
+  const header: RecordHeader = { format: recordFormat, foundryExecutionId, workflowId, revision, status, workflowName, updatedAt, ...owner };
   return `${JSON.stringify(header)}\n${encoded}`;
-}
-
-/**
- * The pid that holds a lock, from the lock file's first line: a save's lock is its new record, whose
- * header names the writer; a delete's (and an older version's) is `<pid> <random>`. NaN when the
- * line says nothing (its writer died before writing it, or it is cut short).
- */
-export function lockOwner(firstLine: string): number {
-  if (!firstLine.startsWith("{")) return Number.parseInt(firstLine, 10);
-  try {
-    const { pid } = JSON.parse(firstLine) as { pid?: unknown };
-    return typeof pid === "number" ? pid : Number.NaN;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 /** Parses a header line; throws an Error saying what is wrong with it. */

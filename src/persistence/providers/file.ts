@@ -8,6 +8,7 @@ import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, descri
 import { listedReader, type ListedReader, type ListOptions } from "../list-options.js";
 import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
+import { thisOwner } from "./file-owner.js";
 import { absent, prepareDirectory, removeLeftovers, removeLocked, replaceLocked, untilAborted, type FirstLine, type KeptHandle, type LockPaths } from "./file-io.js";
 import * as layout from "./file-names.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
@@ -91,9 +92,10 @@ const sameKeys = (a: SnapshotKeys, b: SnapshotKeys): boolean => a.foundryExecuti
  * - **Compare-and-set across processes:** that file is the instance's lock file, created with an
  *   exclusive open (`wx`): holding it, `save` reads the stored revision from the record's first
  *   line, and the rename that publishes the new record also releases the lock. `delete` holds it
- *   while it removes the record. A lock is broken when it is older than 5 s and its owner (the pid
- *   in its first line) is gone: a dead pid, or a lock from before the last boot; one writer at a
- *   time breaks it (a `.break` file, created exclusively, gives the turn). First use and `list()`
+ *   while it removes the record. A lock is broken when it is older than 5 s and its owner (named
+ *   in its first line) is gone: a dead pid, a pid that now belongs to a process started later (on
+ *   Linux, which tells when a process started: a restarted container's process often gets the
+ *   pid its crashed predecessor had), or a lock from before the last boot; one writer at a time breaks it (a `.break` file, created exclusively, gives the turn). First use and `list()`
  *   break such locks too, so an instance never written again is cleaned. Otherwise the writer
  *   retries with a short randomised backoff for up to `lockTimeoutMs`, then fails. Writers of one
  *   provider queue in memory before taking the lock.
@@ -151,7 +153,7 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
         const kept = this.#take(base);
         // Encoded while the lock is being created; a snapshot the codec refuses writes nothing.
         let text = "";
-        const render = (): string => (text = layout.formatRecord(snapshot, encodeForStorage(this.#codec, snapshot), process.pid));
+        const render = (): string => (text = layout.formatRecord(snapshot, encodeForStorage(this.#codec, snapshot), thisOwner()));
         const check = (stored: FirstLine | undefined): void => {
           let revision = 0;
           if (stored !== undefined) {

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { mkdir, readdir, readFile, readlink, stat, truncate, utimes, writeFile } from "node:fs/promises";
 import { tmpdir, uptime } from "node:os";
 import { basename, join } from "node:path";
@@ -34,6 +34,8 @@ async function rejection(promise: Promise<unknown>): Promise<any> {
     (error: unknown) => error,
   );
 }
+
+const procfs = existsSync("/proc/self/stat");
 
 // The pid of a process that has exited: what a crashed writer leaves in its lock and temp names.
 const deadPid = (): number => spawnSync(process.execPath, ["-e", ""]).pid;
@@ -294,6 +296,56 @@ describe("FilePersistenceProvider", () => {
       await plantFile(lockPath(snapshot), `${process.pid} before-the-reboot\n`, secondsAgo(uptime() + 60));
       await store.save(nextRevision(snapshot));
       expect((await store.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId))?.revision).toBe(2);
+    });
+
+    // A restarted container's process often gets the pid its crashed predecessor had (pid 1 at
+    // the top of many images): only the start time in the lock tells the two apart.
+    describe.skipIf(!procfs)("whose pid is this process's (Linux: /proc tells when a process started)", () => {
+      const started = (): number => {
+        const stat = readFileSync("/proc/self/stat", "latin1");
+        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+      };
+      const header = (owner: object) => `{"format":"workflowforge-file/1","foundryExecutionId":"x","workflowId":"y","revision":2,"status":"running","workflowName":"w","updatedAt":"t",${JSON.stringify(owner).slice(1)}\nwf1:00`;
+
+      it("is broken when older than 5 s and left by a process that started earlier: a delete's lock or a save's", async () => {
+        const store = provider({ lockTimeoutMs: 200 });
+        const snapshot = fullSnapshot();
+        await store.save(snapshot);
+        await plantFile(lockPath(snapshot), `${process.pid} before-the-restart ${started() - 1}\n`, secondsAgo(10));
+        await store.save(nextRevision(snapshot));
+        await plantFile(lockPath(snapshot), header({ pid: process.pid, started: started() - 1 }), secondsAgo(10));
+        await store.save(nextRevision(nextRevision(snapshot)));
+        expect((await store.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId))?.revision).toBe(3);
+        expect(await readdir(directory)).toHaveLength(1);
+      });
+
+      it("is not broken when its start time is this process's: a worker thread may hold it", async () => {
+        const store = provider({ lockTimeoutMs: 200 });
+        const snapshot = fullSnapshot();
+        await store.save(snapshot);
+        for (const lock of [`${process.pid} a-worker ${started()}\n`, header({ pid: process.pid, started: started() })]) {
+          await plantFile(lockPath(snapshot), lock, secondsAgo(10));
+          const error = await rejection(store.save(nextRevision(snapshot)));
+          expect(error.message).toContain(`is held by process ${process.pid}; gave up after 200 ms`);
+        }
+      });
+
+      it("is judged by its pid alone when its line is cut short, since the start time may be cut too", async () => {
+        const store = provider({ lockTimeoutMs: 200 });
+        const snapshot = fullSnapshot();
+        await store.save(snapshot);
+        await plantFile(lockPath(snapshot), `${process.pid} cut-short ${String(started()).slice(0, -1)}`, secondsAgo(10));
+        const error = await rejection(store.save(nextRevision(snapshot)));
+        expect(error.message).toContain(`is held by process ${process.pid}; gave up after 200 ms`);
+      });
+
+      it("is named in a save's header: the writer's pid and start time", async () => {
+        const store = provider();
+        const snapshot = fullSnapshot();
+        await store.save(snapshot);
+        const [line] = (await readFile(recordPath(snapshot), "utf8")).split("\n");
+        expect(JSON.parse(line as string)).toMatchObject({ pid: process.pid, started: started() });
+      });
     });
 
     it("is not broken while its owner lives, however old: the writer gives up after lockTimeoutMs", async () => {

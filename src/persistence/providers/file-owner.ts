@@ -1,0 +1,91 @@
+// Who holds a file lock, and whether that process is gone. A pid alone cannot say: pids are reused,
+// and in a container they are reused at once (a restarted container's node is pid 1 again, or
+// whatever it was last time), so the lock a crashed process left would look held by its own
+// successor for good. Where the system tells (Linux's /proc), an owner is also named by the
+// moment its process started, which no later process with the same pid shares.
+
+import { readFileSync } from "node:fs";
+
+/** A lock's holder: its pid and, where known, its process's start time in clock ticks since boot. */
+export interface LockOwner {
+  readonly pid: number;
+  readonly started?: number;
+}
+
+/**
+ * The start time of process `pid` (field 22 of `/proc/<pid>/stat`, clock ticks since boot), or
+ * undefined where there is no such file (not Linux, or no such process). Synchronous: procfs is
+ * generated in memory, and this runs once per process and then only for locks found stale-aged.
+ */
+export function processStartTime(pid: number): number | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+  } catch {
+    return undefined;
+  }
+  // The command name, field 2, is in parentheses and may hold spaces and parentheses itself.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const started = Number(fields[19]); // field 22; the slice starts at field 3
+  return Number.isSafeInteger(started) ? started : undefined;
+}
+
+let current: LockOwner | undefined;
+
+/** This process as a lock owner; worker threads share it, as they share the pid. */
+export function thisOwner(): LockOwner {
+  if (current === undefined) {
+    const started = processStartTime(process.pid);
+    current = Object.freeze(started === undefined ? { pid: process.pid } : { pid: process.pid, started });
+  }
+  return current;
+}
+
+function isAlive(pid: number): boolean {
+  // 0 and negative pids would address process groups.
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: unknown }).code !== "ESRCH"; // EPERM: alive, another user's
+  }
+}
+
+/**
+ * True when the process that took the lock has exited: its pid is dead (or was never written), or
+ * the pid now belongs to a process that started at another moment. A live owner is never gone,
+ * this process included: worker threads share its pid and start time.
+ */
+export function isGone(owner: LockOwner): boolean {
+  if (!isAlive(owner.pid)) return true;
+  if (owner.started === undefined) return false;
+  const started = processStartTime(owner.pid);
+  return started !== undefined && started !== owner.started;
+}
+
+/** `<pid> <random> <start time>`: the first line of a lock that holds no record (a delete's, a breaker's). */
+export function ownerLine(owner: LockOwner, random: string): string {
+  return owner.started === undefined ? `${owner.pid} ${random}\n` : `${owner.pid} ${random} ${owner.started}\n`;
+}
+
+/**
+ * The owner named by a lock file's first line: a save's lock is its new record, whose JSON header
+ * holds `pid` and `started`; a delete's (and an older version's) is {@link ownerLine}'s. A pid of
+ * NaN when the line says nothing (its writer died before writing it, or it is cut short).
+ */
+export function lockOwner(firstLine: string): LockOwner {
+  if (!firstLine.startsWith("{")) {
+    const [pid = "", , started] = firstLine.split(" ");
+    return withStart(Number.parseInt(pid, 10), started === undefined ? undefined : Number(started));
+  }
+  try {
+    const { pid, started } = JSON.parse(firstLine) as { pid?: unknown; started?: unknown };
+    return withStart(typeof pid === "number" ? pid : Number.NaN, started);
+  } catch {
+    return { pid: Number.NaN };
+  }
+}
+
+// A start time that is not a whole number (cut short, or from elsewhere) is left out: the pid rule alone applies.
+const withStart = (pid: number, started: unknown): LockOwner => (Number.isSafeInteger(started) ? { pid, started: started as number } : { pid });

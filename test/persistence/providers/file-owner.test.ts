@@ -1,0 +1,81 @@
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { isGone, lockOwner, ownerLine, processStartTime, thisOwner } from "../../../src/persistence/providers/file-owner.js";
+
+// Linux tells when a process started (/proc/<pid>/stat); elsewhere an owner is its pid alone.
+const procfs = existsSync("/proc/self/stat");
+const deadPid = (): number => spawnSync(process.execPath, ["-e", ""]).pid;
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill("SIGKILL");
+});
+
+/** A process that sleeps until killed, started from `path` (so that its command name is the file's). */
+async function sleeper(path = process.execPath): Promise<number> {
+  const child = spawn(path, ["-e", "setTimeout(() => {}, 60_000)"], { stdio: "ignore" });
+  children.push(child);
+  await new Promise((resolve, reject) => child.once("spawn", resolve).once("error", reject));
+  return child.pid as number;
+}
+
+describe("lock owners", () => {
+  it("read back from the lines they write: a delete's `<pid> <random> <start>` and a record header's JSON", () => {
+    for (const owner of [{ pid: 42, started: 12345 }, { pid: 42 }]) {
+      expect(lockOwner(ownerLine(owner, "0a1b").trimEnd())).toEqual(owner);
+      expect(lockOwner(JSON.stringify({ format: "workflowforge-file/1", ...owner }))).toEqual(owner);
+    }
+    // An older version's line names the pid alone; a line that says nothing names no pid.
+    expect(lockOwner("42 0a1b")).toEqual({ pid: 42 });
+    expect(lockOwner("42 0a1b 12x")).toEqual({ pid: 42 });
+    expect(lockOwner('{"format":"workflowforge-file/1","pid":42,"started":"soon"}')).toEqual({ pid: 42 });
+    expect(lockOwner("").pid).toBeNaN();
+    expect(lockOwner('{"format":"workflowforge-file/1"').pid).toBeNaN();
+  });
+
+  it("is gone when its pid is dead or was never written, and not while it lives", async () => {
+    expect(isGone({ pid: deadPid() })).toBe(true);
+    expect(isGone({ pid: Number.NaN })).toBe(true);
+    expect(isGone({ pid: 0 })).toBe(true);
+    expect(isGone({ pid: -1 })).toBe(true);
+    expect(isGone({ pid: await sleeper() })).toBe(false);
+    expect(isGone(thisOwner())).toBe(false);
+  });
+
+  describe.skipIf(!procfs)("with start times (Linux: /proc/<pid>/stat)", () => {
+    it("this process is named by its pid and the start time /proc gives it", () => {
+      const stat = readFileSync("/proc/self/stat", "latin1");
+      const started = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+      expect(thisOwner()).toEqual({ pid: process.pid, started });
+      expect(processStartTime(process.pid)).toBe(started);
+    });
+
+    it("reads start times in order of starting, for a command name with spaces and parentheses too", async () => {
+      const directory = mkdtempSync(join(tmpdir(), "workflowforge-owner-"));
+      try {
+        const oddName = join(directory, "a) b (c");
+        symlinkSync(process.execPath, oddName);
+        const odd = await sleeper(oddName);
+        expect(readFileSync(`/proc/${odd}/stat`, "latin1")).toContain("(a) b (c)");
+        const later = await sleeper();
+        const times = [processStartTime(process.pid), processStartTime(odd), processStartTime(later)] as number[];
+        for (const time of times) expect(Number.isSafeInteger(time)).toBe(true);
+        expect(times).toEqual([...times].sort((a, b) => a - b));
+        expect(processStartTime(deadPid())).toBeUndefined();
+      } finally {
+        rmSync(directory, { recursive: true, force: true });
+      }
+    });
+
+    it("is gone when its pid now belongs to a process that started at another moment, and not when the start times agree", async () => {
+      const pid = await sleeper();
+      const started = processStartTime(pid) as number;
+      expect(isGone({ pid, started })).toBe(false);
+      expect(isGone({ pid, started: started - 1 })).toBe(true);
+      expect(isGone({ ...thisOwner(), started: (thisOwner().started as number) + 1 })).toBe(true);
+    });
+  });
+});
