@@ -1,7 +1,9 @@
 import Database from "better-sqlite3";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { on } from "node:events";
 import { join } from "node:path";
+import { Worker } from "node:worker_threads";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isWorkflowForgeError } from "../../../src/errors.js";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError } from "../../../src/persistence/errors.js";
@@ -166,6 +168,35 @@ describe("SqlitePersistenceProvider", () => {
     expect(error).toBeInstanceOf(PersistenceError);
     expect(error).toMatchObject({ code: "PERSISTENCE", call: "save", cause: { code: "SQLITE_BUSY" } });
     expect(await provider.tryLoad(first.foundryExecutionId, first.workflowId)).toEqual(first);
+  });
+
+  // better-sqlite3 runs on the calling thread, so the holder is another thread: a worker that keeps
+  // a write transaction open for 300 ms while the provider's save waits in the driver's busy handler.
+  it("waits out another connection's write lock within the driver's busy timeout (5 s by default)", async () => {
+    const path = join(directory, "waits.db");
+    const provider = new SqlitePersistenceProvider({ database: open("waits.db") });
+    const first = fullSnapshot();
+    await provider.save(first);
+    const holder = new Worker(
+      `const Database = require("better-sqlite3");
+       const { parentPort, workerData } = require("node:worker_threads");
+       const database = new Database(workerData);
+       database.exec("BEGIN IMMEDIATE");
+       parentPort.postMessage("held");
+       setTimeout(() => { database.exec("COMMIT"); database.close(); parentPort.postMessage("released"); }, 300);`,
+      { eval: true, workerData: path },
+    );
+    try {
+      const messages = on(holder, "message");
+      expect((await messages.next()).value).toEqual(["held"]);
+      const started = Date.now();
+      await provider.save(nextRevision(first));
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+      expect((await messages.next()).value).toEqual(["released"]);
+      expect((await provider.tryLoad(first.foundryExecutionId, first.workflowId))?.revision).toBe(2);
+    } finally {
+      await holder.terminate();
+    }
   });
 
   it("a corrupted data column raises SnapshotCorruptedError naming the keys, from tryLoad and list", async () => {
