@@ -80,7 +80,8 @@ const sameKeys = (a: SnapshotKeys, b: SnapshotKeys): boolean => a.foundryExecuti
 
 /**
  * Stores each instance's snapshot in its own file under `directory`, using `node:fs` only. For
- * one machine and a local file system (not NFS or SMB: their locking and rename are not reliable).
+ * one machine and a local file system (not NFS or SMB: their locking and rename are not reliable),
+ * and for processes that see each other's pids (containers sharing the directory share a pid namespace).
  *
  * - **Names:** safe for any key (NUL, "/", "..", unicode, any length): lowercase base32 of the keys,
  *   or a SHA-256 when that would not fit a 143-byte name. See {@link FilePersistenceProvider.fileNameFor}.
