@@ -77,7 +77,7 @@ export function ownerLine(owner: LockOwner, random: string): string {
 export function lockOwner(firstLine: string): LockOwner {
   if (!firstLine.startsWith("{")) {
     const [pid = "", , started] = firstLine.split(" ");
-    return withStart(Number.parseInt(pid, 10), started === undefined ? undefined : Number(started));
+    return withStart(Number.parseInt(pid, 10), started !== undefined && /^\d+$/.test(started) ? Number(started) : undefined);
   }
   try {
     const { pid, started } = JSON.parse(firstLine) as { pid?: unknown; started?: unknown };

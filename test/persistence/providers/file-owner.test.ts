@@ -31,6 +31,7 @@ describe("lock owners", () => {
     // An older version's line names the pid alone; a line that says nothing names no pid.
     expect(lockOwner("42 0a1b")).toEqual({ pid: 42 });
     expect(lockOwner("42 0a1b 12x")).toEqual({ pid: 42 });
+    expect(lockOwner("42 0a1b ")).toEqual({ pid: 42 });
     expect(lockOwner('{"format":"workflowforge-file/1","pid":42,"started":"soon"}')).toEqual({ pid: 42 });
     expect(lockOwner("").pid).toBeNaN();
     expect(lockOwner('{"format":"workflowforge-file/1"').pid).toBeNaN();
