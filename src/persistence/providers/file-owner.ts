@@ -2,7 +2,9 @@
 // and in a container they are reused at once (a restarted container's node is pid 1 again, or
 // whatever it was last time), so the lock a crashed process left would look held by its own
 // successor for good. Where the system tells (Linux's /proc), an owner is also named by the
-// moment its process started, which no later process with the same pid shares.
+// moment its process started, which no later process with the same pid shares. (Processes that
+// share a pid namespace but not a time namespace read each other's start times shifted, and
+// would take each other's old locks for a dead writer's; the provider does not support that.)
 
 import { readFileSync } from "node:fs";
 
@@ -12,23 +14,42 @@ export interface LockOwner {
   readonly started?: number;
 }
 
-/**
- * The start time of process `pid` (field 22 of `/proc/<pid>/stat`, clock ticks since boot), or
- * undefined where there is no such file (not Linux, or no such process). Synchronous: procfs is
- * generated in memory, and this runs once per process and then only for locks found stale-aged.
- */
-export function processStartTime(pid: number): number | undefined {
-  let stat: string;
+/** What /proc tells of a process: its state letter (field 3) and its start time (field 22). */
+export interface ProcessStat {
+  readonly state: string;
+  readonly started: number;
+}
+
+function readStat(path: string): string | undefined {
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return readFileSync(path, "latin1");
   } catch {
     return undefined;
   }
+}
+
+// /proc describes the pid namespace it was mounted for, which a sandbox that moved the process into
+// a new one without remounting it is not: then its pids are another namespace's, and it is not asked.
+let procfsIsOurs: boolean | undefined;
+
+/**
+ * The state and start time of process `pid` from `/proc/<pid>/stat` (clock ticks since boot), or
+ * undefined where there is no such file (not Linux, or no such process) or /proc is another pid
+ * namespace's. Synchronous: procfs is generated in memory, and this runs once per process and then
+ * only for locks found stale-aged.
+ */
+export function processStat(pid: number): ProcessStat | undefined {
+  procfsIsOurs ??= Number.parseInt(readStat("/proc/self/stat") ?? "", 10) === process.pid;
+  const stat = procfsIsOurs ? readStat(`/proc/${pid}/stat`) : undefined;
+  if (stat === undefined) return undefined;
   // The command name, field 2, is in parentheses and may hold spaces and parentheses itself.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const started = Number(fields[19]); // field 22; the slice starts at field 3
-  return Number.isSafeInteger(started) ? started : undefined;
+  return Number.isSafeInteger(started) ? { state: fields[0] ?? "", started } : undefined;
 }
+
+/** The start time of process `pid`, where {@link processStat} tells it. */
+export const processStartTime = (pid: number): number | undefined => processStat(pid)?.started;
 
 let current: LockOwner | undefined;
 
@@ -53,15 +74,18 @@ function isAlive(pid: number): boolean {
 }
 
 /**
- * True when the process that took the lock has exited: its pid is dead (or was never written), or
- * the pid now belongs to a process that started at another moment. A live owner is never gone,
- * this process included: worker threads share its pid and start time.
+ * True when the process that took the lock has exited: its pid is dead (or was never written), it
+ * is a zombie (exited, not yet reaped by its parent, which a container's first process may never
+ * do), or the pid now belongs to a process that started at another moment. A live owner is never
+ * gone, this process included: worker threads share its pid and start time. What /proc cannot
+ * tell counts as alive.
  */
 export function isGone(owner: LockOwner): boolean {
   if (!isAlive(owner.pid)) return true;
-  if (owner.started === undefined) return false;
-  const started = processStartTime(owner.pid);
-  return started !== undefined && started !== owner.started;
+  const stat = processStat(owner.pid);
+  if (stat === undefined) return false;
+  if (stat.state === "Z" || stat.state === "X") return true;
+  return owner.started !== undefined && stat.started !== owner.started;
 }
 
 /** `<pid> <random> <start time>`: the first line of a lock that holds no record (a delete's, a breaker's). */

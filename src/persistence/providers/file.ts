@@ -94,9 +94,10 @@ const sameKeys = (a: SnapshotKeys, b: SnapshotKeys): boolean => a.foundryExecuti
  *   exclusive open (`wx`): holding it, `save` reads the stored revision from the record's first
  *   line, and the rename that publishes the new record also releases the lock. `delete` holds it
  *   while it removes the record. A lock is broken when it is older than 5 s and its owner (named
- *   in its first line) is gone: a dead pid, a pid that now belongs to a process started later (on
- *   Linux, which tells when a process started: a restarted container's process often gets the
- *   pid its crashed predecessor had), or a lock from before the last boot; one writer at a time breaks it (a `.break` file, created exclusively, gives the turn). First use and `list()`
+ *   in its first line) is gone: a dead pid, a lock from before the last boot or, on Linux, which
+ *   tells when a process started, a zombie or a pid now held by another process (a restarted
+ *   container's process often gets the pid its crashed predecessor had). One writer at a time
+ *   breaks it (a `.break` file, created exclusively, gives the turn). First use and `list()`
  *   break such locks too, so an instance never written again is cleaned. Otherwise the writer
  *   retries with a short randomised backoff for up to `lockTimeoutMs`, then fails. Writers of one
  *   provider queue in memory before taking the lock.

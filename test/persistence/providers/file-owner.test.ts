@@ -1,9 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { once } from "node:events";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
-import { isGone, lockOwner, ownerLine, processStartTime, thisOwner } from "../../../src/persistence/providers/file-owner.js";
+import { isGone, lockOwner, ownerLine, processStartTime, processStat, thisOwner } from "../../../src/persistence/providers/file-owner.js";
 
 // Linux tells when a process started (/proc/<pid>/stat); elsewhere an owner is its pid alone.
 const procfs = existsSync("/proc/self/stat");
@@ -69,6 +71,21 @@ describe("lock owners", () => {
       } finally {
         rmSync(directory, { recursive: true, force: true });
       }
+    });
+
+    it("is gone when its process has exited but was never reaped by its parent (a zombie)", async () => {
+      // sh starts `sleep 0` in the background and becomes `sleep 30`, which never reaps it.
+      const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
+      children.push(parent);
+      const [printed] = (await once(parent.stdout, "data")) as [Buffer];
+      const pid = Number(printed.toString().trim());
+      for (let waited = 0; processStat(pid)?.state !== "Z"; waited += 10) {
+        if (waited > 5_000) throw new Error(`process ${pid} did not become a zombie`);
+        await sleep(10);
+      }
+      expect(isGone({ pid })).toBe(true);
+      expect(isGone({ pid, started: processStartTime(pid) as number })).toBe(true);
+      expect(isGone({ pid: parent.pid as number, started: processStartTime(parent.pid as number) as number })).toBe(false);
     });
 
     it("is gone when its pid now belongs to a process that started at another moment, and not when the start times agree", async () => {

@@ -182,16 +182,17 @@ describe("SqlitePersistenceProvider", () => {
        const { parentPort, workerData } = require("node:worker_threads");
        const database = new Database(workerData);
        database.exec("BEGIN IMMEDIATE");
-       parentPort.postMessage("held");
+       parentPort.postMessage(["held", Date.now()]);
        setTimeout(() => { database.exec("COMMIT"); database.close(); parentPort.postMessage("released"); }, 300);`,
       { eval: true, workerData: path },
     );
     try {
       const messages = on(holder, "message");
-      expect((await messages.next()).value).toEqual(["held"]);
-      const started = Date.now();
+      // Timed from the worker's clock: its 300 ms start once the lock is held, whenever the message lands (less 10 ms for timer rounding).
+      const [[held, heldAt]] = (await messages.next()).value as [[string, number]];
+      expect(held).toBe("held");
       await provider.save(nextRevision(first));
-      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+      expect(Date.now() - heldAt).toBeGreaterThanOrEqual(290);
       expect((await messages.next()).value).toEqual(["released"]);
       expect((await provider.tryLoad(first.foundryExecutionId, first.workflowId))?.revision).toBe(2);
     } finally {
