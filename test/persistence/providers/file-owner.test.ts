@@ -1,15 +1,13 @@
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { once } from "node:events";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
+import { deadPid, procfs } from "../../support/processes.js";
 import { isGone, lockOwner, ownerLine, processStartTime, processStat, thisOwner } from "../../../src/persistence/providers/file-owner.js";
 
-// Linux tells when a process started (/proc/<pid>/stat); elsewhere an owner is its pid alone.
-const procfs = existsSync("/proc/self/stat");
-const deadPid = (): number => spawnSync(process.execPath, ["-e", ""]).pid;
 
 const children: ChildProcess[] = [];
 afterEach(() => {

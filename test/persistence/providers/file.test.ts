@@ -1,15 +1,17 @@
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { mkdir, readdir, readFile, readlink, stat, truncate, utimes, writeFile } from "node:fs/promises";
 import { tmpdir, uptime } from "node:os";
 import { basename, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError } from "../../../src/persistence/errors.js";
 import { FilePersistenceProvider } from "../../../src/persistence/providers/file.js";
+import { processStartTime } from "../../../src/persistence/providers/file-owner.js";
 import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
 import type { WorkflowExecutionSnapshot } from "../../../src/persistence/snapshot.js";
 import { describeUnreadableListing } from "./unreadable-cases.js";
 import { taggedJsonCodec } from "../../support/custom-codec.js";
+import { deadPid, procfs } from "../../support/processes.js";
 
 let root = "";
 let directory = "";
@@ -49,15 +51,9 @@ async function refusedBehindOldLock(line: string): Promise<any> {
   return error;
 }
 
-const procfs = existsSync("/proc/self/stat");
-// This process's start time (field 22 of /proc/self/stat), which a lock it takes records on Linux.
-const ownStartTime = (): number => {
-  const stat = readFileSync("/proc/self/stat", "latin1");
-  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
-};
+// This process's start time, which a lock it takes records on Linux (file-owner.test.ts checks it against /proc).
+const ownStartTime = (): number => processStartTime(process.pid) as number;
 
-// The pid of a process that has exited: what a crashed writer leaves in its lock and temp names.
-const deadPid = (): number => spawnSync(process.execPath, ["-e", ""]).pid;
 
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), "workflowforge-file-"));
