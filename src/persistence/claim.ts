@@ -3,12 +3,14 @@ import { pairKey } from "./keys.js";
 import type { WorkflowExecutionSnapshot } from "./snapshot.js";
 
 /**
- * True when another owner holds a live lease on the instance: it is running (or compensating) it
- * right now. A `failed` or `completed` record claims nothing, and an expired lease may be taken over.
+ * True when another owner holds a live lease on the instance: it is running, compensating, or has
+ * just recorded a failure it may still compensate or retry. A `completed` record claims nothing,
+ * and an expired (or released) lease may be taken over. The single definition of "claimed": the
+ * recovery coordinator, a leased run and the CLI all ask this.
  */
-export function isClaimedByOther(snapshot: WorkflowExecutionSnapshot, owner: string, now = Date.now()): boolean {
+export function isClaimedByOther(snapshot: WorkflowExecutionSnapshot, owner: string | undefined, now = Date.now()): boolean {
   const { status, leaseExpiresAt } = snapshot;
-  if (status !== "running" && status !== "compensating") return false;
+  if (status === "completed") return false;
   if (snapshot.owner === undefined || snapshot.owner === owner || leaseExpiresAt === undefined) return false;
   return Date.parse(leaseExpiresAt) > now;
 }
@@ -18,21 +20,21 @@ export function describeClaim(snapshot: WorkflowExecutionSnapshot): string {
   return `owner "${snapshot.owner ?? ""}" holds a live lease until ${snapshot.leaseExpiresAt ?? ""}`;
 }
 
-// Instances a leased run of this process is running, per provider. A lease tells other processes
-// apart by owner; runs inside one process share the owner, so they are told apart here.
-const runningHere = new WeakMap<object, Set<string>>();
+// Instances a leased run of this process is running, by their keys alone. A lease tells other
+// processes apart by owner; runs inside one process share the owner, so they are told apart here.
+// The keys, not the provider object, are what counts: two provider objects (or two coordinators)
+// on one store must not run one instance twice, and a provider cannot say which store it is.
+const runningHere = new Set<string>();
 
 /**
- * Marks the instance as run by this process on `provider`. Returns the release function, or
- * `undefined` when another run of this process holds it already.
+ * Marks the instance as run by this process. Returns the release function, or `undefined` when
+ * another run of this process holds it already.
  */
-export function holdInstance(provider: object, keys: SnapshotKeys): (() => void) | undefined {
-  let held = runningHere.get(provider);
-  if (held === undefined) runningHere.set(provider, (held = new Set()));
+export function holdInstance(keys: SnapshotKeys): (() => void) | undefined {
   const key = pairKey(keys);
-  if (held.has(key)) return undefined;
-  held.add(key);
+  if (runningHere.has(key)) return undefined;
+  runningHere.add(key);
   return () => {
-    held.delete(key);
+    runningHere.delete(key);
   };
 }

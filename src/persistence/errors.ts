@@ -72,12 +72,12 @@ export class SnapshotCorruptedError extends WorkflowForgeError {
 /** The stored snapshot was written by a different workflow definition. Nothing ran. */
 export class WorkflowDefinitionMismatchError extends WorkflowForgeError {
   readonly keys: SnapshotKeys;
-  constructor(keys: SnapshotKeys, workflowName: string, detail: string) {
+  constructor(keys: SnapshotKeys, workflowName: string, detail: string, cause?: unknown) {
     super(
       "DEFINITION_MISMATCH",
       `[workflowforge:persistence] snapshot for ${describeKeys(keys)} was saved by another definition of workflow "${workflowName}": ${detail}. ` +
         `Pass onDefinitionMismatch: "restart" or a migration function to usePersistence to proceed.`,
-      { workflowName },
+      cause === undefined ? { workflowName } : { workflowName, cause },
     );
     this.keys = keys;
   }

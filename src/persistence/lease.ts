@@ -1,3 +1,4 @@
+import { raceAbort } from "../abort.js";
 import { isWorkflowForgeError } from "../errors.js";
 import type { SnapshotConflictError } from "./errors.js";
 
@@ -5,10 +6,10 @@ export interface LeaseKeeperOptions {
   readonly ttlMs: number;
   /**
    * Renews the claim outside a checkpoint. Rejects with SnapshotConflictError when it was lost.
-   * `held()` turns false once the keeper stopped: a renewal must not save after that.
+   * `held()` turns false once renewals stopped: a renewal must not save after that.
    */
   readonly renew: (held: () => boolean) => Promise<void>;
-  /** The error for a lease that ran out because no renewal reached the store in time. */
+  /** The error for a lease that ran out because no save reached the store in time. */
   readonly expired: () => SnapshotConflictError;
   /** Reports a renewal that failed for another reason; the next checkpoint or renewal tries again. */
   readonly warn: (error: unknown) => void;
@@ -18,22 +19,28 @@ export interface LeaseKeeperOptions {
  * Keeps a run's claim alive while an operation takes longer than a checkpoint interval, and stops
  * the run once the claim is lost.
  *
- * Every checkpoint already renews the lease in the same write, so the timer only acts when no save
- * happened for a third of the TTL. Saves and renewals never overlap: a checkpoint waits for a
+ * Every checkpoint already renews the lease in the same write, so the timer only renews when no
+ * save happened for a third of the TTL. Saves and renewals never overlap: a checkpoint waits for a
  * renewal in flight, and no renewal starts while a checkpoint is being saved, so revisions stay in
- * order. The run is stopped (its operation's signal aborted, every further save refused) when a
- * renewal finds another owner, or when the lease ran out because the store could not be reached:
- * from then on another worker may take the instance over.
+ * order.
+ *
+ * The lease counts from the moment the last successful save was sent (the stored expiry is computed
+ * before sending), on the monotonic clock. Once a whole TTL has passed without a save landing, the
+ * claim is lost whatever is in flight: a store that hangs instead of failing cannot keep a run going
+ * while another worker takes the instance over. Losing aborts the operation's signal and rejects
+ * every provider call still pending through {@link guard}, so the run settles within about one TTL.
  */
 export class LeaseKeeper {
   readonly #options: LeaseKeeperOptions;
   readonly #controller = new AbortController();
   readonly #timer: ReturnType<typeof setInterval>;
-  // Local monotonic time of the last save that reached the store: the lease runs a TTL from there.
   #lastSavedAt = performance.now();
-  #saving = false;
+  #sendingSince: number | undefined;
   #renewing: Promise<void> | undefined;
-  #stopped = false;
+  // Renewals start once the claim landed: before that there is nothing of ours to renew.
+  #renewalsStarted = false;
+  #renewalsStopped = false;
+  #closed = false;
   #lost: SnapshotConflictError | undefined;
 
   constructor(options: LeaseKeeperOptions) {
@@ -53,47 +60,75 @@ export class LeaseKeeper {
     return AbortSignal.any([signal, this.#controller.signal]);
   }
 
+  /** Settles with `work`, or rejects with the lost claim as soon as it is lost, even if `work` hangs. */
+  guard<T>(work: Promise<T>): Promise<T> {
+    return raceAbort(work, this.#controller.signal, () => this.#lost as SnapshotConflictError);
+  }
+
+  /**
+   * Throws the lost claim when a whole TTL passed since the last save was sent: the process may have
+   * been paused (SIGSTOP, a long GC) while another worker took the instance over. Checked before an
+   * operation starts, since a paused process's timers do not fire on time.
+   */
+  assertLive(): void {
+    this.#expireIfDue();
+    if (this.#lost !== undefined) throw this.#lost;
+  }
+
   /** Waits for a renewal in flight, then refuses to save for a run that lost its claim. */
   async beforeSave(): Promise<void> {
     if (this.#renewing !== undefined) await this.#renewing;
-    if (this.#lost !== undefined) throw this.#lost;
-    this.#saving = true;
+    this.assertLive();
+    this.#sendingSince = performance.now();
   }
 
   afterSave(saved: boolean): void {
-    this.#saving = false;
-    if (saved) this.#lastSavedAt = performance.now();
+    if (saved && this.#sendingSince !== undefined) this.#lastSavedAt = this.#sendingSince;
+    this.#sendingSince = undefined;
   }
 
   lose(error: SnapshotConflictError): void {
     this.#lost ??= error;
-    void this.stop();
+    void this.stopRenewing();
     this.#controller.abort(error);
   }
 
+  /** The claim landed: from now on the keeper renews it when no checkpoint did for a third of the TTL. */
+  startRenewing(): void {
+    this.#renewalsStarted = true;
+  }
+
   /**
-   * No renewal starts after the run finished or deleted its snapshot (it would write the record
-   * back). Resolves once a renewal already in flight has landed.
+   * No renewal starts after the run finished or decided to delete its snapshot (it would write the
+   * record back); the expiry watch goes on until {@link close}. Resolves once a renewal already in
+   * flight has landed.
    */
-  stop(): Promise<void> {
-    this.#stopped = true;
-    clearInterval(this.#timer);
+  stopRenewing(): Promise<void> {
+    this.#renewalsStopped = true;
     return this.#renewing ?? Promise.resolve();
   }
 
+  /** The run settled: nothing more to watch. */
+  close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    return this.stopRenewing();
+  }
+
+  #expireIfDue(): void {
+    if (this.#lost === undefined && performance.now() - this.#lastSavedAt >= this.#options.ttlMs) this.lose(this.#options.expired());
+  }
+
   #tick(): void {
-    if (this.#stopped || this.#saving || this.#renewing !== undefined) return;
-    const idleMs = performance.now() - this.#lastSavedAt;
-    if (idleMs >= this.#options.ttlMs) {
-      this.lose(this.#options.expired());
-      return;
-    }
-    if (idleMs < this.#options.ttlMs / 3) return;
-    this.#renewing = this.#options
-      .renew(() => !this.#stopped)
+    if (this.#closed) return;
+    this.#expireIfDue();
+    if (this.#lost !== undefined || !this.#renewalsStarted || this.#renewalsStopped || this.#sendingSince !== undefined || this.#renewing !== undefined) return;
+    if (performance.now() - this.#lastSavedAt < this.#options.ttlMs / 3) return;
+    const sentAt = performance.now();
+    this.#renewing = this.guard(this.#options.renew(() => !this.#renewalsStopped))
       .then(
         () => {
-          this.#lastSavedAt = performance.now();
+          this.#lastSavedAt = sentAt;
         },
         (error: unknown) => {
           if (isConflict(error)) this.lose(error);

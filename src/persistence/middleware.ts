@@ -1,9 +1,10 @@
 import type { Foundry } from "../foundry.js";
 import { requireFunction } from "../internal/validate.js";
 import type { OperationMiddleware, RunContext } from "../types.js";
-import { resolvePersistenceOptions, type PersistenceOptions, type ResolvedPersistenceOptions } from "./options.js";
+import { resolvePersistenceOptions, type PersistenceOptions } from "./options.js";
 import type { WorkflowPersistenceProvider } from "./provider.js";
 import { PersistenceSession } from "./session.js";
+import type { SessionOptions } from "./session-options.js";
 
 /**
  * Makes the foundry's runs resumable through `provider`: each completed operation is checkpointed
@@ -33,7 +34,7 @@ export function usePersistence<F extends Foundry<any>>(foundry: F, provider: Wor
 const persisted = new WeakSet<object>();
 
 /** @internal Adds the middleware with options already resolved (the recovery coordinator's runs). */
-export function addPersistence<F extends Foundry<any>>(foundry: F, provider: WorkflowPersistenceProvider, options: ResolvedPersistenceOptions): F {
+export function addPersistence<F extends Foundry<any>>(foundry: F, provider: WorkflowPersistenceProvider, options: SessionOptions): F {
   if (persisted.has(foundry)) throw new TypeError(`foundry "${foundry.name}" already uses persistence: add it once, to a new foundry for each run you recover`);
   foundry.use(persistenceMiddleware(provider, options));
   persisted.add(foundry);
@@ -50,7 +51,7 @@ function assertProvider(provider: unknown): asserts provider is WorkflowPersiste
   }
 }
 
-function persistenceMiddleware(provider: WorkflowPersistenceProvider, options: ResolvedPersistenceOptions): OperationMiddleware {
+function persistenceMiddleware(provider: WorkflowPersistenceProvider, options: SessionOptions): OperationMiddleware {
   // One session per run, created by the run's first operation: the snapshot is loaded once.
   const sessions = new WeakMap<RunContext, PersistenceSession>();
   return async function persistence(context, next) {
@@ -61,13 +62,16 @@ function persistenceMiddleware(provider: WorkflowPersistenceProvider, options: R
       if (session.resumeCompensation !== undefined) return session.resumeCompensation;
     }
     if (context.index < session.resumeFrom) return session.skip(context.index);
+    await session.beforeOperation(context.index);
     let result: unknown;
     try {
       result = await next(session.contextFor(context));
     } catch (error) {
       // A run that lost its claim writes nothing more: another process owns the instance now.
       if (session.lost !== undefined) throw session.lost;
-      await session.failed(context, error);
+      // Stopped by a shutdown past its deadline: the last checkpoint stays, and the claim goes back.
+      if (options.shutdown?.aborted === true && context.signal.aborted) await session.release();
+      else await session.failed(context, error);
       throw error;
     }
     await session.completed(context, result);

@@ -200,28 +200,21 @@ describe("leases", () => {
     expect(runCounts(log, 3)).toEqual([0, 0, 1]);
   });
 
-  it("loses the claim race to compare-and-set when two owners claim at once", async () => {
-    const provider = new MemoryPersistenceProvider();
+  it("refuses a second leased run of one instance in this process at once, whatever its owner and provider object", async () => {
+    const store = new MemoryPersistenceProvider();
     const keys = uniqueKeys();
-    const loaded = { a: deferred(), b: deferred() };
-    const bothLoaded = Promise.all([loaded.a.promise, loaded.b.promise]);
-    const holdLoad = (which: "a" | "b") =>
-      new RecordingProvider(provider, {
-        tryLoad: async () => {
-          loaded[which].resolve();
-          await bothLoaded;
-        },
-      });
-    const a = countedFoundry(2);
+    const loaded = deferred();
+    const release = deferred();
+    const a = countedFoundry(2, { onForge: () => release.promise });
     const b = countedFoundry(2);
-    usePersistence(a.foundry, holdLoad("a"), { ...keys, owner: "worker-a", lease: { ttlMs: 60_000 } });
-    usePersistence(b.foundry, holdLoad("b"), { ...keys, owner: "worker-b", lease: { ttlMs: 60_000 } });
-    const results = await Promise.allSettled([a.foundry.forge(), b.foundry.forge()]);
-    expect(results.map((result) => result.status).sort()).toEqual(["fulfilled", "rejected"]);
-    const loser = results[0].status === "rejected" ? { result: results[0], log: a.log } : { result: results[1] as PromiseRejectedResult, log: b.log };
-    const winner = loser.log === a.log ? b.log : a.log;
-    expect(loser.result.reason).toBeInstanceOf(SnapshotConflictError);
-    expect(runCounts(loser.log, 2)).toEqual([0, 0]);
-    expect(runCounts(winner, 2)).toEqual([1, 1]);
+    usePersistence(a.foundry, new RecordingProvider(store, { tryLoad: () => loaded.resolve() }), { ...keys, owner: "worker-a", lease: { ttlMs: 60_000 } });
+    usePersistence(b.foundry, new RecordingProvider(store), { ...keys, owner: "worker-b", lease: { ttlMs: 60_000 } });
+    const first = a.foundry.forge();
+    await loaded.promise;
+    await expect(b.foundry.forge()).rejects.toThrow(/another run in this process is running this instance/);
+    release.resolve();
+    await first;
+    expect(runCounts(b.log, 2)).toEqual([0, 0]);
+    expect(runCounts(a.log, 2)).toEqual([1, 1]);
   });
 });

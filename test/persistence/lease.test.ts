@@ -102,7 +102,8 @@ describe("renewals and saves never overlap", () => {
       save: async (_snapshot, attempt) => {
         if (attempt !== 3) return;
         renewalStarted.resolve();
-        await sleep(ttlMs);
+        // Slow, but lands within the lease: a renewal that took a whole TTL would lose it.
+        await sleep(ttlMs / 4);
       },
     });
     const foundry = createFoundry("Overlap")
@@ -139,7 +140,8 @@ describe("renewals and saves never overlap", () => {
 
   it("starts no renewal while a slow checkpoint is being saved", async () => {
     const provider = new RecordingProvider(undefined, {
-      save: (snapshot) => (snapshot.nextOperationIndex === 1 ? sleep(ttlMs) : undefined),
+      // Slower than the renewal interval (a third of the TTL), within the lease.
+      save: (snapshot) => (snapshot.nextOperationIndex === 1 ? sleep(ttlMs / 2) : undefined),
     });
     const foundry = createFoundry("SlowCheckpoint")
       .withOperation("first", () => undefined)

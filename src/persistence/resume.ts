@@ -1,0 +1,63 @@
+import { isWorkflowForgeError, messageOf } from "../errors.js";
+import type { WorkflowInfo } from "../types.js";
+import { describeClaim, isClaimedByOther } from "./claim.js";
+import { SnapshotConflictError, WorkflowDefinitionMismatchError, type SnapshotKeys } from "./errors.js";
+import type { ResolvedPersistenceOptions } from "./options.js";
+import { validateSnapshot, type WorkflowExecutionSnapshot } from "./snapshot.js";
+
+/**
+ * What a run does with what is stored under its keys:
+ * - `fresh`: start at operation 0 (nothing usable is stored); `revision` is what the first save continues;
+ * - `resume`: restore the properties and skip operations `[0, nextOperationIndex)`;
+ * - `compensate`: an earlier run stopped while undoing the instance; finish that.
+ */
+export type ResumePlan =
+  | { readonly kind: "fresh"; readonly revision: number }
+  | { readonly kind: "resume" | "compensate"; readonly revision: number; readonly snapshot: WorkflowExecutionSnapshot };
+
+export interface ResumeContext {
+  readonly keys: SnapshotKeys;
+  readonly workflow: WorkflowInfo;
+  readonly fingerprint: string;
+  readonly options: Pick<ResolvedPersistenceOptions, "owner" | "onDefinitionMismatch">;
+}
+
+/**
+ * Decides where a run starts from the snapshot it loaded (SPEC §5.3, §5.7–5.9). Rejects with
+ * SnapshotConflictError when another owner's live lease claims the instance, and with
+ * WorkflowDefinitionMismatchError when the snapshot came from another definition and the options
+ * do not say how to adopt it (or the migration function failed).
+ */
+export async function planResume(stored: WorkflowExecutionSnapshot | undefined, context: ResumeContext): Promise<ResumePlan> {
+  if (stored === undefined) return { kind: "fresh", revision: 0 };
+  const { revision } = stored;
+  if (stored.status === "completed") return { kind: "fresh", revision };
+  if (isClaimedByOther(stored, context.options.owner)) {
+    throw new SnapshotConflictError({ keys: context.keys, detail: describeClaim(stored) });
+  }
+  const current = await reconcile(stored, context);
+  if (current === undefined || current.status === "completed") return { kind: "fresh", revision };
+  return { kind: current.status === "compensating" ? "compensate" : "resume", revision, snapshot: current };
+}
+
+// Applies onDefinitionMismatch. Resolves with the snapshot to resume from, or undefined to start fresh.
+async function reconcile(snapshot: WorkflowExecutionSnapshot, context: ResumeContext): Promise<WorkflowExecutionSnapshot | undefined> {
+  const { keys, workflow, fingerprint } = context;
+  const operationCount = workflow.operations.length;
+  if (snapshot.definitionFingerprint === fingerprint && snapshot.operationCount === operationCount) return snapshot;
+  const policy = context.options.onDefinitionMismatch;
+  if (policy === "restart") return undefined;
+  const stored = `stored ${snapshot.operationCount} operations (${snapshot.definitionFingerprint}), current ${operationCount} (${fingerprint})`;
+  if (policy === "error") throw new WorkflowDefinitionMismatchError(keys, workflow.name, stored);
+  let adopted: Record<string, unknown>;
+  try {
+    const migrated = await policy(snapshot, workflow);
+    if (migrated === undefined) return undefined;
+    adopted = { ...migrated, ...keys, definitionFingerprint: fingerprint, operationCount };
+  } catch (error) {
+    // The user's migration, not the first operation, failed: say so, and run nothing.
+    if (isWorkflowForgeError(error)) throw error;
+    throw new WorkflowDefinitionMismatchError(keys, workflow.name, `${stored}; the migration function threw: ${messageOf(error)}`, error);
+  }
+  return validateSnapshot(adopted, keys);
+}

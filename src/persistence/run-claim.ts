@@ -1,0 +1,112 @@
+import type { Logger } from "../types.js";
+import type { ErrorLocation } from "../errors.js";
+import type { OperationContext } from "../types.js";
+import { holdInstance } from "./claim.js";
+import { SnapshotConflictError, describeKeys, type SnapshotKeys } from "./errors.js";
+import { LeaseKeeper } from "./lease.js";
+import type { WorkflowExecutionSnapshot } from "./snapshot.js";
+
+/** What the claim needs from the session that owns it. */
+export interface ClaimWrites {
+  /** Saves the session's current state as the next revision. */
+  readonly save: () => Promise<void>;
+  /**
+   * Saves the last stored checkpoint, changed, as the next revision (fenced: refused when the stored
+   * revision moved); `change` returning undefined writes nothing. A renewal passes `renewing`: it
+   * runs inside the lease keeper's own sequencing.
+   */
+  readonly rewrite: (change: (stored: WorkflowExecutionSnapshot) => WorkflowExecutionSnapshot | undefined, renewing?: boolean) => Promise<void>;
+  readonly location: () => ErrorLocation;
+  readonly logger: Logger;
+}
+
+/**
+ * A leased run's hold on its instance: inside this process (no other run of these keys at the same
+ * time), and in the store (a compare-and-set claim with a lease, renewed by every checkpoint and by
+ * the lease keeper in between). The lease is watched from before the first load, so a store that
+ * hangs at any step loses the claim after one TTL instead of holding the run forever.
+ */
+export class RunClaim {
+  readonly #writes: ClaimWrites;
+  readonly #lease: LeaseKeeper;
+
+  private constructor(keys: SnapshotKeys, ttlMs: number, writes: ClaimWrites) {
+    this.#writes = writes;
+    this.#lease = new LeaseKeeper({
+      ttlMs,
+      renew: (held) => this.#renew(held),
+      expired: () => new SnapshotConflictError({ keys, location: writes.location(), detail: `the lease ran out after ${ttlMs} ms without a save reaching the store` }),
+      warn: (error) => writes.logger.warn(`could not renew the lease on ${describeKeys(keys)}`, error),
+    });
+  }
+
+  /**
+   * Takes the in-process hold on the instance (refused at once with SnapshotConflictError when
+   * another run of this process holds it, whatever provider object it uses) and starts watching
+   * the lease. Both end when the run settles.
+   */
+  static hold(context: OperationContext<any>, keys: SnapshotKeys, ttlMs: number, writes: ClaimWrites): RunClaim {
+    const release = holdInstance(keys);
+    if (release === undefined) throw new SnapshotConflictError({ keys, detail: "another run in this process is running this instance" });
+    const claim = new RunClaim(keys, ttlMs, writes);
+    context.run.onSettled(async () => {
+      release();
+      await claim.#lease.close();
+    });
+    return claim;
+  }
+
+  get lost(): SnapshotConflictError | undefined {
+    return this.#lease.lost;
+  }
+
+  /**
+   * The claim is an ordinary compare-and-set save of the adopted state, so of two processes (or
+   * runs) that loaded the same revision only one gets to run; renewals start once it landed.
+   */
+  async claim(): Promise<void> {
+    await this.#writes.save();
+    this.#lease.startRenewing();
+  }
+
+  /** Stores the last checkpoint again without a lease, and gives back the attempt this claim counted. */
+  async release(): Promise<void> {
+    if (this.#lease.lost !== undefined) return;
+    await this.#lease.stopRenewing();
+    await this.#writes.rewrite((stored) => {
+      const released: Record<string, unknown> = { ...stored };
+      delete released.leaseExpiresAt;
+      if (typeof stored.attempts === "number" && stored.attempts > 0) released.attempts = stored.attempts - 1;
+      return released as unknown as WorkflowExecutionSnapshot;
+    });
+  }
+
+  signalFor(signal: AbortSignal): AbortSignal {
+    return this.#lease.signalFor(signal);
+  }
+
+  guard<T>(work: Promise<T>): Promise<T> {
+    return this.#lease.guard(work);
+  }
+
+  assertLive(): void {
+    this.#lease.assertLive();
+  }
+
+  beforeSave(): Promise<void> {
+    return this.#lease.beforeSave();
+  }
+
+  afterSave(saved: boolean): void {
+    this.#lease.afterSave(saved);
+  }
+
+  stopRenewing(): Promise<void> {
+    return this.#lease.stopRenewing();
+  }
+
+  // Re-saves exactly what the last checkpoint stored with a new lease.
+  async #renew(held: () => boolean): Promise<void> {
+    await this.#writes.rewrite((stored) => (held() ? { ...stored } : undefined), true);
+  }
+}

@@ -1,0 +1,17 @@
+import type { ResolvedPersistenceOptions } from "./options.js";
+import type { WorkflowExecutionSnapshot } from "./snapshot.js";
+
+/** What a run's persistence works with: the resolved options, plus what a recovery run is handed. */
+export interface SessionOptions extends ResolvedPersistenceOptions {
+  /**
+   * The snapshot a recovery run continues, as the coordinator found it. The run does not load it
+   * again, and its claim is a compare-and-set on this revision: a record completed, deleted or
+   * claimed by another worker since is never run (the claim is refused), let alone from step 0.
+   */
+  readonly resumes?: WorkflowExecutionSnapshot | undefined;
+  /**
+   * Aborted when the coordinator shuts down: the run starts no further operation, and releases
+   * its claim so another worker can take the instance over at once.
+   */
+  readonly shutdown?: AbortSignal | undefined;
+}

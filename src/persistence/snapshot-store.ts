@@ -1,0 +1,113 @@
+import type { ErrorLocation } from "../errors.js";
+import type { Foundry } from "../foundry.js";
+import { SnapshotConflictError, type ProviderCall } from "./errors.js";
+import { callProvider, loadSnapshot } from "./provider-call.js";
+import type { WorkflowPersistenceProvider } from "./provider.js";
+import type { RunClaim } from "./run-claim.js";
+import type { SessionOptions } from "./session-options.js";
+import type { WorkflowExecutionSnapshot } from "./snapshot.js";
+import { isoTime, snapshotEvent, type SnapshotState } from "./snapshot-state.js";
+
+type Build = () => WorkflowExecutionSnapshot | undefined | Promise<WorkflowExecutionSnapshot | undefined>;
+
+/**
+ * One run's reads and writes of its snapshot: every provider call goes through here, so that each
+ * is wrapped in the run's typed errors, guarded by the claim when leasing (a store that hangs cannot
+ * hold the run past its lease), sequenced with the lease's renewals, and reported as an event.
+ */
+export class SnapshotStore {
+  readonly #provider: WorkflowPersistenceProvider;
+  readonly #state: SnapshotState;
+  readonly #options: SessionOptions;
+  readonly #foundry: Foundry<any>;
+  #claim: RunClaim | undefined;
+  #signal: AbortSignal;
+
+  constructor(provider: WorkflowPersistenceProvider, state: SnapshotState, options: SessionOptions, foundry: Foundry<any>, signal: AbortSignal) {
+    this.#provider = provider;
+    this.#state = state;
+    this.#options = options;
+    this.#foundry = foundry;
+    this.#signal = signal;
+  }
+
+  /** From now on every call is guarded by `claim`, and providers see its signal too. */
+  guardWith(claim: RunClaim): void {
+    this.#claim = claim;
+    this.#signal = claim.signalFor(this.#signal);
+  }
+
+  load(location: ErrorLocation | undefined): Promise<WorkflowExecutionSnapshot | undefined> {
+    return this.#guard(loadSnapshot(this.#provider, this.#state.keys, this.#signal, location));
+  }
+
+  /**
+   * Saves what `build` returns (nothing when it returns undefined) as the next revision. A renewal
+   * is already sequenced by the lease keeper; every other write waits for renewals, and only then
+   * builds its snapshot, so that it continues the revision a renewal just stored.
+   */
+  async write(build: Build, location: ErrorLocation, renewing = false): Promise<void> {
+    const claim = renewing ? undefined : this.#claim;
+    if (claim !== undefined) await claim.beforeSave();
+    let saved = false;
+    let snapshot: WorkflowExecutionSnapshot | undefined;
+    try {
+      snapshot = await build();
+      if (snapshot === undefined) return;
+      const written = snapshot;
+      await this.#call("save", location, () => this.#provider.save(written, this.#signal));
+      saved = true;
+    } finally {
+      claim?.afterSave(saved);
+    }
+    this.#state.revision = snapshot.revision;
+    this.#foundry.emit("snapshotSaved", snapshotEvent(snapshot));
+  }
+
+  /**
+   * Stores what the last checkpoint stored, changed by `change` (loaded back, so a half-finished
+   * operation's changes to the properties are never written), as the next revision. Refused with
+   * SnapshotConflictError when the stored revision (or, under a lease, its owner) moved.
+   */
+  rewrite(location: ErrorLocation, change: (stored: WorkflowExecutionSnapshot) => WorkflowExecutionSnapshot | undefined, renewing = false): Promise<void> {
+    return this.write(
+      async () => {
+        const stored = await this.load(location);
+        const { revision, keys } = this.#state;
+        if (stored?.revision !== revision || (this.#claim !== undefined && stored.owner !== this.#options.owner)) {
+          const found = stored === undefined ? "no snapshot" : `revision ${stored.revision} of owner "${stored.owner ?? "none"}"`;
+          throw new SnapshotConflictError({ keys, location, detail: `the claim was lost: found ${found}, this run saved revision ${revision}` });
+        }
+        const changed = change(stored);
+        if (changed === undefined) return undefined;
+        const now = Date.now();
+        const next: Record<string, unknown> = { ...changed, revision: revision + 1, updatedAt: isoTime(now) };
+        if (this.#options.leaseTtlMs !== undefined && next.leaseExpiresAt !== undefined) next.leaseExpiresAt = isoTime(now + this.#options.leaseTtlMs);
+        return next as unknown as WorkflowExecutionSnapshot;
+      },
+      location,
+      renewing,
+    );
+  }
+
+  async delete(location: ErrorLocation): Promise<void> {
+    const { foundryExecutionId, workflowId } = this.#state.keys;
+    const claim = this.#claim;
+    if (claim !== undefined) {
+      await claim.beforeSave();
+      void claim.stopRenewing();
+      claim.afterSave(false);
+    }
+    await this.#call("delete", location, () => this.#provider.delete(foundryExecutionId, workflowId, this.#signal));
+    this.#state.revision = 0;
+    this.#foundry.emit("snapshotDeleted", { foundryExecutionId, workflowId });
+  }
+
+  #call<T>(call: ProviderCall, location: ErrorLocation | undefined, invoke: () => T | Promise<T>): Promise<T> {
+    return this.#guard(callProvider({ call, keys: this.#state.keys, location }, invoke));
+  }
+
+  #guard<T>(work: Promise<T>): Promise<T> {
+    return this.#claim === undefined ? work : this.#claim.guard(work);
+  }
+}
