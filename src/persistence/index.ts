@@ -30,6 +30,7 @@ export {
   type RecoveryCoordinator,
   type RecoveryCoordinatorOptions,
   type RecoveryRunOptions,
+  type CloseOptions,
 } from "./recovery/coordinator.js";
 export { type RetryOptions } from "./recovery/retry.js";
 export { type EnqueueOptions } from "./recovery/enqueue.js";

@@ -30,11 +30,13 @@ export interface FailedInstance extends InstanceRef {
  *   may have run operations before it noticed; the other one continues from its own checkpoints);
  * - `in-progress`: this coordinator is already resuming it;
  * - `completed` / `absent`: there is nothing left to resume;
- * - `dead-letter`: it used up its attempts earlier.
+ * - `dead-letter`: it used up its attempts earlier;
+ * - `closed`: the coordinator was closing, so it was not started, or stopped before its next
+ *   operation with its claim given back (no attempt counted) for another worker to take over.
  */
 export interface SkippedInstance extends InstanceRef {
   readonly status: "skipped";
-  readonly reason: "claimed" | "in-progress" | "completed" | "absent" | "dead-letter";
+  readonly reason: "claimed" | "in-progress" | "completed" | "absent" | "dead-letter" | "closed";
   readonly detail?: string;
 }
 

@@ -93,16 +93,16 @@ describe("coordinator.resumeAll", () => {
     expect((error as Error).message).toMatch(/connection reset/);
   });
 
-  it("reports a failed load of one instance as failed and goes on with the others", async () => {
+  it("reports a failed claim of one instance as failed and goes on with the others", async () => {
     const fixture = recoveryFixture();
     const broken = fixture.interrupted();
     const fine = fixture.interrupted();
-    const load = fixture.provider.tryLoad.bind(fixture.provider);
-    fixture.provider.tryLoad = (instanceId, workflowId) => {
-      if (instanceId === broken.instanceId) throw new Error("disk error");
-      return load(instanceId, workflowId);
+    const save = fixture.provider.save.bind(fixture.provider);
+    fixture.provider.save = (snapshot) => {
+      if (snapshot.foundryExecutionId === broken.instanceId) throw new Error("disk error");
+      return save(snapshot);
     };
-    const report = await fixture.coordinator().resumeAll();
+    const report = await fixture.coordinator({ retry: { attempts: 1 } }).resumeAll();
     expect(report.resumed.map((item) => item.instanceId)).toEqual([fine.instanceId]);
     expect(report.failed[0]).toMatchObject({ instanceId: broken.instanceId, deadLettered: false });
     expect(report.failed[0]?.error).toBeInstanceOf(PersistenceError);

@@ -1,0 +1,87 @@
+import { createFoundry, type Foundry } from "../../foundry.js";
+import { describe, rejectUnknownKeys, requireFunction, requireName, requireOptionsObject, requirePositiveInteger, requirePositiveNumber } from "../../internal/validate.js";
+import { createSmith, type Smith } from "../../smith.js";
+import type { MaybePromise } from "../../types.js";
+import type { Workflow } from "../../workflow.js";
+import { processOwner, resolvePersistenceOptions, type PersistenceOptions, type ResolvedPersistenceOptions } from "../options.js";
+import type { WorkflowPersistenceProvider } from "../provider.js";
+import type { WorkflowExecutionSnapshot } from "../snapshot.js";
+import { resolveRetry, type ResolvedRetry, type RetryOptions } from "./retry.js";
+
+export interface RecoveryCoordinatorOptions {
+  /** Must declare `compareAndSet` (claims) and `list` (`resumeAll`). */
+  readonly provider: WorkflowPersistenceProvider;
+  /** The definition to resume a snapshot with, chosen by its `workflowName` and `workflowVersion`; `undefined` when unknown. */
+  readonly resolveWorkflow: (snapshot: WorkflowExecutionSnapshot) => MaybePromise<Workflow<any> | undefined>;
+  /**
+   * A new foundry for each attempt, with your logger, middleware and event listeners; the
+   * coordinator adds persistence itself (do not call `usePersistence` on it). Its properties are
+   * replaced by the stored ones. @default createFoundry(snapshot.workflowName, { executionId: snapshot.foundryExecutionId })
+   */
+  readonly createFoundry?: (snapshot: WorkflowExecutionSnapshot) => MaybePromise<Foundry<any>>;
+  /** Runs every attempt, with its workflow middleware, events and compensation. @default createSmith() */
+  readonly smith?: Smith;
+  readonly retry?: RetryOptions;
+  /** Instances `resumeAll` runs at once. @default 4 */
+  readonly concurrency?: number;
+  /** The claim's owner written into every snapshot. @default an id unique to this process */
+  readonly owner?: PersistenceOptions["owner"];
+  /** How long a claim outlives its last renewal; another worker takes over an instance only after that. @default 30_000 */
+  readonly leaseTtlMs?: number;
+  /** What the resumed runs do with a completed snapshot. @default "delete" */
+  readonly onComplete?: PersistenceOptions["onComplete"];
+  /** @default "error" (the instance is reported failed and left alone) */
+  readonly onDefinitionMismatch?: PersistenceOptions["onDefinitionMismatch"];
+}
+
+export interface ResolvedCoordinatorOptions {
+  readonly provider: WorkflowPersistenceProvider;
+  readonly resolveWorkflow: RecoveryCoordinatorOptions["resolveWorkflow"];
+  readonly createFoundry: NonNullable<RecoveryCoordinatorOptions["createFoundry"]>;
+  readonly smith: Smith;
+  readonly retry: ResolvedRetry;
+  readonly concurrency: number;
+  readonly leaseTtlMs: number;
+  readonly persistence: Omit<ResolvedPersistenceOptions, "instanceId" | "workflowKey">;
+}
+
+const where = "createRecoveryCoordinator(options)";
+const known = ["provider", "resolveWorkflow", "createFoundry", "smith", "retry", "concurrency", "owner", "leaseTtlMs", "onComplete", "onDefinitionMismatch"];
+
+/** Validates every option, throwing `TypeError` naming the first bad one. */
+export function resolveCoordinatorOptions(input: RecoveryCoordinatorOptions): ResolvedCoordinatorOptions {
+  const options = requireOptionsObject(input, where) as unknown as RecoveryCoordinatorOptions;
+  rejectUnknownKeys(options, known, where);
+  const { provider, concurrency = 4, leaseTtlMs = 30_000 } = options;
+  if (typeof provider !== "object" || provider === null || provider.capabilities?.compareAndSet !== true || provider.capabilities.list !== true) {
+    throw new TypeError(`${where}: options.provider must declare capabilities.compareAndSet and capabilities.list, got ${describe(provider)}`);
+  }
+  requireFunction(options.resolveWorkflow, `${where}: options.resolveWorkflow`);
+  if (options.createFoundry !== undefined) requireFunction(options.createFoundry, `${where}: options.createFoundry`);
+  if (options.smith !== undefined) requireSmith(options.smith);
+  requirePositiveInteger(concurrency, `${where}: options.concurrency`);
+  requirePositiveNumber(leaseTtlMs, `${where}: options.leaseTtlMs`);
+  if (options.owner !== undefined) requireName(options.owner, `${where}: options.owner`);
+  const persistence = resolvePersistenceOptions({
+    owner: options.owner ?? processOwner,
+    lease: { ttlMs: leaseTtlMs },
+    onComplete: options.onComplete,
+    onDefinitionMismatch: options.onDefinitionMismatch,
+  });
+  return {
+    provider,
+    resolveWorkflow: options.resolveWorkflow,
+    createFoundry: options.createFoundry ?? ((snapshot) => createFoundry(snapshot.workflowName, { executionId: snapshot.foundryExecutionId })),
+    smith: options.smith ?? createSmith(),
+    retry: resolveRetry(options.retry),
+    concurrency,
+    leaseTtlMs,
+    persistence: { ...persistence, countsAttempts: true },
+  };
+}
+
+function requireSmith(smith: unknown): void {
+  if (typeof smith !== "object" || smith === null || typeof (smith as Partial<Smith>).forge !== "function") {
+    throw new TypeError(`${where}: options.smith must be a smith made by createSmith(), got ${describe(smith)}`);
+  }
+}

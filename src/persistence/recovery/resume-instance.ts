@@ -1,0 +1,168 @@
+import { abortError, neverAborted, sleep } from "../../abort.js";
+import { isWorkflowForgeError } from "../../errors.js";
+import { whenIdle, type Foundry } from "../../foundry.js";
+import { describe } from "../../internal/validate.js";
+import type { Workflow } from "../../workflow.js";
+import { describeClaim, isClaimedByOther } from "../claim.js";
+import type { SnapshotKeys } from "../errors.js";
+import { addPersistence } from "../middleware.js";
+import { callProvider, loadSnapshot } from "../provider-call.js";
+import type { WorkflowExecutionSnapshot } from "../snapshot.js";
+import type { ResolvedCoordinatorOptions } from "./coordinator-options.js";
+import { deadLetterSnapshot, isDeadLetter } from "./dead-letter.js";
+import { RetriesExhaustedError, UnknownWorkflowError } from "./errors.js";
+import type { FailedInstance, InstanceRef, RecoveryOutcome, SkippedInstance } from "./report.js";
+import { retryDelay } from "./retry.js";
+
+/** How a coordinator's runs learn that it is shutting down. */
+export interface Shutdown {
+  /** Aborted by `close()`: runs stop before their next operation and release their claims. */
+  readonly closing: AbortSignal;
+  /** Aborted when the close deadline passed: the operations still running are aborted too. */
+  readonly deadline: AbortSignal;
+}
+
+type AttemptResult = RecoveryOutcome | { readonly status: "retry"; readonly error: Error; readonly attempts: number };
+
+/**
+ * Resumes one stored instance through the smith, retrying as configured. Whatever goes wrong,
+ * including in the caller's callbacks, becomes this instance's outcome.
+ *
+ * The first attempt continues the snapshot it is handed (what `resumeAll` listed) without loading it
+ * again: its claim is a compare-and-set on that revision, so an instance another worker completed,
+ * deleted or claimed since is refused, never run from the start. Later attempts reload what is
+ * stored, so the decision always rests on the latest revision: the attempts count lives in the
+ * store, shared by every worker that ever claimed the instance.
+ */
+export async function resumeInstance(
+  options: ResolvedCoordinatorOptions,
+  shutdown: Shutdown,
+  ref: InstanceRef,
+  signal: AbortSignal,
+  found?: WorkflowExecutionSnapshot,
+): Promise<RecoveryOutcome> {
+  const { retry } = options;
+  const keys = keysOf(ref);
+  let lastError: Error | undefined;
+  let attempts = 0;
+  try {
+    for (let tries = 0; ; tries++) {
+      if (signal.aborted) return failed(ref, lastError ?? abortError(signal, {}), attempts, false);
+      if (shutdown.closing.aborted) return closed(ref);
+      const snapshot = tries === 0 && found !== undefined ? found : await loadSnapshot(options.provider, keys, signal);
+      attempts = snapshot?.attempts ?? attempts;
+      const settled = settledOutcome(options, ref, snapshot, lastError, attempts);
+      if (settled !== undefined) return settled;
+      const current = snapshot as WorkflowExecutionSnapshot;
+      if (attempts >= retry.attempts) return await deadLetter(options, ref, current, lastError, signal);
+      // Claims that never reached the store count no attempt there; this bounds them too.
+      if (lastError !== undefined && tries >= retry.attempts) return failed(ref, lastError, attempts, false);
+      const attempt = await runAttempt(options, shutdown, ref, current, signal);
+      if (attempt.status !== "retry") return attempt;
+      lastError = attempt.error;
+      attempts = attempt.attempts;
+      if (signal.aborted || !retry.retryIf(attempt.error, attempts)) return failed(ref, attempt.error, attempts, false);
+      if (attempts < retry.attempts) await sleep(retryDelay(retry, attempts), AbortSignal.any([signal, shutdown.closing]), {});
+    }
+  } catch (error) {
+    if (shutdown.closing.aborted && !signal.aborted) return closed(ref);
+    // An abort while waiting reports the attempt's own error; anything else is reported as is.
+    return failed(ref, lastError !== undefined && signal.aborted ? lastError : toError(error), attempts, false);
+  }
+}
+
+// What to report without running anything, or undefined when the instance should run.
+function settledOutcome(
+  options: ResolvedCoordinatorOptions,
+  ref: InstanceRef,
+  snapshot: WorkflowExecutionSnapshot | undefined,
+  lastError: Error | undefined,
+  attempts: number,
+): RecoveryOutcome | undefined {
+  // After a failed attempt, a vanished or completed record means the run ended there (for example
+  // compensated): that attempt's error is the outcome.
+  if (lastError !== undefined && (snapshot === undefined || snapshot.status === "completed")) return failed(ref, lastError, attempts, false);
+  if (snapshot === undefined) return { ...ref, status: "skipped", reason: "absent" };
+  if (snapshot.status === "completed") return { ...ref, status: "skipped", reason: "completed" };
+  if (isClaimedByOther(snapshot, options.persistence.owner)) return { ...ref, status: "skipped", reason: "claimed", detail: describeClaim(snapshot) };
+  if (lastError === undefined && isDeadLetter(snapshot, options.retry.attempts)) {
+    return { ...ref, status: "skipped", reason: "dead-letter", detail: `gave up after ${attempts} attempts` };
+  }
+  return undefined;
+}
+
+async function runAttempt(options: ResolvedCoordinatorOptions, shutdown: Shutdown, ref: InstanceRef, snapshot: WorkflowExecutionSnapshot, signal: AbortSignal): Promise<AttemptResult> {
+  const stored = snapshot.attempts ?? 0;
+  let workflow: Workflow<any> | undefined;
+  let foundry: Foundry<any>;
+  try {
+    workflow = await options.resolveWorkflow(snapshot);
+    if (workflow === undefined) throw new UnknownWorkflowError(keysOf(ref), snapshot.workflowName, snapshot.workflowVersion);
+    foundry = await options.createFoundry(snapshot);
+    const persistence = { ...options.persistence, instanceId: ref.instanceId, workflowKey: ref.workflowKey, resumes: snapshot, shutdown: shutdown.closing };
+    addPersistence(foundry, options.provider, persistence);
+  } catch (error) {
+    // Nothing was claimed, so no attempt was spent; another try would fail the same way.
+    return failed(ref, toError(error), stored, false);
+  }
+  const runSignal = signal === neverAborted ? shutdown.deadline : AbortSignal.any([signal, shutdown.deadline]);
+  try {
+    const output = await options.smith.forge(workflow, foundry, { signal: runSignal });
+    return { ...ref, status: "resumed", output, attempts: stored + 1 };
+  } catch (error) {
+    // A smith timeout rejects before the run let go of the instance. Another attempt must not
+    // start while this one may still be running (its lease keeps others out meanwhile).
+    if (!(await settlesWithin(foundry[whenIdle](), options.leaseTtlMs))) return failed(ref, toError(error), stored + 1, false);
+    if (shutdown.closing.aborted && isWorkflowForgeError(error) && error.code === "ABORTED" && !signal.aborted) return closed(ref);
+    if (isWorkflowForgeError(error) && error.code === "SNAPSHOT_CONFLICT") return { ...ref, status: "skipped", reason: "claimed", detail: error.message };
+    return { status: "retry", error: toError(error), attempts: stored + 1 };
+  }
+}
+
+async function deadLetter(
+  options: ResolvedCoordinatorOptions,
+  ref: InstanceRef,
+  snapshot: WorkflowExecutionSnapshot,
+  lastError: Error | undefined,
+  signal: AbortSignal,
+): Promise<FailedInstance | SkippedInstance> {
+  const keys = keysOf(ref);
+  const attempts = snapshot.attempts ?? 0;
+  const error = new RetriesExhaustedError(keys, snapshot.workflowName, attempts, lastError);
+  const record = deadLetterSnapshot(snapshot, lastError ?? error, options.persistence.owner);
+  try {
+    if (signal.aborted) throw abortError(signal, {});
+    await callProvider({ call: "save", keys }, () => options.provider.save(record, signal));
+  } catch (saveError) {
+    if (isWorkflowForgeError(saveError) && saveError.code === "SNAPSHOT_CONFLICT") return { ...ref, status: "skipped", reason: "claimed", detail: saveError.message };
+    return failed(ref, toError(saveError), attempts, false);
+  }
+  return failed(ref, error, attempts, true);
+}
+
+/** Resolves true once `promise` settles, false when `ms` passed first. */
+export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function closed(ref: InstanceRef): SkippedInstance {
+  return { ...ref, status: "skipped", reason: "closed", detail: "the coordinator is closing; the claim was given back for another worker" };
+}
+
+function failed(ref: InstanceRef, error: Error, attempts: number, deadLettered: boolean): FailedInstance {
+  return { ...ref, status: "failed", error, attempts, deadLettered };
+}
+
+export function keysOf(ref: InstanceRef): SnapshotKeys {
+  return { foundryExecutionId: ref.instanceId, workflowId: ref.workflowKey };
+}
+
+function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(`non-Error thrown: ${describe(value)}`, { cause: value });
+}
