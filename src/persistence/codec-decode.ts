@@ -1,6 +1,7 @@
 // The value layer of the snapshot codec, decoding side: JSON.parse, then one walk that turns
 // tagged objects back into the values they stand for.
 import { MalformedValue, binaryTypes, fromBase64, runtimeBuffer, type BinaryTypeName } from "./codec-binary.js";
+import { maxDepth, parsedWithinDepth } from "./codec-plain.js";
 
 function text(tag: Record<string, unknown>, name: string): string {
   const value = tag[name];
@@ -14,9 +15,17 @@ function list(tag: Record<string, unknown>): unknown[] {
   return value;
 }
 
-function pair(entry: unknown): [unknown, unknown] {
+function pair(entry: unknown, level: number): [unknown, unknown] {
   if (!Array.isArray(entry) || entry.length !== 2) throw new MalformedValue("an entry is not a [key, value] pair");
-  return [revive(entry[0]), revive(entry[1])];
+  return [revive(entry[0], level), revive(entry[1], level)];
+}
+
+const tooDeep = `it nests deeper than ${maxDepth} levels, which the encoder never writes`;
+
+/** The level of a container inside one at `level`; deeper than the encoder writes is malformed. */
+function inside(level: number): number {
+  if (level >= maxDepth) throw new MalformedValue(tooDeep);
+  return level + 1;
 }
 
 const numbers = new Map<unknown, number>([
@@ -42,11 +51,11 @@ function hidden(value: unknown): PropertyDescriptor {
 
 // Built-in error names come back as their class; any other name (a subclass) as an Error whose
 // own `name` says what it was.
-function reviveError(tag: Record<string, unknown>): Error {
+function reviveError(tag: Record<string, unknown>, level: number): Error {
   const name = text(tag, "name");
   const message = text(tag, "message");
   const Type = errorTypes.get(name) ?? Error;
-  const error = Object.hasOwn(tag, "cause") ? new Type(message, { cause: revive(tag.cause) }) : new Type(message);
+  const error = Object.hasOwn(tag, "cause") ? new Type(message, { cause: revive(tag.cause, level) }) : new Type(message);
   if (error.name !== name) Object.defineProperty(error, "name", hidden(name));
   const stack: unknown = tag.stack;
   if (stack !== undefined && typeof stack !== "string") throw new MalformedValue('"err" tag with an invalid "stack"');
@@ -67,10 +76,10 @@ function reviveBinary(tag: Record<string, unknown>): ArrayBufferView {
   return new Type(bytes.buffer);
 }
 
-function reviveEscaped(tag: Record<string, unknown>): Record<string, unknown> {
+function reviveEscaped(tag: Record<string, unknown>, level: number): Record<string, unknown> {
   const record: Record<string, unknown> = {};
   for (const entry of list(tag)) {
-    const [key, value] = pair(entry);
+    const [key, value] = pair(entry, level);
     if (typeof key !== "string") throw new MalformedValue("an object key is not a string");
     // defineProperty, not assignment: a "__proto__" key must stay an own property.
     Object.defineProperty(record, key, { value, writable: true, enumerable: true, configurable: true });
@@ -78,7 +87,9 @@ function reviveEscaped(tag: Record<string, unknown>): Record<string, unknown> {
   return record;
 }
 
-function reviveTag(tag: Record<string, unknown>): unknown {
+// `depth` is the level of the container around the tag: Maps, Sets, Errors and escaped objects
+// are containers themselves, the other tags are leaves.
+function reviveTag(tag: Record<string, unknown>, depth: number): unknown {
   const kind = tag.$wf;
   switch (kind) {
     case "undef":
@@ -99,42 +110,51 @@ function reviveTag(tag: Record<string, unknown>): unknown {
     }
     case "re":
       return new RegExp(text(tag, "source"), text(tag, "flags"));
-    case "map":
-      return new Map(list(tag).map(pair));
-    case "set":
-      return new Set(list(tag).map(revive));
+    case "map": {
+      const level = inside(depth);
+      return new Map(list(tag).map((entry) => pair(entry, level)));
+    }
+    case "set": {
+      const level = inside(depth);
+      return new Set(list(tag).map((item) => revive(item, level)));
+    }
     case "err":
-      return reviveError(tag);
+      return reviveError(tag, inside(depth));
     case "bytes":
       return reviveBinary(tag);
     case "ab":
       return fromBase64(text(tag, "v")).buffer;
     case "obj":
-      return reviveEscaped(tag);
+      return reviveEscaped(tag, inside(depth));
     default:
       throw new MalformedValue(`unknown tag ${JSON.stringify(kind)}`);
   }
 }
 
-/** Turns parsed JSON back into the encoded value, in place where nothing changes. */
-function revive(value: unknown): unknown {
+/**
+ * Turns parsed JSON back into the encoded value, in place where nothing changes. `depth` is the
+ * level of the container holding `value`, 0 for the outermost value.
+ */
+function revive(value: unknown, depth: number): unknown {
   if (typeof value !== "object" || value === null) return value;
   if (Array.isArray(value)) {
+    const level = inside(depth);
     for (let i = 0; i < value.length; i++) {
       const item: unknown = value[i];
       if (typeof item === "object" && item !== null) {
-        const revived = revive(item);
+        const revived = revive(item, level);
         if (revived !== item) value[i] = revived;
       }
     }
     return value;
   }
   const record = value as Record<string, unknown>;
-  if (Object.hasOwn(record, "$wf")) return reviveTag(record);
+  if (Object.hasOwn(record, "$wf")) return reviveTag(record, depth);
+  const level = inside(depth);
   for (const key of Object.keys(record)) {
     const item = record[key];
     if (typeof item === "object" && item !== null) {
-      const revived = revive(item);
+      const revived = revive(item, level);
       if (revived === item) continue;
       // JSON.parse made every key an own data property, so assignment only replaces the value;
       // "__proto__" is redefined all the same, so that its safety never rests on that alone.
@@ -145,11 +165,17 @@ function revive(value: unknown): unknown {
   return record;
 }
 
-/** Parses what `writeValue` wrote. Throws SyntaxError or {@link MalformedValue} when it is not that. */
+/**
+ * Parses what `writeValue` wrote. Throws SyntaxError or {@link MalformedValue} when it is not that,
+ * one that nests deeper than the encoder writes included. JSON.parse itself does not recurse, so
+ * only the walks here could run out of stack, and both stop at the depth limit.
+ */
 export function readValue(text: string): unknown {
   const parsed: unknown = JSON.parse(text);
   // Every tag is written as {"$wf":...}, so text without `$wf"` has none. Searched from the rare
   // "$" rather than the common quote, which makes the check 20 times cheaper; a string that ends
   // in "$wf" also matches, and only costs the walk.
-  return text.includes('$wf"') ? revive(parsed) : parsed;
+  if (text.includes('$wf"')) return revive(parsed, 0);
+  if (!parsedWithinDepth(parsed, text.length)) throw new MalformedValue(tooDeep);
+  return parsed;
 }

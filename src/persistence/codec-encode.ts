@@ -1,6 +1,7 @@
 // The value layer of the snapshot codec, encoding side: JSON text in which ordinary JSON values
 // stay as they are and everything else becomes a tagged object {"$wf": "<tag>", ...}.
 import { binaryTypes, runtimeBuffer, toBase64 } from "./codec-binary.js";
+import { maxDepth, plainJson } from "./codec-plain.js";
 
 /** A problem found during the walk; collects the path while the walk unwinds. */
 export class Rejection extends Error {
@@ -107,56 +108,12 @@ function write(value: unknown, seen: Set<object>): string {
   }
 }
 
-// Past this depth the fast path gives up, so a cycle falls through to the walk that reports it.
-const fastDepth = 64;
-
-/** True for a primitive that JSON.stringify writes exactly: a string, a boolean, null, a finite number other than -0. */
-function isPlainPrimitive(value: unknown): boolean {
-  if (typeof value === "string" || typeof value === "boolean" || value === null) return true;
-  return typeof value === "number" && Number.isFinite(value) && (value !== 0 || 1 / value > 0);
-}
-
-/**
- * True when JSON.stringify alone writes `value` exactly: only strings, finite numbers other than
- * -0, booleans, null, dense arrays and plain objects without a "$wf" key. Reads without
- * allocating, so checking first and letting the native serialiser write is the fast path.
- * Primitives are checked in the loops, so the call per value is paid only by nested objects.
- */
-function isPlainJson(value: object, depth: number): boolean {
-  if (depth > fastDepth) return false;
-  const proto = Object.getPrototypeOf(value) as unknown;
-  if (proto === Array.prototype) {
-    const array = value as unknown[];
-    for (let i = 0; i < array.length; i++) {
-      const item = array[i];
-      // A hole reads as undefined, which no branch accepts.
-      if (typeof item === "object" && item !== null ? !isPlainJson(item, depth + 1) : !isPlainPrimitive(item)) return false;
-    }
-    return true;
-  }
-  if ((proto !== Object.prototype && proto !== null) || Object.hasOwn(value, "$wf")) return false;
-  for (const key in value) {
-    const item = (value as Record<string, unknown>)[key];
-    if (typeof item === "object" && item !== null ? !isPlainJson(item, depth + 1) : !isPlainPrimitive(item)) return false;
-  }
-  return true;
-}
-
-function plainJson(value: object): boolean {
-  try {
-    return isPlainJson(value, 0);
-  } catch {
-    // A throwing getter: the walk below reads it again and reports it with its path.
-    return false;
-  }
-}
-
 function writeObject(value: object, seen: Set<object>): string {
   if (seen.has(value)) throw new Rejection("it refers back to an object that contains it (a cycle)");
   const proto = Object.getPrototypeOf(value) as object | null;
   if (proto === Object.prototype || proto === null || proto === Array.prototype) {
     // Checked at every level, so the plain siblings of one special value still go the fast way.
-    if (plainJson(value)) return JSON.stringify(value);
+    if (plainJson(value, seen.size + 1)) return JSON.stringify(value);
     return proto === Array.prototype ? writeArray(value as unknown[], seen) : writePlain(value as Record<string, unknown>, seen);
   }
   const writer = kinds.get(proto);
@@ -175,8 +132,14 @@ function describeInstance(proto: object): string {
   return `instances of class ${own.name === "" ? "(anonymous)" : own.name}`;
 }
 
+// `seen` holds exactly the containers being written around this one, so its size is the depth.
+function enter(seen: Set<object>, container: object): void {
+  if (seen.size >= maxDepth) throw new Rejection(`it nests deeper than ${maxDepth} levels of objects, arrays, Maps, Sets and Error causes`);
+  seen.add(container);
+}
+
 function writePlain(record: Record<string, unknown>, seen: Set<object>): string {
-  seen.add(record);
+  enter(seen, record);
   // An object with its own "$wf" key would read as a tag: store it as a list of entries instead.
   const escaped = Object.hasOwn(record, "$wf");
   let out = "";
@@ -196,7 +159,7 @@ function writePlain(record: Record<string, unknown>, seen: Set<object>): string 
 
 // Holes read as undefined, so a sparse array comes back dense with undefined in its holes.
 function writeArray(array: readonly unknown[], seen: Set<object>): string {
-  seen.add(array);
+  enter(seen, array);
   let out = "[";
   let i = 0;
   try {
@@ -209,7 +172,7 @@ function writeArray(array: readonly unknown[], seen: Set<object>): string {
 }
 
 function writeMap(map: Map<unknown, unknown>, seen: Set<object>): string {
-  seen.add(map);
+  enter(seen, map);
   let out = "";
   let i = 0;
   for (const [key, item] of map) {
@@ -231,7 +194,7 @@ function writeMap(map: Map<unknown, unknown>, seen: Set<object>): string {
 }
 
 function writeSet(set: Set<unknown>, seen: Set<object>): string {
-  seen.add(set);
+  enter(seen, set);
   let out = "";
   let i = 0;
   try {
@@ -244,7 +207,7 @@ function writeSet(set: Set<unknown>, seen: Set<object>): string {
 }
 
 function writeError(error: Error, seen: Set<object>): string {
-  seen.add(error);
+  enter(seen, error);
   let out = `{"$wf":"err","name":${JSON.stringify(String(error.name))},"message":${JSON.stringify(String(error.message))}`;
   if (typeof error.stack === "string") out += `,"stack":${JSON.stringify(error.stack)}`;
   if (Object.hasOwn(error, "cause")) {
@@ -261,6 +224,6 @@ function writeError(error: Error, seen: Set<object>): string {
 /** Encodes `value` as JSON text; throws a {@link Rejection} naming what cannot be stored. */
 export function writeValue(value: unknown): string {
   // The common case, a plain bag, needs no cycle bookkeeping at all.
-  if (typeof value === "object" && value !== null && plainJson(value)) return JSON.stringify(value);
+  if (typeof value === "object" && value !== null && plainJson(value, 1)) return JSON.stringify(value);
   return write(value, new Set());
 }

@@ -38,9 +38,16 @@ const loneSurrogate = /\p{Cs}/u;
  * objects; symbol-keyed and non-enumerable properties, extra properties of arrays and errors, and
  * a RegExp's `lastIndex` are not stored; array holes come back as `undefined`.
  *
+ * Nesting is limited to 100 levels: every plain object, array, Map, Set and Error (an Error nests
+ * through its `cause`) is one level, counted from the outermost, so `{ a: [new Map()] }` nests 3
+ * levels; Dates, RegExps and binary values are leaves and add none. The limit keeps encoding and
+ * decoding within about 100 KB of stack, even in a process that has not run them before, so what
+ * encodes also decodes in a worker with a small stack or from deep inside other calls.
+ *
  * Throws `SnapshotSerializationError` for functions, symbols, class instances (anything whose
  * prototype is not Object.prototype, null or a supported built-in; Error subclasses are fine),
- * WeakMap/WeakSet/WeakRef/Promise and cycles. Its `path` starts with `path` and names the place
+ * WeakMap/WeakSet/WeakRef/Promise, cycles, and a container one level deeper than the limit (the
+ * path names that container). Its `path` starts with `path` and names the place
  * like `properties.order.items[3].price`: `.key` for identifier keys, `["key"]` for others,
  * `[n]` for array indexes, `<key>` for a Map entry's value (`<"a">`, `<1>`, `<2n>`, `<#i>` for
  * an object key at entry i), `<key #i>` inside a Map key, `<#i>` for a Set's i-th element.
@@ -58,7 +65,8 @@ export function encodeValue(value: unknown, path = ""): string {
  * `globalThis.Buffer`, otherwise as a Uint8Array; an Error comes back as its built-in class
  * (TypeError, ...) or as an Error whose own `name` is the subclass's. Never changes a prototype:
  * `__proto__`, `constructor` and `prototype` keys come back as own properties.
- * Throws `SnapshotCorruptedError` (with empty keys) when the text is not such an encoding.
+ * Throws `SnapshotCorruptedError` (with empty keys) when the text is not such an encoding, one
+ * nesting deeper than 100 levels included: the encoder never writes that.
  */
 export function decodeValue(text: string): unknown {
   try {
@@ -131,8 +139,12 @@ function decodeSnapshot(encoded: string, keys: SnapshotKeys): WorkflowExecutionS
  * The built-in, dependency-free codec. Its text is an envelope `wf1:<crc32>:<length>:<body>`:
  * the CRC-32 (IEEE, 8 lowercase hex digits) and the length are of the body's UTF-8 bytes, so a
  * truncated record and any single changed character are detected. The body is the snapshot
- * encoded by {@link encodeValue}. `decode` also checks the snapshot's shape, its `formatVersion`
- * and that it carries `keys`. Throws `TypeError` for invalid options.
+ * encoded by {@link encodeValue}, so it nests at most 100 levels, counted from the snapshot
+ * itself: `properties` is level 2, and a property's value may nest 98 levels of its own. `encode`
+ * refuses a deeper snapshot with `SnapshotSerializationError` naming the path of the first
+ * container past the limit (`properties.tree.children[0]...`); `decode` rejects a deeper record
+ * as corrupted. `decode` also checks the snapshot's shape, its `formatVersion` and that it
+ * carries `keys`. Throws `TypeError` for invalid options.
  */
 export function createSnapshotCodec(options: SnapshotCodecOptions = {}): SnapshotCodec {
   if (typeof options !== "object" || options === null) throw new TypeError("createSnapshotCodec: options must be an object");

@@ -1,0 +1,81 @@
+// Plain JSON in the snapshot codec: what each side hands straight to the native JSON functions,
+// and the nesting limit both sides hold to.
+
+/**
+ * How many containers (plain objects, arrays, Maps, Sets, Errors through `cause`) may nest, the
+ * outermost one included. Encode refuses more and decode rejects more, so the recursive walks on
+ * both sides stay within a small, fixed stack: decoding the deepest value takes under 70 KB of it,
+ * which even a worker thread started with a small `stackSizeMb` and already deep in its own calls
+ * has left.
+ */
+export const maxDepth = 100;
+
+/** True for a primitive that JSON.stringify writes exactly: a string, a boolean, null, a finite number other than -0. */
+function isPlainPrimitive(value: unknown): boolean {
+  if (typeof value === "string" || typeof value === "boolean" || value === null) return true;
+  return typeof value === "number" && Number.isFinite(value) && (value !== 0 || 1 / value > 0);
+}
+
+/**
+ * True when JSON.stringify alone writes `value` exactly: only strings, finite numbers other than
+ * -0, booleans, null, dense arrays and plain objects without a "$wf" key, nesting no deeper than
+ * {@link maxDepth} when `value` is at `level`. Reads without allocating, so checking first and
+ * letting the native serialiser write is the fast path. A cycle ends at the depth limit, and the
+ * walk that then writes the value reports it. Primitives are checked in the loops, so the call
+ * per value is paid only by nested objects.
+ */
+function isPlainJson(value: object, level: number): boolean {
+  if (level > maxDepth) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto === Array.prototype) {
+    const array = value as unknown[];
+    for (let i = 0; i < array.length; i++) {
+      const item = array[i];
+      // A hole reads as undefined, which no branch accepts.
+      if (typeof item === "object" && item !== null ? !isPlainJson(item, level + 1) : !isPlainPrimitive(item)) return false;
+    }
+    return true;
+  }
+  if ((proto !== Object.prototype && proto !== null) || Object.hasOwn(value, "$wf")) return false;
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key];
+    if (typeof item === "object" && item !== null ? !isPlainJson(item, level + 1) : !isPlainPrimitive(item)) return false;
+  }
+  return true;
+}
+
+/** {@link isPlainJson}, and false where a getter throws: the walk that writes reads it again and reports it with its path. */
+export function plainJson(value: object, level: number): boolean {
+  try {
+    return isPlainJson(value, level);
+  } catch {
+    return false;
+  }
+}
+
+// for-in rather than Object.keys: parsed JSON has no inherited keys to meet, and it allocates nothing.
+function nestsWithin(value: object, level: number): boolean {
+  if (level > maxDepth) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (typeof item === "object" && item !== null && !nestsWithin(item, level + 1)) return false;
+    }
+    return true;
+  }
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key];
+    if (typeof item === "object" && item !== null && !nestsWithin(item, level + 1)) return false;
+  }
+  return true;
+}
+
+/**
+ * True when parsed JSON nests no deeper than {@link maxDepth}; `length` is the length of its text.
+ * Each level takes an opening and a closing bracket, so a text of up to `2 * maxDepth + 1`
+ * characters is within the limit without a look.
+ */
+export function parsedWithinDepth(value: unknown, length: number): boolean {
+  if (length <= 2 * maxDepth + 1 || typeof value !== "object" || value === null) return true;
+  return nestsWithin(value, 1);
+}
