@@ -14,11 +14,20 @@ export class Rejection extends Error {
   }
 }
 
-const identifier = /^[A-Za-z_$][\w$]*$/;
+// No regular expression: the walk gets here from a stack overflow too, and V8 aborts the whole
+// process when it compiles one with the stack nearly spent.
+function isIdentifier(key: string): boolean {
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    const letter = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f || c === 0x24;
+    if (!letter && (i === 0 || c < 0x30 || c > 0x39)) return false;
+  }
+  return key !== "";
+}
 
 /** `.key` for identifier keys, `["key"]` for any other. */
 function propertySegment(key: string): string {
-  return identifier.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+  return isIdentifier(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
 }
 
 /** How a Map key appears in a path: `<"a">`, `<1>`, `<2n>`, and `<#i>` (the entry's position) for objects. */
