@@ -26,6 +26,11 @@ export function describeClaim(snapshot: WorkflowExecutionSnapshot): string {
 // on one store must not run one instance twice, and a provider cannot say which store it is.
 const runningHere = new Set<string>();
 
+/** True while a leased run of this process is running the instance. */
+export function isHeldHere(keys: SnapshotKeys): boolean {
+  return runningHere.has(pairKey(keys));
+}
+
 /**
  * Marks the instance as run by this process. Returns the release function, or `undefined` when
  * another run of this process holds it already.

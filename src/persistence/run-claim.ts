@@ -5,6 +5,7 @@ import { holdInstance } from "./claim.js";
 import { SnapshotConflictError, describeKeys, type SnapshotKeys } from "./errors.js";
 import { LeaseKeeper } from "./lease.js";
 import type { WorkflowExecutionSnapshot } from "./snapshot.js";
+import type { WriteMode } from "./snapshot-store.js";
 
 /** What the claim needs from the session that owns it. */
 export interface ClaimWrites {
@@ -12,10 +13,9 @@ export interface ClaimWrites {
   readonly save: () => Promise<void>;
   /**
    * Saves the last stored checkpoint, changed, as the next revision (fenced: refused when the stored
-   * revision moved); `change` returning undefined writes nothing. A renewal passes `renewing`: it
-   * runs inside the lease keeper's own sequencing.
+   * revision moved); `change` returning undefined writes nothing.
    */
-  readonly rewrite: (change: (stored: WorkflowExecutionSnapshot) => WorkflowExecutionSnapshot | undefined, renewing?: boolean) => Promise<void>;
+  readonly rewrite: (change: (stored: WorkflowExecutionSnapshot) => WorkflowExecutionSnapshot | undefined, mode: WriteMode) => Promise<void>;
   readonly location: () => ErrorLocation;
   readonly logger: Logger;
 }
@@ -78,7 +78,7 @@ export class RunClaim {
       delete released.leaseExpiresAt;
       if (typeof stored.attempts === "number" && stored.attempts > 0) released.attempts = stored.attempts - 1;
       return released as unknown as WorkflowExecutionSnapshot;
-    });
+    }, "release");
   }
 
   signalFor(signal: AbortSignal): AbortSignal {
@@ -107,6 +107,6 @@ export class RunClaim {
 
   // Re-saves exactly what the last checkpoint stored with a new lease.
   async #renew(held: () => boolean): Promise<void> {
-    await this.#writes.rewrite((stored) => (held() ? { ...stored } : undefined), true);
+    await this.#writes.rewrite((stored) => (held() ? { ...stored } : undefined), "renewal");
   }
 }

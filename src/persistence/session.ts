@@ -54,7 +54,7 @@ export class PersistenceSession {
       const here = (): ErrorLocation => session.#locate(session.#state.next);
       session.#claim = RunClaim.hold(context, session.keys, options.leaseTtlMs, {
         save: () => session.#save(session.#state.status, here()),
-        rewrite: (change, renewing) => session.#store.rewrite(here(), change, renewing),
+        rewrite: (change, mode) => session.#store.rewrite(here(), change, mode),
         location: here,
         logger: session.#foundry.logger,
       });

@@ -11,6 +11,12 @@ import { isoTime, snapshotEvent, type SnapshotState } from "./snapshot-state.js"
 type Build = () => WorkflowExecutionSnapshot | undefined | Promise<WorkflowExecutionSnapshot | undefined>;
 
 /**
+ * Who writes outside a checkpoint: a lease renewal (already sequenced by the lease keeper), or the
+ * release of a claim at shutdown (which must still reach the store after the run was aborted).
+ */
+export type WriteMode = "checkpoint" | "renewal" | "release";
+
+/**
  * One run's reads and writes of its snapshot: every provider call goes through here, so that each
  * is wrapped in the run's typed errors, guarded by the claim when leasing (a store that hangs cannot
  * hold the run past its lease), sequenced with the lease's renewals, and reported as an event.
@@ -22,6 +28,8 @@ export class SnapshotStore {
   readonly #foundry: Foundry<any>;
   #claim: RunClaim | undefined;
   #signal: AbortSignal;
+  // The claim's signal alone: a release is sent after the run's own signal aborted.
+  #releaseSignal: AbortSignal | undefined;
 
   constructor(provider: WorkflowPersistenceProvider, state: SnapshotState, options: SessionOptions, foundry: Foundry<any>, signal: AbortSignal) {
     this.#provider = provider;
@@ -34,11 +42,12 @@ export class SnapshotStore {
   /** From now on every call is guarded by `claim`, and providers see its signal too. */
   guardWith(claim: RunClaim): void {
     this.#claim = claim;
+    this.#releaseSignal = claim.signalFor(new AbortController().signal);
     this.#signal = claim.signalFor(this.#signal);
   }
 
-  load(location: ErrorLocation | undefined): Promise<WorkflowExecutionSnapshot | undefined> {
-    return this.#guard(loadSnapshot(this.#provider, this.#state.keys, this.#signal, location));
+  load(location: ErrorLocation | undefined, mode: WriteMode = "checkpoint"): Promise<WorkflowExecutionSnapshot | undefined> {
+    return this.#guard(loadSnapshot(this.#provider, this.#state.keys, this.#signalFor(mode), location));
   }
 
   /**
@@ -46,8 +55,9 @@ export class SnapshotStore {
    * is already sequenced by the lease keeper; every other write waits for renewals, and only then
    * builds its snapshot, so that it continues the revision a renewal just stored.
    */
-  async write(build: Build, location: ErrorLocation, renewing = false): Promise<void> {
-    const claim = renewing ? undefined : this.#claim;
+  async write(build: Build, location: ErrorLocation, mode: WriteMode = "checkpoint"): Promise<void> {
+    const claim = mode === "renewal" ? undefined : this.#claim;
+    const signal = this.#signalFor(mode);
     if (claim !== undefined) await claim.beforeSave();
     let saved = false;
     let snapshot: WorkflowExecutionSnapshot | undefined;
@@ -55,7 +65,7 @@ export class SnapshotStore {
       snapshot = await build();
       if (snapshot === undefined) return;
       const written = snapshot;
-      await this.#call("save", location, () => this.#provider.save(written, this.#signal));
+      await this.#call("save", location, () => this.#provider.save(written, signal));
       saved = true;
     } finally {
       claim?.afterSave(saved);
@@ -69,10 +79,10 @@ export class SnapshotStore {
    * operation's changes to the properties are never written), as the next revision. Refused with
    * SnapshotConflictError when the stored revision (or, under a lease, its owner) moved.
    */
-  rewrite(location: ErrorLocation, change: (stored: WorkflowExecutionSnapshot) => WorkflowExecutionSnapshot | undefined, renewing = false): Promise<void> {
+  rewrite(location: ErrorLocation, change: (stored: WorkflowExecutionSnapshot) => WorkflowExecutionSnapshot | undefined, mode: WriteMode = "checkpoint"): Promise<void> {
     return this.write(
       async () => {
-        const stored = await this.load(location);
+        const stored = await this.load(location, mode);
         const { revision, keys } = this.#state;
         if (stored?.revision !== revision || (this.#claim !== undefined && stored.owner !== this.#options.owner)) {
           const found = stored === undefined ? "no snapshot" : `revision ${stored.revision} of owner "${stored.owner ?? "none"}"`;
@@ -86,7 +96,7 @@ export class SnapshotStore {
         return next as unknown as WorkflowExecutionSnapshot;
       },
       location,
-      renewing,
+      mode,
     );
   }
 
@@ -101,6 +111,10 @@ export class SnapshotStore {
     await this.#call("delete", location, () => this.#provider.delete(foundryExecutionId, workflowId, this.#signal));
     this.#state.revision = 0;
     this.#foundry.emit("snapshotDeleted", { foundryExecutionId, workflowId });
+  }
+
+  #signalFor(mode: WriteMode): AbortSignal {
+    return mode === "release" ? (this.#releaseSignal ?? this.#signal) : this.#signal;
   }
 
   #call<T>(call: ProviderCall, location: ErrorLocation | undefined, invoke: () => T | Promise<T>): Promise<T> {

@@ -3,7 +3,7 @@ import { isWorkflowForgeError } from "../../errors.js";
 import { whenIdle, type Foundry } from "../../foundry.js";
 import { describe } from "../../internal/validate.js";
 import type { Workflow } from "../../workflow.js";
-import { describeClaim, isClaimedByOther } from "../claim.js";
+import { describeClaim, isClaimedByOther, isHeldHere } from "../claim.js";
 import type { SnapshotKeys } from "../errors.js";
 import { addPersistence } from "../middleware.js";
 import { callProvider, loadSnapshot } from "../provider-call.js";
@@ -85,6 +85,8 @@ function settledOutcome(
   if (snapshot === undefined) return { ...ref, status: "skipped", reason: "absent" };
   if (snapshot.status === "completed") return { ...ref, status: "skipped", reason: "completed" };
   if (isClaimedByOther(snapshot, options.persistence.owner)) return { ...ref, status: "skipped", reason: "claimed", detail: describeClaim(snapshot) };
+  // Runs of this process share its owner: another coordinator here may be running the instance.
+  if (isHeldHere(keysOf(ref))) return { ...ref, status: "skipped", reason: "claimed", detail: "another run in this process is running it" };
   if (lastError === undefined && isDeadLetter(snapshot, options.retry.attempts)) {
     return { ...ref, status: "skipped", reason: "dead-letter", detail: `gave up after ${attempts} attempts` };
   }
