@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { createFoundry } from "../../src/index.js";
+import { MemoryPersistenceProvider, SnapshotConflictError, createRecoveryCoordinator, usePersistence } from "../../src/persistence/index.js";
+import { RecordingProvider, countedFoundry, countedWorkflow, rejectionOf, runCounts, uniqueKeys } from "./helpers.js";
+
+const ttlMs = 120;
+const never = (): Promise<never> => new Promise<never>(() => undefined);
+
+describe("a leased run on a store that hangs instead of failing", () => {
+  it("loses the claim and rejects when a checkpoint never answers", async () => {
+    const provider = new RecordingProvider(undefined, { save: (snapshot) => (snapshot.nextOperationIndex === 1 ? never() : undefined) });
+    const { foundry, log } = countedFoundry(3);
+    usePersistence(foundry, provider, { ...uniqueKeys(), lease: { ttlMs } });
+    const error = await rejectionOf(foundry.forge());
+    expect(error).toBeInstanceOf(SnapshotConflictError);
+    expect((error as Error).message).toMatch(/the lease ran out/);
+    expect(runCounts(log, 3)).toEqual([1, 0, 0]);
+  });
+
+  it("loses the claim and rejects when the first load never answers", async () => {
+    const provider = new RecordingProvider(undefined, { tryLoad: never });
+    const { foundry, log } = countedFoundry(2);
+    usePersistence(foundry, provider, { ...uniqueKeys(), lease: { ttlMs } });
+    expect(await rejectionOf(foundry.forge())).toBeInstanceOf(SnapshotConflictError);
+    expect(runCounts(log, 2)).toEqual([0, 0]);
+  });
+
+  it("aborts the running operation when its renewal never answers", async () => {
+    let aborted = false;
+    // The claim and the first checkpoint land; every later save (the renewal) hangs.
+    const provider = new RecordingProvider(undefined, { save: (_snapshot, attempt) => (attempt > 2 ? never() : undefined) });
+    const foundry = createFoundry("LongStep")
+      .withOperation("quick", () => undefined)
+      .withOperation("long", (_input, _foundry, signal) => new Promise((_resolve, reject) => signal.addEventListener("abort", () => ((aborted = true), reject(signal.reason as Error)))));
+    usePersistence(foundry, provider, { ...uniqueKeys(), lease: { ttlMs } });
+    expect(await rejectionOf(foundry.forge())).toBeInstanceOf(SnapshotConflictError);
+    expect(aborted).toBe(true);
+  });
+
+  it("lets the coordinator's resumeAll settle, reporting the lost claim", async () => {
+    const store = new MemoryPersistenceProvider();
+    const hanging = new RecordingProvider(store);
+    const { workflow } = countedWorkflow(2, { name: "Hangs", version: "1" });
+    const coordinator = createRecoveryCoordinator({ provider: hanging, resolveWorkflow: () => workflow, leaseTtlMs: ttlMs, retry: { attempts: 1 } });
+    await coordinator.enqueue(workflow, { instanceId: uniqueKeys().instanceId });
+    hanging.intercept = { save: (snapshot) => (snapshot.nextOperationIndex === 1 ? never() : undefined) };
+    const report = await coordinator.resumeAll();
+    expect(report.resumed).toEqual([]);
+    expect([...report.failed, ...report.skipped]).toHaveLength(1);
+  });
+});
+
+describe("a leased run paused past its lease", () => {
+  it("does not start another operation on a claim that may have been taken over", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const { foundry, log } = countedFoundry(2);
+    // A synchronous pause right after the first checkpoint: no timer can fire, as under SIGSTOP.
+    foundry.on("snapshotSaved", ({ nextOperationIndex }) => {
+      if (nextOperationIndex !== 1) return;
+      const until = performance.now() + ttlMs + 20;
+      while (performance.now() < until);
+    });
+    usePersistence(foundry, provider, { ...uniqueKeys(), lease: { ttlMs } });
+    const error = await rejectionOf(foundry.forge());
+    expect(error).toBeInstanceOf(SnapshotConflictError);
+    expect(runCounts(log, 2)).toEqual([1, 0]);
+  });
+});

@@ -1,0 +1,71 @@
+import { describe, expect, it } from "vitest";
+import { untilAborted } from "../../support/engine.js";
+import { deferred, runCounts } from "../helpers.js";
+import { recoveryFixture } from "./fixtures.js";
+
+// The fixture's instances have operation 0 done; operations 1 and 2 remain.
+describe("coordinator.close(): graceful shutdown", () => {
+  it("lets the running operation finish, starts no other, and gives the claim back without counting an attempt", async () => {
+    const inside = deferred();
+    const finish = deferred();
+    const fixture = recoveryFixture({ onForge: (index, attempt) => (index === 1 && attempt === 1 ? (inside.resolve(), finish.promise) : undefined) });
+    const { instanceId, workflowKey } = fixture.interrupted({ attempts: 1 });
+    const worker = fixture.coordinator({ leaseTtlMs: 60_000 });
+    const outcome = worker.resume(instanceId, workflowKey);
+    await inside.promise;
+    const closed = worker.close();
+    finish.resolve();
+    await closed;
+    expect(await outcome).toMatchObject({ status: "skipped", reason: "closed" });
+    expect(runCounts(fixture.log, 3)).toEqual([0, 1, 0]);
+    const released = fixture.stored(instanceId);
+    expect(released).toMatchObject({ status: "running", nextOperationIndex: 2, attempts: 1, owner: "worker-1" });
+    expect(released?.leaseExpiresAt).toBeUndefined();
+    // Another worker takes it over at once instead of waiting out the 60 s lease.
+    const next = await fixture.coordinator({ owner: "worker-2" }).resume(instanceId, workflowKey);
+    expect(next).toMatchObject({ status: "resumed", attempts: 2 });
+    expect(runCounts(fixture.log, 3)).toEqual([0, 1, 1]);
+  });
+
+  it("aborts operations still running at the deadline, and still gives their claims back", async () => {
+    const inside = deferred();
+    const fixture = recoveryFixture({ onForge: (index, attempt, _foundry, signal) => (index === 1 && attempt === 1 ? (inside.resolve(), untilAborted(signal)) : undefined) });
+    const { instanceId, workflowKey } = fixture.interrupted();
+    const worker = fixture.coordinator({ leaseTtlMs: 60_000 });
+    const outcome = worker.resume(instanceId, workflowKey);
+    await inside.promise;
+    await worker.close({ timeoutMs: 10 });
+    expect(await outcome).toMatchObject({ status: "skipped", reason: "closed" });
+    expect(fixture.stored(instanceId)).toMatchObject({ status: "running", nextOperationIndex: 1 });
+    expect(fixture.stored(instanceId)?.leaseExpiresAt).toBeUndefined();
+    expect(await fixture.coordinator({ owner: "worker-2" }).resume(instanceId, workflowKey)).toMatchObject({ status: "resumed" });
+  });
+
+  it("releases only its own claim: a run another worker took over is left alone", async () => {
+    const inside = deferred();
+    const finish = deferred();
+    const fixture = recoveryFixture({ onForge: (index, attempt) => (index === 1 && attempt === 1 ? (inside.resolve(), finish.promise) : undefined) });
+    const { instanceId, workflowKey } = fixture.interrupted();
+    const worker = fixture.coordinator({ leaseTtlMs: 60_000 });
+    const outcome = worker.resume(instanceId, workflowKey);
+    await inside.promise;
+    const taken = fixture.stored(instanceId);
+    if (taken === undefined) throw new Error("the instance should be stored");
+    fixture.provider.save({ ...taken, owner: "worker-2", revision: taken.revision + 1 });
+    const closed = worker.close();
+    finish.resolve();
+    await closed;
+    expect((await outcome).status).not.toBe("resumed");
+    expect(fixture.stored(instanceId)).toMatchObject({ owner: "worker-2", revision: taken.revision + 1 });
+  });
+
+  it("runs nothing once closed", async () => {
+    const fixture = recoveryFixture();
+    const { instanceId, workflowKey } = fixture.interrupted();
+    const worker = fixture.coordinator();
+    await worker.close();
+    expect(await worker.resumeAll()).toEqual({ resumed: [], failed: [], skipped: [] });
+    expect(await worker.resume(instanceId, workflowKey)).toMatchObject({ status: "skipped", reason: "closed" });
+    expect(runCounts(fixture.log, 3)).toEqual([0, 0, 0]);
+  });
+});
