@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import type { SnapshotKeys } from "../persistence/errors.js";
 import type { SnapshotStatus } from "../persistence/snapshot.js";
-import { parseDuration } from "./duration.js";
+import { parseDuration, type Duration } from "./duration.js";
 import { usageError } from "./errors.js";
 
 /** Where the snapshots are, with the provider options that name the table or the keys. */
@@ -16,20 +16,33 @@ export interface Selection {
   readonly statuses?: readonly SnapshotStatus[];
   /** Matches the workflow's name or its workflow key. */
   readonly workflow?: string;
-  /** Last updated at least this long ago, as written (`7d`) and in milliseconds. */
-  readonly olderThan?: { readonly text: string; readonly ms: number };
+  /** Last updated at least this long ago. */
+  readonly olderThan?: Duration;
 }
 
 export const commandNames = ["list", "show", "delete", "prune"] as const;
 export type CommandName = (typeof commandNames)[number];
 
+/** What every store command has: the store, how long to wait for it, and the output format. */
+export interface StoreAccess {
+  readonly store: StoreSpec;
+  /** The longest wait for the store to connect, and for each request after that. */
+  readonly timeout: Duration;
+  readonly json: boolean;
+}
+
 export type Command =
   | { readonly kind: "help"; readonly topic?: CommandName }
   | { readonly kind: "version" }
-  | { readonly kind: "list"; readonly store: StoreSpec; readonly selection: Selection; readonly json: boolean }
-  | { readonly kind: "show"; readonly store: StoreSpec; readonly keys: SnapshotKeys; readonly json: boolean }
-  | { readonly kind: "delete"; readonly store: StoreSpec; readonly keys: SnapshotKeys; readonly json: boolean; readonly force: boolean }
-  | { readonly kind: "prune"; readonly store: StoreSpec; readonly selection: Selection; readonly json: boolean; readonly dryRun: boolean };
+  | ({ readonly kind: "list"; readonly selection: Selection } & StoreAccess)
+  | ({ readonly kind: "show"; readonly keys: SnapshotKeys } & StoreAccess)
+  | ({ readonly kind: "delete"; readonly keys: SnapshotKeys; readonly force: boolean } & StoreAccess)
+  | ({ readonly kind: "prune"; readonly selection: Selection; readonly dryRun: boolean } & StoreAccess);
+
+/** How long a store may take to connect or to answer a request when --timeout is not given. */
+export const defaultTimeout: Duration = { text: "10s", ms: 10_000 };
+// A timer longer than 2^31 - 1 ms fires at once; a day is already far past any sane wait.
+const maxTimeoutMs = 86_400_000;
 
 const options = {
   dir: { type: "string" },
@@ -42,6 +55,7 @@ const options = {
   status: { type: "string", multiple: true },
   workflow: { type: "string" },
   "older-than": { type: "string" },
+  timeout: { type: "string" },
   "dry-run": { type: "boolean" },
   force: { type: "boolean" },
   json: { type: "boolean" },
@@ -85,7 +99,7 @@ export function parseCommand(argv: readonly string[]): Command {
   if (!isCommandName(first)) throw usageError(`unknown command "${first}": use list, show, delete or prune`);
   checkFlags(first, given);
   const words = checkPositionals(first, rest);
-  const base = { store: storeSpec(first, values, given), json: values.json === true };
+  const base: StoreAccess = { store: storeSpec(first, values, given), timeout: timeout(first, values.timeout), json: values.json === true };
   switch (first) {
     case "list":
       return { kind: "list", ...base, selection: selection(first, values) };
@@ -178,8 +192,15 @@ function optional<K extends string>(key: K, value: string | undefined): Partial<
   return value === undefined ? {} : ({ [key]: value } as Record<K, string>);
 }
 
+function timeout(command: CommandName, text: string | undefined): Duration {
+  if (text === undefined) return defaultTimeout;
+  const ms = parseDuration(text);
+  if (ms === undefined || ms === 0 || ms > maxTimeoutMs) throw usageError(`--timeout "${text}" is not a duration from 1ms to 1d: use a whole number and a unit (ms, s, m, h), e.g. 500ms, 30s, 2m`, command);
+  return { text: text.trim(), ms };
+}
+
 function selection(command: CommandName, values: Values): Selection {
-  const result: { statuses?: SnapshotStatus[]; workflow?: string; olderThan?: { text: string; ms: number } } = {};
+  const result: { statuses?: SnapshotStatus[]; workflow?: string; olderThan?: Duration } = {};
   if (values.status !== undefined) result.statuses = parseStatuses(command, values.status);
   if (values.workflow !== undefined) result.workflow = values.workflow;
   const olderThan = values["older-than"];

@@ -75,7 +75,11 @@ export async function pruneCommand(context: CommandContext, selection: Selection
       outcomes.push({ snapshot, outcome: await pruneOne(context, snapshot, dryRun) });
     } catch (error) {
       const deleted = outcomes.filter((entry) => entry.outcome === "deleted").length;
-      throw new CliError("STORE", `prune stopped after deleting ${deleted} of ${matched.length} matching snapshots from ${context.store.label}: ${describeCause(error)}`, { cause: error });
+      // A timeout's message names the store already.
+      const label = `${context.store.label}: `;
+      const reason = error instanceof CliError && error.message.startsWith(label) ? error.message.slice(label.length) : describeCause(error);
+      const code = error instanceof CliError ? error.code : "STORE";
+      throw new CliError(code, `prune stopped after deleting ${deleted} of ${matched.length} matching snapshots from ${context.store.label}: ${reason}`, { cause: error });
     }
   }
   const count = (outcome: Outcome): number => outcomes.filter((entry) => entry.outcome === outcome).length;

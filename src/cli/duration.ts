@@ -1,12 +1,18 @@
-const unitMs = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
+const unitMs = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
 type Unit = keyof typeof unitMs;
 
-const durationPattern = /^(\d+)([smhdw])$/;
+/** A duration as written on the command line (`7d`, for messages) and in milliseconds. */
+export interface Duration {
+  readonly text: string;
+  readonly ms: number;
+}
+
+const durationPattern = /^(\d+)(ms|[smhdw])$/;
 // Further back than this and `now - duration` leaves the range of a Date.
 const maxDurationMs = 1_000 * 365 * unitMs.d;
 
 /**
- * Milliseconds of a duration written as an integer and a unit: `30s`, `15m`, `2h`, `7d`, `2w`.
+ * Milliseconds of a duration written as an integer and a unit: `500ms`, `30s`, `15m`, `2h`, `7d`, `2w`.
  * Undefined when the text is not one, so the caller can name the flag in its message.
  */
 export function parseDuration(text: string): number | undefined {

@@ -2,7 +2,7 @@
  * Why the CLI stopped. `USAGE` is the caller's mistake (exit 2, with a hint to read the help);
  * the others concern the store or its contents (exit 1).
  */
-export type CliErrorCode = "USAGE" | "STORE" | "MISSING_DRIVER" | "NOT_FOUND" | "REFUSED";
+export type CliErrorCode = "USAGE" | "STORE" | "TIMEOUT" | "MISSING_DRIVER" | "NOT_FOUND" | "REFUSED";
 
 export interface CliErrorOptions {
   readonly cause?: unknown;

@@ -7,7 +7,18 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
+// Once the result is written, nothing may keep the process alive: not a socket to a server that
+// stopped answering (the stores close theirs, but a driver may still hold one), nor a file-system
+// call stuck on a dead network mount. The timer is unref'd, so it only fires when something else
+// still holds the process; it waits for the output to drain before it exits.
+const exitWhenStuck = (): void => {
+  const pending = process.stdout.writableLength + process.stderr.writableLength;
+  if (pending > 0) setTimeout(exitWhenStuck, 100).unref();
+  else process.exit();
+};
+
 // exitCode rather than exit(): pending writes to a pipe are flushed before the process ends.
 void runCli(process.argv.slice(2), process).then((code) => {
   process.exitCode = code;
+  setTimeout(exitWhenStuck, 1_000).unref();
 });

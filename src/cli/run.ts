@@ -1,7 +1,6 @@
-import { isWorkflowForgeError } from "../errors.js";
 import { parseCommand, type Command } from "./args.js";
 import { deleteCommand, listCommand, pruneCommand, showCommand, type CommandContext, type Output } from "./commands.js";
-import { CliError } from "./errors.js";
+import { CliError, describeCause } from "./errors.js";
 import { openStore } from "./stores.js";
 import { usage } from "./usage.js";
 import { packageVersion } from "./version.js";
@@ -32,14 +31,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 }
 
 async function withStore(command: StoreCommand, io: CliIo): Promise<number> {
-  const store = await openStore(command.store);
+  const store = await openStore(command.store, command.timeout);
   const context: CommandContext = { store, stdout: io.stdout, stderr: io.stderr, now: Date.now(), json: command.json };
   try {
     return await execute(command, context);
   } catch (error) {
-    // The library's errors name the provider and the call; the label adds which store it was.
-    if (isWorkflowForgeError(error)) throw new CliError("STORE", `${store.label}: ${error.message}`, { cause: error });
-    throw error;
+    if (error instanceof CliError) throw error;
+    // The library's errors name the provider and the call, a driver's what failed (a provider
+    // that lets one through); the label adds which store it was. One line either way.
+    throw new CliError("STORE", `${store.label}: ${describeCause(error)}`, { cause: error });
   } finally {
     // A failing close must not hide the command's own outcome.
     await store.close().catch(() => undefined);
@@ -59,13 +59,15 @@ function execute(command: StoreCommand, context: CommandContext): Promise<number
   }
 }
 
+const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, " ");
+
 function report(error: unknown, stderr: Output): number {
   if (error instanceof CliError) {
     const hint = error.code === "USAGE" ? `\nRun "workflowforge ${error.command === undefined ? "--help" : `help ${error.command}`}" for usage.` : "";
-    stderr.write(`workflowforge: ${error.message}${hint}\n`);
+    stderr.write(`workflowforge: ${oneLine(error.message)}${hint}\n`);
     return error.exitCode;
   }
-  // Not one of ours: a bug or something unforeseen, so the stack goes along.
-  stderr.write(`workflowforge: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  // Not one of ours: something unforeseen. Still one line; a stack trace helps no one reading a terminal.
+  stderr.write(`workflowforge: unexpected error: ${oneLine(describeCause(error))}\n`);
   return 1;
 }

@@ -4,18 +4,21 @@ import type { ListOptions } from "../persistence/list-options.js";
 import type { SnapshotFilter } from "../persistence/provider.js";
 import { FilePersistenceProvider } from "../persistence/providers/file.js";
 import { PostgresPersistenceProvider } from "../persistence/providers/postgres.js";
-import { RedisPersistenceProvider, type IoRedisLikeClient, type NodeRedisLikeClient } from "../persistence/providers/redis.js";
 import { SqlitePersistenceProvider } from "../persistence/providers/sqlite.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
 import type { StoreSpec } from "./args.js";
-import { importDriver, missingDriver, tryImportDriver } from "./drivers.js";
-import { CliError, describeCause, usageError } from "./errors.js";
+import { boundedProvider, within } from "./deadline.js";
+import { importDriver } from "./drivers.js";
+import type { Duration } from "./duration.js";
+import { CliError, describeCause } from "./errors.js";
+import { openRedis } from "./redis-store.js";
+import { construct, noAnswer, redact } from "./store-parts.js";
 
 /** The provider calls the commands make; every shipped provider has them. */
 export interface InspectedProvider {
-  list(filter: SnapshotFilter, signal: undefined, options: ListOptions): Promise<WorkflowExecutionSnapshot[]>;
-  tryLoad(foundryExecutionId: string, workflowId: string): Promise<WorkflowExecutionSnapshot | undefined>;
-  delete(foundryExecutionId: string, workflowId: string): Promise<void>;
+  list(filter: SnapshotFilter, signal: AbortSignal | undefined, options: ListOptions): Promise<WorkflowExecutionSnapshot[]>;
+  tryLoad(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<WorkflowExecutionSnapshot | undefined>;
+  delete(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<void>;
 }
 
 /** A provider over an open connection, and how to let go of that connection. */
@@ -23,42 +26,43 @@ export interface OpenStore {
   readonly provider: InspectedProvider;
   /** Names the store in messages, passwords hidden: `PostgreSQL postgres://app:***@db/app, table "x"`. */
   readonly label: string;
+  /** Lets go of the connection at once, without waiting for the server to agree. */
   close(): Promise<void>;
 }
 
-// Connecting to a host that drops packets would otherwise wait for the OS timeout (minutes).
-const connectTimeoutMs = 10_000;
+/** An opened store before its calls are bounded, with what to check when one of them is late. */
+export interface OpenedStore extends OpenStore {
+  /** What to look at when a request does not finish in time: `check that ...`. */
+  readonly whenLate: string;
+  /** True for a failure that means the store waited out the timeout itself (SQLite's busy timeout). */
+  readonly isLate?: (error: unknown) => boolean;
+}
 
 /**
  * Opens the store, checks that it is there (the directory or file exists, the server answers, the
- * table exists) and returns its provider. Nothing is created: an inspector pointed at the wrong
- * place must say so rather than create an empty store there.
+ * table exists) and returns its provider, every call of which fails with a `TIMEOUT` CliError
+ * after `timeout`, as does connecting. Nothing is created: an inspector pointed at the wrong place
+ * must say so rather than create an empty store there.
  */
-export function openStore(spec: StoreSpec): Promise<OpenStore> {
+export async function openStore(spec: StoreSpec, timeout: Duration): Promise<OpenStore> {
+  const opened = await openUnbounded(spec, timeout);
+  const late = (call: string): string => `${opened.label}: ${call} did not finish within ${timeout.text}; ${opened.whenLate}, or raise --timeout`;
+  const provider = boundedProvider(opened.provider, timeout, late, opened.isLate);
+  // Bounded too: a close that waits on a server that stopped answering would keep the process alive.
+  const close = (): Promise<void> => within(timeout, () => `${opened.label}: close timed out`, () => opened.close());
+  return { provider, label: opened.label, close };
+}
+
+function openUnbounded(spec: StoreSpec, timeout: Duration): Promise<OpenedStore> {
   switch (spec.kind) {
     case "dir":
-      return openDirectory(spec.path);
+      return openDirectory(spec.path, timeout);
     case "sqlite":
-      return openSqlite(spec);
+      return openSqlite(spec, timeout);
     case "postgres":
-      return openPostgres(spec);
+      return openPostgres(spec, timeout);
     case "redis":
-      return openRedis(spec);
-  }
-}
-
-/** The connection string with its password replaced by `***`, for messages. */
-export function redact(url: string): string {
-  return url.replace(/(\/\/[^/@:]*:)[^/@]*@/, "$1***@").replace(/([?&\s]password=)[^&\s]*/gi, "$1***");
-}
-
-// The providers validate their options with a TypeError naming the option; here those came from flags.
-function construct<T>(flags: string, create: () => T): T {
-  try {
-    return create();
-  } catch (error) {
-    if (error instanceof TypeError) throw usageError(`invalid ${flags}: ${error.message}`);
-    throw error;
+      return openRedis(spec, timeout);
   }
 }
 
@@ -70,19 +74,38 @@ async function requireExisting(path: string, kind: "file" | "directory", label: 
   if (kind === "directory" ? !info.isDirectory() : !info.isFile()) throw new CliError("STORE", `${label} is not a ${kind}`);
 }
 
-async function openDirectory(path: string): Promise<OpenStore> {
+async function openDirectory(path: string, timeout: Duration): Promise<OpenedStore> {
   const label = `directory ${resolve(path)}`;
-  await requireExisting(path, "directory", label);
-  return { provider: new FilePersistenceProvider({ directory: path }), label, close: () => Promise.resolve() };
+  // Bounded as well: a directory on a network mount that stopped answering would hang the stat.
+  await within(timeout, () => `${label} did not answer within ${timeout.text}; check that its file system is mounted and answers, or raise --timeout`, () => requireExisting(path, "directory", label));
+  return {
+    // The provider's own wait for a lock runs past the CLI's, which aborts it and says what to check.
+    provider: new FilePersistenceProvider({ directory: path, lockTimeoutMs: 2 * timeout.ms }),
+    label,
+    close: () => Promise.resolve(),
+    whenLate: "check that its file system answers and that no other process holds the record's lock",
+  };
 }
 
-async function openSqlite({ file, options }: Extract<StoreSpec, { kind: "sqlite" }>): Promise<OpenStore> {
+// SQLITE_BUSY once the busy timeout ran out, SQLITE_LOCKED for a lock of this connection's own.
+function isBusy(error: unknown): boolean {
+  for (let at = error; typeof at === "object" && at !== null; at = (at as { cause?: unknown }).cause) {
+    const code = (at as { code?: unknown }).code;
+    if (typeof code === "string" && /^SQLITE_(BUSY|LOCKED)/.test(code)) return true;
+  }
+  return false;
+}
+
+const sqliteWhenLate = "check for another process holding a write lock on the database (a long transaction)";
+
+async function openSqlite({ file, options }: Extract<StoreSpec, { kind: "sqlite" }>, timeout: Duration): Promise<OpenedStore> {
   const fileLabel = `SQLite file ${resolve(file)}`;
   await requireExisting(file, "file", fileLabel);
   const { default: Database } = await importDriver("better-sqlite3", "--sqlite");
   let database: InstanceType<typeof Database>;
   try {
-    database = new Database(file, { fileMustExist: true });
+    // better-sqlite3 is synchronous: its busy timeout is the only bound on a wait for a lock.
+    database = new Database(file, { fileMustExist: true, timeout: timeout.ms });
   } catch (error) {
     throw new CliError("STORE", `cannot open ${fileLabel}: ${describeCause(error)}`, { cause: error });
   }
@@ -93,94 +116,39 @@ async function openSqlite({ file, options }: Extract<StoreSpec, { kind: "sqlite"
     try {
       present = database.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(provider.tableName) !== undefined;
     } catch (error) {
+      if (isBusy(error)) throw new CliError("TIMEOUT", `cannot read ${fileLabel}: it stayed locked for ${timeout.text}; ${sqliteWhenLate}, or raise --timeout`, { cause: error });
       throw new CliError("STORE", `cannot read ${fileLabel}: ${describeCause(error)}`, { cause: error });
     }
     if (!present) throw new CliError("STORE", `${fileLabel} has no table "${provider.tableName}" (pass --table-name if the provider uses another)`);
-    return { provider, label, close: () => Promise.resolve(void database.close()) };
+    return { provider, label, close: () => Promise.resolve(void database.close()), whenLate: sqliteWhenLate, isLate: isBusy };
   } catch (error) {
     database.close();
     throw error;
   }
 }
 
-async function openPostgres({ url, options }: Extract<StoreSpec, { kind: "postgres" }>): Promise<OpenStore> {
+async function openPostgres({ url, options }: Extract<StoreSpec, { kind: "postgres" }>, timeout: Duration): Promise<OpenedStore> {
   const { default: pg } = await importDriver("pg", "--postgres");
   const serverLabel = `PostgreSQL ${redact(url)}`;
-  const pool = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: connectTimeoutMs });
+  // pg's own timeouts as well as the CLI's: a query it gives up on releases its connection, so
+  // that pool.end() does not wait for an answer that never comes.
+  const pool = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: timeout.ms, query_timeout: timeout.ms });
   // An idle connection the server drops must not crash the process with an unhandled 'error'.
   pool.on("error", () => undefined);
   try {
     const provider = construct("--table-name or --schema", () => new PostgresPersistenceProvider({ client: pool, ...options }));
     const table = provider.schema === undefined ? `"${provider.tableName}"` : `"${provider.schema}"."${provider.tableName}"`;
     const label = `${serverLabel}, table ${table}`;
-    const { rows } = await pool.query<{ present: boolean }>("SELECT to_regclass($1) IS NOT NULL AS present", [table]).catch((error: unknown) => {
+    const query = () => pool.query<{ present: boolean }>("SELECT to_regclass($1) IS NOT NULL AS present", [table]);
+    const { rows } = await within(timeout, () => noAnswer(serverLabel, "PostgreSQL", timeout), query).catch((error: unknown) => {
+      if (error instanceof CliError) throw error;
       throw new CliError("STORE", `cannot reach ${serverLabel}: ${describeCause(error)}`, { cause: error });
     });
     if (rows[0]?.present !== true) throw new CliError("STORE", `${serverLabel} has no table ${table} (pass --table-name or --schema if the provider uses another)`);
-    return { provider, label, close: () => pool.end() };
+    const whenLate = "check that the server is up and answering, and that no transaction holds a lock on the table";
+    return { provider, label, close: () => pool.end(), whenLate };
   } catch (error) {
     await pool.end().catch(() => undefined);
     throw error;
   }
-}
-
-interface RedisConnection {
-  readonly client: IoRedisLikeClient | NodeRedisLikeClient;
-  close(): Promise<void>;
-}
-
-async function openRedis({ url, options }: Extract<StoreSpec, { kind: "redis" }>): Promise<OpenStore> {
-  const serverLabel = `Redis ${redact(url)}`;
-  const label = options.keyPrefix === undefined ? serverLabel : `${serverLabel}, key prefix "${options.keyPrefix}"`;
-  // Either client works with the provider; ioredis first, as the README names it first.
-  const ioredis = await tryImportDriver("ioredis");
-  const connection = ioredis !== undefined ? await connectIoredis(ioredis.Redis, url, serverLabel) : await connectNodeRedis(url, serverLabel);
-  try {
-    const provider = construct("--key-prefix", () => new RedisPersistenceProvider({ client: connection.client, ...options }));
-    return { provider, label, close: () => connection.close() };
-  } catch (error) {
-    await connection.close().catch(() => undefined);
-    throw error;
-  }
-}
-
-type IoRedisConstructor = NonNullable<Awaited<ReturnType<typeof tryImportDriver<"ioredis">>>>["Redis"];
-
-async function connectIoredis(Redis: IoRedisConstructor, url: string, label: string): Promise<RedisConnection> {
-  // No reconnecting and no offline queue: a CLI should fail fast and say why, not retry forever.
-  const client = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 1, connectTimeout: connectTimeoutMs, enableOfflineQueue: false });
-  let failure: unknown;
-  // ioredis rejects connect() with "Connection is closed."; the 'error' event carries the reason.
-  client.on("error", (error: unknown) => (failure ??= error));
-  try {
-    await client.connect();
-  } catch (error) {
-    client.disconnect();
-    throw new CliError("STORE", `cannot reach ${label}: ${describeCause(failure ?? error)}`, { cause: failure ?? error });
-  }
-  return { client, close: () => client.quit().then(() => undefined, () => client.disconnect()) };
-}
-
-// node-redis 4 closes with quit(), 5 and later with close().
-interface NodeRedisClient extends NodeRedisLikeClient {
-  connect(): Promise<unknown>;
-  on(event: "error", listener: (error: unknown) => void): unknown;
-  close?(): Promise<unknown>;
-  quit?(): Promise<unknown>;
-  destroy?(): unknown;
-}
-
-async function connectNodeRedis(url: string, label: string): Promise<RedisConnection> {
-  const redis = await tryImportDriver("redis");
-  if (redis === undefined) throw missingDriver("--redis", ["ioredis", "redis"]);
-  const client = redis.createClient({ url, socket: { reconnectStrategy: false, connectTimeout: connectTimeoutMs } }) as unknown as NodeRedisClient;
-  client.on("error", () => undefined); // connect() rejects with the same error
-  try {
-    await client.connect();
-  } catch (error) {
-    client.destroy?.();
-    throw new CliError("STORE", `cannot reach ${label}: ${describeCause(error)}`, { cause: error });
-  }
-  const close = async (): Promise<void> => void (await (client.close ?? client.quit)?.call(client));
-  return { client, close };
 }

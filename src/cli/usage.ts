@@ -7,7 +7,9 @@ const stores = `Store (exactly one):
   --redis <url>            a Redis URL (needs: npm install ioredis, or redis)
   --table-name <name>      table, with --sqlite or --postgres   [default: workflowforge_snapshots]
   --schema <name>          schema, with --postgres              [default: first on the search_path]
-  --key-prefix <prefix>    key prefix, with --redis             [default: "workflowforge:"]`;
+  --key-prefix <prefix>    key prefix, with --redis             [default: "workflowforge:"]
+  --timeout <duration>     longest wait to connect or per request [default: 10s]
+                           before exit 1: 500ms, 30s, 2m`;
 
 const filters = `Filters (all given must match):
   --status <status>        running, failed, compensating or completed;
@@ -43,8 +45,9 @@ Examples:
   workflowforge show order-42 ProcessOrder-v1 --postgres postgres://app@127.0.0.1:5432/app
   workflowforge prune --redis redis://127.0.0.1:6379 --older-than 7d --status completed --dry-run
 
-Exit status: 0 done, 1 store or snapshot problem (unreachable, not found, driver missing,
-a record that cannot be read), 2 bad arguments. Run "workflowforge help <command>" for details.
+Exit status: 0 done, 1 store or snapshot problem (unreachable, no answer within --timeout,
+not found, driver missing, a record that cannot be read), 2 bad arguments.
+Run "workflowforge help <command>" for details.
 `;
 
 const topics: Record<CommandName, string> = {

@@ -45,6 +45,9 @@ describe("workflowforge CLI arguments", () => {
     ["an extra positional", ["list", "extra", "--dir", "."], /^unexpected argument "extra" for list$/],
     ["a bad duration", ["list", "--dir", ".", "--older-than", "7"], /^--older-than "7" is not a duration: use a whole number and a unit/],
     ["a fractional duration", ["list", "--dir", ".", "--older-than", "1.5h"], /^--older-than "1.5h" is not a duration/],
+    ["a timeout of zero", ["list", "--dir", ".", "--timeout", "0s"], /^--timeout "0s" is not a duration from 1ms to 1d: use a whole number and a unit \(ms, s, m, h\)/],
+    ["a timeout without a unit", ["list", "--dir", ".", "--timeout", "500"], /^--timeout "500" is not a duration from 1ms to 1d/],
+    ["a timeout past a day", ["show", "a", "b", "--dir", ".", "--timeout", "2d"], /^--timeout "2d" is not a duration from 1ms to 1d/],
     ["prune without --older-than", ["prune", "--dir", "."], /^prune needs --older-than <duration>, e.g. --older-than 7d$/],
     ["an unknown status", ["list", "--dir", ".", "--status", "failed,done"], /^--status "done" is not one of running, failed, compensating, completed$/],
     ["a filter on show", ["show", "a", "b", "--dir", ".", "--status", "failed"], /^--status does not apply to show \(only to list and prune\)$/],
@@ -75,8 +78,16 @@ describe("workflowforge CLI arguments", () => {
       kind: "show",
       store: { kind: "dir", path: "d" },
       keys: { foundryExecutionId: "-odd", workflowId: "--key" },
+      timeout: { text: "10s", ms: 10_000 },
       json: false,
     });
+  });
+
+  it("takes --timeout for every store command, 10s when not given", () => {
+    expect(parseCommand(["list", "--dir", "d"])).toMatchObject({ timeout: { text: "10s", ms: 10_000 } });
+    expect(parseCommand(["list", "--dir", "d", "--timeout", "250ms"])).toMatchObject({ timeout: { text: "250ms", ms: 250 } });
+    expect(parseCommand(["delete", "a", "b", "--redis", "redis://h", "--timeout", "1m"])).toMatchObject({ timeout: { text: "1m", ms: 60_000 } });
+    expect(parseCommand(["prune", "--sqlite", "a.db", "--older-than", "1d", "--timeout=2s"])).toMatchObject({ timeout: { text: "2s", ms: 2_000 } });
   });
 
   it("passes store options under the providers' option names", () => {
@@ -93,13 +104,13 @@ describe("workflowforge CLI arguments", () => {
 
 describe("durations", () => {
   it("parses a whole number and a unit into milliseconds", () => {
-    expect([parseDuration("30s"), parseDuration("15m"), parseDuration("2h"), parseDuration("7d"), parseDuration("2w"), parseDuration("0s")]).toEqual([
-      30_000, 900_000, 7_200_000, 604_800_000, 1_209_600_000, 0,
+    expect([parseDuration("250ms"), parseDuration("30s"), parseDuration("15m"), parseDuration("2h"), parseDuration("7d"), parseDuration("2w"), parseDuration("0s")]).toEqual([
+      250, 30_000, 900_000, 7_200_000, 604_800_000, 1_209_600_000, 0,
     ]);
   });
 
   it("refuses anything else, and spans too long for a date", () => {
-    for (const text of ["7", "d", "1.5h", "-1d", "7 d", "7D", "1h30m", "", "1000000000d"]) expect(parseDuration(text), text).toBeUndefined();
+    for (const text of ["7", "d", "1.5h", "-1d", "7 d", "7D", "1h30m", "5 ms", "5mss", "", "1000000000d"]) expect(parseDuration(text), text).toBeUndefined();
   });
 
   it("formats ages rounded down to their largest unit", () => {

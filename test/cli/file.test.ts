@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { SnapshotCodec } from "../../src/persistence/codec.js";
 import { FilePersistenceProvider } from "../../src/persistence/providers/file.js";
-import { cli } from "./run-cli.js";
+import { cli, seedSnapshots } from "./run-cli.js";
 import { describeStoreCommands } from "./store-cases.js";
 
 const root = mkdtempSync(join(tmpdir(), "workflowforge-cli-file-"));
@@ -24,6 +24,21 @@ describe("workflowforge CLI --dir", () => {
     expect(code).toBe(1);
     expect(stderr).toBe(`workflowforge: directory ${missing} does not exist\n`);
     expect(existsSync(missing)).toBe(false);
+  });
+
+  it("gives up on a delete another process's lock holds back after --timeout, saying what to check, and exits 1", async () => {
+    const directory = mkdtempSync(join(root, "locked-"));
+    const provider = new FilePersistenceProvider({ directory, durability: "none" });
+    for (const snapshot of seedSnapshots()) await provider.save(snapshot);
+    // The lock of a save in progress in another process (this one's parent, alive as long as it is).
+    const record = FilePersistenceProvider.fileNameFor("order-42", "billing-v1");
+    writeFileSync(join(directory, record.replace(/\.snapshot$/, ".lock")), `${process.ppid} alive\n`);
+    const { code, stderr } = await cli("delete", "order-42", "billing-v1", "--dir", directory, "--timeout", "200ms");
+    expect({ code, stderr }).toEqual({
+      code: 1,
+      stderr: `workflowforge: directory ${directory}: delete did not finish within 200ms; check that its file system answers and that no other process holds the record's lock, or raise --timeout\n`,
+    });
+    expect(await provider.tryLoad("order-42", "billing-v1")).toMatchObject({ foundryExecutionId: "order-42" });
   });
 
   it("exits 1 when --dir names a file", async () => {

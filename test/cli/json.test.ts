@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { displayKey } from "../../src/cli/format.js";
 import { toJson } from "../../src/cli/json.js";
-import { redact } from "../../src/cli/stores.js";
+import { redact } from "../../src/cli/store-parts.js";
 
 describe("toJson", () => {
   it("turns the values the codec restores into plain JSON", () => {

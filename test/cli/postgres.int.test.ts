@@ -46,6 +46,25 @@ describeWithServer("workflowforge CLI on a real PostgreSQL server", server, (sta
       expect(rows).toEqual([{ name: null }]);
     });
 
+    it("gives up on a request a lock holds back after --timeout, saying what to check, and exits 1", async () => {
+      const tableName = freshName();
+      const provider = new PostgresPersistenceProvider({ client: pool, tableName });
+      for (const snapshot of seedSnapshots()) await provider.save(snapshot);
+      // A migration, say, holding the table for itself in an open transaction.
+      const holder = await pool.connect();
+      try {
+        await holder.query(`BEGIN; LOCK TABLE "${tableName}" IN ACCESS EXCLUSIVE MODE`);
+        const { code, stderr } = await cli("list", "--postgres", started.url, "--table-name", tableName, "--timeout", "200ms");
+        expect({ code, stderr }).toEqual({
+          code: 1,
+          stderr: `workflowforge: PostgreSQL ${started.url}, table "${tableName}": list did not finish within 200ms; check that the server is up and answering, and that no transaction holds a lock on the table, or raise --timeout\n`,
+        });
+      } finally {
+        await holder.query("ROLLBACK");
+        holder.release();
+      }
+    });
+
     it("exits 1 with the server's message when the database does not exist", async () => {
       const url = started.url.replace(/\/postgres$/, "/no_such_database");
       const { code, stderr } = await cli("list", "--postgres", url);

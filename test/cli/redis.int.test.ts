@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { RedisPersistenceProvider } from "../../src/persistence/providers/redis.js";
 import { describeWithServer } from "../support/describe-with-server.js";
 import { startRedis } from "../support/redis-server.js";
-import { cli } from "./run-cli.js";
+import { cli, seedSnapshots } from "./run-cli.js";
 import { describeStoreCommands } from "./store-cases.js";
 
 // A redis-server of its own on a free port of 127.0.0.1, or a skip saying how to enable it.
@@ -28,6 +28,23 @@ describeWithServer("workflowforge CLI on a real Redis server", server, (started)
   });
 
   describe("workflowforge CLI --redis", () => {
+    it("gives up on a request the server holds back after --timeout, saying what to check, and exits 1", async () => {
+      const keyPrefix = `cli-${randomUUID()}:`;
+      const provider = new RedisPersistenceProvider({ client, keyPrefix });
+      for (const snapshot of seedSnapshots()) await provider.save(snapshot);
+      // Reads are answered, writes held back: the delete is the request that never returns.
+      await client.call("CLIENT", "PAUSE", "30000", "WRITE");
+      try {
+        const { code, stderr } = await cli("delete", "order-42", "billing-v1", "--redis", started.url, "--key-prefix", keyPrefix, "--timeout", "200ms");
+        expect({ code, stderr }).toEqual({
+          code: 1,
+          stderr: `workflowforge: Redis ${started.url}, key prefix "${keyPrefix}": delete did not finish within 200ms; check that the server is up and answering, or raise --timeout\n`,
+        });
+      } finally {
+        await client.call("CLIENT", "UNPAUSE");
+      }
+    });
+
     it("names the key prefix when nothing is stored under it", async () => {
       const { code, stdout } = await cli("list", "--redis", started.url, "--key-prefix", "nothing-here:");
       expect(code).toBe(0);

@@ -2,7 +2,7 @@ import Database from "better-sqlite3";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { SqlitePersistenceProvider } from "../../src/persistence/providers/sqlite.js";
 import { cli, cliJson, seedSnapshots } from "./run-cli.js";
 import { describeStoreCommands } from "./store-cases.js";
@@ -61,6 +61,46 @@ describe("workflowforge CLI --sqlite", () => {
     for (const snapshot of seedSnapshots()) await provider.save(snapshot);
     const summaries = await cliJson("list", "--sqlite", file, "--table-name", "custom_snapshots");
     expect(summaries).toHaveLength(4);
+  });
+
+  it("gives up on a database kept locked after --timeout, saying what to check, and exits 1", async () => {
+    const { file, database, provider } = await freshDatabase();
+    for (const snapshot of seedSnapshots()) await provider.save(snapshot);
+    const locked = "check for another process holding a write lock on the database (a long transaction), or raise --timeout";
+    // A writer in the middle of a long transaction: readers go on (WAL), a delete waits for it.
+    database.exec("BEGIN IMMEDIATE");
+    try {
+      expect(await cliJson("list", "--sqlite", file, "--timeout", "100ms")).toHaveLength(4);
+      const { code, stderr } = await cli("delete", "order-42", "billing-v1", "--sqlite", file, "--timeout", "100ms");
+      expect({ code, stderr }).toEqual({ code: 1, stderr: `workflowforge: SQLite file ${file}, table "workflowforge_snapshots": delete did not finish within 100ms; ${locked}\n` });
+    } finally {
+      database.exec("ROLLBACK");
+    }
+    // A connection that keeps the whole file to itself: not even the check that the table exists gets through.
+    database.pragma("locking_mode = EXCLUSIVE");
+    database.exec("BEGIN EXCLUSIVE; DELETE FROM workflowforge_snapshots WHERE instance_id = 'invoice-7'");
+    try {
+      const { code, stderr } = await cli("list", "--sqlite", file, "--timeout", "100ms");
+      expect({ code, stderr }).toEqual({ code: 1, stderr: `workflowforge: cannot read SQLite file ${file}: it stayed locked for 100ms; ${locked}\n` });
+    } finally {
+      database.exec("ROLLBACK");
+    }
+  });
+
+  it("reports a failure its provider lets through as one line naming the store, never a stack, and exits 1", async () => {
+    const { file, provider } = await freshDatabase();
+    for (const snapshot of seedSnapshots()) await provider.save(snapshot);
+    // What a provider that reads a junk entry's keys with JSON.parse lets out (the Redis provider did).
+    const junk = new SyntaxError(`Unexpected token 'j', "junk" is not valid JSON`);
+    const list = vi.spyOn(SqlitePersistenceProvider.prototype, "list").mockRejectedValue(junk);
+    try {
+      for (const command of [["list"], ["prune", "--older-than", "1d"]]) {
+        const { code, stdout, stderr } = await cli(...command, "--sqlite", file);
+        expect({ code, stdout, stderr }, command[0]).toEqual({ code: 1, stdout: "", stderr: `workflowforge: SQLite file ${file}, table "workflowforge_snapshots": ${junk.message}\n` });
+      }
+    } finally {
+      list.mockRestore();
+    }
   });
 
   it("exits 2 when --table-name is not a valid identifier", async () => {

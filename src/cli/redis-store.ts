@@ -1,0 +1,80 @@
+import { RedisPersistenceProvider, type IoRedisLikeClient, type NodeRedisLikeClient } from "../persistence/providers/redis.js";
+import type { StoreSpec } from "./args.js";
+import { within } from "./deadline.js";
+import { missingDriver, tryImportDriver } from "./drivers.js";
+import type { Duration } from "./duration.js";
+import { CliError, describeCause } from "./errors.js";
+import { construct, noAnswer, redact } from "./store-parts.js";
+import type { OpenedStore } from "./stores.js";
+
+interface RedisConnection {
+  readonly client: IoRedisLikeClient | NodeRedisLikeClient;
+  close(): Promise<void>;
+}
+
+/** A Redis store through ioredis, or node-redis when ioredis is not installed. */
+export async function openRedis({ url, options }: Extract<StoreSpec, { kind: "redis" }>, timeout: Duration): Promise<OpenedStore> {
+  const serverLabel = `Redis ${redact(url)}`;
+  const label = options.keyPrefix === undefined ? serverLabel : `${serverLabel}, key prefix "${options.keyPrefix}"`;
+  // Either client works with the provider; ioredis first, as the README names it first.
+  const ioredis = await tryImportDriver("ioredis");
+  const connection = ioredis !== undefined ? await connectIoredis(ioredis.Redis, url, serverLabel, timeout) : await connectNodeRedis(url, serverLabel, timeout);
+  try {
+    const provider = construct("--key-prefix", () => new RedisPersistenceProvider({ client: connection.client, ...options }));
+    return { provider, label, close: () => connection.close(), whenLate: "check that the server is up and answering" };
+  } catch (error) {
+    await connection.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+type IoRedisConstructor = NonNullable<Awaited<ReturnType<typeof tryImportDriver<"ioredis">>>>["Redis"];
+
+async function connectIoredis(Redis: IoRedisConstructor, url: string, label: string, timeout: Duration): Promise<RedisConnection> {
+  // No reconnecting and no offline queue: a CLI should fail fast and say why, not retry forever.
+  const client = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 1, connectTimeout: timeout.ms, enableOfflineQueue: false });
+  let failure: unknown;
+  // ioredis rejects connect() with "Connection is closed."; the 'error' event carries the reason.
+  client.on("error", (error: unknown) => (failure ??= error));
+  // disconnect() ends the socket politely, which leaves it open while the server, that may never
+  // answer, does not close its side; destroying it lets the process exit.
+  const drop = (): void => {
+    client.disconnect();
+    (client.stream as { destroy?: () => void } | undefined)?.destroy?.();
+  };
+  try {
+    // connectTimeout covers the TCP connect only: a server that accepts and never answers would
+    // leave connect() waiting for its ready check for good.
+    await within(timeout, () => noAnswer(label, "Redis", timeout), () => client.connect());
+  } catch (error) {
+    drop();
+    if (error instanceof CliError) throw error;
+    throw new CliError("STORE", `cannot reach ${label}: ${describeCause(failure ?? error)}`, { cause: failure ?? error });
+  }
+  // Not quit(): it waits for a reply that a server which stopped answering never sends.
+  return { client, close: () => Promise.resolve(drop()) };
+}
+
+// node-redis 4 closes at once with disconnect(), 5 and later with destroy().
+interface NodeRedisClient extends NodeRedisLikeClient {
+  connect(): Promise<unknown>;
+  on(event: "error", listener: (error: unknown) => void): unknown;
+  destroy?(): unknown;
+  disconnect?(): Promise<unknown>;
+}
+
+async function connectNodeRedis(url: string, label: string, timeout: Duration): Promise<RedisConnection> {
+  const redis = await tryImportDriver("redis");
+  if (redis === undefined) throw missingDriver("--redis", ["ioredis", "redis"]);
+  const client = redis.createClient({ url, socket: { reconnectStrategy: false, connectTimeout: timeout.ms } }) as unknown as NodeRedisClient;
+  client.on("error", () => undefined); // connect() rejects with the same error
+  const close = async (): Promise<void> => void (await (client.destroy ?? client.disconnect)?.call(client));
+  try {
+    await within(timeout, () => noAnswer(label, "Redis", timeout), () => client.connect());
+  } catch (error) {
+    await close().catch(() => undefined);
+    if (error instanceof CliError) throw error;
+    throw new CliError("STORE", `cannot reach ${label}: ${describeCause(error)}`, { cause: error });
+  }
+  return { client, close };
+}
