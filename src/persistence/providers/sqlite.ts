@@ -6,6 +6,8 @@ import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type P
 import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
+import { canonicalTime, sqliteStatements, type SqliteRow, type SqliteStatementTexts } from "./sqlite-sql.js";
+import { keyOfStored, keysOfColumns, storedKey } from "./stored-keys.js";
 
 /** The members of a better-sqlite3 `Statement` this provider calls. */
 export interface SqliteStatement {
@@ -24,7 +26,10 @@ export interface SqliteDatabase {
 export interface SqlitePersistenceProviderOptions {
   /** An open better-sqlite3 `Database` (a file or `:memory:`). The provider never closes it. */
   readonly database: SqliteDatabase;
-  /** Table holding one row per instance; must match `/^[A-Za-z_][A-Za-z0-9_]{0,62}$/`. @default "workflowforge_snapshots" */
+  /**
+   * Table holding one row per instance; must match `/^[A-Za-z_][A-Za-z0-9_]{0,62}$/` and not start
+   * with `sqlite_` (in any case), which SQLite reserves. @default "workflowforge_snapshots"
+   */
   readonly tableName?: string;
   /** Turns a snapshot into the text stored in the `data` column and back. @default defaultSnapshotCodec */
   readonly codec?: SnapshotCodec;
@@ -35,7 +40,6 @@ const where = "SqlitePersistenceProvider(options)";
 const source = "sqlite";
 
 type Statements = Readonly<Record<"insert" | "update" | "select" | "revision" | "remove", SqliteStatement>>;
-type Row = { readonly instance_id: unknown; readonly workflow_id: unknown; readonly data: unknown };
 
 function validateOptions(input: unknown): Required<SqlitePersistenceProviderOptions> {
   const options = requireOptionsObject(input, `${where}: options`) as Partial<SqlitePersistenceProviderOptions>;
@@ -47,22 +51,14 @@ function validateOptions(input: unknown): Required<SqlitePersistenceProviderOpti
   if (typeof tableName !== "string" || !identifier.test(tableName)) {
     throw new TypeError(`${where}: options.tableName must match ${String(identifier)}, got ${describeValue(tableName)}`);
   }
+  // SQLite refuses to create such a table, so the mistake would otherwise surface at first use.
+  if (/^sqlite_/i.test(tableName)) {
+    throw new TypeError(`${where}: options.tableName must not start with "sqlite_", which SQLite reserves for its own tables, got ${describeValue(tableName)}`);
+  }
   if (typeof codec !== "object" || codec === null || typeof codec.encode !== "function" || typeof codec.decode !== "function") {
     throw new TypeError(`${where}: options.codec must be an object with encode and decode functions, got ${describeValue(codec)}`);
   }
   return { database, tableName, codec };
-}
-
-// The shape toISOString writes, which the engine uses: such text already sorts as its instant.
-const isoUtc = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
-
-// Stored in canonical ISO form so that `updated_at < ?` orders instants, whatever offset the
-// snapshot was written with. Unparseable text is kept as is; list() re-checks every match exactly.
-// The shape test spares the usual save a Date parse and format, the dearest step of its own work.
-function canonicalTime(text: string): string {
-  if (isoUtc.test(text)) return text;
-  const ms = Date.parse(text);
-  return Number.isNaN(ms) ? text : new Date(ms).toISOString();
 }
 
 // better-sqlite3 is synchronous; the provider's methods still return promises so that every
@@ -95,6 +91,9 @@ function settle<T>(signal: AbortSignal | undefined, body: () => T): Promise<T> {
  *   `cause`); a refused save with `SnapshotConflictError`; unreadable `data` with `SnapshotCorruptedError`.
  * - **Cost:** one prepared statement per call, run synchronously on the calling thread (better-sqlite3
  *   has no asynchronous API), plus encoding or decoding the snapshot.
+ * - **Keys** are stored as themselves, so they can be queried in SQL, except a key holding a lone
+ *   surrogate (which UTF-8 cannot spell) or starting with U+FFFF: that one is stored as U+FFFF
+ *   followed by its JSON, so that every key reads back as itself and no two share a row.
  */
 export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
   readonly capabilities: ProviderCapabilities = Object.freeze({ compareAndSet: true, list: true });
@@ -102,7 +101,7 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
   readonly tableName: string;
   readonly #database: SqliteDatabase;
   readonly #codec: SnapshotCodec;
-  readonly #table: string;
+  readonly #sql: SqliteStatementTexts;
   #statements: Statements | undefined;
 
   constructor(options: SqlitePersistenceProviderOptions) {
@@ -110,7 +109,7 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
     this.#database = database;
     this.#codec = codec;
     this.tableName = tableName;
-    this.#table = `"${tableName}"`;
+    this.#sql = sqliteStatements(tableName);
   }
 
   /**
@@ -130,14 +129,14 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
   tryLoad(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<WorkflowExecutionSnapshot | undefined> {
     return settle(signal, () => {
       const keys = { foundryExecutionId, workflowId };
-      const row = this.#guard("tryLoad", keys, (statements) => statements.select.get(foundryExecutionId, workflowId)) as Pick<Row, "data"> | undefined;
+      const row = this.#guard("tryLoad", keys, (statements) => statements.select.get(storedKey(foundryExecutionId), storedKey(workflowId))) as Pick<SqliteRow, "data"> | undefined;
       return row === undefined ? undefined : this.#decode(row.data, keys);
     });
   }
 
   delete(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<void> {
     return settle(signal, () => {
-      this.#guard("delete", { foundryExecutionId, workflowId }, (statements) => statements.remove.run(foundryExecutionId, workflowId));
+      this.#guard("delete", { foundryExecutionId, workflowId }, (statements) => statements.remove.run(storedKey(foundryExecutionId), storedKey(workflowId)));
     });
   }
 
@@ -145,27 +144,28 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
    * Snapshots matching `filter`, in no particular order. Status, workflow id, workflow name and
    * `updatedBefore` are filtered in SQL (the `(status, updated_at)` index serves recovery scans);
    * only matching rows are decoded. Reads everything it returns into memory at once. A row that
-   * cannot be decoded rejects the call with `SnapshotCorruptedError`, or with `options.onUnreadable`
-   * is handed to it and left out.
+   * cannot be decoded (its data, or key columns no save writes) rejects the call with
+   * `SnapshotCorruptedError`, or with `options.onUnreadable` is handed to it and left out.
    */
   list(filter: SnapshotFilter = {}, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]> {
     return settle(signal, () => {
       const read = listedReader(filter, options, "SqlitePersistenceProvider");
-      const query = this.#listQuery(filter);
+      const query = this.#sql.list(filter);
       if (query === undefined) return [];
       const keys = { foundryExecutionId: "*", workflowId: filter.workflowId ?? "*" };
-      const rows = this.#guard("list", keys, () => this.#database.prepare(query.sql).all(...query.params)) as Row[];
-      return rows.flatMap((row) => read(() => this.#decode(row.data, { foundryExecutionId: String(row.instance_id), workflowId: String(row.workflow_id) })) ?? []);
+      const rows = this.#guard("list", keys, () => this.#database.prepare(query.sql).all(...query.params)) as SqliteRow[];
+      return rows.flatMap((row) => read(() => this.#decode(row.data, keysOfColumns(row.instance_id, row.workflow_id, keyOfStored))) ?? []);
     });
   }
 
   #save(snapshot: WorkflowExecutionSnapshot): void {
-    const { foundryExecutionId: instance, workflowId: workflow } = snapshot;
+    const instance = storedKey(snapshot.foundryExecutionId);
+    const workflow = storedKey(snapshot.workflowId);
     // Encoding first: a snapshot the codec refuses writes nothing.
     const data = encodeForStorage(this.#codec, snapshot);
     const { revision, status, workflowName } = snapshot;
     const updatedAt = canonicalTime(snapshot.updatedAt);
-    const changes = this.#guard("save", { foundryExecutionId: instance, workflowId: workflow }, ({ insert, update }) =>
+    const changes = this.#guard("save", { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId }, ({ insert, update }) =>
       revision === 1
         ? insert.run(instance, workflow, revision, status, workflowName, updatedAt, data).changes
         : update.run(revision, status, workflowName, updatedAt, data, instance, workflow, revision - 1).changes,
@@ -173,66 +173,19 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
     if (changes !== 1) this.#conflict(snapshot);
   }
 
-  // Undefined when the filter can match nothing (an empty status list, an invalid date), as in matchesFilter.
-  #listQuery(filter: SnapshotFilter): { sql: string; params: unknown[] } | undefined {
-    const clauses: string[] = [];
-    const params: unknown[] = [];
-    const { status, workflowId, workflowName, updatedBefore } = filter;
-    if (status !== undefined) {
-      const statuses = typeof status === "string" ? [status] : [...status];
-      if (statuses.length === 0) return undefined;
-      clauses.push(`status IN (${statuses.map(() => "?").join(", ")})`);
-      params.push(...statuses);
-    }
-    for (const [column, value] of [["workflow_id", workflowId], ["workflow_name", workflowName]] as const) {
-      if (value === undefined) continue;
-      clauses.push(`${column} = ?`);
-      params.push(value);
-    }
-    if (updatedBefore !== undefined) {
-      const before = new Date(updatedBefore).getTime();
-      if (Number.isNaN(before)) return undefined;
-      clauses.push("updated_at < ?");
-      params.push(new Date(before).toISOString());
-    }
-    const condition = clauses.length === 0 ? "" : ` WHERE ${clauses.join(" AND ")}`;
-    return { sql: `SELECT instance_id, workflow_id, data FROM ${this.#table}${condition}`, params };
-  }
-
   #migrate(): void {
     // A no-op answer ("memory") for :memory: databases, which cannot use WAL.
     this.#database.pragma("journal_mode = WAL");
-    this.#database.exec(
-      `CREATE TABLE IF NOT EXISTS ${this.#table} (
-        instance_id TEXT NOT NULL,
-        workflow_id TEXT NOT NULL,
-        revision INTEGER NOT NULL,
-        status TEXT NOT NULL,
-        workflow_name TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        data TEXT NOT NULL,
-        PRIMARY KEY (instance_id, workflow_id)
-      );
-      CREATE INDEX IF NOT EXISTS "${this.tableName}_status_updated_at" ON ${this.#table} (status, updated_at);`,
-    );
+    this.#database.exec(this.#sql.migrate);
   }
 
   // Memoised, but only once it succeeded: a failed setup (busy, closed) is retried by the next call.
   #prepare(): Statements {
     if (this.#statements !== undefined) return this.#statements;
     this.#migrate();
+    const { insert, update, select, revision, remove } = this.#sql;
     const prepare = (sql: string): SqliteStatement => this.#database.prepare(sql);
-    const byKeys = "WHERE instance_id = ? AND workflow_id = ?";
-    this.#statements = {
-      insert: prepare(
-        `INSERT INTO ${this.#table} (instance_id, workflow_id, revision, status, workflow_name, updated_at, data) VALUES (?, ?, ?, ?, ?, ?, ?) ` +
-          "ON CONFLICT (instance_id, workflow_id) DO NOTHING",
-      ),
-      update: prepare(`UPDATE ${this.#table} SET revision = ?, status = ?, workflow_name = ?, updated_at = ?, data = ? ${byKeys} AND revision = ?`),
-      select: prepare(`SELECT data FROM ${this.#table} ${byKeys}`),
-      revision: prepare(`SELECT revision FROM ${this.#table} ${byKeys}`),
-      remove: prepare(`DELETE FROM ${this.#table} ${byKeys}`),
-    };
+    this.#statements = { insert: prepare(insert), update: prepare(update), select: prepare(select), revision: prepare(revision), remove: prepare(remove) };
     return this.#statements;
   }
 
@@ -256,7 +209,7 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
   // Reads the stored revision only to explain the refusal; the refusal itself was atomic.
   #conflict(snapshot: WorkflowExecutionSnapshot): never {
     const keys = { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
-    const row = this.#guard("save", keys, (statements) => statements.revision.get(snapshot.foundryExecutionId, snapshot.workflowId)) as
+    const row = this.#guard("save", keys, (statements) => statements.revision.get(storedKey(snapshot.foundryExecutionId), storedKey(snapshot.workflowId))) as
       | { revision: number }
       | undefined;
     const detail = `revision ${snapshot.revision} was refused: the stored revision is ${row?.revision ?? 0}`;
