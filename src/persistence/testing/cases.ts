@@ -1,22 +1,35 @@
 import assert from "node:assert/strict";
 import { isWorkflowForgeError } from "../../errors.js";
-import type { SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
+import type { SnapshotKeys } from "../errors.js";
+import type { WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { fullSnapshot, nextRevision, randomKeys, richValues } from "./fixtures.js";
+import { keyCases } from "./key-cases.js";
+import { listCases } from "./list-cases.js";
 import { recoveryCases } from "./recovery-cases.js";
+import { unreadableCases } from "./unreadable-cases.js";
 import { workflowCases } from "./workflow-cases.js";
 
 /** Groups of the conformance suite, in the order they run; any of them can be skipped by name. */
-export const conformanceGroups = ["basics", "values", "keys", "large", "compareAndSet", "list", "abort", "workflow", "recovery"] as const;
+export const conformanceGroups = ["basics", "values", "keys", "large", "compareAndSet", "list", "unreadable", "abort", "workflow", "recovery"] as const;
 
 /** Groups of the conformance suite; any of them can be skipped by name. */
 export type ConformanceGroup = (typeof conformanceGroups)[number];
+
+/** The initializer's optional hooks, bound to the provider under test, for the cases that need them. */
+export interface ConformanceHooks {
+  /** Makes the stored record of `keys` unreadable: the initializer's `corrupt(keys, provider)`. */
+  corrupt(keys: SnapshotKeys): Promise<void>;
+}
 
 export interface ConformanceCase {
   readonly group: ConformanceGroup;
   /** States the contract the case checks. */
   readonly name: string;
-  run(provider: WorkflowPersistenceProvider): Promise<void>;
+  /** Initializer hooks the case cannot run without; it is skipped, naming them, when one is missing. */
+  readonly requires?: readonly (keyof ConformanceHooks)[];
+  /** `hooks` is required by a case that `requires` one. */
+  run(provider: WorkflowPersistenceProvider, hooks?: ConformanceHooks): Promise<void>;
 }
 
 const load = async (provider: WorkflowPersistenceProvider, snapshot: Pick<WorkflowExecutionSnapshot, "foundryExecutionId" | "workflowId">) =>
@@ -158,29 +171,6 @@ const values: ConformanceCase[] = [
   },
 ];
 
-const awkwardKeys = ["__proto__", "constructor", "é✓ 漢字 🚀", "a/b\\c", "../../etc/passwd", "..", "nul\u0000byte", "x".repeat(1000), " "];
-
-const keys: ConformanceCase[] = [
-  {
-    group: "keys",
-    name: "keys with __proto__, unicode, slashes, .., NUL and 1,000 characters round-trip in both parts",
-    async run(provider) {
-      const suffix = randomKeys().foundryExecutionId;
-      for (const key of awkwardKeys) {
-        const asInstance = fullSnapshot({ foundryExecutionId: key, workflowId: `w-${suffix}` });
-        const asWorkflow = fullSnapshot({ foundryExecutionId: `i-${suffix}`, workflowId: key });
-        for (const snapshot of [asInstance, asWorkflow]) {
-          await provider.save(snapshot);
-          assert.deepEqual(await load(provider, snapshot), snapshot, `key ${JSON.stringify(key.slice(0, 20))}`);
-          await provider.delete(snapshot.foundryExecutionId, snapshot.workflowId);
-          assert.equal(await load(provider, snapshot), undefined);
-        }
-      }
-      assert.equal(({} as Record<string, unknown>).revision, undefined, "no prototype was polluted");
-    },
-  },
-];
-
 const large: ConformanceCase[] = [
   {
     group: "large",
@@ -246,56 +236,6 @@ const compareAndSet: ConformanceCase[] = [
   },
 ];
 
-const list: ConformanceCase[] = [
-  {
-    group: "list",
-    name: "list(filter) returns stored snapshots matching status, workflowId, workflowName and updatedBefore",
-    async run(provider) {
-      assert.equal(typeof provider.list, "function", "a provider declaring list implements list()");
-      const workflowName = `List-${randomKeys().workflowId}`;
-      const old = fullSnapshot({ workflowName, status: "running", updatedAt: "2020-01-01T00:00:00.000Z" });
-      const failed = fullSnapshot({ workflowName, status: "failed", updatedAt: "2030-01-01T00:00:00.000Z" });
-      const other = fullSnapshot({ workflowName: `${workflowName}-other`, status: "failed" });
-      for (const snapshot of [old, failed, other]) await provider.save(snapshot);
-      // Each failure names the filter that was not applied.
-      const expectListed = async (filter: SnapshotFilter, expected: WorkflowExecutionSnapshot[]) => {
-        const found: string[] = [];
-        for await (const snapshot of await provider.list!(filter)) found.push(snapshot.foundryExecutionId);
-        assert.deepEqual(found.sort(), expected.map((snapshot) => snapshot.foundryExecutionId).sort(), `list(${JSON.stringify(filter)}) returned the wrong instances`);
-      };
-      await expectListed({ workflowName }, [old, failed]);
-      await expectListed({ workflowName, status: "failed" }, [failed]);
-      await expectListed({ workflowName, status: ["running", "compensating"] }, [old]);
-      await expectListed({ workflowId: other.workflowId }, [other]);
-      await expectListed({ workflowName, updatedBefore: "2025-01-01T00:00:00.000Z" }, [old]);
-    },
-  },
-  {
-    group: "list",
-    name: "a deleted snapshot no longer appears in list()",
-    async run(provider) {
-      const workflowName = `List-${randomKeys().workflowId}`;
-      const kept = fullSnapshot({ workflowName });
-      const deleted = fullSnapshot({ workflowName });
-      for (const snapshot of [kept, deleted]) await provider.save(snapshot);
-      await provider.delete(deleted.foundryExecutionId, deleted.workflowId);
-      const found: string[] = [];
-      for await (const snapshot of await provider.list!({ workflowName })) found.push(snapshot.foundryExecutionId);
-      assert.deepEqual(found, [kept.foundryExecutionId]);
-    },
-  },
-  {
-    group: "list",
-    name: "list() with an aborted signal rejects",
-    async run(provider) {
-      const signal = AbortSignal.abort(new Error("conformance abort"));
-      await assert.rejects(async () => {
-        for await (const snapshot of await provider.list!({}, signal)) void snapshot;
-      }, "list");
-    },
-  },
-];
-
 const abort: ConformanceCase[] = [
   {
     group: "abort",
@@ -312,4 +252,15 @@ const abort: ConformanceCase[] = [
 ];
 
 /** Every case, in the order they run. */
-export const conformanceCases: readonly ConformanceCase[] = [...basics, ...values, ...keys, ...large, ...compareAndSet, ...list, ...abort, ...workflowCases, ...recoveryCases];
+export const conformanceCases: readonly ConformanceCase[] = [
+  ...basics,
+  ...values,
+  ...keyCases,
+  ...large,
+  ...compareAndSet,
+  ...listCases,
+  ...unreadableCases,
+  ...abort,
+  ...workflowCases,
+  ...recoveryCases,
+];

@@ -1,6 +1,7 @@
+import type { SnapshotKeys } from "../errors.js";
 import type { WorkflowPersistenceProvider } from "../provider.js";
 import { missingCapabilities, missingCapabilityReason } from "./capabilities.js";
-import { conformanceCases, conformanceGroups, type ConformanceCase, type ConformanceGroup } from "./cases.js";
+import { conformanceCases, conformanceGroups, type ConformanceCase, type ConformanceGroup, type ConformanceHooks } from "./cases.js";
 import { skipTest, withContext, type TestFramework } from "./framework.js";
 
 /** How the suite gets a provider to test, modelled on LangGraph's checkpoint validator. */
@@ -15,6 +16,14 @@ export interface ProviderTestInitializer<P extends WorkflowPersistenceProvider =
   beforeAll?(): void | Promise<void>;
   /** Once after the suite. */
   afterAll?(): void | Promise<void>;
+  /**
+   * Makes the stored record of `keys`, which the suite has just saved through `provider`, unreadable
+   * as damage or another program would leave it: for example by overwriting its stored data with
+   * text the codec cannot decode. The `unreadable` cases call it to check that `list()` reports such
+   * a record through `onUnreadable` and goes on, and that `delete` removes it; without it they are
+   * skipped, saying so. Leave it out if your `list()` does not honour `onUnreadable`.
+   */
+  corrupt?(keys: SnapshotKeys, provider: P): void | Promise<void>;
   /** Time allowed to `beforeAll` and `afterAll`. @default 60_000 */
   readonly hookTimeoutMs?: number;
   /**
@@ -38,18 +47,23 @@ function validateSkip(skip: unknown): void {
 
 /** Runs one case on a fresh provider; resolves why it was skipped, or undefined when it passed. */
 async function runCase<P extends WorkflowPersistenceProvider>(initializer: ProviderTestInitializer<P>, testCase: ConformanceCase): Promise<string | undefined> {
+  // Checked before a provider is made: no provider could supply a missing hook.
+  if (testCase.requires?.includes("corrupt") === true && typeof initializer.corrupt !== "function") {
+    return "the initializer has no corrupt(keys, provider) hook to make a stored record unreadable";
+  }
   const provider = await initializer.create();
   try {
     const missing = missingCapabilities(provider, testCase.group);
     if (missing.length > 0) return missingCapabilityReason(missing);
-    await testCase.run(provider);
+    const hooks: ConformanceHooks = { corrupt: async (keys) => void (await initializer.corrupt?.(keys, provider)) };
+    await testCase.run(provider, hooks);
     return undefined;
   } finally {
     await initializer.destroy?.(provider);
   }
 }
 
-/** Runs one case on a fresh provider; resolves `"skipped"` when the provider lacks the capability. */
+/** Runs one case on a fresh provider; resolves `"skipped"` when the provider lacks a capability or the initializer a hook the case needs. */
 export async function runConformanceCase<P extends WorkflowPersistenceProvider>(
   initializer: ProviderTestInitializer<P>,
   testCase: ConformanceCase,
@@ -70,11 +84,11 @@ function registerSkippedGroup(framework: TestFramework, title: string, group: Co
 
 /**
  * Registers the provider conformance suite with your test framework: the contract every provider
- * must meet (absent keys, round trips, awkward keys, large snapshots, compare-and-set, list, abort,
- * and a crash-and-resume workflow through the real middleware).
+ * must meet (absent keys, round trips, awkward keys, large snapshots, compare-and-set, list, a
+ * record list cannot read, abort, and a crash-and-resume workflow through the real middleware).
  *
- * A case needing a capability the provider does not declare (`compareAndSet`, `list`) is reported
- * skipped, with a note naming the capability, where `it` passes its test function a context with
+ * A case needing a capability the provider does not declare (`compareAndSet`, `list`), or an
+ * initializer hook it was not given (`corrupt`), is reported skipped, with a note naming it, where `it` passes its test function a context with
  * `skip(note)` (vitest, node:test); elsewhere (Jest, Mocha) it passes without running.
  * Throws a `TypeError` when `initializer.skip` names a group that does not exist.
  *

@@ -1,0 +1,55 @@
+import assert from "node:assert/strict";
+import type { SnapshotFilter } from "../provider.js";
+import type { WorkflowExecutionSnapshot } from "../snapshot.js";
+import type { ConformanceCase } from "./cases.js";
+import { fullSnapshot, randomKeys } from "./fixtures.js";
+
+export const listCases: ConformanceCase[] = [
+  {
+    group: "list",
+    name: "list(filter) returns stored snapshots matching status, workflowId, workflowName and updatedBefore",
+    async run(provider) {
+      assert.equal(typeof provider.list, "function", "a provider declaring list implements list()");
+      const workflowName = `List-${randomKeys().workflowId}`;
+      const old = fullSnapshot({ workflowName, status: "running", updatedAt: "2020-01-01T00:00:00.000Z" });
+      const failed = fullSnapshot({ workflowName, status: "failed", updatedAt: "2030-01-01T00:00:00.000Z" });
+      const other = fullSnapshot({ workflowName: `${workflowName}-other`, status: "failed" });
+      for (const snapshot of [old, failed, other]) await provider.save(snapshot);
+      // Each failure names the filter that was not applied.
+      const expectListed = async (filter: SnapshotFilter, expected: WorkflowExecutionSnapshot[]) => {
+        const found: string[] = [];
+        for await (const snapshot of await provider.list!(filter)) found.push(snapshot.foundryExecutionId);
+        assert.deepEqual(found.sort(), expected.map((snapshot) => snapshot.foundryExecutionId).sort(), `list(${JSON.stringify(filter)}) returned the wrong instances`);
+      };
+      await expectListed({ workflowName }, [old, failed]);
+      await expectListed({ workflowName, status: "failed" }, [failed]);
+      await expectListed({ workflowName, status: ["running", "compensating"] }, [old]);
+      await expectListed({ workflowId: other.workflowId }, [other]);
+      await expectListed({ workflowName, updatedBefore: "2025-01-01T00:00:00.000Z" }, [old]);
+    },
+  },
+  {
+    group: "list",
+    name: "a deleted snapshot no longer appears in list()",
+    async run(provider) {
+      const workflowName = `List-${randomKeys().workflowId}`;
+      const kept = fullSnapshot({ workflowName });
+      const deleted = fullSnapshot({ workflowName });
+      for (const snapshot of [kept, deleted]) await provider.save(snapshot);
+      await provider.delete(deleted.foundryExecutionId, deleted.workflowId);
+      const found: string[] = [];
+      for await (const snapshot of await provider.list!({ workflowName })) found.push(snapshot.foundryExecutionId);
+      assert.deepEqual(found, [kept.foundryExecutionId]);
+    },
+  },
+  {
+    group: "list",
+    name: "list() with an aborted signal rejects",
+    async run(provider) {
+      const signal = AbortSignal.abort(new Error("conformance abort"));
+      await assert.rejects(async () => {
+        for await (const snapshot of await provider.list!({}, signal)) void snapshot;
+      }, "list");
+    },
+  },
+];
