@@ -1,4 +1,5 @@
 import { isWorkflowForgeError } from "../errors.js";
+import { isClaimedByOther } from "../persistence/claim.js";
 import type { SnapshotCorruptedError, SnapshotKeys } from "../persistence/errors.js";
 import { pairKey } from "../persistence/keys.js";
 import type { SnapshotFilter } from "../persistence/provider.js";
@@ -8,7 +9,7 @@ import { CliError, describeCause } from "./errors.js";
 import { displayKey, formatSnapshot, formatTable } from "./format.js";
 import { toJson } from "./json.js";
 import type { OpenStore } from "./stores.js";
-import { byUpdatedAt, hasLiveLease, summarize } from "./summary.js";
+import { byUpdatedAt, summarize } from "./summary.js";
 
 /** Where a command writes its result. */
 export interface Output {
@@ -28,6 +29,10 @@ export interface CommandContext {
 const plural = (count: number, noun: string): string => `${count} ${noun}${count === 1 ? "" : "s"}`;
 const describeKeys = (keys: SnapshotKeys): string => `instance ${displayKey(keys.foundryExecutionId)} / workflow key ${displayKey(keys.workflowId)}`;
 
+// The CLI runs no instance and owns no lease, so it asks as nobody: any live claim is another's.
+// What counts as one (status, owner, lease) is the library's single definition, the coordinator's.
+const isClaimed = (snapshot: WorkflowExecutionSnapshot, now: number): boolean => isClaimedByOther(snapshot, undefined, now);
+
 /** `list`: the matching snapshots, oldest first; exits 1 after them if some records could not be read. */
 export async function listCommand(context: CommandContext, selection: Selection): Promise<number> {
   const { stdout, store, now } = context;
@@ -46,14 +51,13 @@ export async function showCommand(context: CommandContext, keys: SnapshotKeys): 
 }
 
 /**
- * `delete`: one snapshot, unless a process may still be running it (then only with --force): a
- * live lease says one is, and a record that cannot be read cannot say that none is.
+ * `delete`: one snapshot, unless a process may still be working on it (then only with --force):
+ * a live claim says one is, and a record that cannot be read cannot say that none is.
  */
 export async function deleteCommand(context: CommandContext, keys: SnapshotKeys, force: boolean): Promise<number> {
   const snapshot = await loadUnlessUnreadable(context, keys, force);
-  if (!force && snapshot !== undefined && hasLiveLease(snapshot, context.now)) {
-    const holder = snapshot.owner === undefined ? "a process" : `"${snapshot.owner}"`;
-    throw new CliError("REFUSED", `${describeKeys(keys)} is ${snapshot.status} and claimed by ${holder} until ${snapshot.leaseExpiresAt ?? "?"}; pass --force to delete it anyway`);
+  if (!force && snapshot !== undefined && isClaimed(snapshot, context.now)) {
+    throw new CliError("REFUSED", `${describeKeys(keys)} is ${snapshot.status} and claimed by "${snapshot.owner ?? ""}" until ${snapshot.leaseExpiresAt ?? ""}; pass --force to delete it anyway`);
   }
   await context.store.provider.delete(keys.foundryExecutionId, keys.workflowId);
   const { foundryExecutionId: instance, workflowId: workflowKey } = keys;
@@ -64,7 +68,7 @@ export async function deleteCommand(context: CommandContext, keys: SnapshotKeys,
 type Outcome = "deleted" | "would-delete" | "skipped-live-lease" | "skipped-changed" | "gone";
 
 /**
- * `prune`: deletes every matching snapshot that no process holds a live lease on. A record that
+ * `prune`: deletes every matching snapshot that no process holds a live claim on. A record that
  * cannot be read is left alone (whether a process runs it cannot be told) and makes it exit 1.
  */
 export async function pruneCommand(context: CommandContext, selection: Selection, dryRun: boolean): Promise<number> {
@@ -97,7 +101,7 @@ export async function pruneCommand(context: CommandContext, selection: Selection
 // its new checkpoint must not be deleted. The providers have no conditional delete, so a save
 // landing between this read and the delete is still lost; the window is one round trip.
 async function pruneOne(context: CommandContext, listed: WorkflowExecutionSnapshot, dryRun: boolean): Promise<Outcome> {
-  if (hasLiveLease(listed, context.now)) return "skipped-live-lease";
+  if (isClaimed(listed, context.now)) return "skipped-live-lease";
   if (dryRun) return "would-delete";
   const current = await context.store.provider.tryLoad(listed.foundryExecutionId, listed.workflowId);
   if (current === undefined) return "gone";
@@ -117,7 +121,7 @@ function pruneText(context: CommandContext, selection: Selection, outcomes: read
     lines.push(`Deleted ${plural(report.deleted, "snapshot")}${where}.`);
   }
   for (const { snapshot, outcome } of outcomes) {
-    if (outcome === "skipped-live-lease") lines.push(`Skipped ${describeKeys(snapshot)}: ${snapshot.status}, leased by ${snapshot.owner ?? "a process"} until ${snapshot.leaseExpiresAt ?? "?"}.`);
+    if (outcome === "skipped-live-lease") lines.push(`Skipped ${describeKeys(snapshot)}: ${snapshot.status}, claimed by "${snapshot.owner ?? ""}" until ${snapshot.leaseExpiresAt ?? ""}.`);
     if (outcome === "skipped-changed") lines.push(`Skipped ${describeKeys(snapshot)}: it was saved again while pruning.`);
   }
   return `${lines.join("\n")}\n`;

@@ -39,15 +39,6 @@ export function summarize(snapshot: WorkflowExecutionSnapshot): SnapshotSummary 
   };
 }
 
-/**
- * True when a process still holds a claim on the instance: deleting its snapshot under it would
- * lose its checkpoints. A completed snapshot is finished whatever its lease says.
- */
-export function hasLiveLease(snapshot: WorkflowExecutionSnapshot, now: number): boolean {
-  if (snapshot.status === "completed" || snapshot.leaseExpiresAt === undefined) return false;
-  return Date.parse(snapshot.leaseExpiresAt) > now;
-}
-
 /** Oldest first, then by keys, so that the output is the same on every run and every store. */
 export function byUpdatedAt(a: WorkflowExecutionSnapshot, b: WorkflowExecutionSnapshot): number {
   const at = Date.parse(a.updatedAt) - Date.parse(b.updatedAt);

@@ -17,6 +17,11 @@ const filters = `Filters (all given must match):
   --workflow <name|key>    the workflow's name or its workflow key
   --older-than <duration>  not updated for at least this long: 30s, 15m, 2h, 7d, 2w`;
 
+const claims = `A snapshot is claimed while its owner holds a live lease on it (leaseExpiresAt still ahead)
+and it is running, compensating or failed: its worker may still be running, undoing or
+retrying it. A completed one, or one whose lease expired or was released (a dead letter's),
+is not claimed.`;
+
 const overview = `workflowforge - inspect and clean up stored workflow snapshots
 
 Every workflow run under usePersistence leaves a snapshot in its store until it completes.
@@ -55,8 +60,9 @@ const topics: Record<CommandName, string> = {
 
 Lists the stored snapshots, oldest first: keys, workflow, status, progress (operations done
 of all), revision, recovery attempts, age and error. A "failed" snapshot with attempts has been
-retried by a recovery coordinator; once attempts reach its limit it is a dead letter. A record
-that cannot be read is left out and named on stderr, and the command then exits 1.
+retried by a recovery coordinator; once attempts reach its limit it is a dead letter: failed,
+its lease released. A record that cannot be read is left out and named on stderr, and the
+command then exits 1.
 
 ${filters}
 
@@ -93,12 +99,13 @@ Examples:
   delete: `Usage: workflowforge delete <instanceId> <workflowKey> <store> [--force] [--json]
 
 Deletes one snapshot. The instance then starts from its first operation the next time it
-runs. Refuses when a process holds a live lease on it (it may be running right now), or when
-the stored record cannot be read (so its lease cannot be checked), unless --force is given.
+runs. Refuses when it is claimed (a process may be working on it right now), or when the
+stored record cannot be read (so its claim cannot be checked), unless --force is given.
 Exits 1 when nothing is stored under the keys.
 
-  --force                  delete even when a live lease says a process is running it, or
-                           when the record cannot be read
+${claims}
+
+  --force                  delete even when it is claimed, or when the record cannot be read
   --json                   print { deleted, instance, workflowKey }
 
 ${stores}
@@ -109,9 +116,11 @@ Example:
   prune: `Usage: workflowforge prune --older-than <duration> <store> [filters] [--dry-run] [--json]
 
 Deletes every snapshot not updated for <duration> that matches the filters, and prints how
-many it deleted. Snapshots with a live lease (a process is running them) are skipped, and so
+many it deleted. Claimed snapshots (a process may be working on them) are skipped, and so
 is one saved again since it was listed. A record that cannot be read is left alone and named
 on stderr, and the command then exits 1.
+
+${claims}
 
 ${filters}
   --dry-run                list what would be deleted; delete nothing

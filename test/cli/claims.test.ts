@@ -1,0 +1,95 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { isClaimedByOther } from "../../src/persistence/claim.js";
+import { processOwner } from "../../src/persistence/options.js";
+import { FilePersistenceProvider } from "../../src/persistence/providers/file.js";
+import { deadLetterSnapshot } from "../../src/persistence/recovery/dead-letter.js";
+import type { SnapshotStatus, WorkflowExecutionSnapshot } from "../../src/persistence/snapshot.js";
+import { fullSnapshot } from "../../src/persistence/testing/fixtures.js";
+import { cli, cliJson } from "./run-cli.js";
+
+const root = mkdtempSync(join(tmpdir(), "workflowforge-cli-claims-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const minute = 60_000;
+const at = (msFromNow: number): string => new Date(Date.now() + msFromNow).toISOString();
+
+async function storeWith(snapshots: readonly WorkflowExecutionSnapshot[]): Promise<{ args: string[]; provider: FilePersistenceProvider }> {
+  const directory = mkdtempSync(join(root, "store-"));
+  const provider = new FilePersistenceProvider({ directory, durability: "none" });
+  for (const snapshot of snapshots) await provider.save(snapshot);
+  return { args: ["--dir", directory], provider };
+}
+
+// A record of every status, with and without an owner, with no lease, an expired one and a live one.
+function everyClaim(): WorkflowExecutionSnapshot[] {
+  const statuses: SnapshotStatus[] = ["running", "failed", "compensating", "completed"];
+  return statuses.flatMap((status) =>
+    [undefined, "worker-9"].flatMap((owner) =>
+      [undefined, at(-10 * minute), at(10 * minute)].map((leaseExpiresAt, lease) => {
+        const snapshot: Record<string, unknown> = { ...fullSnapshot({ status, updatedAt: at(-60 * minute), workflowName: `${status}-${owner ?? "nobody"}-${lease}` }) };
+        if (owner === undefined) delete snapshot.owner;
+        else snapshot.owner = owner;
+        if (leaseExpiresAt === undefined) delete snapshot.leaseExpiresAt;
+        else snapshot.leaseExpiresAt = leaseExpiresAt;
+        return snapshot as unknown as WorkflowExecutionSnapshot;
+      }),
+    ),
+  );
+}
+
+// The CLI owns no lease: it asks as nobody, so whoever holds a live one is "another".
+const claimed = (snapshot: WorkflowExecutionSnapshot): boolean => isClaimedByOther(snapshot, undefined);
+
+describe("workflowforge CLI and claims", () => {
+  it("prune skips exactly the records the library's isClaimedByOther counts as claimed", async () => {
+    const snapshots = everyClaim();
+    const { args } = await storeWith(snapshots);
+    const report = await cliJson("prune", ...args, "--older-than", "1m", "--dry-run");
+    const outcomes = new Map<string, string>(report.items.map((item: { instance: string; outcome: string }) => [item.instance, item.outcome]));
+    const expected = new Map(snapshots.map((s) => [s.foundryExecutionId, claimed(s) ? "skipped-live-lease" : "would-delete"]));
+    expect(outcomes).toEqual(expected);
+  });
+
+  it("delete refuses without --force exactly the records isClaimedByOther counts as claimed", async () => {
+    const snapshots = everyClaim();
+    const { args, provider } = await storeWith(snapshots);
+    for (const snapshot of snapshots) {
+      const { code, stderr } = await cli("delete", snapshot.foundryExecutionId, snapshot.workflowId, ...args);
+      const left = (await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)) !== undefined;
+      expect({ code, refused: /claimed by/.test(stderr), left }, snapshot.workflowName).toEqual({ code: claimed(snapshot) ? 1 : 0, refused: claimed(snapshot), left: claimed(snapshot) });
+    }
+  });
+
+  it("counts a failed record whose owner holds a live lease as claimed: its worker may still retry or compensate it", async () => {
+    const failed = fullSnapshot({ status: "failed", owner: "worker-7", leaseExpiresAt: at(10 * minute), updatedAt: at(-60 * minute) });
+    const { args } = await storeWith([failed]);
+    const refused = await cli("delete", failed.foundryExecutionId, failed.workflowId, ...args);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe(`workflowforge: instance ${failed.foundryExecutionId} / workflow key ${failed.workflowId} is failed and claimed by "worker-7" until ${failed.leaseExpiresAt}; pass --force to delete it anyway\n`);
+    expect(await cliJson("prune", ...args, "--older-than", "1m")).toMatchObject({ matched: 1, deleted: 0, skipped: 1 });
+  });
+
+  it("is never the owner: a live lease of this very process's default owner is another's claim", async () => {
+    const running = fullSnapshot({ status: "running", owner: processOwner, leaseExpiresAt: at(10 * minute), updatedAt: at(-60 * minute) });
+    const { args, provider } = await storeWith([running]);
+    expect(await cli("delete", running.foundryExecutionId, running.workflowId, ...args)).toMatchObject({ code: 1, stderr: expect.stringContaining(`claimed by "${processOwner}"`) });
+    expect(await cliJson("prune", ...args, "--older-than", "1m")).toMatchObject({ deleted: 0, skipped: 1 });
+    expect(await provider.tryLoad(running.foundryExecutionId, running.workflowId)).toBeDefined();
+  });
+
+  it("shows a dead letter as failed with its attempts and no lease, and deletes it without --force", async () => {
+    const leased = fullSnapshot({ status: "failed", attempts: 3, owner: "coordinator-1", leaseExpiresAt: at(10 * minute) });
+    const dead = deadLetterSnapshot(leased, new Error("card declined"), "coordinator-1");
+    const { args, provider } = await storeWith([leased, dead]);
+    const [summary] = await cliJson("list", ...args);
+    expect(summary).toMatchObject({ status: "failed", attempts: 3, owner: "coordinator-1", leaseExpiresAt: null, error: { message: "card declined" } });
+    const shown = await cli("show", dead.foundryExecutionId, dead.workflowId, ...args);
+    expect(shown.stdout).toMatch(/^owner\s+coordinator-1$/m);
+    expect(shown.stdout).not.toMatch(/^lease expires/m);
+    expect(await cli("delete", dead.foundryExecutionId, dead.workflowId, ...args)).toMatchObject({ code: 0 });
+    expect(await provider.tryLoad(dead.foundryExecutionId, dead.workflowId)).toBeUndefined();
+  });
+});
