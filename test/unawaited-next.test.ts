@@ -1,0 +1,97 @@
+import { describe, it, expect } from "vitest";
+import { MiddlewareError, createSmith, type OperationMiddleware, type WorkflowMiddleware } from "../src/index.js";
+import { usePersistence } from "../src/persistence/index.js";
+import { RecordingProvider, countedFoundry, countedWorkflow, rejectionOf, runCounts, settle, uniqueKeys } from "./persistence/helpers.js";
+import { deferred } from "./support/engine.js";
+
+// A middleware that starts the inner layers and returns without waiting for them.
+const unawaited: OperationMiddleware = (_, next) => {
+  void next();
+};
+
+function watch(promise: Promise<unknown>): () => boolean {
+  let settled = false;
+  promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  return () => settled;
+}
+
+describe("a middleware that does not await next()", () => {
+  it("cannot start the next operation before the checkpoint lands, and fails the run naming itself", async () => {
+    const saveGate = deferred();
+    const provider = new RecordingProvider(undefined, { save: () => saveGate.promise });
+    const { foundry, log } = countedFoundry(2);
+    foundry.use(unawaited);
+    usePersistence(foundry, provider, uniqueKeys());
+
+    const run = foundry.forge();
+    const settled = watch(run);
+    await settle();
+    expect(provider.count("save")).toBe(1);
+    expect(runCounts(log, 2)).toEqual([1, 0]);
+    expect(settled()).toBe(false);
+
+    saveGate.resolve();
+    const error = await rejectionOf(run);
+    expect(error).toBeInstanceOf(MiddlewareError);
+    expect(error).toMatchObject({ code: "MIDDLEWARE_MISUSE", workflowName: "Counted", operationName: "op-0", operationIndex: 0 });
+    expect((error as Error).message).toContain("middleware #0");
+    expect(runCounts(log, 2)).toEqual([1, 0]);
+  });
+
+  it("does not let forge() settle before the final delete lands", async () => {
+    const deleteGate = deferred();
+    const provider = new RecordingProvider(undefined, { delete: () => deleteGate.promise });
+    const { foundry } = countedFoundry(1);
+    foundry.use(unawaited);
+    usePersistence(foundry, provider, uniqueKeys());
+
+    const run = foundry.forge();
+    const settled = watch(run);
+    await settle();
+    expect(provider.count("delete")).toBe(1);
+    expect(settled()).toBe(false);
+    deleteGate.resolve();
+    await expect(run).rejects.toBeInstanceOf(MiddlewareError);
+  });
+
+  it("inside persistence, cannot let a checkpoint be saved before its operation finished", async () => {
+    const operationGate = deferred();
+    const provider = new RecordingProvider();
+    const { foundry } = countedFoundry(2, { onForge: () => operationGate.promise });
+    usePersistence(foundry, provider, uniqueKeys());
+    foundry.use(unawaited);
+
+    const run = foundry.forge();
+    await settle();
+    expect(provider.count("save")).toBe(0);
+    operationGate.resolve();
+    const error = await rejectionOf(run);
+    expect(error).toBeInstanceOf(MiddlewareError);
+    expect(error).toMatchObject({ operationName: "op-0", operationIndex: 0 });
+    expect((error as Error).message).toContain("middleware #1");
+    expect(provider.saves.every((snapshot) => snapshot.nextOperationIndex === 0)).toBe(true);
+  });
+
+  it("as workflow middleware, makes smith.forge() wait for the run and reject naming the workflow", async () => {
+    const operationGate = deferred();
+    const { workflow, log } = countedWorkflow(1, { onForge: () => operationGate.promise });
+    const smith = createSmith().use(((_, next) => {
+      void next();
+    }) as WorkflowMiddleware);
+    const { foundry } = countedFoundry(0);
+
+    const run = smith.forge(workflow, foundry);
+    const settled = watch(run);
+    await settle();
+    expect(settled()).toBe(false);
+    operationGate.resolve();
+    const error = await rejectionOf(run);
+    expect(error).toBeInstanceOf(MiddlewareError);
+    expect(error).toMatchObject({ workflowName: "CountedWorkflow" });
+    expect((error as Error).message).toContain("workflow middleware #0");
+    expect(runCounts(log, 1)).toEqual([1]);
+  });
+});
