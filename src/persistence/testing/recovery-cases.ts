@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { createFoundry } from "../../foundry.js";
+import { isWorkflowForgeError } from "../../errors.js";
 import { createWorkflow } from "../../workflow.js";
+import { usePersistence } from "../middleware.js";
 import type { WorkflowPersistenceProvider } from "../provider.js";
+import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { createRecoveryCoordinator } from "../recovery/coordinator.js";
 import { listSnapshots } from "../recovery/list.js";
 import type { ConformanceCase } from "./cases.js";
@@ -26,7 +30,51 @@ function countingWorkflow(runs: Map<string, number>) {
   return builder.build();
 }
 
+// The provider as seen through a connection that stops answering: from the `hangAfter`-th save on,
+// calls are never answered (and never reach the store).
+function hangingAfter(provider: WorkflowPersistenceProvider, hangAfter: number): WorkflowPersistenceProvider {
+  let saves = 0;
+  const never = new Promise<never>(() => undefined);
+  return {
+    ...(provider.capabilities === undefined ? {} : { capabilities: provider.capabilities }),
+    save: (snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal) => (++saves >= hangAfter ? never : provider.save(snapshot, signal)),
+    tryLoad: (id: string, key: string, signal?: AbortSignal) => (saves >= hangAfter ? never : provider.tryLoad(id, key, signal)),
+    delete: (id: string, key: string, signal?: AbortSignal) => (saves >= hangAfter ? never : provider.delete(id, key, signal)),
+  };
+}
+
+function stepsFoundry(instanceId: string, ran: string[]) {
+  const foundry = createFoundry("ConformanceHang", { executionId: instanceId });
+  for (let index = 0; index < STEPS; index++) foundry.withOperation(`step-${index}`, () => void ran.push(`step-${index}`));
+  return foundry;
+}
+
 export const recoveryCases: ConformanceCase[] = [
+  {
+    group: "recovery",
+    name: "a leased run whose store stops answering rejects within about one lease, and another owner then resumes it from the last checkpoint",
+    async run(provider: WorkflowPersistenceProvider) {
+      const ttlMs = 300;
+      const instanceId = `hang-${randomUUID()}`;
+      const ran: string[] = [];
+      // Saves 1 (the claim) and 2 (after step 0) land; the checkpoint after step 1 never answers.
+      const hung = usePersistence(stepsFoundry(instanceId, ran), hangingAfter(provider, 3), { owner: "conformance-hung", lease: { ttlMs } });
+      const error = await hung.forge().then(
+        () => undefined,
+        (thrown: unknown) => thrown,
+      );
+      assert.ok(isWorkflowForgeError(error) && error.code === "SNAPSHOT_CONFLICT", `the run must reject with SnapshotConflictError once its lease ran out, got ${String(error)}`);
+      assert.deepEqual(ran, ["step-0", "step-1"], "no operation starts after the store stopped answering");
+      const stored = (await provider.tryLoad(instanceId, "ConformanceHang")) ?? undefined;
+      assert.equal(stored?.nextOperationIndex, 1, "the store keeps the last checkpoint that reached it");
+      const expiresAt = Date.parse(stored?.leaseExpiresAt ?? "");
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt - Date.now()) + 20));
+      const takeover = usePersistence(stepsFoundry(instanceId, ran), provider, { owner: "conformance-next", lease: { ttlMs } });
+      await takeover.forge();
+      assert.deepEqual(ran, ["step-0", "step-1", "step-1", "step-2"], "the next owner re-runs only the operation whose checkpoint never landed");
+      assert.equal((await provider.tryLoad(instanceId, "ConformanceHang")) ?? undefined, undefined, "the completed run deletes its snapshot");
+    },
+  },
   {
     group: "recovery",
     name: "two recovery coordinators sharing the provider complete every enqueued instance once, and leave nothing to list",
