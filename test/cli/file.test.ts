@@ -1,10 +1,10 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { SnapshotCodec } from "../../src/persistence/codec.js";
 import { FilePersistenceProvider } from "../../src/persistence/providers/file.js";
-import { cli, seedSnapshots } from "./run-cli.js";
+import { cli, instancesOf, seedSnapshots } from "./run-cli.js";
 import { describeStoreCommands } from "./store-cases.js";
 
 const root = mkdtempSync(join(tmpdir(), "workflowforge-cli-file-"));
@@ -39,6 +39,25 @@ describe("workflowforge CLI --dir", () => {
       stderr: `workflowforge: directory ${directory}: delete did not finish within 200ms; check that its file system answers and that no other process holds the record's lock, or raise --timeout\n`,
     });
     expect(await provider.tryLoad("order-42", "billing-v1")).toMatchObject({ foundryExecutionId: "order-42" });
+  });
+
+  it("lists and prunes past an entry it cannot read at all, naming it on stderr, and exits 1", async () => {
+    const directory = mkdtempSync(join(root, "junk-"));
+    const provider = new FilePersistenceProvider({ directory, durability: "none" });
+    for (const snapshot of seedSnapshots()) await provider.save(snapshot);
+    // Junk under a record's name: a directory, which no read of a file gets through.
+    const junk = FilePersistenceProvider.fileNameFor("junk", "billing-v1");
+    mkdirSync(join(directory, junk));
+    const named = new RegExp(`^workflowforge: 1 record could not be read and was left out:\n {2}\\[workflowforge:persistence\\] .*${junk.replace(/\./g, "\\.")}.*\nworkflowforge: .*\n$`);
+
+    const listed = await cli("list", "--dir", directory, "--json");
+    expect(listed.stderr).toMatch(named);
+    expect([listed.code, instancesOf(JSON.parse(listed.stdout))]).toEqual([1, ["invoice-7", "order-42", "ship-9", "ship-10"]]);
+
+    const pruned = await cli("prune", "--dir", directory, "--older-than", "1d", "--json");
+    expect(pruned.stderr).toMatch(named);
+    expect([pruned.code, JSON.parse(pruned.stdout)]).toMatchObject([1, { matched: 2, deleted: 2 }]);
+    expect(existsSync(join(directory, junk))).toBe(true);
   });
 
   it("exits 1 when --dir names a file", async () => {
