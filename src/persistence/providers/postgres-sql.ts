@@ -3,10 +3,12 @@ import type { SnapshotFilter } from "../provider.js";
 // The SQL of PostgresPersistenceProvider, apart from the class so each file stays readable.
 
 // Postgres text cannot hold NUL, and the UTF-8 wire encoding turns a lone surrogate into U+FFFD,
-// so two different keys could land on one row. Those and the backslash (so the escape itself stays
-// unambiguous) become \uXXXX; every other character is stored as is and reads as itself in SQL.
+// so two different keys could land on one row. PGlite reads text with a TextDecoder, which drops
+// a leading U+FEFF (a byte-order mark), so such a key would come back from list() as another.
+// Those and the backslash (so the escape itself stays unambiguous) become \uXXXX; every other
+// character is stored as is and reads as itself in SQL.
 // eslint-disable-next-line no-control-regex -- NUL is exactly what has to be escaped
-const unsafe = /[\\\u0000]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const unsafe = /^\uFEFF|[\\\u0000]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 const escaped = /\\u([0-9a-f]{4})/g;
 
 /** The injective text form a key is stored in. */
@@ -14,10 +16,14 @@ export function encodeKey(key: string): string {
   return key.replace(unsafe, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
-/** The key a stored `instance_id` or `workflow_id` stands for. */
-export function decodeKey(stored: string): string {
-  return stored.replace(escaped, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+/** The key a stored `instance_id` or `workflow_id` stands for, or `undefined` when no key is stored that way. */
+export function decodeKey(stored: string): string | undefined {
+  const key = stored.replace(escaped, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+  // Only the one spelling encodeKey writes: another (a raw backslash, `\u0041`) is a row that
+  // tryLoad and delete of its key would never reach.
+  return encodeKey(key) === stored ? key : undefined;
 }
+
 
 // One lock for every workflowforge table in the database ("workforg" in ASCII): creating a table
 // is rare, so serialising all of them costs nothing, and no other application picks this number.

@@ -7,6 +7,7 @@ import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider 
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
 import { decodeKey, encodeKey, postgresStatements, type PostgresStatements } from "./postgres-sql.js";
+import { keysOfColumns } from "./stored-keys.js";
 
 /** What `query` resolves with: pg reports `rowCount`, PGlite `affectedRows` (and `rowCount` since 0.3). */
 export interface PostgresQueryResult {
@@ -27,9 +28,13 @@ export interface PostgresPersistenceProviderOptions {
    * transaction (a refused save never raises an SQL error, so it does not abort that transaction).
    */
   readonly client: PostgresClient;
-  /** Table holding one row per instance; must match `/^[A-Za-z_][A-Za-z0-9_]{0,62}$/`. @default "workflowforge_snapshots" */
+  /**
+   * Table holding one row per instance; must match `/^[A-Za-z_][A-Za-z0-9_]{0,62}$/` (at most 63
+   * bytes, where Postgres would cut a longer name) and not start with `pg_`, which Postgres keeps
+   * for its own objects. @default "workflowforge_snapshots"
+   */
   readonly tableName?: string;
-  /** Schema of the table, created if missing; same pattern. @default the first schema of the connection's search_path */
+  /** Schema of the table, created if missing; same rules. @default the first schema of the connection's search_path */
   readonly schema?: string;
   /** Turns a snapshot into the text stored in the `data` column and back. @default defaultSnapshotCodec */
   readonly codec?: SnapshotCodec;
@@ -62,6 +67,11 @@ function validateOptions(input: unknown): Required<Omit<PostgresPersistenceProvi
     if (name === "schema" && value === undefined) continue;
     if (typeof value !== "string" || !identifier.test(value)) {
       throw new TypeError(`${where}: options.${name} must match ${String(identifier)}, got ${describeValue(value)}`);
+    }
+    // Postgres refuses such a schema, and an unqualified such table can resolve to a system catalog
+    // (pg_catalog comes first on every search_path): either would fail only at first use.
+    if (value.startsWith("pg_")) {
+      throw new TypeError(`${where}: options.${name} must not start with "pg_", which Postgres reserves for its own objects, got ${describeValue(value)}`);
     }
   }
   if (typeof codec !== "object" || codec === null || typeof codec.encode !== "function" || typeof codec.decode !== "function") {
@@ -103,9 +113,13 @@ function instantOf(text: string): string | null {
  *   a refused save with `SnapshotConflictError`; unreadable `data` with `SnapshotCorruptedError`.
  * - **Abort:** the signal is checked before the call and again before the query is sent; pg cannot
  *   cancel a query by signal, so one in flight runs to completion (bound it with `statement_timeout`).
- * - **Keys** are stored with backslash, NUL and lone surrogates escaped as `\uXXXX` (Postgres text
- *   holds neither NUL nor lone surrogates); other keys read as themselves in SQL. A custom codec must
- *   return well-formed text without NUL; the default codec does.
+ * - **Keys** are stored with backslash, NUL, lone surrogates and a leading U+FEFF escaped as
+ *   `\uXXXX` (Postgres text holds neither NUL nor lone surrogates, and PGlite drops a leading
+ *   U+FEFF); other keys read as themselves in SQL. The two keys of an instance must fit one entry
+ *   of the primary key's btree index, 2,704 bytes after Postgres compresses them: a save of longer
+ *   keys (about 1,300 bytes each of text that does not compress) rejects with `PersistenceError`
+ *   and stores nothing. A custom codec must return well-formed text without NUL; the default
+ *   codec does.
  */
 export class PostgresPersistenceProvider implements WorkflowPersistenceProvider {
   readonly capabilities: ProviderCapabilities = Object.freeze({ compareAndSet: true, list: true });
@@ -172,8 +186,8 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
   /**
    * Snapshots matching `filter`, in no particular order. Every field of the filter is applied in SQL
    * and only matching rows are decoded; the whole result is read into memory at once. A row that
-   * cannot be decoded rejects the call with `SnapshotCorruptedError`, or with `options.onUnreadable`
-   * is handed to it and left out.
+   * cannot be decoded (its data, or key columns no save writes) rejects the call with
+   * `SnapshotCorruptedError`, or with `options.onUnreadable` is handed to it and left out.
    */
   async list(filter: SnapshotFilter = {}, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]> {
     throwIfAborted(signal);
@@ -181,9 +195,7 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
     const query = this.#sql.list(filter);
     if (query === undefined) return [];
     const { rows } = await this.#query("list", listKeys(filter), signal, query.text, query.values);
-    return (rows as Row[]).flatMap(
-      (row) => read(() => this.#decode(row.data, { foundryExecutionId: decodeKey(String(row.instance_id)), workflowId: decodeKey(String(row.workflow_id)) })) ?? [],
-    );
+    return (rows as Row[]).flatMap((row) => read(() => this.#decode(row.data, keysOfColumns(row.instance_id, row.workflow_id, decodeKey))) ?? []);
   }
 
   // Memoised, but a failed attempt is forgotten so that the next call tries again.

@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { isWorkflowForgeError } from "../../../src/errors.js";
+import { SnapshotCorruptedError, type SnapshotKeys } from "../../../src/persistence/errors.js";
+import { encodeKey } from "../../../src/persistence/providers/postgres-sql.js";
 import { PostgresPersistenceProvider, type PostgresClient, type PostgresQueryResult } from "../../../src/persistence/providers/postgres.js";
 import { fullSnapshot, nextRevision, randomKeys } from "../../../src/persistence/testing/fixtures.js";
 import { describeUnreadableListing } from "./unreadable-cases.js";
@@ -23,6 +25,13 @@ export function countingClient(inner: PostgresClient) {
 }
 
 export const freshTable = (): string => `wf_${randomUUID().replaceAll("-", "")}`;
+
+/** The conformance kit's corrupt hook: junk in the data column of the record's row in the default table. */
+export async function corruptRow(client: PostgresClient, keys: SnapshotKeys): Promise<void> {
+  const { foundryExecutionId, workflowId } = keys;
+  const result = await client.query("UPDATE workflowforge_snapshots SET data = 'junk' WHERE instance_id = $1 AND workflow_id = $2", [encodeKey(foundryExecutionId), encodeKey(workflowId)]);
+  if ((result.rowCount ?? result.affectedRows) !== 1) throw new Error(`no row for ${JSON.stringify(keys)}`);
+}
 
 const regclass = async (client: PostgresClient, name: string): Promise<unknown> =>
   ((await client.query("SELECT to_regclass($1)::text AS name", [name])).rows[0] as { name: unknown }).name;
@@ -113,6 +122,42 @@ export function describePostgresCases(backend: string, client: () => PostgresCli
       }
       const listed = await provider.list({ workflowId });
       expect(listed.map((snapshot) => snapshot.foundryExecutionId).sort()).toEqual([...instances].sort());
+    });
+
+    it("lists keys starting with U+FEFF, or holding a lone surrogate, as themselves, so list() reports nothing unreadable", async () => {
+      const provider = new PostgresPersistenceProvider({ client: client(), tableName: freshTable() });
+      const { workflowId } = randomKeys();
+      const instances = ["\uFEFF", "\uFEFFbom", "a\uD800", "a\uDC00", "x\uFEFF"];
+      for (const instance of instances) await provider.save(fullSnapshot({ foundryExecutionId: instance, workflowId }));
+      const unreadable: SnapshotCorruptedError[] = [];
+      const listed = await provider.list({ workflowId }, undefined, { onUnreadable: (error) => unreadable.push(error) });
+      expect(unreadable.map((error) => error.message)).toEqual([]);
+      expect(listed.map((snapshot) => JSON.stringify(snapshot.foundryExecutionId)).sort()).toEqual(instances.map((instance) => JSON.stringify(instance)).sort());
+    });
+
+    it("reports a row whose key column holds a spelling no save writes as unreadable, and lists the others", async () => {
+      const tableName = freshTable();
+      const provider = new PostgresPersistenceProvider({ client: client(), tableName });
+      const { workflowId } = randomKeys();
+      const kept = fullSnapshot({ workflowId });
+      // Saved with a backslash, which is stored escaped; then written back raw, as a hand-run script might.
+      const damaged = fullSnapshot({ foundryExecutionId: `raw\\${randomUUID()}`, workflowId });
+      for (const snapshot of [kept, damaged]) await provider.save(snapshot);
+      await client().query(`UPDATE "${tableName}" SET instance_id = $1 WHERE workflow_id = $2 AND instance_id <> $3`, [damaged.foundryExecutionId, workflowId, kept.foundryExecutionId]);
+
+      const unreadable: SnapshotCorruptedError[] = [];
+      expect(await provider.list({ workflowId }, undefined, { onUnreadable: (error) => unreadable.push(error) })).toEqual([kept]);
+      expect(unreadable.map((error) => [error.keys, error.message.includes("its instance_id column holds")])).toEqual([[{ foundryExecutionId: "*", workflowId }, true]]);
+      await expect(provider.list({ workflowId })).rejects.toBeInstanceOf(SnapshotCorruptedError);
+    });
+
+    it("refuses a key pair too long for the primary key's index with PersistenceError naming the keys, storing nothing", async () => {
+      const provider = new PostgresPersistenceProvider({ client: client(), tableName: freshTable() });
+      // Random text does not compress: 3,000 bytes is over the 2,704 a btree index entry holds.
+      const key = Array.from({ length: 94 }, () => randomUUID()).join("").slice(0, 3_000);
+      const snapshot = fullSnapshot({ foundryExecutionId: key });
+      await expect(provider.save(snapshot)).rejects.toMatchObject({ name: "PersistenceError", code: "PERSISTENCE", call: "save", keys: { foundryExecutionId: key } });
+      expect(await provider.tryLoad(key, snapshot.workflowId)).toBeUndefined();
     });
 
     it("stores ordinary keys as themselves, so they can be queried in SQL", async () => {

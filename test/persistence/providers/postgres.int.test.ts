@@ -6,7 +6,7 @@ import { describeProviderConformance } from "../../../src/persistence/testing/in
 import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/fixtures.js";
 import { describeWithServer } from "../../support/describe-with-server.js";
 import { startPostgres } from "../../support/postgres-server.js";
-import { describePostgresCases, freshTable } from "./postgres-cases.js";
+import { corruptRow, describePostgresCases, freshTable } from "./postgres-cases.js";
 
 // A throw-away cluster on 127.0.0.1 for this file, started while the tests are collected, so that
 // missing binaries skip the file with a message saying how to enable it.
@@ -31,7 +31,10 @@ describeWithServer("PostgresPersistenceProvider on a real PostgreSQL server", se
   });
 
   const shared = newPool();
-  describeProviderConformance({ name: "PostgresPersistenceProvider (pg Pool, real server)", create: () => new PostgresPersistenceProvider({ client: shared }) }, vitest);
+  describeProviderConformance(
+    { name: "PostgresPersistenceProvider (pg Pool, real server)", create: () => new PostgresPersistenceProvider({ client: shared }), corrupt: (keys) => corruptRow(shared, keys) },
+    vitest,
+  );
   describePostgresCases("a real server through a pg Pool", () => shared);
 
   describe("PostgresPersistenceProvider on a real server", () => {

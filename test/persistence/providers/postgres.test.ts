@@ -42,6 +42,16 @@ describe("PostgresPersistenceProvider options", () => {
     expect(() => new PostgresPersistenceProvider({ client, schema: name as string })).toThrow(/options\.schema must match/);
   });
 
+  it.each(["pg_snapshots", "pg_"])("refuses %j, a prefix Postgres reserves, as tableName and as schema with a TypeError naming the option", (name) => {
+    expect(() => new PostgresPersistenceProvider({ client, tableName: name })).toThrow(TypeError);
+    expect(() => new PostgresPersistenceProvider({ client, tableName: name })).toThrow(/options\.tableName must not start with "pg_"/);
+    expect(() => new PostgresPersistenceProvider({ client, schema: name })).toThrow(/options\.schema must not start with "pg_"/);
+  });
+
+  it("accepts names in which pg_ is not the prefix, or is in another case (quoted names are case-sensitive)", () => {
+    for (const name of ["my_pg_snapshots", "PG_snapshots", "pgsnapshots"]) expect(new PostgresPersistenceProvider({ client, tableName: name, schema: name }).tableName).toBe(name);
+  });
+
   it("accepts identifiers of up to 63 characters and defaults the table to workflowforge_snapshots", () => {
     expect(new PostgresPersistenceProvider({ client, tableName: `_T${"x".repeat(61)}`, schema: "Tenant_1" }).tableName).toHaveLength(63);
     const provider = new PostgresPersistenceProvider({ client });
