@@ -1,3 +1,5 @@
+import { describe } from "./internal/validate.js";
+
 /** The two keys that identify a workflow instance (persistence's `instanceId` and `workflowKey`). */
 export interface InstanceIdentity {
   readonly instanceId: string;
@@ -8,11 +10,37 @@ export interface InstanceIdentity {
  * The idempotency key of operation `operationIndex` of an instance: the value
  * `foundry.idempotencyKey(suffix)` returns inside that operation, on every re-execution. Use it to
  * compute the same key outside a run, for example in the service that receives it.
+ *
+ * Each part is percent-encoded (`encodeURIComponent`), so the parts never run into each other; a
+ * lone UTF-16 surrogate, which `encodeURIComponent` refuses, is written `%uD800`. Throws
+ * `TypeError` when a part is not a string or `operationIndex` is not a non-negative integer.
  */
 export function idempotencyKeyOf(identity: InstanceIdentity, operationIndex: number, suffix?: string): string {
+  const what = "idempotencyKeyOf(identity, operationIndex, suffix)";
   if (!Number.isInteger(operationIndex) || operationIndex < 0) {
-    throw new TypeError(`idempotencyKeyOf(identity, operationIndex): operationIndex must be a non-negative integer, got ${String(operationIndex)}`);
+    throw new TypeError(`${what}: operationIndex must be a non-negative integer, got ${String(operationIndex)}`);
   }
-  const key = `${encodeURIComponent(identity.instanceId)}/${encodeURIComponent(identity.workflowKey)}/${operationIndex}`;
-  return suffix === undefined ? key : `${key}/${encodeURIComponent(suffix)}`;
+  const { instanceId, workflowKey } = identity;
+  const parts = { "identity.instanceId": instanceId, "identity.workflowKey": workflowKey, suffix: suffix === undefined ? "" : suffix };
+  for (const [name, value] of Object.entries(parts)) {
+    if (typeof value !== "string") throw new TypeError(`${what}: ${name} must be a string, got ${describe(value)}`);
+  }
+  const key = `${encodePart(instanceId)}/${encodePart(workflowKey)}/${operationIndex}`;
+  return suffix === undefined ? key : `${key}/${encodePart(suffix)}`;
+}
+
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+// encodeURIComponent throws URIError for a lone surrogate. `%u` never appears in its output (a
+// `%` is always followed by two hex digits), so the escape keeps every key distinct, and a
+// well-formed string keeps the key it always had.
+function encodePart(value: string): string {
+  let encoded = "";
+  let from = 0;
+  for (const match of value.matchAll(loneSurrogate)) {
+    const code = value.charCodeAt(match.index).toString(16).toUpperCase();
+    encoded += `${encodeURIComponent(value.slice(from, match.index))}%u${code}`;
+    from = match.index + 1;
+  }
+  return from === 0 ? encodeURIComponent(value) : encoded + encodeURIComponent(value.slice(from));
 }

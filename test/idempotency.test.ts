@@ -1,0 +1,59 @@
+import fc from "fast-check";
+import { describe, it, expect } from "vitest";
+import { createFoundry, idempotencyKeyOf } from "../src/index.js";
+
+const loneHigh = "Zoë 😀".slice(0, 5);
+
+// Strings of any UTF-16 code units, lone surrogates included, with the surrogate range favoured.
+const anyUnits = fc.string({ unit: fc.oneof(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0xd7f0, max: 0xe000 })).map((code) => String.fromCharCode(code)) });
+
+describe("idempotencyKeyOf", () => {
+  it("keeps the key it always had for well-formed strings", () => {
+    expect(idempotencyKeyOf({ instanceId: "order 42/ü", workflowKey: "Pay-v1" }, 3, "charge 😀")).toBe("order%2042%2F%C3%BC/Pay-v1/3/charge%20%F0%9F%98%80");
+    fc.assert(
+      fc.property(fc.string({ unit: "binary" }), fc.string({ unit: "binary" }), fc.nat(), (instanceId, workflowKey, index) => {
+        expect(idempotencyKeyOf({ instanceId, workflowKey }, index, instanceId)).toBe(
+          `${encodeURIComponent(instanceId)}/${encodeURIComponent(workflowKey)}/${index}/${encodeURIComponent(instanceId)}`,
+        );
+      }),
+    );
+  });
+
+  it("returns a key for lone surrogates in every part, escaped as %u", () => {
+    expect(idempotencyKeyOf({ instanceId: loneHigh, workflowKey: "\uDC00w" }, 0, "a\uD83D")).toBe("Zo%C3%AB%20%uD83D/%uDC00w/0/a%uD83D");
+  });
+
+  it("gives different keys to different instances, whatever their characters", () => {
+    const distinct = ["\uD800", "\uDC00", "\uDC00\uD800", "\uD800\uDC00", "%uD800", "%25uD800", "\uD800a", "a\uD800"];
+    const keys = distinct.map((instanceId) => idempotencyKeyOf({ instanceId, workflowKey: "w" }, 0));
+    expect(new Set(keys).size).toBe(distinct.length);
+    fc.assert(
+      fc.property(anyUnits, anyUnits, anyUnits, anyUnits, (a1, a2, b1, b2) => {
+        fc.pre(a1 !== b1 || a2 !== b2);
+        expect(idempotencyKeyOf({ instanceId: a1, workflowKey: a2 }, 0)).not.toBe(idempotencyKeyOf({ instanceId: b1, workflowKey: b2 }, 0));
+      }),
+    );
+  });
+
+  it.each([
+    [{ instanceId: 42, workflowKey: "w" }, undefined, /identity\.instanceId must be a string/],
+    [{ instanceId: "i", workflowKey: undefined }, undefined, /identity\.workflowKey must be a string/],
+    [{ instanceId: "i", workflowKey: "w" }, 7, /suffix must be a string/],
+    [{ instanceId: "i", workflowKey: "w" }, null, /suffix must be a string, got null/],
+  ])("rejects a part that is not a string with a TypeError naming it (%o, suffix %s)", (identity, suffix, message) => {
+    expect(() => idempotencyKeyOf(identity as never, 0, suffix as never)).toThrow(TypeError);
+    expect(() => idempotencyKeyOf(identity as never, 0, suffix as never)).toThrow(message);
+  });
+});
+
+describe("foundry.idempotencyKey()", () => {
+  it("returns the same key on every run for an instance id with a lone surrogate", async () => {
+    const seen: string[] = [];
+    const foundry = createFoundry("Pay", { executionId: loneHigh }).withOperation("charge", (_, running) => {
+      seen.push(running.idempotencyKey(), running.idempotencyKey("refund\uDE00"));
+    });
+    await foundry.forge();
+    await foundry.forge();
+    expect(seen).toEqual(["Zo%C3%AB%20%uD83D/Pay/0", "Zo%C3%AB%20%uD83D/Pay/0/refund%uDE00", "Zo%C3%AB%20%uD83D/Pay/0", "Zo%C3%AB%20%uD83D/Pay/0/refund%uDE00"]);
+  });
+});
