@@ -1,9 +1,10 @@
 import { rejectUnknownKeys } from "../../internal/validate.js";
 import { defaultSnapshotCodec, type SnapshotCodec } from "../codec.js";
-import { PersistenceError, SnapshotConflictError, type ProviderCall, type SnapshotKeys } from "../errors.js";
+import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "../errors.js";
 import { listedReader, type ListedReader, type ListOptions } from "../list-options.js";
 import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
+import { CREATE_SCRIPT, DELETE_SCRIPT, FETCH_SCRIPT, UPDATE_SCRIPT, isNoScript, keysOfMember, knownShas, memberOf, shaOf } from "./redis-layout.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
 
 /** The part of an ioredis client (v5+) this provider uses: `call(command, ...args)`. */
@@ -44,54 +45,6 @@ const LIST_BATCH = 200;
 // list() names no single instance; errors from it carry these placeholder keys.
 const LIST_KEYS: SnapshotKeys = Object.freeze({ foundryExecutionId: "*", workflowId: "*" });
 
-// Compare-and-set saves. Redis has no native compare-and-set before 8.4, so each is one Lua script,
-// which costs the server several times a SET: a fixed cost per call, then about half a microsecond
-// per argument and a few per redis.call(). So the saves that follow an instance's first one pass
-// only what changes and make two calls; revisions are compared as the decimal strings they are
-// stored as (a stored value no save wrote never equals one, and is reported in the refusal).
-// Both return nil when written, else the stored revision ("0": none).
-
-// KEYS: record, index. ARGV: data, status, workflowId, workflowName, member, ttl ("0": none).
-// Revision 1: the record must not exist. A stored record is always indexed (delete and list's
-// cleanup remove both), so only a new one is added.
-const CREATE_SCRIPT = `local stored = redis.call('HGET', KEYS[1], 'revision')
-if stored then return stored end
-redis.call('HSET', KEYS[1], 'data', ARGV[1], 'revision', '1', 'status', ARGV[2], 'workflowId', ARGV[3], 'workflowName', ARGV[4])
-redis.call('SADD', KEYS[2], ARGV[5])
-if ARGV[6] ~= '0' and ARGV[2] == 'completed' then redis.call('EXPIRE', KEYS[1], ARGV[6]) end
-return false`;
-
-// KEYS: record. ARGV: revision, data, status, workflowName, expected (revision - 1), ttl ("0": none).
-// The workflow id is part of the key, so it is the stored one.
-const UPDATE_SCRIPT = `local stored = redis.call('HGET', KEYS[1], 'revision')
-if stored ~= ARGV[5] then return stored or '0' end
-redis.call('HSET', KEYS[1], 'data', ARGV[2], 'revision', ARGV[1], 'status', ARGV[3], 'workflowName', ARGV[4])
-if ARGV[6] ~= '0' then
-  if ARGV[3] == 'completed' then redis.call('EXPIRE', KEYS[1], ARGV[6]) else redis.call('PERSIST', KEYS[1]) end
-end
-return false`;
-
-// KEYS: record, index. ARGV: member.
-const DELETE_SCRIPT = `redis.call('DEL', KEYS[1])
-redis.call('SREM', KEYS[2], ARGV[1])
-return 1`;
-
-// KEYS: index, records... ARGV: workflowId filter, workflowName filter, status filter, members...
-// A filter is "" (any) or "=" .. value; the status filter is ",a,b,". Members whose record has
-// expired or vanished leave the index here. Returns { member, data, member, data, ... }.
-const FETCH_SCRIPT = `local out = {}
-for i = 2, #KEYS do
-  local f = redis.call('HMGET', KEYS[i], 'data', 'status', 'workflowId', 'workflowName')
-  if not f[1] then
-    redis.call('SREM', KEYS[1], ARGV[i + 2])
-  elseif (ARGV[1] == '' or ARGV[1] == '=' .. (f[3] or '')) and (ARGV[2] == '' or ARGV[2] == '=' .. (f[4] or ''))
-    and (ARGV[3] == '' or string.find(ARGV[3], ',' .. (f[2] or '') .. ',', 1, true)) then
-    out[#out + 1] = ARGV[i + 2]
-    out[#out + 1] = f[1]
-  end
-end
-return out`;
-
 type Send = (args: string[]) => Promise<unknown>;
 
 // Declared, documented shapes, checked once: ioredis first, because it has a sendCommand too.
@@ -104,35 +57,8 @@ function senderFor(client: unknown): Send | undefined {
   return undefined;
 }
 
-// SHA-1 through Web Crypto (a global in Node 20+, Deno and Bun), so EVALSHA needs no node:crypto.
-// Kept once known, so a save does not wait for a resolved promise.
-const shas = new Map<string, Promise<string | undefined>>();
-const knownShas = new Map<string, string>();
-function shaOf(script: string): Promise<string | undefined> {
-  let sha = shas.get(script);
-  if (sha === undefined) {
-    const digest = globalThis.crypto?.subtle?.digest("SHA-1", new TextEncoder().encode(script));
-    sha = digest === undefined ? Promise.resolve(undefined) : digest.then((bytes) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join(""), () => undefined);
-    void sha.then((hex) => hex !== undefined && knownShas.set(script, hex));
-    shas.set(script, sha);
-  }
-  return sha;
-}
-
-function isNoScript(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith("NOSCRIPT");
-}
-
-// JSON of the pair is injective, reversible, free of NUL bytes and always well-formed UTF-8
-// (lone surrogates are escaped), so no client's string encoding can merge two key pairs.
-function memberOf(keys: SnapshotKeys): string {
-  return JSON.stringify([keys.foundryExecutionId, keys.workflowId]);
-}
-
-function keysOfMember(member: string): SnapshotKeys {
-  const [foundryExecutionId, workflowId] = JSON.parse(member) as [string, string];
-  return { foundryExecutionId, workflowId };
-}
+// A record key holding a string, a list or another type answers HGET with a WRONGTYPE error.
+const isWrongType = (error: unknown): boolean => error instanceof PersistenceError && error.cause instanceof Error && error.cause.message.startsWith("WRONGTYPE");
 
 // node-redis returns Buffers for strings when the client's typeMapping asks for them.
 function textOf(reply: unknown): string {
@@ -217,7 +143,9 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
   async tryLoad(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<WorkflowExecutionSnapshot | undefined> {
     signal?.throwIfAborted();
     const keys = { foundryExecutionId, workflowId };
-    const reply = await this.#command(["HGET", this.#prefix + memberOf(keys), "data"], "tryLoad", keys);
+    const reply = await this.#command(["HGET", this.#prefix + memberOf(keys), "data"], "tryLoad", keys).catch((error: unknown) => {
+      throw isWrongType(error) ? new SnapshotCorruptedError(keys, "the record is not a hash", error) : error;
+    });
     return reply === null || reply === undefined ? undefined : decodeFromStorage(this.#codec, textOf(reply), keys);
   }
 
@@ -230,8 +158,10 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
 
   /**
    * Snapshots matching `filter`, in no particular order. A snapshot saved during the walk may be
-   * missed. A record that cannot be decoded rejects the call with `SnapshotCorruptedError`, or with
-   * `options.onUnreadable` is handed to it and left out.
+   * missed. A record that cannot be decoded, an index member that names no key pair, or one whose
+   * record is not a hash with a `data` field (neither can be filtered, so both are reported
+   * whatever the filter) rejects the call with `SnapshotCorruptedError`, or with
+   * `options.onUnreadable` is handed to it and left out, and is left in place.
    */
   async list(filter: SnapshotFilter = {}, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]> {
     signal?.throwIfAborted();
@@ -247,23 +177,38 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
       // SSCAN may return a member twice; a set of what was seen keeps the result free of duplicates.
       const fresh = members.map(textOf).filter((member) => !seen.has(member));
       for (const member of fresh) seen.add(member);
-      if (fresh.length > 0) {
+      const readable = fresh.flatMap((member) => {
+        const keys = keysOfMember(member);
+        if (keys !== undefined) return [{ member, keys }];
+        read(() => {
+          throw new SnapshotCorruptedError(LIST_KEYS, `the index holds member ${JSON.stringify(member)}, which is not the JSON of a key pair`);
+        });
+        return [];
+      });
+      if (readable.length > 0) {
         signal?.throwIfAborted();
-        found.push(...(await this.#fetch(fresh, filter, read)));
+        found.push(...(await this.#fetch(readable, filter, read)));
       }
       cursor = textOf(next);
     } while (cursor !== "0");
     return found;
   }
 
-  async #fetch(members: string[], filter: SnapshotFilter, read: ListedReader): Promise<WorkflowExecutionSnapshot[]> {
+  async #fetch(members: { member: string; keys: SnapshotKeys }[], filter: SnapshotFilter, read: ListedReader): Promise<WorkflowExecutionSnapshot[]> {
     const optional = (value: string | undefined): string => (value === undefined ? "" : `=${value}`);
-    const args = [optional(filter.workflowId), optional(filter.workflowName), statusFilter(filter.status), ...members];
-    const reply = await this.#script(FETCH_SCRIPT, [this.#index, ...members.map((member) => this.#prefix + member)], args, "list", LIST_KEYS);
+    const args = [optional(filter.workflowId), optional(filter.workflowName), statusFilter(filter.status), ...members.map(({ member }) => member)];
+    const reply = await this.#script(FETCH_SCRIPT, [this.#index, ...members.map(({ member }) => this.#prefix + member)], args, "list", LIST_KEYS);
     const pairs = Array.isArray(reply) ? (reply as unknown[]) : [];
+    const keysOf = new Map(members.map(({ member, keys }) => [member, keys]));
     const snapshots: WorkflowExecutionSnapshot[] = [];
     for (let i = 0; i + 1 < pairs.length; i += 2) {
-      const snapshot = read(() => decodeFromStorage(this.#codec, textOf(pairs[i + 1]), keysOfMember(textOf(pairs[i]))));
+      const member = textOf(pairs[i]);
+      const data = pairs[i + 1];
+      const keys = keysOf.get(member) ?? LIST_KEYS;
+      const snapshot = read(() => {
+        if (typeof data === "number") throw new SnapshotCorruptedError(keys, "the record is not a hash with a data field");
+        return decodeFromStorage(this.#codec, textOf(data), keys);
+      });
       if (snapshot !== undefined) snapshots.push(snapshot);
     }
     return snapshots;

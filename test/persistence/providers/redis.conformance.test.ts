@@ -1,6 +1,7 @@
 import { Redis } from "ioredis";
 import { createClient } from "redis";
 import * as vitest from "vitest";
+import type { SnapshotKeys } from "../../../src/persistence/errors.js";
 import { describeProviderConformance } from "../../../src/persistence/testing/index.js";
 import { redisStore } from "../../support/conformance-stores.js";
 import { startRedis } from "../../support/redis-server.js";
@@ -12,13 +13,24 @@ const server = await startRedis();
 
 describeWithServer("RedisPersistenceProvider conformance", server, (started) => {
   const { url } = started;
-  vitest.afterAll(() => started.stop());
+  const admin = new Redis(url);
+  vitest.afterAll(async () => {
+    await admin.quit();
+    await started.stop();
+  });
+  // The kit's corrupt hook: the record's hash replaced by a string, which no save writes, under the
+  // default prefix. Still indexed, so list() meets it.
+  const corrupt = async ({ foundryExecutionId, workflowId }: SnapshotKeys): Promise<void> => {
+    const record = `workflowforge:s:${JSON.stringify([foundryExecutionId, workflowId])}`;
+    if ((await admin.del(record)) !== 1) throw new Error(`no record ${record}`);
+    await admin.set(record, "junk");
+  };
   describeProviderConformance(
-    redisStore("RedisPersistenceProvider (ioredis)", () => new Redis(url), (client) => client.quit()),
+    { ...redisStore("RedisPersistenceProvider (ioredis)", () => new Redis(url), (client) => client.quit()), corrupt },
     vitest,
   );
   describeProviderConformance(
-    redisStore("RedisPersistenceProvider (node-redis)", () => createClient({ url }).connect(), (client) => client.close()),
+    { ...redisStore("RedisPersistenceProvider (node-redis)", () => createClient({ url }).connect(), (client) => client.close()), corrupt },
     vitest,
   );
 });

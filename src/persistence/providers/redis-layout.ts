@@ -1,0 +1,96 @@
+import type { SnapshotKeys } from "../errors.js";
+
+// How RedisPersistenceProvider names its records and the Lua scripts that keep them, apart from
+// the class so each file stays readable.
+
+// JSON of the pair is injective, reversible, free of NUL bytes and always well-formed UTF-8
+// (lone surrogates are escaped), so no client's string encoding can merge two key pairs.
+export function memberOf(keys: SnapshotKeys): string {
+  return JSON.stringify([keys.foundryExecutionId, keys.workflowId]);
+}
+
+// The keys of an index member, or undefined for a member no save wrote (not JSON, not a pair of
+// strings, or another spelling of one): tryLoad and delete of any key would never reach its record.
+export function keysOfMember(member: string): SnapshotKeys | undefined {
+  let pair: unknown;
+  try {
+    pair = JSON.parse(member);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== "string" || typeof pair[1] !== "string") return undefined;
+  const keys = { foundryExecutionId: pair[0], workflowId: pair[1] };
+  return memberOf(keys) === member ? keys : undefined;
+}
+
+// Compare-and-set saves. Redis has no native compare-and-set before 8.4, so each is one Lua script,
+// which costs the server several times a SET: a fixed cost per call, then about half a microsecond
+// per argument and a few per redis.call(). So the saves that follow an instance's first one pass
+// only what changes and make two calls; revisions are compared as the decimal strings they are
+// stored as (a stored value no save wrote never equals one, and is reported in the refusal).
+// Both return nil when written, else the stored revision ("0": none).
+
+// KEYS: record, index. ARGV: data, status, workflowId, workflowName, member, ttl ("0": none).
+// Revision 1: the record must not exist. A stored record is always indexed (delete and list's
+// cleanup remove both), so only a new one is added.
+export const CREATE_SCRIPT = `local stored = redis.call('HGET', KEYS[1], 'revision')
+if stored then return stored end
+redis.call('HSET', KEYS[1], 'data', ARGV[1], 'revision', '1', 'status', ARGV[2], 'workflowId', ARGV[3], 'workflowName', ARGV[4])
+redis.call('SADD', KEYS[2], ARGV[5])
+if ARGV[6] ~= '0' and ARGV[2] == 'completed' then redis.call('EXPIRE', KEYS[1], ARGV[6]) end
+return false`;
+
+// KEYS: record. ARGV: revision, data, status, workflowName, expected (revision - 1), ttl ("0": none).
+// The workflow id is part of the key, so it is the stored one.
+export const UPDATE_SCRIPT = `local stored = redis.call('HGET', KEYS[1], 'revision')
+if stored ~= ARGV[5] then return stored or '0' end
+redis.call('HSET', KEYS[1], 'data', ARGV[2], 'revision', ARGV[1], 'status', ARGV[3], 'workflowName', ARGV[4])
+if ARGV[6] ~= '0' then
+  if ARGV[3] == 'completed' then redis.call('EXPIRE', KEYS[1], ARGV[6]) else redis.call('PERSIST', KEYS[1]) end
+end
+return false`;
+
+// KEYS: record, index. ARGV: member.
+export const DELETE_SCRIPT = `redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+return 1`;
+
+// KEYS: index, records... ARGV: workflowId filter, workflowName filter, status filter, members...
+// A filter is "" (any) or "=" .. value; the status filter is ",a,b,". Members whose record has
+// expired or vanished leave the index here. Returns { member, data, member, data, ... }, where
+// data is 0 for a record that is not a hash with a data field: one no save wrote, which the
+// filter cannot judge, so it is returned to be reported rather than fail the whole batch.
+export const FETCH_SCRIPT = `local out = {}
+for i = 2, #KEYS do
+  local f = redis.pcall('HMGET', KEYS[i], 'data', 'status', 'workflowId', 'workflowName')
+  if f.err or (not f[1] and redis.call('EXISTS', KEYS[i]) == 1) then
+    out[#out + 1] = ARGV[i + 2]
+    out[#out + 1] = 0
+  elseif not f[1] then
+    redis.call('SREM', KEYS[1], ARGV[i + 2])
+  elseif (ARGV[1] == '' or ARGV[1] == '=' .. (f[3] or '')) and (ARGV[2] == '' or ARGV[2] == '=' .. (f[4] or ''))
+    and (ARGV[3] == '' or string.find(ARGV[3], ',' .. (f[2] or '') .. ',', 1, true)) then
+    out[#out + 1] = ARGV[i + 2]
+    out[#out + 1] = f[1]
+  end
+end
+return out`;
+
+// SHA-1 through Web Crypto (a global in Node 20+, Deno and Bun), so EVALSHA needs no node:crypto.
+// Kept once known, so a save does not wait for a resolved promise.
+const shas = new Map<string, Promise<string | undefined>>();
+export const knownShas = new Map<string, string>();
+export function shaOf(script: string): Promise<string | undefined> {
+  let sha = shas.get(script);
+  if (sha === undefined) {
+    const digest = globalThis.crypto?.subtle?.digest("SHA-1", new TextEncoder().encode(script));
+    sha = digest === undefined ? Promise.resolve(undefined) : digest.then((bytes) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join(""), () => undefined);
+    void sha.then((hex) => hex !== undefined && knownShas.set(script, hex));
+    shas.set(script, sha);
+  }
+  return sha;
+}
+
+export function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith("NOSCRIPT");
+}

@@ -1,0 +1,108 @@
+import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import { createClient } from "redis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SnapshotCorruptedError, type WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
+import { RedisPersistenceProvider, type IoRedisLikeClient, type NodeRedisLikeClient } from "../../../src/persistence/providers/redis.js";
+import { fullSnapshot } from "../../../src/persistence/testing/index.js";
+import { describeWithServer } from "../../support/describe-with-server.js";
+import { startRedis } from "../../support/redis-server.js";
+
+// What the Redis provider's list() makes of an index and records that no save wrote: each such
+// entry goes through the unreadable path (onUnreadable, else SnapshotCorruptedError) and stays
+// where it is, while every readable record is still listed.
+
+const server = await startRedis();
+
+const drivers: { name: string; connect(url: string): Promise<{ client: IoRedisLikeClient | NodeRedisLikeClient; close(): Promise<unknown> }> }[] = [
+  {
+    name: "ioredis",
+    connect: (url) => {
+      const client = new Redis(url);
+      return Promise.resolve({ client, close: () => client.quit() });
+    },
+  },
+  {
+    name: "node-redis",
+    connect: async (url) => {
+      const client = await createClient({ url }).connect();
+      return { client, close: () => client.close() };
+    },
+  },
+];
+
+const idsOf = (snapshots: readonly WorkflowExecutionSnapshot[]): string[] => snapshots.map((snapshot) => snapshot.foundryExecutionId).sort();
+const recordOf = (prefix: string, s: { foundryExecutionId: string; workflowId: string }): string => `${prefix}s:${JSON.stringify([s.foundryExecutionId, s.workflowId])}`;
+
+describeWithServer("RedisPersistenceProvider and entries no save wrote", server, (started) => {
+  const admin = new Redis(started.url);
+  afterAll(async () => {
+    await admin.quit();
+    await started.stop();
+  });
+
+  describe.each(drivers)("with $name", (driver) => {
+    let connected: Awaited<ReturnType<(typeof driver)["connect"]>>;
+    beforeAll(async () => {
+      connected = await driver.connect(started.url);
+    });
+    afterAll(() => connected.close());
+
+    /** A provider on a fresh prefix holding two readable snapshots. */
+    async function seeded() {
+      const keyPrefix = `test-${randomUUID()}:`;
+      const provider = new RedisPersistenceProvider({ client: connected.client, keyPrefix });
+      const readable = [fullSnapshot({ status: "running" }), fullSnapshot({ status: "failed" })];
+      for (const snapshot of readable) await provider.save(snapshot);
+      return { keyPrefix, provider, readable };
+    }
+
+    it("hands every index member that names no key pair to onUnreadable, lists every record, and leaves the members in place", async () => {
+      const { keyPrefix, provider, readable } = await seeded();
+      const members = ["not json", '["only one"]', "[1,2]", '[ "spaced", "pair" ]', "not json either"];
+      await admin.sadd(`${keyPrefix}index`, ...members);
+      // One of them even has a record under its name, as if saved by a store with another key format.
+      await admin.hset(`${keyPrefix}s:not json`, { data: "wf1:junk", status: "running", workflowId: "w", workflowName: "W" });
+
+      const unreadable: SnapshotCorruptedError[] = [];
+      expect(idsOf(await provider.list({}, undefined, { onUnreadable: (error) => unreadable.push(error) }))).toEqual(idsOf(readable));
+      expect(unreadable.map((error) => error.keys)).toEqual(members.map(() => ({ foundryExecutionId: "*", workflowId: "*" })));
+      expect(unreadable.map((error) => members.find((member) => error.message.includes(JSON.stringify(member))))).toEqual(expect.arrayContaining(members));
+      await expect(provider.list()).rejects.toBeInstanceOf(SnapshotCorruptedError);
+      expect((await admin.smembers(`${keyPrefix}index`)).length).toBe(readable.length + members.length);
+    });
+
+    it("hands a record that is not a hash, or a hash without data, to onUnreadable naming its keys whatever the filter, and leaves it in place", async () => {
+      const { keyPrefix, provider, readable } = await seeded();
+      const [notHash, noData] = [fullSnapshot(), fullSnapshot()];
+      for (const snapshot of [notHash, noData]) await provider.save(snapshot);
+      await admin.del(recordOf(keyPrefix, notHash), recordOf(keyPrefix, noData));
+      await admin.set(recordOf(keyPrefix, notHash), "junk");
+      await admin.hset(recordOf(keyPrefix, noData), { status: "running", workflowId: noData.workflowId });
+
+      const unreadable: SnapshotCorruptedError[] = [];
+      const listed = await provider.list({ status: "failed" }, undefined, { onUnreadable: (error) => unreadable.push(error) });
+      expect(idsOf(listed)).toEqual([readable[1]?.foundryExecutionId]);
+      expect(unreadable.map((error) => error.keys.foundryExecutionId).sort()).toEqual(idsOf([notHash, noData]));
+      expect(unreadable.every((error) => error instanceof SnapshotCorruptedError && error.message.includes("not a hash with a data field"))).toBe(true);
+      await expect(provider.list()).rejects.toBeInstanceOf(SnapshotCorruptedError);
+      expect(await admin.exists(recordOf(keyPrefix, notHash), recordOf(keyPrefix, noData))).toBe(2);
+      expect((await admin.smembers(`${keyPrefix}index`)).length).toBe(4);
+    });
+
+    it("tryLoad of a record that is not a hash rejects with SnapshotCorruptedError naming its keys, and delete removes it", async () => {
+      const { keyPrefix, provider } = await seeded();
+      const snapshot = fullSnapshot();
+      await provider.save(snapshot);
+      await admin.del(recordOf(keyPrefix, snapshot));
+      await admin.set(recordOf(keyPrefix, snapshot), "junk");
+      const keys = { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
+
+      const error: unknown = await provider.tryLoad(keys.foundryExecutionId, keys.workflowId).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(SnapshotCorruptedError);
+      expect(error).toMatchObject({ code: "SNAPSHOT_CORRUPTED", keys });
+      await provider.delete(keys.foundryExecutionId, keys.workflowId);
+      expect(await provider.tryLoad(keys.foundryExecutionId, keys.workflowId)).toBeUndefined();
+    });
+  });
+});
