@@ -17,16 +17,17 @@ export function requireOptionalFunction(value: unknown, what: string): void {
   if (value !== undefined) requireFunction(value, what);
 }
 
+// Counts are safe integers: past 2^53 neighbouring integers are the same number.
 export function requireNonNegativeInteger(value: unknown, what: string): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
-    throw new TypeError(`${what} must be a non-negative integer, got ${describe(value)}`);
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    throw new TypeError(`${what} must be a non-negative integer up to ${Number.MAX_SAFE_INTEGER}, got ${describe(value)}`);
   }
   return value;
 }
 
 export function requirePositiveInteger(value: unknown, what: string): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
-    throw new TypeError(`${what} must be a positive integer, got ${describe(value)}`);
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
+    throw new TypeError(`${what} must be a positive integer up to ${Number.MAX_SAFE_INTEGER}, got ${describe(value)}`);
   }
   return value;
 }
@@ -41,6 +42,28 @@ export function requirePositiveNumber(value: unknown, what: string): number {
 export function requireNonNegativeNumber(value: unknown, what: string): number {
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
     throw new TypeError(`${what} must be a non-negative finite number, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/**
+ * The longest delay a Node.js timer keeps (2^31 - 1 ms, about 24.8 days): a longer one fires after
+ * 1 ms with a TimeoutOverflowWarning.
+ */
+export const maxTimerMs = 2_147_483_647;
+
+/** A duration that ends up in a timer: a positive number of milliseconds up to {@link maxTimerMs}. */
+export function requireTimerMs(value: unknown, what: string): number {
+  if (typeof value !== "number" || !(value > 0 && value <= maxTimerMs)) {
+    throw new TypeError(`${what} must be a positive number of milliseconds up to ${maxTimerMs} (about 24.8 days), got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** Like {@link requireTimerMs}, but 0 (no wait) is allowed. */
+export function requireDelayMs(value: unknown, what: string): number {
+  if (typeof value !== "number" || !(value >= 0 && value <= maxTimerMs)) {
+    throw new TypeError(`${what} must be a non-negative number of milliseconds up to ${maxTimerMs} (about 24.8 days), got ${describe(value)}`);
   }
   return value;
 }

@@ -1,4 +1,4 @@
-import { describe, rejectUnknownKeys, requireName, requireOptionalBoolean, requireOptionsObject, requirePositiveNumber } from "../internal/validate.js";
+import { describe, rejectUnknownKeys, requireName, requireOptionalBoolean, requireOptionsObject, requireTimerMs } from "../internal/validate.js";
 import type { MaybePromise, WorkflowInfo } from "../types.js";
 import type { WorkflowExecutionSnapshot } from "./snapshot.js";
 
@@ -29,7 +29,9 @@ export interface PersistenceOptions {
   readonly owner?: string;
   /**
    * Claim the instance before its first operation (compare-and-set) and renew the claim with every
-   * checkpoint. Another owner cannot start the instance while the lease is live. @default undefined (no lease)
+   * checkpoint. Another owner cannot start the instance while the lease is live. `ttlMs` is a
+   * positive number of milliseconds up to 2_147_483_647 (about 24.8 days, the longest timer
+   * Node.js keeps). @default undefined (no lease)
    */
   readonly lease?: { readonly ttlMs: number };
 }
@@ -71,7 +73,7 @@ export function resolvePersistenceOptions(input: unknown): ResolvedPersistenceOp
   }
   if (lease !== undefined) {
     rejectUnknownKeys(requireOptionsObject(lease, `${where}: options.lease`), ["ttlMs"], `${where}: options.lease`);
-    requirePositiveNumber(lease.ttlMs, `${where}: options.lease.ttlMs`);
+    requireTimerMs(lease.ttlMs, `${where}: options.lease.ttlMs`);
   }
   return {
     enabled: options.enabled ?? true,

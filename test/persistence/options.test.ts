@@ -1,6 +1,6 @@
 import { describe, it, expect } from "vitest";
 import { createFoundry } from "../../src/index.js";
-import { MemoryPersistenceProvider, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
+import { MemoryPersistenceProvider, createRecoveryCoordinator, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
 import { RecordingProvider, countedFoundry } from "./helpers.js";
 
 const provider = new MemoryPersistenceProvider();
@@ -58,6 +58,34 @@ describe("usePersistence options", () => {
     expect(() => usePersistence(bare(), provider, { lease: { ttlMs } } as any)).toThrow(/options\.lease\.ttlMs/);
   });
 
+  it.each([2 ** 31, 1e10, 1e16, Number.MAX_VALUE])("rejects lease.ttlMs %s, beyond the longest timer, with a TypeError naming it", (ttlMs) => {
+    expect(() => usePersistence(bare(), provider, { lease: { ttlMs } })).toThrow(TypeError);
+    expect(() => usePersistence(bare(), provider, { lease: { ttlMs } })).toThrow(/options\.lease\.ttlMs must be a positive number of milliseconds up to 2147483647/);
+  });
+
+  it("runs with the longest lease without a timer overflowing", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on("warning", onWarning);
+    try {
+      const foundry = createFoundry("Options").withOperation("only", () => new Promise((resolve) => setImmediate(resolve, 1)));
+      usePersistence(foundry, new MemoryPersistenceProvider(), { lease: { ttlMs: 2_147_483_647 } });
+      await expect(foundry.forge()).resolves.toBe(1);
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off("warning", onWarning);
+    }
+    expect(warnings.map((warning) => warning.name)).not.toContain("TimeoutOverflowWarning");
+  });
+
+  it.each(["enabled", "instanceId", "workflowKey", "persistOnFailure", "onComplete", "onDefinitionMismatch", "owner", "lease"])(
+    "rejects %s: null with a TypeError naming it, rather than taking the default",
+    (option) => {
+      expect(() => usePersistence(bare(), provider, { [option]: null } as any)).toThrow(TypeError);
+      expect(() => usePersistence(bare(), provider, { [option]: null } as any)).toThrow(new RegExp(`options\\.${option}.*null`));
+    },
+  );
+
   it("rejects a lease that is not an object or has unknown keys", () => {
     expect(() => usePersistence(bare(), provider, { lease: 1000 } as any)).toThrow(/options\.lease/);
     expect(() => usePersistence(bare(), provider, { lease: { ttlMs: 1000, ttl: 5 } } as any)).toThrow(/"ttl"/);
@@ -72,6 +100,24 @@ describe("usePersistence options", () => {
     const foundry = bare();
     expect(() => usePersistence(foundry, provider, { owner: "" })).toThrow(TypeError);
     expect(foundry.middleware).toHaveLength(0);
+  });
+});
+
+describe("the recovery coordinator's lease and counts", () => {
+  const coordinator = (leaseTtlMs: number) => createRecoveryCoordinator({ provider: new MemoryPersistenceProvider(), resolveWorkflow: () => undefined, leaseTtlMs });
+
+  it.each([2 ** 31, 1e16])("rejects leaseTtlMs %s, beyond the longest timer, with a TypeError", (leaseTtlMs) => {
+    expect(() => coordinator(leaseTtlMs)).toThrow(TypeError);
+    expect(() => coordinator(leaseTtlMs)).toThrow(/ttlMs must be a positive number of milliseconds up to 2147483647/i);
+  });
+
+  it("rejects a concurrency past the integers a number holds exactly", () => {
+    const make = () => createRecoveryCoordinator({ provider: new MemoryPersistenceProvider(), resolveWorkflow: () => undefined, concurrency: 2 ** 53 });
+    expect(make).toThrow(/options\.concurrency must be a positive integer up to 9007199254740991/);
+  });
+
+  it("accepts the longest lease", () => {
+    expect(coordinator(2_147_483_647).owner).toEqual(expect.any(String));
   });
 });
 
