@@ -1,17 +1,19 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import type { Redis } from "ioredis";
+import { Redis } from "ioredis";
 import OldestDatabase from "oldest-better-sqlite3";
 import oldestPg from "oldest-pg";
 import { PGlite as OldestPGlite } from "oldest-pglite";
 import { createClient as createOldestClient } from "oldest-redis";
 import * as vitest from "vitest";
+import type { SnapshotKeys } from "../../../src/persistence/errors.js";
 import { describe, expect, it } from "vitest";
 import { describeProviderConformance } from "../../../src/persistence/testing/index.js";
 import { postgresStore, redisStore, sqliteFileStore } from "../../support/conformance-stores.js";
 import { startPostgres } from "../../support/postgres-server.js";
 import { startRedis } from "../../support/redis-server.js";
 import { describeWithServer } from "../../support/describe-with-server.js";
+import { corruptPostgresRow, corruptRedisRecord, corruptSqliteRow } from "./corrupt-hooks.js";
 
 // ioredis 5.0.0 has no named Redis export yet, and its types make the default import the module
 // rather than the class its module.exports is; required, and typed as the current class.
@@ -55,44 +57,55 @@ vitest.afterAll(async () => {
   for (const server of [redis, postgres]) if (!("skipped" in server)) await server.stop();
 });
 
+// Each suite is also handed the kit's corrupt hook, through the database or client it opened.
+let sqlite: OldestDatabase.Database | undefined;
 describeProviderConformance(
-  sqliteFileStore("SqlitePersistenceProvider on better-sqlite3 11.0.0 (WAL file database)", (file) => new OldestDatabase(file)),
+  {
+    ...sqliteFileStore("SqlitePersistenceProvider on better-sqlite3 11.0.0 (WAL file database)", (file) => (sqlite = new OldestDatabase(file))),
+    corrupt: (keys) => corruptSqliteRow(sqlite as OldestDatabase.Database, keys),
+  },
   vitest,
 );
 
+let pglite: OldestPGlite | undefined;
 describeProviderConformance(
-  postgresStore("PostgresPersistenceProvider on PGlite 0.2.0", () => OldestPGlite.create(), (db) => db.close()),
+  {
+    ...postgresStore("PostgresPersistenceProvider on PGlite 0.2.0", async () => (pglite = await OldestPGlite.create()), (db) => db.close()),
+    corrupt: (keys) => corruptPostgresRow(pglite as OldestPGlite, keys),
+  },
   vitest,
 );
 
 describeWithServer("PostgresPersistenceProvider on pg 8.0.3", postgres, ({ url }) => {
-  const pool = () => {
-    const created = new oldestPg.Pool({ connectionString: url });
+  let pool: oldestPg.Pool | undefined;
+  const connect = () => {
+    pool = new oldestPg.Pool({ connectionString: url });
     // An idle connection the server drops at teardown must not crash the worker.
-    created.on("error", () => undefined);
-    return Promise.resolve(created);
+    pool.on("error", () => undefined);
+    return Promise.resolve(pool);
   };
   describeProviderConformance(
-    postgresStore("PostgresPersistenceProvider on pg 8.0.3 (Pool, real server)", pool, (created) => created.end()),
+    {
+      ...postgresStore("PostgresPersistenceProvider on pg 8.0.3 (Pool, real server)", connect, (created) => created.end()),
+      corrupt: (keys) => corruptPostgresRow(pool as oldestPg.Pool, keys),
+    },
     vitest,
   );
 });
 
 describeWithServer("RedisPersistenceProvider on ioredis 5.0.0 and redis 4.0.0", redis, ({ url }) => {
+  // The hook's commands go through a current client: only the provider's are under test.
+  const admin = new Redis(url);
+  vitest.afterAll(() => admin.quit());
+  const corrupt = (keys: SnapshotKeys) => corruptRedisRecord(admin, keys);
   describeProviderConformance(
-    redisStore("RedisPersistenceProvider on ioredis 5.0.0", () => new OldestRedis(url), (client) => client.quit()),
+    { ...redisStore("RedisPersistenceProvider on ioredis 5.0.0", () => new OldestRedis(url), (client) => client.quit()), corrupt },
     vitest,
   );
-  describeProviderConformance(
-    redisStore(
-      "RedisPersistenceProvider on redis 4.0.0",
-      async () => {
-        const client = createOldestClient({ url });
-        await client.connect();
-        return client;
-      },
-      (client) => client.quit(),
-    ),
-    vitest,
-  );
+  const connect = async () => {
+    const client = createOldestClient({ url });
+    await client.connect();
+    return client;
+  };
+  describeProviderConformance({ ...redisStore("RedisPersistenceProvider on redis 4.0.0", connect, (client) => client.quit()), corrupt }, vitest);
 });

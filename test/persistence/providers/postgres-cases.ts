@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { isWorkflowForgeError } from "../../../src/errors.js";
-import { SnapshotCorruptedError, type SnapshotKeys } from "../../../src/persistence/errors.js";
-import { encodeKey } from "../../../src/persistence/providers/postgres-sql.js";
+import { SnapshotCorruptedError } from "../../../src/persistence/errors.js";
 import { PostgresPersistenceProvider, type PostgresClient, type PostgresQueryResult } from "../../../src/persistence/providers/postgres.js";
 import { fullSnapshot, nextRevision, randomKeys } from "../../../src/persistence/testing/fixtures.js";
 import { describeUnreadableListing } from "./unreadable-cases.js";
@@ -25,13 +24,6 @@ export function countingClient(inner: PostgresClient) {
 }
 
 export const freshTable = (): string => `wf_${randomUUID().replaceAll("-", "")}`;
-
-/** The conformance kit's corrupt hook: junk in the data column of the record's row in the default table. */
-export async function corruptRow(client: PostgresClient, keys: SnapshotKeys): Promise<void> {
-  const { foundryExecutionId, workflowId } = keys;
-  const result = await client.query("UPDATE workflowforge_snapshots SET data = 'junk' WHERE instance_id = $1 AND workflow_id = $2", [encodeKey(foundryExecutionId), encodeKey(workflowId)]);
-  if ((result.rowCount ?? result.affectedRows) !== 1) throw new Error(`no row for ${JSON.stringify(keys)}`);
-}
 
 const regclass = async (client: PostgresClient, name: string): Promise<unknown> =>
   ((await client.query("SELECT to_regclass($1)::text AS name", [name])).rows[0] as { name: unknown }).name;

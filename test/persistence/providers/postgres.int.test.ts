@@ -6,7 +6,8 @@ import { describeProviderConformance } from "../../../src/persistence/testing/in
 import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/fixtures.js";
 import { describeWithServer } from "../../support/describe-with-server.js";
 import { startPostgres } from "../../support/postgres-server.js";
-import { corruptRow, describePostgresCases, freshTable } from "./postgres-cases.js";
+import { corruptPostgresRow } from "./corrupt-hooks.js";
+import { describePostgresCases, freshTable } from "./postgres-cases.js";
 
 // A throw-away cluster on 127.0.0.1 for this file, started while the tests are collected, so that
 // missing binaries skip the file with a message saying how to enable it.
@@ -32,7 +33,7 @@ describeWithServer("PostgresPersistenceProvider on a real PostgreSQL server", se
 
   const shared = newPool();
   describeProviderConformance(
-    { name: "PostgresPersistenceProvider (pg Pool, real server)", create: () => new PostgresPersistenceProvider({ client: shared }), corrupt: (keys) => corruptRow(shared, keys) },
+    { name: "PostgresPersistenceProvider (pg Pool, real server)", create: () => new PostgresPersistenceProvider({ client: shared }), corrupt: (keys) => corruptPostgresRow(shared, keys) },
     vitest,
   );
   describePostgresCases("a real server through a pg Pool", () => shared);

@@ -6,6 +6,7 @@ import { describeProviderConformance } from "../../../src/persistence/testing/in
 import { redisStore } from "../../support/conformance-stores.js";
 import { startRedis } from "../../support/redis-server.js";
 import { describeWithServer } from "../../support/describe-with-server.js";
+import { corruptRedisRecord } from "./corrupt-hooks.js";
 
 // One server for the file, started while the tests are collected, so a missing binary can skip
 // the suite with a message saying how to enable it.
@@ -18,13 +19,7 @@ describeWithServer("RedisPersistenceProvider conformance", server, (started) => 
     await admin.quit();
     await started.stop();
   });
-  // The kit's corrupt hook: the record's hash replaced by a string, which no save writes, under the
-  // default prefix. Still indexed, so list() meets it.
-  const corrupt = async ({ foundryExecutionId, workflowId }: SnapshotKeys): Promise<void> => {
-    const record = `workflowforge:s:${JSON.stringify([foundryExecutionId, workflowId])}`;
-    if ((await admin.del(record)) !== 1) throw new Error(`no record ${record}`);
-    await admin.set(record, "junk");
-  };
+  const corrupt = (keys: SnapshotKeys) => corruptRedisRecord(admin, keys);
   describeProviderConformance(
     { ...redisStore("RedisPersistenceProvider (ioredis)", () => new Redis(url), (client) => client.quit()), corrupt },
     vitest,

@@ -1,24 +1,15 @@
 import Database from "better-sqlite3";
 import * as vitest from "vitest";
-import type { SnapshotKeys } from "../../../src/persistence/errors.js";
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
-import { storedKey } from "../../../src/persistence/providers/stored-keys.js";
 import { describeProviderConformance } from "../../../src/persistence/testing/index.js";
 import { sqliteFileStore } from "../../support/conformance-stores.js";
-
-// The kit's corrupt hook: junk in the data column of the record's row, as damage would leave it.
-function corruptRow(database: Database.Database, keys: SnapshotKeys): void {
-  const changed = database
-    .prepare("UPDATE workflowforge_snapshots SET data = 'junk' WHERE instance_id = ? AND workflow_id = ?")
-    .run(storedKey(keys.foundryExecutionId), storedKey(keys.workflowId)).changes;
-  if (changed !== 1) throw new Error(`no row for ${JSON.stringify(keys)}`);
-}
+import { corruptSqliteRow } from "./corrupt-hooks.js";
 
 let fileDatabase: Database.Database | undefined;
 describeProviderConformance(
   {
     ...sqliteFileStore("SqlitePersistenceProvider (WAL file database)", (file) => (fileDatabase = new Database(file))),
-    corrupt: (keys) => corruptRow(fileDatabase as Database.Database, keys),
+    corrupt: (keys) => corruptSqliteRow(fileDatabase as Database.Database, keys),
   },
   vitest,
 );
@@ -39,7 +30,7 @@ describeProviderConformance(
       memoryDatabases.get(provider)?.close();
       memoryDatabases.delete(provider);
     },
-    corrupt: (keys, provider) => corruptRow(memoryDatabases.get(provider) as Database.Database, keys),
+    corrupt: (keys, provider) => corruptSqliteRow(memoryDatabases.get(provider) as Database.Database, keys),
   },
   vitest,
 );
