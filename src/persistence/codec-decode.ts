@@ -176,6 +176,6 @@ export function readValue(text: string): unknown {
   // "$" rather than the common quote, which makes the check 20 times cheaper; a string that ends
   // in "$wf" also matches, and only costs the walk.
   if (text.includes('$wf"')) return revive(parsed, 0);
-  if (!parsedWithinDepth(parsed, text.length)) throw new MalformedValue(tooDeep);
+  if (!parsedWithinDepth(parsed, text)) throw new MalformedValue(tooDeep);
   return parsed;
 }

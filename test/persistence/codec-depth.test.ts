@@ -106,6 +106,14 @@ describe("the nesting limit", () => {
     expect((error as SnapshotSerializationError).path).toBe('<"a">'.repeat(50) + ".a".repeat(max - 51) + ".list");
   });
 
+  it("counts depth, not containers: any number may sit side by side", () => {
+    const wide = (deepLevels: number): unknown => ({ deep: nest("object", deepLevels), wide: Array.from({ length: 300 }, (_, i) => ({ i, list: [i] })) });
+    expect(decodeValue(encodeValue(wide(max - 1)))).toEqual(wide(max - 1));
+    expect(decodeValue(JSON.stringify(wide(max - 1)))).toEqual(wide(max - 1));
+    expect(thrown(() => encodeValue(wide(max)))).toBeInstanceOf(SnapshotSerializationError);
+    expect(thrown(() => decodeValue(JSON.stringify(wide(max))))).toBeInstanceOf(SnapshotCorruptedError);
+  });
+
   it("counts an empty container, on both sides", () => {
     expect(decodeValue(encodeValue(nest("array", max - 1, [])))).toEqual(nest("array", max - 1, []));
     expect(decodeValue(encodeValue(nest("object", max - 1, new Map())))).toEqual(nest("object", max - 1, new Map()));
