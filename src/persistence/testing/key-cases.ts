@@ -100,7 +100,7 @@ export const keyCases: ConformanceCase[] = [
   },
   {
     group: "keys",
-    name: "keys of path and escape syntax (., .., /, \\, %, %2F, NUL alone) and of blanks only save, load, list and delete as themselves",
+    name: "keys of path and escape syntax (., .., /, backslash, %, %2F, NUL alone) and of blanks only save, load, list and delete as themselves",
     run: (provider) => keysRoundTrip(provider, [...pathsAndBlanks, ...blanks]),
   },
   {
