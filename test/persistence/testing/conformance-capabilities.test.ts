@@ -38,7 +38,12 @@ describe("a conformance case needing a capability the provider does not declare"
     for (const test of registeredTests({}, "recovery")) await test.body(context);
     for (const test of registeredTests({ list: true }, "recovery")) await test.body(context);
 
-    expect(context.notes).toEqual(["the provider does not declare capabilities.compareAndSet and capabilities.list", "the provider does not declare capabilities.compareAndSet"]);
+    const recovery = casesOf("recovery");
+    expect(recovery.length).toBeGreaterThan(0);
+    expect(context.notes).toEqual([
+      ...recovery.map(() => "the provider does not declare capabilities.compareAndSet and capabilities.list"),
+      ...recovery.map(() => "the provider does not declare capabilities.compareAndSet"),
+    ]);
   });
 
   it("a case the provider can run runs and does not mark the test skipped", async () => {

@@ -24,7 +24,10 @@ describe("describeProviderConformance in vitest", () => {
 
     expect(outcome("compareAndSet")).toEqual(casesOf("compareAndSet").map(() => ["skip", "the provider does not declare capabilities.compareAndSet"]));
     expect(outcome("list")).toEqual(casesOf("list").map(() => ["skip", "the provider does not declare capabilities.list"]));
-    expect(outcome("recovery")).toEqual([["skip", "the provider does not declare capabilities.compareAndSet and capabilities.list"]]);
+    expect(outcome("recovery")).toEqual(casesOf("recovery").map(() => ["skip", "the provider does not declare capabilities.compareAndSet and capabilities.list"]));
+    expect(casesOf("recovery").length).toBeGreaterThan(0);
+    // The initializer has no corrupt hook, which is checked before any provider is made.
+    expect(outcome("unreadable")).toEqual(casesOf("unreadable").map(() => ["skip", "the initializer has no corrupt(keys, provider) hook to make a stored record unreadable"]));
     expect(casesOf("compareAndSet")).toHaveLength(4);
   });
 
