@@ -28,11 +28,7 @@ export interface PostgresPersistenceProviderOptions {
    * transaction (a refused save never raises an SQL error, so it does not abort that transaction).
    */
   readonly client: PostgresClient;
-  /**
-   * Table holding one row per instance; must match `/^[A-Za-z_][A-Za-z0-9_]{0,62}$/` (at most 63
-   * bytes, where Postgres would cut a longer name) and not start with `pg_`, which Postgres keeps
-   * for its own objects. @default "workflowforge_snapshots"
-   */
+  /** Table holding one row per instance; must match `/^[A-Za-z_][A-Za-z0-9_]{0,62}$/` and not start with `pg_`. @default "workflowforge_snapshots" */
   readonly tableName?: string;
   /** Schema of the table, created if missing; same rules. @default the first schema of the connection's search_path */
   readonly schema?: string;
@@ -113,13 +109,10 @@ function instantOf(text: string): string | null {
  *   a refused save with `SnapshotConflictError`; unreadable `data` with `SnapshotCorruptedError`.
  * - **Abort:** the signal is checked before the call and again before the query is sent; pg cannot
  *   cancel a query by signal, so one in flight runs to completion (bound it with `statement_timeout`).
- * - **Keys** are stored with backslash, NUL, lone surrogates and a leading U+FEFF escaped as
- *   `\uXXXX` (Postgres text holds neither NUL nor lone surrogates, and PGlite drops a leading
- *   U+FEFF); other keys read as themselves in SQL. The two keys of an instance must fit one entry
- *   of the primary key's btree index, 2,704 bytes after Postgres compresses them: a save of longer
- *   keys (about 1,300 bytes each of text that does not compress) rejects with `PersistenceError`
- *   and stores nothing. A custom codec must return well-formed text without NUL; the default
- *   codec does.
+ * - **Keys** are stored with backslash, NUL, lone surrogates and a leading U+FEFF (which PGlite
+ *   drops) escaped as `\uXXXX`; other keys read as themselves in SQL. An instance's two keys must
+ *   fit a btree index entry (2,704 bytes after compression): a save of longer ones rejects with
+ *   `PersistenceError`, storing nothing. A custom codec must return well-formed text without NUL.
  */
 export class PostgresPersistenceProvider implements WorkflowPersistenceProvider {
   readonly capabilities: ProviderCapabilities = Object.freeze({ compareAndSet: true, list: true });
