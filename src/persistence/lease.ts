@@ -42,6 +42,8 @@ export class LeaseKeeper {
   #renewalsStopped = false;
   #closed = false;
   #lost: SnapshotConflictError | undefined;
+  // Guarded store calls in flight.
+  #pending = 0;
 
   constructor(options: LeaseKeeperOptions) {
     this.#options = options;
@@ -60,9 +62,18 @@ export class LeaseKeeper {
     return AbortSignal.any([signal, this.#controller.signal]);
   }
 
-  /** Settles with `work`, or rejects with the lost claim as soon as it is lost, even if `work` hangs. */
-  guard<T>(work: Promise<T>): Promise<T> {
-    return raceAbort(work, this.#controller.signal, () => this.#lost as SnapshotConflictError);
+  /**
+   * Settles with `work`, or rejects with the lost claim as soon as it is lost, even if `work` hangs.
+   * While a guarded call is pending the timer keeps the process alive: a store call that never
+   * answers may hold nothing else open, and the run must still settle.
+   */
+  async guard<T>(work: Promise<T>): Promise<T> {
+    if (this.#pending++ === 0) (this.#timer as { ref?: () => void }).ref?.();
+    try {
+      return await raceAbort(work, this.#controller.signal, () => this.#lost as SnapshotConflictError);
+    } finally {
+      if (--this.#pending === 0) (this.#timer as { unref?: () => void }).unref?.();
+    }
   }
 
   /**
