@@ -6,7 +6,7 @@ export type Layer<C, R> = (context: C, next: Next<C, R>) => MaybePromise<R>;
 /** What a layer did wrong, as the end of a sentence about it: `middleware #1 ${problem}`. */
 export type Misuse = "called next() multiple times" | "called next() after it had settled" | "resolved before the layers inside it settled (await or return next())";
 
-const early: Misuse = "resolved before the layers inside it settled (await or return next())";
+type MisuseError<C> = (context: C, layerIndex: number, problem: Misuse) => Error;
 
 /**
  * Builds an onion: `layers[0]` is the outermost, `terminal` the core. Each layer may call `next`
@@ -15,10 +15,10 @@ const early: Misuse = "resolved before the layers inside it settled (await or re
  *
  * A layer that resolves while the layers inside it still run (it called `next()` without awaiting
  * or returning it) would let its caller go on before the inner work finished, so the composed
- * promise waits for the inner layers and then rejects with `misuse`. Watching a promise costs a
- * microtask, so only the first call of the composed function (the first operation of a run)
- * watches every layer; later calls check, at no cost, the layers that return without a promise.
- * A layer that rejects early is passed through unchanged: a timeout does that on purpose.
+ * promise waits for the inner layers and then rejects with `misuse`; a `next()` called after the
+ * layer settled is refused. Watching a layer's promise costs a microtask, so only the first call
+ * of the composed function (the first operation of a run) is watched. A layer that rejects early
+ * is passed through unchanged: a timeout does that on purpose.
  *
  * `misuse(context, layerIndex, problem)` builds the error for a layer that broke these rules, so
  * callers can name the workflow and operation concerned.
@@ -26,65 +26,87 @@ const early: Misuse = "resolved before the layers inside it settled (await or re
 export function compose<C, R>(
   layers: readonly Layer<C, R>[],
   terminal: (context: C) => MaybePromise<R>,
-  misuse: (context: C, layerIndex: number, problem: Misuse) => Error,
+  misuse: MisuseError<C>,
 ): (context: C) => Promise<R> {
   const count = layers.length;
   let watched = false;
   return function run(context: C): Promise<R> {
-    const watch = !watched;
-    watched = true;
+    if (!watched) {
+      watched = true;
+      return watchedRun(layers, terminal, misuse, context);
+    }
     let lastCalled = -1;
-    // The outermost position seen to settle. Layers settle from the inside out: a layer that
-    // called next() and settles while the position inside it has not settled resolved too early.
-    let settledFrom = count + 1;
-    const settle = (position: number): void => {
-      if (position < settledFrom) settledFrom = position;
-    };
-    // Checks a layer that has settled with `value`; a layer that resolved too early rejects once
-    // the layers inside it have settled, so that nothing of this call outlives its promise.
-    const check = (position: number, current: C, inner: Promise<R> | undefined, value: R): R | Promise<R> => {
-      if (inner === undefined || settledFrom <= position + 1) {
-        settle(position);
-        return value;
-      }
-      const fail = (): never => {
-        settle(position);
-        throw misuse(current, position, early);
-      };
-      return inner.then(fail, fail);
-    };
     const dispatch = (position: number, current: C): Promise<R> => {
       if (position <= lastCalled) return Promise.reject(misuse(current, position - 1, "called next() multiple times"));
-      if (settledFrom < position) return Promise.reject(misuse(current, position - 1, "called next() after it had settled"));
       lastCalled = position;
-      let inner: Promise<R> | undefined;
-      let result: MaybePromise<R>;
       try {
-        if (position === count) result = terminal(current);
-        else {
-          result = (layers[position] as Layer<C, R>)(current, (next?: C) => {
-            const promise = dispatch(position + 1, next ?? current);
-            inner ??= promise;
-            return promise;
-          });
-        }
+        if (position === count) return Promise.resolve(terminal(current));
+        const layer = layers[position] as Layer<C, R>;
+        return Promise.resolve(layer(current, (next?: C) => dispatch(position + 1, next ?? current)));
       } catch (error) {
-        settle(position);
         // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a layer's synchronous throw is forwarded unchanged
         return Promise.reject(error);
       }
-      if (!isThenable(result)) return Promise.resolve(check(position, current, inner, result));
-      if (!watch) return Promise.resolve(result);
-      return Promise.resolve(result).then(
-        (value) => check(position, current, inner, value),
-        (error: unknown) => {
-          settle(position);
-          throw error;
-        },
-      );
     };
     return dispatch(0, context);
   };
+}
+
+// The same onion, following its layers as they settle, which must happen from the inside out.
+// A function of its own rather than a flag in the one above, so that the unwatched calls pay for
+// no check at all and their call sites see only the user's layers.
+function watchedRun<C, R>(layers: readonly Layer<C, R>[], terminal: (context: C) => MaybePromise<R>, misuse: MisuseError<C>, context: C): Promise<R> {
+  const count = layers.length;
+  let lastCalled = -1;
+  // The outermost position seen to settle.
+  let settledFrom = count + 1;
+  const settle = (position: number): void => {
+    if (position < settledFrom) settledFrom = position;
+  };
+  // Settles like the layer at `position`, unless it called next() and resolved before the
+  // position inside it settled: then it waits for that position and rejects as misuse, so that
+  // nothing of this call outlives the promise its caller awaits.
+  const check = (position: number, current: C, inner: Promise<R> | undefined, value: R): R | Promise<R> => {
+    if (inner === undefined || settledFrom <= position + 1) {
+      settle(position);
+      return value;
+    }
+    const fail = (): never => {
+      settle(position);
+      throw misuse(current, position, "resolved before the layers inside it settled (await or return next())");
+    };
+    return inner.then(fail, fail);
+  };
+  const dispatch = (position: number, current: C): Promise<R> => {
+    if (position <= lastCalled) return Promise.reject(misuse(current, position - 1, "called next() multiple times"));
+    if (settledFrom < position) return Promise.reject(misuse(current, position - 1, "called next() after it had settled"));
+    lastCalled = position;
+    let inner: Promise<R> | undefined;
+    let result: MaybePromise<R>;
+    try {
+      if (position === count) result = terminal(current);
+      else {
+        result = (layers[position] as Layer<C, R>)(current, (next?: C) => {
+          const promise = dispatch(position + 1, next ?? current);
+          inner ??= promise;
+          return promise;
+        });
+      }
+    } catch (error) {
+      settle(position);
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a layer's synchronous throw is forwarded unchanged
+      return Promise.reject(error);
+    }
+    if (!isThenable(result)) return Promise.resolve(check(position, current, inner, result));
+    return Promise.resolve(result).then(
+      (value) => check(position, current, inner, value),
+      (error: unknown) => {
+        settle(position);
+        throw error;
+      },
+    );
+  };
+  return dispatch(0, context);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

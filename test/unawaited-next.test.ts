@@ -75,6 +75,23 @@ describe("a middleware that does not await next()", () => {
     expect(provider.saves.every((snapshot) => snapshot.nextOperationIndex === 0)).toBe(true);
   });
 
+  it("is caught in the first operation of every run, not only of the first run", async () => {
+    let misbehave = false;
+    const { foundry, log } = countedFoundry(2);
+    foundry.use(async (_, next) => {
+      if (!misbehave) return next();
+      void next();
+      await Promise.resolve();
+      return undefined;
+    });
+    usePersistence(foundry, new RecordingProvider(), uniqueKeys());
+
+    await foundry.forge();
+    misbehave = true;
+    await expect(foundry.forge()).rejects.toBeInstanceOf(MiddlewareError);
+    expect(runCounts(log, 2)).toEqual([2, 1]);
+  });
+
   it("as workflow middleware, makes smith.forge() wait for the run and reject naming the workflow", async () => {
     const operationGate = deferred();
     const { workflow, log } = countedWorkflow(1, { onForge: () => operationGate.promise });
