@@ -60,29 +60,37 @@ export const lockFileName = (base: string): string => base + lockSuffix;
 /** Taken, exclusively, by whoever removes the instance's stale lock; list() ignores it. */
 export const breakerFileName = (base: string): string => `${base}.break`;
 
+/**
+ * A writer's own file (a new record, or a lock's owner line, before it is linked or renamed):
+ * `t-<pid>[-s<start time>]-<random>.tmp`, so that it can be removed once its writer is gone.
+ */
+export const temporaryFileName = (owner: LockOwner, random: string): string =>
+  `t-${owner.pid}${owner.started === undefined ? "" : `-s${owner.started}`}-${random}.tmp`;
+
 /** What a directory entry is to the provider; anything else in the directory is left alone. */
-export type EntryKind = { readonly kind: "record" } | { readonly kind: "lock"; readonly base: string } | { readonly kind: "temporary"; readonly pid: number } | undefined;
+export type EntryKind = { readonly kind: "record" } | { readonly kind: "lock"; readonly base: string } | { readonly kind: "temporary"; readonly owner: LockOwner } | undefined;
 
 const baseName = "(?:s-[a-z2-7]*-[a-z2-7]*|h-[a-z2-7]{0,32}-[0-9a-f]{64})";
 const recordName = new RegExp(`^${baseName}\\.snapshot$`);
 const lockName = new RegExp(`^(${baseName})\\.lock$`);
-const temporaryName = /^t-([1-9][0-9]*)-[0-9a-f]+\.tmp$/;
+const temporaryName = /^t-([1-9][0-9]*)(?:-s([0-9]+))?-[0-9a-f]+\.tmp$/;
 
 export function classifyEntry(name: string): EntryKind {
   if (recordName.test(name)) return { kind: "record" };
   const lock = lockName.exec(name);
   if (lock !== null) return { kind: "lock", base: lock[1] as string };
   const temporary = temporaryName.exec(name);
-  return temporary === null ? undefined : { kind: "temporary", pid: Number(temporary[1]) };
+  if (temporary === null) return undefined;
+  const [, pid, started] = temporary;
+  return { kind: "temporary", owner: started === undefined ? { pid: Number(pid) } : { pid: Number(pid), started: Number(started) } };
 }
 
 /**
  * The first line of a record: the keys, so a load can check it read the pair it asked for (hashed
  * names are not injective), the revision, so compare-and-set reads one line instead of decoding
  * the snapshot, the fields `list()` filters on, so non-matching records are never decoded, and the
- * writer (pid and, where known, its process's start time): a record is written into the instance's
- * lock file, and while it is one, they say whose lock it is (see file-owner.ts). Records written
- * before they were added have none.
+ * writer (pid and, where known, its process's start time): a new record is linked to the instance's
+ * lock path to take the lock, and while it is the lock, they say whose it is (see file-owner.ts).
  */
 export interface RecordHeader {
   readonly format: typeof recordFormat;
@@ -92,7 +100,7 @@ export interface RecordHeader {
   readonly status: string;
   readonly workflowName: string;
   readonly updatedAt: string;
-  readonly pid?: number;
+  readonly pid: number;
   readonly started?: number;
 }
 

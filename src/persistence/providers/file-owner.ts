@@ -95,21 +95,24 @@ export function ownerLine(owner: LockOwner, random: string): string {
 
 /**
  * The owner named by a lock file's first line: a save's lock is its new record, whose JSON header
- * holds `pid` and `started`; a delete's (and an older version's) is {@link ownerLine}'s. A pid of
- * NaN when the line says nothing (its writer died before writing it, or it is cut short).
+ * holds `pid` and `started`; a delete's is {@link ownerLine}'s. Undefined when the line names no
+ * process: the lock was not written by this provider, and nothing tells whether its owner is gone.
  */
-export function lockOwner(firstLine: string): LockOwner {
-  if (!firstLine.startsWith("{")) {
-    const [pid = "", , started] = firstLine.split(" ");
-    return withStart(Number.parseInt(pid, 10), started !== undefined && /^\d+$/.test(started) ? Number(started) : undefined);
+export function lockOwner(firstLine: string): LockOwner | undefined {
+  let pid: unknown;
+  let started: unknown;
+  if (firstLine.startsWith("{")) {
+    try {
+      ({ pid, started } = JSON.parse(firstLine) as { pid?: unknown; started?: unknown });
+    } catch {
+      return undefined;
+    }
+  } else {
+    const [first = "", , last] = firstLine.split(" ");
+    pid = /^[1-9][0-9]*$/.test(first) ? Number(first) : undefined;
+    started = last !== undefined && /^[0-9]+$/.test(last) ? Number(last) : undefined;
   }
-  try {
-    const { pid, started } = JSON.parse(firstLine) as { pid?: unknown; started?: unknown };
-    return withStart(typeof pid === "number" ? pid : Number.NaN, started);
-  } catch {
-    return { pid: Number.NaN };
-  }
+  if (!Number.isSafeInteger(pid) || (pid as number) <= 0) return undefined;
+  // A start time that is not a whole number (from elsewhere) is left out: the pid rule alone applies.
+  return Number.isSafeInteger(started) ? { pid: pid as number, started: started as number } : { pid: pid as number };
 }
-
-// A start time that is not a whole number (cut short, or from elsewhere) is left out: the pid rule alone applies.
-const withStart = (pid: number, started: unknown): LockOwner => (Number.isSafeInteger(started) ? { pid, started: started as number } : { pid });

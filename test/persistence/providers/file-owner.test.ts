@@ -28,13 +28,17 @@ describe("lock owners", () => {
       expect(lockOwner(ownerLine(owner, "0a1b").trimEnd())).toEqual(owner);
       expect(lockOwner(JSON.stringify({ format: "workflowforge-file/1", ...owner }))).toEqual(owner);
     }
-    // An older version's line names the pid alone; a line that says nothing names no pid.
+    // Where /proc tells no start time, a line names the pid alone; a start time that is not a whole number is left out.
     expect(lockOwner("42 0a1b")).toEqual({ pid: 42 });
     expect(lockOwner("42 0a1b 12x")).toEqual({ pid: 42 });
     expect(lockOwner("42 0a1b ")).toEqual({ pid: 42 });
     expect(lockOwner('{"format":"workflowforge-file/1","pid":42,"started":"soon"}')).toEqual({ pid: 42 });
-    expect(lockOwner("").pid).toBeNaN();
-    expect(lockOwner('{"format":"workflowforge-file/1"').pid).toBeNaN();
+  });
+
+  it("is unknown when the line names no process: empty, cut inside a header, or no positive pid", () => {
+    for (const line of ["", "   ", "x 0a1b", "0 0a1b", "-5 0a1b", "4.5 0a1b", '{"format":"workflowforge-file/1"', '{"pid":0}', '{"pid":"42"}', "{}", "null"]) {
+      expect(lockOwner(line), line).toBeUndefined();
+    }
   });
 
   it("is gone when its pid is dead or was never written, and not while it lives", async () => {

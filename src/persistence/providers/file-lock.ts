@@ -1,0 +1,211 @@
+// The per-instance lock of FilePersistenceProvider. Why a lock file: compare-and-set needs "read the
+// stored revision, then replace" to be one step for every process, and rename alone cannot compare.
+//
+// A lock never exists without its owner: a writer writes a file of its own under a unique temporary
+// name (a save's new record, whose header names the writer, or a delete's owner line) and links it
+// to the lock path. link() fails when the path exists and is atomic on local file systems, so
+// exactly one writer holds the lock, and the lock appears with its content. The holder releases it
+// by unlinking the lock path, after checking that it is still the inode it linked there. A lock is
+// broken only when its owner is known to be gone; everything here throws the plain `fs` error.
+
+import { randomBytes } from "node:crypto";
+import { fstatSync, statSync } from "node:fs";
+import { link, open, unlink, type FileHandle } from "node:fs/promises";
+import { uptime } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { temporaryFileName } from "./file-names.js";
+import { isGone, lockOwner, ownerLine, thisOwner, type LockOwner } from "./file-owner.js";
+
+export const errorCode = (error: unknown): unknown => (typeof error === "object" && error !== null && "code" in error ? error.code : undefined);
+
+/** A catch handler that turns the one expected error (ENOENT: gone already) into undefined. */
+export const absent = (error: unknown): undefined => {
+  if (errorCode(error) === "ENOENT") return undefined;
+  throw error;
+};
+
+export const ignore = (): undefined => undefined;
+
+/** `promise`, or a rejection with the signal's reason as soon as it aborts; the work itself goes on. */
+export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((settle, fail) => {
+    // The reason as given, like signal.throwIfAborted(); the provider wraps a non-Error one.
+    const onAbort = (): void => fail(signal.reason as Error);
+    signal.addEventListener("abort", onAbort, { once: true });
+    void promise.then(settle, fail).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+/** A file's first line, without its newline; `complete` is false when the file ends before one. */
+export interface FirstLine {
+  readonly line: string;
+  readonly complete: boolean;
+}
+
+const lineIn = (chunk: Buffer, length: number): FirstLine => {
+  const end = chunk.subarray(0, length).indexOf(10);
+  return end === -1 ? { line: chunk.toString("utf8", 0, length), complete: false } : { line: chunk.toString("utf8", 0, end), complete: true };
+};
+
+/** Reads 4 KiB, not the (possibly megabytes of) snapshot after the header; a longer line is read with the rest. */
+export async function readFirstLine(handle: FileHandle): Promise<FirstLine> {
+  const chunk = Buffer.allocUnsafe(4096);
+  const { bytesRead } = await handle.read(chunk, 0, chunk.length, 0);
+  if (bytesRead < chunk.length || chunk.indexOf(10) !== -1) return lineIn(chunk, bytesRead);
+  const whole = await handle.readFile();
+  return lineIn(whole, whole.length);
+}
+
+/** A file this process wrote under a unique temporary name: only it links, renames or removes it. */
+export interface OwnFile {
+  readonly path: string;
+  /** Tells the lock this process linked from any other file at the lock path. */
+  readonly ino: bigint;
+  /** Its closing, under way (it never rejects): the caller links the file meanwhile, and awaits it before returning. */
+  readonly closed: Promise<void>;
+}
+
+/** Writes `text` (flushed with `durable`) to a new file of this process's in `directory`. */
+export async function writeOwnFile(directory: string, text: string, durable: boolean): Promise<OwnFile> {
+  const path = join(directory, temporaryFileName(thisOwner(), randomBytes(8).toString("hex")));
+  const handle = await open(path, "wx");
+  try {
+    await handle.writeFile(text, "utf8");
+    if (durable) await handle.sync();
+  } catch (error) {
+    await handle.close().catch(ignore);
+    await unlink(path).catch(ignore);
+    throw error;
+  }
+  // fstat of an open descriptor is answered from memory: not worth a trip through the thread pool.
+  return { path, ino: fstatSync(handle.fd, { bigint: true }).ino, closed: handle.close().catch(ignore) };
+}
+
+/** The paths of one instance's lock: `lock` is linked exclusively; `breaker` is held while removing a stale one. */
+export interface LockPaths {
+  readonly directory: string;
+  readonly lock: string;
+  readonly breaker: string;
+}
+
+/** How long to wait for a lock, and how old a lock of a gone owner must be before it is broken. */
+export interface LockTiming {
+  readonly timeoutMs: number;
+  readonly staleLockMs: number;
+  readonly signal: AbortSignal | undefined;
+}
+
+async function linkExclusive(from: string, to: string): Promise<boolean> {
+  try {
+    await link(from, to);
+    return true;
+  } catch (error) {
+    if (errorCode(error) === "EEXIST") return false;
+    throw error;
+  }
+}
+
+/**
+ * True when `path` is still the file `ino`: a lock this process linked, or a stale one it
+ * inspected. Synchronous: the entry was just created or read, so the lookup is answered from memory.
+ */
+export function isStill(path: string, ino: bigint): boolean {
+  return statSync(path, { bigint: true, throwIfNoEntry: false })?.ino === ino;
+}
+
+/** Unlinks `path` if it is still the file `ino`, so that a writer never removes a lock it does not hold. */
+export async function unlinkIfStill(path: string, ino: bigint): Promise<void> {
+  if (isStill(path, ino)) await unlink(path).catch(absent);
+}
+
+interface LockState {
+  readonly line: string;
+  /** Undefined when the first line names no owner: never broken then, however old. */
+  readonly owner: LockOwner | undefined;
+  readonly ino: bigint;
+  readonly mtimeMs: number;
+}
+
+async function inspectLock(path: string): Promise<LockState | undefined> {
+  const handle = await open(path, "r").catch(absent);
+  if (handle === undefined) return undefined;
+  try {
+    const [{ line, complete }, info] = await Promise.all([readFirstLine(handle), handle.stat({ bigint: true })]);
+    return { line, owner: complete ? lockOwner(line) : undefined, ino: info.ino, mtimeMs: Number(info.mtimeMs) };
+  } finally {
+    await handle.close();
+  }
+}
+
+// Older than `staleLockMs` (a negative age, after the clock was set back, never is) and its owner
+// gone (see isGone: a dead pid, a zombie, or a pid reused by a process that started later), or,
+// for an owner named by its pid alone, from before the last boot. A live owner's lock is never
+// broken, however long it is stopped, this process's included; nor is a lock naming no owner.
+function isStale(lock: LockState, staleLockMs: number): boolean {
+  const now = Date.now();
+  if (lock.owner === undefined || now - lock.mtimeMs <= staleLockMs) return false;
+  if (lock.owner.started === undefined && lock.mtimeMs < now - uptime() * 1000) return true;
+  return isGone(lock.owner);
+}
+
+// Breakers take turns through the `breaker` file, linked like a lock, so that of two that found the
+// same stale lock, the second re-reads after the first has removed it and leaves the new owner's
+// lock alone. False: another breaker is at it.
+async function breakStale(paths: LockPaths, seen: LockState, staleLockMs: number): Promise<boolean> {
+  const turn = await writeOwnFile(paths.directory, ownerLine(thisOwner(), randomBytes(8).toString("hex")), false);
+  try {
+    if (!(await linkExclusive(turn.path, paths.breaker))) {
+      // A breaker that died at it leaves its file; the same rule clears it.
+      const other = await inspectLock(paths.breaker);
+      if (other !== undefined && isStale(other, staleLockMs)) await unlinkIfStill(paths.breaker, other.ino);
+      return false;
+    }
+    try {
+      const again = await inspectLock(paths.lock);
+      if (again?.line === seen.line && again.ino === seen.ino && again.mtimeMs === seen.mtimeMs) await unlink(paths.lock).catch(absent);
+      return true;
+    } finally {
+      await unlinkIfStill(paths.breaker, turn.ino);
+    }
+  } finally {
+    await Promise.all([turn.closed, unlink(turn.path).catch(ignore)]);
+  }
+}
+
+/** Breaks the lock at `paths.lock` if it is stale; for cleaning instances no writer touches again. */
+export async function breakIfStale(paths: LockPaths, staleLockMs: number): Promise<void> {
+  const seen = await inspectLock(paths.lock);
+  if (seen !== undefined && isStale(seen, staleLockMs)) await breakStale(paths, seen, staleLockMs);
+}
+
+const held = (path: string, lock: LockState, timeoutMs: number): Error =>
+  new Error(
+    lock.owner === undefined
+      ? `the lock file ${path} names no owner (no writer of this provider left it); gave up after ${timeoutMs} ms. Remove it if no writer is running`
+      : `the lock file ${path} is held by process ${lock.owner.pid}; gave up after ${timeoutMs} ms`,
+  );
+
+/**
+ * Links `own` to the lock path. While another holds it, retries with a randomised backoff (1 ms
+ * doubling to 50 ms) until `timeoutMs`, then fails; a stale lock (see isStale) is removed, by one
+ * breaker at a time, and the link retried.
+ */
+export async function acquireLock(paths: LockPaths, own: OwnFile, timing: LockTiming): Promise<void> {
+  timing.signal?.throwIfAborted();
+  if (await linkExclusive(own.path, paths.lock)) return;
+  const deadline = Date.now() + timing.timeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    const lock = await inspectLock(paths.lock);
+    // Free again when it was released meanwhile, or stale and broken by this writer.
+    const free = lock === undefined || (isStale(lock, timing.staleLockMs) && (await breakStale(paths, lock, timing.staleLockMs)));
+    if (!free) {
+      if (Date.now() >= deadline) throw held(paths.lock, lock, timing.timeoutMs);
+      await untilAborted(sleep(Math.min(50, 2 ** attempt) * (0.5 + Math.random())), timing.signal);
+    }
+    timing.signal?.throwIfAborted();
+    if (await linkExclusive(own.path, paths.lock)) return;
+  }
+}
