@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as vitest from "vitest";
@@ -17,6 +17,12 @@ for (const durability of ["fsync", "none"] as const satisfies readonly FileDurab
       },
       afterAll: () => rm(directory, { recursive: true, force: true }),
       create: () => new FilePersistenceProvider({ directory, durability }),
+      // The header line stays (it names the keys), the snapshot after it is damaged.
+      corrupt: async (keys) => {
+        const path = join(directory, FilePersistenceProvider.fileNameFor(keys.foundryExecutionId, keys.workflowId));
+        const [header] = (await readFile(path, "utf8")).split("\n");
+        await writeFile(path, `${header}\nnot a snapshot`);
+      },
     },
     vitest,
   );
