@@ -29,7 +29,8 @@ export function compose<C, R>(
   misuse: MisuseError<C>,
 ): (context: C) => Promise<R> {
   const count = layers.length;
-  let watched = false;
+  // Without layers there is nothing to watch.
+  let watched = count === 0;
   return function run(context: C): Promise<R> {
     if (!watched) {
       watched = true;
