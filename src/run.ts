@@ -1,5 +1,5 @@
 import { abortError, neverAborted } from "./abort.js";
-import { compose } from "./compose.js";
+import { compose, type Misuse } from "./compose.js";
 import { runCompensation, type CompensationSettings } from "./compensation.js";
 import { MiddlewareError, OperationFailedError, isWorkflowForgeError, preventsCompensation, type ErrorLocation } from "./errors.js";
 import type { Emitter, FoundryEvents } from "./events.js";
@@ -179,11 +179,11 @@ export class Run implements RunContext {
   }
 }
 
-function misuse(context: OperationContext<any>, layerIndex: number): Error {
+function misuse(context: OperationContext<any>, layerIndex: number, problem: Misuse): Error {
   const location = {
     workflowName: context.run.workflow.name,
     operationName: context.operation.name,
     operationIndex: context.index,
   };
-  return new MiddlewareError(location, `operation middleware #${layerIndex} called next() multiple times`);
+  return new MiddlewareError(location, `operation middleware #${layerIndex} ${problem}`);
 }

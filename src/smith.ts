@@ -4,7 +4,7 @@ import { MiddlewareError, WorkflowTimeoutError } from "./errors.js";
 import { Emitter, type Listener, type SmithEvents } from "./events.js";
 import { checkForgeOptions, execute, type Foundry } from "./foundry.js";
 import { neverAborted, raceAbort } from "./abort.js";
-import { requireFunction, requireOptionalBoolean, requireOptionsObject, requirePositiveNumber, rejectUnknownKeys } from "./internal/validate.js";
+import { requireFunction, requireOptionalBoolean, requireOptionsObject, requireTimerMs, rejectUnknownKeys } from "./internal/validate.js";
 import { silentLogger } from "./logger.js";
 import type { ForgeOptions, Logger, WorkflowContext, WorkflowMiddleware } from "./types.js";
 import type { Workflow } from "./workflow.js";
@@ -37,7 +37,7 @@ export function createSmith(options: SmithOptions = {}): Smith {
   rejectUnknownKeys(bag, ["failFastCompensation", "throwOnCompensationError", "timeoutMs", "logger"], "createSmith(options)");
   requireOptionalBoolean(options.failFastCompensation, "createSmith(options).failFastCompensation");
   requireOptionalBoolean(options.throwOnCompensationError, "createSmith(options).throwOnCompensationError");
-  if (options.timeoutMs !== undefined) requirePositiveNumber(options.timeoutMs, "createSmith(options).timeoutMs");
+  if (options.timeoutMs !== undefined) requireTimerMs(options.timeoutMs, "createSmith(options).timeoutMs");
   const events = new Emitter<SmithEvents>(options.logger ?? silentLogger);
   const middleware: WorkflowMiddleware[] = [];
   const compensation: CompensationSettings = {
@@ -55,9 +55,7 @@ export function createSmith(options: SmithOptions = {}): Smith {
     });
 
   const run = async (context: WorkflowContext<any>): Promise<unknown> => {
-    const chain = compose(middleware, core, (_, layer) =>
-      new MiddlewareError({ workflowName: context.workflow.name }, `workflow middleware #${layer} called next() multiple times`),
-    );
+    const chain = compose(middleware, core, (_, layer, problem) => new MiddlewareError({ workflowName: context.workflow.name }, `workflow middleware #${layer} ${problem}`));
     if (options.timeoutMs === undefined) return chain(context);
     const { timeoutMs } = options;
     const timeout = new WorkflowTimeoutError(context.workflow.name, timeoutMs);

@@ -37,7 +37,7 @@ describe("a middleware that does not await next()", () => {
     const error = await rejectionOf(run);
     expect(error).toBeInstanceOf(MiddlewareError);
     expect(error).toMatchObject({ code: "MIDDLEWARE_MISUSE", workflowName: "Counted", operationName: "op-0", operationIndex: 0 });
-    expect((error as Error).message).toContain("middleware #0");
+    expect((error as Error).message).toContain("operation middleware #0 resolved before the layers inside it settled");
     expect(runCounts(log, 2)).toEqual([1, 0]);
   });
 

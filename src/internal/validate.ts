@@ -32,20 +32,6 @@ export function requirePositiveInteger(value: unknown, what: string): number {
   return value;
 }
 
-export function requirePositiveNumber(value: unknown, what: string): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new TypeError(`${what} must be a positive finite number, got ${describe(value)}`);
-  }
-  return value;
-}
-
-export function requireNonNegativeNumber(value: unknown, what: string): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new TypeError(`${what} must be a non-negative finite number, got ${describe(value)}`);
-  }
-  return value;
-}
-
 /**
  * The longest delay a Node.js timer keeps (2^31 - 1 ms, about 24.8 days): a longer one fires after
  * 1 ms with a TimeoutOverflowWarning.

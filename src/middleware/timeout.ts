@@ -1,6 +1,6 @@
 import { raceAbort } from "../abort.js";
 import { OperationTimeoutError } from "../errors.js";
-import { requirePositiveNumber } from "../internal/validate.js";
+import { requireTimerMs } from "../internal/validate.js";
 import type { OperationMiddleware } from "../types.js";
 
 /**
@@ -9,7 +9,7 @@ import type { OperationMiddleware } from "../types.js";
  * its signal.
  */
 export function timeoutMiddleware(ms: number): OperationMiddleware {
-  requirePositiveNumber(ms, "timeoutMiddleware(ms)");
+  requireTimerMs(ms, "timeoutMiddleware(ms)");
   return async (context, next) => {
     const location = { workflowName: context.run.workflow.name, operationName: context.operation.name, operationIndex: context.index };
     const timeout = new OperationTimeoutError(location, ms);

@@ -151,7 +151,8 @@ export function createSnapshotCodec(options: SnapshotCodecOptions = {}): Snapsho
   for (const key of Object.keys(options)) {
     if (key !== "maxSnapshotBytes") throw new TypeError(`createSnapshotCodec: unknown option "${key}"`);
   }
-  const maxBytes = options.maxSnapshotBytes ?? defaultMaxSnapshotBytes;
+  // Only a missing value means the default: `null` is a mistake worth naming.
+  const maxBytes = options.maxSnapshotBytes === undefined ? defaultMaxSnapshotBytes : options.maxSnapshotBytes;
   if (typeof maxBytes !== "number" || !(maxBytes > 0) || (!Number.isSafeInteger(maxBytes) && maxBytes !== Infinity)) {
     throw new TypeError(`createSnapshotCodec: maxSnapshotBytes must be a positive integer or Infinity, got ${typeof maxBytes === "number" ? String(maxBytes) : messageOf(maxBytes)}`);
   }

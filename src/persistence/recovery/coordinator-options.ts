@@ -1,5 +1,5 @@
 import { createFoundry, type Foundry } from "../../foundry.js";
-import { describe, rejectUnknownKeys, requireFunction, requireName, requireOptionsObject, requirePositiveInteger, requirePositiveNumber } from "../../internal/validate.js";
+import { describe, rejectUnknownKeys, requireFunction, requireName, requireOptionsObject, requirePositiveInteger, requireTimerMs } from "../../internal/validate.js";
 import { createSmith, type Smith } from "../../smith.js";
 import type { MaybePromise } from "../../types.js";
 import type { Workflow } from "../../workflow.js";
@@ -60,7 +60,7 @@ export function resolveCoordinatorOptions(input: RecoveryCoordinatorOptions): Re
   if (options.createFoundry !== undefined) requireFunction(options.createFoundry, `${where}: options.createFoundry`);
   if (options.smith !== undefined) requireSmith(options.smith);
   requirePositiveInteger(concurrency, `${where}: options.concurrency`);
-  requirePositiveNumber(leaseTtlMs, `${where}: options.leaseTtlMs`);
+  requireTimerMs(leaseTtlMs, `${where}: options.leaseTtlMs`);
   if (options.owner !== undefined) requireName(options.owner, `${where}: options.owner`);
   const persistence = resolvePersistenceOptions({
     owner: options.owner ?? processOwner,

@@ -1,5 +1,5 @@
 import { neverAborted } from "../../abort.js";
-import { requireName, requireNonNegativeNumber, requireOptionalSignal, requireOptionsObject, rejectUnknownKeys } from "../../internal/validate.js";
+import { requireDelayMs, requireName, requireOptionalSignal, requireOptionsObject, rejectUnknownKeys } from "../../internal/validate.js";
 import type { Workflow } from "../../workflow.js";
 import { SnapshotConflictError, type SnapshotCorruptedError } from "../errors.js";
 import { pairKey } from "../keys.js";
@@ -118,7 +118,7 @@ class Coordinator implements RecoveryCoordinator {
   async close(options: CloseOptions = {}): Promise<void> {
     const where = "coordinator.close(options)";
     rejectUnknownKeys(requireOptionsObject(options, where), ["timeoutMs"], where);
-    const timeoutMs = options.timeoutMs === undefined ? 10_000 : requireNonNegativeNumber(options.timeoutMs, `${where}: options.timeoutMs`);
+    const timeoutMs = options.timeoutMs === undefined ? 10_000 : requireDelayMs(options.timeoutMs, `${where}: options.timeoutMs`);
     this.#closing.abort(new Error("the recovery coordinator is closing"));
     const running = Promise.all(this.#inFlight.values());
     if (await settlesWithin(running, timeoutMs)) return;

@@ -1,5 +1,5 @@
 import { isWorkflowForgeError, type WorkflowForgeErrorCode } from "../../errors.js";
-import { describe, rejectUnknownKeys, requireFunction, requireNonNegativeNumber, requireOptionsObject, requirePositiveInteger } from "../../internal/validate.js";
+import { describe, rejectUnknownKeys, requireDelayMs, requireFunction, requireOptionsObject, requirePositiveInteger } from "../../internal/validate.js";
 
 /** How the recovery coordinator retries an instance whose resumed run failed and left it resumable. */
 export interface RetryOptions {
@@ -56,8 +56,8 @@ export function resolveRetry(input: RetryOptions | undefined): ResolvedRetry {
   rejectUnknownKeys(options, ["attempts", "baseDelayMs", "maxDelayMs", "jitter", "retryIf"], where);
   const { attempts = 3, baseDelayMs = 100, maxDelayMs = 30_000, jitter = 0.5, retryIf = isTransient } = options;
   requirePositiveInteger(attempts, `${where}.attempts`);
-  requireNonNegativeNumber(baseDelayMs, `${where}.baseDelayMs`);
-  requireNonNegativeNumber(maxDelayMs, `${where}.maxDelayMs`);
+  requireDelayMs(baseDelayMs, `${where}.baseDelayMs`);
+  requireDelayMs(maxDelayMs, `${where}.maxDelayMs`);
   if (maxDelayMs < baseDelayMs) throw new TypeError(`${where}.maxDelayMs (${maxDelayMs}) must not be below baseDelayMs (${baseDelayMs})`);
   if (typeof jitter !== "number" || !(jitter >= 0 && jitter <= 1)) throw new TypeError(`${where}.jitter must be a number from 0 to 1, got ${describe(jitter)}`);
   requireFunction(retryIf, `${where}.retryIf`);
