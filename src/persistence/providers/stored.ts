@@ -34,6 +34,9 @@ export function decodeFromStorage(codec: SnapshotCodec, text: string, keys: Snap
   } catch (error) {
     // By code rather than class: a codec built on another copy of the package throws its own class.
     if (isWorkflowForgeError(error) && error.code === "SNAPSHOT_CORRUPTED") throw error;
+    // A caller that ran out of stack is not a damaged record: calling the same way again fails the
+    // same way, but the record itself is fine and must not be treated as permanently unreadable.
+    if (error instanceof RangeError && /call stack/i.test(error.message)) throw error;
     throw new SnapshotCorruptedError(keys, `the codec's decode failed: ${messageOf(error)}`, error);
   }
 }
