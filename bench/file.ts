@@ -91,7 +91,7 @@ export async function run(): Promise<BenchSection> {
       "engine = checkpoint − provider.save: building the snapshot in the middleware and the run's tryLoad and delete. A negative figure means it is within the noise.",
       "raw atomic write: the same record bytes per step written to a temporary file and renamed over the target (with fsync of the file and of the directory for \"fsync\"), in a loop, plus one unlink per run: " +
         "create, write, close, rename per step (with fsync: plus the file's flush and the directory's open, flush and close). " +
-        "provider.save makes the same calls, the lock file being its temporary file, plus opening, reading and closing the stored record for its revision, alongside the lock's create and write.",
+        "provider.save makes the same calls, plus a link of its own file to the lock path (so a lock never exists without its owner), opening, reading and closing the stored record for its revision, and a stat and unlink of the lock it still holds.",
       jsonFloorNote("raw atomic write"),
       "Without fsync a replace is still not free: ext4 (auto_da_alloc, on by default) writes out a file renamed over an existing one, so \"none\" can cost milliseconds per step there too, on both sides alike. The tmpfs row shows the provider's own cost without a disk.",
       "Disk rows: median of 9 samples of two runs after 2 warm-up rounds (none), 7 one-run samples after 1 (fsync); tmpfs: 9 samples of 5 runs after 3; sides interleaved. They depend on the disk, its cache and the machine's load far more than on the provider: compare the ratios, not the times.",

@@ -13,7 +13,7 @@ const keysOf = (snapshot: WorkflowExecutionSnapshot): SnapshotKeys => ({ foundry
 
 // An error names the record when it gives its keys, or "*" for a key the record no longer says.
 const names = (error: SnapshotCorruptedError, keys: SnapshotKeys): boolean =>
-  [error.keys.foundryExecutionId, "*"].includes(keys.foundryExecutionId) && [error.keys.workflowId, "*"].includes(keys.workflowId);
+  [keys.foundryExecutionId, "*"].includes(error.keys.foundryExecutionId) && [keys.workflowId, "*"].includes(error.keys.workflowId);
 
 /** Two readable snapshots and a third made unreadable by the hook, all of one fresh workflow name. */
 async function seeded(provider: WorkflowPersistenceProvider, hooks: ConformanceHooks | undefined) {
