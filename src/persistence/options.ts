@@ -23,6 +23,13 @@ export interface PersistenceOptions {
   readonly persistOnFailure?: boolean;
   /** After the last operation: `"delete"` the snapshot, or `"keep"` it with status `completed`. @default "delete" */
   readonly onComplete?: "delete" | "keep";
+  /**
+   * What a run does when its keys hold a `completed` record (kept by `onComplete: "keep"`): `true`
+   * runs the workflow again from its first operation; `false` runs nothing, reports every operation
+   * skipped and resolves with the stored result, so starting a completed instance twice is
+   * idempotent. `false` needs `onComplete: "keep"`. @default true
+   */
+  readonly rerunCompleted?: boolean;
   /** A snapshot from another definition: `"error"`, `"restart"` fresh, or migrate it. @default "error" */
   readonly onDefinitionMismatch?: "error" | "restart" | SnapshotMigration;
   /** Written into every snapshot as the claim's owner. @default an id unique to this process */
@@ -42,6 +49,7 @@ export interface ResolvedPersistenceOptions {
   readonly workflowKey: string | undefined;
   readonly persistOnFailure: boolean;
   readonly onComplete: "delete" | "keep";
+  readonly rerunCompleted: boolean;
   readonly onDefinitionMismatch: "error" | "restart" | SnapshotMigration;
   readonly owner: string;
   readonly leaseTtlMs: number | undefined;
@@ -52,7 +60,7 @@ export interface ResolvedPersistenceOptions {
 /** One id per process (per loaded copy of this module), the default claim owner. */
 export const processOwner: string = `process-${globalThis.crypto.randomUUID()}`;
 
-const known = ["enabled", "instanceId", "workflowKey", "persistOnFailure", "onComplete", "onDefinitionMismatch", "owner", "lease"];
+const known = ["enabled", "instanceId", "workflowKey", "persistOnFailure", "onComplete", "rerunCompleted", "onDefinitionMismatch", "owner", "lease"];
 const where = "usePersistence(foundry, provider, options)";
 
 /** Validates every option, throwing `TypeError` naming the first bad one. */
@@ -61,12 +69,16 @@ export function resolvePersistenceOptions(input: unknown): ResolvedPersistenceOp
   rejectUnknownKeys(options, known, where);
   requireOptionalBoolean(options.enabled, `${where}: options.enabled`);
   requireOptionalBoolean(options.persistOnFailure, `${where}: options.persistOnFailure`);
+  requireOptionalBoolean(options.rerunCompleted, `${where}: options.rerunCompleted`);
   for (const key of ["instanceId", "workflowKey", "owner"] as const) {
     if (options[key] !== undefined) requireName(options[key], `${where}: options.${key}`);
   }
   const { onComplete = "delete", onDefinitionMismatch = "error", lease } = options;
   if (onComplete !== "delete" && onComplete !== "keep") {
     throw new TypeError(`${where}: options.onComplete must be "delete" or "keep", got ${describe(onComplete)}`);
+  }
+  if (options.rerunCompleted === false && onComplete !== "keep") {
+    throw new TypeError(`${where}: options.rerunCompleted: false needs onComplete: "keep", or no completed record is ever stored to return`);
   }
   if (onDefinitionMismatch !== "error" && onDefinitionMismatch !== "restart" && typeof onDefinitionMismatch !== "function") {
     throw new TypeError(`${where}: options.onDefinitionMismatch must be "error", "restart" or a function, got ${describe(onDefinitionMismatch)}`);
@@ -81,6 +93,7 @@ export function resolvePersistenceOptions(input: unknown): ResolvedPersistenceOp
     workflowKey: options.workflowKey,
     persistOnFailure: options.persistOnFailure ?? true,
     onComplete,
+    rerunCompleted: options.rerunCompleted ?? true,
     onDefinitionMismatch,
     owner: options.owner ?? processOwner,
     leaseTtlMs: lease?.ttlMs,

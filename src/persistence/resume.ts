@@ -9,17 +9,18 @@ import { validateSnapshot, type WorkflowExecutionSnapshot } from "./snapshot.js"
  * What a run does with what is stored under its keys:
  * - `fresh`: start at operation 0 (nothing usable is stored); `revision` is what the first save continues;
  * - `resume`: restore the properties and skip operations `[0, nextOperationIndex)`;
- * - `compensate`: an earlier run stopped while undoing the instance; finish that.
+ * - `compensate`: an earlier run stopped while undoing the instance; finish that;
+ * - `done`: the instance completed and `rerunCompleted` is false: run nothing, return its result.
  */
 export type ResumePlan =
   | { readonly kind: "fresh"; readonly revision: number }
-  | { readonly kind: "resume" | "compensate"; readonly revision: number; readonly snapshot: WorkflowExecutionSnapshot };
+  | { readonly kind: "resume" | "compensate" | "done"; readonly revision: number; readonly snapshot: WorkflowExecutionSnapshot };
 
 export interface ResumeContext {
   readonly keys: SnapshotKeys;
   readonly workflow: WorkflowInfo;
   readonly fingerprint: string;
-  readonly options: Pick<ResolvedPersistenceOptions, "owner" | "onDefinitionMismatch">;
+  readonly options: Pick<ResolvedPersistenceOptions, "owner" | "onDefinitionMismatch" | "rerunCompleted">;
 }
 
 /**
@@ -31,7 +32,7 @@ export interface ResumeContext {
 export async function planResume(stored: WorkflowExecutionSnapshot | undefined, context: ResumeContext): Promise<ResumePlan> {
   if (stored === undefined) return { kind: "fresh", revision: 0 };
   const { revision } = stored;
-  if (stored.status === "completed") return { kind: "fresh", revision };
+  if (stored.status === "completed") return context.options.rerunCompleted ? { kind: "fresh", revision } : { kind: "done", revision, snapshot: stored };
   if (isClaimedByOther(stored, context.options.owner)) {
     throw new SnapshotConflictError({ keys: context.keys, detail: describeClaim(stored) });
   }
@@ -49,10 +50,13 @@ async function reconcile(snapshot: WorkflowExecutionSnapshot, context: ResumeCon
   if (policy === "restart") return undefined;
   const stored = `stored ${snapshot.operationCount} operations (${snapshot.definitionFingerprint}), current ${operationCount} (${fingerprint})`;
   if (policy === "error") throw new WorkflowDefinitionMismatchError(keys, workflow.name, stored);
+  const before = { nextOperationIndex: snapshot.nextOperationIndex, properties: snapshot.properties, outputs: snapshot.outputs, lastOutput: snapshot.lastOutput };
   let adopted: Record<string, unknown>;
   try {
     const migrated = await policy(snapshot, workflow);
     if (migrated === undefined) return undefined;
+    const unfit = misfit(migrated, snapshot, before, operationCount);
+    if (unfit !== undefined) throw new WorkflowDefinitionMismatchError(keys, workflow.name, `${stored}; the migration function ${unfit}`);
     adopted = { ...migrated, ...keys, definitionFingerprint: fingerprint, operationCount };
   } catch (error) {
     // The user's migration, not the first operation, failed: say so, and run nothing.
@@ -60,4 +64,36 @@ async function reconcile(snapshot: WorkflowExecutionSnapshot, context: ResumeCon
     throw new WorkflowDefinitionMismatchError(keys, workflow.name, `${stored}; the migration function threw: ${messageOf(error)}`, error);
   }
   return validateSnapshot(adopted, keys);
+}
+
+interface Progress {
+  readonly nextOperationIndex: number;
+  readonly properties: unknown;
+  readonly outputs: unknown;
+  readonly lastOutput: unknown;
+}
+
+/**
+ * Why a migration's result does not fit the current definition, or undefined when it does. The
+ * stored snapshot handed back untouched is refused: its progress counts the old definition's
+ * operations, and only the migration knows whether they moved (return a copy to keep it as it is).
+ */
+function misfit(migrated: WorkflowExecutionSnapshot, stored: WorkflowExecutionSnapshot, before: Progress, operationCount: number): string | undefined {
+  const next: unknown = migrated.nextOperationIndex;
+  if (typeof next !== "number" || !Number.isInteger(next) || next < 0 || next > operationCount) {
+    return `returned nextOperationIndex ${String(next)}, which does not fit the current ${operationCount} operations (0 to ${operationCount})`;
+  }
+  const outputs = Object.keys(migrated.outputs ?? {}).map(Number);
+  const beyond = outputs.find((index) => !(index < next));
+  if (beyond !== undefined) return `returned an output for operation ${beyond}, which is not complete (nextOperationIndex ${next})`;
+  const untouched =
+    migrated === stored &&
+    next === before.nextOperationIndex &&
+    migrated.properties === before.properties &&
+    migrated.outputs === before.outputs &&
+    migrated.lastOutput === before.lastOutput;
+  if (untouched && next > 0) {
+    return "returned the stored snapshot unchanged: set nextOperationIndex (and outputs) for the current definition, or return a copy ({ ...snapshot }) when no completed operation moved";
+  }
+  return undefined;
 }

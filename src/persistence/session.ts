@@ -62,6 +62,7 @@ export class PersistenceSession {
     }
     const stored = options.resumes ?? (await session.#store.load(undefined));
     await session.#adopt(stored);
+    if (session.#state.status === "completed") return session; // nothing runs, so nothing is claimed or written
     if (options.countsAttempts) session.#state.attempts = (session.#state.attempts ?? 0) + 1;
     await session.#claim?.claim();
     context.run.observeCompensation(session.#compensationObserver());
@@ -95,8 +96,9 @@ export class PersistenceSession {
   async skip(index: number): Promise<SkipOperation> {
     const output = index === this.resumeFrom - 1 ? this.#state.lastOutput : undefined;
     const marker = skipOperation(output, this.#state.outputs[index]);
-    // A snapshot may say everything is done (a migration can); finishing must still clean up.
-    if (index === this.#workflow.operations.length - 1) await this.#finish(this.#locate(index));
+    // A snapshot may say everything is done (a migration can); finishing must still clean up. A
+    // completed record returned as it is (rerunCompleted: false) stays as it is.
+    if (index === this.#workflow.operations.length - 1 && this.#state.status !== "completed") await this.#finish(this.#locate(index));
     return marker;
   }
 
@@ -167,6 +169,13 @@ export class PersistenceSession {
     state.lastOutput = snapshot.lastOutput;
     state.error = snapshot.error;
     state.attempts = snapshot.attempts;
+    if (plan.kind === "done") {
+      state.status = "completed";
+      this.resumeFrom = this.#workflow.operations.length;
+      restoreProperties(this.#foundry.properties as Record<string, unknown>, snapshot.properties);
+      this.#foundry.emit("snapshotRestored", snapshotEvent(snapshot));
+      return;
+    }
     if (plan.kind === "compensate") {
       state.status = "compensating";
       const error = new WorkflowCompensatedError(this.keys, this.#workflow.name, snapshot.error);

@@ -140,6 +140,35 @@ describe("definition drift", () => {
     expect(provider.saves[0]?.revision).toBe(stored.revision + 1);
   });
 
+  it.for([
+    { what: "the stored snapshot unchanged", migrate: (snapshot: WorkflowExecutionSnapshot) => snapshot, reason: /returned the stored snapshot unchanged/ },
+    { what: "a progress past the last operation", migrate: (snapshot: WorkflowExecutionSnapshot) => ({ ...snapshot, nextOperationIndex: 9 }), reason: /nextOperationIndex 9, which does not fit the current 4 operations/ },
+    { what: "a fractional progress", migrate: (snapshot: WorkflowExecutionSnapshot) => ({ ...snapshot, nextOperationIndex: 1.5 }), reason: /nextOperationIndex 1\.5/ },
+    { what: "an output of an operation not yet complete", migrate: (snapshot: WorkflowExecutionSnapshot) => ({ ...snapshot, outputs: { 2: "x" } }), reason: /an output for operation 2, which is not complete/ },
+  ])("refuses a migration that returns $what, before anything runs", async ({ migrate, reason }) => {
+    const provider = new RecordingProvider();
+    const keys = uniqueKeys();
+    await storedByOriginal(provider, keys);
+    const names = ["reserve", "audit", "charge", "ship"];
+    const { foundry, log } = countedFoundry(names.length, { names });
+    usePersistence(foundry, provider, { ...keys, onDefinitionMismatch: migrate });
+    const error = await rejectionOf(foundry.forge());
+    expect(error).toBeInstanceOf(WorkflowDefinitionMismatchError);
+    expect((error as Error).message).toMatch(reason);
+    expect(runCounts(log, 4)).toEqual([0, 0, 0, 0]);
+  });
+
+  it("accepts a copy of the stored snapshot: its author says no completed operation moved", async () => {
+    const provider = new RecordingProvider();
+    const keys = uniqueKeys();
+    await storedByOriginal(provider, keys);
+    const names = [...original, "notify"];
+    const { foundry, log } = countedFoundry(names.length, { names });
+    usePersistence(foundry, provider, { ...keys, onDefinitionMismatch: (snapshot) => ({ ...snapshot }) });
+    await foundry.forge();
+    expect(runCounts(log, 4)).toEqual([0, 1, 1, 1]);
+  });
+
   it("consults neither restart nor the migration when the definition matches", async () => {
     const provider = new RecordingProvider();
     const keys = uniqueKeys();
