@@ -33,6 +33,14 @@ export const execute: unique symbol = Symbol("workflowforge.execute");
 /** @internal Resolves once the run in progress (if any) has settled, cleanup included. */
 export const whenIdle: unique symbol = Symbol("workflowforge.whenIdle");
 
+// Foundries whose execution id was made up here: a run keyed by it cannot be found by another process.
+const generatedIds = new WeakSet<object>();
+
+/** @internal True when the foundry's `executionId` was generated rather than given. */
+export function hasGeneratedExecutionId(foundry: object): boolean {
+  return generatedIds.has(foundry);
+}
+
 const bareCompensation: CompensationSettings = { compensate: false, failFast: false, throwOnError: false, events: undefined };
 
 /**
@@ -55,6 +63,7 @@ export class Foundry<P extends object = Properties> {
   constructor(name: string, init: FoundryInit<P>) {
     this.name = name;
     this.executionId = init.executionId ?? globalThis.crypto.randomUUID();
+    if (init.executionId === undefined) generatedIds.add(this);
     this.logger = init.logger ?? silentLogger;
     this.properties = copyPlain({ ...init.properties }) as P;
     this.#events = new Emitter(this.logger);

@@ -1,4 +1,4 @@
-import type { Foundry } from "../foundry.js";
+import { hasGeneratedExecutionId, type Foundry } from "../foundry.js";
 import { requireFunction } from "../internal/validate.js";
 import type { OperationMiddleware, RunContext } from "../types.js";
 import { resolvePersistenceOptions, type PersistenceOptions } from "./options.js";
@@ -25,6 +25,12 @@ export function usePersistence<F extends Foundry<any>>(foundry: F, provider: Wor
   if (resolved.leaseTtlMs !== undefined && provider.capabilities?.compareAndSet !== true) {
     // Without compare-and-set a lease cannot fence anyone out; better to say so than to pretend.
     throw new TypeError("usePersistence(foundry, provider, options): options.lease needs a provider that declares capabilities.compareAndSet");
+  }
+  if (resolved.instanceId === undefined && hasGeneratedExecutionId(foundry)) {
+    foundry.logger.warn(
+      `usePersistence: foundry "${foundry.name}" has a generated executionId and no instanceId was given, so another process can never resume its runs and ` +
+        "each unfinished run leaves its snapshot behind; pass options.instanceId (or createFoundry(name, { executionId }))",
+    );
   }
   return addPersistence(foundry, provider, resolved);
 }
