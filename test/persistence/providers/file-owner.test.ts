@@ -75,16 +75,26 @@ describe("lock owners", () => {
       }
     });
 
-    it("is gone when its process has exited but was never reaped by its parent (a zombie)", async () => {
-      // sh starts `sleep 0` in the background and becomes `sleep 30`, which never reaps it.
-      const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
-      children.push(parent);
-      const [printed] = (await once(parent.stdout, "data")) as [Buffer];
-      const pid = Number(printed.toString().trim());
-      for (let waited = 0; processStat(pid)?.state !== "Z"; waited += 10) {
-        if (waited > 5_000) throw new Error(`process ${pid} did not become a zombie`);
-        await sleep(10);
+    // sh starts a short sleep in the background and becomes `sleep 30`, which never reaps it. A shell
+    // reaps a child that exited before the exec, so that attempt is made again rather than timed.
+    async function zombie(): Promise<{ parent: ReturnType<typeof spawn>; pid: number }> {
+      for (;;) {
+        const parent = spawn("sh", ["-c", "sleep 0.2 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
+        children.push(parent);
+        const [printed] = (await once(parent.stdout as NodeJS.ReadableStream, "data")) as [Buffer];
+        const pid = Number(printed.toString().trim());
+        let state = processStat(pid)?.state;
+        while (state !== undefined && state !== "Z") {
+          await sleep(10);
+          state = processStat(pid)?.state;
+        }
+        if (state === "Z") return { parent, pid };
+        parent.kill("SIGKILL");
       }
+    }
+
+    it("is gone when its process has exited but was never reaped by its parent (a zombie)", async () => {
+      const { parent, pid } = await zombie();
       expect(isGone({ pid })).toBe(true);
       expect(isGone({ pid, started: processStartTime(pid) as number })).toBe(true);
       expect(isGone({ pid: parent.pid as number, started: processStartTime(parent.pid as number) as number })).toBe(false);
