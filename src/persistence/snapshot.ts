@@ -79,14 +79,45 @@ const rules: readonly ((s: Record<string, unknown>) => string | undefined)[] = [
   (s) => (typeof s.createdAt === "string" && typeof s.updatedAt === "string" ? undefined : "createdAt/updatedAt are not strings"),
 ];
 
+// Every field a snapshot always has, in the order of the interface.
+const required = [
+  "formatVersion",
+  "foundryExecutionId",
+  "workflowId",
+  "workflowName",
+  "definitionFingerprint",
+  "operationCount",
+  "nextOperationIndex",
+  "properties",
+  "status",
+  "revision",
+  "createdAt",
+  "updatedAt",
+] as const;
+
+// The usual cause of a value that is no snapshot at all: a hand-written provider returning its row
+// or the text it stored.
+const shapeHint = "tryLoad (or a codec's decode) must return the decoded snapshot object that save received, not a row or the encoded text";
+
+function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  return Array.isArray(value) ? "an array" : `a ${typeof value}`;
+}
+
+const describeKey = (key: unknown): string => (typeof key === "string" ? JSON.stringify(key) : describeValue(key));
+
 /**
  * Checks that `value` (what `tryLoad` returned for `keys`) is a snapshot of this format for these
- * keys. Throws {@link SnapshotCorruptedError} naming the keys and the first problem found.
+ * keys. Throws {@link SnapshotCorruptedError} naming the keys and the first problem found: for a
+ * value that is not a snapshot at all, every required field it lacks.
  */
 export function validateSnapshot(value: unknown, keys: SnapshotKeys): WorkflowExecutionSnapshot {
-  if (!isRecord(value)) throw new SnapshotCorruptedError(keys, `expected an object, got ${value === null ? "null" : typeof value}`);
+  if (!isRecord(value)) throw new SnapshotCorruptedError(keys, `expected an object, got ${describeValue(value)}: ${shapeHint}`);
+  const missing = required.filter((field) => value[field] === undefined);
+  if (missing.length > 0) throw new SnapshotCorruptedError(keys, `it is not a snapshot: missing ${missing.join(", ")}; ${shapeHint}`);
   if (value.foundryExecutionId !== keys.foundryExecutionId || value.workflowId !== keys.workflowId) {
-    throw new SnapshotCorruptedError(keys, "it carries other keys");
+    const held = `instance ${describeKey(value.foundryExecutionId)} / workflow ${describeKey(value.workflowId)}`;
+    throw new SnapshotCorruptedError(keys, `it carries other keys (${held})`);
   }
   for (const rule of rules) {
     const problem = rule(value);
