@@ -1,8 +1,53 @@
-import { SnapshotConflictError } from "../errors.js";
+import { describe as describeValue, rejectUnknownKeys, requireOptionalBoolean, requireOptionsObject } from "../../internal/validate.js";
+import { defaultSnapshotCodec, type SnapshotCodec } from "../codec.js";
+import { SnapshotConflictError, type SnapshotKeys } from "../errors.js";
 import { deepCopy } from "../clone.js";
 import { listedReader, type ListOptions } from "../list-options.js";
 import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
+import { decodeFromStorage, encodeForStorage } from "./stored.js";
+
+export interface MemoryPersistenceProviderOptions {
+  /**
+   * Keep deep copies of the live objects instead of encoding them: faster, but it accepts what
+   * every durable store refuses (a function is kept as it is, a cycle stays a cycle, a class
+   * instance comes back as a plain object of its fields). Only for tests and benchmarks that know
+   * their properties are plain data. Cannot be combined with `codec`.
+   * @default false
+   */
+  readonly live?: boolean;
+  /** Turns a snapshot into the text stored and back, as the storage providers' option does. @default defaultSnapshotCodec */
+  readonly codec?: SnapshotCodec;
+}
+
+const where = "MemoryPersistenceProvider(options)";
+
+// What one stored snapshot is kept as: the codec's text, or (live) a deep copy of the object.
+interface Stored {
+  readonly revision: number;
+  readonly data: unknown;
+}
+
+interface Storage {
+  readonly write: (snapshot: WorkflowExecutionSnapshot) => unknown;
+  readonly read: (data: unknown, keys: SnapshotKeys) => WorkflowExecutionSnapshot;
+}
+
+const liveStorage: Storage = { write: deepCopy, read: (data) => deepCopy(data as WorkflowExecutionSnapshot) };
+
+function storageOf(input: unknown): Storage {
+  const options = requireOptionsObject(input, `${where}: options`) as MemoryPersistenceProviderOptions;
+  rejectUnknownKeys(options, ["live", "codec"], where);
+  const { live = false, codec } = options;
+  requireOptionalBoolean(live, `${where}: options.live`);
+  if (live && codec !== undefined) throw new TypeError(`${where}: options.codec cannot be combined with live: true, which stores objects, not encoded text`);
+  if (live) return liveStorage;
+  const chosen = codec === undefined ? defaultSnapshotCodec : codec;
+  if (typeof chosen !== "object" || chosen === null || typeof chosen.encode !== "function" || typeof chosen.decode !== "function") {
+    throw new TypeError(`${where}: options.codec must be an object with encode and decode functions, got ${describeValue(chosen)}`);
+  }
+  return { write: (snapshot) => encodeForStorage(chosen, snapshot), read: (data, keys) => decodeFromStorage(chosen, data as string, keys) };
+}
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
   signal?.throwIfAborted();
@@ -10,16 +55,29 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
 
 /**
  * Keeps snapshots in this process's memory: for tests, development and single-process apps that
- * only need resume after a failure, not after a crash. Stores deep copies, so neither a caller
- * mutating a snapshot nor a later save changes what is stored. Supports compare-and-set and list.
+ * only need resume after a failure, not after a crash. Supports compare-and-set and list.
+ *
+ * By default every save encodes the snapshot with the codec and every load decodes it, so it
+ * accepts and refuses exactly what a durable store does: a function, a class instance or a cycle
+ * is refused with `SnapshotSerializationError` before anything is stored, and a Date, Map or
+ * BigInt comes back as itself. Neither a caller mutating a snapshot nor a later save changes what
+ * is stored. `{ live: true }` keeps deep copies of the objects instead (see its option).
+ *
+ * `save`, `tryLoad` and `delete` are synchronous and throw (`list` returns a promise). Throws
+ * `TypeError` for invalid options.
  */
 export class MemoryPersistenceProvider implements WorkflowPersistenceProvider {
   readonly capabilities: ProviderCapabilities = Object.freeze({ compareAndSet: true, list: true });
   // By instance, then by workflow: a pair of keys needs no separator, and the snapshot's own key
   // strings (the same objects on every save of a run) keep their hashes, where a joined key would
   // be a new string to hash on every call.
-  readonly #store = new Map<string, Map<string, WorkflowExecutionSnapshot>>();
+  readonly #store = new Map<string, Map<string, Stored>>();
+  readonly #storage: Storage;
   #size = 0;
+
+  constructor(options?: MemoryPersistenceProviderOptions) {
+    this.#storage = storageOf(options);
+  }
 
   /** How many snapshots are stored. */
   get size(): number {
@@ -28,6 +86,8 @@ export class MemoryPersistenceProvider implements WorkflowPersistenceProvider {
 
   save(snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal): void {
     throwIfAborted(signal);
+    // Encoding first, as a durable store does: a snapshot the codec refuses stores nothing.
+    const data = this.#storage.write(snapshot);
     const { foundryExecutionId, workflowId } = snapshot;
     let workflows = this.#store.get(foundryExecutionId);
     const stored = workflows?.get(workflowId)?.revision ?? 0;
@@ -35,16 +95,15 @@ export class MemoryPersistenceProvider implements WorkflowPersistenceProvider {
       const keys = { foundryExecutionId, workflowId };
       throw new SnapshotConflictError({ keys, call: "save", detail: `revision ${snapshot.revision} was refused: the stored revision is ${stored}` });
     }
-    const copy = deepCopy(snapshot);
-    if (workflows === undefined) this.#store.set(foundryExecutionId, (workflows = new Map<string, WorkflowExecutionSnapshot>()));
+    if (workflows === undefined) this.#store.set(foundryExecutionId, (workflows = new Map<string, Stored>()));
     if (stored === 0) this.#size++;
-    workflows.set(workflowId, copy);
+    workflows.set(workflowId, { revision: snapshot.revision, data });
   }
 
   tryLoad(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): WorkflowExecutionSnapshot | undefined {
     throwIfAborted(signal);
     const stored = this.#store.get(foundryExecutionId)?.get(workflowId);
-    return stored === undefined ? undefined : deepCopy(stored);
+    return stored === undefined ? undefined : this.#storage.read(stored.data, { foundryExecutionId, workflowId });
   }
 
   delete(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): void {
@@ -55,13 +114,19 @@ export class MemoryPersistenceProvider implements WorkflowPersistenceProvider {
     if (workflows.size === 0) this.#store.delete(foundryExecutionId);
   }
 
-  // Nothing stored here is unreadable; `options` is still validated like every provider's.
+  // Only a custom codec's decode can make a record unreadable; `options` is validated like every provider's.
   list(filter?: SnapshotFilter, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]> {
     try {
       if (signal?.aborted === true) throw signal.reason instanceof Error ? signal.reason : new Error("aborted");
       const read = listedReader(filter, options, "MemoryPersistenceProvider");
-      const all = [...this.#store.values()].flatMap((workflows) => [...workflows.values()]);
-      return Promise.resolve(all.flatMap((snapshot) => read(() => snapshot) ?? []).map(deepCopy));
+      const listed: WorkflowExecutionSnapshot[] = [];
+      for (const [foundryExecutionId, workflows] of this.#store) {
+        for (const [workflowId, stored] of workflows) {
+          const snapshot = read(() => this.#storage.read(stored.data, { foundryExecutionId, workflowId }));
+          if (snapshot !== undefined) listed.push(snapshot);
+        }
+      }
+      return Promise.resolve(listed);
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
