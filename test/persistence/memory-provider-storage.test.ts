@@ -155,9 +155,9 @@ describe("MemoryPersistenceProvider storage", () => {
       expect(() => new MemoryPersistenceProvider(options as never)).toThrow(message);
     });
 
-    it("takes live: false and an explicit undefined codec as the defaults", () => {
+    it("takes live: false and an explicit undefined codec (as JavaScript may pass) as the defaults", () => {
       for (const options of [{ live: false }, { codec: undefined }, {}]) {
-        expect(() => new MemoryPersistenceProvider(options).save(snapshot({ notify: () => "sent" }))).toThrow(SnapshotSerializationError);
+        expect(() => new MemoryPersistenceProvider(options as never).save(snapshot({ notify: () => "sent" }))).toThrow(SnapshotSerializationError);
       }
     });
   });
