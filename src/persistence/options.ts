@@ -57,8 +57,27 @@ export interface ResolvedPersistenceOptions {
   readonly countsAttempts: boolean;
 }
 
-/** One id per process (per loaded copy of this module), the default claim owner. */
-export const processOwner: string = `process-${globalThis.crypto.randomUUID()}`;
+/**
+ * One id per process (per loaded copy of this module), the default claim owner:
+ * `process-<hostname>-<pid>-<uuid>` where the runtime tells the host name and pid (Node.js 20.16+),
+ * so that `workflowforge list` on the same host can tell a snapshot whose owner has exited;
+ * `process-<uuid>` elsewhere.
+ */
+export const processOwner: string = defaultOwner(globalThis.crypto.randomUUID());
+
+function defaultOwner(uuid: string): string {
+  // process.getBuiltinModule lends node:os without an import, which the runtime-neutral core avoids.
+  const host = (globalThis as { process?: { pid?: unknown; getBuiltinModule?: (id: string) => unknown } }).process;
+  try {
+    const os = host?.getBuiltinModule?.("node:os") as { hostname?: () => unknown } | undefined;
+    const name = os?.hostname?.();
+    const pid = host?.pid;
+    if (typeof name === "string" && name !== "" && typeof pid === "number" && Number.isSafeInteger(pid) && pid > 0) return `process-${name}-${pid}-${uuid}`;
+  } catch {
+    // A runtime that lends no node:os, or a host name it cannot read: the uuid alone still names the process.
+  }
+  return `process-${uuid}`;
+}
 
 const known = ["enabled", "instanceId", "workflowKey", "persistOnFailure", "onComplete", "rerunCompleted", "onDefinitionMismatch", "owner", "lease"];
 const where = "usePersistence(foundry, provider, options)";
