@@ -9,7 +9,9 @@ export type StoreSpec =
   | { readonly kind: "dir"; readonly path: string }
   | { readonly kind: "sqlite"; readonly file: string; readonly options: { readonly tableName?: string } }
   | { readonly kind: "postgres"; readonly url: string; readonly options: { readonly tableName?: string; readonly schema?: string } }
-  | { readonly kind: "redis"; readonly url: string; readonly options: { readonly keyPrefix?: string } };
+  | { readonly kind: "redis"; readonly url: string; readonly options: { readonly keyPrefix?: string } }
+  /** A user's module exporting `createProvider()`: a path (against the working directory) or a package name. */
+  | { readonly kind: "provider"; readonly module: string };
 
 /** Which snapshots `list` shows and `prune` deletes; every given field must match. */
 export interface Selection {
@@ -49,6 +51,7 @@ const options = {
   sqlite: { type: "string" },
   postgres: { type: "string" },
   redis: { type: "string" },
+  provider: { type: "string" },
   "table-name": { type: "string" },
   schema: { type: "string" },
   "key-prefix": { type: "string" },
@@ -66,7 +69,7 @@ const options = {
 type Flag = keyof typeof options;
 type Values = ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true; strict: true }>>["values"];
 
-const storeFlags = ["dir", "sqlite", "postgres", "redis"] as const;
+const storeFlags = ["dir", "sqlite", "postgres", "redis", "provider"] as const;
 // Flags that only make sense for some commands or stores; anything else given there is refused,
 // so that a misplaced flag never silently does nothing.
 const commandFlags: Record<CommandName, readonly Flag[]> = {
@@ -166,7 +169,7 @@ const keysOf = ([foundryExecutionId = "", workflowId = ""]: readonly string[]): 
 
 function storeSpec(command: CommandName, values: Values, given: readonly Flag[]): StoreSpec {
   const chosen = storeFlags.filter((flag) => values[flag] !== undefined);
-  if (chosen.length === 0) throw usageError(`${command} needs a store: pass one of --dir, --sqlite, --postgres or --redis`, command);
+  if (chosen.length === 0) throw usageError(`${command} needs a store: pass one of --dir, --sqlite, --postgres, --redis or --provider`, command);
   if (chosen.length > 1) throw usageError(`pass exactly one store, not ${chosen.map((flag) => `--${flag}`).join(" and ")}`, command);
   const kind = chosen[0] as (typeof storeFlags)[number];
   for (const flag of given) {
@@ -184,6 +187,8 @@ function storeSpec(command: CommandName, values: Values, given: readonly Flag[])
       return { kind, url: location, options: { ...optional("tableName", values["table-name"]), ...optional("schema", values.schema) } };
     case "redis":
       return { kind, url: location, options: optional("keyPrefix", values["key-prefix"]) };
+    case "provider":
+      return { kind, module: location };
   }
 }
 

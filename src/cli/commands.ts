@@ -8,6 +8,7 @@ import type { Selection } from "./args.js";
 import { CliError, describeCause } from "./errors.js";
 import { displayKey, formatSnapshot, formatTable } from "./format.js";
 import { toJson } from "./json.js";
+import { stateOf } from "./stale.js";
 import type { OpenStore } from "./stores.js";
 import { byUpdatedAt, summarize } from "./summary.js";
 
@@ -37,11 +38,34 @@ const isClaimed = (snapshot: WorkflowExecutionSnapshot, now: number): boolean =>
 export async function listCommand(context: CommandContext, selection: Selection): Promise<number> {
   const { stdout, store, now } = context;
   const { snapshots, unreadable } = await select(context, selection);
-  if (context.json) stdout.write(`${toJson(snapshots.map(summarize))}\n`);
+  if (context.json) stdout.write(`${toJson(snapshots.map((snapshot) => summarize(snapshot, now)))}\n`);
   else if (snapshots.length === 0) stdout.write(`No snapshots${describeSelection(selection)} in ${store.label}.\n`);
-  else stdout.write(`${formatTable(snapshots, now)}\n${plural(snapshots.length, "snapshot")}${describeSelection(selection)} in ${store.label}.\n`);
+  else stdout.write(`${formatTable(snapshots, now)}\n${plural(snapshots.length, "snapshot")}${describeSelection(selection)} in ${store.label}.\n${staleNote(snapshots, now)}`);
+  await reportForeignEntries(context);
   return reportUnreadable(context, unreadable);
 }
+
+// After the table: what "stale" means and what becomes of such a snapshot.
+function staleNote(snapshots: readonly WorkflowExecutionSnapshot[], now: number): string {
+  const stale = snapshots.filter((snapshot) => stateOf(snapshot, now).state === "stale").length;
+  if (stale === 0) return "";
+  const [is, it] = stale === 1 ? ["is", "it"] : ["are", "them"];
+  return `${plural(stale, "snapshot")} ${is} stale: no process works on ${it} any more (a lease expired, or an owner process on this host exited), whatever the status says; a worker's recovery coordinator (resumeAll) takes ${it} over. "workflowforge show" says why.\n`;
+}
+
+// Beside the result, on stderr: files the provider never lists (not its records), so that a record
+// copied in under another name, or a store pointed at the wrong directory, does not go unnoticed.
+async function reportForeignEntries({ store, stderr }: CommandContext): Promise<void> {
+  const names = (await store.foreignEntries?.()) ?? [];
+  if (names.length === 0) return;
+  const shown = names.slice(0, maxNamed).map((name) => displayKey(name)).join(", ");
+  const more = names.length > maxNamed ? ` and ${names.length - maxNamed} more` : "";
+  const are = names.length === 1 ? "is not a record" : "are not records";
+  const entries = names.length === 1 ? "1 entry" : `${names.length} entries`;
+  stderr.write(`workflowforge: ${entries} in ${store.label} ${are} and ${names.length === 1 ? "was" : "were"} not listed: ${shown}${more}\n`);
+}
+
+const maxNamed = 3;
 
 /** `show`: one snapshot, decoded. */
 export async function showCommand(context: CommandContext, keys: SnapshotKeys): Promise<number> {

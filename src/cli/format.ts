@@ -2,6 +2,7 @@ import { inspect } from "node:util";
 import type { StoredError } from "../persistence/errors.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
 import { formatAge } from "./duration.js";
+import { stateOf } from "./stale.js";
 
 // Bounded so that one huge property cannot flood a terminal; --json prints everything.
 const inspectOptions = { depth: 10, colors: false, breakLength: 100, maxArrayLength: 100, maxStringLength: 10_000 } as const;
@@ -24,7 +25,7 @@ export function formatTable(snapshots: readonly WorkflowExecutionSnapshot[], now
     displayKey(s.foundryExecutionId),
     displayKey(s.workflowId),
     workflowOf(s),
-    s.status,
+    stateOf(s, now).state === "stale" ? `${s.status} (stale)` : s.status,
     `${s.nextOperationIndex}/${s.operationCount}`,
     String(s.revision),
     String(s.attempts ?? 0),
@@ -49,11 +50,12 @@ export function formatSnapshot(snapshot: WorkflowExecutionSnapshot, now: number)
 
 function headerFields(s: WorkflowExecutionSnapshot, now: number): [string, string | undefined][] {
   const next = s.nextOperationIndex < s.operationCount ? `next: #${s.nextOperationIndex}` : "none left";
+  const { state, reason } = stateOf(s, now);
   return [
     ["instance", displayKey(s.foundryExecutionId)],
     ["workflow key", displayKey(s.workflowId)],
     ["workflow", workflowOf(s)],
-    ["status", s.status],
+    ["status", state === "stale" ? `${s.status} (stale: ${reason ?? ""})` : s.status],
     ["progress", `${s.nextOperationIndex} of ${s.operationCount} operations complete (${next})`],
     ["revision", String(s.revision)],
     ["attempts", String(s.attempts ?? 0)],

@@ -1,16 +1,16 @@
-import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { ListOptions } from "../persistence/list-options.js";
 import type { SnapshotFilter } from "../persistence/provider.js";
-import { FilePersistenceProvider } from "../persistence/providers/file.js";
 import { PostgresPersistenceProvider } from "../persistence/providers/postgres.js";
 import { SqlitePersistenceProvider } from "../persistence/providers/sqlite.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
 import type { StoreSpec } from "./args.js";
 import { boundedProvider, within } from "./deadline.js";
+import { openDirectory, requireExisting } from "./dir-store.js";
 import { importDriver } from "./drivers.js";
 import type { Duration } from "./duration.js";
 import { CliError, describeCause } from "./errors.js";
+import { openProviderModule } from "./provider-store.js";
 import { openRedis } from "./redis-store.js";
 import { construct, noAnswer, redact } from "./store-parts.js";
 
@@ -28,6 +28,8 @@ export interface OpenStore {
   readonly label: string;
   /** Lets go of the connection at once, without waiting for the server to agree. */
   close(): Promise<void>;
+  /** Where the store can hold what is not a record (a directory): the names of such entries, sorted. */
+  readonly foreignEntries?: () => Promise<string[]>;
 }
 
 /** An opened store before its calls are bounded, with what to check when one of them is late. */
@@ -50,7 +52,9 @@ export async function openStore(spec: StoreSpec, timeout: Duration): Promise<Ope
   const provider = boundedProvider(opened.provider, timeout, late, opened.isLate);
   // Bounded too: a close that waits on a server that stopped answering would keep the process alive.
   const close = (): Promise<void> => within(timeout, () => `${opened.label}: close timed out`, () => opened.close());
-  return { provider, label: opened.label, close };
+  const { foreignEntries, label } = opened;
+  if (foreignEntries === undefined) return { provider, label, close };
+  return { provider, label, close, foreignEntries: () => within(timeout, () => late("reading the directory"), foreignEntries) };
 }
 
 function openUnbounded(spec: StoreSpec, timeout: Duration): Promise<OpenedStore> {
@@ -63,28 +67,9 @@ function openUnbounded(spec: StoreSpec, timeout: Duration): Promise<OpenedStore>
       return openPostgres(spec, timeout);
     case "redis":
       return openRedis(spec, timeout);
+    case "provider":
+      return openProviderModule(spec.module, timeout);
   }
-}
-
-async function requireExisting(path: string, kind: "file" | "directory", label: string): Promise<void> {
-  const info = await stat(path).catch((error: unknown) => {
-    const missing = (error as { code?: unknown }).code === "ENOENT";
-    throw new CliError("STORE", `${label} ${missing ? "does not exist" : `cannot be read: ${describeCause(error)}`}`, { cause: error });
-  });
-  if (kind === "directory" ? !info.isDirectory() : !info.isFile()) throw new CliError("STORE", `${label} is not a ${kind}`);
-}
-
-async function openDirectory(path: string, timeout: Duration): Promise<OpenedStore> {
-  const label = `directory ${resolve(path)}`;
-  // Bounded as well: a directory on a network mount that stopped answering would hang the stat.
-  await within(timeout, () => `${label} did not answer within ${timeout.text}; check that its file system is mounted and answers, or raise --timeout`, () => requireExisting(path, "directory", label));
-  return {
-    // The provider's own wait for a lock runs past the CLI's, which aborts it and says what to check.
-    provider: new FilePersistenceProvider({ directory: path, lockTimeoutMs: 2 * timeout.ms }),
-    label,
-    close: () => Promise.resolve(),
-    whenLate: "check that its file system answers and that no other process holds the record's lock",
-  };
 }
 
 // SQLITE_BUSY once the busy timeout ran out, SQLITE_LOCKED for a lock of this connection's own.

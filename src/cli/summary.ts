@@ -1,5 +1,6 @@
 import type { StoredError } from "../persistence/errors.js";
 import type { SnapshotStatus, WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
+import { stateOf, type SnapshotState } from "./stale.js";
 
 /** One line of `list --json`: the header of a snapshot, every optional field present (null when absent). */
 export interface SnapshotSummary {
@@ -8,6 +9,10 @@ export interface SnapshotSummary {
   readonly workflowName: string;
   readonly version: string | null;
   readonly status: SnapshotStatus;
+  /** `stale` (nothing works on it any more), `claimed` (a live lease), or null. */
+  readonly state: SnapshotState;
+  /** Why it is stale or claimed, or null. */
+  readonly stateReason: string | null;
   readonly nextOperationIndex: number;
   readonly operationCount: number;
   readonly revision: number;
@@ -20,13 +25,16 @@ export interface SnapshotSummary {
   readonly updatedAt: string;
 }
 
-export function summarize(snapshot: WorkflowExecutionSnapshot): SnapshotSummary {
+export function summarize(snapshot: WorkflowExecutionSnapshot, now: number): SnapshotSummary {
+  const { state, reason } = stateOf(snapshot, now);
   return {
     instance: snapshot.foundryExecutionId,
     workflowKey: snapshot.workflowId,
     workflowName: snapshot.workflowName,
     version: snapshot.workflowVersion ?? null,
     status: snapshot.status,
+    state,
+    stateReason: reason,
     nextOperationIndex: snapshot.nextOperationIndex,
     operationCount: snapshot.operationCount,
     revision: snapshot.revision,

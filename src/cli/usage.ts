@@ -5,6 +5,10 @@ const stores = `Store (exactly one):
   --sqlite <file>          a SQLite database file (needs: npm install better-sqlite3)
   --postgres <url>         a PostgreSQL connection string (needs: npm install pg)
   --redis <url>            a Redis URL (needs: npm install ioredis, or redis)
+  --provider <module>      your own provider: a module (a path such as ./store.mjs, or a
+                           package name, ESM or CommonJS) that exports createProvider()
+                           (may be async) and, optionally, closeProvider(provider);
+                           list and prune need a provider that declares capabilities.list
   --table-name <name>      table, with --sqlite or --postgres   [default: workflowforge_snapshots]
   --schema <name>          schema, with --postgres              [default: first on the search_path]
   --key-prefix <prefix>    key prefix, with --redis             [default: "workflowforge:"]
@@ -21,6 +25,11 @@ const claims = `A snapshot is claimed while its owner holds a live lease on it (
 and it is running, compensating or failed: its worker may still be running, undoing or
 retrying it. A completed one, or one whose lease expired or was released (a dead letter's),
 is not claimed.`;
+
+const stale = `A running or compensating snapshot is shown as stale when no process works on it any more:
+its lease expired, or its owner (the default owner, process-<host>-<pid>-<uuid>) was a
+process on this host that has exited. A worker's recovery coordinator (resumeAll) takes it
+over. Another host's processes are never judged from here.`;
 
 const overview = `workflowforge - inspect and clean up stored workflow snapshots
 
@@ -49,6 +58,13 @@ Examples:
   workflowforge list --sqlite app.db --status failed --older-than 1h
   workflowforge show order-42 ProcessOrder-v1 --postgres postgres://app@127.0.0.1:5432/app
   workflowforge prune --redis redis://127.0.0.1:6379 --older-than 7d --status completed --dry-run
+  workflowforge list --provider ./orders-store.mjs --status running
+
+A provider module, for --provider:
+  // orders-store.mjs
+  import { OrdersStore } from "./orders-store-provider.js";
+  export async function createProvider() { return new OrdersStore(process.env.ORDERS_DB_URL); }
+  export async function closeProvider(provider) { await provider.close(); }
 
 Exit status: 0 done, 1 store or snapshot problem (unreachable, no answer within --timeout,
 not found, driver missing, a record that cannot be read), 2 bad arguments.
@@ -62,13 +78,17 @@ Lists the stored snapshots, oldest first: keys, workflow, status, progress (oper
 of all), revision, recovery attempts, age and error. A "failed" snapshot with attempts has been
 retried by a recovery coordinator; once attempts reach its limit it is a dead letter: failed,
 its lease released. A record that cannot be read is left out and named on stderr, and the
-command then exits 1.
+command then exits 1. With --dir, entries that are not records (other files, folders) are
+counted and a few named on stderr; they do not change the exit status.
+
+${stale}
 
 ${filters}
 
---json prints an array of { instance, workflowKey, workflowName, version, status,
-nextOperationIndex, operationCount, revision, owner, leaseExpiresAt, attempts, error,
-createdAt, updatedAt }; absent fields are null, absent attempts 0.
+--json prints an array of { instance, workflowKey, workflowName, version, status, state,
+stateReason, nextOperationIndex, operationCount, revision, owner, leaseExpiresAt, attempts,
+error, createdAt, updatedAt }; absent fields are null, absent attempts 0. state is "stale",
+"claimed" (a live lease: delete and prune leave it alone) or null; stateReason says why.
 
 ${stores}
 
@@ -76,6 +96,7 @@ Examples:
   workflowforge list --dir ./snapshots
   workflowforge list --postgres "$DATABASE_URL" --status failed,compensating --workflow ProcessOrder
   workflowforge list --sqlite app.db --older-than 2h --json | jq '.[].instance'
+  workflowforge list --provider ./orders-store.mjs --json | jq '.[] | select(.state == "stale")'
 `,
   show: `Usage: workflowforge show <instanceId> <workflowKey> <store> [--json]
 
@@ -87,7 +108,8 @@ with "-" goes after "--".
 
 --json prints the snapshot as JSON: Dates become ISO strings, BigInts decimal strings,
 Maps arrays of [key, value], Sets and typed arrays arrays, undefined null.
-Exits 1 when nothing is stored under the keys.
+Exits 1 when nothing is stored under the keys. A stale snapshot's status says why it is stale
+(not in --json, which prints the snapshot as stored).
 
 ${stores}
 

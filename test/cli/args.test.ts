@@ -36,7 +36,7 @@ describe("workflowforge CLI arguments", () => {
     ["an unknown command", ["lsit", "--dir", "."], /^unknown command "lsit": use list, show, delete or prune$/],
     ["help for an unknown command", ["help", "lsit"], /^no help for "lsit"/],
     ["options without a command", ["--dir", "."], /^no command given/],
-    ["no store", ["list"], /^list needs a store: pass one of --dir, --sqlite, --postgres or --redis$/],
+    ["no store", ["list"], /^list needs a store: pass one of --dir, --sqlite, --postgres, --redis or --provider$/],
     ["two stores", ["list", "--dir", ".", "--sqlite", "a.db"], /^pass exactly one store, not --dir and --sqlite$/],
     ["one store twice", ["list", "--dir", "a", "--dir", "b"], /^--dir is given more than once$/],
     ["an empty store location", ["list", "--dir", ""], /^--dir needs a non-empty value$/],

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -58,6 +58,34 @@ describe("workflowforge CLI --dir", () => {
     expect(pruned.stderr).toMatch(named);
     expect([pruned.code, JSON.parse(pruned.stdout)]).toMatchObject([1, { matched: 2, deleted: 2 }]);
     expect(existsSync(join(directory, junk))).toBe(true);
+  });
+
+  it("list names on stderr a few of the entries that are not records, says how many, and still exits 0", async () => {
+    const directory = mkdtempSync(join(root, "foreign-"));
+    const provider = new FilePersistenceProvider({ directory, durability: "none" });
+    for (const snapshot of seedSnapshots()) await provider.save(snapshot);
+    for (const name of ["crashed-once", "notes .txt", "order-42.json", "s-abc.snapshot.bak"]) writeFileSync(join(directory, name), "{}");
+    mkdirSync(join(directory, "archive"));
+    const listed = await cli("list", "--dir", directory, "--json");
+    expect(instancesOf(JSON.parse(listed.stdout))).toEqual(["invoice-7", "order-42", "ship-9", "ship-10"]);
+    expect([listed.code, listed.stderr]).toEqual([0, `workflowforge: 5 entries in directory ${directory} are not records and were not listed: archive, crashed-once, "notes .txt" and 2 more\n`]);
+
+    rmSync(join(directory, "archive"), { recursive: true });
+    for (const name of ["notes .txt", "order-42.json", "s-abc.snapshot.bak"]) rmSync(join(directory, name));
+    expect((await cli("list", "--dir", directory)).stderr).toBe(`workflowforge: 1 entry in directory ${directory} is not a record and was not listed: crashed-once\n`);
+  });
+
+  it("list says nothing of the provider's own files: records, a lock, a lock breaker's file, a writer's temporary file", async () => {
+    const directory = mkdtempSync(join(root, "own-"));
+    const provider = new FilePersistenceProvider({ directory, durability: "none" });
+    for (const snapshot of seedSnapshots()) await provider.save(snapshot);
+    const base = FilePersistenceProvider.fileNameFor("order-42", "billing-v1").replace(/\.snapshot$/, "");
+    // Each as a live process leaves it (this test's parent is alive), so that listing does not clean it up.
+    writeFileSync(join(directory, `${base}.lock`), `${process.ppid} alive\n`);
+    writeFileSync(join(directory, `${base}.break`), `${process.ppid} alive\n`);
+    writeFileSync(join(directory, `t-${process.ppid}-0123abcd.tmp`), "");
+    expect(readdirSync(directory)).toHaveLength(7);
+    expect(await cli("list", "--dir", directory, "--status", "failed")).toMatchObject({ code: 0, stderr: "" });
   });
 
   it("exits 1 when --dir names a file", async () => {

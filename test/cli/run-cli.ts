@@ -1,3 +1,6 @@
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { runCli } from "../../src/cli/run.js";
 import type { SnapshotStatus, WorkflowExecutionSnapshot } from "../../src/persistence/snapshot.js";
 
@@ -21,6 +24,27 @@ export async function cliJson(...argv: string[]): Promise<any> {
   const result = await cli(...argv, "--json");
   if (result.code !== 0) throw new Error(`exit ${result.code}: ${result.stderr}`);
   return JSON.parse(result.stdout);
+}
+
+const main = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+// By its file: the child's working directory may be one where "tsx" does not resolve.
+const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+
+/**
+ * Runs the CLI from the sources in a process of its own, as plain Node.js imports (no test
+ * runner in between); resolves once that process has exited. `timeoutMs` only keeps a child that
+ * hangs from outliving the suite: it then gets SIGKILL, and a null code.
+ */
+export function cliProcess(argv: readonly string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ["--import", tsx, main, ...argv], { stdio: ["ignore", "pipe", "pipe"], cwd: options.cwd, timeout: options.timeoutMs ?? 30_000, killSignal: "SIGKILL" });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((exited, failed) => {
+    child.once("error", failed);
+    child.once("close", (code) => exited({ code, stdout, stderr }));
+  });
 }
 
 const ago = (ms: number): string => new Date(Date.now() - ms).toISOString();

@@ -38,6 +38,8 @@ export function describeStoreCommands(name: string, fresh: () => Promise<StoreFi
         workflowName: "Billing",
         version: "1.0",
         status: "failed",
+        state: null,
+        stateReason: null,
         nextOperationIndex: 2,
         operationCount: 5,
         revision: 1,
@@ -49,6 +51,12 @@ export function describeStoreCommands(name: string, fresh: () => Promise<StoreFi
         updatedAt: snapshots[1]?.updatedAt,
       });
       expect(summaries[0]).toMatchObject({ attempts: 0, error: null });
+    });
+
+    it("list --json says which snapshots are stale (a lease expired while running or compensating) and which are claimed", async () => {
+      const { args } = await seeded();
+      const states = (await cliJson("list", ...args)).map((summary: any) => [summary.instance, summary.status, summary.state]);
+      expect(states).toEqual([["invoice-7", "completed", null], ["order-42", "failed", null], ["ship-9", "compensating", "stale"], ["ship-10", "running", "claimed"]]);
     });
 
     it("list --status takes a comma list or a repeated flag", async () => {
@@ -78,7 +86,9 @@ export function describeStoreCommands(name: string, fresh: () => Promise<StoreFi
       expect(code).toBe(0);
       expect(stdout).toMatch(/^INSTANCE\s+WORKFLOW KEY\s+WORKFLOW\s+STATUS\s+STEP\s+REV\s+ATTEMPTS\s+UPDATED\s+ERROR$/m);
       expect(stdout).toMatch(/^order-42\s+billing-v1\s+Billing@1\.0\s+failed\s+2\/5\s+1\s+2\s+3d ago\s+charge: card declined$/m);
-      expect(stdout).toMatch(/^4 snapshots in /m);
+      expect(stdout).toMatch(/^ship-9\s+Billing\s+Shipping@1\.0\s+compensating \(stale\)\s+3\/5\s/m);
+      expect(stdout).toMatch(/^ship-10\s+shipping-v2\s+Shipping@1\.0\s+running\s+3\/5\s/m);
+      expect(stdout).toMatch(/^4 snapshots in .*\n1 snapshot is stale: no process works on it any more .* a worker's recovery coordinator \(resumeAll\) takes it over\./m);
       const empty = await cli("list", ...args, "--status", "completed", "--older-than", "30d");
       expect(empty).toMatchObject({ code: 0, stderr: "" });
       expect(empty.stdout).toMatch(/^No snapshots \(status completed, not updated for 30d\) in \S/);

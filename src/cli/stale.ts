@@ -1,0 +1,64 @@
+// Whether anything still works on a snapshot, as far as the CLI can tell from where it runs. The
+// status says what the last writer was doing; a running snapshot whose writer died says "running"
+// for good. Two things tell otherwise: an expired lease, and (on the writer's own host) a pid that
+// no longer exists. Nothing else is claimed: another host's processes cannot be seen from here.
+
+import { hostname } from "node:os";
+import { isClaimedByOther } from "../persistence/claim.js";
+import { isGone } from "../persistence/providers/file-owner.js";
+import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
+import { formatAge } from "./duration.js";
+
+/**
+ * - `stale`: running or compensating, and no process works on it: its lease expired, or its owner
+ *   process is known to have exited. A recovery coordinator takes it over.
+ * - `claimed`: another owner holds a live lease on it (delete and prune leave it alone).
+ * - `null`: neither, or nothing tells (a snapshot saved without a lease by another host).
+ */
+export type SnapshotState = "stale" | "claimed" | null;
+
+export interface StateOfSnapshot {
+  readonly state: SnapshotState;
+  /** Why, and for a stale one what happens to it next; null with a null state. */
+  readonly reason: string | null;
+}
+
+/** The default owner's parts, `process-<hostname>-<pid>-<uuid>` (see processOwner); undefined for any other owner. */
+export function parseProcessOwner(owner: string): { readonly host: string; readonly pid: number } | undefined {
+  const match = /^process-(.+)-([1-9][0-9]{0,9})-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.exec(owner);
+  if (match === null) return undefined;
+  const pid = Number(match[2]);
+  return Number.isSafeInteger(pid) ? { host: match[1] as string, pid } : undefined;
+}
+
+/** Where the CLI runs: a pid can only be asked about on its own host. */
+export interface Here {
+  readonly host: string;
+  readonly isGone: (pid: number) => boolean;
+}
+
+const localHost: Here = { host: hostname(), isGone: (pid) => isGone({ pid }) };
+
+/** The owner process when it ran on this host and has exited (a pid no longer in use, or a zombie). */
+function exitedOwner(snapshot: WorkflowExecutionSnapshot, here: Here): { host: string; pid: number } | undefined {
+  const owner = snapshot.owner === undefined ? undefined : parseProcessOwner(snapshot.owner);
+  return owner !== undefined && owner.host === here.host && here.isGone(owner.pid) ? owner : undefined;
+}
+
+const takeOver = "a worker's recovery coordinator (resumeAll) takes it over";
+
+/** What {@link SnapshotState} the snapshot is in at `now`, and why. */
+export function stateOf(snapshot: WorkflowExecutionSnapshot, now: number, here: Here = localHost): StateOfSnapshot {
+  const { status, leaseExpiresAt } = snapshot;
+  if (status === "running" || status === "compensating") {
+    const expiresAt = leaseExpiresAt === undefined ? Number.NaN : Date.parse(leaseExpiresAt);
+    if (expiresAt <= now) return { state: "stale", reason: `its lease expired ${formatAge(now - expiresAt)} ago; ${takeOver}` };
+    const exited = exitedOwner(snapshot, here);
+    if (exited !== undefined) {
+      const when = expiresAt > now ? ` once its lease expires at ${leaseExpiresAt ?? ""}` : "";
+      return { state: "stale", reason: `its owner, process ${exited.pid} on ${exited.host}, has exited; ${takeOver}${when}` };
+    }
+  }
+  if (isClaimedByOther(snapshot, undefined, now)) return { state: "claimed", reason: `owner "${snapshot.owner ?? ""}" holds a live lease until ${leaseExpiresAt ?? ""}` };
+  return { state: null, reason: null };
+}
