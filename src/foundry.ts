@@ -118,7 +118,19 @@ export class Foundry<P extends object = Properties> {
     return this.#events.on(event, listener);
   }
 
-  /** Runs this foundry's own operations. Resolves with the last operation's output. */
+  /**
+   * Runs this foundry's own operations in order. Resolves with the last operation's output.
+   *
+   * **It does not compensate.** When an operation fails, no `restore` runs: the operations that
+   * completed stay done and the run rejects with `OperationFailedError` (the thrown value is its
+   * `cause`; with `usePersistence` the snapshot keeps the last checkpoint, so a later run with the
+   * same keys resumes at the failed operation).
+   * To undo completed operations in reverse order on failure, build the operations as a workflow
+   * and run it with a smith: `createSmith().forge(workflow, foundry)`. Compensation is a
+   * workflow-level policy (whether to stop at the first failed restore, whether a failed restore
+   * rejects, the compensation events), set in `createSmith(options)`; a bare foundry is a plain
+   * sequence with no such settings.
+   */
   forge<T = unknown>(options: ForgeOptions = {}): Promise<T> {
     const workflow: WorkflowInfo = { id: this.name, name: this.name, version: undefined, operations: this.operations };
     return this[execute]({ workflow, options, compensation: bareCompensation }) as Promise<T>;
