@@ -5,6 +5,7 @@ import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type P
 import { listedReader, type ListOptions } from "../list-options.js";
 import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
+import { postgresConnectionDetail } from "./connection-errors.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
 import { decodeKey, encodeKey, postgresStatements, type PostgresStatements } from "./postgres-sql.js";
 import { keysOfColumns } from "./stored-keys.js";
@@ -106,6 +107,8 @@ function instantOf(text: string): string | null {
  *   first use and one to read the stored revision when a save is refused.
  * - **Errors:** driver failures (closed pool, lost connection, SQL errors) reject with
  *   `PersistenceError` (`[workflowforge:postgres]`, the call, the keys, the driver's error as `cause`);
+ *   one that could not connect (refused, unknown host, timed out, login refused, no such database)
+ *   also names the server's address, the database and what to check (never the password);
  *   a refused save with `SnapshotConflictError`; unreadable `data` with `SnapshotCorruptedError`.
  * - **Abort:** the signal is checked before the call and again before the query is sent; pg cannot
  *   cancel a query by signal, so one in flight runs to completion (bound it with `statement_timeout`).
@@ -218,14 +221,15 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
     try {
       await this.#schemaReady();
     } catch (error) {
-      throw new PersistenceError({ source, call, keys, cause: error, detail: `creating table ${this.#sql.table} failed: ${messageOf(error)}` });
+      const detail = postgresConnectionDetail(this.#client, error) ?? `creating table ${this.#sql.table} failed: ${messageOf(error)}`;
+      throw new PersistenceError({ source, call, keys, cause: error, detail });
     }
     throwIfAborted(signal);
     try {
       return await this.#client.query(text, values);
     } catch (error) {
       if (isWorkflowForgeError(error)) throw error;
-      throw new PersistenceError({ source, call, keys, cause: error });
+      throw new PersistenceError({ source, call, keys, cause: error, detail: postgresConnectionDetail(this.#client, error) });
     }
   }
 

@@ -5,6 +5,7 @@ import { listedReader, type ListOptions } from "../list-options.js";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "../errors.js";
 import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
+import { sqliteFileDetail } from "./connection-errors.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
 import { canonicalTime, sqliteStatements, type SqliteRow, type SqliteStatementTexts } from "./sqlite-sql.js";
 import { keyOfStored, keysOfColumns, storedKey } from "./stored-keys.js";
@@ -88,7 +89,8 @@ function settle<T>(signal: AbortSignal | undefined, body: () => T): Promise<T> {
  *   revision = n - 1` after), so it holds between connections and processes sharing the file.
  * - **Errors:** driver failures (closed database, `SQLITE_BUSY` after the timeout, I/O errors) reject
  *   with `PersistenceError` (`[workflowforge:sqlite]`, the call, the keys, the driver's error as
- *   `cause`); a refused save with `SnapshotConflictError`; unreadable `data` with `SnapshotCorruptedError`.
+ *   `cause`; a read-only or locked file is named, with what to check); a refused save with
+ *   `SnapshotConflictError`; unreadable `data` with `SnapshotCorruptedError`.
  * - **Cost:** one prepared statement per call, run synchronously on the calling thread (better-sqlite3
  *   has no asynchronous API), plus encoding or decoding the snapshot.
  * - **Keys** are stored as themselves, so they can be queried in SQL, except a key holding a lone
@@ -194,7 +196,7 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
     try {
       return body(this.#prepare());
     } catch (error) {
-      throw new PersistenceError({ source, call, keys, cause: error });
+      throw new PersistenceError({ source, call, keys, cause: error, detail: sqliteFileDetail(this.#database, error) });
     }
   }
 

@@ -72,6 +72,21 @@ describeWithServer("PostgresPersistenceProvider on a real PostgreSQL server", se
       }
     });
 
+    it("a database that does not exist is named, with the server's address and the advice to create it", async () => {
+      const pool = newPool(1);
+      const missing = new pg.Pool({ connectionString: url.replace(/\/postgres$/, "/no_such_db") });
+      missing.on("error", () => undefined);
+      pools.push(missing);
+      const error: unknown = await new PostgresPersistenceProvider({ client: missing }).tryLoad("order-1", "wf").catch((caught: unknown) => caught);
+      expect(error).toMatchObject({ name: "PersistenceError", code: "PERSISTENCE", call: "tryLoad", cause: { code: "3D000" } });
+      expect((error as Error).message).toBe(
+        `[workflowforge:postgres] tryLoad failed for instance "order-1" / workflow "wf": PostgreSQL at 127.0.0.1:${started.port} has no database "no_such_db": ` +
+          'database "no_such_db" does not exist. Create the database (CREATE DATABASE "no_such_db") or give the client one that exists',
+      );
+      await pool.query('CREATE DATABASE "no_such_db"');
+      expect(await new PostgresPersistenceProvider({ client: missing }).tryLoad("order-1", "wf")).toBeUndefined();
+    });
+
     it("a closed pg Client rejects with PersistenceError whose cause is pg's error", async () => {
       const client = new pg.Client({ connectionString: url });
       await client.connect();

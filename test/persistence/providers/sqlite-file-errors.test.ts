@@ -1,0 +1,84 @@
+import Database from "better-sqlite3";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { PersistenceError } from "../../../src/persistence/errors.js";
+import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
+import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
+
+// A SQLite file the provider cannot write: the error names the file and what to check.
+
+let directory = "";
+const opened: Database.Database[] = [];
+
+function open(file: string, options?: Database.Options): Database.Database {
+  const database = new Database(file, options);
+  opened.push(database);
+  return database;
+}
+
+const failureOf = (promise: Promise<unknown>): Promise<PersistenceError> =>
+  promise.then(
+    () => expect.unreachable("expected a rejection"),
+    (error: unknown) => error as PersistenceError,
+  );
+
+beforeEach(() => {
+  directory = mkdtempSync(join(tmpdir(), "workflowforge-sqlite-"));
+});
+
+afterEach(() => {
+  for (const database of opened.splice(0)) if (database.open) database.close();
+  rmSync(directory, { recursive: true, force: true });
+});
+
+describe("SqlitePersistenceProvider on a file it cannot write", () => {
+  it("names a read-only file and says to check how it was opened and who may write it", async () => {
+    const file = join(directory, "snapshots.db");
+    await new SqlitePersistenceProvider({ database: open(file) }).migrate();
+    const provider = new SqlitePersistenceProvider({ database: open(file, { readonly: true }) });
+    const snapshot = fullSnapshot();
+    const error = await failureOf(provider.save(snapshot));
+    expect(error).toBeInstanceOf(PersistenceError);
+    expect(error).toMatchObject({ code: "PERSISTENCE", call: "save", cause: { code: "SQLITE_READONLY" } });
+    expect(error.message).toBe(
+      `[workflowforge:sqlite] save failed for instance "${snapshot.foundryExecutionId}" / workflow "${snapshot.workflowId}": ` +
+        `the database file ${JSON.stringify(file)} cannot be written (SQLITE_READONLY: attempt to write a readonly database). ` +
+        "Check that the Database was not opened with { readonly: true }, and that this process may write the file and its directory, " +
+        "where SQLite keeps the -wal and -shm files",
+    );
+  });
+
+  it("says so when the table cannot even be created in a read-only file", async () => {
+    const file = join(directory, "empty.db");
+    open(file).close();
+    const error = await failureOf(new SqlitePersistenceProvider({ database: open(file, { readonly: true }) }).tryLoad("order-42", "wf"));
+    expect(error.message).toMatch(/^\[workflowforge:sqlite\] tryLoad failed for instance "order-42" \/ workflow "wf": the database file ".*empty\.db" cannot be written \(SQLITE_READONLY/);
+  });
+
+  it("names a file locked by another connection past the busy timeout and says how to wait longer", async () => {
+    const file = join(directory, "busy.db");
+    const provider = new SqlitePersistenceProvider({ database: open(file, { timeout: 0 }) });
+    const first = fullSnapshot();
+    await provider.save(first);
+    const other = open(file);
+    other.exec("BEGIN IMMEDIATE");
+    const error = await failureOf(provider.save(nextRevision(first)));
+    other.exec("ROLLBACK");
+    expect(error).toMatchObject({ code: "PERSISTENCE", call: "save", cause: { code: "SQLITE_BUSY" } });
+    expect(error.message).toMatch(
+      new RegExp(
+        `: the database file ${JSON.stringify(file).replaceAll(/[.\\/]/g, "\\$&")} is locked by another connection \\(SQLITE_BUSY: database is locked\\) for longer than the busy timeout\\. ` +
+          "Look for a process or connection holding a transaction open, or wait longer: new Database\\(file, \\{ timeout: ms \\}\\)$",
+      ),
+    );
+  });
+
+  it("keeps the driver's message for other failures", async () => {
+    const database = open(join(directory, "closed.db"));
+    database.close();
+    const error = await failureOf(new SqlitePersistenceProvider({ database }).tryLoad("order-42", "wf"));
+    expect(error.message).toBe('[workflowforge:sqlite] tryLoad failed for instance "order-42" / workflow "wf": The database connection is not open');
+  });
+});
