@@ -1,4 +1,5 @@
 import type { SnapshotKeys } from "../errors.js";
+import type { SnapshotFilter } from "../provider.js";
 
 // How RedisPersistenceProvider names its records and the Lua scripts that keep them, apart from
 // the class so each file stays readable.
@@ -75,6 +76,19 @@ for i = 2, #KEYS do
   end
 end
 return out`;
+
+/** FETCH_SCRIPT's status filter: "" for any, else ",a,b,". */
+export function statusFilter(status: SnapshotFilter["status"]): string {
+  if (status === undefined) return "";
+  return `,${(typeof status === "string" ? [status] : status).join(",")},`;
+}
+
+/** A reply as text: node-redis returns Buffers for strings when the client's typeMapping asks for them. */
+export function textOf(reply: unknown): string {
+  if (typeof reply === "string") return reply;
+  if (reply instanceof Uint8Array) return new TextDecoder().decode(reply);
+  throw new TypeError(`unexpected reply ${typeof reply}`);
+}
 
 // SHA-1 through Web Crypto (a global in Node 20+, Deno and Bun), so EVALSHA needs no node:crypto.
 // Kept once known, so a save does not wait for a resolved promise.

@@ -1,10 +1,11 @@
-import { rejectUnknownKeys } from "../../internal/validate.js";
+import { rejectUnknownKeys, requireTimerMs } from "../../internal/validate.js";
 import { defaultSnapshotCodec, type SnapshotCodec } from "../codec.js";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "../errors.js";
 import { listedReader, type ListedReader, type ListOptions } from "../list-options.js";
 import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
-import { CREATE_SCRIPT, DELETE_SCRIPT, FETCH_SCRIPT, UPDATE_SCRIPT, isNoScript, keysOfMember, knownShas, memberOf, shaOf } from "./redis-layout.js";
+import { redisConnectionDetail, withDeadline } from "./connection-errors.js";
+import { CREATE_SCRIPT, DELETE_SCRIPT, FETCH_SCRIPT, UPDATE_SCRIPT, isNoScript, keysOfMember, knownShas, memberOf, shaOf, statusFilter, textOf } from "./redis-layout.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
 
 /** The part of an ioredis client (v5+) this provider uses: `call(command, ...args)`. */
@@ -38,6 +39,13 @@ export interface RedisPersistenceProviderOptions {
   readonly completedTtlSeconds?: number;
   /** How snapshots become stored text. @default defaultSnapshotCodec */
   readonly codec?: SnapshotCodec;
+  /**
+   * How long each command may wait for its reply, in milliseconds, before the call rejects with
+   * `PersistenceError` naming the server (a client stuck reconnecting would hold the run for as
+   * long as it retries). The command is not withdrawn: a client that queued it may send it later.
+   * @default 10_000
+   */
+  readonly commandTimeoutMs?: number;
 }
 
 const SOURCE = "redis";
@@ -60,21 +68,9 @@ function senderFor(client: unknown): Send | undefined {
 // A record key holding a string, a list or another type answers HGET with a WRONGTYPE error.
 const isWrongType = (error: unknown): boolean => error instanceof PersistenceError && error.cause instanceof Error && error.cause.message.startsWith("WRONGTYPE");
 
-// node-redis returns Buffers for strings when the client's typeMapping asks for them.
-function textOf(reply: unknown): string {
-  if (typeof reply === "string") return reply;
-  if (reply instanceof Uint8Array) return new TextDecoder().decode(reply);
-  throw new TypeError(`unexpected reply ${typeof reply}`);
-}
-
-function statusFilter(status: SnapshotFilter["status"]): string {
-  if (status === undefined) return "";
-  return `,${(typeof status === "string" ? [status] : status).join(",")},`;
-}
-
 function validate(options: RedisPersistenceProviderOptions): void {
   if (typeof options !== "object" || options === null) throw new TypeError("RedisPersistenceProvider: options must be an object with a client");
-  rejectUnknownKeys(options, ["client", "keyPrefix", "completedTtlSeconds", "codec"], "RedisPersistenceProvider");
+  rejectUnknownKeys(options, ["client", "keyPrefix", "completedTtlSeconds", "codec", "commandTimeoutMs"], "RedisPersistenceProvider");
   if (senderFor(options.client) === undefined) {
     throw new TypeError("RedisPersistenceProvider: options.client must be an ioredis client (with call()) or a node-redis client (with sendCommand())");
   }
@@ -89,6 +85,7 @@ function validate(options: RedisPersistenceProviderOptions): void {
   if (codec !== undefined && (typeof codec?.encode !== "function" || typeof codec.decode !== "function")) {
     throw new TypeError("RedisPersistenceProvider: options.codec must have encode() and decode() functions");
   }
+  if (options.commandTimeoutMs !== undefined) requireTimerMs(options.commandTimeoutMs, "RedisPersistenceProvider: options.commandTimeoutMs");
 }
 
 /**
@@ -105,10 +102,15 @@ function validate(options: RedisPersistenceProviderOptions): void {
  *   drops index members whose record has expired. Its cost grows with the number of stored
  *   snapshots, not with the server's key count.
  * - The abort signal is checked before each command; a command already sent is not cancelled.
+ * - A command unanswered after `commandTimeoutMs`, or refused by a client that says it is not
+ *   connected (ioredis `status`, node-redis `isReady`), rejects with `PersistenceError` naming the
+ *   server's address (never a password) and what to check.
  */
 export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
   readonly capabilities: ProviderCapabilities = Object.freeze({ compareAndSet: true, list: true });
+  readonly #client: unknown;
   readonly #send: Send;
+  readonly #timeoutMs: number;
   readonly #prefix: string;
   readonly #index: string;
   readonly #ttl: string;
@@ -117,7 +119,9 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
   /** @throws TypeError naming the option when an option is invalid. */
   constructor(options: RedisPersistenceProviderOptions) {
     validate(options);
-    this.#send = senderFor(options.client) as Send;
+    this.#client = options.client;
+    this.#timeoutMs = options.commandTimeoutMs ?? 10_000;
+    this.#send = withDeadline(senderFor(options.client) as Send, this.#timeoutMs);
     this.#prefix = `${options.keyPrefix ?? "workflowforge:"}s:`;
     this.#index = `${options.keyPrefix ?? "workflowforge:"}index`;
     this.#ttl = String(options.completedTtlSeconds ?? 0);
@@ -233,10 +237,10 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
     try {
       sent = this.#send(["EVALSHA", sha, String(keys.length), ...keys, ...args]);
     } catch (cause) {
-      return Promise.reject(new PersistenceError({ source: SOURCE, call, keys: snapshotKeys, cause }));
+      return Promise.reject(this.#failure(cause, call, snapshotKeys));
     }
     return sent.catch((error: unknown) => {
-      if (!isNoScript(error)) throw new PersistenceError({ source: SOURCE, call, keys: snapshotKeys, cause: error });
+      if (!isNoScript(error)) throw this.#failure(error, call, snapshotKeys);
       return this.#command(["EVAL", script, String(keys.length), ...keys, ...args], call, snapshotKeys);
     });
   }
@@ -245,7 +249,11 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
     try {
       return await this.#send(args);
     } catch (cause) {
-      throw new PersistenceError({ source: SOURCE, call, keys, cause });
+      throw this.#failure(cause, call, keys);
     }
+  }
+
+  #failure(cause: unknown, call: ProviderCall, keys: SnapshotKeys): PersistenceError {
+    return new PersistenceError({ source: SOURCE, call, keys, cause, detail: redisConnectionDetail(this.#client, cause, this.#timeoutMs) });
   }
 }
