@@ -3,7 +3,7 @@ export { processOwner, type PersistenceOptions, type SnapshotMigration } from ".
 export { matchesFilter, type WorkflowPersistenceProvider, type ProviderCapabilities, type SnapshotFilter } from "./provider.js";
 export type { ListOptions } from "./list-options.js";
 export { definitionFingerprint, validateSnapshot, type WorkflowExecutionSnapshot, type SnapshotStatus } from "./snapshot.js";
-export { MemoryPersistenceProvider } from "./providers/memory.js";
+export { MemoryPersistenceProvider, type MemoryPersistenceProviderOptions } from "./providers/memory.js";
 export { createSnapshotCodec, defaultSnapshotCodec, encodeValue, decodeValue, type SnapshotCodec, type SnapshotCodecOptions } from "./codec.js";
 export {
   SnapshotSerializationError,
