@@ -51,7 +51,7 @@ export default tseslint.config(
   },
   { files: ["**/*.js", "**/*.mjs"], ...tseslint.configs.disableTypeChecked },
   {
-    files: ["examples/**/*.mjs"],
+    files: ["examples/**/*.mjs", "scripts/**/*.mjs"],
     languageOptions: { globals: { console: "readonly", process: "readonly", setTimeout: "readonly", URL: "readonly" } },
   },
 );

@@ -1,7 +1,6 @@
 // npm run demo (and anything else that needs dist/): builds the package only when dist/ is
 // missing a file package.json points at, or when a source (src/, tsup.config.ts, tsconfig.json,
 // package.json) changed after the last build. The build prints nothing unless it fails.
-/* global console, process, URL -- Node globals: eslint.config.js declares them for examples/ only. */
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";

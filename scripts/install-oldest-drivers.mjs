@@ -2,7 +2,6 @@
 // peer ranges admit, under an `oldest-*` alias, without saving them to package.json or the lockfile.
 // test/persistence/providers/oldest-drivers.conformance.test.ts runs the conformance kit on them;
 // .ci/run installs them after `npm ci`, so a plain `npm install` never builds a second better-sqlite3.
-/* global console, process, URL -- Node globals: eslint.config.js declares them for examples/ only. */
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 
