@@ -1,5 +1,5 @@
-import { readFileSync, readdirSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { settle } from "./support/collecting-framework.js";
 import { startPostgres } from "./support/postgres-server.js";
@@ -19,6 +19,17 @@ const pages = readdirSync(docs, { recursive: true, encoding: "utf8" })
 const samples: Sample[] = pages.flatMap((path) => samplesOf(readFileSync(join(docs, path), "utf8"), `docs/${path}`));
 // Inside the repository, so that the drivers resolve from its node_modules; ignored by git and lint.
 const workDir = join(repositoryRoot, ".scratch", "docs-samples");
+
+// GitHub's anchors: headings lowercased, punctuation dropped, spaces turned into hyphens.
+const headingAnchors = (markdown: string): Set<string> =>
+  new Set(
+    [...markdown.replace(/^```[\s\S]*?^```/gm, "").matchAll(/^#{1,6} (.+)$/gm)].map(([, heading = ""]) =>
+      heading
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N} _-]/gu, "")
+        .replace(/ /g, "-"),
+    ),
+  );
 
 type Server = ThrowawayServer | ServerSkipped;
 const servers = new Map<string, Promise<Server>>();
@@ -40,6 +51,21 @@ describe("docs", () => {
   it("has pages with TypeScript samples", () => {
     expect(pages.length).toBeGreaterThanOrEqual(10);
     expect(samples.length).toBeGreaterThanOrEqual(20);
+  });
+
+  it("every relative link of a page points at a file that exists, and at a heading of it", () => {
+    const broken: string[] = [];
+    for (const path of pages) {
+      const text = readFileSync(join(docs, path), "utf8").replace(/^```[\s\S]*?^```/gm, "");
+      for (const [, target = ""] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/.test(target)) continue;
+        const [file = "", anchor] = target.split("#");
+        const resolved = file === "" ? join(docs, path) : join(docs, dirname(path), file);
+        if (!existsSync(resolved)) broken.push(`docs/${path}: ${target} (no such file)`);
+        else if (anchor !== undefined && resolved.endsWith(".md") && !headingAnchors(readFileSync(resolved, "utf8")).has(anchor)) broken.push(`docs/${path}: ${target} (no such heading)`);
+      }
+    }
+    expect(broken).toEqual([]);
   });
 
   it("every page's samples type-check as written", () => {
