@@ -63,6 +63,36 @@ export function runnable(code: string): string {
     });
 }
 
+/** A ```js block that is a file of its own: its first line is `// <name>.mjs`, then, after `: `, what it is or how to run it. */
+export interface JsFile {
+  readonly page: string;
+  readonly line: number;
+  readonly name: string;
+  readonly code: string;
+  /** The command its first line gives: `node <name>` or `npx workflowforge …`, else undefined. */
+  readonly command: readonly string[] | undefined;
+}
+
+/** The ```js blocks of `markdown` that name their file; {@link samplesOf} for what every block is. */
+export function jsFilesOf(markdown: string, page: string): JsFile[] {
+  return [...markdown.matchAll(/^```js\n([\s\S]*?)^```/gm)].map((match) => {
+    const code = match[1] as string;
+    const header = /^\/\/ (\S+\.mjs)(?::? (.*))?$/m.exec(code.split("\n", 1)[0] ?? "");
+    const run = /(?:^|: |\s)((?:node|npx workflowforge) .+)$/.exec(header?.[2] ?? "")?.[1];
+    return { page, line: markdown.slice(0, match.index).split("\n").length + 1, name: header?.[1] ?? "", code, command: run?.split(" ") };
+  });
+}
+
+/** Marks the lines a ```js file prints for its claims: `<claimPrefix>[actual JSON, expected JSON]`. */
+export const claimPrefix = "\u0000claim ";
+
+/** A ```js file as it runs with node: each claimed output printed as a {@link claimPrefix} line instead. */
+export function runnableJs(code: string): string {
+  return code.replace(/^(\s*)console\.log\((.*)\);\s*\/\/\s*(.+?)(?::\s.*)?$/gm, (_, indent: string, expression: string, expected: string) => {
+    return `${indent}console.log(${JSON.stringify(claimPrefix)} + JSON.stringify([JSON.stringify(${expression}), ${JSON.stringify(expected.trim())}]));`;
+  });
+}
+
 /** Which throw-away servers a sample needs, by the drivers it imports. */
 export function serversFor(code: string): { readonly redis: boolean; readonly postgres: boolean } {
   return { redis: /from "(ioredis|redis)"/.test(code), postgres: /from "pg"/.test(code) };
