@@ -3,9 +3,14 @@ import type { MaybePromise, WorkflowInfo } from "../types.js";
 import type { WorkflowExecutionSnapshot } from "./snapshot.js";
 
 /**
- * Migrates a snapshot saved by another definition of the workflow. Return the adjusted snapshot
- * (progress and properties for the current definition; the fingerprint and operation count are
- * set for you), or `undefined` to start fresh.
+ * Migrates a snapshot saved by another definition of the workflow. Return the adjusted snapshot,
+ * or `undefined` to start fresh. What it must change: `nextOperationIndex` (0 to the current
+ * operation count) so that operations `[0, next)` of the current definition are the ones already
+ * done, `lastOutput` for operation `next`'s input, `outputs` only for completed operations that
+ * have a `restore`, and `properties` as the current definition expects them; the fingerprint and
+ * operation count are set for you. The stored snapshot handed back untouched is refused (its
+ * progress counts the old operations): return a copy, `{ ...snapshot }`, when no completed
+ * operation moved. A result that does not fit is a `WorkflowDefinitionMismatchError`.
  */
 export type SnapshotMigration = (
   snapshot: WorkflowExecutionSnapshot,
