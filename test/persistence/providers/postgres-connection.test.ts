@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { PersistenceError } from "../../../src/persistence/index.js";
 import { PostgresPersistenceProvider, type PostgresClient } from "../../../src/persistence/providers/postgres.js";
 import { fullSnapshot } from "../../../src/persistence/testing/index.js";
+import { deadPort } from "../../support/ports.js";
 
 // A Postgres client that cannot connect: the error names the server's address and database (read
 // from the client's own configuration, never its password) and says what to check.
@@ -14,14 +15,6 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0)) await cleanup();
 });
 
-/** A port on 127.0.0.1 that nothing listens on: bound once to learn a free one, then closed. */
-async function deadPort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function pool(config: pg.PoolConfig): pg.Pool {
   const created = new pg.Pool(config);

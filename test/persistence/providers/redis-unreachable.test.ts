@@ -1,24 +1,15 @@
-import { once } from "node:events";
-import { createServer } from "node:net";
 import { Redis } from "ioredis";
 import { createClient } from "redis";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { PersistenceError } from "../../../src/persistence/index.js";
 import { RedisPersistenceProvider, type IoRedisLikeClient } from "../../../src/persistence/providers/redis.js";
 import { fullSnapshot } from "../../../src/persistence/testing/index.js";
+import { deadPort } from "../../support/ports.js";
 
 // What a run sees when Redis cannot be used: each failure arrives as a PersistenceError naming the
 // server and what to check, well before the driver would give up on its own (ioredis retries a
 // command 20 times, over 10 s). Every bound below is the test's own timeout.
 
-/** A port on 127.0.0.1 that nothing listens on: bound once to learn a free one, then closed. */
-async function deadPort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const cleanups: (() => Promise<unknown> | void)[] = [];
 afterEach(async () => {
