@@ -1,0 +1,59 @@
+import { createWorkflow, type Workflow } from "../dist/index.js";
+
+// What the scale-out bench (bench/scale-out.ts) and its worker processes (bench/scale-out-worker.ts)
+// share: the workflow, the raw floor's statement and record, and the messages between them.
+
+export const steps = 10;
+
+/** Ten no-op steps: what a step costs is the store's work, not the operation's. */
+export const workflow: Workflow<{ n: number }> = (() => {
+  const builder = createWorkflow<{ n: number }>("ScaleOut").withVersion("1");
+  for (let i = 0; i < steps; i++) builder.withOperation(`step-${i}`, (input: unknown) => (typeof input === "number" ? input + 1 : 1));
+  return builder.build();
+})();
+
+export type Backend = "postgres" | "redis";
+export type SideName = "coordinator" | "plain" | "raw";
+
+export const rawTable = "scale_out_raw";
+export const rawUpsert = `INSERT INTO ${rawTable} (instance_id, data) VALUES ($1, $2) ON CONFLICT (instance_id) DO UPDATE SET data = EXCLUDED.data`;
+export const redisPrefix = "scale-out:";
+export const rawRedisKey = (instanceId: string): string => `scale-out-raw:${instanceId}`;
+
+/**
+ * The raw side's record after step `step`: what a hand-written worker storing its progress as JSON
+ * keeps per instance (the fields of a snapshot, without the codec's envelope and checksum).
+ */
+export function rawRecord(instanceId: string, step: number, createdAt: string): string {
+  return JSON.stringify({
+    formatVersion: 1,
+    foundryExecutionId: instanceId,
+    workflowId: workflow.id,
+    workflowName: workflow.name,
+    operationCount: steps,
+    nextOperationIndex: step + 1,
+    properties: { n: 1 },
+    lastOutput: step + 1,
+    status: step + 1 === steps ? "completed" : "running",
+    revision: step + 1,
+    createdAt,
+    updatedAt: new Date().toISOString(),
+  });
+}
+
+export type ToWorker =
+  | { readonly type: "init"; readonly backend: Backend; readonly url: string; readonly concurrency: number }
+  | { readonly type: "run"; readonly side: SideName; readonly instanceIds: readonly string[] }
+  | { readonly type: "exit" };
+
+/** What one worker did in one run. */
+export interface WorkerTally {
+  /** Workflow steps completed (instances resumed or run × steps). */
+  readonly steps: number;
+  /** Statements (Postgres) or commands (Redis) sent through this worker's client. */
+  readonly queries: number;
+  /** User + system CPU of the worker process, microseconds. */
+  readonly cpuUs: number;
+}
+
+export type FromWorker = { readonly type: "ready" } | ({ readonly type: "done" } & WorkerTally) | { readonly type: "error"; readonly message: string };

@@ -1,0 +1,120 @@
+import { Redis } from "ioredis";
+import pg from "pg";
+import { createFoundry, createSmith } from "../dist/index.js";
+import { createRecoveryCoordinator, usePersistence, type RecoveryCoordinator, type WorkflowPersistenceProvider } from "../dist/persistence/index.js";
+import { PostgresPersistenceProvider, type PostgresClient } from "../dist/persistence/postgres.js";
+import { RedisPersistenceProvider, type IoRedisLikeClient } from "../dist/persistence/redis.js";
+import { rawRecord, rawRedisKey, rawUpsert, redisPrefix, steps, workflow, type FromWorker, type SideName, type ToWorker, type WorkerTally } from "./scale-out-protocol.js";
+
+// One worker process of the scale-out bench, driven over IPC by bench/scale-out.ts: it connects once,
+// then runs one side at a time on the instances it is given (the coordinator lists its own) and
+// reports its steps, the statements or commands its client sent, and its CPU time.
+
+interface Store {
+  readonly provider: WorkflowPersistenceProvider;
+  /** The raw floor: one upsert (Postgres) or one SET (Redis) of `text`. */
+  readonly rawWrite: (instanceId: string, text: string) => Promise<unknown>;
+  close(): Promise<void>;
+}
+
+// Every statement or command goes through the wrapped client, so the count is exact and per worker.
+let queries = 0;
+
+function connect(message: Extract<ToWorker, { type: "init" }>): Store {
+  if (message.backend === "postgres") {
+    const pool = new pg.Pool({ connectionString: message.url, max: message.concurrency });
+    const client: PostgresClient = {
+      query: (text, values) => {
+        queries++;
+        return pool.query(text, values);
+      },
+    };
+    return { provider: new PostgresPersistenceProvider({ client }), rawWrite: (id, text) => client.query(rawUpsert, [id, text]), close: () => pool.end() };
+  }
+  const redis = new Redis(message.url);
+  const client: IoRedisLikeClient = {
+    call: (command, ...args) => {
+      queries++;
+      return redis.call(command, ...args);
+    },
+  };
+  return {
+    provider: new RedisPersistenceProvider({ client, keyPrefix: redisPrefix }),
+    rawWrite: (id, text) => client.call("SET", rawRedisKey(id), text),
+    close: async () => void (await redis.quit()),
+  };
+}
+
+/** Runs `task` over `items`, `lanes` at a time. */
+async function inLanes<T>(items: readonly T[], lanes: number, task: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) await task(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(lanes, items.length) }, lane));
+}
+
+const smith = createSmith();
+
+async function runSide(store: Store, coordinator: RecoveryCoordinator, concurrency: number, side: SideName, instanceIds: readonly string[]): Promise<number> {
+  switch (side) {
+    case "raw":
+      await inLanes(instanceIds, concurrency, async (id) => {
+        const createdAt = new Date().toISOString();
+        for (let step = 0; step < steps; step++) await store.rawWrite(id, rawRecord(id, step, createdAt));
+      });
+      return instanceIds.length * steps;
+    case "plain":
+      await inLanes(instanceIds, concurrency, async (id) => {
+        const foundry = usePersistence(createFoundry(workflow.name, { executionId: id, properties: { n: 1 } }), store.provider, { instanceId: id, workflowKey: workflow.id });
+        await smith.forge(workflow, foundry, { input: 0 });
+      });
+      return instanceIds.length * steps;
+    case "coordinator": {
+      // As the README runs it: resumeAll again until a pass finds nothing left to run here.
+      let resumed = 0;
+      for (;;) {
+        const report = await coordinator.resumeAll();
+        const failure = report.failed[0];
+        if (failure !== undefined) throw failure.error;
+        if (report.resumed.length === 0) return resumed * steps;
+        resumed += report.resumed.length;
+      }
+    }
+  }
+}
+
+let store: Store | undefined;
+let coordinator: RecoveryCoordinator | undefined;
+let concurrency = 4;
+const send = (message: FromWorker): void => void process.send?.(message);
+
+process.on("message", (message: ToWorker) => {
+  void handle(message).catch((error: unknown) => send({ type: "error", message: error instanceof Error ? (error.stack ?? error.message) : String(error) }));
+});
+
+async function handle(message: ToWorker): Promise<void> {
+  switch (message.type) {
+    case "init":
+      store = connect(message);
+      concurrency = message.concurrency;
+      coordinator = createRecoveryCoordinator({ provider: store.provider, resolveWorkflow: () => workflow, concurrency });
+      send({ type: "ready" });
+      return;
+    case "run": {
+      if (store === undefined || coordinator === undefined) throw new Error("run before init");
+      queries = 0;
+      const cpu = process.cpuUsage();
+      const done = await runSide(store, coordinator, concurrency, message.side, message.instanceIds);
+      const used = process.cpuUsage(cpu);
+      const tally: WorkerTally = { steps: done, queries, cpuUs: used.user + used.system };
+      send({ type: "done", ...tally });
+      return;
+    }
+    case "exit":
+      await coordinator?.close();
+      await store?.close();
+      process.disconnect();
+      return;
+  }
+}

@@ -1,0 +1,233 @@
+import { fork, type ChildProcess } from "node:child_process";
+import { loadavg } from "node:os";
+import { fileURLToPath } from "node:url";
+import { Redis } from "ioredis";
+import pg from "pg";
+import { createRecoveryCoordinator, type WorkflowPersistenceProvider } from "../dist/persistence/index.js";
+import { PostgresPersistenceProvider } from "../dist/persistence/postgres.js";
+import { RedisPersistenceProvider } from "../dist/persistence/redis.js";
+import { startPostgres } from "../test/support/postgres-server.js";
+import { startRedis } from "../test/support/redis-server.js";
+import { ratio, verdict } from "./measure.js";
+import type { BenchSection } from "./report.js";
+import { rawTable, redisPrefix, steps, workflow, type Backend, type FromWorker, type SideName, type ToWorker, type WorkerTally } from "./scale-out-protocol.js";
+
+// Many workers on one store: N worker processes (concurrency C each) run the same instances three
+// ways in one run on a throw-away server: through the recovery coordinator (instances enqueued
+// beforehand, every worker calling resumeAll until a pass runs nothing), with plain usePersistence
+// (no lease, instances split between the workers), and the floor, one raw upsert (one SET) per step.
+// Throughput ratios are paired within a trial; the sides' order rotates between trials.
+
+const workers = 4;
+const concurrency = 4;
+const instances = 1_200;
+const warmupInstances = 120;
+const trials = 3;
+const throughputTarget = 0.8;
+const queriesTarget = 1.15;
+const sides: readonly SideName[] = ["coordinator", "plain", "raw"];
+const sideLabels: Record<SideName, string> = {
+  coordinator: "recovery coordinator (resumeAll, lease)",
+  plain: "plain usePersistence (no lease)",
+  raw: "raw: one upsert / SET per step",
+};
+
+/** The bench's own view of a store: what it prepares before a side and checks after it. */
+interface StoreAdmin {
+  readonly label: string;
+  readonly backend: Backend;
+  readonly url: string;
+  readonly provider: WorkflowPersistenceProvider;
+  /** Snapshots and raw records left in the store. */
+  count(): Promise<{ snapshots: number; raw: number }>;
+  reset(): Promise<unknown>;
+  close(): Promise<unknown>;
+}
+
+async function postgresAdmin(url: string): Promise<StoreAdmin> {
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  const provider = new PostgresPersistenceProvider({ client: pool });
+  await provider.migrate();
+  await pool.query(`CREATE TABLE IF NOT EXISTS ${rawTable} (instance_id text PRIMARY KEY, data text NOT NULL)`);
+  const version = ((await pool.query("SHOW server_version")).rows[0] as { server_version: string }).server_version;
+  const countOf = async (table: string): Promise<number> => ((await pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0] as { n: number }).n;
+  return {
+    label: `PostgreSQL ${version.split(" ")[0] ?? version}`,
+    backend: "postgres",
+    url,
+    provider,
+    count: async () => ({ snapshots: await countOf("workflowforge_snapshots"), raw: await countOf(rawTable) }),
+    reset: () => pool.query(`TRUNCATE workflowforge_snapshots, ${rawTable}`),
+    close: () => pool.end(),
+  };
+}
+
+async function redisAdmin(url: string): Promise<StoreAdmin> {
+  const redis = new Redis(url);
+  const version = /redis_version:(\S+)/.exec(await redis.info("server"))?.[1] ?? "unknown";
+  const countOf = async (pattern: string): Promise<number> => (await redis.keys(pattern)).length;
+  return {
+    label: `Redis ${version}`,
+    backend: "redis",
+    url,
+    provider: new RedisPersistenceProvider({ client: redis, keyPrefix: redisPrefix }),
+    count: async () => ({ snapshots: await countOf(`${redisPrefix}s:*`), raw: await countOf("scale-out-raw:*") }),
+    reset: () => redis.flushdb(),
+    close: () => redis.quit(),
+  };
+}
+
+interface Worker {
+  readonly child: ChildProcess;
+  next(): Promise<FromWorker>;
+}
+
+function startWorker(): Worker {
+  // fork passes this process's execArgv on, so under tsx the worker runs from its .ts source too.
+  const child = fork(fileURLToPath(new URL("./scale-out-worker.ts", import.meta.url)), { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const queue: FromWorker[] = [];
+  const waiting: Array<{ resolve: (message: FromWorker) => void; reject: (error: Error) => void }> = [];
+  child.on("message", (message: FromWorker) => {
+    const waiter = waiting.shift();
+    if (waiter === undefined) queue.push(message);
+    else waiter.resolve(message);
+  });
+  child.on("exit", (code) => {
+    for (const waiter of waiting.splice(0)) waiter.reject(new Error(`a scale-out worker exited with code ${code}`));
+  });
+  const next = async (): Promise<FromWorker> => {
+    const message = queue.shift() ?? (await new Promise<FromWorker>((resolve, reject) => waiting.push({ resolve, reject })));
+    if (message.type === "error") throw new Error(`a scale-out worker failed: ${message.message}`);
+    return message;
+  };
+  return { child, next };
+}
+
+const tell = (worker: Worker, message: ToWorker): void => void worker.child.send(message);
+
+interface SideResult {
+  readonly stepsPerSecond: number;
+  readonly queriesPerStep: number;
+  readonly cpuUsPerStep: number;
+}
+
+async function runSide(admin: StoreAdmin, pool: readonly Worker[], side: SideName, count: number, tag: string): Promise<SideResult> {
+  const ids = Array.from({ length: count }, (_, i) => `${tag}-${side}-${i}`);
+  if (side === "coordinator") {
+    const enqueuer = createRecoveryCoordinator({ provider: admin.provider, resolveWorkflow: () => workflow });
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < ids.length) await enqueuer.enqueue(workflow, { instanceId: ids[next++] as string, properties: { n: 1 } });
+    };
+    await Promise.all(Array.from({ length: 8 }, lane));
+    await enqueuer.close();
+  }
+  const started = process.hrtime.bigint();
+  // The coordinator's workers list the instances themselves; the others get every N-th one.
+  pool.forEach((worker, w) => tell(worker, { type: "run", side, instanceIds: side === "coordinator" ? [] : ids.filter((_, i) => i % pool.length === w) }));
+  const tallies = (await Promise.all(pool.map((worker) => worker.next()))) as Array<{ type: "done" } & WorkerTally>;
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const total = (key: keyof WorkerTally): number => tallies.reduce((sum, tally) => sum + tally[key], 0);
+  const left = await admin.count();
+  const expected = { snapshots: 0, raw: side === "raw" ? count : 0 };
+  if (total("steps") !== count * steps || left.snapshots !== expected.snapshots || left.raw !== expected.raw) {
+    throw new Error(`scale-out ${side} on ${admin.label}: ${total("steps")} steps done of ${count * steps}, ${left.snapshots} snapshots and ${left.raw} raw records left`);
+  }
+  await admin.reset();
+  return { stepsPerSecond: total("steps") / seconds, queriesPerStep: total("queries") / total("steps"), cpuUsPerStep: total("cpuUs") / total("steps") };
+}
+
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = (sorted.length - 1) / 2;
+  return ((sorted[Math.floor(middle)] ?? Number.NaN) + (sorted[Math.ceil(middle)] ?? Number.NaN)) / 2;
+};
+
+interface StoreResult {
+  readonly label: string;
+  readonly results: Record<SideName, SideResult[]>;
+}
+
+async function measureStore(admin: StoreAdmin): Promise<StoreResult> {
+  const pool = Array.from({ length: workers }, startWorker);
+  try {
+    for (const worker of pool) tell(worker, { type: "init", backend: admin.backend, url: admin.url, concurrency });
+    await Promise.all(pool.map((worker) => worker.next()));
+    for (const side of sides) await runSide(admin, pool, side, warmupInstances, "warmup");
+    const results: Record<SideName, SideResult[]> = { coordinator: [], plain: [], raw: [] };
+    for (let trial = 0; trial < trials; trial++) {
+      const order = sides.map((_, i) => sides[(i + trial) % sides.length] as SideName);
+      for (const side of order) results[side].push(await runSide(admin, pool, side, instances, `trial${trial}`));
+    }
+    return { label: admin.label, results };
+  } finally {
+    for (const worker of pool) if (worker.child.connected) tell(worker, { type: "exit" });
+    await Promise.all(pool.map((worker) => (worker.child.exitCode === null ? new Promise((resolve) => worker.child.once("exit", resolve)) : Promise.resolve())));
+  }
+}
+
+const span = (values: readonly number[]): string => `${Math.round(Math.min(...values)).toLocaleString("en")}–${Math.round(Math.max(...values)).toLocaleString("en")}`;
+
+function rowsOf({ label, results }: StoreResult): Record<string, string | number>[] {
+  return sides.map((side) => {
+    const paired = results[side].map((result, trial) => result.stepsPerSecond / (results.raw[trial]?.stepsPerSecond ?? Number.NaN));
+    return {
+      store: label,
+      side: sideLabels[side],
+      "steps/s (median)": Math.round(median(results[side].map((result) => result.stepsPerSecond))),
+      "steps/s (min–max)": span(results[side].map((result) => result.stepsPerSecond)),
+      "× raw (min / median)": `${ratio(Math.min(...paired))} / ${ratio(median(paired))}`,
+      "queries per step": Number(median(results[side].map((result) => result.queriesPerStep)).toFixed(3)),
+      "client CPU µs/step": Math.round(median(results[side].map((result) => result.cpuUsPerStep))),
+    };
+  });
+}
+
+function targetNotes({ label, results }: StoreResult, backend: Backend): string[] {
+  const paired = results.coordinator.map((result, trial) => result.stepsPerSecond / (results.raw[trial]?.stepsPerSecond ?? Number.NaN));
+  const notes = [
+    `Target (${label}): coordinator throughput at least ${throughputTarget}× the raw side's in the same trial, median of ${trials}: ${verdict(median(paired) >= throughputTarget)} (median ${ratio(median(paired))}, min ${ratio(Math.min(...paired))}).`,
+  ];
+  if (backend === "postgres") {
+    const perStep = results.coordinator.map((result) => result.queriesPerStep);
+    notes.push(`Target (${label}): coordinator at most ${queriesTarget} statements per step, claim, checkpoints, delete and listing included: ${verdict(Math.max(...perStep) <= queriesTarget)} (${perStep.map((value) => value.toFixed(3)).join(", ")}).`);
+  }
+  return notes;
+}
+
+export async function run(): Promise<BenchSection> {
+  const title = `Scale-out: ${workers} worker processes through the recovery coordinator vs raw writes`;
+  const began = Date.now();
+  const loadBefore = loadavg()[0] ?? Number.NaN;
+  const rows: Record<string, string | number>[] = [];
+  const notes: string[] = [];
+  for (const [backend, start, connect] of [
+    ["postgres", startPostgres, postgresAdmin],
+    ["redis", startRedis, redisAdmin],
+  ] as const) {
+    const server = await start();
+    if ("skipped" in server) {
+      notes.push(`${backend} not measured: ${server.skipped}.`);
+      continue;
+    }
+    try {
+      const admin = await connect(server.url);
+      try {
+        const result = await measureStore(admin);
+        rows.push(...rowsOf(result));
+        notes.push(...targetNotes(result, backend));
+      } finally {
+        await admin.close();
+      }
+    } finally {
+      await server.stop();
+    }
+  }
+  notes.push(
+    `Each trial: ${instances.toLocaleString("en")} ${steps}-step workflows of no-op operations per side, spread over ${workers} worker processes with concurrency ${concurrency} each (a pg Pool of ${concurrency} connections, or one ioredis connection, per process), on a throw-away server on 127.0.0.1 (Postgres with fsync and synchronous_commit on). ${trials} trials after a warm-up of ${warmupInstances} instances per side; the sides' order rotates between trials, and each ratio compares sides of the same trial.`,
+    "coordinator: the instances are enqueued beforehand (not timed); every worker runs `resumeAll()` until a pass resumes nothing, so workers list the same records and race for their claims, as the README runs it. plain: `usePersistence` without a lease, each worker running its share of fresh instances (one load, ten checkpoints, one delete each). raw: each worker writes its share with one `INSERT ... ON CONFLICT DO UPDATE` (Redis: one `SET`) of the record as JSON per step, and nothing else.",
+    "steps/s: all workers' steps over the wall time from sending the work to the last worker's answer. Queries per step: every statement (Redis: command) the workers' clients sent, counted by wrapping the client in each worker (listing, claims lost to another worker, checkpoints, loads and deletes included; the enqueueing is not). Client CPU: user + system time of the worker processes per step.",
+    `Load average (1 min) ${loadBefore.toFixed(2)} at the start, ${(loadavg()[0] ?? Number.NaN).toFixed(2)} at the end; the section took ${Math.round((Date.now() - began) / 1000)} s.`,
+  );
+  return { title, rows, notes };
+}
