@@ -54,6 +54,8 @@ export interface WorkerTally {
   readonly queries: number;
   /** User + system CPU of the worker process, microseconds. */
   readonly cpuUs: number;
+  /** Coordinator only: instances this worker listed but another worker claimed first. */
+  readonly lostClaims: number;
 }
 
 export type FromWorker = { readonly type: "ready" } | ({ readonly type: "done" } & WorkerTally) | { readonly type: "error"; readonly message: string };
