@@ -6,7 +6,7 @@ import {
   type WorkflowExecutionSnapshot,
   type WorkflowPersistenceProvider,
 } from "../dist/persistence/index.js";
-import { ratio, type Side, type Summary } from "./measure.js";
+import { pairedMedian, ratio, type Side, type Summary } from "./measure.js";
 
 // The workload every provider bench checkpoints: a 200-step workflow with a 10-key order bag, and
 // the five sides each bench measures it with. Shared so that the providers' numbers compare the
@@ -113,6 +113,26 @@ export function checkpointSides(
     encode: { run: () => Promise.resolve(snapshots.map(stored)), units: steps },
   };
 }
+
+/**
+ * The floor of a provider that stores JSON through its own compare-and-set: `cas` writes each
+ * snapshot's `JSON.stringify`, made in the loop as a provider would make it, one write per step.
+ */
+export const jsonSide = (cas: RawWrite, fixture: CheckpointFixture): Side => rawSide(cas, fixture.snapshots, (i) => JSON.stringify(fixture.snapshots[i]));
+
+/**
+ * A driver call the provider made, recorded to be made again by hand: `replay(text)` gives its
+ * arguments with the stored text (`stored`, found among them once) replaced by `text`.
+ */
+export function replayWithText<T>(args: readonly T[], stored: string): (text: string) => T[] {
+  const at = args.indexOf(stored as T);
+  if (at < 0 || args.indexOf(stored as T, at + 1) >= 0) throw new Error("a recorded call does not carry the stored text exactly once");
+  return (text) => args.map((arg, i) => (i === at ? (text as T) : arg));
+}
+
+/** Per round, checkpoint ÷ `floor` (sides measured moments apart), summarised over rounds. */
+export const checkpointOver = <K extends string>(samples: Readonly<Record<SideName | K, readonly number[]>>, floor: SideName | K): Summary =>
+  pairedMedian(samples, (at) => (at("persisted") - at("bare")) / at(floor));
 
 // One write per step through `raw`, then its end: `textAt(i)` is the text of step i.
 function rawSide(raw: RawWrite, snapshots: readonly WorkflowExecutionSnapshot[], textAt: (index: number) => string): Side {

@@ -46,12 +46,14 @@ export function summarise(values: readonly number[]): Summary {
 /**
  * Measures every side of every case in each round, rotating the order of cases and of sides, so
  * drift in the machine's speed (JIT, GC, clock, neighbours) is shared by all cells instead of
- * favouring whichever was measured in a fast moment. Resolves with a summary per case and side.
+ * favouring whichever was measured in a fast moment. Resolves with every sample (ns per unit), in
+ * round order, per case and side: the sides of one case are measured one after the other in each
+ * round, so `samples[side][round]` of two sides pair up (see `pairedMedian`).
  */
-export async function measureInterleaved<K extends string>(
+export async function measureSamples<K extends string>(
   cases: readonly Readonly<Record<K, Side>>[],
   options: MeasureOptions = {},
-): Promise<Record<K, Summary>[]> {
+): Promise<Record<K, number[]>[]> {
   const { unitsPerSample = 50_000, warmupRounds = 3, rounds = 11 } = options;
   const samples = cases.map((sides) => Object.fromEntries(Object.keys(sides).map((key) => [key, [] as number[]])) as Record<K, number[]>);
   for (let round = 0; round < warmupRounds + rounds; round++) {
@@ -67,7 +69,25 @@ export async function measureInterleaved<K extends string>(
       }
     }
   }
+  return samples;
+}
+
+/** `measureSamples`, summarised: a median and a spread per case and side. */
+export async function measureInterleaved<K extends string>(
+  cases: readonly Readonly<Record<K, Side>>[],
+  options: MeasureOptions = {},
+): Promise<Record<K, Summary>[]> {
+  const samples = await measureSamples(cases, options);
   return samples.map((bySide) => Object.fromEntries(Object.entries(bySide).map(([key, values]) => [key, summarise(values as number[])])) as Record<K, Summary>);
+}
+
+/**
+ * The median over rounds of `of(at)`, where `at(side)` is that side's sample of the round: a ratio
+ * of sides measured moments apart, so a slow stretch of the machine moves both of its terms.
+ */
+export function pairedMedian<K extends string>(samples: Readonly<Record<K, readonly number[]>>, of: (at: (side: K) => number) => number): Summary {
+  const rounds = Math.min(...Object.values<readonly number[]>(samples).map((values) => values.length));
+  return summarise(Array.from({ length: rounds }, (_, round) => of((side) => samples[side][round] ?? Number.NaN)));
 }
 
 export const verdict = (holds: boolean): string => (holds ? "holds" : "MISSED");
