@@ -48,3 +48,30 @@ export function raceAbort<T>(work: Promise<T>, signal: AbortSignal, error: () =>
     );
   });
 }
+
+/**
+ * A signal that aborts when any of `signals` does, linked through one listener on each that
+ * `dispose` removes. Unlike `AbortSignal.any`, nothing stays attached to a long-lived source once
+ * disposed, so linking a short task to a signal that lives as long as the process leaks nothing.
+ */
+export function linkedSignal(signals: readonly AbortSignal[]): { readonly signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const cleanups: (() => void)[] = [];
+  const dispose = (): void => {
+    for (const cleanup of cleanups.splice(0)) cleanup();
+  };
+  for (const source of signals) {
+    if (source.aborted) {
+      controller.abort(source.reason);
+      break;
+    }
+    const abort = (): void => {
+      controller.abort(source.reason);
+      dispose();
+    };
+    source.addEventListener("abort", abort, { once: true });
+    cleanups.push(() => source.removeEventListener("abort", abort));
+  }
+  if (controller.signal.aborted) dispose();
+  return { signal: controller.signal, dispose };
+}

@@ -1,4 +1,5 @@
-import type { SnapshotKeys } from "./errors.js";
+import type { RunContext } from "../types.js";
+import { SnapshotConflictError, type SnapshotKeys } from "./errors.js";
 import { pairKey } from "./keys.js";
 import type { WorkflowExecutionSnapshot } from "./snapshot.js";
 
@@ -20,13 +21,31 @@ export function describeClaim(snapshot: WorkflowExecutionSnapshot): string {
   return `owner "${snapshot.owner ?? ""}" holds a live lease until ${snapshot.leaseExpiresAt ?? ""}`;
 }
 
-// Instances a leased run of this process is running, by their keys alone. A lease tells other
+// Instances a run of this process is running, by their keys alone. A lease tells other
 // processes apart by owner; runs inside one process share the owner, so they are told apart here.
 // The keys, not the provider object, are what counts: two provider objects (or two coordinators)
 // on one store must not run one instance twice, and a provider cannot say which store it is.
 const runningHere = new Set<string>();
 
-/** True while a leased run of this process is running the instance. */
+/**
+ * Holds the instance for this run of this process until it settles: refused at once with
+ * SnapshotConflictError when another run of this process holds it, whatever provider object or
+ * coordinator it uses. `beforeRelease` runs first when the run settles (a lease's renewal in flight
+ * lands before another run here may claim).
+ */
+export function holdForRun(run: RunContext, keys: SnapshotKeys, beforeRelease: () => Promise<void> | undefined): void {
+  const release = holdInstance(keys);
+  if (release === undefined) throw new SnapshotConflictError({ keys, detail: "another run in this process is running this instance" });
+  run.onSettled(async () => {
+    try {
+      await beforeRelease();
+    } finally {
+      release();
+    }
+  });
+}
+
+/** True while a run of this process is running the instance. */
 export function isHeldHere(keys: SnapshotKeys): boolean {
   return runningHere.has(pairKey(keys));
 }

@@ -5,10 +5,11 @@ import type { SnapshotConflictError } from "./errors.js";
 export interface LeaseKeeperOptions {
   readonly ttlMs: number;
   /**
-   * Renews the claim outside a checkpoint. Rejects with SnapshotConflictError when it was lost.
-   * `held()` turns false once renewals stopped: a renewal must not save after that.
+   * Renews the claim outside a checkpoint, resolving whether it saved. Rejects with
+   * SnapshotConflictError when it was lost. `held()` turns false once renewals stopped: a renewal
+   * must not save after that.
    */
-  readonly renew: (held: () => boolean) => Promise<void>;
+  readonly renew: (held: () => boolean) => Promise<boolean>;
   /** The error for a lease that ran out because no save reached the store in time. */
   readonly expired: () => SnapshotConflictError;
   /** Reports a renewal that failed for another reason; the next checkpoint or renewal tries again. */
@@ -40,7 +41,6 @@ export class LeaseKeeper {
   // Renewals start once the claim landed: before that there is nothing of ours to renew.
   #renewalsStarted = false;
   #renewalsStopped = false;
-  #closed = false;
   #lost: SnapshotConflictError | undefined;
   // Guarded store calls in flight.
   #pending = 0;
@@ -57,6 +57,11 @@ export class LeaseKeeper {
     return this.#lost;
   }
 
+  /** Aborted when the claim is lost. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
   /** The signal an operation runs with: the caller's, also aborted when the claim is lost. */
   signalFor(signal: AbortSignal): AbortSignal {
     return AbortSignal.any([signal, this.#controller.signal]);
@@ -68,6 +73,11 @@ export class LeaseKeeper {
    * answers may hold nothing else open, and the run must still settle.
    */
   async guard<T>(work: Promise<T>): Promise<T> {
+    if (this.#lost !== undefined) {
+      // The call already started: its own rejection must not go unhandled.
+      work.catch(() => undefined);
+      throw this.#lost;
+    }
     if (this.#pending++ === 0) (this.#timer as { ref?: () => void }).ref?.();
     try {
       return await raceAbort(work, this.#controller.signal, () => this.#lost as SnapshotConflictError);
@@ -121,7 +131,6 @@ export class LeaseKeeper {
 
   /** The run settled: nothing more to watch. */
   close(): Promise<void> {
-    this.#closed = true;
     clearInterval(this.#timer);
     return this.stopRenewing();
   }
@@ -131,15 +140,14 @@ export class LeaseKeeper {
   }
 
   #tick(): void {
-    if (this.#closed) return;
     this.#expireIfDue();
     if (this.#lost !== undefined || !this.#renewalsStarted || this.#renewalsStopped || this.#sendingSince !== undefined || this.#renewing !== undefined) return;
     if (performance.now() - this.#lastSavedAt < this.#options.ttlMs / 3) return;
     const sentAt = performance.now();
     this.#renewing = this.guard(this.#options.renew(() => !this.#renewalsStopped))
       .then(
-        () => {
-          this.#lastSavedAt = sentAt;
+        (saved) => {
+          if (saved) this.#lastSavedAt = sentAt;
         },
         (error: unknown) => {
           if (isConflict(error)) this.lose(error);

@@ -68,7 +68,7 @@ function persistenceMiddleware(provider: WorkflowPersistenceProvider, options: S
       if (session.resumeCompensation !== undefined) return session.resumeCompensation;
     }
     if (context.index < session.resumeFrom) return session.skip(context.index);
-    await session.beforeOperation(context.index);
+    if (session.checksBeforeOperation) await session.beforeOperation(context.index);
     let result: unknown;
     try {
       result = await next(session.contextFor(context));
@@ -76,8 +76,9 @@ function persistenceMiddleware(provider: WorkflowPersistenceProvider, options: S
       // A run that lost its claim writes nothing more: another process owns the instance now.
       if (session.lost !== undefined) throw session.lost;
       // Stopped by a shutdown past its deadline: the last checkpoint stays, and the claim goes back.
-      if (options.shutdown?.aborted === true && context.signal.aborted) await session.release();
-      else await session.failed(context, error);
+      const deadline = session.deadlinePassed;
+      if (deadline !== undefined) await session.stopForShutdown(deadline, context.index);
+      await session.failed(context, error);
       throw error;
     }
     await session.completed(context, result);

@@ -1,7 +1,5 @@
 import type { Logger } from "../types.js";
 import type { ErrorLocation } from "../errors.js";
-import type { OperationContext } from "../types.js";
-import { holdInstance } from "./claim.js";
 import { SnapshotConflictError, describeKeys, type SnapshotKeys } from "./errors.js";
 import { LeaseKeeper } from "./lease.js";
 import type { WorkflowExecutionSnapshot } from "./snapshot.js";
@@ -13,9 +11,9 @@ export interface ClaimWrites {
   readonly save: () => Promise<void>;
   /**
    * Saves the last stored checkpoint, changed, as the next revision (fenced: refused when the stored
-   * revision moved); `change` returning undefined writes nothing.
+   * revision moved); `change` returning undefined writes nothing. Resolves whether it wrote.
    */
-  readonly rewrite: (change: (stored: WorkflowExecutionSnapshot) => WorkflowExecutionSnapshot | undefined, mode: WriteMode) => Promise<void>;
+  readonly rewrite: (change: (stored: WorkflowExecutionSnapshot) => WorkflowExecutionSnapshot | undefined, mode: WriteMode) => Promise<boolean>;
   readonly location: () => ErrorLocation;
   readonly logger: Logger;
 }
@@ -40,20 +38,14 @@ export class RunClaim {
     });
   }
 
-  /**
-   * Takes the in-process hold on the instance (refused at once with SnapshotConflictError when
-   * another run of this process holds it, whatever provider object it uses) and starts watching
-   * the lease. Both end when the run settles.
-   */
-  static hold(context: OperationContext<any>, keys: SnapshotKeys, ttlMs: number, writes: ClaimWrites): RunClaim {
-    const release = holdInstance(keys);
-    if (release === undefined) throw new SnapshotConflictError({ keys, detail: "another run in this process is running this instance" });
-    const claim = new RunClaim(keys, ttlMs, writes);
-    context.run.onSettled(async () => {
-      release();
-      await claim.#lease.close();
-    });
-    return claim;
+  /** Starts watching the lease; {@link close} when the run settles. */
+  static start(keys: SnapshotKeys, ttlMs: number, writes: ClaimWrites): RunClaim {
+    return new RunClaim(keys, ttlMs, writes);
+  }
+
+  /** The run settled: resolves once a renewal in flight has landed. */
+  close(): Promise<void> {
+    return this.#lease.close();
   }
 
   get lost(): SnapshotConflictError | undefined {
@@ -70,15 +62,20 @@ export class RunClaim {
   }
 
   /** Stores the last checkpoint again without a lease, and gives back the attempt this claim counted. */
-  async release(): Promise<void> {
-    if (this.#lease.lost !== undefined) return;
+  async release(): Promise<boolean> {
+    if (this.#lease.lost !== undefined) return false;
     await this.#lease.stopRenewing();
-    await this.#writes.rewrite((stored) => {
+    return this.#writes.rewrite((stored) => {
       const released: Record<string, unknown> = { ...stored };
       delete released.leaseExpiresAt;
       if (typeof stored.attempts === "number" && stored.attempts > 0) released.attempts = stored.attempts - 1;
       return released as unknown as WorkflowExecutionSnapshot;
     }, "release");
+  }
+
+  /** Aborted when the claim is lost. */
+  get signal(): AbortSignal {
+    return this.#lease.signal;
   }
 
   signalFor(signal: AbortSignal): AbortSignal {
@@ -106,7 +103,7 @@ export class RunClaim {
   }
 
   // Re-saves exactly what the last checkpoint stored with a new lease.
-  async #renew(held: () => boolean): Promise<void> {
-    await this.#writes.rewrite((stored) => (held() ? { ...stored } : undefined), "renewal");
+  #renew(held: () => boolean): Promise<boolean> {
+    return this.#writes.rewrite((stored) => (held() ? { ...stored } : undefined), "renewal");
   }
 }

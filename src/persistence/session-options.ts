@@ -14,4 +14,9 @@ export interface SessionOptions extends ResolvedPersistenceOptions {
    * its claim so another worker can take the instance over at once.
    */
   readonly shutdown?: AbortSignal | undefined;
+  /**
+   * Aborted when the coordinator's close deadline passed: the running operation's signal aborts
+   * (store calls are not aborted), and the run gives its claim back.
+   */
+  readonly deadline?: AbortSignal | undefined;
 }

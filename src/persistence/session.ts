@@ -1,4 +1,4 @@
-import { abortError } from "../abort.js";
+import { abortError, linkedSignal } from "../abort.js";
 import { isWorkflowForgeError, preventsCompensation, type ErrorLocation } from "../errors.js";
 import type { Foundry } from "../foundry.js";
 import { outputOf, restoreDataOf, resumeCompensation, skipOperation, type ResumeCompensation, type SkipOperation } from "../outcome.js";
@@ -8,6 +8,7 @@ import { WorkflowCompensatedError, type SnapshotConflictError, type SnapshotKeys
 import { snapshotKeysOf } from "./keys.js";
 import type { WorkflowPersistenceProvider } from "./provider.js";
 import { restoreProperties } from "./restore-properties.js";
+import { holdForRun } from "./claim.js";
 import { planResume } from "./resume.js";
 import { RunClaim } from "./run-claim.js";
 import type { SessionOptions } from "./session-options.js";
@@ -33,6 +34,7 @@ export class PersistenceSession {
   readonly #state: SnapshotState;
   readonly #store: SnapshotStore;
   #claim: RunClaim | undefined;
+  #deadline: AbortSignal | undefined;
   // The properties a run that never checkpointed started with: what its failure record stores.
   #startProperties: Record<string, unknown> | undefined;
 
@@ -50,9 +52,11 @@ export class PersistenceSession {
   /** Loads (once, unless handed the snapshot), validates and adopts what is stored, then claims the run when leasing. */
   static async open(context: OperationContext<any>, provider: WorkflowPersistenceProvider, options: SessionOptions): Promise<PersistenceSession> {
     const session = new PersistenceSession(context, provider, options);
+    holdForRun(context.run, session.keys, () => session.#claim?.close());
+    session.#watchDeadline(context);
     if (options.leaseTtlMs !== undefined) {
       const here = (): ErrorLocation => session.#locate(session.#state.next);
-      session.#claim = RunClaim.hold(context, session.keys, options.leaseTtlMs, {
+      session.#claim = RunClaim.start(session.keys, options.leaseTtlMs, {
         save: () => session.#save(session.#state.status, here()),
         rewrite: (change, mode) => session.#store.rewrite(here(), change, mode),
         location: here,
@@ -63,6 +67,8 @@ export class PersistenceSession {
     const stored = options.resumes ?? (await session.#store.load(undefined));
     await session.#adopt(stored);
     if (session.#state.status === "completed") return session; // nothing runs, so nothing is claimed or written
+    // A coordinator closing claims nothing more.
+    if (options.shutdown?.aborted === true) throw abortError(options.shutdown, session.#locate(session.#state.next));
     if (options.countsAttempts) session.#state.attempts = (session.#state.attempts ?? 0) + 1;
     await session.#claim?.claim();
     context.run.observeCompensation(session.#compensationObserver());
@@ -74,9 +80,19 @@ export class PersistenceSession {
     return this.#claim?.lost;
   }
 
-  /** What the operation at `context` runs with: under a lease, a context whose signal also aborts when the claim is lost. */
+  /**
+   * What the operation at `context` runs with: under a lease or a shutdown deadline, a context
+   * whose signal also aborts when the claim is lost or the deadline passes. Store calls never see
+   * the deadline: a checkpoint already under way must land.
+   */
   contextFor(context: OperationContext<any>): OperationContext<any> | undefined {
-    return this.#claim === undefined ? undefined : { ...context, signal: this.#claim.signalFor(context.signal) };
+    const extra = [this.#claim?.signal, this.#deadline].filter((signal) => signal !== undefined);
+    return extra.length === 0 ? undefined : { ...context, signal: AbortSignal.any([context.signal, ...extra]) };
+  }
+
+  /** Whether {@link beforeOperation} has anything to check: a lease, or a coordinator that may close. */
+  get checksBeforeOperation(): boolean {
+    return this.#claim !== undefined || this.#options.shutdown !== undefined;
   }
 
   /**
@@ -86,10 +102,21 @@ export class PersistenceSession {
   async beforeOperation(index: number): Promise<void> {
     this.#claim?.assertLive();
     const shutdown = this.#options.shutdown;
-    if (shutdown?.aborted === true) {
-      await this.release();
-      throw abortError(shutdown, this.#locate(index));
-    }
+    if (shutdown?.aborted === true) await this.stopForShutdown(shutdown, index);
+  }
+
+  /**
+   * Gives the claim back (see {@link release}) and throws the abort that ends the run: neither a
+   * failure to record nor one to compensate.
+   */
+  async stopForShutdown(reason: AbortSignal, index: number): Promise<never> {
+    await this.release();
+    throw abortError(reason, this.#locate(index));
+  }
+
+  /** Set once the shutdown deadline aborted the running operation. */
+  get deadlinePassed(): AbortSignal | undefined {
+    return this.#deadline?.aborted === true ? this.#deadline : undefined;
   }
 
   /** The marker that skips operation `index`, which an earlier run completed. */
@@ -125,7 +152,8 @@ export class PersistenceSession {
     const failure = storedError(error, context.index, context.operation.name);
     const location = this.#locate(context.index);
     try {
-      if (this.#state.revision === 0) {
+      if (this.#startProperties !== undefined) {
+        // Nothing of this run is stored yet: whatever is (a completed or replaced record) is not its checkpoint.
         await this.#save("failed", location, failure, this.#startProperties);
       } else {
         await this.#store.rewrite(location, (stored) => ({ ...stored, status: "failed", error: failure }));
@@ -146,11 +174,12 @@ export class PersistenceSession {
    * at once: the last checkpoint is stored again with no lease. Fenced like every save; a failure
    * to release only means the others wait for the lease to expire.
    */
-  async release(): Promise<void> {
+  async release(): Promise<boolean> {
     try {
-      await this.#claim?.release();
+      return (await this.#claim?.release()) ?? false;
     } catch (error) {
       this.#foundry.logger.warn(`could not release the claim on ${this.#workflow.name}`, error);
+      return false;
     }
   }
 
@@ -158,7 +187,8 @@ export class PersistenceSession {
     const plan = await planResume(stored, { keys: this.keys, workflow: this.#workflow, fingerprint: this.#state.fingerprint, options: this.#options });
     this.#state.revision = plan.revision;
     if (plan.kind === "fresh") {
-      if (this.#options.persistOnFailure) this.#startProperties = copyOf(this.#foundry.properties as Record<string, unknown>);
+      // A leased run stores its claim before any operation: a failure then rewrites that record.
+      if (this.#options.persistOnFailure && this.#options.leaseTtlMs === undefined) this.#startProperties = copyOf(this.#foundry.properties as Record<string, unknown>);
       return;
     }
     const { snapshot } = plan;
@@ -192,7 +222,8 @@ export class PersistenceSession {
       started: async ({ pending, error }) => {
         if (this.#state.status === "compensating" && this.#state.next === pending) return; // resumed: already stored
         this.#state.next = pending;
-        this.#state.error ??= storedError(error, pending, this.#workflow.operations[pending]?.name ?? "");
+        // This run's failure, not one an earlier run stored.
+        this.#state.error = storedError(error, pending, this.#workflow.operations[pending]?.name ?? "");
         await this.#save("compensating", this.#locate(pending));
       },
       restored: async ({ pending }) => {
@@ -210,8 +241,19 @@ export class PersistenceSession {
 
   async #save(status: SnapshotStatus, location: ErrorLocation, error?: StoredError, properties?: Record<string, unknown>): Promise<void> {
     await this.#store.write(() => snapshotOf(this.#state, status, properties ?? (this.#foundry.properties as Record<string, unknown>), error), location);
+    this.#startProperties = undefined;
     this.#state.status = status;
     if (status === "completed") void this.#claim?.stopRenewing();
+  }
+
+  // The coordinator's deadline is long-lived: link it to this run through one listener, removed
+  // when the run settles, rather than combining signals that would stay attached to it.
+  #watchDeadline(context: OperationContext<any>): void {
+    const deadline = this.#options.deadline;
+    if (deadline === undefined) return;
+    const linked = linkedSignal([deadline]);
+    this.#deadline = linked.signal;
+    context.run.onSettled(() => linked.dispose());
   }
 
   #locate(index: number): ErrorLocation {

@@ -42,7 +42,7 @@ export class SnapshotStore {
   /** From now on every call is guarded by `claim`, and providers see its signal too. */
   guardWith(claim: RunClaim): void {
     this.#claim = claim;
-    this.#releaseSignal = claim.signalFor(new AbortController().signal);
+    this.#releaseSignal = claim.signal;
     this.#signal = claim.signalFor(this.#signal);
   }
 
@@ -55,7 +55,7 @@ export class SnapshotStore {
    * is already sequenced by the lease keeper; every other write waits for renewals, and only then
    * builds its snapshot, so that it continues the revision a renewal just stored.
    */
-  async write(build: Build, location: ErrorLocation, mode: WriteMode = "checkpoint"): Promise<void> {
+  async write(build: Build, location: ErrorLocation, mode: WriteMode = "checkpoint"): Promise<boolean> {
     const claim = mode === "renewal" ? undefined : this.#claim;
     const signal = this.#signalFor(mode);
     if (claim !== undefined) await claim.beforeSave();
@@ -63,7 +63,7 @@ export class SnapshotStore {
     let snapshot: WorkflowExecutionSnapshot | undefined;
     try {
       snapshot = await build();
-      if (snapshot === undefined) return;
+      if (snapshot === undefined) return false;
       const written = snapshot;
       await this.#call("save", location, () => this.#provider.save(written, signal));
       saved = true;
@@ -72,6 +72,7 @@ export class SnapshotStore {
     }
     this.#state.revision = snapshot.revision;
     this.#foundry.emit("snapshotSaved", snapshotEvent(snapshot));
+    return true;
   }
 
   /**
@@ -79,7 +80,7 @@ export class SnapshotStore {
    * operation's changes to the properties are never written), as the next revision. Refused with
    * SnapshotConflictError when the stored revision (or, under a lease, its owner) moved.
    */
-  rewrite(location: ErrorLocation, change: (stored: WorkflowExecutionSnapshot) => WorkflowExecutionSnapshot | undefined, mode: WriteMode = "checkpoint"): Promise<void> {
+  rewrite(location: ErrorLocation, change: (stored: WorkflowExecutionSnapshot) => WorkflowExecutionSnapshot | undefined, mode: WriteMode = "checkpoint"): Promise<boolean> {
     return this.write(
       async () => {
         const stored = await this.load(location, mode);
@@ -114,7 +115,7 @@ export class SnapshotStore {
   }
 
   #signalFor(mode: WriteMode): AbortSignal {
-    return mode === "release" ? (this.#releaseSignal ?? this.#signal) : this.#signal;
+    return mode === "release" && this.#releaseSignal !== undefined ? this.#releaseSignal : this.#signal;
   }
 
   #call<T>(call: ProviderCall, location: ErrorLocation | undefined, invoke: () => T | Promise<T>): Promise<T> {

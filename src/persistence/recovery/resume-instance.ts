@@ -1,4 +1,4 @@
-import { abortError, neverAborted, sleep } from "../../abort.js";
+import { abortError, linkedSignal, neverAborted, sleep } from "../../abort.js";
 import { isWorkflowForgeError } from "../../errors.js";
 import { whenIdle, type Foundry } from "../../foundry.js";
 import { describe } from "../../internal/validate.js";
@@ -62,7 +62,7 @@ export async function resumeInstance(
       lastError = attempt.error;
       attempts = attempt.attempts;
       if (signal.aborted || !retry.retryIf(attempt.error, attempts)) return failed(ref, attempt.error, attempts, false);
-      if (attempts < retry.attempts) await sleep(retryDelay(retry, attempts), AbortSignal.any([signal, shutdown.closing]), {});
+      if (attempts < retry.attempts) await pauseBetweenAttempts(retryDelay(retry, attempts), signal, shutdown.closing);
     }
   } catch (error) {
     if (shutdown.closing.aborted && !signal.aborted) return closed(ref);
@@ -101,15 +101,14 @@ async function runAttempt(options: ResolvedCoordinatorOptions, shutdown: Shutdow
     workflow = await options.resolveWorkflow(snapshot);
     if (workflow === undefined) throw new UnknownWorkflowError(keysOf(ref), snapshot.workflowName, snapshot.workflowVersion);
     foundry = await options.createFoundry(snapshot);
-    const persistence = { ...options.persistence, instanceId: ref.instanceId, workflowKey: ref.workflowKey, resumes: snapshot, shutdown: shutdown.closing };
+    const persistence = { ...options.persistence, instanceId: ref.instanceId, workflowKey: ref.workflowKey, resumes: snapshot, shutdown: shutdown.closing, deadline: shutdown.deadline };
     addPersistence(foundry, options.provider, persistence);
   } catch (error) {
     // Nothing was claimed, so no attempt was spent; another try would fail the same way.
     return failed(ref, toError(error), stored, false);
   }
-  const runSignal = signal === neverAborted ? shutdown.deadline : AbortSignal.any([signal, shutdown.deadline]);
   try {
-    const output = await options.smith.forge(workflow, foundry, { signal: runSignal });
+    const output = await options.smith.forge(workflow, foundry, signal === neverAborted ? {} : { signal });
     return { ...ref, status: "resumed", output, attempts: stored + 1 };
   } catch (error) {
     // A smith timeout rejects before the run let go of the instance. Another attempt must not
@@ -140,6 +139,16 @@ async function deadLetter(
     return failed(ref, toError(saveError), attempts, false);
   }
   return failed(ref, error, attempts, true);
+}
+
+// Waits out the retry delay; a close() or the caller's signal ends the wait at once.
+async function pauseBetweenAttempts(ms: number, signal: AbortSignal, closing: AbortSignal): Promise<void> {
+  const linked = linkedSignal([signal, closing]);
+  try {
+    await sleep(ms, linked.signal, {});
+  } finally {
+    linked.dispose();
+  }
 }
 
 /** Resolves true once `promise` settles, false when `ms` passed first. */
