@@ -1,7 +1,7 @@
 import { afterEach, describe, it, expect, vi } from "vitest";
 import { createFoundry, createSmith } from "../../src/index.js";
 import { MemoryPersistenceProvider, PersistenceError, SnapshotConflictError, processOwner, usePersistence } from "../../src/persistence/index.js";
-import { RecordingProvider, countedFoundry, countedWorkflow, deferred, opNames, rejectionOf, runCounts, snapshotFor, uniqueKeys, type Deferred } from "./helpers.js";
+import { RecordingProvider, countedFoundry, countedWorkflow, deferred, opNames, rejectionOf, runCounts, snapshotFor, uniqueKeys } from "./helpers.js";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -31,35 +31,33 @@ describe("two runs of the same instance", () => {
   it("stops the run whose save conflicts with SnapshotConflictError before it runs another operation", async () => {
     const provider = new MemoryPersistenceProvider();
     const keys = uniqueKeys();
-    const gates: Record<string, Deferred> = { a0: deferred(), a1: deferred(), b0: deferred() };
-    const started: Record<string, Deferred> = { a0: deferred(), b0: deferred() };
-    const make = (name: "a" | "b") => {
-      const { foundry, log } = countedFoundry(3, {
-        onForge: async (index) => {
-          started[`${name}${index}`]?.resolve();
-          await gates[`${name}${index}`]?.promise;
-        },
-      });
-      return { foundry: usePersistence(foundry, provider, keys), log };
-    };
-    const a = make("a");
-    const b = make("b");
-    const runA = a.foundry.forge();
-    const runB = b.foundry.forge();
-    // Both loaded the same (absent) snapshot and are inside their first operation.
-    await Promise.all([started.a0?.promise, started.b0?.promise]);
-    gates.a0?.resolve();
-    await vi.waitFor(() => expect(a.log.runs[1]).toBe(1));
-    gates.b0?.resolve();
-    const error = await rejectionOf(runB);
+    const { foundry, log } = countedFoundry(3, {
+      onForge: (index) => {
+        // Another process checkpoints the instance while this run is inside operation 0.
+        const stored = provider.tryLoad(keys.instanceId, keys.workflowKey);
+        if (index === 0) provider.save({ ...snapshotFor(keys, opNames(3)), revision: (stored?.revision ?? 0) + 1, owner: "other" });
+      },
+    });
+    const error = await rejectionOf(usePersistence(foundry, provider, keys).forge());
     expect(error).toBeInstanceOf(SnapshotConflictError);
     expect(error).toBeInstanceOf(PersistenceError);
     expect((error as SnapshotConflictError).code).toBe("SNAPSHOT_CONFLICT");
-    expect((error as SnapshotConflictError).call).toBe("save");
-    expect(runCounts(b.log, 3)).toEqual([1, 0, 0]);
+    expect(runCounts(log, 3)).toEqual([1, 0, 0]);
+  });
 
-    gates.a1?.resolve();
+  it("refuses at once a second run of the instance in this process, also without a lease", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const keys = uniqueKeys();
+    const inside = deferred();
+    const release = deferred();
+    const a = countedFoundry(3, { onForge: (index) => (index === 0 ? (inside.resolve(), release.promise) : undefined) });
+    const b = countedFoundry(3);
+    const runA = usePersistence(a.foundry, provider, keys).forge();
+    await inside.promise;
+    await expect(usePersistence(b.foundry, provider, keys).forge()).rejects.toThrow(/another run in this process is running this instance/);
+    release.resolve();
     await expect(runA).resolves.toBe("out-2");
+    expect(runCounts(b.log, 3)).toEqual([0, 0, 0]);
     expect(runCounts(a.log, 3)).toEqual([1, 1, 1]);
   });
 

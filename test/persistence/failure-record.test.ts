@@ -57,3 +57,23 @@ describe("a failed operation is recorded from the last checkpoint", () => {
     expect(provider.tryLoad(keys.instanceId, keys.workflowKey)).toMatchObject({ status: "failed", properties: { balance: 100, ledger: { entries: [] } } });
   });
 });
+
+describe("a failure of a run that starts over a stored record", () => {
+  it("records the failure at the failed operation of the new run, not over the completed record it replaced", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const keys = uniqueKeys();
+    const options = { ...keys, onComplete: "keep" } as const;
+    await usePersistence(transfer({ fail: false }, { balance: 100, ledger: { entries: [] } }), provider, options).forge();
+    const rerun = createFoundry<Account>("Transfer", { properties: { balance: 50, ledger: { entries: [] } } }).withOperation("fee", () => {
+      throw new Error("fee refused");
+    });
+    usePersistence(rerun, provider, { ...options, onDefinitionMismatch: "restart" });
+    await rejectionOf(rerun.forge());
+    expect(provider.tryLoad(keys.instanceId, keys.workflowKey)).toMatchObject({
+      status: "failed",
+      nextOperationIndex: 0,
+      operationCount: 1,
+      properties: { balance: 50, ledger: { entries: [] } },
+    });
+  });
+});

@@ -41,6 +41,34 @@ describe("coordinator.close(): graceful shutdown", () => {
     expect(await fixture.coordinator({ owner: "worker-2" }).resume(instanceId, workflowKey)).toMatchObject({ status: "resumed" });
   });
 
+  it("lets a checkpoint in flight at the deadline land, then gives the claim back", async () => {
+    const saving = deferred();
+    const land = deferred();
+    const fixture = recoveryFixture();
+    const { instanceId, workflowKey } = fixture.interrupted();
+    const save = fixture.provider.save.bind(fixture.provider);
+    // The checkpoint after operation 1 is slow to land.
+    fixture.provider.save = async (snapshot, signal) => {
+      if (snapshot.nextOperationIndex === 2 && snapshot.leaseExpiresAt !== undefined) {
+        saving.resolve();
+        await land.promise;
+      }
+      save(snapshot, signal);
+    };
+    const worker = fixture.coordinator({ leaseTtlMs: 60_000 });
+    const outcome = worker.resume(instanceId, workflowKey);
+    await saving.promise;
+    const closed = worker.close({ timeoutMs: 1 });
+    // A timer due later than close()'s 1 ms deadline fires after it, however busy the machine.
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    land.resolve();
+    await closed;
+    expect(await outcome).toMatchObject({ status: "skipped", reason: "closed" });
+    expect(runCounts(fixture.log, 3)).toEqual([0, 1, 0]);
+    expect(fixture.stored(instanceId)).toMatchObject({ status: "running", nextOperationIndex: 2 });
+    expect(fixture.stored(instanceId)?.leaseExpiresAt).toBeUndefined();
+  });
+
   it("releases only its own claim: a run another worker took over is left alone", async () => {
     const inside = deferred();
     const finish = deferred();
