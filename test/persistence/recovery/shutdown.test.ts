@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
 import { untilAborted } from "../../support/engine.js";
 import { deferred, runCounts } from "../helpers.js";
 import { recoveryFixture } from "./fixtures.js";
@@ -48,7 +49,8 @@ describe("coordinator.close(): graceful shutdown", () => {
     const { instanceId, workflowKey } = fixture.interrupted();
     const save = fixture.provider.save.bind(fixture.provider);
     // The checkpoint after operation 1 is slow to land.
-    fixture.provider.save = async (snapshot, signal) => {
+    // The store may answer a save asynchronously; the memory provider's own save happens to be synchronous.
+    (fixture.provider as WorkflowPersistenceProvider).save = async (snapshot, signal) => {
       if (snapshot.nextOperationIndex === 2 && snapshot.leaseExpiresAt !== undefined) {
         saving.resolve();
         await land.promise;
