@@ -132,7 +132,7 @@ export async function run(): Promise<BenchSection> {
         `any query through PGlite's query(), measured as \`SELECT 1\`, ${share(result.call.median)}; ` +
         `the compare-and-set statement on top of that, with \`{}\` as the text, ${share(result.rawShort.median - result.call.median)}; ` +
         `moving the ${averageLength(fixture)}-character text into the row (parameter conversion and the write) ${share(result.raw.median - result.rawShort.median)}; ` +
-        `encoding it in the loop, as the provider does, rather than sending a text made beforehand ${share(result.rawEncoded.median - result.raw.median)} (of which the encoder alone is ${us(result.encode.median)} µs: the rest is PGlite taking the codec's fresh text dearer than the same text made before the loop; with JSON.stringify's text made in the loop the raw statement is ${ratio(pairedMedian(samples, (at) => at("rawJson") / at("raw")).median)} of itself); ` +
+        `encoding it in the loop, as the provider does, rather than sending a text made beforehand ${share(result.rawEncoded.median - result.raw.median)} (of which the encoder alone is ${us(result.encode.median)} µs: the rest is PGlite taking the codec's fresh text dearer than the same text made before the loop; JSON.stringify's text made in the loop makes the raw statement ${ratio(pairedMedian(samples, (at) => at("rawJson") / at("raw")).median)} of itself too); ` +
         `the provider's own work (provider.save − the raw statement with the text encoded in the loop) ${share(result.save.median - result.rawEncoded.median)}; ` +
         `the engine (checkpoint − provider.save: the snapshot, the run's tryLoad and delete) ${share(checkpoint - result.save.median)}.`,
     );
