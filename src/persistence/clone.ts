@@ -10,3 +10,16 @@ export function deepCopy<T>(value: T): T {
   if (typeof value === "function" || typeof value === "symbol") return structuredClone(value);
   return copyPlain(value, (other) => structuredClone(other));
 }
+
+/**
+ * A copy that later changes to nested values cannot reach, for properties kept aside; values
+ * `deepCopy` refuses (a function, which only the memory provider's live mode stores) fall back to a
+ * shallow copy.
+ */
+export function copyOrShallow(properties: Record<string, unknown>): Record<string, unknown> {
+  try {
+    return deepCopy(properties);
+  } catch {
+    return { ...properties };
+  }
+}

@@ -1,9 +1,9 @@
-import { abortError, linkedSignal } from "../abort.js";
+import { abortError } from "../abort.js";
 import { isWorkflowForgeError, preventsCompensation, type ErrorLocation } from "../errors.js";
 import type { Foundry } from "../foundry.js";
 import { outputOf, restoreDataOf, resumeCompensation, skipOperation, type ResumeCompensation, type SkipOperation } from "../outcome.js";
 import type { CompensationObserver, OperationContext, WorkflowInfo } from "../types.js";
-import { deepCopy } from "./clone.js";
+import { copyOrShallow } from "./clone.js";
 import { WorkflowCompensatedError, type SnapshotConflictError, type SnapshotKeys, type StoredError } from "./errors.js";
 import { snapshotKeysOf } from "./keys.js";
 import type { WorkflowPersistenceProvider } from "./provider.js";
@@ -34,7 +34,6 @@ export class PersistenceSession {
   readonly #state: SnapshotState;
   readonly #store: SnapshotStore;
   #claim: RunClaim | undefined;
-  #deadline: AbortSignal | undefined;
   // The properties a run that never checkpointed started with: what its failure record stores.
   #startProperties: Record<string, unknown> | undefined;
 
@@ -53,7 +52,6 @@ export class PersistenceSession {
   static async open(context: OperationContext<any>, provider: WorkflowPersistenceProvider, options: SessionOptions): Promise<PersistenceSession> {
     const session = new PersistenceSession(context, provider, options);
     holdForRun(context.run, session.keys, () => session.#claim?.close());
-    session.#watchDeadline(context);
     if (options.leaseTtlMs !== undefined) {
       const here = (): ErrorLocation => session.#locate(session.#state.next);
       session.#claim = RunClaim.start(session.keys, options.leaseTtlMs, {
@@ -86,7 +84,7 @@ export class PersistenceSession {
    * the deadline: a checkpoint already under way must land.
    */
   contextFor(context: OperationContext<any>): OperationContext<any> | undefined {
-    const extra = [this.#claim?.signal, this.#deadline].filter((signal) => signal !== undefined);
+    const extra = [this.#claim?.signal, this.#options.deadline].filter((signal) => signal !== undefined);
     return extra.length === 0 ? undefined : { ...context, signal: AbortSignal.any([context.signal, ...extra]) };
   }
 
@@ -116,7 +114,8 @@ export class PersistenceSession {
 
   /** Set once the shutdown deadline aborted the running operation. */
   get deadlinePassed(): AbortSignal | undefined {
-    return this.#deadline?.aborted === true ? this.#deadline : undefined;
+    const { deadline } = this.#options;
+    return deadline?.aborted === true ? deadline : undefined;
   }
 
   /** The marker that skips operation `index`, which an earlier run completed. */
@@ -188,7 +187,7 @@ export class PersistenceSession {
     this.#state.revision = plan.revision;
     if (plan.kind === "fresh") {
       // A leased run stores its claim before any operation: a failure then rewrites that record.
-      if (this.#options.persistOnFailure && this.#options.leaseTtlMs === undefined) this.#startProperties = copyOf(this.#foundry.properties as Record<string, unknown>);
+      if (this.#options.persistOnFailure && this.#options.leaseTtlMs === undefined) this.#startProperties = copyOrShallow(this.#foundry.properties as Record<string, unknown>);
       return;
     }
     const { snapshot } = plan;
@@ -246,27 +245,7 @@ export class PersistenceSession {
     if (status === "completed") void this.#claim?.stopRenewing();
   }
 
-  // The coordinator's deadline is long-lived: link it to this run through one listener, removed
-  // when the run settles, rather than combining signals that would stay attached to it.
-  #watchDeadline(context: OperationContext<any>): void {
-    const deadline = this.#options.deadline;
-    if (deadline === undefined) return;
-    const linked = linkedSignal([deadline]);
-    this.#deadline = linked.signal;
-    context.run.onSettled(() => linked.dispose());
-  }
-
   #locate(index: number): ErrorLocation {
     return { workflowName: this.#workflow.name, operationName: this.#workflow.operations[index]?.name, operationIndex: index };
-  }
-}
-
-// A copy that later changes to nested values cannot reach; properties the codec could not store
-// (a function, with the memory provider) fall back to a shallow copy.
-function copyOf(properties: Record<string, unknown>): Record<string, unknown> {
-  try {
-    return deepCopy(properties);
-  } catch {
-    return { ...properties };
   }
 }

@@ -97,13 +97,17 @@ async function runAttempt(options: ResolvedCoordinatorOptions, shutdown: Shutdow
   const stored = snapshot.attempts ?? 0;
   let workflow: Workflow<any> | undefined;
   let foundry: Foundry<any>;
+  // The coordinator's deadline lives as long as it does: each attempt links to it through one
+  // listener, removed when the attempt ends.
+  const deadline = linkedSignal([shutdown.deadline]);
   try {
     workflow = await options.resolveWorkflow(snapshot);
     if (workflow === undefined) throw new UnknownWorkflowError(keysOf(ref), snapshot.workflowName, snapshot.workflowVersion);
     foundry = await options.createFoundry(snapshot);
-    const persistence = { ...options.persistence, instanceId: ref.instanceId, workflowKey: ref.workflowKey, resumes: snapshot, shutdown: shutdown.closing, deadline: shutdown.deadline };
+    const persistence = { ...options.persistence, instanceId: ref.instanceId, workflowKey: ref.workflowKey, resumes: snapshot, shutdown: shutdown.closing, deadline: deadline.signal };
     addPersistence(foundry, options.provider, persistence);
   } catch (error) {
+    deadline.dispose();
     // Nothing was claimed, so no attempt was spent; another try would fail the same way.
     return failed(ref, toError(error), stored, false);
   }
@@ -117,6 +121,8 @@ async function runAttempt(options: ResolvedCoordinatorOptions, shutdown: Shutdow
     if (shutdown.closing.aborted && isWorkflowForgeError(error) && error.code === "ABORTED" && !signal.aborted) return closed(ref);
     if (isWorkflowForgeError(error) && error.code === "SNAPSHOT_CONFLICT") return { ...ref, status: "skipped", reason: "claimed", detail: error.message };
     return { status: "retry", error: toError(error), attempts: stored + 1 };
+  } finally {
+    deadline.dispose();
   }
 }
 
