@@ -1,0 +1,45 @@
+import { describe, expect, it } from "vitest";
+import * as root from "../../src/index.js";
+import * as persistence from "../../src/persistence/index.js";
+import * as testing from "../../src/persistence/testing/index.js";
+import * as file from "../../src/persistence/providers/file.js";
+import * as sqlite from "../../src/persistence/providers/sqlite.js";
+import * as postgres from "../../src/persistence/providers/postgres.js";
+import * as redis from "../../src/persistence/providers/redis.js";
+
+// The exact runtime names of every entry point (the modules tsup builds them from). Adding or
+// removing a public name must change this list: a change to the surface is a visible decision.
+const surface: Record<string, { readonly module: object; readonly names: readonly string[] }> = {
+  workflowforge: {
+    module: root,
+    names: [
+      "CompensationError", "ForEachChildError", "FoundryBusyError", "MiddlewareError", "OperationFailedError", "OperationTimeoutError",
+      "WorkflowAbortedError", "WorkflowForgeError", "WorkflowTimeoutError", "action", "compose", "conditional", "createFoundry", "createSmith",
+      "createWorkflow", "delay", "delegate", "errorHandlingMiddleware", "forEach", "idempotencyKeyOf", "isWorkflowForgeError",
+      "loggingMiddleware", "silentLogger", "timeoutMiddleware", "timingMiddleware", "withRestoreData",
+    ],
+  },
+  "workflowforge/persistence": {
+    module: persistence,
+    names: [
+      "MemoryPersistenceProvider", "PersistenceError", "RetriesExhaustedError", "SnapshotConflictError", "SnapshotCorruptedError",
+      "SnapshotSerializationError", "SnapshotTooLargeError", "UnknownWorkflowError", "WorkflowCompensatedError", "WorkflowDefinitionMismatchError",
+      "createRecoveryCoordinator", "createSnapshotCodec", "decodeValue", "defaultSnapshotCodec", "definitionFingerprint", "encodeValue",
+      "isClaimedByOther", "matchesFilter", "processOwner", "snapshotKeysOf", "usePersistence", "validateSnapshot",
+    ],
+  },
+  "workflowforge/persistence/testing": {
+    module: testing,
+    names: ["conformanceCases", "describeProviderConformance", "expectedCrashResult", "fullSnapshot", "nextRevision", "randomKeys", "runConformanceCase", "runCrashHarness", "runCrashWorkload"],
+  },
+  "workflowforge/persistence/file": { module: file, names: ["FilePersistenceProvider"] },
+  "workflowforge/persistence/sqlite": { module: sqlite, names: ["SqlitePersistenceProvider"] },
+  "workflowforge/persistence/postgres": { module: postgres, names: ["PostgresPersistenceProvider"] },
+  "workflowforge/persistence/redis": { module: redis, names: ["RedisPersistenceProvider"] },
+};
+
+describe("the public surface", () => {
+  it.for(Object.entries(surface))("%s exports exactly its listed names", ([, { module, names }]) => {
+    expect(Object.keys(module).sort()).toEqual([...names].sort());
+  });
+});
