@@ -19,10 +19,10 @@ export interface ClaimWrites {
 }
 
 /**
- * A leased run's hold on its instance: inside this process (no other run of these keys at the same
- * time), and in the store (a compare-and-set claim with a lease, renewed by every checkpoint and by
- * the lease keeper in between). The lease is watched from before the first load, so a store that
- * hangs at any step loses the claim after one TTL instead of holding the run forever.
+ * A leased run's claim in the store: a compare-and-set save with a lease, renewed by every
+ * checkpoint and by the lease keeper in between (the hold inside this process is `holdForRun`'s).
+ * The lease is watched from before the first load, so a store that hangs at any step loses the
+ * claim after one TTL instead of holding the run forever.
  */
 export class RunClaim {
   readonly #writes: ClaimWrites;
