@@ -4,7 +4,7 @@ export { matchesFilter, type WorkflowPersistenceProvider, type ProviderCapabilit
 export type { ListOptions } from "./list-options.js";
 export { definitionFingerprint, validateSnapshot, type WorkflowExecutionSnapshot, type SnapshotStatus } from "./snapshot.js";
 export { MemoryPersistenceProvider, type MemoryPersistenceProviderOptions } from "./providers/memory.js";
-export { createSnapshotCodec, defaultSnapshotCodec, encodeValue, decodeValue, type SnapshotCodec, type SnapshotCodecOptions } from "./codec.js";
+export { createSnapshotCodec, defaultSnapshotCodec, encodeValue, decodeValue, type SnapshotCodec, type SnapshotCodecOptions } from "./codec/codec.js";
 export {
   SnapshotSerializationError,
   SnapshotTooLargeError,

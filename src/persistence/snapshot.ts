@@ -1,5 +1,5 @@
 import type { WorkflowInfo } from "../types.js";
-import { hex32 } from "./checksum.js";
+import { hex32 } from "./codec/checksum.js";
 import { SnapshotCorruptedError, type SnapshotKeys, type StoredError } from "./errors.js";
 
 export type SnapshotStatus = "running" | "failed" | "compensating" | "completed";

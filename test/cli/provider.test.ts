@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import type { SnapshotCodec } from "../../src/persistence/codec.js";
+import type { SnapshotCodec } from "../../src/persistence/codec/codec.js";
 import { FilePersistenceProvider } from "../../src/persistence/providers/file.js";
 import { cli, cliJson, cliProcess, instancesOf, seedSnapshots } from "./run-cli.js";
 import { describeStoreCommands } from "./store-cases.js";

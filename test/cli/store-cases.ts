@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { SnapshotCodec } from "../../src/persistence/codec.js";
+import type { SnapshotCodec } from "../../src/persistence/codec/codec.js";
 import type { WorkflowPersistenceProvider } from "../../src/persistence/provider.js";
 import type { WorkflowExecutionSnapshot } from "../../src/persistence/snapshot.js";
 import { unreadableCodec } from "../support/custom-codec.js";

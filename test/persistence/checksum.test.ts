@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { checksumText, crc32, hex32, nativeChecksum, portableChecksumText } from "../../src/persistence/checksum.js";
+import { checksumText, crc32, hex32, nativeChecksum, portableChecksumText } from "../../src/persistence/codec/checksum.js";
 
 const encoder = new TextEncoder();
 

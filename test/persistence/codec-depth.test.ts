@@ -7,7 +7,7 @@ import {
   encodeValue,
   type WorkflowExecutionSnapshot,
 } from "../../src/persistence/index.js";
-import { checksumText, hex32 } from "../../src/persistence/checksum.js";
+import { checksumText, hex32 } from "../../src/persistence/codec/checksum.js";
 import { craft, documentedMaxDepth as max, levelsOf, nest, nestingKindNames, pathThrough } from "./codec-nesting.js";
 
 const keys = { foundryExecutionId: "tree-7", workflowId: "BuildTree-v1" };

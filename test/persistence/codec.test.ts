@@ -10,7 +10,7 @@ import {
   type SnapshotCodec,
   type WorkflowExecutionSnapshot,
 } from "../../src/persistence/index.js";
-import { checksumText, hex32 } from "../../src/persistence/checksum.js";
+import { checksumText, hex32 } from "../../src/persistence/codec/checksum.js";
 import { decodeFromStorage, encodeForStorage } from "../../src/persistence/providers/stored.js";
 
 const keys = { foundryExecutionId: "order-42", workflowId: "ProcessOrder-v1" };

@@ -1,7 +1,7 @@
 // The options of FilePersistenceProvider, their defaults and their checks. No node:* here.
 
 import { describe as describeValue, rejectUnknownKeys } from "../../internal/validate.js";
-import { defaultSnapshotCodec, type SnapshotCodec } from "../codec.js";
+import { defaultSnapshotCodec, type SnapshotCodec } from "../codec/codec.js";
 
 /** `"fsync"`: a resolved save survives power loss. `"none"`: it survives a crash of the process only. */
 export type FileDurability = "fsync" | "none";

@@ -1,5 +1,5 @@
 import { describe as describeValue, rejectUnknownKeys, requireOptionalBoolean, requireOptionsObject } from "../../internal/validate.js";
-import { defaultSnapshotCodec, type SnapshotCodec } from "../codec.js";
+import { defaultSnapshotCodec, type SnapshotCodec } from "../codec/codec.js";
 import { SnapshotConflictError, type SnapshotKeys } from "../errors.js";
 import { deepCopy } from "../clone.js";
 import { listedReader, type ListOptions } from "../list-options.js";

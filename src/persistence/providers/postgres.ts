@@ -1,6 +1,6 @@
 import { isWorkflowForgeError, messageOf } from "../../errors.js";
 import { describe as describeValue, rejectUnknownKeys, requireOptionsObject } from "../../internal/validate.js";
-import { defaultSnapshotCodec, type SnapshotCodec } from "../codec.js";
+import { defaultSnapshotCodec, type SnapshotCodec } from "../codec/codec.js";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "../errors.js";
 import { listedReader, type ListOptions } from "../list-options.js";
 import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";

@@ -1,5 +1,5 @@
 import { rejectUnknownKeys, requireTimerMs } from "../../internal/validate.js";
-import { defaultSnapshotCodec, type SnapshotCodec } from "../codec.js";
+import { defaultSnapshotCodec, type SnapshotCodec } from "../codec/codec.js";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "../errors.js";
 import { listedReader, type ListedReader, type ListOptions } from "../list-options.js";
 import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";

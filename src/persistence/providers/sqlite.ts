@@ -1,6 +1,6 @@
 import { messageOf } from "../../errors.js";
 import { rejectUnknownKeys, requireOptionsObject, describe as describeValue } from "../../internal/validate.js";
-import { defaultSnapshotCodec, type SnapshotCodec } from "../codec.js";
+import { defaultSnapshotCodec, type SnapshotCodec } from "../codec/codec.js";
 import { listedReader, type ListOptions } from "../list-options.js";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "../errors.js";
 import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";

@@ -1,5 +1,5 @@
 import { isWorkflowForgeError, messageOf } from "../../errors.js";
-import type { SnapshotCodec } from "../codec.js";
+import type { SnapshotCodec } from "../codec/codec.js";
 import { SnapshotCorruptedError, SnapshotSerializationError, type SnapshotKeys } from "../errors.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 

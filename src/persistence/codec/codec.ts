@@ -1,9 +1,9 @@
-import { messageOf } from "../errors.js";
+import { messageOf } from "../../errors.js";
 import { checksumText, hex32 } from "./checksum.js";
-import { readValue } from "./codec-decode.js";
-import { Rejection, writeValue } from "./codec-encode.js";
-import { SnapshotCorruptedError, SnapshotSerializationError, SnapshotTooLargeError, type PropertySize, type SnapshotKeys } from "./errors.js";
-import { validateSnapshot, type WorkflowExecutionSnapshot } from "./snapshot.js";
+import { readValue } from "./decode.js";
+import { Rejection, writeValue } from "./encode.js";
+import { SnapshotCorruptedError, SnapshotSerializationError, SnapshotTooLargeError, type PropertySize, type SnapshotKeys } from "../errors.js";
+import { validateSnapshot, type WorkflowExecutionSnapshot } from "../snapshot.js";
 
 /**
  * Turns snapshots into text and back, for providers that store bytes. Pass your own

@@ -1,7 +1,7 @@
 // The value layer of the snapshot codec, decoding side: JSON.parse, then one walk that turns
 // tagged objects back into the values they stand for.
-import { MalformedValue, binaryTypes, fromBase64, runtimeBuffer, type BinaryTypeName } from "./codec-binary.js";
-import { maxDepth, parsedWithinDepth } from "./codec-plain.js";
+import { MalformedValue, binaryTypes, fromBase64, runtimeBuffer, type BinaryTypeName } from "./binary.js";
+import { maxDepth, parsedWithinDepth } from "./plain.js";
 
 function text(tag: Record<string, unknown>, name: string): string {
   const value = tag[name];

@@ -1,7 +1,7 @@
 // The value layer of the snapshot codec, encoding side: JSON text in which ordinary JSON values
 // stay as they are and everything else becomes a tagged object {"$wf": "<tag>", ...}.
-import { binaryTypes, runtimeBuffer, toBase64 } from "./codec-binary.js";
-import { maxDepth, plainJson } from "./codec-plain.js";
+import { binaryTypes, runtimeBuffer, toBase64 } from "./binary.js";
+import { maxDepth, plainJson } from "./plain.js";
 
 /** A problem found during the walk; collects the path while the walk unwinds. */
 export class Rejection extends Error {
