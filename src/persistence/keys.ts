@@ -22,3 +22,11 @@ export function snapshotKeysOf(
 export function pairKey(keys: SnapshotKeys): string {
   return JSON.stringify([keys.foundryExecutionId, keys.workflowId]);
 }
+
+/** The keys a call about no single instance (`list`) names in its errors: `"*"` for each. */
+export const anyInstance: SnapshotKeys = Object.freeze({ foundryExecutionId: "*", workflowId: "*" });
+
+/** The keys a `list(filter)` names in its errors: the filter's workflow key when it has one. */
+export function listKeys(filter?: { readonly workflowId?: string | undefined }): SnapshotKeys {
+  return filter?.workflowId === undefined ? anyInstance : { foundryExecutionId: "*", workflowId: filter.workflowId };
+}

@@ -1,4 +1,5 @@
 import { messageOf } from "../../errors.js";
+import { describe } from "../../internal/validate.js";
 import { checksumText, hex32 } from "./checksum.js";
 import { readValue } from "./decode.js";
 import { Rejection, writeValue } from "./encode.js";
@@ -165,3 +166,15 @@ export function createSnapshotCodec(options: SnapshotCodecOptions = {}): Snapsho
 /** The built-in codec with the default options. */
 export const defaultSnapshotCodec: SnapshotCodec = createSnapshotCodec();
 
+
+/**
+ * `value` when it is a codec (an object with `encode` and `decode` functions); otherwise a
+ * `TypeError` naming `what`, the option that gave it.
+ */
+export function requireCodec(value: unknown, what: string): SnapshotCodec {
+  const codec = value as Partial<SnapshotCodec> | null;
+  if (typeof codec !== "object" || codec === null || typeof codec.encode !== "function" || typeof codec.decode !== "function") {
+    throw new TypeError(`${what} must be an object with encode and decode functions, got ${describe(value)}`);
+  }
+  return codec as SnapshotCodec;
+}

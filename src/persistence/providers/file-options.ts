@@ -1,7 +1,7 @@
 // The options of FilePersistenceProvider, their defaults and their checks. No node:* here.
 
 import { describe as describeValue, rejectUnknownKeys } from "../../internal/validate.js";
-import { defaultSnapshotCodec, type SnapshotCodec } from "../codec/codec.js";
+import { defaultSnapshotCodec, requireCodec, type SnapshotCodec } from "../codec/codec.js";
 
 /** `"fsync"`: a resolved save survives power loss. `"none"`: it survives a crash of the process only. */
 export type FileDurability = "fsync" | "none";
@@ -46,9 +46,7 @@ export function resolveOptions(input: unknown): ResolvedFileOptions {
     throw new TypeError(`${where}: options.directory must be a non-empty path without NUL, got ${describeValue(directory)}`);
   }
   if (durability !== "fsync" && durability !== "none") throw new TypeError(`${where}: options.durability must be "fsync" or "none", got ${describeValue(durability)}`);
-  if (typeof codec !== "object" || codec === null || typeof codec.encode !== "function" || typeof codec.decode !== "function") {
-    throw new TypeError(`${where}: options.codec must be an object with encode and decode functions, got ${describeValue(codec)}`);
-  }
+  requireCodec(codec, `${where}: options.codec`);
   return { directory, durability, lockTimeoutMs: requireMilliseconds(lockTimeoutMs, "lockTimeoutMs"), staleLockMs: requireMilliseconds(staleLockMs, "staleLockMs"), codec };
 }
 

@@ -13,13 +13,14 @@ import { resolveOptions, type FilePersistenceProviderOptions, type FileDurabilit
 import { prepareDirectory, readListed, removeLeftovers, removeLocked, replaceLocked } from "./file-io.js";
 import * as layout from "./file-names.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
+import { anyInstance, listKeys } from "../keys.js";
 
 export type { FileDurability, FilePersistenceProviderOptions } from "./file-options.js";
 
 const source = "file";
 const listBatch = 32;
 // The keys named by errors of list(), which concern no single instance.
-const anyKeys: SnapshotKeys = Object.freeze({ foundryExecutionId: "*", workflowId: "*" });
+const anyKeys = anyInstance;
 
 const sha256Hex = (text: string): string => createHash("sha256").update(text).digest("hex");
 
@@ -144,7 +145,7 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
   async list(filter?: SnapshotFilter, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]> {
     // Before #run, which would wrap the TypeError of bad options as a storage failure.
     const read = listedReader(filter, options, "FilePersistenceProvider");
-    return await this.#run("list", { ...anyKeys, workflowId: filter?.workflowId ?? "*" }, signal, async () => {
+    return await this.#run("list", listKeys(filter), signal, async () => {
       const names = await readdir(this.directory);
       await removeLeftovers(this.directory, names, this.#staleLockMs);
       const records = names.filter((name) => layout.classifyEntry(name)?.kind === "record");

@@ -1,5 +1,5 @@
-import { describe as describeValue, rejectUnknownKeys, requireOptionalBoolean, requireOptionsObject } from "../../internal/validate.js";
-import { defaultSnapshotCodec, type SnapshotCodec } from "../codec/codec.js";
+import { rejectUnknownKeys, requireOptionalBoolean, requireOptionsObject } from "../../internal/validate.js";
+import { defaultSnapshotCodec, requireCodec, type SnapshotCodec } from "../codec/codec.js";
 import { SnapshotConflictError, type SnapshotKeys } from "../errors.js";
 import { deepCopy } from "../clone.js";
 import { listedReader, type ListOptions } from "../list-options.js";
@@ -42,10 +42,7 @@ function storageOf(input: unknown): Storage {
   requireOptionalBoolean(live, `${where}: options.live`);
   if (live && codec !== undefined) throw new TypeError(`${where}: options.codec cannot be combined with live: true, which stores objects, not encoded text`);
   if (live) return liveStorage;
-  const chosen = codec === undefined ? defaultSnapshotCodec : codec;
-  if (typeof chosen !== "object" || chosen === null || typeof chosen.encode !== "function" || typeof chosen.decode !== "function") {
-    throw new TypeError(`${where}: options.codec must be an object with encode and decode functions, got ${describeValue(chosen)}`);
-  }
+  const chosen = codec === undefined ? defaultSnapshotCodec : requireCodec(codec, `${where}: options.codec`);
   return { write: (snapshot) => encodeForStorage(chosen, snapshot), read: (data, keys) => decodeFromStorage(chosen, data as string, keys) };
 }
 

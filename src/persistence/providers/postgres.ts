@@ -1,6 +1,6 @@
 import { isWorkflowForgeError, messageOf } from "../../errors.js";
 import { describe as describeValue, rejectUnknownKeys, requireOptionsObject } from "../../internal/validate.js";
-import { defaultSnapshotCodec, type SnapshotCodec } from "../codec/codec.js";
+import { defaultSnapshotCodec, requireCodec, type SnapshotCodec } from "../codec/codec.js";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "../errors.js";
 import { listedReader, type ListOptions } from "../list-options.js";
 import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
@@ -9,6 +9,7 @@ import { postgresConnectionDetail } from "./connection-errors.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
 import { decodeKey, encodeKey, postgresStatements, type PostgresStatements } from "./postgres-sql.js";
 import { keysOfColumns } from "./stored-keys.js";
+import { listKeys } from "../keys.js";
 
 /** What `query` resolves with: pg reports `rowCount`, PGlite `affectedRows` (and `rowCount` since 0.3). */
 export interface PostgresQueryResult {
@@ -41,7 +42,6 @@ const identifier = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const where = "PostgresPersistenceProvider(options)";
 const source = "postgres";
 // list() names no single instance; its errors carry these placeholder keys.
-const listKeys = (filter: SnapshotFilter): SnapshotKeys => ({ foundryExecutionId: "*", workflowId: filter.workflowId ?? "*" });
 // What Postgres raises when two sessions create the same table at once without a common lock: a
 // unique violation on pg_type, or the relation, its primary key or the schema already existing.
 const createRaceCodes: ReadonlySet<unknown> = new Set(["23505", "42P07", "42710", "42P06"]);
@@ -71,9 +71,7 @@ function validateOptions(input: unknown): Required<Omit<PostgresPersistenceProvi
       throw new TypeError(`${where}: options.${name} must not start with "pg_", which Postgres reserves for its own objects, got ${describeValue(value)}`);
     }
   }
-  if (typeof codec !== "object" || codec === null || typeof codec.encode !== "function" || typeof codec.decode !== "function") {
-    throw new TypeError(`${where}: options.codec must be an object with encode and decode functions, got ${describeValue(codec)}`);
-  }
+  requireCodec(codec, `${where}: options.codec`);
   return { client, tableName, schema, codec };
 }
 

@@ -1,5 +1,5 @@
 import { rejectUnknownKeys, requireTimerMs } from "../../internal/validate.js";
-import { defaultSnapshotCodec, type SnapshotCodec } from "../codec/codec.js";
+import { defaultSnapshotCodec, requireCodec, type SnapshotCodec } from "../codec/codec.js";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "../errors.js";
 import { listedReader, type ListedReader, type ListOptions } from "../list-options.js";
 import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
@@ -7,6 +7,7 @@ import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { redisConnectionDetail, withDeadline } from "./connection-errors.js";
 import { CREATE_SCRIPT, DELETE_SCRIPT, FETCH_SCRIPT, UPDATE_SCRIPT, isNoScript, keysOfMember, knownShas, memberOf, shaOf, statusFilter, textOf } from "./redis-layout.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
+import { anyInstance } from "../keys.js";
 
 /** The part of an ioredis client (v5+) this provider uses: `call(command, ...args)`. */
 export interface IoRedisLikeClient {
@@ -51,7 +52,7 @@ export interface RedisPersistenceProviderOptions {
 const SOURCE = "redis";
 const LIST_BATCH = 200;
 // list() names no single instance; errors from it carry these placeholder keys.
-const LIST_KEYS: SnapshotKeys = Object.freeze({ foundryExecutionId: "*", workflowId: "*" });
+const LIST_KEYS = anyInstance;
 
 type Send = (args: string[]) => Promise<unknown>;
 
@@ -81,10 +82,7 @@ function validate(options: RedisPersistenceProviderOptions): void {
   if (ttl !== undefined && !(Number.isSafeInteger(ttl) && ttl > 0)) {
     throw new TypeError(`RedisPersistenceProvider: options.completedTtlSeconds must be a positive integer, got ${String(ttl)}`);
   }
-  const codec = options.codec;
-  if (codec !== undefined && (typeof codec?.encode !== "function" || typeof codec.decode !== "function")) {
-    throw new TypeError("RedisPersistenceProvider: options.codec must have encode() and decode() functions");
-  }
+  if (options.codec !== undefined) requireCodec(options.codec, "RedisPersistenceProvider: options.codec");
   if (options.commandTimeoutMs !== undefined) requireTimerMs(options.commandTimeoutMs, "RedisPersistenceProvider: options.commandTimeoutMs");
 }
 

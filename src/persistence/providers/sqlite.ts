@@ -1,6 +1,6 @@
 import { messageOf } from "../../errors.js";
 import { rejectUnknownKeys, requireOptionsObject, describe as describeValue } from "../../internal/validate.js";
-import { defaultSnapshotCodec, type SnapshotCodec } from "../codec/codec.js";
+import { defaultSnapshotCodec, requireCodec, type SnapshotCodec } from "../codec/codec.js";
 import { listedReader, type ListOptions } from "../list-options.js";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "../errors.js";
 import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
@@ -9,6 +9,7 @@ import { sqliteFileDetail } from "./connection-errors.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
 import { canonicalTime, sqliteStatements, type SqliteRow, type SqliteStatementTexts } from "./sqlite-sql.js";
 import { keyOfStored, keysOfColumns, storedKey } from "./stored-keys.js";
+import { listKeys } from "../keys.js";
 
 /** The members of a better-sqlite3 `Statement` this provider calls. */
 export interface SqliteStatement {
@@ -56,9 +57,7 @@ function validateOptions(input: unknown): Required<SqlitePersistenceProviderOpti
   if (/^sqlite_/i.test(tableName)) {
     throw new TypeError(`${where}: options.tableName must not start with "sqlite_", which SQLite reserves for its own tables, got ${describeValue(tableName)}`);
   }
-  if (typeof codec !== "object" || codec === null || typeof codec.encode !== "function" || typeof codec.decode !== "function") {
-    throw new TypeError(`${where}: options.codec must be an object with encode and decode functions, got ${describeValue(codec)}`);
-  }
+  requireCodec(codec, `${where}: options.codec`);
   return { database, tableName, codec };
 }
 
@@ -154,7 +153,7 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
       const read = listedReader(filter, options, "SqlitePersistenceProvider");
       const query = this.#sql.list(filter);
       if (query === undefined) return [];
-      const keys = { foundryExecutionId: "*", workflowId: filter.workflowId ?? "*" };
+      const keys = listKeys(filter);
       const rows = this.#guard("list", keys, () => this.#database.prepare(query.sql).all(...query.params)) as SqliteRow[];
       return rows.flatMap((row) => read(() => this.#decode(row.data, keysOfColumns(row.instance_id, row.workflow_id, keyOfStored))) ?? []);
     });
