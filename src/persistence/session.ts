@@ -34,6 +34,7 @@ export class PersistenceSession {
   readonly #state: SnapshotState;
   readonly #store: SnapshotStore;
   #claim: RunClaim | undefined;
+  #operationSignals: readonly AbortSignal[] = [];
   // The properties a run that never checkpointed started with: what its failure record stores.
   #startProperties: Record<string, unknown> | undefined;
 
@@ -62,6 +63,8 @@ export class PersistenceSession {
       });
       session.#store.guardWith(session.#claim);
     }
+    // Fixed for the run: what every operation's signal is joined with, found once rather than per step.
+    session.#operationSignals = [session.#claim?.signal, options.deadline].filter((signal) => signal !== undefined);
     const stored = options.resumes ?? (await session.#store.load(undefined));
     await session.#adopt(stored);
     if (session.#state.status === "completed") return session; // nothing runs, so nothing is claimed or written
@@ -84,7 +87,7 @@ export class PersistenceSession {
    * the deadline: a checkpoint already under way must land.
    */
   contextFor(context: OperationContext<any>): OperationContext<any> | undefined {
-    const extra = [this.#claim?.signal, this.#options.deadline].filter((signal) => signal !== undefined);
+    const extra = this.#operationSignals;
     return extra.length === 0 ? undefined : { ...context, signal: AbortSignal.any([context.signal, ...extra]) };
   }
 
