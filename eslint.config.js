@@ -26,7 +26,7 @@ export default tseslint.config(
     // The core is dependency-free and runtime-neutral: no node:* modules and no drivers. The CLI is
     // a Node program of its own that opens the drivers the user asks for.
     files: ["src/**/*.ts"],
-    ignores: ["src/persistence/providers/file.ts", "src/persistence/providers/file-io.ts", "src/persistence/providers/file-lock.ts", "src/persistence/providers/file-owner.ts", "src/persistence/testing/**", "src/cli/**"],
+    ignores: ["src/persistence/providers/file/{provider,fs,lock,replace,directory,owner}.ts", "src/persistence/testing/**", "src/cli/**"],
     rules: {
       "no-restricted-imports": [
         "error",

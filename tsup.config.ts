@@ -18,7 +18,7 @@ export default defineConfig([
       index: "src/index.ts",
       "persistence/index": "src/persistence/index.ts",
       "persistence/testing": "src/persistence/testing/index.ts",
-      "persistence/file": "src/persistence/providers/file.ts",
+      "persistence/file": "src/persistence/providers/file/index.ts",
       "persistence/sqlite": "src/persistence/providers/sqlite.ts",
       "persistence/postgres": "src/persistence/providers/postgres.ts",
       "persistence/redis": "src/persistence/providers/redis.ts",

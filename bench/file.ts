@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { defaultSnapshotCodec, type WorkflowExecutionSnapshot } from "../dist/persistence/index.js";
 import { FilePersistenceProvider, type FileDurability } from "../dist/persistence/file.js";
 // The record layout is not part of the package's API; the raw side writes the provider's own bytes.
-import { formatRecord } from "../src/persistence/providers/file-names.js";
-import { thisOwner } from "../src/persistence/providers/file-owner.js";
+import { formatRecord } from "../src/persistence/providers/file/record.js";
+import { thisOwner } from "../src/persistence/providers/file/owner.js";
 import { averageLength, checkpointFixture, checkpointOf, checkpointRow, checkpointSides, jsonFloorNote, steps, verifySides, type CheckpointFixture, type RawWrite, type SideName } from "./checkpoint-fixture.js";
 import { measureInterleaved, ratio, verdict, type MeasureOptions, type Summary } from "./measure.js";
 import type { BenchSection } from "./report.js";

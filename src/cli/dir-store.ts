@@ -1,7 +1,7 @@
 import { readdir, stat } from "node:fs/promises";
 import { resolve } from "node:path";
-import { FilePersistenceProvider } from "../persistence/providers/file.js";
-import { classifyEntry } from "../persistence/providers/file-names.js";
+import { FilePersistenceProvider } from "../persistence/providers/file/index.js";
+import { classifyEntry } from "../persistence/providers/file/names.js";
 import { within } from "./deadline.js";
 import type { Duration } from "./duration.js";
 import { CliError, describeCause } from "./errors.js";

@@ -5,7 +5,7 @@
 
 import { hostname } from "node:os";
 import { isClaimedByOther } from "../persistence/claim.js";
-import { isGone } from "../persistence/providers/file-owner.js";
+import { isGone } from "../persistence/providers/file/owner.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
 import { formatAge } from "./duration.js";
 

@@ -28,12 +28,13 @@ const edges = sourceFiles(src).map((file) => {
 const inPersistence = (path: string): boolean => path.startsWith("persistence/");
 const inCli = (path: string): boolean => path.startsWith("cli/");
 const isProvider = (path: string): boolean => path.startsWith("persistence/providers/");
-// Provider modules every provider may use; each other file under providers/ belongs to one provider.
-const sharedProviderModules = new Set(["stored", "stored-keys", "connection-errors"]);
+// Provider modules every provider may use; each other file under providers/ belongs to one provider:
+// the provider of its folder (file/lock belongs to file), else of its name (sqlite-sql to sqlite).
+const sharedProviderModules = new Set(["shared", "stored", "stored-keys", "connection-errors"]);
 const providerOf = (path: string): string | undefined => {
   if (!isProvider(path)) return undefined;
   const name = path.slice("persistence/providers/".length);
-  return sharedProviderModules.has(name) ? undefined : name.split("-")[0];
+  return sharedProviderModules.has(name) ? undefined : name.split(/[-/]/)[0];
 };
 
 function crossings(rule: (from: string, to: string) => boolean): string[] {
@@ -61,5 +62,11 @@ describe("the layers of src/", () => {
 
   it("never lets one provider import another", () => {
     expect(crossings((from, to) => providerOf(from) !== undefined && providerOf(to) !== undefined && providerOf(from) !== providerOf(to))).toEqual([]);
+  });
+
+  it("keeps the file provider in its own folder, entered through file/index", () => {
+    const files = edges.map((edge) => edge.from).filter((path) => providerOf(path) === "file");
+    expect(files).toContain("persistence/providers/file/provider");
+    expect(files.filter((path) => !path.startsWith("persistence/providers/file/"))).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
-import { FilePersistenceProvider } from "../../src/persistence/providers/file.js";
+import { FilePersistenceProvider } from "../../src/persistence/providers/file/index.js";
 import { RedisPersistenceProvider } from "../../src/persistence/providers/redis.js";
 import { startRedis } from "../support/redis-server.js";
 import { seedSnapshots } from "./run-cli.js";

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { isClaimedByOther } from "../../src/persistence/claim.js";
 import { processOwner } from "../../src/persistence/options.js";
-import { FilePersistenceProvider } from "../../src/persistence/providers/file.js";
+import { FilePersistenceProvider } from "../../src/persistence/providers/file/index.js";
 import { deadLetterSnapshot } from "../../src/persistence/recovery/dead-letter.js";
 import type { SnapshotStatus, WorkflowExecutionSnapshot } from "../../src/persistence/snapshot.js";
 import { fullSnapshot } from "../../src/persistence/testing/fixtures.js";

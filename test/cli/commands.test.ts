@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { pruneCommand, type CommandContext } from "../../src/cli/commands.js";
 import type { InspectedProvider } from "../../src/cli/stores.js";
-import { FilePersistenceProvider } from "../../src/persistence/providers/file.js";
+import { FilePersistenceProvider } from "../../src/persistence/providers/file/index.js";
 import { nextRevision } from "../../src/persistence/testing/fixtures.js";
 import { seedSnapshots } from "./run-cli.js";
 

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { SnapshotCodec } from "../../src/persistence/codec/codec.js";
-import { FilePersistenceProvider } from "../../src/persistence/providers/file.js";
+import { FilePersistenceProvider } from "../../src/persistence/providers/file/index.js";
 import { cli, instancesOf, seedSnapshots } from "./run-cli.js";
 import { describeStoreCommands } from "./store-cases.js";
 

@@ -4,14 +4,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import type { SnapshotCodec } from "../../src/persistence/codec/codec.js";
-import { FilePersistenceProvider } from "../../src/persistence/providers/file.js";
+import { FilePersistenceProvider } from "../../src/persistence/providers/file/index.js";
 import { cli, cliJson, cliProcess, instancesOf, seedSnapshots } from "./run-cli.js";
 import { describeStoreCommands } from "./store-cases.js";
 
 const root = mkdtempSync(join(tmpdir(), "workflowforge-cli-provider-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const fileProvider = JSON.stringify(fileURLToPath(new URL("../../src/persistence/providers/file.ts", import.meta.url)));
+const fileProvider = JSON.stringify(fileURLToPath(new URL("../../src/persistence/providers/file/index.ts", import.meta.url)));
 const filesOn = (directory: string, codec?: SnapshotCodec) => new FilePersistenceProvider({ directory, durability: "none", ...(codec === undefined ? {} : { codec }) });
 
 /** A user's own provider class, in the module's text: the file provider behind methods of its own. */

@@ -7,7 +7,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseProcessOwner, stateOf } from "../../src/cli/stale.js";
 import { processOwner } from "../../src/persistence/options.js";
-import { FilePersistenceProvider } from "../../src/persistence/providers/file.js";
+import { FilePersistenceProvider } from "../../src/persistence/providers/file/index.js";
 import type { SnapshotStatus, WorkflowExecutionSnapshot } from "../../src/persistence/snapshot.js";
 import { fullSnapshot } from "../../src/persistence/testing/fixtures.js";
 import { cli, cliJson } from "./run-cli.js";

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import * as root from "../../src/index.js";
 import * as persistence from "../../src/persistence/index.js";
 import * as testing from "../../src/persistence/testing/index.js";
-import * as file from "../../src/persistence/providers/file.js";
+import * as file from "../../src/persistence/providers/file/index.js";
 import * as sqlite from "../../src/persistence/providers/sqlite.js";
 import * as postgres from "../../src/persistence/providers/postgres.js";
 import * as redis from "../../src/persistence/providers/redis.js";

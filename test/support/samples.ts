@@ -32,7 +32,7 @@ const packageTargets: Record<string, string> = {
   "workflowforge": source("index.ts"),
   "workflowforge/persistence": source("persistence/index.ts"),
   "workflowforge/persistence/testing": source("persistence/testing/index.ts"),
-  "workflowforge/persistence/file": source("persistence/providers/file.ts"),
+  "workflowforge/persistence/file": source("persistence/providers/file/index.ts"),
   "workflowforge/persistence/sqlite": source("persistence/providers/sqlite.ts"),
   "workflowforge/persistence/postgres": source("persistence/providers/postgres.ts"),
   "workflowforge/persistence/redis": source("persistence/providers/redis.ts"),

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FilePersistenceProvider, type FilePersistenceProviderOptions } from "../../../src/persistence/providers/file.js";
-import { lockOwner, processStat } from "../../../src/persistence/providers/file-owner.js";
+import { FilePersistenceProvider, type FilePersistenceProviderOptions } from "../../../src/persistence/providers/file/index.js";
+import { lockOwner, processStat } from "../../../src/persistence/providers/file/owner.js";
 import { fullSnapshot } from "../../../src/persistence/testing/index.js";
 import type { WorkflowExecutionSnapshot } from "../../../src/persistence/snapshot.js";
 
@@ -53,7 +53,7 @@ interface Writer {
 }
 
 async function startWriters(count: number, job: { keys: object; options: FilePersistenceProviderOptions | object; increments?: number }): Promise<Writer[]> {
-  const PROVIDER = new URL("../../../src/persistence/providers/file.ts", import.meta.url).href;
+  const PROVIDER = new URL("../../../src/persistence/providers/file/index.ts", import.meta.url).href;
   const writers = Array.from({ length: count }, (_, index) => {
     const name = `w${index}`;
     const JOB = JSON.stringify({ directory, name, ...job });

@@ -1,7 +1,7 @@
 // One process of providers.crash.test.ts: resumes (or starts) one instance of the crash workload
 // on the provider named by CRASH_PROVIDER, then closes its client and exits. Each driver is
 // imported only by its own case: the harness starts hundreds of these, and start-up is most of each.
-import { FilePersistenceProvider } from "../../../src/persistence/providers/file.js";
+import { FilePersistenceProvider } from "../../../src/persistence/providers/file/index.js";
 import { PostgresPersistenceProvider } from "../../../src/persistence/providers/postgres.js";
 import { RedisPersistenceProvider } from "../../../src/persistence/providers/redis.js";
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";

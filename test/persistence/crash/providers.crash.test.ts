@@ -7,7 +7,7 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import type { WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
-import { FilePersistenceProvider } from "../../../src/persistence/providers/file.js";
+import { FilePersistenceProvider } from "../../../src/persistence/providers/file/index.js";
 import { PostgresPersistenceProvider } from "../../../src/persistence/providers/postgres.js";
 import { RedisPersistenceProvider } from "../../../src/persistence/providers/redis.js";
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";

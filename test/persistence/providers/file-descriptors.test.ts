@@ -4,7 +4,7 @@ import { readdir, readlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FilePersistenceProvider } from "../../../src/persistence/providers/file.js";
+import { FilePersistenceProvider } from "../../../src/persistence/providers/file/index.js";
 import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
 
 let root = "";
@@ -48,7 +48,7 @@ describe.skipIf(process.platform !== "linux")("FilePersistenceProvider and file 
           operationCount: 1, nextOperationIndex: 0, properties: {}, status: "running", revision: 1, createdAt: now, updatedAt: now });
       }
       process.stdout.write(String(providers.length));`;
-    const PROVIDER = new URL("../../../src/persistence/providers/file.ts", import.meta.url).href;
+    const PROVIDER = new URL("../../../src/persistence/providers/file/index.ts", import.meta.url).href;
     const command = `ulimit -n 256 && exec "${process.execPath}" --import tsx --input-type=module -e "$SCRIPT"`;
     const child = spawnSync("sh", ["-c", command], { env: { ...process.env, PROVIDER, DIRECTORY: directory, SCRIPT: script }, encoding: "utf8" });
     expect(child.stderr).toBe("");

@@ -3,7 +3,7 @@ import type * as fsPromises from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { FilePersistenceProvider } from "../../../src/persistence/providers/file.js";
+import { FilePersistenceProvider } from "../../../src/persistence/providers/file/index.js";
 import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
 
 // A crash test cannot tell a missing flush (SIGKILL leaves the page cache intact), so the flushes

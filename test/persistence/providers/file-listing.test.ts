@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SnapshotCorruptedError } from "../../../src/persistence/errors.js";
-import { FilePersistenceProvider } from "../../../src/persistence/providers/file.js";
-import { thisOwner } from "../../../src/persistence/providers/file-owner.js";
+import { FilePersistenceProvider } from "../../../src/persistence/providers/file/index.js";
+import { thisOwner } from "../../../src/persistence/providers/file/owner.js";
 import { fullSnapshot } from "../../../src/persistence/testing/index.js";
 import type { WorkflowExecutionSnapshot } from "../../../src/persistence/snapshot.js";
 import { describeUnreadableListing } from "./unreadable-cases.js";
@@ -99,7 +99,7 @@ describe("FilePersistenceProvider.list()", () => {
         const listed = await provider.list({}, undefined, { onUnreadable: (error) => unreadable.push({ keys: error.keys, message: error.message, cause: error.cause?.code }) });
         const whole = await provider.list().then(() => "resolved", (error) => error.code);
         process.stdout.write(JSON.stringify({ listed: listed.map((snapshot) => snapshot.foundryExecutionId).sort(), unreadable, whole }));`;
-      const PROVIDER = new URL("../../../src/persistence/providers/file.ts", import.meta.url).href;
+      const PROVIDER = new URL("../../../src/persistence/providers/file/index.ts", import.meta.url).href;
       const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { env: { ...process.env, PROVIDER, DIRECTORY: directory }, encoding: "utf8" });
       expect(child.stderr).toBe("");
       expect(JSON.parse(child.stdout)).toEqual({

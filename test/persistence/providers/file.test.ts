@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError } from "../../../src/persistence/errors.js";
-import { FilePersistenceProvider } from "../../../src/persistence/providers/file.js";
+import { FilePersistenceProvider } from "../../../src/persistence/providers/file/index.js";
 import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
 import type { WorkflowExecutionSnapshot } from "../../../src/persistence/snapshot.js";
 import { taggedJsonCodec } from "../../support/custom-codec.js";

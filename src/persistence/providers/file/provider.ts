@@ -1,26 +1,27 @@
 import { createHash } from "node:crypto";
 import { readFile, readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { isWorkflowForgeError, messageOf } from "../../errors.js";
-import type { SnapshotCodec } from "../codec/codec.js";
-import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, describeKeys, type ProviderCall, type SnapshotKeys } from "../errors.js";
-import { listedReader, type ListedReader, type ListOptions } from "../list-options.js";
-import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
-import type { WorkflowExecutionSnapshot } from "../snapshot.js";
-import { absent, untilAborted, type FirstLine, type LockPaths } from "./file-lock.js";
-import { thisOwner } from "./file-owner.js";
-import { resolveOptions, type FilePersistenceProviderOptions, type FileDurability } from "./file-options.js";
-import { prepareDirectory, readListed, removeLeftovers, removeLocked, replaceLocked } from "./file-io.js";
-import * as layout from "./file-names.js";
-import { decodeFromStorage, encodeForStorage } from "./stored.js";
-import { anyInstance, listKeys } from "../keys.js";
-
-export type { FileDurability, FilePersistenceProviderOptions } from "./file-options.js";
+import { isWorkflowForgeError, messageOf } from "../../../errors.js";
+import type { SnapshotCodec } from "../../codec/codec.js";
+import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, describeKeys, type ProviderCall, type SnapshotKeys } from "../../errors.js";
+import { anyInstance, listKeys } from "../../keys.js";
+import { listedReader, type ListedReader, type ListOptions } from "../../list-options.js";
+import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../../provider.js";
+import type { WorkflowExecutionSnapshot } from "../../snapshot.js";
+import { SetupOnce, isAbortOf, throwIfAborted } from "../shared.js";
+import { decodeFromStorage, encodeForStorage } from "../stored.js";
+import { prepareDirectory, readListed, removeLeftovers } from "./directory.js";
+import { absent, type FirstLine } from "./fs.js";
+import type { LockPaths } from "./lock.js";
+import { baseNameFor, breakerFileName, classifyEntry, lockFileName, recordFileName } from "./names.js";
+import { resolveOptions, type FileDurability, type FilePersistenceProviderOptions } from "./options.js";
+import { thisOwner } from "./owner.js";
+import { checkAgainstHeader, formatRecord, headerMatches, parseRecord, type FileRecord } from "./record.js";
+import { WriterQueue } from "./queue.js";
+import { removeLocked, replaceLocked } from "./replace.js";
 
 const source = "file";
 const listBatch = 32;
-// The keys named by errors of list(), which concern no single instance.
-const anyKeys = anyInstance;
 
 const sha256Hex = (text: string): string => createHash("sha256").update(text).digest("hex");
 
@@ -79,11 +80,10 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
   readonly #codec: SnapshotCodec;
   readonly #lockTimeoutMs: number;
   readonly #staleLockMs: number;
-  readonly #queues = new Map<string, Promise<void>>();
+  readonly #queue = new WriterQueue();
   // The directory with a trailing separator, for the paths of its files.
   readonly #prefix: string;
-  #ready: Promise<void> | undefined;
-  #isReady = false;
+  readonly #setUp = new SetupOnce(() => prepareDirectory(this.directory, this.#durable, this.#staleLockMs));
 
   constructor(options: FilePersistenceProviderOptions) {
     const { directory, durability, lockTimeoutMs, staleLockMs, codec } = resolveOptions(options);
@@ -98,23 +98,23 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
 
   /** The name, inside `directory`, of the file that holds the snapshot of these keys. */
   static fileNameFor(foundryExecutionId: string, workflowId: string): string {
-    return layout.recordFileName(layout.baseNameFor(foundryExecutionId, workflowId, sha256Hex));
+    return recordFileName(baseNameFor(foundryExecutionId, workflowId, sha256Hex));
   }
 
   /** Rejects with `SnapshotConflictError` unless the stored revision is `snapshot.revision - 1`. */
   save(snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal): Promise<void> {
     const keys = { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
     return this.#run("save", keys, signal, async () => {
-      const base = layout.baseNameFor(keys.foundryExecutionId, keys.workflowId, sha256Hex);
+      const base = baseNameFor(keys.foundryExecutionId, keys.workflowId, sha256Hex);
       const paths = this.#paths(base);
       // Encoded as it is now, before any wait; a snapshot the codec refuses writes nothing.
-      const text = layout.formatRecord(snapshot, encodeForStorage(this.#codec, snapshot), thisOwner());
+      const text = formatRecord(snapshot, encodeForStorage(this.#codec, snapshot), thisOwner());
       const check = (stored: FirstLine | undefined): void => {
-        const revision = stored === undefined ? 0 : this.#parse(stored.complete ? `${stored.line}\n` : stored.line, paths.record, keys).header.revision;
+        const revision = stored === undefined ? 0 : this.#storedRevision(stored, paths.record, keys);
         if (snapshot.revision === revision + 1) return;
         throw new SnapshotConflictError({ source, call: "save", keys, detail: `revision ${snapshot.revision} was refused: the stored revision is ${revision}` });
       };
-      await this.#queued(base, signal, () => replaceLocked({ ...this.#locking(paths, signal), text, check }));
+      await this.#queue.run(base, signal, () => replaceLocked({ ...this.#locking(paths, signal), text, check }));
     });
   }
 
@@ -129,8 +129,8 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
 
   delete(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<void> {
     return this.#run("delete", { foundryExecutionId, workflowId }, signal, async () => {
-      const base = layout.baseNameFor(foundryExecutionId, workflowId, sha256Hex);
-      await this.#queued(base, signal, () => removeLocked(this.#locking(this.#paths(base), signal)));
+      const base = baseNameFor(foundryExecutionId, workflowId, sha256Hex);
+      await this.#queue.run(base, signal, () => removeLocked(this.#locking(this.#paths(base), signal)));
     });
   }
 
@@ -148,10 +148,10 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
     return await this.#run("list", listKeys(filter), signal, async () => {
       const names = await readdir(this.directory);
       await removeLeftovers(this.directory, names, this.#staleLockMs);
-      const records = names.filter((name) => layout.classifyEntry(name)?.kind === "record");
+      const records = names.filter((name) => classifyEntry(name)?.kind === "record");
       const found: WorkflowExecutionSnapshot[] = [];
       for (let start = 0; start < records.length; start += listBatch) {
-        signal?.throwIfAborted();
+        throwIfAborted(signal);
         const batch = await Promise.all(records.slice(start, start + listBatch).map((name) => this.#listed(name, filter, read)));
         for (const snapshot of batch) if (snapshot !== undefined) found.push(snapshot);
       }
@@ -164,75 +164,51 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
     const file = await readListed(path);
     if (file === undefined) return undefined;
     return read(() => {
-      if (!("text" in file)) throw new SnapshotCorruptedError(anyKeys, `${path} cannot be read: ${file.unreadable}`, file.cause);
-      const { header } = this.#parse(file.text, path, anyKeys);
+      if (!("text" in file)) throw new SnapshotCorruptedError(anyInstance, `${path} cannot be read: ${file.unreadable}`, file.cause);
+      const { header } = this.#parse(file.text, path, anyInstance);
       const keys = { foundryExecutionId: header.foundryExecutionId, workflowId: header.workflowId };
       // A copied or renamed record: tryLoad and delete of its keys would never reach it.
       if (name !== FilePersistenceProvider.fileNameFor(keys.foundryExecutionId, keys.workflowId)) throw new SnapshotCorruptedError(keys, `${path} is not the file named for its keys`);
-      return layout.headerMatches(header, filter) ? this.#decode(file.text, path, keys) : undefined;
+      return headerMatches(header, filter) ? this.#decode(file.text, path, keys) : undefined;
     });
   }
 
   // Every call: reject if aborted, set up the directory once, and turn fs failures into PersistenceError.
   async #run<T>(call: ProviderCall, keys: SnapshotKeys, signal: AbortSignal | undefined, body: () => Promise<T>): Promise<T> {
     try {
-      signal?.throwIfAborted();
-      if (!this.#isReady) await this.#setUp();
+      throwIfAborted(signal);
+      if (!this.#setUp.done) await this.#setUp.get();
       return await body();
     } catch (error) {
-      if (isWorkflowForgeError(error)) throw error;
-      if (signal?.aborted === true && error === signal.reason) throw error instanceof Error ? error : new Error(messageOf(error), { cause: error });
+      if (isWorkflowForgeError(error) || isAbortOf(error, signal)) throw error;
       throw new PersistenceError({ source, call, keys, cause: error });
     }
   }
 
-  // Memoised, but only once it succeeded: a failed setup is retried by the next call.
-  #setUp(): Promise<void> {
-    this.#ready ??= prepareDirectory(this.directory, this.#durable, this.#staleLockMs).then(
-      () => void (this.#isReady = true),
-      (error: unknown) => {
-        this.#ready = undefined;
-        throw error;
-      },
-    );
-    return this.#ready;
-  }
-
   #paths(base: string): InstancePaths {
     const prefix = this.#prefix + base;
-    return { directory: this.directory, record: prefix + layout.recordFileName(""), lock: prefix + layout.lockFileName(""), breaker: prefix + layout.breakerFileName("") };
+    return { directory: this.directory, record: prefix + recordFileName(""), lock: prefix + lockFileName(""), breaker: prefix + breakerFileName("") };
   }
 
   #locking(paths: InstancePaths, signal: AbortSignal | undefined) {
     return { target: paths.record, lock: paths, durable: this.#durable, timeoutMs: this.#lockTimeoutMs, staleLockMs: this.#staleLockMs, signal };
   }
 
-  // One writer per instance in this provider (a queue, so 8 concurrent saves do not all spin on the
-  // lock file); across providers and processes, the lock file.
-  async #queued(base: string, signal: AbortSignal | undefined, body: () => Promise<void>): Promise<void> {
-    const previous = this.#queues.get(base);
-    let release = (): void => undefined;
-    const turn = new Promise<void>((resolve) => (release = resolve));
-    const tail = previous === undefined ? turn : previous.then(() => turn);
-    this.#queues.set(base, tail);
-    try {
-      if (previous !== undefined) await untilAborted(previous, signal);
-      await body();
-    } finally {
-      release();
-      if (this.#queues.get(base) === tail) this.#queues.delete(base);
-    }
+  // The revision in a stored record's first line (a line without its newline: the file ended there).
+  #storedRevision(stored: FirstLine, path: string, keys: SnapshotKeys): number {
+    const text = stored.complete ? `${stored.line}\n` : stored.line;
+    return this.#parse(text, path, keys).header.revision;
   }
 
   // Header only; throws SnapshotCorruptedError naming `keys` (the ones asked for) when unreadable or another pair's.
-  #parse(text: string, path: string, keys: SnapshotKeys): ReturnType<typeof layout.parseRecord> {
-    let record: ReturnType<typeof layout.parseRecord>;
+  #parse(text: string, path: string, keys: SnapshotKeys): FileRecord {
+    let record: FileRecord;
     try {
-      record = layout.parseRecord(text);
+      record = parseRecord(text);
     } catch (error) {
       throw new SnapshotCorruptedError(keys, `${path}: ${messageOf(error)}`, error);
     }
-    if (keys !== anyKeys && !sameKeys(keys, record.header)) throw new SnapshotCorruptedError(keys, `${path} holds the record of ${describeKeys(record.header)}`);
+    if (keys !== anyInstance && !sameKeys(keys, record.header)) throw new SnapshotCorruptedError(keys, `${path} holds the record of ${describeKeys(record.header)}`);
     return record;
   }
 
@@ -240,7 +216,7 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
     const { header, body } = this.#parse(text, path, keys);
     const snapshot = decodeFromStorage(this.#codec, body, keys);
     try {
-      layout.checkAgainstHeader(snapshot, header);
+      checkAgainstHeader(snapshot, header);
     } catch (error) {
       throw new SnapshotCorruptedError(keys, `${path}: ${messageOf(error)}`, error);
     }

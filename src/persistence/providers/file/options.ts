@@ -1,7 +1,8 @@
 // The options of FilePersistenceProvider, their defaults and their checks. No node:* here.
 
-import { describe as describeValue, rejectUnknownKeys } from "../../internal/validate.js";
-import { defaultSnapshotCodec, requireCodec, type SnapshotCodec } from "../codec/codec.js";
+import { describe as describeValue } from "../../../internal/validate.js";
+import type { SnapshotCodec } from "../../codec/codec.js";
+import { codecOption, providerOptions } from "../shared.js";
 
 /** `"fsync"`: a resolved save survives power loss. `"none"`: it survives a crash of the process only. */
 export type FileDurability = "fsync" | "none";
@@ -39,14 +40,12 @@ export type ResolvedFileOptions = Required<FilePersistenceProviderOptions>;
 
 /** Checks `input` (a TypeError naming the option at fault) and fills in the defaults. */
 export function resolveOptions(input: unknown): ResolvedFileOptions {
-  if (typeof input !== "object" || input === null || Array.isArray(input)) throw new TypeError(`${where}: options must be an object with a directory, got ${describeValue(input)}`);
-  rejectUnknownKeys(input, ["directory", "durability", "lockTimeoutMs", "staleLockMs", "codec"], where);
-  const { directory, durability = "fsync", lockTimeoutMs = 10_000, staleLockMs = 5_000, codec = defaultSnapshotCodec } = input as Partial<FilePersistenceProviderOptions>;
+  const options = providerOptions<FilePersistenceProviderOptions>(input, where, ["directory", "durability", "lockTimeoutMs", "staleLockMs", "codec"]);
+  const { directory, durability = "fsync", lockTimeoutMs = 10_000, staleLockMs = 5_000 } = options;
   if (typeof directory !== "string" || directory === "" || directory.includes("\0")) {
     throw new TypeError(`${where}: options.directory must be a non-empty path without NUL, got ${describeValue(directory)}`);
   }
   if (durability !== "fsync" && durability !== "none") throw new TypeError(`${where}: options.durability must be "fsync" or "none", got ${describeValue(durability)}`);
-  requireCodec(codec, `${where}: options.codec`);
+  const codec = codecOption(options.codec, where);
   return { directory, durability, lockTimeoutMs: requireMilliseconds(lockTimeoutMs, "lockTimeoutMs"), staleLockMs: requireMilliseconds(staleLockMs, "staleLockMs"), codec };
 }
-

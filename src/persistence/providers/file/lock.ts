@@ -10,54 +10,14 @@
 
 import { randomBytes } from "node:crypto";
 import { fstatSync, statSync } from "node:fs";
-import { link, open, unlink, type FileHandle } from "node:fs/promises";
+import { link, open, unlink } from "node:fs/promises";
 import { uptime } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { temporaryFileName } from "./file-names.js";
-import { isGone, lockOwner, ownerLine, thisOwner, type LockOwner } from "./file-owner.js";
-
-export const errorCode = (error: unknown): unknown => (typeof error === "object" && error !== null && "code" in error ? error.code : undefined);
-
-/** A catch handler that turns the one expected error (ENOENT: gone already) into undefined. */
-export const absent = (error: unknown): undefined => {
-  if (errorCode(error) === "ENOENT") return undefined;
-  throw error;
-};
-
-export const ignore = (): undefined => undefined;
-
-/** `promise`, or a rejection with the signal's reason as soon as it aborts; the work itself goes on. */
-export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((settle, fail) => {
-    // The reason as given, like signal.throwIfAborted(); the provider wraps a non-Error one.
-    const onAbort = (): void => fail(signal.reason as Error);
-    signal.addEventListener("abort", onAbort, { once: true });
-    void promise.then(settle, fail).finally(() => signal.removeEventListener("abort", onAbort));
-  });
-}
-
-/** A file's first line, without its newline; `complete` is false when the file ends before one. */
-export interface FirstLine {
-  readonly line: string;
-  readonly complete: boolean;
-}
-
-const lineIn = (chunk: Buffer, length: number): FirstLine => {
-  const end = chunk.subarray(0, length).indexOf(10);
-  return end === -1 ? { line: chunk.toString("utf8", 0, length), complete: false } : { line: chunk.toString("utf8", 0, end), complete: true };
-};
-
-/** Reads 4 KiB, not the (possibly megabytes of) snapshot after the header; a longer line is read with the rest. */
-export async function readFirstLine(handle: FileHandle): Promise<FirstLine> {
-  const chunk = Buffer.allocUnsafe(4096);
-  const { bytesRead } = await handle.read(chunk, 0, chunk.length, 0);
-  if (bytesRead < chunk.length || chunk.indexOf(10) !== -1) return lineIn(chunk, bytesRead);
-  const whole = await handle.readFile();
-  return lineIn(whole, whole.length);
-}
+import { throwIfAborted, untilAborted } from "../shared.js";
+import { absent, errorCode, ignore, readFirstLine } from "./fs.js";
+import { temporaryFileName } from "./names.js";
+import { isGone, lockOwner, ownerLine, thisOwner, type LockOwner } from "./owner.js";
 
 /** A file this process wrote under a unique temporary name: only it links, renames or removes it. */
 export interface OwnFile {
@@ -194,7 +154,7 @@ const held = (path: string, lock: LockState, timeoutMs: number): Error =>
  * breaker at a time, and the link retried.
  */
 export async function acquireLock(paths: LockPaths, own: OwnFile, timing: LockTiming): Promise<void> {
-  timing.signal?.throwIfAborted();
+  throwIfAborted(timing.signal);
   if (await linkExclusive(own.path, paths.lock)) return;
   const deadline = Date.now() + timing.timeoutMs;
   for (let attempt = 0; ; attempt++) {
@@ -205,7 +165,7 @@ export async function acquireLock(paths: LockPaths, own: OwnFile, timing: LockTi
       if (Date.now() >= deadline) throw held(paths.lock, lock, timing.timeoutMs);
       await untilAborted(sleep(Math.min(50, 2 ** attempt) * (0.5 + Math.random())), timing.signal);
     }
-    timing.signal?.throwIfAborted();
+    throwIfAborted(timing.signal);
     if (await linkExclusive(own.path, paths.lock)) return;
   }
 }

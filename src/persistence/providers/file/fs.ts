@@ -1,0 +1,51 @@
+// The file system helpers the file provider's lock, replace and directory code share. Each throws
+// the plain `fs` error; the provider turns it into a PersistenceError naming the call and keys.
+
+import { open, type FileHandle } from "node:fs/promises";
+
+export const errorCode = (error: unknown): unknown => (typeof error === "object" && error !== null && "code" in error ? error.code : undefined);
+
+/** A catch handler that turns the one expected error (ENOENT: gone already) into undefined. */
+export const absent = (error: unknown): undefined => {
+  if (errorCode(error) === "ENOENT") return undefined;
+  throw error;
+};
+
+export const ignore = (): undefined => undefined;
+
+/** A file's first line, without its newline; `complete` is false when the file ends before one. */
+export interface FirstLine {
+  readonly line: string;
+  readonly complete: boolean;
+}
+
+const lineIn = (chunk: Buffer, length: number): FirstLine => {
+  const end = chunk.subarray(0, length).indexOf(10);
+  return end === -1 ? { line: chunk.toString("utf8", 0, length), complete: false } : { line: chunk.toString("utf8", 0, end), complete: true };
+};
+
+/** Reads 4 KiB, not the (possibly megabytes of) snapshot after the header; a longer line is read with the rest. */
+export async function readFirstLine(handle: FileHandle): Promise<FirstLine> {
+  const chunk = Buffer.allocUnsafe(4096);
+  const { bytesRead } = await handle.read(chunk, 0, chunk.length, 0);
+  if (bytesRead < chunk.length || chunk.indexOf(10) !== -1) return lineIn(chunk, bytesRead);
+  const whole = await handle.readFile();
+  return lineIn(whole, whole.length);
+}
+
+/** Flushes a directory's entries (a rename, an unlink) to the disk. */
+export async function syncDirectory(directory: string): Promise<void> {
+  let handle: FileHandle;
+  try {
+    handle = await open(directory, "r");
+  } catch (error) {
+    // Windows cannot open a directory; NTFS journals the rename itself.
+    if (process.platform === "win32") return;
+    throw error;
+  }
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

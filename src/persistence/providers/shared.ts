@@ -1,0 +1,120 @@
+// The plumbing every provider repeats, written once: the options bag and codec checks, the table
+// name check of the SQL providers, abort handling, and setup run once it succeeds.
+
+import { messageOf } from "../../errors.js";
+import { describe as describeValue, rejectUnknownKeys, requireOptionsObject } from "../../internal/validate.js";
+import { defaultSnapshotCodec, requireCodec, type SnapshotCodec } from "../codec/codec.js";
+
+/**
+ * The options bag `input` of a provider's constructor, described as `where` (its class and
+ * `(options)`): an object (undefined reads as `{}`) holding only `known` keys, or a TypeError.
+ */
+export function providerOptions<T extends object>(input: unknown, where: string, known: readonly (keyof T & string)[]): Partial<T> {
+  const options = requireOptionsObject(input, `${where}: options`);
+  rejectUnknownKeys(options, known, where);
+  return options as Partial<T>;
+}
+
+/** The `codec` option: the default codec when undefined, else checked (a TypeError naming it). */
+export function codecOption(codec: unknown, where: string): SnapshotCodec {
+  return codec === undefined ? defaultSnapshotCodec : requireCodec(codec, `${where}: options.codec`);
+}
+
+const identifier = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/** The namespace a database keeps for its own objects: names starting with `prefix` (matched by `pattern`). */
+export interface ReservedNames {
+  readonly pattern: RegExp;
+  readonly prefix: string;
+  /** Who reserves it, for the message: `SQLite reserves for its own tables`. */
+  readonly owner: string;
+}
+
+/**
+ * A table or schema name option (`options.<name>`): a plain SQL identifier of 1 to 63 characters,
+ * outside the database's reserved namespace. Checked at construction, since the database would
+ * refuse it (or, for Postgres, resolve it to a system catalog) only at first use.
+ */
+export function requireIdentifier(value: unknown, name: string, where: string, reserved: ReservedNames): string {
+  if (typeof value !== "string" || !identifier.test(value)) {
+    throw new TypeError(`${where}: options.${name} must match ${String(identifier)}, got ${describeValue(value)}`);
+  }
+  if (reserved.pattern.test(value)) {
+    throw new TypeError(`${where}: options.${name} must not start with "${reserved.prefix}", which ${reserved.owner}, got ${describeValue(value)}`);
+  }
+  return value;
+}
+
+/** `value` if it is an Error, else an Error with its message and `value` as `cause`. */
+export function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(messageOf(value), { cause: value });
+}
+
+/**
+ * Throws the signal's reason once it aborted: the reason itself when it is an Error (what
+ * `signal.throwIfAborted()` throws), else an Error made of it (see {@link asError}).
+ */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) throw asError(signal.reason);
+}
+
+/** True when `error` is what an aborted `signal` made a call throw: its reason, or the Error made of it. */
+export function isAbortOf(error: unknown, signal: AbortSignal | undefined): boolean {
+  if (signal?.aborted !== true) return false;
+  return error === signal.reason || (error instanceof Error && error.cause === signal.reason);
+}
+
+/** `promise`, or a rejection with the signal's reason as soon as it aborts; the work itself goes on. */
+export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(asError(signal.reason));
+  return new Promise<T>((settle, fail) => {
+    const onAbort = (): void => fail(asError(signal.reason));
+    signal.addEventListener("abort", onAbort, { once: true });
+    void promise.then(settle, fail).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+/**
+ * A setup step (a directory, a table, prepared statements) made on first use and kept once it
+ * succeeded. A failure, thrown or a rejected promise, is forgotten, so the next call tries again.
+ */
+export class SetupOnce<T> {
+  readonly #create: () => T;
+  #made: { readonly value: T } | undefined;
+  #done = false;
+
+  constructor(create: () => T) {
+    this.#create = create;
+  }
+
+  /** True once the setup succeeded (a promise: resolved): callers on a hot path skip awaiting it then. */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /** The setup's result, made now on the first call or after a failure. */
+  get(): T {
+    return this.#made === undefined ? this.set(this.#create()) : this.#made.value;
+  }
+
+  /** Keeps `value` as the setup's result, as `migrate()` does after setting up ahead of time. */
+  set(value: T): T {
+    const made = { value };
+    this.#made = made;
+    if (!(value instanceof Promise)) {
+      this.#done = true;
+      return value;
+    }
+    this.#done = false;
+    void value.then(
+      () => {
+        if (this.#made === made) this.#done = true;
+      },
+      () => {
+        if (this.#made === made) this.#made = undefined;
+      },
+    );
+    return value;
+  }
+}
