@@ -1,10 +1,11 @@
-import { rejectUnknownKeys, requireOptionalBoolean, requireOptionsObject } from "../../internal/validate.js";
-import { defaultSnapshotCodec, requireCodec, type SnapshotCodec } from "../codec/codec.js";
+import { requireOptionalBoolean } from "../../internal/validate.js";
+import type { SnapshotCodec } from "../codec/codec.js";
 import { SnapshotConflictError, type SnapshotKeys } from "../errors.js";
 import { deepCopy } from "../clone.js";
 import { listedReader, type ListOptions } from "../list-options.js";
 import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
+import { asError, codecOption, providerOptions, throwIfAborted } from "./shared.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
 
 export interface MemoryPersistenceProviderOptions {
@@ -36,18 +37,12 @@ interface Storage {
 const liveStorage: Storage = { write: deepCopy, read: (data) => deepCopy(data as WorkflowExecutionSnapshot) };
 
 function storageOf(input: unknown): Storage {
-  const options = requireOptionsObject(input, `${where}: options`) as MemoryPersistenceProviderOptions;
-  rejectUnknownKeys(options, ["live", "codec"], where);
-  const { live = false, codec } = options;
+  const { live = false, codec } = providerOptions<MemoryPersistenceProviderOptions>(input, where, ["live", "codec"]);
   requireOptionalBoolean(live, `${where}: options.live`);
   if (live && codec !== undefined) throw new TypeError(`${where}: options.codec cannot be combined with live: true, which stores objects, not encoded text`);
   if (live) return liveStorage;
-  const chosen = codec === undefined ? defaultSnapshotCodec : requireCodec(codec, `${where}: options.codec`);
+  const chosen = codecOption(codec, where);
   return { write: (snapshot) => encodeForStorage(chosen, snapshot), read: (data, keys) => decodeFromStorage(chosen, data as string, keys) };
-}
-
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  signal?.throwIfAborted();
 }
 
 /**
@@ -114,7 +109,7 @@ export class MemoryPersistenceProvider implements WorkflowPersistenceProvider {
   // Only a custom codec's decode can make a record unreadable; `options` is validated like every provider's.
   list(filter?: SnapshotFilter, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]> {
     try {
-      if (signal?.aborted === true) throw signal.reason instanceof Error ? signal.reason : new Error("aborted");
+      throwIfAborted(signal);
       const read = listedReader(filter, options, "MemoryPersistenceProvider");
       const listed: WorkflowExecutionSnapshot[] = [];
       for (const [foundryExecutionId, workflows] of this.#store) {
@@ -125,7 +120,7 @@ export class MemoryPersistenceProvider implements WorkflowPersistenceProvider {
       }
       return Promise.resolve(listed);
     } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      return Promise.reject(asError(error));
     }
   }
 }

@@ -1,11 +1,12 @@
 import { isWorkflowForgeError, messageOf } from "../../errors.js";
-import { describe as describeValue, rejectUnknownKeys, requireOptionsObject } from "../../internal/validate.js";
-import { defaultSnapshotCodec, requireCodec, type SnapshotCodec } from "../codec/codec.js";
+import { describe as describeValue } from "../../internal/validate.js";
+import type { SnapshotCodec } from "../codec/codec.js";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "../errors.js";
 import { listedReader, type ListOptions } from "../list-options.js";
 import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { postgresConnectionDetail } from "./connection-errors.js";
+import { SetupOnce, codecOption, providerOptions, requireIdentifier, throwIfAborted } from "./shared.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
 import { decodeKey, encodeKey, postgresStatements, type PostgresStatements } from "./postgres-sql.js";
 import { keysOfColumns } from "./stored-keys.js";
@@ -38,7 +39,9 @@ export interface PostgresPersistenceProviderOptions {
   readonly codec?: SnapshotCodec;
 }
 
-const identifier = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+// Postgres refuses such a schema, and an unqualified such table can resolve to a system catalog
+// (pg_catalog comes first on every search_path): either would fail only at first use.
+const reserved = { pattern: /^pg_/, prefix: "pg_", owner: "Postgres reserves for its own objects" };
 const where = "PostgresPersistenceProvider(options)";
 const source = "postgres";
 // list() names no single instance; its errors carry these placeholder keys.
@@ -54,31 +57,17 @@ interface Row {
 }
 
 function validateOptions(input: unknown): Required<Omit<PostgresPersistenceProviderOptions, "schema">> & { schema: string | undefined } {
-  const options = requireOptionsObject(input, `${where}: options`) as Partial<PostgresPersistenceProviderOptions>;
-  rejectUnknownKeys(options, ["client", "tableName", "schema", "codec"], where);
-  const { client, tableName = "workflowforge_snapshots", schema, codec = defaultSnapshotCodec } = options;
+  const options = providerOptions<PostgresPersistenceProviderOptions>(input, where, ["client", "tableName", "schema", "codec"]);
+  const { client, tableName = "workflowforge_snapshots", schema } = options;
   if (typeof client !== "object" || client === null || typeof client.query !== "function") {
     throw new TypeError(`${where}: options.client must be a pg Pool, Client or PoolClient or a PGlite instance, got ${describeValue(client)}`);
   }
-  for (const [name, value] of [["tableName", tableName], ["schema", schema]] as const) {
-    if (name === "schema" && value === undefined) continue;
-    if (typeof value !== "string" || !identifier.test(value)) {
-      throw new TypeError(`${where}: options.${name} must match ${String(identifier)}, got ${describeValue(value)}`);
-    }
-    // Postgres refuses such a schema, and an unqualified such table can resolve to a system catalog
-    // (pg_catalog comes first on every search_path): either would fail only at first use.
-    if (value.startsWith("pg_")) {
-      throw new TypeError(`${where}: options.${name} must not start with "pg_", which Postgres reserves for its own objects, got ${describeValue(value)}`);
-    }
-  }
-  requireCodec(codec, `${where}: options.codec`);
-  return { client, tableName, schema, codec };
-}
-
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted !== true) return;
-  const reason: unknown = signal.reason;
-  throw reason instanceof Error ? reason : new Error(messageOf(reason), { cause: reason });
+  return {
+    client,
+    tableName: requireIdentifier(tableName, "tableName", where, reserved),
+    schema: schema === undefined ? undefined : requireIdentifier(schema, "schema", where, reserved),
+    codec: codecOption(options.codec, where),
+  };
 }
 
 // Keeps the UTC instant for `updated_at < $n`; NULL when unparseable, which no updatedBefore
@@ -124,7 +113,8 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
   readonly #client: PostgresClient;
   readonly #codec: SnapshotCodec;
   readonly #sql: PostgresStatements;
-  #ready: Promise<void> | undefined;
+  // Kept once created: a failed attempt is forgotten so that the next call tries again.
+  readonly #schemaReady = new SetupOnce(() => this.#createTable());
 
   constructor(options: PostgresPersistenceProviderOptions) {
     const { client, tableName, schema, codec } = validateOptions(options);
@@ -142,7 +132,7 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
    */
   async migrate(): Promise<void> {
     await this.#createTable();
-    this.#ready = Promise.resolve();
+    this.#schemaReady.set(Promise.resolve());
   }
 
   /** Rejects with `SnapshotConflictError` unless the stored revision is `snapshot.revision - 1`. */
@@ -192,18 +182,6 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
     return (rows as Row[]).flatMap((row) => read(() => this.#decode(row.data, keysOfColumns(row.instance_id, row.workflow_id, decodeKey))) ?? []);
   }
 
-  // Memoised, but a failed attempt is forgotten so that the next call tries again.
-  #schemaReady(): Promise<void> {
-    if (this.#ready === undefined) {
-      const attempt = this.#createTable();
-      this.#ready = attempt;
-      attempt.catch(() => {
-        if (this.#ready === attempt) this.#ready = undefined;
-      });
-    }
-    return this.#ready;
-  }
-
   async #createTable(): Promise<void> {
     try {
       await this.#client.query(this.#sql.migrate);
@@ -217,7 +195,7 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
 
   async #query(call: ProviderCall, keys: SnapshotKeys, signal: AbortSignal | undefined, text: string, values: unknown[]): Promise<PostgresQueryResult> {
     try {
-      await this.#schemaReady();
+      await this.#schemaReady.get();
     } catch (error) {
       const detail = postgresConnectionDetail(this.#client, error) ?? `creating table ${this.#sql.table} failed: ${messageOf(error)}`;
       throw new PersistenceError({ source, call, keys, cause: error, detail });

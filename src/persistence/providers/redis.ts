@@ -1,11 +1,12 @@
 import { rejectUnknownKeys, requireTimerMs } from "../../internal/validate.js";
-import { defaultSnapshotCodec, requireCodec, type SnapshotCodec } from "../codec/codec.js";
+import type { SnapshotCodec } from "../codec/codec.js";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "../errors.js";
 import { listedReader, type ListedReader, type ListOptions } from "../list-options.js";
 import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { redisConnectionDetail, withDeadline } from "./connection-errors.js";
 import { CREATE_SCRIPT, DELETE_SCRIPT, FETCH_SCRIPT, UPDATE_SCRIPT, isNoScript, keysOfMember, knownShas, memberOf, shaOf, statusFilter, textOf } from "./redis-layout.js";
+import { codecOption, throwIfAborted } from "./shared.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
 import { anyInstance } from "../keys.js";
 
@@ -82,7 +83,6 @@ function validate(options: RedisPersistenceProviderOptions): void {
   if (ttl !== undefined && !(Number.isSafeInteger(ttl) && ttl > 0)) {
     throw new TypeError(`RedisPersistenceProvider: options.completedTtlSeconds must be a positive integer, got ${String(ttl)}`);
   }
-  if (options.codec !== undefined) requireCodec(options.codec, "RedisPersistenceProvider: options.codec");
   if (options.commandTimeoutMs !== undefined) requireTimerMs(options.commandTimeoutMs, "RedisPersistenceProvider: options.commandTimeoutMs");
 }
 
@@ -123,12 +123,12 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
     this.#prefix = `${options.keyPrefix ?? "workflowforge:"}s:`;
     this.#index = `${options.keyPrefix ?? "workflowforge:"}index`;
     this.#ttl = String(options.completedTtlSeconds ?? 0);
-    this.#codec = options.codec ?? defaultSnapshotCodec;
+    this.#codec = codecOption(options.codec, "RedisPersistenceProvider");
   }
 
   /** @throws SnapshotConflictError when the stored revision is not `snapshot.revision - 1`. */
   async save(snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal): Promise<void> {
-    signal?.throwIfAborted();
+    throwIfAborted(signal);
     const { foundryExecutionId, workflowId, revision, status, workflowName } = snapshot;
     const keys = { foundryExecutionId, workflowId };
     const data = encodeForStorage(this.#codec, snapshot);
@@ -143,7 +143,7 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
   }
 
   async tryLoad(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<WorkflowExecutionSnapshot | undefined> {
-    signal?.throwIfAborted();
+    throwIfAborted(signal);
     const keys = { foundryExecutionId, workflowId };
     const reply = await this.#command(["HGET", this.#prefix + memberOf(keys), "data"], "tryLoad", keys).catch((error: unknown) => {
       throw isWrongType(error) ? new SnapshotCorruptedError(keys, "the record is not a hash", error) : error;
@@ -152,7 +152,7 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
   }
 
   async delete(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<void> {
-    signal?.throwIfAborted();
+    throwIfAborted(signal);
     const keys = { foundryExecutionId, workflowId };
     const member = memberOf(keys);
     await this.#script(DELETE_SCRIPT, [this.#prefix + member, this.#index], [member], "delete", keys);

@@ -95,16 +95,19 @@ export class SetupOnce<T> {
 
   /** The setup's result, made now on the first call or after a failure. */
   get(): T {
-    return this.#made === undefined ? this.set(this.#create()) : this.#made.value;
+    if (this.#made !== undefined) return this.#made.value;
+    const value = this.#create();
+    this.set(value);
+    return value;
   }
 
   /** Keeps `value` as the setup's result, as `migrate()` does after setting up ahead of time. */
-  set(value: T): T {
+  set(value: T): void {
     const made = { value };
     this.#made = made;
     if (!(value instanceof Promise)) {
       this.#done = true;
-      return value;
+      return;
     }
     this.#done = false;
     void value.then(
@@ -115,6 +118,5 @@ export class SetupOnce<T> {
         if (this.#made === made) this.#made = undefined;
       },
     );
-    return value;
   }
 }

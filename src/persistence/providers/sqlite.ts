@@ -1,11 +1,11 @@
-import { messageOf } from "../../errors.js";
-import { rejectUnknownKeys, requireOptionsObject, describe as describeValue } from "../../internal/validate.js";
-import { defaultSnapshotCodec, requireCodec, type SnapshotCodec } from "../codec/codec.js";
+import { describe as describeValue } from "../../internal/validate.js";
+import type { SnapshotCodec } from "../codec/codec.js";
 import { listedReader, type ListOptions } from "../list-options.js";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "../errors.js";
 import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { sqliteFileDetail } from "./connection-errors.js";
+import { SetupOnce, asError, codecOption, providerOptions, requireIdentifier, throwIfAborted } from "./shared.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
 import { canonicalTime, sqliteStatements, type SqliteRow, type SqliteStatementTexts } from "./sqlite-sql.js";
 import { keyOfStored, keysOfColumns, storedKey } from "./stored-keys.js";
@@ -37,38 +37,30 @@ export interface SqlitePersistenceProviderOptions {
   readonly codec?: SnapshotCodec;
 }
 
-const identifier = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+// SQLite refuses to create such a table, so the mistake would otherwise surface at first use.
+const reserved = { pattern: /^sqlite_/i, prefix: "sqlite_", owner: "SQLite reserves for its own tables" };
 const where = "SqlitePersistenceProvider(options)";
 const source = "sqlite";
 
 type Statements = Readonly<Record<"insert" | "update" | "select" | "revision" | "remove", SqliteStatement>>;
 
 function validateOptions(input: unknown): Required<SqlitePersistenceProviderOptions> {
-  const options = requireOptionsObject(input, `${where}: options`) as Partial<SqlitePersistenceProviderOptions>;
-  rejectUnknownKeys(options, ["database", "tableName", "codec"], where);
-  const { database, tableName = "workflowforge_snapshots", codec = defaultSnapshotCodec } = options;
+  const options = providerOptions<SqlitePersistenceProviderOptions>(input, where, ["database", "tableName", "codec"]);
+  const { database, tableName = "workflowforge_snapshots" } = options;
   if (typeof database !== "object" || database === null || typeof database.prepare !== "function") {
     throw new TypeError(`${where}: options.database must be a better-sqlite3 Database, got ${describeValue(database)}`);
   }
-  if (typeof tableName !== "string" || !identifier.test(tableName)) {
-    throw new TypeError(`${where}: options.tableName must match ${String(identifier)}, got ${describeValue(tableName)}`);
-  }
-  // SQLite refuses to create such a table, so the mistake would otherwise surface at first use.
-  if (/^sqlite_/i.test(tableName)) {
-    throw new TypeError(`${where}: options.tableName must not start with "sqlite_", which SQLite reserves for its own tables, got ${describeValue(tableName)}`);
-  }
-  requireCodec(codec, `${where}: options.codec`);
-  return { database, tableName, codec };
+  return { database, tableName: requireIdentifier(tableName, "tableName", where, reserved), codec: codecOption(options.codec, where) };
 }
 
 // better-sqlite3 is synchronous; the provider's methods still return promises so that every
 // failure, an aborted signal included, arrives as a rejection. Not `async`: nothing is awaited.
 function settle<T>(signal: AbortSignal | undefined, body: () => T): Promise<T> {
   try {
-    signal?.throwIfAborted();
+    throwIfAborted(signal);
     return Promise.resolve(body());
   } catch (error) {
-    return Promise.reject(error instanceof Error ? error : new Error(messageOf(error), { cause: error }));
+    return Promise.reject(asError(error));
   }
 }
 
@@ -103,7 +95,8 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
   readonly #database: SqliteDatabase;
   readonly #codec: SnapshotCodec;
   readonly #sql: SqliteStatementTexts;
-  #statements: Statements | undefined;
+  // Kept once made: a failed setup (busy, closed) is retried by the next call.
+  readonly #statements = new SetupOnce(() => this.#prepare());
 
   constructor(options: SqlitePersistenceProviderOptions) {
     const { database, tableName, codec } = validateOptions(options);
@@ -180,20 +173,17 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
     this.#database.exec(this.#sql.migrate);
   }
 
-  // Memoised, but only once it succeeded: a failed setup (busy, closed) is retried by the next call.
   #prepare(): Statements {
-    if (this.#statements !== undefined) return this.#statements;
     this.#migrate();
     const { insert, update, select, revision, remove } = this.#sql;
     const prepare = (sql: string): SqliteStatement => this.#database.prepare(sql);
-    this.#statements = { insert: prepare(insert), update: prepare(update), select: prepare(select), revision: prepare(revision), remove: prepare(remove) };
-    return this.#statements;
+    return { insert: prepare(insert), update: prepare(update), select: prepare(select), revision: prepare(revision), remove: prepare(remove) };
   }
 
   // Runs driver calls only (no codec work), so whatever it throws becomes a PersistenceError naming call and keys.
   #guard<T>(call: ProviderCall, keys: SnapshotKeys, body: (statements: Statements) => T): T {
     try {
-      return body(this.#prepare());
+      return body(this.#statements.get());
     } catch (error) {
       throw new PersistenceError({ source, call, keys, cause: error, detail: sqliteFileDetail(this.#database, error) });
     }
