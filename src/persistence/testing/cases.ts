@@ -35,6 +35,12 @@ export interface ConformanceCase {
 const load = async (provider: WorkflowPersistenceProvider, snapshot: Pick<WorkflowExecutionSnapshot, "foundryExecutionId" | "workflowId">) =>
   (await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)) ?? undefined;
 
+/** Saves `snapshot` and checks that tryLoad returns it as it was. */
+async function roundTrip(provider: WorkflowPersistenceProvider, snapshot: WorkflowExecutionSnapshot): Promise<void> {
+  await provider.save(snapshot);
+  assert.deepEqual(await load(provider, snapshot), snapshot);
+}
+
 const basics: ConformanceCase[] = [
   {
     group: "basics",
@@ -48,9 +54,7 @@ const basics: ConformanceCase[] = [
     group: "basics",
     name: "save then tryLoad round-trips every snapshot field",
     async run(provider) {
-      const snapshot = fullSnapshot();
-      await provider.save(snapshot);
-      assert.deepEqual(await load(provider, snapshot), snapshot);
+      await roundTrip(provider, fullSnapshot());
     },
   },
   {
@@ -116,8 +120,7 @@ const basics: ConformanceCase[] = [
       await provider.save(snapshot);
       await provider.delete(snapshot.foundryExecutionId, snapshot.workflowId);
       assert.equal(await load(provider, snapshot), undefined);
-      await provider.save(snapshot);
-      assert.deepEqual(await load(provider, snapshot), snapshot);
+      await roundTrip(provider, snapshot);
     },
   },
   {
@@ -150,9 +153,7 @@ const values: ConformanceCase[] = [
     group: "values",
     name: "save then tryLoad round-trips every value type of the snapshot codec: Date, Map, Set, BigInt, undefined, NaN, -0, ±Infinity, typed arrays, RegExp",
     async run(provider) {
-      const snapshot = fullSnapshot({ properties: richValues(), lastOutput: richValues(), outputs: { 1: richValues() } });
-      await provider.save(snapshot);
-      assert.deepEqual(await load(provider, snapshot), snapshot);
+      await roundTrip(provider, fullSnapshot({ properties: richValues(), lastOutput: richValues(), outputs: { 1: richValues() } }));
     },
   },
 ];
@@ -162,9 +163,7 @@ const large: ConformanceCase[] = [
     group: "large",
     name: "a 3 MiB snapshot round-trips",
     async run(provider) {
-      const snapshot = fullSnapshot({ properties: { blob: "x".repeat(3 * 1024 * 1024), small: 1 } });
-      await provider.save(snapshot);
-      assert.deepEqual(await load(provider, snapshot), snapshot);
+      await roundTrip(provider, fullSnapshot({ properties: { blob: "x".repeat(3 * 1024 * 1024), small: 1 } }));
     },
   },
 ];

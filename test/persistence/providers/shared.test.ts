@@ -32,7 +32,7 @@ describe("SetupOnce", () => {
 
   it("keeps what set() gives it, as migrate() does, without making its own", async () => {
     let calls = 0;
-    const setup = new SetupOnce(() => Promise.resolve(void calls++));
+    const setup = new SetupOnce<Promise<void>>(() => Promise.resolve(void calls++));
     setup.set(Promise.resolve());
     await setup.get();
     expect(calls).toBe(0);
