@@ -1,10 +1,37 @@
 import { defineConfig } from "vitest/config";
 
+// The suite in projects by what a test needs, so that one kind runs alone (`npm run test:unit`,
+// `test:server`, `test:crash`, `test:package`); `vitest run` (and so `npm test`) runs them all.
+// Every test file is in exactly one project: unit takes all that no other one names.
+
+/** Throw-away Postgres and Redis servers (skipped, saying what to install, without the binaries). */
+const server = [
+  "test/**/*.int.test.ts",
+  "test/persistence/providers/{redis,redis-unreadable}.test.ts",
+  "test/persistence/providers/{redis,postgres,oldest-drivers}.conformance.test.ts",
+];
+/** Processes killed with SIGKILL and many workers at once: `WORKFLOWFORGE_CRASH_RUNS` instances per provider (20 by default, 100 in .ci/run). */
+const crash = ["test/persistence/crash/**/*.test.ts", "test/persistence/workers/{many-workers,many-workers-fast,paused-holder}.test.ts"];
+/** The built package in dist/ (`npm run build` first), and the samples of the README and docs/ run against it. */
+const built = ["test/package/**/*.test.ts", "test/examples/**/*.test.ts", "test/{readme,docs}.test.ts", "test/cli/bin.test.ts"];
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
-    typecheck: { enabled: true, include: ["test/types/**/*.test-d.ts"] },
     testTimeout: 20_000,
     hookTimeout: 60_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "unit",
+          include: ["test/**/*.test.ts"],
+          exclude: [...server, ...crash, ...built],
+          typecheck: { enabled: true, include: ["test/types/**/*.test-d.ts"] },
+        },
+      },
+      { extends: true, test: { name: "server", include: server } },
+      { extends: true, test: { name: "crash", include: crash } },
+      { extends: true, test: { name: "package", include: built } },
+    ],
   },
 });
