@@ -1,13 +1,13 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { FilePersistenceProvider, type FilePersistenceProviderOptions } from "../../../src/persistence/providers/file/index.js";
 import { lockOwner, processStat } from "../../../src/persistence/providers/file/owner.js";
 import { fullSnapshot } from "../../../src/persistence/testing/index.js";
 import type { WorkflowExecutionSnapshot } from "../../../src/persistence/snapshot.js";
+import { useFileStore } from "../../support/file-store.js";
 
 // Real processes saving one instance through FilePersistenceProvider, each its own provider. A
 // writer loads the record, appends its name to `properties.log` and saves the next revision,
@@ -32,15 +32,7 @@ const writerScript = `
   process.stdout.write("conflicts " + conflicts + "\\n");
   process.stdin.destroy();`;
 
-let root = "";
-let directory = "";
-
-beforeEach(() => {
-  root = mkdtempSync(join(tmpdir(), "workflowforge-file-writers-"));
-  directory = join(root, "store");
-});
-
-afterEach(() => rmSync(root, { recursive: true, force: true }));
+const files = useFileStore("file-writers");
 
 interface Writer {
   readonly name: string;
@@ -56,7 +48,7 @@ async function startWriters(count: number, job: { keys: object; options: FilePer
   const PROVIDER = new URL("../../../src/persistence/providers/file/index.ts", import.meta.url).href;
   const writers = Array.from({ length: count }, (_, index) => {
     const name = `w${index}`;
-    const JOB = JSON.stringify({ directory, name, ...job });
+    const JOB = JSON.stringify({ directory: files.directory, name, ...job });
     const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", writerScript], { env: { ...process.env, JOB, PROVIDER } });
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -93,12 +85,12 @@ function expectOneWinnerPerRevision(writers: readonly Writer[], outputs: readonl
 describe("FilePersistenceProvider with writers in several processes", () => {
   it("keeps compare-and-set between real processes: no update is lost", { timeout: 60_000 }, async () => {
     const initial = fullSnapshot({ properties: { log: [] } });
-    await new FilePersistenceProvider({ directory }).save(initial);
+    await files.provider({ durability: "fsync" }).save(initial);
     const keys = { foundryExecutionId: initial.foundryExecutionId, workflowId: initial.workflowId };
     const writers = await startWriters(4, { keys, options: {}, increments: 15 });
     for (const writer of writers) writer.go();
     const outputs = await Promise.all(writers.map((writer) => writer.exited));
-    const stored = await new FilePersistenceProvider({ directory }).tryLoad(keys.foundryExecutionId, keys.workflowId);
+    const stored = await files.provider({ durability: "fsync" }).tryLoad(keys.foundryExecutionId, keys.workflowId);
     expect(stored?.revision).toBe(1 + 4 * 15);
     expect(expectOneWinnerPerRevision(writers, outputs, stored), "the processes did race").toBeGreaterThan(0);
   });
@@ -110,10 +102,10 @@ describe("FilePersistenceProvider with writers in several processes", () => {
   it.skipIf(process.platform === "win32")("never gives one revision two winners, nor leaves an unreadable record, while writers are stopped past the stale-lock age", { timeout: 60_000 }, async () => {
     const staleLockMs = 40;
     const initial = fullSnapshot({ properties: { log: [] } });
-    const observer = new FilePersistenceProvider({ directory, durability: "none" });
+    const observer = files.provider();
     await observer.save(initial);
     const keys = { foundryExecutionId: initial.foundryExecutionId, workflowId: initial.workflowId };
-    const lock = join(directory, FilePersistenceProvider.fileNameFor(keys.foundryExecutionId, keys.workflowId).replace(/\.snapshot$/, ".lock"));
+    const lock = join(files.directory, FilePersistenceProvider.fileNameFor(keys.foundryExecutionId, keys.workflowId).replace(/\.snapshot$/, ".lock"));
     // The lock's first line and inode, while its holder is stopped: undefined when there is none.
     const heldLock = () => {
       try {

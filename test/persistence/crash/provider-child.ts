@@ -14,7 +14,9 @@ const instanceId = process.argv[2] ?? "";
 async function open(): Promise<{ provider: WorkflowPersistenceProvider; close: () => Promise<unknown> | void }> {
   switch (CRASH_PROVIDER ?? "") {
     case "file":
-      return { provider: new FilePersistenceProvider({ directory: CRASH_TARGET, durability: "fsync" }), close: () => undefined };
+      // A child killed while holding an instance's lock leaves it; the next child breaks it once its
+      // owner is dead and it is older than staleLockMs. The default (5 s) would only make it wait.
+      return { provider: new FilePersistenceProvider({ directory: CRASH_TARGET, durability: "fsync", staleLockMs: 50 }), close: () => undefined };
     case "sqlite": {
       const { default: Database } = await import("better-sqlite3");
       const database = new Database(CRASH_TARGET);

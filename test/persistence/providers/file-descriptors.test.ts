@@ -1,30 +1,19 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
 import { readdir, readlink } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FilePersistenceProvider } from "../../../src/persistence/providers/file/index.js";
+import { describe, expect, it } from "vitest";
 import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
+import { useFileStore } from "../../support/file-store.js";
 
-let root = "";
-let directory = "";
-
-beforeEach(() => {
-  root = mkdtempSync(join(tmpdir(), "workflowforge-file-fds-"));
-  directory = join(root, "store");
-});
-
-afterEach(() => rmSync(root, { recursive: true, force: true }));
+const files = useFileStore("file-fds");
 
 // Linux lists a process's open descriptors in /proc/self/fd, each a link to its file.
 describe.skipIf(process.platform !== "linux")("FilePersistenceProvider and file descriptors", () => {
   it("keeps none open between calls, whatever the calls were", async () => {
     const openInDirectory = async () => {
       const links = await Promise.all((await readdir("/proc/self/fd")).map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => "")));
-      return links.filter((link) => link.startsWith(directory));
+      return links.filter((link) => link.startsWith(files.directory));
     };
-    const [a, b] = [new FilePersistenceProvider({ directory, durability: "none" }), new FilePersistenceProvider({ directory })];
+    const [a, b] = [files.provider(), files.provider({ durability: "fsync" })];
     const snapshots = Array.from({ length: 5 }, (_, i) => fullSnapshot({ foundryExecutionId: `fd-${i}` }));
     for (const snapshot of snapshots) await a.save(snapshot);
     for (const snapshot of snapshots) await b.save(nextRevision(snapshot));
@@ -50,7 +39,7 @@ describe.skipIf(process.platform !== "linux")("FilePersistenceProvider and file 
       process.stdout.write(String(providers.length));`;
     const PROVIDER = new URL("../../../src/persistence/providers/file/index.ts", import.meta.url).href;
     const command = `ulimit -n 256 && exec "${process.execPath}" --import tsx --input-type=module -e "$SCRIPT"`;
-    const child = spawnSync("sh", ["-c", command], { env: { ...process.env, PROVIDER, DIRECTORY: directory, SCRIPT: script }, encoding: "utf8" });
+    const child = spawnSync("sh", ["-c", command], { env: { ...process.env, PROVIDER, DIRECTORY: files.directory, SCRIPT: script }, encoding: "utf8" });
     expect(child.stderr).toBe("");
     expect(child.stdout).toBe("1000");
   });

@@ -1,10 +1,9 @@
-import { mkdtempSync, rmSync } from "node:fs";
 import type * as fsPromises from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { basename } from "node:path";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { FilePersistenceProvider } from "../../../src/persistence/providers/file/index.js";
 import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
+import { useFileStore } from "../../support/file-store.js";
 
 // A crash test cannot tell a missing flush (SIGKILL leaves the page cache intact), so the flushes
 // are observed here: node:fs/promises is wrapped to log every sync, link, rename and unlink by file name.
@@ -27,22 +26,17 @@ vi.mock("node:fs/promises", async (importOriginal) => {
   };
 });
 
-let root = "";
-let directory = "";
+const files = useFileStore("file-durability");
 
 beforeEach(() => {
-  root = mkdtempSync(join(tmpdir(), "workflowforge-file-durability-"));
-  directory = join(root, "store");
   calls.length = 0;
 });
-
-afterEach(() => rmSync(root, { recursive: true, force: true }));
 
 /** The calls logged while `body` ran, naming the record, its lock, the writer's own file, the store directory and its parent by role. */
 async function logged(record: string, body: () => Promise<unknown>): Promise<string[]> {
   calls.length = 0;
   await body();
-  const roles = new Map([[record, "record"], [record.replace(/\.snapshot$/, ".lock"), "lock"], [basename(directory), "directory"], [basename(root), "parent"]]);
+  const roles = new Map([[record, "record"], [record.replace(/\.snapshot$/, ".lock"), "lock"], [basename(files.directory), "directory"], [basename(files.root), "parent"]]);
   const role = (part: string) => roles.get(part) ?? (/^t-[0-9]+-.*\.tmp$/.test(part) ? "own" : part);
   return calls.map((call) => call.split(" ").map(role).join(" "));
 }
@@ -52,20 +46,20 @@ describe("FilePersistenceProvider durability", () => {
   const record = FilePersistenceProvider.fileNameFor(snapshot.foundryExecutionId, snapshot.workflowId);
 
   it('"fsync" flushes the new record before it becomes the lock and the rename publishes it, the directory after, and the parent of a directory it created', async () => {
-    const provider = new FilePersistenceProvider({ directory, durability: "fsync" });
+    const provider = files.provider({ durability: "fsync" });
     const save = ["sync own", "link own lock", "rename own record", "unlink lock", "sync directory"];
     expect(await logged(record, () => provider.save(snapshot))).toEqual(["sync parent", ...save]);
     expect(await logged(record, () => provider.save(nextRevision(snapshot)))).toEqual(save);
   });
 
   it('"fsync" flushes the directory after a delete removes the record', async () => {
-    const provider = new FilePersistenceProvider({ directory, durability: "fsync" });
+    const provider = files.provider({ durability: "fsync" });
     await provider.save(snapshot);
     expect(await logged(record, () => provider.delete(snapshot.foundryExecutionId, snapshot.workflowId))).toEqual(["link own lock", "unlink record", "unlink lock", "unlink own", "sync directory"]);
   });
 
   it('"none" never flushes', async () => {
-    const provider = new FilePersistenceProvider({ directory, durability: "none" });
+    const provider = files.provider();
     expect(await logged(record, () => provider.save(snapshot))).toEqual(["link own lock", "rename own record", "unlink lock"]);
     expect(await logged(record, () => provider.delete(snapshot.foundryExecutionId, snapshot.workflowId))).toEqual(["link own lock", "unlink record", "unlink lock", "unlink own"]);
   });

@@ -1,31 +1,20 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, constants, mkdtempSync, openSync, closeSync, rmSync } from "node:fs";
+import { chmodSync, constants, openSync, closeSync } from "node:fs";
 import { mkdir, readdir, symlink, utimes, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { SnapshotCorruptedError } from "../../../src/persistence/errors.js";
-import { FilePersistenceProvider } from "../../../src/persistence/providers/file/index.js";
+import type { FilePersistenceProvider } from "../../../src/persistence/providers/file/index.js";
 import { thisOwner } from "../../../src/persistence/providers/file/owner.js";
 import { fullSnapshot } from "../../../src/persistence/testing/index.js";
-import type { WorkflowExecutionSnapshot } from "../../../src/persistence/snapshot.js";
 import { describeUnreadableListing } from "./unreadable-cases.js";
 import { deadPid, procfs } from "../../support/processes.js";
+import { plantFile, useFileStore } from "../../support/file-store.js";
 
-let root = "";
-let directory = "";
-const provider = (options: Partial<ConstructorParameters<typeof FilePersistenceProvider>[0]> = {}) =>
-  new FilePersistenceProvider({ directory, durability: "none", ...options });
-const recordPath = (snapshot: Pick<WorkflowExecutionSnapshot, "foundryExecutionId" | "workflowId">) =>
-  join(directory, FilePersistenceProvider.fileNameFor(snapshot.foundryExecutionId, snapshot.workflowId));
-const lockPath = (snapshot: WorkflowExecutionSnapshot) => recordPath(snapshot).replace(/\.snapshot$/, ".lock");
+const files = useFileStore("file-list");
+const { provider, recordPath, lockPath } = files;
 const ago = (ms: number) => new Date(Date.now() - ms);
 const anyKeys = { foundryExecutionId: "*", workflowId: "*" };
-
-async function plantFile(path: string, contents: string, modified: Date): Promise<void> {
-  await writeFile(path, contents);
-  await utimes(path, modified, modified);
-}
 
 /** Two readable records, saved; the path of a third instance's record, for a case to put something unreadable at. */
 async function twoRecordsAndABadPath() {
@@ -42,13 +31,6 @@ async function listing(store: FilePersistenceProvider) {
   const whole = await store.list().then(() => undefined, (error: unknown) => error);
   return { listed: listed.map((snapshot) => snapshot.foundryExecutionId).sort(), unreadable, whole };
 }
-
-beforeEach(() => {
-  root = mkdtempSync(join(tmpdir(), "workflowforge-file-list-"));
-  directory = join(root, "store");
-});
-
-afterEach(() => rmSync(root, { recursive: true, force: true }));
 
 describe("FilePersistenceProvider.list()", () => {
   describeUnreadableListing(() => Promise.resolve({ provider: provider(), writer: (codec) => provider({ codec }) }));
@@ -89,7 +71,7 @@ describe("FilePersistenceProvider.list()", () => {
     it.skipIf(process.platform === "win32")("a file this process may not read (EACCES)", { timeout: 30_000 }, async () => {
       const { readable, bad } = await twoRecordsAndABadPath();
       await writeFile(bad, "secret");
-      for (const path of [root, directory]) chmodSync(path, 0o755);
+      for (const path of [files.root, files.directory]) chmodSync(path, 0o755);
       chmodSync(bad, 0o000);
       const script = `
         const { FilePersistenceProvider } = await import(process.env.PROVIDER);
@@ -100,7 +82,7 @@ describe("FilePersistenceProvider.list()", () => {
         const whole = await provider.list().then(() => "resolved", (error) => error.code);
         process.stdout.write(JSON.stringify({ listed: listed.map((snapshot) => snapshot.foundryExecutionId).sort(), unreadable, whole }));`;
       const PROVIDER = new URL("../../../src/persistence/providers/file/index.ts", import.meta.url).href;
-      const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { env: { ...process.env, PROVIDER, DIRECTORY: directory }, encoding: "utf8" });
+      const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { env: { ...process.env, PROVIDER, DIRECTORY: files.directory }, encoding: "utf8" });
       expect(child.stderr).toBe("");
       expect(JSON.parse(child.stdout)).toEqual({
         listed: readable.map((snapshot) => snapshot.foundryExecutionId).sort(),
@@ -111,22 +93,22 @@ describe("FilePersistenceProvider.list()", () => {
   });
 
   it("ignores writers' own files, and removes those of gone writers and, where a pid alone names one, older than a minute", async () => {
-    await mkdir(directory, { recursive: true });
+    await mkdir(files.directory, { recursive: true });
     const { pid, started = 0 } = thisOwner();
     const [dead, old, inFlight] = [`t-${deadPid()}-00aa.tmp`, `t-${pid}-00bb.tmp`, `t-${pid}-00cc.tmp`];
     // Named with a start time: this process's is known to live, however old its file; an earlier process's is gone.
     const [liveOld, earlierProcess] = procfs ? [`t-${pid}-s${started}-00dd.tmp`, `t-${pid}-s${started - 1}-00ee.tmp`] : [];
     const twoMinutesOld = [dead, old, liveOld, earlierProcess].filter((name) => name !== undefined);
-    for (const name of [...twoMinutesOld, inFlight]) await plantFile(join(directory, name), "half a rec", ago(name === inFlight ? 0 : 120_000));
+    for (const name of [...twoMinutesOld, inFlight]) await plantFile(join(files.directory, name), "half a rec", ago(name === inFlight ? 0 : 120_000));
     const store = provider();
     const snapshot = fullSnapshot();
     expect(await store.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toBeUndefined();
     const kept = liveOld === undefined ? [] : [liveOld];
-    expect((await readdir(directory)).sort()).toEqual([inFlight, ...kept].sort());
+    expect((await readdir(files.directory)).sort()).toEqual([inFlight, ...kept].sort());
     await store.save(snapshot);
-    await utimes(join(directory, inFlight), ago(120_000), ago(120_000));
+    await utimes(join(files.directory, inFlight), ago(120_000), ago(120_000));
     expect(await store.list()).toEqual([snapshot]);
-    expect((await readdir(directory)).sort()).toEqual([basename(recordPath(snapshot)), ...kept].sort());
+    expect((await readdir(files.directory)).sort()).toEqual([basename(recordPath(snapshot)), ...kept].sort());
   });
 
   it("removes the stale lock a killed save left on an instance never written again, and no other lock", async () => {
@@ -137,7 +119,7 @@ describe("FilePersistenceProvider.list()", () => {
     await plantFile(lockPath(fresh), `${deadPid()} def\n`, ago(1_000));
     await plantFile(lockPath(live), `${process.pid} ghi\n`, ago(10_000));
     expect(await store.list()).toEqual([live]);
-    const left = await readdir(directory);
+    const left = await readdir(files.directory);
     expect(left).not.toContain(basename(lockPath(killed)));
     expect(left).toEqual(expect.arrayContaining([basename(lockPath(fresh)), basename(lockPath(live))]));
   });
@@ -147,8 +129,8 @@ describe("FilePersistenceProvider.list()", () => {
     const snapshot = fullSnapshot();
     await store.save(snapshot);
     await writeFile(lockPath(fullSnapshot()), `${process.pid} abc\n`);
-    await writeFile(join(directory, "README.txt"), "not a snapshot");
-    await writeFile(join(directory, ".DS_Store"), "");
+    await writeFile(join(files.directory, "README.txt"), "not a snapshot");
+    await writeFile(join(files.directory, ".DS_Store"), "");
     expect(await store.list()).toEqual([snapshot]);
   });
 });

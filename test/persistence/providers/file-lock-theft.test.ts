@@ -1,11 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import type * as fsPromises from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { PersistenceError } from "../../../src/persistence/errors.js";
-import { FilePersistenceProvider } from "../../../src/persistence/providers/file/index.js";
 import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
+import { useFileStore } from "../../support/file-store.js";
 
 // A writer's lock is taken from it only if its owner is misjudged gone (the rules never judge a live
 // process so); here a hook on node:fs/promises does it at a chosen call, as a breaker would after a
@@ -22,26 +20,19 @@ vi.mock("node:fs/promises", async (importOriginal) => {
   };
 });
 
-let root = "";
-let directory = "";
-
-beforeEach(() => {
-  root = mkdtempSync(join(tmpdir(), "workflowforge-file-theft-"));
-  directory = join(root, "store");
-});
+const files = useFileStore("file-theft");
 
 afterEach(() => {
   hooks.beforeOpen = undefined;
   hooks.beforeUnlink = undefined;
-  rmSync(root, { recursive: true, force: true });
 });
 
 async function seeded() {
-  const store = new FilePersistenceProvider({ directory, durability: "none", lockTimeoutMs: 200 });
+  const store = files.provider({ lockTimeoutMs: 200 });
   const snapshot = fullSnapshot();
   await store.save(snapshot);
-  const record = join(directory, FilePersistenceProvider.fileNameFor(snapshot.foundryExecutionId, snapshot.workflowId));
-  const lock = record.replace(/\.snapshot$/, ".lock");
+  const record = files.recordPath(snapshot);
+  const lock = files.lockPath(snapshot);
   // What a third writer's lock holds: its new record, whose header names a live process.
   const third = `{"format":"workflowforge-file/1","foundryExecutionId":"${snapshot.foundryExecutionId}","workflowId":"${snapshot.workflowId}","revision":2,"pid":${process.ppid}}\nthe third writer's bytes`;
   const steal = (): void => {

@@ -1,31 +1,20 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { mkdir, readdir, readFile, utimes, writeFile } from "node:fs/promises";
-import { tmpdir, uptime } from "node:os";
-import { basename, join } from "node:path";
+import { rmSync } from "node:fs";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { uptime } from "node:os";
+import { basename } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { PersistenceError } from "../../../src/persistence/errors.js";
 import { FilePersistenceProvider } from "../../../src/persistence/providers/file/index.js";
 import { resolveOptions } from "../../../src/persistence/providers/file/options.js";
 import { processStartTime } from "../../../src/persistence/providers/file/owner.js";
 import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
-import type { WorkflowExecutionSnapshot } from "../../../src/persistence/snapshot.js";
 import { deadPid, procfs } from "../../support/processes.js";
+import { plantFile, useFileStore } from "../../support/file-store.js";
 
-let root = "";
-let directory = "";
-const provider = (options: Partial<ConstructorParameters<typeof FilePersistenceProvider>[0]> = {}) =>
-  new FilePersistenceProvider({ directory, durability: "none", ...options });
-const recordPath = (snapshot: WorkflowExecutionSnapshot) => join(directory, FilePersistenceProvider.fileNameFor(snapshot.foundryExecutionId, snapshot.workflowId));
-const lockPath = (snapshot: WorkflowExecutionSnapshot) => recordPath(snapshot).replace(/\.snapshot$/, ".lock");
-const breakerPath = (snapshot: WorkflowExecutionSnapshot) => recordPath(snapshot).replace(/\.snapshot$/, ".break");
+const files = useFileStore("file-lock");
+const { provider, recordPath, lockPath, breakerPath } = files;
 const secondsAgo = (seconds: number) => new Date(Date.now() - seconds * 1000);
-
-/** Writes `contents` at `path` as if its writer had last touched it at `modified`. */
-async function plantFile(path: string, contents: string, modified: Date): Promise<void> {
-  await writeFile(path, contents);
-  await utimes(path, modified, modified);
-}
 
 async function rejection(promise: Promise<unknown>): Promise<any> {
   return promise.then(
@@ -52,13 +41,6 @@ async function refusedBehindOldLock(line: string): Promise<any> {
 // This process's start time, which a lock it takes records on Linux (file-owner.test.ts checks it against /proc).
 const ownStartTime = (): number => processStartTime(process.pid) as number;
 
-beforeEach(() => {
-  root = mkdtempSync(join(tmpdir(), "workflowforge-file-lock-"));
-  directory = join(root, "store");
-});
-
-afterEach(() => rmSync(root, { recursive: true, force: true }));
-
 describe("FilePersistenceProvider's per-instance lock file", () => {
   it("is gone after save and delete, and so are the files the writers linked to it", async () => {
     const store = provider();
@@ -66,7 +48,7 @@ describe("FilePersistenceProvider's per-instance lock file", () => {
     await store.save(snapshot);
     await store.save(nextRevision(snapshot));
     await store.delete(snapshot.foundryExecutionId, snapshot.workflowId);
-    expect(await readdir(directory)).toEqual([]);
+    expect(await readdir(files.directory)).toEqual([]);
   });
 
   it("makes a writer wait while another holds it, then proceed", async () => {
@@ -109,7 +91,7 @@ describe("FilePersistenceProvider's per-instance lock file", () => {
     await plantFile(lockPath(snapshot), `${deadPid()} crashed\n`, secondsAgo(10));
     await store.save(nextRevision(snapshot));
     expect((await store.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId))?.revision).toBe(2);
-    expect(await readdir(directory)).toHaveLength(1);
+    expect(await readdir(files.directory)).toHaveLength(1);
   });
 
   it("is broken when it predates the last boot, even if its pid now belongs to a live process", async () => {
@@ -135,7 +117,7 @@ describe("FilePersistenceProvider's per-instance lock file", () => {
       await plantFile(lockPath(snapshot), header({ pid: process.pid, started: ownStartTime() - 1 }), secondsAgo(10));
       await store.save(nextRevision(nextRevision(snapshot)));
       expect((await store.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId))?.revision).toBe(3);
-      expect(await readdir(directory)).toHaveLength(1);
+      expect(await readdir(files.directory)).toHaveLength(1);
     });
 
     it("is not broken when its start time is this process's: a worker thread may hold it", async () => {
@@ -169,7 +151,7 @@ describe("FilePersistenceProvider's per-instance lock file", () => {
     await store.save(snapshot);
     const [header] = (await readFile(recordPath(snapshot), "utf8")).split("\n");
     expect(JSON.parse(header as string)).toMatchObject({ revision: 1, pid: process.pid, ...(procfs ? { started: ownStartTime() } : {}) });
-    expect(await readdir(directory)).toEqual([FilePersistenceProvider.fileNameFor(snapshot.foundryExecutionId, snapshot.workflowId)]);
+    expect(await readdir(files.directory)).toEqual([FilePersistenceProvider.fileNameFor(snapshot.foundryExecutionId, snapshot.workflowId)]);
   });
 
   it("left by a save that died before its rename (its record, naming a dead pid) is broken when older than 5 s", async () => {
@@ -180,7 +162,7 @@ describe("FilePersistenceProvider's per-instance lock file", () => {
     await plantFile(lockPath(snapshot), cut, secondsAgo(10));
     await store.save(nextRevision(snapshot));
     expect((await store.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId))?.revision).toBe(2);
-    expect(await readdir(directory)).toHaveLength(1);
+    expect(await readdir(files.directory)).toHaveLength(1);
   });
 
   it("held by a save of a live process is not broken, however old", async () => {
@@ -195,7 +177,7 @@ describe("FilePersistenceProvider's per-instance lock file", () => {
     await plantFile(lockPath(snapshot), `${deadPid()} crashed\n`, secondsAgo(10));
     await store.delete(snapshot.foundryExecutionId, snapshot.workflowId);
     expect(await store.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toBeUndefined();
-    expect(await readdir(directory)).toEqual([]);
+    expect(await readdir(files.directory)).toEqual([]);
   });
 
   it("is broken by a new provider's first call when stale, on an instance that call does not touch", async () => {
@@ -204,7 +186,7 @@ describe("FilePersistenceProvider's per-instance lock file", () => {
     await plantFile(lockPath(killed), `${deadPid()} crashed\n`, secondsAgo(10));
     await plantFile(lockPath(fresh), `${deadPid()} just-now\n`, secondsAgo(1));
     expect(await provider().tryLoad("someone-else", "wf")).toBeUndefined();
-    expect((await readdir(directory)).sort()).toEqual([basename(lockPath(fresh)), basename(recordPath(fresh))].sort());
+    expect((await readdir(files.directory)).sort()).toEqual([basename(lockPath(fresh)), basename(recordPath(fresh))].sort());
   });
 
   it("is broken by one writer at a time: while another's breaker file is fresh, a stale lock is left to it", async () => {
@@ -220,13 +202,13 @@ describe("FilePersistenceProvider's per-instance lock file", () => {
     await plantFile(breakerPath(snapshot), `${dead} died-breaking\n`, secondsAgo(10));
     await store.save(nextRevision(snapshot));
     expect((await store.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId))?.revision).toBe(2);
-    expect(await readdir(directory)).toHaveLength(1);
+    expect(await readdir(files.directory)).toHaveLength(1);
   });
 
   it("stops waiting when the signal aborts, with the signal's reason, and lets the next writer in", async () => {
     const store = provider();
     const snapshot = fullSnapshot();
-    await mkdir(directory, { recursive: true });
+    await mkdir(files.directory, { recursive: true });
     await writeFile(lockPath(snapshot), `${process.pid} held\n`);
     const reason = new Error("stop waiting");
     const controller = new AbortController();

@@ -1,33 +1,21 @@
-import { mkdtempSync, rmSync } from "node:fs";
 import { readdir, readFile, stat, truncate, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError } from "../../../src/persistence/errors.js";
 import { FilePersistenceProvider } from "../../../src/persistence/providers/file/index.js";
 import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
 import type { WorkflowExecutionSnapshot } from "../../../src/persistence/snapshot.js";
 import { taggedJsonCodec } from "../../support/custom-codec.js";
+import { useFileStore } from "../../support/file-store.js";
 
-let root = "";
-let directory = "";
-const provider = (options: Partial<ConstructorParameters<typeof FilePersistenceProvider>[0]> = {}) =>
-  new FilePersistenceProvider({ directory, durability: "none", ...options });
-const recordPath = (snapshot: Pick<WorkflowExecutionSnapshot, "foundryExecutionId" | "workflowId">) =>
-  join(directory, FilePersistenceProvider.fileNameFor(snapshot.foundryExecutionId, snapshot.workflowId));
+const files = useFileStore("file");
+const { provider, recordPath } = files;
 async function rejection(promise: Promise<unknown>): Promise<any> {
   return promise.then(
     () => expect.unreachable("expected a rejection"),
     (error: unknown) => error,
   );
 }
-
-beforeEach(() => {
-  root = mkdtempSync(join(tmpdir(), "workflowforge-file-"));
-  directory = join(root, "store");
-});
-
-afterEach(() => rmSync(root, { recursive: true, force: true }));
 
 describe("FilePersistenceProvider", () => {
   it("validates its options with a TypeError naming the option", () => {
@@ -36,18 +24,18 @@ describe("FilePersistenceProvider", () => {
     expect(make({})).toThrow(/options\.directory/);
     expect(make({ directory: "" })).toThrow(/options\.directory/);
     expect(make({ directory: "a\0b" })).toThrow(/options\.directory/);
-    expect(make({ directory, durability: "always" })).toThrow(/options\.durability must be "fsync" or "none"/);
-    expect(make({ directory, lockTimeoutMs: -1 })).toThrow(/options\.lockTimeoutMs/);
-    expect(make({ directory, staleLockMs: Number.NaN })).toThrow(/options\.staleLockMs must be a non-negative finite number, got NaN/);
-    expect(make({ directory, codec: { encode: () => "" } })).toThrow(/options\.codec/);
-    expect(make({ directory, durabilty: "none" })).toThrow(/unknown option "durabilty"/);
-    expect(new FilePersistenceProvider({ directory }).durability).toBe("fsync");
+    expect(make({ directory: files.directory, durability: "always" })).toThrow(/options\.durability must be "fsync" or "none"/);
+    expect(make({ directory: files.directory, lockTimeoutMs: -1 })).toThrow(/options\.lockTimeoutMs/);
+    expect(make({ directory: files.directory, staleLockMs: Number.NaN })).toThrow(/options\.staleLockMs must be a non-negative finite number, got NaN/);
+    expect(make({ directory: files.directory, codec: { encode: () => "" } })).toThrow(/options\.codec/);
+    expect(make({ directory: files.directory, durabilty: "none" })).toThrow(/unknown option "durabilty"/);
+    expect(new FilePersistenceProvider({ directory: files.directory }).durability).toBe("fsync");
   });
 
   it("creates its directory, with parents, on first use and not before", async () => {
-    const nested = join(directory, "a", "b");
+    const nested = join(files.directory, "a", "b");
     const store = new FilePersistenceProvider({ directory: nested });
-    await expect(stat(directory)).rejects.toThrow(/ENOENT/);
+    await expect(stat(files.directory)).rejects.toThrow(/ENOENT/);
     const snapshot = fullSnapshot();
     await store.save(snapshot);
     expect(await readdir(nested)).toEqual([FilePersistenceProvider.fileNameFor(snapshot.foundryExecutionId, snapshot.workflowId)]);
@@ -69,8 +57,8 @@ describe("FilePersistenceProvider", () => {
     for (const key of ["../escape", "../../escape", "/etc/passwd", "..", "a/../../b", "..\\windows"]) {
       await store.save(fullSnapshot({ foundryExecutionId: key, workflowId: key }));
     }
-    expect(await readdir(root)).toEqual(["store"]);
-    const names = await readdir(directory);
+    expect(await readdir(files.root)).toEqual(["store"]);
+    const names = await readdir(files.directory);
     expect(names).toHaveLength(6);
     for (const name of names) expect(name).toMatch(/^s-[a-z2-7]*-[a-z2-7]*\.snapshot$/);
   });
@@ -156,7 +144,7 @@ describe("FilePersistenceProvider", () => {
   });
 
   it("turns a failing file system into PersistenceError with source, call, keys and cause", async () => {
-    await writeFile(directory, "a regular file where the directory should be");
+    await writeFile(files.directory, "a regular file where the directory should be");
     const store = provider();
     const snapshot = fullSnapshot();
     const keys = { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
