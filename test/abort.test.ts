@@ -1,6 +1,6 @@
 import { describe, it, expect, vi } from "vitest";
 import { createFoundry, WorkflowAbortedError, type OperationContext } from "../src/index.js";
-import { deferred } from "./support/engine.js";
+import { deferred } from "./support/promises.js";
 
 describe("abort", () => {
   it("rejects with AbortError and starts no operation when the signal is aborted before the run", async () => {

@@ -1,6 +1,6 @@
 import { describe, it, expect } from "vitest";
 import { compose, type Layer } from "../src/index.js";
-import { deferred } from "./support/engine.js";
+import { deferred } from "./support/promises.js";
 
 type Context = { readonly value: number };
 

@@ -1,6 +1,6 @@
 import { describe, it, expect, vi } from "vitest";
 import { createFoundry, createSmith, createWorkflow, type FoundryEvents } from "../src/index.js";
-import { recordingLogger } from "./support/engine.js";
+import { recordingLogger } from "./support/recording-logger.js";
 
 describe("events", () => {
   it("reports operationStarted and operationCompleted with input, output and duration", async () => {

@@ -1,6 +1,6 @@
 import { describe, it, expect } from "vitest";
 import { createFoundry, createSmith, createWorkflow, FoundryBusyError, type Operation } from "../src/index.js";
-import { deferred } from "./support/engine.js";
+import { deferred } from "./support/promises.js";
 
 describe("createFoundry", () => {
   it.each([

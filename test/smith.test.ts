@@ -7,7 +7,7 @@ import {
   WorkflowTimeoutError,
   type WorkflowMiddleware,
 } from "../src/index.js";
-import { deferred, untilAborted } from "./support/engine.js";
+import { deferred, untilAborted } from "./support/promises.js";
 
 const twoSteps = () =>
   createWorkflow("order")

@@ -1,8 +1,11 @@
 import { describe, it, expect } from "vitest";
 import { MiddlewareError, createSmith, type OperationMiddleware, type WorkflowMiddleware } from "../src/index.js";
 import { usePersistence } from "../src/persistence/index.js";
-import { RecordingProvider, countedFoundry, countedWorkflow, rejectionOf, runCounts, settle, uniqueKeys } from "./persistence/helpers.js";
-import { deferred } from "./support/engine.js";
+import { countedFoundry, countedWorkflow, runCounts } from "./support/counted-workflow.js";
+import { rejectionOf, settle } from "./support/promises.js";
+import { RecordingProvider } from "./support/recording-provider.js";
+import { uniqueKeys } from "./support/run-snapshots.js";
+import { deferred } from "./support/promises.js";
 
 // A middleware that starts the inner layers and returns without waiting for them.
 const unawaited: OperationMiddleware = (_, next) => {

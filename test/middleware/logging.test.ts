@@ -1,6 +1,6 @@
 import { describe, it, expect } from "vitest";
 import { createFoundry, loggingMiddleware } from "../../src/index.js";
-import { recordingLogger } from "../support/engine.js";
+import { recordingLogger } from "../support/recording-logger.js";
 
 describe("loggingMiddleware", () => {
   it("logs each operation's start and completion through the foundry's logger", async () => {

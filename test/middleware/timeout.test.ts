@@ -1,6 +1,6 @@
 import { describe, it, expect, vi } from "vitest";
 import { createFoundry, createSmith, createWorkflow, timeoutMiddleware, OperationTimeoutError } from "../../src/index.js";
-import { deferred, untilAborted } from "../support/engine.js";
+import { deferred, untilAborted } from "../support/promises.js";
 
 describe("timeoutMiddleware", () => {
   it("aborts the operation's signal and rejects with OperationTimeoutError naming the operation", async () => {

@@ -1,6 +1,6 @@
 import { describe, it, expect } from "vitest";
 import { createFoundry, timingMiddleware, type OperationTiming } from "../../src/index.js";
-import { sleep } from "../support/engine.js";
+import { sleep } from "../support/promises.js";
 
 describe("timingMiddleware", () => {
   it("records every operation's name, index, success and duration, including the layers inside it", async () => {

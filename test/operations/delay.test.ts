@@ -1,6 +1,6 @@
 import { describe, it, expect, vi, afterEach } from "vitest";
 import { createFoundry, delay, WorkflowAbortedError } from "../../src/index.js";
-import { settledWithin } from "../support/engine.js";
+import { settledWithin } from "../support/promises.js";
 
 describe("delay", () => {
   afterEach(() => {

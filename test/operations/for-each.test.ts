@@ -9,7 +9,7 @@ import {
   OperationFailedError,
   type Operation,
 } from "../../src/index.js";
-import { deferred, sleep, untilAborted, type Deferred } from "../support/engine.js";
+import { deferred, sleep, untilAborted, type Deferred } from "../support/promises.js";
 
 const run = (operation: Operation, input?: unknown): Promise<unknown> => createFoundry("batch").addOperation(operation).forge({ input });
 

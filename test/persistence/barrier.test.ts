@@ -1,6 +1,9 @@
 import { describe, it, expect } from "vitest";
 import { PersistenceError, usePersistence, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
-import { RecordingProvider, countedFoundry, deferred, rejectionOf, runCounts, settle, uniqueKeys, type Deferred } from "./helpers.js";
+import { countedFoundry, runCounts } from "../support/counted-workflow.js";
+import { deferred, rejectionOf, settle, type Deferred } from "../support/promises.js";
+import { RecordingProvider } from "../support/recording-provider.js";
+import { uniqueKeys } from "../support/run-snapshots.js";
 
 /** A provider whose saves each wait for the test to release them. */
 function gatedProvider() {

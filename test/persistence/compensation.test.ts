@@ -7,19 +7,10 @@ import {
   usePersistence,
   type SnapshotStatus,
 } from "../../src/persistence/index.js";
-import {
-  RecordingProvider,
-  countedWorkflow,
-  opNames,
-  operationLog,
-  rejectionOf,
-  runCounts,
-  snapshotFor,
-  uniqueKeys,
-  type CountedOptions,
-  type Keys,
-  type OperationLog,
-} from "./helpers.js";
+import { countedWorkflow, opNames, operationLog, runCounts, type CountedOptions, type OperationLog } from "../support/counted-workflow.js";
+import { rejectionOf } from "../support/promises.js";
+import { RecordingProvider } from "../support/recording-provider.js";
+import { snapshotFor, uniqueKeys, type Keys } from "../support/run-snapshots.js";
 
 const everyRestore = () => true;
 const failAt = (failing: number) => (index: number) => {

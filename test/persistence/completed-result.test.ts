@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { usePersistence } from "../../src/persistence/index.js";
-import { RecordingProvider, countedFoundry, runCounts, uniqueKeys } from "./helpers.js";
+import { countedFoundry, runCounts } from "../support/counted-workflow.js";
+import { RecordingProvider } from "../support/recording-provider.js";
+import { uniqueKeys } from "../support/run-snapshots.js";
 
 describe("rerunCompleted: false returns a completed instance's stored result", () => {
   it("runs nothing the second time, reports every operation skipped and resolves with the stored output", async () => {

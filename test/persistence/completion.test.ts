@@ -1,6 +1,8 @@
 import { describe, it, expect } from "vitest";
 import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
-import { RecordingProvider, countedFoundry, opNames, snapshotFor, uniqueKeys } from "./helpers.js";
+import { countedFoundry, opNames } from "../support/counted-workflow.js";
+import { RecordingProvider } from "../support/recording-provider.js";
+import { snapshotFor, uniqueKeys } from "../support/run-snapshots.js";
 
 describe("completion", () => {
   it("deletes the snapshot after the last operation by default", async () => {

@@ -1,7 +1,10 @@
 import { afterEach, describe, it, expect, vi } from "vitest";
 import { createFoundry, createSmith } from "../../src/index.js";
 import { MemoryPersistenceProvider, PersistenceError, SnapshotConflictError, processOwner, usePersistence } from "../../src/persistence/index.js";
-import { RecordingProvider, countedFoundry, countedWorkflow, deferred, opNames, rejectionOf, runCounts, snapshotFor, uniqueKeys } from "./helpers.js";
+import { countedFoundry, countedWorkflow, opNames, runCounts } from "../support/counted-workflow.js";
+import { deferred, rejectionOf } from "../support/promises.js";
+import { RecordingProvider } from "../support/recording-provider.js";
+import { snapshotFor, uniqueKeys } from "../support/run-snapshots.js";
 
 afterEach(() => {
   vi.useRealTimers();

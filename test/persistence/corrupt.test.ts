@@ -1,6 +1,8 @@
 import { describe, it, expect } from "vitest";
 import { SnapshotCorruptedError, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
-import { countedFoundry, opNames, rejectionOf, snapshotFor, uniqueKeys, type Keys } from "./helpers.js";
+import { countedFoundry, opNames } from "../support/counted-workflow.js";
+import { rejectionOf } from "../support/promises.js";
+import { snapshotFor, uniqueKeys, type Keys } from "../support/run-snapshots.js";
 
 const keys: Keys = uniqueKeys("corrupt");
 const valid = snapshotFor(keys, opNames(3), { nextOperationIndex: 1 });

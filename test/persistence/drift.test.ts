@@ -7,7 +7,10 @@ import {
   type SnapshotMigration,
   type WorkflowExecutionSnapshot,
 } from "../../src/persistence/index.js";
-import { RecordingProvider, countedFoundry, countedWorkflow, operationLog, rejectionOf, runCounts, uniqueKeys, type Keys } from "./helpers.js";
+import { countedFoundry, countedWorkflow, operationLog, runCounts } from "../support/counted-workflow.js";
+import { rejectionOf } from "../support/promises.js";
+import { RecordingProvider } from "../support/recording-provider.js";
+import { uniqueKeys, type Keys } from "../support/run-snapshots.js";
 
 const original = ["reserve", "charge", "ship"];
 

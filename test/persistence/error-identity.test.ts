@@ -8,7 +8,9 @@ import {
   usePersistence,
   type WorkflowPersistenceProvider,
 } from "../../src/persistence/index.js";
-import { countedFoundry, opNames, rejectionOf, runCounts, snapshotFor, uniqueKeys } from "./helpers.js";
+import { countedFoundry, opNames, runCounts } from "../support/counted-workflow.js";
+import { rejectionOf } from "../support/promises.js";
+import { snapshotFor, uniqueKeys } from "../support/run-snapshots.js";
 
 const tag = /\[workflowforge:persistence\]/g;
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { createFoundry } from "../../src/index.js";
 import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
-import { rejectionOf, uniqueKeys } from "./helpers.js";
+import { rejectionOf } from "../support/promises.js";
+import { uniqueKeys } from "../support/run-snapshots.js";
 
 interface Account {
   balance: number;

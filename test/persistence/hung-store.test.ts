@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { createFoundry } from "../../src/index.js";
 import { MemoryPersistenceProvider, SnapshotConflictError, createRecoveryCoordinator, usePersistence } from "../../src/persistence/index.js";
-import { RecordingProvider, countedFoundry, countedWorkflow, rejectionOf, runCounts, uniqueKeys } from "./helpers.js";
+import { countedFoundry, countedWorkflow, runCounts } from "../support/counted-workflow.js";
+import { rejectionOf } from "../support/promises.js";
+import { RecordingProvider } from "../support/recording-provider.js";
+import { uniqueKeys } from "../support/run-snapshots.js";
 
 const ttlMs = 120;
 const never = (): Promise<never> => new Promise<never>(() => undefined);

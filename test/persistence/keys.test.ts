@@ -1,7 +1,10 @@
 import { describe, it, expect } from "vitest";
 import { createFoundry, createSmith } from "../../src/index.js";
 import { PersistenceError, usePersistence } from "../../src/persistence/index.js";
-import { RecordingProvider, countedFoundry, countedWorkflow, operationLog, rejectionOf, uniqueKeys } from "./helpers.js";
+import { countedFoundry, countedWorkflow, operationLog } from "../support/counted-workflow.js";
+import { rejectionOf } from "../support/promises.js";
+import { RecordingProvider } from "../support/recording-provider.js";
+import { uniqueKeys } from "../support/run-snapshots.js";
 
 function usedKeys(provider: RecordingProvider): string[][] {
   return provider.calls.map((record) =>

@@ -1,8 +1,10 @@
 import { describe, it, expect } from "vitest";
 import { createFoundry } from "../../src/index.js";
 import { MemoryPersistenceProvider, SnapshotConflictError, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
-import { deferred, sleep, untilAborted } from "../support/engine.js";
-import { RecordingProvider, rejectionOf, uniqueKeys } from "./helpers.js";
+import { deferred, sleep, untilAborted } from "../support/promises.js";
+import { rejectionOf } from "../support/promises.js";
+import { RecordingProvider } from "../support/recording-provider.js";
+import { uniqueKeys } from "../support/run-snapshots.js";
 
 const ttlMs = 90;
 

@@ -9,7 +9,9 @@ import {
   type SnapshotCodec,
   type WorkflowExecutionSnapshot,
 } from "../../src/persistence/index.js";
-import { opNames, rejectionOf, snapshotFor, uniqueKeys } from "./helpers.js";
+import { opNames } from "../support/counted-workflow.js";
+import { rejectionOf } from "../support/promises.js";
+import { snapshotFor, uniqueKeys } from "../support/run-snapshots.js";
 
 class Price {
   constructor(readonly cents: number) {}

@@ -1,6 +1,7 @@
 import { describe, it, expect, vi } from "vitest";
 import { MemoryPersistenceProvider, SnapshotConflictError, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
-import { opNames, snapshotFor, uniqueKeys } from "./helpers.js";
+import { opNames } from "../support/counted-workflow.js";
+import { snapshotFor, uniqueKeys } from "../support/run-snapshots.js";
 
 function snapshot(overrides: Partial<WorkflowExecutionSnapshot> = {}): WorkflowExecutionSnapshot {
   return snapshotFor(uniqueKeys("memory"), opNames(3), { nextOperationIndex: 1, properties: { order: { id: "A-1", lines: [{ sku: "x", qty: 1 }] } }, ...overrides });

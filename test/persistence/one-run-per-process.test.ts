@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { MemoryPersistenceProvider, SnapshotConflictError, createRecoveryCoordinator, usePersistence } from "../../src/persistence/index.js";
-import { RecordingProvider, countedFoundry, countedWorkflow, deferred, runCounts, uniqueKeys } from "./helpers.js";
+import { countedFoundry, countedWorkflow, runCounts } from "../support/counted-workflow.js";
+import { deferred } from "../support/promises.js";
+import { RecordingProvider } from "../support/recording-provider.js";
+import { uniqueKeys } from "../support/run-snapshots.js";
 
 describe("one process runs one instance once at a time", () => {
   it("refuses at once a second leased run through another provider object on the same store, with the default owner", async () => {

@@ -1,7 +1,8 @@
 import { describe, it, expect } from "vitest";
 import { createFoundry } from "../../src/index.js";
 import { MemoryPersistenceProvider, createRecoveryCoordinator, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
-import { RecordingProvider, countedFoundry } from "./helpers.js";
+import { countedFoundry } from "../support/counted-workflow.js";
+import { RecordingProvider } from "../support/recording-provider.js";
 
 const provider = new MemoryPersistenceProvider();
 const bare = () => createFoundry("Options").withOperation("only", () => 1);

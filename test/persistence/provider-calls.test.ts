@@ -1,6 +1,9 @@
 import { describe, it, expect } from "vitest";
 import { MemoryPersistenceProvider, PersistenceError, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
-import { RecordingProvider, countedFoundry, operationLog, rejectionOf, uniqueKeys } from "./helpers.js";
+import { countedFoundry, operationLog } from "../support/counted-workflow.js";
+import { rejectionOf } from "../support/promises.js";
+import { RecordingProvider } from "../support/recording-provider.js";
+import { uniqueKeys } from "../support/run-snapshots.js";
 
 const failOnceAt = (failing: number) => (index: number, attempt: number) => {
   if (index === failing && attempt === 1) throw new Error(`operation ${index} failed`);

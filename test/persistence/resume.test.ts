@@ -1,6 +1,8 @@
 import { describe, it, expect } from "vitest";
 import { MemoryPersistenceProvider, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
-import { RecordingProvider, countedFoundry, opNames, operationLog, runCounts, snapshotFor, uniqueKeys } from "./helpers.js";
+import { countedFoundry, opNames, operationLog, runCounts } from "../support/counted-workflow.js";
+import { RecordingProvider } from "../support/recording-provider.js";
+import { snapshotFor, uniqueKeys } from "../support/run-snapshots.js";
 
 const failOnceAt = (failing: number) => (index: number, attempt: number) => {
   if (index === failing && attempt === 1) throw new Error(`operation ${index} failed`);

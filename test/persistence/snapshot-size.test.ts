@@ -1,6 +1,8 @@
 import { describe, it, expect } from "vitest";
 import { usePersistence, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
-import { RecordingProvider, countedFoundry, opNames, snapshotFor, uniqueKeys } from "./helpers.js";
+import { countedFoundry, opNames } from "../support/counted-workflow.js";
+import { RecordingProvider } from "../support/recording-provider.js";
+import { snapshotFor, uniqueKeys } from "../support/run-snapshots.js";
 
 const STEPS = 1000;
 const growing = (index: number) => ({ step: index, payload: "x".repeat(index) });

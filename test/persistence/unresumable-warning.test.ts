@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createFoundry } from "../../src/index.js";
 import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
-import { recordingLogger } from "../support/engine.js";
+import { recordingLogger } from "../support/recording-logger.js";
 
 describe("a persisted foundry no other process could resume", () => {
   it("warns once through the foundry's logger when neither instanceId nor executionId was given", () => {

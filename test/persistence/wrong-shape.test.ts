@@ -1,6 +1,8 @@
 import { describe, it, expect } from "vitest";
 import { defaultSnapshotCodec, SnapshotCorruptedError, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
-import { countedFoundry, opNames, rejectionOf, runCounts, snapshotFor, uniqueKeys } from "./helpers.js";
+import { countedFoundry, opNames, runCounts } from "../support/counted-workflow.js";
+import { rejectionOf } from "../support/promises.js";
+import { snapshotFor, uniqueKeys } from "../support/run-snapshots.js";
 
 const keys = uniqueKeys("wrong-shape");
 const stored = snapshotFor(keys, opNames(3), { nextOperationIndex: 1 });

@@ -1,10 +1,8 @@
-import { mkdtempSync, rmSync } from "node:fs";
 import { utimes, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach } from "vitest";
 import type { SnapshotKeys } from "../../src/persistence/errors.js";
 import { FilePersistenceProvider, type FilePersistenceProviderOptions } from "../../src/persistence/providers/file/index.js";
+import { useTempDirectory } from "./temp-directory.js";
 
 /** A file provider's directory for each test of a file; see {@link useFileStore}. */
 export interface FileStore {
@@ -28,19 +26,15 @@ export interface FileStore {
  * of the file or of a describe block: it registers a beforeEach and an afterEach there.
  */
 export function useFileStore(label: string): FileStore {
-  let root = "";
-  beforeEach(() => {
-    root = mkdtempSync(join(tmpdir(), `workflowforge-${label}-`));
-  });
-  afterEach(() => rmSync(root, { recursive: true, force: true }));
+  const folder = useTempDirectory(label);
   const withSuffix = (keys: Pick<SnapshotKeys, "foundryExecutionId" | "workflowId">, suffix: string): string =>
     store.recordPath(keys).replace(/\.snapshot$/, suffix);
   const store: FileStore = {
     get root() {
-      return root;
+      return folder.path;
     },
     get directory() {
-      return join(root, "store");
+      return join(folder.path, "store");
     },
     provider: (options = {}) => new FilePersistenceProvider({ directory: store.directory, durability: "none", ...options }),
     recordPath: (keys) => join(store.directory, FilePersistenceProvider.fileNameFor(keys.foundryExecutionId, keys.workflowId)),

@@ -11,17 +11,11 @@ import { processStartTime } from "../../../src/persistence/providers/file/owner.
 import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
 import { deadPid, procfs } from "../../support/processes.js";
 import { plantFile, useFileStore } from "../../support/file-store.js";
+import { rejectionOf } from "../../support/promises.js";
 
 const files = useFileStore("file-lock");
 const { provider, recordPath, lockPath, breakerPath } = files;
 const secondsAgo = (seconds: number) => new Date(Date.now() - seconds * 1000);
-
-async function rejection(promise: Promise<unknown>): Promise<any> {
-  return promise.then(
-    () => expect.unreachable("expected a rejection"),
-    (error: unknown) => error,
-  );
-}
 
 /**
  * Saves revision 1, leaves `line` in its lock file as if written 10 s ago, and returns why the save
@@ -32,7 +26,7 @@ async function refusedBehindOldLock(line: string): Promise<any> {
   const snapshot = fullSnapshot();
   await store.save(snapshot);
   await plantFile(lockPath(snapshot), line, secondsAgo(10));
-  const error = await rejection(store.save(nextRevision(snapshot)));
+  const error = await rejectionOf<any>(store.save(nextRevision(snapshot)));
   expect((await store.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId))?.revision).toBe(1);
   expect(await readFile(lockPath(snapshot), "utf8")).toBe(line);
   return error;
@@ -79,7 +73,7 @@ describe("FilePersistenceProvider's per-instance lock file", () => {
     const snapshot = fullSnapshot();
     await store.save(snapshot);
     await plantFile(lockPath(snapshot), `${deadPid()} crashed\n`, secondsAgo(10));
-    expect(await rejection(store.save(nextRevision(snapshot)))).toBeInstanceOf(PersistenceError);
+    expect(await rejectionOf<any>(store.save(nextRevision(snapshot)))).toBeInstanceOf(PersistenceError);
     await provider({ staleLockMs: 1_000 }).save(nextRevision(snapshot));
     expect((await store.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId))?.revision).toBe(2);
   });
@@ -196,7 +190,7 @@ describe("FilePersistenceProvider's per-instance lock file", () => {
     const dead = deadPid();
     await plantFile(lockPath(snapshot), `${dead} crashed\n`, secondsAgo(10));
     await writeFile(breakerPath(snapshot), `${process.pid} breaking\n`);
-    const error = await rejection(store.save(nextRevision(snapshot)));
+    const error = await rejectionOf<any>(store.save(nextRevision(snapshot)));
     expect(error.message).toContain(`is held by process ${dead}`);
     // A breaker that died at it leaves its file; once that is stale too, the next writer clears both.
     await plantFile(breakerPath(snapshot), `${dead} died-breaking\n`, secondsAgo(10));
@@ -213,7 +207,7 @@ describe("FilePersistenceProvider's per-instance lock file", () => {
     const reason = new Error("stop waiting");
     const controller = new AbortController();
     setTimeout(() => controller.abort(reason), 50);
-    expect(await rejection(store.save(snapshot, controller.signal))).toBe(reason);
+    expect(await rejectionOf<any>(store.save(snapshot, controller.signal))).toBe(reason);
     rmSync(lockPath(snapshot));
     await store.save(snapshot);
     expect(await store.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);

@@ -7,16 +7,10 @@ import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/ind
 import type { WorkflowExecutionSnapshot } from "../../../src/persistence/snapshot.js";
 import { taggedJsonCodec } from "../../support/custom-codec.js";
 import { useFileStore } from "../../support/file-store.js";
+import { rejectionOf } from "../../support/promises.js";
 
 const files = useFileStore("file");
 const { provider, recordPath } = files;
-async function rejection(promise: Promise<unknown>): Promise<any> {
-  return promise.then(
-    () => expect.unreachable("expected a rejection"),
-    (error: unknown) => error,
-  );
-}
-
 describe("FilePersistenceProvider", () => {
   it("validates its options with a TypeError naming the option", () => {
     const make = (options: unknown) => () => new FilePersistenceProvider(options as never);
@@ -80,11 +74,11 @@ describe("FilePersistenceProvider", () => {
     const asked = { foundryExecutionId: "k".repeat(500), workflowId: "other" };
     await store.save(stored);
     await writeFile(recordPath(asked), await readFile(recordPath(stored)));
-    const error = await rejection(store.tryLoad(asked.foundryExecutionId, asked.workflowId));
+    const error = await rejectionOf<any>(store.tryLoad(asked.foundryExecutionId, asked.workflowId));
     expect(error).toBeInstanceOf(SnapshotCorruptedError);
     expect(error.keys).toEqual(asked);
     expect(error.message).toContain(`holds the record of instance "${stored.foundryExecutionId}"`);
-    const listed = await rejection(store.list());
+    const listed = await rejectionOf<any>(store.list());
     expect(listed).toBeInstanceOf(SnapshotCorruptedError);
     expect(listed.message).toContain("is not the file named for its keys");
   });
@@ -112,12 +106,12 @@ describe("FilePersistenceProvider", () => {
         const keys = { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
         await store.save(snapshot);
         await apply(recordPath(snapshot));
-        const loaded = await rejection(store.tryLoad(keys.foundryExecutionId, keys.workflowId));
+        const loaded = await rejectionOf<any>(store.tryLoad(keys.foundryExecutionId, keys.workflowId));
         expect(loaded).toBeInstanceOf(SnapshotCorruptedError);
         expect(loaded.keys).toEqual(keys);
         expect(loaded.message).toContain(`instance "${keys.foundryExecutionId}" / workflow "${keys.workflowId}"`);
         // list() reads the keys from the header line: without one it can name only the file.
-        const listed = await rejection(store.list());
+        const listed = await rejectionOf<any>(store.list());
         expect(listed).toBeInstanceOf(SnapshotCorruptedError);
         if (header === "lost") expect([listed.keys, listed.message.includes(recordPath(snapshot))]).toEqual([{ foundryExecutionId: "*", workflowId: "*" }, true]);
         else expect(listed.keys).toEqual(keys);
@@ -125,7 +119,7 @@ describe("FilePersistenceProvider", () => {
         expect(await store.list({}, undefined, { onUnreadable: (error) => handed.push(error) })).toEqual([]);
         expect(handed.map((error) => error.keys)).toEqual([listed.keys]);
         // Without a revision to compare with, compare-and-set cannot decide: nothing is written.
-        if (header === "lost") expect(await rejection(store.save(nextRevision(snapshot)))).toBeInstanceOf(SnapshotCorruptedError);
+        if (header === "lost") expect(await rejectionOf<any>(store.save(nextRevision(snapshot)))).toBeInstanceOf(SnapshotCorruptedError);
         await store.delete(keys.foundryExecutionId, keys.workflowId);
         expect(await store.tryLoad(keys.foundryExecutionId, keys.workflowId)).toBeUndefined();
       });
@@ -155,7 +149,7 @@ describe("FilePersistenceProvider", () => {
       list: () => store.list(),
     };
     for (const [call, run] of Object.entries(calls)) {
-      const error = await rejection(run());
+      const error = await rejectionOf<any>(run());
       expect(error).toBeInstanceOf(PersistenceError);
       expect(error.message).toMatch(new RegExp(`^\\[workflowforge:file\\] ${call} failed for instance`));
       expect(error.call).toBe(call);
@@ -171,7 +165,7 @@ describe("FilePersistenceProvider", () => {
     expect(await b.tryLoad(first.foundryExecutionId, first.workflowId)).toEqual(first);
     const second = nextRevision(first, { owner: "b" });
     await b.save(second);
-    expect(await rejection(a.save(nextRevision(first, { owner: "a" })))).toBeInstanceOf(SnapshotConflictError);
+    expect(await rejectionOf<any>(a.save(nextRevision(first, { owner: "a" })))).toBeInstanceOf(SnapshotConflictError);
     let current = second;
     for (let round = 0; round < 5; round++) {
       const attempts = Array.from({ length: 8 }, (_, writer) => nextRevision(current, { owner: `writer-${writer}` }));
@@ -190,12 +184,12 @@ describe("FilePersistenceProvider", () => {
     const first = fullSnapshot();
     await a.save(first);
     await b.delete(first.foundryExecutionId, first.workflowId);
-    expect(await rejection(a.save(nextRevision(first)))).toBeInstanceOf(SnapshotConflictError);
+    expect(await rejectionOf<any>(a.save(nextRevision(first)))).toBeInstanceOf(SnapshotConflictError);
     await b.save(first);
     const byB = nextRevision(first, { owner: "b" });
     await b.save(byB);
     await a.save(first).catch(() => undefined);
-    expect(await rejection(a.save(nextRevision(first, { owner: "a" })))).toBeInstanceOf(SnapshotConflictError);
+    expect(await rejectionOf<any>(a.save(nextRevision(first, { owner: "a" })))).toBeInstanceOf(SnapshotConflictError);
     await a.save(nextRevision(byB, { owner: "a" }));
     expect((await b.tryLoad(first.foundryExecutionId, first.workflowId))?.owner).toBe("a");
   });

@@ -1,22 +1,14 @@
-import Database from "better-sqlite3";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { PersistenceError } from "../../../src/persistence/errors.js";
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
 import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
+import { useSqliteFiles } from "../../support/sqlite-files.js";
 
 // A SQLite file the provider cannot write: the error names the file and what to check.
 
-let directory = "";
-const opened: Database.Database[] = [];
-
-function open(file: string, options?: Database.Options): Database.Database {
-  const database = new Database(file, options);
-  opened.push(database);
-  return database;
-}
+const sqlite = useSqliteFiles("sqlite-file-errors");
+const { open } = sqlite;
 
 const failureOf = (promise: Promise<unknown>): Promise<PersistenceError> =>
   promise.then(
@@ -24,18 +16,9 @@ const failureOf = (promise: Promise<unknown>): Promise<PersistenceError> =>
     (error: unknown) => error as PersistenceError,
   );
 
-beforeEach(() => {
-  directory = mkdtempSync(join(tmpdir(), "workflowforge-sqlite-"));
-});
-
-afterEach(() => {
-  for (const database of opened.splice(0)) if (database.open) database.close();
-  rmSync(directory, { recursive: true, force: true });
-});
-
 describe("SqlitePersistenceProvider on a file it cannot write", () => {
   it("names a read-only file and says to check how it was opened and who may write it", async () => {
-    const file = join(directory, "snapshots.db");
+    const file = join(sqlite.directory, "snapshots.db");
     await new SqlitePersistenceProvider({ database: open(file) }).migrate();
     const provider = new SqlitePersistenceProvider({ database: open(file, { readonly: true }) });
     const snapshot = fullSnapshot();
@@ -51,14 +34,14 @@ describe("SqlitePersistenceProvider on a file it cannot write", () => {
   });
 
   it("says so when the table cannot even be created in a read-only file", async () => {
-    const file = join(directory, "empty.db");
+    const file = join(sqlite.directory, "empty.db");
     open(file).close();
     const error = await failureOf(new SqlitePersistenceProvider({ database: open(file, { readonly: true }) }).tryLoad("order-42", "wf"));
     expect(error.message).toMatch(/^\[workflowforge:sqlite\] tryLoad failed for instance "order-42" \/ workflow "wf": the database file ".*empty\.db" cannot be written \(SQLITE_READONLY/);
   });
 
   it("names a file locked by another connection past the busy timeout and says how to wait longer", async () => {
-    const file = join(directory, "busy.db");
+    const file = join(sqlite.directory, "busy.db");
     const provider = new SqlitePersistenceProvider({ database: open(file, { timeout: 0 }) });
     const first = fullSnapshot();
     await provider.save(first);
@@ -76,7 +59,7 @@ describe("SqlitePersistenceProvider on a file it cannot write", () => {
   });
 
   it("keeps the driver's message for other failures", async () => {
-    const database = open(join(directory, "closed.db"));
+    const database = open(join(sqlite.directory, "closed.db"));
     database.close();
     const error = await failureOf(new SqlitePersistenceProvider({ database }).tryLoad("order-42", "wf"));
     expect(error.message).toBe('[workflowforge:sqlite] tryLoad failed for instance "order-42" / workflow "wf": The database connection is not open');

@@ -1,44 +1,22 @@
-import Database from "better-sqlite3";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import type Database from "better-sqlite3";
 import { on } from "node:events";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { isWorkflowForgeError } from "../../../src/errors.js";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError } from "../../../src/persistence/errors.js";
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
 import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
 import { taggedJsonCodec } from "../../support/custom-codec.js";
 import { describeUnreadableListing } from "./unreadable-cases.js";
+import { rejectionOf } from "../../support/promises.js";
+import { useSqliteFiles } from "../../support/sqlite-files.js";
 
-let directory = "";
-const opened: Database.Database[] = [];
-
-function open(name = "snapshots.db", options?: Database.Options): Database.Database {
-  const database = new Database(name === ":memory:" ? name : join(directory, name), options);
-  opened.push(database);
-  return database;
-}
+const sqlite = useSqliteFiles("sqlite");
+const { open } = sqlite;
 
 const tables = (database: Database.Database): string[] =>
   database.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[];
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => expect.unreachable("expected a rejection"),
-    (error: unknown) => error,
-  );
-}
-
-beforeEach(() => {
-  directory = mkdtempSync(join(tmpdir(), "workflowforge-sqlite-"));
-});
-
-afterEach(() => {
-  for (const database of opened.splice(0)) if (database.open) database.close();
-  rmSync(directory, { recursive: true, force: true });
-});
 
 describe("SqlitePersistenceProvider", () => {
   describeUnreadableListing(() => {
@@ -145,14 +123,14 @@ describe("SqlitePersistenceProvider", () => {
         delete: () => provider.delete(keys.foundryExecutionId, keys.workflowId),
       };
       for (const [call, attempt] of Object.entries(calls)) {
-        const error = await rejection(attempt());
+        const error = await rejectionOf(attempt());
         expect(error).toBeInstanceOf(PersistenceError);
         expect(error).toMatchObject({ code: "PERSISTENCE", call, keys });
         expect((error as Error).message).toMatch(/^\[workflowforge:sqlite\] /);
         expect((error as Error).cause).toBeInstanceOf(Error);
         expect(((error as Error).cause as Error).message).toMatch(/not open/);
       }
-      expect(await rejection(provider.list())).toMatchObject({ code: "PERSISTENCE", call: "list" });
+      expect(await rejectionOf(provider.list())).toMatchObject({ code: "PERSISTENCE", call: "list" });
     }
   });
 
@@ -163,7 +141,7 @@ describe("SqlitePersistenceProvider", () => {
     await provider.save(first);
     const other = open("busy.db");
     other.exec("BEGIN IMMEDIATE");
-    const error = await rejection(provider.save(nextRevision(first)));
+    const error = await rejectionOf(provider.save(nextRevision(first)));
     other.exec("ROLLBACK");
     expect(error).toBeInstanceOf(PersistenceError);
     expect(error).toMatchObject({ code: "PERSISTENCE", call: "save", cause: { code: "SQLITE_BUSY" } });
@@ -173,7 +151,7 @@ describe("SqlitePersistenceProvider", () => {
   // better-sqlite3 runs on the calling thread, so the holder is another thread: a worker that keeps
   // a write transaction open for 300 ms while the provider's save waits in the driver's busy handler.
   it("waits out another connection's write lock within the driver's busy timeout (5 s by default)", async () => {
-    const path = join(directory, "waits.db");
+    const path = join(sqlite.directory, "waits.db");
     const provider = new SqlitePersistenceProvider({ database: open("waits.db") });
     const first = fullSnapshot();
     await provider.save(first);
@@ -213,12 +191,12 @@ describe("SqlitePersistenceProvider", () => {
     ];
     for (const [garbage, reason] of cases) {
       database.prepare("UPDATE workflowforge_snapshots SET data = ?").run(garbage);
-      const error = await rejection(provider.tryLoad(keys.foundryExecutionId, keys.workflowId));
+      const error = await rejectionOf(provider.tryLoad(keys.foundryExecutionId, keys.workflowId));
       expect(error).toBeInstanceOf(SnapshotCorruptedError);
       expect(error).toMatchObject({ code: "SNAPSHOT_CORRUPTED", keys });
       expect((error as Error).message).toContain(keys.foundryExecutionId);
       expect((error as Error).message).toMatch(reason);
-      expect(await rejection(provider.list())).toMatchObject({ code: "SNAPSHOT_CORRUPTED", keys });
+      expect(await rejectionOf(provider.list())).toMatchObject({ code: "SNAPSHOT_CORRUPTED", keys });
     }
   });
 
@@ -227,13 +205,13 @@ describe("SqlitePersistenceProvider", () => {
     const b = new SqlitePersistenceProvider({ database: open("shared.db") });
     const first = fullSnapshot({ owner: "a" });
     await a.save(first);
-    const duplicate = await rejection(b.save({ ...first, owner: "b" }));
+    const duplicate = await rejectionOf(b.save({ ...first, owner: "b" }));
     expect(duplicate).toBeInstanceOf(SnapshotConflictError);
     expect(duplicate).toMatchObject({ code: "SNAPSHOT_CONFLICT", call: "save" });
     expect((duplicate as Error).message).toMatch(/^\[workflowforge:sqlite\] .*stored revision is 1/);
     const second = nextRevision(first, { owner: "b" });
     await b.save(second);
-    const stale = await rejection(a.save(nextRevision(first, { owner: "a" })));
+    const stale = await rejectionOf(a.save(nextRevision(first, { owner: "a" })));
     expect(stale).toMatchObject({ code: "SNAPSHOT_CONFLICT" });
     expect(await a.tryLoad(first.foundryExecutionId, first.workflowId)).toEqual(second);
   });
@@ -293,7 +271,7 @@ describe("SqlitePersistenceProvider", () => {
     };
     const provider = new SqlitePersistenceProvider({ database, codec });
     await provider.migrate();
-    const error = await rejection(provider.save(fullSnapshot()));
+    const error = await rejectionOf(provider.save(fullSnapshot()));
     expect(isWorkflowForgeError(error)).toBe(true);
     expect((error as Error).message).toContain("refused");
     expect(database.prepare("SELECT count(*) FROM workflowforge_snapshots").pluck().get()).toBe(0);

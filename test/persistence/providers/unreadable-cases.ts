@@ -4,7 +4,7 @@ import type { SnapshotCodec, SnapshotFilter, WorkflowExecutionSnapshot } from ".
 import { PersistenceError, SnapshotCorruptedError } from "../../../src/persistence/errors.js";
 import { fullSnapshot } from "../../../src/persistence/testing/index.js";
 import { unreadableCodec } from "../../support/custom-codec.js";
-import { rejectionOf } from "../helpers.js";
+import { rejectionOf } from "../../support/promises.js";
 
 /** A provider with `list`, as every shipped one is. */
 export interface ListingProvider {

@@ -8,7 +8,7 @@ import {
   type WorkflowExecutionSnapshot,
 } from "../../../src/persistence/index.js";
 import { fingerprintOf } from "../../../src/persistence/snapshot.js";
-import { countedWorkflow, operationLog, type CountedOptions, type OperationLog } from "../helpers.js";
+import { countedWorkflow, operationLog, type CountedOptions, type OperationLog } from "../../support/counted-workflow.js";
 
 export interface RecoveryFixture {
   readonly provider: MemoryPersistenceProvider;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
-import { runCounts } from "../helpers.js";
+import { runCounts } from "../../support/counted-workflow.js";
 import { recoveryFixture } from "./fixtures.js";
 
 // resumeAll lists an instance, then another worker finishes it before this one claims it.

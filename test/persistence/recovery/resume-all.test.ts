@@ -3,7 +3,7 @@ import { describe, it, expect } from "vitest";
 import { PersistenceError, SnapshotCorruptedError } from "../../../src/persistence/index.js";
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
 import { unreadableCodec } from "../../support/custom-codec.js";
-import { deferred, sleep } from "../../support/engine.js";
+import { deferred, sleep } from "../../support/promises.js";
 import { recoveryFixture } from "./fixtures.js";
 
 const live = () => new Date(Date.now() + 60_000).toISOString();

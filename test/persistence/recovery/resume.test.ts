@@ -8,8 +8,8 @@ import {
   createRecoveryCoordinator,
   type WorkflowPersistenceProvider,
 } from "../../../src/persistence/index.js";
-import { deferred } from "../../support/engine.js";
-import { runCounts } from "../helpers.js";
+import { deferred } from "../../support/promises.js";
+import { runCounts } from "../../support/counted-workflow.js";
 import { recoveryFixture } from "./fixtures.js";
 
 /** Holds operation `held` until `gate` resolves; `started` resolves when it begins. */

@@ -11,8 +11,8 @@ import {
 } from "../../../src/persistence/index.js";
 import { resolveRetry, retryDelay } from "../../../src/persistence/recovery/retry.js";
 import { createFoundry, createSmith } from "../../../src/index.js";
-import { sleep } from "../../support/engine.js";
-import { runCounts } from "../helpers.js";
+import { sleep } from "../../support/promises.js";
+import { runCounts } from "../../support/counted-workflow.js";
 import { recoveryFixture } from "./fixtures.js";
 
 /**

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
-import { untilAborted } from "../../support/engine.js";
-import { deferred, runCounts } from "../helpers.js";
+import { untilAborted } from "../../support/promises.js";
+import { runCounts } from "../../support/counted-workflow.js";
+import { deferred } from "../../support/promises.js";
 import { recoveryFixture } from "./fixtures.js";
 
 // The fixture's instances have operation 0 done; operations 1 and 2 remain.

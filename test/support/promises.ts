@@ -1,4 +1,5 @@
-import { vi } from "vitest";
+// Promises a test controls or inspects: settled on demand, waited for, or turned into what they
+// rejected with.
 
 /** A promise with its settle functions, so a test decides exactly when an operation finishes. */
 export interface Deferred<T = void> {
@@ -15,11 +16,6 @@ export function deferred<T = void>(): Deferred<T> {
     reject = rej;
   });
   return { promise, resolve, reject };
-}
-
-/** A console-like logger whose calls can be inspected. */
-export function recordingLogger() {
-  return { debug: vi.fn(), info: vi.fn(), warn: vi.fn(), error: vi.fn() };
 }
 
 /** Rejects with the signal's reason once it aborts: an operation that honours its signal. */
@@ -44,4 +40,19 @@ export async function settledWithin<T>(promise: Promise<T>, ms: number): Promise
     ),
     sleep(ms).then(() => "pending" as const),
   ]);
+}
+
+/** Lets every pending promise callback and a few timer turns run. */
+export async function settle(turns = 5): Promise<void> {
+  for (let turn = 0; turn < turns; turn++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Resolves with what `promise` rejected with; fails if it resolved. */
+export async function rejectionOf<E = unknown>(promise: Promise<unknown>): Promise<E> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as E;
+  }
+  throw new Error("expected the promise to reject, but it resolved");
 }
