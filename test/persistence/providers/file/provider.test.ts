@@ -1,13 +1,13 @@
 import { readdir, readFile, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError } from "../../../src/persistence/errors.js";
-import { FilePersistenceProvider } from "../../../src/persistence/providers/file/index.js";
-import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
-import type { WorkflowExecutionSnapshot } from "../../../src/persistence/snapshot.js";
-import { taggedJsonCodec } from "../../support/custom-codec.js";
-import { useFileStore } from "../../support/file-store.js";
-import { rejectionOf } from "../../support/promises.js";
+import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError } from "../../../../src/persistence/errors.js";
+import { FilePersistenceProvider } from "../../../../src/persistence/providers/file/index.js";
+import { fullSnapshot, nextRevision } from "../../../../src/persistence/testing/index.js";
+import type { WorkflowExecutionSnapshot } from "../../../../src/persistence/snapshot.js";
+import { taggedJsonCodec } from "../../../support/custom-codec.js";
+import { useFileStore } from "../../../support/file-store.js";
+import { rejectionOf } from "../../../support/promises.js";
 
 const files = useFileStore("file");
 const { provider, recordPath } = files;

@@ -4,14 +4,14 @@ import { uptime } from "node:os";
 import { basename } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { PersistenceError } from "../../../src/persistence/errors.js";
-import { FilePersistenceProvider } from "../../../src/persistence/providers/file/index.js";
-import { resolveOptions } from "../../../src/persistence/providers/file/options.js";
-import { processStartTime } from "../../../src/persistence/providers/file/owner.js";
-import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
-import { deadPid, procfs } from "../../support/processes.js";
-import { plantFile, useFileStore } from "../../support/file-store.js";
-import { rejectionOf } from "../../support/promises.js";
+import { PersistenceError } from "../../../../src/persistence/errors.js";
+import { FilePersistenceProvider } from "../../../../src/persistence/providers/file/index.js";
+import { resolveOptions } from "../../../../src/persistence/providers/file/options.js";
+import { processStartTime } from "../../../../src/persistence/providers/file/owner.js";
+import { fullSnapshot, nextRevision } from "../../../../src/persistence/testing/index.js";
+import { deadPid, procfs } from "../../../support/processes.js";
+import { plantFile, useFileStore } from "../../../support/file-store.js";
+import { rejectionOf } from "../../../support/promises.js";
 
 const files = useFileStore("file-lock");
 const { provider, recordPath, lockPath, breakerPath } = files;
@@ -32,7 +32,7 @@ async function refusedBehindOldLock(line: string): Promise<any> {
   return error;
 }
 
-// This process's start time, which a lock it takes records on Linux (file-owner.test.ts checks it against /proc).
+// This process's start time, which a lock it takes records on Linux (owner.test.ts checks it against /proc).
 const ownStartTime = (): number => processStartTime(process.pid) as number;
 
 describe("FilePersistenceProvider's per-instance lock file", () => {

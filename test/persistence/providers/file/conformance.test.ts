@@ -2,8 +2,8 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as vitest from "vitest";
-import { FilePersistenceProvider, type FileDurability } from "../../../src/persistence/providers/file/index.js";
-import { describeProviderConformance } from "../../../src/persistence/testing/index.js";
+import { FilePersistenceProvider, type FileDurability } from "../../../../src/persistence/providers/file/index.js";
+import { describeProviderConformance } from "../../../../src/persistence/testing/index.js";
 
 // The kit once per durability, each in its own temporary directory, removed after the suite. The
 // providers of one suite share the directory, as the processes of one deployment would.

@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { readdir, readlink } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
-import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
-import { useFileStore } from "../../support/file-store.js";
+import { fullSnapshot, nextRevision } from "../../../../src/persistence/testing/index.js";
+import { useFileStore } from "../../../support/file-store.js";
 
 const files = useFileStore("file-fds");
 
@@ -37,7 +37,7 @@ describe.skipIf(process.platform !== "linux")("FilePersistenceProvider and file 
           operationCount: 1, nextOperationIndex: 0, properties: {}, status: "running", revision: 1, createdAt: now, updatedAt: now });
       }
       process.stdout.write(String(providers.length));`;
-    const PROVIDER = new URL("../../../src/persistence/providers/file/index.ts", import.meta.url).href;
+    const PROVIDER = new URL("../../../../src/persistence/providers/file/index.ts", import.meta.url).href;
     const command = `ulimit -n 256 && exec "${process.execPath}" --import tsx --input-type=module -e "$SCRIPT"`;
     const child = spawnSync("sh", ["-c", command], { env: { ...process.env, PROVIDER, DIRECTORY: files.directory, SCRIPT: script }, encoding: "utf8" });
     expect(child.stderr).toBe("");

@@ -3,13 +3,13 @@ import { chmodSync, constants, openSync, closeSync } from "node:fs";
 import { mkdir, readdir, symlink, utimes, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { SnapshotCorruptedError } from "../../../src/persistence/errors.js";
-import type { FilePersistenceProvider } from "../../../src/persistence/providers/file/index.js";
-import { thisOwner } from "../../../src/persistence/providers/file/owner.js";
-import { fullSnapshot } from "../../../src/persistence/testing/index.js";
-import { describeUnreadableListing } from "./unreadable-cases.js";
-import { deadPid, procfs } from "../../support/processes.js";
-import { plantFile, useFileStore } from "../../support/file-store.js";
+import { SnapshotCorruptedError } from "../../../../src/persistence/errors.js";
+import type { FilePersistenceProvider } from "../../../../src/persistence/providers/file/index.js";
+import { thisOwner } from "../../../../src/persistence/providers/file/owner.js";
+import { fullSnapshot } from "../../../../src/persistence/testing/index.js";
+import { describeUnreadableListing } from "../unreadable-cases.js";
+import { deadPid, procfs } from "../../../support/processes.js";
+import { plantFile, useFileStore } from "../../../support/file-store.js";
 
 const files = useFileStore("file-list");
 const { provider, recordPath, lockPath } = files;
@@ -81,7 +81,7 @@ describe("FilePersistenceProvider.list()", () => {
         const listed = await provider.list({}, undefined, { onUnreadable: (error) => unreadable.push({ keys: error.keys, message: error.message, cause: error.cause?.code }) });
         const whole = await provider.list().then(() => "resolved", (error) => error.code);
         process.stdout.write(JSON.stringify({ listed: listed.map((snapshot) => snapshot.foundryExecutionId).sort(), unreadable, whole }));`;
-      const PROVIDER = new URL("../../../src/persistence/providers/file/index.ts", import.meta.url).href;
+      const PROVIDER = new URL("../../../../src/persistence/providers/file/index.ts", import.meta.url).href;
       const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { env: { ...process.env, PROVIDER, DIRECTORY: files.directory }, encoding: "utf8" });
       expect(child.stderr).toBe("");
       expect(JSON.parse(child.stdout)).toEqual({

@@ -5,8 +5,8 @@ import { once } from "node:events";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
-import { deadPid, procfs } from "../../support/processes.js";
-import { isGone, lockOwner, ownerLine, processStartTime, processStat, thisOwner } from "../../../src/persistence/providers/file/owner.js";
+import { deadPid, procfs } from "../../../support/processes.js";
+import { isGone, lockOwner, ownerLine, processStartTime, processStat, thisOwner } from "../../../../src/persistence/providers/file/owner.js";
 
 
 const children: ChildProcess[] = [];
