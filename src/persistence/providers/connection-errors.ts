@@ -9,12 +9,21 @@ type Fields = Readonly<Record<string, unknown>>;
 
 const fieldsOf = (value: unknown): Fields | undefined => ((typeof value === "object" || typeof value === "function") && value !== null ? (value as Fields) : undefined);
 const textOf = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? value : undefined);
-const portOf = (value: unknown): string | undefined => (typeof value === "number" && Number.isInteger(value) ? String(value) : /^\d+$/.test(textOf(value) ?? "") ? (value as string) : undefined);
+function portOf(value: unknown): string | undefined {
+  if (typeof value === "number" && Number.isInteger(value)) return String(value);
+  return /^\d+$/.test(textOf(value) ?? "") ? (value as string) : undefined;
+}
 // A failure's own text, without a closing full stop (the hint follows). Some have none: Node's
 // AggregateError of a connect to several addresses (it has a code), node-redis's TimeoutError.
 function reasonOf(error: unknown): string {
   const text = messageOf(error) || textOf(fieldsOf(error)?.code) || (error instanceof Error ? error.constructor.name : "unknown error");
   return text.replace(/\.$/, "");
+}
+
+function postgresAddress(host: string | undefined, port: string | undefined): string | undefined {
+  if (host === undefined) return undefined;
+  // A host starting with "/" is the directory of a Unix socket.
+  return host.startsWith("/") ? `socket ${host}/.s.PGSQL.${port ?? 5432}` : hostPort(host, port);
 }
 
 function hostPort(host: string, port: string | undefined): string {
@@ -89,8 +98,7 @@ export function postgresConnectionDetail(client: unknown, error: unknown): strin
   const timedOut = messageOf(error) === "Connection terminated due to connection timeout";
   if (!unreachable.has(code) && !timedOut && code !== "28P01" && code !== "28000" && code !== "3D000") return undefined;
   const { host, port, database, user } = postgresTarget(client, error);
-  // A host starting with "/" is the directory of a Unix socket.
-  const address = host === undefined ? undefined : host.startsWith("/") ? `socket ${host}/.s.PGSQL.${port ?? 5432}` : hostPort(host, port);
+  const address = postgresAddress(host, port);
   const server = address === undefined ? "the PostgreSQL server the client points at" : `PostgreSQL at ${address}`;
   const reason = reasonOf(error);
   if (code === "3D000") {
@@ -159,11 +167,11 @@ function redisState(client: unknown): RedisState {
   const options = fieldsOf(fields?.options);
   if (typeof status === "string") return { driver: "ioredis", ready: status === "ready", state: `ioredis status "${status}"`, address: redisAddress(options, "ioredis") };
   // node-redis before 4.1 has isOpen but no isReady.
-  if (typeof isReady === "boolean" || typeof isOpen === "boolean") {
-    const ready = isOpen === false ? false : typeof isReady === "boolean" ? isReady : undefined;
-    const state = isOpen === false ? "node-redis client closed" : ready === undefined ? undefined : `node-redis client ${ready ? "ready" : "not ready"}`;
-    return { driver: "node-redis", ready, state, address: redisAddress(options, "node-redis") };
+  if (isOpen === false) return { driver: "node-redis", ready: false, state: "node-redis client closed", address: redisAddress(options, "node-redis") };
+  if (typeof isReady === "boolean") {
+    return { driver: "node-redis", ready: isReady, state: `node-redis client ${isReady ? "ready" : "not ready"}`, address: redisAddress(options, "node-redis") };
   }
+  if (typeof isOpen === "boolean") return { driver: "node-redis", ready: undefined, state: undefined, address: redisAddress(options, "node-redis") };
   return { driver: undefined, ready: undefined, state: undefined, address: redisAddress(options, undefined) };
 }
 
@@ -194,6 +202,9 @@ export function redisConnectionDetail(client: unknown, error: unknown, timeoutMs
   return `the client is not connected to ${server} (${state ?? "not ready"}): ${reason}. Check ${reachable}, and that the client was connected before use (${connect}) and not closed`;
 }
 
+// Databases without a file of their own: a temporary one (named "") and an in-memory one.
+const sqliteUnnamed: Readonly<Record<string, string>> = { "": "the temporary database", ":memory:": "the in-memory database" };
+
 /**
  * What to tell a user whose SQLite file cannot be written: read-only (SQLITE_READONLY*) or locked
  * by another connection past the busy timeout (SQLITE_BUSY*). Undefined for any other failure.
@@ -202,7 +213,7 @@ export function sqliteFileDetail(database: unknown, error: unknown): string | un
   const code = textOf(fieldsOf(error)?.code);
   if (code === undefined || !/^SQLITE_(READONLY|BUSY)/.test(code)) return undefined;
   const name = textOf(fieldsOf(database)?.name);
-  const file = name === undefined ? "the temporary database" : name === ":memory:" ? "the in-memory database" : `the database file ${JSON.stringify(name)}`;
+  const file = name === undefined || name === ":memory:" ? sqliteUnnamed[name ?? ""] : `the database file ${JSON.stringify(name)}`;
   const reason = `${code}: ${reasonOf(error)}`;
   if (code.startsWith("SQLITE_READONLY")) {
     return (

@@ -64,6 +64,12 @@ function settle<T>(signal: AbortSignal | undefined, body: () => T): Promise<T> {
   }
 }
 
+// What a non-text data column holds, for the error.
+function columnValue(data: unknown): string {
+  if (data === null) return "NULL";
+  return data instanceof Uint8Array ? "a BLOB" : typeof data;
+}
+
 /**
  * Stores snapshots in a SQLite table through a better-sqlite3 `Database` you open (peer
  * `better-sqlite3` >= 11), one row per instance holding the codec's text.
@@ -190,10 +196,7 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
   }
 
   #decode(data: unknown, keys: SnapshotKeys): WorkflowExecutionSnapshot {
-    if (typeof data !== "string") {
-      const held = data === null ? "NULL" : data instanceof Uint8Array ? "a BLOB" : typeof data;
-      throw new SnapshotCorruptedError(keys, `the data column holds ${held}, not text`);
-    }
+    if (typeof data !== "string") throw new SnapshotCorruptedError(keys, `the data column holds ${columnValue(data)}, not text`);
     return decodeFromStorage(this.#codec, data, keys);
   }
 

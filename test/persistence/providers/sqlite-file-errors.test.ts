@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { PersistenceError } from "../../../src/persistence/errors.js";
+import { sqliteFileDetail } from "../../../src/persistence/providers/connection-errors.js";
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
 import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
 import { useSqliteFiles } from "../../support/sqlite-files.js";
@@ -63,5 +64,13 @@ describe("SqlitePersistenceProvider on a file it cannot write", () => {
     database.close();
     const error = await failureOf(new SqlitePersistenceProvider({ database }).tryLoad("order-42", "wf"));
     expect(error.message).toBe('[workflowforge:sqlite] tryLoad failed for instance "order-42" / workflow "wf": The database connection is not open');
+  });
+
+  it("names an in-memory or temporary database as such, not as a file", () => {
+    const busy = Object.assign(new Error("database is locked"), { code: "SQLITE_BUSY" });
+    expect(sqliteFileDetail({ name: ":memory:" }, busy)).toMatch(/^the in-memory database is locked by another connection \(SQLITE_BUSY: database is locked\)/);
+    expect(sqliteFileDetail({ name: "" }, busy)).toMatch(/^the temporary database is locked/);
+    expect(sqliteFileDetail({ name: "/data/app.db" }, busy)).toMatch(/^the database file "\/data\/app\.db" is locked/);
+    expect(sqliteFileDetail({ name: "/data/app.db" }, { code: "SQLITE_CORRUPT" })).toBeUndefined();
   });
 });
