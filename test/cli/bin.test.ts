@@ -5,10 +5,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
-import { FilePersistenceProvider } from "../../src/persistence/providers/file/index.js";
 import { RedisPersistenceProvider } from "../../src/persistence/providers/redis.js";
 import { startRedis } from "../support/redis-server.js";
 import { seedSnapshots } from "./run-cli.js";
+import { seededFileStore } from "../support/file-store.js";
 
 // The bin as npm installs it: dist/cli.js run by plain node, in a child process.
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -60,9 +60,7 @@ describe("the built workflowforge bin", () => {
   });
 
   it("lists a directory store as JSON and exits 0", async () => {
-    const directory = mkdtempSync(join(scratch, "store-"));
-    const provider = new FilePersistenceProvider({ directory, durability: "none" });
-    for (const snapshot of seedSnapshots()) await provider.save(snapshot);
+    const { directory } = await seededFileStore(scratch, seedSnapshots());
     const { status, stdout, stderr } = run(bin, ["list", "--dir", directory, "--json", "--status", "failed"]);
     expect(stderr).toBe("");
     expect(status).toBe(0);

@@ -4,11 +4,12 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { isClaimedByOther } from "../../src/persistence/claim.js";
 import { processOwner } from "../../src/persistence/options.js";
-import { FilePersistenceProvider } from "../../src/persistence/providers/file/index.js";
+import type { FilePersistenceProvider } from "../../src/persistence/providers/file/index.js";
 import { deadLetterSnapshot } from "../../src/persistence/recovery/dead-letter.js";
 import type { SnapshotStatus, WorkflowExecutionSnapshot } from "../../src/persistence/snapshot.js";
 import { fullSnapshot } from "../../src/persistence/testing/fixtures.js";
 import { cli, cliJson } from "./run-cli.js";
+import { seededFileStore } from "../support/file-store.js";
 
 const root = mkdtempSync(join(tmpdir(), "workflowforge-cli-claims-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -17,9 +18,7 @@ const minute = 60_000;
 const at = (msFromNow: number): string => new Date(Date.now() + msFromNow).toISOString();
 
 async function storeWith(snapshots: readonly WorkflowExecutionSnapshot[]): Promise<{ args: string[]; provider: FilePersistenceProvider }> {
-  const directory = mkdtempSync(join(root, "store-"));
-  const provider = new FilePersistenceProvider({ directory, durability: "none" });
-  for (const snapshot of snapshots) await provider.save(snapshot);
+  const { directory, provider } = await seededFileStore(root, snapshots);
   return { args: ["--dir", directory], provider };
 }
 

@@ -4,17 +4,16 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { pruneCommand, type CommandContext } from "../../src/cli/commands.js";
 import type { InspectedProvider } from "../../src/cli/stores.js";
-import { FilePersistenceProvider } from "../../src/persistence/providers/file/index.js";
+import type { FilePersistenceProvider } from "../../src/persistence/providers/file/index.js";
 import { nextRevision } from "../../src/persistence/testing/fixtures.js";
 import { seedSnapshots } from "./run-cli.js";
+import { seededFileStore } from "../support/file-store.js";
 
 const root = mkdtempSync(join(tmpdir(), "workflowforge-cli-commands-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 async function seededStore(): Promise<FilePersistenceProvider> {
-  const provider = new FilePersistenceProvider({ directory: mkdtempSync(join(root, "store-")), durability: "none" });
-  for (const snapshot of seedSnapshots()) await provider.save(snapshot);
-  return provider;
+  return (await seededFileStore(root, seedSnapshots())).provider;
 }
 
 function contextFor(provider: InspectedProvider): CommandContext & { output: () => unknown } {

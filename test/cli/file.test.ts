@@ -6,6 +6,7 @@ import type { SnapshotCodec } from "../../src/persistence/codec/codec.js";
 import { FilePersistenceProvider } from "../../src/persistence/providers/file/index.js";
 import { cli, instancesOf, seedSnapshots } from "./run-cli.js";
 import { describeStoreCommands } from "./store-cases.js";
+import { seededFileStore } from "../support/file-store.js";
 
 const root = mkdtempSync(join(tmpdir(), "workflowforge-cli-file-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -27,9 +28,7 @@ describe("workflowforge CLI --dir", () => {
   });
 
   it("gives up on a delete another process's lock holds back after --timeout, saying what to check, and exits 1", async () => {
-    const directory = mkdtempSync(join(root, "locked-"));
-    const provider = new FilePersistenceProvider({ directory, durability: "none" });
-    for (const snapshot of seedSnapshots()) await provider.save(snapshot);
+    const { directory, provider } = await seededFileStore(root, seedSnapshots());
     // The lock of a save in progress in another process (this one's parent, alive as long as it is).
     const record = FilePersistenceProvider.fileNameFor("order-42", "billing-v1");
     writeFileSync(join(directory, record.replace(/\.snapshot$/, ".lock")), `${process.ppid} alive\n`);
@@ -42,9 +41,7 @@ describe("workflowforge CLI --dir", () => {
   });
 
   it("lists and prunes past an entry it cannot read at all, naming it on stderr, and exits 1", async () => {
-    const directory = mkdtempSync(join(root, "junk-"));
-    const provider = new FilePersistenceProvider({ directory, durability: "none" });
-    for (const snapshot of seedSnapshots()) await provider.save(snapshot);
+    const { directory } = await seededFileStore(root, seedSnapshots());
     // Junk under a record's name: a directory, which no read of a file gets through.
     const junk = FilePersistenceProvider.fileNameFor("junk", "billing-v1");
     mkdirSync(join(directory, junk));
@@ -61,9 +58,7 @@ describe("workflowforge CLI --dir", () => {
   });
 
   it("list names on stderr a few of the entries that are not records, says how many, and still exits 0", async () => {
-    const directory = mkdtempSync(join(root, "foreign-"));
-    const provider = new FilePersistenceProvider({ directory, durability: "none" });
-    for (const snapshot of seedSnapshots()) await provider.save(snapshot);
+    const { directory } = await seededFileStore(root, seedSnapshots());
     for (const name of ["crashed-once", "notes .txt", "order-42.json", "s-abc.snapshot.bak"]) writeFileSync(join(directory, name), "{}");
     mkdirSync(join(directory, "archive"));
     const listed = await cli("list", "--dir", directory, "--json");
@@ -76,9 +71,7 @@ describe("workflowforge CLI --dir", () => {
   });
 
   it("list says nothing of the provider's own files: records, a lock, a lock breaker's file, a writer's temporary file", async () => {
-    const directory = mkdtempSync(join(root, "own-"));
-    const provider = new FilePersistenceProvider({ directory, durability: "none" });
-    for (const snapshot of seedSnapshots()) await provider.save(snapshot);
+    const { directory } = await seededFileStore(root, seedSnapshots());
     const base = FilePersistenceProvider.fileNameFor("order-42", "billing-v1").replace(/\.snapshot$/, "");
     // Each as a live process leaves it (this test's parent is alive), so that listing does not clean it up.
     writeFileSync(join(directory, `${base}.lock`), `${process.ppid} alive\n`);

@@ -7,10 +7,10 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseProcessOwner, stateOf } from "../../src/cli/stale.js";
 import { processOwner } from "../../src/persistence/options.js";
-import { FilePersistenceProvider } from "../../src/persistence/providers/file/index.js";
 import type { SnapshotStatus, WorkflowExecutionSnapshot } from "../../src/persistence/snapshot.js";
-import { fullSnapshot } from "../../src/persistence/testing/fixtures.js";
 import { cli, cliJson } from "./run-cli.js";
+import { fullSnapshot } from "../../src/persistence/testing/fixtures.js";
+import { seededFileStore } from "../support/file-store.js";
 
 const root = mkdtempSync(join(tmpdir(), "workflowforge-cli-stale-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -27,9 +27,7 @@ function snapshot(instance: string, status: SnapshotStatus, owner: string, lease
 }
 
 async function storeWith(snapshots: readonly WorkflowExecutionSnapshot[]): Promise<string[]> {
-  const directory = mkdtempSync(join(root, "store-"));
-  const provider = new FilePersistenceProvider({ directory, durability: "none" });
-  for (const record of snapshots) await provider.save(record);
+  const { directory } = await seededFileStore(root, snapshots);
   return ["--dir", directory];
 }
 

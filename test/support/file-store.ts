@@ -1,6 +1,8 @@
+import { mkdtempSync } from "node:fs";
 import { utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { SnapshotKeys } from "../../src/persistence/errors.js";
+import type { WorkflowExecutionSnapshot } from "../../src/persistence/snapshot.js";
 import { FilePersistenceProvider, type FilePersistenceProviderOptions } from "../../src/persistence/providers/file/index.js";
 import { useTempDirectory } from "./temp-directory.js";
 
@@ -48,4 +50,15 @@ export function useFileStore(label: string): FileStore {
 export async function plantFile(path: string, contents: string, modified: Date): Promise<void> {
   await writeFile(path, contents);
   await utimes(path, modified, modified);
+}
+
+/**
+ * A file provider on a new directory under `parent`, holding `snapshots`. Without fsync: a test
+ * that seeds a store checks what reads it, not the provider's durability.
+ */
+export async function seededFileStore(parent: string, snapshots: Iterable<WorkflowExecutionSnapshot>): Promise<{ directory: string; provider: FilePersistenceProvider }> {
+  const directory = mkdtempSync(join(parent, "store-"));
+  const provider = new FilePersistenceProvider({ directory, durability: "none" });
+  for (const snapshot of snapshots) await provider.save(snapshot);
+  return { directory, provider };
 }
