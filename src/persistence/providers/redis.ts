@@ -1,12 +1,12 @@
 import { rejectUnknownKeys, requireTimerMs } from "../../internal/validate.js";
-import type { SnapshotCodec } from "../codec/codec.js";
+import { defaultSnapshotCodec, requireCodec, type SnapshotCodec } from "../codec/codec.js";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "../errors.js";
 import { listedReader, type ListedReader, type ListOptions } from "../list-options.js";
 import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { redisConnectionDetail, withDeadline } from "./connection-errors.js";
 import { CREATE_SCRIPT, DELETE_SCRIPT, FETCH_SCRIPT, UPDATE_SCRIPT, isNoScript, keysOfMember, knownShas, memberOf, shaOf, statusFilter, textOf } from "./redis-layout.js";
-import { codecOption, throwIfAborted } from "./shared.js";
+import { throwIfAborted } from "./shared.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
 import { anyInstance } from "../keys.js";
 
@@ -83,6 +83,7 @@ function validate(options: RedisPersistenceProviderOptions): void {
   if (ttl !== undefined && !(Number.isSafeInteger(ttl) && ttl > 0)) {
     throw new TypeError(`RedisPersistenceProvider: options.completedTtlSeconds must be a positive integer, got ${String(ttl)}`);
   }
+  if (options.codec !== undefined) requireCodec(options.codec, "RedisPersistenceProvider: options.codec");
   if (options.commandTimeoutMs !== undefined) requireTimerMs(options.commandTimeoutMs, "RedisPersistenceProvider: options.commandTimeoutMs");
 }
 
@@ -123,7 +124,7 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
     this.#prefix = `${options.keyPrefix ?? "workflowforge:"}s:`;
     this.#index = `${options.keyPrefix ?? "workflowforge:"}index`;
     this.#ttl = String(options.completedTtlSeconds ?? 0);
-    this.#codec = codecOption(options.codec, "RedisPersistenceProvider");
+    this.#codec = options.codec ?? defaultSnapshotCodec;
   }
 
   /** @throws SnapshotConflictError when the stored revision is not `snapshot.revision - 1`. */
