@@ -1,0 +1,77 @@
+import type { SnapshotStatus, WorkflowExecutionSnapshot } from "../../src/persistence/snapshot.js";
+
+const minute = 60_000;
+const ago = (ms: number): string => new Date(Date.now() - ms).toISOString();
+const ahead = (ms: number): string => new Date(Date.now() + ms).toISOString();
+
+/** What an injected tag would do if the page ever parsed a stored string as HTML. */
+export const scriptPayload = `<script>window.__xss = "script"</script>`;
+export const imgPayload = `<img src=x onerror="window.__xss='img'">`;
+
+function seed(instance: string, status: SnapshotStatus, updatedMsAgo: number, rest: Partial<WorkflowExecutionSnapshot> = {}): WorkflowExecutionSnapshot {
+  return {
+    formatVersion: 1,
+    foundryExecutionId: instance,
+    workflowId: "orders-v1",
+    workflowName: "ProcessOrder",
+    workflowVersion: "1.0",
+    definitionFingerprint: "fnv1a:0123456789abcdef",
+    operationCount: 4,
+    nextOperationIndex: 2,
+    properties: { orderId: instance },
+    status,
+    revision: 1,
+    createdAt: ago(updatedMsAgo + 10 * minute),
+    updatedAt: ago(updatedMsAgo),
+    ...rest,
+  };
+}
+
+const declined = { name: "CardDeclinedError", message: "card declined by the issuer", operationIndex: 2, operationName: "charge" };
+
+/**
+ * One instance of every kind the inspector tells apart, newest first by updatedAt:
+ * running under a live lease, failed (retryable), compensating, completed (kept), a dead letter,
+ * a stale one (running, its lease expired), a record with a per-operation timeline, and one whose
+ * strings are all markup.
+ */
+export function inspectorSnapshots(): WorkflowExecutionSnapshot[] {
+  const properties = {
+    customer: { id: "c-7", tags: new Set(["vip", "eu"]) },
+    placedAt: new Date("2026-01-02T03:04:05.000Z"),
+    lines: new Map([["sku-1", 2n]]),
+    total: 12345678901234567890n,
+    bytes: new Uint8Array([1, 2, 3]),
+    missing: undefined,
+    lastFailure: Object.assign(new Error("gateway timeout", { cause: new Error("socket hang up") }), { code: "ETIMEDOUT" }),
+  };
+  return [
+    seed("running-1", "running", 1_000, { owner: "worker-a", leaseExpiresAt: ahead(10 * minute), nextOperationIndex: 1 }),
+    seed("failed-1", "failed", 2 * minute, { owner: "worker-a", attempts: 1, error: declined, properties }),
+    seed("compensating-1", "compensating", 3 * minute, { owner: "worker-b", leaseExpiresAt: ahead(10 * minute), nextOperationIndex: 1, error: { ...declined, operationIndex: 3, operationName: "ship" } }),
+    seed("completed-1", "completed", 4 * minute, { nextOperationIndex: 4, lastOutput: { shipped: true } }),
+    seed("dead-1", "failed", 5 * minute, { owner: "coordinator-1", attempts: 3, error: declined }),
+    seed("dead-2", "failed", 6 * minute, { owner: "coordinator-1", attempts: 3, error: declined, workflowId: "orders-v2" }),
+    seed("stale-1", "running", 7 * minute, { owner: "worker-gone", leaseExpiresAt: ago(5 * minute), nextOperationIndex: 3 }),
+    seed("timed-1", "running", 8 * minute, {
+      owner: "worker-c",
+      leaseExpiresAt: ahead(10 * minute),
+      nextOperationIndex: 2,
+      timeline: [
+        { name: "reserve", startedAt: ago(9 * minute), finishedAt: ago(9 * minute - 500), executions: 1 },
+        { name: "charge", startedAt: ago(8.5 * minute), finishedAt: ago(8.5 * minute - 700), executions: 2 },
+      ],
+    } as Partial<WorkflowExecutionSnapshot>),
+    seed(`xss-${scriptPayload}`, "failed", 9 * minute, {
+      workflowId: imgPayload,
+      workflowName: `Evil${scriptPayload}`,
+      owner: imgPayload,
+      attempts: 3,
+      error: { name: `X${imgPayload}`, message: `boom ${scriptPayload}${imgPayload}`, operationIndex: 1, operationName: imgPayload },
+      properties: { [imgPayload]: scriptPayload, html: `<b onmouseover="window.__xss='b'">bold</b>`, nested: new Map([[scriptPayload, imgPayload]]) },
+    }),
+  ];
+}
+
+/** Instances per status as {@link inspectorSnapshots} stores them. */
+export const seededInstances = ["running-1", "failed-1", "compensating-1", "completed-1", "dead-1", "dead-2", "stale-1", "timed-1", `xss-${scriptPayload}`];
