@@ -112,11 +112,12 @@ function listView(main) {
   const total = h("span", { className: "muted", id: "total" });
   const body = h("div", { id: "list" });
   replace(main, h("div", { className: "toolbar" }, search, select, total), body);
-  return async () => {
+  return async (isCurrent) => {
     const query = new URLSearchParams({ offset: String(state.offset), limit: String(pageSize) });
     if (state.status !== "") query.set("status", state.status);
     if (state.q.trim() !== "") query.set("q", state.q.trim());
     const data = await getJson(`/api/instances?${query}`);
+    if (!isCurrent()) return;
     header(data);
     replace(total, `${data.total} instance${data.total === 1 ? "" : "s"}`);
     replace(body, listTable(data), pager(data), unreadable(data.unreadable));
@@ -166,14 +167,16 @@ function unreadable(messages) {
 function instanceView(main, params) {
   markNav("");
   const keys = { instance: params.get("instance") || "", workflowKey: params.get("workflowKey") || "" };
-  return async () => {
+  return async (isCurrent) => {
     let data;
     try {
       data = await getJson(`/api/instance?${new URLSearchParams(keys)}`);
     } catch (error) {
+      if (!isCurrent()) return;
       replace(main, h("p", {}, h("a", { href: "#/" }, "← instances")), h("p", { className: "error-text", id: "not-found" }, String(error.message)));
       return;
     }
+    if (!isCurrent()) return;
     header({ store: document.getElementById("store").textContent, allowActions: data.allowActions });
     replace(main, h("p", {}, h("a", { href: "#/" }, "← instances")), summary(data), actions(data, keys), timeline(data), errorSection(data), properties(data));
   };
@@ -277,8 +280,9 @@ function renderValue(node) {
 
 function deadLettersView(main) {
   markNav("nav-dead-letters");
-  return async () => {
+  return async (isCurrent) => {
     const data = await getJson("/api/dead-letters");
+    if (!isCurrent()) return;
     header(data);
     const groups = data.groups.map((group) => h("section", { className: "group" },
       h("h3", {}, `${group.workflowName} — ${group.instances.length} dead letter${group.instances.length === 1 ? "" : "s"}`),
@@ -297,8 +301,9 @@ async function refresh() {
   clearTimeout(timer);
   const mine = ++generation;
   try {
-    await render();
-    document.body.setAttribute("data-rendered", String(mine));
+    // A slower answer for an earlier view or query must not overwrite a newer one.
+    await render(() => mine === generation);
+    if (mine === generation) document.body.setAttribute("data-rendered", String(mine));
   } catch (error) {
     notify(`Refresh failed: ${error.message}`, true);
   }
@@ -307,6 +312,8 @@ async function refresh() {
 
 function route() {
   const main = document.getElementById("main");
+  // Nothing of the previous view stays clickable while the next one loads.
+  replace(main, h("p", { className: "muted" }, "Loading…"));
   const [path, query] = location.hash.replace(/^#/, "").split("?");
   if (path === "/instance") render = instanceView(main, new URLSearchParams(query || ""));
   else if (path === "/dead-letters") render = deadLettersView(main);
