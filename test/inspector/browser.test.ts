@@ -37,10 +37,10 @@ async function open(served: Served, hash = "#/"): Promise<{ page: Page; dialogs:
   return { page, dialogs, errors };
 }
 
-const rowsOf = (page: Page): Promise<string[]> => page.$$eval("#instances tbody tr", (rows) => rows.map((row) => row.getAttribute("data-instance") ?? ""));
-
+// Functions passed to evaluate run in the page; the test project has no DOM types, hence
+// `(globalThis as any)` inside them.
 async function waitForRows(page: Page, expected: string[]): Promise<void> {
-  await page.waitForFunction((want) => JSON.stringify([...document.querySelectorAll("#instances tbody tr")].map((row) => row.getAttribute("data-instance"))) === want, JSON.stringify(expected));
+  await page.waitForFunction((want) => JSON.stringify([...(globalThis as any).document.querySelectorAll("#instances tbody tr")].map((row: any) => row.getAttribute("data-instance"))) === want, JSON.stringify(expected));
 }
 
 function browserCases(store: string, fresh: () => Promise<Fresh>): void {
@@ -80,7 +80,7 @@ function browserCases(store: string, fresh: () => Promise<Fresh>): void {
       await page.selectOption("select[aria-label=status]", "");
       await page.fill("input[type=search]", "worker-gone");
       await waitForRows(page, ["stale-1"]);
-      expect(await page.evaluate(() => performance.getEntriesByType("navigation").length)).toBe(1);
+      expect(await page.evaluate(() => (globalThis as any).performance.getEntriesByType("navigation").length)).toBe(1);
     });
 
     it("shows an instance's steps as a timeline, its decoded properties and its error with stack and cause", async () => {
@@ -107,7 +107,7 @@ function browserCases(store: string, fresh: () => Promise<Fresh>): void {
       const [first] = inspectorSnapshots();
       await served.provider.save({ ...first!, foundryExecutionId: "arrived-1", updatedAt: new Date(Date.now() + 1_000).toISOString() });
       await waitForRows(page, ["arrived-1", ...all]);
-      expect(await page.evaluate(() => performance.getEntriesByType("navigation").length)).toBe(1);
+      expect(await page.evaluate(() => (globalThis as any).performance.getEntriesByType("navigation").length)).toBe(1);
     });
 
     it("with --allow-actions retries a dead letter and deletes a record, and the store reflects both", async () => {
@@ -119,7 +119,7 @@ function browserCases(store: string, fresh: () => Promise<Fresh>): void {
       await page.goto(`${served.inspector.url}#/instance?instance=completed-1&workflowKey=orders-v1`);
       await page.waitForSelector("#summary h2 >> text=completed-1");
       await page.click("#delete");
-      await page.waitForFunction(() => location.hash === "#/");
+      await page.waitForFunction(() => (globalThis as any).location.hash === "#/");
       expect(await served.provider.tryLoad("completed-1", "orders-v1")).toBeUndefined();
       expect(dialogs).toHaveLength(2);
     });
@@ -130,6 +130,7 @@ function browserCases(store: string, fresh: () => Promise<Fresh>): void {
       await page.waitForSelector("#timeline");
       expect(await page.$("#actions")).toBeNull();
       const answer = await page.evaluate(async () => {
+        const { document, fetch } = globalThis as any;
         const token = document.querySelector('meta[name="workflowforge-token"]')?.getAttribute("content") ?? "";
         const response = await fetch("/api/retry", { method: "POST", headers: { "content-type": "application/json", "x-workflowforge-token": token }, body: JSON.stringify({ instance: "dead-1", workflowKey: "orders-v1" }) });
         return { status: response.status, body: (await response.json()) as { error: string } };
@@ -153,7 +154,7 @@ function browserCases(store: string, fresh: () => Promise<Fresh>): void {
       await page.goto(`${served.inspector.url}#/dead-letters`);
       await page.waitForSelector("#dead-letters");
       expect(await page.textContent("#dead-letters")).toContain(`boom ${scriptPayload}`);
-      const injected = await page.evaluate(() => ({ flag: (window as { __xss?: unknown }).__xss, tags: document.querySelectorAll("main script, main img, main b").length }));
+      const injected = await page.evaluate(() => ({ flag: (globalThis as any).__xss, tags: (globalThis as any).document.querySelectorAll("main script, main img, main b").length }));
       expect({ injected, dialogs, errors }).toEqual({ injected: { flag: undefined, tags: 0 }, dialogs: [], errors: [] });
     });
 
