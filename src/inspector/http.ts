@@ -36,21 +36,34 @@ export const maxBodyBytes = 64 * 1024;
 export async function readJsonBody(request: IncomingMessage): Promise<Record<string, unknown>> {
   const declared = Number(request.headers["content-length"] ?? 0);
   if (declared > maxBodyBytes) throw new HttpError(413, `the request body is over ${maxBodyBytes} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBodyBytes) throw new HttpError(413, `the request body is over ${maxBodyBytes} bytes`);
-    chunks.push(chunk);
-  }
+  const body = await readBody(request);
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks)));
+    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
   } catch {
     throw new HttpError(400, "the request body is not JSON in UTF-8");
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw new HttpError(400, "the request body is not a JSON object");
   return value as Record<string, unknown>;
+}
+
+// Past the limit the rest is read and dropped rather than the socket destroyed: the client then
+// receives the 413 instead of a reset connection.
+function readBody(request: IncomingMessage): Promise<Buffer> {
+  return new Promise((read, failed) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= maxBodyBytes) return void chunks.push(chunk);
+      request.off("data", onData);
+      request.resume();
+      failed(new HttpError(413, `the request body is over ${maxBodyBytes} bytes`));
+    };
+    request.on("data", onData);
+    request.once("end", () => read(Buffer.concat(chunks)));
+    request.once("error", failed);
+  });
 }
 
 /** A string field of a body or a query, present and at most 10,000 characters. */

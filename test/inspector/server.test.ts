@@ -151,6 +151,7 @@ describe("the inspector's server with --allow-actions", () => {
       ["keys that are not strings", raw(url, "POST", "/api/delete", headers, '{"instance":1,"workflowKey":null}'), 400],
       ["invalid UTF-8", raw(url, "POST", "/api/delete", headers, Buffer.from([0x7b, 0xff, 0xfe, 0x7d])), 400],
       ["a huge body", raw(url, "POST", "/api/delete", headers, Buffer.alloc(maxBodyBytes + 1, 0x20)), 413],
+      ["a huge chunked body", raw(url, "POST", "/api/delete", { ...headers, "transfer-encoding": "chunked" }, Buffer.alloc(4 * maxBodyBytes, 0x20)), 413],
       ["a path out of the page's folder", raw(url, "GET", "/../../../etc/passwd"), 404],
       ["an encoded ..", raw(url, "GET", "/%2e%2e/%2e%2e/package.json"), 404],
       ["a bad percent-encoding", raw(url, "GET", "/%E0%A4%A"), 400],
