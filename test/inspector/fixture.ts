@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +9,7 @@ import { openStore, type OpenStore } from "../../src/cli/stores.js";
 import { startInspector, type Inspector } from "../../src/inspector/server.js";
 import type { WorkflowPersistenceProvider } from "../../src/persistence/provider.js";
 import { SqlitePersistenceProvider } from "../../src/persistence/providers/sqlite.js";
+import { afterAll } from "vitest";
 import { serverSkipped, type ServerSkipped } from "../support/throwaway-server.js";
 import { inspectorSnapshots } from "./seed.js";
 
@@ -36,12 +37,19 @@ export async function serve(spec: StoreSpec, provider: WorkflowPersistenceProvid
 }
 
 const root = mkdtempSync(join(tmpdir(), "workflowforge-inspector-"));
+const databases: Database.Database[] = [];
 let files = 0;
+// Registered in the file that imports this module, after its own hooks: the stores are closed by then.
+afterAll(() => {
+  for (const database of databases) if (database.open) database.close();
+  rmSync(root, { recursive: true, force: true });
+});
 
 /** A new SQLite file with the provider's table, its flags for the CLI, and a provider on it. */
 export async function freshSqlite(): Promise<{ spec: StoreSpec; provider: SqlitePersistenceProvider; database: Database.Database }> {
   const file = join(root, `store-${++files}.db`);
   const database = new Database(file);
+  databases.push(database);
   const provider = new SqlitePersistenceProvider({ database });
   await provider.migrate();
   return { spec: { kind: "sqlite", file, options: {} }, provider, database };
