@@ -1,3 +1,4 @@
+import { maxAnnotationLength, maxAnnotations } from "../annotations.js";
 import type { WorkflowInfo } from "../types.js";
 import { hex32 } from "./codec/checksum.js";
 import { SnapshotCorruptedError, type SnapshotKeys, type StoredError } from "./errors.js";
@@ -39,9 +40,28 @@ export interface WorkflowExecutionSnapshot {
    * attempts reached the coordinator's `retry.attempts` is a dead letter: it is not resumed again.
    */
   readonly attempts?: number;
+  /**
+   * Per operation of the definition, in milliseconds after `createdAt`: when it first started and
+   * last finished (-1: not yet), and how many times it was executed (a checkpoint counts the next
+   * operation as started, so one re-executed after a crash counts 2). Absent for definitions of
+   * more than 1,000 operations and in snapshots written before it existed.
+   */
+  readonly timeline?: SnapshotTimeline;
+  /** The run's annotations (`run.annotations`): at most 32 string keys and values. */
+  readonly annotations?: Readonly<Record<string, string>>;
   /** ISO-8601. */
   readonly createdAt: string;
   readonly updatedAt: string;
+}
+
+/** Parallel arrays, one entry per operation of the definition. */
+export interface SnapshotTimeline {
+  /** Milliseconds after `createdAt` at which each operation first started; -1 when it never did. */
+  readonly startedAt: readonly number[];
+  /** Milliseconds after `createdAt` at which each operation last finished (completed or failed); -1 when it never did. */
+  readonly finishedAt: readonly number[];
+  /** How many times each operation was executed. */
+  readonly executions: readonly number[];
 }
 
 const statuses: ReadonlySet<string> = new Set<SnapshotStatus>(["running", "failed", "compensating", "completed"]);
@@ -52,6 +72,24 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function isCount(value: unknown): value is number {
   return typeof value === "number" && Number.isInteger(value) && value >= 0;
+}
+
+const isInteger = (value: unknown, least: number): boolean => typeof value === "number" && Number.isInteger(value) && value >= least;
+
+function isTimeline(value: unknown): boolean {
+  if (!isRecord(value)) return false;
+  const arrays: unknown[] = [value.startedAt, value.finishedAt, value.executions];
+  if (!arrays.every((array): array is unknown[] => Array.isArray(array))) return false;
+  const [startedAt, finishedAt, executions] = arrays as [unknown[], unknown[], unknown[]];
+  if (startedAt.length !== executions.length || finishedAt.length !== executions.length) return false;
+  return executions.every((count) => isInteger(count, 0)) && startedAt.concat(finishedAt).every((offset) => isInteger(offset, -1));
+}
+
+function isAnnotations(value: unknown): boolean {
+  if (!isRecord(value)) return false;
+  const entries = Object.entries(value);
+  const fits = (text: unknown): boolean => typeof text === "string" && text.length <= maxAnnotationLength;
+  return entries.length <= maxAnnotations && entries.every(([key, text]) => fits(key) && fits(text));
 }
 
 function isStoredError(value: unknown): boolean {
@@ -76,6 +114,8 @@ const rules: readonly ((s: Record<string, unknown>) => string | undefined)[] = [
   (s) => (s.owner === undefined || typeof s.owner === "string" ? undefined : "owner is not a string"),
   (s) => (s.leaseExpiresAt === undefined || typeof s.leaseExpiresAt === "string" ? undefined : "leaseExpiresAt is not a string"),
   (s) => (s.attempts === undefined || isCount(s.attempts) ? undefined : "attempts is not a non-negative integer"),
+  (s) => (s.timeline === undefined || isTimeline(s.timeline) ? undefined : "timeline is not { startedAt, finishedAt, executions } of integers, one per operation"),
+  (s) => (s.annotations === undefined || isAnnotations(s.annotations) ? undefined : `annotations is not an object of at most ${maxAnnotations} strings`),
   (s) => (typeof s.createdAt === "string" && typeof s.updatedAt === "string" ? undefined : "createdAt/updatedAt are not strings"),
 ];
 

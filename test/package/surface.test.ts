@@ -13,7 +13,7 @@ const surface: Record<string, { readonly module: object; readonly names: readonl
   workflowforge: {
     module: root,
     names: [
-      "CompensationError", "ForEachChildError", "FoundryBusyError", "MiddlewareError", "OperationFailedError", "OperationTimeoutError",
+      "AnnotationLimitError", "CompensationError", "ForEachChildError", "FoundryBusyError", "MiddlewareError", "OperationFailedError", "OperationTimeoutError",
       "WorkflowAbortedError", "WorkflowForgeError", "WorkflowTimeoutError", "action", "compose", "conditional", "createFoundry", "createSmith",
       "createWorkflow", "delay", "delegate", "errorHandlingMiddleware", "forEach", "idempotencyKeyOf", "isWorkflowForgeError",
       "loggingMiddleware", "silentLogger", "timeoutMiddleware", "timingMiddleware", "withRestoreData",
