@@ -54,6 +54,8 @@ export interface InstanceDetail {
   readonly outputs: [number, ValueNode][];
   /** The stored error with every field it has (name, message, operation; stack and cause where stored). */
   readonly error: [string, ValueNode][] | null;
+  /** The run's annotations (`run.annotations`), as stored. */
+  readonly annotations: [string, string][];
 }
 
 export function detailOf(snapshot: WorkflowExecutionSnapshot, now: number, maxAttempts: number): InstanceDetail {
@@ -66,6 +68,7 @@ export function detailOf(snapshot: WorkflowExecutionSnapshot, now: number, maxAt
     lastOutput: "lastOutput" in snapshot ? describeValue(snapshot.lastOutput) : null,
     outputs: outputs.sort((a, b) => a[0] - b[0]),
     error: snapshot.error === undefined ? null : Object.entries(snapshot.error).map(([key, value]) => [key, describeValue(value)]),
+    annotations: Object.entries(snapshot.annotations ?? {}),
   };
 }
 

@@ -97,7 +97,9 @@ function browserCases(store: string, fresh: () => Promise<Fresh>): void {
       expect(await page.textContent("#error")).toContain("CardDeclinedError: card declined by the issuer");
       await page.goto(`${page.url().split("#")[0]}#/instance?instance=timed-1&workflowKey=orders-v1`);
       await page.waitForSelector("#timeline li[data-step='1'] .twice");
-      expect(await page.textContent("#timeline li[data-step='1']")).toMatch(/charge.*started .*finished .*ran 2×/);
+      expect(await page.textContent("#timeline li[data-step='1']")).toMatch(/completed.*started 10:00:01\.500 UTC.*took 2\.4 s.*ran 2×/);
+      expect(await page.getAttribute("#timeline li[data-step='1'] span[title^='first started']", "title")).toBe("first started 2026-03-01T10:00:01.500Z");
+      expect(await page.textContent("#annotations")).toContain("tenantacme");
     });
 
     it("shows a change in the store without reloading", async () => {

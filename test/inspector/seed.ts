@@ -27,6 +27,12 @@ function seed(instance: string, status: SnapshotStatus, updatedMsAgo: number, re
   };
 }
 
+// A fixed stack, so that the screenshots show the same one on every machine.
+function withStack(error: Error, frames: string): Error {
+  error.stack = `${error.name}: ${error.message}\n    ${frames}`;
+  return error;
+}
+
 const declined = { name: "CardDeclinedError", message: "card declined by the issuer", operationIndex: 2, operationName: "charge" };
 
 /**
@@ -43,31 +49,39 @@ export function inspectorSnapshots(): WorkflowExecutionSnapshot[] {
     total: 12345678901234567890n,
     bytes: new Uint8Array([1, 2, 3]),
     missing: undefined,
-    lastFailure: Object.assign(new Error("gateway timeout", { cause: new Error("socket hang up") }), { code: "ETIMEDOUT" }),
+    lastFailure: withStack(new Error("gateway timeout", { cause: withStack(new Error("socket hang up"), "at TLSSocket.onend (node:_http_client:512:23)") }), "at chargeCard (src/payments.ts:42:11)\n    at charge (src/orders.ts:88:5)"),
   };
   return [
     seed("running-1", "running", 1_000, { owner: "worker-a", leaseExpiresAt: ahead(10 * minute), nextOperationIndex: 1 }),
-    seed("failed-1", "failed", 2 * minute, { owner: "worker-a", attempts: 1, error: declined, properties }),
+    // Its charge ran twice: once before a crash, once more after the resume, failing both times.
+    seed("failed-1", "failed", 2 * minute, {
+      owner: "worker-a",
+      attempts: 1,
+      error: declined,
+      properties,
+      timeline: { startedAt: [0, 800, 2_000, -1], finishedAt: [600, 1_900, 9_400, -1], executions: [1, 1, 2, 0] },
+    }),
     seed("compensating-1", "compensating", 3 * minute, { owner: "worker-b", leaseExpiresAt: ahead(10 * minute), nextOperationIndex: 1, error: { ...declined, operationIndex: 3, operationName: "ship" } }),
     seed("completed-1", "completed", 4 * minute, { nextOperationIndex: 4, lastOutput: { shipped: true } }),
     seed("dead-1", "failed", 5 * minute, { owner: "coordinator-1", attempts: 3, error: declined }),
     seed("dead-2", "failed", 6 * minute, { owner: "coordinator-1", attempts: 3, error: declined, workflowId: "orders-v2" }),
     seed("stale-1", "running", 7 * minute, { owner: "worker-gone", leaseExpiresAt: ago(5 * minute), nextOperationIndex: 3 }),
+    // Operation 1 ran twice (its worker crashed once); operation 2 started and has not finished.
     seed("timed-1", "running", 8 * minute, {
       owner: "worker-c",
       leaseExpiresAt: ahead(10 * minute),
       nextOperationIndex: 2,
-      timeline: [
-        { name: "reserve", startedAt: ago(9 * minute), finishedAt: ago(9 * minute - 500), executions: 1 },
-        { name: "charge", startedAt: ago(8.5 * minute), finishedAt: ago(8.5 * minute - 700), executions: 2 },
-      ],
-    } as Partial<WorkflowExecutionSnapshot>),
+      createdAt: "2026-03-01T10:00:00.000Z",
+      timeline: { startedAt: [0, 1_500, 4_000, -1], finishedAt: [1_200, 3_900, -1, -1], executions: [1, 2, 1, 0] },
+      annotations: { tenant: "acme" },
+    }),
     seed(`xss-${scriptPayload}`, "failed", 9 * minute, {
       workflowId: imgPayload,
       workflowName: `Evil${scriptPayload}`,
       owner: imgPayload,
       attempts: 3,
       error: { name: `X${imgPayload}`, message: `boom ${scriptPayload}${imgPayload}`, operationIndex: 1, operationName: imgPayload },
+      annotations: { [scriptPayload]: imgPayload },
       properties: { [imgPayload]: scriptPayload, html: `<b onmouseover="window.__xss='b'">bold</b>`, nested: new Map([[scriptPayload, imgPayload]]) },
     }),
   ];

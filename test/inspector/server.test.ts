@@ -60,10 +60,15 @@ describe("the inspector's server, read-only (no --allow-actions)", () => {
     expect(Object.fromEntries(body.error)).toMatchObject({ name: { t: "string", v: "CardDeclinedError" }, operationName: { t: "string", v: "charge" } });
   });
 
-  it("shows the recorded per-operation times and execution counts where the snapshot has them", async () => {
+  it("shows the stored per-operation times and execution counts, and the run's annotations", async () => {
     const body = (await get(served, "/api/instance?instance=timed-1&workflowKey=orders-v1")).json();
-    expect(body.timeline.map((step: any) => [step.name, step.state, step.executions])).toEqual([["reserve", "done", 1], ["charge", "done", 2], [null, "next", null], [null, "pending", null]]);
-    expect(body.timeline[1].startedAt).toMatch(/^\d{4}-/);
+    expect(body.timeline.map((step: any) => [step.state, step.startedAt, step.finishedAt, step.executions])).toEqual([
+      ["done", "2026-03-01T10:00:00.000Z", "2026-03-01T10:00:01.200Z", 1],
+      ["done", "2026-03-01T10:00:01.500Z", "2026-03-01T10:00:03.900Z", 2],
+      ["next", "2026-03-01T10:00:04.000Z", null, 1],
+      ["pending", null, null, 0],
+    ]);
+    expect(body.annotations).toEqual([["tenant", "acme"]]);
   });
 
   it("groups dead letters by workflow and error", async () => {

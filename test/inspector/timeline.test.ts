@@ -19,13 +19,21 @@ describe("timelineOf", () => {
     expect(states({ status: "compensating", nextOperationIndex: 1, operationCount: 5, error: error(3) })).toEqual(["to-restore", "restored", "restored", "failed", "pending"]);
   });
 
-  it("reads recorded times and execution counts from an array or an index-keyed object, and ignores what it cannot read", () => {
-    const at = "2026-01-01T00:00:00.000Z";
-    const fromArray = timelineOf({ ...base, operationCount: 2, nextOperationIndex: 2, timeline: [{ name: "a", startedAt: at, finishedAt: Date.parse(at) + 5, executions: 2 }, "junk"] } as any);
-    expect(fromArray.map((step) => [step.name, step.startedAt, step.finishedAt, step.executions])).toEqual([["a", at, "2026-01-01T00:00:00.005Z", 2], [null, null, null, null]]);
-    const fromObject = timelineOf({ ...base, operationCount: 2, timeline: { operations: { 1: { attempts: 3, startedAt: "not a date" } } } } as any);
-    expect(fromObject.map((step) => [step.executions, step.startedAt])).toEqual([[null, null], [3, null]]);
-    expect(timelineOf({ ...base, operationCount: 1, timeline: 42 } as any)[0]).toMatchObject({ startedAt: null, executions: null });
+  it("reads the stored timeline: offsets after createdAt as times, -1 as never, and execution counts", () => {
+    const createdAt = "2026-01-01T00:00:00.000Z";
+    const timeline = { startedAt: [0, 5, -1], finishedAt: [4, -1, -1], executions: [1, 2, 0] };
+    const steps = timelineOf({ ...base, createdAt, operationCount: 3, nextOperationIndex: 1, timeline });
+    expect(steps.map((step) => [step.startedAt, step.finishedAt, step.executions])).toEqual([
+      ["2026-01-01T00:00:00.000Z", "2026-01-01T00:00:00.004Z", 1],
+      ["2026-01-01T00:00:00.005Z", null, 2],
+      [null, null, 0],
+    ]);
+  });
+
+  it("ignores a timeline that does not describe this definition, and reads a record without one", () => {
+    const short = { startedAt: [0], finishedAt: [1], executions: [1] };
+    expect(timelineOf({ ...base, operationCount: 2, timeline: short }).map((step) => step.executions)).toEqual([null, null]);
+    expect(timelineOf({ ...base, operationCount: 1 })[0]).toMatchObject({ startedAt: null, executions: null });
   });
 });
 

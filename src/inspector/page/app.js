@@ -210,17 +210,27 @@ function actions(data, keys) {
     h("button", { id: "delete", className: "danger", onclick: run("/api/delete", "Delete this snapshot? The instance would start over.", "Deleted.") }, "Delete"));
 }
 
+// The time of day (UTC) of an ISO instant; the full instant is in the element's title.
+const clock = (iso) => `${iso.slice(11, 23)} UTC`;
+
+function took(step) {
+  if (step.finishedAt === null) return "";
+  const ms = Date.parse(step.finishedAt) - Date.parse(step.startedAt);
+  if (step.startedAt === null || Number.isNaN(ms)) return `finished ${clock(step.finishedAt)}`;
+  return ms < 1000 ? `took ${ms} ms` : `took ${(ms / 1000).toFixed(1)} s`;
+}
+
 const stepLabels = { done: "completed", next: "next", pending: "not reached", failed: "failed", "to-restore": "to restore", restored: "restored" };
 
 function timeline({ timeline: steps, row }) {
   const items = steps.map((step) => h("li", { className: `t-${step.state}`, "data-step": step.index, "data-state": step.state },
     h("span", { className: "dot" }), h("span", { className: "muted" }, `#${step.index}`),
     h("span", {}, step.name === null ? "" : h("strong", {}, step.name), step.name === null ? "" : " ", stepLabels[step.state] || step.state),
-    h("span", { className: "muted" }, step.startedAt === null ? "" : `started ${step.startedAt}`),
-    h("span", { className: "muted" }, step.finishedAt === null ? "" : `finished ${step.finishedAt}`),
-    h("span", { className: step.executions > 1 ? "twice" : "muted" }, step.executions === null ? "" : `ran ${step.executions}×`)));
+    h("span", { className: "muted", title: step.startedAt === null ? "" : `first started ${step.startedAt}` }, step.startedAt === null ? "" : `started ${clock(step.startedAt)}`),
+    h("span", { className: "muted", title: step.finishedAt === null ? "" : `last finished ${step.finishedAt}` }, took(step)),
+    h("span", { className: step.executions > 1 ? "twice" : "muted" }, step.executions === null || step.executions === 0 ? "" : `ran ${step.executions}×`)));
   const empty = steps.length === 0 ? h("p", { className: "muted" }, "The definition has no operations.") : null;
-  const untimed = steps.length > 0 && steps.every((step) => step.startedAt === null && step.executions === null) ? h("p", { className: "muted" }, "This record stores no per-operation times; the steps come from its progress and error.") : null;
+  const untimed = steps.length > 0 && steps.every((step) => step.executions === null) ? h("p", { className: "muted" }, "This record stores no per-operation timeline (written before it existed, or a definition of over 1,000 operations); the steps come from its progress and error.") : null;
   return h("section", { id: "timeline" }, h("h2", {}, `Steps (${row.nextOperationIndex} of ${row.operationCount})`), untimed, empty, h("ol", { className: "timeline" }, items));
 }
 
@@ -236,9 +246,11 @@ function errorSection({ error }) {
     fields.cause === undefined ? null : [h("h3", {}, "cause"), renderValue(fields.cause)]);
 }
 
-function properties({ properties: entries, lastOutput, outputs }) {
+function properties({ properties: entries, lastOutput, outputs, annotations }) {
   const list = (pairs) => h("dl", { className: "fields" }, pairs.map(([key, node]) => [h("dt", {}, String(key)), h("dd", {}, renderValue(node))]));
   return [
+    !annotations || annotations.length === 0 ? null : h("section", { id: "annotations" }, h("h2", {}, "Annotations"),
+      h("dl", { className: "fields" }, annotations.map(([key, text]) => [h("dt", {}, key), h("dd", {}, text)]))),
     h("section", { id: "properties" }, h("h2", {}, "Properties"), entries.length === 0 ? h("p", { className: "muted" }, "(none)") : list(entries)),
     lastOutput === null ? null : h("section", { id: "last-output" }, h("h2", {}, "Last output"), renderValue(lastOutput)),
     outputs.length === 0 ? null : h("section", { id: "outputs" }, h("h2", {}, "Restore outputs"), list(outputs.map(([index, node]) => [`#${index}`, node]))),
