@@ -58,6 +58,16 @@ describe("workflowforge ui (the command)", () => {
     expect(await stop()).toBe(0);
   });
 
+  it("exits 1 naming the address when the port is taken, and suggests --port 0", async () => {
+    const file = await seededFile();
+    const first = await startUi(["--import", tsx, main], file);
+    const { cli } = await import("../cli/run-cli.js");
+    const port = new URL(first.url).port;
+    const { code, stderr } = await cli("ui", "--sqlite", file, "--port", port);
+    expect([code, stderr]).toEqual([1, `workflowforge: cannot listen on 127.0.0.1:${port}: listen EADDRINUSE: address already in use 127.0.0.1:${port}; another process listens there: pass another --port, or --port 0 for a free one\n`]);
+    expect(await first.stop()).toBe(0);
+  });
+
   it("lists ui in the help", async () => {
     const { cli } = await import("../cli/run-cli.js");
     expect((await cli("--help")).stdout).toMatch(/^ {2}ui {3,}serve the inspector/m);
