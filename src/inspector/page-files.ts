@@ -6,10 +6,15 @@ export interface PageFile {
   readonly body: string;
 }
 
+const script = "text/javascript; charset=utf-8";
 const files = [
   ["/", "index.html", "text/html; charset=utf-8"],
-  ["/app.js", "app.js", "text/javascript; charset=utf-8"],
   ["/app.css", "app.css", "text/css; charset=utf-8"],
+  ["/app.js", "app.js", script],
+  ["/dom.js", "dom.js", script],
+  ["/rows.js", "rows.js", script],
+  ["/instance.js", "instance.js", script],
+  ["/values.js", "values.js", script],
 ] as const;
 
 // From the sources the page sits beside this module (src/inspector/page/); the build bundles this
