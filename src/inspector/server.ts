@@ -1,6 +1,6 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { isIP, type AddressInfo } from "node:net";
 import { CliError, describeCause } from "../cli/errors.js";
 import type { OpenStore } from "../cli/stores.js";
 import { isWorkflowForgeError } from "../errors.js";
@@ -33,8 +33,8 @@ interface Served {
   readonly api: ApiContext;
   readonly page: ReadonlyMap<string, PageFile>;
   readonly token: Buffer;
-  /** The Host headers accepted: the loopback names and the listening host, with the port. */
-  readonly hosts: () => ReadonlySet<string>;
+  /** The port it listens on, once it does: a Host header must name it. */
+  readonly port: () => number;
 }
 
 /**
@@ -47,8 +47,8 @@ export async function startInspector(store: OpenStore, options: UiOptions): Prom
   const tokenText = randomBytes(24).toString("hex");
   const page = await loadPage(tokenText);
   const server = createServer();
-  let hosts: ReadonlySet<string> = new Set();
-  const served: Served = { api: { store, maxAttempts: options.maxAttempts, allowActions: options.allowActions }, page, token: Buffer.from(tokenText), hosts: () => hosts };
+  let port = -1;
+  const served: Served = { api: { store, maxAttempts: options.maxAttempts, allowActions: options.allowActions }, page, token: Buffer.from(tokenText), port: () => port };
   server.on("request", (request: IncomingMessage, response: ServerResponse) => void handle(served, request, response));
   // A request Node cannot even parse gets a 400 and its connection closed; the server goes on.
   server.on("clientError", (_error, socket) => {
@@ -64,9 +64,8 @@ export async function startInspector(store: OpenStore, options: UiOptions): Prom
       listening();
     });
   });
-  const { port } = server.address() as AddressInfo;
+  port = (server.address() as AddressInfo).port;
   const shown = options.host.includes(":") ? `[${options.host}]` : options.host;
-  hosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${shown}:${port}`]);
   const close = (): Promise<void> =>
     new Promise((closed) => {
       server.close(() => closed());
@@ -77,9 +76,7 @@ export async function startInspector(store: OpenStore, options: UiOptions): Prom
 
 async function handle(served: Served, request: IncomingMessage, response: ServerResponse): Promise<void> {
   try {
-    // A page on another site that resolves its own name to 127.0.0.1 (DNS rebinding) sends its
-    // own name as Host: nothing is answered to it.
-    if (!served.hosts().has(request.headers.host ?? "")) throw new HttpError(403, "unexpected Host header: open the inspector at the address it printed");
+    if (!isAddressHost(request.headers.host, served.port())) throw new HttpError(403, "unexpected Host header: open the inspector by IP address or localhost, with its port");
     const { path, query } = decodedPath(request.url);
     const method = request.method ?? "GET";
     if (path in actions) return await act(served, request, response, path);
@@ -93,6 +90,17 @@ async function handle(served: Served, request: IncomingMessage, response: Server
   } catch (error) {
     fail(response, error);
   }
+}
+
+/**
+ * True for `<IP address>:<port>` and `localhost:<port>`. A page on another site that points its
+ * own name at this machine (DNS rebinding) sends that name as Host, and is answered nothing.
+ */
+function isAddressHost(host: string | undefined, port: number): boolean {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d+)$/.exec(host ?? "");
+  if (match === null || Number(match[3]) !== port) return false;
+  const name = match[1] ?? match[2] ?? "";
+  return name === "localhost" || isIP(name) === (match[1] === undefined ? 4 : 6);
 }
 
 function sameToken(expected: Buffer, given: string | string[] | undefined): boolean {

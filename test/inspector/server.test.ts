@@ -165,10 +165,12 @@ describe("the inspector's server with --allow-actions", () => {
       ["an encoded ..", raw(url, "GET", "/%2e%2e/%2e%2e/package.json"), 404],
       ["a bad percent-encoding", raw(url, "GET", "/%E0%A4%A"), 400],
       ["an encoded NUL", raw(url, "GET", "/app.js%00"), 400],
-      ["another Host (DNS rebinding)", raw(url, "GET", "/api/instances", { host: "evil.example" }), 403],
+      ["another Host (DNS rebinding)", raw(url, "GET", "/api/instances", { host: `evil.example:${new URL(url).port}` }), 403],
+      ["no port in Host", raw(url, "GET", "/api/instances", { host: "127.0.0.1" }), 403],
       ["a method it does not serve", raw(url, "PUT", "/api/instances"), 405],
     ];
     for (const [name, response, status] of cases) expect([name, (await response).status]).toEqual([name, status]);
+    for (const host of ["localhost", "[::1]", "127.0.0.1"]) expect((await raw(url, "GET", "/api/instances", { host: `${host}:${new URL(url).port}` })).status).toBe(200);
     expect(await garbage(url)).toMatch(/^HTTP\/1\.1 400/);
     expect((await raw(url, "GET", "/api/instances")).status).toBe(200);
   });
