@@ -4,6 +4,7 @@ export { matchesFilter, type WorkflowPersistenceProvider, type ProviderCapabilit
 export type { ListOptions } from "./list-options.js";
 export { definitionFingerprint, validateSnapshot, type WorkflowExecutionSnapshot, type SnapshotStatus, type SnapshotTimeline } from "./snapshot.js";
 export type { SnapshotEvent, SnapshotDeletedEvent } from "./events.js";
+export { readTimeline, type OperationTimeline } from "./timeline.js";
 export { MemoryPersistenceProvider, type MemoryPersistenceProviderOptions } from "./providers/memory.js";
 export { createSnapshotCodec, defaultSnapshotCodec, encodeValue, decodeValue, type SnapshotCodec, type SnapshotCodecOptions } from "./codec/codec.js";
 export {

@@ -1,4 +1,4 @@
-import type { SnapshotTimeline } from "./snapshot.js";
+import type { SnapshotTimeline, WorkflowExecutionSnapshot } from "./snapshot.js";
 
 /**
  * Definitions with more operations than this keep no timeline: it is rewritten with every
@@ -70,4 +70,28 @@ export class Timeline {
   #offset(now: number): number {
     return Math.max(0, now - this.#origin);
   }
+}
+
+/** One operation of a snapshot's timeline, with its times as dates. */
+export interface OperationTimeline {
+  readonly index: number;
+  /** When it first started; undefined when it never did. */
+  readonly startedAt: Date | undefined;
+  /** When it last finished (completed or failed); undefined when it never did. */
+  readonly finishedAt: Date | undefined;
+  /** How many times it was executed: more than 1 when it ran again after a crash or a failure. */
+  readonly executions: number;
+}
+
+/**
+ * The timeline of `snapshot`, one entry per operation of its definition, in order; undefined when
+ * the snapshot has none (written before timelines existed, or a definition of more than 1,000
+ * operations).
+ */
+export function readTimeline(snapshot: Pick<WorkflowExecutionSnapshot, "createdAt" | "timeline">): OperationTimeline[] | undefined {
+  const { timeline } = snapshot;
+  if (timeline === undefined) return undefined;
+  const origin = Date.parse(snapshot.createdAt);
+  const at = (offset: number | undefined): Date | undefined => (offset === undefined || offset < 0 ? undefined : new Date(origin + offset));
+  return timeline.executions.map((executions, index) => ({ index, startedAt: at(timeline.startedAt[index]), finishedAt: at(timeline.finishedAt[index]), executions }));
 }
