@@ -5,6 +5,7 @@
 // too long to keep one, show the derived steps only.
 
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
+import { readTimeline } from "../persistence/timeline.js";
 
 /**
  * - `done`: completed; `next`: the one a resume starts with; `pending`: not reached.
@@ -30,32 +31,22 @@ export interface TimelineStep {
 const maxSteps = 1_000;
 
 export function timelineOf(snapshot: WorkflowExecutionSnapshot): TimelineStep[] {
-  const recorded = recordedTimeline(snapshot);
-  const origin = Date.parse(snapshot.createdAt);
-  const at = (offsets: readonly number[] | undefined, index: number): string | null => {
-    const offset = offsets?.[index];
-    return offset === undefined || offset < 0 || Number.isNaN(origin) ? null : new Date(origin + offset).toISOString();
-  };
+  // Only a timeline of this definition (one entry per operation) is read.
+  const recorded = snapshot.timeline?.executions.length === snapshot.operationCount ? readTimeline(snapshot) : undefined;
+  const iso = (date: Date | undefined): string | null => (date === undefined || Number.isNaN(date.getTime()) ? null : date.toISOString());
   const steps: TimelineStep[] = [];
   for (let index = 0; index < Math.min(snapshot.operationCount, maxSteps); index++) {
+    const entry = recorded?.[index];
     steps.push({
       index,
       name: snapshot.error?.operationIndex === index ? snapshot.error.operationName : null,
       state: stateOfStep(snapshot, index),
-      startedAt: at(recorded?.startedAt, index),
-      finishedAt: at(recorded?.finishedAt, index),
-      executions: recorded?.executions[index] ?? null,
+      startedAt: iso(entry?.startedAt),
+      finishedAt: iso(entry?.finishedAt),
+      executions: entry?.executions ?? null,
     });
   }
   return steps;
-}
-
-// The stored timeline when it describes this definition (one entry per operation), else none.
-function recordedTimeline(snapshot: WorkflowExecutionSnapshot): WorkflowExecutionSnapshot["timeline"] {
-  const { timeline } = snapshot;
-  if (timeline === undefined) return undefined;
-  const fits = (array: unknown): boolean => Array.isArray(array) && array.length === snapshot.operationCount;
-  return fits(timeline.startedAt) && fits(timeline.finishedAt) && fits(timeline.executions) ? timeline : undefined;
 }
 
 function stateOfStep(snapshot: WorkflowExecutionSnapshot, index: number): StepState {
