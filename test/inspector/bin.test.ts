@@ -44,7 +44,7 @@ describe("workflowforge ui (the command)", () => {
   it("prints the URL of a free port with --port 0, serves the store there, and exits 0 on SIGTERM", async () => {
     const { url, stdout, stop } = await startUi(["--import", tsx, main], await seededFile());
     expect(stdout).toContain("read-only (pass --allow-actions to delete or retry)");
-    expect((await raw(url, "GET", "/api/instances")).json().total).toBe(9);
+    expect((await raw(url, "GET", "/api/instances")).json().total).toBe(10);
     expect(await stop()).toBe(0);
   });
 

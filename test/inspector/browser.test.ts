@@ -69,7 +69,8 @@ function browserCases(store: string, fresh: () => Promise<Fresh>): void {
       expect(byInstance.get("failed-1")?.slice(3, 9)).toEqual(["failed", "step 2 of 4", "worker-a", "none", expect.stringMatching(/ago$/), "1"]);
       expect(byInstance.get("dead-1")?.[3]).toBe("failed dead letter");
       expect(byInstance.get("stale-1")?.[6]).toBe("stale");
-      expect(await page.textContent("#total")).toBe("9 instances");
+      expect(byInstance.get("exited-1")?.[6]).toBe("stale");
+      expect(await page.textContent("#total")).toBe("10 instances");
     });
 
     it("filters by status and searches without reloading", async () => {

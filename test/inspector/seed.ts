@@ -1,3 +1,5 @@
+import { spawnSync } from "node:child_process";
+import { hostname } from "node:os";
 import type { SnapshotStatus, WorkflowExecutionSnapshot } from "../../src/persistence/snapshot.js";
 
 const minute = 60_000;
@@ -25,6 +27,13 @@ function seed(instance: string, status: SnapshotStatus, updatedMsAgo: number, re
     updatedAt: ago(updatedMsAgo),
     ...rest,
   };
+}
+
+// The pid of a process that has exited (and been reaped) by the time this returns.
+function exitedPid(): number {
+  const { pid } = spawnSync(process.execPath, ["-e", ""]);
+  if (pid === undefined) throw new Error("could not start a process to take its pid");
+  return pid;
 }
 
 // A fixed stack, so that the screenshots show the same one on every machine.
@@ -75,6 +84,8 @@ export function inspectorSnapshots(): WorkflowExecutionSnapshot[] {
       timeline: { startedAt: [0, 1_500, 4_000, -1], finishedAt: [1_200, 3_900, -1, -1], executions: [1, 2, 1, 0] },
       annotations: { tenant: "acme" },
     }),
+    // Its lease is live, but its owner (the default owner, naming a process on this host) has exited.
+    seed("exited-1", "running", 8.5 * minute, { owner: `process-${hostname()}-${exitedPid()}-00000000-0000-4000-8000-000000000000`, leaseExpiresAt: ahead(10 * minute) }),
     seed(`xss-${scriptPayload}`, "failed", 9 * minute, {
       workflowId: imgPayload,
       workflowName: `Evil${scriptPayload}`,
@@ -86,6 +97,3 @@ export function inspectorSnapshots(): WorkflowExecutionSnapshot[] {
     }),
   ];
 }
-
-/** Instances per status as {@link inspectorSnapshots} stores them. */
-export const seededInstances = ["running-1", "failed-1", "compensating-1", "completed-1", "dead-1", "dead-2", "stale-1", "timed-1", `xss-${scriptPayload}`];

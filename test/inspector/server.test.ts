@@ -23,11 +23,12 @@ describe("the inspector's server, read-only (no --allow-actions)", () => {
 
   it("lists every instance newest first, with progress, lease state, attempts and dead letters", async () => {
     const body = (await get(served, "/api/instances")).json();
-    expect(body.total).toBe(9);
+    expect(body.total).toBe(10);
     const byInstance = new Map(body.items.map((row: any) => [row.instance, row]));
     expect(body.items[0].instance).toBe("running-1");
     expect(byInstance.get("running-1")).toMatchObject({ status: "running", lease: "live", nextOperationIndex: 1, operationCount: 4, owner: "worker-a", deadLetter: false });
-    expect(byInstance.get("stale-1")).toMatchObject({ status: "running", lease: "stale", state: "stale" });
+    expect(byInstance.get("stale-1")).toMatchObject({ status: "running", lease: "stale", state: "stale", stateReason: expect.stringContaining("lease expired") });
+    expect(byInstance.get("exited-1")).toMatchObject({ status: "running", lease: "stale", state: "stale", stateReason: expect.stringContaining("has exited") });
     expect(byInstance.get("dead-1")).toMatchObject({ status: "failed", attempts: 3, deadLetter: true, lease: "none" });
     expect(byInstance.get("failed-1")).toMatchObject({ status: "failed", attempts: 1, deadLetter: false });
   });
@@ -35,7 +36,7 @@ describe("the inspector's server, read-only (no --allow-actions)", () => {
   it("filters by stored status, by stale and by dead letter, and searches keys, names, owners and errors", async () => {
     expect(await instances(served, "?status=completed")).toEqual(["completed-1"]);
     expect(await instances(served, "?status=compensating,completed")).toEqual(["compensating-1", "completed-1"]);
-    expect(await instances(served, "?status=stale")).toEqual(["stale-1"]);
+    expect(await instances(served, "?status=stale")).toEqual(["stale-1", "exited-1"]);
     expect(await instances(served, "?status=dead-letter")).toEqual(["dead-1", "dead-2", expect.stringMatching(/^xss-/)]);
     expect(await instances(served, "?q=WORKER-GONE")).toEqual(["stale-1"]);
     expect(await instances(served, "?q=declined&status=failed")).toEqual(["failed-1", "dead-1", "dead-2"]);
@@ -44,7 +45,7 @@ describe("the inspector's server, read-only (no --allow-actions)", () => {
 
   it("pages with offset and limit, reporting the total", async () => {
     const body = (await get(served, "/api/instances?offset=2&limit=3")).json();
-    expect({ total: body.total, offset: body.offset, items: body.items.map((row: any) => row.instance) }).toEqual({ total: 9, offset: 2, items: ["compensating-1", "completed-1", "dead-1"] });
+    expect({ total: body.total, offset: body.offset, items: body.items.map((row: any) => row.instance) }).toEqual({ total: 10, offset: 2, items: ["compensating-1", "completed-1", "dead-1"] });
   });
 
   it("shows one instance with its steps, decoded properties and error", async () => {
