@@ -32,7 +32,8 @@ const maxSteps = 1_000;
 
 export function timelineOf(snapshot: WorkflowExecutionSnapshot): TimelineStep[] {
   // Only a timeline of this definition (one entry per operation) is read.
-  const recorded = snapshot.timeline?.executions.length === snapshot.operationCount ? readTimeline(snapshot) : undefined;
+  const stored = readTimeline(snapshot);
+  const recorded = stored?.length === snapshot.operationCount ? stored : undefined;
   const iso = (date: Date | undefined): string | null => (date === undefined || Number.isNaN(date.getTime()) ? null : date.toISOString());
   const steps: TimelineStep[] = [];
   for (let index = 0; index < Math.min(snapshot.operationCount, maxSteps); index++) {

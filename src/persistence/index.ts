@@ -2,7 +2,7 @@ export { usePersistence } from "./middleware.js";
 export { processOwner, type PersistenceOptions, type SnapshotMigration } from "./options.js";
 export { matchesFilter, type WorkflowPersistenceProvider, type ProviderCapabilities, type SnapshotFilter } from "./provider.js";
 export type { ListOptions } from "./list-options.js";
-export { definitionFingerprint, validateSnapshot, type WorkflowExecutionSnapshot, type SnapshotStatus, type SnapshotTimeline } from "./snapshot.js";
+export { definitionFingerprint, validateSnapshot, type WorkflowExecutionSnapshot, type SnapshotStatus } from "./snapshot.js";
 export type { SnapshotEvent, SnapshotDeletedEvent } from "./events.js";
 export { readTimeline, type OperationTimeline } from "./timeline.js";
 export { MemoryPersistenceProvider, type MemoryPersistenceProviderOptions } from "./providers/memory.js";

@@ -68,7 +68,7 @@ export function inspectorSnapshots(): WorkflowExecutionSnapshot[] {
       attempts: 1,
       error: declined,
       properties,
-      timeline: { startedAt: [0, 800, 2_000, -1], finishedAt: [600, 1_900, 9_400, -1], executions: [1, 1, 2, 0] },
+      timeline: "0,600,1;800,1900,1;2000,9400,2;,,0",
     }),
     seed("compensating-1", "compensating", 3 * minute, { owner: "worker-b", leaseExpiresAt: ahead(10 * minute), nextOperationIndex: 1, error: { ...declined, operationIndex: 3, operationName: "ship" } }),
     seed("completed-1", "completed", 4 * minute, { nextOperationIndex: 4, lastOutput: { shipped: true } }),
@@ -81,7 +81,7 @@ export function inspectorSnapshots(): WorkflowExecutionSnapshot[] {
       leaseExpiresAt: ahead(10 * minute),
       nextOperationIndex: 2,
       createdAt: "2026-03-01T10:00:00.000Z",
-      timeline: { startedAt: [0, 1_500, 4_000, -1], finishedAt: [1_200, 3_900, -1, -1], executions: [1, 2, 1, 0] },
+      timeline: "0,1200,1;1500,3900,2;4000,,1;,,0",
       annotations: { tenant: "acme" },
     }),
     // Its lease is live, but its owner (the default owner, naming a process on this host) has exited.

@@ -19,9 +19,9 @@ describe("timelineOf", () => {
     expect(states({ status: "compensating", nextOperationIndex: 1, operationCount: 5, error: error(3) })).toEqual(["to-restore", "restored", "restored", "failed", "pending"]);
   });
 
-  it("reads the stored timeline: offsets after createdAt as times, -1 as never, and execution counts", () => {
+  it("reads the stored timeline: offsets after createdAt as times, none as never, and execution counts", () => {
     const createdAt = "2026-01-01T00:00:00.000Z";
-    const timeline = { startedAt: [0, 5, -1], finishedAt: [4, -1, -1], executions: [1, 2, 0] };
+    const timeline = "0,4,1;5,,2;,,0";
     const steps = timelineOf({ ...base, createdAt, operationCount: 3, nextOperationIndex: 1, timeline });
     expect(steps.map((step) => [step.startedAt, step.finishedAt, step.executions])).toEqual([
       ["2026-01-01T00:00:00.000Z", "2026-01-01T00:00:00.004Z", 1],
@@ -31,7 +31,7 @@ describe("timelineOf", () => {
   });
 
   it("ignores a timeline that does not describe this definition, and reads a record without one", () => {
-    const short = { startedAt: [0], finishedAt: [1], executions: [1] };
+    const short = "0,1,1";
     expect(timelineOf({ ...base, operationCount: 2, timeline: short }).map((step) => step.executions)).toEqual([null, null]);
     expect(timelineOf({ ...base, operationCount: 1 })[0]).toMatchObject({ startedAt: null, executions: null });
   });

@@ -357,10 +357,9 @@ describe("the envelope", () => {
   });
 
   it("round-trips the timeline and the annotations, and rejects a decoded timeline that is not one", () => {
-    const timeline = { startedAt: [0, 15, -1], finishedAt: [10, -1, -1], executions: [1, 2, 0] };
-    const withBoth = snapshot({}, { timeline, annotations: { "otel.traceparent": "00-abc-def-01" } });
+    const withBoth = snapshot({}, { timeline: "0,10,1;15,,2;,,0", annotations: { "otel.traceparent": "00-abc-def-01" } });
     expect(defaultSnapshotCodec.decode(defaultSnapshotCodec.encode(withBoth), keys)).toStrictEqual(withBoth);
-    const broken = snapshot({}, { timeline: { ...timeline, executions: [1, 2] } });
+    const broken = snapshot({}, { timeline: "0,10,1;15,,two" });
     expect(corruption(defaultSnapshotCodec.encode(broken)).message).toContain("timeline is not");
   });
 

@@ -3,6 +3,7 @@ import { MemoryPersistenceProvider, SnapshotCorruptedError, readTimeline, usePer
 import { RecordingProvider, countedFoundry, opNames, rejectionOf, snapshotFor, uniqueKeys } from "./helpers.js";
 
 const keep = { onComplete: "keep" } as const;
+const executionsOf = (snapshot: WorkflowExecutionSnapshot | undefined) => (snapshot === undefined ? undefined : readTimeline(snapshot)?.map((step) => step.executions));
 
 describe("the snapshot's timeline", () => {
   it("records, per operation, when it started and finished and one execution, with no save beyond the checkpoints", async () => {
@@ -12,15 +13,17 @@ describe("the snapshot's timeline", () => {
     await foundry.forge();
     expect(provider.count("save")).toBe(3);
     const stored = provider.saves[2] as WorkflowExecutionSnapshot;
-    const { startedAt, finishedAt, executions } = stored.timeline ?? { startedAt: [], finishedAt: [], executions: [] };
-    expect(executions).toEqual([1, 1, 1]);
-    for (let index = 0; index < 3; index++) {
-      expect(startedAt[index]).toBeGreaterThanOrEqual(0);
-      expect(finishedAt[index]).toBeGreaterThanOrEqual(startedAt[index] as number);
-      if (index > 0) expect(startedAt[index]).toBeGreaterThanOrEqual(finishedAt[index - 1] as number);
-    }
+    const steps = readTimeline(stored) ?? [];
+    expect(steps.map((step) => step.executions)).toEqual([1, 1, 1]);
+    const created = Date.parse(stored.createdAt);
+    steps.forEach((step, index) => {
+      expect(step.startedAt!.getTime()).toBeGreaterThanOrEqual(created);
+      expect(step.finishedAt!.getTime()).toBeGreaterThanOrEqual(step.startedAt!.getTime());
+      if (index > 0) expect(step.startedAt!.getTime()).toBeGreaterThanOrEqual(steps[index - 1]!.finishedAt!.getTime());
+    });
     // The checkpoint after operation 0 already counts operation 1 (it starts next), not operation 2.
-    expect(provider.saves[0]?.timeline?.executions).toEqual([1, 1, 0]);
+    expect(executionsOf(provider.saves[0])).toEqual([1, 1, 0]);
+    expect(provider.saves[0]?.timeline).toMatch(/^\d+,\d+,1;\d+,,1;,,0$/);
   });
 
   it("counts an operation re-executed after a crash twice, keeping when it first started", async () => {
@@ -38,8 +41,8 @@ describe("the snapshot's timeline", () => {
     await resumed.forge();
     expect(log.runs).toEqual([undefined, 1, 1]);
     const stored = provider.saves.at(-1) as WorkflowExecutionSnapshot;
-    expect(stored.timeline?.executions).toEqual([1, 2, 1]);
-    expect(stored.timeline?.startedAt[1]).toBe(atCrash.timeline?.startedAt[1]);
+    expect(executionsOf(stored)).toEqual([1, 2, 1]);
+    expect(readTimeline(stored)?.[1]?.startedAt).toEqual(readTimeline(atCrash)?.[1]?.startedAt);
   });
 
   it("is stored with a failure record, and the retried operation counts twice", async () => {
@@ -50,13 +53,13 @@ describe("the snapshot's timeline", () => {
     await rejectionOf(failing.foundry.forge());
     const failed = provider.inner.tryLoad(keys.instanceId, keys.workflowKey) as WorkflowExecutionSnapshot;
     expect(failed.status).toBe("failed");
-    expect(failed.timeline?.executions).toEqual([1, 1]);
-    expect(failed.timeline?.finishedAt[1]).toBeGreaterThanOrEqual(0);
+    expect(executionsOf(failed)).toEqual([1, 1]);
+    expect(readTimeline(failed)?.[1]?.finishedAt).toBeInstanceOf(Date);
     const retry = countedFoundry(2, { log: failing.log, onForge: () => undefined });
     usePersistence(retry.foundry, provider, { ...keys, ...keep });
     await retry.foundry.forge();
     const done = provider.inner.tryLoad(keys.instanceId, keys.workflowKey) as WorkflowExecutionSnapshot;
-    expect(done.timeline?.executions).toEqual([1, 2]);
+    expect(executionsOf(done)).toEqual([1, 2]);
   });
 
   it("is left out for definitions of more than 1,000 operations", async () => {
@@ -70,19 +73,19 @@ describe("the snapshot's timeline", () => {
   it("starts afresh when the stored one does not fit the definition (a migrated snapshot)", async () => {
     const keys = uniqueKeys("timeline-migrated");
     const provider = new RecordingProvider();
-    const timeline = { startedAt: [0, 5], finishedAt: [3, -1], executions: [1, 1] };
+    const timeline = "0,3,1;5,,1";
     await provider.save(snapshotFor(keys, opNames(3), { nextOperationIndex: 1, timeline }));
     const { foundry } = countedFoundry(3);
     usePersistence(foundry, provider, { ...keys, ...keep });
     await foundry.forge();
     // Operation 0 completed before and is skipped: this timeline only knows what ran since.
-    expect(provider.saves.at(-1)?.timeline?.executions).toEqual([0, 1, 1]);
+    expect(executionsOf(provider.saves.at(-1))).toEqual([0, 1, 1]);
   });
 });
 
 describe("readTimeline(snapshot)", () => {
   it("gives each operation's times as dates and its executions, and undefined for what never happened", () => {
-    const snapshot = { createdAt: "2026-12-05T08:00:00.000Z", timeline: { startedAt: [0, 1500, -1], finishedAt: [1200, -1, -1], executions: [1, 2, 0] } };
+    const snapshot = { createdAt: "2026-12-05T08:00:00.000Z", timeline: "0,1200,1;1500,,2;,,0" };
     expect(readTimeline(snapshot)).toEqual([
       { index: 0, startedAt: new Date("2026-12-05T08:00:00.000Z"), finishedAt: new Date("2026-12-05T08:00:01.200Z"), executions: 1 },
       { index: 1, startedAt: new Date("2026-12-05T08:00:01.500Z"), finishedAt: undefined, executions: 2 },
@@ -94,7 +97,7 @@ describe("readTimeline(snapshot)", () => {
 
 describe("validateSnapshot with a timeline and annotations", () => {
   const keys = uniqueKeys("shape");
-  const valid = snapshotFor(keys, opNames(2), { timeline: { startedAt: [0, -1], finishedAt: [2, -1], executions: [1, 0] }, annotations: { "otel.traceparent": "00-abc-def-01" } });
+  const valid = snapshotFor(keys, opNames(2), { timeline: "0,2,1;,,0", annotations: { "otel.traceparent": "00-abc-def-01" } });
   const snapshotKeys = { foundryExecutionId: keys.instanceId, workflowId: keys.workflowKey };
 
   it("accepts both optional fields", () => {
@@ -102,9 +105,10 @@ describe("validateSnapshot with a timeline and annotations", () => {
   });
 
   it.for([
-    ["arrays of different lengths", { timeline: { startedAt: [0], finishedAt: [2, -1], executions: [1, 0] } }, /timeline is not/],
-    ["a negative count", { timeline: { startedAt: [0, -1], finishedAt: [2, -1], executions: [1, -1] } }, /timeline is not/],
-    ["a fractional time", { timeline: { startedAt: [0.5, -1], finishedAt: [2, -1], executions: [1, 0] } }, /timeline is not/],
+    ["an entry without its count", { timeline: "0,2,1;," }, /timeline is not/],
+    ["a negative count", { timeline: "0,2,-1" }, /timeline is not/],
+    ["a fractional time", { timeline: "0.5,2,1" }, /timeline is not/],
+    ["a timeline that is not text", { timeline: [0, 2, 1] }, /timeline is not/],
     ["an annotation that is not a string", { annotations: { count: 3 } }, /annotations is not/],
     ["33 annotations", { annotations: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, "v"])) }, /annotations is not/],
   ] as const)("refuses %s", ([, change, message]) => {
