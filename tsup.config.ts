@@ -1,3 +1,4 @@
+import { cp } from "node:fs/promises";
 import { defineConfig, type Options } from "tsup";
 
 const shared = {
@@ -26,8 +27,8 @@ export default defineConfig([
     format: ["esm", "cjs"],
     dts: true,
     splitting: true,
-    // Both configs build at once into dist/: this one must not delete the CLI the other writes.
-    clean: ["!cli.js"],
+    // Both configs build at once into dist/: this one must not delete the CLI (and its page) the other writes.
+    clean: ["!cli.js", "!inspector/**"],
     // No keepNames: it wraps every closure the hot path creates in a defineProperty call. Error
     // classes take their `name` from the class, which esbuild keeps without minification; the
     // package test checks those names on the built output.
@@ -42,5 +43,7 @@ export default defineConfig([
     dts: false,
     splitting: false,
     clean: false,
+    // The inspector's page (`workflowforge ui`): plain files the server reads beside dist/cli.js.
+    onSuccess: () => cp("src/inspector/page", "dist/inspector/page", { recursive: true }),
   },
 ]);

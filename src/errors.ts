@@ -10,6 +10,7 @@ export type WorkflowForgeErrorCode =
   | "CONCURRENT_RUN"
   | "MODIFIED_WHILE_RUNNING"
   | "MIDDLEWARE_MISUSE"
+  | "ANNOTATION_LIMIT"
   | "COMPENSATION_FAILED"
   | "FOR_EACH_CHILD_FAILED"
   | "PERSISTENCE"
@@ -126,6 +127,13 @@ export class FoundryBusyError extends WorkflowForgeError {
 export class MiddlewareError extends WorkflowForgeError {
   constructor(location: ErrorLocation, message: string) {
     super("MIDDLEWARE_MISUSE", `${describeLocation(location)}: ${message}`, location);
+  }
+}
+
+/** A run annotation past its limits: too many keys, or a key or value too long. */
+export class AnnotationLimitError extends WorkflowForgeError {
+  constructor(workflowName: string, message: string) {
+    super("ANNOTATION_LIMIT", `workflow "${workflowName}": ${message}`, { workflowName });
   }
 }
 

@@ -6,24 +6,16 @@ interface OperationEvent {
   readonly index: number;
 }
 
-/** Facts about a stored snapshot, reported by the persistence extension. */
-export interface SnapshotEvent {
-  readonly foundryExecutionId: string;
-  readonly workflowId: string;
-  readonly nextOperationIndex: number;
-  readonly status: string;
-  readonly revision: number;
-}
-
+/**
+ * The events of a foundry. An extension adds its own by declaration merging (persistence adds
+ * `snapshotRestored`, `snapshotSaved` and `snapshotDeleted`); see docs/extensions.md.
+ */
 export interface FoundryEvents {
   operationStarted: OperationEvent & { readonly input: unknown };
   operationCompleted: OperationEvent & { readonly output: unknown; readonly durationMs: number };
   operationFailed: OperationEvent & { readonly error: unknown; readonly durationMs: number };
   /** A resumed run passed over an operation completed by an earlier run. */
   operationSkipped: OperationEvent;
-  snapshotRestored: SnapshotEvent;
-  snapshotSaved: SnapshotEvent;
-  snapshotDeleted: Pick<SnapshotEvent, "foundryExecutionId" | "workflowId">;
 }
 
 interface WorkflowEvent {

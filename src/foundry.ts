@@ -30,6 +30,8 @@ export interface ExecuteRequest {
 }
 
 export const execute: unique symbol = Symbol("workflowforge.execute");
+/** @internal Reports an event on a foundry: for extensions of this package (persistence), not for users. */
+export const emitEvent: unique symbol = Symbol("workflowforge.emit");
 /** @internal Resolves once the run in progress (if any) has settled, cleanup included. */
 export const whenIdle: unique symbol = Symbol("workflowforge.whenIdle");
 
@@ -109,6 +111,7 @@ export class Foundry<P extends object = Properties> {
   /** Adds operation middleware; the first added is the outermost. */
   use(middleware: OperationMiddleware<P>): this {
     requireFunction(middleware, `${this.name}.use(middleware)`);
+    if (middleware.start !== undefined) requireFunction(middleware.start, `${this.name}.use(middleware): middleware.start`);
     this.#assertIdle("use");
     this.#middleware.push(middleware);
     return this;
@@ -182,8 +185,8 @@ export class Foundry<P extends object = Properties> {
     return this.#settled;
   }
 
-  /** @internal Lets extensions report events on this foundry. */
-  emit<K extends keyof FoundryEvents>(event: K, payload: FoundryEvents[K]): void {
+  /** @internal Lets this package's extensions report events on this foundry. */
+  [emitEvent]<K extends keyof FoundryEvents>(event: K, payload: FoundryEvents[K]): void {
     this.#events.emit(event, payload);
   }
 

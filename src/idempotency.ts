@@ -1,10 +1,7 @@
 import { describe } from "./internal/validate.js";
+import type { InstanceIdentity } from "./types.js";
 
-/** The two keys that identify a workflow instance (persistence's `instanceId` and `workflowKey`). */
-export interface InstanceIdentity {
-  readonly instanceId: string;
-  readonly workflowKey: string;
-}
+export type { InstanceIdentity };
 
 /**
  * The idempotency key of operation `operationIndex` of an instance: the value

@@ -3,7 +3,7 @@ export { createWorkflow, type Workflow, type WorkflowBuilder } from "./workflow.
 export { createSmith, type Smith, type SmithOptions } from "./smith.js";
 export { compose, type Layer, type Next } from "./compose.js";
 export { silentLogger } from "./logger.js";
-export { idempotencyKeyOf, type InstanceIdentity } from "./idempotency.js";
+export { idempotencyKeyOf } from "./idempotency.js";
 export { withRestoreData, type RestoreDataResult } from "./outcome.js";
 
 export { delegate } from "./operations/delegate.js";
@@ -26,13 +26,14 @@ export {
   WorkflowAbortedError,
   FoundryBusyError,
   MiddlewareError,
+  AnnotationLimitError,
   CompensationError,
   type WorkflowForgeErrorCode,
   type ErrorLocation,
   type RestoreFailure,
 } from "./errors.js";
 
-export type { FoundryEvents, SmithEvents, SnapshotEvent, Listener } from "./events.js";
+export type { FoundryEvents, SmithEvents, Listener } from "./events.js";
 export type {
   Properties,
   MaybePromise,
@@ -44,6 +45,10 @@ export type {
   WorkflowMiddleware,
   WorkflowInfo,
   RunContext,
+  RunStart,
+  RunAnnotations,
+  ResumePoint,
+  InstanceIdentity,
   CompensationObserver,
   CompensationProgress,
   ForgeOptions,

@@ -4,8 +4,18 @@ import { runCompensation, type CompensationSettings } from "./compensation.js";
 import { MiddlewareError, OperationFailedError, isWorkflowForgeError, preventsCompensation, type ErrorLocation } from "./errors.js";
 import type { Emitter, FoundryEvents } from "./events.js";
 import type { Foundry } from "./foundry.js";
-import { isResumeCompensation, isSkip, outputOf, restoreDataOf } from "./outcome.js";
-import type { CompensationObserver, OperationContext, OperationMiddleware, RunContext, WorkflowInfo } from "./types.js";
+import { outputOf, restoreDataOf } from "./outcome.js";
+import { RunPlan } from "./run-plan.js";
+import type {
+  CompensationObserver,
+  InstanceIdentity,
+  OperationContext,
+  OperationMiddleware,
+  ResumePoint,
+  RunAnnotations,
+  RunContext,
+  WorkflowInfo,
+} from "./types.js";
 
 export interface RunRequest {
   readonly foundry: Foundry<any>;
@@ -22,7 +32,6 @@ export interface RunRequest {
 export class Run implements RunContext {
   readonly workflow: WorkflowInfo;
   readonly compensates: boolean;
-  identity: { readonly instanceId: string; readonly workflowKey: string };
   /** The operation being executed, for idempotency keys. */
   currentIndex = -1;
 
@@ -34,13 +43,34 @@ export class Run implements RunContext {
   readonly #chain: (context: OperationContext<any>) => Promise<unknown>;
   // Whether the innermost layer already reported the current operation's outcome.
   #reported = false;
+  readonly #plan: RunPlan;
 
   constructor(request: RunRequest) {
     this.#request = request;
     this.workflow = request.workflow;
     this.compensates = request.compensation.compensate;
-    this.identity = { instanceId: request.foundry.executionId, workflowKey: request.workflow.id };
+    this.#plan = new RunPlan(request.workflow, request.foundry.executionId);
     this.#chain = compose<OperationContext<any>, unknown>(request.middleware, (context) => this.#forge(context), misuse);
+  }
+
+  get identity(): InstanceIdentity {
+    return this.#plan.identity;
+  }
+
+  get annotations(): RunAnnotations {
+    return this.#plan.annotations;
+  }
+
+  setIdentity(identity: InstanceIdentity): void {
+    this.#plan.setIdentity(identity);
+  }
+
+  resumeAt(index: number, point?: ResumePoint): void {
+    this.#plan.resumeAt(index, point);
+  }
+
+  resumeCompensation(pending: number, error: Error, restoreData?: Readonly<Record<number, unknown>>): void {
+    this.#plan.resumeCompensation(pending, error, restoreData);
   }
 
   observeCompensation(observer: CompensationObserver): () => void {
@@ -71,10 +101,28 @@ export class Run implements RunContext {
     let input = this.#request.input;
     // Reading `aborted` is not free; a run without a signal cannot abort.
     const abortable = signal !== neverAborted;
+    if (operations.length === 0) return input;
+    if (abortable && signal.aborted) throw abortError(signal, this.#locate(0));
+    // Without start hooks the first operation starts at once, as it always did: no extra await.
+    if (this.#request.middleware.some((layer) => layer.start !== undefined)) await this.#start();
+    const { plan } = this.#plan;
+    if (plan.kind === "compensate") {
+      Object.assign(this.#restoreData, plan.restoreData);
+      throw await this.#compensate(plan.pending, plan.error);
+    }
+    const resumeFrom = plan.from;
+    if (resumeFrom > 0) {
+      Object.assign(this.#restoreData, plan.point.restoreData);
+      input = plan.point.lastOutput;
+    }
     for (let index = 0; index < operations.length; index++) {
       const operation = operations[index] as OperationContext["operation"];
       if (abortable && signal.aborted) throw abortError(signal, this.#locate(index));
       this.currentIndex = index;
+      if (index < resumeFrom) {
+        this.#emitOperation("operationSkipped", index, {});
+        continue;
+      }
       this.#reported = false;
       let result: unknown;
       try {
@@ -82,20 +130,26 @@ export class Run implements RunContext {
       } catch (error) {
         throw await this.#fail(index, error);
       }
-      if (isSkip(result)) {
-        this.#restoreData[index] = result.data;
-        input = result.output;
-        this.#emitOperation("operationSkipped", index, {});
-        continue;
-      }
-      if (isResumeCompensation(result)) {
-        Object.assign(this.#restoreData, result.restoreData);
-        throw await this.#compensate(result.pending, result.error);
-      }
       this.#restoreData[index] = restoreDataOf(result);
       input = outputOf(result);
     }
     return input;
+  }
+
+  // Awaits every middleware's start hook, in order. A hook's failure is operation 0's failure.
+  async #start(): Promise<void> {
+    const { foundry, signal, input, middleware } = this.#request;
+    const plan = this.#plan;
+    let failure: { error: unknown } | undefined;
+    plan.open();
+    try {
+      for (const layer of middleware) if (layer.start !== undefined) await layer.start({ run: this, foundry, input, signal });
+    } catch (error) {
+      failure = { error };
+    } finally {
+      plan.close();
+    }
+    if (failure !== undefined) throw await this.#fail(0, failure.error);
   }
 
   // The innermost layer: runs the operation itself and reports its lifecycle.

@@ -52,11 +52,66 @@ export interface CompensationObserver {
   completed?(progress: CompensationProgress): MaybePromise<void>;
 }
 
-/** The run an operation belongs to. One object per `forge` call; middleware may key state on it. */
+/** The two keys that identify a workflow instance (persistence's `instanceId` and `workflowKey`). */
+export interface InstanceIdentity {
+  readonly instanceId: string;
+  readonly workflowKey: string;
+}
+
+/**
+ * A small string map an extension keeps with a run: persistence stores it in the snapshot and
+ * gives it back to the run that resumes the instance, in whatever process. At most 32 keys; a key
+ * and a value each at most 1,024 characters. `set` throws `TypeError` for a key or value that is
+ * not a string and `AnnotationLimitError` past the limits. Prefix keys with your extension's name.
+ */
+export interface RunAnnotations {
+  get(key: string): string | undefined;
+  set(key: string, value: string): void;
+  delete(key: string): boolean;
+  readonly size: number;
+  entries(): IterableIterator<[string, string]>;
+}
+
+/** Where {@link RunContext.resumeAt} continues from: what the completed operations left. */
+export interface ResumePoint {
+  /** The output of the operation before the resume index: the input of the first one that runs. */
+  readonly lastOutput?: unknown;
+  /** What each completed operation's `restore` receives, by operation index. */
+  readonly restoreData?: Readonly<Record<number, unknown>>;
+}
+
+/**
+ * The run an operation belongs to. One object per run; middleware may key state on it. The
+ * methods that decide how the run starts (`setIdentity`, `resumeAt`, `resumeCompensation`) may be
+ * called only from a middleware's `start` hook, before operation 0; they throw `MiddlewareError`
+ * afterwards. See docs/extensions.md.
+ */
 export interface RunContext {
   readonly workflow: WorkflowInfo;
   /** Whether a failure in this run is compensated (true under a smith). */
   readonly compensates: boolean;
+  /**
+   * The keys that identify this run for idempotency. Defaults to the foundry's execution id and
+   * the workflow's id; persistence replaces them with its own keys through {@link setIdentity}.
+   */
+  readonly identity: InstanceIdentity;
+  /** Durable annotations: stored with the snapshot under persistence, restored on resume. */
+  readonly annotations: RunAnnotations;
+  /** Replaces {@link identity}. Once per run, from a `start` hook. */
+  setIdentity(identity: InstanceIdentity): void;
+  /**
+   * Operations `[0, index)` completed in an earlier run: the run passes over them without calling
+   * the middleware chain (emitting `operationSkipped` for each) and runs operation `index` with
+   * `point.lastOutput` as its input. `index` may equal the number of operations: then nothing
+   * runs and the run resolves with `lastOutput`. Once per run, from a `start` hook.
+   */
+  resumeAt(index: number, point?: ResumePoint): void;
+  /**
+   * An earlier run stopped while compensating: this run runs no operation and restores operations
+   * `[0, pending)` (from `pending - 1` down), then rejects with `error`. Once per run, from a
+   * `start` hook.
+   */
+  resumeCompensation(pending: number, error: Error, restoreData?: Readonly<Record<number, unknown>>): void;
   /** Follow this run's compensation. Returns an unsubscribe function. */
   observeCompensation(observer: CompensationObserver): () => void;
   /**
@@ -64,11 +119,15 @@ export interface RunContext {
    * The run's promise settles after the promise `callback` returns.
    */
   onSettled(callback: () => void | Promise<void>): void;
-  /**
-   * The keys that identify this run for idempotency. Defaults to the foundry's execution id and
-   * the workflow's id; persistence replaces them with its own keys.
-   */
-  identity: { readonly instanceId: string; readonly workflowKey: string };
+}
+
+/** What a middleware's `start` hook receives: the run, before its first operation. */
+export interface RunStart<P extends object = Properties> {
+  readonly run: RunContext;
+  readonly foundry: Foundry<P>;
+  /** The run's input: the first operation's input unless the run resumes. */
+  readonly input: unknown;
+  readonly signal: AbortSignal;
 }
 
 /** Everything an operation middleware sees. */
@@ -85,11 +144,15 @@ export interface OperationContext<P extends object = Properties> {
  * Operation middleware: an onion around every operation; the first added is the outermost.
  * Call `next()` at most once; pass a changed context (for example another `signal`) to `next`
  * to hand it to the inner layers.
+ *
+ * A middleware may carry a `start` hook: each run awaits the hooks of its middleware, in the order
+ * they were added, before operation 0's chain runs (not for a run with no operation). A hook that
+ * throws fails the run as operation 0 would.
  */
-export type OperationMiddleware<P extends object = any> = (
-  context: OperationContext<P>,
-  next: (context?: OperationContext<P>) => Promise<unknown>,
-) => MaybePromise<unknown>;
+export interface OperationMiddleware<P extends object = any> {
+  (context: OperationContext<P>, next: (context?: OperationContext<P>) => Promise<unknown>): MaybePromise<unknown>;
+  start?: (context: RunStart<P>) => MaybePromise<void>;
+}
 
 /** Everything a workflow middleware sees. */
 export interface WorkflowContext<P extends object = Properties> {

@@ -3,6 +3,7 @@ import type { SnapshotKeys } from "../persistence/errors.js";
 import type { SnapshotStatus } from "../persistence/snapshot.js";
 import { parseDuration, type Duration } from "./duration.js";
 import { usageError } from "./errors.js";
+import { uiFlags, uiOptions, type UiOptions } from "../inspector/options.js";
 
 /** Where the snapshots are, with the provider options that name the table or the keys. */
 export type StoreSpec =
@@ -22,7 +23,7 @@ export interface Selection {
   readonly olderThan?: Duration;
 }
 
-export const commandNames = ["list", "show", "delete", "prune"] as const;
+export const commandNames = ["list", "show", "delete", "prune", "ui"] as const;
 export type CommandName = (typeof commandNames)[number];
 
 /** What every store command has: the store, how long to wait for it, and the output format. */
@@ -39,7 +40,8 @@ export type Command =
   | ({ readonly kind: "list"; readonly selection: Selection } & StoreAccess)
   | ({ readonly kind: "show"; readonly keys: SnapshotKeys } & StoreAccess)
   | ({ readonly kind: "delete"; readonly keys: SnapshotKeys; readonly force: boolean } & StoreAccess)
-  | ({ readonly kind: "prune"; readonly selection: Selection; readonly dryRun: boolean } & StoreAccess);
+  | ({ readonly kind: "prune"; readonly selection: Selection; readonly dryRun: boolean } & StoreAccess)
+  | ({ readonly kind: "ui"; readonly ui: UiOptions } & StoreAccess);
 
 /** How long a store may take to connect or to answer a request when --timeout is not given. */
 export const defaultTimeout: Duration = { text: "10s", ms: 10_000 };
@@ -64,6 +66,7 @@ const options = {
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
+  ...uiFlags,
 } as const;
 
 type Flag = keyof typeof options;
@@ -77,6 +80,7 @@ const commandFlags: Record<CommandName, readonly Flag[]> = {
   show: [],
   delete: ["force"],
   prune: ["status", "workflow", "older-than", "dry-run"],
+  ui: ["port", "host", "allow-actions", "unsafe-expose", "max-attempts"],
 };
 const storeOptionFlags: Partial<Record<Flag, readonly (typeof storeFlags)[number][]>> = {
   "table-name": ["sqlite", "postgres"],
@@ -84,7 +88,7 @@ const storeOptionFlags: Partial<Record<Flag, readonly (typeof storeFlags)[number
   "key-prefix": ["redis"],
 };
 const commandSpecificFlags: ReadonlySet<Flag> = new Set(Object.values(commandFlags).flat());
-const positionalNames: Record<CommandName, readonly string[]> = { list: [], show: ["instanceId", "workflowKey"], delete: ["instanceId", "workflowKey"], prune: [] };
+const positionalNames: Record<CommandName, readonly string[]> = { list: [], show: ["instanceId", "workflowKey"], delete: ["instanceId", "workflowKey"], prune: [], ui: [] };
 // A record, so that a status added to SnapshotStatus does not compile here until it is listed.
 const statusNames: Record<SnapshotStatus, true> = { running: true, failed: true, compensating: true, completed: true };
 const statuses = Object.keys(statusNames) as SnapshotStatus[];
@@ -98,8 +102,8 @@ export function parseCommand(argv: readonly string[]): Command {
   const [first, ...rest] = positionals;
   if (values.help === true || first === "help") return helpFor(first === "help" ? rest[0] : first);
   if (values.version === true) return { kind: "version" };
-  if (first === undefined) throw usageError("no command given: use list, show, delete or prune");
-  if (!isCommandName(first)) throw usageError(`unknown command "${first}": use list, show, delete or prune`);
+  if (first === undefined) throw usageError("no command given: use list, show, delete, prune or ui");
+  if (!isCommandName(first)) throw usageError(`unknown command "${first}": use list, show, delete, prune or ui`);
   checkFlags(first, given);
   const words = checkPositionals(first, rest);
   const base: StoreAccess = { store: storeSpec(first, values, given), timeout: timeout(first, values.timeout), json: values.json === true };
@@ -113,6 +117,8 @@ export function parseCommand(argv: readonly string[]): Command {
     case "prune":
       if (values["older-than"] === undefined) throw usageError("prune needs --older-than <duration>, e.g. --older-than 7d", first);
       return { kind: "prune", ...base, selection: selection(first, values), dryRun: values["dry-run"] === true };
+    case "ui":
+      return { kind: "ui", ...base, ui: uiOptions(values) };
   }
 }
 
@@ -141,7 +147,7 @@ const firstCommand = (argv: readonly string[]): CommandName | undefined => argv.
 
 function helpFor(topic: string | undefined): Command {
   if (topic === undefined) return { kind: "help" };
-  if (!isCommandName(topic)) throw usageError(`no help for "${topic}": the commands are list, show, delete and prune`);
+  if (!isCommandName(topic)) throw usageError(`no help for "${topic}": the commands are list, show, delete, prune and ui`);
   return { kind: "help", topic };
 }
 

@@ -177,8 +177,9 @@ interface Selected {
 }
 
 // The providers' filters are ANDed; "--workflow" matches the name or the key, hence two queries
-// (each filtered by the store) merged, rather than one that decodes every snapshot.
-async function select({ store, now }: CommandContext, selection: Selection): Promise<Selected> {
+// (each filtered by the store) merged, rather than one that decodes every snapshot. The inspector
+// (src/inspector) lists through it too.
+export async function select({ store, now }: CommandContext, selection: Selection): Promise<Selected> {
   const filter: SnapshotFilter = {
     ...(selection.statuses === undefined ? {} : { status: selection.statuses }),
     ...(selection.olderThan === undefined ? {} : { updatedBefore: new Date(now - selection.olderThan.ms) }),

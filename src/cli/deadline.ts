@@ -38,5 +38,6 @@ export function boundedProvider(provider: InspectedProvider, timeout: Duration, 
     list: (filter, _signal, options) => bounded("list", (signal) => provider.list(filter, signal, options)),
     tryLoad: (instance, key) => bounded("read", (signal) => provider.tryLoad(instance, key, signal)),
     delete: (instance, key) => bounded("delete", (signal) => provider.delete(instance, key, signal)),
+    save: (snapshot) => bounded("save", (signal) => provider.save(snapshot, signal)),
   };
 }

@@ -120,6 +120,7 @@ function inspected(provider: WorkflowPersistenceProvider, label: string): Inspec
     },
     tryLoad: (foundryExecutionId, workflowId, signal) => loadSnapshot(provider, { foundryExecutionId, workflowId }, signal),
     delete: (foundryExecutionId, workflowId, signal) => callProvider({ call: "delete", keys: { foundryExecutionId, workflowId } }, () => provider.delete(foundryExecutionId, workflowId, signal)),
+    save: (snapshot, signal) => callProvider({ call: "save", keys: { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId } }, () => provider.save(snapshot, signal)),
   };
 }
 

@@ -19,6 +19,8 @@ export interface InspectedProvider {
   list(filter: SnapshotFilter, signal: AbortSignal | undefined, options: ListOptions): Promise<WorkflowExecutionSnapshot[]>;
   tryLoad(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<WorkflowExecutionSnapshot | undefined>;
   delete(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<void>;
+  /** Only the inspector's retry of a dead letter writes (`workflowforge ui --allow-actions`). */
+  save(snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal): Promise<void>;
 }
 
 /** A provider over an open connection, and how to let go of that connection. */

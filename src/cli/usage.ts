@@ -44,6 +44,7 @@ Commands:
   show <instanceId> <workflowKey>      print one snapshot: header, error, properties, outputs
   delete <instanceId> <workflowKey>    delete one snapshot
   prune --older-than <duration>        delete every snapshot not updated for that long
+  ui                                   serve the inspector, a web page, on 127.0.0.1:4380
   help [command]                       show help for a command
 
 ${stores}
@@ -59,6 +60,7 @@ Examples:
   workflowforge show order-42 ProcessOrder-v1 --postgres postgres://app@127.0.0.1:5432/app
   workflowforge prune --redis redis://127.0.0.1:6379 --older-than 7d --status completed --dry-run
   workflowforge list --provider ./orders-store.mjs --status running
+  workflowforge ui --sqlite app.db
 
 A provider module, for --provider:
   // orders-store.mjs
@@ -153,6 +155,31 @@ ${stores}
 Examples:
   workflowforge prune --dir ./snapshots --older-than 30d --dry-run
   workflowforge prune --postgres "$DATABASE_URL" --older-than 7d --status completed,failed
+`,
+  ui: `Usage: workflowforge ui <store> [--port <port>] [--host <address>] [--allow-actions]
+
+Serves the inspector: a local web page listing the snapshots (status, progress, owner, lease,
+attempts; filter and search), each instance's steps, decoded properties and error, and the dead
+letters grouped by error. It refreshes itself every few seconds. Stop it with Ctrl+C.
+
+Read-only by default: the server refuses every action with 403. With --allow-actions the page
+can delete a snapshot (refused while a process holds a live claim on it, as delete is) and
+retry a dead letter (its attempts back to 0, for a recovery coordinator to resume it).
+
+  --port <port>            the port; 0 picks a free one           [default: 4380]
+  --host <address>         the address to listen on               [default: 127.0.0.1]
+                           anything but a loopback address is refused without --unsafe-expose
+  --unsafe-expose          listen on a non-loopback --host: whoever reaches it sees every
+                           stored property (and acts, with --allow-actions)
+  --allow-actions          carry out delete and retry
+  --max-attempts <n>       the coordinator's retry.attempts: a failed record with this many
+                           attempts is a dead letter                [default: 3]
+
+${stores}
+
+Examples:
+  workflowforge ui --sqlite app.db
+  workflowforge ui --postgres "$DATABASE_URL" --port 0 --allow-actions
 `,
 };
 

@@ -3,6 +3,8 @@ export { processOwner, type PersistenceOptions, type SnapshotMigration } from ".
 export { matchesFilter, type WorkflowPersistenceProvider, type ProviderCapabilities, type SnapshotFilter } from "./provider.js";
 export type { ListOptions } from "./list-options.js";
 export { definitionFingerprint, validateSnapshot, type WorkflowExecutionSnapshot, type SnapshotStatus } from "./snapshot.js";
+export type { SnapshotEvent, SnapshotDeletedEvent } from "./events.js";
+export { readTimeline, type OperationTimeline } from "./timeline.js";
 export { MemoryPersistenceProvider, type MemoryPersistenceProviderOptions } from "./providers/memory.js";
 export { createSnapshotCodec, defaultSnapshotCodec, encodeValue, decodeValue, type SnapshotCodec, type SnapshotCodecOptions } from "./codec/codec.js";
 export {

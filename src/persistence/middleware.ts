@@ -1,6 +1,7 @@
+import { MiddlewareError, type ErrorLocation } from "../errors.js";
 import { hasGeneratedExecutionId, type Foundry } from "../foundry.js";
 import { requireFunction } from "../internal/validate.js";
-import type { OperationMiddleware, RunContext } from "../types.js";
+import type { OperationContext, OperationMiddleware, RunContext } from "../types.js";
 import { resolvePersistenceOptions, type PersistenceOptions } from "./options.js";
 import type { WorkflowPersistenceProvider } from "./provider.js";
 import { PersistenceSession } from "./session.js";
@@ -58,17 +59,14 @@ function assertProvider(provider: unknown): asserts provider is WorkflowPersiste
 }
 
 function persistenceMiddleware(provider: WorkflowPersistenceProvider, options: SessionOptions): OperationMiddleware {
-  // One session per run, created by the run's first operation: the snapshot is loaded once.
+  // One session per run, opened by the start hook: the snapshot is loaded once, and the run knows
+  // its identity and where it resumes before any middleware sees operation 0.
   const sessions = new WeakMap<RunContext, PersistenceSession>();
-  return async function persistence(context, next) {
-    let session = sessions.get(context.run);
-    if (session === undefined) {
-      session = await PersistenceSession.open(context, provider, options);
-      sessions.set(context.run, session);
-      if (session.resumeCompensation !== undefined) return session.resumeCompensation;
-    }
-    if (context.index < session.resumeFrom) return session.skip(context.index);
+  const persistence: OperationMiddleware = async function persistence(context, next) {
+    const session = sessions.get(context.run);
+    if (session === undefined) throw new MiddlewareError(locationOf(context), "the persistence middleware was called for a run it did not start");
     if (session.checksBeforeOperation) await session.beforeOperation(context.index);
+    session.started(context.index);
     let result: unknown;
     try {
       result = await next(session.contextFor(context));
@@ -84,4 +82,12 @@ function persistenceMiddleware(provider: WorkflowPersistenceProvider, options: S
     await session.completed(context, result);
     return result;
   };
+  persistence.start = async (context) => {
+    sessions.set(context.run, await PersistenceSession.open(context, provider, options));
+  };
+  return persistence;
+}
+
+function locationOf(context: OperationContext<any>): ErrorLocation {
+  return { workflowName: context.run.workflow.name, operationName: context.operation.name, operationIndex: context.index };
 }

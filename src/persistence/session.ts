@@ -1,8 +1,8 @@
 import { abortError } from "../abort.js";
 import { isWorkflowForgeError, preventsCompensation, type ErrorLocation } from "../errors.js";
-import type { Foundry } from "../foundry.js";
-import { outputOf, restoreDataOf, resumeCompensation, skipOperation, type ResumeCompensation, type SkipOperation } from "../outcome.js";
-import type { CompensationObserver, OperationContext, WorkflowInfo } from "../types.js";
+import { emitEvent, type Foundry } from "../foundry.js";
+import { outputOf, restoreDataOf } from "../outcome.js";
+import type { CompensationObserver, OperationContext, RunContext, RunStart, WorkflowInfo } from "../types.js";
 import { copyOrShallow } from "./clone.js";
 import { WorkflowCompensatedError, type SnapshotConflictError, type SnapshotKeys, type StoredError } from "./errors.js";
 import { snapshotKeysOf } from "./keys.js";
@@ -14,19 +14,17 @@ import { RunClaim } from "./run-claim.js";
 import type { SessionOptions } from "./session-options.js";
 import { storedError } from "./stored-error.js";
 import { fingerprintOf, type SnapshotStatus, type WorkflowExecutionSnapshot } from "./snapshot.js";
-import { snapshotEvent, snapshotOf, type SnapshotState } from "./snapshot-state.js";
+import { continueFrom, failedFrom, isoTime, snapshotEvent, snapshotOf, type SnapshotState } from "./snapshot-state.js";
 import { SnapshotStore } from "./snapshot-store.js";
+import { Timeline } from "./timeline.js";
 
 /**
- * The persistence state of one run: loaded once before the first operation, then advanced by each
- * checkpoint. The stored snapshot always equals the last successful save.
+ * The persistence state of one run: opened once by the middleware's start hook, before the first
+ * operation, then advanced by each checkpoint. The stored snapshot always equals the last
+ * successful save.
  */
 export class PersistenceSession {
   readonly keys: SnapshotKeys;
-  /** Operations `[0, resumeFrom)` completed in an earlier run and are skipped. */
-  resumeFrom = 0;
-  /** Set when an earlier run stopped mid-compensation: this run finishes it instead. */
-  resumeCompensation: ResumeCompensation | undefined;
 
   readonly #options: SessionOptions;
   readonly #foundry: Foundry<any>;
@@ -38,19 +36,23 @@ export class PersistenceSession {
   // The properties a run that never checkpointed started with: what its failure record stores.
   #startProperties: Record<string, unknown> | undefined;
 
-  private constructor(context: OperationContext<any>, provider: WorkflowPersistenceProvider, options: SessionOptions) {
+  private constructor(context: RunStart<any>, provider: WorkflowPersistenceProvider, options: SessionOptions) {
     const { foundry, run } = context;
     this.#options = options;
     this.#foundry = foundry;
     this.#workflow = run.workflow;
     this.keys = snapshotKeysOf(foundry, run.workflow, options);
-    this.#state = { keys: this.keys, workflow: run.workflow, fingerprint: fingerprintOf(run.workflow), options, revision: 0, next: 0, status: "running", outputs: {} };
+    const fingerprint = fingerprintOf(run.workflow);
+    this.#state = { keys: this.keys, workflow: run.workflow, fingerprint, options, revision: 0, next: 0, status: "running", outputs: {}, annotations: run.annotations };
     this.#store = new SnapshotStore(provider, this.#state, options, foundry, context.signal);
-    run.identity = { instanceId: this.keys.foundryExecutionId, workflowKey: this.keys.workflowId };
+    run.setIdentity({ instanceId: this.keys.foundryExecutionId, workflowKey: this.keys.workflowId });
   }
 
-  /** Loads (once, unless handed the snapshot), validates and adopts what is stored, then claims the run when leasing. */
-  static async open(context: OperationContext<any>, provider: WorkflowPersistenceProvider, options: SessionOptions): Promise<PersistenceSession> {
+  /**
+   * Loads (once, unless handed the snapshot), validates and adopts what is stored (telling the run
+   * where it resumes), then claims the run when leasing.
+   */
+  static async open(context: RunStart<any>, provider: WorkflowPersistenceProvider, options: SessionOptions): Promise<PersistenceSession> {
     const session = new PersistenceSession(context, provider, options);
     holdForRun(context.run, session.keys, () => session.#claim?.close());
     if (options.leaseTtlMs !== undefined) {
@@ -66,14 +68,23 @@ export class PersistenceSession {
     // Fixed for the run: what every operation's signal is joined with, found once rather than per step.
     session.#operationSignals = [session.#claim?.signal, options.deadline].filter((signal) => signal !== undefined);
     const stored = options.resumes ?? (await session.#store.load(undefined));
-    await session.#adopt(stored);
-    if (session.#state.status === "completed") return session; // nothing runs, so nothing is claimed or written
+    await session.#adopt(stored, context.run);
+    const state = session.#state;
+    if (state.status === "completed") return session; // nothing runs, so nothing is claimed or written
     // A coordinator closing claims nothing more.
-    if (options.shutdown?.aborted === true) throw abortError(options.shutdown, session.#locate(session.#state.next));
-    if (options.countsAttempts) session.#state.attempts = (session.#state.attempts ?? 0) + 1;
+    if (options.shutdown?.aborted === true) throw abortError(options.shutdown, session.#locate(state.next));
+    if (options.countsAttempts) state.attempts = (state.attempts ?? 0) + 1;
     await session.#claim?.claim();
     context.run.observeCompensation(session.#compensationObserver());
+    // A snapshot may say everything is done (a crash before the delete, or a migration): finishing must still clean up.
+    const count = session.#workflow.operations.length;
+    if (state.status === "running" && state.next >= count) await session.#finish(session.#locate(count - 1));
     return session;
+  }
+
+  /** Operation `index` starts now (after {@link beforeOperation}). */
+  started(index: number): void {
+    this.#state.timeline?.started(index);
   }
 
   /** Set when another owner took this instance over: the run must stop. */
@@ -121,18 +132,9 @@ export class PersistenceSession {
     return deadline?.aborted === true ? deadline : undefined;
   }
 
-  /** The marker that skips operation `index`, which an earlier run completed. */
-  async skip(index: number): Promise<SkipOperation> {
-    const output = index === this.resumeFrom - 1 ? this.#state.lastOutput : undefined;
-    const marker = skipOperation(output, this.#state.outputs[index]);
-    // A snapshot may say everything is done (a migration can); finishing must still clean up. A
-    // completed record returned as it is (rerunCompleted: false) stays as it is.
-    if (index === this.#workflow.operations.length - 1 && this.#state.status !== "completed") await this.#finish(this.#locate(index));
-    return marker;
-  }
-
   /** Checkpoint after operation `index` completed: the barrier before the next operation. */
   async completed(context: OperationContext<any>, result: unknown): Promise<void> {
+    this.#state.timeline?.finished(context.index);
     if (context.operation.restore !== undefined) this.#state.outputs[context.index] = restoreDataOf(result);
     this.#state.lastOutput = outputOf(result);
     this.#state.next = context.index + 1;
@@ -153,12 +155,13 @@ export class PersistenceSession {
     if (!this.#options.persistOnFailure || context.signal.aborted || preventsCompensation(error)) return;
     const failure = storedError(error, context.index, context.operation.name);
     const location = this.#locate(context.index);
+    this.#state.timeline?.finished(context.index);
     try {
       if (this.#startProperties !== undefined) {
         // Nothing of this run is stored yet: whatever is (a completed or replaced record) is not its checkpoint.
         await this.#save("failed", location, failure, this.#startProperties);
       } else {
-        await this.#store.rewrite(location, (stored) => ({ ...stored, status: "failed", error: failure }));
+        await this.#store.rewrite(location, (stored) => failedFrom(stored, failure, this.#state));
       }
       this.#state.status = "failed";
       this.#state.error = failure;
@@ -185,38 +188,31 @@ export class PersistenceSession {
     }
   }
 
-  async #adopt(stored: WorkflowExecutionSnapshot | undefined): Promise<void> {
-    const plan = await planResume(stored, { keys: this.keys, workflow: this.#workflow, fingerprint: this.#state.fingerprint, options: this.#options });
-    this.#state.revision = plan.revision;
+  async #adopt(stored: WorkflowExecutionSnapshot | undefined, run: RunContext): Promise<void> {
+    const state = this.#state;
+    const count = this.#workflow.operations.length;
+    const plan = await planResume(stored, { keys: this.keys, workflow: this.#workflow, fingerprint: state.fingerprint, options: this.#options });
+    state.revision = plan.revision;
     if (plan.kind === "fresh") {
+      const now = Date.now();
+      state.createdAt = isoTime(now);
+      state.timeline = Timeline.of(count, now);
       // A leased run stores its claim before any operation: a failure then rewrites that record.
       if (this.#options.persistOnFailure && this.#options.leaseTtlMs === undefined) this.#startProperties = copyOrShallow(this.#foundry.properties as Record<string, unknown>);
       return;
     }
     const { snapshot } = plan;
-    const state = this.#state;
-    state.createdAt = snapshot.createdAt;
-    state.next = snapshot.nextOperationIndex;
-    state.outputs = { ...snapshot.outputs };
-    state.lastOutput = snapshot.lastOutput;
-    state.error = snapshot.error;
-    state.attempts = snapshot.attempts;
-    if (plan.kind === "done") {
-      state.status = "completed";
-      this.resumeFrom = this.#workflow.operations.length;
-      restoreProperties(this.#foundry.properties as Record<string, unknown>, snapshot.properties);
-      this.#foundry.emit("snapshotRestored", snapshotEvent(snapshot));
-      return;
-    }
+    continueFrom(state, snapshot);
+    for (const [key, value] of Object.entries(snapshot.annotations ?? {})) run.annotations.set(key, value);
     if (plan.kind === "compensate") {
       state.status = "compensating";
-      const error = new WorkflowCompensatedError(this.keys, this.#workflow.name, snapshot.error);
-      this.resumeCompensation = resumeCompensation(snapshot.nextOperationIndex, state.outputs, error);
+      run.resumeCompensation(snapshot.nextOperationIndex, new WorkflowCompensatedError(this.keys, this.#workflow.name, snapshot.error), state.outputs);
       return;
     }
+    if (plan.kind === "done") state.status = "completed";
     restoreProperties(this.#foundry.properties as Record<string, unknown>, snapshot.properties);
-    this.resumeFrom = snapshot.nextOperationIndex;
-    this.#foundry.emit("snapshotRestored", snapshotEvent(snapshot));
+    run.resumeAt(plan.kind === "done" ? count : snapshot.nextOperationIndex, { lastOutput: state.lastOutput, restoreData: state.outputs });
+    this.#foundry[emitEvent]("snapshotRestored", snapshotEvent(snapshot));
   }
 
   #compensationObserver(): CompensationObserver {
@@ -242,6 +238,8 @@ export class PersistenceSession {
   }
 
   async #save(status: SnapshotStatus, location: ErrorLocation, error?: StoredError, properties?: Record<string, unknown>): Promise<void> {
+    // The operation this checkpoint lets start counts as started: re-executed after a crash, it counts twice.
+    if (status === "running") this.#state.timeline?.announce(this.#state.next);
     await this.#store.write(() => snapshotOf(this.#state, status, properties ?? (this.#foundry.properties as Record<string, unknown>), error), location);
     this.#startProperties = undefined;
     this.#state.status = status;

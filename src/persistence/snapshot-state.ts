@@ -1,7 +1,9 @@
-import type { WorkflowInfo } from "../types.js";
+import type { RunAnnotations, WorkflowInfo } from "../types.js";
 import type { SnapshotKeys, StoredError } from "./errors.js";
+import type { SnapshotEvent } from "./events.js";
 import type { ResolvedPersistenceOptions } from "./options.js";
 import type { SnapshotStatus, WorkflowExecutionSnapshot } from "./snapshot.js";
+import { Timeline } from "./timeline.js";
 
 /** What a run knows of its stored snapshot between checkpoints. */
 export interface SnapshotState {
@@ -18,6 +20,10 @@ export interface SnapshotState {
   error?: StoredError | undefined;
   attempts?: number | undefined;
   createdAt?: string | undefined;
+  /** Per-operation times and execution counts; undefined for very long definitions. */
+  timeline?: Timeline | undefined;
+  /** The run's annotations, stored with every snapshot built from this state. */
+  annotations?: RunAnnotations | undefined;
 }
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] };
@@ -47,11 +53,41 @@ export function snapshotOf(state: SnapshotState, status: SnapshotStatus, propert
   if (error !== undefined && status !== "running" && status !== "completed") snapshot.error = error;
   if (state.options.leaseTtlMs !== undefined) snapshot.leaseExpiresAt = isoTime(now + state.options.leaseTtlMs);
   if (state.attempts !== undefined) snapshot.attempts = state.attempts;
+  if (state.timeline !== undefined) snapshot.timeline = state.timeline.toSnapshot();
+  const annotations = annotationsOf(state);
+  if (annotations !== undefined) snapshot.annotations = annotations;
   return snapshot;
 }
 
+/** Continues `snapshot` in `state`: where it stopped, its outputs, error, attempts and timeline. */
+export function continueFrom(state: SnapshotState, snapshot: WorkflowExecutionSnapshot): void {
+  state.createdAt = snapshot.createdAt;
+  state.next = snapshot.nextOperationIndex;
+  state.outputs = { ...snapshot.outputs };
+  state.lastOutput = snapshot.lastOutput;
+  state.error = snapshot.error;
+  state.attempts = snapshot.attempts;
+  const created = Date.parse(snapshot.createdAt);
+  state.timeline = Timeline.of(state.workflow.operations.length, Number.isNaN(created) ? Date.now() : created, snapshot.timeline);
+}
+
+/** What the last checkpoint stored, marked failed with `error`, with the run's timeline and annotations as they are now. */
+export function failedFrom(stored: WorkflowExecutionSnapshot, error: StoredError, state: SnapshotState): WorkflowExecutionSnapshot {
+  const failed: Writable<WorkflowExecutionSnapshot> = { ...stored, status: "failed", error };
+  if (state.timeline !== undefined) failed.timeline = state.timeline.toSnapshot();
+  const annotations = annotationsOf(state);
+  if (annotations !== undefined) failed.annotations = annotations;
+  return failed;
+}
+
+/** The run's annotations as a snapshot stores them; undefined when there are none. */
+export function annotationsOf(state: Pick<SnapshotState, "annotations">): Record<string, string> | undefined {
+  const annotations = state.annotations;
+  return annotations === undefined || annotations.size === 0 ? undefined : Object.fromEntries(annotations.entries());
+}
+
 /** What `snapshotSaved` and `snapshotRestored` listeners receive. */
-export function snapshotEvent(snapshot: WorkflowExecutionSnapshot) {
+export function snapshotEvent(snapshot: WorkflowExecutionSnapshot): SnapshotEvent {
   const { foundryExecutionId, workflowId, nextOperationIndex, status, revision } = snapshot;
   return { foundryExecutionId, workflowId, nextOperationIndex, status, revision };
 }

@@ -1,5 +1,5 @@
 import type { ErrorLocation } from "../errors.js";
-import type { Foundry } from "../foundry.js";
+import { emitEvent, type Foundry } from "../foundry.js";
 import { SnapshotConflictError, type ProviderCall } from "./errors.js";
 import { callProvider, loadSnapshot } from "./provider-call.js";
 import type { WorkflowPersistenceProvider } from "./provider.js";
@@ -71,7 +71,7 @@ export class SnapshotStore {
       claim?.afterSave(saved);
     }
     this.#state.revision = snapshot.revision;
-    this.#foundry.emit("snapshotSaved", snapshotEvent(snapshot));
+    this.#foundry[emitEvent]("snapshotSaved", snapshotEvent(snapshot));
     return true;
   }
 
@@ -111,7 +111,7 @@ export class SnapshotStore {
     }
     await this.#call("delete", location, () => this.#provider.delete(foundryExecutionId, workflowId, this.#signal));
     this.#state.revision = 0;
-    this.#foundry.emit("snapshotDeleted", { foundryExecutionId, workflowId });
+    this.#foundry[emitEvent]("snapshotDeleted", { foundryExecutionId, workflowId });
   }
 
   #signalFor(mode: WriteMode): AbortSignal {

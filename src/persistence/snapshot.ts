@@ -1,5 +1,7 @@
+import { maxAnnotationLength, maxAnnotations } from "../annotations.js";
 import type { WorkflowInfo } from "../types.js";
 import { hex32 } from "./codec/checksum.js";
+import { isTimelineText } from "./timeline.js";
 import { SnapshotCorruptedError, type SnapshotKeys, type StoredError } from "./errors.js";
 
 export type SnapshotStatus = "running" | "failed" | "compensating" | "completed";
@@ -39,6 +41,16 @@ export interface WorkflowExecutionSnapshot {
    * attempts reached the coordinator's `retry.attempts` is a dead letter: it is not resumed again.
    */
   readonly attempts?: number;
+  /**
+   * Per operation of the definition, `startedAt,finishedAt,executions`, `;` between operations:
+   * when it first started and last finished, in milliseconds after `createdAt` (empty: not yet),
+   * and how many times it was executed (a checkpoint counts the next operation as started, so one
+   * re-executed after a crash counts 2). Read it with `readTimeline`. Absent for definitions of
+   * more than 1,000 operations and in snapshots written before it existed.
+   */
+  readonly timeline?: string;
+  /** The run's annotations (`run.annotations`): at most 32 string keys and values. */
+  readonly annotations?: Readonly<Record<string, string>>;
   /** ISO-8601. */
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -52,6 +64,13 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function isCount(value: unknown): value is number {
   return typeof value === "number" && Number.isInteger(value) && value >= 0;
+}
+
+function isAnnotations(value: unknown): boolean {
+  if (!isRecord(value)) return false;
+  const entries = Object.entries(value);
+  const fits = (text: unknown): boolean => typeof text === "string" && text.length <= maxAnnotationLength;
+  return entries.length <= maxAnnotations && entries.every(([key, text]) => fits(key) && fits(text));
 }
 
 function isStoredError(value: unknown): boolean {
@@ -76,6 +95,8 @@ const rules: readonly ((s: Record<string, unknown>) => string | undefined)[] = [
   (s) => (s.owner === undefined || typeof s.owner === "string" ? undefined : "owner is not a string"),
   (s) => (s.leaseExpiresAt === undefined || typeof s.leaseExpiresAt === "string" ? undefined : "leaseExpiresAt is not a string"),
   (s) => (s.attempts === undefined || isCount(s.attempts) ? undefined : "attempts is not a non-negative integer"),
+  (s) => (s.timeline === undefined || isTimelineText(s.timeline) ? undefined : 'timeline is not "startedAt,finishedAt,executions" per operation, separated by ";"'),
+  (s) => (s.annotations === undefined || isAnnotations(s.annotations) ? undefined : `annotations is not an object of at most ${maxAnnotations} strings`),
   (s) => (typeof s.createdAt === "string" && typeof s.updatedAt === "string" ? undefined : "createdAt/updatedAt are not strings"),
 ];
 

@@ -26,7 +26,8 @@ const edges = sourceFiles(src).map((file) => {
 });
 
 const inPersistence = (path: string): boolean => path.startsWith("persistence/");
-const inCli = (path: string): boolean => path.startsWith("cli/");
+// The inspector (`workflowforge ui`) is part of the CLI's layer: the same program, on top of persistence.
+const inCli = (path: string): boolean => path.startsWith("cli/") || path.startsWith("inspector/");
 const isProvider = (path: string): boolean => path.startsWith("persistence/providers/");
 // Provider modules every provider may use; each other file under providers/ belongs to one provider:
 // the provider of its folder (file/lock belongs to file), else of its name (sqlite-sql to sqlite).

@@ -36,6 +36,7 @@ describe("pruneCommand", () => {
       },
       tryLoad: (instance, key) => real.tryLoad(instance, key),
       delete: (instance, key) => real.delete(instance, key),
+      save: (snapshot) => real.save(snapshot),
     };
     const context = contextFor(racing);
     expect(await pruneCommand(context, { olderThan: { text: "1d", ms: 86_400_000 } }, false)).toBe(0);
@@ -53,6 +54,7 @@ describe("pruneCommand", () => {
         if (++deletes === 2) throw new Error("connection lost");
         await real.delete(instance, key);
       },
+      save: (snapshot) => real.save(snapshot),
     };
     const error: unknown = await pruneCommand(contextFor(failing), { olderThan: { text: "1h", ms: 3_600_000 } }, false).catch((caught: unknown) => caught);
     expect(error).toMatchObject({ name: "CliError", code: "STORE", message: "prune stopped after deleting 1 of 3 matching snapshots from the test store: connection lost", exitCode: 1 });

@@ -13,7 +13,7 @@ const surface: Record<string, { readonly module: object; readonly names: readonl
   workflowforge: {
     module: root,
     names: [
-      "CompensationError", "ForEachChildError", "FoundryBusyError", "MiddlewareError", "OperationFailedError", "OperationTimeoutError",
+      "AnnotationLimitError", "CompensationError", "ForEachChildError", "FoundryBusyError", "MiddlewareError", "OperationFailedError", "OperationTimeoutError",
       "WorkflowAbortedError", "WorkflowForgeError", "WorkflowTimeoutError", "action", "compose", "conditional", "createFoundry", "createSmith",
       "createWorkflow", "delay", "delegate", "errorHandlingMiddleware", "forEach", "idempotencyKeyOf", "isWorkflowForgeError",
       "loggingMiddleware", "silentLogger", "timeoutMiddleware", "timingMiddleware", "withRestoreData",
@@ -25,7 +25,7 @@ const surface: Record<string, { readonly module: object; readonly names: readonl
       "MemoryPersistenceProvider", "PersistenceError", "RetriesExhaustedError", "SnapshotConflictError", "SnapshotCorruptedError",
       "SnapshotSerializationError", "SnapshotTooLargeError", "UnknownWorkflowError", "WorkflowCompensatedError", "WorkflowDefinitionMismatchError",
       "createRecoveryCoordinator", "createSnapshotCodec", "decodeValue", "defaultSnapshotCodec", "definitionFingerprint", "encodeValue",
-      "isClaimedByOther", "matchesFilter", "processOwner", "snapshotKeysOf", "usePersistence", "validateSnapshot",
+      "isClaimedByOther", "matchesFilter", "processOwner", "readTimeline", "snapshotKeysOf", "usePersistence", "validateSnapshot",
     ],
   },
   "workflowforge/persistence/testing": {

@@ -110,8 +110,9 @@ describe("coordinator.resume", () => {
       },
     });
     await coordinator.resume(instanceId, workflowKey);
-    // The first operation's middleware runs outside persistence, before the stored properties are restored.
-    expect(seen).toEqual(["workflow:Orders", "operation:0:undefined", "skipped:0", "operation:1:ada", "operation:2:ada", "completed"]);
+    // Persistence settles the run in its start hook: the completed operation is skipped without
+    // calling any middleware, and the middleware outside persistence sees the restored properties.
+    expect(seen).toEqual(["workflow:Orders", "skipped:0", "operation:1:ada", "operation:2:ada", "completed"]);
   });
 
   it("keeps the completed record when onComplete is keep", async () => {

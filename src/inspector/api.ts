@@ -1,0 +1,109 @@
+// The JSON API behind the page. Reads and deletes go through the CLI's own commands (select for
+// list, deleteCommand for delete, with its refusal of a claimed record); only the retry of a dead
+// letter writes, through the same bounded provider.
+
+import { deleteCommand, select, type CommandContext } from "../cli/commands.js";
+import { CliError } from "../cli/errors.js";
+import type { OpenStore } from "../cli/stores.js";
+import { isWorkflowForgeError } from "../errors.js";
+import type { SnapshotKeys } from "../persistence/errors.js";
+import type { SnapshotStatus } from "../persistence/snapshot.js";
+import { HttpError, requireString } from "./http.js";
+import { retryDeadLetter } from "./retry.js";
+import { detailOf, groupDeadLetters, listStatuses, matchesSearch, matchesStatus, rowOf, type InstanceDetail, type InstanceRow, type ListStatus } from "./views.js";
+
+export interface ApiContext {
+  readonly store: OpenStore;
+  readonly maxAttempts: number;
+  readonly allowActions: boolean;
+}
+
+const stored: ReadonlySet<string> = new Set<SnapshotStatus>(["running", "failed", "compensating", "completed"]);
+const maxLimit = 10_000;
+
+function commandContext(api: ApiContext, now: number): CommandContext {
+  const discard = { write: () => true };
+  return { store: api.store, stdout: discard, stderr: discard, now, json: true };
+}
+
+async function allRows(api: ApiContext, now: number, statuses?: readonly ListStatus[]): Promise<{ rows: InstanceRow[]; unreadable: string[] }> {
+  // Stored statuses narrow the store's own query; stale and dead-letter are told from the rows.
+  const narrow = statuses !== undefined && statuses.every((status) => stored.has(status));
+  const selection = narrow ? { statuses: statuses as SnapshotStatus[] } : {};
+  const { snapshots, unreadable } = await select(commandContext(api, now), selection);
+  // select sorts oldest first; newest first here: what changed last is what an operator looks for.
+  const rows = snapshots.reverse().map((snapshot) => rowOf(snapshot, now, api.maxAttempts));
+  return { rows, unreadable: unreadable.map((error) => error.message) };
+}
+
+function parseStatuses(text: string | null): ListStatus[] | undefined {
+  if (text === null || text === "") return undefined;
+  const words = text.split(",");
+  for (const word of words) {
+    if (!(listStatuses as readonly string[]).includes(word)) throw new HttpError(400, `status "${word.slice(0, 40)}" is not one of ${listStatuses.join(", ")}`);
+  }
+  return words as ListStatus[];
+}
+
+function count(text: string | null, name: string, fallback: number, max: number): number {
+  if (text === null || text === "") return fallback;
+  if (!/^\d{1,9}$/.test(text) || Number(text) > max) throw new HttpError(400, `${name} must be a whole number from 0 to ${max}`);
+  return Number(text);
+}
+
+/** `GET /api/instances?status=failed,stale&q=text&offset=0&limit=100`. */
+export async function listInstances(api: ApiContext, query: URLSearchParams): Promise<unknown> {
+  const now = Date.now();
+  const statuses = parseStatuses(query.get("status"));
+  const needle = requireString(query.get("q") ?? "", "q").trim();
+  const offset = count(query.get("offset"), "offset", 0, Number.MAX_SAFE_INTEGER);
+  const limit = count(query.get("limit"), "limit", 100, maxLimit);
+  const { rows, unreadable } = await allRows(api, now, statuses);
+  const matched = rows.filter((row) => (statuses === undefined || statuses.some((status) => matchesStatus(row, status))) && matchesSearch(row, needle));
+  return { store: api.store.label, now: new Date(now).toISOString(), allowActions: api.allowActions, total: matched.length, offset, items: matched.slice(offset, offset + limit), unreadable };
+}
+
+/** `GET /api/dead-letters`: grouped by workflow and error. */
+export async function listDeadLetters(api: ApiContext): Promise<unknown> {
+  const now = Date.now();
+  const { rows, unreadable } = await allRows(api, now);
+  return { store: api.store.label, now: new Date(now).toISOString(), allowActions: api.allowActions, maxAttempts: api.maxAttempts, groups: groupDeadLetters(rows), unreadable };
+}
+
+function keysFrom(get: (name: string) => unknown): SnapshotKeys {
+  return { foundryExecutionId: requireString(get("instance"), "instance"), workflowId: requireString(get("workflowKey"), "workflowKey") };
+}
+
+/** `GET /api/instance?instance=..&workflowKey=..`. */
+export async function showInstance(api: ApiContext, query: URLSearchParams): Promise<InstanceDetail & { allowActions: boolean }> {
+  const keys = keysFrom((name) => query.get(name) ?? undefined);
+  const snapshot = await api.store.provider.tryLoad(keys.foundryExecutionId, keys.workflowId);
+  if (snapshot === undefined) throw new HttpError(404, "no snapshot is stored under these keys");
+  return { ...detailOf(snapshot, Date.now(), api.maxAttempts), allowActions: api.allowActions };
+}
+
+/** `POST /api/delete {instance, workflowKey}`: refused (409) while a process holds a live claim, as the CLI's delete is. */
+export async function deleteInstance(api: ApiContext, body: Record<string, unknown>): Promise<unknown> {
+  const keys = keysFrom((name) => body[name]);
+  await asHttp(() => deleteCommand(commandContext(api, Date.now()), keys, false));
+  return { deleted: 1, instance: keys.foundryExecutionId, workflowKey: keys.workflowId };
+}
+
+/** `POST /api/retry {instance, workflowKey}`: a dead letter's attempts back to 0, for a coordinator to resume it. */
+export async function retryInstance(api: ApiContext, body: Record<string, unknown>): Promise<unknown> {
+  const keys = keysFrom((name) => body[name]);
+  const revision = await asHttp(() => retryDeadLetter(api.store, keys, api.maxAttempts));
+  return { retried: 1, instance: keys.foundryExecutionId, workflowKey: keys.workflowId, revision };
+}
+
+// The CLI's refusals keep their meaning: not found is 404, a claimed or changed record 409.
+async function asHttp<T>(action: () => Promise<T>): Promise<T> {
+  try {
+    return await action();
+  } catch (error) {
+    if (error instanceof CliError && error.code === "NOT_FOUND") throw new HttpError(404, error.message);
+    if (error instanceof CliError && error.code === "REFUSED") throw new HttpError(409, error.message);
+    if (isWorkflowForgeError(error) && error.code === "SNAPSHOT_CONFLICT") throw new HttpError(409, `the record changed meanwhile; reload and try again (${error.message})`);
+    throw error;
+  }
+}

@@ -1,0 +1,111 @@
+/* global document, window, location, URLSearchParams, setTimeout, clearTimeout */
+// The inspector's page: the list, the dead letters, routing by the URL's hash, and the refresh
+// every 2 seconds that keeps the view live without reloading.
+import { getJson, h, header, markNav, notify, replace } from "./dom.js";
+import { instanceView } from "./instance.js";
+import { listTable } from "./rows.js";
+
+const refreshMs = 2000;
+const pageSize = 100;
+const state = { status: "", q: "", offset: 0 };
+let timer;
+let generation = 0;
+
+// ---- the list ----
+
+function listView(main) {
+  markNav("nav-instances");
+  const search = h("input", { type: "search", placeholder: "Search keys, workflow, owner, error", value: state.q, "aria-label": "search" });
+  search.addEventListener("input", () => {
+    state.q = search.value;
+    state.offset = 0;
+    void refresh();
+  });
+  const select = h("select", { "aria-label": "status" }, ["", "running", "failed", "compensating", "completed", "stale", "dead-letter"].map((value) => h("option", { value, selected: value === state.status }, value === "" ? "all statuses" : value)));
+  select.addEventListener("change", () => {
+    state.status = select.value;
+    state.offset = 0;
+    void refresh();
+  });
+  const total = h("span", { className: "muted", id: "total" });
+  const body = h("div", { id: "list" });
+  replace(main, h("div", { className: "toolbar" }, search, select, total), body);
+  return async (isCurrent) => {
+    const query = new URLSearchParams({ offset: String(state.offset), limit: String(pageSize) });
+    if (state.status !== "") query.set("status", state.status);
+    if (state.q.trim() !== "") query.set("q", state.q.trim());
+    const data = await getJson(`/api/instances?${query}`);
+    if (!isCurrent()) return;
+    header(data);
+    replace(total, `${data.total} instance${data.total === 1 ? "" : "s"}`);
+    replace(body, listTable(data), pager(data), unreadable(data.unreadable));
+  };
+}
+
+function pager(data) {
+  if (data.total <= pageSize) return null;
+  const move = (offset) => () => {
+    state.offset = offset;
+    void refresh();
+  };
+  const last = data.offset + data.items.length;
+  return h("div", { className: "pager" },
+    h("button", { onclick: move(Math.max(0, data.offset - pageSize)), disabled: data.offset === 0 }, "← newer"),
+    h("span", { className: "muted" }, `${data.offset + 1}–${last} of ${data.total}`),
+    h("button", { onclick: move(data.offset + pageSize), disabled: last >= data.total }, "older →"));
+}
+
+function unreadable(messages) {
+  if (!messages || messages.length === 0) return null;
+  return h("section", {}, h("h2", {}, `${messages.length} record(s) could not be read`), messages.map((text) => h("pre", { className: "stack" }, text)));
+}
+
+// ---- dead letters ----
+
+function deadLettersView(main) {
+  markNav("nav-dead-letters");
+  return async (isCurrent) => {
+    const data = await getJson("/api/dead-letters");
+    if (!isCurrent()) return;
+    header(data);
+    const groups = data.groups.map((group) => h("section", { className: "group" },
+      h("h3", {}, `${group.workflowName} — ${group.instances.length} dead letter${group.instances.length === 1 ? "" : "s"}`),
+      h("p", { className: "error-text" }, `${group.operationName}: ${group.errorName}: ${group.message}`),
+      listTable({ items: group.instances, now: data.now })));
+    replace(main, h("p", { className: "muted" }, `Failed records whose attempts reached ${data.maxAttempts}: no coordinator resumes them until they are retried.`),
+      groups.length === 0 ? h("p", { className: "muted", id: "no-dead-letters" }, "No dead letters.") : h("div", { id: "dead-letters" }, groups));
+  };
+}
+
+// ---- routing and live refresh ----
+
+let render = async () => {};
+
+async function refresh() {
+  clearTimeout(timer);
+  const mine = ++generation;
+  try {
+    // A slower answer for an earlier view or query must not overwrite a newer one.
+    await render(() => mine === generation);
+    if (mine === generation) document.body.setAttribute("data-rendered", String(mine));
+  } catch (error) {
+    notify(`Refresh failed: ${error.message}`, true);
+  }
+  if (mine === generation && document.getElementById("live").checked) timer = setTimeout(() => void refresh(), refreshMs);
+}
+
+function route() {
+  const main = document.getElementById("main");
+  // Nothing of the previous view stays clickable while the next one loads.
+  replace(main, h("p", { className: "muted" }, "Loading…"));
+  const [path, query] = location.hash.replace(/^#/, "").split("?");
+  if (path === "/instance") render = instanceView(main, new URLSearchParams(query || ""), refresh);
+  else if (path === "/dead-letters") render = deadLettersView(main);
+  else render = listView(main);
+  document.body.setAttribute("data-view", path === "/instance" ? "instance" : path === "/dead-letters" ? "dead-letters" : "list");
+  void refresh();
+}
+
+window.addEventListener("hashchange", route);
+document.getElementById("live").addEventListener("change", () => void refresh());
+route();

@@ -1,0 +1,98 @@
+/* global window, location, URLSearchParams, document */
+// One instance: its header, actions, steps, error, annotations and properties.
+import { getJson, h, header, markNav, notify, post, replace } from "./dom.js";
+import { badge, progress, statusCell, workflowOf } from "./rows.js";
+import { renderValue } from "./values.js";
+
+export function instanceView(main, params, refresh) {
+  markNav("");
+  const keys = { instance: params.get("instance") || "", workflowKey: params.get("workflowKey") || "" };
+  return async (isCurrent) => {
+    let data;
+    try {
+      data = await getJson(`/api/instance?${new URLSearchParams(keys)}`);
+    } catch (error) {
+      if (!isCurrent()) return;
+      replace(main, h("p", {}, h("a", { href: "#/" }, "← instances")), h("p", { className: "error-text", id: "not-found" }, String(error.message)));
+      return;
+    }
+    if (!isCurrent()) return;
+    header({ store: document.getElementById("store").textContent, allowActions: data.allowActions });
+    replace(main, h("p", {}, h("a", { href: "#/" }, "← instances")), summary(data), actions(data, keys, refresh), timeline(data), errorSection(data), properties(data));
+  };
+}
+
+function summary({ row, fingerprint }) {
+  const field = (name, value) => [h("dt", {}, name), h("dd", {}, value)];
+  return h("section", { id: "summary" }, h("h2", {}, row.instance, " ", statusCell(row)), h("dl", { className: "fields" },
+    field("workflow key", row.workflowKey), field("workflow", workflowOf(row)), field("progress", progress(row)),
+    field("owner", row.owner ?? "-"), field("lease", [badge(row.lease, row.lease), row.leaseExpiresAt === null ? "" : ` until ${row.leaseExpiresAt}`, row.stateReason === null ? "" : ` — ${row.stateReason}`]),
+    field("attempts", String(row.attempts)), field("revision", String(row.revision)), field("created", row.createdAt), field("updated", row.updatedAt), field("fingerprint", fingerprint)));
+}
+
+function actions(data, keys, refresh) {
+  if (!data.allowActions) return null;
+  const run = (path, confirmText, done) => async (event) => {
+    if (!window.confirm(confirmText)) return;
+    event.target.disabled = true;
+    try {
+      await post(path, keys);
+      notify(done);
+      if (path === "/api/delete") location.hash = "#/";
+      else await refresh();
+    } catch (error) {
+      notify(error.message, true);
+      event.target.disabled = false;
+    }
+  };
+  return h("section", { id: "actions" }, h("h2", {}, "Actions"),
+    data.row.deadLetter ? h("button", { id: "retry", onclick: run("/api/retry", "Retry this dead letter? A recovery coordinator resumes it.", "Retried: its attempts are back at 0.") }, "Retry dead letter") : null, " ",
+    h("button", { id: "delete", className: "danger", onclick: run("/api/delete", "Delete this snapshot? The instance would start over.", "Deleted.") }, "Delete"));
+}
+
+// The time of day (UTC) of an ISO instant; the full instant is in the element's title.
+const clock = (iso) => `${iso.slice(11, 23)} UTC`;
+
+function took(step) {
+  if (step.finishedAt === null) return "";
+  const ms = Date.parse(step.finishedAt) - Date.parse(step.startedAt);
+  if (step.startedAt === null || Number.isNaN(ms)) return `finished ${clock(step.finishedAt)}`;
+  return ms < 1000 ? `took ${ms} ms` : `took ${(ms / 1000).toFixed(1)} s`;
+}
+
+const stepLabels = { done: "completed", next: "next", pending: "not reached", failed: "failed", "to-restore": "to restore", restored: "restored" };
+
+function timeline({ timeline: steps, row }) {
+  const items = steps.map((step) => h("li", { className: `t-${step.state}`, "data-step": step.index, "data-state": step.state },
+    h("span", { className: "dot" }), h("span", { className: "muted" }, `#${step.index}`),
+    h("span", {}, step.name === null ? "" : h("strong", {}, step.name), step.name === null ? "" : " ", stepLabels[step.state] || step.state),
+    h("span", { className: "muted", title: step.startedAt === null ? "" : `first started ${step.startedAt}` }, step.startedAt === null ? "" : `started ${clock(step.startedAt)}`),
+    h("span", { className: "muted", title: step.finishedAt === null ? "" : `last finished ${step.finishedAt}` }, took(step)),
+    h("span", { className: step.executions > 1 ? "twice" : "muted" }, step.executions === null || step.executions === 0 ? "" : `ran ${step.executions}×`)));
+  const empty = steps.length === 0 ? h("p", { className: "muted" }, "The definition has no operations.") : null;
+  const untimed = steps.length > 0 && steps.every((step) => step.executions === null) ? h("p", { className: "muted" }, "This record stores no per-operation timeline (written before it existed, or a definition of over 1,000 operations); the steps come from its progress and error.") : null;
+  return h("section", { id: "timeline" }, h("h2", {}, `Steps (${row.nextOperationIndex} of ${row.operationCount})`), untimed, empty, h("ol", { className: "timeline" }, items));
+}
+
+function errorSection({ error }) {
+  if (error === null) return null;
+  const fields = Object.fromEntries(error);
+  const text = (node) => (node && node.t === "string" ? node.v : null);
+  const rest = error.filter(([key]) => !["name", "message", "stack", "cause"].includes(key));
+  return h("section", { id: "error" }, h("h2", {}, "Error"),
+    h("p", { className: "error-text" }, `${text(fields.name) ?? "Error"}: ${text(fields.message) ?? ""}`),
+    h("dl", { className: "fields" }, rest.map(([key, node]) => [h("dt", {}, key), h("dd", {}, renderValue(node))])),
+    text(fields.stack) === null ? null : h("pre", { className: "stack" }, text(fields.stack)),
+    fields.cause === undefined ? null : [h("h3", {}, "cause"), renderValue(fields.cause)]);
+}
+
+function properties({ properties: entries, lastOutput, outputs, annotations }) {
+  const list = (pairs) => h("dl", { className: "fields" }, pairs.map(([key, node]) => [h("dt", {}, String(key)), h("dd", {}, renderValue(node))]));
+  return [
+    !annotations || annotations.length === 0 ? null : h("section", { id: "annotations" }, h("h2", {}, "Annotations"),
+      h("dl", { className: "fields" }, annotations.map(([key, text]) => [h("dt", {}, key), h("dd", {}, text)]))),
+    h("section", { id: "properties" }, h("h2", {}, "Properties"), entries.length === 0 ? h("p", { className: "muted" }, "(none)") : list(entries)),
+    lastOutput === null ? null : h("section", { id: "last-output" }, h("h2", {}, "Last output"), renderValue(lastOutput)),
+    outputs.length === 0 ? null : h("section", { id: "outputs" }, h("h2", {}, "Restore outputs"), list(outputs.map(([index, node]) => [`#${index}`, node]))),
+  ];
+}

@@ -1,0 +1,49 @@
+/* global URLSearchParams */
+// One instance as a row, and the pieces of it the instance page shows too.
+import { h } from "./dom.js";
+
+export function age(iso, now) {
+  const ms = Date.parse(now) - Date.parse(iso);
+  if (Number.isNaN(ms)) return "?";
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
+  return `${Math.floor(s / 86400)}d ago`;
+}
+
+export const badge = (text, kind) => h("span", { className: `badge s-${kind || text}` }, text);
+export const instanceHref = (row) => `#/instance?${new URLSearchParams({ instance: row.instance, workflowKey: row.workflowKey })}`;
+export const workflowOf = (row) => (row.version === null ? row.workflowName : `${row.workflowName}@${row.version}`);
+
+export function progress(row) {
+  const share = row.operationCount === 0 ? 1 : row.nextOperationIndex / row.operationCount;
+  // CSSOM, not a style attribute: the page's CSP allows no inline styles.
+  const bar = h("span");
+  bar.style.width = `${Math.round(share * 100)}%`;
+  return h("span", {}, h("span", { className: "progress" }, bar), `step ${row.nextOperationIndex} of ${row.operationCount}`);
+}
+
+export function statusCell(row) {
+  return [badge(row.status), row.deadLetter ? [" ", badge("dead letter", "dead-letter")] : null];
+}
+
+export function listTable(data) {
+  if (data.items.length === 0) return h("p", { className: "muted" }, "No instances match.");
+  const columns = ["Instance", "Workflow key", "Workflow", "Status", "Progress", "Owner", "Lease", "Updated", "Attempts", "Error"];
+  const rows = data.items.map((row) =>
+    h("tr", { "data-instance": row.instance, "data-status": row.status },
+      h("td", { className: "key" }, h("a", { href: instanceHref(row) }, row.instance)),
+      h("td", {}, row.workflowKey),
+      h("td", {}, workflowOf(row)),
+      h("td", {}, statusCell(row)),
+      h("td", { className: "nowrap" }, progress(row)),
+      h("td", {}, row.owner === null ? h("span", { className: "muted" }, "-") : row.owner),
+      h("td", { title: row.stateReason ?? undefined }, badge(row.lease, row.lease)),
+      h("td", { title: row.updatedAt }, age(row.updatedAt, data.now)),
+      h("td", {}, String(row.attempts)),
+      h("td", { className: "error-text" }, row.error === null ? "" : `${row.error.operationName}: ${row.error.message}`),
+    ),
+  );
+  return h("table", { id: "instances" }, h("thead", {}, h("tr", {}, columns.map((name) => h("th", {}, name)))), h("tbody", {}, rows));
+}

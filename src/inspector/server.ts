@@ -1,0 +1,135 @@
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { isIP, type AddressInfo } from "node:net";
+import { CliError, describeCause } from "../cli/errors.js";
+import type { OpenStore } from "../cli/stores.js";
+import { isWorkflowForgeError } from "../errors.js";
+import { deleteInstance, listDeadLetters, listInstances, retryInstance, showInstance, type ApiContext } from "./api.js";
+import { decodedPath, HttpError, readJsonBody, send, sendJson } from "./http.js";
+import type { UiOptions } from "./options.js";
+import { loadPage, type PageFile } from "./page-files.js";
+
+/** A running inspector: where it listens, and how to stop it. */
+export interface Inspector {
+  /** `http://127.0.0.1:4380/`: the page. */
+  readonly url: string;
+  readonly server: Server;
+  /** Stops listening and ends open connections. Does not close the store. */
+  close(): Promise<void>;
+}
+
+const tokenHeader = "x-workflowforge-token";
+const reads: Record<string, (api: ApiContext, query: URLSearchParams) => Promise<unknown>> = {
+  "/api/instances": listInstances,
+  "/api/instance": showInstance,
+  "/api/dead-letters": (api) => listDeadLetters(api),
+};
+const actions: Record<string, (api: ApiContext, body: Record<string, unknown>) => Promise<unknown>> = {
+  "/api/delete": deleteInstance,
+  "/api/retry": retryInstance,
+};
+
+interface Served {
+  readonly api: ApiContext;
+  readonly page: ReadonlyMap<string, PageFile>;
+  readonly token: Buffer;
+  /** The port it listens on, once it does: a Host header must name it. */
+  readonly port: () => number;
+}
+
+/**
+ * Serves the inspector for `store` on `options.host:options.port` and resolves once it listens.
+ * Every stored string reaches the page as JSON data, never as markup. Actions are POST-only, need
+ * the page's per-process token and a same-origin request, and are refused with 403 unless
+ * `options.allowActions`.
+ */
+export async function startInspector(store: OpenStore, options: UiOptions): Promise<Inspector> {
+  const tokenText = randomBytes(24).toString("hex");
+  const page = await loadPage(tokenText);
+  const server = createServer();
+  let port = -1;
+  const served: Served = { api: { store, maxAttempts: options.maxAttempts, allowActions: options.allowActions }, page, token: Buffer.from(tokenText), port: () => port };
+  server.on("request", (request: IncomingMessage, response: ServerResponse) => void handle(served, request, response));
+  // A request Node cannot even parse gets a 400 and its connection closed; the server goes on.
+  server.on("clientError", (_error, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+    else socket.destroy();
+  });
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+  await new Promise<void>((listening, failed) => {
+    server.once("error", failed);
+    server.listen(options.port, options.host, () => {
+      server.off("error", failed);
+      listening();
+    });
+  });
+  port = (server.address() as AddressInfo).port;
+  const shown = options.host.includes(":") ? `[${options.host}]` : options.host;
+  const close = (): Promise<void> =>
+    new Promise((closed) => {
+      server.close(() => closed());
+      server.closeAllConnections();
+    });
+  return { url: `http://${shown}:${port}/`, server, close };
+}
+
+async function handle(served: Served, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  try {
+    if (!isAddressHost(request.headers.host, served.port())) throw new HttpError(403, "unexpected Host header: open the inspector by IP address or localhost, with its port");
+    const { path, query } = decodedPath(request.url);
+    const method = request.method ?? "GET";
+    if (path in actions) return await act(served, request, response, path);
+    if (method !== "GET" && method !== "HEAD") throw new HttpError(405, `${method} is not allowed here; the API reads with GET and acts with POST`);
+    const file = served.page.get(path);
+    if (file !== undefined) return send(response, 200, file.type, file.body);
+    if (path === "/favicon.ico") return send(response, 204, "image/x-icon", "");
+    const read = reads[path];
+    if (read === undefined) throw new HttpError(404, "no such page or API");
+    sendJson(response, 200, await read(served.api, query));
+  } catch (error) {
+    fail(response, error);
+  }
+}
+
+/**
+ * True for `<IP address>:<port>` and `localhost:<port>`. A page on another site that points its
+ * own name at this machine (DNS rebinding) sends that name as Host, and is answered nothing.
+ */
+function isAddressHost(host: string | undefined, port: number): boolean {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d+)$/.exec(host ?? "");
+  if (match === null || Number(match[3]) !== port) return false;
+  const name = match[1] ?? match[2] ?? "";
+  return name === "localhost" || isIP(name) === (match[1] === undefined ? 4 : 6);
+}
+
+function sameToken(expected: Buffer, given: string | string[] | undefined): boolean {
+  if (typeof given !== "string") return false;
+  const buffer = Buffer.from(given);
+  return buffer.length === expected.length && timingSafeEqual(buffer, expected);
+}
+
+async function act(served: Served, request: IncomingMessage, response: ServerResponse, path: string): Promise<void> {
+  if (request.method !== "POST") throw new HttpError(405, "actions are POST requests");
+  // Another site's page can send a POST to 127.0.0.1, but not with our token, nor a same-origin
+  // Origin, nor (without a preflight we never grant) a JSON content type.
+  const origin = request.headers.origin;
+  if (origin !== undefined && origin !== `http://${request.headers.host ?? ""}`) throw new HttpError(403, "cross-origin request refused");
+  if (!sameToken(served.token, request.headers[tokenHeader])) throw new HttpError(403, `missing or wrong ${tokenHeader} header: actions come from the inspector's page`);
+  if (!/^application\/json\s*(;|$)/i.test(request.headers["content-type"] ?? "")) throw new HttpError(415, "actions take a JSON body (content-type: application/json)");
+  if (!served.api.allowActions) throw new HttpError(403, "actions are disabled: start the inspector with --allow-actions to delete or retry");
+  const body = await readJsonBody(request);
+  sendJson(response, 200, await (actions[path] as (typeof actions)[string])(served.api, body));
+}
+
+function fail(response: ServerResponse, error: unknown): void {
+  if (response.headersSent) {
+    response.destroy();
+    return;
+  }
+  if (error instanceof HttpError) return sendJson(response, error.status, { error: error.message });
+  // The store's failures (unreachable, a timeout, a provider error) are the store's, not the
+  // request's: 502, with the CLI's one-line message naming the store.
+  if (error instanceof CliError || isWorkflowForgeError(error)) return sendJson(response, 502, { error: describeCause(error) });
+  sendJson(response, 500, { error: `unexpected error: ${describeCause(error)}` });
+}

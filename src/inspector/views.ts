@@ -1,0 +1,95 @@
+// What the page shows, built from snapshots with the CLI's own definitions: the summary of
+// `list --json`, the stale/claimed state of `list`, and the coordinator's dead-letter rule.
+
+import { summarize, type SnapshotSummary } from "../cli/summary.js";
+import { stateOf } from "../cli/stale.js";
+import { isDeadLetter } from "../persistence/recovery/dead-letter.js";
+import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
+import { timelineOf, type TimelineStep } from "./timeline.js";
+import { describeValue, type ValueNode } from "./value.js";
+
+/** `live` (a lease ahead), `expired` (behind, on a record nothing needs to run), `stale` (see stateOf), `none`. */
+export type LeaseState = "live" | "expired" | "stale" | "none";
+
+export interface InstanceRow extends SnapshotSummary {
+  readonly lease: LeaseState;
+  readonly deadLetter: boolean;
+}
+
+export function leaseState(snapshot: WorkflowExecutionSnapshot, now: number): LeaseState {
+  if (stateOf(snapshot, now).state === "stale") return "stale";
+  if (snapshot.leaseExpiresAt === undefined) return "none";
+  return Date.parse(snapshot.leaseExpiresAt) > now ? "live" : "expired";
+}
+
+export function rowOf(snapshot: WorkflowExecutionSnapshot, now: number, maxAttempts: number): InstanceRow {
+  return { ...summarize(snapshot, now), lease: leaseState(snapshot, now), deadLetter: isDeadLetter(snapshot, maxAttempts) };
+}
+
+/** The list's status filter: a stored status, or what the inspector tells from one. */
+export const listStatuses = ["running", "failed", "compensating", "completed", "stale", "dead-letter"] as const;
+export type ListStatus = (typeof listStatuses)[number];
+
+export function matchesStatus(row: InstanceRow, status: ListStatus): boolean {
+  if (status === "stale") return row.lease === "stale";
+  if (status === "dead-letter") return row.deadLetter;
+  return row.status === status;
+}
+
+/** Case-insensitive: keys, workflow name and version, owner, and the error's name, message and operation. */
+export function matchesSearch(row: InstanceRow, needle: string): boolean {
+  if (needle === "") return true;
+  const { instance, workflowKey, workflowName, version, owner, error } = row;
+  const fields = [instance, workflowKey, workflowName, version, owner, error?.name, error?.message, error?.operationName];
+  const lower = needle.toLowerCase();
+  return fields.some((field) => field != null && field.toLowerCase().includes(lower));
+}
+
+export interface InstanceDetail {
+  readonly row: InstanceRow;
+  readonly fingerprint: string;
+  readonly timeline: TimelineStep[];
+  readonly properties: [string, ValueNode][];
+  readonly lastOutput: ValueNode | null;
+  readonly outputs: [number, ValueNode][];
+  /** The stored error with every field it has (name, message, operation; stack and cause where stored). */
+  readonly error: [string, ValueNode][] | null;
+  /** The run's annotations (`run.annotations`), as stored. */
+  readonly annotations: [string, string][];
+}
+
+export function detailOf(snapshot: WorkflowExecutionSnapshot, now: number, maxAttempts: number): InstanceDetail {
+  const outputs = Object.entries(snapshot.outputs ?? {}).map(([index, value]): [number, ValueNode] => [Number(index), describeValue(value)]);
+  return {
+    row: rowOf(snapshot, now, maxAttempts),
+    fingerprint: snapshot.definitionFingerprint,
+    timeline: timelineOf(snapshot),
+    properties: Object.entries(snapshot.properties).map(([key, value]) => [key, describeValue(value)]),
+    lastOutput: "lastOutput" in snapshot ? describeValue(snapshot.lastOutput) : null,
+    outputs: outputs.sort((a, b) => a[0] - b[0]),
+    error: snapshot.error === undefined ? null : Object.entries(snapshot.error).map(([key, value]) => [key, describeValue(value)]),
+    annotations: Object.entries(snapshot.annotations ?? {}),
+  };
+}
+
+export interface DeadLetterGroup {
+  readonly workflowName: string;
+  readonly operationName: string;
+  readonly errorName: string;
+  readonly message: string;
+  readonly instances: InstanceRow[];
+}
+
+/** Dead letters grouped by workflow and by the error they stopped on, largest group first. */
+export function groupDeadLetters(rows: readonly InstanceRow[]): DeadLetterGroup[] {
+  const groups = new Map<string, DeadLetterGroup>();
+  for (const row of rows) {
+    if (!row.deadLetter) continue;
+    const group = { workflowName: row.workflowName, operationName: row.error?.operationName ?? "", errorName: row.error?.name ?? "", message: row.error?.message ?? "" };
+    const key = JSON.stringify(Object.values(group));
+    const existing = groups.get(key) ?? { ...group, instances: [] };
+    existing.instances.push(row);
+    groups.set(key, existing);
+  }
+  return [...groups.values()].sort((a, b) => b.instances.length - a.instances.length || a.workflowName.localeCompare(b.workflowName));
+}

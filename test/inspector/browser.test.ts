@@ -1,0 +1,198 @@
+import { randomUUID } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { StoreSpec } from "../../src/cli/args.js";
+import type { WorkflowPersistenceProvider } from "../../src/persistence/provider.js";
+import { PostgresPersistenceProvider } from "../../src/persistence/providers/postgres.js";
+import { describeWithServer } from "../support/describe-with-server.js";
+import { startPostgres } from "../support/postgres-server.js";
+import { findChromium, freshSqlite, serve, type Served } from "./fixture.js";
+import { inspectorSnapshots, scriptPayload } from "./seed.js";
+
+// Real headless Chromium (Debian's package) on the page the server ships, over a real SQLite file
+// and a real PostgreSQL server. Without Chromium the file is skipped, saying how to enable it.
+const found = findChromium();
+const postgres = "path" in found ? await startPostgres() : { skipped: "no Chromium" };
+const docs = fileURLToPath(new URL("../../docs/", import.meta.url));
+
+interface Fresh {
+  readonly spec: StoreSpec;
+  readonly provider: WorkflowPersistenceProvider;
+}
+
+let browser: Browser;
+
+async function open(served: Served, hash = "#/"): Promise<{ page: Page; dialogs: string[]; errors: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1360, height: 820 } });
+  const dialogs: string[] = [];
+  const errors: string[] = [];
+  page.on("dialog", (dialog) => {
+    dialogs.push(dialog.message());
+    void dialog.accept();
+  });
+  page.on("pageerror", (error) => errors.push(error.message));
+  await page.goto(`${served.inspector.url}${hash}`);
+  return { page, dialogs, errors };
+}
+
+// Functions passed to evaluate run in the page; the test project has no DOM types, hence
+// `(globalThis as any)` inside them.
+async function waitForRows(page: Page, expected: string[]): Promise<void> {
+  await page.waitForFunction((want) => JSON.stringify([...(globalThis as any).document.querySelectorAll("#instances tbody tr")].map((row: any) => row.getAttribute("data-instance"))) === want, JSON.stringify(expected));
+}
+
+function browserCases(store: string, fresh: () => Promise<Fresh>): void {
+  const opened: Served[] = [];
+  const start = async (allowActions: boolean, seed = inspectorSnapshots()): Promise<Served> => {
+    const { spec, provider } = await fresh();
+    const served = await serve(spec, provider, allowActions, seed);
+    opened.push(served);
+    return served;
+  };
+  const all = inspectorSnapshots().map((snapshot) => snapshot.foundryExecutionId);
+
+  describe(`the inspector's page on ${store}`, () => {
+    afterAll(async () => {
+      for (const served of opened) await served.close();
+    });
+
+    it("lists seeded instances of every status, with lease state and dead letters", async () => {
+      const { page } = await open(await start(false));
+      await waitForRows(page, all);
+      const cells = await page.$$eval("#instances tbody tr", (rows) => rows.map((row) => [...row.querySelectorAll("td")].map((cell) => cell.textContent)));
+      const byInstance = new Map(cells.map((row) => [row[0], row]));
+      expect(byInstance.get("running-1")?.slice(3, 7)).toEqual(["running", "step 1 of 4", "worker-a", "live"]);
+      expect(byInstance.get("compensating-1")?.[3]).toBe("compensating");
+      expect(byInstance.get("completed-1")?.[3]).toBe("completed");
+      expect(byInstance.get("failed-1")?.slice(3, 9)).toEqual(["failed", "step 2 of 4", "worker-a", "none", expect.stringMatching(/ago$/), "1"]);
+      expect(byInstance.get("dead-1")?.[3]).toBe("failed dead letter");
+      expect(byInstance.get("stale-1")?.[6]).toBe("stale");
+      expect(byInstance.get("exited-1")?.[6]).toBe("stale");
+      expect(await page.textContent("#total")).toBe("10 instances");
+    });
+
+    it("filters by status and searches without reloading", async () => {
+      const { page } = await open(await start(false));
+      await waitForRows(page, all);
+      await page.selectOption("select[aria-label=status]", "dead-letter");
+      await waitForRows(page, ["dead-1", "dead-2", `xss-${scriptPayload}`]);
+      await page.selectOption("select[aria-label=status]", "");
+      await page.fill("input[type=search]", "worker-gone");
+      await waitForRows(page, ["stale-1"]);
+      expect(await page.evaluate(() => (globalThis as any).performance.getEntriesByType("navigation").length)).toBe(1);
+    });
+
+    it("shows an instance's steps as a timeline, its decoded properties and its error with stack and cause", async () => {
+      const { page } = await open(await start(false));
+      await waitForRows(page, all);
+      await page.click("#instances a >> text=failed-1");
+      await page.waitForSelector("#timeline li");
+      expect(await page.$$eval("#timeline li", (steps) => steps.map((step) => step.getAttribute("data-state")))).toEqual(["done", "done", "failed", "pending"]);
+      expect(await page.textContent("#timeline li[data-step='2']")).toContain("charge failed");
+      const properties = (await page.textContent("#properties")) ?? "";
+      for (const shown of ["Date 2026-01-02T03:04:05.000Z", "Map(1)", '"sku-1" => 2n', "Set(2)", '"vip"', "12345678901234567890n", "Uint8Array(3) [1, 2, 3]", "undefined", "gateway timeout", "cause", "socket hang up"]) {
+        expect(properties).toContain(shown);
+      }
+      expect(await page.textContent("#error")).toContain("CardDeclinedError: card declined by the issuer");
+      await page.goto(`${page.url().split("#")[0]}#/instance?instance=timed-1&workflowKey=orders-v1`);
+      await page.waitForSelector("#timeline li[data-step='1'] .twice");
+      expect(await page.textContent("#timeline li[data-step='1']")).toMatch(/completed.*started 10:00:01\.500 UTC.*took 2\.4 s.*ran 2×/);
+      expect(await page.getAttribute("#timeline li[data-step='1'] span[title^='first started']", "title")).toBe("first started 2026-03-01T10:00:01.500Z");
+      expect(await page.textContent("#annotations")).toContain("tenantacme");
+    });
+
+    it("shows a change in the store without reloading", async () => {
+      const served = await start(false);
+      const { page } = await open(served);
+      await waitForRows(page, all);
+      const [first] = inspectorSnapshots();
+      await served.provider.save({ ...first!, foundryExecutionId: "arrived-1", updatedAt: new Date(Date.now() + 1_000).toISOString() });
+      await waitForRows(page, ["arrived-1", ...all]);
+      expect(await page.evaluate(() => (globalThis as any).performance.getEntriesByType("navigation").length)).toBe(1);
+    });
+
+    it("with --allow-actions retries a dead letter and deletes a record, and the store reflects both", async () => {
+      const served = await start(true);
+      const { page, dialogs } = await open(served, "#/instance?instance=dead-1&workflowKey=orders-v1");
+      await page.click("#retry");
+      await page.waitForSelector("#notice >> text=Retried");
+      expect(await served.provider.tryLoad("dead-1", "orders-v1")).toMatchObject({ attempts: 0, revision: 2 });
+      await page.goto(`${served.inspector.url}#/instance?instance=completed-1&workflowKey=orders-v1`);
+      await page.waitForSelector("#summary h2 >> text=completed-1");
+      await page.click("#delete");
+      await page.waitForFunction(() => (globalThis as any).location.hash === "#/");
+      expect(await served.provider.tryLoad("completed-1", "orders-v1")).toBeUndefined();
+      expect(dialogs).toHaveLength(2);
+    });
+
+    it("without --allow-actions shows no actions, and the server refuses a POST sent from the page itself", async () => {
+      const served = await start(false);
+      const { page } = await open(served, "#/instance?instance=dead-1&workflowKey=orders-v1");
+      await page.waitForSelector("#timeline");
+      expect(await page.$("#actions")).toBeNull();
+      const answer = await page.evaluate(async () => {
+        const { document, fetch } = globalThis as any;
+        const token = document.querySelector('meta[name="workflowforge-token"]')?.getAttribute("content") ?? "";
+        const response = await fetch("/api/retry", { method: "POST", headers: { "content-type": "application/json", "x-workflowforge-token": token }, body: JSON.stringify({ instance: "dead-1", workflowKey: "orders-v1" }) });
+        return { status: response.status, body: (await response.json()) as { error: string } };
+      });
+      expect(answer).toEqual({ status: 403, body: { error: expect.stringContaining("--allow-actions") } });
+      expect(await served.provider.tryLoad("dead-1", "orders-v1")).toMatchObject({ attempts: 3, revision: 1 });
+    });
+
+    it("renders markup stored in keys, workflow names, owners, errors and properties as text, and runs none of it", async () => {
+      const served = await start(true);
+      const xss = `xss-${scriptPayload}`;
+      const { page, dialogs, errors } = await open(served);
+      await waitForRows(page, all);
+      expect(await page.textContent(`#instances tbody tr:last-child td:nth-child(3)`)).toBe(`Evil${scriptPayload}@1.0`);
+      await page.click(`#instances a >> text=${xss}`);
+      await page.waitForSelector("#properties");
+      // Strings are shown JSON-quoted, as in a console.
+      expect(await page.textContent("#properties")).toContain(JSON.stringify(scriptPayload));
+      expect(await page.textContent("#error")).toContain(`boom ${scriptPayload}`);
+      await page.hover("#properties");
+      await page.goto(`${served.inspector.url}#/dead-letters`);
+      await page.waitForSelector("#dead-letters");
+      expect(await page.textContent("#dead-letters")).toContain(`boom ${scriptPayload}`);
+      const injected = await page.evaluate(() => ({ flag: (globalThis as any).__xss, tags: (globalThis as any).document.querySelectorAll("main script, main img, main b").length }));
+      expect({ injected, dialogs, errors }).toEqual({ injected: { flag: undefined, tags: 0 }, dialogs: [], errors: [] });
+    });
+
+    it.runIf(process.env.WORKFLOWFORGE_SCREENSHOTS === "1" && store.includes("SQLite"))("writes the screenshots in docs/ (WORKFLOWFORGE_SCREENSHOTS=1)", async () => {
+      const served = await start(true, inspectorSnapshots().filter((snapshot) => !snapshot.foundryExecutionId.startsWith("xss-")));
+      const { page } = await open(served);
+      await page.waitForSelector("#instances tbody tr");
+      await page.screenshot({ path: `${docs}inspector-list.png` });
+      await page.goto(`${served.inspector.url}#/instance?instance=failed-1&workflowKey=orders-v1`);
+      await page.waitForSelector("#properties");
+      await page.screenshot({ path: `${docs}inspector-instance.png`, fullPage: true });
+    });
+  });
+}
+
+describeWithServer("the inspector in headless Chromium", "path" in found ? { url: found.path, port: 0, stop: () => Promise.resolve() } : found, (executable) => {
+  beforeAll(async () => {
+    browser = await chromium.launch({ executablePath: executable.url });
+  });
+  afterAll(() => browser.close());
+
+  browserCases("a SQLite file (--sqlite)", () => freshSqlite());
+
+  describeWithServer("on PostgreSQL", postgres, (server) => {
+    const pool = new pg.Pool({ connectionString: server.url, max: 4 });
+    pool.on("error", () => undefined);
+    afterAll(async () => {
+      await pool.end().catch(() => undefined);
+      await server.stop();
+    });
+    browserCases("a PostgreSQL server (--postgres)", async () => {
+      const tableName = `inspector_${randomUUID().replaceAll("-", "")}`;
+      const provider = new PostgresPersistenceProvider({ client: pool, tableName });
+      await provider.migrate();
+      return { spec: { kind: "postgres", url: server.url, options: { tableName } }, provider };
+    });
+  });
+});
