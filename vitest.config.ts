@@ -4,16 +4,18 @@ import { defineConfig } from "vitest/config";
 // `test:server`, `test:crash`, `test:package`); `vitest run` (and so `npm test`) runs them all.
 // Every test file is in exactly one project: unit takes all that no other one names.
 
-/** Throw-away Postgres and Redis servers (skipped, saying what to install, without the binaries). */
+/** Throw-away Postgres and Redis servers, and Chromium (skipped, saying what to install, without the binaries). */
 const server = [
   "test/**/*.int.test.ts",
   "test/persistence/providers/{redis,redis-unreadable}.test.ts",
   "test/persistence/providers/{redis,postgres,oldest-drivers}.conformance.test.ts",
+  // The inspector's page in headless Chromium, on SQLite and on a throw-away Postgres.
+  "test/inspector/browser.test.ts",
 ];
 /** Processes killed with SIGKILL and many workers at once: `WORKFLOWFORGE_CRASH_RUNS` instances per provider (20 by default, 100 in .ci/run). */
 const crash = ["test/persistence/crash/**/*.test.ts", "test/persistence/workers/{many-workers,many-workers-fast,paused-holder}.test.ts"];
 /** The built package in dist/ (`npm run build` first), and the samples of the README and docs/ run against it. */
-const built = ["test/package/**/*.test.ts", "test/examples/**/*.test.ts", "test/{readme,docs}.test.ts", "test/cli/bin.test.ts"];
+const built = ["test/package/**/*.test.ts", "test/examples/**/*.test.ts", "test/{readme,docs}.test.ts", "test/cli/bin.test.ts", "test/inspector/bin.test.ts"];
 
 export default defineConfig({
   test: {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import type { StoreSpec } from "../../src/cli/args.js";
-import { FilePersistenceProvider } from "../../src/persistence/providers/file.js";
+import { FilePersistenceProvider } from "../../src/persistence/providers/file/index.js";
 import { action, pageToken, raw, serve } from "./fixture.js";
 
 const root = mkdtempSync(join(tmpdir(), "workflowforge-inspector-stores-"));

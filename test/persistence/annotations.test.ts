@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { createFoundry, type OperationMiddleware } from "../../src/index.js";
 import { MemoryPersistenceProvider, usePersistence, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
-import { RecordingProvider, countedFoundry, rejectionOf, uniqueKeys } from "./helpers.js";
+import { RecordingProvider } from "../support/recording-provider.js";
+import { countedFoundry } from "../support/counted-workflow.js";
+import { rejectionOf } from "../support/promises.js";
+import { uniqueKeys } from "../support/run-snapshots.js";
 
 /** Sets `key` to `value` once, at operation `index`, and records what each operation saw. */
 function annotating(key: string, value: string, index: number, seen: (string | undefined)[]): OperationMiddleware {

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { MemoryPersistenceProvider, SnapshotCorruptedError, readTimeline, usePersistence, validateSnapshot, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
-import { RecordingProvider, countedFoundry, opNames, rejectionOf, snapshotFor, uniqueKeys } from "./helpers.js";
+import { RecordingProvider } from "../support/recording-provider.js";
+import { countedFoundry, opNames } from "../support/counted-workflow.js";
+import { rejectionOf } from "../support/promises.js";
+import { snapshotFor, uniqueKeys } from "../support/run-snapshots.js";
 
 const keep = { onComplete: "keep" } as const;
 const executionsOf = (snapshot: WorkflowExecutionSnapshot | undefined) => (snapshot === undefined ? undefined : readTimeline(snapshot)?.map((step) => step.executions));
