@@ -9,7 +9,7 @@ import { action, pageToken, raw, serve } from "./fixture.js";
 
 const root = mkdtempSync(join(tmpdir(), "workflowforge-inspector-stores-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-const fileProvider = JSON.stringify(fileURLToPath(new URL("../../src/persistence/providers/file.ts", import.meta.url)));
+const fileProvider = JSON.stringify(fileURLToPath(new URL("../../src/persistence/providers/file/index.ts", import.meta.url)));
 
 function directory(): string {
   const path = mkdtempSync(join(root, "store-"));
