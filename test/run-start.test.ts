@@ -163,8 +163,16 @@ describe("run annotations", () => {
   });
 });
 
-describe("the foundry's events", () => {
-  it("cannot be emitted by users: the foundry has no emit method", () => {
+describe("the engine's internals", () => {
+  it("are out of reach: the foundry has no emit method, and the run no execute or settle", async () => {
     expect("emit" in createFoundry("Steps")).toBe(false);
+    let run: object | undefined;
+    await threeSteps()
+      .use(async (context, next) => {
+        run = context.run;
+        return next();
+      })
+      .forge();
+    expect(run !== undefined && ["execute", "settle"].filter((name) => name in run!)).toEqual([]);
   });
 });

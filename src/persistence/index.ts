@@ -36,5 +36,5 @@ export {
 } from "./recovery/coordinator.js";
 export { type RetryOptions } from "./recovery/retry.js";
 export { type EnqueueOptions } from "./recovery/enqueue.js";
-export type { RecoveryOutcome, RecoveryReport, ResumedInstance, FailedInstance, SkippedInstance, InstanceRef } from "./recovery/report.js";
+export type { RecoveryOutcome, RecoveryReport, ResumedInstance, FailedInstance, SkippedInstance } from "./recovery/report.js";
 export { UnknownWorkflowError, RetriesExhaustedError } from "./recovery/errors.js";
