@@ -1,7 +1,8 @@
 import { trace, type Span, type Tracer } from "@opentelemetry/api";
 import type { CompensationObserver } from "../types.js";
 import { attr, errorTypeOf } from "./attributes.js";
-import { now, recordError, type RunTrace } from "./run-trace.js";
+import type { RunTrace } from "./run-trace.js";
+import { now, recordError } from "./spans.js";
 
 // Restore failures reported by instrumented smiths (`operationRestoreFailed`), claimed by the
 // compensation that restored that operation next. Keyed by workflow and index: the event names

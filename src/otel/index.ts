@@ -25,7 +25,7 @@ export function instrument<T extends Foundry<any> | Smith>(target: T, options?: 
  * (yours, when you give one, is changed in place), and dead letters are counted.
  */
 export function instrument(target: RecoveryCoordinatorOptions, options?: TelemetryOptions): RecoveryCoordinatorOptions;
-export function instrument(target: Foundry<any> | Smith | RecoveryCoordinatorOptions, options: TelemetryOptions = {}): Foundry<any> | Smith | RecoveryCoordinatorOptions {
+export function instrument(target: Foundry<any> | Smith | RecoveryCoordinatorOptions, options?: TelemetryOptions): Foundry<any> | Smith | RecoveryCoordinatorOptions {
   const where = "instrument(target, options)";
   const telemetry = resolveTelemetry(options, where);
   if (isFoundry(target)) {

@@ -1,14 +1,12 @@
-import { SpanStatusCode, context as contexts, trace, type Attributes, type Context, type Link, type Span } from "@opentelemetry/api";
+import { context as contexts, trace, type Attributes, type Context, type Link, type Span } from "@opentelemetry/api";
 import type { Foundry } from "../foundry.js";
 import type { OperationContext, RunContext } from "../types.js";
 import { annotationKeys, attr, errorTypeOf, events, runErrorTypeOf } from "./attributes.js";
 import { CompensationTrace } from "./compensation-trace.js";
 import type { Instruments } from "./metrics.js";
+import { now, recordError } from "./spans.js";
 import type { Telemetry } from "./telemetry.js";
 import { formatTraceparent, parseTraceparent } from "./traceparent.js";
-
-/** Epoch milliseconds with sub-millisecond precision, the time input every span here gets. */
-export const now = (): number => performance.timeOrigin + performance.now();
 
 /** Ends a run's span with the run's final outcome, when something outside the run knows it (the smith). */
 export interface RunOwner {
@@ -154,6 +152,7 @@ export class RunTrace {
   #markResumed(): void {
     if (this.#resumed) return;
     this.#resumed = true;
+    if (this.#span?.isRecording() === true) this.#span.setAttribute(attr.resumed, true);
     if (this.instruments.live) this.instruments.runsResumed.add(1, { [attr.workflowName]: this.run.workflow.name });
   }
 
@@ -235,13 +234,4 @@ export class RunTrace {
     }
     span.end();
   }
-}
-
-/** The `exception` event, an error status and `error.type`, as the conventions ask. */
-export function recordError(span: Span, error: unknown, type: string): void {
-  if (!span.isRecording()) return;
-  span.setAttribute(attr.errorType, type);
-  if (error instanceof Error) span.recordException(error);
-  else span.recordException(String(error));
-  span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
 }

@@ -39,6 +39,7 @@ export class Telemetry {
 let globalTelemetry: Telemetry | undefined;
 
 export function resolveTelemetry(options: unknown, where: string): Telemetry {
+  if (options === undefined) return (globalTelemetry ??= new Telemetry({}));
   const bag = requireOptionsObject(options, where) as TelemetryOptions;
   rejectUnknownKeys(bag, ["tracerProvider", "meterProvider"], where);
   if (bag.tracerProvider === undefined && bag.meterProvider === undefined) return (globalTelemetry ??= new Telemetry({}));

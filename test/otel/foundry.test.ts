@@ -3,6 +3,7 @@ import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-ho
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFoundry, OperationFailedError } from "../../src/index.js";
 import { instrument } from "../../src/otel/index.js";
+import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
 import { createHarness, parentOf } from "./harness.js";
 
 class CardDeclined extends Error {
@@ -82,5 +83,17 @@ describe("instrument(foundry)", () => {
     expect(() => instrument(foundry)).toThrow(/already instrumented/);
     expect(() => instrument({} as never)).toThrow(TypeError);
     expect(() => instrument(createFoundry("Bad"), { tracerProvider: {} } as never)).toThrow(/tracerProvider/);
+  });
+});
+
+describe("instrument(foundry) with no SDK registered", () => {
+  it("records nothing, and stores no trace context with the run", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const foundry = instrument(createFoundry("Quiet")).withOperation("only", () => {
+      throw new Error("down");
+    });
+    await expect(usePersistence(foundry, provider, { instanceId: "quiet-1" }).forge()).rejects.toThrow(/down/);
+    expect(provider.tryLoad("quiet-1", "Quiet")).toMatchObject({ status: "failed" });
+    expect(provider.tryLoad("quiet-1", "Quiet")?.annotations).toBeUndefined();
   });
 });

@@ -33,6 +33,8 @@ describe("instrument(recovery coordinator options)", () => {
     const runs = otel.named("run Orders");
     expect(runs.map((span) => span.attributes["workflowforge.run.attempt"])).toEqual([1, 2]);
     expect(runs.map((span) => span.attributes["error.type"])).toEqual(["PERSISTENCE", "PERSISTENCE"]);
+    // Each attempt claimed the instance before its first operation.
+    expect(runs.map((span) => span.events.filter((event) => event.name === "workflowforge.claim.acquired").length)).toEqual([1, 1]);
     expect(runs[1]?.spanContext().traceId).toBe(runs[0]?.spanContext().traceId);
     expect(parentOf(runs[1]!)).toBe(runs[0]?.spanContext().spanId);
     // Each attempt skipped operation 0 (done before the interruption) and ran operation 1 again.
