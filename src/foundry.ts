@@ -7,7 +7,7 @@ import { copyPlain } from "./internal/copy.js";
 import { idempotencyKeyOf } from "./idempotency.js";
 import { silentLogger } from "./logger.js";
 import { delegate } from "./operations/delegate.js";
-import { Run } from "./run.js";
+import { Run, runOperations, settleRun } from "./run.js";
 import type { ForgeOptions, Logger, MaybePromise, Operation, OperationMiddleware, Properties, WorkflowInfo } from "./types.js";
 
 export interface FoundryInit<P extends object = Properties> {
@@ -170,11 +170,11 @@ export class Foundry<P extends object = Properties> {
     let settled = (): void => undefined;
     this.#settled = new Promise((resolve) => (settled = resolve));
     try {
-      return await run.execute();
+      return await run[runOperations]();
     } finally {
       // The run is over only once its extensions let go (a lease renewal in flight lands first),
       // so nothing is written on its behalf after forge settles.
-      await run.settle();
+      await run[settleRun]();
       this.#run = undefined;
       settled();
     }

@@ -28,6 +28,11 @@ export interface RunRequest {
   readonly compensation: CompensationSettings;
 }
 
+/** @internal Runs the operations: for the foundry only, not for the middleware that sees the run. */
+export const runOperations: unique symbol = Symbol("workflowforge.runOperations");
+/** @internal Calls the settle callbacks once the run is over. */
+export const settleRun: unique symbol = Symbol("workflowforge.settleRun");
+
 /** One execution of a list of operations on a foundry. */
 export class Run implements RunContext {
   readonly workflow: WorkflowInfo;
@@ -85,7 +90,7 @@ export class Run implements RunContext {
   }
 
   /** Called by the foundry when the run is over. A failing callback cannot change the outcome. */
-  async settle(): Promise<void> {
+  async [settleRun](): Promise<void> {
     for (const callback of this.#settled.splice(0)) {
       try {
         await callback();
@@ -95,7 +100,7 @@ export class Run implements RunContext {
     }
   }
 
-  async execute(): Promise<unknown> {
+  async [runOperations](): Promise<unknown> {
     const { foundry, signal, workflow } = this.#request;
     const operations = workflow.operations;
     let input = this.#request.input;

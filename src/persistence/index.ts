@@ -2,8 +2,9 @@ export { usePersistence } from "./middleware.js";
 export { processOwner, type PersistenceOptions, type SnapshotMigration } from "./options.js";
 export { matchesFilter, type WorkflowPersistenceProvider, type ProviderCapabilities, type SnapshotFilter } from "./provider.js";
 export type { ListOptions } from "./list-options.js";
-export { definitionFingerprint, validateSnapshot, type WorkflowExecutionSnapshot, type SnapshotStatus, type SnapshotTimeline } from "./snapshot.js";
+export { definitionFingerprint, validateSnapshot, type WorkflowExecutionSnapshot, type SnapshotStatus } from "./snapshot.js";
 export type { SnapshotEvent, SnapshotDeletedEvent } from "./events.js";
+export { readTimeline, type OperationTimeline } from "./timeline.js";
 export { MemoryPersistenceProvider, type MemoryPersistenceProviderOptions } from "./providers/memory.js";
 export { createSnapshotCodec, defaultSnapshotCodec, encodeValue, decodeValue, type SnapshotCodec, type SnapshotCodecOptions } from "./codec/codec.js";
 export {
@@ -35,5 +36,5 @@ export {
 } from "./recovery/coordinator.js";
 export { type RetryOptions } from "./recovery/retry.js";
 export { type EnqueueOptions } from "./recovery/enqueue.js";
-export type { RecoveryOutcome, RecoveryReport, ResumedInstance, FailedInstance, SkippedInstance, InstanceRef } from "./recovery/report.js";
+export type { RecoveryOutcome, RecoveryReport, ResumedInstance, FailedInstance, SkippedInstance } from "./recovery/report.js";
 export { UnknownWorkflowError, RetriesExhaustedError } from "./recovery/errors.js";

@@ -14,7 +14,7 @@ import { RunClaim } from "./run-claim.js";
 import type { SessionOptions } from "./session-options.js";
 import { storedError } from "./stored-error.js";
 import { fingerprintOf, type SnapshotStatus, type WorkflowExecutionSnapshot } from "./snapshot.js";
-import { failedFrom, isoTime, snapshotEvent, snapshotOf, type SnapshotState } from "./snapshot-state.js";
+import { continueFrom, failedFrom, isoTime, snapshotEvent, snapshotOf, type SnapshotState } from "./snapshot-state.js";
 import { SnapshotStore } from "./snapshot-store.js";
 import { Timeline } from "./timeline.js";
 
@@ -202,14 +202,7 @@ export class PersistenceSession {
       return;
     }
     const { snapshot } = plan;
-    state.createdAt = snapshot.createdAt;
-    state.next = snapshot.nextOperationIndex;
-    state.outputs = { ...snapshot.outputs };
-    state.lastOutput = snapshot.lastOutput;
-    state.error = snapshot.error;
-    state.attempts = snapshot.attempts;
-    const created = Date.parse(snapshot.createdAt);
-    state.timeline = Timeline.of(count, Number.isNaN(created) ? Date.now() : created, snapshot.timeline);
+    continueFrom(state, snapshot);
     for (const [key, value] of Object.entries(snapshot.annotations ?? {})) run.annotations.set(key, value);
     if (plan.kind === "compensate") {
       state.status = "compensating";

@@ -3,7 +3,7 @@ import type { SnapshotKeys, StoredError } from "./errors.js";
 import type { SnapshotEvent } from "./events.js";
 import type { ResolvedPersistenceOptions } from "./options.js";
 import type { SnapshotStatus, WorkflowExecutionSnapshot } from "./snapshot.js";
-import type { Timeline } from "./timeline.js";
+import { Timeline } from "./timeline.js";
 
 /** What a run knows of its stored snapshot between checkpoints. */
 export interface SnapshotState {
@@ -57,6 +57,18 @@ export function snapshotOf(state: SnapshotState, status: SnapshotStatus, propert
   const annotations = annotationsOf(state);
   if (annotations !== undefined) snapshot.annotations = annotations;
   return snapshot;
+}
+
+/** Continues `snapshot` in `state`: where it stopped, its outputs, error, attempts and timeline. */
+export function continueFrom(state: SnapshotState, snapshot: WorkflowExecutionSnapshot): void {
+  state.createdAt = snapshot.createdAt;
+  state.next = snapshot.nextOperationIndex;
+  state.outputs = { ...snapshot.outputs };
+  state.lastOutput = snapshot.lastOutput;
+  state.error = snapshot.error;
+  state.attempts = snapshot.attempts;
+  const created = Date.parse(snapshot.createdAt);
+  state.timeline = Timeline.of(state.workflow.operations.length, Number.isNaN(created) ? Date.now() : created, snapshot.timeline);
 }
 
 /** What the last checkpoint stored, marked failed with `error`, with the run's timeline and annotations as they are now. */

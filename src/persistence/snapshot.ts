@@ -1,6 +1,7 @@
 import { maxAnnotationLength, maxAnnotations } from "../annotations.js";
 import type { WorkflowInfo } from "../types.js";
 import { hex32 } from "./codec/checksum.js";
+import { isTimelineText } from "./timeline.js";
 import { SnapshotCorruptedError, type SnapshotKeys, type StoredError } from "./errors.js";
 
 export type SnapshotStatus = "running" | "failed" | "compensating" | "completed";
@@ -41,27 +42,18 @@ export interface WorkflowExecutionSnapshot {
    */
   readonly attempts?: number;
   /**
-   * Per operation of the definition, in milliseconds after `createdAt`: when it first started and
-   * last finished (-1: not yet), and how many times it was executed (a checkpoint counts the next
-   * operation as started, so one re-executed after a crash counts 2). Absent for definitions of
+   * Per operation of the definition, `startedAt,finishedAt,executions`, `;` between operations:
+   * when it first started and last finished, in milliseconds after `createdAt` (empty: not yet),
+   * and how many times it was executed (a checkpoint counts the next operation as started, so one
+   * re-executed after a crash counts 2). Read it with `readTimeline`. Absent for definitions of
    * more than 1,000 operations and in snapshots written before it existed.
    */
-  readonly timeline?: SnapshotTimeline;
+  readonly timeline?: string;
   /** The run's annotations (`run.annotations`): at most 32 string keys and values. */
   readonly annotations?: Readonly<Record<string, string>>;
   /** ISO-8601. */
   readonly createdAt: string;
   readonly updatedAt: string;
-}
-
-/** Parallel arrays, one entry per operation of the definition. */
-export interface SnapshotTimeline {
-  /** Milliseconds after `createdAt` at which each operation first started; -1 when it never did. */
-  readonly startedAt: readonly number[];
-  /** Milliseconds after `createdAt` at which each operation last finished (completed or failed); -1 when it never did. */
-  readonly finishedAt: readonly number[];
-  /** How many times each operation was executed. */
-  readonly executions: readonly number[];
 }
 
 const statuses: ReadonlySet<string> = new Set<SnapshotStatus>(["running", "failed", "compensating", "completed"]);
@@ -72,17 +64,6 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function isCount(value: unknown): value is number {
   return typeof value === "number" && Number.isInteger(value) && value >= 0;
-}
-
-const isInteger = (value: unknown, least: number): boolean => typeof value === "number" && Number.isInteger(value) && value >= least;
-
-function isTimeline(value: unknown): boolean {
-  if (!isRecord(value)) return false;
-  const arrays: unknown[] = [value.startedAt, value.finishedAt, value.executions];
-  if (!arrays.every((array): array is unknown[] => Array.isArray(array))) return false;
-  const [startedAt, finishedAt, executions] = arrays as [unknown[], unknown[], unknown[]];
-  if (startedAt.length !== executions.length || finishedAt.length !== executions.length) return false;
-  return executions.every((count) => isInteger(count, 0)) && startedAt.concat(finishedAt).every((offset) => isInteger(offset, -1));
 }
 
 function isAnnotations(value: unknown): boolean {
@@ -114,7 +95,7 @@ const rules: readonly ((s: Record<string, unknown>) => string | undefined)[] = [
   (s) => (s.owner === undefined || typeof s.owner === "string" ? undefined : "owner is not a string"),
   (s) => (s.leaseExpiresAt === undefined || typeof s.leaseExpiresAt === "string" ? undefined : "leaseExpiresAt is not a string"),
   (s) => (s.attempts === undefined || isCount(s.attempts) ? undefined : "attempts is not a non-negative integer"),
-  (s) => (s.timeline === undefined || isTimeline(s.timeline) ? undefined : "timeline is not { startedAt, finishedAt, executions } of integers, one per operation"),
+  (s) => (s.timeline === undefined || isTimelineText(s.timeline) ? undefined : 'timeline is not "startedAt,finishedAt,executions" per operation, separated by ";"'),
   (s) => (s.annotations === undefined || isAnnotations(s.annotations) ? undefined : `annotations is not an object of at most ${maxAnnotations} strings`),
   (s) => (typeof s.createdAt === "string" && typeof s.updatedAt === "string" ? undefined : "createdAt/updatedAt are not strings"),
 ];

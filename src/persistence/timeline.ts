@@ -1,17 +1,29 @@
-import type { SnapshotTimeline } from "./snapshot.js";
+import type { WorkflowExecutionSnapshot } from "./snapshot.js";
 
 /**
- * Definitions with more operations than this keep no timeline: it is rewritten with every
- * checkpoint, so its cost per step grows with the number of operations.
+ * Definitions with more operations than this keep no timeline: a durable store encodes it with
+ * every checkpoint, so its cost per step would grow with the length of the definition.
  */
 export const timelineOperationLimit = 1000;
 
+/** A stored timeline: `startedAt,finishedAt,executions` per operation, `;` between them. */
+const timelinePattern = /^\d*,\d*,\d+(?:;\d*,\d*,\d+)*$/;
+
+/** Whether `value` is a stored timeline. */
+export function isTimelineText(value: unknown): value is string {
+  return typeof value === "string" && timelinePattern.test(value);
+}
+
 /**
  * When each operation of a run first started, last finished, and how many times it was executed,
- * kept as milliseconds after the instance's `createdAt` (-1: not yet). Bounded by the number of
- * operations, never by the number of executions, and written with the checkpoints that happen
- * anyway: a checkpoint that lets the next operation start counts that operation as started, so an
- * operation re-executed after a crash counts twice without a write of its own.
+ * as milliseconds after the instance's `createdAt`. Bounded by the number of operations, never by
+ * the number of executions, and written with the checkpoints that happen anyway: a checkpoint that
+ * lets the next operation start counts that operation as started, so an operation re-executed
+ * after a crash counts twice without a write of its own.
+ *
+ * Stored as one string, which a store encodes and a live copy shares without walking it. Only the
+ * operation in progress changes between checkpoints, so the text of those before it is kept, and
+ * the text of those after it was joined once: a checkpoint costs the same at any length.
  */
 export class Timeline {
   readonly #origin: number;
@@ -20,54 +32,109 @@ export class Timeline {
   readonly #executions: number[];
   // The highest operation this run counted: a renewal's save does not count the running one again.
   #counted = -1;
+  // Operations [0, #done) can no longer change in this run; #doneText is their text, each followed by ";".
+  #done = 0;
+  #doneText = "";
+  // #restText[i]: the text of operations [i, count), each preceded by ";", as this run found them.
+  readonly #restText: string[];
 
   private constructor(origin: number, startedAt: number[], finishedAt: number[], executions: number[]) {
     this.#origin = origin;
     this.#startedAt = startedAt;
     this.#finishedAt = finishedAt;
     this.#executions = executions;
+    const count = executions.length;
+    this.#restText = new Array<string>(count + 1);
+    this.#restText[count] = "";
+    for (let index = count - 1; index >= 0; index--) this.#restText[index] = `;${this.#entry(index)}${this.#restText[index + 1]}`;
   }
 
   /**
    * The timeline of a definition of `count` operations whose instance was created at `origin`
    * (epoch ms), continuing `stored` when it fits; undefined past {@link timelineOperationLimit}.
    */
-  static of(count: number, origin: number, stored?: SnapshotTimeline): Timeline | undefined {
+  static of(count: number, origin: number, stored?: string): Timeline | undefined {
     if (count > timelineOperationLimit) return undefined;
-    if (stored !== undefined && stored.executions.length === count) {
-      return new Timeline(origin, [...stored.startedAt], [...stored.finishedAt], [...stored.executions]);
-    }
-    return new Timeline(origin, new Array<number>(count).fill(-1), new Array<number>(count).fill(-1), new Array<number>(count).fill(0));
+    const entries = stored === undefined ? [] : parseTimeline(stored);
+    if (entries.length !== count) return new Timeline(origin, new Array<number>(count).fill(-1), new Array<number>(count).fill(-1), new Array<number>(count).fill(0));
+    return new Timeline(origin, entries.map((entry) => entry[0]), entries.map((entry) => entry[1]), entries.map((entry) => entry[2]));
   }
 
   /** Operation `index` starts now. */
-  started(index: number, now = Date.now()): void {
-    if (index > this.#counted) this.#count(index, now);
+  started(index: number): void {
+    if (index > this.#counted) this.#count(index, Date.now());
   }
 
   /** A checkpoint is about to be stored after which operation `index` starts: it counts it. */
-  announce(index: number, now = Date.now()): void {
-    if (index > this.#counted && index < this.#executions.length) this.#count(index, now);
+  announce(index: number): void {
+    if (index > this.#counted && index < this.#executions.length) this.#count(index, Date.now());
   }
 
   /** Operation `index` finished now (completed or failed). */
-  finished(index: number, now = Date.now()): void {
-    if (index < this.#finishedAt.length) this.#finishedAt[index] = this.#offset(now);
+  finished(index: number): void {
+    if (index >= this.#executions.length) return;
+    this.#settle(index);
+    this.#finishedAt[index] = this.#offset(Date.now());
   }
 
-  /** A copy for a snapshot. */
-  toSnapshot(): SnapshotTimeline {
-    return { startedAt: [...this.#startedAt], finishedAt: [...this.#finishedAt], executions: [...this.#executions] };
+  /** The text a snapshot stores. */
+  toSnapshot(): string {
+    const index = this.#done;
+    return `${this.#doneText}${this.#entry(index)}${this.#restText[index + 1] ?? ""}`;
   }
 
   #count(index: number, now: number): void {
+    this.#settle(index);
     this.#counted = index;
     this.#executions[index] = (this.#executions[index] ?? 0) + 1;
     if ((this.#startedAt[index] ?? -1) < 0) this.#startedAt[index] = this.#offset(now);
+  }
+
+  // Operations run forward: once operation `index` is touched, those before it are final.
+  #settle(index: number): void {
+    while (this.#done < index) this.#doneText += `${this.#entry(this.#done++)};`;
+  }
+
+  #entry(index: number): string {
+    const started = this.#startedAt[index] ?? -1;
+    const finished = this.#finishedAt[index] ?? -1;
+    return `${started < 0 ? "" : started},${finished < 0 ? "" : finished},${this.#executions[index] ?? 0}`;
   }
 
   // Clocks of two processes may disagree: an offset is never negative.
   #offset(now: number): number {
     return Math.max(0, now - this.#origin);
   }
+}
+
+/** `[startedAt, finishedAt, executions]` per operation of a stored timeline, -1 for a time that never came. */
+function parseTimeline(text: string): [number, number, number][] {
+  if (!isTimelineText(text)) return [];
+  return text.split(";").map((entry) => {
+    const [started = "", finished = "", executions = "0"] = entry.split(",");
+    return [started === "" ? -1 : Number(started), finished === "" ? -1 : Number(finished), Number(executions)];
+  });
+}
+
+/** One operation of a snapshot's timeline, with its times as dates. */
+export interface OperationTimeline {
+  readonly index: number;
+  /** When it first started; undefined when it never did. */
+  readonly startedAt: Date | undefined;
+  /** When it last finished (completed or failed); undefined when it never did. */
+  readonly finishedAt: Date | undefined;
+  /** How many times it was executed: more than 1 when it ran again after a crash or a failure. */
+  readonly executions: number;
+}
+
+/**
+ * The timeline of `snapshot`, one entry per operation of its definition, in order; undefined when
+ * the snapshot has none (written before timelines existed, or a definition of more than 1,000
+ * operations).
+ */
+export function readTimeline(snapshot: Pick<WorkflowExecutionSnapshot, "createdAt" | "timeline">): OperationTimeline[] | undefined {
+  if (snapshot.timeline === undefined) return undefined;
+  const origin = Date.parse(snapshot.createdAt);
+  const at = (offset: number): Date | undefined => (offset < 0 ? undefined : new Date(origin + offset));
+  return parseTimeline(snapshot.timeline).map(([started, finished, executions], index) => ({ index, startedAt: at(started), finishedAt: at(finished), executions }));
 }

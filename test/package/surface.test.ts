@@ -26,7 +26,7 @@ const surface: Record<string, { readonly module: object; readonly names: readonl
       "MemoryPersistenceProvider", "PersistenceError", "RetriesExhaustedError", "SnapshotConflictError", "SnapshotCorruptedError",
       "SnapshotSerializationError", "SnapshotTooLargeError", "UnknownWorkflowError", "WorkflowCompensatedError", "WorkflowDefinitionMismatchError",
       "createRecoveryCoordinator", "createSnapshotCodec", "decodeValue", "defaultSnapshotCodec", "definitionFingerprint", "encodeValue",
-      "isClaimedByOther", "matchesFilter", "processOwner", "snapshotKeysOf", "usePersistence", "validateSnapshot",
+      "isClaimedByOther", "matchesFilter", "processOwner", "readTimeline", "snapshotKeysOf", "usePersistence", "validateSnapshot",
     ],
   },
   "workflowforge/persistence/testing": {

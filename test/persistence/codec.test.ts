@@ -356,6 +356,13 @@ describe("the envelope", () => {
     expect(defaultSnapshotCodec.decode(encoded, keys)).toStrictEqual(rich);
   });
 
+  it("round-trips the timeline and the annotations, and rejects a decoded timeline that is not one", () => {
+    const withBoth = snapshot({}, { timeline: "0,10,1;15,,2;,,0", annotations: { "otel.traceparent": "00-abc-def-01" } });
+    expect(defaultSnapshotCodec.decode(defaultSnapshotCodec.encode(withBoth), keys)).toStrictEqual(withBoth);
+    const broken = snapshot({}, { timeline: "0,10,1;15,,two" });
+    expect(corruption(defaultSnapshotCodec.encode(broken)).message).toContain("timeline is not");
+  });
+
   it("detects a truncated record", () => {
     const encoded = defaultSnapshotCodec.encode(rich);
     for (const cut of [0, 3, 20, encoded.length - 1]) corruption(encoded.slice(0, cut));

@@ -30,7 +30,7 @@ describe("snapshot size", () => {
     expect(skeleton(afterAll).length).toBe(skeleton(afterTen).length);
     expect(skeleton(afterAll)).toBe(skeleton(afterTen));
     for (const snapshot of [afterTen, afterAll]) {
-      expect(Object.values(snapshot.timeline ?? {}).map((numbers: readonly number[]) => numbers.length)).toEqual([STEPS, STEPS, STEPS]);
+      expect(snapshot.timeline?.split(";")).toHaveLength(STEPS);
     }
   });
 

@@ -1,8 +1,7 @@
-/** Which stored instance an outcome is about: the two snapshot keys. */
-export interface InstanceRef {
-  readonly instanceId: string;
-  readonly workflowKey: string;
-}
+import type { InstanceIdentity } from "../../types.js";
+
+/** Which stored instance an outcome is about: the two keys. Public as `InstanceIdentity` (workflowforge). */
+export type InstanceRef = InstanceIdentity;
 
 /** The resumed run completed. `attempts` counts this instance's claims, this one included. */
 export interface ResumedInstance extends InstanceRef {

@@ -26,6 +26,8 @@ export function fullSnapshot(overrides: Partial<WorkflowExecutionSnapshot> = {})
     owner: "worker-1",
     leaseExpiresAt: "2026-01-01T00:00:30.000Z",
     attempts: 2,
+    timeline: "0,100,1;120,300,1;340,800,2;900,950,1;,,0",
+    annotations: { "otel.traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" },
     createdAt: "2026-01-01T00:00:00.000Z",
     updatedAt: "2026-01-01T00:00:01.000Z",
     ...overrides,
