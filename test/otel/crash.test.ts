@@ -16,8 +16,8 @@ const child = bundleForChild(fileURLToPath(new URL("./crash-child.ts", import.me
 const root = mkdtempSync(join(tmpdir(), "wf-otel-crash-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-function runChild(dir: string, killAt: string): { readonly status: number | null; readonly signal: NodeJS.Signals | null; readonly stderr: string } {
-  const env = { ...process.env, STORE_DIR: join(dir, "store"), LOG_FILE: join(dir, "log"), SPANS_FILE: join(dir, "spans"), RESULT_FILE: join(dir, "result.json"), KILL_AT: killAt };
+function runChild(dir: string, killAt: string, resume = ""): { readonly status: number | null; readonly signal: NodeJS.Signals | null; readonly stderr: string } {
+  const env = { ...process.env, STORE_DIR: join(dir, "store"), LOG_FILE: join(dir, "log"), SPANS_FILE: join(dir, "spans"), RESULT_FILE: join(dir, "result.json"), KILL_AT: killAt, RESUME: resume };
   const { status, signal, stderr } = spawnSync(process.execPath, [child], { env, encoding: "utf8", timeout: 30_000 });
   return { status, signal, stderr };
 }
@@ -29,11 +29,11 @@ function executions(dir: string): number[] {
 }
 
 /** The killed run, then its resumption in a new process: their spans, by process. */
-function crashAndResume(killAt: string): { readonly dir: string; readonly first: SpanRecord[]; readonly second: SpanRecord[] } {
+function crashAndResume(killAt: string, resume: string): { readonly dir: string; readonly first: SpanRecord[]; readonly second: SpanRecord[] } {
   const dir = mkdtempSync(join(root, "case-"));
   const killed = runChild(dir, killAt);
   expect(killed.signal, killed.stderr).toBe("SIGKILL");
-  const resumed = runChild(dir, "");
+  const resumed = runChild(dir, "", resume);
   expect(resumed.status, resumed.stderr).toBe(0);
   const records = readSpanFile(join(dir, "spans"));
   const pids = [...new Set(records.map((record) => record.pid))];
@@ -53,10 +53,11 @@ const runSpan = (records: readonly SpanRecord[]): SpanRecord => {
 
 describe("a run killed with SIGKILL and resumed in another process", () => {
   it.each([
-    { killAt: "op:3", rerun: 3, endedBeforeKill: [0, 1, 2] },
-    { killAt: "save:2", rerun: 2, endedBeforeKill: [0, 1, 2] },
-  ])("is one trace with a span per execution of each operation, parented to its process's run (kill at $killAt)", ({ killAt, rerun, endedBeforeKill }) => {
-    const { dir, first, second } = crashAndResume(killAt);
+    { killAt: "op:3", rerun: 3, endedBeforeKill: [0, 1, 2], resume: "usePersistence" },
+    { killAt: "save:2", rerun: 2, endedBeforeKill: [0, 1, 2], resume: "usePersistence" },
+    { killAt: "op:3", rerun: 3, endedBeforeKill: [0, 1, 2], resume: "coordinator" },
+  ])("is one trace with a span per execution of each operation, parented to its process's run (kill at $killAt, resumed by $resume)", ({ killAt, rerun, endedBeforeKill, resume }) => {
+    const { dir, first, second } = crashAndResume(killAt, resume);
     const counts = executions(dir);
     expect(counts).toEqual(counts.map((_, i) => (i === rerun ? 2 : 1)));
 
@@ -76,6 +77,7 @@ describe("a run killed with SIGKILL and resumed in another process", () => {
     expect(operationIndexes(secondEnded)).toEqual(Array.from({ length: STEPS - rerun }, (_, i) => rerun + i));
     const finishedRun = secondEnded.find((record) => record.name === "run CrashTrace");
     expect(finishedRun?.attributes["workflowforge.run.resumed"]).toBe(true);
+    expect(finishedRun?.attributes["workflowforge.run.attempt"]).toBe(resume === "coordinator" ? 1 : undefined);
     expect(finishedRun?.attributes["workflowforge.run.resumed_from"]).toBe(rerun);
     expect(finishedRun?.events.filter((event) => event.name === "workflowforge.operation.skipped").map((event) => event.attributes["workflowforge.operation.index"])).toEqual(
       Array.from({ length: rerun }, (_, i) => i),
