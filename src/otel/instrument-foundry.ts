@@ -96,8 +96,8 @@ export function instrumentFoundry(foundry: Foundry<any>, telemetry: Telemetry): 
     if (trace === undefined || trace.run !== context.run) return next();
     return trace.operation(context, next);
   };
-  // A plain property: an accessor that hid the hook when nothing records made every run slower
-  // (V8 turns a function with an accessor into a dictionary-mode object).
+  // A plain property: hiding the hook behind an accessor when nothing records measured slower than
+  // the await the engine spends on it.
   layer.start = start;
   foundry.use(layer);
   instrumented.add(foundry);
