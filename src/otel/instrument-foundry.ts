@@ -5,7 +5,8 @@ import { RunTrace, type RunOwner } from "./run-trace.js";
 import { now } from "./spans.js";
 import type { Telemetry } from "./telemetry.js";
 
-const instrumented = new WeakSet<object>();
+// Marks this package's layer, so that a foundry is instrumented once.
+const marker = Symbol.for("workflowforge.otel.layer");
 // Handed by an instrumented smith to the run it starts on a foundry, which ends the run's span
 // with the smith's final outcome (compensation and timeouts included).
 const owners = new WeakMap<object, RunOwner>();
@@ -16,8 +17,8 @@ export function noteAttempt(foundry: Foundry<any>, attempt: number): void {
   attempts.set(foundry, attempt);
 }
 
-export function isInstrumented(foundry: object): boolean {
-  return instrumented.has(foundry);
+export function isInstrumented(foundry: Foundry<any>): boolean {
+  return foundry.middleware.some((layer) => (layer as unknown as Record<symbol, unknown>)[marker] === true);
 }
 
 /** Called by an instrumented smith before it runs `foundry`: the run about to start is its. */
@@ -99,6 +100,6 @@ export function instrumentFoundry(foundry: Foundry<any>, telemetry: Telemetry): 
   // A plain property: hiding the hook behind an accessor when nothing records measured slower than
   // the await the engine spends on it.
   layer.start = start;
+  (layer as unknown as Record<symbol, unknown>)[marker] = true;
   foundry.use(layer);
-  instrumented.add(foundry);
 }
