@@ -1,4 +1,5 @@
 import { context as contexts, trace, type Attributes, type Context, type Link, type Span } from "@opentelemetry/api";
+import { WorkflowAbortedError } from "../errors.js";
 import type { Foundry } from "../foundry.js";
 import type { OperationContext, RunContext } from "../types.js";
 import { annotationKeys, attr, errorTypeOf, events, runErrorTypeOf } from "./attributes.js";
@@ -210,6 +211,12 @@ export class RunTrace {
     return this.#compensation;
   }
 
+  // Why a run that saw no failure did not complete: the engine stops a run between operations when its signal aborts.
+  #stopped(): Error {
+    const location = { workflowName: this.run.workflow.name };
+    return this.#signal.aborted ? new WorkflowAbortedError(location, this.#signal.reason) : new Error(`the run of "${location.workflowName}" stopped before its last operation`);
+  }
+
   /** Ends the run's span (once) with `outcome`, or with what the run itself saw. */
   end(outcome?: { readonly error: unknown } | { readonly ok: true }): void {
     if (this.#ended) return;
@@ -217,7 +224,7 @@ export class RunTrace {
     const span = this.span;
     this.#compensation?.end();
     let error: { readonly value: unknown } | undefined;
-    if (outcome === undefined) error = this.error ?? (this.#completed ? undefined : { value: this.#signal.reason ?? new Error("the run stopped") });
+    if (outcome === undefined) error = this.error ?? (this.#completed ? undefined : { value: this.#stopped() });
     else if ("error" in outcome) error = { value: outcome.error };
     const { instruments } = this;
     const name = this.run.workflow.name;

@@ -97,3 +97,18 @@ describe("instrument(foundry) with no SDK registered", () => {
     expect(provider.tryLoad("quiet-1", "Quiet")?.annotations).toBeUndefined();
   });
 });
+
+describe("instrument(foundry) when a run stops", () => {
+  it("ends the run's span with error.type ABORTED when its signal aborts between operations", async () => {
+    const otel = createHarness();
+    const controller = new AbortController();
+    const foundry = instrument(createFoundry("Stoppable"), otel.options)
+      .withOperation("first", () => controller.abort(new Error("shutting down")))
+      .withOperation("second", () => 2);
+    await expect(foundry.forge({ signal: controller.signal })).rejects.toMatchObject({ code: "ABORTED" });
+    const [run] = otel.named("run Stoppable");
+    expect(otel.named("operation second")).toEqual([]);
+    expect(run?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(run?.attributes["error.type"]).toBe("ABORTED");
+  });
+});
