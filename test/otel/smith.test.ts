@@ -2,6 +2,7 @@ import { SpanStatusCode } from "@opentelemetry/api";
 import { describe, expect, it } from "vitest";
 import { createFoundry, createSmith, createWorkflow } from "../../src/index.js";
 import { instrument } from "../../src/otel/index.js";
+import { MemoryPersistenceProvider, usePersistence, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
 import { createHarness, parentOf } from "./harness.js";
 
 const spanId = (span: { spanContext(): { spanId: string } } | undefined): string | undefined => span?.spanContext().spanId;
@@ -65,5 +66,39 @@ describe("instrument(smith)", () => {
     expect(otel.named("run Ping")).toHaveLength(2);
     expect(otel.named("operation ping")).toHaveLength(2);
     expect(new Set(otel.named("run Ping").map((span) => span.spanContext().traceId)).size).toBe(2);
+  });
+});
+
+describe("instrument(smith) with persistence", () => {
+  it("shows a compensation an interrupted run left unfinished, finished by the next run in the same trace", async () => {
+    const otel = createHarness();
+    const provider = new MemoryPersistenceProvider();
+    // The record of the first restore is not stored once: the first run stops mid-compensation.
+    const save = provider.save.bind(provider);
+    let refused = false;
+    provider.save = (snapshot: WorkflowExecutionSnapshot) => {
+      if (!refused && snapshot.status === "compensating" && snapshot.nextOperationIndex === 1) {
+        refused = true;
+        throw new Error("store unavailable");
+      }
+      save(snapshot);
+    };
+    const smith = instrument(createSmith(), otel.options);
+    // Instrumented before persistence, as recommended: the trace hears of each restore before persistence records it.
+    const attempt = () => smith.forge(bookTrip(), usePersistence(instrument(createFoundry("Trip"), otel.options), provider, { instanceId: "trip-3" }));
+    await expect(attempt()).rejects.toMatchObject({ code: "PERSISTENCE" });
+    await expect(attempt()).rejects.toMatchObject({ code: "WORKFLOW_COMPENSATED" });
+
+    const [first, second] = otel.named("run BookTrip");
+    expect(parentOf(second!)).toBe(spanId(first));
+    expect(second?.attributes["error.type"]).toBe("WORKFLOW_COMPENSATED");
+    const [, resumed] = otel.named("compensate BookTrip");
+    expect(parentOf(resumed!)).toBe(spanId(second));
+    expect(resumed?.attributes["workflowforge.compensation.pending"]).toBe(2);
+    // The first run restored the hotel but could not record it: the second restores it again (at
+    // least once), then the flight.
+    const [interrupted] = otel.named("compensate BookTrip");
+    expect(otel.named("restore hotel").map(parentOf)).toEqual([spanId(interrupted), spanId(resumed)]);
+    expect(otel.named("restore flight").map(parentOf)).toEqual([spanId(resumed)]);
   });
 });
