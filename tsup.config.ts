@@ -6,7 +6,7 @@ const shared = {
   platform: "node",
   treeshake: true,
   sourcemap: false,
-  external: ["better-sqlite3", "pg", "@electric-sql/pglite", "ioredis", "redis"],
+  external: ["better-sqlite3", "pg", "@electric-sql/pglite", "ioredis", "redis", "@opentelemetry/api"],
 } satisfies Options;
 
 export default defineConfig([
@@ -23,6 +23,7 @@ export default defineConfig([
       "persistence/sqlite": "src/persistence/providers/sqlite.ts",
       "persistence/postgres": "src/persistence/providers/postgres.ts",
       "persistence/redis": "src/persistence/providers/redis.ts",
+      "otel/index": "src/otel/index.ts",
     },
     format: ["esm", "cjs"],
     dts: true,

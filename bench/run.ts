@@ -21,6 +21,7 @@ const benches: readonly BenchFile[] = [
   { name: "sqlite", against: "one prepared upsert of the same text", load: () => import("./sqlite.js") },
   { name: "postgres", against: "the provider's own SQL statement sent alone", load: () => import("./postgres.js") },
   { name: "redis", against: "one `SET` of the same text", load: () => import("./redis.js") },
+  { name: "otel", against: "the same foundry without `instrument()`", load: () => import("./otel.js") },
   { name: "scale-out", against: "the same worker processes writing one upsert (one `SET`) per step", load: () => import("./scale-out.js") },
 ];
 

@@ -40,8 +40,8 @@ function runnableJs(code: string): string {
 }
 
 describe("README", () => {
-  it("is short enough to read: under 350 lines", () => {
-    expect(readme.split("\n").length).toBeLessThan(350);
+  it("is short enough to read: under 380 lines", () => {
+    expect(readme.split("\n").length).toBeLessThan(380);
   });
 
   it("opens with the quickstart: its first code block is the ```js file a user saves as quickstart.mjs", () => {

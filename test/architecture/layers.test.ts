@@ -22,12 +22,14 @@ const edges = sourceFiles(src).map((file) => {
   const targets = [...text.matchAll(/(?:import|export)[^;]*?from\s+"(\.[^"]+)"|import\s+"(\.[^"]+)"/g)].map((match) =>
     relative(src, resolve(dirname(file), (match[1] ?? match[2]) as string)).replace(/\.js$/, ""),
   );
-  return { from: relative(src, file).replace(/\.ts$/, ""), targets };
+  const packages = [...text.matchAll(/(?:import|export)[^;]*?from\s+"([^".][^"]*)"|import\s+"([^".][^"]*)"/g)].map((match) => (match[1] ?? match[2]) as string);
+  return { from: relative(src, file).replace(/\.ts$/, ""), targets, packages };
 });
 
 const inPersistence = (path: string): boolean => path.startsWith("persistence/");
 // The inspector (`workflowforge ui`) is part of the CLI's layer: the same program, on top of persistence.
 const inCli = (path: string): boolean => path.startsWith("cli/") || path.startsWith("inspector/");
+const inOtel = (path: string): boolean => path.startsWith("otel/");
 const isProvider = (path: string): boolean => path.startsWith("persistence/providers/");
 // Provider modules every provider may use; each other file under providers/ belongs to one provider:
 // the provider of its folder (file/lock belongs to file), else of its name (sqlite-sql to sqlite).
@@ -49,7 +51,19 @@ describe("the layers of src/", () => {
   });
 
   it("keeps the engine free of persistence and of the CLI", () => {
-    expect(crossings((from, to) => !inPersistence(from) && !inCli(from) && (inPersistence(to) || inCli(to)))).toEqual([]);
+    const engine = (path: string): boolean => !inPersistence(path) && !inCli(path) && !inOtel(path);
+    expect(crossings((from, to) => engine(from) && (inPersistence(to) || inCli(to)))).toEqual([]);
+  });
+
+  it("imports @opentelemetry/* only in otel/, and nothing imports otel/ (the core stays dependency-free)", () => {
+    const opentelemetry = edges.flatMap(({ from, packages }) => packages.filter((name) => name.startsWith("@opentelemetry/")).map((name) => `${from} -> ${name}`));
+    expect(opentelemetry.length).toBeGreaterThan(0);
+    expect(opentelemetry.filter((edge) => !inOtel(edge))).toEqual([]);
+    expect(crossings((from, to) => !inOtel(from) && inOtel(to))).toEqual([]);
+  });
+
+  it("keeps otel/ on the engine's side of persistence, away from the CLI and from providers", () => {
+    expect(crossings((from, to) => inOtel(from) && (inCli(to) || isProvider(to)))).toEqual([]);
   });
 
   it("keeps persistence free of the CLI", () => {

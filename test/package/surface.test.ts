@@ -6,6 +6,7 @@ import * as file from "../../src/persistence/providers/file/index.js";
 import * as sqlite from "../../src/persistence/providers/sqlite.js";
 import * as postgres from "../../src/persistence/providers/postgres.js";
 import * as redis from "../../src/persistence/providers/redis.js";
+import * as otel from "../../src/otel/index.js";
 
 // The exact runtime names of every entry point (the modules tsup builds them from). Adding or
 // removing a public name must change this list: a change to the surface is a visible decision.
@@ -36,6 +37,7 @@ const surface: Record<string, { readonly module: object; readonly names: readonl
   "workflowforge/persistence/sqlite": { module: sqlite, names: ["SqlitePersistenceProvider"] },
   "workflowforge/persistence/postgres": { module: postgres, names: ["PostgresPersistenceProvider"] },
   "workflowforge/persistence/redis": { module: redis, names: ["RedisPersistenceProvider"] },
+  "workflowforge/otel": { module: otel, names: ["instrument"] },
 };
 
 describe("the public surface", () => {

@@ -36,6 +36,7 @@ const packageTargets: Record<string, string> = {
   "workflowforge/persistence/sqlite": source("persistence/providers/sqlite.ts"),
   "workflowforge/persistence/postgres": source("persistence/providers/postgres.ts"),
   "workflowforge/persistence/redis": source("persistence/providers/redis.ts"),
+  "workflowforge/otel": source("otel/index.ts"),
 };
 
 // A sample that registers the conformance suite runs it through a stand-in that runs every case at once.

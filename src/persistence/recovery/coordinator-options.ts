@@ -6,6 +6,7 @@ import type { Workflow } from "../../workflow.js";
 import { processOwner, resolvePersistenceOptions, type PersistenceOptions, type ResolvedPersistenceOptions } from "../options.js";
 import type { WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
+import type { RecoveryOutcome } from "./report.js";
 import { resolveRetry, type ResolvedRetry, type RetryOptions } from "./retry.js";
 
 export interface RecoveryCoordinatorOptions {
@@ -32,6 +33,11 @@ export interface RecoveryCoordinatorOptions {
   readonly onComplete?: PersistenceOptions["onComplete"];
   /** @default "error" (the instance is reported failed and left alone) */
   readonly onDefinitionMismatch?: PersistenceOptions["onDefinitionMismatch"];
+  /**
+   * Told the outcome of each instance the coordinator tried to resume, as soon as it is known
+   * (workflowforge/otel counts dead letters here). What it throws is ignored. @default undefined
+   */
+  readonly onOutcome?: (outcome: RecoveryOutcome) => void;
 }
 
 export interface ResolvedCoordinatorOptions {
@@ -43,10 +49,12 @@ export interface ResolvedCoordinatorOptions {
   readonly concurrency: number;
   readonly leaseTtlMs: number;
   readonly persistence: Omit<ResolvedPersistenceOptions, "instanceId" | "workflowKey">;
+  /** Passes an outcome to `onOutcome`, and returns it. */
+  readonly report: (outcome: RecoveryOutcome) => RecoveryOutcome;
 }
 
 const where = "createRecoveryCoordinator(options)";
-const known = ["provider", "resolveWorkflow", "createFoundry", "smith", "retry", "concurrency", "owner", "leaseTtlMs", "onComplete", "onDefinitionMismatch"];
+const known = ["provider", "resolveWorkflow", "createFoundry", "smith", "retry", "concurrency", "owner", "leaseTtlMs", "onComplete", "onDefinitionMismatch", "onOutcome"];
 
 /** Validates every option, throwing `TypeError` naming the first bad one. */
 export function resolveCoordinatorOptions(input: RecoveryCoordinatorOptions): ResolvedCoordinatorOptions {
@@ -59,6 +67,7 @@ export function resolveCoordinatorOptions(input: RecoveryCoordinatorOptions): Re
   requireFunction(options.resolveWorkflow, `${where}: options.resolveWorkflow`);
   if (options.createFoundry !== undefined) requireFunction(options.createFoundry, `${where}: options.createFoundry`);
   if (options.smith !== undefined) requireSmith(options.smith);
+  if (options.onOutcome !== undefined) requireFunction(options.onOutcome, `${where}: options.onOutcome`);
   requirePositiveInteger(concurrency, `${where}: options.concurrency`);
   requireTimerMs(leaseTtlMs, `${where}: options.leaseTtlMs`);
   if (options.owner !== undefined) requireName(options.owner, `${where}: options.owner`);
@@ -77,6 +86,18 @@ export function resolveCoordinatorOptions(input: RecoveryCoordinatorOptions): Re
     concurrency,
     leaseTtlMs,
     persistence: { ...persistence, countsAttempts: true },
+    report: reportTo(options.onOutcome),
+  };
+}
+
+function reportTo(onOutcome: RecoveryCoordinatorOptions["onOutcome"]): (outcome: RecoveryOutcome) => RecoveryOutcome {
+  return (outcome) => {
+    try {
+      onOutcome?.(outcome);
+    } catch {
+      // An observer must not change what the coordinator reports.
+    }
+    return outcome;
   };
 }
 

@@ -131,7 +131,9 @@ class Coordinator implements RecoveryCoordinator {
     const flightKey = pairKey(keysOf(ref));
     if (this.#inFlight.has(flightKey)) return Promise.resolve({ ...ref, status: "skipped", reason: "in-progress" });
     const shutdown = { closing: this.#closing.signal, deadline: this.#deadline.signal };
-    const outcome = resumeInstance(this.#options, shutdown, ref, signal, found).finally(() => this.#inFlight.delete(flightKey));
+    const outcome = resumeInstance(this.#options, shutdown, ref, signal, found)
+      .then(this.#options.report)
+      .finally(() => this.#inFlight.delete(flightKey));
     this.#inFlight.set(flightKey, outcome);
     return outcome;
   }

@@ -1,0 +1,105 @@
+import type { Foundry } from "../foundry.js";
+import type { OperationMiddleware, RunStart } from "../types.js";
+import { attr } from "./attributes.js";
+import { RunTrace, type RunOwner } from "./run-trace.js";
+import { now } from "./spans.js";
+import type { Telemetry } from "./telemetry.js";
+
+// Marks this package's layer, so that a foundry is instrumented once.
+const marker = Symbol.for("workflowforge.otel.layer");
+// Handed by an instrumented smith to the run it starts on a foundry, which ends the run's span
+// with the smith's final outcome (compensation and timeouts included).
+const owners = new WeakMap<object, RunOwner>();
+// The recovery coordinator's attempt a foundry was created for (its runs' `workflowforge.run.attempt`).
+const attempts = new WeakMap<object, number>();
+
+export function noteAttempt(foundry: Foundry<any>, attempt: number): void {
+  attempts.set(foundry, attempt);
+}
+
+export function isInstrumented(foundry: Foundry<any>): boolean {
+  return foundry.middleware.some((layer) => (layer as unknown as Record<symbol, unknown>)[marker] === true);
+}
+
+/** Called by an instrumented smith before it runs `foundry`: the run about to start is its. */
+export function expectOwnedRun(foundry: Foundry<any>, owner: RunOwner): () => void {
+  owners.set(foundry, owner);
+  return () => {
+    if (owners.get(foundry) === owner) owners.delete(foundry);
+  };
+}
+
+/**
+ * Adds the operation middleware that traces and measures `foundry`'s runs. Its `start` hook makes
+ * the run's trace; the layer itself costs a comparison and a call per operation when neither
+ * traces nor metrics are recorded.
+ */
+export function instrumentFoundry(foundry: Foundry<any>, telemetry: Telemetry): void {
+  // A foundry runs one run at a time: the trace its events and layer report to.
+  let current: RunTrace | undefined;
+  let listening: "none" | "trace" | "metrics" = "none";
+
+  const listen = (metrics: boolean): void => {
+    if (listening === "metrics" || (listening === "trace" && !metrics)) return;
+    if (listening === "none") {
+      // Persistence restored the stored annotations and is about to claim the instance: the run's
+      // span starts now, so that the claim already carries its trace context.
+      foundry.on("snapshotRestored", () => current?.open());
+      foundry.on("operationSkipped", (event) => current?.skipped(event.index, event.operationName, current.run.workflow.operations.length));
+      // What failed a run before or outside this layer (a start hook, an abort between operations).
+      foundry.on("operationFailed", (event) => {
+        if (current !== undefined) current.error ??= { value: event.error };
+      });
+      foundry.on("snapshotSaved", (event) => {
+        const trace = current;
+        const awaited = trace?.checkpoint;
+        if (trace === undefined) return;
+        if (awaited === undefined) return trace.saved(event.revision);
+        if (event.nextOperationIndex !== awaited.index + 1) return;
+        trace.checkpoint = undefined;
+        if (trace.instruments.live) trace.instruments.checkpointDuration.record((now() - awaited.at) / 1000, { [attr.workflowName]: trace.run.workflow.name });
+      });
+    }
+    if (metrics) {
+      // Only for the checkpoint histogram: a completion listener costs the engine a promise per step.
+      foundry.on("operationCompleted", (event) => {
+        if (current !== undefined) current.checkpoint = { index: event.index, at: now() };
+      });
+    }
+    listening = metrics ? "metrics" : "trace";
+  };
+
+  const start = ({ run, signal }: RunStart<any>): void => {
+    const owner = owners.get(foundry);
+    if (owner !== undefined) owners.delete(foundry);
+    const instruments = telemetry.meters.get();
+    // Nothing is recorded (no SDK): the run gets no trace, and its operations go straight through.
+    if (!instruments.live && !telemetry.tracing) {
+      current = undefined;
+      return;
+    }
+    const trace = new RunTrace(telemetry, instruments, run, foundry, signal, attempts.get(foundry));
+    current = trace;
+    if (owner !== undefined) {
+      owner.trace = trace;
+      trace.owner = owner;
+    }
+    listen(instruments.live);
+    run.observeCompensation(trace.compensation.observer());
+    run.onSettled(() => {
+      if (current === trace) current = undefined;
+      if (trace.owner === undefined) trace.end();
+    });
+  };
+
+  const layer: OperationMiddleware = (context, next) => {
+    const trace = current;
+    if (trace === undefined || trace.run !== context.run) return next();
+    return trace.operation(context, next);
+  };
+  // A plain property: hiding the hook behind an accessor when nothing records measured slower than
+  // the await the engine spends on it.
+  layer.start = start;
+  (layer as unknown as Record<symbol, unknown>)[marker] = true;
+  foundry.use(layer);
+}

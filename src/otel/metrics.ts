@@ -1,0 +1,62 @@
+import { createNoopMeter, metrics, type Counter, type Histogram, type Meter, type MeterProvider } from "@opentelemetry/api";
+
+/** The instruments every instrumented run reports to. Names and units are listed in the README. */
+export interface Instruments {
+  /** False for the API's no-op meter: the hot path then skips even reading the clock. */
+  readonly live: boolean;
+  readonly runsStarted: Counter;
+  readonly runsCompleted: Counter;
+  readonly runsFailed: Counter;
+  readonly runsResumed: Counter;
+  readonly operationDuration: Histogram;
+  readonly checkpointDuration: Histogram;
+  readonly claimsLost: Counter;
+  readonly deadLetters: Counter;
+}
+
+// Buckets for durations in seconds, from a millisecond step to a minute-long one.
+const buckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+function instrumentsOf(meter: Meter): Instruments {
+  const counter = (name: string, description: string): Counter => meter.createCounter(name, { description, unit: "{run}" });
+  const histogram = (name: string, description: string): Histogram =>
+    meter.createHistogram(name, { description, unit: "s", advice: { explicitBucketBoundaries: buckets } });
+  return {
+    live: meter !== createNoopMeter(),
+    runsStarted: counter("workflowforge.run.started", "Runs started, resumed ones included"),
+    runsCompleted: counter("workflowforge.run.completed", "Runs that completed every operation"),
+    runsFailed: counter("workflowforge.run.failed", "Runs that ended with an error"),
+    runsResumed: counter("workflowforge.run.resumed", "Runs that continued an instance from a stored snapshot"),
+    operationDuration: histogram("workflowforge.operation.duration", "Time an operation took, the middleware inside the instrumentation included"),
+    checkpointDuration: histogram("workflowforge.checkpoint.duration", "Time from an operation's completion to its checkpoint being stored"),
+    claimsLost: meter.createCounter("workflowforge.claim.lost", { description: "Runs stopped because another worker took their instance over", unit: "{claim}" }),
+    deadLetters: meter.createCounter("workflowforge.dead_letter.stored", { description: "Instances stored as dead letters after their last attempt", unit: "{instance}" }),
+  };
+}
+
+/**
+ * The instruments of the configured meter provider (or the global one, looked up again on each
+ * run so that an SDK registered after `instrument()` is still used), made once per provider.
+ */
+export class MeterSource {
+  readonly #fixed: MeterProvider | undefined;
+  readonly #name: string;
+  readonly #version: string | undefined;
+  #provider: MeterProvider | undefined;
+  #instruments: Instruments | undefined;
+
+  constructor(provider: MeterProvider | undefined, name: string, version: string | undefined) {
+    this.#fixed = provider;
+    this.#name = name;
+    this.#version = version;
+  }
+
+  get(): Instruments {
+    const provider = this.#fixed ?? metrics.getMeterProvider();
+    if (this.#instruments === undefined || provider !== this.#provider) {
+      this.#provider = provider;
+      this.#instruments = instrumentsOf(provider.getMeter(this.#name, this.#version));
+    }
+    return this.#instruments;
+  }
+}

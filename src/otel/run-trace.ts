@@ -1,0 +1,244 @@
+import { context as contexts, trace, type Attributes, type Context, type Link, type Span } from "@opentelemetry/api";
+import { WorkflowAbortedError } from "../errors.js";
+import type { Foundry } from "../foundry.js";
+import type { OperationContext, RunContext } from "../types.js";
+import { annotationKeys, attr, errorTypeOf, events, runErrorTypeOf } from "./attributes.js";
+import { CompensationTrace } from "./compensation-trace.js";
+import type { Instruments } from "./metrics.js";
+import { now, recordError } from "./spans.js";
+import type { Telemetry } from "./telemetry.js";
+import { formatTraceparent, parseTraceparent } from "./traceparent.js";
+
+/** Ends a run's span with the run's final outcome, when something outside the run knows it (the smith). */
+export interface RunOwner {
+  trace: RunTrace | undefined;
+}
+
+/**
+ * The span of one run and of its operations. The run's span starts lazily, at the first thing that
+ * happens after every `start` hook ran (persistence's hook restores the stored trace context, and
+ * may come after ours), with the time the run started.
+ */
+export class RunTrace {
+  readonly run: RunContext;
+  readonly instruments: Instruments;
+  /** Whether this run's spans are recorded: false with no SDK, or when the run was sampled out. */
+  recording = false;
+  /** Set when the operation that ran last failed or the run stopped on an error. */
+  error: { readonly value: unknown } | undefined;
+  /** The outermost code that knows the run's final outcome, when it is not the run itself. */
+  owner: RunOwner | undefined;
+
+  readonly #telemetry: Telemetry;
+  readonly #foundry: Foundry<any>;
+  readonly #signal: AbortSignal;
+  readonly #attempt: number | undefined;
+  readonly #started = now();
+  #span: Span | undefined;
+  #context: Context | undefined;
+  #resumed = false;
+  #skipped = 0;
+  #executed = 0;
+  #completed = false;
+  #ended = false;
+  #compensation: CompensationTrace | undefined;
+  #claim: { readonly at: number; readonly revision: number } | "noted" | undefined;
+  /** The operation whose checkpoint is awaited, with the time it completed. */
+  checkpoint: { readonly index: number; readonly at: number } | undefined;
+
+  constructor(telemetry: Telemetry, instruments: Instruments, run: RunContext, foundry: Foundry<any>, signal: AbortSignal, attempt: number | undefined) {
+    this.#telemetry = telemetry;
+    this.#attempt = attempt;
+    this.run = run;
+    this.#foundry = foundry;
+    this.#signal = signal;
+    this.instruments = instruments;
+    if (this.instruments.live) this.instruments.runsStarted.add(1, { [attr.workflowName]: run.workflow.name });
+  }
+
+  /** The run's span, started on first use. */
+  get span(): Span {
+    return this.#span ?? this.#open();
+  }
+
+  /** The context the run's children start in. */
+  get context(): Context {
+    if (this.#context === undefined) this.#open();
+    return this.#context as Context;
+  }
+
+  /** Starts the run's span now, if it has not started yet. */
+  open(): void {
+    if (this.#span === undefined) this.#open();
+  }
+
+  #open(): Span {
+    const { workflow, annotations, identity } = this.run;
+    const active = contexts.active();
+    const stored = parseTraceparent(annotations.get(annotationKeys.traceparent), annotations.get(annotationKeys.tracestate));
+    const links: Link[] = [];
+    let parent = active;
+    if (stored !== undefined) {
+      // The instance's first run is the parent of every later one: one trace per instance. What
+      // started this process's run (a worker's loop, a request) is linked instead.
+      const caller = trace.getSpanContext(active);
+      if (caller !== undefined) links.push({ context: caller });
+      parent = trace.setSpanContext(active, stored);
+      this.#markResumed();
+    }
+    const attributes: Attributes = {
+      [attr.workflowName]: workflow.name,
+      [attr.workflowId]: workflow.id,
+      [attr.instanceId]: identity.instanceId,
+      [attr.workflowKey]: identity.workflowKey,
+      [attr.operationCount]: workflow.operations.length,
+      [attr.compensates]: this.run.compensates,
+    };
+    if (workflow.version !== undefined) attributes[attr.workflowVersion] = workflow.version;
+    if (stored !== undefined) attributes[attr.resumed] = true;
+    if (this.#attempt !== undefined) attributes[attr.attempt] = this.#attempt;
+    const span = this.#telemetry.tracer.startSpan(`run ${workflow.name}`, { startTime: this.#started, attributes, links }, parent);
+    this.#span = span;
+    this.#context = trace.setSpan(parent, span);
+    this.recording = span.isRecording();
+    if (stored === undefined) this.#storeContext(span);
+    const claim = this.#claim;
+    if (typeof claim === "object" && this.recording) span.addEvent(events.claimed, { [attr.revision]: claim.revision }, claim.at);
+    return span;
+  }
+
+  /**
+   * A snapshot was stored that is no operation's checkpoint: before the first operation, that is
+   * the run's claim on the instance (a leased run stores it first); later, a lease renewal.
+   */
+  saved(revision: number): void {
+    if (this.#executed > 0 || this.#claim !== undefined) return;
+    const claim = { at: now(), revision };
+    this.#claim = this.#span === undefined ? claim : "noted";
+    if (this.#span !== undefined && this.recording) this.#span.addEvent(events.claimed, { [attr.revision]: revision }, claim.at);
+  }
+
+  /** Runs the operation at `context` through the inner layers, traced and measured as configured. */
+  operation(context: OperationContext<any>, next: () => Promise<unknown>): Promise<unknown> {
+    this.open();
+    if (this.recording) return this.traced(context, next);
+    this.#executed++;
+    if (!this.instruments.live) return next();
+    const started = now();
+    return next().then(
+      (result) => {
+        this.finished(context, started, undefined);
+        return result;
+      },
+      (error: unknown) => {
+        this.finished(context, started, { value: error });
+        throw error;
+      },
+    );
+  }
+
+  #storeContext(span: Span): void {
+    const spanContext = span.spanContext();
+    const traceparent = formatTraceparent(spanContext);
+    if (traceparent === undefined) return;
+    try {
+      this.run.annotations.set(annotationKeys.traceparent, traceparent);
+      const state = spanContext.traceState?.serialize();
+      if (state !== undefined && state !== "") this.run.annotations.set(annotationKeys.tracestate, state);
+    } catch (error) {
+      this.#foundry.logger.warn(`workflowforge/otel: could not store the trace context of ${this.run.workflow.name}`, error);
+    }
+  }
+
+  #markResumed(): void {
+    if (this.#resumed) return;
+    this.#resumed = true;
+    if (this.#span?.isRecording() === true) this.#span.setAttribute(attr.resumed, true);
+    if (this.instruments.live) this.instruments.runsResumed.add(1, { [attr.workflowName]: this.run.workflow.name });
+  }
+
+  /** An earlier run completed operation `index`: this one passes over it. */
+  skipped(index: number, operationName: string, count: number): void {
+    const span = this.span;
+    this.#skipped++;
+    this.#markResumed();
+    if (index === count - 1) this.#completed = true;
+    if (this.recording) span.addEvent(events.skipped, { [attr.operationName]: operationName, [attr.operationIndex]: index });
+  }
+
+  /** Runs the operation at `context` inside its span (the caller checked {@link recording}). */
+  traced(context: OperationContext<any>, next: () => Promise<unknown>): Promise<unknown> {
+    const { operation, index } = context;
+    const attributes: Attributes = { [attr.operationName]: operation.name, [attr.operationIndex]: index };
+    const functionName = operation.forge.name;
+    if (functionName !== "" && functionName !== "forge") attributes[attr.codeFunction] = functionName;
+    if (this.#executed++ === 0 && this.#resumed) {
+      // The first operation after a resume is the one an earlier run may have started: operations run at least once.
+      attributes[attr.rerun] = true;
+      if (this.#skipped > 0) this.span.setAttribute(attr.resumedFrom, index);
+    }
+    const span = this.#telemetry.tracer.startSpan(`operation ${operation.name}`, { attributes }, this.context);
+    const started = this.instruments.live ? now() : 0;
+    return contexts.with(trace.setSpan(this.context, span), next).then(
+      (result) => {
+        this.finished(context, started, undefined);
+        span.end();
+        return result;
+      },
+      (error: unknown) => {
+        this.finished(context, started, { value: error });
+        recordError(span, error, errorTypeOf(error));
+        span.end();
+        throw error;
+      },
+    );
+  }
+
+  /** Bookkeeping after operation `context` settled: metrics, and what the run's outcome will be. */
+  finished(context: OperationContext<any>, started: number, failure: { readonly value: unknown } | undefined): void {
+    // A later success means a layer outside this one recovered the failure.
+    this.error = failure;
+    if (failure === undefined && context.index === this.run.workflow.operations.length - 1) this.#completed = true;
+    if (started === 0 || !this.instruments.live) return;
+    const attributes: Attributes = { [attr.workflowName]: this.run.workflow.name, [attr.operationName]: context.operation.name };
+    if (failure !== undefined) attributes[attr.errorType] = errorTypeOf(failure.value);
+    this.instruments.operationDuration.record((now() - started) / 1000, attributes);
+  }
+
+  /** The run's compensation, started on first use. */
+  get compensation(): CompensationTrace {
+    this.#compensation ??= new CompensationTrace(this.#telemetry.tracer, this);
+    return this.#compensation;
+  }
+
+  // Why a run that saw no failure did not complete: the engine stops a run between operations when its signal aborts.
+  #stopped(): Error {
+    const location = { workflowName: this.run.workflow.name };
+    return this.#signal.aborted ? new WorkflowAbortedError(location, this.#signal.reason) : new Error(`the run of "${location.workflowName}" stopped before its last operation`);
+  }
+
+  /** Ends the run's span (once) with `outcome`, or with what the run itself saw. */
+  end(outcome?: { readonly error: unknown } | { readonly ok: true }): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    const span = this.span;
+    this.#compensation?.end();
+    let error: { readonly value: unknown } | undefined;
+    if (outcome === undefined) error = this.error ?? (this.#completed ? undefined : { value: this.#stopped() });
+    else if ("error" in outcome) error = { value: outcome.error };
+    const { instruments } = this;
+    const name = this.run.workflow.name;
+    if (error === undefined) {
+      if (instruments.live) instruments.runsCompleted.add(1, { [attr.workflowName]: name });
+    } else {
+      const type = runErrorTypeOf(error.value);
+      if (instruments.live) {
+        instruments.runsFailed.add(1, { [attr.workflowName]: name, [attr.errorType]: type });
+        if (type === "SNAPSHOT_CONFLICT") instruments.claimsLost.add(1, { [attr.workflowName]: name });
+      }
+      if (type === "SNAPSHOT_CONFLICT" && this.recording) span.addEvent(events.claimLost);
+      recordError(span, error.value, type);
+    }
+    span.end();
+  }
+}

@@ -1,0 +1,53 @@
+import { ProxyTracerProvider, trace, type MeterProvider, type Tracer, type TracerProvider } from "@opentelemetry/api";
+import { describe, rejectUnknownKeys, requireOptionsObject } from "../internal/validate.js";
+import { MeterSource } from "./metrics.js";
+
+export interface TelemetryOptions {
+  /** Where spans go. @default the global tracer provider (`trace.getTracerProvider()`), looked up on each run */
+  readonly tracerProvider?: TracerProvider;
+  /** Where metrics go. @default the global meter provider (`metrics.getMeterProvider()`), looked up on each run */
+  readonly meterProvider?: MeterProvider;
+}
+
+/** The instrumentation scope every span and instrument is reported under. */
+export const scopeName = "workflowforge";
+
+// The delegate of a proxy no SDK was registered with: the API's no-op tracer provider.
+const noopTracerProvider = new ProxyTracerProvider().getDelegate();
+
+/** What every instrumented foundry and smith of one `instrument()` call shares. */
+export class Telemetry {
+  readonly tracer: Tracer;
+  readonly meters: MeterSource;
+  readonly #tracerProvider: TracerProvider;
+
+  constructor(options: TelemetryOptions) {
+    this.#tracerProvider = options.tracerProvider ?? trace.getTracerProvider();
+    // A proxy's tracer follows whatever provider is registered later; a given provider is used as is.
+    this.tracer = this.#tracerProvider.getTracer(scopeName);
+    this.meters = new MeterSource(options.meterProvider, scopeName, undefined);
+  }
+
+  /** False while spans can only be no-ops (no SDK registered): runs then skip everything but metrics. */
+  get tracing(): boolean {
+    const provider = this.#tracerProvider;
+    return !(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== noopTracerProvider;
+  }
+}
+
+// What every `instrument(target)` without providers shares: both are looked up globally anyway.
+let globalTelemetry: Telemetry | undefined;
+
+export function resolveTelemetry(options: unknown, where: string): Telemetry {
+  if (options === undefined) return (globalTelemetry ??= new Telemetry({}));
+  const bag = requireOptionsObject(options, where) as TelemetryOptions;
+  rejectUnknownKeys(bag, ["tracerProvider", "meterProvider"], where);
+  if (bag.tracerProvider === undefined && bag.meterProvider === undefined) return (globalTelemetry ??= new Telemetry({}));
+  if (bag.tracerProvider !== undefined && typeof (bag.tracerProvider as Partial<TracerProvider>).getTracer !== "function") {
+    throw new TypeError(`${where}: options.tracerProvider must have getTracer(), got ${describe(bag.tracerProvider)}`);
+  }
+  if (bag.meterProvider !== undefined && typeof (bag.meterProvider as Partial<MeterProvider>).getMeter !== "function") {
+    throw new TypeError(`${where}: options.meterProvider must have getMeter(), got ${describe(bag.meterProvider)}`);
+  }
+  return new Telemetry(bag);
+}

@@ -1,0 +1,114 @@
+import { SpanStatusCode, context, trace } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createFoundry, OperationFailedError } from "../../src/index.js";
+import { instrument } from "../../src/otel/index.js";
+import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
+import { createHarness, parentOf } from "./harness.js";
+
+class CardDeclined extends Error {
+  readonly code = "CARD_DECLINED";
+}
+
+// Operations see their span as the active one only through a context manager, as in an app.
+beforeAll(() => {
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+});
+afterAll(() => {
+  context.disable();
+});
+
+describe("instrument(foundry)", () => {
+  it("traces a run as one span with a child span per operation, in order", async () => {
+    const otel = createHarness();
+    const foundry = instrument(createFoundry("Order", { executionId: "order-1" }), otel.options);
+    foundry.withOperation("reserve", (input: number) => input + 1).withOperation("charge", function chargeCard(input: number) {
+      return input * 2;
+    });
+    expect(await foundry.forge({ input: 1 })).toBe(4);
+
+    const [run] = otel.named("run Order");
+    const operations = otel.spans().filter((span) => span.name.startsWith("operation "));
+    expect(operations.map((span) => span.name)).toEqual(["operation reserve", "operation charge"]);
+    expect(operations.map(parentOf)).toEqual([run?.spanContext().spanId, run?.spanContext().spanId]);
+    expect(operations.map((span) => span.attributes["workflowforge.operation.index"])).toEqual([0, 1]);
+    expect(operations[1]?.attributes["code.function.name"]).toBe("chargeCard");
+    expect(run?.attributes).toMatchObject({
+      "workflowforge.workflow.name": "Order",
+      "workflowforge.instance.id": "order-1",
+      "workflowforge.workflow.operations": 2,
+      "workflowforge.run.compensates": false,
+    });
+    expect(run?.status.code).toBe(SpanStatusCode.UNSET);
+    expect(parentOf(run!)).toBeUndefined();
+  });
+
+  it("records a failure on the operation's span with its code as error.type, and on the run's as the engine's code", async () => {
+    const otel = createHarness();
+    const foundry = instrument(createFoundry("Pay"), otel.options).withOperation("charge", () => {
+      throw new CardDeclined("declined");
+    });
+    await expect(foundry.forge()).rejects.toBeInstanceOf(OperationFailedError);
+
+    const [operation] = otel.named("operation charge");
+    const [run] = otel.named("run Pay");
+    expect(operation?.status).toEqual({ code: SpanStatusCode.ERROR, message: "declined" });
+    expect(operation?.attributes["error.type"]).toBe("CARD_DECLINED");
+    expect(operation?.events.map((event) => [event.name, event.attributes?.["exception.message"]])).toEqual([["exception", "declined"]]);
+    expect(run?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(run?.attributes["error.type"]).toBe("OPERATION_FAILED");
+  });
+
+  it("makes each operation's span the active one inside it, under the span active when the run started", async () => {
+    const otel = createHarness();
+    const tracer = otel.tracerProvider.getTracer("app");
+    const foundry = instrument(createFoundry("Nested"), otel.options).withOperation("call", async () => {
+      await Promise.resolve();
+      tracer.startSpan("http GET").end();
+    });
+    const request = tracer.startSpan("request");
+    await context.with(trace.setSpan(context.active(), request), () => foundry.forge());
+    request.end();
+
+    const [run] = otel.named("run Nested");
+    const [operation] = otel.named("operation call");
+    const [inner] = otel.named("http GET");
+    expect(parentOf(run!)).toBe(request.spanContext().spanId);
+    expect(parentOf(inner!)).toBe(operation?.spanContext().spanId);
+    expect(new Set(otel.spans().map((span) => span.spanContext().traceId)).size).toBe(1);
+  });
+
+  it("refuses a foundry instrumented twice, and a target that is neither a foundry nor a smith", () => {
+    const foundry = instrument(createFoundry("Twice"));
+    expect(() => instrument(foundry)).toThrow(/already instrumented/);
+    expect(() => instrument({} as never)).toThrow(TypeError);
+    expect(() => instrument(createFoundry("Bad"), { tracerProvider: {} } as never)).toThrow(/tracerProvider/);
+  });
+});
+
+describe("instrument(foundry) with no SDK registered", () => {
+  it("records nothing, and stores no trace context with the run", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const foundry = instrument(createFoundry("Quiet")).withOperation("only", () => {
+      throw new Error("down");
+    });
+    await expect(usePersistence(foundry, provider, { instanceId: "quiet-1" }).forge()).rejects.toThrow(/down/);
+    expect(provider.tryLoad("quiet-1", "Quiet")).toMatchObject({ status: "failed" });
+    expect(provider.tryLoad("quiet-1", "Quiet")?.annotations).toBeUndefined();
+  });
+});
+
+describe("instrument(foundry) when a run stops", () => {
+  it("ends the run's span with error.type ABORTED when its signal aborts between operations", async () => {
+    const otel = createHarness();
+    const controller = new AbortController();
+    const foundry = instrument(createFoundry("Stoppable"), otel.options)
+      .withOperation("first", () => controller.abort(new Error("shutting down")))
+      .withOperation("second", () => 2);
+    await expect(foundry.forge({ signal: controller.signal })).rejects.toMatchObject({ code: "ABORTED" });
+    const [run] = otel.named("run Stoppable");
+    expect(otel.named("operation second")).toEqual([]);
+    expect(run?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(run?.attributes["error.type"]).toBe("ABORTED");
+  });
+});

@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import { createFoundry, createWorkflow } from "../../src/index.js";
+import { instrument } from "../../src/otel/index.js";
+import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
+import { createHarness } from "./harness.js";
+
+const workflowName = { "workflowforge.workflow.name": "Count" };
+
+function counting(failAt?: number) {
+  const builder = createWorkflow("Count");
+  for (let i = 0; i < 3; i++) {
+    builder.withOperation(`step-${i}`, () => {
+      if (i === failAt) throw new Error("boom");
+      return i;
+    });
+  }
+  return builder.build();
+}
+
+describe("metrics", () => {
+  it("counts runs started, completed, failed and resumed, and measures each executed operation and checkpoint", async () => {
+    const otel = createHarness();
+    const provider = new MemoryPersistenceProvider();
+    const foundry = (failAt?: number, persisted = true) => {
+      const created = instrument(createFoundry("Count"), otel.options);
+      for (const operation of counting(failAt).operations) created.addOperation(operation);
+      return persisted ? usePersistence(created, provider, { instanceId: "count-1", workflowKey: "Count-v1" }) : created;
+    };
+
+    await foundry(undefined, false).forge();
+    await expect(foundry(1).forge()).rejects.toThrow(/boom/);
+    await foundry().forge();
+
+    expect(await otel.counter("workflowforge.run.started", workflowName)).toBe(3);
+    expect(await otel.counter("workflowforge.run.completed", workflowName)).toBe(2);
+    expect(await otel.counter("workflowforge.run.failed", { ...workflowName, "error.type": "OPERATION_FAILED" })).toBe(1);
+    expect(await otel.counter("workflowforge.run.resumed", workflowName)).toBe(1);
+    // 3 + 2 (the second failed at step 1) + 2 (the third resumed at step 1).
+    expect(await otel.histogramCount("workflowforge.operation.duration", workflowName)).toBe(7);
+    expect(await otel.histogramCount("workflowforge.operation.duration", { ...workflowName, "workflowforge.operation.name": "step-1", "error.type": "Error" })).toBe(1);
+    // A checkpoint after each operation completed under persistence: step-0 of the second run, steps 1 and 2 of the third.
+    expect(await otel.histogramCount("workflowforge.checkpoint.duration", workflowName)).toBe(3);
+  });
+
+  it("counts a run that lost its claim to another worker", async () => {
+    const otel = createHarness();
+    const provider = new MemoryPersistenceProvider();
+    const options = { instanceId: "claimed-1", workflowKey: "Count-v1", lease: { ttlMs: 60_000 } };
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const first = usePersistence(instrument(createFoundry("Count"), otel.options), provider, { ...options, owner: "worker-a" }).withOperation("wait", () => held);
+    const claimed = new Promise((resolve) => first.on("snapshotSaved", resolve));
+    const running = first.forge();
+    // Another worker takes the instance over once this run has claimed it.
+    await claimed;
+    const stored = provider.tryLoad("claimed-1", "Count-v1");
+    provider.save({ ...stored!, owner: "worker-b", revision: stored!.revision + 1 });
+    release();
+    await expect(running).rejects.toMatchObject({ code: "SNAPSHOT_CONFLICT" });
+    expect(await otel.counter("workflowforge.claim.lost")).toBe(1);
+  });
+});

@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import { instrument } from "../../src/otel/index.js";
+import { createRecoveryCoordinator, type RecoveryOutcome, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
+import { recoveryFixture } from "../persistence/recovery/fixtures.js";
+import { createHarness, parentOf } from "./harness.js";
+
+describe("instrument(recovery coordinator options)", () => {
+  it("traces every attempt as a run of the instance's one trace, and counts the dead letter it ends as", async () => {
+    const otel = createHarness();
+    const fixture = recoveryFixture();
+    // Operation 1's checkpoint never lands: each attempt fails, and the last makes a dead letter.
+    const save = fixture.provider.save.bind(fixture.provider);
+    fixture.provider.save = (snapshot: WorkflowExecutionSnapshot) => {
+      if (snapshot.nextOperationIndex === 2) throw new Error("store unavailable");
+      save(snapshot);
+    };
+    const { instanceId, workflowKey } = fixture.interrupted();
+    const seen: RecoveryOutcome[] = [];
+    const options = instrument(
+      {
+        provider: fixture.provider,
+        resolveWorkflow: () => fixture.workflow,
+        owner: "worker-1",
+        retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 5 },
+        onOutcome: (outcome) => seen.push(outcome),
+      },
+      otel.options,
+    );
+    const outcome = await createRecoveryCoordinator(options).resume(instanceId, workflowKey);
+
+    expect(outcome).toMatchObject({ status: "failed", deadLettered: true });
+    expect(seen).toEqual([outcome]);
+    const runs = otel.named("run Orders");
+    expect(runs.map((span) => span.attributes["workflowforge.run.attempt"])).toEqual([1, 2]);
+    expect(runs.map((span) => span.attributes["error.type"])).toEqual(["PERSISTENCE", "PERSISTENCE"]);
+    // Each attempt claimed the instance before its first operation.
+    expect(runs.map((span) => span.events.filter((event) => event.name === "workflowforge.claim.acquired").length)).toEqual([1, 1]);
+    expect(runs[1]?.spanContext().traceId).toBe(runs[0]?.spanContext().traceId);
+    expect(parentOf(runs[1]!)).toBe(runs[0]?.spanContext().spanId);
+    // Each attempt skipped operation 0 (done before the interruption) and ran operation 1 again.
+    expect(otel.named("operation op-1").map(parentOf)).toEqual(runs.map((span) => span.spanContext().spanId));
+    expect(await otel.counter("workflowforge.dead_letter.stored", { "workflowforge.instance.workflow_key": workflowKey })).toBe(1);
+    expect(await otel.counter("workflowforge.run.resumed")).toBe(2);
+    expect(await otel.counter("workflowforge.run.failed", { "error.type": "PERSISTENCE" })).toBe(2);
+  });
+});

@@ -1,0 +1,104 @@
+import { SpanStatusCode } from "@opentelemetry/api";
+import { describe, expect, it } from "vitest";
+import { createFoundry, createSmith, createWorkflow } from "../../src/index.js";
+import { instrument } from "../../src/otel/index.js";
+import { MemoryPersistenceProvider, usePersistence, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
+import { createHarness, parentOf } from "./harness.js";
+
+const spanId = (span: { spanContext(): { spanId: string } } | undefined): string | undefined => span?.spanContext().spanId;
+
+function bookTrip(failRestoreOf?: string) {
+  const restore = (name: string) => () => {
+    if (name === failRestoreOf) throw new Error(`cannot undo ${name}`);
+  };
+  return createWorkflow("BookTrip").withVersion("1")
+    .withOperation("flight", () => "F1", restore("flight"))
+    .withOperation("hotel", () => "H1", restore("hotel"))
+    .withOperation("car", () => {
+      throw new Error("no cars left");
+    })
+    .build();
+}
+
+describe("instrument(smith)", () => {
+  it("shows a compensated run's compensation, with a span per restore in the order they ran", async () => {
+    const otel = createHarness();
+    const smith = instrument(createSmith(), otel.options);
+    await expect(smith.forge(bookTrip(), createFoundry("Trip"))).rejects.toThrow(/no cars left/);
+
+    const [run] = otel.named("run BookTrip");
+    const [compensation] = otel.named("compensate BookTrip");
+    const restores = otel.spans().filter((span) => span.name.startsWith("restore "));
+    expect(parentOf(compensation!)).toBe(spanId(run));
+    expect(compensation?.attributes["workflowforge.compensation.pending"]).toBe(2);
+    expect(restores.map((span) => span.name)).toEqual(["restore hotel", "restore flight"]);
+    expect(restores.map(parentOf)).toEqual([spanId(compensation), spanId(compensation)]);
+    expect(restores.every((span) => span.status.code !== SpanStatusCode.ERROR)).toBe(true);
+    // The run's span ends last, after its compensation, with the run's error.
+    expect(otel.spans().at(-1)?.name).toBe("run BookTrip");
+    expect(run?.attributes["error.type"]).toBe("OPERATION_FAILED");
+    expect(run?.attributes["workflowforge.run.compensates"]).toBe(true);
+    expect(run?.attributes["workflowforge.workflow.version"]).toBe("1");
+  });
+
+  it("records a failed restore on its span and counts it on the compensation's", async () => {
+    const otel = createHarness();
+    const smith = instrument(createSmith(), otel.options);
+    await expect(smith.forge(bookTrip("hotel"), createFoundry("Trip"))).rejects.toThrow(/no cars left/);
+
+    const [hotel] = otel.named("restore hotel");
+    const [flight] = otel.named("restore flight");
+    const [compensation] = otel.named("compensate BookTrip");
+    expect(hotel?.status).toEqual({ code: SpanStatusCode.ERROR, message: "cannot undo hotel" });
+    expect(hotel?.attributes["error.type"]).toBe("Error");
+    expect(flight?.status.code).toBe(SpanStatusCode.UNSET);
+    expect(compensation?.attributes["workflowforge.compensation.failures"]).toBe(1);
+  });
+
+  it("instruments each foundry it runs once, and traces every run on it", async () => {
+    const otel = createHarness();
+    const smith = instrument(createSmith(), otel.options);
+    const workflow = createWorkflow("Ping").withOperation("ping", () => "pong").build();
+    const foundry = createFoundry("Pinger");
+    await smith.forge(workflow, foundry);
+    await smith.forge(workflow, foundry);
+    expect(foundry.middleware).toHaveLength(1);
+    expect(otel.named("run Ping")).toHaveLength(2);
+    expect(otel.named("operation ping")).toHaveLength(2);
+    expect(new Set(otel.named("run Ping").map((span) => span.spanContext().traceId)).size).toBe(2);
+  });
+});
+
+describe("instrument(smith) with persistence", () => {
+  it("shows a compensation an interrupted run left unfinished, finished by the next run in the same trace", async () => {
+    const otel = createHarness();
+    const provider = new MemoryPersistenceProvider();
+    // The record of the first restore is not stored once: the first run stops mid-compensation.
+    const save = provider.save.bind(provider);
+    let refused = false;
+    provider.save = (snapshot: WorkflowExecutionSnapshot) => {
+      if (!refused && snapshot.status === "compensating" && snapshot.nextOperationIndex === 1) {
+        refused = true;
+        throw new Error("store unavailable");
+      }
+      save(snapshot);
+    };
+    const smith = instrument(createSmith(), otel.options);
+    // Instrumented before persistence, as recommended: the trace hears of each restore before persistence records it.
+    const attempt = () => smith.forge(bookTrip(), usePersistence(instrument(createFoundry("Trip"), otel.options), provider, { instanceId: "trip-3" }));
+    await expect(attempt()).rejects.toMatchObject({ code: "PERSISTENCE" });
+    await expect(attempt()).rejects.toMatchObject({ code: "WORKFLOW_COMPENSATED" });
+
+    const [first, second] = otel.named("run BookTrip");
+    expect(parentOf(second!)).toBe(spanId(first));
+    expect(second?.attributes["error.type"]).toBe("WORKFLOW_COMPENSATED");
+    const [, resumed] = otel.named("compensate BookTrip");
+    expect(parentOf(resumed!)).toBe(spanId(second));
+    expect(resumed?.attributes["workflowforge.compensation.pending"]).toBe(2);
+    // The first run restored the hotel but could not record it: the second restores it again (at
+    // least once), then the flight.
+    const [interrupted] = otel.named("compensate BookTrip");
+    expect(otel.named("restore hotel").map(parentOf)).toEqual([spanId(interrupted), spanId(resumed)]);
+    expect(otel.named("restore flight").map(parentOf)).toEqual([spanId(resumed)]);
+  });
+});
