@@ -1,4 +1,4 @@
-import { describe, it, expect } from "vitest";
+import { describe, it, expect, vi } from "vitest";
 import { createFoundry } from "../../src/index.js";
 import { MemoryPersistenceProvider, SnapshotConflictError, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
 import { deferred, sleep, untilAborted } from "../support/promises.js";
@@ -6,7 +6,8 @@ import { rejectionOf } from "../support/promises.js";
 import { RecordingProvider } from "../support/recording-provider.js";
 import { uniqueKeys } from "../support/run-snapshots.js";
 
-const ttlMs = 90;
+// Long enough that a busy machine's stalls stay well inside one TTL; the waits below are multiples of it.
+const ttlMs = 300;
 
 /** A foundry whose second operation waits for `release` (or its signal) after changing the properties. */
 function longSecondStep(release: Promise<void>) {
@@ -58,16 +59,23 @@ describe("lease renewal by time", () => {
   });
 
   it("makes no time-based save while checkpoints come faster than a third of the TTL", async () => {
-    const provider = new RecordingProvider();
-    const foundry = createFoundry("Quick");
-    // 30 steps of 10 ms: the run lasts longer than a third of the TTL, no step comes close.
-    for (let i = 0; i < 30; i++) foundry.withOperation(`step-${i}`, () => sleep(10));
-    usePersistence(foundry, provider, { ...uniqueKeys(), lease: { ttlMs: 600 } });
-    const started = performance.now();
-    await foundry.forge();
-    expect(performance.now() - started).toBeGreaterThan(200);
-    expect(provider.count("save")).toBe(31);
-    expect(provider.count("tryLoad")).toBe(1);
+    // On fake clocks, so that a busy machine cannot stretch a step past the renewal interval.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "performance"] });
+    try {
+      const provider = new RecordingProvider();
+      const foundry = createFoundry("Quick");
+      // 30 steps of 10 ms: the run lasts longer than a third of the TTL, no step comes close.
+      for (let i = 0; i < 30; i++) foundry.withOperation(`step-${i}`, () => sleep(10));
+      usePersistence(foundry, provider, { ...uniqueKeys(), lease: { ttlMs: 600 } });
+      const run = foundry.forge();
+      for (let i = 0; i < 30; i++) await vi.advanceTimersByTimeAsync(10);
+      await run;
+      expect(performance.now()).toBeGreaterThanOrEqual(300);
+      expect(provider.count("save")).toBe(31);
+      expect(provider.count("tryLoad")).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("never writes the snapshot back after the run deleted it", async () => {
@@ -163,12 +171,12 @@ describe("one process, one leased run per instance", () => {
     const provider = new MemoryPersistenceProvider();
     const keys = uniqueKeys();
     const release = deferred();
-    const { foundry: first } = longSecondStep(release.promise);
+    const { foundry: first, ran: firstRan } = longSecondStep(release.promise);
     const { foundry: second, ran } = longSecondStep(release.promise);
     usePersistence(first, provider, { ...keys, lease: { ttlMs: 60_000 } });
     usePersistence(second, provider, { ...keys, lease: { ttlMs: 60_000 } });
     const running = first.forge();
-    await sleep(5);
+    await vi.waitFor(() => expect(firstRan).toContain("long"), { timeout: 10_000 });
     const error = await rejectionOf(second.forge());
     release.resolve();
     await running;
@@ -197,7 +205,7 @@ describe("a run that lost its claim", () => {
     provider.intercept = { tryLoad: () => (++loads > 1 ? Promise.reject(new Error("connection refused")) : undefined) };
     const error = await rejectionOf(foundry.forge());
     expect(error).toBeInstanceOf(SnapshotConflictError);
-    expect((error as Error).message).toMatch(/lease ran out after 90 ms/);
+    expect((error as Error).message).toMatch(new RegExp(`lease ran out after ${ttlMs} ms`));
     expect(ran).toEqual(["first", "long"]);
   });
 
@@ -221,7 +229,8 @@ describe("a run that lost its claim", () => {
     const { foundry, ran } = longSecondStep(new Promise(() => {}));
     usePersistence(foundry, provider, { ...keys, owner: "worker-1", lease: { ttlMs } });
     const run = foundry.forge();
-    await sleep(10);
+    // The first operation's checkpoint is stored once the second operation runs.
+    await vi.waitFor(() => expect(ran).toContain("long"), { timeout: 10_000 });
     // Another worker takes the instance over (as if this one had been paused past its lease).
     const stored = provider.inner.tryLoad(keys.instanceId, keys.workflowKey);
     if (stored === undefined) throw new Error("expected the checkpoint of the first operation");
@@ -254,7 +263,7 @@ describe("a run that lost its claim", () => {
       });
     usePersistence(foundry, provider, { ...keys, owner: "worker-1", lease: { ttlMs: 60_000 } });
     const run = foundry.forge();
-    await sleep(5);
+    await vi.waitFor(() => expect(ran).toContain("second"), { timeout: 10_000 });
     const stored = provider.inner.tryLoad(keys.instanceId, keys.workflowKey);
     if (stored === undefined) throw new Error("expected the checkpoint of the first operation");
     provider.inner.save({ ...stored, owner: "worker-2", revision: stored.revision + 1 });
