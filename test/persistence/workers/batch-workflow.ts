@@ -11,19 +11,25 @@ export interface BatchOptions {
   readonly owner: string;
   /** Milliseconds one step takes. */
   readonly stepMs: (index: number) => number;
+  /**
+   * Called once a step has logged its start; the step waits for the promise it returns. A worker
+   * that is to be killed at a known point returns one that never settles.
+   */
+  readonly started?: (instance: string, index: number) => Promise<void> | undefined;
 }
 
 /**
  * "Batch" version 1: ten steps, each logging its start and end synchronously (so a SIGKILL
  * cannot lose a line that happened), marking its property and adding one to its input.
  */
-export function batchWorkflow({ logFile, owner, stepMs }: BatchOptions): Workflow {
+export function batchWorkflow({ logFile, owner, stepMs, started }: BatchOptions): Workflow {
   let builder = createWorkflow("Batch").withVersion("1");
   for (let index = 0; index < STEPS; index++) {
     builder = builder.addOperation({
       name: `step-${index}`,
       forge: async (input: unknown, foundry, signal) => {
         appendFileSync(logFile, `S ${foundry.executionId} ${index} ${owner} ${Date.now()}\n`);
+        await started?.(foundry.executionId, index);
         await sleep(stepMs(index), undefined, { signal });
         foundry.properties[`step${index}`] = true;
         appendFileSync(logFile, `E ${foundry.executionId} ${index} ${owner} ${Date.now()}\n`);

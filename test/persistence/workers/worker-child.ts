@@ -3,6 +3,8 @@
 // WORKER_MODE "one": resume WORKER_INSTANCE once and print the outcome as JSON.
 // WORKER_WORKFLOW "one-step" runs the one-step workflow instead of the batch; WORKER_GATE "stdin"
 // prints "ready" once the store is open and starts only when the parent closes its stdin.
+// WORKER_HOLD_AT_STEP n: the first batch step n this worker starts never ends; the worker prints
+// "held <instance>" so that the parent can kill it there, mid-instance.
 import { once } from "node:events";
 import { appendFileSync, existsSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -18,7 +20,16 @@ const owner = env.WORKER_OWNER ?? `worker-${process.pid}`;
 const logFile = env.WORKER_LOG ?? "";
 const stepMs = Number(env.WORKER_STEP_MS ?? 10);
 const attempts = Number(env.WORKER_ATTEMPTS ?? 1_000);
-const workflow = env.WORKER_WORKFLOW === "one-step" ? oneStepWorkflow({ logFile, owner }) : batchWorkflow({ logFile, owner, stepMs: () => stepMs * (0.5 + Math.random()) });
+const holdAtStep = env.WORKER_HOLD_AT_STEP === undefined ? undefined : Number(env.WORKER_HOLD_AT_STEP);
+let held = false;
+function hold(instance: string, index: number): Promise<void> | undefined {
+  if (held || index !== holdAtStep) return undefined;
+  held = true;
+  process.stdout.write(`held ${instance}\n`);
+  return new Promise<void>(() => undefined);
+}
+const workflow =
+  env.WORKER_WORKFLOW === "one-step" ? oneStepWorkflow({ logFile, owner }) : batchWorkflow({ logFile, owner, stepMs: () => stepMs * (0.5 + Math.random()), started: hold });
 const { provider, close } = await openStore(env.WORKER_STORE as StoreKind, env.WORKER_URL ?? "");
 const coordinator = createRecoveryCoordinator({
   provider,
