@@ -1,10 +1,10 @@
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { bundleForChild } from "../support/bundle.js";
+import { runCrashChild, stepExecutions, type CrashChildOutcome } from "../support/crash-child.js";
 import { readSpanFile, type SpanRecord } from "./span-file.js";
 
 // Acceptance: a run killed with SIGKILL mid-way and resumed by another process is one trace. Each
@@ -16,17 +16,7 @@ const child = bundleForChild(fileURLToPath(new URL("./crash-child.ts", import.me
 const root = mkdtempSync(join(tmpdir(), "wf-otel-crash-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-function runChild(dir: string, killAt: string, resume = ""): { readonly status: number | null; readonly signal: NodeJS.Signals | null; readonly stderr: string } {
-  const env = { ...process.env, STORE_DIR: join(dir, "store"), LOG_FILE: join(dir, "log"), SPANS_FILE: join(dir, "spans"), RESULT_FILE: join(dir, "result.json"), KILL_AT: killAt, RESUME: resume };
-  const { status, signal, stderr } = spawnSync(process.execPath, [child], { env, encoding: "utf8", timeout: 30_000 });
-  return { status, signal, stderr };
-}
-
-function executions(dir: string): number[] {
-  const counts = new Array<number>(STEPS).fill(0);
-  for (const line of readFileSync(join(dir, "log"), "utf8").split("\n").filter(Boolean)) counts[Number(line)]! += 1;
-  return counts;
-}
+const runChild = (dir: string, killAt: string, resume = ""): CrashChildOutcome => runCrashChild(child, dir, killAt, { SPANS_FILE: join(dir, "spans"), RESUME: resume });
 
 /** The killed run, then its resumption in a new process: their spans, by process. */
 function crashAndResume(killAt: string, resume: string): { readonly dir: string; readonly first: SpanRecord[]; readonly second: SpanRecord[] } {
@@ -58,7 +48,7 @@ describe("a run killed with SIGKILL and resumed in another process", () => {
     { killAt: "op:3", rerun: 3, endedBeforeKill: [0, 1, 2], resume: "coordinator" },
   ])("is one trace with a span per execution of each operation, parented to its process's run (kill at $killAt, resumed by $resume)", ({ killAt, rerun, endedBeforeKill, resume }) => {
     const { dir, first, second } = crashAndResume(killAt, resume);
-    const counts = executions(dir);
+    const counts = stepExecutions(dir, STEPS);
     expect(counts).toEqual(counts.map((_, i) => (i === rerun ? 2 : 1)));
 
     // One trace.

@@ -1,10 +1,10 @@
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { bundleForChild } from "../../support/bundle.js";
+import { runCrashChild, stepExecutions, type CrashChildOutcome } from "../../support/crash-child.js";
 import { JsonFileProvider } from "./json-file-provider.js";
 
 const STEPS = 10;
@@ -12,23 +12,8 @@ const child = bundleForChild(fileURLToPath(new URL("./child.ts", import.meta.url
 const root = mkdtempSync(join(tmpdir(), "wf-crash-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-interface Outcome {
-  readonly status: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stderr: string;
-}
-
-function runChild(dir: string, killAt: string): Outcome {
-  const env = { ...process.env, STORE_DIR: join(dir, "store"), LOG_FILE: join(dir, "log"), RESULT_FILE: join(dir, "result.json"), KILL_AT: killAt };
-  const { status, signal, stderr } = spawnSync(process.execPath, [child], { env, encoding: "utf8", timeout: 30_000 });
-  return { status, signal, stderr };
-}
-
-function executions(dir: string): number[] {
-  const counts = new Array<number>(STEPS).fill(0);
-  for (const line of readFileSync(join(dir, "log"), "utf8").split("\n").filter(Boolean)) counts[Number(line)]! += 1;
-  return counts;
-}
+const runChild = (dir: string, killAt: string): CrashChildOutcome => runCrashChild(child, dir, killAt);
+const executions = (dir: string): number[] => stepExecutions(dir, STEPS);
 
 function result(dir: string): unknown {
   return JSON.parse(readFileSync(join(dir, "result.json"), "utf8"));
