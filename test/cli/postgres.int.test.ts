@@ -1,8 +1,7 @@
-import { randomUUID } from "node:crypto";
-import pg from "pg";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { PostgresPersistenceProvider } from "../../src/persistence/providers/postgres.js";
 import { describeWithServer } from "../support/describe-with-server.js";
+import { freshPostgresName, usePostgresPool } from "../support/postgres-pool.js";
 import { startPostgres } from "../support/postgres-server.js";
 import { cli, cliJson, seedSnapshots } from "./run-cli.js";
 import { describeStoreCommands } from "./store-cases.js";
@@ -10,16 +9,10 @@ import { describeStoreCommands } from "./store-cases.js";
 // A throw-away cluster on 127.0.0.1, started while the tests are collected, so that missing
 // binaries skip the file with a message saying how to enable it.
 const server = await startPostgres();
-const freshName = (): string => `cli_${randomUUID().replaceAll("-", "")}`;
+const freshName = (): string => freshPostgresName("cli");
 
 describeWithServer("workflowforge CLI on a real PostgreSQL server", server, (started) => {
-  const pool = new pg.Pool({ connectionString: started.url, max: 4 });
-  // An idle connection the server drops at teardown must not crash the worker.
-  pool.on("error", () => undefined);
-  afterAll(async () => {
-    await pool.end().catch(() => undefined);
-    await started.stop();
-  });
+  const pool = usePostgresPool(started);
 
   describeStoreCommands("PostgreSQL (--postgres)", async () => {
     const tableName = freshName();

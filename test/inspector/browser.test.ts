@@ -1,12 +1,11 @@
-import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import pg from "pg";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StoreSpec } from "../../src/cli/args.js";
 import type { WorkflowPersistenceProvider } from "../../src/persistence/provider.js";
 import { PostgresPersistenceProvider } from "../../src/persistence/providers/postgres.js";
 import { describeWithServer } from "../support/describe-with-server.js";
+import { freshPostgresName, usePostgresPool } from "../support/postgres-pool.js";
 import { startPostgres } from "../support/postgres-server.js";
 import { findChromium, freshSqlite, serve, type Served } from "./fixture.js";
 import { inspectorSnapshots, scriptPayload } from "./seed.js";
@@ -182,14 +181,9 @@ describeWithServer("the inspector in headless Chromium", "path" in found ? { url
   browserCases("a SQLite file (--sqlite)", () => freshSqlite());
 
   describeWithServer("on PostgreSQL", postgres, (server) => {
-    const pool = new pg.Pool({ connectionString: server.url, max: 4 });
-    pool.on("error", () => undefined);
-    afterAll(async () => {
-      await pool.end().catch(() => undefined);
-      await server.stop();
-    });
+    const pool = usePostgresPool(server);
     browserCases("a PostgreSQL server (--postgres)", async () => {
-      const tableName = `inspector_${randomUUID().replaceAll("-", "")}`;
+      const tableName = freshPostgresName("inspector");
       const provider = new PostgresPersistenceProvider({ client: pool, tableName });
       await provider.migrate();
       return { spec: { kind: "postgres", url: server.url, options: { tableName } }, provider };

@@ -86,6 +86,13 @@ export async function pageToken(url: string): Promise<string> {
   return match[1] as string;
 }
 
+/** The inspector on a fresh, seeded SQLite file, and the token its page carries. */
+export async function servedSqlite(allowActions: boolean): Promise<{ served: Served; token: string }> {
+  const { spec, provider } = await freshSqlite();
+  const served = await serve(spec, provider, allowActions);
+  return { served, token: await pageToken(served.inspector.url) };
+}
+
 /** A POST as the page sends it: same origin, the token, a JSON body. */
 export async function action(url: string, path: string, body: unknown, token: string): Promise<RawResponse> {
   const origin = url.replace(/\/$/, "");

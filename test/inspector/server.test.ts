@@ -1,7 +1,7 @@
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { maxBodyBytes } from "../../src/inspector/http.js";
-import { action, freshSqlite, pageToken, raw, serve, type Served } from "./fixture.js";
+import { action, raw, servedSqlite, type Served } from "./fixture.js";
 
 const get = (served: Served, path: string) => raw(served.inspector.url, "GET", path);
 const instances = async (served: Served, query = ""): Promise<string[]> => (await get(served, `/api/instances${query}`)).json().items.map((row: any) => row.instance);
@@ -10,9 +10,7 @@ describe("the inspector's server, read-only (no --allow-actions)", () => {
   let served: Served;
   let token: string;
   beforeAll(async () => {
-    const { spec, provider } = await freshSqlite();
-    served = await serve(spec, provider, false);
-    token = await pageToken(served.inspector.url);
+    ({ served, token } = await servedSqlite(false));
   });
   afterAll(() => served.close());
 
@@ -112,9 +110,7 @@ describe("the inspector's server with --allow-actions", () => {
   let served: Served;
   let token: string;
   beforeAll(async () => {
-    const { spec, provider } = await freshSqlite();
-    served = await serve(spec, provider, true);
-    token = await pageToken(served.inspector.url);
+    ({ served, token } = await servedSqlite(true));
   });
   afterAll(() => served.close());
   const keys = (instance: string, workflowKey = "orders-v1") => ({ instance, workflowKey });
