@@ -2,8 +2,9 @@ import { abortError } from "../abort.js";
 import { isWorkflowForgeError, preventsCompensation, type ErrorLocation } from "../errors.js";
 import { emitEvent, type Foundry } from "../foundry.js";
 import { outputOf, restoreDataOf } from "../outcome.js";
-import type { CompensationObserver, OperationContext, RunContext, RunStart, WorkflowInfo } from "../types.js";
+import type { OperationContext, RunContext, RunStart, WorkflowInfo } from "../types.js";
 import { copyOrShallow } from "./clone.js";
+import { compensationCheckpoints } from "./compensation-checkpoints.js";
 import { WorkflowCompensatedError, type SnapshotConflictError, type SnapshotKeys, type StoredError } from "./errors.js";
 import { snapshotKeysOf } from "./keys.js";
 import type { WorkflowPersistenceProvider } from "./provider.js";
@@ -75,7 +76,12 @@ export class PersistenceSession {
     if (options.shutdown?.aborted === true) throw abortError(options.shutdown, session.#locate(state.next));
     if (options.countsAttempts) state.attempts = (state.attempts ?? 0) + 1;
     await session.#claim?.claim();
-    context.run.observeCompensation(session.#compensationObserver());
+    context.run.observeCompensation(
+      compensationCheckpoints(state, session.#workflow, {
+        saveCompensating: (pending) => session.#save("compensating", session.#locate(pending)),
+        remove: () => session.#store.delete(session.#locate(0)),
+      }),
+    );
     // A snapshot may say everything is done (a crash before the delete, or a migration): finishing must still clean up.
     const count = session.#workflow.operations.length;
     if (state.status === "running" && state.next >= count) await session.#finish(session.#locate(count - 1));
@@ -213,23 +219,6 @@ export class PersistenceSession {
     restoreProperties(this.#foundry.properties as Record<string, unknown>, snapshot.properties);
     run.resumeAt(plan.kind === "done" ? count : snapshot.nextOperationIndex, { lastOutput: state.lastOutput, restoreData: state.outputs });
     this.#foundry[emitEvent]("snapshotRestored", snapshotEvent(snapshot));
-  }
-
-  #compensationObserver(): CompensationObserver {
-    return {
-      started: async ({ pending, error }) => {
-        if (this.#state.status === "compensating" && this.#state.next === pending) return; // resumed: already stored
-        this.#state.next = pending;
-        // This run's failure, not one an earlier run stored.
-        this.#state.error = storedError(error, pending, this.#workflow.operations[pending]?.name ?? "");
-        await this.#save("compensating", this.#locate(pending));
-      },
-      restored: async ({ pending }) => {
-        this.#state.next = pending;
-        await this.#save("compensating", this.#locate(pending));
-      },
-      completed: () => this.#store.delete(this.#locate(0)),
-    };
   }
 
   async #finish(location: ErrorLocation): Promise<void> {
