@@ -45,7 +45,7 @@ describe("rerunCompleted: false returns a completed instance's stored result", (
     expect(provider.count("save")).toBe(saves);
   });
 
-  it("runs the workflow again by default, as before", async () => {
+  it("runs a completed instance again by default (rerunCompleted: true), every operation once more", async () => {
     const provider = new RecordingProvider();
     const keys = uniqueKeys();
     await usePersistence(countedFoundry(2).foundry, provider, { ...keys, onComplete: "keep" }).forge();
