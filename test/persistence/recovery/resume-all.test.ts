@@ -110,11 +110,19 @@ describe("coordinator.resumeAll", () => {
 
   it("stops starting instances once its signal aborts", async () => {
     const gate = deferred();
-    const fixture = recoveryFixture({ onForge: (_index, _attempt, _foundry, signal) => (signal.aborted ? undefined : gate.promise) });
+    const entered = deferred();
+    const fixture = recoveryFixture({
+      onForge: (_index, _attempt, _foundry, signal) => {
+        if (signal.aborted) return undefined;
+        entered.resolve();
+        return gate.promise;
+      },
+    });
     const [first, ...rest] = Array.from({ length: 4 }, () => fixture.interrupted());
     const controller = new AbortController();
     const run = fixture.coordinator({ concurrency: 1 }).resumeAll(undefined, { signal: controller.signal });
-    await sleep(10);
+    // The first instance is running its operation: the abort lands while it runs.
+    await entered.promise;
     controller.abort();
     gate.resolve();
     const report = await run;
