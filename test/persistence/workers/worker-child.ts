@@ -4,7 +4,8 @@
 // WORKER_WORKFLOW "one-step" runs the one-step workflow instead of the batch; WORKER_GATE "stdin"
 // prints "ready" once the store is open and starts only when the parent closes its stdin.
 // WORKER_HOLD_AT_STEP n: the first batch step n this worker starts never ends; the worker prints
-// "held <instance>" so that the parent can kill it there, mid-instance.
+// "held <instance>" so that the parent can kill it there, mid-instance. WORKER_STOP_AT_STEP n: the
+// first batch step n this worker starts stops the process (SIGSTOP) right after logging its start.
 import { once } from "node:events";
 import { appendFileSync, existsSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -21,15 +22,22 @@ const logFile = env.WORKER_LOG ?? "";
 const stepMs = Number(env.WORKER_STEP_MS ?? 10);
 const attempts = Number(env.WORKER_ATTEMPTS ?? 1_000);
 const holdAtStep = env.WORKER_HOLD_AT_STEP === undefined ? undefined : Number(env.WORKER_HOLD_AT_STEP);
+const stopAtStep = env.WORKER_STOP_AT_STEP === undefined ? undefined : Number(env.WORKER_STOP_AT_STEP);
 let held = false;
-function hold(instance: string, index: number): Promise<void> | undefined {
+let stopped = false;
+function atStepStart(instance: string, index: number): Promise<void> | undefined {
+  if (!stopped && index === stopAtStep) {
+    stopped = true;
+    // Takes effect before kill() returns: the step is suspended exactly here until SIGCONT.
+    process.kill(process.pid, "SIGSTOP");
+  }
   if (held || index !== holdAtStep) return undefined;
   held = true;
   process.stdout.write(`held ${instance}\n`);
   return new Promise<void>(() => undefined);
 }
 const workflow =
-  env.WORKER_WORKFLOW === "one-step" ? oneStepWorkflow({ logFile, owner }) : batchWorkflow({ logFile, owner, stepMs: () => stepMs * (0.5 + Math.random()), started: hold });
+  env.WORKER_WORKFLOW === "one-step" ? oneStepWorkflow({ logFile, owner }) : batchWorkflow({ logFile, owner, stepMs: () => stepMs * (0.5 + Math.random()), started: atStepStart });
 const { provider, close } = await openStore(env.WORKER_STORE as StoreKind, env.WORKER_URL ?? "");
 const coordinator = createRecoveryCoordinator({
   provider,
