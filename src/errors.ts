@@ -30,6 +30,7 @@ export interface ErrorLocation {
   readonly operationIndex?: number | undefined;
 }
 
+/** What a {@link WorkflowForgeError} is constructed with besides its code and message. */
 export interface WorkflowForgeErrorOptions extends ErrorLocation {
   readonly cause?: unknown;
 }
@@ -38,6 +39,11 @@ export interface WorkflowForgeErrorOptions extends ErrorLocation {
 // recognise each other's errors.
 const brand = Symbol.for("workflowforge.error");
 
+/**
+ * The base of every error the library raises: a stable `code`, the workflow, operation and index it
+ * concerns, and the `cause` when there is one. Test for it with {@link isWorkflowForgeError}, which
+ * works across duplicate copies of the package where `instanceof` does not.
+ */
 export class WorkflowForgeError extends Error {
   readonly code: WorkflowForgeErrorCode;
   readonly workflowName: string | undefined;
@@ -70,6 +76,7 @@ export function describeLocation(location: ErrorLocation): string {
   return parts.join(", ");
 }
 
+/** The message of anything thrown: an error's, a string itself, else its JSON. */
 export function messageOf(value: unknown): string {
   if (value instanceof Error) return value.message;
   if (typeof value === "string") return value;
@@ -173,6 +180,7 @@ const noCompensationCodes: ReadonlySet<WorkflowForgeErrorCode> = new Set<Workflo
   "CONCURRENT_RUN",
 ]);
 
+/** True for an error of one of those codes: the run stops without compensating. */
 export function preventsCompensation(error: unknown): boolean {
   return isWorkflowForgeError(error) && noCompensationCodes.has(error.code);
 }

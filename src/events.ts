@@ -23,6 +23,7 @@ interface WorkflowEvent {
   readonly executionId: string;
 }
 
+/** The events of a smith, around whole workflow runs and their compensation. */
 export interface SmithEvents {
   workflowStarted: WorkflowEvent;
   workflowCompleted: WorkflowEvent & { readonly output: unknown; readonly durationMs: number };
@@ -33,6 +34,7 @@ export interface SmithEvents {
   compensationCompleted: WorkflowEvent & { readonly failures: number };
 }
 
+/** A function `on(event, listener)` calls with the event's payload. */
 export type Listener<T> = (payload: T) => void;
 
 /**

@@ -10,6 +10,7 @@ import { delegate } from "./operations/delegate.js";
 import { Run, runOperations, settleRun } from "./run.js";
 import type { ForgeOptions, Logger, MaybePromise, Operation, OperationMiddleware, Properties, WorkflowInfo } from "./types.js";
 
+/** The options of `createFoundry(name, init)`. */
 export interface FoundryInit<P extends object = Properties> {
   /** Identifies this execution (and, without `instanceId`, its snapshot). @default crypto.randomUUID() */
   readonly executionId?: string;

@@ -8,6 +8,7 @@ import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { asError, codecOption, providerOptions, throwIfAborted } from "./shared.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
 
+/** The options of `new MemoryPersistenceProvider(options)`. */
 export interface MemoryPersistenceProviderOptions {
   /**
    * Keep deep copies of the live objects instead of encoding them: faster, but it accepts what

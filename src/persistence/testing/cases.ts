@@ -22,6 +22,7 @@ export interface ConformanceHooks {
   corrupt(keys: SnapshotKeys): Promise<void>;
 }
 
+/** One case of the conformance kit: a contract every provider keeps, in its group. */
 export interface ConformanceCase {
   readonly group: ConformanceGroup;
   /** States the contract the case checks. */
