@@ -28,7 +28,9 @@ describe("the inspector on what a real run stored", () => {
         ["charge", "failed", 2],
         [null, "pending", 0],
       ]);
-      expect(body.timeline[1].finishedAt >= body.timeline[1].startedAt).toBe(true);
+      const { startedAt, finishedAt } = body.timeline[1] as { startedAt: unknown; finishedAt: unknown };
+      expect([startedAt, finishedAt]).toEqual([expect.stringMatching(/^\d{4}-\d\d-\d\dT/), expect.stringMatching(/^\d{4}-\d\d-\d\dT/)]);
+      expect(Date.parse(finishedAt as string)).toBeGreaterThanOrEqual(Date.parse(startedAt as string));
       expect(Object.fromEntries(body.properties).placedAt).toEqual({ t: "date", v: "2026-01-02T03:04:05.000Z" });
     } finally {
       await served.close();
