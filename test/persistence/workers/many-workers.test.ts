@@ -96,7 +96,7 @@ async function enqueueAll(provider: WorkflowPersistenceProvider, logFile: string
 
 for (const kind of ["postgres", "redis"] as const) {
   describeWithServer(`${kind}: many workers resume every workflow exactly once at a time`, servers[kind], (server) => {
-    it(`${WORKERS} workers, ${INSTANCES} workflows of ${STEPS} steps, ${KILLS} SIGKILLs`, async () => {
+    it(`${WORKERS} workers, ${INSTANCES} workflows of ${STEPS} steps, ${KILLS} SIGKILLs: all complete, and the instance of the worker killed mid-way is taken over`, async () => {
       const logFile = join(root, `${kind}.log`);
       writeFileSync(logFile, "");
       const { provider, close } = await openStore(kind, server.url);
