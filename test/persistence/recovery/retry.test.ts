@@ -232,18 +232,20 @@ describe("failures in the caller's callbacks", () => {
 
 describe("a smith timeout", () => {
   it("does not start another attempt while the timed-out run is still executing", async () => {
+    // The second attempt must finish within it too: room for a busy machine, where 30 ms was not.
+    const timeoutMs = 500;
     const spans: [number, number][] = [];
     const fixture = recoveryFixture({
       // Operation 1 ignores its signal and outlives the smith's timeout the first time.
       onForge: async (index, attempt) => {
         if (index !== 1) return;
         const start = performance.now();
-        await sleep(attempt === 1 ? 150 : 1);
+        await sleep(attempt === 1 ? timeoutMs + 100 : 1);
         spans.push([start, performance.now()]);
       },
     });
     const { instanceId, workflowKey } = fixture.interrupted();
-    const outcome = await fixture.coordinator({ smith: createSmith({ timeoutMs: 30 }), retry: { attempts: 3, baseDelayMs: 1 } }).resume(instanceId, workflowKey);
+    const outcome = await fixture.coordinator({ smith: createSmith({ timeoutMs }), retry: { attempts: 3, baseDelayMs: 1 } }).resume(instanceId, workflowKey);
     expect(outcome).toMatchObject({ status: "resumed", attempts: 2 });
     expect(spans).toHaveLength(2);
     expect((spans[1] as [number, number])[0]).toBeGreaterThanOrEqual((spans[0] as [number, number])[1]);
