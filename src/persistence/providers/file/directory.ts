@@ -20,6 +20,7 @@ const entryErrors = new Set<unknown>(["EACCES", "EPERM", "EISDIR", "ELOOP", "ENX
 // Windows has no O_NONBLOCK.
 const nonBlocking = (constants.O_NONBLOCK as number | undefined) ?? 0;
 
+/** Reads the record at `path` for list(): an entry that cannot be read is reported, a failure of the whole call thrown. */
 export async function readListed(path: string): Promise<ListedFile> {
   let handle: FileHandle | undefined;
   try {

@@ -3,6 +3,7 @@
 
 import { open, type FileHandle } from "node:fs/promises";
 
+/** The `code` of a Node.js system error (ENOENT, EEXIST, ...); undefined for anything else. */
 export const errorCode = (error: unknown): unknown => (typeof error === "object" && error !== null && "code" in error ? error.code : undefined);
 
 /** A catch handler that turns the one expected error (ENOENT: gone already) into undefined. */
@@ -11,6 +12,7 @@ export const absent = (error: unknown): undefined => {
   throw error;
 };
 
+/** A catch handler for cleanup whose failure changes nothing (removing a leftover that may be gone). */
 export const ignore = (): undefined => undefined;
 
 /** A file's first line, without its newline; `complete` is false when the file ends before one. */

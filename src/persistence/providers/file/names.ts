@@ -53,7 +53,9 @@ export function baseNameFor(foundryExecutionId: string, workflowId: string, sha2
   return `h-${prefix}-${sha256Hex(JSON.stringify([foundryExecutionId, workflowId]))}`;
 }
 
+/** The record of the instance whose file names start with `base`. */
 export const recordFileName = (base: string): string => base + recordSuffix;
+/** The lock a writer of that instance holds while it replaces or deletes the record. */
 export const lockFileName = (base: string): string => base + lockSuffix;
 /** Taken, exclusively, by whoever removes the instance's stale lock; list() ignores it. */
 export const breakerFileName = (base: string): string => `${base}.break`;
@@ -73,6 +75,7 @@ const recordName = new RegExp(`^${baseName}\\.snapshot$`);
 const lockName = new RegExp(`^(${baseName})\\.lock$`);
 const temporaryName = /^t-([1-9][0-9]*)(?:-s([0-9]+))?-[0-9a-f]+\.tmp$/;
 
+/** What a directory entry is to the provider, by its name alone. */
 export function classifyEntry(name: string): EntryKind {
   if (recordName.test(name)) return { kind: "record" };
   const lock = lockName.exec(name);

@@ -4,6 +4,7 @@
 
 import { untilAborted } from "../shared.js";
 
+/** The in-process queues of writers, one per instance. */
 export class WriterQueue {
   // The tail of each instance's queue, by the instance's base file name; gone once it is empty.
   readonly #tails = new Map<string, Promise<void>>();

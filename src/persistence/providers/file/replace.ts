@@ -24,6 +24,7 @@ async function storedFirstLine(target: string): Promise<{ line: FirstLine | unde
 
 const lost = (path: string): Error => new Error(`the lock file ${path} was removed while this writer held it (its owner was judged gone); nothing was written`);
 
+/** What one atomic replace needs: the record, its lock, the new text and the check made under the lock. */
 export interface ReplaceOptions extends LockTiming {
   readonly target: string;
   readonly lock: LockPaths;
