@@ -12,6 +12,7 @@ import { HttpError, requireString } from "./http.js";
 import { retryDeadLetter } from "./retry.js";
 import { detailOf, groupDeadLetters, listStatuses, matchesSearch, matchesStatus, rowOf, type InstanceDetail, type InstanceRow, type ListStatus } from "./views.js";
 
+/** What every API call reads: the open store and the `ui` options that shape the answers. */
 export interface ApiContext {
   readonly store: OpenStore;
   readonly maxAttempts: number;

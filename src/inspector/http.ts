@@ -20,11 +20,13 @@ const securityHeaders = {
   "cache-control": "no-store",
 } as const;
 
+/** Answers with `body`, always with the security headers. */
 export function send(response: ServerResponse, status: number, type: string, body: string): void {
   response.writeHead(status, { ...securityHeaders, "content-type": type, "content-length": Buffer.byteLength(body) });
   response.end(body);
 }
 
+/** Answers with `value` as JSON. */
 export function sendJson(response: ServerResponse, status: number, value: unknown): void {
   send(response, status, "application/json; charset=utf-8", JSON.stringify(value));
 }

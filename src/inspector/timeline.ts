@@ -14,6 +14,7 @@ import { readTimeline } from "../persistence/timeline.js";
  */
 export type StepState = "done" | "next" | "pending" | "failed" | "to-restore" | "restored";
 
+/** One operation of an instance, as the page's timeline shows it. */
 export interface TimelineStep {
   readonly index: number;
   /** Known for the operation the stored error names; snapshots do not store the others' names. */
@@ -30,6 +31,7 @@ export interface TimelineStep {
 // At most this many steps are described, as many as a timeline is kept for.
 const maxSteps = 1_000;
 
+/** The steps of `snapshot`, one per operation of its definition (at most 1,000). */
 export function timelineOf(snapshot: WorkflowExecutionSnapshot): TimelineStep[] {
   // Only a timeline of this definition (one entry per operation) is read.
   const stored = readTimeline(snapshot);

@@ -2,6 +2,7 @@
 // BigInts, typed arrays, errors and undefined, which plain JSON would flatten. The page shows each
 // node as what it is. Bounded, so one huge property cannot stall the page; cycles are named.
 
+/** A decoded value as the page receives it: `t` names the type, `v` or the children hold the value. */
 export type ValueNode =
   | { readonly t: "string"; readonly v: string; readonly truncated?: number }
   | { readonly t: "number" | "bigint" | "date" | "regexp" | "other"; readonly v: string }

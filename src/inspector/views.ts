@@ -11,17 +11,20 @@ import { describeValue, type ValueNode } from "./value.js";
 /** `live` (a lease ahead), `expired` (behind, on a record nothing needs to run), `stale` (see stateOf), `none`. */
 export type LeaseState = "live" | "expired" | "stale" | "none";
 
+/** One row of the list: the `list --json` summary, its lease state and whether it is a dead letter. */
 export interface InstanceRow extends SnapshotSummary {
   readonly lease: LeaseState;
   readonly deadLetter: boolean;
 }
 
+/** The lease state of `snapshot` at `now` (epoch ms). */
 export function leaseState(snapshot: WorkflowExecutionSnapshot, now: number): LeaseState {
   if (stateOf(snapshot, now).state === "stale") return "stale";
   if (snapshot.leaseExpiresAt === undefined) return "none";
   return Date.parse(snapshot.leaseExpiresAt) > now ? "live" : "expired";
 }
 
+/** The list row of `snapshot`; a failed record with `maxAttempts` attempts is a dead letter. */
 export function rowOf(snapshot: WorkflowExecutionSnapshot, now: number, maxAttempts: number): InstanceRow {
   return { ...summarize(snapshot, now), lease: leaseState(snapshot, now), deadLetter: isDeadLetter(snapshot, maxAttempts) };
 }
@@ -30,6 +33,7 @@ export function rowOf(snapshot: WorkflowExecutionSnapshot, now: number, maxAttem
 export const listStatuses = ["running", "failed", "compensating", "completed", "stale", "dead-letter"] as const;
 export type ListStatus = (typeof listStatuses)[number];
 
+/** Whether `row` passes the status filter `status`. */
 export function matchesStatus(row: InstanceRow, status: ListStatus): boolean {
   if (status === "stale") return row.lease === "stale";
   if (status === "dead-letter") return row.deadLetter;
@@ -45,6 +49,7 @@ export function matchesSearch(row: InstanceRow, needle: string): boolean {
   return fields.some((field) => field != null && field.toLowerCase().includes(lower));
 }
 
+/** What the page shows of one instance; values as {@link ValueNode} trees. */
 export interface InstanceDetail {
   readonly row: InstanceRow;
   readonly fingerprint: string;
@@ -58,6 +63,7 @@ export interface InstanceDetail {
   readonly annotations: [string, string][];
 }
 
+/** The detail of `snapshot`, its row included. */
 export function detailOf(snapshot: WorkflowExecutionSnapshot, now: number, maxAttempts: number): InstanceDetail {
   const outputs = Object.entries(snapshot.outputs ?? {}).map(([index, value]): [number, ValueNode] => [Number(index), describeValue(value)]);
   return {
@@ -72,6 +78,7 @@ export function detailOf(snapshot: WorkflowExecutionSnapshot, now: number, maxAt
   };
 }
 
+/** Dead letters of one workflow that stopped on the same operation with the same error. */
 export interface DeadLetterGroup {
   readonly workflowName: string;
   readonly operationName: string;
