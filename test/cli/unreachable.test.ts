@@ -17,12 +17,11 @@ function closedPort(): Promise<number> {
 describe("workflowforge CLI with an unreachable server", () => {
   it("exits 1 naming the PostgreSQL server, password hidden, when the connection is refused", async () => {
     const port = await closedPort();
-    const started = Date.now();
-    const { code, stdout, stderr } = await cli("list", "--postgres", `postgres://app:s3cr3t@127.0.0.1:${port}/app`);
+    // With a day to spare, a CLI that retried would hang past the test's timeout instead of failing fast.
+    const { code, stdout, stderr } = await cli("list", "--postgres", `postgres://app:s3cr3t@127.0.0.1:${port}/app`, "--timeout", "1d");
     expect(code).toBe(1);
     expect(stdout).toBe("");
     expect(stderr).toBe(`workflowforge: cannot reach PostgreSQL postgres://app:***@127.0.0.1:${port}/app: connect ECONNREFUSED 127.0.0.1:${port}\n`);
-    expect(Date.now() - started, "fails fast instead of retrying").toBeLessThan(5_000);
   });
 
   it("exits 1 naming the Redis server when the connection is refused", async () => {
