@@ -114,8 +114,12 @@ export class LeaseKeeper {
     this.#controller.abort(error);
   }
 
-  /** The claim landed: from now on the keeper renews it when no checkpoint did for a third of the TTL. */
-  startRenewing(): void {
+  /**
+   * The claim landed: from now on the keeper renews it when no checkpoint did for a third of the TTL.
+   * `sentAt` (`performance.now()`) is when a claim made elsewhere was sent: the lease counts from there.
+   */
+  startRenewing(sentAt?: number): void {
+    if (sentAt !== undefined) this.#lastSavedAt = Math.min(this.#lastSavedAt, sentAt);
     this.#renewalsStarted = true;
   }
 

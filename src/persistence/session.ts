@@ -70,8 +70,9 @@ export class PersistenceSession {
     if (session.#state.status === "completed") return session; // nothing runs, so nothing is claimed or written
     // A coordinator closing claims nothing more.
     if (options.shutdown?.aborted === true) throw abortError(options.shutdown, session.#locate(session.#state.next));
-    if (options.countsAttempts) session.#state.attempts = (session.#state.attempts ?? 0) + 1;
-    await session.#claim?.claim();
+    // A claim the coordinator made already is adopted: its attempt is counted, nothing is written.
+    if (options.claimedAt === undefined && options.countsAttempts) session.#state.attempts = (session.#state.attempts ?? 0) + 1;
+    await (options.claimedAt === undefined ? session.#claim?.claim() : session.#claim?.adopt(options.claimedAt));
     context.run.observeCompensation(session.#compensationObserver());
     return session;
   }
