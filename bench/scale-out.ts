@@ -206,10 +206,13 @@ export async function run(): Promise<BenchSection> {
   const loadBefore = loadavg()[0] ?? Number.NaN;
   const rows: Record<string, string | number>[] = [];
   const notes: string[] = [];
+  // SCALE_OUT_STORES=postgres (or redis) measures one store only, for working on it.
+  const only = process.env.SCALE_OUT_STORES?.split(",");
   for (const [backend, start, connect] of [
     ["postgres", startPostgres, postgresAdmin],
     ["redis", startRedis, redisAdmin],
   ] as const) {
+    if (only !== undefined && !only.includes(backend)) continue;
     const server = await start();
     if ("skipped" in server) {
       notes.push(`${backend} not measured: ${server.skipped}.`);
