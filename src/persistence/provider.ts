@@ -34,7 +34,7 @@ export interface ClaimRequest {
   /** A `failed` or `compensating` record whose `attempts` reached this is a dead letter: never claimed. */
   readonly maxAttempts: number;
   /** Narrows what is claimed, as for `list()`; `status` defaults to every unfinished status. */
-  readonly filter?: SnapshotFilter;
+  readonly filter?: Omit<SnapshotFilter, "updatedBefore">;
 }
 
 /**

@@ -100,7 +100,8 @@ class Coordinator implements RecoveryCoordinator {
     const onUnreadable = (error: SnapshotCorruptedError): void => {
       outcomes.push({ instanceId: error.keys.foundryExecutionId, workflowKey: error.keys.workflowId, status: "failed", error, attempts: 0, deadLettered: false });
     };
-    if (claimsPages(this.#options.provider)) {
+    // Claims are by lease, not by age: a filter on updatedBefore lists.
+    if (claimsPages(this.#options.provider) && filter.updatedBefore === undefined) {
       await this.#claimAndRun(filter, signal, { onUnreadable }, outcomes);
       return reportOf(outcomes);
     }
