@@ -40,6 +40,7 @@ export interface PostgresPersistenceProviderOptions {
 }
 
 const identifier = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const isoUtc = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const where = "PostgresPersistenceProvider(options)";
 const source = "postgres";
 // list() names no single instance; its errors carry these placeholder keys.
@@ -84,6 +85,8 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
 // Keeps the UTC instant for `updated_at < $n`; NULL when unparseable, which no updatedBefore
 // matches, exactly as matchesFilter treats it.
 function instantOf(text: string): string | null {
+  // The shape toISOString writes, which the engine uses, is already such an instant: no Date round trip.
+  if (isoUtc.test(text)) return text;
   const ms = Date.parse(text);
   return Number.isNaN(ms) ? null : new Date(ms).toISOString();
 }

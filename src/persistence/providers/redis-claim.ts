@@ -10,10 +10,11 @@ import { statusFilter, textOf } from "./redis-layout.js";
 // status filter (",a,b,"), workflowId filter, workflowName filter ("" or "=" .. value).
 // A record's real lease is in its hash: one renewed since its score was set is scored again and
 // left; a vanished, completed or dead-lettered one leaves the set (a save puts it back). A claim
-// writes revision, owner, leaseMs, attempts and updatedMs and leaves data as it was. Returns
+// writes revision, owner, leaseMs, attempts and updatedMs and leaves data as it was; a record is
+// looked at once per call, so one call never claims it twice. Returns
 // { member, data, revision, ... }. Records are read by keys built here: no Redis Cluster.
 export const CLAIM_SCRIPT = `local now, limit = tonumber(ARGV[1]), tonumber(ARGV[5])
-local out, claimed, offset, scanned = {}, 0, 0, 0
+local out, claimed, offset, scanned, seen = {}, 0, 0, 0, {}
 while claimed < limit and scanned < 10000 do
   local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', offset, 64)
   if #members == 0 then break end
@@ -21,23 +22,30 @@ while claimed < limit and scanned < 10000 do
     if claimed >= limit then break end
     scanned = scanned + 1
     local key = ARGV[6] .. m
-    local f = redis.call('HMGET', key, 'data', 'status', 'workflowId', 'workflowName', 'attempts', 'revision', 'leaseMs')
-    local lease, attempts = tonumber(f[7] or '0') or 0, tonumber(f[5] or '0') or 0
-    if not f[1] or f[2] == 'completed' or ((f[2] == 'failed' or f[2] == 'compensating') and attempts >= tonumber(ARGV[4])) then
-      redis.call('ZREM', KEYS[1], m)
-    elseif lease > now then
-      redis.call('ZADD', KEYS[1], lease, m)
-    elseif string.find(ARGV[7], ',' .. f[2] .. ',', 1, true) and (ARGV[8] == '' or ARGV[8] == '=' .. (f[3] or ''))
-      and (ARGV[9] == '' or ARGV[9] == '=' .. (f[4] or '')) then
-      local revision = tostring(tonumber(f[6]) + 1)
-      redis.call('HSET', key, 'revision', revision, 'owner', ARGV[3], 'leaseMs', ARGV[2], 'attempts', tostring(attempts + 1), 'updatedMs', ARGV[1])
-      redis.call('ZADD', KEYS[1], ARGV[2], m)
-      out[#out + 1] = m
-      out[#out + 1] = f[1]
-      out[#out + 1] = revision
-      claimed = claimed + 1
-    else
+    if seen[m] then
       offset = offset + 1
+    else
+      seen[m] = true
+      local f = redis.call('HMGET', key, 'data', 'status', 'workflowId', 'workflowName', 'attempts', 'revision', 'leaseMs')
+      local lease, attempts = tonumber(f[7] or '0') or 0, tonumber(f[5] or '0') or 0
+      if not f[1] or f[2] == 'completed' or ((f[2] == 'failed' or f[2] == 'compensating') and attempts >= tonumber(ARGV[4])) then
+        redis.call('ZREM', KEYS[1], m)
+      elseif lease > now then
+        redis.call('ZADD', KEYS[1], lease, m)
+      elseif string.find(ARGV[7], ',' .. f[2] .. ',', 1, true) and (ARGV[8] == '' or ARGV[8] == '=' .. (f[3] or ''))
+        and (ARGV[9] == '' or ARGV[9] == '=' .. (f[4] or '')) then
+        local revision = tostring(tonumber(f[6]) + 1)
+        redis.call('HSET', key, 'revision', revision, 'owner', ARGV[3], 'leaseMs', ARGV[2], 'attempts', tostring(attempts + 1), 'updatedMs', ARGV[1])
+        redis.call('ZADD', KEYS[1], ARGV[2], m)
+        out[#out + 1] = m
+        out[#out + 1] = f[1]
+        out[#out + 1] = revision
+        claimed = claimed + 1
+        -- A lease that has already ended keeps the record in the window: step over it.
+        if tonumber(ARGV[2]) <= now then offset = offset + 1 end
+      else
+        offset = offset + 1
+      end
     end
   end
 end

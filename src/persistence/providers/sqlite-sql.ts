@@ -10,12 +10,12 @@ export interface SqliteRow {
   readonly data: unknown;
   readonly revision?: unknown;
   readonly owner?: unknown;
-  readonly lease_ms?: unknown;
+  readonly lease_expires_at?: unknown;
   readonly updated_at?: unknown;
 }
 
 // What a read selects beside the data, for withClaimColumns.
-const claimColumns = "revision, owner, lease_expires_at AS lease_ms, updated_at";
+const claimColumns = "revision, owner, lease_expires_at, updated_at";
 
 export interface SqliteStatementTexts {
   readonly migrate: string;
@@ -53,15 +53,16 @@ function listStatement(table: string, filter: SnapshotFilter): { sql: string; pa
   return { sql: `SELECT instance_id, workflow_id, data, ${claimColumns} FROM ${table}${condition}`, params };
 }
 
-// isClaimable in SQL; the (status, updated_at) index narrows it to unfinished rows. One statement
+// isClaimable in SQL; the (status, updated_at) index narrows it to unfinished rows. Leases are
+// canonical ISO text (as updated_at), which sorts as its instant, so no save parses a date. One statement
 // holds the database's write lock, so two claimers never take one row.
 function claimStatement(table: string, request: ClaimRequest): { sql: string; params: unknown[] } | undefined {
   const { owner, leaseExpiresAt, now, maxAttempts, limit, filter } = request;
-  const params: unknown[] = [owner, Date.parse(leaseExpiresAt), now];
+  const params: unknown[] = [owner, canonicalTime(leaseExpiresAt), canonicalTime(now)];
   const statuses = [filter?.status ?? ["running", "failed", "compensating"]].flat().filter((status) => status !== "completed");
   const clauses = filterClauses({ ...filter, status: statuses }, params);
   if (clauses === undefined) return undefined;
-  params.push(Date.parse(now), maxAttempts, limit);
+  params.push(canonicalTime(now), maxAttempts, limit);
   const claimable = [...clauses, "(lease_expires_at IS NULL OR lease_expires_at <= ?)", "NOT (status IN ('failed', 'compensating') AND COALESCE(attempts, 0) >= ?)"];
   const sql =
     `UPDATE ${table} SET revision = revision + 1, owner = ?, lease_expires_at = ?, updated_at = ?, attempts = COALESCE(attempts, 0) + 1 ` +
@@ -107,7 +108,7 @@ export function sqliteStatements(tableName: string): SqliteStatementTexts {
         updated_at TEXT NOT NULL,
         data TEXT NOT NULL,
         owner TEXT,
-        lease_expires_at INTEGER,
+        lease_expires_at TEXT,
         attempts INTEGER,
         PRIMARY KEY (instance_id, workflow_id)
       );
@@ -120,7 +121,7 @@ export function sqliteStatements(tableName: string): SqliteStatementTexts {
       `${byKeys} AND revision = ?`,
     select: `SELECT data, ${claimColumns} FROM ${table} ${byKeys}`,
     remove: `DELETE FROM ${table} ${byKeys}`,
-    addClaimColumns: `ALTER TABLE ${table} ADD COLUMN owner TEXT; ALTER TABLE ${table} ADD COLUMN lease_expires_at INTEGER; ALTER TABLE ${table} ADD COLUMN attempts INTEGER;`,
+    addClaimColumns: `ALTER TABLE ${table} ADD COLUMN owner TEXT; ALTER TABLE ${table} ADD COLUMN lease_expires_at TEXT; ALTER TABLE ${table} ADD COLUMN attempts INTEGER;`,
     list: (filter) => listStatement(table, filter),
     claim: (request) => claimStatement(table, request),
   };

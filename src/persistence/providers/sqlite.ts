@@ -173,7 +173,7 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
       const query = this.#sql.claim(request);
       if (query === undefined) return [];
       const rows = this.#guard("claim", anyInstance, () => this.#database.prepare(query.sql).all(...query.params)) as SqliteRow[];
-      const claim = { owner: request.owner, lease_ms: Date.parse(request.leaseExpiresAt), updated_at: request.now };
+      const claim = { owner: request.owner, lease_expires_at: request.leaseExpiresAt, updated_at: request.now };
       return rows.flatMap((row) => read(() => this.#read({ ...row, ...claim }, keysOfColumns(row.instance_id, row.workflow_id, keyOfStored))) ?? []);
     });
   }
@@ -185,13 +185,12 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
     const data = encodeForStorage(this.#codec, snapshot);
     const { revision, status, workflowName } = snapshot;
     const updatedAt = canonicalTime(snapshot.updatedAt);
-    const lease = snapshot.leaseExpiresAt === undefined ? null : Date.parse(snapshot.leaseExpiresAt);
-    const [owner, attempts] = [snapshot.owner ?? null, snapshot.attempts ?? null];
+    const [owner, lease, attempts] = [snapshot.owner ?? null, snapshot.leaseExpiresAt === undefined ? null : canonicalTime(snapshot.leaseExpiresAt), snapshot.attempts ?? null];
     const keys = { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
     const changes = this.#guard("save", keys, ({ insert, update }) =>
       revision === 1
-        ? insert.run(instance, workflow, revision, status, workflowName, updatedAt, data, owner, Number.isNaN(lease) ? null : lease, attempts).changes
-        : update.run(revision, status, workflowName, updatedAt, data, owner, Number.isNaN(lease) ? null : lease, attempts, instance, workflow, revision - 1).changes,
+        ? insert.run(instance, workflow, revision, status, workflowName, updatedAt, data, owner, lease, attempts).changes
+        : update.run(revision, status, workflowName, updatedAt, data, owner, lease, attempts, instance, workflow, revision - 1).changes,
     );
     // No read of what is stored to explain it: a refused claim costs this one statement.
     if (changes !== 1) throw new SnapshotConflictError({ source, call: "save", keys, detail: `revision ${revision} was refused: the stored revision is not ${revision - 1}` });
@@ -226,8 +225,8 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
 
   // The row's record: its data, with a claim made since the data was written read over it.
   #read(row: SqliteRow, keys: SnapshotKeys): WorkflowExecutionSnapshot {
-    const updated = typeof row.updated_at === "string" ? Date.parse(row.updated_at) : undefined;
-    return withClaimColumns(this.#decode(row.data, keys), { revision: row.revision, owner: row.owner, lease_ms: row.lease_ms, updated_ms: updated });
+    const ms = (text: unknown): number | undefined => (typeof text === "string" ? Date.parse(text) : undefined);
+    return withClaimColumns(this.#decode(row.data, keys), { revision: row.revision, owner: row.owner, lease_ms: ms(row.lease_expires_at), updated_ms: ms(row.updated_at) });
   }
 
   #decode(data: unknown, keys: SnapshotKeys): WorkflowExecutionSnapshot {

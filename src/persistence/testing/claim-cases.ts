@@ -83,6 +83,31 @@ export const claimCases: ConformanceCase[] = [
   },
   {
     group: "claim",
+    name: "claim() follows later saves: a renewed lease keeps a record, a released or re-enqueued one is claimable at once",
+    async run(provider) {
+      const workflowName = `Claim-${randomKeys().workflowId}`;
+      const later = (ms: number) => new Date(Date.now() + ms).toISOString();
+      const [renewed, released, enqueued] = [unleased({ workflowName, status: "running" }), unleased({ workflowName, status: "running" }), unleased({ workflowName, status: "running" })];
+      for (const snapshot of [renewed, released, enqueued]) await provider.save(snapshot);
+      // All three claimed with a lease that has already ended, as a worker that died would leave them.
+      const first = await claim(provider, request(workflowName, { leaseExpiresAt: later(-1_000) }));
+      assert.deepEqual(ids(first), ids([renewed, released, enqueued]));
+      const claimedOf = (snapshot: WorkflowExecutionSnapshot) => first.find((item) => item.foundryExecutionId === snapshot.foundryExecutionId)!;
+      // A checkpoint renews one lease; another is released (no lease); the third completes and is enqueued again.
+      await provider.save(nextRevision(claimedOf(renewed), { leaseExpiresAt: later(60_000) }));
+      const withoutLease: Record<string, unknown> = { ...nextRevision(claimedOf(released)) };
+      delete withoutLease.leaseExpiresAt;
+      await provider.save(withoutLease as unknown as WorkflowExecutionSnapshot);
+      const completed = nextRevision(claimedOf(enqueued), { status: "completed" });
+      await provider.save(completed);
+      const again: Record<string, unknown> = { ...nextRevision(completed, { status: "running", attempts: 0 }) };
+      delete again.leaseExpiresAt;
+      await provider.save(again as unknown as WorkflowExecutionSnapshot);
+      assert.deepEqual(ids(await claim(provider, request(workflowName))), ids([released, enqueued]), "claim() must skip the renewed lease and take the released and re-enqueued records");
+    },
+  },
+  {
+    group: "claim",
     name: "claim() with an aborted signal rejects and claims nothing",
     async run(provider) {
       const workflowName = `Claim-${randomKeys().workflowId}`;
