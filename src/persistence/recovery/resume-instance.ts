@@ -123,7 +123,9 @@ async function runAttempt(
     addPersistence(foundry, options.provider, persistence);
   } catch (error) {
     deadline.dispose();
-    // Nothing was claimed, so no attempt was spent; another try would fail the same way.
+    // No attempt was spent (a claim made by page gives its count back, keeping the lease so that
+    // this pass does not claim the instance again); another try would fail the same way.
+    if (claim !== undefined) await giveBackAttempt(options, snapshot, stored);
     return failed(ref, toError(error), stored, false);
   }
   try {
@@ -139,6 +141,12 @@ async function runAttempt(
   } finally {
     deadline.dispose();
   }
+}
+
+// Best effort: when it fails, the instance only counts one attempt more than it ran.
+async function giveBackAttempt(options: ResolvedCoordinatorOptions, claimed: WorkflowExecutionSnapshot, attempts: number): Promise<void> {
+  const record = { ...claimed, revision: claimed.revision + 1, attempts };
+  await callProvider({ call: "save", keys: keysOf({ instanceId: claimed.foundryExecutionId, workflowKey: claimed.workflowId }) }, () => options.provider.save(record)).catch(() => undefined);
 }
 
 async function deadLetter(

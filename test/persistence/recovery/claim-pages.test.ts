@@ -60,6 +60,18 @@ describe("resumeAll with a provider that claims in pages", () => {
     expect(claimed.failed[0]?.[0]).toBe(3);
   });
 
+  it("spends no attempt on an instance whose workflow it does not know, and does not claim it again in the same pass", async () => {
+    const fixture = recoveryFixture();
+    const ref = fixture.interrupted({ workflowName: "Refunds", attempts: 1 });
+    const calls = countCalls(fixture);
+    const report = await fixture.coordinator().resumeAll();
+    expect(report.failed).toMatchObject([{ instanceId: ref.instanceId, attempts: 1, deadLettered: false }]);
+    expect(report.failed[0]?.error.message).toMatch(/no workflow definition for "Refunds"/);
+    // The claim, the attempt given back (the lease kept), and the empty page that ends the pass.
+    expect(calls).toMatchObject({ claim: 2, save: 1 });
+    expect(fixture.stored(ref.instanceId)).toMatchObject({ attempts: 1, owner: "worker-1", revision: 3 });
+  });
+
   it("gives back at once what it claimed but did not start when its signal aborts", async () => {
     const gate = deferred();
     const fixture = recoveryFixture({ onForge: (_index, _attempt, _foundry, signal) => (signal.aborted ? undefined : gate.promise) });
