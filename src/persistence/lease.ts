@@ -1,4 +1,4 @@
-import { raceAbort } from "../abort.js";
+import { linkedSignal, raceAbort } from "../abort.js";
 import { isWorkflowForgeError } from "../errors.js";
 import type { SnapshotConflictError } from "./errors.js";
 
@@ -44,6 +44,7 @@ export class LeaseKeeper {
   #lost: SnapshotConflictError | undefined;
   // Guarded store calls in flight.
   #pending = 0;
+  readonly #unlink: (() => void)[] = [];
 
   constructor(options: LeaseKeeperOptions) {
     this.#options = options;
@@ -64,7 +65,10 @@ export class LeaseKeeper {
 
   /** The signal an operation runs with: the caller's, also aborted when the claim is lost. */
   signalFor(signal: AbortSignal): AbortSignal {
-    return AbortSignal.any([signal, this.#controller.signal]);
+    // Linked by listeners removed at close(), not AbortSignal.any: its weak references cost every run GC time.
+    const linked = linkedSignal([signal, this.#controller.signal]);
+    this.#unlink.push(() => linked.dispose());
+    return linked.signal;
   }
 
   /**
@@ -136,6 +140,7 @@ export class LeaseKeeper {
   /** The run settled: nothing more to watch. */
   close(): Promise<void> {
     clearInterval(this.#timer);
+    for (const dispose of this.#unlink.splice(0)) dispose();
     return this.stopRenewing();
   }
 
