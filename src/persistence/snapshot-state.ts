@@ -56,15 +56,21 @@ export function snapshotEvent(snapshot: WorkflowExecutionSnapshot) {
   return { foundryExecutionId, workflowId, nextOperationIndex, status, revision };
 }
 
-// Formatting a date costs more than the rest of a small checkpoint; many land in the same millisecond.
-let lastTime = Number.NaN;
-let lastIso = "";
+// Formatting a date costs more than the rest of a small checkpoint. A save under a lease formats two instants (now, and now + the TTL): the text up to the second is
+// kept per second, so most calls append the milliseconds instead of running toISOString.
+const secondPrefixes = new Map<number, string>();
+const lastValidMs = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z: the last the plain form spells
 export function isoTime(ms: number): string {
-  if (ms !== lastTime) {
-    lastTime = ms;
-    lastIso = new Date(ms).toISOString();
+  if (!Number.isInteger(ms) || ms < 0 || ms > lastValidMs) return new Date(ms).toISOString();
+  const milli = ms % 1000;
+  const second = ms - milli;
+  let prefix = secondPrefixes.get(second);
+  if (prefix === undefined) {
+    if (secondPrefixes.size >= 8) secondPrefixes.clear();
+    prefix = new Date(second).toISOString().slice(0, 20);
+    secondPrefixes.set(second, prefix);
   }
-  return lastIso;
+  return `${prefix}${milli < 10 ? "00" : milli < 100 ? "0" : ""}${milli}Z`;
 }
 
 function hasKeys(record: object): boolean {
