@@ -142,6 +142,7 @@ class Coordinator implements RecoveryCoordinator {
         const claimed = queue.shift();
         if (this.#closing.signal.aborted || signal.aborted) {
           if (claimed !== undefined) await this.#giveBack(claimed, signal, outcomes);
+          // A page still being claimed is awaited by the lane that asked for it, which gives it back.
           if (queue.length === 0) return;
         } else if (claimed !== undefined) {
           const { foundryExecutionId: instanceId, workflowId: workflowKey } = claimed.snapshot;
