@@ -1,4 +1,3 @@
-import { linkedSignal } from "../abort.js";
 import { isWorkflowForgeError } from "../errors.js";
 import type { SnapshotConflictError } from "./errors.js";
 
@@ -44,7 +43,6 @@ export class LeaseKeeper {
   #lost: SnapshotConflictError | undefined;
   // Guarded store calls in flight.
   #pending = 0;
-  readonly #unlink: (() => void)[] = [];
   // Guarded calls' rejections, for lose() to settle them at once.
   readonly #rejecters = new Set<(error: SnapshotConflictError) => void>();
 
@@ -67,10 +65,7 @@ export class LeaseKeeper {
 
   /** The signal an operation runs with: the caller's, also aborted when the claim is lost. */
   signalFor(signal: AbortSignal): AbortSignal {
-    // Linked by listeners removed at close(), not AbortSignal.any: its weak references cost every run GC time.
-    const linked = linkedSignal([signal, this.#controller.signal]);
-    this.#unlink.push(() => linked.dispose());
-    return linked.signal;
+    return AbortSignal.any([signal, this.#controller.signal]);
   }
 
   /**
@@ -158,7 +153,6 @@ export class LeaseKeeper {
   /** The run settled: nothing more to watch. */
   close(): Promise<void> {
     clearInterval(this.#timer);
-    for (const dispose of this.#unlink.splice(0)) dispose();
     return this.stopRenewing();
   }
 
