@@ -56,11 +56,21 @@ export function snapshotEvent(snapshot: WorkflowExecutionSnapshot) {
   return { foundryExecutionId, workflowId, nextOperationIndex, status, revision };
 }
 
-// Formatting a date costs more than the rest of a small checkpoint. A save under a lease formats two instants (now, and now + the TTL): the text up to the second is
-// kept per second, so most calls append the milliseconds instead of running toISOString.
+// Formatting a date costs more than the rest of a small checkpoint, and many saves land in the same
+// millisecond. A save under a lease formats two instants (now, and now + the TTL), so the last two
+// are kept, and past them the text up to the second is, so a new millisecond appends its digits.
+let [ms0, ms1, iso0, iso1] = [Number.NaN, Number.NaN, "", ""];
 const secondPrefixes = new Map<number, string>();
 const lastValidMs = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z: the last the plain form spells
 export function isoTime(ms: number): string {
+  if (ms === ms0) return iso0;
+  if (ms === ms1) return iso1;
+  [ms1, iso1] = [ms0, iso0];
+  [ms0, iso0] = [ms, formatIso(ms)];
+  return iso0;
+}
+
+function formatIso(ms: number): string {
   if (!Number.isInteger(ms) || ms < 0 || ms > lastValidMs) return new Date(ms).toISOString();
   const milli = ms % 1000;
   const second = ms - milli;
