@@ -17,11 +17,11 @@ const target = 1.3;
 // The provider's own compare-and-set statements for its default table.
 const sql = {
   insert:
-    "INSERT INTO workflowforge_snapshots (instance_id, workflow_id, revision, status, workflow_name, updated_at, data) " +
-    "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (instance_id, workflow_id) DO NOTHING",
+    "INSERT INTO workflowforge_snapshots (instance_id, workflow_id, revision, status, workflow_name, updated_at, data, owner, lease_expires_at, attempts) " +
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (instance_id, workflow_id) DO NOTHING",
   update:
-    "UPDATE workflowforge_snapshots SET revision = $3, status = $4, workflow_name = $5, updated_at = $6, data = $7 " +
-    "WHERE instance_id = $1 AND workflow_id = $2 AND revision = $8",
+    "UPDATE workflowforge_snapshots SET revision = $3, status = $4, workflow_name = $5, updated_at = $6, data = $7, owner = $8, lease_expires_at = $9, attempts = $10 " +
+    "WHERE instance_id = $1 AND workflow_id = $2 AND revision = $11",
   remove: "DELETE FROM workflowforge_snapshots WHERE instance_id = $1 AND workflow_id = $2",
 };
 
@@ -31,7 +31,8 @@ function rawStatement(client: PostgresClient, fixture: CheckpointFixture): RawWr
   const { foundryExecutionId, workflowId } = fixture.snapshots[0] as CheckpointFixture["snapshots"][number];
   return {
     write: async (snapshot, text) => {
-      const values = [foundryExecutionId, workflowId, snapshot.revision, snapshot.status, snapshot.workflowName, snapshot.updatedAt, text];
+      const claim = [snapshot.owner ?? null, snapshot.leaseExpiresAt ?? null, snapshot.attempts ?? null];
+      const values = [foundryExecutionId, workflowId, snapshot.revision, snapshot.status, snapshot.workflowName, snapshot.updatedAt, text, ...claim];
       const result = snapshot.revision === 1 ? await client.query(sql.insert, values) : await client.query(sql.update, [...values, snapshot.revision - 1]);
       if ((result.rowCount ?? result.affectedRows) !== 1) throw new Error(`the raw write of revision ${snapshot.revision} was refused`);
     },

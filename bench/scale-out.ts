@@ -206,10 +206,13 @@ export async function run(): Promise<BenchSection> {
   const loadBefore = loadavg()[0] ?? Number.NaN;
   const rows: Record<string, string | number>[] = [];
   const notes: string[] = [];
+  // SCALE_OUT_STORES=postgres (or redis) measures one store only, for working on it.
+  const only = process.env.SCALE_OUT_STORES?.split(",");
   for (const [backend, start, connect] of [
     ["postgres", startPostgres, postgresAdmin],
     ["redis", startRedis, redisAdmin],
   ] as const) {
+    if (only !== undefined && !only.includes(backend)) continue;
     const server = await start();
     if ("skipped" in server) {
       notes.push(`${backend} not measured: ${server.skipped}.`);
@@ -230,8 +233,8 @@ export async function run(): Promise<BenchSection> {
   }
   notes.push(
     `Each trial: ${instancesOf.postgres.toLocaleString("en")} (Redis: ${instancesOf.redis.toLocaleString("en")}, as its raw side would otherwise finish in about 0.2 s) ${steps}-step workflows of no-op operations per side, spread over ${workers} worker processes with concurrency ${concurrency} each (a pg Pool of ${concurrency} connections, or one ioredis connection, per process), on a throw-away server on 127.0.0.1 (Postgres with fsync and synchronous_commit on). ${trials} trials after a warm-up of ${warmupInstances} instances per side; the sides' order rotates between trials, and each ratio compares sides of the same trial.`,
-    "coordinator: the instances are enqueued beforehand (not timed); every worker runs `resumeAll()` until a pass resumes nothing, so workers list the same records and race for their claims, as the README runs it. plain: `usePersistence` without a lease, each worker running its share of fresh instances (one load, ten checkpoints, one delete each). raw: each worker writes its share with one `INSERT ... ON CONFLICT DO UPDATE` (Redis: one `SET`) of the record as JSON per step, and nothing else.",
-    "steps/s: all workers' steps over the wall time from sending the work to the last worker's answer. Queries per step: every statement (Redis: command) the workers' clients sent, counted by wrapping the client in each worker (listing, claims lost to another worker, checkpoints, loads and deletes included; the enqueueing is not). Client CPU: user + system time of the worker processes per step. Lost claims: instances a worker listed and tried to claim after another worker had (each costs the failed compare-and-set and, on Postgres, a read of the revision).",
+    "coordinator: the instances are enqueued beforehand (not timed); every worker runs `resumeAll()` until a pass resumes nothing, as the README runs it: each pass claims pages of `concurrency` claimable instances in one call (Postgres: `UPDATE ... FOR UPDATE SKIP LOCKED`; Redis: one script over the sorted set of unfinished records) until a page comes back empty, and each run adopts its claim without writing one. plain: `usePersistence` without a lease, each worker running its share of fresh instances (one load, ten checkpoints, one delete each). raw: each worker writes its share with one `INSERT ... ON CONFLICT DO UPDATE` (Redis: one `SET`) of the record as JSON per step, and nothing else.",
+    "steps/s: all workers' steps over the wall time from sending the work to the last worker's answer. Queries per step: every statement (Redis: command) the workers' clients sent, counted by wrapping the client in each worker (listing, claims lost to another worker, checkpoints, loads and deletes included; the enqueueing is not). Client CPU: user + system time of the worker processes per step. Lost claims: instances a worker tried to claim after another worker had (each would cost one refused compare-and-set; claiming in pages loses none).",
     `Load average (1 min) ${loadBefore.toFixed(2)} at the start, ${(loadavg()[0] ?? Number.NaN).toFixed(2)} at the end; the section took ${Math.round((Date.now() - began) / 1000)} s.`,
   );
   return { title, rows, notes };

@@ -1,6 +1,14 @@
 export { usePersistence } from "./middleware.js";
 export { processOwner, type PersistenceOptions, type SnapshotMigration } from "./options.js";
-export { matchesFilter, type WorkflowPersistenceProvider, type ProviderCapabilities, type SnapshotFilter } from "./provider.js";
+export {
+  claimedSnapshot,
+  isClaimable,
+  matchesFilter,
+  type ClaimRequest,
+  type WorkflowPersistenceProvider,
+  type ProviderCapabilities,
+  type SnapshotFilter,
+} from "./provider.js";
 export type { ListOptions } from "./list-options.js";
 export { definitionFingerprint, validateSnapshot, type WorkflowExecutionSnapshot, type SnapshotStatus } from "./snapshot.js";
 export type { SnapshotEvent, SnapshotDeletedEvent } from "./events.js";

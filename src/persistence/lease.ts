@@ -1,4 +1,3 @@
-import { raceAbort } from "../abort.js";
 import { isWorkflowForgeError } from "../errors.js";
 import type { SnapshotConflictError } from "./errors.js";
 
@@ -44,6 +43,8 @@ export class LeaseKeeper {
   #lost: SnapshotConflictError | undefined;
   // Guarded store calls in flight.
   #pending = 0;
+  // Guarded calls' rejections, for lose() to settle them at once.
+  readonly #rejecters = new Set<(error: SnapshotConflictError) => void>();
 
   constructor(options: LeaseKeeperOptions) {
     this.#options = options;
@@ -80,7 +81,21 @@ export class LeaseKeeper {
     }
     if (this.#pending++ === 0) (this.#timer as { ref?: () => void }).ref?.();
     try {
-      return await raceAbort(work, this.#controller.signal, () => this.#lost as SnapshotConflictError);
+      // Rejected by lose() directly: no abort listener added and removed around every store call.
+      return await new Promise<T>((resolve, reject) => {
+        this.#rejecters.add(reject);
+        work.then(
+          (value) => {
+            this.#rejecters.delete(reject);
+            resolve(value);
+          },
+          (reason: unknown) => {
+            this.#rejecters.delete(reject);
+            // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- forwards the work's own rejection unchanged
+            reject(reason);
+          },
+        );
+      });
     } finally {
       if (--this.#pending === 0) (this.#timer as { unref?: () => void }).unref?.();
     }
@@ -111,11 +126,17 @@ export class LeaseKeeper {
   lose(error: SnapshotConflictError): void {
     this.#lost ??= error;
     void this.stopRenewing();
+    for (const reject of this.#rejecters) reject(this.#lost);
+    this.#rejecters.clear();
     this.#controller.abort(error);
   }
 
-  /** The claim landed: from now on the keeper renews it when no checkpoint did for a third of the TTL. */
-  startRenewing(): void {
+  /**
+   * The claim landed: from now on the keeper renews it when no checkpoint did for a third of the TTL.
+   * `sentAt` (`performance.now()`) is when a claim made elsewhere was sent: the lease counts from there.
+   */
+  startRenewing(sentAt?: number): void {
+    if (sentAt !== undefined) this.#lastSavedAt = Math.min(this.#lastSavedAt, sentAt);
     this.#renewalsStarted = true;
   }
 

@@ -17,6 +17,24 @@ export interface ProviderCapabilities {
   readonly compareAndSet?: boolean;
   /** `list()` is implemented. */
   readonly list?: boolean;
+  /** `claim()` is implemented: the recovery coordinator claims what it runs a page at a time, in one call. */
+  readonly claim?: boolean;
+}
+
+/** What `claim()` takes: whose claim, until when, and how many records at most. */
+export interface ClaimRequest {
+  /** Written as each claimed record's `owner`. */
+  readonly owner: string;
+  /** The instant this claim is made (ISO 8601): leases that end at or before it may be taken over; written as `updatedAt`. */
+  readonly now: string;
+  /** Written as each claimed record's `leaseExpiresAt` (ISO 8601). */
+  readonly leaseExpiresAt: string;
+  /** At most this many records are claimed (an integer >= 1). */
+  readonly limit: number;
+  /** A `failed` or `compensating` record whose `attempts` reached this is a dead letter: never claimed. */
+  readonly maxAttempts: number;
+  /** Narrows what is claimed, as for `list()`; `status` defaults to every unfinished status. */
+  readonly filter?: Omit<SnapshotFilter, "updatedBefore">;
 }
 
 /**
@@ -38,6 +56,34 @@ export interface WorkflowPersistenceProvider {
    * read (the recovery coordinator and the CLI pass it); a provider may ignore it and reject instead.
    */
   list?(filter?: SnapshotFilter, signal?: AbortSignal, options?: ListOptions): AsyncIterable<WorkflowExecutionSnapshot> | Promise<WorkflowExecutionSnapshot[]>;
+  /**
+   * Atomically claims up to `request.limit` records that {@link isClaimable} accepts, and resolves
+   * with them as now stored: each one's next revision with `owner`, `leaseExpiresAt` and `updatedAt`
+   * from the request and `attempts` one higher, everything else unchanged. Two calls, from any
+   * processes, never claim the same revision. Declared by `capabilities.claim`; without it the
+   * coordinator lists and claims each record with a compare-and-set save.
+   */
+  claim?(request: ClaimRequest, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]>;
+}
+
+const unfinished: readonly SnapshotStatus[] = ["running", "failed", "compensating"];
+
+/**
+ * True when `claim(request)` may claim `snapshot` now: unfinished (and of a status the filter
+ * names), matching the rest of the filter, under no live lease of any owner, and not a dead letter.
+ * The single definition for providers that decide in memory; SQL and scripts state the same.
+ */
+export function isClaimable(snapshot: WorkflowExecutionSnapshot, request: ClaimRequest): boolean {
+  const { status, leaseExpiresAt, attempts } = snapshot;
+  if (!unfinished.includes(status) || !matchesFilter(snapshot, { status: unfinished, ...request.filter })) return false;
+  if (leaseExpiresAt !== undefined && Date.parse(leaseExpiresAt) > Date.parse(request.now)) return false;
+  return !(status !== "running" && (attempts ?? 0) >= request.maxAttempts);
+}
+
+/** The record `claim(request)` stores for `snapshot`: for providers that rewrite the whole record. */
+export function claimedSnapshot(snapshot: WorkflowExecutionSnapshot, request: ClaimRequest): WorkflowExecutionSnapshot {
+  const { owner, leaseExpiresAt, now } = request;
+  return { ...snapshot, revision: snapshot.revision + 1, owner, leaseExpiresAt, updatedAt: now, attempts: (snapshot.attempts ?? 0) + 1 };
 }
 
 /** True when `snapshot` satisfies every field of `filter`. For providers that filter in memory. */

@@ -61,6 +61,15 @@ export class RunClaim {
     this.#lease.startRenewing();
   }
 
+  /**
+   * The store holds the claim already (the coordinator claimed the instance, sending the claim at
+   * `sentAt`, a `performance.now()` instant): nothing is written, the lease counts from `sentAt`.
+   */
+  adopt(sentAt: number): void {
+    this.#lease.startRenewing(sentAt);
+    this.#lease.assertLive();
+  }
+
   /** Stores the last checkpoint again without a lease, and gives back the attempt this claim counted. */
   async release(): Promise<boolean> {
     if (this.#lease.lost !== undefined) return false;

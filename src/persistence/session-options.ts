@@ -10,6 +10,11 @@ export interface SessionOptions extends ResolvedPersistenceOptions {
    */
   readonly resumes?: WorkflowExecutionSnapshot | undefined;
   /**
+   * Set when `resumes` is already this run's claim as stored (the provider's `claim()` wrote it,
+   * attempt counted): the `performance.now()` instant the claim was sent. The run writes no claim.
+   */
+  readonly claimedAt?: number | undefined;
+  /**
    * Aborted when the coordinator shuts down: the run starts no further operation, and releases
    * its claim so another worker can take the instance over at once.
    */

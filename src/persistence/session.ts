@@ -34,6 +34,7 @@ export class PersistenceSession {
   readonly #store: SnapshotStore;
   #claim: RunClaim | undefined;
   #operationSignals: readonly AbortSignal[] = [];
+  #joined: { readonly base: AbortSignal; readonly signal: AbortSignal } | undefined;
   // The properties a run that never checkpointed started with: what its failure record stores.
   #startProperties: Record<string, unknown> | undefined;
 
@@ -74,8 +75,9 @@ export class PersistenceSession {
     if (state.status === "completed") return session; // nothing runs, so nothing is claimed or written
     // A coordinator closing claims nothing more.
     if (options.shutdown?.aborted === true) throw abortError(options.shutdown, session.#locate(state.next));
-    if (options.countsAttempts) state.attempts = (state.attempts ?? 0) + 1;
-    await session.#claim?.claim();
+    // A claim the coordinator made (claimedAt) is adopted: its attempt counted, nothing written.
+    if (options.claimedAt === undefined && options.countsAttempts) state.attempts = (state.attempts ?? 0) + 1;
+    await (options.claimedAt === undefined ? session.#claim?.claim() : session.#claim?.adopt(options.claimedAt));
     context.run.observeCompensation(
       compensationCheckpoints(state, session.#workflow, {
         saveCompensating: (pending) => session.#save("compensating", session.#locate(pending)),
@@ -104,8 +106,10 @@ export class PersistenceSession {
    * the deadline: a checkpoint already under way must land.
    */
   contextFor(context: OperationContext<any>): OperationContext<any> | undefined {
-    const extra = this.#operationSignals;
-    return extra.length === 0 ? undefined : { ...context, signal: AbortSignal.any([context.signal, ...extra]) };
+    if (this.#operationSignals.length === 0) return undefined;
+    // Operations of a run share its signal: joined once, as AbortSignal.any is costly (weak refs, GC).
+    if (this.#joined?.base !== context.signal) this.#joined = { base: context.signal, signal: AbortSignal.any([context.signal, ...this.#operationSignals]) };
+    return { ...context, signal: this.#joined.signal };
   }
 
   /** Whether {@link beforeOperation} has anything to check: a lease, or a coordinator that may close. */

@@ -92,15 +92,31 @@ export function snapshotEvent(snapshot: WorkflowExecutionSnapshot): SnapshotEven
   return { foundryExecutionId, workflowId, nextOperationIndex, status, revision };
 }
 
-// Formatting a date costs more than the rest of a small checkpoint; many land in the same millisecond.
-let lastTime = Number.NaN;
-let lastIso = "";
+// Formatting a date costs more than the rest of a small checkpoint, and many saves land in the same
+// millisecond. A save under a lease formats two instants (now, and now + the TTL), so the last two
+// are kept, and past them the text up to the second is, so a new millisecond appends its digits.
+let [ms0, ms1, iso0, iso1] = [Number.NaN, Number.NaN, "", ""];
+const secondPrefixes = new Map<number, string>();
+const lastValidMs = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z: the last the plain form spells
 export function isoTime(ms: number): string {
-  if (ms !== lastTime) {
-    lastTime = ms;
-    lastIso = new Date(ms).toISOString();
+  if (ms === ms0) return iso0;
+  if (ms === ms1) return iso1;
+  [ms1, iso1] = [ms0, iso0];
+  [ms0, iso0] = [ms, formatIso(ms)];
+  return iso0;
+}
+
+function formatIso(ms: number): string {
+  if (!Number.isInteger(ms) || ms < 0 || ms > lastValidMs) return new Date(ms).toISOString();
+  const milli = ms % 1000;
+  const second = ms - milli;
+  let prefix = secondPrefixes.get(second);
+  if (prefix === undefined) {
+    if (secondPrefixes.size >= 8) secondPrefixes.clear();
+    prefix = new Date(second).toISOString().slice(0, 20);
+    secondPrefixes.set(second, prefix);
   }
-  return lastIso;
+  return `${prefix}${milli < 10 ? "00" : milli < 100 ? "0" : ""}${milli}Z`;
 }
 
 function hasKeys(record: object): boolean {

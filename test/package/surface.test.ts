@@ -25,8 +25,8 @@ const surface: Record<string, { readonly module: object; readonly names: readonl
     names: [
       "MemoryPersistenceProvider", "PersistenceError", "RetriesExhaustedError", "SnapshotConflictError", "SnapshotCorruptedError",
       "SnapshotSerializationError", "SnapshotTooLargeError", "UnknownWorkflowError", "WorkflowCompensatedError", "WorkflowDefinitionMismatchError",
-      "createRecoveryCoordinator", "createSnapshotCodec", "decodeValue", "defaultSnapshotCodec", "definitionFingerprint", "encodeValue",
-      "isClaimedByOther", "matchesFilter", "processOwner", "readTimeline", "snapshotKeysOf", "usePersistence", "validateSnapshot",
+      "claimedSnapshot", "createRecoveryCoordinator", "createSnapshotCodec", "decodeValue", "defaultSnapshotCodec", "definitionFingerprint", "encodeValue",
+      "isClaimable", "isClaimedByOther", "matchesFilter", "processOwner", "readTimeline", "snapshotKeysOf", "usePersistence", "validateSnapshot",
     ],
   },
   "workflowforge/persistence/testing": {

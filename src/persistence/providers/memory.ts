@@ -3,7 +3,7 @@ import type { SnapshotCodec } from "../codec/codec.js";
 import { SnapshotConflictError, type SnapshotKeys } from "../errors.js";
 import { deepCopy } from "../clone.js";
 import { listedReader, type ListOptions } from "../list-options.js";
-import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
+import { claimedSnapshot, isClaimable, type ClaimRequest, type ProviderCapabilities, type SnapshotFilter, type WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { asError, codecOption, providerOptions, throwIfAborted } from "./shared.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
@@ -48,7 +48,7 @@ function storageOf(input: unknown): Storage {
 
 /**
  * Keeps snapshots in this process's memory: for tests, development and single-process apps that
- * only need resume after a failure, not after a crash. Supports compare-and-set and list.
+ * only need resume after a failure, not after a crash. Supports compare-and-set, list and claim.
  *
  * By default every save encodes the snapshot with the codec and every load decodes it, so it
  * accepts and refuses exactly what a durable store does: a function, a class instance or a cycle
@@ -56,11 +56,11 @@ function storageOf(input: unknown): Storage {
  * BigInt comes back as itself. Neither a caller mutating a snapshot nor a later save changes what
  * is stored. `{ live: true }` keeps deep copies of the objects instead (see its option).
  *
- * `save`, `tryLoad` and `delete` are synchronous and throw (`list` returns a promise). Throws
+ * `save`, `tryLoad` and `delete` are synchronous and throw (`list` and `claim` return a promise). Throws
  * `TypeError` for invalid options.
  */
 export class MemoryPersistenceProvider implements WorkflowPersistenceProvider {
-  readonly capabilities: ProviderCapabilities = Object.freeze({ compareAndSet: true, list: true });
+  readonly capabilities: ProviderCapabilities = Object.freeze({ compareAndSet: true, list: true, claim: true });
   // By instance, then by workflow: a pair of keys needs no separator, and the snapshot's own key
   // strings (the same objects on every save of a run) keep their hashes, where a joined key would
   // be a new string to hash on every call.
@@ -122,6 +122,28 @@ export class MemoryPersistenceProvider implements WorkflowPersistenceProvider {
       return Promise.resolve(listed);
     } catch (error) {
       return Promise.reject(asError(error));
+    }
+  }
+
+  // Synchronous inside, so no other call can claim between the check and the write.
+  claim(request: ClaimRequest, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]> {
+    try {
+      if (signal?.aborted === true) throw signal.reason instanceof Error ? signal.reason : new Error("aborted");
+      const read = listedReader(undefined, options, "MemoryPersistenceProvider");
+      const claimed: WorkflowExecutionSnapshot[] = [];
+      for (const [foundryExecutionId, workflows] of this.#store) {
+        for (const [workflowId, stored] of workflows) {
+          if (claimed.length >= request.limit) return Promise.resolve(claimed);
+          const snapshot = read(() => this.#storage.read(stored.data, { foundryExecutionId, workflowId }));
+          if (snapshot === undefined || !isClaimable(snapshot, request)) continue;
+          const next = claimedSnapshot(snapshot, request);
+          workflows.set(workflowId, { revision: next.revision, data: this.#storage.write(next) });
+          claimed.push(next);
+        }
+      }
+      return Promise.resolve(claimed);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
   }
 }

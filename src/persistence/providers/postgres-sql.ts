@@ -1,4 +1,4 @@
-import type { SnapshotFilter } from "../provider.js";
+import type { ClaimRequest, SnapshotFilter } from "../provider.js";
 
 // The SQL of PostgresPersistenceProvider, apart from the class so each file stays readable.
 
@@ -36,11 +36,19 @@ export interface PostgresStatements {
   readonly insert: string;
   readonly update: string;
   readonly select: string;
-  readonly revision: string;
   readonly remove: string;
   /** Undefined when the filter can match nothing (an empty status list, an invalid date), as in matchesFilter. */
   list(filter: SnapshotFilter): { text: string; values: unknown[] } | undefined;
+  /**
+   * Claims up to `limit` claimable rows in one statement (rows another claimer holds locked are
+   * skipped, not waited for) and returns them: the row's new revision with the data it had.
+   */
+  claim(request: ClaimRequest): { text: string; values: unknown[] } | undefined;
 }
+
+// What a row read back holds beside its data: a claim writes these columns and leaves the data as
+// it was, so where `revision` is ahead of the data's, they are the record's claim.
+const claimColumns = "revision::float8 AS revision, owner, (extract(epoch FROM lease_expires_at) * 1000)::float8 AS lease_ms, (extract(epoch FROM updated_at) * 1000)::float8 AS updated_ms";
 
 // Concurrent `CREATE TABLE IF NOT EXISTS` can fail with a unique violation on pg_type: both
 // sessions see no table and both insert its row type. So a session that finds no table takes an
@@ -49,7 +57,7 @@ export interface PostgresStatements {
 // The lock is taken only when the table is missing: a provider used inside a caller's long
 // transaction must not hold it, and a role without CREATE on the schema passes once a deploy step
 // has made the table.
-function migrateStatement(table: string, schema: string | undefined): string {
+function migrateStatement(table: string, schema: string | undefined, index: string): string {
   const createSchema =
     schema === undefined ? "" : `IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = '${schema}') THEN CREATE SCHEMA "${schema}"; END IF;`;
   return `DO $workflowforge$
@@ -65,16 +73,53 @@ BEGIN
       workflow_name TEXT NOT NULL,
       updated_at TIMESTAMPTZ,
       data TEXT NOT NULL,
+      owner TEXT,
+      lease_expires_at TIMESTAMPTZ,
+      attempts INTEGER,
       PRIMARY KEY (instance_id, workflow_id)
     );
+  END IF;
+  -- Tables made before claim(): the claim's columns, and the index its statement reads.
+  IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('${table}') AND attname = 'lease_expires_at' AND NOT attisdropped) THEN
+    PERFORM pg_advisory_xact_lock(${MIGRATION_LOCK});
+    ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS owner TEXT, ADD COLUMN IF NOT EXISTS lease_expires_at TIMESTAMPTZ, ADD COLUMN IF NOT EXISTS attempts INTEGER;
+  END IF;
+  IF to_regclass('${schema === undefined ? `"${index}"` : `"${schema}"."${index}"`}') IS NULL THEN
+    PERFORM pg_advisory_xact_lock(${MIGRATION_LOCK});
+    CREATE INDEX IF NOT EXISTS "${index}" ON ${table} (status);
   END IF;
 END
 $workflowforge$`;
 }
 
 function listStatement(table: string, filter: SnapshotFilter): { text: string; values: unknown[] } | undefined {
-  const clauses: string[] = [];
   const values: unknown[] = [];
+  const clauses = filterClauses(filter, values);
+  if (clauses === undefined) return undefined;
+  const condition = clauses.length === 0 ? "" : ` WHERE ${clauses.join(" AND ")}`;
+  return { text: `SELECT instance_id, workflow_id, data, ${claimColumns} FROM ${table}${condition}`, values };
+}
+
+// Unfinished, of the filter's statuses, under no live lease, not a dead letter: isClaimable in SQL.
+// The status index narrows the scan to unfinished rows; the lease is not indexed, as every
+// checkpoint renews it and an indexed column would cost each of them a non-HOT update.
+function claimStatement(table: string, request: ClaimRequest): { text: string; values: unknown[] } | undefined {
+  const { owner, leaseExpiresAt, now, maxAttempts, limit, filter } = request;
+  const values: unknown[] = [owner, leaseExpiresAt, now, maxAttempts, limit];
+  const statuses = [filter?.status ?? ["running", "failed", "compensating"]].flat().filter((status) => status !== "completed");
+  const clauses = filterClauses({ ...filter, status: statuses }, values);
+  if (clauses === undefined) return undefined;
+  const claimable = [...clauses, "(lease_expires_at IS NULL OR lease_expires_at <= $3)", "NOT (status IN ('failed', 'compensating') AND COALESCE(attempts, 0) >= $4)"];
+  const text =
+    `UPDATE ${table} AS s SET revision = s.revision + 1, owner = $1, lease_expires_at = $2, updated_at = $3, attempts = COALESCE(s.attempts, 0) + 1 ` +
+    `FROM (SELECT instance_id, workflow_id FROM ${table} WHERE ${claimable.join(" AND ")} LIMIT $5 FOR UPDATE SKIP LOCKED) AS c ` +
+    "WHERE s.instance_id = c.instance_id AND s.workflow_id = c.workflow_id RETURNING s.instance_id, s.workflow_id, s.data, s.revision::float8 AS revision";
+  return { text, values };
+}
+
+// The WHERE clauses of `filter`, their values appended to `values`; undefined when it matches nothing.
+function filterClauses(filter: SnapshotFilter, values: unknown[]): string[] | undefined {
+  const clauses: string[] = [];
   const param = (value: unknown): string => `$${values.push(value)}`;
   const { status, workflowId, workflowName, updatedBefore } = filter;
   if (status !== undefined) {
@@ -89,8 +134,7 @@ function listStatement(table: string, filter: SnapshotFilter): { text: string; v
     if (Number.isNaN(before)) return undefined;
     clauses.push(`updated_at < ${param(new Date(before).toISOString())}`);
   }
-  const condition = clauses.length === 0 ? "" : ` WHERE ${clauses.join(" AND ")}`;
-  return { text: `SELECT instance_id, workflow_id, data FROM ${table}${condition}`, values };
+  return clauses;
 }
 
 /** Every statement for one table; names were validated as identifiers before they get here. */
@@ -99,14 +143,17 @@ export function postgresStatements(tableName: string, schema: string | undefined
   const byKeys = "WHERE instance_id = $1 AND workflow_id = $2";
   return {
     table,
-    migrate: migrateStatement(table, schema),
+    // Truncated as Postgres would truncate it, so that the lookup finds what was created.
+    migrate: migrateStatement(table, schema, `${tableName.slice(0, 53)}_claimable`),
     insert:
-      `INSERT INTO ${table} (instance_id, workflow_id, revision, status, workflow_name, updated_at, data) ` +
-      "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (instance_id, workflow_id) DO NOTHING",
-    update: `UPDATE ${table} SET revision = $3, status = $4, workflow_name = $5, updated_at = $6, data = $7 ${byKeys} AND revision = $8`,
-    select: `SELECT data FROM ${table} ${byKeys}`,
-    revision: `SELECT revision FROM ${table} ${byKeys}`,
+      `INSERT INTO ${table} (instance_id, workflow_id, revision, status, workflow_name, updated_at, data, owner, lease_expires_at, attempts) ` +
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (instance_id, workflow_id) DO NOTHING",
+    update:
+      `UPDATE ${table} SET revision = $3, status = $4, workflow_name = $5, updated_at = $6, data = $7, owner = $8, lease_expires_at = $9, attempts = $10 ` +
+      `${byKeys} AND revision = $11`,
+    select: `SELECT data, ${claimColumns} FROM ${table} ${byKeys}`,
     remove: `DELETE FROM ${table} ${byKeys}`,
     list: (filter) => listStatement(table, filter),
+    claim: (request) => claimStatement(table, request),
   };
 }

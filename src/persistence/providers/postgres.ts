@@ -3,14 +3,15 @@ import { describe as describeValue } from "../../internal/validate.js";
 import type { SnapshotCodec } from "../codec/codec.js";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "../errors.js";
 import { listedReader, type ListOptions } from "../list-options.js";
-import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
+import type { ClaimRequest, ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { postgresConnectionDetail } from "./connection-errors.js";
 import { SetupOnce, codecOption, providerOptions, requireIdentifier, throwIfAborted } from "./shared.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
 import { decodeKey, encodeKey, postgresStatements, type PostgresStatements } from "./postgres-sql.js";
 import { keysOfColumns } from "./stored-keys.js";
-import { listKeys } from "../keys.js";
+import { anyInstance, listKeys } from "../keys.js";
+import { withClaimColumns, type ClaimColumns } from "../claim-columns.js";
 
 /** What `query` resolves with: pg reports `rowCount`, PGlite `affectedRows` (and `rowCount` since 0.3). */
 export interface PostgresQueryResult {
@@ -42,6 +43,7 @@ export interface PostgresPersistenceProviderOptions {
 // Postgres refuses such a schema, and an unqualified such table can resolve to a system catalog
 // (pg_catalog comes first on every search_path): either would fail only at first use.
 const reserved = { pattern: /^pg_/, prefix: "pg_", owner: "Postgres reserves for its own objects" };
+const isoUtc = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const where = "PostgresPersistenceProvider(options)";
 const source = "postgres";
 // list() names no single instance; its errors carry these placeholder keys.
@@ -49,11 +51,10 @@ const source = "postgres";
 // unique violation on pg_type, or the relation, its primary key or the schema already existing.
 const createRaceCodes: ReadonlySet<unknown> = new Set(["23505", "42P07", "42710", "42P06"]);
 
-interface Row {
+interface Row extends ClaimColumns {
   readonly instance_id?: unknown;
   readonly workflow_id?: unknown;
   readonly data?: unknown;
-  readonly revision?: unknown;
 }
 
 function validateOptions(input: unknown): Required<Omit<PostgresPersistenceProviderOptions, "schema">> & { schema: string | undefined } {
@@ -73,6 +74,8 @@ function validateOptions(input: unknown): Required<Omit<PostgresPersistenceProvi
 // Keeps the UTC instant for `updated_at < $n`; NULL when unparseable, which no updatedBefore
 // matches, exactly as matchesFilter treats it.
 function instantOf(text: string): string | null {
+  // The shape toISOString writes, which the engine uses, is already such an instant: no Date round trip.
+  if (isoUtc.test(text)) return text;
   const ms = Date.parse(text);
   return Number.isNaN(ms) ? null : new Date(ms).toISOString();
 }
@@ -85,13 +88,15 @@ function instantOf(text: string): string | null {
  *   transaction-scoped advisory lock so that many processes starting at once do not trip over each
  *   other. `migrate()` does the same ahead of time; call it first when the provider's client is a
  *   connection inside your own transaction, or the creation (and its lock) waits for your commit.
- *   No index beyond the primary key: `list()` scans the table, while an index on `updated_at`
- *   would cost every checkpoint a non-HOT update.
+ *   One index beyond the primary key, on `status`, for `claim()`; none on `updated_at` or the lease,
+ *   which every checkpoint changes (an index on them would cost each a non-HOT update). A table
+ *   made by an older version gains the claim's columns (`owner`, `lease_expires_at`, `attempts`)
+ *   and the index on first use; its rows' leases are read from the column only once saved again.
  * - **Atomicity:** every save is one statement, and compare-and-set is inside it (`INSERT ... ON
  *   CONFLICT DO NOTHING` for revision 1, `UPDATE ... WHERE revision = n - 1` after), so it holds
  *   between connections and processes. Durability is the server's: a save resolves once committed.
- * - **Cost:** one round trip per save, tryLoad and delete, plus one statement to create the table on
- *   first use and one to read the stored revision when a save is refused.
+ * - **Cost:** one round trip per save, tryLoad, delete and claim (a refused save included), plus one
+ *   statement to create the table on first use.
  * - **Errors:** driver failures (closed pool, lost connection, SQL errors) reject with
  *   `PersistenceError` (`[workflowforge:postgres]`, the call, the keys, the driver's error as `cause`);
  *   one that could not connect (refused, unknown host, timed out, login refused, no such database)
@@ -105,7 +110,7 @@ function instantOf(text: string): string | null {
  *   `PersistenceError`, storing nothing. A custom codec must return well-formed text without NUL.
  */
 export class PostgresPersistenceProvider implements WorkflowPersistenceProvider {
-  readonly capabilities: ProviderCapabilities = Object.freeze({ compareAndSet: true, list: true });
+  readonly capabilities: ProviderCapabilities = Object.freeze({ compareAndSet: true, list: true, claim: true });
   /** The validated table name. */
   readonly tableName: string;
   /** The validated schema name, if one was given. */
@@ -142,7 +147,8 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
     const keys = { foundryExecutionId, workflowId };
     // Encoding first: a snapshot the codec refuses writes nothing.
     const data = encodeForStorage(this.#codec, snapshot);
-    const values = [encodeKey(foundryExecutionId), encodeKey(workflowId), revision, status, workflowName, instantOf(snapshot.updatedAt), data];
+    const lease = snapshot.leaseExpiresAt === undefined ? null : instantOf(snapshot.leaseExpiresAt);
+    const values = [encodeKey(foundryExecutionId), encodeKey(workflowId), revision, status, workflowName, instantOf(snapshot.updatedAt), data, snapshot.owner ?? null, lease, snapshot.attempts ?? null];
     const result =
       revision === 1
         ? await this.#query("save", keys, signal, this.#sql.insert, values)
@@ -151,7 +157,8 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
     if (typeof changed !== "number") {
       throw new PersistenceError({ source, call: "save", keys, detail: "the client's query result has neither rowCount nor affectedRows" });
     }
-    if (changed !== 1) await this.#conflict(snapshot);
+    // No read of what is stored to explain it: a refused claim costs this one statement.
+    if (changed !== 1) throw new SnapshotConflictError({ source, call: "save", keys, detail: `revision ${revision} was refused: the stored revision is not ${revision - 1}` });
   }
 
   async tryLoad(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<WorkflowExecutionSnapshot | undefined> {
@@ -159,7 +166,7 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
     const keys = { foundryExecutionId, workflowId };
     const { rows } = await this.#query("tryLoad", keys, signal, this.#sql.select, [encodeKey(foundryExecutionId), encodeKey(workflowId)]);
     const row = rows[0] as Row | undefined;
-    return row === undefined ? undefined : this.#decode(row.data, keys);
+    return row === undefined ? undefined : withClaimColumns(this.#decode(row.data, keys), row);
   }
 
   async delete(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<void> {
@@ -179,7 +186,24 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
     const query = this.#sql.list(filter);
     if (query === undefined) return [];
     const { rows } = await this.#query("list", listKeys(filter), signal, query.text, query.values);
-    return (rows as Row[]).flatMap((row) => read(() => this.#decode(row.data, keysOfColumns(row.instance_id, row.workflow_id, decodeKey))) ?? []);
+    return (rows as Row[]).flatMap((row) => read(() => withClaimColumns(this.#decode(row.data, keysOfColumns(row.instance_id, row.workflow_id, decodeKey)), row)) ?? []);
+  }
+
+  /**
+   * Claims up to `request.limit` claimable rows in one statement (`UPDATE ... FROM (SELECT ... FOR
+   * UPDATE SKIP LOCKED)`): workers claiming at once take different rows instead of waiting for or
+   * racing each other. The claim writes the row's revision, owner, lease, attempts and updated_at
+   * columns and leaves its data as it was; reads put those columns over the data until the next save.
+   */
+  async claim(request: ClaimRequest, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]> {
+    throwIfAborted(signal);
+    const read = listedReader(undefined, options, "PostgresPersistenceProvider");
+    const query = this.#sql.claim(request);
+    if (query === undefined) return [];
+    const { owner, leaseExpiresAt, now } = request;
+    const { rows } = await this.#query("claim", anyInstance, signal, query.text, query.values);
+    const claimed = { owner, lease_ms: Date.parse(leaseExpiresAt), updated_ms: Date.parse(now) };
+    return (rows as Row[]).flatMap((row) => read(() => withClaimColumns(this.#decode(row.data, keysOfColumns(row.instance_id, row.workflow_id, decodeKey)), { ...row, ...claimed })) ?? []);
   }
 
   async #createTable(): Promise<void> {
@@ -212,23 +236,5 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
   #decode(data: unknown, keys: SnapshotKeys): WorkflowExecutionSnapshot {
     if (typeof data !== "string") throw new SnapshotCorruptedError(keys, `the data column holds ${data === null ? "NULL" : typeof data}, not text`);
     return decodeFromStorage(this.#codec, data, keys);
-  }
-
-  // Reads the stored revision only to explain the refusal; the refusal itself was atomic, so it is
-  // reported as a conflict even when that read fails.
-  async #conflict(snapshot: WorkflowExecutionSnapshot): Promise<never> {
-    const { foundryExecutionId, workflowId } = snapshot;
-    const keys = { foundryExecutionId, workflowId };
-    let stored: string;
-    try {
-      const { rows } = await this.#client.query(this.#sql.revision, [encodeKey(foundryExecutionId), encodeKey(workflowId)]);
-      // BIGINT arrives as a string from pg and as a number from PGlite.
-      const revision = (rows[0] as Row | undefined)?.revision ?? 0;
-      stored = typeof revision === "string" || typeof revision === "number" ? `is ${revision}` : "is unreadable";
-    } catch (error) {
-      stored = `could not be read (${messageOf(error)})`;
-    }
-    const detail = `revision ${snapshot.revision} was refused: the stored revision ${stored}`;
-    throw new SnapshotConflictError({ source, call: "save", keys, detail });
   }
 }

@@ -1,8 +1,10 @@
-import { rejectUnknownKeys, requireTimerMs } from "../../internal/validate.js";
-import { defaultSnapshotCodec, requireCodec, type SnapshotCodec } from "../codec/codec.js";
+import { defaultSnapshotCodec, type SnapshotCodec } from "../codec/codec.js";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "../errors.js";
 import { listedReader, type ListedReader, type ListOptions } from "../list-options.js";
-import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
+import type { ClaimRequest, ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
+import { withClaimColumns } from "../claim-columns.js";
+import { CLAIM_SCRIPT, claimArguments, claimFieldsOf, leaseMsOf } from "./redis-claim.js";
+import { isWrongType, senderFor, validate, type Send } from "./redis-options.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { redisConnectionDetail, withDeadline } from "./connection-errors.js";
 import { CREATE_SCRIPT, DELETE_SCRIPT, FETCH_SCRIPT, UPDATE_SCRIPT, isNoScript, keysOfMember, knownShas, memberOf, shaOf, statusFilter, textOf } from "./redis-layout.js";
@@ -55,41 +57,10 @@ const LIST_BATCH = 200;
 // list() names no single instance; errors from it carry these placeholder keys.
 const LIST_KEYS = anyInstance;
 
-type Send = (args: string[]) => Promise<unknown>;
-
-// Declared, documented shapes, checked once: ioredis first, because it has a sendCommand too.
-function senderFor(client: unknown): Send | undefined {
-  if ((typeof client !== "object" && typeof client !== "function") || client === null) return undefined;
-  const { call, sendCommand } = client as { call?: unknown; sendCommand?: unknown };
-  // Not async: every caller sends inside its own try, which also catches a synchronous throw.
-  if (typeof call === "function") return (args) => (call as (...a: string[]) => Promise<unknown>).apply(client, args);
-  if (typeof sendCommand === "function") return (args) => (sendCommand as Send).call(client, args);
-  return undefined;
-}
-
-// A record key holding a string, a list or another type answers HGET with a WRONGTYPE error.
-const isWrongType = (error: unknown): boolean => error instanceof PersistenceError && error.cause instanceof Error && error.cause.message.startsWith("WRONGTYPE");
-
-function validate(options: RedisPersistenceProviderOptions): void {
-  if (typeof options !== "object" || options === null) throw new TypeError("RedisPersistenceProvider: options must be an object with a client");
-  rejectUnknownKeys(options, ["client", "keyPrefix", "completedTtlSeconds", "codec", "commandTimeoutMs"], "RedisPersistenceProvider");
-  if (senderFor(options.client) === undefined) {
-    throw new TypeError("RedisPersistenceProvider: options.client must be an ioredis client (with call()) or a node-redis client (with sendCommand())");
-  }
-  if (options.keyPrefix !== undefined && (typeof options.keyPrefix !== "string" || options.keyPrefix === "")) {
-    throw new TypeError("RedisPersistenceProvider: options.keyPrefix must be a non-empty string");
-  }
-  const ttl = options.completedTtlSeconds;
-  if (ttl !== undefined && !(Number.isSafeInteger(ttl) && ttl > 0)) {
-    throw new TypeError(`RedisPersistenceProvider: options.completedTtlSeconds must be a positive integer, got ${String(ttl)}`);
-  }
-  if (options.codec !== undefined) requireCodec(options.codec, "RedisPersistenceProvider: options.codec");
-  if (options.commandTimeoutMs !== undefined) requireTimerMs(options.commandTimeoutMs, "RedisPersistenceProvider: options.commandTimeoutMs");
-}
-
 /**
  * Keeps snapshots in Redis, one hash per instance (`data`, `revision`, `status`, `workflowId`,
- * `workflowName`) plus an index set used by `list()`. Supports compare-and-set and list.
+ * `workflowName`, `leaseMs`, `attempts`) plus an index set used by `list()` and a sorted set of
+ * unfinished records by lease end used by `claim()`. Supports compare-and-set, list and claim.
  *
  * - `save` is one round trip: a Lua script (EVALSHA, with EVAL after a NOSCRIPT reply) that
  *   compares the stored revision and replaces the record atomically, and indexes the record on an
@@ -106,12 +77,13 @@ function validate(options: RedisPersistenceProviderOptions): void {
  *   server's address (never a password) and what to check.
  */
 export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
-  readonly capabilities: ProviderCapabilities = Object.freeze({ compareAndSet: true, list: true });
+  readonly capabilities: ProviderCapabilities = Object.freeze({ compareAndSet: true, list: true, claim: true });
   readonly #client: unknown;
   readonly #send: Send;
   readonly #timeoutMs: number;
   readonly #prefix: string;
   readonly #index: string;
+  readonly #claimable: string;
   readonly #ttl: string;
   readonly #codec: SnapshotCodec;
 
@@ -123,6 +95,7 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
     this.#send = withDeadline(senderFor(options.client) as Send, this.#timeoutMs);
     this.#prefix = `${options.keyPrefix ?? "workflowforge:"}s:`;
     this.#index = `${options.keyPrefix ?? "workflowforge:"}index`;
+    this.#claimable = `${options.keyPrefix ?? "workflowforge:"}claimable`;
     this.#ttl = String(options.completedTtlSeconds ?? 0);
     this.#codec = options.codec ?? defaultSnapshotCodec;
   }
@@ -135,10 +108,11 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
     const data = encodeForStorage(this.#codec, snapshot);
     const member = memberOf(keys);
     const record = this.#prefix + member;
+    const [lease, attempts] = [leaseMsOf(snapshot.leaseExpiresAt), String(snapshot.attempts ?? 0)];
     const stored =
       revision === 1
-        ? await this.#script(CREATE_SCRIPT, [record, this.#index], [data, status, workflowId, workflowName, member, this.#ttl], "save", keys)
-        : await this.#script(UPDATE_SCRIPT, [record], [String(revision), data, status, workflowName, String(revision - 1), this.#ttl], "save", keys);
+        ? await this.#script(CREATE_SCRIPT, [record, this.#index, this.#claimable], [data, status, workflowId, workflowName, member, this.#ttl, lease, attempts], "save", keys)
+        : await this.#script(UPDATE_SCRIPT, [record, this.#claimable], [String(revision), data, status, workflowName, String(revision - 1), this.#ttl, lease, attempts, member], "save", keys);
     if (stored === null || stored === undefined) return;
     throw new SnapshotConflictError({ source: SOURCE, keys, call: "save", detail: `revision ${revision} was refused: the stored revision is ${textOf(stored)}` });
   }
@@ -146,17 +120,43 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
   async tryLoad(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<WorkflowExecutionSnapshot | undefined> {
     throwIfAborted(signal);
     const keys = { foundryExecutionId, workflowId };
-    const reply = await this.#command(["HGET", this.#prefix + memberOf(keys), "data"], "tryLoad", keys).catch((error: unknown) => {
+    const reply = await this.#command(["HMGET", this.#prefix + memberOf(keys), "data", "revision", "owner", "leaseMs", "updatedMs"], "tryLoad", keys).catch((error: unknown) => {
       throw isWrongType(error) ? new SnapshotCorruptedError(keys, "the record is not a hash", error) : error;
     });
-    return reply === null || reply === undefined ? undefined : decodeFromStorage(this.#codec, textOf(reply), keys);
+    const [data, ...claim] = (Array.isArray(reply) ? reply : []) as unknown[];
+    // A claim leaves data as it was: its fields are read over it (see claim()).
+    return data === null || data === undefined ? undefined : withClaimColumns(decodeFromStorage(this.#codec, textOf(data), keys), claimFieldsOf(claim));
   }
 
   async delete(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<void> {
     throwIfAborted(signal);
     const keys = { foundryExecutionId, workflowId };
     const member = memberOf(keys);
-    await this.#script(DELETE_SCRIPT, [this.#prefix + member, this.#index], [member], "delete", keys);
+    await this.#script(DELETE_SCRIPT, [this.#prefix + member, this.#index, this.#claimable], [member], "delete", keys);
+  }
+
+  /**
+   * Claims up to `request.limit` records in one script over the claimable set (unfinished records
+   * scored by their lease's end), lowest score first. A claim writes the hash's revision, owner,
+   * lease and attempts and leaves its data as it was; tryLoad reads them over the data until the
+   * next save. Records saved before the claimable set existed are claimed once saved again.
+   */
+  async claim(request: ClaimRequest, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]> {
+    signal?.throwIfAborted();
+    const read = listedReader(undefined, options, "RedisPersistenceProvider");
+    const args = claimArguments(request, this.#prefix);
+    if (args === undefined) return [];
+    const reply = await this.#script(CLAIM_SCRIPT, [this.#claimable], args, "claim", LIST_KEYS);
+    const triples = Array.isArray(reply) ? (reply as unknown[]) : [];
+    const columns = { owner: request.owner, lease_ms: Date.parse(request.leaseExpiresAt), updated_ms: Date.parse(request.now) };
+    const claimed: WorkflowExecutionSnapshot[] = [];
+    for (let i = 0; i + 2 < triples.length; i += 3) {
+      const member = textOf(triples[i]);
+      const keys = keysOfMember(member) ?? LIST_KEYS;
+      const snapshot = read(() => withClaimColumns(decodeFromStorage(this.#codec, textOf(triples[i + 1]), keys), { ...columns, revision: textOf(triples[i + 2]) }));
+      if (snapshot !== undefined) claimed.push(snapshot);
+    }
+    return claimed;
   }
 
   /**

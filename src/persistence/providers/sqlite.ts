@@ -2,14 +2,15 @@ import { describe as describeValue } from "../../internal/validate.js";
 import type { SnapshotCodec } from "../codec/codec.js";
 import { listedReader, type ListOptions } from "../list-options.js";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "../errors.js";
-import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
+import type { ClaimRequest, ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
+import { withClaimColumns } from "../claim-columns.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { sqliteFileDetail } from "./connection-errors.js";
 import { SetupOnce, asError, codecOption, providerOptions, requireIdentifier, throwIfAborted } from "./shared.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
 import { canonicalTime, sqliteStatements, type SqliteRow, type SqliteStatementTexts } from "./sqlite-sql.js";
 import { keyOfStored, keysOfColumns, storedKey } from "./stored-keys.js";
-import { listKeys } from "../keys.js";
+import { anyInstance, listKeys } from "../keys.js";
 
 /** The members of a better-sqlite3 `Statement` this provider calls. */
 export interface SqliteStatement {
@@ -42,7 +43,7 @@ const reserved = { pattern: /^sqlite_/i, prefix: "sqlite_", owner: "SQLite reser
 const where = "SqlitePersistenceProvider(options)";
 const source = "sqlite";
 
-type Statements = Readonly<Record<"insert" | "update" | "select" | "revision" | "remove", SqliteStatement>>;
+type Statements = Readonly<Record<"insert" | "update" | "select" | "remove", SqliteStatement>>;
 
 function validateOptions(input: unknown): Required<SqlitePersistenceProviderOptions> {
   const options = providerOptions<SqlitePersistenceProviderOptions>(input, where, ["database", "tableName", "codec"]);
@@ -88,14 +89,16 @@ function columnValue(data: unknown): string {
  *   with `PersistenceError` (`[workflowforge:sqlite]`, the call, the keys, the driver's error as
  *   `cause`; a read-only or locked file is named, with what to check); a refused save with
  *   `SnapshotConflictError`; unreadable `data` with `SnapshotCorruptedError`.
- * - **Cost:** one prepared statement per call, run synchronously on the calling thread (better-sqlite3
- *   has no asynchronous API), plus encoding or decoding the snapshot.
+ * - **Cost:** one prepared statement per call (a refused save included), run synchronously on the
+ *   calling thread (better-sqlite3 has no asynchronous API), plus encoding or decoding the snapshot.
+ * - **Claim:** `claim()` is one statement; the claim's columns (`owner`, `lease_expires_at`,
+ *   `attempts`) are added to a table made by an older version on first use.
  * - **Keys** are stored as themselves, so they can be queried in SQL, except a key holding a lone
  *   surrogate (which UTF-8 cannot spell) or starting with U+FFFF: that one is stored as U+FFFF
  *   followed by its JSON, so that every key reads back as itself and no two share a row.
  */
 export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
-  readonly capabilities: ProviderCapabilities = Object.freeze({ compareAndSet: true, list: true });
+  readonly capabilities: ProviderCapabilities = Object.freeze({ compareAndSet: true, list: true, claim: true });
   /** The validated table name. */
   readonly tableName: string;
   readonly #database: SqliteDatabase;
@@ -129,8 +132,8 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
   tryLoad(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<WorkflowExecutionSnapshot | undefined> {
     return settle(signal, () => {
       const keys = { foundryExecutionId, workflowId };
-      const row = this.#guard("tryLoad", keys, (statements) => statements.select.get(storedKey(foundryExecutionId), storedKey(workflowId))) as Pick<SqliteRow, "data"> | undefined;
-      return row === undefined ? undefined : this.#decode(row.data, keys);
+      const row = this.#guard("tryLoad", keys, (statements) => statements.select.get(storedKey(foundryExecutionId), storedKey(workflowId))) as SqliteRow | undefined;
+      return row === undefined ? undefined : this.#read(row, keys);
     });
   }
 
@@ -154,7 +157,23 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
       if (query === undefined) return [];
       const keys = listKeys(filter);
       const rows = this.#guard("list", keys, () => this.#database.prepare(query.sql).all(...query.params)) as SqliteRow[];
-      return rows.flatMap((row) => read(() => this.#decode(row.data, keysOfColumns(row.instance_id, row.workflow_id, keyOfStored))) ?? []);
+      return rows.flatMap((row) => read(() => this.#read(row, keysOfColumns(row.instance_id, row.workflow_id, keyOfStored))) ?? []);
+    });
+  }
+
+  /**
+   * Claims up to `request.limit` claimable rows in one statement (`UPDATE ... RETURNING`, under the
+   * database's write lock). The claim writes the row's revision, owner, lease, attempts and
+   * updated_at columns and leaves its data as it was; reads put those over the data until the next save.
+   */
+  claim(request: ClaimRequest, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]> {
+    return settle(signal, () => {
+      const read = listedReader(undefined, options, "SqlitePersistenceProvider");
+      const query = this.#sql.claim(request);
+      if (query === undefined) return [];
+      const rows = this.#guard("claim", anyInstance, () => this.#database.prepare(query.sql).all(...query.params)) as SqliteRow[];
+      const claim = { owner: request.owner, lease_expires_at: request.leaseExpiresAt, updated_at: request.now };
+      return rows.flatMap((row) => read(() => this.#read({ ...row, ...claim }, keysOfColumns(row.instance_id, row.workflow_id, keyOfStored))) ?? []);
     });
   }
 
@@ -165,25 +184,30 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
     const data = encodeForStorage(this.#codec, snapshot);
     const { revision, status, workflowName } = snapshot;
     const updatedAt = canonicalTime(snapshot.updatedAt);
-    const changes = this.#guard("save", { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId }, ({ insert, update }) =>
+    const [owner, lease, attempts] = [snapshot.owner ?? null, snapshot.leaseExpiresAt === undefined ? null : canonicalTime(snapshot.leaseExpiresAt), snapshot.attempts ?? null];
+    const keys = { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
+    const changes = this.#guard("save", keys, ({ insert, update }) =>
       revision === 1
-        ? insert.run(instance, workflow, revision, status, workflowName, updatedAt, data).changes
-        : update.run(revision, status, workflowName, updatedAt, data, instance, workflow, revision - 1).changes,
+        ? insert.run(instance, workflow, revision, status, workflowName, updatedAt, data, owner, lease, attempts).changes
+        : update.run(revision, status, workflowName, updatedAt, data, owner, lease, attempts, instance, workflow, revision - 1).changes,
     );
-    if (changes !== 1) this.#conflict(snapshot);
+    // No read of what is stored to explain it: a refused claim costs this one statement.
+    if (changes !== 1) throw new SnapshotConflictError({ source, call: "save", keys, detail: `revision ${revision} was refused: the stored revision is not ${revision - 1}` });
   }
 
   #migrate(): void {
     // A no-op answer ("memory") for :memory: databases, which cannot use WAL.
     this.#database.pragma("journal_mode = WAL");
     this.#database.exec(this.#sql.migrate);
+    const columns = this.#database.prepare(`SELECT name FROM pragma_table_info('${this.tableName}')`).all() as { name: string }[];
+    if (!columns.some((column) => column.name === "lease_expires_at")) this.#database.exec(this.#sql.addClaimColumns);
   }
 
   #prepare(): Statements {
     this.#migrate();
-    const { insert, update, select, revision, remove } = this.#sql;
+    const { insert, update, select, remove } = this.#sql;
     const prepare = (sql: string): SqliteStatement => this.#database.prepare(sql);
-    return { insert: prepare(insert), update: prepare(update), select: prepare(select), revision: prepare(revision), remove: prepare(remove) };
+    return { insert: prepare(insert), update: prepare(update), select: prepare(select), remove: prepare(remove) };
   }
 
   // Runs driver calls only (no codec work), so whatever it throws becomes a PersistenceError naming call and keys.
@@ -195,18 +219,14 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
     }
   }
 
+  // The row's record: its data, with a claim made since the data was written read over it.
+  #read(row: SqliteRow, keys: SnapshotKeys): WorkflowExecutionSnapshot {
+    const ms = (text: unknown): number | undefined => (typeof text === "string" ? Date.parse(text) : undefined);
+    return withClaimColumns(this.#decode(row.data, keys), { revision: row.revision, owner: row.owner, lease_ms: ms(row.lease_expires_at), updated_ms: ms(row.updated_at) });
+  }
+
   #decode(data: unknown, keys: SnapshotKeys): WorkflowExecutionSnapshot {
     if (typeof data !== "string") throw new SnapshotCorruptedError(keys, `the data column holds ${columnValue(data)}, not text`);
     return decodeFromStorage(this.#codec, data, keys);
-  }
-
-  // Reads the stored revision only to explain the refusal; the refusal itself was atomic.
-  #conflict(snapshot: WorkflowExecutionSnapshot): never {
-    const keys = { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
-    const row = this.#guard("save", keys, (statements) => statements.revision.get(storedKey(snapshot.foundryExecutionId), storedKey(snapshot.workflowId))) as
-      | { revision: number }
-      | undefined;
-    const detail = `revision ${snapshot.revision} was refused: the stored revision is ${row?.revision ?? 0}`;
-    throw new SnapshotConflictError({ source, call: "save", keys, detail });
   }
 }

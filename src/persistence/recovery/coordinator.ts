@@ -1,14 +1,16 @@
-import { neverAborted } from "../../abort.js";
+import { abortError, neverAborted } from "../../abort.js";
 import { requireDelayMs, requireName, requireOptionalSignal, requireOptionsObject, rejectUnknownKeys } from "../../internal/validate.js";
 import type { Workflow } from "../../workflow.js";
 import { SnapshotConflictError, type SnapshotCorruptedError } from "../errors.js";
 import { pairKey } from "../keys.js";
+import type { ListOptions } from "../list-options.js";
 import type { SnapshotFilter } from "../provider.js";
 import { callProvider, loadSnapshot } from "../provider-call.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { resolveCoordinatorOptions, type RecoveryCoordinatorOptions, type ResolvedCoordinatorOptions } from "./coordinator-options.js";
 import { enqueuedSnapshot, type EnqueueOptions } from "./enqueue.js";
 import { listSnapshots } from "./list.js";
+import { claimPage, claimsPages, releaseUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
 import { reportOf, type InstanceRef, type RecoveryOutcome, type RecoveryReport } from "./report.js";
 import { keysOf, resumeInstance, settlesWithin } from "./resume-instance.js";
 
@@ -98,7 +100,15 @@ class Coordinator implements RecoveryCoordinator {
     const onUnreadable = (error: SnapshotCorruptedError): void => {
       outcomes.push({ instanceId: error.keys.foundryExecutionId, workflowKey: error.keys.workflowId, status: "failed", error, attempts: 0, deadLettered: false });
     };
+    // Claims are by lease, not by age: a filter on updatedBefore lists.
+    if (claimsPages(this.#options.provider) && filter.updatedBefore === undefined) {
+      await this.#claimAndRun(filter, signal, { onUnreadable }, outcomes);
+      return reportOf(outcomes);
+    }
     const snapshots = await listSnapshots(this.#options.provider, { status: unfinished, ...filter }, signal, { onUnreadable });
+    // Workers that list the same records start at different places, so they rarely race for one claim.
+    const start = Math.floor(Math.random() * snapshots.length);
+    snapshots.push(...snapshots.splice(0, start));
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < snapshots.length && !this.#closing.signal.aborted) {
@@ -108,6 +118,53 @@ class Coordinator implements RecoveryCoordinator {
     };
     await Promise.all(Array.from({ length: Math.min(this.#options.concurrency, snapshots.length) }, worker));
     return reportOf(outcomes);
+  }
+
+  /**
+   * With a provider that claims in pages: `concurrency` lanes run what one `claim()` call returned,
+   * and claim the next page (one call at a time) once the last one is taken, until a page comes back
+   * empty. Records claimed but not started when the coordinator closes are given back.
+   */
+  async #claimAndRun(filter: SnapshotFilter, signal: AbortSignal, listOptions: ListOptions, outcomes: RecoveryOutcome[]): Promise<void> {
+    const queue: ClaimedSnapshot[] = [];
+    let exhausted = false;
+    let failure: { error: unknown } | undefined;
+    let claiming: Promise<void> | undefined;
+    const refill = (): Promise<void> =>
+      (claiming ??= claimPage(this.#options, filter, this.#options.concurrency, signal, listOptions)
+        .then(
+          (page) => void (page.length === 0 ? (exhausted = true) : queue.push(...page)),
+          (error: unknown) => void ((failure = { error }), (exhausted = true)),
+        )
+        .finally(() => (claiming = undefined)));
+    const lane = async (): Promise<void> => {
+      for (;;) {
+        const claimed = queue.shift();
+        if (this.#closing.signal.aborted || signal.aborted) {
+          if (claimed !== undefined) await this.#giveBack(claimed, signal, outcomes);
+          // A page still being claimed is awaited by the lane that asked for it, which gives it back.
+          if (queue.length === 0) return;
+        } else if (claimed !== undefined) {
+          const { foundryExecutionId: instanceId, workflowId: workflowKey } = claimed.snapshot;
+          outcomes.push(await this.#resumeOnce({ instanceId, workflowKey }, signal, claimed));
+        } else if (exhausted) return;
+        else await refill();
+      }
+    };
+    await Promise.all(Array.from({ length: this.#options.concurrency }, lane));
+    if (failure !== undefined) throw failure.error;
+  }
+
+  // A claimed record that will not start now (closing, or the caller's signal aborted) is given back at once.
+  async #giveBack(claimed: ClaimedSnapshot, signal: AbortSignal, outcomes: RecoveryOutcome[]): Promise<void> {
+    const ref = { instanceId: claimed.snapshot.foundryExecutionId, workflowKey: claimed.snapshot.workflowId };
+    try {
+      await releaseUnstarted(this.#options.provider, claimed);
+      if (signal.aborted) outcomes.push({ ...ref, status: "failed", error: abortError(signal, {}), attempts: Math.max(0, (claimed.snapshot.attempts ?? 1) - 1), deadLettered: false });
+      else outcomes.push({ ...ref, status: "skipped", reason: "closed", detail: "the coordinator is closing; the claim was given back for another worker" });
+    } catch (error) {
+      outcomes.push({ ...ref, status: "failed", error: error instanceof Error ? error : new Error(String(error)), attempts: claimed.snapshot.attempts ?? 0, deadLettered: false });
+    }
   }
 
   enqueue(workflow: Workflow<any>, options: EnqueueOptions, runOptions: RecoveryRunOptions = {}): Promise<InstanceRef> {
@@ -127,7 +184,7 @@ class Coordinator implements RecoveryCoordinator {
     await settlesWithin(running, this.#options.leaseTtlMs);
   }
 
-  #resumeOnce(ref: InstanceRef, signal: AbortSignal, found?: WorkflowExecutionSnapshot): Promise<RecoveryOutcome> {
+  #resumeOnce(ref: InstanceRef, signal: AbortSignal, found?: WorkflowExecutionSnapshot | ClaimedSnapshot): Promise<RecoveryOutcome> {
     const flightKey = pairKey(keysOf(ref));
     if (this.#inFlight.has(flightKey)) return Promise.resolve({ ...ref, status: "skipped", reason: "in-progress" });
     const shutdown = { closing: this.#closing.signal, deadline: this.#deadline.signal };

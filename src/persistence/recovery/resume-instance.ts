@@ -8,6 +8,7 @@ import type { SnapshotKeys } from "../errors.js";
 import { addPersistence } from "../middleware.js";
 import { callProvider, loadSnapshot } from "../provider-call.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
+import type { ClaimedSnapshot } from "./claim-pages.js";
 import type { ResolvedCoordinatorOptions } from "./coordinator-options.js";
 import { deadLetterSnapshot, isDeadLetter } from "./dead-letter.js";
 import { RetriesExhaustedError, UnknownWorkflowError } from "./errors.js";
@@ -39,7 +40,7 @@ export async function resumeInstance(
   shutdown: Shutdown,
   ref: InstanceRef,
   signal: AbortSignal,
-  found?: WorkflowExecutionSnapshot,
+  found?: WorkflowExecutionSnapshot | ClaimedSnapshot,
 ): Promise<RecoveryOutcome> {
   const { retry } = options;
   const keys = keysOf(ref);
@@ -49,7 +50,9 @@ export async function resumeInstance(
     for (let tries = 0; ; tries++) {
       if (signal.aborted) return failed(ref, lastError ?? abortError(signal, {}), attempts, false);
       if (shutdown.closing.aborted) return closed(ref);
-      const snapshot = tries === 0 && found !== undefined ? found : await loadSnapshot(options.provider, keys, signal);
+      const claimed = tries === 0 && found !== undefined && "claimedAt" in found ? found : undefined;
+      // A claimed record counts the attempt it is about to run; decisions rest on the count before it.
+      const snapshot = claimed !== undefined ? beforeClaim(claimed.snapshot) : tries === 0 && found !== undefined ? (found as WorkflowExecutionSnapshot) : await loadSnapshot(options.provider, keys, signal);
       attempts = snapshot?.attempts ?? attempts;
       const settled = settledOutcome(options, ref, snapshot, lastError, attempts);
       if (settled !== undefined) return settled;
@@ -57,7 +60,7 @@ export async function resumeInstance(
       if (attempts >= retry.attempts) return await deadLetter(options, ref, current, lastError, signal);
       // Claims that never reached the store count no attempt there; this bounds them too.
       if (lastError !== undefined && tries >= retry.attempts) return failed(ref, lastError, attempts, false);
-      const attempt = await runAttempt(options, shutdown, ref, current, signal);
+      const attempt = await runAttempt(options, shutdown, ref, claimed?.snapshot ?? current, signal, claimed && { stored: attempts, at: claimed.claimedAt });
       if (attempt.status !== "retry") return attempt;
       lastError = attempt.error;
       attempts = attempt.attempts;
@@ -93,8 +96,20 @@ function settledOutcome(
   return undefined;
 }
 
-async function runAttempt(options: ResolvedCoordinatorOptions, shutdown: Shutdown, ref: InstanceRef, snapshot: WorkflowExecutionSnapshot, signal: AbortSignal): Promise<AttemptResult> {
-  const stored = snapshot.attempts ?? 0;
+// The stored record as it was before the claim `claimed` made: its attempts not yet counted.
+function beforeClaim(claimed: WorkflowExecutionSnapshot): WorkflowExecutionSnapshot {
+  return { ...claimed, attempts: Math.max(0, (claimed.attempts ?? 1) - 1) };
+}
+
+async function runAttempt(
+  options: ResolvedCoordinatorOptions,
+  shutdown: Shutdown,
+  ref: InstanceRef,
+  snapshot: WorkflowExecutionSnapshot,
+  signal: AbortSignal,
+  claim: { readonly stored: number; readonly at: number } | undefined,
+): Promise<AttemptResult> {
+  const stored = claim?.stored ?? snapshot.attempts ?? 0;
   let workflow: Workflow<any> | undefined;
   let foundry: Foundry<any>;
   // The coordinator's deadline lives as long as it does: each attempt links to it through one
@@ -104,11 +119,13 @@ async function runAttempt(options: ResolvedCoordinatorOptions, shutdown: Shutdow
     workflow = await options.resolveWorkflow(snapshot);
     if (workflow === undefined) throw new UnknownWorkflowError(keysOf(ref), snapshot.workflowName, snapshot.workflowVersion);
     foundry = await options.createFoundry(snapshot);
-    const persistence = { ...options.persistence, instanceId: ref.instanceId, workflowKey: ref.workflowKey, resumes: snapshot, shutdown: shutdown.closing, deadline: deadline.signal };
+    const persistence = { ...options.persistence, instanceId: ref.instanceId, workflowKey: ref.workflowKey, resumes: snapshot, claimedAt: claim?.at, shutdown: shutdown.closing, deadline: deadline.signal };
     addPersistence(foundry, options.provider, persistence);
   } catch (error) {
     deadline.dispose();
-    // Nothing was claimed, so no attempt was spent; another try would fail the same way.
+    // No attempt was spent (a claim made by page gives its count back, keeping the lease so that
+    // this pass does not claim the instance again); another try would fail the same way.
+    if (claim !== undefined) await giveBackAttempt(options, snapshot, stored);
     return failed(ref, toError(error), stored, false);
   }
   try {
@@ -124,6 +141,12 @@ async function runAttempt(options: ResolvedCoordinatorOptions, shutdown: Shutdow
   } finally {
     deadline.dispose();
   }
+}
+
+// Best effort: when it fails, the instance only counts one attempt more than it ran.
+async function giveBackAttempt(options: ResolvedCoordinatorOptions, claimed: WorkflowExecutionSnapshot, attempts: number): Promise<void> {
+  const record = { ...claimed, revision: claimed.revision + 1, attempts };
+  await callProvider({ call: "save", keys: keysOf({ instanceId: claimed.foundryExecutionId, workflowKey: claimed.workflowId }) }, () => options.provider.save(record)).catch(() => undefined);
 }
 
 async function deadLetter(

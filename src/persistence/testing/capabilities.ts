@@ -5,6 +5,7 @@ import type { ConformanceGroup } from "./cases.js";
 const needs: Readonly<Partial<Record<ConformanceGroup, readonly (keyof ProviderCapabilities)[]>>> = {
   compareAndSet: ["compareAndSet"],
   list: ["list"],
+  claim: ["compareAndSet", "claim"],
   unreadable: ["list"],
   recovery: ["compareAndSet", "list"],
 };

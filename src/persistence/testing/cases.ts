@@ -5,13 +5,14 @@ import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { fullSnapshot, nextRevision, randomKeys, richValues } from "./fixtures.js";
 import { compareAndSetCases } from "./compare-and-set-cases.js";
 import { keyCases } from "./key-cases.js";
+import { claimCases } from "./claim-cases.js";
 import { listCases } from "./list-cases.js";
 import { recoveryCases } from "./recovery-cases.js";
 import { unreadableCases } from "./unreadable-cases.js";
 import { workflowCases } from "./workflow-cases.js";
 
 /** Groups of the conformance suite, in the order they run; any of them can be skipped by name. */
-export const conformanceGroups = ["basics", "values", "keys", "large", "compareAndSet", "list", "unreadable", "abort", "workflow", "recovery"] as const;
+export const conformanceGroups = ["basics", "values", "keys", "large", "compareAndSet", "list", "claim", "unreadable", "abort", "workflow", "recovery"] as const;
 
 /** Groups of the conformance suite; any of them can be skipped by name. */
 export type ConformanceGroup = (typeof conformanceGroups)[number];
@@ -192,6 +193,7 @@ export const conformanceCases: readonly ConformanceCase[] = [
   ...large,
   ...compareAndSetCases,
   ...listCases,
+  ...claimCases,
   ...unreadableCases,
   ...abort,
   ...workflowCases,

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { isWorkflowForgeError } from "../../../src/errors.js";
+import { defaultSnapshotCodec } from "../../../src/persistence/codec/codec.js";
 import { SnapshotCorruptedError } from "../../../src/persistence/errors.js";
 import { PostgresPersistenceProvider, type PostgresClient, type PostgresQueryResult } from "../../../src/persistence/providers/postgres.js";
 import { fullSnapshot, nextRevision, randomKeys } from "../../../src/persistence/testing/fixtures.js";
@@ -73,9 +74,35 @@ export function describePostgresCases(backend: string, client: () => PostgresCli
       await provider.migrate();
       await new PostgresPersistenceProvider({ client: client(), tableName }).migrate();
       expect(await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);
-      // No index beyond the primary key, so that a checkpoint stays a HOT update.
-      const { rows } = await client().query("SELECT indexdef FROM pg_indexes WHERE tablename = $1", [tableName]);
-      expect(rows).toEqual([{ indexdef: expect.stringMatching(/^CREATE UNIQUE INDEX \S+ ON \S+ USING btree \(instance_id, workflow_id\)$/) }]);
+      // Beside the primary key only claim()'s index on status: no index on a column every
+      // checkpoint changes (updated_at, the lease), so that a checkpoint stays a HOT update.
+      const { rows } = await client().query("SELECT indexdef FROM pg_indexes WHERE tablename = $1 ORDER BY indexdef DESC", [tableName]);
+      expect(rows).toEqual([
+        { indexdef: expect.stringMatching(/^CREATE UNIQUE INDEX \S+ ON \S+ USING btree \(instance_id, workflow_id\)$/) },
+        { indexdef: expect.stringMatching(/^CREATE INDEX \S+ ON \S+ USING btree \(status\)$/) },
+      ]);
+    });
+
+    it("migrate() gives a table made before claim() its columns and index, and reads its rows as before", async () => {
+      const tableName = freshTable();
+      await client().query(
+        `CREATE TABLE "${tableName}" (instance_id TEXT NOT NULL, workflow_id TEXT NOT NULL, revision BIGINT NOT NULL, status TEXT NOT NULL, ` +
+          "workflow_name TEXT NOT NULL, updated_at TIMESTAMPTZ, data TEXT NOT NULL, PRIMARY KEY (instance_id, workflow_id))",
+      );
+      const snapshot = fullSnapshot({ status: "running", leaseExpiresAt: new Date(Date.now() - 1_000).toISOString() });
+      const old = await client().query(`INSERT INTO "${tableName}" VALUES ($1, $2, 1, 'running', $3, now(), $4)`, [
+        snapshot.foundryExecutionId,
+        snapshot.workflowId,
+        snapshot.workflowName,
+        defaultSnapshotCodec.encode(snapshot),
+      ]);
+      expect(old.rowCount ?? old.affectedRows).toBe(1);
+      const provider = new PostgresPersistenceProvider({ client: client(), tableName });
+      await provider.migrate();
+      expect(await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);
+      const now = new Date().toISOString();
+      const claimed = await provider.claim({ owner: "w", now, leaseExpiresAt: now, limit: 5, maxAttempts: 3, filter: { workflowName: snapshot.workflowName } });
+      expect(claimed.map((item) => [item.foundryExecutionId, item.revision])).toEqual([[snapshot.foundryExecutionId, 2]]);
     });
 
     it("puts the table in the schema option's schema, creating the schema", async () => {
@@ -165,12 +192,12 @@ export function describePostgresCases(backend: string, client: () => PostgresCli
       expect(Number((rows[0] as { revision: unknown }).revision)).toBe(1);
     });
 
-    it("a refused save names the stored revision, 0 when nothing is stored", async () => {
+    it("a refused save names the revision it expected to find", async () => {
       const provider = new PostgresPersistenceProvider({ client: client(), tableName: freshTable() });
       const first = fullSnapshot();
       await provider.save(first);
-      await expect(provider.save(first)).rejects.toThrow(/^\[workflowforge:postgres\] save failed for .*conflict: revision 1 was refused: the stored revision is 1$/);
-      await expect(provider.save(fullSnapshot({ revision: 3 }))).rejects.toThrow(/revision 3 was refused: the stored revision is 0$/);
+      await expect(provider.save(first)).rejects.toThrow(/^\[workflowforge:postgres\] save failed for .*conflict: revision 1 was refused: the stored revision is not 0$/);
+      await expect(provider.save(fullSnapshot({ revision: 3 }))).rejects.toThrow(/revision 3 was refused: the stored revision is not 2$/);
       await expect(provider.save(nextRevision(nextRevision(first)))).rejects.toMatchObject({ code: "SNAPSHOT_CONFLICT", call: "save" });
     });
 

@@ -85,9 +85,9 @@ describeWithServer("RedisPersistenceProvider on a real redis-server", server, (s
       await provider.save(nextRevision(first));
       expect(connected.commands).toEqual(["EVALSHA"]);
       await provider.tryLoad(first.foundryExecutionId, first.workflowId);
-      expect(connected.commands).toEqual(["EVALSHA", "HGET"]);
+      expect(connected.commands).toEqual(["EVALSHA", "HMGET"]);
       await provider.delete(first.foundryExecutionId, first.workflowId);
-      expect(connected.commands).toEqual(["EVALSHA", "HGET", "EVALSHA"]);
+      expect(connected.commands).toEqual(["EVALSHA", "HMGET", "EVALSHA"]);
     });
 
     it("after SCRIPT FLUSH each save script falls back to EVAL once, then EVALSHA is used again", async () => {
@@ -319,14 +319,14 @@ describe("RedisPersistenceProvider options", () => {
       sendCommand: (args: string[]) => (seen.push(["sendCommand", ...args]), Promise.resolve(null)),
     };
     expect(await new RedisPersistenceProvider({ client: both, keyPrefix: "p:" }).tryLoad("i", "w")).toBeUndefined();
-    expect(seen).toEqual([["call", "HGET", 'p:s:["i","w"]', "data"]]);
+    expect(seen).toEqual([["call", "HMGET", 'p:s:["i","w"]', "data", "revision", "owner", "leaseMs", "updatedMs"]]);
   });
 
   it("drives a client that only has sendCommand() through sendCommand([...]) (node-redis)", async () => {
     const seen: unknown[] = [];
     const client = { sendCommand: (args: string[]) => (seen.push(args), Promise.resolve(null)) };
     expect(await new RedisPersistenceProvider({ client, keyPrefix: "p:" }).tryLoad("i", "w")).toBeUndefined();
-    expect(seen).toEqual([["HGET", 'p:s:["i","w"]', "data"]]);
+    expect(seen).toEqual([["HMGET", 'p:s:["i","w"]', "data", "revision", "owner", "leaseMs", "updatedMs"]]);
   });
 });
 

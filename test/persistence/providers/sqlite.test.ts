@@ -1,3 +1,4 @@
+import { defaultSnapshotCodec } from "../../../src/persistence/codec/codec.js";
 import type Database from "better-sqlite3";
 import { on } from "node:events";
 import { join } from "node:path";
@@ -58,13 +59,31 @@ describe("SqlitePersistenceProvider", () => {
     expect(tables(database)).toEqual(["workflowforge_snapshots"]);
   });
 
+  it("migrate() gives a table made before claim() the claim's columns, and its rows read as before and can be claimed", async () => {
+    const database = open();
+    database.exec(
+      'CREATE TABLE "old" (instance_id TEXT NOT NULL, workflow_id TEXT NOT NULL, revision INTEGER NOT NULL, status TEXT NOT NULL, ' +
+        "workflow_name TEXT NOT NULL, updated_at TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (instance_id, workflow_id))",
+    );
+    const snapshot = fullSnapshot({ status: "running", leaseExpiresAt: new Date(Date.now() - 1_000).toISOString() });
+    database
+      .prepare('INSERT INTO "old" VALUES (?, ?, 1, ?, ?, ?, ?)')
+      .run(snapshot.foundryExecutionId, snapshot.workflowId, snapshot.status, snapshot.workflowName, snapshot.updatedAt, defaultSnapshotCodec.encode(snapshot));
+    const provider = new SqlitePersistenceProvider({ database, tableName: "old" });
+    await provider.migrate();
+    expect(await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);
+    const now = new Date().toISOString();
+    const claimed = await provider.claim({ owner: "w", now, leaseExpiresAt: now, limit: 5, maxAttempts: 3 });
+    expect(claimed.map((item) => [item.foundryExecutionId, item.revision, item.owner])).toEqual([[snapshot.foundryExecutionId, 2, "w"]]);
+  });
+
   it("migrate() creates the table ahead of use and is idempotent", async () => {
     const database = open();
     const provider = new SqlitePersistenceProvider({ database, tableName: "deployed" });
     await provider.migrate();
     expect(tables(database)).toEqual(["deployed"]);
     const columns = database.prepare("SELECT name FROM pragma_table_info('deployed')").pluck().all();
-    expect(columns).toEqual(["instance_id", "workflow_id", "revision", "status", "workflow_name", "updated_at", "data"]);
+    expect(columns).toEqual(["instance_id", "workflow_id", "revision", "status", "workflow_name", "updated_at", "data", "owner", "lease_expires_at", "attempts"]);
     // The recovery scan's index: list() filters on status and updated_at.
     const indexes = database.prepare("SELECT name FROM pragma_index_list('deployed') WHERE origin = 'c'").pluck().all();
     expect(indexes).toEqual(["deployed_status_updated_at"]);
@@ -208,7 +227,7 @@ describe("SqlitePersistenceProvider", () => {
     const duplicate = await rejectionOf(b.save({ ...first, owner: "b" }));
     expect(duplicate).toBeInstanceOf(SnapshotConflictError);
     expect(duplicate).toMatchObject({ code: "SNAPSHOT_CONFLICT", call: "save" });
-    expect((duplicate as Error).message).toMatch(/^\[workflowforge:sqlite\] .*stored revision is 1/);
+    expect((duplicate as Error).message).toMatch(/^\[workflowforge:sqlite\] .*stored revision is not 0/);
     const second = nextRevision(first, { owner: "b" });
     await b.save(second);
     const stale = await rejectionOf(a.save(nextRevision(first, { owner: "a" })));

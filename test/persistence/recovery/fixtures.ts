@@ -21,9 +21,22 @@ export interface RecoveryFixture {
   coordinator(options?: Partial<RecoveryCoordinatorOptions>): RecoveryCoordinator;
 }
 
-/** A 3-operation workflow "Orders" version 1 in a memory store. */
-export function recoveryFixture(counted: CountedOptions = {}): RecoveryFixture {
+/**
+ * A memory provider that does not declare `claim()`: the coordinator lists and claims each record
+ * with a compare-and-set save, as it does for a provider without the capability.
+ */
+export function listOnlyProvider(): MemoryPersistenceProvider {
   const provider = new MemoryPersistenceProvider();
+  Object.defineProperty(provider, "capabilities", { value: Object.freeze({ compareAndSet: true, list: true }) });
+  return provider;
+}
+
+/**
+ * A 3-operation workflow "Orders" version 1 in a memory store. `listOnly` hides the provider's
+ * `claim()`, for the behaviour of the coordinator's list path.
+ */
+export function recoveryFixture(counted: CountedOptions & { readonly listOnly?: boolean } = {}): RecoveryFixture {
+  const provider = counted.listOnly === true ? listOnlyProvider() : new MemoryPersistenceProvider();
   const log = counted.log ?? operationLog();
   const { workflow } = countedWorkflow(3, { ...counted, log, name: "Orders", version: "1" });
   const fingerprint = fingerprintOf(workflow);

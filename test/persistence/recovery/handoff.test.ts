@@ -15,7 +15,7 @@ function listedThen(fixture: ReturnType<typeof recoveryFixture>, meanwhile: (sna
 
 describe("a recovery run continues only what it found unfinished", () => {
   it("never starts over an instance another worker completed after it was listed", async () => {
-    const fixture = recoveryFixture();
+    const fixture = recoveryFixture({ listOnly: true });
     const { instanceId } = fixture.interrupted({ properties: { step: 1 } });
     listedThen(fixture, (snapshot) => fixture.provider.save({ ...snapshot, status: "completed", owner: "other-worker", revision: snapshot.revision + 1 }));
     const report = await fixture.coordinator().resumeAll();
@@ -26,7 +26,7 @@ describe("a recovery run continues only what it found unfinished", () => {
   });
 
   it("never recreates an instance another worker completed and deleted after it was listed", async () => {
-    const fixture = recoveryFixture();
+    const fixture = recoveryFixture({ listOnly: true });
     const { instanceId } = fixture.interrupted();
     listedThen(fixture, (snapshot) => fixture.provider.delete(snapshot.foundryExecutionId, snapshot.workflowId));
     const report = await fixture.coordinator().resumeAll();
@@ -51,8 +51,8 @@ describe("a recovery run continues only what it found unfinished", () => {
     expect(fixture.stored(instanceId)).toMatchObject({ status: "completed", owner: "other-worker" });
   });
 
-  it("loads nothing again: one list, then the claim, the checkpoints and the delete", async () => {
-    const fixture = recoveryFixture();
+  it("without claim(): loads nothing again: one list, then the claim, the checkpoints and the delete", async () => {
+    const fixture = recoveryFixture({ listOnly: true });
     fixture.interrupted();
     const calls: string[] = [];
     for (const method of ["tryLoad", "save", "delete", "list"] as const) {

@@ -19,24 +19,43 @@ function tenSteps(): Workflow {
 }
 
 describe("what a recovered instance costs on Postgres", () => {
-  it("one list, one claim, one statement per checkpoint and the delete: never a second load", async () => {
+  it("one statement per checkpoint and the delete, the claims a page at a time: never a load, a list or a claim of its own", async () => {
     const tableName = freshTable();
     const setup = new PostgresPersistenceProvider({ client: db as PGlite, tableName });
     await setup.migrate();
     const workflow = tenSteps();
-    await createRecoveryCoordinator({ provider: setup, resolveWorkflow: () => workflow }).enqueue(workflow, { instanceId: "order-1" });
+    const enqueuer = createRecoveryCoordinator({ provider: setup, resolveWorkflow: () => workflow });
+    for (let index = 0; index < 8; index++) await enqueuer.enqueue(workflow, { instanceId: `order-${index}` });
 
     const { client, calls } = countingClient(db as PGlite);
     const provider = new PostgresPersistenceProvider({ client, tableName });
     await provider.migrate();
     calls.length = 0;
-    const report = await createRecoveryCoordinator({ provider, resolveWorkflow: () => workflow }).resumeAll();
+    const report = await createRecoveryCoordinator({ provider, resolveWorkflow: () => workflow, concurrency: 4 }).resumeAll();
 
-    expect(report.resumed.map((item) => item.output)).toEqual([10]);
-    const statements = calls.map((call) => call.text.trimStart().split(/\s+/)[0]?.toUpperCase());
-    // The list, the claim, ten checkpoints, the delete.
-    expect(statements).toHaveLength(13);
-    expect(statements.filter((verb) => verb === "SELECT")).toHaveLength(1);
-    expect(statements.at(-1)).toBe("DELETE");
+    expect(report.resumed.map((item) => item.output)).toEqual(Array.from({ length: 8 }, () => 10));
+    const claims = calls.filter((call) => call.text.includes("SKIP LOCKED"));
+    const statements = calls.filter((call) => !claims.includes(call)).map((call) => call.text.trimStart().split(/\s+/)[0]?.toUpperCase());
+    // Per instance: ten checkpoints and the delete. Two pages of four, and the empty one that ends the pass.
+    expect(statements.filter((verb) => verb === "UPDATE")).toHaveLength(80);
+    expect(statements.filter((verb) => verb === "DELETE")).toHaveLength(8);
+    expect(statements).toHaveLength(88);
+    expect(claims).toHaveLength(3);
+  });
+
+  it("a claim lost to another worker costs one statement, not a read of the revision after it", async () => {
+    const tableName = freshTable();
+    const setup = new PostgresPersistenceProvider({ client: db as PGlite, tableName });
+    await setup.migrate();
+    const workflow = tenSteps();
+    await createRecoveryCoordinator({ provider: setup, resolveWorkflow: () => workflow }).enqueue(workflow, { instanceId: "order-1" });
+    const { client, calls } = countingClient(db as PGlite);
+    const provider = new PostgresPersistenceProvider({ client, tableName });
+    await provider.migrate();
+    const stored = (await provider.tryLoad("order-1", workflow.id))!;
+    await setup.save({ ...stored, revision: stored.revision + 1 });
+    calls.length = 0;
+    await expect(provider.save({ ...stored, revision: stored.revision + 1 })).rejects.toMatchObject({ code: "SNAPSHOT_CONFLICT" });
+    expect(calls).toHaveLength(1);
   });
 });

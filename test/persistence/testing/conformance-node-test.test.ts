@@ -37,6 +37,7 @@ const noCorrupt = "the initializer has no corrupt(keys, provider) hook to make a
 const needs: Record<string, string> = {
   compareAndSet: "the provider does not declare capabilities.compareAndSet",
   list: "the provider does not declare capabilities.list",
+  claim: "the provider does not declare capabilities.compareAndSet and capabilities.claim",
   unreadable: noCorrupt,
   recovery: "the provider does not declare capabilities.compareAndSet and capabilities.list",
 };

@@ -1,0 +1,74 @@
+import type { ClaimColumns } from "../claim-columns.js";
+import type { ClaimRequest } from "../provider.js";
+import { statusFilter, textOf } from "./redis-layout.js";
+
+// claim() on Redis: one script walks the claimable set (unfinished records, scored by the end of
+// their lease) from the lowest score up to now, and claims what it may, so workers calling at once
+// are served one after another by the server and never take one record twice.
+
+// KEYS: claimable. ARGV: now (ms), lease end (ms), owner, maxAttempts, limit, record key prefix,
+// status filter (",a,b,"), workflowId filter, workflowName filter ("" or "=" .. value).
+// A record's real lease is in its hash: one renewed since its score was set is scored again and
+// left; a vanished, completed or dead-lettered one leaves the set (a save puts it back). A claim
+// writes revision, owner, leaseMs, attempts and updatedMs and leaves data as it was; a record is
+// looked at once per call, so one call never claims it twice. Returns
+// { member, data, revision, ... }. Records are read by keys built here: no Redis Cluster.
+export const CLAIM_SCRIPT = `local now, limit = tonumber(ARGV[1]), tonumber(ARGV[5])
+local out, claimed, offset, scanned, seen = {}, 0, 0, 0, {}
+while claimed < limit and scanned < 10000 do
+  local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', offset, 64)
+  if #members == 0 then break end
+  for _, m in ipairs(members) do
+    if claimed >= limit then break end
+    scanned = scanned + 1
+    local key = ARGV[6] .. m
+    if seen[m] then
+      offset = offset + 1
+    else
+      seen[m] = true
+      local f = redis.call('HMGET', key, 'data', 'status', 'workflowId', 'workflowName', 'attempts', 'revision', 'leaseMs')
+      local lease, attempts = tonumber(f[7] or '0') or 0, tonumber(f[5] or '0') or 0
+      if not f[1] or f[2] == 'completed' or ((f[2] == 'failed' or f[2] == 'compensating') and attempts >= tonumber(ARGV[4])) then
+        redis.call('ZREM', KEYS[1], m)
+      elseif lease > now then
+        redis.call('ZADD', KEYS[1], lease, m)
+      elseif string.find(ARGV[7], ',' .. f[2] .. ',', 1, true) and (ARGV[8] == '' or ARGV[8] == '=' .. (f[3] or ''))
+        and (ARGV[9] == '' or ARGV[9] == '=' .. (f[4] or '')) then
+        local revision = tostring(tonumber(f[6]) + 1)
+        redis.call('HSET', key, 'revision', revision, 'owner', ARGV[3], 'leaseMs', ARGV[2], 'attempts', tostring(attempts + 1), 'updatedMs', ARGV[1])
+        redis.call('ZADD', KEYS[1], ARGV[2], m)
+        out[#out + 1] = m
+        out[#out + 1] = f[1]
+        out[#out + 1] = revision
+        claimed = claimed + 1
+        -- A lease that has already ended keeps the record in the window: step over it.
+        if tonumber(ARGV[2]) <= now then offset = offset + 1 end
+      else
+        offset = offset + 1
+      end
+    end
+  end
+end
+return out`;
+
+/** CLAIM_SCRIPT's arguments for `request`, or undefined when its filter can match nothing. */
+export function claimArguments(request: ClaimRequest, recordPrefix: string): string[] | undefined {
+  const { now, leaseExpiresAt, owner, maxAttempts, limit, filter = {} } = request;
+  const statuses = [filter.status ?? ["running", "failed", "compensating"]].flat().filter((status) => status !== "completed");
+  if (statuses.length === 0) return undefined;
+  const optional = (value: string | undefined): string => (value === undefined ? "" : `=${value}`);
+  const ms = (instant: string): string => String(Date.parse(instant));
+  return [ms(now), ms(leaseExpiresAt), owner, String(maxAttempts), String(limit), recordPrefix, statusFilter(statuses), optional(filter.workflowId), optional(filter.workflowName)];
+}
+
+/** The lease's end as the hash's `leaseMs` field: "0" for none. */
+export function leaseMsOf(leaseExpiresAt: string | undefined): string {
+  const ms = leaseExpiresAt === undefined ? Number.NaN : Date.parse(leaseExpiresAt);
+  return Number.isFinite(ms) ? String(ms) : "0";
+}
+
+/** The hash's revision, owner, leaseMs and updatedMs fields (HMGET's reply) as claim columns. */
+export function claimFieldsOf([revision, owner, lease, updated]: unknown[]): ClaimColumns {
+  const text = (value: unknown): string | undefined => (value === null || value === undefined ? undefined : textOf(value));
+  return { revision: text(revision), owner: text(owner), lease_ms: Number(text(lease)), updated_ms: Number(text(updated)) };
+}

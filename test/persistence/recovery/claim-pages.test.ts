@@ -1,0 +1,115 @@
+import { describe, expect, it } from "vitest";
+import type { ClaimRequest, WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
+import { deferred } from "../../support/promises.js";
+import { runCounts } from "../../support/counted-workflow.js";
+import { recoveryFixture, type RecoveryFixture } from "./fixtures.js";
+
+// Counts every call the coordinator makes to the fixture's memory provider, by method.
+function countCalls(fixture: RecoveryFixture): Record<string, number> {
+  const calls: Record<string, number> = { tryLoad: 0, save: 0, delete: 0, list: 0, claim: 0 };
+  for (const method of ["tryLoad", "save", "delete", "list", "claim"] as const) {
+    const original = fixture.provider[method].bind(fixture.provider) as (...args: unknown[]) => unknown;
+    (fixture.provider as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => ((calls[method] = (calls[method] ?? 0) + 1), original(...args));
+  }
+  return calls;
+}
+
+describe("resumeAll with a provider that claims in pages", () => {
+  it("calls the provider once per checkpoint and delete, and claims a page per call: no load, no list, no claim save", async () => {
+    const fixture = recoveryFixture();
+    for (let index = 0; index < 8; index++) fixture.interrupted();
+    const calls = countCalls(fixture);
+    const report = await fixture.coordinator({ concurrency: 4 }).resumeAll();
+    expect(report.resumed).toHaveLength(8);
+    // Operations 1 and 2 remain of each: two checkpoints and the delete. Two pages of four, and the empty one that ends the pass.
+    expect(calls).toEqual({ tryLoad: 0, list: 0, save: 16, delete: 8, claim: 3 });
+  });
+
+  it("leaves instances under a live lease, completed ones and dead letters alone, and does not report them", async () => {
+    const fixture = recoveryFixture();
+    const error = { name: "Error", message: "boom", operationIndex: 1, operationName: "op-1" };
+    const free = fixture.interrupted({ status: "failed", attempts: 2, error });
+    const left = [
+      fixture.interrupted({ owner: "worker-2", leaseExpiresAt: new Date(Date.now() + 60_000).toISOString() }),
+      fixture.interrupted({ status: "failed", attempts: 3, error }),
+      fixture.interrupted({ status: "completed", nextOperationIndex: 3 }),
+    ];
+    const report = await fixture.coordinator().resumeAll();
+    expect(report.resumed.map((item) => [item.instanceId, item.attempts])).toEqual([[free.instanceId, 3]]);
+    expect([...report.failed, ...report.skipped]).toEqual([]);
+    for (const ref of left) expect(fixture.stored(ref.instanceId)?.revision).toBe(1);
+  });
+
+  it("counts the claim's attempt once: a record at its last attempt runs once, as it does without claim()", async () => {
+    const outcome = async (listOnly: boolean) => {
+      const fixture = recoveryFixture({
+        listOnly,
+        onForge: (index) => {
+          if (index === 1) throw new Error("still broken");
+        },
+      });
+      const error = { name: "Error", message: "boom", operationIndex: 1, operationName: "op-1" };
+      const ref = fixture.interrupted({ status: "failed", attempts: 2, error });
+      const report = await fixture.coordinator({ retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 1 } }).resumeAll();
+      const stored = fixture.stored(ref.instanceId);
+      return { failed: report.failed.map((item) => [item.attempts, item.deadLettered]), runs: runCounts(fixture.log, 3), stored: [stored?.status, stored?.attempts] };
+    };
+    const claimed = await outcome(false);
+    expect(claimed).toEqual(await outcome(true));
+    expect(claimed.runs).toEqual([0, 1, 0]);
+    expect(claimed.failed[0]?.[0]).toBe(3);
+  });
+
+  it("spends no attempt on an instance whose workflow it does not know, and does not claim it again in the same pass", async () => {
+    const fixture = recoveryFixture();
+    const ref = fixture.interrupted({ workflowName: "Refunds", attempts: 1 });
+    const calls = countCalls(fixture);
+    const report = await fixture.coordinator().resumeAll();
+    expect(report.failed).toMatchObject([{ instanceId: ref.instanceId, attempts: 1, deadLettered: false }]);
+    expect(report.failed[0]?.error.message).toMatch(/no workflow definition for "Refunds"/);
+    // The claim, the attempt given back (the lease kept), and the empty page that ends the pass.
+    expect(calls).toMatchObject({ claim: 2, save: 1 });
+    expect(fixture.stored(ref.instanceId)).toMatchObject({ attempts: 1, owner: "worker-1", revision: 3 });
+  });
+
+  it("gives back at once what it claimed but did not start when its signal aborts", async () => {
+    const gate = deferred();
+    const fixture = recoveryFixture({ onForge: (_index, _attempt, _foundry, signal) => (signal.aborted ? undefined : gate.promise) });
+    const refs = Array.from({ length: 3 }, () => fixture.interrupted());
+    // The first page is one record; the second is held back until the signal has aborted.
+    const claim = fixture.provider.claim.bind(fixture.provider);
+    const secondPage = deferred();
+    let pages = 0;
+    let started: string[] = [];
+    fixture.provider.claim = async (request: ClaimRequest): Promise<WorkflowExecutionSnapshot[]> => {
+      if (++pages === 1) {
+        const page = await claim({ ...request, limit: 1 });
+        started = page.map((snapshot) => snapshot.foundryExecutionId);
+        return page;
+      }
+      await secondPage.promise;
+      return claim(request);
+    };
+    const controller = new AbortController();
+    const run = fixture.coordinator({ concurrency: 2 }).resumeAll(undefined, { signal: controller.signal });
+    await vitestWaitFor(() => pages === 2);
+    controller.abort();
+    secondPage.resolve();
+    gate.resolve();
+    const report = await run;
+    const givenBack = report.failed.filter((item) => item.error.name === "AbortError" && !started.includes(item.instanceId)).map((item) => item.instanceId);
+    expect(started).toHaveLength(1);
+    expect(givenBack).toHaveLength(2);
+    expect(runCounts(fixture.log, 3)).toEqual([0, 1, 0]);
+    for (const instanceId of givenBack) {
+      const stored = fixture.stored(instanceId);
+      expect(stored?.leaseExpiresAt).toBeUndefined();
+      expect(stored?.attempts ?? 0).toBe(0);
+    }
+    expect(refs.map((ref) => ref.instanceId)).toEqual(expect.arrayContaining(givenBack));
+  });
+});
+
+async function vitestWaitFor(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+}
