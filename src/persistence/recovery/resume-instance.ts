@@ -60,7 +60,7 @@ export async function resumeInstance(
       if (attempts >= retry.attempts) return await deadLetter(options, ref, current, lastError, signal);
       // Claims that never reached the store count no attempt there; this bounds them too.
       if (lastError !== undefined && tries >= retry.attempts) return failed(ref, lastError, attempts, false);
-      const attempt = await runAttempt(options, shutdown, ref, claimed?.snapshot ?? current, signal, claimed && { stored: attempts, at: claimed.claimedAt });
+      const attempt = await runAttempt(options, shutdown, ref, current, signal, claimed && { stored: attempts, at: claimed.claimedAt, snapshot: claimed.snapshot });
       if (attempt.status !== "retry") return attempt;
       lastError = attempt.error;
       attempts = attempt.attempts;
@@ -107,7 +107,9 @@ async function runAttempt(
   ref: InstanceRef,
   snapshot: WorkflowExecutionSnapshot,
   signal: AbortSignal,
-  claim: { readonly stored: number; readonly at: number } | undefined,
+  // The hooks see `snapshot` as stored before this attempt (a claim's attempt not yet counted), on
+  // either path; the run resumes from what the claim wrote.
+  claim: { readonly stored: number; readonly at: number; readonly snapshot: WorkflowExecutionSnapshot } | undefined,
 ): Promise<AttemptResult> {
   const stored = claim?.stored ?? snapshot.attempts ?? 0;
   let workflow: Workflow<any> | undefined;
@@ -119,7 +121,7 @@ async function runAttempt(
     workflow = await options.resolveWorkflow(snapshot);
     if (workflow === undefined) throw new UnknownWorkflowError(keysOf(ref), snapshot.workflowName, snapshot.workflowVersion);
     foundry = await options.createFoundry(snapshot);
-    const persistence = { ...options.persistence, instanceId: ref.instanceId, workflowKey: ref.workflowKey, resumes: snapshot, claimedAt: claim?.at, shutdown: shutdown.closing, deadline: deadline.signal };
+    const persistence = { ...options.persistence, instanceId: ref.instanceId, workflowKey: ref.workflowKey, resumes: claim?.snapshot ?? snapshot, claimedAt: claim?.at, shutdown: shutdown.closing, deadline: deadline.signal };
     addPersistence(foundry, options.provider, persistence);
   } catch (error) {
     deadline.dispose();

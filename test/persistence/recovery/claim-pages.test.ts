@@ -1,3 +1,4 @@
+import { createFoundry } from "../../../src/index.js";
 import { describe, expect, it } from "vitest";
 import type { ClaimRequest, WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
 import { deferred } from "../../support/promises.js";
@@ -58,6 +59,28 @@ describe("resumeAll with a provider that claims in pages", () => {
     expect(claimed).toEqual(await outcome(true));
     expect(claimed.runs).toEqual([0, 1, 0]);
     expect(claimed.failed[0]?.[0]).toBe(3);
+  });
+
+  it("hands resolveWorkflow and createFoundry the record as stored before the attempt, with or without claim()", async () => {
+    const seen = async (listOnly: boolean) => {
+      const fixture = recoveryFixture({ listOnly });
+      fixture.interrupted({ attempts: 1 });
+      const attempts: (number | undefined)[] = [];
+      const coordinator = fixture.coordinator({
+        resolveWorkflow: (snapshot) => {
+          attempts.push(snapshot.attempts);
+          return fixture.workflow;
+        },
+        createFoundry: (snapshot) => {
+          attempts.push(snapshot.attempts);
+          return createFoundry(snapshot.workflowName, { executionId: snapshot.foundryExecutionId });
+        },
+      });
+      await coordinator.resumeAll();
+      return attempts;
+    };
+    expect(await seen(false)).toEqual([1, 1]);
+    expect(await seen(true)).toEqual([1, 1]);
   });
 
   it("spends no attempt on an instance whose workflow it does not know, and does not claim it again in the same pass", async () => {
