@@ -98,7 +98,7 @@ class Coordinator implements RecoveryCoordinator {
     if (this.#closing.signal.aborted) return reportOf(outcomes);
     // One unreadable record must not hold up the others: it is reported, and left where it is.
     const onUnreadable = (error: SnapshotCorruptedError): void => {
-      outcomes.push({ instanceId: error.keys.foundryExecutionId, workflowKey: error.keys.workflowId, status: "failed", error, attempts: 0, deadLettered: false });
+      outcomes.push(this.#options.report({ instanceId: error.keys.foundryExecutionId, workflowKey: error.keys.workflowId, status: "failed", error, attempts: 0, deadLettered: false }));
     };
     // Claims are by lease, not by age: a filter on updatedBefore lists.
     if (claimsPages(this.#options.provider) && filter.updatedBefore === undefined) {
@@ -157,14 +157,18 @@ class Coordinator implements RecoveryCoordinator {
 
   // A claimed record that will not start now (closing, or the caller's signal aborted) is given back at once.
   async #giveBack(claimed: ClaimedSnapshot, signal: AbortSignal, outcomes: RecoveryOutcome[]): Promise<void> {
+    outcomes.push(this.#options.report(await this.#givenBack(claimed, signal)));
+  }
+
+  async #givenBack(claimed: ClaimedSnapshot, signal: AbortSignal): Promise<RecoveryOutcome> {
     const ref = { instanceId: claimed.snapshot.foundryExecutionId, workflowKey: claimed.snapshot.workflowId };
     try {
       await releaseUnstarted(this.#options.provider, claimed);
-      if (signal.aborted) outcomes.push({ ...ref, status: "failed", error: abortError(signal, {}), attempts: Math.max(0, (claimed.snapshot.attempts ?? 1) - 1), deadLettered: false });
-      else outcomes.push({ ...ref, status: "skipped", reason: "closed", detail: "the coordinator is closing; the claim was given back for another worker" });
     } catch (error) {
-      outcomes.push({ ...ref, status: "failed", error: error instanceof Error ? error : new Error(String(error)), attempts: claimed.snapshot.attempts ?? 0, deadLettered: false });
+      return { ...ref, status: "failed", error: error instanceof Error ? error : new Error(String(error)), attempts: claimed.snapshot.attempts ?? 0, deadLettered: false };
     }
+    if (signal.aborted) return { ...ref, status: "failed", error: abortError(signal, {}), attempts: Math.max(0, (claimed.snapshot.attempts ?? 1) - 1), deadLettered: false };
+    return { ...ref, status: "skipped", reason: "closed", detail: "the coordinator is closing; the claim was given back for another worker" };
   }
 
   enqueue(workflow: Workflow<any>, options: EnqueueOptions, runOptions: RecoveryRunOptions = {}): Promise<InstanceRef> {
@@ -186,7 +190,7 @@ class Coordinator implements RecoveryCoordinator {
 
   #resumeOnce(ref: InstanceRef, signal: AbortSignal, found?: WorkflowExecutionSnapshot | ClaimedSnapshot): Promise<RecoveryOutcome> {
     const flightKey = pairKey(keysOf(ref));
-    if (this.#inFlight.has(flightKey)) return Promise.resolve({ ...ref, status: "skipped", reason: "in-progress" });
+    if (this.#inFlight.has(flightKey)) return Promise.resolve(this.#options.report({ ...ref, status: "skipped", reason: "in-progress" }));
     const shutdown = { closing: this.#closing.signal, deadline: this.#deadline.signal };
     const outcome = resumeInstance(this.#options, shutdown, ref, signal, found)
       .then(this.#options.report)

@@ -1,6 +1,6 @@
 import Database from "better-sqlite3";
 import { describe, it, expect } from "vitest";
-import { PersistenceError, SnapshotCorruptedError } from "../../../src/persistence/index.js";
+import { PersistenceError, SnapshotCorruptedError, type RecoveryOutcome } from "../../../src/persistence/index.js";
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
 import { unreadableCodec } from "../../support/custom-codec.js";
 import { deferred, sleep } from "../../support/promises.js";
@@ -41,8 +41,12 @@ describe("coordinator.resumeAll", () => {
     await provider.save(second!);
     await new SqlitePersistenceProvider({ database, codec: unreadableCodec }).save(broken!);
 
-    const report = await fixture.coordinator({ provider }).resumeAll();
+    const observed: RecoveryOutcome[] = [];
+    const report = await fixture.coordinator({ provider, onOutcome: (outcome) => observed.push(outcome) }).resumeAll();
 
+    // onOutcome sees every outcome the report holds, the unreadable record's too.
+    expect(observed).toHaveLength(3);
+    expect(observed).toEqual(expect.arrayContaining([...report.resumed, ...report.failed]));
     expect(report.resumed.map((item) => item.instanceId).sort()).toEqual([first!.foundryExecutionId, second!.foundryExecutionId].sort());
     expect(report.failed).toEqual([{ instanceId: broken!.foundryExecutionId, workflowKey: broken!.workflowId, status: "failed", error: expect.any(SnapshotCorruptedError), attempts: 0, deadLettered: false }]);
     expect(database.prepare("SELECT instance_id FROM workflowforge_snapshots").pluck().all()).toEqual([broken!.foundryExecutionId]);
