@@ -1,7 +1,6 @@
 export { createFoundry, type Foundry, type FoundryInit } from "./foundry.js";
 export { createWorkflow, type Workflow, type WorkflowBuilder } from "./workflow.js";
 export { createSmith, type Smith, type SmithOptions } from "./smith.js";
-export { compose, type Layer, type Next } from "./compose.js";
 export { silentLogger } from "./logger.js";
 export { idempotencyKeyOf } from "./idempotency.js";
 export { withRestoreData, type RestoreDataResult } from "./outcome.js";

@@ -1,5 +1,5 @@
 import { describe, it, expect } from "vitest";
-import { compose, type Layer } from "../src/index.js";
+import { compose, type Layer } from "../src/compose.js";
 
 type Context = { readonly value: number };
 

@@ -1,5 +1,5 @@
 export { usePersistence } from "./middleware.js";
-export { processOwner, type PersistenceOptions, type SnapshotMigration } from "./options.js";
+export type { PersistenceOptions, SnapshotMigration } from "./options.js";
 export {
   claimedSnapshot,
   isClaimable,
@@ -10,7 +10,7 @@ export {
   type SnapshotFilter,
 } from "./provider.js";
 export type { ListOptions } from "./list-options.js";
-export { definitionFingerprint, validateSnapshot, type WorkflowExecutionSnapshot, type SnapshotStatus } from "./snapshot.js";
+export type { WorkflowExecutionSnapshot, SnapshotStatus } from "./snapshot.js";
 export type { SnapshotEvent, SnapshotDeletedEvent } from "./events.js";
 export { readTimeline, type OperationTimeline } from "./timeline.js";
 export { MemoryPersistenceProvider, type MemoryPersistenceProviderOptions } from "./providers/memory.js";

@@ -15,7 +15,7 @@ const surface: Record<string, { readonly module: object; readonly names: readonl
     module: root,
     names: [
       "AnnotationLimitError", "CompensationError", "ForEachChildError", "FoundryBusyError", "MiddlewareError", "OperationFailedError", "OperationTimeoutError",
-      "WorkflowAbortedError", "WorkflowForgeError", "WorkflowTimeoutError", "action", "compose", "conditional", "createFoundry", "createSmith",
+      "WorkflowAbortedError", "WorkflowForgeError", "WorkflowTimeoutError", "action", "conditional", "createFoundry", "createSmith",
       "createWorkflow", "delay", "delegate", "errorHandlingMiddleware", "forEach", "idempotencyKeyOf", "isWorkflowForgeError",
       "loggingMiddleware", "silentLogger", "timeoutMiddleware", "timingMiddleware", "withRestoreData",
     ],
@@ -25,13 +25,13 @@ const surface: Record<string, { readonly module: object; readonly names: readonl
     names: [
       "MemoryPersistenceProvider", "PersistenceError", "RetriesExhaustedError", "SnapshotConflictError", "SnapshotCorruptedError",
       "SnapshotSerializationError", "SnapshotTooLargeError", "UnknownWorkflowError", "WorkflowCompensatedError", "WorkflowDefinitionMismatchError",
-      "claimedSnapshot", "createRecoveryCoordinator", "createSnapshotCodec", "decodeValue", "defaultSnapshotCodec", "definitionFingerprint", "encodeValue",
-      "isClaimable", "isClaimedByOther", "matchesFilter", "processOwner", "readTimeline", "snapshotKeysOf", "usePersistence", "validateSnapshot",
+      "claimedSnapshot", "createRecoveryCoordinator", "createSnapshotCodec", "decodeValue", "defaultSnapshotCodec", "encodeValue",
+      "isClaimable", "isClaimedByOther", "matchesFilter", "readTimeline", "snapshotKeysOf", "usePersistence",
     ],
   },
   "workflowforge/persistence/testing": {
     module: testing,
-    names: ["conformanceCases", "describeProviderConformance", "expectedCrashResult", "fullSnapshot", "nextRevision", "randomKeys", "runConformanceCase", "runCrashHarness", "runCrashWorkload"],
+    names: ["conformanceCases", "describeProviderConformance", "runConformanceCase", "runCrashHarness", "runCrashWorkload"],
   },
   "workflowforge/persistence/file": { module: file, names: ["FilePersistenceProvider"] },
   "workflowforge/persistence/sqlite": { module: sqlite, names: ["SqlitePersistenceProvider"] },

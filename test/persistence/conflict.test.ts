@@ -1,6 +1,7 @@
 import { afterEach, describe, it, expect, vi } from "vitest";
 import { createFoundry, createSmith } from "../../src/index.js";
-import { MemoryPersistenceProvider, PersistenceError, SnapshotConflictError, processOwner, usePersistence } from "../../src/persistence/index.js";
+import { MemoryPersistenceProvider, PersistenceError, SnapshotConflictError, usePersistence } from "../../src/persistence/index.js";
+import { processOwner } from "../../src/persistence/options.js";
 import { countedFoundry, countedWorkflow, opNames, runCounts } from "../support/counted-workflow.js";
 import { deferred, rejectionOf } from "../support/promises.js";
 import { RecordingProvider } from "../support/recording-provider.js";

@@ -1,12 +1,7 @@
 import { describe, it, expect, vi } from "vitest";
 import { createFoundry, createSmith } from "../../src/index.js";
-import {
-  WorkflowDefinitionMismatchError,
-  definitionFingerprint,
-  usePersistence,
-  type SnapshotMigration,
-  type WorkflowExecutionSnapshot,
-} from "../../src/persistence/index.js";
+import { WorkflowDefinitionMismatchError, usePersistence, type SnapshotMigration, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
+import { definitionFingerprint } from "../../src/persistence/snapshot.js";
 import { countedFoundry, countedWorkflow, operationLog, runCounts } from "../support/counted-workflow.js";
 import { rejectionOf } from "../support/promises.js";
 import { RecordingProvider } from "../support/recording-provider.js";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { MemoryPersistenceProvider, SnapshotCorruptedError, readTimeline, usePersistence, validateSnapshot, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
+import { MemoryPersistenceProvider, SnapshotCorruptedError, readTimeline, usePersistence, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
+import { validateSnapshot } from "../../src/persistence/snapshot.js";
 import { RecordingProvider } from "../support/recording-provider.js";
 import { countedFoundry, opNames } from "../support/counted-workflow.js";
 import { rejectionOf } from "../support/promises.js";

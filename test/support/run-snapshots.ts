@@ -1,7 +1,8 @@
 // The keys a test's run is stored under, and a stored snapshot for them.
 
 import { randomUUID } from "node:crypto";
-import { definitionFingerprint, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
+import { type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
+import { definitionFingerprint } from "../../src/persistence/snapshot.js";
 
 export interface Keys {
   readonly instanceId: string;

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { FilePersistenceProvider, type FilePersistenceProviderOptions } from "../../../src/persistence/providers/file/index.js";
 import { lockOwner, processStat } from "../../../src/persistence/providers/file/owner.js";
-import { fullSnapshot } from "../../../src/persistence/testing/index.js";
+import { fullSnapshot } from "../../../src/persistence/testing/fixtures.js";
 import type { WorkflowExecutionSnapshot } from "../../../src/persistence/snapshot.js";
 import { useFileStore } from "../../support/file-store.js";
 

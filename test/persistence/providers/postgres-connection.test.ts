@@ -4,7 +4,7 @@ import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { PersistenceError } from "../../../src/persistence/index.js";
 import { PostgresPersistenceProvider, type PostgresClient } from "../../../src/persistence/providers/postgres.js";
-import { fullSnapshot } from "../../../src/persistence/testing/index.js";
+import { fullSnapshot } from "../../../src/persistence/testing/fixtures.js";
 import { deadPort } from "../../support/ports.js";
 
 // A Postgres client that cannot connect: the error names the server's address and database (read

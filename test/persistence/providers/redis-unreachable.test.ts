@@ -3,7 +3,7 @@ import { createClient } from "redis";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { PersistenceError } from "../../../src/persistence/index.js";
 import { RedisPersistenceProvider, type IoRedisLikeClient } from "../../../src/persistence/providers/redis.js";
-import { fullSnapshot } from "../../../src/persistence/testing/index.js";
+import { fullSnapshot } from "../../../src/persistence/testing/fixtures.js";
 import { deadPort } from "../../support/ports.js";
 
 // What a run sees when Redis cannot be used: each failure arrives as a PersistenceError naming the

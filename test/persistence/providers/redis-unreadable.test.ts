@@ -4,7 +4,7 @@ import { createClient } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SnapshotCorruptedError, type WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
 import { RedisPersistenceProvider, type IoRedisLikeClient, type NodeRedisLikeClient } from "../../../src/persistence/providers/redis.js";
-import { fullSnapshot } from "../../../src/persistence/testing/index.js";
+import { fullSnapshot } from "../../../src/persistence/testing/fixtures.js";
 import { describeWithServer } from "../../support/describe-with-server.js";
 import { startRedis } from "../../support/redis-server.js";
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isWorkflowForgeError } from "../../../src/errors.js";
 import { PersistenceError, SnapshotCorruptedError } from "../../../src/persistence/index.js";
 import { RedisPersistenceProvider, type IoRedisLikeClient, type NodeRedisLikeClient } from "../../../src/persistence/providers/redis.js";
-import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
+import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/fixtures.js";
 import { describeWithServer } from "../../support/describe-with-server.js";
 import { taggedJsonCodec } from "../../support/custom-codec.js";
 import { startRedis } from "../../support/redis-server.js";

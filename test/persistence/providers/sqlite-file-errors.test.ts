@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { PersistenceError } from "../../../src/persistence/errors.js";
 import { sqliteFileDetail } from "../../../src/persistence/providers/connection-errors.js";
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
-import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
+import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/fixtures.js";
 import { useSqliteFiles } from "../../support/sqlite-files.js";
 
 // A SQLite file the provider cannot write: the error names the file and what to check.

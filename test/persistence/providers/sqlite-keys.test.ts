@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createWorkflow } from "../../../src/index.js";
 import { createRecoveryCoordinator, defaultSnapshotCodec, SnapshotCorruptedError } from "../../../src/persistence/index.js";
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
-import { fullSnapshot, randomKeys } from "../../../src/persistence/testing/index.js";
+import { fullSnapshot, randomKeys } from "../../../src/persistence/testing/fixtures.js";
 
 // How the SQLite provider stores keys (lone surrogates, which UTF-8 cannot spell, included) and
 // what it makes of key columns it did not write; its table-name rules.

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { isWorkflowForgeError } from "../../../src/errors.js";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError } from "../../../src/persistence/errors.js";
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
-import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/index.js";
+import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/fixtures.js";
 import { taggedJsonCodec } from "../../support/custom-codec.js";
 import { describeUnreadableListing } from "./unreadable-cases.js";
 import { rejectionOf } from "../../support/promises.js";

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { ListOptions } from "../../../src/persistence/list-options.js";
 import type { SnapshotCodec, SnapshotFilter, WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
 import { PersistenceError, SnapshotCorruptedError } from "../../../src/persistence/errors.js";
-import { fullSnapshot } from "../../../src/persistence/testing/index.js";
+import { fullSnapshot } from "../../../src/persistence/testing/fixtures.js";
 import { unreadableCodec } from "../../support/custom-codec.js";
 import { rejectionOf } from "../../support/promises.js";
 

@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { readdir, readlink } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
-import { fullSnapshot, nextRevision } from "../../../../src/persistence/testing/index.js";
+import { fullSnapshot, nextRevision } from "../../../../src/persistence/testing/fixtures.js";
 import { useFileStore } from "../../../support/file-store.js";
 
 const files = useFileStore("file-fds");

@@ -2,7 +2,7 @@ import type * as fsPromises from "node:fs/promises";
 import { basename } from "node:path";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { FilePersistenceProvider } from "../../../../src/persistence/providers/file/index.js";
-import { fullSnapshot, nextRevision } from "../../../../src/persistence/testing/index.js";
+import { fullSnapshot, nextRevision } from "../../../../src/persistence/testing/fixtures.js";
 import { useFileStore } from "../../../support/file-store.js";
 
 // A crash test cannot tell a missing flush (SIGKILL leaves the page cache intact), so the flushes

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { SnapshotCorruptedError } from "../../../../src/persistence/errors.js";
 import type { FilePersistenceProvider } from "../../../../src/persistence/providers/file/index.js";
 import { thisOwner } from "../../../../src/persistence/providers/file/owner.js";
-import { fullSnapshot } from "../../../../src/persistence/testing/index.js";
+import { fullSnapshot } from "../../../../src/persistence/testing/fixtures.js";
 import { describeUnreadableListing } from "../unreadable-cases.js";
 import { deadPid, procfs } from "../../../support/processes.js";
 import { plantFile, useFileStore } from "../../../support/file-store.js";

@@ -2,7 +2,7 @@ import { readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import type * as fsPromises from "node:fs/promises";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { PersistenceError } from "../../../../src/persistence/errors.js";
-import { fullSnapshot, nextRevision } from "../../../../src/persistence/testing/index.js";
+import { fullSnapshot, nextRevision } from "../../../../src/persistence/testing/fixtures.js";
 import { useFileStore } from "../../../support/file-store.js";
 
 // A writer's lock is taken from it only if its owner is misjudged gone (the rules never judge a live

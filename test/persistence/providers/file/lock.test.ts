@@ -8,7 +8,7 @@ import { PersistenceError } from "../../../../src/persistence/errors.js";
 import { FilePersistenceProvider } from "../../../../src/persistence/providers/file/index.js";
 import { resolveOptions } from "../../../../src/persistence/providers/file/options.js";
 import { processStartTime } from "../../../../src/persistence/providers/file/owner.js";
-import { fullSnapshot, nextRevision } from "../../../../src/persistence/testing/index.js";
+import { fullSnapshot, nextRevision } from "../../../../src/persistence/testing/fixtures.js";
 import { deadPid, procfs } from "../../../support/processes.js";
 import { plantFile, useFileStore } from "../../../support/file-store.js";
 import { rejectionOf } from "../../../support/promises.js";

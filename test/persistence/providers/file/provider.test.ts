@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError } from "../../../../src/persistence/errors.js";
 import { FilePersistenceProvider } from "../../../../src/persistence/providers/file/index.js";
-import { fullSnapshot, nextRevision } from "../../../../src/persistence/testing/index.js";
+import { fullSnapshot, nextRevision } from "../../../../src/persistence/testing/fixtures.js";
 import type { WorkflowExecutionSnapshot } from "../../../../src/persistence/snapshot.js";
 import { taggedJsonCodec } from "../../../support/custom-codec.js";
 import { useFileStore } from "../../../support/file-store.js";
