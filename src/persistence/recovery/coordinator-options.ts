@@ -9,6 +9,7 @@ import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import type { RecoveryOutcome } from "./report.js";
 import { resolveRetry, type ResolvedRetry, type RetryOptions } from "./retry.js";
 
+/** How `createRecoveryCoordinator` finds, claims, runs and gives up on stored instances. */
 export interface RecoveryCoordinatorOptions {
   /** Must declare `compareAndSet` (claims) and `list` (`resumeAll`). */
   readonly provider: WorkflowPersistenceProvider;

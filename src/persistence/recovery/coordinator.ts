@@ -16,11 +16,13 @@ import { keysOf, resumeInstance, settlesWithin } from "./resume-instance.js";
 
 export type { RecoveryCoordinatorOptions } from "./coordinator-options.js";
 
+/** Options of one `resume`, `resumeAll` or `enqueue` call. */
 export interface RecoveryRunOptions {
   /** Stops waiting between attempts, and the run in progress (it is left to resume later). */
   readonly signal?: AbortSignal;
 }
 
+/** Options of `coordinator.close()`. */
 export interface CloseOptions {
   /**
    * How long running operations may take to finish before they are aborted. Each run stops before
@@ -29,6 +31,7 @@ export interface CloseOptions {
   readonly timeoutMs?: number;
 }
 
+/** Resumes what other processes left unfinished; one per worker process. See docs/many-workers.md. */
 export interface RecoveryCoordinator {
   /** The claim's owner this coordinator writes. */
   readonly owner: string;

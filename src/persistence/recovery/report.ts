@@ -39,6 +39,7 @@ export interface SkippedInstance extends InstanceRef {
   readonly detail?: string;
 }
 
+/** What happened to one instance: resumed (to its end), failed (after its attempts), or skipped, with why. */
 export type RecoveryOutcome = ResumedInstance | FailedInstance | SkippedInstance;
 
 /** What `resumeAll` did with every instance it found. */
