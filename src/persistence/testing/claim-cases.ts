@@ -17,104 +17,89 @@ function unleased(overrides: Partial<WorkflowExecutionSnapshot>): WorkflowExecut
   return snapshot as unknown as WorkflowExecutionSnapshot;
 }
 
+// A case of the claim group, on records of a workflow name no other case uses.
+function claimCase(name: string, run: (provider: WorkflowPersistenceProvider, workflowName: string) => Promise<void>): ConformanceCase {
+  return { group: "claim", name, run: (provider) => run(provider, `Claim-${randomKeys().workflowId}`) };
+}
+
+// One running record with no lease, stored.
+async function savedUnleased(provider: WorkflowPersistenceProvider, workflowName: string): Promise<WorkflowExecutionSnapshot> {
+  const stored = unleased({ workflowName, status: "running" });
+  await provider.save(stored);
+  return stored;
+}
+
 const ids = (snapshots: readonly WorkflowExecutionSnapshot[]): string[] => snapshots.map((snapshot) => snapshot.foundryExecutionId).sort();
 const claim = (provider: WorkflowPersistenceProvider, claimRequest: ClaimRequest) => provider.claim!(claimRequest);
 
 export const claimCases: ConformanceCase[] = [
-  {
-    group: "claim",
-    name: "claim() takes unfinished records under no live lease that are not dead letters, each as the claimant's next revision",
-    async run(provider) {
-      assert.equal(typeof provider.claim, "function", "a provider declaring claim implements claim()");
-      const workflowName = `Claim-${randomKeys().workflowId}`;
-      const expired = new Date(Date.now() - 1_000).toISOString();
-      const live = new Date(Date.now() + 60_000).toISOString();
-      const claimable = [
-        fullSnapshot({ workflowName, status: "running", leaseExpiresAt: expired, attempts: 0 }),
-        fullSnapshot({ workflowName, status: "failed", leaseExpiresAt: expired, attempts: 2 }),
-        unleased({ workflowName, status: "compensating", attempts: 1 }),
-      ];
-      const left = [
-        fullSnapshot({ workflowName, status: "running", leaseExpiresAt: live }),
-        unleased({ workflowName, status: "completed" }),
-        unleased({ workflowName, status: "failed", attempts: 3 }),
-      ];
-      for (const snapshot of [...claimable, ...left]) await provider.save(snapshot);
-      const claimRequest = request(workflowName);
-      const claimed = await claim(provider, claimRequest);
-      assert.deepEqual(ids(claimed), ids(claimable), "claim() returned the wrong records");
-      for (const snapshot of claimable) {
-        const expected = { ...snapshot, revision: 2, owner: "claimer", leaseExpiresAt: claimRequest.leaseExpiresAt, updatedAt: claimRequest.now, attempts: (snapshot.attempts ?? 0) + 1 };
-        assert.deepEqual(claimed.find((item) => item.foundryExecutionId === snapshot.foundryExecutionId), expected, "claim() returns the record as it stored it");
-        assert.deepEqual(await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId), expected, "tryLoad() reads the claim back");
-      }
-      for (const snapshot of left) assert.equal((await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId))?.revision, 1, "a record claim() must leave was written");
-      assert.deepEqual(await claim(provider, request(workflowName)), [], "a record under the claim's live lease was claimed again");
-    },
-  },
-  {
-    group: "claim",
-    name: "a claimed record's next save continues from the claim's revision, and a save of the revision it replaced is refused",
-    async run(provider) {
-      const workflowName = `Claim-${randomKeys().workflowId}`;
-      const stored = unleased({ workflowName, status: "running" });
-      await provider.save(stored);
-      const [claimed] = await claim(provider, request(workflowName));
-      assert.ok(claimed !== undefined, "claim() took nothing");
-      await assert.rejects(Promise.resolve().then(() => provider.save(nextRevision(stored))), { code: "SNAPSHOT_CONFLICT" });
-      const next = nextRevision(claimed, { nextOperationIndex: 4 });
-      await provider.save(next);
-      assert.deepEqual(await provider.tryLoad(stored.foundryExecutionId, stored.workflowId), next);
-    },
-  },
-  {
-    group: "claim",
-    name: "claim() takes at most limit records, and claims made at once never take one record twice",
-    async run(provider) {
-      const workflowName = `Claim-${randomKeys().workflowId}`;
-      const records = Array.from({ length: 7 }, () => unleased({ workflowName, status: "running" }));
-      for (const snapshot of records) await provider.save(snapshot);
-      const first = await claim(provider, request(workflowName, { limit: 2 }));
-      assert.equal(first.length, 2, "claim() ignored its limit");
-      const rest = await Promise.all(Array.from({ length: 4 }, () => claim(provider, request(workflowName, { limit: 2 }))));
-      const all = [...first, ...rest.flat()];
-      assert.deepEqual(ids(all), ids(records), "every record is claimed exactly once");
-    },
-  },
-  {
-    group: "claim",
-    name: "claim() follows later saves: a renewed lease keeps a record, a released or re-enqueued one is claimable at once",
-    async run(provider) {
-      const workflowName = `Claim-${randomKeys().workflowId}`;
-      const later = (ms: number) => new Date(Date.now() + ms).toISOString();
-      const [renewed, released, enqueued] = [unleased({ workflowName, status: "running" }), unleased({ workflowName, status: "running" }), unleased({ workflowName, status: "running" })];
-      for (const snapshot of [renewed, released, enqueued]) await provider.save(snapshot);
-      // All three claimed with a lease that has already ended, as a worker that died would leave them.
-      const first = await claim(provider, request(workflowName, { leaseExpiresAt: later(-1_000) }));
-      assert.deepEqual(ids(first), ids([renewed, released, enqueued]));
-      const claimedOf = (snapshot: WorkflowExecutionSnapshot) => first.find((item) => item.foundryExecutionId === snapshot.foundryExecutionId)!;
-      // A checkpoint renews one lease; another is released (no lease); the third completes and is enqueued again.
-      await provider.save(nextRevision(claimedOf(renewed), { leaseExpiresAt: later(60_000) }));
-      const withoutLease: Record<string, unknown> = { ...nextRevision(claimedOf(released)) };
-      delete withoutLease.leaseExpiresAt;
-      await provider.save(withoutLease as unknown as WorkflowExecutionSnapshot);
-      const completed = nextRevision(claimedOf(enqueued), { status: "completed" });
-      await provider.save(completed);
-      const again: Record<string, unknown> = { ...nextRevision(completed, { status: "running", attempts: 0 }) };
-      delete again.leaseExpiresAt;
-      await provider.save(again as unknown as WorkflowExecutionSnapshot);
-      assert.deepEqual(ids(await claim(provider, request(workflowName))), ids([released, enqueued]), "claim() must skip the renewed lease and take the released and re-enqueued records");
-    },
-  },
-  {
-    group: "claim",
-    name: "claim() with an aborted signal rejects and claims nothing",
-    async run(provider) {
-      const workflowName = `Claim-${randomKeys().workflowId}`;
-      const stored = unleased({ workflowName, status: "running" });
-      await provider.save(stored);
-      await assert.rejects(Promise.resolve().then(() => provider.claim!(request(workflowName), AbortSignal.abort(new Error("conformance abort")))));
-      assert.equal((await provider.tryLoad(stored.foundryExecutionId, stored.workflowId))?.revision, 1);
-    },
-  },
+  claimCase("claim() takes unfinished records under no live lease that are not dead letters, each as the claimant's next revision", async (provider, workflowName) => {
+    assert.equal(typeof provider.claim, "function", "a provider declaring claim implements claim()");
+    const expired = new Date(Date.now() - 1_000).toISOString();
+    const live = new Date(Date.now() + 60_000).toISOString();
+    const claimable = [
+      fullSnapshot({ workflowName, status: "running", leaseExpiresAt: expired, attempts: 0 }),
+      fullSnapshot({ workflowName, status: "failed", leaseExpiresAt: expired, attempts: 2 }),
+      unleased({ workflowName, status: "compensating", attempts: 1 }),
+    ];
+    const left = [
+      fullSnapshot({ workflowName, status: "running", leaseExpiresAt: live }),
+      unleased({ workflowName, status: "completed" }),
+      unleased({ workflowName, status: "failed", attempts: 3 }),
+    ];
+    for (const snapshot of [...claimable, ...left]) await provider.save(snapshot);
+    const claimRequest = request(workflowName);
+    const claimed = await claim(provider, claimRequest);
+    assert.deepEqual(ids(claimed), ids(claimable), "claim() returned the wrong records");
+    for (const snapshot of claimable) {
+      const expected = { ...snapshot, revision: 2, owner: "claimer", leaseExpiresAt: claimRequest.leaseExpiresAt, updatedAt: claimRequest.now, attempts: (snapshot.attempts ?? 0) + 1 };
+      assert.deepEqual(claimed.find((item) => item.foundryExecutionId === snapshot.foundryExecutionId), expected, "claim() returns the record as it stored it");
+      assert.deepEqual(await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId), expected, "tryLoad() reads the claim back");
+    }
+    for (const snapshot of left) assert.equal((await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId))?.revision, 1, "a record claim() must leave was written");
+    assert.deepEqual(await claim(provider, request(workflowName)), [], "a record under the claim's live lease was claimed again");
+  }),
+  claimCase("a claimed record's next save continues from the claim's revision, and a save of the revision it replaced is refused", async (provider, workflowName) => {
+    const stored = await savedUnleased(provider, workflowName);
+    const [claimed] = await claim(provider, request(workflowName));
+    assert.ok(claimed !== undefined, "claim() took nothing");
+    await assert.rejects(Promise.resolve().then(() => provider.save(nextRevision(stored))), { code: "SNAPSHOT_CONFLICT" });
+    const next = nextRevision(claimed, { nextOperationIndex: 4 });
+    await provider.save(next);
+    assert.deepEqual(await provider.tryLoad(stored.foundryExecutionId, stored.workflowId), next);
+  }),
+  claimCase("claim() takes at most limit records, and claims made at once never take one record twice", async (provider, workflowName) => {
+    const records = Array.from({ length: 7 }, () => unleased({ workflowName, status: "running" }));
+    for (const snapshot of records) await provider.save(snapshot);
+    const first = await claim(provider, request(workflowName, { limit: 2 }));
+    assert.equal(first.length, 2, "claim() ignored its limit");
+    const rest = await Promise.all(Array.from({ length: 4 }, () => claim(provider, request(workflowName, { limit: 2 }))));
+    const all = [...first, ...rest.flat()];
+    assert.deepEqual(ids(all), ids(records), "every record is claimed exactly once");
+  }),
+  claimCase("claim() follows later saves: a renewed lease keeps a record, a released or re-enqueued one is claimable at once", async (provider, workflowName) => {
+    const later = (ms: number) => new Date(Date.now() + ms).toISOString();
+    const [renewed, released, enqueued] = [unleased({ workflowName, status: "running" }), unleased({ workflowName, status: "running" }), unleased({ workflowName, status: "running" })];
+    for (const snapshot of [renewed, released, enqueued]) await provider.save(snapshot);
+    // All three claimed with a lease that has already ended, as a worker that died would leave them.
+    const first = await claim(provider, request(workflowName, { leaseExpiresAt: later(-1_000) }));
+    assert.deepEqual(ids(first), ids([renewed, released, enqueued]));
+    const claimedOf = (snapshot: WorkflowExecutionSnapshot) => first.find((item) => item.foundryExecutionId === snapshot.foundryExecutionId)!;
+    // A checkpoint renews one lease; another is released (no lease); the third completes and is enqueued again.
+    await provider.save(nextRevision(claimedOf(renewed), { leaseExpiresAt: later(60_000) }));
+    const withoutLease: Record<string, unknown> = { ...nextRevision(claimedOf(released)) };
+    delete withoutLease.leaseExpiresAt;
+    await provider.save(withoutLease as unknown as WorkflowExecutionSnapshot);
+    const completed = nextRevision(claimedOf(enqueued), { status: "completed" });
+    await provider.save(completed);
+    const again: Record<string, unknown> = { ...nextRevision(completed, { status: "running", attempts: 0 }) };
+    delete again.leaseExpiresAt;
+    await provider.save(again as unknown as WorkflowExecutionSnapshot);
+    assert.deepEqual(ids(await claim(provider, request(workflowName))), ids([released, enqueued]), "claim() must skip the renewed lease and take the released and re-enqueued records");
+  }),
+  claimCase("claim() with an aborted signal rejects and claims nothing", async (provider, workflowName) => {
+    const stored = await savedUnleased(provider, workflowName);
+    await assert.rejects(Promise.resolve().then(() => provider.claim!(request(workflowName), AbortSignal.abort(new Error("conformance abort")))));
+    assert.equal((await provider.tryLoad(stored.foundryExecutionId, stored.workflowId))?.revision, 1);
+  }),
 ];
