@@ -45,6 +45,7 @@ export type {
   WorkflowMiddleware,
   WorkflowInfo,
   RunContext,
+  RunOutcome,
   RunStart,
   RunAnnotations,
   ResumePoint,

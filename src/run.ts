@@ -14,6 +14,7 @@ import type {
   ResumePoint,
   RunAnnotations,
   RunContext,
+  RunOutcome,
   WorkflowInfo,
 } from "./types.js";
 
@@ -42,7 +43,7 @@ export class Run implements RunContext {
 
   readonly #request: RunRequest;
   readonly #observers = new Set<CompensationObserver>();
-  readonly #settled: (() => void | Promise<void>)[] = [];
+  readonly #settled: ((outcome: RunOutcome) => void | Promise<void>)[] = [];
   // What each completed (or skipped) operation's restore will receive.
   readonly #restoreData: unknown[] = [];
   readonly #chain: (context: OperationContext<any>) => Promise<unknown>;
@@ -85,15 +86,15 @@ export class Run implements RunContext {
     };
   }
 
-  onSettled(callback: () => void | Promise<void>): void {
+  onSettled(callback: (outcome: RunOutcome) => void | Promise<void>): void {
     this.#settled.push(callback);
   }
 
   /** Called by the foundry when the run is over. A failing callback cannot change the outcome. */
-  async [settleRun](): Promise<void> {
+  async [settleRun](outcome: RunOutcome): Promise<void> {
     for (const callback of this.#settled.splice(0)) {
       try {
-        await callback();
+        await callback(outcome);
       } catch (error) {
         this.#request.foundry.logger.warn(`a settle callback of ${this.workflow.name} failed`, error);
       }

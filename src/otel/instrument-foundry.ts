@@ -45,11 +45,7 @@ export function instrumentFoundry(foundry: Foundry<any>, telemetry: Telemetry): 
       // Persistence restored the stored annotations and is about to claim the instance: the run's
       // span starts now, so that the claim already carries its trace context.
       foundry.on("snapshotRestored", () => current?.open());
-      foundry.on("operationSkipped", (event) => current?.skipped(event.index, event.operationName, current.run.workflow.operations.length));
-      // What failed a run before or outside this layer (a start hook, an abort between operations).
-      foundry.on("operationFailed", (event) => {
-        if (current !== undefined) current.error ??= { value: event.error };
-      });
+      foundry.on("operationSkipped", (event) => current?.skipped(event.index, event.operationName));
       foundry.on("snapshotSaved", (event) => {
         const trace = current;
         const awaited = trace?.checkpoint;
@@ -69,7 +65,7 @@ export function instrumentFoundry(foundry: Foundry<any>, telemetry: Telemetry): 
     listening = metrics ? "metrics" : "trace";
   };
 
-  const start = ({ run, signal }: RunStart<any>): void => {
+  const start = ({ run }: RunStart<any>): void => {
     const owner = owners.get(foundry);
     if (owner !== undefined) owners.delete(foundry);
     const instruments = telemetry.meters.get();
@@ -78,7 +74,7 @@ export function instrumentFoundry(foundry: Foundry<any>, telemetry: Telemetry): 
       current = undefined;
       return;
     }
-    const trace = new RunTrace(telemetry, instruments, run, foundry, signal, attempts.get(foundry));
+    const trace = new RunTrace(telemetry, instruments, run, foundry, attempts.get(foundry));
     current = trace;
     if (owner !== undefined) {
       owner.trace = trace;
@@ -86,9 +82,11 @@ export function instrumentFoundry(foundry: Foundry<any>, telemetry: Telemetry): 
     }
     listen(instruments.live);
     run.observeCompensation(trace.compensation.observer());
-    run.onSettled(() => {
+    // The run's own outcome, after every layer: a last checkpoint that failed in a layer outside
+    // this one (instrumented after usePersistence) still fails the run's span.
+    run.onSettled((outcome) => {
       if (current === trace) current = undefined;
-      if (trace.owner === undefined) trace.end();
+      if (trace.owner === undefined) trace.end(outcome);
     });
   };
 
