@@ -6,6 +6,7 @@ import type { Emitter, FoundryEvents } from "./events.js";
 import type { Foundry } from "./foundry.js";
 import { outputOf, restoreDataOf } from "./outcome.js";
 import { RunPlan } from "./run-plan.js";
+import { runStartHooks } from "./start-hooks.js";
 import type {
   CompensationObserver,
   InstanceIdentity,
@@ -109,8 +110,9 @@ export class Run implements RunContext {
     const abortable = signal !== neverAborted;
     if (operations.length === 0) return input;
     if (abortable && signal.aborted) throw abortError(signal, this.#locate(0));
-    // Without start hooks the first operation starts at once, as it always did: no extra await.
-    if (this.#request.middleware.some((layer) => layer.start !== undefined)) await this.#start();
+    // Without start hooks, or with hooks that return synchronously, the first operation starts at once: no extra await.
+    const starting = this.#start();
+    if (starting !== undefined) await starting;
     const { plan } = this.#plan;
     if (plan.kind === "compensate") {
       Object.assign(this.#restoreData, plan.restoreData);
@@ -142,20 +144,14 @@ export class Run implements RunContext {
     return input;
   }
 
-  // Awaits every middleware's start hook, in order. A hook's failure is operation 0's failure.
-  async #start(): Promise<void> {
+  // Runs every middleware's start hook, in order; a promise only when a hook returned one (or
+  // threw). A hook's failure is operation 0's failure.
+  #start(): Promise<void> | undefined {
     const { foundry, signal, input, middleware } = this.#request;
-    const plan = this.#plan;
-    let failure: { error: unknown } | undefined;
-    plan.open();
-    try {
-      for (const layer of middleware) if (layer.start !== undefined) await layer.start({ run: this, foundry, input, signal });
-    } catch (error) {
-      failure = { error };
-    } finally {
-      plan.close();
-    }
-    if (failure !== undefined) throw await this.#fail(0, failure.error);
+    if (!middleware.some((layer) => layer.start !== undefined)) return undefined;
+    return runStartHooks(middleware, { run: this, foundry, input, signal }, this.#plan)?.catch(async (error: unknown) => {
+      throw await this.#fail(0, error);
+    });
   }
 
   // The innermost layer: runs the operation itself and reports its lifecycle.
