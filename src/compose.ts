@@ -31,25 +31,26 @@ export function compose<C, R>(
   const count = layers.length;
   // Without layers there is nothing to watch.
   let watched = count === 0;
+  // One function for every call, its per-call state in `called` (the last position called): a
+  // closure made per call would cost every operation of every run.
+  const dispatch = (position: number, current: C, called: { last: number }): Promise<R> => {
+    if (position <= called.last) return Promise.reject(misuse(current, position - 1, "called next() multiple times"));
+    called.last = position;
+    try {
+      if (position === count) return Promise.resolve(terminal(current));
+      const layer = layers[position] as Layer<C, R>;
+      return Promise.resolve(layer(current, (next?: C) => dispatch(position + 1, next ?? current, called)));
+    } catch (error) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a layer's synchronous throw is forwarded unchanged
+      return Promise.reject(error);
+    }
+  };
   return function run(context: C): Promise<R> {
     if (!watched) {
       watched = true;
       return watchedRun(layers, terminal, misuse, context);
     }
-    let lastCalled = -1;
-    const dispatch = (position: number, current: C): Promise<R> => {
-      if (position <= lastCalled) return Promise.reject(misuse(current, position - 1, "called next() multiple times"));
-      lastCalled = position;
-      try {
-        if (position === count) return Promise.resolve(terminal(current));
-        const layer = layers[position] as Layer<C, R>;
-        return Promise.resolve(layer(current, (next?: C) => dispatch(position + 1, next ?? current)));
-      } catch (error) {
-        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a layer's synchronous throw is forwarded unchanged
-        return Promise.reject(error);
-      }
-    };
-    return dispatch(0, context);
+    return dispatch(0, context, { last: -1 });
   };
 }
 

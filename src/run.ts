@@ -6,7 +6,7 @@ import type { Emitter, FoundryEvents } from "./events.js";
 import type { Foundry } from "./foundry.js";
 import { outputOf, restoreDataOf } from "./outcome.js";
 import { RunPlan } from "./run-plan.js";
-import { runStartHooks } from "./start-hooks.js";
+import { hasStartHooks, runStartHooks } from "./start-hooks.js";
 import type {
   CompensationObserver,
   InstanceIdentity,
@@ -148,7 +148,7 @@ export class Run implements RunContext {
   // threw). A hook's failure is operation 0's failure.
   #start(): Promise<void> | undefined {
     const { foundry, signal, input, middleware } = this.#request;
-    if (!middleware.some((layer) => layer.start !== undefined)) return undefined;
+    if (!hasStartHooks(middleware)) return undefined;
     return runStartHooks(middleware, { run: this, foundry, input, signal }, this.#plan)?.catch(async (error: unknown) => {
       throw await this.#fail(0, error);
     });

@@ -8,13 +8,19 @@ import type { OperationMiddleware, RunStart } from "./types.js";
  * without an extra turn; otherwise a promise of the remaining hooks, rejected as is by a hook's
  * error.
  */
+/** Whether any of `middleware` has a start hook. */
+export function hasStartHooks(middleware: readonly OperationMiddleware[]): boolean {
+  for (const layer of middleware) if (layer.start !== undefined) return true;
+  return false;
+}
+
 export function runStartHooks(middleware: readonly OperationMiddleware[], start: RunStart<any>, plan: RunPlan): Promise<void> | undefined {
   plan.open();
   try {
     for (let index = 0; index < middleware.length; index++) {
       const hook = middleware[index]?.start;
       if (hook === undefined) continue;
-      const result = hook({ ...start });
+      const result = hook({ run: start.run, foundry: start.foundry, input: start.input, signal: start.signal });
       if (isThenable(result)) return rest(middleware, start, plan, result, index + 1);
     }
   } catch (error) {
@@ -30,7 +36,7 @@ async function rest(middleware: readonly OperationMiddleware[], start: RunStart<
     await pending;
     for (let index = from; index < middleware.length; index++) {
       const hook = middleware[index]?.start;
-      if (hook !== undefined) await hook({ ...start });
+      if (hook !== undefined) await hook({ run: start.run, foundry: start.foundry, input: start.input, signal: start.signal });
     }
   } finally {
     plan.close();

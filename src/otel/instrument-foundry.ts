@@ -10,6 +10,9 @@ const marker = Symbol.for("workflowforge.otel.layer");
 // Handed by an instrumented smith to the run it starts on a foundry, which ends the run's span
 // with the smith's final outcome (compensation and timeouts included).
 const owners = new WeakMap<object, RunOwner>();
+// How many runs a smith is about to start: without any, a run skips the look-up (which would
+// make every new foundry hashable, a cost a bare foundry's short run notices).
+let expected = 0;
 // The recovery coordinator's attempt a foundry was created for (its runs' `workflowforge.run.attempt`).
 const attempts = new WeakMap<object, number>();
 
@@ -23,10 +26,15 @@ export function isInstrumented(foundry: Foundry<any>): boolean {
 
 /** Called by an instrumented smith before it runs `foundry`: the run about to start is its. */
 export function expectOwnedRun(foundry: Foundry<any>, owner: RunOwner): () => void {
+  if (!owners.has(foundry)) expected++;
   owners.set(foundry, owner);
   return () => {
-    if (owners.get(foundry) === owner) owners.delete(foundry);
+    if (owners.get(foundry) === owner) forget(foundry);
   };
+}
+
+function forget(foundry: Foundry<any>): void {
+  if (owners.delete(foundry)) expected--;
 }
 
 /**
@@ -66,8 +74,8 @@ export function instrumentFoundry(foundry: Foundry<any>, telemetry: Telemetry): 
   };
 
   const start = ({ run }: RunStart<any>): void => {
-    const owner = owners.get(foundry);
-    if (owner !== undefined) owners.delete(foundry);
+    const owner = expected === 0 ? undefined : owners.get(foundry);
+    if (owner !== undefined) forget(foundry);
     const instruments = telemetry.meters.get();
     // Nothing is recorded (no SDK): the run gets no trace, and its operations go straight through.
     if (!instruments.live && !telemetry.tracing) {
