@@ -1,6 +1,12 @@
 import type { RunPlan } from "./run-plan.js";
 import type { OperationMiddleware, RunStart } from "./types.js";
 
+/** Whether any of `middleware` has a start hook. */
+export function hasStartHooks(middleware: readonly OperationMiddleware[]): boolean {
+  for (const layer of middleware) if (layer.start !== undefined) return true;
+  return false;
+}
+
 /**
  * Calls every middleware's `start` hook in the order the middleware was added, each after the one
  * before it settled, inside `plan`'s start window. Returns undefined when every hook returned
@@ -8,12 +14,6 @@ import type { OperationMiddleware, RunStart } from "./types.js";
  * without an extra turn; otherwise a promise of the remaining hooks, rejected as is by a hook's
  * error.
  */
-/** Whether any of `middleware` has a start hook. */
-export function hasStartHooks(middleware: readonly OperationMiddleware[]): boolean {
-  for (const layer of middleware) if (layer.start !== undefined) return true;
-  return false;
-}
-
 export function runStartHooks(middleware: readonly OperationMiddleware[], start: RunStart<any>, plan: RunPlan): Promise<void> | undefined {
   plan.open();
   try {
