@@ -31,31 +31,34 @@ export function compose<C, R>(
   const count = layers.length;
   // Without layers there is nothing to watch.
   let watched = count === 0;
+  // One function for every call, its per-call state in `called` (the last position called): a
+  // closure made per call would cost every operation of every run.
+  const dispatch = (position: number, current: C, called: { last: number }): Promise<R> => {
+    if (position <= called.last) return Promise.reject(misuse(current, position - 1, "called next() multiple times"));
+    called.last = position;
+    try {
+      if (position === count) return Promise.resolve(terminal(current));
+      const layer = layers[position] as Layer<C, R>;
+      return Promise.resolve(layer(current, (next?: C) => dispatch(position + 1, next ?? current, called)));
+    } catch (error) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a layer's synchronous throw is forwarded unchanged
+      return Promise.reject(error);
+    }
+  };
   return function run(context: C): Promise<R> {
     if (!watched) {
       watched = true;
       return watchedRun(layers, terminal, misuse, context);
     }
-    let lastCalled = -1;
-    const dispatch = (position: number, current: C): Promise<R> => {
-      if (position <= lastCalled) return Promise.reject(misuse(current, position - 1, "called next() multiple times"));
-      lastCalled = position;
-      try {
-        if (position === count) return Promise.resolve(terminal(current));
-        const layer = layers[position] as Layer<C, R>;
-        return Promise.resolve(layer(current, (next?: C) => dispatch(position + 1, next ?? current)));
-      } catch (error) {
-        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a layer's synchronous throw is forwarded unchanged
-        return Promise.reject(error);
-      }
-    };
-    return dispatch(0, context);
+    return dispatch(0, context, { last: -1 });
   };
 }
 
 // The same onion, following its layers as they settle, which must happen from the inside out.
 // A function of its own rather than a flag in the one above, so that the unwatched calls pay for
-// no check at all and their call sites see only the user's layers.
+// no check at all and their call sites see only the user's layers. A layer that returns the
+// promise its next() returned settles with the layers inside it by construction: it is handed back
+// as is, unwatched, so that the common `(context, next) => next()` costs no extra promise here.
 function watchedRun<C, R>(layers: readonly Layer<C, R>[], terminal: (context: C) => MaybePromise<R>, misuse: MisuseError<C>, context: C): Promise<R> {
   const count = layers.length;
   let lastCalled = -1;
@@ -64,50 +67,62 @@ function watchedRun<C, R>(layers: readonly Layer<C, R>[], terminal: (context: C)
   const settle = (position: number): void => {
     if (position < settledFrom) settledFrom = position;
   };
-  // Settles like the layer at `position`, unless it called next() and resolved before the
-  // position inside it settled: then it waits for that position and rejects as misuse, so that
-  // nothing of this call outlives the promise its caller awaits.
-  const check = (position: number, current: C, inner: Promise<R> | undefined, value: R): R | Promise<R> => {
-    if (inner === undefined || settledFrom <= position + 1) {
-      settle(position);
-      return value;
-    }
-    const fail = (): never => {
-      settle(position);
-      throw misuse(current, position, "resolved before the layers inside it settled (await or return next())");
-    };
-    return inner.then(fail, fail);
-  };
   const dispatch = (position: number, current: C): Promise<R> => {
     if (position <= lastCalled) return Promise.reject(misuse(current, position - 1, "called next() multiple times"));
     if (settledFrom < position) return Promise.reject(misuse(current, position - 1, "called next() after it had settled"));
     lastCalled = position;
     let inner: Promise<R> | undefined;
+    // Whether `inner` settled; followed only once the layer is known not to return it as is.
+    let innerSettled = false;
+    let returned = false;
     let result: MaybePromise<R>;
     try {
-      if (position === count) result = terminal(current);
-      else {
-        result = (layers[position] as Layer<C, R>)(current, (next?: C) => {
-          const promise = dispatch(position + 1, next ?? current);
-          inner ??= promise;
-          return promise;
-        });
-      }
+      if (position === count) return Promise.resolve(terminal(current));
+      result = (layers[position] as Layer<C, R>)(current, (next?: C) => {
+        const promise = dispatch(position + 1, next ?? current);
+        if (inner === undefined) {
+          inner = promise;
+          // Called after the layer returned: followed from now, before anything awaiting it.
+          if (returned) follow(promise, () => void (innerSettled = true));
+        }
+        return promise;
+      });
     } catch (error) {
       settle(position);
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a layer's synchronous throw is forwarded unchanged
       return Promise.reject(error);
     }
-    if (!isThenable(result)) return Promise.resolve(check(position, current, inner, result));
-    return Promise.resolve(result).then(
-      (value) => check(position, current, inner, value),
-      (error: unknown) => {
+    returned = true;
+    if (inner !== undefined && result === inner) return inner;
+    // Reactions the layer attached to `inner` while it ran come first; ours comes before any
+    // reaction to the layer's own result can run.
+    if (inner !== undefined) follow(inner, () => void (innerSettled = true));
+    // Settles like the layer, unless it called next() and resolved before `inner` settled: then it
+    // waits for `inner` and rejects as misuse, so that nothing of this call outlives its promise.
+    const check = (value: R): R | Promise<R> => {
+      const pending = inner;
+      if (pending === undefined || innerSettled) {
         settle(position);
-        throw error;
-      },
-    );
+        return value;
+      }
+      const fail = (): never => {
+        settle(position);
+        throw misuse(current, position, "resolved before the layers inside it settled (await or return next())");
+      };
+      return pending.then(fail, fail);
+    };
+    if (!isThenable(result)) return Promise.resolve(check(result));
+    return Promise.resolve(result).then(check, (error: unknown) => {
+      settle(position);
+      throw error;
+    });
   };
   return dispatch(0, context);
+}
+
+// Calls `done` once `promise` settled, without handling its rejection for anyone else.
+function follow(promise: Promise<unknown>, done: () => void): void {
+  promise.then(done, done);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

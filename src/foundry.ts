@@ -8,7 +8,7 @@ import { idempotencyKeyOf } from "./idempotency.js";
 import { silentLogger } from "./logger.js";
 import { delegate } from "./operations/delegate.js";
 import { Run, runOperations, settleRun } from "./run.js";
-import type { ForgeOptions, Logger, MaybePromise, Operation, OperationMiddleware, Properties, WorkflowInfo } from "./types.js";
+import type { ForgeOptions, Logger, MaybePromise, Operation, OperationMiddleware, Properties, RunOutcome, WorkflowInfo } from "./types.js";
 
 /** The options of `createFoundry(name, init)`. */
 export interface FoundryInit<P extends object = Properties> {
@@ -170,12 +170,18 @@ export class Foundry<P extends object = Properties> {
     this.#run = run;
     let settled = (): void => undefined;
     this.#settled = new Promise((resolve) => (settled = resolve));
+    let outcome: RunOutcome = { ok: false, error: undefined };
     try {
-      return await run[runOperations]();
+      const output = await run[runOperations]();
+      outcome = { ok: true, output };
+      return output;
+    } catch (error) {
+      outcome = { ok: false, error };
+      throw error;
     } finally {
       // The run is over only once its extensions let go (a lease renewal in flight lands first),
       // so nothing is written on its behalf after forge settles.
-      await run[settleRun]();
+      await run[settleRun](outcome);
       this.#run = undefined;
       settled();
     }

@@ -44,6 +44,7 @@ export type {
   WorkflowMiddleware,
   WorkflowInfo,
   RunContext,
+  RunOutcome,
   RunStart,
   RunAnnotations,
   ResumePoint,

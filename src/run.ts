@@ -6,6 +6,7 @@ import type { Emitter, FoundryEvents } from "./events.js";
 import type { Foundry } from "./foundry.js";
 import { outputOf, restoreDataOf } from "./outcome.js";
 import { RunPlan } from "./run-plan.js";
+import { hasStartHooks, runStartHooks } from "./start-hooks.js";
 import type {
   CompensationObserver,
   InstanceIdentity,
@@ -14,6 +15,7 @@ import type {
   ResumePoint,
   RunAnnotations,
   RunContext,
+  RunOutcome,
   WorkflowInfo,
 } from "./types.js";
 
@@ -42,7 +44,7 @@ export class Run implements RunContext {
 
   readonly #request: RunRequest;
   readonly #observers = new Set<CompensationObserver>();
-  readonly #settled: (() => void | Promise<void>)[] = [];
+  readonly #settled: ((outcome: RunOutcome) => void | Promise<void>)[] = [];
   // What each completed (or skipped) operation's restore will receive.
   readonly #restoreData: unknown[] = [];
   readonly #chain: (context: OperationContext<any>) => Promise<unknown>;
@@ -85,15 +87,15 @@ export class Run implements RunContext {
     };
   }
 
-  onSettled(callback: () => void | Promise<void>): void {
+  onSettled(callback: (outcome: RunOutcome) => void | Promise<void>): void {
     this.#settled.push(callback);
   }
 
   /** Called by the foundry when the run is over. A failing callback cannot change the outcome. */
-  async [settleRun](): Promise<void> {
+  async [settleRun](outcome: RunOutcome): Promise<void> {
     for (const callback of this.#settled.splice(0)) {
       try {
-        await callback();
+        await callback(outcome);
       } catch (error) {
         this.#request.foundry.logger.warn(`a settle callback of ${this.workflow.name} failed`, error);
       }
@@ -108,8 +110,9 @@ export class Run implements RunContext {
     const abortable = signal !== neverAborted;
     if (operations.length === 0) return input;
     if (abortable && signal.aborted) throw abortError(signal, this.#locate(0));
-    // Without start hooks the first operation starts at once, as it always did: no extra await.
-    if (this.#request.middleware.some((layer) => layer.start !== undefined)) await this.#start();
+    // Without start hooks, or with hooks that return synchronously, the first operation starts at once: no extra await.
+    const starting = this.#start();
+    if (starting !== undefined) await starting;
     const { plan } = this.#plan;
     if (plan.kind === "compensate") {
       Object.assign(this.#restoreData, plan.restoreData);
@@ -141,20 +144,14 @@ export class Run implements RunContext {
     return input;
   }
 
-  // Awaits every middleware's start hook, in order. A hook's failure is operation 0's failure.
-  async #start(): Promise<void> {
+  // Runs every middleware's start hook, in order; a promise only when a hook returned one (or
+  // threw). A hook's failure is operation 0's failure.
+  #start(): Promise<void> | undefined {
     const { foundry, signal, input, middleware } = this.#request;
-    const plan = this.#plan;
-    let failure: { error: unknown } | undefined;
-    plan.open();
-    try {
-      for (const layer of middleware) if (layer.start !== undefined) await layer.start({ run: this, foundry, input, signal });
-    } catch (error) {
-      failure = { error };
-    } finally {
-      plan.close();
-    }
-    if (failure !== undefined) throw await this.#fail(0, failure.error);
+    if (!hasStartHooks(middleware)) return undefined;
+    return runStartHooks(middleware, { run: this, foundry, input, signal }, this.#plan)?.catch(async (error: unknown) => {
+      throw await this.#fail(0, error);
+    });
   }
 
   // The innermost layer: runs the operation itself and reports its lifecycle.

@@ -115,11 +115,16 @@ export interface RunContext {
   /** Follow this run's compensation. Returns an unsubscribe function. */
   observeCompensation(observer: CompensationObserver): () => void;
   /**
-   * Calls `callback` once when the run is over, however it ends (for timers an extension started).
-   * The run's promise settles after the promise `callback` returns.
+   * Calls `callback` once when the run is over, however it ends (for timers an extension started),
+   * with its outcome: what the run resolves with, or what it rejects with (after every layer, so a
+   * checkpoint that failed after the last operation completed is the run's error). The run's
+   * promise settles after the promise `callback` returns.
    */
-  onSettled(callback: () => void | Promise<void>): void;
+  onSettled(callback: (outcome: RunOutcome) => void | Promise<void>): void;
 }
+
+/** How a run ended, as {@link RunContext.onSettled} reports it: the run's own result, after every layer. */
+export type RunOutcome = { readonly ok: true; readonly output: unknown } | { readonly ok: false; readonly error: unknown };
 
 /** What a middleware's `start` hook receives: the run, before its first operation. */
 export interface RunStart<P extends object = Properties> {

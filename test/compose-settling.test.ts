@@ -35,6 +35,11 @@ describe("compose: layers settle from the inside out", () => {
       await Promise.resolve();
       return 0;
     }],
+    ["calls next() only after an await, without awaiting it", async (_, next) => {
+      await Promise.resolve();
+      void next();
+      return 0;
+    }],
   ];
 
   it.each(unawaited)("waits for the inner layers, then rejects naming the layer, when a layer %s", async (_, early) => {

@@ -6,6 +6,7 @@ import {
   createSmith,
   createWorkflow,
   type OperationMiddleware,
+  type RunOutcome,
   type RunStart,
 } from "../src/index.js";
 
@@ -174,5 +175,38 @@ describe("the engine's internals", () => {
       })
       .forge();
     expect(run !== undefined && ["execute", "settle"].filter((name) => name in run!)).toEqual([]);
+  });
+});
+
+describe("run.onSettled", () => {
+  // Hears how the run ended, from a start hook of the innermost layer.
+  function settledOutcomes(foundry: ReturnType<typeof threeSteps>): RunOutcome[] {
+    const outcomes: RunOutcome[] = [];
+    const layer: OperationMiddleware = (_context, next) => next();
+    layer.start = ({ run }) => run.onSettled((outcome) => void outcomes.push(outcome));
+    foundry.use(layer);
+    return outcomes;
+  }
+
+  it("receives what the run resolved with", async () => {
+    const foundry = threeSteps();
+    const outcomes = settledOutcomes(foundry);
+    expect(await foundry.forge()).toBe(111);
+    expect(outcomes).toEqual([{ ok: true, output: 111 }]);
+  });
+
+  it("receives what the run rejected with, even when a layer outside the callback's failed after the last operation completed", async () => {
+    const foundry = threeSteps();
+    const failure = new Error("checkpoint lost");
+    // Added first, so outermost: it fails after the inner layers saw operation "c" complete.
+    foundry.use(async (context, next) => {
+      const result = await next();
+      if (context.index === 2) throw failure;
+      return result;
+    });
+    const outcomes = settledOutcomes(foundry);
+    const rejection = await foundry.forge().catch((error: unknown) => error);
+    expect(outcomes).toEqual([{ ok: false, error: rejection }]);
+    expect((rejection as MiddlewareError | Error).message).toContain("checkpoint lost");
   });
 });

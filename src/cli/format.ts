@@ -80,7 +80,10 @@ function section(title: string, lines: readonly string[]): string {
 }
 
 function errorLines(error: StoredError): string[] {
-  return [`${error.name}: ${error.message}`, `at operation #${error.operationIndex} "${error.operationName}"`];
+  const lines = [`${error.name}: ${error.message}`, `at operation #${error.operationIndex} "${error.operationName}"`];
+  for (const link of error.cause ?? []) lines.push(`caused by ${link.name}: ${link.message}`);
+  if (error.stack !== undefined) lines.push(`stack:\n${error.stack}`);
+  return lines;
 }
 
 const propertyKey = (key: string): string => (/^[A-Za-z_$][\w$]*$/.test(key) ? key : inspect(key));

@@ -20,7 +20,8 @@ export interface SnapshotSummary {
   readonly leaseExpiresAt: string | null;
   /** Recovery claims so far; 0 when the snapshot has never been claimed. */
   readonly attempts: number;
-  readonly error: StoredError | null;
+  /** The stored error without its stack and cause, which `show` prints: a list stays one line per snapshot. */
+  readonly error: Pick<StoredError, "name" | "message" | "operationIndex" | "operationName"> | null;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -41,7 +42,7 @@ export function summarize(snapshot: WorkflowExecutionSnapshot, now: number): Sna
     owner: snapshot.owner ?? null,
     leaseExpiresAt: snapshot.leaseExpiresAt ?? null,
     attempts: snapshot.attempts ?? 0,
-    error: snapshot.error ?? null,
+    error: snapshot.error === undefined ? null : shortError(snapshot.error),
     createdAt: snapshot.createdAt,
     updatedAt: snapshot.updatedAt,
   };
@@ -52,4 +53,8 @@ export function byUpdatedAt(a: WorkflowExecutionSnapshot, b: WorkflowExecutionSn
   const at = Date.parse(a.updatedAt) - Date.parse(b.updatedAt);
   if (at !== 0 && !Number.isNaN(at)) return at;
   return a.foundryExecutionId.localeCompare(b.foundryExecutionId) || a.workflowId.localeCompare(b.workflowId);
+}
+
+function shortError({ name, message, operationIndex, operationName }: StoredError): SnapshotSummary["error"] {
+  return { name, message, operationIndex, operationName };
 }

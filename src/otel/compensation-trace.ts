@@ -34,9 +34,8 @@ export class CompensationTrace {
 
   observer(): CompensationObserver {
     return {
-      started: ({ pending, error }) => {
+      started: ({ pending }) => {
         const run = this.#run;
-        run.error ??= { value: error };
         if (!run.span.isRecording()) return;
         this.#mark = now();
         const name = run.run.workflow.name;

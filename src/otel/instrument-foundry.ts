@@ -10,6 +10,9 @@ const marker = Symbol.for("workflowforge.otel.layer");
 // Handed by an instrumented smith to the run it starts on a foundry, which ends the run's span
 // with the smith's final outcome (compensation and timeouts included).
 const owners = new WeakMap<object, RunOwner>();
+// How many runs a smith is about to start: without any, a run skips the look-up (which would
+// make every new foundry hashable, a cost a bare foundry's short run notices).
+let expected = 0;
 // The recovery coordinator's attempt a foundry was created for (its runs' `workflowforge.run.attempt`).
 const attempts = new WeakMap<object, number>();
 
@@ -23,10 +26,15 @@ export function isInstrumented(foundry: Foundry<any>): boolean {
 
 /** Called by an instrumented smith before it runs `foundry`: the run about to start is its. */
 export function expectOwnedRun(foundry: Foundry<any>, owner: RunOwner): () => void {
+  if (!owners.has(foundry)) expected++;
   owners.set(foundry, owner);
   return () => {
-    if (owners.get(foundry) === owner) owners.delete(foundry);
+    if (owners.get(foundry) === owner) forget(foundry);
   };
+}
+
+function forget(foundry: Foundry<any>): void {
+  if (owners.delete(foundry)) expected--;
 }
 
 /**
@@ -45,11 +53,7 @@ export function instrumentFoundry(foundry: Foundry<any>, telemetry: Telemetry): 
       // Persistence restored the stored annotations and is about to claim the instance: the run's
       // span starts now, so that the claim already carries its trace context.
       foundry.on("snapshotRestored", () => current?.open());
-      foundry.on("operationSkipped", (event) => current?.skipped(event.index, event.operationName, current.run.workflow.operations.length));
-      // What failed a run before or outside this layer (a start hook, an abort between operations).
-      foundry.on("operationFailed", (event) => {
-        if (current !== undefined) current.error ??= { value: event.error };
-      });
+      foundry.on("operationSkipped", (event) => current?.skipped(event.index, event.operationName));
       foundry.on("snapshotSaved", (event) => {
         const trace = current;
         const awaited = trace?.checkpoint;
@@ -69,16 +73,16 @@ export function instrumentFoundry(foundry: Foundry<any>, telemetry: Telemetry): 
     listening = metrics ? "metrics" : "trace";
   };
 
-  const start = ({ run, signal }: RunStart<any>): void => {
-    const owner = owners.get(foundry);
-    if (owner !== undefined) owners.delete(foundry);
+  const start = ({ run }: RunStart<any>): void => {
+    const owner = expected === 0 ? undefined : owners.get(foundry);
+    if (owner !== undefined) forget(foundry);
     const instruments = telemetry.meters.get();
     // Nothing is recorded (no SDK): the run gets no trace, and its operations go straight through.
     if (!instruments.live && !telemetry.tracing) {
       current = undefined;
       return;
     }
-    const trace = new RunTrace(telemetry, instruments, run, foundry, signal, attempts.get(foundry));
+    const trace = new RunTrace(telemetry, instruments, run, foundry, attempts.get(foundry));
     current = trace;
     if (owner !== undefined) {
       owner.trace = trace;
@@ -86,9 +90,11 @@ export function instrumentFoundry(foundry: Foundry<any>, telemetry: Telemetry): 
     }
     listen(instruments.live);
     run.observeCompensation(trace.compensation.observer());
-    run.onSettled(() => {
+    // The run's own outcome, after every layer: a last checkpoint that failed in a layer outside
+    // this one (instrumented after usePersistence) still fails the run's span.
+    run.onSettled((outcome) => {
       if (current === trace) current = undefined;
-      if (trace.owner === undefined) trace.end();
+      if (trace.owner === undefined) trace.end(outcome);
     });
   };
 

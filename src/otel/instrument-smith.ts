@@ -22,7 +22,7 @@ export function instrumentSmith(smith: Smith, telemetry: Telemetry): void {
       owner.trace?.end({ ok: true });
       return output;
     } catch (error) {
-      owner.trace?.end({ error });
+      owner.trace?.end({ ok: false, error });
       throw error;
     } finally {
       release();

@@ -1,5 +1,4 @@
 import { context as contexts, trace, type Attributes, type Context, type Link, type Span } from "@opentelemetry/api";
-import { WorkflowAbortedError } from "../errors.js";
 import type { Foundry } from "../foundry.js";
 import type { OperationContext, RunContext } from "../types.js";
 import { annotationKeys, attr, errorTypeOf, events, runErrorTypeOf } from "./attributes.js";
@@ -24,14 +23,11 @@ export class RunTrace {
   readonly instruments: Instruments;
   /** Whether this run's spans are recorded: false with no SDK, or when the run was sampled out. */
   recording = false;
-  /** Set when the operation that ran last failed or the run stopped on an error. */
-  error: { readonly value: unknown } | undefined;
   /** The outermost code that knows the run's final outcome, when it is not the run itself. */
   owner: RunOwner | undefined;
 
   readonly #telemetry: Telemetry;
   readonly #foundry: Foundry<any>;
-  readonly #signal: AbortSignal;
   readonly #attempt: number | undefined;
   readonly #started = now();
   #span: Span | undefined;
@@ -39,19 +35,17 @@ export class RunTrace {
   #resumed = false;
   #skipped = 0;
   #executed = 0;
-  #completed = false;
   #ended = false;
   #compensation: CompensationTrace | undefined;
   #claim: { readonly at: number; readonly revision: number } | "noted" | undefined;
   /** The operation whose checkpoint is awaited, with the time it completed. */
   checkpoint: { readonly index: number; readonly at: number } | undefined;
 
-  constructor(telemetry: Telemetry, instruments: Instruments, run: RunContext, foundry: Foundry<any>, signal: AbortSignal, attempt: number | undefined) {
+  constructor(telemetry: Telemetry, instruments: Instruments, run: RunContext, foundry: Foundry<any>, attempt: number | undefined) {
     this.#telemetry = telemetry;
     this.#attempt = attempt;
     this.run = run;
     this.#foundry = foundry;
-    this.#signal = signal;
     this.instruments = instruments;
     if (this.instruments.live) this.instruments.runsStarted.add(1, { [attr.workflowName]: run.workflow.name });
   }
@@ -158,11 +152,10 @@ export class RunTrace {
   }
 
   /** An earlier run completed operation `index`: this one passes over it. */
-  skipped(index: number, operationName: string, count: number): void {
+  skipped(index: number, operationName: string): void {
     const span = this.span;
     this.#skipped++;
     this.#markResumed();
-    if (index === count - 1) this.#completed = true;
     if (this.recording) span.addEvent(events.skipped, { [attr.operationName]: operationName, [attr.operationIndex]: index });
   }
 
@@ -194,11 +187,8 @@ export class RunTrace {
     );
   }
 
-  /** Bookkeeping after operation `context` settled: metrics, and what the run's outcome will be. */
+  /** Metrics after operation `context` settled. */
   finished(context: OperationContext<any>, started: number, failure: { readonly value: unknown } | undefined): void {
-    // A later success means a layer outside this one recovered the failure.
-    this.error = failure;
-    if (failure === undefined && context.index === this.run.workflow.operations.length - 1) this.#completed = true;
     if (started === 0 || !this.instruments.live) return;
     const attributes: Attributes = { [attr.workflowName]: this.run.workflow.name, [attr.operationName]: context.operation.name };
     if (failure !== undefined) attributes[attr.errorType] = errorTypeOf(failure.value);
@@ -211,33 +201,27 @@ export class RunTrace {
     return this.#compensation;
   }
 
-  // Why a run that saw no failure did not complete: the engine stops a run between operations when its signal aborts.
-  #stopped(): Error {
-    const location = { workflowName: this.run.workflow.name };
-    return this.#signal.aborted ? new WorkflowAbortedError(location, this.#signal.reason) : new Error(`the run of "${location.workflowName}" stopped before its last operation`);
-  }
-
-  /** Ends the run's span (once) with `outcome`, or with what the run itself saw. */
-  end(outcome?: { readonly error: unknown } | { readonly ok: true }): void {
+  /**
+   * Ends the run's span (once) with `outcome`: what the run settled with (whatever layers sit
+   * outside this one, a failed last checkpoint included), or what the smith that owns it settled with.
+   */
+  end(outcome: { readonly ok: true } | { readonly ok: false; readonly error: unknown }): void {
     if (this.#ended) return;
     this.#ended = true;
     const span = this.span;
     this.#compensation?.end();
-    let error: { readonly value: unknown } | undefined;
-    if (outcome === undefined) error = this.error ?? (this.#completed ? undefined : { value: this.#stopped() });
-    else if ("error" in outcome) error = { value: outcome.error };
     const { instruments } = this;
     const name = this.run.workflow.name;
-    if (error === undefined) {
+    if (outcome.ok) {
       if (instruments.live) instruments.runsCompleted.add(1, { [attr.workflowName]: name });
     } else {
-      const type = runErrorTypeOf(error.value);
+      const type = runErrorTypeOf(outcome.error);
       if (instruments.live) {
         instruments.runsFailed.add(1, { [attr.workflowName]: name, [attr.errorType]: type });
         if (type === "SNAPSHOT_CONFLICT") instruments.claimsLost.add(1, { [attr.workflowName]: name });
       }
       if (type === "SNAPSHOT_CONFLICT" && this.recording) span.addEvent(events.claimLost);
-      recordError(span, error.value, type);
+      recordError(span, outcome.error, type);
     }
     span.end();
   }

@@ -89,6 +89,23 @@ export interface StoredError {
   readonly message: string;
   readonly operationIndex: number;
   readonly operationName: string;
+  /**
+   * The thrown error's stack, at most 4,000 characters (a longer one is cut and ends with
+   * `… (<length> characters, cut)`). Absent when something other than an Error was thrown, and in
+   * records written before it was stored.
+   */
+  readonly stack?: string;
+  /**
+   * The thrown error's `cause` chain, outermost first: at most 5 links, each message at most 1,000
+   * characters. Absent when the error has no cause.
+   */
+  readonly cause?: readonly StoredErrorCause[];
+}
+
+/** One link of a {@link StoredError}'s `cause` chain: a non-Error cause is named by its `typeof`. */
+export interface StoredErrorCause {
+  readonly name: string;
+  readonly message: string;
 }
 
 /**

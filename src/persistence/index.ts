@@ -32,6 +32,7 @@ export {
   type ProviderCall,
   type SnapshotKeys,
   type StoredError,
+  type StoredErrorCause,
 } from "./errors.js";
 export { snapshotKeysOf } from "./keys.js";
 export { isClaimedByOther } from "./claim.js";

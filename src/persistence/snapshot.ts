@@ -1,6 +1,7 @@
 import { maxAnnotationLength, maxAnnotations } from "../annotations.js";
 import type { WorkflowInfo } from "../types.js";
 import { hex32 } from "./codec/checksum.js";
+import { maxCauseMessage, maxStoredCauses, maxStoredStack } from "./stored-error.js";
 import { isTimelineText } from "./timeline.js";
 import { SnapshotCorruptedError, type SnapshotKeys, type StoredError } from "./errors.js";
 
@@ -73,9 +74,21 @@ function isAnnotations(value: unknown): boolean {
   return entries.length <= maxAnnotations && entries.every(([key, text]) => fits(key) && fits(text));
 }
 
-function isStoredError(value: unknown): boolean {
-  if (!isRecord(value)) return false;
-  return typeof value.name === "string" && typeof value.message === "string" && isCount(value.operationIndex) && typeof value.operationName === "string";
+// What is wrong with a stored error, or undefined. `stack` and `cause` are optional: records written
+// before they were stored stay valid. Their bounds are the writer's, checked so that a record
+// cannot smuggle in more than the writer would have stored.
+function storedErrorProblem(value: unknown): string | undefined {
+  if (!isRecord(value) || typeof value.name !== "string" || typeof value.message !== "string" || !isCount(value.operationIndex) || typeof value.operationName !== "string") {
+    return "error is not { name, message, operationIndex, operationName }";
+  }
+  if (value.stack !== undefined && (typeof value.stack !== "string" || value.stack.length > maxStoredStack)) return `error.stack is not a string of at most ${maxStoredStack} characters`;
+  const cause = value.cause;
+  if (cause === undefined) return undefined;
+  const isLink = (link: unknown): boolean => isRecord(link) && typeof link.name === "string" && typeof link.message === "string" && link.message.length <= maxCauseMessage;
+  if (!Array.isArray(cause) || cause.length > maxStoredCauses || !cause.every(isLink)) {
+    return `error.cause is not a list of at most ${maxStoredCauses} { name, message } (messages of at most ${maxCauseMessage} characters)`;
+  }
+  return undefined;
 }
 
 // Each rule returns what is wrong, or undefined. Kept as data so the list reads like the format.
@@ -91,7 +104,7 @@ const rules: readonly ((s: Record<string, unknown>) => string | undefined)[] = [
   (s) => (s.outputs === undefined || isRecord(s.outputs) ? undefined : "outputs is not an object"),
   (s) => (typeof s.status === "string" && statuses.has(s.status) ? undefined : `unknown status ${JSON.stringify(s.status)}`),
   (s) => (isCount(s.revision) ? undefined : "revision is not a non-negative integer"),
-  (s) => (s.error === undefined || isStoredError(s.error) ? undefined : "error is not { name, message, operationIndex, operationName }"),
+  (s) => (s.error === undefined ? undefined : storedErrorProblem(s.error)),
   (s) => (s.owner === undefined || typeof s.owner === "string" ? undefined : "owner is not a string"),
   (s) => (s.leaseExpiresAt === undefined || typeof s.leaseExpiresAt === "string" ? undefined : "leaseExpiresAt is not a string"),
   (s) => (s.attempts === undefined || isCount(s.attempts) ? undefined : "attempts is not a non-negative integer"),

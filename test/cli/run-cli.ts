@@ -87,7 +87,14 @@ export function seedSnapshots(): WorkflowExecutionSnapshot[] {
     seed("order-42", "billing-v1", "Billing", "failed", 3 * day, {
       attempts: 2,
       properties,
-      error: { name: "Error", message: "card declined", operationIndex: 2, operationName: "charge" },
+      error: {
+        name: "Error",
+        message: "card declined",
+        operationIndex: 2,
+        operationName: "charge",
+        stack: "Error: card declined\n    at charge (billing.js:12:7)",
+        cause: [{ name: "HttpError", message: "402 from the issuer" }],
+      },
       nextOperationIndex: 2,
     }),
     seed("ship-9", "Billing", "Shipping", "compensating", 2 * 60 * minute),

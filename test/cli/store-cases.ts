@@ -101,7 +101,7 @@ export function describeStoreCommands(name: string, fresh: () => Promise<StoreFi
       expect(stdout).toMatch(/^instance\s+order-42\nworkflow key\s+billing-v1\nworkflow\s+Billing@1\.0\nstatus\s+failed\n/);
       expect(stdout).toMatch(/^progress\s+2 of 5 operations complete \(next: #2\)$/m);
       expect(stdout).toMatch(/^attempts\s+2$/m);
-      expect(stdout).toContain('error\n  Error: card declined\n  at operation #2 "charge"');
+      expect(stdout).toContain('error\n  Error: card declined\n  at operation #2 "charge"\n  caused by HttpError: 402 from the issuer\n  stack:\n  Error: card declined\n      at charge (billing.js:12:7)\n');
       expect(stdout).toContain("  order: { id: 'A-1', lines: Map(1) { 'sku-1' => 2n } }");
       expect(stdout).toContain("  placedAt: 2026-01-02T03:04:05.000Z");
       expect(stdout).toContain("  tags: Set(1) { 'vip' }");

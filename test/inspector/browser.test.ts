@@ -8,7 +8,7 @@ import { describeWithServer } from "../support/describe-with-server.js";
 import { freshPostgresName, usePostgresPool } from "../support/postgres-pool.js";
 import { startPostgres } from "../support/postgres-server.js";
 import { findChromium, freshSqlite, serve, type Served } from "./fixture.js";
-import { inspectorSnapshots, scriptPayload } from "./seed.js";
+import { imgPayload, inspectorSnapshots, scriptPayload } from "./seed.js";
 
 // Real headless Chromium (Debian's package) on the page the server ships, over a real SQLite file
 // and a real PostgreSQL server. Without Chromium the file is skipped, saying how to enable it.
@@ -95,6 +95,8 @@ function browserCases(store: string, fresh: () => Promise<Fresh>): void {
         expect(properties).toContain(shown);
       }
       expect(await page.textContent("#error")).toContain("CardDeclinedError: card declined by the issuer");
+      expect(await page.textContent("#error-stack")).toBe("CardDeclinedError: card declined by the issuer\n    at chargeCard (src/payments.ts:42:11)\n    at charge (src/orders.ts:88:5)");
+      expect(await page.$$eval("#error-causes li", (links) => links.map((link) => link.textContent))).toEqual(["HttpError: 402 Payment Required", "Error: insufficient funds"]);
       await page.goto(`${page.url().split("#")[0]}#/instance?instance=timed-1&workflowKey=orders-v1`);
       await page.waitForSelector("#timeline li[data-step='1'] .twice");
       expect(await page.textContent("#timeline li[data-step='1']")).toMatch(/completed.*started 10:00:01\.500 UTC.*took 2\.4 s.*ran 2×/);
@@ -152,6 +154,8 @@ function browserCases(store: string, fresh: () => Promise<Fresh>): void {
       // Strings are shown JSON-quoted, as in a console.
       expect(await page.textContent("#properties")).toContain(JSON.stringify(scriptPayload));
       expect(await page.textContent("#error")).toContain(`boom ${scriptPayload}`);
+      expect(await page.textContent("#error-stack")).toContain(`at ${scriptPayload} (${imgPayload}:1:1)`);
+      expect(await page.textContent("#error-causes")).toBe(`${scriptPayload}: ${imgPayload}`);
       await page.hover("#properties");
       await page.goto(`${served.inspector.url}#/dead-letters`);
       await page.waitForSelector("#dead-letters");

@@ -43,6 +43,15 @@ function withStack(error: Error, frames: string): Error {
 }
 
 const declined = { name: "CardDeclinedError", message: "card declined by the issuer", operationIndex: 2, operationName: "charge" };
+// What a failure record stores of the thrown error since it keeps the stack and the cause chain.
+const declinedWithStack = {
+  ...declined,
+  stack: "CardDeclinedError: card declined by the issuer\n    at chargeCard (src/payments.ts:42:11)\n    at charge (src/orders.ts:88:5)",
+  cause: [
+    { name: "HttpError", message: "402 Payment Required" },
+    { name: "Error", message: "insufficient funds" },
+  ],
+};
 
 /**
  * One instance of every kind the inspector tells apart, newest first by updatedAt:
@@ -66,7 +75,7 @@ export function inspectorSnapshots(): WorkflowExecutionSnapshot[] {
     seed("failed-1", "failed", 2 * minute, {
       owner: "worker-a",
       attempts: 1,
-      error: declined,
+      error: declinedWithStack,
       properties,
       timeline: "0,600,1;800,1900,1;2000,9400,2;,,0",
     }),
@@ -91,7 +100,14 @@ export function inspectorSnapshots(): WorkflowExecutionSnapshot[] {
       workflowName: `Evil${scriptPayload}`,
       owner: imgPayload,
       attempts: 3,
-      error: { name: `X${imgPayload}`, message: `boom ${scriptPayload}${imgPayload}`, operationIndex: 1, operationName: imgPayload },
+      error: {
+        name: `X${imgPayload}`,
+        message: `boom ${scriptPayload}${imgPayload}`,
+        operationIndex: 1,
+        operationName: imgPayload,
+        stack: `X: boom\n    at ${scriptPayload} (${imgPayload}:1:1)`,
+        cause: [{ name: scriptPayload, message: imgPayload }],
+      },
       annotations: { [scriptPayload]: imgPayload },
       properties: { [imgPayload]: scriptPayload, html: `<b onmouseover="window.__xss='b'">bold</b>`, nested: new Map([[scriptPayload, imgPayload]]) },
     }),

@@ -1,7 +1,8 @@
+import { SpanStatusCode } from "@opentelemetry/api";
 import { describe, expect, it } from "vitest";
 import { createFoundry, type Foundry } from "../../src/index.js";
 import { instrument } from "../../src/otel/index.js";
-import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
+import { MemoryPersistenceProvider, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
 import { createHarness, parentOf, type Harness } from "./harness.js";
 
 const keys = { instanceId: "order-7", workflowKey: "Order-v1" };
@@ -44,5 +45,39 @@ describe("instrument(foundry) with persistence", () => {
     expect(step2.map(parentOf)).toEqual([first?.spanContext().spanId, second?.spanContext().spanId]);
     expect(step2.map((span) => span.attributes["workflowforge.operation.rerun"])).toEqual([undefined, true]);
     expect(otel.spans().filter((span) => span.name.startsWith("operation ")).map((span) => span.attributes["workflowforge.operation.index"])).toEqual([0, 1, 2, 2, 3]);
+  });
+});
+
+// A store that loses its connection when the run's last operation has completed: the run's final
+// write (a completed record's delete, or its save under onComplete "keep") fails.
+function failingLastWrite(provider: MemoryPersistenceProvider): WorkflowPersistenceProvider {
+  return {
+    tryLoad: (instanceId, workflowKey) => provider.tryLoad(instanceId, workflowKey),
+    save: (snapshot, expectedRevision) => {
+      if (snapshot.nextOperationIndex === snapshot.operationCount) throw new Error("connection lost");
+      return provider.save(snapshot, expectedRevision);
+    },
+    delete: () => {
+      throw new Error("connection lost");
+    },
+  };
+}
+
+describe("a run whose last checkpoint fails", () => {
+  it.each(["before", "after"] as const)("is reported as failed when instrument() comes %s usePersistence", async (order) => {
+    const otel = createHarness();
+    const foundry = createFoundry("Checkout")
+      .withOperation("reserve", () => 1)
+      .withOperation("charge", () => 2);
+    const persist = (): void => void usePersistence(foundry, failingLastWrite(new MemoryPersistenceProvider()), { instanceId: `checkout-${order}` });
+    if (order === "after") persist();
+    instrument(foundry, otel.options);
+    if (order === "before") persist();
+    await expect(foundry.forge()).rejects.toThrow(/connection lost/);
+    const [run] = otel.named("run Checkout");
+    expect(run?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(run?.status.message).toMatch(/connection lost/);
+    expect(await otel.counter("workflowforge.run.failed")).toBe(1);
+    expect(await otel.counter("workflowforge.run.completed")).toBe(0);
   });
 });

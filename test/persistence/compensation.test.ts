@@ -72,7 +72,7 @@ describe("compensation under persistence", () => {
     const compensating = provider.saves.filter((snapshot) => snapshot.status === "compensating");
     expect(compensating.length).toBeGreaterThan(0);
     for (const snapshot of compensating) {
-      expect(snapshot.error).toEqual({ name: "Error", message: "operation 2 failed", operationIndex: 2, operationName: "op-2" });
+      expect(snapshot.error).toEqual({ name: "Error", message: "operation 2 failed", operationIndex: 2, operationName: "op-2", stack: expect.stringMatching(/^Error: operation 2 failed\n/) });
     }
   });
 });
@@ -118,7 +118,7 @@ describe("resuming a compensation", () => {
     expect(log.restores).toEqual([["out-0"], ["out-1", "out-1"], ["out-2"]]);
     expect(runCounts(log, 4)).toEqual([1, 1, 1, 1]);
     expect(second).toBeInstanceOf(WorkflowCompensatedError);
-    expect((second as WorkflowCompensatedError).storedError).toEqual({ name: "Error", message: "operation 3 failed", operationIndex: 3, operationName: "op-3" });
+    expect((second as WorkflowCompensatedError).storedError).toEqual({ name: "Error", message: "operation 3 failed", operationIndex: 3, operationName: "op-3", stack: expect.stringMatching(/^Error: operation 3 failed\n/) });
     expect(provider.stored(keys)).toBeUndefined();
   });
 

@@ -216,7 +216,7 @@ describe("recording a failure", () => {
     const stored = provider.stored(keys);
     expect(stored?.nextOperationIndex).toBe(1);
     expect(stored?.status).toBe("failed");
-    expect(stored?.error).toEqual({ name: "RangeError", message: "card declined", operationIndex: 1, operationName: "op-1" });
+    expect(stored?.error).toEqual({ name: "RangeError", message: "card declined", operationIndex: 1, operationName: "op-1", stack: expect.stringMatching(/^RangeError: card declined\n/) });
     expect(stored?.lastOutput).toBe("out-0");
   });
 

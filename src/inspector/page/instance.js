@@ -82,8 +82,18 @@ function errorSection({ error }) {
   return h("section", { id: "error" }, h("h2", {}, "Error"),
     h("p", { className: "error-text" }, `${text(fields.name) ?? "Error"}: ${text(fields.message) ?? ""}`),
     h("dl", { className: "fields" }, rest.map(([key, node]) => [h("dt", {}, key), h("dd", {}, renderValue(node))])),
-    text(fields.stack) === null ? null : h("pre", { className: "stack" }, text(fields.stack)),
-    fields.cause === undefined ? null : [h("h3", {}, "cause"), renderValue(fields.cause)]);
+    causes(fields.cause, text),
+    text(fields.stack) === null ? null : [h("h3", {}, "Stack"), h("pre", { className: "stack", id: "error-stack" }, text(fields.stack))]);
+}
+
+// A stored cause chain is a list of { name, message }, outermost first; anything else is shown as stored.
+function causes(node, text) {
+  if (node === undefined) return null;
+  const links = node.t === "array" ? node.items.map((item) => (item.t === "object" ? Object.fromEntries(item.entries) : null)) : [];
+  if (node.t !== "array" || links.some((link) => link === null || text(link.name) === null || text(link.message) === null)) {
+    return [h("h3", {}, "Cause"), renderValue(node)];
+  }
+  return [h("h3", {}, "Caused by"), h("ol", { className: "causes", id: "error-causes" }, links.map((link) => h("li", { className: "error-text" }, `${text(link.name)}: ${text(link.message)}`)))];
 }
 
 function properties({ properties: entries, lastOutput, outputs, annotations }) {

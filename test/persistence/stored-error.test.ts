@@ -1,0 +1,95 @@
+import { describe, expect, it } from "vitest";
+import { createFoundry } from "../../src/index.js";
+import { MemoryPersistenceProvider, SnapshotCorruptedError, defaultSnapshotCodec, usePersistence, validateSnapshot, type StoredError } from "../../src/persistence/index.js";
+import { rejectionOf } from "../support/promises.js";
+import { snapshotFor, uniqueKeys } from "../support/run-snapshots.js";
+
+// The error a run stores when its second operation throws `thrown`.
+async function storedAfterThrowing(thrown: unknown): Promise<StoredError | undefined> {
+  const provider = new MemoryPersistenceProvider();
+  const keys = uniqueKeys("stored-error");
+  const foundry = createFoundry("Charge")
+    .withOperation("reserve", () => 1)
+    .withOperation("charge", () => {
+      throw thrown;
+    });
+  await rejectionOf(usePersistence(foundry, provider, keys).forge());
+  const stored = provider.tryLoad(keys.instanceId, keys.workflowKey);
+  expect(stored?.status).toBe("failed");
+  return stored?.error;
+}
+
+describe("the error a failure record stores", () => {
+  it("keeps the thrown error's stack and its cause chain, outermost first", async () => {
+    const root = new RangeError("socket hang up");
+    const thrown = new Error("card declined", { cause: new TypeError("issuer unreachable", { cause: root }) });
+    const error = await storedAfterThrowing(thrown);
+    expect(error).toEqual({
+      name: "Error",
+      message: "card declined",
+      operationIndex: 1,
+      operationName: "charge",
+      stack: thrown.stack,
+      cause: [
+        { name: "TypeError", message: "issuer unreachable" },
+        { name: "RangeError", message: "socket hang up" },
+      ],
+    });
+  });
+
+  it("cuts a huge stack to 4,000 characters, marked with its length", async () => {
+    const thrown = new Error("deep");
+    thrown.stack = `Error: deep\n${"    at frame (file.js:1:1)\n".repeat(2_000)}`;
+    const error = await storedAfterThrowing(thrown);
+    expect(error?.stack).toHaveLength(4_000);
+    expect(error?.stack?.startsWith("Error: deep\n    at frame")).toBe(true);
+    expect(error?.stack?.endsWith(`\n… (${thrown.stack.length} characters, cut)`)).toBe(true);
+  });
+
+  it("keeps at most 5 causes, each message at most 1,000 characters, and stops at a cycle", async () => {
+    const looped = new Error("a") as Error & { cause: unknown };
+    looped.cause = new Error("x".repeat(5_000), { cause: looped });
+    const error = await storedAfterThrowing(looped);
+    expect(error?.cause).toHaveLength(5);
+    expect(error?.cause?.map((link) => link.message.length)).toEqual([1_000, 1, 1_000, 1, 1_000]);
+    expect(error?.cause?.[0]?.message.endsWith("(5000 characters, cut)")).toBe(true);
+  });
+
+  it("stores no stack for a thrown non-Error, and names a non-Error cause by its type", async () => {
+    expect(await storedAfterThrowing({ code: 42 })).toEqual({ name: "object", message: '{"code":42}', operationIndex: 1, operationName: "charge" });
+    const error = await storedAfterThrowing(new Error("wrapped", { cause: "a plain string" }));
+    expect(error?.cause).toEqual([{ name: "string", message: "a plain string" }]);
+  });
+
+  it("is round-tripped by the codec", () => {
+    const keys = uniqueKeys("stored-error-codec");
+    const error: StoredError = { name: "Error", message: "m", operationIndex: 0, operationName: "op-0", stack: "Error: m\n    at x", cause: [{ name: "TypeError", message: "c" }] };
+    const snapshot = snapshotFor(keys, ["op-0"], { status: "failed", error });
+    const decoded = defaultSnapshotCodec.decode(defaultSnapshotCodec.encode(snapshot), { foundryExecutionId: keys.instanceId, workflowId: keys.workflowKey });
+    expect(decoded.error).toEqual(error);
+  });
+});
+
+describe("validating a stored error", () => {
+  const keys = uniqueKeys("stored-error-shape");
+  const storedKeys = { foundryExecutionId: keys.instanceId, workflowId: keys.workflowKey };
+  const base = { name: "Error", message: "m", operationIndex: 0, operationName: "op-0" };
+  const withError = (error: unknown): unknown => ({ ...snapshotFor(keys, ["op-0"], { status: "failed" }), error });
+
+  it("accepts a record written before stack and cause were stored", () => {
+    expect(validateSnapshot(withError(base), storedKeys).error).toEqual(base);
+  });
+
+  it.each([
+    ["a stack that is not a string", { stack: 12 }, /error\.stack is not a string of at most 4000 characters/],
+    ["a stack longer than a writer stores", { stack: "s".repeat(4_001) }, /error\.stack is not a string/],
+    ["a cause that is not a list", { cause: { name: "Error", message: "c" } }, /error\.cause is not a list of at most 5 \{ name, message \}/],
+    ["a cause link without a message", { cause: [{ name: "Error" }] }, /error\.cause is not a list/],
+    ["more than 5 causes", { cause: Array.from({ length: 6 }, () => ({ name: "Error", message: "c" })) }, /error\.cause is not a list/],
+    ["a cause message over 1,000 characters", { cause: [{ name: "Error", message: "c".repeat(1_001) }] }, /error\.cause is not a list/],
+  ])("rejects %s", (_what, extra, problem) => {
+    const validate = (): unknown => validateSnapshot(withError({ ...base, ...extra }), storedKeys);
+    expect(validate).toThrow(SnapshotCorruptedError);
+    expect(validate).toThrow(problem);
+  });
+});
