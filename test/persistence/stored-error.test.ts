@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createFoundry } from "../../src/index.js";
-import { MemoryPersistenceProvider, SnapshotCorruptedError, defaultSnapshotCodec, usePersistence, validateSnapshot, type StoredError } from "../../src/persistence/index.js";
+import { MemoryPersistenceProvider, SnapshotCorruptedError, defaultSnapshotCodec, usePersistence, type StoredError } from "../../src/persistence/index.js";
+import { validateSnapshot } from "../../src/persistence/snapshot.js";
 import { rejectionOf } from "../support/promises.js";
 import { snapshotFor, uniqueKeys } from "../support/run-snapshots.js";
 
