@@ -1,4 +1,4 @@
-import { OperationFailedError, isWorkflowForgeError, messageOf } from "../errors.js";
+import { isWorkflowForgeError, messageOf } from "../errors.js";
 import type { StoredError, StoredErrorCause } from "./errors.js";
 
 /** The longest stack a snapshot keeps, in characters; a longer one is cut and marked. */
@@ -14,7 +14,8 @@ export const maxCauseMessage = 1_000;
  * so that a failure record stays small whatever was thrown.
  */
 export function storedError(error: unknown, operationIndex: number, operationName: string): StoredError {
-  const root = error instanceof OperationFailedError ? error.cause : error;
+  // By code, not instanceof: the wrapper may come from another copy of the package.
+  const root = isWorkflowForgeError(error) && error.code === "OPERATION_FAILED" ? error.cause : error;
   const name = root instanceof Error ? root.name : typeof root;
   const located = isWorkflowForgeError(error) && error.operationIndex !== undefined;
   const stored: StoredError = {

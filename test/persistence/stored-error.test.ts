@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { createFoundry } from "../../src/index.js";
 import { MemoryPersistenceProvider, SnapshotCorruptedError, defaultSnapshotCodec, usePersistence, type StoredError } from "../../src/persistence/index.js";
 import { validateSnapshot } from "../../src/persistence/snapshot.js";
+import { storedError } from "../../src/persistence/stored-error.js";
 import { rejectionOf } from "../support/promises.js";
 import { snapshotFor, uniqueKeys } from "../support/run-snapshots.js";
 
@@ -92,5 +93,14 @@ describe("validating a stored error", () => {
     const validate = (): unknown => validateSnapshot(withError({ ...base, ...extra }), storedKeys);
     expect(validate).toThrow(SnapshotCorruptedError);
     expect(validate).toThrow(problem);
+  });
+});
+
+describe("storedError", () => {
+  it("unwraps an operation-failed wrapper from another copy of the package (known by its brand and code, not its class)", () => {
+    const thrown = new TypeError("card declined");
+    const wrapper = Object.assign(new Error('operation "charge" failed: card declined'), { code: "OPERATION_FAILED", cause: thrown });
+    Object.defineProperty(wrapper, Symbol.for("workflowforge.error"), { value: true });
+    expect(storedError(wrapper, 1, "charge")).toMatchObject({ name: "TypeError", message: "card declined", operationIndex: 1, operationName: "charge" });
   });
 });
