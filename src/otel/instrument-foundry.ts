@@ -16,10 +16,12 @@ let expected = 0;
 // The recovery coordinator's attempt a foundry was created for (its runs' `workflowforge.run.attempt`).
 const attempts = new WeakMap<object, number>();
 
+/** Records the coordinator attempt `foundry` was created for, reported on its runs. */
 export function noteAttempt(foundry: Foundry<any>, attempt: number): void {
   attempts.set(foundry, attempt);
 }
 
+/** Whether `foundry` already carries this package's tracing middleware. */
 export function isInstrumented(foundry: Foundry<any>): boolean {
   return foundry.middleware.some((layer) => (layer as unknown as Record<symbol, unknown>)[marker] === true);
 }

@@ -1,6 +1,6 @@
 import { createNoopMeter, metrics, type Counter, type Histogram, type Meter, type MeterProvider } from "@opentelemetry/api";
 
-/** The instruments every instrumented run reports to. Names and units are listed in the README. */
+/** The instruments every instrumented run reports to. Names and units are listed in docs/otel.md. */
 export interface Instruments {
   /** False for the API's no-op meter: the hot path then skips even reading the clock. */
   readonly live: boolean;

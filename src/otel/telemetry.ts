@@ -2,6 +2,7 @@ import { ProxyTracerProvider, trace, type MeterProvider, type Tracer, type Trace
 import { describe, rejectUnknownKeys, requireOptionsObject } from "../internal/validate.js";
 import { MeterSource } from "./metrics.js";
 
+/** Where `instrument` reports: both default to the global providers, so registering an SDK later still counts. */
 export interface TelemetryOptions {
   /** Where spans go. @default the global tracer provider (`trace.getTracerProvider()`), looked up on each run */
   readonly tracerProvider?: TracerProvider;
