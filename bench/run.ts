@@ -22,6 +22,7 @@ const benches: readonly BenchFile[] = [
   { name: "postgres", against: "the provider's own SQL statement sent alone", load: () => import("./postgres.js") },
   { name: "redis", against: "one `SET` of the same text", load: () => import("./redis.js") },
   { name: "otel", against: "the same foundry without `instrument()`", load: () => import("./otel.js") },
+  { name: "inspector", against: "reading every record with the provider's own `list()`", load: () => import("./inspector.js") },
   { name: "scale-out", against: "the same worker processes writing one upsert (one `SET`) per step", load: () => import("./scale-out.js") },
 ];
 
