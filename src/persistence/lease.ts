@@ -1,5 +1,6 @@
 import { isWorkflowForgeError } from "../errors.js";
 import type { SnapshotConflictError } from "./errors.js";
+import { joinSignals } from "./operation-signals.js";
 
 export interface LeaseKeeperOptions {
   readonly ttlMs: number;
@@ -65,7 +66,7 @@ export class LeaseKeeper {
 
   /** The signal an operation runs with: the caller's, also aborted when the claim is lost. */
   signalFor(signal: AbortSignal): AbortSignal {
-    return AbortSignal.any([signal, this.#controller.signal]);
+    return joinSignals(signal, this.#controller.signal);
   }
 
   /**
