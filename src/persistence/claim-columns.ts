@@ -1,4 +1,5 @@
 import type { WorkflowExecutionSnapshot } from "./snapshot.js";
+import { isoTime } from "./snapshot-state.js";
 
 /**
  * The columns a SQL provider's `claim()` writes without rewriting the record's data, as read back:
@@ -21,7 +22,8 @@ export function withClaimColumns(snapshot: WorkflowExecutionSnapshot, row: Claim
   if (!(revision > snapshot.revision)) return snapshot;
   const claimed: Record<string, unknown> = { ...snapshot, revision, attempts: (snapshot.attempts ?? 0) + (revision - snapshot.revision) };
   if (typeof row.owner === "string") claimed.owner = row.owner;
-  const instant = (ms: unknown): string | undefined => (typeof ms === "number" && Number.isFinite(ms) ? new Date(ms).toISOString() : undefined);
+  // isoTime: a page of claims shares its lease and time, which it formats once.
+  const instant = (ms: unknown): string | undefined => (typeof ms === "number" && Number.isFinite(ms) ? isoTime(ms) : undefined);
   const lease = instant(row.lease_ms);
   if (lease !== undefined) claimed.leaseExpiresAt = lease;
   const updated = instant(row.updated_ms);

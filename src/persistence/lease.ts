@@ -1,5 +1,6 @@
 import { isWorkflowForgeError } from "../errors.js";
 import type { SnapshotConflictError } from "./errors.js";
+import { joinSignals } from "./operation-signals.js";
 
 export interface LeaseKeeperOptions {
   readonly ttlMs: number;
@@ -44,7 +45,7 @@ export class LeaseKeeper {
   // Guarded store calls in flight.
   #pending = 0;
   // Guarded calls' rejections, for lose() to settle them at once.
-  readonly #rejecters = new Set<(error: SnapshotConflictError) => void>();
+  readonly #rejecters = new Set<(error: unknown) => void>();
 
   constructor(options: LeaseKeeperOptions) {
     this.#options = options;
@@ -65,7 +66,7 @@ export class LeaseKeeper {
 
   /** The signal an operation runs with: the caller's, also aborted when the claim is lost. */
   signalFor(signal: AbortSignal): AbortSignal {
-    return AbortSignal.any([signal, this.#controller.signal]);
+    return joinSignals(signal, this.#controller.signal);
   }
 
   /**
@@ -73,32 +74,32 @@ export class LeaseKeeper {
    * While a guarded call is pending the timer keeps the process alive: a store call that never
    * answers may hold nothing else open, and the run must still settle.
    */
-  async guard<T>(work: Promise<T>): Promise<T> {
+  guard<T>(work: Promise<T>): Promise<T> {
     if (this.#lost !== undefined) {
       // The call already started: its own rejection must not go unhandled.
       work.catch(() => undefined);
-      throw this.#lost;
+      return Promise.reject(this.#lost);
     }
     if (this.#pending++ === 0) (this.#timer as { ref?: () => void }).ref?.();
-    try {
-      // Rejected by lose() directly: no abort listener added and removed around every store call.
-      return await new Promise<T>((resolve, reject) => {
-        this.#rejecters.add(reject);
-        work.then(
-          (value) => {
-            this.#rejecters.delete(reject);
-            resolve(value);
-          },
-          (reason: unknown) => {
-            this.#rejecters.delete(reject);
-            // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- forwards the work's own rejection unchanged
-            reject(reason);
-          },
-        );
-      });
-    } finally {
-      if (--this.#pending === 0) (this.#timer as { unref?: () => void }).unref?.();
-    }
+    // Not async, and rejected by lose() directly: one promise per store call, no abort listener.
+    return new Promise<T>((resolve, reject) => {
+      let pending = true;
+      const settle = (): boolean => {
+        if (!pending) return false;
+        pending = false;
+        this.#rejecters.delete(fail);
+        if (--this.#pending === 0) (this.#timer as { unref?: () => void }).unref?.();
+        return true;
+      };
+      const fail = (reason: unknown): void => {
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- forwards the work's own rejection unchanged
+        if (settle()) reject(reason);
+      };
+      this.#rejecters.add(fail);
+      work.then((value) => {
+        if (settle()) resolve(value);
+      }, fail);
+    });
   }
 
   /**
@@ -111,9 +112,17 @@ export class LeaseKeeper {
     if (this.#lost !== undefined) throw this.#lost;
   }
 
-  /** Waits for a renewal in flight, then refuses to save for a run that lost its claim. */
-  async beforeSave(): Promise<void> {
-    if (this.#renewing !== undefined) await this.#renewing;
+  /**
+   * Waits for a renewal in flight, then refuses to save for a run that lost its claim (throws).
+   * Returns a promise only when there was a renewal to wait for: a checkpoint awaits nothing else.
+   */
+  beforeSave(): Promise<void> | undefined {
+    if (this.#renewing !== undefined) return this.#renewing.then(() => this.#startSending());
+    this.#startSending();
+    return undefined;
+  }
+
+  #startSending(): void {
     this.assertLive();
     this.#sendingSince = performance.now();
   }

@@ -99,7 +99,7 @@ export class RunClaim {
     this.#lease.assertLive();
   }
 
-  beforeSave(): Promise<void> {
+  beforeSave(): Promise<void> | undefined {
     return this.#lease.beforeSave();
   }
 

@@ -21,7 +21,8 @@ export interface SessionOptions extends ResolvedPersistenceOptions {
   readonly shutdown?: AbortSignal | undefined;
   /**
    * Aborted when the coordinator's close deadline passed: the running operation's signal aborts
-   * (store calls are not aborted), and the run gives its claim back.
+   * (store calls are not aborted), and the run gives its claim back. Lives no longer than the run
+   * (the coordinator links one per attempt): the operations' signal listens to it for good.
    */
   readonly deadline?: AbortSignal | undefined;
 }

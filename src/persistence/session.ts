@@ -11,6 +11,7 @@ import type { WorkflowPersistenceProvider } from "./provider.js";
 import { restoreProperties } from "./restore-properties.js";
 import { holdForRun } from "./claim.js";
 import { planResume } from "./resume.js";
+import { OperationSignals } from "./operation-signals.js";
 import { RunClaim } from "./run-claim.js";
 import type { SessionOptions } from "./session-options.js";
 import { storedError } from "./stored-error.js";
@@ -33,8 +34,7 @@ export class PersistenceSession {
   readonly #state: SnapshotState;
   readonly #store: SnapshotStore;
   #claim: RunClaim | undefined;
-  #operationSignals: readonly AbortSignal[] = [];
-  #joined: { readonly base: AbortSignal; readonly signal: AbortSignal } | undefined;
+  #operationSignals = new OperationSignals([]);
   // The properties a run that never checkpointed started with: what its failure record stores.
   #startProperties: Record<string, unknown> | undefined;
 
@@ -68,7 +68,7 @@ export class PersistenceSession {
       session.#store.guardWith(session.#claim);
     }
     // Fixed for the run: what every operation's signal is joined with, found once rather than per step.
-    session.#operationSignals = [session.#claim?.signal, options.deadline].filter((signal) => signal !== undefined);
+    session.#operationSignals = new OperationSignals([session.#claim?.signal, options.deadline]);
     const stored = options.resumes ?? (await session.#store.load(undefined));
     await session.#adopt(stored, context.run);
     const state = session.#state;
@@ -100,16 +100,9 @@ export class PersistenceSession {
     return this.#claim?.lost;
   }
 
-  /**
-   * What the operation at `context` runs with: under a lease or a shutdown deadline, a context
-   * whose signal also aborts when the claim is lost or the deadline passes. Store calls never see
-   * the deadline: a checkpoint already under way must land.
-   */
+  /** What the operation at `context` runs with: see {@link OperationSignals.contextFor}. */
   contextFor(context: OperationContext<any>): OperationContext<any> | undefined {
-    if (this.#operationSignals.length === 0) return undefined;
-    // Operations of a run share its signal: joined once, as AbortSignal.any is costly (weak refs, GC).
-    if (this.#joined?.base !== context.signal) this.#joined = { base: context.signal, signal: AbortSignal.any([context.signal, ...this.#operationSignals]) };
-    return { ...context, signal: this.#joined.signal };
+    return this.#operationSignals.contextFor(context);
   }
 
   /** Whether {@link beforeOperation} has anything to check: a lease, or a coordinator that may close. */

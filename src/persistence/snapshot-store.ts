@@ -58,11 +58,14 @@ export class SnapshotStore {
   async write(build: Build, location: ErrorLocation, mode: WriteMode = "checkpoint"): Promise<boolean> {
     const claim = mode === "renewal" ? undefined : this.#claim;
     const signal = this.#signalFor(mode);
-    if (claim !== undefined) await claim.beforeSave();
+    // Awaited only when there is something to wait for: each await is a turn of the microtask queue.
+    const renewal = claim?.beforeSave();
+    if (renewal !== undefined) await renewal;
     let saved = false;
     let snapshot: WorkflowExecutionSnapshot | undefined;
     try {
-      snapshot = await build();
+      const built = build();
+      snapshot = built instanceof Promise ? await built : built;
       if (snapshot === undefined) return false;
       const written = snapshot;
       await this.#call("save", location, () => this.#provider.save(written, signal));
@@ -105,7 +108,8 @@ export class SnapshotStore {
     const { foundryExecutionId, workflowId } = this.#state.keys;
     const claim = this.#claim;
     if (claim !== undefined) {
-      await claim.beforeSave();
+      const renewal = claim.beforeSave();
+      if (renewal !== undefined) await renewal;
       void claim.stopRenewing();
       claim.afterSave(false);
     }

@@ -217,13 +217,22 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
     }
   }
 
-  async #query(call: ProviderCall, keys: SnapshotKeys, signal: AbortSignal | undefined, text: string, values: unknown[]): Promise<PostgresQueryResult> {
+  // Once the table is known to exist, straight to the client: no wait on the settled setup per statement.
+  #query(call: ProviderCall, keys: SnapshotKeys, signal: AbortSignal | undefined, text: string, values: unknown[]): Promise<PostgresQueryResult> {
+    return this.#schemaReady.done ? this.#send(call, keys, signal, text, values) : this.#setUpThenSend(call, keys, signal, text, values);
+  }
+
+  async #setUpThenSend(call: ProviderCall, keys: SnapshotKeys, signal: AbortSignal | undefined, text: string, values: unknown[]): Promise<PostgresQueryResult> {
     try {
       await this.#schemaReady.get();
     } catch (error) {
       const detail = postgresConnectionDetail(this.#client, error) ?? `creating table ${this.#sql.table} failed: ${messageOf(error)}`;
       throw new PersistenceError({ source, call, keys, cause: error, detail });
     }
+    return this.#send(call, keys, signal, text, values);
+  }
+
+  async #send(call: ProviderCall, keys: SnapshotKeys, signal: AbortSignal | undefined, text: string, values: unknown[]): Promise<PostgresQueryResult> {
     throwIfAborted(signal);
     try {
       return await this.#client.query(text, values);

@@ -1,0 +1,75 @@
+import pg from "pg";
+import { createFoundry, createSmith } from "../dist/index.js";
+import { createRecoveryCoordinator, usePersistence } from "../dist/persistence/index.js";
+import { PostgresPersistenceProvider } from "../dist/persistence/postgres.js";
+import { startPostgres } from "../test/support/postgres-server.js";
+import { rawRecord, rawTable, rawUpsert, steps, workflow } from "./scale-out-protocol.js";
+
+// One process's CPU per step on a throw-away Postgres, for profiling one side of the scale-out
+// bench alone: `npx tsx bench/profile-step.ts <raw|plain|coordinator> [instances]`, under
+// `node --cpu-prof --import tsx` to profile. User and system time are reported apart: a CPU profile
+// samples wall-clock time, so a socket write that hands the CPU to the server looks dear in it.
+
+const side = process.argv[2] ?? "coordinator";
+const count = Number(process.argv[3] ?? 2_000);
+const server = await startPostgres();
+if ("skipped" in server) throw new Error(server.skipped);
+const pool = new pg.Pool({ connectionString: server.url, max: 4 });
+const provider = new PostgresPersistenceProvider({ client: pool });
+await provider.migrate();
+await pool.query(`CREATE TABLE IF NOT EXISTS ${rawTable} (instance_id text PRIMARY KEY, data text NOT NULL)`);
+const smith = createSmith();
+
+async function inLanes(ids: readonly string[], lanes: number, task: (id: string) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < ids.length) await task(ids[next++] as string);
+  };
+  await Promise.all(Array.from({ length: lanes }, lane));
+}
+
+async function runSide(ids: readonly string[]): Promise<void> {
+  if (side === "coordinator") {
+    const coordinator = createRecoveryCoordinator({ provider, resolveWorkflow: () => workflow, concurrency: 4 });
+    for (;;) {
+      const report = await coordinator.resumeAll();
+      if (report.failed[0] !== undefined) throw report.failed[0].error;
+      if (report.resumed.length === 0) break;
+    }
+    await coordinator.close();
+  } else if (side === "plain") {
+    await inLanes(ids, 4, async (id) => {
+      const foundry = usePersistence(createFoundry(workflow.name, { executionId: id, properties: { n: 1 } }), provider, { instanceId: id, workflowKey: workflow.id });
+      await smith.forge(workflow, foundry, { input: 0 });
+    });
+  } else {
+    await inLanes(ids, 4, async (id) => {
+      const createdAt = new Date().toISOString();
+      for (let step = 0; step < steps; step++) await pool.query(rawUpsert, [id, rawRecord(id, step, createdAt)]);
+    });
+  }
+}
+
+async function round(tag: string, n: number): Promise<Record<string, number>> {
+  const ids = Array.from({ length: n }, (_, i) => `${tag}-${i}`);
+  if (side === "coordinator") {
+    // Enqueued beforehand, untimed, as in the scale-out bench.
+    const enqueuer = createRecoveryCoordinator({ provider, resolveWorkflow: () => workflow });
+    await inLanes(ids, 4, (id) => enqueuer.enqueue(workflow, { instanceId: id, properties: { n: 1 } }));
+    await enqueuer.close();
+  }
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  await runSide(ids);
+  const used = process.cpuUsage(cpu);
+  const stepCount = n * steps;
+  return { cpuUsPerStep: (used.user + used.system) / stepCount, userUsPerStep: used.user / stepCount, systemUsPerStep: used.system / stepCount, stepsPerS: stepCount / ((performance.now() - started) / 1000) };
+}
+
+try {
+  await round("warm", 300);
+  console.log(side, JSON.stringify(await round("measured", count)));
+} finally {
+  await pool.end();
+  await server.stop();
+}
