@@ -1,4 +1,5 @@
-import type { ClaimRequest, SnapshotFilter } from "../provider.js";
+import type { ClaimRequest } from "../provider.js";
+import { claimFilterClauses, listQuery, type SqlDialect, type SqlQuery, type SqlStatementTexts } from "./sql-query.js";
 
 // The SQL of PostgresPersistenceProvider, apart from the class so each file stays readable.
 
@@ -29,21 +30,10 @@ export function decodeKey(stored: string): string | undefined {
 // is rare, so serialising all of them costs nothing, and no other application picks this number.
 const MIGRATION_LOCK = "8606223190549902951";
 
-export interface PostgresStatements {
+/** Postgres's statements; its claim skips rows another claimer holds locked rather than waiting for them. */
+export interface PostgresStatements extends SqlStatementTexts {
   /** The quoted, possibly schema-qualified table name. */
   readonly table: string;
-  readonly migrate: string;
-  readonly insert: string;
-  readonly update: string;
-  readonly select: string;
-  readonly remove: string;
-  /** Undefined when the filter can match nothing (an empty status list, an invalid date), as in matchesFilter. */
-  list(filter: SnapshotFilter): { text: string; values: unknown[] } | undefined;
-  /**
-   * Claims up to `limit` claimable rows in one statement (rows another claimer holds locked are
-   * skipped, not waited for) and returns them: the row's new revision with the data it had.
-   */
-  claim(request: ClaimRequest): { text: string; values: unknown[] } | undefined;
 }
 
 // What a row read back holds beside its data: a claim writes these columns and leaves the data as
@@ -92,22 +82,18 @@ END
 $workflowforge$`;
 }
 
-function listStatement(table: string, filter: SnapshotFilter): { text: string; values: unknown[] } | undefined {
-  const values: unknown[] = [];
-  const clauses = filterClauses(filter, values);
-  if (clauses === undefined) return undefined;
-  const condition = clauses.length === 0 ? "" : ` WHERE ${clauses.join(" AND ")}`;
-  return { text: `SELECT instance_id, workflow_id, data, ${claimColumns} FROM ${table}${condition}`, values };
-}
+const dialect: SqlDialect = {
+  param: (values, value) => `$${values.push(value)}`,
+  storedWorkflowId: (workflowId) => encodeKey(workflowId),
+};
 
 // Unfinished, of the filter's statuses, under no live lease, not a dead letter: isClaimable in SQL.
 // The status index narrows the scan to unfinished rows; the lease is not indexed, as every
 // checkpoint renews it and an indexed column would cost each of them a non-HOT update.
-function claimStatement(table: string, request: ClaimRequest): { text: string; values: unknown[] } | undefined {
-  const { owner, leaseExpiresAt, now, maxAttempts, limit, filter } = request;
+function claimStatement(table: string, request: ClaimRequest): SqlQuery | undefined {
+  const { owner, leaseExpiresAt, now, maxAttempts, limit } = request;
   const values: unknown[] = [owner, leaseExpiresAt, now, maxAttempts, limit];
-  const statuses = [filter?.status ?? ["running", "failed", "compensating"]].flat().filter((status) => status !== "completed");
-  const clauses = filterClauses({ ...filter, status: statuses }, values);
+  const clauses = claimFilterClauses(dialect, request, values);
   if (clauses === undefined) return undefined;
   const claimable = [...clauses, "(lease_expires_at IS NULL OR lease_expires_at <= $3)", "NOT (status IN ('failed', 'compensating') AND COALESCE(attempts, 0) >= $4)"];
   const text =
@@ -117,25 +103,6 @@ function claimStatement(table: string, request: ClaimRequest): { text: string; v
   return { text, values };
 }
 
-// The WHERE clauses of `filter`, their values appended to `values`; undefined when it matches nothing.
-function filterClauses(filter: SnapshotFilter, values: unknown[]): string[] | undefined {
-  const clauses: string[] = [];
-  const param = (value: unknown): string => `$${values.push(value)}`;
-  const { status, workflowId, workflowName, updatedBefore } = filter;
-  if (status !== undefined) {
-    const statuses = typeof status === "string" ? [status] : [...status];
-    if (statuses.length === 0) return undefined;
-    clauses.push(`status IN (${statuses.map(param).join(", ")})`);
-  }
-  if (workflowId !== undefined) clauses.push(`workflow_id = ${param(encodeKey(workflowId))}`);
-  if (workflowName !== undefined) clauses.push(`workflow_name = ${param(workflowName)}`);
-  if (updatedBefore !== undefined) {
-    const before = new Date(updatedBefore).getTime();
-    if (Number.isNaN(before)) return undefined;
-    clauses.push(`updated_at < ${param(new Date(before).toISOString())}`);
-  }
-  return clauses;
-}
 
 /** Every statement for one table; names were validated as identifiers before they get here. */
 export function postgresStatements(tableName: string, schema: string | undefined): PostgresStatements {
@@ -153,7 +120,7 @@ export function postgresStatements(tableName: string, schema: string | undefined
       `${byKeys} AND revision = $11`,
     select: `SELECT data, ${claimColumns} FROM ${table} ${byKeys}`,
     remove: `DELETE FROM ${table} ${byKeys}`,
-    list: (filter) => listStatement(table, filter),
+    list: (filter) => listQuery(dialect, table, `instance_id, workflow_id, data, ${claimColumns}`, filter),
     claim: (request) => claimStatement(table, request),
   };
 }

@@ -1,4 +1,5 @@
-import type { ClaimRequest, SnapshotFilter } from "../provider.js";
+import type { ClaimRequest } from "../provider.js";
+import { claimFilterClauses, listQuery, type SqlDialect, type SqlQuery, type SqlStatementTexts } from "./sql-query.js";
 import { storedKey } from "./stored-keys.js";
 
 // The SQL of SqlitePersistenceProvider and what it reads back, apart from the class so each file stays readable.
@@ -17,18 +18,9 @@ export interface SqliteRow {
 // What a read selects beside the data, for withClaimColumns.
 const claimColumns = "revision, owner, lease_expires_at, updated_at";
 
-export interface SqliteStatementTexts {
-  readonly migrate: string;
-  readonly insert: string;
-  readonly update: string;
-  readonly select: string;
-  readonly remove: string;
+export interface SqliteStatementTexts extends SqlStatementTexts {
   /** The claim's columns, added to a table made before claim() existed (when `PRAGMA table_info` lacks them). */
   readonly addClaimColumns: string;
-  /** Undefined when the filter can match nothing (an empty status list, an invalid date), as in matchesFilter. */
-  list(filter: SnapshotFilter): { sql: string; params: unknown[] } | undefined;
-  /** One statement claiming up to `limit` claimable rows, returning each with its new revision. */
-  claim(request: ClaimRequest): { sql: string; params: unknown[] } | undefined;
 }
 
 // The shape toISOString writes, which the engine uses: such text already sorts as its instant.
@@ -45,54 +37,27 @@ export function canonicalTime(text: string): string {
   return Number.isNaN(ms) ? text : new Date(ms).toISOString();
 }
 
-function listStatement(table: string, filter: SnapshotFilter): { sql: string; params: unknown[] } | undefined {
-  const params: unknown[] = [];
-  const clauses = filterClauses(filter, params);
-  if (clauses === undefined) return undefined;
-  const condition = clauses.length === 0 ? "" : ` WHERE ${clauses.join(" AND ")}`;
-  return { sql: `SELECT instance_id, workflow_id, data, ${claimColumns} FROM ${table}${condition}`, params };
-}
+const dialect: SqlDialect = {
+  param: (values, value) => (values.push(value), "?"),
+  storedWorkflowId: storedKey,
+};
 
 // isClaimable in SQL; the (status, updated_at) index narrows it to unfinished rows. Leases are
 // canonical ISO text (as updated_at), which sorts as its instant, so no save parses a date. One statement
 // holds the database's write lock, so two claimers never take one row.
-function claimStatement(table: string, request: ClaimRequest): { sql: string; params: unknown[] } | undefined {
-  const { owner, leaseExpiresAt, now, maxAttempts, limit, filter } = request;
-  const params: unknown[] = [owner, canonicalTime(leaseExpiresAt), canonicalTime(now)];
-  const statuses = [filter?.status ?? ["running", "failed", "compensating"]].flat().filter((status) => status !== "completed");
-  const clauses = filterClauses({ ...filter, status: statuses }, params);
+function claimStatement(table: string, request: ClaimRequest): SqlQuery | undefined {
+  const { owner, leaseExpiresAt, now, maxAttempts, limit } = request;
+  const values: unknown[] = [owner, canonicalTime(leaseExpiresAt), canonicalTime(now)];
+  const clauses = claimFilterClauses(dialect, request, values);
   if (clauses === undefined) return undefined;
-  params.push(canonicalTime(now), maxAttempts, limit);
+  values.push(canonicalTime(now), maxAttempts, limit);
   const claimable = [...clauses, "(lease_expires_at IS NULL OR lease_expires_at <= ?)", "NOT (status IN ('failed', 'compensating') AND COALESCE(attempts, 0) >= ?)"];
-  const sql =
+  const text =
     `UPDATE ${table} SET revision = revision + 1, owner = ?, lease_expires_at = ?, updated_at = ?, attempts = COALESCE(attempts, 0) + 1 ` +
     `WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${claimable.join(" AND ")} LIMIT ?) RETURNING instance_id, workflow_id, data, revision`;
-  return { sql, params };
+  return { text, values };
 }
 
-// The WHERE clauses of `filter`, their values appended to `params`; undefined when it matches nothing.
-function filterClauses(filter: SnapshotFilter, params: unknown[]): string[] | undefined {
-  const clauses: string[] = [];
-  const { status, workflowId, workflowName, updatedBefore } = filter;
-  if (status !== undefined) {
-    const statuses = typeof status === "string" ? [status] : [...status];
-    if (statuses.length === 0) return undefined;
-    clauses.push(`status IN (${statuses.map(() => "?").join(", ")})`);
-    params.push(...statuses);
-  }
-  for (const [column, value] of [["workflow_id", workflowId === undefined ? undefined : storedKey(workflowId)], ["workflow_name", workflowName]] as const) {
-    if (value === undefined) continue;
-    clauses.push(`${column} = ?`);
-    params.push(value);
-  }
-  if (updatedBefore !== undefined) {
-    const before = new Date(updatedBefore).getTime();
-    if (Number.isNaN(before)) return undefined;
-    clauses.push("updated_at < ?");
-    params.push(new Date(before).toISOString());
-  }
-  return clauses;
-}
 
 /** Every statement for one table; the name was validated as an identifier before it gets here. */
 export function sqliteStatements(tableName: string): SqliteStatementTexts {
@@ -122,7 +87,7 @@ export function sqliteStatements(tableName: string): SqliteStatementTexts {
     select: `SELECT data, ${claimColumns} FROM ${table} ${byKeys}`,
     remove: `DELETE FROM ${table} ${byKeys}`,
     addClaimColumns: `ALTER TABLE ${table} ADD COLUMN owner TEXT; ALTER TABLE ${table} ADD COLUMN lease_expires_at TEXT; ALTER TABLE ${table} ADD COLUMN attempts INTEGER;`,
-    list: (filter) => listStatement(table, filter),
+    list: (filter) => listQuery(dialect, table, `instance_id, workflow_id, data, ${claimColumns}`, filter),
     claim: (request) => claimStatement(table, request),
   };
 }

@@ -156,7 +156,7 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
       const query = this.#sql.list(filter);
       if (query === undefined) return [];
       const keys = listKeys(filter);
-      const rows = this.#guard("list", keys, () => this.#database.prepare(query.sql).all(...query.params)) as SqliteRow[];
+      const rows = this.#guard("list", keys, () => this.#database.prepare(query.text).all(...query.values)) as SqliteRow[];
       return rows.flatMap((row) => read(() => this.#read(row, keysOfColumns(row.instance_id, row.workflow_id, keyOfStored))) ?? []);
     });
   }
@@ -171,7 +171,7 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
       const read = listedReader(undefined, options, "SqlitePersistenceProvider");
       const query = this.#sql.claim(request);
       if (query === undefined) return [];
-      const rows = this.#guard("claim", anyInstance, () => this.#database.prepare(query.sql).all(...query.params)) as SqliteRow[];
+      const rows = this.#guard("claim", anyInstance, () => this.#database.prepare(query.text).all(...query.values)) as SqliteRow[];
       const claim = { owner: request.owner, lease_expires_at: request.leaseExpiresAt, updated_at: request.now };
       return rows.flatMap((row) => read(() => this.#read({ ...row, ...claim }, keysOfColumns(row.instance_id, row.workflow_id, keyOfStored))) ?? []);
     });
