@@ -47,7 +47,7 @@ export class Run implements RunContext {
   readonly #settled: ((outcome: RunOutcome) => void | Promise<void>)[] = [];
   // What each completed (or skipped) operation's restore will receive.
   readonly #restoreData: unknown[] = [];
-  readonly #chain: (context: OperationContext<any>) => Promise<unknown>;
+  #chain: (context: OperationContext<any>) => Promise<unknown>;
   // Whether the innermost layer already reported the current operation's outcome.
   #reported = false;
   readonly #plan: RunPlan;
@@ -57,7 +57,11 @@ export class Run implements RunContext {
     this.workflow = request.workflow;
     this.compensates = request.compensation.compensate;
     this.#plan = new RunPlan(request.workflow, request.foundry.executionId);
-    this.#chain = compose<OperationContext<any>, unknown>(request.middleware, (context) => this.#forge(context), misuse);
+    this.#chain = this.#compose(request.middleware);
+  }
+
+  #compose(middleware: readonly OperationMiddleware[]): (context: OperationContext<any>) => Promise<unknown> {
+    return compose<OperationContext<any>, unknown>(middleware, (context) => this.#forge(context), misuse);
   }
 
   get identity(): InstanceIdentity {
@@ -111,8 +115,10 @@ export class Run implements RunContext {
     if (operations.length === 0) return input;
     if (abortable && signal.aborted) throw abortError(signal, this.#locate(0));
     // Without start hooks, or with hooks that return synchronously, the first operation starts at once: no extra await.
-    const starting = this.#start();
+    const bypassed = new Set<OperationMiddleware>();
+    const starting = this.#start(bypassed);
     if (starting !== undefined) await starting;
+    if (bypassed.size > 0) this.#chain = this.#compose(this.#request.middleware.filter((layer) => !bypassed.has(layer)));
     const { plan } = this.#plan;
     if (plan.kind === "compensate") {
       Object.assign(this.#restoreData, plan.restoreData);
@@ -146,10 +152,10 @@ export class Run implements RunContext {
 
   // Runs every middleware's start hook, in order; a promise only when a hook returned one (or
   // threw). A hook's failure is operation 0's failure.
-  #start(): Promise<void> | undefined {
+  #start(bypassed: Set<OperationMiddleware>): Promise<void> | undefined {
     const { foundry, signal, input, middleware } = this.#request;
     if (!hasStartHooks(middleware)) return undefined;
-    return runStartHooks(middleware, { run: this, foundry, input, signal }, this.#plan)?.catch(async (error: unknown) => {
+    return runStartHooks(middleware, { run: this, foundry, input, signal, bypassed }, this.#plan)?.catch(async (error: unknown) => {
       throw await this.#fail(0, error);
     });
   }

@@ -7,6 +7,16 @@ export function hasStartHooks(middleware: readonly OperationMiddleware[]): boole
   return false;
 }
 
+/** What the run gives its hooks, and where it collects the layers that bypass the run. */
+export interface HookStart extends Omit<RunStart<any>, "bypass"> {
+  readonly bypassed: Set<OperationMiddleware>;
+}
+
+// One context per hook: its `bypass` names its own layer.
+function contextFor(start: HookStart, layer: OperationMiddleware): RunStart<any> {
+  return { run: start.run, foundry: start.foundry, input: start.input, signal: start.signal, bypass: () => void start.bypassed.add(layer) };
+}
+
 /**
  * Calls every middleware's `start` hook in the order the middleware was added, each after the one
  * before it settled, inside `plan`'s start window. Returns undefined when every hook returned
@@ -14,13 +24,13 @@ export function hasStartHooks(middleware: readonly OperationMiddleware[]): boole
  * without an extra turn; otherwise a promise of the remaining hooks, rejected as is by a hook's
  * error.
  */
-export function runStartHooks(middleware: readonly OperationMiddleware[], start: RunStart<any>, plan: RunPlan): Promise<void> | undefined {
+export function runStartHooks(middleware: readonly OperationMiddleware[], start: HookStart, plan: RunPlan): Promise<void> | undefined {
   plan.open();
   try {
     for (let index = 0; index < middleware.length; index++) {
       const hook = middleware[index]?.start;
       if (hook === undefined) continue;
-      const result = hook({ run: start.run, foundry: start.foundry, input: start.input, signal: start.signal });
+      const result = hook(contextFor(start, middleware[index] as OperationMiddleware));
       if (isThenable(result)) return rest(middleware, start, plan, result, index + 1);
     }
   } catch (error) {
@@ -31,12 +41,12 @@ export function runStartHooks(middleware: readonly OperationMiddleware[], start:
   return undefined;
 }
 
-async function rest(middleware: readonly OperationMiddleware[], start: RunStart<any>, plan: RunPlan, pending: PromiseLike<unknown>, from: number): Promise<void> {
+async function rest(middleware: readonly OperationMiddleware[], start: HookStart, plan: RunPlan, pending: PromiseLike<unknown>, from: number): Promise<void> {
   try {
     await pending;
     for (let index = from; index < middleware.length; index++) {
       const hook = middleware[index]?.start;
-      if (hook !== undefined) await hook({ run: start.run, foundry: start.foundry, input: start.input, signal: start.signal });
+      if (hook !== undefined) await hook(contextFor(start, middleware[index] as OperationMiddleware));
     }
   } finally {
     plan.close();

@@ -133,6 +133,12 @@ export interface RunStart<P extends object = Properties> {
   /** The run's input: the first operation's input unless the run resumes. */
   readonly input: unknown;
   readonly signal: AbortSignal;
+  /**
+   * Leaves this middleware out of the run: its layer is not called for any of the run's
+   * operations. For an extension with nothing to do in this run (a tracer with no SDK registered),
+   * which then costs the run nothing per step.
+   */
+  bypass(): void;
 }
 
 /** Everything an operation middleware sees. */

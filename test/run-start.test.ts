@@ -27,6 +27,24 @@ const threeSteps = () =>
     .withOperation("c", (input: number) => input + 100);
 
 describe("middleware start hooks", () => {
+  it("can bypass the run: the layer whose hook calls bypass() is called for none of its operations, the others still are", async () => {
+    const seen: string[] = [];
+    const foundry = threeSteps()
+      .use(recorder("outer", seen))
+      .use(recorder("quiet", seen, ({ bypass }) => bypass()))
+      .use(recorder("inner", seen, () => undefined));
+    await expect(foundry.forge()).resolves.toBe(111);
+    expect(seen).toEqual(["outer:0:run-1", "inner:0:run-1", "outer:1:run-1", "inner:1:run-1", "outer:2:run-1", "inner:2:run-1"]);
+    // Per run: the next run asks the hook again.
+    seen.length = 0;
+    let active = true;
+    const again = threeSteps().use(recorder("sometimes", seen, ({ bypass }) => (active ? undefined : bypass())));
+    await again.forge();
+    active = false;
+    await again.forge();
+    expect(seen).toEqual(["sometimes:0:run-1", "sometimes:1:run-1", "sometimes:2:run-1"]);
+  });
+
   it("are awaited in the order the middleware was added, before operation 0's chain runs", async () => {
     const seen: string[] = [];
     const slowStart = async () => {

@@ -28,7 +28,7 @@ export function decodeKey(stored: string): string | undefined {
 
 // One lock for every workflowforge table in the database ("workforg" in ASCII): creating a table
 // is rare, so serialising all of them costs nothing, and no other application picks this number.
-const MIGRATION_LOCK = "8606223190549902951";
+const migrationLock = "8606223190549902951";
 
 /** Postgres's statements; its claim skips rows another claimer holds locked rather than waiting for them. */
 export interface PostgresStatements extends SqlStatementTexts {
@@ -53,7 +53,7 @@ function migrateStatement(table: string, schema: string | undefined, index: stri
   return `DO $workflowforge$
 BEGIN
   IF to_regclass('${table}') IS NULL THEN
-    PERFORM pg_advisory_xact_lock(${MIGRATION_LOCK});
+    PERFORM pg_advisory_xact_lock(${migrationLock});
     ${createSchema}
     CREATE TABLE IF NOT EXISTS ${table} (
       instance_id TEXT NOT NULL,
@@ -71,11 +71,11 @@ BEGIN
   END IF;
   -- Tables made before claim(): the claim's columns, and the index its statement reads.
   IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('${table}') AND attname = 'lease_expires_at' AND NOT attisdropped) THEN
-    PERFORM pg_advisory_xact_lock(${MIGRATION_LOCK});
+    PERFORM pg_advisory_xact_lock(${migrationLock});
     ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS owner TEXT, ADD COLUMN IF NOT EXISTS lease_expires_at TIMESTAMPTZ, ADD COLUMN IF NOT EXISTS attempts INTEGER;
   END IF;
   IF to_regclass('${schema === undefined ? `"${index}"` : `"${schema}"."${index}"`}') IS NULL THEN
-    PERFORM pg_advisory_xact_lock(${MIGRATION_LOCK});
+    PERFORM pg_advisory_xact_lock(${migrationLock});
     CREATE INDEX IF NOT EXISTS "${index}" ON ${table} (status);
   END IF;
 END

@@ -13,7 +13,7 @@ import { statusFilter, textOf } from "./redis-layout.js";
 // writes revision, owner, leaseMs, attempts and updatedMs and leaves data as it was; a record is
 // looked at once per call, so one call never claims it twice. Returns
 // { member, data, revision, ... }. Records are read by keys built here: no Redis Cluster.
-export const CLAIM_SCRIPT = `local now, limit = tonumber(ARGV[1]), tonumber(ARGV[5])
+export const claimScript = `local now, limit = tonumber(ARGV[1]), tonumber(ARGV[5])
 local out, claimed, offset, scanned, seen = {}, 0, 0, 0, {}
 while claimed < limit and scanned < 10000 do
   local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', offset, 64)
@@ -51,7 +51,7 @@ while claimed < limit and scanned < 10000 do
 end
 return out`;
 
-/** CLAIM_SCRIPT's arguments for `request`, or undefined when its filter can match nothing. */
+/** claimScript's arguments for `request`, or undefined when its filter can match nothing. */
 export function claimArguments(request: ClaimRequest, recordPrefix: string): string[] | undefined {
   const { now, leaseExpiresAt, owner, maxAttempts, limit, filter = {} } = request;
   const statuses = [filter.status ?? ["running", "failed", "compensating"]].flat().filter((status) => status !== "completed");

@@ -35,7 +35,7 @@ export function keysOfMember(member: string): SnapshotKeys | undefined {
 // none), leaseMs ("0": none), attempts. Revision 1: the record must not exist. A stored record is
 // always indexed (delete and list's cleanup remove both), so only a new one is added; an
 // unfinished one is also added to the claimable set, scored by its lease's end.
-export const CREATE_SCRIPT = `local stored = redis.call('HGET', KEYS[1], 'revision')
+export const createScript = `local stored = redis.call('HGET', KEYS[1], 'revision')
 if stored then return stored end
 redis.call('HSET', KEYS[1], 'data', ARGV[1], 'revision', '1', 'status', ARGV[2], 'workflowId', ARGV[3], 'workflowName', ARGV[4], 'leaseMs', ARGV[7], 'attempts', ARGV[8])
 redis.call('SADD', KEYS[2], ARGV[5])
@@ -48,7 +48,7 @@ return false`;
 // is the stored one. A checkpoint leaves the claimable set alone (a score below the real lease
 // only makes claim() look at the record and put it right); it is updated when the record
 // completes (removed), loses its lease (released, dead-lettered: scored 0), or is enqueued again.
-export const UPDATE_SCRIPT = `local f = redis.call('HMGET', KEYS[1], 'revision', 'leaseMs', 'status')
+export const updateScript = `local f = redis.call('HMGET', KEYS[1], 'revision', 'leaseMs', 'status')
 if f[1] ~= ARGV[5] then return f[1] or '0' end
 redis.call('HSET', KEYS[1], 'data', ARGV[2], 'revision', ARGV[1], 'status', ARGV[3], 'workflowName', ARGV[4], 'leaseMs', ARGV[7], 'attempts', ARGV[8])
 if ARGV[3] == 'completed' then redis.call('ZREM', KEYS[2], ARGV[9])
@@ -59,7 +59,7 @@ end
 return false`;
 
 // KEYS: record, index, claimable. ARGV: member.
-export const DELETE_SCRIPT = `redis.call('DEL', KEYS[1])
+export const deleteScript = `redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 return 1`;
@@ -69,7 +69,7 @@ return 1`;
 // expired or vanished leave the index here. Returns { member, data, member, data, ... }, where
 // data is 0 for a record that is not a hash with a data field: one no save wrote, which the
 // filter cannot judge, so it is returned to be reported rather than fail the whole batch.
-export const FETCH_SCRIPT = `local out = {}
+export const fetchScript = `local out = {}
 for i = 2, #KEYS do
   local f = redis.pcall('HMGET', KEYS[i], 'data', 'status', 'workflowId', 'workflowName')
   if f.err or (not f[1] and redis.call('EXISTS', KEYS[i]) == 1) then
@@ -85,7 +85,7 @@ for i = 2, #KEYS do
 end
 return out`;
 
-/** FETCH_SCRIPT's status filter: "" for any, else ",a,b,". */
+/** fetchScript's status filter: "" for any, else ",a,b,". */
 export function statusFilter(status: SnapshotFilter["status"]): string {
   if (status === undefined) return "";
   return `,${(typeof status === "string" ? [status] : status).join(",")},`;

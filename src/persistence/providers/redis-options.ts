@@ -1,9 +1,48 @@
 import { rejectUnknownKeys, requireTimerMs } from "../../internal/validate.js";
-import { requireCodec } from "../codec/codec.js";
+import { requireCodec, type SnapshotCodec } from "../codec/codec.js";
 import { PersistenceError } from "../errors.js";
-import type { RedisPersistenceProviderOptions } from "./redis.js";
 
-// RedisPersistenceProvider's option checks and the client shapes it drives, apart from the class.
+// RedisPersistenceProvider's options, their checks and the client shapes it drives, apart from the class.
+
+/** The part of an ioredis client (v5+) this provider uses: `call(command, ...args)`. */
+export interface IoRedisLikeClient {
+  call(command: string, ...args: string[]): Promise<unknown>;
+}
+
+/** The part of a node-redis client (`redis` v4+) this provider uses: `sendCommand(args)`. */
+export interface NodeRedisLikeClient {
+  sendCommand(args: string[]): Promise<unknown>;
+}
+
+export interface RedisPersistenceProviderOptions {
+  /**
+   * A connected client you created and close yourself: an ioredis `Redis` or a node-redis client.
+   * A client with `call()` is driven as ioredis (ioredis also has a `sendCommand` of another shape);
+   * otherwise `sendCommand([...])` is used. Cluster clients are not supported (untested).
+   */
+  readonly client: IoRedisLikeClient | NodeRedisLikeClient;
+  /**
+   * Prepended to every key this provider writes (`<prefix>s:<JSON of the key pair>` per snapshot,
+   * `<prefix>index` for the index). Give two providers on one server different prefixes.
+   * @default "workflowforge:"
+   */
+  readonly keyPrefix?: string;
+  /**
+   * When set, a snapshot saved with status `"completed"` (`onComplete: "keep"`) expires after this
+   * many seconds; any other status clears the expiry. Off by default: kept snapshots stay. An
+   * expired snapshot's index entry stays until the next `list()` removes it.
+   */
+  readonly completedTtlSeconds?: number;
+  /** How snapshots become stored text. @default defaultSnapshotCodec */
+  readonly codec?: SnapshotCodec;
+  /**
+   * How long each command may wait for its reply, in milliseconds, before the call rejects with
+   * `PersistenceError` naming the server (a client stuck reconnecting would hold the run for as
+   * long as it retries). The command is not withdrawn: a client that queued it may send it later.
+   * @default 10_000
+   */
+  readonly commandTimeoutMs?: number;
+}
 
 export type Send = (args: string[]) => Promise<unknown>;
 

@@ -3,59 +3,21 @@ import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type P
 import { listedReader, type ListedReader, type ListOptions } from "../list-options.js";
 import type { ClaimRequest, ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import { withClaimColumns } from "../claim-columns.js";
-import { CLAIM_SCRIPT, claimArguments, claimFieldsOf, leaseMsOf } from "./redis-claim.js";
-import { isWrongType, senderFor, validate, type Send } from "./redis-options.js";
+import { claimScript, claimArguments, claimFieldsOf, leaseMsOf } from "./redis-claim.js";
+import { isWrongType, senderFor, validate, type RedisPersistenceProviderOptions, type Send } from "./redis-options.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { redisConnectionDetail, withDeadline } from "./connection-errors.js";
-import { CREATE_SCRIPT, DELETE_SCRIPT, FETCH_SCRIPT, UPDATE_SCRIPT, isNoScript, keysOfMember, knownShas, memberOf, shaOf, statusFilter, textOf } from "./redis-layout.js";
+import { createScript, deleteScript, fetchScript, updateScript, isNoScript, keysOfMember, knownShas, memberOf, shaOf, statusFilter, textOf } from "./redis-layout.js";
 import { throwIfAborted } from "./shared.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
 import { anyInstance } from "../keys.js";
 
-/** The part of an ioredis client (v5+) this provider uses: `call(command, ...args)`. */
-export interface IoRedisLikeClient {
-  call(command: string, ...args: string[]): Promise<unknown>;
-}
+export type { IoRedisLikeClient, NodeRedisLikeClient, RedisPersistenceProviderOptions } from "./redis-options.js";
 
-/** The part of a node-redis client (`redis` v4+) this provider uses: `sendCommand(args)`. */
-export interface NodeRedisLikeClient {
-  sendCommand(args: string[]): Promise<unknown>;
-}
-
-export interface RedisPersistenceProviderOptions {
-  /**
-   * A connected client you created and close yourself: an ioredis `Redis` or a node-redis client.
-   * A client with `call()` is driven as ioredis (ioredis also has a `sendCommand` of another shape);
-   * otherwise `sendCommand([...])` is used. Cluster clients are not supported (untested).
-   */
-  readonly client: IoRedisLikeClient | NodeRedisLikeClient;
-  /**
-   * Prepended to every key this provider writes (`<prefix>s:<JSON of the key pair>` per snapshot,
-   * `<prefix>index` for the index). Give two providers on one server different prefixes.
-   * @default "workflowforge:"
-   */
-  readonly keyPrefix?: string;
-  /**
-   * When set, a snapshot saved with status `"completed"` (`onComplete: "keep"`) expires after this
-   * many seconds; any other status clears the expiry. Off by default: kept snapshots stay. An
-   * expired snapshot's index entry stays until the next `list()` removes it.
-   */
-  readonly completedTtlSeconds?: number;
-  /** How snapshots become stored text. @default defaultSnapshotCodec */
-  readonly codec?: SnapshotCodec;
-  /**
-   * How long each command may wait for its reply, in milliseconds, before the call rejects with
-   * `PersistenceError` naming the server (a client stuck reconnecting would hold the run for as
-   * long as it retries). The command is not withdrawn: a client that queued it may send it later.
-   * @default 10_000
-   */
-  readonly commandTimeoutMs?: number;
-}
-
-const SOURCE = "redis";
-const LIST_BATCH = 200;
+const source = "redis";
+const listBatch = 200;
 // list() names no single instance; errors from it carry these placeholder keys.
-const LIST_KEYS = anyInstance;
+const listErrorKeys = anyInstance;
 
 /**
  * Keeps snapshots in Redis, one hash per instance (`data`, `revision`, `status`, `workflowId`,
@@ -111,10 +73,10 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
     const [lease, attempts] = [leaseMsOf(snapshot.leaseExpiresAt), String(snapshot.attempts ?? 0)];
     const stored =
       revision === 1
-        ? await this.#script(CREATE_SCRIPT, [record, this.#index, this.#claimable], [data, status, workflowId, workflowName, member, this.#ttl, lease, attempts], "save", keys)
-        : await this.#script(UPDATE_SCRIPT, [record, this.#claimable], [String(revision), data, status, workflowName, String(revision - 1), this.#ttl, lease, attempts, member], "save", keys);
+        ? await this.#script(createScript, [record, this.#index, this.#claimable], [data, status, workflowId, workflowName, member, this.#ttl, lease, attempts], "save", keys)
+        : await this.#script(updateScript, [record, this.#claimable], [String(revision), data, status, workflowName, String(revision - 1), this.#ttl, lease, attempts, member], "save", keys);
     if (stored === null || stored === undefined) return;
-    throw new SnapshotConflictError({ source: SOURCE, keys, call: "save", detail: `revision ${revision} was refused: the stored revision is ${textOf(stored)}` });
+    throw new SnapshotConflictError({ source, keys, call: "save", detail: `revision ${revision} was refused: the stored revision is ${textOf(stored)}` });
   }
 
   async tryLoad(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<WorkflowExecutionSnapshot | undefined> {
@@ -132,7 +94,7 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
     throwIfAborted(signal);
     const keys = { foundryExecutionId, workflowId };
     const member = memberOf(keys);
-    await this.#script(DELETE_SCRIPT, [this.#prefix + member, this.#index, this.#claimable], [member], "delete", keys);
+    await this.#script(deleteScript, [this.#prefix + member, this.#index, this.#claimable], [member], "delete", keys);
   }
 
   /**
@@ -146,13 +108,13 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
     const read = listedReader(undefined, options, "RedisPersistenceProvider");
     const args = claimArguments(request, this.#prefix);
     if (args === undefined) return [];
-    const reply = await this.#script(CLAIM_SCRIPT, [this.#claimable], args, "claim", LIST_KEYS);
+    const reply = await this.#script(claimScript, [this.#claimable], args, "claim", listErrorKeys);
     const triples = Array.isArray(reply) ? (reply as unknown[]) : [];
     const columns = { owner: request.owner, lease_ms: Date.parse(request.leaseExpiresAt), updated_ms: Date.parse(request.now) };
     const claimed: WorkflowExecutionSnapshot[] = [];
     for (let i = 0; i + 2 < triples.length; i += 3) {
       const member = textOf(triples[i]);
-      const keys = keysOfMember(member) ?? LIST_KEYS;
+      const keys = keysOfMember(member) ?? listErrorKeys;
       const snapshot = read(() => withClaimColumns(decodeFromStorage(this.#codec, textOf(triples[i + 1]), keys), { ...columns, revision: textOf(triples[i + 2]) }));
       if (snapshot !== undefined) claimed.push(snapshot);
     }
@@ -174,9 +136,9 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
     let cursor = "0";
     do {
       signal?.throwIfAborted();
-      const reply = await this.#command(["SSCAN", this.#index, cursor, "COUNT", String(LIST_BATCH)], "list", LIST_KEYS);
+      const reply = await this.#command(["SSCAN", this.#index, cursor, "COUNT", String(listBatch)], "list", listErrorKeys);
       const [next, members] = Array.isArray(reply) ? (reply as [unknown, unknown]) : [];
-      if (!Array.isArray(members)) throw new PersistenceError({ source: SOURCE, call: "list", keys: LIST_KEYS, detail: "unexpected SSCAN reply" });
+      if (!Array.isArray(members)) throw new PersistenceError({ source, call: "list", keys: listErrorKeys, detail: "unexpected SSCAN reply" });
       // SSCAN may return a member twice; a set of what was seen keeps the result free of duplicates.
       const fresh = members.map(textOf).filter((member) => !seen.has(member));
       for (const member of fresh) seen.add(member);
@@ -184,7 +146,7 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
         const keys = keysOfMember(member);
         if (keys !== undefined) return [{ member, keys }];
         read(() => {
-          throw new SnapshotCorruptedError(LIST_KEYS, `the index holds member ${JSON.stringify(member)}, which is not the JSON of a key pair`);
+          throw new SnapshotCorruptedError(listErrorKeys, `the index holds member ${JSON.stringify(member)}, which is not the JSON of a key pair`);
         });
         return [];
       });
@@ -200,14 +162,14 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
   async #fetch(members: { member: string; keys: SnapshotKeys }[], filter: SnapshotFilter, read: ListedReader): Promise<WorkflowExecutionSnapshot[]> {
     const optional = (value: string | undefined): string => (value === undefined ? "" : `=${value}`);
     const args = [optional(filter.workflowId), optional(filter.workflowName), statusFilter(filter.status), ...members.map(({ member }) => member)];
-    const reply = await this.#script(FETCH_SCRIPT, [this.#index, ...members.map(({ member }) => this.#prefix + member)], args, "list", LIST_KEYS);
+    const reply = await this.#script(fetchScript, [this.#index, ...members.map(({ member }) => this.#prefix + member)], args, "list", listErrorKeys);
     const pairs = Array.isArray(reply) ? (reply as unknown[]) : [];
     const keysOf = new Map(members.map(({ member, keys }) => [member, keys]));
     const snapshots: WorkflowExecutionSnapshot[] = [];
     for (let i = 0; i + 1 < pairs.length; i += 2) {
       const member = textOf(pairs[i]);
       const data = pairs[i + 1];
-      const keys = keysOf.get(member) ?? LIST_KEYS;
+      const keys = keysOf.get(member) ?? listErrorKeys;
       const snapshot = read(() => {
         if (typeof data === "number") throw new SnapshotCorruptedError(keys, "the record is not a hash with a data field");
         return decodeFromStorage(this.#codec, textOf(data), keys);
@@ -253,6 +215,6 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
   }
 
   #failure(cause: unknown, call: ProviderCall, keys: SnapshotKeys): PersistenceError {
-    return new PersistenceError({ source: SOURCE, call, keys, cause, detail: redisConnectionDetail(this.#client, cause, this.#timeoutMs) });
+    return new PersistenceError({ source, call, keys, cause, detail: redisConnectionDetail(this.#client, cause, this.#timeoutMs) });
   }
 }
