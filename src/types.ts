@@ -138,7 +138,7 @@ export interface RunStart<P extends object = Properties> {
    * operations. For an extension with nothing to do in this run (a tracer with no SDK registered),
    * which then costs the run nothing per step.
    */
-  bypass(): void;
+  readonly bypass: () => void;
 }
 
 /** Everything an operation middleware sees. */
