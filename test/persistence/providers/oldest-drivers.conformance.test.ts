@@ -57,7 +57,9 @@ async function describeOldestDrivers(): Promise<void> {
   const OldestRedis = createRequire(import.meta.url)("oldest-ioredis") as typeof Redis;
 
   describe("the oldest peer versions under test", () => {
-    const peers = readJson("package.json").peerDependencies as Record<string, string>;
+    // The storage drivers: @opentelemetry/api is a peer too, but no provider runs on it.
+    const all = readJson("package.json").peerDependencies as Record<string, string>;
+    const peers = Object.fromEntries(Object.entries(all).filter(([peer]) => peer !== "@opentelemetry/api"));
 
     it("are the lower bounds of the peer ranges, for every peer", () => {
       expect(Object.keys(peers).sort()).toEqual(Object.keys(aliases).sort());
