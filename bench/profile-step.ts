@@ -1,23 +1,28 @@
 import pg from "pg";
 import { createFoundry, createSmith } from "../dist/index.js";
-import { createRecoveryCoordinator, usePersistence } from "../dist/persistence/index.js";
+import { MemoryPersistenceProvider, createRecoveryCoordinator, usePersistence, type WorkflowPersistenceProvider } from "../dist/persistence/index.js";
 import { PostgresPersistenceProvider } from "../dist/persistence/postgres.js";
 import { startPostgres } from "../test/support/postgres-server.js";
 import { rawRecord, rawTable, rawUpsert, steps, workflow } from "./scale-out-protocol.js";
 
-// One process's CPU per step on a throw-away Postgres, for profiling one side of the scale-out
-// bench alone: `npx tsx bench/profile-step.ts <raw|plain|coordinator> [instances]`, under
-// `node --cpu-prof --import tsx` to profile. User and system time are reported apart: a CPU profile
-// samples wall-clock time, so a socket write that hands the CPU to the server looks dear in it.
+// One process's CPU per step, for profiling one side of the scale-out bench alone:
+// `npx tsx bench/profile-step.ts <raw|plain|coordinator> [instances] [postgres|memory]`, under
+// `node --cpu-prof --import tsx` to profile. On a throw-away Postgres by default; `memory` measures
+// the engine and persistence path alone, with no network (no raw side). User and system time are
+// reported apart: a CPU profile samples wall-clock time, so a socket write that hands the CPU to
+// the server looks dear in it.
 
 const side = process.argv[2] ?? "coordinator";
 const count = Number(process.argv[3] ?? 2_000);
-const server = await startPostgres();
-if ("skipped" in server) throw new Error(server.skipped);
-const pool = new pg.Pool({ connectionString: server.url, max: 4 });
-const provider = new PostgresPersistenceProvider({ client: pool });
-await provider.migrate();
-await pool.query(`CREATE TABLE IF NOT EXISTS ${rawTable} (instance_id text PRIMARY KEY, data text NOT NULL)`);
+const inMemory = process.argv[4] === "memory";
+if (inMemory && side === "raw") throw new Error("the raw side needs Postgres");
+const server = inMemory ? undefined : await startPostgres();
+if (server !== undefined && "skipped" in server) throw new Error(server.skipped);
+const pool = server === undefined ? undefined : new pg.Pool({ connectionString: server.url, max: 4 });
+const postgres = pool === undefined ? undefined : new PostgresPersistenceProvider({ client: pool });
+const provider: WorkflowPersistenceProvider = postgres ?? new MemoryPersistenceProvider();
+await postgres?.migrate();
+await pool?.query(`CREATE TABLE IF NOT EXISTS ${rawTable} (instance_id text PRIMARY KEY, data text NOT NULL)`);
 const smith = createSmith();
 
 async function inLanes(ids: readonly string[], lanes: number, task: (id: string) => Promise<unknown>): Promise<void> {
@@ -45,7 +50,7 @@ async function runSide(ids: readonly string[]): Promise<void> {
   } else {
     await inLanes(ids, 4, async (id) => {
       const createdAt = new Date().toISOString();
-      for (let step = 0; step < steps; step++) await pool.query(rawUpsert, [id, rawRecord(id, step, createdAt)]);
+      for (let step = 0; step < steps; step++) await pool?.query(rawUpsert, [id, rawRecord(id, step, createdAt)]);
     });
   }
 }
@@ -70,6 +75,6 @@ try {
   await round("warm", 300);
   console.log(side, JSON.stringify(await round("measured", count)));
 } finally {
-  await pool.end();
-  await server.stop();
+  await pool?.end();
+  if (server !== undefined && !("skipped" in server)) await server.stop();
 }
