@@ -21,7 +21,10 @@ export type WorkflowForgeErrorCode =
   | "SNAPSHOT_SERIALIZATION"
   | "SNAPSHOT_TOO_LARGE"
   | "UNKNOWN_WORKFLOW"
-  | "RETRIES_EXHAUSTED";
+  | "RETRIES_EXHAUSTED"
+  | "WORKFLOW_SUSPENDED"
+  | "WAIT_TIMEOUT"
+  | "WORKFLOW_CANCELLED";
 
 /** Where an error happened. Every field is optional because not every error concerns an operation. */
 export interface ErrorLocation {
@@ -178,9 +181,66 @@ const noCompensationCodes: ReadonlySet<WorkflowForgeErrorCode> = new Set<Workflo
   "SNAPSHOT_SERIALIZATION",
   "SNAPSHOT_TOO_LARGE",
   "CONCURRENT_RUN",
+  "WORKFLOW_SUSPENDED",
+  "WORKFLOW_CANCELLED",
 ]);
 
 /** True for an error of one of those codes: the run stops without compensating. */
 export function preventsCompensation(error: unknown): boolean {
   return isWorkflowForgeError(error) && noCompensationCodes.has(error.code);
+}
+
+/** What a suspended run waits for: a wake time, an event, or both (an event with a timeout). */
+export interface SuspendedAt extends ErrorLocation {
+  readonly instanceId: string;
+  readonly workflowKey: string;
+  /** When the run is due again: a sleep's end, or an event wait's timeout. */
+  readonly wakeAt?: Date | undefined;
+  /** The event the run waits for. */
+  readonly waitingFor?: string | undefined;
+}
+
+/**
+ * Not a failure: the run reached a durable wait, stored that it waits, gave its claim back and
+ * stopped, so no worker is held while it waits. Nothing is compensated or recorded as failed, and
+ * no attempt is counted. A recovery coordinator continues the run when it is due (its wake time
+ * came, or the event arrived). `forge` rejects with it so that code after `await forge()` never
+ * takes it for the workflow's output; test for it with {@link isSuspended}.
+ */
+export class WorkflowSuspendedError extends WorkflowForgeError {
+  readonly instanceId: string;
+  readonly workflowKey: string;
+  readonly wakeAt: Date | undefined;
+  readonly waitingFor: string | undefined;
+  constructor(at: SuspendedAt) {
+    const what = [at.waitingFor === undefined ? undefined : `event "${at.waitingFor}"`, at.wakeAt === undefined ? undefined : `${at.waitingFor === undefined ? "" : "or "}${at.wakeAt.toISOString()}`];
+    super("WORKFLOW_SUSPENDED", `${describeLocation(at)} suspended: waiting for ${what.filter(Boolean).join(" ")}`, at);
+    this.instanceId = at.instanceId;
+    this.workflowKey = at.workflowKey;
+    this.wakeAt = at.wakeAt;
+    this.waitingFor = at.waitingFor;
+  }
+}
+
+/** True when a run stopped to wait ({@link WorkflowSuspendedError}), not because it failed. */
+export function isSuspended(error: unknown): error is WorkflowSuspendedError {
+  return isWorkflowForgeError(error) && error.code === "WORKFLOW_SUSPENDED";
+}
+
+/** `waitForEvent` reached its timeout before the event arrived. A failure like any other: compensated under a smith. */
+export class WaitTimeoutError extends WorkflowForgeError {
+  readonly event: string;
+  readonly timeoutMs: number;
+  constructor(location: ErrorLocation, event: string, timeoutMs: number) {
+    super("WAIT_TIMEOUT", `${describeLocation(location)}: event "${event}" did not arrive within ${timeoutMs} ms`, location);
+    this.event = event;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** The instance was cancelled (`coordinator.cancel`): its run stops and nothing of it runs again. */
+export class WorkflowCancelledError extends WorkflowForgeError {
+  constructor(location: ErrorLocation, detail: string) {
+    super("WORKFLOW_CANCELLED", `${describeLocation(location)} was cancelled${detail === "" ? "" : `: ${detail}`}`, location);
+  }
 }

@@ -28,6 +28,8 @@ export interface SmithEvents {
   workflowStarted: WorkflowEvent;
   workflowCompleted: WorkflowEvent & { readonly output: unknown; readonly durationMs: number };
   workflowFailed: WorkflowEvent & { readonly error: unknown; readonly durationMs: number };
+  /** The run stopped at a durable wait (`WorkflowSuspendedError`): not a failure. */
+  workflowSuspended: WorkflowEvent & { readonly error: unknown; readonly durationMs: number };
   compensationStarted: WorkflowEvent & { readonly error: unknown; readonly pending: number };
   operationRestored: OperationEvent;
   operationRestoreFailed: OperationEvent & { readonly error: unknown };

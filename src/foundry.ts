@@ -8,6 +8,8 @@ import { idempotencyKeyOf } from "./idempotency.js";
 import { silentLogger } from "./logger.js";
 import { delegate } from "./operations/delegate.js";
 import { Run, runOperations, settleRun } from "./run.js";
+import { requireClock, systemClock, type Clock } from "./clock.js";
+import { waitInProcess, type WaitSpec } from "./waits.js";
 import type { ForgeOptions, Logger, MaybePromise, Operation, OperationMiddleware, Properties, RunOutcome, WorkflowInfo } from "./types.js";
 
 /** The options of `createFoundry(name, init)`. */
@@ -21,6 +23,8 @@ export interface FoundryInit<P extends object = Properties> {
   readonly properties?: P;
   /** Where the engine logs. @default a silent logger */
   readonly logger?: Logger;
+  /** Where durable waits read the time and sleep; a test clock makes long waits pass at once. @default real time */
+  readonly clock?: Clock;
 }
 
 /** Internal: how a smith runs a workflow on a foundry. */
@@ -33,6 +37,8 @@ export interface ExecuteRequest {
 export const execute: unique symbol = Symbol("workflowforge.execute");
 /** @internal Reports an event on a foundry: for extensions of this package (persistence), not for users. */
 export const emitEvent: unique symbol = Symbol("workflowforge.emit");
+/** @internal Runs a wait operation: through the run's wait host when an extension gave one, else in process. */
+export const waitFor: unique symbol = Symbol("workflowforge.waitFor");
 /** @internal Resolves once the run in progress (if any) has settled, cleanup included. */
 export const whenIdle: unique symbol = Symbol("workflowforge.whenIdle");
 
@@ -54,6 +60,8 @@ export class Foundry<P extends object = Properties> {
   readonly name: string;
   readonly executionId: string;
   readonly logger: Logger;
+  /** Where durable waits read the time and sleep. */
+  readonly clock: Clock;
   /** Shared by every operation of every run on this foundry. Never holds engine bookkeeping. */
   properties: P;
 
@@ -68,6 +76,7 @@ export class Foundry<P extends object = Properties> {
     this.executionId = init.executionId ?? globalThis.crypto.randomUUID();
     if (init.executionId === undefined) generatedIds.add(this);
     this.logger = init.logger ?? silentLogger;
+    this.clock = init.clock ?? systemClock;
     this.properties = copyPlain({ ...init.properties }) as P;
     this.#events = new Emitter(this.logger);
   }
@@ -188,6 +197,16 @@ export class Foundry<P extends object = Properties> {
   }
 
   /** @internal */
+  [waitFor](spec: WaitSpec, input: unknown, signal: AbortSignal): Promise<unknown> {
+    const run = this.#run;
+    const index = run?.currentIndex ?? -1;
+    const host = run?.waitHost;
+    if (host !== undefined) return host.wait({ index, spec, input, signal });
+    const operationName = run?.workflow.operations[index]?.name;
+    return waitInProcess(spec, input, this.clock, signal, { workflowName: run?.workflow.name ?? this.name, operationName, operationIndex: index });
+  }
+
+  /** @internal */
   [whenIdle](): Promise<void> {
     return this.#settled;
   }
@@ -224,7 +243,8 @@ export function assertOperation(operation: unknown, what: string): asserts opera
 export function createFoundry<P extends object = Properties>(name: string, init: FoundryInit<P> = {}): Foundry<P> {
   requireName(name, "createFoundry(name)");
   const options = requireOptionsObject(init, "createFoundry(name, init)");
-  rejectUnknownKeys(options, ["executionId", "properties", "logger"], "createFoundry(name, init)");
+  rejectUnknownKeys(options, ["executionId", "properties", "logger", "clock"], "createFoundry(name, init)");
+  if (init.clock !== undefined) requireClock(init.clock, "createFoundry(name, init).clock");
   if (init.executionId !== undefined) requireName(init.executionId, "createFoundry(name, init).executionId");
   if (init.properties !== undefined && (typeof init.properties !== "object" || init.properties === null)) {
     throw new TypeError("createFoundry(name, init).properties must be an object");

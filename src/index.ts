@@ -10,6 +10,9 @@ export { action } from "./operations/action.js";
 export { conditional, type ConditionalRecord } from "./operations/conditional.js";
 export { forEach, ForEachChildError, type ForEachInput, type ForEachOptions } from "./operations/for-each.js";
 export { delay } from "./operations/delay.js";
+export { sleep, sleepUntil, waitForEvent, type WaitForEventOptions } from "./operations/wait.js";
+export { systemClock, type Clock } from "./clock.js";
+export type { WaitSpec, WaitHost, WaitRequest } from "./waits.js";
 
 export { timingMiddleware, type OperationTiming } from "./middleware/timing.js";
 export { loggingMiddleware } from "./middleware/logging.js";
@@ -27,6 +30,11 @@ export {
   MiddlewareError,
   AnnotationLimitError,
   CompensationError,
+  WorkflowSuspendedError,
+  WaitTimeoutError,
+  WorkflowCancelledError,
+  isSuspended,
+  type SuspendedAt,
   type WorkflowForgeErrorCode,
   type ErrorLocation,
   type RestoreFailure,

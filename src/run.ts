@@ -1,7 +1,7 @@
 import { abortError, neverAborted } from "./abort.js";
 import { compose, type Misuse } from "./compose.js";
 import { runCompensation, type CompensationSettings } from "./compensation.js";
-import { MiddlewareError, OperationFailedError, isWorkflowForgeError, preventsCompensation, type ErrorLocation } from "./errors.js";
+import { MiddlewareError, OperationFailedError, isSuspended, isWorkflowForgeError, preventsCompensation, type ErrorLocation } from "./errors.js";
 import type { Emitter, FoundryEvents } from "./events.js";
 import type { Foundry } from "./foundry.js";
 import { outputOf, restoreDataOf } from "./outcome.js";
@@ -18,6 +18,7 @@ import type {
   RunOutcome,
   WorkflowInfo,
 } from "./types.js";
+import type { WaitHost } from "./waits.js";
 
 export interface RunRequest {
   readonly foundry: Foundry<any>;
@@ -41,6 +42,8 @@ export class Run implements RunContext {
   readonly compensates: boolean;
   /** The operation being executed, for idempotency keys. */
   currentIndex = -1;
+  /** What makes this run's waits durable, when an extension provides it. */
+  waitHost: WaitHost | undefined;
 
   readonly #request: RunRequest;
   readonly #observers = new Set<CompensationObserver>();
@@ -93,6 +96,11 @@ export class Run implements RunContext {
 
   onSettled(callback: (outcome: RunOutcome) => void | Promise<void>): void {
     this.#settled.push(callback);
+  }
+
+  provideWaits(host: WaitHost): void {
+    if (this.waitHost !== undefined) throw new TypeError(`run of ${this.workflow.name}: provideWaits() was called twice`);
+    this.waitHost = host;
   }
 
   /** Called by the foundry when the run is over. A failing callback cannot change the outcome. */
@@ -186,7 +194,8 @@ export class Run implements RunContext {
       result = await operation.forge(input, foundry, signal);
     } catch (error) {
       this.#reported = true;
-      if (emitter.has("operationFailed")) {
+      // A run that stopped to wait did not fail.
+      if (emitter.has("operationFailed") && !isSuspended(error)) {
         this.#emitOperation("operationFailed", index, { error, durationMs: performance.now() - started });
       }
       throw error;
@@ -205,7 +214,7 @@ export class Run implements RunContext {
     if (signal.aborted) error = abortError(signal, location);
     else if (isWorkflowForgeError(thrown)) error = thrown;
     else error = new OperationFailedError(location, thrown);
-    if (!this.#reported) this.#emitOperation("operationFailed", index, { error, durationMs: 0 });
+    if (!this.#reported && !isSuspended(error)) this.#emitOperation("operationFailed", index, { error, durationMs: 0 });
     if (!this.compensates || preventsCompensation(error)) return error;
     return this.#compensate(index, error);
   }

@@ -1,6 +1,6 @@
 import { compose } from "./compose.js";
 import type { CompensationSettings } from "./compensation.js";
-import { MiddlewareError, WorkflowTimeoutError } from "./errors.js";
+import { MiddlewareError, WorkflowTimeoutError, isSuspended } from "./errors.js";
 import { Emitter, type Listener, type SmithEvents } from "./events.js";
 import { checkForgeOptions, execute, type Foundry } from "./foundry.js";
 import { neverAborted, raceAbort } from "./abort.js";
@@ -85,7 +85,7 @@ export function createSmith(options: SmithOptions = {}): Smith {
         events.emit("workflowCompleted", { ...base, output, durationMs: performance.now() - started });
         return output as T;
       } catch (error) {
-        events.emit("workflowFailed", { ...base, error, durationMs: performance.now() - started });
+        events.emit(isSuspended(error) ? "workflowSuspended" : "workflowFailed", { ...base, error, durationMs: performance.now() - started });
         throw error;
       }
     },

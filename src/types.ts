@@ -1,4 +1,5 @@
 import type { Foundry } from "./foundry.js";
+import type { WaitHost, WaitSpec } from "./waits.js";
 
 /** The shape every property bag satisfies. Give your own interface to `createFoundry<P>()`. */
 export type Properties = Record<string, unknown>;
@@ -23,6 +24,8 @@ export interface Operation<TInput = any, TOutput = any, P extends object = any> 
   readonly name: string;
   forge(input: TInput, foundry: Foundry<P>, signal: AbortSignal): MaybePromise<TOutput>;
   restore?(output: TOutput, foundry: Foundry<P>, signal: AbortSignal): MaybePromise<unknown>;
+  /** Set by `sleep`, `sleepUntil` and `waitForEvent`: what the operation waits for. */
+  readonly wait?: WaitSpec;
 }
 
 /** What a workflow run is executing: the workflow's identity and its operations, in order. */
@@ -121,6 +124,8 @@ export interface RunContext {
    * promise settles after the promise `callback` returns.
    */
   onSettled(callback: (outcome: RunOutcome) => void | Promise<void>): void;
+  /** Makes this run's wait operations durable (persistence does, from its start hook). Once per run. */
+  provideWaits(host: WaitHost): void;
 }
 
 /** How a run ended, as {@link RunContext.onSettled} reports it: the run's own result, after every layer. */

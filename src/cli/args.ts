@@ -90,7 +90,7 @@ const storeOptionFlags: Partial<Record<Flag, readonly (typeof storeFlags)[number
 const commandSpecificFlags: ReadonlySet<Flag> = new Set(Object.values(commandFlags).flat());
 const positionalNames: Record<CommandName, readonly string[]> = { list: [], show: ["instanceId", "workflowKey"], delete: ["instanceId", "workflowKey"], prune: [], ui: [] };
 // A record, so that a status added to SnapshotStatus does not compile here until it is listed.
-const statusNames: Record<SnapshotStatus, true> = { running: true, failed: true, compensating: true, completed: true };
+const statusNames: Record<SnapshotStatus, true> = { running: true, failed: true, compensating: true, completed: true, waiting: true, cancelled: true };
 const statuses = Object.keys(statusNames) as SnapshotStatus[];
 
 const isCommandName = (word: string | undefined): word is CommandName => (commandNames as readonly (string | undefined)[]).includes(word);

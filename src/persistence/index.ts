@@ -4,12 +4,14 @@ export {
   claimedSnapshot,
   isClaimable,
   matchesFilter,
+  unfinishedStatuses,
   type ClaimRequest,
   type WorkflowPersistenceProvider,
   type ProviderCapabilities,
   type SnapshotFilter,
 } from "./provider.js";
 export type { ListOptions } from "./list-options.js";
+export { nextEvent, type DeliveredEvent } from "./mailbox.js";
 export type { WorkflowExecutionSnapshot, SnapshotStatus } from "./snapshot.js";
 export type { SnapshotEvent, SnapshotDeletedEvent } from "./events.js";
 export { readTimeline, type OperationTimeline } from "./timeline.js";

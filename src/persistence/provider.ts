@@ -1,6 +1,8 @@
 import type { MaybePromise } from "../types.js";
 import type { ListOptions } from "./list-options.js";
 import type { WorkflowExecutionSnapshot, SnapshotStatus } from "./snapshot.js";
+import type { SnapshotKeys } from "./errors.js";
+import type { DeliveredEvent } from "./mailbox.js";
 
 /** Narrows `list()`. Every field is optional; all given fields must match. */
 export interface SnapshotFilter {
@@ -19,6 +21,14 @@ export interface ProviderCapabilities {
   readonly list?: boolean;
   /** `claim()` is implemented: the recovery coordinator claims what it runs a page at a time, in one call. */
   readonly claim?: boolean;
+  /**
+   * `deliver()` and `receive()` are implemented (events for `waitForEvent`), `delete()` also
+   * removes the instance's events, and `claim()`, when declared, returns the waiting records a
+   * delivery marked due.
+   */
+  readonly mailbox?: boolean;
+  /** `subscribe()` is implemented: the store tells the coordinator of deliveries as they happen. */
+  readonly push?: boolean;
 }
 
 /** What `claim()` takes: whose claim, until when, and how many records at most. */
@@ -64,19 +74,38 @@ export interface WorkflowPersistenceProvider {
    * coordinator lists and claims each record with a compare-and-set save.
    */
   claim?(request: ClaimRequest, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]>;
+  /**
+   * Stores `event` unless its instance already has an event with its `eventId` (first write wins,
+   * also between processes), in one write, and resolves whether it stored it. The instance need not
+   * exist yet. When the stored record is `waiting` for `event.name`, the same write marks it due:
+   * `claim()` returns it from then on (until its next save), and `subscribe`'s listeners are told.
+   * Declared by `capabilities.mailbox`.
+   */
+  deliver?(event: DeliveredEvent, signal?: AbortSignal): Promise<boolean>;
+  /** The instance's stored events named `name`, in the order they were first delivered. */
+  receive?(keys: SnapshotKeys, name: string, signal?: AbortSignal): Promise<DeliveredEvent[]>;
+  /**
+   * Calls `listener` (from any process's deliveries) whenever a delivery marked a record due, until
+   * the returned function is called. Declared by `capabilities.push`; a hint to look, never the
+   * only way to find due work.
+   */
+  subscribe?(listener: () => void, signal?: AbortSignal): Promise<() => Promise<void>>;
 }
 
-const unfinished: readonly SnapshotStatus[] = ["running", "failed", "compensating"];
+/** Statuses a coordinator may run: `waiting` only once due. */
+export const unfinishedStatuses: readonly SnapshotStatus[] = ["running", "failed", "compensating", "waiting"];
 
 /**
  * True when `claim(request)` may claim `snapshot` now: unfinished (and of a status the filter
- * names), matching the rest of the filter, under no live lease of any owner, and not a dead letter.
+ * names), matching the rest of the filter, under no live lease of any owner, not a dead letter, and,
+ * when waiting, due: its `wakeAt` is not after `request.now`, or a delivery marked it (`markedDue`).
  * The single definition for providers that decide in memory; SQL and scripts state the same.
  */
-export function isClaimable(snapshot: WorkflowExecutionSnapshot, request: ClaimRequest): boolean {
+export function isClaimable(snapshot: WorkflowExecutionSnapshot, request: ClaimRequest, markedDue = false): boolean {
   const { status, leaseExpiresAt, attempts } = snapshot;
-  if (!unfinished.includes(status) || !matchesFilter(snapshot, { status: unfinished, ...request.filter })) return false;
+  if (!unfinishedStatuses.includes(status) || !matchesFilter(snapshot, { status: unfinishedStatuses, ...request.filter })) return false;
   if (leaseExpiresAt !== undefined && Date.parse(leaseExpiresAt) > Date.parse(request.now)) return false;
+  if (status === "waiting") return markedDue || (snapshot.wakeAt !== undefined && Date.parse(snapshot.wakeAt) <= Date.parse(request.now));
   return !(status !== "running" && (attempts ?? 0) >= request.maxAttempts);
 }
 

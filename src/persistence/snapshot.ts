@@ -5,7 +5,11 @@ import { maxCauseMessage, maxStoredCauses, maxStoredStack } from "./stored-error
 import { isTimelineText } from "./timeline.js";
 import { SnapshotCorruptedError, type SnapshotKeys, type StoredError } from "./errors.js";
 
-export type SnapshotStatus = "running" | "failed" | "compensating" | "completed";
+/**
+ * `waiting`: suspended at a durable wait (operation `nextOperationIndex`), due at `wakeAt` or when
+ * the event `waitingFor` arrives. `cancelled`: stopped for good by `coordinator.cancel`.
+ */
+export type SnapshotStatus = "running" | "failed" | "compensating" | "completed" | "waiting" | "cancelled";
 
 /**
  * What a provider stores for one workflow instance. Its size grows with the user's properties and
@@ -50,6 +54,17 @@ export interface WorkflowExecutionSnapshot {
    * more than 1,000 operations and in snapshots written before it existed.
    */
   readonly timeline?: string;
+  /**
+   * The wait at `nextOperationIndex`: when it is due (a sleep's end, an event wait's timeout; ISO
+   * 8601), fixed when the wait was first reached so that a resumed run waits only for what is left.
+   */
+  readonly wakeAt?: string;
+  /** The event the wait at `nextOperationIndex` waits for. */
+  readonly waitingFor?: string;
+  /** The `eventId`s of the events this instance's waits consumed, in order: each is consumed once. */
+  readonly consumedEvents?: readonly string[];
+  /** When `coordinator.cancel` cancelled the instance (ISO 8601); with status `compensating`, the compensation ends it `cancelled`. */
+  readonly cancelledAt?: string;
   /** The run's annotations (`run.annotations`): at most 32 string keys and values. */
   readonly annotations?: Readonly<Record<string, string>>;
   /** ISO-8601. */
@@ -57,7 +72,9 @@ export interface WorkflowExecutionSnapshot {
   readonly updatedAt: string;
 }
 
-const statuses: ReadonlySet<string> = new Set<SnapshotStatus>(["running", "failed", "compensating", "completed"]);
+const statuses: ReadonlySet<string> = new Set<SnapshotStatus>(["running", "failed", "compensating", "completed", "waiting", "cancelled"]);
+
+const isInstant = (value: unknown): boolean => typeof value === "string" && Number.isFinite(Date.parse(value));
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -109,6 +126,11 @@ const rules: readonly ((s: Record<string, unknown>) => string | undefined)[] = [
   (s) => (s.leaseExpiresAt === undefined || typeof s.leaseExpiresAt === "string" ? undefined : "leaseExpiresAt is not a string"),
   (s) => (s.attempts === undefined || isCount(s.attempts) ? undefined : "attempts is not a non-negative integer"),
   (s) => (s.timeline === undefined || isTimelineText(s.timeline) ? undefined : 'timeline is not "startedAt,finishedAt,executions" per operation, separated by ";"'),
+  (s) => (s.wakeAt === undefined || isInstant(s.wakeAt) ? undefined : "wakeAt is not an ISO-8601 instant"),
+  (s) => (s.waitingFor === undefined || typeof s.waitingFor === "string" ? undefined : "waitingFor is not a string"),
+  (s) => (s.status !== "waiting" || s.wakeAt !== undefined || s.waitingFor !== undefined ? undefined : "a waiting snapshot has neither wakeAt nor waitingFor"),
+  (s) => (s.consumedEvents === undefined || (Array.isArray(s.consumedEvents) && s.consumedEvents.every((id) => typeof id === "string")) ? undefined : "consumedEvents is not a list of strings"),
+  (s) => (s.cancelledAt === undefined || isInstant(s.cancelledAt) ? undefined : "cancelledAt is not an ISO-8601 instant"),
   (s) => (s.annotations === undefined || isAnnotations(s.annotations) ? undefined : `annotations is not an object of at most ${maxAnnotations} strings`),
   (s) => (typeof s.createdAt === "string" && typeof s.updatedAt === "string" ? undefined : "createdAt/updatedAt are not strings"),
 ];
