@@ -1,4 +1,4 @@
-import { MiddlewareError, type ErrorLocation } from "../errors.js";
+import { MiddlewareError, isSuspended, type ErrorLocation } from "../errors.js";
 import { hasGeneratedExecutionId, type Foundry } from "../foundry.js";
 import { requireFunction } from "../internal/validate.js";
 import type { OperationContext, OperationMiddleware, RunContext } from "../types.js";
@@ -71,6 +71,8 @@ function persistenceMiddleware(provider: WorkflowPersistenceProvider, options: S
     try {
       result = await next(session.contextFor(context));
     } catch (error) {
+      // A run that stopped to wait stored that already: nothing failed.
+      if (isSuspended(error)) throw error;
       // A run that lost its claim writes nothing more: another process owns the instance now.
       if (session.lost !== undefined) throw session.lost;
       // Stopped by a shutdown past its deadline: the last checkpoint stays, and the claim goes back.
