@@ -5,6 +5,7 @@ import type { OperationContext, OperationMiddleware, RunContext } from "../types
 import { resolvePersistenceOptions, type PersistenceOptions } from "./options.js";
 import type { WorkflowPersistenceProvider } from "./provider.js";
 import { PersistenceSession } from "./session.js";
+import { explainConflict } from "./cancellation.js";
 import type { SessionOptions } from "./session-options.js";
 
 /**
@@ -74,14 +75,18 @@ function persistenceMiddleware(provider: WorkflowPersistenceProvider, options: S
       // A run that stopped to wait stored that already: nothing failed.
       if (isSuspended(error)) throw error;
       // A run that lost its claim writes nothing more: another process owns the instance now.
-      if (session.lost !== undefined) throw session.lost;
+      if (session.lost !== undefined) throw await explainConflict(provider, session.keys, session.lost, locationOf(context));
       // Stopped by a shutdown past its deadline: the last checkpoint stays, and the claim goes back.
       const deadline = session.deadlinePassed;
       if (deadline !== undefined) await session.stopForShutdown(deadline, context.index);
       await session.failed(context, error);
       throw error;
     }
-    await session.completed(context, result);
+    try {
+      await session.completed(context, result);
+    } catch (error) {
+      throw await explainConflict(provider, session.keys, error, locationOf(context));
+    }
     return result;
   };
   persistence.start = async (context) => {
