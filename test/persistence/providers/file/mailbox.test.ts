@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync } from "node:fs";
 import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -167,6 +167,15 @@ describe("FilePersistenceProvider's mailbox", () => {
         await rm(path);
         await mkdir(path);
       },
+      // A FIFO that no one writes to: a blocking open would never return.
+      ...(process.platform === "win32"
+        ? {}
+        : {
+            "a FIFO": async (path: string) => {
+              await rm(path);
+              execFileSync("mkfifo", [path]);
+            },
+          }),
       "an event file renamed (not the name made for its eventId)": (path) => rename(path, join(path, "..", "e-mfrgg.event")),
       "another instance's event copied in": async (path) => {
         const other = { foundryExecutionId: "order-43", workflowId: "expense" };
