@@ -66,7 +66,7 @@ export async function storeEvent(paths: EventPaths, text: string, durable: boole
         if (stored && durable) await syncDirectory(paths.mailbox);
         return stored;
       }
-      if (attempt === mailboxAttempts) throw new Error(`the mailbox ${paths.mailbox} was removed ${attempt} times while an event was delivered to it`);
+      if (attempt === mailboxAttempts) throw new Error(`the mailbox ${paths.mailbox} was gone at each of ${attempt} attempts to link the event into it (deleted meanwhile, each time)`);
       if ((await makeMailbox(paths.mailbox)) && durable) await syncDirectory(paths.directory);
     }
   } finally {
