@@ -1,5 +1,5 @@
 import { isWorkflowForgeError, messageOf } from "../../errors.js";
-import type { SnapshotCodec } from "../codec/codec.js";
+import { decodeValue, defaultSnapshotCodec, encodeValue, type SnapshotCodec } from "../codec/codec.js";
 import { SnapshotCorruptedError, SnapshotSerializationError, type SnapshotKeys } from "../errors.js";
 import type { DeliveredEvent } from "../mailbox.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
@@ -42,20 +42,30 @@ export function decodeFromStorage(codec: SnapshotCodec, text: string, keys: Snap
   }
 }
 
-// A codec stores snapshots, so an event's payload travels as the `lastOutput` of a carrier
-// snapshot with the event's keys: whatever the codec does to snapshots (the built-in envelope's
-// checksum and size limit, a custom format, encryption) it does to payloads too.
-function carrierOf(event: DeliveredEvent): WorkflowExecutionSnapshot {
+// A custom codec knows only snapshots: an event's payload travels through it as the last output of
+// a snapshot of the event's keys that holds nothing else, so an encrypting or size-limiting codec
+// treats payloads as it treats snapshots.
+function payloadCarrier(event: DeliveredEvent): WorkflowExecutionSnapshot {
   const { foundryExecutionId, workflowId, name, sentAt, payload } = event;
-  return { formatVersion: 1, foundryExecutionId, workflowId, workflowName: name, definitionFingerprint: "event", operationCount: 0, nextOperationIndex: 0, properties: {}, lastOutput: payload, status: "completed", revision: 0, createdAt: sentAt, updatedAt: sentAt };
+  return { formatVersion: 1, foundryExecutionId, workflowId, workflowName: name, definitionFingerprint: "", operationCount: 0, nextOperationIndex: 0, lastOutput: payload, properties: {}, status: "completed", revision: 0, createdAt: sentAt, updatedAt: sentAt };
 }
 
-/** `event.payload` as the codec's text, with the errors of {@link encodeForStorage}. */
+/**
+ * The text an event's payload is stored as: {@link encodeValue}'s with the default codec, so Date,
+ * Map, BigInt and the rest round-trip; with a custom codec, its encoding of a snapshot carrying the
+ * payload. Throws as encoding a snapshot does (`SnapshotSerializationError`), before anything is written.
+ */
 export function encodePayload(codec: SnapshotCodec, event: DeliveredEvent): string {
-  return encodeForStorage(codec, carrierOf(event));
+  return codec === defaultSnapshotCodec ? encodeValue(event.payload, "payload") : encodeForStorage(codec, payloadCarrier(event));
 }
 
-/** The payload of what {@link encodePayload} wrote, with the errors of {@link decodeFromStorage}. */
-export function decodePayload(codec: SnapshotCodec, text: string, keys: SnapshotKeys): unknown {
-  return decodeFromStorage(codec, text, keys).lastOutput;
+/** The payload `text` holds, as {@link encodePayload} wrote it for `keys`; `SnapshotCorruptedError` naming them when it does not decode. */
+export function decodePayload(codec: SnapshotCodec, text: unknown, keys: SnapshotKeys): unknown {
+  if (typeof text !== "string") throw new SnapshotCorruptedError(keys, `an event's payload is stored as ${text === null ? "NULL" : typeof text}, not text`);
+  if (codec !== defaultSnapshotCodec) return decodeFromStorage(codec, text, keys).lastOutput;
+  try {
+    return decodeValue(text);
+  } catch (error) {
+    throw new SnapshotCorruptedError(keys, `an event's payload does not decode: ${messageOf(error)}`, error);
+  }
 }
