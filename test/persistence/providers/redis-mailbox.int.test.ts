@@ -197,6 +197,20 @@ describeWithServer("RedisPersistenceProvider mailbox on a real redis-server", se
       expect(await provider.receive(snapshot, "approved")).toEqual([]);
     });
 
+    it("completedTtlSeconds expires the instance's events with its completed record, and a later save of another status keeps both", async () => {
+      const keyPrefix = prefix();
+      const provider = new RedisPersistenceProvider({ client: admin, keyPrefix, completedTtlSeconds: 60 });
+      const snapshot = waiting({ waitingFor: "approved" });
+      const [record, events] = [`${keyPrefix}s:${member(snapshot)}`, `${keyPrefix}e:${member(snapshot)}`];
+      await provider.deliver(eventFor(snapshot, "approved"));
+      await provider.save(snapshot);
+      const completed = nextRevision(snapshot, { status: "completed" });
+      await provider.save(completed);
+      for (const key of [record, events]) expect(await admin.ttl(key)).toBeGreaterThan(55);
+      await provider.save(nextRevision(completed, { status: "running" }));
+      for (const key of [record, events]) expect(await admin.pttl(key)).toBe(-1);
+    });
+
     it("scores a waiting record by its wake time, leaves one waiting only for an event out of the claimable set until a delivery, and a save clears the mark", async () => {
       const keyPrefix = prefix();
       const provider = new RedisPersistenceProvider({ client: admin, keyPrefix });
