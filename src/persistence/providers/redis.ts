@@ -133,7 +133,7 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
   async claim(request: ClaimRequest, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]> {
     signal?.throwIfAborted();
     const read = listedReader(undefined, options, "RedisPersistenceProvider");
-    const args = claimArguments(request, this.#prefix);
+    const args = claimArguments(request, this.#prefix, this.#claimable);
     if (args === undefined) return [];
     const reply = await this.#script(claimScript, [this.#claimable], args, "claim", listErrorKeys);
     const triples = Array.isArray(reply) ? (reply as unknown[]) : [];

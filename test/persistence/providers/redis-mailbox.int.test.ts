@@ -320,7 +320,7 @@ describeWithServer("RedisPersistenceProvider mailbox on a real redis-server", se
       }
     });
 
-    it("an ioredis client with its own keyPrefix publishes and subscribes on the same channel", async () => {
+    it("an ioredis client with its own keyPrefix publishes and subscribes on the same channel, and claim() then takes the record", async () => {
       const prefixed = new Redis(started.url, { keyPrefix: prefix() });
       try {
         const provider = new RedisPersistenceProvider({ client: prefixed, keyPrefix: prefix() });
@@ -332,6 +332,7 @@ describeWithServer("RedisPersistenceProvider mailbox on a real redis-server", se
         await provider.deliver(eventFor(snapshot, "approved"));
         await heardOnce;
         await stop();
+        expect((await provider.claim(claimAt(Date.now(), snapshot.workflowName))).map((s) => s.foundryExecutionId)).toEqual([snapshot.foundryExecutionId]);
       } finally {
         await prefixed.quit();
       }
