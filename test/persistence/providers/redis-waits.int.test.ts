@@ -9,8 +9,12 @@ import { RedisPersistenceProvider } from "../../../src/persistence/providers/red
 import { describeWithServer } from "../../support/describe-with-server.js";
 import { startRedis } from "../../support/redis-server.js";
 
-// Durable waits end to end on Redis: a run suspends at its wait through one client, an approval is
-// sent through another, and a started coordinator on a third is woken by the store's push alone.
+// Durable waits end to end on Redis: runs suspend at their wait through one client, approvals are
+// sent through another, and a coordinator resumes them.
+
+const turns = async (count: number): Promise<void> => {
+  for (let i = 0; i < count; i++) await new Promise((resolve) => setImmediate(resolve));
+};
 
 const server = await startRedis();
 
@@ -70,4 +74,45 @@ describeWithServer("Durable waits on a real redis-server", server, (started) => 
       await coordinator.close();
     }
   });
+
+  it("1,000 approvals, each sent before, during or after its run reaches the wait: every event is consumed once and every run completes", async () => {
+    const keyPrefix = `trials-${randomUUID()}:`;
+    const nodeRedis = await createClient({ url: started.url }).connect();
+    clients.push({ close: () => nodeRedis.close() });
+    const provider = new RedisPersistenceProvider({ client: ioredis(), keyPrefix });
+    const sender = new RedisPersistenceProvider({ client: nodeRedis, keyPrefix });
+    const paid = new Map<string, unknown[]>();
+    const approval = createWorkflow("Approval")
+      .addOperation(action("reserve", () => undefined))
+      .addOperation(waitForEvent<{ id: string }>("approval", "approved"))
+      .addOperation(action("charge", (event: { id: string }) => void paid.set(event.id, [...(paid.get(event.id) ?? []), event])))
+      .build();
+    const coordinator = createRecoveryCoordinator({ provider, resolveWorkflow: () => approval });
+    const timings = ["before", "during", "after"] as const;
+    const trial = async (id: string, when: (typeof timings)[number]): Promise<void> => {
+      const send = () => signalInstance(sender, { instanceId: id, workflowKey: "Approval" }, "approved", { id }, { eventId: `mail-${id}` });
+      const forge = () =>
+        createSmith()
+          .forge(approval, usePersistence(createFoundry("Approval"), provider, { instanceId: id }))
+          .catch((error: unknown) => {
+            if (!isSuspended(error)) throw error;
+          });
+      if (when === "before") await send().then(forge);
+      else if (when === "after") await forge().then(send);
+      else await Promise.all([forge(), turns(Math.floor(Math.random() * 12)).then(send)]);
+    };
+    try {
+      for (let batch = 0; batch < 20; batch++) {
+        const ids = Array.from({ length: 50 }, (_, i) => `approval-${batch * 50 + i}`);
+        await Promise.all(ids.map((id) => trial(id, timings[Math.floor(Math.random() * 3)]!)));
+        // What suspended is due now (its event arrived): one pass resumes it.
+        await coordinator.resumeAll();
+      }
+      expect(await provider.list()).toEqual([]);
+      expect(paid.size).toBe(1_000);
+      for (const [id, events] of paid) expect(events, id).toEqual([{ id }]);
+    } finally {
+      await coordinator.close();
+    }
+  }, 120_000);
 });
