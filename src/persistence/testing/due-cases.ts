@@ -36,7 +36,9 @@ async function turns(): Promise<void> {
  * an event for it is delivered (`deliverer`). Afterwards the re-read saw the event, or the delivery
  * marked the record due and claim() takes it: otherwise the wake-up is lost.
  */
-async function raceTrial(saver: WorkflowPersistenceProvider, deliverer: WorkflowPersistenceProvider, workflowName: string, trial: number): Promise<void> {
+async function raceTrial(saver: WorkflowPersistenceProvider, deliverer: WorkflowPersistenceProvider, caseName: string, trial: number): Promise<void> {
+  // A name of its own, so that claim() sees this trial's record only.
+  const workflowName = `${caseName}-${trial}`;
   const keys = randomKeys();
   const running = fullSnapshot({ ...keys, workflowName, status: "running", leaseExpiresAt: at(Date.now() + 60_000) });
   await saver.save(running);
@@ -52,9 +54,9 @@ async function raceTrial(saver: WorkflowPersistenceProvider, deliverer: Workflow
   };
   const [seen, stored] = await Promise.all([suspend(), send()]);
   assert.equal(stored, true, `trial ${trial}: the delivery was not stored`);
+  if (seen) return;
   const claimed = await claim(saver, request(workflowName));
-  assert.ok(claimed.every((snapshot) => snapshot.foundryExecutionId === keys.foundryExecutionId), `trial ${trial}: claim() took a record of an earlier trial`);
-  assert.ok(seen || claimed.length === 1, `trial ${trial}: a lost wake-up: the re-read after the waiting save did not see the event, and claim() did not take the record the delivery should have marked due`);
+  assert.ok(claimed.length === 1, `trial ${trial}: a lost wake-up: the re-read after the waiting save did not see the event, and claim() did not take the record the delivery should have marked due`);
 }
 
 export const timerCases: ConformanceCase[] = [
