@@ -6,9 +6,10 @@ import type { SnapshotFilter } from "../persistence/provider.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
 import type { Selection } from "./args.js";
 import { CliError, describeCause } from "./errors.js";
-import { displayKey, formatSnapshot, formatTable } from "./format.js";
+import { describeKeys, displayKey, formatSnapshot, formatTable } from "./format.js";
 import { toJson } from "./json.js";
-import { stateOf } from "./stale.js";
+import { overdueAfterMs, stateOf } from "./stale.js";
+import { formatAge } from "./duration.js";
 import type { OpenStore } from "./stores.js";
 import { byUpdatedAt, summarize } from "./summary.js";
 
@@ -28,7 +29,6 @@ export interface CommandContext {
 }
 
 const plural = (count: number, noun: string): string => `${count} ${noun}${count === 1 ? "" : "s"}`;
-const describeKeys = (keys: SnapshotKeys): string => `instance ${displayKey(keys.foundryExecutionId)} / workflow key ${displayKey(keys.workflowId)}`;
 
 // The CLI runs no instance and owns no lease, so it asks as nobody: any live claim is another's.
 // What counts as one (status, owner, lease) is the library's single definition, the coordinator's.
@@ -40,17 +40,25 @@ export async function listCommand(context: CommandContext, selection: Selection)
   const { snapshots, unreadable } = await select(context, selection);
   if (context.json) stdout.write(`${toJson(snapshots.map((snapshot) => summarize(snapshot, now)))}\n`);
   else if (snapshots.length === 0) stdout.write(`No snapshots${describeSelection(selection)} in ${store.label}.\n`);
-  else stdout.write(`${formatTable(snapshots, now)}\n${plural(snapshots.length, "snapshot")}${describeSelection(selection)} in ${store.label}.\n${staleNote(snapshots, now)}`);
+  else stdout.write(`${formatTable(snapshots, now)}\n${plural(snapshots.length, "snapshot")}${describeSelection(selection)} in ${store.label}.\n${stateNotes(snapshots, now)}`);
   await reportForeignEntries(context);
   return reportUnreadable(context, unreadable);
 }
 
-// After the table: what "stale" means and what becomes of such a snapshot.
-function staleNote(snapshots: readonly WorkflowExecutionSnapshot[], now: number): string {
-  const stale = snapshots.filter((snapshot) => stateOf(snapshot, now).state === "stale").length;
-  if (stale === 0) return "";
-  const [is, it] = stale === 1 ? ["is", "it"] : ["are", "them"];
-  return `${plural(stale, "snapshot")} ${is} stale: no process works on ${it} any more (a lease expired, or an owner process on this host exited), whatever the status says; a worker's recovery coordinator (resumeAll) takes ${it} over. "workflowforge show" says why.\n`;
+// After the table: what "stale" and "overdue" mean and what to do about such a snapshot.
+function stateNotes(snapshots: readonly WorkflowExecutionSnapshot[], now: number): string {
+  const count = (state: "stale" | "overdue"): number => snapshots.filter((snapshot) => stateOf(snapshot, now).state === state).length;
+  const [stale, overdue] = [count("stale"), count("overdue")];
+  let notes = "";
+  if (stale > 0) {
+    const [is, it] = stale === 1 ? ["is", "it"] : ["are", "them"];
+    notes += `${plural(stale, "snapshot")} ${is} stale: no process works on ${it} any more (a lease expired, or an owner process on this host exited), whatever the status says; a worker's recovery coordinator (resumeAll) takes ${it} over. "workflowforge show" says why.\n`;
+  }
+  if (overdue > 0) {
+    const [is, it] = overdue === 1 ? ["is", "its"] : ["are", "their"];
+    notes += `${plural(overdue, "snapshot")} ${is} overdue: waiting, ${it} wake time passed over ${formatAge(overdueAfterMs)} ago, and no worker has resumed ${overdue === 1 ? "it" : "them"}; check that a recovery coordinator (start() or resumeAll) runs on this store.\n`;
+  }
+  return notes;
 }
 
 // Beside the result, on stderr: files the provider never lists (not its records), so that a record
