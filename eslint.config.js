@@ -26,7 +26,7 @@ export default tseslint.config(
     // The core is dependency-free and runtime-neutral: no node:* modules and no drivers. The CLI is
     // a Node program of its own that opens the drivers the user asks for; the inspector is its web server.
     files: ["src/**/*.ts"],
-    ignores: ["src/persistence/providers/file/{provider,fs,lock,replace,directory,owner}.ts", "src/persistence/testing/**", "src/cli/**", "src/inspector/**"],
+    ignores: ["src/persistence/providers/file/{provider,fs,lock,replace,directory,owner,mailbox}.ts", "src/persistence/testing/**", "src/cli/**", "src/inspector/**"],
     rules: {
       "no-restricted-imports": [
         "error",

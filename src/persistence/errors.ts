@@ -7,7 +7,7 @@ export interface SnapshotKeys {
 }
 
 /** The provider call that failed. */
-export type ProviderCall = "save" | "tryLoad" | "delete" | "list" | "claim";
+export type ProviderCall = "save" | "tryLoad" | "delete" | "list" | "claim" | "deliver" | "receive" | "subscribe";
 
 export function describeKeys(keys: SnapshotKeys): string {
   return `instance "${keys.foundryExecutionId}" / workflow "${keys.workflowId}"`;

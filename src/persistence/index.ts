@@ -43,9 +43,20 @@ export {
   type RecoveryCoordinator,
   type RecoveryCoordinatorOptions,
   type RecoveryRunOptions,
+  type StartOptions,
   type CloseOptions,
 } from "./recovery/coordinator.js";
+export { signalInstance, type SignalOptions, type SignalResult } from "./recovery/signal.js";
+export { cancelInstance, type CancelOptions, type CancelOutcome } from "./recovery/cancel.js";
 export { type RetryOptions } from "./recovery/retry.js";
 export { type EnqueueOptions } from "./recovery/enqueue.js";
-export type { RecoveryOutcome, RecoveryReport, ResumedInstance, FailedInstance, SkippedInstance } from "./recovery/report.js";
+export type {
+  RecoveryOutcome,
+  RecoveryReport,
+  ResumedInstance,
+  SuspendedInstance,
+  FailedInstance,
+  CancelledInstance,
+  SkippedInstance,
+} from "./recovery/report.js";
 export { UnknownWorkflowError, RetriesExhaustedError } from "./recovery/errors.js";

@@ -159,6 +159,11 @@ export class LeaseKeeper {
     return this.#renewing ?? Promise.resolve();
   }
 
+  /** Undoes {@link stopRenewing}: a suspended run took its instance back. */
+  resumeRenewing(): void {
+    this.#renewalsStopped = false;
+  }
+
   /** The run settled: nothing more to watch. */
   close(): Promise<void> {
     clearInterval(this.#timer);

@@ -1,10 +1,11 @@
-import { MiddlewareError, type ErrorLocation } from "../errors.js";
+import { MiddlewareError, isSuspended, type ErrorLocation } from "../errors.js";
 import { hasGeneratedExecutionId, type Foundry } from "../foundry.js";
 import { requireFunction } from "../internal/validate.js";
 import type { OperationContext, OperationMiddleware, RunContext } from "../types.js";
 import { resolvePersistenceOptions, type PersistenceOptions } from "./options.js";
 import type { WorkflowPersistenceProvider } from "./provider.js";
 import { PersistenceSession } from "./session.js";
+import { explainConflict } from "./cancellation.js";
 import type { SessionOptions } from "./session-options.js";
 
 /**
@@ -71,15 +72,21 @@ function persistenceMiddleware(provider: WorkflowPersistenceProvider, options: S
     try {
       result = await next(session.contextFor(context));
     } catch (error) {
+      // A run that stopped to wait stored that already: nothing failed.
+      if (isSuspended(error)) throw error;
       // A run that lost its claim writes nothing more: another process owns the instance now.
-      if (session.lost !== undefined) throw session.lost;
+      if (session.lost !== undefined) throw await explainConflict(provider, session.keys, session.lost, locationOf(context));
       // Stopped by a shutdown past its deadline: the last checkpoint stays, and the claim goes back.
       const deadline = session.deadlinePassed;
       if (deadline !== undefined) await session.stopForShutdown(deadline, context.index);
       await session.failed(context, error);
       throw error;
     }
-    await session.completed(context, result);
+    try {
+      await session.completed(context, result);
+    } catch (error) {
+      throw await explainConflict(provider, session.keys, error, locationOf(context));
+    }
     return result;
   };
   persistence.start = async (context) => {

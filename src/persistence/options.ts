@@ -1,4 +1,4 @@
-import { describe, rejectUnknownKeys, requireName, requireOptionalBoolean, requireOptionsObject, requireTimerMs } from "../internal/validate.js";
+import { describe, rejectUnknownKeys, requireDelayMs, requireName, requireOptionalBoolean, requireOptionsObject, requireTimerMs } from "../internal/validate.js";
 import type { MaybePromise, WorkflowInfo } from "../types.js";
 import type { WorkflowExecutionSnapshot } from "./snapshot.js";
 
@@ -46,6 +46,12 @@ export interface PersistenceOptions {
    * Node.js keeps). @default undefined (no lease)
    */
   readonly lease?: { readonly ttlMs: number };
+  /**
+   * A sleep with at most this much left waits in the process; a longer one, and an event wait
+   * whose event has not arrived, suspends the run (`WorkflowSuspendedError`) for a recovery
+   * coordinator to continue when it is due. @default 1_000
+   */
+  readonly waitInProcessMs?: number;
 }
 
 export interface ResolvedPersistenceOptions {
@@ -58,6 +64,7 @@ export interface ResolvedPersistenceOptions {
   readonly onDefinitionMismatch: "error" | "restart" | SnapshotMigration;
   readonly owner: string;
   readonly leaseTtlMs: number | undefined;
+  readonly waitInProcessMs: number;
   /** Each run counts one attempt in the snapshot (the recovery coordinator's claims). */
   readonly countsAttempts: boolean;
 }
@@ -84,7 +91,7 @@ function defaultOwner(uuid: string): string {
   return `process-${uuid}`;
 }
 
-const known = ["enabled", "instanceId", "workflowKey", "persistOnFailure", "onComplete", "rerunCompleted", "onDefinitionMismatch", "owner", "lease"];
+const known = ["enabled", "instanceId", "workflowKey", "persistOnFailure", "onComplete", "rerunCompleted", "onDefinitionMismatch", "owner", "lease", "waitInProcessMs"];
 const where = "usePersistence(foundry, provider, options)";
 
 /** Validates every option, throwing `TypeError` naming the first bad one. */
@@ -111,6 +118,7 @@ export function resolvePersistenceOptions(input: unknown): ResolvedPersistenceOp
     rejectUnknownKeys(requireOptionsObject(lease, `${where}: options.lease`), ["ttlMs"], `${where}: options.lease`);
     requireTimerMs(lease.ttlMs, `${where}: options.lease.ttlMs`);
   }
+  if (options.waitInProcessMs !== undefined) requireDelayMs(options.waitInProcessMs, `${where}: options.waitInProcessMs`);
   return {
     enabled: options.enabled ?? true,
     instanceId: options.instanceId,
@@ -121,6 +129,7 @@ export function resolvePersistenceOptions(input: unknown): ResolvedPersistenceOp
     onDefinitionMismatch,
     owner: options.owner ?? processOwner,
     leaseTtlMs: lease?.ttlMs,
+    waitInProcessMs: options.waitInProcessMs ?? 1_000,
     countsAttempts: false,
   };
 }

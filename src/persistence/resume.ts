@@ -1,7 +1,7 @@
-import { isWorkflowForgeError, messageOf } from "../errors.js";
+import { WorkflowCancelledError, isWorkflowForgeError, messageOf } from "../errors.js";
 import type { WorkflowInfo } from "../types.js";
 import { describeClaim, isClaimedByOther } from "./claim.js";
-import { SnapshotConflictError, WorkflowDefinitionMismatchError, type SnapshotKeys } from "./errors.js";
+import { SnapshotConflictError, WorkflowDefinitionMismatchError, describeKeys, type SnapshotKeys } from "./errors.js";
 import type { ResolvedPersistenceOptions } from "./options.js";
 import { validateSnapshot, type WorkflowExecutionSnapshot } from "./snapshot.js";
 
@@ -33,6 +33,7 @@ export async function planResume(stored: WorkflowExecutionSnapshot | undefined, 
   if (stored === undefined) return { kind: "fresh", revision: 0 };
   const { revision } = stored;
   if (stored.status === "completed") return context.options.rerunCompleted ? { kind: "fresh", revision } : { kind: "done", revision, snapshot: stored };
+  if (stored.status === "cancelled") throw new WorkflowCancelledError({ workflowName: context.workflow.name }, `${describeKeys(context.keys)} was cancelled at ${stored.cancelledAt ?? stored.updatedAt}`);
   if (isClaimedByOther(stored, context.options.owner)) {
     throw new SnapshotConflictError({ keys: context.keys, detail: describeClaim(stored) });
   }

@@ -27,9 +27,11 @@ export interface ClaimWrites {
 export class RunClaim {
   readonly #writes: ClaimWrites;
   readonly #lease: LeaseKeeper;
+  readonly #keys: SnapshotKeys;
 
   private constructor(keys: SnapshotKeys, ttlMs: number, writes: ClaimWrites) {
     this.#writes = writes;
+    this.#keys = keys;
     this.#lease = new LeaseKeeper({
       ttlMs,
       renew: (held) => this.#renew(held),
@@ -70,16 +72,36 @@ export class RunClaim {
     this.#lease.assertLive();
   }
 
-  /** Stores the last checkpoint again without a lease, and gives back the attempt this claim counted. */
+  /**
+   * Gives the claim back without counting an attempt, so another worker can take the instance over
+   * at once: the last checkpoint is stored again with no lease, and without the attempt this claim
+   * counted. Fenced like every save; a failure to release (logged) only means the others wait for
+   * the lease to expire. Resolves whether it released.
+   */
   async release(): Promise<boolean> {
     if (this.#lease.lost !== undefined) return false;
     await this.#lease.stopRenewing();
-    return this.#writes.rewrite((stored) => {
-      const released: Record<string, unknown> = { ...stored };
-      delete released.leaseExpiresAt;
-      if (typeof stored.attempts === "number" && stored.attempts > 0) released.attempts = stored.attempts - 1;
-      return released as unknown as WorkflowExecutionSnapshot;
-    }, "release");
+    try {
+      return await this.#writes.rewrite((stored) => {
+        const released: Record<string, unknown> = { ...stored };
+        delete released.leaseExpiresAt;
+        if (typeof stored.attempts === "number" && stored.attempts > 0) released.attempts = stored.attempts - 1;
+        return released as unknown as WorkflowExecutionSnapshot;
+      }, "release");
+    } catch (error) {
+      this.#writes.logger.warn(`could not release the claim on ${describeKeys(this.#keys)}`, error);
+      return false;
+    }
+  }
+
+  /** The run suspends: its last save gives the claim back, so nothing renews it meanwhile. */
+  suspend(): Promise<void> {
+    return this.#lease.stopRenewing();
+  }
+
+  /** The suspended run took the instance back (its save landed or is being sent): renewals go on. */
+  resumeRenewing(): void {
+    this.#lease.resumeRenewing();
   }
 
   /** Aborted when the claim is lost. */

@@ -1,3 +1,4 @@
+import type { Clock } from "../clock.js";
 import type { ResolvedPersistenceOptions } from "./options.js";
 import type { WorkflowExecutionSnapshot } from "./snapshot.js";
 
@@ -25,4 +26,6 @@ export interface SessionOptions extends ResolvedPersistenceOptions {
    * (the coordinator links one per attempt): the operations' signal listens to it for good.
    */
   readonly deadline?: AbortSignal | undefined;
+  /** Where wake times are read, in place of the foundry's clock (the coordinator's). */
+  readonly clock?: Clock | undefined;
 }

@@ -16,9 +16,10 @@ import { RunClaim } from "./run-claim.js";
 import type { SessionOptions } from "./session-options.js";
 import { storedError } from "./stored-error.js";
 import { fingerprintOf, type SnapshotStatus, type WorkflowExecutionSnapshot } from "./snapshot.js";
-import { continueFrom, failedFrom, isoTime, snapshotEvent, snapshotOf, type SnapshotState } from "./snapshot-state.js";
+import { continueFrom, failedFrom, isoTime, snapshotEvent, snapshotOf, unleased, type SnapshotState } from "./snapshot-state.js";
 import { SnapshotStore } from "./snapshot-store.js";
 import { Timeline } from "./timeline.js";
+import { DurableWaits } from "./durable-waits.js";
 
 /**
  * The persistence state of one run: opened once by the middleware's start hook, before the first
@@ -45,7 +46,8 @@ export class PersistenceSession {
     this.#workflow = run.workflow;
     this.keys = snapshotKeysOf(foundry, run.workflow, options);
     const fingerprint = fingerprintOf(run.workflow);
-    this.#state = { keys: this.keys, workflow: run.workflow, fingerprint, options, revision: 0, next: 0, status: "running", outputs: {}, annotations: run.annotations };
+    const clock = options.clock ?? foundry.clock;
+    this.#state = { keys: this.keys, workflow: run.workflow, fingerprint, options, revision: 0, next: 0, status: "running", outputs: {}, annotations: run.annotations, clock };
     this.#store = new SnapshotStore(provider, this.#state, options, foundry, context.signal);
     run.setIdentity({ instanceId: this.keys.foundryExecutionId, workflowKey: this.keys.workflowId });
   }
@@ -81,9 +83,11 @@ export class PersistenceSession {
     context.run.observeCompensation(
       compensationCheckpoints(state, session.#workflow, {
         saveCompensating: (pending) => session.#save("compensating", session.#locate(pending)),
-        remove: () => session.#store.delete(session.#locate(0)),
+        // A cancelled instance keeps its record, as `cancelled`, once its compensation is done.
+        remove: () => (state.cancelledAt === undefined ? session.#store.delete(session.#locate(0)) : session.#save("cancelled", session.#locate(0))),
       }),
     );
+    if (session.#workflow.operations.some((operation) => operation.wait !== undefined)) context.run.provideWaits(session.#waits(provider));
     // A snapshot may say everything is done (a crash before the delete, or a migration): finishing must still clean up.
     const count = session.#workflow.operations.length;
     if (state.status === "running" && state.next >= count) await session.#finish(session.#locate(count - 1));
@@ -121,11 +125,11 @@ export class PersistenceSession {
   }
 
   /**
-   * Gives the claim back (see {@link release}) and throws the abort that ends the run: neither a
-   * failure to record nor one to compensate.
+   * Gives the claim back (see {@link RunClaim.release}) and throws the abort that ends the run:
+   * neither a failure to record nor one to compensate.
    */
   async stopForShutdown(reason: AbortSignal, index: number): Promise<never> {
-    await this.release();
+    await this.#claim?.release();
     throw abortError(reason, this.#locate(index));
   }
 
@@ -138,6 +142,8 @@ export class PersistenceSession {
   /** Checkpoint after operation `index` completed: the barrier before the next operation. */
   async completed(context: OperationContext<any>, result: unknown): Promise<void> {
     this.#state.timeline?.finished(context.index);
+    // The wait that just ended (if it was one): the next wait fixes its own wake time.
+    if (this.#state.wakeAt !== undefined || this.#state.waitingFor !== undefined) [this.#state.wakeAt, this.#state.waitingFor] = [undefined, undefined];
     if (context.operation.restore !== undefined) this.#state.outputs[context.index] = restoreDataOf(result);
     this.#state.lastOutput = outputOf(result);
     this.#state.next = context.index + 1;
@@ -177,27 +183,13 @@ export class PersistenceSession {
     }
   }
 
-  /**
-   * Gives the claim back without counting an attempt, so another worker can take the instance over
-   * at once: the last checkpoint is stored again with no lease. Fenced like every save; a failure
-   * to release only means the others wait for the lease to expire.
-   */
-  async release(): Promise<boolean> {
-    try {
-      return (await this.#claim?.release()) ?? false;
-    } catch (error) {
-      this.#foundry.logger.warn(`could not release the claim on ${this.#workflow.name}`, error);
-      return false;
-    }
-  }
-
   async #adopt(stored: WorkflowExecutionSnapshot | undefined, run: RunContext): Promise<void> {
     const state = this.#state;
     const count = this.#workflow.operations.length;
     const plan = await planResume(stored, { keys: this.keys, workflow: this.#workflow, fingerprint: state.fingerprint, options: this.#options });
     state.revision = plan.revision;
     if (plan.kind === "fresh") {
-      const now = Date.now();
+      const now = state.clock.now();
       state.createdAt = isoTime(now);
       state.timeline = Timeline.of(count, now);
       // A leased run stores its claim before any operation: a failure then rewrites that record.
@@ -213,9 +205,29 @@ export class PersistenceSession {
       return;
     }
     if (plan.kind === "done") state.status = "completed";
+    if (snapshot.status === "waiting") state.status = "waiting";
     restoreProperties(this.#foundry.properties as Record<string, unknown>, snapshot.properties);
     run.resumeAt(plan.kind === "done" ? count : snapshot.nextOperationIndex, { lastOutput: state.lastOutput, restoreData: state.outputs });
     this.#foundry[emitEvent]("snapshotRestored", snapshotEvent(snapshot));
+  }
+
+  // The run's wait host: a suspension saves the state `waiting` without a lease, and gives back the attempt this run's claim counted.
+  #waits(provider: WorkflowPersistenceProvider): DurableWaits {
+    const state = this.#state;
+    const here = (): ErrorLocation => this.#locate(state.next);
+    const settings = { keys: this.keys, workflow: this.#workflow, provider, clock: state.clock, waitInProcessMs: this.#options.waitInProcessMs };
+    return new DurableWaits(settings, state, {
+      suspend: async () => {
+        await this.#claim?.suspend();
+        if (this.#options.countsAttempts && state.attempts !== undefined && state.attempts > 0) state.attempts -= 1;
+        await this.#store.write(() => unleased(snapshotOf(state, "waiting", this.#foundry.properties as Record<string, unknown>)), here());
+        state.status = "waiting";
+      },
+      reclaim: async () => {
+        this.#claim?.resumeRenewing();
+        await this.#save("running", here());
+      },
+    });
   }
 
   async #finish(location: ErrorLocation): Promise<void> {

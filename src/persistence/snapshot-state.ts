@@ -1,3 +1,4 @@
+import type { Clock } from "../clock.js";
 import type { RunAnnotations, WorkflowInfo } from "../types.js";
 import type { SnapshotKeys, StoredError } from "./errors.js";
 import type { SnapshotEvent } from "./events.js";
@@ -24,13 +25,20 @@ export interface SnapshotState {
   timeline?: Timeline | undefined;
   /** The run's annotations, stored with every snapshot built from this state. */
   annotations?: RunAnnotations | undefined;
+  /** Where the time of every save is read: the foundry's clock, or the coordinator's. */
+  readonly clock: Clock;
+  /** The wait at `next`, once reached: its wake time and the event it waits for (see the snapshot's fields). */
+  wakeAt?: string | undefined;
+  waitingFor?: string | undefined;
+  consumedEvents?: string[] | undefined;
+  cancelledAt?: string | undefined;
 }
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** The snapshot of the next revision, with `properties` as they are now (copied one level deep). */
 export function snapshotOf(state: SnapshotState, status: SnapshotStatus, properties: object, error = state.error): WorkflowExecutionSnapshot {
-  const now = Date.now();
+  const now = state.clock.now();
   const updatedAt = isoTime(now);
   state.createdAt ??= updatedAt;
   const snapshot: Writable<WorkflowExecutionSnapshot> = {
@@ -56,7 +64,16 @@ export function snapshotOf(state: SnapshotState, status: SnapshotStatus, propert
   if (state.timeline !== undefined) snapshot.timeline = state.timeline.toSnapshot();
   const annotations = annotationsOf(state);
   if (annotations !== undefined) snapshot.annotations = annotations;
+  if (state.wakeAt !== undefined || state.waitingFor !== undefined || state.consumedEvents !== undefined || state.cancelledAt !== undefined) addWaitFields(snapshot, state);
   return snapshot;
+}
+
+// Only runs that wait or were cancelled pay for these fields.
+function addWaitFields(snapshot: Writable<WorkflowExecutionSnapshot>, state: SnapshotState): void {
+  if (state.wakeAt !== undefined) snapshot.wakeAt = state.wakeAt;
+  if (state.waitingFor !== undefined) snapshot.waitingFor = state.waitingFor;
+  if (state.consumedEvents !== undefined && state.consumedEvents.length > 0) snapshot.consumedEvents = [...state.consumedEvents];
+  if (state.cancelledAt !== undefined) snapshot.cancelledAt = state.cancelledAt;
 }
 
 /** Continues `snapshot` in `state`: where it stopped, its outputs, error, attempts and timeline. */
@@ -67,8 +84,19 @@ export function continueFrom(state: SnapshotState, snapshot: WorkflowExecutionSn
   state.lastOutput = snapshot.lastOutput;
   state.error = snapshot.error;
   state.attempts = snapshot.attempts;
+  state.wakeAt = snapshot.wakeAt;
+  state.waitingFor = snapshot.waitingFor;
+  state.consumedEvents = snapshot.consumedEvents === undefined ? undefined : [...snapshot.consumedEvents];
+  state.cancelledAt = snapshot.cancelledAt;
   const created = Date.parse(snapshot.createdAt);
   state.timeline = Timeline.of(state.workflow.operations.length, Number.isNaN(created) ? Date.now() : created, snapshot.timeline);
+}
+
+/** `snapshot` without its lease: the claim given back (a suspension, a release). */
+export function unleased(snapshot: WorkflowExecutionSnapshot): WorkflowExecutionSnapshot {
+  const released: Writable<WorkflowExecutionSnapshot> = { ...snapshot };
+  delete released.leaseExpiresAt;
+  return released;
 }
 
 /** What the last checkpoint stored, marked failed with `error`, with the run's timeline and annotations as they are now. */

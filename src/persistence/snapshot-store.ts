@@ -94,7 +94,7 @@ export class SnapshotStore {
         }
         const changed = change(stored);
         if (changed === undefined) return undefined;
-        const now = Date.now();
+        const now = this.#state.clock.now();
         const next: Record<string, unknown> = { ...changed, revision: revision + 1, updatedAt: isoTime(now) };
         if (this.#options.leaseTtlMs !== undefined && next.leaseExpiresAt !== undefined) next.leaseExpiresAt = isoTime(now + this.#options.leaseTtlMs);
         return next as unknown as WorkflowExecutionSnapshot;

@@ -18,6 +18,7 @@ const surface: Record<string, { readonly module: object; readonly names: readonl
       "WorkflowAbortedError", "WorkflowForgeError", "WorkflowTimeoutError", "action", "conditional", "createFoundry", "createSmith",
       "createWorkflow", "delay", "delegate", "errorHandlingMiddleware", "forEach", "idempotencyKeyOf", "isWorkflowForgeError",
       "loggingMiddleware", "silentLogger", "timeoutMiddleware", "timingMiddleware", "withRestoreData",
+      "sleep", "sleepUntil", "waitForEvent", "systemClock", "isSuspended", "WorkflowSuspendedError", "WaitTimeoutError", "WorkflowCancelledError",
     ],
   },
   "workflowforge/persistence": {
@@ -27,11 +28,12 @@ const surface: Record<string, { readonly module: object; readonly names: readonl
       "SnapshotSerializationError", "SnapshotTooLargeError", "UnknownWorkflowError", "WorkflowCompensatedError", "WorkflowDefinitionMismatchError",
       "claimedSnapshot", "createRecoveryCoordinator", "createSnapshotCodec", "decodeValue", "defaultSnapshotCodec", "encodeValue",
       "isClaimable", "isClaimedByOther", "matchesFilter", "readTimeline", "snapshotKeysOf", "usePersistence",
+      "nextEvent", "unfinishedStatuses", "signalInstance", "cancelInstance",
     ],
   },
   "workflowforge/persistence/testing": {
     module: testing,
-    names: ["conformanceCases", "describeProviderConformance", "runConformanceCase", "runCrashHarness", "runCrashWorkload"],
+    names: ["conformanceCases", "createTestClock", "describeProviderConformance", "runConformanceCase", "runCrashHarness", "runCrashWorkload"],
   },
   "workflowforge/persistence/file": { module: file, names: ["FilePersistenceProvider"] },
   "workflowforge/persistence/sqlite": { module: sqlite, names: ["SqlitePersistenceProvider"] },

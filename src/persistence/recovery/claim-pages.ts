@@ -31,7 +31,7 @@ export async function claimPage(
   const { provider, leaseTtlMs, retry } = options;
   if (!claimsPages(provider)) return [];
   const claimedAt = performance.now();
-  const now = Date.now();
+  const now = options.clock.now();
   const request: ClaimRequest = {
     owner: options.persistence.owner,
     now: new Date(now).toISOString(),

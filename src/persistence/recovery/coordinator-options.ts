@@ -1,3 +1,4 @@
+import { requireClock, systemClock, type Clock } from "../../clock.js";
 import { createFoundry, type Foundry } from "../../foundry.js";
 import { describe, rejectUnknownKeys, requireFunction, requireName, requireOptionsObject, requirePositiveInteger, requireTimerMs } from "../../internal/validate.js";
 import { createSmith, type Smith } from "../../smith.js";
@@ -39,6 +40,8 @@ export interface RecoveryCoordinatorOptions {
    * (workflowforge/otel counts dead letters here). What it throws is ignored. @default undefined
    */
   readonly onOutcome?: (outcome: RecoveryOutcome) => void;
+  /** Where wake times are compared and the resumed runs read the time; a test clock makes long waits pass at once. @default real time */
+  readonly clock?: Clock;
 }
 
 export interface ResolvedCoordinatorOptions {
@@ -49,13 +52,14 @@ export interface ResolvedCoordinatorOptions {
   readonly retry: ResolvedRetry;
   readonly concurrency: number;
   readonly leaseTtlMs: number;
-  readonly persistence: Omit<ResolvedPersistenceOptions, "instanceId" | "workflowKey">;
+  readonly persistence: Omit<ResolvedPersistenceOptions, "instanceId" | "workflowKey"> & { readonly clock: Clock };
+  readonly clock: Clock;
   /** Passes an outcome to `onOutcome`, and returns it. */
   readonly report: (outcome: RecoveryOutcome) => RecoveryOutcome;
 }
 
 const where = "createRecoveryCoordinator(options)";
-const known = ["provider", "resolveWorkflow", "createFoundry", "smith", "retry", "concurrency", "owner", "leaseTtlMs", "onComplete", "onDefinitionMismatch", "onOutcome"];
+const known = ["provider", "resolveWorkflow", "createFoundry", "smith", "retry", "concurrency", "owner", "leaseTtlMs", "onComplete", "onDefinitionMismatch", "onOutcome", "clock"];
 
 /** Validates every option, throwing `TypeError` naming the first bad one. */
 export function resolveCoordinatorOptions(input: RecoveryCoordinatorOptions): ResolvedCoordinatorOptions {
@@ -72,6 +76,7 @@ export function resolveCoordinatorOptions(input: RecoveryCoordinatorOptions): Re
   requirePositiveInteger(concurrency, `${where}: options.concurrency`);
   requireTimerMs(leaseTtlMs, `${where}: options.leaseTtlMs`);
   if (options.owner !== undefined) requireName(options.owner, `${where}: options.owner`);
+  const clock = options.clock === undefined ? systemClock : requireClock(options.clock, `${where}: options.clock`);
   const persistence = resolvePersistenceOptions({
     owner: options.owner ?? processOwner,
     lease: { ttlMs: leaseTtlMs },
@@ -86,7 +91,8 @@ export function resolveCoordinatorOptions(input: RecoveryCoordinatorOptions): Re
     retry: resolveRetry(options.retry),
     concurrency,
     leaseTtlMs,
-    persistence: { ...persistence, countsAttempts: true },
+    persistence: { ...persistence, countsAttempts: true, clock },
+    clock,
     report: reportTo(options.onOutcome),
   };
 }

@@ -1,67 +1,25 @@
 import { abortError, neverAborted } from "../../abort.js";
-import { requireDelayMs, requireName, requireOptionalSignal, requireOptionsObject, rejectUnknownKeys } from "../../internal/validate.js";
+import { requireDelayMs, requireFunction, requireName, requireOptionalSignal, requireOptionsObject, requireTimerMs, rejectUnknownKeys } from "../../internal/validate.js";
 import type { Workflow } from "../../workflow.js";
 import { SnapshotConflictError, type SnapshotCorruptedError } from "../errors.js";
 import { pairKey } from "../keys.js";
 import type { ListOptions } from "../list-options.js";
-import type { SnapshotFilter } from "../provider.js";
+import { unfinishedStatuses, type SnapshotFilter } from "../provider.js";
 import { callProvider, loadSnapshot } from "../provider-call.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { resolveCoordinatorOptions, type RecoveryCoordinatorOptions, type ResolvedCoordinatorOptions } from "./coordinator-options.js";
 import { enqueuedSnapshot, type EnqueueOptions } from "./enqueue.js";
-import { listSnapshots } from "./list.js";
+import { dueSnapshots, listSnapshots } from "./list.js";
 import { claimPage, claimsPages, releaseUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
 import { reportOf, type InstanceRef, type RecoveryOutcome, type RecoveryReport } from "./report.js";
 import { keysOf, resumeInstance, settlesWithin } from "./resume-instance.js";
+import { cancelInstance, type CancelOptions, type CancelOutcome } from "./cancel.js";
+import { signalInstance, type SignalOptions, type SignalResult } from "./signal.js";
+import { WakeLoop } from "./wake-loop.js";
+import type { CloseOptions, RecoveryCoordinator, RecoveryRunOptions, StartOptions } from "./coordinator-api.js";
 
 export type { RecoveryCoordinatorOptions } from "./coordinator-options.js";
-
-/** Options of one `resume`, `resumeAll` or `enqueue` call. */
-export interface RecoveryRunOptions {
-  /** Stops waiting between attempts, and the run in progress (it is left to resume later). */
-  readonly signal?: AbortSignal;
-}
-
-/** Options of `coordinator.close()`. */
-export interface CloseOptions {
-  /**
-   * How long running operations may take to finish before they are aborted. Each run stops before
-   * its next operation either way. @default 10_000
-   */
-  readonly timeoutMs?: number;
-}
-
-/** Resumes what other processes left unfinished; one per worker process. See docs/many-workers.md. */
-export interface RecoveryCoordinator {
-  /** The claim's owner this coordinator writes. */
-  readonly owner: string;
-  /**
-   * Resumes one stored instance through the smith, retrying as configured. Never rejects for a
-   * failed run: the outcome carries the error. Rejects only for invalid arguments.
-   */
-  resume(instanceId: string, workflowKey: string, options?: RecoveryRunOptions): Promise<RecoveryOutcome>;
-  /**
-   * Resumes every stored instance that `filter` matches and is not finished (status `running`,
-   * `failed` or `compensating` unless the filter names statuses), `concurrency` at a time.
-   * Instances another worker holds a live lease on are skipped; expired ones are taken over.
-   */
-  resumeAll(filter?: SnapshotFilter, options?: RecoveryRunOptions): Promise<RecoveryReport>;
-  /**
-   * Stores a new instance of `workflow` that has not started, for any worker's `resumeAll` to run.
-   * Rejects with `SnapshotConflictError` when the instance exists and has not completed.
-   */
-  enqueue(workflow: Workflow<any>, options: EnqueueOptions, runOptions?: RecoveryRunOptions): Promise<InstanceRef>;
-  /**
-   * Graceful shutdown: claims nothing more, lets the operations running now finish (aborting them
-   * after `timeoutMs`), and gives every claim it holds back to the store, fenced like any save and
-   * without counting an attempt, so another worker takes those instances over at once instead of
-   * waiting for their leases to expire. Resolves when every run has stopped. Runs stopped this way
-   * are reported as skipped with reason `closed`; `resume` and `resumeAll` after `close` run nothing.
-   */
-  close(options?: CloseOptions): Promise<void>;
-}
-
-const unfinished = ["running", "failed", "compensating"] as const;
+export type { RecoveryCoordinator, RecoveryRunOptions, StartOptions, CloseOptions } from "./coordinator-api.js";
 
 /**
  * Resumes interrupted workflows across processes without a workflow server: every worker runs
@@ -80,6 +38,7 @@ class Coordinator implements RecoveryCoordinator {
   // Instances this coordinator is resuming now, so that two resumeAll loops never race each other.
   readonly #inFlight = new Map<string, Promise<RecoveryOutcome>>();
   readonly #closing = new AbortController();
+  #loop: WakeLoop | undefined;
   readonly #deadline = new AbortController();
 
   constructor(options: ResolvedCoordinatorOptions) {
@@ -108,7 +67,8 @@ class Coordinator implements RecoveryCoordinator {
       await this.#claimAndRun(filter, signal, { onUnreadable }, outcomes);
       return reportOf(outcomes);
     }
-    const snapshots = await listSnapshots(this.#options.provider, { status: unfinished, ...filter }, signal, { onUnreadable });
+    const listed = await listSnapshots(this.#options.provider, { status: unfinishedStatuses, ...filter }, signal, { onUnreadable });
+    const snapshots = await dueSnapshots(this.#options.provider, listed, this.#options.clock.now(), signal);
     // Workers that list the same records start at different places, so they rarely race for one claim.
     const start = Math.floor(Math.random() * snapshots.length);
     snapshots.push(...snapshots.splice(0, start));
@@ -179,12 +139,35 @@ class Coordinator implements RecoveryCoordinator {
     return this.#store(enqueuedSnapshot(workflow, options), runOptions);
   }
 
+  async signal(instanceId: string, workflowKey: string, event: string, payload?: unknown, options?: SignalOptions): Promise<SignalResult> {
+    const result = await signalInstance(this.#options.provider, { instanceId, workflowKey }, event, payload, options, this.#options.clock);
+    if (result.stored) this.#loop?.wake();
+    return result;
+  }
+
+  cancel(instanceId: string, workflowKey: string, options?: CancelOptions): Promise<CancelOutcome> {
+    return cancelInstance(this.#options.provider, { instanceId, workflowKey }, options, this.#options.clock);
+  }
+
+  start(options: StartOptions = {}): void {
+    const where = "coordinator.start(options)";
+    rejectUnknownKeys(requireOptionsObject(options, where), ["pollIntervalMs", "filter", "onError"], where);
+    const pollIntervalMs = options.pollIntervalMs === undefined ? 1_000 : requireTimerMs(options.pollIntervalMs, `${where}: options.pollIntervalMs`);
+    if (options.onError !== undefined) requireFunction(options.onError, `${where}: options.onError`);
+    if (this.#loop !== undefined || this.#closing.signal.aborted) throw new TypeError(`${where}: the coordinator was ${this.#loop === undefined ? "closed" : "started"} already`);
+    const { provider } = this.#options;
+    const subscribe = provider.capabilities?.push === true && provider.subscribe !== undefined ? provider.subscribe.bind(provider) : undefined;
+    this.#loop = new WakeLoop({ pass: () => this.resumeAll(options.filter), pollIntervalMs, subscribe, onError: options.onError ?? (() => undefined) });
+    this.#loop.start();
+  }
+
   async close(options: CloseOptions = {}): Promise<void> {
     const where = "coordinator.close(options)";
     rejectUnknownKeys(requireOptionsObject(options, where), ["timeoutMs"], where);
     const timeoutMs = options.timeoutMs === undefined ? 10_000 : requireDelayMs(options.timeoutMs, `${where}: options.timeoutMs`);
     this.#closing.abort(new Error("the recovery coordinator is closing"));
-    const running = Promise.all(this.#inFlight.values());
+    const loop = this.#loop?.stop();
+    const running = Promise.all([...this.#inFlight.values(), loop]);
     if (await settlesWithin(running, timeoutMs)) return;
     this.#deadline.abort(new Error(`the recovery coordinator closed: operations still running after ${timeoutMs} ms were aborted`));
     // An operation that ignores its signal cannot be waited for forever; its lease runs out meanwhile.

@@ -3,7 +3,7 @@ import type { SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { anyInstance } from "../keys.js";
 import { callProvider } from "../provider-call.js";
-
+import { nextEvent } from "../mailbox.js";
 
 /**
  * Every snapshot `provider.list` yields for `filter`, whether it returns an array or an async
@@ -18,4 +18,23 @@ export function listSnapshots(provider: WorkflowPersistenceProvider, filter: Sna
     for await (const snapshot of listed) snapshots.push(snapshot);
     return snapshots;
   });
+}
+
+/**
+ * `snapshots` without the waiting ones that are not due at `now`: a waiting record is due when its
+ * wake time came or an event it waits for is in its mailbox. For providers without `claim()`, which
+ * decide this in the store; this reads the mailbox of each record waiting for an event.
+ */
+export async function dueSnapshots(provider: WorkflowPersistenceProvider, snapshots: readonly WorkflowExecutionSnapshot[], now: number, signal: AbortSignal): Promise<WorkflowExecutionSnapshot[]> {
+  const due: WorkflowExecutionSnapshot[] = [];
+  for (const snapshot of snapshots) {
+    if (snapshot.status !== "waiting" || (snapshot.wakeAt !== undefined && Date.parse(snapshot.wakeAt) <= now)) due.push(snapshot);
+    else if (snapshot.waitingFor !== undefined && provider.receive !== undefined) {
+      const { foundryExecutionId, workflowId, waitingFor } = snapshot;
+      const keys = { foundryExecutionId, workflowId };
+      const events = await callProvider({ call: "receive", keys }, () => (provider.receive as NonNullable<typeof provider.receive>)(keys, waitingFor, signal));
+      if (nextEvent(events, snapshot.consumedEvents) !== undefined) due.push(snapshot);
+    }
+  }
+  return due;
 }

@@ -39,20 +39,39 @@ export interface SkippedInstance extends InstanceRef {
   readonly detail?: string;
 }
 
-/** What happened to one instance: resumed (to its end), failed (after its attempts), or skipped, with why. */
-export type RecoveryOutcome = ResumedInstance | FailedInstance | SkippedInstance;
+/**
+ * The resumed run reached a durable wait and suspended again (`WorkflowSuspendedError`): not a
+ * failure, no attempt counted. It is stored `waiting` until it is due.
+ */
+export interface SuspendedInstance extends InstanceRef {
+  readonly status: "suspended";
+  readonly wakeAt: Date | undefined;
+  readonly waitingFor: string | undefined;
+}
+
+/** The instance was cancelled: it is stored `cancelled` (after its compensation, when one was asked for). */
+export interface CancelledInstance extends InstanceRef {
+  readonly status: "cancelled";
+}
+
+/** What happened to one instance: resumed (to its end), suspended at a wait, failed (after its attempts), cancelled, or skipped, with why. */
+export type RecoveryOutcome = ResumedInstance | SuspendedInstance | FailedInstance | CancelledInstance | SkippedInstance;
 
 /** What `resumeAll` did with every instance it found. */
 export interface RecoveryReport {
   readonly resumed: readonly ResumedInstance[];
+  readonly suspended: readonly SuspendedInstance[];
   readonly failed: readonly FailedInstance[];
+  readonly cancelled: readonly CancelledInstance[];
   readonly skipped: readonly SkippedInstance[];
 }
 
 export function reportOf(outcomes: readonly RecoveryOutcome[]): RecoveryReport {
   return {
     resumed: outcomes.filter((outcome): outcome is ResumedInstance => outcome.status === "resumed"),
+    suspended: outcomes.filter((outcome): outcome is SuspendedInstance => outcome.status === "suspended"),
     failed: outcomes.filter((outcome): outcome is FailedInstance => outcome.status === "failed"),
+    cancelled: outcomes.filter((outcome): outcome is CancelledInstance => outcome.status === "cancelled"),
     skipped: outcomes.filter((outcome): outcome is SkippedInstance => outcome.status === "skipped"),
   };
 }

@@ -1,5 +1,5 @@
 import { abortError, linkedSignal, neverAborted, sleep } from "../../abort.js";
-import { isWorkflowForgeError } from "../../errors.js";
+import { isSuspended, isWorkflowForgeError } from "../../errors.js";
 import { whenIdle, type Foundry } from "../../foundry.js";
 import { describe } from "../../internal/validate.js";
 import type { Workflow } from "../../workflow.js";
@@ -87,6 +87,7 @@ function settledOutcome(
   if (lastError !== undefined && (snapshot === undefined || snapshot.status === "completed")) return failed(ref, lastError, attempts, false);
   if (snapshot === undefined) return { ...ref, status: "skipped", reason: "absent" };
   if (snapshot.status === "completed") return { ...ref, status: "skipped", reason: "completed" };
+  if (snapshot.status === "cancelled") return { ...ref, status: "cancelled" };
   if (isClaimedByOther(snapshot, options.persistence.owner)) return { ...ref, status: "skipped", reason: "claimed", detail: describeClaim(snapshot) };
   // Runs of this process share its owner: another coordinator here may be running the instance.
   if (isHeldHere(keysOf(ref))) return { ...ref, status: "skipped", reason: "claimed", detail: "another run in this process is running it" };
@@ -134,6 +135,7 @@ async function runAttempt(
     const output = await options.smith.forge(workflow, foundry, signal === neverAborted ? {} : { signal });
     return { ...ref, status: "resumed", output, attempts: stored + 1 };
   } catch (error) {
+    if (isSuspended(error)) return { ...ref, status: "suspended", wakeAt: error.wakeAt, waitingFor: error.waitingFor };
     // A smith timeout rejects before the run let go of the instance. Another attempt must not
     // start while this one may still be running (its lease keeps others out meanwhile).
     if (!(await settlesWithin(foundry[whenIdle](), options.leaseTtlMs))) return failed(ref, toError(error), stored + 1, false);

@@ -1,11 +1,16 @@
 import type { ProviderCapabilities, WorkflowPersistenceProvider } from "../provider.js";
 import type { ConformanceGroup } from "./cases.js";
 
-// Recovery claims instances with compare-and-set and finds them with list(), so it needs both.
+// Recovery claims instances with compare-and-set and finds them with list(), so it needs both; a
+// delivery marks a record due for claim(), so the due cases need the mailbox and claim().
 const needs: Readonly<Partial<Record<ConformanceGroup, readonly (keyof ProviderCapabilities)[]>>> = {
   compareAndSet: ["compareAndSet"],
   list: ["list"],
   claim: ["compareAndSet", "claim"],
+  timers: ["compareAndSet", "claim"],
+  mailbox: ["mailbox"],
+  due: ["compareAndSet", "claim", "mailbox"],
+  push: ["mailbox", "push"],
   unreadable: ["list"],
   recovery: ["compareAndSet", "list"],
 };

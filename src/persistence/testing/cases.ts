@@ -6,13 +6,16 @@ import { fullSnapshot, nextRevision, randomKeys, richValues } from "./fixtures.j
 import { compareAndSetCases } from "./compare-and-set-cases.js";
 import { keyCases } from "./key-cases.js";
 import { claimCases } from "./claim-cases.js";
+import { dueCases, timerCases } from "./due-cases.js";
+import { pushCases } from "./push-cases.js";
+import { mailboxCases } from "./mailbox-cases.js";
 import { listCases } from "./list-cases.js";
 import { recoveryCases } from "./recovery-cases.js";
 import { unreadableCases } from "./unreadable-cases.js";
 import { workflowCases } from "./workflow-cases.js";
 
 /** Groups of the conformance suite, in the order they run; any of them can be skipped by name. */
-export const conformanceGroups = ["basics", "values", "keys", "large", "compareAndSet", "list", "claim", "unreadable", "abort", "workflow", "recovery"] as const;
+export const conformanceGroups = ["basics", "values", "keys", "large", "compareAndSet", "list", "claim", "timers", "mailbox", "due", "push", "unreadable", "abort", "workflow", "recovery"] as const;
 
 /** Groups of the conformance suite; any of them can be skipped by name. */
 export type ConformanceGroup = (typeof conformanceGroups)[number];
@@ -21,6 +24,8 @@ export type ConformanceGroup = (typeof conformanceGroups)[number];
 export interface ConformanceHooks {
   /** Makes the stored record of `keys` unreadable: the initializer's `corrupt(keys, provider)`. */
   corrupt(keys: SnapshotKeys): Promise<void>;
+  /** A second provider object on the store of the one under test: the initializer's `reopen(provider)`. */
+  reopen(): Promise<WorkflowPersistenceProvider>;
 }
 
 /** One case of the conformance kit: a contract every provider keeps, in its group. */
@@ -194,6 +199,10 @@ export const conformanceCases: readonly ConformanceCase[] = [
   ...compareAndSetCases,
   ...listCases,
   ...claimCases,
+  ...timerCases,
+  ...mailboxCases,
+  ...dueCases,
+  ...pushCases,
   ...unreadableCases,
   ...abort,
   ...workflowCases,

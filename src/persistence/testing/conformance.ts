@@ -24,6 +24,14 @@ export interface ProviderTestInitializer<P extends WorkflowPersistenceProvider =
    * skipped, saying so. Leave it out if your `list()` does not honour `onUnreadable`.
    */
   corrupt?(keys: SnapshotKeys, provider: P): void | Promise<void>;
+  /**
+   * A second provider object on the store `provider` uses, as another process would open it (the
+   * same database file, server or directory, with its own client where that is how processes
+   * differ). The cases of deliveries made from two processes at once use it, and `destroy` it after
+   * the case; without it they are skipped, saying so. Leave it out when no second object can see
+   * the first one's records (as for the memory provider).
+   */
+  reopen?(provider: P): P | Promise<P>;
   /** Time allowed to `beforeAll` and `afterAll`. @default 60_000 */
   readonly hookTimeoutMs?: number;
   /**
@@ -45,20 +53,34 @@ function validateSkip(skip: unknown): void {
   }
 }
 
+// Why a case needing each hook is skipped when the initializer lacks it.
+const missingHookReasons: Readonly<Record<keyof ConformanceHooks, string>> = {
+  corrupt: "the initializer has no corrupt(keys, provider) hook to make a stored record unreadable",
+  reopen: "the initializer has no reopen(provider) hook to open a second provider object on the same store",
+};
+
 /** Runs one case on a fresh provider; resolves why it was skipped, or undefined when it passed. */
 async function runCase<P extends WorkflowPersistenceProvider>(initializer: ProviderTestInitializer<P>, testCase: ConformanceCase): Promise<string | undefined> {
   // Checked before a provider is made: no provider could supply a missing hook.
-  if (testCase.requires?.includes("corrupt") === true && typeof initializer.corrupt !== "function") {
-    return "the initializer has no corrupt(keys, provider) hook to make a stored record unreadable";
-  }
+  const missingHook = testCase.requires?.find((hook) => typeof initializer[hook] !== "function");
+  if (missingHook !== undefined) return missingHookReasons[missingHook];
   const provider = await initializer.create();
+  const reopened: P[] = [];
   try {
     const missing = missingCapabilities(provider, testCase.group);
     if (missing.length > 0) return missingCapabilityReason(missing);
-    const hooks: ConformanceHooks = { corrupt: async (keys) => void (await initializer.corrupt?.(keys, provider)) };
+    const hooks: ConformanceHooks = {
+      corrupt: async (keys) => void (await initializer.corrupt?.(keys, provider)),
+      reopen: async () => {
+        const other = await (initializer.reopen as (provider: P) => P | Promise<P>)(provider);
+        reopened.push(other);
+        return other;
+      },
+    };
     await testCase.run(provider, hooks);
     return undefined;
   } finally {
+    for (const other of reopened) await initializer.destroy?.(other);
     await initializer.destroy?.(provider);
   }
 }
@@ -84,11 +106,12 @@ function registerSkippedGroup(framework: TestFramework, title: string, group: Co
 
 /**
  * Registers the provider conformance suite with your test framework: the contract every provider
- * must meet (absent keys, round trips, awkward keys, large snapshots, compare-and-set, list, a
- * record list cannot read, abort, and a crash-and-resume workflow through the real middleware).
+ * must meet (absent keys, round trips, awkward keys, large snapshots, compare-and-set, list, claim,
+ * waiting records and timers, the event mailbox and its races, push, a record list cannot read,
+ * abort, and a crash-and-resume workflow through the real middleware).
  *
- * A case needing a capability the provider does not declare (`compareAndSet`, `list`), or an
- * initializer hook it was not given (`corrupt`), is reported skipped, with a note naming it, where `it` passes its test function a context with
+ * A case needing a capability the provider does not declare (`compareAndSet`, `list`, `claim`,
+ * `mailbox`, `push`), or an initializer hook it was not given (`corrupt`, `reopen`), is reported skipped, with a note naming it, where `it` passes its test function a context with
  * `skip(note)` (vitest, node:test); elsewhere (Jest, Mocha) it passes without running.
  * Throws a `TypeError` when `initializer.skip` names a group that does not exist.
  *

@@ -1,4 +1,6 @@
 import { randomUUID } from "node:crypto";
+import type { SnapshotKeys } from "../errors.js";
+import type { DeliveredEvent } from "../mailbox.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 
 /** Fresh keys for one test, so tests never see each other's records even on a shared store. */
@@ -57,4 +59,19 @@ export function richValues(): Record<string, unknown> {
 /** The same snapshot one save later: what a checkpoint writes. */
 export function nextRevision(snapshot: WorkflowExecutionSnapshot, changes: Partial<WorkflowExecutionSnapshot> = {}): WorkflowExecutionSnapshot {
   return { ...snapshot, revision: snapshot.revision + 1, updatedAt: new Date().toISOString(), ...changes };
+}
+
+/** An event for `deliver()` to the instance `keys`, with a fresh `eventId` unless given one. */
+export function deliveredEvent(keys: SnapshotKeys, overrides: Partial<DeliveredEvent> = {}): DeliveredEvent {
+  return { ...keys, name: "approved", eventId: `event-${randomUUID()}`, payload: { by: "ann" }, sentAt: new Date().toISOString(), ...overrides };
+}
+
+/**
+ * A record suspended at a wait, as the session stores it: status `waiting`, no owner and no lease
+ * (the claim is given back), waiting for `waitingFor` and/or until `wakeAt`.
+ */
+export function waitingSnapshot(overrides: Partial<WorkflowExecutionSnapshot>): WorkflowExecutionSnapshot {
+  const snapshot: Record<string, unknown> = { ...fullSnapshot({ status: "waiting", attempts: 0 }) };
+  for (const field of ["owner", "leaseExpiresAt", "error"]) delete snapshot[field];
+  return { ...(snapshot as unknown as WorkflowExecutionSnapshot), ...overrides };
 }

@@ -95,7 +95,7 @@ describe("coordinator.close(): graceful shutdown", () => {
     const { instanceId, workflowKey } = fixture.interrupted();
     const worker = fixture.coordinator();
     await worker.close();
-    expect(await worker.resumeAll()).toEqual({ resumed: [], failed: [], skipped: [] });
+    expect(await worker.resumeAll()).toEqual({ resumed: [], suspended: [], failed: [], cancelled: [], skipped: [] });
     expect(await worker.resume(instanceId, workflowKey)).toMatchObject({ status: "skipped", reason: "closed" });
     expect(runCounts(fixture.log, 3)).toEqual([0, 0, 0]);
   });

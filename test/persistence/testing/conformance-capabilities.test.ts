@@ -46,6 +46,23 @@ describe("a conformance case needing a capability the provider does not declare"
     ]);
   });
 
+  it("names what the waiting groups need: timers claim, mailbox the mailbox, due both, push the mailbox and push", async () => {
+    const notesOf = async (declared: ProviderCapabilities, group: ConformanceGroup) => {
+      const { framework, registered } = recordingFramework();
+      describeProviderConformance({ name: "P", create: () => providerDeclaring(declared), reopen: () => providerDeclaring(declared) }, framework);
+      const context = markingContext();
+      for (const test of registered.filter((registration) => registration.title.startsWith(`${group}: `))) await test.body(context);
+      return [...new Set(context.notes)];
+    };
+
+    for (const group of ["timers", "mailbox", "due", "push"] as const) expect(casesOf(group).length).toBeGreaterThan(0);
+    expect(await notesOf({ compareAndSet: true }, "timers")).toEqual(["the provider does not declare capabilities.claim"]);
+    expect(await notesOf({ compareAndSet: true, claim: true }, "mailbox")).toEqual(["the provider does not declare capabilities.mailbox"]);
+    expect(await notesOf({ compareAndSet: true, mailbox: true }, "due")).toEqual(["the provider does not declare capabilities.claim"]);
+    expect(await notesOf({ push: true }, "push")).toEqual(["the provider does not declare capabilities.mailbox"]);
+    expect(await notesOf({ mailbox: true }, "push")).toEqual(["the provider does not declare capabilities.push"]);
+  });
+
   it("a case the provider can run runs and does not mark the test skipped", async () => {
     const context = markingContext();
     for (const test of registeredTests({}, "basics")) await test.body(context);
@@ -69,5 +86,37 @@ describe("a conformance case needing a capability the provider does not declare"
     describeProviderConformance({ name: "P", create: () => providerDeclaring(), skip: ["list"] }, framework);
 
     expect(registered.map((test) => test.body.length)).toEqual(conformanceCases.map(() => 0));
+  });
+});
+
+describe("a conformance case needing a second provider object on the store", () => {
+  const needingReopen = conformanceCases.filter((testCase) => testCase.requires?.includes("reopen") === true);
+  const everything = { compareAndSet: true, list: true, claim: true, mailbox: true, push: true };
+
+  it("is skipped, naming the reopen hook, without making a provider, when the initializer has none", async () => {
+    const create = vi.fn(() => providerDeclaring(everything));
+
+    expect(needingReopen.map((testCase) => testCase.group).sort()).toEqual(["due", "mailbox", "push"]);
+    for (const testCase of needingReopen) expect(await runConformanceCase({ name: "P", create }, testCase)).toBe("skipped");
+    expect(create).not.toHaveBeenCalled();
+
+    const { framework, registered } = recordingFramework();
+    describeProviderConformance({ name: "P", create }, framework);
+    const context = markingContext();
+    for (const test of registered.filter((registration) => needingReopen.some((testCase) => registration.title === `${testCase.group}: ${testCase.name}`))) await test.body(context);
+    expect(context.notes).toEqual(needingReopen.map(() => "the initializer has no reopen(provider) hook to open a second provider object on the same store"));
+  });
+
+  it("destroys what reopen(provider) opened, after the case, with the provider it reopened", async () => {
+    const destroyed: unknown[] = [];
+    const reopen = vi.fn(() => providerDeclaring({}));
+    const provider = providerDeclaring({ mailbox: true });
+    const initializer = { name: "P", create: () => provider, reopen, destroy: (made: unknown) => void destroyed.push(made) };
+    const [mailboxCase] = needingReopen.filter((testCase) => testCase.group === "mailbox");
+
+    // The reopened object declares nothing and implements no deliver(): the case fails, and still cleans up.
+    await expect(runConformanceCase(initializer, mailboxCase!)).rejects.toThrow();
+    expect(reopen).toHaveBeenCalledWith(provider);
+    expect(destroyed).toEqual([reopen.mock.results[0]?.value, provider]);
   });
 });

@@ -11,7 +11,7 @@ describe("describeProviderConformance's skip option", () => {
     describeProviderConformance({ name: "P", create: () => providerDeclaring({ compareAndSet: true, list: true }), skip: ["list", "recovery"] }, framework);
 
     expect(registered.filter((test) => test.via === "it.skip").map((test) => test.title)).toEqual(titlesOf(["list", "recovery"]));
-    expect(registered.filter((test) => test.via === "it").map((test) => test.title)).toEqual(titlesOf(["basics", "values", "keys", "large", "compareAndSet", "claim", "unreadable", "abort", "workflow"]));
+    expect(registered.filter((test) => test.via === "it").map((test) => test.title)).toEqual(titlesOf(["basics", "values", "keys", "large", "compareAndSet", "claim", "timers", "mailbox", "due", "push", "unreadable", "abort", "workflow"]));
   });
 
   it("without it.skip, registers a skipped group's cases with it, and they mark themselves skipped without creating a provider", async () => {
@@ -32,7 +32,7 @@ describe("describeProviderConformance's skip option", () => {
     const register = () => describeProviderConformance({ name: "P", create: () => providerDeclaring(), skip: ["basics", "lists" as never] }, framework);
 
     expect(register).toThrow(TypeError);
-    expect(register).toThrow('describeProviderConformance(initializer, framework): initializer.skip names unknown group "lists"; the groups are basics, values, keys, large, compareAndSet, list, claim, unreadable, abort, workflow, recovery');
+    expect(register).toThrow('describeProviderConformance(initializer, framework): initializer.skip names unknown group "lists"; the groups are basics, values, keys, large, compareAndSet, list, claim, timers, mailbox, due, push, unreadable, abort, workflow, recovery');
     expect(described).toEqual([]);
   });
 

@@ -1,5 +1,5 @@
-// The names of FilePersistenceProvider's files: an instance's record and lock, and a writer's own
-// files. Pure (no node:* imports) so that it can be read and tested apart from the file system
+// The names of FilePersistenceProvider's files: an instance's record, lock and mailbox, the events
+// in a mailbox, and a writer's own files. Pure (no node:* imports) so that it can be read and tested apart from the file system
 // code; the SHA-256 it needs for long keys is passed in.
 
 import type { LockOwner } from "./owner.js";
@@ -8,8 +8,10 @@ import type { LockOwner } from "./owner.js";
 const maxNameBytes = 143;
 const recordSuffix = ".snapshot";
 const lockSuffix = ".lock";
-// Short names whose base fits leave room for the longer suffix.
-const maxBaseLength = maxNameBytes - Math.max(recordSuffix.length, lockSuffix.length);
+const mailboxSuffix = ".events";
+const eventSuffix = ".event";
+// Short names whose base fits leave room for the longest suffix.
+const maxBaseLength = maxNameBytes - Math.max(recordSuffix.length, lockSuffix.length, mailboxSuffix.length);
 const alphabet = "abcdefghijklmnopqrstuvwxyz234567";
 const loneSurrogate = /\p{Cs}/u;
 const utf8 = new TextEncoder();
@@ -59,6 +61,24 @@ export const recordFileName = (base: string): string => base + recordSuffix;
 export const lockFileName = (base: string): string => base + lockSuffix;
 /** Taken, exclusively, by whoever removes the instance's stale lock; list() ignores it. */
 export const breakerFileName = (base: string): string => `${base}.break`;
+/** The directory of the instance's delivered events; list() passes over it. */
+export const mailboxDirectoryName = (base: string): string => base + mailboxSuffix;
+
+/**
+ * The file, inside a mailbox, of the event `eventId`: `e-<base32 of the id>.event` when it fits,
+ * else (or when the id holds a lone surrogate) `h-<SHA-256 of JSON.stringify(eventId)>.event`. The
+ * file stores the id too, so a reader checks the name is the one made for it.
+ */
+export function eventFileName(eventId: string, sha256Hex: (text: string) => string): string {
+  const fits = eventId.length * 1.6 + 2 + eventSuffix.length <= maxNameBytes && !loneSurrogate.test(eventId);
+  const short = fits ? `e-${base32(eventId)}` : undefined;
+  if (short !== undefined && short.length + eventSuffix.length <= maxNameBytes) return short + eventSuffix;
+  return `h-${sha256Hex(JSON.stringify(eventId))}${eventSuffix}`;
+}
+
+const eventName = /^(?:e-[a-z2-7]*|h-[0-9a-f]{64})\.event$/;
+/** True for a name {@link eventFileName} makes; a mailbox's other entries are not events. */
+export const isEventFileName = (name: string): boolean => eventName.test(name);
 
 /**
  * A writer's own file (a new record, or a lock's owner line, before it is linked or renamed):
@@ -68,16 +88,23 @@ export const temporaryFileName = (owner: LockOwner, random: string): string =>
   `t-${owner.pid}${owner.started === undefined ? "" : `-s${owner.started}`}-${random}.tmp`;
 
 /** What a directory entry is to the provider; anything else in the directory is left alone. */
-export type EntryKind = { readonly kind: "record" } | { readonly kind: "lock"; readonly base: string } | { readonly kind: "temporary"; readonly owner: LockOwner } | undefined;
+export type EntryKind =
+  | { readonly kind: "record" }
+  | { readonly kind: "mailbox" }
+  | { readonly kind: "lock"; readonly base: string }
+  | { readonly kind: "temporary"; readonly owner: LockOwner }
+  | undefined;
 
 const baseName = "(?:s-[a-z2-7]*-[a-z2-7]*|h-[a-z2-7]{0,32}-[0-9a-f]{64})";
 const recordName = new RegExp(`^${baseName}\\.snapshot$`);
 const lockName = new RegExp(`^(${baseName})\\.lock$`);
+const mailboxName = new RegExp(`^${baseName}\\.events$`);
 const temporaryName = /^t-([1-9][0-9]*)(?:-s([0-9]+))?-[0-9a-f]+\.tmp$/;
 
 /** What a directory entry is to the provider, by its name alone. */
 export function classifyEntry(name: string): EntryKind {
   if (recordName.test(name)) return { kind: "record" };
+  if (mailboxName.test(name)) return { kind: "mailbox" };
   const lock = lockName.exec(name);
   if (lock !== null) return { kind: "lock", base: lock[1] as string };
   const temporary = temporaryName.exec(name);

@@ -1,22 +1,25 @@
 import { createHash } from "node:crypto";
 import { readFile, readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { isWorkflowForgeError, messageOf } from "../../../errors.js";
-import type { SnapshotCodec } from "../../codec/codec.js";
-import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, describeKeys, type ProviderCall, type SnapshotKeys } from "../../errors.js";
+import { isWorkflowForgeError } from "../../../errors.js";
+import { encodeValue, type SnapshotCodec } from "../../codec/codec.js";
+import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "../../errors.js";
 import { anyInstance, listKeys } from "../../keys.js";
 import { listedReader, type ListedReader, type ListOptions } from "../../list-options.js";
+import { eventKeys, type DeliveredEvent } from "../../mailbox.js";
 import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../../provider.js";
 import type { WorkflowExecutionSnapshot } from "../../snapshot.js";
 import { SetupOnce, isAbortOf, throwIfAborted } from "../shared.js";
-import { decodeFromStorage, encodeForStorage } from "../stored.js";
+import { encodeForStorage } from "../stored.js";
 import { prepareDirectory, readListed, removeLeftovers } from "./directory.js";
+import { formatEvent, nextDeliveryTime } from "./event.js";
 import { absent, type FirstLine } from "./fs.js";
 import type { LockPaths } from "./lock.js";
-import { baseNameFor, breakerFileName, classifyEntry, lockFileName, recordFileName } from "./names.js";
+import { readMailbox, removeMailbox, storeEvent } from "./mailbox.js";
+import { baseNameFor, breakerFileName, classifyEntry, eventFileName, lockFileName, mailboxDirectoryName, recordFileName } from "./names.js";
 import { resolveOptions, type FileDurability, type FilePersistenceProviderOptions } from "./options.js";
 import { thisOwner } from "./owner.js";
-import { checkAgainstHeader, formatRecord, headerMatches, parseRecord, type FileRecord } from "./record.js";
+import { decodeRecord, formatRecord, headerMatches, parseRecordAt, storedRevision } from "./record.js";
 import { WriterQueue } from "./queue.js";
 import { removeLocked, replaceLocked } from "./replace.js";
 
@@ -28,9 +31,8 @@ const sha256Hex = (text: string): string => createHash("sha256").update(text).di
 /** The paths of one instance's files. */
 interface InstancePaths extends LockPaths {
   readonly record: string;
+  readonly mailbox: string;
 }
-
-const sameKeys = (a: SnapshotKeys, b: SnapshotKeys): boolean => a.foundryExecutionId === b.foundryExecutionId && a.workflowId === b.workflowId;
 
 /**
  * Stores each instance's snapshot in its own file under `directory`, using `node:fs` only. For
@@ -62,6 +64,11 @@ const sameKeys = (a: SnapshotKeys, b: SnapshotKeys): boolean => a.foundryExecuti
  *   locks too, so an instance never written again is cleaned. Otherwise a writer retries with a
  *   short randomised backoff for up to `lockTimeoutMs`, then fails. Writers of one provider queue
  *   in memory before taking the lock.
+ * - **Mailbox:** an instance's events are files in `<name>.events/`, one per eventId. `deliver`
+ *   writes its event into a file of its own and hard-links it to the event's name, so the first
+ *   delivery wins, from any process, and no reader sees half an event; `receive` reads every event
+ *   file of the instance; `delete` removes the directory after the record. There is no `claim()`
+ *   nor `push`: the coordinator lists waiting records and asks each one's mailbox.
  * - **Errors:** file system failures reject with `PersistenceError` (`[workflowforge:file]`, the
  *   call, the keys, the `fs` error as `cause`); a refused save with `SnapshotConflictError`; an
  *   unreadable record (also when saving over it: `delete` removes it) with `SnapshotCorruptedError`.
@@ -72,7 +79,7 @@ const sameKeys = (a: SnapshotKeys, b: SnapshotKeys): boolean => a.foundryExecuti
  *   but decodes only those whose header matches the filter.
  */
 export class FilePersistenceProvider implements WorkflowPersistenceProvider {
-  readonly capabilities: ProviderCapabilities = Object.freeze({ compareAndSet: true, list: true });
+  readonly capabilities: ProviderCapabilities = Object.freeze({ compareAndSet: true, list: true, mailbox: true });
   /** The absolute path of the directory. */
   readonly directory: string;
   readonly durability: FileDurability;
@@ -110,7 +117,7 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
       // Encoded as it is now, before any wait; a snapshot the codec refuses writes nothing.
       const text = formatRecord(snapshot, encodeForStorage(this.#codec, snapshot), thisOwner());
       const check = (stored: FirstLine | undefined): void => {
-        const revision = stored === undefined ? 0 : this.#storedRevision(stored, paths.record, keys);
+        const revision = stored === undefined ? 0 : storedRevision(stored, paths.record, keys);
         if (snapshot.revision === revision + 1) return;
         throw new SnapshotConflictError({ source, call: "save", keys, detail: `revision ${snapshot.revision} was refused: the stored revision is ${revision}` });
       };
@@ -123,14 +130,40 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
     return this.#run("tryLoad", keys, signal, async () => {
       const path = join(this.directory, FilePersistenceProvider.fileNameFor(foundryExecutionId, workflowId));
       const text = await readFile(path, "utf8").catch(absent);
-      return text === undefined ? undefined : this.#decode(text, path, keys);
+      return text === undefined ? undefined : decodeRecord(this.#codec, text, path, keys);
     });
   }
 
   delete(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<void> {
     return this.#run("delete", { foundryExecutionId, workflowId }, signal, async () => {
       const base = baseNameFor(foundryExecutionId, workflowId, sha256Hex);
-      await this.#queue.run(base, signal, () => removeLocked(this.#locking(this.#paths(base), signal)));
+      const paths = this.#paths(base);
+      await this.#queue.run(base, signal, async () => {
+        await removeLocked(this.#locking(paths, signal));
+        // After the record: a crash in between leaves a mailbox without a record, as a delivery
+        // before the first save does, and the next delete of these keys removes it.
+        await removeMailbox(this.directory, paths.mailbox, this.#durable);
+      });
+    });
+  }
+
+  /** Stores `event` unless its instance holds an event with its `eventId`, from any process: one exclusive link. */
+  deliver(event: DeliveredEvent, signal?: AbortSignal): Promise<boolean> {
+    return this.#run("deliver", eventKeys(event), signal, () => {
+      // Encoded first: a payload the codec refuses writes nothing.
+      const text = formatEvent(event, encodeValue(event.payload, "payload"), nextDeliveryTime());
+      const { mailbox } = this.#paths(baseNameFor(event.foundryExecutionId, event.workflowId, sha256Hex));
+      return storeEvent({ directory: this.directory, mailbox, file: join(mailbox, eventFileName(event.eventId, sha256Hex)) }, text, this.#durable);
+    });
+  }
+
+  /** The instance's events named `name`, oldest delivery first. Reads every event file of the instance. */
+  receive(keys: SnapshotKeys, name: string, signal?: AbortSignal): Promise<DeliveredEvent[]> {
+    const { foundryExecutionId, workflowId } = keys;
+    return this.#run("receive", { foundryExecutionId, workflowId }, signal, () => {
+      const { mailbox } = this.#paths(baseNameFor(foundryExecutionId, workflowId, sha256Hex));
+      const fileNameFor = (eventId: string): string => eventFileName(eventId, sha256Hex);
+      return readMailbox({ mailbox, keys: { foundryExecutionId, workflowId }, fileNameFor }, name, signal);
     });
   }
 
@@ -165,11 +198,11 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
     if (file === undefined) return undefined;
     return read(() => {
       if (!("text" in file)) throw new SnapshotCorruptedError(anyInstance, `${path} cannot be read: ${file.unreadable}`, file.cause);
-      const { header } = this.#parse(file.text, path, anyInstance);
+      const { header } = parseRecordAt(file.text, path, anyInstance);
       const keys = { foundryExecutionId: header.foundryExecutionId, workflowId: header.workflowId };
       // A copied or renamed record: tryLoad and delete of its keys would never reach it.
       if (name !== FilePersistenceProvider.fileNameFor(keys.foundryExecutionId, keys.workflowId)) throw new SnapshotCorruptedError(keys, `${path} is not the file named for its keys`);
-      return headerMatches(header, filter) ? this.#decode(file.text, path, keys) : undefined;
+      return headerMatches(header, filter) ? decodeRecord(this.#codec, file.text, path, keys) : undefined;
     });
   }
 
@@ -187,39 +220,11 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
 
   #paths(base: string): InstancePaths {
     const prefix = this.#prefix + base;
-    return { directory: this.directory, record: prefix + recordFileName(""), lock: prefix + lockFileName(""), breaker: prefix + breakerFileName("") };
+    const lock = { directory: this.directory, lock: prefix + lockFileName(""), breaker: prefix + breakerFileName("") };
+    return { ...lock, record: prefix + recordFileName(""), mailbox: prefix + mailboxDirectoryName("") };
   }
 
   #locking(paths: InstancePaths, signal: AbortSignal | undefined) {
     return { target: paths.record, lock: paths, durable: this.#durable, timeoutMs: this.#lockTimeoutMs, staleLockMs: this.#staleLockMs, signal };
-  }
-
-  // The revision in a stored record's first line (a line without its newline: the file ended there).
-  #storedRevision(stored: FirstLine, path: string, keys: SnapshotKeys): number {
-    const text = stored.complete ? `${stored.line}\n` : stored.line;
-    return this.#parse(text, path, keys).header.revision;
-  }
-
-  // Header only; throws SnapshotCorruptedError naming `keys` (the ones asked for) when unreadable or another pair's.
-  #parse(text: string, path: string, keys: SnapshotKeys): FileRecord {
-    let record: FileRecord;
-    try {
-      record = parseRecord(text);
-    } catch (error) {
-      throw new SnapshotCorruptedError(keys, `${path}: ${messageOf(error)}`, error);
-    }
-    if (keys !== anyInstance && !sameKeys(keys, record.header)) throw new SnapshotCorruptedError(keys, `${path} holds the record of ${describeKeys(record.header)}`);
-    return record;
-  }
-
-  #decode(text: string, path: string, keys: SnapshotKeys): WorkflowExecutionSnapshot {
-    const { header, body } = this.#parse(text, path, keys);
-    const snapshot = decodeFromStorage(this.#codec, body, keys);
-    try {
-      checkAgainstHeader(snapshot, header);
-    } catch (error) {
-      throw new SnapshotCorruptedError(keys, `${path}: ${messageOf(error)}`, error);
-    }
-    return snapshot;
   }
 }

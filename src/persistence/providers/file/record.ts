@@ -1,8 +1,14 @@
 // The record file's format: a header line (keys, revision, the fields list() filters on, the
 // writer) and then the codec's text. Pure, like names.ts.
 
+import { messageOf } from "../../../errors.js";
+import type { SnapshotCodec } from "../../codec/codec.js";
+import { SnapshotCorruptedError, describeKeys, type SnapshotKeys } from "../../errors.js";
+import { anyInstance } from "../../keys.js";
 import { matchesFilter, type SnapshotFilter } from "../../provider.js";
 import type { WorkflowExecutionSnapshot } from "../../snapshot.js";
+import { decodeFromStorage } from "../stored.js";
+import type { FirstLine } from "./fs.js";
 import type { LockOwner } from "./owner.js";
 
 /**
@@ -78,4 +84,39 @@ export function checkAgainstHeader(snapshot: WorkflowExecutionSnapshot, header: 
 export function headerMatches(header: RecordHeader, filter: SnapshotFilter | undefined): boolean {
   // matchesFilter reads only status, workflowId, workflowName and updatedAt, which the header holds.
   return matchesFilter(header as unknown as WorkflowExecutionSnapshot, filter);
+}
+
+const sameKeys = (a: SnapshotKeys, b: SnapshotKeys): boolean => a.foundryExecutionId === b.foundryExecutionId && a.workflowId === b.workflowId;
+
+/**
+ * The record in `text`, read from `path`, split; throws SnapshotCorruptedError naming `keys` (the
+ * ones asked for, or `anyInstance` when listing) when it is unreadable or another pair's.
+ */
+export function parseRecordAt(text: string, path: string, keys: SnapshotKeys): FileRecord {
+  let record: FileRecord;
+  try {
+    record = parseRecord(text);
+  } catch (error) {
+    throw new SnapshotCorruptedError(keys, `${path}: ${messageOf(error)}`, error);
+  }
+  if (keys !== anyInstance && !sameKeys(keys, record.header)) throw new SnapshotCorruptedError(keys, `${path} holds the record of ${describeKeys(record.header)}`);
+  return record;
+}
+
+/** The revision in a stored record's first line (a line without its newline: the file ended there). */
+export function storedRevision(stored: FirstLine, path: string, keys: SnapshotKeys): number {
+  const text = stored.complete ? `${stored.line}\n` : stored.line;
+  return parseRecordAt(text, path, keys).header.revision;
+}
+
+/** The snapshot of the record in `text`, checked against its header; throws SnapshotCorruptedError as {@link parseRecordAt}. */
+export function decodeRecord(codec: SnapshotCodec, text: string, path: string, keys: SnapshotKeys): WorkflowExecutionSnapshot {
+  const { header, body } = parseRecordAt(text, path, keys);
+  const snapshot = decodeFromStorage(codec, body, keys);
+  try {
+    checkAgainstHeader(snapshot, header);
+  } catch (error) {
+    throw new SnapshotCorruptedError(keys, `${path}: ${messageOf(error)}`, error);
+  }
+  return snapshot;
 }

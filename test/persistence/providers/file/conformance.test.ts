@@ -17,6 +17,8 @@ for (const durability of ["fsync", "none"] as const satisfies readonly FileDurab
       },
       afterAll: () => rm(directory, { recursive: true, force: true }),
       create: () => new FilePersistenceProvider({ directory, durability }),
+      // Another process's view: a provider object of its own on the same directory.
+      reopen: () => new FilePersistenceProvider({ directory, durability }),
       // The header line stays (it names the keys), the snapshot after it is damaged.
       corrupt: async (keys) => {
         const path = join(directory, FilePersistenceProvider.fileNameFor(keys.foundryExecutionId, keys.workflowId));

@@ -1,0 +1,130 @@
+import type { Clock } from "../clock.js";
+import { WaitTimeoutError, WorkflowSuspendedError, isWorkflowForgeError, type ErrorLocation } from "../errors.js";
+import type { WorkflowInfo } from "../types.js";
+import type { WaitHost, WaitRequest, WaitSpec } from "../waits.js";
+import type { SnapshotKeys } from "./errors.js";
+import { nextEvent, type DeliveredEvent } from "./mailbox.js";
+import { callProvider } from "./provider-call.js";
+import type { WorkflowPersistenceProvider } from "./provider.js";
+import { isoTime, type SnapshotState } from "./snapshot-state.js";
+
+/** How a suspension reaches the store: through the session's fenced writes. */
+export interface WaitWrites {
+  /** Saves the state as `waiting` with no lease: the claim (and the attempt it counted) goes back. */
+  readonly suspend: () => Promise<void>;
+  /** Takes the instance back by compare-and-set on what `suspend` stored, to go on in this process. */
+  readonly reclaim: () => Promise<void>;
+}
+
+export interface WaitSettings {
+  readonly keys: SnapshotKeys;
+  readonly workflow: WorkflowInfo;
+  readonly provider: WorkflowPersistenceProvider;
+  readonly clock: Clock;
+  readonly waitInProcessMs: number;
+}
+
+/**
+ * A persisted run's waits. The wake time is fixed when a wait is first reached and stored with the
+ * run's state, so a resumed run waits only for what is left. A wait that cannot end soon suspends
+ * the run: stored `waiting`, claim given back, `WorkflowSuspendedError`.
+ *
+ * No lost wake-up: after the waiting save, the mailbox is read once more. A delivery that landed
+ * before that save is seen there; one that lands after it finds the record waiting and marks it
+ * due for the coordinators. Either way the event is consumed, once: by this run (which takes the
+ * instance back by compare-and-set first) or by the worker that claims it.
+ */
+export class DurableWaits implements WaitHost {
+  readonly #settings: WaitSettings;
+  readonly #state: SnapshotState;
+  readonly #writes: WaitWrites;
+
+  constructor(settings: WaitSettings, state: SnapshotState, writes: WaitWrites) {
+    this.#settings = settings;
+    this.#state = state;
+    this.#writes = writes;
+  }
+
+  async wait({ index, spec, input, signal }: WaitRequest): Promise<unknown> {
+    const location = this.#locate(index);
+    if (spec.kind === "event") this.#requireMailbox(location);
+    const wakeMs = this.#fix(spec);
+    if (spec.kind === "event") {
+      const event = await this.#receive(spec.event, signal, location);
+      if (event !== undefined) return this.#consume(event);
+      if (wakeMs !== undefined && wakeMs <= this.#settings.clock.now()) throw new WaitTimeoutError(location, spec.event, spec.timeoutMs ?? 0);
+    } else {
+      const left = (wakeMs as number) - this.#settings.clock.now();
+      if (left <= 0) return input;
+      if (left <= this.#settings.waitInProcessMs) {
+        await this.#settings.clock.sleep(left, signal);
+        return input;
+      }
+    }
+    return this.#suspend(spec, signal, location);
+  }
+
+  /** The wait at `next` completed: the next one fixes its own wake time. */
+  completed(): void {
+    this.#state.wakeAt = undefined;
+    this.#state.waitingFor = undefined;
+  }
+
+  // The wake time (epoch ms) of the wait at `next`: stored when a run reached it before, else fixed now.
+  #fix(spec: WaitSpec): number | undefined {
+    const state = this.#state;
+    if (state.wakeAt !== undefined || state.waitingFor !== undefined) return state.wakeAt === undefined ? undefined : Date.parse(state.wakeAt);
+    const now = this.#settings.clock.now();
+    const wakeMs = spec.kind === "sleep" ? now + spec.ms : spec.kind === "until" ? spec.at : spec.timeoutMs === undefined ? undefined : now + spec.timeoutMs;
+    state.wakeAt = wakeMs === undefined ? undefined : isoTime(wakeMs);
+    state.waitingFor = spec.kind === "event" ? spec.event : undefined;
+    return wakeMs;
+  }
+
+  async #suspend(spec: WaitSpec, signal: AbortSignal, location: ErrorLocation): Promise<unknown> {
+    await this.#writes.suspend();
+    if (spec.kind === "event") {
+      const event = await this.#receive(spec.event, signal, location);
+      if (event !== undefined) {
+        try {
+          await this.#writes.reclaim();
+        } catch (error) {
+          // A coordinator claimed the instance first (the delivery marked it due): it goes on there.
+          if (!(isWorkflowForgeError(error) && error.code === "SNAPSHOT_CONFLICT")) throw error;
+          throw this.#suspended(location);
+        }
+        return this.#consume(event);
+      }
+    }
+    throw this.#suspended(location);
+  }
+
+  #suspended(location: ErrorLocation): WorkflowSuspendedError {
+    const { keys } = this.#settings;
+    const { wakeAt, waitingFor } = this.#state;
+    return new WorkflowSuspendedError({ ...location, instanceId: keys.foundryExecutionId, workflowKey: keys.workflowId, wakeAt: wakeAt === undefined ? undefined : new Date(wakeAt), waitingFor });
+  }
+
+  async #receive(name: string, signal: AbortSignal, location: ErrorLocation): Promise<DeliveredEvent | undefined> {
+    const { provider, keys } = this.#settings;
+    const events = await callProvider({ call: "receive", keys, location }, () => (provider.receive as NonNullable<typeof provider.receive>)(keys, name, signal));
+    return nextEvent(events, this.#state.consumedEvents);
+  }
+
+  // The event is this wait's output; the checkpoint that follows stores it as consumed.
+  #consume(event: DeliveredEvent): unknown {
+    (this.#state.consumedEvents ??= []).push(event.eventId);
+    return event.payload;
+  }
+
+  #requireMailbox(location: ErrorLocation): void {
+    const { provider } = this.#settings;
+    if (provider.capabilities?.mailbox === true && typeof provider.receive === "function") return;
+    throw new TypeError(`waitForEvent "${location.operationName ?? ""}" of ${location.workflowName ?? ""}: the persistence provider does not declare capabilities.mailbox`);
+  }
+
+  #locate(index: number): ErrorLocation {
+    const { workflow } = this.#settings;
+    return { workflowName: workflow.name, operationName: workflow.operations[index]?.name, operationIndex: index };
+  }
+}

@@ -1,0 +1,149 @@
+// An instance's mailbox: a directory next to its record (`<name>.events`) holding one file per
+// delivered event, named for its eventId. A delivery writes the event into a file of its own and
+// hard-links it to that name: link() fails when the name exists, so the first delivery of an id
+// wins, across processes and provider objects, and an event appears with its whole content.
+// Everything here throws the plain `fs` error, or SnapshotCorruptedError for an unreadable event.
+
+import { link, lstat, mkdir, readdir, rm, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { messageOf } from "../../../errors.js";
+import { decodeValue } from "../../codec/codec.js";
+import { SnapshotCorruptedError, describeKeys, type SnapshotKeys } from "../../errors.js";
+import type { DeliveredEvent } from "../../mailbox.js";
+import { throwIfAborted } from "../shared.js";
+import { readListed } from "./directory.js";
+import { byDelivery, parseEvent, type EventHeader } from "./event.js";
+import { absent, errorCode, ignore, syncDirectory } from "./fs.js";
+import { writeOwnFile } from "./lock.js";
+import { isEventFileName } from "./names.js";
+
+/** Where an instance's events go: the provider's directory, the mailbox in it, and the event's file. */
+export interface EventPaths {
+  readonly directory: string;
+  readonly mailbox: string;
+  readonly file: string;
+}
+
+// A delete may remove the mailbox between a delivery's mkdir and its link; the delivery then makes
+// it again. Past a few rounds, something else keeps removing it.
+const mailboxAttempts = 5;
+
+// Links `from` to `to`: true once linked, false when `to` exists, undefined when its directory does not.
+async function linkNew(from: string, to: string): Promise<boolean | undefined> {
+  try {
+    await link(from, to);
+    return true;
+  } catch (error) {
+    if (errorCode(error) === "EEXIST") return false;
+    if (errorCode(error) === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+// Creates the mailbox; false when it exists already.
+async function makeMailbox(mailbox: string): Promise<boolean> {
+  try {
+    await mkdir(mailbox);
+    return true;
+  } catch (error) {
+    if (errorCode(error) === "EEXIST") return false;
+    throw error;
+  }
+}
+
+/**
+ * Stores the event file `text` at `paths.file` unless a file is there already; resolves whether
+ * it stored it. The text is written (and, with `durable`, flushed) into a temporary file in the
+ * provider's directory, where the sweep of a dead writer's leftovers finds it, and linked into the
+ * mailbox, which is created on first delivery.
+ */
+export async function storeEvent(paths: EventPaths, text: string, durable: boolean): Promise<boolean> {
+  const own = await writeOwnFile(paths.directory, text, durable);
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const stored = await linkNew(own.path, paths.file);
+      if (stored !== undefined) {
+        if (stored && durable) await syncDirectory(paths.mailbox);
+        return stored;
+      }
+      if (attempt === mailboxAttempts) throw new Error(`the mailbox ${paths.mailbox} was gone at each of ${attempt} attempts to link the event into it (deleted meanwhile, each time)`);
+      if ((await makeMailbox(paths.mailbox)) && durable) await syncDirectory(paths.directory);
+    }
+  } finally {
+    await Promise.all([own.closed, unlink(own.path).catch(ignore)]);
+  }
+}
+
+interface ReadEvent {
+  readonly file: string;
+  readonly header: EventHeader;
+  readonly body: string;
+}
+
+// One event file, parsed and checked against the instance and the name it is stored under.
+async function readEvent(mailbox: string, file: string, keys: SnapshotKeys, fileNameFor: (eventId: string) => string): Promise<ReadEvent | undefined> {
+  const path = join(mailbox, file);
+  const listed = await readListed(path);
+  if (listed === undefined) return undefined; // deleted since readdir
+  if (!("text" in listed)) throw new SnapshotCorruptedError(keys, `the event file ${path} cannot be read: ${listed.unreadable}`, listed.cause);
+  let event: ReturnType<typeof parseEvent>;
+  try {
+    event = parseEvent(listed.text);
+  } catch (error) {
+    throw new SnapshotCorruptedError(keys, `the event file ${path}: ${messageOf(error)}`, error);
+  }
+  const { header } = event;
+  if (header.foundryExecutionId !== keys.foundryExecutionId || header.workflowId !== keys.workflowId) {
+    throw new SnapshotCorruptedError(keys, `the event file ${path} holds an event of ${describeKeys(header)}`);
+  }
+  if (fileNameFor(header.eventId) !== file) throw new SnapshotCorruptedError(keys, `the event file ${path} is not the file named for its eventId`);
+  return { file, ...event };
+}
+
+/** What receive() needs to read a mailbox: its path, whose it is, and the names of its event files. */
+export interface MailboxReader {
+  readonly mailbox: string;
+  readonly keys: SnapshotKeys;
+  readonly fileNameFor: (eventId: string) => string;
+}
+
+const readBatch = 32;
+
+/**
+ * The events named `name` in the mailbox, oldest delivery first; [] when there is none. Reads every
+ * event file (32 at a time) and decodes the payloads of those with that name. Entries not named
+ * like an event are not events and are passed over; an event file that cannot be read or parsed
+ * rejects the call with SnapshotCorruptedError naming it, since leaving it out would lose an event.
+ */
+export async function readMailbox(reader: MailboxReader, name: string, signal: AbortSignal | undefined): Promise<DeliveredEvent[]> {
+  const files = (await readdir(reader.mailbox).catch(absent))?.filter(isEventFileName) ?? [];
+  const found: ReadEvent[] = [];
+  for (let start = 0; start < files.length; start += readBatch) {
+    throwIfAborted(signal);
+    const batch = await Promise.all(files.slice(start, start + readBatch).map((file) => readEvent(reader.mailbox, file, reader.keys, reader.fileNameFor)));
+    for (const event of batch) if (event !== undefined && event.header.name === name) found.push(event);
+  }
+  return found.sort(byDelivery).map(({ file, header, body }) => {
+    const { foundryExecutionId, workflowId, eventId, sentAt } = header;
+    return { foundryExecutionId, workflowId, name, eventId, sentAt, payload: decodePayload(body, join(reader.mailbox, file), reader.keys) };
+  });
+}
+
+function decodePayload(body: string, path: string, keys: SnapshotKeys): unknown {
+  try {
+    return decodeValue(body);
+  } catch (error) {
+    throw new SnapshotCorruptedError(keys, `the event file ${path}: its payload does not decode: ${messageOf(error)}`, error);
+  }
+}
+
+/**
+ * Removes the mailbox and its events; resolves at once when there is none. A delivery racing with
+ * it may leave its event (its mailbox made again): one delivered after the delete, then.
+ */
+export async function removeMailbox(directory: string, mailbox: string, durable: boolean): Promise<void> {
+  if ((await lstat(mailbox).catch(absent)) === undefined) return;
+  // A delivery linking into it while it is emptied makes rmdir fail with ENOTEMPTY: rm empties it again.
+  await rm(mailbox, { recursive: true, force: true, maxRetries: 3, retryDelay: 10 });
+  if (durable) await syncDirectory(directory);
+}

@@ -1,0 +1,79 @@
+import type { Clock } from "../../clock.js";
+import { WorkflowCancelledError, isWorkflowForgeError } from "../../errors.js";
+import { requireName, requireOptionalBoolean, requireOptionalSignal, requireOptionsObject, rejectUnknownKeys } from "../../internal/validate.js";
+import type { InstanceIdentity } from "../../types.js";
+import { callProvider, loadSnapshot } from "../provider-call.js";
+import type { WorkflowPersistenceProvider } from "../provider.js";
+import type { SnapshotStatus, WorkflowExecutionSnapshot } from "../snapshot.js";
+import { storedError } from "../stored-error.js";
+
+/** Options of `coordinator.cancel` and `cancelInstance`. */
+export interface CancelOptions {
+  /** Restore the completed operations (their `restore`, newest first) before the record ends `cancelled`. @default false */
+  readonly compensate?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * What a cancellation did: `cancelled` (stored so; nothing of it runs again), `compensating` (a
+ * coordinator restores its completed operations, then stores it `cancelled`), `finished` (it had
+ * completed or was cancelled already: nothing changed) or `absent` (nothing is stored). `status` is
+ * what was stored before.
+ */
+export interface CancelOutcome extends InstanceIdentity {
+  readonly result: "cancelled" | "compensating" | "finished" | "absent";
+  readonly status?: SnapshotStatus;
+}
+
+// Each try is a compare-and-set on what was just loaded; only a run checkpointing in between makes another try.
+const maxTries = 20;
+
+/**
+ * Cancels an instance, whatever it is doing. A waiting one never wakes. A running one is stopped by
+ * its next save (a checkpoint or a lease renewal is refused, which aborts its operation's signal);
+ * with `compensate`, its completed operations are restored once its lease has ended. A compensating
+ * one finishes restoring (half-undone is worse than either end) and then ends `cancelled`.
+ */
+export async function cancelInstance(provider: WorkflowPersistenceProvider, instance: InstanceIdentity, options: CancelOptions = {}, clock?: Clock): Promise<CancelOutcome> {
+  const where = "cancel(instanceId, workflowKey, options)";
+  requireName(instance.instanceId, `${where}: instanceId`);
+  requireName(instance.workflowKey, `${where}: workflowKey`);
+  rejectUnknownKeys(requireOptionsObject(options, `${where}: options`), ["compensate", "signal"], `${where}: options`);
+  requireOptionalBoolean(options.compensate, `${where}: options.compensate`);
+  requireOptionalSignal(options.signal, `${where}: options.signal`);
+  if (provider.capabilities?.compareAndSet !== true) throw new TypeError(`${where}: the provider must declare capabilities.compareAndSet, so that a cancellation cannot be overwritten by a run`);
+  const keys = { foundryExecutionId: instance.instanceId, workflowId: instance.workflowKey };
+  for (let tries = 1; ; tries++) {
+    const stored = await loadSnapshot(provider, keys, options.signal);
+    if (stored === undefined) return { ...instance, result: "absent" };
+    if (stored.status === "completed" || stored.status === "cancelled") return { ...instance, result: "finished", status: stored.status };
+    const record = cancelledRecord(stored, options.compensate === true, new Date(clock?.now() ?? Date.now()).toISOString());
+    try {
+      await callProvider({ call: "save", keys }, () => provider.save(record, options.signal));
+      return { ...instance, result: record.status === "compensating" ? "compensating" : "cancelled", status: stored.status };
+    } catch (error) {
+      if (!(isWorkflowForgeError(error) && error.code === "SNAPSHOT_CONFLICT") || tries >= maxTries) throw error;
+    }
+  }
+}
+
+/**
+ * The record that cancels `stored`: `cancelled`, or `compensating` with every completed operation
+ * still to restore. A live lease stays: the run holding it is stopped by its next save, and the
+ * compensation starts once that lease has ended, never beside it.
+ */
+export function cancelledRecord(stored: WorkflowExecutionSnapshot, compensate: boolean, now: string): WorkflowExecutionSnapshot {
+  const record: Record<string, unknown> = { ...stored, revision: stored.revision + 1, updatedAt: now, cancelledAt: stored.cancelledAt ?? now };
+  delete record.wakeAt;
+  delete record.waitingFor;
+  if (stored.status === "compensating") return record as unknown as WorkflowExecutionSnapshot;
+  if (compensate && stored.nextOperationIndex > 0) {
+    const index = stored.nextOperationIndex;
+    const error = new WorkflowCancelledError({ workflowName: stored.workflowName }, "compensating its completed operations");
+    Object.assign(record, { status: "compensating", attempts: 0, error: storedError(error, index, "") });
+    return record as unknown as WorkflowExecutionSnapshot;
+  }
+  record.status = "cancelled";
+  delete record.leaseExpiresAt;
+  return record as unknown as WorkflowExecutionSnapshot;
+}

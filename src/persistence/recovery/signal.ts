@@ -1,0 +1,56 @@
+import { requireName, requireOptionalSignal, requireOptionsObject, rejectUnknownKeys, describe } from "../../internal/validate.js";
+import type { Clock } from "../../clock.js";
+import type { InstanceIdentity } from "../../types.js";
+import { encodeValue } from "../codec/codec.js";
+import type { DeliveredEvent } from "../mailbox.js";
+import { callProvider } from "../provider-call.js";
+import type { WorkflowPersistenceProvider } from "../provider.js";
+
+/** Options of `coordinator.signal` and `signalInstance`. */
+export interface SignalOptions {
+  /** Names this event: delivering the same id again (a retry, a duplicate webhook) stores nothing more. @default a random UUID */
+  readonly eventId?: string;
+  readonly signal?: AbortSignal;
+}
+
+/** What a delivery did: the event's id, and whether it was stored (false: that id was delivered before). */
+export interface SignalResult {
+  readonly eventId: string;
+  readonly stored: boolean;
+}
+
+/** Throws `TypeError` unless `provider` declares the mailbox capability and has its methods. */
+export function requireMailbox(provider: WorkflowPersistenceProvider, where: string): asserts provider is WorkflowPersistenceProvider & Required<Pick<WorkflowPersistenceProvider, "deliver" | "receive">> {
+  if (provider.capabilities?.mailbox === true && typeof provider.deliver === "function" && typeof provider.receive === "function") return;
+  throw new TypeError(`${where}: the provider does not declare capabilities.mailbox (deliver and receive), so it cannot store events; got ${describe(provider)}`);
+}
+
+/**
+ * Sends the event `event` to an instance, durably and once per `eventId`: its wait (`waitForEvent`)
+ * outputs `payload`. The instance need not have reached its wait, or even started: the event is
+ * kept until a wait consumes it or the instance's record is deleted. The payload is checked by the
+ * codec before anything is written (`SnapshotSerializationError` names what cannot be stored).
+ */
+export async function signalInstance(
+  provider: WorkflowPersistenceProvider,
+  instance: InstanceIdentity,
+  event: string,
+  payload?: unknown,
+  options: SignalOptions = {},
+  clock?: Clock,
+): Promise<SignalResult> {
+  const where = "signal(instanceId, workflowKey, event, payload, options)";
+  requireName(instance.instanceId, `${where}: instanceId`);
+  requireName(instance.workflowKey, `${where}: workflowKey`);
+  requireName(event, `${where}: event`);
+  rejectUnknownKeys(requireOptionsObject(options, `${where}: options`), ["eventId", "signal"], `${where}: options`);
+  if (options.eventId !== undefined) requireName(options.eventId, `${where}: options.eventId`);
+  requireOptionalSignal(options.signal, `${where}: options.signal`);
+  requireMailbox(provider, where);
+  encodeValue(payload, "payload");
+  const keys = { foundryExecutionId: instance.instanceId, workflowId: instance.workflowKey };
+  const eventId = options.eventId ?? globalThis.crypto.randomUUID();
+  const delivered: DeliveredEvent = { ...keys, name: event, eventId, payload, sentAt: new Date(clock?.now() ?? Date.now()).toISOString() };
+  const stored = await callProvider({ call: "deliver", keys }, () => provider.deliver(delivered, options.signal));
+  return { eventId, stored };
+}

@@ -1,0 +1,74 @@
+/** What a {@link WakeLoop} runs and listens to. */
+export interface WakeLoopSettings {
+  /** One pass over what is due (`resumeAll`). Passes never overlap. */
+  readonly pass: () => Promise<unknown>;
+  /** Time between passes when nothing wakes the loop sooner. */
+  readonly pollIntervalMs: number;
+  /** The store's push (`provider.subscribe`), when it has one: each call wakes the loop. */
+  readonly subscribe?: ((listener: () => void) => Promise<() => Promise<void>>) | undefined;
+  /** A pass or the subscription failed; the loop goes on with the next pass. */
+  readonly onError: (error: unknown) => void;
+}
+
+/**
+ * Runs passes over due work: at once on start, whenever it is woken (a delivery pushed by the
+ * store, a signal sent from this process), and every `pollIntervalMs` in between. A wake during a
+ * pass runs one more pass right after it, so a delivery is never missed by a pass that had
+ * already looked; any number of wakes during a pass cost one pass.
+ */
+export class WakeLoop {
+  readonly #settings: WakeLoopSettings;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+  #unsubscribe: Promise<(() => Promise<void>) | undefined> = Promise.resolve(undefined);
+
+  constructor(settings: WakeLoopSettings) {
+    this.#settings = settings;
+  }
+
+  start(): void {
+    const { subscribe, onError } = this.#settings;
+    if (subscribe !== undefined) {
+      this.#unsubscribe = subscribe(() => this.wake()).catch((error: unknown) => {
+        onError(error);
+        return undefined;
+      });
+    }
+    this.wake();
+  }
+
+  /** Runs a pass now, or right after the one in progress. */
+  wake(): void {
+    if (this.#stopped) return;
+    if (this.#running !== undefined) {
+      this.#again = true;
+      return;
+    }
+    clearTimeout(this.#timer);
+    this.#running = this.#passes().finally(() => {
+      this.#running = undefined;
+      if (!this.#stopped) this.#timer = setTimeout(() => this.wake(), this.#settings.pollIntervalMs);
+    });
+  }
+
+  /** No pass starts after this; resolves once the one in progress ended and the subscription closed. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    const unsubscribe = await this.#unsubscribe;
+    await Promise.all([this.#running, unsubscribe?.().catch(this.#settings.onError)]);
+  }
+
+  async #passes(): Promise<void> {
+    do {
+      this.#again = false;
+      try {
+        await this.#settings.pass();
+      } catch (error) {
+        this.#settings.onError(error);
+      }
+    } while (this.#again && !this.#stopped);
+  }
+}

@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import { action, createFoundry, createSmith, createWorkflow, isSuspended, sleep, sleepUntil, type WorkflowSuspendedError } from "../../src/index.js";
+import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
+import { createTestClock } from "../../src/persistence/testing/index.js";
+
+const day = 86_400_000;
+
+function sleeper(ran: string[]) {
+  return createWorkflow("sleeper")
+    .addOperation(action("before", () => void ran.push("before")))
+    .addOperation(sleep("nap", 30 * day))
+    .addOperation(action("after", () => void ran.push("after")))
+    .build();
+}
+
+async function forgeOnce(provider: MemoryPersistenceProvider, clock: ReturnType<typeof createTestClock>, ran: string[]): Promise<unknown> {
+  const foundry = usePersistence(createFoundry("sleeper", { clock }), provider, { instanceId: "nap-1" });
+  return createSmith().forge(sleeper(ran), foundry);
+}
+
+describe("sleep", () => {
+  it("suspends a long sleep with its wake time stored, and a later run before it is due suspends again without running anything", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const clock = createTestClock(Date.parse("2026-01-01T00:00:00Z"));
+    const ran: string[] = [];
+    const first = await forgeOnce(provider, clock, ran).catch((error: unknown) => error);
+    expect(isSuspended(first)).toBe(true);
+    expect((first as WorkflowSuspendedError).wakeAt?.toISOString()).toBe("2026-01-31T00:00:00.000Z");
+    const stored = await provider.tryLoad("nap-1", sleeper([]).id);
+    expect(stored).toMatchObject({ status: "waiting", nextOperationIndex: 1, wakeAt: "2026-01-31T00:00:00.000Z" });
+    expect(stored?.leaseExpiresAt).toBeUndefined();
+    clock.advance(29 * day);
+    const second = await forgeOnce(provider, clock, ran).catch((error: unknown) => error);
+    expect((second as WorkflowSuspendedError).wakeAt?.toISOString()).toBe("2026-01-31T00:00:00.000Z");
+    clock.advance(day);
+    await forgeOnce(provider, clock, ran);
+    expect(ran).toEqual(["before", "after"]);
+    expect(await provider.tryLoad("nap-1", sleeper([]).id)).toBeUndefined();
+  });
+
+  it("waits in process when little is left, on the foundry's clock", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const clock = createTestClock();
+    const started = clock.now();
+    const workflow = createWorkflow("short").addOperation(sleep("blink", 500)).addOperation(sleepUntil("later", started + 900)).build();
+    const foundry = usePersistence(createFoundry("short", { clock }), provider, { instanceId: "short-1" });
+    await expect(createSmith().forge(workflow, foundry, { input: 7 })).resolves.toBe(7);
+    expect(clock.now() - started).toBe(900);
+  });
+});
