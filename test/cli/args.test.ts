@@ -33,7 +33,7 @@ describe("workflowforge CLI arguments", () => {
   const bad: [string, string[], RegExp][] = [
     ["an unknown option", ["list", "--dir", ".", "--nope"], /^unknown option --nope /],
     ["an option without its value", ["list", "--dir"], /^option '--dir <value>' argument missing$/],
-    ["an unknown command", ["lsit", "--dir", "."], /^unknown command "lsit": use list, show, delete, prune or ui$/],
+    ["an unknown command", ["lsit", "--dir", "."], /^unknown command "lsit": use list, show, delete, prune, signal, cancel or ui$/],
     ["help for an unknown command", ["help", "lsit"], /^no help for "lsit"/],
     ["options without a command", ["--dir", "."], /^no command given/],
     ["no store", ["list"], /^list needs a store: pass one of --dir, --sqlite, --postgres, --redis or --provider$/],
