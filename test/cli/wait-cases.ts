@@ -1,31 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { WorkflowExecutionSnapshot } from "../../src/persistence/snapshot.js";
-import { cli, cliJson, instancesOf, seedSnapshots } from "./run-cli.js";
+import { seedWaits } from "../support/wait-snapshots.js";
+import { cli, cliJson, instancesOf } from "./run-cli.js";
 import type { StoreFixture } from "./store-cases.js";
-
-const minute = 60_000;
-const day = 86_400_000;
-const at = (msFromNow: number): string => new Date(Date.now() + msFromNow).toISOString();
-
-/**
- * Durable waits, oldest first: an approval waiting for "approved" with a 6-day timeout, a sleep
- * due a minute ago (a coordinator has yet to look), a sleep due two hours ago that no worker
- * woke, a cancelled one, and a completed one.
- */
-export function seedWaits(): WorkflowExecutionSnapshot[] {
-  // Suspended: saved without a lease, as a run gives its claim back when it suspends.
-  const unleased: Record<string, unknown> = { ...seedSnapshots()[0], operationCount: 3, nextOperationIndex: 1, workflowName: "Expense" };
-  delete unleased.owner;
-  delete unleased.leaseExpiresAt;
-  const record = (instance: string, updatedMsAgo: number, rest: Partial<WorkflowExecutionSnapshot>): WorkflowExecutionSnapshot => ({ ...(unleased as unknown as WorkflowExecutionSnapshot), foundryExecutionId: instance, workflowId: "expense-v1", updatedAt: at(-updatedMsAgo), ...rest });
-  return [
-    record("expense-7", 9 * day, { status: "waiting", waitingFor: "approved", wakeAt: at(6 * day), consumedEvents: ["mail-1", "mail 2"] }),
-    record("cool-4", 3 * day, { status: "waiting", wakeAt: at(-minute) }),
-    record("cool-3", 2 * day, { status: "waiting", wakeAt: at(-2 * 60 * minute) }),
-    record("gone-1", day, { status: "cancelled", cancelledAt: at(-day) }),
-    record("done-1", minute, { status: "completed", nextOperationIndex: 3 }),
-  ];
-}
 
 /**
  * list, show, signal and cancel on durable waits, against one kind of store. The signal cases

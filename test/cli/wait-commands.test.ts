@@ -6,7 +6,7 @@ import type { InspectedProvider } from "../../src/cli/stores.js";
 import { cancelCommand, signalCommand } from "../../src/cli/wait-commands.js";
 import { SnapshotCorruptedError } from "../../src/persistence/errors.js";
 import type { WorkflowExecutionSnapshot } from "../../src/persistence/snapshot.js";
-import { seedWaits } from "./wait-cases.js";
+import { seedWaits } from "../support/wait-snapshots.js";
 
 const keys = { foundryExecutionId: "expense-7", workflowId: "expense-v1" };
 const [waiting, , , cancelled] = seedWaits() as [WorkflowExecutionSnapshot, WorkflowExecutionSnapshot, WorkflowExecutionSnapshot, WorkflowExecutionSnapshot];
