@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FilePersistenceProvider } from "../../src/persistence/providers/file/index.js";
 import { seedWaits } from "../support/wait-snapshots.js";
@@ -80,6 +81,27 @@ describe("the inspector on durable waits", () => {
     const answer = await action(served.inspector.url, "/api/cancel", { ...keys("cool-3"), compensate: true }, token);
     expect(answer.json()).toMatchObject({ result: "compensating", previousStatus: "waiting" });
     expect(await served.provider.tryLoad("cool-3", "expense-v1")).toMatchObject({ status: "compensating", cancelledAt: expect.any(String) });
+  });
+});
+
+describe("the inspector's send event on a store that keeps no events", () => {
+  it("says so in the instance's detail (no Send event) and answers 409 naming the store", async () => {
+    const directory = mkdtempSync(join(root, "store-"));
+    const module = join(root, `no-mailbox-${Date.now()}.mjs`);
+    // A user's provider module: the file provider behind three methods, with no mailbox.
+    writeFileSync(module, `import { FilePersistenceProvider } from ${JSON.stringify(fileURLToPath(new URL("../../src/persistence/providers/file/index.ts", import.meta.url)))};
+const inner = new FilePersistenceProvider({ directory: ${JSON.stringify(directory)}, durability: "none" });
+export const createProvider = () => ({ capabilities: { compareAndSet: true }, save: (...a) => inner.save(...a), tryLoad: (...a) => inner.tryLoad(...a), delete: (...a) => inner.delete(...a) });
+`);
+    const served = await serve({ kind: "provider", module }, new FilePersistenceProvider({ directory, durability: "none" }), true, seedWaits());
+    try {
+      const detail = (await raw(served.inspector.url, "GET", "/api/instance?instance=expense-7&workflowKey=expense-v1")).json();
+      expect(detail).toMatchObject({ mailbox: false, allowActions: true });
+      const answer = await action(served.inspector.url, "/api/signal", { ...keys("expense-7"), event: "approved" }, await pageToken(served.inspector.url));
+      expect([answer.status, answer.json().error]).toEqual([409, expect.stringMatching(/ keeps no events: its provider does not declare capabilities\.mailbox/)]);
+    } finally {
+      await served.close();
+    }
   });
 });
 
