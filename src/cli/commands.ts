@@ -6,7 +6,7 @@ import type { SnapshotFilter } from "../persistence/provider.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
 import type { Selection } from "./args.js";
 import { CliError, describeCause } from "./errors.js";
-import { describeKeys, displayKey, formatSnapshot, formatTable } from "./format.js";
+import { describeKeys, describeWait, displayKey, formatSnapshot, formatTable } from "./format.js";
 import { toJson } from "./json.js";
 import { overdueAfterMs, stateOf } from "./stale.js";
 import { formatAge } from "./duration.js";
@@ -97,18 +97,20 @@ export async function deleteCommand(context: CommandContext, keys: SnapshotKeys,
   return 0;
 }
 
-type Outcome = "deleted" | "would-delete" | "skipped-live-lease" | "skipped-changed" | "gone";
+type Outcome = "deleted" | "would-delete" | "skipped-live-lease" | "skipped-waiting" | "skipped-changed" | "gone";
 
 /**
- * `prune`: deletes every matching snapshot that no process holds a live claim on. A record that
- * cannot be read is left alone (whether a process runs it cannot be told) and makes it exit 1.
+ * `prune`: deletes every matching snapshot that no process holds a live claim on, and no waiting
+ * one unless `--status waiting` asks for them (an instance waiting for weeks is not abandoned). A
+ * record that cannot be read is left alone (whether a process runs it cannot be told) and makes it exit 1.
  */
 export async function pruneCommand(context: CommandContext, selection: Selection, dryRun: boolean): Promise<number> {
   const { snapshots: matched, unreadable } = await select(context, selection);
   const outcomes: { snapshot: WorkflowExecutionSnapshot; outcome: Outcome }[] = [];
   for (const snapshot of matched) {
     try {
-      outcomes.push({ snapshot, outcome: await pruneOne(context, snapshot, dryRun) });
+      const waiting = snapshot.status === "waiting" && selection.statuses?.includes("waiting") !== true;
+      outcomes.push({ snapshot, outcome: waiting ? "skipped-waiting" : await pruneOne(context, snapshot, dryRun) });
     } catch (error) {
       const deleted = outcomes.filter((entry) => entry.outcome === "deleted").length;
       // A timeout's message names the store already.
@@ -119,7 +121,7 @@ export async function pruneCommand(context: CommandContext, selection: Selection
     }
   }
   const count = (outcome: Outcome): number => outcomes.filter((entry) => entry.outcome === outcome).length;
-  const report = { dryRun, matched: matched.length, deleted: count("deleted"), wouldDelete: count("would-delete"), skipped: count("skipped-live-lease") + count("skipped-changed") };
+  const report = { dryRun, matched: matched.length, deleted: count("deleted"), wouldDelete: count("would-delete"), skipped: count("skipped-live-lease") + count("skipped-waiting") + count("skipped-changed") };
   if (context.json) {
     const items = outcomes.map(({ snapshot, outcome }) => ({ instance: snapshot.foundryExecutionId, workflowKey: snapshot.workflowId, status: snapshot.status, updatedAt: snapshot.updatedAt, outcome }));
     context.stdout.write(`${toJson({ ...report, items })}\n`);
@@ -155,6 +157,7 @@ function pruneText(context: CommandContext, selection: Selection, outcomes: read
   for (const { snapshot, outcome } of outcomes) {
     if (outcome === "skipped-live-lease") lines.push(`Skipped ${describeKeys(snapshot)}: ${snapshot.status}, claimed by "${snapshot.owner ?? ""}" until ${snapshot.leaseExpiresAt ?? ""}.`);
     if (outcome === "skipped-changed") lines.push(`Skipped ${describeKeys(snapshot)}: it was saved again while pruning.`);
+    if (outcome === "skipped-waiting") lines.push(`Skipped ${describeKeys(snapshot)}: waiting (${describeWait(snapshot, context.now)}); pass --status waiting to prune waiting instances.`);
   }
   return `${lines.join("\n")}\n`;
 }

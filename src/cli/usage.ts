@@ -157,14 +157,17 @@ Example:
 
 Deletes every snapshot not updated for <duration> that matches the filters, and prints how
 many it deleted. Claimed snapshots (a process may be working on them) are skipped, and so
-is one saved again since it was listed. A record that cannot be read is left alone and named
-on stderr, and the command then exits 1.
+is one saved again since it was listed. Waiting snapshots (suspended at a durable wait,
+which may last weeks) are skipped too unless --status names waiting. A record that cannot
+be read is left alone and named on stderr, and the command then exits 1.
 
 ${claims}
 
 ${filters}
   --dry-run                list what would be deleted; delete nothing
-  --json                   print { dryRun, matched, deleted, wouldDelete, skipped, items }
+  --json                   print { dryRun, matched, deleted, wouldDelete, skipped, items };
+                           an item's outcome is deleted, would-delete, skipped-live-lease,
+                           skipped-waiting, skipped-changed or gone
 
 ${stores}
 

@@ -59,6 +59,17 @@ export function describeWaitCommands(name: string, fresh: () => Promise<StoreFix
       expect(cancelled.stdout).not.toMatch(/^waiting for/m);
     });
 
+    it("prune leaves waiting instances alone, however old, unless --status names waiting", async () => {
+      const { args, provider } = await seeded();
+      const pruned = await cliJson("prune", ...args, "--older-than", "1d");
+      expect(pruned).toMatchObject({ matched: 4, deleted: 1, skipped: 3 });
+      expect(pruned.items.map((item: any) => [item.instance, item.outcome])).toEqual([["expense-7", "skipped-waiting"], ["cool-4", "skipped-waiting"], ["cool-3", "skipped-waiting"], ["gone-1", "deleted"]]);
+      const text = await cli("prune", ...args, "--older-than", "1d", "--dry-run");
+      expect(text.stdout).toMatch(/^Skipped instance expense-7 \/ workflow key expense-v1: waiting \(event approved, until \S+Z \(in [56]d\)\); pass --status waiting to prune waiting instances\.$/m);
+      expect(await cliJson("prune", ...args, "--older-than", "1d", "--status", "waiting")).toMatchObject({ matched: 3, deleted: 3, skipped: 0 });
+      expect((await provider.tryLoad("expense-7", "expense-v1")) ?? undefined).toBeUndefined();
+    });
+
     it("cancel ends a waiting instance cancelled, and a second cancel changes nothing and exits 0", async () => {
       const { args, provider } = await seeded();
       const first = await cli("cancel", "expense-7", "expense-v1", ...args);
