@@ -15,10 +15,11 @@ changes nothing and says the event was already delivered (exit 0). Without --eve
 event gets a new random id, so running the command twice sends it twice. When the store does
 not answer in time, the message names the id to send it again with.
 
-  --payload <json>         the event's payload, as JSON            [default: none (undefined)]
-  --event-id <id>          the event's id: the same id is delivered once  [default: a random UUID]
-  --json                   print { instance, workflowKey, event, eventId, stored, status, waitingFor }
-                           (stored false: already delivered; status null: no snapshot yet)
+  --payload <json>         the event's payload, as JSON        [default: none (undefined)]
+  --event-id <id>          the event's id: one id is delivered once  [default: a random UUID]
+  --json                   print { instance, workflowKey, event, eventId, stored, status,
+                           waitingFor } (stored false: already delivered; status null: no
+                           snapshot yet)
 
 ${stores}
 

@@ -89,12 +89,13 @@ const topics: Record<CommandName, string> = {
   list: `Usage: workflowforge list <store> [filters] [--json]
 
 Lists the stored snapshots, oldest first: keys, workflow, status, progress (operations done
-of all), revision, recovery attempts, age and error, and for a waiting one what it waits for:
-the event, and until when (a sleep's end or the event's timeout). A "failed" snapshot with attempts has been
-retried by a recovery coordinator; once attempts reach its limit it is a dead letter: failed,
-its lease released. A record that cannot be read is left out and named on stderr, and the
-command then exits 1. With --dir, entries that are not records (other files, folders) are
-counted and a few named on stderr; they do not change the exit status.
+of all), revision, recovery attempts, age and error, and for a waiting one what it waits
+for: the event, and until when (a sleep's end or the event's timeout). A "failed" snapshot
+with attempts has been retried by a recovery coordinator; once attempts reach its limit it
+is a dead letter: failed, its lease released. A record that cannot be read is left out and
+named on stderr, and the command then exits 1. With --dir, entries that are not records
+(other files, folders) are counted and a few named on stderr; they do not change the exit
+status.
 
 ${stale}
 
