@@ -1,6 +1,7 @@
 import { isWorkflowForgeError, messageOf } from "../../errors.js";
 import type { SnapshotCodec } from "../codec/codec.js";
 import { SnapshotCorruptedError, SnapshotSerializationError, type SnapshotKeys } from "../errors.js";
+import type { DeliveredEvent } from "../mailbox.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 
 /**
@@ -39,4 +40,22 @@ export function decodeFromStorage(codec: SnapshotCodec, text: string, keys: Snap
     if (error instanceof RangeError && /call stack/i.test(error.message)) throw error;
     throw new SnapshotCorruptedError(keys, `the codec's decode failed: ${messageOf(error)}`, error);
   }
+}
+
+// A codec stores snapshots, so an event's payload travels as the `lastOutput` of a carrier
+// snapshot with the event's keys: whatever the codec does to snapshots (the built-in envelope's
+// checksum and size limit, a custom format, encryption) it does to payloads too.
+function carrierOf(event: DeliveredEvent): WorkflowExecutionSnapshot {
+  const { foundryExecutionId, workflowId, name, sentAt, payload } = event;
+  return { formatVersion: 1, foundryExecutionId, workflowId, workflowName: name, definitionFingerprint: "event", operationCount: 0, nextOperationIndex: 0, properties: {}, lastOutput: payload, status: "completed", revision: 0, createdAt: sentAt, updatedAt: sentAt };
+}
+
+/** `event.payload` as the codec's text, with the errors of {@link encodeForStorage}. */
+export function encodePayload(codec: SnapshotCodec, event: DeliveredEvent): string {
+  return encodeForStorage(codec, carrierOf(event));
+}
+
+/** The payload of what {@link encodePayload} wrote, with the errors of {@link decodeFromStorage}. */
+export function decodePayload(codec: SnapshotCodec, text: string, keys: SnapshotKeys): unknown {
+  return decodeFromStorage(codec, text, keys).lastOutput;
 }
