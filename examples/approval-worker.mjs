@@ -16,7 +16,7 @@ const day = 24 * 60 * 60 * 1000;
 
 const expense = createWorkflow("Expense")
   .withVersion("1")
-  .addOperation(action("reserve-budget", (_, foundry) => console.log(`▶ reserve-budget: ${foundry.properties.amount} EUR held for ${foundry.executionId}`)))
+  .addOperation(action("reserve-budget", (_, foundry) => console.log(`▶ reserve-budget: ${foundry.properties.amount} EUR held`)))
   .addOperation(waitForEvent("manager-approval", "approved", { timeoutMs: 7 * day }))
   .addOperation(action("pay-out", (approval, foundry) => console.log(`▶ pay-out: ${foundry.properties.amount} EUR, approved by ${approval.by}`)))
   .build();

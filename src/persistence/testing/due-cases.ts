@@ -58,7 +58,7 @@ async function raceTrial(saver: WorkflowPersistenceProvider, deliverer: Workflow
 }
 
 export const timerCases: ConformanceCase[] = [
-  waitCase("timers", "claim() takes a waiting record once request.now reaches its wakeAt, keeps it waiting, and not again under the claim's lease", async (provider, workflowName) => {
+  waitCase("timers", "claim() takes a waiting record once request.now reaches its wakeAt, keeps it waiting, and again only once the claim's lease ends", async (provider, workflowName) => {
     const wake = Date.parse("2026-03-01T00:00:00.000Z");
     const sleeping = waitingSnapshot({ workflowName, wakeAt: at(wake) });
     await provider.save(sleeping);
@@ -68,6 +68,8 @@ export const timerCases: ConformanceCase[] = [
     assert.deepEqual(await claim(provider, claimRequest), [expected], "claim() at its wakeAt takes it, still waiting");
     assert.deepEqual(await provider.tryLoad(sleeping.foundryExecutionId, sleeping.workflowId), expected);
     assert.deepEqual(await claim(provider, request(workflowName, wake + 1)), [], "a due record under a live lease was claimed again");
+    // The claimant died before its next save: its timer is still due.
+    assert.deepEqual(ids(await claim(provider, request(workflowName, wake + 30_000))), [sleeping.foundryExecutionId], "a due record whose claim's lease ended must be claimed again");
   }),
   waitCase("timers", "a waiting record that is not due is never claimed, and one due record is found among many that are not, even with limit 1", async (provider, workflowName) => {
     const now = Date.now();
@@ -107,6 +109,20 @@ export const dueCases: ConformanceCase[] = [
       [[waiting.foundryExecutionId, "waiting", 2, 1]],
     );
     assert.deepEqual(await claim(provider, request(workflowName)), [], "a marked record under the claim's live lease was claimed again");
+  }),
+  waitCase("due", "a marked record whose claimant died before saving is claimed again once that claim's lease ends", async (provider, workflowName) => {
+    const waiting = waitingSnapshot({ workflowName, waitingFor: "approved" });
+    await provider.save(waiting);
+    await provider.deliver!(deliveredEvent(waiting));
+    const now = Date.now();
+    assert.equal((await claim(provider, request(workflowName, now))).length, 1);
+    assert.deepEqual(await claim(provider, request(workflowName, now + 29_999)), [], "a record under a live lease was claimed");
+    const again = await claim(provider, request(workflowName, now + 30_000));
+    assert.deepEqual(
+      again.map((snapshot) => [snapshot.foundryExecutionId, snapshot.status, snapshot.attempts]),
+      [[waiting.foundryExecutionId, "waiting", 2]],
+      "a claim is not a save: the delivery's mark outlives it, or the run would wait forever",
+    );
   }),
   waitCase("due", "a delivery marks nothing else: not a wait for another name, nor a record under a live lease, cancelled, completed or a dead letter", async (provider, workflowName) => {
     const live = at(Date.now() + 60_000);
