@@ -86,6 +86,17 @@ export const timerCases: ConformanceCase[] = [
     await provider.save(due);
     assert.deepEqual(ids(await claim(provider, request(workflowName, now, { limit: 1 }))), [due.foundryExecutionId], "the one due record must be claimed");
   }),
+  waitCase("timers", "claim()'s status filter narrows waiting records like any status, and waiting is among the default statuses", async (provider, workflowName) => {
+    const due = waitingSnapshot({ workflowName, wakeAt: at(Date.now() - 1_000) });
+    const running: Record<string, unknown> = { ...fullSnapshot({ workflowName, status: "running" }) };
+    delete running.leaseExpiresAt;
+    await provider.save(due);
+    await provider.save(running as unknown as WorkflowExecutionSnapshot);
+    const now = Date.now();
+    assert.deepEqual(ids(await claim(provider, request(workflowName, now, { filter: { workflowName, status: "running" } }))), [running.foundryExecutionId], "claim({ status: running })");
+    assert.deepEqual(await claim(provider, request(workflowName, now, { filter: { workflowName, status: ["running", "failed"] } })), [], "claim({ status: [running, failed] }) took a waiting record");
+    assert.deepEqual(ids(await claim(provider, request(workflowName, now))), [due.foundryExecutionId], "claim() without a status must take the due waiting record");
+  }),
   waitCase("timers", "waiting records never dead-letter: a due one is claimed whatever its attempts", async (provider, workflowName) => {
     const now = Date.now();
     const due = waitingSnapshot({ workflowName, wakeAt: at(now - 1_000), attempts: 7 });
@@ -144,10 +155,14 @@ export const dueCases: ConformanceCase[] = [
     const waiting = waitingSnapshot({ workflowName, waitingFor: "approved" });
     await provider.save(waiting);
     await provider.deliver!(deliveredEvent(waiting));
-    // An event delivered before the record's first save marks nothing either.
+    // An event delivered before the record's first save, or while it ran, marks nothing either.
     const early = randomKeys();
     await provider.deliver!(deliveredEvent(early));
     await provider.save(waitingSnapshot({ ...early, workflowName, waitingFor: "approved" }));
+    const running = fullSnapshot({ workflowName, status: "running", leaseExpiresAt: at(Date.now() + 60_000) });
+    await provider.save(running);
+    await provider.deliver!(deliveredEvent(running));
+    await provider.save(waitingSnapshot({ ...running, revision: 2, waitingFor: "approved" }));
     const saved = nextRevision(waiting);
     await provider.save(saved);
     assert.deepEqual(await claim(provider, request(workflowName)), [], "a waiting save left a delivery's mark");

@@ -39,7 +39,7 @@ const needs: Record<string, string> = {
   compareAndSet: "the provider does not declare capabilities.compareAndSet",
   list: "the provider does not declare capabilities.list",
   claim: "the provider does not declare capabilities.compareAndSet and capabilities.claim",
-  timers: "the provider does not declare capabilities.compareAndSet and capabilities.claim",
+  timers: "the provider does not declare capabilities.compareAndSet and capabilities.claim and capabilities.mailbox",
   mailbox: "the provider does not declare capabilities.mailbox",
   due: "the provider does not declare capabilities.compareAndSet and capabilities.claim and capabilities.mailbox",
   push: "the provider does not declare capabilities.mailbox and capabilities.push",
