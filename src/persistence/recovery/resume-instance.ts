@@ -55,6 +55,7 @@ export async function resumeInstance(
       // whose event marked the record due. The claim moved the revision, so that run can write
       // nothing more and lets go; skipping would leave this claim's lease on a record nobody runs.
       if (claimed !== undefined) await releasedHere(keys);
+      if (claimed?.snapshot.status === "waiting" && shutdown.closing.aborted) return closed(ref);
       // A claimed record counts the attempt it is about to run; decisions rest on the count before it.
       const snapshot = claimed !== undefined ? beforeClaim(claimed.snapshot) : tries === 0 && found !== undefined ? (found as WorkflowExecutionSnapshot) : await loadSnapshot(options.provider, keys, signal);
       attempts = snapshot?.attempts ?? attempts;
