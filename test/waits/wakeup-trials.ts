@@ -1,3 +1,4 @@
+import { onTestFailed } from "vitest";
 import { createFoundry, createSmith, isSuspended } from "../../src/index.js";
 import { createRecoveryCoordinator, signalInstance, unfinishedStatuses, usePersistence, type RecoveryOutcome, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
 import type { SnapshotKeys } from "../../src/persistence/errors.js";
@@ -143,6 +144,11 @@ export async function runWakeupTrials(settings: TrialSettings): Promise<TrialRes
   const coordinator = createRecoveryCoordinator(coordinatorOptions);
   coordinator.start({ pollIntervalMs: settings.pollIntervalMs ?? 20, onError: (error) => failures.push(`pass: ${String(error)}`) });
   const runs = hookedProvider(provider, (instance) => hooks.get(instance));
+  // A lost wake-up shows as the test's timeout: say then which runs never charged, and how each began.
+  onTestFailed(() => {
+    const stuck = [...momentOf].filter(([instance]) => !charged.has(instance)).map(([instance, moment]) => `${instance} (${moment}, forge ${forged.get(instance) ?? "pending"})`);
+    console.error(`seed ${seed}: ${stuck.length} of ${momentOf.size} runs never charged${stuck.length === 0 ? "" : `: ${stuck.slice(0, 50).join(", ")}`}`);
+  });
   const smith = createSmith();
 
   const trial = async (index: number): Promise<void> => {
