@@ -13,8 +13,8 @@ const load = (provider: MemoryPersistenceProvider, s: WorkflowExecutionSnapshot)
 const attempt = (call: () => unknown): Promise<unknown> => Promise.resolve().then(call);
 
 describe("MemoryPersistenceProvider", () => {
-  it("declares compare-and-set, list and claim", () => {
-    expect(new MemoryPersistenceProvider().capabilities).toEqual({ compareAndSet: true, list: true, claim: true });
+  it("declares compare-and-set, list, claim, the mailbox and push", () => {
+    expect(new MemoryPersistenceProvider().capabilities).toEqual({ compareAndSet: true, list: true, claim: true, mailbox: true, push: true });
   });
 
   it("tryLoad of an unknown key resolves undefined", async () => {

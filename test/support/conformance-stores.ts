@@ -13,10 +13,11 @@ import type { ProviderTestInitializer } from "../../src/persistence/testing/inde
 // ranges admit. Every test of a suite shares one store (the kit uses random keys), as an
 // application would.
 
-/** A WAL file database in a throw-away directory, opened with `open(file)`. */
+/** A WAL file database in a throw-away directory, opened with `open(file)`; `reopen` opens a second connection to it. */
 export function sqliteFileStore(name: string, open: (file: string) => Database.Database): ProviderTestInitializer {
   let directory = "";
   let database: Database.Database | undefined;
+  const others: Database.Database[] = [];
   return {
     name,
     beforeAll() {
@@ -24,14 +25,23 @@ export function sqliteFileStore(name: string, open: (file: string) => Database.D
       database = open(join(directory, "snapshots.db"));
     },
     afterAll() {
+      for (const other of others.splice(0)) other.close();
       database?.close();
       rmSync(directory, { recursive: true, force: true });
     },
     create: () => new SqlitePersistenceProvider({ database: database as Database.Database }),
+    reopen: () => {
+      const other = open(join(directory, "snapshots.db"));
+      others.push(other);
+      return new SqlitePersistenceProvider({ database: other });
+    },
   };
 }
 
-/** A client made by `connect` before the suite and closed by `close` after it, shared by the provider of every test. */
+/**
+ * A client made by `connect` before the suite and closed by `close` after it, shared by the provider
+ * of every test; `reopen` makes a second provider object on the same client.
+ */
 function sharedClientStore<C>(
   name: string,
   connect: () => C | Promise<C>,
@@ -47,6 +57,7 @@ function sharedClientStore<C>(
       client = await connect();
     },
     create: () => provide(client as C),
+    reopen: () => provide(client as C),
     afterAll: async () => {
       if (client !== undefined) await close(client);
     },
@@ -57,6 +68,21 @@ function sharedClientStore<C>(
 export const postgresStore = <C extends PostgresClient>(name: string, connect: () => Promise<C>, close: (client: C) => unknown): ProviderTestInitializer =>
   sharedClientStore(name, connect, close, (client) => new PostgresPersistenceProvider({ client }), 120_000);
 
-/** One ioredis or node-redis client for the Redis provider. */
-export const redisStore = <C extends IoRedisLikeClient | NodeRedisLikeClient>(name: string, connect: () => C | Promise<C>, close: (client: C) => unknown): ProviderTestInitializer =>
-  sharedClientStore(name, connect, close, (client) => new RedisPersistenceProvider({ client }));
+/** One ioredis or node-redis client for the Redis provider; `reopen` connects another, as another process would. */
+export function redisStore<C extends IoRedisLikeClient | NodeRedisLikeClient>(name: string, connect: () => C | Promise<C>, close: (client: C) => unknown): ProviderTestInitializer {
+  const reopened = new Map<WorkflowPersistenceProvider, C>();
+  return {
+    ...sharedClientStore(name, connect, close, (client) => new RedisPersistenceProvider({ client })),
+    reopen: async () => {
+      const client = await connect();
+      const provider = new RedisPersistenceProvider({ client });
+      reopened.set(provider, client);
+      return provider;
+    },
+    destroy: async (provider) => {
+      const client = reopened.get(provider);
+      reopened.delete(provider);
+      if (client !== undefined) await close(client);
+    },
+  };
+}

@@ -26,7 +26,7 @@ describe("sleep", () => {
     const first = await forgeOnce(provider, clock, ran).catch((error: unknown) => error);
     expect(isSuspended(first)).toBe(true);
     expect((first as WorkflowSuspendedError).wakeAt?.toISOString()).toBe("2026-01-31T00:00:00.000Z");
-    const stored = await provider.tryLoad("nap-1", sleeper([]).id);
+    const stored = provider.tryLoad("nap-1", sleeper([]).id);
     expect(stored).toMatchObject({ status: "waiting", nextOperationIndex: 1, wakeAt: "2026-01-31T00:00:00.000Z" });
     expect(stored?.leaseExpiresAt).toBeUndefined();
     clock.advance(29 * day);
@@ -35,7 +35,7 @@ describe("sleep", () => {
     clock.advance(day);
     await forgeOnce(provider, clock, ran);
     expect(ran).toEqual(["before", "after"]);
-    expect(await provider.tryLoad("nap-1", sleeper([]).id)).toBeUndefined();
+    expect(provider.tryLoad("nap-1", sleeper([]).id)).toBeUndefined();
   });
 
   it("waits in process when little is left, on the foundry's clock", async () => {

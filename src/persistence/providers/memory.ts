@@ -3,8 +3,10 @@ import type { SnapshotCodec } from "../codec/codec.js";
 import { SnapshotConflictError, type SnapshotKeys } from "../errors.js";
 import { deepCopy } from "../clone.js";
 import { listedReader, type ListOptions } from "../list-options.js";
+import type { DeliveredEvent } from "../mailbox.js";
 import { claimedSnapshot, isClaimable, type ClaimRequest, type ProviderCapabilities, type SnapshotFilter, type WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
+import { encodedPayloads, livePayloads, MemoryMailbox, type PayloadStorage } from "./memory-mailbox.js";
 import { asError, codecOption, providerOptions, throwIfAborted } from "./shared.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
 
@@ -24,18 +26,35 @@ export interface MemoryPersistenceProviderOptions {
 
 const where = "MemoryPersistenceProvider(options)";
 
+// A waiting record's due state, kept beside its data so that claim() passes over one that is not
+// due without decoding it: its wakeAt (Infinity without one), the event it waits for, and whether
+// a delivery of that event marked it due since its last save.
+interface Wait {
+  readonly wakeMs: number;
+  readonly name: string | undefined;
+  readonly marked: boolean;
+}
+
 // What one stored snapshot is kept as: the codec's text, or (live) a deep copy of the object.
 interface Stored {
   readonly revision: number;
   readonly data: unknown;
+  readonly wait: Wait | undefined;
 }
 
 interface Storage {
   readonly write: (snapshot: WorkflowExecutionSnapshot) => unknown;
   readonly read: (data: unknown, keys: SnapshotKeys) => WorkflowExecutionSnapshot;
+  readonly payloads: PayloadStorage;
 }
 
-const liveStorage: Storage = { write: deepCopy, read: (data) => deepCopy(data as WorkflowExecutionSnapshot) };
+const liveStorage: Storage = { write: deepCopy, read: (data) => deepCopy(data as WorkflowExecutionSnapshot), payloads: livePayloads };
+
+// A save recomputes the due state from the snapshot it stores, clearing a delivery's mark.
+function waitOf(snapshot: WorkflowExecutionSnapshot): Wait | undefined {
+  if (snapshot.status !== "waiting") return undefined;
+  return { wakeMs: snapshot.wakeAt === undefined ? Infinity : Date.parse(snapshot.wakeAt), name: snapshot.waitingFor, marked: false };
+}
 
 function storageOf(input: unknown): Storage {
   const { live = false, codec } = providerOptions<MemoryPersistenceProviderOptions>(input, where, ["live", "codec"]);
@@ -43,33 +62,39 @@ function storageOf(input: unknown): Storage {
   if (live && codec !== undefined) throw new TypeError(`${where}: options.codec cannot be combined with live: true, which stores objects, not encoded text`);
   if (live) return liveStorage;
   const chosen = codecOption(codec, where);
-  return { write: (snapshot) => encodeForStorage(chosen, snapshot), read: (data, keys) => decodeFromStorage(chosen, data as string, keys) };
+  return { write: (snapshot) => encodeForStorage(chosen, snapshot), read: (data, keys) => decodeFromStorage(chosen, data as string, keys), payloads: encodedPayloads };
 }
 
 /**
  * Keeps snapshots in this process's memory: for tests, development and single-process apps that
- * only need resume after a failure, not after a crash. Supports compare-and-set, list and claim.
+ * only need resume after a failure, not after a crash. Supports compare-and-set, list, claim, the
+ * event mailbox and push (to listeners in this process).
  *
  * By default every save encodes the snapshot with the codec and every load decodes it, so it
  * accepts and refuses exactly what a durable store does: a function, a class instance or a cycle
  * is refused with `SnapshotSerializationError` before anything is stored, and a Date, Map or
  * BigInt comes back as itself. Neither a caller mutating a snapshot nor a later save changes what
- * is stored. `{ live: true }` keeps deep copies of the objects instead (see its option).
+ * is stored. `{ live: true }` keeps deep copies of the objects instead (see its option). Event
+ * payloads are kept the same way, by the built-in value encoding (a custom `codec` encodes
+ * snapshots only).
  *
- * `save`, `tryLoad` and `delete` are synchronous and throw (`list` and `claim` return a promise). Throws
+ * `save`, `tryLoad` and `delete` are synchronous and throw (`list`, `claim`, `deliver`, `receive`
+ * and `subscribe` return a promise). Throws
  * `TypeError` for invalid options.
  */
 export class MemoryPersistenceProvider implements WorkflowPersistenceProvider {
-  readonly capabilities: ProviderCapabilities = Object.freeze({ compareAndSet: true, list: true, claim: true });
+  readonly capabilities: ProviderCapabilities = Object.freeze({ compareAndSet: true, list: true, claim: true, mailbox: true, push: true });
   // By instance, then by workflow: a pair of keys needs no separator, and the snapshot's own key
   // strings (the same objects on every save of a run) keep their hashes, where a joined key would
   // be a new string to hash on every call.
   readonly #store = new Map<string, Map<string, Stored>>();
   readonly #storage: Storage;
+  readonly #mailbox: MemoryMailbox;
   #size = 0;
 
   constructor(options?: MemoryPersistenceProviderOptions) {
     this.#storage = storageOf(options);
+    this.#mailbox = new MemoryMailbox(this.#storage.payloads);
   }
 
   /** How many snapshots are stored. */
@@ -90,7 +115,7 @@ export class MemoryPersistenceProvider implements WorkflowPersistenceProvider {
     }
     if (workflows === undefined) this.#store.set(foundryExecutionId, (workflows = new Map<string, Stored>()));
     if (stored === 0) this.#size++;
-    workflows.set(workflowId, { revision: snapshot.revision, data });
+    workflows.set(workflowId, { revision: snapshot.revision, data, wait: waitOf(snapshot) });
   }
 
   tryLoad(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): WorkflowExecutionSnapshot | undefined {
@@ -101,6 +126,7 @@ export class MemoryPersistenceProvider implements WorkflowPersistenceProvider {
 
   delete(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): void {
     throwIfAborted(signal);
+    this.#mailbox.delete({ foundryExecutionId, workflowId });
     const workflows = this.#store.get(foundryExecutionId);
     if (workflows?.delete(workflowId) !== true) return;
     this.#size--;
@@ -130,20 +156,60 @@ export class MemoryPersistenceProvider implements WorkflowPersistenceProvider {
     try {
       if (signal?.aborted === true) throw signal.reason instanceof Error ? signal.reason : new Error("aborted");
       const read = listedReader(undefined, options, "MemoryPersistenceProvider");
+      const now = Date.parse(request.now);
       const claimed: WorkflowExecutionSnapshot[] = [];
       for (const [foundryExecutionId, workflows] of this.#store) {
         for (const [workflowId, stored] of workflows) {
           if (claimed.length >= request.limit) return Promise.resolve(claimed);
+          const { wait } = stored;
+          if (wait !== undefined && !wait.marked && !(wait.wakeMs <= now)) continue;
           const snapshot = read(() => this.#storage.read(stored.data, { foundryExecutionId, workflowId }));
-          if (snapshot === undefined || !isClaimable(snapshot, request)) continue;
+          if (snapshot === undefined || !isClaimable(snapshot, request, wait?.marked)) continue;
           const next = claimedSnapshot(snapshot, request);
-          workflows.set(workflowId, { revision: next.revision, data: this.#storage.write(next) });
+          // The claimed data stays waiting, and so does its due state: due again once this lease ends.
+          workflows.set(workflowId, { revision: next.revision, data: this.#storage.write(next), wait });
           claimed.push(next);
         }
       }
       return Promise.resolve(claimed);
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  // One synchronous write: storing the event and marking its waiting record happen together.
+  deliver(event: DeliveredEvent, signal?: AbortSignal): Promise<boolean> {
+    try {
+      throwIfAborted(signal);
+      if (!this.#mailbox.deliver(event)) return Promise.resolve(false);
+      const workflows = this.#store.get(event.foundryExecutionId);
+      const stored = workflows?.get(event.workflowId);
+      if (workflows !== undefined && stored?.wait !== undefined && stored.wait.name === event.name && !stored.wait.marked) {
+        workflows.set(event.workflowId, { ...stored, wait: { ...stored.wait, marked: true } });
+        this.#mailbox.notify();
+      }
+      return Promise.resolve(true);
+    } catch (error) {
+      return Promise.reject(asError(error));
+    }
+  }
+
+  receive(keys: SnapshotKeys, name: string, signal?: AbortSignal): Promise<DeliveredEvent[]> {
+    try {
+      throwIfAborted(signal);
+      return Promise.resolve(this.#mailbox.receive(keys, name));
+    } catch (error) {
+      return Promise.reject(asError(error));
+    }
+  }
+
+  /** Calls `listener` after each delivery that marked a record due; only deliveries to this object. */
+  subscribe(listener: () => void, signal?: AbortSignal): Promise<() => Promise<void>> {
+    try {
+      throwIfAborted(signal);
+      return Promise.resolve(this.#mailbox.subscribe(listener));
+    } catch (error) {
+      return Promise.reject(asError(error));
     }
   }
 }

@@ -42,7 +42,9 @@ export function listenerOf(client: object): ((channel: string, listener: () => v
   if (typeof pglite.listen === "function") {
     return async (channel, listener, signal) => {
       throwIfAborted(signal);
-      return stopOnAbort(await (pglite as ListeningPGlite).listen(`"${channel}"`, () => listener()), signal);
+      // Unquoted: PGlite 0.2 matches notifications to the name as given, and the channel is a plain
+      // lowercase identifier, which quoting would not change.
+      return stopOnAbort(await (pglite as ListeningPGlite).listen(channel, () => listener()), signal);
     };
   }
   return undefined;

@@ -137,12 +137,14 @@ const dialect: SqlDialect = {
 // and an indexed column would cost each of them a non-HOT update.
 function claimStatement(table: string, request: ClaimRequest): SqlQuery | undefined {
   const { owner, leaseExpiresAt, now, maxAttempts, limit } = request;
-  const values: unknown[] = [owner, leaseExpiresAt, now, maxAttempts, limit, Date.parse(now)];
-  const claimable = claimableClauses(dialect, request, values, { now: () => "$3", nowMs: () => "$6", maxAttempts: () => "$4" });
+  const values: unknown[] = [owner, leaseExpiresAt, now];
+  const param = (value: unknown): string => dialect.param(values, value);
+  // Only what the clauses use becomes a parameter: Postgres cannot type one no clause mentions.
+  const claimable = claimableClauses(dialect, request, values, { now: () => "$3", nowMs: () => param(Date.parse(now)), maxAttempts: () => param(maxAttempts) });
   if (claimable === undefined) return undefined;
   const text =
     `UPDATE ${table} AS s SET revision = s.revision + 1, owner = $1, lease_expires_at = $2, updated_at = $3, attempts = COALESCE(s.attempts, 0) + 1 ` +
-    `FROM (SELECT instance_id, workflow_id FROM ${table} WHERE ${claimable.join(" AND ")} LIMIT $5 FOR UPDATE SKIP LOCKED) AS c ` +
+    `FROM (SELECT instance_id, workflow_id FROM ${table} WHERE ${claimable.join(" AND ")} LIMIT ${param(limit)} FOR UPDATE SKIP LOCKED) AS c ` +
     "WHERE s.instance_id = c.instance_id AND s.workflow_id = c.workflow_id RETURNING s.instance_id, s.workflow_id, s.data, s.revision::float8 AS revision";
   return { text, values };
 }

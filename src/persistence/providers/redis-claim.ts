@@ -8,7 +8,9 @@ import { statusFilter, textOf } from "./redis-layout.js";
 // are served one after another by the server and never take one record twice.
 
 // KEYS: claimable. ARGV: now (ms), lease end (ms), owner, maxAttempts, limit, record key prefix,
-// status filter (",a,b,"), workflowId filter, workflowName filter ("" or "=" .. value).
+// status filter (",a,b,"), workflowId filter, workflowName filter ("" or "=" .. value), the
+// claimable key as the provider named it: what a client prepends to keys (ioredis's keyPrefix
+// option) is in KEYS[1] only, and is prepended to the record keys built here too.
 // A record's real state is in its hash: one whose lease was renewed since its score was set is
 // scored again and left; a waiting one that is not due (no delivery marked it, its wake time is
 // still ahead) is scored by its wake time, or leaves the set when it has none, so it is out of the
@@ -18,6 +20,7 @@ import { statusFilter, textOf } from "./redis-layout.js";
 // call never claims it twice. Returns { member, data, revision, ... }. Records are read by keys
 // built here: no Redis Cluster.
 export const claimScript = `local now, limit = tonumber(ARGV[1]), tonumber(ARGV[5])
+local records = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[10]) .. ARGV[6]
 local out, claimed, offset, scanned, seen = {}, 0, 0, 0, {}
 while claimed < limit and scanned < 10000 do
   local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', offset, 64)
@@ -25,7 +28,7 @@ while claimed < limit and scanned < 10000 do
   for _, m in ipairs(members) do
     if claimed >= limit then break end
     scanned = scanned + 1
-    local key = ARGV[6] .. m
+    local key = records .. m
     if seen[m] then
       offset = offset + 1
     else
@@ -58,13 +61,13 @@ end
 return out`;
 
 /** claimScript's arguments for `request`, or undefined when its filter can match nothing. */
-export function claimArguments(request: ClaimRequest, recordPrefix: string): string[] | undefined {
+export function claimArguments(request: ClaimRequest, recordPrefix: string, claimable: string): string[] | undefined {
   const { now, leaseExpiresAt, owner, maxAttempts, limit, filter = {} } = request;
   const statuses = [filter.status ?? unfinishedStatuses].flat().filter((status) => unfinishedStatuses.includes(status));
   if (statuses.length === 0) return undefined;
   const optional = (value: string | undefined): string => (value === undefined ? "" : `=${value}`);
   const ms = (instant: string): string => String(Date.parse(instant));
-  return [ms(now), ms(leaseExpiresAt), owner, String(maxAttempts), String(limit), recordPrefix, statusFilter(statuses), optional(filter.workflowId), optional(filter.workflowName)];
+  return [ms(now), ms(leaseExpiresAt), owner, String(maxAttempts), String(limit), recordPrefix, statusFilter(statuses), optional(filter.workflowId), optional(filter.workflowName), claimable];
 }
 
 /** The lease's end as the hash's `leaseMs` field: "0" for none. */

@@ -3,7 +3,7 @@ import { SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "..
 import { eventKeys, type DeliveredEvent } from "../mailbox.js";
 import { memberOf, textOf } from "./redis-layout.js";
 import { isWrongType } from "./redis-options.js";
-import { throwIfAborted } from "./shared.js";
+import { requireEvent, throwIfAborted } from "./shared.js";
 import { decodePayload, encodePayload } from "./stored.js";
 
 // The mailbox on Redis: one hash of events per instance at <keyPrefix>e:<member>. A field is the
@@ -43,7 +43,7 @@ export interface RedisMailbox {
 /** The provider's `deliver`: one script (see deliverScript). */
 export async function deliverEvent(mailbox: RedisMailbox, event: DeliveredEvent, signal?: AbortSignal): Promise<boolean> {
   throwIfAborted(signal);
-  requireEvent(event);
+  requireEvent(event, "RedisPersistenceProvider.deliver");
   const keys = eventKeys(event);
   const member = memberOf(keys);
   const value = `${JSON.stringify([event.name, event.eventId, event.sentAt])}\n${encodePayload(mailbox.codec, event)}`;
@@ -94,12 +94,4 @@ function parseEvent(value: string, keys: SnapshotKeys): StoredEvent {
   }
   const [name, eventId, sentAt] = meta as [string, string, string];
   return { sequence, name, eventId, sentAt, payload: value.slice(newline + 1) };
-}
-
-// What the script and the codec rely on: names and ids are any strings, sentAt an instant.
-function requireEvent(event: DeliveredEvent): void {
-  if (typeof event !== "object" || event === null) throw new TypeError("RedisPersistenceProvider.deliver: event must be an object");
-  for (const field of ["foundryExecutionId", "workflowId", "name", "eventId", "sentAt"] as const) {
-    if (typeof event[field] !== "string") throw new TypeError(`RedisPersistenceProvider.deliver: event.${field} must be a string, got ${typeof event[field]}`);
-  }
 }

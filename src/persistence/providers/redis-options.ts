@@ -7,11 +7,15 @@ import { PersistenceError } from "../errors.js";
 /** The part of an ioredis client (v5+) this provider uses: `call(command, ...args)`. */
 export interface IoRedisLikeClient {
   call(command: string, ...args: string[]): Promise<unknown>;
+  /** Makes the subscriber connection of `subscribe()`: `capabilities.push` is declared when present. */
+  duplicate?(): unknown;
 }
 
 /** The part of a node-redis client (`redis` v4+) this provider uses: `sendCommand(args)`. */
 export interface NodeRedisLikeClient {
   sendCommand(args: string[]): Promise<unknown>;
+  /** Makes the subscriber connection of `subscribe()`: `capabilities.push` is declared when present. */
+  duplicate?(): unknown;
 }
 
 export interface RedisPersistenceProviderOptions {
@@ -29,8 +33,8 @@ export interface RedisPersistenceProviderOptions {
   readonly keyPrefix?: string;
   /**
    * When set, a snapshot saved with status `"completed"` (`onComplete: "keep"`) expires after this
-   * many seconds; any other status clears the expiry. Off by default: kept snapshots stay. An
-   * expired snapshot's index entry stays until the next `list()` removes it.
+   * many seconds, with its events; any other status clears the expiry. Off by default: kept
+   * snapshots stay. An expired snapshot's index entry stays until the next `list()` removes it.
    */
   readonly completedTtlSeconds?: number;
   /** How snapshots become stored text. @default defaultSnapshotCodec */

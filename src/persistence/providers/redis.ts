@@ -77,13 +77,13 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
     const keys = { foundryExecutionId, workflowId };
     const data = encodeForStorage(this.#codec, snapshot);
     const member = memberOf(keys);
-    const record = this.#prefix + member;
+    const [record, events] = [this.#prefix + member, this.#mailbox.events + member];
     const [lease, attempts] = [leaseMsOf(snapshot.leaseExpiresAt), String(snapshot.attempts ?? 0)];
     const due = dueFieldsOf(snapshot, lease);
     const stored =
       revision === 1
-        ? await this.#script(createScript, [record, this.#index, this.#claimable], [data, status, workflowId, workflowName, member, this.#ttl, lease, attempts, ...due], "save", keys)
-        : await this.#script(updateScript, [record, this.#claimable], [String(revision), data, status, workflowName, String(revision - 1), this.#ttl, lease, attempts, member, ...due], "save", keys);
+        ? await this.#script(createScript, [record, this.#index, this.#claimable, events], [data, status, workflowId, workflowName, member, this.#ttl, lease, attempts, ...due], "save", keys)
+        : await this.#script(updateScript, [record, this.#claimable, events], [String(revision), data, status, workflowName, String(revision - 1), this.#ttl, lease, attempts, member, ...due], "save", keys);
     if (stored === null || stored === undefined) return;
     throw new SnapshotConflictError({ source, keys, call: "save", detail: `revision ${revision} was refused: the stored revision is ${textOf(stored)}` });
   }
@@ -133,7 +133,7 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
   async claim(request: ClaimRequest, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]> {
     signal?.throwIfAborted();
     const read = listedReader(undefined, options, "RedisPersistenceProvider");
-    const args = claimArguments(request, this.#prefix);
+    const args = claimArguments(request, this.#prefix, this.#claimable);
     if (args === undefined) return [];
     const reply = await this.#script(claimScript, [this.#claimable], args, "claim", listErrorKeys);
     const triples = Array.isArray(reply) ? (reply as unknown[]) : [];

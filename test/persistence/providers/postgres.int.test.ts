@@ -32,8 +32,15 @@ describeWithServer("PostgresPersistenceProvider on a real PostgreSQL server", se
   });
 
   const shared = newPool();
+  const other = newPool();
   describeProviderConformance(
-    { name: "PostgresPersistenceProvider (pg Pool, real server)", create: () => new PostgresPersistenceProvider({ client: shared }), corrupt: (keys) => corruptPostgresRow(shared, keys) },
+    {
+      name: "PostgresPersistenceProvider (pg Pool, real server)",
+      create: () => new PostgresPersistenceProvider({ client: shared }),
+      corrupt: (keys) => corruptPostgresRow(shared, keys),
+      // A second provider object on other connections: another process, as far as the server can tell.
+      reopen: () => new PostgresPersistenceProvider({ client: other }),
+    },
     vitest,
   );
   describePostgresCases("a real server through a pg Pool", () => shared);

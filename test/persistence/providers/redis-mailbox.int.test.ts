@@ -197,6 +197,20 @@ describeWithServer("RedisPersistenceProvider mailbox on a real redis-server", se
       expect(await provider.receive(snapshot, "approved")).toEqual([]);
     });
 
+    it("completedTtlSeconds expires the instance's events with its completed record, and a later save of another status keeps both", async () => {
+      const keyPrefix = prefix();
+      const provider = new RedisPersistenceProvider({ client: admin, keyPrefix, completedTtlSeconds: 60 });
+      const snapshot = waiting({ waitingFor: "approved" });
+      const [record, events] = [`${keyPrefix}s:${member(snapshot)}`, `${keyPrefix}e:${member(snapshot)}`];
+      await provider.deliver(eventFor(snapshot, "approved"));
+      await provider.save(snapshot);
+      const completed = nextRevision(snapshot, { status: "completed" });
+      await provider.save(completed);
+      for (const key of [record, events]) expect(await admin.ttl(key)).toBeGreaterThan(55);
+      await provider.save(nextRevision(completed, { status: "running" }));
+      for (const key of [record, events]) expect(await admin.pttl(key)).toBe(-1);
+    });
+
     it("scores a waiting record by its wake time, leaves one waiting only for an event out of the claimable set until a delivery, and a save clears the mark", async () => {
       const keyPrefix = prefix();
       const provider = new RedisPersistenceProvider({ client: admin, keyPrefix });
@@ -306,7 +320,7 @@ describeWithServer("RedisPersistenceProvider mailbox on a real redis-server", se
       }
     });
 
-    it("an ioredis client with its own keyPrefix publishes and subscribes on the same channel", async () => {
+    it("an ioredis client with its own keyPrefix publishes and subscribes on the same channel, and claim() then takes the record", async () => {
       const prefixed = new Redis(started.url, { keyPrefix: prefix() });
       try {
         const provider = new RedisPersistenceProvider({ client: prefixed, keyPrefix: prefix() });
@@ -318,6 +332,7 @@ describeWithServer("RedisPersistenceProvider mailbox on a real redis-server", se
         await provider.deliver(eventFor(snapshot, "approved"));
         await heardOnce;
         await stop();
+        expect((await provider.claim(claimAt(Date.now(), snapshot.workflowName))).map((s) => s.foundryExecutionId)).toEqual([snapshot.foundryExecutionId]);
       } finally {
         await prefixed.quit();
       }

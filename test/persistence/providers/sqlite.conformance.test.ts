@@ -31,6 +31,8 @@ describeProviderConformance(
       memoryDatabases.delete(provider);
     },
     corrupt: (keys, provider) => corruptSqliteRow(memoryDatabases.get(provider) as Database.Database, keys),
+    // A :memory: database has no second connection: a second provider object on the same one.
+    reopen: (provider) => new SqlitePersistenceProvider({ database: memoryDatabases.get(provider) as Database.Database }),
   },
   vitest,
 );

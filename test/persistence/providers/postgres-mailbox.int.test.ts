@@ -1,0 +1,137 @@
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+import pg from "pg";
+import { PostgresPersistenceProvider } from "../../../src/persistence/providers/postgres.js";
+import { postgresStatements } from "../../../src/persistence/providers/postgres-sql.js";
+import { randomKeys } from "../../../src/persistence/testing/fixtures.js";
+import { bundleForChild } from "../../support/bundle.js";
+import { describeWithServer } from "../../support/describe-with-server.js";
+import { startPostgres } from "../../support/postgres-server.js";
+import { freshTable } from "./postgres-cases.js";
+import { claimOf, describePostgresMailboxCases, eventFor, unleased, waitingSnapshot } from "./postgres-mailbox-cases.js";
+
+// The mailbox on a real server: what PGlite's single connection cannot show (other connections,
+// other processes, row locks, the planner on a large table).
+const server = await startPostgres();
+
+describeWithServer("PostgresPersistenceProvider's mailbox on a real PostgreSQL server", server, (started) => {
+  const pools: pg.Pool[] = [];
+  const newPool = (max = 4): pg.Pool => {
+    const pool = new pg.Pool({ connectionString: started.url, max });
+    pool.on("error", () => undefined);
+    pools.push(pool);
+    return pool;
+  };
+  afterAll(async () => {
+    await Promise.all(pools.map((pool) => pool.end().catch(() => undefined)));
+    await started.stop();
+  });
+  const shared = newPool();
+  describePostgresMailboxCases("a real server through a pg Pool", () => shared);
+
+  describe("across connections and processes", () => {
+    it("declares push for a pg Pool of two or more connections, not for a pool of one", () => {
+      expect(new PostgresPersistenceProvider({ client: shared }).capabilities.push).toBe(true);
+      expect(new PostgresPersistenceProvider({ client: newPool(1) }).capabilities.push).toBe(false);
+    });
+
+    it("20 concurrent deliveries of one eventId through two providers on two pools store it once", async () => {
+      const tableName = freshTable();
+      const [first, second] = [newPool(10), newPool(10)].map((client) => new PostgresPersistenceProvider({ client, tableName }));
+      await first!.migrate();
+      const keys = randomKeys();
+      const results = await Promise.all(Array.from({ length: 20 }, (_, index) => (index % 2 === 0 ? first! : second!).deliver(eventFor(keys, "approved", index, "same"))));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const received = await second!.receive(keys, "approved");
+      expect(received.map((event) => event.payload)).toEqual([results.indexOf(true)]);
+    });
+
+    it("a delivery waits for a waiting save in flight on the row, then marks it due: never a lost wake-up", async () => {
+      const tableName = freshTable();
+      const provider = new PostgresPersistenceProvider({ client: shared, tableName });
+      const running = unleased({ status: "running" });
+      await provider.save(running);
+      // The waiting save, held uncommitted in a transaction of its own connection.
+      const saver = await shared.connect();
+      try {
+        await saver.query("BEGIN");
+        const writer = new PostgresPersistenceProvider({ client: saver, tableName });
+        await writer.save({ ...waitingSnapshot("approved", undefined, running), revision: 2 });
+        let settled = false;
+        const delivered = provider.deliver(eventFor(running, "approved")).finally(() => (settled = true));
+        // The delivery blocks on the row lock the uncommitted save holds, rather than reading the
+        // row as running and marking nothing while the save's session finds no event yet.
+        const blocked = async (): Promise<boolean> => ((await shared.query("SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted")).rows[0] as { n: number }).n > 0;
+        while (!settled && !(await blocked())) await new Promise((resolve) => setImmediate(resolve));
+        expect(settled, "the delivery finished while the waiting save was still uncommitted").toBe(false);
+        await saver.query("COMMIT");
+        expect(await delivered).toBe(true);
+      } finally {
+        saver.release();
+      }
+      expect((await provider.claim(claimOf(running.workflowName))).map((item) => item.foundryExecutionId)).toEqual([running.foundryExecutionId]);
+    });
+
+    it("tells a subscriber on one pool of a delivery another process makes, and stop() gives its connection back", async () => {
+      const tableName = freshTable();
+      const pool = newPool(2);
+      const provider = new PostgresPersistenceProvider({ client: pool, tableName });
+      const snapshot = waitingSnapshot("approved");
+      await provider.save(snapshot);
+      let heard: () => void = () => undefined;
+      const told = new Promise<void>((resolve) => (heard = resolve));
+      const stop = await provider.subscribe(() => heard());
+      expect(pool.totalCount - pool.idleCount).toBe(1);
+      const child = bundleForChild(fileURLToPath(new URL("./postgres-deliver-child.ts", import.meta.url)));
+      const env = { ...process.env, WORKFLOWFORGE_PG_URL: started.url, WORKFLOWFORGE_TABLE: tableName };
+      const { stdout } = await promisify(execFile)(process.execPath, [child, JSON.stringify(eventFor(snapshot, "approved"))], { env });
+      expect(stdout).toBe("true");
+      await told;
+      await stop();
+      expect(pool.totalCount - pool.idleCount).toBe(0);
+    });
+
+    it("tells no subscriber of a delivery that marked nothing", async () => {
+      const tableName = freshTable();
+      const provider = new PostgresPersistenceProvider({ client: newPool(2), tableName });
+      const other = new PostgresPersistenceProvider({ client: newPool(2), tableName });
+      const snapshot = waitingSnapshot("approved");
+      await provider.save(snapshot);
+      const heard: string[] = [];
+      const stop = await provider.subscribe(() => heard.push("told"));
+      await other.deliver(eventFor(snapshot, "another name"));
+      await other.deliver(eventFor(randomKeys(), "approved"));
+      // A marking delivery after them: once it is heard, the earlier ones would have been too.
+      let marked: () => void = () => undefined;
+      const told = new Promise<void>((resolve) => (marked = resolve));
+      const stopSecond = await provider.subscribe(() => marked());
+      await other.deliver(eventFor(snapshot, "approved"));
+      await told;
+      await stopSecond();
+      await stop();
+      expect(heard).toEqual(["told"]);
+    });
+
+    it("finds due records through the partial index on wake_ms, with 10,000 waiting records not yet due", async () => {
+      const tableName = freshTable();
+      const provider = new PostgresPersistenceProvider({ client: shared, tableName });
+      await provider.migrate();
+      const future = Date.parse("2100-01-01T00:00:00.000Z");
+      await shared.query(
+        `INSERT INTO "${tableName}" (instance_id, workflow_id, revision, status, workflow_name, updated_at, data, wake_ms) ` +
+          "SELECT 'i' || n, 'w', 1, 'waiting', 'Timer', now(), 'x', $1::bigint + n FROM generate_series(1, 10000) AS n",
+        [future],
+      );
+      await shared.query(`ANALYZE "${tableName}"`);
+      // Every unfinished status, as the coordinator claims: the waiting arm must not read the 10,000.
+      const request = { ...claimOf("Timer"), filter: {} };
+      const { text, values } = postgresStatements(tableName, undefined).claim(request)!;
+      const plan = ((await shared.query(`EXPLAIN ${text}`, values)).rows as { "QUERY PLAN": string }[]).map((row) => row["QUERY PLAN"]).join("\n");
+      expect(plan).toContain(`${tableName}_due`);
+      expect(plan).not.toMatch(/Seq Scan/);
+      expect(await provider.claim(request)).toEqual([]);
+    });
+  });
+});
