@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import type { WorkflowPersistenceProvider } from "../../src/persistence/index.js";
+import { MemoryPersistenceProvider, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
 import { SqlitePersistenceProvider } from "../../src/persistence/providers/sqlite.js";
 import { useFileStore } from "../support/file-store.js";
 import { useSqliteFiles } from "../support/sqlite-files.js";
 import { runWakeupTrials, trialSeed, violations } from "./wakeup-trials.js";
 
-// Issue 16, acceptance 1 on the stores without a server: 1,000 approval runs per store, each sent
+// Issue 16, acceptance 1 on the stores without a server (and on memory): 1,000 approval runs per store, each sent
 // its event before, during or after the run reaches its wait (see wakeup-trials.ts). Replay a
 // failure with WORKFLOWFORGE_SEED=<the seed in the test's name>.
 
@@ -19,6 +19,16 @@ async function expectNoLostWakeup(provider: WorkflowPersistenceProvider, sender:
   expect(new Set(results.moments.values()).size).toBe(7);
   expect(new Set(results.forged.values())).toEqual(new Set(["completed", "suspended"]));
 }
+
+describe("no lost wake-up: memory", () => {
+  const seed = trialSeed();
+
+  it(`every event sent before, during or after the wait is consumed once and every run completes (seed ${seed})`, async () => {
+    // One process's store: the events are sent through the same provider object.
+    const provider = new MemoryPersistenceProvider();
+    await expectNoLostWakeup(provider, provider, seed);
+  }, 60_000);
+});
 
 describe("no lost wake-up: SQLite", () => {
   const files = useSqliteFiles("wakeup-sqlite");
