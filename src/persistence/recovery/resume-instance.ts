@@ -3,7 +3,7 @@ import { isSuspended, isWorkflowForgeError } from "../../errors.js";
 import { whenIdle, type Foundry } from "../../foundry.js";
 import { describe } from "../../internal/validate.js";
 import type { Workflow } from "../../workflow.js";
-import { describeClaim, isClaimedByOther, isHeldHere } from "../claim.js";
+import { describeClaim, isClaimedByOther, isHeldHere, releasedHere } from "../claim.js";
 import type { SnapshotKeys } from "../errors.js";
 import { addPersistence } from "../middleware.js";
 import { callProvider, loadSnapshot } from "../provider-call.js";
@@ -51,6 +51,11 @@ export async function resumeInstance(
       if (signal.aborted) return failed(ref, lastError ?? abortError(signal, {}), attempts, false);
       if (shutdown.closing.aborted) return closed(ref);
       const claimed = tries === 0 && found !== undefined && "claimedAt" in found ? found : undefined;
+      // A run here may still hold what this coordinator just claimed: a run suspending at a wait
+      // whose event marked the record due. The claim moved the revision, so that run can write
+      // nothing more and lets go; skipping would leave this claim's lease on a record nobody runs.
+      if (claimed !== undefined) await releasedHere(keys);
+      if (claimed?.snapshot.status === "waiting" && shutdown.closing.aborted) return closed(ref);
       // A claimed record counts the attempt it is about to run; decisions rest on the count before it.
       const snapshot = claimed !== undefined ? beforeClaim(claimed.snapshot) : tries === 0 && found !== undefined ? (found as WorkflowExecutionSnapshot) : await loadSnapshot(options.provider, keys, signal);
       attempts = snapshot?.attempts ?? attempts;
