@@ -185,7 +185,8 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
    * Calls `listener` when a delivery from any process marks a record of this table due: LISTEN on
    * a connection taken from the pool for it (held until the returned function, or `signal`, stops
    * it), or PGlite's `listen`. Declared by `capabilities.push` for a pg Pool of `max >= 2` and for
-   * PGlite. A lost connection calls `listener` once and ends the subscription.
+   * PGlite. A lost connection calls `listener` (what was sent meanwhile is lost), and listening
+   * resumes on a new connection, retried every 0.1 s to 5 s until stopped.
    */
   async subscribe(listener: () => void, signal?: AbortSignal): Promise<() => Promise<void>> {
     const listen = this.#listen;

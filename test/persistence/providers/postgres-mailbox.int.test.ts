@@ -93,6 +93,35 @@ describeWithServer("PostgresPersistenceProvider's mailbox on a real PostgreSQL s
       expect(pool.totalCount - pool.idleCount).toBe(0);
     });
 
+    it("a subscription whose connection is killed tells its listener to look, listens again on a new one, and hears later deliveries", async () => {
+      const tableName = freshTable();
+      const pool = newPool(2);
+      const provider = new PostgresPersistenceProvider({ client: pool, tableName });
+      const listening = async (): Promise<number[]> =>
+        ((await shared.query("SELECT pid FROM pg_stat_activity WHERE query = $1 AND state = 'idle'", [`LISTEN "${postgresStatements(tableName, undefined).channel}"`])).rows as { pid: number }[]).map((row) => row.pid);
+      let calls = 0;
+      let next: () => void = () => undefined;
+      const called = (): Promise<void> => new Promise<void>((resolve) => (next = resolve));
+      const first = called();
+      const stop = await provider.subscribe(() => (calls++, next()));
+      const [killed] = await listening();
+      await shared.query("SELECT pg_terminate_backend($1)", [killed]);
+      await first;
+      // Told to look once more when it listens again, on a new connection.
+      await called();
+      const again = await listening();
+      expect(again).toHaveLength(1);
+      expect(again).not.toContain(killed);
+      const snapshot = waitingSnapshot("approved");
+      await provider.save(snapshot);
+      const heard = called();
+      await provider.deliver(eventFor(snapshot, "approved"));
+      await heard;
+      expect(calls).toBe(3);
+      await stop();
+      expect(await listening()).toEqual([]);
+    });
+
     it("tells no subscriber of a delivery that marked nothing", async () => {
       const tableName = freshTable();
       const provider = new PostgresPersistenceProvider({ client: newPool(2), tableName });
