@@ -1,9 +1,12 @@
 import { parseArgs } from "node:util";
 import type { SnapshotKeys } from "../persistence/errors.js";
-import type { SnapshotStatus } from "../persistence/snapshot.js";
 import { parseDuration, type Duration } from "./duration.js";
 import { usageError } from "./errors.js";
 import { uiFlags, uiOptions, type UiOptions } from "../inspector/options.js";
+import { eventToSend, type EventToSend } from "./event-args.js";
+import { parseSelection, type Selection } from "./selection.js";
+
+export type { Selection } from "./selection.js";
 
 /** Where the snapshots are, with the provider options that name the table or the keys. */
 export type StoreSpec =
@@ -14,16 +17,7 @@ export type StoreSpec =
   /** A user's module exporting `createProvider()`: a path (against the working directory) or a package name. */
   | { readonly kind: "provider"; readonly module: string };
 
-/** Which snapshots `list` shows and `prune` deletes; every given field must match. */
-export interface Selection {
-  readonly statuses?: readonly SnapshotStatus[];
-  /** Matches the workflow's name or its workflow key. */
-  readonly workflow?: string;
-  /** Last updated at least this long ago. */
-  readonly olderThan?: Duration;
-}
-
-export const commandNames = ["list", "show", "delete", "prune", "ui"] as const;
+export const commandNames = ["list", "show", "delete", "prune", "signal", "cancel", "ui"] as const;
 export type CommandName = (typeof commandNames)[number];
 
 /** What every store command has: the store, how long to wait for it, and the output format. */
@@ -41,6 +35,8 @@ export type Command =
   | ({ readonly kind: "show"; readonly keys: SnapshotKeys } & StoreAccess)
   | ({ readonly kind: "delete"; readonly keys: SnapshotKeys; readonly force: boolean } & StoreAccess)
   | ({ readonly kind: "prune"; readonly selection: Selection; readonly dryRun: boolean } & StoreAccess)
+  | ({ readonly kind: "signal"; readonly keys: SnapshotKeys; readonly event: EventToSend } & StoreAccess)
+  | ({ readonly kind: "cancel"; readonly keys: SnapshotKeys; readonly compensate: boolean } & StoreAccess)
   | ({ readonly kind: "ui"; readonly ui: UiOptions } & StoreAccess);
 
 /** How long a store may take to connect or to answer a request when --timeout is not given. */
@@ -63,6 +59,9 @@ const options = {
   timeout: { type: "string" },
   "dry-run": { type: "boolean" },
   force: { type: "boolean" },
+  payload: { type: "string" },
+  "event-id": { type: "string" },
+  compensate: { type: "boolean" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
@@ -80,6 +79,8 @@ const commandFlags: Record<CommandName, readonly Flag[]> = {
   show: [],
   delete: ["force"],
   prune: ["status", "workflow", "older-than", "dry-run"],
+  signal: ["payload", "event-id"],
+  cancel: ["compensate"],
   ui: ["port", "host", "allow-actions", "unsafe-expose", "max-attempts"],
 };
 const storeOptionFlags: Partial<Record<Flag, readonly (typeof storeFlags)[number][]>> = {
@@ -88,11 +89,10 @@ const storeOptionFlags: Partial<Record<Flag, readonly (typeof storeFlags)[number
   "key-prefix": ["redis"],
 };
 const commandSpecificFlags: ReadonlySet<Flag> = new Set(Object.values(commandFlags).flat());
-const positionalNames: Record<CommandName, readonly string[]> = { list: [], show: ["instanceId", "workflowKey"], delete: ["instanceId", "workflowKey"], prune: [], ui: [] };
-// A record, so that a status added to SnapshotStatus does not compile here until it is listed.
-const statusNames: Record<SnapshotStatus, true> = { running: true, failed: true, compensating: true, completed: true, waiting: true, cancelled: true };
-const statuses = Object.keys(statusNames) as SnapshotStatus[];
+const keyNames = ["instanceId", "workflowKey"];
+const positionalNames: Record<CommandName, readonly string[]> = { list: [], show: keyNames, delete: keyNames, prune: [], signal: [...keyNames, "event"], cancel: keyNames, ui: [] };
 
+const commandList = (last: "or" | "and"): string => `${commandNames.slice(0, -1).join(", ")} ${last} ${commandNames.at(-1) ?? ""}`;
 const isCommandName = (word: string | undefined): word is CommandName => (commandNames as readonly (string | undefined)[]).includes(word);
 
 /** Turns the arguments after the program name into a command. Throws a usage `CliError` when they make no sense. */
@@ -102,21 +102,25 @@ export function parseCommand(argv: readonly string[]): Command {
   const [first, ...rest] = positionals;
   if (values.help === true || first === "help") return helpFor(first === "help" ? rest[0] : first);
   if (values.version === true) return { kind: "version" };
-  if (first === undefined) throw usageError("no command given: use list, show, delete, prune or ui");
-  if (!isCommandName(first)) throw usageError(`unknown command "${first}": use list, show, delete, prune or ui`);
+  if (first === undefined) throw usageError(`no command given: use ${commandList("or")}`);
+  if (!isCommandName(first)) throw usageError(`unknown command "${first}": use ${commandList("or")}`);
   checkFlags(first, given);
   const words = checkPositionals(first, rest);
   const base: StoreAccess = { store: storeSpec(first, values, given), timeout: timeout(first, values.timeout), json: values.json === true };
   switch (first) {
     case "list":
-      return { kind: "list", ...base, selection: selection(first, values) };
+      return { kind: "list", ...base, selection: parseSelection(first, values) };
     case "show":
       return { kind: "show", ...base, keys: keysOf(words) };
     case "delete":
       return { kind: "delete", ...base, keys: keysOf(words), force: values.force === true };
     case "prune":
       if (values["older-than"] === undefined) throw usageError("prune needs --older-than <duration>, e.g. --older-than 7d", first);
-      return { kind: "prune", ...base, selection: selection(first, values), dryRun: values["dry-run"] === true };
+      return { kind: "prune", ...base, selection: parseSelection(first, values), dryRun: values["dry-run"] === true };
+    case "signal":
+      return { kind: "signal", ...base, keys: nonBlankKeys(first, words), event: eventToSend(words[2] ?? "", values.payload, values["event-id"]) };
+    case "cancel":
+      return { kind: "cancel", ...base, keys: nonBlankKeys(first, words), compensate: values.compensate === true };
     case "ui":
       return { kind: "ui", ...base, ui: uiOptions(values) };
   }
@@ -147,7 +151,7 @@ const firstCommand = (argv: readonly string[]): CommandName | undefined => argv.
 
 function helpFor(topic: string | undefined): Command {
   if (topic === undefined) return { kind: "help" };
-  if (!isCommandName(topic)) throw usageError(`no help for "${topic}": the commands are list, show, delete, prune and ui`);
+  if (!isCommandName(topic)) throw usageError(`no help for "${topic}": the commands are ${commandList("and")}`);
   return { kind: "help", topic };
 }
 
@@ -172,6 +176,15 @@ function checkPositionals(command: CommandName, words: readonly string[]): reado
 }
 
 const keysOf = ([foundryExecutionId = "", workflowId = ""]: readonly string[]): SnapshotKeys => ({ foundryExecutionId, workflowId });
+
+// signalInstance and cancelInstance refuse blank keys (a TypeError); said here as the usage error it is.
+function nonBlankKeys(command: CommandName, words: readonly string[]): SnapshotKeys {
+  const keys = keysOf(words);
+  for (const [name, key] of [["instanceId", keys.foundryExecutionId], ["workflowKey", keys.workflowId]] as const) {
+    if (key.trim() === "") throw usageError(`${command} needs a non-blank <${name}>`, command);
+  }
+  return keys;
+}
 
 function storeSpec(command: CommandName, values: Values, given: readonly Flag[]): StoreSpec {
   const chosen = storeFlags.filter((flag) => values[flag] !== undefined);
@@ -208,25 +221,4 @@ function timeout(command: CommandName, text: string | undefined): Duration {
   const ms = parseDuration(text);
   if (ms === undefined || ms === 0 || ms > maxTimeoutMs) throw usageError(`--timeout "${text}" is not a duration from 1ms to 1d: use a whole number and a unit (ms, s, m, h), e.g. 500ms, 30s, 2m`, command);
   return { text: text.trim(), ms };
-}
-
-function selection(command: CommandName, values: Values): Selection {
-  const result: { statuses?: SnapshotStatus[]; workflow?: string; olderThan?: Duration } = {};
-  if (values.status !== undefined) result.statuses = parseStatuses(command, values.status);
-  if (values.workflow !== undefined) result.workflow = values.workflow;
-  const olderThan = values["older-than"];
-  if (olderThan !== undefined) {
-    const ms = parseDuration(olderThan);
-    if (ms === undefined) throw usageError(`--older-than "${olderThan}" is not a duration: use a whole number and a unit (s, m, h, d, w), e.g. 30s, 15m, 2h, 7d`, command);
-    result.olderThan = { text: olderThan.trim(), ms };
-  }
-  return result;
-}
-
-function parseStatuses(command: CommandName, texts: readonly string[]): SnapshotStatus[] {
-  const words = texts.flatMap((text) => text.split(",")).map((word) => word.trim());
-  for (const word of words) {
-    if (!Object.hasOwn(statusNames, word)) throw usageError(`--status "${word}" is not one of ${statuses.join(", ")}`, command);
-  }
-  return [...new Set(words as SnapshotStatus[])];
 }

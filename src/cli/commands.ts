@@ -6,9 +6,10 @@ import type { SnapshotFilter } from "../persistence/provider.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
 import type { Selection } from "./args.js";
 import { CliError, describeCause } from "./errors.js";
-import { displayKey, formatSnapshot, formatTable } from "./format.js";
+import { describeKeys, describeWait, displayKey, formatSnapshot, formatTable } from "./format.js";
 import { toJson } from "./json.js";
-import { stateOf } from "./stale.js";
+import { overdueAfterMs, stateOf } from "./stale.js";
+import { formatAge } from "./duration.js";
 import type { OpenStore } from "./stores.js";
 import { byUpdatedAt, summarize } from "./summary.js";
 
@@ -28,7 +29,6 @@ export interface CommandContext {
 }
 
 const plural = (count: number, noun: string): string => `${count} ${noun}${count === 1 ? "" : "s"}`;
-const describeKeys = (keys: SnapshotKeys): string => `instance ${displayKey(keys.foundryExecutionId)} / workflow key ${displayKey(keys.workflowId)}`;
 
 // The CLI runs no instance and owns no lease, so it asks as nobody: any live claim is another's.
 // What counts as one (status, owner, lease) is the library's single definition, the coordinator's.
@@ -40,17 +40,25 @@ export async function listCommand(context: CommandContext, selection: Selection)
   const { snapshots, unreadable } = await select(context, selection);
   if (context.json) stdout.write(`${toJson(snapshots.map((snapshot) => summarize(snapshot, now)))}\n`);
   else if (snapshots.length === 0) stdout.write(`No snapshots${describeSelection(selection)} in ${store.label}.\n`);
-  else stdout.write(`${formatTable(snapshots, now)}\n${plural(snapshots.length, "snapshot")}${describeSelection(selection)} in ${store.label}.\n${staleNote(snapshots, now)}`);
+  else stdout.write(`${formatTable(snapshots, now)}\n${plural(snapshots.length, "snapshot")}${describeSelection(selection)} in ${store.label}.\n${stateNotes(snapshots, now)}`);
   await reportForeignEntries(context);
   return reportUnreadable(context, unreadable);
 }
 
-// After the table: what "stale" means and what becomes of such a snapshot.
-function staleNote(snapshots: readonly WorkflowExecutionSnapshot[], now: number): string {
-  const stale = snapshots.filter((snapshot) => stateOf(snapshot, now).state === "stale").length;
-  if (stale === 0) return "";
-  const [is, it] = stale === 1 ? ["is", "it"] : ["are", "them"];
-  return `${plural(stale, "snapshot")} ${is} stale: no process works on ${it} any more (a lease expired, or an owner process on this host exited), whatever the status says; a worker's recovery coordinator (resumeAll) takes ${it} over. "workflowforge show" says why.\n`;
+// After the table: what "stale" and "overdue" mean and what to do about such a snapshot.
+function stateNotes(snapshots: readonly WorkflowExecutionSnapshot[], now: number): string {
+  const count = (state: "stale" | "overdue"): number => snapshots.filter((snapshot) => stateOf(snapshot, now).state === state).length;
+  const [stale, overdue] = [count("stale"), count("overdue")];
+  let notes = "";
+  if (stale > 0) {
+    const [is, it] = stale === 1 ? ["is", "it"] : ["are", "them"];
+    notes += `${plural(stale, "snapshot")} ${is} stale: no process works on ${it} any more (a lease expired, or an owner process on this host exited), whatever the status says; a worker's recovery coordinator (resumeAll) takes ${it} over. "workflowforge show" says why.\n`;
+  }
+  if (overdue > 0) {
+    const [is, it] = overdue === 1 ? ["is", "its"] : ["are", "their"];
+    notes += `${plural(overdue, "snapshot")} ${is} overdue: waiting, ${it} wake time passed over ${formatAge(overdueAfterMs)} ago, and no worker has resumed ${overdue === 1 ? "it" : "them"}; check that a recovery coordinator (start() or resumeAll) runs on this store.\n`;
+  }
+  return notes;
 }
 
 // Beside the result, on stderr: files the provider never lists (not its records), so that a record
@@ -89,18 +97,20 @@ export async function deleteCommand(context: CommandContext, keys: SnapshotKeys,
   return 0;
 }
 
-type Outcome = "deleted" | "would-delete" | "skipped-live-lease" | "skipped-changed" | "gone";
+type Outcome = "deleted" | "would-delete" | "skipped-live-lease" | "skipped-waiting" | "skipped-changed" | "gone";
 
 /**
- * `prune`: deletes every matching snapshot that no process holds a live claim on. A record that
- * cannot be read is left alone (whether a process runs it cannot be told) and makes it exit 1.
+ * `prune`: deletes every matching snapshot that no process holds a live claim on, and no waiting
+ * one unless `--status waiting` asks for them (an instance waiting for weeks is not abandoned). A
+ * record that cannot be read is left alone (whether a process runs it cannot be told) and makes it exit 1.
  */
 export async function pruneCommand(context: CommandContext, selection: Selection, dryRun: boolean): Promise<number> {
   const { snapshots: matched, unreadable } = await select(context, selection);
   const outcomes: { snapshot: WorkflowExecutionSnapshot; outcome: Outcome }[] = [];
   for (const snapshot of matched) {
     try {
-      outcomes.push({ snapshot, outcome: await pruneOne(context, snapshot, dryRun) });
+      const waiting = snapshot.status === "waiting" && selection.statuses?.includes("waiting") !== true;
+      outcomes.push({ snapshot, outcome: waiting ? "skipped-waiting" : await pruneOne(context, snapshot, dryRun) });
     } catch (error) {
       const deleted = outcomes.filter((entry) => entry.outcome === "deleted").length;
       // A timeout's message names the store already.
@@ -111,7 +121,7 @@ export async function pruneCommand(context: CommandContext, selection: Selection
     }
   }
   const count = (outcome: Outcome): number => outcomes.filter((entry) => entry.outcome === outcome).length;
-  const report = { dryRun, matched: matched.length, deleted: count("deleted"), wouldDelete: count("would-delete"), skipped: count("skipped-live-lease") + count("skipped-changed") };
+  const report = { dryRun, matched: matched.length, deleted: count("deleted"), wouldDelete: count("would-delete"), skipped: count("skipped-live-lease") + count("skipped-waiting") + count("skipped-changed") };
   if (context.json) {
     const items = outcomes.map(({ snapshot, outcome }) => ({ instance: snapshot.foundryExecutionId, workflowKey: snapshot.workflowId, status: snapshot.status, updatedAt: snapshot.updatedAt, outcome }));
     context.stdout.write(`${toJson({ ...report, items })}\n`);
@@ -147,6 +157,7 @@ function pruneText(context: CommandContext, selection: Selection, outcomes: read
   for (const { snapshot, outcome } of outcomes) {
     if (outcome === "skipped-live-lease") lines.push(`Skipped ${describeKeys(snapshot)}: ${snapshot.status}, claimed by "${snapshot.owner ?? ""}" until ${snapshot.leaseExpiresAt ?? ""}.`);
     if (outcome === "skipped-changed") lines.push(`Skipped ${describeKeys(snapshot)}: it was saved again while pruning.`);
+    if (outcome === "skipped-waiting") lines.push(`Skipped ${describeKeys(snapshot)}: waiting (${describeWait(snapshot, context.now)}); pass --status waiting to prune waiting instances.`);
   }
   return `${lines.join("\n")}\n`;
 }

@@ -1,5 +1,6 @@
 import type { Duration } from "./duration.js";
 import { CliError } from "./errors.js";
+import type { InstanceActions } from "./instance-actions.js";
 import type { InspectedProvider } from "./stores.js";
 
 /**
@@ -30,14 +31,28 @@ export function within<T>(timeout: Duration, message: () => string, start: (sign
  * a failure that means the store waited out the timeout itself (a lock wait inside the driver).
  */
 export function boundedProvider(provider: InspectedProvider, timeout: Duration, late: (call: string) => string, isLate?: (error: unknown) => boolean): InspectedProvider {
-  const bounded = <T>(call: string, start: (signal: AbortSignal) => Promise<T>): Promise<T> =>
-    within(timeout, () => late(call), start).catch((error: unknown) => {
-      throw isLate?.(error) === true ? new CliError("TIMEOUT", late(call), { cause: error }) : error;
-    });
+  const bounded = bounding(timeout, late, isLate);
   return {
     list: (filter, _signal, options) => bounded("list", (signal) => provider.list(filter, signal, options)),
     tryLoad: (instance, key) => bounded("read", (signal) => provider.tryLoad(instance, key, signal)),
     delete: (instance, key) => bounded("delete", (signal) => provider.delete(instance, key, signal)),
     save: (snapshot) => bounded("save", (signal) => provider.save(snapshot, signal)),
   };
+}
+
+/** `signal` and `cancel` bounded as {@link boundedProvider} bounds the provider's calls. */
+export function boundedActions(actions: InstanceActions, timeout: Duration, late: (call: string) => string, isLate?: (error: unknown) => boolean): InstanceActions {
+  const bounded = bounding(timeout, late, isLate);
+  return {
+    mailbox: actions.mailbox,
+    signal: (keys, event) => bounded("signal", (signal) => actions.signal(keys, event, signal)),
+    cancel: (keys, compensate) => bounded("cancel", (signal) => actions.cancel(keys, compensate, signal)),
+  };
+}
+
+function bounding(timeout: Duration, late: (call: string) => string, isLate: ((error: unknown) => boolean) | undefined) {
+  return <T>(call: string, start: (signal: AbortSignal) => Promise<T>): Promise<T> =>
+    within(timeout, () => late(call), start).catch((error: unknown) => {
+      throw isLate?.(error) === true ? new CliError("TIMEOUT", late(call), { cause: error }) : error;
+    });
 }

@@ -34,9 +34,11 @@ export async function openDirectory(path: string, timeout: Duration): Promise<Op
   const label = `directory ${resolve(path)}`;
   // Bounded as well: a directory on a network mount that stopped answering would hang the stat.
   await within(timeout, () => `${label} did not answer within ${timeout.text}; check that its file system is mounted and answers, or raise --timeout`, () => requireExisting(path, "directory", label));
+  // The provider's own wait for a lock runs past the CLI's, which aborts it and says what to check.
+  const provider = new FilePersistenceProvider({ directory: path, lockTimeoutMs: 2 * timeout.ms });
   return {
-    // The provider's own wait for a lock runs past the CLI's, which aborts it and says what to check.
-    provider: new FilePersistenceProvider({ directory: path, lockTimeoutMs: 2 * timeout.ms }),
+    provider,
+    persistence: provider,
     label,
     close: () => Promise.resolve(),
     whenLate: "check that its file system answers and that no other process holds the record's lock",

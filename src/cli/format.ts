@@ -1,5 +1,5 @@
 import { inspect } from "node:util";
-import type { StoredError } from "../persistence/errors.js";
+import type { SnapshotKeys, StoredError } from "../persistence/errors.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
 import { formatAge } from "./duration.js";
 import { stateOf } from "./stale.js";
@@ -18,20 +18,44 @@ const workflowOf = (s: WorkflowExecutionSnapshot): string => (s.workflowVersion 
 const truncate = (text: string, width: number): string => (text.length <= width ? text : `${text.slice(0, width - 1)}…`);
 const oneLine = (text: string): string => text.replace(/\s+/g, " ");
 
-/** The snapshots as an aligned table with a header row, for `list` and `prune --dry-run`. */
+/** `instance order-42 / workflow key billing-v1`, keys as {@link displayKey} shows them. */
+export const describeKeys = (keys: SnapshotKeys): string => `instance ${displayKey(keys.foundryExecutionId)} / workflow key ${displayKey(keys.workflowId)}`;
+
+// A wake time and how far it is from now: `2026-12-12T10:00:00.000Z (in 6d)`, `(2h ago)`.
+const relative = (iso: string, now: number): string => {
+  const ms = Date.parse(iso) - now;
+  return `${iso} (${ms > 0 ? `in ${formatAge(ms)}` : `${formatAge(-ms)} ago`})`;
+};
+
+/** What a waiting snapshot waits for: `event approved, until 2026-12-12T10:00:00.000Z (in 6d)`; "" for any other. */
+export function describeWait(s: WorkflowExecutionSnapshot, now: number): string {
+  if (s.status !== "waiting") return "";
+  const parts = [s.waitingFor === undefined ? undefined : `event ${displayKey(s.waitingFor)}`, s.wakeAt === undefined ? undefined : `until ${relative(s.wakeAt, now)}`];
+  return parts.filter((part) => part !== undefined).join(", ");
+}
+
+/**
+ * The snapshots as an aligned table with a header row, for `list` and `prune --dry-run`. The
+ * WAITING FOR column is there only when one of them is waiting.
+ */
 export function formatTable(snapshots: readonly WorkflowExecutionSnapshot[], now: number): string {
-  const header = ["INSTANCE", "WORKFLOW KEY", "WORKFLOW", "STATUS", "STEP", "REV", "ATTEMPTS", "UPDATED", "ERROR"];
-  const rows = snapshots.map((s) => [
-    displayKey(s.foundryExecutionId),
-    displayKey(s.workflowId),
-    workflowOf(s),
-    stateOf(s, now).state === "stale" ? `${s.status} (stale)` : s.status,
-    `${s.nextOperationIndex}/${s.operationCount}`,
-    String(s.revision),
-    String(s.attempts ?? 0),
-    ago(s.updatedAt, now),
-    s.error === undefined ? "" : truncate(oneLine(`${s.error.operationName}: ${s.error.message}`), maxErrorWidth),
-  ]);
+  const waits = snapshots.some((s) => s.status === "waiting");
+  const header = ["INSTANCE", "WORKFLOW KEY", "WORKFLOW", "STATUS", "STEP", "REV", "ATTEMPTS", "UPDATED", ...(waits ? ["WAITING FOR"] : []), "ERROR"];
+  const rows = snapshots.map((s) => {
+    const { state } = stateOf(s, now);
+    return [
+      displayKey(s.foundryExecutionId),
+      displayKey(s.workflowId),
+      workflowOf(s),
+      state === "stale" || state === "overdue" ? `${s.status} (${state})` : s.status,
+      `${s.nextOperationIndex}/${s.operationCount}`,
+      String(s.revision),
+      String(s.attempts ?? 0),
+      ago(s.updatedAt, now),
+      ...(waits ? [describeWait(s, now)] : []),
+      s.error === undefined ? "" : truncate(oneLine(`${s.error.operationName}: ${s.error.message}`), maxErrorWidth),
+    ];
+  });
   const widths = header.map((_, column) => Math.max(...[header, ...rows].map((cells) => (cells[column] ?? "").length)));
   return [header, ...rows].map((cells) => cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join("  ").trimEnd()).join("\n") + "\n";
 }
@@ -55,17 +79,29 @@ function headerFields(s: WorkflowExecutionSnapshot, now: number): [string, strin
     ["instance", displayKey(s.foundryExecutionId)],
     ["workflow key", displayKey(s.workflowId)],
     ["workflow", workflowOf(s)],
-    ["status", state === "stale" ? `${s.status} (stale: ${reason ?? ""})` : s.status],
+    ["status", state === "stale" || state === "overdue" ? `${s.status} (${state}: ${reason ?? ""})` : s.status],
     ["progress", `${s.nextOperationIndex} of ${s.operationCount} operations complete (${next})`],
     ["revision", String(s.revision)],
     ["attempts", String(s.attempts ?? 0)],
     ["owner", s.owner],
     ["lease expires", s.leaseExpiresAt === undefined ? undefined : `${s.leaseExpiresAt} (${Date.parse(s.leaseExpiresAt) > now ? "live" : "expired"})`],
+    ["waiting for", s.waitingFor === undefined ? undefined : `event ${displayKey(s.waitingFor)}`],
+    ["wake at", s.wakeAt === undefined ? undefined : relative(s.wakeAt, now)],
+    ["consumed events", s.consumedEvents === undefined || s.consumedEvents.length === 0 ? undefined : listed(s.consumedEvents)],
+    ["cancelled at", s.cancelledAt],
     ["created", s.createdAt],
     ["updated", `${s.updatedAt} (${ago(s.updatedAt, now)})`],
     ["fingerprint", s.definitionFingerprint],
   ];
 }
+
+// Event ids, oldest first; a long list is cut, --json prints them all.
+function listed(ids: readonly string[]): string {
+  const shown = ids.slice(0, maxListed).map(displayKey).join(", ");
+  return ids.length > maxListed ? `${shown} and ${ids.length - maxListed} more` : shown;
+}
+
+const maxListed = 10;
 
 function fields(entries: readonly [string, string | undefined][]): string {
   const present = entries.filter((entry): entry is [string, string] => entry[1] !== undefined);

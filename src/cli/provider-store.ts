@@ -99,6 +99,7 @@ export async function openProviderModule(specifier: string, timeout: Duration, c
   const label = `${name === undefined || name === "Object" ? "provider" : name} from ${path}`;
   return {
     provider: inspected(provider, label),
+    persistence: provider,
     label,
     close: async () => void (await module.closeProvider?.(provider)),
     whenLate: "check that the store behind the provider answers",

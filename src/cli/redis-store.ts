@@ -21,7 +21,7 @@ export async function openRedis({ url, options }: Extract<StoreSpec, { kind: "re
   const connection = ioredis !== undefined ? await connectIoredis(ioredis.Redis, url, serverLabel, timeout) : await connectNodeRedis(url, serverLabel, timeout);
   try {
     const provider = construct("--key-prefix", () => new RedisPersistenceProvider({ client: connection.client, ...options }));
-    return { provider, label, close: () => connection.close(), whenLate: "check that the server is up and answering" };
+    return { provider, persistence: provider, label, close: () => connection.close(), whenLate: "check that the server is up and answering" };
   } catch (error) {
     await connection.close().catch(() => undefined);
     throw error;

@@ -2,6 +2,7 @@ import { parseCommand, type Command } from "./args.js";
 import { deleteCommand, listCommand, pruneCommand, showCommand, type CommandContext, type Output } from "./commands.js";
 import { CliError, describeCause } from "./errors.js";
 import { openStore } from "./stores.js";
+import { cancelCommand, signalCommand } from "./wait-commands.js";
 import { uiCommand } from "../inspector/command.js";
 import { usage } from "./usage.js";
 import { packageVersion } from "./version.js";
@@ -57,6 +58,10 @@ function execute(command: StoreCommand, context: CommandContext): Promise<number
       return deleteCommand(context, command.keys, command.force);
     case "prune":
       return pruneCommand(context, command.selection, command.dryRun);
+    case "signal":
+      return signalCommand(context, command.keys, command.event);
+    case "cancel":
+      return cancelCommand(context, command.keys, command.compensate);
     case "ui":
       return uiCommand(context.store, command.ui, context.stdout);
   }

@@ -2,6 +2,7 @@
 // status says what the last writer was doing; a running snapshot whose writer died says "running"
 // for good. Two things tell otherwise: an expired lease, and (on the writer's own host) a pid that
 // no longer exists. Nothing else is claimed: another host's processes cannot be seen from here.
+// A waiting snapshot is not worked on by design; only a wake time long past says something is wrong.
 
 import { hostname } from "node:os";
 import { isClaimedByOther } from "../persistence/claim.js";
@@ -12,10 +13,20 @@ import { formatAge } from "./duration.js";
 /**
  * - `stale`: running or compensating, and no process works on it: its lease expired, or its owner
  *   process is known to have exited. A recovery coordinator takes it over.
+ * - `overdue`: waiting, its wake time passed more than {@link overdueAfterMs} ago, and no worker
+ *   holds it: no coordinator runs on the store, or none keeps up. (Waiting long is not stuck: only
+ *   a wake time long past is.)
  * - `claimed`: another owner holds a live lease on it (delete and prune leave it alone).
- * - `null`: neither, or nothing tells (a snapshot saved without a lease by another host).
+ * - `null`: none of these, or nothing tells (a snapshot saved without a lease by another host).
  */
-export type SnapshotState = "stale" | "claimed" | null;
+export type SnapshotState = "stale" | "overdue" | "claimed" | null;
+
+/**
+ * How long past its wake time a waiting record may stay unclaimed before `list` flags it: a
+ * coordinator that runs wakes a due record within its poll interval (seconds), so minutes late
+ * means no worker is looking. An event wait without a timeout has no wake time and is never flagged.
+ */
+export const overdueAfterMs = 5 * 60_000;
 
 export interface StateOfSnapshot {
   readonly state: SnapshotState;
@@ -60,5 +71,9 @@ export function stateOf(snapshot: WorkflowExecutionSnapshot, now: number, here: 
     }
   }
   if (isClaimedByOther(snapshot, undefined, now)) return { state: "claimed", reason: `owner "${snapshot.owner ?? ""}" holds a live lease until ${leaseExpiresAt ?? ""}` };
+  const late = status === "waiting" && snapshot.wakeAt !== undefined ? now - Date.parse(snapshot.wakeAt) : Number.NaN;
+  if (late > overdueAfterMs) {
+    return { state: "overdue", reason: `its wake time passed ${formatAge(late)} ago and no worker has resumed it; check that a recovery coordinator (start() or resumeAll) runs on this store` };
+  }
   return { state: null, reason: null };
 }

@@ -5,11 +5,13 @@ import { PostgresPersistenceProvider } from "../persistence/providers/postgres.j
 import { SqlitePersistenceProvider } from "../persistence/providers/sqlite.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
 import type { StoreSpec } from "./args.js";
-import { boundedProvider, within } from "./deadline.js";
+import type { WorkflowPersistenceProvider } from "../persistence/provider.js";
+import { boundedActions, boundedProvider, within } from "./deadline.js";
 import { openDirectory, requireExisting } from "./dir-store.js";
 import { importDriver } from "./drivers.js";
 import type { Duration } from "./duration.js";
 import { CliError, describeCause } from "./errors.js";
+import { instanceActions, type InstanceActions } from "./instance-actions.js";
 import { openProviderModule } from "./provider-store.js";
 import { openRedis } from "./redis-store.js";
 import { construct, noAnswer, redact } from "./store-parts.js";
@@ -26,6 +28,8 @@ export interface InspectedProvider {
 /** A provider over an open connection, and how to let go of that connection. */
 export interface OpenStore {
   readonly provider: InspectedProvider;
+  /** `signal` and `cancel` through the library, bounded like the provider's calls. */
+  readonly instances: InstanceActions;
   /** Names the store in messages, passwords hidden: `PostgreSQL postgres://app:***@db/app, table "x"`. */
   readonly label: string;
   /** Lets go of the connection at once, without waiting for the server to agree. */
@@ -35,7 +39,9 @@ export interface OpenStore {
 }
 
 /** An opened store before its calls are bounded, with what to check when one of them is late. */
-export interface OpenedStore extends OpenStore {
+export interface OpenedStore extends Omit<OpenStore, "instances"> {
+  /** The provider itself, for the library's signalInstance and cancelInstance. */
+  readonly persistence: WorkflowPersistenceProvider;
   /** What to look at when a request does not finish in time: `check that ...`. */
   readonly whenLate: string;
   /** True for a failure that means the store waited out the timeout itself (SQLite's busy timeout). */
@@ -52,11 +58,12 @@ export async function openStore(spec: StoreSpec, timeout: Duration): Promise<Ope
   const opened = await openUnbounded(spec, timeout);
   const late = (call: string): string => `${opened.label}: ${call} did not finish within ${timeout.text}; ${opened.whenLate}, or raise --timeout`;
   const provider = boundedProvider(opened.provider, timeout, late, opened.isLate);
+  const instances = boundedActions(instanceActions(opened.persistence, opened.label), timeout, late, opened.isLate);
   // Bounded too: a close that waits on a server that stopped answering would keep the process alive.
   const close = (): Promise<void> => within(timeout, () => `${opened.label}: close timed out`, () => opened.close());
   const { foreignEntries, label } = opened;
-  if (foreignEntries === undefined) return { provider, label, close };
-  return { provider, label, close, foreignEntries: () => within(timeout, () => late("reading the directory"), foreignEntries) };
+  if (foreignEntries === undefined) return { provider, instances, label, close };
+  return { provider, instances, label, close, foreignEntries: () => within(timeout, () => late("reading the directory"), foreignEntries) };
 }
 
 function openUnbounded(spec: StoreSpec, timeout: Duration): Promise<OpenedStore> {
@@ -107,7 +114,7 @@ async function openSqlite({ file, options }: Extract<StoreSpec, { kind: "sqlite"
       throw new CliError("STORE", `cannot read ${fileLabel}: ${describeCause(error)}`, { cause: error });
     }
     if (!present) throw new CliError("STORE", `${fileLabel} has no table "${provider.tableName}" (pass --table-name if the provider uses another)`);
-    return { provider, label, close: () => Promise.resolve(void database.close()), whenLate: sqliteWhenLate, isLate: isBusy };
+    return { provider, persistence: provider, label, close: () => Promise.resolve(void database.close()), whenLate: sqliteWhenLate, isLate: isBusy };
   } catch (error) {
     database.close();
     throw error;
@@ -133,7 +140,7 @@ async function openPostgres({ url, options }: Extract<StoreSpec, { kind: "postgr
     });
     if (rows[0]?.present !== true) throw new CliError("STORE", `${serverLabel} has no table ${table} (pass --table-name or --schema if the provider uses another)`);
     const whenLate = "check that the server is up and answering, and that no transaction holds a lock on the table";
-    return { provider, label, close: () => pool.end(), whenLate };
+    return { provider, persistence: provider, label, close: () => pool.end(), whenLate };
   } catch (error) {
     await pool.end().catch(() => undefined);
     throw error;

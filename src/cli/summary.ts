@@ -9,7 +9,7 @@ export interface SnapshotSummary {
   readonly workflowName: string;
   readonly version: string | null;
   readonly status: SnapshotStatus;
-  /** `stale` (nothing works on it any more), `claimed` (a live lease), or null. */
+  /** `stale` (nothing works on it any more), `overdue` (waiting, its wake time long past), `claimed` (a live lease), or null. */
   readonly state: SnapshotState;
   /** Why it is stale or claimed, or null. */
   readonly stateReason: string | null;
@@ -22,6 +22,12 @@ export interface SnapshotSummary {
   readonly attempts: number;
   /** The stored error without its stack and cause, which `show` prints: a list stays one line per snapshot. */
   readonly error: Pick<StoredError, "name" | "message" | "operationIndex" | "operationName"> | null;
+  /** The event a waiting instance waits for. */
+  readonly waitingFor: string | null;
+  /** When a waiting instance is due: a sleep's end or an event wait's timeout (ISO 8601). */
+  readonly wakeAt: string | null;
+  /** When it was cancelled (ISO 8601). */
+  readonly cancelledAt: string | null;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -43,6 +49,9 @@ export function summarize(snapshot: WorkflowExecutionSnapshot, now: number): Sna
     leaseExpiresAt: snapshot.leaseExpiresAt ?? null,
     attempts: snapshot.attempts ?? 0,
     error: snapshot.error === undefined ? null : shortError(snapshot.error),
+    waitingFor: snapshot.waitingFor ?? null,
+    wakeAt: snapshot.wakeAt ?? null,
+    cancelledAt: snapshot.cancelledAt ?? null,
     createdAt: snapshot.createdAt,
     updatedAt: snapshot.updatedAt,
   };

@@ -1,4 +1,5 @@
 import type { CommandName } from "./args.js";
+import { cancelHelp, signalHelp } from "./usage-waits.js";
 
 const stores = `Store (exactly one):
   --dir <path>             a FilePersistenceProvider directory
@@ -16,25 +17,31 @@ const stores = `Store (exactly one):
                            before exit 1: 500ms, 30s, 2m`;
 
 const filters = `Filters (all given must match):
-  --status <status>        running, failed, compensating or completed;
-                           repeat the flag or separate with commas
+  --status <status>        running, failed, compensating, completed, waiting or
+                           cancelled; repeat the flag or separate with commas
   --workflow <name|key>    the workflow's name or its workflow key
   --older-than <duration>  not updated for at least this long: 30s, 15m, 2h, 7d, 2w`;
 
 const claims = `A snapshot is claimed while its owner holds a live lease on it (leaseExpiresAt still ahead)
-and it is running, compensating or failed: its worker may still be running, undoing or
-retrying it. A completed one, or one whose lease expired or was released (a dead letter's),
+and it is not completed: its worker may still be running, undoing, retrying or waking it. A
+completed one, or one whose lease expired or was released (a dead letter's, a waiting one's),
 is not claimed.`;
 
 const stale = `A running or compensating snapshot is shown as stale when no process works on it any more:
 its lease expired, or its owner (the default owner, process-<host>-<pid>-<uuid>) was a
 process on this host that has exited. A worker's recovery coordinator (resumeAll) takes it
-over. Another host's processes are never judged from here.`;
+over. Another host's processes are never judged from here.
+
+A waiting snapshot (suspended at a sleep or an event wait) is never stale, however long it
+waits. It is shown as overdue when its wake time passed more than 5m ago and no worker holds
+it: no recovery coordinator runs on the store, or none keeps up. An event wait without a
+timeout has no wake time, and is never overdue.`;
 
 const overview = `workflowforge - inspect and clean up stored workflow snapshots
 
 Every workflow run under usePersistence leaves a snapshot in its store until it completes.
-This tool lists them, shows one decoded, and deletes the ones you no longer want.
+This tool lists them, shows one decoded, deletes the ones you no longer want, sends events
+to waiting instances and cancels them.
 
 Usage:
   workflowforge <command> [arguments] <store> [options]
@@ -44,6 +51,9 @@ Commands:
   show <instanceId> <workflowKey>      print one snapshot: header, error, properties, outputs
   delete <instanceId> <workflowKey>    delete one snapshot
   prune --older-than <duration>        delete every snapshot not updated for that long
+  signal <instanceId> <workflowKey> <event>
+                                       send an event to an instance (waitForEvent)
+  cancel <instanceId> <workflowKey>    cancel a waiting, failed or running instance
   ui                                   serve the inspector, a web page, on 127.0.0.1:4380
   help [command]                       show help for a command
 
@@ -60,6 +70,8 @@ Examples:
   workflowforge show order-42 ProcessOrder-v1 --postgres postgres://app@127.0.0.1:5432/app
   workflowforge prune --redis redis://127.0.0.1:6379 --older-than 7d --status completed --dry-run
   workflowforge list --provider ./orders-store.mjs --status running
+  workflowforge list --dir ./snapshots --status waiting
+  workflowforge signal expense-7 Expense-v1 approved --payload '{"by":"ann"}' --sqlite app.db
   workflowforge ui --sqlite app.db
 
 A provider module, for --provider:
@@ -77,11 +89,13 @@ const topics: Record<CommandName, string> = {
   list: `Usage: workflowforge list <store> [filters] [--json]
 
 Lists the stored snapshots, oldest first: keys, workflow, status, progress (operations done
-of all), revision, recovery attempts, age and error. A "failed" snapshot with attempts has been
-retried by a recovery coordinator; once attempts reach its limit it is a dead letter: failed,
-its lease released. A record that cannot be read is left out and named on stderr, and the
-command then exits 1. With --dir, entries that are not records (other files, folders) are
-counted and a few named on stderr; they do not change the exit status.
+of all), revision, recovery attempts, age and error, and for a waiting one what it waits
+for: the event, and until when (a sleep's end or the event's timeout). A "failed" snapshot
+with attempts has been retried by a recovery coordinator; once attempts reach its limit it
+is a dead letter: failed, its lease released. A record that cannot be read is left out and
+named on stderr, and the command then exits 1. With --dir, entries that are not records
+(other files, folders) are counted and a few named on stderr; they do not change the exit
+status.
 
 ${stale}
 
@@ -89,8 +103,9 @@ ${filters}
 
 --json prints an array of { instance, workflowKey, workflowName, version, status, state,
 stateReason, nextOperationIndex, operationCount, revision, owner, leaseExpiresAt, attempts,
-error, createdAt, updatedAt }; absent fields are null, absent attempts 0. state is "stale",
-"claimed" (a live lease: delete and prune leave it alone) or null; stateReason says why.
+error, waitingFor, wakeAt, cancelledAt, createdAt, updatedAt }; absent fields are null,
+absent attempts 0. state is "stale", "overdue", "claimed" (a live lease: delete and prune
+leave it alone) or null; stateReason says why.
 
 ${stores}
 
@@ -99,11 +114,13 @@ Examples:
   workflowforge list --postgres "$DATABASE_URL" --status failed,compensating --workflow ProcessOrder
   workflowforge list --sqlite app.db --older-than 2h --json | jq '.[].instance'
   workflowforge list --provider ./orders-store.mjs --json | jq '.[] | select(.state == "stale")'
+  workflowforge list --dir ./snapshots --status waiting --json | jq '.[] | [.instance, .waitingFor, .wakeAt]'
 `,
   show: `Usage: workflowforge show <instanceId> <workflowKey> <store> [--json]
 
-Prints one snapshot decoded: the header fields, the stored error, the properties, the last
-output and the restore outputs, with Maps, Sets, Dates and BigInts shown as such.
+Prints one snapshot decoded: the header fields (with, when stored, what it waits for, its
+wake time, the events it consumed and when it was cancelled), the stored error, the
+properties, the last output and the restore outputs, with Maps, Sets, Dates and BigInts shown as such.
 <instanceId> and <workflowKey> are the two keys usePersistence saved it under (its
 instanceId and workflowKey options); "workflowforge list" shows them. A key that starts
 with "-" goes after "--".
@@ -141,14 +158,17 @@ Example:
 
 Deletes every snapshot not updated for <duration> that matches the filters, and prints how
 many it deleted. Claimed snapshots (a process may be working on them) are skipped, and so
-is one saved again since it was listed. A record that cannot be read is left alone and named
-on stderr, and the command then exits 1.
+is one saved again since it was listed. Waiting snapshots (suspended at a durable wait,
+which may last weeks) are skipped too unless --status names waiting. A record that cannot
+be read is left alone and named on stderr, and the command then exits 1.
 
 ${claims}
 
 ${filters}
   --dry-run                list what would be deleted; delete nothing
-  --json                   print { dryRun, matched, deleted, wouldDelete, skipped, items }
+  --json                   print { dryRun, matched, deleted, wouldDelete, skipped, items };
+                           an item's outcome is deleted, would-delete, skipped-live-lease,
+                           skipped-waiting, skipped-changed or gone
 
 ${stores}
 
@@ -156,6 +176,8 @@ Examples:
   workflowforge prune --dir ./snapshots --older-than 30d --dry-run
   workflowforge prune --postgres "$DATABASE_URL" --older-than 7d --status completed,failed
 `,
+  signal: signalHelp(stores),
+  cancel: cancelHelp(stores),
   ui: `Usage: workflowforge ui <store> [--port <port>] [--host <address>] [--allow-actions]
 
 Serves the inspector: a local web page listing the snapshots (status, progress, owner, lease,
@@ -163,15 +185,17 @@ attempts; filter and search), each instance's steps, decoded properties and erro
 letters grouped by error. It refreshes itself every few seconds. Stop it with Ctrl+C.
 
 Read-only by default: the server refuses every action with 403. With --allow-actions the page
-can delete a snapshot (refused while a process holds a live claim on it, as delete is) and
-retry a dead letter (its attempts back to 0, for a recovery coordinator to resume it).
+can delete a snapshot (refused while a process holds a live claim on it, as delete is), retry
+a dead letter (its attempts back to 0, for a recovery coordinator to resume it), cancel an
+instance (as cancel does, with or without compensation) and send an event to one (as signal
+does).
 
   --port <port>            the port; 0 picks a free one           [default: 4380]
   --host <address>         the address to listen on               [default: 127.0.0.1]
                            anything but a loopback address is refused without --unsafe-expose
   --unsafe-expose          listen on a non-loopback --host: whoever reaches it sees every
                            stored property (and acts, with --allow-actions)
-  --allow-actions          carry out delete and retry
+  --allow-actions          carry out delete, retry, cancel and send event
   --max-attempts <n>       the coordinator's retry.attempts: a failed record with this many
                            attempts is a dead letter                [default: 3]
 

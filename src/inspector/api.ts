@@ -1,8 +1,9 @@
-// The JSON API behind the page. Reads and deletes go through the CLI's own commands (select for
-// list, deleteCommand for delete, with its refusal of a claimed record); only the retry of a dead
-// letter writes, through the same bounded provider.
+// The JSON API behind the page. Reads and actions go through the CLI's own commands (select for
+// list, deleteCommand for delete, with its refusal of a claimed record, cancelCommand and
+// signalCommand); only the retry of a dead letter writes itself, through the same bounded provider.
 
-import { deleteCommand, select, type CommandContext } from "../cli/commands.js";
+import { deleteCommand, select, type CommandContext, type Output } from "../cli/commands.js";
+import { cancelCommand, signalCommand } from "../cli/wait-commands.js";
 import { CliError } from "../cli/errors.js";
 import type { OpenStore } from "../cli/stores.js";
 import { isWorkflowForgeError } from "../errors.js";
@@ -19,12 +20,20 @@ export interface ApiContext {
   readonly allowActions: boolean;
 }
 
-const stored: ReadonlySet<string> = new Set<SnapshotStatus>(["running", "failed", "compensating", "completed"]);
+const stored: ReadonlySet<string> = new Set<SnapshotStatus>(["running", "failed", "compensating", "completed", "waiting", "cancelled"]);
 const maxLimit = 10_000;
 
-function commandContext(api: ApiContext, now: number): CommandContext {
-  const discard = { write: () => true };
-  return { store: api.store, stdout: discard, stderr: discard, now, json: true };
+const discard: Output = { write: () => true };
+
+function commandContext(api: ApiContext, now: number, stdout: Output = discard): CommandContext {
+  return { store: api.store, stdout, stderr: discard, now, json: true };
+}
+
+// A command run for its --json answer.
+async function jsonOf(api: ApiContext, run: (context: CommandContext) => Promise<number>): Promise<unknown> {
+  let text = "";
+  await asHttp(() => run(commandContext(api, Date.now(), { write: (chunk: string) => (text += chunk) })));
+  return JSON.parse(text) as unknown;
 }
 
 async function allRows(api: ApiContext, now: number, statuses?: readonly ListStatus[]): Promise<{ rows: InstanceRow[]; unreadable: string[] }> {
@@ -76,11 +85,11 @@ function keysFrom(get: (name: string) => unknown): SnapshotKeys {
 }
 
 /** `GET /api/instance?instance=..&workflowKey=..`. */
-export async function showInstance(api: ApiContext, query: URLSearchParams): Promise<InstanceDetail & { allowActions: boolean }> {
+export async function showInstance(api: ApiContext, query: URLSearchParams): Promise<InstanceDetail & { allowActions: boolean; mailbox: boolean }> {
   const keys = keysFrom((name) => query.get(name) ?? undefined);
   const snapshot = await api.store.provider.tryLoad(keys.foundryExecutionId, keys.workflowId);
   if (snapshot === undefined) throw new HttpError(404, "no snapshot is stored under these keys");
-  return { ...detailOf(snapshot, Date.now(), api.maxAttempts), allowActions: api.allowActions };
+  return { ...detailOf(snapshot, Date.now(), api.maxAttempts), allowActions: api.allowActions, mailbox: api.store.instances.mailbox };
 }
 
 /** `POST /api/delete {instance, workflowKey}`: refused (409) while a process holds a live claim, as the CLI's delete is. */
@@ -95,6 +104,26 @@ export async function retryInstance(api: ApiContext, body: Record<string, unknow
   const keys = keysFrom((name) => body[name]);
   const revision = await asHttp(() => retryDeadLetter(api.store, keys, api.maxAttempts));
   return { retried: 1, instance: keys.foundryExecutionId, workflowKey: keys.workflowId, revision };
+}
+
+/** `POST /api/cancel {instance, workflowKey, compensate?}`: as `workflowforge cancel --json`; 404 nothing stored, 409 completed. */
+export function cancelAction(api: ApiContext, body: Record<string, unknown>): Promise<unknown> {
+  const keys = keysFrom((name) => body[name]);
+  if (body.compensate !== undefined && typeof body.compensate !== "boolean") throw new HttpError(400, "compensate must be true or false");
+  return jsonOf(api, (context) => cancelCommand(context, keys, body.compensate === true));
+}
+
+/**
+ * `POST /api/signal {instance, workflowKey, event, payload?, eventId?}`: as `workflowforge signal
+ * --json`, the payload any JSON value; 409 when the store keeps no events.
+ */
+export function signalAction(api: ApiContext, body: Record<string, unknown>): Promise<unknown> {
+  const keys = keysFrom((name) => body[name]);
+  const name = requireString(body.event, "event");
+  const eventId = body.eventId === undefined ? undefined : requireString(body.eventId, "eventId");
+  if (name === "" || eventId === "") throw new HttpError(400, `${name === "" ? "event" : "eventId"} must not be empty`);
+  const event = { name, payload: body.payload, ...(eventId === undefined ? {} : { eventId }) };
+  return jsonOf(api, (context) => signalCommand(context, keys, event));
 }
 
 // The CLI's refusals keep their meaning: not found is 404, a claimed or changed record 409.

@@ -14,7 +14,7 @@ export async function uiCommand(store: OpenStore, options: UiOptions, stdout: Ou
     const hint = (error as { code?: unknown }).code === "EADDRINUSE" ? "; another process listens there: pass another --port, or --port 0 for a free one" : "";
     throw new CliError("REFUSED", `cannot listen on ${where}: ${describeCause(error)}${hint}`, { cause: error });
   });
-  const mode = options.allowActions ? "actions allowed (delete, retry a dead letter)" : "read-only (pass --allow-actions to delete or retry)";
+  const mode = options.allowActions ? "actions allowed (delete, retry a dead letter, cancel, send an event)" : "read-only (pass --allow-actions to delete, retry, cancel or send events)";
   stdout.write(`Inspecting ${store.label}\n${mode}\nOpen ${inspector.url}\nPress Ctrl+C to stop.\n`);
   await new Promise<void>((stop) => {
     const stopped = (): void => {

@@ -14,6 +14,7 @@ const files = [
   ["/dom.js", "dom.js", script],
   ["/rows.js", "rows.js", script],
   ["/instance.js", "instance.js", script],
+  ["/actions.js", "actions.js", script],
   ["/values.js", "values.js", script],
 ] as const;
 

@@ -4,7 +4,7 @@ import { isIP, type AddressInfo } from "node:net";
 import { CliError, describeCause } from "../cli/errors.js";
 import type { OpenStore } from "../cli/stores.js";
 import { isWorkflowForgeError } from "../errors.js";
-import { deleteInstance, listDeadLetters, listInstances, retryInstance, showInstance, type ApiContext } from "./api.js";
+import { cancelAction, deleteInstance, listDeadLetters, listInstances, retryInstance, showInstance, signalAction, type ApiContext } from "./api.js";
 import { decodedPath, HttpError, readJsonBody, send, sendJson } from "./http.js";
 import type { UiOptions } from "./options.js";
 import { loadPage, type PageFile } from "./page-files.js";
@@ -27,6 +27,8 @@ const reads: Record<string, (api: ApiContext, query: URLSearchParams) => Promise
 const actions: Record<string, (api: ApiContext, body: Record<string, unknown>) => Promise<unknown>> = {
   "/api/delete": deleteInstance,
   "/api/retry": retryInstance,
+  "/api/cancel": cancelAction,
+  "/api/signal": signalAction,
 };
 
 interface Served {
@@ -117,7 +119,7 @@ async function act(served: Served, request: IncomingMessage, response: ServerRes
   if (origin !== undefined && origin !== `http://${request.headers.host ?? ""}`) throw new HttpError(403, "cross-origin request refused");
   if (!sameToken(served.token, request.headers[tokenHeader])) throw new HttpError(403, `missing or wrong ${tokenHeader} header: actions come from the inspector's page`);
   if (!/^application\/json\s*(;|$)/i.test(request.headers["content-type"] ?? "")) throw new HttpError(415, "actions take a JSON body (content-type: application/json)");
-  if (!served.api.allowActions) throw new HttpError(403, "actions are disabled: start the inspector with --allow-actions to delete or retry");
+  if (!served.api.allowActions) throw new HttpError(403, "actions are disabled: start the inspector with --allow-actions to delete, retry, cancel or send events");
   const body = await readJsonBody(request);
   sendJson(response, 200, await (actions[path] as (typeof actions)[string])(served.api, body));
 }

@@ -9,10 +9,11 @@ import { readTimeline } from "../persistence/timeline.js";
 
 /**
  * - `done`: completed; `next`: the one a resume starts with; `pending`: not reached.
+ * - `waiting`: the durable wait a waiting instance is suspended at; `cancelled`: where a cancelled one stopped.
  * - `failed`: the operation the stored error names.
  * - while compensating: `to-restore` (completed, its restore still to run), `restored`.
  */
-export type StepState = "done" | "next" | "pending" | "failed" | "to-restore" | "restored";
+export type StepState = "done" | "next" | "waiting" | "cancelled" | "pending" | "failed" | "to-restore" | "restored";
 
 /** One operation of an instance, as the page's timeline shows it. */
 export interface TimelineStep {
@@ -63,6 +64,7 @@ function stateOfStep(snapshot: WorkflowExecutionSnapshot, index: number): StepSt
   }
   if (index < next) return "done";
   if (status === "failed" && index === failedAt) return "failed";
+  if (index === next && (status === "waiting" || status === "cancelled")) return status;
   if (index === next && status !== "completed") return "next";
   return "pending";
 }

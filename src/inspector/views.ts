@@ -30,12 +30,13 @@ export function rowOf(snapshot: WorkflowExecutionSnapshot, now: number, maxAttem
 }
 
 /** The list's status filter: a stored status, or what the inspector tells from one. */
-export const listStatuses = ["running", "failed", "compensating", "completed", "stale", "dead-letter"] as const;
+export const listStatuses = ["running", "failed", "compensating", "completed", "waiting", "cancelled", "stale", "overdue", "dead-letter"] as const;
 export type ListStatus = (typeof listStatuses)[number];
 
 /** Whether `row` passes the status filter `status`. */
 export function matchesStatus(row: InstanceRow, status: ListStatus): boolean {
   if (status === "stale") return row.lease === "stale";
+  if (status === "overdue") return row.state === "overdue";
   if (status === "dead-letter") return row.deadLetter;
   return row.status === status;
 }
@@ -61,6 +62,8 @@ export interface InstanceDetail {
   readonly error: [string, ValueNode][] | null;
   /** The run's annotations (`run.annotations`), as stored. */
   readonly annotations: [string, string][];
+  /** The ids of the events its waits consumed, oldest first. */
+  readonly consumedEvents: readonly string[];
 }
 
 /** The detail of `snapshot`, its row included. */
@@ -75,6 +78,7 @@ export function detailOf(snapshot: WorkflowExecutionSnapshot, now: number, maxAt
     outputs: outputs.sort((a, b) => a[0] - b[0]),
     error: snapshot.error === undefined ? null : Object.entries(snapshot.error).map(([key, value]) => [key, describeValue(value)]),
     annotations: Object.entries(snapshot.annotations ?? {}),
+    consumedEvents: snapshot.consumedEvents ?? [],
   };
 }
 

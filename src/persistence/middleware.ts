@@ -75,7 +75,7 @@ function persistenceMiddleware(provider: WorkflowPersistenceProvider, options: S
       // A run that stopped to wait stored that already: nothing failed.
       if (isSuspended(error)) throw error;
       // A run that lost its claim writes nothing more: another process owns the instance now.
-      if (session.lost !== undefined) throw await explainConflict(provider, session.keys, session.lost, locationOf(context));
+      if (session.lost !== undefined) throw await explainConflict(provider, session.keys, session.lost, locationOf(context), options.leaseTtlMs);
       // Stopped by a shutdown past its deadline: the last checkpoint stays, and the claim goes back.
       const deadline = session.deadlinePassed;
       if (deadline !== undefined) await session.stopForShutdown(deadline, context.index);
@@ -85,7 +85,7 @@ function persistenceMiddleware(provider: WorkflowPersistenceProvider, options: S
     try {
       await session.completed(context, result);
     } catch (error) {
-      throw await explainConflict(provider, session.keys, error, locationOf(context));
+      throw await explainConflict(provider, session.keys, error, locationOf(context), options.leaseTtlMs);
     }
     return result;
   };

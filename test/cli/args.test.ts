@@ -33,7 +33,7 @@ describe("workflowforge CLI arguments", () => {
   const bad: [string, string[], RegExp][] = [
     ["an unknown option", ["list", "--dir", ".", "--nope"], /^unknown option --nope /],
     ["an option without its value", ["list", "--dir"], /^option '--dir <value>' argument missing$/],
-    ["an unknown command", ["lsit", "--dir", "."], /^unknown command "lsit": use list, show, delete, prune or ui$/],
+    ["an unknown command", ["lsit", "--dir", "."], /^unknown command "lsit": use list, show, delete, prune, signal, cancel or ui$/],
     ["help for an unknown command", ["help", "lsit"], /^no help for "lsit"/],
     ["options without a command", ["--dir", "."], /^no command given/],
     ["no store", ["list"], /^list needs a store: pass one of --dir, --sqlite, --postgres, --redis or --provider$/],
@@ -49,7 +49,7 @@ describe("workflowforge CLI arguments", () => {
     ["a timeout without a unit", ["list", "--dir", ".", "--timeout", "500"], /^--timeout "500" is not a duration from 1ms to 1d/],
     ["a timeout past a day", ["show", "a", "b", "--dir", ".", "--timeout", "2d"], /^--timeout "2d" is not a duration from 1ms to 1d/],
     ["prune without --older-than", ["prune", "--dir", "."], /^prune needs --older-than <duration>, e.g. --older-than 7d$/],
-    ["an unknown status", ["list", "--dir", ".", "--status", "failed,done"], /^--status "done" is not one of running, failed, compensating, completed$/],
+    ["an unknown status", ["list", "--dir", ".", "--status", "failed,done"], /^--status "done" is not one of running, failed, compensating, completed, waiting, cancelled$/],
     ["a filter on show", ["show", "a", "b", "--dir", ".", "--status", "failed"], /^--status does not apply to show \(only to list and prune\)$/],
     ["--dry-run on list", ["list", "--dir", ".", "--dry-run"], /^--dry-run does not apply to list \(only to prune\)$/],
     ["--force on prune", ["prune", "--dir", ".", "--older-than", "1d", "--force"], /^--force does not apply to prune \(only to delete\)$/],

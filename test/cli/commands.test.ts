@@ -18,7 +18,8 @@ async function seededStore(): Promise<FilePersistenceProvider> {
 
 function contextFor(provider: InspectedProvider): CommandContext & { output: () => unknown } {
   let text = "";
-  const store = { provider, label: "the test store", close: () => Promise.resolve() };
+  const instances = { mailbox: false, signal: () => expect.unreachable("no signal"), cancel: () => expect.unreachable("no cancel") };
+  const store = { provider, instances, label: "the test store", close: () => Promise.resolve() };
   const stderr = { write: (chunk: string) => expect.unreachable(`nothing on stderr, got ${chunk}`) };
   return { store, stdout: { write: (chunk: string) => (text += chunk) }, stderr, now: Date.now(), json: true, output: () => JSON.parse(text) };
 }

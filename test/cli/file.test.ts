@@ -5,18 +5,22 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { SnapshotCodec } from "../../src/persistence/codec/codec.js";
 import { FilePersistenceProvider } from "../../src/persistence/providers/file/index.js";
 import { cli, instancesOf, seedSnapshots } from "./run-cli.js";
-import { describeStoreCommands } from "./store-cases.js";
+import { describeStoreCommands, type StoreFixture } from "./store-cases.js";
+import { describeWaitCommands } from "./wait-cases.js";
 import { seededFileStore } from "../support/file-store.js";
 
 const root = mkdtempSync(join(tmpdir(), "workflowforge-cli-file-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-describeStoreCommands("a file directory (--dir)", () => {
+function freshStore(): Promise<StoreFixture> {
   const directory = mkdtempSync(join(root, "store-"));
   // No fsync while seeding: these tests are about the CLI, not the provider's durability.
   const provider = (codec?: SnapshotCodec) => new FilePersistenceProvider({ directory, durability: "none", ...(codec === undefined ? {} : { codec }) });
   return Promise.resolve({ args: ["--dir", directory], provider: provider(), writer: provider });
-});
+}
+
+describeStoreCommands("a file directory (--dir)", freshStore);
+describeWaitCommands("a file directory (--dir)", freshStore);
 
 describe("workflowforge CLI --dir", () => {
   it("exits 1 naming a directory that does not exist, and does not create it", async () => {

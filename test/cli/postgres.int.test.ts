@@ -4,7 +4,8 @@ import { describeWithServer } from "../support/describe-with-server.js";
 import { freshPostgresName, usePostgresPool } from "../support/postgres-pool.js";
 import { startPostgres } from "../support/postgres-server.js";
 import { cli, cliJson, seedSnapshots } from "./run-cli.js";
-import { describeStoreCommands } from "./store-cases.js";
+import { describeStoreCommands, type StoreFixture } from "./store-cases.js";
+import { describeWaitCommands } from "./wait-cases.js";
 
 // A throw-away cluster on 127.0.0.1, started while the tests are collected, so that missing
 // binaries skip the file with a message saying how to enable it.
@@ -14,12 +15,14 @@ const freshName = (): string => freshPostgresName("cli");
 describeWithServer("workflowforge CLI on a real PostgreSQL server", server, (started) => {
   const pool = usePostgresPool(started);
 
-  describeStoreCommands("PostgreSQL (--postgres)", async () => {
+  const freshStore = async (): Promise<StoreFixture> => {
     const tableName = freshName();
     const provider = new PostgresPersistenceProvider({ client: pool, tableName });
     await provider.migrate();
     return { args: ["--postgres", started.url, "--table-name", tableName], provider, writer: (codec) => new PostgresPersistenceProvider({ client: pool, tableName, codec }) };
-  });
+  };
+  describeStoreCommands("PostgreSQL (--postgres)", freshStore);
+  describeWaitCommands("PostgreSQL (--postgres)", freshStore);
 
   describe("workflowforge CLI --postgres", () => {
     it("reads a table in the schema named by --schema", async () => {

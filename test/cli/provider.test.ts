@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import type { SnapshotCodec } from "../../src/persistence/codec/codec.js";
 import { FilePersistenceProvider } from "../../src/persistence/providers/file/index.js";
@@ -67,6 +67,42 @@ describe("workflowforge CLI --provider", () => {
     const message = `workflowforge: OrdersStore from ${path} does not declare list (capabilities: { list: true } and a list() method), which list and prune need; show and delete work without it\n`;
     expect(await cli("list", "--provider", path)).toEqual({ code: 1, stdout: "", stderr: message });
     expect(await cli("prune", "--provider", path, "--older-than", "1d")).toEqual({ code: 1, stdout: "", stderr: message });
+  });
+
+  it("signal exits 1 saying the provider keeps no events when it does not declare capabilities.mailbox; cancel works without it", async () => {
+    const { path } = await storeModule();
+    expect(await cli("signal", "order-42", "billing-v1", "retry", "--provider", path)).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: `workflowforge: OrdersStore from ${path} keeps no events: its provider does not declare capabilities.mailbox (deliver() and receive()), which signal needs\n`,
+    });
+    expect(await cliJson("cancel", "order-42", "billing-v1", "--provider", path)).toMatchObject({ result: "cancelled", previousStatus: "failed" });
+  });
+
+  it("signal delivers through the module's provider when it keeps events, once per event id", async () => {
+    const { path } = await storeModule({
+      text: (directory) => `import { FilePersistenceProvider } from ${fileProvider};
+const inner = new FilePersistenceProvider({ directory: ${JSON.stringify(directory)}, durability: "none" });
+export const delivered = [];
+export const createProvider = () => ({
+  capabilities: { compareAndSet: true, mailbox: true },
+  save: (...args) => inner.save(...args),
+  tryLoad: (...args) => inner.tryLoad(...args),
+  delete: (...args) => inner.delete(...args),
+  async deliver(event) {
+    if (delivered.some((e) => e.foundryExecutionId === event.foundryExecutionId && e.workflowId === event.workflowId && e.eventId === event.eventId)) return false;
+    delivered.push(event);
+    return true;
+  },
+  async receive(keys, name) { return delivered.filter((e) => e.foundryExecutionId === keys.foundryExecutionId && e.workflowId === keys.workflowId && e.name === name); },
+});
+`,
+    });
+    const send = () => cliJson("signal", "order-42", "billing-v1", "retry", "--provider", path, "--payload", '{"card":"new"}', "--event-id", "ev-1");
+    expect(await send()).toMatchObject({ eventId: "ev-1", stored: true, status: "failed" });
+    expect(await send()).toMatchObject({ eventId: "ev-1", stored: false });
+    const { delivered } = (await import(pathToFileURL(path).href)) as { delivered: { name: string; eventId: string; payload: unknown }[] };
+    expect(delivered.map(({ name, eventId, payload }) => ({ name, eventId, payload }))).toEqual([{ name: "retry", eventId: "ev-1", payload: { card: "new" } }]);
   });
 
   it("reports a listed value that is not a snapshot as unreadable, lists the rest, and exits 1", async () => {

@@ -5,7 +5,8 @@ import { RedisPersistenceProvider } from "../../src/persistence/providers/redis.
 import { describeWithServer } from "../support/describe-with-server.js";
 import { startRedis } from "../support/redis-server.js";
 import { cli, seedSnapshots } from "./run-cli.js";
-import { describeStoreCommands } from "./store-cases.js";
+import { describeStoreCommands, type StoreFixture } from "./store-cases.js";
+import { describeWaitCommands } from "./wait-cases.js";
 
 // A redis-server of its own on a free port of 127.0.0.1, or a skip saying how to enable it.
 const server = await startRedis();
@@ -17,7 +18,7 @@ describeWithServer("workflowforge CLI on a real Redis server", server, (started)
     await started.stop();
   });
 
-  describeStoreCommands("Redis (--redis)", () => {
+  const freshStore = (): Promise<StoreFixture> => {
     // Every case under its own prefix: the same server holds them all.
     const keyPrefix = `cli-${randomUUID()}:`;
     return Promise.resolve({
@@ -25,7 +26,9 @@ describeWithServer("workflowforge CLI on a real Redis server", server, (started)
       provider: new RedisPersistenceProvider({ client, keyPrefix }),
       writer: (codec) => new RedisPersistenceProvider({ client, keyPrefix, codec }),
     });
-  });
+  };
+  describeStoreCommands("Redis (--redis)", freshStore);
+  describeWaitCommands("Redis (--redis)", freshStore);
 
   describe("workflowforge CLI --redis", () => {
     it("gives up on a request the server holds back after --timeout, saying what to check, and exits 1", async () => {

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { SqlitePersistenceProvider } from "../../src/persistence/providers/sqlite.js";
 import { cli, cliJson, seedSnapshots } from "./run-cli.js";
-import { describeStoreCommands } from "./store-cases.js";
+import { describeStoreCommands, type StoreFixture } from "./store-cases.js";
+import { describeWaitCommands } from "./wait-cases.js";
 
 const root = mkdtempSync(join(tmpdir(), "workflowforge-cli-sqlite-"));
 const opened: Database.Database[] = [];
@@ -24,10 +25,13 @@ async function freshDatabase(tableName?: string): Promise<{ file: string; databa
   return { file, database, provider };
 }
 
-describeStoreCommands("a SQLite file (--sqlite)", async () => {
+async function freshStore(): Promise<StoreFixture> {
   const { file, database, provider } = await freshDatabase();
   return { args: ["--sqlite", file], provider, writer: (codec) => new SqlitePersistenceProvider({ database, codec }) };
-});
+}
+
+describeStoreCommands("a SQLite file (--sqlite)", freshStore);
+describeWaitCommands("a SQLite file (--sqlite)", freshStore);
 
 describe("workflowforge CLI --sqlite", () => {
   it("exits 1 for a file that does not exist, and does not create it", async () => {

@@ -47,6 +47,9 @@ export function describeStoreCommands(name: string, fresh: () => Promise<StoreFi
         leaseExpiresAt: snapshots[1]?.leaseExpiresAt,
         attempts: 2,
         error: { name: "Error", message: "card declined", operationIndex: 2, operationName: "charge" },
+        waitingFor: null,
+        wakeAt: null,
+        cancelledAt: null,
         createdAt: "2026-01-01T00:00:00.000Z",
         updatedAt: snapshots[1]?.updatedAt,
       });

@@ -43,7 +43,7 @@ async function seededFile(): Promise<string> {
 describe("workflowforge ui (the command)", () => {
   it("prints the URL of a free port with --port 0, serves the store there, and exits 0 on SIGTERM", async () => {
     const { url, stdout, stop } = await startUi(["--import", tsx, main], await seededFile());
-    expect(stdout).toContain("read-only (pass --allow-actions to delete or retry)");
+    expect(stdout).toContain("read-only (pass --allow-actions to delete, retry, cancel or send events)");
     expect((await raw(url, "GET", "/api/instances")).json().total).toBe(10);
     expect(await stop()).toBe(0);
   });

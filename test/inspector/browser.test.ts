@@ -8,6 +8,7 @@ import { describeWithServer } from "../support/describe-with-server.js";
 import { freshPostgresName, usePostgresPool } from "../support/postgres-pool.js";
 import { startPostgres } from "../support/postgres-server.js";
 import { findChromium, freshSqlite, serve, type Served } from "./fixture.js";
+import { seedWaits } from "../support/wait-snapshots.js";
 import { imgPayload, inspectorSnapshots, scriptPayload } from "./seed.js";
 
 // Real headless Chromium (Debian's package) on the page the server ships, over a real SQLite file
@@ -126,6 +127,41 @@ function browserCases(store: string, fresh: () => Promise<Fresh>): void {
       await page.waitForFunction(() => (globalThis as any).location.hash === "#/");
       expect(await served.provider.tryLoad("completed-1", "orders-v1")).toBeUndefined();
       expect(dialogs).toHaveLength(2);
+    });
+
+    it("lists waiting instances with what they wait for, flags the overdue one, and cancels one from its page", async () => {
+      const served = await start(true, seedWaits());
+      const { page, dialogs } = await open(served);
+      await page.selectOption("select[aria-label=status]", "waiting");
+      await waitForRows(page, ["cool-3", "cool-4", "expense-7"]);
+      expect(await page.textContent("#instances tr[data-instance='expense-7'] td:nth-child(4)")).toMatch(/^waitingevent "approved", until \S+Z$/);
+      expect(await page.textContent("#instances tr[data-instance='cool-3'] td:nth-child(4)")).toMatch(/^waiting overdueuntil \S+Z$/);
+      await page.click("#instances a >> text=expense-7");
+      await page.waitForSelector("#timeline li[data-state='waiting']");
+      expect(await page.textContent("#waiting-for")).toMatch(/^event "approved", until \S+Z$/);
+      expect(await page.textContent("#consumed-events")).toBe("mail-1, mail 2");
+      await page.click("#cancel");
+      await page.waitForSelector("#notice >> text=Cancelled.");
+      await page.waitForSelector("#timeline li[data-state='cancelled']");
+      expect(await served.provider.tryLoad("expense-7", "expense-v1")).toMatchObject({ status: "cancelled", revision: 2 });
+      expect(await page.$("#cancel")).toBeNull();
+      expect(dialogs).toEqual(["Cancel this instance? It will not run again."]);
+    });
+
+    it("sends an event to a waiting instance from its page (a store that keeps events)", async () => {
+      const served = await start(true, seedWaits());
+      const { page } = await open(served, "#/instance?instance=expense-7&workflowKey=expense-v1");
+      await page.waitForSelector("#send-event");
+      expect(await page.inputValue("#event-name")).toBe("approved");
+      await page.fill("#event-payload", "{oops");
+      await page.click("#send");
+      await page.waitForSelector("#notice >> text=The payload is not valid JSON");
+      await page.fill("#event-payload", '{"by": "ann"}');
+      await page.fill("#event-id", "page-9");
+      await page.click("#send");
+      await page.waitForSelector("#notice >> text=Sent event \"approved\" (id page-9).");
+      const events = await served.provider.receive?.({ foundryExecutionId: "expense-7", workflowId: "expense-v1" }, "approved");
+      expect(events?.map((event) => [event.eventId, event.payload])).toEqual([["page-9", { by: "ann" }]]);
     });
 
     it("without --allow-actions shows no actions, and the server refuses a POST sent from the page itself", async () => {

@@ -68,6 +68,21 @@ function sharedClientStore<C>(
 export const postgresStore = <C extends PostgresClient>(name: string, connect: () => Promise<C>, close: (client: C) => unknown): ProviderTestInitializer =>
   sharedClientStore(name, connect, close, (client) => new PostgresPersistenceProvider({ client }), 120_000);
 
-/** One ioredis or node-redis client for the Redis provider. */
-export const redisStore = <C extends IoRedisLikeClient | NodeRedisLikeClient>(name: string, connect: () => C | Promise<C>, close: (client: C) => unknown): ProviderTestInitializer =>
-  sharedClientStore(name, connect, close, (client) => new RedisPersistenceProvider({ client }));
+/** One ioredis or node-redis client for the Redis provider; `reopen` connects another, as another process would. */
+export function redisStore<C extends IoRedisLikeClient | NodeRedisLikeClient>(name: string, connect: () => C | Promise<C>, close: (client: C) => unknown): ProviderTestInitializer {
+  const reopened = new Map<WorkflowPersistenceProvider, C>();
+  return {
+    ...sharedClientStore(name, connect, close, (client) => new RedisPersistenceProvider({ client })),
+    reopen: async () => {
+      const client = await connect();
+      const provider = new RedisPersistenceProvider({ client });
+      reopened.set(provider, client);
+      return provider;
+    },
+    destroy: async (provider) => {
+      const client = reopened.get(provider);
+      reopened.delete(provider);
+      if (client !== undefined) await close(client);
+    },
+  };
+}

@@ -21,7 +21,7 @@ function listView(main) {
     state.offset = 0;
     void refresh();
   });
-  const select = h("select", { "aria-label": "status" }, ["", "running", "failed", "compensating", "completed", "stale", "dead-letter"].map((value) => h("option", { value, selected: value === state.status }, value === "" ? "all statuses" : value)));
+  const select = h("select", { "aria-label": "status" }, ["", "running", "failed", "compensating", "completed", "waiting", "cancelled", "stale", "overdue", "dead-letter"].map((value) => h("option", { value, selected: value === state.status }, value === "" ? "all statuses" : value)));
   select.addEventListener("change", () => {
     state.status = select.value;
     state.offset = 0;

@@ -1,7 +1,8 @@
-/* global window, location, URLSearchParams, document */
+/* global URLSearchParams, document */
 // One instance: its header, actions, steps, error, annotations and properties.
-import { getJson, h, header, markNav, notify, post, replace } from "./dom.js";
-import { badge, progress, statusCell, workflowOf } from "./rows.js";
+import { actions } from "./actions.js";
+import { getJson, h, header, markNav, replace } from "./dom.js";
+import { badge, progress, statusCell, waitText, workflowOf } from "./rows.js";
 import { renderValue } from "./values.js";
 
 export function instanceView(main, params, refresh) {
@@ -22,32 +23,15 @@ export function instanceView(main, params, refresh) {
   };
 }
 
-function summary({ row, fingerprint }) {
+function summary({ row, fingerprint, consumedEvents }) {
   const field = (name, value) => [h("dt", {}, name), h("dd", {}, value)];
+  const optional = (name, value, id) => (value === null || value === "" ? null : [h("dt", {}, name), h("dd", { id }, value)]);
   return h("section", { id: "summary" }, h("h2", {}, row.instance, " ", statusCell(row)), h("dl", { className: "fields" },
     field("workflow key", row.workflowKey), field("workflow", workflowOf(row)), field("progress", progress(row)),
+    optional("waiting for", waitText(row), "waiting-for"), optional("overdue", row.state === "overdue" ? row.stateReason : null, "overdue"),
+    optional("consumed events", consumedEvents.length === 0 ? null : consumedEvents.join(", "), "consumed-events"), optional("cancelled at", row.cancelledAt, "cancelled-at"),
     field("owner", row.owner ?? "-"), field("lease", [badge(row.lease, row.lease), row.leaseExpiresAt === null ? "" : ` until ${row.leaseExpiresAt}`, row.stateReason === null ? "" : ` — ${row.stateReason}`]),
     field("attempts", String(row.attempts)), field("revision", String(row.revision)), field("created", row.createdAt), field("updated", row.updatedAt), field("fingerprint", fingerprint)));
-}
-
-function actions(data, keys, refresh) {
-  if (!data.allowActions) return null;
-  const run = (path, confirmText, done) => async (event) => {
-    if (!window.confirm(confirmText)) return;
-    event.target.disabled = true;
-    try {
-      await post(path, keys);
-      notify(done);
-      if (path === "/api/delete") location.hash = "#/";
-      else await refresh();
-    } catch (error) {
-      notify(error.message, true);
-      event.target.disabled = false;
-    }
-  };
-  return h("section", { id: "actions" }, h("h2", {}, "Actions"),
-    data.row.deadLetter ? h("button", { id: "retry", onclick: run("/api/retry", "Retry this dead letter? A recovery coordinator resumes it.", "Retried: its attempts are back at 0.") }, "Retry dead letter") : null, " ",
-    h("button", { id: "delete", className: "danger", onclick: run("/api/delete", "Delete this snapshot? The instance would start over.", "Deleted.") }, "Delete"));
 }
 
 // The time of day (UTC) of an ISO instant; the full instant is in the element's title.
@@ -60,7 +44,7 @@ function took(step) {
   return ms < 1000 ? `took ${ms} ms` : `took ${(ms / 1000).toFixed(1)} s`;
 }
 
-const stepLabels = { done: "completed", next: "next", pending: "not reached", failed: "failed", "to-restore": "to restore", restored: "restored" };
+const stepLabels = { done: "completed", next: "next", waiting: "waiting", cancelled: "cancelled here", pending: "not reached", failed: "failed", "to-restore": "to restore", restored: "restored" };
 
 function timeline({ timeline: steps, row }) {
   const items = steps.map((step) => h("li", { className: `t-${step.state}`, "data-step": step.index, "data-state": step.state },

@@ -25,7 +25,14 @@ export function progress(row) {
 }
 
 export function statusCell(row) {
-  return [badge(row.status), row.deadLetter ? [" ", badge("dead letter", "dead-letter")] : null];
+  return [badge(row.status), row.deadLetter ? [" ", badge("dead letter", "dead-letter")] : null, row.state === "overdue" ? [" ", badge("overdue")] : null];
+}
+
+// What a waiting instance waits for: `event "approved", until 2026-12-12T10:00:00.000Z`.
+export function waitText(row) {
+  if (row.status !== "waiting") return "";
+  const parts = [row.waitingFor === null ? null : `event "${row.waitingFor}"`, row.wakeAt === null ? null : `until ${row.wakeAt}`];
+  return parts.filter((part) => part !== null).join(", ");
 }
 
 export function listTable(data) {
@@ -36,7 +43,7 @@ export function listTable(data) {
       h("td", { className: "key" }, h("a", { href: instanceHref(row) }, row.instance)),
       h("td", {}, row.workflowKey),
       h("td", {}, workflowOf(row)),
-      h("td", {}, statusCell(row)),
+      h("td", { title: row.state === "overdue" ? row.stateReason : undefined }, statusCell(row), row.status === "waiting" ? h("div", { className: "muted wait" }, waitText(row)) : null),
       h("td", { className: "nowrap" }, progress(row)),
       h("td", {}, row.owner === null ? h("span", { className: "muted" }, "-") : row.owner),
       h("td", { title: row.stateReason ?? undefined }, badge(row.lease, row.lease)),

@@ -29,8 +29,8 @@ export interface RedisPersistenceProviderOptions {
   readonly keyPrefix?: string;
   /**
    * When set, a snapshot saved with status `"completed"` (`onComplete: "keep"`) expires after this
-   * many seconds; any other status clears the expiry. Off by default: kept snapshots stay. An
-   * expired snapshot's index entry stays until the next `list()` removes it.
+   * many seconds, with its events; any other status clears the expiry. Off by default: kept
+   * snapshots stay. An expired snapshot's index entry stays until the next `list()` removes it.
    */
   readonly completedTtlSeconds?: number;
   /** How snapshots become stored text. @default defaultSnapshotCodec */

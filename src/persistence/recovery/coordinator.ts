@@ -68,7 +68,10 @@ class Coordinator implements RecoveryCoordinator {
       return reportOf(outcomes);
     }
     const listed = await listSnapshots(this.#options.provider, { status: unfinishedStatuses, ...filter }, signal, { onUnreadable });
-    const snapshots = await dueSnapshots(this.#options.provider, listed, this.#options.clock.now(), signal);
+    const snapshots = await dueSnapshots(this.#options.provider, listed, this.#options.clock.now(), signal, (snapshot, error) => {
+      const ref = { instanceId: snapshot.foundryExecutionId, workflowKey: snapshot.workflowId };
+      outcomes.push(this.#options.report({ ...ref, status: "failed", error: error instanceof Error ? error : new Error(String(error)), attempts: snapshot.attempts ?? 0, deadLettered: false }));
+    });
     // Workers that list the same records start at different places, so they rarely race for one claim.
     const start = Math.floor(Math.random() * snapshots.length);
     snapshots.push(...snapshots.splice(0, start));

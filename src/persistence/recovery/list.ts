@@ -25,15 +25,27 @@ export function listSnapshots(provider: WorkflowPersistenceProvider, filter: Sna
  * wake time came or an event it waits for is in its mailbox. For providers without `claim()`, which
  * decide this in the store; this reads the mailbox of each record waiting for an event.
  */
-export async function dueSnapshots(provider: WorkflowPersistenceProvider, snapshots: readonly WorkflowExecutionSnapshot[], now: number, signal: AbortSignal): Promise<WorkflowExecutionSnapshot[]> {
+export async function dueSnapshots(
+  provider: WorkflowPersistenceProvider,
+  snapshots: readonly WorkflowExecutionSnapshot[],
+  now: number,
+  signal: AbortSignal,
+  // One mailbox that cannot be read must not hold up the others: its failure is this instance's outcome.
+  onUnreadable: (snapshot: WorkflowExecutionSnapshot, error: unknown) => void,
+): Promise<WorkflowExecutionSnapshot[]> {
   const due: WorkflowExecutionSnapshot[] = [];
   for (const snapshot of snapshots) {
     if (snapshot.status !== "waiting" || (snapshot.wakeAt !== undefined && Date.parse(snapshot.wakeAt) <= now)) due.push(snapshot);
     else if (snapshot.waitingFor !== undefined && provider.receive !== undefined) {
       const { foundryExecutionId, workflowId, waitingFor } = snapshot;
       const keys = { foundryExecutionId, workflowId };
-      const events = await callProvider({ call: "receive", keys }, () => (provider.receive as NonNullable<typeof provider.receive>)(keys, waitingFor, signal));
-      if (nextEvent(events, snapshot.consumedEvents) !== undefined) due.push(snapshot);
+      try {
+        const events = await callProvider({ call: "receive", keys }, () => (provider.receive as NonNullable<typeof provider.receive>)(keys, waitingFor, signal));
+        if (nextEvent(events, snapshot.consumedEvents) !== undefined) due.push(snapshot);
+      } catch (error) {
+        if (signal.aborted) throw error;
+        onUnreadable(snapshot, error);
+      }
     }
   }
   return due;

@@ -2,12 +2,12 @@ import type { ProviderCapabilities, WorkflowPersistenceProvider } from "../provi
 import type { ConformanceGroup } from "./cases.js";
 
 // Recovery claims instances with compare-and-set and finds them with list(), so it needs both; a
-// delivery marks a record due for claim(), so the due cases need the mailbox and claim().
+// provider declaring the mailbox has learnt waiting records, so the cases of their claims need it too.
 const needs: Readonly<Partial<Record<ConformanceGroup, readonly (keyof ProviderCapabilities)[]>>> = {
   compareAndSet: ["compareAndSet"],
   list: ["list"],
   claim: ["compareAndSet", "claim"],
-  timers: ["compareAndSet", "claim"],
+  timers: ["compareAndSet", "claim", "mailbox"],
   mailbox: ["mailbox"],
   due: ["compareAndSet", "claim", "mailbox"],
   push: ["mailbox", "push"],

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { SnapshotFilter } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import type { ConformanceCase } from "./cases.js";
-import { fullSnapshot, randomKeys } from "./fixtures.js";
+import { fullSnapshot, randomKeys, waitingSnapshot } from "./fixtures.js";
 
 export const listCases: ConformanceCase[] = [
   {
@@ -26,6 +26,26 @@ export const listCases: ConformanceCase[] = [
       await expectListed({ workflowName, status: ["running", "compensating"] }, [old]);
       await expectListed({ workflowId: other.workflowId }, [other]);
       await expectListed({ workflowName, updatedBefore: "2025-01-01T00:00:00.000Z" }, [old]);
+    },
+  },
+  {
+    group: "list",
+    name: "list(filter) filters on the statuses waiting and cancelled like the others, and returns wakeAt and waitingFor",
+    async run(provider) {
+      const workflowName = `List-${randomKeys().workflowId}`;
+      const waiting = waitingSnapshot({ workflowName, waitingFor: "approved", wakeAt: "2030-01-01T00:00:00.000Z" });
+      const cancelled = waitingSnapshot({ workflowName, status: "cancelled", cancelledAt: "2026-01-02T00:00:00.000Z" });
+      const running = fullSnapshot({ workflowName, status: "running" });
+      for (const snapshot of [waiting, cancelled, running]) await provider.save(snapshot);
+      const listed = async (filter: SnapshotFilter) => {
+        const found: WorkflowExecutionSnapshot[] = [];
+        for await (const snapshot of await provider.list!({ workflowName, ...filter })) found.push(snapshot);
+        return found.sort((a, b) => a.foundryExecutionId.localeCompare(b.foundryExecutionId));
+      };
+      assert.deepEqual(await listed({ status: "waiting" }), [waiting], "list({ status: \"waiting\" })");
+      assert.deepEqual(await listed({ status: "cancelled" }), [cancelled], "list({ status: \"cancelled\" })");
+      const sorted = [waiting, running].sort((a, b) => a.foundryExecutionId.localeCompare(b.foundryExecutionId));
+      assert.deepEqual(await listed({ status: ["waiting", "running"] }), sorted, "list({ status: [\"waiting\", \"running\"] })");
     },
   },
   {

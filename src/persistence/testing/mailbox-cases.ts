@@ -151,7 +151,8 @@ export const mailboxCases: ConformanceCase[] = [
     const event = deliveredEvent(keys, { payload: { ok: 1, callback: () => "not data" } });
     const stored = await outcome(() => deliver(provider, event));
     if (stored) {
-      assert.equal(typeof (await receive(provider, keys))[0]?.payload, "object");
+      const [received] = await receive(provider, keys);
+      assert.equal(typeof (received?.payload as { callback?: unknown } | undefined)?.callback, "function", "a delivery that resolved dropped part of its payload");
       return;
     }
     assert.deepEqual(await receive(provider, keys), [], "a refused delivery stored an event");

@@ -271,7 +271,7 @@ describeWithServer("RedisPersistenceProvider on a real redis-server", server, (s
       }
     });
 
-    it("works with an ioredis client that has its own keyPrefix, list included", async () => {
+    it("works with an ioredis client that has its own keyPrefix, list and claim included", async () => {
       const prefixed = new Redis(started.url, { keyPrefix: prefix() });
       try {
         const provider = new RedisPersistenceProvider({ client: prefixed, keyPrefix: prefix() });
@@ -279,6 +279,9 @@ describeWithServer("RedisPersistenceProvider on a real redis-server", server, (s
         await provider.save(snapshot);
         await provider.save(nextRevision(snapshot));
         expect(await provider.list({ workflowId: snapshot.workflowId })).toEqual([await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)]);
+        const now = Date.now();
+        const claimed = await provider.claim({ owner: "o", now: new Date(now).toISOString(), leaseExpiresAt: new Date(now + 30_000).toISOString(), limit: 10, maxAttempts: 5, filter: { workflowId: snapshot.workflowId } });
+        expect(claimed).toEqual([await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)]);
       } finally {
         await prefixed.quit();
       }

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { conformanceCases } from "../../../src/persistence/testing/index.js";
+import { conformanceCases, type ConformanceCase } from "../../../src/persistence/testing/index.js";
 
 // The README tells node:test users how to wire the kit. This runs that wiring for real, with
 // `node --test` on node-test-suite.mjs (which imports the built package), and reads the TAP report.
@@ -34,10 +34,15 @@ const run = async () => {
 
 const titles = conformanceCases.map((testCase) => `${testCase.group}: ${testCase.name}`);
 const noCorrupt = "the initializer has no corrupt(keys, provider) hook to make a stored record unreadable";
+const noReopen = "the initializer has no reopen(provider) hook to open a second provider object on the same store";
 const needs: Record<string, string> = {
   compareAndSet: "the provider does not declare capabilities.compareAndSet",
   list: "the provider does not declare capabilities.list",
   claim: "the provider does not declare capabilities.compareAndSet and capabilities.claim",
+  timers: "the provider does not declare capabilities.compareAndSet and capabilities.claim and capabilities.mailbox",
+  mailbox: "the provider does not declare capabilities.mailbox",
+  due: "the provider does not declare capabilities.compareAndSet and capabilities.claim and capabilities.mailbox",
+  push: "the provider does not declare capabilities.mailbox and capabilities.push",
   unreadable: noCorrupt,
   recovery: "the provider does not declare capabilities.compareAndSet and capabilities.list",
 };
@@ -50,13 +55,14 @@ describe("describeProviderConformance under node:test, wired as the README says"
 
     const memory = suites.get("MemoryPersistenceProvider conforms to the workflowforge provider contract");
     expect([...(memory?.keys() ?? [])]).toEqual(titles);
-    // Nothing in memory can be made unreadable, so the suite gives it no corrupt hook.
-    expect([...(memory?.values() ?? [])]).toEqual(conformanceCases.map((testCase) => ({ ok: true, skip: testCase.group === "unreadable" ? noCorrupt : undefined })));
+    // Nothing in memory can be made unreadable, and no second object sees its records: the suite gives it neither hook.
+    const memorySkip = (testCase: ConformanceCase) => (testCase.group === "unreadable" ? noCorrupt : testCase.requires?.includes("reopen") === true ? noReopen : undefined);
+    expect([...(memory?.values() ?? [])]).toEqual(conformanceCases.map((testCase) => ({ ok: true, skip: memorySkip(testCase) })));
 
     const without = suites.get("A provider declaring no capabilities conforms to the workflowforge provider contract");
     expect([...(without?.keys() ?? [])]).toEqual(titles);
     for (const testCase of conformanceCases) {
-      const skip = testCase.group === "large" ? "" : needs[testCase.group];
+      const skip = testCase.group === "large" ? "" : testCase.requires?.includes("reopen") === true ? noReopen : needs[testCase.group];
       expect({ title: testCase.name, ...without?.get(`${testCase.group}: ${testCase.name}`) }).toEqual({ title: testCase.name, ok: true, skip });
     }
   });

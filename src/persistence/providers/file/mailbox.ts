@@ -7,10 +7,11 @@
 import { link, lstat, mkdir, readdir, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { messageOf } from "../../../errors.js";
-import { decodeValue } from "../../codec/codec.js";
+import type { SnapshotCodec } from "../../codec/codec.js";
 import { SnapshotCorruptedError, describeKeys, type SnapshotKeys } from "../../errors.js";
 import type { DeliveredEvent } from "../../mailbox.js";
 import { throwIfAborted } from "../shared.js";
+import { decodePayload } from "../stored.js";
 import { readListed } from "./directory.js";
 import { byDelivery, parseEvent, type EventHeader } from "./event.js";
 import { absent, errorCode, ignore, syncDirectory } from "./fs.js";
@@ -100,11 +101,12 @@ async function readEvent(mailbox: string, file: string, keys: SnapshotKeys, file
   return { file, ...event };
 }
 
-/** What receive() needs to read a mailbox: its path, whose it is, and the names of its event files. */
+/** What receive() needs to read a mailbox: its path, whose it is, the names of its event files and the codec of its payloads. */
 export interface MailboxReader {
   readonly mailbox: string;
   readonly keys: SnapshotKeys;
   readonly fileNameFor: (eventId: string) => string;
+  readonly codec: SnapshotCodec;
 }
 
 const readBatch = 32;
@@ -125,15 +127,18 @@ export async function readMailbox(reader: MailboxReader, name: string, signal: A
   }
   return found.sort(byDelivery).map(({ file, header, body }) => {
     const { foundryExecutionId, workflowId, eventId, sentAt } = header;
-    return { foundryExecutionId, workflowId, name, eventId, sentAt, payload: decodePayload(body, join(reader.mailbox, file), reader.keys) };
+    return { foundryExecutionId, workflowId, name, eventId, sentAt, payload: payloadOf(reader, body, join(reader.mailbox, file)) };
   });
 }
 
-function decodePayload(body: string, path: string, keys: SnapshotKeys): unknown {
+function payloadOf(reader: MailboxReader, body: string, path: string): unknown {
   try {
-    return decodeValue(body);
+    return decodePayload(reader.codec, body, reader.keys);
   } catch (error) {
-    throw new SnapshotCorruptedError(keys, `the event file ${path}: its payload does not decode: ${messageOf(error)}`, error);
+    // The codec's error names the keys, not the file; a stack overflow is no damage to the file.
+    if (error instanceof RangeError) throw error;
+    const reason = messageOf(error).replace(/^\[workflowforge:[a-z]+\] stored snapshot for .* is corrupted: /, "");
+    throw new SnapshotCorruptedError(reader.keys, `the event file ${path}: its payload does not decode: ${reason}`, error);
   }
 }
 

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { readFile, readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { isWorkflowForgeError } from "../../../errors.js";
-import { encodeValue, type SnapshotCodec } from "../../codec/codec.js";
+import type { SnapshotCodec } from "../../codec/codec.js";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "../../errors.js";
 import { anyInstance, listKeys } from "../../keys.js";
 import { listedReader, type ListedReader, type ListOptions } from "../../list-options.js";
@@ -10,7 +10,7 @@ import { eventKeys, type DeliveredEvent } from "../../mailbox.js";
 import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../../provider.js";
 import type { WorkflowExecutionSnapshot } from "../../snapshot.js";
 import { SetupOnce, isAbortOf, throwIfAborted } from "../shared.js";
-import { encodeForStorage } from "../stored.js";
+import { encodeForStorage, encodePayload } from "../stored.js";
 import { prepareDirectory, readListed, removeLeftovers } from "./directory.js";
 import { formatEvent, nextDeliveryTime } from "./event.js";
 import { absent, type FirstLine } from "./fs.js";
@@ -151,7 +151,7 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
   deliver(event: DeliveredEvent, signal?: AbortSignal): Promise<boolean> {
     return this.#run("deliver", eventKeys(event), signal, () => {
       // Encoded first: a payload the codec refuses writes nothing.
-      const text = formatEvent(event, encodeValue(event.payload, "payload"), nextDeliveryTime());
+      const text = formatEvent(event, encodePayload(this.#codec, event), nextDeliveryTime());
       const { mailbox } = this.#paths(baseNameFor(event.foundryExecutionId, event.workflowId, sha256Hex));
       return storeEvent({ directory: this.directory, mailbox, file: join(mailbox, eventFileName(event.eventId, sha256Hex)) }, text, this.#durable);
     });
@@ -163,7 +163,7 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
     return this.#run("receive", { foundryExecutionId, workflowId }, signal, () => {
       const { mailbox } = this.#paths(baseNameFor(foundryExecutionId, workflowId, sha256Hex));
       const fileNameFor = (eventId: string): string => eventFileName(eventId, sha256Hex);
-      return readMailbox({ mailbox, keys: { foundryExecutionId, workflowId }, fileNameFor }, name, signal);
+      return readMailbox({ mailbox, keys: { foundryExecutionId, workflowId }, fileNameFor, codec: this.#codec }, name, signal);
     });
   }
 

@@ -21,6 +21,8 @@ vi.mock("node:fs/promises", async (importOriginal) => {
       return handle;
     },
     link: (from: string, to: string) => (calls.push(`link ${name(from)} ${name(to)}`), fs.link(from, to)),
+    // A mailbox's, not the store directory's (made with its parents, its flushes logged already).
+    mkdir: (...args: Parameters<typeof fs.mkdir>) => (args[1] === undefined && calls.push(`mkdir ${name(args[0])}`), fs.mkdir(...args)),
     rename: (from: string, to: string) => (calls.push(`rename ${name(from)} ${name(to)}`), fs.rename(from, to)),
     unlink: (path: string) => (calls.push(`unlink ${name(path)}`), fs.unlink(path)),
   };
@@ -36,8 +38,14 @@ beforeEach(() => {
 async function logged(record: string, body: () => Promise<unknown>): Promise<string[]> {
   calls.length = 0;
   await body();
-  const roles = new Map([[record, "record"], [record.replace(/\.snapshot$/, ".lock"), "lock"], [basename(files.directory), "directory"], [basename(files.root), "parent"]]);
-  const role = (part: string) => roles.get(part) ?? (/^t-[0-9]+-.*\.tmp$/.test(part) ? "own" : part);
+  const roles = new Map([
+    [record, "record"],
+    [record.replace(/\.snapshot$/, ".lock"), "lock"],
+    [record.replace(/\.snapshot$/, ".events"), "mailbox"],
+    [basename(files.directory), "directory"],
+    [basename(files.root), "parent"],
+  ]);
+  const role = (part: string) => roles.get(part) ?? (/^t-[0-9]+-.*\.tmp$/.test(part) ? "own" : /^e-[a-z2-7]+\.event$/.test(part) ? "event" : part);
   return calls.map((call) => call.split(" ").map(role).join(" "));
 }
 
@@ -62,5 +70,30 @@ describe("FilePersistenceProvider durability", () => {
     const provider = files.provider();
     expect(await logged(record, () => provider.save(snapshot))).toEqual(["link own lock", "rename own record", "unlink lock"]);
     expect(await logged(record, () => provider.delete(snapshot.foundryExecutionId, snapshot.workflowId))).toEqual(["link own lock", "unlink record", "unlink lock", "unlink own"]);
+  });
+
+  describe("of the mailbox", () => {
+    const event = (eventId: string) => ({ ...snapshot, name: "approved", eventId, payload: 1, sentAt: snapshot.updatedAt });
+
+    it('"fsync" flushes an event before it is linked into the mailbox, the mailbox after, and the directory once it made the mailbox; a duplicate flushes nothing more', async () => {
+      const provider = files.provider({ durability: "fsync" });
+      await provider.save(snapshot);
+      const link = ["sync own", "link own event"];
+      expect(await logged(record, () => provider.deliver(event("first")))).toEqual([...link, "mkdir mailbox", "sync directory", "link own event", "sync mailbox", "unlink own"]);
+      expect(await logged(record, () => provider.deliver(event("second")))).toEqual([...link, "sync mailbox", "unlink own"]);
+      expect(await logged(record, () => provider.deliver(event("second")))).toEqual([...link, "unlink own"]);
+    });
+
+    it('"fsync" flushes the directory after a delete removes the mailbox, once the record is gone', async () => {
+      const provider = files.provider({ durability: "fsync" });
+      await provider.save(snapshot);
+      await provider.deliver(event("first"));
+      expect(await logged(record, () => provider.delete(snapshot.foundryExecutionId, snapshot.workflowId))).toEqual(["link own lock", "unlink record", "unlink lock", "unlink own", "sync directory", "sync directory"]);
+    });
+
+    it('"none" never flushes an event', async () => {
+      const provider = files.provider();
+      expect(await logged(record, () => provider.deliver(event("first")))).toEqual(["link own event", "mkdir mailbox", "link own event", "unlink own"]);
+    });
   });
 });

@@ -1,0 +1,64 @@
+/* global window, location */
+// The instance page's actions (with --allow-actions): retry a dead letter, delete, cancel (with or
+// without compensation) and send an event. Each is a POST through dom.js's post(), which carries
+// the page's token; the server refuses them all without --allow-actions.
+import { h, notify, post } from "./dom.js";
+
+const finished = (row) => row.status === "completed" || row.status === "cancelled";
+
+export function actions(data, keys, refresh) {
+  if (!data.allowActions) return null;
+  const run = (path, confirmText, done, body = {}) => async (event) => {
+    if (!window.confirm(confirmText)) return;
+    event.target.disabled = true;
+    try {
+      await post(path, { ...keys, ...body });
+      notify(done);
+      if (path === "/api/delete") location.hash = "#/";
+      else await refresh();
+    } catch (error) {
+      notify(error.message, true);
+      event.target.disabled = false;
+    }
+  };
+  const { row } = data;
+  const cancel = finished(row) ? null : [
+    h("button", { id: "cancel", className: "danger", onclick: run("/api/cancel", "Cancel this instance? It will not run again.", "Cancelled.") }, "Cancel"), " ",
+    h("button", { id: "cancel-compensate", className: "danger", onclick: run("/api/cancel", "Cancel this instance and undo its completed steps?", "Cancelling: a recovery coordinator undoes its steps.", { compensate: true }) }, "Cancel and compensate"), " ",
+  ];
+  return h("section", { id: "actions" }, h("h2", {}, "Actions"),
+    row.deadLetter ? h("button", { id: "retry", onclick: run("/api/retry", "Retry this dead letter? A recovery coordinator resumes it.", "Retried: its attempts are back at 0.") }, "Retry dead letter") : null, " ",
+    cancel,
+    h("button", { id: "delete", className: "danger", onclick: run("/api/delete", "Delete this snapshot? The instance would start over.", "Deleted.") }, "Delete"),
+    data.mailbox && !finished(row) ? sendEvent(keys, row, refresh) : null);
+}
+
+// Event name (the one it waits for, when waiting), a JSON payload and an optional event id.
+function sendEvent(keys, row, refresh) {
+  const name = h("input", { id: "event-name", value: row.waitingFor ?? "", "aria-label": "event name" });
+  const payload = h("textarea", { id: "event-payload", rows: "3", placeholder: '{"by": "ann"} (JSON; empty for none)', "aria-label": "payload" });
+  const eventId = h("input", { id: "event-id", placeholder: "optional: the same id is delivered once", "aria-label": "event id" });
+  const send = async (event) => {
+    let body;
+    try {
+      body = { ...keys, event: name.value, ...(payload.value.trim() === "" ? {} : { payload: JSON.parse(payload.value) }), ...(eventId.value === "" ? {} : { eventId: eventId.value }) };
+    } catch (error) {
+      notify(`The payload is not valid JSON: ${error.message}`, true);
+      return;
+    }
+    event.target.disabled = true;
+    try {
+      const answer = await post("/api/signal", body);
+      notify(answer.stored ? `Sent event "${answer.event}" (id ${answer.eventId}).` : `Event id ${answer.eventId} was already delivered: nothing changed.`);
+      await refresh();
+    } catch (error) {
+      notify(error.message, true);
+    }
+    event.target.disabled = false;
+  };
+  return h("div", { className: "send", id: "send-event" },
+    h("label", { for: "event-name" }, "event"), name,
+    h("label", { for: "event-payload" }, "payload"), payload,
+    h("label", { for: "event-id" }, "event id"), eventId,
+    h("span"), h("div", {}, h("button", { id: "send", type: "button", onclick: send }, "Send event")));
+}
