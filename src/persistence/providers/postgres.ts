@@ -170,7 +170,8 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
   /**
    * Stores `event` unless its instance has its `eventId` already, and when the instance's row is
    * `waiting` for `event.name`, marks it due and notifies `subscribe`'s listeners, all in one
-   * statement. Resolves whether it stored the event.
+   * statement (a second one, marking only, when the instance had no row yet). Resolves whether it
+   * stored the event.
    */
   deliver(event: DeliveredEvent, signal?: AbortSignal): Promise<boolean> {
     return deliverEvent(this.#sender, this.#sql, this.#codec, event, signal);

@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import pg from "pg";
-import { PostgresPersistenceProvider } from "../../../src/persistence/providers/postgres.js";
+import { PostgresPersistenceProvider, type PostgresClient } from "../../../src/persistence/providers/postgres.js";
 import { postgresStatements } from "../../../src/persistence/providers/postgres-sql.js";
 import { randomKeys } from "../../../src/persistence/testing/fixtures.js";
 import { bundleForChild } from "../../support/bundle.js";
@@ -72,6 +72,30 @@ describeWithServer("PostgresPersistenceProvider's mailbox on a real PostgreSQL s
         saver.release();
       }
       expect((await provider.claim(claimOf(running.workflowName))).map((item) => item.foundryExecutionId)).toEqual([running.foundryExecutionId]);
+    });
+
+    it("a delivery that found no row marks one whose first save, waiting, committed while the delivery ran", async () => {
+      const tableName = freshTable();
+      await new PostgresPersistenceProvider({ client: shared, tableName }).migrate();
+      const snapshot = { ...waitingSnapshot("approved"), revision: 1 };
+      const saver = await shared.connect();
+      try {
+        await saver.query("BEGIN");
+        await new PostgresPersistenceProvider({ client: saver, tableName }).save(snapshot);
+        // The run's first save commits after the delivery's statement read no row.
+        const client: PostgresClient = {
+          query: async (text, values) => {
+            const result = await shared.query(text, values);
+            if (text.startsWith("WITH stored AS")) await saver.query("COMMIT");
+            return result;
+          },
+        };
+        expect(await new PostgresPersistenceProvider({ client, tableName }).deliver(eventFor(snapshot, "approved"))).toBe(true);
+      } finally {
+        saver.release();
+      }
+      const provider = new PostgresPersistenceProvider({ client: shared, tableName });
+      expect((await provider.claim(claimOf(snapshot.workflowName))).map((item) => item.foundryExecutionId)).toEqual([snapshot.foundryExecutionId]);
     });
 
     it("tells a subscriber on one pool of a delivery another process makes, and stop() gives its connection back", async () => {
