@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createSnapshotCodec, defaultSnapshotCodec } from "../../../src/persistence/codec/codec.js";
-import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
+import { SqlitePersistenceProvider, type SqliteDatabase } from "../../../src/persistence/providers/sqlite.js";
 import { sqliteStatements } from "../../../src/persistence/providers/sqlite-sql.js";
 import { randomKeys } from "../../../src/persistence/testing/fixtures.js";
 import { taggedJsonCodec } from "../../support/custom-codec.js";
@@ -124,5 +124,20 @@ describe("SqlitePersistenceProvider's mailbox", () => {
     await expect(provider.deliver(eventFor(keys, "approved", "x".repeat(3_000), "large"))).rejects.toMatchObject({ code: "SNAPSHOT_TOO_LARGE" });
     expect((await provider.receive(keys, "approved")).map((event) => [event.eventId, event.payload])).toEqual([["small", payload]]);
     expect(database.prepare("SELECT substr(payload, 1, 4) FROM workflowforge_snapshots_mailbox").pluck().all()).toEqual(["wf1:"]);
+  });
+
+  it("an upgrade racing another process's upgrade of the same file passes: a column added since the check is not an error", async () => {
+    const database = open();
+    await new SqlitePersistenceProvider({ database }).migrate();
+    // What this process read before the other one added the wait columns.
+    const stale: SqliteDatabase = {
+      prepare: (sql) => (sql.includes("pragma_table_info") ? { ...database.prepare(sql), all: () => [{ name: "instance_id" }, { name: "lease_expires_at" }] } : database.prepare(sql)),
+      exec: (sql) => database.exec(sql),
+      pragma: (source) => database.pragma(source),
+    };
+    await new SqlitePersistenceProvider({ database: stale }).migrate();
+    const snapshot = waitingSnapshot("approved");
+    await new SqlitePersistenceProvider({ database: stale }).save(snapshot);
+    expect(await new SqlitePersistenceProvider({ database }).tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);
   });
 });
