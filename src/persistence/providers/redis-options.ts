@@ -7,11 +7,15 @@ import { PersistenceError } from "../errors.js";
 /** The part of an ioredis client (v5+) this provider uses: `call(command, ...args)`. */
 export interface IoRedisLikeClient {
   call(command: string, ...args: string[]): Promise<unknown>;
+  /** Makes the subscriber connection of `subscribe()`: `capabilities.push` is declared when present. */
+  duplicate?(): unknown;
 }
 
 /** The part of a node-redis client (`redis` v4+) this provider uses: `sendCommand(args)`. */
 export interface NodeRedisLikeClient {
   sendCommand(args: string[]): Promise<unknown>;
+  /** Makes the subscriber connection of `subscribe()`: `capabilities.push` is declared when present. */
+  duplicate?(): unknown;
 }
 
 export interface RedisPersistenceProviderOptions {

@@ -43,6 +43,7 @@ export function canDuplicate(client: unknown): boolean {
  */
 export async function subscribeTo(client: unknown, channel: string, listener: () => void, timeoutMs: number, signal?: AbortSignal): Promise<() => Promise<void>> {
   throwIfAborted(signal);
+  if (!canDuplicate(client)) throw new TypeError("RedisPersistenceProvider.subscribe: the client has no duplicate() to make a subscriber connection with (capabilities.push is false)");
   const ioredis = typeof (client as Duplicable).call === "function";
   const duplicate = (client as Duplicable).duplicate() as IoRedisSubscriber & NodeRedisSubscriber;
   let stopped = false;

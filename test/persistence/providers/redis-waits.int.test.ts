@@ -1,11 +1,14 @@
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { createClient } from "redis";
 import { afterAll, expect, it } from "vitest";
 import { action, createFoundry, createSmith, createWorkflow, isSuspended, waitForEvent } from "../../../src/index.js";
-import { createRecoveryCoordinator, signalInstance, usePersistence } from "../../../src/persistence/index.js";
+import { createRecoveryCoordinator, signalInstance, usePersistence, type RecoveryOutcome } from "../../../src/persistence/index.js";
 import type { ClaimRequest } from "../../../src/persistence/provider.js";
 import { RedisPersistenceProvider } from "../../../src/persistence/providers/redis.js";
+import { bundleForChild } from "../../support/bundle.js";
 import { describeWithServer } from "../../support/describe-with-server.js";
 import { startRedis } from "../../support/redis-server.js";
 
@@ -15,6 +18,18 @@ import { startRedis } from "../../support/redis-server.js";
 const turns = async (count: number): Promise<void> => {
   for (let i = 0; i < count; i++) await new Promise((resolve) => setImmediate(resolve));
 };
+
+/** Runs a child to its end: what it printed, or a rejection with its stderr. */
+function runChild(child: string, env: Record<string, string>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const spawned = spawn(process.execPath, [child], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let [out, err] = ["", ""];
+    spawned.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    spawned.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
+    spawned.once("error", reject);
+    spawned.once("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`child exited with ${code}: ${err}`))));
+  });
+}
 
 const server = await startRedis();
 
@@ -114,5 +129,50 @@ describeWithServer("Durable waits on a real redis-server", server, (started) => 
     } finally {
       await coordinator.close();
     }
+  }, 120_000);
+
+  it("300 waiting instances each sent one event 5 times at once from 5 processes, with 2 started coordinators: every instance continues exactly once", async () => {
+    const keyPrefix = `once-${randomUUID()}:`;
+    const count = 300;
+    let charges = 0;
+    const resumed = new Map<string, number>();
+    let allResumed!: () => void;
+    let failed!: (error: unknown) => void;
+    const done = new Promise<void>((resolve, reject) => ([allResumed, failed] = [resolve, reject]));
+    const onOutcome = (outcome: RecoveryOutcome): void => {
+      if (outcome.status === "failed") failed(outcome.error);
+      if (outcome.status !== "resumed") return;
+      resumed.set(outcome.instanceId, (resumed.get(outcome.instanceId) ?? 0) + 1);
+      if (resumed.size === count) allResumed();
+    };
+    const approval = createWorkflow("Approval")
+      .addOperation(waitForEvent<{ tag: string }>("approval", "approved"))
+      .addOperation(action("charge", () => void (charges += 1)))
+      .build();
+    const provider = new RedisPersistenceProvider({ client: ioredis(), keyPrefix });
+    // The instances the children deliver to ("race-<i>" / "w"), suspended at their wait. Kept once
+    // completed: a delete would clear their events too, and a delivery after it would be a new event.
+    for (let i = 0; i < count; i++) {
+      const foundry = usePersistence(createFoundry("Approval"), provider, { instanceId: `race-${i}`, workflowKey: "w", onComplete: "keep" });
+      expect(isSuspended(await createSmith().forge(approval, foundry).catch((error: unknown) => error))).toBe(true);
+    }
+    const coordinators = [ioredis(), ioredis()].map((client) => createRecoveryCoordinator({ provider: new RedisPersistenceProvider({ client, keyPrefix }), resolveWorkflow: () => approval, onOutcome, onComplete: "keep" }));
+    try {
+      for (const coordinator of coordinators) coordinator.start({ pollIntervalMs: 200 });
+      const child = bundleForChild(fileURLToPath(new URL("./redis-deliver-child.ts", import.meta.url)));
+      const drivers = ["ioredis", "node-redis", "ioredis", "node-redis", "ioredis"];
+      const runs = drivers.map((driver, i) => runChild(child, { REDIS_URL: started.url, KEY_PREFIX: keyPrefix, DRIVER: driver, COUNT: String(count), TAG: `p${i}` }));
+      const admin = ioredis();
+      for (let i = 0; i < drivers.length; i++) await admin.blpop(`${keyPrefix}ready`, 30);
+      await admin.rpush(`${keyPrefix}go`, ...drivers.map(() => "go"));
+      const stored = (await Promise.all(runs)).map((out) => JSON.parse(out) as boolean[]);
+      for (let i = 0; i < count; i++) expect(stored.filter((byProcess) => byProcess[i] === true), `race-${i}`).toHaveLength(1);
+      await done;
+    } finally {
+      await Promise.all(coordinators.map((coordinator) => coordinator.close()));
+    }
+    expect([...resumed.values()].filter((times) => times !== 1)).toEqual([]);
+    expect(charges).toBe(count);
+    expect(await provider.list({ status: "completed" })).toHaveLength(count);
   }, 120_000);
 });

@@ -325,6 +325,12 @@ describe("RedisPersistenceProvider options", () => {
     expect(seen).toEqual([["call", "HMGET", 'p:s:["i","w"]', "data", "revision", "owner", "leaseMs", "updatedMs"]]);
   });
 
+  it("declares push only for a client with duplicate(), and subscribe() without one is a TypeError saying so", async () => {
+    expect(new RedisPersistenceProvider({ client }).capabilities).toMatchObject({ mailbox: true, push: false });
+    expect(new RedisPersistenceProvider({ client: { ...client, duplicate: () => client } }).capabilities.push).toBe(true);
+    await expect(new RedisPersistenceProvider({ client }).subscribe(() => undefined)).rejects.toThrow(/subscribe: the client has no duplicate\(\).*capabilities\.push is false/);
+  });
+
   it("drives a client that only has sendCommand() through sendCommand([...]) (node-redis)", async () => {
     const seen: unknown[] = [];
     const client = { sendCommand: (args: string[]) => (seen.push(args), Promise.resolve(null)) };
