@@ -1,5 +1,5 @@
 import type { ClaimRequest } from "../provider.js";
-import { claimFilterClauses, listQuery, type SqlDialect, type SqlQuery, type SqlStatementTexts } from "./sql-query.js";
+import { claimableClauses, listQuery, markedDue, type SqlDialect, type SqlQuery, type SqlStatementTexts } from "./sql-query.js";
 
 // The SQL of PostgresPersistenceProvider, apart from the class so each file stays readable.
 
@@ -34,6 +34,14 @@ const migrationLock = "8606223190549902951";
 export interface PostgresStatements extends SqlStatementTexts {
   /** The quoted, possibly schema-qualified table name. */
   readonly table: string;
+  /** The quoted, possibly schema-qualified name of the table of delivered events. */
+  readonly mailbox: string;
+  /** The channel deliveries notify when they mark a record due (an unquoted, lowercase identifier). */
+  readonly channel: string;
+  /** One statement: stores an event unless its id is there, marks its record due, notifies. */
+  readonly deliver: string;
+  /** An instance's events of one name, oldest first. */
+  readonly receive: string;
 }
 
 // What a row read back holds beside its data: a claim writes these columns and leaves the data as
@@ -41,19 +49,31 @@ export interface PostgresStatements extends SqlStatementTexts {
 const claimColumns = "revision::float8 AS revision, owner, (extract(epoch FROM lease_expires_at) * 1000)::float8 AS lease_ms, (extract(epoch FROM updated_at) * 1000)::float8 AS updated_ms";
 
 // Concurrent `CREATE TABLE IF NOT EXISTS` can fail with a unique violation on pg_type: both
-// sessions see no table and both insert its row type. So a session that finds no table takes an
-// advisory lock, held until the DO block's implicit transaction commits, and creators take turns;
-// each statement of the block reads a fresh snapshot, so the next one finds the table and skips.
-// The lock is taken only when the table is missing: a provider used inside a caller's long
+// sessions see no table and both insert its row type. So a session that finds something missing
+// takes an advisory lock, held until the DO block's implicit transaction commits, and creators take
+// turns; each statement of the block reads a fresh snapshot, so the next one finds it and skips.
+// The lock is taken only when something is missing: a provider used inside a caller's long
 // transaction must not hold it, and a role without CREATE on the schema passes once a deploy step
-// has made the table.
-function migrateStatement(table: string, schema: string | undefined, index: string): string {
+// has made the tables. Each step also upgrades a table an older version made.
+interface MigrationNames {
+  readonly table: string;
+  readonly schema: string | undefined;
+  readonly index: string;
+  readonly due: string;
+  readonly mailbox: string;
+}
+
+function migrateStatement({ table, schema, index, due, mailbox }: MigrationNames): string {
+  const qualified = (name: string): string => (schema === undefined ? `"${name}"` : `"${schema}"."${name}"`);
   const createSchema =
     schema === undefined ? "" : `IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = '${schema}') THEN CREATE SCHEMA "${schema}"; END IF;`;
+  const missingColumn = (column: string): string =>
+    `NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('${table}') AND attname = '${column}' AND NOT attisdropped)`;
+  const lock = `PERFORM pg_advisory_xact_lock(${migrationLock});`;
   return `DO $workflowforge$
 BEGIN
   IF to_regclass('${table}') IS NULL THEN
-    PERFORM pg_advisory_xact_lock(${migrationLock});
+    ${lock}
     ${createSchema}
     CREATE TABLE IF NOT EXISTS ${table} (
       instance_id TEXT NOT NULL,
@@ -66,17 +86,42 @@ BEGIN
       owner TEXT,
       lease_expires_at TIMESTAMPTZ,
       attempts INTEGER,
+      waiting_for TEXT,
+      wake_ms BIGINT,
       PRIMARY KEY (instance_id, workflow_id)
     );
   END IF;
   -- Tables made before claim(): the claim's columns, and the index its statement reads.
-  IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('${table}') AND attname = 'lease_expires_at' AND NOT attisdropped) THEN
-    PERFORM pg_advisory_xact_lock(${migrationLock});
+  IF ${missingColumn("lease_expires_at")} THEN
+    ${lock}
     ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS owner TEXT, ADD COLUMN IF NOT EXISTS lease_expires_at TIMESTAMPTZ, ADD COLUMN IF NOT EXISTS attempts INTEGER;
   END IF;
-  IF to_regclass('${schema === undefined ? `"${index}"` : `"${schema}"."${index}"`}') IS NULL THEN
-    PERFORM pg_advisory_xact_lock(${migrationLock});
+  IF to_regclass('${qualified(index)}') IS NULL THEN
+    ${lock}
     CREATE INDEX IF NOT EXISTS "${index}" ON ${table} (status);
+  END IF;
+  -- Tables made before waits: what a waiting row waits for and when it is due, the index that
+  -- finds the due ones without reading the others, and the table of delivered events.
+  IF ${missingColumn("wake_ms")} THEN
+    ${lock}
+    ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS waiting_for TEXT, ADD COLUMN IF NOT EXISTS wake_ms BIGINT;
+  END IF;
+  IF to_regclass('${qualified(due)}') IS NULL THEN
+    ${lock}
+    CREATE INDEX IF NOT EXISTS "${due}" ON ${table} (wake_ms) WHERE status = 'waiting';
+  END IF;
+  IF to_regclass('${qualified(mailbox)}') IS NULL THEN
+    ${lock}
+    CREATE TABLE IF NOT EXISTS ${qualified(mailbox)} (
+      instance_id TEXT NOT NULL,
+      workflow_id TEXT NOT NULL,
+      event_id TEXT NOT NULL,
+      name TEXT NOT NULL,
+      payload TEXT NOT NULL,
+      sent_at TEXT NOT NULL,
+      seq BIGINT GENERATED ALWAYS AS IDENTITY,
+      PRIMARY KEY (instance_id, workflow_id, event_id)
+    );
   END IF;
 END
 $workflowforge$`;
@@ -87,15 +132,14 @@ const dialect: SqlDialect = {
   storedWorkflowId: (workflowId) => encodeKey(workflowId),
 };
 
-// Unfinished, of the filter's statuses, under no live lease, not a dead letter: isClaimable in SQL.
-// The status index narrows the scan to unfinished rows; the lease is not indexed, as every
-// checkpoint renews it and an indexed column would cost each of them a non-HOT update.
+// isClaimable in SQL. The status index narrows the scan to unfinished rows, the partial index on
+// waiting rows' wake_ms to the due ones; the lease is not indexed, as every checkpoint renews it
+// and an indexed column would cost each of them a non-HOT update.
 function claimStatement(table: string, request: ClaimRequest): SqlQuery | undefined {
   const { owner, leaseExpiresAt, now, maxAttempts, limit } = request;
-  const values: unknown[] = [owner, leaseExpiresAt, now, maxAttempts, limit];
-  const clauses = claimFilterClauses(dialect, request, values);
-  if (clauses === undefined) return undefined;
-  const claimable = [...clauses, "(lease_expires_at IS NULL OR lease_expires_at <= $3)", "NOT (status IN ('failed', 'compensating') AND COALESCE(attempts, 0) >= $4)"];
+  const values: unknown[] = [owner, leaseExpiresAt, now, maxAttempts, limit, Date.parse(now)];
+  const claimable = claimableClauses(dialect, request, values, { now: () => "$3", nowMs: () => "$6", maxAttempts: () => "$4" });
+  if (claimable === undefined) return undefined;
   const text =
     `UPDATE ${table} AS s SET revision = s.revision + 1, owner = $1, lease_expires_at = $2, updated_at = $3, attempts = COALESCE(s.attempts, 0) + 1 ` +
     `FROM (SELECT instance_id, workflow_id FROM ${table} WHERE ${claimable.join(" AND ")} LIMIT $5 FOR UPDATE SKIP LOCKED) AS c ` +
@@ -103,23 +147,68 @@ function claimStatement(table: string, request: ClaimRequest): SqlQuery | undefi
   return { text, values };
 }
 
+// The event goes in unless its id is there (first write wins, also against a concurrent insert of
+// the same id, which waits for the first to commit). The UPDATE locks the instance's row whatever
+// its status, so that a save in flight commits first and is then re-read: a delivery that read the
+// row as running just before a waiting save committed would otherwise mark nothing while the
+// session's re-read of the mailbox ran before the event committed, and nobody would wake it.
+// The notification is sent only when a row was marked, at commit.
+function deliverStatement(table: string, mailbox: string): string {
+  const marks = "status = 'waiting' AND waiting_for = $4";
+  return (
+    `WITH stored AS (INSERT INTO ${mailbox} (instance_id, workflow_id, event_id, name, payload, sent_at) VALUES ($1, $2, $3, $4, $5, $6) ` +
+    "ON CONFLICT (instance_id, workflow_id, event_id) DO NOTHING RETURNING 1), " +
+    `marked AS (UPDATE ${table} SET wake_ms = CASE WHEN ${marks} THEN ${markedDue} ELSE wake_ms END ` +
+    `WHERE instance_id = $1 AND workflow_id = $2 AND EXISTS (SELECT 1 FROM stored) RETURNING ${marks} AS due), ` +
+    "told AS (SELECT pg_notify($7, '') FROM marked WHERE due) " +
+    "SELECT (SELECT count(*) FROM stored)::int AS stored, (SELECT count(*) FROM told)::int AS told"
+  );
+}
+
+/**
+ * The channel deliveries notify on, one per table: a plain lowercase identifier (PGlite's unlisten
+ * writes it unquoted), cut to 63 bytes with a hash of the whole name when longer. Two tables whose
+ * names differ only in case share it, which costs their listeners a look, nothing more.
+ */
+export function dueChannel(tableName: string, schema: string | undefined): string {
+  const name = `wf_due_${schema === undefined ? "" : `${schema}_`}${tableName}`.toLowerCase();
+  return name.length <= 63 ? name : `${name.slice(0, 54)}_${hashName(name)}`;
+}
+
+// FNV-1a, 8 hex digits: keeps names cut to Postgres's 63 bytes apart.
+function hashName(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < text.length; index++) hash = Math.imul(hash ^ text.charCodeAt(index), 0x01000193);
+  return (hash >>> 0).toString(16).padStart(8, "0");
+}
+
+/** A name derived from the table's, with `suffix`, within Postgres's 63 bytes. */
+const derived = (tableName: string, suffix: string): string => (tableName.length + suffix.length <= 63 ? tableName + suffix : `${tableName.slice(0, 54 - suffix.length)}_${hashName(tableName)}${suffix}`);
 
 /** Every statement for one table; names were validated as identifiers before they get here. */
 export function postgresStatements(tableName: string, schema: string | undefined): PostgresStatements {
-  const table = schema === undefined ? `"${tableName}"` : `"${schema}"."${tableName}"`;
+  const qualified = (name: string): string => (schema === undefined ? `"${name}"` : `"${schema}"."${name}"`);
+  const table = qualified(tableName);
+  const mailbox = qualified(derived(tableName, "_mailbox"));
   const byKeys = "WHERE instance_id = $1 AND workflow_id = $2";
+  // The claim index keeps the name older versions gave it (cut as Postgres cuts it), so that they find it.
+  const names = { index: `${tableName.slice(0, 53)}_claimable`, due: derived(tableName, "_due"), mailbox: derived(tableName, "_mailbox") };
   return {
     table,
-    // Truncated as Postgres would truncate it, so that the lookup finds what was created.
-    migrate: migrateStatement(table, schema, `${tableName.slice(0, 53)}_claimable`),
+    mailbox,
+    channel: dueChannel(tableName, schema),
+    migrate: migrateStatement({ table, schema, ...names }),
     insert:
-      `INSERT INTO ${table} (instance_id, workflow_id, revision, status, workflow_name, updated_at, data, owner, lease_expires_at, attempts) ` +
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (instance_id, workflow_id) DO NOTHING",
+      `INSERT INTO ${table} (instance_id, workflow_id, revision, status, workflow_name, updated_at, data, owner, lease_expires_at, attempts, waiting_for, wake_ms) ` +
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (instance_id, workflow_id) DO NOTHING",
     update:
-      `UPDATE ${table} SET revision = $3, status = $4, workflow_name = $5, updated_at = $6, data = $7, owner = $8, lease_expires_at = $9, attempts = $10 ` +
-      `${byKeys} AND revision = $11`,
+      `UPDATE ${table} SET revision = $3, status = $4, workflow_name = $5, updated_at = $6, data = $7, owner = $8, lease_expires_at = $9, attempts = $10, ` +
+      `waiting_for = $11, wake_ms = $12 ${byKeys} AND revision = $13`,
     select: `SELECT data, ${claimColumns} FROM ${table} ${byKeys}`,
-    remove: `DELETE FROM ${table} ${byKeys}`,
+    // One statement, so that a delete never leaves an instance's events behind.
+    remove: `WITH events AS (DELETE FROM ${mailbox} ${byKeys}) DELETE FROM ${table} ${byKeys}`,
+    deliver: deliverStatement(table, mailbox),
+    receive: `SELECT event_id, payload, sent_at FROM ${mailbox} ${byKeys} AND name = $3 ORDER BY seq`,
     list: (filter) => listQuery(dialect, table, `instance_id, workflow_id, data, ${claimColumns}`, filter),
     claim: (request) => claimStatement(table, request),
   };

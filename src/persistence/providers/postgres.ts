@@ -1,83 +1,33 @@
 import { isWorkflowForgeError, messageOf } from "../../errors.js";
-import { describe as describeValue } from "../../internal/validate.js";
 import type { SnapshotCodec } from "../codec/codec.js";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "../errors.js";
 import { listedReader, type ListOptions } from "../list-options.js";
 import type { ClaimRequest, ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { postgresConnectionDetail } from "./connection-errors.js";
-import { SetupOnce, codecOption, providerOptions, requireIdentifier, throwIfAborted } from "./shared.js";
+import { SetupOnce, throwIfAborted } from "./shared.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
 import { decodeKey, encodeKey, postgresStatements, type PostgresStatements } from "./postgres-sql.js";
 import { keysOfColumns } from "./stored-keys.js";
 import { anyInstance, listKeys } from "../keys.js";
 import { withClaimColumns, type ClaimColumns } from "../claim-columns.js";
+import type { DeliveredEvent } from "../mailbox.js";
+import { wakeMsOf } from "./sql-query.js";
+import { instantOf, validateOptions, type PostgresClient, type PostgresPersistenceProviderOptions, type PostgresQueryResult } from "./postgres-options.js";
+import { deliverEvent, receiveEvents, type SendQuery } from "./postgres-mailbox.js";
+import { listenerOf } from "./postgres-listen.js";
 
-/** What `query` resolves with: pg reports `rowCount`, PGlite `affectedRows` (and `rowCount` since 0.3). */
-export interface PostgresQueryResult {
-  readonly rows: readonly unknown[];
-  readonly rowCount?: number | null;
-  readonly affectedRows?: number;
-}
+export type { PostgresClient, PostgresPersistenceProviderOptions, PostgresQueryResult } from "./postgres-options.js";
 
-/** The one method this provider calls: a `pg` Pool, Client or PoolClient, or a PGlite instance. */
-export interface PostgresClient {
-  query(text: string, values?: unknown[]): Promise<PostgresQueryResult>;
-}
-
-export interface PostgresPersistenceProviderOptions {
-  /**
-   * A client you created and close yourself. A `pg` Pool spreads calls over its connections; a
-   * Client or a PoolClient inside your own `BEGIN ... COMMIT` makes each checkpoint part of your
-   * transaction (a refused save never raises an SQL error, so it does not abort that transaction).
-   */
-  readonly client: PostgresClient;
-  /** Table holding one row per instance; must match `/^[A-Za-z_][A-Za-z0-9_]{0,62}$/` and not start with `pg_`. @default "workflowforge_snapshots" */
-  readonly tableName?: string;
-  /** Schema of the table, created if missing; same rules. @default the first schema of the connection's search_path */
-  readonly schema?: string;
-  /** Turns a snapshot into the text stored in the `data` column and back. @default defaultSnapshotCodec */
-  readonly codec?: SnapshotCodec;
-}
-
-// Postgres refuses such a schema, and an unqualified such table can resolve to a system catalog
-// (pg_catalog comes first on every search_path): either would fail only at first use.
-const reserved = { pattern: /^pg_/, prefix: "pg_", owner: "Postgres reserves for its own objects" };
-const isoUtc = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
-const where = "PostgresPersistenceProvider(options)";
-const source = "postgres";
-// list() names no single instance; its errors carry these placeholder keys.
 // What Postgres raises when two sessions create the same table at once without a common lock: a
 // unique violation on pg_type, or the relation, its primary key or the schema already existing.
 const createRaceCodes: ReadonlySet<unknown> = new Set(["23505", "42P07", "42710", "42P06"]);
+const source = "postgres";
 
 interface Row extends ClaimColumns {
   readonly instance_id?: unknown;
   readonly workflow_id?: unknown;
   readonly data?: unknown;
-}
-
-function validateOptions(input: unknown): Required<Omit<PostgresPersistenceProviderOptions, "schema">> & { schema: string | undefined } {
-  const options = providerOptions<PostgresPersistenceProviderOptions>(input, where, ["client", "tableName", "schema", "codec"]);
-  const { client, tableName = "workflowforge_snapshots", schema } = options;
-  if (typeof client !== "object" || client === null || typeof client.query !== "function") {
-    throw new TypeError(`${where}: options.client must be a pg Pool, Client or PoolClient or a PGlite instance, got ${describeValue(client)}`);
-  }
-  return {
-    client,
-    tableName: requireIdentifier(tableName, "tableName", where, reserved),
-    schema: schema === undefined ? undefined : requireIdentifier(schema, "schema", where, reserved),
-    codec: codecOption(options.codec, where),
-  };
-}
-
-// Keeps the UTC instant for `updated_at < $n`; NULL when unparseable, which no updatedBefore
-// matches, exactly as matchesFilter treats it.
-function instantOf(text: string): string | null {
-  // The shape toISOString writes, which the engine uses, is already such an instant: no Date round trip.
-  if (isoUtc.test(text)) return text;
-  const ms = Date.parse(text);
-  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
 }
 
 /**
@@ -92,10 +42,15 @@ function instantOf(text: string): string | null {
  *   which every checkpoint changes (an index on them would cost each a non-HOT update). A table
  *   made by an older version gains the claim's columns (`owner`, `lease_expires_at`, `attempts`)
  *   and the index on first use; its rows' leases are read from the column only once saved again.
+ * - **Waits:** beside the table, `<table>_mailbox` holds delivered events (first write wins per
+ *   instance and `eventId`); a waiting row's `waiting_for` and `wake_ms` columns, with a partial
+ *   index on `wake_ms` of waiting rows, let `claim()` find what is due without reading what is not.
+ *   `deliver` is one statement (store, mark due, `pg_notify`); `delete` removes the events in the
+ *   same statement. Older tables gain the columns, the index and the mailbox on first use.
  * - **Atomicity:** every save is one statement, and compare-and-set is inside it (`INSERT ... ON
  *   CONFLICT DO NOTHING` for revision 1, `UPDATE ... WHERE revision = n - 1` after), so it holds
  *   between connections and processes. Durability is the server's: a save resolves once committed.
- * - **Cost:** one round trip per save, tryLoad, delete and claim (a refused save included), plus one
+ * - **Cost:** one round trip per save, tryLoad, delete, claim, deliver and receive (a refused save included), plus one
  *   statement to create the table on first use.
  * - **Errors:** driver failures (closed pool, lost connection, SQL errors) reject with
  *   `PersistenceError` (`[workflowforge:postgres]`, the call, the keys, the driver's error as `cause`);
@@ -110,7 +65,7 @@ function instantOf(text: string): string | null {
  *   `PersistenceError`, storing nothing. A custom codec must return well-formed text without NUL.
  */
 export class PostgresPersistenceProvider implements WorkflowPersistenceProvider {
-  readonly capabilities: ProviderCapabilities = Object.freeze({ compareAndSet: true, list: true, claim: true });
+  readonly capabilities: ProviderCapabilities;
   /** The validated table name. */
   readonly tableName: string;
   /** The validated schema name, if one was given. */
@@ -118,6 +73,8 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
   readonly #client: PostgresClient;
   readonly #codec: SnapshotCodec;
   readonly #sql: PostgresStatements;
+  readonly #listen: ReturnType<typeof listenerOf>;
+  readonly #sender: SendQuery = (call, keys, signal, text, values) => this.#query(call, keys, signal, text, values);
   // Kept once created: a failed attempt is forgotten so that the next call tries again.
   readonly #schemaReady = new SetupOnce(() => this.#createTable());
 
@@ -128,6 +85,8 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
     this.tableName = tableName;
     this.schema = schema;
     this.#sql = postgresStatements(tableName, schema);
+    this.#listen = listenerOf(client);
+    this.capabilities = Object.freeze({ compareAndSet: true, list: true, claim: true, mailbox: true, push: this.#listen !== undefined });
   }
 
   /**
@@ -148,7 +107,9 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
     // Encoding first: a snapshot the codec refuses writes nothing.
     const data = encodeForStorage(this.#codec, snapshot);
     const lease = snapshot.leaseExpiresAt === undefined ? null : instantOf(snapshot.leaseExpiresAt);
-    const values = [encodeKey(foundryExecutionId), encodeKey(workflowId), revision, status, workflowName, instantOf(snapshot.updatedAt), data, snapshot.owner ?? null, lease, snapshot.attempts ?? null];
+    const waitingFor = status === "waiting" && snapshot.waitingFor !== undefined ? encodeKey(snapshot.waitingFor) : null;
+    const columns = [revision, status, workflowName, instantOf(snapshot.updatedAt), data, snapshot.owner ?? null, lease, snapshot.attempts ?? null, waitingFor, wakeMsOf(snapshot)];
+    const values = [encodeKey(foundryExecutionId), encodeKey(workflowId), ...columns];
     const result =
       revision === 1
         ? await this.#query("save", keys, signal, this.#sql.insert, values)
@@ -204,6 +165,38 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
     const { rows } = await this.#query("claim", anyInstance, signal, query.text, query.values);
     const claimed = { owner, lease_ms: Date.parse(leaseExpiresAt), updated_ms: Date.parse(now) };
     return (rows as Row[]).flatMap((row) => read(() => withClaimColumns(this.#decode(row.data, keysOfColumns(row.instance_id, row.workflow_id, decodeKey)), { ...row, ...claimed })) ?? []);
+  }
+
+  /**
+   * Stores `event` unless its instance has its `eventId` already, and when the instance's row is
+   * `waiting` for `event.name`, marks it due and notifies `subscribe`'s listeners, all in one
+   * statement. Resolves whether it stored the event.
+   */
+  deliver(event: DeliveredEvent, signal?: AbortSignal): Promise<boolean> {
+    return deliverEvent(this.#sender, this.#sql, this.#codec, event, signal);
+  }
+
+  /** The instance's events named `name`, oldest delivery first: one statement. */
+  receive(keys: SnapshotKeys, name: string, signal?: AbortSignal): Promise<DeliveredEvent[]> {
+    return receiveEvents(this.#sender, this.#sql, this.#codec, keys, name, signal);
+  }
+
+  /**
+   * Calls `listener` when a delivery from any process marks a record of this table due: LISTEN on
+   * a connection taken from the pool for it (held until the returned function, or `signal`, stops
+   * it), or PGlite's `listen`. Declared by `capabilities.push` for a pg Pool of `max >= 2` and for
+   * PGlite. A lost connection calls `listener` once and ends the subscription.
+   */
+  async subscribe(listener: () => void, signal?: AbortSignal): Promise<() => Promise<void>> {
+    const listen = this.#listen;
+    if (listen === undefined) throw new TypeError("PostgresPersistenceProvider.subscribe: the client is neither a pg Pool of max >= 2 nor PGlite, so it cannot listen");
+    if (typeof listener !== "function") throw new TypeError("PostgresPersistenceProvider.subscribe(listener): listener must be a function");
+    try {
+      return await listen(this.#sql.channel, listener, signal);
+    } catch (error) {
+      if (isWorkflowForgeError(error)) throw error;
+      throw new PersistenceError({ source, call: "subscribe", keys: anyInstance, cause: error, detail: postgresConnectionDetail(this.#client, error) });
+    }
   }
 
   async #createTable(): Promise<void> {

@@ -1,5 +1,6 @@
 import type { ClaimColumns } from "../claim-columns.js";
-import type { ClaimRequest } from "../provider.js";
+import { unfinishedStatuses, type ClaimRequest } from "../provider.js";
+import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { statusFilter, textOf } from "./redis-layout.js";
 
 // claim() on Redis: one script walks the claimable set (unfinished records, scored by the end of
@@ -8,11 +9,14 @@ import { statusFilter, textOf } from "./redis-layout.js";
 
 // KEYS: claimable. ARGV: now (ms), lease end (ms), owner, maxAttempts, limit, record key prefix,
 // status filter (",a,b,"), workflowId filter, workflowName filter ("" or "=" .. value).
-// A record's real lease is in its hash: one renewed since its score was set is scored again and
-// left; a vanished, completed or dead-lettered one leaves the set (a save puts it back). A claim
-// writes revision, owner, leaseMs, attempts and updatedMs and leaves data as it was; a record is
-// looked at once per call, so one call never claims it twice. Returns
-// { member, data, revision, ... }. Records are read by keys built here: no Redis Cluster.
+// A record's real state is in its hash: one whose lease was renewed since its score was set is
+// scored again and left; a waiting one that is not due (no delivery marked it, its wake time is
+// still ahead) is scored by its wake time, or leaves the set when it has none, so it is out of the
+// window either way; a vanished, finished or dead-lettered one leaves the set (a save puts it back).
+// Waiting records never dead-letter. A claim writes revision, owner, leaseMs, attempts and
+// updatedMs and leaves data (and a due mark) as it was; a record is looked at once per call, so one
+// call never claims it twice. Returns { member, data, revision, ... }. Records are read by keys
+// built here: no Redis Cluster.
 export const claimScript = `local now, limit = tonumber(ARGV[1]), tonumber(ARGV[5])
 local out, claimed, offset, scanned, seen = {}, 0, 0, 0, {}
 while claimed < limit and scanned < 10000 do
@@ -26,12 +30,14 @@ while claimed < limit and scanned < 10000 do
       offset = offset + 1
     else
       seen[m] = true
-      local f = redis.call('HMGET', key, 'data', 'status', 'workflowId', 'workflowName', 'attempts', 'revision', 'leaseMs')
-      local lease, attempts = tonumber(f[7] or '0') or 0, tonumber(f[5] or '0') or 0
-      if not f[1] or f[2] == 'completed' or ((f[2] == 'failed' or f[2] == 'compensating') and attempts >= tonumber(ARGV[4])) then
+      local f = redis.call('HMGET', key, 'data', 'status', 'workflowId', 'workflowName', 'attempts', 'revision', 'leaseMs', 'dueMark', 'wakeMs')
+      local lease, attempts, wake = tonumber(f[7] or '0') or 0, tonumber(f[5] or '0') or 0, tonumber(f[9] or '')
+      if not f[1] or f[2] == 'completed' or f[2] == 'cancelled' or ((f[2] == 'failed' or f[2] == 'compensating') and attempts >= tonumber(ARGV[4])) then
         redis.call('ZREM', KEYS[1], m)
       elseif lease > now then
         redis.call('ZADD', KEYS[1], lease, m)
+      elseif f[2] == 'waiting' and f[8] ~= '1' and not (wake and wake <= now) then
+        if wake then redis.call('ZADD', KEYS[1], f[9], m) else redis.call('ZREM', KEYS[1], m) end
       elseif string.find(ARGV[7], ',' .. f[2] .. ',', 1, true) and (ARGV[8] == '' or ARGV[8] == '=' .. (f[3] or ''))
         and (ARGV[9] == '' or ARGV[9] == '=' .. (f[4] or '')) then
         local revision = tostring(tonumber(f[6]) + 1)
@@ -54,7 +60,7 @@ return out`;
 /** claimScript's arguments for `request`, or undefined when its filter can match nothing. */
 export function claimArguments(request: ClaimRequest, recordPrefix: string): string[] | undefined {
   const { now, leaseExpiresAt, owner, maxAttempts, limit, filter = {} } = request;
-  const statuses = [filter.status ?? ["running", "failed", "compensating"]].flat().filter((status) => status !== "completed");
+  const statuses = [filter.status ?? unfinishedStatuses].flat().filter((status) => unfinishedStatuses.includes(status));
   if (statuses.length === 0) return undefined;
   const optional = (value: string | undefined): string => (value === undefined ? "" : `=${value}`);
   const ms = (instant: string): string => String(Date.parse(instant));
@@ -71,4 +77,19 @@ export function leaseMsOf(leaseExpiresAt: string | undefined): string {
 export function claimFieldsOf([revision, owner, lease, updated]: unknown[]): ClaimColumns {
   const text = (value: unknown): string | undefined => (value === null || value === undefined ? undefined : textOf(value));
   return { revision: text(revision), owner: text(owner), lease_ms: Number(text(lease)), updated_ms: Number(text(updated)) };
+}
+
+/**
+ * A save's due fields: `waitingFor` (the JSON of the awaited name, "" for none: JSON keeps lone
+ * surrogates apart, which UTF-8 would merge), `wakeMs` ("" for none) and the record's score in the
+ * claimable set ("" for none): finished records are not in it, waiting ones are due at their wake
+ * time (one waiting for an event alone joins it when a delivery marks it), the others when their
+ * lease ends.
+ */
+export function dueFieldsOf(snapshot: WorkflowExecutionSnapshot, leaseMs: string): [waitingFor: string, wakeMs: string, score: string] {
+  const { status, waitingFor, wakeAt } = snapshot;
+  if (status !== "waiting") return ["", "", status === "completed" || status === "cancelled" ? "" : leaseMs];
+  const wake = wakeAt === undefined ? Number.NaN : Date.parse(wakeAt);
+  const wakeMs = Number.isFinite(wake) ? String(wake) : "";
+  return [waitingFor === undefined ? "" : JSON.stringify(waitingFor), wakeMs, wakeMs];
 }

@@ -32,34 +32,38 @@ export function keysOfMember(member: string): SnapshotKeys | undefined {
 // Both return nil when written, else the stored revision ("0": none).
 
 // KEYS: record, index, claimable. ARGV: data, status, workflowId, workflowName, member, ttl ("0":
-// none), leaseMs ("0": none), attempts. Revision 1: the record must not exist. A stored record is
-// always indexed (delete and list's cleanup remove both), so only a new one is added; an
-// unfinished one is also added to the claimable set, scored by its lease's end.
+// none), leaseMs ("0": none), attempts, waitingFor, wakeMs, score (see scoreOf: "" keeps the record
+// out of the claimable set). Revision 1: the record must not exist. A stored record is always
+// indexed (delete and list's cleanup remove both), so only a new one is added.
 export const createScript = `local stored = redis.call('HGET', KEYS[1], 'revision')
 if stored then return stored end
-redis.call('HSET', KEYS[1], 'data', ARGV[1], 'revision', '1', 'status', ARGV[2], 'workflowId', ARGV[3], 'workflowName', ARGV[4], 'leaseMs', ARGV[7], 'attempts', ARGV[8])
+redis.call('HSET', KEYS[1], 'data', ARGV[1], 'revision', '1', 'status', ARGV[2], 'workflowId', ARGV[3], 'workflowName', ARGV[4], 'leaseMs', ARGV[7], 'attempts', ARGV[8], 'waitingFor', ARGV[9], 'wakeMs', ARGV[10], 'dueMark', '')
 redis.call('SADD', KEYS[2], ARGV[5])
-if ARGV[2] ~= 'completed' then redis.call('ZADD', KEYS[3], ARGV[7], ARGV[5]) end
+if ARGV[11] ~= '' then redis.call('ZADD', KEYS[3], ARGV[11], ARGV[5]) end
 if ARGV[6] ~= '0' and ARGV[2] == 'completed' then redis.call('EXPIRE', KEYS[1], ARGV[6]) end
 return false`;
 
 // KEYS: record, claimable. ARGV: revision, data, status, workflowName, expected (revision - 1),
-// ttl ("0": none), leaseMs ("0": none), attempts, member. The workflow id is part of the key, so it
-// is the stored one. A checkpoint leaves the claimable set alone (a score below the real lease
-// only makes claim() look at the record and put it right); it is updated when the record
-// completes (removed), loses its lease (released, dead-lettered: scored 0), or is enqueued again.
+// ttl ("0": none), leaseMs ("0": none), attempts, member, waitingFor, wakeMs, score. The workflow
+// id is part of the key, so it is the stored one. Every save clears a delivery's due mark. A
+// checkpoint of a running record leaves the claimable set alone (a score below the real lease only
+// makes claim() look at the record and put it right); the set is updated when the record finishes
+// (removed), waits (scored by its wake time, or removed when it has none), stops waiting, loses its
+// lease (released, dead-lettered: scored 0), or is enqueued again.
 export const updateScript = `local f = redis.call('HMGET', KEYS[1], 'revision', 'leaseMs', 'status')
 if f[1] ~= ARGV[5] then return f[1] or '0' end
-redis.call('HSET', KEYS[1], 'data', ARGV[2], 'revision', ARGV[1], 'status', ARGV[3], 'workflowName', ARGV[4], 'leaseMs', ARGV[7], 'attempts', ARGV[8])
-if ARGV[3] == 'completed' then redis.call('ZREM', KEYS[2], ARGV[9])
-elseif f[3] == 'completed' or (ARGV[7] == '0' and f[2] and f[2] ~= '0') then redis.call('ZADD', KEYS[2], ARGV[7], ARGV[9]) end
+redis.call('HSET', KEYS[1], 'data', ARGV[2], 'revision', ARGV[1], 'status', ARGV[3], 'workflowName', ARGV[4], 'leaseMs', ARGV[7], 'attempts', ARGV[8], 'waitingFor', ARGV[10], 'wakeMs', ARGV[11], 'dueMark', '')
+if ARGV[12] == '' then redis.call('ZREM', KEYS[2], ARGV[9])
+elseif ARGV[3] == 'waiting' or f[3] == 'waiting' or f[3] == 'completed' or f[3] == 'cancelled' or (ARGV[7] == '0' and f[2] and f[2] ~= '0') then
+  redis.call('ZADD', KEYS[2], ARGV[12], ARGV[9])
+end
 if ARGV[6] ~= '0' then
   if ARGV[3] == 'completed' then redis.call('EXPIRE', KEYS[1], ARGV[6]) else redis.call('PERSIST', KEYS[1]) end
 end
 return false`;
 
-// KEYS: record, index, claimable. ARGV: member.
-export const deleteScript = `redis.call('DEL', KEYS[1])
+// KEYS: record, index, claimable, events. ARGV: member.
+export const deleteScript = `redis.call('DEL', KEYS[1], KEYS[4])
 redis.call('SREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 return 1`;

@@ -3,9 +3,12 @@ import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type P
 import { listedReader, type ListedReader, type ListOptions } from "../list-options.js";
 import type { ClaimRequest, ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import { withClaimColumns } from "../claim-columns.js";
-import { claimScript, claimArguments, claimFieldsOf, leaseMsOf } from "./redis-claim.js";
+import { claimScript, claimArguments, claimFieldsOf, dueFieldsOf, leaseMsOf } from "./redis-claim.js";
+import { deliverEvent, receiveEvents, type RedisMailbox } from "./redis-mailbox.js";
+import { canDuplicate, subscribeTo } from "./redis-push.js";
 import { isWrongType, senderFor, validate, type RedisPersistenceProviderOptions, type Send } from "./redis-options.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
+import type { DeliveredEvent } from "../mailbox.js";
 import { redisConnectionDetail, withDeadline } from "./connection-errors.js";
 import { createScript, deleteScript, fetchScript, updateScript, isNoScript, keysOfMember, knownShas, memberOf, shaOf, statusFilter, textOf } from "./redis-layout.js";
 import { throwIfAborted } from "./shared.js";
@@ -21,8 +24,10 @@ const listErrorKeys = anyInstance;
 
 /**
  * Keeps snapshots in Redis, one hash per instance (`data`, `revision`, `status`, `workflowId`,
- * `workflowName`, `leaseMs`, `attempts`) plus an index set used by `list()` and a sorted set of
- * unfinished records by lease end used by `claim()`. Supports compare-and-set, list and claim.
+ * `workflowName`, `leaseMs`, `attempts`, `waitingFor`, `wakeMs`, `dueMark`) plus an index set used
+ * by `list()`, a sorted set of the records `claim()` may take by when they are due (lease end, wake
+ * time), and a hash of events per instance. Supports compare-and-set, list, claim and the mailbox,
+ * and push when the client has `duplicate()` (ioredis and node-redis clients do).
  *
  * - `save` is one round trip: a Lua script (EVALSHA, with EVAL after a NOSCRIPT reply) that
  *   compares the stored revision and replaces the record atomically, and indexes the record on an
@@ -39,7 +44,7 @@ const listErrorKeys = anyInstance;
  *   server's address (never a password) and what to check.
  */
 export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
-  readonly capabilities: ProviderCapabilities = Object.freeze({ compareAndSet: true, list: true, claim: true });
+  readonly capabilities: ProviderCapabilities;
   readonly #client: unknown;
   readonly #send: Send;
   readonly #timeoutMs: number;
@@ -48,6 +53,7 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
   readonly #claimable: string;
   readonly #ttl: string;
   readonly #codec: SnapshotCodec;
+  readonly #mailbox: RedisMailbox;
 
   /** @throws TypeError naming the option when an option is invalid. */
   constructor(options: RedisPersistenceProviderOptions) {
@@ -55,11 +61,13 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
     this.#client = options.client;
     this.#timeoutMs = options.commandTimeoutMs ?? 10_000;
     this.#send = withDeadline(senderFor(options.client) as Send, this.#timeoutMs);
-    this.#prefix = `${options.keyPrefix ?? "workflowforge:"}s:`;
-    this.#index = `${options.keyPrefix ?? "workflowforge:"}index`;
-    this.#claimable = `${options.keyPrefix ?? "workflowforge:"}claimable`;
+    const keyPrefix = options.keyPrefix ?? "workflowforge:";
+    [this.#prefix, this.#index, this.#claimable] = [`${keyPrefix}s:`, `${keyPrefix}index`, `${keyPrefix}claimable`];
     this.#ttl = String(options.completedTtlSeconds ?? 0);
     this.#codec = options.codec ?? defaultSnapshotCodec;
+    const [script, command] = [this.#script.bind(this), this.#command.bind(this)];
+    this.#mailbox = { codec: this.#codec, records: this.#prefix, events: `${keyPrefix}e:`, claimable: this.#claimable, channel: `${keyPrefix}due`, script, command };
+    this.capabilities = Object.freeze({ compareAndSet: true, list: true, claim: true, mailbox: true, push: canDuplicate(options.client) });
   }
 
   /** @throws SnapshotConflictError when the stored revision is not `snapshot.revision - 1`. */
@@ -71,10 +79,11 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
     const member = memberOf(keys);
     const record = this.#prefix + member;
     const [lease, attempts] = [leaseMsOf(snapshot.leaseExpiresAt), String(snapshot.attempts ?? 0)];
+    const due = dueFieldsOf(snapshot, lease);
     const stored =
       revision === 1
-        ? await this.#script(createScript, [record, this.#index, this.#claimable], [data, status, workflowId, workflowName, member, this.#ttl, lease, attempts], "save", keys)
-        : await this.#script(updateScript, [record, this.#claimable], [String(revision), data, status, workflowName, String(revision - 1), this.#ttl, lease, attempts, member], "save", keys);
+        ? await this.#script(createScript, [record, this.#index, this.#claimable], [data, status, workflowId, workflowName, member, this.#ttl, lease, attempts, ...due], "save", keys)
+        : await this.#script(updateScript, [record, this.#claimable], [String(revision), data, status, workflowName, String(revision - 1), this.#ttl, lease, attempts, member, ...due], "save", keys);
     if (stored === null || stored === undefined) return;
     throw new SnapshotConflictError({ source, keys, call: "save", detail: `revision ${revision} was refused: the stored revision is ${textOf(stored)}` });
   }
@@ -94,7 +103,25 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
     throwIfAborted(signal);
     const keys = { foundryExecutionId, workflowId };
     const member = memberOf(keys);
-    await this.#script(deleteScript, [this.#prefix + member, this.#index, this.#claimable], [member], "delete", keys);
+    await this.#script(deleteScript, [this.#prefix + member, this.#index, this.#claimable, this.#mailbox.events + member], [member], "delete", keys);
+  }
+
+  /** One script: stores the event unless its eventId is stored, and marks a record waiting for it due (PUBLISH). */
+  deliver(event: DeliveredEvent, signal?: AbortSignal): Promise<boolean> {
+    return deliverEvent(this.#mailbox, event, signal);
+  }
+
+  /** One HVALS of the instance's events, decoded through the codec. */
+  receive(keys: SnapshotKeys, name: string, signal?: AbortSignal): Promise<DeliveredEvent[]> {
+    return receiveEvents(this.#mailbox, keys, name, signal);
+  }
+
+  /**
+   * Subscribes a connection made with the client's `duplicate()` to `<keyPrefix>due`; the returned
+   * function unsubscribes and closes it. Declared (`capabilities.push`) when the client has `duplicate()`.
+   */
+  subscribe(listener: () => void, signal?: AbortSignal): Promise<() => Promise<void>> {
+    return subscribeTo(this.#client, this.#mailbox.channel, listener, this.#timeoutMs, signal);
   }
 
   /**

@@ -4,6 +4,7 @@
 import { messageOf } from "../../errors.js";
 import { describe as describeValue, rejectUnknownKeys, requireOptionsObject } from "../../internal/validate.js";
 import { defaultSnapshotCodec, requireCodec, type SnapshotCodec } from "../codec/codec.js";
+import type { DeliveredEvent } from "../mailbox.js";
 
 /**
  * The options bag `input` of a provider's constructor, described as `where` (its class and
@@ -118,5 +119,16 @@ export class SetupOnce<T> {
         if (this.#made === made) this.#made = undefined;
       },
     );
+  }
+}
+
+const eventFields = ["foundryExecutionId", "workflowId", "name", "eventId", "sentAt"] as const;
+
+/** Throws a TypeError naming `where` and the field unless `event` has the string fields of a delivered event. */
+export function requireEvent(event: unknown, where: string): asserts event is DeliveredEvent {
+  if (typeof event !== "object" || event === null) throw new TypeError(`${where}: event must be an object, got ${describeValue(event)}`);
+  for (const field of eventFields) {
+    const value = (event as Record<string, unknown>)[field];
+    if (typeof value !== "string") throw new TypeError(`${where}: event.${field} must be a string, got ${describeValue(value)}`);
   }
 }

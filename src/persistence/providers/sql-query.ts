@@ -1,4 +1,5 @@
-import type { ClaimRequest, SnapshotFilter } from "../provider.js";
+import { unfinishedStatuses, type ClaimRequest, type SnapshotFilter } from "../provider.js";
+import type { SnapshotStatus } from "../snapshot.js";
 
 // What the two SQL providers build alike: a filter's WHERE clauses and the list and claim queries
 // around them. Only the placeholder (`?` or `$n`) and the stored form of a workflow id differ.
@@ -59,11 +60,62 @@ export function listQuery(dialect: SqlDialect, table: string, columns: string, f
   return { text: `SELECT ${columns} FROM ${table}${condition}`, values };
 }
 
+// The statuses a claim runs without waiting for a due time, and those it never runs again once
+// their attempts reached the limit. Written as literals: they come from this fixed list, never from
+// input, and a partial index on waiting rows serves only a literal `status = 'waiting'`.
+const activeStatuses: readonly SnapshotStatus[] = ["running", "failed", "compensating"];
+
+/** The SQL literal of statuses from {@link unfinishedStatuses}. */
+const literals = (statuses: readonly SnapshotStatus[]): string => statuses.map((status) => `'${status}'`).join(", ");
+
 /**
- * The clauses a claim narrows by: the request's filter, with only unfinished statuses (a claim
- * never takes a completed record), their values appended to `values`; undefined when nothing matches.
+ * The placeholders of a claim's instants and limit, each made when its clause is written, in the
+ * order of the text (positional `?` parameters must be pushed in that order).
  */
-export function claimFilterClauses(dialect: SqlDialect, request: ClaimRequest, values: unknown[]): string[] | undefined {
-  const statuses = [request.filter?.status ?? ["running", "failed", "compensating"]].flat().filter((status) => status !== "completed");
-  return filterClauses(dialect, { ...request.filter, status: statuses }, values);
+export interface ClaimParams {
+  /** `request.now` as the lease column compares it. */
+  now(): string;
+  /** `request.now` in epoch milliseconds, as the `wake_ms` column compares it. */
+  nowMs(): string;
+  maxAttempts(): string;
 }
+
+/**
+ * The clauses of {@link isClaimable} in SQL, for rows with the columns `status`, `attempts`,
+ * `lease_expires_at` and `wake_ms` (a waiting row's due time in epoch milliseconds, or the mark a
+ * delivery leaves): the request's filter, unfinished statuses only, no live lease, no dead letter,
+ * and a waiting row only once due. The waiting arm is `status = 'waiting' AND wake_ms <= now` so
+ * that an index on `wake_ms` of waiting rows finds what is due without reading what is not.
+ * Undefined when nothing can match.
+ */
+export function claimableClauses(dialect: SqlDialect, request: ClaimRequest, values: unknown[], params: ClaimParams): string[] | undefined {
+  const { status = unfinishedStatuses, ...filter } = request.filter ?? {};
+  const wanted = [status].flat();
+  const active = activeStatuses.filter((candidate) => wanted.includes(candidate));
+  if (active.length === 0 && !wanted.includes("waiting")) return undefined;
+  const clauses = filterClauses(dialect, filter, values);
+  if (clauses === undefined) return undefined;
+  clauses.push(`(lease_expires_at IS NULL OR lease_expires_at <= ${params.now()})`);
+  const arms: string[] = [];
+  if (active.length > 0) {
+    const dead = active.filter((candidate) => candidate !== "running");
+    const notDead = dead.length === 0 ? "" : ` AND NOT (status IN (${literals(dead)}) AND COALESCE(attempts, 0) >= ${params.maxAttempts()})`;
+    arms.push(`(status IN (${literals(active)})${notDead})`);
+  }
+  if (wanted.includes("waiting")) arms.push(`(status = 'waiting' AND wake_ms <= ${params.nowMs()})`);
+  clauses.push(arms.length === 1 ? (arms[0] as string) : `(${arms.join(" OR ")})`);
+  return clauses;
+}
+
+/**
+ * What `wake_ms` holds for a snapshot as saved: the epoch milliseconds of its `wakeAt` while it is
+ * waiting, else NULL. A delivery's mark (the least BIGINT) is cleared by the next save.
+ */
+export function wakeMsOf(snapshot: { readonly status: SnapshotStatus; readonly wakeAt?: string | undefined }): number | null {
+  if (snapshot.status !== "waiting" || snapshot.wakeAt === undefined) return null;
+  const ms = Date.parse(snapshot.wakeAt);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+/** What a delivery writes into `wake_ms` to mark a waiting row due: the earliest instant a Date holds, so no request's `now` is before it. */
+export const markedDue = "-8640000000000000";

@@ -1,5 +1,5 @@
 import type { ClaimRequest } from "../provider.js";
-import { claimFilterClauses, listQuery, type SqlDialect, type SqlQuery, type SqlStatementTexts } from "./sql-query.js";
+import { claimableClauses, listQuery, markedDue, type SqlDialect, type SqlQuery, type SqlStatementTexts } from "./sql-query.js";
 import { storedKey } from "./stored-keys.js";
 
 // The SQL of SqlitePersistenceProvider and what it reads back, apart from the class so each file stays readable.
@@ -19,8 +19,18 @@ export interface SqliteRow {
 const claimColumns = "revision, owner, lease_expires_at, updated_at";
 
 export interface SqliteStatementTexts extends SqlStatementTexts {
-  /** The claim's columns, added to a table made before claim() existed (when `PRAGMA table_info` lacks them). */
-  readonly addClaimColumns: string;
+  /** Columns older versions' tables lack, each with the statement that adds it (when `PRAGMA table_info` lacks it). */
+  readonly addedColumns: readonly (readonly [column: string, statement: string])[];
+  /** What needs the added columns: the index of due waiting rows, the mailbox and its trigger. */
+  readonly migrateWaits: string;
+  /** Stores an event unless its id is there. */
+  readonly storeEvent: string;
+  /** Marks the instance's row due when it waits for the event's name. */
+  readonly markDue: string;
+  /** An instance's events of one name, oldest first. */
+  readonly receive: string;
+  /** An instance's events, for a delete that found no row (the trigger removes them with a row). */
+  readonly removeEvents: string;
 }
 
 // The shape toISOString writes, which the engine uses: such text already sorts as its instant.
@@ -42,26 +52,56 @@ const dialect: SqlDialect = {
   storedWorkflowId: storedKey,
 };
 
-// isClaimable in SQL; the (status, updated_at) index narrows it to unfinished rows. Leases are
-// canonical ISO text (as updated_at), which sorts as its instant, so no save parses a date. One statement
-// holds the database's write lock, so two claimers never take one row.
+// isClaimable in SQL; the (status, updated_at) index narrows it to unfinished rows, the partial
+// index on waiting rows' wake_ms to the due ones. Leases are canonical ISO text (as updated_at),
+// which sorts as its instant, so no save parses a date. One statement holds the database's write
+// lock, so two claimers never take one row.
 function claimStatement(table: string, request: ClaimRequest): SqlQuery | undefined {
   const { owner, leaseExpiresAt, now, maxAttempts, limit } = request;
   const values: unknown[] = [owner, canonicalTime(leaseExpiresAt), canonicalTime(now)];
-  const clauses = claimFilterClauses(dialect, request, values);
+  const param = (value: unknown): string => dialect.param(values, value);
+  const clauses = claimableClauses(dialect, request, values, { now: () => param(canonicalTime(now)), nowMs: () => param(Date.parse(now)), maxAttempts: () => param(maxAttempts) });
   if (clauses === undefined) return undefined;
-  values.push(canonicalTime(now), maxAttempts, limit);
-  const claimable = [...clauses, "(lease_expires_at IS NULL OR lease_expires_at <= ?)", "NOT (status IN ('failed', 'compensating') AND COALESCE(attempts, 0) >= ?)"];
+  values.push(limit);
   const text =
     `UPDATE ${table} SET revision = revision + 1, owner = ?, lease_expires_at = ?, updated_at = ?, attempts = COALESCE(attempts, 0) + 1 ` +
-    `WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${claimable.join(" AND ")} LIMIT ?) RETURNING instance_id, workflow_id, data, revision`;
+    `WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${clauses.join(" AND ")} LIMIT ?) RETURNING instance_id, workflow_id, data, revision`;
   return { text, values };
 }
 
+// Tables made before claim() and before waits lack these; ALTER TABLE adds one column at a time.
+const addedColumns = [
+  ["owner", "TEXT"],
+  ["lease_expires_at", "TEXT"],
+  ["attempts", "INTEGER"],
+  ["waiting_for", "TEXT"],
+  ["wake_ms", "INTEGER"],
+] as const;
+
+// The mailbox of a table: its rowid orders deliveries (a new rowid is above every stored one), and
+// a trigger removes an instance's events with its row, so delete stays one statement.
+function migrateWaits(tableName: string): string {
+  const [table, mailbox] = [`"${tableName}"`, `"${tableName}_mailbox"`];
+  return `CREATE INDEX IF NOT EXISTS "${tableName}_due" ON ${table} (wake_ms) WHERE status = 'waiting';
+    CREATE TABLE IF NOT EXISTS ${mailbox} (
+      seq INTEGER PRIMARY KEY,
+      instance_id TEXT NOT NULL,
+      workflow_id TEXT NOT NULL,
+      event_id TEXT NOT NULL,
+      name TEXT NOT NULL,
+      payload TEXT NOT NULL,
+      sent_at TEXT NOT NULL,
+      UNIQUE (instance_id, workflow_id, event_id)
+    );
+    CREATE TRIGGER IF NOT EXISTS "${tableName}_mailbox_delete" AFTER DELETE ON ${table} BEGIN
+      DELETE FROM ${mailbox} WHERE instance_id = old.instance_id AND workflow_id = old.workflow_id;
+    END;`;
+}
 
 /** Every statement for one table; the name was validated as an identifier before it gets here. */
 export function sqliteStatements(tableName: string): SqliteStatementTexts {
   const table = `"${tableName}"`;
+  const mailbox = `"${tableName}_mailbox"`;
   const byKeys = "WHERE instance_id = ? AND workflow_id = ?";
   return {
     migrate: `CREATE TABLE IF NOT EXISTS ${table} (
@@ -75,18 +115,25 @@ export function sqliteStatements(tableName: string): SqliteStatementTexts {
         owner TEXT,
         lease_expires_at TEXT,
         attempts INTEGER,
+        waiting_for TEXT,
+        wake_ms INTEGER,
         PRIMARY KEY (instance_id, workflow_id)
       );
       CREATE INDEX IF NOT EXISTS "${tableName}_status_updated_at" ON ${table} (status, updated_at);`,
+    addedColumns: addedColumns.map(([column, type]) => [column, `ALTER TABLE ${table} ADD COLUMN ${column} ${type}`] as const),
+    migrateWaits: migrateWaits(tableName),
     insert:
-      `INSERT INTO ${table} (instance_id, workflow_id, revision, status, workflow_name, updated_at, data, owner, lease_expires_at, attempts) ` +
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (instance_id, workflow_id) DO NOTHING",
+      `INSERT INTO ${table} (instance_id, workflow_id, revision, status, workflow_name, updated_at, data, owner, lease_expires_at, attempts, waiting_for, wake_ms) ` +
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (instance_id, workflow_id) DO NOTHING",
     update:
-      `UPDATE ${table} SET revision = ?, status = ?, workflow_name = ?, updated_at = ?, data = ?, owner = ?, lease_expires_at = ?, attempts = ? ` +
+      `UPDATE ${table} SET revision = ?, status = ?, workflow_name = ?, updated_at = ?, data = ?, owner = ?, lease_expires_at = ?, attempts = ?, waiting_for = ?, wake_ms = ? ` +
       `${byKeys} AND revision = ?`,
     select: `SELECT data, ${claimColumns} FROM ${table} ${byKeys}`,
     remove: `DELETE FROM ${table} ${byKeys}`,
-    addClaimColumns: `ALTER TABLE ${table} ADD COLUMN owner TEXT; ALTER TABLE ${table} ADD COLUMN lease_expires_at TEXT; ALTER TABLE ${table} ADD COLUMN attempts INTEGER;`,
+    storeEvent: `INSERT INTO ${mailbox} (instance_id, workflow_id, event_id, name, payload, sent_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (instance_id, workflow_id, event_id) DO NOTHING`,
+    markDue: `UPDATE ${table} SET wake_ms = ${markedDue} ${byKeys} AND status = 'waiting' AND waiting_for = ?`,
+    receive: `SELECT event_id, payload, sent_at FROM ${mailbox} ${byKeys} AND name = ? ORDER BY seq`,
+    removeEvents: `DELETE FROM ${mailbox} ${byKeys}`,
     list: (filter) => listQuery(dialect, table, `instance_id, workflow_id, data, ${claimColumns}`, filter),
     claim: (request) => claimStatement(table, request),
   };

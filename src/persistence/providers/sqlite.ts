@@ -1,4 +1,3 @@
-import { describe as describeValue } from "../../internal/validate.js";
 import type { SnapshotCodec } from "../codec/codec.js";
 import { listedReader, type ListOptions } from "../list-options.js";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "../errors.js";
@@ -6,53 +5,21 @@ import type { ClaimRequest, ProviderCapabilities, SnapshotFilter, WorkflowPersis
 import { withClaimColumns } from "../claim-columns.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { sqliteFileDetail } from "./connection-errors.js";
-import { SetupOnce, asError, codecOption, providerOptions, requireIdentifier, throwIfAborted } from "./shared.js";
+import { SetupOnce, asError, throwIfAborted } from "./shared.js";
+import { validateOptions, type SqliteDatabase, type SqlitePersistenceProviderOptions, type SqliteStatement } from "./sqlite-options.js";
+
+export type { SqliteDatabase, SqlitePersistenceProviderOptions, SqliteStatement } from "./sqlite-options.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
 import { canonicalTime, sqliteStatements, type SqliteRow, type SqliteStatementTexts } from "./sqlite-sql.js";
 import { keyOfStored, keysOfColumns, storedKey } from "./stored-keys.js";
 import { anyInstance, listKeys } from "../keys.js";
+import type { DeliveredEvent } from "../mailbox.js";
+import { deliverEvent, prepareMailbox, receiveEvents, type MailboxStatements } from "./sqlite-mailbox.js";
+import { wakeMsOf } from "./sql-query.js";
 
-/** The members of a better-sqlite3 `Statement` this provider calls. */
-export interface SqliteStatement {
-  run(...params: unknown[]): { readonly changes: number };
-  get(...params: unknown[]): unknown;
-  all(...params: unknown[]): unknown[];
-}
-
-/** The members of a better-sqlite3 (>= 11) `Database` this provider calls; pass the `Database` itself. */
-export interface SqliteDatabase {
-  prepare(sql: string): SqliteStatement;
-  exec(sql: string): unknown;
-  pragma(source: string): unknown;
-}
-
-export interface SqlitePersistenceProviderOptions {
-  /** An open better-sqlite3 `Database` (a file or `:memory:`). The provider never closes it. */
-  readonly database: SqliteDatabase;
-  /**
-   * Table holding one row per instance; must match `/^[A-Za-z_][A-Za-z0-9_]{0,62}$/` and not start
-   * with `sqlite_` (in any case), which SQLite reserves. @default "workflowforge_snapshots"
-   */
-  readonly tableName?: string;
-  /** Turns a snapshot into the text stored in the `data` column and back. @default defaultSnapshotCodec */
-  readonly codec?: SnapshotCodec;
-}
-
-// SQLite refuses to create such a table, so the mistake would otherwise surface at first use.
-const reserved = { pattern: /^sqlite_/i, prefix: "sqlite_", owner: "SQLite reserves for its own tables" };
-const where = "SqlitePersistenceProvider(options)";
 const source = "sqlite";
 
-type Statements = Readonly<Record<"insert" | "update" | "select" | "remove", SqliteStatement>>;
-
-function validateOptions(input: unknown): Required<SqlitePersistenceProviderOptions> {
-  const options = providerOptions<SqlitePersistenceProviderOptions>(input, where, ["database", "tableName", "codec"]);
-  const { database, tableName = "workflowforge_snapshots" } = options;
-  if (typeof database !== "object" || database === null || typeof database.prepare !== "function") {
-    throw new TypeError(`${where}: options.database must be a better-sqlite3 Database, got ${describeValue(database)}`);
-  }
-  return { database, tableName: requireIdentifier(tableName, "tableName", where, reserved), codec: codecOption(options.codec, where) };
-}
+type Statements = Readonly<Record<"insert" | "update" | "select" | "remove", SqliteStatement>> & MailboxStatements;
 
 // better-sqlite3 is synchronous; the provider's methods still return promises so that every
 // failure, an aborted signal included, arrives as a rejection. Not `async`: nothing is awaited.
@@ -93,12 +60,17 @@ function columnValue(data: unknown): string {
  *   calling thread (better-sqlite3 has no asynchronous API), plus encoding or decoding the snapshot.
  * - **Claim:** `claim()` is one statement; the claim's columns (`owner`, `lease_expires_at`,
  *   `attempts`) are added to a table made by an older version on first use.
+ * - **Waits:** `<table>_mailbox` holds delivered events (first write wins per instance and
+ *   `eventId`); a waiting row's `waiting_for` and `wake_ms` columns, with a partial index on
+ *   `wake_ms` of waiting rows, let `claim()` find what is due without reading what is not.
+ *   `deliver` is one transaction; a trigger removes an instance's events with its row. Older
+ *   tables gain the columns, the index, the mailbox and the trigger on first use.
  * - **Keys** are stored as themselves, so they can be queried in SQL, except a key holding a lone
  *   surrogate (which UTF-8 cannot spell) or starting with U+FFFF: that one is stored as U+FFFF
  *   followed by its JSON, so that every key reads back as itself and no two share a row.
  */
 export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
-  readonly capabilities: ProviderCapabilities = Object.freeze({ compareAndSet: true, list: true, claim: true });
+  readonly capabilities: ProviderCapabilities = Object.freeze({ compareAndSet: true, list: true, claim: true, mailbox: true });
   /** The validated table name. */
   readonly tableName: string;
   readonly #database: SqliteDatabase;
@@ -139,7 +111,9 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
 
   delete(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<void> {
     return settle(signal, () => {
-      this.#guard("delete", { foundryExecutionId, workflowId }, (statements) => statements.remove.run(storedKey(foundryExecutionId), storedKey(workflowId)));
+      const [instance, workflow] = [storedKey(foundryExecutionId), storedKey(workflowId)];
+      // The row's trigger removes its events in the same statement; only events with no row need a second.
+      this.#guard("delete", { foundryExecutionId, workflowId }, ({ remove, removeEvents }) => remove.run(instance, workflow).changes === 1 || removeEvents.run(instance, workflow));
     });
   }
 
@@ -177,6 +151,20 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
     });
   }
 
+  /**
+   * Stores `event` unless its instance has its `eventId` already and, when the instance's row is
+   * `waiting` for `event.name`, marks it due for `claim()`: two statements in one transaction.
+   * Resolves whether it stored the event.
+   */
+  deliver(event: DeliveredEvent, signal?: AbortSignal): Promise<boolean> {
+    return settle(signal, () => deliverEvent((call, keys, body) => this.#guard(call, keys, body), this.#codec, event));
+  }
+
+  /** The instance's events named `name`, oldest delivery first. */
+  receive(keys: SnapshotKeys, name: string, signal?: AbortSignal): Promise<DeliveredEvent[]> {
+    return settle(signal, () => receiveEvents((call, at, body) => this.#guard(call, at, body), this.#codec, keys, name));
+  }
+
   #save(snapshot: WorkflowExecutionSnapshot): void {
     const instance = storedKey(snapshot.foundryExecutionId);
     const workflow = storedKey(snapshot.workflowId);
@@ -185,11 +173,12 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
     const { revision, status, workflowName } = snapshot;
     const updatedAt = canonicalTime(snapshot.updatedAt);
     const [owner, lease, attempts] = [snapshot.owner ?? null, snapshot.leaseExpiresAt === undefined ? null : canonicalTime(snapshot.leaseExpiresAt), snapshot.attempts ?? null];
+    const waits = [status === "waiting" && snapshot.waitingFor !== undefined ? storedKey(snapshot.waitingFor) : null, wakeMsOf(snapshot)];
     const keys = { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
     const changes = this.#guard("save", keys, ({ insert, update }) =>
       revision === 1
-        ? insert.run(instance, workflow, revision, status, workflowName, updatedAt, data, owner, lease, attempts).changes
-        : update.run(revision, status, workflowName, updatedAt, data, owner, lease, attempts, instance, workflow, revision - 1).changes,
+        ? insert.run(instance, workflow, revision, status, workflowName, updatedAt, data, owner, lease, attempts, ...waits).changes
+        : update.run(revision, status, workflowName, updatedAt, data, owner, lease, attempts, ...waits, instance, workflow, revision - 1).changes,
     );
     // No read of what is stored to explain it: a refused claim costs this one statement.
     if (changes !== 1) throw new SnapshotConflictError({ source, call: "save", keys, detail: `revision ${revision} was refused: the stored revision is not ${revision - 1}` });
@@ -199,15 +188,16 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
     // A no-op answer ("memory") for :memory: databases, which cannot use WAL.
     this.#database.pragma("journal_mode = WAL");
     this.#database.exec(this.#sql.migrate);
-    const columns = this.#database.prepare(`SELECT name FROM pragma_table_info('${this.tableName}')`).all() as { name: string }[];
-    if (!columns.some((column) => column.name === "lease_expires_at")) this.#database.exec(this.#sql.addClaimColumns);
+    const columns = new Set((this.#database.prepare(`SELECT name FROM pragma_table_info('${this.tableName}')`).all() as { name: string }[]).map((column) => column.name));
+    for (const [column, statement] of this.#sql.addedColumns) if (!columns.has(column)) this.#database.exec(statement);
+    this.#database.exec(this.#sql.migrateWaits);
   }
 
   #prepare(): Statements {
     this.#migrate();
     const { insert, update, select, remove } = this.#sql;
     const prepare = (sql: string): SqliteStatement => this.#database.prepare(sql);
-    return { insert: prepare(insert), update: prepare(update), select: prepare(select), remove: prepare(remove) };
+    return { insert: prepare(insert), update: prepare(update), select: prepare(select), remove: prepare(remove), ...prepareMailbox(this.#database, this.#sql) };
   }
 
   // Runs driver calls only (no codec work), so whatever it throws becomes a PersistenceError naming call and keys.

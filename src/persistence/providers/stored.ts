@@ -1,6 +1,7 @@
 import { isWorkflowForgeError, messageOf } from "../../errors.js";
-import type { SnapshotCodec } from "../codec/codec.js";
+import { decodeValue, defaultSnapshotCodec, encodeValue, type SnapshotCodec } from "../codec/codec.js";
 import { SnapshotCorruptedError, SnapshotSerializationError, type SnapshotKeys } from "../errors.js";
+import type { DeliveredEvent } from "../mailbox.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 
 /**
@@ -38,5 +39,33 @@ export function decodeFromStorage(codec: SnapshotCodec, text: string, keys: Snap
     // same way, but the record itself is fine and must not be treated as permanently unreadable.
     if (error instanceof RangeError && /call stack/i.test(error.message)) throw error;
     throw new SnapshotCorruptedError(keys, `the codec's decode failed: ${messageOf(error)}`, error);
+  }
+}
+
+// A custom codec knows only snapshots: an event's payload travels through it as the last output of
+// a snapshot of the event's keys that holds nothing else, so an encrypting or size-limiting codec
+// treats payloads as it treats snapshots.
+function payloadCarrier(event: DeliveredEvent): WorkflowExecutionSnapshot {
+  const { foundryExecutionId, workflowId, name, sentAt, payload } = event;
+  return { formatVersion: 1, foundryExecutionId, workflowId, workflowName: name, definitionFingerprint: "", operationCount: 0, nextOperationIndex: 0, lastOutput: payload, properties: {}, status: "completed", revision: 0, createdAt: sentAt, updatedAt: sentAt };
+}
+
+/**
+ * The text an event's payload is stored as: {@link encodeValue}'s with the default codec, so Date,
+ * Map, BigInt and the rest round-trip; with a custom codec, its encoding of a snapshot carrying the
+ * payload. Throws as encoding a snapshot does (`SnapshotSerializationError`), before anything is written.
+ */
+export function encodePayload(codec: SnapshotCodec, event: DeliveredEvent): string {
+  return codec === defaultSnapshotCodec ? encodeValue(event.payload, "payload") : encodeForStorage(codec, payloadCarrier(event));
+}
+
+/** The payload `text` holds, as {@link encodePayload} wrote it for `keys`; `SnapshotCorruptedError` naming them when it does not decode. */
+export function decodePayload(codec: SnapshotCodec, text: unknown, keys: SnapshotKeys): unknown {
+  if (typeof text !== "string") throw new SnapshotCorruptedError(keys, `an event's payload is stored as ${text === null ? "NULL" : typeof text}, not text`);
+  if (codec !== defaultSnapshotCodec) return decodeFromStorage(codec, text, keys).lastOutput;
+  try {
+    return decodeValue(text);
+  } catch (error) {
+    throw new SnapshotCorruptedError(keys, `an event's payload does not decode: ${messageOf(error)}`, error);
   }
 }

@@ -63,8 +63,8 @@ describe("PostgresPersistenceProvider options", () => {
     expect(() => new PostgresPersistenceProvider({ client, table: "x" } as never)).toThrow(/unknown option "table"/);
   });
 
-  it("declares compare-and-set, list and claim", () => {
-    expect(new PostgresPersistenceProvider({ client }).capabilities).toEqual({ compareAndSet: true, list: true, claim: true });
+  it("declares compare-and-set, list, claim and mailbox, and push only for a client that can listen", () => {
+    expect(new PostgresPersistenceProvider({ client }).capabilities).toEqual({ compareAndSet: true, list: true, claim: true, mailbox: true, push: false });
   });
 });
 

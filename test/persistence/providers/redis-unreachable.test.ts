@@ -103,6 +103,60 @@ describe("RedisPersistenceProvider with no server listening", () => {
   }, 5_000);
 });
 
+describe("RedisPersistenceProvider.subscribe with no server listening", () => {
+  // The connections subscribe() makes with duplicate(), kept (with a count of their disconnect()
+  // calls) to see that a failed subscribe closed them.
+  interface Made {
+    readonly connection: object;
+    disconnects: number;
+  }
+  function duplicating<T extends { duplicate(): object }>(client: T): { client: T; made: Made[] } {
+    const made: Made[] = [];
+    const duplicate = client.duplicate.bind(client);
+    const track = (connection: object): object => {
+      const entry: Made = { connection, disconnects: 0 };
+      const own = connection as { disconnect?: (...args: unknown[]) => unknown };
+      const disconnect = own.disconnect?.bind(connection);
+      if (disconnect !== undefined) own.disconnect = (...args) => ((entry.disconnects += 1), disconnect(...args));
+      made.push(entry);
+      return connection;
+    };
+    return { client: Object.assign(client, { duplicate: () => track(duplicate()) }), made };
+  }
+
+  it("rejects with PersistenceError for call subscribe within commandTimeoutMs when an ioredis client keeps reconnecting, and drops its connection", async () => {
+    const port = await deadPort();
+    const { client, made } = duplicating(ioredis(`redis://127.0.0.1:${port}`));
+    const error = await failureOf(new RedisPersistenceProvider({ client, commandTimeoutMs: 100 }).subscribe(() => undefined));
+    expect(error).toBeInstanceOf(PersistenceError);
+    expect(error).toMatchObject({ code: "PERSISTENCE", call: "subscribe" });
+    expect(error.message).toMatch(new RegExp(`^\\[workflowforge:redis\\] subscribe failed .*Redis at 127\\.0\\.0\\.1:${port} did not answer within 100 ms`));
+    // ioredis leaves the status of a connection dropped while reconnecting at "reconnecting", with no reconnect pending.
+    expect(made.map((entry) => entry.disconnects)).toEqual([1]);
+  }, 5_000);
+
+  it("rejects at once through a fail-fast lazy ioredis client", async () => {
+    const port = await deadPort();
+    const client = new Redis(`redis://127.0.0.1:${port}`, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
+    client.on("error", () => undefined);
+    const error = await failureOf(new RedisPersistenceProvider({ client, commandTimeoutMs: 600_000 }).subscribe(() => undefined));
+    expect(error).toMatchObject({ code: "PERSISTENCE", call: "subscribe" });
+    expect(error.message).toMatch(new RegExp(`Redis at 127\\.0\\.0\\.1:${port}`));
+  }, 5_000);
+
+  it("rejects within commandTimeoutMs when a node-redis client keeps reconnecting, and closes its connection; at once when it fails fast", async () => {
+    const port = await deadPort();
+    const reconnecting = duplicating(nodeRedis({ url: `redis://127.0.0.1:${port}` }));
+    const slow = await failureOf(new RedisPersistenceProvider({ client: reconnecting.client, commandTimeoutMs: 100 }).subscribe(() => undefined));
+    expect(slow).toMatchObject({ code: "PERSISTENCE", call: "subscribe" });
+    expect(slow.message).toMatch(/did not answer within 100 ms/);
+    expect(reconnecting.made.map((entry) => (entry.connection as { isOpen: boolean }).isOpen)).toEqual([false]);
+    const failFast = nodeRedis({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: false } });
+    const quick = await failureOf(new RedisPersistenceProvider({ client: failFast, commandTimeoutMs: 600_000 }).subscribe(() => undefined));
+    expect((quick.cause as Error).message).toMatch(/ECONNREFUSED/);
+  }, 5_000);
+});
+
 describe("RedisPersistenceProvider commandTimeoutMs", () => {
   const client: IoRedisLikeClient = { call: () => Promise.resolve(null) };
 

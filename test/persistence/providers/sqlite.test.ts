@@ -56,7 +56,7 @@ describe("SqlitePersistenceProvider", () => {
     const provider = new SqlitePersistenceProvider({ database });
     expect(tables(database)).toEqual([]);
     await provider.save(fullSnapshot());
-    expect(tables(database)).toEqual(["workflowforge_snapshots"]);
+    expect(tables(database)).toEqual(["workflowforge_snapshots", "workflowforge_snapshots_mailbox"]);
   });
 
   it("migrate() gives a table made before claim() the claim's columns, and its rows read as before and can be claimed", async () => {
@@ -81,12 +81,12 @@ describe("SqlitePersistenceProvider", () => {
     const database = open();
     const provider = new SqlitePersistenceProvider({ database, tableName: "deployed" });
     await provider.migrate();
-    expect(tables(database)).toEqual(["deployed"]);
+    expect(tables(database)).toEqual(["deployed", "deployed_mailbox"]);
     const columns = database.prepare("SELECT name FROM pragma_table_info('deployed')").pluck().all();
-    expect(columns).toEqual(["instance_id", "workflow_id", "revision", "status", "workflow_name", "updated_at", "data", "owner", "lease_expires_at", "attempts"]);
-    // The recovery scan's index: list() filters on status and updated_at.
-    const indexes = database.prepare("SELECT name FROM pragma_index_list('deployed') WHERE origin = 'c'").pluck().all();
-    expect(indexes).toEqual(["deployed_status_updated_at"]);
+    expect(columns).toEqual(["instance_id", "workflow_id", "revision", "status", "workflow_name", "updated_at", "data", "owner", "lease_expires_at", "attempts", "waiting_for", "wake_ms"]);
+    // The recovery scan's index (list() filters on status and updated_at), and claim()'s of due waiting rows.
+    const indexes = database.prepare("SELECT name FROM pragma_index_list('deployed') WHERE origin = 'c' ORDER BY name").pluck().all();
+    expect(indexes).toEqual(["deployed_due", "deployed_status_updated_at"]);
     expect(database.prepare("SELECT name FROM pragma_index_info('deployed_status_updated_at')").pluck().all()).toEqual(["status", "updated_at"]);
     const snapshot = fullSnapshot();
     await provider.save(snapshot);
@@ -117,7 +117,7 @@ describe("SqlitePersistenceProvider", () => {
     const database = open(":memory:");
     const tableName = `_${"a".repeat(62)}`;
     await new SqlitePersistenceProvider({ database, tableName }).save(fullSnapshot());
-    expect(tables(database)).toEqual([tableName]);
+    expect(tables(database)).toEqual([tableName, `${tableName}_mailbox`]);
   });
 
   it("rejects a missing database, a malformed codec and unknown options with TypeErrors naming them", () => {

@@ -35,7 +35,9 @@ describe("what a recovered instance costs on Postgres", () => {
 
     expect(report.resumed.map((item) => item.output)).toEqual(Array.from({ length: 8 }, () => 10));
     const claims = calls.filter((call) => call.text.includes("SKIP LOCKED"));
-    const statements = calls.filter((call) => !claims.includes(call)).map((call) => call.text.trimStart().split(/\s+/)[0]?.toUpperCase());
+    // A statement's verb, past a WITH: a delete also removes the instance's events in a CTE of its statement.
+    const verbOf = (text: string): string | undefined => /^(?:WITH .*?\) )?(\w+)/s.exec(text.trimStart())?.[1]?.toUpperCase();
+    const statements = calls.filter((call) => !claims.includes(call)).map((call) => verbOf(call.text));
     // Per instance: ten checkpoints and the delete. Two pages of four, and the empty one that ends the pass.
     expect(statements.filter((verb) => verb === "UPDATE")).toHaveLength(80);
     expect(statements.filter((verb) => verb === "DELETE")).toHaveLength(8);

@@ -1,0 +1,106 @@
+import { PersistenceError } from "../errors.js";
+import { anyInstance } from "../keys.js";
+import { redisConnectionDetail, withDeadline } from "./connection-errors.js";
+import { throwIfAborted } from "./shared.js";
+
+// subscribe() on Redis: a connection of its own, made with the client's duplicate() (a connection
+// in subscriber mode can send nothing else), subscribed to the channel the deliver script PUBLISHes
+// to when it marked a record due.
+
+/** The part of an ioredis connection subscribe() uses. */
+interface IoRedisSubscriber {
+  readonly status?: string;
+  connect(): Promise<unknown>;
+  subscribe(channel: string): Promise<unknown>;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  quit(): Promise<unknown>;
+  disconnect(): void;
+}
+
+/** The part of a node-redis connection (4 or later) subscribe() uses. */
+interface NodeRedisSubscriber {
+  connect(): Promise<unknown>;
+  subscribe(channel: string, listener: (message: unknown, channel: unknown) => void): Promise<unknown>;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  /** node-redis 5; 4 has quit() and disconnect(). */
+  close?(): Promise<unknown>;
+  destroy?(): void;
+  quit?(): Promise<unknown>;
+  disconnect?(): Promise<unknown>;
+}
+
+type Duplicable = { duplicate(): unknown; call?: unknown };
+
+/** True when `client` can make the subscriber connection of `subscribe()`: it has `duplicate()`. */
+export function canDuplicate(client: unknown): boolean {
+  return typeof client === "object" && client !== null && typeof (client as Partial<Duplicable>).duplicate === "function";
+}
+
+/**
+ * Subscribes a duplicate of `client` to `channel` and calls `listener` for each message until the
+ * returned function (or `signal`) stops it and closes the duplicate. Rejects with PersistenceError
+ * when the subscription is not confirmed within `timeoutMs`.
+ */
+export async function subscribeTo(client: unknown, channel: string, listener: () => void, timeoutMs: number, signal?: AbortSignal): Promise<() => Promise<void>> {
+  throwIfAborted(signal);
+  const ioredis = typeof (client as Duplicable).call === "function";
+  const duplicate = (client as Duplicable).duplicate() as IoRedisSubscriber & NodeRedisSubscriber;
+  let stopped = false;
+  const notify = (): void => {
+    if (stopped) return;
+    // A listener is a hint to look (the coordinator also polls): its failure must not break the connection.
+    try {
+      listener();
+    } catch {
+      // ignored, see above
+    }
+  };
+  // The client retries a broken connection and subscribes again; without a listener, an "error"
+  // event would end the process (node-redis) or be printed as unhandled (ioredis).
+  duplicate.on("error", () => undefined);
+  const subscribed = async (): Promise<void> => {
+    if (ioredis) {
+      if (duplicate.status === "wait") await duplicate.connect(); // lazyConnect: connect() before a command, which enableOfflineQueue: false would refuse
+      duplicate.on("message", (from) => from === channel && notify());
+      await duplicate.subscribe(channel);
+    } else {
+      await duplicate.connect();
+      await duplicate.subscribe(channel, notify);
+    }
+  };
+  try {
+    await withDeadline(subscribed, timeoutMs)([]);
+  } catch (cause) {
+    stopped = true;
+    await close(duplicate, ioredis, true);
+    throw new PersistenceError({ source: "redis", call: "subscribe", keys: anyInstance, cause, detail: redisConnectionDetail(duplicate, cause, timeoutMs) });
+  }
+  let closing: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopped = true;
+    signal?.removeEventListener("abort", onAbort);
+    return (closing ??= close(duplicate, ioredis, false));
+  };
+  const onAbort = (): void => void stop();
+  signal?.addEventListener("abort", onAbort, { once: true });
+  if (signal?.aborted === true) await stop();
+  return stop;
+}
+
+// QUIT lets the server end the connection cleanly; a connection that cannot send it (closed,
+// reconnecting) or that never subscribed is dropped instead, which also ends its reconnecting.
+async function close(connection: IoRedisSubscriber & NodeRedisSubscriber, ioredis: boolean, drop: boolean): Promise<void> {
+  const quit = (): unknown => (ioredis ? connection.quit() : connection.close !== undefined ? connection.close() : connection.quit?.());
+  const destroy = (): unknown => (ioredis ? connection.disconnect() : connection.destroy !== undefined ? connection.destroy() : connection.disconnect?.());
+  if (!drop && (await settled(quit))) return;
+  await settled(destroy);
+}
+
+async function settled(action: () => unknown): Promise<boolean> {
+  try {
+    await action();
+    return true;
+  } catch {
+    return false;
+  }
+}

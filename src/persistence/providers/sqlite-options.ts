@@ -1,0 +1,45 @@
+import { describe as describeValue } from "../../internal/validate.js";
+import type { SnapshotCodec } from "../codec/codec.js";
+import { codecOption, providerOptions, requireIdentifier } from "./shared.js";
+
+// SqlitePersistenceProvider's database and option shapes and their checks, apart from the class.
+
+/** The members of a better-sqlite3 `Statement` this provider calls. */
+export interface SqliteStatement {
+  run(...params: unknown[]): { readonly changes: number };
+  get(...params: unknown[]): unknown;
+  all(...params: unknown[]): unknown[];
+}
+
+/** The members of a better-sqlite3 (>= 11) `Database` this provider calls; pass the `Database` itself. */
+export interface SqliteDatabase {
+  prepare(sql: string): SqliteStatement;
+  exec(sql: string): unknown;
+  pragma(source: string): unknown;
+}
+
+export interface SqlitePersistenceProviderOptions {
+  /** An open better-sqlite3 `Database` (a file or `:memory:`). The provider never closes it. */
+  readonly database: SqliteDatabase;
+  /**
+   * Table holding one row per instance; must match `/^[A-Za-z_][A-Za-z0-9_]{0,62}$/` and not start
+   * with `sqlite_` (in any case), which SQLite reserves. @default "workflowforge_snapshots"
+   */
+  readonly tableName?: string;
+  /** Turns a snapshot into the text stored in the `data` column and back. @default defaultSnapshotCodec */
+  readonly codec?: SnapshotCodec;
+}
+
+// SQLite refuses to create such a table, so the mistake would otherwise surface at first use.
+const reserved = { pattern: /^sqlite_/i, prefix: "sqlite_", owner: "SQLite reserves for its own tables" };
+const where = "SqlitePersistenceProvider(options)";
+
+/** The options, checked: a TypeError naming the first one that is wrong. */
+export function validateOptions(input: unknown): Required<SqlitePersistenceProviderOptions> {
+  const options = providerOptions<SqlitePersistenceProviderOptions>(input, where, ["database", "tableName", "codec"]);
+  const { database, tableName = "workflowforge_snapshots" } = options;
+  if (typeof database !== "object" || database === null || typeof database.prepare !== "function") {
+    throw new TypeError(`${where}: options.database must be a better-sqlite3 Database, got ${describeValue(database)}`);
+  }
+  return { database, tableName: requireIdentifier(tableName, "tableName", where, reserved), codec: codecOption(options.codec, where) };
+}
