@@ -4,7 +4,7 @@ import { whenIdle, type Foundry } from "../../foundry.js";
 import { describe } from "../../internal/validate.js";
 import type { Workflow } from "../../workflow.js";
 import { describeClaim, isClaimedByOther, isHeldHere, releasedHere } from "../claim.js";
-import type { SnapshotKeys } from "../errors.js";
+import { WorkflowCompensatedError, type SnapshotKeys } from "../errors.js";
 import { addPersistence } from "../middleware.js";
 import { callProvider, loadSnapshot } from "../provider-call.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
@@ -146,6 +146,8 @@ async function runAttempt(
     if (!(await settlesWithin(foundry[whenIdle](), options.leaseTtlMs))) return failed(ref, toError(error), stored + 1, false);
     if (shutdown.closing.aborted && isWorkflowForgeError(error) && error.code === "ABORTED" && !signal.aborted) return closed(ref);
     if (isWorkflowForgeError(error) && error.code === "SNAPSHOT_CONFLICT") return { ...ref, status: "skipped", reason: "claimed", detail: error.message };
+    // The compensation a cancellation asked for ran to its end, and the record is stored `cancelled`.
+    if (error instanceof WorkflowCompensatedError && error.storedError?.name === "WorkflowCancelledError") return { ...ref, status: "cancelled" };
     return { status: "retry", error: toError(error), attempts: stored + 1 };
   } finally {
     deadline.dispose();
