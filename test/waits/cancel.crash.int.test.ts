@@ -19,8 +19,8 @@ import { cancelWorkflow } from "./cancel-child.js";
 // the cancellation is sent again and a new worker runs what is left. Every instance must end stored
 // `cancelled`, never charged; restored (release) when compensate was asked and its work had run, and
 // never restored otherwise. The file provider, SQLite, Postgres and Redis: the stores processes share.
-// Three rounds of six instances each per store: every kill point is reached across them, and the
-// suite stays within its time budget; WORKFLOWFORGE_CANCEL_ROUNDS runs more.
+// Three rounds of six instances per store, each killing at a random point, keep
+// the suite within its time budget; WORKFLOWFORGE_CANCEL_ROUNDS runs more.
 const ROUNDS = Number(process.env.WORKFLOWFORGE_CANCEL_ROUNDS ?? 3);
 const PER_ROUND = 6;
 
