@@ -8,6 +8,7 @@ import type { SnapshotKeys } from "../errors.js";
 import { addPersistence } from "../middleware.js";
 import { callProvider, loadSnapshot } from "../provider-call.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
+import { handedBack } from "../snapshot-state.js";
 import type { ClaimedSnapshot } from "./claim-pages.js";
 import type { ResolvedCoordinatorOptions } from "./coordinator-options.js";
 import { deadLetterSnapshot, isDeadLetter } from "./dead-letter.js";
@@ -149,7 +150,7 @@ async function runAttempt(
 
 // Best effort: when it fails, the instance only counts one attempt more than it ran.
 async function giveBackAttempt(options: ResolvedCoordinatorOptions, claimed: WorkflowExecutionSnapshot, attempts: number): Promise<void> {
-  const record = { ...claimed, revision: claimed.revision + 1, attempts };
+  const record = handedBack({ ...claimed, revision: claimed.revision + 1, attempts }) as unknown as WorkflowExecutionSnapshot;
   await callProvider({ call: "save", keys: keysOf({ instanceId: claimed.foundryExecutionId, workflowKey: claimed.workflowId }) }, () => options.provider.save(record)).catch(() => undefined);
 }
 
