@@ -205,7 +205,7 @@ export class PersistenceSession {
       return;
     }
     if (plan.kind === "done") state.status = "completed";
-    if (snapshot.status === "waiting") state.status = "waiting";
+    // A waiting record claimed here is stored running: left waiting, the claim having cleared a delivery's mark, a crash at the wait strands it.
     restoreProperties(this.#foundry.properties as Record<string, unknown>, snapshot.properties);
     run.resumeAt(plan.kind === "done" ? count : snapshot.nextOperationIndex, { lastOutput: state.lastOutput, restoreData: state.outputs });
     this.#foundry[emitEvent]("snapshotRestored", snapshotEvent(snapshot));
