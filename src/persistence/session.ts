@@ -188,6 +188,8 @@ export class PersistenceSession {
     const count = this.#workflow.operations.length;
     const plan = await planResume(stored, { keys: this.keys, workflow: this.#workflow, fingerprint: state.fingerprint, options: this.#options });
     state.revision = plan.revision;
+    // Events stay consumed when a run starts over (a kept completed record run again, a restart): each is consumed once per instance.
+    if (plan.kind === "fresh" && stored?.consumedEvents !== undefined) state.consumedEvents = [...stored.consumedEvents];
     if (plan.kind === "fresh") {
       const now = state.clock.now();
       state.createdAt = isoTime(now);
