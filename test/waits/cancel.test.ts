@@ -1,0 +1,98 @@
+import { describe, expect, it } from "vitest";
+import { action, createFoundry, createSmith, createWorkflow, isWorkflowForgeError } from "../../src/index.js";
+import { MemoryPersistenceProvider, createRecoveryCoordinator, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
+import { createTestClock } from "../../src/persistence/testing/index.js";
+import { approvalWorkflow, approve, suspendAtApproval } from "./helpers.js";
+
+// `memory` seen through the list path: a provider that cannot claim in pages.
+function listing(memory: MemoryPersistenceProvider): WorkflowPersistenceProvider {
+  return new Proxy(memory, {
+    get(target, key) {
+      if (key === "capabilities") return { ...target.capabilities, claim: false };
+      if (key === "claim") return undefined;
+      const value = Reflect.get(target, key, target) as unknown;
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+const codeOf = (error: unknown): string | undefined => (isWorkflowForgeError(error) ? error.code : undefined);
+
+describe("cancel", () => {
+  it("ends a waiting instance cancelled: neither a plain forge nor a coordinator (claim or list path) runs it again, its event delivered", async () => {
+    const ran: string[] = [];
+    const workflow = approvalWorkflow(ran);
+    const memory = new MemoryPersistenceProvider();
+    await suspendAtApproval(memory, workflow, "expense-1");
+    const coordinator = createRecoveryCoordinator({ provider: memory, resolveWorkflow: () => workflow });
+    expect(await coordinator.cancel("expense-1", workflow.id)).toMatchObject({ result: "cancelled", status: "waiting" });
+    expect(await approve(memory, workflow, "expense-1")).toBe(true);
+    expect(await coordinator.resumeAll()).toMatchObject({ resumed: [], suspended: [], failed: [] });
+    expect(await createRecoveryCoordinator({ provider: listing(memory), resolveWorkflow: () => workflow }).resumeAll()).toMatchObject({ resumed: [], suspended: [], failed: [] });
+    const forged = await createSmith()
+      .forge(workflow, usePersistence(createFoundry("approval"), memory, { instanceId: "expense-1" }))
+      .catch((error: unknown) => error);
+    expect(codeOf(forged)).toBe("WORKFLOW_CANCELLED");
+    expect(ran).toEqual(["reserve"]);
+    expect(memory.tryLoad("expense-1", workflow.id)).toMatchObject({ status: "cancelled" });
+  });
+
+  it("stops a running instance leased by another process at its next save, with WorkflowCancelledError and nothing restored", async () => {
+    const ran: string[] = [];
+    let finish: () => void = () => undefined;
+    const workflow = createWorkflow("transfer")
+      .addOperation(action("debit", () => void ran.push("debit"), () => void ran.push("credit back")))
+      .addOperation(action("slow", () => new Promise<void>((resolve) => (finish = resolve))))
+      .addOperation(action("notify", () => void ran.push("notify")))
+      .build();
+    const memory = new MemoryPersistenceProvider();
+    const foundry = usePersistence(createFoundry("transfer"), memory, { instanceId: "t-1", owner: "worker-1", lease: { ttlMs: 60_000 } });
+    let started: () => void = () => undefined;
+    const atSlow = new Promise<void>((resolve) => (started = resolve));
+    foundry.on("operationStarted", (event) => void (event.operationName === "slow" && started()));
+    const run = createSmith()
+      .forge(workflow, foundry)
+      .catch((error: unknown) => error);
+    await atSlow;
+    const coordinator = createRecoveryCoordinator({ provider: memory, resolveWorkflow: () => workflow, owner: "worker-2" });
+    expect(await coordinator.cancel("t-1", workflow.id)).toMatchObject({ result: "cancelled", status: "running" });
+    finish();
+    expect(codeOf(await run)).toBe("WORKFLOW_CANCELLED");
+    expect(ran).toEqual(["debit"]);
+    expect(memory.tryLoad("t-1", workflow.id)).toMatchObject({ status: "cancelled" });
+  });
+
+  it("with compensate, lets the stopped run's lease end, then restores each completed operation once and ends cancelled", async () => {
+    const ran: string[] = [];
+    let finish: () => void = () => undefined;
+    const workflow = createWorkflow("transfer")
+      .addOperation(action("debit", () => void ran.push("debit"), () => void ran.push("credit back")))
+      .addOperation(action("slow", () => new Promise<void>((resolve) => (finish = resolve))))
+      .addOperation(action("notify", () => void ran.push("notify")))
+      .build();
+    const memory = new MemoryPersistenceProvider();
+    const clock = createTestClock();
+    const foundry = usePersistence(createFoundry("transfer", { clock }), memory, { instanceId: "t-1", owner: "worker-1", lease: { ttlMs: 60_000 } });
+    let started: () => void = () => undefined;
+    const atSlow = new Promise<void>((resolve) => (started = resolve));
+    foundry.on("operationStarted", (event) => void (event.operationName === "slow" && started()));
+    const run = createSmith()
+      .forge(workflow, foundry)
+      .catch((error: unknown) => error);
+    await atSlow;
+    const coordinator = createRecoveryCoordinator({ provider: memory, clock, resolveWorkflow: () => workflow, owner: "worker-2", leaseTtlMs: 60_000 });
+    expect(await coordinator.cancel("t-1", workflow.id, { compensate: true })).toMatchObject({ result: "compensating", status: "running" });
+    // The lease of the run being stopped still holds: nothing is restored beside it.
+    expect(await coordinator.resumeAll()).toMatchObject({ resumed: [], failed: [] });
+    finish();
+    expect(codeOf(await run)).toBe("WORKFLOW_CANCELLED");
+    expect(ran).toEqual(["debit"]);
+    clock.advance(60_000);
+    const report = await coordinator.resumeAll();
+    expect(report.resumed.length + report.failed.length + report.cancelled.length).toBe(1);
+    expect(ran).toEqual(["debit", "credit back"]);
+    expect(memory.tryLoad("t-1", workflow.id)).toMatchObject({ status: "cancelled" });
+    expect(await coordinator.resumeAll()).toMatchObject({ resumed: [], failed: [] });
+    expect(ran).toEqual(["debit", "credit back"]);
+  });
+});
