@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { action, createFoundry, createSmith, createWorkflow, isWorkflowForgeError } from "../../src/index.js";
+import { action, createFoundry, createSmith, createWorkflow, isWorkflowForgeError, sleep } from "../../src/index.js";
+import { cancelledRecord } from "../../src/persistence/recovery/cancel.js";
+import type { WorkflowExecutionSnapshot } from "../../src/persistence/snapshot.js";
 import { MemoryPersistenceProvider, createRecoveryCoordinator, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
 import { createTestClock } from "../../src/persistence/testing/index.js";
 import { approvalWorkflow, approve, suspendAtApproval } from "./helpers.js";
@@ -94,5 +96,34 @@ describe("cancel", () => {
     expect(memory.tryLoad("t-1", workflow.id)).toMatchObject({ status: "cancelled" });
     expect(await coordinator.resumeAll()).toMatchObject({ resumed: [], failed: [] });
     expect(ran).toEqual(["debit", "credit back"]);
+  });
+});
+
+describe("cancel of a dead letter", () => {
+  it("of one that used up its attempts while being undone, finishes restoring and ends cancelled", async () => {
+    const ran: string[] = [];
+    const workflow = createWorkflow("transfer")
+      .addOperation(action("debit", () => void ran.push("debit"), () => void ran.push("credit back")))
+      .addOperation(action("reserve", () => void ran.push("reserve"), () => void ran.push("release")))
+      .addOperation(sleep("cool-off", 30 * 86_400_000))
+      .build();
+    const memory = new MemoryPersistenceProvider();
+    const clock = createTestClock();
+    await createSmith()
+      .forge(workflow, usePersistence(createFoundry("transfer", { clock }), memory, { instanceId: "t-1" }))
+      .catch(() => undefined);
+    // Undoing it stopped after `reserve` was released, and the instance used up its attempts there.
+    const waiting = memory.tryLoad("t-1", workflow.id) as WorkflowExecutionSnapshot;
+    const undoing = cancelledRecord(waiting, true, new Date(clock.now()).toISOString());
+    const deadLetter: Record<string, unknown> = { ...undoing, nextOperationIndex: 1, attempts: 3 };
+    delete deadLetter.cancelledAt;
+    memory.save(deadLetter as unknown as WorkflowExecutionSnapshot);
+    const coordinator = createRecoveryCoordinator({ provider: memory, clock, resolveWorkflow: () => workflow, retry: { attempts: 3 } });
+    await coordinator.resumeAll();
+    expect(ran).toEqual(["debit", "reserve"]);
+    expect(await coordinator.cancel("t-1", workflow.id)).toMatchObject({ result: "compensating", status: "compensating" });
+    await coordinator.resumeAll();
+    expect(ran).toEqual(["debit", "reserve", "credit back"]);
+    expect(memory.tryLoad("t-1", workflow.id)).toMatchObject({ status: "cancelled" });
   });
 });
