@@ -71,9 +71,12 @@ export class DurableWaits implements WaitHost {
   }
 
   // The wake time (epoch ms) of the wait at `next`: stored when a run reached it before, else fixed now.
+  // Stored fields are reused only when they are this wait's: a wait changed in place keeps the
+  // fingerprint (operation names), and a sleep must not inherit an old event wait's (no wake time).
   #fix(spec: WaitSpec): number | undefined {
     const state = this.#state;
-    if (state.wakeAt !== undefined || state.waitingFor !== undefined) return state.wakeAt === undefined ? undefined : Date.parse(state.wakeAt);
+    const stored = spec.kind === "event" ? state.waitingFor === spec.event : state.waitingFor === undefined && state.wakeAt !== undefined;
+    if (stored) return state.wakeAt === undefined ? undefined : Date.parse(state.wakeAt);
     const now = this.#settings.clock.now();
     const wakeMs = spec.kind === "sleep" ? now + spec.ms : spec.kind === "until" ? spec.at : spec.timeoutMs === undefined ? undefined : now + spec.timeoutMs;
     state.wakeAt = wakeMs === undefined ? undefined : isoTime(wakeMs);
