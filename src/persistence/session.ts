@@ -213,20 +213,23 @@ export class PersistenceSession {
     this.#foundry[emitEvent]("snapshotRestored", snapshotEvent(snapshot));
   }
 
-  // The run's wait host: a suspension saves the state `waiting` without a lease, and gives back the attempt this run's claim counted.
+  // The run's wait host: a suspension saves the state `waiting` without a lease, giving back the attempt this run's claim counted, which counts again if the run takes its instance back.
   #waits(provider: WorkflowPersistenceProvider): DurableWaits {
     const state = this.#state;
+    let gaveBack = 0;
     const here = (): ErrorLocation => this.#locate(state.next);
     const settings = { keys: this.keys, workflow: this.#workflow, provider, clock: state.clock, waitInProcessMs: this.#options.waitInProcessMs };
     return new DurableWaits(settings, state, {
       suspend: async () => {
         await this.#claim?.suspend();
-        if (this.#options.countsAttempts && state.attempts !== undefined && state.attempts > 0) state.attempts -= 1;
+        gaveBack = this.#options.countsAttempts && state.attempts !== undefined && state.attempts > 0 ? 1 : 0;
+        if (state.attempts !== undefined) state.attempts -= gaveBack;
         await this.#store.write(() => unleased(snapshotOf(state, "waiting", this.#foundry.properties as Record<string, unknown>)), here());
         state.status = "waiting";
       },
       reclaim: async () => {
         this.#claim?.resumeRenewing();
+        if (state.attempts !== undefined) state.attempts += gaveBack;
         await this.#save("running", here());
       },
     });
