@@ -25,7 +25,8 @@ export function describeClaim(snapshot: WorkflowExecutionSnapshot): string {
 // processes apart by owner; runs inside one process share the owner, so they are told apart here.
 // The keys, not the provider object, are what counts: two provider objects (or two coordinators)
 // on one store must not run one instance twice, and a provider cannot say which store it is.
-const runningHere = new Set<string>();
+// Each hold's release, for whoever waits for it to end.
+const runningHere = new Map<string, Promise<void>>();
 
 /**
  * Holds the instance for this run of this process until it settles: refused at once with
@@ -50,6 +51,11 @@ export function isHeldHere(keys: SnapshotKeys): boolean {
   return runningHere.has(pairKey(keys));
 }
 
+/** Resolves once no run of this process holds the instance (at once when none does). */
+export function releasedHere(keys: SnapshotKeys): Promise<void> {
+  return runningHere.get(pairKey(keys)) ?? Promise.resolve();
+}
+
 /**
  * Marks the instance as run by this process. Returns the release function, or `undefined` when
  * another run of this process holds it already.
@@ -57,8 +63,10 @@ export function isHeldHere(keys: SnapshotKeys): boolean {
 export function holdInstance(keys: SnapshotKeys): (() => void) | undefined {
   const key = pairKey(keys);
   if (runningHere.has(key)) return undefined;
-  runningHere.add(key);
+  let released: () => void = () => undefined;
+  runningHere.set(key, new Promise<void>((resolve) => (released = resolve)));
   return () => {
     runningHere.delete(key);
+    released();
   };
 }

@@ -3,7 +3,7 @@ import { isSuspended, isWorkflowForgeError } from "../../errors.js";
 import { whenIdle, type Foundry } from "../../foundry.js";
 import { describe } from "../../internal/validate.js";
 import type { Workflow } from "../../workflow.js";
-import { describeClaim, isClaimedByOther, isHeldHere } from "../claim.js";
+import { describeClaim, isClaimedByOther, isHeldHere, releasedHere } from "../claim.js";
 import type { SnapshotKeys } from "../errors.js";
 import { addPersistence } from "../middleware.js";
 import { callProvider, loadSnapshot } from "../provider-call.js";
@@ -54,6 +54,9 @@ export async function resumeInstance(
       const claimed = tries === 0 && found !== undefined && "claimedAt" in found ? found : undefined;
       // A claimed record counts the attempt it is about to run; decisions rest on the count before it.
       const snapshot = claimed !== undefined ? beforeClaim(claimed.snapshot) : tries === 0 && found !== undefined ? (found as WorkflowExecutionSnapshot) : await loadSnapshot(options.provider, keys, signal);
+      // A run here may still hold what this pass claimed (it is suspending, and lost the instance to
+      // this claim): the claim goes on once it let go, rather than be skipped until its lease ends.
+      if (claimed !== undefined && isHeldHere(keys)) await settlesWithin(releasedHere(keys), options.leaseTtlMs);
       attempts = snapshot?.attempts ?? attempts;
       const settled = settledOutcome(options, ref, snapshot, lastError, attempts);
       if (settled !== undefined) return settled;
