@@ -61,7 +61,8 @@ export async function resumeInstance(
       const settled = settledOutcome(options, ref, snapshot, lastError, attempts);
       if (settled !== undefined) return settled;
       const current = snapshot as WorkflowExecutionSnapshot;
-      if (attempts >= retry.attempts) return await deadLetter(options, ref, current, lastError, signal);
+      // Waiting is not failing: a waiting record is never dead-lettered (its run counts from here).
+      if (attempts >= retry.attempts && current.status !== "waiting") return await deadLetter(options, ref, current, lastError, signal);
       // Claims that never reached the store count no attempt there; this bounds them too.
       if (lastError !== undefined && tries >= retry.attempts) return failed(ref, lastError, attempts, false);
       const attempt = await runAttempt(options, shutdown, ref, current, signal, claimed && { stored: attempts, at: claimed.claimedAt, snapshot: claimed.snapshot });
