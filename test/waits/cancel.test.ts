@@ -97,6 +97,27 @@ describe("cancel", () => {
     expect(await coordinator.resumeAll()).toMatchObject({ resumed: [], failed: [] });
     expect(ran).toEqual(["debit", "credit back"]);
   });
+
+  it("with compensate, of a waiting instance, restores its completed operations once and ends cancelled; its wake time wakes nothing", async () => {
+    const ran: string[] = [];
+    const workflow = createWorkflow("transfer")
+      .addOperation(action("debit", () => void ran.push("debit"), () => void ran.push("credit back")))
+      .addOperation(sleep("cool-off", 30 * 86_400_000))
+      .addOperation(action("notify", () => void ran.push("notify")))
+      .build();
+    const memory = new MemoryPersistenceProvider();
+    const clock = createTestClock();
+    await createSmith()
+      .forge(workflow, usePersistence(createFoundry("transfer", { clock }), memory, { instanceId: "t-1" }))
+      .catch(() => undefined);
+    const coordinator = createRecoveryCoordinator({ provider: memory, clock, resolveWorkflow: () => workflow });
+    expect(await coordinator.cancel("t-1", workflow.id, { compensate: true })).toMatchObject({ result: "compensating", status: "waiting" });
+    await coordinator.resumeAll();
+    expect(memory.tryLoad("t-1", workflow.id)).toMatchObject({ status: "cancelled" });
+    clock.advance(30 * 86_400_000);
+    await coordinator.resumeAll();
+    expect(ran).toEqual(["debit", "credit back"]);
+  });
 });
 
 describe("cancel of a dead letter", () => {
