@@ -4,6 +4,7 @@ import type { WorkflowInfo } from "../types.js";
 import type { WaitHost, WaitRequest, WaitSpec } from "../waits.js";
 import type { SnapshotKeys } from "./errors.js";
 import { nextEvent, type DeliveredEvent } from "./mailbox.js";
+import { explainConflict } from "./cancellation.js";
 import { callProvider } from "./provider-call.js";
 import type { WorkflowPersistenceProvider } from "./provider.js";
 import { isoTime, type SnapshotState } from "./snapshot-state.js";
@@ -22,6 +23,8 @@ export interface WaitSettings {
   readonly provider: WorkflowPersistenceProvider;
   readonly clock: Clock;
   readonly waitInProcessMs: number;
+  /** Bounds the load that explains a lost claim, as the run's lease does (undefined: no lease). */
+  readonly leaseTtlMs?: number | undefined;
 }
 
 /**
@@ -92,9 +95,12 @@ export class DurableWaits implements WaitHost {
         try {
           await this.#writes.reclaim();
         } catch (error) {
-          // A coordinator claimed the instance first (the delivery marked it due): it goes on there.
           if (!(isWorkflowForgeError(error) && error.code === "SNAPSHOT_CONFLICT")) throw error;
-          throw this.#suspended(location);
+          // A coordinator claimed the instance first (the delivery marked it due): it goes on there.
+          // Or a cancellation took it: that is what this run's caller must hear.
+          const { provider, keys, leaseTtlMs } = this.#settings;
+          const explained = await explainConflict(provider, keys, error, location, leaseTtlMs);
+          throw isWorkflowForgeError(explained) && explained.code === "WORKFLOW_CANCELLED" ? explained : this.#suspended(location);
         }
         return this.#consume(event);
       }

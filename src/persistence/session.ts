@@ -218,7 +218,7 @@ export class PersistenceSession {
     const state = this.#state;
     let gaveBack = 0;
     const here = (): ErrorLocation => this.#locate(state.next);
-    const settings = { keys: this.keys, workflow: this.#workflow, provider, clock: state.clock, waitInProcessMs: this.#options.waitInProcessMs };
+    const settings = { keys: this.keys, workflow: this.#workflow, provider, clock: state.clock, waitInProcessMs: this.#options.waitInProcessMs, leaseTtlMs: this.#options.leaseTtlMs };
     return new DurableWaits(settings, state, {
       suspend: async () => {
         await this.#claim?.suspend();

@@ -148,3 +148,36 @@ describe("cancel of a dead letter", () => {
     expect(memory.tryLoad("t-1", workflow.id)).toMatchObject({ status: "cancelled" });
   });
 });
+
+describe("cancel while a run is suspending", () => {
+  it("of an instance whose event landed in the same moment: the run rejects with WorkflowCancelledError, not as suspended", async () => {
+    const ran: string[] = [];
+    const workflow = approvalWorkflow(ran);
+    const memory = new MemoryPersistenceProvider();
+    const coordinator = createRecoveryCoordinator({ provider: memory, resolveWorkflow: () => workflow });
+    let cancelled = false;
+    // Right after the waiting save: the approval arrives and the instance is cancelled, before the run looks again.
+    const provider = new Proxy(memory, {
+      get(target, key) {
+        if (key === "save") {
+          return async (snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal) => {
+            target.save(snapshot, signal);
+            if (snapshot.status === "waiting" && !cancelled) {
+              cancelled = true;
+              await approve(target, workflow, "expense-1");
+              await coordinator.cancel("expense-1", workflow.id);
+            }
+          };
+        }
+        const value = Reflect.get(target, key, target) as unknown;
+        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const run = await createSmith()
+      .forge(workflow, usePersistence(createFoundry("approval"), provider, { instanceId: "expense-1" }))
+      .catch((error: unknown) => error);
+    expect(codeOf(run)).toBe("WORKFLOW_CANCELLED");
+    expect(ran).toEqual(["reserve"]);
+    expect(memory.tryLoad("expense-1", workflow.id)).toMatchObject({ status: "cancelled" });
+  });
+});
