@@ -13,8 +13,13 @@ const server = [
   "test/inspector/browser.test.ts",
 ];
 /** Processes killed with SIGKILL and many workers at once: `WORKFLOWFORGE_CRASH_RUNS` instances per provider (20 by default, 100 in .ci/run). */
-const crash = ["test/persistence/crash/**/*.test.ts", "test/persistence/workers/{many-workers,many-workers-fast,paused-holder}.test.ts", "test/otel/crash.test.ts"];
-/** The built package in dist/ (`npm run build` first), and the samples of the README and docs/ run against it. */
+const crash = [
+  "test/persistence/crash/**/*.test.ts",
+  "test/waits/**/*.crash.test.ts",
+  "test/waits/**/*.crash.int.test.ts",
+  "test/persistence/workers/{many-workers,many-workers-fast,paused-holder}.test.ts",
+  "test/otel/crash.test.ts",
+];/** The built package in dist/ (`npm run build` first), and the samples of the README and docs/ run against it. */
 const built = ["test/package/**/*.test.ts", "test/examples/**/*.test.ts", "test/{readme,docs}.test.ts", "test/cli/bin.test.ts", "test/inspector/bin.test.ts", "test/otel/package.test.ts"];
 
 export default defineConfig({
@@ -31,7 +36,8 @@ export default defineConfig({
           typecheck: { enabled: true, include: ["test/types/**/*.test-d.ts"] },
         },
       },
-      { extends: true, test: { name: "server", include: server } },
+      // A crash test that needs a server (*.crash.int.test.ts) runs with the crash tests only.
+      { extends: true, test: { name: "server", include: server, exclude: crash } },
       { extends: true, test: { name: "crash", include: crash } },
       { extends: true, test: { name: "package", include: built } },
     ],

@@ -23,6 +23,7 @@ const benches: readonly BenchFile[] = [
   { name: "redis", against: "one `SET` of the same text", load: () => import("./redis.js") },
   { name: "otel", against: "the same foundry without `instrument()`", load: () => import("./otel.js") },
   { name: "inspector", against: "reading every record with the provider's own `list()`", load: () => import("./inspector.js") },
+  { name: "waits", against: "the poll interval; the pass and the heap with 100 instances", load: () => import("./waits.js") },
   { name: "scale-out", against: "the same worker processes writing one upsert (one `SET`) per step", load: () => import("./scale-out.js") },
 ];
 

@@ -21,11 +21,11 @@ export function describeClaim(snapshot: WorkflowExecutionSnapshot): string {
   return `owner "${snapshot.owner ?? ""}" holds a live lease until ${snapshot.leaseExpiresAt ?? ""}`;
 }
 
-// Instances a run of this process is running, by their keys alone. A lease tells other
-// processes apart by owner; runs inside one process share the owner, so they are told apart here.
-// The keys, not the provider object, are what counts: two provider objects (or two coordinators)
-// on one store must not run one instance twice, and a provider cannot say which store it is.
-// Each hold's release, for whoever waits for it to end.
+// Instances a run of this process is running, by their keys alone, each with a promise settled
+// when that run lets go. A lease tells other processes apart by owner; runs inside one process
+// share the owner, so they are told apart here. The keys, not the provider object, are what
+// counts: two provider objects (or two coordinators) on one store must not run one instance
+// twice, and a provider cannot say which store it is.
 const runningHere = new Map<string, Promise<void>>();
 
 /**
@@ -51,7 +51,7 @@ export function isHeldHere(keys: SnapshotKeys): boolean {
   return runningHere.has(pairKey(keys));
 }
 
-/** Resolves once no run of this process holds the instance (at once when none does). */
+/** Settles when no run of this process holds the instance (at once when none does). */
 export function releasedHere(keys: SnapshotKeys): Promise<void> {
   return runningHere.get(pairKey(keys)) ?? Promise.resolve();
 }
@@ -63,7 +63,7 @@ export function releasedHere(keys: SnapshotKeys): Promise<void> {
 export function holdInstance(keys: SnapshotKeys): (() => void) | undefined {
   const key = pairKey(keys);
   if (runningHere.has(key)) return undefined;
-  let released: () => void = () => undefined;
+  let released!: () => void;
   runningHere.set(key, new Promise<void>((resolve) => (released = resolve)));
   return () => {
     runningHere.delete(key);

@@ -8,11 +8,12 @@ import { approvalWorkflow, approve, suspendAtApproval, withClaim } from "./helpe
 // wait has no wake time to be found by again, so a claimed record handed back unrun must stay
 // claimable some other way, or it waits forever with its event in the mailbox.
 describe("a claimed waiting record handed back unrun", () => {
-  it("is resumed by the next pass when the coordinator closed before starting it", async () => {
+  it("is resumed once its lease ended when the coordinator closed before starting it", async () => {
     const ran: string[] = [];
     const workflow = approvalWorkflow(ran);
     const memory = new MemoryPersistenceProvider();
-    await suspendAtApproval(memory, workflow, "expense-1");
+    const clock = createTestClock();
+    await suspendAtApproval(memory, workflow, "expense-1", clock);
     expect(await approve(memory, workflow, "expense-1")).toBe(true);
     let closed: Promise<void> | undefined;
     // close() lands between the claim and the start of the run: the claim is given back.
@@ -21,11 +22,12 @@ describe("a claimed waiting record handed back unrun", () => {
       closed ??= closing.close();
       return page;
     });
-    const closing = createRecoveryCoordinator({ provider, resolveWorkflow: () => workflow, concurrency: 1 });
+    const closing = createRecoveryCoordinator({ provider, clock, resolveWorkflow: () => workflow, concurrency: 1 });
     const first = await closing.resumeAll();
     await closed;
     expect(first.skipped).toMatchObject([{ instanceId: "expense-1", reason: "closed" }]);
-    const next = await createRecoveryCoordinator({ provider: memory, resolveWorkflow: () => workflow }).resumeAll();
+    clock.advance(30_000);
+    const next = await createRecoveryCoordinator({ provider: memory, clock, resolveWorkflow: () => workflow }).resumeAll();
     expect(next.resumed).toMatchObject([{ instanceId: "expense-1" }]);
     expect(ran).toEqual(["reserve", "charge ann"]);
   });

@@ -12,8 +12,8 @@ interface Notification {
 interface ListeningConnection {
   query(text: string): Promise<unknown>;
   on(event: "notification", listener: (message: Notification) => void): unknown;
-  on(event: "error", listener: (error: unknown) => void): unknown;
-  removeListener(event: "notification" | "error", listener: (...args: never[]) => void): unknown;
+  on(event: "error" | "end", listener: (error?: unknown) => void): unknown;
+  removeListener(event: "notification" | "error" | "end", listener: (...args: never[]) => void): unknown;
   release(destroy?: boolean | Error): void;
 }
 
@@ -50,45 +50,96 @@ export function listenerOf(client: object): ((channel: string, listener: () => v
   return undefined;
 }
 
-// A lost connection loses the notifications sent while it was down: the listener is told to look,
-// and listening stops (the coordinator polls on; a new subscribe() listens again).
+// LISTEN on a connection kept from the pool. A lost connection (a server restart, a proxy's idle
+// timeout) loses what was sent while it was down: the listener is told to look, and listening
+// resumes on a new connection, retried at growing intervals (up to 5 s) until it is stopped.
+class PoolListener {
+  #connection: ListeningConnection | undefined;
+  #stopped = false;
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  #delayMs = 100;
+  readonly #onNotification = (message: Notification): void => {
+    if (message.channel === this.channel) this.listener();
+  };
+  readonly #onLost = (error?: unknown): void => {
+    this.#letGo(error instanceof Error ? error : true);
+    this.listener();
+    this.#retryLater();
+  };
+
+  constructor(
+    readonly pool: ListeningPool,
+    readonly channel: string,
+    readonly listener: () => void,
+  ) {}
+
+  async listen(): Promise<void> {
+    const connection = await this.pool.connect();
+    if (this.#stopped) return connection.release();
+    this.#connection = connection;
+    connection.on("notification", this.#onNotification);
+    connection.on("error", this.#onLost);
+    connection.on("end", this.#onLost);
+    try {
+      await connection.query(`LISTEN "${this.channel}"`);
+    } catch (error) {
+      this.#letGo(true);
+      throw error;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#retry);
+    const connection = this.#connection;
+    if (connection === undefined) return;
+    try {
+      await connection.query(`UNLISTEN "${this.channel}"`);
+      this.#letGo(false);
+    } catch (error) {
+      this.#letGo(error instanceof Error ? error : true);
+    }
+  }
+
+  #letGo(destroy: boolean | Error): void {
+    const connection = this.#connection;
+    if (connection === undefined) return;
+    this.#connection = undefined;
+    connection.removeListener("notification", this.#onNotification);
+    connection.removeListener("error", this.#onLost);
+    connection.removeListener("end", this.#onLost);
+    connection.release(destroy);
+  }
+
+  #retryLater(): void {
+    if (this.#stopped) return;
+    this.#retry = setTimeout(() => {
+      this.listen().then(
+        () => {
+          this.#delayMs = 100;
+          // What was delivered while nobody listened: look once.
+          if (!this.#stopped) this.listener();
+        },
+        () => {
+          this.#delayMs = Math.min(this.#delayMs * 2, 5_000);
+          this.#retryLater();
+        },
+      );
+    }, this.#delayMs);
+    // Only the subscription's connection keeps the process alive, never a retry.
+    (this.#retry as { unref?: () => void }).unref?.();
+  }
+}
+
 async function listenOnPool(pool: ListeningPool, channel: string, listener: () => void, signal: AbortSignal | undefined): Promise<StopListening> {
   throwIfAborted(signal);
-  const connection = await pool.connect();
-  let held = true;
-  const onNotification = (message: Notification): void => {
-    if (message.channel === channel) listener();
-  };
-  const letGo = (destroy: boolean | Error): void => {
-    if (!held) return;
-    held = false;
-    connection.removeListener("notification", onNotification);
-    connection.removeListener("error", onError);
-    connection.release(destroy);
-  };
-  const onError = (error: unknown): void => {
-    letGo(error instanceof Error ? error : true);
-    listener();
-  };
-  connection.on("notification", onNotification);
-  connection.on("error", onError);
-  try {
+  const listening = new PoolListener(pool, channel, listener);
+  await listening.listen();
+  if (signal?.aborted === true) {
+    await listening.stop();
     throwIfAborted(signal);
-    await connection.query(`LISTEN "${channel}"`);
-  } catch (error) {
-    letGo(true);
-    throw error;
   }
-  const stop = async (): Promise<void> => {
-    if (!held) return;
-    try {
-      await connection.query(`UNLISTEN "${channel}"`);
-      letGo(false);
-    } catch (error) {
-      letGo(error instanceof Error ? error : true);
-    }
-  };
-  return stopOnAbort(stop, signal);
+  return stopOnAbort(() => listening.stop(), signal);
 }
 
 // The subscription also ends when the subscriber's signal aborts.

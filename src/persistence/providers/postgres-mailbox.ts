@@ -26,8 +26,13 @@ export async function deliverEvent(send: SendQuery, sql: PostgresStatements, cod
   const payload = encodePayload(codec, event);
   const { foundryExecutionId, workflowId, eventId, name, sentAt } = event;
   const values = [encodeKey(foundryExecutionId), encodeKey(workflowId), encodeKey(eventId), encodeKey(name), payload, sentAt, sql.channel];
-  const { rows } = await send("deliver", eventKeys(event), signal, sql.deliver, values);
-  return (rows[0] as { stored?: unknown } | undefined)?.stored === 1;
+  const keys = eventKeys(event);
+  const { rows } = await send("deliver", keys, signal, sql.deliver, values);
+  const { stored, found } = (rows[0] ?? {}) as { stored?: unknown; found?: unknown };
+  // An event for an instance with no row yet: a second statement, once the event is committed,
+  // marks a row saved waiting in the meantime (see markLate). Deliveries to existing rows never pay it.
+  if (stored === 1 && found === 0) await send("deliver", keys, undefined, sql.markLate, [values[0], values[1], values[3], sql.channel]);
+  return stored === 1;
 }
 
 /** The instance's events named `name`, oldest first, payloads decoded. */

@@ -40,6 +40,8 @@ export interface PostgresStatements extends SqlStatementTexts {
   readonly channel: string;
   /** One statement: stores an event unless its id is there, marks its record due, notifies. */
   readonly deliver: string;
+  /** Marks a record due (and notifies) after a delivery that stored its event found no row. */
+  readonly markLate: string;
   /** An instance's events of one name, oldest first. */
   readonly receive: string;
 }
@@ -163,7 +165,19 @@ function deliverStatement(table: string, mailbox: string): string {
     `marked AS (UPDATE ${table} SET wake_ms = CASE WHEN ${marks} THEN ${markedDue} ELSE wake_ms END ` +
     `WHERE instance_id = $1 AND workflow_id = $2 AND EXISTS (SELECT 1 FROM stored) RETURNING ${marks} AS due), ` +
     "told AS (SELECT pg_notify($7, '') FROM marked WHERE due) " +
-    "SELECT (SELECT count(*) FROM stored)::int AS stored, (SELECT count(*) FROM told)::int AS told"
+    "SELECT (SELECT count(*) FROM stored)::int AS stored, (SELECT count(*) FROM marked)::int AS found, (SELECT count(*) FROM told)::int AS told"
+  );
+}
+
+// For a delivery that stored its event but found no row: the row may have been inserted (a run's
+// first save, waiting) after the delivery's statement began, and its run's re-read of the mailbox
+// may have run before the event committed. This statement begins after that commit, so it sees
+// such a row, or the run's re-read (after its save) sees the event.
+function markStatement(table: string): string {
+  const marks = "status = 'waiting' AND waiting_for = $3";
+  return (
+    `WITH marked AS (UPDATE ${table} SET wake_ms = ${markedDue} WHERE instance_id = $1 AND workflow_id = $2 AND ${marks} RETURNING 1) ` +
+    "SELECT (SELECT count(*) FROM marked)::int AS marked, (SELECT count(*) FROM (SELECT pg_notify($4, '') FROM marked) AS told)::int AS told"
   );
 }
 
@@ -210,6 +224,7 @@ export function postgresStatements(tableName: string, schema: string | undefined
     // One statement, so that a delete never leaves an instance's events behind.
     remove: `WITH events AS (DELETE FROM ${mailbox} ${byKeys}) DELETE FROM ${table} ${byKeys}`,
     deliver: deliverStatement(table, mailbox),
+    markLate: markStatement(table),
     receive: `SELECT event_id, payload, sent_at FROM ${mailbox} ${byKeys} AND name = $3 ORDER BY seq`,
     list: (filter) => listQuery(dialect, table, `instance_id, workflow_id, data, ${claimColumns}`, filter),
     claim: (request) => claimStatement(table, request),

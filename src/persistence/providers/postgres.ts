@@ -170,7 +170,8 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
   /**
    * Stores `event` unless its instance has its `eventId` already, and when the instance's row is
    * `waiting` for `event.name`, marks it due and notifies `subscribe`'s listeners, all in one
-   * statement. Resolves whether it stored the event.
+   * statement (a second one, marking only, when the instance had no row yet). Resolves whether it
+   * stored the event.
    */
   deliver(event: DeliveredEvent, signal?: AbortSignal): Promise<boolean> {
     return deliverEvent(this.#sender, this.#sql, this.#codec, event, signal);
@@ -185,7 +186,8 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
    * Calls `listener` when a delivery from any process marks a record of this table due: LISTEN on
    * a connection taken from the pool for it (held until the returned function, or `signal`, stops
    * it), or PGlite's `listen`. Declared by `capabilities.push` for a pg Pool of `max >= 2` and for
-   * PGlite. A lost connection calls `listener` once and ends the subscription.
+   * PGlite. A lost connection calls `listener` (what was sent meanwhile is lost), and listening
+   * resumes on a new connection, retried every 0.1 s to 5 s until stopped.
    */
   async subscribe(listener: () => void, signal?: AbortSignal): Promise<() => Promise<void>> {
     const listen = this.#listen;

@@ -17,7 +17,8 @@ import { statusFilter, textOf } from "./redis-layout.js";
 // window either way; a vanished, finished or dead-lettered one leaves the set (a save puts it back).
 // Waiting records never dead-letter. A claim writes revision, owner, leaseMs, attempts and
 // updatedMs and leaves data (and a due mark) as it was; a record is looked at once per call, so one
-// call never claims it twice. Returns { member, data, revision, ... }. Records are read by keys
+// call never claims it twice. The offset counts only records left where they stood: one the walk
+// moved (claimed, rescored, removed) shifts the others, and stepping over it too would skip one. Returns { member, data, revision, ... }. Records are read by keys
 // built here: no Redis Cluster.
 export const claimScript = `local now, limit = tonumber(ARGV[1]), tonumber(ARGV[5])
 local records = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[10]) .. ARGV[6]
@@ -50,8 +51,8 @@ while claimed < limit and scanned < 10000 do
         out[#out + 1] = f[1]
         out[#out + 1] = revision
         claimed = claimed + 1
-        -- A lease that has already ended keeps the record in the window: step over it.
-        if tonumber(ARGV[2]) <= now then offset = offset + 1 end
+        -- Its new score may move it anywhere in the window, so the offset stays: whatever now
+        -- stands at it, this record or one already looked at, is passed over as seen.
       else
         offset = offset + 1
       end

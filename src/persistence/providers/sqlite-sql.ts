@@ -1,4 +1,4 @@
-import type { ClaimRequest } from "../provider.js";
+import { unfinishedStatuses, type ClaimRequest } from "../provider.js";
 import { claimableClauses, listQuery, markedDue, type SqlDialect, type SqlQuery, type SqlStatementTexts } from "./sql-query.js";
 import { storedKey } from "./stored-keys.js";
 
@@ -56,16 +56,26 @@ const dialect: SqlDialect = {
 // index on waiting rows' wake_ms to the due ones. Leases are canonical ISO text (as updated_at),
 // which sorts as its instant, so no save parses a date. One statement holds the database's write
 // lock, so two claimers never take one row.
-function claimStatement(table: string, request: ClaimRequest): SqlQuery | undefined {
+//
+// SQLite's planner reads an OR of the two kinds through the status index, which walks every waiting
+// row; so the waiting rows are found by their own subquery, made to use the due index.
+function claimStatement(table: string, tableName: string, request: ClaimRequest): SqlQuery | undefined {
   const { owner, leaseExpiresAt, now, maxAttempts, limit } = request;
   const values: unknown[] = [owner, canonicalTime(leaseExpiresAt), canonicalTime(now)];
   const param = (value: unknown): string => dialect.param(values, value);
-  const clauses = claimableClauses(dialect, request, values, { now: () => param(canonicalTime(now)), nowMs: () => param(Date.parse(now)), maxAttempts: () => param(maxAttempts) });
-  if (clauses === undefined) return undefined;
+  const params = { now: () => param(canonicalTime(now)), nowMs: () => param(Date.parse(now)), maxAttempts: () => param(maxAttempts) };
+  const wanted = [request.filter?.status ?? unfinishedStatuses].flat();
+  const kinds = [wanted.filter((status) => status !== "waiting"), wanted.filter((status) => status === "waiting")];
+  const selects = kinds.flatMap((statuses) => {
+    const clauses = statuses.length === 0 ? undefined : claimableClauses(dialect, { ...request, filter: { ...request.filter, status: statuses } }, values, params);
+    const source = statuses[0] === "waiting" ? `${table} INDEXED BY "${tableName}_due"` : table;
+    return clauses === undefined ? [] : [`SELECT rowid FROM ${source} WHERE ${clauses.join(" AND ")}`];
+  });
+  if (selects.length === 0) return undefined;
   values.push(limit);
   const text =
     `UPDATE ${table} SET revision = revision + 1, owner = ?, lease_expires_at = ?, updated_at = ?, attempts = COALESCE(attempts, 0) + 1 ` +
-    `WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${clauses.join(" AND ")} LIMIT ?) RETURNING instance_id, workflow_id, data, revision`;
+    `WHERE rowid IN (SELECT rowid FROM (${selects.join(" UNION ALL ")}) LIMIT ?) RETURNING instance_id, workflow_id, data, revision`;
   return { text, values };
 }
 
@@ -135,6 +145,6 @@ export function sqliteStatements(tableName: string): SqliteStatementTexts {
     receive: `SELECT event_id, payload, sent_at FROM ${mailbox} ${byKeys} AND name = ? ORDER BY seq`,
     removeEvents: `DELETE FROM ${mailbox} ${byKeys}`,
     list: (filter) => listQuery(dialect, table, `instance_id, workflow_id, data, ${claimColumns}`, filter),
-    claim: (request) => claimStatement(table, request),
+    claim: (request) => claimStatement(table, tableName, request),
   };
 }

@@ -189,8 +189,17 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
     this.#database.pragma("journal_mode = WAL");
     this.#database.exec(this.#sql.migrate);
     const columns = new Set((this.#database.prepare(`SELECT name FROM pragma_table_info('${this.tableName}')`).all() as { name: string }[]).map((column) => column.name));
-    for (const [column, statement] of this.#sql.addedColumns) if (!columns.has(column)) this.#database.exec(statement);
+    for (const [column, statement] of this.#sql.addedColumns) if (!columns.has(column)) this.#addColumn(statement);
     this.#database.exec(this.#sql.migrateWaits);
+  }
+
+  // Another process upgrading the same file at once may have added it since the check: that is fine.
+  #addColumn(statement: string): void {
+    try {
+      this.#database.exec(statement);
+    } catch (error) {
+      if (!(error instanceof Error && /duplicate column name/i.test(error.message))) throw error;
+    }
   }
 
   #prepare(): Statements {

@@ -4,7 +4,7 @@ import { whenIdle, type Foundry } from "../../foundry.js";
 import { describe } from "../../internal/validate.js";
 import type { Workflow } from "../../workflow.js";
 import { describeClaim, isClaimedByOther, isHeldHere, releasedHere } from "../claim.js";
-import type { SnapshotKeys } from "../errors.js";
+import { WorkflowCompensatedError, type SnapshotKeys } from "../errors.js";
 import { addPersistence } from "../middleware.js";
 import { callProvider, loadSnapshot } from "../provider-call.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
@@ -52,11 +52,13 @@ export async function resumeInstance(
       if (signal.aborted) return failed(ref, lastError ?? abortError(signal, {}), attempts, false);
       if (shutdown.closing.aborted) return closed(ref);
       const claimed = tries === 0 && found !== undefined && "claimedAt" in found ? found : undefined;
+      // A run here may still hold what this coordinator just claimed: a run suspending at a wait
+      // whose event marked the record due. The claim moved the revision, so that run can write
+      // nothing more and lets go; skipping would leave this claim's lease on a record nobody runs.
+      if (claimed !== undefined) await releasedHere(keys);
+      if (claimed?.snapshot.status === "waiting" && shutdown.closing.aborted) return closed(ref);
       // A claimed record counts the attempt it is about to run; decisions rest on the count before it.
       const snapshot = claimed !== undefined ? beforeClaim(claimed.snapshot) : tries === 0 && found !== undefined ? (found as WorkflowExecutionSnapshot) : await loadSnapshot(options.provider, keys, signal);
-      // A run here may still hold what this pass claimed (it is suspending, and lost the instance to
-      // this claim): the claim goes on once it let go, rather than be skipped until its lease ends.
-      if (claimed !== undefined && isHeldHere(keys)) await settlesWithin(releasedHere(keys), options.leaseTtlMs);
       attempts = snapshot?.attempts ?? attempts;
       const settled = settledOutcome(options, ref, snapshot, lastError, attempts);
       if (settled !== undefined) return settled;
@@ -146,6 +148,8 @@ async function runAttempt(
     if (!(await settlesWithin(foundry[whenIdle](), options.leaseTtlMs))) return failed(ref, toError(error), stored + 1, false);
     if (shutdown.closing.aborted && isWorkflowForgeError(error) && error.code === "ABORTED" && !signal.aborted) return closed(ref);
     if (isWorkflowForgeError(error) && error.code === "SNAPSHOT_CONFLICT") return { ...ref, status: "skipped", reason: "claimed", detail: error.message };
+    // The compensation a cancellation asked for ran to its end, and the record is stored `cancelled`.
+    if (error instanceof WorkflowCompensatedError && error.storedError?.name === "WorkflowCancelledError") return { ...ref, status: "cancelled" };
     return { status: "retry", error: toError(error), attempts: stored + 1 };
   } finally {
     deadline.dispose();

@@ -39,7 +39,7 @@ export function claimOf(workflowName: string, at = Date.now()): ClaimRequest {
 
 export function describePostgresMailboxCases(backend: string, client: () => PostgresClient): void {
   describe(`PostgresPersistenceProvider's mailbox on ${backend}`, () => {
-    it("sends one statement per deliver, receive, delete with events and claim of due records", async () => {
+    it("sends one statement per deliver, receive, delete with events and claim of due records; two for an event before the instance's first save", async () => {
       const { client: counted, calls } = countingClient(client());
       const provider = new PostgresPersistenceProvider({ client: counted, tableName: freshTable() });
       await provider.migrate();
@@ -47,6 +47,7 @@ export function describePostgresMailboxCases(backend: string, client: () => Post
       await provider.save(snapshot);
       const steps: [string, () => Promise<unknown>][] = [
         ["deliver", () => provider.deliver(eventFor(snapshot, "approved"))],
+        ["deliver before the first save", () => provider.deliver(eventFor(randomKeys(), "approved"))],
         ["deliver of a duplicate", () => provider.deliver(eventFor(snapshot, "approved", null, "same")).then(() => provider.deliver(eventFor(snapshot, "approved", null, "same")))],
         ["receive", () => provider.receive(snapshot, "approved")],
         ["claim", () => provider.claim(claimOf(snapshot.workflowName))],
@@ -58,7 +59,7 @@ export function describePostgresMailboxCases(backend: string, client: () => Post
         await step();
         counts.push([name, calls.length - before]);
       }
-      expect(counts).toEqual([["deliver", 1], ["deliver of a duplicate", 2], ["receive", 1], ["claim", 1], ["delete", 1]]);
+      expect(counts).toEqual([["deliver", 1], ["deliver before the first save", 2], ["deliver of a duplicate", 2], ["receive", 1], ["claim", 1], ["delete", 1]]);
     });
 
     it("delete removes the instance's events in its one statement, also when no row was ever saved", async () => {

@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import pg from "pg";
-import { PostgresPersistenceProvider } from "../../../src/persistence/providers/postgres.js";
+import { PostgresPersistenceProvider, type PostgresClient } from "../../../src/persistence/providers/postgres.js";
 import { postgresStatements } from "../../../src/persistence/providers/postgres-sql.js";
 import { randomKeys } from "../../../src/persistence/testing/fixtures.js";
 import { bundleForChild } from "../../support/bundle.js";
@@ -74,6 +74,30 @@ describeWithServer("PostgresPersistenceProvider's mailbox on a real PostgreSQL s
       expect((await provider.claim(claimOf(running.workflowName))).map((item) => item.foundryExecutionId)).toEqual([running.foundryExecutionId]);
     });
 
+    it("a delivery that found no row marks one whose first save, waiting, committed while the delivery ran", async () => {
+      const tableName = freshTable();
+      await new PostgresPersistenceProvider({ client: shared, tableName }).migrate();
+      const snapshot = { ...waitingSnapshot("approved"), revision: 1 };
+      const saver = await shared.connect();
+      try {
+        await saver.query("BEGIN");
+        await new PostgresPersistenceProvider({ client: saver, tableName }).save(snapshot);
+        // The run's first save commits after the delivery's statement read no row.
+        const client: PostgresClient = {
+          query: async (text, values) => {
+            const result = await shared.query(text, values);
+            if (text.startsWith("WITH stored AS")) await saver.query("COMMIT");
+            return result;
+          },
+        };
+        expect(await new PostgresPersistenceProvider({ client, tableName }).deliver(eventFor(snapshot, "approved"))).toBe(true);
+      } finally {
+        saver.release();
+      }
+      const provider = new PostgresPersistenceProvider({ client: shared, tableName });
+      expect((await provider.claim(claimOf(snapshot.workflowName))).map((item) => item.foundryExecutionId)).toEqual([snapshot.foundryExecutionId]);
+    });
+
     it("tells a subscriber on one pool of a delivery another process makes, and stop() gives its connection back", async () => {
       const tableName = freshTable();
       const pool = newPool(2);
@@ -91,6 +115,35 @@ describeWithServer("PostgresPersistenceProvider's mailbox on a real PostgreSQL s
       await told;
       await stop();
       expect(pool.totalCount - pool.idleCount).toBe(0);
+    });
+
+    it("a subscription whose connection is killed tells its listener to look, listens again on a new one, and hears later deliveries", async () => {
+      const tableName = freshTable();
+      const pool = newPool(2);
+      const provider = new PostgresPersistenceProvider({ client: pool, tableName });
+      const listening = async (): Promise<number[]> =>
+        ((await shared.query("SELECT pid FROM pg_stat_activity WHERE query = $1 AND state = 'idle'", [`LISTEN "${postgresStatements(tableName, undefined).channel}"`])).rows as { pid: number }[]).map((row) => row.pid);
+      let calls = 0;
+      let next: () => void = () => undefined;
+      const called = (): Promise<void> => new Promise<void>((resolve) => (next = resolve));
+      const first = called();
+      const stop = await provider.subscribe(() => (calls++, next()));
+      const [killed] = await listening();
+      await shared.query("SELECT pg_terminate_backend($1)", [killed]);
+      await first;
+      // Told to look once more when it listens again, on a new connection.
+      await called();
+      const again = await listening();
+      expect(again).toHaveLength(1);
+      expect(again).not.toContain(killed);
+      const snapshot = waitingSnapshot("approved");
+      await provider.save(snapshot);
+      const heard = called();
+      await provider.deliver(eventFor(snapshot, "approved"));
+      await heard;
+      expect(calls).toBe(3);
+      await stop();
+      expect(await listening()).toEqual([]);
     });
 
     it("tells no subscriber of a delivery that marked nothing", async () => {

@@ -3,7 +3,7 @@ import { Redis } from "ioredis";
 import { RESP_TYPES, createClient } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isWorkflowForgeError } from "../../../src/errors.js";
-import { PersistenceError, SnapshotCorruptedError } from "../../../src/persistence/index.js";
+import { PersistenceError, SnapshotCorruptedError, type WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
 import { RedisPersistenceProvider, type IoRedisLikeClient, type NodeRedisLikeClient } from "../../../src/persistence/providers/redis.js";
 import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/fixtures.js";
 import { describeWithServer } from "../../support/describe-with-server.js";
@@ -88,6 +88,22 @@ describeWithServer("RedisPersistenceProvider on a real redis-server", server, (s
       expect(connected.commands).toEqual(["EVALSHA", "HMGET"]);
       await provider.delete(first.foundryExecutionId, first.workflowId);
       expect(connected.commands).toEqual(["EVALSHA", "HMGET", "EVALSHA"]);
+    });
+
+    it("claim() with a lease that has already ended takes every match, even when claiming moves records across the walk's pages", async () => {
+      const provider = new RedisPersistenceProvider({ client: connected.client, keyPrefix: prefix() });
+      const unleased = (instance: string, workflowName: string): WorkflowExecutionSnapshot => {
+        const snapshot: Record<string, unknown> = { ...fullSnapshot({ foundryExecutionId: instance, workflowId: "w", workflowName, status: "running" }) };
+        delete snapshot.leaseExpiresAt;
+        return snapshot as unknown as WorkflowExecutionSnapshot;
+      };
+      // 62 records of another workflow sort first (all score 0), so the walk's first page of 64
+      // ends inside the three wanted ones: claiming the first two moves them behind the third.
+      for (let index = 0; index < 62; index++) await provider.save(unleased(`a${String(index).padStart(3, "0")}`, "Other"));
+      for (const instance of ["b1", "b2", "b3"]) await provider.save(unleased(instance, "Wanted"));
+      const now = Date.now();
+      const claimed = await provider.claim({ owner: "o", now: new Date(now).toISOString(), leaseExpiresAt: new Date(now - 1_000).toISOString(), limit: 10, maxAttempts: 3, filter: { workflowName: "Wanted" } });
+      expect(claimed.map((snapshot) => snapshot.foundryExecutionId).sort()).toEqual(["b1", "b2", "b3"]);
     });
 
     it("after SCRIPT FLUSH each save script falls back to EVAL once, then EVALSHA is used again", async () => {

@@ -1,7 +1,7 @@
 import { PGlite } from "@electric-sql/pglite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createWorkflow, type Workflow } from "../../../src/index.js";
-import { createRecoveryCoordinator } from "../../../src/persistence/index.js";
+import { createFoundry, createSmith, createWorkflow, isSuspended, waitForEvent, type Workflow } from "../../../src/index.js";
+import { createRecoveryCoordinator, usePersistence } from "../../../src/persistence/index.js";
 import { PostgresPersistenceProvider } from "../../../src/persistence/providers/postgres.js";
 import { countingClient, freshTable } from "../providers/postgres-cases.js";
 
@@ -59,5 +59,35 @@ describe("what a recovered instance costs on Postgres", () => {
     calls.length = 0;
     await expect(provider.save({ ...stored, revision: stored.revision + 1 })).rejects.toMatchObject({ code: "SNAPSHOT_CONFLICT" });
     expect(calls).toHaveLength(1);
+  });
+});
+
+describe("what a woken instance costs on Postgres", () => {
+  it("a signal is one statement, and the pass that finishes the instance claims it with one statement", async () => {
+    const tableName = freshTable();
+    const ran: string[] = [];
+    const workflow = createWorkflow("Approval")
+      .addOperation({ name: "reserve", forge: () => void ran.push("reserve") })
+      .addOperation(waitForEvent("approval", "approved"))
+      .addOperation({ name: "charge", forge: (approval: { by: string }) => void ran.push(`charge by ${approval.by}`) })
+      .build();
+    const { client, calls } = countingClient(db as PGlite);
+    const provider = new PostgresPersistenceProvider({ client, tableName });
+    await provider.migrate();
+    const foundry = usePersistence(createFoundry("Approval"), provider, { instanceId: "expense-1" });
+    expect(isSuspended(await createSmith().forge(workflow, foundry).catch((error: unknown) => error))).toBe(true);
+    const coordinator = createRecoveryCoordinator({ provider, resolveWorkflow: () => workflow });
+
+    calls.length = 0;
+    await coordinator.signal("expense-1", workflow.id, "approved", { by: "ann" });
+    expect(calls.map((call) => call.text.trimStart().slice(0, 4))).toEqual(["WITH"]);
+
+    calls.length = 0;
+    const report = await coordinator.resumeAll();
+    expect(report.resumed.map((item) => item.instanceId)).toEqual(["expense-1"]);
+    expect(ran).toEqual(["reserve", "charge by ann"]);
+    // The page that claims it and the empty one that ends the pass.
+    const claims = calls.filter((call) => call.text.includes("SKIP LOCKED"));
+    expect(claims.map((call) => call.result.rows.length)).toEqual([1, 0]);
   });
 });

@@ -1,0 +1,134 @@
+import Database from "better-sqlite3";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import { action, createFoundry, createSmith, createWorkflow, isSuspended, waitForEvent } from "../../../src/index.js";
+import { createRecoveryCoordinator, signalInstance, usePersistence, type WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
+import type { ClaimRequest } from "../../../src/persistence/provider.js";
+import { PostgresPersistenceProvider } from "../../../src/persistence/providers/postgres.js";
+import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
+import { describeWithServer } from "../../support/describe-with-server.js";
+import { startPostgres } from "../../support/postgres-server.js";
+import { freshTable } from "./postgres-cases.js";
+
+// Durable waits end to end on the SQL stores: runs suspend at their wait through one connection,
+// approvals are sent through another, and a coordinator resumes them.
+
+const turns = async (count: number): Promise<void> => {
+  for (let i = 0; i < count; i++) await new Promise((resolve) => setImmediate(resolve));
+};
+
+/** 1,000 approvals, each sent before, during or after its run reaches the wait, through `sender`; `provider` runs them. */
+async function approvalTrials(provider: WorkflowPersistenceProvider, sender: WorkflowPersistenceProvider): Promise<void> {
+  const paid = new Map<string, unknown[]>();
+  const approval = createWorkflow("Approval")
+    .addOperation(action("reserve", () => undefined))
+    .addOperation(waitForEvent<{ id: string }>("approval", "approved"))
+    .addOperation(action("charge", (event: { id: string }) => void paid.set(event.id, [...(paid.get(event.id) ?? []), event])))
+    .build();
+  const coordinator = createRecoveryCoordinator({ provider, resolveWorkflow: () => approval });
+  const timings = ["before", "during", "after"] as const;
+  const trial = async (id: string, when: (typeof timings)[number]): Promise<void> => {
+    const send = () => signalInstance(sender, { instanceId: id, workflowKey: "Approval" }, "approved", { id }, { eventId: `mail-${id}` });
+    const forge = () =>
+      createSmith()
+        .forge(approval, usePersistence(createFoundry("Approval"), provider, { instanceId: id }))
+        .catch((error: unknown) => {
+          if (!isSuspended(error)) throw error;
+        });
+    if (when === "before") await send().then(forge);
+    else if (when === "after") await forge().then(send);
+    else await Promise.all([forge(), turns(Math.floor(Math.random() * 12)).then(send)]);
+  };
+  try {
+    for (let batch = 0; batch < 20; batch++) {
+      const ids = Array.from({ length: 50 }, (_, i) => `approval-${batch * 50 + i}`);
+      await Promise.all(ids.map((id) => trial(id, timings[Math.floor(Math.random() * 3)]!)));
+      // What suspended is due now (its event arrived): one pass resumes it.
+      await coordinator.resumeAll();
+    }
+    expect(await provider.list!()).toEqual([]);
+    expect(paid.size).toBe(1_000);
+    for (const [id, events] of paid) expect(events, id).toEqual([{ id }]);
+  } finally {
+    await coordinator.close();
+  }
+}
+
+describe("Durable waits on SQLite", () => {
+  it("1,000 approvals, each sent before, during or after its run reaches the wait, through a second connection: every event is consumed once and every run completes", async () => {
+    const directory = mkdtempSync(join(tmpdir(), "workflowforge-sqlite-waits-"));
+    const [runner, sender] = [new Database(join(directory, "waits.db")), new Database(join(directory, "waits.db"))];
+    try {
+      await approvalTrials(new SqlitePersistenceProvider({ database: runner }), new SqlitePersistenceProvider({ database: sender }));
+    } finally {
+      runner.close();
+      sender.close();
+      rmSync(directory, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
+const server = await startPostgres();
+
+describeWithServer("Durable waits on a real PostgreSQL server", server, (started) => {
+  const pools: pg.Pool[] = [];
+  const newPool = (max = 10): pg.Pool => {
+    const pool = new pg.Pool({ connectionString: started.url, max });
+    pool.on("error", () => undefined);
+    pools.push(pool);
+    return pool;
+  };
+  afterAll(async () => {
+    await Promise.all(pools.map((pool) => pool.end().catch(() => undefined)));
+    await started.stop();
+  });
+
+  it("1,000 approvals, each sent before, during or after its run reaches the wait, through another pool: every event is consumed once and every run completes", async () => {
+    const tableName = freshTable();
+    await approvalTrials(new PostgresPersistenceProvider({ client: newPool(), tableName }), new PostgresPersistenceProvider({ client: newPool(), tableName }));
+  }, 120_000);
+
+  it("a started coordinator resumes a suspended approval when another pool signals it: woken by LISTEN/NOTIFY, not by its poll", async () => {
+    const tableName = freshTable();
+    const ran: string[] = [];
+    let finished!: (output: string) => void;
+    const done = new Promise<string>((resolve) => (finished = resolve));
+    const expense = createWorkflow("Expense")
+      .addOperation(action("reserve", () => void ran.push("reserve")))
+      .addOperation(waitForEvent<{ by: string }>("approval", "approved", { timeoutMs: 7 * 86_400_000 }))
+      .addOperation(action("pay-out", (approval: { by: string }) => (ran.push("pay-out"), finished(`paid, approved by ${approval.by}`), "paid")))
+      .build();
+    const store = new PostgresPersistenceProvider({ client: newPool(), tableName });
+    let firstPass!: () => void;
+    const firstPassEnded = new Promise<void>((resolve) => (firstPass = resolve));
+    const watched = new Proxy(store, {
+      get(target, property) {
+        if (property === "claim") return (request: ClaimRequest) => target.claim(request).finally(() => firstPass());
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const coordinator = createRecoveryCoordinator({ provider: watched, resolveWorkflow: () => expense });
+    try {
+      coordinator.start({ pollIntervalMs: 600_000 });
+      await firstPassEnded;
+      const admin = newPool(1);
+      await expect.poll(async () => ((await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'LISTEN %'")).rows[0] as { n: number }).n).toBe(1);
+
+      const runner = new PostgresPersistenceProvider({ client: newPool(), tableName });
+      const foundry = usePersistence(createFoundry("Expense"), runner, { instanceId: "expense-7" });
+      expect(isSuspended(await createSmith().forge(expense, foundry).catch((error: unknown) => error))).toBe(true);
+      expect(await runner.tryLoad("expense-7", "Expense")).toMatchObject({ status: "waiting", waitingFor: "approved" });
+
+      const sender = new PostgresPersistenceProvider({ client: newPool(), tableName });
+      expect(await signalInstance(sender, { instanceId: "expense-7", workflowKey: "Expense" }, "approved", { by: "ann" }, { eventId: "mail-1" })).toMatchObject({ stored: true });
+      expect(await done).toBe("paid, approved by ann");
+      expect(ran).toEqual(["reserve", "pay-out"]);
+    } finally {
+      await coordinator.close();
+    }
+  });
+});

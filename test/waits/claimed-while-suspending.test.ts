@@ -1,0 +1,61 @@
+import { expect, it } from "vitest";
+import { createFoundry, createSmith, isSuspended } from "../../src/index.js";
+import { createRecoveryCoordinator, signalInstance, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
+import { SqlitePersistenceProvider } from "../../src/persistence/providers/sqlite.js";
+import type { WorkflowExecutionSnapshot } from "../../src/persistence/snapshot.js";
+import { deferred } from "../support/promises.js";
+import { useSqliteFiles } from "../support/sqlite-files.js";
+import { approvalEvent, approvalOf, approvalWorkflow } from "./approval.js";
+
+// A run suspends; its event arrives right after the waiting save and a coordinator of the same
+// process claims the instance before the run takes it back. The run's compare-and-set then fails,
+// so it leaves the instance to the coordinator, which must run it now, not skip it because the
+// suspending run still held it here (that kept the coordinator's fresh lease on a record nobody ran).
+
+const files = useSqliteFiles("claimed-while-suspending");
+
+it("a coordinator that claims an instance while its run is suspending here runs it once that run let go", async () => {
+  const provider = new SqlitePersistenceProvider({ database: files.open() });
+  await provider.migrate();
+  const charged: unknown[] = [];
+  const workflow = approvalWorkflow({ reserved: () => undefined, charged: (_, approval) => void charged.push(approval) });
+  const instance = "expense-1";
+  const claimed = deferred();
+  const coordinatorProvider = new Proxy(provider, {
+    get(target, property) {
+      if (property === "claim") {
+        return async (...args: Parameters<NonNullable<SqlitePersistenceProvider["claim"]>>) => {
+          const page = await target.claim(...args);
+          if (page.length > 0) claimed.resolve();
+          return page;
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  const coordinator = createRecoveryCoordinator({ provider: coordinatorProvider, resolveWorkflow: () => workflow });
+  let pass: ReturnType<typeof coordinator.resumeAll> | undefined;
+  const runs = new Proxy(provider, {
+    get(target, property) {
+      if (property === "save") {
+        return async (snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal) => {
+          await target.save(snapshot, signal);
+          if (snapshot.status !== "waiting") return;
+          await signalInstance(provider, { instanceId: instance, workflowKey: workflow.id }, approvalEvent, approvalOf(instance));
+          pass = coordinator.resumeAll();
+          await claimed.promise;
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  }) as WorkflowPersistenceProvider;
+  const foundry = usePersistence(createFoundry("approval", { properties: { instance } }), runs, { instanceId: instance, lease: { ttlMs: 30_000 } });
+  const outcome = await createSmith().forge(workflow, foundry).catch((error: unknown) => error);
+  expect(isSuspended(outcome)).toBe(true);
+  const report = await pass;
+  expect(report?.resumed.map((resumed) => resumed.instanceId)).toEqual([instance]);
+  expect(charged).toEqual([approvalOf(instance)]);
+  expect(await provider.tryLoad(instance, workflow.id)).toBeUndefined();
+});
