@@ -4,6 +4,7 @@ import type { WorkflowInfo } from "../types.js";
 import type { WaitHost, WaitRequest, WaitSpec } from "../waits.js";
 import type { SnapshotKeys } from "./errors.js";
 import { nextEvent, type DeliveredEvent } from "./mailbox.js";
+import { explainConflict } from "./cancellation.js";
 import { callProvider } from "./provider-call.js";
 import type { WorkflowPersistenceProvider } from "./provider.js";
 import { isoTime, type SnapshotState } from "./snapshot-state.js";
@@ -22,6 +23,8 @@ export interface WaitSettings {
   readonly provider: WorkflowPersistenceProvider;
   readonly clock: Clock;
   readonly waitInProcessMs: number;
+  /** Bounds the load that explains a lost claim, as the run's lease does (undefined: no lease). */
+  readonly leaseTtlMs?: number | undefined;
 }
 
 /**
@@ -71,9 +74,12 @@ export class DurableWaits implements WaitHost {
   }
 
   // The wake time (epoch ms) of the wait at `next`: stored when a run reached it before, else fixed now.
+  // Stored fields are reused only when they are this wait's: a wait changed in place keeps the
+  // fingerprint (operation names), and a sleep must not inherit an old event wait's (no wake time).
   #fix(spec: WaitSpec): number | undefined {
     const state = this.#state;
-    if (state.wakeAt !== undefined || state.waitingFor !== undefined) return state.wakeAt === undefined ? undefined : Date.parse(state.wakeAt);
+    const stored = spec.kind === "event" ? state.waitingFor === spec.event : state.waitingFor === undefined && state.wakeAt !== undefined;
+    if (stored) return state.wakeAt === undefined ? undefined : Date.parse(state.wakeAt);
     const now = this.#settings.clock.now();
     const wakeMs = spec.kind === "sleep" ? now + spec.ms : spec.kind === "until" ? spec.at : spec.timeoutMs === undefined ? undefined : now + spec.timeoutMs;
     state.wakeAt = wakeMs === undefined ? undefined : isoTime(wakeMs);
@@ -89,9 +95,12 @@ export class DurableWaits implements WaitHost {
         try {
           await this.#writes.reclaim();
         } catch (error) {
-          // A coordinator claimed the instance first (the delivery marked it due): it goes on there.
           if (!(isWorkflowForgeError(error) && error.code === "SNAPSHOT_CONFLICT")) throw error;
-          throw this.#suspended(location);
+          // A coordinator claimed the instance first (the delivery marked it due): it goes on there.
+          // Or a cancellation took it: that is what this run's caller must hear.
+          const { provider, keys, leaseTtlMs } = this.#settings;
+          const explained = await explainConflict(provider, keys, error, location, leaseTtlMs);
+          throw isWorkflowForgeError(explained) && explained.code === "WORKFLOW_CANCELLED" ? explained : this.#suspended(location);
         }
         return this.#consume(event);
       }

@@ -3,6 +3,7 @@ import type { ErrorLocation } from "../errors.js";
 import { SnapshotConflictError, describeKeys, type SnapshotKeys } from "./errors.js";
 import { LeaseKeeper } from "./lease.js";
 import type { WorkflowExecutionSnapshot } from "./snapshot.js";
+import { handedBack } from "./snapshot-state.js";
 import type { WriteMode } from "./snapshot-store.js";
 
 /** What the claim needs from the session that owns it. */
@@ -86,7 +87,7 @@ export class RunClaim {
         const released: Record<string, unknown> = { ...stored };
         delete released.leaseExpiresAt;
         if (typeof stored.attempts === "number" && stored.attempts > 0) released.attempts = stored.attempts - 1;
-        return released as unknown as WorkflowExecutionSnapshot;
+        return handedBack(released) as unknown as WorkflowExecutionSnapshot;
       }, "release");
     } catch (error) {
       this.#writes.logger.warn(`could not release the claim on ${describeKeys(this.#keys)}`, error);

@@ -188,6 +188,8 @@ export class PersistenceSession {
     const count = this.#workflow.operations.length;
     const plan = await planResume(stored, { keys: this.keys, workflow: this.#workflow, fingerprint: state.fingerprint, options: this.#options });
     state.revision = plan.revision;
+    // Events stay consumed when a run starts over (a kept completed record run again, a restart): each is consumed once per instance.
+    if (plan.kind === "fresh" && stored?.consumedEvents !== undefined) state.consumedEvents = [...stored.consumedEvents];
     if (plan.kind === "fresh") {
       const now = state.clock.now();
       state.createdAt = isoTime(now);
@@ -205,26 +207,29 @@ export class PersistenceSession {
       return;
     }
     if (plan.kind === "done") state.status = "completed";
-    if (snapshot.status === "waiting") state.status = "waiting";
+    // A waiting record claimed here is stored running: left waiting, the claim having cleared a delivery's mark, a crash at the wait strands it.
     restoreProperties(this.#foundry.properties as Record<string, unknown>, snapshot.properties);
     run.resumeAt(plan.kind === "done" ? count : snapshot.nextOperationIndex, { lastOutput: state.lastOutput, restoreData: state.outputs });
     this.#foundry[emitEvent]("snapshotRestored", snapshotEvent(snapshot));
   }
 
-  // The run's wait host: a suspension saves the state `waiting` without a lease, and gives back the attempt this run's claim counted.
+  // The run's wait host: a suspension saves the state `waiting` without a lease, giving back the attempt this run's claim counted, which counts again if the run takes its instance back.
   #waits(provider: WorkflowPersistenceProvider): DurableWaits {
     const state = this.#state;
+    let gaveBack = 0;
     const here = (): ErrorLocation => this.#locate(state.next);
-    const settings = { keys: this.keys, workflow: this.#workflow, provider, clock: state.clock, waitInProcessMs: this.#options.waitInProcessMs };
+    const settings = { keys: this.keys, workflow: this.#workflow, provider, clock: state.clock, waitInProcessMs: this.#options.waitInProcessMs, leaseTtlMs: this.#options.leaseTtlMs };
     return new DurableWaits(settings, state, {
       suspend: async () => {
         await this.#claim?.suspend();
-        if (this.#options.countsAttempts && state.attempts !== undefined && state.attempts > 0) state.attempts -= 1;
+        gaveBack = this.#options.countsAttempts && state.attempts !== undefined && state.attempts > 0 ? 1 : 0;
+        if (state.attempts !== undefined) state.attempts -= gaveBack;
         await this.#store.write(() => unleased(snapshotOf(state, "waiting", this.#foundry.properties as Record<string, unknown>)), here());
         state.status = "waiting";
       },
       reclaim: async () => {
         this.#claim?.resumeRenewing();
+        if (state.attempts !== undefined) state.attempts += gaveBack;
         await this.#save("running", here());
       },
     });

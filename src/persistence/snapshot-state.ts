@@ -99,6 +99,19 @@ export function unleased(snapshot: WorkflowExecutionSnapshot): WorkflowExecution
   return released;
 }
 
+/**
+ * A claimed record given back without having run (the coordinator closing, a foundry that could not
+ * be made, a shutdown before the wait): a `waiting` one is stored `running`, keeping its wait fields.
+ * The claim was due (a wake time that passed, or a delivery's mark), but this save clears the mark,
+ * and an event wait has no wake time to be found by again: kept `waiting`, it would never be
+ * claimed though its event sits in the mailbox. `running` and unleased, it is claimable at once; its
+ * run goes back to the wait, which consumes the event or suspends again (re-reading the mailbox).
+ */
+export function handedBack(record: Record<string, unknown>): Record<string, unknown> {
+  if (record.status === "waiting") record.status = "running";
+  return record;
+}
+
 /** What the last checkpoint stored, marked failed with `error`, with the run's timeline and annotations as they are now. */
 export function failedFrom(stored: WorkflowExecutionSnapshot, error: StoredError, state: SnapshotState): WorkflowExecutionSnapshot {
   const failed: Writable<WorkflowExecutionSnapshot> = { ...stored, status: "failed", error };

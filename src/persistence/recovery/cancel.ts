@@ -66,7 +66,8 @@ export function cancelledRecord(stored: WorkflowExecutionSnapshot, compensate: b
   const record: Record<string, unknown> = { ...stored, revision: stored.revision + 1, updatedAt: now, cancelledAt: stored.cancelledAt ?? now };
   delete record.wakeAt;
   delete record.waitingFor;
-  if (stored.status === "compensating") return record as unknown as WorkflowExecutionSnapshot;
+  // Restoring goes on with fresh attempts, as a failed one's starts: one that used them up would never end cancelled.
+  if (stored.status === "compensating") return { ...record, attempts: 0 } as unknown as WorkflowExecutionSnapshot;
   if (compensate && stored.nextOperationIndex > 0) {
     const index = stored.nextOperationIndex;
     const error = new WorkflowCancelledError({ workflowName: stored.workflowName }, "compensating its completed operations");

@@ -3,6 +3,7 @@ import { anyInstance, listKeys } from "../keys.js";
 import type { ListOptions } from "../list-options.js";
 import type { ClaimRequest, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
+import { handedBack } from "../snapshot-state.js";
 import type { ResolvedCoordinatorOptions } from "./coordinator-options.js";
 
 /** A record the provider's `claim()` stored as this coordinator's: the run adopts it without writing a claim. */
@@ -54,7 +55,7 @@ export async function releaseUnstarted(provider: WorkflowPersistenceProvider, { 
   delete released.leaseExpiresAt;
   released.attempts = Math.max(0, (snapshot.attempts ?? 1) - 1);
   const keys = keysOf(snapshot);
-  await callProvider({ call: "save", keys }, () => provider.save(released as unknown as WorkflowExecutionSnapshot));
+  await callProvider({ call: "save", keys }, () => provider.save(handedBack(released) as unknown as WorkflowExecutionSnapshot));
 }
 
 function keysOf(snapshot: WorkflowExecutionSnapshot): { foundryExecutionId: string; workflowId: string } {

@@ -128,9 +128,6 @@ class Coordinator implements RecoveryCoordinator {
 
   async #givenBack(claimed: ClaimedSnapshot, signal: AbortSignal): Promise<RecoveryOutcome> {
     const ref = { instanceId: claimed.snapshot.foundryExecutionId, workflowKey: claimed.snapshot.workflowId };
-    // A save recomputes a waiting record's due state: it would erase a delivery's mark and leave the
-    // event unseen for good. The claim is left to expire instead; the mark outlives it.
-    if (claimed.snapshot.status === "waiting") return { ...ref, status: "skipped", reason: "closed", detail: "the coordinator is closing; the waiting record is left to its lease, which keeps it due" };
     try {
       await releaseUnstarted(this.#options.provider, claimed);
     } catch (error) {

@@ -8,6 +8,7 @@ import { WorkflowCompensatedError, type SnapshotKeys } from "../errors.js";
 import { addPersistence } from "../middleware.js";
 import { callProvider, loadSnapshot } from "../provider-call.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
+import { handedBack } from "../snapshot-state.js";
 import type { ClaimedSnapshot } from "./claim-pages.js";
 import type { ResolvedCoordinatorOptions } from "./coordinator-options.js";
 import { deadLetterSnapshot, isDeadLetter } from "./dead-letter.js";
@@ -62,7 +63,8 @@ export async function resumeInstance(
       const settled = settledOutcome(options, ref, snapshot, lastError, attempts);
       if (settled !== undefined) return settled;
       const current = snapshot as WorkflowExecutionSnapshot;
-      if (attempts >= retry.attempts) return await deadLetter(options, ref, current, lastError, signal);
+      // Waiting is not failing: a waiting record is never dead-lettered (its run counts from here).
+      if (attempts >= retry.attempts && current.status !== "waiting") return await deadLetter(options, ref, current, lastError, signal);
       // Claims that never reached the store count no attempt there; this bounds them too.
       if (lastError !== undefined && tries >= retry.attempts) return failed(ref, lastError, attempts, false);
       const attempt = await runAttempt(options, shutdown, ref, current, signal, claimed && { stored: attempts, at: claimed.claimedAt, snapshot: claimed.snapshot });
@@ -156,7 +158,7 @@ async function runAttempt(
 
 // Best effort: when it fails, the instance only counts one attempt more than it ran.
 async function giveBackAttempt(options: ResolvedCoordinatorOptions, claimed: WorkflowExecutionSnapshot, attempts: number): Promise<void> {
-  const record = { ...claimed, revision: claimed.revision + 1, attempts };
+  const record = handedBack({ ...claimed, revision: claimed.revision + 1, attempts }) as unknown as WorkflowExecutionSnapshot;
   await callProvider({ call: "save", keys: keysOf({ instanceId: claimed.foundryExecutionId, workflowKey: claimed.workflowId }) }, () => options.provider.save(record)).catch(() => undefined);
 }
 

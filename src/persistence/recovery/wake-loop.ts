@@ -29,10 +29,10 @@ export class WakeLoop {
   }
 
   start(): void {
-    const { subscribe, onError } = this.#settings;
+    const { subscribe } = this.#settings;
     if (subscribe !== undefined) {
       this.#unsubscribe = subscribe(() => this.wake()).catch((error: unknown) => {
-        onError(error);
+        this.#report(error);
         return undefined;
       });
     }
@@ -58,7 +58,7 @@ export class WakeLoop {
     this.#stopped = true;
     clearTimeout(this.#timer);
     const unsubscribe = await this.#unsubscribe;
-    await Promise.all([this.#running, unsubscribe?.().catch(this.#settings.onError)]);
+    await Promise.all([this.#running, unsubscribe?.().catch((error: unknown) => this.#report(error))]);
   }
 
   async #passes(): Promise<void> {
@@ -67,8 +67,17 @@ export class WakeLoop {
       try {
         await this.#settings.pass();
       } catch (error) {
-        this.#settings.onError(error);
+        this.#report(error);
       }
     } while (this.#again && !this.#stopped);
+  }
+
+  // A handler that throws must not end the loop, nor leave a rejection nobody handles.
+  #report(error: unknown): void {
+    try {
+      this.#settings.onError(error);
+    } catch {
+      // Nothing is left to tell.
+    }
   }
 }

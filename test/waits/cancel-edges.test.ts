@@ -1,0 +1,183 @@
+import { describe, expect, it } from "vitest";
+import { action, createFoundry, createSmith, createWorkflow, isWorkflowForgeError, sleep } from "../../src/index.js";
+import { cancelledRecord } from "../../src/persistence/recovery/cancel.js";
+import type { WorkflowExecutionSnapshot } from "../../src/persistence/snapshot.js";
+import { MemoryPersistenceProvider, createRecoveryCoordinator, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
+import { createTestClock } from "../../src/persistence/testing/index.js";
+import { approvalWorkflow, approve, suspendAtApproval } from "./helpers.js";
+
+// `memory` seen through the list path: a provider that cannot claim in pages.
+function listing(memory: MemoryPersistenceProvider): WorkflowPersistenceProvider {
+  return new Proxy(memory, {
+    get(target, key) {
+      if (key === "capabilities") return { ...target.capabilities, claim: false };
+      if (key === "claim") return undefined;
+      const value = Reflect.get(target, key, target) as unknown;
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+const codeOf = (error: unknown): string | undefined => (isWorkflowForgeError(error) ? error.code : undefined);
+
+describe("cancel", () => {
+  it("ends a waiting instance cancelled: neither a plain forge nor a coordinator (claim or list path) runs it again, its event delivered", async () => {
+    const ran: string[] = [];
+    const workflow = approvalWorkflow(ran);
+    const memory = new MemoryPersistenceProvider();
+    await suspendAtApproval(memory, workflow, "expense-1");
+    const coordinator = createRecoveryCoordinator({ provider: memory, resolveWorkflow: () => workflow });
+    expect(await coordinator.cancel("expense-1", workflow.id)).toMatchObject({ result: "cancelled", status: "waiting" });
+    expect(await approve(memory, workflow, "expense-1")).toBe(true);
+    expect(await coordinator.resumeAll()).toMatchObject({ resumed: [], suspended: [], failed: [] });
+    expect(await createRecoveryCoordinator({ provider: listing(memory), resolveWorkflow: () => workflow }).resumeAll()).toMatchObject({ resumed: [], suspended: [], failed: [] });
+    const forged = await createSmith()
+      .forge(workflow, usePersistence(createFoundry("approval"), memory, { instanceId: "expense-1" }))
+      .catch((error: unknown) => error);
+    expect(codeOf(forged)).toBe("WORKFLOW_CANCELLED");
+    expect(ran).toEqual(["reserve"]);
+    expect(memory.tryLoad("expense-1", workflow.id)).toMatchObject({ status: "cancelled" });
+  });
+
+  it("stops a running instance leased by another process at its next save, with WorkflowCancelledError and nothing restored", async () => {
+    const ran: string[] = [];
+    let finish: () => void = () => undefined;
+    const workflow = createWorkflow("transfer")
+      .addOperation(action("debit", () => void ran.push("debit"), () => void ran.push("credit back")))
+      .addOperation(action("slow", () => new Promise<void>((resolve) => (finish = resolve))))
+      .addOperation(action("notify", () => void ran.push("notify")))
+      .build();
+    const memory = new MemoryPersistenceProvider();
+    const foundry = usePersistence(createFoundry("transfer"), memory, { instanceId: "t-1", owner: "worker-1", lease: { ttlMs: 60_000 } });
+    let started: () => void = () => undefined;
+    const atSlow = new Promise<void>((resolve) => (started = resolve));
+    foundry.on("operationStarted", (event) => void (event.operationName === "slow" && started()));
+    const run = createSmith()
+      .forge(workflow, foundry)
+      .catch((error: unknown) => error);
+    await atSlow;
+    const coordinator = createRecoveryCoordinator({ provider: memory, resolveWorkflow: () => workflow, owner: "worker-2" });
+    expect(await coordinator.cancel("t-1", workflow.id)).toMatchObject({ result: "cancelled", status: "running" });
+    finish();
+    expect(codeOf(await run)).toBe("WORKFLOW_CANCELLED");
+    expect(ran).toEqual(["debit"]);
+    expect(memory.tryLoad("t-1", workflow.id)).toMatchObject({ status: "cancelled" });
+  });
+
+  it("with compensate, lets the stopped run's lease end, then restores each completed operation once and ends cancelled", async () => {
+    const ran: string[] = [];
+    let finish: () => void = () => undefined;
+    const workflow = createWorkflow("transfer")
+      .addOperation(action("debit", () => void ran.push("debit"), () => void ran.push("credit back")))
+      .addOperation(action("slow", () => new Promise<void>((resolve) => (finish = resolve))))
+      .addOperation(action("notify", () => void ran.push("notify")))
+      .build();
+    const memory = new MemoryPersistenceProvider();
+    const clock = createTestClock();
+    const foundry = usePersistence(createFoundry("transfer", { clock }), memory, { instanceId: "t-1", owner: "worker-1", lease: { ttlMs: 60_000 } });
+    let started: () => void = () => undefined;
+    const atSlow = new Promise<void>((resolve) => (started = resolve));
+    foundry.on("operationStarted", (event) => void (event.operationName === "slow" && started()));
+    const run = createSmith()
+      .forge(workflow, foundry)
+      .catch((error: unknown) => error);
+    await atSlow;
+    const coordinator = createRecoveryCoordinator({ provider: memory, clock, resolveWorkflow: () => workflow, owner: "worker-2", leaseTtlMs: 60_000 });
+    expect(await coordinator.cancel("t-1", workflow.id, { compensate: true })).toMatchObject({ result: "compensating", status: "running" });
+    // The lease of the run being stopped still holds: nothing is restored beside it.
+    expect(await coordinator.resumeAll()).toMatchObject({ resumed: [], failed: [] });
+    finish();
+    expect(codeOf(await run)).toBe("WORKFLOW_CANCELLED");
+    expect(ran).toEqual(["debit"]);
+    clock.advance(60_000);
+    const report = await coordinator.resumeAll();
+    expect(report.resumed.length + report.failed.length + report.cancelled.length).toBe(1);
+    expect(ran).toEqual(["debit", "credit back"]);
+    expect(memory.tryLoad("t-1", workflow.id)).toMatchObject({ status: "cancelled" });
+    expect(await coordinator.resumeAll()).toMatchObject({ resumed: [], failed: [] });
+    expect(ran).toEqual(["debit", "credit back"]);
+  });
+
+  it("with compensate, of a waiting instance, restores its completed operations once and ends cancelled; its wake time wakes nothing", async () => {
+    const ran: string[] = [];
+    const workflow = createWorkflow("transfer")
+      .addOperation(action("debit", () => void ran.push("debit"), () => void ran.push("credit back")))
+      .addOperation(sleep("cool-off", 30 * 86_400_000))
+      .addOperation(action("notify", () => void ran.push("notify")))
+      .build();
+    const memory = new MemoryPersistenceProvider();
+    const clock = createTestClock();
+    await createSmith()
+      .forge(workflow, usePersistence(createFoundry("transfer", { clock }), memory, { instanceId: "t-1" }))
+      .catch(() => undefined);
+    const coordinator = createRecoveryCoordinator({ provider: memory, clock, resolveWorkflow: () => workflow });
+    expect(await coordinator.cancel("t-1", workflow.id, { compensate: true })).toMatchObject({ result: "compensating", status: "waiting" });
+    await coordinator.resumeAll();
+    expect(memory.tryLoad("t-1", workflow.id)).toMatchObject({ status: "cancelled" });
+    clock.advance(30 * 86_400_000);
+    await coordinator.resumeAll();
+    expect(ran).toEqual(["debit", "credit back"]);
+  });
+});
+
+describe("cancel of a dead letter", () => {
+  it("of one that used up its attempts while being undone, finishes restoring and ends cancelled", async () => {
+    const ran: string[] = [];
+    const workflow = createWorkflow("transfer")
+      .addOperation(action("debit", () => void ran.push("debit"), () => void ran.push("credit back")))
+      .addOperation(action("reserve", () => void ran.push("reserve"), () => void ran.push("release")))
+      .addOperation(sleep("cool-off", 30 * 86_400_000))
+      .build();
+    const memory = new MemoryPersistenceProvider();
+    const clock = createTestClock();
+    await createSmith()
+      .forge(workflow, usePersistence(createFoundry("transfer", { clock }), memory, { instanceId: "t-1" }))
+      .catch(() => undefined);
+    // Undoing it stopped after `reserve` was released, and the instance used up its attempts there.
+    const waiting = memory.tryLoad("t-1", workflow.id) as WorkflowExecutionSnapshot;
+    const undoing = cancelledRecord(waiting, true, new Date(clock.now()).toISOString());
+    const deadLetter: Record<string, unknown> = { ...undoing, nextOperationIndex: 1, attempts: 3 };
+    delete deadLetter.cancelledAt;
+    memory.save(deadLetter as unknown as WorkflowExecutionSnapshot);
+    const coordinator = createRecoveryCoordinator({ provider: memory, clock, resolveWorkflow: () => workflow, retry: { attempts: 3 } });
+    await coordinator.resumeAll();
+    expect(ran).toEqual(["debit", "reserve"]);
+    expect(await coordinator.cancel("t-1", workflow.id)).toMatchObject({ result: "compensating", status: "compensating" });
+    await coordinator.resumeAll();
+    expect(ran).toEqual(["debit", "reserve", "credit back"]);
+    expect(memory.tryLoad("t-1", workflow.id)).toMatchObject({ status: "cancelled" });
+  });
+});
+
+describe("cancel while a run is suspending", () => {
+  it("of an instance whose event landed in the same moment: the run rejects with WorkflowCancelledError, not as suspended", async () => {
+    const ran: string[] = [];
+    const workflow = approvalWorkflow(ran);
+    const memory = new MemoryPersistenceProvider();
+    const coordinator = createRecoveryCoordinator({ provider: memory, resolveWorkflow: () => workflow });
+    let cancelled = false;
+    // Right after the waiting save: the approval arrives and the instance is cancelled, before the run looks again.
+    const provider = new Proxy(memory, {
+      get(target, key) {
+        if (key === "save") {
+          return async (snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal) => {
+            target.save(snapshot, signal);
+            if (snapshot.status === "waiting" && !cancelled) {
+              cancelled = true;
+              await approve(target, workflow, "expense-1");
+              await coordinator.cancel("expense-1", workflow.id);
+            }
+          };
+        }
+        const value = Reflect.get(target, key, target) as unknown;
+        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const run = await createSmith()
+      .forge(workflow, usePersistence(createFoundry("approval"), provider, { instanceId: "expense-1" }))
+      .catch((error: unknown) => error);
+    expect(codeOf(run)).toBe("WORKFLOW_CANCELLED");
+    expect(ran).toEqual(["reserve"]);
+    expect(memory.tryLoad("expense-1", workflow.id)).toMatchObject({ status: "cancelled" });
+  });
+});

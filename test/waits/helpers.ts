@@ -1,0 +1,41 @@
+import { expect } from "vitest";
+import { action, createFoundry, createSmith, createWorkflow, isSuspended, waitForEvent } from "../../src/index.js";
+import { usePersistence, type MemoryPersistenceProvider, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
+import { createTestClock, type TestClock } from "../../src/persistence/testing/index.js";
+
+/** reserve → wait for `approved` → charge, logging each step it runs into `ran`. */
+export function approvalWorkflow(ran: string[]) {
+  return createWorkflow("approval")
+    .addOperation(action("reserve", () => void ran.push("reserve")))
+    .addOperation(waitForEvent("approval", "approved"))
+    .addOperation(action("charge", (by: string) => void ran.push(`charge ${by}`)))
+    .build();
+}
+
+export type ApprovalWorkflow = ReturnType<typeof approvalWorkflow>;
+
+/** Runs `workflow` as `instanceId` until it suspends at its wait (it must). */
+export async function suspendAtApproval(provider: WorkflowPersistenceProvider, workflow: ApprovalWorkflow, instanceId: string, clock: TestClock = createTestClock()): Promise<void> {
+  const foundry = usePersistence(createFoundry("approval", { clock }), provider, { instanceId });
+  const error = await createSmith()
+    .forge(workflow, foundry)
+    .catch((caught: unknown) => caught);
+  expect(isSuspended(error)).toBe(true);
+}
+
+/** Delivers `approved` (paid by `by`) to `instanceId`. */
+export function approve(provider: WorkflowPersistenceProvider, workflow: ApprovalWorkflow, instanceId: string, by = "ann"): Promise<boolean> {
+  if (provider.deliver === undefined) throw new TypeError("the provider has no mailbox");
+  return provider.deliver({ foundryExecutionId: instanceId, workflowId: workflow.id, name: "approved", eventId: `approval-${instanceId}`, payload: by, sentAt: new Date().toISOString() });
+}
+
+/** `memory` with `claim` replaced: every other member is the provider's own, bound to it. */
+export function withClaim(memory: MemoryPersistenceProvider, claim: MemoryPersistenceProvider["claim"]): MemoryPersistenceProvider {
+  return new Proxy(memory, {
+    get(target, key) {
+      if (key === "claim") return claim;
+      const value = Reflect.get(target, key, target) as unknown;
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}

@@ -1,0 +1,68 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { WakeLoop } from "../../src/persistence/recovery/wake-loop.js";
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve: () => void = () => undefined;
+  const promise = new Promise<void>((done) => (resolve = done));
+  return { promise, resolve };
+}
+
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+process.on("unhandledRejection", onUnhandled);
+afterEach(() => {
+  unhandled.length = 0;
+});
+
+describe("WakeLoop", () => {
+  it("runs one more pass for any number of wakes during a pass, never two at once, and none after stop", async () => {
+    let running = 0;
+    let most = 0;
+    let passes = 0;
+    const gates = [deferred(), deferred(), deferred()];
+    const loop = new WakeLoop({
+      pollIntervalMs: 3_600_000,
+      onError: (error) => expect.unreachable(String(error)),
+      pass: async () => {
+        most = Math.max(most, ++running);
+        await (gates[passes++] as { promise: Promise<void> }).promise;
+        running -= 1;
+      },
+    });
+    loop.start();
+    loop.wake();
+    loop.wake();
+    loop.wake();
+    (gates[0] as { resolve: () => void }).resolve();
+    await turn();
+    expect(passes).toBe(2);
+    const stopped = loop.stop();
+    loop.wake();
+    (gates[1] as { resolve: () => void }).resolve();
+    await stopped;
+    expect([passes, most]).toEqual([2, 1]);
+  });
+
+  it("goes on when the error handler itself throws: no unhandled rejection, and stop() resolves", async () => {
+    const subscribed = deferred();
+    const loop = new WakeLoop({
+      pollIntervalMs: 3_600_000,
+      subscribe: () => Promise.reject(new Error("no push connection")),
+      onError: () => {
+        throw new Error("the logger is down");
+      },
+      pass: () => {
+        subscribed.resolve();
+        return Promise.reject(new Error("the store is down"));
+      },
+    });
+    loop.start();
+    await subscribed.promise;
+    await turn();
+    await expect(loop.stop()).resolves.toBeUndefined();
+    await turn();
+    expect(unhandled).toEqual([]);
+  });
+});
