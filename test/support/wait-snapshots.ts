@@ -31,7 +31,8 @@ export function seedWaits(): WorkflowExecutionSnapshot[] {
     record("expense-7", 9 * day, { status: "waiting", waitingFor: "approved", wakeAt: at(6 * day), consumedEvents: ["mail-1", "mail 2"] }),
     record("cool-4", 3 * day, { status: "waiting", wakeAt: at(-minute) }),
     record("cool-3", 2 * day, { status: "waiting", wakeAt: at(-2 * 60 * minute) }),
-    record("gone-1", day, { status: "cancelled", cancelledAt: at(-day) }),
+    // A minute past the day, so that `--older-than 1d` run in the same millisecond still finds it.
+    record("gone-1", day + minute, { status: "cancelled", cancelledAt: at(-day) }),
     record("done-1", minute, { status: "completed", nextOperationIndex: 3 }),
   ];
 }
