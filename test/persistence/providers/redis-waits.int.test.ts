@@ -9,17 +9,13 @@ import { createRecoveryCoordinator, signalInstance, usePersistence, type Recover
 import type { ClaimRequest } from "../../../src/persistence/provider.js";
 import { RedisPersistenceProvider } from "../../../src/persistence/providers/redis.js";
 import { bundleForChild } from "../../support/bundle.js";
+import { approvalTrials } from "../../support/approval-trials.js";
 import { describeWithServer } from "../../support/describe-with-server.js";
 import { startRedis } from "../../support/redis-server.js";
 
 // Durable waits end to end on Redis: runs suspend at their wait through one client, approvals are
 // sent through another, and a coordinator resumes them.
 
-const turns = async (count: number): Promise<void> => {
-  for (let i = 0; i < count; i++) await new Promise((resolve) => setImmediate(resolve));
-};
-
-/** Runs a child to its end: what it printed, or a rejection with its stderr. */
 function runChild(child: string, env: Record<string, string>): Promise<string> {
   return new Promise((resolve, reject) => {
     const spawned = spawn(process.execPath, [child], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
@@ -96,39 +92,7 @@ describeWithServer("Durable waits on a real redis-server", server, (started) => 
     clients.push({ close: () => nodeRedis.close() });
     const provider = new RedisPersistenceProvider({ client: ioredis(), keyPrefix });
     const sender = new RedisPersistenceProvider({ client: nodeRedis, keyPrefix });
-    const paid = new Map<string, unknown[]>();
-    const approval = createWorkflow("Approval")
-      .addOperation(action("reserve", () => undefined))
-      .addOperation(waitForEvent<{ id: string }>("approval", "approved"))
-      .addOperation(action("charge", (event: { id: string }) => void paid.set(event.id, [...(paid.get(event.id) ?? []), event])))
-      .build();
-    const coordinator = createRecoveryCoordinator({ provider, resolveWorkflow: () => approval });
-    const timings = ["before", "during", "after"] as const;
-    const trial = async (id: string, when: (typeof timings)[number]): Promise<void> => {
-      const send = () => signalInstance(sender, { instanceId: id, workflowKey: "Approval" }, "approved", { id }, { eventId: `mail-${id}` });
-      const forge = () =>
-        createSmith()
-          .forge(approval, usePersistence(createFoundry("Approval"), provider, { instanceId: id }))
-          .catch((error: unknown) => {
-            if (!isSuspended(error)) throw error;
-          });
-      if (when === "before") await send().then(forge);
-      else if (when === "after") await forge().then(send);
-      else await Promise.all([forge(), turns(Math.floor(Math.random() * 12)).then(send)]);
-    };
-    try {
-      for (let batch = 0; batch < 20; batch++) {
-        const ids = Array.from({ length: 50 }, (_, i) => `approval-${batch * 50 + i}`);
-        await Promise.all(ids.map((id) => trial(id, timings[Math.floor(Math.random() * 3)]!)));
-        // What suspended is due now (its event arrived): one pass resumes it.
-        await coordinator.resumeAll();
-      }
-      expect(await provider.list()).toEqual([]);
-      expect(paid.size).toBe(1_000);
-      for (const [id, events] of paid) expect(events, id).toEqual([{ id }]);
-    } finally {
-      await coordinator.close();
-    }
+    await approvalTrials(provider, sender);
   }, 120_000);
 
   it("300 waiting instances each sent one event 5 times at once from 5 processes, with 2 started coordinators: every instance continues exactly once", async () => {

@@ -4,58 +4,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { action, createFoundry, createSmith, createWorkflow, isSuspended, waitForEvent } from "../../../src/index.js";
-import { createRecoveryCoordinator, signalInstance, usePersistence, type WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
 import type { ClaimRequest } from "../../../src/persistence/provider.js";
 import { PostgresPersistenceProvider } from "../../../src/persistence/providers/postgres.js";
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
+import { action, createFoundry, createSmith, createWorkflow, isSuspended, waitForEvent } from "../../../src/index.js";
+import { createRecoveryCoordinator, signalInstance, usePersistence } from "../../../src/persistence/index.js";
+import { approvalTrials } from "../../support/approval-trials.js";
 import { describeWithServer } from "../../support/describe-with-server.js";
 import { startPostgres } from "../../support/postgres-server.js";
 import { freshTable } from "./postgres-cases.js";
 
 // Durable waits end to end on the SQL stores: runs suspend at their wait through one connection,
 // approvals are sent through another, and a coordinator resumes them.
-
-const turns = async (count: number): Promise<void> => {
-  for (let i = 0; i < count; i++) await new Promise((resolve) => setImmediate(resolve));
-};
-
-/** 1,000 approvals, each sent before, during or after its run reaches the wait, through `sender`; `provider` runs them. */
-async function approvalTrials(provider: WorkflowPersistenceProvider, sender: WorkflowPersistenceProvider): Promise<void> {
-  const paid = new Map<string, unknown[]>();
-  const approval = createWorkflow("Approval")
-    .addOperation(action("reserve", () => undefined))
-    .addOperation(waitForEvent<{ id: string }>("approval", "approved"))
-    .addOperation(action("charge", (event: { id: string }) => void paid.set(event.id, [...(paid.get(event.id) ?? []), event])))
-    .build();
-  const coordinator = createRecoveryCoordinator({ provider, resolveWorkflow: () => approval });
-  const timings = ["before", "during", "after"] as const;
-  const trial = async (id: string, when: (typeof timings)[number]): Promise<void> => {
-    const send = () => signalInstance(sender, { instanceId: id, workflowKey: "Approval" }, "approved", { id }, { eventId: `mail-${id}` });
-    const forge = () =>
-      createSmith()
-        .forge(approval, usePersistence(createFoundry("Approval"), provider, { instanceId: id }))
-        .catch((error: unknown) => {
-          if (!isSuspended(error)) throw error;
-        });
-    if (when === "before") await send().then(forge);
-    else if (when === "after") await forge().then(send);
-    else await Promise.all([forge(), turns(Math.floor(Math.random() * 12)).then(send)]);
-  };
-  try {
-    for (let batch = 0; batch < 20; batch++) {
-      const ids = Array.from({ length: 50 }, (_, i) => `approval-${batch * 50 + i}`);
-      await Promise.all(ids.map((id) => trial(id, timings[Math.floor(Math.random() * 3)]!)));
-      // What suspended is due now (its event arrived): one pass resumes it.
-      await coordinator.resumeAll();
-    }
-    expect(await provider.list!()).toEqual([]);
-    expect(paid.size).toBe(1_000);
-    for (const [id, events] of paid) expect(events, id).toEqual([{ id }]);
-  } finally {
-    await coordinator.close();
-  }
-}
 
 describe("Durable waits on SQLite", () => {
   it("1,000 approvals, each sent before, during or after its run reaches the wait, through a second connection: every event is consumed once and every run completes", async () => {
