@@ -3,9 +3,8 @@ import { WaitTimeoutError, WorkflowSuspendedError, isWorkflowForgeError, type Er
 import type { WorkflowInfo } from "../types.js";
 import type { WaitHost, WaitRequest, WaitSpec } from "../waits.js";
 import type { SnapshotKeys } from "./errors.js";
-import { nextEvent, type DeliveredEvent } from "./mailbox.js";
+import { pendingEvent, receivesEvents, type DeliveredEvent, type ReceivingProvider } from "./mailbox.js";
 import { explainConflict } from "./cancellation.js";
-import { callProvider } from "./provider-call.js";
 import type { WorkflowPersistenceProvider } from "./provider.js";
 import { isoTime, type SnapshotState } from "./snapshot-state.js";
 
@@ -67,12 +66,6 @@ export class DurableWaits implements WaitHost {
     return this.#suspend(spec, signal, location);
   }
 
-  /** The wait at `next` completed: the next one fixes its own wake time. */
-  completed(): void {
-    this.#state.wakeAt = undefined;
-    this.#state.waitingFor = undefined;
-  }
-
   // The wake time (epoch ms) of the wait at `next`: stored when a run reached it before, else fixed now.
   // Stored fields are reused only when they are this wait's: a wait changed in place keeps the
   // fingerprint (operation names), and a sleep must not inherit an old event wait's (no wake time).
@@ -114,10 +107,10 @@ export class DurableWaits implements WaitHost {
     return new WorkflowSuspendedError({ ...location, instanceId: keys.foundryExecutionId, workflowKey: keys.workflowId, wakeAt: wakeAt === undefined ? undefined : new Date(wakeAt), waitingFor });
   }
 
-  async #receive(name: string, signal: AbortSignal, location: ErrorLocation): Promise<DeliveredEvent | undefined> {
+  // Called after #requireMailbox, which checked that the provider receives events.
+  #receive(name: string, signal: AbortSignal, location: ErrorLocation): Promise<DeliveredEvent | undefined> {
     const { provider, keys } = this.#settings;
-    const events = await callProvider({ call: "receive", keys, location }, () => (provider.receive as NonNullable<typeof provider.receive>)(keys, name, signal));
-    return nextEvent(events, this.#state.consumedEvents);
+    return pendingEvent(provider as ReceivingProvider, keys, name, this.#state.consumedEvents, signal, location);
   }
 
   // The event is this wait's output; the checkpoint that follows stores it as consumed.
@@ -128,7 +121,7 @@ export class DurableWaits implements WaitHost {
 
   #requireMailbox(location: ErrorLocation): void {
     const { provider } = this.#settings;
-    if (provider.capabilities?.mailbox === true && typeof provider.receive === "function") return;
+    if (receivesEvents(provider)) return;
     throw new TypeError(`waitForEvent "${location.operationName ?? ""}" of ${location.workflowName ?? ""}: the persistence provider does not declare capabilities.mailbox`);
   }
 

@@ -1,4 +1,7 @@
+import type { ErrorLocation } from "../errors.js";
 import type { SnapshotKeys } from "./errors.js";
+import { callProvider } from "./provider-call.js";
+import type { WorkflowPersistenceProvider } from "./provider.js";
 
 /**
  * One event sent to an instance (`coordinator.signal`), as a provider's mailbox stores it: at most
@@ -29,4 +32,28 @@ export function nextEvent(events: readonly DeliveredEvent[], consumed: readonly 
 /** The instance keys of `event`. */
 export function eventKeys(event: DeliveredEvent): SnapshotKeys {
   return { foundryExecutionId: event.foundryExecutionId, workflowId: event.workflowId };
+}
+
+/** A provider that can read an instance's events. */
+export type ReceivingProvider = WorkflowPersistenceProvider & Required<Pick<WorkflowPersistenceProvider, "receive">>;
+
+/** True when `provider` declares the mailbox capability and has `receive()`: declared, never probed. */
+export function receivesEvents(provider: WorkflowPersistenceProvider): provider is ReceivingProvider {
+  return provider.capabilities?.mailbox === true && typeof provider.receive === "function";
+}
+
+/**
+ * What the next wait for `name` of the instance `keys` receives: the first event of that name its
+ * waits have not consumed (`consumed`), read from the mailbox through the typed provider call.
+ */
+export async function pendingEvent(
+  provider: ReceivingProvider,
+  keys: SnapshotKeys,
+  name: string,
+  consumed: readonly string[] | undefined,
+  signal: AbortSignal,
+  location?: ErrorLocation,
+): Promise<DeliveredEvent | undefined> {
+  const events = await callProvider({ call: "receive", keys, location }, () => provider.receive(keys, name, signal));
+  return nextEvent(events, consumed);
 }

@@ -3,7 +3,7 @@ import type { SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { anyInstance } from "../keys.js";
 import { callProvider } from "../provider-call.js";
-import { nextEvent } from "../mailbox.js";
+import { pendingEvent, type ReceivingProvider } from "../mailbox.js";
 
 /**
  * Every snapshot `provider.list` yields for `filter`, whether it returns an array or an async
@@ -40,8 +40,7 @@ export async function dueSnapshots(
       const { foundryExecutionId, workflowId, waitingFor } = snapshot;
       const keys = { foundryExecutionId, workflowId };
       try {
-        const events = await callProvider({ call: "receive", keys }, () => (provider.receive as NonNullable<typeof provider.receive>)(keys, waitingFor, signal));
-        if (nextEvent(events, snapshot.consumedEvents) !== undefined) due.push(snapshot);
+        if ((await pendingEvent(provider as ReceivingProvider, keys, waitingFor, snapshot.consumedEvents, signal)) !== undefined) due.push(snapshot);
       } catch (error) {
         if (signal.aborted) throw error;
         onUnreadable(snapshot, error);

@@ -2,7 +2,7 @@ import { requireName, requireOptionalSignal, requireOptionsObject, rejectUnknown
 import type { Clock } from "../../clock.js";
 import type { InstanceIdentity } from "../../types.js";
 import { encodeValue } from "../codec/codec.js";
-import type { DeliveredEvent } from "../mailbox.js";
+import { receivesEvents, type DeliveredEvent } from "../mailbox.js";
 import { callProvider } from "../provider-call.js";
 import type { WorkflowPersistenceProvider } from "../provider.js";
 
@@ -21,7 +21,7 @@ export interface SignalResult {
 
 /** Throws `TypeError` unless `provider` declares the mailbox capability and has its methods. */
 export function requireMailbox(provider: WorkflowPersistenceProvider, where: string): asserts provider is WorkflowPersistenceProvider & Required<Pick<WorkflowPersistenceProvider, "deliver" | "receive">> {
-  if (provider.capabilities?.mailbox === true && typeof provider.deliver === "function" && typeof provider.receive === "function") return;
+  if (receivesEvents(provider) && typeof provider.deliver === "function") return;
   throw new TypeError(`${where}: the provider does not declare capabilities.mailbox (deliver and receive), so it cannot store events; got ${describe(provider)}`);
 }
 
