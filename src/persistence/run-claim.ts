@@ -3,7 +3,7 @@ import type { ErrorLocation } from "../errors.js";
 import { SnapshotConflictError, describeKeys, type SnapshotKeys } from "./errors.js";
 import { LeaseKeeper } from "./lease.js";
 import type { WorkflowExecutionSnapshot } from "./snapshot.js";
-import { handedBack } from "./snapshot-state.js";
+import { givenBack } from "./snapshot-state.js";
 import type { WriteMode } from "./snapshot-store.js";
 
 /** What the claim needs from the session that owns it. */
@@ -83,12 +83,7 @@ export class RunClaim {
     if (this.#lease.lost !== undefined) return false;
     await this.#lease.stopRenewing();
     try {
-      return await this.#writes.rewrite((stored) => {
-        const released: Record<string, unknown> = { ...stored };
-        delete released.leaseExpiresAt;
-        if (typeof stored.attempts === "number" && stored.attempts > 0) released.attempts = stored.attempts - 1;
-        return handedBack(released) as unknown as WorkflowExecutionSnapshot;
-      }, "release");
+      return await this.#writes.rewrite(givenBack, "release");
     } catch (error) {
       this.#writes.logger.warn(`could not release the claim on ${describeKeys(this.#keys)}`, error);
       return false;

@@ -112,6 +112,16 @@ export function handedBack(record: Record<string, unknown>): Record<string, unkn
   return record;
 }
 
+/**
+ * `snapshot` given back by the claim that took it, without having run on: no lease, and without the
+ * attempt that claim counted, {@link handedBack} so that a woken wait stays claimable.
+ */
+export function givenBack(snapshot: WorkflowExecutionSnapshot): WorkflowExecutionSnapshot {
+  const released: Record<string, unknown> = { ...unleased(snapshot) };
+  if (typeof snapshot.attempts === "number" && snapshot.attempts > 0) released.attempts = snapshot.attempts - 1;
+  return handedBack(released) as unknown as WorkflowExecutionSnapshot;
+}
+
 /** What the last checkpoint stored, marked failed with `error`, with the run's timeline and annotations as they are now. */
 export function failedFrom(stored: WorkflowExecutionSnapshot, error: StoredError, state: SnapshotState): WorkflowExecutionSnapshot {
   const failed: Writable<WorkflowExecutionSnapshot> = { ...stored, status: "failed", error };

@@ -3,7 +3,7 @@ import { anyInstance, listKeys } from "../keys.js";
 import type { ListOptions } from "../list-options.js";
 import type { ClaimRequest, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
-import { handedBack } from "../snapshot-state.js";
+import { givenBack } from "../snapshot-state.js";
 import type { ResolvedCoordinatorOptions } from "./coordinator-options.js";
 
 /** A record the provider's `claim()` stored as this coordinator's: the run adopts it without writing a claim. */
@@ -51,11 +51,8 @@ export async function claimPage(
  * without a lease, and without the attempt the claim counted, so another worker takes it at once.
  */
 export async function releaseUnstarted(provider: WorkflowPersistenceProvider, { snapshot }: ClaimedSnapshot): Promise<void> {
-  const released: Record<string, unknown> = { ...snapshot, revision: snapshot.revision + 1, updatedAt: new Date().toISOString() };
-  delete released.leaseExpiresAt;
-  released.attempts = Math.max(0, (snapshot.attempts ?? 1) - 1);
-  const keys = keysOf(snapshot);
-  await callProvider({ call: "save", keys }, () => provider.save(handedBack(released) as unknown as WorkflowExecutionSnapshot));
+  const released = givenBack({ ...snapshot, revision: snapshot.revision + 1, updatedAt: new Date().toISOString() });
+  await callProvider({ call: "save", keys: keysOf(snapshot) }, () => provider.save(released));
 }
 
 function keysOf(snapshot: WorkflowExecutionSnapshot): { foundryExecutionId: string; workflowId: string } {
