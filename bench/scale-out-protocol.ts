@@ -13,7 +13,8 @@ export const workflow: Workflow<{ n: number }> = (() => {
 })();
 
 export type Backend = "postgres" | "redis";
-export type SideName = "coordinator" | "plain" | "raw";
+/** `raw-prepared`: the raw upsert as a named prepared statement (Postgres only); `raw`, sent as text, is the floor. */
+export type SideName = "coordinator" | "plain" | "raw" | "raw-prepared";
 
 export const rawTable = "scale_out_raw";
 export const rawUpsert = `INSERT INTO ${rawTable} (instance_id, data) VALUES ($1, $2) ON CONFLICT (instance_id) DO UPDATE SET data = EXCLUDED.data`;
