@@ -8,7 +8,7 @@ import { startPostgres } from "../test/support/postgres-server.js";
 import { rawRecord, rawTable, rawUpsert, steps, workflow } from "./scale-out-protocol.js";
 
 // One process's CPU per step, for profiling one side of the scale-out bench alone:
-// `npx tsx bench/profile-step.ts <raw|plain|coordinator> [instances] [postgres|memory]`, under
+// `npx tsx bench/profile-step.ts <raw|plain|leased|coordinator> [instances] [postgres|memory]`, under
 // `node --cpu-prof --import tsx` to profile. On a throw-away Postgres by default; `memory` measures
 // the engine and persistence path alone, with no network (no raw side). User and system time are
 // reported apart: a CPU profile samples wall-clock time, so a socket write that hands the CPU to
@@ -45,9 +45,11 @@ async function runSide(ids: readonly string[]): Promise<void> {
       if (report.resumed.length === 0) break;
     }
     await coordinator.close();
-  } else if (side === "plain") {
+  } else if (side === "plain" || side === "leased") {
+    // leased: plain usePersistence with the coordinator's lease, to tell the lease's cost from the coordinator's.
+    const lease = side === "leased" ? { lease: { ttlMs: 30_000 } } : {};
     await inLanes(ids, 4, async (id) => {
-      const foundry = usePersistence(createFoundry(workflow.name, { executionId: id, properties: { n: 1 } }), provider, { instanceId: id, workflowKey: workflow.id });
+      const foundry = usePersistence(createFoundry(workflow.name, { executionId: id, properties: { n: 1 } }), provider, { instanceId: id, workflowKey: workflow.id, ...lease });
       await smith.forge(workflow, foundry, { input: 0 });
     });
   } else {
