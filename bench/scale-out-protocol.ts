@@ -43,7 +43,7 @@ export function rawRecord(instanceId: string, step: number, createdAt: string): 
 }
 
 export type ToWorker =
-  | { readonly type: "init"; readonly backend: Backend; readonly url: string; readonly concurrency: number }
+  | { readonly type: "init"; readonly backend: Backend; readonly url: string; readonly concurrency: number; readonly preparedStatements: boolean }
   | { readonly type: "run"; readonly side: SideName; readonly instanceIds: readonly string[] }
   | { readonly type: "exit" };
 

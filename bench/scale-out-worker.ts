@@ -33,7 +33,7 @@ function connect(message: Extract<ToWorker, { type: "init" }>): Store {
       },
     } as PostgresPreparingClient;
     return {
-      provider: new PostgresPersistenceProvider({ client, preparedStatements: true }),
+      provider: message.preparedStatements ? new PostgresPersistenceProvider({ client, preparedStatements: true }) : new PostgresPersistenceProvider({ client }),
       rawWrite: (id, text, prepared) => (prepared ? client.query({ name: "scale_out_raw_upsert", text: rawUpsert, values: [id, text] }) : client.query(rawUpsert, [id, text])),
       close: () => pool.end(),
     };

@@ -31,6 +31,8 @@ const queriesTarget = 1.15;
 // Postgres also measures the raw upsert as a named prepared statement, as the provider sends its
 // checkpoints here (preparedStatements: true); the floor the target is stated against stays the
 // upsert sent as text, what a hand-written worker does by default.
+// SCALE_OUT_PREPARED=0 runs the provider without them, for comparing.
+const preparedStatements = process.env.SCALE_OUT_PREPARED !== "0";
 const sidesOf: Record<Backend, readonly SideName[]> = { postgres: ["coordinator", "plain", "raw", "raw-prepared"], redis: ["coordinator", "plain", "raw"] };
 const sideLabels: Record<SideName, string> = {
   coordinator: "recovery coordinator (resumeAll, lease)",
@@ -207,7 +209,7 @@ interface StoreResult {
 async function measureStore(admin: StoreAdmin): Promise<StoreResult> {
   const pool = Array.from({ length: workers }, startWorker);
   try {
-    for (const worker of pool) tell(worker, { type: "init", backend: admin.backend, url: admin.url, concurrency });
+    for (const worker of pool) tell(worker, { type: "init", backend: admin.backend, url: admin.url, concurrency, preparedStatements });
     await Promise.all(pool.map((worker) => worker.next()));
     const sides = sidesOf[admin.backend];
     for (const side of sides) await runSide(admin, pool, side, warmupInstances, "warmup");
@@ -287,7 +289,7 @@ export async function run(): Promise<BenchSection> {
   }
   notes.push(
     `Each trial: ${instancesOf.postgres.toLocaleString("en")} (Redis: ${instancesOf.redis.toLocaleString("en")}, as its raw side would otherwise finish in about 0.2 s) ${steps}-step workflows of no-op operations per side, spread over ${workers} worker processes with concurrency ${concurrency} each (a pg Pool of ${concurrency} connections, or one ioredis connection, per process), on a throw-away server on 127.0.0.1 (Postgres with fsync and synchronous_commit on). ${trials} trials after a warm-up of ${warmupInstances} instances per side; the sides' order rotates between trials, and each ratio compares sides of the same trial.`,
-    "Postgres: the coordinator and plain sides run the provider with `preparedStatements: true` (its checkpoints, loads and deletes as named statements, each parsed once per connection); the raw side sends its upsert as text, the floor the target is stated against, and `raw, prepared` the same upsert as a named statement.",
+    `Postgres: the coordinator and plain sides run the provider with \`preparedStatements: ${String(preparedStatements)}\`${preparedStatements ? "" : " (SCALE_OUT_PREPARED=0)"} (with true, its checkpoints, loads and deletes as named statements, each parsed once per connection); the raw side sends its upsert as text, the floor the target is stated against, and \`raw, prepared\` the same upsert as a named statement.`,
     "coordinator: the instances are enqueued beforehand (not timed); every worker runs `resumeAll()` until a pass resumes nothing, as the README runs it: each pass claims pages of `concurrency` claimable instances in one call (Postgres: `UPDATE ... FOR UPDATE SKIP LOCKED`; Redis: one script over the sorted set of unfinished records) until a page comes back empty, and each run adopts its claim without writing one. plain: `usePersistence` without a lease, each worker running its share of fresh instances (one load, ten checkpoints, one delete each). raw: each worker writes its share with one `INSERT ... ON CONFLICT DO UPDATE` (Redis: one `SET`) of the record as JSON per step, and nothing else.",
     "steps/s: all workers' steps over the wall time from sending the work to the last worker's answer. Queries per step: every statement (Redis: command) the workers' clients sent, counted by wrapping the client in each worker (listing, claims lost to another worker, checkpoints, loads and deletes included; the enqueueing is not). Client CPU: user + system time of the worker processes per step; server CPU: the server process's and its children's (Postgres's backends), from /proc, per step. Lost claims: instances a worker tried to claim after another worker had (each would cost one refused compare-and-set; claiming in pages loses none).",
     `Load average (1 min) ${loadBefore.toFixed(2)} at the start, ${(loadavg()[0] ?? Number.NaN).toFixed(2)} at the end; the section took ${Math.round((Date.now() - began) / 1000)} s.`,
