@@ -62,11 +62,11 @@ export type PostgresPersistenceProviderOptions = PostgresTableOptions &
          * Sends the statements of save, tryLoad, delete, deliver and receive as named prepared
          * statements (pg's `{ name, text, values }`): each connection parses and plans them once and
          * then only binds and executes them, which saves the client and the server much of a
-         * checkpoint's cost. A claim is still sent as text, planned with its values. Needs a connection that
-         * keeps its prepared statements between calls: not PgBouncer in transaction or statement mode
-         * before 1.21 (from 1.21 with `max_prepared_statements` set), and not PGlite. A table
-         * dropped and recreated with other columns under a running provider makes its statements fail
-         * until the connections are renewed. @default false
+         * checkpoint's cost. A claim is still sent as text, planned with its values. Needs
+         * connections that keep their prepared statements between calls: not PgBouncer in
+         * transaction or statement mode before 1.21 (from 1.21 with `max_prepared_statements` set),
+         * and not PGlite. A table dropped and recreated with other columns under a running provider
+         * makes its statements fail until the connections are renewed. @default false
          */
         readonly preparedStatements: true;
       }
