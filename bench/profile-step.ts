@@ -1,3 +1,5 @@
+import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import pg from "pg";
 import { createFoundry, createSmith } from "../dist/index.js";
 import { MemoryPersistenceProvider, createRecoveryCoordinator, usePersistence, type WorkflowPersistenceProvider } from "../dist/persistence/index.js";
@@ -6,11 +8,12 @@ import { startPostgres } from "../test/support/postgres-server.js";
 import { rawRecord, rawTable, rawUpsert, steps, workflow } from "./scale-out-protocol.js";
 
 // One process's CPU per step, for profiling one side of the scale-out bench alone:
-// `npx tsx bench/profile-step.ts <raw|plain|coordinator> [instances] [postgres|memory]`, under
+// `npx tsx bench/profile-step.ts <raw|plain|leased|coordinator> [instances] [postgres|memory]`, under
 // `node --cpu-prof --import tsx` to profile. On a throw-away Postgres by default; `memory` measures
 // the engine and persistence path alone, with no network (no raw side). User and system time are
 // reported apart: a CPU profile samples wall-clock time, so a socket write that hands the CPU to
-// the server looks dear in it.
+// the server looks dear in it. PROFILE=<file.cpuprofile> profiles the measured round alone (not the
+// warm-up, nor the coordinator's untimed enqueueing); PREPARED=0 sends Postgres statements as text.
 
 const side = process.argv[2] ?? "coordinator";
 const count = Number(process.argv[3] ?? 2_000);
@@ -19,7 +22,7 @@ if (inMemory && side === "raw") throw new Error("the raw side needs Postgres");
 const server = inMemory ? undefined : await startPostgres();
 if (server !== undefined && "skipped" in server) throw new Error(server.skipped);
 const pool = server === undefined ? undefined : new pg.Pool({ connectionString: server.url, max: 4 });
-const postgres = pool === undefined ? undefined : new PostgresPersistenceProvider({ client: pool });
+const postgres = pool === undefined ? undefined : new PostgresPersistenceProvider({ client: pool, preparedStatements: process.env.PREPARED !== "0" });
 const provider: WorkflowPersistenceProvider = postgres ?? new MemoryPersistenceProvider();
 await postgres?.migrate();
 await pool?.query(`CREATE TABLE IF NOT EXISTS ${rawTable} (instance_id text PRIMARY KEY, data text NOT NULL)`);
@@ -42,9 +45,11 @@ async function runSide(ids: readonly string[]): Promise<void> {
       if (report.resumed.length === 0) break;
     }
     await coordinator.close();
-  } else if (side === "plain") {
+  } else if (side === "plain" || side === "leased") {
+    // leased: plain usePersistence with the coordinator's lease, to tell the lease's cost from the coordinator's.
+    const lease = side === "leased" ? { lease: { ttlMs: 30_000 } } : {};
     await inLanes(ids, 4, async (id) => {
-      const foundry = usePersistence(createFoundry(workflow.name, { executionId: id, properties: { n: 1 } }), provider, { instanceId: id, workflowKey: workflow.id });
+      const foundry = usePersistence(createFoundry(workflow.name, { executionId: id, properties: { n: 1 } }), provider, { instanceId: id, workflowKey: workflow.id, ...lease });
       await smith.forge(workflow, foundry, { input: 0 });
     });
   } else {
@@ -63,10 +68,17 @@ async function round(tag: string, n: number): Promise<Record<string, number>> {
     await inLanes(ids, 4, (id) => enqueuer.enqueue(workflow, { instanceId: id, properties: { n: 1 } }));
     await enqueuer.close();
   }
+  const profile = tag === "measured" ? process.env.PROFILE : undefined;
+  const session = profile === undefined ? undefined : new Session();
+  session?.connect();
+  await session?.post("Profiler.enable");
+  await session?.post("Profiler.setSamplingInterval", { interval: 100 });
+  await session?.post("Profiler.start");
   const cpu = process.cpuUsage();
   const started = performance.now();
   await runSide(ids);
   const used = process.cpuUsage(cpu);
+  if (session !== undefined && profile !== undefined) writeFileSync(profile, JSON.stringify((await session.post("Profiler.stop")).profile));
   const stepCount = n * steps;
   return { cpuUsPerStep: (used.user + used.system) / stepCount, userUsPerStep: used.user / stepCount, systemUsPerStep: used.system / stepCount, stepsPerS: stepCount / ((performance.now() - started) / 1000) };
 }

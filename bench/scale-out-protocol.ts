@@ -13,7 +13,8 @@ export const workflow: Workflow<{ n: number }> = (() => {
 })();
 
 export type Backend = "postgres" | "redis";
-export type SideName = "coordinator" | "plain" | "raw";
+/** `raw-prepared`: the raw upsert as a named prepared statement (Postgres only); `raw`, sent as text, is the floor. */
+export type SideName = "coordinator" | "plain" | "raw" | "raw-prepared";
 
 export const rawTable = "scale_out_raw";
 export const rawUpsert = `INSERT INTO ${rawTable} (instance_id, data) VALUES ($1, $2) ON CONFLICT (instance_id) DO UPDATE SET data = EXCLUDED.data`;
@@ -42,7 +43,7 @@ export function rawRecord(instanceId: string, step: number, createdAt: string): 
 }
 
 export type ToWorker =
-  | { readonly type: "init"; readonly backend: Backend; readonly url: string; readonly concurrency: number }
+  | { readonly type: "init"; readonly backend: Backend; readonly url: string; readonly concurrency: number; readonly preparedStatements: boolean }
   | { readonly type: "run"; readonly side: SideName; readonly instanceIds: readonly string[] }
   | { readonly type: "exit" };
 

@@ -2,7 +2,7 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { createFoundry, createSmith } from "../dist/index.js";
 import { createRecoveryCoordinator, usePersistence, type RecoveryCoordinator, type WorkflowPersistenceProvider } from "../dist/persistence/index.js";
-import { PostgresPersistenceProvider, type PostgresClient } from "../dist/persistence/postgres.js";
+import { PostgresPersistenceProvider, type PostgresPreparingClient, type PostgresQueryConfig } from "../dist/persistence/postgres.js";
 import { RedisPersistenceProvider, type IoRedisLikeClient } from "../dist/persistence/redis.js";
 import { rawRecord, rawRedisKey, rawUpsert, redisPrefix, steps, workflow, type FromWorker, type SideName, type ToWorker, type WorkerTally } from "./scale-out-protocol.js";
 
@@ -12,8 +12,8 @@ import { rawRecord, rawRedisKey, rawUpsert, redisPrefix, steps, workflow, type F
 
 interface Store {
   readonly provider: WorkflowPersistenceProvider;
-  /** The raw floor: one upsert (Postgres) or one SET (Redis) of `text`. */
-  readonly rawWrite: (instanceId: string, text: string) => Promise<unknown>;
+  /** The raw floor: one upsert (Postgres) or one SET (Redis) of `text`; `prepared`: the upsert as a named statement. */
+  readonly rawWrite: (instanceId: string, text: string, prepared: boolean) => Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -26,13 +26,17 @@ function connect(message: Extract<ToWorker, { type: "init" }>): Store {
     const pool = new pg.Pool({ connectionString: message.url, max: message.concurrency });
     // An idle connection the server drops is not this bench's failure; a query on it would be.
     pool.on("error", () => undefined);
-    const client: PostgresClient = {
-      query: (text, values) => {
+    const client = {
+      query: (textOrConfig: string | PostgresQueryConfig, values?: unknown[]) => {
         queries++;
-        return pool.query(text, values);
+        return typeof textOrConfig === "string" ? pool.query(textOrConfig, values) : pool.query(textOrConfig);
       },
+    } as PostgresPreparingClient;
+    return {
+      provider: message.preparedStatements ? new PostgresPersistenceProvider({ client, preparedStatements: true }) : new PostgresPersistenceProvider({ client }),
+      rawWrite: (id, text, prepared) => (prepared ? client.query({ name: "scale_out_raw_upsert", text: rawUpsert, values: [id, text] }) : client.query(rawUpsert, [id, text])),
+      close: () => pool.end(),
     };
-    return { provider: new PostgresPersistenceProvider({ client }), rawWrite: (id, text) => client.query(rawUpsert, [id, text]), close: () => pool.end() };
   }
   const redis = new Redis(message.url);
   const client: IoRedisLikeClient = {
@@ -62,9 +66,10 @@ const smith = createSmith();
 async function runSide(store: Store, coordinator: RecoveryCoordinator, concurrency: number, side: SideName, instanceIds: readonly string[]): Promise<number> {
   switch (side) {
     case "raw":
+    case "raw-prepared":
       await inLanes(instanceIds, concurrency, async (id) => {
         const createdAt = new Date().toISOString();
-        for (let step = 0; step < steps; step++) await store.rawWrite(id, rawRecord(id, step, createdAt));
+        for (let step = 0; step < steps; step++) await store.rawWrite(id, rawRecord(id, step, createdAt), side === "raw-prepared");
       });
       return instanceIds.length * steps;
     case "plain":

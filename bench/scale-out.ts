@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
 import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
@@ -27,11 +28,17 @@ const warmupInstances = 120;
 const trials = 3;
 const throughputTarget = 0.8;
 const queriesTarget = 1.15;
-const sides: readonly SideName[] = ["coordinator", "plain", "raw"];
+// Postgres also measures the raw upsert as a named prepared statement, as the provider sends its
+// checkpoints here (preparedStatements: true); the floor the target is stated against stays the
+// upsert sent as text, what a hand-written worker does by default.
+// SCALE_OUT_PREPARED=0 runs the provider without them, for comparing.
+const preparedStatements = process.env.SCALE_OUT_PREPARED !== "0";
+const sidesOf: Record<Backend, readonly SideName[]> = { postgres: ["coordinator", "plain", "raw", "raw-prepared"], redis: ["coordinator", "plain", "raw"] };
 const sideLabels: Record<SideName, string> = {
   coordinator: "recovery coordinator (resumeAll, lease)",
   plain: "plain usePersistence (no lease)",
   raw: "raw: one upsert / SET per step",
+  "raw-prepared": "raw, prepared: the upsert as a named statement",
 };
 
 /** The bench's own view of a store: what it prepares before a side and checks after it. */
@@ -40,6 +47,8 @@ interface StoreAdmin {
   readonly backend: Backend;
   readonly url: string;
   readonly provider: WorkflowPersistenceProvider;
+  /** The server's process id: its CPU time and its children's (Postgres's backends) are read from /proc. */
+  readonly serverPid: number | undefined;
   /** Snapshots and raw records left in the store. */
   count(): Promise<{ snapshots: number; raw: number }>;
   reset(): Promise<unknown>;
@@ -53,12 +62,14 @@ async function postgresAdmin(url: string): Promise<StoreAdmin> {
   await provider.migrate();
   await pool.query(`CREATE TABLE IF NOT EXISTS ${rawTable} (instance_id text PRIMARY KEY, data text NOT NULL)`);
   const version = ((await pool.query("SHOW server_version")).rows[0] as { server_version: string }).server_version;
+  const dataDirectory = ((await pool.query("SHOW data_directory")).rows[0] as { data_directory: string }).data_directory;
   const countOf = async (table: string): Promise<number> => ((await pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0] as { n: number }).n;
   return {
     label: `PostgreSQL ${version.split(" ")[0] ?? version}`,
     backend: "postgres",
     url,
     provider,
+    serverPid: pidIn(() => readFileSync(`${dataDirectory}/postmaster.pid`, "utf8").split("\n")[0]),
     count: async () => ({ snapshots: await countOf("workflowforge_snapshots"), raw: await countOf(rawTable) }),
     reset: () => pool.query(`TRUNCATE workflowforge_snapshots, ${rawTable}`),
     close: () => pool.end(),
@@ -67,17 +78,53 @@ async function postgresAdmin(url: string): Promise<StoreAdmin> {
 
 async function redisAdmin(url: string): Promise<StoreAdmin> {
   const redis = new Redis(url);
-  const version = /redis_version:(\S+)/.exec(await redis.info("server"))?.[1] ?? "unknown";
+  const info = await redis.info("server");
+  const version = /redis_version:(\S+)/.exec(info)?.[1] ?? "unknown";
   const countOf = async (pattern: string): Promise<number> => (await redis.keys(pattern)).length;
   return {
     label: `Redis ${version}`,
     backend: "redis",
     url,
+    serverPid: pidIn(() => /process_id:(\d+)/.exec(info)?.[1]),
     provider: new RedisPersistenceProvider({ client: redis, keyPrefix: redisPrefix }),
     count: async () => ({ snapshots: await countOf(`${redisPrefix}s:*`), raw: await countOf("scale-out-raw:*") }),
     reset: () => redis.flushdb(),
     close: () => redis.quit(),
   };
+}
+
+function pidIn(read: () => string | undefined): number | undefined {
+  try {
+    const pid = Number(read());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// User + system CPU of the server process and its children (Postgres's backends, which live as long
+// as the workers' pools), in microseconds from /proc; undefined where there is no /proc.
+function serverCpuUs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  const ticksUs = 1e6 / 100; // USER_HZ, 100 on Linux
+  let total = 0;
+  try {
+    for (const entry of readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry)) continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      } catch {
+        continue; // exited meanwhile
+      }
+      // Fields after the command (in parentheses, which may hold spaces): state ppid ... utime(14) stime(15).
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(entry) === pid || Number(fields[1]) === pid) total += (Number(fields[11]) + Number(fields[12])) * ticksUs;
+    }
+  } catch {
+    return undefined;
+  }
+  return total;
 }
 
 interface Worker {
@@ -112,6 +159,8 @@ interface SideResult {
   readonly stepsPerSecond: number;
   readonly queriesPerStep: number;
   readonly cpuUsPerStep: number;
+  /** The server's CPU per step (10 ms resolution over the side's run), NaN where it cannot be read. */
+  readonly serverCpuUsPerStep: number;
   readonly lostClaimsPerInstance: number;
 }
 
@@ -126,19 +175,23 @@ async function runSide(admin: StoreAdmin, pool: readonly Worker[], side: SideNam
     await Promise.all(Array.from({ length: 8 }, lane));
     await enqueuer.close();
   }
+  const serverBefore = serverCpuUs(admin.serverPid);
   const started = process.hrtime.bigint();
   // The coordinator's workers list the instances themselves; the others get every N-th one.
   pool.forEach((worker, w) => tell(worker, { type: "run", side, instanceIds: side === "coordinator" ? [] : ids.filter((_, i) => i % pool.length === w) }));
   const tallies = (await Promise.all(pool.map((worker) => worker.next()))) as Array<{ type: "done" } & WorkerTally>;
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const serverAfter = serverCpuUs(admin.serverPid);
   const total = (key: keyof WorkerTally): number => tallies.reduce((sum, tally) => sum + tally[key], 0);
   const left = await admin.count();
-  const expected = { snapshots: 0, raw: side === "raw" ? count : 0 };
+  const expected = { snapshots: 0, raw: side === "raw" || side === "raw-prepared" ? count : 0 };
   if (total("steps") !== count * steps || left.snapshots !== expected.snapshots || left.raw !== expected.raw) {
     throw new Error(`scale-out ${side} on ${admin.label}: ${total("steps")} steps done of ${count * steps}, ${left.snapshots} snapshots and ${left.raw} raw records left`);
   }
   await admin.reset();
-  return { stepsPerSecond: total("steps") / seconds, queriesPerStep: total("queries") / total("steps"), cpuUsPerStep: total("cpuUs") / total("steps"), lostClaimsPerInstance: total("lostClaims") / count };
+  return { stepsPerSecond: total("steps") / seconds, queriesPerStep: total("queries") / total("steps"), cpuUsPerStep: total("cpuUs") / total("steps"),
+    serverCpuUsPerStep: serverBefore === undefined || serverAfter === undefined ? Number.NaN : (serverAfter - serverBefore) / total("steps"),
+    lostClaimsPerInstance: total("lostClaims") / count };
 }
 
 const median = (values: readonly number[]): number => {
@@ -149,21 +202,23 @@ const median = (values: readonly number[]): number => {
 
 interface StoreResult {
   readonly label: string;
+  readonly sides: readonly SideName[];
   readonly results: Record<SideName, SideResult[]>;
 }
 
 async function measureStore(admin: StoreAdmin): Promise<StoreResult> {
   const pool = Array.from({ length: workers }, startWorker);
   try {
-    for (const worker of pool) tell(worker, { type: "init", backend: admin.backend, url: admin.url, concurrency });
+    for (const worker of pool) tell(worker, { type: "init", backend: admin.backend, url: admin.url, concurrency, preparedStatements });
     await Promise.all(pool.map((worker) => worker.next()));
+    const sides = sidesOf[admin.backend];
     for (const side of sides) await runSide(admin, pool, side, warmupInstances, "warmup");
-    const results: Record<SideName, SideResult[]> = { coordinator: [], plain: [], raw: [] };
+    const results: Record<SideName, SideResult[]> = { coordinator: [], plain: [], raw: [], "raw-prepared": [] };
     for (let trial = 0; trial < trials; trial++) {
       const order = sides.map((_, i) => sides[(i + trial) % sides.length] as SideName);
       for (const side of order) results[side].push(await runSide(admin, pool, side, instancesOf[admin.backend], `trial${trial}`));
     }
-    return { label: admin.label, results };
+    return { label: admin.label, sides, results };
   } finally {
     for (const worker of pool) if (worker.child.connected) tell(worker, { type: "exit" });
     await Promise.all(pool.map((worker) => (worker.child.exitCode === null ? new Promise((resolve) => worker.child.once("exit", resolve)) : Promise.resolve())));
@@ -172,7 +227,7 @@ async function measureStore(admin: StoreAdmin): Promise<StoreResult> {
 
 const span = (values: readonly number[]): string => `${Math.round(Math.min(...values)).toLocaleString("en")}–${Math.round(Math.max(...values)).toLocaleString("en")}`;
 
-function rowsOf({ label, results }: StoreResult): Record<string, string | number>[] {
+function rowsOf({ label, sides, results }: StoreResult): Record<string, string | number>[] {
   return sides.map((side) => {
     const paired = results[side].map((result, trial) => result.stepsPerSecond / (results.raw[trial]?.stepsPerSecond ?? Number.NaN));
     return {
@@ -183,6 +238,7 @@ function rowsOf({ label, results }: StoreResult): Record<string, string | number
       "× raw (min / median)": `${ratio(Math.min(...paired))} / ${ratio(median(paired))}`,
       "queries per step": Number(median(results[side].map((result) => result.queriesPerStep)).toFixed(3)),
       "client CPU µs/step": Math.round(median(results[side].map((result) => result.cpuUsPerStep))),
+      "server CPU µs/step": Math.round(median(results[side].map((result) => result.serverCpuUsPerStep))),
       "lost claims per instance": side === "coordinator" ? Number(median(results[side].map((result) => result.lostClaimsPerInstance)).toFixed(2)) : "",
     };
   });
@@ -233,8 +289,9 @@ export async function run(): Promise<BenchSection> {
   }
   notes.push(
     `Each trial: ${instancesOf.postgres.toLocaleString("en")} (Redis: ${instancesOf.redis.toLocaleString("en")}, as its raw side would otherwise finish in about 0.2 s) ${steps}-step workflows of no-op operations per side, spread over ${workers} worker processes with concurrency ${concurrency} each (a pg Pool of ${concurrency} connections, or one ioredis connection, per process), on a throw-away server on 127.0.0.1 (Postgres with fsync and synchronous_commit on). ${trials} trials after a warm-up of ${warmupInstances} instances per side; the sides' order rotates between trials, and each ratio compares sides of the same trial.`,
+    `Postgres: the coordinator and plain sides run the provider with \`preparedStatements: ${String(preparedStatements)}\`${preparedStatements ? "" : " (SCALE_OUT_PREPARED=0)"} (with true, its checkpoints, loads and deletes as named statements, each parsed once per connection); the raw side sends its upsert as text, the floor the target is stated against, and \`raw, prepared\` the same upsert as a named statement.`,
     "coordinator: the instances are enqueued beforehand (not timed); every worker runs `resumeAll()` until a pass resumes nothing, as the README runs it: each pass claims pages of `concurrency` claimable instances in one call (Postgres: `UPDATE ... FOR UPDATE SKIP LOCKED`; Redis: one script over the sorted set of unfinished records) until a page comes back empty, and each run adopts its claim without writing one. plain: `usePersistence` without a lease, each worker running its share of fresh instances (one load, ten checkpoints, one delete each). raw: each worker writes its share with one `INSERT ... ON CONFLICT DO UPDATE` (Redis: one `SET`) of the record as JSON per step, and nothing else.",
-    "steps/s: all workers' steps over the wall time from sending the work to the last worker's answer. Queries per step: every statement (Redis: command) the workers' clients sent, counted by wrapping the client in each worker (listing, claims lost to another worker, checkpoints, loads and deletes included; the enqueueing is not). Client CPU: user + system time of the worker processes per step. Lost claims: instances a worker tried to claim after another worker had (each would cost one refused compare-and-set; claiming in pages loses none).",
+    "steps/s: all workers' steps over the wall time from sending the work to the last worker's answer. Queries per step: every statement (Redis: command) the workers' clients sent, counted by wrapping the client in each worker (listing, claims lost to another worker, checkpoints, loads and deletes included; the enqueueing is not). Client CPU: user + system time of the worker processes per step; server CPU: the server process's and its children's (Postgres's backends), from /proc, per step. Lost claims: instances a worker tried to claim after another worker had (each would cost one refused compare-and-set; claiming in pages loses none).",
     `Load average (1 min) ${loadBefore.toFixed(2)} at the start, ${(loadavg()[0] ?? Number.NaN).toFixed(2)} at the end; the section took ${Math.round((Date.now() - began) / 1000)} s.`,
   );
   return { title, rows, notes };

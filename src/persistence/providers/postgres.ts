@@ -13,11 +13,12 @@ import { anyInstance, listKeys } from "../keys.js";
 import { withClaimColumns, type ClaimColumns } from "../claim-columns.js";
 import type { DeliveredEvent } from "../mailbox.js";
 import { wakeMsOf } from "./sql-query.js";
-import { instantOf, validateOptions, type PostgresClient, type PostgresPersistenceProviderOptions, type PostgresQueryResult } from "./postgres-options.js";
+import { instantOf, validateOptions, type PostgresClient, type PostgresPersistenceProviderOptions, type PostgresPreparingClient, type PostgresQueryResult } from "./postgres-options.js";
+import { preparedNames } from "./postgres-prepared.js";
 import { deliverEvent, receiveEvents, type SendQuery } from "./postgres-mailbox.js";
 import { listenerOf } from "./postgres-listen.js";
 
-export type { PostgresClient, PostgresPersistenceProviderOptions, PostgresQueryResult } from "./postgres-options.js";
+export type { PostgresClient, PostgresPersistenceProviderOptions, PostgresPreparingClient, PostgresQueryConfig, PostgresQueryResult } from "./postgres-options.js";
 
 // What Postgres raises when two sessions create the same table at once without a common lock: a
 // unique violation on pg_type, or the relation, its primary key or the schema already existing.
@@ -51,7 +52,8 @@ interface Row extends ClaimColumns {
  *   CONFLICT DO NOTHING` for revision 1, `UPDATE ... WHERE revision = n - 1` after), so it holds
  *   between connections and processes. Durability is the server's: a save resolves once committed.
  * - **Cost:** one round trip per save, tryLoad, delete, claim, deliver and receive (a refused save included), plus one
- *   statement to create the table on first use.
+ *   statement to create the table on first use. `preparedStatements: true` (a `pg` client; off by default) names all
+ *   but the claim's, so each connection parses and plans them once: less CPU in the client and the server per call.
  * - **Errors:** driver failures (closed pool, lost connection, SQL errors) reject with
  *   `PersistenceError` (`[workflowforge:postgres]`, the call, the keys, the driver's error as `cause`);
  *   one that could not connect (refused, unknown host, timed out, login refused, no such database)
@@ -74,17 +76,19 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
   readonly #codec: SnapshotCodec;
   readonly #sql: PostgresStatements;
   readonly #listen: ReturnType<typeof listenerOf>;
+  readonly #names: ReadonlyMap<string, string> | undefined; // preparedStatements: what each text is sent as
   readonly #sender: SendQuery = (call, keys, signal, text, values) => this.#query(call, keys, signal, text, values);
   // Kept once created: a failed attempt is forgotten so that the next call tries again.
   readonly #schemaReady = new SetupOnce(() => this.#createTable());
 
   constructor(options: PostgresPersistenceProviderOptions) {
-    const { client, tableName, schema, codec } = validateOptions(options);
+    const { client, tableName, schema, codec, preparedStatements } = validateOptions(options);
     this.#client = client;
     this.#codec = codec;
     this.tableName = tableName;
     this.schema = schema;
-    this.#sql = postgresStatements(tableName, schema);
+    const sql = (this.#sql = postgresStatements(tableName, schema));
+    this.#names = preparedStatements ? preparedNames([sql.insert, sql.update, sql.select, sql.remove, sql.deliver, sql.markLate, sql.receive]) : undefined;
     this.#listen = listenerOf(client);
     this.capabilities = Object.freeze({ compareAndSet: true, list: true, claim: true, mailbox: true, push: this.#listen !== undefined });
   }
@@ -230,7 +234,8 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
   async #send(call: ProviderCall, keys: SnapshotKeys, signal: AbortSignal | undefined, text: string, values: unknown[]): Promise<PostgresQueryResult> {
     throwIfAborted(signal);
     try {
-      return await this.#client.query(text, values);
+      const name = this.#names?.get(text);
+      return await (name === undefined ? this.#client.query(text, values) : (this.#client as PostgresPreparingClient).query({ name, text, values }));
     } catch (error) {
       if (isWorkflowForgeError(error)) throw error;
       throw new PersistenceError({ source, call, keys, cause: error, detail: postgresConnectionDetail(this.#client, error) });

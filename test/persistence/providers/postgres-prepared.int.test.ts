@@ -1,0 +1,118 @@
+import pg from "pg";
+import * as vitest from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import { createWorkflow, type Workflow } from "../../../src/index.js";
+import { createRecoveryCoordinator } from "../../../src/persistence/index.js";
+import { PostgresPersistenceProvider, type PostgresPreparingClient, type PostgresQueryConfig } from "../../../src/persistence/providers/postgres.js";
+import { describeProviderConformance } from "../../../src/persistence/testing/index.js";
+import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/fixtures.js";
+import { describeWithServer } from "../../support/describe-with-server.js";
+import { startPostgres } from "../../support/postgres-server.js";
+import { corruptPostgresRow } from "./corrupt-hooks.js";
+import { freshTable } from "./postgres-cases.js";
+
+// preparedStatements: true on a real server through pg: the conformance kit, what the server holds,
+// and what a recovered instance costs.
+const server = await startPostgres();
+
+/** `inner`, recording each statement's text and whether it was sent named. */
+function recording(inner: PostgresPreparingClient) {
+  const sent: Array<{ text: string; named: boolean }> = [];
+  const client = {
+    query: (textOrConfig: string | PostgresQueryConfig, values?: unknown[]) => {
+      if (typeof textOrConfig === "string") {
+        sent.push({ text: textOrConfig, named: false });
+        return inner.query(textOrConfig, values);
+      }
+      sent.push({ text: textOrConfig.text, named: true });
+      return inner.query(textOrConfig);
+    },
+  } as PostgresPreparingClient;
+  return { client, sent };
+}
+
+function tenSteps(): Workflow {
+  let builder = createWorkflow("TenSteps").withVersion("1");
+  for (let index = 0; index < 10; index++) builder = builder.addOperation({ name: `step-${index}`, forge: (input: number | undefined) => (input ?? 0) + 1 });
+  return builder.build();
+}
+
+describeWithServer("PostgresPersistenceProvider with preparedStatements on a real PostgreSQL server", server, (started) => {
+  const pools: pg.Pool[] = [];
+  const newPool = (max = 4): pg.Pool => {
+    const pool = new pg.Pool({ connectionString: started.url, max });
+    pool.on("error", () => undefined);
+    pools.push(pool);
+    return pool;
+  };
+  afterAll(async () => {
+    await Promise.all(pools.map((pool) => pool.end().catch(() => undefined)));
+    await started.stop();
+  });
+
+  const shared = newPool();
+  const other = newPool();
+  describeProviderConformance(
+    {
+      name: "PostgresPersistenceProvider (pg Pool, preparedStatements, real server)",
+      create: () => new PostgresPersistenceProvider({ client: shared, preparedStatements: true }),
+      corrupt: (keys) => corruptPostgresRow(shared, keys),
+      reopen: () => new PostgresPersistenceProvider({ client: other, preparedStatements: true }),
+    },
+    vitest,
+  );
+
+  describe("prepared statements on the server", () => {
+    it("a connection prepares each statement once, however many saves, loads and deletes it sends", async () => {
+      const client = new pg.Client({ connectionString: started.url });
+      await client.connect();
+      try {
+        const provider = new PostgresPersistenceProvider({ client, tableName: freshTable(), preparedStatements: true });
+        for (let round = 0; round < 3; round++) {
+          const first = fullSnapshot();
+          await provider.save(first);
+          const second = nextRevision(first);
+          await provider.save(second);
+          expect(await provider.tryLoad(first.foundryExecutionId, first.workflowId)).toEqual(second);
+          await provider.delete(first.foundryExecutionId, first.workflowId);
+        }
+        const { rows } = await client.query<{ statement: string }>("SELECT statement FROM pg_prepared_statements ORDER BY statement");
+        // insert, update, select and delete: one each, whatever the number of rounds.
+        expect(rows.map((row) => row.statement.split(" ")[0])).toEqual(["INSERT", "SELECT", "UPDATE", "WITH"]);
+      } finally {
+        await client.end();
+      }
+    });
+
+    it("providers of different tables share a connection, each with its own statements", async () => {
+      const pool = newPool(1);
+      const providers = [freshTable(), freshTable()].map((tableName) => new PostgresPersistenceProvider({ client: pool, tableName, preparedStatements: true }));
+      const snapshots = providers.map(() => fullSnapshot());
+      for (const [index, provider] of providers.entries()) await provider.save(snapshots[index]!);
+      for (const [index, provider] of providers.entries()) {
+        const { foundryExecutionId, workflowId } = snapshots[index]!;
+        expect(await provider.tryLoad(foundryExecutionId, workflowId)).toEqual(snapshots[index]);
+        expect(await provider.tryLoad(snapshots[1 - index]!.foundryExecutionId, workflowId)).toBeUndefined();
+      }
+    });
+
+    it("a recovered instance costs its checkpoints and its delete, each sent named, and the claims (as text) a page at a time", async () => {
+      const tableName = freshTable();
+      const workflow = tenSteps();
+      const enqueuer = createRecoveryCoordinator({ provider: new PostgresPersistenceProvider({ client: shared, tableName }), resolveWorkflow: () => workflow });
+      for (let index = 0; index < 8; index++) await enqueuer.enqueue(workflow, { instanceId: `order-${index}` });
+      const { client, sent } = recording(shared);
+      const provider = new PostgresPersistenceProvider({ client, tableName, preparedStatements: true });
+      await provider.migrate();
+      sent.length = 0;
+      const report = await createRecoveryCoordinator({ provider, resolveWorkflow: () => workflow, concurrency: 4 }).resumeAll();
+      expect(report.resumed.map((item) => item.output)).toEqual(Array.from({ length: 8 }, () => 10));
+      // Eighty checkpoints, eight deletes, two pages of four and the empty one that ends the pass.
+      expect(sent).toHaveLength(91);
+      const claims = sent.filter((call) => call.text.includes("SKIP LOCKED"));
+      expect(claims).toHaveLength(3);
+      // A claim is planned with its values: planned without them, it could scan the whole table.
+      expect(sent.map((call) => call.named)).toEqual(sent.map((call) => !claims.includes(call)));
+    });
+  });
+});
