@@ -35,18 +35,28 @@ export class Timeline {
   // Operations [0, #done) can no longer change in this run; #doneText is their text, each followed by ";".
   #done = 0;
   #doneText = "";
-  // #restText[i]: the text of operations [i, count), each preceded by ";", as this run found them.
-  readonly #restText: string[];
+  // The text of every operation as this run found them, joined by ";", and where each one's starts:
+  // the text after operation i is a slice of it, which points into it rather than copying it.
+  readonly #foundText: string;
+  readonly #starts: number[];
+  // The last text toSnapshot() made, and the length of #doneText in it.
+  #lastText: string | undefined;
+  #lastDoneLength = 0;
+  #pieces = 0;
 
   private constructor(origin: number, startedAt: number[], finishedAt: number[], executions: number[]) {
     this.#origin = origin;
     this.#startedAt = startedAt;
     this.#finishedAt = finishedAt;
     this.#executions = executions;
-    const count = executions.length;
-    this.#restText = new Array<string>(count + 1);
-    this.#restText[count] = "";
-    for (let index = count - 1; index >= 0; index--) this.#restText[index] = `;${this.#entry(index)}${this.#restText[index + 1]}`;
+    const entries = executions.map((_, index) => this.#entry(index));
+    this.#foundText = entries.join(";");
+    this.#starts = new Array<number>(entries.length);
+    let start = 0;
+    entries.forEach((entry, index) => {
+      this.#starts[index] = start;
+      start += entry.length + 1;
+    });
   }
 
   /**
@@ -80,7 +90,12 @@ export class Timeline {
   /** The text a snapshot stores. */
   toSnapshot(): string {
     const index = this.#done;
-    return `${this.#doneText}${this.#entry(index)}${this.#restText[index + 1] ?? ""}`;
+    const next = this.#starts[index + 1];
+    // Each part is flat (or a slice), so the encoder copies the text in one pass instead of walking
+    // a tree of two hundred small pieces on every checkpoint.
+    this.#lastDoneLength = this.#doneText.length;
+    this.#lastText = `${this.#doneText}${this.#entry(index)}${next === undefined ? "" : this.#foundText.slice(next - 1)}`;
+    return this.#lastText;
   }
 
   #count(index: number, now: number): void {
@@ -92,7 +107,15 @@ export class Timeline {
 
   // Operations run forward: once operation `index` is touched, those before it are final.
   #settle(index: number): void {
-    while (this.#done < index) this.#doneText += `${this.#entry(this.#done++)};`;
+    if (this.#done >= index) return;
+    let text = this.#doneText;
+    // Appending makes a tree of pieces, which a store's encoder walks in every checkpoint. The last
+    // text handed out starts with #doneText, and that encoder made it one flat string when it read
+    // it: a slice of it points there, free. Only every few operations, so that a store which never
+    // reads the text (live copies) rarely pays for the copy a slice of a tree makes.
+    if (++this.#pieces >= 16 && this.#lastText !== undefined && this.#lastDoneLength === text.length) [text, this.#pieces] = [this.#lastText.slice(0, text.length), 0];
+    while (this.#done < index) text += `${this.#entry(this.#done++)};`;
+    this.#doneText = text;
   }
 
   #entry(index: number): string {
