@@ -15,7 +15,10 @@ export interface SnapshotState {
   /** The revision stored now (0: nothing). */
   revision: number;
   next: number;
+  /** The status of the last checkpoint (or what the run adopted). */
   status: SnapshotStatus;
+  /** The properties a run that never checkpointed started with: what its failure record stores. */
+  startProperties?: Record<string, unknown> | undefined;
   outputs: Record<number, unknown>;
   lastOutput?: unknown;
   error?: StoredError | undefined;
@@ -43,7 +46,9 @@ export function snapshotOf(state: SnapshotState, status: SnapshotStatus, propert
   state.createdAt ??= updatedAt;
   const snapshot: Writable<WorkflowExecutionSnapshot> = {
     formatVersion: 1,
-    ...state.keys,
+    // Named rather than spread: a spread in the middle of a literal builds the object key by key.
+    foundryExecutionId: state.keys.foundryExecutionId,
+    workflowId: state.keys.workflowId,
     workflowName: state.workflow.name,
     definitionFingerprint: state.fingerprint,
     operationCount: state.workflow.operations.length,

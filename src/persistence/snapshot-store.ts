@@ -1,12 +1,13 @@
 import type { ErrorLocation } from "../errors.js";
 import { emitEvent, type Foundry } from "../foundry.js";
-import { SnapshotConflictError, type ProviderCall } from "./errors.js";
-import { callProvider, loadSnapshot } from "./provider-call.js";
+import { SnapshotConflictError, type ProviderCall, type SnapshotKeys, type StoredError } from "./errors.js";
+import type { SnapshotDeletedEvent } from "./events.js";
+import { callProvider, loadSnapshot, providerError } from "./provider-call.js";
 import type { WorkflowPersistenceProvider } from "./provider.js";
 import type { RunClaim } from "./run-claim.js";
 import type { SessionOptions } from "./session-options.js";
-import type { WorkflowExecutionSnapshot } from "./snapshot.js";
-import { isoTime, snapshotEvent, type SnapshotState } from "./snapshot-state.js";
+import type { SnapshotStatus, WorkflowExecutionSnapshot } from "./snapshot.js";
+import { isoTime, snapshotEvent, snapshotOf, type SnapshotState } from "./snapshot-state.js";
 
 type Build = () => WorkflowExecutionSnapshot | undefined | Promise<WorkflowExecutionSnapshot | undefined>;
 
@@ -73,9 +74,50 @@ export class SnapshotStore {
     } finally {
       claim?.afterSave(saved);
     }
-    this.#state.revision = snapshot.revision;
-    this.#foundry[emitEvent]("snapshotSaved", snapshotEvent(snapshot));
+    this.#saved(snapshot);
     return true;
+  }
+
+  /**
+   * A checkpoint: {@link write} of the run's state now, as `status` ({@link snapshotOf}), which
+   * becomes the state's status once stored. Undefined once stored, when the provider stored it
+   * synchronously, so that the run goes on without waiting a turn of the microtask queue; else a
+   * promise that settles as {@link write}'s does.
+   */
+  checkpoint(status: SnapshotStatus, properties: object, error: StoredError | undefined, location: ErrorLocation): Promise<unknown> | undefined {
+    if (this.#claim !== undefined) return this.write(() => snapshotOf(this.#state, status, properties, error), location).then(() => this.#checkpointed(status));
+    const snapshot = snapshotOf(this.#state, status, properties, error);
+    let saving: unknown;
+    try {
+      saving = this.#provider.save(snapshot, this.#signal);
+    } catch (cause) {
+      throw providerError({ call: "save", keys: this.#state.keys, location }, cause);
+    }
+    if (isThenable(saving)) return this.#stored(saving, snapshot, location);
+    this.#saved(snapshot);
+    this.#checkpointed(status);
+    return undefined;
+  }
+
+  async #stored(saving: PromiseLike<unknown>, snapshot: WorkflowExecutionSnapshot, location: ErrorLocation): Promise<void> {
+    try {
+      await saving;
+    } catch (cause) {
+      throw providerError({ call: "save", keys: this.#state.keys, location }, cause);
+    }
+    this.#saved(snapshot);
+    this.#checkpointed(snapshot.status);
+  }
+
+  #checkpointed(status: SnapshotStatus): void {
+    this.#state.startProperties = undefined;
+    this.#state.status = status;
+    if (status === "completed") void this.#claim?.stopRenewing();
+  }
+
+  #saved(snapshot: WorkflowExecutionSnapshot): void {
+    this.#state.revision = snapshot.revision;
+    this.#foundry[emitEvent]("snapshotSaved", snapshotEvent, snapshot);
   }
 
   /**
@@ -115,7 +157,7 @@ export class SnapshotStore {
     }
     await this.#call("delete", location, () => this.#provider.delete(foundryExecutionId, workflowId, this.#signal));
     this.#state.revision = 0;
-    this.#foundry[emitEvent]("snapshotDeleted", { foundryExecutionId, workflowId });
+    this.#foundry[emitEvent]("snapshotDeleted", deletedEvent, this.#state.keys);
   }
 
   #signalFor(mode: WriteMode): AbortSignal {
@@ -130,3 +172,7 @@ export class SnapshotStore {
     return this.#claim === undefined ? work : this.#claim.guard(work);
   }
 }
+
+const deletedEvent = ({ foundryExecutionId, workflowId }: SnapshotKeys): SnapshotDeletedEvent => ({ foundryExecutionId, workflowId });
+
+const isThenable = (value: unknown): value is PromiseLike<unknown> => typeof (value as { then?: unknown } | null | undefined)?.then === "function";
