@@ -1,7 +1,6 @@
 import { abortError } from "../abort.js";
 import { isWorkflowForgeError, preventsCompensation, type ErrorLocation } from "../errors.js";
 import { emitEvent, type Foundry } from "../foundry.js";
-import { outputOf, restoreDataOf } from "../outcome.js";
 import type { OperationContext, RunContext, RunStart, WorkflowInfo } from "../types.js";
 import { copyOrShallow } from "./clone.js";
 import { compensationCheckpoints } from "./compensation-checkpoints.js";
@@ -16,7 +15,7 @@ import { RunClaim } from "./run-claim.js";
 import type { SessionOptions } from "./session-options.js";
 import { storedError } from "./stored-error.js";
 import { fingerprintOf, type SnapshotStatus, type WorkflowExecutionSnapshot } from "./snapshot.js";
-import { continueFrom, failedFrom, isoTime, snapshotEvent, snapshotOf, unleased, type SnapshotState } from "./snapshot-state.js";
+import { completedIn, continueFrom, failedFrom, isoTime, snapshotEvent, snapshotOf, unleased, type SnapshotState } from "./snapshot-state.js";
 import { SnapshotStore } from "./snapshot-store.js";
 import { Timeline } from "./timeline.js";
 import { DurableWaits } from "./durable-waits.js";
@@ -143,18 +142,15 @@ export class PersistenceSession {
    * when it is stored already (a provider that stores synchronously), else a promise of it.
    */
   completed(context: OperationContext<any>, result: unknown): Promise<unknown> | undefined {
-    this.#state.timeline?.finished(context.index);
-    // The wait that just ended (if it was one): the next wait fixes its own wake time.
-    if (this.#state.wakeAt !== undefined || this.#state.waitingFor !== undefined) [this.#state.wakeAt, this.#state.waitingFor] = [undefined, undefined];
-    if (context.operation.restore !== undefined) this.#state.outputs[context.index] = restoreDataOf(result);
-    this.#state.lastOutput = outputOf(result);
-    this.#state.next = context.index + 1;
+    // Read once (it costs as much as the rest of the timeline): the operation ended, the next starts, the checkpoint is made.
+    const now = Date.now();
+    completedIn(this.#state, context, result, now);
     const location = this.#locate(context.index);
     const last = this.#state.next >= this.#workflow.operations.length;
     const keep = this.#options.onComplete === "keep";
     // The last operation is checkpointed too (SPEC §5.2: N saves, then the delete), so a crash
     // before the delete resumes by skipping everything instead of running the last operation again.
-    const saving = this.#save(last && keep ? "completed" : "running", location);
+    const saving = this.#save(last && keep ? "completed" : "running", location, undefined, undefined, now);
     if (!last || keep) return saving;
     return saving === undefined ? this.#store.delete(location) : saving.then(() => this.#store.delete(location));
   }
@@ -239,10 +235,10 @@ export class PersistenceSession {
   }
 
   // Undefined when the provider stored the snapshot synchronously: a step then waits no turn.
-  #save(status: SnapshotStatus, location: ErrorLocation, error?: StoredError, properties?: Record<string, unknown>): Promise<unknown> | undefined {
+  #save(status: SnapshotStatus, location: ErrorLocation, error?: StoredError, properties?: Record<string, unknown>, now = Date.now()): Promise<unknown> | undefined {
     // The operation this checkpoint lets start counts as started: re-executed after a crash, it counts twice.
-    if (status === "running") this.#state.timeline?.announce(this.#state.next);
-    return this.#store.checkpoint(status, properties ?? (this.#foundry.properties as Record<string, unknown>), error, location);
+    if (status === "running") this.#state.timeline?.announce(this.#state.next, now);
+    return this.#store.checkpoint(status, properties ?? (this.#foundry.properties as Record<string, unknown>), error, location, now);
   }
 
   #locate(index: number): ErrorLocation {

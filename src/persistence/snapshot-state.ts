@@ -1,5 +1,6 @@
 import type { Clock } from "../clock.js";
-import type { RunAnnotations, WorkflowInfo } from "../types.js";
+import { outputOf, restoreDataOf } from "../outcome.js";
+import type { OperationContext, RunAnnotations, WorkflowInfo } from "../types.js";
 import type { SnapshotKeys, StoredError } from "./errors.js";
 import type { SnapshotEvent } from "./events.js";
 import type { ResolvedPersistenceOptions } from "./options.js";
@@ -39,9 +40,8 @@ export interface SnapshotState {
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
-/** The snapshot of the next revision, with `properties` as they are now (copied one level deep). */
-export function snapshotOf(state: SnapshotState, status: SnapshotStatus, properties: object, error = state.error): WorkflowExecutionSnapshot {
-  const now = state.clock.now();
+/** The snapshot of the next revision at `now`, with `properties` as they are then (copied one level deep). */
+export function snapshotOf(state: SnapshotState, status: SnapshotStatus, properties: object, error = state.error, now = state.clock.now()): WorkflowExecutionSnapshot {
   const updatedAt = isoTime(now);
   state.createdAt ??= updatedAt;
   const snapshot: Writable<WorkflowExecutionSnapshot> = {
@@ -79,6 +79,16 @@ function addWaitFields(snapshot: Writable<WorkflowExecutionSnapshot>, state: Sna
   if (state.waitingFor !== undefined) snapshot.waitingFor = state.waitingFor;
   if (state.consumedEvents !== undefined && state.consumedEvents.length > 0) snapshot.consumedEvents = [...state.consumedEvents];
   if (state.cancelledAt !== undefined) snapshot.cancelledAt = state.cancelledAt;
+}
+
+/** Records in `state` that the operation of `context` completed at `now` with `result`. */
+export function completedIn(state: SnapshotState, context: Pick<OperationContext<any>, "index" | "operation">, result: unknown, now: number): void {
+  state.timeline?.finished(context.index, now);
+  // The wait that just ended (if it was one): the next wait fixes its own wake time.
+  if (state.wakeAt !== undefined || state.waitingFor !== undefined) [state.wakeAt, state.waitingFor] = [undefined, undefined];
+  if (context.operation.restore !== undefined) state.outputs[context.index] = restoreDataOf(result);
+  state.lastOutput = outputOf(result);
+  state.next = context.index + 1;
 }
 
 /** Continues `snapshot` in `state`: where it stopped, its outputs, error, attempts and timeline. */

@@ -1,4 +1,5 @@
 import type { ErrorLocation } from "../errors.js";
+import { systemClock } from "../clock.js";
 import { emitEvent, type Foundry } from "../foundry.js";
 import { SnapshotConflictError, type ProviderCall, type SnapshotKeys, type StoredError } from "./errors.js";
 import type { SnapshotDeletedEvent } from "./events.js";
@@ -79,14 +80,16 @@ export class SnapshotStore {
   }
 
   /**
-   * A checkpoint: {@link write} of the run's state now, as `status` ({@link snapshotOf}), which
+   * A checkpoint: {@link write} of the run's state at `now`, as `status` ({@link snapshotOf}), which
    * becomes the state's status once stored. Undefined once stored, when the provider stored it
    * synchronously, so that the run goes on without waiting a turn of the microtask queue; else a
    * promise that settles as {@link write}'s does.
    */
-  checkpoint(status: SnapshotStatus, properties: object, error: StoredError | undefined, location: ErrorLocation): Promise<unknown> | undefined {
-    if (this.#claim !== undefined) return this.write(() => snapshotOf(this.#state, status, properties, error), location).then(() => this.#checkpointed(status));
-    const snapshot = snapshotOf(this.#state, status, properties, error);
+  checkpoint(status: SnapshotStatus, properties: object, error: StoredError | undefined, location: ErrorLocation, now: number): Promise<unknown> | undefined {
+    const state = this.#state;
+    if (this.#claim !== undefined) return this.write(() => snapshotOf(state, status, properties, error), location).then(() => this.#checkpointed(status));
+    // `now` is Date.now() read by the caller: the snapshot's time too, unless the run has a clock of its own.
+    const snapshot = snapshotOf(state, status, properties, error, state.clock === systemClock ? now : state.clock.now());
     let saving: unknown;
     try {
       saving = this.#provider.save(snapshot, this.#signal);

@@ -76,15 +76,15 @@ export class Timeline {
   }
 
   /** A checkpoint is about to be stored after which operation `index` starts: it counts it. */
-  announce(index: number): void {
-    if (index > this.#counted && index < this.#executions.length) this.#count(index, Date.now());
+  announce(index: number, now = Date.now()): void {
+    if (index > this.#counted && index < this.#executions.length) this.#count(index, now);
   }
 
-  /** Operation `index` finished now (completed or failed). */
-  finished(index: number): void {
+  /** Operation `index` finished at `now` (completed or failed). */
+  finished(index: number, now = Date.now()): void {
     if (index >= this.#executions.length) return;
     this.#settle(index);
-    this.#finishedAt[index] = this.#offset(Date.now());
+    this.#finishedAt[index] = this.#offset(now);
   }
 
   /** The text a snapshot stores. */
