@@ -4,7 +4,7 @@ import type { OperationContext, RunAnnotations, WorkflowInfo } from "../types.js
 import type { SnapshotKeys, StoredError } from "./errors.js";
 import type { SnapshotEvent } from "./events.js";
 import type { ResolvedPersistenceOptions } from "./options.js";
-import type { SnapshotStatus, WorkflowExecutionSnapshot } from "./snapshot.js";
+import { definitionFingerprint, type SnapshotStatus, type WorkflowExecutionSnapshot } from "./snapshot.js";
 import { Timeline } from "./timeline.js";
 
 /** What a run knows of its stored snapshot between checkpoints. */
@@ -79,6 +79,23 @@ function addWaitFields(snapshot: Writable<WorkflowExecutionSnapshot>, state: Sna
   if (state.waitingFor !== undefined) snapshot.waitingFor = state.waitingFor;
   if (state.consumedEvents !== undefined && state.consumedEvents.length > 0) snapshot.consumedEvents = [...state.consumedEvents];
   if (state.cancelledAt !== undefined) snapshot.cancelledAt = state.cancelledAt;
+}
+
+// The last definition fingerprinted: each run of a foundry gets a new copy of its operations, and
+// hashing 200 names costs 13 µs where comparing them costs a fraction. Names only, so that no
+// operation (or what its functions hold) is kept alive by the cache.
+let last: { readonly version: string | undefined; readonly names: readonly string[]; readonly fingerprint: string } | undefined;
+
+/** {@link fingerprintOf} `workflow`, not computed again for the definition of the previous call. */
+export function fingerprintFor(workflow: Pick<WorkflowInfo, "version" | "operations">): string {
+  const { version, operations } = workflow;
+  const known = last;
+  if (known !== undefined && known.version === version && known.names.length === operations.length && operations.every((operation, index) => operation.name === known.names[index])) {
+    return known.fingerprint;
+  }
+  const names = operations.map((operation) => operation.name);
+  last = { version, names, fingerprint: definitionFingerprint(version, names) };
+  return last.fingerprint;
 }
 
 /** Records in `state` that the operation of `context` completed at `now` with `result`. */

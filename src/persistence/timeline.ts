@@ -35,26 +35,33 @@ export class Timeline {
   // Operations [0, #done) can no longer change in this run; #doneText is their text, each followed by ";".
   #done = 0;
   #doneText = "";
-  // The text of every operation as this run found them, joined by ";", and where each one's starts:
-  // the text after operation i is a slice of it, which points into it rather than copying it.
+  // The text of every operation as this run found them, joined by ";", and where each one's starts
+  // (undefined for a new timeline, where each is ",,0;"): the text after operation i is a slice of
+  // it, which points into it rather than copying it.
   readonly #foundText: string;
-  readonly #starts: number[];
+  readonly #starts: number[] | undefined;
   // The last text toSnapshot() made, and the length of #doneText in it.
   #lastText: string | undefined;
   #lastDoneLength = 0;
   #pieces = 0;
 
-  private constructor(origin: number, startedAt: number[], finishedAt: number[], executions: number[]) {
+  // `stored` is undefined for a new timeline (every operation ",,0"), else the parsed entries.
+  private constructor(origin: number, count: number, stored?: readonly (readonly [number, number, number])[]) {
     this.#origin = origin;
-    this.#startedAt = startedAt;
-    this.#finishedAt = finishedAt;
-    this.#executions = executions;
-    const entries = executions.map((_, index) => this.#entry(index));
+    this.#startedAt = stored?.map((entry) => entry[0]) ?? new Array<number>(count).fill(-1);
+    this.#finishedAt = stored?.map((entry) => entry[1]) ?? new Array<number>(count).fill(-1);
+    this.#executions = stored?.map((entry) => entry[2]) ?? new Array<number>(count).fill(0);
+    if (stored === undefined) {
+      this.#foundText = count === 0 ? "" : `${",,0;".repeat(count - 1)},,0`;
+      this.#starts = undefined;
+      return;
+    }
+    const entries = stored.map((_, index) => this.#entry(index));
     this.#foundText = entries.join(";");
-    this.#starts = new Array<number>(entries.length);
+    const starts = (this.#starts = new Array<number>(entries.length));
     let start = 0;
     entries.forEach((entry, index) => {
-      this.#starts[index] = start;
+      starts[index] = start;
       start += entry.length + 1;
     });
   }
@@ -66,8 +73,7 @@ export class Timeline {
   static of(count: number, origin: number, stored?: string): Timeline | undefined {
     if (count > timelineOperationLimit) return undefined;
     const entries = stored === undefined ? [] : parseTimeline(stored);
-    if (entries.length !== count) return new Timeline(origin, new Array<number>(count).fill(-1), new Array<number>(count).fill(-1), new Array<number>(count).fill(0));
-    return new Timeline(origin, entries.map((entry) => entry[0]), entries.map((entry) => entry[1]), entries.map((entry) => entry[2]));
+    return new Timeline(origin, count, entries.length === count && count > 0 ? entries : undefined);
   }
 
   /** Operation `index` starts now. */
@@ -90,7 +96,7 @@ export class Timeline {
   /** The text a snapshot stores. */
   toSnapshot(): string {
     const index = this.#done;
-    const next = this.#starts[index + 1];
+    const next = index + 1 >= this.#executions.length ? undefined : (this.#starts?.[index + 1] ?? 4 * (index + 1));
     // Each part is flat (or a slice), so the encoder copies the text in one pass instead of walking
     // a tree of two hundred small pieces on every checkpoint.
     this.#lastDoneLength = this.#doneText.length;
