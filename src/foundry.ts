@@ -211,9 +211,9 @@ export class Foundry<P extends object = Properties> {
     return this.#settled;
   }
 
-  /** @internal Lets this package's extensions report events on this foundry. */
-  [emitEvent]<K extends keyof FoundryEvents>(event: K, payload: FoundryEvents[K]): void {
-    this.#events.emit(event, payload);
+  /** @internal Lets this package's extensions report events on this foundry: `payload(of)` is built only when someone listens. */
+  [emitEvent]<K extends keyof FoundryEvents, T>(event: K, payload: (of: T) => FoundryEvents[K], of: T): void {
+    if (this.#events.has(event)) this.#events.emit(event, payload(of));
   }
 
   #assertIdle(what: string): void {

@@ -83,7 +83,9 @@ function persistenceMiddleware(provider: WorkflowPersistenceProvider, options: S
       throw error;
     }
     try {
-      await session.completed(context, result);
+      // Awaited only when the checkpoint is not stored yet: each await is a turn of the microtask queue.
+      const saving = session.completed(context, result);
+      if (saving !== undefined) await saving;
     } catch (error) {
       throw await explainConflict(provider, session.keys, error, locationOf(context), options.leaseTtlMs);
     }

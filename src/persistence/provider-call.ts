@@ -20,10 +20,15 @@ export async function callProvider<T>(context: ProviderCallContext, invoke: () =
   try {
     return await invoke();
   } catch (cause) {
-    if (isWorkflowForgeError(cause)) throw cause;
-    const { call, keys, location } = context;
-    throw new PersistenceError({ keys, call, cause, location });
+    throw providerError(context, cause);
   }
+}
+
+/** What {@link callProvider} rejects with when the provider failed with `cause`. */
+export function providerError(context: ProviderCallContext, cause: unknown): Error {
+  if (isWorkflowForgeError(cause)) return cause;
+  const { call, keys, location } = context;
+  return new PersistenceError({ keys, call, cause, location });
 }
 
 /**

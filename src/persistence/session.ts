@@ -1,7 +1,6 @@
 import { abortError } from "../abort.js";
 import { isWorkflowForgeError, preventsCompensation, type ErrorLocation } from "../errors.js";
 import { emitEvent, type Foundry } from "../foundry.js";
-import { outputOf, restoreDataOf } from "../outcome.js";
 import type { OperationContext, RunContext, RunStart, WorkflowInfo } from "../types.js";
 import { copyOrShallow } from "./clone.js";
 import { compensationCheckpoints } from "./compensation-checkpoints.js";
@@ -15,8 +14,8 @@ import { OperationSignals } from "./operation-signals.js";
 import { RunClaim } from "./run-claim.js";
 import type { SessionOptions } from "./session-options.js";
 import { storedError } from "./stored-error.js";
-import { fingerprintOf, type SnapshotStatus, type WorkflowExecutionSnapshot } from "./snapshot.js";
-import { continueFrom, failedFrom, isoTime, snapshotEvent, snapshotOf, unleased, type SnapshotState } from "./snapshot-state.js";
+import type { SnapshotStatus, WorkflowExecutionSnapshot } from "./snapshot.js";
+import { completedIn, continueFrom, fingerprintFor, failedFrom, isoTime, snapshotEvent, snapshotOf, unleased, type SnapshotState } from "./snapshot-state.js";
 import { SnapshotStore } from "./snapshot-store.js";
 import { Timeline } from "./timeline.js";
 import { DurableWaits } from "./durable-waits.js";
@@ -36,8 +35,6 @@ export class PersistenceSession {
   readonly #store: SnapshotStore;
   #claim: RunClaim | undefined;
   #operationSignals = new OperationSignals([]);
-  // The properties a run that never checkpointed started with: what its failure record stores.
-  #startProperties: Record<string, unknown> | undefined;
 
   private constructor(context: RunStart<any>, provider: WorkflowPersistenceProvider, options: SessionOptions) {
     const { foundry, run } = context;
@@ -45,7 +42,7 @@ export class PersistenceSession {
     this.#foundry = foundry;
     this.#workflow = run.workflow;
     this.keys = snapshotKeysOf(foundry, run.workflow, options);
-    const fingerprint = fingerprintOf(run.workflow);
+    const fingerprint = fingerprintFor(run.workflow);
     const clock = options.clock ?? foundry.clock;
     this.#state = { keys: this.keys, workflow: run.workflow, fingerprint, options, revision: 0, next: 0, status: "running", outputs: {}, annotations: run.annotations, clock };
     this.#store = new SnapshotStore(provider, this.#state, options, foundry, context.signal);
@@ -62,7 +59,7 @@ export class PersistenceSession {
     if (options.leaseTtlMs !== undefined) {
       const here = (): ErrorLocation => session.#locate(session.#state.next);
       session.#claim = RunClaim.start(session.keys, options.leaseTtlMs, {
-        save: () => session.#save(session.#state.status, here()),
+        save: () => settled(() => session.#save(session.#state.status, here())),
         rewrite: (change, mode) => session.#store.rewrite(here(), change, mode),
         location: here,
         logger: session.#foundry.logger,
@@ -82,15 +79,16 @@ export class PersistenceSession {
     await (options.claimedAt === undefined ? session.#claim?.claim() : session.#claim?.adopt(options.claimedAt));
     context.run.observeCompensation(
       compensationCheckpoints(state, session.#workflow, {
-        saveCompensating: (pending) => session.#save("compensating", session.#locate(pending)),
+        saveCompensating: (pending) => settled(() => session.#save("compensating", session.#locate(pending))),
         // A cancelled instance keeps its record, as `cancelled`, once its compensation is done.
-        remove: () => (state.cancelledAt === undefined ? session.#store.delete(session.#locate(0)) : session.#save("cancelled", session.#locate(0))),
+        remove: () => (state.cancelledAt === undefined ? session.#store.delete(session.#locate(0)) : settled(() => session.#save("cancelled", session.#locate(0)))),
       }),
     );
     if (session.#workflow.operations.some((operation) => operation.wait !== undefined)) context.run.provideWaits(session.#waits(provider));
     // A snapshot may say everything is done (a crash before the delete, or a migration): finishing must still clean up.
     const count = session.#workflow.operations.length;
-    if (state.status === "running" && state.next >= count) await session.#finish(session.#locate(count - 1));
+    const last = session.#locate(count - 1);
+    if (state.status === "running" && state.next >= count) await (options.onComplete === "keep" ? session.#save("completed", last) : session.#store.delete(last));
     return session;
   }
 
@@ -139,21 +137,22 @@ export class PersistenceSession {
     return deadline?.aborted === true ? deadline : undefined;
   }
 
-  /** Checkpoint after operation `index` completed: the barrier before the next operation. */
-  async completed(context: OperationContext<any>, result: unknown): Promise<void> {
-    this.#state.timeline?.finished(context.index);
-    // The wait that just ended (if it was one): the next wait fixes its own wake time.
-    if (this.#state.wakeAt !== undefined || this.#state.waitingFor !== undefined) [this.#state.wakeAt, this.#state.waitingFor] = [undefined, undefined];
-    if (context.operation.restore !== undefined) this.#state.outputs[context.index] = restoreDataOf(result);
-    this.#state.lastOutput = outputOf(result);
-    this.#state.next = context.index + 1;
+  /**
+   * Checkpoint after operation `index` completed: the barrier before the next operation. Undefined
+   * when it is stored already (a provider that stores synchronously), else a promise of it.
+   */
+  completed(context: OperationContext<any>, result: unknown): Promise<unknown> | undefined {
+    // Read once (it costs as much as the rest of the timeline): the operation ended, the next starts, the checkpoint is made.
+    const now = Date.now();
+    completedIn(this.#state, context, result, now);
     const location = this.#locate(context.index);
     const last = this.#state.next >= this.#workflow.operations.length;
     const keep = this.#options.onComplete === "keep";
     // The last operation is checkpointed too (SPEC §5.2: N saves, then the delete), so a crash
     // before the delete resumes by skipping everything instead of running the last operation again.
-    await this.#save(last && keep ? "completed" : "running", location);
-    if (last && !keep) await this.#store.delete(location);
+    const saving = this.#save(last && keep ? "completed" : "running", location, undefined, undefined, now);
+    if (!last || keep) return saving;
+    return saving === undefined ? this.#store.delete(location) : saving.then(() => this.#store.delete(location));
   }
 
   /**
@@ -166,9 +165,9 @@ export class PersistenceSession {
     const location = this.#locate(context.index);
     this.#state.timeline?.finished(context.index);
     try {
-      if (this.#startProperties !== undefined) {
+      if (this.#state.startProperties !== undefined) {
         // Nothing of this run is stored yet: whatever is (a completed or replaced record) is not its checkpoint.
-        await this.#save("failed", location, failure, this.#startProperties);
+        await this.#save("failed", location, failure, this.#state.startProperties);
       } else {
         await this.#store.rewrite(location, (stored) => failedFrom(stored, failure, this.#state));
       }
@@ -195,7 +194,7 @@ export class PersistenceSession {
       state.createdAt = isoTime(now);
       state.timeline = Timeline.of(count, now);
       // A leased run stores its claim before any operation: a failure then rewrites that record.
-      if (this.#options.persistOnFailure && this.#options.leaseTtlMs === undefined) this.#startProperties = copyOrShallow(this.#foundry.properties as Record<string, unknown>);
+      if (this.#options.persistOnFailure && this.#options.leaseTtlMs === undefined) state.startProperties = copyOrShallow(this.#foundry.properties as Record<string, unknown>);
       return;
     }
     const { snapshot } = plan;
@@ -210,7 +209,7 @@ export class PersistenceSession {
     // A waiting record claimed here is stored running: left waiting, the claim having cleared a delivery's mark, a crash at the wait strands it.
     restoreProperties(this.#foundry.properties as Record<string, unknown>, snapshot.properties);
     run.resumeAt(plan.kind === "done" ? count : snapshot.nextOperationIndex, { lastOutput: state.lastOutput, restoreData: state.outputs });
-    this.#foundry[emitEvent]("snapshotRestored", snapshotEvent(snapshot));
+    this.#foundry[emitEvent]("snapshotRestored", snapshotEvent, snapshot);
   }
 
   // The run's wait host: a suspension saves the state `waiting` without a lease, giving back the attempt this run's claim counted, which counts again if the run takes its instance back.
@@ -235,21 +234,19 @@ export class PersistenceSession {
     });
   }
 
-  async #finish(location: ErrorLocation): Promise<void> {
-    if (this.#options.onComplete === "keep") await this.#save("completed", location);
-    else await this.#store.delete(location);
-  }
-
-  async #save(status: SnapshotStatus, location: ErrorLocation, error?: StoredError, properties?: Record<string, unknown>): Promise<void> {
+  // Undefined when the provider stored the snapshot synchronously: a step then waits no turn.
+  #save(status: SnapshotStatus, location: ErrorLocation, error?: StoredError, properties?: Record<string, unknown>, now = Date.now()): Promise<unknown> | undefined {
     // The operation this checkpoint lets start counts as started: re-executed after a crash, it counts twice.
-    if (status === "running") this.#state.timeline?.announce(this.#state.next);
-    await this.#store.write(() => snapshotOf(this.#state, status, properties ?? (this.#foundry.properties as Record<string, unknown>), error), location);
-    this.#startProperties = undefined;
-    this.#state.status = status;
-    if (status === "completed") void this.#claim?.stopRenewing();
+    if (status === "running") this.#state.timeline?.announce(this.#state.next, now);
+    return this.#store.checkpoint(status, properties ?? (this.#foundry.properties as Record<string, unknown>), error, location, now);
   }
 
   #locate(index: number): ErrorLocation {
     return { workflowName: this.#workflow.name, operationName: this.#workflow.operations[index]?.name, operationIndex: index };
   }
+}
+
+// A checkpoint as the promise that callers taking one expect, a synchronous throw included.
+async function settled(save: () => Promise<unknown> | undefined): Promise<void> {
+  await save();
 }

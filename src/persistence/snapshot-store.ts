@@ -1,12 +1,14 @@
 import type { ErrorLocation } from "../errors.js";
+import { systemClock } from "../clock.js";
 import { emitEvent, type Foundry } from "../foundry.js";
-import { SnapshotConflictError, type ProviderCall } from "./errors.js";
-import { callProvider, loadSnapshot } from "./provider-call.js";
+import { SnapshotConflictError, type ProviderCall, type SnapshotKeys, type StoredError } from "./errors.js";
+import type { SnapshotDeletedEvent } from "./events.js";
+import { callProvider, loadSnapshot, providerError } from "./provider-call.js";
 import type { WorkflowPersistenceProvider } from "./provider.js";
 import type { RunClaim } from "./run-claim.js";
 import type { SessionOptions } from "./session-options.js";
-import type { WorkflowExecutionSnapshot } from "./snapshot.js";
-import { isoTime, snapshotEvent, type SnapshotState } from "./snapshot-state.js";
+import type { SnapshotStatus, WorkflowExecutionSnapshot } from "./snapshot.js";
+import { isoTime, snapshotEvent, snapshotOf, type SnapshotState } from "./snapshot-state.js";
 
 type Build = () => WorkflowExecutionSnapshot | undefined | Promise<WorkflowExecutionSnapshot | undefined>;
 
@@ -73,9 +75,52 @@ export class SnapshotStore {
     } finally {
       claim?.afterSave(saved);
     }
-    this.#state.revision = snapshot.revision;
-    this.#foundry[emitEvent]("snapshotSaved", snapshotEvent(snapshot));
+    this.#saved(snapshot);
     return true;
+  }
+
+  /**
+   * A checkpoint: {@link write} of the run's state at `now`, as `status` ({@link snapshotOf}), which
+   * becomes the state's status once stored. Undefined once stored, when the provider stored it
+   * synchronously, so that the run goes on without waiting a turn of the microtask queue; else a
+   * promise that settles as {@link write}'s does.
+   */
+  checkpoint(status: SnapshotStatus, properties: object, error: StoredError | undefined, location: ErrorLocation, now: number): Promise<unknown> | undefined {
+    const state = this.#state;
+    if (this.#claim !== undefined) return this.write(() => snapshotOf(state, status, properties, error), location).then(() => this.#checkpointed(status));
+    // `now` is Date.now() read by the caller: the snapshot's time too, unless the run has a clock of its own.
+    const snapshot = snapshotOf(state, status, properties, error, state.clock === systemClock ? now : state.clock.now());
+    let saving: unknown;
+    try {
+      saving = this.#provider.save(snapshot, this.#signal);
+    } catch (cause) {
+      throw providerError({ call: "save", keys: this.#state.keys, location }, cause);
+    }
+    if (isThenable(saving)) return this.#stored(saving, snapshot, location);
+    this.#saved(snapshot);
+    this.#checkpointed(status);
+    return undefined;
+  }
+
+  async #stored(saving: PromiseLike<unknown>, snapshot: WorkflowExecutionSnapshot, location: ErrorLocation): Promise<void> {
+    try {
+      await saving;
+    } catch (cause) {
+      throw providerError({ call: "save", keys: this.#state.keys, location }, cause);
+    }
+    this.#saved(snapshot);
+    this.#checkpointed(snapshot.status);
+  }
+
+  #checkpointed(status: SnapshotStatus): void {
+    this.#state.startProperties = undefined;
+    this.#state.status = status;
+    if (status === "completed") void this.#claim?.stopRenewing();
+  }
+
+  #saved(snapshot: WorkflowExecutionSnapshot): void {
+    this.#state.revision = snapshot.revision;
+    this.#foundry[emitEvent]("snapshotSaved", snapshotEvent, snapshot);
   }
 
   /**
@@ -115,7 +160,7 @@ export class SnapshotStore {
     }
     await this.#call("delete", location, () => this.#provider.delete(foundryExecutionId, workflowId, this.#signal));
     this.#state.revision = 0;
-    this.#foundry[emitEvent]("snapshotDeleted", { foundryExecutionId, workflowId });
+    this.#foundry[emitEvent]("snapshotDeleted", deletedEvent, this.#state.keys);
   }
 
   #signalFor(mode: WriteMode): AbortSignal {
@@ -130,3 +175,7 @@ export class SnapshotStore {
     return this.#claim === undefined ? work : this.#claim.guard(work);
   }
 }
+
+const deletedEvent = ({ foundryExecutionId, workflowId }: SnapshotKeys): SnapshotDeletedEvent => ({ foundryExecutionId, workflowId });
+
+const isThenable = (value: unknown): value is PromiseLike<unknown> => typeof (value as { then?: unknown } | null | undefined)?.then === "function";

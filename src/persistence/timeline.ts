@@ -35,18 +35,35 @@ export class Timeline {
   // Operations [0, #done) can no longer change in this run; #doneText is their text, each followed by ";".
   #done = 0;
   #doneText = "";
-  // #restText[i]: the text of operations [i, count), each preceded by ";", as this run found them.
-  readonly #restText: string[];
+  // The text of every operation as this run found them, joined by ";", and where each one's starts
+  // (undefined for a new timeline, where each is ",,0;"): the text after operation i is a slice of
+  // it, which points into it rather than copying it.
+  readonly #foundText: string;
+  readonly #starts: number[] | undefined;
+  // The last text toSnapshot() made, and the length of #doneText in it.
+  #lastText: string | undefined;
+  #lastDoneLength = 0;
+  #pieces = 0;
 
-  private constructor(origin: number, startedAt: number[], finishedAt: number[], executions: number[]) {
+  // `stored` is undefined for a new timeline (every operation ",,0"), else the parsed entries.
+  private constructor(origin: number, count: number, stored?: readonly (readonly [number, number, number])[]) {
     this.#origin = origin;
-    this.#startedAt = startedAt;
-    this.#finishedAt = finishedAt;
-    this.#executions = executions;
-    const count = executions.length;
-    this.#restText = new Array<string>(count + 1);
-    this.#restText[count] = "";
-    for (let index = count - 1; index >= 0; index--) this.#restText[index] = `;${this.#entry(index)}${this.#restText[index + 1]}`;
+    this.#startedAt = stored?.map((entry) => entry[0]) ?? new Array<number>(count).fill(-1);
+    this.#finishedAt = stored?.map((entry) => entry[1]) ?? new Array<number>(count).fill(-1);
+    this.#executions = stored?.map((entry) => entry[2]) ?? new Array<number>(count).fill(0);
+    if (stored === undefined) {
+      this.#foundText = count === 0 ? "" : `${",,0;".repeat(count - 1)},,0`;
+      this.#starts = undefined;
+      return;
+    }
+    const entries = stored.map((_, index) => this.#entry(index));
+    this.#foundText = entries.join(";");
+    const starts = (this.#starts = new Array<number>(entries.length));
+    let start = 0;
+    entries.forEach((entry, index) => {
+      starts[index] = start;
+      start += entry.length + 1;
+    });
   }
 
   /**
@@ -56,8 +73,7 @@ export class Timeline {
   static of(count: number, origin: number, stored?: string): Timeline | undefined {
     if (count > timelineOperationLimit) return undefined;
     const entries = stored === undefined ? [] : parseTimeline(stored);
-    if (entries.length !== count) return new Timeline(origin, new Array<number>(count).fill(-1), new Array<number>(count).fill(-1), new Array<number>(count).fill(0));
-    return new Timeline(origin, entries.map((entry) => entry[0]), entries.map((entry) => entry[1]), entries.map((entry) => entry[2]));
+    return new Timeline(origin, count, entries.length === count && count > 0 ? entries : undefined);
   }
 
   /** Operation `index` starts now. */
@@ -66,21 +82,26 @@ export class Timeline {
   }
 
   /** A checkpoint is about to be stored after which operation `index` starts: it counts it. */
-  announce(index: number): void {
-    if (index > this.#counted && index < this.#executions.length) this.#count(index, Date.now());
+  announce(index: number, now = Date.now()): void {
+    if (index > this.#counted && index < this.#executions.length) this.#count(index, now);
   }
 
-  /** Operation `index` finished now (completed or failed). */
-  finished(index: number): void {
+  /** Operation `index` finished at `now` (completed or failed). */
+  finished(index: number, now = Date.now()): void {
     if (index >= this.#executions.length) return;
     this.#settle(index);
-    this.#finishedAt[index] = this.#offset(Date.now());
+    this.#finishedAt[index] = this.#offset(now);
   }
 
   /** The text a snapshot stores. */
   toSnapshot(): string {
     const index = this.#done;
-    return `${this.#doneText}${this.#entry(index)}${this.#restText[index + 1] ?? ""}`;
+    const next = index + 1 >= this.#executions.length ? undefined : (this.#starts?.[index + 1] ?? 4 * (index + 1));
+    // Each part is flat (or a slice), so the encoder copies the text in one pass instead of walking
+    // a tree of two hundred small pieces on every checkpoint.
+    this.#lastDoneLength = this.#doneText.length;
+    this.#lastText = `${this.#doneText}${this.#entry(index)}${next === undefined ? "" : this.#foundText.slice(next - 1)}`;
+    return this.#lastText;
   }
 
   #count(index: number, now: number): void {
@@ -92,7 +113,15 @@ export class Timeline {
 
   // Operations run forward: once operation `index` is touched, those before it are final.
   #settle(index: number): void {
-    while (this.#done < index) this.#doneText += `${this.#entry(this.#done++)};`;
+    if (this.#done >= index) return;
+    let text = this.#doneText;
+    // Appending makes a tree of pieces, which a store's encoder walks in every checkpoint. The last
+    // text handed out starts with #doneText, and that encoder made it one flat string when it read
+    // it: a slice of it points there, free. Only every few operations, so that a store which never
+    // reads the text (live copies) rarely pays for the copy a slice of a tree makes.
+    if (++this.#pieces >= 16 && this.#lastText !== undefined && this.#lastDoneLength === text.length) [text, this.#pieces] = [this.#lastText.slice(0, text.length), 0];
+    while (this.#done < index) text += `${this.#entry(this.#done++)};`;
+    this.#doneText = text;
   }
 
   #entry(index: number): string {
