@@ -116,6 +116,14 @@ describe("validateSnapshot", () => {
     expect(decodeProblemOf(value)).toContain(message);
   });
 
+  it("names each required field a snapshot lacks", () => {
+    const required = ["formatVersion", "foundryExecutionId", "workflowId", "workflowName", "definitionFingerprint", "operationCount", "nextOperationIndex", "properties", "status", "revision", "createdAt", "updatedAt"];
+    for (const field of required) {
+      expect(problemOf({ ...whole, [field]: undefined })).toContain(`it is not a snapshot: missing ${field};`);
+    }
+    expect(problemOf({ ...whole, status: undefined, updatedAt: undefined })).toContain("it is not a snapshot: missing status, updatedAt;");
+  });
+
   it("reports the first broken rule in the order of the format", () => {
     expect(problemOf({ ...whole, status: "paused", formatVersion: 2 })).toContain("unknown formatVersion 2");
     expect(problemOf({ ...whole, revision: -1, owner: 1, createdAt: 0 })).toContain("revision is not a non-negative integer");
