@@ -133,7 +133,8 @@ function problemOf(s: Record<string, unknown>): string | undefined {
   if (s.owner !== undefined && typeof s.owner !== "string") return "owner is not a string";
   if (s.leaseExpiresAt !== undefined && typeof s.leaseExpiresAt !== "string") return "leaseExpiresAt is not a string";
   if (s.attempts !== undefined && !isCount(s.attempts)) return "attempts is not a non-negative integer";
-  if (s.timeline !== undefined && !isTimelineText(s.timeline)) return timelineProblem;
+  // The operations after the next one have not started in a run in progress: see isTimelineText.
+  if (s.timeline !== undefined && !isTimelineText(s.timeline, s.operationCount - s.nextOperationIndex - 1)) return timelineProblem;
   if (s.wakeAt !== undefined && !isInstant(s.wakeAt)) return "wakeAt is not an ISO-8601 instant";
   if (s.waitingFor !== undefined && typeof s.waitingFor !== "string") return "waitingFor is not a string";
   if (s.status === "waiting" && s.wakeAt === undefined && s.waitingFor === undefined) return "a waiting snapshot has neither wakeAt nor waitingFor";

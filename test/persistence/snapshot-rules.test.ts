@@ -63,6 +63,9 @@ const broken: [string, Record<string, unknown>, string][] = [
   ["fractional attempts", { attempts: 0.5 }, "attempts is not a non-negative integer"],
   ["a timeline that is not a string", { timeline: 5 }, timelineMessage],
   ["a timeline with a word in it", { timeline: "0,10,1;15,,two" }, timelineMessage],
+  ["a timeline whose entry of an operation not yet started is damaged", { timeline: "0,4,1;4,,1;,,x" }, timelineMessage],
+  ["a timeline whose operations before the unstarted ones are damaged", { timeline: "0,4,1;4,,;,,0" }, timelineMessage],
+  ["a timeline that is only the entries of operations not yet started, each after a ;", { timeline: ";,,0" }, timelineMessage],
   ["a wakeAt that is no instant", { wakeAt: "soon" }, "wakeAt is not an ISO-8601 instant"],
   ["a wakeAt that is a number", { wakeAt: 1_700_000_000_000 }, "wakeAt is not an ISO-8601 instant"],
   ["a waitingFor that is not a string", { waitingFor: ["approved"] }, "waitingFor is not a string"],
@@ -130,6 +133,11 @@ describe("validateSnapshot", () => {
     expect(problemOf({ ...whole, timeline: "x", annotations: [] })).toContain(timelineMessage);
   });
 
+  it("accepts a timeline whose operations after the next one did start", () => {
+    expect(problemOf({ ...whole, timeline: "0,4,1;4,,1;5,6,2" })).toBe("accepted");
+    expect(problemOf({ ...whole, timeline: "0,4,1;,,0;,,0" })).toBe("accepted");
+  });
+
   it("lets a waiting snapshot wait for a time alone or for an event alone", () => {
     expect(problemOf({ ...whole, wakeAt: undefined })).toBe("accepted");
     expect(problemOf({ ...whole, waitingFor: undefined })).toBe("accepted");
@@ -151,6 +159,17 @@ describe("isTimelineText", () => {
   it("agrees with the grammar on any text made of digits, commas, semicolons and a few other characters", () => {
     const text = fc.array(fc.constantFrom("0", "1", "9", ",", ";", "x", "-", ":", "/", "\u0660"), { maxLength: 40 }).map((chars) => chars.join(""));
     fc.assert(fc.property(text, (value) => isTimelineText(value) === timelineGrammar.test(value)), { numRuns: 5_000 });
+  });
+
+  it("agrees with the grammar whatever number of unstarted entries at the end it is told to expect", () => {
+    expect(isTimelineText("0,4,1;4,,1;,,0;,,0", 2)).toBe(true);
+    expect(isTimelineText(";,,0;,,0", 2)).toBe(false);
+    expect(isTimelineText(",,0;,,0", 2)).toBe(true);
+    expect(isTimelineText("0,4,x;,,0", 1)).toBe(false);
+    expect(isTimelineText("0,4,1;,,0", 1_001)).toBe(true);
+    const piece = fc.constantFrom("0,4,1", ",,0", "12,,1", "x", ";", ",", "0", "");
+    const text = fc.tuple(fc.array(piece, { maxLength: 8 }), fc.nat(6), fc.constantFrom("", ";", ",,0", "x")).map(([head, tail, end]) => head.join(";") + ";,,0".repeat(tail) + end);
+    fc.assert(fc.property(text, fc.integer({ min: -1, max: 9 }), (value, unstarted) => isTimelineText(value, unstarted) === timelineGrammar.test(value)), { numRuns: 10_000 });
   });
 
   it("agrees with the grammar on timelines with one character changed", () => {
