@@ -108,32 +108,42 @@ function storedErrorProblem(value: unknown): string | undefined {
   return undefined;
 }
 
-// Each rule returns what is wrong, or undefined. Kept as data so the list reads like the format.
-const rules: readonly ((s: Record<string, unknown>) => string | undefined)[] = [
-  (s) => (s.formatVersion === 1 ? undefined : `unknown formatVersion ${JSON.stringify(s.formatVersion)}`),
-  (s) => (typeof s.workflowName === "string" ? undefined : "workflowName is not a string"),
-  (s) => (s.workflowVersion === undefined || typeof s.workflowVersion === "string" ? undefined : "workflowVersion is not a string"),
-  (s) => (typeof s.definitionFingerprint === "string" ? undefined : "definitionFingerprint is not a string"),
-  (s) => (isCount(s.operationCount) ? undefined : "operationCount is not a non-negative integer"),
-  (s) => (isCount(s.nextOperationIndex) ? undefined : "nextOperationIndex is not a non-negative integer"),
-  (s) => ((s.nextOperationIndex as number) <= (s.operationCount as number) ? undefined : "nextOperationIndex is past operationCount"),
-  (s) => (isRecord(s.properties) ? undefined : "properties is not an object"),
-  (s) => (s.outputs === undefined || isRecord(s.outputs) ? undefined : "outputs is not an object"),
-  (s) => (typeof s.status === "string" && statuses.has(s.status) ? undefined : `unknown status ${JSON.stringify(s.status)}`),
-  (s) => (isCount(s.revision) ? undefined : "revision is not a non-negative integer"),
-  (s) => (s.error === undefined ? undefined : storedErrorProblem(s.error)),
-  (s) => (s.owner === undefined || typeof s.owner === "string" ? undefined : "owner is not a string"),
-  (s) => (s.leaseExpiresAt === undefined || typeof s.leaseExpiresAt === "string" ? undefined : "leaseExpiresAt is not a string"),
-  (s) => (s.attempts === undefined || isCount(s.attempts) ? undefined : "attempts is not a non-negative integer"),
-  (s) => (s.timeline === undefined || isTimelineText(s.timeline) ? undefined : 'timeline is not "startedAt,finishedAt,executions" per operation, separated by ";"'),
-  (s) => (s.wakeAt === undefined || isInstant(s.wakeAt) ? undefined : "wakeAt is not an ISO-8601 instant"),
-  (s) => (s.waitingFor === undefined || typeof s.waitingFor === "string" ? undefined : "waitingFor is not a string"),
-  (s) => (s.status !== "waiting" || s.wakeAt !== undefined || s.waitingFor !== undefined ? undefined : "a waiting snapshot has neither wakeAt nor waitingFor"),
-  (s) => (s.consumedEvents === undefined || (Array.isArray(s.consumedEvents) && s.consumedEvents.every((id) => typeof id === "string")) ? undefined : "consumedEvents is not a list of strings"),
-  (s) => (s.cancelledAt === undefined || isInstant(s.cancelledAt) ? undefined : "cancelledAt is not an ISO-8601 instant"),
-  (s) => (s.annotations === undefined || isAnnotations(s.annotations) ? undefined : `annotations is not an object of at most ${maxAnnotations} strings`),
-  (s) => (typeof s.createdAt === "string" && typeof s.updatedAt === "string" ? undefined : "createdAt/updatedAt are not strings"),
-];
+const timelineProblem = 'timeline is not "startedAt,finishedAt,executions" per operation, separated by ";"';
+
+const isStringList = (value: unknown): boolean => Array.isArray(value) && value.every((item) => typeof item === "string");
+
+// What is wrong with a snapshot that has every required field, or undefined: the first problem in
+// the order of the format. One function of plain checks rather than a list of closures: a load
+// runs every check, and here each reads its field through one property access that V8 can
+// specialise, where 23 calls through one call site cost as much as the checks themselves.
+function problemOf(s: Record<string, unknown>): string | undefined {
+  if (s.formatVersion !== 1) return `unknown formatVersion ${JSON.stringify(s.formatVersion)}`;
+  if (typeof s.workflowName !== "string") return "workflowName is not a string";
+  if (s.workflowVersion !== undefined && typeof s.workflowVersion !== "string") return "workflowVersion is not a string";
+  if (typeof s.definitionFingerprint !== "string") return "definitionFingerprint is not a string";
+  if (!isCount(s.operationCount)) return "operationCount is not a non-negative integer";
+  if (!isCount(s.nextOperationIndex)) return "nextOperationIndex is not a non-negative integer";
+  if (s.nextOperationIndex > s.operationCount) return "nextOperationIndex is past operationCount";
+  if (!isRecord(s.properties)) return "properties is not an object";
+  if (s.outputs !== undefined && !isRecord(s.outputs)) return "outputs is not an object";
+  if (typeof s.status !== "string" || !statuses.has(s.status)) return `unknown status ${JSON.stringify(s.status)}`;
+  if (!isCount(s.revision)) return "revision is not a non-negative integer";
+  const error = s.error === undefined ? undefined : storedErrorProblem(s.error);
+  if (error !== undefined) return error;
+  if (s.owner !== undefined && typeof s.owner !== "string") return "owner is not a string";
+  if (s.leaseExpiresAt !== undefined && typeof s.leaseExpiresAt !== "string") return "leaseExpiresAt is not a string";
+  if (s.attempts !== undefined && !isCount(s.attempts)) return "attempts is not a non-negative integer";
+  // The operations after the next one have not started in a run in progress: see isTimelineText.
+  if (s.timeline !== undefined && !isTimelineText(s.timeline, s.operationCount - s.nextOperationIndex - 1)) return timelineProblem;
+  if (s.wakeAt !== undefined && !isInstant(s.wakeAt)) return "wakeAt is not an ISO-8601 instant";
+  if (s.waitingFor !== undefined && typeof s.waitingFor !== "string") return "waitingFor is not a string";
+  if (s.status === "waiting" && s.wakeAt === undefined && s.waitingFor === undefined) return "a waiting snapshot has neither wakeAt nor waitingFor";
+  if (s.consumedEvents !== undefined && !isStringList(s.consumedEvents)) return "consumedEvents is not a list of strings";
+  if (s.cancelledAt !== undefined && !isInstant(s.cancelledAt)) return "cancelledAt is not an ISO-8601 instant";
+  if (s.annotations !== undefined && !isAnnotations(s.annotations)) return `annotations is not an object of at most ${maxAnnotations} strings`;
+  if (typeof s.createdAt !== "string" || typeof s.updatedAt !== "string") return "createdAt/updatedAt are not strings";
+  return undefined;
+}
 
 // Every field a snapshot always has, in the order of the interface.
 const required = [
@@ -150,6 +160,26 @@ const required = [
   "createdAt",
   "updatedAt",
 ] as const;
+
+// `required`, read by name: reads of literal names are specialised by V8 where reads of names
+// taken from a list are looked up one by one, which took about 90 of the 120 ns the check of a
+// snapshot's fields costs without its timeline. The list still names what is missing.
+function hasRequiredFields(v: Record<string, unknown>): boolean {
+  return (
+    v.formatVersion !== undefined &&
+    v.foundryExecutionId !== undefined &&
+    v.workflowId !== undefined &&
+    v.workflowName !== undefined &&
+    v.definitionFingerprint !== undefined &&
+    v.operationCount !== undefined &&
+    v.nextOperationIndex !== undefined &&
+    v.properties !== undefined &&
+    v.status !== undefined &&
+    v.revision !== undefined &&
+    v.createdAt !== undefined &&
+    v.updatedAt !== undefined
+  );
+}
 
 // The usual cause of a value that is no snapshot at all: a hand-written provider returning its row
 // or the text it stored.
@@ -169,9 +199,7 @@ const describeKey = (key: unknown): string => (typeof key === "string" ? JSON.st
  */
 export function validateSnapshot(value: unknown, keys: SnapshotKeys): WorkflowExecutionSnapshot {
   if (!isRecord(value)) throw new SnapshotCorruptedError(keys, `expected an object, got ${describeValue(value)}: ${shapeHint}`);
-  // A loop rather than filter: a load checks a snapshot that is whole, and then allocates nothing.
-  for (const field of required) {
-    if (value[field] !== undefined) continue;
+  if (!hasRequiredFields(value)) {
     const missing = required.filter((name) => value[name] === undefined);
     throw new SnapshotCorruptedError(keys, `it is not a snapshot: missing ${missing.join(", ")}; ${shapeHint}`);
   }
@@ -179,10 +207,8 @@ export function validateSnapshot(value: unknown, keys: SnapshotKeys): WorkflowEx
     const held = `instance ${describeKey(value.foundryExecutionId)} / workflow ${describeKey(value.workflowId)}`;
     throw new SnapshotCorruptedError(keys, `it carries other keys (${held})`);
   }
-  for (const rule of rules) {
-    const problem = rule(value);
-    if (problem !== undefined) throw new SnapshotCorruptedError(keys, problem);
-  }
+  const problem = problemOf(value);
+  if (problem !== undefined) throw new SnapshotCorruptedError(keys, problem);
   return value as unknown as WorkflowExecutionSnapshot;
 }
 

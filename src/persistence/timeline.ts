@@ -9,9 +9,24 @@ export const timelineOperationLimit = 1000;
 /** A stored timeline: `startedAt,finishedAt,executions` per operation, `;` between them. */
 const timelinePattern = /^\d*,\d*,\d+(?:;\d*,\d*,\d+)*$/;
 
-/** Whether `value` is a stored timeline. */
-export function isTimelineText(value: unknown): value is string {
-  return typeof value === "string" && timelinePattern.test(value);
+// The entries of operations that never started, each after its ";", as many as a timeline holds.
+const unstartedEntries = ";,,0".repeat(timelineOperationLimit);
+
+/**
+ * Whether `value` is a stored timeline. `unstarted` is how many entries at its end the caller
+ * expects to be `,,0`, operations not started yet (in a run in progress, all after the next one):
+ * when they are, one comparison with a run of such entries made once checks them at memcmp speed,
+ * and only the text before them goes through the pattern, which costs about 0.7 ns a character.
+ * The answer is the pattern's either way: a timeline followed by `;,,0` entries is a timeline, and
+ * one that ends in such entries is a timeline without them, since every `;` separates two entries.
+ */
+export function isTimelineText(value: unknown, unstarted = 0): value is string {
+  if (typeof value !== "string") return false;
+  const tail = 4 * unstarted;
+  if (unstarted > 0 && tail < value.length && tail <= unstartedEntries.length && value.slice(value.length - tail) === unstartedEntries.slice(0, tail)) {
+    return timelinePattern.test(value.slice(0, value.length - tail));
+  }
+  return timelinePattern.test(value);
 }
 
 /**

@@ -88,6 +88,21 @@ describe("the plain-JSON shortcuts of the codec", () => {
     expect(() => encodeValue(value, "properties")).toThrow(/properties\.a\.b\.c/);
   });
 
+  it("writes plain data as JSON.stringify does, and sends what it cannot write exactly the tagged way", () => {
+    const plain = { s: "x", n: 1.5, zero: 0, t: true, f: false, none: null, list: [1, "a", [null, {}], { k: [] }], nested: { deep: { deeper: [0.1] } } };
+    expect(encodeValue(plain)).toBe(JSON.stringify(plain));
+    for (const odd of [-0, NaN, Infinity, undefined, 1n, new Date(0)]) {
+      expect(encodeValue({ a: [odd], b: { c: odd } }).match(/\{"\$wf":/g)).toHaveLength(2);
+    }
+    expect(() => encodeValue({ a: [1, () => 1] })).toThrow(SnapshotSerializationError);
+  });
+
+  it("escapes an object whose own \"$wf\" key is not enumerable, as it escapes any own \"$wf\" key", () => {
+    const hidden = Object.defineProperty({ a: 1 }, "$wf", { value: "date", enumerable: false });
+    expect(encodeValue({ hidden })).toBe('{"hidden":{"$wf":"obj","v":[["a",1]]}}');
+    expect(encodeValue({ shown: { $wf: "date", a: 1 } })).toBe('{"shown":{"$wf":"obj","v":[["$wf","date"],["a",1]]}}');
+  });
+
   it("decodes a text with no tag as JSON.parse does, and a string that merely ends in $wf as the string", () => {
     const value = { note: 'ends with $wf"', list: ["$wf", { "x$wf": 1 }] };
     expect(roundTrip(value)).toStrictEqual(value);
