@@ -1,26 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { SnapshotCorruptedError, defaultSnapshotCodec, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
+import { SnapshotCorruptedError, defaultSnapshotCodec } from "../../src/persistence/index.js";
 import { checksumText, hex32 } from "../../src/persistence/codec/checksum.js";
+import { codecKeys, codecSnapshot } from "./codec-snapshots.js";
 
 // The envelope wf1:<crc32>:<length>:<body> is read by hand; it must accept exactly the headers the
 // format's grammar does, and tell the others from a body that is only damaged.
 
-const keys = { foundryExecutionId: "order-42", workflowId: "ProcessOrder-v1" };
-const snapshot: WorkflowExecutionSnapshot = {
-  formatVersion: 1,
-  ...keys,
-  workflowName: "ProcessOrder",
-  definitionFingerprint: "fnv1a:0000000000000000",
-  operationCount: 3,
-  nextOperationIndex: 1,
-  properties: { orderId: "A-1", note: "é € 😀" },
-  status: "running",
-  revision: 1,
-  timeline: "0,4,1;4,,1;,,0",
-  createdAt: "2024-01-01T00:00:00.000Z",
-  updatedAt: "2024-01-01T00:00:00.000Z",
-};
+const keys = codecKeys;
+const snapshot = codecSnapshot({ orderId: "A-1", note: "é € 😀" }, { timeline: "0,4,1;4,,1;,,0" });
 const encoded = defaultSnapshotCodec.encode(snapshot);
 const body = encoded.slice(encoded.indexOf(":", 13) + 1);
 const { crc, bytes } = checksumText(body);

@@ -1,27 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { SnapshotSerializationError, decodeValue, defaultSnapshotCodec, encodeValue, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
+import { codecKeys, codecSnapshot } from "./codec-snapshots.js";
 
 // The encoder hands a subtree to JSON.stringify whole when nothing below it needs a tag, and the
 // decoder skips its walk when the text holds no tag: these cases sit on the edge of both shortcuts.
 
-const keys = { foundryExecutionId: "order-42", workflowId: "ProcessOrder-v1" };
-
-function snapshot(properties: Record<string, unknown>): WorkflowExecutionSnapshot {
-  return {
-    formatVersion: 1,
-    ...keys,
-    workflowName: "ProcessOrder",
-    definitionFingerprint: "fnv1a:0000000000000000",
-    operationCount: 3,
-    nextOperationIndex: 1,
-    properties,
-    status: "running",
-    revision: 1,
-    timeline: "0,4,1;4,,1;,,0",
-    createdAt: "2024-01-01T00:00:00.000Z",
-    updatedAt: "2024-01-01T00:00:00.000Z",
-  };
-}
+const keys = codecKeys;
+const snapshot = (properties: Record<string, unknown>): WorkflowExecutionSnapshot => codecSnapshot(properties, { timeline: "0,4,1;4,,1;,,0" });
 
 const roundTrip = <T>(value: T): T => decodeValue(encodeValue(value)) as T;
 

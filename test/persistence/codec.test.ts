@@ -12,25 +12,10 @@ import {
 } from "../../src/persistence/index.js";
 import { checksumText, hex32 } from "../../src/persistence/codec/checksum.js";
 import { decodeFromStorage, encodeForStorage } from "../../src/persistence/providers/stored.js";
+import { codecKeys, codecSnapshot } from "./codec-snapshots.js";
 
-const keys = { foundryExecutionId: "order-42", workflowId: "ProcessOrder-v1" };
-
-function snapshot(properties: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): WorkflowExecutionSnapshot {
-  return {
-    formatVersion: 1,
-    ...keys,
-    workflowName: "ProcessOrder",
-    definitionFingerprint: "fnv1a:0000000000000000",
-    operationCount: 3,
-    nextOperationIndex: 1,
-    properties,
-    status: "running",
-    revision: 1,
-    createdAt: "2024-01-01T00:00:00.000Z",
-    updatedAt: "2024-01-01T00:00:00.000Z",
-    ...extra,
-  };
-}
+const keys = codecKeys;
+const snapshot = codecSnapshot;
 
 const roundTrip = <T>(value: T): T => decodeValue(encodeValue(value)) as T;
 

@@ -1,14 +1,14 @@
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { afterAll, describe, expect, it } from "vitest";
-import pg from "pg";
+import { describe, expect, it } from "vitest";
 import { PostgresPersistenceProvider, type PostgresClient } from "../../../src/persistence/providers/postgres.js";
 import { postgresStatements } from "../../../src/persistence/providers/postgres-sql.js";
 import { randomKeys } from "../../../src/persistence/testing/fixtures.js";
 import { bundleForChild } from "../../support/bundle.js";
 import { describeWithServer } from "../../support/describe-with-server.js";
 import { startPostgres } from "../../support/postgres-server.js";
+import { usePostgresPools } from "../../support/postgres-pool.js";
 import { freshTable } from "./postgres-cases.js";
 import { claimOf, describePostgresMailboxCases, eventFor, unleased, waitingSnapshot } from "./postgres-mailbox-cases.js";
 
@@ -17,17 +17,7 @@ import { claimOf, describePostgresMailboxCases, eventFor, unleased, waitingSnaps
 const server = await startPostgres();
 
 describeWithServer("PostgresPersistenceProvider's mailbox on a real PostgreSQL server", server, (started) => {
-  const pools: pg.Pool[] = [];
-  const newPool = (max = 4): pg.Pool => {
-    const pool = new pg.Pool({ connectionString: started.url, max });
-    pool.on("error", () => undefined);
-    pools.push(pool);
-    return pool;
-  };
-  afterAll(async () => {
-    await Promise.all(pools.map((pool) => pool.end().catch(() => undefined)));
-    await started.stop();
-  });
+  const newPool = usePostgresPools(started);
   const shared = newPool();
   describePostgresMailboxCases("a real server through a pg Pool", () => shared);
 

@@ -1,6 +1,6 @@
 import pg from "pg";
 import * as vitest from "vitest";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createWorkflow, type Workflow } from "../../../src/index.js";
 import { createRecoveryCoordinator } from "../../../src/persistence/index.js";
 import { PostgresPersistenceProvider, type PostgresPreparingClient, type PostgresQueryConfig } from "../../../src/persistence/providers/postgres.js";
@@ -8,6 +8,7 @@ import { describeProviderConformance } from "../../../src/persistence/testing/in
 import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/fixtures.js";
 import { describeWithServer } from "../../support/describe-with-server.js";
 import { startPostgres } from "../../support/postgres-server.js";
+import { usePostgresPools } from "../../support/postgres-pool.js";
 import { corruptPostgresRow } from "./corrupt-hooks.js";
 import { freshTable } from "./postgres-cases.js";
 
@@ -38,17 +39,7 @@ function tenSteps(): Workflow {
 }
 
 describeWithServer("PostgresPersistenceProvider with preparedStatements on a real PostgreSQL server", server, (started) => {
-  const pools: pg.Pool[] = [];
-  const newPool = (max = 4): pg.Pool => {
-    const pool = new pg.Pool({ connectionString: started.url, max });
-    pool.on("error", () => undefined);
-    pools.push(pool);
-    return pool;
-  };
-  afterAll(async () => {
-    await Promise.all(pools.map((pool) => pool.end().catch(() => undefined)));
-    await started.stop();
-  });
+  const newPool = usePostgresPools(started);
 
   const shared = newPool();
   const other = newPool();

@@ -2,8 +2,7 @@ import Database from "better-sqlite3";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ClaimRequest } from "../../../src/persistence/provider.js";
 import { PostgresPersistenceProvider } from "../../../src/persistence/providers/postgres.js";
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
@@ -12,6 +11,7 @@ import { createRecoveryCoordinator, signalInstance, usePersistence } from "../..
 import { approvalTrials } from "../../support/approval-trials.js";
 import { describeWithServer } from "../../support/describe-with-server.js";
 import { startPostgres } from "../../support/postgres-server.js";
+import { usePostgresPools } from "../../support/postgres-pool.js";
 import { freshTable } from "./postgres-cases.js";
 
 // Durable waits end to end on the SQL stores: runs suspend at their wait through one connection,
@@ -34,17 +34,7 @@ describe("Durable waits on SQLite", () => {
 const server = await startPostgres();
 
 describeWithServer("Durable waits on a real PostgreSQL server", server, (started) => {
-  const pools: pg.Pool[] = [];
-  const newPool = (max = 10): pg.Pool => {
-    const pool = new pg.Pool({ connectionString: started.url, max });
-    pool.on("error", () => undefined);
-    pools.push(pool);
-    return pool;
-  };
-  afterAll(async () => {
-    await Promise.all(pools.map((pool) => pool.end().catch(() => undefined)));
-    await started.stop();
-  });
+  const newPool = usePostgresPools(started, 10);
 
   it("1,000 approvals, each sent before, during or after its run reaches the wait, through another pool: every event is consumed once and every run completes", async () => {
     const tableName = freshTable();
