@@ -6,6 +6,7 @@ import { MemoryPersistenceProvider, createRecoveryCoordinator, usePersistence, t
 import { PostgresPersistenceProvider } from "../dist/persistence/postgres.js";
 import { startPostgres } from "../test/support/postgres-server.js";
 import { rawRecord, rawTable, rawUpsert, steps, workflow } from "./scale-out-protocol.js";
+import { postmasterPid, serverCpuUs } from "./scale-out-server.js";
 
 // One process's CPU per step, for profiling one side of the scale-out bench alone:
 // `npx tsx bench/profile-step.ts <raw|plain|leased|coordinator> [instances] [postgres|memory]`, under
@@ -14,6 +15,9 @@ import { rawRecord, rawTable, rawUpsert, steps, workflow } from "./scale-out-pro
 // reported apart: a CPU profile samples wall-clock time, so a socket write that hands the CPU to
 // the server looks dear in it. PROFILE=<file.cpuprofile> profiles the measured round alone (not the
 // warm-up, nor the coordinator's untimed enqueueing); PREPARED=0 sends Postgres statements as text.
+// On Postgres it also reports the server's CPU per step (its processes, from /proc), the WAL it
+// wrote, the share of the table's updates that were HOT (no index entry written) and the table's
+// heap pages read per step: what tells a claim that scans dead rows from a heavier write.
 
 const side = process.argv[2] ?? "coordinator";
 const count = Number(process.argv[3] ?? 2_000);
@@ -26,6 +30,7 @@ const postgres = pool === undefined ? undefined : new PostgresPersistenceProvide
 const provider: WorkflowPersistenceProvider = postgres ?? new MemoryPersistenceProvider();
 await postgres?.migrate();
 await pool?.query(`CREATE TABLE IF NOT EXISTS ${rawTable} (instance_id text PRIMARY KEY, data text NOT NULL)`);
+const serverPid = pool === undefined ? undefined : postmasterPid(((await pool.query("SHOW data_directory")).rows[0] as { data_directory: string }).data_directory);
 const smith = createSmith();
 
 async function inLanes(ids: readonly string[], lanes: number, task: (id: string) => Promise<unknown>): Promise<void> {
@@ -74,13 +79,39 @@ async function round(tag: string, n: number): Promise<Record<string, number>> {
   await session?.post("Profiler.enable");
   await session?.post("Profiler.setSamplingInterval", { interval: 100 });
   await session?.post("Profiler.start");
+  const before = await tableStats();
+  const server = serverCpuUs(serverPid);
   const cpu = process.cpuUsage();
   const started = performance.now();
   await runSide(ids);
   const used = process.cpuUsage(cpu);
+  const seconds = (performance.now() - started) / 1000;
+  const serverUs = (serverCpuUs(serverPid) ?? Number.NaN) - (server ?? Number.NaN);
   if (session !== undefined && profile !== undefined) writeFileSync(profile, JSON.stringify((await session.post("Profiler.stop")).profile));
   const stepCount = n * steps;
-  return { cpuUsPerStep: (used.user + used.system) / stepCount, userUsPerStep: used.user / stepCount, systemUsPerStep: used.system / stepCount, stepsPerS: stepCount / ((performance.now() - started) / 1000) };
+  const client = { cpuUsPerStep: (used.user + used.system) / stepCount, userUsPerStep: used.user / stepCount, systemUsPerStep: used.system / stepCount, stepsPerS: stepCount / seconds };
+  const after = await tableStats();
+  if (before === undefined || after === undefined) return client;
+  const updates = after.updates - before.updates;
+  return { ...client, serverUsPerStep: serverUs / stepCount, walBytesPerStep: (after.wal - before.wal) / stepCount, hotShare: (after.hot - before.hot) / updates, heapPagesPerStep: (after.heapPages - before.heapPages) / stepCount };
+}
+
+// The snapshot table's counters. Each backend sends its counters at the end of a transaction at
+// most once a second: wait that long, then run one statement on every connection of the pool.
+async function tableStats(): Promise<{ wal: number; updates: number; hot: number; heapPages: number } | undefined> {
+  if (pool === undefined) return undefined;
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  const clients = await Promise.all(Array.from({ length: 4 }, () => pool.connect()));
+  for (const client of clients) {
+    await client.query("SELECT 1");
+    client.release();
+  }
+  const { rows } = await pool.query(
+    "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8 AS wal, n_tup_upd::float8 AS updates, n_tup_hot_upd::float8 AS hot, (heap_blks_hit + heap_blks_read)::float8 AS heap_pages " +
+      "FROM pg_stat_user_tables JOIN pg_statio_user_tables USING (relid) WHERE pg_stat_user_tables.relname = 'workflowforge_snapshots'",
+  );
+  const row = rows[0] as { wal: number; updates: number; hot: number; heap_pages: number };
+  return { wal: row.wal, updates: row.updates, hot: row.hot, heapPages: row.heap_pages };
 }
 
 try {

@@ -1,5 +1,4 @@
 import { fork, type ChildProcess } from "node:child_process";
-import { readFileSync, readdirSync } from "node:fs";
 import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
@@ -10,6 +9,7 @@ import { RedisPersistenceProvider } from "../dist/persistence/redis.js";
 import { startPostgres } from "../test/support/postgres-server.js";
 import { startRedis } from "../test/support/redis-server.js";
 import { ratio, verdict } from "./measure.js";
+import { pidIn, postmasterPid, serverCpuUs } from "./scale-out-server.js";
 import type { BenchSection } from "./report.js";
 import { rawTable, redisPrefix, steps, workflow, type Backend, type FromWorker, type SideName, type ToWorker, type WorkerTally } from "./scale-out-protocol.js";
 
@@ -69,7 +69,7 @@ async function postgresAdmin(url: string): Promise<StoreAdmin> {
     backend: "postgres",
     url,
     provider,
-    serverPid: pidIn(() => readFileSync(`${dataDirectory}/postmaster.pid`, "utf8").split("\n")[0]),
+    serverPid: postmasterPid(dataDirectory),
     count: async () => ({ snapshots: await countOf("workflowforge_snapshots"), raw: await countOf(rawTable) }),
     reset: () => pool.query(`TRUNCATE workflowforge_snapshots, ${rawTable}`),
     close: () => pool.end(),
@@ -91,40 +91,6 @@ async function redisAdmin(url: string): Promise<StoreAdmin> {
     reset: () => redis.flushdb(),
     close: () => redis.quit(),
   };
-}
-
-function pidIn(read: () => string | undefined): number | undefined {
-  try {
-    const pid = Number(read());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-// User + system CPU of the server process and its children (Postgres's backends, which live as long
-// as the workers' pools), in microseconds from /proc; undefined where there is no /proc.
-function serverCpuUs(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  const ticksUs = 1e6 / 100; // USER_HZ, 100 on Linux
-  let total = 0;
-  try {
-    for (const entry of readdirSync("/proc")) {
-      if (!/^\d+$/.test(entry)) continue;
-      let stat: string;
-      try {
-        stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      } catch {
-        continue; // exited meanwhile
-      }
-      // Fields after the command (in parentheses, which may hold spaces): state ppid ... utime(14) stime(15).
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(entry) === pid || Number(fields[1]) === pid) total += (Number(fields[11]) + Number(fields[12])) * ticksUs;
-    }
-  } catch {
-    return undefined;
-  }
-  return total;
 }
 
 interface Worker {

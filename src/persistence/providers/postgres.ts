@@ -39,10 +39,11 @@ interface Row extends ClaimColumns {
  *   transaction-scoped advisory lock so that many processes starting at once do not trip over each
  *   other. `migrate()` does the same ahead of time; call it first when the provider's client is a
  *   connection inside your own transaction, or the creation (and its lock) waits for your commit.
- *   One index beyond the primary key, on `status`, for `claim()`; none on `updated_at` or the lease,
- *   which every checkpoint changes (an index on them would cost each a non-HOT update). A table
- *   made by an older version gains the claim's columns (`owner`, `lease_expires_at`, `attempts`)
- *   and the index on first use; its rows' leases are read from the column only once saved again.
+ *   Beside the primary key, an index on `status` and, for `claim()`, a partial index of the keys
+ *   of running, failed and compensating rows; none on `updated_at` or the lease, which every
+ *   checkpoint changes (an index on them would cost each a non-HOT update). A table made by an
+ *   older version gains the claim's columns (`owner`, `lease_expires_at`, `attempts`) and the
+ *   indexes on first use; its rows' leases are read from the column only once saved again.
  * - **Waits:** beside the table, `<table>_mailbox` holds delivered events (first write wins per
  *   instance and `eventId`); a waiting row's `waiting_for` and `wake_ms` columns, with a partial
  *   index on `wake_ms` of waiting rows, let `claim()` find what is due without reading what is not.

@@ -74,14 +74,15 @@ export function describePostgresCases(backend: string, client: () => PostgresCli
       await provider.migrate();
       await new PostgresPersistenceProvider({ client: client(), tableName }).migrate();
       expect(await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);
-      // Beside the primary key only claim()'s index on status and its partial index of waiting rows'
-      // wake_ms: no index on a column every checkpoint changes (updated_at, the lease), so that a
-      // checkpoint stays a HOT update.
+      // Beside the primary key only the status index, claim()'s partial indexes of the keys of rows it
+      // runs at once and of waiting rows' wake_ms: no index on a column every checkpoint changes
+      // (updated_at, the lease), so that a checkpoint stays a HOT update.
       const { rows } = await client().query("SELECT indexdef FROM pg_indexes WHERE tablename = $1 ORDER BY indexdef DESC", [tableName]);
       expect(rows).toEqual([
         { indexdef: expect.stringMatching(/^CREATE UNIQUE INDEX \S+ ON \S+ USING btree \(instance_id, workflow_id\)$/) },
         { indexdef: expect.stringMatching(/^CREATE INDEX \S+ ON \S+ USING btree \(wake_ms\) WHERE \(status = 'waiting'::text\)$/) },
         { indexdef: expect.stringMatching(/^CREATE INDEX \S+ ON \S+ USING btree \(status\)$/) },
+        { indexdef: expect.stringMatching(/^CREATE INDEX \S+_claim_keys ON \S+ USING btree \(instance_id, workflow_id\) WHERE \(status = ANY \(ARRAY\['running'::text, 'failed'::text, 'compensating'::text\]\)\)$/) },
       ]);
     });
 

@@ -133,7 +133,7 @@ export function describePostgresMailboxCases(backend: string, client: () => Post
       const columns = await client().query("SELECT column_name FROM information_schema.columns WHERE table_name = $1 AND column_name IN ('waiting_for', 'wake_ms') ORDER BY 1", [tableName]);
       expect(columns.rows).toEqual([{ column_name: "waiting_for" }, { column_name: "wake_ms" }]);
       const indexes = await client().query("SELECT indexname FROM pg_indexes WHERE tablename = $1 ORDER BY 1", [tableName]);
-      expect(indexes.rows).toEqual([{ indexname: `${tableName}_claimable` }, { indexname: `${tableName}_due` }, { indexname: `${tableName}_pkey` }]);
+      expect(indexes.rows).toEqual([{ indexname: `${tableName}_claim_keys` }, { indexname: `${tableName}_claimable` }, { indexname: `${tableName}_due` }, { indexname: `${tableName}_pkey` }]);
       expect((await provider.claim(claimOf(old.workflowName))).map((item) => item.foundryExecutionId)).toEqual([old.foundryExecutionId]);
       const waiting = waitingSnapshot("approved");
       await provider.save(waiting);

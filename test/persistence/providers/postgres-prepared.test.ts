@@ -61,7 +61,7 @@ describe("PostgresPersistenceProvider option preparedStatements", () => {
     await everyCall(new PostgresPersistenceProvider({ client, preparedStatements: true }));
     const named = sent.filter((call) => call.name !== undefined);
     // In the order of everyCall: setup, save, save, tryLoad, claim, deliver, receive, list, delete.
-    expect(sent.map((call) => call.text.split(" ")[0])).toEqual(["DO", "INSERT", "UPDATE", "SELECT", "UPDATE", "WITH", "SELECT", "SELECT", "WITH"]);
+    expect(sent.map((call) => call.text.split(" ")[0])).toEqual(["DO", "INSERT", "UPDATE", "SELECT", "WITH", "WITH", "SELECT", "SELECT", "WITH"]);
     expect(sent.map((call) => call.name === undefined)).toEqual([true, false, false, false, true, false, false, true, false]);
     // One name per text, derived from the text alone.
     for (const call of named) expect(call.name).toBe(statementName(call.text));
