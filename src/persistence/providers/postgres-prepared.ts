@@ -1,3 +1,5 @@
+import { hashName } from "./postgres-sql.js";
+
 // The names PostgresPersistenceProvider gives its statements with `preparedStatements: true`.
 // pg parses a named statement once per connection and afterwards sends only Bind and Execute, so
 // the server parses and plans it once per connection instead of on every checkpoint.
@@ -11,22 +13,12 @@
  * The name each statement text is sent under; other texts are sent as text. A name is derived from
  * the text alone, so that providers sharing a pool (and its connections) give one text one name
  * and different texts (other tables) different names: pg refuses a name reused for another text on
- * a connection, so a collision would fail loudly, and at 53 bits it does not happen.
+ * a connection, so a collision would fail loudly, and among the few texts of a pool's tables one
+ * is as likely as two equal 32-bit hashes in a few dozen (about one in a million).
  */
 export function preparedNames(texts: readonly string[]): ReadonlyMap<string, string> {
   return new Map(texts.map((text) => [text, statementName(text)]));
 }
 
-/** `workflowforge_` and a 53-bit hash of `text` (cyrb53) in base 36. */
-export function statementName(text: string): string {
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
-  for (let index = 0; index < text.length; index++) {
-    const code = text.charCodeAt(index);
-    h1 = Math.imul(h1 ^ code, 2654435761);
-    h2 = Math.imul(h2 ^ code, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return `workflowforge_${(4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36)}`;
-}
+/** `workflowforge_` and the FNV-1a hash of `text`. */
+export const statementName = (text: string): string => `workflowforge_${hashName(text)}`;

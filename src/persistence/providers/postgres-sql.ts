@@ -209,8 +209,8 @@ export function dueChannel(tableName: string, schema: string | undefined): strin
   return name.length <= 63 ? name : `${name.slice(0, 54)}_${hashName(name)}`;
 }
 
-// FNV-1a, 8 hex digits: keeps names cut to Postgres's 63 bytes apart.
-function hashName(text: string): string {
+/** FNV-1a of `text`, 8 hex digits: keeps names cut to Postgres's 63 bytes apart, and names statements. */
+export function hashName(text: string): string {
   let hash = 0x811c9dc5;
   for (let index = 0; index < text.length; index++) hash = Math.imul(hash ^ text.charCodeAt(index), 0x01000193);
   return (hash >>> 0).toString(16).padStart(8, "0");
