@@ -24,6 +24,13 @@ export async function callProvider<T>(context: ProviderCallContext, invoke: () =
   }
 }
 
+/**
+ * What a provider that stores synchronously but returns promises (SQLite) resolves a save with once
+ * it stored: made fulfilled, so the store carries on as after a synchronous return, without the
+ * turns of the microtask queue that awaiting it would take.
+ */
+export const storedAlready: Promise<void> = Promise.resolve();
+
 /** What {@link callProvider} rejects with when the provider failed with `cause`. */
 export function providerError(context: ProviderCallContext, cause: unknown): Error {
   if (isWorkflowForgeError(cause)) return cause;

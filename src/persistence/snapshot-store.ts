@@ -3,7 +3,7 @@ import { systemClock } from "../clock.js";
 import { emitEvent, type Foundry } from "../foundry.js";
 import { SnapshotConflictError, type ProviderCall, type SnapshotKeys, type StoredError } from "./errors.js";
 import type { SnapshotDeletedEvent } from "./events.js";
-import { callProvider, loadSnapshot, providerError } from "./provider-call.js";
+import { callProvider, loadSnapshot, providerError, storedAlready } from "./provider-call.js";
 import type { WorkflowPersistenceProvider } from "./provider.js";
 import type { RunClaim } from "./run-claim.js";
 import type { SessionOptions } from "./session-options.js";
@@ -96,7 +96,7 @@ export class SnapshotStore {
     } catch (cause) {
       throw providerError({ call: "save", keys: this.#state.keys, location }, cause);
     }
-    if (isThenable(saving)) return this.#stored(saving, snapshot, location);
+    if (saving !== storedAlready && isThenable(saving)) return this.#stored(saving, snapshot, location);
     this.#saved(snapshot);
     this.#checkpointed(status);
     return undefined;

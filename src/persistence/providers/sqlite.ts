@@ -16,6 +16,7 @@ import { anyInstance, listKeys } from "../keys.js";
 import type { DeliveredEvent } from "../mailbox.js";
 import { deliverEvent, prepareMailbox, receiveEvents, type MailboxStatements } from "./sqlite-mailbox.js";
 import { wakeMsOf } from "./sql-query.js";
+import { storedAlready } from "../provider-call.js";
 
 const source = "sqlite";
 
@@ -32,7 +33,6 @@ function settle<T>(signal: AbortSignal | undefined, body: () => T): Promise<T> {
   }
 }
 
-const saved = Promise.resolve();
 
 // What a non-text data column holds, for the error.
 function columnValue(data: unknown): string {
@@ -100,11 +100,12 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
 
   /** Rejects with `SnapshotConflictError` unless the stored revision is `snapshot.revision - 1`. */
   save(snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal): Promise<void> {
-    // settle() without its closure, resolving with one promise made once: a save resolves with nothing.
+    // settle() without its closure, resolving with the one promise the engine knows stored already:
+    // a checkpoint then waits no turn of the microtask queue.
     try {
       throwIfAborted(signal);
       this.#save(snapshot);
-      return saved;
+      return storedAlready;
     } catch (error) {
       return Promise.reject(asError(error));
     }

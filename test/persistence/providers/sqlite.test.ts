@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { isWorkflowForgeError } from "../../../src/errors.js";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError } from "../../../src/persistence/errors.js";
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
+import { storedAlready } from "../../../src/persistence/provider-call.js";
 import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/fixtures.js";
 import { taggedJsonCodec } from "../../support/custom-codec.js";
 import { describeUnreadableListing } from "./unreadable-cases.js";
@@ -49,6 +50,16 @@ describe("SqlitePersistenceProvider", () => {
     full.pragma("synchronous = FULL");
     await new SqlitePersistenceProvider({ database: full }).save(fullSnapshot());
     expect(full.pragma("synchronous", { simple: true })).toBe(2);
+  });
+
+  it("resolves a save that stored with storedAlready, which the engine goes on from without waiting a turn of the microtask queue", async () => {
+    const provider = new SqlitePersistenceProvider({ database: open() });
+    const first = fullSnapshot();
+    expect(provider.save(first)).toBe(storedAlready);
+    expect(provider.save(nextRevision(first))).toBe(storedAlready);
+    const refused = provider.save(first);
+    expect(refused).not.toBe(storedAlready);
+    expect(await rejectionOf(refused)).toBeInstanceOf(SnapshotConflictError);
   });
 
   it("creates its table lazily, named workflowforge_snapshots by default", async () => {
