@@ -1,6 +1,7 @@
 import { expect } from "vitest";
 import { action, createFoundry, createSmith, createWorkflow, isSuspended, waitForEvent } from "../../src/index.js";
 import { createRecoveryCoordinator, signalInstance, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
+import type { ClaimRequest } from "../../src/persistence/provider.js";
 
 // Approvals across two provider objects on one store (two connections, two pools, two clients):
 // the run suspends through one, the approval is sent through the other.
@@ -41,6 +42,59 @@ export async function approvalTrials(provider: WorkflowPersistenceProvider, send
     expect(await provider.list!()).toEqual([]);
     expect(paid.size).toBe(1_000);
     for (const [id, events] of paid) expect(events, id).toEqual([{ id }]);
+  } finally {
+    await coordinator.close();
+  }
+}
+
+/** The three provider objects of {@link pushedApproval}, each on its own connection, and how to see the push listening. */
+export interface PushedApprovalStores {
+  /** The started coordinator's store. */
+  readonly coordinator: WorkflowPersistenceProvider;
+  /** Where the run suspends. */
+  readonly runner: WorkflowPersistenceProvider;
+  /** Where the approval is sent from. */
+  readonly sender: WorkflowPersistenceProvider;
+  /** How many subscribers the store's push channel has now. */
+  listeners(): Promise<number>;
+}
+
+/**
+ * A started coordinator (polling every 10 minutes) resumes a suspended approval once `sender`
+ * signals it: the signal is sent after the coordinator's first pass ended and its subscription is
+ * seen, so only the push can wake it within the test's time.
+ */
+export async function pushedApproval(stores: PushedApprovalStores): Promise<void> {
+  const ran: string[] = [];
+  let finished!: (output: string) => void;
+  const done = new Promise<string>((resolve) => (finished = resolve));
+  const expense = createWorkflow("Expense")
+    .addOperation(action("reserve", () => void ran.push("reserve")))
+    .addOperation(waitForEvent<{ by: string }>("approval", "approved", { timeoutMs: 7 * 86_400_000 }))
+    .addOperation(action("pay-out", (approval: { by: string }) => (ran.push("pay-out"), finished(`paid, approved by ${approval.by}`), "paid")))
+    .build();
+  let firstPass!: () => void;
+  const firstPassEnded = new Promise<void>((resolve) => (firstPass = resolve));
+  const watched = new Proxy(stores.coordinator, {
+    get(target, property) {
+      if (property === "claim") return (request: ClaimRequest) => target.claim?.(request).finally(() => firstPass());
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  const coordinator = createRecoveryCoordinator({ provider: watched, resolveWorkflow: () => expense });
+  try {
+    coordinator.start({ pollIntervalMs: 600_000 });
+    await firstPassEnded;
+    await expect.poll(() => stores.listeners()).toBe(1);
+
+    const foundry = usePersistence(createFoundry("Expense"), stores.runner, { instanceId: "expense-7" });
+    expect(isSuspended(await createSmith().forge(expense, foundry).catch((error: unknown) => error))).toBe(true);
+    expect(await stores.runner.tryLoad("expense-7", "Expense")).toMatchObject({ status: "waiting", waitingFor: "approved" });
+
+    expect(await signalInstance(stores.sender, { instanceId: "expense-7", workflowKey: "Expense" }, "approved", { by: "ann" }, { eventId: "mail-1" })).toMatchObject({ stored: true });
+    expect(await done).toBe("paid, approved by ann");
+    expect(ran).toEqual(["reserve", "pay-out"]);
   } finally {
     await coordinator.close();
   }
