@@ -1,18 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { createFoundry, createSmith } from "../../src/index.js";
-import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
+import { usePersistence } from "../../src/persistence/index.js";
 import type { ClaimRequest } from "../../src/persistence/provider.js";
-import { createTestClock } from "../../src/persistence/testing/index.js";
-import { approvalWorkflow, approve, suspendAtApproval } from "./helpers.js";
+import { approvedWhileWaiting } from "./helpers.js";
 
 describe("a waiting record whose claimant dies before the wait's checkpoint", () => {
   it("is claimable once the lease ended, its event still unconsumed in the mailbox", async () => {
-    const ran: string[] = [];
-    const workflow = approvalWorkflow(ran);
-    const memory = new MemoryPersistenceProvider();
-    const clock = createTestClock();
-    await suspendAtApproval(memory, workflow, "expense-1", clock);
-    expect(await approve(memory, workflow, "expense-1")).toBe(true);
+    const { workflow, memory, clock } = await approvedWhileWaiting("expense-1");
     // A plain forge claims the instance, then stops answering at the wait: a process that died there.
     let die: (error: Error) => void = () => undefined;
     let reached: () => void = () => undefined;

@@ -1,20 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { createFoundry } from "../../src/index.js";
-import { MemoryPersistenceProvider, createRecoveryCoordinator } from "../../src/persistence/index.js";
-import { createTestClock } from "../../src/persistence/testing/index.js";
-import { approvalWorkflow, approve, suspendAtApproval, withClaim } from "./helpers.js";
+import { createRecoveryCoordinator } from "../../src/persistence/index.js";
+import { approvedWhileWaiting, withClaim } from "./helpers.js";
 
 // A delivery marks its waiting record due, and any save of the record clears the mark. An event
 // wait has no wake time to be found by again, so a claimed record handed back unrun must stay
 // claimable some other way, or it waits forever with its event in the mailbox.
 describe("a claimed waiting record handed back unrun", () => {
   it("is resumed by the next pass, not one lease later, when the coordinator closed before starting it", async () => {
-    const ran: string[] = [];
-    const workflow = approvalWorkflow(ran);
-    const memory = new MemoryPersistenceProvider();
-    const clock = createTestClock();
-    await suspendAtApproval(memory, workflow, "expense-1", clock);
-    expect(await approve(memory, workflow, "expense-1")).toBe(true);
+    const { ran, workflow, memory, clock } = await approvedWhileWaiting("expense-1");
     let closed: Promise<void> | undefined;
     // close() lands between the claim and the start of the run: the claim is given back.
     const provider = withClaim(memory, async (...args) => {
@@ -32,12 +26,7 @@ describe("a claimed waiting record handed back unrun", () => {
   });
 
   it("is resumed once its lease ended when making its foundry failed", async () => {
-    const ran: string[] = [];
-    const workflow = approvalWorkflow(ran);
-    const memory = new MemoryPersistenceProvider();
-    const clock = createTestClock();
-    await suspendAtApproval(memory, workflow, "expense-1", clock);
-    expect(await approve(memory, workflow, "expense-1")).toBe(true);
+    const { ran, workflow, memory, clock } = await approvedWhileWaiting("expense-1");
     let failures = 1;
     const coordinator = createRecoveryCoordinator({
       provider: memory,

@@ -1,6 +1,6 @@
 import { expect } from "vitest";
 import { action, createFoundry, createSmith, createWorkflow, isSuspended, waitForEvent } from "../../src/index.js";
-import { usePersistence, type MemoryPersistenceProvider, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
+import { MemoryPersistenceProvider, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
 import { createTestClock, type TestClock } from "../../src/persistence/testing/index.js";
 
 /** reserve → wait for `approved` → charge, logging each step it runs into `ran`. */
@@ -27,6 +27,20 @@ export async function suspendAtApproval(provider: WorkflowPersistenceProvider, w
 export function approve(provider: WorkflowPersistenceProvider, workflow: ApprovalWorkflow, instanceId: string, by = "ann"): Promise<boolean> {
   if (provider.deliver === undefined) throw new TypeError("the provider has no mailbox");
   return provider.deliver({ foundryExecutionId: instanceId, workflowId: workflow.id, name: "approved", eventId: `approval-${instanceId}`, payload: by, sentAt: new Date().toISOString() });
+}
+
+/**
+ * An approval instance on a memory store that suspended at its wait (on a test clock) and has been
+ * approved since: a waiting record marked due, its event unconsumed in the mailbox.
+ */
+export async function approvedWhileWaiting(instanceId: string): Promise<{ ran: string[]; workflow: ApprovalWorkflow; memory: MemoryPersistenceProvider; clock: TestClock }> {
+  const ran: string[] = [];
+  const workflow = approvalWorkflow(ran);
+  const memory = new MemoryPersistenceProvider();
+  const clock = createTestClock();
+  await suspendAtApproval(memory, workflow, instanceId, clock);
+  expect(await approve(memory, workflow, instanceId)).toBe(true);
+  return { ran, workflow, memory, clock };
 }
 
 /** `memory` with `claim` replaced: every other member is the provider's own, bound to it. */
