@@ -3,7 +3,7 @@ import { action, createFoundry, createSmith, createWorkflow, isWorkflowForgeErro
 import { cancelledRecord } from "../../src/persistence/recovery/cancel.js";
 import type { WorkflowExecutionSnapshot } from "../../src/persistence/snapshot.js";
 import { MemoryPersistenceProvider, createRecoveryCoordinator, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
-import { createTestClock } from "../../src/persistence/testing/index.js";
+import { createTestClock, type TestClock } from "../../src/persistence/testing/index.js";
 import { approvalWorkflow, approve, suspendAtApproval } from "./helpers.js";
 
 // `memory` seen through the list path: a provider that cannot claim in pages.
@@ -19,6 +19,31 @@ function listing(memory: MemoryPersistenceProvider): WorkflowPersistenceProvider
 }
 
 const codeOf = (error: unknown): string | undefined => (isWorkflowForgeError(error) ? error.code : undefined);
+
+/**
+ * debit (restored by "credit back") → slow → notify, run as "t-1" by worker-1 under a 60 s lease
+ * on a memory store (on `clock`, the system clock by default), resolved once it is inside "slow"; `finish()` lets "slow" complete, and `run`
+ * settles with the run's outcome (its error, when it rejects).
+ */
+async function transferAtSlow(clock?: TestClock) {
+  const ran: string[] = [];
+  let finish: () => void = () => undefined;
+  const workflow = createWorkflow("transfer")
+    .addOperation(action("debit", () => void ran.push("debit"), () => void ran.push("credit back")))
+    .addOperation(action("slow", () => new Promise<void>((resolve) => (finish = resolve))))
+    .addOperation(action("notify", () => void ran.push("notify")))
+    .build();
+  const memory = new MemoryPersistenceProvider();
+  const foundry = usePersistence(createFoundry("transfer", clock === undefined ? {} : { clock }), memory, { instanceId: "t-1", owner: "worker-1", lease: { ttlMs: 60_000 } });
+  let started: () => void = () => undefined;
+  const atSlow = new Promise<void>((resolve) => (started = resolve));
+  foundry.on("operationStarted", (event) => void (event.operationName === "slow" && started()));
+  const run = createSmith()
+    .forge(workflow, foundry)
+    .catch((error: unknown) => error);
+  await atSlow;
+  return { ran, workflow, memory, finish: () => finish(), run };
+}
 
 describe("cancel", () => {
   it("ends a waiting instance cancelled: neither a plain forge nor a coordinator (claim or list path) runs it again, its event delivered", async () => {
@@ -40,22 +65,7 @@ describe("cancel", () => {
   });
 
   it("stops a running instance leased by another process at its next save, with WorkflowCancelledError and nothing restored", async () => {
-    const ran: string[] = [];
-    let finish: () => void = () => undefined;
-    const workflow = createWorkflow("transfer")
-      .addOperation(action("debit", () => void ran.push("debit"), () => void ran.push("credit back")))
-      .addOperation(action("slow", () => new Promise<void>((resolve) => (finish = resolve))))
-      .addOperation(action("notify", () => void ran.push("notify")))
-      .build();
-    const memory = new MemoryPersistenceProvider();
-    const foundry = usePersistence(createFoundry("transfer"), memory, { instanceId: "t-1", owner: "worker-1", lease: { ttlMs: 60_000 } });
-    let started: () => void = () => undefined;
-    const atSlow = new Promise<void>((resolve) => (started = resolve));
-    foundry.on("operationStarted", (event) => void (event.operationName === "slow" && started()));
-    const run = createSmith()
-      .forge(workflow, foundry)
-      .catch((error: unknown) => error);
-    await atSlow;
+    const { ran, workflow, memory, finish, run } = await transferAtSlow();
     const coordinator = createRecoveryCoordinator({ provider: memory, resolveWorkflow: () => workflow, owner: "worker-2" });
     expect(await coordinator.cancel("t-1", workflow.id)).toMatchObject({ result: "cancelled", status: "running" });
     finish();
@@ -65,23 +75,8 @@ describe("cancel", () => {
   });
 
   it("with compensate, lets the stopped run's lease end, then restores each completed operation once and ends cancelled", async () => {
-    const ran: string[] = [];
-    let finish: () => void = () => undefined;
-    const workflow = createWorkflow("transfer")
-      .addOperation(action("debit", () => void ran.push("debit"), () => void ran.push("credit back")))
-      .addOperation(action("slow", () => new Promise<void>((resolve) => (finish = resolve))))
-      .addOperation(action("notify", () => void ran.push("notify")))
-      .build();
-    const memory = new MemoryPersistenceProvider();
     const clock = createTestClock();
-    const foundry = usePersistence(createFoundry("transfer", { clock }), memory, { instanceId: "t-1", owner: "worker-1", lease: { ttlMs: 60_000 } });
-    let started: () => void = () => undefined;
-    const atSlow = new Promise<void>((resolve) => (started = resolve));
-    foundry.on("operationStarted", (event) => void (event.operationName === "slow" && started()));
-    const run = createSmith()
-      .forge(workflow, foundry)
-      .catch((error: unknown) => error);
-    await atSlow;
+    const { ran, workflow, memory, finish, run } = await transferAtSlow(clock);
     const coordinator = createRecoveryCoordinator({ provider: memory, clock, resolveWorkflow: () => workflow, owner: "worker-2", leaseTtlMs: 60_000 });
     expect(await coordinator.cancel("t-1", workflow.id, { compensate: true })).toMatchObject({ result: "compensating", status: "running" });
     // The lease of the run being stopped still holds: nothing is restored beside it.
@@ -108,7 +103,7 @@ describe("cancel", () => {
     const memory = new MemoryPersistenceProvider();
     const clock = createTestClock();
     await createSmith()
-      .forge(workflow, usePersistence(createFoundry("transfer", { clock }), memory, { instanceId: "t-1" }))
+      .forge(workflow, usePersistence(createFoundry("transfer", clock === undefined ? {} : { clock }), memory, { instanceId: "t-1" }))
       .catch(() => undefined);
     const coordinator = createRecoveryCoordinator({ provider: memory, clock, resolveWorkflow: () => workflow });
     expect(await coordinator.cancel("t-1", workflow.id, { compensate: true })).toMatchObject({ result: "compensating", status: "waiting" });
@@ -131,7 +126,7 @@ describe("cancel of a dead letter", () => {
     const memory = new MemoryPersistenceProvider();
     const clock = createTestClock();
     await createSmith()
-      .forge(workflow, usePersistence(createFoundry("transfer", { clock }), memory, { instanceId: "t-1" }))
+      .forge(workflow, usePersistence(createFoundry("transfer", clock === undefined ? {} : { clock }), memory, { instanceId: "t-1" }))
       .catch(() => undefined);
     // Undoing it stopped after `reserve` was released, and the instance used up its attempts there.
     const waiting = memory.tryLoad("t-1", workflow.id) as WorkflowExecutionSnapshot;
