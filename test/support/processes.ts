@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 
 /** The pid of a process that has exited: what a crashed writer leaves in its lock and temporary file names. */
@@ -6,3 +6,15 @@ export const deadPid = (): number => spawnSync(process.execPath, ["-e", ""]).pid
 
 /** True where /proc tells when a process started (Linux); elsewhere a lock names its owner by pid alone. */
 export const procfs: boolean = existsSync("/proc/self/stat");
+
+/** Runs the script `child` under this Node with `env` added to its environment: what it printed, or a rejection with its stderr. */
+export function runChild(child: string, env: Record<string, string>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const spawned = spawn(process.execPath, [child], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let [out, err] = ["", ""];
+    spawned.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    spawned.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
+    spawned.once("error", reject);
+    spawned.once("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`child exited with ${code}: ${err}`))));
+  });
+}

@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
@@ -11,6 +10,7 @@ import { RedisPersistenceProvider, type IoRedisLikeClient, type NodeRedisLikeCli
 import { fullSnapshot, nextRevision, richValues } from "../../../src/persistence/testing/fixtures.js";
 import { bundleForChild } from "../../support/bundle.js";
 import { describeWithServer } from "../../support/describe-with-server.js";
+import { runChild } from "../../support/processes.js";
 import { taggedJsonCodec } from "../../support/custom-codec.js";
 import { startRedis } from "../../support/redis-server.js";
 
@@ -53,18 +53,6 @@ function eventFor(snapshot: { foundryExecutionId: string; workflowId: string }, 
 
 function claimAt(now: number, workflowName: string, overrides: Partial<ClaimRequest> = {}): ClaimRequest {
   return { owner: "claimer", now: new Date(now).toISOString(), leaseExpiresAt: new Date(now + 30_000).toISOString(), limit: 100, maxAttempts: 3, filter: { workflowName }, ...overrides };
-}
-
-/** Runs a delivering child to its end: what it printed, or a rejection with its stderr. */
-function runChild(child: string, env: Record<string, string>): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const spawned = spawn(process.execPath, [child], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let [out, err] = ["", ""];
-    spawned.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
-    spawned.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
-    spawned.once("error", reject);
-    spawned.once("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`child exited with ${code}: ${err}`))));
-  });
 }
 
 async function commandCalls(admin: Redis, command: string): Promise<number> {

@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
@@ -10,21 +9,11 @@ import { RedisPersistenceProvider } from "../../../src/persistence/providers/red
 import { bundleForChild } from "../../support/bundle.js";
 import { approvalTrials, pushedApproval } from "../../support/approval-trials.js";
 import { describeWithServer } from "../../support/describe-with-server.js";
+import { runChild } from "../../support/processes.js";
 import { startRedis } from "../../support/redis-server.js";
 
 // Durable waits end to end on Redis: runs suspend at their wait through one client, approvals are
 // sent through another, and a coordinator resumes them.
-
-function runChild(child: string, env: Record<string, string>): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const spawned = spawn(process.execPath, [child], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let [out, err] = ["", ""];
-    spawned.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
-    spawned.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
-    spawned.once("error", reject);
-    spawned.once("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`child exited with ${code}: ${err}`))));
-  });
-}
 
 const server = await startRedis();
 
