@@ -29,6 +29,22 @@ export function isTimelineText(value: unknown, unstarted = 0): value is string {
   return timelinePattern.test(value);
 }
 
+// The texts timelines here made last, each only digits, commas and semicolons: an encoder that
+// finds its text among them knows it needs no escaping without reading it. Newest at `recentNext - 1`.
+const recentTexts: (string | undefined)[] = new Array<string | undefined>(8);
+let recentNext = 0;
+
+/**
+ * Whether `text` is one of the last few texts a {@link Timeline} made in this process, or equal to
+ * one: then it holds nothing but digits, `,` and `;`. The newest is compared first, by reference.
+ */
+export function isRecentTimelineText(text: string): boolean {
+  for (let i = 1; i <= recentTexts.length; i++) {
+    if (recentTexts[(recentNext - i) & (recentTexts.length - 1)] === text) return true;
+  }
+  return false;
+}
+
 /**
  * When each operation of a run first started, last finished, and how many times it was executed,
  * as milliseconds after the instance's `createdAt`. Bounded by the number of operations, never by
@@ -116,6 +132,7 @@ export class Timeline {
     // a tree of two hundred small pieces on every checkpoint.
     this.#lastDoneLength = this.#doneText.length;
     this.#lastText = `${this.#doneText}${this.#entry(index)}${next === undefined ? "" : this.#foundText.slice(next - 1)}`;
+    recentTexts[recentNext++ & (recentTexts.length - 1)] = this.#lastText;
     return this.#lastText;
   }
 

@@ -3,6 +3,7 @@ import { describe } from "../../internal/validate.js";
 import { checksumText, hex32 } from "./checksum.js";
 import { readValue } from "./decode.js";
 import { Rejection, writeValue } from "./encode.js";
+import { writeSnapshotBody } from "./snapshot-body.js";
 import { SnapshotCorruptedError, SnapshotSerializationError, SnapshotTooLargeError, type PropertySize, type SnapshotKeys } from "../errors.js";
 import { validateSnapshot, type WorkflowExecutionSnapshot } from "../snapshot.js";
 
@@ -137,7 +138,7 @@ function encodeSnapshot(snapshot: WorkflowExecutionSnapshot, maxBytes: number): 
   }
   let body: string;
   try {
-    body = writeValue(snapshot);
+    body = writeSnapshotBody(snapshot);
   } catch (error) {
     throw serializationError(error, "", keysOf(snapshot));
   }
