@@ -50,7 +50,6 @@ export class Run implements RunContext {
   readonly #settled: ((outcome: RunOutcome) => void | Promise<void>)[] = [];
   // What each completed (or skipped) operation's restore will receive.
   readonly #restoreData: unknown[] = [];
-  #chain: (context: OperationContext<any>) => Promise<unknown>;
   // Whether the innermost layer already reported the current operation's outcome.
   #reported = false;
   readonly #plan: RunPlan;
@@ -60,7 +59,6 @@ export class Run implements RunContext {
     this.workflow = request.workflow;
     this.compensates = request.compensation.compensate;
     this.#plan = new RunPlan(request.workflow, request.foundry.executionId);
-    this.#chain = this.#compose(request.middleware);
   }
 
   #compose(middleware: readonly OperationMiddleware[]): (context: OperationContext<any>) => Promise<unknown> {
@@ -123,10 +121,14 @@ export class Run implements RunContext {
     if (operations.length === 0) return input;
     if (abortable && signal.aborted) throw abortError(signal, this.#locate(0));
     // Without start hooks, or with hooks that return synchronously, the first operation starts at once: no extra await.
-    const bypassed = new Set<OperationMiddleware>();
-    const starting = this.#start(bypassed);
-    if (starting !== undefined) await starting;
-    if (bypassed.size > 0) this.#chain = this.#compose(this.#request.middleware.filter((layer) => !bypassed.has(layer)));
+    const { middleware } = this.#request;
+    const bypassed = hasStartHooks(middleware) ? new Set<OperationMiddleware>() : undefined;
+    if (bypassed !== undefined) {
+      const starting = this.#start(bypassed);
+      if (starting !== undefined) await starting;
+    }
+    // Composed once the hooks ran, without the layers that bypassed the run: one composition per run.
+    const chain = this.#compose(bypassed === undefined || bypassed.size === 0 ? middleware : middleware.filter((layer) => !bypassed.has(layer)));
     const { plan } = this.#plan;
     if (plan.kind === "compensate") {
       Object.assign(this.#restoreData, plan.restoreData);
@@ -148,7 +150,7 @@ export class Run implements RunContext {
       this.#reported = false;
       let result: unknown;
       try {
-        result = await this.#chain({ operation, index, input, foundry, signal, run: this });
+        result = await chain({ operation, index, input, foundry, signal, run: this });
       } catch (error) {
         throw await this.#fail(index, error);
       }
@@ -162,7 +164,6 @@ export class Run implements RunContext {
   // threw). A hook's failure is operation 0's failure.
   #start(bypassed: Set<OperationMiddleware>): Promise<void> | undefined {
     const { foundry, signal, input, middleware } = this.#request;
-    if (!hasStartHooks(middleware)) return undefined;
     return runStartHooks(middleware, { run: this, foundry, input, signal, bypassed }, this.#plan)?.catch(async (error: unknown) => {
       throw await this.#fail(0, error);
     });
