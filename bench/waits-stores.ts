@@ -20,6 +20,8 @@ export interface BenchStore {
   readonly push: boolean;
   readonly provider: WorkflowPersistenceProvider;
   readonly sender: WorkflowPersistenceProvider;
+  /** A provider on the same store and connection keeping its records apart (its own table, key prefix or directory). */
+  readonly alongside: (name: string) => Promise<WorkflowPersistenceProvider>;
   readonly close: () => Promise<void>;
 }
 
@@ -33,10 +35,12 @@ export async function openBenchStore(name: StoreName): Promise<BenchStore | stri
     const [worker, sender] = [new Database(join(directory, "app.db")), new Database(join(directory, "app.db"))];
     const provider = new SqlitePersistenceProvider({ database: worker });
     await provider.migrate();
-    return { name: "SQLite", push: false, provider, sender: new SqlitePersistenceProvider({ database: sender }), close: async () => (worker.close(), sender.close(), removeDirectory()) };
+    const alongside = async (table: string) => migrated(new SqlitePersistenceProvider({ database: worker, tableName: `${table}_snapshots` }));
+    return { name: "SQLite", push: false, provider, sender: new SqlitePersistenceProvider({ database: sender }), alongside, close: async () => (worker.close(), sender.close(), removeDirectory()) };
   }
   if (name === "file") {
-    return { name: "file", push: false, provider: new FilePersistenceProvider({ directory }), sender: new FilePersistenceProvider({ directory }), close: removeDirectory };
+    const alongside = (subdirectory: string) => Promise.resolve(new FilePersistenceProvider({ directory: join(directory, subdirectory) }));
+    return { name: "file", push: false, provider: new FilePersistenceProvider({ directory }), sender: new FilePersistenceProvider({ directory }), alongside, close: removeDirectory };
   }
   if (name === "postgres") {
     const server = await startPostgres();
@@ -45,11 +49,18 @@ export async function openBenchStore(name: StoreName): Promise<BenchStore | stri
     const provider = new PostgresPersistenceProvider({ client: worker });
     await provider.migrate();
     const close = async () => (await Promise.all([worker.end(), sender.end()]), await server.stop(), await removeDirectory());
-    return { name: "Postgres", push: true, provider, sender: new PostgresPersistenceProvider({ client: sender }), close };
+    const alongside = async (table: string) => migrated(new PostgresPersistenceProvider({ client: worker, tableName: `${table}_snapshots` }));
+    return { name: "Postgres", push: true, provider, sender: new PostgresPersistenceProvider({ client: sender }), alongside, close };
   }
   const server = await startRedis();
   if ("skipped" in server) return server.skipped;
   const [worker, sender] = [new Redis(server.url), new Redis(server.url)];
   const close = async () => (await Promise.all([worker.quit(), sender.quit()]), await server.stop(), await removeDirectory());
-  return { name: "Redis", push: true, provider: new RedisPersistenceProvider({ client: worker }), sender: new RedisPersistenceProvider({ client: sender }), close };
+  const alongside = (prefix: string) => Promise.resolve(new RedisPersistenceProvider({ client: worker, keyPrefix: `${prefix}:` }));
+  return { name: "Redis", push: true, provider: new RedisPersistenceProvider({ client: worker }), sender: new RedisPersistenceProvider({ client: sender }), alongside, close };
+}
+
+async function migrated<T extends { migrate(): Promise<unknown> }>(provider: T): Promise<T> {
+  await provider.migrate();
+  return provider;
 }
