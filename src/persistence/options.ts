@@ -1,6 +1,7 @@
 import { describe, rejectUnknownKeys, requireDelayMs, requireName, requireOptionalBoolean, requireOptionsObject, requireTimerMs } from "../internal/validate.js";
 import type { MaybePromise, WorkflowInfo } from "../types.js";
 import type { WorkflowExecutionSnapshot } from "./snapshot.js";
+import { nodeBuiltin } from "../internal/node-builtin.js";
 
 /**
  * Migrates a snapshot saved by another definition of the workflow. Return the adjusted snapshot,
@@ -78,12 +79,9 @@ export interface ResolvedPersistenceOptions {
 export const processOwner: string = defaultOwner(globalThis.crypto.randomUUID());
 
 function defaultOwner(uuid: string): string {
-  // process.getBuiltinModule lends node:os without an import, which the runtime-neutral core avoids.
-  const host = (globalThis as { process?: { pid?: unknown; getBuiltinModule?: (id: string) => unknown } }).process;
   try {
-    const os = host?.getBuiltinModule?.("node:os") as { hostname?: () => unknown } | undefined;
-    const name = os?.hostname?.();
-    const pid = host?.pid;
+    const name = nodeBuiltin<{ hostname: () => unknown }>("node:os")?.hostname?.();
+    const pid = (globalThis as { process?: { pid?: unknown } }).process?.pid;
     if (typeof name === "string" && name !== "" && typeof pid === "number" && Number.isSafeInteger(pid) && pid > 0) return `process-${name}-${pid}-${uuid}`;
   } catch {
     // A runtime that lends no node:os, or a host name it cannot read: the uuid alone still names the process.

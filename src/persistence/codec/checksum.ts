@@ -1,3 +1,5 @@
+import { nodeBuiltin } from "../../internal/node-builtin.js";
+
 // CRC-32 as in zip, PNG and Ethernet (IEEE 802.3): reflected polynomial 0xEDB88320, initial value
 // and final xor 0xFFFFFFFF. It detects every single-byte error and every burst of up to 32 bits.
 // Slicing-by-8: eight tables, so the main loop folds in eight bytes per step.
@@ -80,12 +82,9 @@ export function portableChecksumText(text: string): TextChecksum {
 // it converted it into memory of its own on every call, and counting the bytes walked it again,
 // which on a 2 KB snapshot cost about 30% more than this, twice that for a sliced string.
 function nativeFold(): Fold | undefined {
-  const host = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  if (typeof host?.getBuiltinModule !== "function") return undefined;
+  const crc32 = nodeBuiltin<{ crc32: (data: Uint8Array, value: number) => number }>("node:zlib")?.crc32;
+  if (typeof crc32 !== "function") return undefined;
   try {
-    const zlib = host.getBuiltinModule("node:zlib") as { crc32?: unknown } | undefined;
-    const crc32 = zlib?.crc32 as ((data: Uint8Array, value: number) => number) | undefined;
-    if (typeof crc32 !== "function") return undefined;
     const fold: Fold = (crc, length) => crc32(scratch.subarray(0, length), crc);
     return agreesWithPortable(fold) ? fold : undefined;
   } catch {
