@@ -1,7 +1,19 @@
 import { WorkflowAbortedError, isWorkflowForgeError, type ErrorLocation } from "./errors.js";
+import { nodeBuiltin } from "./internal/node-builtin.js";
+
+/**
+ * Lets `signal` take any number of listeners without Node.js printing a
+ * MaxListenersExceededWarning (its limit is ten): for the signals this library shares between
+ * concurrent runs, which hold one listener per run in progress by design, each removed when that
+ * run ends. Returns `signal`.
+ */
+export function sharedSignal(signal: AbortSignal): AbortSignal {
+  nodeBuiltin<{ setMaxListeners: (count: number, ...targets: EventTarget[]) => void }>("node:events")?.setMaxListeners?.(0, signal);
+  return signal;
+}
 
 /** A signal that never aborts, shared so runs without a signal allocate nothing. */
-export const neverAborted: AbortSignal = new AbortController().signal;
+export const neverAborted: AbortSignal = sharedSignal(new AbortController().signal);
 
 /** The error a run rejects with once its signal aborted; keeps our own timeout errors as they are. */
 export function abortError(signal: AbortSignal, location: ErrorLocation): Error {

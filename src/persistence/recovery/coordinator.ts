@@ -1,4 +1,4 @@
-import { abortError, neverAborted } from "../../abort.js";
+import { abortError, neverAborted, sharedSignal } from "../../abort.js";
 import { requireDelayMs, requireFunction, requireName, requireOptionalSignal, requireOptionsObject, requireTimerMs, rejectUnknownKeys } from "../../internal/validate.js";
 import type { Workflow } from "../../workflow.js";
 import { SnapshotConflictError, type SnapshotCorruptedError } from "../errors.js";
@@ -42,6 +42,9 @@ class Coordinator implements RecoveryCoordinator {
   readonly #deadline = new AbortController();
 
   constructor(options: ResolvedCoordinatorOptions) {
+    // Each attempt in progress listens to both: up to `concurrency` at once, per resumeAll loop.
+    sharedSignal(this.#closing.signal);
+    sharedSignal(this.#deadline.signal);
     this.#options = options;
     this.owner = options.persistence.owner;
   }

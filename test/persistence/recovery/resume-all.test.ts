@@ -78,6 +78,33 @@ describe("coordinator.resumeAll", () => {
     expect(most).toBe(3);
   });
 
+  it("runs more than ten instances at once without Node.js warning of an event listener leak", async () => {
+    // Each attempt in progress listens to the coordinator's shutdown signals; Node.js warns past ten.
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on("warning", onWarning);
+    try {
+      const concurrency = 16;
+      let started = 0;
+      let allStarted: () => void = () => undefined;
+      const everyoneRunning = new Promise<void>((resolve) => (allStarted = resolve));
+      const fixture = recoveryFixture({
+        onForge: async () => {
+          if (++started === concurrency) allStarted();
+          await everyoneRunning;
+        },
+      });
+      for (let i = 0; i < concurrency * 2; i++) fixture.interrupted();
+      const report = await fixture.coordinator({ concurrency }).resumeAll(undefined, { signal: new AbortController().signal });
+      expect(report.resumed).toHaveLength(concurrency * 2);
+      // process.emitWarning emits on a later tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.map((warning) => warning.name)).not.toContain("MaxListenersExceededWarning");
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
   it("lets two coordinators of different owners share the work without running one instance twice", async () => {
     const fixture = recoveryFixture({ onForge: () => sleep(2) });
     const refs = Array.from({ length: 12 }, () => fixture.interrupted());
