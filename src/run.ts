@@ -122,13 +122,14 @@ export class Run implements RunContext {
     if (abortable && signal.aborted) throw abortError(signal, this.#locate(0));
     // Without start hooks, or with hooks that return synchronously, the first operation starts at once: no extra await.
     const { middleware } = this.#request;
-    const bypassed = hasStartHooks(middleware) ? new Set<OperationMiddleware>() : undefined;
+    // An array, not a Set: a run has a handful of layers, and this is made on every run that has hooks.
+    const bypassed: OperationMiddleware[] | undefined = hasStartHooks(middleware) ? [] : undefined;
     if (bypassed !== undefined) {
       const starting = this.#start(bypassed);
       if (starting !== undefined) await starting;
     }
     // Composed once the hooks ran, without the layers that bypassed the run: one composition per run.
-    const chain = this.#compose(bypassed === undefined || bypassed.size === 0 ? middleware : middleware.filter((layer) => !bypassed.has(layer)));
+    const chain = this.#compose(bypassed === undefined || bypassed.length === 0 ? middleware : middleware.filter((layer) => !bypassed.includes(layer)));
     const { plan } = this.#plan;
     if (plan.kind === "compensate") {
       Object.assign(this.#restoreData, plan.restoreData);
@@ -162,7 +163,7 @@ export class Run implements RunContext {
 
   // Runs every middleware's start hook, in order; a promise only when a hook returned one (or
   // threw). A hook's failure is operation 0's failure.
-  #start(bypassed: Set<OperationMiddleware>): Promise<void> | undefined {
+  #start(bypassed: OperationMiddleware[]): Promise<void> | undefined {
     const { foundry, signal, input, middleware } = this.#request;
     return runStartHooks(middleware, { run: this, foundry, input, signal, bypassed }, this.#plan)?.catch(async (error: unknown) => {
       throw await this.#fail(0, error);

@@ -9,12 +9,12 @@ export function hasStartHooks(middleware: readonly OperationMiddleware[]): boole
 
 /** What the run gives its hooks, and where it collects the layers that bypass the run. */
 export interface HookStart extends Omit<RunStart<any>, "bypass"> {
-  readonly bypassed: Set<OperationMiddleware>;
+  readonly bypassed: OperationMiddleware[];
 }
 
 // One context per hook: its `bypass` names its own layer.
 function contextFor(start: HookStart, layer: OperationMiddleware): RunStart<any> {
-  return { run: start.run, foundry: start.foundry, input: start.input, signal: start.signal, bypass: () => void start.bypassed.add(layer) };
+  return { run: start.run, foundry: start.foundry, input: start.input, signal: start.signal, bypass: () => void (start.bypassed.includes(layer) || start.bypassed.push(layer)) };
 }
 
 /**
