@@ -178,12 +178,11 @@ function decodeSnapshot(encoded: string, keys: SnapshotKeys): WorkflowExecutionS
  * The built-in, dependency-free codec. Its text is an envelope `wf1:<crc32>:<length>:<body>`:
  * the CRC-32 (IEEE, 8 lowercase hex digits) and the length are of the body's UTF-8 bytes, so a
  * truncated record and any single changed character are detected. The body is the snapshot
- * encoded by {@link encodeValue} (a long timeline written last), so it nests at most 100 levels,
+ * encoded by {@link encodeValue} (its timeline written last), so it nests at most 100 levels,
  * counted from the snapshot itself: `properties` is level 2, and a property's value may nest 98
- * levels of its own. `encode`
- * refuses a deeper snapshot with `SnapshotSerializationError` naming the path of the first
- * container past the limit (`properties.tree.children[0]...`); `decode` rejects a deeper record
- * as corrupted. `decode` also checks the snapshot's shape, its `formatVersion` and that it
+ * levels of its own. `encode` refuses a deeper snapshot with `SnapshotSerializationError` naming
+ * the path of the first container past the limit (`properties.tree.children[0]...`); `decode`
+ * rejects a deeper record as corrupted. `decode` also checks the snapshot's shape, its `formatVersion` and that it
  * carries `keys`. Throws `TypeError` for invalid options.
  */
 export function createSnapshotCodec(options: SnapshotCodecOptions = {}): SnapshotCodec {
