@@ -113,23 +113,20 @@ export class Run implements RunContext {
   }
 
   async [runOperations](): Promise<unknown> {
-    const { foundry, signal, workflow } = this.#request;
+    const { foundry, signal, workflow, middleware } = this.#request;
     const operations = workflow.operations;
     let input = this.#request.input;
     // Reading `aborted` is not free; a run without a signal cannot abort.
     const abortable = signal !== neverAborted;
     if (operations.length === 0) return input;
     if (abortable && signal.aborted) throw abortError(signal, this.#locate(0));
+    // An array, not a Set: a run has a handful of layers, and this is made on every run.
+    const bypassed: OperationMiddleware[] = [];
     // Without start hooks, or with hooks that return synchronously, the first operation starts at once: no extra await.
-    const { middleware } = this.#request;
-    // An array, not a Set: a run has a handful of layers, and this is made on every run that has hooks.
-    const bypassed: OperationMiddleware[] | undefined = hasStartHooks(middleware) ? [] : undefined;
-    if (bypassed !== undefined) {
-      const starting = this.#start(bypassed);
-      if (starting !== undefined) await starting;
-    }
+    const starting = hasStartHooks(middleware) ? this.#start(bypassed) : undefined;
+    if (starting !== undefined) await starting;
     // Composed once the hooks ran, without the layers that bypassed the run: one composition per run.
-    const chain = this.#compose(bypassed === undefined || bypassed.length === 0 ? middleware : middleware.filter((layer) => !bypassed.includes(layer)));
+    const chain = this.#compose(bypassed.length === 0 ? middleware : middleware.filter((layer) => !bypassed.includes(layer)));
     const { plan } = this.#plan;
     if (plan.kind === "compensate") {
       Object.assign(this.#restoreData, plan.restoreData);
