@@ -3,7 +3,7 @@ import { describe, it, expect } from "vitest";
 import { PersistenceError, SnapshotCorruptedError, type RecoveryOutcome } from "../../../src/persistence/index.js";
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
 import { unreadableCodec } from "../../support/custom-codec.js";
-import { deferred, sleep } from "../../support/promises.js";
+import { deferred, settle, sleep } from "../../support/promises.js";
 import { recoveryFixture } from "./fixtures.js";
 
 const live = () => new Date(Date.now() + 60_000).toISOString();
@@ -86,19 +86,18 @@ describe("coordinator.resumeAll", () => {
     try {
       const concurrency = 16;
       let started = 0;
-      let allStarted: () => void = () => undefined;
-      const everyoneRunning = new Promise<void>((resolve) => (allStarted = resolve));
+      const everyoneRunning = deferred();
       const fixture = recoveryFixture({
         onForge: async () => {
-          if (++started === concurrency) allStarted();
-          await everyoneRunning;
+          if (++started === concurrency) everyoneRunning.resolve();
+          await everyoneRunning.promise;
         },
       });
       for (let i = 0; i < concurrency * 2; i++) fixture.interrupted();
       const report = await fixture.coordinator({ concurrency }).resumeAll(undefined, { signal: new AbortController().signal });
       expect(report.resumed).toHaveLength(concurrency * 2);
       // process.emitWarning emits on a later tick.
-      await new Promise((resolve) => setImmediate(resolve));
+      await settle(1);
       expect(warnings.map((warning) => warning.name)).not.toContain("MaxListenersExceededWarning");
     } finally {
       process.off("warning", onWarning);
