@@ -1,4 +1,5 @@
 import type { MaybePromise } from "./types.js";
+import { isThenable } from "./internal/thenable.js";
 
 export type Next<C, R> = (context?: C) => Promise<R>;
 export type Layer<C, R> = (context: C, next: Next<C, R>) => MaybePromise<R>;
@@ -123,8 +124,4 @@ function watchedRun<C, R>(layers: readonly Layer<C, R>[], terminal: (context: C)
 // Calls `done` once `promise` settled, without handling its rejection for anyone else.
 function follow(promise: Promise<unknown>, done: () => void): void {
   promise.then(done, done);
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | null | undefined)?.then === "function";
 }

@@ -1,5 +1,6 @@
 import type { RunPlan } from "./run-plan.js";
 import type { OperationMiddleware, RunStart } from "./types.js";
+import { isThenable } from "./internal/thenable.js";
 
 /** Whether any of `middleware` has a start hook. */
 export function hasStartHooks(middleware: readonly OperationMiddleware[]): boolean {
@@ -56,8 +57,4 @@ async function rest(middleware: readonly OperationMiddleware[], start: HookStart
 function rejected(error: unknown): Promise<never> {
   // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a hook's throw is forwarded unchanged
   return Promise.reject(error);
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | null | undefined)?.then === "function";
 }

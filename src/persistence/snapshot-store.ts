@@ -9,6 +9,7 @@ import type { RunClaim } from "./run-claim.js";
 import type { SessionOptions } from "./session-options.js";
 import type { SnapshotStatus, WorkflowExecutionSnapshot } from "./snapshot.js";
 import { isoTime, snapshotEvent, snapshotOf, type SnapshotState } from "./snapshot-state.js";
+import { isThenable } from "../internal/thenable.js";
 
 type Build = () => WorkflowExecutionSnapshot | undefined | Promise<WorkflowExecutionSnapshot | undefined>;
 
@@ -177,5 +178,3 @@ export class SnapshotStore {
 }
 
 const deletedEvent = ({ foundryExecutionId, workflowId }: SnapshotKeys): SnapshotDeletedEvent => ({ foundryExecutionId, workflowId });
-
-const isThenable = (value: unknown): value is PromiseLike<unknown> => typeof (value as { then?: unknown } | null | undefined)?.then === "function";
