@@ -148,9 +148,9 @@ export class Timeline {
     if (this.#done >= index) return;
     let text = this.#doneText;
     // Appending makes a tree of pieces, which a store's encoder walks in every checkpoint. The last
-    // text handed out starts with #doneText, and that encoder made it one flat string when it read
-    // it: a slice of it points there, free. Only every few operations, so that a store which never
-    // reads the text (live copies) rarely pays for the copy a slice of a tree makes.
+    // text handed out starts with #doneText: a slice of it is one flat string (free when an encoder
+    // already flattened that text, one copy when it spliced it unread). Only every few operations,
+    // so that the copy is rare and the tree stays shallow.
     if (++this.#pieces >= 16 && this.#lastText !== undefined && this.#lastDoneLength === text.length) [text, this.#pieces] = [this.#lastText.slice(0, text.length), 0];
     while (this.#done < index) text += `${this.#entry(this.#done++)};`;
     this.#doneText = text;

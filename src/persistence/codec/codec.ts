@@ -182,8 +182,8 @@ function decodeSnapshot(encoded: string, keys: SnapshotKeys): WorkflowExecutionS
  * counted from the snapshot itself: `properties` is level 2, and a property's value may nest 98
  * levels of its own. `encode` refuses a deeper snapshot with `SnapshotSerializationError` naming
  * the path of the first container past the limit (`properties.tree.children[0]...`); `decode`
- * rejects a deeper record as corrupted. `decode` also checks the snapshot's shape, its `formatVersion` and that it
- * carries `keys`. Throws `TypeError` for invalid options.
+ * rejects a deeper record as corrupted. `decode` also checks the snapshot's shape, its
+ * `formatVersion` and that it carries `keys`. Throws `TypeError` for invalid options.
  */
 export function createSnapshotCodec(options: SnapshotCodecOptions = {}): SnapshotCodec {
   if (typeof options !== "object" || options === null) throw new TypeError("createSnapshotCodec: options must be an object");

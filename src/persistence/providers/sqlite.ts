@@ -33,7 +33,6 @@ function settle<T>(signal: AbortSignal | undefined, body: () => T): Promise<T> {
   }
 }
 
-
 // What a non-text data column holds, for the error.
 function columnValue(data: unknown): string {
   if (data === null) return "NULL";
