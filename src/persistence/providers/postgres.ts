@@ -14,7 +14,7 @@ import { withClaimColumns, type ClaimColumns } from "../claim-columns.js";
 import type { DeliveredEvent } from "../mailbox.js";
 import { wakeMsOf } from "./sql-query.js";
 import { instantOf, validateOptions, type PostgresClient, type PostgresPersistenceProviderOptions, type PostgresPreparingClient, type PostgresQueryResult } from "./postgres-options.js";
-import { preparedNames } from "./postgres-prepared.js";
+import { namedQueries, type NamedQuery } from "./postgres-prepared.js";
 import { deliverEvent, receiveEvents, type SendQuery } from "./postgres-mailbox.js";
 import { listenerOf } from "./postgres-listen.js";
 
@@ -77,7 +77,7 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
   readonly #codec: SnapshotCodec;
   readonly #sql: PostgresStatements;
   readonly #listen: ReturnType<typeof listenerOf>;
-  readonly #names: ReadonlyMap<string, string> | undefined; // preparedStatements: what each text is sent as
+  readonly #named: ReadonlyMap<string, NamedQuery> | undefined; // preparedStatements: what each text is sent as
   readonly #sender: SendQuery = (call, keys, signal, text, values) => this.#query(call, keys, signal, text, values);
   // Kept once created: a failed attempt is forgotten so that the next call tries again.
   readonly #schemaReady = new SetupOnce(() => this.#createTable());
@@ -89,7 +89,7 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
     this.tableName = tableName;
     this.schema = schema;
     const sql = (this.#sql = postgresStatements(tableName, schema));
-    this.#names = preparedStatements ? preparedNames([sql.insert, sql.update, sql.select, sql.remove, sql.deliver, sql.markLate, sql.receive]) : undefined;
+    this.#named = preparedStatements ? namedQueries([sql.insert, sql.update, sql.select, sql.remove, sql.deliver, sql.markLate, sql.receive]) : undefined;
     this.#listen = listenerOf(client);
     this.capabilities = Object.freeze({ compareAndSet: true, list: true, claim: true, mailbox: true, push: this.#listen !== undefined });
   }
@@ -235,8 +235,8 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
   async #send(call: ProviderCall, keys: SnapshotKeys, signal: AbortSignal | undefined, text: string, values: unknown[]): Promise<PostgresQueryResult> {
     throwIfAborted(signal);
     try {
-      const name = this.#names?.get(text);
-      return await (name === undefined ? this.#client.query(text, values) : (this.#client as PostgresPreparingClient).query({ name, text, values }));
+      const named = this.#named?.get(text);
+      return await (named === undefined ? this.#client.query(text, values) : (this.#client as PostgresPreparingClient).query(named(values)));
     } catch (error) {
       if (isWorkflowForgeError(error)) throw error;
       throw new PersistenceError({ source, call, keys, cause: error, detail: postgresConnectionDetail(this.#client, error) });

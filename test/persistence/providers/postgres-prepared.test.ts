@@ -68,6 +68,28 @@ describe("PostgresPersistenceProvider option preparedStatements", () => {
     expect(new Set(named.map((call) => call.name)).size).toBe(named.length);
   });
 
+  it("hands pg a config whose only own property is its values, so pg's copy of it copies one property", async () => {
+    const configs: PostgresQueryConfig[] = [];
+    const client = {
+      query: (textOrConfig: string | PostgresQueryConfig) => {
+        if (typeof textOrConfig !== "string") configs.push(textOrConfig);
+        return Promise.resolve({ rows: [], rowCount: 1 });
+      },
+    } as PostgresPreparingClient;
+    const provider = new PostgresPersistenceProvider({ client, preparedStatements: true });
+    const first = fullSnapshot();
+    await provider.save(first);
+    await provider.save(nextRevision(first));
+    const [insert, update] = configs;
+    expect(configs.map((config) => Object.keys(config))).toEqual([["values"], ["values"]]);
+    expect(insert).toMatchObject({ name: statementName(insert?.text ?? ""), values: expect.arrayContaining([first.revision]) as unknown });
+    expect(insert?.text).toMatch(/^INSERT /);
+    // Two configs of two statements: each inherits its own statement's name and text.
+    expect(update?.text).toMatch(/^UPDATE /);
+    expect(update?.name).toBe(statementName(update?.text ?? ""));
+    expect(update?.values).toContain(first.revision);
+  });
+
   it("sends every statement as text by default", async () => {
     const { client, sent } = recordingClient();
     await everyCall(new PostgresPersistenceProvider({ client }));
