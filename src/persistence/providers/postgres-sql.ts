@@ -11,9 +11,14 @@ import { claimableClauses, listQuery, markedDue, type SqlDialect, type SqlQuery,
 // eslint-disable-next-line no-control-regex -- NUL is exactly what has to be escaped
 const unsafe = /^\uFEFF|[\\\u0000]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 const escaped = /\\u([0-9a-f]{4})/g;
+// A key with none of those characters anywhere (most keys) is stored as it is: one scan of a
+// character class, cheaper than the replace's lookarounds at every position (two keys a checkpoint).
+// eslint-disable-next-line no-control-regex -- NUL is exactly what has to be escaped
+const plain = /^[^\\\u0000\uD800-\uDFFF\uFEFF]*$/;
 
 /** The injective text form a key is stored in. */
 export function encodeKey(key: string): string {
+  if (plain.test(key)) return key;
   return key.replace(unsafe, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
