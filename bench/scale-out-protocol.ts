@@ -13,11 +13,24 @@ export const workflow: Workflow<{ n: number }> = (() => {
 })();
 
 export type Backend = "postgres" | "redis";
-/** `raw-prepared`: the raw upsert as a named prepared statement (Postgres only); `raw`, sent as text, is the floor. */
-export type SideName = "coordinator" | "plain" | "raw" | "raw-prepared";
+/**
+ * `raw-prepared`: the raw upsert as a named prepared statement (Postgres only); `raw`, sent as text,
+ * is the floor. `raw-cas`: each write refuses a stale revision, as a checkpoint must.
+ */
+export type SideName = "coordinator" | "plain" | "raw" | "raw-prepared" | "raw-cas";
+export const rawSides: readonly SideName[] = ["raw", "raw-prepared", "raw-cas"];
 
 export const rawTable = "scale_out_raw";
 export const rawUpsert = `INSERT INTO ${rawTable} (instance_id, data) VALUES ($1, $2) ON CONFLICT (instance_id) DO UPDATE SET data = EXCLUDED.data`;
+// raw-cas on Postgres, sent as text: revision 1 is inserted unless the row exists, later ones
+// replace revision n - 1 only. Each must change one row.
+export const rawCasInsert = `INSERT INTO ${rawTable} (instance_id, revision, data) VALUES ($1, 1, $2) ON CONFLICT (instance_id) DO NOTHING`;
+export const rawCasUpdate = `UPDATE ${rawTable} SET revision = $3, data = $2 WHERE instance_id = $1 AND revision = $3 - 1`;
+/** raw-cas on Redis: sets the hash's revision and data when its revision is ARGV[1] - 1 (none counts as 0); returns 1 when it did. */
+export const rawCasScript = `local stored = tonumber(redis.call('HGET', KEYS[1], 'revision') or '0')
+if stored ~= tonumber(ARGV[1]) - 1 then return 0 end
+redis.call('HSET', KEYS[1], 'revision', ARGV[1], 'data', ARGV[2])
+return 1`;
 export const redisPrefix = "scale-out:";
 export const rawRedisKey = (instanceId: string): string => `scale-out-raw:${instanceId}`;
 

@@ -4,7 +4,7 @@ import { createFoundry, createSmith } from "../dist/index.js";
 import { createRecoveryCoordinator, usePersistence, type RecoveryCoordinator, type WorkflowPersistenceProvider } from "../dist/persistence/index.js";
 import { PostgresPersistenceProvider, type PostgresPreparingClient, type PostgresQueryConfig } from "../dist/persistence/postgres.js";
 import { RedisPersistenceProvider, type IoRedisLikeClient } from "../dist/persistence/redis.js";
-import { rawRecord, rawRedisKey, rawUpsert, redisPrefix, steps, workflow, type FromWorker, type SideName, type ToWorker, type WorkerTally } from "./scale-out-protocol.js";
+import { rawCasInsert, rawCasScript, rawCasUpdate, rawRecord, rawRedisKey, rawUpsert, redisPrefix, steps, workflow, type FromWorker, type SideName, type ToWorker, type WorkerTally } from "./scale-out-protocol.js";
 
 // One worker process of the scale-out bench, driven over IPC by bench/scale-out.ts: it connects once,
 // then runs one side at a time on the instances it is given (the coordinator lists its own) and
@@ -14,6 +14,8 @@ interface Store {
   readonly provider: WorkflowPersistenceProvider;
   /** The raw floor: one upsert (Postgres) or one SET (Redis) of `text`; `prepared`: the upsert as a named statement. */
   readonly rawWrite: (instanceId: string, text: string, prepared: boolean) => Promise<unknown>;
+  /** raw-cas: writes revision `revision` of the record over revision - 1, resolving whether it did. */
+  readonly casWrite: (instanceId: string, revision: number, text: string) => Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -35,10 +37,13 @@ function connect(message: Extract<ToWorker, { type: "init" }>): Store {
     return {
       provider: message.preparedStatements ? new PostgresPersistenceProvider({ client, preparedStatements: true }) : new PostgresPersistenceProvider({ client }),
       rawWrite: (id, text, prepared) => (prepared ? client.query({ name: "scale_out_raw_upsert", text: rawUpsert, values: [id, text] }) : client.query(rawUpsert, [id, text])),
+      casWrite: async (id, revision, text) => (await (revision === 1 ? client.query(rawCasInsert, [id, text]) : client.query(rawCasUpdate, [id, text, revision]))).rowCount === 1,
       close: () => pool.end(),
     };
   }
   const redis = new Redis(message.url);
+  // Loaded on first use; its EVALSHA is what each raw-cas step sends.
+  let casSha: Promise<string> | undefined;
   const client: IoRedisLikeClient = {
     call: (command, ...args) => {
       queries++;
@@ -48,6 +53,10 @@ function connect(message: Extract<ToWorker, { type: "init" }>): Store {
   return {
     provider: new RedisPersistenceProvider({ client, keyPrefix: redisPrefix }),
     rawWrite: (id, text) => client.call("SET", rawRedisKey(id), text),
+    casWrite: async (id, revision, text) => {
+      casSha ??= redis.script("LOAD", rawCasScript) as Promise<string>;
+      return (await client.call("EVALSHA", await casSha, "1", rawRedisKey(id), String(revision), text)) === 1;
+    },
     close: async () => void (await redis.quit()),
   };
 }
@@ -70,6 +79,14 @@ async function runSide(store: Store, coordinator: RecoveryCoordinator, concurren
       await inLanes(instanceIds, concurrency, async (id) => {
         const createdAt = new Date().toISOString();
         for (let step = 0; step < steps; step++) await store.rawWrite(id, rawRecord(id, step, createdAt), side === "raw-prepared");
+      });
+      return instanceIds.length * steps;
+    case "raw-cas":
+      await inLanes(instanceIds, concurrency, async (id) => {
+        const createdAt = new Date().toISOString();
+        for (let step = 0; step < steps; step++) {
+          if (!(await store.casWrite(id, step + 1, rawRecord(id, step, createdAt)))) throw new Error(`raw-cas: revision ${step + 1} of ${id} was refused`);
+        }
       });
       return instanceIds.length * steps;
     case "plain":

@@ -11,7 +11,7 @@ import { startRedis } from "../test/support/redis-server.js";
 import { ratio, verdict } from "./measure.js";
 import { pidIn, postmasterPid, serverCpuUs } from "./scale-out-server.js";
 import type { BenchSection } from "./report.js";
-import { rawTable, redisPrefix, steps, workflow, type Backend, type FromWorker, type SideName, type ToWorker, type WorkerTally } from "./scale-out-protocol.js";
+import { rawSides, rawTable, redisPrefix, steps, workflow, type Backend, type FromWorker, type SideName, type ToWorker, type WorkerTally } from "./scale-out-protocol.js";
 
 // Many workers on one store: N worker processes (concurrency C each) run the same instances three
 // ways in one run on a throw-away server: through the recovery coordinator (instances enqueued
@@ -33,12 +33,13 @@ const queriesTarget = 1.15;
 // upsert sent as text, what a hand-written worker does by default.
 // SCALE_OUT_PREPARED=0 runs the provider without them, for comparing.
 const preparedStatements = process.env.SCALE_OUT_PREPARED !== "0";
-const sidesOf: Record<Backend, readonly SideName[]> = { postgres: ["coordinator", "plain", "raw", "raw-prepared"], redis: ["coordinator", "plain", "raw"] };
+const sidesOf: Record<Backend, readonly SideName[]> = { postgres: ["coordinator", "plain", "raw", "raw-prepared", "raw-cas"], redis: ["coordinator", "plain", "raw", "raw-cas"] };
 const sideLabels: Record<SideName, string> = {
   coordinator: "recovery coordinator (resumeAll, lease)",
   plain: "plain usePersistence (no lease)",
   raw: "raw: one upsert / SET per step",
   "raw-prepared": "raw, prepared: the upsert as a named statement",
+  "raw-cas": "raw compare-and-set: one write per step refusing a stale revision",
 };
 
 /** The bench's own view of a store: what it prepares before a side and checks after it. */
@@ -60,7 +61,7 @@ async function postgresAdmin(url: string): Promise<StoreAdmin> {
   pool.on("error", () => undefined);
   const provider = new PostgresPersistenceProvider({ client: pool });
   await provider.migrate();
-  await pool.query(`CREATE TABLE IF NOT EXISTS ${rawTable} (instance_id text PRIMARY KEY, data text NOT NULL)`);
+  await pool.query(`CREATE TABLE IF NOT EXISTS ${rawTable} (instance_id text PRIMARY KEY, revision integer, data text NOT NULL)`);
   const version = ((await pool.query("SHOW server_version")).rows[0] as { server_version: string }).server_version;
   const dataDirectory = ((await pool.query("SHOW data_directory")).rows[0] as { data_directory: string }).data_directory;
   const countOf = async (table: string): Promise<number> => ((await pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0] as { n: number }).n;
@@ -150,7 +151,7 @@ async function runSide(admin: StoreAdmin, pool: readonly Worker[], side: SideNam
   const serverAfter = serverCpuUs(admin.serverPid);
   const total = (key: keyof WorkerTally): number => tallies.reduce((sum, tally) => sum + tally[key], 0);
   const left = await admin.count();
-  const expected = { snapshots: 0, raw: side === "raw" || side === "raw-prepared" ? count : 0 };
+  const expected = { snapshots: 0, raw: rawSides.includes(side) ? count : 0 };
   if (total("steps") !== count * steps || left.snapshots !== expected.snapshots || left.raw !== expected.raw) {
     throw new Error(`scale-out ${side} on ${admin.label}: ${total("steps")} steps done of ${count * steps}, ${left.snapshots} snapshots and ${left.raw} raw records left`);
   }
@@ -179,7 +180,7 @@ async function measureStore(admin: StoreAdmin): Promise<StoreResult> {
     await Promise.all(pool.map((worker) => worker.next()));
     const sides = sidesOf[admin.backend];
     for (const side of sides) await runSide(admin, pool, side, warmupInstances, "warmup");
-    const results: Record<SideName, SideResult[]> = { coordinator: [], plain: [], raw: [], "raw-prepared": [] };
+    const results: Record<SideName, SideResult[]> = { coordinator: [], plain: [], raw: [], "raw-prepared": [], "raw-cas": [] };
     for (let trial = 0; trial < trials; trial++) {
       const order = sides.map((_, i) => sides[(i + trial) % sides.length] as SideName);
       for (const side of order) results[side].push(await runSide(admin, pool, side, instancesOf[admin.backend], `trial${trial}`));
@@ -193,9 +194,13 @@ async function measureStore(admin: StoreAdmin): Promise<StoreResult> {
 
 const span = (values: readonly number[]): string => `${Math.round(Math.min(...values)).toLocaleString("en")}–${Math.round(Math.max(...values)).toLocaleString("en")}`;
 
+/** `side`'s throughput over `floor`'s, trial by trial. */
+const pairedOver = (results: Record<SideName, SideResult[]>, side: SideName, floor: SideName): number[] =>
+  results[side].map((result, trial) => result.stepsPerSecond / (results[floor][trial]?.stepsPerSecond ?? Number.NaN));
+
 function rowsOf({ label, sides, results }: StoreResult): Record<string, string | number>[] {
   return sides.map((side) => {
-    const paired = results[side].map((result, trial) => result.stepsPerSecond / (results.raw[trial]?.stepsPerSecond ?? Number.NaN));
+    const paired = pairedOver(results, side, "raw");
     return {
       store: label,
       side: sideLabels[side],
@@ -211,9 +216,12 @@ function rowsOf({ label, sides, results }: StoreResult): Record<string, string |
 }
 
 function targetNotes({ label, results }: StoreResult, backend: Backend): string[] {
-  const paired = results.coordinator.map((result, trial) => result.stepsPerSecond / (results.raw[trial]?.stepsPerSecond ?? Number.NaN));
+  const paired = pairedOver(results, "coordinator", "raw");
+  const overCas = pairedOver(results, "coordinator", "raw-cas");
+  const plainOverCas = pairedOver(results, "plain", "raw-cas");
   const notes = [
     `Target (${label}): coordinator throughput at least ${throughputTarget}× the raw side's in the same trial, median of ${trials}: ${verdict(median(paired) >= throughputTarget)} (median ${ratio(median(paired))}, min ${ratio(Math.min(...paired))}).`,
+    `${label}, against the raw compare-and-set side (not a target): coordinator median ${ratio(median(overCas))} (min ${ratio(Math.min(...overCas))}), plain usePersistence median ${ratio(median(plainOverCas))}.`,
   ];
   if (backend === "postgres") {
     const perStep = results.coordinator.map((result) => result.queriesPerStep);
@@ -256,7 +264,7 @@ export async function run(): Promise<BenchSection> {
   notes.push(
     `Each trial: ${instancesOf.postgres.toLocaleString("en")} (Redis: ${instancesOf.redis.toLocaleString("en")}, as its raw side would otherwise finish in about 0.2 s) ${steps}-step workflows of no-op operations per side, spread over ${workers} worker processes with concurrency ${concurrency} each (a pg Pool of ${concurrency} connections, or one ioredis connection, per process), on a throw-away server on 127.0.0.1 (Postgres with fsync and synchronous_commit on). ${trials} trials after a warm-up of ${warmupInstances} instances per side; the sides' order rotates between trials, and each ratio compares sides of the same trial.`,
     `Postgres: the coordinator and plain sides run the provider with \`preparedStatements: ${String(preparedStatements)}\`${preparedStatements ? "" : " (SCALE_OUT_PREPARED=0)"} (with true, its checkpoints, loads and deletes as named statements, each parsed once per connection); the raw side sends its upsert as text, the floor the target is stated against, and \`raw, prepared\` the same upsert as a named statement.`,
-    "coordinator: the instances are enqueued beforehand (not timed); every worker runs `resumeAll()` until a pass resumes nothing, as the README runs it: each pass claims pages of `concurrency` claimable instances in one call (Postgres: `UPDATE ... FOR UPDATE SKIP LOCKED`; Redis: one script over the sorted set of unfinished records) until a page comes back empty, and each run adopts its claim without writing one. plain: `usePersistence` without a lease, each worker running its share of fresh instances (one load, ten checkpoints, one delete each). raw: each worker writes its share with one `INSERT ... ON CONFLICT DO UPDATE` (Redis: one `SET`) of the record as JSON per step, and nothing else.",
+    "coordinator: the instances are enqueued beforehand (not timed); every worker runs `resumeAll()` until a pass resumes nothing, as the README runs it: each pass claims pages of `concurrency` claimable instances in one call (Postgres: `UPDATE ... FOR UPDATE SKIP LOCKED`; Redis: one script over the sorted set of unfinished records) until a page comes back empty, and each run adopts its claim without writing one. plain: `usePersistence` without a lease, each worker running its share of fresh instances (one load, ten checkpoints, one delete each). raw: each worker writes its share with one `INSERT ... ON CONFLICT DO UPDATE` (Redis: one `SET`) of the record as JSON per step, and nothing else. raw compare-and-set: the same record per step, written only over the revision before it, as a checkpoint is (Postgres: `INSERT ... ON CONFLICT DO NOTHING` for revision 1, then `UPDATE ... WHERE revision = n - 1`, sent as text; Redis: one EVALSHA of a script comparing a hash's revision before setting it); a refused write stops the bench. Neither raw side loads first or deletes at the end, which a checkpointing run does.",
     "steps/s: all workers' steps over the wall time from sending the work to the last worker's answer. Queries per step: every statement (Redis: command) the workers' clients sent, counted by wrapping the client in each worker (listing, claims lost to another worker, checkpoints, loads and deletes included; the enqueueing is not). Client CPU: user + system time of the worker processes per step; server CPU: the server process's and its children's (Postgres's backends), from /proc, per step. Lost claims: instances a worker tried to claim after another worker had (each would cost one refused compare-and-set; claiming in pages loses none).",
     `Load average (1 min) ${loadBefore.toFixed(2)} at the start, ${(loadavg()[0] ?? Number.NaN).toFixed(2)} at the end; the section took ${Math.round((Date.now() - began) / 1000)} s.`,
   );
