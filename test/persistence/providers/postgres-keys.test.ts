@@ -16,9 +16,12 @@ const unsafe = /[\\\u0000]|^\uFEFF|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD80
 
 describe("Postgres stored keys", () => {
   it("decode to the key they were encoded from, for any string", () => {
-    fc.assert(fc.property(anyKey, (key) => {
+    fc.assert(
+      fc.property(anyKey, (key) => {
         expect(decodeKey(encodeKey(key))).toBe(key);
-      }), { numRuns: 2_000 });
+      }),
+      { numRuns: 2_000 },
+    );
   });
 
   it("hold no NUL, lone surrogate or leading U+FEFF, and no backslash but an escape's", () => {
