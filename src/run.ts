@@ -120,13 +120,13 @@ export class Run implements RunContext {
     const abortable = signal !== neverAborted;
     if (operations.length === 0) return input;
     if (abortable && signal.aborted) throw abortError(signal, this.#locate(0));
-    // An array, not a Set: a run has a handful of layers, and this is made on every run.
-    const bypassed: OperationMiddleware[] = [];
+    // An array, not a Set: a run has a handful of layers. Made only for a run with start hooks.
+    const bypassed: OperationMiddleware[] | undefined = hasStartHooks(middleware) ? [] : undefined;
     // Without start hooks, or with hooks that return synchronously, the first operation starts at once: no extra await.
-    const starting = hasStartHooks(middleware) ? this.#start(bypassed) : undefined;
+    const starting = bypassed === undefined ? undefined : this.#start(bypassed);
     if (starting !== undefined) await starting;
     // Composed once the hooks ran, without the layers that bypassed the run: one composition per run.
-    const chain = this.#compose(bypassed.length === 0 ? middleware : middleware.filter((layer) => !bypassed.includes(layer)));
+    const chain = this.#compose(bypassed === undefined || bypassed.length === 0 ? middleware : middleware.filter((layer) => !bypassed.includes(layer)));
     const { plan } = this.#plan;
     if (plan.kind === "compensate") {
       Object.assign(this.#restoreData, plan.restoreData);
