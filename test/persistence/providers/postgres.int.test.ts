@@ -8,6 +8,7 @@ import { describeWithServer } from "../../support/describe-with-server.js";
 import { startPostgres } from "../../support/postgres-server.js";
 import { corruptPostgresRow } from "./corrupt-hooks.js";
 import { describePostgresCases, freshTable } from "./postgres-cases.js";
+import { describePostgresGroupedCases } from "./postgres-grouped-cases.js";
 
 // A throw-away cluster on 127.0.0.1 for this file, started while the tests are collected, so that
 // missing binaries skip the file with a message saying how to enable it.
@@ -44,6 +45,7 @@ describeWithServer("PostgresPersistenceProvider on a real PostgreSQL server", se
     vitest,
   );
   describePostgresCases("a real server through a pg Pool", () => shared);
+  describePostgresGroupedCases("a real server through a pg Pool", () => shared);
 
   describe("PostgresPersistenceProvider on a real server", () => {
     it("migrate() from 8 pools at once resolves everywhere and creates one table", async () => {

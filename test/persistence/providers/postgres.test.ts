@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresPersistenceProvider, type PostgresClient, type PostgresQueryResult } from "../../../src/persistence/providers/postgres.js";
 import { fullSnapshot } from "../../../src/persistence/testing/fixtures.js";
 import { describePostgresCases, freshTable } from "./postgres-cases.js";
+import { describePostgresGroupedCases } from "./postgres-grouped-cases.js";
 import { describePostgresMailboxCases } from "./postgres-mailbox-cases.js";
 
 // PGlite's first start runs initdb in WebAssembly: seconds, so one instance serves the whole file.
@@ -14,6 +15,7 @@ afterAll(() => db?.close());
 
 describePostgresCases("PGlite", () => db as PGlite);
 describePostgresMailboxCases("PGlite", () => db as PGlite);
+describePostgresGroupedCases("PGlite", () => db as PGlite);
 
 /** A client that answers every statement with `answer(text)`; no database behind it. */
 function fakeClient(answer: (text: string) => PostgresQueryResult | Promise<PostgresQueryResult>) {

@@ -1,0 +1,126 @@
+import { randomUUID } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { PersistenceError, SnapshotConflictError } from "../../../src/persistence/errors.js";
+import { PostgresPersistenceProvider, type PostgresClient } from "../../../src/persistence/providers/postgres.js";
+import type { WorkflowExecutionSnapshot } from "../../../src/persistence/snapshot.js";
+import { deliveredEvent, fullSnapshot, nextRevision } from "../../../src/persistence/testing/fixtures.js";
+import { freshTable } from "./postgres-cases.js";
+
+// Group commit on a database: saves (and deletes) that arrive while one is in flight go as one
+// statement, each save with its own compare-and-set. Run on PGlite and on a real server.
+
+const isBatch = (text: string): boolean => text.startsWith("WITH i (n,") || text.startsWith("WITH k (");
+
+/** Saves `first` alone, then `rest` while it is in flight: they go together once it settles. */
+function saveTogether(provider: PostgresPersistenceProvider, first: WorkflowExecutionSnapshot, rest: readonly WorkflowExecutionSnapshot[]) {
+  return Promise.allSettled([first, ...rest].map((snapshot) => provider.save(snapshot)));
+}
+
+/** `inner`, recording each statement's text as it is sent (a statement that then fails included). */
+function recordingClient(inner: PostgresClient) {
+  const calls: { text: string }[] = [];
+  const client: PostgresClient = {
+    query: (text, values) => {
+      calls.push({ text });
+      return inner.query(text, values);
+    },
+  };
+  return { client, calls };
+}
+
+async function setUp(client: PostgresClient, wrap: (inner: PostgresClient) => PostgresClient = (inner) => inner) {
+  const tableName = freshTable();
+  const { client: counted, calls } = recordingClient(wrap(client));
+  const provider = new PostgresPersistenceProvider({ client: counted, tableName });
+  await provider.migrate();
+  calls.length = 0;
+  return { provider, calls, tableName };
+}
+
+export function describePostgresGroupedCases(backend: string, client: () => PostgresClient): void {
+  describe(`PostgresPersistenceProvider group commit on ${backend}`, () => {
+    it("saves that arrive while one is in flight go as one statement, each with its own compare-and-set", async () => {
+      const { provider, calls } = await setUp(client());
+      const [first, ...rest] = Array.from({ length: 4 }, () => fullSnapshot());
+      const stale = nextRevision(nextRevision(fullSnapshot()));
+      const created = await saveTogether(provider, first!, [...rest, stale]);
+      expect(created.map((outcome) => outcome.status)).toEqual(["fulfilled", "fulfilled", "fulfilled", "fulfilled", "rejected"]);
+      expect((created[4] as PromiseRejectedResult).reason).toBeInstanceOf(SnapshotConflictError);
+      expect(calls.map((call) => isBatch(call.text))).toEqual([false, true]);
+
+      // Updates too, with one refused in the middle: it was saved at revision 1 and names revision 1 again.
+      // Having seen saves come together, the provider gathers those of one moment from the first.
+      calls.length = 0;
+      const [a, b, c, d] = [first!, ...rest].map((snapshot) => nextRevision(snapshot));
+      const updated = await saveTogether(provider, a!, [b!, { ...c!, revision: 1 }, d!]);
+      expect(updated.map((outcome) => outcome.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled"]);
+      expect((updated[2] as PromiseRejectedResult).reason).toMatchObject({ code: "SNAPSHOT_CONFLICT", keys: { foundryExecutionId: c!.foundryExecutionId } });
+      expect(calls.map((call) => isBatch(call.text))).toEqual([true]);
+      for (const snapshot of [a!, b!, d!]) expect(await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);
+      expect(await provider.tryLoad(c!.foundryExecutionId, c!.workflowId)).toEqual(rest[1]);
+      expect(await provider.tryLoad(stale.foundryExecutionId, stale.workflowId)).toBeUndefined();
+    });
+
+    it("two saves of one instance never share a statement: exactly one of the same revision is stored", async () => {
+      const { provider, calls } = await setUp(client());
+      const first = fullSnapshot();
+      const twin = fullSnapshot();
+      const other = fullSnapshot();
+      const outcomes = await saveTogether(provider, first, [twin, { ...twin, workflowName: "Rival" }, other]);
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled"]);
+      expect((outcomes[2] as PromiseRejectedResult).reason).toBeInstanceOf(SnapshotConflictError);
+      expect(calls.map((call) => isBatch(call.text))).toEqual([false, true, false]);
+      expect(await provider.tryLoad(twin.foundryExecutionId, twin.workflowId)).toEqual(twin);
+    });
+
+    it("a group the server refuses as a whole is sent again save by save: only the save at fault fails", async () => {
+      const { provider, calls } = await setUp(client());
+      // Random text does not compress: 3,000 bytes is over the 2,704 a btree index entry holds.
+      const long = Array.from({ length: 94 }, () => randomUUID()).join("").slice(0, 3_000);
+      const [first, good, other] = Array.from({ length: 3 }, () => fullSnapshot());
+      const faulty = fullSnapshot({ foundryExecutionId: long });
+      const outcomes = await saveTogether(provider, first!, [good!, faulty, other!]);
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled"]);
+      expect((outcomes[2] as PromiseRejectedResult).reason).toMatchObject({ name: "PersistenceError", call: "save", keys: { foundryExecutionId: long } });
+      // The lone first save, the refused group, then each of its three by itself.
+      expect(calls.map((call) => isBatch(call.text))).toEqual([false, true, false, false, false]);
+      for (const snapshot of [good!, other!]) expect(await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);
+      expect(await provider.tryLoad(long, faulty.workflowId)).toBeUndefined();
+    });
+
+    it("a group lost with its connection fails each of its saves with the driver's error and its own keys, and sends none again", async () => {
+      const lost = Object.assign(new Error("Connection terminated unexpectedly"), { code: "08006" });
+      const failBatches = (inner: PostgresClient): PostgresClient => ({ query: (text, values) => (isBatch(text) ? Promise.reject(lost) : inner.query(text, values)) });
+      const { provider, calls } = await setUp(client(), failBatches);
+      const [first, ...rest] = Array.from({ length: 3 }, () => fullSnapshot());
+      const outcomes = await saveTogether(provider, first!, rest);
+      expect(outcomes[0]!.status).toBe("fulfilled");
+      for (const [index, snapshot] of rest.entries()) {
+        const reason = (outcomes[index + 1] as PromiseRejectedResult).reason as PersistenceError;
+        expect(reason).toBeInstanceOf(PersistenceError);
+        expect(reason).toMatchObject({ call: "save", keys: { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId }, cause: lost });
+      }
+      // The lone first save, then the group, and nothing sent again.
+      expect(calls.map((call) => isBatch(call.text))).toEqual([false, true]);
+    });
+
+    it("deletes that arrive together go as one statement, each instance's events with it", async () => {
+      const { provider, calls, tableName } = await setUp(client());
+      const snapshots = Array.from({ length: 4 }, () => fullSnapshot());
+      for (const snapshot of snapshots) {
+        await provider.save(snapshot);
+        await provider.deliver(deliveredEvent(snapshot));
+      }
+      const kept = fullSnapshot();
+      await provider.save(kept);
+      await provider.deliver(deliveredEvent(kept));
+      calls.length = 0;
+      await Promise.all(snapshots.map((snapshot) => provider.delete(snapshot.foundryExecutionId, snapshot.workflowId)));
+      expect(calls.map((call) => isBatch(call.text))).toEqual([false, true]);
+      for (const snapshot of snapshots) expect(await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toBeUndefined();
+      const { rows } = await client().query(`SELECT instance_id FROM "${tableName}_mailbox"`);
+      expect(rows).toEqual([{ instance_id: kept.foundryExecutionId }]);
+      expect(await provider.tryLoad(kept.foundryExecutionId, kept.workflowId)).toEqual(kept);
+    });
+  });
+}
