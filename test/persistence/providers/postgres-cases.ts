@@ -11,17 +11,34 @@ import { taggedJsonCodec } from "../../support/custom-codec.js";
 // Provider-specific cases that need a database, run on PGlite (postgres.test.ts) and on a real
 // server through a pg Pool (postgres.int.test.ts). Every case uses its own table or random keys.
 
-/** Counts the statements a provider sends, and keeps what each returned. */
+/** Counts the statements a provider sends, and keeps how many values each carried and what it returned. */
 export function countingClient(inner: PostgresClient) {
-  const calls: { text: string; result: PostgresQueryResult }[] = [];
+  const calls: { text: string; values: number; result: PostgresQueryResult }[] = [];
   const client: PostgresClient = {
     query: async (text, values) => {
       const result = await inner.query(text, values);
-      calls.push({ text, result });
+      calls.push({ text, values: values?.length ?? 0, result });
       return result;
     },
   };
   return { client, calls };
+}
+
+/**
+ * The instances a statement saved or deleted: one for a single save or delete, one per row of a
+ * group's VALUES list (twelve values a save, two a delete), none for anything else.
+ */
+export function instancesWritten(call: { readonly text: string; readonly values: number }): { saves: number; deletes: number } {
+  if (call.text.startsWith("INSERT") || call.text.startsWith("UPDATE")) return { saves: 1, deletes: 0 };
+  if (call.text.startsWith("WITH i (n,")) return { saves: call.values / 12, deletes: 0 };
+  if (call.text.startsWith("WITH k (")) return { saves: 0, deletes: call.values / 2 };
+  if (call.text.startsWith("WITH events")) return { saves: 0, deletes: 1 };
+  return { saves: 0, deletes: 0 };
+}
+
+/** The instances `calls` saved and deleted, summed. */
+export function totalWritten(calls: readonly { readonly text: string; readonly values: number }[]): { saves: number; deletes: number } {
+  return calls.map(instancesWritten).reduce((sum, rows) => ({ saves: sum.saves + rows.saves, deletes: sum.deletes + rows.deletes }), { saves: 0, deletes: 0 });
 }
 
 export const freshTable = (): string => `wf_${randomUUID().replaceAll("-", "")}`;
