@@ -59,9 +59,10 @@ describe("what a recovered instance costs on Postgres", () => {
     await createRecoveryCoordinator({ provider, resolveWorkflow: () => workflow, concurrency: 4 }).resumeAll();
     const saves = calls.filter((call) => totalWritten([call]).saves > 0);
     expect(totalWritten(saves).saves).toBe(40);
-    // The four runs start together off one claim: the first checkpoint goes alone, the other three
-    // wait for it, and from then on each statement carries the four checkpoints the last one's answer
-    // set off (the last run's final checkpoint trails its first by one).
+    // The four runs start together off one claim: the first run's first checkpoint goes alone, the
+    // other three wait for it, and from then on each statement carries the four checkpoints the last
+    // one's answer set off. The first run stays one checkpoint ahead, so the last statement carries
+    // the other three's last.
     expect(saves.map((call) => totalWritten([call]).saves)).toEqual([1, 4, 4, 4, 4, 4, 4, 4, 4, 4, 3]);
   });
 
