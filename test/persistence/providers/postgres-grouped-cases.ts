@@ -61,6 +61,16 @@ export function describePostgresGroupedCases(backend: string, client: () => Post
       expect(await provider.tryLoad(stale.foundryExecutionId, stale.workflowId)).toBeUndefined();
     });
 
+    it("odd keys go through a group as they go alone, and read back as themselves", async () => {
+      const { provider, calls } = await setUp(client());
+      const odd = ["\uD800 lone", "back\\slash \\u0041", "..", "\uFEFFbom", "é✓ 𝄞", "x".repeat(1_000), "nul\u0000inside"];
+      const [first, ...rest] = odd.map((key) => fullSnapshot({ foundryExecutionId: `${key}-${randomUUID()}` }));
+      const outcomes = await saveTogether(provider, first!, rest);
+      expect(outcomes.every((outcome) => outcome.status === "fulfilled")).toBe(true);
+      expect(calls.map((call) => isBatch(call.text))).toEqual([false, true]);
+      for (const snapshot of [first!, ...rest]) expect(await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);
+    });
+
     it("two saves of one instance never share a statement: exactly one of the same revision is stored", async () => {
       const { provider, calls } = await setUp(client());
       const first = fullSnapshot();
