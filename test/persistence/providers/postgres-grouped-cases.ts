@@ -114,6 +114,25 @@ export function describePostgresGroupedCases(backend: string, client: () => Post
       expect(calls.map((call) => isBatch(call.text))).toEqual([false, true]);
     });
 
+    it("a save whose statement hangs holds up the saves queued behind it only briefly", async () => {
+      let hung = false;
+      // The first save's statement never answers, as over a connection that went silent.
+      const hangFirst = (inner: PostgresClient): PostgresClient => ({
+        query: (text, values) => {
+          if (!hung && text.startsWith("INSERT")) {
+            hung = true;
+            return new Promise(() => undefined);
+          }
+          return inner.query(text, values);
+        },
+      });
+      const { provider } = await setUp(client(), hangFirst);
+      const [stuck, ...rest] = Array.from({ length: 3 }, () => fullSnapshot());
+      void provider.save(stuck!);
+      await Promise.all(rest.map((snapshot) => provider.save(snapshot)));
+      for (const snapshot of rest) expect(await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);
+    });
+
     it("deletes that arrive together go as one statement, each instance's events with it", async () => {
       const { provider, calls, tableName } = await setUp(client());
       const snapshots = Array.from({ length: 4 }, () => fullSnapshot());
