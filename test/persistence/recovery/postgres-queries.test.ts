@@ -18,21 +18,25 @@ function tenSteps(): Workflow {
   return builder.build();
 }
 
+/** Enqueues `count` ten-step instances, then resumes them with `concurrency: 4` through a provider whose statements are counted. */
+async function resumeCounted(count: number) {
+  const tableName = freshTable();
+  const setup = new PostgresPersistenceProvider({ client: db as PGlite, tableName });
+  await setup.migrate();
+  const workflow = tenSteps();
+  const enqueuer = createRecoveryCoordinator({ provider: setup, resolveWorkflow: () => workflow });
+  for (let index = 0; index < count; index++) await enqueuer.enqueue(workflow, { instanceId: `order-${index}` });
+  const { client, calls } = countingClient(db as PGlite);
+  const provider = new PostgresPersistenceProvider({ client, tableName });
+  await provider.migrate();
+  calls.length = 0;
+  const report = await createRecoveryCoordinator({ provider, resolveWorkflow: () => workflow, concurrency: 4 }).resumeAll();
+  return { report, calls };
+}
+
 describe("what a recovered instance costs on Postgres", () => {
   it("ten checkpoints and the delete, the claims a page at a time: never a load, a list or a claim of its own", async () => {
-    const tableName = freshTable();
-    const setup = new PostgresPersistenceProvider({ client: db as PGlite, tableName });
-    await setup.migrate();
-    const workflow = tenSteps();
-    const enqueuer = createRecoveryCoordinator({ provider: setup, resolveWorkflow: () => workflow });
-    for (let index = 0; index < 8; index++) await enqueuer.enqueue(workflow, { instanceId: `order-${index}` });
-
-    const { client, calls } = countingClient(db as PGlite);
-    const provider = new PostgresPersistenceProvider({ client, tableName });
-    await provider.migrate();
-    calls.length = 0;
-    const report = await createRecoveryCoordinator({ provider, resolveWorkflow: () => workflow, concurrency: 4 }).resumeAll();
-
+    const { report, calls } = await resumeCounted(8);
     expect(report.resumed.map((item) => item.output)).toEqual(Array.from({ length: 8 }, () => 10));
     // Two pages of four, and the empty one that ends the pass.
     const claims = calls.filter((call) => call.text.includes("SKIP LOCKED"));
@@ -46,17 +50,7 @@ describe("what a recovered instance costs on Postgres", () => {
   });
 
   it("four runs at once send their checkpoints together, four to a statement", async () => {
-    const tableName = freshTable();
-    const setup = new PostgresPersistenceProvider({ client: db as PGlite, tableName });
-    await setup.migrate();
-    const workflow = tenSteps();
-    const enqueuer = createRecoveryCoordinator({ provider: setup, resolveWorkflow: () => workflow });
-    for (let index = 0; index < 4; index++) await enqueuer.enqueue(workflow, { instanceId: `order-${index}` });
-    const { client, calls } = countingClient(db as PGlite);
-    const provider = new PostgresPersistenceProvider({ client, tableName });
-    await provider.migrate();
-    calls.length = 0;
-    await createRecoveryCoordinator({ provider, resolveWorkflow: () => workflow, concurrency: 4 }).resumeAll();
+    const { calls } = await resumeCounted(4);
     const saves = calls.filter((call) => totalWritten([call]).saves > 0);
     expect(totalWritten(saves).saves).toBe(40);
     // The four runs start together off one claim: the first run's first checkpoint goes alone, the
