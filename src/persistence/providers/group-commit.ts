@@ -49,6 +49,7 @@ const soon: (task: () => void) => void = typeof process === "object" && typeof p
 // until it settles. Well above a statement's round trip on a busy server.
 const patienceMs = 20;
 
+/** Sends each write alone, or with the writes that arrived while a statement was in flight. */
 export class GroupCommit<T extends GroupedWrite> {
   readonly #sender: GroupSender<T>;
   readonly #limits: GroupLimits;
@@ -71,7 +72,9 @@ export class GroupCommit<T extends GroupedWrite> {
   /** Resolves true once `write` is stored, false when it was refused. */
   submit(write: T): Promise<boolean> {
     // A lone writer, with nothing in flight or queued and none seen together lately, sends at once:
-    // it pays neither the wait for others nor the queue's promises.
+    // it pays neither the wait for others nor the queue's promises. Through the queue, one workflow's
+    // checkpoints on PGlite measured 270 µs a save against 246 µs sent at once: waiting for the
+    // promise jobs to run out lets PGlite's own finish first, and its next statement starts dearer.
     if (this.#inFlight === 0 && this.#waiting.length === 0 && !this.#grouping && write.signal?.aborted !== true) {
       this.#inFlight++;
       const stored = this.#sender.alone(write);
