@@ -72,9 +72,9 @@ export class GroupCommit<T extends GroupedWrite> {
   /** Resolves true once `write` is stored, false when it was refused. */
   submit(write: T): Promise<boolean> {
     // A lone writer, with nothing in flight or queued and none seen together lately, sends at once:
-    // it pays neither the wait for others nor the queue's promises. Through the queue, one workflow's
-    // checkpoints on PGlite measured 270 µs a save against 246 µs sent at once: waiting for the
-    // promise jobs to run out lets PGlite's own finish first, and its next statement starts dearer.
+    // it pays neither the wait for others nor the queue's promises. Through the queue, saves one
+    // after another on PGlite measured 270 µs each against 246 µs sent at once (in a bare loop of
+    // PGlite statements, one process.nextTick between them alone added 12 µs each).
     if (this.#inFlight === 0 && this.#waiting.length === 0 && !this.#grouping && write.signal?.aborted !== true) {
       this.#inFlight++;
       const stored = this.#sender.alone(write);
