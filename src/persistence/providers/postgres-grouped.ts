@@ -50,6 +50,9 @@ function refusedAsAWhole(error: unknown): boolean {
   return typeof code === "string" && wholeStatementRefused.has(code.slice(0, 2));
 }
 
+// Encoded keys hold no NUL, so the joined pair names one instance.
+const groupKey = (instance: string, workflow: string): string => `${instance}\u0000${workflow}`;
+
 export interface GroupedWriterParts {
   readonly send: SendQuery;
   readonly sql: PostgresStatements;
@@ -81,8 +84,7 @@ export class GroupedWriter {
     const waitingFor = status === "waiting" && snapshot.waitingFor !== undefined ? encodeKey(snapshot.waitingFor) : null;
     const [instance, workflow] = [encodeKey(foundryExecutionId), encodeKey(workflowId)];
     const values = [instance, workflow, revision, status, snapshot.workflowName, instantOf(snapshot.updatedAt), data, snapshot.owner ?? null, lease, snapshot.attempts ?? null, waitingFor, wakeMsOf(snapshot)];
-    // Encoded keys hold no NUL, so the joined pair names one instance.
-    const stored = await this.#saves.submit({ key: `${instance}\u0000${workflow}`, size: data.length, signal, keys, revision, values });
+    const stored = await this.#saves.submit({ key: groupKey(instance, workflow), size: data.length, signal, keys, revision, values });
     // No read of what is stored to explain it: a refused claim costs this one statement.
     if (!stored) throw new SnapshotConflictError({ source, call: "save", keys, detail: `revision ${revision} was refused: the stored revision is not ${revision - 1}` });
   }
@@ -90,7 +92,7 @@ export class GroupedWriter {
   /** Deletes the instance's row and its delivered events. */
   async delete(keys: SnapshotKeys, signal: AbortSignal | undefined): Promise<void> {
     const [instance, workflow] = [encodeKey(keys.foundryExecutionId), encodeKey(keys.workflowId)];
-    await this.#deletes.submit({ key: `${instance}\u0000${workflow}`, size: 0, signal, keys, revision: 0, values: [instance, workflow] });
+    await this.#deletes.submit({ key: groupKey(instance, workflow), size: 0, signal, keys, revision: 0, values: [instance, workflow] });
   }
 
   async #together(call: "save" | "delete", writes: readonly PostgresWrite[]): Promise<readonly GroupOutcome[]> {
