@@ -36,6 +36,12 @@ export function instancesWritten(call: { readonly text: string; readonly values:
   return { saves: 0, deletes: 0 };
 }
 
+/** True for a statement that neither saved nor deleted an instance. */
+export const writesNothing = (call: { readonly text: string; readonly values: number }): boolean => {
+  const { saves, deletes } = instancesWritten(call);
+  return saves + deletes === 0;
+};
+
 /** The instances `calls` saved and deleted, summed. */
 export function totalWritten(calls: readonly { readonly text: string; readonly values: number }[]): { saves: number; deletes: number } {
   return calls.map(instancesWritten).reduce((sum, rows) => ({ saves: sum.saves + rows.saves, deletes: sum.deletes + rows.deletes }), { saves: 0, deletes: 0 });

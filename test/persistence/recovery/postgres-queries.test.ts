@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFoundry, createSmith, createWorkflow, isSuspended, waitForEvent, type Workflow } from "../../../src/index.js";
 import { createRecoveryCoordinator, usePersistence } from "../../../src/persistence/index.js";
 import { PostgresPersistenceProvider } from "../../../src/persistence/providers/postgres.js";
-import { countingClient, freshTable, totalWritten } from "../providers/postgres-cases.js";
+import { countingClient, freshTable, instancesWritten, totalWritten, writesNothing } from "../providers/postgres-cases.js";
 
 // PGlite's first start runs initdb in WebAssembly: one instance serves the file.
 let db: PGlite | undefined;
@@ -44,20 +44,20 @@ describe("what a recovered instance costs on Postgres", () => {
     // Every other statement saves or deletes instances: per instance ten checkpoints and the delete,
     // each alone or grouped with other runs' (group commit), so never more statements than writes.
     const writes = calls.filter((call) => !claims.includes(call));
-    expect(writes.filter((call) => totalWritten([call]).saves + totalWritten([call]).deletes === 0)).toEqual([]);
+    expect(writes.filter(writesNothing)).toEqual([]);
     expect(totalWritten(writes)).toEqual({ saves: 80, deletes: 8 });
     expect(writes.length).toBeLessThanOrEqual(88);
   });
 
   it("four runs at once send their checkpoints together, four to a statement", async () => {
     const { calls } = await resumeCounted(4);
-    const saves = calls.filter((call) => totalWritten([call]).saves > 0);
+    const saves = calls.filter((call) => instancesWritten(call).saves > 0);
     expect(totalWritten(saves).saves).toBe(40);
     // The four runs start together off one claim: the first run's first checkpoint goes alone, the
     // other three wait for it, and from then on each statement carries the four checkpoints the last
     // one's answer set off. The first run stays one checkpoint ahead, so the last statement carries
     // the other three's last.
-    expect(saves.map((call) => totalWritten([call]).saves)).toEqual([1, 4, 4, 4, 4, 4, 4, 4, 4, 4, 3]);
+    expect(saves.map((call) => instancesWritten(call).saves)).toEqual([1, 4, 4, 4, 4, 4, 4, 4, 4, 4, 3]);
   });
 
   it("a claim lost to another worker costs one statement, not a read of the revision after it", async () => {
