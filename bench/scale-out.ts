@@ -26,6 +26,7 @@ const concurrency = 4;
 // against the others, so Redis runs four times as many.
 const instancesOf: Record<Backend, number> = { postgres: 1_200, redis: 4_800 };
 const trials = 3;
+const warmUpPasses = 3;
 const throughputTarget = 0.8;
 const queriesTarget = 1.15;
 // Postgres also measures the raw upsert as a named prepared statement, as the provider sends its
@@ -179,10 +180,11 @@ async function measureStore(admin: StoreAdmin): Promise<StoreResult> {
     for (const worker of pool) tell(worker, { type: "init", backend: admin.backend, url: admin.url, concurrency, preparedStatements });
     await Promise.all(pool.map((worker) => worker.next()));
     const sides = sidesOf[admin.backend];
-    // An untimed pass of every side at the trials' size first: with a warm-up of a tenth of it, the
-    // first trial's coordinator measured 0.17× of the raw SET on Redis against 0.23-0.26× in the
-    // later trials, its worker processes still warming up.
-    for (const side of sides) await runSide(admin, pool, side, instancesOf[admin.backend], "warmup");
+    // Untimed passes of every side at the trials' size first. The workers' code keeps getting
+    // cheaper well past one pass: the coordinator's client CPU per step measured 211, 124 and 102 µs
+    // in three passes on Postgres (94, 62 and 51 µs on Redis), then 91-98 µs in the trials. With one
+    // pass, the first trial's coordinator was the slowest in every run.
+    for (let pass = 0; pass < warmUpPasses; pass++) for (const side of sides) await runSide(admin, pool, side, instancesOf[admin.backend], `warmup${pass}`);
     const results: Record<SideName, SideResult[]> = { coordinator: [], plain: [], raw: [], "raw-prepared": [], "raw-cas": [] };
     for (let trial = 0; trial < trials; trial++) {
       const order = sides.map((_, i) => sides[(i + trial) % sides.length] as SideName);
@@ -266,7 +268,7 @@ export async function run(): Promise<BenchSection> {
     }
   }
   notes.push(
-    `Each trial: ${instancesOf.postgres.toLocaleString("en")} (Redis: ${instancesOf.redis.toLocaleString("en")}, as its raw side would otherwise finish in about 0.2 s) ${steps}-step workflows of no-op operations per side, spread over ${workers} worker processes with concurrency ${concurrency} each (a pg Pool of ${concurrency} connections, or one ioredis connection, per process), on a throw-away server on 127.0.0.1 (Postgres with fsync and synchronous_commit on). ${trials} trials after an untimed warm-up pass of every side at the same size; the sides' order rotates between trials, and each ratio compares sides of the same trial.`,
+    `Each trial: ${instancesOf.postgres.toLocaleString("en")} (Redis: ${instancesOf.redis.toLocaleString("en")}, as its raw side would otherwise finish in about 0.2 s) ${steps}-step workflows of no-op operations per side, spread over ${workers} worker processes with concurrency ${concurrency} each (a pg Pool of ${concurrency} connections, or one ioredis connection, per process), on a throw-away server on 127.0.0.1 (Postgres with fsync and synchronous_commit on). ${trials} trials after ${warmUpPasses} untimed warm-up passes of every side at the same size; the sides' order rotates between trials, and each ratio compares sides of the same trial.`,
     `Postgres: the coordinator and plain sides run the provider with \`preparedStatements: ${String(preparedStatements)}\`${preparedStatements ? "" : " (SCALE_OUT_PREPARED=0)"} (with true, its checkpoints, loads and deletes as named statements, each parsed once per connection); the raw side sends its upsert as text, the floor the target is stated against, and \`raw, prepared\` the same upsert as a named statement. The provider groups the checkpoints (and deletes) that a worker's runs reach while one of its statements is in flight into one statement, each with its own compare-and-set (group commit), so the coordinator and plain sides send fewer statements than steps; every raw side sends one statement per step, as the floor is defined.`,
     "coordinator: the instances are enqueued beforehand (not timed); every worker runs `resumeAll()` until a pass resumes nothing, as the README runs it: each pass claims pages of `concurrency` claimable instances in one call (Postgres: `UPDATE ... FOR UPDATE SKIP LOCKED`; Redis: one script over the sorted set of unfinished records) until a page comes back empty, and each run adopts its claim without writing one. plain: `usePersistence` without a lease, each worker running its share of fresh instances (one load, ten checkpoints, one delete each). raw: each worker writes its share with one `INSERT ... ON CONFLICT DO UPDATE` (Redis: one `SET`) of the record as JSON per step, and nothing else. raw compare-and-set: the same record per step, written only over the revision before it, as a checkpoint is (Postgres: `INSERT ... ON CONFLICT DO NOTHING` for revision 1, then `UPDATE ... WHERE revision = n - 1`, sent as text; Redis: one EVALSHA of a script comparing a hash's revision before setting it); a refused write stops the bench. None of the raw sides loads first or deletes at the end, which a checkpointing run does.",
     "steps/s: all workers' steps over the wall time from sending the work to the last worker's answer. Queries per step: every statement (Redis: command) the workers' clients sent, counted by wrapping the client in each worker (listing, claims lost to another worker, checkpoints, loads and deletes included; the enqueueing is not). Client CPU: user + system time of the worker processes per step; server CPU: the server process's and its children's (Postgres's backends), from /proc, per step. Lost claims: instances a worker tried to claim after another worker had (each would cost one refused compare-and-set; claiming in pages loses none).",
