@@ -15,9 +15,11 @@ export const workflow: Workflow<{ n: number }> = (() => {
 export type Backend = "postgres" | "redis";
 /**
  * `raw-prepared`: the raw upsert as a named prepared statement (Postgres only); `raw`, sent as text,
- * is the floor. `raw-cas`: each write refuses a stale revision, as a checkpoint must.
+ * is the floor. `raw-cas`: each write refuses a stale revision, as a checkpoint must. `engine`: the
+ * coordinator over each worker's own in-process memory provider, no server involved: what the
+ * engine costs with a store that costs nothing.
  */
-export type SideName = "coordinator" | "plain" | "raw" | "raw-prepared" | "raw-cas";
+export type SideName = "coordinator" | "plain" | "raw" | "raw-prepared" | "raw-cas" | "engine";
 export const rawSides: readonly SideName[] = ["raw", "raw-prepared", "raw-cas"];
 
 export const rawTable = "scale_out_raw";
@@ -57,6 +59,8 @@ export function rawRecord(instanceId: string, step: number, createdAt: string): 
 
 export type ToWorker =
   | { readonly type: "init"; readonly backend: Backend; readonly url: string; readonly concurrency: number; readonly preparedStatements: boolean }
+  /** The engine side's instances, enqueued into the worker's own memory provider before the timed run. */
+  | { readonly type: "prepare"; readonly instanceIds: readonly string[] }
   | { readonly type: "run"; readonly side: SideName; readonly instanceIds: readonly string[] }
   | { readonly type: "exit" };
 

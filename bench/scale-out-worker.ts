@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import pg from "pg";
 import { createFoundry, createSmith } from "../dist/index.js";
-import { createRecoveryCoordinator, usePersistence, type RecoveryCoordinator, type WorkflowPersistenceProvider } from "../dist/persistence/index.js";
+import { MemoryPersistenceProvider, createRecoveryCoordinator, usePersistence, type RecoveryCoordinator, type WorkflowPersistenceProvider } from "../dist/persistence/index.js";
 import { PostgresPersistenceProvider, type PostgresPreparingClient, type PostgresQueryConfig } from "../dist/persistence/postgres.js";
 import { RedisPersistenceProvider, type IoRedisLikeClient } from "../dist/persistence/redis.js";
 import { rawCasInsert, rawCasScript, rawCasUpdate, rawRecord, rawRedisKey, rawUpsert, redisPrefix, steps, workflow, type FromWorker, type SideName, type ToWorker, type WorkerTally } from "./scale-out-protocol.js";
@@ -72,6 +72,23 @@ async function inLanes<T>(items: readonly T[], lanes: number, task: (item: T) =>
 
 const smith = createSmith();
 
+// As the README runs it: resumeAll again until a pass finds nothing left to run here.
+async function resumeUntilDone(coordinator: RecoveryCoordinator): Promise<number> {
+  let resumed = 0;
+  for (;;) {
+    const report = await coordinator.resumeAll();
+    const failure = report.failed[0];
+    if (failure !== undefined) throw failure.error;
+    lostClaims += report.skipped.filter((skipped) => skipped.reason === "claimed").length;
+    if (report.resumed.length === 0) return resumed * steps;
+    resumed += report.resumed.length;
+  }
+}
+
+// The engine side's store: this process's own, so no server and no other worker is involved.
+const engineProvider = new MemoryPersistenceProvider();
+let engine: RecoveryCoordinator | undefined;
+
 async function runSide(store: Store, coordinator: RecoveryCoordinator, concurrency: number, side: SideName, instanceIds: readonly string[]): Promise<number> {
   switch (side) {
     case "raw":
@@ -95,17 +112,14 @@ async function runSide(store: Store, coordinator: RecoveryCoordinator, concurren
         await smith.forge(workflow, foundry, { input: 0 });
       });
       return instanceIds.length * steps;
-    case "coordinator": {
-      // As the README runs it: resumeAll again until a pass finds nothing left to run here.
-      let resumed = 0;
-      for (;;) {
-        const report = await coordinator.resumeAll();
-        const failure = report.failed[0];
-        if (failure !== undefined) throw failure.error;
-        lostClaims += report.skipped.filter((skipped) => skipped.reason === "claimed").length;
-        if (report.resumed.length === 0) return resumed * steps;
-        resumed += report.resumed.length;
-      }
+    case "coordinator":
+      return resumeUntilDone(coordinator);
+    case "engine": {
+      if (engine === undefined) throw new Error("the engine side ran before it was prepared");
+      const done = await resumeUntilDone(engine);
+      const left = await engineProvider.list();
+      if (left.length > 0) throw new Error(`engine: ${left.length} records left in the worker's memory provider`);
+      return done;
     }
   }
 }
@@ -125,8 +139,16 @@ async function handle(message: ToWorker): Promise<void> {
       store = connect(message);
       concurrency = message.concurrency;
       coordinator = createRecoveryCoordinator({ provider: store.provider, resolveWorkflow: () => workflow, concurrency });
+      engine = createRecoveryCoordinator({ provider: engineProvider, resolveWorkflow: () => workflow, concurrency });
       send({ type: "ready" });
       return;
+    case "prepare": {
+      const enqueuer = engine;
+      if (enqueuer === undefined) throw new Error("prepare before init");
+      await inLanes(message.instanceIds, concurrency, (id) => enqueuer.enqueue(workflow, { instanceId: id, properties: { n: 1 } }));
+      send({ type: "ready" });
+      return;
+    }
     case "run": {
       if (store === undefined || coordinator === undefined) throw new Error("run before init");
       queries = 0;
@@ -140,6 +162,7 @@ async function handle(message: ToWorker): Promise<void> {
     }
     case "exit":
       await coordinator?.close();
+      await engine?.close();
       await store?.close();
       process.disconnect();
       return;

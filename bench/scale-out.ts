@@ -34,13 +34,14 @@ const queriesTarget = 1.15;
 // upsert sent as text, what a hand-written worker does by default.
 // SCALE_OUT_PREPARED=0 runs the provider without them, for comparing.
 const preparedStatements = process.env.SCALE_OUT_PREPARED !== "0";
-const sidesOf: Record<Backend, readonly SideName[]> = { postgres: ["coordinator", "plain", "raw", "raw-prepared", "raw-cas"], redis: ["coordinator", "plain", "raw", "raw-cas"] };
+const sidesOf: Record<Backend, readonly SideName[]> = { postgres: ["coordinator", "plain", "raw", "raw-prepared", "raw-cas"], redis: ["coordinator", "plain", "raw", "raw-cas", "engine"] };
 const sideLabels: Record<SideName, string> = {
   coordinator: "recovery coordinator (resumeAll, lease)",
   plain: "plain usePersistence (no lease)",
   raw: "raw: one upsert / SET per step",
   "raw-prepared": "raw, prepared: the upsert as a named statement",
   "raw-cas": "raw compare-and-set: one write per step refusing a stale revision",
+  engine: "coordinator with no store: each worker's own memory provider",
 };
 
 /** The bench's own view of a store: what it prepares before a side and checks after it. */
@@ -143,10 +144,16 @@ async function runSide(admin: StoreAdmin, pool: readonly Worker[], side: SideNam
     await Promise.all(Array.from({ length: 8 }, lane));
     await enqueuer.close();
   }
+  if (side === "engine") {
+    pool.forEach((worker, w) => tell(worker, { type: "prepare", instanceIds: ids.filter((_, i) => i % pool.length === w) }));
+    await Promise.all(pool.map((worker) => worker.next()));
+  }
   const serverBefore = serverCpuUs(admin.serverPid);
   const started = process.hrtime.bigint();
-  // The coordinator's workers list the instances themselves; the others get every N-th one.
-  pool.forEach((worker, w) => tell(worker, { type: "run", side, instanceIds: side === "coordinator" ? [] : ids.filter((_, i) => i % pool.length === w) }));
+  // The coordinator's workers claim the instances themselves, the engine's were enqueued in each
+  // worker; the others get every N-th one.
+  const ownInstances = side === "coordinator" || side === "engine";
+  pool.forEach((worker, w) => tell(worker, { type: "run", side, instanceIds: ownInstances ? [] : ids.filter((_, i) => i % pool.length === w) }));
   const tallies = (await Promise.all(pool.map((worker) => worker.next()))) as Array<{ type: "done" } & WorkerTally>;
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const serverAfter = serverCpuUs(admin.serverPid);
@@ -185,7 +192,7 @@ async function measureStore(admin: StoreAdmin): Promise<StoreResult> {
     // in three passes on Postgres (94, 62 and 51 µs on Redis), then 91-98 µs in the trials. With one
     // pass, the first trial's coordinator was the slowest in every run.
     for (let pass = 0; pass < warmUpPasses; pass++) for (const side of sides) await runSide(admin, pool, side, instancesOf[admin.backend], `warmup${pass}`);
-    const results: Record<SideName, SideResult[]> = { coordinator: [], plain: [], raw: [], "raw-prepared": [], "raw-cas": [] };
+    const results: Record<SideName, SideResult[]> = { coordinator: [], plain: [], raw: [], "raw-prepared": [], "raw-cas": [], engine: [] };
     for (let trial = 0; trial < trials; trial++) {
       const order = sides.map((_, i) => sides[(i + trial) % sides.length] as SideName);
       for (const side of order) results[side].push(await runSide(admin, pool, side, instancesOf[admin.backend], `trial${trial}`));
@@ -229,6 +236,16 @@ function targetNotes({ label, results }: StoreResult, backend: Backend): string[
     `${label}, coordinator over the raw side trial by trial, in the order run: ${paired.map(ratio).join(", ")}.`,
     `${label}, against the raw compare-and-set side (not a target): coordinator median ${ratio(median(overCas))} (min ${ratio(Math.min(...overCas))}), plain usePersistence median ${ratio(median(plainOverCas))}.`,
   ];
+  if (results.engine.length > 0) {
+    // Both sides are bound by the same two cores: the engine's CPU per step and the raw
+    // compare-and-set's add up, so their throughputs combine as 1 / (1 / a + 1 / b).
+    const bound = results.engine.map((engine, trial) => 1 / (1 / engine.stepsPerSecond + 1 / (results["raw-cas"][trial]?.stepsPerSecond ?? Number.NaN)));
+    const boundOverRaw = bound.map((value, trial) => value / (results.raw[trial]?.stepsPerSecond ?? Number.NaN));
+    notes.push(
+      `${label}, the coordinator with no store at all (each worker's own memory provider, not a target): median ${ratio(median(pairedOver(results, "engine", "raw")))} of the raw side. ` +
+        `Its work per step plus the raw compare-and-set side's bounds a coordinator on this store at about ${ratio(median(boundOverRaw))} of the raw side (1 / (1 / engine + 1 / raw compare-and-set) over raw, trial by trial, median), against the ${ratio(median(paired))} measured.`,
+    );
+  }
   if (backend === "postgres") {
     const perStep = results.coordinator.map((result) => result.queriesPerStep);
     notes.push(`Target (${label}): coordinator at most ${queriesTarget} statements per step, claim, checkpoints, delete and listing included: ${verdict(Math.max(...perStep) <= queriesTarget)} (${perStep.map((value) => value.toFixed(3)).join(", ")}).`);
@@ -270,7 +287,7 @@ export async function run(): Promise<BenchSection> {
   notes.push(
     `Each trial: ${instancesOf.postgres.toLocaleString("en")} (Redis: ${instancesOf.redis.toLocaleString("en")}, as its raw side would otherwise finish in about 0.2 s) ${steps}-step workflows of no-op operations per side, spread over ${workers} worker processes with concurrency ${concurrency} each (a pg Pool of ${concurrency} connections, or one ioredis connection, per process), on a throw-away server on 127.0.0.1 (Postgres with fsync and synchronous_commit on). ${trials} trials after ${warmUpPasses} untimed warm-up passes of every side at the same size; the sides' order rotates between trials, and each ratio compares sides of the same trial.`,
     `Postgres: the coordinator and plain sides run the provider with \`preparedStatements: ${String(preparedStatements)}\`${preparedStatements ? "" : " (SCALE_OUT_PREPARED=0)"} (with true, its checkpoints, loads and deletes as named statements, each parsed once per connection); the raw side sends its upsert as text, the floor the target is stated against, and \`raw, prepared\` the same upsert as a named statement. The provider groups the checkpoints (and deletes) that a worker's runs reach while one of its statements is in flight into one statement, each with its own compare-and-set (group commit), so the coordinator and plain sides send fewer statements than steps; every raw side sends one statement per step, as the floor is defined.`,
-    "coordinator: the instances are enqueued beforehand (not timed); every worker runs `resumeAll()` until a pass resumes nothing, as the README runs it: each pass claims pages of `concurrency` claimable instances in one call (Postgres: `UPDATE ... FOR UPDATE SKIP LOCKED`; Redis: one script over the sorted set of unfinished records) until a page comes back empty, and each run adopts its claim without writing one. plain: `usePersistence` without a lease, each worker running its share of fresh instances (one load, ten checkpoints, one delete each). raw: each worker writes its share with one `INSERT ... ON CONFLICT DO UPDATE` (Redis: one `SET`) of the record as JSON per step, and nothing else. raw compare-and-set: the same record per step, written only over the revision before it, as a checkpoint is (Postgres: `INSERT ... ON CONFLICT DO NOTHING` for revision 1, then `UPDATE ... WHERE revision = n - 1`, sent as text; Redis: one EVALSHA of a script comparing a hash's revision before setting it); a refused write stops the bench. None of the raw sides loads first or deletes at the end, which a checkpointing run does.",
+    "coordinator: the instances are enqueued beforehand (not timed); every worker runs `resumeAll()` until a pass resumes nothing, as the README runs it: each pass claims pages of `concurrency` claimable instances in one call (Postgres: `UPDATE ... FOR UPDATE SKIP LOCKED`; Redis: one script over the sorted set of unfinished records) until a page comes back empty, and each run adopts its claim without writing one. plain: `usePersistence` without a lease, each worker running its share of fresh instances (one load, ten checkpoints, one delete each). raw: each worker writes its share with one `INSERT ... ON CONFLICT DO UPDATE` (Redis: one `SET`) of the record as JSON per step, and nothing else. raw compare-and-set: the same record per step, written only over the revision before it, as a checkpoint is (Postgres: `INSERT ... ON CONFLICT DO NOTHING` for revision 1, then `UPDATE ... WHERE revision = n - 1`, sent as text; Redis: one EVALSHA of a script comparing a hash's revision before setting it); a refused write stops the bench. None of the raw sides loads first or deletes at the end, which a checkpointing run does. coordinator with no store (Redis only): each worker enqueues its share into its own `MemoryPersistenceProvider` beforehand (not timed), then runs `resumeAll()` as the coordinator side does, so the server is not involved: what the engine, the lease and the codec cost with a store that costs nothing.",
     "steps/s: all workers' steps over the wall time from sending the work to the last worker's answer. Queries per step: every statement (Redis: command) the workers' clients sent, counted by wrapping the client in each worker (listing, claims lost to another worker, checkpoints, loads and deletes included; the enqueueing is not). Client CPU: user + system time of the worker processes per step; server CPU: the server process's and its children's (Postgres's backends), from /proc, per step. Lost claims: instances a worker tried to claim after another worker had (each would cost one refused compare-and-set; claiming in pages loses none).",
     `Load average (1 min) ${loadBefore.toFixed(2)} at the start, ${(loadavg()[0] ?? Number.NaN).toFixed(2)} at the end; the section took ${Math.round((Date.now() - began) / 1000)} s.`,
   );
