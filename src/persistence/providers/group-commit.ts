@@ -1,4 +1,4 @@
-import { asError } from "./shared.js";
+import { asError, rejectionOf } from "./shared.js";
 
 // Group commit for a provider whose every write is a round trip: writes that arrive while one is in
 // flight wait for it and then go together, as one statement. A worker running many instances at
@@ -49,7 +49,11 @@ const soon: (task: () => void) => void = typeof process === "object" && typeof p
 // until it settles. Well above a statement's round trip on a busy server.
 const patienceMs = 20;
 
-/** Sends each write alone, or with the writes that arrived while a statement was in flight. */
+/**
+ * Sends each write alone, or with the writes that arrived while a statement was in flight. It keeps
+ * two writes of one key out of one statement, not out of two statements in flight at once: a
+ * caller whose writes of one key must land in order submits them one at a time (see KeyOrder).
+ */
 export class GroupCommit<T extends GroupedWrite> {
   readonly #sender: GroupSender<T>;
   readonly #limits: GroupLimits;
@@ -77,7 +81,8 @@ export class GroupCommit<T extends GroupedWrite> {
     // PGlite statements, one process.nextTick between them alone added 12 µs each).
     if (this.#inFlight === 0 && this.#waiting.length === 0 && !this.#grouping && write.signal?.aborted !== true) {
       this.#inFlight++;
-      const stored = this.#sender.alone(write);
+      // A sender that throws instead of rejecting fails the write the same way, and the statement counts as settled.
+      const stored = rejectionOf(() => this.#sender.alone(write));
       stored.then(this.#release, this.#release);
       return stored;
     }
@@ -141,8 +146,8 @@ export class GroupCommit<T extends GroupedWrite> {
     const only = group.length === 1 ? group[0] : undefined;
     const sent =
       only === undefined
-        ? this.#sender.together(group.map((waiting) => waiting.write)).then((outcomes) => group.forEach((waiting, index) => settleOne(waiting, outcomes[index])))
-        : this.#sender.alone(only.write).then(only.settle);
+        ? rejectionOf(() => this.#sender.together(group.map((waiting) => waiting.write))).then((outcomes) => group.forEach((waiting, index) => settleOne(waiting, outcomes[index])))
+        : rejectionOf(() => this.#sender.alone(only.write)).then(only.settle);
     sent.catch((error: unknown) => group.forEach((waiting) => waiting.fail(asError(error)))).finally(this.#release);
   }
 }

@@ -59,6 +59,15 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted === true) throw asError(signal.reason);
 }
 
+/** `task()`, or a promise rejected with what it threw: one that throws instead of rejecting fails the same way. */
+export function rejectionOf<T>(task: () => Promise<T>): Promise<T> {
+  try {
+    return task();
+  } catch (error) {
+    return Promise.reject(asError(error));
+  }
+}
+
 /** True when `error` is what an aborted `signal` made a call throw: its reason, or the Error made of it. */
 export function isAbortOf(error: unknown, signal: AbortSignal | undefined): boolean {
   if (signal?.aborted !== true) return false;

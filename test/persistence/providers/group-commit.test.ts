@@ -184,6 +184,34 @@ describe("GroupCommit", () => {
     await expect(next).resolves.toBe(true);
   });
 
+  it("fails the writes of a sender that throws instead of rejecting, alone or together, and goes on", async () => {
+    const thrown = new Error("thrown, not rejected");
+    let throwing = true;
+    const sender = heldSender();
+    const throwsFirst = <A extends unknown[], R>(send: (...args: A) => R) => (...args: A): R => {
+      if (throwing) throw thrown;
+      return send(...args);
+    };
+    const group = new GroupCommit({ alone: throwsFirst(sender.send.alone), together: throwsFirst(sender.send.together) }, limits);
+    // Alone: submit rejects rather than throws, and the statement does not stay in flight.
+    await expect(group.submit(write("alone"))).rejects.toBe(thrown);
+    // Together: behind a statement in flight, then sent as a group that throws.
+    throwing = false;
+    void group.submit(write("first"));
+    const together = [group.submit(write("a")), group.submit(write("b"))];
+    throwing = true;
+    sender.settle();
+    for (const result of together) await expect(result).rejects.toBe(thrown);
+    await settled();
+    // Nothing is left counted in flight: the next write goes within a tick, not after the patience.
+    throwing = false;
+    const next = group.submit(write("next"));
+    await settled();
+    expect(sender.groups).toEqual([["first"], ["next"]]);
+    sender.settle();
+    await expect(next).resolves.toBe(true);
+  });
+
   it("fails a write its statement reported no outcome for, rather than leaving it pending", async () => {
     const sender = heldSender();
     const group = await grouping(sender);
