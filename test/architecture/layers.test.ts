@@ -33,7 +33,7 @@ const inOtel = (path: string): boolean => path.startsWith("otel/");
 const isProvider = (path: string): boolean => path.startsWith("persistence/providers/");
 // Provider modules every provider may use; each other file under providers/ belongs to one provider:
 // the provider of its folder (file/lock belongs to file), else of its name (sqlite-sql to sqlite).
-const sharedProviderModules = new Set(["shared", "sql-query", "stored", "stored-keys", "connection-errors", "group-commit"]);
+const sharedProviderModules = new Set(["shared", "sql-query", "stored", "stored-keys", "connection-errors", "group-commit", "key-order"]);
 const providerOf = (path: string): string | undefined => {
   if (!isProvider(path)) return undefined;
   const name = path.slice("persistence/providers/".length);

@@ -2,6 +2,7 @@ import type { SnapshotCodec } from "../codec/codec.js";
 import { PersistenceError, SnapshotConflictError, type ProviderCall, type SnapshotKeys } from "../errors.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { GroupCommit, type GroupedWrite, type GroupOutcome } from "./group-commit.js";
+import { KeyOrder } from "./key-order.js";
 import type { SendQuery } from "./postgres-mailbox.js";
 import { instantOf } from "./postgres-options.js";
 import { batchDeleteStatement, batchSaveStatement } from "./postgres-batch-sql.js";
@@ -64,9 +65,13 @@ export interface GroupedWriterParts {
   readonly failure: (call: ProviderCall, keys: SnapshotKeys, cause: unknown) => PersistenceError;
 }
 
-/** Saves and deletes, each grouped with those of its kind that arrive while a statement is in flight. */
+/**
+ * Saves and deletes, each grouped with those of its kind that arrive while a statement is in flight.
+ * The writes of one instance go one at a time, in the order they were called.
+ */
 export class GroupedWriter {
   readonly #parts: GroupedWriterParts;
+  readonly #order = new KeyOrder();
   readonly #saves = new GroupCommit<PostgresWrite>({ alone: (save) => this.#saveAlone(save), together: (saves) => this.#together("save", saves) }, batchLimits);
   readonly #deletes = new GroupCommit<PostgresWrite>({ alone: (remove) => this.#deleteAlone(remove), together: (deletes) => this.#together("delete", deletes) }, batchLimits);
 
@@ -84,7 +89,8 @@ export class GroupedWriter {
     const waitingFor = status === "waiting" && snapshot.waitingFor !== undefined ? encodeKey(snapshot.waitingFor) : null;
     const [instance, workflow] = [encodeKey(foundryExecutionId), encodeKey(workflowId)];
     const values = [instance, workflow, revision, status, snapshot.workflowName, instantOf(snapshot.updatedAt), data, snapshot.owner ?? null, lease, snapshot.attempts ?? null, waitingFor, wakeMsOf(snapshot)];
-    const stored = await this.#saves.submit({ key: groupKey(instance, workflow), size: data.length, signal, keys, revision, values });
+    const key = groupKey(instance, workflow);
+    const stored = await this.#order.run(key, () => this.#saves.submit({ key, size: data.length, signal, keys, revision, values }));
     // No read of what is stored to explain it: a refused claim costs this one statement.
     if (!stored) throw new SnapshotConflictError({ source, call: "save", keys, detail: `revision ${revision} was refused: the stored revision is not ${revision - 1}` });
   }
@@ -92,7 +98,8 @@ export class GroupedWriter {
   /** Deletes the instance's row and its delivered events. */
   async delete(keys: SnapshotKeys, signal: AbortSignal | undefined): Promise<void> {
     const [instance, workflow] = [encodeKey(keys.foundryExecutionId), encodeKey(keys.workflowId)];
-    await this.#deletes.submit({ key: groupKey(instance, workflow), size: 0, signal, keys, revision: 0, values: [instance, workflow] });
+    const key = groupKey(instance, workflow);
+    await this.#order.run(key, () => this.#deletes.submit({ key, size: 0, signal, keys, revision: 0, values: [instance, workflow] }));
   }
 
   async #together(call: "save" | "delete", writes: readonly PostgresWrite[]): Promise<readonly GroupOutcome[]> {

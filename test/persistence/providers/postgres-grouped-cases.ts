@@ -83,6 +83,20 @@ export function describePostgresGroupedCases(backend: string, client: () => Post
       expect(await provider.tryLoad(twin.foundryExecutionId, twin.workflowId)).toEqual(twin);
     });
 
+    it("a delete called after a save of one instance, without waiting for it, reaches the store after it", async () => {
+      const { provider } = await setUp(client());
+      const [busy, saved] = [fullSnapshot(), fullSnapshot()];
+      const order: string[] = [];
+      // The first save is in flight, so the second waits in the saves' queue while the deletes' is idle.
+      await Promise.all([
+        provider.save(busy),
+        provider.save(saved).then(() => order.push("save")),
+        provider.delete(saved.foundryExecutionId, saved.workflowId).then(() => order.push("delete")),
+      ]);
+      expect(order).toEqual(["save", "delete"]);
+      expect(await provider.tryLoad(saved.foundryExecutionId, saved.workflowId)).toBeUndefined();
+    });
+
     it("a group the server refuses as a whole is sent again save by save: only the save at fault fails", async () => {
       const { provider, calls } = await setUp(client());
       // Random text does not compress: 3,000 bytes is over the 2,704 a btree index entry holds.
