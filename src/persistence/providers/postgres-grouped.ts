@@ -39,16 +39,20 @@ export function batchTexts(table: string, mailbox: string): BatchTexts {
   return { save: sizes.map((rows) => batchSaveStatement(table, rows)), delete: sizes.map((rows) => batchDeleteStatement(table, mailbox, rows)) };
 }
 
-// SQLSTATE classes of a statement the server refused as a whole, so that nothing of it was
-// stored: data exceptions, integrity violations, a deadlock or serialization failure, a limit
-// such as an index entry too large. Each write is then sent by itself, and only the one at fault
-// fails. A lost connection is not among them: the statement may have committed, and sent again,
-// its saves would be refused as conflicts.
-const wholeStatementRefused = new Set(["22", "23", "40", "54"]);
+// SQLSTATEs of a statement the server refused or cancelled as a whole before it committed, so that
+// nothing of it was stored: data exceptions (class 22), integrity violations (23), a limit such as
+// an index entry too large (54), a serialization failure or deadlock (40001, 40002, 40P01), a
+// statement cancelled by statement_timeout (57014) or a lock not granted within lock_timeout
+// (55P03), as when one write of the group waits on a row another transaction holds. Each write is
+// then sent by itself, and only the one at fault fails. Not among them: a lost connection, or
+// 40003 (completion unknown): the statement may have committed, and sent again, its saves would be
+// refused as conflicts.
+const refusedClasses = new Set(["22", "23", "54"]);
+const refusedCodes = new Set(["40001", "40002", "40P01", "57014", "55P03"]);
 
 function refusedAsAWhole(error: unknown): boolean {
   const code = error instanceof PersistenceError ? (error.cause as { code?: unknown } | undefined)?.code : undefined;
-  return typeof code === "string" && wholeStatementRefused.has(code.slice(0, 2));
+  return typeof code === "string" && (refusedCodes.has(code) || refusedClasses.has(code.slice(0, 2)));
 }
 
 // Encoded keys hold no NUL, so the joined pair names one instance.

@@ -128,6 +128,34 @@ describeWithServer("PostgresPersistenceProvider on a real PostgreSQL server", se
       }
     });
 
+    it("a save waiting on a row lock held elsewhere fails alone once lock_timeout ends its group: the others are sent again and stored", async () => {
+      const tableName = freshTable();
+      const waiting = new pg.Pool({ connectionString: url, max: 4, options: "-c lock_timeout=200" });
+      waiting.on("error", () => undefined);
+      pools.push(waiting);
+      const provider = new PostgresPersistenceProvider({ client: waiting, tableName });
+      const [alone, locked, a, b] = Array.from({ length: 4 }, () => fullSnapshot());
+      for (const snapshot of [alone!, locked!, a!, b!]) await provider.save(snapshot);
+      const locker = await shared.connect();
+      try {
+        await locker.query("BEGIN");
+        await locker.query(`SELECT 1 FROM "${tableName}" WHERE instance_id = $1 FOR UPDATE`, [locked!.foundryExecutionId]);
+        // The first goes alone; the other three wait for it and go together, behind the lock.
+        const next = [alone!, locked!, a!, b!].map((snapshot) => nextRevision(snapshot));
+        const outcomes = await Promise.allSettled(next.map((snapshot) => provider.save(snapshot)));
+        expect(outcomes.map((outcome) => outcome.status)).toEqual(["fulfilled", "rejected", "fulfilled", "fulfilled"]);
+        expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ name: "PersistenceError", keys: { foundryExecutionId: locked!.foundryExecutionId }, cause: { code: "55P03" } });
+        for (const snapshot of [next[0]!, next[2]!, next[3]!]) expect(await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);
+        await locker.query("ROLLBACK");
+        // Nothing of the refused save was stored: its revision is still free.
+        await provider.save(next[1]!);
+      } finally {
+        // A failed assertion must not hand the pool a connection that still holds the lock.
+        await locker.query("ROLLBACK").catch(() => undefined);
+        locker.release();
+      }
+    });
+
     it("a save through a PoolClient in BEGIN commits with the caller's transaction, and a refused save does not abort it", async () => {
       const tableName = freshTable();
       await new PostgresPersistenceProvider({ client: shared, tableName }).migrate();
