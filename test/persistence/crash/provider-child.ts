@@ -19,7 +19,11 @@ async function open(): Promise<{ provider: WorkflowPersistenceProvider; close: (
       return { provider: new FilePersistenceProvider({ directory: CRASH_TARGET, durability: "fsync", staleLockMs: 50 }), close: () => undefined };
     case "sqlite": {
       const { default: Database } = await import("better-sqlite3");
-      const database = new Database(CRASH_TARGET);
+      // Four children share the file and are killed mid-write. With two test suites running at
+      // once, a child waited past better-sqlite3's default busy timeout (5 s) for its first read
+      // and exited with SQLITE_BUSY: the machine's load, not a lost or unreadable record. The
+      // harness gives an attempt 30 s; a lock held past 20 s still fails the run.
+      const database = new Database(CRASH_TARGET, { timeout: 20_000 });
       return { provider: new SqlitePersistenceProvider({ database }), close: () => {
         database.close();
       } };
