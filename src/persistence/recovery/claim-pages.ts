@@ -55,6 +55,70 @@ export async function releaseUnstarted(provider: WorkflowPersistenceProvider, { 
   await callProvider({ call: "save", keys: keysOf(snapshot) }, () => provider.save(released));
 }
 
+/**
+ * The claims of a pass waiting for a lane, oldest first. A page holds `concurrency` records, so
+ * behind long operations a claim can wait longer than its lease, which nothing renews before its
+ * run starts: once it has waited `maxWaitMs` (half the lease) it is given back, the attempt it
+ * counted restored, and a later page claims it again with a lease of its own.
+ */
+export class QueuedClaims {
+  readonly #provider: WorkflowPersistenceProvider;
+  readonly #maxWaitMs: number;
+  readonly #queue: ClaimedSnapshot[] = [];
+  readonly #givingBack: Promise<unknown>[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(provider: WorkflowPersistenceProvider, maxWaitMs: number) {
+    this.#provider = provider;
+    this.#maxWaitMs = maxWaitMs;
+  }
+
+  get length(): number {
+    return this.#queue.length;
+  }
+
+  push(page: readonly ClaimedSnapshot[]): void {
+    this.#queue.push(...page);
+    this.#arm();
+  }
+
+  shift(): ClaimedSnapshot | undefined {
+    const claimed = this.#queue.shift();
+    if (this.#queue.length === 0) this.#disarm();
+    return claimed;
+  }
+
+  /** Stops watching, once the give-backs under way have landed (or failed: the lease then runs out). */
+  async close(): Promise<void> {
+    this.#disarm();
+    await Promise.all(this.#givingBack);
+  }
+
+  // One timer, for the oldest claim: pages are pushed in the order they were claimed.
+  #arm(): void {
+    const oldest = this.#queue[0];
+    if (this.#timer !== undefined || oldest === undefined) return;
+    this.#timer = setTimeout(() => this.#giveBackStale(), Math.max(0, oldest.claimedAt + this.#maxWaitMs - performance.now()));
+    // The lanes keep the process alive while the pass runs; the timer must not after it.
+    (this.#timer as { unref?: () => void }).unref?.();
+  }
+
+  #disarm(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #giveBackStale(): void {
+    this.#timer = undefined;
+    const cutoff = performance.now() - this.#maxWaitMs;
+    while (this.#queue[0] !== undefined && this.#queue[0].claimedAt <= cutoff) {
+      const claimed = this.#queue.shift() as ClaimedSnapshot;
+      this.#givingBack.push(releaseUnstarted(this.#provider, claimed).catch(() => undefined));
+    }
+    this.#arm();
+  }
+}
+
 function keysOf(snapshot: WorkflowExecutionSnapshot): { foundryExecutionId: string; workflowId: string } {
   return { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
 }

@@ -10,7 +10,7 @@ import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { resolveCoordinatorOptions, type RecoveryCoordinatorOptions, type ResolvedCoordinatorOptions } from "./coordinator-options.js";
 import { enqueuedSnapshot, type EnqueueOptions } from "./enqueue.js";
 import { dueSnapshots, listSnapshots } from "./list.js";
-import { claimPage, claimsPages, releaseUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
+import { QueuedClaims, claimPage, claimsPages, releaseUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
 import { reportOf, type InstanceRef, type RecoveryOutcome, type RecoveryReport } from "./report.js";
 import { keysOf, resumeInstance, settlesWithin } from "./resume-instance.js";
 import { cancelInstance, type CancelOptions, type CancelOutcome } from "./cancel.js";
@@ -92,17 +92,18 @@ class Coordinator implements RecoveryCoordinator {
   /**
    * With a provider that claims in pages: `concurrency` lanes run what one `claim()` call returned,
    * and claim the next page (one call at a time) once the last one is taken, until a page comes back
-   * empty. Records claimed but not started when the coordinator closes are given back.
+   * empty. Records claimed but not started when the coordinator closes are given back, and so are
+   * those that waited for a lane half their lease.
    */
   async #claimAndRun(filter: SnapshotFilter, signal: AbortSignal, listOptions: ListOptions, outcomes: RecoveryOutcome[]): Promise<void> {
-    const queue: ClaimedSnapshot[] = [];
+    const queue = new QueuedClaims(this.#options.provider, this.#options.leaseTtlMs / 2);
     let exhausted = false;
     let failure: { error: unknown } | undefined;
     let claiming: Promise<void> | undefined;
     const refill = (): Promise<void> =>
       (claiming ??= claimPage(this.#options, filter, this.#options.concurrency, signal, listOptions)
         .then(
-          (page) => void (page.length === 0 ? (exhausted = true) : queue.push(...page)),
+          (page) => void (page.length === 0 ? (exhausted = true) : queue.push(page)),
           (error: unknown) => void ((failure = { error }), (exhausted = true)),
         )
         .finally(() => (claiming = undefined)));
@@ -120,7 +121,11 @@ class Coordinator implements RecoveryCoordinator {
         else await refill();
       }
     };
-    await Promise.all(Array.from({ length: this.#options.concurrency }, lane));
+    try {
+      await Promise.all(Array.from({ length: this.#options.concurrency }, lane));
+    } finally {
+      await queue.close();
+    }
     if (failure !== undefined) throw failure.error;
   }
 

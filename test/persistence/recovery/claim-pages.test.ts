@@ -95,6 +95,37 @@ describe("resumeAll with a provider that claims in pages", () => {
     expect(fixture.stored(ref.instanceId)).toMatchObject({ attempts: 1, owner: "worker-1", revision: 3 });
   });
 
+  it("gives back a claim that waited for a lane half its lease, and runs it later on a claim of its own: no attempt lost", async () => {
+    // Two lanes. The first and third runs to start are held, so the page claimed when the second
+    // finishes runs one record and leaves the other waiting, both lanes busy.
+    const gate = deferred();
+    const started: string[] = [];
+    const fixture = recoveryFixture({
+      onForge: (_index, _attempt, foundry) => {
+        if (!started.includes(foundry.executionId)) started.push(foundry.executionId);
+        const position = started.indexOf(foundry.executionId);
+        return position === 0 || position === 2 ? gate.promise : undefined;
+      },
+    });
+    const refs = Array.from({ length: 4 }, () => fixture.interrupted());
+    // The lanes are let go once a waiting claim was given back: its lease cleared, its attempt restored.
+    const save = fixture.provider.save.bind(fixture.provider);
+    const givenBack: string[] = [];
+    fixture.provider.save = async (snapshot: WorkflowExecutionSnapshot): Promise<void> => {
+      await save(snapshot);
+      if (snapshot.leaseExpiresAt === undefined && snapshot.status === "running") {
+        givenBack.push(snapshot.foundryExecutionId);
+        gate.resolve();
+      }
+    };
+    const report = await fixture.coordinator({ concurrency: 2, leaseTtlMs: 200 }).resumeAll();
+    expect(givenBack).toHaveLength(1);
+    expect(report.skipped).toEqual([]);
+    expect(report.resumed.map((item) => item.instanceId).sort()).toEqual(refs.map((ref) => ref.instanceId).sort());
+    expect(report.resumed.map((item) => item.attempts)).toEqual([1, 1, 1, 1]);
+    expect(runCounts(fixture.log, 3)).toEqual([0, 4, 4]);
+  }, 20_000);
+
   it("gives back at once what it claimed but did not start when its signal aborts", async () => {
     const gate = deferred();
     const fixture = recoveryFixture({ onForge: (_index, _attempt, _foundry, signal) => (signal.aborted ? undefined : gate.promise) });
