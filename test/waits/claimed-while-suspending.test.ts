@@ -59,3 +59,46 @@ it("a coordinator that claims an instance while its run is suspending here runs 
   expect(charged).toEqual([approvalOf(instance)]);
   expect(await provider.tryLoad(instance, workflow.id)).toBeUndefined();
 });
+
+it("a page that claims an instance another lane of the same coordinator is suspending runs it once that lane let go", async () => {
+  const provider = new SqlitePersistenceProvider({ database: files.open() });
+  await provider.migrate();
+  const charged: string[] = [];
+  // The second instance's first step waits until the first has stored its wait and been signalled,
+  // so that its lane is the one that claims the next page while the first's run is still suspending.
+  const [first, second] = ["expense-a", "expense-b"];
+  const secondMayReserve = deferred();
+  const workflow = approvalWorkflow({ reserved: (instance) => (instance === second ? secondMayReserve.promise : undefined), charged: (instance) => void charged.push(instance) });
+  const nextPage = deferred();
+  let pages = 0;
+  const proxied = new Proxy(provider, {
+    get(target, property) {
+      if (property === "claim") {
+        return async (...args: Parameters<NonNullable<SqlitePersistenceProvider["claim"]>>) => {
+          const page = await target.claim(...args);
+          if (++pages === 2) nextPage.resolve();
+          return page;
+        };
+      }
+      if (property === "save") {
+        return async (snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal) => {
+          await target.save(snapshot, signal);
+          if (snapshot.status !== "waiting" || snapshot.foundryExecutionId !== first) return;
+          await signalInstance(provider, { instanceId: first, workflowKey: workflow.id }, approvalEvent, approvalOf(first));
+          secondMayReserve.resolve();
+          await nextPage.promise;
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  }) as WorkflowPersistenceProvider;
+  const coordinator = createRecoveryCoordinator({ provider: proxied, resolveWorkflow: () => workflow, concurrency: 2 });
+  for (const instance of [first, second]) await coordinator.enqueue(workflow, { instanceId: instance, properties: { instance } });
+  const report = await coordinator.resumeAll();
+  expect(report.skipped).toEqual([]);
+  expect(report.resumed.map((resumed) => resumed.instanceId)).toEqual([first]);
+  expect(charged).toEqual([first]);
+  expect(await provider.tryLoad(first, workflow.id)).toBeUndefined();
+  await coordinator.close();
+});

@@ -187,7 +187,15 @@ class Coordinator implements RecoveryCoordinator {
 
   #resumeOnce(ref: InstanceRef, signal: AbortSignal, found?: WorkflowExecutionSnapshot | ClaimedSnapshot): Promise<RecoveryOutcome> {
     const flightKey = pairKey(keysOf(ref));
-    if (this.#inFlight.has(flightKey)) return Promise.resolve(this.#options.report({ ...ref, status: "skipped", reason: "in-progress" }));
+    const running = this.#inFlight.get(flightKey);
+    if (running !== undefined) {
+      // A page holds an instance a run of this coordinator is still finishing: suspending at a wait
+      // whose event made it due. The claim moved its revision, so that run lets go; skipping would
+      // leave the claim's lease, and the attempt it counted, on a record nobody runs.
+      const again = (): Promise<RecoveryOutcome> => this.#resumeOnce(ref, signal, found);
+      if (found !== undefined && "claimedAt" in found) return running.then(again, again);
+      return Promise.resolve(this.#options.report({ ...ref, status: "skipped", reason: "in-progress" }));
+    }
     const shutdown = { closing: this.#closing.signal, deadline: this.#deadline.signal };
     const outcome = resumeInstance(this.#options, shutdown, ref, signal, found)
       .then(this.#options.report)
