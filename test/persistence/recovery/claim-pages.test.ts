@@ -111,8 +111,8 @@ describe("resumeAll with a provider that claims in pages", () => {
     // The lanes are let go once a waiting claim was given back: its lease cleared, its attempt restored.
     const save = fixture.provider.save.bind(fixture.provider);
     const givenBack: string[] = [];
-    fixture.provider.save = async (snapshot: WorkflowExecutionSnapshot): Promise<void> => {
-      await save(snapshot);
+    fixture.provider.save = (snapshot: WorkflowExecutionSnapshot): void => {
+      save(snapshot);
       if (snapshot.leaseExpiresAt === undefined && snapshot.status === "running") {
         givenBack.push(snapshot.foundryExecutionId);
         gate.resolve();
