@@ -37,6 +37,9 @@ class Coordinator implements RecoveryCoordinator {
   readonly #options: ResolvedCoordinatorOptions;
   // Instances this coordinator is resuming now, so that two resumeAll loops never race each other.
   readonly #inFlight = new Map<string, Promise<RecoveryOutcome>>();
+  // Passes under way: close() waits for them too, so that what they claimed and did not start is
+  // given back before it resolves.
+  readonly #passes = new Set<Promise<unknown>>();
   readonly #closing = new AbortController();
   #loop: WakeLoop | undefined;
   readonly #deadline = new AbortController();
@@ -57,7 +60,15 @@ class Coordinator implements RecoveryCoordinator {
     return this.#resumeOnce({ instanceId, workflowKey }, options.signal ?? neverAborted);
   }
 
-  async resumeAll(filter: SnapshotFilter = {}, options: RecoveryRunOptions = {}): Promise<RecoveryReport> {
+  resumeAll(filter: SnapshotFilter = {}, options: RecoveryRunOptions = {}): Promise<RecoveryReport> {
+    const pass = this.#pass(filter, options);
+    this.#passes.add(pass);
+    const forget = (): void => void this.#passes.delete(pass);
+    pass.then(forget, forget);
+    return pass;
+  }
+
+  async #pass(filter: SnapshotFilter, options: RecoveryRunOptions): Promise<RecoveryReport> {
     const signal = options.signal ?? neverAborted;
     const outcomes: RecoveryOutcome[] = [];
     if (this.#closing.signal.aborted) return reportOf(outcomes);
@@ -178,7 +189,7 @@ class Coordinator implements RecoveryCoordinator {
     const timeoutMs = options.timeoutMs === undefined ? 10_000 : requireDelayMs(options.timeoutMs, `${where}: options.timeoutMs`);
     this.#closing.abort(new Error("the recovery coordinator is closing"));
     const loop = this.#loop?.stop();
-    const running = Promise.all([...this.#inFlight.values(), loop]);
+    const running = Promise.all([...this.#inFlight.values(), ...[...this.#passes].map((pass) => pass.catch(() => undefined)), loop]);
     if (await settlesWithin(running, timeoutMs)) return;
     this.#deadline.abort(new Error(`the recovery coordinator closed: operations still running after ${timeoutMs} ms were aborted`));
     // An operation that ignores its signal cannot be waited for forever; its lease runs out meanwhile.

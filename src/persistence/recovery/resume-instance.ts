@@ -9,7 +9,7 @@ import { addPersistence } from "../middleware.js";
 import { callProvider, loadSnapshot } from "../provider-call.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { handedBack } from "../snapshot-state.js";
-import type { ClaimedSnapshot } from "./claim-pages.js";
+import { releaseUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
 import type { ResolvedCoordinatorOptions } from "./coordinator-options.js";
 import { deadLetterSnapshot, isDeadLetter } from "./dead-letter.js";
 import { RetriesExhaustedError, UnknownWorkflowError } from "./errors.js";
@@ -42,6 +42,23 @@ export async function resumeInstance(
   ref: InstanceRef,
   signal: AbortSignal,
   found?: WorkflowExecutionSnapshot | ClaimedSnapshot,
+): Promise<RecoveryOutcome> {
+  const outcome = await attemptsOf(options, shutdown, ref, signal, found);
+  // Closing can stop a claim made by page before its run adopted it (while the workflow was being
+  // resolved, or a run here was letting go): it is given back here. A run that adopted it gave it
+  // back itself, moving its revision, and this compare-and-set is then refused, harmlessly.
+  if (outcome.status === "skipped" && outcome.reason === "closed" && found !== undefined && "claimedAt" in found) {
+    await releaseUnstarted(options.provider, found).catch(() => undefined);
+  }
+  return outcome;
+}
+
+async function attemptsOf(
+  options: ResolvedCoordinatorOptions,
+  shutdown: Shutdown,
+  ref: InstanceRef,
+  signal: AbortSignal,
+  found: WorkflowExecutionSnapshot | ClaimedSnapshot | undefined,
 ): Promise<RecoveryOutcome> {
   const { retry } = options;
   const keys = keysOf(ref);

@@ -90,6 +90,58 @@ describe("coordinator.close(): graceful shutdown", () => {
     expect(fixture.stored(instanceId)).toMatchObject({ owner: "worker-2", revision: taken.revision + 1 });
   });
 
+  it("resolves only once a pass has given back the page it was claiming when close() was called", async () => {
+    const fixture = recoveryFixture();
+    const { instanceId } = fixture.interrupted({ attempts: 1 });
+    const claim = fixture.provider.claim.bind(fixture.provider);
+    const claimStored = deferred();
+    const answer = deferred();
+    fixture.provider.claim = async (...args: Parameters<typeof claim>) => {
+      const page = await claim(...args);
+      claimStored.resolve();
+      await answer.promise;
+      return page;
+    };
+    const worker = fixture.coordinator({ leaseTtlMs: 60_000 });
+    const pass = worker.resumeAll();
+    await claimStored.promise;
+    let leasedWhenClosed: boolean | undefined;
+    const closed = worker.close().then(() => void (leasedWhenClosed = fixture.stored(instanceId)?.leaseExpiresAt !== undefined));
+    // The page answers only after close() was called.
+    await new Promise((resolve) => setImmediate(resolve));
+    answer.resolve();
+    await closed;
+    expect(leasedWhenClosed).toBe(false);
+    expect(fixture.stored(instanceId)).toMatchObject({ attempts: 1, owner: "worker-1" });
+    expect((await pass).skipped).toMatchObject([{ instanceId, reason: "closed" }]);
+    expect(runCounts(fixture.log, 3)).toEqual([0, 0, 0]);
+  });
+
+  it("gives back a claim that close() stopped while its workflow was being resolved, before the run adopted it", async () => {
+    const resolving = deferred();
+    const resolved = deferred();
+    const fixture = recoveryFixture();
+    const { instanceId } = fixture.interrupted({ attempts: 1 });
+    const worker = fixture.coordinator({
+      leaseTtlMs: 60_000,
+      resolveWorkflow: async () => {
+        resolving.resolve();
+        await resolved.promise;
+        return fixture.workflow;
+      },
+    });
+    const pass = worker.resumeAll();
+    await resolving.promise;
+    const closed = worker.close();
+    resolved.resolve();
+    await closed;
+    expect((await pass).skipped).toMatchObject([{ instanceId, reason: "closed" }]);
+    const stored = fixture.stored(instanceId);
+    expect(stored).toMatchObject({ status: "running", attempts: 1, owner: "worker-1" });
+    expect(stored?.leaseExpiresAt).toBeUndefined();
+    expect(runCounts(fixture.log, 3)).toEqual([0, 0, 0]);
+  });
+
   it("runs nothing once closed", async () => {
     const fixture = recoveryFixture();
     const { instanceId, workflowKey } = fixture.interrupted();
