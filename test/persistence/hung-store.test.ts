@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createFoundry } from "../../src/index.js";
-import { MemoryPersistenceProvider, SnapshotConflictError, createRecoveryCoordinator, usePersistence } from "../../src/persistence/index.js";
+import { MemoryPersistenceProvider, SnapshotConflictError, createRecoveryCoordinator, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
 import { countedFoundry, countedWorkflow, runCounts } from "../support/counted-workflow.js";
 import { rejectionOf } from "../support/promises.js";
 import { RecordingProvider } from "../support/recording-provider.js";
@@ -50,6 +50,49 @@ describe("a leased run on a store that hangs instead of failing", () => {
     const report = await coordinator.resumeAll();
     expect(report.resumed).toEqual([]);
     expect([...report.failed, ...report.skipped]).toHaveLength(1);
+  });
+});
+
+describe("the coordinator on a store whose give-backs never answer", () => {
+  /** A memory store, and a provider on it whose saves hang once `state.hang` is set. */
+  function hangingSaves() {
+    const store = new MemoryPersistenceProvider();
+    const state = { hang: false };
+    const provider: WorkflowPersistenceProvider = {
+      capabilities: store.capabilities,
+      save: (snapshot) => (state.hang ? never() : store.save(snapshot)),
+      tryLoad: (instanceId, workflowId) => store.tryLoad(instanceId, workflowId),
+      delete: (instanceId, workflowId) => store.delete(instanceId, workflowId),
+      list: (filter) => store.list(filter),
+      claim: (request) => store.claim(request),
+    };
+    return { store, provider, state };
+  }
+
+  it("settles resumeAll within the lease when the attempt it gives back after an unknown workflow hangs", async () => {
+    const { store, provider, state } = hangingSaves();
+    const { workflow } = countedWorkflow(2, { name: "Hangs", version: "1" });
+    const { instanceId } = uniqueKeys();
+    await createRecoveryCoordinator({ provider: store, resolveWorkflow: () => workflow }).enqueue(workflow, { instanceId });
+    // The claim is stored; the save that gives its attempt back never answers.
+    state.hang = true;
+    const report = await createRecoveryCoordinator({ provider, resolveWorkflow: () => undefined, leaseTtlMs: ttlMs }).resumeAll();
+    expect(report.failed).toMatchObject([{ instanceId, deadLettered: false }]);
+    expect(store.tryLoad(instanceId, workflow.id)).toMatchObject({ attempts: 1 });
+  });
+
+  it("settles resume within the lease when the dead letter it stores hangs", async () => {
+    const { store, provider, state } = hangingSaves();
+    const { workflow } = countedWorkflow(2, { name: "Hangs", version: "1" });
+    const ref = await createRecoveryCoordinator({ provider: store, resolveWorkflow: () => workflow }).enqueue(workflow, { instanceId: uniqueKeys().instanceId });
+    // A run that died in its last attempt, its lease run out: the coordinator dead-letters it without running it.
+    const stored = store.tryLoad(ref.instanceId, ref.workflowKey)!;
+    store.save({ ...stored, revision: stored.revision + 1, status: "running", attempts: 1, owner: "dead-worker", leaseExpiresAt: new Date(Date.now() - 1_000).toISOString() });
+    state.hang = true;
+    const coordinator = createRecoveryCoordinator({ provider, resolveWorkflow: () => workflow, leaseTtlMs: ttlMs, retry: { attempts: 1 } });
+    expect(await coordinator.resume(ref.instanceId, ref.workflowKey)).toMatchObject({ status: "failed", deadLettered: false });
+    // The dead letter never landed: the record is as it was, for a later pass to try again.
+    expect(store.tryLoad(ref.instanceId, ref.workflowKey)).toMatchObject({ status: "running", attempts: 1, revision: stored.revision + 1 });
   });
 });
 

@@ -49,28 +49,46 @@ export async function claimPage(
 /**
  * Gives back a claimed record that never ran (the coordinator is closing): its next revision
  * without a lease, and without the attempt the claim counted, so another worker takes it at once.
+ * A store that does not answer within `leaseTtlMs` fails it: by then the lease gave the record
+ * back anyway.
  */
-export async function releaseUnstarted(provider: WorkflowPersistenceProvider, { snapshot }: ClaimedSnapshot): Promise<void> {
+export async function releaseUnstarted(provider: WorkflowPersistenceProvider, { snapshot }: ClaimedSnapshot, leaseTtlMs: number): Promise<void> {
   const released = givenBack({ ...snapshot, revision: snapshot.revision + 1, updatedAt: new Date().toISOString() });
-  await callProvider({ call: "save", keys: keysOf(snapshot) }, () => provider.save(released));
+  await withinLease(callProvider({ call: "save", keys: keysOf(snapshot) }, () => provider.save(released)), leaseTtlMs);
+}
+
+/**
+ * `work`, or a rejection once `leaseTtlMs` passed without an answer: for the saves that give a claim
+ * (or an attempt) back, which no lease keeper guards, so that a store that hangs instead of failing
+ * cannot hold a pass, or close(), for longer than the lease would have held the record.
+ */
+export function withinLease<T>(work: Promise<T>, leaseTtlMs: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the store did not answer within the lease (${leaseTtlMs} ms)`)), leaseTtlMs);
+  });
+  work.catch(() => undefined);
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
 }
 
 /**
  * The claims of a pass waiting for a lane, oldest first. A page holds `concurrency` records, so
  * behind long operations a claim can wait longer than its lease, which nothing renews before its
- * run starts: once it has waited `maxWaitMs` (half the lease) it is given back, the attempt it
+ * run starts: once it has waited half the lease it is given back, the attempt it
  * counted restored, and a later page claims it again with a lease of its own.
  */
 export class QueuedClaims {
   readonly #provider: WorkflowPersistenceProvider;
+  readonly #leaseTtlMs: number;
   readonly #maxWaitMs: number;
   readonly #queue: ClaimedSnapshot[] = [];
   readonly #givingBack: Promise<unknown>[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(provider: WorkflowPersistenceProvider, maxWaitMs: number) {
+  constructor(provider: WorkflowPersistenceProvider, leaseTtlMs: number) {
     this.#provider = provider;
-    this.#maxWaitMs = maxWaitMs;
+    this.#leaseTtlMs = leaseTtlMs;
+    this.#maxWaitMs = leaseTtlMs / 2;
   }
 
   get length(): number {
@@ -113,7 +131,7 @@ export class QueuedClaims {
     const cutoff = performance.now() - this.#maxWaitMs;
     while (this.#queue[0] !== undefined && this.#queue[0].claimedAt <= cutoff) {
       const claimed = this.#queue.shift() as ClaimedSnapshot;
-      this.#givingBack.push(releaseUnstarted(this.#provider, claimed).catch(() => undefined));
+      this.#givingBack.push(releaseUnstarted(this.#provider, claimed, this.#leaseTtlMs).catch(() => undefined));
     }
     this.#arm();
   }

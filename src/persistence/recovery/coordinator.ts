@@ -107,7 +107,7 @@ class Coordinator implements RecoveryCoordinator {
    * those that waited for a lane half their lease.
    */
   async #claimAndRun(filter: SnapshotFilter, signal: AbortSignal, listOptions: ListOptions, outcomes: RecoveryOutcome[]): Promise<void> {
-    const queue = new QueuedClaims(this.#options.provider, this.#options.leaseTtlMs / 2);
+    const queue = new QueuedClaims(this.#options.provider, this.#options.leaseTtlMs);
     let exhausted = false;
     let failure: { error: unknown } | undefined;
     let claiming: Promise<void> | undefined;
@@ -148,7 +148,7 @@ class Coordinator implements RecoveryCoordinator {
   async #givenBack(claimed: ClaimedSnapshot, signal: AbortSignal): Promise<RecoveryOutcome> {
     const ref = { instanceId: claimed.snapshot.foundryExecutionId, workflowKey: claimed.snapshot.workflowId };
     try {
-      await releaseUnstarted(this.#options.provider, claimed);
+      await releaseUnstarted(this.#options.provider, claimed, this.#options.leaseTtlMs);
     } catch (error) {
       return { ...ref, status: "failed", error: error instanceof Error ? error : new Error(String(error)), attempts: claimed.snapshot.attempts ?? 0, deadLettered: false };
     }

@@ -9,7 +9,7 @@ import { addPersistence } from "../middleware.js";
 import { callProvider, loadSnapshot } from "../provider-call.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { handedBack } from "../snapshot-state.js";
-import { releaseUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
+import { releaseUnstarted, withinLease, type ClaimedSnapshot } from "./claim-pages.js";
 import type { ResolvedCoordinatorOptions } from "./coordinator-options.js";
 import { deadLetterSnapshot, isDeadLetter } from "./dead-letter.js";
 import { RetriesExhaustedError, UnknownWorkflowError } from "./errors.js";
@@ -48,7 +48,7 @@ export async function resumeInstance(
   // resolved, or a run here was letting go): it is given back here. A run that adopted it gave it
   // back itself, moving its revision, and this compare-and-set is then refused, harmlessly.
   if (outcome.status === "skipped" && outcome.reason === "closed" && found !== undefined && "claimedAt" in found) {
-    await releaseUnstarted(options.provider, found).catch(() => undefined);
+    await releaseUnstarted(options.provider, found, options.leaseTtlMs).catch(() => undefined);
   }
   return outcome;
 }
@@ -176,7 +176,8 @@ async function runAttempt(
 // Best effort: when it fails, the instance only counts one attempt more than it ran.
 async function giveBackAttempt(options: ResolvedCoordinatorOptions, claimed: WorkflowExecutionSnapshot, attempts: number): Promise<void> {
   const record = handedBack({ ...claimed, revision: claimed.revision + 1, attempts }) as unknown as WorkflowExecutionSnapshot;
-  await callProvider({ call: "save", keys: keysOf({ instanceId: claimed.foundryExecutionId, workflowKey: claimed.workflowId }) }, () => options.provider.save(record)).catch(() => undefined);
+  const save = callProvider({ call: "save", keys: keysOf({ instanceId: claimed.foundryExecutionId, workflowKey: claimed.workflowId }) }, () => options.provider.save(record));
+  await withinLease(save, options.leaseTtlMs).catch(() => undefined);
 }
 
 async function deadLetter(
@@ -192,7 +193,7 @@ async function deadLetter(
   const record = deadLetterSnapshot(snapshot, lastError ?? error, options.persistence.owner);
   try {
     if (signal.aborted) throw abortError(signal, {});
-    await callProvider({ call: "save", keys }, () => options.provider.save(record, signal));
+    await withinLease(callProvider({ call: "save", keys }, () => options.provider.save(record, signal)), options.leaseTtlMs);
   } catch (saveError) {
     if (isWorkflowForgeError(saveError) && saveError.code === "SNAPSHOT_CONFLICT") return { ...ref, status: "skipped", reason: "claimed", detail: saveError.message };
     return failed(ref, toError(saveError), attempts, false);
