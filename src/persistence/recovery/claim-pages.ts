@@ -1,3 +1,4 @@
+import type { SnapshotKeys } from "../errors.js";
 import { callProvider } from "../provider-call.js";
 import { anyInstance, listKeys } from "../keys.js";
 import type { ListOptions } from "../list-options.js";
@@ -93,6 +94,11 @@ export class QueuedClaims {
 
   get length(): number {
     return this.#queue.length;
+  }
+
+  /** True while a claim of the instance waits here for a lane. */
+  holds(keys: SnapshotKeys): boolean {
+    return this.#queue.some(({ snapshot }) => snapshot.foundryExecutionId === keys.foundryExecutionId && snapshot.workflowId === keys.workflowId);
   }
 
   push(page: readonly ClaimedSnapshot[]): void {

@@ -40,6 +40,8 @@ class Coordinator implements RecoveryCoordinator {
   // Passes under way: close() waits for them too, so that what they claimed and did not start is
   // given back before it resolves.
   readonly #passes = new Set<Promise<unknown>>();
+  // Claims the passes made that wait for a lane: resume() of one of them must not run it beside the lane.
+  readonly #queues = new Set<QueuedClaims>();
   readonly #closing = new AbortController();
   #loop: WakeLoop | undefined;
   readonly #deadline = new AbortController();
@@ -108,6 +110,7 @@ class Coordinator implements RecoveryCoordinator {
    */
   async #claimAndRun(filter: SnapshotFilter, signal: AbortSignal, listOptions: ListOptions, outcomes: RecoveryOutcome[]): Promise<void> {
     const queue = new QueuedClaims(this.#options.provider, this.#options.leaseTtlMs);
+    this.#queues.add(queue);
     let exhausted = false;
     let failure: { error: unknown } | undefined;
     let claiming: Promise<void> | undefined;
@@ -135,6 +138,7 @@ class Coordinator implements RecoveryCoordinator {
     try {
       await Promise.all(Array.from({ length: this.#options.concurrency }, lane));
     } finally {
+      this.#queues.delete(queue);
       await queue.close();
     }
     if (failure !== undefined) throw failure.error;
@@ -207,6 +211,9 @@ class Coordinator implements RecoveryCoordinator {
       if (found !== undefined && "claimedAt" in found) return running.then(again, again);
       return Promise.resolve(this.#options.report({ ...ref, status: "skipped", reason: "in-progress" }));
     }
+    // Claimed by a pass and waiting for its lane: the lane runs it (or gives it back).
+    const claimedHere = found === undefined || !("claimedAt" in found) ? [...this.#queues].some((queue) => queue.holds(keysOf(ref))) : false;
+    if (claimedHere) return Promise.resolve(this.#options.report({ ...ref, status: "skipped", reason: "in-progress" }));
     const shutdown = { closing: this.#closing.signal, deadline: this.#deadline.signal };
     const outcome = resumeInstance(this.#options, shutdown, ref, signal, found)
       .then(this.#options.report)

@@ -126,6 +126,39 @@ describe("resumeAll with a provider that claims in pages", () => {
     expect(runCounts(fixture.log, 3)).toEqual([0, 4, 4]);
   }, 20_000);
 
+  it("resume() of an instance a pass claimed and has not started yet leaves it to the pass: it runs once", async () => {
+    // Two lanes; the first and third runs to start are held, so the second page's other record waits.
+    const gate = deferred();
+    const thirdStarted = deferred();
+    const started: string[] = [];
+    const fixture = recoveryFixture({
+      onForge: (_index, _attempt, foundry) => {
+        if (!started.includes(foundry.executionId)) started.push(foundry.executionId);
+        const position = started.indexOf(foundry.executionId);
+        if (position === 2) thirdStarted.resolve();
+        return position === 0 || position === 2 ? gate.promise : undefined;
+      },
+    });
+    for (let index = 0; index < 4; index++) fixture.interrupted();
+    const claim = fixture.provider.claim.bind(fixture.provider);
+    const pages: string[][] = [];
+    fixture.provider.claim = async (request: ClaimRequest): Promise<WorkflowExecutionSnapshot[]> => {
+      const page = await claim(request);
+      pages.push(page.map((snapshot) => snapshot.foundryExecutionId));
+      return page;
+    };
+    const coordinator = fixture.coordinator({ concurrency: 2, leaseTtlMs: 60_000 });
+    const pass = coordinator.resumeAll();
+    await thirdStarted.promise;
+    const waiting = pages[1]!.find((instanceId) => !started.includes(instanceId))!;
+    expect(await coordinator.resume(waiting, fixture.workflow.id)).toMatchObject({ status: "skipped", reason: "in-progress" });
+    gate.resolve();
+    const report = await pass;
+    expect(report.resumed.map((item) => item.attempts)).toEqual([1, 1, 1, 1]);
+    expect(report.resumed.map((item) => item.instanceId)).toContain(waiting);
+    expect(runCounts(fixture.log, 3)).toEqual([0, 4, 4]);
+  });
+
   it("gives back at once what it claimed but did not start when its signal aborts", async () => {
     const gate = deferred();
     const fixture = recoveryFixture({ onForge: (_index, _attempt, _foundry, signal) => (signal.aborted ? undefined : gate.promise) });
