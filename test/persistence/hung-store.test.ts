@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { createFoundry } from "../../src/index.js";
+import { createFoundry, createSmith } from "../../src/index.js";
 import { MemoryPersistenceProvider, SnapshotConflictError, createRecoveryCoordinator, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
 import { countedFoundry, countedWorkflow, runCounts } from "../support/counted-workflow.js";
-import { rejectionOf } from "../support/promises.js";
+import { deferred, rejectionOf } from "../support/promises.js";
 import { RecordingProvider } from "../support/recording-provider.js";
 import { uniqueKeys } from "../support/run-snapshots.js";
 
@@ -93,6 +93,25 @@ describe("the coordinator on a store whose give-backs never answer", () => {
     expect(await coordinator.resume(ref.instanceId, ref.workflowKey)).toMatchObject({ status: "failed", deadLettered: false });
     // The dead letter never landed: the record is as it was, for a later pass to try again.
     expect(store.tryLoad(ref.instanceId, ref.workflowKey)).toMatchObject({ status: "running", attempts: 1, revision: stored.revision + 1 });
+  });
+});
+
+describe("the coordinator beside a run of this process that never lets go", () => {
+  it("gives back a claim on the instance that run holds once the lease passed, and the pass settles", async () => {
+    const provider = new MemoryPersistenceProvider();
+    // The run without a lease checkpoints its first operation, then hangs in the second: its record
+    // is claimable, and this process holds the instance.
+    const hung = deferred();
+    const { workflow } = countedWorkflow(2, { name: "Hangs", version: "1", onForge: (index) => (index === 1 ? (hung.resolve(), never()) : undefined) });
+    const { instanceId } = uniqueKeys();
+    void createSmith().forge(workflow, usePersistence(createFoundry(workflow.name), provider, { instanceId, workflowKey: workflow.id }));
+    await hung.promise;
+    const report = await createRecoveryCoordinator({ provider, resolveWorkflow: () => workflow, leaseTtlMs: ttlMs }).resumeAll();
+    expect(report.skipped).toMatchObject([{ instanceId, reason: "claimed", detail: "another run in this process is running it" }]);
+    expect(report.resumed).toEqual([]);
+    const stored = provider.tryLoad(instanceId, workflow.id);
+    expect(stored?.leaseExpiresAt).toBeUndefined();
+    expect(stored?.attempts ?? 0).toBe(0);
   });
 });
 

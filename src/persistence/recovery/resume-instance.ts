@@ -72,7 +72,8 @@ async function attemptsOf(
       // A run here may still hold what this coordinator just claimed: a run suspending at a wait
       // whose event marked the record due. The claim moved the revision, so that run can write
       // nothing more and lets go; skipping would leave this claim's lease on a record nobody runs.
-      if (claimed !== undefined) await releasedHere(keys);
+      // A run here that does not let go within the lease (one without a lease, hung) keeps it.
+      if (claimed !== undefined && !(await settlesWithin(releasedHere(keys), options.leaseTtlMs))) return await heldHere(options, ref, claimed);
       if (claimed?.snapshot.status === "waiting" && shutdown.closing.aborted) return closed(ref);
       // A claimed record counts the attempt it is about to run; decisions rest on the count before it.
       const snapshot = claimed !== undefined ? beforeClaim(claimed.snapshot) : tries === 0 && found !== undefined ? (found as WorkflowExecutionSnapshot) : await loadSnapshot(options.provider, keys, signal);
@@ -209,6 +210,13 @@ async function pauseBetweenAttempts(ms: number, signal: AbortSignal, closing: Ab
   } finally {
     linked.dispose();
   }
+}
+
+// A claim made by page on an instance a run of this process did not let go of: given back, the
+// attempt it counted restored, and left to that run.
+async function heldHere(options: ResolvedCoordinatorOptions, ref: InstanceRef, claimed: ClaimedSnapshot): Promise<SkippedInstance> {
+  await releaseUnstarted(options.provider, claimed, options.leaseTtlMs).catch(() => undefined);
+  return { ...ref, status: "skipped", reason: "claimed", detail: "another run in this process is running it" };
 }
 
 /** Resolves true once `promise` settles, false when `ms` passed first. */
