@@ -73,7 +73,7 @@ async function attemptsOf(
       // whose event marked the record due. The claim moved the revision, so that run can write
       // nothing more and lets go; skipping would leave this claim's lease on a record nobody runs.
       // A run here that does not let go within the lease (one without a lease, hung) keeps it.
-      if (claimed !== undefined && !(await settlesWithin(releasedHere(keys), options.leaseTtlMs))) return await heldHere(options, ref, claimed);
+      if (claimed !== undefined && isHeldHere(keys) && !(await settlesWithin(releasedHere(keys), options.leaseTtlMs))) return await heldHere(options, ref, claimed);
       if (claimed?.snapshot.status === "waiting" && shutdown.closing.aborted) return closed(ref);
       // A claimed record counts the attempt it is about to run; decisions rest on the count before it.
       const snapshot = claimed !== undefined ? beforeClaim(claimed.snapshot) : tries === 0 && found !== undefined ? (found as WorkflowExecutionSnapshot) : await loadSnapshot(options.provider, keys, signal);
