@@ -1,4 +1,4 @@
-import { createFoundry } from "../../../src/index.js";
+import { createFoundry, type Foundry } from "../../../src/index.js";
 import { describe, expect, it } from "vitest";
 import type { ClaimRequest, WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
 import { deferred } from "../../support/promises.js";
@@ -13,6 +13,21 @@ function countCalls(fixture: RecoveryFixture): Record<string, number> {
     (fixture.provider as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => ((calls[method] = (calls[method] ?? 0) + 1), original(...args));
   }
   return calls;
+}
+
+/**
+ * An onForge hook holding the first and third instances to start until `gate` settles; `started`
+ * lists the instances in the order they started.
+ */
+function holdingFirstAndThird(gate: Promise<void>, onThird: () => void = () => undefined) {
+  const started: string[] = [];
+  const onForge = (_index: number, _attempt: number, foundry: Foundry<any>): Promise<void> | undefined => {
+    if (!started.includes(foundry.executionId)) started.push(foundry.executionId);
+    const position = started.indexOf(foundry.executionId);
+    if (position === 2) onThird();
+    return position === 0 || position === 2 ? gate : undefined;
+  };
+  return { onForge, started };
 }
 
 describe("resumeAll with a provider that claims in pages", () => {
@@ -99,14 +114,8 @@ describe("resumeAll with a provider that claims in pages", () => {
     // Two lanes. The first and third runs to start are held, so the page claimed when the second
     // finishes runs one record and leaves the other waiting, both lanes busy.
     const gate = deferred();
-    const started: string[] = [];
-    const fixture = recoveryFixture({
-      onForge: (_index, _attempt, foundry) => {
-        if (!started.includes(foundry.executionId)) started.push(foundry.executionId);
-        const position = started.indexOf(foundry.executionId);
-        return position === 0 || position === 2 ? gate.promise : undefined;
-      },
-    });
+    const { onForge } = holdingFirstAndThird(gate.promise);
+    const fixture = recoveryFixture({ onForge });
     const refs = Array.from({ length: 4 }, () => fixture.interrupted());
     // The lanes are let go once a waiting claim was given back: its lease cleared, its attempt restored.
     const save = fixture.provider.save.bind(fixture.provider);
@@ -130,15 +139,8 @@ describe("resumeAll with a provider that claims in pages", () => {
     // Two lanes; the first and third runs to start are held, so the second page's other record waits.
     const gate = deferred();
     const thirdStarted = deferred();
-    const started: string[] = [];
-    const fixture = recoveryFixture({
-      onForge: (_index, _attempt, foundry) => {
-        if (!started.includes(foundry.executionId)) started.push(foundry.executionId);
-        const position = started.indexOf(foundry.executionId);
-        if (position === 2) thirdStarted.resolve();
-        return position === 0 || position === 2 ? gate.promise : undefined;
-      },
-    });
+    const { onForge, started } = holdingFirstAndThird(gate.promise, thirdStarted.resolve);
+    const fixture = recoveryFixture({ onForge });
     for (let index = 0; index < 4; index++) fixture.interrupted();
     const claim = fixture.provider.claim.bind(fixture.provider);
     const pages: string[][] = [];
