@@ -115,7 +115,7 @@ async function runSide(store: Store, coordinator: RecoveryCoordinator, concurren
     case "coordinator":
       return resumeUntilDone(coordinator);
     case "engine": {
-      if (engine === undefined) throw new Error("the engine side ran before it was prepared");
+      if (engine === undefined) throw new Error("run before init");
       const done = await resumeUntilDone(engine);
       const left = await engineProvider.list();
       if (left.length > 0) throw new Error(`engine: ${left.length} records left in the worker's memory provider`);
