@@ -1,5 +1,6 @@
 import type { SnapshotKeys } from "../errors.js";
 import { callProvider } from "../provider-call.js";
+import { withinLease } from "./bounded-wait.js";
 import { anyInstance, listKeys } from "../keys.js";
 import type { ListOptions } from "../list-options.js";
 import type { ClaimRequest, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
@@ -58,19 +59,6 @@ export async function releaseUnstarted(provider: WorkflowPersistenceProvider, { 
   await withinLease(callProvider({ call: "save", keys: keysOf(snapshot) }, () => provider.save(released)), leaseTtlMs);
 }
 
-/**
- * `work`, or a rejection once `leaseTtlMs` passed without an answer: for the saves that give a claim
- * (or an attempt) back, which no lease keeper guards, so that a store that hangs instead of failing
- * cannot hold a pass, or close(), for longer than the lease would have held the record.
- */
-export function withinLease<T>(work: Promise<T>, leaseTtlMs: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the store did not answer within the lease (${leaseTtlMs} ms)`)), leaseTtlMs);
-  });
-  work.catch(() => undefined);
-  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
-}
 
 /**
  * The claims of a pass waiting for a lane, oldest first. A page holds `concurrency` records, so

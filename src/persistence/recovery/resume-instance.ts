@@ -9,7 +9,8 @@ import { addPersistence } from "../middleware.js";
 import { callProvider, loadSnapshot } from "../provider-call.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { handedBack } from "../snapshot-state.js";
-import { releaseUnstarted, withinLease, type ClaimedSnapshot } from "./claim-pages.js";
+import { settlesWithin, withinLease } from "./bounded-wait.js";
+import { releaseUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
 import type { ResolvedCoordinatorOptions } from "./coordinator-options.js";
 import { deadLetterSnapshot, isDeadLetter } from "./dead-letter.js";
 import { RetriesExhaustedError, UnknownWorkflowError } from "./errors.js";
@@ -219,16 +220,6 @@ async function heldHere(options: ResolvedCoordinatorOptions, ref: InstanceRef, c
   return { ...ref, status: "skipped", reason: "claimed", detail: "another run in this process is running it" };
 }
 
-/** Resolves true once `promise` settles, false when `ms` passed first. */
-export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([promise.then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 function closed(ref: InstanceRef): SkippedInstance {
   return { ...ref, status: "skipped", reason: "closed", detail: "the coordinator is closing; the claim was given back for another worker" };

@@ -1,0 +1,23 @@
+// Waits that must end: a store that hangs instead of failing, or work that ignores its signal,
+// cannot hold the coordinator for longer than it allows.
+
+/** Resolves true once `promise` settles, false when `ms` passed first. */
+export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * `work`, or a rejection once `leaseTtlMs` passed without an answer: for the saves that give a claim
+ * (or an attempt) back, which no lease keeper guards, so that a store that hangs instead of failing
+ * cannot hold a pass, or close(), for longer than the lease would have held the record.
+ */
+export async function withinLease<T>(work: Promise<T>, leaseTtlMs: number): Promise<T> {
+  if (!(await settlesWithin(work, leaseTtlMs))) throw new Error(`the store did not answer within the lease (${leaseTtlMs} ms)`);
+  return work;
+}
