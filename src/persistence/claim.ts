@@ -32,10 +32,11 @@ const runningHere = new Map<string, Promise<void>>();
  * Holds the instance for this run of this process until it settles: refused at once with
  * SnapshotConflictError when another run of this process holds it, whatever provider object or
  * coordinator it uses. `beforeRelease` runs first when the run settles (a lease's renewal in flight
- * lands before another run here may claim).
+ * lands before another run here may claim). `taken`: a hold taken ahead for this run, adopted
+ * instead of taking one.
  */
-export function holdForRun(run: RunContext, keys: SnapshotKeys, beforeRelease: () => Promise<void> | undefined): void {
-  const release = holdInstance(keys);
+export function holdForRun(run: RunContext, keys: SnapshotKeys, beforeRelease: () => Promise<void> | undefined, taken?: HoldAhead): void {
+  const release = taken?.adopt() ?? holdInstance(keys);
   if (release === undefined) throw new SnapshotConflictError({ keys, detail: "another run in this process is running this instance" });
   run.onSettled(async () => {
     try {
@@ -69,4 +70,29 @@ export function holdInstance(keys: SnapshotKeys): (() => void) | undefined {
     runningHere.delete(key);
     released();
   };
+}
+
+/**
+ * The hold on an instance taken before its run starts: a coordinator's claim waiting for a lane, so
+ * that no other coordinator or run of this process starts the instance meanwhile (they share the
+ * owner, so its lease does not keep them out). The run adopts it, and releases it when it settles;
+ * whoever ends up not running the instance drops it.
+ */
+export interface HoldAhead {
+  /** The release, handed over once: undefined when adopted or dropped already. */
+  adopt(): (() => void) | undefined;
+  /** Releases the hold unless a run adopted it. */
+  drop(): void;
+}
+
+/** Holds the instance ahead of its run; `undefined` when a run of this process holds it. */
+export function holdAhead(keys: SnapshotKeys): HoldAhead | undefined {
+  let release = holdInstance(keys);
+  if (release === undefined) return undefined;
+  const handOver = (): (() => void) | undefined => {
+    const handed = release;
+    release = undefined;
+    return handed;
+  };
+  return { adopt: handOver, drop: () => handOver()?.() };
 }

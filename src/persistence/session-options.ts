@@ -1,4 +1,5 @@
 import type { Clock } from "../clock.js";
+import type { HoldAhead } from "./claim.js";
 import type { ResolvedPersistenceOptions } from "./options.js";
 import type { WorkflowExecutionSnapshot } from "./snapshot.js";
 
@@ -15,6 +16,8 @@ export interface SessionOptions extends ResolvedPersistenceOptions {
    * attempt counted): the `performance.now()` instant the claim was sent. The run writes no claim.
    */
   readonly claimedAt?: number | undefined;
+  /** This process's hold on the instance, taken with the coordinator's claim: the run adopts it. */
+  readonly held?: HoldAhead | undefined;
   /**
    * Aborted when the coordinator shuts down: the run starts no further operation, and releases
    * its claim so another worker can take the instance over at once.

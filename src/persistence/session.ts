@@ -55,7 +55,7 @@ export class PersistenceSession {
    */
   static async open(context: RunStart<any>, provider: WorkflowPersistenceProvider, options: SessionOptions): Promise<PersistenceSession> {
     const session = new PersistenceSession(context, provider, options);
-    holdForRun(context.run, session.keys, () => session.#claim?.close());
+    holdForRun(context.run, session.keys, () => session.#claim?.close(), options.held);
     if (options.leaseTtlMs !== undefined) {
       const here = (): ErrorLocation => session.#locate(session.#state.next);
       session.#claim = RunClaim.start(session.keys, options.leaseTtlMs, {

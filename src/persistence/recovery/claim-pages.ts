@@ -1,3 +1,4 @@
+import { holdAhead, type HoldAhead } from "../claim.js";
 import type { SnapshotKeys } from "../errors.js";
 import { callProvider } from "../provider-call.js";
 import { withinLease } from "./bounded-wait.js";
@@ -13,6 +14,11 @@ export interface ClaimedSnapshot {
   readonly snapshot: WorkflowExecutionSnapshot;
   /** `performance.now()` when the claim was sent: the lease counts from there. */
   readonly claimedAt: number;
+  /**
+   * This process's hold on the instance, taken with the claim, so that no other coordinator or run
+   * here starts it meanwhile; undefined when a run here held it already (see `resumeInstance`).
+   */
+  readonly hold: HoldAhead | undefined;
 }
 
 /** True when the provider declares `claim()` and has it. */
@@ -45,18 +51,22 @@ export async function claimPage(
   };
   const keys = filter.workflowId === undefined ? anyInstance : listKeys(filter);
   const page = await callProvider({ call: "claim", keys }, () => provider.claim(request, signal, listOptions));
-  return page.map((snapshot) => ({ snapshot, claimedAt }));
+  return page.map((snapshot) => ({ snapshot, claimedAt, hold: holdAhead(keysOf(snapshot)) }));
 }
 
 /**
  * Gives back a claimed record that never ran (the coordinator is closing): its next revision
  * without a lease, and without the attempt the claim counted, so another worker takes it at once.
  * A store that does not answer within `leaseTtlMs` fails it: by then the lease gave the record
- * back anyway.
+ * back anyway. The hold in this process is dropped once the store answered (or not in time).
  */
-export async function releaseUnstarted(provider: WorkflowPersistenceProvider, { snapshot }: ClaimedSnapshot, leaseTtlMs: number): Promise<void> {
+export async function releaseUnstarted(provider: WorkflowPersistenceProvider, { snapshot, hold }: ClaimedSnapshot, leaseTtlMs: number): Promise<void> {
   const released = givenBack({ ...snapshot, revision: snapshot.revision + 1, updatedAt: new Date().toISOString() });
-  await withinLease(callProvider({ call: "save", keys: keysOf(snapshot) }, () => provider.save(released)), leaseTtlMs);
+  try {
+    await withinLease(callProvider({ call: "save", keys: keysOf(snapshot) }, () => provider.save(released)), leaseTtlMs);
+  } finally {
+    hold?.drop();
+  }
 }
 
 

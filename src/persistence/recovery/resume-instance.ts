@@ -3,7 +3,7 @@ import { isSuspended, isWorkflowForgeError } from "../../errors.js";
 import { whenIdle, type Foundry } from "../../foundry.js";
 import { describe } from "../../internal/validate.js";
 import type { Workflow } from "../../workflow.js";
-import { describeClaim, isClaimedByOther, isHeldHere, releasedHere } from "../claim.js";
+import { describeClaim, holdAhead, isClaimedByOther, isHeldHere, releasedHere, type HoldAhead } from "../claim.js";
 import { WorkflowCompensatedError, type SnapshotKeys } from "../errors.js";
 import { addPersistence } from "../middleware.js";
 import { callProvider, loadSnapshot } from "../provider-call.js";
@@ -44,14 +44,28 @@ export async function resumeInstance(
   signal: AbortSignal,
   found?: WorkflowExecutionSnapshot | ClaimedSnapshot,
 ): Promise<RecoveryOutcome> {
-  const outcome = await attemptsOf(options, shutdown, ref, signal, found);
-  // Closing can stop a claim made by page before its run adopted it (while the workflow was being
-  // resolved, or a run here was letting go): it is given back here. A run that adopted it gave it
-  // back itself, moving its revision, and this compare-and-set is then refused, harmlessly.
-  if (outcome.status === "skipped" && outcome.reason === "closed" && found !== undefined && "claimedAt" in found) {
-    await releaseUnstarted(options.provider, found, options.leaseTtlMs).catch(() => undefined);
+  if (found === undefined || !("claimedAt" in found)) return attemptsOf(options, shutdown, ref, signal, found);
+  // The page could not hold an instance a run here still held: a run suspending at a wait whose
+  // event marked the record due. The claim moved the revision, so that run can write nothing more
+  // and lets go; skipping would leave this claim's lease on a record nobody runs. A run here that
+  // does not let go within the lease (one without a lease, hung) keeps it.
+  const claimed = found.hold === undefined ? { ...found, hold: await holdOnceLetGo(keysOf(ref), options.leaseTtlMs) } : found;
+  if (claimed.hold === undefined) return await heldHere(options, ref, claimed);
+  try {
+    const outcome = await attemptsOf(options, shutdown, ref, signal, claimed);
+    // Closing can stop a claim made by page before its run adopted it (while the workflow was being
+    // resolved, or a run here was letting go): it is given back here. A run that adopted it gave it
+    // back itself, moving its revision, and this compare-and-set is then refused, harmlessly.
+    if (outcome.status === "skipped" && outcome.reason === "closed") await releaseUnstarted(options.provider, claimed, options.leaseTtlMs).catch(() => undefined);
+    return outcome;
+  } finally {
+    claimed.hold.drop();
   }
-  return outcome;
+}
+
+// This process's hold on the instance once no run here holds it, within `ms`; undefined when it is not let go.
+async function holdOnceLetGo(keys: SnapshotKeys, ms: number): Promise<HoldAhead | undefined> {
+  return (await settlesWithin(releasedHere(keys), ms)) ? holdAhead(keys) : undefined;
 }
 
 async function attemptsOf(
@@ -70,23 +84,18 @@ async function attemptsOf(
       if (signal.aborted) return failed(ref, lastError ?? abortError(signal, {}), attempts, false);
       if (shutdown.closing.aborted) return closed(ref);
       const claimed = tries === 0 && found !== undefined && "claimedAt" in found ? found : undefined;
-      // A run here may still hold what this coordinator just claimed: a run suspending at a wait
-      // whose event marked the record due. The claim moved the revision, so that run can write
-      // nothing more and lets go; skipping would leave this claim's lease on a record nobody runs.
-      // A run here that does not let go within the lease (one without a lease, hung) keeps it.
-      if (claimed !== undefined && isHeldHere(keys) && !(await settlesWithin(releasedHere(keys), options.leaseTtlMs))) return await heldHere(options, ref, claimed);
       if (claimed?.snapshot.status === "waiting" && shutdown.closing.aborted) return closed(ref);
       // A claimed record counts the attempt it is about to run; decisions rest on the count before it.
       const snapshot = claimed !== undefined ? beforeClaim(claimed.snapshot) : tries === 0 && found !== undefined ? (found as WorkflowExecutionSnapshot) : await loadSnapshot(options.provider, keys, signal);
       attempts = snapshot?.attempts ?? attempts;
-      const settled = settledOutcome(options, ref, snapshot, lastError, attempts);
+      const settled = settledOutcome(options, ref, snapshot, lastError, attempts, claimed !== undefined);
       if (settled !== undefined) return settled;
       const current = snapshot as WorkflowExecutionSnapshot;
       // Waiting is not failing: a waiting record is never dead-lettered (its run counts from here).
       if (attempts >= retry.attempts && current.status !== "waiting") return await deadLetter(options, ref, current, lastError, signal);
       // Claims that never reached the store count no attempt there; this bounds them too.
       if (lastError !== undefined && tries >= retry.attempts) return failed(ref, lastError, attempts, false);
-      const attempt = await runAttempt(options, shutdown, ref, current, signal, claimed && { stored: attempts, at: claimed.claimedAt, snapshot: claimed.snapshot });
+      const attempt = await runAttempt(options, shutdown, ref, current, signal, claimed && { stored: attempts, at: claimed.claimedAt, snapshot: claimed.snapshot, hold: claimed.hold });
       if (attempt.status !== "retry") return attempt;
       lastError = attempt.error;
       attempts = attempt.attempts;
@@ -107,6 +116,8 @@ function settledOutcome(
   snapshot: WorkflowExecutionSnapshot | undefined,
   lastError: Error | undefined,
   attempts: number,
+  // This attempt runs a claim made by page, whose hold in this process is its own.
+  holdsIt: boolean,
 ): RecoveryOutcome | undefined {
   // After a failed attempt, a vanished or completed record means the run ended there (for example
   // compensated): that attempt's error is the outcome.
@@ -116,7 +127,7 @@ function settledOutcome(
   if (snapshot.status === "cancelled") return { ...ref, status: "cancelled" };
   if (isClaimedByOther(snapshot, options.persistence.owner)) return { ...ref, status: "skipped", reason: "claimed", detail: describeClaim(snapshot) };
   // Runs of this process share its owner: another coordinator here may be running the instance.
-  if (isHeldHere(keysOf(ref))) return { ...ref, status: "skipped", reason: "claimed", detail: "another run in this process is running it" };
+  if (!holdsIt && isHeldHere(keysOf(ref))) return { ...ref, status: "skipped", reason: "claimed", detail: "another run in this process is running it" };
   if (lastError === undefined && isDeadLetter(snapshot, options.retry.attempts)) {
     return { ...ref, status: "skipped", reason: "dead-letter", detail: `gave up after ${attempts} attempts` };
   }
@@ -136,7 +147,7 @@ async function runAttempt(
   signal: AbortSignal,
   // The hooks see `snapshot` as stored before this attempt (a claim's attempt not yet counted), on
   // either path; the run resumes from what the claim wrote.
-  claim: { readonly stored: number; readonly at: number; readonly snapshot: WorkflowExecutionSnapshot } | undefined,
+  claim: { readonly stored: number; readonly at: number; readonly snapshot: WorkflowExecutionSnapshot; readonly hold: HoldAhead | undefined } | undefined,
 ): Promise<AttemptResult> {
   const stored = claim?.stored ?? snapshot.attempts ?? 0;
   let workflow: Workflow<any> | undefined;
@@ -148,7 +159,7 @@ async function runAttempt(
     workflow = await options.resolveWorkflow(snapshot);
     if (workflow === undefined) throw new UnknownWorkflowError(keysOf(ref), snapshot.workflowName, snapshot.workflowVersion);
     foundry = await options.createFoundry(snapshot);
-    const persistence = { ...options.persistence, instanceId: ref.instanceId, workflowKey: ref.workflowKey, resumes: claim?.snapshot ?? snapshot, claimedAt: claim?.at, shutdown: shutdown.closing, deadline: deadline.signal };
+    const persistence = { ...options.persistence, instanceId: ref.instanceId, workflowKey: ref.workflowKey, resumes: claim?.snapshot ?? snapshot, claimedAt: claim?.at, held: claim?.hold, shutdown: shutdown.closing, deadline: deadline.signal };
     addPersistence(foundry, options.provider, persistence);
   } catch (error) {
     deadline.dispose();

@@ -1,6 +1,7 @@
-import { createFoundry, type Foundry } from "../../../src/index.js";
+import { createFoundry, createSmith, type Foundry } from "../../../src/index.js";
 import { describe, expect, it } from "vitest";
-import type { ClaimRequest, WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
+import { usePersistence, type ClaimRequest, type WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
+import { isHeldHere } from "../../../src/persistence/claim.js";
 import { deferred } from "../../support/promises.js";
 import { runCounts } from "../../support/counted-workflow.js";
 import { recoveryFixture, type RecoveryFixture } from "./fixtures.js";
@@ -136,28 +137,32 @@ describe("resumeAll with a provider that claims in pages", () => {
   }, 20_000);
 
   it("resume() of an instance a pass claimed and has not started yet leaves it to the pass: it runs once", async () => {
-    // Two lanes; the first and third runs to start are held, so the second page's other record waits.
-    const gate = deferred();
-    const thirdStarted = deferred();
-    const { onForge, started } = holdingFirstAndThird(gate.promise, thirdStarted.resolve);
-    const fixture = recoveryFixture({ onForge });
-    for (let index = 0; index < 4; index++) fixture.interrupted();
-    const claim = fixture.provider.claim.bind(fixture.provider);
-    const pages: string[][] = [];
-    fixture.provider.claim = async (request: ClaimRequest): Promise<WorkflowExecutionSnapshot[]> => {
-      const page = await claim(request);
-      pages.push(page.map((snapshot) => snapshot.foundryExecutionId));
-      return page;
-    };
-    const coordinator = fixture.coordinator({ concurrency: 2, leaseTtlMs: 60_000 });
-    const pass = coordinator.resumeAll();
-    await thirdStarted.promise;
-    const waiting = pages[1]!.find((instanceId) => !started.includes(instanceId))!;
+    const { fixture, coordinator, waiting, release } = await aClaimWaitingForALane();
     expect(await coordinator.resume(waiting, fixture.workflow.id)).toMatchObject({ status: "skipped", reason: "in-progress" });
-    gate.resolve();
-    const report = await pass;
+    const report = await release();
     expect(report.resumed.map((item) => item.attempts)).toEqual([1, 1, 1, 1]);
     expect(report.resumed.map((item) => item.instanceId)).toContain(waiting);
+    expect(runCounts(fixture.log, 3)).toEqual([0, 4, 4]);
+  });
+
+  it("another coordinator of this process, with the same owner, leaves a claim waiting for a lane to the pass that made it", async () => {
+    const { fixture, waiting, release } = await aClaimWaitingForALane();
+    const other = fixture.coordinator({ concurrency: 1 });
+    expect(await other.resume(waiting, fixture.workflow.id)).toMatchObject({ status: "skipped", reason: "claimed" });
+    expect((await other.resumeAll()).resumed).toEqual([]);
+    const report = await release();
+    expect(report.resumed.map((item) => item.instanceId)).toContain(waiting);
+    expect(report.resumed.map((item) => item.attempts)).toEqual([1, 1, 1, 1]);
+    expect(runCounts(fixture.log, 3)).toEqual([0, 4, 4]);
+    expect(isHeldHere({ foundryExecutionId: waiting, workflowId: fixture.workflow.id })).toBe(false);
+    await other.close();
+  });
+
+  it("a persisted run of this process, with the same owner, is refused an instance whose claim waits for a lane", async () => {
+    const { fixture, waiting, release } = await aClaimWaitingForALane();
+    const foundry = usePersistence(createFoundry("Orders"), fixture.provider, { instanceId: waiting, workflowKey: fixture.workflow.id, owner: "worker-1", lease: { ttlMs: 5_000 } });
+    await expect(createSmith().forge(fixture.workflow, foundry)).rejects.toMatchObject({ code: "SNAPSHOT_CONFLICT" });
+    await release();
     expect(runCounts(fixture.log, 3)).toEqual([0, 4, 4]);
   });
 
@@ -194,10 +199,36 @@ describe("resumeAll with a provider that claims in pages", () => {
       const stored = fixture.stored(instanceId);
       expect(stored?.leaseExpiresAt).toBeUndefined();
       expect(stored?.attempts ?? 0).toBe(0);
+      expect(isHeldHere({ foundryExecutionId: instanceId, workflowId: fixture.workflow.id })).toBe(false);
     }
     expect(refs.map((ref) => ref.instanceId)).toEqual(expect.arrayContaining(givenBack));
   });
 });
+
+/**
+ * Four interrupted instances and a pass with two lanes, the first and third runs to start held: the
+ * second page's other record is claimed and waits for a lane. `release` lets the pass finish.
+ */
+async function aClaimWaitingForALane() {
+  const gate = deferred();
+  const thirdStarted = deferred();
+  const { onForge, started } = holdingFirstAndThird(gate.promise, thirdStarted.resolve);
+  const fixture = recoveryFixture({ onForge });
+  for (let index = 0; index < 4; index++) fixture.interrupted();
+  const claim = fixture.provider.claim.bind(fixture.provider);
+  const pages: string[][] = [];
+  fixture.provider.claim = async (request: ClaimRequest): Promise<WorkflowExecutionSnapshot[]> => {
+    const page = await claim(request);
+    pages.push(page.map((snapshot) => snapshot.foundryExecutionId));
+    return page;
+  };
+  const coordinator = fixture.coordinator({ concurrency: 2, leaseTtlMs: 60_000 });
+  const pass = coordinator.resumeAll();
+  await thirdStarted.promise;
+  const waiting = pages[1]!.find((instanceId) => !started.includes(instanceId))!;
+  const release = async () => (gate.resolve(), await pass);
+  return { fixture, coordinator, waiting, release };
+}
 
 async function vitestWaitFor(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((resolve) => setImmediate(resolve));
