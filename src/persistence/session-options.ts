@@ -1,5 +1,5 @@
 import type { Clock } from "../clock.js";
-import type { HoldAhead } from "./claim.js";
+import type { HoldAhead } from "./held-here.js";
 import type { ResolvedPersistenceOptions } from "./options.js";
 import type { WorkflowExecutionSnapshot } from "./snapshot.js";
 

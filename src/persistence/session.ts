@@ -8,7 +8,7 @@ import { WorkflowCompensatedError, type SnapshotConflictError, type SnapshotKeys
 import { snapshotKeysOf } from "./keys.js";
 import type { WorkflowPersistenceProvider } from "./provider.js";
 import { restoreProperties } from "./restore-properties.js";
-import { holdForRun } from "./claim.js";
+import { holdForRun } from "./held-here.js";
 import { planResume } from "./resume.js";
 import { OperationSignals } from "./operation-signals.js";
 import { RunClaim } from "./run-claim.js";

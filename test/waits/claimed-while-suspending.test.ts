@@ -1,6 +1,6 @@
 import { expect, it } from "vitest";
 import { createFoundry, createSmith, isSuspended } from "../../src/index.js";
-import { createRecoveryCoordinator, signalInstance, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
+import { createRecoveryCoordinator, signalInstance, usePersistence, type RecoveryOutcome, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
 import { SqlitePersistenceProvider } from "../../src/persistence/providers/sqlite.js";
 import type { WorkflowExecutionSnapshot } from "../../src/persistence/snapshot.js";
 import { deferred } from "../support/promises.js";
@@ -61,12 +61,39 @@ it("a coordinator that claims an instance while its run is suspending here runs 
 });
 
 it("a page that claims an instance another lane of the same coordinator is suspending runs it once that lane let go", async () => {
+  const { report, charged, provider, workflow, coordinator } = await aPageClaimingWhatALaneSuspends();
+  expect(report.skipped).toEqual([]);
+  expect(report.resumed.map((resumed) => resumed.instanceId)).toEqual([first]);
+  expect(charged).toEqual([first]);
+  expect(await provider.tryLoad(first, workflow.id)).toBeUndefined();
+  await coordinator.close();
+});
+
+it("the suspending lane hands its hold to that page's claim: a leased run here started meanwhile is refused", async () => {
+  const runs: Promise<unknown>[] = [];
+  const { report, charged, coordinator } = await aPageClaimingWhatALaneSuspends((outcome, provider, workflow) => {
+    if (outcome.status !== "suspended" || outcome.instanceId !== first) return;
+    const foundry = usePersistence(createFoundry("approval", { properties: { instance: first } }), provider, { instanceId: first, lease: { ttlMs: 30_000 } });
+    runs.push(createSmith().forge(workflow, foundry).catch((error: unknown) => error));
+  });
+  expect(await Promise.all(runs)).toMatchObject([{ code: "SNAPSHOT_CONFLICT" }]);
+  expect(report.skipped).toEqual([]);
+  expect(report.resumed.map((resumed) => resumed.instanceId)).toEqual([first]);
+  expect(charged).toEqual([first]);
+  await coordinator.close();
+});
+
+const [first, second] = ["expense-a", "expense-b"];
+
+/**
+ * Two instances, two lanes: the second's first step waits until the first has stored its wait and
+ * been signalled, so that its lane claims the next page, the first among it, while the first's run
+ * is still suspending. `onOutcome` is the coordinator's.
+ */
+async function aPageClaimingWhatALaneSuspends(onOutcome?: (outcome: RecoveryOutcome, provider: WorkflowPersistenceProvider, workflow: ReturnType<typeof approvalWorkflow>) => void) {
   const provider = new SqlitePersistenceProvider({ database: files.open() });
   await provider.migrate();
   const charged: string[] = [];
-  // The second instance's first step waits until the first has stored its wait and been signalled,
-  // so that its lane is the one that claims the next page while the first's run is still suspending.
-  const [first, second] = ["expense-a", "expense-b"];
   const secondMayReserve = deferred();
   const workflow = approvalWorkflow({ reserved: (instance) => (instance === second ? secondMayReserve.promise : undefined), charged: (instance) => void charged.push(instance) });
   const nextPage = deferred();
@@ -93,12 +120,13 @@ it("a page that claims an instance another lane of the same coordinator is suspe
       return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   }) as WorkflowPersistenceProvider;
-  const coordinator = createRecoveryCoordinator({ provider: proxied, resolveWorkflow: () => workflow, concurrency: 2 });
+  const coordinator = createRecoveryCoordinator({
+    provider: proxied,
+    resolveWorkflow: () => workflow,
+    concurrency: 2,
+    ...(onOutcome === undefined ? {} : { onOutcome: (outcome: RecoveryOutcome) => onOutcome(outcome, provider, workflow) }),
+  });
   for (const instance of [first, second]) await coordinator.enqueue(workflow, { instanceId: instance, properties: { instance } });
   const report = await coordinator.resumeAll();
-  expect(report.skipped).toEqual([]);
-  expect(report.resumed.map((resumed) => resumed.instanceId)).toEqual([first]);
-  expect(charged).toEqual([first]);
-  expect(await provider.tryLoad(first, workflow.id)).toBeUndefined();
-  await coordinator.close();
-});
+  return { report, charged, provider, workflow, coordinator };
+}

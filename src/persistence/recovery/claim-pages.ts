@@ -1,5 +1,5 @@
-import { holdAhead, type HoldAhead } from "../claim.js";
 import type { SnapshotKeys } from "../errors.js";
+import { holdAhead, type HoldAhead } from "../held-here.js";
 import { callProvider } from "../provider-call.js";
 import { withinLease } from "./bounded-wait.js";
 import { anyInstance, listKeys } from "../keys.js";
@@ -15,10 +15,10 @@ export interface ClaimedSnapshot {
   /** `performance.now()` when the claim was sent: the lease counts from there. */
   readonly claimedAt: number;
   /**
-   * This process's hold on the instance, taken with the claim, so that no other coordinator or run
-   * here starts it meanwhile; undefined when a run here held it already (see `resumeInstance`).
+   * This process's hold on the instance, taken with the claim so that no other coordinator or run
+   * here starts it meanwhile: at once, or the instant a run here lets go of it.
    */
-  readonly hold: HoldAhead | undefined;
+  readonly hold: HoldAhead;
 }
 
 /** True when the provider declares `claim()` and has it. */
@@ -65,7 +65,7 @@ export async function releaseUnstarted(provider: WorkflowPersistenceProvider, { 
   try {
     await withinLease(callProvider({ call: "save", keys: keysOf(snapshot) }, () => provider.save(released)), leaseTtlMs);
   } finally {
-    hold?.drop();
+    hold.drop();
   }
 }
 

@@ -3,7 +3,8 @@ import { isSuspended, isWorkflowForgeError } from "../../errors.js";
 import { whenIdle, type Foundry } from "../../foundry.js";
 import { describe } from "../../internal/validate.js";
 import type { Workflow } from "../../workflow.js";
-import { describeClaim, holdAhead, isClaimedByOther, isHeldHere, releasedHere, type HoldAhead } from "../claim.js";
+import { describeClaim, isClaimedByOther } from "../claim.js";
+import { isHeldHere, type HoldAhead } from "../held-here.js";
 import { WorkflowCompensatedError, type SnapshotKeys } from "../errors.js";
 import { addPersistence } from "../middleware.js";
 import { callProvider, loadSnapshot } from "../provider-call.js";
@@ -45,27 +46,21 @@ export async function resumeInstance(
   found?: WorkflowExecutionSnapshot | ClaimedSnapshot,
 ): Promise<RecoveryOutcome> {
   if (found === undefined || !("claimedAt" in found)) return attemptsOf(options, shutdown, ref, signal, found);
-  // The page could not hold an instance a run here still held: a run suspending at a wait whose
-  // event marked the record due. The claim moved the revision, so that run can write nothing more
-  // and lets go; skipping would leave this claim's lease on a record nobody runs. A run here that
-  // does not let go within the lease (one without a lease, hung) keeps it.
-  const claimed = found.hold === undefined ? { ...found, hold: await holdOnceLetGo(keysOf(ref), options.leaseTtlMs) } : found;
-  if (claimed.hold === undefined) return await heldHere(options, ref, claimed);
   try {
-    const outcome = await attemptsOf(options, shutdown, ref, signal, claimed);
+    // The page may have claimed an instance a run here still holds: a run suspending at a wait whose
+    // event marked the record due. The claim moved the revision, so that run can write nothing more
+    // and lets go, handing its hold to this claim; skipping would leave the claim's lease on a record
+    // nobody runs. A run here that does not let go within the lease (one without a lease, hung) keeps it.
+    if (!(await settlesWithin(found.hold.taken, options.leaseTtlMs)) || !(await found.hold.taken)) return await heldHere(options, ref, found);
+    const outcome = await attemptsOf(options, shutdown, ref, signal, found);
     // Closing can stop a claim made by page before its run adopted it (while the workflow was being
-    // resolved, or a run here was letting go): it is given back here. A run that adopted it gave it
-    // back itself, moving its revision, and this compare-and-set is then refused, harmlessly.
-    if (outcome.status === "skipped" && outcome.reason === "closed") await releaseUnstarted(options.provider, claimed, options.leaseTtlMs).catch(() => undefined);
+    // resolved): it is given back here. A run that adopted it gave it back itself, moving its
+    // revision, and this compare-and-set is then refused, harmlessly.
+    if (outcome.status === "skipped" && outcome.reason === "closed") await releaseUnstarted(options.provider, found, options.leaseTtlMs).catch(() => undefined);
     return outcome;
   } finally {
-    claimed.hold.drop();
+    found.hold.drop();
   }
-}
-
-// This process's hold on the instance once no run here holds it, within `ms`; undefined when it is not let go.
-async function holdOnceLetGo(keys: SnapshotKeys, ms: number): Promise<HoldAhead | undefined> {
-  return (await settlesWithin(releasedHere(keys), ms)) ? holdAhead(keys) : undefined;
 }
 
 async function attemptsOf(
@@ -77,6 +72,9 @@ async function attemptsOf(
 ): Promise<RecoveryOutcome> {
   const { retry } = options;
   const keys = keysOf(ref);
+  // A claim made by page holds the instance in this process until a run adopts the hold: that run
+  // may be a later attempt, when the first failed before it started.
+  const hold = found !== undefined && "claimedAt" in found ? found.hold : undefined;
   let lastError: Error | undefined;
   let attempts = 0;
   try {
@@ -88,14 +86,14 @@ async function attemptsOf(
       // A claimed record counts the attempt it is about to run; decisions rest on the count before it.
       const snapshot = claimed !== undefined ? beforeClaim(claimed.snapshot) : tries === 0 && found !== undefined ? (found as WorkflowExecutionSnapshot) : await loadSnapshot(options.provider, keys, signal);
       attempts = snapshot?.attempts ?? attempts;
-      const settled = settledOutcome(options, ref, snapshot, lastError, attempts, claimed !== undefined);
+      const settled = settledOutcome(options, ref, snapshot, lastError, attempts, hold?.pending === true);
       if (settled !== undefined) return settled;
       const current = snapshot as WorkflowExecutionSnapshot;
       // Waiting is not failing: a waiting record is never dead-lettered (its run counts from here).
       if (attempts >= retry.attempts && current.status !== "waiting") return await deadLetter(options, ref, current, lastError, signal);
       // Claims that never reached the store count no attempt there; this bounds them too.
       if (lastError !== undefined && tries >= retry.attempts) return failed(ref, lastError, attempts, false);
-      const attempt = await runAttempt(options, shutdown, ref, current, signal, claimed && { stored: attempts, at: claimed.claimedAt, snapshot: claimed.snapshot, hold: claimed.hold });
+      const attempt = await runAttempt(options, shutdown, ref, current, signal, claimed && { stored: attempts, at: claimed.claimedAt, snapshot: claimed.snapshot }, hold);
       if (attempt.status !== "retry") return attempt;
       lastError = attempt.error;
       attempts = attempt.attempts;
@@ -116,7 +114,7 @@ function settledOutcome(
   snapshot: WorkflowExecutionSnapshot | undefined,
   lastError: Error | undefined,
   attempts: number,
-  // This attempt runs a claim made by page, whose hold in this process is its own.
+  // The hold this process has on the instance is this instance's own, not yet adopted by a run.
   holdsIt: boolean,
 ): RecoveryOutcome | undefined {
   // After a failed attempt, a vanished or completed record means the run ended there (for example
@@ -147,7 +145,8 @@ async function runAttempt(
   signal: AbortSignal,
   // The hooks see `snapshot` as stored before this attempt (a claim's attempt not yet counted), on
   // either path; the run resumes from what the claim wrote.
-  claim: { readonly stored: number; readonly at: number; readonly snapshot: WorkflowExecutionSnapshot; readonly hold: HoldAhead | undefined } | undefined,
+  claim: { readonly stored: number; readonly at: number; readonly snapshot: WorkflowExecutionSnapshot } | undefined,
+  held: HoldAhead | undefined,
 ): Promise<AttemptResult> {
   const stored = claim?.stored ?? snapshot.attempts ?? 0;
   let workflow: Workflow<any> | undefined;
@@ -159,7 +158,7 @@ async function runAttempt(
     workflow = await options.resolveWorkflow(snapshot);
     if (workflow === undefined) throw new UnknownWorkflowError(keysOf(ref), snapshot.workflowName, snapshot.workflowVersion);
     foundry = await options.createFoundry(snapshot);
-    const persistence = { ...options.persistence, instanceId: ref.instanceId, workflowKey: ref.workflowKey, resumes: claim?.snapshot ?? snapshot, claimedAt: claim?.at, held: claim?.hold, shutdown: shutdown.closing, deadline: deadline.signal };
+    const persistence = { ...options.persistence, instanceId: ref.instanceId, workflowKey: ref.workflowKey, resumes: claim?.snapshot ?? snapshot, claimedAt: claim?.at, held, shutdown: shutdown.closing, deadline: deadline.signal };
     addPersistence(foundry, options.provider, persistence);
   } catch (error) {
     deadline.dispose();

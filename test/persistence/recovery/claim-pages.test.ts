@@ -1,7 +1,7 @@
 import { createFoundry, createSmith, type Foundry } from "../../../src/index.js";
 import { describe, expect, it } from "vitest";
 import { usePersistence, type ClaimRequest, type WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
-import { isHeldHere } from "../../../src/persistence/claim.js";
+import { isHeldHere } from "../../../src/persistence/held-here.js";
 import { deferred } from "../../support/promises.js";
 import { runCounts } from "../../support/counted-workflow.js";
 import { recoveryFixture, type RecoveryFixture } from "./fixtures.js";
@@ -164,6 +164,23 @@ describe("resumeAll with a provider that claims in pages", () => {
     await expect(createSmith().forge(fixture.workflow, foundry)).rejects.toMatchObject({ code: "SNAPSHOT_CONFLICT" });
     await release();
     expect(runCounts(fixture.log, 3)).toEqual([0, 4, 4]);
+  });
+
+  it("an attempt that fails before its run started leaves the claim's hold to the next attempt, which runs", async () => {
+    const fixture = recoveryFixture();
+    const { instanceId } = fixture.interrupted();
+    let starts = 0;
+    const flaky = Object.assign(async (_context: unknown, next: () => Promise<unknown>) => next(), {
+      start: () => {
+        if (starts++ === 0) throw new Error("transient");
+      },
+    });
+    const coordinator = fixture.coordinator({ createFoundry: () => createFoundry("Orders").use(flaky) });
+    const report = await coordinator.resumeAll();
+    expect(report.skipped).toEqual([]);
+    expect(report.resumed).toMatchObject([{ instanceId, attempts: 2 }]);
+    expect(runCounts(fixture.log, 3)).toEqual([0, 1, 1]);
+    expect(isHeldHere({ foundryExecutionId: instanceId, workflowId: fixture.workflow.id })).toBe(false);
   });
 
   it("gives back at once what it claimed but did not start when its signal aborts", async () => {
