@@ -72,6 +72,11 @@ export interface HoldAhead {
   readonly taken: Promise<boolean>;
   /** True while taken and neither adopted nor dropped. */
   readonly pending: boolean;
+  /**
+   * True when it was taken over from a holder here rather than at once: that holder may have
+   * written the instance since the claim this hold is for.
+   */
+  readonly handedOver: boolean;
   /** The release, handed over once it is taken: undefined before, and once adopted or dropped. */
   adopt(): (() => void) | undefined;
   /** Lets go unless a run adopted it; one still waiting lets go the instant it is handed over. */
@@ -83,6 +88,7 @@ export function holdAhead(keys: SnapshotKeys): HoldAhead {
   const key = pairKey(keys);
   let state: "waiting" | "pending" | "done" = "waiting";
   let release: (() => void) | undefined;
+  let handedOver = false;
   let settle!: (taken: boolean) => void;
   const taken = new Promise<boolean>((resolve) => (settle = resolve));
   const takeOver = (handed: () => void): void => {
@@ -93,7 +99,7 @@ export function holdAhead(keys: SnapshotKeys): HoldAhead {
   };
   const line = heldHere.get(key);
   if (line === undefined) takeOver(take(key));
-  else line.push(takeOver);
+  else line.push((handed) => ((handedOver = true), takeOver(handed)));
   const handOver = (): (() => void) | undefined => {
     const handed = state === "pending" ? release : undefined;
     if (state === "waiting") settle(false);
@@ -104,6 +110,9 @@ export function holdAhead(keys: SnapshotKeys): HoldAhead {
     taken,
     get pending() {
       return state === "pending";
+    },
+    get handedOver() {
+      return handedOver;
     },
     adopt: () => (state === "pending" ? handOver() : undefined),
     drop: () => handOver()?.(),

@@ -11,6 +11,7 @@ import { callProvider, loadSnapshot } from "../provider-call.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { handedBack } from "../snapshot-state.js";
 import { settlesWithin, withinLease } from "./bounded-wait.js";
+import { holdTaken, movedSinceClaim } from "./claim-hold.js";
 import { releaseUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
 import type { ResolvedCoordinatorOptions } from "./coordinator-options.js";
 import { deadLetterSnapshot, isDeadLetter } from "./dead-letter.js";
@@ -45,18 +46,20 @@ export async function resumeInstance(
   signal: AbortSignal,
   found?: WorkflowExecutionSnapshot | ClaimedSnapshot,
 ): Promise<RecoveryOutcome> {
-  if (found === undefined || !("claimedAt" in found)) return attemptsOf(options, shutdown, ref, signal, found);
+  if (found === undefined || !("claimedAt" in found)) return attemptsOf(options, shutdown, ref, signal, undefined, found);
   try {
     // The page may have claimed an instance a run here still holds: a run suspending at a wait whose
     // event marked the record due. The claim moved the revision, so that run can write nothing more
     // and lets go, handing its hold to this claim; skipping would leave the claim's lease on a record
     // nobody runs. A run here that does not let go within the lease (one without a lease, hung) keeps it.
-    if (!(await settlesWithin(found.hold.taken, options.leaseTtlMs)) || !(await found.hold.taken)) return await heldHere(options, ref, found);
-    const outcome = await attemptsOf(options, shutdown, ref, signal, found);
-    // Closing can stop a claim made by page before its run adopted it (while the workflow was being
-    // resolved): it is given back here. A run that adopted it gave it back itself, moving its
-    // revision, and this compare-and-set is then refused, harmlessly.
-    if (outcome.status === "skipped" && outcome.reason === "closed") await releaseUnstarted(options.provider, found, options.leaseTtlMs).catch(() => undefined);
+    // Stopped meanwhile, by close() or the caller's signal, the attempts below report it at once.
+    const stopped = (): boolean => shutdown.closing.aborted || signal.aborted;
+    if (!(await holdTaken(found.hold, options.leaseTtlMs, [shutdown.closing, signal])) && !stopped()) return await heldHere(options, ref, found);
+    const outcome = await attemptsOf(options, shutdown, ref, signal, found, undefined);
+    // Stopping can end a claim made by page before its run adopted it (while waiting for the hold,
+    // or the workflow was being resolved): it is given back here. A run that adopted it gave it
+    // back itself, moving its revision, and this compare-and-set is then refused, harmlessly.
+    if (stopped() && (outcome.status === "failed" || (outcome.status === "skipped" && outcome.reason === "closed"))) await releaseUnstarted(options.provider, found, options.leaseTtlMs).catch(() => undefined);
     return outcome;
   } finally {
     found.hold.drop();
@@ -68,32 +71,33 @@ async function attemptsOf(
   shutdown: Shutdown,
   ref: InstanceRef,
   signal: AbortSignal,
-  found: WorkflowExecutionSnapshot | ClaimedSnapshot | undefined,
+  // A claim made by page holds the instance in this process until a run adopts the hold: that run
+  // may be a later attempt, when the first failed before it started.
+  claim: ClaimedSnapshot | undefined,
+  listed: WorkflowExecutionSnapshot | undefined,
 ): Promise<RecoveryOutcome> {
   const { retry } = options;
   const keys = keysOf(ref);
-  // A claim made by page holds the instance in this process until a run adopts the hold: that run
-  // may be a later attempt, when the first failed before it started.
-  const hold = found !== undefined && "claimedAt" in found ? found.hold : undefined;
   let lastError: Error | undefined;
   let attempts = 0;
   try {
     for (let tries = 0; ; tries++) {
       if (signal.aborted) return failed(ref, lastError ?? abortError(signal, {}), attempts, false);
       if (shutdown.closing.aborted) return closed(ref);
-      const claimed = tries === 0 && found !== undefined && "claimedAt" in found ? found : undefined;
-      if (claimed?.snapshot.status === "waiting" && shutdown.closing.aborted) return closed(ref);
+      const claimed = tries === 0 ? claim : undefined;
+      const stored = claimed !== undefined && !claimed.hold.handedOver ? claimed.snapshot : tries === 0 && listed !== undefined ? listed : await loadSnapshot(options.provider, keys, signal);
+      if (movedSinceClaim(claim, stored)) return { ...ref, status: "skipped", reason: "claimed", detail: "another run in this process wrote the instance since this coordinator claimed it" };
       // A claimed record counts the attempt it is about to run; decisions rest on the count before it.
-      const snapshot = claimed !== undefined ? beforeClaim(claimed.snapshot) : tries === 0 && found !== undefined ? (found as WorkflowExecutionSnapshot) : await loadSnapshot(options.provider, keys, signal);
+      const snapshot = claimed !== undefined && stored !== undefined ? beforeClaim(stored) : stored;
       attempts = snapshot?.attempts ?? attempts;
-      const settled = settledOutcome(options, ref, snapshot, lastError, attempts, hold?.pending === true);
+      const settled = settledOutcome(options, ref, snapshot, lastError, attempts, claim?.hold.pending === true);
       if (settled !== undefined) return settled;
       const current = snapshot as WorkflowExecutionSnapshot;
       // Waiting is not failing: a waiting record is never dead-lettered (its run counts from here).
       if (attempts >= retry.attempts && current.status !== "waiting") return await deadLetter(options, ref, current, lastError, signal);
       // Claims that never reached the store count no attempt there; this bounds them too.
       if (lastError !== undefined && tries >= retry.attempts) return failed(ref, lastError, attempts, false);
-      const attempt = await runAttempt(options, shutdown, ref, current, signal, claimed && { stored: attempts, at: claimed.claimedAt, snapshot: claimed.snapshot }, hold);
+      const attempt = await runAttempt(options, shutdown, ref, current, signal, claimed && { stored: attempts, at: claimed.claimedAt, snapshot: claimed.snapshot }, claim?.hold);
       if (attempt.status !== "retry") return attempt;
       lastError = attempt.error;
       attempts = attempt.attempts;

@@ -1,4 +1,4 @@
-import { createFoundry, createSmith, type Foundry } from "../../../src/index.js";
+import { createFoundry, createSmith, systemClock, type Foundry } from "../../../src/index.js";
 import { describe, expect, it } from "vitest";
 import { usePersistence, type ClaimRequest, type WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
 import { isHeldHere } from "../../../src/persistence/held-here.js";
@@ -179,6 +179,37 @@ describe("resumeAll with a provider that claims in pages", () => {
     const report = await coordinator.resumeAll();
     expect(report.skipped).toEqual([]);
     expect(report.resumed).toMatchObject([{ instanceId, attempts: 2 }]);
+    expect(runCounts(fixture.log, 3)).toEqual([0, 1, 1]);
+    expect(isHeldHere({ foundryExecutionId: instanceId, workflowId: fixture.workflow.id })).toBe(false);
+  });
+
+  it("a retry whose claim another coordinator here took over meanwhile leaves the instance to it: each step runs once", async () => {
+    // The first attempt fails in a start hook, before its run started. Meanwhile a second coordinator
+    // whose clock is an hour ahead (so the first's lease looks expired) claims the record.
+    const fixture = recoveryFixture();
+    const { instanceId } = fixture.interrupted();
+    const later = fixture.coordinator({ clock: { now: () => Date.now() + 3_600_000, sleep: (ms, signal) => systemClock.sleep(ms, signal) } });
+    const claim = fixture.provider.claim.bind(fixture.provider);
+    const claimedAgain = deferred();
+    let pages = 0;
+    fixture.provider.claim = async (request: ClaimRequest): Promise<WorkflowExecutionSnapshot[]> => {
+      const page = await claim(request);
+      if (page.length > 0 && ++pages === 2) claimedAgain.resolve();
+      return page;
+    };
+    let laterPass: ReturnType<typeof later.resumeAll> | undefined;
+    let starts = 0;
+    const flaky = Object.assign(async (_context: unknown, next: () => Promise<unknown>) => next(), {
+      start: async () => {
+        if (starts++ > 0) return;
+        laterPass = later.resumeAll();
+        await claimedAgain.promise;
+        throw new Error("transient");
+      },
+    });
+    const report = await fixture.coordinator({ createFoundry: () => createFoundry("Orders").use(flaky) }).resumeAll();
+    expect(report.skipped).toMatchObject([{ instanceId, reason: "claimed" }]);
+    expect((await laterPass)?.resumed).toMatchObject([{ instanceId }]);
     expect(runCounts(fixture.log, 3)).toEqual([0, 1, 1]);
     expect(isHeldHere({ foundryExecutionId: instanceId, workflowId: fixture.workflow.id })).toBe(false);
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
+import { createFoundry, createSmith } from "../../../src/index.js";
+import { usePersistence, type WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
 import { untilAborted } from "../../support/promises.js";
 import { runCounts } from "../../support/counted-workflow.js";
 import { deferred } from "../../support/promises.js";
@@ -140,6 +141,34 @@ describe("coordinator.close(): graceful shutdown", () => {
     expect(stored).toMatchObject({ status: "running", attempts: 1, owner: "worker-1" });
     expect(stored?.leaseExpiresAt).toBeUndefined();
     expect(runCounts(fixture.log, 3)).toEqual([0, 0, 0]);
+  });
+
+  it("does not wait a lease for a run here to let go of what a pass claimed: close() gives the claim back at once", async () => {
+    // A run of this process without a lease holds the instance, blocked in operation 1, when the pass claims it.
+    const blocked = deferred();
+    const gate = deferred();
+    const fixture = recoveryFixture({ onForge: (index) => (index === 1 ? (blocked.resolve(), gate.promise) : undefined) });
+    const { instanceId, workflowKey } = fixture.interrupted({ attempts: 1 });
+    const direct = createSmith().forge(fixture.workflow, usePersistence(createFoundry("Orders"), fixture.provider, { instanceId, workflowKey }));
+    await blocked.promise;
+    const claim = fixture.provider.claim.bind(fixture.provider);
+    const claimed = deferred();
+    fixture.provider.claim = async (...args: Parameters<typeof claim>) => {
+      const page = await claim(...args);
+      if (page.length > 0) claimed.resolve();
+      return page;
+    };
+    const worker = fixture.coordinator({ leaseTtlMs: 600_000 });
+    const pass = worker.resumeAll();
+    await claimed.promise;
+    // From the page to the wait for the hold is promise jobs alone: the lane waits once they ran.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(fixture.stored(instanceId)?.leaseExpiresAt).toBeDefined();
+    await worker.close({ timeoutMs: 50 });
+    expect((await pass).skipped).toMatchObject([{ instanceId, reason: "closed" }]);
+    expect(fixture.stored(instanceId)?.leaseExpiresAt).toBeUndefined();
+    gate.resolve();
+    await direct.catch(() => undefined);
   });
 
   it("runs nothing once closed", async () => {
