@@ -24,10 +24,14 @@ export async function holdTaken(hold: HoldAhead, ms: number, stops: readonly Abo
 }
 
 /**
- * True when `stored` is no longer the record `claim` made, while its hold is still pending: a run
- * here held the instance when it was claimed and handed the hold over after writing, or an attempt
- * that never started left the hold unadopted and another claim here ran meanwhile. The claim is void.
+ * True when another claim made in this process since holds `stored`, while `claim`'s hold is still
+ * pending: a live lease that is not the claim's. An attempt that never started left the hold
+ * unadopted, and another coordinator here claimed the record once the claim's lease ran out; that
+ * claim waits for this hold, and runs once it is dropped. A record the claim's lease still covers
+ * (a cancellation wrote it) or none covers (given back) is this instance's to run.
  */
-export function movedSinceClaim(claim: ClaimedSnapshot | undefined, stored: WorkflowExecutionSnapshot | undefined): boolean {
-  return claim !== undefined && claim.hold.pending && stored !== undefined && stored.revision !== claim.snapshot.revision;
+export function claimedSince(claim: ClaimedSnapshot | undefined, stored: WorkflowExecutionSnapshot | undefined, now: number): boolean {
+  if (claim === undefined || !claim.hold.pending || stored === undefined || stored.revision === claim.snapshot.revision) return false;
+  const lease = stored.leaseExpiresAt;
+  return lease !== undefined && lease !== claim.snapshot.leaseExpiresAt && Date.parse(lease) > now;
 }

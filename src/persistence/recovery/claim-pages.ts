@@ -1,3 +1,4 @@
+import { abortError } from "../../abort.js";
 import type { SnapshotKeys } from "../errors.js";
 import { holdAhead, type HoldAhead } from "../held-here.js";
 import { callProvider } from "../provider-call.js";
@@ -8,6 +9,7 @@ import type { ClaimRequest, SnapshotFilter, WorkflowPersistenceProvider } from "
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { givenBack } from "../snapshot-state.js";
 import type { ResolvedCoordinatorOptions } from "./coordinator-options.js";
+import type { RecoveryOutcome } from "./report.js";
 
 /** A record the provider's `claim()` stored as this coordinator's: the run adopts it without writing a claim. */
 export interface ClaimedSnapshot {
@@ -67,6 +69,22 @@ export async function releaseUnstarted(provider: WorkflowPersistenceProvider, { 
   } finally {
     hold.drop();
   }
+}
+
+/**
+ * Gives back a claimed record that will not start (the coordinator is closing, or the caller's
+ * signal aborted), and says so: skipped as `closed`, or failed with the signal's abort error and
+ * the attempts as stored after the give-back.
+ */
+export async function giveBackUnstarted(provider: WorkflowPersistenceProvider, claimed: ClaimedSnapshot, signal: AbortSignal, leaseTtlMs: number): Promise<RecoveryOutcome> {
+  const ref = { instanceId: claimed.snapshot.foundryExecutionId, workflowKey: claimed.snapshot.workflowId };
+  try {
+    await releaseUnstarted(provider, claimed, leaseTtlMs);
+  } catch (error) {
+    return { ...ref, status: "failed", error: error instanceof Error ? error : new Error(String(error)), attempts: claimed.snapshot.attempts ?? 0, deadLettered: false };
+  }
+  if (signal.aborted) return { ...ref, status: "failed", error: abortError(signal, {}), attempts: Math.max(0, (claimed.snapshot.attempts ?? 1) - 1), deadLettered: false };
+  return { ...ref, status: "skipped", reason: "closed", detail: "the coordinator is closing; the claim was given back for another worker" };
 }
 
 

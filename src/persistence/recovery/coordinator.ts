@@ -1,4 +1,4 @@
-import { abortError, neverAborted, sharedSignal } from "../../abort.js";
+import { neverAborted, sharedSignal } from "../../abort.js";
 import { requireDelayMs, requireFunction, requireName, requireOptionalSignal, requireOptionsObject, requireTimerMs, rejectUnknownKeys } from "../../internal/validate.js";
 import type { Workflow } from "../../workflow.js";
 import { SnapshotConflictError, type SnapshotCorruptedError } from "../errors.js";
@@ -10,7 +10,7 @@ import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { resolveCoordinatorOptions, type RecoveryCoordinatorOptions, type ResolvedCoordinatorOptions } from "./coordinator-options.js";
 import { enqueuedSnapshot, type EnqueueOptions } from "./enqueue.js";
 import { dueSnapshots, listSnapshots } from "./list.js";
-import { QueuedClaims, claimPage, claimsPages, releaseUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
+import { QueuedClaims, claimPage, claimsPages, giveBackUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
 import { reportOf, type InstanceRef, type RecoveryOutcome, type RecoveryReport } from "./report.js";
 import { settlesWithin } from "./bounded-wait.js";
 import { keysOf, resumeInstance } from "./resume-instance.js";
@@ -147,18 +147,7 @@ class Coordinator implements RecoveryCoordinator {
 
   // A claimed record that will not start now (closing, or the caller's signal aborted) is given back at once.
   async #giveBack(claimed: ClaimedSnapshot, signal: AbortSignal, outcomes: RecoveryOutcome[]): Promise<void> {
-    outcomes.push(this.#options.report(await this.#givenBack(claimed, signal)));
-  }
-
-  async #givenBack(claimed: ClaimedSnapshot, signal: AbortSignal): Promise<RecoveryOutcome> {
-    const ref = { instanceId: claimed.snapshot.foundryExecutionId, workflowKey: claimed.snapshot.workflowId };
-    try {
-      await releaseUnstarted(this.#options.provider, claimed, this.#options.leaseTtlMs);
-    } catch (error) {
-      return { ...ref, status: "failed", error: error instanceof Error ? error : new Error(String(error)), attempts: claimed.snapshot.attempts ?? 0, deadLettered: false };
-    }
-    if (signal.aborted) return { ...ref, status: "failed", error: abortError(signal, {}), attempts: Math.max(0, (claimed.snapshot.attempts ?? 1) - 1), deadLettered: false };
-    return { ...ref, status: "skipped", reason: "closed", detail: "the coordinator is closing; the claim was given back for another worker" };
+    outcomes.push(this.#options.report(await giveBackUnstarted(this.#options.provider, claimed, signal, this.#options.leaseTtlMs)));
   }
 
   enqueue(workflow: Workflow<any>, options: EnqueueOptions, runOptions: RecoveryRunOptions = {}): Promise<InstanceRef> {

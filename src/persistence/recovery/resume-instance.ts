@@ -11,8 +11,8 @@ import { callProvider, loadSnapshot } from "../provider-call.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { handedBack } from "../snapshot-state.js";
 import { settlesWithin, withinLease } from "./bounded-wait.js";
-import { holdTaken, movedSinceClaim } from "./claim-hold.js";
-import { releaseUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
+import { claimedSince, holdTaken } from "./claim-hold.js";
+import { giveBackUnstarted, releaseUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
 import type { ResolvedCoordinatorOptions } from "./coordinator-options.js";
 import { deadLetterSnapshot, isDeadLetter } from "./dead-letter.js";
 import { RetriesExhaustedError, UnknownWorkflowError } from "./errors.js";
@@ -52,14 +52,15 @@ export async function resumeInstance(
     // event marked the record due. The claim moved the revision, so that run can write nothing more
     // and lets go, handing its hold to this claim; skipping would leave the claim's lease on a record
     // nobody runs. A run here that does not let go within the lease (one without a lease, hung) keeps it.
-    // Stopped meanwhile, by close() or the caller's signal, the attempts below report it at once.
-    const stopped = (): boolean => shutdown.closing.aborted || signal.aborted;
-    if (!(await holdTaken(found.hold, options.leaseTtlMs, [shutdown.closing, signal])) && !stopped()) return await heldHere(options, ref, found);
+    // Stopped meanwhile, by close() or the caller's signal, it is given back at once.
+    if (!(await holdTaken(found.hold, options.leaseTtlMs, [shutdown.closing, signal]))) {
+      return shutdown.closing.aborted || signal.aborted ? await giveBackUnstarted(options.provider, found, signal, options.leaseTtlMs) : await heldHere(options, ref, found);
+    }
     const outcome = await attemptsOf(options, shutdown, ref, signal, found, undefined);
-    // Stopping can end a claim made by page before its run adopted it (while waiting for the hold,
-    // or the workflow was being resolved): it is given back here. A run that adopted it gave it
-    // back itself, moving its revision, and this compare-and-set is then refused, harmlessly.
-    if (stopped() && (outcome.status === "failed" || (outcome.status === "skipped" && outcome.reason === "closed"))) await releaseUnstarted(options.provider, found, options.leaseTtlMs).catch(() => undefined);
+    // Closing can stop a claim made by page before its run adopted it (while the workflow was being
+    // resolved): it is given back here. A run that adopted it gave it back itself, moving its
+    // revision, and this compare-and-set is then refused, harmlessly.
+    if (outcome.status === "skipped" && outcome.reason === "closed") await releaseUnstarted(options.provider, found, options.leaseTtlMs).catch(() => undefined);
     return outcome;
   } finally {
     found.hold.drop();
@@ -85,10 +86,12 @@ async function attemptsOf(
       if (signal.aborted) return failed(ref, lastError ?? abortError(signal, {}), attempts, false);
       if (shutdown.closing.aborted) return closed(ref);
       const claimed = tries === 0 ? claim : undefined;
-      const stored = claimed !== undefined && !claimed.hold.handedOver ? claimed.snapshot : tries === 0 && listed !== undefined ? listed : await loadSnapshot(options.provider, keys, signal);
-      if (movedSinceClaim(claim, stored)) return { ...ref, status: "skipped", reason: "claimed", detail: "another run in this process wrote the instance since this coordinator claimed it" };
-      // A claimed record counts the attempt it is about to run; decisions rest on the count before it.
-      const snapshot = claimed !== undefined && stored !== undefined ? beforeClaim(stored) : stored;
+      const stored = claimed !== undefined && !claimed.hold.handedOver ? claimed.snapshot : tries === 0 && listed !== undefined ? listed : await withinLease(loadSnapshot(options.provider, keys, signal), options.leaseTtlMs);
+      if (claimedSince(claim, stored, options.clock.now())) return { ...ref, status: "skipped", reason: "claimed", detail: "another claim or run of this process took it over since this claim" };
+      // A claim still as stored is adopted: it counts the attempt it is about to run, and decisions
+      // rest on the count before it. One a run here wrote over is claimed afresh.
+      const adopting = claimed !== undefined && stored?.revision === claimed.snapshot.revision;
+      const snapshot = adopting ? beforeClaim(claimed.snapshot) : stored;
       attempts = snapshot?.attempts ?? attempts;
       const settled = settledOutcome(options, ref, snapshot, lastError, attempts, claim?.hold.pending === true);
       if (settled !== undefined) return settled;
@@ -97,7 +100,7 @@ async function attemptsOf(
       if (attempts >= retry.attempts && current.status !== "waiting") return await deadLetter(options, ref, current, lastError, signal);
       // Claims that never reached the store count no attempt there; this bounds them too.
       if (lastError !== undefined && tries >= retry.attempts) return failed(ref, lastError, attempts, false);
-      const attempt = await runAttempt(options, shutdown, ref, current, signal, claimed && { stored: attempts, at: claimed.claimedAt, snapshot: claimed.snapshot }, claim?.hold);
+      const attempt = await runAttempt(options, shutdown, ref, current, signal, adopting ? { stored: attempts, at: claimed.claimedAt, snapshot: claimed.snapshot } : undefined, claim?.hold);
       if (attempt.status !== "retry") return attempt;
       lastError = attempt.error;
       attempts = attempt.attempts;

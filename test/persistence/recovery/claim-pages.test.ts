@@ -1,10 +1,10 @@
-import { createFoundry, createSmith, systemClock, type Foundry } from "../../../src/index.js";
+import { createFoundry } from "../../../src/index.js";
 import { describe, expect, it } from "vitest";
-import { usePersistence, type ClaimRequest, type WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
+import type { ClaimRequest, WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
 import { isHeldHere } from "../../../src/persistence/held-here.js";
 import { deferred } from "../../support/promises.js";
 import { runCounts } from "../../support/counted-workflow.js";
-import { recoveryFixture, type RecoveryFixture } from "./fixtures.js";
+import { aClaimWaitingForALane, holdingFirstAndThird, recoveryFixture, type RecoveryFixture } from "./fixtures.js";
 
 // Counts every call the coordinator makes to the fixture's memory provider, by method.
 function countCalls(fixture: RecoveryFixture): Record<string, number> {
@@ -14,21 +14,6 @@ function countCalls(fixture: RecoveryFixture): Record<string, number> {
     (fixture.provider as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => ((calls[method] = (calls[method] ?? 0) + 1), original(...args));
   }
   return calls;
-}
-
-/**
- * An onForge hook holding the first and third instances to start until `gate` settles; `started`
- * lists the instances in the order they started.
- */
-function holdingFirstAndThird(gate: Promise<void>, onThird: () => void = () => undefined) {
-  const started: string[] = [];
-  const onForge = (_index: number, _attempt: number, foundry: Foundry<any>): Promise<void> | undefined => {
-    if (!started.includes(foundry.executionId)) started.push(foundry.executionId);
-    const position = started.indexOf(foundry.executionId);
-    if (position === 2) onThird();
-    return position === 0 || position === 2 ? gate : undefined;
-  };
-  return { onForge, started };
 }
 
 describe("resumeAll with a provider that claims in pages", () => {
@@ -145,75 +130,6 @@ describe("resumeAll with a provider that claims in pages", () => {
     expect(runCounts(fixture.log, 3)).toEqual([0, 4, 4]);
   });
 
-  it("another coordinator of this process, with the same owner, leaves a claim waiting for a lane to the pass that made it", async () => {
-    const { fixture, waiting, release } = await aClaimWaitingForALane();
-    const other = fixture.coordinator({ concurrency: 1 });
-    expect(await other.resume(waiting, fixture.workflow.id)).toMatchObject({ status: "skipped", reason: "claimed" });
-    expect((await other.resumeAll()).resumed).toEqual([]);
-    const report = await release();
-    expect(report.resumed.map((item) => item.instanceId)).toContain(waiting);
-    expect(report.resumed.map((item) => item.attempts)).toEqual([1, 1, 1, 1]);
-    expect(runCounts(fixture.log, 3)).toEqual([0, 4, 4]);
-    expect(isHeldHere({ foundryExecutionId: waiting, workflowId: fixture.workflow.id })).toBe(false);
-    await other.close();
-  });
-
-  it("a persisted run of this process, with the same owner, is refused an instance whose claim waits for a lane", async () => {
-    const { fixture, waiting, release } = await aClaimWaitingForALane();
-    const foundry = usePersistence(createFoundry("Orders"), fixture.provider, { instanceId: waiting, workflowKey: fixture.workflow.id, owner: "worker-1", lease: { ttlMs: 5_000 } });
-    await expect(createSmith().forge(fixture.workflow, foundry)).rejects.toMatchObject({ code: "SNAPSHOT_CONFLICT" });
-    await release();
-    expect(runCounts(fixture.log, 3)).toEqual([0, 4, 4]);
-  });
-
-  it("an attempt that fails before its run started leaves the claim's hold to the next attempt, which runs", async () => {
-    const fixture = recoveryFixture();
-    const { instanceId } = fixture.interrupted();
-    let starts = 0;
-    const flaky = Object.assign(async (_context: unknown, next: () => Promise<unknown>) => next(), {
-      start: () => {
-        if (starts++ === 0) throw new Error("transient");
-      },
-    });
-    const coordinator = fixture.coordinator({ createFoundry: () => createFoundry("Orders").use(flaky) });
-    const report = await coordinator.resumeAll();
-    expect(report.skipped).toEqual([]);
-    expect(report.resumed).toMatchObject([{ instanceId, attempts: 2 }]);
-    expect(runCounts(fixture.log, 3)).toEqual([0, 1, 1]);
-    expect(isHeldHere({ foundryExecutionId: instanceId, workflowId: fixture.workflow.id })).toBe(false);
-  });
-
-  it("a retry whose claim another coordinator here took over meanwhile leaves the instance to it: each step runs once", async () => {
-    // The first attempt fails in a start hook, before its run started. Meanwhile a second coordinator
-    // whose clock is an hour ahead (so the first's lease looks expired) claims the record.
-    const fixture = recoveryFixture();
-    const { instanceId } = fixture.interrupted();
-    const later = fixture.coordinator({ clock: { now: () => Date.now() + 3_600_000, sleep: (ms, signal) => systemClock.sleep(ms, signal) } });
-    const claim = fixture.provider.claim.bind(fixture.provider);
-    const claimedAgain = deferred();
-    let pages = 0;
-    fixture.provider.claim = async (request: ClaimRequest): Promise<WorkflowExecutionSnapshot[]> => {
-      const page = await claim(request);
-      if (page.length > 0 && ++pages === 2) claimedAgain.resolve();
-      return page;
-    };
-    let laterPass: ReturnType<typeof later.resumeAll> | undefined;
-    let starts = 0;
-    const flaky = Object.assign(async (_context: unknown, next: () => Promise<unknown>) => next(), {
-      start: async () => {
-        if (starts++ > 0) return;
-        laterPass = later.resumeAll();
-        await claimedAgain.promise;
-        throw new Error("transient");
-      },
-    });
-    const report = await fixture.coordinator({ createFoundry: () => createFoundry("Orders").use(flaky) }).resumeAll();
-    expect(report.skipped).toMatchObject([{ instanceId, reason: "claimed" }]);
-    expect((await laterPass)?.resumed).toMatchObject([{ instanceId }]);
-    expect(runCounts(fixture.log, 3)).toEqual([0, 1, 1]);
-    expect(isHeldHere({ foundryExecutionId: instanceId, workflowId: fixture.workflow.id })).toBe(false);
-  });
-
   it("gives back at once what it claimed but did not start when its signal aborts", async () => {
     const gate = deferred();
     const fixture = recoveryFixture({ onForge: (_index, _attempt, _foundry, signal) => (signal.aborted ? undefined : gate.promise) });
@@ -252,31 +168,6 @@ describe("resumeAll with a provider that claims in pages", () => {
     expect(refs.map((ref) => ref.instanceId)).toEqual(expect.arrayContaining(givenBack));
   });
 });
-
-/**
- * Four interrupted instances and a pass with two lanes, the first and third runs to start held: the
- * second page's other record is claimed and waits for a lane. `release` lets the pass finish.
- */
-async function aClaimWaitingForALane() {
-  const gate = deferred();
-  const thirdStarted = deferred();
-  const { onForge, started } = holdingFirstAndThird(gate.promise, thirdStarted.resolve);
-  const fixture = recoveryFixture({ onForge });
-  for (let index = 0; index < 4; index++) fixture.interrupted();
-  const claim = fixture.provider.claim.bind(fixture.provider);
-  const pages: string[][] = [];
-  fixture.provider.claim = async (request: ClaimRequest): Promise<WorkflowExecutionSnapshot[]> => {
-    const page = await claim(request);
-    pages.push(page.map((snapshot) => snapshot.foundryExecutionId));
-    return page;
-  };
-  const coordinator = fixture.coordinator({ concurrency: 2, leaseTtlMs: 60_000 });
-  const pass = coordinator.resumeAll();
-  await thirdStarted.promise;
-  const waiting = pages[1]!.find((instanceId) => !started.includes(instanceId))!;
-  const release = async () => (gate.resolve(), await pass);
-  return { fixture, coordinator, waiting, release };
-}
 
 async function vitestWaitFor(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((resolve) => setImmediate(resolve));

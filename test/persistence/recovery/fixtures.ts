@@ -1,13 +1,16 @@
 import { randomUUID } from "node:crypto";
-import type { Workflow } from "../../../src/index.js";
+import { createFoundry, createSmith, type Foundry, type Workflow } from "../../../src/index.js";
 import {
   MemoryPersistenceProvider,
   createRecoveryCoordinator,
+  usePersistence,
   type RecoveryCoordinator,
   type RecoveryCoordinatorOptions,
+  type ClaimRequest,
   type WorkflowExecutionSnapshot,
 } from "../../../src/persistence/index.js";
 import { fingerprintOf } from "../../../src/persistence/snapshot.js";
+import { deferred } from "../../support/promises.js";
 import { countedWorkflow, operationLog, type CountedOptions, type OperationLog } from "../../support/counted-workflow.js";
 
 export interface RecoveryFixture {
@@ -80,4 +83,70 @@ export function recoveryFixture(counted: CountedOptions & { readonly listOnly?: 
       });
     },
   };
+}
+
+/**
+ * An onForge hook holding the first and third instances to start until `gate` settles; `started`
+ * lists the instances in the order they started.
+ */
+export function holdingFirstAndThird(gate: Promise<void>, onThird: () => void = () => undefined) {
+  const started: string[] = [];
+  const onForge = (_index: number, _attempt: number, foundry: Foundry<any>): Promise<void> | undefined => {
+    if (!started.includes(foundry.executionId)) started.push(foundry.executionId);
+    const position = started.indexOf(foundry.executionId);
+    if (position === 2) onThird();
+    return position === 0 || position === 2 ? gate : undefined;
+  };
+  return { onForge, started };
+}
+
+/**
+ * Four interrupted instances and a pass with two lanes, the first and third runs to start held: the
+ * second page's other record is claimed and waits for a lane. `release` lets the pass finish.
+ */
+export async function aClaimWaitingForALane() {
+  const gate = deferred();
+  const thirdStarted = deferred();
+  const { onForge, started } = holdingFirstAndThird(gate.promise, thirdStarted.resolve);
+  const fixture = recoveryFixture({ onForge });
+  for (let index = 0; index < 4; index++) fixture.interrupted();
+  const claim = fixture.provider.claim.bind(fixture.provider);
+  const pages: string[][] = [];
+  fixture.provider.claim = async (request: ClaimRequest): Promise<WorkflowExecutionSnapshot[]> => {
+    const page = await claim(request);
+    pages.push(page.map((snapshot) => snapshot.foundryExecutionId));
+    return page;
+  };
+  const coordinator = fixture.coordinator({ concurrency: 2, leaseTtlMs: 60_000 });
+  const pass = coordinator.resumeAll();
+  await thirdStarted.promise;
+  const waiting = pages[1]!.find((instanceId) => !started.includes(instanceId))!;
+  const release = async () => (gate.resolve(), await pass);
+  return { fixture, coordinator, waiting, release };
+}
+
+/**
+ * An interrupted instance held by a run of this process without a lease, blocked in operation 1
+ * until `release()`; `direct` settles with that run's result or error. `claimed` resolves once a
+ * pass has claimed the instance and its lane waits for that run to let go (the way from the page
+ * to that wait is promise jobs alone).
+ */
+export async function heldByARunHere(overrides: Partial<WorkflowExecutionSnapshot> = {}) {
+  const blocked = deferred();
+  const gate = deferred();
+  const fixture = recoveryFixture({ onForge: (index) => (index === 1 ? (blocked.resolve(), gate.promise) : undefined) });
+  const { instanceId, workflowKey } = fixture.interrupted(overrides);
+  const direct = createSmith()
+    .forge(fixture.workflow, usePersistence(createFoundry("Orders"), fixture.provider, { instanceId, workflowKey }))
+    .catch((error: unknown) => error);
+  await blocked.promise;
+  const claim = fixture.provider.claim.bind(fixture.provider);
+  const claimedPage = deferred();
+  fixture.provider.claim = async (request: ClaimRequest): Promise<WorkflowExecutionSnapshot[]> => {
+    const page = await claim(request);
+    if (page.length > 0) claimedPage.resolve();
+    return page;
+  };
+  const claimed = claimedPage.promise.then(() => new Promise((resolve) => setImmediate(resolve)));
+  return { fixture, instanceId, workflowKey, direct, claimed, release: () => gate.resolve() };
 }

@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { createFoundry, createSmith } from "../../../src/index.js";
-import { usePersistence, type WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
+import type { WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
 import { untilAborted } from "../../support/promises.js";
 import { runCounts } from "../../support/counted-workflow.js";
 import { deferred } from "../../support/promises.js";
-import { recoveryFixture } from "./fixtures.js";
+import { heldByARunHere, recoveryFixture } from "./fixtures.js";
 
 // The fixture's instances have operation 0 done; operations 1 and 2 remain.
 describe("coordinator.close(): graceful shutdown", () => {
@@ -145,30 +144,16 @@ describe("coordinator.close(): graceful shutdown", () => {
 
   it("does not wait a lease for a run here to let go of what a pass claimed: close() gives the claim back at once", async () => {
     // A run of this process without a lease holds the instance, blocked in operation 1, when the pass claims it.
-    const blocked = deferred();
-    const gate = deferred();
-    const fixture = recoveryFixture({ onForge: (index) => (index === 1 ? (blocked.resolve(), gate.promise) : undefined) });
-    const { instanceId, workflowKey } = fixture.interrupted({ attempts: 1 });
-    const direct = createSmith().forge(fixture.workflow, usePersistence(createFoundry("Orders"), fixture.provider, { instanceId, workflowKey }));
-    await blocked.promise;
-    const claim = fixture.provider.claim.bind(fixture.provider);
-    const claimed = deferred();
-    fixture.provider.claim = async (...args: Parameters<typeof claim>) => {
-      const page = await claim(...args);
-      if (page.length > 0) claimed.resolve();
-      return page;
-    };
+    const { fixture, instanceId, direct, claimed, release } = await heldByARunHere({ attempts: 1 });
     const worker = fixture.coordinator({ leaseTtlMs: 600_000 });
     const pass = worker.resumeAll();
-    await claimed.promise;
-    // From the page to the wait for the hold is promise jobs alone: the lane waits once they ran.
-    await new Promise((resolve) => setImmediate(resolve));
+    await claimed;
     expect(fixture.stored(instanceId)?.leaseExpiresAt).toBeDefined();
     await worker.close({ timeoutMs: 50 });
     expect((await pass).skipped).toMatchObject([{ instanceId, reason: "closed" }]);
     expect(fixture.stored(instanceId)?.leaseExpiresAt).toBeUndefined();
-    gate.resolve();
-    await direct.catch(() => undefined);
+    release();
+    await direct;
   });
 
   it("runs nothing once closed", async () => {
