@@ -73,8 +73,8 @@ export interface HoldAhead {
   /** True while taken and neither adopted nor dropped. */
   readonly pending: boolean;
   /**
-   * True when it was taken over from a holder here rather than at once: that holder may have
-   * written the instance since the claim this hold is for.
+   * True when it waits in line, or waited, to take over from a holder here rather than being taken
+   * at once: that holder may have written the instance since the claim this hold is for.
    */
   readonly handedOver: boolean;
   /** The release, handed over once it is taken: undefined before, and once adopted or dropped. */
@@ -88,7 +88,6 @@ export function holdAhead(keys: SnapshotKeys): HoldAhead {
   const key = pairKey(keys);
   let state: "waiting" | "pending" | "done" = "waiting";
   let release: (() => void) | undefined;
-  let handedOver = false;
   let settle!: (taken: boolean) => void;
   const taken = new Promise<boolean>((resolve) => (settle = resolve));
   const takeOver = (handed: () => void): void => {
@@ -99,7 +98,7 @@ export function holdAhead(keys: SnapshotKeys): HoldAhead {
   };
   const line = heldHere.get(key);
   if (line === undefined) takeOver(take(key));
-  else line.push((handed) => ((handedOver = true), takeOver(handed)));
+  else line.push(takeOver);
   const handOver = (): (() => void) | undefined => {
     const handed = state === "pending" ? release : undefined;
     if (state === "waiting") settle(false);
@@ -111,9 +110,7 @@ export function holdAhead(keys: SnapshotKeys): HoldAhead {
     get pending() {
       return state === "pending";
     },
-    get handedOver() {
-      return handedOver;
-    },
+    handedOver: line !== undefined,
     adopt: () => (state === "pending" ? handOver() : undefined),
     drop: () => handOver()?.(),
   };
