@@ -87,7 +87,6 @@ export async function giveBackUnstarted(provider: WorkflowPersistenceProvider, c
   return { ...ref, status: "skipped", reason: "closed", detail: "the coordinator is closing; the claim was given back for another worker" };
 }
 
-
 /**
  * The claims of a pass waiting for a lane, oldest first. A page holds `concurrency` records, so
  * behind long operations a claim can wait longer than its lease, which nothing renews before its
