@@ -57,11 +57,14 @@ export async function resumeInstance(
       return shutdown.closing.aborted || signal.aborted ? await giveBackUnstarted(options.provider, found, signal, options.leaseTtlMs) : await heldHere(options, ref, found);
     }
     const outcome = await attemptsOf(options, shutdown, ref, signal, found, undefined);
-    // Closing can stop a claim made by page before its run adopted it (while the workflow was being
-    // resolved): it is given back here. A run that adopted it gave it back itself, moving its
-    // revision, and this compare-and-set is then refused, harmlessly.
-    if (outcome.status === "skipped" && outcome.reason === "closed") await releaseUnstarted(options.provider, found, options.leaseTtlMs).catch(() => undefined);
-    return outcome;
+    // Closing or the caller's signal can stop a claim made by page before its run started (while
+    // the workflow was being resolved): it is given back here, its attempt not counted. A run that
+    // closing stopped and that wrote has moved the revision, and this compare-and-set is then
+    // refused, harmlessly; one the caller's signal stopped after it adopted the hold keeps its count.
+    const unstarted = outcome.status === "skipped" ? outcome.reason === "closed" : outcome.status === "failed" && signal.aborted && found.hold.pending;
+    if (!unstarted) return outcome;
+    const givenBack = await releaseUnstarted(options.provider, found, options.leaseTtlMs).then(() => true, () => false);
+    return givenBack && outcome.status === "failed" ? { ...outcome, attempts: Math.max(0, (found.snapshot.attempts ?? 1) - 1) } : outcome;
   } finally {
     found.hold.drop();
   }
@@ -236,7 +239,6 @@ async function heldHere(options: ResolvedCoordinatorOptions, ref: InstanceRef, c
   await releaseUnstarted(options.provider, claimed, options.leaseTtlMs).catch(() => undefined);
   return { ...ref, status: "skipped", reason: "claimed", detail: "another run in this process is running it" };
 }
-
 
 function closed(ref: InstanceRef): SkippedInstance {
   return { ...ref, status: "skipped", reason: "closed", detail: "the coordinator is closing; the claim was given back for another worker" };

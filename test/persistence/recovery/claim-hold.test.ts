@@ -96,6 +96,25 @@ describe("a claim made by page holds its instance in this process", () => {
     expect(stored?.leaseExpiresAt).toBeDefined();
   });
 
+  it("an abort of the caller's signal while the workflow is being resolved gives the claim back, its attempt not counted", async () => {
+    const fixture = recoveryFixture();
+    const { instanceId, workflowKey } = fixture.interrupted({ attempts: 1 });
+    const resolving = deferred();
+    const resolved = deferred();
+    const controller = new AbortController();
+    const coordinator = fixture.coordinator({ leaseTtlMs: 600_000, resolveWorkflow: async () => (resolving.resolve(), await resolved.promise, fixture.workflow) });
+    const pass = coordinator.resumeAll(undefined, { signal: controller.signal });
+    await resolving.promise;
+    expect(fixture.stored(instanceId)).toMatchObject({ attempts: 2 });
+    controller.abort();
+    resolved.resolve();
+    expect((await pass).failed).toMatchObject([{ instanceId, attempts: 1, error: { name: "AbortError" } }]);
+    expect(fixture.stored(instanceId)).toMatchObject({ attempts: 1 });
+    expect(fixture.stored(instanceId)?.leaseExpiresAt).toBeUndefined();
+    expect(isHeldHere({ foundryExecutionId: instanceId, workflowId: workflowKey })).toBe(false);
+    expect(runCounts(fixture.log, 3)).toEqual([0, 0, 0]);
+  });
+
   it("a cancellation during the pause between attempts is honoured by the retry, which holds the claim's hold", async () => {
     const fixture = recoveryFixture();
     const { instanceId, workflowKey } = fixture.interrupted();
