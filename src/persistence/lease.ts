@@ -164,10 +164,14 @@ export class LeaseKeeper {
     this.#renewalsStopped = false;
   }
 
-  /** The run settled: nothing more to watch. */
-  close(): Promise<void> {
+  /**
+   * The run settled: resolves once a renewal in flight has landed, then stops watching. The expiry
+   * watch goes on meanwhile, so a renewal that hangs is given up once the lease ran out (the claim
+   * is then lost), and the run still settles within about one TTL.
+   */
+  async close(): Promise<void> {
+    await this.stopRenewing();
     clearInterval(this.#timer);
-    return this.stopRenewing();
   }
 
   #expireIfDue(): void {

@@ -46,7 +46,7 @@ export class RunClaim {
     return new RunClaim(keys, ttlMs, writes);
   }
 
-  /** The run settled: resolves once a renewal in flight has landed. */
+  /** The run settled: resolves once a renewal in flight has landed, or the lease ran out while it hung. */
   close(): Promise<void> {
     return this.#lease.close();
   }

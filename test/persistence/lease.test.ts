@@ -1,7 +1,8 @@
 import { describe, it, expect, vi } from "vitest";
 import { createFoundry } from "../../src/index.js";
 import { MemoryPersistenceProvider, SnapshotConflictError, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
-import { deferred, sleep, untilAborted } from "../support/promises.js";
+import { deferred, settledWithin, sleep, untilAborted } from "../support/promises.js";
+import { isHeldHere } from "../../src/persistence/held-here.js";
 import { rejectionOf } from "../support/promises.js";
 import { RecordingProvider } from "../support/recording-provider.js";
 import { uniqueKeys } from "../support/run-snapshots.js";
@@ -128,24 +129,56 @@ describe("renewals and saves never overlap", () => {
   });
 
   it("settles a run only after a renewal in flight landed, and writes nothing after that", async () => {
-    let slowRenewal: Promise<void> | undefined;
+    const renewing = deferred();
+    const landing = deferred();
     const provider = new RecordingProvider(undefined, {
-      save: (_snapshot, attempt) => (attempt === 3 ? (slowRenewal = sleep(ttlMs)) : undefined),
+      save: (_snapshot, attempt) => (attempt === 3 ? (renewing.resolve(), landing.promise) : undefined),
     });
     const keys = uniqueKeys();
     // The operation fails while the renewal is in flight; nothing else is saved after it.
     const foundry = createFoundry("EndsDuringRenewal")
       .withOperation("first", () => undefined)
       .withOperation("fails", async () => {
-        while (slowRenewal === undefined) await sleep(5);
+        await renewing.promise;
         throw new Error("boom");
       });
-    usePersistence(foundry, provider, { ...keys, persistOnFailure: false, lease: { ttlMs } });
-    await rejectionOf(foundry.forge());
+    // A lease long enough that the renewal lands well within it, however late its timer fires.
+    usePersistence(foundry, provider, { ...keys, persistOnFailure: false, lease: { ttlMs: ttlMs * 10 } });
+    const run = rejectionOf(foundry.forge());
+    // The run waits for the renewal.
+    expect(await settledWithin(run, 20)).toBe("pending");
+    landing.resolve();
+    await run;
     const stored = provider.inner.tryLoad(keys.instanceId, keys.workflowKey)?.revision;
     await sleep(ttlMs * 2);
     expect(stored).toBe(3);
     expect(provider.inner.tryLoad(keys.instanceId, keys.workflowKey)?.revision).toBe(stored);
+  });
+
+  it("settles a run whose renewal in flight never answers once the lease ran out, letting go of the instance", async () => {
+    const store = new MemoryPersistenceProvider();
+    let renewals = 0;
+    const renewing = deferred();
+    // Saves that follow the first checkpoint never answer: the first of them is a renewal.
+    const provider: WorkflowPersistenceProvider = {
+      capabilities: store.capabilities,
+      save: (snapshot, signal) => (snapshot.revision > 2 ? (renewals++, renewing.resolve(), new Promise<never>(() => undefined)) : store.save(snapshot, signal)),
+      tryLoad: (id, key, signal) => store.tryLoad(id, key, signal),
+      delete: (id, key, signal) => store.delete(id, key, signal),
+    };
+    const keys = uniqueKeys();
+    const controller = new AbortController();
+    const foundry = createFoundry("HungRenewal")
+      .withOperation("first", () => undefined)
+      .withOperation("long", (_input, _foundry, signal) => untilAborted(signal));
+    usePersistence(foundry, provider, { ...keys, lease: { ttlMs } });
+    const run = rejectionOf(foundry.forge({ signal: controller.signal }));
+    await renewing.promise;
+    // The caller gives up while the renewal hangs: the run ends without a save of its own.
+    controller.abort(new Error("caller gave up"));
+    await run;
+    expect(renewals).toBe(1);
+    expect(isHeldHere({ foundryExecutionId: keys.instanceId, workflowId: keys.workflowKey })).toBe(false);
   });
 
   it("starts no renewal while a slow checkpoint is being saved", async () => {
