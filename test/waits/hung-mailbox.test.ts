@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import { createFoundry, createSmith } from "../../src/index.js";
+import { isHeldHere } from "../../src/persistence/held-here.js";
+import { MemoryPersistenceProvider, PersistenceError, usePersistence } from "../../src/persistence/index.js";
+import { rejectionOf } from "../support/promises.js";
+import { approvalWorkflow } from "./helpers.js";
+
+// A leased run settles within about one lease even when the store hangs instead of failing: the
+// mailbox reads of a wait too, before the waiting save (the lease is renewed meanwhile) and after it
+// (no lease keeper guards that one).
+
+/** `memory` whose `receive()` never answers on the calls numbered in `hung` (1 for the first). */
+function hangingReceive(memory: MemoryPersistenceProvider, hung: readonly number[]): MemoryPersistenceProvider {
+  let calls = 0;
+  return new Proxy(memory, {
+    get(target, key) {
+      const value = Reflect.get(target, key, target) as unknown;
+      if (key === "receive") return (...args: Parameters<MemoryPersistenceProvider["receive"]>) => (hung.includes(++calls) ? new Promise<never>(() => undefined) : target.receive(...args));
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+describe("a mailbox read that never answers", () => {
+  it.each([
+    ["before the waiting save", 1, "running"],
+    ["after the waiting save", 2, "waiting"],
+  ])("%s fails a leased run within the lease, naming the call, and lets go of the instance", async (_when, call, stored) => {
+    const memory = new MemoryPersistenceProvider();
+    const workflow = approvalWorkflow([]);
+    const instanceId = `hung-receive-${call}`;
+    const foundry = usePersistence(createFoundry("approval"), hangingReceive(memory, [call]), { instanceId, lease: { ttlMs: 200 } });
+    const error = await rejectionOf(createSmith().forge(workflow, foundry));
+    expect(error).toBeInstanceOf(PersistenceError);
+    expect(error).toMatchObject({ call: "receive", keys: { foundryExecutionId: instanceId }, message: expect.stringContaining("did not answer within the lease (200 ms)") });
+    expect(memory.tryLoad(instanceId, workflow.id)?.status).toBe(stored);
+    expect(isHeldHere({ foundryExecutionId: instanceId, workflowId: workflow.id })).toBe(false);
+  });
+});
