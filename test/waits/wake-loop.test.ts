@@ -45,6 +45,31 @@ describe("WakeLoop", () => {
     expect([passes, most]).toEqual([2, 1]);
   });
 
+  it("runs another pass for a wake that comes as a pass ends, whichever microtask it lands on", async () => {
+    // The wake is sent `hops` microtasks after the pass's last await resumes: at one of them the
+    // loop has left its pass but not yet cleared it, and an hour's poll must not be what follows.
+    for (let hops = 0; hops < 8; hops++) {
+      let passes = 0;
+      const gate = deferred();
+      const loop = new WakeLoop({
+        pollIntervalMs: 3_600_000,
+        onError: (error) => expect.unreachable(String(error)),
+        pass: async () => {
+          if (passes++ > 0) return;
+          await gate.promise;
+          let left = hops;
+          const hop = (): void => (left-- === 0 ? loop.wake() : queueMicrotask(hop));
+          hop();
+        },
+      });
+      loop.start();
+      gate.resolve();
+      await turn();
+      expect({ hops, passes }).toEqual({ hops, passes: 2 });
+      await loop.stop();
+    }
+  });
+
   it("goes on when the error handler itself throws: no unhandled rejection, and stop() resolves", async () => {
     const subscribed = deferred();
     const loop = new WakeLoop({

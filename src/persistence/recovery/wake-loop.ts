@@ -49,7 +49,10 @@ export class WakeLoop {
     clearTimeout(this.#timer);
     this.#running = this.#passes().finally(() => {
       this.#running = undefined;
-      if (!this.#stopped) this.#timer = setTimeout(() => this.wake(), this.#settings.pollIntervalMs);
+      if (this.#stopped) return;
+      // A wake() after the last pass had looked, before this ran, asked for another pass.
+      if (this.#again) this.wake();
+      else this.#timer = setTimeout(() => this.wake(), this.#settings.pollIntervalMs);
     });
   }
 
