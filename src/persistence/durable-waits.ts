@@ -2,12 +2,12 @@ import type { Clock } from "../clock.js";
 import { WaitTimeoutError, WorkflowSuspendedError, isWorkflowForgeError, type ErrorLocation } from "../errors.js";
 import type { WorkflowInfo } from "../types.js";
 import type { WaitHost, WaitRequest, WaitSpec } from "../waits.js";
-import { PersistenceError, type SnapshotKeys } from "./errors.js";
+import type { SnapshotKeys } from "./errors.js";
 import { pendingEvent, receivesEvents, type DeliveredEvent, type ReceivingProvider } from "./mailbox.js";
 import { explainConflict } from "./cancellation.js";
 import type { WorkflowPersistenceProvider } from "./provider.js";
 import { isoTime, type SnapshotState } from "./snapshot-state.js";
-import { settlesWithin } from "./recovery/bounded-wait.js";
+import { answeredWithin } from "./recovery/bounded-wait.js";
 
 /** How a suspension reaches the store: through the session's fenced writes. */
 export interface WaitWrites {
@@ -111,12 +111,10 @@ export class DurableWaits implements WaitHost {
   // Called after #requireMailbox, which checked that the provider receives events. A leased run
   // gives the read at most one lease: it must settle within about one even when the store hangs
   // (after the waiting save no lease keeper guards it). Failing, the run fails as on any store error.
-  async #receive(name: string, signal: AbortSignal, location: ErrorLocation): Promise<DeliveredEvent | undefined> {
+  #receive(name: string, signal: AbortSignal, location: ErrorLocation): Promise<DeliveredEvent | undefined> {
     const { provider, keys, leaseTtlMs } = this.#settings;
     const receiving = pendingEvent(provider as ReceivingProvider, keys, name, this.#state.consumedEvents, signal, location);
-    if (leaseTtlMs === undefined || (await settlesWithin(receiving, leaseTtlMs))) return receiving;
-    receiving.catch(() => undefined);
-    throw new PersistenceError({ call: "receive", keys, location, detail: `the store did not answer within the lease (${leaseTtlMs} ms)` });
+    return leaseTtlMs === undefined ? receiving : answeredWithin(receiving, leaseTtlMs, "receive", keys, location);
   }
 
   // The event is this wait's output; the checkpoint that follows stores it as consumed.

@@ -1,10 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { createFoundry, createSmith } from "../../src/index.js";
-import { MemoryPersistenceProvider, SnapshotConflictError, createRecoveryCoordinator, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
+import { isHeldHere } from "../../src/persistence/held-here.js";
+import { MemoryPersistenceProvider, PersistenceError, SnapshotConflictError, createRecoveryCoordinator, usePersistence, type WorkflowExecutionSnapshot, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
 import { countedFoundry, countedWorkflow, runCounts } from "../support/counted-workflow.js";
-import { deferred, rejectionOf } from "../support/promises.js";
+import { deferred, rejectionOf, sleep } from "../support/promises.js";
 import { RecordingProvider } from "../support/recording-provider.js";
 import { uniqueKeys } from "../support/run-snapshots.js";
+import { recoveryFixture, type RecoveryFixture } from "./recovery/fixtures.js";
 
 const ttlMs = 120;
 const never = (): Promise<never> => new Promise<never>(() => undefined);
@@ -129,5 +131,52 @@ describe("a leased run paused past its lease", () => {
     const error = await rejectionOf(foundry.forge());
     expect(error).toBeInstanceOf(SnapshotConflictError);
     expect(runCounts(log, 2)).toEqual([1, 0]);
+  });
+});
+
+describe("the coordinator on a store whose claim or list never answers", () => {
+  /** Replaces the fixture's claim(): the first call gets `first()`'s answer, the others the store's own. */
+  function firstClaim(fixture: RecoveryFixture, first: (claim: () => Promise<WorkflowExecutionSnapshot[]>) => Promise<WorkflowExecutionSnapshot[]>): void {
+    const claim = fixture.provider.claim.bind(fixture.provider);
+    let calls = 0;
+    fixture.provider.claim = (request, signal, options) => (calls++ === 0 ? first(() => claim(request, signal, options)) : claim(request, signal, options));
+  }
+
+  it("fails the pass within the lease, naming the call, and a started coordinator goes on polling", async () => {
+    const fixture = recoveryFixture();
+    firstClaim(fixture, never);
+    const { instanceId } = fixture.interrupted();
+    const errors: unknown[] = [];
+    const worker = fixture.coordinator({ leaseTtlMs: ttlMs });
+    worker.start({ pollIntervalMs: 10, onError: (error) => void errors.push(error) });
+    while (fixture.stored(instanceId) !== undefined) await sleep(5);
+    await worker.close();
+    expect(errors[0]).toBeInstanceOf(PersistenceError);
+    expect(errors[0]).toMatchObject({ call: "claim", message: expect.stringContaining(`did not answer within the lease (${ttlMs} ms)`) });
+    expect(runCounts(fixture.log, 3)).toEqual([0, 1, 1]);
+  });
+
+  it("gives back the page that answers after the pass gave up on it", async () => {
+    const fixture = recoveryFixture();
+    const { instanceId, workflowKey } = fixture.interrupted({ attempts: 1 });
+    const answer = deferred();
+    firstClaim(fixture, async (claim) => (await answer.promise, claim()));
+    const error = await rejectionOf(fixture.coordinator({ leaseTtlMs: ttlMs }).resumeAll());
+    expect(error).toMatchObject({ call: "claim" });
+    answer.resolve();
+    // The late page claims the record, then gives it back: its lease gone, its attempt not counted.
+    while (fixture.stored(instanceId)?.revision === 1 || fixture.stored(instanceId)?.leaseExpiresAt !== undefined) await sleep(5);
+    expect(fixture.stored(instanceId)).toMatchObject({ attempts: 1, revision: 3 });
+    expect(isHeldHere({ foundryExecutionId: instanceId, workflowId: workflowKey })).toBe(false);
+    expect(runCounts(fixture.log, 3)).toEqual([0, 0, 0]);
+  });
+
+  it("fails a listing pass within the lease when list() never answers", async () => {
+    const fixture = recoveryFixture({ listOnly: true });
+    fixture.interrupted();
+    fixture.provider.list = never;
+    const error = await rejectionOf(fixture.coordinator({ leaseTtlMs: ttlMs }).resumeAll());
+    expect(error).toBeInstanceOf(PersistenceError);
+    expect(error).toMatchObject({ call: "list", message: expect.stringContaining("did not answer within the lease") });
   });
 });

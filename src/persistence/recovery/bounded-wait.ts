@@ -1,3 +1,6 @@
+import type { ErrorLocation } from "../../errors.js";
+import { PersistenceError, type ProviderCall, type SnapshotKeys } from "../errors.js";
+
 // Waits that must end: a store that hangs instead of failing, or work that ignores its signal,
 // cannot hold the coordinator for longer than it allows.
 
@@ -20,4 +23,15 @@ export async function settlesWithin(promise: Promise<unknown>, ms: number): Prom
 export async function withinLease<T>(work: Promise<T>, leaseTtlMs: number): Promise<T> {
   if (!(await settlesWithin(work, leaseTtlMs))) throw new Error(`the store did not answer within the lease (${leaseTtlMs} ms)`);
   return work;
+}
+
+/**
+ * `work`, or a PersistenceError naming `call` once `ms` passed without an answer (a late answer is
+ * ignored): for the store calls no lease keeper guards, a pass's claim or list and a run's mailbox
+ * reads, so that a store that hangs holds nothing for longer than a lease.
+ */
+export async function answeredWithin<T>(work: Promise<T>, ms: number, call: ProviderCall, keys: SnapshotKeys, location?: ErrorLocation): Promise<T> {
+  if (await settlesWithin(work, ms)) return work;
+  work.catch(() => undefined);
+  throw new PersistenceError({ call, keys, location, detail: `the store did not answer within the lease (${ms} ms)` });
 }

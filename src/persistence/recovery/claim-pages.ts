@@ -1,8 +1,8 @@
 import { abortError } from "../../abort.js";
-import type { SnapshotKeys } from "../errors.js";
+import { PersistenceError, type SnapshotKeys } from "../errors.js";
 import { holdAhead, type HoldAhead } from "../held-here.js";
 import { callProvider } from "../provider-call.js";
-import { withinLease } from "./bounded-wait.js";
+import { settlesWithin, withinLease } from "./bounded-wait.js";
 import { anyInstance, listKeys } from "../keys.js";
 import type { ListOptions } from "../list-options.js";
 import type { ClaimRequest, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
@@ -51,9 +51,21 @@ export async function claimPage(
     maxAttempts: retry.attempts,
     filter,
   };
-  const keys = filter.workflowId === undefined ? anyInstance : listKeys(filter);
-  const page = await callProvider({ call: "claim", keys }, () => provider.claim(request, signal, listOptions));
+  const page = await callProvider({ call: "claim", keys: keysOfFilter(filter) }, () => provider.claim(request, signal, listOptions));
   return page.map((snapshot) => ({ snapshot, claimedAt, hold: holdAhead(keysOf(snapshot)) }));
+}
+
+/**
+ * {@link claimPage}, waited for at most one lease: a store that has not answered by then fails the
+ * pass (PersistenceError naming `claim`). A page that arrives later is given back, so that nothing
+ * stays claimed, and held here, by a pass that no longer waits for it.
+ */
+export async function claimPageWithin(options: ResolvedCoordinatorOptions, filter: SnapshotFilter, limit: number, signal: AbortSignal, listOptions: ListOptions): Promise<ClaimedSnapshot[]> {
+  const { provider, leaseTtlMs } = options;
+  const claiming = claimPage(options, filter, limit, signal, listOptions);
+  if (await settlesWithin(claiming, leaseTtlMs)) return claiming;
+  void claiming.then((late) => Promise.all(late.map((claimed) => releaseUnstarted(provider, claimed, leaseTtlMs).catch(() => undefined))), () => undefined);
+  throw new PersistenceError({ call: "claim", keys: keysOfFilter(filter), detail: `the store did not answer within the lease (${leaseTtlMs} ms)` });
 }
 
 /**
@@ -156,6 +168,11 @@ export class QueuedClaims {
     }
     this.#arm();
   }
+}
+
+// The keys a claim's errors carry: the filter's workflow, or placeholders naming no instance.
+function keysOfFilter(filter: SnapshotFilter): SnapshotKeys {
+  return filter.workflowId === undefined ? anyInstance : listKeys(filter);
 }
 
 function keysOf(snapshot: WorkflowExecutionSnapshot): { foundryExecutionId: string; workflowId: string } {

@@ -2,7 +2,7 @@ import { neverAborted, sharedSignal } from "../../abort.js";
 import { requireDelayMs, requireFunction, requireName, requireOptionalSignal, requireOptionsObject, requireTimerMs, rejectUnknownKeys } from "../../internal/validate.js";
 import type { Workflow } from "../../workflow.js";
 import { SnapshotConflictError, type SnapshotCorruptedError } from "../errors.js";
-import { pairKey } from "../keys.js";
+import { anyInstance, pairKey } from "../keys.js";
 import type { ListOptions } from "../list-options.js";
 import { unfinishedStatuses, type SnapshotFilter } from "../provider.js";
 import { callProvider, loadSnapshot } from "../provider-call.js";
@@ -10,9 +10,9 @@ import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { resolveCoordinatorOptions, type RecoveryCoordinatorOptions, type ResolvedCoordinatorOptions } from "./coordinator-options.js";
 import { enqueuedSnapshot, type EnqueueOptions } from "./enqueue.js";
 import { dueSnapshots, listSnapshots } from "./list.js";
-import { QueuedClaims, claimPage, claimsPages, giveBackUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
+import { QueuedClaims, claimPageWithin, claimsPages, giveBackUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
 import { reportOf, type InstanceRef, type RecoveryOutcome, type RecoveryReport } from "./report.js";
-import { settlesWithin } from "./bounded-wait.js";
+import { answeredWithin, settlesWithin } from "./bounded-wait.js";
 import { keysOf, resumeInstance } from "./resume-instance.js";
 import { cancelInstance, type CancelOptions, type CancelOutcome } from "./cancel.js";
 import { signalInstance, type SignalOptions, type SignalResult } from "./signal.js";
@@ -84,8 +84,9 @@ class Coordinator implements RecoveryCoordinator {
       await this.#claimAndRun(filter, signal, { onUnreadable }, outcomes);
       return reportOf(outcomes);
     }
-    const listed = await listSnapshots(this.#options.provider, { status: unfinishedStatuses, ...filter }, signal, { onUnreadable });
-    const snapshots = await dueSnapshots(this.#options.provider, listed, this.#options.clock.now(), signal, (snapshot, error) => {
+    const { provider, leaseTtlMs } = this.#options;
+    const listed = await answeredWithin(listSnapshots(provider, { status: unfinishedStatuses, ...filter }, signal, { onUnreadable }), leaseTtlMs, "list", anyInstance);
+    const snapshots = await dueSnapshots(provider, listed, this.#options.clock.now(), signal, leaseTtlMs, (snapshot, error) => {
       const ref = { instanceId: snapshot.foundryExecutionId, workflowKey: snapshot.workflowId };
       outcomes.push(this.#options.report({ ...ref, status: "failed", error: error instanceof Error ? error : new Error(String(error)), attempts: snapshot.attempts ?? 0, deadLettered: false }));
     });
@@ -116,7 +117,7 @@ class Coordinator implements RecoveryCoordinator {
     let failure: { error: unknown } | undefined;
     let claiming: Promise<void> | undefined;
     const refill = (): Promise<void> =>
-      (claiming ??= claimPage(this.#options, filter, this.#options.concurrency, signal, listOptions)
+      (claiming ??= claimPageWithin(this.#options, filter, this.#options.concurrency, signal, listOptions)
         .then(
           (page) => void (page.length === 0 ? (exhausted = true) : queue.push(page)),
           (error: unknown) => void ((failure = { error }), (exhausted = true)),

@@ -4,6 +4,7 @@ import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { anyInstance } from "../keys.js";
 import { callProvider } from "../provider-call.js";
 import { pendingEvent, type ReceivingProvider } from "../mailbox.js";
+import { answeredWithin } from "./bounded-wait.js";
 
 /**
  * Every snapshot `provider.list` yields for `filter`, whether it returns an array or an async
@@ -30,6 +31,8 @@ export async function dueSnapshots(
   snapshots: readonly WorkflowExecutionSnapshot[],
   now: number,
   signal: AbortSignal,
+  // A mailbox read that has not answered within this long fails its instance (the store hangs).
+  boundMs: number,
   // One mailbox that cannot be read must not hold up the others: its failure is this instance's outcome.
   onUnreadable: (snapshot: WorkflowExecutionSnapshot, error: unknown) => void,
 ): Promise<WorkflowExecutionSnapshot[]> {
@@ -40,7 +43,8 @@ export async function dueSnapshots(
       const { foundryExecutionId, workflowId, waitingFor } = snapshot;
       const keys = { foundryExecutionId, workflowId };
       try {
-        if ((await pendingEvent(provider as ReceivingProvider, keys, waitingFor, snapshot.consumedEvents, signal)) !== undefined) due.push(snapshot);
+        const receiving = pendingEvent(provider as ReceivingProvider, keys, waitingFor, snapshot.consumedEvents, signal);
+        if ((await answeredWithin(receiving, boundMs, "receive", keys)) !== undefined) due.push(snapshot);
       } catch (error) {
         if (signal.aborted) throw error;
         onUnreadable(snapshot, error);
