@@ -11,9 +11,13 @@ function waitOperation<TInput, TOutput>(name: string, wait: WaitSpec): Operation
   };
 }
 
-// Waits are durable under persistence, so they may be far longer than a timer can run.
+// Waits are durable under persistence, so they may be far longer than a timer can run. Their wake
+// time is stored as a date, which cannot be ages away: a century is more than any wait needs.
+const maxWaitMs = 3_155_760_000_000;
+
 function requireWaitMs(ms: unknown, what: string): number {
   requireNonNegativeInteger(ms, what);
+  if ((ms as number) > maxWaitMs) throw new TypeError(`${what} must be at most ${maxWaitMs} (100 years), got ${ms as number}`);
   return ms as number;
 }
 

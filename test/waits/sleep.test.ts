@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { action, createFoundry, createSmith, createWorkflow, isSuspended, sleep, sleepUntil, type WorkflowSuspendedError } from "../../src/index.js";
+import { action, createFoundry, createSmith, createWorkflow, isSuspended, sleep, sleepUntil, waitForEvent, type WorkflowSuspendedError } from "../../src/index.js";
 import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
 import { createTestClock } from "../../src/persistence/testing/index.js";
 
@@ -36,6 +36,13 @@ describe("sleep", () => {
     await forgeOnce(provider, clock, ran);
     expect(ran).toEqual(["before", "after"]);
     expect(provider.tryLoad("nap-1", sleeper([]).id)).toBeUndefined();
+  });
+
+  it("refuses, when the operation is made, a wait longer than a century, whose wake time would not be a date", () => {
+    const century = 3_155_760_000_000;
+    expect(() => sleep("forever", Number.MAX_SAFE_INTEGER)).toThrow(new TypeError(`sleep "forever": ms must be at most ${century} (100 years), got ${Number.MAX_SAFE_INTEGER}`));
+    expect(() => waitForEvent("approval", "approved", { timeoutMs: century + 1 })).toThrow(/options\.timeoutMs must be at most 3155760000000 \(100 years\)/);
+    expect(sleep("long", century).wait).toEqual({ kind: "sleep", ms: century });
   });
 
   it("waits in process when little is left, on the foundry's clock", async () => {
