@@ -7,7 +7,7 @@ import type { DeliveredEvent } from "../mailbox.js";
 import { claimedSnapshot, isClaimable, type ClaimRequest, type ProviderCapabilities, type SnapshotFilter, type WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { encodedPayloads, livePayloads, MemoryMailbox, type PayloadStorage } from "./memory-mailbox.js";
-import { asError, codecOption, providerOptions, throwIfAborted } from "./shared.js";
+import { asError, codecOption, providerOptions, requireEvent, throwIfAborted } from "./shared.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
 
 /** The options of `new MemoryPersistenceProvider(options)`. */
@@ -181,6 +181,7 @@ export class MemoryPersistenceProvider implements WorkflowPersistenceProvider {
   deliver(event: DeliveredEvent, signal?: AbortSignal): Promise<boolean> {
     try {
       throwIfAborted(signal);
+      requireEvent(event, "MemoryPersistenceProvider.deliver(event)");
       if (!this.#mailbox.deliver(event)) return Promise.resolve(false);
       const workflows = this.#store.get(event.foundryExecutionId);
       const stored = workflows?.get(event.workflowId);

@@ -9,7 +9,7 @@ import { listedReader, type ListedReader, type ListOptions } from "../../list-op
 import { eventKeys, type DeliveredEvent } from "../../mailbox.js";
 import type { ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../../provider.js";
 import type { WorkflowExecutionSnapshot } from "../../snapshot.js";
-import { SetupOnce, isAbortOf, throwIfAborted } from "../shared.js";
+import { SetupOnce, isAbortOf, requireEvent, throwIfAborted } from "../shared.js";
 import { encodeForStorage, encodePayload } from "../stored.js";
 import { prepareDirectory, readListed, removeLeftovers } from "./directory.js";
 import { formatEvent, nextDeliveryTime } from "./event.js";
@@ -148,7 +148,8 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
   }
 
   /** Stores `event` unless its instance holds an event with its `eventId`, from any process: one exclusive link. */
-  deliver(event: DeliveredEvent, signal?: AbortSignal): Promise<boolean> {
+  async deliver(event: DeliveredEvent, signal?: AbortSignal): Promise<boolean> {
+    requireEvent(event, "FilePersistenceProvider.deliver(event)");
     return this.#run("deliver", eventKeys(event), signal, () => {
       // Encoded first: a payload the codec refuses writes nothing.
       const text = formatEvent(event, encodePayload(this.#codec, event), nextDeliveryTime());
