@@ -2,6 +2,7 @@ import type { Foundry } from "../foundry.js";
 import { assertOperation } from "../foundry.js";
 import { requireFunction, requireName } from "../internal/validate.js";
 import { outputOf, restoreDataOf, withRestoreData } from "../outcome.js";
+import { refuseNestedWait } from "./wait.js";
 import type { MaybePromise, Operation } from "../types.js";
 
 /** What a conditional remembers for its restore: the branch taken and that branch's payload. */
@@ -24,7 +25,9 @@ export function conditional<P extends object = any>(
   requireName(name, "conditional(name)");
   requireFunction(predicate, `conditional "${name}": predicate`);
   assertOperation(whenTrue, `conditional "${name}": whenTrue`);
+  refuseNestedWait(whenTrue, `conditional "${name}": whenTrue`);
   if (whenFalse !== undefined) assertOperation(whenFalse, `conditional "${name}": whenFalse`);
+  if (whenFalse !== undefined) refuseNestedWait(whenFalse, `conditional "${name}": whenFalse`);
   const branchOf = (branch: ConditionalRecord["branch"]): Operation<any, any, P> | undefined =>
     branch === "then" ? whenTrue : whenFalse;
 

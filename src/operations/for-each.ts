@@ -5,6 +5,7 @@ import { assertOperation } from "../foundry.js";
 import { requireName, requireOptionsObject, rejectUnknownKeys } from "../internal/validate.js";
 import { outputOf, restoreDataOf, withRestoreData } from "../outcome.js";
 import type { Operation } from "../types.js";
+import { refuseNestedWait } from "./wait.js";
 
 /** How a forEach hands its input to its children. */
 export type ForEachInput = "shared" | "split" | "none";
@@ -44,7 +45,10 @@ export function forEach<P extends object = any>(
 ): Operation<any, unknown[], P> {
   requireName(name, "forEach(name)");
   if (!Array.isArray(children as unknown)) throw new TypeError(`forEach "${name}": children must be an array of operations`);
-  children.forEach((child, i) => assertOperation(child, `forEach "${name}": children[${i}]`));
+  children.forEach((child, i) => {
+    assertOperation(child, `forEach "${name}": children[${i}]`);
+    refuseNestedWait(child, `forEach "${name}": children[${i}]`);
+  });
   rejectUnknownKeys(requireOptionsObject(options, `forEach "${name}": options`), ["concurrency", "input"], `forEach "${name}"`);
   const limit = options.concurrency ?? Infinity;
   if (limit !== Infinity && (!Number.isInteger(limit) || limit < 1)) {

@@ -22,6 +22,16 @@ function requireWaitMs(ms: unknown, what: string): number {
 }
 
 /**
+ * Throws a TypeError when `operation` is a wait. A composite operation runs its children within its
+ * own step, whose checkpoint keeps no wake time for them: nested, a wait would be neither durable
+ * nor able to suspend the run, so it is refused where it is nested.
+ */
+export function refuseNestedWait(operation: Operation<any, any, any>, what: string): void {
+  if (operation.wait === undefined) return;
+  throw new TypeError(`${what}: "${operation.name}" is a wait, which cannot be nested in another operation; add it to the workflow itself, where it is durable`);
+}
+
+/**
  * Waits `ms` milliseconds, then passes its input on. Under persistence the wake time is stored when
  * the operation is first reached, so a resumed run waits only for what is left; a long sleep
  * suspends the run (see `PersistenceOptions.waitInProcessMs`) instead of holding a worker.
