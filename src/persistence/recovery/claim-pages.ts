@@ -1,13 +1,13 @@
 import { abortError } from "../../abort.js";
 import { PersistenceError, type SnapshotKeys } from "../errors.js";
-import { holdAhead, type HoldAhead } from "../held-here.js";
-import { callProvider } from "../provider-call.js";
+import { holdAhead, isHeldHere, type HoldAhead } from "../held-here.js";
+import { callProvider, loadSnapshot } from "../provider-call.js";
 import { settlesWithin, withinLease } from "./bounded-wait.js";
 import { anyInstance, listKeys } from "../keys.js";
 import type { ListOptions } from "../list-options.js";
 import type { ClaimRequest, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
-import { givenBack } from "../snapshot-state.js";
+import { givenBack, handedBack, unleased } from "../snapshot-state.js";
 import type { ResolvedCoordinatorOptions } from "./coordinator-options.js";
 import type { RecoveryOutcome } from "./report.js";
 
@@ -97,6 +97,27 @@ export async function giveBackUnstarted(provider: WorkflowPersistenceProvider, c
   }
   if (signal.aborted) return { ...ref, status: "failed", error: abortError(signal, {}), attempts: Math.max(0, (claimed.snapshot.attempts ?? 1) - 1), deadLettered: false };
   return { ...ref, status: "skipped", reason: "closed", detail: "the coordinator is closing; the claim was given back for another worker" };
+}
+
+/**
+ * Gives back the lease a failed attempt left on the record when the coordinator closes before the
+ * retry: its next revision without a lease, the attempt it ran still counted, so that another
+ * worker takes it at once. Left alone when a claim or run of this process holds the instance now
+ * (they share the owner) unless the hold is this instance's own (`ownHold`), and refused by
+ * compare-and-set when anything wrote since the load. Best effort, within the lease.
+ */
+export async function releaseLeftLease(options: ResolvedCoordinatorOptions, keys: SnapshotKeys, ownHold: HoldAhead | undefined): Promise<void> {
+  const { provider, leaseTtlMs } = options;
+  try {
+    const stored = await withinLease(loadSnapshot(provider, keys, undefined), leaseTtlMs);
+    const lease = stored?.owner === options.persistence.owner ? stored.leaseExpiresAt : undefined;
+    if (stored === undefined || lease === undefined || Date.parse(lease) <= options.clock.now()) return;
+    if (isHeldHere(keys) && ownHold?.pending !== true) return;
+    const released = handedBack({ ...unleased(stored), revision: stored.revision + 1, updatedAt: new Date().toISOString() }) as unknown as WorkflowExecutionSnapshot;
+    await withinLease(callProvider({ call: "save", keys }, () => provider.save(released)), leaseTtlMs);
+  } catch {
+    // The store cannot take it back now: the lease runs out instead.
+  }
 }
 
 /**

@@ -12,7 +12,7 @@ import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { handedBack } from "../snapshot-state.js";
 import { settlesWithin, withinLease } from "./bounded-wait.js";
 import { claimedSince, holdTaken } from "./claim-hold.js";
-import { giveBackUnstarted, releaseUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
+import { giveBackUnstarted, releaseLeftLease, releaseUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
 import type { ResolvedCoordinatorOptions } from "./coordinator-options.js";
 import { deadLetterSnapshot, isDeadLetter } from "./dead-letter.js";
 import { RetriesExhaustedError, UnknownWorkflowError } from "./errors.js";
@@ -87,7 +87,7 @@ async function attemptsOf(
   try {
     for (let tries = 0; ; tries++) {
       if (signal.aborted) return failed(ref, lastError ?? abortError(signal, {}), attempts, false);
-      if (shutdown.closing.aborted) return closed(ref);
+      if (shutdown.closing.aborted) return await closed(ref, lastError === undefined ? undefined : () => releaseLeftLease(options, keys, claim?.hold));
       const claimed = tries === 0 ? claim : undefined;
       const stored = claimed !== undefined && !claimed.hold.handedOver ? claimed.snapshot : tries === 0 && listed !== undefined ? listed : await withinLease(loadSnapshot(options.provider, keys, signal), options.leaseTtlMs);
       if (claimedSince(claim, stored, options.clock.now())) return { ...ref, status: "skipped", reason: "claimed", detail: "another claim or run of this process took it over since this claim" };
@@ -111,7 +111,7 @@ async function attemptsOf(
       if (attempts < retry.attempts) await pauseBetweenAttempts(retryDelay(retry, attempts), signal, shutdown.closing);
     }
   } catch (error) {
-    if (shutdown.closing.aborted && !signal.aborted) return closed(ref);
+    if (shutdown.closing.aborted && !signal.aborted) return await closed(ref, lastError === undefined ? undefined : () => releaseLeftLease(options, keys, claim?.hold));
     // An abort while waiting reports the attempt's own error; anything else is reported as is.
     return failed(ref, lastError !== undefined && signal.aborted ? lastError : toError(error), attempts, false);
   }
@@ -240,7 +240,9 @@ async function heldHere(options: ResolvedCoordinatorOptions, ref: InstanceRef, c
   return { ...ref, status: "skipped", reason: "claimed", detail: "another run in this process is running it" };
 }
 
-function closed(ref: InstanceRef): SkippedInstance {
+// Closing: `release` gives back the lease a failed attempt left, before the outcome says it was.
+async function closed(ref: InstanceRef, release?: () => Promise<void>): Promise<SkippedInstance> {
+  await release?.();
   return { ...ref, status: "skipped", reason: "closed", detail: "the coordinator is closing; the claim was given back for another worker" };
 }
 

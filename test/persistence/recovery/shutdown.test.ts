@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
-import { untilAborted } from "../../support/promises.js";
+import { isHeldHere } from "../../../src/persistence/held-here.js";
+import type { WorkflowExecutionSnapshot, WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
+import { sleep, untilAborted } from "../../support/promises.js";
 import { runCounts } from "../../support/counted-workflow.js";
 import { deferred } from "../../support/promises.js";
 import { heldByARunHere, recoveryFixture } from "./fixtures.js";
@@ -154,6 +155,30 @@ describe("coordinator.close(): graceful shutdown", () => {
     expect(fixture.stored(instanceId)?.leaseExpiresAt).toBeUndefined();
     release();
     await direct;
+  });
+
+  it("gives back the lease a failed attempt left when close() comes during the pause before the retry, its attempt counted", async () => {
+    const fixture = recoveryFixture();
+    const save = fixture.provider.save.bind(fixture.provider);
+    const failed = deferred();
+    let failures = 0;
+    // The checkpoint after operation 1 fails once: the attempt fails, leaving its lease on the record.
+    fixture.provider.save = (snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal) => {
+      if (snapshot.nextOperationIndex !== 2 || failures++ > 0) return save(snapshot, signal);
+      failed.resolve();
+      throw new Error("store unavailable");
+    };
+    const { instanceId, workflowKey } = fixture.interrupted({ attempts: 0 });
+    const worker = fixture.coordinator({ leaseTtlMs: 60_000, retry: { baseDelayMs: 60_000, maxDelayMs: 60_000, jitter: 0 } });
+    const outcome = worker.resume(instanceId, workflowKey);
+    await failed.promise;
+    while (isHeldHere({ foundryExecutionId: instanceId, workflowId: workflowKey })) await sleep(1);
+    await worker.close();
+    expect(await outcome).toMatchObject({ status: "skipped", reason: "closed" });
+    expect(fixture.stored(instanceId)).toMatchObject({ status: "running", attempts: 1 });
+    expect(fixture.stored(instanceId)?.leaseExpiresAt).toBeUndefined();
+    expect(await fixture.coordinator({ owner: "worker-2" }).resume(instanceId, workflowKey)).toMatchObject({ status: "resumed" });
+    expect(runCounts(fixture.log, 3)).toEqual([0, 2, 1]);
   });
 
   it("runs nothing once closed", async () => {
