@@ -1,10 +1,9 @@
 // The provider's directory: created on first use, swept of what dead writers left, and read
 // entry by entry for list(). Everything here throws the plain `fs` error.
 
-import { constants } from "node:fs";
-import { mkdir, open, readdir, stat, unlink, type FileHandle } from "node:fs/promises";
+import { mkdir, readdir, stat, unlink, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { errorCode, ignore, syncDirectory } from "./fs.js";
+import { NotARegularFileError, errorCode, ignore, openRecordFile, syncDirectory } from "./fs.js";
 import { breakIfStale } from "./lock.js";
 import { breakerFileName, classifyEntry, lockFileName } from "./names.js";
 import { isGone, type LockOwner } from "./owner.js";
@@ -17,19 +16,15 @@ export type ListedFile = { readonly text: string } | { readonly unreadable: stri
 
 // Failures of one entry; others (EMFILE, ENOMEM, ...) concern the whole call.
 const entryErrors = new Set<unknown>(["EACCES", "EPERM", "EISDIR", "ELOOP", "ENXIO", "EIO"]);
-// Windows has no O_NONBLOCK.
-const nonBlocking = (constants.O_NONBLOCK as number | undefined) ?? 0;
 
 /** Reads the record at `path` for list(): an entry that cannot be read is reported, a failure of the whole call thrown. */
 export async function readListed(path: string): Promise<ListedFile> {
   let handle: FileHandle | undefined;
   try {
-    // Non-blocking, so that a FIFO named like a record cannot hang the listing.
-    handle = await open(path, constants.O_RDONLY | nonBlocking);
-    if (!(await handle.stat()).isFile()) return { unreadable: "it is not a regular file" };
-    return { text: await handle.readFile("utf8") };
+    handle = await openRecordFile(path);
+    return handle === undefined ? undefined : { text: await handle.readFile("utf8") }; // undefined: deleted since readdir
   } catch (error) {
-    if (errorCode(error) === "ENOENT") return undefined; // deleted since readdir
+    if (error instanceof NotARegularFileError) return { unreadable: "it is not a regular file" };
     if (entryErrors.has(errorCode(error))) return { unreadable: String(errorCode(error)), cause: error };
     throw error;
   } finally {

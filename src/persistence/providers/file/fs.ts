@@ -1,6 +1,7 @@
 // The file system helpers the file provider's lock, replace and directory code share. Each throws
 // the plain `fs` error; the provider turns it into a PersistenceError naming the call and keys.
 
+import { constants } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 
 /** The `code` of a Node.js system error (ENOENT, EEXIST, ...); undefined for anything else. */
@@ -11,6 +12,34 @@ export const absent = (error: unknown): undefined => {
   if (errorCode(error) === "ENOENT") return undefined;
   throw error;
 };
+
+// Windows has no O_NONBLOCK.
+const nonBlocking = (constants.O_NONBLOCK as number | undefined) ?? 0;
+
+/** Thrown by {@link openRecordFile} when what has a record's name is not a regular file. */
+export class NotARegularFileError extends Error {
+  constructor(readonly path: string) {
+    super(`${path} is not a regular file`);
+  }
+}
+
+/**
+ * Opens the record at `path` for reading; undefined when there is none. Non-blocking, so that a FIFO
+ * under a record's name cannot hang the call (nor hold one of libuv's four threads); anything but a
+ * regular file there (a FIFO, a directory) throws {@link NotARegularFileError}.
+ */
+export async function openRecordFile(path: string): Promise<FileHandle | undefined> {
+  const handle = await open(path, constants.O_RDONLY | nonBlocking).catch(absent);
+  if (handle === undefined) return undefined;
+  let regular = false;
+  try {
+    regular = (await handle.stat()).isFile();
+  } finally {
+    if (!regular) await handle.close().catch(ignore);
+  }
+  if (!regular) throw new NotARegularFileError(path);
+  return handle;
+}
 
 /** A catch handler for cleanup whose failure changes nothing (removing a leftover that may be gone). */
 export const ignore = (): undefined => undefined;

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readFile, readdir } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { isWorkflowForgeError } from "../../../errors.js";
 import type { SnapshotCodec } from "../../codec/codec.js";
@@ -13,7 +13,7 @@ import { SetupOnce, isAbortOf, requireEvent, throwIfAborted } from "../shared.js
 import { encodeForStorage, encodePayload } from "../stored.js";
 import { prepareDirectory, readListed, removeLeftovers } from "./directory.js";
 import { formatEvent, nextDeliveryTime } from "./event.js";
-import { absent, type FirstLine } from "./fs.js";
+import { NotARegularFileError, ignore, openRecordFile, type FirstLine } from "./fs.js";
 import type { LockPaths } from "./lock.js";
 import { readMailbox, removeMailbox, storeEvent } from "./mailbox.js";
 import { baseNameFor, breakerFileName, classifyEntry, eventFileName, lockFileName, mailboxDirectoryName, recordFileName } from "./names.js";
@@ -27,6 +27,14 @@ const source = "file";
 const listBatch = 32;
 
 const sha256Hex = (text: string): string => createHash("sha256").update(text).digest("hex");
+
+// A FIFO or a directory under the record's name is an unreadable record, as list() reports it.
+const notARecord =
+  (keys: SnapshotKeys) =>
+  (error: unknown): never => {
+    if (error instanceof NotARegularFileError) throw new SnapshotCorruptedError(keys, `${error.message}; delete removes it`, error);
+    throw error;
+  };
 
 /** The paths of one instance's files. */
 interface InstancePaths extends LockPaths {
@@ -121,7 +129,7 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
         if (snapshot.revision === revision + 1) return;
         throw new SnapshotConflictError({ source, call: "save", keys, detail: `revision ${snapshot.revision} was refused: the stored revision is ${revision}` });
       };
-      await this.#queue.run(base, signal, () => replaceLocked({ ...this.#locking(paths, signal), text, check }));
+      await this.#queue.run(base, signal, () => replaceLocked({ ...this.#locking(paths, signal), text, check })).catch(notARecord(keys));
     });
   }
 
@@ -129,8 +137,13 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
     const keys = { foundryExecutionId, workflowId };
     return this.#run("tryLoad", keys, signal, async () => {
       const path = join(this.directory, FilePersistenceProvider.fileNameFor(foundryExecutionId, workflowId));
-      const text = await readFile(path, "utf8").catch(absent);
-      return text === undefined ? undefined : decodeRecord(this.#codec, text, path, keys);
+      const handle = await openRecordFile(path).catch(notARecord(keys));
+      if (handle === undefined) return undefined;
+      try {
+        return decodeRecord(this.#codec, await handle.readFile("utf8"), path, keys);
+      } finally {
+        await handle.close().catch(ignore);
+      }
     });
   }
 

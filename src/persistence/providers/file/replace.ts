@@ -4,15 +4,15 @@
 // throws the plain `fs` error, or what the caller's check throws.
 
 import { randomBytes } from "node:crypto";
-import { open, rename, unlink } from "node:fs/promises";
-import { absent, ignore, readFirstLine, syncDirectory, type FirstLine } from "./fs.js";
+import { lstat, rename, rm, unlink } from "node:fs/promises";
+import { absent, errorCode, ignore, openRecordFile, readFirstLine, syncDirectory, type FirstLine } from "./fs.js";
 import { acquireLock, isStill, unlinkIfStill, writeOwnFile, type LockPaths, type LockTiming } from "./lock.js";
 import { ownerLine, thisOwner } from "./owner.js";
 
 // The stored record's first line (undefined: no record), and the closing of the file, which need
 // not delay the caller (it never rejects).
 async function storedFirstLine(target: string): Promise<{ line: FirstLine | undefined; closed: Promise<void> }> {
-  const handle = await open(target, "r").catch(absent);
+  const handle = await openRecordFile(target);
   if (handle === undefined) return { line: undefined, closed: Promise.resolve() };
   try {
     return { line: await readFirstLine(handle), closed: handle.close().catch(ignore) };
@@ -75,7 +75,7 @@ export async function removeLocked(options: Omit<ReplaceOptions, "text" | "check
   try {
     await acquireLock(lock, own, options);
     try {
-      removed = await unlink(options.target).then(() => true as const, absent);
+      removed = await unlink(options.target).then(() => true as const, (error: unknown) => removeDirectory(options.target, error));
     } finally {
       await unlinkIfStill(lock.lock, own.ino);
     }
@@ -84,4 +84,13 @@ export async function removeLocked(options: Omit<ReplaceOptions, "text" | "check
     await Promise.all([own.closed, unlink(own.path).catch(ignore)]);
   }
   if (removed === true && durable) await syncDirectory(lock.directory);
+}
+
+// A directory under the record's name (which list() reports as unreadable) is removed with what is
+// in it: delete is how an unreadable record goes. Any other failure of the unlink is thrown.
+async function removeDirectory(target: string, error: unknown): Promise<true | undefined> {
+  const code = errorCode(error);
+  if ((code !== "EISDIR" && code !== "EPERM") || !(await lstat(target)).isDirectory()) return absent(error);
+  await rm(target, { recursive: true, force: true });
+  return true;
 }

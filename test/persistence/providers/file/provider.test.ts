@@ -1,4 +1,5 @@
-import { readdir, readFile, stat, truncate, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdir, readdir, readFile, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError } from "../../../../src/persistence/errors.js";
@@ -122,6 +123,32 @@ describe("FilePersistenceProvider", () => {
         if (header === "lost") expect(await rejectionOf<any>(store.save(nextRevision(snapshot)))).toBeInstanceOf(SnapshotCorruptedError);
         await store.delete(keys.foundryExecutionId, keys.workflowId);
         expect(await store.tryLoad(keys.foundryExecutionId, keys.workflowId)).toBeUndefined();
+      });
+    }
+  });
+
+  describe("something other than a file under a record's name is an unreadable record, never a hang", () => {
+    const entries: Record<string, (path: string) => Promise<unknown> | void> = {
+      "a directory, with a file in it": async (path) => (await mkdir(path), writeFile(join(path, "inside"), "x")),
+      // Nobody writes to it: a blocking open would wait for ever, holding a libuv thread and, in save, the lock.
+      ...(process.platform === "win32" ? {} : { "a FIFO": (path: string) => void execFileSync("mkfifo", [path]) }),
+    };
+    for (const [entry, make] of Object.entries(entries)) {
+      it(`${entry}: tryLoad and save reject with SnapshotCorruptedError, releasing the lock, and delete removes it`, async () => {
+        const store = provider({ lockTimeoutMs: 2_000 });
+        const snapshot = fullSnapshot({ revision: 1 });
+        const keys = { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
+        await store.list();
+        await make(recordPath(snapshot));
+        const loaded = await rejectionOf<any>(store.tryLoad(keys.foundryExecutionId, keys.workflowId));
+        expect(loaded).toBeInstanceOf(SnapshotCorruptedError);
+        expect([loaded.keys, loaded.message]).toEqual([keys, expect.stringContaining("is not a regular file; delete removes it")]);
+        expect(await rejectionOf(store.save(snapshot))).toBeInstanceOf(SnapshotCorruptedError);
+        // Another provider object is not kept out by a lock the save left behind.
+        await provider({ lockTimeoutMs: 2_000 }).delete(keys.foundryExecutionId, keys.workflowId);
+        expect(await store.tryLoad(keys.foundryExecutionId, keys.workflowId)).toBeUndefined();
+        await store.save(snapshot);
+        expect(await store.tryLoad(keys.foundryExecutionId, keys.workflowId)).toEqual(snapshot);
       });
     }
   });
