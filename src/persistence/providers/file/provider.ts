@@ -151,12 +151,10 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
     return this.#run("delete", { foundryExecutionId, workflowId }, signal, async () => {
       const base = baseNameFor(foundryExecutionId, workflowId, sha256Hex);
       const paths = this.#paths(base);
-      await this.#queue.run(base, signal, async () => {
-        await removeLocked(this.#locking(paths, signal));
-        // After the record: a crash in between leaves a mailbox without a record, as a delivery
-        // before the first save does, and the next delete of these keys removes it.
-        await removeMailbox(this.directory, paths.mailbox, this.#durable);
-      });
+      // The mailbox after the record, under its lock: a crash in between leaves a mailbox without a
+      // record, as a delivery before the first save does, and the next delete of these keys removes
+      // it; a new run of these keys cannot save, and so receive an event, before both are gone.
+      await this.#queue.run(base, signal, () => removeLocked(this.#locking(paths, signal), () => removeMailbox(this.directory, paths.mailbox, this.#durable)));
     });
   }
 

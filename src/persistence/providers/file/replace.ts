@@ -67,8 +67,12 @@ export async function replaceLocked(options: ReplaceOptions): Promise<void> {
   if (durable) await syncDirectory(lock.directory);
 }
 
-/** Removes `target` under its lock; resolves once the lock is released. */
-export async function removeLocked(options: Omit<ReplaceOptions, "text" | "check">): Promise<void> {
+/**
+ * Removes `target` under its lock, then runs `alsoRemove` still holding it (what belongs to the
+ * record: a new record of the same keys, which needs the lock, cannot come before it is gone);
+ * resolves once the lock is released.
+ */
+export async function removeLocked(options: Omit<ReplaceOptions, "text" | "check">, alsoRemove?: () => Promise<void>): Promise<void> {
   const { lock, durable } = options;
   const own = await writeOwnFile(lock.directory, ownerLine(thisOwner(), randomBytes(8).toString("hex")), false);
   let removed: true | undefined;
@@ -76,6 +80,7 @@ export async function removeLocked(options: Omit<ReplaceOptions, "text" | "check
     await acquireLock(lock, own, options);
     try {
       removed = await unlink(options.target).then(() => true as const, (error: unknown) => removeDirectory(options.target, error));
+      await alsoRemove?.();
     } finally {
       await unlinkIfStill(lock.lock, own.ino);
     }

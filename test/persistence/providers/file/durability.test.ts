@@ -84,11 +84,11 @@ describe("FilePersistenceProvider durability", () => {
       expect(await logged(record, () => provider.deliver(event("second")))).toEqual([...link, "unlink own"]);
     });
 
-    it('"fsync" flushes the directory after a delete removes the mailbox, once the record is gone', async () => {
+    it('"fsync" flushes the directory after a delete removes the mailbox, once the record is gone, before the lock is released', async () => {
       const provider = files.provider({ durability: "fsync" });
       await provider.save(snapshot);
       await provider.deliver(event("first"));
-      expect(await logged(record, () => provider.delete(snapshot.foundryExecutionId, snapshot.workflowId))).toEqual(["link own lock", "unlink record", "unlink lock", "unlink own", "sync directory", "sync directory"]);
+      expect(await logged(record, () => provider.delete(snapshot.foundryExecutionId, snapshot.workflowId))).toEqual(["link own lock", "unlink record", "sync directory", "unlink lock", "unlink own", "sync directory"]);
     });
 
     it('"none" never flushes an event', async () => {
