@@ -90,4 +90,21 @@ describe("WakeLoop", () => {
     await turn();
     expect(unhandled).toEqual([]);
   });
+
+  it("resolves stop() and reports the error when the store's unsubscribe throws instead of rejecting", async () => {
+    const errors: unknown[] = [];
+    const loop = new WakeLoop({
+      pollIntervalMs: 3_600_000,
+      subscribe: () =>
+        Promise.resolve(() => {
+          throw new Error("the push connection is gone");
+        }),
+      onError: (error) => void errors.push(error),
+      pass: () => Promise.resolve(),
+    });
+    loop.start();
+    await turn();
+    await expect(loop.stop()).resolves.toBeUndefined();
+    expect(errors).toMatchObject([{ message: "the push connection is gone" }]);
+  });
 });

@@ -61,7 +61,9 @@ export class WakeLoop {
     this.#stopped = true;
     clearTimeout(this.#timer);
     const unsubscribe = await this.#unsubscribe;
-    await Promise.all([this.#running, unsubscribe?.().catch((error: unknown) => this.#report(error))]);
+    // An unsubscribe that throws instead of rejecting is reported the same way.
+    const closing = Promise.resolve().then(() => unsubscribe?.());
+    await Promise.all([this.#running, closing.catch((error: unknown) => this.#report(error))]);
   }
 
   async #passes(): Promise<void> {
