@@ -170,13 +170,4 @@ describe("the coordinator on a store whose claim or list never answers", () => {
     expect(isHeldHere({ foundryExecutionId: instanceId, workflowId: workflowKey })).toBe(false);
     expect(runCounts(fixture.log, 3)).toEqual([0, 0, 0]);
   });
-
-  it("fails a listing pass within the lease when list() never answers", async () => {
-    const fixture = recoveryFixture({ listOnly: true });
-    fixture.interrupted();
-    fixture.provider.list = never;
-    const error = await rejectionOf(fixture.coordinator({ leaseTtlMs: ttlMs }).resumeAll());
-    expect(error).toBeInstanceOf(PersistenceError);
-    expect(error).toMatchObject({ call: "list", message: expect.stringContaining("did not answer within the lease") });
-  });
 });

@@ -2,7 +2,7 @@ import { neverAborted, sharedSignal } from "../../abort.js";
 import { requireDelayMs, requireFunction, requireName, requireOptionalSignal, requireOptionsObject, requireTimerMs, rejectUnknownKeys } from "../../internal/validate.js";
 import type { Workflow } from "../../workflow.js";
 import { SnapshotConflictError, type SnapshotCorruptedError } from "../errors.js";
-import { anyInstance, pairKey } from "../keys.js";
+import { pairKey } from "../keys.js";
 import type { ListOptions } from "../list-options.js";
 import { unfinishedStatuses, type SnapshotFilter } from "../provider.js";
 import { callProvider, loadSnapshot } from "../provider-call.js";
@@ -12,7 +12,7 @@ import { enqueuedSnapshot, type EnqueueOptions } from "./enqueue.js";
 import { dueSnapshots, listSnapshots } from "./list.js";
 import { QueuedClaims, claimPageWithin, claimsPages, giveBackUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
 import { reportOf, type InstanceRef, type RecoveryOutcome, type RecoveryReport } from "./report.js";
-import { answeredWithin, settlesWithin } from "./bounded-wait.js";
+import { settlesWithin } from "./bounded-wait.js";
 import { keysOf, resumeInstance } from "./resume-instance.js";
 import { cancelInstance, type CancelOptions, type CancelOutcome } from "./cancel.js";
 import { signalInstance, type SignalOptions, type SignalResult } from "./signal.js";
@@ -85,7 +85,8 @@ class Coordinator implements RecoveryCoordinator {
       return reportOf(outcomes);
     }
     const { provider, leaseTtlMs } = this.#options;
-    const listed = await answeredWithin(listSnapshots(provider, { status: unfinishedStatuses, ...filter }, signal, { onUnreadable }), leaseTtlMs, "list", anyInstance);
+    // Not bounded by the lease as a claim is: it reads every record, and takes as long as the store is large.
+    const listed = await listSnapshots(provider, { status: unfinishedStatuses, ...filter }, signal, { onUnreadable });
     const snapshots = await dueSnapshots(provider, listed, this.#options.clock.now(), signal, leaseTtlMs, (snapshot, error) => {
       const ref = { instanceId: snapshot.foundryExecutionId, workflowKey: snapshot.workflowId };
       outcomes.push(this.#options.report({ ...ref, status: "failed", error: error instanceof Error ? error : new Error(String(error)), attempts: snapshot.attempts ?? 0, deadLettered: false }));
