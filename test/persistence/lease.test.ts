@@ -150,7 +150,8 @@ describe("renewals and saves never overlap", () => {
     landing.resolve();
     await run;
     const stored = provider.inner.tryLoad(keys.instanceId, keys.workflowKey)?.revision;
-    await sleep(ttlMs * 2);
+    // Longer than a renewal interval of this lease (a third of it, checked every quarter).
+    await sleep(ttlMs * 10 * (1 / 3 + 1 / 4) + ttlMs);
     expect(stored).toBe(3);
     expect(provider.inner.tryLoad(keys.instanceId, keys.workflowKey)?.revision).toBe(stored);
   });
