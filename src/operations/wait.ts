@@ -28,7 +28,7 @@ function requireWaitMs(ms: unknown, what: string): number {
  */
 export function refuseNestedWait(operation: Operation<any, any, any>, what: string): void {
   if (operation.wait === undefined) return;
-  throw new TypeError(`${what}: "${operation.name}" is a wait, which cannot be nested in another operation; add it to the workflow itself, where it is durable`);
+  throw new TypeError(`${what}: "${operation.name}" is a wait, which cannot be nested in another operation; add it to the workflow itself, where it is durable (delay() pauses within an operation)`);
 }
 
 /**

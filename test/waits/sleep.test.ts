@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { action, conditional, createFoundry, createSmith, createWorkflow, forEach, isSuspended, sleep, sleepUntil, waitForEvent, type WorkflowSuspendedError } from "../../src/index.js";
+import { action, conditional, createFoundry, delay, createSmith, createWorkflow, forEach, isSuspended, sleep, sleepUntil, waitForEvent, type WorkflowSuspendedError } from "../../src/index.js";
 import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
 import { createTestClock } from "../../src/persistence/testing/index.js";
 
@@ -47,9 +47,11 @@ describe("sleep", () => {
 
   it("refuses a wait nested in a conditional or a forEach, whose step could neither store its wake time nor suspend", () => {
     const nap = sleep("nap", 30 * day);
-    expect(() => conditional("if-large", () => true, nap)).toThrow(new TypeError(`conditional "if-large": whenTrue: "nap" is a wait, which cannot be nested in another operation; add it to the workflow itself, where it is durable`));
+    expect(() => conditional("if-large", () => true, nap)).toThrow(new TypeError(`conditional "if-large": whenTrue: "nap" is a wait, which cannot be nested in another operation; add it to the workflow itself, where it is durable (delay() pauses within an operation)`));
     expect(() => conditional("if-large", () => true, action("skip", () => undefined), waitForEvent("approval", "approved"))).toThrow(/whenFalse: "approval" is a wait/);
     expect(() => forEach("both", [action("a", () => undefined), waitForEvent("b", "approved-b")])).toThrow(/forEach "both": children\[1\]: "b" is a wait/);
+    // An in-process pause is what a composite operation can hold.
+    expect(conditional("if-large", () => true, delay("cool-off", 10)).name).toBe("if-large");
   });
 
   it("waits in process when little is left, on the foundry's clock", async () => {
