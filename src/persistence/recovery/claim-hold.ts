@@ -35,3 +35,8 @@ export function claimedSince(claim: ClaimedSnapshot | undefined, stored: Workflo
   const lease = stored.leaseExpiresAt;
   return lease !== undefined && lease !== claim.snapshot.leaseExpiresAt && Date.parse(lease) > now;
 }
+
+/** The stored record as it was before the claim `claimed` made: its attempts not yet counted. */
+export function beforeClaim(claimed: WorkflowExecutionSnapshot): WorkflowExecutionSnapshot {
+  return { ...claimed, attempts: Math.max(0, (claimed.attempts ?? 1) - 1) };
+}

@@ -11,7 +11,7 @@ import { callProvider, loadSnapshot } from "../provider-call.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { handedBack } from "../snapshot-state.js";
 import { settlesWithin, withinLease } from "./bounded-wait.js";
-import { claimedSince, holdTaken } from "./claim-hold.js";
+import { beforeClaim, claimedSince, holdTaken } from "./claim-hold.js";
 import { giveBackUnstarted, releaseLeftLease, releaseUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
 import type { ResolvedCoordinatorOptions } from "./coordinator-options.js";
 import { deadLetterSnapshot, isDeadLetter } from "./dead-letter.js";
@@ -64,7 +64,7 @@ export async function resumeInstance(
     const unstarted = outcome.status === "skipped" ? outcome.reason === "closed" : outcome.status === "failed" && signal.aborted && found.hold.pending;
     if (!unstarted) return outcome;
     const givenBack = await releaseUnstarted(options.provider, found, options.leaseTtlMs).then(() => true, () => false);
-    return givenBack && outcome.status === "failed" ? { ...outcome, attempts: Math.max(0, (found.snapshot.attempts ?? 1) - 1) } : outcome;
+    return givenBack && outcome.status === "failed" ? { ...outcome, attempts: beforeClaim(found.snapshot).attempts ?? 0 } : outcome;
   } finally {
     found.hold.drop();
   }
@@ -84,10 +84,11 @@ async function attemptsOf(
   const keys = keysOf(ref);
   let lastError: Error | undefined;
   let attempts = 0;
+  const stop = (): Promise<SkippedInstance> => closed(ref, lastError === undefined ? undefined : () => releaseLeftLease(options, keys, claim?.hold));
   try {
     for (let tries = 0; ; tries++) {
       if (signal.aborted) return failed(ref, lastError ?? abortError(signal, {}), attempts, false);
-      if (shutdown.closing.aborted) return await closed(ref, lastError === undefined ? undefined : () => releaseLeftLease(options, keys, claim?.hold));
+      if (shutdown.closing.aborted) return await stop();
       const claimed = tries === 0 ? claim : undefined;
       const stored = claimed !== undefined && !claimed.hold.handedOver ? claimed.snapshot : tries === 0 && listed !== undefined ? listed : await withinLease(loadSnapshot(options.provider, keys, signal), options.leaseTtlMs);
       if (claimedSince(claim, stored, options.clock.now())) return { ...ref, status: "skipped", reason: "claimed", detail: "another claim or run of this process took it over since this claim" };
@@ -104,14 +105,14 @@ async function attemptsOf(
       // Claims that never reached the store count no attempt there; this bounds them too.
       if (lastError !== undefined && tries >= retry.attempts) return failed(ref, lastError, attempts, false);
       const attempt = await runAttempt(options, shutdown, ref, current, signal, adopting ? { stored: attempts, at: claimed.claimedAt, snapshot: claimed.snapshot } : undefined, claim?.hold);
-      if (attempt.status !== "retry") return attempt;
+      if (attempt.status !== "retry") return attempt.status === "skipped" && attempt.reason === "closed" ? await stop() : attempt;
       lastError = attempt.error;
       attempts = attempt.attempts;
       if (signal.aborted || !retry.retryIf(attempt.error, attempts)) return failed(ref, attempt.error, attempts, false);
       if (attempts < retry.attempts) await pauseBetweenAttempts(retryDelay(retry, attempts), signal, shutdown.closing);
     }
   } catch (error) {
-    if (shutdown.closing.aborted && !signal.aborted) return await closed(ref, lastError === undefined ? undefined : () => releaseLeftLease(options, keys, claim?.hold));
+    if (shutdown.closing.aborted && !signal.aborted) return await stop();
     // An abort while waiting reports the attempt's own error; anything else is reported as is.
     return failed(ref, lastError !== undefined && signal.aborted ? lastError : toError(error), attempts, false);
   }
@@ -140,11 +141,6 @@ function settledOutcome(
     return { ...ref, status: "skipped", reason: "dead-letter", detail: `gave up after ${attempts} attempts` };
   }
   return undefined;
-}
-
-// The stored record as it was before the claim `claimed` made: its attempts not yet counted.
-function beforeClaim(claimed: WorkflowExecutionSnapshot): WorkflowExecutionSnapshot {
-  return { ...claimed, attempts: Math.max(0, (claimed.attempts ?? 1) - 1) };
 }
 
 async function runAttempt(

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { createFoundry } from "../../../src/index.js";
 import { isHeldHere } from "../../../src/persistence/held-here.js";
 import type { WorkflowExecutionSnapshot, WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
 import { sleep, untilAborted } from "../../support/promises.js";
@@ -179,6 +180,30 @@ describe("coordinator.close(): graceful shutdown", () => {
     expect(fixture.stored(instanceId)?.leaseExpiresAt).toBeUndefined();
     expect(await fixture.coordinator({ owner: "worker-2" }).resume(instanceId, workflowKey)).toMatchObject({ status: "resumed" });
     expect(runCounts(fixture.log, 3)).toEqual([0, 2, 1]);
+  });
+
+  it("gives back the lease a failed attempt left when close() stops the retry as it starts", async () => {
+    const fixture = recoveryFixture();
+    const save = fixture.provider.save.bind(fixture.provider);
+    let failures = 0;
+    fixture.provider.save = (snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal) => {
+      if (snapshot.nextOperationIndex !== 2 || failures++ > 0) return save(snapshot, signal);
+      throw new Error("store unavailable");
+    };
+    const { instanceId, workflowKey } = fixture.interrupted({ attempts: 0 });
+    let foundries = 0;
+    let closing: Promise<void> | undefined;
+    // The retry's foundry is made as the coordinator closes: its run stops before it starts.
+    const worker = fixture.coordinator({
+      leaseTtlMs: 60_000,
+      retry: { baseDelayMs: 0, maxDelayMs: 0, jitter: 0 },
+      createFoundry: () => ((closing = foundries++ === 1 ? worker.close() : closing), createFoundry("Orders")),
+    });
+    expect(await worker.resume(instanceId, workflowKey)).toMatchObject({ status: "skipped", reason: "closed" });
+    await closing;
+    expect(foundries).toBe(2);
+    expect(fixture.stored(instanceId)).toMatchObject({ status: "running", attempts: 1 });
+    expect(fixture.stored(instanceId)?.leaseExpiresAt).toBeUndefined();
   });
 
   it("runs nothing once closed", async () => {
