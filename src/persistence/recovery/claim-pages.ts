@@ -100,24 +100,30 @@ export async function giveBackUnstarted(provider: WorkflowPersistenceProvider, c
 }
 
 /**
- * Gives back the lease a failed attempt left on the record when the coordinator closes before the
- * retry: its next revision without a lease, the attempt it ran still counted, so that another
- * worker takes it at once. Left alone when a claim or run of this process holds the instance now
- * (they share the owner) unless the hold is this instance's own (`ownHold`), and refused by
- * compare-and-set when anything wrote since the load. Best effort, within the lease.
+ * Loads the record a failed attempt left, at once, for {@link releaseLeftLease}: what is stored
+ * later may be another claim's. Undefined when the store cannot say (the lease then runs out).
  */
-export async function releaseLeftLease(options: ResolvedCoordinatorOptions, keys: SnapshotKeys, ownHold: HoldAhead | undefined): Promise<void> {
+export function recordLeft(options: ResolvedCoordinatorOptions, keys: SnapshotKeys): Promise<WorkflowExecutionSnapshot | undefined> {
+  return withinLease(loadSnapshot(options.provider, keys, undefined), options.leaseTtlMs).catch(() => undefined);
+}
+
+/**
+ * Gives back the lease a failed attempt left on the record (`left`, loaded when it failed) when the
+ * coordinator closes before the retry: its next revision without a lease, the attempt it ran still
+ * counted, so that another worker takes it at once. A compare-and-set on `left`, refused when
+ * anything wrote since (a claim made meanwhile, the retry's own run); left alone as well when a claim
+ * or run of this process holds the instance now, unless the hold is this instance's own (`ownHold`).
+ * Best effort, within the lease.
+ */
+export async function releaseLeftLease(options: ResolvedCoordinatorOptions, keys: SnapshotKeys, left: Promise<WorkflowExecutionSnapshot | undefined>, ownHold: HoldAhead | undefined): Promise<void> {
   const { provider, leaseTtlMs } = options;
-  try {
-    const stored = await withinLease(loadSnapshot(provider, keys, undefined), leaseTtlMs);
-    const lease = stored?.owner === options.persistence.owner ? stored.leaseExpiresAt : undefined;
-    if (stored === undefined || lease === undefined || Date.parse(lease) <= options.clock.now()) return;
-    if (isHeldHere(keys) && ownHold?.pending !== true) return;
-    const released = handedBack({ ...unleased(stored), revision: stored.revision + 1, updatedAt: new Date().toISOString() }) as unknown as WorkflowExecutionSnapshot;
-    await withinLease(callProvider({ call: "save", keys }, () => provider.save(released)), leaseTtlMs);
-  } catch {
-    // The store cannot take it back now: the lease runs out instead.
-  }
+  const stored = await left;
+  const lease = stored?.owner === options.persistence.owner ? stored.leaseExpiresAt : undefined;
+  if (stored === undefined || lease === undefined || Date.parse(lease) <= options.clock.now()) return;
+  if (isHeldHere(keys) && ownHold?.pending !== true) return;
+  const released = handedBack({ ...unleased(stored), revision: stored.revision + 1, updatedAt: new Date().toISOString() }) as unknown as WorkflowExecutionSnapshot;
+  // Refused, or the store cannot take it back now: the lease runs out instead.
+  await withinLease(callProvider({ call: "save", keys }, () => provider.save(released)), leaseTtlMs).catch(() => undefined);
 }
 
 /**

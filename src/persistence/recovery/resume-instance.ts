@@ -12,7 +12,7 @@ import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { handedBack } from "../snapshot-state.js";
 import { settlesWithin, withinLease } from "./bounded-wait.js";
 import { beforeClaim, claimedSince, holdTaken } from "./claim-hold.js";
-import { giveBackUnstarted, releaseLeftLease, releaseUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
+import { giveBackUnstarted, recordLeft, releaseLeftLease, releaseUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
 import type { ResolvedCoordinatorOptions } from "./coordinator-options.js";
 import { deadLetterSnapshot, isDeadLetter } from "./dead-letter.js";
 import { RetriesExhaustedError, UnknownWorkflowError } from "./errors.js";
@@ -84,7 +84,9 @@ async function attemptsOf(
   const keys = keysOf(ref);
   let lastError: Error | undefined;
   let attempts = 0;
-  const stop = (): Promise<SkippedInstance> => closed(ref, lastError === undefined ? undefined : () => releaseLeftLease(options, keys, claim?.hold));
+  // What the last failed attempt left, loaded as it failed: its lease is given back on close().
+  let left: Promise<WorkflowExecutionSnapshot | undefined> | undefined;
+  const stop = (): Promise<SkippedInstance> => closed(ref, left === undefined ? undefined : releaseLeftLease.bind(undefined, options, keys, left, claim?.hold));
   try {
     for (let tries = 0; ; tries++) {
       if (signal.aborted) return failed(ref, lastError ?? abortError(signal, {}), attempts, false);
@@ -109,6 +111,7 @@ async function attemptsOf(
       lastError = attempt.error;
       attempts = attempt.attempts;
       if (signal.aborted || !retry.retryIf(attempt.error, attempts)) return failed(ref, attempt.error, attempts, false);
+      left = recordLeft(options, keys);
       if (attempts < retry.attempts) await pauseBetweenAttempts(retryDelay(retry, attempts), signal, shutdown.closing);
     }
   } catch (error) {

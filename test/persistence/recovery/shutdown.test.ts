@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createFoundry } from "../../../src/index.js";
 import { isHeldHere } from "../../../src/persistence/held-here.js";
-import type { WorkflowExecutionSnapshot, WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
+import type { ClaimRequest, MemoryPersistenceProvider, WorkflowExecutionSnapshot, WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
 import { sleep, untilAborted } from "../../support/promises.js";
 import { runCounts } from "../../support/counted-workflow.js";
 import { deferred } from "../../support/promises.js";
@@ -204,6 +204,51 @@ describe("coordinator.close(): graceful shutdown", () => {
     expect(foundries).toBe(2);
     expect(fixture.stored(instanceId)).toMatchObject({ status: "running", attempts: 1 });
     expect(fixture.stored(instanceId)?.leaseExpiresAt).toBeUndefined();
+  });
+
+  it("gives back only the lease the failed attempt left, never one another coordinator here claimed since", async () => {
+    // The retry's run claims, close() stops it and it gives its claim back itself; another
+    // coordinator of this process (same owner) claims the record at once. Its claim must keep its
+    // lease: taking it away would let a third worker run what it runs.
+    const fixture = recoveryFixture();
+    const { provider } = fixture;
+    const [save, tryLoad, claim] = [provider.save.bind(provider), provider.tryLoad.bind(provider), provider.claim.bind(provider)];
+    let failures = 0;
+    let closing: Promise<void> | undefined;
+    let otherPass: Promise<unknown> | undefined;
+    const otherClaimed = deferred();
+    const otherAnswered = deferred();
+    provider.save = (snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal) => {
+      if (snapshot.nextOperationIndex === 2 && failures++ === 0) throw new Error("store unavailable");
+      const saved = save(snapshot, signal);
+      if (closing === undefined && snapshot.attempts === 2 && snapshot.leaseExpiresAt !== undefined) closing = worker.close();
+      else if (closing !== undefined && snapshot.leaseExpiresAt === undefined && otherPass === undefined) otherPass = other.resumeAll();
+      return saved;
+    };
+    // From then on, anything loaded here is loaded after the other coordinator's claim landed.
+    provider.tryLoad = ((id: string, key: string, signal?: AbortSignal) =>
+      otherPass === undefined ? tryLoad(id, key, signal) : otherClaimed.promise.then(() => tryLoad(id, key, signal))) as typeof provider.tryLoad;
+    // Its claim's answer comes late: until then it holds nothing in this process.
+    const lateAnswers = Object.assign(Object.create(provider) as MemoryPersistenceProvider, {
+      claim: async (request: ClaimRequest, signal?: AbortSignal) => {
+        const page = await claim(request, signal);
+        otherClaimed.resolve();
+        await otherAnswered.promise;
+        return page;
+      },
+    });
+    const { instanceId, workflowKey } = fixture.interrupted({ attempts: 0 });
+    const worker = fixture.coordinator({ leaseTtlMs: 60_000, retry: { baseDelayMs: 0, maxDelayMs: 0, jitter: 0 } });
+    const other = fixture.coordinator({ provider: lateAnswers, leaseTtlMs: 60_000 });
+    expect(await worker.resume(instanceId, workflowKey)).toMatchObject({ status: "skipped", reason: "closed" });
+    await closing;
+    // The store as it is (tryLoad is the provider's own, not the one made to wait above).
+    expect(tryLoad(instanceId, workflowKey)?.leaseExpiresAt).toBeDefined();
+    expect(await fixture.coordinator({ owner: "worker-2" }).resume(instanceId, workflowKey)).toMatchObject({ status: "skipped", reason: "claimed" });
+    otherAnswered.resolve();
+    await otherPass;
+    await other.close();
+    expect(runCounts(fixture.log, 3)).toEqual([0, 2, 1]);
   });
 
   it("runs nothing once closed", async () => {
