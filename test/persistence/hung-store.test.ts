@@ -134,7 +134,10 @@ describe("a leased run paused past its lease", () => {
   });
 });
 
-describe("the coordinator on a store whose claim or list never answers", () => {
+describe("the coordinator on a store whose claim never answers", () => {
+  // Long enough that the recovered run's own lease holds on a busy machine; the pass waits one.
+  const leaseTtlMs = 1_000;
+
   /** Replaces the fixture's claim(): the first call gets `first()`'s answer, the others the store's own. */
   function firstClaim(fixture: RecoveryFixture, first: (claim: () => Promise<WorkflowExecutionSnapshot[]>) => Promise<WorkflowExecutionSnapshot[]>): void {
     const claim = fixture.provider.claim.bind(fixture.provider);
@@ -147,12 +150,12 @@ describe("the coordinator on a store whose claim or list never answers", () => {
     firstClaim(fixture, never);
     const { instanceId } = fixture.interrupted();
     const errors: unknown[] = [];
-    const worker = fixture.coordinator({ leaseTtlMs: ttlMs });
+    const worker = fixture.coordinator({ leaseTtlMs });
     worker.start({ pollIntervalMs: 10, onError: (error) => void errors.push(error) });
     while (fixture.stored(instanceId) !== undefined) await sleep(5);
     await worker.close();
     expect(errors[0]).toBeInstanceOf(PersistenceError);
-    expect(errors[0]).toMatchObject({ call: "claim", message: expect.stringContaining(`did not answer within the lease (${ttlMs} ms)`) });
+    expect(errors[0]).toMatchObject({ call: "claim", message: expect.stringContaining(`did not answer within the lease (${leaseTtlMs} ms)`) });
     expect(runCounts(fixture.log, 3)).toEqual([0, 1, 1]);
   });
 
@@ -161,7 +164,7 @@ describe("the coordinator on a store whose claim or list never answers", () => {
     const { instanceId, workflowKey } = fixture.interrupted({ attempts: 1 });
     const answer = deferred();
     firstClaim(fixture, async (claim) => (await answer.promise, claim()));
-    const error = await rejectionOf(fixture.coordinator({ leaseTtlMs: ttlMs }).resumeAll());
+    const error = await rejectionOf(fixture.coordinator({ leaseTtlMs }).resumeAll());
     expect(error).toMatchObject({ call: "claim" });
     answer.resolve();
     // The late page claims the record, then gives it back: its lease gone, its attempt not counted.

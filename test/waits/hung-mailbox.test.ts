@@ -7,7 +7,8 @@ import { approvalWorkflow } from "./helpers.js";
 
 // A leased run settles within about one lease even when the store hangs instead of failing: the
 // mailbox reads of a wait too, before the waiting save (the lease is renewed meanwhile) and after it
-// (no lease keeper guards that one).
+// (no lease keeper guards that one). The lease is long enough that the run's own checkpoints land
+// within it on a busy machine.
 
 /** `memory` whose `receive()` never answers on the calls numbered in `hung` (1 for the first). */
 function hangingReceive(memory: MemoryPersistenceProvider, hung: readonly number[]): MemoryPersistenceProvider {
@@ -29,10 +30,10 @@ describe("a mailbox read that never answers", () => {
     const memory = new MemoryPersistenceProvider();
     const workflow = approvalWorkflow([]);
     const instanceId = `hung-receive-${call}`;
-    const foundry = usePersistence(createFoundry("approval"), hangingReceive(memory, [call]), { instanceId, lease: { ttlMs: 200 } });
+    const foundry = usePersistence(createFoundry("approval"), hangingReceive(memory, [call]), { instanceId, lease: { ttlMs: 1_000 } });
     const error = await rejectionOf(createSmith().forge(workflow, foundry));
     expect(error).toBeInstanceOf(PersistenceError);
-    expect(error).toMatchObject({ call: "receive", keys: { foundryExecutionId: instanceId }, message: expect.stringContaining("did not answer within the lease (200 ms)") });
+    expect(error).toMatchObject({ call: "receive", keys: { foundryExecutionId: instanceId }, message: expect.stringContaining("did not answer within the lease (1000 ms)") });
     expect(memory.tryLoad(instanceId, workflow.id)?.status).toBe(stored);
     expect(isHeldHere({ foundryExecutionId: instanceId, workflowId: workflow.id })).toBe(false);
   });
