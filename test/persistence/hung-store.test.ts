@@ -174,3 +174,17 @@ describe("the coordinator on a store whose claim never answers", () => {
     expect(runCounts(fixture.log, 3)).toEqual([0, 0, 0]);
   });
 });
+
+describe("the list path on a store whose mailbox read never answers", () => {
+  it("fails the waiting instance whose read hangs within the lease, and runs the others", async () => {
+    const fixture = recoveryFixture({ listOnly: true });
+    const waiting = fixture.interrupted({ status: "waiting", waitingFor: "approved" });
+    const running = fixture.interrupted();
+    fixture.provider.receive = never;
+    const report = await fixture.coordinator({ leaseTtlMs: 1_000 }).resumeAll();
+    expect(report.failed).toMatchObject([{ instanceId: waiting.instanceId, error: { call: "receive", message: expect.stringContaining("did not answer within the lease (1000 ms)") } }]);
+    expect(report.failed[0]?.error).toBeInstanceOf(PersistenceError);
+    expect(report.resumed).toMatchObject([{ instanceId: running.instanceId }]);
+    expect(fixture.stored(waiting.instanceId)).toMatchObject({ status: "waiting", revision: 1 });
+  });
+});
