@@ -21,17 +21,21 @@ export async function settlesWithin(promise: Promise<unknown>, ms: number): Prom
  * cannot hold a pass, or close(), for longer than the lease would have held the record.
  */
 export async function withinLease<T>(work: Promise<T>, leaseTtlMs: number): Promise<T> {
-  if (!(await settlesWithin(work, leaseTtlMs))) throw new Error(`the store did not answer within the lease (${leaseTtlMs} ms)`);
+  if (!(await settlesWithin(work, leaseTtlMs))) throw new Error(unanswered(leaseTtlMs));
   return work;
 }
 
+/** What a store call that has not answered within the lease (`ms`) is reported with. */
+export function unanswered(ms: number): string {
+  return `the store did not answer within the lease (${ms} ms)`;
+}
+
 /**
- * `work`, or a PersistenceError naming `call` once `ms` passed without an answer (a late answer is
- * ignored): for the store calls no lease keeper guards, a pass's claim or list and a run's mailbox
- * reads, so that a store that hangs holds nothing for longer than a lease.
+ * `work`, or a PersistenceError naming `call` once `ms` passed without an answer (a late answer or
+ * rejection is ignored: settlesWithin handled it): for the store calls no lease keeper guards, a
+ * pass's claim and a run's mailbox reads, so that a store that hangs holds nothing for longer than a lease.
  */
 export async function answeredWithin<T>(work: Promise<T>, ms: number, call: ProviderCall, keys: SnapshotKeys, location?: ErrorLocation): Promise<T> {
   if (await settlesWithin(work, ms)) return work;
-  work.catch(() => undefined);
-  throw new PersistenceError({ call, keys, location, detail: `the store did not answer within the lease (${ms} ms)` });
+  throw new PersistenceError({ call, keys, location, detail: unanswered(ms) });
 }

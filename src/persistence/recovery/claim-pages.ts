@@ -2,7 +2,8 @@ import { abortError } from "../../abort.js";
 import { PersistenceError, type SnapshotKeys } from "../errors.js";
 import { holdAhead, isHeldHere, type HoldAhead } from "../held-here.js";
 import { callProvider, loadSnapshot } from "../provider-call.js";
-import { settlesWithin, withinLease } from "./bounded-wait.js";
+import { settlesWithin, unanswered, withinLease } from "./bounded-wait.js";
+import { beforeClaim } from "./claim-hold.js";
 import { anyInstance, listKeys } from "../keys.js";
 import type { ListOptions } from "../list-options.js";
 import type { ClaimRequest, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
@@ -65,7 +66,7 @@ export async function claimPageWithin(options: ResolvedCoordinatorOptions, filte
   const claiming = claimPage(options, filter, limit, signal, listOptions);
   if (await settlesWithin(claiming, leaseTtlMs)) return claiming;
   void claiming.then((late) => Promise.all(late.map((claimed) => releaseUnstarted(provider, claimed, leaseTtlMs).catch(() => undefined))), () => undefined);
-  throw new PersistenceError({ call: "claim", keys: keysOfFilter(filter), detail: `the store did not answer within the lease (${leaseTtlMs} ms)` });
+  throw new PersistenceError({ call: "claim", keys: keysOfFilter(filter), detail: unanswered(leaseTtlMs) });
 }
 
 /**
@@ -95,7 +96,7 @@ export async function giveBackUnstarted(provider: WorkflowPersistenceProvider, c
   } catch (error) {
     return { ...ref, status: "failed", error: error instanceof Error ? error : new Error(String(error)), attempts: claimed.snapshot.attempts ?? 0, deadLettered: false };
   }
-  if (signal.aborted) return { ...ref, status: "failed", error: abortError(signal, {}), attempts: Math.max(0, (claimed.snapshot.attempts ?? 1) - 1), deadLettered: false };
+  if (signal.aborted) return { ...ref, status: "failed", error: abortError(signal, {}), attempts: beforeClaim(claimed.snapshot).attempts ?? 0, deadLettered: false };
   return { ...ref, status: "skipped", reason: "closed", detail: "the coordinator is closing; the claim was given back for another worker" };
 }
 
