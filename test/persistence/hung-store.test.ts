@@ -92,7 +92,10 @@ describe("the coordinator on a store whose give-backs never answer", () => {
     store.save({ ...stored, revision: stored.revision + 1, status: "running", attempts: 1, owner: "dead-worker", leaseExpiresAt: new Date(Date.now() - 1_000).toISOString() });
     state.hang = true;
     const coordinator = createRecoveryCoordinator({ provider, resolveWorkflow: () => workflow, leaseTtlMs: ttlMs, retry: { attempts: 1 } });
-    expect(await coordinator.resume(ref.instanceId, ref.workflowKey)).toMatchObject({ status: "failed", deadLettered: false });
+    const outcome = await coordinator.resume(ref.instanceId, ref.workflowKey);
+    // Reported as any failed store call is: typed, naming the call and the instance.
+    expect(outcome).toMatchObject({ status: "failed", deadLettered: false, error: { code: "PERSISTENCE", call: "save", keys: { foundryExecutionId: ref.instanceId } } });
+    expect((outcome as { error: Error }).error).toBeInstanceOf(PersistenceError);
     // The dead letter never landed: the record is as it was, for a later pass to try again.
     expect(store.tryLoad(ref.instanceId, ref.workflowKey)).toMatchObject({ status: "running", attempts: 1, revision: stored.revision + 1 });
   });

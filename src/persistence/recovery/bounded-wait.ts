@@ -15,25 +15,17 @@ export async function settlesWithin(promise: Promise<unknown>, ms: number): Prom
   }
 }
 
-/**
- * `work`, or a rejection once `leaseTtlMs` passed without an answer: for the saves that give a claim
- * (or an attempt) back, which no lease keeper guards, so that a store that hangs instead of failing
- * cannot hold a pass, or close(), for longer than the lease would have held the record.
- */
-export async function withinLease<T>(work: Promise<T>, leaseTtlMs: number): Promise<T> {
-  if (!(await settlesWithin(work, leaseTtlMs))) throw new Error(unanswered(leaseTtlMs));
-  return work;
-}
-
 /** What a store call that has not answered within the lease (`ms`) is reported with. */
 export function unanswered(ms: number): string {
   return `the store did not answer within the lease (${ms} ms)`;
 }
 
 /**
- * `work`, or a PersistenceError naming `call` once `ms` passed without an answer (a late answer or
- * rejection is ignored: settlesWithin handled it): for the store calls no lease keeper guards, a
- * pass's claim and a run's mailbox reads, so that a store that hangs holds nothing for longer than a lease.
+ * `work`, or a PersistenceError naming `call` and `keys` once `ms` passed without an answer (a late
+ * answer or rejection is ignored: settlesWithin handled it): for the store calls no lease keeper
+ * guards (a pass's claim, a run's mailbox reads, a retry's load, the saves that give a claim or an
+ * attempt back, a dead letter), so that a store that hangs holds nothing for longer than a lease,
+ * and what it failed is reported as any other store failure is.
  */
 export async function answeredWithin<T>(work: Promise<T>, ms: number, call: ProviderCall, keys: SnapshotKeys, location?: ErrorLocation): Promise<T> {
   if (await settlesWithin(work, ms)) return work;

@@ -2,7 +2,7 @@ import { abortError } from "../../abort.js";
 import { PersistenceError, type SnapshotKeys } from "../errors.js";
 import { holdAhead, isHeldHere, type HoldAhead } from "../held-here.js";
 import { callProvider, loadSnapshot } from "../provider-call.js";
-import { settlesWithin, unanswered, withinLease } from "./bounded-wait.js";
+import { answeredWithin, settlesWithin, unanswered } from "./bounded-wait.js";
 import { beforeClaim } from "./claim-hold.js";
 import { anyInstance, listKeys } from "../keys.js";
 import type { ListOptions } from "../list-options.js";
@@ -78,7 +78,7 @@ export async function claimPageWithin(options: ResolvedCoordinatorOptions, filte
 export async function releaseUnstarted(provider: WorkflowPersistenceProvider, { snapshot, hold }: ClaimedSnapshot, leaseTtlMs: number): Promise<void> {
   const released = givenBack({ ...snapshot, revision: snapshot.revision + 1, updatedAt: new Date().toISOString() });
   try {
-    await withinLease(callProvider({ call: "save", keys: keysOf(snapshot) }, () => provider.save(released)), leaseTtlMs);
+    await answeredWithin(callProvider({ call: "save", keys: keysOf(snapshot) }, () => provider.save(released)), leaseTtlMs, "save", keysOf(snapshot));
   } finally {
     hold.drop();
   }
@@ -105,7 +105,7 @@ export async function giveBackUnstarted(provider: WorkflowPersistenceProvider, c
  * later may be another claim's. Undefined when the store cannot say (the lease then runs out).
  */
 export function recordLeft(options: ResolvedCoordinatorOptions, keys: SnapshotKeys): Promise<WorkflowExecutionSnapshot | undefined> {
-  return withinLease(loadSnapshot(options.provider, keys, undefined), options.leaseTtlMs).catch(() => undefined);
+  return answeredWithin(loadSnapshot(options.provider, keys, undefined), options.leaseTtlMs, "tryLoad", keys).catch(() => undefined);
 }
 
 /**
@@ -124,7 +124,7 @@ export async function releaseLeftLease(options: ResolvedCoordinatorOptions, keys
   if (isHeldHere(keys) && ownHold?.pending !== true) return;
   const released = handedBack({ ...unleased(stored), revision: stored.revision + 1, updatedAt: new Date().toISOString() }) as unknown as WorkflowExecutionSnapshot;
   // Refused, or the store cannot take it back now: the lease runs out instead.
-  await withinLease(callProvider({ call: "save", keys }, () => provider.save(released)), leaseTtlMs).catch(() => undefined);
+  await answeredWithin(callProvider({ call: "save", keys }, () => provider.save(released)), leaseTtlMs, "save", keys).catch(() => undefined);
 }
 
 /**

@@ -10,7 +10,7 @@ import { addPersistence } from "../middleware.js";
 import { callProvider, loadSnapshot } from "../provider-call.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { handedBack } from "../snapshot-state.js";
-import { settlesWithin, withinLease } from "./bounded-wait.js";
+import { answeredWithin, settlesWithin } from "./bounded-wait.js";
 import { beforeClaim, claimedSince, holdTaken } from "./claim-hold.js";
 import { giveBackUnstarted, recordLeft, releaseLeftLease, releaseUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
 import type { ResolvedCoordinatorOptions } from "./coordinator-options.js";
@@ -92,7 +92,7 @@ async function attemptsOf(
       if (signal.aborted) return failed(ref, lastError ?? abortError(signal, {}), attempts, false);
       if (shutdown.closing.aborted) return await stop();
       const claimed = tries === 0 ? claim : undefined;
-      const stored = claimed !== undefined && !claimed.hold.handedOver ? claimed.snapshot : tries === 0 && listed !== undefined ? listed : await withinLease(loadSnapshot(options.provider, keys, signal), options.leaseTtlMs);
+      const stored = claimed !== undefined && !claimed.hold.handedOver ? claimed.snapshot : tries === 0 && listed !== undefined ? listed : await answeredWithin(loadSnapshot(options.provider, keys, signal), options.leaseTtlMs, "tryLoad", keys);
       if (claimedSince(claim, stored, options.clock.now())) return { ...ref, status: "skipped", reason: "claimed", detail: "another claim or run of this process took it over since this claim" };
       // A claim still as stored is adopted: it counts the attempt it is about to run, and decisions
       // rest on the count before it. One a run here wrote over is claimed afresh.
@@ -197,8 +197,9 @@ async function runAttempt(
 // Best effort: when it fails, the instance only counts one attempt more than it ran.
 async function giveBackAttempt(options: ResolvedCoordinatorOptions, claimed: WorkflowExecutionSnapshot, attempts: number): Promise<void> {
   const record = handedBack({ ...claimed, revision: claimed.revision + 1, attempts }) as unknown as WorkflowExecutionSnapshot;
-  const save = callProvider({ call: "save", keys: keysOf({ instanceId: claimed.foundryExecutionId, workflowKey: claimed.workflowId }) }, () => options.provider.save(record));
-  await withinLease(save, options.leaseTtlMs).catch(() => undefined);
+  const keys = keysOf({ instanceId: claimed.foundryExecutionId, workflowKey: claimed.workflowId });
+  const save = callProvider({ call: "save", keys }, () => options.provider.save(record));
+  await answeredWithin(save, options.leaseTtlMs, "save", keys).catch(() => undefined);
 }
 
 async function deadLetter(
@@ -214,7 +215,7 @@ async function deadLetter(
   const record = deadLetterSnapshot(snapshot, lastError ?? error, options.persistence.owner);
   try {
     if (signal.aborted) throw abortError(signal, {});
-    await withinLease(callProvider({ call: "save", keys }, () => options.provider.save(record, signal)), options.leaseTtlMs);
+    await answeredWithin(callProvider({ call: "save", keys }, () => options.provider.save(record, signal)), options.leaseTtlMs, "save", keys);
   } catch (saveError) {
     if (isWorkflowForgeError(saveError) && saveError.code === "SNAPSHOT_CONFLICT") return { ...ref, status: "skipped", reason: "claimed", detail: saveError.message };
     return failed(ref, toError(saveError), attempts, false);

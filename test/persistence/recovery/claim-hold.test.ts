@@ -144,7 +144,7 @@ describe("a claim made by page holds its instance in this process", () => {
       tryLoad: (id: string, key: string) => (hanging ? new Promise<never>(() => undefined) : fixture.provider.tryLoad(id, key)),
     });
     const report = await fixture.coordinator({ provider: store, leaseTtlMs: 300 }).resumeAll();
-    expect(report.failed).toMatchObject([{ instanceId, error: { message: expect.stringContaining("did not answer within the lease") } }]);
+    expect(report.failed).toMatchObject([{ instanceId, error: { code: "PERSISTENCE", call: "tryLoad", keys: { foundryExecutionId: instanceId }, message: expect.stringContaining("did not answer within the lease") } }]);
     expect(await direct).toMatchObject({ code: "SNAPSHOT_CONFLICT" });
     expect(isHeldHere({ foundryExecutionId: instanceId, workflowId: workflowKey })).toBe(false);
   });
