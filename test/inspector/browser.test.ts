@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { StoreSpec } from "../../src/cli/args.js";
 import type { WorkflowPersistenceProvider } from "../../src/persistence/provider.js";
 import { PostgresPersistenceProvider } from "../../src/persistence/providers/postgres.js";
@@ -14,6 +14,9 @@ import { imgPayload, inspectorSnapshots, scriptPayload } from "./seed.js";
 // Real headless Chromium (Debian's package) on the page the server ships, over a real SQLite file
 // and a real PostgreSQL server. Without Chromium the file is skipped, saying how to enable it.
 const found = findChromium();
+// A test takes a few seconds of Chromium on an idle 2-core machine and several times that on a busy
+// one: the timeout guards against a hang, not against a slow machine.
+vi.setConfig({ testTimeout: 90_000 });
 const postgres = "path" in found ? await startPostgres() : { skipped: "no Chromium" };
 const docs = fileURLToPath(new URL("../../docs/", import.meta.url));
 
@@ -23,9 +26,15 @@ interface Fresh {
 }
 
 let browser: Browser;
+// Each test's pages are closed after it: an open page keeps refreshing its view of the store.
+const pages: Page[] = [];
+afterEach(async () => {
+  for (const page of pages.splice(0)) await page.close();
+});
 
 async function open(served: Served, hash = "#/"): Promise<{ page: Page; dialogs: string[]; errors: string[] }> {
   const page = await browser.newPage({ viewport: { width: 1360, height: 820 } });
+  pages.push(page);
   const dialogs: string[] = [];
   const errors: string[] = [];
   page.on("dialog", (dialog) => {
