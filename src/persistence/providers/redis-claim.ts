@@ -7,22 +7,30 @@ import { statusFilter, textOf } from "./redis-layout.js";
 // their lease) from the lowest score up to now, and claims what it may, so workers calling at once
 // are served one after another by the server and never take one record twice.
 
-// KEYS: claimable. ARGV: now (ms), lease end (ms), owner, maxAttempts, limit, record key prefix,
-// status filter (",a,b,"), workflowId filter, workflowName filter ("" or "=" .. value), the
-// claimable key as the provider named it: what a client prepends to keys (ioredis's keyPrefix
+// KEYS: claimable, dead letters. ARGV: now (ms), lease end (ms), owner, maxAttempts, limit, record
+// key prefix, status filter (",a,b,"), workflowId filter, workflowName filter ("" or "=" .. value),
+// the claimable key as the provider named it: what a client prepends to keys (ioredis's keyPrefix
 // option) is in KEYS[1] only, and is prepended to the record keys built here too.
 // A record's real state is in its hash: one whose lease was renewed since its score was set is
 // scored again and left; a waiting one that is not due (no delivery marked it, its wake time is
 // still ahead) is scored by its wake time, or leaves the set when it has none, so it is out of the
-// window either way; a vanished, finished or dead-lettered one leaves the set (a save puts it back).
+// window either way; a vanished or finished one leaves the set. A dead letter (failed or
+// compensating with maxAttempts attempts) moves to the dead letters' set, scored by its attempts:
+// a claim allowing more attempts takes it back first, and a save of it (a retry, a cancel, a run)
+// puts it back. A record no save wrote (not a hash, no data, no status or a revision that is not a
+// number) leaves the set and is returned as { member, 0, reason } to be reported, never claimed.
 // Waiting records never dead-letter. A claim writes revision, owner, leaseMs, attempts and
 // updatedMs and leaves data (and a due mark) as it was; a record is looked at once per call, so one
 // call never claims it twice. The offset counts only records left where they stood: one the walk
-// moved (claimed, rescored, removed) shifts the others, and stepping over it too would skip one. Returns { member, data, revision, ... }. Records are read by keys
-// built here: no Redis Cluster.
+// moved (claimed, rescored, removed) shifts the others, and stepping over it too would skip one.
+// Returns { member, data, revision, ... }. Records are read by keys built here: no Redis Cluster.
 export const claimScript = `local now, limit = tonumber(ARGV[1]), tonumber(ARGV[5])
 local records = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[10]) .. ARGV[6]
 local out, claimed, offset, scanned, seen = {}, 0, 0, 0, {}
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[4], 'LIMIT', 0, 256)) do
+  redis.call('ZREM', KEYS[2], m)
+  redis.call('ZADD', KEYS[1], 0, m)
+end
 while claimed < limit and scanned < 10000 do
   local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', offset, 64)
   if #members == 0 then break end
@@ -34,10 +42,21 @@ while claimed < limit and scanned < 10000 do
       offset = offset + 1
     else
       seen[m] = true
-      local f = redis.call('HMGET', key, 'data', 'status', 'workflowId', 'workflowName', 'attempts', 'revision', 'leaseMs', 'dueMark', 'wakeMs')
-      local lease, attempts, wake = tonumber(f[7] or '0') or 0, tonumber(f[5] or '0') or 0, tonumber(f[9] or '')
-      if not f[1] or f[2] == 'completed' or f[2] == 'cancelled' or ((f[2] == 'failed' or f[2] == 'compensating') and attempts >= tonumber(ARGV[4])) then
+      local f = redis.pcall('HMGET', key, 'data', 'status', 'workflowId', 'workflowName', 'attempts', 'revision', 'leaseMs', 'dueMark', 'wakeMs')
+      local junk = f.err and 'the record is not a hash'
+      if not junk and not f[1] and redis.call('EXISTS', key) == 1 then junk = 'the record has no data field' end
+      if not junk and f[1] and not f[2] then junk = 'the record has no status field' end
+      if not junk and f[1] and not tonumber(f[6] or '') then junk = 'its revision field is not a number' end
+      local lease, attempts, wake = 0, 0, nil
+      if not junk then lease, attempts, wake = tonumber(f[7] or '0') or 0, tonumber(f[5] or '0') or 0, tonumber(f[9] or '') end
+      if junk then
         redis.call('ZREM', KEYS[1], m)
+        for _, v in ipairs({ m, 0, junk }) do out[#out + 1] = v end
+      elseif not f[1] or f[2] == 'completed' or f[2] == 'cancelled' then
+        redis.call('ZREM', KEYS[1], m)
+      elseif (f[2] == 'failed' or f[2] == 'compensating') and attempts >= tonumber(ARGV[4]) then
+        redis.call('ZREM', KEYS[1], m)
+        redis.call('ZADD', KEYS[2], attempts, m)
       elseif lease > now then
         redis.call('ZADD', KEYS[1], lease, m)
       elseif f[2] == 'waiting' and f[8] ~= '1' and not (wake and wake <= now) then

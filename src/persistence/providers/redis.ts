@@ -26,7 +26,7 @@ const listErrorKeys = anyInstance;
  * Keeps snapshots in Redis, one hash per instance (`data`, `revision`, `status`, `workflowId`,
  * `workflowName`, `leaseMs`, `attempts`, `waitingFor`, `wakeMs`, `dueMark`) plus an index set used
  * by `list()`, a sorted set of the records `claim()` may take by when they are due (lease end, wake
- * time), and a hash of events per instance. Supports compare-and-set, list, claim and the mailbox,
+ * time), one of the dead letters it set aside, and a hash of events per instance. Supports compare-and-set, list, claim and the mailbox,
  * and push when the client has `duplicate()` (ioredis and node-redis clients do).
  *
  * - `save` is one round trip: a Lua script (EVALSHA, with EVAL after a NOSCRIPT reply) that
@@ -51,6 +51,7 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
   readonly #prefix: string;
   readonly #index: string;
   readonly #claimable: string;
+  readonly #dead: string;
   readonly #ttl: string;
   readonly #codec: SnapshotCodec;
   readonly #mailbox: RedisMailbox;
@@ -62,7 +63,7 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
     this.#timeoutMs = options.commandTimeoutMs ?? 10_000;
     this.#send = withDeadline(senderFor(options.client) as Send, this.#timeoutMs);
     const keyPrefix = options.keyPrefix ?? "workflowforge:";
-    [this.#prefix, this.#index, this.#claimable] = [`${keyPrefix}s:`, `${keyPrefix}index`, `${keyPrefix}claimable`];
+    [this.#prefix, this.#index, this.#claimable, this.#dead] = [`${keyPrefix}s:`, `${keyPrefix}index`, `${keyPrefix}claimable`, `${keyPrefix}dead`];
     this.#ttl = String(options.completedTtlSeconds ?? 0);
     this.#codec = options.codec ?? defaultSnapshotCodec;
     const [script, command] = [this.#script.bind(this), this.#command.bind(this)];
@@ -83,7 +84,7 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
     const stored =
       revision === 1
         ? await this.#script(createScript, [record, this.#index, this.#claimable, events], [data, status, workflowId, workflowName, member, this.#ttl, lease, attempts, ...due], "save", keys)
-        : await this.#script(updateScript, [record, this.#claimable, events], [String(revision), data, status, workflowName, String(revision - 1), this.#ttl, lease, attempts, member, ...due], "save", keys);
+        : await this.#script(updateScript, [record, this.#claimable, events, this.#dead], [String(revision), data, status, workflowName, String(revision - 1), this.#ttl, lease, attempts, member, ...due], "save", keys);
     if (stored === null || stored === undefined) return;
     throw new SnapshotConflictError({ source, keys, call: "save", detail: `revision ${revision} was refused: the stored revision is ${textOf(stored)}` });
   }
@@ -103,7 +104,7 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
     throwIfAborted(signal);
     const keys = { foundryExecutionId, workflowId };
     const member = memberOf(keys);
-    await this.#script(deleteScript, [this.#prefix + member, this.#index, this.#claimable, this.#mailbox.events + member], [member], "delete", keys);
+    await this.#script(deleteScript, [this.#prefix + member, this.#index, this.#claimable, this.#mailbox.events + member, this.#dead], [member], "delete", keys);
   }
 
   /** One script: stores the event unless its eventId is stored, and marks a record waiting for it due (PUBLISH). */
@@ -135,14 +136,19 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
     const read = listedReader(undefined, options, "RedisPersistenceProvider");
     const args = claimArguments(request, this.#prefix, this.#claimable);
     if (args === undefined) return [];
-    const reply = await this.#script(claimScript, [this.#claimable], args, "claim", listErrorKeys);
+    const reply = await this.#script(claimScript, [this.#claimable, this.#dead], args, "claim", listErrorKeys);
     const triples = Array.isArray(reply) ? (reply as unknown[]) : [];
     const columns = { owner: request.owner, lease_ms: Date.parse(request.leaseExpiresAt), updated_ms: Date.parse(request.now) };
     const claimed: WorkflowExecutionSnapshot[] = [];
     for (let i = 0; i + 2 < triples.length; i += 3) {
       const member = textOf(triples[i]);
       const keys = keysOfMember(member) ?? listErrorKeys;
-      const snapshot = read(() => withClaimColumns(decodeFromStorage(this.#codec, textOf(triples[i + 1]), keys), { ...columns, revision: textOf(triples[i + 2]) }));
+      const [data, third] = [triples[i + 1], textOf(triples[i + 2])];
+      const snapshot = read(() => {
+        // 0: a record no save wrote, with the reason; left unclaimed and out of the claimable set.
+        if (typeof data === "number") throw new SnapshotCorruptedError(keys, third);
+        return withClaimColumns(decodeFromStorage(this.#codec, textOf(data), keys), { ...columns, revision: third });
+      });
       if (snapshot !== undefined) claimed.push(snapshot);
     }
     return claimed;
@@ -190,16 +196,17 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
     const optional = (value: string | undefined): string => (value === undefined ? "" : `=${value}`);
     const args = [optional(filter.workflowId), optional(filter.workflowName), statusFilter(filter.status), ...members.map(({ member }) => member)];
     const reply = await this.#script(fetchScript, [this.#index, ...members.map(({ member }) => this.#prefix + member)], args, "list", listErrorKeys);
-    const pairs = Array.isArray(reply) ? (reply as unknown[]) : [];
+    const rows = Array.isArray(reply) ? (reply as unknown[]) : [];
     const keysOf = new Map(members.map(({ member, keys }) => [member, keys]));
     const snapshots: WorkflowExecutionSnapshot[] = [];
-    for (let i = 0; i + 1 < pairs.length; i += 2) {
-      const member = textOf(pairs[i]);
-      const data = pairs[i + 1];
+    for (let i = 0; i + 5 < rows.length; i += 6) {
+      const member = textOf(rows[i]);
+      const data = rows[i + 1];
       const keys = keysOf.get(member) ?? listErrorKeys;
       const snapshot = read(() => {
         if (typeof data === "number") throw new SnapshotCorruptedError(keys, "the record is not a hash with a data field");
-        return decodeFromStorage(this.#codec, textOf(data), keys);
+        // A claim leaves data as it was: its fields are read over it, as tryLoad does.
+        return withClaimColumns(decodeFromStorage(this.#codec, textOf(data), keys), claimFieldsOf(rows.slice(i + 2, i + 6)));
       });
       if (snapshot !== undefined) snapshots.push(snapshot);
     }

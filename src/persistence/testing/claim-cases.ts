@@ -97,6 +97,25 @@ export const claimCases: ConformanceCase[] = [
     await provider.save(again as unknown as WorkflowExecutionSnapshot);
     assert.deepEqual(ids(await claim(provider, request(workflowName))), ids([released, enqueued]), "claim() must skip the renewed lease and take the released and re-enqueued records");
   }),
+  claimCase("a dead letter a claim passed over is claimed by one allowing more attempts, and after a save of it (a retry, a run that died)", async (provider, workflowName) => {
+    const expired = new Date(Date.now() - 1_000).toISOString();
+    const [raised, retried, reran] = [0, 1, 2].map(() => unleased({ workflowName, status: "failed", attempts: 3 }));
+    for (const snapshot of [raised, retried, reran]) await provider.save(snapshot as WorkflowExecutionSnapshot);
+    assert.deepEqual(await claim(provider, request(workflowName)), [], "a dead letter (3 attempts of 3) was claimed");
+    // A retry sets the attempts back; a run of the dead letter (a manual resume) died with its lease.
+    await provider.save(nextRevision(retried!, { attempts: 0 }));
+    await provider.save(nextRevision(reran!, { status: "running", owner: "gone", leaseExpiresAt: expired }));
+    assert.deepEqual(ids(await claim(provider, request(workflowName))), ids([retried!, reran!]), "a dead letter saved again must be claimable as its new state says");
+    assert.deepEqual(ids(await claim(provider, request(workflowName, { maxAttempts: 5 }))), ids([raised!]), "a claim allowing 5 attempts must take a dead letter of 3");
+  }),
+  claimCase("list() and tryLoad() read a record as its claim left it", async (provider, workflowName) => {
+    if (typeof provider.list !== "function") return;
+    const stored = await savedUnleased(provider, workflowName);
+    const [claimed] = await claim(provider, request(workflowName));
+    assert.ok(claimed !== undefined, "claim() took nothing");
+    assert.deepEqual(await provider.tryLoad(stored.foundryExecutionId, stored.workflowId), claimed);
+    assert.deepEqual(await provider.list({ workflowName }), [claimed], "list() must show the claim's revision, owner, lease and attempts");
+  }),
   claimCase("claim() with an aborted signal rejects and claims nothing", async (provider, workflowName) => {
     const stored = await savedUnleased(provider, workflowName);
     await assert.rejects(Promise.resolve().then(() => provider.claim!(request(workflowName), AbortSignal.abort(new Error("conformance abort")))));

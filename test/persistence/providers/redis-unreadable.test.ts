@@ -90,6 +90,47 @@ describeWithServer("RedisPersistenceProvider and entries no save wrote", server,
       expect((await admin.smembers(`${keyPrefix}index`)).length).toBe(4);
     });
 
+    it("claim() hands a record no save wrote to onUnreadable naming its keys, claims every other one, and takes the junk out of its set", async () => {
+      const keyPrefix = `test-${randomUUID()}:`;
+      const provider = new RedisPersistenceProvider({ client: connected.client, keyPrefix });
+      const workflowName = `Junk-${randomUUID()}`;
+      const unleased = (): WorkflowExecutionSnapshot => {
+        const snapshot: Record<string, unknown> = { ...fullSnapshot({ status: "running", workflowName }) };
+        delete snapshot.leaseExpiresAt;
+        return snapshot as unknown as WorkflowExecutionSnapshot;
+      };
+      const [good, notHash, badRevision, noStatus] = [unleased(), unleased(), unleased(), unleased()];
+      for (const snapshot of [notHash, badRevision, noStatus, good]) await provider.save(snapshot);
+      await admin.del(recordOf(keyPrefix, notHash));
+      await admin.set(recordOf(keyPrefix, notHash), "junk");
+      await admin.hset(recordOf(keyPrefix, badRevision), "revision", "not a number");
+      await admin.hdel(recordOf(keyPrefix, noStatus), "status");
+      const now = Date.now();
+      const request = { owner: "o", now: new Date(now).toISOString(), leaseExpiresAt: new Date(now + 30_000).toISOString(), limit: 10, maxAttempts: 3 };
+
+      const unreadable: SnapshotCorruptedError[] = [];
+      expect(idsOf(await provider.claim(request, undefined, { onUnreadable: (error) => unreadable.push(error) }))).toEqual([good.foundryExecutionId]);
+      expect(unreadable.map((error) => error.keys.foundryExecutionId).sort()).toEqual(idsOf([notHash, badRevision, noStatus]));
+      expect(unreadable.every((error) => error instanceof SnapshotCorruptedError)).toBe(true);
+      // Reported once: the next claims neither see nor claim them; list() and delete still reach them.
+      expect(await admin.zcard(`${keyPrefix}claimable`)).toBe(1);
+      expect(await provider.claim({ ...request, now: new Date(now + 60_000).toISOString(), leaseExpiresAt: new Date(now + 90_000).toISOString() })).toHaveLength(1);
+      expect(await provider.tryLoad(badRevision.foundryExecutionId, badRevision.workflowId)).toMatchObject({ revision: 1 });
+    });
+
+    it("a save refused by a key of the wrong type under the provider's prefix writes nothing", async () => {
+      const keyPrefix = `test-${randomUUID()}:`;
+      const provider = new RedisPersistenceProvider({ client: connected.client, keyPrefix });
+      await admin.set(`${keyPrefix}claimable`, "junk");
+      const snapshot = fullSnapshot({ status: "running" });
+      await expect(provider.save(snapshot)).rejects.toMatchObject({ code: "PERSISTENCE", call: "save" });
+      expect(await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toBeUndefined();
+      // Once the junk is gone, the same save goes through: nothing half-written refuses it.
+      await admin.del(`${keyPrefix}claimable`);
+      await provider.save(snapshot);
+      expect(await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);
+    });
+
     it("tryLoad of a record that is not a hash rejects with SnapshotCorruptedError naming its keys, and delete removes it", async () => {
       const { keyPrefix, provider } = await seeded();
       const snapshot = fullSnapshot();

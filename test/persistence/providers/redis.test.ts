@@ -226,6 +226,17 @@ describeWithServer("RedisPersistenceProvider on a real redis-server", server, (s
       expect(await admin.pttl(key)).toBe(-1);
     });
 
+    it("a save of another status clears the expiry of a completed record, even by a provider without completedTtlSeconds", async () => {
+      const keyPrefix = prefix();
+      const [expiring, plain] = [new RedisPersistenceProvider({ client: admin, keyPrefix, completedTtlSeconds: 60 }), new RedisPersistenceProvider({ client: admin, keyPrefix })];
+      const completed = fullSnapshot({ status: "completed" });
+      await expiring.save(completed);
+      expect(await admin.ttl(recordKey(keyPrefix, completed))).toBeGreaterThan(0);
+      // The instance runs again in a process whose provider keeps completed records for good.
+      await plain.save(nextRevision(completed, { status: "running" }));
+      expect(await admin.pttl(recordKey(keyPrefix, completed))).toBe(-1);
+    });
+
     it("without completedTtlSeconds a completed snapshot does not expire", async () => {
       const keyPrefix = prefix();
       const provider = new RedisPersistenceProvider({ client: admin, keyPrefix });
