@@ -13,6 +13,7 @@ interface IoRedisSubscriber {
   connect(): Promise<unknown>;
   subscribe(channel: string): Promise<unknown>;
   on(event: string, listener: (...args: unknown[]) => void): unknown;
+  removeListener(event: string, listener: (...args: unknown[]) => void): unknown;
   quit(): Promise<unknown>;
   disconnect(): void;
 }
@@ -61,7 +62,9 @@ export async function subscribeTo(client: unknown, channel: string, listener: ()
   duplicate.on("error", () => undefined);
   const subscribed = async (): Promise<void> => {
     if (ioredis) {
-      if (duplicate.status === "wait") await duplicate.connect(); // lazyConnect: connect() before a command, which enableOfflineQueue: false would refuse
+      // Connected first: a client made with enableOfflineQueue: false refuses a command sent before.
+      if (duplicate.status === "wait") await duplicate.connect(); // lazyConnect
+      else if (duplicate.status === "connecting" || duplicate.status === "connect") await ready(duplicate);
       duplicate.on("message", (from) => from === channel && notify());
       await duplicate.subscribe(channel);
     } else {
@@ -73,14 +76,14 @@ export async function subscribeTo(client: unknown, channel: string, listener: ()
     await withDeadline(subscribed, timeoutMs)([]);
   } catch (cause) {
     stopped = true;
-    await close(duplicate, ioredis, true);
+    await close(duplicate, ioredis, true, timeoutMs);
     throw new PersistenceError({ source: "redis", call: "subscribe", keys: anyInstance, cause, detail: redisConnectionDetail(duplicate, cause, timeoutMs) });
   }
   let closing: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopped = true;
     signal?.removeEventListener("abort", onAbort);
-    return (closing ??= close(duplicate, ioredis, false));
+    return (closing ??= close(duplicate, ioredis, false, timeoutMs));
   };
   const onAbort = (): void => void stop();
   signal?.addEventListener("abort", onAbort, { once: true });
@@ -88,12 +91,27 @@ export async function subscribeTo(client: unknown, channel: string, listener: ()
   return stop;
 }
 
+/**
+ * Resolves once an ioredis connection on its way is ready. An error meanwhile does not end the wait:
+ * the client retries (the server may be restarting), and the caller's deadline bounds it.
+ */
+function ready(connection: IoRedisSubscriber): Promise<void> {
+  return new Promise((resolve) => {
+    const settle = (): void => {
+      connection.removeListener("ready", settle);
+      resolve();
+    };
+    connection.on("ready", settle);
+  });
+}
+
 // QUIT lets the server end the connection cleanly; a connection that cannot send it (closed,
-// reconnecting) or that never subscribed is dropped instead, which also ends its reconnecting.
-async function close(connection: IoRedisSubscriber & NodeRedisSubscriber, ioredis: boolean, drop: boolean): Promise<void> {
+// reconnecting), that never subscribed or whose server does not answer within `timeoutMs` (hung,
+// stopped) is dropped instead, which also ends its reconnecting.
+async function close(connection: IoRedisSubscriber & NodeRedisSubscriber, ioredis: boolean, drop: boolean, timeoutMs: number): Promise<void> {
   const quit = (): unknown => (ioredis ? connection.quit() : connection.close !== undefined ? connection.close() : connection.quit?.());
   const destroy = (): unknown => (ioredis ? connection.disconnect() : connection.destroy !== undefined ? connection.destroy() : connection.disconnect?.());
-  if (!drop && (await settled(quit))) return;
+  if (!drop && (await settled(() => withDeadline(async () => await quit(), timeoutMs)([])))) return;
   await settled(destroy);
 }
 

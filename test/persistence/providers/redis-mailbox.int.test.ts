@@ -325,5 +325,40 @@ describeWithServer("RedisPersistenceProvider mailbox on a real redis-server", se
         await prefixed.quit();
       }
     });
+
+    it("subscribes through an ioredis client made to fail fast (enableOfflineQueue: false), as its errors advise", async () => {
+      const client = new Redis(started.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+      try {
+        await new Promise((resolve) => client.once("ready", resolve));
+        const provider = new RedisPersistenceProvider({ client, keyPrefix: prefix() });
+        const snapshot = waiting({ waitingFor: "approved" });
+        await provider.save(snapshot);
+        let heard!: () => void;
+        const heardOnce = new Promise<void>((resolve) => (heard = resolve));
+        const stop = await provider.subscribe(() => heard());
+        await provider.deliver(eventFor(snapshot, "approved"));
+        await heardOnce;
+        await stop();
+      } finally {
+        await client.quit();
+      }
+    });
+
+    it("stop() settles within commandTimeoutMs while the server does not answer, and drops the connection", async () => {
+      const pid = Number(/process_id:(\d+)/.exec(await admin.info("server"))?.[1]);
+      expect(pid).toBeGreaterThan(0);
+      const client = new Redis(started.url);
+      const provider = new RedisPersistenceProvider({ client, keyPrefix: prefix(), commandTimeoutMs: 300 });
+      const stop = await provider.subscribe(() => undefined);
+      process.kill(pid, "SIGSTOP");
+      try {
+        // A stop() that waits for the server's answer to QUIT never settles while it is stopped.
+        const outcome = await Promise.race([stop().then(() => "stopped"), new Promise((resolve) => setTimeout(resolve, 10_000, "still waiting"))]);
+        expect(outcome).toBe("stopped");
+      } finally {
+        process.kill(pid, "SIGCONT");
+        client.disconnect();
+      }
+    });
   });
 });
