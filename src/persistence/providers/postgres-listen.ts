@@ -53,16 +53,22 @@ export function listenerOf(client: object): ((channel: string, listener: () => v
 // LISTEN on a connection kept from the pool. A lost connection (a server restart, a proxy's idle
 // timeout) loses what was sent while it was down: the listener is told to look, and listening
 // resumes on a new connection, retried at growing intervals (up to 5 s) until it is stopped.
+// One connection is lost once: pg emits "error" before it rejects the query in flight, so a
+// connection lost while its LISTEN is in flight is left to that rejection (the caller retries, or
+// subscribe() fails), and only one that was listening starts a retry here.
 class PoolListener {
   #connection: ListeningConnection | undefined;
+  #listening = false;
   #stopped = false;
   #retry: ReturnType<typeof setTimeout> | undefined;
   #delayMs = 100;
   readonly #onNotification = (message: Notification): void => {
-    if (message.channel === this.channel) this.listener();
+    if (message.channel === this.channel && !this.#stopped) this.listener();
   };
   readonly #onLost = (error?: unknown): void => {
+    const wasListening = this.#listening;
     this.#letGo(error instanceof Error ? error : true);
+    if (!wasListening) return;
     this.listener();
     this.#retryLater();
   };
@@ -86,6 +92,9 @@ class PoolListener {
       this.#letGo(true);
       throw error;
     }
+    // Lost between LISTEN's answer and here (its "error" came first): fail this attempt too.
+    if (this.#connection !== connection) throw new Error("the listening connection was lost");
+    this.#listening = true;
   }
 
   async stop(): Promise<void> {
@@ -105,6 +114,7 @@ class PoolListener {
     const connection = this.#connection;
     if (connection === undefined) return;
     this.#connection = undefined;
+    this.#listening = false;
     connection.removeListener("notification", this.#onNotification);
     connection.removeListener("error", this.#onLost);
     connection.removeListener("end", this.#onLost);
@@ -113,6 +123,7 @@ class PoolListener {
 
   #retryLater(): void {
     if (this.#stopped) return;
+    clearTimeout(this.#retry);
     this.#retry = setTimeout(() => {
       this.listen().then(
         () => {
@@ -134,7 +145,13 @@ class PoolListener {
 async function listenOnPool(pool: ListeningPool, channel: string, listener: () => void, signal: AbortSignal | undefined): Promise<StopListening> {
   throwIfAborted(signal);
   const listening = new PoolListener(pool, channel, listener);
-  await listening.listen();
+  try {
+    await listening.listen();
+  } catch (error) {
+    // Nothing of a subscription that failed goes on: no retry, no connection held.
+    await listening.stop();
+    throw error;
+  }
   if (signal?.aborted === true) {
     await listening.stop();
     throwIfAborted(signal);
