@@ -10,11 +10,26 @@ const maxErrorWidth = 60;
 
 /** A key as typed on a command line: as is, or JSON-quoted when it is empty or holds spaces, quotes or control characters. */
 export function displayKey(key: string): string {
-  return key === "" || /[\s"'\\\p{C}]/u.test(key) ? JSON.stringify(key) : key;
+  // JSON escapes controls and lone surrogates; visible() the format characters it leaves (U+202E...).
+  return key === "" || /[\s"'\\\p{C}]/u.test(key) ? visible(JSON.stringify(key)) : key;
+}
+
+/**
+ * `text` with every control, format or unassigned character escaped (`\u001b`, `\u202e`), line
+ * breaks kept when `lines` says so: what a workflow name, an owner or an error message holds reaches
+ * the operator's terminal as text, never as an escape sequence that moves the cursor, clears the
+ * screen, sets the window title or reorders what follows.
+ */
+export function visible(text: string, lines = false): string {
+  return text.replace(/\p{C}/gu, (character) => {
+    if (lines && character === "\n") return character;
+    const code = character.codePointAt(0) ?? 0;
+    return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
 }
 
 const ago = (iso: string, now: number): string => `${formatAge(now - Date.parse(iso))} ago`;
-const workflowOf = (s: WorkflowExecutionSnapshot): string => (s.workflowVersion === undefined ? s.workflowName : `${s.workflowName}@${s.workflowVersion}`);
+const workflowOf = (s: WorkflowExecutionSnapshot): string => visible(s.workflowVersion === undefined ? s.workflowName : `${s.workflowName}@${s.workflowVersion}`);
 const truncate = (text: string, width: number): string => (text.length <= width ? text : `${text.slice(0, width - 1)}…`);
 const oneLine = (text: string): string => text.replace(/\s+/g, " ");
 
@@ -53,7 +68,7 @@ export function formatTable(snapshots: readonly WorkflowExecutionSnapshot[], now
       String(s.attempts ?? 0),
       ago(s.updatedAt, now),
       ...(waits ? [describeWait(s, now)] : []),
-      s.error === undefined ? "" : truncate(oneLine(`${s.error.operationName}: ${s.error.message}`), maxErrorWidth),
+      s.error === undefined ? "" : truncate(visible(oneLine(`${s.error.operationName}: ${s.error.message}`)), maxErrorWidth),
     ];
   });
   const widths = header.map((_, column) => Math.max(...[header, ...rows].map((cells) => (cells[column] ?? "").length)));
@@ -83,15 +98,15 @@ function headerFields(s: WorkflowExecutionSnapshot, now: number): [string, strin
     ["progress", `${s.nextOperationIndex} of ${s.operationCount} operations complete (${next})`],
     ["revision", String(s.revision)],
     ["attempts", String(s.attempts ?? 0)],
-    ["owner", s.owner],
+    ["owner", s.owner === undefined ? undefined : visible(s.owner)],
     ["lease expires", s.leaseExpiresAt === undefined ? undefined : `${s.leaseExpiresAt} (${Date.parse(s.leaseExpiresAt) > now ? "live" : "expired"})`],
     ["waiting for", s.waitingFor === undefined ? undefined : `event ${displayKey(s.waitingFor)}`],
     ["wake at", s.wakeAt === undefined ? undefined : relative(s.wakeAt, now)],
     ["consumed events", s.consumedEvents === undefined || s.consumedEvents.length === 0 ? undefined : listed(s.consumedEvents)],
-    ["cancelled at", s.cancelledAt],
-    ["created", s.createdAt],
-    ["updated", `${s.updatedAt} (${ago(s.updatedAt, now)})`],
-    ["fingerprint", s.definitionFingerprint],
+    ["cancelled at", s.cancelledAt === undefined ? undefined : visible(s.cancelledAt)],
+    ["created", visible(s.createdAt)],
+    ["updated", `${visible(s.updatedAt)} (${ago(s.updatedAt, now)})`],
+    ["fingerprint", visible(s.definitionFingerprint)],
   ];
 }
 
@@ -119,7 +134,7 @@ function errorLines(error: StoredError): string[] {
   const lines = [`${error.name}: ${error.message}`, `at operation #${error.operationIndex} "${error.operationName}"`];
   for (const link of error.cause ?? []) lines.push(`caused by ${link.name}: ${link.message}`);
   if (error.stack !== undefined) lines.push(`stack:\n${error.stack}`);
-  return lines;
+  return lines.map((line) => visible(line, true));
 }
 
 const propertyKey = (key: string): string => (/^[A-Za-z_$][\w$]*$/.test(key) ? key : inspect(key));

@@ -39,7 +39,7 @@ Cancelling a cancelled instance changes nothing (exit 0). Exits 1 when nothing i
 under the keys, or when the instance already completed.
 
   --compensate             undo the completed steps (their restore) before it ends cancelled
-  --json                   print { instance, workflowKey, result, status }; result is
+  --json                   print { instance, workflowKey, result, previousStatus }; result is
                            "cancelled", "compensating" or "finished" (already cancelled)
 
 ${stores}

@@ -82,7 +82,10 @@ export function describeWaitCommands(name: string, fresh: () => Promise<StoreFix
 
     it("cancel --compensate leaves the instance compensating, for a coordinator to undo and end cancelled", async () => {
       const { args, provider } = await seeded();
-      expect(await cliJson("cancel", "cool-3", "expense-v1", ...args, "--compensate")).toEqual({ instance: "cool-3", workflowKey: "expense-v1", result: "compensating", previousStatus: "waiting" });
+      const printed = await cliJson("cancel", "cool-3", "expense-v1", ...args, "--compensate");
+      expect(printed).toEqual({ instance: "cool-3", workflowKey: "expense-v1", result: "compensating", previousStatus: "waiting" });
+      // The help names what --json prints.
+      expect((await cli("cancel", "--help")).stdout).toContain(`print { ${Object.keys(printed as object).join(", ")} }`);
       expect(await provider.tryLoad("cool-3", "expense-v1")).toMatchObject({ status: "compensating", cancelledAt: expect.any(String) });
     });
 
