@@ -3,6 +3,7 @@ import type { OpenStore } from "../cli/stores.js";
 import type { SnapshotKeys } from "../persistence/errors.js";
 import { isDeadLetter } from "../persistence/recovery/dead-letter.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
+import { isRestingDeadLetter } from "./views.js";
 
 /**
  * The dead letter with its attempts back at 0: the next `resumeAll` of a coordinator takes it up
@@ -18,8 +19,9 @@ export async function retryDeadLetter(store: OpenStore, keys: SnapshotKeys, maxA
   const snapshot = await store.provider.tryLoad(keys.foundryExecutionId, keys.workflowId);
   const named = `instance ${JSON.stringify(keys.foundryExecutionId)} / workflow key ${JSON.stringify(keys.workflowId)}`;
   if (snapshot === undefined) throw new CliError("NOT_FOUND", `no snapshot for ${named} in ${store.label}`);
-  if (!isDeadLetter(snapshot, maxAttempts)) {
-    const why = `it is ${snapshot.status} with ${snapshot.attempts ?? 0} of ${maxAttempts} attempts`;
+  if (!isRestingDeadLetter(snapshot, maxAttempts, Date.now())) {
+    const leased = isDeadLetter(snapshot, maxAttempts) ? `, claimed by ${JSON.stringify(snapshot.owner ?? "")} until ${snapshot.leaseExpiresAt ?? ""}: a worker is running its last attempt` : "";
+    const why = `it is ${snapshot.status} with ${snapshot.attempts ?? 0} of ${maxAttempts} attempts${leased}`;
     throw new CliError("REFUSED", `${named} is not a dead letter (${why}); only a dead letter is retried`);
   }
   const revived = revivedSnapshot(snapshot, Date.now());

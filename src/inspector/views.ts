@@ -24,9 +24,18 @@ export function leaseState(snapshot: WorkflowExecutionSnapshot, now: number): Le
   return Date.parse(snapshot.leaseExpiresAt) > now ? "live" : "expired";
 }
 
-/** The list row of `snapshot`; a failed record with `maxAttempts` attempts is a dead letter. */
+/**
+ * A dead letter at rest: failed (or compensating) with `maxAttempts` attempts, and under no live
+ * lease. A claim on its last attempt stores those attempts too, while a worker still runs it: that
+ * one is not retried from here, or the worker's next save is refused and a restore it ran runs again.
+ */
+export function isRestingDeadLetter(snapshot: WorkflowExecutionSnapshot, maxAttempts: number, now: number): boolean {
+  return isDeadLetter(snapshot, maxAttempts) && !(snapshot.leaseExpiresAt !== undefined && Date.parse(snapshot.leaseExpiresAt) > now);
+}
+
+/** The list row of `snapshot`; see {@link isRestingDeadLetter} for which records are dead letters. */
 export function rowOf(snapshot: WorkflowExecutionSnapshot, now: number, maxAttempts: number): InstanceRow {
-  return { ...summarize(snapshot, now), lease: leaseState(snapshot, now), deadLetter: isDeadLetter(snapshot, maxAttempts) };
+  return { ...summarize(snapshot, now), lease: leaseState(snapshot, now), deadLetter: isRestingDeadLetter(snapshot, maxAttempts, now) };
 }
 
 /** The list's status filter: a stored status, or what the inspector tells from one. */

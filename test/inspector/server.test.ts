@@ -1,6 +1,7 @@
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { maxBodyBytes } from "../../src/inspector/http.js";
+import { fullSnapshot } from "../../src/persistence/testing/fixtures.js";
 import { action, raw, servedSqlite, type Served } from "./fixture.js";
 
 const get = (served: Served, path: string) => raw(served.inspector.url, "GET", path);
@@ -119,6 +120,15 @@ describe("the inspector's server with --allow-actions", () => {
     const answer = await action(served.inspector.url, "/api/retry", keys("dead-1"), token);
     expect([answer.status, answer.json()]).toEqual([200, { retried: 1, instance: "dead-1", workflowKey: "orders-v1", revision: 2 }]);
     expect(await served.provider.tryLoad("dead-1", "orders-v1")).toMatchObject({ status: "failed", attempts: 0, revision: 2 });
+  });
+
+  it("neither lists nor retries a record a worker is running on its last attempt: out of attempts, under a live claim", async () => {
+    const claimed = fullSnapshot({ foundryExecutionId: "last-try-1", workflowId: "orders-v1", workflowName: "Orders", status: "compensating", attempts: 3, owner: "worker-b", leaseExpiresAt: new Date(Date.now() + 600_000).toISOString() });
+    await served.provider.save(claimed);
+    expect(await instances(served, "?status=dead-letter")).not.toContain("last-try-1");
+    const refused = await action(served.inspector.url, "/api/retry", keys("last-try-1"), token);
+    expect([refused.status, refused.json().error]).toEqual([409, expect.stringContaining('claimed by "worker-b"')]);
+    expect(await served.provider.tryLoad("last-try-1", "orders-v1")).toEqual(claimed);
   });
 
   it("refuses to retry what is not a dead letter (409) and keys with nothing stored (404)", async () => {
