@@ -9,7 +9,7 @@ import type { OpenStore } from "../cli/stores.js";
 import { isWorkflowForgeError } from "../errors.js";
 import type { SnapshotKeys } from "../persistence/errors.js";
 import type { SnapshotStatus } from "../persistence/snapshot.js";
-import { HttpError, requireString } from "./http.js";
+import { HttpError, requireNonBlank, requireString } from "./http.js";
 import { retryDeadLetter } from "./retry.js";
 import { detailOf, groupDeadLetters, listStatuses, matchesSearch, matchesStatus, rowOf, type InstanceDetail, type InstanceRow, type ListStatus } from "./views.js";
 
@@ -81,7 +81,7 @@ export async function listDeadLetters(api: ApiContext): Promise<unknown> {
 }
 
 function keysFrom(get: (name: string) => unknown): SnapshotKeys {
-  return { foundryExecutionId: requireString(get("instance"), "instance"), workflowId: requireString(get("workflowKey"), "workflowKey") };
+  return { foundryExecutionId: requireNonBlank(get("instance"), "instance"), workflowId: requireNonBlank(get("workflowKey"), "workflowKey") };
 }
 
 /** `GET /api/instance?instance=..&workflowKey=..`. */
@@ -119,9 +119,8 @@ export function cancelAction(api: ApiContext, body: Record<string, unknown>): Pr
  */
 export function signalAction(api: ApiContext, body: Record<string, unknown>): Promise<unknown> {
   const keys = keysFrom((name) => body[name]);
-  const name = requireString(body.event, "event");
-  const eventId = body.eventId === undefined ? undefined : requireString(body.eventId, "eventId");
-  if (name === "" || eventId === "") throw new HttpError(400, `${name === "" ? "event" : "eventId"} must not be empty`);
+  const name = requireNonBlank(body.event, "event");
+  const eventId = body.eventId === undefined ? undefined : requireNonBlank(body.eventId, "eventId");
   const event = { name, payload: body.payload, ...(eventId === undefined ? {} : { eventId }) };
   return jsonOf(api, (context) => signalCommand(context, keys, event));
 }
@@ -134,6 +133,8 @@ async function asHttp<T>(action: () => Promise<T>): Promise<T> {
     if (error instanceof CliError && error.code === "NOT_FOUND") throw new HttpError(404, error.message);
     if (error instanceof CliError && error.code === "REFUSED") throw new HttpError(409, error.message);
     if (isWorkflowForgeError(error) && error.code === "SNAPSHOT_CONFLICT") throw new HttpError(409, `the record changed meanwhile; reload and try again (${error.message})`);
+    // A payload the codec cannot store (nested too deep, a function...) is the request's fault.
+    if (isWorkflowForgeError(error) && error.code === "SNAPSHOT_SERIALIZATION") throw new HttpError(400, error.message);
     throw error;
   }
 }

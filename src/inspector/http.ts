@@ -75,6 +75,13 @@ export function requireString(value: unknown, name: string): string {
   return value;
 }
 
+/** {@link requireString}, and not blank: keys and event names are refused blank by the library, as bad input (400). */
+export function requireNonBlank(value: unknown, name: string): string {
+  const text = requireString(value, name);
+  if (text.trim() === "") throw new HttpError(400, `${name} must not be blank`);
+  return text;
+}
+
 /** The request's path, percent-decoded; 400 for a malformed escape or an encoded NUL. */
 export function decodedPath(rawUrl: string | undefined): { path: string; query: URLSearchParams } {
   const url = rawUrl ?? "/";

@@ -66,6 +66,23 @@ describe("the inspector on durable waits", () => {
     }
   });
 
+  it("answers bad input with 400 naming it, never 502 as if the store had failed: blank keys, names and ids, a payload too deep to store", async () => {
+    let deep: unknown = "bottom";
+    for (let level = 0; level < 150; level++) deep = [deep];
+    const cases: [string, Record<string, unknown>, RegExp][] = [
+      ["/api/cancel", { instance: "", workflowKey: "expense-v1" }, /instance must not be blank/],
+      ["/api/cancel", { instance: "expense-7", workflowKey: "  " }, /workflowKey must not be blank/],
+      ["/api/signal", { ...keys("expense-7"), event: "  " }, /event must not be blank/],
+      ["/api/signal", { ...keys("expense-7"), event: "approved", eventId: " " }, /eventId must not be blank/],
+      ["/api/signal", { ...keys("expense-7"), event: "approved", payload: deep }, /payload/],
+    ];
+    for (const [path, body, message] of cases) {
+      const answer = await action(served.inspector.url, path, body, token);
+      expect([path, answer.status, answer.json().error]).toEqual([path, 400, expect.stringMatching(message)]);
+    }
+    expect(await served.provider.receive?.({ foundryExecutionId: "expense-7", workflowId: "expense-v1" }, "approved")).not.toContainEqual(expect.objectContaining({ payload: deep }));
+  });
+
   it("cancels through POST /api/cancel as the CLI does: 200, then 200 with nothing changed, 409 for a completed one, 404 for none", async () => {
     const first = await action(served.inspector.url, "/api/cancel", keys("cool-4"), token);
     expect([first.status, first.json()]).toEqual([200, { instance: "cool-4", workflowKey: "expense-v1", result: "cancelled", previousStatus: "waiting" }]);
