@@ -12,13 +12,18 @@ interface RedisConnection {
   close(): Promise<void>;
 }
 
-/** A Redis store through ioredis, or node-redis when ioredis is not installed. */
-export async function openRedis({ url, options }: Extract<StoreSpec, { kind: "redis" }>, timeout: Duration): Promise<OpenedStore> {
+/**
+ * A Redis store through ioredis, or node-redis when ioredis is not installed. A command fails fast
+ * when the connection drops; through ioredis, a `serving` store (the inspector) connects again once
+ * it was connected, at growing intervals up to 2 s, each request failing fast meanwhile.
+ */
+export async function openRedis({ url, options }: Extract<StoreSpec, { kind: "redis" }>, timeout: Duration, serving = false): Promise<OpenedStore> {
   const serverLabel = `Redis ${redact(url)}`;
   const label = options.keyPrefix === undefined ? serverLabel : `${serverLabel}, key prefix "${options.keyPrefix}"`;
   // Either client works with the provider; ioredis first, as the README names it first.
   const ioredis = await tryImportDriver("ioredis");
-  const connection = ioredis !== undefined ? await connectIoredis(ioredis.Redis, url, serverLabel, timeout) : await connectNodeRedis(url, serverLabel, timeout);
+  const reconnectMs = serving ? (tries: number): number => Math.min(100 * tries, 2_000) : undefined;
+  const connection = ioredis !== undefined ? await connectIoredis(ioredis.Redis, url, serverLabel, timeout, reconnectMs) : await connectNodeRedis(url, serverLabel, timeout);
   try {
     const provider = construct("--key-prefix", () => new RedisPersistenceProvider({ client: connection.client, ...options }));
     return { provider, persistence: provider, label, close: () => connection.close(), whenLate: "check that the server is up and answering" };
@@ -30,9 +35,15 @@ export async function openRedis({ url, options }: Extract<StoreSpec, { kind: "re
 
 type IoRedisConstructor = NonNullable<Awaited<ReturnType<typeof tryImportDriver<"ioredis">>>>["Redis"];
 
-async function connectIoredis(Redis: IoRedisConstructor, url: string, label: string, timeout: Duration): Promise<RedisConnection> {
-  // No reconnecting and no offline queue: a CLI should fail fast and say why, not retry forever.
-  const client = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 1, connectTimeout: timeout.ms, enableOfflineQueue: false });
+/** How long to wait before the `tries`th reconnection; undefined: never reconnect. */
+type Reconnect = ((tries: number) => number) | undefined;
+
+async function connectIoredis(Redis: IoRedisConstructor, url: string, label: string, timeout: Duration, reconnectMs: Reconnect): Promise<RedisConnection> {
+  // No offline queue, and no reconnecting for one command: a CLI should fail fast and say why, not
+  // retry forever. A server that cannot be reached at first is reported at once either way.
+  let connected = false;
+  const retryStrategy = (tries: number): number | null => (connected ? (reconnectMs?.(tries) ?? null) : null);
+  const client = new Redis(url, { lazyConnect: true, retryStrategy, maxRetriesPerRequest: 1, connectTimeout: timeout.ms, enableOfflineQueue: false });
   let failure: unknown;
   // ioredis rejects connect() with "Connection is closed."; the 'error' event carries the reason.
   client.on("error", (error: unknown) => (failure ??= error));
@@ -46,6 +57,7 @@ async function connectIoredis(Redis: IoRedisConstructor, url: string, label: str
     // connectTimeout covers the TCP connect only: a server that accepts and never answers would
     // leave connect() waiting for its ready check for good.
     await within(timeout, () => noAnswer(label, "Redis", timeout), () => client.connect());
+    connected = true;
   } catch (error) {
     drop();
     if (error instanceof CliError) throw error;

@@ -33,7 +33,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 }
 
 async function withStore(command: StoreCommand, io: CliIo): Promise<number> {
-  const store = await openStore(command.store, command.timeout);
+  const store = await openStore(command.store, command.timeout, command.kind === "ui");
   const context: CommandContext = { store, stdout: io.stdout, stderr: io.stderr, now: Date.now(), json: command.json };
   try {
     return await execute(command, context);

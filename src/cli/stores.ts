@@ -52,10 +52,12 @@ export interface OpenedStore extends Omit<OpenStore, "instances"> {
  * Opens the store, checks that it is there (the directory or file exists, the server answers, the
  * table exists) and returns its provider, every call of which fails with a `TIMEOUT` CliError
  * after `timeout`, as does connecting. Nothing is created: an inspector pointed at the wrong place
- * must say so rather than create an empty store there.
+ * must say so rather than create an empty store there. `serving` for a store that outlives one
+ * command (`workflowforge ui`): a connection it loses is made again (Redis; the Postgres pool does so
+ * anyway), where one command fails fast instead.
  */
-export async function openStore(spec: StoreSpec, timeout: Duration): Promise<OpenStore> {
-  const opened = await openUnbounded(spec, timeout);
+export async function openStore(spec: StoreSpec, timeout: Duration, serving = false): Promise<OpenStore> {
+  const opened = await openUnbounded(spec, timeout, serving);
   const late = (call: string): string => `${opened.label}: ${call} did not finish within ${timeout.text}; ${opened.whenLate}, or raise --timeout`;
   const provider = boundedProvider(opened.provider, timeout, late, opened.isLate);
   const instances = boundedActions(instanceActions(opened.persistence, opened.label), timeout, late, opened.isLate);
@@ -66,7 +68,8 @@ export async function openStore(spec: StoreSpec, timeout: Duration): Promise<Ope
   return { provider, instances, label, close, foreignEntries: () => within(timeout, () => late("reading the directory"), foreignEntries) };
 }
 
-function openUnbounded(spec: StoreSpec, timeout: Duration): Promise<OpenedStore> {
+// `serving`: the store outlives one command (`workflowforge ui`), so a connection it loses comes back.
+function openUnbounded(spec: StoreSpec, timeout: Duration, serving: boolean): Promise<OpenedStore> {
   switch (spec.kind) {
     case "dir":
       return openDirectory(spec.path, timeout);
@@ -75,7 +78,7 @@ function openUnbounded(spec: StoreSpec, timeout: Duration): Promise<OpenedStore>
     case "postgres":
       return openPostgres(spec, timeout);
     case "redis":
-      return openRedis(spec, timeout);
+      return openRedis(spec, timeout, serving);
     case "provider":
       return openProviderModule(spec.module, timeout);
   }
