@@ -92,7 +92,8 @@ export class GroupedWriter {
     const lease = snapshot.leaseExpiresAt === undefined ? null : instantOf(snapshot.leaseExpiresAt);
     const waitingFor = status === "waiting" && snapshot.waitingFor !== undefined ? encodeKey(snapshot.waitingFor) : null;
     const [instance, workflow] = [encodeKey(foundryExecutionId), encodeKey(workflowId)];
-    const values = [instance, workflow, revision, status, snapshot.workflowName, instantOf(snapshot.updatedAt), data, snapshot.owner ?? null, lease, snapshot.attempts ?? null, waitingFor, wakeMsOf(snapshot)];
+    // The name as a key is stored: NUL and lone surrogates escaped, so that a filter matches it alone.
+    const values = [instance, workflow, revision, status, encodeKey(snapshot.workflowName), instantOf(snapshot.updatedAt), data, snapshot.owner ?? null, lease, snapshot.attempts ?? null, waitingFor, wakeMsOf(snapshot)];
     const key = groupKey(instance, workflow);
     const stored = await this.#order.run(key, () => this.#saves.submit({ key, size: data.length, signal, keys, revision, values }));
     // No read of what is stored to explain it: a refused claim costs this one statement.

@@ -141,7 +141,7 @@ $workflowforge$`;
 
 const dialect: SqlDialect = {
   param: (values, value) => `$${values.push(value)}`,
-  storedWorkflowId: (workflowId) => encodeKey(workflowId),
+  storedText: (text) => encodeKey(text),
 };
 
 // isClaimable in SQL, one subquery per kind of row. Running, failed and compensating rows are read

@@ -2,7 +2,7 @@ import { unfinishedStatuses, type ClaimRequest, type SnapshotFilter } from "../p
 import type { SnapshotStatus } from "../snapshot.js";
 
 // What the two SQL providers build alike: a filter's WHERE clauses and the list and claim queries
-// around them. Only the placeholder (`?` or `$n`) and the stored form of a workflow id differ.
+// around them. Only the placeholder (`?` or `$n`) and the stored form of a workflow id or name differ.
 
 /** A statement's text and its parameters, in order. */
 export interface SqlQuery {
@@ -27,8 +27,8 @@ export interface SqlStatementTexts {
 export interface SqlDialect {
   /** Appends `value` to `values` and returns its placeholder. */
   param(values: unknown[], value: unknown): string;
-  /** A workflow id as its column stores it. */
-  storedWorkflowId(workflowId: string): unknown;
+  /** A workflow id or name as its column stores it (one spelling per string, none merged). */
+  storedText(text: string): unknown;
 }
 
 /** The WHERE clauses of `filter`, their values appended to `values`; undefined when it matches nothing. */
@@ -41,8 +41,8 @@ export function filterClauses(dialect: SqlDialect, filter: SnapshotFilter, value
     if (statuses.length === 0) return undefined;
     clauses.push(`status IN (${statuses.map(param).join(", ")})`);
   }
-  if (workflowId !== undefined) clauses.push(`workflow_id = ${param(dialect.storedWorkflowId(workflowId))}`);
-  if (workflowName !== undefined) clauses.push(`workflow_name = ${param(workflowName)}`);
+  if (workflowId !== undefined) clauses.push(`workflow_id = ${param(dialect.storedText(workflowId))}`);
+  if (workflowName !== undefined) clauses.push(`workflow_name = ${param(dialect.storedText(workflowName))}`);
   if (updatedBefore !== undefined) {
     const before = new Date(updatedBefore).getTime();
     if (Number.isNaN(before)) return undefined;

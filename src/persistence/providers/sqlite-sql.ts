@@ -49,7 +49,7 @@ export function canonicalTime(text: string): string {
 
 const dialect: SqlDialect = {
   param: (values, value) => (values.push(value), "?"),
-  storedWorkflowId: storedKey,
+  storedText: storedKey,
 };
 
 // isClaimable in SQL; the (status, updated_at) index narrows it to unfinished rows, the partial

@@ -175,7 +175,9 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
   }
 
   #save(snapshot: WorkflowExecutionSnapshot): void {
-    const { foundryExecutionId, workflowId, revision, status, workflowName } = snapshot;
+    const { foundryExecutionId, workflowId, revision, status } = snapshot;
+    // As a key is stored: lone surrogates escaped, so that a filter by name matches this one alone.
+    const workflowName = storedKey(snapshot.workflowName);
     const [instance, workflow] = [storedKey(foundryExecutionId), storedKey(workflowId)];
     // Encoding first: a snapshot the codec refuses writes nothing.
     const data = encodeForStorage(this.#codec, snapshot);

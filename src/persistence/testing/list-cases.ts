@@ -30,6 +30,21 @@ export const listCases: ConformanceCase[] = [
   },
   {
     group: "list",
+    name: "workflow names are opaque strings like keys: one holding NUL, a backslash or a lone surrogate is stored, and a filter matches it alone",
+    async run(provider) {
+      const base = `List-${randomKeys().workflowId}`;
+      const names = [`${base}\u0000x`, `${base}\\u0000x`, `${base}\uD800`, `${base}\uDC00`, `${base}\uFFFD`];
+      const stored = names.map((workflowName) => fullSnapshot({ workflowName, status: "running" }));
+      for (const snapshot of stored) await provider.save(snapshot);
+      for (const [index, workflowName] of names.entries()) {
+        const found: string[] = [];
+        for await (const snapshot of await provider.list!({ workflowName })) found.push(snapshot.foundryExecutionId);
+        assert.deepEqual(found, [stored[index]!.foundryExecutionId], `list({ workflowName: ${JSON.stringify(workflowName)} }) returned the wrong instances`);
+      }
+    },
+  },
+  {
+    group: "list",
     name: "list(filter) filters on the statuses waiting and cancelled like the others, and returns wakeAt and waitingFor",
     async run(provider) {
       const workflowName = `List-${randomKeys().workflowId}`;
