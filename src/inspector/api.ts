@@ -84,9 +84,26 @@ function keysFrom(get: (name: string) => unknown): SnapshotKeys {
   return { foundryExecutionId: requireNonBlank(get("instance"), "instance"), workflowId: requireNonBlank(get("workflowKey"), "workflowKey") };
 }
 
-/** `GET /api/instance?instance=..&workflowKey=..`. */
+/**
+ * The keys a query names: `keys`, the JSON of the pair (a lone surrogate survives it, where a URL's
+ * UTF-8 turns one into U+FFFD and names another instance), else `instance` and `workflowKey`.
+ */
+function keysOfQuery(query: URLSearchParams): SnapshotKeys {
+  const pair = query.get("keys");
+  if (pair === null) return keysFrom((name) => query.get(name) ?? undefined);
+  let keys: unknown;
+  try {
+    keys = JSON.parse(requireString(pair, "keys"));
+  } catch (error) {
+    if (error instanceof HttpError) throw error;
+  }
+  if (!Array.isArray(keys) || keys.length !== 2) throw new HttpError(400, "keys must be the JSON of [instance, workflowKey]");
+  return keysFrom((name) => keys[name === "instance" ? 0 : 1] as unknown);
+}
+
+/** `GET /api/instance?keys=<JSON of [instance, workflowKey]>`, or `?instance=..&workflowKey=..`. */
 export async function showInstance(api: ApiContext, query: URLSearchParams): Promise<InstanceDetail & { allowActions: boolean; mailbox: boolean }> {
-  const keys = keysFrom((name) => query.get(name) ?? undefined);
+  const keys = keysOfQuery(query);
   const snapshot = await api.store.provider.tryLoad(keys.foundryExecutionId, keys.workflowId);
   if (snapshot === undefined) throw new HttpError(404, "no snapshot is stored under these keys");
   return { ...detailOf(snapshot, Date.now(), api.maxAttempts), allowActions: api.allowActions, mailbox: api.store.instances.mailbox };

@@ -138,6 +138,25 @@ function browserCases(store: string, fresh: () => Promise<Fresh>): void {
       expect(dialogs).toHaveLength(2);
     });
 
+    it("follows a row's link to its own instance and deletes that one, when another key differs only by a lone surrogate", async () => {
+      const lone = { ...inspectorSnapshots().find((snapshot) => snapshot.foundryExecutionId === "completed-1")!, foundryExecutionId: "twin-\ud800" };
+      const replaced = { ...lone, foundryExecutionId: "twin-\ufffd" };
+      const served = await start(true, [lone, replaced]);
+      const { page, dialogs } = await open(served);
+      await page.waitForSelector("#instances tbody tr");
+      // The row of the key with the lone surrogate: the page's own rows carry the keys as the API gave them.
+      await page.evaluate(() => {
+        const rows = [...(globalThis as any).document.querySelectorAll("#instances tbody tr")];
+        rows.find((row: any) => row.getAttribute("data-instance") === "twin-\ud800").querySelector("td.key a").click();
+      });
+      await page.waitForSelector("#delete");
+      await page.click("#delete");
+      await page.waitForFunction(() => (globalThis as any).location.hash === "#/");
+      expect(await served.provider.tryLoad("twin-\ud800", lone.workflowId)).toBeUndefined();
+      expect(await served.provider.tryLoad("twin-\ufffd", lone.workflowId)).toMatchObject({ foundryExecutionId: "twin-\ufffd" });
+      expect(dialogs).toHaveLength(1);
+    });
+
     it("lists waiting instances with what they wait for, flags the overdue one, and cancels one from its page", async () => {
       const served = await start(true, seedWaits());
       const { page, dialogs } = await open(served);

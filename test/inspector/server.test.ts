@@ -82,6 +82,12 @@ describe("the inspector's server, read-only (no --allow-actions)", () => {
   it("answers 404 for keys with nothing stored, and 400 for a status it does not know", async () => {
     expect((await get(served, "/api/instance?instance=nope&workflowKey=orders-v1")).status).toBe(404);
     expect((await get(served, "/api/instance?instance=nope")).status).toBe(400);
+    // keys: the JSON of the pair, which the page's links carry.
+    const byPair = (pair: unknown) => get(served, `/api/instance?${new URLSearchParams({ keys: JSON.stringify(pair) }).toString()}`);
+    expect((await byPair(["failed-1", "orders-v1"])).json().row.instance).toBe("failed-1");
+    expect((await byPair(["nope", "orders-v1"])).status).toBe(404);
+    for (const pair of [["failed-1"], "failed-1", ["failed-1", 7], ["", "orders-v1"]]) expect((await byPair(pair)).status).toBe(400);
+    expect((await get(served, "/api/instance?keys=%5Bnot%20json")).status).toBe(400);
     const bad = await get(served, "/api/instances?status=exploded");
     expect([bad.status, bad.json().error]).toEqual([400, expect.stringContaining('status "exploded" is not one of')]);
   });

@@ -1,17 +1,17 @@
-/* global URLSearchParams, document */
+/* global document */
 // One instance: its header, actions, steps, error, annotations and properties.
 import { actions } from "./actions.js";
 import { getJson, h, header, markNav, replace } from "./dom.js";
-import { badge, progress, statusCell, waitText, workflowOf } from "./rows.js";
+import { badge, keysParam, progress, statusCell, waitText, workflowOf } from "./rows.js";
 import { renderValue } from "./values.js";
 
 export function instanceView(main, params, refresh) {
   markNav("");
-  const keys = { instance: params.get("instance") || "", workflowKey: params.get("workflowKey") || "" };
+  const keys = keysOf(params);
   return async (isCurrent) => {
     let data;
     try {
-      data = await getJson(`/api/instance?${new URLSearchParams(keys)}`);
+      data = await getJson(`/api/instance?${keysParam(keys)}`);
     } catch (error) {
       if (!isCurrent()) return;
       replace(main, h("p", {}, h("a", { href: "#/" }, "← instances")), h("p", { className: "error-text", id: "not-found" }, String(error.message)));
@@ -21,6 +21,19 @@ export function instanceView(main, params, refresh) {
     header({ store: document.getElementById("store").textContent, allowActions: data.allowActions });
     replace(main, h("p", {}, h("a", { href: "#/" }, "← instances")), summary(data), actions(data, keys, refresh), timeline(data), errorSection(data), properties(data));
   };
+}
+
+// The instance a link names: `keys`, the JSON of the pair (as the list links), else `instance` and
+// `workflowKey` (a link typed by hand).
+function keysOf(params) {
+  if (!params.has("keys")) return { instance: params.get("instance") || "", workflowKey: params.get("workflowKey") || "" };
+  try {
+    const [instance, workflowKey] = JSON.parse(params.get("keys"));
+    if (typeof instance === "string" && typeof workflowKey === "string") return { instance, workflowKey };
+  } catch {
+    // shown as not found, below
+  }
+  return { instance: "", workflowKey: "" };
 }
 
 function summary({ row, fingerprint, consumedEvents }) {

@@ -13,7 +13,10 @@ export function age(iso, now) {
 }
 
 export const badge = (text, kind) => h("span", { className: `badge s-${kind || text}` }, text);
-export const instanceHref = (row) => `#/instance?${new URLSearchParams({ instance: row.instance, workflowKey: row.workflowKey })}`;
+// Keys travel as the JSON of the pair: JSON escapes a lone surrogate, which a URL's UTF-8 would turn
+// into U+FFFD, naming (and, with its Delete, removing) another instance.
+export const keysParam = (keys) => new URLSearchParams({ keys: JSON.stringify([keys.instance, keys.workflowKey]) });
+export const instanceHref = (row) => `#/instance?${keysParam(row)}`;
 export const workflowOf = (row) => (row.version === null ? row.workflowName : `${row.workflowName}@${row.version}`);
 
 export function progress(row) {
