@@ -30,7 +30,7 @@ interface NodeRedisSubscriber {
   disconnect?(): Promise<unknown>;
 }
 
-type Duplicable = { duplicate(): unknown; call?: unknown };
+type Duplicable = { duplicate(overrides?: unknown): unknown; call?: unknown; options?: { socket?: Record<string, unknown> } };
 
 /** True when `client` can make the subscriber connection of `subscribe()`: it has `duplicate()`. */
 export function canDuplicate(client: unknown): boolean {
@@ -46,7 +46,8 @@ export async function subscribeTo(client: unknown, channel: string, listener: ()
   throwIfAborted(signal);
   if (!canDuplicate(client)) throw new TypeError("RedisPersistenceProvider.subscribe: the client has no duplicate() to make a subscriber connection with (capabilities.push is false)");
   const ioredis = typeof (client as Duplicable).call === "function";
-  const duplicate = (client as Duplicable).duplicate() as IoRedisSubscriber & NodeRedisSubscriber;
+  const reconnecting = { connected: false };
+  const duplicate = duplicateOf(client as Duplicable, ioredis, reconnecting) as IoRedisSubscriber & NodeRedisSubscriber;
   let stopped = false;
   const notify = (): void => {
     if (stopped) return;
@@ -69,6 +70,7 @@ export async function subscribeTo(client: unknown, channel: string, listener: ()
       await duplicate.subscribe(channel);
     } else {
       await duplicate.connect();
+      reconnecting.connected = true;
       await duplicate.subscribe(channel, notify);
     }
   };
@@ -89,6 +91,19 @@ export async function subscribeTo(client: unknown, channel: string, listener: ()
   signal?.addEventListener("abort", onAbort, { once: true });
   if (signal?.aborted === true) await stop();
   return stop;
+}
+
+/**
+ * The subscriber connection: `client.duplicate()`, which copies the client's options. node-redis's
+ * `reconnectStrategy: false` (the fail-fast setup the provider's errors advise) would lose that
+ * subscriber for good at its first broken connection, silently: it reconnects instead, at growing
+ * intervals up to 2 s, once it was connected (a server unreachable at first still fails at once).
+ */
+function duplicateOf(client: Duplicable, ioredis: boolean, reconnecting: { connected: boolean }): unknown {
+  const socket = ioredis ? undefined : client.options?.socket;
+  if (socket?.reconnectStrategy !== false) return client.duplicate();
+  const reconnectStrategy = (retries: number, cause?: Error): number | Error => (reconnecting.connected ? Math.min(100 * (retries + 1), 2_000) : (cause ?? new Error("not connected")));
+  return client.duplicate({ socket: { ...socket, reconnectStrategy } });
 }
 
 /**

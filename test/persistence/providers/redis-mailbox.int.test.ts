@@ -344,6 +344,29 @@ describeWithServer("RedisPersistenceProvider mailbox on a real redis-server", se
       }
     });
 
+    it("a node-redis subscriber made from a fail-fast client (reconnectStrategy: false) comes back after its connection is dropped", async () => {
+      const client = await createClient({ url: started.url, socket: { reconnectStrategy: false } }).connect();
+      try {
+        const provider = new RedisPersistenceProvider({ client, keyPrefix: prefix() });
+        let heard = 0;
+        const stop = await provider.subscribe(() => void heard++);
+        const deliverDue = async (): Promise<number> => {
+          const snapshot = waiting({ waitingFor: "approved" });
+          await provider.save(snapshot);
+          await provider.deliver(eventFor(snapshot, "approved"));
+          return heard;
+        };
+        await expect.poll(deliverDue).toBeGreaterThan(0);
+        await admin.call("CLIENT", "KILL", "TYPE", "pubsub");
+        const before = heard;
+        // Deliveries go on until one is heard: a subscriber that never came back hears none.
+        await expect.poll(deliverDue, { timeout: 15_000, interval: 200 }).toBeGreaterThan(before);
+        await stop();
+      } finally {
+        await client.close();
+      }
+    });
+
     it("stop() settles within commandTimeoutMs while the server does not answer, and drops the connection", async () => {
       const pid = Number(/process_id:(\d+)/.exec(await admin.info("server"))?.[1]);
       expect(pid).toBeGreaterThan(0);
