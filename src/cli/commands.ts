@@ -84,10 +84,19 @@ export async function showCommand(context: CommandContext, keys: SnapshotKeys): 
 
 /**
  * `delete`: one snapshot, unless a process may still be working on it (then only with --force):
- * a live claim says one is, and a record that cannot be read cannot say that none is.
+ * a live claim says one is, and a record that cannot be read cannot say that none is. With --force
+ * and nothing stored, what the store keeps for the keys all the same (events delivered to them,
+ * which a later instance of the same keys would receive) is removed.
  */
 export async function deleteCommand(context: CommandContext, keys: SnapshotKeys, force: boolean): Promise<number> {
   const snapshot = await loadUnlessUnreadable(context, keys, force);
+  if (snapshot === "absent") {
+    await context.store.provider.delete(keys.foundryExecutionId, keys.workflowId);
+    const { foundryExecutionId: instance, workflowId: workflowKey } = keys;
+    const text = `No snapshot of ${describeKeys(keys)} in ${context.store.label}; removed what was kept for those keys (events delivered to them), if anything.\n`;
+    context.stdout.write(context.json ? `${toJson({ deleted: 0, instance, workflowKey })}\n` : text);
+    return 0;
+  }
   if (!force && snapshot !== undefined && isClaimed(snapshot, context.now)) {
     throw new CliError("REFUSED", `${describeKeys(keys)} is ${snapshot.status} and claimed by "${snapshot.owner ?? ""}" until ${snapshot.leaseExpiresAt ?? ""}; pass --force to delete it anyway`);
   }
@@ -162,12 +171,14 @@ function pruneText(context: CommandContext, selection: Selection, outcomes: read
   return `${lines.join("\n")}\n`;
 }
 
-// Undefined for an unreadable record under --force, which delete then removes unread; without
-// --force such a record is refused. Any other failure (nothing stored, the store down) stands.
-async function loadUnlessUnreadable(context: CommandContext, keys: SnapshotKeys, force: boolean): Promise<WorkflowExecutionSnapshot | undefined> {
+// Undefined for an unreadable record under --force, which delete then removes unread, and "absent"
+// for nothing stored; without --force the first is refused and the second not found. Any other
+// failure (the store down) stands.
+async function loadUnlessUnreadable(context: CommandContext, keys: SnapshotKeys, force: boolean): Promise<WorkflowExecutionSnapshot | undefined | "absent"> {
   try {
     return await load(context, keys);
   } catch (error) {
+    if (force && error instanceof CliError && error.code === "NOT_FOUND") return "absent";
     if (!(isWorkflowForgeError(error) && error.code === "SNAPSHOT_CORRUPTED")) throw error;
     if (force) return undefined;
     const reason = `${describeKeys(keys)} is stored but cannot be read, so whether a process is running it cannot be told`;

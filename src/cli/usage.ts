@@ -142,7 +142,8 @@ Examples:
 Deletes one snapshot. The instance then starts from its first operation the next time it
 runs. Refuses when it is claimed (a process may be working on it right now), or when the
 stored record cannot be read (so its claim cannot be checked), unless --force is given.
-Exits 1 when nothing is stored under the keys.
+Exits 1 when nothing is stored under the keys (with --force, removes what is kept for them
+all the same: events delivered to them, which a later instance of those keys would receive).
 
 ${claims}
 

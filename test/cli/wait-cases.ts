@@ -119,5 +119,15 @@ export function describeWaitCommands(name: string, fresh: () => Promise<StoreFix
       expect(events?.map((event) => event.payload)).toEqual([undefined, undefined]);
       expect(new Set(events?.map((event) => event.eventId)).size).toBe(2);
     });
+
+    it("delete --force of keys with no snapshot removes the events kept for them; without --force it exits 1", async () => {
+      const { args, provider } = await seeded();
+      await cliJson("signal", "typo-1", "expense-v1", "approved", ...args);
+      expect(await cli("delete", "typo-1", "expense-v1", ...args)).toMatchObject({ code: 1 });
+      expect(await provider.receive?.(keys("typo-1"), "approved")).toHaveLength(1);
+      expect(await cliJson("delete", "typo-1", "expense-v1", ...args, "--force")).toEqual({ deleted: 0, instance: "typo-1", workflowKey: "expense-v1" });
+      // A later instance of those keys would have received it.
+      expect(await provider.receive?.(keys("typo-1"), "approved")).toEqual([]);
+    });
   });
 }
