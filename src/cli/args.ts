@@ -75,12 +75,13 @@ const storeFlags = ["dir", "sqlite", "postgres", "redis", "provider"] as const;
 // Flags that only make sense for some commands or stores; anything else given there is refused,
 // so that a misplaced flag never silently does nothing.
 const commandFlags: Record<CommandName, readonly Flag[]> = {
-  list: ["status", "workflow", "older-than"],
-  show: [],
-  delete: ["force"],
-  prune: ["status", "workflow", "older-than", "dry-run"],
-  signal: ["payload", "event-id"],
-  cancel: ["compensate"],
+  list: ["status", "workflow", "older-than", "json"],
+  show: ["json"],
+  delete: ["force", "json"],
+  prune: ["status", "workflow", "older-than", "dry-run", "json"],
+  signal: ["payload", "event-id", "json"],
+  cancel: ["compensate", "json"],
+  // The inspector prints its address; its answers are JSON already (its /api).
   ui: ["port", "host", "allow-actions", "unsafe-expose", "max-attempts"],
 };
 const storeOptionFlags: Partial<Record<Flag, readonly (typeof storeFlags)[number][]>> = {

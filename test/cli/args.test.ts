@@ -53,6 +53,7 @@ describe("workflowforge CLI arguments", () => {
     ["a filter on show", ["show", "a", "b", "--dir", ".", "--status", "failed"], /^--status does not apply to show \(only to list and prune\)$/],
     ["--dry-run on list", ["list", "--dir", ".", "--dry-run"], /^--dry-run does not apply to list \(only to prune\)$/],
     ["--force on prune", ["prune", "--dir", ".", "--older-than", "1d", "--force"], /^--force does not apply to prune \(only to delete\)$/],
+    ["--json on ui, which would ignore it", ["ui", "--dir", ".", "--json"], /^--json does not apply to ui \(only to list and show and delete and prune and signal and cancel\)$/],
     ["--key-prefix with --dir", ["list", "--dir", ".", "--key-prefix", "x:"], /^--key-prefix applies to --redis, not --dir$/],
     ["--schema with --sqlite", ["list", "--sqlite", "a.db", "--schema", "s"], /^--schema applies to --postgres, not --sqlite$/],
   ];
@@ -64,7 +65,7 @@ describe("workflowforge CLI arguments", () => {
     const [first, hint, ...more] = stderr.split("\n");
     expect(first).toMatch(/^workflowforge: /);
     expect(first?.slice("workflowforge: ".length)).toMatch(message);
-    expect(hint).toMatch(/^Run "workflowforge (help (list|show|delete|prune)|--help)" for usage\.$/);
+    expect(hint).toMatch(/^Run "workflowforge (help (list|show|delete|prune|ui)|--help)" for usage\.$/);
     expect(more).toEqual([""]);
   });
 
