@@ -36,7 +36,7 @@ export function keysOfMember(member: string): SnapshotKeys | undefined {
 // out of the claimable set). Revision 1: the record must not exist. A stored record is always
 // indexed (delete and list's cleanup remove both), so only a new one is added. The sets are written
 // before the hash, so that one of the wrong type (junk under the provider's prefix) fails the save
-// before it wrote anything.
+// before it wrote the record; an index member it may have added is dropped by the next list().
 export const createScript = `local stored = redis.call('HGET', KEYS[1], 'revision')
 if stored then return stored end
 redis.call('SADD', KEYS[2], ARGV[5])
@@ -51,16 +51,20 @@ return false`;
 // mark. A checkpoint of a running record leaves the claimable set alone (a score below the
 // real lease only makes claim() look at the record and put it right); the set is updated when the
 // record finishes (removed), waits (scored by its wake time, or removed when it has none), stops
-// waiting, loses its lease (released: scored 0), is enqueued again, or was a dead letter that claim()
-// set aside (a retry, a run of it). Only a completed record has an expiry, so a save that makes it
-// anything else clears the expiry, whatever this provider's own ttl. Sets before the hash, as above.
+// waiting, loses its lease (released: scored 0), is enqueued again, or was failed or compensating:
+// such a record may be a dead letter that claim() set aside (into the dead letters' set, or, before
+// that set existed, nowhere), and a save of it (a retry, a cancel, a run) puts it back. Only a
+// completed record has an expiry, so a save that makes it anything else clears the expiry, whatever
+// this provider's own ttl. Sets before the hash, as above.
 export const updateScript = `local f = redis.call('HMGET', KEYS[1], 'revision', 'leaseMs', 'status')
 if f[1] ~= ARGV[5] then return f[1] or '0' end
 if ARGV[12] == '' then
   redis.call('ZREM', KEYS[2], ARGV[9])
   if f[3] == 'failed' or f[3] == 'compensating' then redis.call('ZREM', KEYS[4], ARGV[9]) end
-elseif ARGV[3] == 'waiting' or f[3] == 'waiting' or f[3] == 'completed' or f[3] == 'cancelled' or (ARGV[7] == '0' and f[2] and f[2] ~= '0')
-  or ((f[3] == 'failed' or f[3] == 'compensating') and redis.call('ZREM', KEYS[4], ARGV[9]) == 1) then
+elseif f[3] == 'failed' or f[3] == 'compensating' then
+  redis.call('ZREM', KEYS[4], ARGV[9])
+  redis.call('ZADD', KEYS[2], ARGV[12], ARGV[9])
+elseif ARGV[3] == 'waiting' or f[3] == 'waiting' or f[3] == 'completed' or f[3] == 'cancelled' or (ARGV[7] == '0' and f[2] and f[2] ~= '0') then
   redis.call('ZADD', KEYS[2], ARGV[12], ARGV[9])
 end
 redis.call('HSET', KEYS[1], 'data', ARGV[2], 'revision', ARGV[1], 'status', ARGV[3], 'workflowName', ARGV[4], 'leaseMs', ARGV[7], 'attempts', ARGV[8], 'waitingFor', ARGV[10], 'wakeMs', ARGV[11], 'dueMark', '')

@@ -237,6 +237,21 @@ describeWithServer("RedisPersistenceProvider on a real redis-server", server, (s
       expect(await admin.pttl(recordKey(keyPrefix, completed))).toBe(-1);
     });
 
+    it("a dead letter an earlier version took out of the claimable set comes back once saved again (a retry)", async () => {
+      const keyPrefix = prefix();
+      const provider = new RedisPersistenceProvider({ client: admin, keyPrefix });
+      const dead: Record<string, unknown> = { ...fullSnapshot({ status: "failed", attempts: 3 }) };
+      delete dead.leaseExpiresAt;
+      const stored = dead as unknown as WorkflowExecutionSnapshot;
+      await provider.save(stored);
+      // What the earlier claim script did with a dead letter: removed it from the set, put it nowhere.
+      await admin.zrem(`${keyPrefix}claimable`, JSON.stringify([stored.foundryExecutionId, stored.workflowId]));
+      await provider.save(nextRevision(stored, { attempts: 0 }));
+      const now = Date.now();
+      const claimed = await provider.claim({ owner: "o", now: new Date(now).toISOString(), leaseExpiresAt: new Date(now + 30_000).toISOString(), limit: 10, maxAttempts: 3 });
+      expect(claimed.map((snapshot) => snapshot.foundryExecutionId)).toEqual([stored.foundryExecutionId]);
+    });
+
     it("without completedTtlSeconds a completed snapshot does not expire", async () => {
       const keyPrefix = prefix();
       const provider = new RedisPersistenceProvider({ client: admin, keyPrefix });
