@@ -42,13 +42,25 @@ export function filterClauses(dialect: SqlDialect, filter: SnapshotFilter, value
     clauses.push(`status IN (${statuses.map(param).join(", ")})`);
   }
   if (workflowId !== undefined) clauses.push(`workflow_id = ${param(dialect.storedText(workflowId))}`);
-  if (workflowName !== undefined) clauses.push(`workflow_name = ${param(dialect.storedText(workflowName))}`);
+  if (workflowName !== undefined) clauses.push(workflowNameClause(dialect, workflowName, param));
   if (updatedBefore !== undefined) {
     const before = new Date(updatedBefore).getTime();
     if (Number.isNaN(before)) return undefined;
     clauses.push(`updated_at < ${param(new Date(before).toISOString())}`);
   }
   return clauses;
+}
+
+// The name as saves store it, and as an earlier version stored it (raw) when that differs and could
+// be stored at all: a row not saved since still matches, or a coordinator filtered by its name would
+// never claim, and so never save, it. Not a name with NUL (Postgres could not store it) or a lone
+// surrogate (raw, it would match another name's row, the merge the escaping ends).
+// eslint-disable-next-line no-control-regex -- NUL is what decides it
+const rawUnsafe = /[\u0000\uD800-\uDFFF]/;
+function workflowNameClause(dialect: SqlDialect, workflowName: string, param: (value: unknown) => string): string {
+  const stored = dialect.storedText(workflowName);
+  if (stored === workflowName || rawUnsafe.test(workflowName)) return `workflow_name = ${param(stored)}`;
+  return `workflow_name IN (${param(stored)}, ${param(workflowName)})`;
 }
 
 /** `SELECT <columns> FROM <table>` narrowed by `filter`; undefined when the filter matches nothing. */

@@ -17,6 +17,24 @@ describePostgresCases("PGlite", () => db as PGlite);
 describePostgresMailboxCases("PGlite", () => db as PGlite);
 describePostgresGroupedCases("PGlite", () => db as PGlite);
 
+describe("PostgresPersistenceProvider and rows an earlier version wrote", () => {
+  it("a workflow_name stored unescaped (a backslash in the name) still matches list and claim filters by that name", async () => {
+    const tableName = freshTable();
+    const provider = new PostgresPersistenceProvider({ client: db as PGlite, tableName });
+    await provider.migrate();
+    const workflowName = "Acme\\Orders";
+    const stored: Record<string, unknown> = { ...fullSnapshot({ workflowName, status: "failed", attempts: 0 }) };
+    delete stored.leaseExpiresAt;
+    await provider.save(stored as never);
+    // As the earlier version stored it: the name as it is.
+    await (db as PGlite).query(`UPDATE ${tableName} SET workflow_name = $1`, [workflowName]);
+    expect(await provider.list({ workflowName })).toHaveLength(1);
+    const now = Date.now();
+    const claimed = await provider.claim({ owner: "o", now: new Date(now).toISOString(), leaseExpiresAt: new Date(now + 30_000).toISOString(), limit: 10, maxAttempts: 3, filter: { workflowName } });
+    expect(claimed.map((snapshot) => snapshot.workflowName)).toEqual([workflowName]);
+  });
+});
+
 /** A client that answers every statement with `answer(text)`; no database behind it. */
 function fakeClient(answer: (text: string) => PostgresQueryResult | Promise<PostgresQueryResult>) {
   const texts: string[] = [];
