@@ -14,8 +14,8 @@ interface RedisConnection {
 
 /**
  * A Redis store through ioredis, or node-redis when ioredis is not installed. A command fails fast
- * when the connection drops; through ioredis, a `serving` store (the inspector) connects again once
- * it was connected, at growing intervals up to 2 s, each request failing fast meanwhile.
+ * when the connection drops; a `serving` store (the inspector) connects again once it was
+ * connected, at growing intervals up to 2 s, each request failing fast meanwhile.
  */
 export async function openRedis({ url, options }: Extract<StoreSpec, { kind: "redis" }>, timeout: Duration, serving = false): Promise<OpenedStore> {
   const serverLabel = `Redis ${redact(url)}`;
@@ -23,7 +23,7 @@ export async function openRedis({ url, options }: Extract<StoreSpec, { kind: "re
   // Either client works with the provider; ioredis first, as the README names it first.
   const ioredis = await tryImportDriver("ioredis");
   const reconnectMs = serving ? (tries: number): number => Math.min(100 * tries, 2_000) : undefined;
-  const connection = ioredis !== undefined ? await connectIoredis(ioredis.Redis, url, serverLabel, timeout, reconnectMs) : await connectNodeRedis(url, serverLabel, timeout);
+  const connection = ioredis !== undefined ? await connectIoredis(ioredis.Redis, url, serverLabel, timeout, reconnectMs) : await connectNodeRedis(url, serverLabel, timeout, reconnectMs);
   try {
     const provider = construct("--key-prefix", () => new RedisPersistenceProvider({ client: connection.client, ...options }));
     return { provider, persistence: provider, label, close: () => connection.close(), whenLate: "check that the server is up and answering" };
@@ -75,14 +75,18 @@ interface NodeRedisClient extends NodeRedisLikeClient {
   disconnect?(): Promise<unknown>;
 }
 
-async function connectNodeRedis(url: string, label: string, timeout: Duration): Promise<RedisConnection> {
+async function connectNodeRedis(url: string, label: string, timeout: Duration, reconnectMs: Reconnect): Promise<RedisConnection> {
   const redis = await tryImportDriver("redis");
   if (redis === undefined) throw missingDriver("--redis", ["ioredis", "redis"]);
-  const client = redis.createClient({ url, socket: { reconnectStrategy: false, connectTimeout: timeout.ms } }) as unknown as NodeRedisClient;
+  // An Error stops node-redis reconnecting (and fails connect() with it): so before the first connection.
+  let connected = false;
+  const reconnectStrategy = reconnectMs === undefined ? false : (tries: number, cause?: Error): number | Error => (connected ? reconnectMs(tries) : (cause ?? new Error("not connected")));
+  const client = redis.createClient({ url, disableOfflineQueue: reconnectMs !== undefined, socket: { reconnectStrategy, connectTimeout: timeout.ms } }) as unknown as NodeRedisClient;
   client.on("error", () => undefined); // connect() rejects with the same error
   const close = async (): Promise<void> => void (await (client.destroy ?? client.disconnect)?.call(client));
   try {
     await within(timeout, () => noAnswer(label, "Redis", timeout), () => client.connect());
+    connected = true;
   } catch (error) {
     await close().catch(() => undefined);
     if (error instanceof CliError) throw error;
