@@ -1,6 +1,7 @@
 import { parseCommand, type Command } from "./args.js";
 import { deleteCommand, listCommand, pruneCommand, showCommand, type CommandContext, type Output } from "./commands.js";
 import { CliError, describeCause } from "./errors.js";
+import { visible } from "./format.js";
 import { openStore } from "./stores.js";
 import { cancelCommand, signalCommand } from "./wait-commands.js";
 import { uiCommand } from "../inspector/command.js";
@@ -20,7 +21,9 @@ type StoreCommand = Exclude<Command, { kind: "help" | "version" }>;
  * code: 0 done, 1 a store or snapshot problem, 2 bad arguments. Never rejects and never exits
  * the process; every failure is written to `io.stderr`.
  */
-export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+export async function runCli(argv: readonly string[], given: CliIo): Promise<number> {
+  // Messages name what a store holds (keys, owners, errors): never raw escape sequences on a terminal.
+  const io = { stdout: given.stdout, stderr: asText(given.stderr) };
   try {
     const command = parseCommand(argv);
     if (command.kind === "help") io.stdout.write(usage(command.topic));
@@ -34,7 +37,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
 async function withStore(command: StoreCommand, io: CliIo): Promise<number> {
   const store = await openStore(command.store, command.timeout, command.kind === "ui");
-  const context: CommandContext = { store, stdout: io.stdout, stderr: io.stderr, now: Date.now(), json: command.json };
+  // --json prints JSON, which escapes what must be; text for a terminal goes through visible().
+  const stdout = command.json ? io.stdout : asText(io.stdout);
+  const context: CommandContext = { store, stdout, stderr: io.stderr, now: Date.now(), json: command.json };
   try {
     return await execute(command, context);
   } catch (error) {
@@ -68,6 +73,11 @@ function execute(command: StoreCommand, context: CommandContext): Promise<number
 }
 
 const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, " ");
+
+/** `output`, writing every control or format character escaped (line breaks kept): see {@link visible}. */
+function asText(output: Output): Output {
+  return { write: (chunk: string) => output.write(visible(chunk, true)) };
+}
 
 function report(error: unknown, stderr: Output): number {
   if (error instanceof CliError) {
