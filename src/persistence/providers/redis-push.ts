@@ -10,6 +10,7 @@ import { throwIfAborted } from "./shared.js";
 /** The part of an ioredis connection subscribe() uses. */
 interface IoRedisSubscriber {
   readonly status?: string;
+  readonly options?: { readonly enableOfflineQueue?: boolean };
   connect(): Promise<unknown>;
   subscribe(channel: string): Promise<unknown>;
   on(event: string, listener: (...args: unknown[]) => void): unknown;
@@ -107,16 +108,28 @@ function duplicateOf(client: Duplicable, ioredis: boolean, reconnecting: { conne
 }
 
 /**
- * Resolves once an ioredis connection on its way is ready. An error meanwhile does not end the wait:
- * the client retries (the server may be restarting), and the caller's deadline bounds it.
+ * Resolves once an ioredis connection on its way is ready. It rejects with the connection's error
+ * when the client was made to fail fast (`enableOfflineQueue: false`, which the provider's errors
+ * advise) or gives up ("end"); otherwise an error does not end the wait: the client retries (the
+ * server may be restarting), and the caller's deadline bounds it.
  */
 function ready(connection: IoRedisSubscriber): Promise<void> {
-  return new Promise((resolve) => {
-    const settle = (): void => {
-      connection.removeListener("ready", settle);
-      resolve();
+  const failFast = connection.options?.enableOfflineQueue === false;
+  return new Promise((resolve, reject) => {
+    let last: unknown;
+    const settle = (error?: unknown): void => {
+      connection.removeListener("ready", onReady);
+      connection.removeListener("error", onError);
+      connection.removeListener("end", onEnd);
+      if (error === undefined) resolve();
+      else reject(error instanceof Error ? error : new Error("the connection failed", { cause: error }));
     };
-    connection.on("ready", settle);
+    const onReady = (): void => settle();
+    const onError = (error: unknown): void => (failFast ? settle(error) : void (last = error));
+    const onEnd = (): void => settle(last ?? new Error("the connection ended before it was ready"));
+    connection.on("ready", onReady);
+    connection.on("error", onError);
+    connection.on("end", onEnd);
   });
 }
 

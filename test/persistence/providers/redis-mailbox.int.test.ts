@@ -347,7 +347,8 @@ describeWithServer("RedisPersistenceProvider mailbox on a real redis-server", se
     it("a node-redis subscriber made from a fail-fast client (reconnectStrategy: false) comes back after its connection is dropped", async () => {
       const client = await createClient({ url: started.url, socket: { reconnectStrategy: false } }).connect();
       try {
-        const provider = new RedisPersistenceProvider({ client, keyPrefix: prefix() });
+        const keyPrefix = prefix();
+        const provider = new RedisPersistenceProvider({ client, keyPrefix });
         let heard = 0;
         const stop = await provider.subscribe(() => void heard++);
         const deliverDue = async (): Promise<number> => {
@@ -358,6 +359,8 @@ describeWithServer("RedisPersistenceProvider mailbox on a real redis-server", se
         };
         await expect.poll(deliverDue).toBeGreaterThan(0);
         await admin.call("CLIENT", "KILL", "TYPE", "pubsub");
+        // Subscribed again: the server counts a subscriber on the channel once more.
+        await expect.poll(async () => admin.pubsub("NUMSUB", `${keyPrefix}due`), { timeout: 15_000, interval: 100 }).toEqual([`${keyPrefix}due`, 1]);
         const before = heard;
         // Deliveries go on until one is heard: a subscriber that never came back hears none.
         await expect.poll(deliverDue, { timeout: 15_000, interval: 200 }).toBeGreaterThan(before);

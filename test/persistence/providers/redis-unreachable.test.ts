@@ -135,6 +135,19 @@ describe("RedisPersistenceProvider.subscribe with no server listening", () => {
     expect(made.map((entry) => entry.disconnects)).toEqual([1]);
   }, 5_000);
 
+  it("rejects at once, with the connection's error, through a fail-fast ioredis client that is not lazy", async () => {
+    const port = await deadPort();
+    const client = new Redis(`redis://127.0.0.1:${port}`, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+    client.on("error", () => undefined);
+    try {
+      const error = await failureOf(new RedisPersistenceProvider({ client, commandTimeoutMs: 600_000 }).subscribe(() => undefined));
+      expect(error).toMatchObject({ code: "PERSISTENCE", call: "subscribe" });
+      expect((error.cause as Error).message).toMatch(/ECONNREFUSED/);
+    } finally {
+      client.disconnect();
+    }
+  }, 5_000);
+
   it("rejects at once through a fail-fast lazy ioredis client", async () => {
     const port = await deadPort();
     const client = new Redis(`redis://127.0.0.1:${port}`, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
