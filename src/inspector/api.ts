@@ -80,8 +80,10 @@ export async function listDeadLetters(api: ApiContext): Promise<unknown> {
   return { store: api.store.label, now: new Date(now).toISOString(), allowActions: api.allowActions, maxAttempts: api.maxAttempts, groups: groupDeadLetters(rows), unreadable };
 }
 
-function keysFrom(get: (name: string) => unknown): SnapshotKeys {
-  return { foundryExecutionId: requireNonBlank(get("instance"), "instance"), workflowId: requireNonBlank(get("workflowKey"), "workflowKey") };
+// Any stored keys can be shown, deleted or retried (a provider takes keys of any characters); the
+// library refuses blank ones to cancel and signal, which is bad input (400) there.
+function keysFrom(get: (name: string) => unknown, require = requireString): SnapshotKeys {
+  return { foundryExecutionId: require(get("instance"), "instance"), workflowId: require(get("workflowKey"), "workflowKey") };
 }
 
 /**
@@ -125,7 +127,7 @@ export async function retryInstance(api: ApiContext, body: Record<string, unknow
 
 /** `POST /api/cancel {instance, workflowKey, compensate?}`: as `workflowforge cancel --json`; 404 nothing stored, 409 completed. */
 export function cancelAction(api: ApiContext, body: Record<string, unknown>): Promise<unknown> {
-  const keys = keysFrom((name) => body[name]);
+  const keys = keysFrom((name) => body[name], requireNonBlank);
   if (body.compensate !== undefined && typeof body.compensate !== "boolean") throw new HttpError(400, "compensate must be true or false");
   return jsonOf(api, (context) => cancelCommand(context, keys, body.compensate === true));
 }
@@ -135,7 +137,7 @@ export function cancelAction(api: ApiContext, body: Record<string, unknown>): Pr
  * --json`, the payload any JSON value; 409 when the store keeps no events.
  */
 export function signalAction(api: ApiContext, body: Record<string, unknown>): Promise<unknown> {
-  const keys = keysFrom((name) => body[name]);
+  const keys = keysFrom((name) => body[name], requireNonBlank);
   const name = requireNonBlank(body.event, "event");
   const eventId = body.eventId === undefined ? undefined : requireNonBlank(body.eventId, "eventId");
   const event = { name, payload: body.payload, ...(eventId === undefined ? {} : { eventId }) };

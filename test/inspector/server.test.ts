@@ -86,7 +86,8 @@ describe("the inspector's server, read-only (no --allow-actions)", () => {
     const byPair = (pair: unknown) => get(served, `/api/instance?${new URLSearchParams({ keys: JSON.stringify(pair) }).toString()}`);
     expect((await byPair(["failed-1", "orders-v1"])).json().row.instance).toBe("failed-1");
     expect((await byPair(["nope", "orders-v1"])).status).toBe(404);
-    for (const pair of [["failed-1"], "failed-1", ["failed-1", 7], ["", "orders-v1"]]) expect((await byPair(pair)).status).toBe(400);
+    for (const pair of [["failed-1"], "failed-1", ["failed-1", 7]]) expect((await byPair(pair)).status).toBe(400);
+    expect((await byPair(["", "orders-v1"])).status).toBe(404);
     expect((await get(served, "/api/instance?keys=%5Bnot%20json")).status).toBe(400);
     const bad = await get(served, "/api/instances?status=exploded");
     expect([bad.status, bad.json().error]).toEqual([400, expect.stringContaining('status "exploded" is not one of')]);
@@ -126,6 +127,13 @@ describe("the inspector's server with --allow-actions", () => {
     const answer = await action(served.inspector.url, "/api/retry", keys("dead-1"), token);
     expect([answer.status, answer.json()]).toEqual([200, { retried: 1, instance: "dead-1", workflowKey: "orders-v1", revision: 2 }]);
     expect(await served.provider.tryLoad("dead-1", "orders-v1")).toMatchObject({ status: "failed", attempts: 0, revision: 2 });
+  });
+
+  it("shows and deletes a record whose key is blank, which a provider stores like any other", async () => {
+    await served.provider.save(fullSnapshot({ foundryExecutionId: " ", workflowId: "orders-v1", workflowName: "Orders", status: "failed" }));
+    expect((await get(served, `/api/instance?${new URLSearchParams({ keys: JSON.stringify([" ", "orders-v1"]) }).toString()}`)).status).toBe(200);
+    expect((await action(served.inspector.url, "/api/delete", keys(" "), token)).status).toBe(200);
+    expect(await served.provider.tryLoad(" ", "orders-v1")).toBeUndefined();
   });
 
   it("neither lists nor retries a record a worker is running on its last attempt: out of attempts, under a live claim", async () => {
