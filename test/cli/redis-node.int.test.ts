@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, expect, it, vi } from "vitest";
 import type * as Drivers from "../../src/cli/drivers.js";
@@ -12,10 +11,7 @@ vi.mock("../../src/cli/drivers.js", async (original) => {
   return { ...actual, tryImportDriver: (name: string) => (name === "ioredis" ? Promise.resolve(undefined) : actual.tryImportDriver(name as never)) };
 });
 const { openStore } = await import("../../src/cli/stores.js");
-const { startInspector } = await import("../../src/inspector/server.js");
-const { RedisPersistenceProvider } = await import("../../src/persistence/providers/redis.js");
-const { fullSnapshot } = await import("../../src/persistence/testing/fixtures.js");
-const { raw } = await import("../inspector/fixture.js");
+const { expectUiReconnects } = await import("./ui-reconnects.js");
 
 describeWithServer("workflowforge ui on Redis through node-redis", await startRedis(), (started) => {
   const admin = new Redis(started.url);
@@ -25,19 +21,7 @@ describeWithServer("workflowforge ui on Redis through node-redis", await startRe
   });
 
   it("connects again after the server dropped its connection, and answers once more", async () => {
-    const keyPrefix = `cli-${randomUUID()}:`;
-    await new RedisPersistenceProvider({ client: admin, keyPrefix }).save(fullSnapshot());
-    const store = await openStore({ kind: "redis", url: started.url, options: { keyPrefix } }, { text: "2s", ms: 2_000 }, true);
-    const inspector = await startInspector(store, { port: 0, host: "127.0.0.1", allowActions: false, maxAttempts: 3 });
-    try {
-      const listed = async () => (await raw(inspector.url, "GET", "/api/instances")).status;
-      expect(await listed()).toBe(200);
-      await admin.call("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes");
-      await expect.poll(listed, { timeout: 15_000, interval: 100 }).toBe(200);
-    } finally {
-      await inspector.close();
-      await store.close();
-    }
+    await expectUiReconnects(started.url, admin);
   });
 
   it("reports a server it cannot reach at once, as a command does", async () => {

@@ -1,14 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
-import { openStore } from "../../src/cli/stores.js";
-import { startInspector } from "../../src/inspector/server.js";
 import { RedisPersistenceProvider } from "../../src/persistence/providers/redis.js";
-import { raw } from "../inspector/fixture.js";
 import { describeWithServer } from "../support/describe-with-server.js";
 import { startRedis } from "../support/redis-server.js";
 import { cli, seedSnapshots } from "./run-cli.js";
 import { describeStoreCommands, type StoreFixture } from "./store-cases.js";
+import { expectUiReconnects } from "./ui-reconnects.js";
 import { describeWaitCommands } from "./wait-cases.js";
 
 // A redis-server of its own on a free port of 127.0.0.1, or a skip saying how to enable it.
@@ -52,21 +50,7 @@ describeWithServer("workflowforge CLI on a real Redis server", server, (started)
     });
 
     it("an inspector (ui) whose connection the server dropped connects again and answers once more", async () => {
-      const keyPrefix = `cli-${randomUUID()}:`;
-      const provider = new RedisPersistenceProvider({ client, keyPrefix });
-      for (const snapshot of seedSnapshots()) await provider.save(snapshot);
-      const store = await openStore({ kind: "redis", url: started.url, options: { keyPrefix } }, { text: "2s", ms: 2_000 }, true);
-      const inspector = await startInspector(store, { port: 0, host: "127.0.0.1", allowActions: false, maxAttempts: 3 });
-      try {
-        const listed = async () => (await raw(inspector.url, "GET", "/api/instances")).status;
-        expect(await listed()).toBe(200);
-        // Every connection but this test's own, the inspector's among them, as a restart or a proxy would.
-        await client.call("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes");
-        await expect.poll(listed, { timeout: 15_000, interval: 100 }).toBe(200);
-      } finally {
-        await inspector.close();
-        await store.close();
-      }
+      await expectUiReconnects(started.url, client);
     });
 
     it("names the key prefix when nothing is stored under it", async () => {

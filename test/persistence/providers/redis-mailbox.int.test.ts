@@ -51,6 +51,19 @@ function eventFor(snapshot: { foundryExecutionId: string; workflowId: string }, 
   return { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId, name, eventId, payload, sentAt: new Date().toISOString() };
 }
 
+/** Subscribes, delivers the event a stored record waits for, and resolves with that record once the subscriber heard of it. */
+async function deliveryHeard(provider: RedisPersistenceProvider): Promise<WorkflowExecutionSnapshot> {
+  const snapshot = waiting({ waitingFor: "approved" });
+  await provider.save(snapshot);
+  let heard!: () => void;
+  const heardOnce = new Promise<void>((resolve) => (heard = resolve));
+  const stop = await provider.subscribe(() => heard());
+  await provider.deliver(eventFor(snapshot, "approved"));
+  await heardOnce;
+  await stop();
+  return snapshot;
+}
+
 function claimAt(now: number, workflowName: string, overrides: Partial<ClaimRequest> = {}): ClaimRequest {
   return { owner: "claimer", now: new Date(now).toISOString(), leaseExpiresAt: new Date(now + 30_000).toISOString(), limit: 100, maxAttempts: 3, filter: { workflowName }, ...overrides };
 }
@@ -312,14 +325,7 @@ describeWithServer("RedisPersistenceProvider mailbox on a real redis-server", se
       const prefixed = new Redis(started.url, { keyPrefix: prefix() });
       try {
         const provider = new RedisPersistenceProvider({ client: prefixed, keyPrefix: prefix() });
-        const snapshot = waiting({ waitingFor: "approved" });
-        await provider.save(snapshot);
-        let heard!: () => void;
-        const heardOnce = new Promise<void>((resolve) => (heard = resolve));
-        const stop = await provider.subscribe(() => heard());
-        await provider.deliver(eventFor(snapshot, "approved"));
-        await heardOnce;
-        await stop();
+        const snapshot = await deliveryHeard(provider);
         expect((await provider.claim(claimAt(Date.now(), snapshot.workflowName))).map((s) => s.foundryExecutionId)).toEqual([snapshot.foundryExecutionId]);
       } finally {
         await prefixed.quit();
@@ -330,15 +336,7 @@ describeWithServer("RedisPersistenceProvider mailbox on a real redis-server", se
       const client = new Redis(started.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
       try {
         await new Promise((resolve) => client.once("ready", resolve));
-        const provider = new RedisPersistenceProvider({ client, keyPrefix: prefix() });
-        const snapshot = waiting({ waitingFor: "approved" });
-        await provider.save(snapshot);
-        let heard!: () => void;
-        const heardOnce = new Promise<void>((resolve) => (heard = resolve));
-        const stop = await provider.subscribe(() => heard());
-        await provider.deliver(eventFor(snapshot, "approved"));
-        await heardOnce;
-        await stop();
+        await deliveryHeard(new RedisPersistenceProvider({ client, keyPrefix: prefix() }));
       } finally {
         await client.quit();
       }
