@@ -120,6 +120,14 @@ export function describeWaitCommands(name: string, fresh: () => Promise<StoreFix
       expect(new Set(events?.map((event) => event.eventId)).size).toBe(2);
     });
 
+    it("signal with a payload too deep to store exits 2 naming --payload, and stores nothing", async () => {
+      const { args, provider } = await seeded();
+      const deep = `${"[".repeat(150)}1${"]".repeat(150)}`;
+      const refused = await cli("signal", "expense-7", "expense-v1", "approved", ...args, "--payload", deep);
+      expect(refused).toMatchObject({ code: 2, stderr: expect.stringMatching(/^workflowforge: --payload cannot be stored: /) });
+      expect(await provider.receive?.(keys("expense-7"), "approved")).toEqual([]);
+    });
+
     it("delete --force of keys with no snapshot removes the events kept for them; without --force it exits 1", async () => {
       const { args, provider } = await seeded();
       await cliJson("signal", "typo-1", "expense-v1", "approved", ...args);
