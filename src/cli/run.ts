@@ -1,6 +1,7 @@
 import { parseCommand, type Command } from "./args.js";
 import { deleteCommand, listCommand, pruneCommand, showCommand, type CommandContext, type Output } from "./commands.js";
-import { CliError, describeCause } from "./errors.js";
+import { isWorkflowForgeError } from "../errors.js";
+import { CliError, describeCause, usageError } from "./errors.js";
 import { visible } from "./format.js";
 import { openStore } from "./stores.js";
 import { cancelCommand, signalCommand } from "./wait-commands.js";
@@ -44,6 +45,8 @@ async function withStore(command: StoreCommand, io: CliIo): Promise<number> {
     return await execute(command, context);
   } catch (error) {
     if (error instanceof CliError) throw error;
+    // A payload the codec cannot store (nested too deep, say) is the command line's, not the store's.
+    if (command.kind === "signal" && isWorkflowForgeError(error) && error.code === "SNAPSHOT_SERIALIZATION") throw usageError(`--payload cannot be stored: ${error.message}`, "signal");
     // The library's errors name the provider and the call, a driver's what failed (a provider
     // that lets one through); the label adds which store it was. One line either way.
     throw new CliError("STORE", `${store.label}: ${describeCause(error)}`, { cause: error });

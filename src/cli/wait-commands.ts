@@ -5,8 +5,7 @@ import { randomUUID } from "node:crypto";
 import type { SnapshotKeys } from "../persistence/errors.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
 import type { CommandContext } from "./commands.js";
-import { isWorkflowForgeError } from "../errors.js";
-import { CliError, describeCause, usageError } from "./errors.js";
+import { CliError, describeCause } from "./errors.js";
 import type { EventToSend } from "./event-args.js";
 import { describeKeys, displayKey } from "./format.js";
 import type { CancelOutcome } from "./instance-actions.js";
@@ -21,8 +20,6 @@ export async function signalCommand(context: CommandContext, keys: SnapshotKeys,
   // that id, the event is delivered once however many of the attempts reached the store.
   const eventId = event.eventId ?? randomUUID();
   const sent = await context.store.instances.signal(keys, { ...event, eventId }).catch((error: unknown) => {
-    // A payload the codec cannot store (nested too deep, say) is the command line's, not the store's.
-    if (isWorkflowForgeError(error) && error.code === "SNAPSHOT_SERIALIZATION") throw usageError(`--payload cannot be stored: ${error.message}`, "signal");
     if (!(error instanceof CliError && error.code === "TIMEOUT")) throw error;
     const again = `whether the event was stored is unknown: send it again with --event-id ${displayKey(eventId)}, which delivers it at most once`;
     throw new CliError("TIMEOUT", `${error.message}; ${again}`, { cause: error });
