@@ -1,5 +1,8 @@
 import type { ErrorLocation } from "../../errors.js";
 import { PersistenceError, type ProviderCall, type SnapshotKeys } from "../errors.js";
+import { callProvider } from "../provider-call.js";
+import type { WorkflowPersistenceProvider } from "../provider.js";
+import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 
 // Waits that must end: a store that hangs instead of failing, or work that ignores its signal,
 // cannot hold the coordinator for longer than it allows.
@@ -30,4 +33,10 @@ export function unanswered(ms: number): string {
 export async function answeredWithin<T>(work: Promise<T>, ms: number, call: ProviderCall, keys: SnapshotKeys, location?: ErrorLocation): Promise<T> {
   if (await settlesWithin(work, ms)) return work;
   throw new PersistenceError({ call, keys, location, detail: unanswered(ms) });
+}
+
+/** `provider.save(snapshot)` as a store call of its keys (every failure typed), {@link answeredWithin} `ms`. */
+export function savedWithin(provider: WorkflowPersistenceProvider, snapshot: WorkflowExecutionSnapshot, ms: number, signal?: AbortSignal): Promise<void> {
+  const keys = { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
+  return answeredWithin(callProvider({ call: "save", keys }, () => provider.save(snapshot, signal)), ms, "save", keys);
 }

@@ -2,7 +2,7 @@ import { abortError } from "../../abort.js";
 import { PersistenceError, type SnapshotKeys } from "../errors.js";
 import { holdAhead, isHeldHere, type HoldAhead } from "../held-here.js";
 import { callProvider, loadSnapshot } from "../provider-call.js";
-import { answeredWithin, settlesWithin, unanswered } from "./bounded-wait.js";
+import { answeredWithin, savedWithin, settlesWithin, unanswered } from "./bounded-wait.js";
 import { beforeClaim } from "./claim-hold.js";
 import { anyInstance, listKeys } from "../keys.js";
 import type { ListOptions } from "../list-options.js";
@@ -78,7 +78,7 @@ export async function claimPageWithin(options: ResolvedCoordinatorOptions, filte
 export async function releaseUnstarted(provider: WorkflowPersistenceProvider, { snapshot, hold }: ClaimedSnapshot, leaseTtlMs: number): Promise<void> {
   const released = givenBack({ ...snapshot, revision: snapshot.revision + 1, updatedAt: new Date().toISOString() });
   try {
-    await answeredWithin(callProvider({ call: "save", keys: keysOf(snapshot) }, () => provider.save(released)), leaseTtlMs, "save", keysOf(snapshot));
+    await savedWithin(provider, released, leaseTtlMs);
   } finally {
     hold.drop();
   }
@@ -124,7 +124,7 @@ export async function releaseLeftLease(options: ResolvedCoordinatorOptions, keys
   if (isHeldHere(keys) && ownHold?.pending !== true) return;
   const released = handedBack({ ...unleased(stored), revision: stored.revision + 1, updatedAt: new Date().toISOString() }) as unknown as WorkflowExecutionSnapshot;
   // Refused, or the store cannot take it back now: the lease runs out instead.
-  await answeredWithin(callProvider({ call: "save", keys }, () => provider.save(released)), leaseTtlMs, "save", keys).catch(() => undefined);
+  await savedWithin(provider, released, leaseTtlMs).catch(() => undefined);
 }
 
 /**

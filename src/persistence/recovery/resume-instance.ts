@@ -7,10 +7,10 @@ import { describeClaim, isClaimedByOther } from "../claim.js";
 import { isHeldHere, type HoldAhead } from "../held-here.js";
 import { WorkflowCompensatedError, type SnapshotKeys } from "../errors.js";
 import { addPersistence } from "../middleware.js";
-import { callProvider, loadSnapshot } from "../provider-call.js";
+import { loadSnapshot } from "../provider-call.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { handedBack } from "../snapshot-state.js";
-import { answeredWithin, settlesWithin } from "./bounded-wait.js";
+import { answeredWithin, savedWithin, settlesWithin } from "./bounded-wait.js";
 import { beforeClaim, claimedSince, holdTaken } from "./claim-hold.js";
 import { giveBackUnstarted, recordLeft, releaseLeftLease, releaseUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
 import type { ResolvedCoordinatorOptions } from "./coordinator-options.js";
@@ -197,9 +197,7 @@ async function runAttempt(
 // Best effort: when it fails, the instance only counts one attempt more than it ran.
 async function giveBackAttempt(options: ResolvedCoordinatorOptions, claimed: WorkflowExecutionSnapshot, attempts: number): Promise<void> {
   const record = handedBack({ ...claimed, revision: claimed.revision + 1, attempts }) as unknown as WorkflowExecutionSnapshot;
-  const keys = keysOf({ instanceId: claimed.foundryExecutionId, workflowKey: claimed.workflowId });
-  const save = callProvider({ call: "save", keys }, () => options.provider.save(record));
-  await answeredWithin(save, options.leaseTtlMs, "save", keys).catch(() => undefined);
+  await savedWithin(options.provider, record, options.leaseTtlMs).catch(() => undefined);
 }
 
 async function deadLetter(
@@ -215,7 +213,7 @@ async function deadLetter(
   const record = deadLetterSnapshot(snapshot, lastError ?? error, options.persistence.owner);
   try {
     if (signal.aborted) throw abortError(signal, {});
-    await answeredWithin(callProvider({ call: "save", keys }, () => options.provider.save(record, signal)), options.leaseTtlMs, "save", keys);
+    await savedWithin(options.provider, record, options.leaseTtlMs, signal);
   } catch (saveError) {
     if (isWorkflowForgeError(saveError) && saveError.code === "SNAPSHOT_CONFLICT") return { ...ref, status: "skipped", reason: "claimed", detail: saveError.message };
     return failed(ref, toError(saveError), attempts, false);
