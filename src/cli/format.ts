@@ -29,7 +29,7 @@ export function visible(text: string, lines = false): string {
 }
 
 const ago = (iso: string, now: number): string => `${formatAge(now - Date.parse(iso))} ago`;
-const workflowOf = (s: WorkflowExecutionSnapshot): string => visible(s.workflowVersion === undefined ? s.workflowName : `${s.workflowName}@${s.workflowVersion}`);
+const workflowOf = (s: WorkflowExecutionSnapshot): string => (s.workflowVersion === undefined ? s.workflowName : `${s.workflowName}@${s.workflowVersion}`);
 const truncate = (text: string, width: number): string => (text.length <= width ? text : `${text.slice(0, width - 1)}…`);
 const oneLine = (text: string): string => text.replace(/\s+/g, " ");
 
@@ -61,7 +61,7 @@ export function formatTable(snapshots: readonly WorkflowExecutionSnapshot[], now
     return [
       displayKey(s.foundryExecutionId),
       displayKey(s.workflowId),
-      workflowOf(s),
+      visible(workflowOf(s)),
       state === "stale" || state === "overdue" ? `${s.status} (${state})` : s.status,
       `${s.nextOperationIndex}/${s.operationCount}`,
       String(s.revision),
@@ -75,7 +75,10 @@ export function formatTable(snapshots: readonly WorkflowExecutionSnapshot[], now
   return [header, ...rows].map((cells) => cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join("  ").trimEnd()).join("\n") + "\n";
 }
 
-/** One snapshot for reading: the header fields, then error, properties, lastOutput and outputs. */
+/**
+ * One snapshot for reading: the header fields, then error, properties, lastOutput and outputs,
+ * everything stored in it {@link visible} (its line breaks kept).
+ */
 export function formatSnapshot(snapshot: WorkflowExecutionSnapshot, now: number): string {
   const sections = [
     fields(headerFields(snapshot, now)),
@@ -84,7 +87,7 @@ export function formatSnapshot(snapshot: WorkflowExecutionSnapshot, now: number)
     section("lastOutput", "lastOutput" in snapshot ? [show(snapshot.lastOutput)] : []),
     section("outputs", Object.entries(snapshot.outputs ?? {}).map(([index, value]) => `#${index}: ${show(value)}`)),
   ];
-  return sections.join("\n\n") + "\n";
+  return visible(sections.join("\n\n") + "\n", true);
 }
 
 function headerFields(s: WorkflowExecutionSnapshot, now: number): [string, string | undefined][] {
@@ -98,15 +101,15 @@ function headerFields(s: WorkflowExecutionSnapshot, now: number): [string, strin
     ["progress", `${s.nextOperationIndex} of ${s.operationCount} operations complete (${next})`],
     ["revision", String(s.revision)],
     ["attempts", String(s.attempts ?? 0)],
-    ["owner", s.owner === undefined ? undefined : visible(s.owner)],
+    ["owner", s.owner],
     ["lease expires", s.leaseExpiresAt === undefined ? undefined : `${s.leaseExpiresAt} (${Date.parse(s.leaseExpiresAt) > now ? "live" : "expired"})`],
     ["waiting for", s.waitingFor === undefined ? undefined : `event ${displayKey(s.waitingFor)}`],
     ["wake at", s.wakeAt === undefined ? undefined : relative(s.wakeAt, now)],
     ["consumed events", s.consumedEvents === undefined || s.consumedEvents.length === 0 ? undefined : listed(s.consumedEvents)],
-    ["cancelled at", s.cancelledAt === undefined ? undefined : visible(s.cancelledAt)],
-    ["created", visible(s.createdAt)],
-    ["updated", `${visible(s.updatedAt)} (${ago(s.updatedAt, now)})`],
-    ["fingerprint", visible(s.definitionFingerprint)],
+    ["cancelled at", s.cancelledAt],
+    ["created", s.createdAt],
+    ["updated", `${s.updatedAt} (${ago(s.updatedAt, now)})`],
+    ["fingerprint", s.definitionFingerprint],
   ];
 }
 
@@ -134,7 +137,7 @@ function errorLines(error: StoredError): string[] {
   const lines = [`${error.name}: ${error.message}`, `at operation #${error.operationIndex} "${error.operationName}"`];
   for (const link of error.cause ?? []) lines.push(`caused by ${link.name}: ${link.message}`);
   if (error.stack !== undefined) lines.push(`stack:\n${error.stack}`);
-  return lines.map((line) => visible(line, true));
+  return lines;
 }
 
 const propertyKey = (key: string): string => (/^[A-Za-z_$][\w$]*$/.test(key) ? key : inspect(key));

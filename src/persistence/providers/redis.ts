@@ -26,8 +26,9 @@ const listErrorKeys = anyInstance;
  * Keeps snapshots in Redis, one hash per instance (`data`, `revision`, `status`, `workflowId`,
  * `workflowName`, `leaseMs`, `attempts`, `waitingFor`, `wakeMs`, `dueMark`) plus an index set used
  * by `list()`, a sorted set of the records `claim()` may take by when they are due (lease end, wake
- * time), one of the dead letters it set aside, and a hash of events per instance. Supports compare-and-set, list, claim and the mailbox,
- * and push when the client has `duplicate()` (ioredis and node-redis clients do).
+ * time), one of the dead letters it set aside, and a hash of events per instance. Supports
+ * compare-and-set, list, claim and the mailbox, and push when the client has `duplicate()` (ioredis
+ * and node-redis clients do).
  *
  * - `save` is one round trip: a Lua script (EVALSHA, with EVAL after a NOSCRIPT reply) that
  *   compares the stored revision and replaces the record atomically, and indexes the record on an
