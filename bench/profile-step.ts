@@ -1,17 +1,21 @@
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
+import { Redis } from "ioredis";
 import pg from "pg";
 import { createFoundry, createSmith } from "../dist/index.js";
 import { MemoryPersistenceProvider, createRecoveryCoordinator, usePersistence, type WorkflowPersistenceProvider } from "../dist/persistence/index.js";
 import { PostgresPersistenceProvider } from "../dist/persistence/postgres.js";
+import { RedisPersistenceProvider } from "../dist/persistence/redis.js";
 import { startPostgres } from "../test/support/postgres-server.js";
+import { startRedis } from "../test/support/redis-server.js";
 import { rawRecord, rawTable, rawUpsert, steps, workflow } from "./scale-out-protocol.js";
-import { postmasterPid, serverCpuUs } from "./scale-out-server.js";
+import { pidIn, postmasterPid, serverCpuUs } from "./scale-out-server.js";
 
 // One process's CPU per step, for profiling one side of the scale-out bench alone:
-// `npx tsx bench/profile-step.ts <raw|plain|leased|coordinator> [instances] [postgres|memory]`, under
-// `node --cpu-prof --import tsx` to profile. On a throw-away Postgres by default; `memory` measures
-// the engine and persistence path alone, with no network (no raw side). User and system time are
+// `npx tsx bench/profile-step.ts <raw|plain|leased|coordinator> [instances] [postgres|redis|memory]`,
+// under `node --cpu-prof --import tsx` to profile. On a throw-away Postgres by default (`redis`: a
+// throw-away redis-server through ioredis, the raw side one SET per step); `memory` measures the
+// engine and persistence path alone, with no network (no raw side). User and system time are
 // reported apart: a CPU profile samples wall-clock time, so a socket write that hands the CPU to
 // the server looks dear in it. PROFILE=<file.cpuprofile> profiles the measured round alone (not the
 // warm-up, nor the coordinator's untimed enqueueing); PREPARED=0 sends Postgres statements as text.
@@ -21,16 +25,22 @@ import { postmasterPid, serverCpuUs } from "./scale-out-server.js";
 
 const side = process.argv[2] ?? "coordinator";
 const count = Number(process.argv[3] ?? 2_000);
-const inMemory = process.argv[4] === "memory";
-if (inMemory && side === "raw") throw new Error("the raw side needs Postgres");
-const server = inMemory ? undefined : await startPostgres();
+const backend = process.argv[4] ?? "postgres";
+if (backend === "memory" && side === "raw") throw new Error("the raw side needs a server");
+const server = backend === "memory" ? undefined : backend === "redis" ? await startRedis() : await startPostgres();
 if (server !== undefined && "skipped" in server) throw new Error(server.skipped);
-const pool = server === undefined ? undefined : new pg.Pool({ connectionString: server.url, max: 4 });
+const pool = server === undefined || backend !== "postgres" ? undefined : new pg.Pool({ connectionString: server.url, max: 4 });
+const redis = server === undefined || backend !== "redis" ? undefined : new Redis(server.url);
 const postgres = pool === undefined ? undefined : new PostgresPersistenceProvider({ client: pool, preparedStatements: process.env.PREPARED !== "0" });
-const provider: WorkflowPersistenceProvider = postgres ?? new MemoryPersistenceProvider();
+const provider: WorkflowPersistenceProvider = postgres ?? (redis === undefined ? new MemoryPersistenceProvider() : new RedisPersistenceProvider({ client: redis, keyPrefix: "profile:" }));
 await postgres?.migrate();
 await pool?.query(`CREATE TABLE IF NOT EXISTS ${rawTable} (instance_id text PRIMARY KEY, data text NOT NULL)`);
-const serverPid = pool === undefined ? undefined : postmasterPid(((await pool.query("SHOW data_directory")).rows[0] as { data_directory: string }).data_directory);
+const serverPid =
+  pool !== undefined
+    ? postmasterPid(((await pool.query("SHOW data_directory")).rows[0] as { data_directory: string }).data_directory)
+    : redis === undefined
+      ? undefined
+      : await redis.info("server").then((info) => pidIn(() => /process_id:(\d+)/.exec(info)?.[1]));
 const smith = createSmith();
 
 async function inLanes(ids: readonly string[], lanes: number, task: (id: string) => Promise<unknown>): Promise<void> {
@@ -60,7 +70,10 @@ async function runSide(ids: readonly string[]): Promise<void> {
   } else {
     await inLanes(ids, 4, async (id) => {
       const createdAt = new Date().toISOString();
-      for (let step = 0; step < steps; step++) await pool?.query(rawUpsert, [id, rawRecord(id, step, createdAt)]);
+      for (let step = 0; step < steps; step++) {
+        const record = rawRecord(id, step, createdAt);
+        await (redis === undefined ? pool?.query(rawUpsert, [id, record]) : redis.set(`profile-raw:${id}`, record));
+      }
     });
   }
 }
@@ -119,5 +132,6 @@ try {
   console.log(side, JSON.stringify(await round("measured", count)));
 } finally {
   await pool?.end();
+  await redis?.quit();
   if (server !== undefined && !("skipped" in server)) await server.stop();
 }
