@@ -3,7 +3,7 @@
 
 import { mkdir, readdir, stat, unlink, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { NotARegularFileError, errorCode, ignore, openRecordFile, syncDirectory } from "./fs.js";
+import { UnreadableEntryError, errorCode, ignore, isEntryError, openRecordFile, syncDirectory } from "./fs.js";
 import { breakIfStale } from "./lock.js";
 import { breakerFileName, classifyEntry, lockFileName } from "./names.js";
 import { isGone, type LockOwner } from "./owner.js";
@@ -14,9 +14,6 @@ const staleTemporaryMs = 60_000;
 /** What list() finds at a record's name: its text, undefined when it is gone, or why it cannot be read. */
 export type ListedFile = { readonly text: string } | { readonly unreadable: string; readonly cause?: unknown } | undefined;
 
-// Failures of one entry; others (EMFILE, ENOMEM, ...) concern the whole call.
-const entryErrors = new Set<unknown>(["EACCES", "EPERM", "EISDIR", "ELOOP", "ENXIO", "EIO"]);
-
 /** Reads the record at `path` for list(): an entry that cannot be read is reported, a failure of the whole call thrown. */
 export async function readListed(path: string): Promise<ListedFile> {
   let handle: FileHandle | undefined;
@@ -24,8 +21,8 @@ export async function readListed(path: string): Promise<ListedFile> {
     handle = await openRecordFile(path);
     return handle === undefined ? undefined : { text: await handle.readFile("utf8") }; // undefined: deleted since readdir
   } catch (error) {
-    if (error instanceof NotARegularFileError) return { unreadable: "it is not a regular file" };
-    if (entryErrors.has(errorCode(error))) return { unreadable: String(errorCode(error)), cause: error };
+    if (error instanceof UnreadableEntryError) return { unreadable: error.reason, cause: error.cause };
+    if (isEntryError(error)) return { unreadable: String(errorCode(error)), cause: error };
     throw error;
   } finally {
     await handle?.close().catch(ignore);

@@ -16,20 +16,37 @@ export const absent = (error: unknown): undefined => {
 // Windows has no O_NONBLOCK.
 const nonBlocking = (constants.O_NONBLOCK as number | undefined) ?? 0;
 
-/** Thrown by {@link openRecordFile} when what has a record's name is not a regular file. */
-export class NotARegularFileError extends Error {
-  constructor(readonly path: string) {
-    super(`${path} is not a regular file`);
+// What opening or reading an entry under a record's name fails with when that entry is at fault:
+// list() reports such a record and goes on, tryLoad and save refuse it. Others (EMFILE, ENOMEM, ...)
+// concern the whole call.
+const entryErrors = new Set<unknown>(["EACCES", "EPERM", "EISDIR", "ELOOP", "ENXIO", "EIO"]);
+
+/** True when `error` is an entry's own failure (see entryErrors), not the whole call's. */
+export const isEntryError = (error: unknown): boolean => entryErrors.has(errorCode(error));
+
+/** Thrown by {@link openRecordFile} when what has a record's name cannot be read as one. */
+export class UnreadableEntryError extends Error {
+  constructor(
+    readonly path: string,
+    /** Why: "it is not a regular file", or the system error's code. */
+    readonly reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${path} cannot be read: ${reason}`, options);
   }
 }
 
 /**
  * Opens the record at `path` for reading; undefined when there is none. Non-blocking, so that a FIFO
- * under a record's name cannot hang the call (nor hold one of libuv's four threads); anything but a
- * regular file there (a FIFO, a directory) throws {@link NotARegularFileError}.
+ * under a record's name cannot hang the call (nor hold one of libuv's four threads). Anything but a
+ * regular file there (a FIFO, a directory), or one the entry's own fault keeps closed (EACCES, a
+ * symbolic link loop), throws {@link UnreadableEntryError}.
  */
 export async function openRecordFile(path: string): Promise<FileHandle | undefined> {
-  const handle = await open(path, constants.O_RDONLY | nonBlocking).catch(absent);
+  const handle = await open(path, constants.O_RDONLY | nonBlocking).catch((error: unknown) => {
+    if (isEntryError(error)) throw new UnreadableEntryError(path, String(errorCode(error)), { cause: error });
+    return absent(error);
+  });
   if (handle === undefined) return undefined;
   let regular = false;
   try {
@@ -37,7 +54,7 @@ export async function openRecordFile(path: string): Promise<FileHandle | undefin
   } finally {
     if (!regular) await handle.close().catch(ignore);
   }
-  if (!regular) throw new NotARegularFileError(path);
+  if (!regular) throw new UnreadableEntryError(path, "it is not a regular file");
   return handle;
 }
 

@@ -13,7 +13,7 @@ import { SetupOnce, isAbortOf, requireEvent, throwIfAborted } from "../shared.js
 import { encodeForStorage, encodePayload } from "../stored.js";
 import { prepareDirectory, readListed, removeLeftovers } from "./directory.js";
 import { formatEvent, nextDeliveryTime } from "./event.js";
-import { NotARegularFileError, ignore, openRecordFile, type FirstLine } from "./fs.js";
+import { UnreadableEntryError, ignore, openRecordFile, type FirstLine } from "./fs.js";
 import type { LockPaths } from "./lock.js";
 import { readMailbox, removeMailbox, storeEvent } from "./mailbox.js";
 import { baseNameFor, breakerFileName, classifyEntry, eventFileName, lockFileName, mailboxDirectoryName, recordFileName } from "./names.js";
@@ -28,11 +28,12 @@ const listBatch = 32;
 
 const sha256Hex = (text: string): string => createHash("sha256").update(text).digest("hex");
 
-// A FIFO or a directory under the record's name is an unreadable record, as list() reports it.
+// A FIFO, a directory or a symbolic link loop under the record's name is an unreadable record, as
+// list() reports it.
 const notARecord =
   (keys: SnapshotKeys) =>
   (error: unknown): never => {
-    if (error instanceof NotARegularFileError) throw new SnapshotCorruptedError(keys, `${error.message}; delete removes it`, error);
+    if (error instanceof UnreadableEntryError) throw new SnapshotCorruptedError(keys, `${error.message}; delete removes it`, error.cause ?? error);
     throw error;
   };
 

@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
-import { mkdir, readdir, readFile, stat, truncate, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, readdir, readFile, stat, symlink, truncate, writeFile } from "node:fs/promises";
+import { basename, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError } from "../../../../src/persistence/errors.js";
 import { FilePersistenceProvider } from "../../../../src/persistence/providers/file/index.js";
@@ -128,12 +128,15 @@ describe("FilePersistenceProvider", () => {
   });
 
   describe("something other than a file under a record's name is an unreadable record, never a hang", () => {
-    const entries: Record<string, (path: string) => Promise<unknown> | void> = {
-      "a directory, with a file in it": async (path) => (await mkdir(path), writeFile(join(path, "inside"), "x")),
+    const notAFile = "it is not a regular file";
+    // What to make under the record's name, and why the error says it cannot be read.
+    const entries: Record<string, [(path: string) => Promise<unknown> | void, string]> = {
+      "a directory, with a file in it": [async (path) => (await mkdir(path), writeFile(join(path, "inside"), "x")), notAFile],
       // Nobody writes to it: a blocking open would wait for ever, holding a libuv thread and, in save, the lock.
-      ...(process.platform === "win32" ? {} : { "a FIFO": (path: string) => void execFileSync("mkfifo", [path]) }),
+      ...(process.platform === "win32" ? {} : { "a FIFO": [(path: string) => void execFileSync("mkfifo", [path]), notAFile] as const }),
+      "a symbolic link to itself": [(path) => symlink(basename(path), path), "ELOOP"],
     };
-    for (const [entry, make] of Object.entries(entries)) {
+    for (const [entry, [make, reason]] of Object.entries(entries)) {
       it(`${entry}: tryLoad and save reject with SnapshotCorruptedError, releasing the lock, and delete removes it`, async () => {
         const store = provider({ lockTimeoutMs: 2_000 });
         const snapshot = fullSnapshot({ revision: 1 });
@@ -142,8 +145,9 @@ describe("FilePersistenceProvider", () => {
         await make(recordPath(snapshot));
         const loaded = await rejectionOf<any>(store.tryLoad(keys.foundryExecutionId, keys.workflowId));
         expect(loaded).toBeInstanceOf(SnapshotCorruptedError);
-        expect([loaded.keys, loaded.message]).toEqual([keys, expect.stringContaining("is not a regular file; delete removes it")]);
-        expect(await rejectionOf(store.save(snapshot))).toBeInstanceOf(SnapshotCorruptedError);
+        expect([loaded.keys, loaded.message]).toEqual([keys, expect.stringContaining(`${recordPath(snapshot)} cannot be read: ${reason}; delete removes it`)]);
+        const saved = await rejectionOf<any>(store.save(snapshot));
+        expect([saved, saved.message]).toEqual([expect.any(SnapshotCorruptedError), loaded.message]);
         // Another provider object is not kept out by a lock the save left behind.
         await provider({ lockTimeoutMs: 2_000 }).delete(keys.foundryExecutionId, keys.workflowId);
         expect(await store.tryLoad(keys.foundryExecutionId, keys.workflowId)).toBeUndefined();
