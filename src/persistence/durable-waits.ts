@@ -53,7 +53,7 @@ export class DurableWaits implements WaitHost {
     if (spec.kind === "event") this.#requireMailbox(location);
     const wakeMs = this.#fix(spec);
     if (spec.kind === "event") {
-      const event = await this.#receive(spec.event, signal, location);
+      const event = await this.#receive(spec.event, signal, location, wakeMs);
       if (event !== undefined) return this.#consume(event);
       if (wakeMs !== undefined && wakeMs <= this.#settings.clock.now()) throw new WaitTimeoutError(location, spec.event, spec.timeoutMs ?? 0);
     } else {
@@ -64,7 +64,7 @@ export class DurableWaits implements WaitHost {
         return input;
       }
     }
-    return this.#suspend(spec, signal, location);
+    return this.#suspend(spec, signal, location, wakeMs);
   }
 
   // The wake time (epoch ms) of the wait at `next`: stored when a run reached it before, else fixed now.
@@ -81,10 +81,10 @@ export class DurableWaits implements WaitHost {
     return wakeMs;
   }
 
-  async #suspend(spec: WaitSpec, signal: AbortSignal, location: ErrorLocation): Promise<unknown> {
+  async #suspend(spec: WaitSpec, signal: AbortSignal, location: ErrorLocation, wakeMs: number | undefined): Promise<unknown> {
     await this.#writes.suspend();
     if (spec.kind === "event") {
-      const event = await this.#receive(spec.event, signal, location);
+      const event = await this.#receive(spec.event, signal, location, wakeMs);
       if (event !== undefined) {
         try {
           await this.#writes.reclaim();
@@ -111,10 +111,13 @@ export class DurableWaits implements WaitHost {
   // Called after #requireMailbox, which checked that the provider receives events. A leased run
   // gives the read at most one lease: it must settle within about one even when the store hangs
   // (after the waiting save no lease keeper guards it). Failing, the run fails as on any store error.
-  #receive(name: string, signal: AbortSignal, location: ErrorLocation): Promise<DeliveredEvent | undefined> {
+  // An event sent after the wait's timeout (`wakeMs`) is not received: the wait timed out first, even
+  // when no worker had looked since, so the outcome does not depend on when a worker happened to poll.
+  async #receive(name: string, signal: AbortSignal, location: ErrorLocation, wakeMs: number | undefined): Promise<DeliveredEvent | undefined> {
     const { provider, keys, leaseTtlMs } = this.#settings;
     const receiving = pendingEvent(provider as ReceivingProvider, keys, name, this.#state.consumedEvents, signal, location);
-    return leaseTtlMs === undefined ? receiving : answeredWithin(receiving, leaseTtlMs, "receive", keys, location);
+    const event = await (leaseTtlMs === undefined ? receiving : answeredWithin(receiving, leaseTtlMs, "receive", keys, location));
+    return event !== undefined && wakeMs !== undefined && Date.parse(event.sentAt) > wakeMs ? undefined : event;
   }
 
   // The event is this wait's output; the checkpoint that follows stores it as consumed.

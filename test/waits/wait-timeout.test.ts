@@ -1,0 +1,60 @@
+import { describe, expect, it } from "vitest";
+import { action, createFoundry, createSmith, createWorkflow, isSuspended, waitForEvent, WaitTimeoutError } from "../../src/index.js";
+import { createRecoveryCoordinator, MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
+import { createTestClock } from "../../src/persistence/testing/index.js";
+
+// waitForEvent's timeout decides by when the event was sent, not by when a worker next looked: a
+// store that only polls, or a coordinator that was down, must not turn a late event into a success.
+const hour = 3_600_000;
+
+async function waitingForPayment() {
+  const clock = createTestClock(Date.parse("2026-03-01T00:00:00Z"));
+  const provider = new MemoryPersistenceProvider();
+  const log: string[] = [];
+  const workflow = createWorkflow("invoice")
+    .addOperation(action("issue", () => void log.push("issue"), () => void log.push("void")))
+    .addOperation(waitForEvent<{ by: string }>("payment", "paid", { timeoutMs: hour }))
+    .addOperation(action("receipt", (paid: { by: string }) => void log.push(`receipt for ${paid.by}`)))
+    .build();
+  const coordinator = createRecoveryCoordinator({
+    provider,
+    clock,
+    resolveWorkflow: () => workflow,
+    createFoundry: (snapshot) => createFoundry("invoice", { executionId: snapshot.foundryExecutionId, clock }),
+    retry: { attempts: 1 },
+  });
+  const foundry = usePersistence(createFoundry("invoice", { clock }), provider, { instanceId: "inv-1" });
+  expect(isSuspended(await createSmith().forge(workflow, foundry).catch((error: unknown) => error))).toBe(true);
+  return { clock, provider, log, workflow, coordinator };
+}
+
+describe("waitForEvent with timeoutMs", () => {
+  it("times out when the event was sent after the timeout, though no worker looked between the two", async () => {
+    const { clock, provider, log, workflow, coordinator } = await waitingForPayment();
+    clock.advance(hour + 1);
+    await coordinator.signal("inv-1", workflow.id, "paid", { by: "late" }, { eventId: "late" });
+    const report = await coordinator.resumeAll();
+    expect(report.failed.map((failed) => failed.error)).toEqual([expect.any(WaitTimeoutError)]);
+    expect(log).toEqual(["issue", "void"]);
+    expect(await provider.tryLoad("inv-1", workflow.id)).toBeUndefined();
+  });
+
+  it("receives an event sent before the timeout, though the worker comes after it", async () => {
+    const { clock, log, workflow, coordinator } = await waitingForPayment();
+    clock.advance(hour - 1);
+    await coordinator.signal("inv-1", workflow.id, "paid", { by: "ann" });
+    clock.advance(2 * hour);
+    const report = await coordinator.resumeAll();
+    expect(report.failed).toEqual([]);
+    expect(log).toEqual(["issue", "receipt for ann"]);
+  });
+
+  it("an event sent at the timeout itself is in time", async () => {
+    const { clock, log, workflow, coordinator } = await waitingForPayment();
+    clock.advance(hour);
+    await coordinator.signal("inv-1", workflow.id, "paid", { by: "bob" });
+    clock.advance(1);
+    expect((await coordinator.resumeAll()).failed).toEqual([]);
+    expect(log).toEqual(["issue", "receipt for bob"]);
+  });
+});
