@@ -36,7 +36,7 @@ describe("waitForEvent with timeoutMs", () => {
     const report = await coordinator.resumeAll();
     expect(report.failed.map((failed) => failed.error)).toEqual([expect.any(WaitTimeoutError)]);
     expect(log).toEqual(["issue", "void"]);
-    expect(await provider.tryLoad("inv-1", workflow.id)).toBeUndefined();
+    expect(provider.tryLoad("inv-1", workflow.id)).toBeUndefined();
   });
 
   it("receives an event sent before the timeout, though the worker comes after it", async () => {

@@ -89,8 +89,21 @@ const loneSurrogate = /\p{Cs}/u;
  * an object key at entry i), `<key #i>` inside a Map key, `<#i>` for a Set's i-th element.
  */
 export function encodeValue(value: unknown, path = ""): string {
+  return encodeWithin(value, path, 0);
+}
+
+/**
+ * {@link encodeValue} of an event's payload, checked at the depth it will be stored at: a wait
+ * outputs it, and the snapshot stores it as its `lastOutput`, one level down. A payload the
+ * snapshot could not hold is refused when it is sent, not when a wait consumes it.
+ */
+export function encodePayloadValue(payload: unknown): string {
+  return encodeWithin(payload, "payload", 1);
+}
+
+function encodeWithin(value: unknown, path: string, within: number): string {
   try {
-    return writeValue(value);
+    return writeValue(value, within);
   } catch (error) {
     throw serializationError(error, path, undefined);
   }

@@ -230,9 +230,13 @@ function writeError(error: Error, seen: Set<object>): string {
   return out + "}";
 }
 
-/** Encodes `value` as JSON text; throws a {@link Rejection} naming what cannot be stored. */
-export function writeValue(value: unknown): string {
+/**
+ * Encodes `value` as JSON text; throws a {@link Rejection} naming what cannot be stored. `within`:
+ * how many containers will hold it where it is stored (an event's payload, a snapshot's last output
+ * once a wait outputs it: 1), which count towards the depth limit.
+ */
+export function writeValue(value: unknown, within = 0): string {
   // The common case, a plain bag, needs no cycle bookkeeping at all.
-  if (typeof value === "object" && value !== null && plainJson(value, 1)) return JSON.stringify(value);
-  return write(value, new Set());
+  if (typeof value === "object" && value !== null && plainJson(value, within + 1)) return JSON.stringify(value);
+  return write(value, new Set(Array.from({ length: within }, () => ({}))));
 }

@@ -1,23 +1,26 @@
 import { requireFunction } from "../../internal/validate.js";
 import { deepCopy } from "../clone.js";
-import { decodeValue, encodeValue } from "../codec/codec.js";
+import type { SnapshotCodec } from "../codec/codec.js";
 import type { SnapshotKeys } from "../errors.js";
 import type { DeliveredEvent } from "../mailbox.js";
+import { decodePayload, encodePayload } from "./stored.js";
 
 // The memory provider's event mailbox: each instance's events in the order they were first
 // delivered, at most one per eventId, and the listeners subscribe() registered.
 
-/** How a payload is kept: the value codec's text, or (live) a deep copy of the object. */
+/** How a payload is kept: the codec's text (see encodePayload), or (live) a deep copy of the object. */
 export interface PayloadStorage {
-  readonly write: (payload: unknown) => unknown;
-  readonly read: (data: unknown) => unknown;
+  readonly write: (event: DeliveredEvent) => unknown;
+  readonly read: (data: unknown, keys: SnapshotKeys) => unknown;
 }
 
-/** Payloads as encoded text: what a durable store accepts and refuses, a Date or Map coming back as itself. */
-export const encodedPayloads: PayloadStorage = { write: (payload) => encodeValue(payload, "payload"), read: (data) => decodeValue(data as string) };
+/** Payloads as `codec` stores them: what a durable store with that codec accepts and refuses, a Date or Map coming back as itself. */
+export function encodedPayloads(codec: SnapshotCodec): PayloadStorage {
+  return { write: (event) => encodePayload(codec, event), read: (data, keys) => decodePayload(codec, data, keys) };
+}
 
 /** Payloads as deep copies, for `{ live: true }`. */
-export const livePayloads: PayloadStorage = { write: deepCopy, read: deepCopy };
+export const livePayloads: PayloadStorage = { write: (event) => deepCopy(event.payload), read: deepCopy };
 
 interface StoredEvent {
   readonly name: string;
@@ -44,8 +47,8 @@ export class MemoryMailbox {
 
   /** Stores `event` unless its instance has its eventId; true when stored. The payload is written first: one it refuses stores nothing. */
   deliver(event: DeliveredEvent): boolean {
-    const { foundryExecutionId, workflowId, name, eventId, payload, sentAt } = event;
-    const data = this.#payloads.write(payload);
+    const { foundryExecutionId, workflowId, name, eventId, sentAt } = event;
+    const data = this.#payloads.write(event);
     let workflows = this.#boxes.get(foundryExecutionId);
     let box = workflows?.get(workflowId);
     if (box?.ids.has(eventId) === true) return false;
@@ -59,7 +62,7 @@ export class MemoryMailbox {
   receive(keys: SnapshotKeys, name: string): DeliveredEvent[] {
     const { foundryExecutionId, workflowId } = keys;
     const events = this.#boxes.get(foundryExecutionId)?.get(workflowId)?.events ?? [];
-    return events.filter((event) => event.name === name).map(({ eventId, data, sentAt }) => ({ foundryExecutionId, workflowId, name, eventId, payload: this.#payloads.read(data), sentAt }));
+    return events.filter((event) => event.name === name).map(({ eventId, data, sentAt }) => ({ foundryExecutionId, workflowId, name, eventId, payload: this.#payloads.read(data, keys), sentAt }));
   }
 
   delete(keys: SnapshotKeys): void {

@@ -62,7 +62,7 @@ function storageOf(input: unknown): Storage {
   if (live && codec !== undefined) throw new TypeError(`${where}: options.codec cannot be combined with live: true, which stores objects, not encoded text`);
   if (live) return liveStorage;
   const chosen = codecOption(codec, where);
-  return { write: (snapshot) => encodeForStorage(chosen, snapshot), read: (data, keys) => decodeFromStorage(chosen, data as string, keys), payloads: encodedPayloads };
+  return { write: (snapshot) => encodeForStorage(chosen, snapshot), read: (data, keys) => decodeFromStorage(chosen, data as string, keys), payloads: encodedPayloads(chosen) };
 }
 
 /**

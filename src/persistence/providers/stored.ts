@@ -1,5 +1,5 @@
 import { isWorkflowForgeError, messageOf } from "../../errors.js";
-import { decodeValue, defaultSnapshotCodec, encodeValue, type SnapshotCodec } from "../codec/codec.js";
+import { decodeValue, defaultSnapshotCodec, encodePayloadValue, type SnapshotCodec } from "../codec/codec.js";
 import { SnapshotCorruptedError, SnapshotSerializationError, type SnapshotKeys } from "../errors.js";
 import type { DeliveredEvent } from "../mailbox.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
@@ -51,12 +51,12 @@ function payloadCarrier(event: DeliveredEvent): WorkflowExecutionSnapshot {
 }
 
 /**
- * The text an event's payload is stored as: {@link encodeValue}'s with the default codec, so Date,
+ * The text an event's payload is stored as: {@link encodePayloadValue}'s with the default codec, so Date,
  * Map, BigInt and the rest round-trip; with a custom codec, its encoding of a snapshot carrying the
  * payload. Throws as encoding a snapshot does (`SnapshotSerializationError`), before anything is written.
  */
 export function encodePayload(codec: SnapshotCodec, event: DeliveredEvent): string {
-  return codec === defaultSnapshotCodec ? encodeValue(event.payload, "payload") : encodeForStorage(codec, payloadCarrier(event));
+  return codec === defaultSnapshotCodec ? encodePayloadValue(event.payload) : encodeForStorage(codec, payloadCarrier(event));
 }
 
 /** The payload `text` holds, as {@link encodePayload} wrote it for `keys`; `SnapshotCorruptedError` naming them when it does not decode. */

@@ -1,7 +1,6 @@
 import { requireName, requireOptionalSignal, requireOptionsObject, rejectUnknownKeys, describe } from "../../internal/validate.js";
 import type { Clock } from "../../clock.js";
 import type { InstanceIdentity } from "../../types.js";
-import { encodeValue } from "../codec/codec.js";
 import { receivesEvents, type DeliveredEvent } from "../mailbox.js";
 import { callProvider } from "../provider-call.js";
 import type { WorkflowPersistenceProvider } from "../provider.js";
@@ -28,8 +27,9 @@ export function requireMailbox(provider: WorkflowPersistenceProvider, where: str
 /**
  * Sends the event `event` to an instance, durably and once per `eventId`: its wait (`waitForEvent`)
  * outputs `payload`. The instance need not have reached its wait, or even started: the event is
- * kept until a wait consumes it or the instance's record is deleted. The payload is checked by the
- * codec before anything is written (`SnapshotSerializationError` names what cannot be stored).
+ * kept until a wait consumes it or the instance's record is deleted. The provider's `deliver` encodes
+ * the payload with its codec before it writes anything (`SnapshotSerializationError` names what
+ * cannot be stored), so a custom codec's types are accepted here as they are in a snapshot.
  */
 export async function signalInstance(
   provider: WorkflowPersistenceProvider,
@@ -47,7 +47,6 @@ export async function signalInstance(
   if (options.eventId !== undefined) requireName(options.eventId, `${where}: options.eventId`);
   requireOptionalSignal(options.signal, `${where}: options.signal`);
   requireMailbox(provider, where);
-  encodeValue(payload, "payload");
   const keys = { foundryExecutionId: instance.instanceId, workflowId: instance.workflowKey };
   const eventId = options.eventId ?? globalThis.crypto.randomUUID();
   const delivered: DeliveredEvent = { ...keys, name: event, eventId, payload, sentAt: new Date(clock?.now() ?? Date.now()).toISOString() };

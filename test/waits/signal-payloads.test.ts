@@ -1,0 +1,85 @@
+import Database from "better-sqlite3";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { action, createFoundry, createSmith, createWorkflow, isSuspended, waitForEvent } from "../../src/index.js";
+import { createRecoveryCoordinator, MemoryPersistenceProvider, SnapshotSerializationError, usePersistence, type SnapshotCodec, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
+import { FilePersistenceProvider } from "../../src/persistence/providers/file/index.js";
+import { SqlitePersistenceProvider } from "../../src/persistence/providers/sqlite.js";
+import { rejectionOf } from "../support/promises.js";
+
+// What coordinator.signal accepts is what the instance's wait can consume: checked by the
+// provider's own codec, at the depth the payload will have inside the snapshot that stores it.
+
+const directories: string[] = [];
+afterEach(() => {
+  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
+});
+
+function fileProvider(codec?: SnapshotCodec): FilePersistenceProvider {
+  const directory = mkdtempSync(join(tmpdir(), "wf-payloads-"));
+  directories.push(directory);
+  return new FilePersistenceProvider({ directory, durability: "none", ...(codec === undefined ? {} : { codec }) });
+}
+
+const providers: Record<string, (codec?: SnapshotCodec) => WorkflowPersistenceProvider> = {
+  memory: (codec) => new MemoryPersistenceProvider(codec === undefined ? {} : { codec }),
+  file: fileProvider,
+  sqlite: (codec) => new SqlitePersistenceProvider({ database: new Database(":memory:"), ...(codec === undefined ? {} : { codec }) }),
+};
+
+/** `levels` arrays, one in the other, around 1. */
+function nested(levels: number): unknown {
+  let value: unknown = 1;
+  for (let level = 0; level < levels; level++) value = [value];
+  return value;
+}
+
+async function waitingInstance(provider: WorkflowPersistenceProvider) {
+  const outputs: unknown[] = [];
+  const workflow = createWorkflow("order")
+    .addOperation(waitForEvent("payment", "paid"))
+    .addOperation(action("record", (paid: unknown) => void outputs.push(paid)))
+    .build();
+  const coordinator = createRecoveryCoordinator({ provider, resolveWorkflow: () => workflow, retry: { attempts: 1 } });
+  const foundry = usePersistence(createFoundry("order"), provider, { instanceId: "o-1" });
+  expect(isSuspended(await createSmith().forge(workflow, foundry).catch((error: unknown) => error))).toBe(true);
+  return { workflow, coordinator, outputs };
+}
+
+class Money {
+  constructor(readonly cents: number) {}
+}
+
+// Stores a Money as a tagged object and makes it again when reading.
+const moneyCodec: SnapshotCodec = {
+  encode: (snapshot) => JSON.stringify(snapshot, (_key, value: unknown) => (value instanceof Money ? { $money: value.cents } : value)),
+  decode: (text) => JSON.parse(text, (_key, value: unknown) => (typeof value === "object" && value !== null && "$money" in value ? new Money(value.$money as number) : value)) as never,
+};
+
+describe.each(Object.keys(providers))("signal payloads on the %s provider", (name) => {
+  const open = providers[name] as (codec?: SnapshotCodec) => WorkflowPersistenceProvider;
+
+  it("refuses a payload one level too deep for the snapshot that would store it, storing nothing; one level less is consumed", async () => {
+    const provider = open();
+    const { workflow, coordinator, outputs } = await waitingInstance(provider);
+    // A snapshot holds 100 levels; it is one of them, so its lastOutput may nest 99.
+    const refused = await rejectionOf<SnapshotSerializationError>(coordinator.signal("o-1", workflow.id, "paid", nested(100)));
+    expect(refused).toBeInstanceOf(SnapshotSerializationError);
+    expect(refused.message).toMatch(/payload(\[0\]){99}/);
+    expect(await provider.receive?.({ foundryExecutionId: "o-1", workflowId: workflow.id }, "paid")).toEqual([]);
+    await coordinator.signal("o-1", workflow.id, "paid", nested(99));
+    expect((await coordinator.resumeAll()).failed).toEqual([]);
+    expect(outputs).toEqual([nested(99)]);
+  });
+
+  it("accepts what the provider's custom codec stores, and the wait outputs it as that codec reads it", async () => {
+    const provider = open(moneyCodec);
+    const { workflow, coordinator, outputs } = await waitingInstance(provider);
+    await coordinator.signal("o-1", workflow.id, "paid", { amount: new Money(500) });
+    expect((await coordinator.resumeAll()).failed).toEqual([]);
+    expect(outputs).toEqual([{ amount: new Money(500) }]);
+    expect((outputs[0] as { amount: unknown }).amount).toBeInstanceOf(Money);
+  });
+});
