@@ -1,3 +1,4 @@
+import { isThenable } from "./internal/thenable.js";
 import type { Logger } from "./types.js";
 
 interface OperationEvent {
@@ -36,8 +37,11 @@ export interface SmithEvents {
   compensationCompleted: WorkflowEvent & { readonly failures: number };
 }
 
-/** A function `on(event, listener)` calls with the event's payload. */
-export type Listener<T> = (payload: T) => void;
+/**
+ * A function `on(event, listener)` calls with the event's payload. It may be async: the run does
+ * not wait for it, and a rejection is logged as a throw is.
+ */
+export type Listener<T> = (payload: T) => unknown;
 
 /**
  * A minimal typed emitter. A throwing listener is logged and never breaks the run that emitted.
@@ -76,7 +80,10 @@ export class Emitter<Events extends object> {
     if (set === undefined) return;
     for (const listener of set) {
       try {
-        (listener as Listener<Events[K]>)(payload);
+        const returned = (listener as Listener<Events[K]>)(payload);
+        // An async listener's failure is a rejection: logged like a throw, never an unhandled
+        // rejection that would end the process. The run does not wait for it.
+        if (isThenable(returned)) returned.then(undefined, (error: unknown) => this.#logger.error(`listener for "${String(event)}" threw`, error));
       } catch (error) {
         this.#logger.error(`listener for "${String(event)}" threw`, error);
       }

@@ -82,6 +82,31 @@ describe("events", () => {
     expect(logger.error).toHaveBeenCalledWith(expect.stringContaining("operationCompleted"), listenerError);
   });
 
+  it("logs an async listener's rejection as a throw: the run goes on and no rejection is left unhandled", async () => {
+    const logger = recordingLogger();
+    const unhandled: unknown[] = [];
+    const collect = (reason: unknown): void => void unhandled.push(reason);
+    process.on("unhandledRejection", collect);
+    try {
+      const listenerError = new Error("metrics backend down");
+      const foundry = createFoundry("orders", { logger })
+        .withOperation("a", (input: number) => input + 1)
+        .withOperation("b", (input: number) => input + 1);
+      foundry.on("operationCompleted", async () => {
+        await Promise.resolve();
+        throw listenerError;
+      });
+      await expect(foundry.forge({ input: 0 })).resolves.toBe(2);
+      // Unhandled rejections are reported once the microtask queue drains.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(logger.error).toHaveBeenCalledTimes(2);
+      expect(logger.error).toHaveBeenCalledWith(expect.stringContaining("operationCompleted"), listenerError);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", collect);
+    }
+  });
+
   it("never lets a throwing smith listener break the run, and logs it through the smith's logger", async () => {
     const logger = recordingLogger();
     const smith = createSmith({ logger });
