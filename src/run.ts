@@ -118,8 +118,8 @@ export class Run implements RunContext {
     let input = this.#request.input;
     // Reading `aborted` is not free; a run without a signal cannot abort.
     const abortable = signal !== neverAborted;
-    if (operations.length === 0) return input;
     if (abortable && signal.aborted) throw abortError(signal, this.#locate(0));
+    if (operations.length === 0) return input;
     // An array, not a Set: a run has a handful of layers. Made only for a run with start hooks.
     const bypassed: OperationMiddleware[] | undefined = hasStartHooks(middleware) ? [] : undefined;
     // Without start hooks, or with hooks that return synchronously, the first operation starts at once: no extra await.

@@ -18,6 +18,14 @@ describe("abort", () => {
     expect(middleware).not.toHaveBeenCalled();
   });
 
+  it("rejects with AbortError when the signal is aborted before a run with no operations", async () => {
+    const controller = new AbortController();
+    controller.abort(new Error("user cancelled"));
+    const error: unknown = await createFoundry("empty").forge({ signal: controller.signal, input: 1 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkflowAbortedError);
+    expect((error as Error).cause).toBe(controller.signal.reason);
+  });
+
   it("starts no operation after the signal aborts during a run, even if the running one ignores it", async () => {
     const controller = new AbortController();
     const release = deferred<string>();
