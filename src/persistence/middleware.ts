@@ -1,3 +1,4 @@
+import { abortError, neverAborted } from "../abort.js";
 import { MiddlewareError, isSuspended, type ErrorLocation } from "../errors.js";
 import { hasGeneratedExecutionId, type Foundry } from "../foundry.js";
 import { requireFunction } from "../internal/validate.js";
@@ -82,6 +83,10 @@ function persistenceMiddleware(provider: WorkflowPersistenceProvider, options: S
       await session.failed(context, error);
       throw error;
     }
+    // An operation that outlived its signal (a timeout around this middleware gave up on it, or the
+    // run was aborted) is no longer the run's to record: the run went on without it, failing or
+    // compensating, and a checkpoint now would store progress it never made.
+    if (context.signal !== neverAborted && context.signal.aborted) throw abortError(context.signal, locationOf(context));
     try {
       // Awaited only when the checkpoint is not stored yet: each await is a turn of the microtask queue.
       const saving = session.completed(context, result);
