@@ -7,17 +7,7 @@ import type { Foundry } from "./foundry.js";
 import { outputOf, restoreDataOf } from "./outcome.js";
 import { RunPlan } from "./run-plan.js";
 import { hasStartHooks, runStartHooks } from "./start-hooks.js";
-import type {
-  CompensationObserver,
-  InstanceIdentity,
-  OperationContext,
-  OperationMiddleware,
-  ResumePoint,
-  RunAnnotations,
-  RunContext,
-  RunOutcome,
-  WorkflowInfo,
-} from "./types.js";
+import type { CompensationObserver, InstanceIdentity, OperationContext, OperationMiddleware, ResumePoint, RunAnnotations, RunContext, RunOutcome, WorkflowInfo } from "./types.js";
 import type { WaitHost } from "./waits.js";
 
 export interface RunRequest {
@@ -159,11 +149,12 @@ export class Run implements RunContext {
   }
 
   // Runs every middleware's start hook, in order; a promise only when a hook returned one (or
-  // threw). A hook's failure is operation 0's failure.
+  // threw). A hook's failure is reported as operation 0's but compensates nothing: no operation ran,
+  // and what an earlier run completed stays stored for the next, not undone for a failed tracer.
   #start(bypassed: OperationMiddleware[]): Promise<void> | undefined {
     const { foundry, signal, input, middleware } = this.#request;
     return runStartHooks(middleware, { run: this, foundry, input, signal, bypassed }, this.#plan)?.catch(async (error: unknown) => {
-      throw await this.#fail(0, error);
+      throw await this.#fail(0, error, false);
     });
   }
 
@@ -206,7 +197,8 @@ export class Run implements RunContext {
     return result;
   }
 
-  async #fail(index: number, thrown: unknown): Promise<Error> {
+  // What the run rejects with when operation `index` failed, reported once, compensated if `compensates`.
+  async #fail(index: number, thrown: unknown, compensates = this.compensates): Promise<Error> {
     const { signal } = this.#request;
     const location = this.#locate(index);
     let error: Error;
@@ -214,7 +206,7 @@ export class Run implements RunContext {
     else if (isWorkflowForgeError(thrown)) error = thrown;
     else error = new OperationFailedError(location, thrown);
     if (!this.#reported && !isSuspended(error)) this.#emitOperation("operationFailed", index, { error, durationMs: 0 });
-    if (!this.compensates || preventsCompensation(error)) return error;
+    if (!compensates || preventsCompensation(error)) return error;
     return this.#compensate(index, error);
   }
 
