@@ -151,7 +151,8 @@ export class Foundry<P extends object = Properties> {
 
   /**
    * A key that is the same on every execution of the current operation of this instance, to pass
-   * to external systems that deduplicate (payments, emails). Operations run at least once.
+   * to external systems that deduplicate (payments, emails). Operations run at least once. In a
+   * `restore`, the key of the operation being restored (pass a suffix to tell the two calls apart).
    */
   idempotencyKey(suffix?: string): string {
     const run = this.#run;

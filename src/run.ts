@@ -221,6 +221,8 @@ export class Run implements RunContext {
       restoreData: this.#restoreData,
       pending,
       error,
+      // foundry.idempotencyKey() in a restore is the key its operation had: a refund can name the charge.
+      restoring: (index) => void (this.currentIndex = index),
     });
   }
 

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, it, expect } from "vitest";
-import { createFoundry, idempotencyKeyOf } from "../src/index.js";
+import { createFoundry, createSmith, createWorkflow, idempotencyKeyOf } from "../src/index.js";
+import { MemoryPersistenceProvider, usePersistence } from "../src/persistence/index.js";
 
 const loneHigh = "Zoë 😀".slice(0, 5);
 
@@ -55,5 +56,30 @@ describe("foundry.idempotencyKey()", () => {
     await foundry.forge();
     await foundry.forge();
     expect(seen).toEqual(["Zo%C3%AB%20%uD83D/Pay/0", "Zo%C3%AB%20%uD83D/Pay/0/refund%uDE00", "Zo%C3%AB%20%uD83D/Pay/0", "Zo%C3%AB%20%uD83D/Pay/0/refund%uDE00"]);
+  });
+
+  it("in a restore is the key of the operation being restored, in the run that failed and in one that resumes its compensation", async () => {
+    const keys: string[] = [];
+    const fail = { now: true };
+    const workflow = createWorkflow("order")
+      .withOperation("charge", (_input, foundry) => void keys.push(`charge ${foundry.idempotencyKey()}`), (_data, foundry) => void keys.push(`refund ${foundry.idempotencyKey()}`))
+      .withOperation("reserve", (_input, foundry) => void keys.push(`reserve ${foundry.idempotencyKey()}`), (_data, foundry) => {
+        keys.push(`release ${foundry.idempotencyKey()}`);
+        if (fail.now) throw new Error("stock service down");
+      })
+      .withOperation("ship", () => {
+        throw new Error("no courier");
+      })
+      .build();
+    const provider = new MemoryPersistenceProvider();
+    const foundry = () => usePersistence(createFoundry("orders", { executionId: "e1" }), provider);
+    // failFast: the failed release stops the compensation, which a later run resumes.
+    await createSmith({ failFastCompensation: true }).forge(workflow, foundry()).catch(() => undefined);
+    expect(keys).toEqual(["charge e1/order/0", "reserve e1/order/1", "release e1/order/1"]);
+    expect(provider.tryLoad("e1", workflow.id)).toMatchObject({ status: "compensating" });
+    fail.now = false;
+    keys.length = 0;
+    await createSmith().forge(workflow, foundry()).catch(() => undefined);
+    expect(keys).toEqual(["release e1/order/1", "refund e1/order/0"]);
   });
 });
