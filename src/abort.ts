@@ -73,6 +73,7 @@ export function linkedSignal(signals: readonly AbortSignal[]): { readonly signal
     for (const cleanup of cleanups.splice(0)) cleanup();
   };
   for (const source of signals) {
+    if (source === neverAborted) continue;
     if (source.aborted) {
       controller.abort(source.reason);
       break;

@@ -3,7 +3,7 @@ import type { CompensationSettings } from "./compensation.js";
 import { MiddlewareError, WorkflowTimeoutError, isSuspended } from "./errors.js";
 import { Emitter, type Listener, type SmithEvents } from "./events.js";
 import { checkForgeOptions, execute, type Foundry } from "./foundry.js";
-import { neverAborted, raceAbort } from "./abort.js";
+import { linkedSignal, neverAborted, raceAbort } from "./abort.js";
 import { requireFunction, requireOptionalBoolean, requireOptionsObject, requireTimerMs, rejectUnknownKeys } from "./internal/validate.js";
 import { silentLogger } from "./logger.js";
 import type { ForgeOptions, Logger, WorkflowContext, WorkflowMiddleware } from "./types.js";
@@ -61,11 +61,13 @@ export function createSmith(options: SmithOptions = {}): Smith {
     const timeout = new WorkflowTimeoutError(context.workflow.name, timeoutMs);
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(timeout), timeoutMs);
+    // Linked, not AbortSignal.any, which on Node 20 leaves each run's signal reachable from the caller's.
+    const linked = linkedSignal([context.signal, controller.signal]);
     try {
-      const signal = AbortSignal.any([context.signal, controller.signal]);
-      return await raceAbort(chain({ ...context, signal }), controller.signal, () => timeout);
+      return await raceAbort(chain({ ...context, signal: linked.signal }), controller.signal, () => timeout);
     } finally {
       clearTimeout(timer);
+      linked.dispose();
     }
   };
 

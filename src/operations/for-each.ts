@@ -1,4 +1,4 @@
-import { abortError } from "../abort.js";
+import { abortError, linkedSignal } from "../abort.js";
 import { WorkflowForgeError, messageOf } from "../errors.js";
 import type { Foundry } from "../foundry.js";
 import { assertOperation } from "../foundry.js";
@@ -84,7 +84,9 @@ export function forEach<P extends object = any>(
       const data: unknown[] = new Array<unknown>(list.length);
       const done: boolean[] = new Array<boolean>(list.length).fill(false);
       const siblings = new AbortController();
-      const childSignal = AbortSignal.any([signal, siblings.signal]);
+      // Linked, not AbortSignal.any, which on Node 20 leaves it reachable from the run's signal.
+      const linked = linkedSignal([signal, siblings.signal]);
+      const childSignal = linked.signal;
       let failure: ForEachChildError | undefined;
       let next = 0;
       const worker = async (): Promise<void> => {
@@ -103,7 +105,7 @@ export function forEach<P extends object = any>(
           }
         }
       };
-      await Promise.all(Array.from({ length: Math.min(limit, list.length) }, worker));
+      await Promise.all(Array.from({ length: Math.min(limit, list.length) }, worker)).finally(() => linked.dispose());
       if (failure !== undefined) {
         // The child's failure is what the caller must see; restore failures are logged.
         for (const { index, error } of await restoreAll(data, done, foundry, signal)) {
