@@ -61,6 +61,10 @@ export function raceAbort<T>(work: Promise<T>, signal: AbortSignal, error: () =>
   });
 }
 
+// Sources linkedSignal marked shared: a caller's signal given to many runs at once holds one
+// listener per run in progress, each removed when its run ends (no leak, so no warning).
+const linkedSources = new WeakSet<AbortSignal>();
+
 /**
  * A signal that aborts when any of `signals` does, linked through one listener on each that
  * `dispose` removes. Unlike `AbortSignal.any`, nothing stays attached to a long-lived source once
@@ -78,6 +82,7 @@ export function linkedSignal(signals: readonly AbortSignal[]): { readonly signal
       controller.abort(source.reason);
       break;
     }
+    if (!linkedSources.has(source)) linkedSources.add(sharedSignal(source));
     const abort = (): void => {
       controller.abort(source.reason);
       dispose();

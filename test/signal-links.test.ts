@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createFoundry, createSmith, createWorkflow, delegate, forEach, timeoutMiddleware } from "../src/index.js";
+import { MemoryPersistenceProvider, usePersistence } from "../src/persistence/index.js";
 import { untilAborted } from "./support/promises.js";
 
 // A worker runs for months with one signal (its shutdown) or none (a process-wide one that never
@@ -48,6 +49,41 @@ describe("signals linked for timeouts and forEach", () => {
     const smith = createSmith({ timeoutMs: 60_000 });
     for (let run = 0; run < 20; run++) await smith.forge(workflow(), createFoundry("orders").use(timeoutMiddleware(60_000)), { signal });
     expect(attached()).toBe(0);
+  });
+
+  it("under a lease, never come from AbortSignal.any and come off the caller's signal when each run settles", async () => {
+    const any = vi.spyOn(AbortSignal, "any");
+    const { signal, attached } = countedSignal();
+    const provider = new MemoryPersistenceProvider();
+    for (let run = 0; run < 20; run++) {
+      const foundry = usePersistence(createFoundry("orders", { executionId: `o-${run}` }).use(timeoutMiddleware(60_000)), provider, { lease: { ttlMs: 30_000 } });
+      await createSmith().forge(workflow(), foundry, { signal });
+    }
+    expect(any).not.toHaveBeenCalled();
+    expect(attached()).toBe(0);
+  });
+
+  it("let many runs in progress share one caller's signal without a listener-leak warning", async () => {
+    const warnings: string[] = [];
+    const warned = (warning: Error): void => void warnings.push(warning.name);
+    process.on("warning", warned);
+    try {
+      const { signal } = new AbortController();
+      const provider = new MemoryPersistenceProvider();
+      const slow = () => new Promise((resolve) => setImmediate(resolve));
+      await Promise.all(
+        Array.from({ length: 20 }, (_, run) =>
+          usePersistence(createFoundry("orders", { executionId: `w-${run}` }).use(timeoutMiddleware(60_000)), provider, { lease: { ttlMs: 30_000 } })
+            .withOperation("slow", slow)
+            .forge({ signal }),
+        ),
+      );
+      // Warnings are emitted on the next turn of the event loop.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).toEqual([]);
+    } finally {
+      process.off("warning", warned);
+    }
   });
 
   it("still abort the running operation when the caller's signal aborts", async () => {

@@ -34,6 +34,8 @@ export interface LeaseKeeperOptions {
 export class LeaseKeeper {
   readonly #options: LeaseKeeperOptions;
   readonly #controller = new AbortController();
+  // Links signalFor made to callers' signals, undone when the run settles.
+  readonly #unlink: (() => void)[] = [];
   readonly #timer: ReturnType<typeof setInterval>;
   #lastSavedAt = performance.now();
   #sendingSince: number | undefined;
@@ -64,9 +66,11 @@ export class LeaseKeeper {
     return this.#controller.signal;
   }
 
-  /** The signal an operation runs with: the caller's, also aborted when the claim is lost. */
+  /** The signal a store call runs with: the caller's, also aborted when the claim is lost, until {@link close}. */
   signalFor(signal: AbortSignal): AbortSignal {
-    return joinSignals(signal, this.#controller.signal);
+    const joined = joinSignals(signal, this.#controller.signal);
+    this.#unlink.push(joined.dispose);
+    return joined.signal;
   }
 
   /**
@@ -172,6 +176,7 @@ export class LeaseKeeper {
   async close(): Promise<void> {
     await this.stopRenewing();
     clearInterval(this.#timer);
+    for (const unlink of this.#unlink.splice(0)) unlink();
   }
 
   #expireIfDue(): void {

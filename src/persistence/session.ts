@@ -55,7 +55,7 @@ export class PersistenceSession {
    */
   static async open(context: RunStart<any>, provider: WorkflowPersistenceProvider, options: SessionOptions): Promise<PersistenceSession> {
     const session = new PersistenceSession(context, provider, options);
-    holdForRun(context.run, session.keys, () => session.#claim?.close(), options.held);
+    holdForRun(context.run, session.keys, () => session.#settled(), options.held);
     if (options.leaseTtlMs !== undefined) {
       const here = (): ErrorLocation => session.#locate(session.#state.next);
       session.#claim = RunClaim.start(session.keys, options.leaseTtlMs, {
@@ -90,6 +90,12 @@ export class PersistenceSession {
     const last = session.#locate(count - 1);
     if (state.status === "running" && state.next >= count) await (options.onComplete === "keep" ? session.#save("completed", last) : session.#store.delete(last));
     return session;
+  }
+
+  // The run settled: the claim stops, and nothing stays linked to the caller's signal.
+  #settled(): Promise<void> | undefined {
+    this.#operationSignals.close();
+    return this.#claim?.close();
   }
 
   /** Operation `index` starts now (after {@link beforeOperation}). */

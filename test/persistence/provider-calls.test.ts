@@ -96,26 +96,36 @@ describe("provider failures", () => {
 });
 
 describe("the abort signal", () => {
-  it("reaches every provider call", async () => {
-    const provider = new RecordingProvider();
-    const keys = uniqueKeys();
+  it("reaches every provider call while the run is in progress, and is unlinked from the caller's once it settled", async () => {
     const controller = new AbortController();
+    // Aborts the caller's signal from the second run's delete, its last call: every call of that run must see it.
+    let abortAtDelete = false;
+    let seenAtDelete: (boolean | undefined)[] = [];
+    const provider = new RecordingProvider(undefined, {
+      delete: () => {
+        if (!abortAtDelete) return;
+        controller.abort();
+        seenAtDelete = provider.calls.slice(secondRunFrom).map((record) => record.signal?.aborted);
+      },
+    });
+    let secondRunFrom = 0;
+    const keys = uniqueKeys();
     const log = operationLog();
     const run = () => {
       const { foundry } = countedFoundry(3, { log, onForge: failOnceAt(1) });
       return usePersistence(foundry, provider, { ...keys, lease: { ttlMs: 60_000 } }).forge({ signal: controller.signal });
     };
     await expect(run()).rejects.toThrow("operation 1 failed");
-    await run();
-    const calls = provider.calls.map((record) => record.call);
-    expect(calls).toContain("tryLoad");
-    expect(calls).toContain("save");
-    expect(calls).toContain("delete");
     expect(provider.saves.map((snapshot) => snapshot.status)).toContain("failed");
+    secondRunFrom = provider.calls.length;
+    abortAtDelete = true;
+    await run().catch(() => undefined);
+    expect(provider.calls.slice(secondRunFrom).map((record) => record.call)).toEqual(expect.arrayContaining(["tryLoad", "save", "delete"]));
     // Under a lease each call gets the run's signal joined with the lease's: aborting the run aborts every one.
-    expect(provider.calls.some((record) => record.signal?.aborted === true)).toBe(false);
-    controller.abort();
-    expect(provider.calls.every((record) => record.signal?.aborted === true)).toBe(true);
+    expect(seenAtDelete.length).toBeGreaterThan(2);
+    expect(seenAtDelete.every((aborted) => aborted === true)).toBe(true);
+    // The first run had settled: nothing of it stayed linked to the caller's signal.
+    expect(provider.calls.slice(0, secondRunFrom).some((record) => record.signal?.aborted === true)).toBe(false);
   });
 
   it("stops the run with an AbortError when a provider call sees it aborted", async () => {
