@@ -1,7 +1,8 @@
 import { abortError, neverAborted } from "./abort.js";
 import { compose, type Misuse } from "./compose.js";
 import { runCompensation, type CompensationSettings } from "./compensation.js";
-import { MiddlewareError, OperationFailedError, isSuspended, isWorkflowForgeError, preventsCompensation, type ErrorLocation } from "./errors.js";
+import { MiddlewareError, isSuspended, preventsCompensation, type ErrorLocation } from "./errors.js";
+import { operationFailure, suspends } from "./run-errors.js";
 import type { Emitter, FoundryEvents } from "./events.js";
 import type { Foundry } from "./foundry.js";
 import { outputOf, restoreDataOf } from "./outcome.js";
@@ -185,7 +186,7 @@ export class Run implements RunContext {
     } catch (error) {
       this.#reported = true;
       // A run that stopped to wait did not fail.
-      if (emitter.has("operationFailed") && !isSuspended(error)) {
+      if (emitter.has("operationFailed") && !suspends(error, this.identity)) {
         this.#emitOperation("operationFailed", index, { error, durationMs: performance.now() - started });
       }
       throw error;
@@ -201,10 +202,7 @@ export class Run implements RunContext {
   async #fail(index: number, thrown: unknown, compensates = this.compensates): Promise<Error> {
     const { signal } = this.#request;
     const location = this.#locate(index);
-    let error: Error;
-    if (signal.aborted) error = abortError(signal, location);
-    else if (isWorkflowForgeError(thrown)) error = thrown;
-    else error = new OperationFailedError(location, thrown);
+    const error = signal.aborted ? abortError(signal, location) : operationFailure(thrown, location, this.identity);
     if (!this.#reported && !isSuspended(error)) this.#emitOperation("operationFailed", index, { error, durationMs: 0 });
     if (!compensates || preventsCompensation(error)) return error;
     return this.#compensate(index, error);

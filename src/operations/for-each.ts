@@ -23,13 +23,12 @@ export interface ForEachOptions {
 /** A child of a forEach failed. Completed children were restored before this was raised. */
 export class ForEachChildError extends WorkflowForgeError {
   readonly childIndex: number;
+  readonly childName: string;
+  // Located at the forEach (its operationName); the run fills in the workflow and the index.
   constructor(parent: string, childIndex: number, childName: string, cause: unknown) {
-    super("FOR_EACH_CHILD_FAILED", `forEach "${parent}": child #${childIndex} "${childName}" failed: ${messageOf(cause)}`, {
-      operationName: childName,
-      operationIndex: childIndex,
-      cause,
-    });
+    super("FOR_EACH_CHILD_FAILED", `forEach "${parent}": child #${childIndex} "${childName}" failed: ${messageOf(cause)}`, { operationName: parent, cause });
     this.childIndex = childIndex;
+    this.childName = childName;
   }
 }
 

@@ -108,7 +108,8 @@ describe("forEach", () => {
 
     const error: unknown = await run(forEach("all", children)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ForEachChildError);
-    expect(error).toMatchObject({ code: "FOR_EACH_CHILD_FAILED", childIndex: 1, operationName: "fails" });
+    // Located at the forEach, operation #0 of "batch"; the child is named apart.
+    expect(error).toMatchObject({ code: "FOR_EACH_CHILD_FAILED", childIndex: 1, childName: "fails", workflowName: "batch", operationName: "all", operationIndex: 0 });
     expect((error as Error).cause).toBe(boom);
     expect((error as Error).message).toContain('forEach "all"');
     expect(siblingSignals).toHaveLength(1);

@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { createFoundry, createSmith, createWorkflow, isSuspended, OperationFailedError, sleep, WorkflowSuspendedError, WorkflowTimeoutError } from "../src/index.js";
+import { MemoryPersistenceProvider, usePersistence } from "../src/persistence/index.js";
+import { rejectionOf, untilAborted } from "./support/promises.js";
+
+// An operation may run a workflow of its own. That inner run's timeout or suspension is the
+// operation's failure: the outer run compensates it like any other, and never takes it for its
+// own timeout (which skips compensation) or suspension (which nothing would ever wake).
+
+function outer(inner: () => Promise<unknown>, restored: string[]) {
+  return createWorkflow("order")
+    .withOperation("reserve", () => "reserved", () => void restored.push("reserve"))
+    .withOperation("fulfil", inner)
+    .build();
+}
+
+describe("a workflow run inside an operation", () => {
+  it("whose smith times out fails that operation: the outer run rejects with OperationFailedError and compensates", async () => {
+    const restored: string[] = [];
+    const slowInner = createWorkflow("inner").withOperation("slow", (_input, _foundry, signal) => untilAborted(signal)).build();
+    const workflow = outer(() => createSmith({ timeoutMs: 20 }).forge(slowInner, createFoundry("inner")), restored);
+    const provider = new MemoryPersistenceProvider();
+
+    const error = await rejectionOf(createSmith().forge(workflow, usePersistence(createFoundry("orders"), provider, { instanceId: "o-1" })));
+    expect(error).toBeInstanceOf(OperationFailedError);
+    expect(error).toMatchObject({ workflowName: "order", operationName: "fulfil", operationIndex: 1 });
+    expect((error as Error).cause).toBeInstanceOf(WorkflowTimeoutError);
+    expect(restored).toEqual(["reserve"]);
+    expect(provider.tryLoad("o-1", workflow.id)).toBeUndefined();
+  });
+
+  it("that suspends fails that operation, rather than suspending the outer instance for a wake-up that never comes", async () => {
+    const restored: string[] = [];
+    const provider = new MemoryPersistenceProvider();
+    const sleeper = createWorkflow("inner").addOperation(sleep("a-day", 86_400_000)).build();
+    const workflow = outer(() => createSmith().forge(sleeper, usePersistence(createFoundry("inner"), provider, { instanceId: "inner-1" })), restored);
+    const suspended: unknown[] = [];
+    const smith = createSmith();
+    smith.on("workflowSuspended", ({ error }) => void suspended.push(error));
+
+    const error = await rejectionOf(smith.forge(workflow, usePersistence(createFoundry("orders"), provider, { instanceId: "o-2" })));
+    expect(isSuspended(error)).toBe(false);
+    expect(error).toBeInstanceOf(OperationFailedError);
+    expect((error as Error).cause).toBeInstanceOf(WorkflowSuspendedError);
+    expect(suspended).toEqual([]);
+    expect(restored).toEqual(["reserve"]);
+    expect(provider.tryLoad("o-2", workflow.id)).toBeUndefined();
+  });
+
+  it("the outer run's own suspension is still a suspension", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const workflow = createWorkflow("order").withOperation("reserve", () => "reserved").addOperation(sleep("a-day", 86_400_000)).build();
+    const error = await rejectionOf(createSmith().forge(workflow, usePersistence(createFoundry("orders"), provider, { instanceId: "o-3" })));
+    expect(isSuspended(error)).toBe(true);
+    expect(provider.tryLoad("o-3", workflow.id)).toMatchObject({ status: "waiting" });
+  });
+});
