@@ -26,6 +26,17 @@ export function idempotencyKeyOf(identity: InstanceIdentity, operationIndex: num
   return suffix === undefined ? key : `${key}/${encodePart(suffix)}`;
 }
 
+/**
+ * The idempotency key of child `childIndex` of an operation whose key is `parentKey` (a `forEach`
+ * child's): `parentKey/#childIndex`, then `/suffix`. A raw `#` never appears in an encoded suffix,
+ * so no key the parent operation makes equals one of its children's.
+ */
+export function childIdempotencyKey(parentKey: string, childIndex: number, suffix?: string): string {
+  if (suffix !== undefined && typeof suffix !== "string") throw new TypeError(`idempotencyKey(suffix): suffix must be a string, got ${describe(suffix)}`);
+  const key = `${parentKey}/#${childIndex}`;
+  return suffix === undefined ? key : `${key}/${encodePart(suffix)}`;
+}
+
 const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 // encodeURIComponent throws URIError for a lone surrogate. `%u` never appears in its output (a

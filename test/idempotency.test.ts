@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, it, expect } from "vitest";
-import { createFoundry, createSmith, createWorkflow, idempotencyKeyOf } from "../src/index.js";
+import { createFoundry, createSmith, createWorkflow, delegate, forEach, idempotencyKeyOf } from "../src/index.js";
 import { MemoryPersistenceProvider, usePersistence } from "../src/persistence/index.js";
 
 const loneHigh = "Zoë 😀".slice(0, 5);
@@ -81,5 +81,45 @@ describe("foundry.idempotencyKey()", () => {
     keys.length = 0;
     await createSmith().forge(workflow, foundry()).catch(() => undefined);
     expect(keys).toEqual(["release e1/order/1", "refund e1/order/0"]);
+  });
+
+  it("gives each forEach child a key of its own, the same in its restore, apart from any key the forEach's own operation makes", async () => {
+    const keys: string[] = [];
+    const send = (to: string) =>
+      delegate(
+        `mail-${to}`,
+        (_input, foundry) => void keys.push(`${to} ${foundry.idempotencyKey()} ${foundry.idempotencyKey("receipt")}`),
+        (_data, foundry) => void keys.push(`recall ${to} ${foundry.idempotencyKey()}`),
+      );
+    const workflow = createWorkflow("newsletter")
+      .addOperation(forEach("emails", [send("alice"), send("bob")], { concurrency: 1 }))
+      .withOperation("fail", (_input, foundry) => {
+        keys.push(`fail ${foundry.idempotencyKey("#0")}`);
+        throw new Error("stop");
+      })
+      .build();
+    await createSmith().forge(workflow, createFoundry("n", { executionId: "e1" })).catch(() => undefined);
+    expect(keys).toEqual([
+      "alice e1/newsletter/0/#0 e1/newsletter/0/#0/receipt",
+      "bob e1/newsletter/0/#1 e1/newsletter/0/#1/receipt",
+      "fail e1/newsletter/1/%230",
+      "recall bob e1/newsletter/0/#1",
+      "recall alice e1/newsletter/0/#0",
+    ]);
+  });
+
+  it("lets a forEach child use its foundry as the foundry itself: properties, logger and the rest", async () => {
+    const seen: unknown[] = [];
+    const foundry = createFoundry("n", { executionId: "e2", properties: { count: 1 } }).addOperation(
+      forEach("each", [
+        delegate("read", (_input, child) => {
+          child.properties.count += 1;
+          seen.push(child.name, child.executionId, typeof child.logger.info);
+        }),
+      ]),
+    );
+    await foundry.forge();
+    expect(seen).toEqual(["n", "e2", "function"]);
+    expect(foundry.properties.count).toBe(2);
   });
 });

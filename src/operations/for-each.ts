@@ -1,4 +1,5 @@
 import { abortError, linkedSignal } from "../abort.js";
+import { childFoundry } from "./child-foundry.js";
 import { WorkflowForgeError, messageOf } from "../errors.js";
 import type { Foundry } from "../foundry.js";
 import { assertOperation } from "../foundry.js";
@@ -35,7 +36,9 @@ export class ForEachChildError extends WorkflowForgeError {
 /**
  * Runs `children` concurrently (up to `concurrency` at once). Its output is the children's outputs
  * in child order. When a child fails, the others are aborted, the completed ones are restored,
- * and the forEach rejects with {@link ForEachChildError} naming the failed child's index.
+ * and the forEach rejects with {@link ForEachChildError} naming the failed child's index. In a
+ * child (and its restore), `foundry.idempotencyKey(suffix?)` is the forEach's key then `/#<child
+ * index>`: each child its own.
  */
 export function forEach<P extends object = any>(
   name: string,
@@ -67,7 +70,7 @@ export function forEach<P extends object = any>(
     for (let i = list.length - 1; i >= 0; i--) {
       if (done[i] !== true) continue;
       try {
-        await list[i]?.restore?.(data[i], foundry, signal);
+        await list[i]?.restore?.(data[i], childFoundry(foundry, i), signal);
       } catch (error) {
         failures.push({ index: i, error });
       }
@@ -94,7 +97,7 @@ export function forEach<P extends object = any>(
           const child = list[i] as Operation<any, any, P>;
           try {
             if (childSignal.aborted) throw abortError(childSignal, { operationName: child.name, operationIndex: i });
-            const result: unknown = await child.forge(inputs[i], foundry, childSignal);
+            const result: unknown = await child.forge(inputs[i], childFoundry(foundry, i), childSignal);
             outputs[i] = outputOf(result);
             data[i] = restoreDataOf(result);
             done[i] = true;
