@@ -2,7 +2,8 @@
 // the plain `fs` error; the provider turns it into a PersistenceError naming the call and keys.
 
 import { constants } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
+import { access, open, type FileHandle } from "node:fs/promises";
+import { dirname } from "node:path";
 
 /** The `code` of a Node.js system error (ENOENT, EEXIST, ...); undefined for anything else. */
 export const errorCode = (error: unknown): unknown => (typeof error === "object" && error !== null && "code" in error ? error.code : undefined);
@@ -16,9 +17,8 @@ export const absent = (error: unknown): undefined => {
 // Windows has no O_NONBLOCK.
 const nonBlocking = (constants.O_NONBLOCK as number | undefined) ?? 0;
 
-// What opening or reading an entry under a record's name fails with when that entry is at fault:
-// list() reports such a record and goes on, tryLoad and save refuse it. Others (EMFILE, ENOMEM, ...)
-// concern the whole call.
+// What opening or reading an entry list() found fails with when that entry is at fault: list()
+// reports such a record and goes on. Others (EMFILE, ENOMEM, ...) concern the whole call.
 const entryErrors = new Set<unknown>(["EACCES", "EPERM", "EISDIR", "ELOOP", "ENXIO", "EIO"]);
 
 /** True when `error` is an entry's own failure (see entryErrors), not the whole call's. */
@@ -36,15 +36,31 @@ export class UnreadableEntryError extends Error {
   }
 }
 
+// Failures of opening an entry that only the entry can cause.
+const entryOnlyErrors = new Set<unknown>(["EISDIR", "ELOOP", "ENXIO"]);
+
+// Whether opening `path` failed with `error` through the entry's own fault. A permission error is
+// the entry's only when its directory can be read and searched: one that cannot fails every call,
+// and is no record's fault. An I/O error is the device's.
+async function entryAtFault(path: string, error: unknown): Promise<boolean> {
+  const code = errorCode(error);
+  if (entryOnlyErrors.has(code)) return true;
+  if (code !== "EACCES" && code !== "EPERM") return false;
+  return access(dirname(path), constants.R_OK | constants.X_OK).then(
+    () => true,
+    () => false,
+  );
+}
+
 /**
  * Opens the record at `path` for reading; undefined when there is none. Non-blocking, so that a FIFO
  * under a record's name cannot hang the call (nor hold one of libuv's four threads). Anything but a
- * regular file there (a FIFO, a directory), or one the entry's own fault keeps closed (EACCES, a
- * symbolic link loop), throws {@link UnreadableEntryError}.
+ * regular file there (a FIFO, a directory), or one its own fault keeps closed (a file this process
+ * may not read, a symbolic link loop), throws {@link UnreadableEntryError}.
  */
 export async function openRecordFile(path: string): Promise<FileHandle | undefined> {
-  const handle = await open(path, constants.O_RDONLY | nonBlocking).catch((error: unknown) => {
-    if (isEntryError(error)) throw new UnreadableEntryError(path, String(errorCode(error)), { cause: error });
+  const handle = await open(path, constants.O_RDONLY | nonBlocking).catch(async (error: unknown) => {
+    if (await entryAtFault(path, error)) throw new UnreadableEntryError(path, String(errorCode(error)), { cause: error });
     return absent(error);
   });
   if (handle === undefined) return undefined;

@@ -80,7 +80,8 @@ describe("FilePersistenceProvider.list()", () => {
         const unreadable = [];
         const listed = await provider.list({}, undefined, { onUnreadable: (error) => unreadable.push({ keys: error.keys, message: error.message, cause: error.cause?.code }) });
         const whole = await provider.list().then(() => "resolved", (error) => error.code);
-        process.stdout.write(JSON.stringify({ listed: listed.map((snapshot) => snapshot.foundryExecutionId).sort(), unreadable, whole }));`;
+        const loaded = await provider.tryLoad("bad-entry", "wf").then(() => "resolved", (error) => error.code);
+        process.stdout.write(JSON.stringify({ listed: listed.map((snapshot) => snapshot.foundryExecutionId).sort(), unreadable, whole, loaded }));`;
       const PROVIDER = new URL("../../../../src/persistence/providers/file/index.ts", import.meta.url).href;
       const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { env: { ...process.env, PROVIDER, DIRECTORY: files.directory }, encoding: "utf8" });
       expect(child.stderr).toBe("");
@@ -88,7 +89,32 @@ describe("FilePersistenceProvider.list()", () => {
         listed: readable.map((snapshot) => snapshot.foundryExecutionId).sort(),
         unreadable: [{ keys: anyKeys, message: expect.stringContaining(`${bad} cannot be read: EACCES`), cause: "EACCES" }],
         whole: "SNAPSHOT_CORRUPTED",
+        // tryLoad of that record says the same.
+        loaded: "SNAPSHOT_CORRUPTED",
       });
+    });
+
+    // A directory that cannot be searched fails every call: no record's fault, so not "delete removes it".
+    it.skipIf(process.platform === "win32")("a directory this process may not search: tryLoad fails as the store's failure, not a record's", { timeout: 30_000 }, async () => {
+      const { bad } = await twoRecordsAndABadPath();
+      await writeFile(bad, "a record");
+      chmodSync(files.root, 0o755);
+      try {
+        // Set up while the directory may be searched, then locked out of it: the open itself fails.
+        const script = `
+          const { chmodSync } = await import("node:fs");
+          const { FilePersistenceProvider } = await import(process.env.PROVIDER);
+          const provider = new FilePersistenceProvider({ directory: process.env.DIRECTORY, durability: "none" });
+          await provider.tryLoad("another", "wf");
+          chmodSync(process.env.DIRECTORY, 0o600);
+          if (process.getuid() === 0) { process.setgid(65534); process.setuid(65534); }
+          process.stdout.write(await provider.tryLoad("bad-entry", "wf").then(() => "resolved", (error) => error.code + " " + error.cause?.code));`;
+        const PROVIDER = new URL("../../../../src/persistence/providers/file/index.ts", import.meta.url).href;
+        const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { env: { ...process.env, PROVIDER, DIRECTORY: files.directory }, encoding: "utf8" });
+        expect([child.stderr, child.stdout]).toEqual(["", "PERSISTENCE EACCES"]);
+      } finally {
+        chmodSync(files.directory, 0o755);
+      }
     });
   });
 
