@@ -23,8 +23,8 @@ export interface CompensationRequest {
   /** Operations `[0, pending)` are restored, from `pending - 1` down to 0. */
   readonly pending: number;
   readonly error: Error;
-  /** Called before operation `index`'s restore runs: the run's current operation while it does. */
-  readonly restoring: (index: number) => void;
+  /** The foundry operation `index`'s restore runs with: its `idempotencyKey()` is that operation's. */
+  readonly foundryFor: (index: number) => Foundry<any>;
 }
 
 /**
@@ -45,8 +45,7 @@ export async function runCompensation(request: CompensationRequest): Promise<Err
       if (operation?.restore === undefined) continue;
       const about = { workflowName: workflow.name, operationName: operation.name, index };
       try {
-        request.restoring(index);
-        await operation.restore(request.restoreData[index], foundry, signal);
+        await operation.restore(request.restoreData[index], request.foundryFor(index), signal);
         events?.emit("operationRestored", about);
       } catch (restoreError) {
         failures.push({ operationName: operation.name, operationIndex: index, error: restoreError });

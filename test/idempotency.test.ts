@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, it, expect } from "vitest";
-import { createFoundry, createSmith, createWorkflow, delegate, forEach, idempotencyKeyOf } from "../src/index.js";
+import { createFoundry, createSmith, createWorkflow, delegate, forEach, idempotencyKeyOf, timeoutMiddleware } from "../src/index.js";
+import { deferred } from "./support/promises.js";
 import { MemoryPersistenceProvider, usePersistence } from "../src/persistence/index.js";
 
 const loneHigh = "Zoë 😀".slice(0, 5);
@@ -121,5 +122,28 @@ describe("foundry.idempotencyKey()", () => {
     await foundry.forge();
     expect(seen).toEqual(["n", "e2", "function"]);
     expect(foundry.properties.count).toBe(2);
+  });
+
+  it("of an operation a timeout gave up on keeps its own value while a restore runs meanwhile", async () => {
+    const restoreStarted = deferred();
+    const restoreGate = deferred();
+    const lateCharge = deferred();
+    const charged = deferred<string>();
+    const workflow = createWorkflow("pay")
+      .withOperation("reserve", () => "reserved", async () => {
+        restoreStarted.resolve();
+        await restoreGate.promise;
+      })
+      .withOperation("charge", async (_input, foundry) => {
+        await lateCharge.promise; // ignores its signal
+        charged.resolve(foundry.idempotencyKey());
+      })
+      .build();
+    const running = createSmith().forge(workflow, createFoundry("payments", { executionId: "e-1" }).use(timeoutMiddleware(10))).catch(() => undefined);
+    await restoreStarted.promise;
+    lateCharge.resolve();
+    expect(await charged.promise).toBe("e-1/pay/1");
+    restoreGate.resolve();
+    await running;
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createFoundry, createSmith, createWorkflow, isSuspended, OperationFailedError, sleep, WorkflowSuspendedError, WorkflowTimeoutError } from "../src/index.js";
+import { conditional, createFoundry, createSmith, createWorkflow, delegate, forEach, ForEachChildError, isSuspended, OperationFailedError, sleep, WorkflowSuspendedError, WorkflowTimeoutError } from "../src/index.js";
 import { MemoryPersistenceProvider, usePersistence } from "../src/persistence/index.js";
 import { rejectionOf, untilAborted } from "./support/promises.js";
 
@@ -53,5 +53,37 @@ describe("a workflow run inside an operation", () => {
     const error = await rejectionOf(createSmith().forge(workflow, usePersistence(createFoundry("orders"), provider, { instanceId: "o-3" })));
     expect(isSuspended(error)).toBe(true);
     expect(provider.tryLoad("o-3", workflow.id)).toMatchObject({ status: "waiting" });
+  });
+
+  it("of another version of the same workflow, timing out, fails the operation too: a name does not make it the outer run's", async () => {
+    const restored: string[] = [];
+    const inner = createWorkflow("order").withVersion("2").withOperation("slow", (_input, _foundry, signal) => untilAborted(signal)).build();
+    const workflow = outer(() => createSmith({ timeoutMs: 20 }).forge(inner, createFoundry("orders-v2")), restored);
+    const error = await rejectionOf(createSmith().forge(workflow, createFoundry("orders")));
+    expect(error).toBeInstanceOf(OperationFailedError);
+    expect((error as Error).cause).toBeInstanceOf(WorkflowTimeoutError);
+    expect(restored).toEqual(["reserve"]);
+  });
+
+  it("on a bare foundry with persistence: the nested timeout is stored as the operation's failure, resumed there", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const inner = createWorkflow("inner").withOperation("slow", (_input, _foundry, signal) => untilAborted(signal)).build();
+    const foundry = usePersistence(createFoundry("orders"), provider, { instanceId: "o-4" })
+      .withOperation("a", () => 1)
+      .withOperation("b", () => createSmith({ timeoutMs: 20 }).forge(inner, createFoundry("inner")));
+    expect(await rejectionOf(foundry.forge())).toBeInstanceOf(OperationFailedError);
+    expect(provider.tryLoad("o-4", "orders")).toMatchObject({ status: "failed", nextOperationIndex: 1, error: { operationName: "b" } });
+  });
+});
+
+describe("where an error raised inside an operation is located", () => {
+  it("a forEach nested in a conditional: at the workflow operation's index, named as what failed", async () => {
+    const workflow = createWorkflow("w")
+      .withOperation("first", () => true)
+      .addOperation(conditional("maybe", () => true, forEach("items", [delegate("bad", () => Promise.reject(new Error("no"))) ])))
+      .build();
+    const error = await rejectionOf(createSmith().forge(workflow, createFoundry("f")));
+    expect(error).toBeInstanceOf(ForEachChildError);
+    expect(error).toMatchObject({ workflowName: "w", operationName: "items", operationIndex: 1, childName: "bad", childIndex: 0 });
   });
 });

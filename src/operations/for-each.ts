@@ -1,5 +1,6 @@
 import { abortError, linkedSignal } from "../abort.js";
-import { childFoundry } from "./child-foundry.js";
+import { childIdempotencyKey } from "../idempotency.js";
+import { scopedFoundry } from "../scoped-foundry.js";
 import { WorkflowForgeError, messageOf } from "../errors.js";
 import type { Foundry } from "../foundry.js";
 import { assertOperation } from "../foundry.js";
@@ -127,6 +128,11 @@ export function forEach<P extends object = any>(
       if (errors.length > 1) throw new AggregateError(errors, `forEach "${name}": ${errors.length} child restores failed`);
     },
   };
+}
+
+// Child `index` sees the forEach's idempotency key then `/#index`.
+function childFoundry<F extends Foundry<any>>(foundry: F, index: number): F {
+  return scopedFoundry(foundry, (suffix) => childIdempotencyKey(foundry.idempotencyKey(), index, suffix));
 }
 
 function childInputs(name: string, strategy: ForEachInput, input: unknown, count: number): readonly unknown[] {
