@@ -53,9 +53,13 @@ export class DurableWaits implements WaitHost {
     if (spec.kind === "event") this.#requireMailbox(location);
     const wakeMs = this.#fix(spec);
     if (spec.kind === "event") {
-      const event = await this.#receive(spec.event, signal, location, wakeMs);
-      if (event !== undefined) return this.#consume(event);
-      if (wakeMs !== undefined && wakeMs <= this.#settings.clock.now()) throw new WaitTimeoutError(location, spec.event, spec.timeoutMs ?? 0);
+      const event = await this.#receive(spec.event, signal, location);
+      const timedOut = wakeMs !== undefined && wakeMs <= this.#settings.clock.now();
+      // Once the timeout passed, an event sent after it is not received: the wait timed out first,
+      // even when no worker had looked since, so the outcome does not depend on when one polled.
+      // Before it passed, any event is (a sender whose clock runs ahead must not be ignored).
+      if (event !== undefined && !(timedOut && Date.parse(event.sentAt) > wakeMs)) return this.#consume(event);
+      if (timedOut) throw new WaitTimeoutError(location, spec.event, spec.timeoutMs ?? 0);
     } else {
       const left = (wakeMs as number) - this.#settings.clock.now();
       if (left <= 0) return input;
@@ -64,7 +68,7 @@ export class DurableWaits implements WaitHost {
         return input;
       }
     }
-    return this.#suspend(spec, signal, location, wakeMs);
+    return this.#suspend(spec, signal, location);
   }
 
   // The wake time (epoch ms) of the wait at `next`: stored when a run reached it before, else fixed now.
@@ -81,10 +85,10 @@ export class DurableWaits implements WaitHost {
     return wakeMs;
   }
 
-  async #suspend(spec: WaitSpec, signal: AbortSignal, location: ErrorLocation, wakeMs: number | undefined): Promise<unknown> {
+  async #suspend(spec: WaitSpec, signal: AbortSignal, location: ErrorLocation): Promise<unknown> {
     await this.#writes.suspend();
     if (spec.kind === "event") {
-      const event = await this.#receive(spec.event, signal, location, wakeMs);
+      const event = await this.#receive(spec.event, signal, location);
       if (event !== undefined) {
         try {
           await this.#writes.reclaim();
@@ -111,13 +115,10 @@ export class DurableWaits implements WaitHost {
   // Called after #requireMailbox, which checked that the provider receives events. A leased run
   // gives the read at most one lease: it must settle within about one even when the store hangs
   // (after the waiting save no lease keeper guards it). Failing, the run fails as on any store error.
-  // An event sent after the wait's timeout (`wakeMs`) is not received: the wait timed out first, even
-  // when no worker had looked since, so the outcome does not depend on when a worker happened to poll.
-  async #receive(name: string, signal: AbortSignal, location: ErrorLocation, wakeMs: number | undefined): Promise<DeliveredEvent | undefined> {
+  #receive(name: string, signal: AbortSignal, location: ErrorLocation): Promise<DeliveredEvent | undefined> {
     const { provider, keys, leaseTtlMs } = this.#settings;
     const receiving = pendingEvent(provider as ReceivingProvider, keys, name, this.#state.consumedEvents, signal, location);
-    const event = await (leaseTtlMs === undefined ? receiving : answeredWithin(receiving, leaseTtlMs, "receive", keys, location));
-    return event !== undefined && wakeMs !== undefined && Date.parse(event.sentAt) > wakeMs ? undefined : event;
+    return leaseTtlMs === undefined ? receiving : answeredWithin(receiving, leaseTtlMs, "receive", keys, location);
   }
 
   // The event is this wait's output; the checkpoint that follows stores it as consumed.

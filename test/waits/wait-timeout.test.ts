@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { action, createFoundry, createSmith, createWorkflow, isSuspended, waitForEvent, WaitTimeoutError } from "../../src/index.js";
-import { createRecoveryCoordinator, MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
+import { createRecoveryCoordinator, MemoryPersistenceProvider, signalInstance, usePersistence } from "../../src/persistence/index.js";
 import { createTestClock } from "../../src/persistence/testing/index.js";
 
 // waitForEvent's timeout decides by when the event was sent, not by when a worker next looked: a
@@ -56,5 +56,13 @@ describe("waitForEvent with timeoutMs", () => {
     clock.advance(1);
     expect((await coordinator.resumeAll()).failed).toEqual([]);
     expect(log).toEqual(["issue", "receipt for bob"]);
+  });
+
+  it("receives an event whose sender's clock runs ahead, while the run's clock says the wait has not timed out", async () => {
+    const { provider, log, workflow, coordinator } = await waitingForPayment();
+    // Sent with the real clock, months after the run's test clock and its timeout.
+    await signalInstance(provider, { instanceId: "inv-1", workflowKey: workflow.id }, "paid", { by: "cal" });
+    expect((await coordinator.resumeAll()).failed).toEqual([]);
+    expect(log).toEqual(["issue", "receipt for cal"]);
   });
 });
