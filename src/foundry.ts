@@ -8,7 +8,6 @@ import { idempotencyKeyOf } from "./idempotency.js";
 import { silentLogger } from "./logger.js";
 import { delegate } from "./operations/delegate.js";
 import { Run, runOperations, settleRun } from "./run.js";
-import { raisedIn } from "./run-errors.js";
 import { requireClock, systemClock, type Clock } from "./clock.js";
 import { waitInProcess, type WaitSpec } from "./waits.js";
 import type { ForgeOptions, Logger, MaybePromise, Operation, OperationMiddleware, Properties, RunOutcome, WorkflowInfo } from "./types.js";
@@ -188,7 +187,7 @@ export class Foundry<P extends object = Properties> {
       return output;
     } catch (error) {
       outcome = { ok: false, error };
-      throw raisedIn(error, this);
+      throw error;
     } finally {
       // The run is over only once its extensions let go (a lease renewal in flight lands first),
       // so nothing is written on its behalf after forge settles.

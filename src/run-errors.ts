@@ -1,40 +1,37 @@
-import { OperationFailedError, isWorkflowForgeError, type ErrorLocation, type WorkflowForgeError } from "./errors.js";
+import { OperationFailedError, isSuspended, isWorkflowForgeError, type ErrorLocation, type WorkflowForgeError } from "./errors.js";
+import type { InstanceIdentity } from "./types.js";
 
 // Which error a run rejects with when an operation failed. An operation may run a workflow of its
-// own (a nested smith.forge or foundry.forge); that run's timeout or suspension is this operation's
-// failure, never this run's own timeout or suspension, which would skip its compensation or leave
-// it waiting for a wake-up nothing will ever send. Names cannot tell the two apart (a workflow may
-// forge another version of itself), so each run marks what it rejects with.
+// own (a smith.forge inside it); that run's timeout or suspension is this operation's failure,
+// never this run's own timeout or suspension, which would skip its compensation or leave it
+// waiting for a wake-up nothing will ever send.
 
-// The foundry of the run that rejected with an error first.
-const raisedBy = new WeakMap<object, object>();
-
-/** Marks `error` as what the run of `foundry` rejected with, unless an inner run's already; returns it. */
-export function raisedIn(error: unknown, foundry: object): unknown {
-  if (typeof error === "object" && error !== null && !raisedBy.has(error)) raisedBy.set(error, foundry);
-  return error;
-}
-
-/** True when `error` is what another run than `foundry`'s rejected with: one nested in an operation. */
-export function fromAnotherRun(error: unknown, foundry: object): boolean {
-  const raiser = typeof error === "object" && error !== null ? raisedBy.get(error) : undefined;
-  return raiser !== undefined && raiser !== foundry;
+/**
+ * True when `error`, met by the run of `identity` in an operation's hands, stops another run: a
+ * suspension of another instance, or a smith's timeout. A run meets its own smith's timeout only as
+ * the reason its signal aborted, which the run checks before asking.
+ */
+export function stopsAnotherRun(error: unknown, identity: InstanceIdentity): boolean {
+  if (!isWorkflowForgeError(error)) return false;
+  if (isSuspended(error)) return error.instanceId !== identity.instanceId || error.workflowKey !== identity.workflowKey;
+  return error.code === "WORKFLOW_TIMEOUT";
 }
 
 /**
- * What the run of `foundry` rejects with when the operation at `location` failed with `thrown`: an
- * engine error of its own as it is, located where it does not say (a forEach child's error names
- * the forEach, not its index); anything else, another run's errors included, as
- * `OperationFailedError` with `thrown` as its cause.
+ * What the run of `identity` rejects with when the operation at `location` failed with `thrown`
+ * (its signal not aborted): an engine error of its own as it is, located where it does not say (a
+ * forEach child's error names the forEach, not its index); anything else, another run's timeout or
+ * suspension included, as `OperationFailedError` with `thrown` as its cause.
  */
-export function operationFailure(thrown: unknown, location: ErrorLocation, foundry: object): Error {
-  if (isWorkflowForgeError(thrown) && !fromAnotherRun(thrown, foundry)) return locatedAt(thrown, location);
+export function operationFailure(thrown: unknown, location: ErrorLocation, identity: InstanceIdentity): Error {
+  if (isWorkflowForgeError(thrown) && !stopsAnotherRun(thrown, identity)) return locatedAt(thrown, location);
   return new OperationFailedError(location, thrown);
 }
 
 // An error raised inside an operation (a nested forEach's, say) keeps the name of what raised it;
-// the index is always the workflow operation's.
+// the index is always the workflow operation's. A frozen error is left as it is.
 function locatedAt(error: WorkflowForgeError, location: ErrorLocation): WorkflowForgeError {
+  if (Object.isFrozen(error)) return error;
   const fields = error as { workflowName: string | undefined; operationName: string | undefined; operationIndex: number | undefined };
   fields.workflowName ??= location.workflowName;
   if (fields.operationIndex === undefined) {

@@ -2,7 +2,7 @@ import { abortError, neverAborted } from "./abort.js";
 import { compose, type Misuse } from "./compose.js";
 import { runCompensation, type CompensationSettings } from "./compensation.js";
 import { MiddlewareError, isSuspended, preventsCompensation, type ErrorLocation } from "./errors.js";
-import { fromAnotherRun, operationFailure } from "./run-errors.js";
+import { operationFailure, stopsAnotherRun } from "./run-errors.js";
 import { idempotencyKeyOf } from "./idempotency.js";
 import { scopedFoundry } from "./scoped-foundry.js";
 import type { Emitter, FoundryEvents } from "./events.js";
@@ -188,7 +188,7 @@ export class Run implements RunContext {
     } catch (error) {
       this.#reported = true;
       // A run that stopped to wait did not fail.
-      if (emitter.has("operationFailed") && !(isSuspended(error) && !fromAnotherRun(error, foundry))) {
+      if (emitter.has("operationFailed") && !(isSuspended(error) && !stopsAnotherRun(error, this.identity))) {
         this.#emitOperation("operationFailed", index, { error, durationMs: performance.now() - started });
       }
       throw error;
@@ -204,7 +204,7 @@ export class Run implements RunContext {
   async #fail(index: number, thrown: unknown, compensates = this.compensates): Promise<Error> {
     const { signal } = this.#request;
     const location = this.#locate(index);
-    const error = signal.aborted ? abortError(signal, location) : operationFailure(thrown, location, this.#request.foundry);
+    const error = signal.aborted ? abortError(signal, location) : operationFailure(thrown, location, this.identity);
     if (!this.#reported && !isSuspended(error)) this.#emitOperation("operationFailed", index, { error, durationMs: 0 });
     if (!compensates || preventsCompensation(error)) return error;
     return this.#compensate(index, error);
@@ -222,7 +222,11 @@ export class Run implements RunContext {
       pending,
       error,
       // foundry.idempotencyKey() in a restore is the key its operation had: a refund can name the charge.
-      foundryFor: (index) => scopedFoundry(foundry, (suffix) => idempotencyKeyOf(this.identity, index, suffix)),
+      foundryFor: (index) =>
+        scopedFoundry(foundry, {
+          idempotencyKey: (suffix) => idempotencyKeyOf(this.identity, index, suffix),
+          currentOperation: { name: workflow.operations[index]?.name ?? "", index },
+        }),
     });
   }
 

@@ -4,7 +4,6 @@ import { MiddlewareError, WorkflowTimeoutError, isSuspended } from "./errors.js"
 import { Emitter, type Listener, type SmithEvents } from "./events.js";
 import { checkForgeOptions, execute, type Foundry } from "./foundry.js";
 import { linkedSignal, neverAborted, raceAbort } from "./abort.js";
-import { raisedIn } from "./run-errors.js";
 import { requireFunction, requireOptionalBoolean, requireOptionsObject, requireTimerMs, rejectUnknownKeys } from "./internal/validate.js";
 import { silentLogger } from "./logger.js";
 import type { ForgeOptions, Logger, WorkflowContext, WorkflowMiddleware } from "./types.js";
@@ -89,8 +88,7 @@ export function createSmith(options: SmithOptions = {}): Smith {
         return output as T;
       } catch (error) {
         events.emit(isSuspended(error) ? "workflowSuspended" : "workflowFailed", { ...base, error, durationMs: performance.now() - started });
-        // The smith's own timeout is the foundry run's rejection too, for a run this one is nested in.
-        throw raisedIn(error, foundry);
+        throw error;
       }
     },
     use(layer) {

@@ -63,7 +63,7 @@ describe("foundry.idempotencyKey()", () => {
     const keys: string[] = [];
     const fail = { now: true };
     const workflow = createWorkflow("order")
-      .withOperation("charge", (_input, foundry) => void keys.push(`charge ${foundry.idempotencyKey()}`), (_data, foundry) => void keys.push(`refund ${foundry.idempotencyKey()}`))
+      .withOperation("charge", (_input, foundry) => void keys.push(`charge ${foundry.idempotencyKey()}`), (_data, foundry) => void keys.push(`refund ${foundry.idempotencyKey()} ${foundry.currentOperation?.name}`))
       .withOperation("reserve", (_input, foundry) => void keys.push(`reserve ${foundry.idempotencyKey()}`), (_data, foundry) => {
         keys.push(`release ${foundry.idempotencyKey()}`);
         if (fail.now) throw new Error("stock service down");
@@ -81,7 +81,7 @@ describe("foundry.idempotencyKey()", () => {
     fail.now = false;
     keys.length = 0;
     await createSmith().forge(workflow, foundry()).catch(() => undefined);
-    expect(keys).toEqual(["release e1/order/1", "refund e1/order/0"]);
+    expect(keys).toEqual(["release e1/order/1", "refund e1/order/0 charge"]);
   });
 
   it("gives each forEach child a key of its own, the same in its restore, apart from any key the forEach's own operation makes", async () => {

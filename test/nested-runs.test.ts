@@ -1,5 +1,22 @@
 import { describe, expect, it } from "vitest";
-import { conditional, createFoundry, createSmith, createWorkflow, delegate, forEach, ForEachChildError, isSuspended, OperationFailedError, sleep, WorkflowSuspendedError, WorkflowTimeoutError } from "../src/index.js";
+import {
+  conditional,
+  createFoundry,
+  createSmith,
+  createWorkflow,
+  delegate,
+  forEach,
+  ForEachChildError,
+  isSuspended,
+  MiddlewareError,
+  OperationFailedError,
+  OperationTimeoutError,
+  sleep,
+  timeoutMiddleware,
+  WorkflowCancelledError,
+  WorkflowSuspendedError,
+  WorkflowTimeoutError,
+} from "../src/index.js";
 import { MemoryPersistenceProvider, usePersistence } from "../src/persistence/index.js";
 import { rejectionOf, untilAborted } from "./support/promises.js";
 
@@ -85,5 +102,48 @@ describe("where an error raised inside an operation is located", () => {
     const error = await rejectionOf(createSmith().forge(workflow, createFoundry("f")));
     expect(error).toBeInstanceOf(ForEachChildError);
     expect(error).toMatchObject({ workflowName: "w", operationName: "items", operationIndex: 1, childName: "bad", childIndex: 0 });
+  });
+});
+
+describe("errors that pass through a nested run are still the outer run's own", () => {
+  // A nested run given the operation's signal rejects with that signal's reason: the outer run's.
+  const nestedOn = (signal: AbortSignal) => createFoundry("inner").withOperation("wait", (_input, _foundry, inner) => untilAborted(inner)).forge({ signal });
+
+  it("a forEach child's failure, which aborted a sibling running a nested run", async () => {
+    const workflow = createWorkflow("w")
+      .addOperation(
+        forEach("each", [
+          delegate("nested", (_input, _foundry, signal) => nestedOn(signal)),
+          delegate("fails", () => Promise.reject(new Error("boom"))),
+        ]),
+      )
+      .build();
+    expect(await rejectionOf(createSmith().forge(workflow, createFoundry("f")))).toBeInstanceOf(ForEachChildError);
+  });
+
+  it("the operation's own timeout, which aborted the nested run it was running", async () => {
+    const foundry = createFoundry("f").use(timeoutMiddleware(20)).withOperation("slow", (_input, _foundry, signal) => nestedOn(signal));
+    expect(await rejectionOf(foundry.forge())).toBeInstanceOf(OperationTimeoutError);
+  });
+
+  it("one engine error kept and thrown by runs of two foundries, as each threw it", async () => {
+    const stop = new WorkflowCancelledError({}, "stopped by policy");
+    const restored: string[] = [];
+    const workflow = createWorkflow("order")
+      .withOperation("reserve", () => "r", () => void restored.push("reserve"))
+      .withOperation("check", () => {
+        throw stop;
+      })
+      .build();
+    for (const run of [1, 2]) expect([run, await rejectionOf(createSmith().forge(workflow, createFoundry(`orders-${run}`)))]).toEqual([run, stop]);
+    expect(restored).toEqual([]);
+  });
+
+  it("a frozen engine error, left as it is", async () => {
+    const frozen: MiddlewareError = Object.freeze(new MiddlewareError({ workflowName: "elsewhere" }, "frozen"));
+    const foundry = createFoundry("f").withOperation("op", () => {
+      throw frozen;
+    });
+    expect(await rejectionOf(foundry.forge())).toBe(frozen);
   });
 });

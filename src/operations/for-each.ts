@@ -132,7 +132,7 @@ export function forEach<P extends object = any>(
 
 // Child `index` sees the forEach's idempotency key then `/#index`.
 function childFoundry<F extends Foundry<any>>(foundry: F, index: number): F {
-  return scopedFoundry(foundry, (suffix) => childIdempotencyKey(foundry.idempotencyKey(), index, suffix));
+  return scopedFoundry(foundry, { idempotencyKey: (suffix) => childIdempotencyKey(foundry.idempotencyKey(), index, suffix) });
 }
 
 function childInputs(name: string, strategy: ForEachInput, input: unknown, count: number): readonly unknown[] {

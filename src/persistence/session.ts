@@ -1,6 +1,6 @@
 import { abortError } from "../abort.js";
 import { isWorkflowForgeError, preventsCompensation, type ErrorLocation } from "../errors.js";
-import { fromAnotherRun } from "../run-errors.js";
+import { stopsAnotherRun } from "../run-errors.js";
 import { emitEvent, type Foundry } from "../foundry.js";
 import type { OperationContext, RunContext, RunStart, WorkflowInfo } from "../types.js";
 import { copyOrShallow } from "./clone.js";
@@ -168,7 +168,7 @@ export class PersistenceSession {
    */
   async failed(context: OperationContext<any>, error: unknown): Promise<void> {
     // Another run's timeout or conflict, from a workflow forged in the operation, is this operation's failure.
-    if (!this.#options.persistOnFailure || context.signal.aborted || (preventsCompensation(error) && !fromAnotherRun(error, context.foundry))) return;
+    if (!this.#options.persistOnFailure || context.signal.aborted || (preventsCompensation(error) && !stopsAnotherRun(error, context.run.identity))) return;
     const failure = storedError(error, context.index, context.operation.name);
     const location = this.#locate(context.index);
     this.#state.timeline?.finished(context.index);
