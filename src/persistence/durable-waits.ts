@@ -54,12 +54,8 @@ export class DurableWaits implements WaitHost {
     const wakeMs = this.#fix(spec);
     if (spec.kind === "event") {
       const event = await this.#receive(spec.event, signal, location);
-      const timedOut = wakeMs !== undefined && wakeMs <= this.#settings.clock.now();
-      // Once the timeout passed, an event sent after it is not received: the wait timed out first,
-      // even when no worker had looked since, so the outcome does not depend on when one polled.
-      // Before it passed, any event is (a sender whose clock runs ahead must not be ignored).
-      if (event !== undefined && !(timedOut && Date.parse(event.sentAt) > wakeMs)) return this.#consume(event);
-      if (timedOut) throw new WaitTimeoutError(location, spec.event, spec.timeoutMs ?? 0);
+      if (event !== undefined && this.#inTime(event, wakeMs)) return this.#consume(event);
+      if (this.#timedOut(wakeMs)) throw new WaitTimeoutError(location, spec.event, spec.timeoutMs ?? 0);
     } else {
       const left = (wakeMs as number) - this.#settings.clock.now();
       if (left <= 0) return input;
@@ -68,7 +64,7 @@ export class DurableWaits implements WaitHost {
         return input;
       }
     }
-    return this.#suspend(spec, signal, location);
+    return this.#suspend(spec, signal, location, wakeMs);
   }
 
   // The wake time (epoch ms) of the wait at `next`: stored when a run reached it before, else fixed now.
@@ -85,11 +81,12 @@ export class DurableWaits implements WaitHost {
     return wakeMs;
   }
 
-  async #suspend(spec: WaitSpec, signal: AbortSignal, location: ErrorLocation): Promise<unknown> {
+  async #suspend(spec: WaitSpec, signal: AbortSignal, location: ErrorLocation, wakeMs: number | undefined): Promise<unknown> {
     await this.#writes.suspend();
     if (spec.kind === "event") {
       const event = await this.#receive(spec.event, signal, location);
-      if (event !== undefined) {
+      // Too late once the waiting save outlasted the timeout: the worker that wakes the run times it out.
+      if (event !== undefined && this.#inTime(event, wakeMs)) {
         try {
           await this.#writes.reclaim();
         } catch (error) {
@@ -119,6 +116,17 @@ export class DurableWaits implements WaitHost {
     const { provider, keys, leaseTtlMs } = this.#settings;
     const receiving = pendingEvent(provider as ReceivingProvider, keys, name, this.#state.consumedEvents, signal, location);
     return leaseTtlMs === undefined ? receiving : answeredWithin(receiving, leaseTtlMs, "receive", keys, location);
+  }
+
+  #timedOut(wakeMs: number | undefined): boolean {
+    return wakeMs !== undefined && wakeMs <= this.#settings.clock.now();
+  }
+
+  // Once the timeout passed, an event sent after it is not received: the wait timed out first, even
+  // when no worker had looked since, so the outcome does not depend on when one polled. Before it
+  // passed, any event is (a sender whose clock runs ahead must not be ignored).
+  #inTime(event: DeliveredEvent, wakeMs: number | undefined): boolean {
+    return !this.#timedOut(wakeMs) || Date.parse(event.sentAt) <= (wakeMs as number);
   }
 
   // The event is this wait's output; the checkpoint that follows stores it as consumed.

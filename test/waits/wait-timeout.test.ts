@@ -1,15 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { action, createFoundry, createSmith, createWorkflow, isSuspended, waitForEvent, WaitTimeoutError } from "../../src/index.js";
-import { createRecoveryCoordinator, MemoryPersistenceProvider, signalInstance, usePersistence } from "../../src/persistence/index.js";
+import { createRecoveryCoordinator, MemoryPersistenceProvider, signalInstance, usePersistence, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
 import { createTestClock } from "../../src/persistence/testing/index.js";
 
 // waitForEvent's timeout decides by when the event was sent, not by when a worker next looked: a
 // store that only polls, or a coordinator that was down, must not turn a late event into a success.
 const hour = 3_600_000;
 
-async function waitingForPayment() {
-  const clock = createTestClock(Date.parse("2026-03-01T00:00:00Z"));
-  const provider = new MemoryPersistenceProvider();
+async function waitingForPayment(provider = new MemoryPersistenceProvider(), clock = createTestClock(Date.parse("2026-03-01T00:00:00Z"))) {
   const log: string[] = [];
   const workflow = createWorkflow("invoice")
     .addOperation(action("issue", () => void log.push("issue"), () => void log.push("void")))
@@ -64,5 +62,24 @@ describe("waitForEvent with timeoutMs", () => {
     await signalInstance(provider, { instanceId: "inv-1", workflowKey: workflow.id }, "paid", { by: "cal" });
     expect((await coordinator.resumeAll()).failed).toEqual([]);
     expect(log).toEqual(["issue", "receipt for cal"]);
+  });
+
+  it("times out when the run's waiting save outlasted the timeout and the event was sent after it", async () => {
+    const clock = createTestClock(Date.parse("2026-03-01T00:00:00Z"));
+    // The save that suspends the run takes two hours; the event is sent in the meantime.
+    class SlowStore extends MemoryPersistenceProvider {
+      override save(snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal): void {
+        if (snapshot.status === "waiting" && snapshot.revision === 2) {
+          clock.advance(2 * hour);
+          void this.deliver({ foundryExecutionId: "inv-1", workflowId: snapshot.workflowId, name: "paid", eventId: "late", payload: { by: "late" }, sentAt: new Date(clock.now()).toISOString() });
+        }
+        super.save(snapshot, signal);
+      }
+    }
+    const { log, coordinator } = await waitingForPayment(new SlowStore(), clock);
+    expect(log).toEqual(["issue"]);
+    const report = await coordinator.resumeAll();
+    expect(report.failed.map((failed) => failed.error)).toEqual([expect.any(WaitTimeoutError)]);
+    expect(log).toEqual(["issue", "void"]);
   });
 });
