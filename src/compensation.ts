@@ -50,6 +50,7 @@ export async function runCompensation(request: CompensationRequest): Promise<Err
       } catch (restoreError) {
         failures.push({ operationName: operation.name, operationIndex: index, error: restoreError });
         events?.emit("operationRestoreFailed", { ...about, error: restoreError });
+        await notifyFailure(request.observers, { pending: index, error, failure: restoreError });
         if (settings.failFast) break;
       }
       await notify(request.observers, "restored", { pending: index, error });
@@ -63,9 +64,13 @@ export async function runCompensation(request: CompensationRequest): Promise<Err
   return error;
 }
 
+async function notifyFailure(observers: readonly CompensationObserver[], progress: CompensationProgress & { readonly failure: unknown }): Promise<void> {
+  for (const observer of observers) await observer.restoreFailed?.(progress);
+}
+
 async function notify(
   observers: readonly CompensationObserver[],
-  hook: keyof CompensationObserver,
+  hook: "started" | "restored" | "completed",
   progress: CompensationProgress,
 ): Promise<void> {
   for (const observer of observers) await observer[hook]?.(progress);

@@ -51,6 +51,11 @@ export interface CompensationProgress {
  */
 export interface CompensationObserver {
   started?(progress: CompensationProgress): MaybePromise<void>;
+  /**
+   * The restore of operation `pending` failed with `failure`: called before `restored` for it, or
+   * instead, when `failFastCompensation` stops the compensation there.
+   */
+  restoreFailed?(progress: CompensationProgress & { readonly failure: unknown }): MaybePromise<void>;
   restored?(progress: CompensationProgress): MaybePromise<void>;
   completed?(progress: CompensationProgress): MaybePromise<void>;
 }

@@ -1,6 +1,5 @@
 import type { Smith } from "../smith.js";
 import type { WorkflowMiddleware } from "../types.js";
-import { reportRestoreFailure } from "./compensation-trace.js";
 import { expectOwnedRun, instrumentFoundry, isInstrumented } from "./instrument-foundry.js";
 import type { RunOwner } from "./run-trace.js";
 import type { Telemetry } from "./telemetry.js";
@@ -29,5 +28,4 @@ export function instrumentSmith(smith: Smith, telemetry: Telemetry): void {
     }
   };
   smith.use(layer);
-  smith.on("operationRestoreFailed", (event) => reportRestoreFailure(event.workflowName, event.index, event.error));
 }

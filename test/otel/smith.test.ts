@@ -55,6 +55,37 @@ describe("instrument(smith)", () => {
     expect(compensation?.attributes["workflowforge.compensation.failures"]).toBe(1);
   });
 
+  it("records a restore that stops a fail-fast compensation, and carries no failure into a later run", async () => {
+    const otel = createHarness();
+    const failFast = instrument(createSmith({ failFastCompensation: true }), otel.options);
+    await expect(failFast.forge(bookTrip("hotel"), createFoundry("Trip"))).rejects.toThrow(/no cars left/);
+    const [hotel] = otel.named("restore hotel");
+    expect(hotel?.status).toEqual({ code: SpanStatusCode.ERROR, message: "cannot undo hotel" });
+    expect(otel.named("restore flight")).toEqual([]);
+    expect(otel.named("compensate BookTrip")[0]?.attributes["workflowforge.compensation.failures"]).toBe(1);
+
+    // A failed restore on an untraced smith, then a traced run whose restores all succeed.
+    await expect(createSmith().forge(bookTrip("hotel"), createFoundry("Trip"))).rejects.toThrow(/no cars left/);
+    await expect(instrument(createSmith(), otel.options).forge(bookTrip(), createFoundry("Trip"))).rejects.toThrow(/no cars left/);
+    const later = otel.named("restore hotel").at(-1);
+    expect(later?.status.code).toBe(SpanStatusCode.UNSET);
+  });
+
+  it("puts each failed restore on its own instance's span when two instances of a workflow compensate at once", async () => {
+    const otel = createHarness();
+    const smith = instrument(createSmith(), otel.options);
+    const provider = new MemoryPersistenceProvider();
+    // Persistence's checkpoint between restores lets the two compensations interleave.
+    const run = (instanceId: string, failing?: string) => smith.forge(bookTrip(failing), usePersistence(createFoundry("Trip"), provider, { instanceId }));
+    await Promise.all([expect(run("a", "hotel")).rejects.toThrow(), expect(run("b")).rejects.toThrow()]);
+    const byInstance = (instanceId: string) => {
+      const [runSpan] = otel.named("run BookTrip").filter((span) => span.attributes["workflowforge.instance.id"] === instanceId);
+      const compensation = otel.named("compensate BookTrip").find((span) => parentOf(span) === spanId(runSpan));
+      return otel.named("restore hotel").find((span) => parentOf(span) === spanId(compensation))?.status.code;
+    };
+    expect([byInstance("a"), byInstance("b")]).toEqual([SpanStatusCode.ERROR, SpanStatusCode.UNSET]);
+  });
+
   it("instruments each foundry it runs once, and traces every run on it", async () => {
     const otel = createHarness();
     const smith = instrument(createSmith(), otel.options);
