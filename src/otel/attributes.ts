@@ -22,6 +22,8 @@ export const attr = {
   pending: "workflowforge.compensation.pending",
   restoreFailures: "workflowforge.compensation.failures",
   revision: "workflowforge.snapshot.revision",
+  waitingFor: "workflowforge.wait.event",
+  wakeAt: "workflowforge.wait.wake_at",
   outcome: "workflowforge.outcome",
   errorType: "error.type",
   codeFunction: "code.function.name",
@@ -33,6 +35,7 @@ export const events = {
   claimed: "workflowforge.claim.acquired",
   claimLost: "workflowforge.claim.lost",
   restored: "workflowforge.snapshot.restored",
+  suspended: "workflowforge.run.suspended",
 } as const;
 
 /** The annotation keys under which a run keeps its trace context in the snapshot. */

@@ -7,6 +7,7 @@ export interface Instruments {
   readonly runsStarted: Counter;
   readonly runsCompleted: Counter;
   readonly runsFailed: Counter;
+  readonly runsSuspended: Counter;
   readonly runsResumed: Counter;
   readonly operationDuration: Histogram;
   readonly checkpointDuration: Histogram;
@@ -26,6 +27,7 @@ function instrumentsOf(meter: Meter): Instruments {
     runsStarted: counter("workflowforge.run.started", "Runs started, resumed ones included"),
     runsCompleted: counter("workflowforge.run.completed", "Runs that completed every operation"),
     runsFailed: counter("workflowforge.run.failed", "Runs that ended with an error"),
+    runsSuspended: counter("workflowforge.run.suspended", "Runs that stopped at a durable wait, to be resumed when it ends"),
     runsResumed: counter("workflowforge.run.resumed", "Runs that continued an instance from a stored snapshot"),
     operationDuration: histogram("workflowforge.operation.duration", "Time an operation took, the middleware inside the instrumentation included"),
     checkpointDuration: histogram("workflowforge.checkpoint.duration", "Time from an operation's completion to its checkpoint being stored"),

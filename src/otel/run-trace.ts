@@ -4,6 +4,8 @@ import type { OperationContext, RunContext } from "../types.js";
 import { annotationKeys, attr, errorTypeOf, events, runErrorTypeOf } from "./attributes.js";
 import { CompensationTrace } from "./compensation-trace.js";
 import type { Instruments } from "./metrics.js";
+import { isSuspended, type WorkflowSuspendedError } from "../errors.js";
+import { stopsAnotherRun } from "../run-errors.js";
 import { now, recordError } from "./spans.js";
 import type { Telemetry } from "./telemetry.js";
 import { formatTraceparent, parseTraceparent } from "./traceparent.js";
@@ -125,7 +127,7 @@ export class RunTrace {
         return result;
       },
       (error: unknown) => {
-        this.finished(context, started, { value: error });
+        this.finished(context, started, this.#suspends(error) ? undefined : { value: error });
         throw error;
       },
     );
@@ -179,12 +181,19 @@ export class RunTrace {
         return result;
       },
       (error: unknown) => {
-        this.finished(context, started, { value: error });
-        recordError(span, error, errorTypeOf(error));
+        const waits = this.#suspends(error);
+        this.finished(context, started, waits ? undefined : { value: error });
+        // A durable wait is no failure: the operation's span ends as the run stops to wait.
+        if (!waits) recordError(span, error, errorTypeOf(error));
         span.end();
         throw error;
       },
     );
+  }
+
+  // Whether `error` is this run's own suspension (another instance's is an operation's failure).
+  #suspends(error: unknown): boolean {
+    return isSuspended(error) && !stopsAnotherRun(error, this.run.identity);
   }
 
   /** Metrics after operation `context` settled. */
@@ -214,6 +223,10 @@ export class RunTrace {
     const name = this.run.workflow.name;
     if (outcome.ok) {
       if (instruments.live) instruments.runsCompleted.add(1, { [attr.workflowName]: name });
+    } else if (isSuspended(outcome.error)) {
+      // Not a failure: the run waits durably, and a later run continues the instance.
+      if (instruments.live) instruments.runsSuspended.add(1, { [attr.workflowName]: name });
+      if (this.recording) span.addEvent(events.suspended, suspendedAttributes(outcome.error));
     } else {
       const type = runErrorTypeOf(outcome.error);
       if (instruments.live) {
@@ -225,4 +238,11 @@ export class RunTrace {
     }
     span.end();
   }
+}
+
+function suspendedAttributes(error: WorkflowSuspendedError): Attributes {
+  const attributes: Attributes = {};
+  if (error.waitingFor !== undefined) attributes[attr.waitingFor] = error.waitingFor;
+  if (error.wakeAt !== undefined) attributes[attr.wakeAt] = error.wakeAt.toISOString();
+  return attributes;
 }
