@@ -2,7 +2,7 @@ import { trace, type Span, type Tracer } from "@opentelemetry/api";
 import type { CompensationObserver } from "../types.js";
 import { attr, errorTypeOf } from "./attributes.js";
 import type { RunTrace } from "./run-trace.js";
-import { now, recordError } from "./spans.js";
+import { now, quietly, recordError, startSpan } from "./spans.js";
 
 /**
  * A run's compensation as a span, with a child span per restore. The engine reports progress
@@ -10,7 +10,7 @@ import { now, recordError } from "./spans.js";
  * report to its own.
  */
 export class CompensationTrace {
-  readonly #tracer: Tracer;
+  readonly #telemetry: { readonly tracer: Tracer };
   readonly #run: RunTrace;
   #span: Span | undefined;
   #mark = 0;
@@ -18,32 +18,44 @@ export class CompensationTrace {
   // The index whose restore failed and already has its span.
   #failed: number | undefined;
 
-  constructor(tracer: Tracer, run: RunTrace) {
-    this.#tracer = tracer;
+  constructor(telemetry: { readonly tracer: Tracer }, run: RunTrace) {
+    this.#telemetry = telemetry;
     this.#run = run;
   }
 
+  // Each hook is quiet: a hook that throws would stop the compensation, and the restores with it.
   observer(): CompensationObserver {
     return {
-      started: ({ pending }) => {
-        const run = this.#run;
-        if (!run.span.isRecording()) return;
-        this.#mark = now();
-        const name = run.run.workflow.name;
-        this.#span = this.#tracer.startSpan(`compensate ${name}`, { startTime: this.#mark, attributes: { [attr.workflowName]: name, [attr.pending]: pending } }, run.context);
-      },
-      restoreFailed: ({ pending, failure }) => {
-        this.#restoreSpan(pending, { failure });
-        this.#failed = pending;
-      },
-      restored: ({ pending }) => {
-        if (this.#failed === pending) this.#failed = undefined;
-        else this.#restoreSpan(pending, undefined);
-      },
-      completed: () => {
-        this.end();
-      },
+      started: ({ pending }) => quietly("tracing a compensation", () => this.#started(pending), undefined),
+      restoreFailed: ({ pending, failure }) =>
+        quietly(
+          "tracing a restore",
+          () => {
+            this.#failed = pending;
+            this.#restoreSpan(pending, { failure });
+          },
+          undefined,
+        ),
+      restored: ({ pending }) =>
+        quietly(
+          "tracing a restore",
+          () => {
+            if (this.#failed === pending) this.#failed = undefined;
+            else this.#restoreSpan(pending, undefined);
+          },
+          undefined,
+        ),
+      completed: () => this.end(),
     };
+  }
+
+  #started(pending: number): void {
+    const run = this.#run;
+    run.open();
+    if (!run.recording) return;
+    this.#mark = now();
+    const name = run.run.workflow.name;
+    this.#span = startSpan(this.#telemetry, `compensate ${name}`, { startTime: this.#mark, attributes: { [attr.workflowName]: name, [attr.pending]: pending } }, run.context);
   }
 
   // The span of operation `index`'s restore, from the previous report to now.
@@ -53,7 +65,7 @@ export class CompensationTrace {
     const at = now();
     const operation = this.#run.run.workflow.operations[index];
     const attributes = { [attr.operationName]: operation?.name ?? "", [attr.operationIndex]: index };
-    const restore = this.#tracer.startSpan(`restore ${operation?.name ?? index}`, { startTime: this.#mark, attributes }, trace.setSpan(this.#run.context, span));
+    const restore = startSpan(this.#telemetry, `restore ${operation?.name ?? index}`, { startTime: this.#mark, attributes }, trace.setSpan(this.#run.context, span));
     if (failed !== undefined) {
       this.#failures++;
       recordError(restore, failed.failure, errorTypeOf(failed.failure));
@@ -67,7 +79,13 @@ export class CompensationTrace {
     const span = this.#span;
     if (span === undefined) return;
     this.#span = undefined;
-    if (this.#failures > 0) span.setAttribute(attr.restoreFailures, this.#failures);
-    span.end();
+    quietly(
+      "ending a compensation's span",
+      () => {
+        if (this.#failures > 0) span.setAttribute(attr.restoreFailures, this.#failures);
+        span.end();
+      },
+      undefined,
+    );
   }
 }

@@ -1,4 +1,5 @@
 import { createNoopMeter, metrics, type Counter, type Histogram, type Meter, type MeterProvider } from "@opentelemetry/api";
+import { quietly } from "./spans.js";
 
 /** The instruments every instrumented run reports to. Names and units are listed in docs/otel.md. */
 export interface Instruments {
@@ -18,10 +19,14 @@ export interface Instruments {
 // Buckets for durations in seconds, from a millisecond step to a minute-long one.
 const buckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
+// An instrument whose SDK throws never breaks the run it measures.
+const safeCounter = (counter: Counter): Counter => ({ add: (value, attributes) => quietly("a counter", () => counter.add(value, attributes), undefined) });
+const safeHistogram = (histogram: Histogram): Histogram => ({ record: (value, attributes) => quietly("a histogram", () => histogram.record(value, attributes), undefined) });
+
 function instrumentsOf(meter: Meter): Instruments {
-  const counter = (name: string, description: string): Counter => meter.createCounter(name, { description, unit: "{run}" });
+  const counter = (name: string, description: string, unit = "{run}"): Counter => safeCounter(meter.createCounter(name, { description, unit }));
   const histogram = (name: string, description: string): Histogram =>
-    meter.createHistogram(name, { description, unit: "s", advice: { explicitBucketBoundaries: buckets } });
+    safeHistogram(meter.createHistogram(name, { description, unit: "s", advice: { explicitBucketBoundaries: buckets } }));
   return {
     live: meter !== createNoopMeter(),
     runsStarted: counter("workflowforge.run.started", "Runs started, resumed ones included"),
@@ -31,8 +36,8 @@ function instrumentsOf(meter: Meter): Instruments {
     runsResumed: counter("workflowforge.run.resumed", "Runs that continued an instance from a stored snapshot"),
     operationDuration: histogram("workflowforge.operation.duration", "Time an operation took, the middleware inside the instrumentation included"),
     checkpointDuration: histogram("workflowforge.checkpoint.duration", "Time from an operation's completion to its checkpoint being stored"),
-    claimsLost: meter.createCounter("workflowforge.claim.lost", { description: "Runs stopped because another worker took their instance over", unit: "{claim}" }),
-    deadLetters: meter.createCounter("workflowforge.dead_letter.stored", { description: "Instances stored as dead letters after their last attempt", unit: "{instance}" }),
+    claimsLost: counter("workflowforge.claim.lost", "Runs stopped because another worker took their instance over", "{claim}"),
+    deadLetters: counter("workflowforge.dead_letter.stored", "Instances stored as dead letters after their last attempt", "{instance}"),
   };
 }
 
@@ -57,7 +62,7 @@ export class MeterSource {
     const provider = this.#fixed ?? metrics.getMeterProvider();
     if (this.#instruments === undefined || provider !== this.#provider) {
       this.#provider = provider;
-      this.#instruments = instrumentsOf(provider.getMeter(this.#name, this.#version));
+      this.#instruments = quietly("getMeter", () => instrumentsOf(provider.getMeter(this.#name, this.#version)), undefined) ?? instrumentsOf(createNoopMeter());
     }
     return this.#instruments;
   }

@@ -6,7 +6,7 @@ import { CompensationTrace } from "./compensation-trace.js";
 import type { Instruments } from "./metrics.js";
 import { isSuspended, type WorkflowSuspendedError } from "../errors.js";
 import { stopsAnotherRun } from "../run-errors.js";
-import { now, recordError } from "./spans.js";
+import { now, quietly, recordError, startSpan } from "./spans.js";
 import type { Telemetry } from "./telemetry.js";
 import { formatTraceparent, parseTraceparent } from "./traceparent.js";
 
@@ -93,13 +93,13 @@ export class RunTrace {
     if (workflow.version !== undefined) attributes[attr.workflowVersion] = workflow.version;
     if (stored !== undefined) attributes[attr.resumed] = true;
     if (this.#attempt !== undefined) attributes[attr.attempt] = this.#attempt;
-    const span = this.#telemetry.tracer.startSpan(`run ${workflow.name}`, { startTime: this.#started, attributes, links }, parent);
+    const span = startSpan(this.#telemetry, `run ${workflow.name}`, { startTime: this.#started, attributes, links }, parent);
     this.#span = span;
     this.#context = trace.setSpan(parent, span);
-    this.recording = span.isRecording();
+    this.recording = quietly("Span.isRecording", () => span.isRecording(), false);
     if (stored === undefined) this.#storeContext(span);
     const claim = this.#claim;
-    if (typeof claim === "object" && this.recording) span.addEvent(events.claimed, { [attr.revision]: claim.revision }, claim.at);
+    if (typeof claim === "object" && this.recording) quietly("Span.addEvent", () => span.addEvent(events.claimed, { [attr.revision]: claim.revision }, claim.at), undefined);
     return span;
   }
 
@@ -111,7 +111,8 @@ export class RunTrace {
     if (this.#executed > 0 || this.#claim !== undefined) return;
     const claim = { at: now(), revision };
     this.#claim = this.#span === undefined ? claim : "noted";
-    if (this.#span !== undefined && this.recording) this.#span.addEvent(events.claimed, { [attr.revision]: revision }, claim.at);
+    const span = this.#span;
+    if (span !== undefined && this.recording) quietly("Span.addEvent", () => span.addEvent(events.claimed, { [attr.revision]: revision }, claim.at), undefined);
   }
 
   /** Runs the operation at `context` through the inner layers, traced and measured as configured. */
@@ -134,12 +135,12 @@ export class RunTrace {
   }
 
   #storeContext(span: Span): void {
-    const spanContext = span.spanContext();
-    const traceparent = formatTraceparent(spanContext);
+    const spanContext = quietly("Span.spanContext", () => span.spanContext(), undefined);
+    const traceparent = spanContext === undefined ? undefined : formatTraceparent(spanContext);
     if (traceparent === undefined) return;
     try {
       this.run.annotations.set(annotationKeys.traceparent, traceparent);
-      const state = spanContext.traceState?.serialize();
+      const state = spanContext?.traceState?.serialize();
       if (state !== undefined && state !== "") this.run.annotations.set(annotationKeys.tracestate, state);
     } catch (error) {
       this.#foundry.logger.warn(`workflowforge/otel: could not store the trace context of ${this.run.workflow.name}`, error);
@@ -149,7 +150,8 @@ export class RunTrace {
   #markResumed(): void {
     if (this.#resumed) return;
     this.#resumed = true;
-    if (this.#span?.isRecording() === true) this.#span.setAttribute(attr.resumed, true);
+    const span = this.#span;
+    if (span !== undefined && this.recording) quietly("Span.setAttribute", () => span.setAttribute(attr.resumed, true), undefined);
     if (this.instruments.live) this.instruments.runsResumed.add(1, { [attr.workflowName]: this.run.workflow.name });
   }
 
@@ -158,7 +160,7 @@ export class RunTrace {
     const span = this.span;
     this.#skipped++;
     this.#markResumed();
-    if (this.recording) span.addEvent(events.skipped, { [attr.operationName]: operationName, [attr.operationIndex]: index });
+    if (this.recording) quietly("Span.addEvent", () => span.addEvent(events.skipped, { [attr.operationName]: operationName, [attr.operationIndex]: index }), undefined);
   }
 
   /** Runs the operation at `context` inside its span (the caller checked {@link recording}). */
@@ -170,22 +172,22 @@ export class RunTrace {
     if (this.#executed++ === 0 && this.#resumed) {
       // The first operation after a resume is the one an earlier run may have started: operations run at least once.
       attributes[attr.rerun] = true;
-      if (this.#skipped > 0) this.span.setAttribute(attr.resumedFrom, index);
+      const run = this.span;
+      if (this.#skipped > 0) quietly("Span.setAttribute", () => run.setAttribute(attr.resumedFrom, index), undefined);
     }
-    const span = this.#telemetry.tracer.startSpan(`operation ${operation.name}`, { attributes }, this.context);
+    const span = startSpan(this.#telemetry, `operation ${operation.name}`, { attributes }, this.context);
     const started = this.instruments.live ? now() : 0;
     return contexts.with(trace.setSpan(this.context, span), next).then(
       (result) => {
         this.finished(context, started, undefined);
-        span.end();
+        quietly("Span.end", () => span.end(), undefined);
         return result;
       },
       (error: unknown) => {
         const waits = this.#suspends(error);
         this.finished(context, started, waits ? undefined : { value: error });
         // A durable wait is no failure: the operation's span ends as the run stops to wait.
-        if (!waits) recordError(span, error, errorTypeOf(error));
-        span.end();
+        quietly("ending a span", () => endWith(span, waits ? undefined : { error }), undefined);
         throw error;
       },
     );
@@ -206,7 +208,7 @@ export class RunTrace {
 
   /** The run's compensation, started on first use. */
   get compensation(): CompensationTrace {
-    this.#compensation ??= new CompensationTrace(this.#telemetry.tracer, this);
+    this.#compensation ??= new CompensationTrace(this.#telemetry, this);
     return this.#compensation;
   }
 
@@ -217,6 +219,10 @@ export class RunTrace {
   end(outcome: { readonly ok: true } | { readonly ok: false; readonly error: unknown }): void {
     if (this.#ended) return;
     this.#ended = true;
+    quietly("ending a run's span", () => this.#end(outcome), undefined);
+  }
+
+  #end(outcome: { readonly ok: true } | { readonly ok: false; readonly error: unknown }): void {
     const span = this.span;
     this.#compensation?.end();
     const { instruments } = this;
@@ -245,4 +251,9 @@ function suspendedAttributes(error: WorkflowSuspendedError): Attributes {
   if (error.waitingFor !== undefined) attributes[attr.waitingFor] = error.waitingFor;
   if (error.wakeAt !== undefined) attributes[attr.wakeAt] = error.wakeAt.toISOString();
   return attributes;
+}
+
+function endWith(span: Span, failure: { readonly error: unknown } | undefined): void {
+  if (failure !== undefined) recordError(span, failure.error, errorTypeOf(failure.error));
+  span.end();
 }

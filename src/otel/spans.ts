@@ -1,4 +1,4 @@
-import { SpanStatusCode, type Span } from "@opentelemetry/api";
+import { diag, INVALID_SPAN_CONTEXT, SpanStatusCode, trace, type Context, type Span, type SpanOptions, type Tracer } from "@opentelemetry/api";
 import { attr } from "./attributes.js";
 
 /** Epoch milliseconds with sub-millisecond precision, the time input every span here gets. */
@@ -11,4 +11,27 @@ export function recordError(span: Span, error: unknown, type: string): void {
   if (error instanceof Error) span.recordException(error);
   else span.recordException(String(error));
   span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+}
+
+/**
+ * Runs `report` (calls into the OpenTelemetry SDK) so that an SDK that throws never breaks the run
+ * it reports on: the error goes to OpenTelemetry's own diagnostic logger, as instrumentations do.
+ */
+export function quietly<T>(what: string, report: () => T, instead: T): T {
+  try {
+    return report();
+  } catch (error) {
+    diag.warn(`workflowforge/otel: ${what} threw`, error);
+    return instead;
+  }
+}
+
+/** `telemetry.tracer.startSpan(...)`, or a span that records nothing when the SDK throws. */
+export function startSpan(telemetry: { readonly tracer: Tracer }, name: string, options: SpanOptions, context: Context): Span {
+  try {
+    return telemetry.tracer.startSpan(name, options, context);
+  } catch (error) {
+    diag.warn(`workflowforge/otel: starting the span "${name}" threw`, error);
+    return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+  }
 }
