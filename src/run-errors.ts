@@ -17,6 +17,11 @@ export function stopsAnotherRun(error: unknown, identity: InstanceIdentity): boo
   return error.code === "WORKFLOW_TIMEOUT";
 }
 
+/** True when `error` is the suspension of the run of `identity` itself: it stopped to wait, and nothing failed. */
+export function suspendsRun(error: unknown, identity: InstanceIdentity): boolean {
+  return isSuspended(error) && !stopsAnotherRun(error, identity);
+}
+
 /**
  * What the run of `identity` rejects with when the operation at `location` failed with `thrown`
  * (its signal not aborted): an engine error of its own as it is, located where it does not say (a

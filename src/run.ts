@@ -2,7 +2,7 @@ import { abortError, neverAborted } from "./abort.js";
 import { compose, type Misuse } from "./compose.js";
 import { runCompensation, type CompensationSettings } from "./compensation.js";
 import { MiddlewareError, isSuspended, preventsCompensation, type ErrorLocation } from "./errors.js";
-import { operationFailure, stopsAnotherRun } from "./run-errors.js";
+import { operationFailure, suspendsRun } from "./run-errors.js";
 import { idempotencyKeyOf } from "./idempotency.js";
 import { scopedFoundry } from "./scoped-foundry.js";
 import type { Emitter, FoundryEvents } from "./events.js";
@@ -188,7 +188,7 @@ export class Run implements RunContext {
     } catch (error) {
       this.#reported = true;
       // A run that stopped to wait did not fail.
-      if (emitter.has("operationFailed") && !(isSuspended(error) && !stopsAnotherRun(error, this.identity))) {
+      if (emitter.has("operationFailed") && !suspendsRun(error, this.identity)) {
         this.#emitOperation("operationFailed", index, { error, durationMs: performance.now() - started });
       }
       throw error;

@@ -5,7 +5,7 @@ import { annotationKeys, attr, errorTypeOf, events, runErrorTypeOf } from "./att
 import { CompensationTrace } from "./compensation-trace.js";
 import type { Instruments } from "./metrics.js";
 import { isSuspended, type WorkflowSuspendedError } from "../errors.js";
-import { stopsAnotherRun } from "../run-errors.js";
+import { suspendsRun } from "../run-errors.js";
 import { now, quietly, recordError, startSpan } from "./spans.js";
 import type { Telemetry } from "./telemetry.js";
 import { formatTraceparent, parseTraceparent } from "./traceparent.js";
@@ -128,7 +128,7 @@ export class RunTrace {
         return result;
       },
       (error: unknown) => {
-        this.finished(context, started, this.#suspends(error) ? undefined : { value: error });
+        this.finished(context, started, suspendsRun(error, this.run.identity) ? undefined : { value: error });
         throw error;
       },
     );
@@ -184,7 +184,7 @@ export class RunTrace {
         return result;
       },
       (error: unknown) => {
-        const waits = this.#suspends(error);
+        const waits = suspendsRun(error, this.run.identity);
         this.finished(context, started, waits ? undefined : { value: error });
         // A durable wait is no failure: the operation's span ends as the run stops to wait.
         quietly("ending a span", () => endWith(span, waits ? undefined : { error }), undefined);
@@ -193,10 +193,6 @@ export class RunTrace {
     );
   }
 
-  // Whether `error` is this run's own suspension (another instance's is an operation's failure).
-  #suspends(error: unknown): boolean {
-    return isSuspended(error) && !stopsAnotherRun(error, this.run.identity);
-  }
 
   /** Metrics after operation `context` settled. */
   finished(context: OperationContext<any>, started: number, failure: { readonly value: unknown } | undefined): void {

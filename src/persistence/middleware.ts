@@ -1,6 +1,6 @@
 import { abortError, neverAborted } from "../abort.js";
-import { MiddlewareError, isSuspended, type ErrorLocation } from "../errors.js";
-import { stopsAnotherRun } from "../run-errors.js";
+import { MiddlewareError, type ErrorLocation } from "../errors.js";
+import { suspendsRun } from "../run-errors.js";
 import { hasGeneratedExecutionId, type Foundry } from "../foundry.js";
 import { requireFunction } from "../internal/validate.js";
 import type { OperationContext, OperationMiddleware, RunContext } from "../types.js";
@@ -76,7 +76,7 @@ function persistenceMiddleware(provider: WorkflowPersistenceProvider, options: S
     } catch (error) {
       // A run that stopped to wait stored that already: nothing failed. (A run nested in the
       // operation that suspended is that operation's failure: recorded as one.)
-      if (isSuspended(error) && !stopsAnotherRun(error, context.run.identity)) throw error;
+      if (suspendsRun(error, context.run.identity)) throw error;
       // A run that lost its claim writes nothing more: another process owns the instance now.
       if (session.lost !== undefined) throw await explainConflict(provider, session.keys, session.lost, locationOf(context), options.leaseTtlMs);
       // Stopped by a shutdown past its deadline: the last checkpoint stays, and the claim goes back.
