@@ -1,6 +1,9 @@
 import { WorkflowAbortedError, isWorkflowForgeError, type ErrorLocation } from "./errors.js";
 import { nodeBuiltin } from "./internal/node-builtin.js";
 
+// Looked up once: linkedSignal marks a new source per timed operation, forEach and leased run.
+let setMaxListeners: ((count: number, ...targets: EventTarget[]) => void) | undefined;
+
 /**
  * Lets `signal` take any number of listeners without Node.js printing a
  * MaxListenersExceededWarning (its limit is ten): for the signals this library shares between
@@ -8,7 +11,8 @@ import { nodeBuiltin } from "./internal/node-builtin.js";
  * run ends. Returns `signal`.
  */
 export function sharedSignal(signal: AbortSignal): AbortSignal {
-  nodeBuiltin<{ setMaxListeners: (count: number, ...targets: EventTarget[]) => void }>("node:events")?.setMaxListeners?.(0, signal);
+  setMaxListeners ??= nodeBuiltin<{ setMaxListeners: (count: number, ...targets: EventTarget[]) => void }>("node:events")?.setMaxListeners ?? (() => undefined);
+  setMaxListeners(0, signal);
   return signal;
 }
 
