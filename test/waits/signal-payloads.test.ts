@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { action, createFoundry, createSmith, createWorkflow, isSuspended, waitForEvent } from "../../src/index.js";
-import { createRecoveryCoordinator, MemoryPersistenceProvider, SnapshotSerializationError, usePersistence, type SnapshotCodec, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
+import { createRecoveryCoordinator, MemoryPersistenceProvider, SnapshotSerializationError, SnapshotTooLargeError, usePersistence, type SnapshotCodec, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
 import { FilePersistenceProvider } from "../../src/persistence/providers/file/index.js";
 import { SqlitePersistenceProvider } from "../../src/persistence/providers/sqlite.js";
 import { rejectionOf } from "../support/promises.js";
@@ -72,6 +72,31 @@ describe.each(Object.keys(providers))("signal payloads on the %s provider", (nam
     await coordinator.signal("o-1", workflow.id, "paid", nested(99));
     expect((await coordinator.resumeAll()).failed).toEqual([]);
     expect(outputs).toEqual([nested(99)]);
+  });
+
+  it("refuses a payload larger than a snapshot may hold with SnapshotTooLargeError, storing nothing; a smaller one is consumed", async () => {
+    const provider = open();
+    const { workflow, coordinator, outputs } = await waitingInstance(provider);
+    // The default codec's limit is 4 MiB: the wait would put this into the run's snapshot, which
+    // could then never be saved again.
+    const refused = await rejectionOf<SnapshotTooLargeError>(coordinator.signal("o-1", workflow.id, "paid", { blob: "x".repeat(5 * 1024 * 1024) }));
+    expect(refused).toBeInstanceOf(SnapshotTooLargeError);
+    expect(refused.code).toBe("SNAPSHOT_TOO_LARGE");
+    expect(refused.maxBytes).toBe(4 * 1024 * 1024);
+    expect(refused.message).toContain('"o-1"');
+    expect(await provider.receive?.({ foundryExecutionId: "o-1", workflowId: workflow.id }, "paid")).toEqual([]);
+    await coordinator.signal("o-1", workflow.id, "paid", { blob: "x".repeat(1024 * 1024) });
+    expect((await coordinator.resumeAll()).failed).toEqual([]);
+    expect(outputs).toEqual([{ blob: "x".repeat(1024 * 1024) }]);
+  });
+
+  it("refuses a payload whose UTF-8 bytes, not its characters, are over the limit", async () => {
+    const provider = open();
+    const { workflow, coordinator } = await waitingInstance(provider);
+    // 1.5 million characters of three UTF-8 bytes each: 4.5 MB stored.
+    const refused = await rejectionOf(coordinator.signal("o-1", workflow.id, "paid", "€".repeat(1_500_000)));
+    expect(refused).toBeInstanceOf(SnapshotTooLargeError);
+    expect(await provider.receive?.({ foundryExecutionId: "o-1", workflowId: workflow.id }, "paid")).toEqual([]);
   });
 
   it("accepts what the provider's custom codec stores, and the wait outputs it as that codec reads it", async () => {

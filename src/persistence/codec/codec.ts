@@ -27,7 +27,8 @@ export interface SnapshotCodecOptions {
   readonly maxSnapshotBytes?: number;
 }
 
-const defaultMaxSnapshotBytes = 4 * 1024 * 1024;
+/** The default codec's `maxSnapshotBytes`. */
+export const defaultMaxSnapshotBytes = 4 * 1024 * 1024;
 const version = "wf1";
 // The header is read by hand rather than by /^wf1:([0-9a-f]{8}):(0|[1-9][0-9]{0,15}):/, which
 // it matches exactly: on text of 1,000 characters and more V8 runs a regular expression through
@@ -95,7 +96,8 @@ export function encodeValue(value: unknown, path = ""): string {
 /**
  * {@link encodeValue} of an event's payload, checked at the depth it will be stored at: a wait
  * outputs it, and the snapshot stores it as its `lastOutput`, one level down. A payload the
- * snapshot could not hold is refused when it is sent, not when a wait consumes it.
+ * snapshot could not hold is refused when it is sent, not when a wait consumes it. Its size is not
+ * checked here: see `encodePayload` in providers/stored.ts.
  */
 export function encodePayloadValue(payload: unknown): string {
   return encodeWithin(payload, "payload", 1);

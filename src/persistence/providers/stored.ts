@@ -1,5 +1,5 @@
 import { isWorkflowForgeError, messageOf } from "../../errors.js";
-import { decodeValue, defaultSnapshotCodec, encodePayloadValue, type SnapshotCodec } from "../codec/codec.js";
+import { decodeValue, defaultMaxSnapshotBytes, defaultSnapshotCodec, encodePayloadValue, type SnapshotCodec } from "../codec/codec.js";
 import { SnapshotCorruptedError, SnapshotSerializationError, type SnapshotKeys } from "../errors.js";
 import type { DeliveredEvent } from "../mailbox.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
@@ -53,10 +53,25 @@ function payloadCarrier(event: DeliveredEvent): WorkflowExecutionSnapshot {
 /**
  * The text an event's payload is stored as: {@link encodePayloadValue}'s with the default codec, so Date,
  * Map, BigInt and the rest round-trip; with a custom codec, its encoding of a snapshot carrying the
- * payload. Throws as encoding a snapshot does (`SnapshotSerializationError`), before anything is written.
+ * payload. Throws as encoding a snapshot does (`SnapshotSerializationError`, `SnapshotTooLargeError`),
+ * before anything is written.
  */
 export function encodePayload(codec: SnapshotCodec, event: DeliveredEvent): string {
-  return codec === defaultSnapshotCodec ? encodePayloadValue(event.payload) : encodeForStorage(codec, payloadCarrier(event));
+  if (codec !== defaultSnapshotCodec) return encodeForStorage(codec, payloadCarrier(event));
+  const text = encodePayloadValue(event.payload);
+  refuseOversized(text, event);
+  return text;
+}
+
+// The default codec stores a payload without a snapshot around it, so nothing above checked its size;
+// but a wait outputs it into its run's snapshot, and a payload no snapshot can hold would fail every
+// resume of that run. It is refused as a custom codec refuses it: by encoding the carrier, whose size
+// check is exact. That is only needed near the limit: UTF-8 takes at most 3 bytes per UTF-16 unit, JSON
+// at most 6 per character of the carrier's strings, and 1 KiB covers its field names and numbers.
+function refuseOversized(text: string, event: DeliveredEvent): void {
+  const strings = event.foundryExecutionId.length + event.workflowId.length + event.name.length + 2 * event.sentAt.length;
+  if (3 * text.length + 6 * strings + 1024 <= defaultMaxSnapshotBytes) return;
+  defaultSnapshotCodec.encode(payloadCarrier(event));
 }
 
 /** The payload `text` holds, as {@link encodePayload} wrote it for `keys`; `SnapshotCorruptedError` naming them when it does not decode. */

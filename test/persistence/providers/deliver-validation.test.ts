@@ -1,7 +1,7 @@
 import { PGlite } from "@electric-sql/pglite";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MemoryPersistenceProvider, type DeliveredEvent, type WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
+import { MemoryPersistenceProvider, SnapshotTooLargeError, type DeliveredEvent, type WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
 import { PostgresPersistenceProvider } from "../../../src/persistence/providers/postgres.js";
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
 import { deliveredEvent, randomKeys } from "../../../src/persistence/testing/fixtures.js";
@@ -38,5 +38,14 @@ describe.each(providers)("%s deliver()", (_name, create) => {
     await expect(deliver(null)).rejects.toBeInstanceOf(TypeError);
     expect(await provider.receive?.(keys, event.name)).toEqual([]);
     expect(await deliver(event)).toBe(true);
+  });
+
+  it("refuses a payload no snapshot with the default codec can hold (over 4 MiB) with SnapshotTooLargeError, storing nothing", async () => {
+    const provider = create();
+    const keys = randomKeys();
+    const event = { ...deliveredEvent(keys), payload: { blob: "x".repeat(4 * 1024 * 1024) } };
+    await expect(Promise.resolve().then(() => provider.deliver?.(event))).rejects.toBeInstanceOf(SnapshotTooLargeError);
+    expect(await provider.receive?.(keys, event.name)).toEqual([]);
+    expect(await provider.deliver?.({ ...event, payload: { blob: "x".repeat(4 * 1024 * 1024 - 2048) } })).toBe(true);
   });
 });

@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { RESP_TYPES, createClient } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SnapshotTooLargeError } from "../../../src/persistence/errors.js";
 import type { ClaimRequest } from "../../../src/persistence/provider.js";
 import type { DeliveredEvent } from "../../../src/persistence/mailbox.js";
 import type { WorkflowExecutionSnapshot } from "../../../src/persistence/snapshot.js";
@@ -294,6 +295,13 @@ describeWithServer("RedisPersistenceProvider mailbox on a real redis-server", se
       const [value] = await admin.hvals(`${keyPrefix}e:${member(keys)}`);
       expect(value).toMatch(/\ncustom:\{/);
       expect((await provider.receive(keys, "approved")).map((event) => event.payload)).toEqual([{ by: "ann" }]);
+    });
+
+    it("refuses a payload over the default codec's 4 MiB snapshot limit with SnapshotTooLargeError, storing nothing", async () => {
+      const provider = new RedisPersistenceProvider({ client: admin, keyPrefix: prefix() });
+      const keys = { foundryExecutionId: `i-${randomUUID()}`, workflowId: "w" };
+      await expect(provider.deliver(eventFor(keys, "approved", { blob: "x".repeat(4 * 1024 * 1024) }))).rejects.toBeInstanceOf(SnapshotTooLargeError);
+      expect(await provider.receive(keys, "approved")).toEqual([]);
     });
 
     it("keeps names and eventIds that differ only in lone surrogates apart, and takes 10,000-character ones", async () => {
