@@ -53,8 +53,8 @@ export class DurableWaits implements WaitHost {
     if (spec.kind === "event") this.#requireMailbox(location);
     const wakeMs = this.#fix(spec);
     if (spec.kind === "event") {
-      const event = await this.#receive(spec.event, signal, location);
-      if (event !== undefined && this.#inTime(event, wakeMs)) return this.#consume(event);
+      const event = await this.#receive(spec.event, signal, location, wakeMs);
+      if (event !== undefined) return this.#consume(event);
       if (this.#timedOut(wakeMs)) throw new WaitTimeoutError(location, spec.event, spec.timeoutMs ?? 0);
     } else {
       const left = (wakeMs as number) - this.#settings.clock.now();
@@ -84,9 +84,9 @@ export class DurableWaits implements WaitHost {
   async #suspend(spec: WaitSpec, signal: AbortSignal, location: ErrorLocation, wakeMs: number | undefined): Promise<unknown> {
     await this.#writes.suspend();
     if (spec.kind === "event") {
-      const event = await this.#receive(spec.event, signal, location);
-      // Too late once the waiting save outlasted the timeout: the worker that wakes the run times it out.
-      if (event !== undefined && this.#inTime(event, wakeMs)) {
+      // None in time once the waiting save outlasted the timeout: the worker that wakes the run times it out.
+      const event = await this.#receive(spec.event, signal, location, wakeMs);
+      if (event !== undefined) {
         try {
           await this.#writes.reclaim();
         } catch (error) {
@@ -109,12 +109,15 @@ export class DurableWaits implements WaitHost {
     return new WorkflowSuspendedError({ ...location, instanceId: keys.foundryExecutionId, workflowKey: keys.workflowId, wakeAt: wakeAt === undefined ? undefined : new Date(wakeAt), waitingFor });
   }
 
-  // Called after #requireMailbox, which checked that the provider receives events. A leased run
-  // gives the read at most one lease: it must settle within about one even when the store hangs
-  // (after the waiting save no lease keeper guards it). Failing, the run fails as on any store error.
-  #receive(name: string, signal: AbortSignal, location: ErrorLocation): Promise<DeliveredEvent | undefined> {
+  // The first unconsumed event in time for the wait waking at `wakeMs`: a late one stored before an
+  // in-time one must not hide it. Called after #requireMailbox, which checked that the provider
+  // receives events. A leased run gives the read at most one lease: it must settle within about one
+  // even when the store hangs (after the waiting save no lease keeper guards it). Failing, the run
+  // fails as on any store error.
+  #receive(name: string, signal: AbortSignal, location: ErrorLocation, wakeMs: number | undefined): Promise<DeliveredEvent | undefined> {
     const { provider, keys, leaseTtlMs } = this.#settings;
-    const receiving = pendingEvent(provider as ReceivingProvider, keys, name, this.#state.consumedEvents, signal, location);
+    const inTime = (event: DeliveredEvent): boolean => this.#inTime(event, wakeMs);
+    const receiving = pendingEvent(provider as ReceivingProvider, keys, name, this.#state.consumedEvents, signal, location, inTime);
     return leaseTtlMs === undefined ? receiving : answeredWithin(receiving, leaseTtlMs, "receive", keys, location);
   }
 

@@ -20,13 +20,17 @@ export interface DeliveredEvent {
 }
 
 /**
- * The first of `events` (oldest first, as `receive` returns them) that no wait consumed yet: what
- * the next wait for their name receives.
+ * The first of `events` (oldest first, as `receive` returns them) that no wait consumed yet and
+ * that `accept` (default: any) takes: what the next wait for their name receives.
  */
-export function nextEvent(events: readonly DeliveredEvent[], consumed: readonly string[] | undefined): DeliveredEvent | undefined {
-  if (consumed === undefined || consumed.length === 0) return events[0];
+export function nextEvent(
+  events: readonly DeliveredEvent[],
+  consumed: readonly string[] | undefined,
+  accept?: (event: DeliveredEvent) => boolean,
+): DeliveredEvent | undefined {
+  if ((consumed === undefined || consumed.length === 0) && accept === undefined) return events[0];
   const taken = new Set(consumed);
-  return events.find((event) => !taken.has(event.eventId));
+  return events.find((event) => !taken.has(event.eventId) && (accept === undefined || accept(event)));
 }
 
 /** The instance keys of `event`. */
@@ -44,7 +48,8 @@ export function receivesEvents(provider: WorkflowPersistenceProvider): provider 
 
 /**
  * What the next wait for `name` of the instance `keys` receives: the first event of that name its
- * waits have not consumed (`consumed`), read from the mailbox through the typed provider call.
+ * waits have not consumed (`consumed`) and `accept` takes, read from the mailbox through the typed
+ * provider call.
  */
 export async function pendingEvent(
   provider: ReceivingProvider,
@@ -53,7 +58,8 @@ export async function pendingEvent(
   consumed: readonly string[] | undefined,
   signal: AbortSignal,
   location?: ErrorLocation,
+  accept?: (event: DeliveredEvent) => boolean,
 ): Promise<DeliveredEvent | undefined> {
   const events = await callProvider({ call: "receive", keys, location }, () => provider.receive(keys, name, signal));
-  return nextEvent(events, consumed);
+  return nextEvent(events, consumed, accept);
 }
