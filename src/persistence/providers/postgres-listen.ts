@@ -44,7 +44,13 @@ export function listenerOf(client: object): ((channel: string, listener: () => v
       throwIfAborted(signal);
       // Unquoted: PGlite 0.2 matches notifications to the name as given, and the channel is a plain
       // lowercase identifier, which quoting would not change.
-      return stopOnAbort(await (pglite as ListeningPGlite).listen(channel, () => listener()), signal);
+      const unlisten = await (pglite as ListeningPGlite).listen(channel, () => listener());
+      // Aborted while listen() ran: its abort event has fired already, so stopOnAbort would never stop it.
+      if (signal?.aborted === true) {
+        await unlisten();
+        throwIfAborted(signal);
+      }
+      return stopOnAbort(unlisten, signal);
     };
   }
   return undefined;
