@@ -43,6 +43,10 @@ export class LeaseKeeper {
   // Renewals start once the claim landed: before that there is nothing of ours to renew.
   #renewalsStarted = false;
   #renewalsStopped = false;
+  // A suspension's save gives the claim back: once it landed there is no lease to lose until the
+  // run takes its instance back.
+  #givingBack = false;
+  #givenBack = false;
   #lost: SnapshotConflictError | undefined;
   // Guarded store calls in flight.
   #pending = 0;
@@ -134,6 +138,14 @@ export class LeaseKeeper {
   afterSave(saved: boolean): void {
     if (saved && this.#sendingSince !== undefined) this.#lastSavedAt = this.#sendingSince;
     this.#sendingSince = undefined;
+    this.#givenBack ||= saved && this.#givingBack;
+    this.#givingBack = false;
+  }
+
+  /** The next save stores the record with no lease (a suspension): no renewal, and no expiry once it landed. */
+  givingBack(): Promise<void> {
+    this.#givingBack = true;
+    return this.stopRenewing();
   }
 
   lose(error: SnapshotConflictError): void {
@@ -163,8 +175,11 @@ export class LeaseKeeper {
     return this.#renewing ?? Promise.resolve();
   }
 
-  /** Undoes {@link stopRenewing}: a suspended run took its instance back. */
+  /** Undoes {@link givingBack}: a suspended run takes its instance back, by a save that counts the lease anew. */
   resumeRenewing(): void {
+    if (this.#givenBack) this.#lastSavedAt = performance.now();
+    this.#givenBack = false;
+    this.#givingBack = false;
     this.#renewalsStopped = false;
   }
 
@@ -180,7 +195,7 @@ export class LeaseKeeper {
   }
 
   #expireIfDue(): void {
-    if (this.#lost === undefined && performance.now() - this.#lastSavedAt >= this.#options.ttlMs) this.lose(this.#options.expired());
+    if (this.#lost === undefined && !this.#givenBack && performance.now() - this.#lastSavedAt >= this.#options.ttlMs) this.lose(this.#options.expired());
   }
 
   #tick(): void {

@@ -90,9 +90,9 @@ export class RunClaim {
     }
   }
 
-  /** The run suspends: its last save gives the claim back, so nothing renews it meanwhile. */
+  /** The run suspends: its next save gives the claim back, so nothing renews it, and nothing can lose it once that landed. */
   suspend(): Promise<void> {
-    return this.#lease.stopRenewing();
+    return this.#lease.givingBack();
   }
 
   /** The suspended run took the instance back (its save landed or is being sent): renewals go on. */
