@@ -12,13 +12,28 @@ export type ValueNode =
   | { readonly t: "map"; readonly entries: [ValueNode, ValueNode][]; readonly size: number }
   | { readonly t: "object"; readonly name: string; readonly entries: [string, ValueNode][]; readonly size: number }
   | { readonly t: "bytes"; readonly name: string; readonly items: string[]; readonly size: number }
-  | { readonly t: "error"; readonly name: string; readonly message: string; readonly stack?: string; readonly cause?: ValueNode; readonly fields: [string, ValueNode][] };
+  | ErrorNode;
+
+/** An Error; `messageTruncated` and `stackTruncated`, when present, are the lengths of the text cut. */
+export interface ErrorNode {
+  readonly t: "error";
+  readonly name: string;
+  readonly message: string;
+  readonly messageTruncated?: number;
+  readonly stack?: string;
+  readonly stackTruncated?: number;
+  readonly cause?: ValueNode;
+  readonly fields: [string, ValueNode][];
+}
 
 const maxDepth = 12;
 const maxItems = 200;
 const maxString = 20_000;
 
-/** `value` as a {@link ValueNode}: at most 200 items per collection, 20,000 characters per string, 12 levels deep. */
+/**
+ * `value` as a {@link ValueNode}: at most 200 items per collection, 20,000 characters per string
+ * (an error's message and stack, and a key's name, too), 12 levels deep.
+ */
 export function describeValue(value: unknown): ValueNode {
   return node(value, 0, new Set());
 }
@@ -26,7 +41,7 @@ export function describeValue(value: unknown): ValueNode {
 function node(value: unknown, depth: number, seen: Set<object>): ValueNode {
   switch (typeof value) {
     case "string":
-      return value.length <= maxString ? { t: "string", v: value } : { t: "string", v: value.slice(0, maxString), truncated: value.length };
+      return value.length <= maxString ? { t: "string", v: value } : { t: "string", v: cut(value), truncated: value.length };
     case "number":
       return { t: "number", v: Object.is(value, -0) ? "-0" : String(value) };
     case "bigint":
@@ -51,6 +66,11 @@ function node(value: unknown, depth: number, seen: Set<object>): ValueNode {
   }
 }
 
+const cut = (text: string): string => text.slice(0, maxString);
+
+// A key is shown as text, so a cut one says so in the text.
+const keyName = (key: string): string => (key.length <= maxString ? key : `${cut(key)}… (${key.length} characters)`);
+
 const first = <T>(items: Iterable<T>): T[] => {
   const result: T[] = [];
   for (const item of items) {
@@ -74,22 +94,26 @@ function objectNode(value: object, depth: number, seen: Set<object>): ValueNode 
   const keys = Object.keys(value);
   const record = value as Record<string, unknown>;
   const name = Object.getPrototypeOf(value) === null ? "Object" : ((value.constructor as { name?: string } | undefined)?.name ?? "Object");
-  return { t: "object", name, size: keys.length, entries: keys.slice(0, maxItems).map((key) => [key, child(record[key])]) };
+  return { t: "object", name, size: keys.length, entries: keys.slice(0, maxItems).map((key) => [keyName(key), child(record[key])]) };
 }
 
 function bytes(name: string, items: ArrayLike<number | bigint>): ValueNode {
   return { t: "bytes", name, size: items.length, items: first(Array.from(items)).map(String) };
 }
 
-function errorNode(error: Error, child: (value: unknown) => ValueNode): ValueNode {
+function errorNode(error: Error, child: (value: unknown) => ValueNode): ErrorNode {
   const own = Object.keys(error).filter((key) => key !== "cause" && key !== "stack" && key !== "message" && key !== "name");
   const record = error as unknown as Record<string, unknown>;
+  const message = String(error.message);
+  const { stack } = error;
   return {
     t: "error",
-    name: String(error.name),
-    message: String(error.message),
-    ...(typeof error.stack === "string" ? { stack: error.stack } : {}),
+    name: cut(String(error.name)),
+    message: cut(message),
+    ...(message.length > maxString ? { messageTruncated: message.length } : {}),
+    ...(typeof stack === "string" ? { stack: cut(stack) } : {}),
+    ...(typeof stack === "string" && stack.length > maxString ? { stackTruncated: stack.length } : {}),
     ...("cause" in error ? { cause: child(error.cause) } : {}),
-    fields: own.slice(0, maxItems).map((key) => [key, child(record[key])]),
+    fields: own.slice(0, maxItems).map((key) => [keyName(key), child(record[key])]),
   };
 }

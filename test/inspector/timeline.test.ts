@@ -48,6 +48,20 @@ describe("describeValue", () => {
     expect((big as { items: unknown[] }).items).toHaveLength(200);
   });
 
+  it("cuts an error's message and stack at 20,000 characters, saying how long they were", () => {
+    const error = new Error("m".repeat(20_001));
+    error.stack = "s".repeat(30_000);
+    const described = describeValue(error) as { message: string; messageTruncated?: number; stack?: string; stackTruncated?: number };
+    expect([described.message.length, described.messageTruncated, described.stack?.length, described.stackTruncated]).toEqual([20_000, 20_001, 20_000, 30_000]);
+    expect(describeValue(new Error("short"))).toMatchObject({ t: "error", message: "short" });
+    expect(describeValue(new Error("short"))).not.toHaveProperty("messageTruncated");
+  });
+
+  it("cuts an object's key names at 20,000 characters", () => {
+    const described = describeValue({ ["k".repeat(25_000)]: 1 }) as { entries: [string, unknown][] };
+    expect(described.entries[0]?.[0]).toBe(`${"k".repeat(20_000)}… (25000 characters)`);
+  });
+
   it("keeps -0, NaN and objects without a prototype", () => {
     expect([describeValue(-0), describeValue(Number.NaN)]).toEqual([{ t: "number", v: "-0" }, { t: "number", v: "NaN" }]);
     expect(describeValue(Object.create(null))).toEqual({ t: "object", name: "Object", size: 0, entries: [] });
