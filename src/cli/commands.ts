@@ -5,6 +5,7 @@ import { pairKey } from "../persistence/keys.js";
 import type { SnapshotFilter } from "../persistence/provider.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
 import type { Selection } from "./args.js";
+import { deleteAsRead } from "./delete-as-read.js";
 import { CliError, describeCause } from "./errors.js";
 import { describeKeys, describeWait, displayKey, formatSnapshot, formatTable } from "./format.js";
 import { toJson } from "./json.js";
@@ -86,9 +87,10 @@ export async function showCommand(context: CommandContext, keys: SnapshotKeys): 
  * `delete`: one snapshot, unless a process may still be working on it (then only with --force):
  * a live claim says one is, and a record that cannot be read cannot say that none is. With --force
  * and nothing stored, what the store keeps for the keys all the same (events delivered to them,
- * which a later instance of the same keys would receive) is removed.
+ * which a later instance of the same keys would receive) is removed. Only the revision read here,
+ * or `revision` when given (the one the user saw), is deleted: one saved since is refused.
  */
-export async function deleteCommand(context: CommandContext, keys: SnapshotKeys, force: boolean): Promise<number> {
+export async function deleteCommand(context: CommandContext, keys: SnapshotKeys, force: boolean, revision?: number): Promise<number> {
   const snapshot = await loadUnlessUnreadable(context, keys, force);
   if (snapshot === "absent") {
     await context.store.provider.delete(keys.foundryExecutionId, keys.workflowId);
@@ -100,10 +102,20 @@ export async function deleteCommand(context: CommandContext, keys: SnapshotKeys,
   if (!force && snapshot !== undefined && isClaimed(snapshot, context.now)) {
     throw new CliError("REFUSED", `${describeKeys(keys)} is ${snapshot.status} and claimed by "${snapshot.owner ?? ""}" until ${snapshot.leaseExpiresAt ?? ""}; pass --force to delete it anyway`);
   }
-  await context.store.provider.delete(keys.foundryExecutionId, keys.workflowId);
+  await deleteSeen(context, keys, snapshot, revision);
   const { foundryExecutionId: instance, workflowId: workflowKey } = keys;
   context.stdout.write(context.json ? `${toJson({ deleted: 1, instance, workflowKey })}\n` : `Deleted the snapshot of ${describeKeys(keys)} from ${context.store.label}.\n`);
   return 0;
+}
+
+// The record as read (or as the user saw it), not one saved since; undefined: an unreadable
+// record under --force, which is removed unread.
+async function deleteSeen({ store }: CommandContext, keys: SnapshotKeys, read: WorkflowExecutionSnapshot | undefined, seen = read?.revision): Promise<void> {
+  if (read === undefined) return store.provider.delete(keys.foundryExecutionId, keys.workflowId);
+  if (read.revision !== seen || !(await deleteAsRead(store.provider, read))) {
+    const now = read.revision === seen ? "" : `, now ${read.revision}`;
+    throw new CliError("REFUSED", `${describeKeys(keys)} was saved again since it was read (revision ${seen}${now}); nothing was deleted: look at it again, then delete it`);
+  }
 }
 
 type Outcome = "deleted" | "would-delete" | "skipped-live-lease" | "skipped-waiting" | "skipped-changed" | "gone";
@@ -141,16 +153,14 @@ export async function pruneCommand(context: CommandContext, selection: Selection
 }
 
 // Re-reads the snapshot first: a process may have resumed the instance since it was listed, and
-// its new checkpoint must not be deleted. The providers have no conditional delete, so a save
-// landing between this read and the delete is still lost; the window is one round trip.
+// its new checkpoint must not be deleted; nor one it saves after this read (deleteAsRead).
 async function pruneOne(context: CommandContext, listed: WorkflowExecutionSnapshot, dryRun: boolean): Promise<Outcome> {
   if (isClaimed(listed, context.now)) return "skipped-live-lease";
   if (dryRun) return "would-delete";
   const current = await context.store.provider.tryLoad(listed.foundryExecutionId, listed.workflowId);
   if (current === undefined) return "gone";
   if (current.revision !== listed.revision) return "skipped-changed";
-  await context.store.provider.delete(listed.foundryExecutionId, listed.workflowId);
-  return "deleted";
+  return (await deleteAsRead(context.store.provider, current)) ? "deleted" : "skipped-changed";
 }
 
 function pruneText(context: CommandContext, selection: Selection, outcomes: readonly { snapshot: WorkflowExecutionSnapshot; outcome: Outcome }[], report: { deleted: number; wouldDelete: number; dryRun: boolean }): string {
@@ -165,7 +175,7 @@ function pruneText(context: CommandContext, selection: Selection, outcomes: read
   }
   for (const { snapshot, outcome } of outcomes) {
     if (outcome === "skipped-live-lease") lines.push(`Skipped ${describeKeys(snapshot)}: ${snapshot.status}, claimed by "${snapshot.owner ?? ""}" until ${snapshot.leaseExpiresAt ?? ""}.`);
-    if (outcome === "skipped-changed") lines.push(`Skipped ${describeKeys(snapshot)}: it was saved again while pruning.`);
+    if (outcome === "skipped-changed") lines.push(`Skipped ${describeKeys(snapshot)}: it was saved again since it was listed.`);
     if (outcome === "skipped-waiting") lines.push(`Skipped ${describeKeys(snapshot)}: waiting (${describeWait(snapshot, context.now)}); pass --status waiting to prune waiting instances.`);
   }
   return `${lines.join("\n")}\n`;

@@ -33,6 +33,7 @@ export function within<T>(timeout: Duration, message: () => string, start: (sign
 export function boundedProvider(provider: InspectedProvider, timeout: Duration, late: (call: string) => string, isLate?: (error: unknown) => boolean): InspectedProvider {
   const bounded = bounding(timeout, late, isLate);
   return {
+    capabilities: provider.capabilities,
     list: (filter, _signal, options) => bounded("list", (signal) => provider.list(filter, signal, options)),
     tryLoad: (instance, key) => bounded("read", (signal) => provider.tryLoad(instance, key, signal)),
     delete: (instance, key) => bounded("delete", (signal) => provider.delete(instance, key, signal)),

@@ -14,6 +14,7 @@ import { validateSnapshot, type WorkflowExecutionSnapshot } from "../persistence
 import { within } from "./deadline.js";
 import type { Duration } from "./duration.js";
 import { CliError } from "./errors.js";
+import { parseValue } from "./store-parts.js";
 import type { InspectedProvider, OpenedStore } from "./stores.js";
 
 /** What a --provider module exports. */
@@ -29,7 +30,7 @@ const isFile = (path: string): boolean => statSync(path, { throwIfNoEntry: false
 /** The module's file: a path against `cwd`, or a package resolved from `cwd` as the user's own code would. */
 function resolveModule(specifier: string, cwd: string): string {
   if (isPath(specifier)) {
-    const path = specifier.startsWith("file:") ? fileURLToPath(specifier) : resolve(cwd, specifier);
+    const path = specifier.startsWith("file:") ? parseValue("--provider", specifier, () => fileURLToPath(specifier)) : resolve(cwd, specifier);
     if (!isFile(path)) throw new CliError("STORE", `--provider ${specifier}: ${path} does not exist or is not a file`);
     return path;
   }
@@ -112,6 +113,7 @@ const declaresList = (provider: WorkflowPersistenceProvider): boolean => provide
 // is checked for shape, and so is every listed snapshot (a bad one is reported as unreadable).
 function inspected(provider: WorkflowPersistenceProvider, label: string): InspectedProvider {
   return {
+    capabilities: provider.capabilities,
     async list(filter, signal, options) {
       if (!declaresList(provider)) {
         throw new CliError("STORE", `${label} does not declare list (capabilities: { list: true } and a list() method), which list and prune need; show and delete work without it`);

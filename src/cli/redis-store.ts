@@ -4,7 +4,7 @@ import { within } from "./deadline.js";
 import { missingDriver, tryImportDriver } from "./drivers.js";
 import type { Duration } from "./duration.js";
 import { CliError, describeCause } from "./errors.js";
-import { construct, noAnswer, redact } from "./store-parts.js";
+import { construct, noAnswer, parseValue, redact } from "./store-parts.js";
 import type { OpenedStore } from "./stores.js";
 
 interface RedisConnection {
@@ -43,7 +43,7 @@ async function connectIoredis(Redis: IoRedisConstructor, url: string, label: str
   // retry forever. A server that cannot be reached at first is reported at once either way.
   let connected = false;
   const retryStrategy = (tries: number): number | null => (connected ? (reconnectMs?.(tries) ?? null) : null);
-  const client = new Redis(url, { lazyConnect: true, retryStrategy, maxRetriesPerRequest: 1, connectTimeout: timeout.ms, enableOfflineQueue: false });
+  const client = parseValue("--redis", url, () => new Redis(url, { lazyConnect: true, retryStrategy, maxRetriesPerRequest: 1, connectTimeout: timeout.ms, enableOfflineQueue: false }));
   let failure: unknown;
   // ioredis rejects connect() with "Connection is closed."; the 'error' event carries the reason.
   client.on("error", (error: unknown) => (failure ??= error));
@@ -81,7 +81,8 @@ async function connectNodeRedis(url: string, label: string, timeout: Duration, r
   // An Error stops node-redis reconnecting (and fails connect() with it): so before the first connection.
   let connected = false;
   const reconnectStrategy = reconnectMs === undefined ? false : (tries: number, cause?: Error): number | Error => (connected ? reconnectMs(tries) : (cause ?? new Error("not connected")));
-  const client = redis.createClient({ url, disableOfflineQueue: reconnectMs !== undefined, socket: { reconnectStrategy, connectTimeout: timeout.ms } }) as unknown as NodeRedisClient;
+  const create = () => redis.createClient({ url, disableOfflineQueue: reconnectMs !== undefined, socket: { reconnectStrategy, connectTimeout: timeout.ms } });
+  const client = parseValue("--redis", url, create) as unknown as NodeRedisClient;
   client.on("error", () => undefined); // connect() rejects with the same error
   const close = async (): Promise<void> => void (await (client.destroy ?? client.disconnect)?.call(client));
   try {

@@ -37,7 +37,10 @@ export async function runCli(argv: readonly string[], given: CliIo): Promise<num
 }
 
 async function withStore(command: StoreCommand, io: CliIo): Promise<number> {
-  const store = await openStore(command.store, command.timeout, command.kind === "ui");
+  const store = await openStore(command.store, command.timeout, command.kind === "ui").catch((error: unknown) => {
+    // A store value the driver could not parse: the usage hint points at this command's help.
+    throw error instanceof CliError && error.code === "USAGE" && error.command === undefined ? usageError(error.message, command.kind) : error;
+  });
   // --json prints JSON, which escapes what must be; text for a terminal goes through visible().
   const stdout = command.json ? io.stdout : asText(io.stdout);
   const context: CommandContext = { store, stdout, stderr: io.stderr, now: Date.now(), json: command.json };

@@ -5,7 +5,7 @@ import { PostgresPersistenceProvider } from "../persistence/providers/postgres.j
 import { SqlitePersistenceProvider } from "../persistence/providers/sqlite.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
 import type { StoreSpec } from "./args.js";
-import type { WorkflowPersistenceProvider } from "../persistence/provider.js";
+import type { ProviderCapabilities, WorkflowPersistenceProvider } from "../persistence/provider.js";
 import { boundedActions, boundedProvider, within } from "./deadline.js";
 import { openDirectory, requireExisting } from "./dir-store.js";
 import { importDriver } from "./drivers.js";
@@ -14,10 +14,12 @@ import { CliError, describeCause } from "./errors.js";
 import { instanceActions, type InstanceActions } from "./instance-actions.js";
 import { openProviderModule } from "./provider-store.js";
 import { openRedis } from "./redis-store.js";
-import { construct, noAnswer, redact } from "./store-parts.js";
+import { construct, noAnswer, parseValue, redact } from "./store-parts.js";
 
 /** The provider calls the commands make; every shipped provider has them. */
 export interface InspectedProvider {
+  /** Whether `save` is a compare-and-set, which deleting only what was read needs. */
+  readonly capabilities?: ProviderCapabilities | undefined;
   list(filter: SnapshotFilter, signal: AbortSignal | undefined, options: ListOptions): Promise<WorkflowExecutionSnapshot[]>;
   tryLoad(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<WorkflowExecutionSnapshot | undefined>;
   delete(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<void>;
@@ -127,6 +129,9 @@ async function openSqlite({ file, options }: Extract<StoreSpec, { kind: "sqlite"
 async function openPostgres({ url, options }: Extract<StoreSpec, { kind: "postgres" }>, timeout: Duration): Promise<OpenedStore> {
   const { default: pg } = await importDriver("pg", "--postgres");
   const serverLabel = `PostgreSQL ${redact(url)}`;
+  // The pool parses the URL only when it connects, and then reports a malformed one as a failure
+  // to reach the server; a client that is never connected parses it here.
+  parseValue("--postgres", url, () => new pg.Client({ connectionString: url }));
   // pg's own timeouts as well as the CLI's: a query it gives up on releases its connection, so
   // that pool.end() does not wait for an answer that never comes.
   const pool = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: timeout.ms, query_timeout: timeout.ms });

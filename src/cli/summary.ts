@@ -61,7 +61,15 @@ export function summarize(snapshot: WorkflowExecutionSnapshot, now: number): Sna
 export function byUpdatedAt(a: WorkflowExecutionSnapshot, b: WorkflowExecutionSnapshot): number {
   const at = Date.parse(a.updatedAt) - Date.parse(b.updatedAt);
   if (at !== 0 && !Number.isNaN(at)) return at;
-  return a.foundryExecutionId.localeCompare(b.foundryExecutionId) || a.workflowId.localeCompare(b.workflowId);
+  return byCodeUnits(a.foundryExecutionId, b.foundryExecutionId) || byCodeUnits(a.workflowId, b.workflowId);
+}
+
+/**
+ * Strings in UTF-16 code-unit order. Not localeCompare: its order follows the machine's locale
+ * (LANG), and it finds keys equal that differ only in their encoding (e + U+0301 and U+00E9).
+ */
+export function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function shortError({ name, message, operationIndex, operationName }: StoredError): SnapshotSummary["error"] {

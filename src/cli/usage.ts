@@ -144,6 +144,9 @@ runs. Refuses when it is claimed (a process may be working on it right now), or 
 stored record cannot be read (so its claim cannot be checked), unless --force is given.
 Exits 1 when nothing is stored under the keys (with --force, removes what is kept for them
 all the same: events delivered to them, which a later instance of those keys would receive).
+Just before deleting, it claims the record as "workflowforge-cli" for 30s (its next revision,
+by compare-and-set), so that a worker's later save is refused; a record saved again since it
+was read is not deleted, and the command exits 1.
 
 ${claims}
 
@@ -159,7 +162,8 @@ Example:
 
 Deletes every snapshot not updated for <duration> that matches the filters, and prints how
 many it deleted. Claimed snapshots (a process may be working on them) are skipped, and so
-is one saved again since it was listed. Waiting snapshots (suspended at a durable wait,
+is one saved again since it was listed (each is claimed, as delete does, before it is
+deleted, so a save racing the delete is refused rather than lost). Waiting snapshots (suspended at a durable wait,
 which may last weeks) are skipped too unless --status names waiting. A record that cannot
 be read is left alone and named on stderr, and the command then exits 1.
 

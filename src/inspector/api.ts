@@ -111,10 +111,15 @@ export async function showInstance(api: ApiContext, query: URLSearchParams): Pro
   return { ...detailOf(snapshot, Date.now(), api.maxAttempts), allowActions: api.allowActions, mailbox: api.store.instances.mailbox };
 }
 
-/** `POST /api/delete {instance, workflowKey}`: refused (409) while a process holds a live claim, as the CLI's delete is. */
+/**
+ * `POST /api/delete {instance, workflowKey, revision?}`: refused (409) while a process holds a live
+ * claim, as the CLI's delete is, and when the record is no longer `revision` (the one the page showed).
+ */
 export async function deleteInstance(api: ApiContext, body: Record<string, unknown>): Promise<unknown> {
   const keys = keysFrom((name) => body[name]);
-  await asHttp(() => deleteCommand(commandContext(api, Date.now()), keys, false));
+  const { revision } = body;
+  if (revision !== undefined && !(Number.isSafeInteger(revision) && (revision as number) >= 1)) throw new HttpError(400, "revision must be a whole number from 1");
+  await asHttp(() => deleteCommand(commandContext(api, Date.now()), keys, false, revision as number | undefined));
   return { deleted: 1, instance: keys.foundryExecutionId, workflowKey: keys.workflowId };
 }
 

@@ -1,7 +1,7 @@
 // What the page shows, built from snapshots with the CLI's own definitions: the summary of
 // `list --json`, the stale/claimed state of `list`, and the coordinator's dead-letter rule.
 
-import { summarize, type SnapshotSummary } from "../cli/summary.js";
+import { byCodeUnits, summarize, type SnapshotSummary } from "../cli/summary.js";
 import { stateOf } from "../cli/stale.js";
 import { isDeadLetter } from "../persistence/recovery/dead-letter.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
@@ -111,5 +111,5 @@ export function groupDeadLetters(rows: readonly InstanceRow[]): DeadLetterGroup[
     existing.instances.push(row);
     groups.set(key, existing);
   }
-  return [...groups.values()].sort((a, b) => b.instances.length - a.instances.length || a.workflowName.localeCompare(b.workflowName));
+  return [...groups.values()].sort((a, b) => b.instances.length - a.instances.length || byCodeUnits(a.workflowName, b.workflowName));
 }

@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { pruneCommand, type CommandContext } from "../../src/cli/commands.js";
+import { deleteCommand, pruneCommand, type CommandContext } from "../../src/cli/commands.js";
 import type { InspectedProvider } from "../../src/cli/stores.js";
 import type { FilePersistenceProvider } from "../../src/persistence/providers/file/index.js";
+import type { WorkflowExecutionSnapshot } from "../../src/persistence/snapshot.js";
 import { nextRevision } from "../../src/persistence/testing/fixtures.js";
 import { seedSnapshots } from "./run-cli.js";
 import { seededFileStore } from "../support/file-store.js";
@@ -24,7 +25,97 @@ function contextFor(provider: InspectedProvider): CommandContext & { output: () 
   return { store, stdout: { write: (chunk: string) => (text += chunk) }, stderr, now: Date.now(), json: true, output: () => JSON.parse(text) };
 }
 
+const later = (ms: number): string => new Date(Date.now() + ms).toISOString();
+
+/**
+ * The store as the command sees it, except that right after the command reads `instance` a
+ * worker claims it: revision n+1, owned by "worker-9" under a live lease.
+ */
+function claimedAfterRead(real: FilePersistenceProvider, instance: string): InspectedProvider {
+  return {
+    capabilities: real.capabilities,
+    list: (filter, signal, options) => real.list(filter, signal, options),
+    tryLoad: async (id, key) => {
+      const read = await real.tryLoad(id, key);
+      if (id === instance && read !== undefined) await real.save(nextRevision(read, { status: "running", owner: "worker-9", leaseExpiresAt: later(600_000) }));
+      return read;
+    },
+    delete: (id, key) => real.delete(id, key),
+    save: (snapshot) => real.save(snapshot),
+  };
+}
+
+/** The store, recording what was stored under the keys each time the command deletes, and what a worker's save of the record it read got. */
+function workerSavesBeforeDelete(real: FilePersistenceProvider): InspectedProvider & { seen: { stored: WorkflowExecutionSnapshot | undefined; workerSave: unknown }[] } {
+  const seen: { stored: WorkflowExecutionSnapshot | undefined; workerSave: unknown }[] = [];
+  const read = new Map<string, WorkflowExecutionSnapshot>();
+  return {
+    seen,
+    capabilities: real.capabilities,
+    list: (filter, signal, options) => real.list(filter, signal, options),
+    tryLoad: async (id, key) => {
+      const snapshot = await real.tryLoad(id, key);
+      if (snapshot !== undefined) read.set(id, snapshot);
+      return snapshot;
+    },
+    delete: async (id, key) => {
+      const stored = await real.tryLoad(id, key);
+      const checkpoint = nextRevision(read.get(id)!, { nextOperationIndex: 3 });
+      seen.push({ stored, workerSave: await Promise.resolve(real.save(checkpoint)).catch((error: unknown) => error) });
+      await real.delete(id, key);
+    },
+    save: (snapshot) => real.save(snapshot),
+  };
+}
+
+describe("deleteCommand", () => {
+  it("deletes nothing a worker claimed after delete read it", async () => {
+    const real = await seededStore();
+    const error: unknown = await deleteCommand(contextFor(claimedAfterRead(real, "order-42")), { foundryExecutionId: "order-42", workflowId: "billing-v1" }, false).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ name: "CliError", code: "REFUSED", message: expect.stringContaining("saved again") });
+    expect(await real.tryLoad("order-42", "billing-v1")).toMatchObject({ revision: 2, owner: "worker-9" });
+  });
+
+  it("claims the record for the CLI before deleting it, so that a worker's save in between is refused", async () => {
+    const real = await seededStore();
+    const store = workerSavesBeforeDelete(real);
+    expect(await deleteCommand(contextFor(store), { foundryExecutionId: "order-42", workflowId: "billing-v1" }, false)).toBe(0);
+    const [{ stored, workerSave }] = store.seen as [(typeof store.seen)[number]];
+    expect(stored).toMatchObject({ revision: 2, status: "failed", owner: "workflowforge-cli" });
+    expect(Date.parse(stored!.leaseExpiresAt!) - Date.now()).toBeGreaterThan(20_000);
+    expect(workerSave).toMatchObject({ code: "SNAPSHOT_CONFLICT" });
+    expect(await real.tryLoad("order-42", "billing-v1")).toBeUndefined();
+  });
+
+  it("refuses, deleting nothing, when the record is no longer the revision the caller saw", async () => {
+    const real = await seededStore();
+    await real.save(nextRevision((await real.tryLoad("order-42", "billing-v1"))!));
+    const error: unknown = await deleteCommand(contextFor(real), { foundryExecutionId: "order-42", workflowId: "billing-v1" }, false, 1).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "REFUSED", message: expect.stringContaining("revision 1") });
+    expect(await real.tryLoad("order-42", "billing-v1")).toMatchObject({ revision: 2 });
+  });
+});
+
 describe("pruneCommand", () => {
+  it("deletes nothing a worker claimed after prune re-read it", async () => {
+    const real = await seededStore();
+    const context = contextFor(claimedAfterRead(real, "order-42"));
+    expect(await pruneCommand(context, { olderThan: { text: "1d", ms: 86_400_000 } }, false)).toBe(0);
+    expect(context.output()).toMatchObject({ deleted: 1, items: [{ instance: "invoice-7", outcome: "deleted" }, { instance: "order-42", outcome: "skipped-changed" }] });
+    expect(await real.tryLoad("order-42", "billing-v1")).toMatchObject({ revision: 2, owner: "worker-9" });
+  });
+
+  it("claims each record for the CLI before deleting it, so that a worker's save in between is refused", async () => {
+    const real = await seededStore();
+    const store = workerSavesBeforeDelete(real);
+    expect(await pruneCommand(contextFor(store), { olderThan: { text: "1d", ms: 86_400_000 } }, false)).toBe(0);
+    expect(store.seen).toHaveLength(2);
+    for (const { stored, workerSave } of store.seen) {
+      expect(stored).toMatchObject({ revision: 2, owner: "workflowforge-cli" });
+      expect(workerSave).toMatchObject({ code: "SNAPSHOT_CONFLICT" });
+    }
+  });
+
   it("skips a snapshot that was saved again after it was listed", async () => {
     const real = await seededStore();
     // Another process resumes order-42 between prune's list and its delete.

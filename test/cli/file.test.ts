@@ -39,7 +39,8 @@ describe("workflowforge CLI --dir", () => {
     const { code, stderr } = await cli("delete", "order-42", "billing-v1", "--dir", directory, "--timeout", "200ms");
     expect({ code, stderr }).toEqual({
       code: 1,
-      stderr: `workflowforge: directory ${directory}: delete did not finish within 200ms; check that its file system answers and that no other process holds the record's lock, or raise --timeout\n`,
+      // The claim that delete saves first is what waits for the lock.
+      stderr: `workflowforge: directory ${directory}: save did not finish within 200ms; check that its file system answers and that no other process holds the record's lock, or raise --timeout\n`,
     });
     expect(await provider.tryLoad("order-42", "billing-v1")).toMatchObject({ foundryExecutionId: "order-42" });
   });

@@ -36,13 +36,13 @@ describeWithServer("workflowforge CLI on a real Redis server", server, (started)
       const keyPrefix = `cli-${randomUUID()}:`;
       const provider = new RedisPersistenceProvider({ client, keyPrefix });
       for (const snapshot of seedSnapshots()) await provider.save(snapshot);
-      // Reads are answered, writes held back: the delete is the request that never returns.
+      // Reads are answered, writes held back: the claim delete saves first is the request that never returns.
       await client.call("CLIENT", "PAUSE", "30000", "WRITE");
       try {
         const { code, stderr } = await cli("delete", "order-42", "billing-v1", "--redis", started.url, "--key-prefix", keyPrefix, "--timeout", "200ms");
         expect({ code, stderr }).toEqual({
           code: 1,
-          stderr: `workflowforge: Redis ${started.url}, key prefix "${keyPrefix}": delete did not finish within 200ms; check that the server is up and answering, or raise --timeout\n`,
+          stderr: `workflowforge: Redis ${started.url}, key prefix "${keyPrefix}": save did not finish within 200ms; check that the server is up and answering, or raise --timeout\n`,
         });
       } finally {
         await client.call("CLIENT", "UNPAUSE");

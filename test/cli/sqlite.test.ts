@@ -71,12 +71,12 @@ describe("workflowforge CLI --sqlite", () => {
     const { file, database, provider } = await freshDatabase();
     for (const snapshot of seedSnapshots()) await provider.save(snapshot);
     const locked = "check for another process holding a write lock on the database (a long transaction), or raise --timeout";
-    // A writer in the middle of a long transaction: readers go on (WAL), a delete waits for it.
+    // A writer in the middle of a long transaction: readers go on (WAL), a delete's claim (a save) waits for it.
     database.exec("BEGIN IMMEDIATE");
     try {
       expect(await cliJson("list", "--sqlite", file, "--timeout", "100ms")).toHaveLength(4);
       const { code, stderr } = await cli("delete", "order-42", "billing-v1", "--sqlite", file, "--timeout", "100ms");
-      expect({ code, stderr }).toEqual({ code: 1, stderr: `workflowforge: SQLite file ${file}, table "workflowforge_snapshots": delete did not finish within 100ms; ${locked}\n` });
+      expect({ code, stderr }).toEqual({ code: 1, stderr: `workflowforge: SQLite file ${file}, table "workflowforge_snapshots": save did not finish within 100ms; ${locked}\n` });
     } finally {
       database.exec("ROLLBACK");
     }

@@ -24,6 +24,15 @@ describe("workflowforge CLI with an unreachable server", () => {
     expect(stderr).toBe(`workflowforge: cannot reach PostgreSQL postgres://app:***@127.0.0.1:${port}/app: connect ECONNREFUSED 127.0.0.1:${port}\n`);
   });
 
+  it("shows no part of a password that holds an @, nor a password given as a parameter", async () => {
+    const port = await closedPort();
+    const url = `postgres://app:hunter2@2024@127.0.0.1:${port}/app?sslpassword=k3yp4ss`;
+    const { code, stderr } = await cli("list", "--postgres", url, "--timeout", "2s");
+    expect(code).toBe(1);
+    expect(stderr).toContain(`PostgreSQL postgres://app:***@127.0.0.1:${port}/app?sslpassword=***`);
+    expect(stderr).not.toMatch(/hunter2|2024|k3yp4ss/);
+  });
+
   it("exits 1 naming the Redis server when the connection is refused", async () => {
     const port = await closedPort();
     const { code, stderr } = await cli("prune", "--older-than", "1d", "--redis", `redis://:s3cr3t@127.0.0.1:${port}`);

@@ -160,6 +160,18 @@ describe("the inspector's server with --allow-actions", () => {
     expect(await served.provider.tryLoad("running-1", "orders-v1")).toBeDefined();
   });
 
+  it("deletes only the revision the page showed: one saved since is refused (409) and kept", async () => {
+    const shown = fullSnapshot({ foundryExecutionId: "shown-1", workflowId: "orders-v1", workflowName: "Orders", status: "failed", revision: 1 });
+    await served.provider.save(shown);
+    await served.provider.save({ ...shown, revision: 2, nextOperationIndex: 3 });
+    const refused = await action(served.inspector.url, "/api/delete", { ...keys("shown-1"), revision: 1 }, token);
+    expect([refused.status, refused.json().error]).toEqual([409, expect.stringContaining("saved again since it was read (revision 1, now 2)")]);
+    expect(await served.provider.tryLoad("shown-1", "orders-v1")).toMatchObject({ revision: 2 });
+    expect((await action(served.inspector.url, "/api/delete", { ...keys("shown-1"), revision: "2" }, token)).status).toBe(400);
+    expect((await action(served.inspector.url, "/api/delete", { ...keys("shown-1"), revision: 2 }, token)).status).toBe(200);
+    expect(await served.provider.tryLoad("shown-1", "orders-v1")).toBeUndefined();
+  });
+
   it("refuses an action without the page's token, from another origin, as a GET, or without a JSON content type", async () => {
     const { url } = served.inspector;
     const body = JSON.stringify(keys("dead-2"));

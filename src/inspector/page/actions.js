@@ -29,7 +29,7 @@ export function actions(data, keys, refresh) {
   return h("section", { id: "actions" }, h("h2", {}, "Actions"),
     row.deadLetter ? h("button", { id: "retry", onclick: run("/api/retry", "Retry this dead letter? A recovery coordinator resumes it.", "Retried: its attempts are back at 0.") }, "Retry dead letter") : null, " ",
     cancel,
-    h("button", { id: "delete", className: "danger", onclick: run("/api/delete", "Delete this snapshot? The instance would start over.", "Deleted.") }, "Delete"),
+    h("button", { id: "delete", className: "danger", onclick: run("/api/delete", "Delete this snapshot? The instance would start over.", "Deleted.", { revision: row.revision }) }, "Delete"),
     data.mailbox && !finished(row) ? sendEvent(keys, row, refresh) : null);
 }
 
