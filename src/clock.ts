@@ -4,7 +4,8 @@ import { describe, maxTimerMs } from "./internal/validate.js";
 /**
  * Where a foundry (and the recovery coordinator) reads the time and waits. Wake times of durable
  * waits are read from it, so a test clock can make a 30-day sleep pass in a millisecond. Leases
- * and timeouts of the engine itself stay on real time.
+ * (written and compared) and timeouts of the engine itself stay on real time, so that workers agree
+ * on who holds an instance whatever clock each was given.
  */
 export interface Clock {
   /** Milliseconds since the epoch, like `Date.now()`. */

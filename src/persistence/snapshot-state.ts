@@ -1,4 +1,4 @@
-import type { Clock } from "../clock.js";
+import { systemClock, type Clock } from "../clock.js";
 import { outputOf, restoreDataOf } from "../outcome.js";
 import type { OperationContext, RunAnnotations, WorkflowInfo } from "../types.js";
 import type { SnapshotKeys, StoredError } from "./errors.js";
@@ -29,7 +29,7 @@ export interface SnapshotState {
   timeline?: Timeline | undefined;
   /** The run's annotations, stored with every snapshot built from this state. */
   annotations?: RunAnnotations | undefined;
-  /** Where the time of every save is read: the foundry's clock, or the coordinator's. */
+  /** Where the time of every save (`updatedAt`) is read: the foundry's clock, or the coordinator's. Not leases: those are real time. */
   readonly clock: Clock;
   /** The wait at `next`, once reached: its wake time and the event it waits for (see the snapshot's fields). */
   wakeAt?: string | undefined;
@@ -64,7 +64,8 @@ export function snapshotOf(state: SnapshotState, status: SnapshotStatus, propert
   if (state.lastOutput !== undefined) snapshot.lastOutput = state.lastOutput;
   if (hasKeys(state.outputs)) snapshot.outputs = { ...state.outputs };
   if (error !== undefined && status !== "running" && status !== "completed") snapshot.error = error;
-  if (state.options.leaseTtlMs !== undefined) snapshot.leaseExpiresAt = isoTime(now + state.options.leaseTtlMs);
+  // Leases are real time whatever the clock: every worker, and the CLI, compares them with Date.now().
+  if (state.options.leaseTtlMs !== undefined) snapshot.leaseExpiresAt = isoTime((state.clock === systemClock ? now : Date.now()) + state.options.leaseTtlMs);
   if (state.attempts !== undefined) snapshot.attempts = state.attempts;
   if (state.timeline !== undefined) snapshot.timeline = state.timeline.toSnapshot();
   const annotations = annotationsOf(state);

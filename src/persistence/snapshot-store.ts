@@ -142,7 +142,8 @@ export class SnapshotStore {
         if (changed === undefined) return undefined;
         const now = this.#state.clock.now();
         const next: Record<string, unknown> = { ...changed, revision: revision + 1, updatedAt: isoTime(now) };
-        if (this.#options.leaseTtlMs !== undefined && next.leaseExpiresAt !== undefined) next.leaseExpiresAt = isoTime(now + this.#options.leaseTtlMs);
+        // Leases are real time whatever the clock (see snapshotOf).
+        if (this.#options.leaseTtlMs !== undefined && next.leaseExpiresAt !== undefined) next.leaseExpiresAt = isoTime(Date.now() + this.#options.leaseTtlMs);
         return next as unknown as WorkflowExecutionSnapshot;
       },
       location,

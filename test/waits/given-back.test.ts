@@ -8,7 +8,7 @@ import { approvedWhileWaiting, withClaim } from "./helpers.js";
 // claimable some other way, or it waits forever with its event in the mailbox.
 describe("a claimed waiting record handed back unrun", () => {
   it("is resumed by the next pass, not one lease later, when the coordinator closed before starting it", async () => {
-    const { ran, workflow, memory, clock } = await approvedWhileWaiting("expense-1");
+    const { ran, workflow, memory } = await approvedWhileWaiting("expense-1");
     let closed: Promise<void> | undefined;
     // close() lands between the claim and the start of the run: the claim is given back.
     const provider = withClaim(memory, async (...args) => {
@@ -16,11 +16,12 @@ describe("a claimed waiting record handed back unrun", () => {
       closed ??= closing.close();
       return page;
     });
-    const closing = createRecoveryCoordinator({ provider, clock, resolveWorkflow: () => workflow, concurrency: 1 });
+    // On real time, so that passes claim by page (a test clock lists).
+    const closing = createRecoveryCoordinator({ provider, resolveWorkflow: () => workflow, concurrency: 1 });
     const first = await closing.resumeAll();
     await closed;
     expect(first.skipped).toMatchObject([{ instanceId: "expense-1", reason: "closed" }]);
-    const next = await createRecoveryCoordinator({ provider: memory, clock, resolveWorkflow: () => workflow }).resumeAll();
+    const next = await createRecoveryCoordinator({ provider: memory, resolveWorkflow: () => workflow }).resumeAll();
     expect(next.resumed).toMatchObject([{ instanceId: "expense-1" }]);
     expect(ran).toEqual(["reserve", "charge ann"]);
   });

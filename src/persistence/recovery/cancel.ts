@@ -34,7 +34,7 @@ const maxTries = 20;
  * with `compensate`, its completed operations are restored once its lease has ended. A compensating
  * one finishes restoring (half-undone is worse than either end) and then ends `cancelled`.
  */
-export async function cancelInstance(provider: WorkflowPersistenceProvider, instance: InstanceIdentity, options: CancelOptions = {}, clock?: Clock): Promise<CancelOutcome> {
+export function cancelInstance(provider: WorkflowPersistenceProvider, instance: InstanceIdentity, options: CancelOptions = {}, clock?: Clock): Promise<CancelOutcome> {
   const where = "cancel(instanceId, workflowKey, options)";
   requireName(instance.instanceId, `${where}: instanceId`);
   requireName(instance.workflowKey, `${where}: workflowKey`);
@@ -42,6 +42,11 @@ export async function cancelInstance(provider: WorkflowPersistenceProvider, inst
   requireOptionalBoolean(options.compensate, `${where}: options.compensate`);
   requireOptionalSignal(options.signal, `${where}: options.signal`);
   if (provider.capabilities?.compareAndSet !== true) throw new TypeError(`${where}: the provider must declare capabilities.compareAndSet, so that a cancellation cannot be overwritten by a run`);
+  return cancelStored(provider, instance, options, clock);
+}
+
+// Arguments are checked synchronously, above: misuse throws at the call rather than rejecting.
+async function cancelStored(provider: WorkflowPersistenceProvider, instance: InstanceIdentity, options: CancelOptions, clock: Clock | undefined): Promise<CancelOutcome> {
   const keys = { foundryExecutionId: instance.instanceId, workflowId: instance.workflowKey };
   for (let tries = 1; ; tries++) {
     const stored = await loadSnapshot(provider, keys, options.signal);

@@ -1,4 +1,5 @@
 import { abortError } from "../../abort.js";
+import { systemClock } from "../../clock.js";
 import { PersistenceError, type SnapshotKeys } from "../errors.js";
 import { holdAhead, isHeldHere, type HoldAhead } from "../held-here.js";
 import { callProvider, loadSnapshot } from "../provider-call.js";
@@ -24,6 +25,15 @@ export interface ClaimedSnapshot {
   readonly hold: HoldAhead;
 }
 
+/**
+ * True when a pass claims by page: the provider declares `claim()` and has it, and the coordinator
+ * reads real time. `claim()` compares one instant with both the leases (real time) and the wake times
+ * (the coordinator's clock): with a test clock, a pass lists instead, and compares each by its own.
+ */
+export function claimsOnRealTime(options: ResolvedCoordinatorOptions): boolean {
+  return options.clock === systemClock && claimsPages(options.provider);
+}
+
 /** True when the provider declares `claim()` and has it. */
 export function claimsPages(provider: WorkflowPersistenceProvider): provider is WorkflowPersistenceProvider & Required<Pick<WorkflowPersistenceProvider, "claim">> {
   return provider.capabilities?.claim === true && typeof provider.claim === "function";
@@ -43,7 +53,9 @@ export async function claimPage(
   const { provider, leaseTtlMs, retry } = options;
   if (!claimsPages(provider)) return [];
   const claimedAt = performance.now();
-  const now = options.clock.now();
+  // Real time: the request's one instant is compared with stored leases as well as wake times, and
+  // leases are real time. The coordinator claims by page only on real time (see `claimsOnRealTime`).
+  const now = Date.now();
   const request: ClaimRequest = {
     owner: options.persistence.owner,
     now: new Date(now).toISOString(),
@@ -120,7 +132,7 @@ export async function releaseLeftLease(options: ResolvedCoordinatorOptions, keys
   const { provider, leaseTtlMs } = options;
   const stored = await left;
   const lease = stored?.owner === options.persistence.owner ? stored.leaseExpiresAt : undefined;
-  if (stored === undefined || lease === undefined || Date.parse(lease) <= options.clock.now()) return;
+  if (stored === undefined || lease === undefined || Date.parse(lease) <= Date.now()) return;
   if (isHeldHere(keys) && ownHold?.pending !== true) return;
   const released = handedBack({ ...unleased(stored), revision: stored.revision + 1, updatedAt: new Date().toISOString() }) as unknown as WorkflowExecutionSnapshot;
   // Refused, or the store cannot take it back now: the lease runs out instead.

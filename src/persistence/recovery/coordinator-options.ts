@@ -25,11 +25,14 @@ export interface RecoveryCoordinatorOptions {
   /** Runs every attempt, with its workflow middleware, events and compensation. @default createSmith() */
   readonly smith?: Smith;
   readonly retry?: RetryOptions;
-  /** Instances `resumeAll` runs at once. @default 4 */
+  /** Instances `resumeAll` runs at once, up to 65_536. @default 4 */
   readonly concurrency?: number;
   /** The claim's owner written into every snapshot. @default an id unique to this process */
   readonly owner?: PersistenceOptions["owner"];
-  /** How long a claim outlives its last renewal; another worker takes over an instance only after that. @default 30_000 */
+  /**
+   * How long a claim outlives its last renewal, in whole milliseconds (at least 10) of real time;
+   * another worker takes over an instance only after that. @default 30_000
+   */
   readonly leaseTtlMs?: number;
   /** What the resumed runs do with a completed snapshot. @default "delete" */
   readonly onComplete?: PersistenceOptions["onComplete"];
@@ -73,8 +76,8 @@ export function resolveCoordinatorOptions(input: RecoveryCoordinatorOptions): Re
   if (options.createFoundry !== undefined) requireFunction(options.createFoundry, `${where}: options.createFoundry`);
   if (options.smith !== undefined) requireSmith(options.smith);
   if (options.onOutcome !== undefined) requireFunction(options.onOutcome, `${where}: options.onOutcome`);
-  requirePositiveInteger(concurrency, `${where}: options.concurrency`);
-  requireTimerMs(leaseTtlMs, `${where}: options.leaseTtlMs`);
+  requireConcurrency(concurrency);
+  requireLeaseTtlMs(leaseTtlMs);
   if (options.owner !== undefined) requireName(options.owner, `${where}: options.owner`);
   const clock = options.clock === undefined ? systemClock : requireClock(options.clock, `${where}: options.clock`);
   const persistence = resolvePersistenceOptions({
@@ -106,6 +109,24 @@ function reportTo(onOutcome: RecoveryCoordinatorOptions["onOutcome"]): (outcome:
     }
     return outcome;
   };
+}
+
+// Each unit of concurrency is a lane the pass runs; past this many, a store is the limit, not lanes.
+const maxConcurrency = 65_536;
+
+function requireConcurrency(concurrency: unknown): void {
+  const what = `${where}: options.concurrency`;
+  if (requirePositiveInteger(concurrency, what) > maxConcurrency) throw new TypeError(`${what} must be a positive integer up to ${maxConcurrency}, got ${describe(concurrency)}`);
+}
+
+// Stored leases have whole milliseconds (ISO 8601), and renewals come every quarter of the TTL: a
+// lease of a fraction of a millisecond, or of a few, ends before any save can renew it.
+const minLeaseTtlMs = 10;
+
+function requireLeaseTtlMs(leaseTtlMs: unknown): void {
+  const what = `${where}: options.leaseTtlMs`;
+  const ttl = requireTimerMs(leaseTtlMs, what);
+  if (!Number.isInteger(ttl) || ttl < minLeaseTtlMs) throw new TypeError(`${what} must be a whole number of milliseconds, at least ${minLeaseTtlMs}, got ${describe(leaseTtlMs)}`);
 }
 
 function requireSmith(smith: unknown): void {

@@ -10,13 +10,14 @@ import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { resolveCoordinatorOptions, type RecoveryCoordinatorOptions, type ResolvedCoordinatorOptions } from "./coordinator-options.js";
 import { enqueuedSnapshot, type EnqueueOptions } from "./enqueue.js";
 import { dueSnapshots, listSnapshots } from "./list.js";
-import { QueuedClaims, claimPageWithin, claimsPages, giveBackUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
+import { QueuedClaims, claimPageWithin, claimsOnRealTime, giveBackUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
 import { reportOf, type InstanceRef, type RecoveryOutcome, type RecoveryReport } from "./report.js";
 import { settlesWithin } from "./bounded-wait.js";
 import { keysOf, resumeInstance } from "./resume-instance.js";
 import { cancelInstance, type CancelOptions, type CancelOutcome } from "./cancel.js";
 import { signalInstance, type SignalOptions, type SignalResult } from "./signal.js";
 import { WakeLoop } from "./wake-loop.js";
+import { requireFilter, requireRunOptions } from "./run-arguments.js";
 import type { CloseOptions, RecoveryCoordinator, RecoveryRunOptions, StartOptions } from "./coordinator-api.js";
 
 export type { RecoveryCoordinatorOptions } from "./coordinator-options.js";
@@ -64,6 +65,9 @@ class Coordinator implements RecoveryCoordinator {
   }
 
   resumeAll(filter: SnapshotFilter = {}, options: RecoveryRunOptions = {}): Promise<RecoveryReport> {
+    const where = "coordinator.resumeAll(filter, options)";
+    requireFilter(filter, `${where}: filter`);
+    requireRunOptions(options, `${where}: options`);
     const pass = this.#pass(filter, options);
     this.#passes.add(pass);
     const forget = (): void => void this.#passes.delete(pass);
@@ -80,7 +84,7 @@ class Coordinator implements RecoveryCoordinator {
       outcomes.push(this.#options.report({ instanceId: error.keys.foundryExecutionId, workflowKey: error.keys.workflowId, status: "failed", error, attempts: 0, deadLettered: false }));
     };
     // Claims are by lease, not by age: a filter on updatedBefore lists.
-    if (claimsPages(this.#options.provider) && filter.updatedBefore === undefined) {
+    if (claimsOnRealTime(this.#options) && filter.updatedBefore === undefined) {
       await this.#claimAndRun(filter, signal, { onUnreadable }, outcomes);
       return reportOf(outcomes);
     }
@@ -157,10 +161,12 @@ class Coordinator implements RecoveryCoordinator {
     return this.#store(enqueuedSnapshot(workflow, options), runOptions);
   }
 
-  async signal(instanceId: string, workflowKey: string, event: string, payload?: unknown, options?: SignalOptions): Promise<SignalResult> {
-    const result = await signalInstance(this.#options.provider, { instanceId, workflowKey }, event, payload, options, this.#options.clock);
-    if (result.stored) this.#loop?.wake();
-    return result;
+  signal(instanceId: string, workflowKey: string, event: string, payload?: unknown, options?: SignalOptions): Promise<SignalResult> {
+    const sending = signalInstance(this.#options.provider, { instanceId, workflowKey }, event, payload, options, this.#options.clock);
+    return sending.then((result) => {
+      if (result.stored) this.#loop?.wake();
+      return result;
+    });
   }
 
   cancel(instanceId: string, workflowKey: string, options?: CancelOptions): Promise<CancelOutcome> {
@@ -172,6 +178,7 @@ class Coordinator implements RecoveryCoordinator {
     rejectUnknownKeys(requireOptionsObject(options, where), ["pollIntervalMs", "filter", "onError"], where);
     const pollIntervalMs = options.pollIntervalMs === undefined ? 1_000 : requireTimerMs(options.pollIntervalMs, `${where}: options.pollIntervalMs`);
     if (options.onError !== undefined) requireFunction(options.onError, `${where}: options.onError`);
+    if (options.filter !== undefined) requireFilter(options.filter, `${where}: options.filter`);
     if (this.#loop !== undefined || this.#closing.signal.aborted) throw new TypeError(`${where}: the coordinator was ${this.#loop === undefined ? "closed" : "started"} already`);
     const { provider } = this.#options;
     const subscribe = provider.capabilities?.push === true && provider.subscribe !== undefined ? provider.subscribe.bind(provider) : undefined;

@@ -1,5 +1,11 @@
+import { abortError } from "../../abort.js";
+import { isWorkflowForgeError } from "../../errors.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { storedError } from "../stored-error.js";
+import { savedWithin } from "./bounded-wait.js";
+import type { ResolvedCoordinatorOptions } from "./coordinator-options.js";
+import { RetriesExhaustedError } from "./errors.js";
+import type { FailedInstance, InstanceRef, SkippedInstance } from "./report.js";
 
 /**
  * True for the record of an instance that used up its attempts: `failed`, or `compensating` when
@@ -29,4 +35,29 @@ export function deadLetterSnapshot(snapshot: WorkflowExecutionSnapshot, error: E
   };
   delete record.leaseExpiresAt;
   return record as unknown as WorkflowExecutionSnapshot;
+}
+
+/**
+ * Stores `snapshot` as a dead letter ({@link deadLetterSnapshot}) and reports it failed with
+ * `RetriesExhaustedError`; skipped as `claimed` when another worker wrote the record meanwhile.
+ */
+export async function deadLetter(
+  options: ResolvedCoordinatorOptions,
+  ref: InstanceRef,
+  snapshot: WorkflowExecutionSnapshot,
+  lastError: Error | undefined,
+  signal: AbortSignal,
+): Promise<FailedInstance | SkippedInstance> {
+  const keys = { foundryExecutionId: ref.instanceId, workflowId: ref.workflowKey };
+  const attempts = snapshot.attempts ?? 0;
+  const error = new RetriesExhaustedError(keys, snapshot.workflowName, attempts, lastError);
+  const record = deadLetterSnapshot(snapshot, lastError ?? error, options.persistence.owner);
+  try {
+    if (signal.aborted) throw abortError(signal, {});
+    await savedWithin(options.provider, record, options.leaseTtlMs, signal);
+  } catch (saveError) {
+    if (isWorkflowForgeError(saveError) && saveError.code === "SNAPSHOT_CONFLICT") return { ...ref, status: "skipped", reason: "claimed", detail: saveError.message };
+    return { ...ref, status: "failed", error: saveError instanceof Error ? saveError : new Error(String(saveError), { cause: saveError }), attempts, deadLettered: false };
+  }
+  return { ...ref, status: "failed", error, attempts, deadLettered: true };
 }

@@ -1,4 +1,4 @@
-import { abortError, linkedSignal, neverAborted, sleep } from "../../abort.js";
+import { abortError, linkedSignal, neverAborted } from "../../abort.js";
 import { isSuspended, isWorkflowForgeError } from "../../errors.js";
 import { whenIdle, type Foundry } from "../../foundry.js";
 import { describe } from "../../internal/validate.js";
@@ -14,10 +14,10 @@ import { answeredWithin, savedWithin, settlesWithin } from "./bounded-wait.js";
 import { beforeClaim, claimedSince, holdTaken } from "./claim-hold.js";
 import { giveBackUnstarted, recordLeft, releaseLeftLease, releaseUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
 import type { ResolvedCoordinatorOptions } from "./coordinator-options.js";
-import { deadLetterSnapshot, isDeadLetter } from "./dead-letter.js";
-import { RetriesExhaustedError, UnknownWorkflowError } from "./errors.js";
+import { deadLetter, isDeadLetter } from "./dead-letter.js";
+import { UnknownWorkflowError } from "./errors.js";
 import type { FailedInstance, InstanceRef, RecoveryOutcome, SkippedInstance } from "./report.js";
-import { retryDelay } from "./retry.js";
+import { pauseBetweenAttempts, retryDelay } from "./retry.js";
 
 /** How a coordinator's runs learn that it is shutting down. */
 export interface Shutdown {
@@ -93,7 +93,7 @@ async function attemptsOf(
       if (shutdown.closing.aborted) return await stop();
       const claimed = tries === 0 ? claim : undefined;
       const stored = claimed !== undefined && !claimed.hold.handedOver ? claimed.snapshot : tries === 0 && listed !== undefined ? listed : await answeredWithin(loadSnapshot(options.provider, keys, signal), options.leaseTtlMs, "tryLoad", keys);
-      if (claimedSince(claim, stored, options.clock.now())) return { ...ref, status: "skipped", reason: "claimed", detail: "another claim or run of this process took it over since this claim" };
+      if (claimedSince(claim, stored, Date.now())) return { ...ref, status: "skipped", reason: "claimed", detail: "another claim or run of this process took it over since this claim" };
       // A claim still as stored is adopted: it counts the attempt it is about to run, and decisions
       // rest on the count before it. One a run here wrote over is claimed afresh.
       const adopting = claimed !== undefined && stored?.revision === claimed.snapshot.revision;
@@ -171,10 +171,7 @@ async function runAttempt(
     addPersistence(foundry, options.provider, persistence);
   } catch (error) {
     deadline.dispose();
-    // No attempt was spent (a claim made by page gives its count back, keeping the lease so that
-    // this pass does not claim the instance again); another try would fail the same way.
-    if (claim !== undefined) await giveBackAttempt(options, snapshot, stored);
-    return failed(ref, toError(error), stored, false);
+    return await notStarted(options, ref, snapshot, claim, error);
   }
   try {
     const output = await options.smith.forge(workflow, foundry, signal === neverAborted ? {} : { signal });
@@ -186,6 +183,8 @@ async function runAttempt(
     if (!(await settlesWithin(foundry[whenIdle](), options.leaseTtlMs))) return failed(ref, toError(error), stored + 1, false);
     if (shutdown.closing.aborted && isWorkflowForgeError(error) && error.code === "ABORTED" && !signal.aborted) return closed(ref);
     if (isWorkflowForgeError(error) && error.code === "SNAPSHOT_CONFLICT") return { ...ref, status: "skipped", reason: "claimed", detail: error.message };
+    // Found as the run opened, before any operation ran: no attempt was spent, and another would fail the same way.
+    if (isWorkflowForgeError(error) && error.code === "DEFINITION_MISMATCH") return await notStarted(options, ref, snapshot, claim, error);
     // The compensation a cancellation asked for ran to its end, and the record is stored `cancelled`.
     if (error instanceof WorkflowCompensatedError && error.storedError?.name === "WorkflowCancelledError") return { ...ref, status: "cancelled" };
     return { status: "retry", error: toError(error), attempts: stored + 1 };
@@ -194,41 +193,19 @@ async function runAttempt(
   }
 }
 
-// Best effort: when it fails, the instance only counts one attempt more than it ran.
-async function giveBackAttempt(options: ResolvedCoordinatorOptions, claimed: WorkflowExecutionSnapshot, attempts: number): Promise<void> {
-  const record = handedBack({ ...claimed, revision: claimed.revision + 1, attempts }) as unknown as WorkflowExecutionSnapshot;
-  await savedWithin(options.provider, record, options.leaseTtlMs).catch(() => undefined);
-}
-
-async function deadLetter(
-  options: ResolvedCoordinatorOptions,
-  ref: InstanceRef,
-  snapshot: WorkflowExecutionSnapshot,
-  lastError: Error | undefined,
-  signal: AbortSignal,
-): Promise<FailedInstance | SkippedInstance> {
-  const keys = keysOf(ref);
-  const attempts = snapshot.attempts ?? 0;
-  const error = new RetriesExhaustedError(keys, snapshot.workflowName, attempts, lastError);
-  const record = deadLetterSnapshot(snapshot, lastError ?? error, options.persistence.owner);
-  try {
-    if (signal.aborted) throw abortError(signal, {});
-    await savedWithin(options.provider, record, options.leaseTtlMs, signal);
-  } catch (saveError) {
-    if (isWorkflowForgeError(saveError) && saveError.code === "SNAPSHOT_CONFLICT") return { ...ref, status: "skipped", reason: "claimed", detail: saveError.message };
-    return failed(ref, toError(saveError), attempts, false);
+/**
+ * An attempt that failed before its run started (no definition, no foundry, a definition the
+ * stored progress does not fit): no attempt was spent, and another try would fail the same way. A
+ * claim made by page gives its count back, keeping the lease so that this pass does not claim the
+ * instance again; best effort: when the save fails, the instance counts one attempt more than it ran.
+ */
+async function notStarted(options: ResolvedCoordinatorOptions, ref: InstanceRef, snapshot: WorkflowExecutionSnapshot, claim: { readonly stored: number } | undefined, error: unknown): Promise<FailedInstance> {
+  const stored = claim?.stored ?? snapshot.attempts ?? 0;
+  if (claim !== undefined) {
+    const record = handedBack({ ...snapshot, revision: snapshot.revision + 1, attempts: stored }) as unknown as WorkflowExecutionSnapshot;
+    await savedWithin(options.provider, record, options.leaseTtlMs).catch(() => undefined);
   }
-  return failed(ref, error, attempts, true);
-}
-
-// Waits out the retry delay; a close() or the caller's signal ends the wait at once.
-async function pauseBetweenAttempts(ms: number, signal: AbortSignal, closing: AbortSignal): Promise<void> {
-  const linked = linkedSignal([signal, closing]);
-  try {
-    await sleep(ms, linked.signal, {});
-  } finally {
-    linked.dispose();
-  }
+  return failed(ref, toError(error), stored, false);
 }
 
 // A claim made by page on an instance a run of this process did not let go of: given back, the

@@ -1,3 +1,4 @@
+import { linkedSignal, sleep } from "../../abort.js";
 import { isWorkflowForgeError, type WorkflowForgeErrorCode } from "../../errors.js";
 import { describe, rejectUnknownKeys, requireDelayMs, requireFunction, requireOptionsObject, requirePositiveInteger } from "../../internal/validate.js";
 
@@ -72,4 +73,14 @@ export function resolveRetry(input: RetryOptions | undefined): ResolvedRetry {
 export function retryDelay(retry: Pick<ResolvedRetry, "baseDelayMs" | "maxDelayMs" | "jitter">, attempt: number, random: () => number = Math.random): number {
   const exponential = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** Math.max(0, attempt - 1));
   return exponential * (1 - retry.jitter * random());
+}
+
+/** Waits out the retry delay; a close() or the caller's signal ends the wait at once. */
+export async function pauseBetweenAttempts(ms: number, signal: AbortSignal, closing: AbortSignal): Promise<void> {
+  const linked = linkedSignal([signal, closing]);
+  try {
+    await sleep(ms, linked.signal, {});
+  } finally {
+    linked.dispose();
+  }
 }

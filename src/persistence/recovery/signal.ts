@@ -31,7 +31,7 @@ export function requireMailbox(provider: WorkflowPersistenceProvider, where: str
  * the payload with its codec before it writes anything (`SnapshotSerializationError` names what
  * cannot be stored), so a custom codec's types are accepted here as they are in a snapshot.
  */
-export async function signalInstance(
+export function signalInstance(
   provider: WorkflowPersistenceProvider,
   instance: InstanceIdentity,
   event: string,
@@ -47,6 +47,11 @@ export async function signalInstance(
   if (options.eventId !== undefined) requireName(options.eventId, `${where}: options.eventId`);
   requireOptionalSignal(options.signal, `${where}: options.signal`);
   requireMailbox(provider, where);
+  return deliver(provider, instance, event, payload, options, clock);
+}
+
+// Arguments are checked synchronously, above: misuse throws at the call rather than rejecting.
+async function deliver(provider: WorkflowPersistenceProvider & Required<Pick<WorkflowPersistenceProvider, "deliver">>, instance: InstanceIdentity, event: string, payload: unknown, options: SignalOptions, clock: Clock | undefined): Promise<SignalResult> {
   const keys = { foundryExecutionId: instance.instanceId, workflowId: instance.workflowKey };
   const eventId = options.eventId ?? globalThis.crypto.randomUUID();
   const delivered: DeliveredEvent = { ...keys, name: event, eventId, payload, sentAt: new Date(clock?.now() ?? Date.now()).toISOString() };

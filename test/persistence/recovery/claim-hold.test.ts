@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { createFoundry, createSmith, systemClock } from "../../../src/index.js";
+import { createFoundry, createSmith } from "../../../src/index.js";
 import { isHeldHere } from "../../../src/persistence/held-here.js";
 import { usePersistence, type ClaimRequest, type MemoryPersistenceProvider, type WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
 import { runCounts } from "../../support/counted-workflow.js";
-import { deferred, untilAborted } from "../../support/promises.js";
+import { deferred, sleep, untilAborted } from "../../support/promises.js";
 import { aClaimWaitingForALane, heldByARunHere, recoveryFixture } from "./fixtures.js";
 
 // Runs of one process share the lease owner, so a lease does not keep them apart: a claim made by
@@ -57,11 +57,11 @@ describe("a claim made by page holds its instance in this process", () => {
   });
 
   it("a retry whose claim another coordinator here took over meanwhile leaves the instance to it: each step runs once", async () => {
-    // The first attempt fails in a start hook, before its run started. Meanwhile a second coordinator
-    // whose clock is an hour ahead (so the first's lease looks expired) claims the record.
+    // The first attempt fails in a start hook, before its run started. Meanwhile its short lease
+    // ends, and a second coordinator claims the record.
     const fixture = recoveryFixture();
     const { instanceId } = fixture.interrupted();
-    const later = fixture.coordinator({ clock: { now: () => Date.now() + 3_600_000, sleep: (ms, signal) => systemClock.sleep(ms, signal) } });
+    const later = fixture.coordinator();
     const claim = fixture.provider.claim.bind(fixture.provider);
     const claimedAgain = deferred();
     let pages = 0;
@@ -72,10 +72,11 @@ describe("a claim made by page holds its instance in this process", () => {
     };
     let laterPass: ReturnType<typeof later.resumeAll> | undefined;
     const createFoundry = failingFirstStart(async () => {
+      await sleep(80);
       laterPass = later.resumeAll();
       await claimedAgain.promise;
     });
-    const report = await fixture.coordinator({ createFoundry }).resumeAll();
+    const report = await fixture.coordinator({ createFoundry, leaseTtlMs: 50 }).resumeAll();
     expect(report.skipped).toMatchObject([{ instanceId, reason: "claimed" }]);
     expect((await laterPass)?.resumed).toMatchObject([{ instanceId }]);
     expect(runCounts(fixture.log, 3)).toEqual([0, 1, 1]);
@@ -153,10 +154,14 @@ describe("a claim made by page holds its instance in this process", () => {
     // As above, but the second coordinator's lease is short: it gives its claim back before the retry.
     const fixture = recoveryFixture();
     const { instanceId } = fixture.interrupted();
-    const later = fixture.coordinator({ leaseTtlMs: 50, clock: { now: () => Date.now() + 3_600_000, sleep: (ms, signal) => systemClock.sleep(ms, signal) } });
+    const later = fixture.coordinator({ leaseTtlMs: 50 });
     let laterPass: ReturnType<typeof later.resumeAll> | undefined;
     const retry = { baseDelayMs: 300, maxDelayMs: 300, jitter: 0 };
-    const report = await fixture.coordinator({ retry, createFoundry: failingFirstStart(() => void (laterPass = later.resumeAll())) }).resumeAll();
+    const startLater = async () => {
+      await sleep(80);
+      laterPass = later.resumeAll();
+    };
+    const report = await fixture.coordinator({ retry, leaseTtlMs: 50, createFoundry: failingFirstStart(startLater) }).resumeAll();
     expect((await laterPass)?.skipped).toMatchObject([{ instanceId, reason: "claimed" }]);
     expect(report.resumed).toMatchObject([{ instanceId }]);
     expect(runCounts(fixture.log, 3)).toEqual([0, 1, 1]);
