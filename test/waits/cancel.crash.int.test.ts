@@ -12,6 +12,7 @@ import { startPostgres } from "../support/postgres-server.js";
 import { startRedis } from "../support/redis-server.js";
 import { openStore } from "../persistence/workers/stores.js";
 import { cancelWorkflow } from "./cancel-child.js";
+import { scaled } from "../support/thorough.js";
 
 // Acceptance 6 of issue 16, with crashes: in each round a worker process runs a few instances
 // (reserve → work → a 30-day sleep → charge) while another process cancels them all (with
@@ -19,9 +20,9 @@ import { cancelWorkflow } from "./cancel-child.js";
 // the cancellation is sent again and a new worker runs what is left. Every instance must end stored
 // `cancelled`, never charged; restored (release) when compensate was asked and its work had run, and
 // never restored otherwise. The file provider, SQLite, Postgres and Redis: the stores processes share.
-// Three rounds of six instances per store, each killing at a random point, keep
-// the suite within its time budget; WORKFLOWFORGE_CANCEL_ROUNDS runs more.
-const ROUNDS = Number(process.env.WORKFLOWFORGE_CANCEL_ROUNDS ?? 3);
+// Three rounds of six instances per store in .ci/run, one in a local npm test, each killing at a
+// random point; WORKFLOWFORGE_CANCEL_ROUNDS runs more.
+const ROUNDS = scaled("WORKFLOWFORGE_CANCEL_ROUNDS", 1, 3);
 const PER_ROUND = 6;
 
 const child = bundleForChild(fileURLToPath(new URL("./cancel-child.ts", import.meta.url)));

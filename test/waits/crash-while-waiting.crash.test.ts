@@ -15,6 +15,7 @@ import { startPostgres } from "../support/postgres-server.js";
 import { startRedis } from "../support/redis-server.js";
 import { approvalEvent, approvalOf } from "./approval.js";
 import { chargeCounter, startWorker, stepLog, waitChild, type Worker } from "./wait-workers.js";
+import { scaled } from "../support/thorough.js";
 
 // Issue 16, acceptance 3 (crash while waiting): two workers start the instances, which suspend at
 // their approval wait; every worker is then killed with SIGKILL. Half of the events are sent while
@@ -22,7 +23,7 @@ import { chargeCounter, startWorker, stepLog, waitChild, type Worker } from "./w
 // resumes and completes, each step once, the charge with its own payload, and the store is empty.
 
 // Half started by each of two workers.
-const half = Math.ceil(Number(process.env.WORKFLOWFORGE_CRASH_RUNS ?? 20) / 2);
+const half = Math.ceil(scaled("WORKFLOWFORGE_CRASH_RUNS", 8, 100) / 2);
 const instances = 2 * half;
 const child = waitChild();
 const root = mkdtempSync(join(tmpdir(), "workflowforge-crash-waiting-"));

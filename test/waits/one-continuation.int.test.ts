@@ -16,15 +16,16 @@ import { startPostgres } from "../support/postgres-server.js";
 import { startRedis } from "../support/redis-server.js";
 import { approvalOf, approvalWorkflow } from "./approval.js";
 import { chargeCounter, startWorker, stepLog, waitChild } from "./wait-workers.js";
+import { scaled } from "../support/thorough.js";
 
-// Issue 16, acceptance 2 (exactly one continuation): 1,000 instances wait for "approved"; five
+// Issue 16, acceptance 2 (exactly one continuation): 1,000 instances (300 in a local npm test) wait for "approved"; five
 // processes, each running a started coordinator, send every instance that event at once with the
 // same eventId. Each instance continues once: one delivery stores the event, its charge step runs
 // once, with the payload, and its record ends completed with that one event consumed. Completed
 // records are kept: deleting one deletes its events too, so a duplicate arriving after that would
 // be stored again, for an instance that no longer exists.
 
-const instances = 1_000;
+const instances = scaled("WORKFLOWFORGE_CONTINUATION_INSTANCES", 300, 1_000);
 const senders = 5;
 const child = waitChild();
 const root = mkdtempSync(join(tmpdir(), "workflowforge-one-continuation-"));
@@ -73,7 +74,7 @@ async function expectOneContinuation(provider: WorkflowPersistenceProvider, stor
 }
 
 describe("exactly one continuation: SQLite", () => {
-  it("1,000 waiting instances each sent one event by 5 processes at once continue once each", async () => {
+  it(`${instances} waiting instances each sent one event by 5 processes at once continue once each`, async () => {
     const file = join(root, "snapshots.db");
     const database = new Database(file, { timeout: 30_000 });
     const provider = new SqlitePersistenceProvider({ database });
@@ -94,7 +95,7 @@ describeWithServer("exactly one continuation: Postgres", postgres, (server) => {
     await server.stop();
   });
 
-  it("1,000 waiting instances each sent one event by 5 processes at once continue once each", async () => {
+  it(`${instances} waiting instances each sent one event by 5 processes at once continue once each`, async () => {
     const provider = new PostgresPersistenceProvider({ client: pool });
     await provider.migrate();
     await expectOneContinuation(provider, "postgres", server.url);
@@ -108,7 +109,7 @@ describeWithServer("exactly one continuation: Redis", redis, (server) => {
     await server.stop();
   });
 
-  it("1,000 waiting instances each sent one event by 5 processes at once continue once each", async () => {
+  it(`${instances} waiting instances each sent one event by 5 processes at once continue once each`, async () => {
     await expectOneContinuation(new RedisPersistenceProvider({ client }), "redis", server.url);
   }, 90_000);
 });

@@ -15,6 +15,7 @@ import { probeMachineSlowdown } from "../support/machine-slowdown.js";
 import { startPostgres } from "../support/postgres-server.js";
 import { openStore, type StoreKind } from "../persistence/workers/stores.js";
 import { timerWorkflow } from "./timer-workflow.js";
+import { scaled } from "../support/thorough.js";
 
 // Acceptance 4 of issue 16, in real time: INSTANCES instances stored sleeping, the wake times of
 // the first `due` of them spread `rate` a second, the others an hour away; every worker is
@@ -26,8 +27,9 @@ import { timerWorkflow } from "./timer-workflow.js";
 // asleep at the end. `rate` is what two workers keep up
 // with on a loaded 2-core machine, so that lateness measures waking, not a queue: on Postgres (three
 // commits per wake) that is fewer. WORKFLOWFORGE_TIMER_DUE=10000 wakes every instance (minutes).
-const INSTANCES = Number(process.env.WORKFLOWFORGE_TIMER_INSTANCES ?? 10_000);
-const due = (wakes: number): number => Math.min(INSTANCES, Number(process.env.WORKFLOWFORGE_TIMER_DUE ?? wakes));
+// A local npm test stores 2,000 and wakes a fifth as many as .ci/run (WORKFLOWFORGE_THOROUGH=1).
+const INSTANCES = scaled("WORKFLOWFORGE_TIMER_INSTANCES", 2_000, 10_000);
+const due = (wakes: number): number => Math.min(INSTANCES, scaled("WORKFLOWFORGE_TIMER_DUE", wakes / 5, wakes));
 const plans = {
   sqlite: { due: due(2_000), rate: 200 },
   postgres: { due: due(1_000), rate: 100 },
@@ -139,7 +141,7 @@ function postgresStore(url: string) {
 
 async function run(kind: StoreKind, url: string): Promise<void> {
   const log = join(root, `${kind}.log`);
-  // The parent stores 10,000 records at once: a pool wider than openStore's.
+  // The parent stores thousands of records at once: a pool wider than openStore's.
   const { provider, close } = kind === "postgres" ? postgresStore(url) : await openStore(kind, url);
   try {
     const template = await sleepingTemplate(provider, log);

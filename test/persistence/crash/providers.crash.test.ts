@@ -15,12 +15,13 @@ import { runCrashHarness } from "../../../src/persistence/testing/crash-harness.
 import { bundleForChild } from "../../support/bundle.js";
 import { startPostgres } from "../../support/postgres-server.js";
 import { startRedis } from "../../support/redis-server.js";
+import { scaled } from "../../support/thorough.js";
 
 // SIGKILL at random moments, per durable provider: every instance completes, at most one step
 // repeats per kill, results equal an uninterrupted run, nothing is left stored, and no record is
 // ever unreadable (a child that fails to load exits non-zero: a violation).
 // 20 instances per provider in a local `npm test` (about 20 s); `.ci/run` runs the full 100.
-const INSTANCES = Number(process.env.WORKFLOWFORGE_CRASH_RUNS ?? 20);
+const INSTANCES = scaled("WORKFLOWFORGE_CRASH_RUNS", 8, 100);
 const child = bundleForChild(fileURLToPath(new URL("./provider-child.ts", import.meta.url)));
 const root = mkdtempSync(join(tmpdir(), "wf-provider-crash-"));
 const cleanup: (() => Promise<unknown> | void)[] = [() => rmSync(root, { recursive: true, force: true })];

@@ -10,6 +10,7 @@ import { oneStepWorkflow } from "./one-step-workflow.js";
 import { workerTestSetup } from "./real-servers.js";
 import { openStore, type StoreKind } from "./stores.js";
 import { readRuns, verifyRuns, verifyStored } from "./verify-runs.js";
+import { scaled } from "../../support/thorough.js";
 
 // The fast variant of the many-workers test: WORKERS processes start resumeAll together over
 // INSTANCES enqueued one-step workflows and nobody is killed. Every worker lists the same instances
@@ -17,7 +18,7 @@ import { readRuns, verifyRuns, verifyStored } from "./verify-runs.js";
 // finished; it must leave it alone. No kill means no at-least-once excuse: each instance runs
 // exactly once, with the properties it was enqueued with, and its record survives.
 const WORKERS = 4;
-const INSTANCES = Number(process.env.WORKFLOWFORGE_FAST_WORKER_INSTANCES ?? 400);
+const INSTANCES = scaled("WORKFLOWFORGE_FAST_WORKER_INSTANCES", 200, 400);
 // Nobody dies, so no lease ever has to run out; a long one keeps a slow machine from expiring it.
 const LEASE_MS = 30_000;
 

@@ -9,13 +9,14 @@ import { STEPS, batchWorkflow, readSteps } from "./batch-workflow.js";
 import { workerTestSetup } from "./real-servers.js";
 import { openStore, type StoreKind } from "./stores.js";
 import { verifySteps } from "./verify.js";
+import { scaled } from "../../support/thorough.js";
 
 // Acceptance of recovery across processes: WORKERS processes share one real store, each running
 // resumeAll in a loop over INSTANCES enqueued workflows of STEPS steps, while the test kills
 // workers with SIGKILL (the first mid-instance, the others at random) and starts replacements.
 const WORKERS = 4;
-const INSTANCES = Number(process.env.WORKFLOWFORGE_WORKER_INSTANCES ?? 200);
-const KILLS = Number(process.env.WORKFLOWFORGE_WORKER_KILLS ?? 16);
+const INSTANCES = scaled("WORKFLOWFORGE_WORKER_INSTANCES", 100, 200);
+const KILLS = scaled("WORKFLOWFORGE_WORKER_KILLS", 8, 16);
 const LEASE_MS = 2_000;
 const STEP_MS = 12;
 // The step at which the first worker stops, to be killed there.

@@ -6,12 +6,13 @@ import { createRecoveryCoordinator, usePersistence, type WorkflowPersistenceProv
 import type { FilePersistenceProvider } from "../../../../src/persistence/providers/file/index.js";
 import type { WorkflowExecutionSnapshot } from "../../../../src/persistence/snapshot.js";
 import { useFileStore } from "../../../support/file-store.js";
+import { scaled } from "../../../support/thorough.js";
 
 // An approval workflow on the file provider, whose coordinator finds waiting instances by listing
 // them and reading each one's mailbox (no claim(), no push). The approval is sent at each moment
 // that matters to a lost wake-up: before the run starts, after its first look at the mailbox, after
 // its waiting save, after its second look, and after it suspended. Rounds: WORKFLOWFORGE_APPROVAL_ROUNDS.
-const rounds = Number(process.env.WORKFLOWFORGE_APPROVAL_ROUNDS ?? 30);
+const rounds = scaled("WORKFLOWFORGE_APPROVAL_ROUNDS", 10, 30);
 const files = useFileStore("file-approval");
 
 const moments = ["before the run", "after the first receive", "after the waiting save", "after the second receive", "after the run suspended"] as const;
