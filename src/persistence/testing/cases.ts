@@ -132,6 +132,20 @@ const basics: ConformanceCase[] = [
   },
   {
     group: "basics",
+    name: "saves of 20 different instances made at once all land, and deletes of others made among them remove only those",
+    async run(provider) {
+      const doomed = Array.from({ length: 4 }, () => fullSnapshot());
+      for (const snapshot of doomed) await provider.save(snapshot);
+      const saved = Array.from({ length: 20 }, (_, index) => fullSnapshot({ properties: { index } }));
+      // A store rewriting one document of every record (read, await, write) loses all but one of these.
+      const deletes = doomed.map(async (snapshot) => provider.delete(snapshot.foundryExecutionId, snapshot.workflowId));
+      await Promise.all([...saved.slice(0, 10).map(async (snapshot) => provider.save(snapshot)), ...deletes, ...saved.slice(10).map(async (snapshot) => provider.save(snapshot))]);
+      for (const snapshot of saved) assert.deepEqual(await load(provider, snapshot), snapshot, `the save of instance ${snapshot.properties.index as number} of 20 made at once was lost`);
+      for (const snapshot of doomed) assert.equal(await load(provider, snapshot), undefined, "a delete made among the saves did not remove its instance");
+    },
+  },
+  {
+    group: "basics",
     name: "keys are isolated by both parts, including separators inside keys",
     async run(provider) {
       const id = randomKeys().foundryExecutionId;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { ClaimRequest, WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import type { ConformanceCase } from "./cases.js";
-import { fullSnapshot, nextRevision, randomKeys } from "./fixtures.js";
+import { changeDeeply, fullSnapshot, nextRevision, randomKeys } from "./fixtures.js";
 
 // Each case claims only its own records, by a workflow name no other case uses.
 function request(workflowName: string, overrides: Partial<ClaimRequest> = {}): ClaimRequest {
@@ -76,6 +76,33 @@ export const claimCases: ConformanceCase[] = [
     const rest = await Promise.all(Array.from({ length: 4 }, () => claim(provider, request(workflowName, { limit: 2 }))));
     const all = [...first, ...rest.flat()];
     assert.deepEqual(ids(all), ids(records), "every record is claimed exactly once");
+  }),
+  {
+    group: "claim",
+    name: "claims made at once through two provider objects on one store never take one record twice",
+    requires: ["reopen"],
+    // A lock inside one object (around read, await, write) passes the case above and fails here.
+    async run(provider, hooks) {
+      const workflowName = `Claim-${randomKeys().workflowId}`;
+      const through = [provider, await hooks!.reopen()];
+      for (let round = 0; round < 3; round++) {
+        const records = Array.from({ length: 7 }, () => unleased({ workflowName, status: "running" }));
+        for (const snapshot of records) await provider.save(snapshot);
+        const claimed = (await Promise.all(Array.from({ length: 6 }, (_, claimer) => claim(through[claimer % 2]!, request(workflowName, { limit: 2 }))))).flat();
+        const twice = ids(claimed).filter((id, index, all) => all.indexOf(id) !== index);
+        assert.deepEqual(twice, [], `round ${round}: a record was claimed twice`);
+        assert.deepEqual(ids(claimed), ids(records), `round ${round}: every record is claimed exactly once`);
+      }
+    },
+  },
+  claimCase("what claim() returns is the caller's own: changing it, deep in its properties and outputs, leaves the stored record as claimed", async (provider, workflowName) => {
+    const stored = await savedUnleased(provider, workflowName);
+    const [claimed] = await claim(provider, request(workflowName));
+    assert.ok(claimed !== undefined, "claim() took nothing");
+    const asClaimed = structuredClone(claimed);
+    // A run changes the record it claimed as it goes; a provider handing out its own objects would store those changes unsaved.
+    changeDeeply(claimed, "changed after claim");
+    assert.deepEqual(await provider.tryLoad(stored.foundryExecutionId, stored.workflowId), asClaimed, "changing what claim() returned changed the stored record");
   }),
   claimCase("claim() follows later saves: a renewed lease keeps a record, a released or re-enqueued one is claimable at once", async (provider, workflowName) => {
     const later = (ms: number) => new Date(Date.now() + ms).toISOString();

@@ -2,13 +2,17 @@ import type { SnapshotKeys } from "../errors.js";
 import type { WorkflowPersistenceProvider } from "../provider.js";
 import { missingCapabilities, missingCapabilityReason } from "./capabilities.js";
 import { conformanceCases, conformanceGroups, type ConformanceCase, type ConformanceGroup, type ConformanceHooks } from "./cases.js";
+import { createCaseSession, type CaseSession } from "./case-session.js";
 import { skipTest, withContext, type TestFramework } from "./framework.js";
 
 /** How the suite gets a provider to test, modelled on LangGraph's checkpoint validator. */
 export interface ProviderTestInitializer<P extends WorkflowPersistenceProvider = WorkflowPersistenceProvider> {
   /** Shown in the suite's title. */
   readonly name: string;
-  /** A fresh provider for one test. Tests use random keys, so providers may share one store. */
+  /**
+   * A fresh provider for one test. Tests use random keys, so providers may share one store, and
+   * delete what they stored afterwards; point the kit at a store no recovery coordinator serves.
+   */
   create(): P | Promise<P>;
   /** Releases what `create` made. Runs after every test, also a failed one. */
   destroy?(provider: P): void | Promise<void>;
@@ -27,18 +31,32 @@ export interface ProviderTestInitializer<P extends WorkflowPersistenceProvider =
   /**
    * A second provider object on the store `provider` uses, as another process would open it (the
    * same database file, server or directory, with its own client where that is how processes
-   * differ). The cases of deliveries made from two processes at once use it, and `destroy` it after
-   * the case; without it they are skipped, saying so. Leave it out when no second object can see
-   * the first one's records (as for the memory provider).
+   * differ). The cases of races between two processes (compare-and-set, claims, deliveries) use it,
+   * and `destroy` it after the case; without it they are skipped, saying so. Leave it out when no
+   * second object can see the first one's records (as for the memory provider).
    */
   reopen?(provider: P): P | Promise<P>;
   /** Time allowed to `beforeAll` and `afterAll`. @default 60_000 */
   readonly hookTimeoutMs?: number;
   /**
+   * Time allowed to one case, and again to deleting what it stored. A case that outlives it fails
+   * with a message naming the provider call that did not settle ("provider.tryLoad did not settle
+   * within 60000 ms"): a provider whose calls never answer fails instead of hanging the run, under
+   * node:test too, which has no time limit of its own. @default 60_000
+   */
+  readonly caseTimeoutMs?: number;
+  /**
    * Groups to skip, registered with `it.skip` (or, for a framework without it, as tests that mark
    * themselves skipped). A name that is not a group throws a `TypeError`. @default []
    */
   readonly skip?: readonly ConformanceGroup[];
+}
+
+/** Throws a `TypeError` for a `caseTimeoutMs` that is not a positive number of milliseconds. */
+function validateCaseTimeout(caseTimeoutMs: unknown, where: string): number {
+  if (caseTimeoutMs === undefined) return 60_000;
+  if (typeof caseTimeoutMs === "number" && Number.isFinite(caseTimeoutMs) && caseTimeoutMs > 0) return caseTimeoutMs;
+  throw new TypeError(`${where}: initializer.caseTimeoutMs must be a positive number of milliseconds, got ${typeof caseTimeoutMs === "number" ? caseTimeoutMs : typeof caseTimeoutMs}`);
 }
 
 /** Throws a `TypeError` for a `skip` option that is not an array of group names: a typo would silently run the group. */
@@ -59,8 +77,44 @@ const missingHookReasons: Readonly<Record<keyof ConformanceHooks, string>> = {
   reopen: "the initializer has no reopen(provider) hook to open a second provider object on the same store",
 };
 
+/** Deletes what the case saved or delivered (a record's events go with it), 20 at a time. */
+async function removeWritten(provider: WorkflowPersistenceProvider, session: CaseSession): Promise<void> {
+  const written = session.written();
+  for (let start = 0; start < written.length; start += 20) {
+    await Promise.all(written.slice(start, start + 20).map(async ({ foundryExecutionId, workflowId }) => provider.delete(foundryExecutionId, workflowId)));
+  }
+}
+
+/**
+ * Runs the case on `provider` within the deadline, then deletes what it wrote, also after it failed,
+ * so that the kit leaves no record for a coordinator on the same store to resume. Not after it
+ * timed out: a store that stopped answering would only time out again.
+ */
+async function runWatched<P extends WorkflowPersistenceProvider>(initializer: ProviderTestInitializer<P>, testCase: ConformanceCase, provider: P, reopened: P[], timeoutMs: number): Promise<void> {
+  const session = createCaseSession(timeoutMs);
+  const watched = session.watch(provider);
+  const hooks: ConformanceHooks = {
+    corrupt: async (keys) => void (await session.pending("initializer.corrupt(keys, provider)", Promise.resolve(initializer.corrupt?.(keys, provider)))),
+    reopen: async () => {
+      const other = await session.pending("initializer.reopen(provider)", Promise.resolve((initializer.reopen as (provider: P) => P | Promise<P>)(provider)));
+      reopened.push(other);
+      return session.watch(other);
+    },
+  };
+  const failure = await session.within(() => testCase.run(watched, hooks)).then(
+    () => undefined,
+    (error: unknown) => ({ error }),
+  );
+  if (!session.expired()) {
+    await session.within(() => removeWritten(watched, session)).catch((error: unknown) => {
+      if (failure === undefined) throw new Error(`the case passed, but deleting the records it stored failed: ${String(error)}`, { cause: error });
+    });
+  }
+  if (failure !== undefined) throw failure.error;
+}
+
 /** Runs one case on a fresh provider; resolves why it was skipped, or undefined when it passed. */
-async function runCase<P extends WorkflowPersistenceProvider>(initializer: ProviderTestInitializer<P>, testCase: ConformanceCase): Promise<string | undefined> {
+async function runCase<P extends WorkflowPersistenceProvider>(initializer: ProviderTestInitializer<P>, testCase: ConformanceCase, timeoutMs: number): Promise<string | undefined> {
   // Checked before a provider is made: no provider could supply a missing hook.
   const missingHook = testCase.requires?.find((hook) => typeof initializer[hook] !== "function");
   if (missingHook !== undefined) return missingHookReasons[missingHook];
@@ -69,15 +123,7 @@ async function runCase<P extends WorkflowPersistenceProvider>(initializer: Provi
   try {
     const missing = missingCapabilities(provider, testCase.group);
     if (missing.length > 0) return missingCapabilityReason(missing);
-    const hooks: ConformanceHooks = {
-      corrupt: async (keys) => void (await initializer.corrupt?.(keys, provider)),
-      reopen: async () => {
-        const other = await (initializer.reopen as (provider: P) => P | Promise<P>)(provider);
-        reopened.push(other);
-        return other;
-      },
-    };
-    await testCase.run(provider, hooks);
+    await runWatched(initializer, testCase, provider, reopened, timeoutMs);
     return undefined;
   } finally {
     for (const other of reopened) await initializer.destroy?.(other);
@@ -90,7 +136,8 @@ export async function runConformanceCase<P extends WorkflowPersistenceProvider>(
   initializer: ProviderTestInitializer<P>,
   testCase: ConformanceCase,
 ): Promise<"passed" | "skipped"> {
-  return (await runCase(initializer, testCase)) === undefined ? "passed" : "skipped";
+  const timeoutMs = validateCaseTimeout(initializer.caseTimeoutMs, "runConformanceCase(initializer, testCase)");
+  return (await runCase(initializer, testCase, timeoutMs)) === undefined ? "passed" : "skipped";
 }
 
 /** Registers a case of a group named in `skip`; it never creates a provider. */
@@ -122,6 +169,7 @@ function registerSkippedGroup(framework: TestFramework, title: string, group: Co
  */
 export function describeProviderConformance<P extends WorkflowPersistenceProvider>(initializer: ProviderTestInitializer<P>, framework: TestFramework): void {
   validateSkip(initializer.skip);
+  const caseTimeoutMs = validateCaseTimeout(initializer.caseTimeoutMs, "describeProviderConformance(initializer, framework)");
   const timeout = initializer.hookTimeoutMs ?? 60_000;
   framework.describe(`${initializer.name} conforms to the workflowforge provider contract`, () => {
     if (initializer.beforeAll) framework.beforeAll(() => initializer.beforeAll?.(), timeout);
@@ -135,9 +183,11 @@ export function describeProviderConformance<P extends WorkflowPersistenceProvide
       framework.it(
         title,
         withContext(async (context) => {
-          const skipped = await runCase(initializer, testCase);
+          const skipped = await runCase(initializer, testCase, caseTimeoutMs);
           if (skipped !== undefined) skipTest(context, skipped);
         }),
+        // Room for the case and its clean-up, each within caseTimeoutMs, so that vitest's or Jest's own limit does not cut in first.
+        2 * caseTimeoutMs + 10_000,
       );
     }
   });

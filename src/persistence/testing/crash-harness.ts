@@ -1,6 +1,6 @@
-import { spawn } from "node:child_process";
 import { appendFileSync } from "node:fs";
-import { expectedCrashResult, finishedLine, readCrashLog, startedLine, type CrashLog, type CrashOutcome, type CrashResult } from "./crash-log.js";
+import { attempt, attemptFailure } from "./crash-attempt.js";
+import { expectedCrashResult, readCrashLog, type CrashLog, type CrashOutcome, type CrashResult } from "./crash-log.js";
 
 export interface CrashHarnessOptions {
   /** The child: `[script, ...args]` run with this Node binary; the instance id is appended. */
@@ -25,7 +25,7 @@ export interface CrashHarnessOptions {
   readonly maxKillsPerInstance?: number;
   /** Instances run at once (each one's attempts stay sequential). @default 1 */
   readonly concurrency?: number;
-  /** Per attempt. @default 30_000 */
+  /** Per attempt; a child still running then is killed and reported as one that did not finish in time. @default 30_000 */
   readonly attemptTimeoutMs?: number;
 }
 
@@ -55,45 +55,6 @@ export interface CrashReport {
 }
 
 type ResolvedOptions = CrashHarnessOptions & { readonly steps: number };
-
-interface Attempt {
-  readonly killed: boolean;
-  readonly code: number | null;
-  readonly stderr: string;
-  /** From the workload's start to forge() resolving; undefined when it did not get that far. */
-  readonly runMs: number | undefined;
-}
-
-function attempt(options: CrashHarnessOptions, instanceId: string, killDelay: (() => number) | undefined): Promise<Attempt> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...options.command, instanceId], { env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    let killed = false;
-    let startedAt: number | undefined;
-    let runMs: number | undefined;
-    let kill: ReturnType<typeof setTimeout> | undefined;
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-      if (startedAt === undefined && stdout.includes(startedLine)) {
-        startedAt = performance.now();
-        if (killDelay !== undefined) kill = setTimeout(() => (killed = child.kill("SIGKILL")), killDelay());
-      }
-      if (startedAt !== undefined && runMs === undefined && stdout.includes(finishedLine)) runMs = performance.now() - startedAt;
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const timeout = setTimeout(() => child.kill("SIGKILL"), options.attemptTimeoutMs ?? 30_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(kill);
-      clearTimeout(timeout);
-      // A child that finished before the timer fired was not killed, whatever the timer says.
-      resolve({ killed: killed && code === null, code, stderr, runMs });
-    });
-  });
-}
 
 function check(report: CrashInstanceReport, expected: CrashResult): string[] {
   const problems: string[] = [];
@@ -136,7 +97,10 @@ async function runInstance(options: ResolvedOptions, instanceId: string, killDel
   let newRunsAfterDeletion = 0;
   let log = readCrashLog(options.logFile, instanceId, steps);
   let run: number[] = new Array<number>(steps).fill(0);
-  for (let number = 1; ; number++) {
+  let completed = false;
+  let number = 0;
+  while (!completed) {
+    number += 1;
     const outcome = await attempt(options, instanceId, kills < maxKills ? () => killDelay(number === 1) : undefined);
     const before = log;
     log = readCrashLog(options.logFile, instanceId, steps);
@@ -155,20 +119,41 @@ async function runInstance(options: ResolvedOptions, instanceId: string, killDel
     if (outcome.killed) {
       kills += 1;
       if (ranSteps && log.completed === before.completed) midRunKills += 1;
-    } else if (outcome.code !== 0) problems.push(`${instanceId}: attempt ${number} exited with ${String(outcome.code)}: ${outcome.stderr.trim().slice(0, 500)}`);
-    if (!outcome.killed || log.completed > before.completed) break;
+    }
+    const failure = outcome.killed ? undefined : attemptFailure(options, outcome);
+    if (failure !== undefined) problems.push(`${instanceId}: attempt ${number} ${failure}`);
+    completed = log.completed > before.completed;
+    if (!outcome.killed) break;
   }
   const report: CrashInstanceReport = { instanceId, kills, midRunKills, newRunsAfterDeletion, executions: log.executions, result: log.result };
+  if (completed) problems.push(...(await startsAnew(options, instanceId, log)));
   return { report, problems };
+}
+
+/**
+ * Starts the child once more for a completed instance, without a kill: it must begin a new run
+ * from step 0 and run every step once. The log's completion line only says the engine asked for
+ * the deletion; this says the provider did it, so that "nothing is left stored" holds.
+ */
+async function startsAnew(options: ResolvedOptions, instanceId: string, before: CrashLog): Promise<string[]> {
+  const outcome = await attempt(options, instanceId, undefined);
+  const during = difference(readCrashLog(options.logFile, instanceId, options.steps), before);
+  const failure = attemptFailure(options, outcome);
+  if (failure !== undefined) return [`${instanceId}: a run started after completion ${failure}`];
+  if (during.every((count) => count === 1)) return [];
+  const ran = during.flatMap((count, step) => (count > 0 ? [step] : []));
+  const what = ran.length === 0 ? "no step" : `steps ${ran.join(", ")}`;
+  return [`${instanceId}: a run started after completion did not begin at step 0 and run every step once (it ran ${what}): the completed run left its snapshot stored`];
 }
 
 /**
  * The parent side: runs `instances` instances of the crash workload, killing each child with
  * SIGKILL at a random moment and restarting it until it completes. Reports every guarantee that
  * broke: an instance that never completed, a step that never ran, an attempt that ran more than
- * one step again after a kill (or any, after none), or a result that differs from an uninterrupted
- * run. A child that exits non-zero without being killed (for example on an unreadable snapshot)
- * is a violation too.
+ * one step again after a kill (or any, after none), a result that differs from an uninterrupted
+ * run, or a snapshot left stored: each completed instance is started once more, without a kill, and
+ * must begin a new run from step 0. A child that exits non-zero without being killed (for example
+ * on an unreadable snapshot), or outlives `attemptTimeoutMs`, is a violation too.
  */
 export async function runCrashHarness(given: CrashHarnessOptions): Promise<CrashReport> {
   const options: ResolvedOptions = { ...given, steps: given.steps ?? 20 };

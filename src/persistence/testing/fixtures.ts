@@ -56,6 +56,18 @@ export function richValues(): Record<string, unknown> {
   };
 }
 
+/**
+ * Changes `snapshot` (one of {@link fullSnapshot}'s) deep inside: nested properties, an output and
+ * the last output. The store must not change with it.
+ */
+export function changeDeeply(snapshot: WorkflowExecutionSnapshot, value: string): void {
+  const properties = snapshot.properties as { nested: { deep: { value: string } }; items: unknown[] };
+  properties.nested.deep.value = value;
+  properties.items.push(value);
+  (snapshot.outputs?.[2] as unknown[]).push(value);
+  (snapshot.lastOutput as { lines: string[] }).lines.push(value);
+}
+
 /** The same snapshot one save later: what a checkpoint writes. */
 export function nextRevision(snapshot: WorkflowExecutionSnapshot, changes: Partial<WorkflowExecutionSnapshot> = {}): WorkflowExecutionSnapshot {
   return { ...snapshot, revision: snapshot.revision + 1, updatedAt: new Date().toISOString(), ...changes };

@@ -20,7 +20,8 @@ export type TestBody = (context?: SkipContext) => Promise<void>;
  */
 export interface TestFramework {
   describe(name: string, body: () => void): unknown;
-  it: ((name: string, body: TestBody) => unknown) & { skip?: (name: string, body: TestBody) => unknown };
+  /** `timeoutMs` is vitest's and Jest's per-test limit, set above the kit's own deadline; node:test and Mocha ignore it. */
+  it: ((name: string, body: TestBody, timeoutMs?: number) => unknown) & { skip?: (name: string, body: TestBody) => unknown };
   beforeAll(hook: () => unknown, timeoutMs?: number): unknown;
   afterAll(hook: () => unknown, timeoutMs?: number): unknown;
 }

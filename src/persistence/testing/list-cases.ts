@@ -1,8 +1,17 @@
 import assert from "node:assert/strict";
-import type { SnapshotFilter } from "../provider.js";
+import type { SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import type { ConformanceCase } from "./cases.js";
-import { fullSnapshot, randomKeys, waitingSnapshot } from "./fixtures.js";
+import { changeDeeply, fullSnapshot, randomKeys, waitingSnapshot } from "./fixtures.js";
+
+// More records of one name than a store hands out in a first page by default.
+const MANY = 300;
+
+async function listedIds(provider: WorkflowPersistenceProvider, filter: SnapshotFilter): Promise<string[]> {
+  const found: string[] = [];
+  for await (const snapshot of await provider.list!(filter)) found.push(snapshot.foundryExecutionId);
+  return found.sort();
+}
 
 export const listCases: ConformanceCase[] = [
   {
@@ -75,6 +84,37 @@ export const listCases: ConformanceCase[] = [
       const found: string[] = [];
       for await (const snapshot of await provider.list!({ workflowName })) found.push(snapshot.foundryExecutionId);
       assert.deepEqual(found, [kept.foundryExecutionId]);
+    },
+  },
+  {
+    group: "list",
+    name: "list() returns every match among a few hundred records, not a first page, and a filter finds the few among them",
+    async run(provider) {
+      const workflowName = `List-${randomKeys().workflowId}`;
+      // Past the pages stores hand out by default: 100 for many SDKs, about 10 keys a SCAN step in Redis.
+      const records = Array.from({ length: MANY }, (_, index) => fullSnapshot({ workflowName, status: index % 100 === 42 ? "failed" : "running" }));
+      for (let start = 0; start < MANY; start += 25) await Promise.all(records.slice(start, start + 25).map(async (snapshot) => provider.save(snapshot)));
+      const expectAll = async (filter: SnapshotFilter, expected: readonly WorkflowExecutionSnapshot[]) => {
+        const found = await listedIds(provider, filter);
+        const want = expected.map((snapshot) => snapshot.foundryExecutionId).sort();
+        assert.ok(found.length === want.length, `list(${JSON.stringify(filter)}) returned ${found.length} of ${want.length} matching records`);
+        assert.deepEqual(found, want, `list(${JSON.stringify(filter)}) returned the wrong instances`);
+      };
+      await expectAll({ workflowName }, records);
+      await expectAll({ workflowName, status: "failed" }, records.filter((snapshot) => snapshot.status === "failed"));
+      const last = records[MANY - 1]!;
+      await expectAll({ workflowName, workflowId: last.workflowId }, [last]);
+    },
+  },
+  {
+    group: "list",
+    name: "what list() returns is the caller's own: changing it, deep in its properties and outputs, leaves the stored record as saved",
+    async run(provider) {
+      const workflowName = `List-${randomKeys().workflowId}`;
+      const saved = fullSnapshot({ workflowName });
+      await provider.save(structuredClone(saved));
+      for await (const snapshot of await provider.list!({ workflowName })) changeDeeply(snapshot, "changed after list");
+      assert.deepEqual(await provider.tryLoad(saved.foundryExecutionId, saved.workflowId), saved, "changing what list() returned changed the stored record");
     },
   },
   {

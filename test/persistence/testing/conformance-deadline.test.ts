@@ -1,0 +1,56 @@
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import type { WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
+import { conformanceCases, describeProviderConformance, runConformanceCase } from "../../../src/persistence/testing/index.js";
+import { bundleForChild } from "../../support/bundle.js";
+import { recordingFramework } from "./recording-framework.js";
+
+const never = () => new Promise<never>(() => undefined);
+/** Its every call stays pending forever, as over a connection that stopped answering. */
+const silentProvider = (): WorkflowPersistenceProvider => ({ save: never, tryLoad: never, delete: never });
+
+function caseNamed(start: string) {
+  const found = conformanceCases.find((testCase) => testCase.name.startsWith(start));
+  if (found === undefined) throw new Error(`no conformance case named "${start}…"`);
+  return found;
+}
+
+describe("a conformance case whose provider call never settles", () => {
+  it("fails once initializer.caseTimeoutMs has passed, naming the call", { timeout: 5_000 }, async () => {
+    const initializer = { name: "Silent", create: silentProvider, caseTimeoutMs: 100 };
+    await expect(runConformanceCase(initializer, caseNamed("tryLoad(key) of an unknown key"))).rejects.toThrow("provider.tryLoad did not settle within 100 ms");
+    await expect(runConformanceCase(initializer, caseNamed("save then tryLoad round-trips every snapshot field"))).rejects.toThrow("provider.save did not settle within 100 ms");
+  });
+
+  it("under node:test, which has no time limit of its own, fails each case by the deadline and lets the process exit", { timeout: 30_000 }, async () => {
+    const suite = bundleForChild(fileURLToPath(new URL("./node-test-deadline-suite.ts", import.meta.url)));
+    const { stdout, killed } = await new Promise<{ stdout: string; killed: boolean }>((resolve) => {
+      // Exits non-zero, as its cases fail; killed only when it hangs past the timeout.
+      const child = execFile(process.execPath, ["--test", "--test-reporter=tap", suite], { timeout: 20_000 }, (_error, out) => resolve({ stdout: out, killed: child.killed }));
+    });
+    expect(killed).toBe(false);
+    const basics = conformanceCases.filter((testCase) => testCase.group === "basics");
+    expect(stdout.match(/^ {4}not ok \d+ - basics: /gm)).toHaveLength(basics.length);
+    expect(stdout).toContain("provider.tryLoad did not settle within 200 ms");
+  });
+
+  it("is registered with a vitest and Jest time limit above the deadline, so that theirs does not cut in first", () => {
+    const limits: unknown[] = [];
+    const { framework } = recordingFramework();
+    const it = Object.assign((_title: string, _body: unknown, timeoutMs?: number) => void limits.push(timeoutMs), { skip: () => undefined });
+    describeProviderConformance({ name: "Silent", create: silentProvider, caseTimeoutMs: 1_000 }, { ...framework, it });
+    expect(limits.length).toBe(conformanceCases.length);
+    expect(limits.every((limit) => typeof limit === "number" && limit > 2_000)).toBe(true);
+  });
+
+  it("takes caseTimeoutMs only as a positive number of milliseconds", async () => {
+    for (const caseTimeoutMs of [0, -1, Number.NaN, "100"]) {
+      const initializer = { name: "Silent", create: silentProvider, caseTimeoutMs: caseTimeoutMs as number };
+      expect(() => describeProviderConformance(initializer, recordingFramework().framework)).toThrow(TypeError);
+      await expect(runConformanceCase(initializer, caseNamed("tryLoad(key) of an unknown key"))).rejects.toThrow(
+        `runConformanceCase(initializer, testCase): initializer.caseTimeoutMs must be a positive number of milliseconds, got ${typeof caseTimeoutMs === "number" ? caseTimeoutMs : "string"}`,
+      );
+    }
+  });
+});
