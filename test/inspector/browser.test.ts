@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it as test, vi } from "vitest";
 import type { StoreSpec } from "../../src/cli/args.js";
 import type { WorkflowPersistenceProvider } from "../../src/persistence/provider.js";
 import { PostgresPersistenceProvider } from "../../src/persistence/providers/postgres.js";
@@ -52,7 +52,14 @@ async function waitForRows(page: Page, expected: string[]): Promise<void> {
   await page.waitForFunction((want) => JSON.stringify([...(globalThis as any).document.querySelectorAll("#instances tbody tr")].map((row: any) => row.getAttribute("data-instance"))) === want, JSON.stringify(expected));
 }
 
-function browserCases(store: string, fresh: () => Promise<Fresh>): void {
+/**
+ * Every case on `store`, or only those `essential` names. The page is the same on every store; what
+ * differs is the server's calls into it, which the CLI's suites check on each store too.
+ */
+function browserCases(store: string, fresh: () => Promise<Fresh>, essential?: readonly string[]): void {
+  const it = (title: string, body: () => Promise<void>): void => {
+    if (essential === undefined || essential.includes(title)) test(title, body);
+  };
   const opened: Served[] = [];
   const start = async (allowActions: boolean, seed = inspectorSnapshots()): Promise<Served> => {
     const { spec, provider } = await fresh();
@@ -228,7 +235,7 @@ function browserCases(store: string, fresh: () => Promise<Fresh>): void {
       expect({ injected, dialogs, errors }).toEqual({ injected: { flag: undefined, tags: 0 }, dialogs: [], errors: [] });
     });
 
-    it.runIf(process.env.WORKFLOWFORGE_SCREENSHOTS === "1" && store.includes("SQLite"))("writes the screenshots in docs/ (WORKFLOWFORGE_SCREENSHOTS=1)", async () => {
+    test.runIf(process.env.WORKFLOWFORGE_SCREENSHOTS === "1" && store.includes("SQLite"))("writes the screenshots in docs/ (WORKFLOWFORGE_SCREENSHOTS=1)", async () => {
       const served = await start(true, inspectorSnapshots().filter((snapshot) => !snapshot.foundryExecutionId.startsWith("xss-")));
       const { page } = await open(served);
       await page.waitForSelector("#instances tbody tr");
@@ -239,6 +246,15 @@ function browserCases(store: string, fresh: () => Promise<Fresh>): void {
     });
   });
 }
+
+// On Postgres, a local npm test runs the cases that read, write and signal through the store;
+// .ci/run (WORKFLOWFORGE_THOROUGH=1) runs them all, as on SQLite.
+const postgresCases = process.env.WORKFLOWFORGE_THOROUGH === "1" ? undefined : [
+  "lists seeded instances of every status, with lease state and dead letters",
+  "shows an instance's steps as a timeline, its decoded properties and its error with stack and cause",
+  "with --allow-actions retries a dead letter and deletes a record, and the store reflects both",
+  "sends an event to a waiting instance from its page (a store that keeps events)",
+];
 
 describeWithServer("the inspector in headless Chromium", "path" in found ? { url: found.path, port: 0, stop: () => Promise.resolve() } : found, (executable) => {
   beforeAll(async () => {
@@ -255,6 +271,6 @@ describeWithServer("the inspector in headless Chromium", "path" in found ? { url
       const provider = new PostgresPersistenceProvider({ client: pool, tableName });
       await provider.migrate();
       return { spec: { kind: "postgres", url: server.url, options: { tableName } }, provider };
-    });
+    }, postgresCases);
   });
 });

@@ -9,12 +9,13 @@ import { freshPostgresName } from "../support/postgres-pool.js";
 import { startPostgres } from "../support/postgres-server.js";
 import { startRedis } from "../support/redis-server.js";
 import { runWakeupTrials, trialSeed, violations } from "./wakeup-trials.js";
+import { scaled } from "../support/thorough.js";
 
-// Issue 16, acceptance 1 on the real servers: 1,000 approval runs per store, each sent its event
+// Issue 16, acceptance 1 on the real servers: 1,000 approval runs per store (300 in a local npm test), each sent its event
 // before, during or after the run reaches its wait (see wakeup-trials.ts), woken by the coordinator
 // through the store's push. Replay a failure with WORKFLOWFORGE_SEED=<the seed in the test's name>.
 
-const trials = 1_000;
+const trials = scaled("WORKFLOWFORGE_WAKEUP_TRIALS", 300, 1_000);
 const [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
 
 async function expectNoLostWakeup(provider: WorkflowPersistenceProvider, sender: WorkflowPersistenceProvider, seed: number): Promise<void> {

@@ -4,12 +4,13 @@ import { SqlitePersistenceProvider } from "../../src/persistence/providers/sqlit
 import { useFileStore } from "../support/file-store.js";
 import { useSqliteFiles } from "../support/sqlite-files.js";
 import { runWakeupTrials, trialSeed, violations } from "./wakeup-trials.js";
+import { scaled } from "../support/thorough.js";
 
-// Issue 16, acceptance 1 on the stores without a server (and on memory): 1,000 approval runs per store, each sent
+// Issue 16, acceptance 1 on the stores without a server (and on memory): 1,000 approval runs per store (300 in a local npm test), each sent
 // its event before, during or after the run reaches its wait (see wakeup-trials.ts). Replay a
 // failure with WORKFLOWFORGE_SEED=<the seed in the test's name>.
 
-const trials = 1_000;
+const trials = scaled("WORKFLOWFORGE_WAKEUP_TRIALS", 300, 1_000);
 
 async function expectNoLostWakeup(provider: WorkflowPersistenceProvider, sender: WorkflowPersistenceProvider, seed: number, parallel?: number): Promise<void> {
   const results = await runWakeupTrials({ provider, sender, trials, seed, ...(parallel === undefined ? {} : { parallel }) });

@@ -18,14 +18,14 @@ import { approvalOf, approvalWorkflow } from "./approval.js";
 import { chargeCounter, startWorker, stepLog, waitChild } from "./wait-workers.js";
 import { scaled } from "../support/thorough.js";
 
-// Issue 16, acceptance 2 (exactly one continuation): 1,000 instances (300 in a local npm test) wait for "approved"; five
+// Issue 16, acceptance 2 (exactly one continuation): 1,000 instances (200 in a local npm test) wait for "approved"; five
 // processes, each running a started coordinator, send every instance that event at once with the
 // same eventId. Each instance continues once: one delivery stores the event, its charge step runs
 // once, with the payload, and its record ends completed with that one event consumed. Completed
 // records are kept: deleting one deletes its events too, so a duplicate arriving after that would
 // be stored again, for an instance that no longer exists.
 
-const instances = scaled("WORKFLOWFORGE_CONTINUATION_INSTANCES", 300, 1_000);
+const instances = scaled("WORKFLOWFORGE_CONTINUATION_INSTANCES", 200, 1_000);
 const senders = 5;
 const child = waitChild();
 const root = mkdtempSync(join(tmpdir(), "workflowforge-one-continuation-"));

@@ -15,8 +15,8 @@ import { scaled } from "../../support/thorough.js";
 // resumeAll in a loop over INSTANCES enqueued workflows of STEPS steps, while the test kills
 // workers with SIGKILL (the first mid-instance, the others at random) and starts replacements.
 const WORKERS = 4;
-const INSTANCES = scaled("WORKFLOWFORGE_WORKER_INSTANCES", 100, 200);
-const KILLS = scaled("WORKFLOWFORGE_WORKER_KILLS", 8, 16);
+const INSTANCES = scaled("WORKFLOWFORGE_WORKER_INSTANCES", 60, 200);
+const KILLS = scaled("WORKFLOWFORGE_WORKER_KILLS", 6, 16);
 const LEASE_MS = 2_000;
 const STEP_MS = 12;
 // The step at which the first worker stops, to be killed there.
