@@ -5,7 +5,7 @@ import { pairKey } from "../persistence/keys.js";
 import type { SnapshotFilter } from "../persistence/provider.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
 import type { Selection } from "./args.js";
-import { deleteAsRead } from "./delete-as-read.js";
+import { cliOwner, deleteAsRead } from "./delete-as-read.js";
 import { CliError, describeCause } from "./errors.js";
 import { describeKeys, describeWait, displayKey, formatSnapshot, formatTable } from "./format.js";
 import { toJson } from "./json.js";
@@ -31,9 +31,10 @@ export interface CommandContext {
 
 const plural = (count: number, noun: string): string => `${count} ${noun}${count === 1 ? "" : "s"}`;
 
-// The CLI runs no instance and owns no lease, so it asks as nobody: any live claim is another's.
+// The CLI runs no instance, so any live claim is another's but its own, made just before a delete
+// (deleteAsRead) by a CLI that then died or failed: that one must not hold up the next delete.
 // What counts as one (status, owner, lease) is the library's single definition, the coordinator's.
-const isClaimed = (snapshot: WorkflowExecutionSnapshot, now: number): boolean => isClaimedByOther(snapshot, undefined, now);
+const isClaimed = (snapshot: WorkflowExecutionSnapshot, now: number): boolean => isClaimedByOther(snapshot, cliOwner, now);
 
 /** `list`: the matching snapshots, oldest first; exits 1 after them if some records could not be read. */
 export async function listCommand(context: CommandContext, selection: Selection): Promise<number> {

@@ -1,30 +1,35 @@
 import type { Duration } from "./duration.js";
 import { describeCause, usageError } from "./errors.js";
 
-// What follows the userinfo: `@`, a host and port (never an `@`, `/`, `?` or `#`), a path, and a
-// query whose first parameter has a name (an `@` in a parameter's value is not the userinfo's).
-const afterUserinfo = /^@[^@/?#\s]*(?:\/[^@?#\s]*)?(?:[?#][^=&@\s]*=.*)?$/s;
-
 /**
  * The connection string with every password replaced by `***`, for messages: the userinfo's, up
  * to the last `@` before the host (pg and ioredis take an unencoded `@` in a password, and one
- * typed with a `/` or `?` must not show either), and any parameter whose name ends in `password`
- * or `passphrase` (`sslpassword=`).
+ * typed with a `/` or `?` must not show either; an `@` in a named query parameter's value is not
+ * that one), and any parameter whose name ends in `password` or `passphrase` (`sslpassword=`).
  */
 export function redact(url: string): string {
   return redactParameters(redactUserinfo(url));
 }
 
+// An `@` that can end the userinfo: a host and port follow it (never an `@`, `/`, `?` or `#`), then
+// a path, a query, a fragment or the end.
+const beforeHost = /@(?=[^@/?#\s]*(?:[/?#]|$))/g;
+// A named query parameter, `?name=` or (once a `?` began the query) `&name=`.
+const namedParameter = /[?&][^=&?#@/\s]*=/;
+
 function redactUserinfo(url: string): string {
   const start = url.indexOf("//") + 2;
   if (start === 1) return url;
-  const ats = [...url.slice(start).matchAll(/@/g)].map((match) => start + match.index);
-  // The first `@` from which the rest reads as host, path and query; else the last one.
-  const end = ats.find((at) => afterUserinfo.test(url.slice(at))) ?? ats.at(-1);
+  // An `@` after a named parameter is in that parameter's value (`application_name=ops@host`,
+  // `password=p@ss`), not the userinfo's: a password typed with a `?` but no `?name=` is still hidden.
+  const query = url.indexOf("?", start);
+  const parameter = query === -1 ? -1 : url.slice(query).search(namedParameter);
+  const limit = parameter === -1 ? url.length : query + parameter;
+  const end = [...url.slice(start, limit).matchAll(beforeHost)].at(-1)?.index;
   if (end === undefined) return url;
   const colon = url.indexOf(":", start);
-  if (colon === -1 || colon > end) return url;
-  return `${url.slice(0, colon + 1)}***${url.slice(end)}`;
+  if (colon === -1 || colon > start + end) return url;
+  return `${url.slice(0, colon + 1)}***${url.slice(start + end)}`;
 }
 
 const redactParameters = (url: string): string => url.replace(/((?:^|[?&\s])[^=&?#\s]*(?:password|passphrase)=)[^&\s]*/gi, "$1***");

@@ -66,7 +66,8 @@ function node(value: unknown, depth: number, seen: Set<object>): ValueNode {
   }
 }
 
-const cut = (text: string): string => text.slice(0, maxString);
+/** The first 20,000 characters of `text`, as the page shows any string. */
+export const cut = (text: string): string => text.slice(0, maxString);
 
 // A key is shown as text, so a cut one says so in the text.
 const keyName = (key: string): string => (key.length <= maxString ? key : `${cut(key)}… (${key.length} characters)`);

@@ -6,7 +6,7 @@ import { stateOf } from "../cli/stale.js";
 import { isDeadLetter } from "../persistence/recovery/dead-letter.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
 import { timelineOf, type TimelineStep } from "./timeline.js";
-import { describeValue, type ValueNode } from "./value.js";
+import { cut, describeValue, type ValueNode } from "./value.js";
 
 /** `live` (a lease ahead), `expired` (behind, on a record nothing needs to run), `stale` (see stateOf), `none`. */
 export type LeaseState = "live" | "expired" | "stale" | "none";
@@ -33,9 +33,15 @@ export function isRestingDeadLetter(snapshot: WorkflowExecutionSnapshot, maxAtte
   return isDeadLetter(snapshot, maxAttempts) && !(snapshot.leaseExpiresAt !== undefined && Date.parse(snapshot.leaseExpiresAt) > now);
 }
 
-/** The list row of `snapshot`; see {@link isRestingDeadLetter} for which records are dead letters. */
+/**
+ * The list row of `snapshot`; see {@link isRestingDeadLetter} for which records are dead letters.
+ * The error's name and message are cut at 20,000 characters, as every string the page receives
+ * (the detail's `error` says how long they were).
+ */
 export function rowOf(snapshot: WorkflowExecutionSnapshot, now: number, maxAttempts: number): InstanceRow {
-  return { ...summarize(snapshot, now), lease: leaseState(snapshot, now), deadLetter: isRestingDeadLetter(snapshot, maxAttempts, now) };
+  const summary = summarize(snapshot, now);
+  const error = summary.error === null ? null : { ...summary.error, name: cut(summary.error.name), message: cut(summary.error.message) };
+  return { ...summary, error, lease: leaseState(snapshot, now), deadLetter: isRestingDeadLetter(snapshot, maxAttempts, now) };
 }
 
 /** The list's status filter: a stored status, or what the inspector tells from one. */

@@ -33,6 +33,14 @@ describe("workflowforge CLI with an unreachable server", () => {
     expect(stderr).not.toMatch(/hunter2|2024|k3yp4ss/);
   });
 
+  it("shows no part of a password parameter that holds an @ in a connection string without userinfo", async () => {
+    const port = await closedPort();
+    const { code, stderr } = await cli("list", "--postgres", `postgres://127.0.0.1:${port}/app?user=app&password=p@ssw0rd`, "--timeout", "2s");
+    expect(code).toBe(1);
+    expect(stderr).toContain(`PostgreSQL postgres://127.0.0.1:${port}/app?user=app&password=***`);
+    expect(stderr).not.toMatch(/ssw0rd/);
+  });
+
   it("exits 1 naming the Redis server when the connection is refused", async () => {
     const port = await closedPort();
     const { code, stderr } = await cli("prune", "--older-than", "1d", "--redis", `redis://:s3cr3t@127.0.0.1:${port}`);
