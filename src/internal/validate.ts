@@ -46,6 +46,17 @@ export function requireTimerMs(value: unknown, what: string): number {
   return value;
 }
 
+// Stored leases have whole milliseconds (ISO 8601) and are renewed every quarter of their TTL: a
+// lease of a fraction of a millisecond, or of a few, ends before any save can renew it.
+const minLeaseTtlMs = 10;
+
+/** A lease's TTL: a whole number of milliseconds from 10 up to {@link maxTimerMs}. */
+export function requireLeaseTtlMs(value: unknown, what: string): number {
+  const ttl = requireTimerMs(value, what);
+  if (!Number.isInteger(ttl) || ttl < minLeaseTtlMs) throw new TypeError(`${what} must be a whole number of milliseconds, at least ${minLeaseTtlMs}, got ${describe(value)}`);
+  return ttl;
+}
+
 /** Like {@link requireTimerMs}, but 0 (no wait) is allowed. */
 export function requireDelayMs(value: unknown, what: string): number {
   if (typeof value !== "number" || !(value >= 0 && value <= maxTimerMs)) {

@@ -1,4 +1,4 @@
-import { describe, rejectUnknownKeys, requireDelayMs, requireName, requireOptionalBoolean, requireOptionsObject, requireTimerMs } from "../internal/validate.js";
+import { describe, rejectUnknownKeys, requireDelayMs, requireName, requireOptionalBoolean, requireLeaseTtlMs, requireOptionsObject } from "../internal/validate.js";
 import type { MaybePromise, WorkflowInfo } from "../types.js";
 import type { WorkflowExecutionSnapshot } from "./snapshot.js";
 import { nodeBuiltin } from "../internal/node-builtin.js";
@@ -114,7 +114,7 @@ export function resolvePersistenceOptions(input: unknown): ResolvedPersistenceOp
   }
   if (lease !== undefined) {
     rejectUnknownKeys(requireOptionsObject(lease, `${where}: options.lease`), ["ttlMs"], `${where}: options.lease`);
-    requireTimerMs(lease.ttlMs, `${where}: options.lease.ttlMs`);
+    requireLeaseTtlMs(lease.ttlMs, `${where}: options.lease.ttlMs`);
   }
   if (options.waitInProcessMs !== undefined) requireDelayMs(options.waitInProcessMs, `${where}: options.waitInProcessMs`);
   return {

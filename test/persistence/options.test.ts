@@ -64,6 +64,12 @@ describe("usePersistence options", () => {
     expect(() => usePersistence(bare(), provider, { lease: { ttlMs } })).toThrow(/options\.lease\.ttlMs must be a positive number of milliseconds up to 2147483647/);
   });
 
+  // As the coordinator's leaseTtlMs: a stored lease has whole milliseconds and is renewed every
+  // quarter of its TTL, so a shorter or fractional one would end before any save could renew it.
+  it.each([0.5, 9, 10.5])("rejects lease.ttlMs %s, under 10 or fractional, with a TypeError naming it", (ttlMs) => {
+    expect(() => usePersistence(bare(), provider, { lease: { ttlMs } })).toThrow(/options\.lease\.ttlMs must be a whole number of milliseconds, at least 10/);
+  });
+
   it("runs with the longest lease without a timer overflowing", async () => {
     const warnings: Error[] = [];
     const onWarning = (warning: Error): void => void warnings.push(warning);

@@ -1,6 +1,6 @@
 import { requireClock, systemClock, type Clock } from "../../clock.js";
 import { createFoundry, type Foundry } from "../../foundry.js";
-import { describe, rejectUnknownKeys, requireFunction, requireName, requireOptionsObject, requirePositiveInteger, requireTimerMs } from "../../internal/validate.js";
+import { describe, rejectUnknownKeys, requireFunction, requireName, requireOptionsObject, requireLeaseTtlMs, requirePositiveInteger } from "../../internal/validate.js";
 import { createSmith, type Smith } from "../../smith.js";
 import type { MaybePromise } from "../../types.js";
 import type { Workflow } from "../../workflow.js";
@@ -77,7 +77,7 @@ export function resolveCoordinatorOptions(input: RecoveryCoordinatorOptions): Re
   if (options.smith !== undefined) requireSmith(options.smith);
   if (options.onOutcome !== undefined) requireFunction(options.onOutcome, `${where}: options.onOutcome`);
   requireConcurrency(concurrency);
-  requireLeaseTtlMs(leaseTtlMs);
+  requireLeaseTtlMs(leaseTtlMs, `${where}: options.leaseTtlMs`);
   if (options.owner !== undefined) requireName(options.owner, `${where}: options.owner`);
   const clock = options.clock === undefined ? systemClock : requireClock(options.clock, `${where}: options.clock`);
   const persistence = resolvePersistenceOptions({
@@ -117,16 +117,6 @@ const maxConcurrency = 65_536;
 function requireConcurrency(concurrency: unknown): void {
   const what = `${where}: options.concurrency`;
   if (requirePositiveInteger(concurrency, what) > maxConcurrency) throw new TypeError(`${what} must be a positive integer up to ${maxConcurrency}, got ${describe(concurrency)}`);
-}
-
-// Stored leases have whole milliseconds (ISO 8601), and renewals come every quarter of the TTL: a
-// lease of a fraction of a millisecond, or of a few, ends before any save can renew it.
-const minLeaseTtlMs = 10;
-
-function requireLeaseTtlMs(leaseTtlMs: unknown): void {
-  const what = `${where}: options.leaseTtlMs`;
-  const ttl = requireTimerMs(leaseTtlMs, what);
-  if (!Number.isInteger(ttl) || ttl < minLeaseTtlMs) throw new TypeError(`${what} must be a whole number of milliseconds, at least ${minLeaseTtlMs}, got ${describe(leaseTtlMs)}`);
 }
 
 function requireSmith(smith: unknown): void {

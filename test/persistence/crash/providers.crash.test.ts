@@ -21,7 +21,7 @@ import { scaled } from "../../support/thorough.js";
 // repeats per kill, results equal an uninterrupted run, nothing is left stored, and no record is
 // ever unreadable (a child that fails to load exits non-zero: a violation).
 // 20 instances per provider in a local `npm test` (about 20 s); `.ci/run` runs the full 100.
-const INSTANCES = scaled("WORKFLOWFORGE_CRASH_RUNS", 4, 100);
+const INSTANCES = scaled("WORKFLOWFORGE_CRASH_RUNS", 8, 100);
 const child = bundleForChild(fileURLToPath(new URL("./provider-child.ts", import.meta.url)));
 const root = mkdtempSync(join(tmpdir(), "wf-provider-crash-"));
 const cleanup: (() => Promise<unknown> | void)[] = [() => rmSync(root, { recursive: true, force: true })];
