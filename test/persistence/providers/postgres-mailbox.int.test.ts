@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { PostgresPersistenceProvider, type PostgresClient } from "../../../src/persistence/providers/postgres.js";
 import { postgresStatements } from "../../../src/persistence/providers/postgres-sql.js";
 import { randomKeys } from "../../../src/persistence/testing/fixtures.js";
@@ -152,6 +152,10 @@ describeWithServer("PostgresPersistenceProvider's mailbox on a real PostgreSQL s
       const stopSecond = await provider.subscribe(() => marked());
       await other.deliver(eventFor(snapshot, "approved"));
       await told;
+      // Each subscription listens on a connection of its own: the first may hear the marking
+      // delivery a moment after the second. The earlier deliveries were sent before it, so had they
+      // told anyone, the first would have heard them by the time it hears this one.
+      await vi.waitFor(() => expect(heard.length).toBeGreaterThan(0), { timeout: 10_000, interval: 10 });
       await stopSecond();
       await stop();
       expect(heard).toEqual(["told"]);
