@@ -8,7 +8,7 @@ import { CliError } from "../cli/errors.js";
 import type { OpenStore } from "../cli/stores.js";
 import { isWorkflowForgeError } from "../errors.js";
 import type { SnapshotKeys } from "../persistence/errors.js";
-import type { SnapshotStatus } from "../persistence/snapshot.js";
+import { isSnapshotStatus, type SnapshotStatus } from "../persistence/snapshot.js";
 import { HttpError, requireNonBlank, requireString } from "./http.js";
 import { retryDeadLetter } from "./retry.js";
 import { detailOf, groupDeadLetters, listStatuses, matchesSearch, matchesStatus, rowOf, type InstanceDetail, type InstanceRow, type ListStatus } from "./views.js";
@@ -20,7 +20,6 @@ export interface ApiContext {
   readonly allowActions: boolean;
 }
 
-const stored: ReadonlySet<string> = new Set<SnapshotStatus>(["running", "failed", "compensating", "completed", "waiting", "cancelled"]);
 const maxLimit = 10_000;
 
 const discard: Output = { write: () => true };
@@ -38,7 +37,7 @@ async function jsonOf(api: ApiContext, run: (context: CommandContext) => Promise
 
 async function allRows(api: ApiContext, now: number, statuses?: readonly ListStatus[]): Promise<{ rows: InstanceRow[]; unreadable: string[] }> {
   // Stored statuses narrow the store's own query; stale and dead-letter are told from the rows.
-  const narrow = statuses !== undefined && statuses.every((status) => stored.has(status));
+  const narrow = statuses !== undefined && statuses.every(isSnapshotStatus);
   const selection = narrow ? { statuses: statuses as SnapshotStatus[] } : {};
   const { snapshots, unreadable } = await select(commandContext(api, now), selection);
   // select sorts oldest first; newest first here: what changed last is what an operator looks for.

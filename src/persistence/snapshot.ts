@@ -72,7 +72,14 @@ export interface WorkflowExecutionSnapshot {
   readonly updatedAt: string;
 }
 
-const statuses: ReadonlySet<string> = new Set<SnapshotStatus>(["running", "failed", "compensating", "completed", "waiting", "cancelled"]);
+/** Every status a stored snapshot may have. */
+export const snapshotStatuses: readonly SnapshotStatus[] = ["running", "failed", "compensating", "completed", "waiting", "cancelled"];
+const statuses: ReadonlySet<unknown> = new Set(snapshotStatuses);
+
+/** True when `value` is one of {@link snapshotStatuses}. */
+export function isSnapshotStatus(value: unknown): value is SnapshotStatus {
+  return statuses.has(value);
+}
 
 const isInstant = (value: unknown): boolean => typeof value === "string" && Number.isFinite(Date.parse(value));
 
@@ -126,7 +133,7 @@ function problemOf(s: Record<string, unknown>): string | undefined {
   if (s.nextOperationIndex > s.operationCount) return "nextOperationIndex is past operationCount";
   if (!isRecord(s.properties)) return "properties is not an object";
   if (s.outputs !== undefined && !isRecord(s.outputs)) return "outputs is not an object";
-  if (typeof s.status !== "string" || !statuses.has(s.status)) return `unknown status ${JSON.stringify(s.status)}`;
+  if (!isSnapshotStatus(s.status)) return `unknown status ${JSON.stringify(s.status)}`;
   if (!isCount(s.revision)) return "revision is not a non-negative integer";
   const error = s.error === undefined ? undefined : storedErrorProblem(s.error);
   if (error !== undefined) return error;

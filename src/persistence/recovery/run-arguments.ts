@@ -1,10 +1,9 @@
 import { describe, rejectUnknownKeys, requireName, requireOptionalSignal, requireOptionsObject } from "../../internal/validate.js";
-import type { SnapshotStatus } from "../snapshot.js";
+import { isSnapshotStatus, snapshotStatuses } from "../snapshot.js";
 
 // The arguments of the coordinator's calls, checked before anything is read or claimed: a filter
 // key it does not know would otherwise be ignored, and every instance run.
 
-const statuses: readonly SnapshotStatus[] = ["running", "failed", "compensating", "completed", "waiting", "cancelled"];
 const filterKeys = ["status", "workflowId", "workflowName", "updatedBefore"];
 
 /** Throws `TypeError` naming `what` unless `value` is a `SnapshotFilter` (or undefined). */
@@ -12,8 +11,8 @@ export function requireFilter(value: unknown, what: string): void {
   const filter = requireOptionsObject(value, what);
   rejectUnknownKeys(filter, filterKeys, what);
   const { status, workflowId, workflowName, updatedBefore } = filter;
-  if (status !== undefined && !(Array.isArray(status) ? status.every(isStatus) : isStatus(status))) {
-    throw new TypeError(`${what}.status must be one of ${statuses.join(", ")} (or an array of them), got ${describe(status)}`);
+  if (status !== undefined && !(Array.isArray(status) ? status.every(isSnapshotStatus) : isSnapshotStatus(status))) {
+    throw new TypeError(`${what}.status must be one of ${snapshotStatuses.join(", ")} (or an array of them), got ${describe(status)}`);
   }
   if (workflowId !== undefined) requireName(workflowId, `${what}.workflowId`);
   if (workflowName !== undefined) requireName(workflowName, `${what}.workflowName`);
@@ -27,10 +26,6 @@ export function requireRunOptions(value: unknown, what: string): void {
   const options = requireOptionsObject(value, what);
   rejectUnknownKeys(options, ["signal"], what);
   requireOptionalSignal(options.signal, `${what}.signal`);
-}
-
-function isStatus(value: unknown): boolean {
-  return statuses.includes(value as SnapshotStatus);
 }
 
 function isDate(value: unknown): boolean {
