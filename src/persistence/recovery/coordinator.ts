@@ -11,9 +11,9 @@ import { resolveCoordinatorOptions, type RecoveryCoordinatorOptions, type Resolv
 import { enqueuedSnapshot, type EnqueueOptions } from "./enqueue.js";
 import { dueSnapshots, listSnapshots } from "./list.js";
 import { QueuedClaims, claimPageWithin, claimsOnRealTime, giveBackUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
-import { reportOf, type InstanceRef, type RecoveryOutcome, type RecoveryReport } from "./report.js";
+import { keysOf, reportOf, type InstanceRef, type RecoveryOutcome, type RecoveryReport } from "./report.js";
 import { settlesWithin } from "./bounded-wait.js";
-import { keysOf, resumeInstance } from "./resume-instance.js";
+import { resumeInstance } from "./resume-instance.js";
 import { cancelInstance, type CancelOptions, type CancelOutcome } from "./cancel.js";
 import { signalInstance, type SignalOptions, type SignalResult } from "./signal.js";
 import { WakeLoop } from "./wake-loop.js";

@@ -5,7 +5,7 @@ import { storedError } from "../stored-error.js";
 import { savedWithin } from "./bounded-wait.js";
 import type { ResolvedCoordinatorOptions } from "./coordinator-options.js";
 import { RetriesExhaustedError } from "./errors.js";
-import type { FailedInstance, InstanceRef, SkippedInstance } from "./report.js";
+import { failed, keysOf, toError, type FailedInstance, type InstanceRef, type SkippedInstance } from "./report.js";
 
 /**
  * True for the record of an instance that used up its attempts: `failed`, or `compensating` when
@@ -48,7 +48,7 @@ export async function deadLetter(
   lastError: Error | undefined,
   signal: AbortSignal,
 ): Promise<FailedInstance | SkippedInstance> {
-  const keys = { foundryExecutionId: ref.instanceId, workflowId: ref.workflowKey };
+  const keys = keysOf(ref);
   const attempts = snapshot.attempts ?? 0;
   const error = new RetriesExhaustedError(keys, snapshot.workflowName, attempts, lastError);
   const record = deadLetterSnapshot(snapshot, lastError ?? error, options.persistence.owner);
@@ -57,7 +57,7 @@ export async function deadLetter(
     await savedWithin(options.provider, record, options.leaseTtlMs, signal);
   } catch (saveError) {
     if (isWorkflowForgeError(saveError) && saveError.code === "SNAPSHOT_CONFLICT") return { ...ref, status: "skipped", reason: "claimed", detail: saveError.message };
-    return { ...ref, status: "failed", error: saveError instanceof Error ? saveError : new Error(String(saveError), { cause: saveError }), attempts, deadLettered: false };
+    return failed(ref, toError(saveError), attempts, false);
   }
-  return { ...ref, status: "failed", error, attempts, deadLettered: true };
+  return failed(ref, error, attempts, true);
 }

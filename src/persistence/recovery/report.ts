@@ -1,4 +1,6 @@
+import { describe } from "../../internal/validate.js";
 import type { InstanceIdentity } from "../../types.js";
+import type { SnapshotKeys } from "../errors.js";
 
 /** Which stored instance an outcome is about: the two keys. Public as `InstanceIdentity` (workflowforge). */
 export type InstanceRef = InstanceIdentity;
@@ -74,4 +76,19 @@ export function reportOf(outcomes: readonly RecoveryOutcome[]): RecoveryReport {
     cancelled: outcomes.filter((outcome): outcome is CancelledInstance => outcome.status === "cancelled"),
     skipped: outcomes.filter((outcome): outcome is SkippedInstance => outcome.status === "skipped"),
   };
+}
+
+/** The outcome of an instance that could not be completed. */
+export function failed(ref: InstanceRef, error: Error, attempts: number, deadLettered: boolean): FailedInstance {
+  return { ...ref, status: "failed", error, attempts, deadLettered };
+}
+
+/** The snapshot keys of `ref`. */
+export function keysOf(ref: InstanceRef): SnapshotKeys {
+  return { foundryExecutionId: ref.instanceId, workflowId: ref.workflowKey };
+}
+
+/** `value` as an Error, for a report: what was thrown, or an Error naming a non-Error throw. */
+export function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(`non-Error thrown: ${describe(value)}`, { cause: value });
 }

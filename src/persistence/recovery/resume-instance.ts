@@ -1,11 +1,10 @@
 import { abortError, linkedSignal, neverAborted } from "../../abort.js";
 import { isSuspended, isWorkflowForgeError } from "../../errors.js";
 import { whenIdle, type Foundry } from "../../foundry.js";
-import { describe } from "../../internal/validate.js";
 import type { Workflow } from "../../workflow.js";
 import { describeClaim, isClaimedByOther } from "../claim.js";
 import { isHeldHere, type HoldAhead } from "../held-here.js";
-import { WorkflowCompensatedError, type SnapshotKeys } from "../errors.js";
+import { WorkflowCompensatedError } from "../errors.js";
 import { addPersistence } from "../middleware.js";
 import { loadSnapshot } from "../provider-call.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
@@ -16,7 +15,7 @@ import { giveBackUnstarted, recordLeft, releaseLeftLease, releaseUnstarted, type
 import type { ResolvedCoordinatorOptions } from "./coordinator-options.js";
 import { deadLetter, isDeadLetter } from "./dead-letter.js";
 import { UnknownWorkflowError } from "./errors.js";
-import type { FailedInstance, InstanceRef, RecoveryOutcome, SkippedInstance } from "./report.js";
+import { failed, keysOf, toError, type FailedInstance, type InstanceRef, type RecoveryOutcome, type SkippedInstance } from "./report.js";
 import { pauseBetweenAttempts, retryDelay } from "./retry.js";
 
 /** How a coordinator's runs learn that it is shutting down. */
@@ -219,16 +218,4 @@ async function heldHere(options: ResolvedCoordinatorOptions, ref: InstanceRef, c
 async function closed(ref: InstanceRef, release?: () => Promise<void>): Promise<SkippedInstance> {
   await release?.();
   return { ...ref, status: "skipped", reason: "closed", detail: "the coordinator is closing; the claim was given back for another worker" };
-}
-
-function failed(ref: InstanceRef, error: Error, attempts: number, deadLettered: boolean): FailedInstance {
-  return { ...ref, status: "failed", error, attempts, deadLettered };
-}
-
-export function keysOf(ref: InstanceRef): SnapshotKeys {
-  return { foundryExecutionId: ref.instanceId, workflowId: ref.workflowKey };
-}
-
-function toError(value: unknown): Error {
-  return value instanceof Error ? value : new Error(`non-Error thrown: ${describe(value)}`, { cause: value });
 }
