@@ -20,7 +20,12 @@ const crash = [
   "test/waits/**/*.crash.int.test.ts",
   "test/persistence/workers/{many-workers,many-workers-fast,paused-holder}.test.ts",
   "test/otel/crash.test.ts",
-];/** The built package in dist/ (`npm run build` first), and the samples of the README and docs/ run against it. */
+];/**
+ * Unit tests that replace a module with vi.mock: they need modules of their own, where the other unit
+ * tests share one set per worker (a module another file loaded first would stay unmocked).
+ */
+const mocking = ["test/persistence/providers/file/{durability,lock-theft,delete-mailbox}.test.ts"];
+/** The built package in dist/ (`npm run build` first), and the samples of the README and docs/ run against it. */
 const built = ["test/package/**/*.test.ts", "test/examples/**/*.test.ts", "test/{readme,docs}.test.ts", "test/cli/bin.test.ts", "test/inspector/bin.test.ts", "test/otel/package.test.ts"];
 
 export default defineConfig({
@@ -36,12 +41,16 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["test/**/*.test.ts"],
-          exclude: [...server, ...crash, ...built],
+          exclude: [...server, ...crash, ...built, ...mocking],
+          // Files share the modules they import instead of loading them again each: the unit files
+          // spent more time importing than testing. A file that changes shared state restores it.
+          isolate: false,
           // test/types/*.test-d.ts are checked by `npm run typecheck` (tsc fails on an expectTypeOf
           // that does not hold), which npm test runs before vitest: vitest's own typecheck ran tsc over
           // the whole project a second time, half a minute at the end of the suite on two cores.
         },
       },
+      { extends: true, test: { name: "unit-mocking", include: mocking } },
       // A crash test that needs a server (*.crash.int.test.ts) runs with the crash tests only.
       { extends: true, test: { name: "server", include: server, exclude: crash } },
       { extends: true, test: { name: "crash", include: crash } },

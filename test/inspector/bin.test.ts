@@ -4,7 +4,9 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
-import { freshSqlite, raw } from "./fixture.js";
+import { raw, sqliteFiles } from "./fixture.js";
+
+const freshSqlite = sqliteFiles();
 import { inspectorSnapshots } from "./seed.js";
 
 const main = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));

@@ -7,7 +7,7 @@ import { PostgresPersistenceProvider } from "../../src/persistence/providers/pos
 import { describeWithServer } from "../support/describe-with-server.js";
 import { freshPostgresName, usePostgresPool } from "../support/postgres-pool.js";
 import { startPostgres } from "../support/postgres-server.js";
-import { findChromium, freshSqlite, serve, type Served } from "./fixture.js";
+import { findChromium, serve, sqliteFiles, type Served } from "./fixture.js";
 import { seedWaits } from "../support/wait-snapshots.js";
 import { imgPayload, inspectorSnapshots, scriptPayload } from "./seed.js";
 
@@ -19,6 +19,7 @@ const found = findChromium();
 vi.setConfig({ testTimeout: 90_000 });
 const postgres = "path" in found ? await startPostgres() : { skipped: "no Chromium" };
 const docs = fileURLToPath(new URL("../../docs/", import.meta.url));
+const freshSqlite = sqliteFiles();
 
 interface Fresh {
   readonly spec: StoreSpec;

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { createFoundry } from "../../src/foundry.js";
 import { usePersistence } from "../../src/persistence/middleware.js";
-import { freshSqlite, raw, serve } from "./fixture.js";
+import { raw, serve, sqliteFiles } from "./fixture.js";
+
+const freshSqlite = sqliteFiles();
 
 describe("the inspector on what a real run stored", () => {
   it("shows the timeline the engine recorded: the failing step executed once per run, and where it failed", async () => {

@@ -36,23 +36,36 @@ export async function serve(spec: StoreSpec, provider: WorkflowPersistenceProvid
   };
 }
 
-const root = mkdtempSync(join(tmpdir(), "workflowforge-inspector-"));
-const databases: Database.Database[] = [];
-let files = 0;
-// Registered in the file that imports this module, after its own hooks: the stores are closed by then.
-afterAll(() => {
-  for (const database of databases) if (database.open) database.close();
-  rmSync(root, { recursive: true, force: true });
-});
+export interface SqliteStore {
+  readonly spec: StoreSpec;
+  readonly provider: SqlitePersistenceProvider;
+  readonly database: Database.Database;
+}
 
-/** A new SQLite file with the provider's table, its flags for the CLI, and a provider on it. */
-export async function freshSqlite(): Promise<{ spec: StoreSpec; provider: SqlitePersistenceProvider; database: Database.Database }> {
-  const file = join(root, `store-${++files}.db`);
-  const database = new Database(file);
-  databases.push(database);
-  const provider = new SqlitePersistenceProvider({ database });
-  await provider.migrate();
-  return { spec: { kind: "sqlite", file, options: {} }, provider, database };
+/**
+ * New SQLite files in a directory of the calling test file's own. Call it at the top of the file: it
+ * registers closing every database and removing the directory after that file's tests (a hook at
+ * this module's top level would be registered by the first file to import it only, as test files in
+ * one worker share the modules they import).
+ */
+export function sqliteFiles(): () => Promise<SqliteStore> {
+  const root = mkdtempSync(join(tmpdir(), "workflowforge-inspector-"));
+  const databases: Database.Database[] = [];
+  // Registered before the calling file's own hooks, so it runs after them: the stores are closed by then.
+  afterAll(() => {
+    for (const database of databases) if (database.open) database.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+  let files = 0;
+  /** A new SQLite file with the provider's table, its flags for the CLI, and a provider on it. */
+  return async () => {
+    const file = join(root, `store-${++files}.db`);
+    const database = new Database(file);
+    databases.push(database);
+    const provider = new SqlitePersistenceProvider({ database });
+    await provider.migrate();
+    return { spec: { kind: "sqlite", file, options: {} }, provider, database };
+  };
 }
 
 export interface RawResponse {
@@ -87,8 +100,8 @@ export async function pageToken(url: string): Promise<string> {
 }
 
 /** The inspector on a fresh, seeded SQLite file, and the token its page carries. */
-export async function servedSqlite(allowActions: boolean): Promise<{ served: Served; token: string }> {
-  const { spec, provider } = await freshSqlite();
+export async function servedSqlite(fresh: () => Promise<SqliteStore>, allowActions: boolean): Promise<{ served: Served; token: string }> {
+  const { spec, provider } = await fresh();
   const served = await serve(spec, provider, allowActions);
   return { served, token: await pageToken(served.inspector.url) };
 }

@@ -2,7 +2,9 @@ import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { maxBodyBytes } from "../../src/inspector/http.js";
 import { fullSnapshot } from "../../src/persistence/testing/fixtures.js";
-import { action, raw, servedSqlite, type Served } from "./fixture.js";
+import { action, raw, servedSqlite, sqliteFiles, type Served } from "./fixture.js";
+
+const freshSqlite = sqliteFiles();
 
 const get = (served: Served, path: string) => raw(served.inspector.url, "GET", path);
 const instances = async (served: Served, query = ""): Promise<string[]> => (await get(served, `/api/instances${query}`)).json().items.map((row: any) => row.instance);
@@ -11,7 +13,7 @@ describe("the inspector's server, read-only (no --allow-actions)", () => {
   let served: Served;
   let token: string;
   beforeAll(async () => {
-    ({ served, token } = await servedSqlite(false));
+    ({ served, token } = await servedSqlite(freshSqlite, false));
   });
   afterAll(() => served.close());
 
@@ -118,7 +120,7 @@ describe("the inspector's server with --allow-actions", () => {
   let served: Served;
   let token: string;
   beforeAll(async () => {
-    ({ served, token } = await servedSqlite(true));
+    ({ served, token } = await servedSqlite(freshSqlite, true));
   });
   afterAll(() => served.close());
   const keys = (instance: string, workflowKey = "orders-v1") => ({ instance, workflowKey });
