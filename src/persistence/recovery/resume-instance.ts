@@ -4,7 +4,7 @@ import { whenIdle, type Foundry } from "../../foundry.js";
 import type { Workflow } from "../../workflow.js";
 import { describeClaim, isClaimedByOther } from "../claim.js";
 import { isHeldHere, type HoldAhead } from "../held-here.js";
-import { WorkflowCompensatedError } from "../errors.js";
+import { WorkflowCompensatedError, WorkflowDefinitionMismatchError } from "../errors.js";
 import { addPersistence } from "../middleware.js";
 import { loadSnapshot } from "../provider-call.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
@@ -183,13 +183,20 @@ async function runAttempt(
     if (shutdown.closing.aborted && isWorkflowForgeError(error) && error.code === "ABORTED" && !signal.aborted) return closed(ref);
     if (isWorkflowForgeError(error) && error.code === "SNAPSHOT_CONFLICT") return { ...ref, status: "skipped", reason: "claimed", detail: error.message };
     // Found as the run opened, before any operation ran: no attempt was spent, and another would fail the same way.
-    if (isWorkflowForgeError(error) && error.code === "DEFINITION_MISMATCH") return await notStarted(options, ref, snapshot, claim, error);
+    if (isOwnMismatch(error, ref)) return await notStarted(options, ref, snapshot, claim, error);
     // The compensation a cancellation asked for ran to its end, and the record is stored `cancelled`.
     if (error instanceof WorkflowCompensatedError && error.storedError?.name === "WorkflowCancelledError") return { ...ref, status: "cancelled" };
     return { status: "retry", error: toError(error), attempts: stored + 1 };
   } finally {
     deadline.dispose();
   }
+}
+
+// This instance's own record did not fit: not a nested run's (a workflow forged inside one of its
+// operations), whose mismatch fails that operation once it started.
+function isOwnMismatch(error: unknown, ref: InstanceRef): boolean {
+  if (!(error instanceof WorkflowDefinitionMismatchError)) return false;
+  return error.keys.foundryExecutionId === ref.instanceId && error.keys.workflowId === ref.workflowKey;
 }
 
 /**

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { WorkflowDefinitionMismatchError } from "../../../src/persistence/index.js";
+import { createFoundry, type Foundry } from "../../../src/index.js";
+import { WorkflowDefinitionMismatchError, usePersistence } from "../../../src/persistence/index.js";
+import { fingerprintOf } from "../../../src/persistence/snapshot.js";
 import { sleep } from "../../support/promises.js";
 import { runCounts } from "../../support/counted-workflow.js";
 import { recoveryFixture } from "./fixtures.js";
@@ -30,5 +32,29 @@ describe.each([
     expect(runCounts(fixture.log, 3)).toEqual([0, 0, 0]);
     expect(fixture.stored(instanceId)).toMatchObject({ status: "running", attempts: 0, definitionFingerprint: "an older definition" });
     expect(fixture.stored(instanceId)?.error).toBeUndefined();
+  });
+});
+
+// A workflow forged inside an operation (a nested run) whose own record does not fit its definition
+// fails that operation: the outer run started, its attempt is spent, and the retry policy decides.
+describe("a nested run's definition mismatch", () => {
+  it("is the outer instance's failed attempt, not a mismatch of the outer instance", async () => {
+    const nested = { foundryExecutionId: "nested-1", workflowId: "Nested" };
+    const onForge = async (index: number, _attempt: number, _foundry: Foundry<any>, signal: AbortSignal): Promise<void> => {
+      if (index !== 1) return;
+      const inner = createFoundry("Nested", { executionId: nested.foundryExecutionId }).withOperation("only", () => "done");
+      usePersistence(inner, fixture.provider);
+      await inner.forge({ signal });
+    };
+    const fixture = recoveryFixture({ onForge });
+    const { instanceId, workflowKey } = fixture.interrupted();
+    const now = new Date().toISOString();
+    const record = { formatVersion: 1, ...nested, workflowName: "Nested", definitionFingerprint: "an older definition", operationCount: 1, nextOperationIndex: 0 } as const;
+    fixture.provider.save({ ...record, properties: {}, status: "running", revision: 1, createdAt: now, updatedAt: now });
+    const outcome = await fixture.coordinator({ retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 } }).resume(instanceId, workflowKey);
+    expect(runCounts(fixture.log, 3)).toEqual([0, 1, 0]);
+    expect(outcome).toMatchObject({ instanceId, status: "failed", attempts: 1 });
+    expect((outcome as { error: unknown }).error).toMatchObject({ code: "DEFINITION_MISMATCH", keys: nested });
+    expect(fixture.stored(instanceId)).toMatchObject({ attempts: 1, definitionFingerprint: fingerprintOf(fixture.workflow) });
   });
 });
