@@ -31,6 +31,8 @@ const built = ["test/package/**/*.test.ts", "test/examples/**/*.test.ts", "test/
 export default defineConfig({
   test: {
     testTimeout: 20_000,
+    // One initdb for the run, copied by each throw-away Postgres server.
+    globalSetup: ["test/support/postgres-template.ts"],
     hookTimeout: 60_000,
     // Most files wait on servers and child processes, not on the CPU: on two cores, two workers run
     // the suite in two thirds of the time one does (vitest's default leaves one core idle).
