@@ -5,7 +5,7 @@ import { Emitter, type FoundryEvents, type Listener } from "./events.js";
 import { requireFunction, requireName, requireOptionalSignal, requireOptionsObject, rejectUnknownKeys } from "./internal/validate.js";
 import { copyPlain } from "./internal/copy.js";
 import { idempotencyKeyOf } from "./idempotency.js";
-import { silentLogger } from "./logger.js";
+import { requireLogger, silentLogger } from "./logger.js";
 import { delegate } from "./operations/delegate.js";
 import { Run, runOperations, settleRun } from "./run.js";
 import { requireClock, systemClock, type Clock } from "./clock.js";
@@ -246,6 +246,7 @@ export function createFoundry<P extends object = Properties>(name: string, init:
   const options = requireOptionsObject(init, "createFoundry(name, init)");
   rejectUnknownKeys(options, ["executionId", "properties", "logger", "clock"], "createFoundry(name, init)");
   if (init.clock !== undefined) requireClock(init.clock, "createFoundry(name, init).clock");
+  if (init.logger !== undefined) requireLogger(init.logger, "createFoundry(name, init).logger");
   if (init.executionId !== undefined) requireName(init.executionId, "createFoundry(name, init).executionId");
   if (init.properties !== undefined && (typeof init.properties !== "object" || init.properties === null)) {
     throw new TypeError("createFoundry(name, init).properties must be an object");

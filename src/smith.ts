@@ -5,7 +5,7 @@ import { Emitter, type Listener, type SmithEvents } from "./events.js";
 import { checkForgeOptions, execute, type Foundry } from "./foundry.js";
 import { linkedSignal, neverAborted, raceAbort } from "./abort.js";
 import { requireFunction, requireOptionalBoolean, requireOptionsObject, requireTimerMs, rejectUnknownKeys } from "./internal/validate.js";
-import { silentLogger } from "./logger.js";
+import { requireLogger, silentLogger } from "./logger.js";
 import type { ForgeOptions, Logger, WorkflowContext, WorkflowMiddleware } from "./types.js";
 import type { Workflow } from "./workflow.js";
 
@@ -38,6 +38,7 @@ export function createSmith(options: SmithOptions = {}): Smith {
   requireOptionalBoolean(options.failFastCompensation, "createSmith(options).failFastCompensation");
   requireOptionalBoolean(options.throwOnCompensationError, "createSmith(options).throwOnCompensationError");
   if (options.timeoutMs !== undefined) requireTimerMs(options.timeoutMs, "createSmith(options).timeoutMs");
+  if (options.logger !== undefined) requireLogger(options.logger, "createSmith(options).logger");
   const events = new Emitter<SmithEvents>(options.logger ?? silentLogger);
   const middleware: WorkflowMiddleware[] = [];
   const compensation: CompensationSettings = {

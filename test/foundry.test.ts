@@ -22,6 +22,19 @@ describe("createFoundry", () => {
     expect(() => createFoundry("orders", { properties: "nope" as any })).toThrow(/properties must be an object/);
   });
 
+  it("throws a TypeError naming a logger that lacks a console-like method, and accepts one whose methods are inherited", () => {
+    expect(() => createFoundry("orders", { logger: "console" as any })).toThrow(/createFoundry\(name, init\)\.logger .*debug, info, warn, error missing/);
+    expect(() => createFoundry("orders", { logger: { ...console, warn: undefined } as any })).toThrow(/warn missing/);
+    expect(() => createSmith({ logger: 42 as any })).toThrow(/createSmith\(options\)\.logger/);
+    class Pinoish {
+      debug(): void {}
+      info(): void {}
+      warn(): void {}
+      error(): void {}
+    }
+    expect(createFoundry("orders", { logger: new Pinoish() }).logger).toBeInstanceOf(Pinoish);
+  });
+
   it("defaults executionId to a fresh UUID and keeps a given one", () => {
     const a = createFoundry("orders");
     const b = createFoundry("orders");

@@ -44,7 +44,9 @@ export function sleep<T = any>(name: string, ms: number): Operation<T, T> {
 /** Waits until `until`, then passes its input on; at once when that instant has passed. Durable like {@link sleep}. */
 export function sleepUntil<T = any>(name: string, until: Date | string | number): Operation<T, T> {
   requireName(name, "sleepUntil(name, until)");
-  const at = new Date(until).getTime();
+  // new Date(null) and new Date(true) are instants too (the epoch, one millisecond after it).
+  const accepted = until instanceof Date || typeof until === "string" || typeof until === "number";
+  const at = accepted ? new Date(until).getTime() : Number.NaN;
   if (!Number.isFinite(at)) throw new TypeError(`sleepUntil "${name}": until must be a valid date, got ${String(until)}`);
   return waitOperation(name, { kind: "until", at });
 }

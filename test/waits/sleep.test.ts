@@ -38,6 +38,14 @@ describe("sleep", () => {
     expect(provider.tryLoad("nap-1", sleeper([]).id)).toBeUndefined();
   });
 
+  it("refuses, when the operation is made, an instant that is not a Date, a date string or a number (null and booleans convert to the epoch)", () => {
+    for (const [until, shown] of [[null, "null"], [true, "true"], [false, "false"], [undefined, "undefined"], [[], ""], ["not a date", "not a date"], [Number.NaN, "NaN"]]) {
+      expect(() => sleepUntil("deadline", until as any)).toThrow(new TypeError(`sleepUntil "deadline": until must be a valid date, got ${shown as string}`));
+    }
+    expect(sleepUntil("deadline", 0).wait).toEqual({ kind: "until", at: 0 });
+    expect(sleepUntil("deadline", "2026-01-01T00:00:00.000Z").wait).toEqual({ kind: "until", at: Date.UTC(2026, 0, 1) });
+  });
+
   it("refuses, when the operation is made, a wait longer than a century, whose wake time would not be a date", () => {
     const century = 3_155_760_000_000;
     expect(() => sleep("forever", Number.MAX_SAFE_INTEGER)).toThrow(new TypeError(`sleep "forever": ms must be at most ${century} (100 years), got ${Number.MAX_SAFE_INTEGER}`));
