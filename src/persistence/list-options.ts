@@ -1,8 +1,8 @@
 import { isWorkflowForgeError } from "../errors.js";
-import { rejectUnknownKeys, requireOptionalFunction, requireOptionsObject } from "../internal/validate.js";
+import { describe, rejectUnknownKeys, requireOptionalFunction, requireOptionsObject } from "../internal/validate.js";
 import type { SnapshotCorruptedError } from "./errors.js";
 import { matchesFilter, type SnapshotFilter } from "./provider.js";
-import type { WorkflowExecutionSnapshot } from "./snapshot.js";
+import { isSnapshotStatus, snapshotStatuses, type WorkflowExecutionSnapshot } from "./snapshot.js";
 
 /** How `list()` treats a stored record it cannot read. */
 export interface ListOptions {
@@ -20,8 +20,13 @@ export interface ListOptions {
  */
 export type ListedReader = (read: () => WorkflowExecutionSnapshot | undefined) => WorkflowExecutionSnapshot | undefined;
 
-/** Validates `list`'s third argument (a `TypeError` naming it) and returns the reader it asks for. */
+/**
+ * Validates `list`'s filter and third argument (a `TypeError` naming the one that is wrong) and
+ * returns the reader it asks for. A filter key the provider does not know would otherwise be
+ * ignored, and a cleanup that lists `{ stauts: "completed" }` to delete would list every record.
+ */
 export function listedReader(filter: SnapshotFilter | undefined, options: unknown, where: string): ListedReader {
+  requireFilter(filter, `${where}.list(filter, signal, options): filter`);
   const what = `${where}.list(filter, signal, options): options`;
   const { onUnreadable } = requireOptionsObject(options, what) as ListOptions;
   rejectUnknownKeys(options ?? {}, ["onUnreadable"], what);
@@ -38,4 +43,31 @@ export function listedReader(filter: SnapshotFilter | undefined, options: unknow
       return undefined;
     }
   };
+}
+
+const filterKeys: readonly string[] = ["status", "workflowId", "workflowName", "updatedBefore"];
+
+/** Throws `TypeError` naming `what` unless `value` is a `SnapshotFilter` (or undefined). */
+export function requireFilter(value: unknown, what: string): void {
+  const filter = requireOptionsObject(value, what);
+  rejectUnknownKeys(filter, filterKeys, what);
+  const { status, workflowId, workflowName, updatedBefore } = filter;
+  if (status !== undefined && !(Array.isArray(status) ? status.every(isSnapshotStatus) : isSnapshotStatus(status))) {
+    throw new TypeError(`${what}.status must be one of ${snapshotStatuses.join(", ")} (or an array of them), got ${describe(status)}`);
+  }
+  // Keys are opaque: one of blanks only is stored and found as itself.
+  if (workflowId !== undefined) requireKey(workflowId, `${what}.workflowId`);
+  if (workflowName !== undefined) requireKey(workflowName, `${what}.workflowName`);
+  if (updatedBefore !== undefined && !isDate(updatedBefore)) {
+    throw new TypeError(`${what}.updatedBefore must be a valid Date or date string, got ${updatedBefore instanceof Date ? "an invalid Date" : describe(updatedBefore)}`);
+  }
+}
+
+function requireKey(value: unknown, what: string): void {
+  if (typeof value !== "string" || value === "") throw new TypeError(`${what} must be a non-empty string, got ${describe(value)}`);
+}
+
+function isDate(value: unknown): boolean {
+  if (value instanceof Date) return !Number.isNaN(value.getTime());
+  return typeof value === "string" && !Number.isNaN(Date.parse(value));
 }

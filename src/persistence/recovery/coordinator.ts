@@ -17,7 +17,8 @@ import { resumeInstance } from "./resume-instance.js";
 import { cancelInstance, type CancelOptions, type CancelOutcome } from "./cancel.js";
 import { signalInstance, type SignalOptions, type SignalResult } from "./signal.js";
 import { WakeLoop } from "./wake-loop.js";
-import { requireFilter, requireRunOptions } from "./run-arguments.js";
+import { requireFilter } from "../list-options.js";
+import { requireRunOptions } from "./run-arguments.js";
 import type { CloseOptions, RecoveryCoordinator, RecoveryRunOptions, StartOptions } from "./coordinator-api.js";
 
 export type { RecoveryCoordinatorOptions } from "./coordinator-options.js";
