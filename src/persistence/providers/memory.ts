@@ -2,7 +2,7 @@ import { requireOptionalBoolean } from "../../internal/validate.js";
 import type { SnapshotCodec } from "../codec/codec.js";
 import { SnapshotConflictError, type SnapshotKeys } from "../errors.js";
 import { deepCopy } from "../clone.js";
-import { listedReader, type ListOptions } from "../list-options.js";
+import { listedReader, type ListedReader, type ListOptions } from "../list-options.js";
 import type { DeliveredEvent } from "../mailbox.js";
 import { claimedSnapshot, isClaimable, type ClaimRequest, type ProviderCapabilities, type SnapshotFilter, type WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
@@ -39,6 +39,14 @@ interface Wait {
 interface Stored {
   readonly revision: number;
   readonly data: unknown;
+  readonly wait: Wait | undefined;
+}
+
+// A record claim() chose, read, and the map it is written back to.
+interface Candidate {
+  readonly workflows: Map<string, Stored>;
+  readonly workflowId: string;
+  readonly snapshot: WorkflowExecutionSnapshot;
   readonly wait: Wait | undefined;
 }
 
@@ -151,30 +159,37 @@ export class MemoryPersistenceProvider implements WorkflowPersistenceProvider {
     }
   }
 
-  // Synchronous inside, so no other call can claim between the check and the write.
+  // Synchronous inside, so no other call can claim between the check and the write. Every record
+  // is read, checked and encoded before any is written: a claim that throws has taken nothing.
   claim(request: ClaimRequest, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]> {
     try {
       if (signal?.aborted === true) throw signal.reason instanceof Error ? signal.reason : new Error("aborted");
       const read = listedReader(undefined, options, "MemoryPersistenceProvider");
-      const now = Date.parse(request.now);
-      const claimed: WorkflowExecutionSnapshot[] = [];
-      for (const [foundryExecutionId, workflows] of this.#store) {
-        for (const [workflowId, stored] of workflows) {
-          if (claimed.length >= request.limit) return Promise.resolve(claimed);
-          const { wait } = stored;
-          if (wait !== undefined && !wait.marked && !(wait.wakeMs <= now)) continue;
-          const snapshot = read(() => this.#storage.read(stored.data, { foundryExecutionId, workflowId }));
-          if (snapshot === undefined || !isClaimable(snapshot, request, wait?.marked)) continue;
-          const next = claimedSnapshot(snapshot, request);
-          // The claimed data stays waiting, and so does its due state: due again once this lease ends.
-          workflows.set(workflowId, { revision: next.revision, data: this.#storage.write(next), wait });
-          claimed.push(next);
-        }
-      }
-      return Promise.resolve(claimed);
+      const claims = this.#claimable(request, read).map((candidate) => {
+        const next = claimedSnapshot(candidate.snapshot, request);
+        return { ...candidate, next, data: this.#storage.write(next) };
+      });
+      // The claimed data stays waiting, and so does its due state: due again once this lease ends.
+      for (const { workflows, workflowId, next, data, wait } of claims) workflows.set(workflowId, { revision: next.revision, data, wait });
+      return Promise.resolve(claims.map(({ next }) => next));
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
+  }
+
+  // Up to request.limit records claim(request) may take, read, with where each is kept.
+  #claimable(request: ClaimRequest, read: ListedReader): Candidate[] {
+    const now = Date.parse(request.now);
+    const chosen: Candidate[] = [];
+    for (const [foundryExecutionId, workflows] of this.#store) {
+      for (const [workflowId, { data, wait }] of workflows) {
+        if (chosen.length >= request.limit) return chosen;
+        if (wait !== undefined && !wait.marked && !(wait.wakeMs <= now)) continue;
+        const snapshot = read(() => this.#storage.read(data, { foundryExecutionId, workflowId }));
+        if (snapshot !== undefined && isClaimable(snapshot, request, wait?.marked)) chosen.push({ workflows, workflowId, snapshot, wait });
+      }
+    }
+    return chosen;
   }
 
   // One synchronous write: storing the event and marking its waiting record happen together.

@@ -7,9 +7,10 @@ import { requireEvent } from "./shared.js";
 import { decodePayload, encodePayload } from "./stored.js";
 import { keyOfStored, storedKey } from "./stored-keys.js";
 
-// deliver() and receive() of SqlitePersistenceProvider. better-sqlite3 is synchronous, so the
-// delivery's two statements inside a savepoint are one atomic write: no save, claim or other
-// delivery runs between them, in this process or (under the file's write lock) any other.
+// deliver() and receive() of SqlitePersistenceProvider, and the savepoint its writes of more than
+// one step share. better-sqlite3 is synchronous, so the steps inside a savepoint are one atomic
+// write: no save, claim or delivery runs between them, in this process or (under the file's write
+// lock) any other.
 
 /** The provider's way to run driver calls: statements made on first use, driver errors as PersistenceError. */
 export type Guard = <T>(call: ProviderCall, keys: SnapshotKeys, body: (statements: MailboxStatements) => T) => T;
@@ -24,7 +25,7 @@ interface EventRow {
 }
 
 // A savepoint, not BEGIN: it nests inside a transaction the application holds on the connection.
-const savepoint = "workflowforge_deliver";
+const savepoint = "workflowforge_write";
 
 /** The mailbox's statements, prepared once the tables exist. */
 export function prepareMailbox(database: SqliteDatabase, sql: SqliteStatementTexts): MailboxStatements {
@@ -40,6 +41,32 @@ export function prepareMailbox(database: SqliteDatabase, sql: SqliteStatementTex
   };
 }
 
+/**
+ * `finish(write(statements))` in one savepoint: kept when it returns, undone when either throws.
+ * Driver errors of `write` and of the savepoint go through `guard`; what `finish` throws (a row
+ * that cannot be decoded, say) is rethrown as it is.
+ */
+export function inSavepoint<W, T>(guard: Guard, call: ProviderCall, keys: SnapshotKeys, write: (statements: MailboxStatements) => W, finish: (written: W) => T): T {
+  const statements = guard(call, keys, (opened) => {
+    opened.begin.run();
+    return opened;
+  });
+  try {
+    const result = finish(guard(call, keys, write));
+    guard(call, keys, ({ commit }) => commit.run());
+    return result;
+  } catch (error) {
+    // SQLite may have rolled back already (a full disk, say): the error that matters is the first.
+    try {
+      statements.rollback.run();
+      statements.commit.run();
+    } catch {
+      // nothing left to undo
+    }
+    throw error;
+  }
+}
+
 /** Stores `event` unless its id is there and marks its waiting row due, in one transaction; true when stored. */
 export function deliverEvent(guard: Guard, codec: SnapshotCodec, event: DeliveredEvent): boolean {
   requireEvent(event, "SqlitePersistenceProvider.deliver(event)");
@@ -47,24 +74,12 @@ export function deliverEvent(guard: Guard, codec: SnapshotCodec, event: Delivere
   const payload = encodePayload(codec, event);
   const [instance, workflow] = [storedKey(event.foundryExecutionId), storedKey(event.workflowId)];
   const [eventId, name] = [storedKey(event.eventId), storedKey(event.name)];
-  return guard("deliver", eventKeys(event), ({ storeEvent, markDue, begin, commit, rollback }) => {
-    begin.run();
-    try {
-      const stored = storeEvent.run(instance, workflow, eventId, name, payload, event.sentAt).changes === 1;
-      if (stored) markDue.run(instance, workflow, name);
-      commit.run();
-      return stored;
-    } catch (error) {
-      // SQLite may have rolled back already (a full disk, say): the error that matters is the first.
-      try {
-        rollback.run();
-        commit.run();
-      } catch {
-        // nothing left to undo
-      }
-      throw error;
-    }
-  });
+  const store = ({ storeEvent, markDue }: MailboxStatements): boolean => {
+    const stored = storeEvent.run(instance, workflow, eventId, name, payload, event.sentAt).changes === 1;
+    if (stored) markDue.run(instance, workflow, name);
+    return stored;
+  };
+  return inSavepoint(guard, "deliver", eventKeys(event), store, (stored) => stored);
 }
 
 /** The instance's events named `name`, oldest first, payloads decoded. */

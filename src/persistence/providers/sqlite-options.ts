@@ -1,6 +1,7 @@
 import { describe as describeValue } from "../../internal/validate.js";
 import type { SnapshotCodec } from "../codec/codec.js";
 import { codecOption, providerOptions, requireIdentifier } from "./shared.js";
+import { derivedSuffixes } from "./sqlite-sql.js";
 
 // SqlitePersistenceProvider's database and option shapes and their checks, apart from the class.
 
@@ -22,8 +23,10 @@ export interface SqlitePersistenceProviderOptions {
   /** An open better-sqlite3 `Database` (a file or `:memory:`). The provider never closes it. */
   readonly database: SqliteDatabase;
   /**
-   * Table holding one row per instance; must match `/^[A-Za-z_][A-Za-z0-9_]{0,62}$/` and not start
-   * with `sqlite_` (in any case), which SQLite reserves. @default "workflowforge_snapshots"
+   * Table holding one row per instance; must match `/^[A-Za-z_][A-Za-z0-9_]{0,62}$/`, not start
+   * with `sqlite_` (in any case), which SQLite reserves, and not end in a suffix the provider names
+   * another table's objects with (`_mailbox`, `_mailbox_delete`, `_due`, `_status_updated_at`, in
+   * any case). @default "workflowforge_snapshots"
    */
   readonly tableName?: string;
   /** Turns a snapshot into the text stored in the `data` column and back. @default defaultSnapshotCodec */
@@ -41,5 +44,17 @@ export function validateOptions(input: unknown): Required<SqlitePersistenceProvi
   if (typeof database !== "object" || database === null || typeof database.prepare !== "function") {
     throw new TypeError(`${where}: options.database must be a better-sqlite3 Database, got ${describeValue(database)}`);
   }
-  return { database, tableName: requireIdentifier(tableName, "tableName", where, reserved), codec: codecOption(options.codec, where) };
+  return { database, tableName: refuseDerived(requireIdentifier(tableName, "tableName", where, reserved)), codec: codecOption(options.codec, where) };
+}
+
+// "orders_mailbox" is the events table of the provider on "orders": a provider on that name too
+// would read and write it as its own, and both break. SQLite compares names case-insensitively.
+function refuseDerived(tableName: string): string {
+  for (const [suffix, what] of Object.entries(derivedSuffixes)) {
+    const base = tableName.slice(0, -suffix.length);
+    if (base !== "" && tableName.toLowerCase().endsWith(suffix)) {
+      throw new TypeError(`${where}: options.tableName must not end in "${suffix}", which names ${what} of tableName "${base}", got "${tableName}"`);
+    }
+  }
+  return tableName;
 }

@@ -33,6 +33,26 @@ export interface SqliteStatementTexts extends SqlStatementTexts {
   readonly removeEvents: string;
 }
 
+/**
+ * What the provider names after its table, by the suffix it appends, and what each names. A table
+ * name ending in one would be another provider's mailbox or index: the options refuse it.
+ */
+export const derivedSuffixes = {
+  _mailbox: "the events table",
+  _mailbox_delete: "the trigger removing events",
+  _due: "the index of due waiting rows",
+  _status_updated_at: "the index of recovery scans",
+} as const;
+
+// Every derived name is made here, so that the list above is the whole of them.
+const derived = (tableName: string, suffix: keyof typeof derivedSuffixes): string => `"${tableName}${suffix}"`;
+
+/** What a non-text data column holds, for the error. */
+export function columnValue(data: unknown): string {
+  if (data === null) return "NULL";
+  return data instanceof Uint8Array ? "a BLOB" : typeof data;
+}
+
 // The shape toISOString writes, which the engine uses: such text already sorts as its instant.
 const isoUtc = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
@@ -68,7 +88,7 @@ function claimStatement(table: string, tableName: string, request: ClaimRequest)
   const kinds = [wanted.filter((status) => status !== "waiting"), wanted.filter((status) => status === "waiting")];
   const selects = kinds.flatMap((statuses) => {
     const clauses = statuses.length === 0 ? undefined : claimableClauses(dialect, { ...request, filter: { ...request.filter, status: statuses } }, values, params);
-    const source = statuses[0] === "waiting" ? `${table} INDEXED BY "${tableName}_due"` : table;
+    const source = statuses[0] === "waiting" ? `${table} INDEXED BY ${derived(tableName, "_due")}` : table;
     return clauses === undefined ? [] : [`SELECT rowid FROM ${source} WHERE ${clauses.join(" AND ")}`];
   });
   if (selects.length === 0) return undefined;
@@ -91,8 +111,8 @@ const addedColumns = [
 // The mailbox of a table: its rowid orders deliveries (a new rowid is above every stored one), and
 // a trigger removes an instance's events with its row, so delete stays one statement.
 function migrateWaits(tableName: string): string {
-  const [table, mailbox] = [`"${tableName}"`, `"${tableName}_mailbox"`];
-  return `CREATE INDEX IF NOT EXISTS "${tableName}_due" ON ${table} (wake_ms) WHERE status = 'waiting';
+  const [table, mailbox] = [`"${tableName}"`, derived(tableName, "_mailbox")];
+  return `CREATE INDEX IF NOT EXISTS ${derived(tableName, "_due")} ON ${table} (wake_ms) WHERE status = 'waiting';
     CREATE TABLE IF NOT EXISTS ${mailbox} (
       seq INTEGER PRIMARY KEY,
       instance_id TEXT NOT NULL,
@@ -103,7 +123,7 @@ function migrateWaits(tableName: string): string {
       sent_at TEXT NOT NULL,
       UNIQUE (instance_id, workflow_id, event_id)
     );
-    CREATE TRIGGER IF NOT EXISTS "${tableName}_mailbox_delete" AFTER DELETE ON ${table} BEGIN
+    CREATE TRIGGER IF NOT EXISTS ${derived(tableName, "_mailbox_delete")} AFTER DELETE ON ${table} BEGIN
       DELETE FROM ${mailbox} WHERE instance_id = old.instance_id AND workflow_id = old.workflow_id;
     END;`;
 }
@@ -111,7 +131,7 @@ function migrateWaits(tableName: string): string {
 /** Every statement for one table; the name was validated as an identifier before it gets here. */
 export function sqliteStatements(tableName: string): SqliteStatementTexts {
   const table = `"${tableName}"`;
-  const mailbox = `"${tableName}_mailbox"`;
+  const mailbox = derived(tableName, "_mailbox");
   const byKeys = "WHERE instance_id = ? AND workflow_id = ?";
   return {
     migrate: `CREATE TABLE IF NOT EXISTS ${table} (
@@ -129,7 +149,7 @@ export function sqliteStatements(tableName: string): SqliteStatementTexts {
         wake_ms INTEGER,
         PRIMARY KEY (instance_id, workflow_id)
       );
-      CREATE INDEX IF NOT EXISTS "${tableName}_status_updated_at" ON ${table} (status, updated_at);`,
+      CREATE INDEX IF NOT EXISTS ${derived(tableName, "_status_updated_at")} ON ${table} (status, updated_at);`,
     addedColumns: addedColumns.map(([column, type]) => [column, `ALTER TABLE ${table} ADD COLUMN ${column} ${type}`] as const),
     migrateWaits: migrateWaits(tableName),
     insert:

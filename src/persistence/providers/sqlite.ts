@@ -10,11 +10,11 @@ import { validateOptions, type SqliteDatabase, type SqlitePersistenceProviderOpt
 
 export type { SqliteDatabase, SqlitePersistenceProviderOptions, SqliteStatement } from "./sqlite-options.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
-import { canonicalTime, sqliteStatements, type SqliteRow, type SqliteStatementTexts } from "./sqlite-sql.js";
+import { canonicalTime, columnValue, sqliteStatements, type SqliteRow, type SqliteStatementTexts } from "./sqlite-sql.js";
 import { keyOfStored, keysOfColumns, storedKey } from "./stored-keys.js";
 import { anyInstance, listKeys } from "../keys.js";
 import type { DeliveredEvent } from "../mailbox.js";
-import { deliverEvent, prepareMailbox, receiveEvents, type MailboxStatements } from "./sqlite-mailbox.js";
+import { deliverEvent, inSavepoint, prepareMailbox, receiveEvents, type MailboxStatements } from "./sqlite-mailbox.js";
 import { wakeMsOf } from "./sql-query.js";
 import { storedAlready } from "../provider-call.js";
 
@@ -31,12 +31,6 @@ function settle<T>(signal: AbortSignal | undefined, body: () => T): Promise<T> {
   } catch (error) {
     return Promise.reject(asError(error));
   }
-}
-
-// What a non-text data column holds, for the error.
-function columnValue(data: unknown): string {
-  if (data === null) return "NULL";
-  return data instanceof Uint8Array ? "a BLOB" : typeof data;
 }
 
 /**
@@ -59,8 +53,9 @@ function columnValue(data: unknown): string {
  *   `SnapshotConflictError`; unreadable `data` with `SnapshotCorruptedError`.
  * - **Cost:** one prepared statement per call (a refused save included), run synchronously on the
  *   calling thread (better-sqlite3 has no asynchronous API), plus encoding or decoding the snapshot.
- * - **Claim:** `claim()` is one statement; the claim's columns (`owner`, `lease_expires_at`,
- *   `attempts`) are added to a table made by an older version on first use.
+ * - **Claim:** `claim()` is one statement, in a savepoint with the decoding of what it returns: a
+ *   claim that rejects (a row it cannot read) takes nothing. The claim's columns (`owner`,
+ *   `lease_expires_at`, `attempts`) are added to a table made by an older version on first use.
  * - **Waits:** `<table>_mailbox` holds delivered events (first write wins per instance and
  *   `eventId`); a waiting row's `waiting_for` and `wake_ms` columns, with a partial index on
  *   `wake_ms` of waiting rows, let `claim()` find what is due without reading what is not.
@@ -148,15 +143,18 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
    * Claims up to `request.limit` claimable rows in one statement (`UPDATE ... RETURNING`, under the
    * database's write lock). The claim writes the row's revision, owner, lease, attempts and
    * updated_at columns and leaves its data as it was; reads put those over the data until the next save.
+   * A row that cannot be read (without `onUnreadable`, or failing otherwise) undoes the whole claim.
    */
   claim(request: ClaimRequest, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]> {
     return settle(signal, () => {
       const read = listedReader(undefined, options, "SqlitePersistenceProvider");
       const query = this.#sql.claim(request);
       if (query === undefined) return [];
-      const rows = this.#guard("claim", anyInstance, () => this.#database.prepare(query.text).all(...query.values)) as SqliteRow[];
       const claim = { owner: request.owner, lease_expires_at: request.leaseExpiresAt, updated_at: request.now };
-      return rows.flatMap((row) => read(() => this.#read({ ...row, ...claim }, keysOfColumns(row.instance_id, row.workflow_id, keyOfStored))) ?? []);
+      const update = (): SqliteRow[] => this.#database.prepare(query.text).all(...query.values) as SqliteRow[];
+      const decode = (rows: SqliteRow[]) => rows.flatMap((row) => read(() => this.#read({ ...row, ...claim }, keysOfColumns(row.instance_id, row.workflow_id, keyOfStored))) ?? []);
+      // The update commits only once every row it returned was read: a claim that rejects leases nothing.
+      return inSavepoint((call, keys, body) => this.#guard(call, keys, body), "claim", anyInstance, update, decode);
     });
   }
 

@@ -124,6 +124,26 @@ describe("SqlitePersistenceProvider", () => {
     expect(() => new SqlitePersistenceProvider({ database, tableName: tableName as string })).toThrow(/options\.tableName/);
   });
 
+  // Each provider names its mailbox, indexes and trigger after its table: "orders_mailbox" would be
+  // both a provider's table and the mailbox of the provider on "orders", and break both.
+  it.each([
+    ["orders_mailbox", "_mailbox"],
+    ["ORDERS_MAILBOX", "_mailbox"],
+    ["orders_due", "_due"],
+    ["orders_status_updated_at", "_status_updated_at"],
+    ["orders_mailbox_delete", "_mailbox_delete"],
+  ])("rejects tableName %j, a name it derives from another table name, with a TypeError naming tableName and the suffix", (tableName, suffix) => {
+    const database = open(":memory:");
+    expect(() => new SqlitePersistenceProvider({ database, tableName })).toThrow(TypeError);
+    expect(() => new SqlitePersistenceProvider({ database, tableName })).toThrow(`options.tableName must not end in "${suffix}"`);
+  });
+
+  it("accepts table names that only contain a suffix it derives", async () => {
+    const database = open(":memory:");
+    for (const tableName of ["mailbox", "due_orders", "orders_mailboxes", "orders_duel"]) await new SqlitePersistenceProvider({ database, tableName }).migrate();
+    expect(tables(database)).toContain("orders_mailboxes");
+  });
+
   it("accepts a 63-character table name", async () => {
     const database = open(":memory:");
     const tableName = `_${"a".repeat(62)}`;
@@ -277,7 +297,7 @@ describe("SqlitePersistenceProvider", () => {
     await provider.save(early);
     await provider.save(late);
     expect(await provider.list({ workflowName, updatedBefore: new Date("2026-01-01T00:00:00Z") })).toEqual([early]);
-    expect(await provider.list({ workflowName, updatedBefore: "not a date" })).toEqual([]);
+    await expect(provider.list({ workflowName, updatedBefore: "not a date" })).rejects.toThrow(TypeError);
     expect(await provider.list({ workflowName, status: [] })).toEqual([]);
   });
 
