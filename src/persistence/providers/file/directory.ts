@@ -4,7 +4,7 @@
 import { mkdir, readdir, stat, unlink, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { UnreadableEntryError, errorCode, ignore, isEntryError, openRecordFile, syncDirectory } from "./fs.js";
-import { breakIfStale } from "./lock.js";
+import { breakIfStale, clearStaleBreaker } from "./lock.js";
 import { breakerFileName, classifyEntry, lockFileName } from "./names.js";
 import { isGone, type LockOwner } from "./owner.js";
 
@@ -50,7 +50,8 @@ async function removeTemporary(path: string, owner: LockOwner): Promise<void> {
 
 /**
  * Removes what dead writers left among `names`: stale locks (by the rule and the turn-taking that
- * break one before a save, so an instance never written again is cleaned too) and their own files.
+ * break one before a save, so an instance never written again is cleaned too), the files of
+ * breakers that died at it (by the same rule), and their own files.
  * Best effort: a leftover that cannot be removed is only clutter, never read.
  */
 export async function removeLeftovers(directory: string, names: readonly string[], staleLockMs: number): Promise<void> {
@@ -58,6 +59,7 @@ export async function removeLeftovers(directory: string, names: readonly string[
     names.map((name) => {
       const entry = classifyEntry(name);
       if (entry?.kind === "temporary") return removeTemporary(join(directory, name), entry.owner).catch(ignore);
+      if (entry?.kind === "breaker") return clearStaleBreaker(join(directory, name), staleLockMs).catch(ignore);
       if (entry?.kind !== "lock") return Promise.resolve();
       const paths = { directory, lock: join(directory, lockFileName(entry.base)), breaker: join(directory, breakerFileName(entry.base)) };
       return breakIfStale(paths, staleLockMs).catch(ignore);

@@ -10,12 +10,12 @@
 
 import { randomBytes } from "node:crypto";
 import { fstatSync, statSync } from "node:fs";
-import { link, open, unlink } from "node:fs/promises";
+import { link, lstat, open, unlink, type FileHandle } from "node:fs/promises";
 import { uptime } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { throwIfAborted, untilAborted } from "../shared.js";
-import { absent, errorCode, ignore, readFirstLine } from "./fs.js";
+import { UnreadableEntryError, absent, errorCode, ignore, openRecordFile, readFirstLine } from "./fs.js";
 import { temporaryFileName } from "./names.js";
 import { isGone, lockOwner, ownerLine, thisOwner, type LockOwner } from "./owner.js";
 
@@ -51,8 +51,11 @@ export interface LockPaths {
   readonly breaker: string;
 }
 
-/** How long to wait for a lock, and how old a lock of a gone owner must be before it is broken. */
+/** Until when to wait for a lock, and how old a lock of a gone owner must be before it is broken. */
 export interface LockTiming {
+  /** The time (as `Date.now()`) to give up at: `timeoutMs` after the call, which may have queued first. */
+  readonly deadline: number;
+  /** For the error: how long the caller was willing to wait. */
   readonly timeoutMs: number;
   readonly staleLockMs: number;
   readonly signal: AbortSignal | undefined;
@@ -85,12 +88,25 @@ interface LockState {
   readonly line: string;
   /** Undefined when the first line names no owner: never broken then, however old. */
   readonly owner: LockOwner | undefined;
+  /** Why it cannot be read as a file (then it names no owner), as UnreadableEntryError says. */
+  readonly unreadable?: string;
   readonly ino: bigint;
   readonly mtimeMs: number;
 }
 
+// Opened as a record is (openRecordFile), so that a FIFO under a lock's name cannot hang the call,
+// nor hold one of libuv's threads. What cannot be read as a file (a FIFO, a directory, a symbolic
+// link loop, a file this process may not read) was not made by a writer of this provider: it names
+// no owner, and is never broken.
 async function inspectLock(path: string): Promise<LockState | undefined> {
-  const handle = await open(path, "r").catch(absent);
+  let handle: FileHandle | undefined;
+  try {
+    handle = await openRecordFile(path);
+  } catch (error) {
+    if (!(error instanceof UnreadableEntryError)) throw error;
+    const info = await lstat(path, { bigint: true }).catch(absent);
+    return info === undefined ? undefined : { line: "", owner: undefined, unreadable: error.reason, ino: info.ino, mtimeMs: Number(info.mtimeMs) };
+  }
   if (handle === undefined) return undefined;
   try {
     const [{ line, complete }, info] = await Promise.all([readFirstLine(handle), handle.stat({ bigint: true })]);
@@ -118,9 +134,7 @@ async function breakStale(paths: LockPaths, seen: LockState, staleLockMs: number
   const turn = await writeOwnFile(paths.directory, ownerLine(thisOwner(), randomBytes(8).toString("hex")), false);
   try {
     if (!(await linkExclusive(turn.path, paths.breaker))) {
-      // A breaker that died at it leaves its file; the same rule clears it.
-      const other = await inspectLock(paths.breaker);
-      if (other !== undefined && isStale(other, staleLockMs)) await unlinkIfStill(paths.breaker, other.ino);
+      await clearStaleBreaker(paths.breaker, staleLockMs);
       return false;
     }
     try {
@@ -135,28 +149,37 @@ async function breakStale(paths: LockPaths, seen: LockState, staleLockMs: number
   }
 }
 
+/** Removes the file a breaker that died at it left at `breaker`, by the rule that breaks a lock (see isStale). */
+export async function clearStaleBreaker(breaker: string, staleLockMs: number): Promise<void> {
+  const other = await inspectLock(breaker);
+  if (other !== undefined && isStale(other, staleLockMs)) await unlinkIfStill(breaker, other.ino);
+}
+
 /** Breaks the lock at `paths.lock` if it is stale; for cleaning instances no writer touches again. */
 export async function breakIfStale(paths: LockPaths, staleLockMs: number): Promise<void> {
   const seen = await inspectLock(paths.lock);
   if (seen !== undefined && isStale(seen, staleLockMs)) await breakStale(paths, seen, staleLockMs);
 }
 
-const held = (path: string, lock: LockState, timeoutMs: number): Error =>
-  new Error(
-    lock.owner === undefined
-      ? `the lock file ${path} names no owner (no writer of this provider left it); gave up after ${timeoutMs} ms. Remove it if no writer is running`
-      : `the lock file ${path} is held by process ${lock.owner.pid}; gave up after ${timeoutMs} ms`,
-  );
+function held(path: string, lock: LockState, timeoutMs: number): Error {
+  if (lock.owner !== undefined) return new Error(`the lock file ${path} is held by process ${lock.owner.pid}; gave up after ${timeoutMs} ms`);
+  const what = lock.unreadable === undefined ? "names no owner (no writer of this provider left it)" : `cannot be read: ${lock.unreadable}`;
+  return new Error(`the lock file ${path} ${what}; gave up after ${timeoutMs} ms. Remove it if no writer is running`);
+}
+
+/** Why a writer gave up while this provider's writers of the instance before it still ran. */
+export const turnNotCome = (path: string, timeoutMs: number): Error =>
+  new Error(`this provider's earlier saves and deletes of the instance (lock file ${path}) were still running; gave up after ${timeoutMs} ms`);
 
 /**
  * Links `own` to the lock path. While another holds it, retries with a randomised backoff (1 ms
- * doubling to 50 ms) until `timeoutMs`, then fails; a stale lock (see isStale) is removed, by one
+ * doubling to 50 ms) until the deadline, then fails; a stale lock (see isStale) is removed, by one
  * breaker at a time, and the link retried.
  */
 export async function acquireLock(paths: LockPaths, own: OwnFile, timing: LockTiming): Promise<void> {
   throwIfAborted(timing.signal);
   if (await linkExclusive(own.path, paths.lock)) return;
-  const deadline = Date.now() + timing.timeoutMs;
+  const { deadline } = timing;
   for (let attempt = 0; ; attempt++) {
     const lock = await inspectLock(paths.lock);
     // Free again when it was released meanwhile, or stale and broken by this writer.

@@ -8,6 +8,7 @@ import type { LockOwner } from "./owner.js";
 const maxNameBytes = 143;
 const recordSuffix = ".snapshot";
 const lockSuffix = ".lock";
+const breakerSuffix = ".break";
 const mailboxSuffix = ".events";
 const eventSuffix = ".event";
 // Short names whose base fits leave room for the longest suffix.
@@ -60,7 +61,7 @@ export const recordFileName = (base: string): string => base + recordSuffix;
 /** The lock a writer of that instance holds while it replaces or deletes the record. */
 export const lockFileName = (base: string): string => base + lockSuffix;
 /** Taken, exclusively, by whoever removes the instance's stale lock; list() ignores it. */
-export const breakerFileName = (base: string): string => `${base}.break`;
+export const breakerFileName = (base: string): string => base + breakerSuffix;
 /** The directory of the instance's delivered events; list() passes over it. */
 export const mailboxDirectoryName = (base: string): string => base + mailboxSuffix;
 
@@ -92,12 +93,14 @@ export type EntryKind =
   | { readonly kind: "record" }
   | { readonly kind: "mailbox" }
   | { readonly kind: "lock"; readonly base: string }
+  | { readonly kind: "breaker"; readonly base: string }
   | { readonly kind: "temporary"; readonly owner: LockOwner }
   | undefined;
 
 const baseName = "(?:s-[a-z2-7]*-[a-z2-7]*|h-[a-z2-7]{0,32}-[0-9a-f]{64})";
 const recordName = new RegExp(`^${baseName}\\.snapshot$`);
 const lockName = new RegExp(`^(${baseName})\\.lock$`);
+const breakerName = new RegExp(`^(${baseName})\\.break$`);
 const mailboxName = new RegExp(`^${baseName}\\.events$`);
 const temporaryName = /^t-([1-9][0-9]*)(?:-s([0-9]+))?-[0-9a-f]+\.tmp$/;
 
@@ -107,6 +110,8 @@ export function classifyEntry(name: string): EntryKind {
   if (mailboxName.test(name)) return { kind: "mailbox" };
   const lock = lockName.exec(name);
   if (lock !== null) return { kind: "lock", base: lock[1] as string };
+  const breaker = breakerName.exec(name);
+  if (breaker !== null) return { kind: "breaker", base: breaker[1] as string };
   const temporary = temporaryName.exec(name);
   if (temporary === null) return undefined;
   const [, pid, started] = temporary;

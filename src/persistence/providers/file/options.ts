@@ -17,7 +17,10 @@ export interface FilePersistenceProviderOptions {
    * `SnapshotCorruptedError`). @default "fsync"
    */
   readonly durability?: FileDurability;
-  /** How long `save` and `delete` wait for another writer's lock on the same instance before failing. @default 10_000 */
+  /**
+   * How long `save` and `delete` wait for another writer's lock on the same instance before failing,
+   * counted from the call (a wait behind this provider's other writers of the instance included). @default 10_000
+   */
   readonly lockTimeoutMs?: number;
   /**
    * How old a lock whose owner is gone (its process exited) must be before another writer breaks

@@ -14,14 +14,14 @@ import { encodeForStorage, encodePayload } from "../stored.js";
 import { prepareDirectory, readListed, removeLeftovers } from "./directory.js";
 import { formatEvent, nextDeliveryTime } from "./event.js";
 import { UnreadableEntryError, ignore, openRecordFile, type FirstLine } from "./fs.js";
-import type { LockPaths } from "./lock.js";
+import { turnNotCome, type LockPaths } from "./lock.js";
 import { readMailbox, removeMailbox, storeEvent } from "./mailbox.js";
 import { baseNameFor, breakerFileName, classifyEntry, eventFileName, lockFileName, mailboxDirectoryName, recordFileName } from "./names.js";
 import { resolveOptions, type FileDurability, type FilePersistenceProviderOptions } from "./options.js";
 import { thisOwner } from "./owner.js";
 import { decodeRecord, formatRecord, headerMatches, parseRecordAt, storedRevision } from "./record.js";
 import { WriterQueue } from "./queue.js";
-import { removeLocked, replaceLocked } from "./replace.js";
+import { removeLocked, replaceLocked, type LockedOptions } from "./replace.js";
 
 const source = "file";
 const listBatch = 32;
@@ -71,8 +71,8 @@ interface InstancePaths extends LockPaths {
  *   after `lockTimeoutMs`, with an error saying to remove it. One writer at a time breaks a lock
  *   (a `.break` file, linked the same way, gives the turn); first use and `list()` break stale
  *   locks too, so an instance never written again is cleaned. Otherwise a writer retries with a
- *   short randomised backoff for up to `lockTimeoutMs`, then fails. Writers of one provider queue
- *   in memory before taking the lock.
+ *   short randomised backoff until `lockTimeoutMs` after the call, then fails. Writers of one
+ *   provider queue in memory before taking the lock, within that same `lockTimeoutMs`.
  * - **Mailbox:** an instance's events are files in `<name>.events/`, one per eventId. `deliver`
  *   writes its event into a file of its own and hard-links it to the event's name, so the first
  *   delivery wins, from any process, and no reader sees half an event; `receive` reads every event
@@ -120,6 +120,7 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
   /** Rejects with `SnapshotConflictError` unless the stored revision is `snapshot.revision - 1`. */
   save(snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal): Promise<void> {
     const keys = { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
+    const deadline = Date.now() + this.#lockTimeoutMs;
     return this.#run("save", keys, signal, async () => {
       const base = baseNameFor(keys.foundryExecutionId, keys.workflowId, sha256Hex);
       const paths = this.#paths(base);
@@ -130,7 +131,7 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
         if (snapshot.revision === revision + 1) return;
         throw new SnapshotConflictError({ source, call: "save", keys, detail: `revision ${snapshot.revision} was refused: the stored revision is ${revision}` });
       };
-      await this.#queue.run(base, signal, () => replaceLocked({ ...this.#locking(paths, signal), text, check })).catch(notARecord(keys));
+      await this.#write(base, paths, deadline, signal, (locking) => replaceLocked({ ...locking, text, check })).catch(notARecord(keys));
     });
   }
 
@@ -149,13 +150,14 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
   }
 
   delete(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<void> {
+    const deadline = Date.now() + this.#lockTimeoutMs;
     return this.#run("delete", { foundryExecutionId, workflowId }, signal, async () => {
       const base = baseNameFor(foundryExecutionId, workflowId, sha256Hex);
       const paths = this.#paths(base);
       // The mailbox after the record, under its lock: a crash in between leaves a mailbox without a
       // record, as a delivery before the first save does, and the next delete of these keys removes
       // it; a new run of these keys cannot save, and so receive an event, before both are gone.
-      await this.#queue.run(base, signal, () => removeLocked(this.#locking(paths, signal), () => removeMailbox(this.directory, paths.mailbox, this.#durable)));
+      await this.#write(base, paths, deadline, signal, (locking) => removeLocked(locking, () => removeMailbox(this.directory, paths.mailbox, this.#durable)));
     });
   }
 
@@ -237,7 +239,11 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
     return { ...lock, record: prefix + recordFileName(""), mailbox: prefix + mailboxDirectoryName("") };
   }
 
-  #locking(paths: InstancePaths, signal: AbortSignal | undefined) {
-    return { target: paths.record, lock: paths, durable: this.#durable, timeoutMs: this.#lockTimeoutMs, staleLockMs: this.#staleLockMs, signal };
+  // Waits for this provider's writers of the instance before it, then for the lock file, both
+  // within the one lockTimeoutMs that started when the call was made.
+  #write(base: string, paths: InstancePaths, deadline: number, signal: AbortSignal | undefined, body: (locking: LockedOptions) => Promise<void>): Promise<void> {
+    const timeoutMs = this.#lockTimeoutMs;
+    const locking = { target: paths.record, lock: paths, durable: this.#durable, deadline, timeoutMs, staleLockMs: this.#staleLockMs, signal };
+    return this.#queue.run(base, { signal, deadline, timedOut: () => turnNotCome(paths.lock, timeoutMs) }, () => body(locking));
   }
 }

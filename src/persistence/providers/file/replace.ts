@@ -36,6 +36,9 @@ export interface ReplaceOptions extends LockTiming {
   readonly check: (stored: FirstLine | undefined) => void;
 }
 
+/** What removing a record under its lock needs: a replace's options without the new text and check. */
+export type LockedOptions = Omit<ReplaceOptions, "text" | "check">;
+
 /**
  * Compare-and-set replace of `target`: the new record is written (and flushed) into a file of this
  * writer's, which is linked to the lock path to take the lock; holding it, `check` decides on the
@@ -72,7 +75,7 @@ export async function replaceLocked(options: ReplaceOptions): Promise<void> {
  * record: a new record of the same keys, which needs the lock, cannot come before it is gone);
  * resolves once the lock is released.
  */
-export async function removeLocked(options: Omit<ReplaceOptions, "text" | "check">, alsoRemove?: () => Promise<void>): Promise<void> {
+export async function removeLocked(options: LockedOptions, alsoRemove?: () => Promise<void>): Promise<void> {
   const { lock, durable } = options;
   const own = await writeOwnFile(lock.directory, ownerLine(thisOwner(), randomBytes(8).toString("hex")), false);
   let removed: true | undefined;

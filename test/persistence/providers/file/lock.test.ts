@@ -183,6 +183,20 @@ describe("FilePersistenceProvider's per-instance lock file", () => {
     expect((await readdir(files.directory)).sort()).toEqual([basename(lockPath(fresh)), basename(recordPath(fresh))].sort());
   });
 
+  it("leaves no breaker file of a breaker that died: first use and list() remove it once stale, by the rule for locks", async () => {
+    const [stale, fresh, live] = [fullSnapshot(), fullSnapshot(), fullSnapshot()];
+    await mkdir(files.directory, { recursive: true });
+    await plantFile(breakerPath(stale), `${deadPid()} died-breaking\n`, secondsAgo(10));
+    await plantFile(breakerPath(fresh), `${deadPid()} just-now\n`, secondsAgo(1));
+    await plantFile(breakerPath(live), `${process.ppid} breaking\n`, secondsAgo(10));
+    const left = [basename(breakerPath(fresh)), basename(breakerPath(live))].sort();
+    expect(await provider().tryLoad("someone-else", "wf")).toBeUndefined();
+    expect((await readdir(files.directory)).sort()).toEqual(left);
+    await plantFile(breakerPath(stale), `${deadPid()} died-breaking\n`, secondsAgo(10));
+    expect(await provider().list()).toEqual([]);
+    expect((await readdir(files.directory)).sort()).toEqual(left);
+  });
+
   it("is broken by one writer at a time: while another's breaker file is fresh, a stale lock is left to it", async () => {
     const store = provider({ lockTimeoutMs: 200 });
     const snapshot = fullSnapshot();
