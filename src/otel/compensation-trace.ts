@@ -1,4 +1,4 @@
-import { trace, type Span, type Tracer } from "@opentelemetry/api";
+import { trace, type Span } from "@opentelemetry/api";
 import type { CompensationObserver } from "../types.js";
 import { attr, errorTypeOf } from "./attributes.js";
 import type { RunTrace } from "./run-trace.js";
@@ -10,7 +10,6 @@ import { now, quietly, recordError, startSpan } from "./spans.js";
  * report to its own.
  */
 export class CompensationTrace {
-  readonly #telemetry: { readonly tracer: Tracer };
   readonly #run: RunTrace;
   #span: Span | undefined;
   #mark = 0;
@@ -18,15 +17,14 @@ export class CompensationTrace {
   // The index whose restore failed and already has its span.
   #failed: number | undefined;
 
-  constructor(telemetry: { readonly tracer: Tracer }, run: RunTrace) {
-    this.#telemetry = telemetry;
+  constructor(run: RunTrace) {
     this.#run = run;
   }
 
   // Each hook is quiet: a hook that throws would stop the compensation, and the restores with it.
   observer(): CompensationObserver {
     return {
-      started: ({ pending }) => quietly("tracing a compensation", () => this.#started(pending), undefined),
+      started: ({ pending, error }) => quietly("tracing a compensation", () => this.#started(pending, error), undefined),
       restoreFailed: ({ pending, failure }) =>
         quietly(
           "tracing a restore",
@@ -49,13 +47,13 @@ export class CompensationTrace {
     };
   }
 
-  #started(pending: number): void {
+  #started(pending: number, error: unknown): void {
     const run = this.#run;
-    run.open();
+    run.compensationStarted(error);
     if (!run.recording) return;
     this.#mark = now();
     const name = run.run.workflow.name;
-    this.#span = startSpan(this.#telemetry, `compensate ${name}`, { startTime: this.#mark, attributes: { [attr.workflowName]: name, [attr.pending]: pending } }, run.context);
+    this.#span = startSpan(run, `compensate ${name}`, { startTime: this.#mark, attributes: { [attr.workflowName]: name, [attr.pending]: pending } }, run.context);
   }
 
   // The span of operation `index`'s restore, from the previous report to now.
@@ -65,12 +63,15 @@ export class CompensationTrace {
     const at = now();
     const operation = this.#run.run.workflow.operations[index];
     const attributes = { [attr.operationName]: operation?.name ?? "", [attr.operationIndex]: index };
-    const restore = startSpan(this.#telemetry, `restore ${operation?.name ?? index}`, { startTime: this.#mark, attributes }, trace.setSpan(this.#run.context, span));
-    if (failed !== undefined) {
-      this.#failures++;
-      recordError(restore, failed.failure, errorTypeOf(failed.failure));
+    const restore = startSpan(this.#run, `restore ${operation?.name ?? index}`, { startTime: this.#mark, attributes }, trace.setSpan(this.#run.context, span));
+    try {
+      if (failed !== undefined) {
+        this.#failures++;
+        recordError(restore, failed.failure, errorTypeOf(failed.failure));
+      }
+    } finally {
+      restore.end(at);
     }
-    restore.end(at);
     this.#mark = at;
   }
 

@@ -1,24 +1,25 @@
 import type { Foundry } from "../foundry.js";
-import type { OperationMiddleware, RunStart } from "../types.js";
+import type { OperationMiddleware, RunStart, WorkflowInfo } from "../types.js";
 import { attr } from "./attributes.js";
-import { RunTrace, type RunOwner } from "./run-trace.js";
+import type { TracedOutcome } from "./run-outcome.js";
+import { RunTrace, type RunNotes, type RunOwner } from "./run-trace.js";
 import { now } from "./spans.js";
-import type { Telemetry } from "./telemetry.js";
+import { noopTracer, type Telemetry } from "./telemetry.js";
 
 // Marks this package's layer, so that a foundry is instrumented once.
 const marker = Symbol.for("workflowforge.otel.layer");
-// Handed by an instrumented smith to the run it starts on a foundry, which ends the run's span
-// with the smith's final outcome (compensation and timeouts included).
-const owners = new WeakMap<object, RunOwner>();
-// How many runs a smith is about to start: without any, a run skips the look-up (which would
+// Handed by an instrumented smith to the run of its workflow it starts on a foundry, which ends the
+// run's span with the smith's final outcome (compensation and timeouts included).
+const owners = new WeakMap<object, RunOwner[]>();
+// How many runs smiths are about to start: without any, a run skips the look-up (which would
 // make every new foundry hashable, a cost a bare foundry's short run notices).
 let expected = 0;
-// The recovery coordinator's attempt a foundry was created for (its runs' `workflowforge.run.attempt`).
-const attempts = new WeakMap<object, number>();
+// What the recovery coordinator knew of the run a foundry was created for.
+const notes = new WeakMap<object, RunNotes>();
 
-/** Records the coordinator attempt `foundry` was created for, reported on its runs. */
-export function noteAttempt(foundry: Foundry<any>, attempt: number): void {
-  attempts.set(foundry, attempt);
+/** Records what the coordinator knew of the run `foundry` was created for (reported on its runs). */
+export function noteRun(foundry: Foundry<any>, noted: RunNotes): void {
+  notes.set(foundry, noted);
 }
 
 /** Whether `foundry` already carries this package's tracing middleware. */
@@ -26,17 +27,42 @@ export function isInstrumented(foundry: Foundry<any>): boolean {
   return foundry.middleware.some((layer) => (layer as unknown as Record<symbol, unknown>)[marker] === true);
 }
 
-/** Called by an instrumented smith before it runs `foundry`: the run about to start is its. */
+/** Called by an instrumented smith before it runs `owner.workflow` on `foundry`: that run is its. */
 export function expectOwnedRun(foundry: Foundry<any>, owner: RunOwner): () => void {
-  if (!owners.has(foundry)) expected++;
-  owners.set(foundry, owner);
-  return () => {
-    if (owners.get(foundry) === owner) forget(foundry);
-  };
+  const pending = owners.get(foundry);
+  if (pending === undefined) owners.set(foundry, [owner]);
+  else pending.push(owner);
+  expected++;
+  return () => forget(foundry, owner);
 }
 
-function forget(foundry: Foundry<any>): void {
-  if (owners.delete(foundry)) expected--;
+function forget(foundry: Foundry<any>, owner: RunOwner): void {
+  const pending = owners.get(foundry);
+  const index = pending?.indexOf(owner) ?? -1;
+  if (pending === undefined || index < 0) return;
+  pending.splice(index, 1);
+  expected--;
+  if (pending.length === 0) owners.delete(foundry);
+}
+
+// The smith's owner waiting for a run of `workflow` on `foundry`: a bare forge() runs a workflow of its own.
+function takeOwner(foundry: Foundry<any>, workflow: WorkflowInfo): RunOwner | undefined {
+  if (expected === 0) return undefined;
+  const owner = owners.get(foundry)?.find((candidate) => candidate.workflow === workflow);
+  if (owner !== undefined) forget(foundry, owner);
+  return owner;
+}
+
+/**
+ * Ends the span of the run `owner`'s smith started with the smith's `outcome`. A run still going
+ * is not what the smith's chain settled with (a layer inside gave up on it, or it was another run
+ * the smith's own was refused beside): it ends with its own outcome.
+ */
+export function endOwnedRun(owner: RunOwner, outcome: TracedOutcome): void {
+  const trace = owner.trace;
+  if (trace === undefined) return;
+  if (trace.settled) trace.end(outcome);
+  else trace.owner = undefined;
 }
 
 /**
@@ -52,15 +78,16 @@ export function instrumentFoundry(foundry: Foundry<any>, telemetry: Telemetry): 
   const listen = (metrics: boolean): void => {
     if (listening === "metrics" || (listening === "trace" && !metrics)) return;
     if (listening === "none") {
-      // Persistence restored the stored annotations and is about to claim the instance: the run's
-      // span starts now, so that the claim already carries its trace context.
-      foundry.on("snapshotRestored", () => current?.open());
+      // Persistence restored the stored annotations and is about to claim the instance.
+      foundry.on("snapshotRestored", () => current?.restored());
       foundry.on("operationSkipped", (event) => current?.skipped(event.index, event.operationName));
+      // Past every layer: an operation a layer inside refused to start gets no span and no duration.
+      foundry.on("operationStarted", (event) => current?.started(event.index));
       foundry.on("snapshotSaved", (event) => {
         const trace = current;
         const awaited = trace?.checkpoint;
         if (trace === undefined) return;
-        if (awaited === undefined) return trace.saved(event.revision);
+        if (awaited === undefined) return trace.saved(event.status, event.revision);
         if (event.nextOperationIndex !== awaited.index + 1) return;
         trace.checkpoint = undefined;
         if (trace.instruments.live) trace.instruments.checkpointDuration.record((now() - awaited.at) / 1000, { [attr.workflowName]: trace.run.workflow.name });
@@ -76,16 +103,16 @@ export function instrumentFoundry(foundry: Foundry<any>, telemetry: Telemetry): 
   };
 
   const start = ({ run, bypass }: RunStart<any>): void => {
-    const owner = expected === 0 ? undefined : owners.get(foundry);
-    if (owner !== undefined) forget(foundry);
+    const owner = takeOwner(foundry, run.workflow);
     const instruments = telemetry.meters.get();
+    const tracer = telemetry.tracerForRun();
     // Nothing is recorded (no SDK): the run gets no trace, and its chain leaves this layer out.
-    if (!instruments.live && !telemetry.tracing) {
+    if (!instruments.live && tracer === undefined) {
       current = undefined;
       bypass();
       return;
     }
-    const trace = new RunTrace(telemetry, instruments, run, foundry, attempts.get(foundry));
+    const trace = new RunTrace(tracer ?? noopTracer, instruments, run, foundry, notes.get(foundry));
     current = trace;
     if (owner !== undefined) {
       owner.trace = trace;
@@ -97,6 +124,7 @@ export function instrumentFoundry(foundry: Foundry<any>, telemetry: Telemetry): 
     // this one (instrumented after usePersistence) still fails the run's span.
     run.onSettled((outcome) => {
       if (current === trace) current = undefined;
+      trace.settled = true;
       if (trace.owner === undefined) trace.end(outcome);
     });
   };

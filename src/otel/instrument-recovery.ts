@@ -1,8 +1,9 @@
 import { createFoundry } from "../foundry.js";
 import type { RecoveryCoordinatorOptions } from "../persistence/recovery/coordinator-options.js";
+import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
 import { createSmith } from "../smith.js";
 import { attr } from "./attributes.js";
-import { instrumentFoundry, isInstrumented, noteAttempt } from "./instrument-foundry.js";
+import { instrumentFoundry, isInstrumented, noteRun } from "./instrument-foundry.js";
 import { instrumentSmith } from "./instrument-smith.js";
 import type { Telemetry } from "./telemetry.js";
 
@@ -22,7 +23,7 @@ export function instrumentRecovery(options: RecoveryCoordinatorOptions, telemetr
     createFoundry: async (snapshot) => {
       const foundry = await create(snapshot);
       if (!isInstrumented(foundry)) instrumentFoundry(foundry, telemetry);
-      noteAttempt(foundry, (snapshot.attempts ?? 0) + 1);
+      noteRun(foundry, { attempt: (snapshot.attempts ?? 0) + 1, claimed: claimedFor(snapshot, options.owner) });
       return foundry;
     },
     onOutcome: (outcome) => {
@@ -33,4 +34,13 @@ export function instrumentRecovery(options: RecoveryCoordinatorOptions, telemetr
       onOutcome?.(outcome);
     },
   };
+}
+
+// The coordinator hands over a record it claimed for the run with its live lease (leases are real
+// time): the run adopts that claim without writing one. A record with no live lease the run claims
+// itself, through a save its trace sees.
+function claimedFor(snapshot: WorkflowExecutionSnapshot, owner: string | undefined): number | undefined {
+  if (owner !== undefined && snapshot.owner !== owner) return undefined;
+  const lease = snapshot.leaseExpiresAt === undefined ? Number.NaN : Date.parse(snapshot.leaseExpiresAt);
+  return lease > Date.now() ? snapshot.revision : undefined;
 }

@@ -1,6 +1,6 @@
 import type { Smith } from "../smith.js";
 import type { WorkflowMiddleware } from "../types.js";
-import { expectOwnedRun, instrumentFoundry, isInstrumented } from "./instrument-foundry.js";
+import { endOwnedRun, expectOwnedRun, instrumentFoundry, isInstrumented } from "./instrument-foundry.js";
 import type { RunOwner } from "./run-trace.js";
 import type { Telemetry } from "./telemetry.js";
 
@@ -14,14 +14,14 @@ export function instrumentSmith(smith: Smith, telemetry: Telemetry): void {
     const { foundry } = context;
     // A running foundry refuses new middleware; the engine refuses the run itself just after.
     if (!isInstrumented(foundry) && !foundry.isRunning) instrumentFoundry(foundry, telemetry);
-    const owner: RunOwner = { trace: undefined };
+    const owner: RunOwner = { workflow: context.workflow, trace: undefined };
     const release = expectOwnedRun(foundry, owner);
     try {
       const output = await next();
-      owner.trace?.end({ ok: true });
+      endOwnedRun(owner, { ok: true });
       return output;
     } catch (error) {
-      owner.trace?.end({ ok: false, error });
+      endOwnedRun(owner, { ok: false, error });
       throw error;
     } finally {
       release();

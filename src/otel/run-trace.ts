@@ -1,18 +1,29 @@
-import { context as contexts, trace, type Attributes, type Context, type Link, type Span } from "@opentelemetry/api";
+import { context as contexts, trace, type Attributes, type Context, type Span, type Tracer } from "@opentelemetry/api";
 import type { Foundry } from "../foundry.js";
-import type { OperationContext, RunContext } from "../types.js";
-import { annotationKeys, attr, errorTypeOf, events, runErrorTypeOf } from "./attributes.js";
+import { isWorkflowForgeError } from "../errors.js";
+import { suspendsRun } from "../run-errors.js";
+import type { OperationContext, RunContext, WorkflowInfo } from "../types.js";
+import { attr, errorTypeOf, events } from "./attributes.js";
 import { CompensationTrace } from "./compensation-trace.js";
 import type { Instruments } from "./metrics.js";
-import { isSuspended, type WorkflowSuspendedError } from "../errors.js";
-import { suspendsRun } from "../run-errors.js";
-import { now, quietly, recordError, startSpan } from "./spans.js";
-import type { Telemetry } from "./telemetry.js";
-import { formatTraceparent, parseTraceparent } from "./traceparent.js";
+import type { TracedOutcome } from "./run-outcome.js";
+import { reportOutcome } from "./run-outcome.js";
+import { openRunSpan } from "./run-span.js";
+import { endWith, now, quietly, startSpan } from "./spans.js";
 
 /** Ends a run's span with the run's final outcome, when something outside the run knows it (the smith). */
 export interface RunOwner {
+  /** The workflow the smith runs: a run of another one (a bare `forge()` started meanwhile) is not its. */
+  readonly workflow: WorkflowInfo;
   trace: RunTrace | undefined;
+}
+
+/** What the recovery coordinator knew of the run it made a foundry for. */
+export interface RunNotes {
+  /** The run's `workflowforge.run.attempt`. */
+  readonly attempt: number;
+  /** The revision of a claim the coordinator made for the run, which the run adopts without a write. */
+  readonly claimed: number | undefined;
 }
 
 /**
@@ -23,29 +34,35 @@ export interface RunOwner {
 export class RunTrace {
   readonly run: RunContext;
   readonly instruments: Instruments;
+  readonly tracer: Tracer;
   /** Whether this run's spans are recorded: false with no SDK, or when the run was sampled out. */
   recording = false;
   /** The outermost code that knows the run's final outcome, when it is not the run itself. */
   owner: RunOwner | undefined;
+  /** Set once the run itself settled. */
+  settled = false;
+  /** The operation whose checkpoint is awaited, with the time it completed. */
+  checkpoint: { readonly index: number; readonly at: number } | undefined;
 
-  readonly #telemetry: Telemetry;
   readonly #foundry: Foundry<any>;
-  readonly #attempt: number | undefined;
+  readonly #notes: RunNotes | undefined;
   readonly #started = now();
   #span: Span | undefined;
   #context: Context | undefined;
   #resumed = false;
   #skipped = 0;
+  // Operations this layer passed on, and those that started: a layer inside may refuse to start one.
+  #attempted = 0;
   #executed = 0;
+  #startedIndex = -1;
+  #compensating = false;
   #ended = false;
   #compensation: CompensationTrace | undefined;
   #claim: { readonly at: number; readonly revision: number } | "noted" | undefined;
-  /** The operation whose checkpoint is awaited, with the time it completed. */
-  checkpoint: { readonly index: number; readonly at: number } | undefined;
 
-  constructor(telemetry: Telemetry, instruments: Instruments, run: RunContext, foundry: Foundry<any>, attempt: number | undefined) {
-    this.#telemetry = telemetry;
-    this.#attempt = attempt;
+  constructor(tracer: Tracer, instruments: Instruments, run: RunContext, foundry: Foundry<any>, notes: RunNotes | undefined) {
+    this.tracer = tracer;
+    this.#notes = notes;
     this.run = run;
     this.#foundry = foundry;
     this.instruments = instruments;
@@ -69,82 +86,49 @@ export class RunTrace {
   }
 
   #open(): Span {
-    const { workflow, annotations, identity } = this.run;
-    const active = contexts.active();
-    const stored = parseTraceparent(annotations.get(annotationKeys.traceparent), annotations.get(annotationKeys.tracestate));
-    const links: Link[] = [];
-    let parent = active;
-    if (stored !== undefined) {
-      // The instance's first run is the parent of every later one: one trace per instance. What
-      // started this process's run (a worker's loop, a request) is linked instead.
-      const caller = trace.getSpanContext(active);
-      if (caller !== undefined) links.push({ context: caller });
-      parent = trace.setSpanContext(active, stored);
-      this.#markResumed();
-    }
-    const attributes: Attributes = {
-      [attr.workflowName]: workflow.name,
-      [attr.workflowId]: workflow.id,
-      [attr.instanceId]: identity.instanceId,
-      [attr.workflowKey]: identity.workflowKey,
-      [attr.operationCount]: workflow.operations.length,
-      [attr.compensates]: this.run.compensates,
-    };
-    if (workflow.version !== undefined) attributes[attr.workflowVersion] = workflow.version;
-    if (stored !== undefined) attributes[attr.resumed] = true;
-    if (this.#attempt !== undefined) attributes[attr.attempt] = this.#attempt;
-    const span = startSpan(this.#telemetry, `run ${workflow.name}`, { startTime: this.#started, attributes, links }, parent);
-    this.#span = span;
-    this.#context = trace.setSpan(parent, span);
-    this.recording = quietly("Span.isRecording", () => span.isRecording(), false);
-    if (stored === undefined) this.#storeContext(span);
+    const opened = openRunSpan(this.tracer, this.run, this.#foundry, this.#started, this.#notes?.attempt);
+    this.#span = opened.span;
+    this.#context = opened.context;
+    this.recording = opened.recording;
+    if (opened.continues) this.#markResumed();
     const claim = this.#claim;
-    if (typeof claim === "object" && this.recording) quietly("Span.addEvent", () => span.addEvent(events.claimed, { [attr.revision]: claim.revision }, claim.at), undefined);
-    return span;
+    if (typeof claim === "object") this.#claimEvent(opened.span, claim);
+    return opened.span;
+  }
+
+  /** Persistence restored a stored snapshot (and is about to claim the instance): the run resumes it. */
+  restored(): void {
+    // The span starts now, so that the claim already carries the run's trace context.
+    this.open();
+    this.#markResumed();
   }
 
   /**
-   * A snapshot was stored that is no operation's checkpoint: before the first operation, that is
-   * the run's claim on the instance (a leased run stores it first); later, a lease renewal.
+   * A snapshot was stored that is no operation's checkpoint. Before the run passed its first
+   * operation on or started compensating, a `running` or `compensating` one is a leased run's claim
+   * on the instance (a run without a lease stores nothing then but a record of everything done);
+   * later, a lease renewal, a compensation's checkpoint or a release.
    */
-  saved(revision: number): void {
-    if (this.#executed > 0 || this.#claim !== undefined) return;
-    const claim = { at: now(), revision };
-    this.#claim = this.#span === undefined ? claim : "noted";
+  saved(status: string, revision: number): void {
+    if (this.#attempted > 0 || this.#compensating || this.#claim !== undefined) return;
+    if (status === "running" || status === "compensating") this.#noteClaim(now(), revision);
+  }
+
+  #noteClaim(at: number, revision: number): void {
+    const claim = { at, revision };
     const span = this.#span;
-    if (span !== undefined && this.recording) quietly("Span.addEvent", () => span.addEvent(events.claimed, { [attr.revision]: revision }, claim.at), undefined);
+    this.#claim = span === undefined ? claim : "noted";
+    if (span !== undefined) this.#claimEvent(span, claim);
   }
 
-  /** Runs the operation at `context` through the inner layers, traced and measured as configured. */
-  operation(context: OperationContext<any>, next: () => Promise<unknown>): Promise<unknown> {
-    this.open();
-    if (this.recording) return this.traced(context, next);
-    this.#executed++;
-    if (!this.instruments.live) return next();
-    const started = now();
-    return next().then(
-      (result) => {
-        this.finished(context, started, undefined);
-        return result;
-      },
-      (error: unknown) => {
-        this.finished(context, started, suspendsRun(error, this.run.identity) ? undefined : { value: error });
-        throw error;
-      },
-    );
+  #claimEvent(span: Span, claim: { readonly at: number; readonly revision: number }): void {
+    if (this.recording) quietly("Span.addEvent", () => span.addEvent(events.claimed, { [attr.revision]: claim.revision }, claim.at), undefined);
   }
 
-  #storeContext(span: Span): void {
-    const spanContext = quietly("Span.spanContext", () => span.spanContext(), undefined);
-    const traceparent = spanContext === undefined ? undefined : formatTraceparent(spanContext);
-    if (traceparent === undefined) return;
-    try {
-      this.run.annotations.set(annotationKeys.traceparent, traceparent);
-      const state = spanContext?.traceState?.serialize();
-      if (state !== undefined && state !== "") this.run.annotations.set(annotationKeys.tracestate, state);
-    } catch (error) {
-      this.#foundry.logger.warn(`workflowforge/otel: could not store the trace context of ${this.run.workflow.name}`, error);
-    }
+  // The run got past its start: a claim the coordinator made for it, adopted without a write, is its claim.
+  #began(): void {
+    const claimed = this.#notes?.claimed;
+    if (claimed !== undefined && this.#claim === undefined) this.#noteClaim(this.#started, claimed);
   }
 
   #markResumed(): void {
@@ -163,39 +147,75 @@ export class RunTrace {
     if (this.recording) quietly("Span.addEvent", () => span.addEvent(events.skipped, { [attr.operationName]: operationName, [attr.operationIndex]: index }), undefined);
   }
 
-  /** Runs the operation at `context` inside its span (the caller checked {@link recording}). */
-  traced(context: OperationContext<any>, next: () => Promise<unknown>): Promise<unknown> {
-    const { operation, index } = context;
-    const attributes: Attributes = { [attr.operationName]: operation.name, [attr.operationIndex]: index };
-    const functionName = operation.forge.name;
-    if (functionName !== "" && functionName !== "forge") attributes[attr.codeFunction] = functionName;
-    if (this.#executed++ === 0 && this.#resumed) {
-      // The first operation after a resume is the one an earlier run may have started: operations run at least once.
-      attributes[attr.rerun] = true;
-      const run = this.span;
-      if (this.#skipped > 0) quietly("Span.setAttribute", () => run.setAttribute(attr.resumedFrom, index), undefined);
-    }
-    const span = startSpan(this.#telemetry, `operation ${operation.name}`, { attributes }, this.context);
-    const started = this.instruments.live ? now() : 0;
-    return contexts.with(trace.setSpan(this.context, span), next).then(
+  /** Operation `index` starts now, past every layer inside this one. */
+  started(index: number): void {
+    if (this.#executed++ === 0) this.#began();
+    this.#startedIndex = index;
+  }
+
+  /** The run's compensation starts: in a run that passed no operation on, one an earlier run left unfinished. */
+  compensationStarted(error: unknown): void {
+    this.open();
+    this.#compensating = true;
+    if (this.#attempted === 0 && isWorkflowForgeError(error) && error.code === "WORKFLOW_COMPENSATED") this.#markResumed();
+    this.#began();
+  }
+
+  /** Runs the operation at `context` through the inner layers, traced and measured as configured. */
+  operation(context: OperationContext<any>, next: () => Promise<unknown>): Promise<unknown> {
+    this.open();
+    this.#attempted++;
+    this.#startedIndex = -1;
+    if (this.recording) return this.#traced(context, next);
+    if (!this.instruments.live) return next();
+    const started = now();
+    return next().then(
       (result) => {
-        this.finished(context, started, undefined);
-        quietly("Span.end", () => span.end(), undefined);
+        this.#finished(context, started, undefined);
         return result;
       },
       (error: unknown) => {
-        const waits = suspendsRun(error, this.run.identity);
-        this.finished(context, started, waits ? undefined : { value: error });
-        // A durable wait is no failure: the operation's span ends as the run stops to wait.
-        quietly("ending a span", () => endWith(span, waits ? undefined : { error }), undefined);
+        if (this.#startedIndex === context.index) this.#finished(context, started, suspendsRun(error, this.run.identity) ? undefined : { value: error });
         throw error;
       },
     );
   }
 
+  // Runs the operation at `context` inside its span (the caller checked `recording`).
+  #traced(context: OperationContext<any>, next: () => Promise<unknown>): Promise<unknown> {
+    const { operation, index } = context;
+    const attributes: Attributes = { [attr.operationName]: operation.name, [attr.operationIndex]: index };
+    const functionName = operation.forge.name;
+    if (functionName !== "" && functionName !== "forge") attributes[attr.codeFunction] = functionName;
+    if (this.#executed === 0 && this.#resumed) {
+      // The first operation after a resume is the one an earlier run may have started: operations run at least once.
+      attributes[attr.rerun] = true;
+      const run = this.span;
+      if (this.#skipped > 0) quietly("Span.setAttribute", () => run.setAttribute(attr.resumedFrom, index), undefined);
+    }
+    const span = startSpan(this, `operation ${operation.name}`, { attributes }, this.context);
+    const started = this.instruments.live ? now() : 0;
+    return contexts.with(trace.setSpan(this.context, span), next).then(
+      (result) => {
+        this.#finished(context, started, undefined);
+        quietly("Span.end", () => span.end(), undefined);
+        return result;
+      },
+      (error: unknown) => {
+        // A layer inside refused to start the operation (its claim lost, the coordinator closing):
+        // what never ran gets no span, so this one is left unended, which exports nothing.
+        if (this.#startedIndex !== index) throw error;
+        const waits = suspendsRun(error, this.run.identity);
+        this.#finished(context, started, waits ? undefined : { value: error });
+        // A durable wait is no failure: the operation's span ends as the run stops to wait.
+        quietly("ending a span", () => endWith(span, waits ? undefined : { error, type: errorTypeOf(error) }), undefined);
+        throw error;
+      },
+    );
+  }
 
-  /** Metrics after operation `context` settled. */
-  finished(context: OperationContext<any>, started: number, failure: { readonly value: unknown } | undefined): void {
+  // Metrics after operation `context` settled.
+  #finished(context: OperationContext<any>, started: number, failure: { readonly value: unknown } | undefined): void {
     if (started === 0 || !this.instruments.live) return;
     const attributes: Attributes = { [attr.workflowName]: this.run.workflow.name, [attr.operationName]: context.operation.name };
     if (failure !== undefined) attributes[attr.errorType] = errorTypeOf(failure.value);
@@ -204,7 +224,7 @@ export class RunTrace {
 
   /** The run's compensation, started on first use. */
   get compensation(): CompensationTrace {
-    this.#compensation ??= new CompensationTrace(this.#telemetry, this);
+    this.#compensation ??= new CompensationTrace(this);
     return this.#compensation;
   }
 
@@ -212,44 +232,19 @@ export class RunTrace {
    * Ends the run's span (once) with `outcome`: what the run settled with (whatever layers sit
    * outside this one, a failed last checkpoint included), or what the smith that owns it settled with.
    */
-  end(outcome: { readonly ok: true } | { readonly ok: false; readonly error: unknown }): void {
+  end(outcome: TracedOutcome): void {
     if (this.#ended) return;
     this.#ended = true;
     quietly("ending a run's span", () => this.#end(outcome), undefined);
   }
 
-  #end(outcome: { readonly ok: true } | { readonly ok: false; readonly error: unknown }): void {
+  #end(outcome: TracedOutcome): void {
     const span = this.span;
-    this.#compensation?.end();
-    const { instruments } = this;
-    const name = this.run.workflow.name;
-    if (outcome.ok) {
-      if (instruments.live) instruments.runsCompleted.add(1, { [attr.workflowName]: name });
-    } else if (isSuspended(outcome.error)) {
-      // Not a failure: the run waits durably, and a later run continues the instance.
-      if (instruments.live) instruments.runsSuspended.add(1, { [attr.workflowName]: name });
-      if (this.recording) span.addEvent(events.suspended, suspendedAttributes(outcome.error));
-    } else {
-      const type = runErrorTypeOf(outcome.error);
-      if (instruments.live) {
-        instruments.runsFailed.add(1, { [attr.workflowName]: name, [attr.errorType]: type });
-        if (type === "SNAPSHOT_CONFLICT") instruments.claimsLost.add(1, { [attr.workflowName]: name });
-      }
-      if (type === "SNAPSHOT_CONFLICT" && this.recording) span.addEvent(events.claimLost);
-      recordError(span, outcome.error, type);
+    try {
+      this.#compensation?.end();
+      reportOutcome(span, this, outcome);
+    } finally {
+      span.end();
     }
-    span.end();
   }
-}
-
-function suspendedAttributes(error: WorkflowSuspendedError): Attributes {
-  const attributes: Attributes = {};
-  if (error.waitingFor !== undefined) attributes[attr.waitingFor] = error.waitingFor;
-  if (error.wakeAt !== undefined) attributes[attr.wakeAt] = error.wakeAt.toISOString();
-  return attributes;
-}
-
-function endWith(span: Span, failure: { readonly error: unknown } | undefined): void {
-  if (failure !== undefined) recordError(span, failure.error, errorTypeOf(failure.error));
-  span.end();
 }

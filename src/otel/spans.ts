@@ -9,8 +9,32 @@ export function recordError(span: Span, error: unknown, type: string): void {
   if (!span.isRecording()) return;
   span.setAttribute(attr.errorType, type);
   if (error instanceof Error) span.recordException(error);
-  else span.recordException(String(error));
-  span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+  else span.recordException(textOf(error));
+  span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : textOf(error) });
+}
+
+/** Records `failure` (when there is one) on `span`, which ends whatever recording it throws. */
+export function endWith(span: Span, failure: { readonly error: unknown; readonly type: string } | undefined): void {
+  try {
+    if (failure !== undefined) recordError(span, failure.error, failure.type);
+  } finally {
+    span.end();
+  }
+}
+
+// What was thrown, as text: `String()` throws for a null-prototype object (it has no `toString`) or
+// one whose `toString` throws, and a span must not stay open because of what an operation threw.
+function textOf(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    // Fall through to the tag, which only a hostile proxy can make throw.
+  }
+  try {
+    return Object.prototype.toString.call(value);
+  } catch {
+    return "(a value that cannot be converted to text)";
+  }
 }
 
 /**

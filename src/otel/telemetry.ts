@@ -1,6 +1,7 @@
 import { ProxyTracerProvider, trace, type MeterProvider, type Tracer, type TracerProvider } from "@opentelemetry/api";
 import { describe, rejectUnknownKeys, requireOptionsObject } from "../internal/validate.js";
 import { MeterSource } from "./metrics.js";
+import { quietly } from "./spans.js";
 
 /** Where `instrument` reports: both default to the global providers, so registering an SDK later still counts. */
 export interface TelemetryOptions {
@@ -16,23 +17,34 @@ export const scopeName = "workflowforge";
 // The delegate of a proxy no SDK was registered with: the API's no-op tracer provider.
 const noopTracerProvider = new ProxyTracerProvider().getDelegate();
 
+/** The tracer of a run whose spans can only be no-ops (metrics only). */
+export const noopTracer: Tracer = noopTracerProvider.getTracer(scopeName);
+
 /** What every instrumented foundry and smith of one `instrument()` call shares. */
 export class Telemetry {
-  readonly tracer: Tracer;
   readonly meters: MeterSource;
-  readonly #tracerProvider: TracerProvider;
+  readonly #fixed: TracerProvider | undefined;
+  #provider: TracerProvider | undefined;
+  #tracer: Tracer | undefined;
 
   constructor(options: TelemetryOptions) {
-    this.#tracerProvider = options.tracerProvider ?? trace.getTracerProvider();
-    // A proxy's tracer follows whatever provider is registered later; a given provider is used as is.
-    this.tracer = this.#tracerProvider.getTracer(scopeName);
+    this.#fixed = options.tracerProvider;
     this.meters = new MeterSource(options.meterProvider, scopeName, undefined);
   }
 
-  /** False while spans can only be no-ops (no SDK registered): runs then skip everything but metrics. */
-  get tracing(): boolean {
-    const provider = this.#tracerProvider;
-    return !(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== noopTracerProvider;
+  /**
+   * The tracer a run reports to, or undefined while spans can only be no-ops (no SDK registered):
+   * runs then skip everything but metrics. The global provider is looked up on each run, as meters
+   * are: `trace.disable()` replaces it, and a tracer of the one before would still reach the old SDK.
+   */
+  tracerForRun(): Tracer | undefined {
+    const provider = this.#fixed ?? trace.getTracerProvider();
+    if (provider instanceof ProxyTracerProvider && provider.getDelegate() === noopTracerProvider) return undefined;
+    if (provider !== this.#provider) {
+      this.#provider = provider;
+      this.#tracer = quietly("getTracer", () => provider.getTracer(scopeName), undefined);
+    }
+    return this.#tracer;
   }
 }
 

@@ -111,4 +111,18 @@ describe("instrument(foundry) when a run stops", () => {
     expect(run?.status.code).toBe(SpanStatusCode.ERROR);
     expect(run?.attributes["error.type"]).toBe("ABORTED");
   });
+
+  it("ends an operation's span and the run's whatever the operation threw, a null-prototype object included", async () => {
+    const otel = createHarness();
+    const odd = Object.assign(Object.create(null) as object, { reason: "quota" });
+    const foundry = instrument(createFoundry("Odd"), otel.options).withOperation("odd", () => {
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- operations may throw anything
+      throw odd;
+    });
+    await expect(foundry.forge()).rejects.toMatchObject({ code: "OPERATION_FAILED" });
+    const [operation] = otel.named("operation odd");
+    expect(operation?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(operation?.attributes["error.type"]).toBe("_OTHER");
+    expect(otel.named("run Odd")).toHaveLength(1);
+  });
 });

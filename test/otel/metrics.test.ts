@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { createFoundry, createWorkflow } from "../../src/index.js";
+import { createFoundry, createSmith, createWorkflow } from "../../src/index.js";
 import { instrument } from "../../src/otel/index.js";
-import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
+import { MemoryPersistenceProvider, usePersistence, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
 import { createHarness } from "./harness.js";
 
 const workflowName = { "workflowforge.workflow.name": "Count" };
@@ -58,5 +58,54 @@ describe("metrics", () => {
     release();
     await expect(running).rejects.toMatchObject({ code: "SNAPSHOT_CONFLICT" });
     expect(await otel.counter("workflowforge.claim.lost")).toBe(1);
+  });
+
+  it("counts workflowforge.run.resumed for a run that continues a stored instance at its first operation", async () => {
+    const otel = createHarness();
+    const provider = new MemoryPersistenceProvider();
+    let fail = true;
+    const make = () =>
+      usePersistence(
+        instrument(createFoundry("Pay"), { meterProvider: otel.meterProvider })
+          .withOperation("charge", () => {
+            if (fail) throw new Error("down");
+            return 1;
+          })
+          .withOperation("mail", () => 2),
+        provider,
+        { instanceId: "pay-1" },
+      );
+    await expect(make().forge()).rejects.toThrow(/down/);
+    expect(provider.tryLoad("pay-1", "Pay")).toMatchObject({ status: "failed", nextOperationIndex: 0 });
+    fail = false;
+    await make().forge();
+    expect(await otel.counter("workflowforge.run.started")).toBe(2);
+    expect(await otel.counter("workflowforge.run.resumed")).toBe(1);
+  });
+
+  it("counts workflowforge.run.resumed for a run that finishes a stored compensation", async () => {
+    const otel = createHarness();
+    const provider = new MemoryPersistenceProvider();
+    const save = provider.save.bind(provider);
+    let refused = false;
+    provider.save = (snapshot: WorkflowExecutionSnapshot) => {
+      if (!refused && snapshot.status === "compensating" && snapshot.nextOperationIndex === 1) {
+        refused = true;
+        throw new Error("store unavailable");
+      }
+      save(snapshot);
+    };
+    const trip = createWorkflow("Trip")
+      .withOperation("flight", () => "F1", () => undefined)
+      .withOperation("hotel", () => "H1", () => undefined)
+      .withOperation("car", () => {
+        throw new Error("no cars left");
+      })
+      .build();
+    const smith = instrument(createSmith(), { meterProvider: otel.meterProvider });
+    const attempt = () => smith.forge(trip, usePersistence(instrument(createFoundry("Trip"), { meterProvider: otel.meterProvider }), provider, { instanceId: "trip-2" }));
+    await expect(attempt()).rejects.toMatchObject({ code: "PERSISTENCE" });
+    await expect(attempt()).rejects.toMatchObject({ code: "WORKFLOW_COMPENSATED" });
+    expect(await otel.counter("workflowforge.run.resumed")).toBe(1);
   });
 });

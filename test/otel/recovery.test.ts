@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { instrument } from "../../src/otel/index.js";
-import { createRecoveryCoordinator, type RecoveryOutcome, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
+import { createWorkflow } from "../../src/index.js";
+import { MemoryPersistenceProvider, createRecoveryCoordinator, type RecoveryOutcome, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
 import { recoveryFixture } from "../persistence/recovery/fixtures.js";
 import { createHarness, parentOf } from "./harness.js";
 
@@ -42,5 +43,37 @@ describe("instrument(recovery coordinator options)", () => {
     expect(await otel.counter("workflowforge.dead_letter.stored", { "workflowforge.instance.workflow_key": workflowKey })).toBe(1);
     expect(await otel.counter("workflowforge.run.resumed")).toBe(2);
     expect(await otel.counter("workflowforge.run.failed", { "error.type": "PERSISTENCE" })).toBe(2);
+  });
+
+  it("reports no span and no duration for an operation a closing coordinator never started", async () => {
+    const otel = createHarness();
+    let started!: () => void;
+    const inA = new Promise<void>((resolve) => (started = resolve));
+    let finishA!: () => void;
+    const aMayFinish = new Promise<void>((resolve) => (finishA = resolve));
+    const ran: string[] = [];
+    const workflow = createWorkflow("Close")
+      .withOperation("a", async () => {
+        ran.push("a");
+        started();
+        await aMayFinish;
+        return 1;
+      })
+      .withOperation("b", () => void ran.push("b"))
+      .build();
+    const coordinator = createRecoveryCoordinator(instrument({ provider: new MemoryPersistenceProvider(), resolveWorkflow: () => workflow, owner: "w", leaseTtlMs: 5_000 }, otel.options));
+    await coordinator.enqueue(workflow, { instanceId: "c-1" });
+    const all = coordinator.resumeAll();
+    await inA;
+    const closing = coordinator.close();
+    finishA();
+    await closing;
+    await all;
+    expect(ran).toEqual(["a"]);
+    expect(otel.named("operation a")).toHaveLength(1);
+    expect(otel.named("operation b")).toEqual([]);
+    expect(await otel.histogramCount("workflowforge.operation.duration", { "workflowforge.operation.name": "a" })).toBe(1);
+    expect(await otel.histogramCount("workflowforge.operation.duration", { "workflowforge.operation.name": "b" })).toBe(0);
+    expect(otel.named("run Close")[0]?.attributes["error.type"]).toBe("ABORTED");
   });
 });

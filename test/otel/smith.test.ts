@@ -132,4 +132,35 @@ describe("instrument(smith) with persistence", () => {
     expect(otel.named("restore hotel").map(parentOf)).toEqual([spanId(interrupted), spanId(resumed)]);
     expect(otel.named("restore flight").map(parentOf)).toEqual([spanId(resumed)]);
   });
+
+  it("leaves a run it did not start to end with its own outcome when its own run is refused as concurrent", async () => {
+    const otel = createHarness();
+    let finishBare!: () => void;
+    const bareMayFinish = new Promise<void>((resolve) => (finishBare = resolve));
+    const foundry = instrument(createFoundry("Shared"), otel.options).withOperation("slow", async () => {
+      await bareMayFinish;
+      return "bare-done";
+    });
+    const smith = instrument(createSmith(), otel.options);
+    // A workflow middleware inside the instrumentation that lets the bare run start first.
+    let reachSmithRun!: () => void;
+    const smithRunMayStart = new Promise<void>((resolve) => (reachSmithRun = resolve));
+    smith.use(async (_context, next) => {
+      await smithRunMayStart;
+      return next();
+    });
+    const workflow = createWorkflow("Other").withOperation("x", () => "x").build();
+    const viaSmith = smith.forge(workflow, foundry).catch((error: unknown) => error);
+    const bare = foundry.forge();
+    reachSmithRun();
+    expect(await viaSmith).toMatchObject({ code: "CONCURRENT_RUN" });
+    finishBare();
+    expect(await bare).toBe("bare-done");
+    const [run] = otel.named("run Shared");
+    expect(otel.named("run Other")).toEqual([]);
+    expect(run?.status.code).toBe(SpanStatusCode.UNSET);
+    expect(run?.attributes["error.type"]).toBeUndefined();
+    expect(await otel.counter("workflowforge.run.completed")).toBe(1);
+    expect(await otel.counter("workflowforge.run.failed")).toBe(0);
+  });
 });
