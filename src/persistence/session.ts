@@ -169,10 +169,10 @@ export class PersistenceSession {
   async failed(context: OperationContext<any>, error: unknown): Promise<void> {
     // Another run's timeout or conflict, from a workflow forged in the operation, is this operation's failure.
     if (!this.#options.persistOnFailure || context.signal.aborted || (preventsCompensation(error) && !stopsAnotherRun(error, context.run.identity))) return;
-    const failure = storedError(error, context.index, context.operation.name);
     const location = this.#locate(context.index);
     this.#state.timeline?.finished(context.index);
     try {
+      const failure = storedError(error, context.index, context.operation.name);
       if (this.#state.startProperties !== undefined) {
         // Nothing of this run is stored yet: whatever is (a completed or replaced record) is not its checkpoint.
         await this.#save("failed", location, failure, this.#state.startProperties);
@@ -184,8 +184,8 @@ export class PersistenceSession {
     } catch (saveError) {
       // Another process owns the instance now: that, not the operation's error, is what matters.
       if (isWorkflowForgeError(saveError) && saveError.code === "SNAPSHOT_CONFLICT") throw saveError;
-      // Otherwise the operation's own error is what the caller must see; the stored snapshot is
-      // still the last checkpoint, which resumes at this same operation.
+      // Otherwise (a failed save, or an error value that cannot be stored) the operation's own error is what
+      // the caller must see; the stored snapshot is still the last checkpoint, which resumes at this same operation.
       this.#foundry.logger.warn(`could not record the failure of ${this.#workflow.name} #${context.index}`, saveError);
     }
   }
@@ -207,6 +207,7 @@ export class PersistenceSession {
     }
     const { snapshot } = plan;
     continueFrom(state, snapshot);
+    restoreProperties(this.#foundry.properties as Record<string, unknown>, snapshot.properties); // a compensation's restores see them too
     for (const [key, value] of Object.entries(snapshot.annotations ?? {})) run.annotations.set(key, value);
     if (plan.kind === "compensate") {
       state.status = "compensating";
@@ -215,7 +216,6 @@ export class PersistenceSession {
     }
     if (plan.kind === "done") state.status = "completed";
     // A waiting record claimed here is stored running: left waiting, the claim having cleared a delivery's mark, a crash at the wait strands it.
-    restoreProperties(this.#foundry.properties as Record<string, unknown>, snapshot.properties);
     run.resumeAt(plan.kind === "done" ? count : snapshot.nextOperationIndex, { lastOutput: state.lastOutput, restoreData: state.outputs });
     this.#foundry[emitEvent]("snapshotRestored", snapshotEvent, snapshot);
   }

@@ -63,7 +63,8 @@ export function snapshotOf(state: SnapshotState, status: SnapshotStatus, propert
   if (state.workflow.version !== undefined) snapshot.workflowVersion = state.workflow.version;
   if (state.lastOutput !== undefined) snapshot.lastOutput = state.lastOutput;
   if (hasKeys(state.outputs)) snapshot.outputs = { ...state.outputs };
-  if (error !== undefined && status !== "running" && status !== "completed") snapshot.error = error;
+  // Only a record that ended in (or undoes) a failure stores one: a retried failure's error, loaded into the state, is not a waiting run's.
+  if (error !== undefined && (status === "failed" || status === "compensating" || status === "cancelled")) snapshot.error = error;
   // Leases are real time whatever the clock: every worker, and the CLI, compares them with Date.now().
   if (state.options.leaseTtlMs !== undefined) snapshot.leaseExpiresAt = isoTime((state.clock === systemClock ? now : Date.now()) + state.options.leaseTtlMs);
   if (state.attempts !== undefined) snapshot.attempts = state.attempts;
@@ -155,9 +156,13 @@ export function givenBack(snapshot: WorkflowExecutionSnapshot): WorkflowExecutio
   return handedBack(released) as unknown as WorkflowExecutionSnapshot;
 }
 
-/** What the last checkpoint stored, marked failed with `error`, with the run's timeline and annotations as they are now. */
+/**
+ * What the last checkpoint stored, marked failed with `error`, with the run's timeline and annotations as they are now.
+ * The stored record may be an earlier run's: this run writes it, so it names this run's owner and keeps a lease only if this run holds one.
+ */
 export function failedFrom(stored: WorkflowExecutionSnapshot, error: StoredError, state: SnapshotState): WorkflowExecutionSnapshot {
-  const failed: Writable<WorkflowExecutionSnapshot> = { ...stored, status: "failed", error };
+  const failed: Writable<WorkflowExecutionSnapshot> = { ...stored, status: "failed", error, owner: state.options.owner };
+  if (state.options.leaseTtlMs === undefined) delete failed.leaseExpiresAt;
   if (state.timeline !== undefined) failed.timeline = state.timeline.toSnapshot();
   const annotations = annotationsOf(state);
   if (annotations !== undefined) failed.annotations = annotations;

@@ -16,15 +16,14 @@ export const maxCauseMessage = 1_000;
 export function storedError(error: unknown, operationIndex: number, operationName: string): StoredError {
   // By code, not instanceof: the wrapper may come from another copy of the package.
   const root = isWorkflowForgeError(error) && error.code === "OPERATION_FAILED" ? error.cause : error;
-  const name = root instanceof Error ? root.name : typeof root;
   const located = isWorkflowForgeError(error) && error.operationIndex !== undefined;
   const stored: StoredError = {
-    name,
-    message: messageOf(root),
+    name: nameOf(root),
+    message: safeMessage(root),
     operationIndex: located ? error.operationIndex : operationIndex,
     operationName: located ? (error.operationName ?? operationName) : operationName,
   };
-  const stack = root instanceof Error && typeof root.stack === "string" ? bounded(root.stack, maxStoredStack) : undefined;
+  const stack = stackOf(root);
   const cause = causeChain(root);
   return { ...stored, ...(stack === undefined ? {} : { stack }), ...(cause.length === 0 ? {} : { cause }) };
 }
@@ -48,17 +47,41 @@ function causeChain(error: unknown): StoredErrorCause[] {
       break;
     }
     if (next === undefined) break;
-    chain.push({ name: next instanceof Error ? String(next.name) : typeof next, message: bounded(safeMessage(next), maxCauseMessage) });
+    chain.push({ name: nameOf(next), message: bounded(safeMessage(next), maxCauseMessage) });
     current = next;
   }
   return chain;
 }
 
-// A cause may be anything a user threw: its message must not fail the failure record.
+// What a user threw may carry a name or message of any type, or a getter that throws: a record
+// storing one that is not a string could never be loaded again (the load-time check rejects it),
+// and a throw here would replace the operation's own error.
+function nameOf(value: unknown): string {
+  return value instanceof Error ? safeString(() => value.name, "Error") : typeof value;
+}
+
 function safeMessage(value: unknown): string {
+  return safeString(() => messageOf(value), "(a value whose message could not be read)");
+}
+
+function stackOf(value: unknown): string | undefined {
+  if (!(value instanceof Error)) return undefined;
   try {
-    return messageOf(value);
+    return typeof value.stack === "string" ? bounded(value.stack, maxStoredStack) : undefined;
   } catch {
-    return "(a value whose message could not be read)";
+    return undefined;
+  }
+}
+
+// `read()` as a string (a number as its digits, an object as its JSON); `fallback` when it is
+// undefined, or reading or converting it throws.
+function safeString(read: () => unknown, fallback: string): string {
+  try {
+    const value = read();
+    // An Error's message may itself be anything: what messageOf returns is checked, not trusted.
+    const text: unknown = value === undefined ? fallback : messageOf(value);
+    return typeof text === "string" ? text : fallback;
+  } catch {
+    return fallback;
   }
 }

@@ -122,6 +122,35 @@ describe("resuming a compensation", () => {
     expect(provider.stored(keys)).toBeUndefined();
   });
 
+  it("runs the remaining restores with the properties stored, not the new foundry's initial ones", async () => {
+    const keys = uniqueKeys();
+    const released: unknown[] = [];
+    let refundFails = true;
+    const workflow = createWorkflow("Order")
+      .withOperation(
+        "reserve",
+        (_input, foundry) => {
+          foundry.properties.reservationId = "R-9";
+          return "reserved";
+        },
+        (_output, foundry) => void released.push(foundry.properties.reservationId),
+      )
+      .withOperation("charge", () => "charged", () => {
+        if (refundFails) throw new Error("refund service down");
+      })
+      .withOperation("ship", () => {
+        throw new Error("no stock");
+      })
+      .build();
+    const provider = new RecordingProvider();
+    const run = () => createSmith({ failFastCompensation: true }).forge(workflow, usePersistence(createFoundry("Order", { properties: {} }), provider, keys));
+    await rejectionOf(run());
+    expect(provider.stored(keys)).toMatchObject({ status: "compensating", properties: { reservationId: "R-9" } });
+    refundFails = false;
+    await expect(run()).rejects.toBeInstanceOf(WorkflowCompensatedError);
+    expect(released).toEqual(["R-9"]);
+  });
+
   it("resumes forward when the crash came before the first restore, since nothing was undone", async () => {
     const keys = uniqueKeys();
     const log = operationLog();

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { createFoundry } from "../../src/index.js";
+import { createFoundry, sleep } from "../../src/index.js";
 import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
 import { rejectionOf } from "../support/promises.js";
-import { uniqueKeys } from "../support/run-snapshots.js";
+import { snapshotFor, uniqueKeys } from "../support/run-snapshots.js";
 
 interface Account {
   balance: number;
@@ -76,5 +76,58 @@ describe("a failure of a run that starts over a stored record", () => {
       operationCount: 1,
       properties: { balance: 50, ledger: { entries: [] } },
     });
+  });
+});
+
+describe("a failure record written over an earlier run's record", () => {
+  const failing = () =>
+    createFoundry("Report").withOperation("render", () => {
+      throw new Error("renderer crashed");
+    });
+
+  it("names the owner that wrote it", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const keys = uniqueKeys();
+    await rejectionOf(usePersistence(failing(), provider, { ...keys, owner: "worker-A" }).forge());
+    expect(provider.tryLoad(keys.instanceId, keys.workflowKey)?.owner).toBe("worker-A");
+    await rejectionOf(usePersistence(failing(), provider, { ...keys, owner: "worker-B" }).forge());
+    expect(provider.tryLoad(keys.instanceId, keys.workflowKey)).toMatchObject({ status: "failed", revision: 2, owner: "worker-B" });
+  });
+
+  it("keeps no lease of the previous writer when this run holds none", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const keys = uniqueKeys();
+    const expired = new Date(Date.now() - 60_000).toISOString();
+    provider.save({ ...snapshotFor(keys, ["render"], { status: "failed", owner: "worker-A", leaseExpiresAt: expired }), workflowName: "Report" });
+    await rejectionOf(usePersistence(failing(), provider, { ...keys, owner: "worker-B" }).forge());
+    const stored = provider.tryLoad(keys.instanceId, keys.workflowKey);
+    expect(stored).toMatchObject({ status: "failed", revision: 2, owner: "worker-B" });
+    expect(stored?.leaseExpiresAt).toBeUndefined();
+  });
+});
+
+describe("a failure retried successfully", () => {
+  it("leaves no error in the waiting record the retry suspends with", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const keys = uniqueKeys();
+    let fail = true;
+    const trial = () =>
+      usePersistence(
+        createFoundry("Trial")
+          .withOperation("signup", () => {
+            if (fail) throw new Error("mail server down");
+            return "ok";
+          })
+          .addOperation(sleep("trial-period", 14 * 86_400_000)),
+        provider,
+        keys,
+      );
+    await rejectionOf(trial().forge());
+    expect(provider.tryLoad(keys.instanceId, keys.workflowKey)).toMatchObject({ status: "failed", error: { message: "mail server down" } });
+    fail = false;
+    await rejectionOf(trial().forge()); // suspends at the sleep
+    const stored = provider.tryLoad(keys.instanceId, keys.workflowKey);
+    expect(stored?.status).toBe("waiting");
+    expect(stored?.error).toBeUndefined();
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createFoundry } from "../../src/index.js";
+import { OperationFailedError, createFoundry } from "../../src/index.js";
 import { MemoryPersistenceProvider, SnapshotCorruptedError, defaultSnapshotCodec, usePersistence, type StoredError } from "../../src/persistence/index.js";
 import { validateSnapshot } from "../../src/persistence/snapshot.js";
 import { storedError } from "../../src/persistence/stored-error.js";
@@ -69,6 +69,54 @@ describe("the error a failure record stores", () => {
     const snapshot = snapshotFor(keys, ["op-0"], { status: "failed", error });
     const decoded = defaultSnapshotCodec.decode(defaultSnapshotCodec.encode(snapshot), { foundryExecutionId: keys.instanceId, workflowId: keys.workflowKey });
     expect(decoded.error).toEqual(error);
+  });
+});
+
+describe("a failure whose error has fields that are not strings", () => {
+  it("stores the message and name of an Error as strings, so the record loads and the retry runs", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const keys = uniqueKeys("stored-error-fields");
+    let fail = true;
+    const make = () =>
+      usePersistence(
+        createFoundry("Order").withOperation("charge", () => {
+          if (fail) throw Object.assign(new Error(), { message: 404, name: 42 });
+          return "charged";
+        }),
+        provider,
+        keys,
+      );
+    await expect(make().forge()).rejects.toBeInstanceOf(OperationFailedError);
+    expect(provider.tryLoad(keys.instanceId, keys.workflowKey)?.error).toMatchObject({ name: "42", message: "404" });
+    fail = false;
+    await expect(make().forge()).resolves.toBe("charged");
+  });
+
+  it("stores a cause whose message is not a string, and the caller still sees the operation's own error", async () => {
+    const thrown = new Error("charge failed", { cause: Object.assign(new Error(), { message: 500 }) });
+    const provider = new MemoryPersistenceProvider();
+    const keys = uniqueKeys("stored-error-cause");
+    const foundry = createFoundry("Order").withOperation("charge", () => {
+      throw thrown;
+    });
+    const error = await rejectionOf(usePersistence(foundry, provider, keys).forge());
+    expect(error).toBeInstanceOf(OperationFailedError);
+    expect((error as OperationFailedError).cause).toBe(thrown);
+    expect(provider.tryLoad(keys.instanceId, keys.workflowKey)).toMatchObject({ status: "failed", error: { message: "charge failed", cause: [{ name: "Error", message: "500" }] } });
+  });
+
+  it("stores a placeholder for a name, message or stack whose getter throws", () => {
+    const hostile = new Error("hidden");
+    for (const field of ["stack", "name", "message"]) {
+      Object.defineProperty(hostile, field, {
+        get: () => {
+          throw new Error(`${field} unreadable`);
+        },
+      });
+    }
+    const stored = storedError(new Error("outer", { cause: hostile }), 0, "charge");
+    expect(stored.cause).toEqual([{ name: "Error", message: "(a value whose message could not be read)" }]);
+    expect(storedError(hostile, 0, "charge")).toEqual({ name: "Error", message: "(a value whose message could not be read)", operationIndex: 0, operationName: "charge" });
   });
 });
 
