@@ -1,4 +1,4 @@
-import { rejectionOf } from "./shared.js";
+import { asError, rejectionOf } from "./shared.js";
 
 // Writes of one instance in the order they were called, one at a time. A provider that groups its
 // writes keeps saves and deletes in separate queues, and may run two statements at once on a pool:
@@ -10,16 +10,38 @@ import { rejectionOf } from "./shared.js";
 export class KeyOrder {
   readonly #last = new Map<string, Promise<unknown>>();
 
-  /** `task()`, at once when no earlier task of `key` is pending, else after the last of them settles. */
-  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+  /**
+   * `task()`, at once when no earlier task of `key` is pending, else after the last of them settles.
+   * A task whose `signal` aborts while it waits rejects at once with the signal's reason and never
+   * runs (an earlier task may hang: a statement waiting on a lock); one that started is its own.
+   */
+  run<T>(key: string, task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const before = this.#last.get(key);
+    let started = false;
+    const start = (): Promise<T> => {
+      if (signal?.aborted === true) return Promise.reject(asError(signal.reason));
+      started = true;
+      return task();
+    };
     // A task that throws instead of rejecting fails the same way; later tasks of its key still run.
-    const done = before === undefined ? rejectionOf(task) : before.then(task, task);
+    const done = before === undefined ? rejectionOf(start) : before.then(start, start);
     this.#last.set(key, done);
     const forget = (): void => {
       if (this.#last.get(key) === done) this.#last.delete(key);
     };
     done.then(forget, forget);
-    return done;
+    return before === undefined || signal === undefined ? done : this.#untilAborted(done, signal, () => started);
+  }
+
+  // `done`, or its rejection with the signal's reason once it aborts before the task started. The
+  // tasks after it still wait for `done`, which settles when the earlier tasks did.
+  #untilAborted<T>(done: Promise<T>, signal: AbortSignal, started: () => boolean): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = (): void => {
+        if (!started()) reject(asError(signal.reason));
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      void done.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+    });
   }
 }

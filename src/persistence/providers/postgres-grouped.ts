@@ -95,7 +95,7 @@ export class GroupedWriter {
     // The name as a key is stored: NUL and lone surrogates escaped, so that a filter matches it alone.
     const values = [instance, workflow, revision, status, encodeKey(snapshot.workflowName), instantOf(snapshot.updatedAt), data, snapshot.owner ?? null, lease, snapshot.attempts ?? null, waitingFor, wakeMsOf(snapshot)];
     const key = groupKey(instance, workflow);
-    const stored = await this.#order.run(key, () => this.#saves.submit({ key, size: data.length, signal, keys, revision, values }));
+    const stored = await this.#order.run(key, () => this.#saves.submit({ key, size: data.length, signal, keys, revision, values }), signal);
     // No read of what is stored to explain it: a refused claim costs this one statement.
     if (!stored) throw new SnapshotConflictError({ source, call: "save", keys, detail: `revision ${revision} was refused: the stored revision is not ${revision - 1}` });
   }
@@ -104,7 +104,7 @@ export class GroupedWriter {
   async delete(keys: SnapshotKeys, signal: AbortSignal | undefined): Promise<void> {
     const [instance, workflow] = [encodeKey(keys.foundryExecutionId), encodeKey(keys.workflowId)];
     const key = groupKey(instance, workflow);
-    await this.#order.run(key, () => this.#deletes.submit({ key, size: 0, signal, keys, revision: 0, values: [instance, workflow] }));
+    await this.#order.run(key, () => this.#deletes.submit({ key, size: 0, signal, keys, revision: 0, values: [instance, workflow] }), signal);
   }
 
   async #together(call: "save" | "delete", writes: readonly PostgresWrite[]): Promise<readonly GroupOutcome[]> {

@@ -44,7 +44,7 @@ export function listenerOf(client: object): ((channel: string, listener: () => v
       throwIfAborted(signal);
       // Unquoted: PGlite 0.2 matches notifications to the name as given, and the channel is a plain
       // lowercase identifier, which quoting would not change.
-      const unlisten = await (pglite as ListeningPGlite).listen(channel, () => listener());
+      const unlisten = await (pglite as ListeningPGlite).listen(channel, () => tell(listener));
       // Aborted while listen() ran: its abort event has fired already, so stopOnAbort would never stop it.
       if (signal?.aborted === true) {
         await unlisten();
@@ -69,14 +69,14 @@ class PoolListener {
   #retry: ReturnType<typeof setTimeout> | undefined;
   #delayMs = 100;
   readonly #onNotification = (message: Notification): void => {
-    if (message.channel === this.channel && !this.#stopped) this.listener();
+    if (message.channel === this.channel && !this.#stopped) tell(this.listener);
   };
   readonly #onLost = (error?: unknown): void => {
     const wasListening = this.#listening;
     this.#letGo(error instanceof Error ? error : true);
     if (!wasListening) return;
-    this.listener();
     this.#retryLater();
+    tell(this.listener);
   };
 
   constructor(
@@ -135,7 +135,7 @@ class PoolListener {
         () => {
           this.#delayMs = 100;
           // What was delivered while nobody listened: look once.
-          if (!this.#stopped) this.listener();
+          if (!this.#stopped) tell(this.listener);
         },
         () => {
           this.#delayMs = Math.min(this.#delayMs * 2, 5_000);
@@ -145,6 +145,16 @@ class PoolListener {
     }, this.#delayMs);
     // Only the subscription's connection keeps the process alive, never a retry.
     (this.#retry as { unref?: () => void }).unref?.();
+  }
+}
+
+// A listener is a hint to look (the coordinator also polls), called from inside the driver's event
+// handling: an error it throws would escape as an uncaught exception there, so it is dropped.
+function tell(listener: () => void): void {
+  try {
+    listener();
+  } catch {
+    // ignored, see above
   }
 }
 

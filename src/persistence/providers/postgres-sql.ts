@@ -1,5 +1,5 @@
-import { unfinishedStatuses, type ClaimRequest } from "../provider.js";
-import { claimableClauses, listQuery, markedDue, type SqlDialect, type SqlQuery, type SqlStatementTexts } from "./sql-query.js";
+import { claimStatement, releaseStatement } from "./postgres-claim.js";
+import { listQuery, markedDue, type SqlDialect, type SqlStatementTexts } from "./sql-query.js";
 
 // The SQL of PostgresPersistenceProvider, apart from the class so each file stays readable.
 
@@ -48,6 +48,8 @@ export interface PostgresStatements extends SqlStatementTexts {
   readonly markLate: string;
   /** An instance's events of one name, oldest first. */
   readonly receive: string;
+  /** Gives back the rows of a claim that rejected (see postgres-claim.ts). */
+  readonly release: string;
 }
 
 // What a row read back holds beside its data: a claim writes these columns and leaves the data as
@@ -144,36 +146,6 @@ const dialect: SqlDialect = {
   storedText: (text) => encodeKey(text),
 };
 
-// isClaimable in SQL, one subquery per kind of row. Running, failed and compensating rows are read
-// in key order through the partial index of their keys: a plain index scan marks the entries of
-// rows deleted since dead as it passes them, so the next claim skips them. Through the status index
-// the planner chose a bitmap scan, which marks nothing: each claim read every deleted row's page
-// again until a vacuum (0.3-0.8 ms a claim in the scale-out bench, against 0.1). Waiting rows come
-// through the index of their wake_ms when the first kind leaves room. The lease is not indexed: every
-// checkpoint renews it, and an indexed column would cost each of them a non-HOT update.
-function claimStatement(table: string, request: ClaimRequest): SqlQuery | undefined {
-  const { owner, leaseExpiresAt, now, maxAttempts, limit } = request;
-  const values: unknown[] = [owner, leaseExpiresAt, now];
-  const param = (value: unknown): string => dialect.param(values, value);
-  // Only what the clauses use becomes a parameter: Postgres cannot type one no clause mentions.
-  const params = { now: () => "$3", nowMs: () => param(Date.parse(now)), maxAttempts: () => param(maxAttempts) };
-  const wanted = [request.filter?.status ?? unfinishedStatuses].flat();
-  const kinds = [wanted.filter((status) => status !== "waiting"), wanted.filter((status) => status === "waiting")];
-  const selects = kinds.flatMap((statuses, kind) => {
-    const clauses = statuses.length === 0 ? undefined : claimableClauses(dialect, { ...request, filter: { ...request.filter, status: statuses } }, values, params);
-    return clauses === undefined ? [] : [{ where: clauses.join(" AND "), order: kind === 0 ? " ORDER BY instance_id, workflow_id" : "" }];
-  });
-  if (selects.length === 0) return undefined;
-  const most = param(limit);
-  const ctes = selects.map(({ where, order }, index) => `k${index} AS (SELECT instance_id, workflow_id FROM ${table} WHERE ${where}${order} LIMIT ${most} FOR UPDATE SKIP LOCKED)`);
-  const text =
-    `WITH ${ctes.join(", ")} ` +
-    `UPDATE ${table} AS s SET revision = s.revision + 1, owner = $1, lease_expires_at = $2, updated_at = $3, attempts = COALESCE(s.attempts, 0) + 1 ` +
-    `FROM (SELECT * FROM (${selects.map((_, index) => `SELECT * FROM k${index}`).join(" UNION ALL ")}) AS u LIMIT ${most}) AS c ` +
-    "WHERE s.instance_id = c.instance_id AND s.workflow_id = c.workflow_id RETURNING s.instance_id, s.workflow_id, s.data, s.revision::float8 AS revision";
-  return { text, values };
-}
-
 // The event goes in unless its id is there (first write wins, also against a concurrent insert of
 // the same id, which waits for the first to commit). The UPDATE locks the instance's row whatever
 // its status, so that a save in flight commits first and is then re-read: a delivery that read the
@@ -250,6 +222,7 @@ export function postgresStatements(tableName: string, schema: string | undefined
     markLate: markStatement(table),
     receive: `SELECT event_id, payload, sent_at FROM ${mailbox} ${byKeys} AND name = $3 ORDER BY seq`,
     list: (filter) => listQuery(dialect, table, `instance_id, workflow_id, data, ${claimColumns}`, filter),
-    claim: (request) => claimStatement(table, request),
+    claim: (request) => claimStatement(dialect, table, request),
+    release: releaseStatement(table),
   };
 }

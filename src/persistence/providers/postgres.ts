@@ -10,13 +10,14 @@ import { decodeFromStorage } from "./stored.js";
 import { decodeKey, encodeKey, postgresStatements, type PostgresStatements } from "./postgres-sql.js";
 import { keysOfColumns } from "./stored-keys.js";
 import { anyInstance, listKeys } from "../keys.js";
-import { withClaimColumns, type ClaimColumns } from "../claim-columns.js";
+import { withClaimColumns } from "../claim-columns.js";
 import type { DeliveredEvent } from "../mailbox.js";
 import { batchTexts, GroupedWriter } from "./postgres-grouped.js";
 import { validateOptions, type PostgresClient, type PostgresPersistenceProviderOptions, type PostgresPreparingClient, type PostgresQueryResult } from "./postgres-options.js";
 import { namedQueries, type NamedQuery } from "./postgres-prepared.js";
 import { deliverEvent, receiveEvents, type SendQuery } from "./postgres-mailbox.js";
 import { listenerOf } from "./postgres-listen.js";
+import { claimRows, type ClaimedRow as Row } from "./postgres-claim.js";
 
 export type { PostgresClient, PostgresPersistenceProviderOptions, PostgresPreparingClient, PostgresQueryConfig, PostgresQueryResult } from "./postgres-options.js";
 
@@ -25,11 +26,7 @@ export type { PostgresClient, PostgresPersistenceProviderOptions, PostgresPrepar
 const createRaceCodes: ReadonlySet<unknown> = new Set(["23505", "42P07", "42710", "42P06"]);
 const source = "postgres";
 
-interface Row extends ClaimColumns {
-  readonly instance_id?: unknown;
-  readonly workflow_id?: unknown;
-  readonly data?: unknown;
-}
+const keysOf = (row: Row): SnapshotKeys => keysOfColumns(row.instance_id, row.workflow_id, decodeKey);
 
 /**
  * Stores snapshots in a PostgreSQL table through a client you created: a `pg` (>= 8.0.3) Pool, Client or
@@ -59,7 +56,7 @@ interface Row extends ClaimColumns {
  *   deadlock) is sent again save by save, so only the save at fault fails; writes wait at most
  *   20 ms behind a statement that hangs.
  * - **Cost:** at most one round trip per save, tryLoad, delete, claim, deliver and receive (a refused save included), plus one
- *   statement to create the table on first use. `preparedStatements: true` (a `pg` client; off by default) names all
+ *   statement to create the table on first use, and one to give back the rows of a claim that rejects. `preparedStatements: true` (a `pg` client; off by default) names all
  *   but the claim's, so each connection parses and plans them once: less CPU in the client and the server per call.
  * - **Errors:** driver failures (closed pool, lost connection, SQL errors) reject with
  *   `PersistenceError` (`[workflowforge:postgres]`, the call, the keys, the driver's error as `cause`);
@@ -149,7 +146,7 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
     const query = this.#sql.list(filter);
     if (query === undefined) return [];
     const { rows } = await this.#query("list", listKeys(filter), signal, query.text, query.values);
-    return (rows as Row[]).flatMap((row) => read(() => withClaimColumns(this.#decode(row.data, keysOfColumns(row.instance_id, row.workflow_id, decodeKey)), row)) ?? []);
+    return (rows as Row[]).flatMap((row) => read(() => withClaimColumns(this.#decode(row.data, keysOf(row)), row)) ?? []);
   }
 
   /**
@@ -157,16 +154,14 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
    * UPDATE SKIP LOCKED)`): workers claiming at once take different rows instead of waiting for or
    * racing each other. The claim writes the row's revision, owner, lease, attempts and updated_at
    * columns and leaves its data as it was; reads put those columns over the data until the next save.
+   * A claim that rejects (a row it cannot read, without `onUnreadable`) gives back every row it took
+   * in a second statement, so it takes nothing.
    */
   async claim(request: ClaimRequest, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]> {
     throwIfAborted(signal);
     const read = listedReader(undefined, options, "PostgresPersistenceProvider");
-    const query = this.#sql.claim(request);
-    if (query === undefined) return [];
-    const { owner, leaseExpiresAt, now } = request;
-    const { rows } = await this.#query("claim", anyInstance, signal, query.text, query.values);
-    const claimed = { owner, lease_ms: Date.parse(leaseExpiresAt), updated_ms: Date.parse(now) };
-    return (rows as Row[]).flatMap((row) => read(() => withClaimColumns(this.#decode(row.data, keysOfColumns(row.instance_id, row.workflow_id, decodeKey)), { ...row, ...claimed })) ?? []);
+    const claimed = { owner: request.owner, lease_ms: Date.parse(request.leaseExpiresAt), updated_ms: Date.parse(request.now) };
+    return claimRows(this.#sender, this.#sql, request, signal, (row) => read(() => withClaimColumns(this.#decode(row.data, keysOf(row)), { ...row, ...claimed })));
   }
 
   /**

@@ -8,7 +8,8 @@ import { statusFilter, textOf } from "./redis-layout.js";
 // are served one after another by the server and never take one record twice.
 
 // KEYS: claimable, dead letters. ARGV: now (ms), lease end (ms), owner, maxAttempts, limit, record
-// key prefix, status filter (",a,b,"), workflowId filter, workflowName filter ("" or "=" .. value),
+// key prefix, status filter (",a,b,"), workflowId filter ("" or the member's end, see
+// workflowIdFilter), workflowName filter ("" or "=" .. value),
 // the claimable key as the provider named it: what a client prepends to keys (ioredis's keyPrefix
 // option) is in KEYS[1] only, and is prepended to the record keys built here too.
 // A record's real state is in its hash: one whose lease was renewed since its score was set is
@@ -18,12 +19,14 @@ import { statusFilter, textOf } from "./redis-layout.js";
 // compensating with maxAttempts attempts) moves to the dead letters' set, scored by its attempts:
 // a claim allowing more attempts takes it back first, and a save of it (a retry, a cancel, a run)
 // puts it back. A record no save wrote (not a hash, no data, no status or a revision that is not a
-// number) leaves the set and is returned as { member, 0, reason } to be reported, never claimed.
+// number) leaves the set and is returned as { member, 0, reason, ... } to be reported, never claimed.
 // Waiting records never dead-letter. A claim writes revision, owner, leaseMs, attempts and
 // updatedMs and leaves data (and a due mark) as it was; a record is looked at once per call, so one
 // call never claims it twice. The offset counts only records left where they stood: one the walk
 // moved (claimed, rescored, removed) shifts the others, and stepping over it too would skip one.
-// Returns { member, data, revision, ... }. Records are read by keys built here: no Redis Cluster.
+// Returns { member, data, revision, then the revision, owner, leaseMs, attempts and updatedMs
+// fields and the score the claim replaced (false: none), ... }, so that a claim which rejects can
+// give back what it took (see redis-claimed.ts). Records are read by keys built here: no Redis Cluster.
 export const claimScript = `local now, limit = tonumber(ARGV[1]), tonumber(ARGV[5])
 local records = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[10]) .. ARGV[6]
 local out, claimed, offset, scanned, seen = {}, 0, 0, 0, {}
@@ -32,9 +35,10 @@ for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[4], 
   redis.call('ZADD', KEYS[1], 0, m)
 end
 while claimed < limit and scanned < 10000 do
-  local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', offset, 64)
+  local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', offset, 64)
   if #members == 0 then break end
-  for _, m in ipairs(members) do
+  for j = 1, #members, 2 do
+    local m, score = members[j], members[j + 1]
     if claimed >= limit then break end
     scanned = scanned + 1
     local key = records .. m
@@ -42,7 +46,7 @@ while claimed < limit and scanned < 10000 do
       offset = offset + 1
     else
       seen[m] = true
-      local f = redis.pcall('HMGET', key, 'data', 'status', 'workflowId', 'workflowName', 'attempts', 'revision', 'leaseMs', 'dueMark', 'wakeMs')
+      local f = redis.pcall('HMGET', key, 'data', 'status', 'workflowId', 'workflowName', 'attempts', 'revision', 'leaseMs', 'dueMark', 'wakeMs', 'owner', 'updatedMs')
       local junk = f.err and 'the record is not a hash'
       if not junk and not f[1] and redis.call('EXISTS', key) == 1 then junk = 'the record has no data field' end
       if not junk and f[1] and not f[2] then junk = 'the record has no status field' end
@@ -51,7 +55,7 @@ while claimed < limit and scanned < 10000 do
       if not junk then lease, attempts, wake = tonumber(f[7] or '0') or 0, tonumber(f[5] or '0') or 0, tonumber(f[9] or '') end
       if junk then
         redis.call('ZREM', KEYS[1], m)
-        for _, v in ipairs({ m, 0, junk }) do out[#out + 1] = v end
+        for _, v in ipairs({ m, 0, junk, false, false, false, false, false, false }) do out[#out + 1] = v end
       elseif not f[1] or f[2] == 'completed' or f[2] == 'cancelled' then
         redis.call('ZREM', KEYS[1], m)
       elseif (f[2] == 'failed' or f[2] == 'compensating') and attempts >= tonumber(ARGV[4]) then
@@ -61,14 +65,12 @@ while claimed < limit and scanned < 10000 do
         redis.call('ZADD', KEYS[1], lease, m)
       elseif f[2] == 'waiting' and f[8] ~= '1' and not (wake and wake <= now) then
         if wake then redis.call('ZADD', KEYS[1], f[9], m) else redis.call('ZREM', KEYS[1], m) end
-      elseif string.find(ARGV[7], ',' .. f[2] .. ',', 1, true) and (ARGV[8] == '' or ARGV[8] == '=' .. (f[3] or ''))
+      elseif string.find(ARGV[7], ',' .. f[2] .. ',', 1, true) and (ARGV[8] == '' or string.sub(m, -#ARGV[8]) == ARGV[8])
         and (ARGV[9] == '' or ARGV[9] == '=' .. (f[4] or '')) then
         local revision = tostring(tonumber(f[6]) + 1)
         redis.call('HSET', key, 'revision', revision, 'owner', ARGV[3], 'leaseMs', ARGV[2], 'attempts', tostring(attempts + 1), 'updatedMs', ARGV[1])
         redis.call('ZADD', KEYS[1], ARGV[2], m)
-        out[#out + 1] = m
-        out[#out + 1] = f[1]
-        out[#out + 1] = revision
+        for _, v in ipairs({ m, f[1], revision, f[6], f[10] or false, f[7] or false, f[5] or false, f[11] or false, score }) do out[#out + 1] = v end
         claimed = claimed + 1
         -- Its new score may move it anywhere in the window, so the offset stays: whatever now
         -- stands at it, this record or one already looked at, is passed over as seen.
@@ -87,8 +89,13 @@ export function claimArguments(request: ClaimRequest, recordPrefix: string, clai
   if (statuses.length === 0) return undefined;
   const optional = (value: string | undefined): string => (value === undefined ? "" : `=${value}`);
   const ms = (instant: string): string => String(Date.parse(instant));
-  return [ms(now), ms(leaseExpiresAt), owner, String(maxAttempts), String(limit), recordPrefix, statusFilter(statuses), optional(filter.workflowId), optional(filter.workflowName), claimable];
+  return [ms(now), ms(leaseExpiresAt), owner, String(maxAttempts), String(limit), recordPrefix, statusFilter(statuses), workflowIdFilter(filter.workflowId), optional(filter.workflowName), claimable];
 }
+
+// The workflowId filter: "" (any), else how the record's member (JSON of the key pair) ends. The
+// hash's workflowId field is UTF-8 text, which merges ids that differ by a lone surrogate; the
+// member's JSON escapes them, and names the record's own id as it is stored since the first save.
+const workflowIdFilter = (workflowId: string | undefined): string => (workflowId === undefined ? "" : `,${JSON.stringify(workflowId)}]`);
 
 /** The lease's end as the hash's `leaseMs` field: "0" for none. */
 export function leaseMsOf(leaseExpiresAt: string | undefined): string {

@@ -1,6 +1,7 @@
 import { PersistenceError } from "../errors.js";
 import { anyInstance } from "../keys.js";
 import { redisConnectionDetail, withDeadline } from "./connection-errors.js";
+import { requireFunction } from "../../internal/validate.js";
 import { throwIfAborted } from "./shared.js";
 
 // subscribe() on Redis: a connection of its own, made with the client's duplicate() (a connection
@@ -41,11 +42,13 @@ export function canDuplicate(client: unknown): boolean {
 /**
  * Subscribes a duplicate of `client` to `channel` and calls `listener` for each message until the
  * returned function (or `signal`) stops it and closes the duplicate. Rejects with PersistenceError
- * when the subscription is not confirmed within `timeoutMs`.
+ * when the subscription is not confirmed within `timeoutMs`, with a TypeError when `listener` is not
+ * a function, and with the signal's reason when it aborts while subscribing (closing the duplicate).
  */
 export async function subscribeTo(client: unknown, channel: string, listener: () => void, timeoutMs: number, signal?: AbortSignal): Promise<() => Promise<void>> {
   throwIfAborted(signal);
   if (!canDuplicate(client)) throw new TypeError("RedisPersistenceProvider.subscribe: the client has no duplicate() to make a subscriber connection with (capabilities.push is false)");
+  requireFunction(listener, "RedisPersistenceProvider.subscribe(listener): listener");
   const ioredis = typeof (client as Duplicable).call === "function";
   const reconnecting = { connected: false };
   const duplicate = duplicateOf(client as Duplicable, ioredis, reconnecting) as IoRedisSubscriber & NodeRedisSubscriber;
@@ -90,7 +93,11 @@ export async function subscribeTo(client: unknown, channel: string, listener: ()
   };
   const onAbort = (): void => void stop();
   signal?.addEventListener("abort", onAbort, { once: true });
-  if (signal?.aborted === true) await stop();
+  // Aborted while subscribing: its abort event has fired already, so onAbort would never stop it.
+  if (signal?.aborted === true) {
+    await stop();
+    throwIfAborted(signal);
+  }
   return stop;
 }
 

@@ -4,6 +4,7 @@ import { listedReader, type ListedReader, type ListOptions } from "../list-optio
 import type { ClaimRequest, ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import { withClaimColumns } from "../claim-columns.js";
 import { claimScript, claimArguments, claimFieldsOf, dueFieldsOf, leaseMsOf } from "./redis-claim.js";
+import { readClaimed, releaseScript } from "./redis-claimed.js";
 import { deliverEvent, receiveEvents, type RedisMailbox } from "./redis-mailbox.js";
 import { canDuplicate, subscribeTo } from "./redis-push.js";
 import { isWrongType, senderFor, validate, type RedisPersistenceProviderOptions, type Send } from "./redis-options.js";
@@ -19,8 +20,8 @@ export type { IoRedisLikeClient, NodeRedisLikeClient, RedisPersistenceProviderOp
 
 const source = "redis";
 const listBatch = 200;
-// list() names no single instance; errors from it carry these placeholder keys.
-const listErrorKeys = anyInstance;
+// What tryLoad reads: the data, the claim's fields (see claim()), and a field a hash without data has.
+const loadedFields = ["data", "revision", "owner", "leaseMs", "updatedMs", "status"];
 
 /**
  * Keeps snapshots in Redis, one hash per instance (`data`, `revision`, `status`, `workflowId`,
@@ -32,7 +33,7 @@ const listErrorKeys = anyInstance;
  *
  * - `save` is one round trip: a Lua script (EVALSHA, with EVAL after a NOSCRIPT reply) that
  *   compares the stored revision and replaces the record atomically, and indexes the record on an
- *   instance's first save. `tryLoad` is one HGET, `delete` one script.
+ *   instance's first save. `tryLoad` is one HMGET, `delete` one script.
  * - Durability is the server's: with Redis's defaults an acknowledged save can be lost if the
  *   server itself crashes; configure `appendonly yes` / `appendfsync` for stronger guarantees.
  * - `list()` walks the index with SSCAN (never KEYS) in batches of 200; each batch is fetched
@@ -93,12 +94,17 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
   async tryLoad(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<WorkflowExecutionSnapshot | undefined> {
     throwIfAborted(signal);
     const keys = { foundryExecutionId, workflowId };
-    const reply = await this.#command(["HMGET", this.#prefix + memberOf(keys), "data", "revision", "owner", "leaseMs", "updatedMs"], "tryLoad", keys).catch((error: unknown) => {
+    const reply = await this.#command(["HMGET", this.#prefix + memberOf(keys), ...loadedFields], "tryLoad", keys).catch((error: unknown) => {
       throw isWrongType(error) ? new SnapshotCorruptedError(keys, "the record is not a hash", error) : error;
     });
-    const [data, ...claim] = (Array.isArray(reply) ? reply : []) as unknown[];
+    const [data, ...rest] = (Array.isArray(reply) ? reply : []) as unknown[];
+    // A hash with fields but no data is no save's (list() and claim() report it too): not absent.
+    if (data === null || data === undefined) {
+      if (rest.every((field) => field === null || field === undefined)) return undefined;
+      throw new SnapshotCorruptedError(keys, "the record has no data field");
+    }
     // A claim leaves data as it was: its fields are read over it (see claim()).
-    return data === null || data === undefined ? undefined : withClaimColumns(decodeFromStorage(this.#codec, textOf(data), keys), claimFieldsOf(claim));
+    return withClaimColumns(decodeFromStorage(this.#codec, textOf(data), keys), claimFieldsOf(rest));
   }
 
   async delete(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<void> {
@@ -130,29 +136,18 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
    * Claims up to `request.limit` records in one script over the claimable set (unfinished records
    * scored by their lease's end), lowest score first. A claim writes the hash's revision, owner,
    * lease and attempts and leaves its data as it was; tryLoad reads them over the data until the
-   * next save. Records saved before the claimable set existed are claimed once saved again.
+   * next save. Records saved before the claimable set existed are claimed once saved again. A claim
+   * that rejects (a record it cannot read, without `onUnreadable`) gives back every record it took
+   * in a second script, so it takes nothing.
    */
   async claim(request: ClaimRequest, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]> {
     signal?.throwIfAborted();
     const read = listedReader(undefined, options, "RedisPersistenceProvider");
     const args = claimArguments(request, this.#prefix, this.#claimable);
     if (args === undefined) return [];
-    const reply = await this.#script(claimScript, [this.#claimable, this.#dead], args, "claim", listErrorKeys);
-    const triples = Array.isArray(reply) ? (reply as unknown[]) : [];
-    const columns = { owner: request.owner, lease_ms: Date.parse(request.leaseExpiresAt), updated_ms: Date.parse(request.now) };
-    const claimed: WorkflowExecutionSnapshot[] = [];
-    for (let i = 0; i + 2 < triples.length; i += 3) {
-      const member = textOf(triples[i]);
-      const keys = keysOfMember(member) ?? listErrorKeys;
-      const [data, third] = [triples[i + 1], textOf(triples[i + 2])];
-      const snapshot = read(() => {
-        // 0: a record no save wrote, with the reason; left unclaimed and out of the claimable set.
-        if (typeof data === "number") throw new SnapshotCorruptedError(keys, third);
-        return withClaimColumns(decodeFromStorage(this.#codec, textOf(data), keys), { ...columns, revision: third });
-      });
-      if (snapshot !== undefined) claimed.push(snapshot);
-    }
-    return claimed;
+    const reply = await this.#script(claimScript, [this.#claimable, this.#dead], args, "claim", anyInstance);
+    // Not the caller's signal: what was taken goes back even when the caller gave up.
+    return readClaimed(reply, request, this.#codec, read, (rest) => this.#script(releaseScript, [this.#claimable], [this.#claimable, this.#prefix, ...rest], "claim", anyInstance));
   }
 
   /**
@@ -170,9 +165,9 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
     let cursor = "0";
     do {
       signal?.throwIfAborted();
-      const reply = await this.#command(["SSCAN", this.#index, cursor, "COUNT", String(listBatch)], "list", listErrorKeys);
+      const reply = await this.#command(["SSCAN", this.#index, cursor, "COUNT", String(listBatch)], "list", anyInstance);
       const [next, members] = Array.isArray(reply) ? (reply as [unknown, unknown]) : [];
-      if (!Array.isArray(members)) throw new PersistenceError({ source, call: "list", keys: listErrorKeys, detail: "unexpected SSCAN reply" });
+      if (!Array.isArray(members)) throw new PersistenceError({ source, call: "list", keys: anyInstance, detail: "unexpected SSCAN reply" });
       // SSCAN may return a member twice; a set of what was seen keeps the result free of duplicates.
       const fresh = members.map(textOf).filter((member) => !seen.has(member));
       for (const member of fresh) seen.add(member);
@@ -180,7 +175,7 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
         const keys = keysOfMember(member);
         if (keys !== undefined) return [{ member, keys }];
         read(() => {
-          throw new SnapshotCorruptedError(listErrorKeys, `the index holds member ${JSON.stringify(member)}, which is not the JSON of a key pair`);
+          throw new SnapshotCorruptedError(anyInstance, `the index holds member ${JSON.stringify(member)}, which is not the JSON of a key pair`);
         });
         return [];
       });
@@ -196,14 +191,14 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
   async #fetch(members: { member: string; keys: SnapshotKeys }[], filter: SnapshotFilter, read: ListedReader): Promise<WorkflowExecutionSnapshot[]> {
     const optional = (value: string | undefined): string => (value === undefined ? "" : `=${value}`);
     const args = [optional(filter.workflowId), optional(filter.workflowName), statusFilter(filter.status), ...members.map(({ member }) => member)];
-    const reply = await this.#script(fetchScript, [this.#index, ...members.map(({ member }) => this.#prefix + member)], args, "list", listErrorKeys);
+    const reply = await this.#script(fetchScript, [this.#index, ...members.map(({ member }) => this.#prefix + member)], args, "list", anyInstance);
     const rows = Array.isArray(reply) ? (reply as unknown[]) : [];
     const keysOf = new Map(members.map(({ member, keys }) => [member, keys]));
     const snapshots: WorkflowExecutionSnapshot[] = [];
     for (let i = 0; i + 5 < rows.length; i += 6) {
       const member = textOf(rows[i]);
       const data = rows[i + 1];
-      const keys = keysOf.get(member) ?? listErrorKeys;
+      const keys = keysOf.get(member) ?? anyInstance;
       const snapshot = read(() => {
         if (typeof data === "number") throw new SnapshotCorruptedError(keys, "the record is not a hash with a data field");
         // A claim leaves data as it was: its fields are read over it, as tryLoad does.

@@ -80,4 +80,38 @@ describe("KeyOrder", () => {
     void order.run("a", heldTask("a2", started).task);
     expect(started).toEqual(["a1", "a2"]);
   });
+
+  it("a task whose signal aborts while it waits rejects at once with the reason, never runs, and later tasks still wait for the earlier ones", async () => {
+    const started: string[] = [];
+    const order = new KeyOrder();
+    const first = heldTask("a1", started);
+    const controller = new AbortController();
+    const results = [order.run("a", first.task), order.run("a", heldTask("a2", started).task, controller.signal)];
+    const third = heldTask("a3", started);
+    results.push(order.run("a", third.task));
+    const reason = new Error("gave up");
+    controller.abort(reason);
+    await expect(results[1]).rejects.toBe(reason);
+    expect(started).toEqual(["a1"]);
+    first.finish();
+    await settled();
+    expect(started).toEqual(["a1", "a3"]);
+    third.finish();
+    await expect(Promise.all([results[0], results[2]])).resolves.toEqual(["a1", "a3"]);
+  });
+
+  it("a task that started goes on to its own outcome when its signal aborts afterwards", async () => {
+    const started: string[] = [];
+    const order = new KeyOrder();
+    const first = heldTask("a1", started);
+    const controller = new AbortController();
+    const second = heldTask("a2", started);
+    const results = [order.run("a", first.task), order.run("a", second.task, controller.signal)];
+    first.finish();
+    await settled();
+    expect(started).toEqual(["a1", "a2"]);
+    controller.abort(new Error("too late"));
+    second.finish();
+    await expect(Promise.all(results)).resolves.toEqual(["a1", "a2"]);
+  });
 });

@@ -6,6 +6,7 @@ import { SnapshotCorruptedError } from "../../../src/persistence/errors.js";
 import { PostgresPersistenceProvider, type PostgresClient, type PostgresQueryResult } from "../../../src/persistence/providers/postgres.js";
 import { fullSnapshot, nextRevision, randomKeys } from "../../../src/persistence/testing/fixtures.js";
 import { describeUnreadableListing } from "./unreadable-cases.js";
+import { describeRejectedClaim } from "./claim-rejected-cases.js";
 import { taggedJsonCodec } from "../../support/custom-codec.js";
 
 // Provider-specific cases that need a database, run on PGlite (postgres.test.ts) and on a real
@@ -54,6 +55,7 @@ const regclass = async (client: PostgresClient, name: string): Promise<unknown> 
 
 export function describePostgresCases(backend: string, client: () => PostgresClient): void {
   describe(`PostgresPersistenceProvider on ${backend}`, () => {
+    describeRejectedClaim((codec) => new PostgresPersistenceProvider({ client: client(), tableName: freshTable(), codec }));
     describeUnreadableListing(() => {
       const tableName = freshTable();
       return Promise.resolve({ provider: new PostgresPersistenceProvider({ client: client(), tableName }), writer: (codec) => new PostgresPersistenceProvider({ client: client(), tableName, codec }) });
@@ -239,12 +241,12 @@ export function describePostgresCases(backend: string, client: () => PostgresCli
       expect(calls.at(-1)?.result.rows).toHaveLength(1);
     });
 
-    it("list() with an empty status list or an invalid date resolves [] without a query", async () => {
+    it("list() with an empty status list resolves [] and with an invalid date rejects with a TypeError, both without a query", async () => {
       const { client: counted, calls } = countingClient(client());
       const provider = new PostgresPersistenceProvider({ client: counted, tableName: freshTable() });
       await provider.migrate();
       expect(await provider.list({ status: [] })).toEqual([]);
-      expect(await provider.list({ updatedBefore: "not a date" })).toEqual([]);
+      await expect(provider.list({ updatedBefore: "not a date" })).rejects.toThrow(TypeError);
       expect(calls).toHaveLength(1);
     });
 

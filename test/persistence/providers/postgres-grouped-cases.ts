@@ -39,6 +39,42 @@ async function setUp(client: PostgresClient, wrap: (inner: PostgresClient) => Po
 
 export function describePostgresGroupedCases(backend: string, client: () => PostgresClient): void {
   describe(`PostgresPersistenceProvider group commit on ${backend}`, () => {
+    it("a save or delete whose signal aborts while it waits behind a hung write of its instance rejects at once with the reason and is never sent", async () => {
+      let sent!: () => void;
+      let finish!: () => void;
+      const [hungSent, hung] = [new Promise<void>((resolve) => (sent = resolve)), new Promise<void>((resolve) => (finish = resolve))];
+      let holding = false;
+      // The first INSERT hangs until the test lets it go, as one waiting on a row lock would.
+      const holdFirstInsert = (inner: PostgresClient): PostgresClient => ({
+        query: async (text, values) => {
+          if (holding && text.startsWith("INSERT")) {
+            holding = false;
+            sent();
+            await hung;
+          }
+          return inner.query(text, values);
+        },
+      });
+      const { provider, calls } = await setUp(client(), holdFirstInsert);
+      const first = fullSnapshot();
+      holding = true;
+      const saving = provider.save(first);
+      await hungSent;
+      const controller = new AbortController();
+      const waiting = [provider.save(nextRevision(first), controller.signal), provider.delete(first.foundryExecutionId, first.workflowId, controller.signal)];
+      const reason = new Error("the caller gave up");
+      controller.abort(reason);
+      for (const write of waiting) await expect(write).rejects.toBe(reason);
+
+      finish();
+      await saving;
+      // A write called after them goes once the hung one settled, and the aborted ones were never sent.
+      const second = nextRevision(first);
+      await provider.save(second);
+      expect(calls.map((call) => call.text.split(" ")[0])).toEqual(["INSERT", "UPDATE"]);
+      expect(await provider.tryLoad(first.foundryExecutionId, first.workflowId)).toEqual(second);
+    });
+
     it("saves that arrive while one is in flight go as one statement, each with its own compare-and-set", async () => {
       const { provider, calls } = await setUp(client());
       const [first, ...rest] = Array.from({ length: 4 }, () => fullSnapshot());

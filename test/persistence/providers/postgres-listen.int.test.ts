@@ -11,6 +11,23 @@ import { startPostgres } from "../../support/postgres-server.js";
 // subscribe() on a pg Pool whose connection is lost while its LISTEN is in flight: pg emits the
 // connection's "error" before it rejects the query, and both used to start a retry. Connections
 // go through a proxy on 127.0.0.1 that cuts the next ones sending LISTEN, as a network reset would.
+// And a listener that throws: its error must neither escape (pg calls it inside a socket's event)
+// nor stop listening from resuming after a lost connection.
+
+/** What escapes as an uncaught exception or an unhandled rejection until `stop()`. */
+function escaping(): { readonly errors: unknown[]; stop(): void } {
+  const errors: unknown[] = [];
+  const record = (error: unknown): void => void errors.push(error);
+  process.on("uncaughtException", record);
+  process.on("unhandledRejection", record);
+  return {
+    errors,
+    stop: () => {
+      process.removeListener("uncaughtException", record);
+      process.removeListener("unhandledRejection", record);
+    },
+  };
+}
 
 interface CuttingProxy {
   readonly url: string;
@@ -71,6 +88,50 @@ describeWithServer("PostgresPersistenceProvider.subscribe when the connection is
     const listening = async () => ((await direct.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = $1", [`LISTEN "${channel}"`])).rows[0] as { n: number }).n;
     return { proxy, pool, provider, notify, listening, checkedOut: () => pool.totalCount - pool.idleCount };
   }
+
+  it("a listener that throws on a notification is called for the next one, and its error does not escape", async () => {
+    const { pool, provider, notify } = await throughProxy(3);
+    const escaped = escaping();
+    let calls = 0;
+    let heard!: () => void;
+    const stop = await provider.subscribe(() => {
+      calls++;
+      heard();
+      throw new Error("listener failed");
+    });
+    for (let round = 0; round < 2; round++) {
+      const called = new Promise<void>((resolve) => (heard = resolve));
+      await notify();
+      await called;
+    }
+    escaped.stop();
+    expect({ calls, escaped: escaped.errors }).toEqual({ calls: 2, escaped: [] });
+    await stop();
+    await pool.end();
+  });
+
+  it("a listener that throws when the connection is lost does not stop listening from resuming", async () => {
+    const { proxy, pool, provider, notify, listening } = await throughProxy(3);
+    const escaped = escaping();
+    let calls = 0;
+    let heard!: () => void;
+    const stop = await provider.subscribe(() => {
+      calls++;
+      heard?.();
+      throw new Error("listener failed");
+    });
+    proxy.cutAll();
+    // Told once of the loss, once more after listening resumed.
+    await expect.poll(() => calls, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
+    await expect.poll(listening, { timeout: 15_000 }).toBe(1);
+    const called = new Promise<void>((resolve) => (heard = resolve));
+    await notify();
+    await called;
+    escaped.stop();
+    expect(escaped.errors).toEqual([]);
+    await stop();
+    await pool.end();
+  });
 
   it("a subscribe() that fails leaves nothing running: no connection held, no listener called", async () => {
     const { proxy, pool, provider, notify, checkedOut } = await throughProxy(3);

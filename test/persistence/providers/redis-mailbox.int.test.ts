@@ -159,6 +159,18 @@ describeWithServer("RedisPersistenceProvider mailbox on a real redis-server", se
       await expect.poll(async () => Number(/connected_clients:(\d+)/.exec(await admin.info("clients"))?.[1])).toBe(clientsBefore);
     });
 
+    it("rejects with the signal's reason when the signal aborts while subscribing, and leaves no subscriber", async () => {
+      const keyPrefix = prefix();
+      const clientsBefore = Number(/connected_clients:(\d+)/.exec(await admin.info("clients"))?.[1]);
+      const controller = new AbortController();
+      const subscribing = new RedisPersistenceProvider({ client: connected.client, keyPrefix }).subscribe(() => undefined, controller.signal);
+      const reason = new Error("shutting down");
+      controller.abort(reason);
+      await expect(subscribing).rejects.toBe(reason);
+      expect(await admin.pubsub("NUMSUB", `${keyPrefix}due`)).toEqual([`${keyPrefix}due`, 0]);
+      await expect.poll(async () => Number(/connected_clients:(\d+)/.exec(await admin.info("clients"))?.[1])).toBe(clientsBefore);
+    });
+
     it("an aborted signal stops a subscription", async () => {
       const keyPrefix = prefix();
       const controller = new AbortController();

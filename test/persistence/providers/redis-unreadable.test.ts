@@ -7,6 +7,7 @@ import { RedisPersistenceProvider, type IoRedisLikeClient, type NodeRedisLikeCli
 import { fullSnapshot } from "../../../src/persistence/testing/fixtures.js";
 import { describeWithServer } from "../../support/describe-with-server.js";
 import { startRedis } from "../../support/redis-server.js";
+import { describeRejectedClaim } from "./claim-rejected-cases.js";
 
 // What the Redis provider's list() makes of an index and records that no save wrote: each such
 // entry goes through the unreadable path (onUnreadable, else SnapshotCorruptedError) and stays
@@ -47,6 +48,8 @@ describeWithServer("RedisPersistenceProvider and entries no save wrote", server,
       connected = await driver.connect(started.url);
     });
     afterAll(() => connected.close());
+
+    describeRejectedClaim((codec) => new RedisPersistenceProvider({ client: connected.client, keyPrefix: `test-${randomUUID()}:`, codec }));
 
     /** A provider on a fresh prefix holding two readable snapshots. */
     async function seeded() {
@@ -129,6 +132,23 @@ describeWithServer("RedisPersistenceProvider and entries no save wrote", server,
       await admin.del(`${keyPrefix}claimable`);
       await provider.save(snapshot);
       expect(await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);
+    });
+
+    it.each([
+      ["a revision and a status", { revision: "3", status: "running" }],
+      ["only a status", { status: "running" }],
+    ])("tryLoad of a hash with %s but no data field rejects with SnapshotCorruptedError naming its keys, as list() reports it", async (_what, fields) => {
+      const keyPrefix = `test-${randomUUID()}:`;
+      const provider = new RedisPersistenceProvider({ client: connected.client, keyPrefix });
+      const keys = { foundryExecutionId: `i-${randomUUID()}`, workflowId: "w" };
+      await admin.hset(recordOf(keyPrefix, keys), fields);
+      await admin.sadd(`${keyPrefix}index`, JSON.stringify([keys.foundryExecutionId, keys.workflowId]));
+
+      const error: unknown = await provider.tryLoad(keys.foundryExecutionId, keys.workflowId).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(SnapshotCorruptedError);
+      expect(error).toMatchObject({ code: "SNAPSHOT_CORRUPTED", keys });
+      expect((error as Error).message).toContain("no data field");
+      await expect(provider.list()).rejects.toMatchObject({ code: "SNAPSHOT_CORRUPTED", keys });
     });
 
     it("tryLoad of a record that is not a hash rejects with SnapshotCorruptedError naming its keys, and delete removes it", async () => {

@@ -106,6 +106,22 @@ describeWithServer("RedisPersistenceProvider on a real redis-server", server, (s
       expect(claimed.map((snapshot) => snapshot.foundryExecutionId).sort()).toEqual(["b1", "b2", "b3"]);
     });
 
+    it("claim() with a workflowId filter takes only that workflow's records, even when ids differ only by a lone surrogate", async () => {
+      const provider = new RedisPersistenceProvider({ client: connected.client, keyPrefix: prefix() });
+      const unleased = (workflowId: string): WorkflowExecutionSnapshot => {
+        const snapshot: Record<string, unknown> = { ...fullSnapshot({ status: "running", workflowId }) };
+        delete snapshot.leaseExpiresAt;
+        return snapshot as unknown as WorkflowExecutionSnapshot;
+      };
+      const [low, replaced] = [unleased("flow\uDFFF"), unleased("flow\uFFFD")];
+      for (const snapshot of [low, replaced]) await provider.save(snapshot);
+      const now = Date.now();
+      const request = { owner: "o", now: new Date(now).toISOString(), leaseExpiresAt: new Date(now + 30_000).toISOString(), limit: 10, maxAttempts: 5 };
+      expect(await provider.claim({ ...request, filter: { workflowId: "flow\uD800" } })).toEqual([]);
+      expect((await provider.claim({ ...request, filter: { workflowId: "flow\uDFFF" } })).map((s) => s.workflowId)).toEqual(["flow\uDFFF"]);
+      expect((await provider.claim({ ...request, filter: { workflowId: "flow\uFFFD" } })).map((s) => s.workflowId)).toEqual(["flow\uFFFD"]);
+    });
+
     it("after SCRIPT FLUSH each save script falls back to EVAL once, then EVALSHA is used again", async () => {
       const provider = new RedisPersistenceProvider({ client: connected.counted, keyPrefix: prefix() });
       const first = fullSnapshot();
@@ -364,7 +380,7 @@ describe("RedisPersistenceProvider options", () => {
       sendCommand: (args: string[]) => (seen.push(["sendCommand", ...args]), Promise.resolve(null)),
     };
     expect(await new RedisPersistenceProvider({ client: both, keyPrefix: "p:" }).tryLoad("i", "w")).toBeUndefined();
-    expect(seen).toEqual([["call", "HMGET", 'p:s:["i","w"]', "data", "revision", "owner", "leaseMs", "updatedMs"]]);
+    expect(seen).toEqual([["call", "HMGET", 'p:s:["i","w"]', "data", "revision", "owner", "leaseMs", "updatedMs", "status"]]);
   });
 
   it("declares push only for a client with duplicate(), and subscribe() without one is a TypeError saying so", async () => {
@@ -373,11 +389,18 @@ describe("RedisPersistenceProvider options", () => {
     await expect(new RedisPersistenceProvider({ client }).subscribe(() => undefined)).rejects.toThrow(/subscribe: the client has no duplicate\(\).*capabilities\.push is false/);
   });
 
+  it("subscribe(listener) with a listener that is not a function rejects with a TypeError naming it, making no connection", async () => {
+    let duplicates = 0;
+    const provider = new RedisPersistenceProvider({ client: { ...client, duplicate: () => (duplicates++, client) } });
+    await expect(provider.subscribe("not a function" as unknown as () => void)).rejects.toThrow(new TypeError('RedisPersistenceProvider.subscribe(listener): listener must be a function, got "not a function"'));
+    expect(duplicates).toBe(0);
+  });
+
   it("drives a client that only has sendCommand() through sendCommand([...]) (node-redis)", async () => {
     const seen: unknown[] = [];
     const client = { sendCommand: (args: string[]) => (seen.push(args), Promise.resolve(null)) };
     expect(await new RedisPersistenceProvider({ client, keyPrefix: "p:" }).tryLoad("i", "w")).toBeUndefined();
-    expect(seen).toEqual([["HMGET", 'p:s:["i","w"]', "data", "revision", "owner", "leaseMs", "updatedMs"]]);
+    expect(seen).toEqual([["HMGET", 'p:s:["i","w"]', "data", "revision", "owner", "leaseMs", "updatedMs", "status"]]);
   });
 });
 

@@ -1,0 +1,91 @@
+import type { ClaimColumns } from "../claim-columns.js";
+import { anyInstance } from "../keys.js";
+import { unfinishedStatuses, type ClaimRequest } from "../provider.js";
+import type { WorkflowExecutionSnapshot } from "../snapshot.js";
+import type { SendQuery } from "./postgres-mailbox.js";
+import type { PostgresStatements } from "./postgres-sql.js";
+import { claimableClauses, type SqlDialect, type SqlQuery } from "./sql-query.js";
+
+// claim() on Postgres: one statement leases the rows, and decoding them comes after it committed.
+// A claim that then rejects (a row it cannot read, without onUnreadable) hands its caller nothing,
+// so it gives back every row it took: the statement returns what each row's claim columns held,
+// and a second statement puts them back where the row still holds this claim.
+
+/** A row a claim returns: its keys and data as stored, its new revision, and its claim columns as they were. */
+export interface ClaimedRow extends ClaimColumns {
+  readonly instance_id?: unknown;
+  readonly workflow_id?: unknown;
+  readonly data?: unknown;
+  readonly was?: unknown;
+}
+
+// isClaimable in SQL, one subquery per kind of row. Running, failed and compensating rows are read
+// in key order through the partial index of their keys: a plain index scan marks the entries of
+// rows deleted since dead as it passes them, so the next claim skips them. Through the status index
+// the planner chose a bitmap scan, which marks nothing: each claim read every deleted row's page
+// again until a vacuum (0.3-0.8 ms a claim in the scale-out bench, against 0.1). Waiting rows come
+// through the index of their wake_ms when the first kind leaves room. The lease is not indexed: every
+// checkpoint renews it, and an indexed column would cost each of them a non-HOT update.
+// The rows are read locked, so `was` (their claim columns as text, times in epoch microseconds, so
+// that no session's DateStyle changes them) is what the update replaced.
+export function claimStatement(dialect: SqlDialect, table: string, request: ClaimRequest): SqlQuery | undefined {
+  const { owner, leaseExpiresAt, now, maxAttempts, limit } = request;
+  const values: unknown[] = [owner, leaseExpiresAt, now];
+  const param = (value: unknown): string => dialect.param(values, value);
+  // Only what the clauses use becomes a parameter: Postgres cannot type one no clause mentions.
+  const params = { now: () => "$3", nowMs: () => param(Date.parse(now)), maxAttempts: () => param(maxAttempts) };
+  const wanted = [request.filter?.status ?? unfinishedStatuses].flat();
+  const kinds = [wanted.filter((status) => status !== "waiting"), wanted.filter((status) => status === "waiting")];
+  const selects = kinds.flatMap((statuses, kind) => {
+    const clauses = statuses.length === 0 ? undefined : claimableClauses(dialect, { ...request, filter: { ...request.filter, status: statuses } }, values, params);
+    return clauses === undefined ? [] : [{ where: clauses.join(" AND "), order: kind === 0 ? " ORDER BY instance_id, workflow_id" : "" }];
+  });
+  if (selects.length === 0) return undefined;
+  const most = param(limit);
+  const micros = (column: string): string => `(extract(epoch FROM ${column}) * 1000000)::bigint::text`;
+  const was = `json_build_array(revision::text, owner, ${micros("lease_expires_at")}, ${micros("updated_at")}, attempts) AS was`;
+  const ctes = selects.map(({ where, order }, index) => `k${index} AS (SELECT instance_id, workflow_id, ${was} FROM ${table} WHERE ${where}${order} LIMIT ${most} FOR UPDATE SKIP LOCKED)`);
+  const text =
+    `WITH ${ctes.join(", ")} ` +
+    `UPDATE ${table} AS s SET revision = s.revision + 1, owner = $1, lease_expires_at = $2, updated_at = $3, attempts = COALESCE(s.attempts, 0) + 1 ` +
+    `FROM (SELECT * FROM (${selects.map((_, index) => `SELECT * FROM k${index}`).join(" UNION ALL ")}) AS u LIMIT ${most}) AS c ` +
+    "WHERE s.instance_id = c.instance_id AND s.workflow_id = c.workflow_id RETURNING s.instance_id, s.workflow_id, s.data, s.revision::float8 AS revision, c.was::text AS was";
+  return { text, values };
+}
+
+// $1: a JSON array of [instance_id, workflow_id, claimed revision, [revision, owner, lease µs,
+// updated µs, attempts] as they were]; $2: the claim's owner. A row saved, deleted or claimed again
+// since holds another revision or owner, and is left as it is.
+export function releaseStatement(table: string): string {
+  const instant = (column: string): string => `CASE WHEN r.was->>${column} IS NULL THEN NULL ELSE to_timestamp(0) + (r.was->>${column})::bigint * interval '1 microsecond' END`;
+  return (
+    `UPDATE ${table} AS s SET revision = (r.was->>0)::bigint, owner = r.was->>1, lease_expires_at = ${instant("2")}, updated_at = ${instant("3")}, ` +
+    "attempts = (r.was->>4)::int FROM jsonb_to_recordset($1::jsonb) AS r(i text, w text, claimed bigint, was jsonb) " +
+    "WHERE s.instance_id = r.i AND s.workflow_id = r.w AND s.revision = r.claimed AND s.owner = $2"
+  );
+}
+
+/**
+ * Claims with `sql.claim(request)` and reads each returned row with `read`. When reading throws,
+ * every row the statement took is given back before the error is rethrown: a rejected claim takes
+ * nothing. Giving back is best effort: if it fails too, the rows stay leased until their lease ends.
+ */
+export async function claimRows(
+  send: SendQuery,
+  sql: PostgresStatements,
+  request: ClaimRequest,
+  signal: AbortSignal | undefined,
+  read: (row: ClaimedRow) => WorkflowExecutionSnapshot | undefined,
+): Promise<WorkflowExecutionSnapshot[]> {
+  const query = sql.claim(request);
+  if (query === undefined) return [];
+  const rows = (await send("claim", anyInstance, signal, query.text, query.values)).rows as ClaimedRow[];
+  try {
+    return rows.flatMap((row) => read(row) ?? []);
+  } catch (error) {
+    // Not the caller's signal: what was taken goes back even when the caller gave up.
+    const taken = rows.map((row) => ({ i: row.instance_id, w: row.workflow_id, claimed: row.revision, was: JSON.parse(String(row.was)) as unknown }));
+    await send("claim", anyInstance, undefined, sql.release, [JSON.stringify(taken), request.owner]).catch(() => undefined);
+    throw error;
+  }
+}

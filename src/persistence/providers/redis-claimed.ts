@@ -1,0 +1,78 @@
+import type { SnapshotCodec } from "../codec/codec.js";
+import { withClaimColumns } from "../claim-columns.js";
+import { SnapshotCorruptedError } from "../errors.js";
+import { anyInstance } from "../keys.js";
+import type { ListedReader } from "../list-options.js";
+import type { ClaimRequest } from "../provider.js";
+import type { WorkflowExecutionSnapshot } from "../snapshot.js";
+import { keysOfMember, textOf } from "./redis-layout.js";
+import { decodeFromStorage } from "./stored.js";
+
+// What claim() on Redis makes of its script's reply. The script has leased the records before any
+// is decoded; a claim that then rejects (a record it cannot read, without onUnreadable) hands its
+// caller nothing, so it gives back every record it took: the reply says what each claim replaced.
+
+/** Entries per claimed record in claimScript's reply. */
+const stride = 9;
+
+// KEYS: claimable. ARGV: the claimable key as the provider named it (see claimScript), the record key
+// prefix, the claim's owner, then per record: member, claimed revision, the revision, owner,
+// leaseMs, attempts and updatedMs fields it replaced ("" none, else "=" .. value), its score. A
+// record saved, deleted or claimed again since holds another revision or owner, and is left alone.
+export const releaseScript = `local records = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1]) .. ARGV[2]
+local fields = { 'revision', 'owner', 'leaseMs', 'attempts', 'updatedMs' }
+for i = 4, #ARGV, 8 do
+  local key = records .. ARGV[i]
+  local f = redis.pcall('HMGET', key, 'revision', 'owner')
+  if not f.err and f[1] == ARGV[i + 1] and f[2] == ARGV[3] then
+    for k, field in ipairs(fields) do
+      local v = ARGV[i + 1 + k]
+      if v == '' then redis.call('HDEL', key, field) else redis.call('HSET', key, field, string.sub(v, 2)) end
+    end
+    redis.call('ZADD', KEYS[1], ARGV[i + 7], ARGV[i])
+  end
+end
+return 1`;
+
+/** Gives back what a claim took: releaseScript's arguments after the first two. */
+export type ReleaseClaims = (args: string[]) => Promise<unknown>;
+
+/**
+ * The snapshots claimScript's `reply` claimed, each read through `read`. When reading throws, every
+ * record the script took is given back before the error is rethrown: a rejected claim takes
+ * nothing. Giving back is best effort: if it fails too, the records stay leased until their lease ends.
+ */
+export async function readClaimed(reply: unknown, request: ClaimRequest, codec: SnapshotCodec, read: ListedReader, release: ReleaseClaims): Promise<WorkflowExecutionSnapshot[]> {
+  const entries = Array.isArray(reply) ? (reply as unknown[]) : [];
+  const columns = { owner: request.owner, lease_ms: Date.parse(request.leaseExpiresAt), updated_ms: Date.parse(request.now) };
+  const claimed: WorkflowExecutionSnapshot[] = [];
+  try {
+    for (let i = 0; i + stride <= entries.length; i += stride) {
+      const member = textOf(entries[i]);
+      const keys = keysOfMember(member) ?? anyInstance;
+      const [data, third] = [entries[i + 1], textOf(entries[i + 2])];
+      const snapshot = read(() => {
+        // 0: a record no save wrote, with the reason; left unclaimed and out of the claimable set.
+        if (typeof data === "number") throw new SnapshotCorruptedError(keys, third);
+        return withClaimColumns(decodeFromStorage(codec, textOf(data), keys), { ...columns, revision: third });
+      });
+      if (snapshot !== undefined) claimed.push(snapshot);
+    }
+  } catch (error) {
+    await release([request.owner, ...taken(entries)]).catch(() => undefined);
+    throw error;
+  }
+  return claimed;
+}
+
+// releaseScript's arguments for every record the reply claimed (a reported one took nothing).
+function taken(entries: unknown[]): string[] {
+  const args: string[] = [];
+  const field = (value: unknown): string => (value === null || value === undefined || value === false ? "" : `=${textOf(value)}`);
+  for (let i = 0; i + stride <= entries.length; i += stride) {
+    if (typeof entries[i + 1] === "number") continue;
+    const was = entries.slice(i + 3, i + 8).map(field);
+    args.push(textOf(entries[i]), textOf(entries[i + 2]), ...was, textOf(entries[i + 8]));
+  }
+  return args;
+}

@@ -1,0 +1,52 @@
+import { expect, it } from "vitest";
+import { defaultSnapshotCodec, type SnapshotCodec, type SnapshotKeys, type WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
+import { SnapshotCorruptedError } from "../../../src/persistence/errors.js";
+import { fullSnapshot } from "../../../src/persistence/testing/fixtures.js";
+import { rejectionOf } from "../../support/promises.js";
+
+// A claim() that rejects hands its caller nothing, so it must take nothing: a record it leased and
+// counted an attempt on would stay leased to a claimer that never got it. The networked providers
+// claim in one statement or script and decode afterwards, so they give back what they took.
+
+type Claiming = Required<Pick<WorkflowPersistenceProvider, "claim">> & WorkflowPersistenceProvider;
+
+const id = (keys: SnapshotKeys): string => JSON.stringify([keys.foundryExecutionId, keys.workflowId]);
+const request = { owner: "claimer", now: "2026-06-01T00:00:00.000Z", leaseExpiresAt: "2026-06-01T00:01:00.000Z", limit: 10, maxAttempts: 5 };
+
+// The default codec, failing to decode the records in `broken` with what `failure()` throws.
+function failingFor(broken: Set<string>, failure: () => Error): SnapshotCodec {
+  return {
+    encode: (snapshot) => defaultSnapshotCodec.encode(snapshot),
+    decode: (text, keys) => {
+      if (broken.has(id(keys))) throw failure();
+      return defaultSnapshotCodec.decode(text, keys);
+    },
+  };
+}
+
+const failures: [string, () => Error, (error: unknown) => void][] = [
+  ["a record the codec cannot decode, without onUnreadable", () => new SyntaxError("bad text"), (error) => expect(error).toBeInstanceOf(SnapshotCorruptedError)],
+  ["a decode that runs out of stack (not a damaged record)", () => new RangeError("Maximum call stack size exceeded"), (error) => expect(error).toBeInstanceOf(RangeError)],
+];
+
+/** Registers the cases on a provider made by `create` with `codec`, on a store no other case uses. */
+export function describeRejectedClaim(create: (codec: SnapshotCodec) => Claiming | Promise<Claiming>): void {
+  it.each(failures)("claim() over %s rejects and takes nothing: every record keeps its revision, owner, lease and attempts", async (_what, failure, rejectedWith) => {
+    const broken = new Set<string>();
+    const provider = await create(failingFor(broken, failure));
+    const readable = [fullSnapshot({ status: "running" }), fullSnapshot({ status: "failed" })];
+    const unreadable = fullSnapshot({ status: "running" });
+    const stored = [...readable, unreadable];
+    for (const snapshot of stored) await provider.save(snapshot);
+    broken.add(id(unreadable));
+
+    rejectedWith(await rejectionOf(provider.claim(request)));
+
+    for (const snapshot of readable) expect(await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);
+    broken.clear();
+    expect(await provider.tryLoad(unreadable.foundryExecutionId, unreadable.workflowId)).toEqual(unreadable);
+    const next = await provider.claim({ ...request, owner: "next" });
+    // Every record, the once-broken one included, is claimed for the first time: revision 2, attempt 3.
+    expect(next.map((snapshot) => [snapshot.revision, snapshot.owner, snapshot.attempts])).toEqual(Array(3).fill([2, "next", 3]));
+  });
+}
