@@ -17,17 +17,11 @@ export async function requireExisting(path: string, kind: "file" | "directory", 
 }
 
 /**
- * True for a name the file provider writes: a record, an instance's lock, a lock breaker's
- * `.break` (a lock's name with another suffix) or a writer's temporary file.
+ * The directory's entries that are not the provider's own (a record, an instance's lock, a lock
+ * breaker's `.break`, a writer's temporary file), sorted: none of them is ever listed.
  */
-function isProviderEntry(name: string): boolean {
-  if (classifyEntry(name) !== undefined) return true;
-  return name.endsWith(".break") && classifyEntry(`${name.slice(0, -".break".length)}.lock`)?.kind === "lock";
-}
-
-/** The directory's entries that are not the provider's own, sorted: none of them is ever listed. */
 export async function entriesNotRecords(directory: string): Promise<string[]> {
-  return (await readdir(directory)).filter((name) => !isProviderEntry(name)).sort();
+  return (await readdir(directory)).filter((name) => classifyEntry(name) === undefined).sort();
 }
 
 export async function openDirectory(path: string, timeout: Duration): Promise<OpenedStore> {
