@@ -193,8 +193,20 @@ export function hashName(text: string): string {
   return (hash >>> 0).toString(16).padStart(8, "0");
 }
 
+/**
+ * What the provider names after its table, by the suffix it appends, and what each names. Tables
+ * and indexes share a schema's names: a table name ending in one would be another provider's
+ * mailbox or index, which `IF NOT EXISTS` would take as made. The options refuse it.
+ */
+export const derivedSuffixes = {
+  _mailbox: "the events table",
+  _claimable: "the index of claims by status",
+  _claim_keys: "the index of claims by key",
+  _due: "the index of due waiting rows",
+} as const;
+
 /** A name derived from the table's, with `suffix`, within Postgres's 63 bytes. */
-const derived = (tableName: string, suffix: string): string => (tableName.length + suffix.length <= 63 ? tableName + suffix : `${tableName.slice(0, 54 - suffix.length)}_${hashName(tableName)}${suffix}`);
+const derived = (tableName: string, suffix: keyof typeof derivedSuffixes): string => (tableName.length + suffix.length <= 63 ? tableName + suffix : `${tableName.slice(0, 54 - suffix.length)}_${hashName(tableName)}${suffix}`);
 
 /** Every statement for one table; names were validated as identifiers before they get here. */
 export function postgresStatements(tableName: string, schema: string | undefined): PostgresStatements {

@@ -70,6 +70,21 @@ describe("PostgresPersistenceProvider options", () => {
     expect(() => new PostgresPersistenceProvider({ client, schema: name })).toThrow(/options\.schema must not start with "pg_"/);
   });
 
+  it.each([
+    ["orders_mailbox", "_mailbox", "the events table"],
+    ["orders_claimable", "_claimable", "the index of claims by status"],
+    ["orders_claim_keys", "_claim_keys", "the index of claims by key"],
+    ["orders_due", "_due", "the index of due waiting rows"],
+  ])("refuses tableName %j, a name it derives from another table's, with a TypeError naming the suffix", (name, suffix, what) => {
+    expect(() => new PostgresPersistenceProvider({ client, tableName: name })).toThrow(
+      new TypeError(`PostgresPersistenceProvider(options): options.tableName must not end in "${suffix}", which names ${what} of tableName "orders", got "${name}"`),
+    );
+  });
+
+  it("accepts table names that only contain a suffix it derives, or end in it in another case (quoted names are case-sensitive)", () => {
+    for (const name of ["mailbox", "_due", "orders_mailboxes", "orders_due_dates", "orders_Mailbox"]) expect(new PostgresPersistenceProvider({ client, tableName: name }).tableName).toBe(name);
+  });
+
   it("accepts names in which pg_ is not the prefix, or is in another case (quoted names are case-sensitive)", () => {
     for (const name of ["my_pg_snapshots", "PG_snapshots", "pgsnapshots"]) expect(new PostgresPersistenceProvider({ client, tableName: name, schema: name }).tableName).toBe(name);
   });
