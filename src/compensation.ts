@@ -1,3 +1,4 @@
+import { abortError } from "./abort.js";
 import { CompensationError, type RestoreFailure } from "./errors.js";
 import type { Emitter, SmithEvents } from "./events.js";
 import type { Foundry } from "./foundry.js";
@@ -31,37 +32,59 @@ export interface CompensationRequest {
  * Restores completed operations in reverse order and resolves with the error the run must reject
  * with: the original failure, a {@link CompensationError} when asked to report restore failures, or
  * an observer's error (for example a failed checkpoint), which stops the compensation at once.
+ * An abort stops it too, before the next restore or as soon as the current one settles, and
+ * resolves with the abort error (the run rejects with an `AbortError`).
  */
 export async function runCompensation(request: CompensationRequest): Promise<Error> {
-  const { foundry, signal, workflow, settings, pending, error } = request;
+  const { foundry, workflow, settings, pending, error } = request;
   const events = settings.events;
   const base = { workflowName: workflow.name, executionId: foundry.executionId };
   const failures: RestoreFailure[] = [];
   try {
+    stopIfAborted(request, pending - 1);
     await notify(request.observers, "started", { pending, error });
     events?.emit("compensationStarted", { ...base, error, pending });
     for (let index = pending - 1; index >= 0; index--) {
-      const operation = workflow.operations[index];
-      if (operation?.restore === undefined) continue;
-      const about = { workflowName: workflow.name, operationName: operation.name, index };
-      try {
-        await operation.restore(request.restoreData[index], request.foundryFor(index), signal);
-        events?.emit("operationRestored", about);
-      } catch (restoreError) {
-        failures.push({ operationName: operation.name, operationIndex: index, error: restoreError });
-        events?.emit("operationRestoreFailed", { ...about, error: restoreError });
-        await notifyFailure(request.observers, { pending: index, error, failure: restoreError });
-        if (settings.failFast) break;
-      }
+      const failed = await restore(request, index);
+      if (failed !== undefined) failures.push(failed);
+      if (failed !== undefined && settings.failFast) break;
       await notify(request.observers, "restored", { pending: index, error });
     }
     if (!settings.failFast || failures.length === 0) await notify(request.observers, "completed", { pending: 0, error });
     events?.emit("compensationCompleted", { ...base, failures: failures.length });
-  } catch (observerError) {
-    return observerError as Error;
+  } catch (stopped) {
+    // An observer's error (a failed checkpoint) or the abort error.
+    return stopped as Error;
   }
   if (failures.length > 0 && settings.throwOnError) return new CompensationError(workflow.name, error, failures);
   return error;
+}
+
+// Runs operation `index`'s restore, if it has one, and reports it; resolves with its failure.
+async function restore(request: CompensationRequest, index: number): Promise<RestoreFailure | undefined> {
+  const { workflow, signal, settings, error } = request;
+  const operation = workflow.operations[index];
+  if (operation?.restore === undefined) return undefined;
+  const about = { workflowName: workflow.name, operationName: operation.name, index };
+  stopIfAborted(request, index);
+  try {
+    await operation.restore(request.restoreData[index], request.foundryFor(index), signal);
+  } catch (restoreError) {
+    // A restore the abort cut short did not fail: it runs again when the compensation resumes.
+    stopIfAborted(request, index);
+    settings.events?.emit("operationRestoreFailed", { ...about, error: restoreError });
+    await notifyFailure(request.observers, { pending: index, error, failure: restoreError });
+    return { operationName: operation.name, operationIndex: index, error: restoreError };
+  }
+  stopIfAborted(request, index);
+  settings.events?.emit("operationRestored", about);
+  return undefined;
+}
+
+// Throws the abort error once the run's signal aborted: nothing more is restored, reported or
+// stored, so a persisted compensation is left for a later run to finish.
+function stopIfAborted({ signal, workflow }: CompensationRequest, index: number): void {
+  if (signal.aborted) throw abortError(signal, { workflowName: workflow.name, operationName: workflow.operations[index]?.name, operationIndex: index });
 }
 
 async function notifyFailure(observers: readonly CompensationObserver[], progress: CompensationProgress & { readonly failure: unknown }): Promise<void> {

@@ -1,4 +1,5 @@
-import { OperationFailedError, isSuspended, isWorkflowForgeError, type ErrorLocation, type WorkflowForgeError } from "./errors.js";
+import { OperationFailedError, isSuspended, isWorkflowForgeError, preventsCompensation, type ErrorLocation, type WorkflowForgeError } from "./errors.js";
+import { isThenable } from "./internal/thenable.js";
 import type { InstanceIdentity } from "./types.js";
 
 // Which error a run rejects with when an operation failed. An operation may run a workflow of its
@@ -23,6 +24,14 @@ export function suspendsRun(error: unknown, identity: InstanceIdentity): boolean
 }
 
 /**
+ * True when `error` stops the run of `identity` itself without compensating it (its suspension, a
+ * failed checkpoint, its cancellation, its abort…): a middleware must let it through unchanged.
+ */
+export function stopsRun(error: unknown, identity: InstanceIdentity): boolean {
+  return preventsCompensation(error) && !stopsAnotherRun(error, identity);
+}
+
+/**
  * What the run of `identity` rejects with when the operation at `location` failed with `thrown`
  * (its signal not aborted): an engine error of its own as it is, located where it does not say (a
  * forEach child's error names the forEach, not its index); anything else, another run's timeout or
@@ -31,6 +40,48 @@ export function suspendsRun(error: unknown, identity: InstanceIdentity): boolean
 export function operationFailure(thrown: unknown, location: ErrorLocation, identity: InstanceIdentity): Error {
   if (isWorkflowForgeError(thrown) && !stopsAnotherRun(thrown, identity)) return locatedAt(thrown, location);
   return new OperationFailedError(location, thrown);
+}
+
+// Each run's number, in the order runs were created, and the number of the run each error stopped.
+let runsCreated = 0;
+const stoppedRun = new WeakMap<object, number>();
+
+/** A number for a new run, greater than every earlier run's. */
+export function numberRun(): number {
+  return ++runsCreated;
+}
+
+/** How many runs were created so far: a run created later has a greater number. */
+export function runsSoFar(): number {
+  return runsCreated;
+}
+
+/** Records that run number `run` rejected with `error`. */
+export function markStopped(error: unknown, run: number): void {
+  if (typeof error === "object" && error !== null) stoppedRun.set(error, run);
+}
+
+/**
+ * What an operation's `forge` failing with `error` means to the run, when `since` runs had been
+ * created as the operation started and `signal` is its signal. An error that stops runs (an abort,
+ * a failed save, a conflict, a cancellation…) is the run's own when its own layers raised it (a
+ * durable wait's failed save, a cancellation the operation throws) or when the operation's signal
+ * aborted. The same error from a run forged inside the operation (created after it started), or a
+ * foundry busy with another run, only failed the operation: `OperationFailedError`, compensated
+ * and recorded like any failure. Its `cause` is the inner error.
+ */
+export function nestedRunFailure(error: unknown, since: number, signal: AbortSignal, location: () => ErrorLocation): unknown {
+  if (!preventsCompensation(error) || signal.aborted) return error;
+  const nested = (error as WorkflowForgeError).code === "CONCURRENT_RUN" || (stoppedRun.get(error as object) ?? 0) > since;
+  return nested ? new OperationFailedError(location(), error) : error;
+}
+
+/** `result` of an operation's `forge`, whose rejection, if it is a promise, is read by {@link nestedRunFailure}. */
+export function settledAsOperation(result: unknown, since: number, signal: AbortSignal, location: () => ErrorLocation): unknown {
+  if (!isThenable(result)) return result;
+  return Promise.resolve(result).then(undefined, (error: unknown) => {
+    throw nestedRunFailure(error, since, signal, location);
+  });
 }
 
 // An error raised inside an operation (a nested forEach's, say) keeps the name of what raised it;

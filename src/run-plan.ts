@@ -55,6 +55,8 @@ export class RunPlan {
     if (!Number.isInteger(index) || index < 0 || index > count) {
       throw new TypeError(`run.resumeAt(index, point): index must be an integer from 0 to ${count}, got ${String(index)}`);
     }
+    requireOptionalObject(point, "run.resumeAt(index, point): point");
+    requireOptionalObject(point.restoreData, "run.resumeAt(index, point): point.restoreData");
     this.plan = { kind: "forward", from: index, point };
   }
 
@@ -64,6 +66,7 @@ export class RunPlan {
     if (!Number.isInteger(pending) || pending < 0 || pending > count) {
       throw new TypeError(`run.resumeCompensation(pending, error): pending must be an integer from 0 to ${count}, got ${String(pending)}`);
     }
+    requireOptionalObject(restoreData, "run.resumeCompensation(pending, error, restoreData): restoreData");
     this.plan = { kind: "compensate", pending, error, restoreData };
   }
 
@@ -79,4 +82,9 @@ export class RunPlan {
   #misuse(message: string): never {
     throw new MiddlewareError({ workflowName: this.#workflow.name }, `run.${message}`);
   }
+}
+
+// Refused at the call: the run reads them only once the hooks are done, far from the mistake.
+function requireOptionalObject(value: unknown, what: string): void {
+  if (value !== undefined && (typeof value !== "object" || value === null)) throw new TypeError(`${what} must be an object, got ${describe(value)}`);
 }

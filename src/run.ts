@@ -2,11 +2,12 @@ import { abortError, neverAborted } from "./abort.js";
 import { compose, type Misuse } from "./compose.js";
 import { runCompensation, type CompensationSettings } from "./compensation.js";
 import { MiddlewareError, isSuspended, preventsCompensation, type ErrorLocation } from "./errors.js";
-import { operationFailure, suspendsRun } from "./run-errors.js";
+import { markStopped, nestedRunFailure, numberRun, operationFailure, runsSoFar, settledAsOperation, suspendsRun } from "./run-errors.js";
 import { idempotencyKeyOf } from "./idempotency.js";
 import { scopedFoundry } from "./scoped-foundry.js";
 import type { Emitter, FoundryEvents } from "./events.js";
 import type { Foundry } from "./foundry.js";
+import { OperationReports } from "./operation-reports.js";
 import { outputOf, restoreDataOf } from "./outcome.js";
 import { RunPlan } from "./run-plan.js";
 import { hasStartHooks, runStartHooks } from "./start-hooks.js";
@@ -43,15 +44,16 @@ export class Run implements RunContext {
   readonly #settled: ((outcome: RunOutcome) => void | Promise<void>)[] = [];
   // What each completed (or skipped) operation's restore will receive.
   readonly #restoreData: unknown[] = [];
-  // Whether the innermost layer already reported the current operation's outcome.
-  #reported = false;
+  readonly #reports: OperationReports;
   readonly #plan: RunPlan;
+  readonly #number = numberRun();
 
   constructor(request: RunRequest) {
     this.#request = request;
     this.workflow = request.workflow;
     this.compensates = request.compensation.compensate;
     this.#plan = new RunPlan(request.workflow, request.foundry.executionId);
+    this.#reports = new OperationReports(request.emitter, request.workflow);
   }
 
   #compose(middleware: readonly OperationMiddleware[]): (context: OperationContext<any>) => Promise<unknown> {
@@ -106,6 +108,18 @@ export class Run implements RunContext {
   }
 
   async [runOperations](): Promise<unknown> {
+    try {
+      return await this.#operate();
+    } catch (error) {
+      // An operation that forged this run meets this stop as its own failure (see nestedRunFailure).
+      markStopped(error, this.#number);
+      throw error;
+    } finally {
+      this.#reports.moveOn();
+    }
+  }
+
+  async #operate(): Promise<unknown> {
     const { foundry, signal, workflow, middleware } = this.#request;
     const operations = workflow.operations;
     let input = this.#request.input;
@@ -135,10 +149,10 @@ export class Run implements RunContext {
       if (abortable && signal.aborted) throw abortError(signal, this.#locate(index));
       this.currentIndex = index;
       if (index < resumeFrom) {
-        this.#emitOperation("operationSkipped", index, {});
+        this.#reports.emit("operationSkipped", index, {});
         continue;
       }
-      this.#reported = false;
+      this.#reports.moveOn();
       let result: unknown;
       try {
         result = await chain({ operation, index, input, foundry, signal, run: this });
@@ -163,41 +177,24 @@ export class Run implements RunContext {
 
   // The innermost layer: runs the operation itself and reports its lifecycle.
   // Not async: without completion listeners the operation's own result goes straight back to the
-  // onion (a synchronous throw is turned into a rejection by compose), saving a promise per step.
+  // onion (a synchronous throw is turned into a rejection by compose).
   #forge(context: OperationContext<any>): unknown {
-    const { operation, index, input, foundry, signal } = context;
-    const { emitter } = this.#request;
+    const { operation, index, input, signal } = context;
     // A middleware may have been awaiting something when the run aborted: the operation must not start.
     const runSignal = this.#request.signal;
     if (runSignal !== neverAborted && runSignal.aborted) throw abortError(runSignal, this.#locate(index));
     if (signal !== neverAborted && signal.aborted) throw abortError(signal, this.#locate(index));
-    this.#emitOperation("operationStarted", index, { input });
-    if (!emitter.has("operationCompleted") && !emitter.has("operationFailed")) {
-      this.#reported = true;
-      return operation.forge(input, foundry, signal);
+    this.#reports.emit("operationStarted", index, { input });
+    const since = runsSoFar();
+    const location = (): ErrorLocation => this.#locate(index);
+    // Its own key and index, even once a timeout gave up on it and the run went on.
+    const foundry = this.#foundryFor(index, context.foundry);
+    if (!this.#reports.observed) {
+      this.#reports.unobserved();
+      return settledAsOperation(operation.forge(input, foundry, signal), since, signal, location);
     }
-    return this.#forgeObserved(operation, index, input, foundry, signal);
-  }
-
-  async #forgeObserved(operation: OperationContext["operation"], index: number, input: unknown, foundry: Foundry<any>, signal: AbortSignal): Promise<unknown> {
-    const { emitter } = this.#request;
-    const started = performance.now();
-    let result: unknown;
-    try {
-      result = await operation.forge(input, foundry, signal);
-    } catch (error) {
-      this.#reported = true;
-      // A run that stopped to wait did not fail.
-      if (emitter.has("operationFailed") && !suspendsRun(error, this.identity)) {
-        this.#emitOperation("operationFailed", index, { error, durationMs: performance.now() - started });
-      }
-      throw error;
-    }
-    this.#reported = true;
-    if (emitter.has("operationCompleted")) {
-      this.#emitOperation("operationCompleted", index, { output: outputOf(result), durationMs: performance.now() - started });
-    }
-    return result;
+    const failure = (thrown: unknown): unknown => nestedRunFailure(thrown, since, signal, location);
+    return this.#reports.observe(index, () => operation.forge(input, foundry, signal), failure, (error) => suspendsRun(error, this.identity));
   }
 
   // What the run rejects with when operation `index` failed, reported once, compensated if `compensates`.
@@ -205,7 +202,7 @@ export class Run implements RunContext {
     const { signal } = this.#request;
     const location = this.#locate(index);
     const error = signal.aborted ? abortError(signal, location) : operationFailure(thrown, location, this.identity);
-    if (!this.#reported && !isSuspended(error)) this.#emitOperation("operationFailed", index, { error, durationMs: 0 });
+    if (!this.#reports.reported && !isSuspended(error)) this.#reports.emit("operationFailed", index, { error, durationMs: 0 });
     if (!compensates || preventsCompensation(error)) return error;
     return this.#compensate(index, error);
   }
@@ -222,23 +219,16 @@ export class Run implements RunContext {
       pending,
       error,
       // foundry.idempotencyKey() in a restore is the key its operation had: a refund can name the charge.
-      foundryFor: (index) =>
-        scopedFoundry(foundry, {
-          idempotencyKey: (suffix) => idempotencyKeyOf(this.identity, index, suffix),
-          currentOperation: { name: workflow.operations[index]?.name ?? "", index },
-        }),
+      foundryFor: (index) => this.#foundryFor(index, foundry),
     });
   }
 
-  #emitOperation<K extends "operationStarted" | "operationCompleted" | "operationFailed" | "operationSkipped">(
-    event: K,
-    index: number,
-    extra: Omit<FoundryEvents[K], "workflowName" | "operationName" | "index">,
-  ): void {
-    const { emitter, workflow } = this.#request;
-    if (!emitter.has(event)) return;
-    const operationName = (workflow.operations[index] as OperationContext["operation"]).name;
-    emitter.emit(event, { workflowName: workflow.name, operationName, index, ...extra } as FoundryEvents[K]);
+  // `foundry` as operation `index` (or its restore) sees it: its idempotencyKey() and currentOperation are that operation's.
+  #foundryFor(index: number, foundry: Foundry<any>): Foundry<any> {
+    return scopedFoundry(foundry, {
+      idempotencyKey: (suffix) => idempotencyKeyOf(this.identity, index, suffix),
+      currentOperation: { name: this.workflow.operations[index]?.name ?? "", index },
+    });
   }
 
   #locate(index: number): ErrorLocation {

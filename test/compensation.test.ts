@@ -9,6 +9,8 @@ import {
   type SmithEvents,
   type WorkflowBuilder,
 } from "../src/index.js";
+import { MemoryPersistenceProvider, usePersistence } from "../src/persistence/index.js";
+import { deferred, rejectionOf, untilAborted } from "./support/promises.js";
 
 const boom = new Error("card declined");
 const failing = (builder: WorkflowBuilder): WorkflowBuilder =>
@@ -185,5 +187,56 @@ describe("compensation", () => {
       name: "AbortError",
     });
     expect(restore).not.toHaveBeenCalled();
+  });
+
+  it("stops at an abort during compensation: no further restore starts and the run rejects with AbortError", async () => {
+    const calls: string[] = [];
+    const releasing = deferred();
+    const workflow = createWorkflow("order")
+      .withOperation("charge", () => "c", () => void calls.push("refund"))
+      .withOperation("reserve", () => "r", async (_data, _foundry, signal) => {
+        calls.push("release");
+        releasing.resolve();
+        await untilAborted(signal);
+      })
+      .withOperation("ship", () => {
+        throw new Error("no courier");
+      })
+      .build();
+    const smith = createSmith();
+    const events: string[] = [];
+    smith.on("operationRestoreFailed", ({ operationName }) => void events.push(`restore failed ${operationName}`));
+    smith.on("compensationCompleted", () => void events.push("compensation completed"));
+    const controller = new AbortController();
+    const run = rejectionOf(smith.forge(workflow, createFoundry("orders"), { signal: controller.signal }));
+    await releasing.promise;
+    controller.abort(new Error("SIGTERM"));
+
+    expect(await run).toMatchObject({ name: "AbortError", code: "ABORTED", cause: new Error("SIGTERM") });
+    expect(calls).toEqual(["release"]);
+    expect(events).toEqual([]);
+  });
+
+  it("under persistence, leaves a compensation an abort stopped stored as compensating, for a later run to finish", async () => {
+    const releasing = deferred();
+    const provider = new MemoryPersistenceProvider();
+    const workflow = createWorkflow("order")
+      .withOperation("charge", () => "c", vi.fn())
+      .withOperation("reserve", () => "r", async (_data, _foundry, signal) => {
+        releasing.resolve();
+        await untilAborted(signal);
+      })
+      .withOperation("ship", () => {
+        throw new Error("no courier");
+      })
+      .build();
+    const controller = new AbortController();
+    const foundry = usePersistence(createFoundry("orders"), provider, { instanceId: "o-1" });
+    const run = rejectionOf(createSmith().forge(workflow, foundry, { signal: controller.signal }));
+    await releasing.promise;
+    controller.abort(new Error("SIGTERM"));
+
+    expect(await run).toMatchObject({ name: "AbortError", code: "ABORTED" });
+    expect(provider.tryLoad("o-1", workflow.id)).toMatchObject({ status: "compensating", nextOperationIndex: 2 });
   });
 });

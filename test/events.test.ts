@@ -1,5 +1,6 @@
 import { describe, it, expect, vi } from "vitest";
-import { createFoundry, createSmith, createWorkflow, type FoundryEvents } from "../src/index.js";
+import { createFoundry, createSmith, createWorkflow, timeoutMiddleware, type Foundry, type FoundryEvents, type OperationMiddleware } from "../src/index.js";
+import { deferred, settle } from "./support/promises.js";
 import { recordingLogger } from "./support/recording-logger.js";
 
 describe("events", () => {
@@ -144,3 +145,56 @@ describe("events", () => {
     expect(restored).toEqual(["b", "a"]);
   });
 });
+
+describe("events of an operation a timeout gave up on", () => {
+  function recordOutcomes(foundry: Foundry): string[] {
+    const events: string[] = [];
+    foundry.on("operationFailed", (e) => void events.push(`failed ${e.operationName}`));
+    foundry.on("operationCompleted", (e) => void events.push(`completed ${e.operationName}`));
+    return events;
+  }
+
+  it("are not reported when it finishes after the run rejected", async () => {
+    const late = deferred<string>();
+    const foundry = createFoundry("f").use(timeoutMiddleware(10)).withOperation("slow", () => late.promise);
+    const events = recordOutcomes(foundry);
+    await expect(foundry.forge()).rejects.toMatchObject({ code: "OPERATION_TIMEOUT" });
+    late.resolve("late");
+    await settle();
+    expect(events).toEqual(["failed slow"]);
+  });
+
+  it("do not hide the failure of the operation the run moved on to", async () => {
+    const late = deferred<string>();
+    const secondReached = deferred();
+    const claimLost = deferred();
+    let recovered = false;
+    const recoverOnce: OperationMiddleware = async (_context, next) => {
+      try {
+        return await next();
+      } catch (error) {
+        if (recovered) throw error;
+        recovered = true;
+        return "fallback";
+      }
+    };
+    const failSecond: OperationMiddleware = async (context, next) => {
+      if (context.index !== 1) return next();
+      secondReached.resolve();
+      await claimLost.promise;
+      throw new Error("claim lost before the operation started");
+    };
+    const foundry = createFoundry("f").use(recoverOnce).use(failSecond).use(timeoutMiddleware(10))
+      .withOperation("slow", () => late.promise)
+      .withOperation("second", () => "never");
+    const events = recordOutcomes(foundry);
+    const run = foundry.forge().catch(() => undefined);
+    await secondReached.promise;
+    late.resolve("late");
+    await settle();
+    claimLost.resolve();
+    await run;
+    expect(events).toEqual(["failed second"]);
+  });
+});
+

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, it, expect } from "vitest";
-import { createFoundry, createSmith, createWorkflow, delegate, forEach, idempotencyKeyOf, timeoutMiddleware } from "../src/index.js";
+import { createFoundry, createSmith, createWorkflow, delegate, errorHandlingMiddleware, forEach, idempotencyKeyOf, timeoutMiddleware } from "../src/index.js";
 import { deferred } from "./support/promises.js";
 import { MemoryPersistenceProvider, usePersistence } from "../src/persistence/index.js";
 
@@ -145,5 +145,30 @@ describe("foundry.idempotencyKey()", () => {
     expect(await charged.promise).toBe("e-1/pay/1");
     restoreGate.resolve();
     await running;
+  });
+
+  it("of an operation a timeout gave up on stays its own, with its currentOperation, once the run moved on to the next operation", async () => {
+    const late = deferred();
+    const seen = deferred<{ key: string; operation: unknown }>();
+    const nextStarted = deferred();
+    const finish = deferred();
+    const foundry = createFoundry("payments", { executionId: "e-1" })
+      .use(errorHandlingMiddleware(() => "gave up"))
+      .use(timeoutMiddleware(10))
+      .withOperation("charge", async (_input, f) => {
+        await late.promise; // ignores its signal
+        seen.resolve({ key: f.idempotencyKey(), operation: f.currentOperation });
+      })
+      .withOperation("ship", async () => {
+        nextStarted.resolve();
+        await finish.promise;
+        return "shipped";
+      });
+    const run = foundry.forge();
+    await nextStarted.promise;
+    late.resolve();
+    expect(await seen.promise).toEqual({ key: "e-1/payments/0", operation: { name: "charge", index: 0 } });
+    finish.resolve();
+    expect(await run).toBe("shipped");
   });
 });

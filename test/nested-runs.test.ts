@@ -18,7 +18,7 @@ import {
   WorkflowTimeoutError,
 } from "../src/index.js";
 import { MemoryPersistenceProvider, usePersistence } from "../src/persistence/index.js";
-import { rejectionOf, untilAborted } from "./support/promises.js";
+import { deferred, rejectionOf, untilAborted } from "./support/promises.js";
 
 // An operation may run a workflow of its own. That inner run's timeout or suspension is the
 // operation's failure: the outer run compensates it like any other, and never takes it for its
@@ -90,6 +90,62 @@ describe("a workflow run inside an operation", () => {
       .withOperation("b", () => createSmith({ timeoutMs: 20 }).forge(inner, createFoundry("inner")));
     expect(await rejectionOf(foundry.forge())).toBeInstanceOf(OperationFailedError);
     expect(provider.tryLoad("o-4", "orders")).toMatchObject({ status: "failed", nextOperationIndex: 1, error: { operationName: "b" } });
+  });
+});
+
+describe("a nested run's error that would stop a run, met by an operation", () => {
+  const slowInner = createWorkflow("inner").withOperation("slow", (_input, _foundry, signal) => untilAborted(signal)).build();
+  const ownDeadline = () => createSmith().forge(slowInner, createFoundry("inner"), { signal: AbortSignal.timeout(20) });
+
+  it("an abort of the inner run by a deadline signal of its own fails the operation: the outer run is compensated", async () => {
+    const restored: string[] = [];
+    const controller = new AbortController();
+    const error = await rejectionOf(createSmith().forge(outer(ownDeadline, restored), createFoundry("orders"), { signal: controller.signal }));
+    expect(controller.signal.aborted).toBe(false);
+    expect(error).toBeInstanceOf(OperationFailedError);
+    expect(error).toMatchObject({ operationName: "fulfil", operationIndex: 1, cause: { name: "AbortError", code: "ABORTED" } });
+    expect(restored).toEqual(["reserve"]);
+  });
+
+  it("a foundry busy with another run (CONCURRENT_RUN) fails the operation: the outer run is compensated", async () => {
+    const restored: string[] = [];
+    const gate = deferred();
+    const shared = createFoundry("shared").withOperation("work", () => gate.promise);
+    const workflow = createWorkflow("order")
+      .withOperation("reserve", (_input, foundry) => foundry.executionId, (id) => void restored.push(`reserve ${String(id)}`))
+      .withOperation("fulfil", () => shared.forge())
+      .build();
+    const first = createSmith().forge(workflow, createFoundry("orders", { executionId: "A" }));
+    const second = await rejectionOf(createSmith().forge(workflow, createFoundry("orders", { executionId: "B" })));
+    gate.resolve();
+    await first;
+    expect(second).toMatchObject({ code: "OPERATION_FAILED", cause: { code: "CONCURRENT_RUN" } });
+    expect(restored).toEqual(["reserve B"]);
+  });
+
+  it("a persisted inner run's failed save fails the operation, which a bare outer foundry records as its failure", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const brokenInner = new (class extends MemoryPersistenceProvider {
+      override save(): never {
+        throw new Error("disk full");
+      }
+    })();
+    const foundry = usePersistence(createFoundry("orders"), provider, { instanceId: "o-5" })
+      .withOperation("a", () => 1)
+      .withOperation("b", () => usePersistence(createFoundry("inner").withOperation("x", () => 2), brokenInner, { instanceId: "i-5" }).forge());
+    const error = await rejectionOf(foundry.forge());
+    expect(error).toMatchObject({ code: "OPERATION_FAILED", operationName: "b", cause: { code: "PERSISTENCE" } });
+    expect(provider.tryLoad("o-5", "orders")).toMatchObject({ status: "failed", nextOperationIndex: 1, error: { operationName: "b" } });
+  });
+
+  it("under persistence, an inner abort is compensated and the outer snapshot deleted, not left running", async () => {
+    const restored: string[] = [];
+    const provider = new MemoryPersistenceProvider();
+    const workflow = outer(ownDeadline, restored);
+    const error = await rejectionOf(createSmith().forge(workflow, usePersistence(createFoundry("orders"), provider, { instanceId: "o-6" })));
+    expect(error).toBeInstanceOf(OperationFailedError);
+    expect(restored).toEqual(["reserve"]);
+    expect(provider.tryLoad("o-6", workflow.id)).toBeUndefined();
   });
 });
 

@@ -151,6 +151,40 @@ describe("the run context's start methods", () => {
     expect(restored).toEqual(["charge:c-1", "reserve:r-1"]);
   });
 
+  it("resumeAt refuses a point that is not an object, and restoreData that is not one, with a TypeError at the call", async () => {
+    const refused: unknown[] = [];
+    for (const point of [null, 5, { restoreData: null }, { restoreData: "x" }]) {
+      const foundry = threeSteps().use(recorder("r", [], ({ run }) => {
+        try {
+          run.resumeAt(1, point as never);
+        } catch (error) {
+          refused.push(error);
+        }
+      }));
+      await expect(foundry.forge()).resolves.toBe(111);
+    }
+    expect(refused.map((error) => error instanceof TypeError)).toEqual([true, true, true, true]);
+    expect(String(refused[0])).toContain("run.resumeAt(index, point): point must be an object");
+  });
+
+  it("resumeCompensation restores nothing when the run's signal aborted while the start hooks ran: the run rejects with AbortError", async () => {
+    const restored: string[] = [];
+    const controller = new AbortController();
+    const layer = recorder("r", [], async ({ run }) => {
+      await Promise.resolve();
+      controller.abort(new Error("shutting down"));
+      run.resumeCompensation(2, new Error("earlier failure"), { 0: "a", 1: "b" });
+    });
+    const workflow = createWorkflow("w")
+      .withOperation("a", () => "a", () => void restored.push("a"))
+      .withOperation("b", () => "b", () => void restored.push("b"))
+      .withOperation("c", () => "c")
+      .build();
+    const error = await createSmith().forge(workflow, createFoundry("f").use(layer), { signal: controller.signal }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: "AbortError", cause: new Error("shutting down") });
+    expect(restored).toEqual([]);
+  });
+
   it("resumeAt refuses an index outside the definition", async () => {
     const foundry = threeSteps().use(recorder("layer", [], ({ run }) => run.resumeAt(4)));
     await expect(foundry.forge()).rejects.toMatchObject({ cause: { name: "TypeError", message: expect.stringMatching(/from 0 to 3, got 4/) as string } });

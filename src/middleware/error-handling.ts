@@ -1,9 +1,13 @@
 import { requireFunction } from "../internal/validate.js";
+import { stopsRun } from "../run-errors.js";
 import type { MaybePromise, OperationContext, OperationMiddleware } from "../types.js";
 
 /**
  * Observes or handles operation errors. `onError` may return a value, which becomes the
  * operation's output (the error is recovered), or throw (the same or another error) to fail.
+ * Errors that stop the run itself (a suspension, a failed checkpoint, a cancellation, an abort:
+ * every code that skips compensation) pass through without `onError`: recovering from them would
+ * skip a durable wait or run on past a checkpoint that was never stored.
  */
 export function errorHandlingMiddleware<P extends object = any>(
   onError: (error: unknown, context: OperationContext<P>) => MaybePromise<unknown>,
@@ -13,6 +17,7 @@ export function errorHandlingMiddleware<P extends object = any>(
     try {
       return await next();
     } catch (error) {
+      if (stopsRun(error, context.run.identity)) throw error;
       return onError(error, context);
     }
   };

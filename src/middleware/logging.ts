@@ -1,6 +1,10 @@
+import { suspendsRun } from "../run-errors.js";
 import type { OperationMiddleware } from "../types.js";
 
-/** Logs each operation's start, completion and failure through the foundry's logger. */
+/**
+ * Logs each operation's start (debug), completion (info) and failure (error) through the foundry's
+ * logger. A run that stopped at a durable wait did not fail: that is logged as `suspended` (info).
+ */
 export function loggingMiddleware(): OperationMiddleware {
   return async (context, next) => {
     const { logger } = context.foundry;
@@ -11,7 +15,8 @@ export function loggingMiddleware(): OperationMiddleware {
       logger.info(`${label} completed`);
       return result;
     } catch (error) {
-      logger.error(`${label} failed`, error);
+      if (suspendsRun(error, context.run.identity)) logger.info(`${label} suspended`, error);
+      else logger.error(`${label} failed`, error);
       throw error;
     }
   };

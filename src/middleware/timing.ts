@@ -1,3 +1,4 @@
+import { suspendsRun } from "../run-errors.js";
 import type { OperationContext, OperationMiddleware } from "../types.js";
 
 export interface OperationTiming {
@@ -7,20 +8,28 @@ export interface OperationTiming {
   readonly ok: boolean;
 }
 
-/** Measures every operation, including the layers inside this one, and reports it to `record`. */
+/**
+ * Measures every operation, including the layers inside this one, and reports it to `record`. An
+ * operation whose run stopped at a durable wait is not reported: it neither completed nor failed,
+ * and is measured when the resumed run finishes it.
+ */
 export function timingMiddleware<P extends object = any>(
   record: (timing: OperationTiming, context: OperationContext<P>) => void,
 ): OperationMiddleware<P> {
   if (typeof record !== "function") throw new TypeError("timingMiddleware(record): record must be a function");
   return async (context, next) => {
     const started = performance.now();
-    let ok = false;
-    try {
-      const result = await next();
-      ok = true;
-      return result;
-    } finally {
+    const report = (ok: boolean): void => {
       record({ operationName: context.operation.name, index: context.index, durationMs: performance.now() - started, ok }, context);
+    };
+    let result: unknown;
+    try {
+      result = await next();
+    } catch (error) {
+      if (!suspendsRun(error, context.run.identity)) report(false);
+      throw error;
     }
+    report(true);
+    return result;
   };
 }

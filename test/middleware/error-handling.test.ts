@@ -1,5 +1,7 @@
 import { describe, it, expect, vi } from "vitest";
-import { createFoundry, errorHandlingMiddleware, type OperationContext } from "../../src/index.js";
+import { createFoundry, errorHandlingMiddleware, isSuspended, sleep, WorkflowCancelledError, type OperationContext } from "../../src/index.js";
+import { MemoryPersistenceProvider, usePersistence, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
+import { rejectionOf } from "../support/promises.js";
 
 describe("errorHandlingMiddleware", () => {
   it("recovers with the value onError returns, which becomes the operation's output", async () => {
@@ -43,5 +45,57 @@ describe("errorHandlingMiddleware", () => {
 
   it("throws a TypeError when onError is not a function", () => {
     expect(() => errorHandlingMiddleware(undefined as any)).toThrow("errorHandlingMiddleware(onError)");
+  });
+});
+
+// The usual setup adds usePersistence last, so the handler wraps the persistence layer: what that
+// layer throws to stop the run must reach the run, never onError.
+describe("errorHandlingMiddleware and the errors that stop the run", () => {
+  it("lets a durable wait's suspension through: onError is not called and the instance is stored waiting", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const seen: string[] = [];
+    const foundry = createFoundry("onboard", { executionId: "u-1" })
+      .use(errorHandlingMiddleware((error) => void seen.push(`onError ${(error as Error).name}`)))
+      .withOperation("welcome", () => "sent")
+      .addOperation(sleep("cool-off", 86_400_000))
+      .withOperation("activate", () => void seen.push("activate"));
+    usePersistence(foundry, provider);
+
+    expect(isSuspended(await rejectionOf(foundry.forge()))).toBe(true);
+    expect(seen).toEqual([]);
+    expect(provider.tryLoad("u-1", "onboard")).toMatchObject({ status: "waiting" });
+  });
+
+  it("lets a failed checkpoint through: the run rejects with PersistenceError and no further operation runs", async () => {
+    class FailingCheckpoint extends MemoryPersistenceProvider {
+      override save(snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal) {
+        if (snapshot.nextOperationIndex === 1 && snapshot.status === "running") throw new Error("disk full");
+        return super.save(snapshot, signal);
+      }
+    }
+    const ran: string[] = [];
+    const onError = vi.fn(() => "fallback");
+    const foundry = createFoundry("pay", { executionId: "p-1" })
+      .use(errorHandlingMiddleware(onError))
+      .withOperation("charge", () => void ran.push("charge"))
+      .withOperation("ship", () => void ran.push("ship"));
+    usePersistence(foundry, new FailingCheckpoint());
+
+    expect(await rejectionOf(foundry.forge())).toMatchObject({ code: "PERSISTENCE" });
+    expect(ran).toEqual(["charge"]);
+    expect(onError).not.toHaveBeenCalled();
+  });
+
+  it("lets a cancellation thrown by the operation through", async () => {
+    const cancelled = new WorkflowCancelledError({}, "stopped by policy");
+    const onError = vi.fn(() => "fallback");
+    const foundry = createFoundry("orders")
+      .use(errorHandlingMiddleware(onError))
+      .withOperation("check", () => {
+        throw cancelled;
+      });
+
+    expect(await rejectionOf(foundry.forge())).toBe(cancelled);
+    expect(onError).not.toHaveBeenCalled();
   });
 });

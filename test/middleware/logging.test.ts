@@ -1,5 +1,7 @@
 import { describe, it, expect } from "vitest";
-import { createFoundry, loggingMiddleware } from "../../src/index.js";
+import { createFoundry, isSuspended, loggingMiddleware, sleep } from "../../src/index.js";
+import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
+import { rejectionOf } from "../support/promises.js";
 import { recordingLogger } from "../support/recording-logger.js";
 
 describe("loggingMiddleware", () => {
@@ -25,5 +27,16 @@ describe("loggingMiddleware", () => {
     await expect(foundry.forge()).rejects.toMatchObject({ cause: boom });
     expect(logger.error).toHaveBeenCalledWith('orders #0 "charge" failed', boom);
     expect(logger.info).not.toHaveBeenCalled();
+  });
+
+  it("logs a suspension at info as a suspension, not as a failure", async () => {
+    const logger = recordingLogger();
+    const foundry = createFoundry("onboard", { executionId: "u-2", logger }).use(loggingMiddleware()).addOperation(sleep("cool-off", 86_400_000));
+    usePersistence(foundry, new MemoryPersistenceProvider());
+
+    const error = await rejectionOf(foundry.forge());
+    expect(isSuspended(error)).toBe(true);
+    expect(logger.error).not.toHaveBeenCalled();
+    expect(logger.info).toHaveBeenCalledWith('onboard #0 "cool-off" suspended', error);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, it, expect } from "vitest";
-import { createFoundry, timingMiddleware, type OperationTiming } from "../../src/index.js";
-import { sleep } from "../support/promises.js";
+import { createFoundry, isSuspended, sleep as wait, timingMiddleware, type OperationTiming } from "../../src/index.js";
+import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
+import { rejectionOf, sleep } from "../support/promises.js";
 
 describe("timingMiddleware", () => {
   it("records every operation's name, index, success and duration, including the layers inside it", async () => {
@@ -32,6 +33,18 @@ describe("timingMiddleware", () => {
 
     await expect(foundry.forge()).rejects.toMatchObject({ code: "OPERATION_FAILED" });
     expect(timings).toEqual([{ operationName: "fails", index: 0, ok: false, durationMs: expect.any(Number) }]);
+  });
+
+  it("records no timing for an operation whose run stopped to wait: a suspension is not a failure", async () => {
+    const timings: OperationTiming[] = [];
+    const foundry = createFoundry("onboard", { executionId: "u-3" })
+      .use(timingMiddleware((timing) => timings.push(timing)))
+      .withOperation("welcome", () => "sent")
+      .addOperation(wait("cool-off", 86_400_000));
+    usePersistence(foundry, new MemoryPersistenceProvider());
+
+    expect(isSuspended(await rejectionOf(foundry.forge()))).toBe(true);
+    expect(timings.map(({ operationName, ok }) => ({ operationName, ok }))).toEqual([{ operationName: "welcome", ok: true }]);
   });
 
   it("passes the operation's context to record", async () => {

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createFoundry, type Foundry } from "../../../src/index.js";
 import { WorkflowDefinitionMismatchError, usePersistence } from "../../../src/persistence/index.js";
-import { fingerprintOf } from "../../../src/persistence/snapshot.js";
 import { sleep } from "../../support/promises.js";
 import { runCounts } from "../../support/counted-workflow.js";
 import { recoveryFixture } from "./fixtures.js";
@@ -36,7 +35,8 @@ describe.each([
 });
 
 // A workflow forged inside an operation (a nested run) whose own record does not fit its definition
-// fails that operation: the outer run started, its attempt is spent, and the retry policy decides.
+// fails that operation like any failure: the outer run started, its attempt is spent, and the smith
+// compensates it (the record is deleted once the compensation ends).
 describe("a nested run's definition mismatch", () => {
   it("is the outer instance's failed attempt, not a mismatch of the outer instance", async () => {
     const nested = { foundryExecutionId: "nested-1", workflowId: "Nested" };
@@ -54,7 +54,7 @@ describe("a nested run's definition mismatch", () => {
     const outcome = await fixture.coordinator({ retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 } }).resume(instanceId, workflowKey);
     expect(runCounts(fixture.log, 3)).toEqual([0, 1, 0]);
     expect(outcome).toMatchObject({ instanceId, status: "failed", attempts: 1 });
-    expect((outcome as { error: unknown }).error).toMatchObject({ code: "DEFINITION_MISMATCH", keys: nested });
-    expect(fixture.stored(instanceId)).toMatchObject({ attempts: 1, definitionFingerprint: fingerprintOf(fixture.workflow) });
+    expect((outcome as { error: unknown }).error).toMatchObject({ code: "OPERATION_FAILED", operationIndex: 1, cause: { code: "DEFINITION_MISMATCH", keys: nested } });
+    expect(fixture.stored(instanceId)).toBeUndefined();
   });
 });
