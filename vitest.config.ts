@@ -13,7 +13,7 @@ const server = [
   // The inspector's page in headless Chromium, on SQLite and on a throw-away Postgres.
   "test/inspector/browser.test.ts",
 ];
-/** Processes killed with SIGKILL and many workers at once: `WORKFLOWFORGE_CRASH_RUNS` instances per provider (20 by default, 100 in .ci/run). */
+/** Processes killed with SIGKILL and many workers at once: `WORKFLOWFORGE_CRASH_RUNS` instances per provider (6 by default, 100 in .ci/run). */
 const crash = [
   "test/persistence/crash/**/*.test.ts",
   "test/waits/**/*.crash.test.ts",
@@ -34,9 +34,9 @@ export default defineConfig({
     // One initdb for the run, copied by each throw-away Postgres server.
     globalSetup: ["test/support/postgres-template.ts"],
     hookTimeout: 60_000,
-    // Most files wait on servers and child processes, not on the CPU: on two cores, two workers run
-    // the suite in two thirds of the time one does (vitest's default leaves one core idle).
-    maxWorkers: Math.max(2, availableParallelism() - 1),
+    // Most files wait on servers, child processes and leases, not on the CPU: on two cores, three
+    // workers run the suite in nine tenths of the time two do (vitest's default leaves one core idle).
+    maxWorkers: availableParallelism() + 1,
     projects: [
       {
         extends: true,

@@ -23,7 +23,7 @@ import { scaled } from "../support/thorough.js";
 // resumes and completes, each step once, the charge with its own payload, and the store is empty.
 
 // Half started by each of two workers.
-const half = Math.ceil(scaled("WORKFLOWFORGE_CRASH_RUNS", 8, 100) / 2);
+const half = Math.ceil(scaled("WORKFLOWFORGE_CRASH_RUNS", 6, 100) / 2);
 const instances = 2 * half;
 const child = waitChild();
 const root = mkdtempSync(join(tmpdir(), "workflowforge-crash-waiting-"));

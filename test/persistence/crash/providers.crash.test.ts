@@ -20,8 +20,8 @@ import { scaled } from "../../support/thorough.js";
 // SIGKILL at random moments, per durable provider: every instance completes, at most one step
 // repeats per kill, results equal an uninterrupted run, nothing is left stored, and no record is
 // ever unreadable (a child that fails to load exits non-zero: a violation).
-// 8 instances per provider in a local `npm test` (about 15 s each); `.ci/run` runs the full 100.
-const INSTANCES = scaled("WORKFLOWFORGE_CRASH_RUNS", 8, 100);
+// 6 instances per provider in a local `npm test` (about 12 s each); `.ci/run` runs the full 100.
+const INSTANCES = scaled("WORKFLOWFORGE_CRASH_RUNS", 6, 100);
 const child = bundleForChild(fileURLToPath(new URL("./provider-child.ts", import.meta.url)));
 const root = mkdtempSync(join(tmpdir(), "wf-provider-crash-"));
 const cleanup: (() => Promise<unknown> | void)[] = [() => rmSync(root, { recursive: true, force: true })];
@@ -97,8 +97,8 @@ describe("crash harness: SIGKILL at random moments of a 20-step workflow", () =>
       expect(report.kills).toBeGreaterThan(INSTANCES / 2);
       // Kills timed from the run's start must interrupt it, or the test proves little. About six in
       // ten do (the others land before a restarted child's first step or after its last): one per
-      // four instances is a bar that chance does not miss with eight.
-      expect(report.midRunKills).toBeGreaterThanOrEqual(INSTANCES / 4);
+      // four instances (at least one) is a bar that chance does not miss.
+      expect(report.midRunKills).toBeGreaterThanOrEqual(Math.max(1, Math.floor(INSTANCES / 4)));
       for (const instance of report.instances) {
         expect((await ready.provider.tryLoad(instance.instanceId, "CrashWorkload-v1")) ?? undefined, instance.instanceId).toBeUndefined();
       }
