@@ -34,9 +34,10 @@ export default defineConfig({
     // One initdb for the run, copied by each throw-away Postgres server.
     globalSetup: ["test/support/postgres-template.ts"],
     hookTimeout: 60_000,
-    // Most files wait on servers, child processes and leases, not on the CPU: on two cores, three
-    // workers run the suite in nine tenths of the time two do (vitest's default leaves one core idle).
-    maxWorkers: availableParallelism() + 1,
+    // Most files wait on servers, child processes and leases, not on the CPU: on two cores, four
+    // workers run the suite in four fifths of the time two do (vitest's default leaves one core
+    // idle). At most eight, as each server file starts servers of its own.
+    maxWorkers: Math.min(8, availableParallelism() * 2),
     projects: [
       {
         extends: true,
