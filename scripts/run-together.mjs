@@ -1,7 +1,6 @@
 // `node scripts/run-together.mjs [--live <script>] <npm script>...`: runs the npm scripts named at
-// once and fails when any of them fails. npm test runs the suite on the sources beside the build,
-// tsc and the suite on the built package this way: many test files wait on servers and child
-// processes, and the build and tsc fill the cores they leave idle. The
+// once and fails when any of them fails. npm test runs vitest and tsc this way: many test files
+// wait on servers and child processes, and tsc fills the cores they leave idle. The
 // `--live` script prints as it goes; the others' output is printed whole when everything ended, so
 // that nothing interleaves.
 import { Buffer } from "node:buffer";
