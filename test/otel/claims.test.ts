@@ -1,36 +1,19 @@
 import { describe, expect, it } from "vitest";
-import { createFoundry, createSmith, createWorkflow } from "../../src/index.js";
+import { createFoundry, createSmith } from "../../src/index.js";
 import { instrument } from "../../src/otel/index.js";
 import { MemoryPersistenceProvider, createRecoveryCoordinator, usePersistence, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
 import { recoveryFixture } from "../persistence/recovery/fixtures.js";
 import { createHarness } from "./harness.js";
+import { bookTrip, compensationStoppedOnce } from "./trip.js";
 
 const claimEvents = (span: { events: { name: string }[] } | undefined) => span?.events.filter((event) => event.name === "workflowforge.claim.acquired").length;
 
-function bookTrip() {
-  return createWorkflow("BookTrip")
-    .withOperation("flight", () => "F1", () => undefined)
-    .withOperation("hotel", () => "H1", () => undefined)
-    .withOperation("car", () => {
-      throw new Error("no cars left");
-    })
-    .build();
-}
 
 describe("workflowforge.claim.acquired", () => {
   it("is not reported for a run without a lease that resumes a compensation", async () => {
     const otel = createHarness();
-    const provider = new MemoryPersistenceProvider();
-    const save = provider.save.bind(provider);
-    let refused = false;
-    // The first run's compensation stops half-way: its checkpoint after restoring "hotel" fails.
-    provider.save = (snapshot: WorkflowExecutionSnapshot) => {
-      if (!refused && snapshot.status === "compensating" && snapshot.nextOperationIndex === 1) {
-        refused = true;
-        throw new Error("store unavailable");
-      }
-      save(snapshot);
-    };
+    // The first run stops half-way through its compensation; the next one finishes it.
+    const provider = compensationStoppedOnce();
     const smith = instrument(createSmith(), otel.options);
     const attempt = () => smith.forge(bookTrip(), usePersistence(instrument(createFoundry("Trip"), otel.options), provider, { instanceId: "trip-1" }));
     await expect(attempt()).rejects.toMatchObject({ code: "PERSISTENCE" });

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { createFoundry, createSmith, createWorkflow } from "../../src/index.js";
 import { instrument } from "../../src/otel/index.js";
-import { MemoryPersistenceProvider, usePersistence, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
+import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
 import { createHarness } from "./harness.js";
+import { bookTrip, compensationStoppedOnce } from "./trip.js";
 
 const workflowName = { "workflowforge.workflow.name": "Count" };
 
@@ -85,25 +86,10 @@ describe("metrics", () => {
 
   it("counts workflowforge.run.resumed for a run that finishes a stored compensation", async () => {
     const otel = createHarness();
-    const provider = new MemoryPersistenceProvider();
-    const save = provider.save.bind(provider);
-    let refused = false;
-    provider.save = (snapshot: WorkflowExecutionSnapshot) => {
-      if (!refused && snapshot.status === "compensating" && snapshot.nextOperationIndex === 1) {
-        refused = true;
-        throw new Error("store unavailable");
-      }
-      save(snapshot);
-    };
-    const trip = createWorkflow("Trip")
-      .withOperation("flight", () => "F1", () => undefined)
-      .withOperation("hotel", () => "H1", () => undefined)
-      .withOperation("car", () => {
-        throw new Error("no cars left");
-      })
-      .build();
+    // The first run stops half-way through its compensation; the next one finishes it.
+    const provider = compensationStoppedOnce();
     const smith = instrument(createSmith(), { meterProvider: otel.meterProvider });
-    const attempt = () => smith.forge(trip, usePersistence(instrument(createFoundry("Trip"), { meterProvider: otel.meterProvider }), provider, { instanceId: "trip-2" }));
+    const attempt = () => smith.forge(bookTrip(), usePersistence(instrument(createFoundry("Trip"), { meterProvider: otel.meterProvider }), provider, { instanceId: "trip-2" }));
     await expect(attempt()).rejects.toMatchObject({ code: "PERSISTENCE" });
     await expect(attempt()).rejects.toMatchObject({ code: "WORKFLOW_COMPENSATED" });
     expect(await otel.counter("workflowforge.run.resumed")).toBe(1);

@@ -2,23 +2,12 @@ import { SpanStatusCode } from "@opentelemetry/api";
 import { describe, expect, it } from "vitest";
 import { createFoundry, createSmith, createWorkflow } from "../../src/index.js";
 import { instrument } from "../../src/otel/index.js";
-import { MemoryPersistenceProvider, usePersistence, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
+import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
 import { createHarness, parentOf } from "./harness.js";
+import { bookTrip, compensationStoppedOnce } from "./trip.js";
 
 const spanId = (span: { spanContext(): { spanId: string } } | undefined): string | undefined => span?.spanContext().spanId;
 
-function bookTrip(failRestoreOf?: string) {
-  const restore = (name: string) => () => {
-    if (name === failRestoreOf) throw new Error(`cannot undo ${name}`);
-  };
-  return createWorkflow("BookTrip").withVersion("1")
-    .withOperation("flight", () => "F1", restore("flight"))
-    .withOperation("hotel", () => "H1", restore("hotel"))
-    .withOperation("car", () => {
-      throw new Error("no cars left");
-    })
-    .build();
-}
 
 describe("instrument(smith)", () => {
   it("shows a compensated run's compensation, with a span per restore in the order they ran", async () => {
@@ -103,17 +92,8 @@ describe("instrument(smith)", () => {
 describe("instrument(smith) with persistence", () => {
   it("shows a compensation an interrupted run left unfinished, finished by the next run in the same trace", async () => {
     const otel = createHarness();
-    const provider = new MemoryPersistenceProvider();
-    // The record of the first restore is not stored once: the first run stops mid-compensation.
-    const save = provider.save.bind(provider);
-    let refused = false;
-    provider.save = (snapshot: WorkflowExecutionSnapshot) => {
-      if (!refused && snapshot.status === "compensating" && snapshot.nextOperationIndex === 1) {
-        refused = true;
-        throw new Error("store unavailable");
-      }
-      save(snapshot);
-    };
+    // The first run stops half-way through its compensation; the next one finishes it.
+    const provider = compensationStoppedOnce();
     const smith = instrument(createSmith(), otel.options);
     // Instrumented before persistence, as recommended: the trace hears of each restore before persistence records it.
     const attempt = () => smith.forge(bookTrip(), usePersistence(instrument(createFoundry("Trip"), otel.options), provider, { instanceId: "trip-3" }));
