@@ -1,12 +1,14 @@
 import { expect, it } from "vitest";
 import { defaultSnapshotCodec, type SnapshotCodec, type SnapshotKeys, type WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
 import { SnapshotCorruptedError } from "../../../src/persistence/errors.js";
+import type { ListOptions } from "../../../src/persistence/list-options.js";
 import { fullSnapshot } from "../../../src/persistence/testing/fixtures.js";
 import { rejectionOf } from "../../support/promises.js";
 
 // A claim() that rejects hands its caller nothing, so it must take nothing: a record it leased and
 // counted an attempt on would stay leased to a claimer that never got it. The networked providers
-// claim in one statement or script and decode afterwards, so they give back what they took.
+// claim in one statement or script and decode afterwards, so they give back what they took; SQLite
+// decodes inside the claim's savepoint, and the memory provider reads every record before it writes.
 
 type Claiming = Required<Pick<WorkflowPersistenceProvider, "claim">> & WorkflowPersistenceProvider;
 
@@ -24,14 +26,25 @@ function failingFor(broken: Set<string>, failure: () => Error): SnapshotCodec {
   };
 }
 
-const failures: [string, () => Error, (error: unknown) => void][] = [
-  ["a record the codec cannot decode, without onUnreadable", () => new SyntaxError("bad text"), (error) => expect(error).toBeInstanceOf(SnapshotCorruptedError)],
-  ["a decode that runs out of stack (not a damaged record)", () => new RangeError("Maximum call stack size exceeded"), (error) => expect(error).toBeInstanceOf(RangeError)],
+const stop = new Error("stop claiming");
+const failures: [string, () => Error, ListOptions | undefined, (error: unknown) => void][] = [
+  ["a record the codec cannot decode, without onUnreadable", () => new SyntaxError("bad text"), undefined, (error) => expect(error).toBeInstanceOf(SnapshotCorruptedError)],
+  ["a decode that runs out of stack (not a damaged record)", () => new RangeError("Maximum call stack size exceeded"), undefined, (error) => expect(error).toBeInstanceOf(RangeError)],
+  [
+    "a record the codec cannot decode, with an onUnreadable that throws",
+    () => new SyntaxError("bad text"),
+    {
+      onUnreadable: () => {
+        throw stop;
+      },
+    },
+    (error) => expect(error).toBe(stop),
+  ],
 ];
 
 /** Registers the cases on a provider made by `create` with `codec`, on a store no other case uses. */
 export function describeRejectedClaim(create: (codec: SnapshotCodec) => Claiming | Promise<Claiming>): void {
-  it.each(failures)("claim() over %s rejects and takes nothing: every record keeps its revision, owner, lease and attempts", async (_what, failure, rejectedWith) => {
+  it.each(failures)("claim() over %s rejects and takes nothing: every record keeps its revision, owner, lease and attempts", async (_what, failure, options, rejectedWith) => {
     const broken = new Set<string>();
     const provider = await create(failingFor(broken, failure));
     const readable = [fullSnapshot({ status: "running" }), fullSnapshot({ status: "failed" })];
@@ -40,7 +53,7 @@ export function describeRejectedClaim(create: (codec: SnapshotCodec) => Claiming
     for (const snapshot of stored) await provider.save(snapshot);
     broken.add(id(unreadable));
 
-    rejectedWith(await rejectionOf(provider.claim(request)));
+    rejectedWith(await rejectionOf(provider.claim(request, undefined, options)));
 
     for (const snapshot of readable) expect(await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);
     broken.clear();
