@@ -1,7 +1,7 @@
 import { describe as describeValue, requireOptionalBoolean } from "../../internal/validate.js";
 import type { SnapshotCodec } from "../codec/codec.js";
 import { derivedSuffixes } from "./postgres-sql.js";
-import { codecOption, providerOptions, requireIdentifier } from "./shared.js";
+import { codecOption, providerOptions, refuseDerivedName, requireIdentifier } from "./shared.js";
 
 // PostgresPersistenceProvider's client and option shapes and their checks, apart from the class.
 
@@ -93,7 +93,7 @@ export function validateOptions(input: unknown): ValidatedOptions {
   }
   return {
     client,
-    tableName: refuseDerived(requireIdentifier(tableName, "tableName", where, reserved)),
+    tableName: refuseDerivedName(requireIdentifier(tableName, "tableName", where, reserved), derivedSuffixes, where, false),
     schema: schema === undefined ? undefined : requireIdentifier(schema, "schema", where, reserved),
     codec: codecOption(options.codec, where),
     preparedStatements,
@@ -117,16 +117,4 @@ export function instantOf(text: string): string | null {
   if (isoUtc.test(text)) return text;
   const ms = Date.parse(text);
   return Number.isNaN(ms) ? null : new Date(ms).toISOString();
-}
-
-// "orders_mailbox" is the events table of the provider on "orders": a provider on that name too
-// would take it for its own table, and both break. Quoted names keep their case.
-function refuseDerived(tableName: string): string {
-  for (const [suffix, what] of Object.entries(derivedSuffixes)) {
-    const base = tableName.slice(0, -suffix.length);
-    if (base !== "" && tableName.endsWith(suffix)) {
-      throw new TypeError(`${where}: options.tableName must not end in "${suffix}", which names ${what} of tableName "${base}", got "${tableName}"`);
-    }
-  }
-  return tableName;
 }

@@ -46,6 +46,23 @@ export function requireIdentifier(value: unknown, name: string, where: string, r
   return value;
 }
 
+/**
+ * `tableName`, unless it ends in a suffix the provider names its own tables and indexes with
+ * (`suffixes`: each suffix and what it names): a provider on "orders_mailbox" would take the events
+ * table of the one on "orders" for its own, and both break. `foldCase` for a database that compares
+ * names case-insensitively (SQLite); Postgres's quoted names keep their case.
+ */
+export function refuseDerivedName(tableName: string, suffixes: Readonly<Record<string, string>>, where: string, foldCase: boolean): string {
+  const compared = foldCase ? tableName.toLowerCase() : tableName;
+  for (const [suffix, what] of Object.entries(suffixes)) {
+    const base = tableName.slice(0, -suffix.length);
+    if (base !== "" && compared.endsWith(suffix)) {
+      throw new TypeError(`${where}: options.tableName must not end in "${suffix}", which names ${what} of tableName "${base}", got "${tableName}"`);
+    }
+  }
+  return tableName;
+}
+
 /** `value` if it is an Error, else an Error with its message and `value` as `cause`. */
 export function asError(value: unknown): Error {
   return value instanceof Error ? value : new Error(messageOf(value), { cause: value });

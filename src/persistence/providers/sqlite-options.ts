@@ -1,6 +1,6 @@
 import { describe as describeValue } from "../../internal/validate.js";
 import type { SnapshotCodec } from "../codec/codec.js";
-import { codecOption, providerOptions, requireIdentifier } from "./shared.js";
+import { codecOption, providerOptions, refuseDerivedName, requireIdentifier } from "./shared.js";
 import { derivedSuffixes } from "./sqlite-sql.js";
 
 // SqlitePersistenceProvider's database and option shapes and their checks, apart from the class.
@@ -44,17 +44,5 @@ export function validateOptions(input: unknown): Required<SqlitePersistenceProvi
   if (typeof database !== "object" || database === null || typeof database.prepare !== "function") {
     throw new TypeError(`${where}: options.database must be a better-sqlite3 Database, got ${describeValue(database)}`);
   }
-  return { database, tableName: refuseDerived(requireIdentifier(tableName, "tableName", where, reserved)), codec: codecOption(options.codec, where) };
-}
-
-// "orders_mailbox" is the events table of the provider on "orders": a provider on that name too
-// would read and write it as its own, and both break. SQLite compares names case-insensitively.
-function refuseDerived(tableName: string): string {
-  for (const [suffix, what] of Object.entries(derivedSuffixes)) {
-    const base = tableName.slice(0, -suffix.length);
-    if (base !== "" && tableName.toLowerCase().endsWith(suffix)) {
-      throw new TypeError(`${where}: options.tableName must not end in "${suffix}", which names ${what} of tableName "${base}", got "${tableName}"`);
-    }
-  }
-  return tableName;
+  return { database, tableName: refuseDerivedName(requireIdentifier(tableName, "tableName", where, reserved), derivedSuffixes, where, true), codec: codecOption(options.codec, where) };
 }
