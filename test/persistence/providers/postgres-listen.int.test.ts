@@ -6,6 +6,7 @@ import { PostgresPersistenceProvider } from "../../../src/persistence/providers/
 import { postgresStatements } from "../../../src/persistence/providers/postgres-sql.js";
 import { describeWithServer } from "../../support/describe-with-server.js";
 import { freshPostgresName, usePostgresPools } from "../../support/postgres-pool.js";
+import { escaping, throwingListener } from "../../support/throwing-listener.js";
 import { startPostgres } from "../../support/postgres-server.js";
 
 // subscribe() on a pg Pool whose connection is lost while its LISTEN is in flight: pg emits the
@@ -15,20 +16,6 @@ import { startPostgres } from "../../support/postgres-server.js";
 // nor stop listening from resuming after a lost connection.
 
 /** What escapes as an uncaught exception or an unhandled rejection until `stop()`. */
-function escaping(): { readonly errors: unknown[]; stop(): void } {
-  const errors: unknown[] = [];
-  const record = (error: unknown): void => void errors.push(error);
-  process.on("uncaughtException", record);
-  process.on("unhandledRejection", record);
-  return {
-    errors,
-    stop: () => {
-      process.removeListener("uncaughtException", record);
-      process.removeListener("unhandledRejection", record);
-    },
-  };
-}
-
 interface CuttingProxy {
   readonly url: string;
   /** How many of the next connections sending LISTEN are cut. */
@@ -92,20 +79,15 @@ describeWithServer("PostgresPersistenceProvider.subscribe when the connection is
   it("a listener that throws on a notification is called for the next one, and its error does not escape", async () => {
     const { pool, provider, notify } = await throughProxy(3);
     const escaped = escaping();
-    let calls = 0;
-    let heard!: () => void;
-    const stop = await provider.subscribe(() => {
-      calls++;
-      heard();
-      throw new Error("listener failed");
-    });
+    const throwing = throwingListener();
+    const stop = await provider.subscribe(throwing.listener);
     for (let round = 0; round < 2; round++) {
-      const called = new Promise<void>((resolve) => (heard = resolve));
+      const called = throwing.next();
       await notify();
       await called;
     }
     escaped.stop();
-    expect({ calls, escaped: escaped.errors }).toEqual({ calls: 2, escaped: [] });
+    expect({ calls: throwing.calls(), escaped: escaped.errors }).toEqual({ calls: 2, escaped: [] });
     await stop();
     await pool.end();
   });
@@ -113,18 +95,13 @@ describeWithServer("PostgresPersistenceProvider.subscribe when the connection is
   it("a listener that throws when the connection is lost does not stop listening from resuming", async () => {
     const { proxy, pool, provider, notify, listening } = await throughProxy(3);
     const escaped = escaping();
-    let calls = 0;
-    let heard!: () => void;
-    const stop = await provider.subscribe(() => {
-      calls++;
-      heard?.();
-      throw new Error("listener failed");
-    });
+    const throwing = throwingListener();
+    const stop = await provider.subscribe(throwing.listener);
     proxy.cutAll();
     // Told once of the loss, once more after listening resumed.
-    await expect.poll(() => calls, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
+    await expect.poll(throwing.calls, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
     await expect.poll(listening, { timeout: 15_000 }).toBe(1);
-    const called = new Promise<void>((resolve) => (heard = resolve));
+    const called = throwing.next();
     await notify();
     await called;
     escaped.stop();
