@@ -198,6 +198,21 @@ function browserCases(store: string, fresh: () => Promise<Fresh>, essential?: re
       await page.waitForSelector("#notice >> text=Sent event \"approved\" (id page-9).");
       const events = await served.provider.receive?.({ foundryExecutionId: "expense-7", workflowId: "expense-v1" }, "approved");
       expect(events?.map((event) => [event.eventId, event.payload])).toEqual([["page-9", { by: "ann" }]]);
+      expect([await page.inputValue("#event-payload"), await page.inputValue("#event-id")]).toEqual(["", ""]);
+    });
+
+    it("keeps what is being typed into the send-event form, and the focus, through the live refresh", async () => {
+      const { page } = await open(await start(true, seedWaits()), "#/instance?instance=expense-7&workflowKey=expense-v1");
+      await page.waitForSelector("#send-event");
+      await page.fill("#event-id", "typed-1");
+      await page.fill("#event-payload", '{"by": ');
+      // Two refreshes after the typing: the view has surely been redrawn from a fresh answer.
+      const rendered = Number(await page.getAttribute("body", "data-rendered"));
+      await page.waitForFunction((after) => Number((globalThis as any).document.body.getAttribute("data-rendered")) >= after, rendered + 2);
+      await page.keyboard.type('"ann"}');
+      expect([await page.inputValue("#event-payload"), await page.inputValue("#event-id")]).toEqual(['{"by": "ann"}', "typed-1"]);
+      expect(await page.evaluate(() => (globalThis as any).document.activeElement.id)).toBe("event-payload");
+      expect(await page.textContent("#summary")).toContain("expense-7");
     });
 
     it("without --allow-actions shows no actions, and the server refuses a POST sent from the page itself", async () => {

@@ -29,6 +29,21 @@ export function replace(element, ...children) {
   return append(element, children);
 }
 
+/**
+ * Like replace(), but `kept`, one of `children`, is never taken out of `element` when it is already
+ * in it: the others are put around it. Moving a node drops the focus inside it, and a live refresh
+ * must not take the focus from a form being filled in.
+ */
+export function replaceKeeping(element, kept, ...children) {
+  const all = children.flat(Infinity).filter((child) => child !== undefined && child !== null && child !== false);
+  const at = all.indexOf(kept);
+  if (at === -1 || kept.parentNode !== element) return replace(element, all);
+  for (const child of [...element.childNodes]) if (child !== kept) child.remove();
+  kept.before(...all.slice(0, at));
+  kept.after(...all.slice(at + 1));
+  return element;
+}
+
 export async function getJson(path) {
   const response = await fetch(path, { headers: { accept: "application/json" } });
   const body = await response.json();

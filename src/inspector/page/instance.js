@@ -1,13 +1,14 @@
 /* global document */
 // One instance: its header, actions, steps, error, annotations and properties.
-import { actions } from "./actions.js";
-import { getJson, h, header, markNav, replace } from "./dom.js";
+import { actionsPanel } from "./actions.js";
+import { getJson, h, header, markNav, replace, replaceKeeping } from "./dom.js";
 import { badge, keysParam, progress, statusCell, waitText, workflowOf } from "./rows.js";
 import { renderValue } from "./values.js";
 
 export function instanceView(main, params, refresh) {
   markNav("");
   const keys = keysOf(params);
+  const actions = actionsPanel(keys, refresh);
   return async (isCurrent) => {
     let data;
     try {
@@ -19,7 +20,8 @@ export function instanceView(main, params, refresh) {
     }
     if (!isCurrent()) return;
     header({ store: document.getElementById("store").textContent, allowActions: data.allowActions });
-    replace(main, h("p", {}, h("a", { href: "#/" }, "← instances")), summary(data), actions(data, keys, refresh), timeline(data), errorSection(data), properties(data));
+    const panel = actions(data);
+    replaceKeeping(main, panel, h("p", {}, h("a", { href: "#/" }, "← instances")), summary(data), panel, timeline(data), errorSection(data), properties(data));
   };
 }
 
