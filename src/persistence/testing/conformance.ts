@@ -1,3 +1,4 @@
+import { maxTimerMs, requireTimerMs } from "../../internal/validate.js";
 import type { SnapshotKeys } from "../errors.js";
 import type { WorkflowPersistenceProvider } from "../provider.js";
 import { missingCapabilities, missingCapabilityReason } from "./capabilities.js";
@@ -52,11 +53,12 @@ export interface ProviderTestInitializer<P extends WorkflowPersistenceProvider =
   readonly skip?: readonly ConformanceGroup[];
 }
 
-/** Throws a `TypeError` for a `caseTimeoutMs` that is not a positive number of milliseconds. */
+/**
+ * Throws a `TypeError` for a `caseTimeoutMs` that is not a positive number of milliseconds a timer
+ * can hold: past 2^31 - 1, Node fires a timer at once, and every case would fail on its deadline.
+ */
 function validateCaseTimeout(caseTimeoutMs: unknown, where: string): number {
-  if (caseTimeoutMs === undefined) return 60_000;
-  if (typeof caseTimeoutMs === "number" && Number.isFinite(caseTimeoutMs) && caseTimeoutMs > 0) return caseTimeoutMs;
-  throw new TypeError(`${where}: initializer.caseTimeoutMs must be a positive number of milliseconds, got ${typeof caseTimeoutMs === "number" ? caseTimeoutMs : typeof caseTimeoutMs}`);
+  return caseTimeoutMs === undefined ? 60_000 : requireTimerMs(caseTimeoutMs, `${where}: initializer.caseTimeoutMs`);
 }
 
 /** Throws a `TypeError` for a `skip` option that is not an array of group names: a typo would silently run the group. */
@@ -169,8 +171,9 @@ function registerSkippedGroup(framework: TestFramework, title: string, group: Co
  */
 export function describeProviderConformance<P extends WorkflowPersistenceProvider>(initializer: ProviderTestInitializer<P>, framework: TestFramework): void {
   validateSkip(initializer.skip);
-  const caseTimeoutMs = validateCaseTimeout(initializer.caseTimeoutMs, "describeProviderConformance(initializer, framework)");
-  const timeout = initializer.hookTimeoutMs ?? 60_000;
+  const where = "describeProviderConformance(initializer, framework)";
+  const caseTimeoutMs = validateCaseTimeout(initializer.caseTimeoutMs, where);
+  const timeout = initializer.hookTimeoutMs === undefined ? 60_000 : requireTimerMs(initializer.hookTimeoutMs, `${where}: initializer.hookTimeoutMs`);
   framework.describe(`${initializer.name} conforms to the workflowforge provider contract`, () => {
     if (initializer.beforeAll) framework.beforeAll(() => initializer.beforeAll?.(), timeout);
     if (initializer.afterAll) framework.afterAll(() => initializer.afterAll?.(), timeout);
@@ -186,8 +189,9 @@ export function describeProviderConformance<P extends WorkflowPersistenceProvide
           const skipped = await runCase(initializer, testCase, caseTimeoutMs);
           if (skipped !== undefined) skipTest(context, skipped);
         }),
-        // Room for the case and its clean-up, each within caseTimeoutMs, so that vitest's or Jest's own limit does not cut in first.
-        2 * caseTimeoutMs + 10_000,
+        // Room for the case and its clean-up, each within caseTimeoutMs, so that vitest's or Jest's own
+        // limit does not cut in first; never past what their timers can hold.
+        Math.min(2 * caseTimeoutMs + 10_000, maxTimerMs),
       );
     }
   });

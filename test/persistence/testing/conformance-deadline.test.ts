@@ -44,12 +44,26 @@ describe("a conformance case whose provider call never settles", () => {
     expect(limits.every((limit) => typeof limit === "number" && limit > 2_000)).toBe(true);
   });
 
-  it("takes caseTimeoutMs only as a positive number of milliseconds", async () => {
-    for (const caseTimeoutMs of [0, -1, Number.NaN, "100"]) {
+  it("registers each case with a limit a timer can hold, and hooks with hookTimeoutMs", () => {
+    const limits: (number | undefined)[] = [];
+    const { framework } = recordingFramework();
+    const it = Object.assign((_title: string, _body: unknown, timeoutMs?: number) => void limits.push(timeoutMs), { skip: () => undefined });
+    const beforeAll = (_body: unknown, timeoutMs?: number) => void limits.push(timeoutMs);
+    describeProviderConformance({ name: "Silent", create: silentProvider, caseTimeoutMs: 2 ** 31 - 1, hookTimeoutMs: 1_234, beforeAll: () => undefined }, { ...framework, it, beforeAll });
+    expect(limits[0]).toBe(1_234);
+    expect(limits.slice(1).every((limit) => limit === 2 ** 31 - 1)).toBe(true);
+    for (const hookTimeoutMs of [0, -1, 2 ** 31, "100"]) {
+      const initializer = { name: "Silent", create: silentProvider, hookTimeoutMs: hookTimeoutMs as number };
+      expect(() => describeProviderConformance(initializer, recordingFramework().framework)).toThrow("describeProviderConformance(initializer, framework): initializer.hookTimeoutMs must be a positive number of milliseconds up to 2147483647");
+    }
+  });
+
+  it("takes caseTimeoutMs only as a positive number of milliseconds a timer can hold", async () => {
+    for (const caseTimeoutMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31, "100"]) {
       const initializer = { name: "Silent", create: silentProvider, caseTimeoutMs: caseTimeoutMs as number };
       expect(() => describeProviderConformance(initializer, recordingFramework().framework)).toThrow(TypeError);
       await expect(runConformanceCase(initializer, caseNamed("tryLoad(key) of an unknown key"))).rejects.toThrow(
-        `runConformanceCase(initializer, testCase): initializer.caseTimeoutMs must be a positive number of milliseconds, got ${typeof caseTimeoutMs === "number" ? caseTimeoutMs : "string"}`,
+        "runConformanceCase(initializer, testCase): initializer.caseTimeoutMs must be a positive number of milliseconds up to 2147483647 (about 24.8 days), got ",
       );
     }
   });
