@@ -17,6 +17,12 @@ export interface ClaimWrites {
   readonly rewrite: (change: (stored: WorkflowExecutionSnapshot) => WorkflowExecutionSnapshot | undefined, mode: WriteMode) => Promise<boolean>;
   readonly location: () => ErrorLocation;
   readonly logger: Logger;
+  /**
+   * Aborted when the coordinator's close deadline passed. Renewals stop then: close() stops waiting
+   * one lease later, and an operation that ignored its abort must not keep the instance claimed
+   * past that, with renewals of a worker that is gone.
+   */
+  readonly deadline?: AbortSignal | undefined;
 }
 
 /**
@@ -29,6 +35,7 @@ export class RunClaim {
   readonly #writes: ClaimWrites;
   readonly #lease: LeaseKeeper;
   readonly #keys: SnapshotKeys;
+  readonly #stopAtDeadline = (): void => void this.#lease.stopRenewing();
 
   private constructor(keys: SnapshotKeys, ttlMs: number, writes: ClaimWrites) {
     this.#writes = writes;
@@ -39,6 +46,8 @@ export class RunClaim {
       expired: () => new SnapshotConflictError({ keys, location: writes.location(), detail: `the lease ran out after ${ttlMs} ms without a save reaching the store` }),
       warn: (error) => writes.logger.warn(`could not renew the lease on ${describeKeys(keys)}`, error),
     });
+    if (writes.deadline?.aborted === true) this.#stopAtDeadline();
+    else writes.deadline?.addEventListener("abort", this.#stopAtDeadline, { once: true });
   }
 
   /** Starts watching the lease; {@link close} when the run settles. */
@@ -48,6 +57,7 @@ export class RunClaim {
 
   /** The run settled: resolves once a renewal in flight has landed, or the lease ran out while it hung. */
   close(): Promise<void> {
+    this.#writes.deadline?.removeEventListener("abort", this.#stopAtDeadline);
     return this.#lease.close();
   }
 

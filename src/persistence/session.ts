@@ -63,7 +63,7 @@ export class PersistenceSession {
         save: () => settled(() => session.#save(session.#state.status, here())),
         rewrite: (change, mode) => session.#store.rewrite(here(), change, mode),
         location: here,
-        logger: session.#foundry.logger,
+        logger: session.#foundry.logger, deadline: options.deadline,
       });
       session.#store.guardWith(session.#claim);
     }

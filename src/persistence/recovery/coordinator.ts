@@ -1,5 +1,5 @@
 import { neverAborted, sharedSignal } from "../../abort.js";
-import { requireDelayMs, requireFunction, requireName, requireOptionalSignal, requireOptionsObject, requireTimerMs, rejectUnknownKeys } from "../../internal/validate.js";
+import { requireDelayMs, requireFunction, requireName, requireOptionsObject, requireTimerMs, rejectUnknownKeys } from "../../internal/validate.js";
 import type { Workflow } from "../../workflow.js";
 import { SnapshotConflictError, type SnapshotCorruptedError } from "../errors.js";
 import { pairKey } from "../keys.js";
@@ -61,7 +61,7 @@ class Coordinator implements RecoveryCoordinator {
   resume(instanceId: string, workflowKey: string, options: RecoveryRunOptions = {}): Promise<RecoveryOutcome> {
     requireName(instanceId, "coordinator.resume(instanceId, workflowKey): instanceId");
     requireName(workflowKey, "coordinator.resume(instanceId, workflowKey): workflowKey");
-    requireOptionalSignal(options.signal, "coordinator.resume(instanceId, workflowKey, options): options.signal");
+    requireRunOptions(options, "coordinator.resume(instanceId, workflowKey, options): options");
     return this.#resumeOnce({ instanceId, workflowKey }, options.signal ?? neverAborted);
   }
 
@@ -158,7 +158,7 @@ class Coordinator implements RecoveryCoordinator {
   }
 
   enqueue(workflow: Workflow<any>, options: EnqueueOptions, runOptions: RecoveryRunOptions = {}): Promise<InstanceRef> {
-    requireOptionalSignal(runOptions.signal, "coordinator.enqueue(workflow, options, runOptions): runOptions.signal");
+    requireRunOptions(runOptions, "coordinator.enqueue(workflow, options, runOptions): runOptions");
     return this.#store(enqueuedSnapshot(workflow, options), runOptions);
   }
 
@@ -196,7 +196,8 @@ class Coordinator implements RecoveryCoordinator {
     const running = Promise.all([...this.#inFlight.values(), ...[...this.#passes].map((pass) => pass.catch(() => undefined)), loop]);
     if (await settlesWithin(running, timeoutMs)) return;
     this.#deadline.abort(new Error(`the recovery coordinator closed: operations still running after ${timeoutMs} ms were aborted`));
-    // An operation that ignores its signal cannot be waited for forever; its lease runs out meanwhile.
+    // An operation that ignores its signal cannot be waited for forever. Its run renews nothing after
+    // the deadline, so its lease has run out by then, and the claim is lost to any save it tries.
     await settlesWithin(running, this.#options.leaseTtlMs);
   }
 

@@ -204,4 +204,17 @@ describe("createRecoveryCoordinator options", () => {
     expect(() => coordinator.resume("", "Orders@1")).toThrow(/instanceId must be a non-empty string/);
     expect(() => coordinator.resume("a", "Orders@1", { signal: "stop" } as never)).toThrow(/options.signal/);
   });
+
+  // A misspelt key would otherwise run without the caller's signal, which could then never stop it.
+  it("rejects run options resumeAll() would reject, in resume() and enqueue() too", () => {
+    const fixture = recoveryFixture();
+    const coordinator = fixture.coordinator();
+    const { signal } = new AbortController();
+    for (const bad of [{ sigal: signal }, null, "signal"]) {
+      expect(() => coordinator.resumeAll(undefined, bad as never)).toThrow(TypeError);
+      expect(() => coordinator.resume("a", "Orders@1", bad as never)).toThrow(/^coordinator\.resume\(instanceId, workflowKey, options\): options/);
+      expect(() => coordinator.enqueue(fixture.workflow, { instanceId: "e1" }, bad as never)).toThrow(/^coordinator\.enqueue\(workflow, options, runOptions\): runOptions/);
+    }
+    expect(() => coordinator.resume("a", "Orders@1", { sigal: signal } as never)).toThrow('unknown option "sigal"');
+  });
 });

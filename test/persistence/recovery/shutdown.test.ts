@@ -45,6 +45,29 @@ describe("coordinator.close(): graceful shutdown", () => {
     expect(await fixture.coordinator({ owner: "worker-2" }).resume(instanceId, workflowKey)).toMatchObject({ status: "resumed" });
   });
 
+  it("once close() resolved, a run that ignores its abort renews nothing: its lease has run out and another worker takes over", async () => {
+    const inside = deferred();
+    const finish = deferred();
+    const fixture = recoveryFixture({ onForge: (index, attempt) => (index === 1 && attempt === 1 ? (inside.resolve(), finish.promise) : undefined) });
+    const { instanceId, workflowKey } = fixture.interrupted();
+    const worker = fixture.coordinator({ leaseTtlMs: 40 });
+    const outcome = worker.resume(instanceId, workflowKey);
+    await inside.promise;
+    await worker.close({ timeoutMs: 10 });
+    const atClose = fixture.stored(instanceId);
+    // Without the fix the keeper renews every 10 ms: five leases later the record would have moved.
+    await sleep(200);
+    expect(fixture.stored(instanceId)?.revision).toBe(atClose?.revision);
+    expect(Date.parse(fixture.stored(instanceId)?.leaseExpiresAt ?? "")).toBeLessThanOrEqual(Date.now());
+    // The operation ends at last: its checkpoint is refused, the claim having run out, and only
+    // then does this process let go (another process could have taken the instance over already).
+    finish.resolve();
+    expect(await outcome).toMatchObject({ status: "skipped", reason: "claimed" });
+    expect(fixture.stored(instanceId)).toMatchObject({ revision: atClose?.revision, nextOperationIndex: 1 });
+    expect(await fixture.coordinator({ owner: "worker-2" }).resume(instanceId, workflowKey)).toMatchObject({ status: "resumed" });
+    expect(runCounts(fixture.log, 3)).toEqual([0, 2, 1]);
+  });
+
   it("lets a checkpoint in flight at the deadline land, then gives the claim back", async () => {
     const saving = deferred();
     const land = deferred();
