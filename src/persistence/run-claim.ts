@@ -3,7 +3,7 @@ import type { ErrorLocation } from "../errors.js";
 import { SnapshotConflictError, describeKeys, type SnapshotKeys } from "./errors.js";
 import { LeaseKeeper } from "./lease.js";
 import type { WorkflowExecutionSnapshot } from "./snapshot.js";
-import { givenBack } from "./snapshot-state.js";
+import { givenBack, handedBack } from "./snapshot-state.js";
 import type { WriteMode } from "./snapshot-store.js";
 
 /** What the claim needs from the session that owns it. */
@@ -139,8 +139,10 @@ export class RunClaim {
     return this.#lease.stopRenewing();
   }
 
-  // Re-saves exactly what the last checkpoint stored with a new lease.
+  // Re-saves what the last checkpoint stored with a new lease. A `waiting` record (a coordinator's
+  // claim by page, adopted without a write) is stored `running`: saved as it was, it would lose the
+  // delivery's due mark, and with its run gone nobody would ever claim it for that event again.
   #renew(held: () => boolean): Promise<boolean> {
-    return this.#writes.rewrite((stored) => (held() ? { ...stored } : undefined), "renewal");
+    return this.#writes.rewrite((stored) => (held() ? (handedBack({ ...stored }) as unknown as WorkflowExecutionSnapshot) : undefined), "renewal");
   }
 }
