@@ -229,8 +229,10 @@ class Coordinator implements RecoveryCoordinator {
     if (stored !== undefined && stored.status !== "completed") {
       throw new SnapshotConflictError({ keys, detail: `the instance already exists with status "${stored.status}"` });
     }
-    // A kept `completed` record is replaced; its revision continues so compare-and-set holds.
-    const snapshot = { ...draft, revision: (stored?.revision ?? 0) + 1 };
+    // A kept `completed` record is replaced; its revision continues so compare-and-set holds, and
+    // its consumed events stay consumed, as when forge() runs it again: its mailbox is still there.
+    const consumed = stored?.consumedEvents === undefined ? {} : { consumedEvents: [...stored.consumedEvents] };
+    const snapshot = { ...draft, ...consumed, revision: (stored?.revision ?? 0) + 1 };
     await callProvider({ call: "save", keys }, () => this.#options.provider.save(snapshot, runOptions.signal));
     return { instanceId: keys.foundryExecutionId, workflowKey: keys.workflowId };
   }
