@@ -69,10 +69,14 @@ export class DurableWaits implements WaitHost {
 
   // The wake time (epoch ms) of the wait at `next`: stored when a run reached it before, else fixed now.
   // Stored fields are reused only when they are this wait's: a wait changed in place keeps the
-  // fingerprint (operation names), and a sleep must not inherit an old event wait's (no wake time).
+  // fingerprint (operation names), and a sleep must not inherit an old event wait's (no wake time),
+  // nor an event wait that gained or lost its timeout the old one's wake time or lack of it.
   #fix(spec: WaitSpec): number | undefined {
     const state = this.#state;
-    const stored = spec.kind === "event" ? state.waitingFor === spec.event : state.waitingFor === undefined && state.wakeAt !== undefined;
+    const stored =
+      spec.kind === "event"
+        ? state.waitingFor === spec.event && (state.wakeAt === undefined) === (spec.timeoutMs === undefined)
+        : state.waitingFor === undefined && state.wakeAt !== undefined;
     if (stored) return state.wakeAt === undefined ? undefined : Date.parse(state.wakeAt);
     const now = this.#settings.clock.now();
     const wakeMs = spec.kind === "sleep" ? now + spec.ms : spec.kind === "until" ? spec.at : spec.timeoutMs === undefined ? undefined : now + spec.timeoutMs;
