@@ -80,8 +80,13 @@ class Coordinator implements RecoveryCoordinator {
     const signal = options.signal ?? neverAborted;
     const outcomes: RecoveryOutcome[] = [];
     if (this.#closing.signal.aborted) return reportOf(outcomes);
-    // One unreadable record must not hold up the others: it is reported, and left where it is.
+    // One unreadable record must not hold up the others: it is reported, once a pass (each page's
+    // claim may meet it again), and left where it is.
+    const unreadable = new Set<string>();
     const onUnreadable = (error: SnapshotCorruptedError): void => {
+      const key = pairKey(error.keys);
+      if (unreadable.has(key)) return;
+      unreadable.add(key);
       outcomes.push(this.#options.report({ instanceId: error.keys.foundryExecutionId, workflowKey: error.keys.workflowId, status: "failed", error, attempts: 0, deadLettered: false }));
     };
     // Claims are by lease, not by age: a filter on updatedBefore lists.

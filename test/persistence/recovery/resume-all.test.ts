@@ -1,6 +1,6 @@
 import Database from "better-sqlite3";
 import { describe, it, expect } from "vitest";
-import { PersistenceError, SnapshotCorruptedError, type RecoveryOutcome } from "../../../src/persistence/index.js";
+import { defaultSnapshotCodec, MemoryPersistenceProvider, PersistenceError, SnapshotCorruptedError, type RecoveryOutcome, type SnapshotKeys, type WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
 import { unreadableCodec } from "../../support/custom-codec.js";
 import { deferred, settle, sleep } from "../../support/promises.js";
@@ -51,6 +51,21 @@ describe("coordinator.resumeAll", () => {
     expect(report.failed).toEqual([{ instanceId: broken!.foundryExecutionId, workflowKey: broken!.workflowId, status: "failed", error: expect.any(SnapshotCorruptedError), attempts: 0, deadLettered: false }]);
     expect(database.prepare("SELECT instance_id FROM workflowforge_snapshots").pluck().all()).toEqual([broken!.foundryExecutionId]);
     database.close();
+  });
+
+  it("reports a record it cannot read once a pass, though each page's claim meets it again", async () => {
+    const fixture = recoveryFixture();
+    const refs = [fixture.interrupted(), fixture.interrupted(), fixture.interrupted()];
+    const broken = refs[1]!.instanceId;
+    // The memory provider reads every record again for each page: one page per instance here.
+    const codec = { encode: (snapshot: WorkflowExecutionSnapshot) => defaultSnapshotCodec.encode(snapshot), decode: (text: string, keys: SnapshotKeys) => (keys.foundryExecutionId === broken ? unreadableCodec.decode(text, keys) : defaultSnapshotCodec.decode(text, keys)) };
+    const provider = new MemoryPersistenceProvider({ codec });
+    for (const { instanceId } of refs) provider.save(fixture.stored(instanceId)!);
+    const observed: RecoveryOutcome[] = [];
+    const report = await fixture.coordinator({ provider, concurrency: 1, onOutcome: (outcome) => observed.push(outcome) }).resumeAll();
+    expect(report.resumed).toHaveLength(2);
+    expect(report.failed.map((outcome) => outcome.instanceId)).toEqual([broken]);
+    expect(observed.filter((outcome) => outcome.status === "failed")).toHaveLength(1);
   });
 
   it("narrows the instances with the filter", async () => {
