@@ -150,11 +150,14 @@ export class SetupOnce<T> {
 
 const eventFields = ["foundryExecutionId", "workflowId", "name", "eventId", "sentAt"] as const;
 
-/** Throws a TypeError naming `where` and the field unless `event` has the string fields of a delivered event. */
+/** Throws a TypeError naming `where` and the field unless `event` has the string fields of a delivered event, `sentAt` a time. */
 export function requireEvent(event: unknown, where: string): asserts event is DeliveredEvent {
   if (typeof event !== "object" || event === null) throw new TypeError(`${where}: event must be an object, got ${describeValue(event)}`);
   for (const field of eventFields) {
     const value = (event as Record<string, unknown>)[field];
     if (typeof value !== "string") throw new TypeError(`${where}: event.${field} must be a string, got ${describeValue(value)}`);
   }
+  // A wait past its timeout receives only events sent in time: an instant that does not parse
+  // would never be, and the event would sit unread in the mailbox for good.
+  if (Number.isNaN(Date.parse((event as DeliveredEvent).sentAt))) throw new TypeError(`${where}: event.sentAt must be an ISO 8601 time, got ${describeValue((event as DeliveredEvent).sentAt)}`);
 }

@@ -34,6 +34,7 @@ describe.each(providers)("%s deliver()", (_name, create) => {
     await expect(deliver({ ...event, eventId: 42 })).rejects.toThrow(/event\.eventId must be a string, got 42/);
     await expect(deliver({ ...event, eventId: 42 })).rejects.toBeInstanceOf(TypeError);
     await expect(deliver({ ...event, name: undefined })).rejects.toThrow(/event\.name must be a string/);
+    await expect(deliver({ ...event, sentAt: "yesterday" })).rejects.toThrow(/event\.sentAt must be an ISO 8601 time, got "yesterday"/);
     await expect(deliver({})).rejects.toBeInstanceOf(TypeError);
     await expect(deliver(null)).rejects.toBeInstanceOf(TypeError);
     expect(await provider.receive?.(keys, event.name)).toEqual([]);
