@@ -97,7 +97,8 @@ export const unfinishedStatuses: readonly SnapshotStatus[] = ["running", "failed
 
 /**
  * True when `claim(request)` may claim `snapshot` now: unfinished (and of a status the filter
- * names), matching the rest of the filter, under no live lease of any owner, not a dead letter, and,
+ * names), matching the rest of the filter, under no live lease of any owner, not a dead letter (a
+ * `failed` or `compensating` record at `maxAttempts` with no lease), and,
  * when waiting, due: its `wakeAt` is not after `request.now`, or a delivery marked it (`markedDue`).
  * The single definition for providers that decide in memory; SQL and scripts state the same.
  */
@@ -106,7 +107,10 @@ export function isClaimable(snapshot: WorkflowExecutionSnapshot, request: ClaimR
   if (!unfinishedStatuses.includes(status) || !matchesFilter(snapshot, { status: unfinishedStatuses, ...request.filter })) return false;
   if (leaseExpiresAt !== undefined && Date.parse(leaseExpiresAt) > Date.parse(request.now)) return false;
   if (status === "waiting") return markedDue || (snapshot.wakeAt !== undefined && Date.parse(snapshot.wakeAt) <= Date.parse(request.now));
-  return !(status !== "running" && (attempts ?? 0) >= request.maxAttempts);
+  // A dead letter as a coordinator writes it has no lease. One still carrying its (expired) lease
+  // is one whose last claimant died, past its last attempt, before writing it: it is claimed, so
+  // that a coordinator writes it and reports it, rather than leaving it as the dead worker left it.
+  return !(status !== "running" && (attempts ?? 0) >= request.maxAttempts && leaseExpiresAt === undefined);
 }
 
 /** The record `claim(request)` stores for `snapshot`: for providers that rewrite the whole record. */

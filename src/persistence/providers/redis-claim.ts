@@ -16,7 +16,8 @@ import { statusFilter, textOf } from "./redis-layout.js";
 // scored again and left; a waiting one that is not due (no delivery marked it, its wake time is
 // still ahead) is scored by its wake time, or leaves the set when it has none, so it is out of the
 // window either way; a vanished or finished one leaves the set. A dead letter (failed or
-// compensating with maxAttempts attempts) moves to the dead letters' set, scored by its attempts:
+// compensating with maxAttempts attempts and no lease; one with a lease is claimed, as its last
+// claimant died before writing it as one) moves to the dead letters' set, scored by its attempts:
 // a claim allowing more attempts takes it back first, and a save of it (a retry, a cancel, a run)
 // puts it back. A record no save wrote (not a hash, no data, no status or a revision that is not a
 // number) leaves the set and is returned as { member, 0, reason, ... } to be reported, never claimed.
@@ -58,7 +59,7 @@ while claimed < limit and scanned < 10000 do
         for _, v in ipairs({ m, 0, junk, false, false, false, false, false, false }) do out[#out + 1] = v end
       elseif not f[1] or f[2] == 'completed' or f[2] == 'cancelled' then
         redis.call('ZREM', KEYS[1], m)
-      elseif (f[2] == 'failed' or f[2] == 'compensating') and attempts >= tonumber(ARGV[4]) then
+      elseif (f[2] == 'failed' or f[2] == 'compensating') and attempts >= tonumber(ARGV[4]) and lease == 0 then
         redis.call('ZREM', KEYS[1], m)
         redis.call('ZADD', KEYS[2], attempts, m)
       elseif lease > now then

@@ -111,7 +111,7 @@ export function claimableClauses(dialect: SqlDialect, request: ClaimRequest, val
   const arms: string[] = [];
   if (active.length > 0) {
     const dead = active.filter((candidate) => candidate !== "running");
-    const notDead = dead.length === 0 ? "" : ` AND NOT (status IN (${literals(dead)}) AND COALESCE(attempts, 0) >= ${params.maxAttempts()})`;
+    const notDead = dead.length === 0 ? "" : ` AND NOT (status IN (${literals(dead)}) AND COALESCE(attempts, 0) >= ${params.maxAttempts()} AND lease_expires_at IS NULL)`;
     arms.push(`(status IN (${literals(active)})${notDead})`);
   }
   if (wanted.includes("waiting")) arms.push(`(status = 'waiting' AND wake_ms <= ${params.nowMs()})`);

@@ -139,7 +139,9 @@ function settledOutcome(
   if (isClaimedByOther(snapshot, options.persistence.owner)) return { ...ref, status: "skipped", reason: "claimed", detail: describeClaim(snapshot) };
   // Runs of this process share its owner: another coordinator here may be running the instance.
   if (!holdsIt && isHeldHere(keysOf(ref))) return { ...ref, status: "skipped", reason: "claimed", detail: "another run in this process is running it" };
-  if (lastError === undefined && isDeadLetter(snapshot, options.retry.attempts)) {
+  // Written as a dead letter already (no lease). One still leased is one whose last claimant died
+  // before writing it: it is written and reported below, as one that fails its last attempt here is.
+  if (lastError === undefined && isDeadLetter(snapshot, options.retry.attempts) && snapshot.leaseExpiresAt === undefined) {
     return { ...ref, status: "skipped", reason: "dead-letter", detail: `gave up after ${attempts} attempts` };
   }
   return undefined;

@@ -33,7 +33,7 @@ const ids = (snapshots: readonly WorkflowExecutionSnapshot[]): string[] => snaps
 const claim = (provider: WorkflowPersistenceProvider, claimRequest: ClaimRequest) => provider.claim!(claimRequest);
 
 export const claimCases: ConformanceCase[] = [
-  claimCase("claim() takes unfinished records under no live lease that are not dead letters, each as the claimant's next revision", async (provider, workflowName) => {
+  claimCase("claim() takes unfinished records under no live lease that are not dead letters (at the limit with no lease), each as the claimant's next revision", async (provider, workflowName) => {
     assert.equal(typeof provider.claim, "function", "a provider declaring claim implements claim()");
     const expired = new Date(Date.now() - 1_000).toISOString();
     const live = new Date(Date.now() + 60_000).toISOString();
@@ -41,6 +41,8 @@ export const claimCases: ConformanceCase[] = [
       fullSnapshot({ workflowName, status: "running", leaseExpiresAt: expired, attempts: 0 }),
       fullSnapshot({ workflowName, status: "failed", leaseExpiresAt: expired, attempts: 2 }),
       unleased({ workflowName, status: "compensating", attempts: 1 }),
+      // At the limit, but with the lease of a claimant that died before writing it as a dead letter.
+      fullSnapshot({ workflowName, status: "compensating", leaseExpiresAt: expired, attempts: 3 }),
     ];
     const left = [
       fullSnapshot({ workflowName, status: "running", leaseExpiresAt: live }),

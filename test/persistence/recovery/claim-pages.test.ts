@@ -33,7 +33,7 @@ describe("resumeAll with a provider that claims in pages", () => {
     const free = fixture.interrupted({ status: "failed", attempts: 2, error });
     const left = [
       fixture.interrupted({ owner: "worker-2", leaseExpiresAt: new Date(Date.now() + 60_000).toISOString() }),
-      fixture.interrupted({ status: "failed", attempts: 3, error }),
+      fixture.interrupted({ status: "failed", attempts: 3, error, leaseExpiresAt: undefined }),
       fixture.interrupted({ status: "completed", nextOperationIndex: 3 }),
     ];
     const report = await fixture.coordinator().resumeAll();

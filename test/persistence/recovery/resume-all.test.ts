@@ -15,7 +15,8 @@ describe("coordinator.resumeAll", () => {
     const resumable = [fixture.interrupted(), fixture.interrupted({ status: "failed", attempts: 1, error })];
     const unknown = fixture.interrupted({ workflowName: "Refunds" });
     const claimed = fixture.interrupted({ owner: "worker-2", leaseExpiresAt: live() });
-    const dead = fixture.interrupted({ status: "failed", attempts: 3, error });
+    // A dead letter as a coordinator writes it: no lease.
+    const dead = fixture.interrupted({ status: "failed", attempts: 3, error, leaseExpiresAt: undefined });
     const completed = fixture.interrupted({ status: "completed", nextOperationIndex: 3 });
 
     const report = await fixture.coordinator().resumeAll();

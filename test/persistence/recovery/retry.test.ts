@@ -69,7 +69,8 @@ describe("retry", () => {
   it("never retries a dead letter again", async () => {
     const fixture = recoveryFixture();
     const error = { name: "Error", message: "boom", operationIndex: 1, operationName: "op-1" };
-    const { instanceId, workflowKey } = fixture.interrupted({ status: "failed", attempts: 3, error });
+    // As a coordinator writes it: no lease (one with a lease is written so first).
+    const { instanceId, workflowKey } = fixture.interrupted({ status: "failed", attempts: 3, error, leaseExpiresAt: undefined });
     const outcome = await fixture.coordinator({ retry: { attempts: 3 } }).resume(instanceId, workflowKey);
     expect(outcome).toMatchObject({ status: "skipped", reason: "dead-letter" });
     expect(runCounts(fixture.log, 3)).toEqual([0, 0, 0]);
@@ -256,7 +257,7 @@ describe("dead letters of a compensation", () => {
   it("keep status compensating, so a later resume finishes undoing instead of running forward", async () => {
     const fixture = recoveryFixture({ restore: () => true });
     const error = { name: "Error", message: "card declined", operationIndex: 2, operationName: "op-2" };
-    const { instanceId, workflowKey } = fixture.interrupted({ status: "compensating", nextOperationIndex: 2, outputs: { 0: "a", 1: "b" }, error, attempts: 3 });
+    const { instanceId, workflowKey } = fixture.interrupted({ status: "compensating", nextOperationIndex: 2, outputs: { 0: "a", 1: "b" }, error, attempts: 3, leaseExpiresAt: undefined });
     const outcome = await fixture.coordinator({ retry: { attempts: 3 } }).resume(instanceId, workflowKey);
     expect(outcome).toMatchObject({ status: "skipped", reason: "dead-letter" });
     expect(fixture.stored(instanceId)).toMatchObject({ status: "compensating", nextOperationIndex: 2, error });
