@@ -6,6 +6,8 @@ import { storedKey } from "./stored-keys.js";
 
 /** A row list() and claim() read: beside the data, the columns a claim writes without rewriting it. */
 export interface SqliteRow {
+  /** Returned by claim(), which leaves out the rows it could not read when it claims again. */
+  readonly rowid?: unknown;
   readonly instance_id: unknown;
   readonly workflow_id: unknown;
   readonly data: unknown;
@@ -31,6 +33,8 @@ export interface SqliteStatementTexts extends SqlStatementTexts {
   readonly receive: string;
   /** An instance's events, for a delete that found no row (the trigger removes them with a row). */
   readonly removeEvents: string;
+  /** As in SqlStatementTexts, passing over the rows of `excluded` (rowids). */
+  claim(request: ClaimRequest, excluded?: readonly number[]): SqlQuery | undefined;
 }
 
 /**
@@ -79,7 +83,7 @@ const dialect: SqlDialect = {
 //
 // SQLite's planner reads an OR of the two kinds through the status index, which walks every waiting
 // row; so the waiting rows are found by their own subquery, made to use the due index.
-function claimStatement(table: string, tableName: string, request: ClaimRequest): SqlQuery | undefined {
+function claimStatement(table: string, tableName: string, request: ClaimRequest, excluded: readonly number[]): SqlQuery | undefined {
   const { owner, leaseExpiresAt, now, maxAttempts, limit } = request;
   const values: unknown[] = [owner, canonicalTime(leaseExpiresAt), canonicalTime(now)];
   const param = (value: unknown): string => dialect.param(values, value);
@@ -92,10 +96,11 @@ function claimStatement(table: string, tableName: string, request: ClaimRequest)
     return clauses === undefined ? [] : [`SELECT rowid FROM ${source} WHERE ${clauses.join(" AND ")}`];
   });
   if (selects.length === 0) return undefined;
+  const passedOver = excluded.length === 0 ? "" : ` WHERE rowid NOT IN (${excluded.map((rowid) => param(rowid)).join(", ")})`;
   values.push(limit);
   const text =
     `UPDATE ${table} SET revision = revision + 1, owner = ?, lease_expires_at = ?, updated_at = ?, attempts = COALESCE(attempts, 0) + 1 ` +
-    `WHERE rowid IN (SELECT rowid FROM (${selects.join(" UNION ALL ")}) LIMIT ?) RETURNING instance_id, workflow_id, data, revision`;
+    `WHERE rowid IN (SELECT rowid FROM (${selects.join(" UNION ALL ")})${passedOver} LIMIT ?) RETURNING rowid, instance_id, workflow_id, data, revision`;
   return { text, values };
 }
 
@@ -165,6 +170,6 @@ export function sqliteStatements(tableName: string): SqliteStatementTexts {
     receive: `SELECT event_id, payload, sent_at FROM ${mailbox} ${byKeys} AND name = ? ORDER BY seq`,
     removeEvents: `DELETE FROM ${mailbox} ${byKeys}`,
     list: (filter) => listQuery(dialect, table, `instance_id, workflow_id, data, ${claimColumns}`, filter),
-    claim: (request) => claimStatement(table, tableName, request),
+    claim: (request, excluded = []) => claimStatement(table, tableName, request, excluded),
   };
 }

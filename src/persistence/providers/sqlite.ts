@@ -12,9 +12,10 @@ export type { SqliteDatabase, SqlitePersistenceProviderOptions, SqliteStatement 
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
 import { canonicalTime, columnValue, sqliteStatements, type SqliteRow, type SqliteStatementTexts } from "./sqlite-sql.js";
 import { keyOfStored, keysOfColumns, storedKey } from "./stored-keys.js";
-import { anyInstance, listKeys } from "../keys.js";
+import { listKeys } from "../keys.js";
 import type { DeliveredEvent } from "../mailbox.js";
-import { deliverEvent, inSavepoint, prepareMailbox, receiveEvents, type MailboxStatements } from "./sqlite-mailbox.js";
+import { claimRows } from "./sqlite-claim.js";
+import { deliverEvent, prepareMailbox, receiveEvents, type MailboxStatements } from "./sqlite-mailbox.js";
 import { wakeMsOf } from "./sql-query.js";
 import { storedAlready } from "../provider-call.js";
 
@@ -143,18 +144,22 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
    * Claims up to `request.limit` claimable rows in one statement (`UPDATE ... RETURNING`, under the
    * database's write lock). The claim writes the row's revision, owner, lease, attempts and
    * updated_at columns and leaves its data as it was; reads put those over the data until the next save.
-   * A row that cannot be read (without `onUnreadable`, or failing otherwise) undoes the whole claim.
+   * A row that cannot be read undoes the whole claim: without `onUnreadable` the claim rejects,
+   * with it the claim is made again without that row, which stays as it was.
    */
   claim(request: ClaimRequest, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]> {
     return settle(signal, () => {
-      const read = listedReader(undefined, options, "SqlitePersistenceProvider");
-      const query = this.#sql.claim(request);
-      if (query === undefined) return [];
+      const reader = listedReader(undefined, options, "SqlitePersistenceProvider");
       const claim = { owner: request.owner, lease_expires_at: request.leaseExpiresAt, updated_at: request.now };
-      const update = (): SqliteRow[] => this.#database.prepare(query.text).all(...query.values) as SqliteRow[];
-      const decode = (rows: SqliteRow[]) => rows.flatMap((row) => read(() => this.#read({ ...row, ...claim }, keysOfColumns(row.instance_id, row.workflow_id, keyOfStored))) ?? []);
-      // The update commits only once every row it returned was read: a claim that rejects leases nothing.
-      return inSavepoint((call, keys, body) => this.#guard(call, keys, body), "claim", anyInstance, update, decode);
+      return claimRows(
+        {
+          guard: (call, keys, body) => this.#guard(call, keys, body),
+          statement: (excluded) => this.#sql.claim(request, excluded),
+          run: (query) => this.#database.prepare(query.text).all(...query.values) as SqliteRow[],
+          read: (row) => this.#read({ ...row, ...claim }, keysOfColumns(row.instance_id, row.workflow_id, keyOfStored)),
+        },
+        reader,
+      );
     });
   }
 

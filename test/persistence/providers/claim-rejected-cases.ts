@@ -63,3 +63,32 @@ export function describeRejectedClaim(create: (codec: SnapshotCodec) => Claiming
     expect(next.map((snapshot) => [snapshot.revision, snapshot.owner, snapshot.attempts])).toEqual(Array(3).fill([2, "next", 3]));
   });
 }
+
+/**
+ * Registers the case of a claim that meets a record it cannot read, with `onUnreadable`: the record
+ * is reported once a call and left as it was (no lease, no attempt), and the page is filled with
+ * others, whether or not the store reaches the unreadable record first.
+ */
+export function describeUnreadableLeftAlone(create: (codec: SnapshotCodec) => Claiming | Promise<Claiming>): void {
+  it("claim() with onUnreadable reports a record it cannot read once, leaves it as it was, and fills the page with others", async () => {
+    const broken = new Set<string>();
+    const provider = await create(failingFor(broken, () => new SyntaxError("bad text")));
+    const unreadable = fullSnapshot({ status: "running" });
+    const readable = [fullSnapshot({ status: "running" }), fullSnapshot({ status: "failed" })];
+    for (const snapshot of [unreadable, ...readable]) await provider.save(snapshot);
+    broken.add(id(unreadable));
+    const reported: SnapshotKeys[] = [];
+    const onUnreadable = (error: SnapshotCorruptedError): void => void reported.push(error.keys);
+
+    const first = await provider.claim({ ...request, limit: 1 }, undefined, { onUnreadable });
+    const second = await provider.claim(request, undefined, { onUnreadable });
+
+    expect([...first, ...second].map(id).sort()).toEqual(readable.map(id).sort());
+    // Reported by each call that met it (the stores' orders differ), once a call.
+    expect(reported.length).toBeGreaterThanOrEqual(1);
+    expect(reported.map(id)).toEqual(Array(reported.length).fill(id(unreadable)));
+    expect(reported.length).toBeLessThanOrEqual(2);
+    broken.clear();
+    expect(await provider.tryLoad(unreadable.foundryExecutionId, unreadable.workflowId)).toEqual(unreadable);
+  });
+}

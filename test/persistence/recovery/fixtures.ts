@@ -17,8 +17,12 @@ export interface RecoveryFixture {
   readonly provider: MemoryPersistenceProvider;
   readonly workflow: Workflow;
   readonly log: OperationLog;
-  /** Stores an interrupted instance: operation 0 done, its worker's lease expired a second ago. */
-  interrupted(overrides?: Partial<WorkflowExecutionSnapshot>): { instanceId: string; workflowKey: string };
+  /**
+   * Stores an interrupted instance: operation 0 done, its worker's lease expired a second ago. An
+   * override of `undefined` leaves the field out (`leaseExpiresAt: undefined`: a dead letter as a
+   * coordinator writes it, with no lease).
+   */
+  interrupted(overrides?: { readonly [K in keyof WorkflowExecutionSnapshot]?: WorkflowExecutionSnapshot[K] | undefined }): { instanceId: string; workflowKey: string };
   stored(instanceId: string): WorkflowExecutionSnapshot | undefined;
   /** A coordinator owned by "worker-1" that knows the workflow by name, with quick retries. */
   coordinator(options?: Partial<RecoveryCoordinatorOptions>): RecoveryCoordinator;
@@ -50,7 +54,7 @@ export function recoveryFixture(counted: CountedOptions & { readonly listOnly?: 
     interrupted(overrides = {}) {
       const instanceId = `order-${randomUUID()}`;
       const now = new Date().toISOString();
-      provider.save({
+      const record: Record<string, unknown> = {
         formatVersion: 1,
         foundryExecutionId: instanceId,
         workflowId: workflow.id,
@@ -68,7 +72,9 @@ export function recoveryFixture(counted: CountedOptions & { readonly listOnly?: 
         createdAt: now,
         updatedAt: now,
         ...overrides,
-      });
+      };
+      for (const [field, value] of Object.entries(record)) if (value === undefined) delete record[field];
+      provider.save(record as unknown as WorkflowExecutionSnapshot);
       return { instanceId, workflowKey: workflow.id };
     },
     stored: (instanceId) => provider.tryLoad(instanceId, workflow.id),
