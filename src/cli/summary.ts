@@ -57,12 +57,25 @@ export function summarize(snapshot: WorkflowExecutionSnapshot, now: number): Sna
   };
 }
 
-/** Oldest first, then by keys, so that the output is the same on every run and every store. */
-export function byUpdatedAt(a: WorkflowExecutionSnapshot, b: WorkflowExecutionSnapshot): number {
-  const at = Date.parse(a.updatedAt) - Date.parse(b.updatedAt);
-  if (at !== 0 && !Number.isNaN(at)) return at;
+/** What {@link byUpdatedAt} orders by. */
+export type Ordered = Pick<WorkflowExecutionSnapshot, "updatedAt" | "foundryExecutionId" | "workflowId">;
+
+/**
+ * Oldest first, then by keys, so that the output is the same on every run and every store. An
+ * updatedAt that is not a date (a snapshot only needs a string there) counts as older than any
+ * date: one fixed place keeps the order transitive, where falling back to the keys for such a
+ * pair alone would make the result depend on the order the store listed them in.
+ */
+export function byUpdatedAt(a: Ordered, b: Ordered): number {
+  const [at, bt] = [timeOf(a.updatedAt), timeOf(b.updatedAt)];
+  if (at !== bt) return at < bt ? -1 : 1;
   return byCodeUnits(a.foundryExecutionId, b.foundryExecutionId) || byCodeUnits(a.workflowId, b.workflowId);
 }
+
+const timeOf = (iso: string): number => {
+  const time = Date.parse(iso);
+  return Number.isNaN(time) ? -Infinity : time;
+};
 
 /**
  * Strings in UTF-16 code-unit order. Not localeCompare: its order follows the machine's locale

@@ -20,6 +20,13 @@ describe("byUpdatedAt", () => {
     expect(instances([decomposed, composed])).toEqual([decomposed, composed]);
   });
 
+  it("is one order whatever order the snapshots come in, when an updatedAt is not a date: those first, by keys", () => {
+    const saved = (id: string, updatedAt: string) => fullSnapshot({ foundryExecutionId: id, workflowId: "billing-v1", updatedAt });
+    const [a, b, c, d] = [saved("z", "2026-03-01T00:00:01.000Z"), saved("m", "not a date"), saved("a", "2026-03-01T00:00:02.000Z"), saved("b", "")];
+    const orders = [[a, b, c, d], [b, c, a, d], [c, a, d, b], [d, c, b, a], [c, b, a, d]].map((list) => list.sort(byUpdatedAt).map((snapshot) => snapshot.foundryExecutionId));
+    expect(orders).toEqual(Array.from({ length: 5 }, () => ["b", "m", "z", "a"]));
+  });
+
   it("orders by workflow key when the instance is the same", () => {
     const pair = (workflowId: string) => fullSnapshot({ foundryExecutionId: "order-1", workflowId, updatedAt: at });
     expect([pair("ä-v1"), pair("b-v1")].sort(byUpdatedAt).map((snapshot) => snapshot.workflowId)).toEqual(["b-v1", "ä-v1"]);
