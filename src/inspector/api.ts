@@ -10,6 +10,7 @@ import { isWorkflowForgeError } from "../errors.js";
 import type { SnapshotKeys } from "../persistence/errors.js";
 import { isSnapshotStatus, type SnapshotStatus } from "../persistence/snapshot.js";
 import { HttpError, requireNonBlank, requireString } from "./http.js";
+import { pageOf, parseCursor, type PageStart } from "./paging.js";
 import { retryDeadLetter } from "./retry.js";
 import { detailOf, groupDeadLetters, listStatuses, matchesSearch, matchesStatus, rowOf, type InstanceDetail, type InstanceRow, type ListStatus } from "./views.js";
 
@@ -60,16 +61,27 @@ function count(text: string | null, name: string, fallback: number, max: number)
   return Number(text);
 }
 
-/** `GET /api/instances?status=failed,stale&q=text&offset=0&limit=100`. */
+/**
+ * `GET /api/instances?status=failed,stale&q=text&limit=100&after=<next of the previous page>`, or
+ * `&offset=100` for a position (which shifts as records are saved between two requests).
+ */
 export async function listInstances(api: ApiContext, query: URLSearchParams): Promise<unknown> {
   const now = Date.now();
   const statuses = parseStatuses(query.get("status"));
   const needle = requireString(query.get("q") ?? "", "q").trim();
-  const offset = count(query.get("offset"), "offset", 0, Number.MAX_SAFE_INTEGER);
+  const start = pageStart(query);
   const limit = count(query.get("limit"), "limit", 100, maxLimit);
   const { rows, unreadable } = await allRows(api, now, statuses);
   const matched = rows.filter((row) => (statuses === undefined || statuses.some((status) => matchesStatus(row, status))) && matchesSearch(row, needle));
-  return { store: api.store.label, now: new Date(now).toISOString(), allowActions: api.allowActions, total: matched.length, offset, items: matched.slice(offset, offset + limit), unreadable };
+  return { store: api.store.label, now: new Date(now).toISOString(), allowActions: api.allowActions, total: matched.length, ...pageOf(matched, start, limit), unreadable };
+}
+
+function pageStart(query: URLSearchParams): PageStart {
+  const after = query.get("after");
+  const offset = count(query.get("offset"), "offset", 0, Number.MAX_SAFE_INTEGER);
+  if (after === null || after === "") return { offset };
+  if (query.has("offset")) throw new HttpError(400, "give after (a cursor) or offset, not both");
+  return { after: parseCursor(requireString(after, "after")) };
 }
 
 /** `GET /api/dead-letters`: grouped by workflow and error. */
@@ -105,7 +117,7 @@ function keysOfQuery(query: URLSearchParams): SnapshotKeys {
 /** `GET /api/instance?keys=<JSON of [instance, workflowKey]>`, or `?instance=..&workflowKey=..`. */
 export async function showInstance(api: ApiContext, query: URLSearchParams): Promise<InstanceDetail & { allowActions: boolean; mailbox: boolean }> {
   const keys = keysOfQuery(query);
-  const snapshot = await api.store.provider.tryLoad(keys.foundryExecutionId, keys.workflowId);
+  const snapshot = await asHttp(() => api.store.provider.tryLoad(keys.foundryExecutionId, keys.workflowId));
   if (snapshot === undefined) throw new HttpError(404, "no snapshot is stored under these keys");
   return { ...detailOf(snapshot, Date.now(), api.maxAttempts), allowActions: api.allowActions, mailbox: api.store.instances.mailbox };
 }
@@ -148,11 +160,16 @@ export function signalAction(api: ApiContext, body: Record<string, unknown>): Pr
   return jsonOf(api, (context) => signalCommand(context, keys, event));
 }
 
-// The CLI's refusals keep their meaning: not found is 404, a claimed or changed record 409.
+// The CLI's refusals keep their meaning: not found is 404, a claimed or changed record 409. So
+// is a record that cannot be read: the store answered, about that record (502 is for a store that
+// fails), whichever call found it; the CLI's delete wraps it in a refusal naming --force, which
+// the page has not.
 async function asHttp<T>(action: () => Promise<T>): Promise<T> {
   try {
     return await action();
   } catch (error) {
+    const unreadable = corruptedIn(error);
+    if (unreadable !== undefined) throw new HttpError(409, unreadable.message);
     if (error instanceof CliError && error.code === "NOT_FOUND") throw new HttpError(404, error.message);
     if (error instanceof CliError && error.code === "REFUSED") throw new HttpError(409, error.message);
     if (isWorkflowForgeError(error) && error.code === "SNAPSHOT_CONFLICT") throw new HttpError(409, `the record changed meanwhile; reload and try again (${error.message})`);
@@ -160,4 +177,11 @@ async function asHttp<T>(action: () => Promise<T>): Promise<T> {
     if (isWorkflowForgeError(error) && error.code === "SNAPSHOT_SERIALIZATION") throw new HttpError(400, error.message);
     throw error;
   }
+}
+
+function corruptedIn(error: unknown): Error | undefined {
+  const corrupted = (candidate: unknown): candidate is Error => isWorkflowForgeError(candidate) && candidate.code === "SNAPSHOT_CORRUPTED";
+  if (corrupted(error)) return error;
+  if (error instanceof CliError && corrupted(error.cause)) return error.cause;
+  return undefined;
 }

@@ -69,10 +69,11 @@ function node(value: unknown, depth: number, seen: Set<object>): ValueNode {
 /** The first 20,000 characters of `text`, as the page shows any string. */
 export const cut = (text: string): string => text.slice(0, maxString);
 
-// A key is shown as text, so a cut one says so in the text.
-const keyName = (key: string): string => (key.length <= maxString ? key : `${cut(key)}… (${key.length} characters)`);
+/** A key (or an id) as the page shows it: text, so a cut one says so in the text. */
+export const keyName = (key: string): string => (key.length <= maxString ? key : `${cut(key)}… (${key.length} characters)`);
 
-const first = <T>(items: Iterable<T>): T[] => {
+/** The first 200 of `items`, as every collection the page receives is cut. */
+export const first = <T>(items: Iterable<T>): T[] => {
   const result: T[] = [];
   for (const item of items) {
     if (result.length === maxItems) break;
@@ -80,6 +81,14 @@ const first = <T>(items: Iterable<T>): T[] => {
   }
   return result;
 };
+
+/**
+ * The first 200 entries of a record, keys as {@link keyName}, values as {@link describeValue}: a
+ * record's top level, bounded as a nested object is.
+ */
+export function describeEntries(record: Readonly<Record<string, unknown>>): [string, ValueNode][] {
+  return Object.keys(record).slice(0, maxItems).map((key) => [keyName(key), describeValue(record[key])]);
+}
 
 function objectNode(value: object, depth: number, seen: Set<object>): ValueNode {
   const child = (inner: unknown): ValueNode => node(inner, depth, seen);

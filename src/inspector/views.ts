@@ -6,7 +6,7 @@ import { stateOf } from "../cli/stale.js";
 import { isDeadLetter } from "../persistence/recovery/dead-letter.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
 import { timelineOf, type TimelineStep } from "./timeline.js";
-import { cut, describeValue, type ValueNode } from "./value.js";
+import { cut, describeEntries, describeValue, first, keyName, type ValueNode } from "./value.js";
 
 /** `live` (a lease ahead), `expired` (behind, on a record nothing needs to run), `stale` (see stateOf), `none`. */
 export type LeaseState = "live" | "expired" | "stale" | "none";
@@ -65,7 +65,10 @@ export function matchesSearch(row: InstanceRow, needle: string): boolean {
   return fields.some((field) => field != null && field.toLowerCase().includes(lower));
 }
 
-/** What the page shows of one instance; values as {@link ValueNode} trees. */
+/**
+ * What the page shows of one instance; values as {@link ValueNode} trees. Its lists hold at most
+ * 200 items each, as a value's collections do; `sizes` says how many are stored.
+ */
 export interface InstanceDetail {
   readonly row: InstanceRow;
   readonly fingerprint: string;
@@ -79,21 +82,27 @@ export interface InstanceDetail {
   readonly annotations: [string, string][];
   /** The ids of the events its waits consumed, oldest first. */
   readonly consumedEvents: readonly string[];
+  /** How many properties, outputs, annotations and consumed events are stored, shown or not. */
+  readonly sizes: { readonly properties: number; readonly outputs: number; readonly annotations: number; readonly consumedEvents: number };
 }
 
 /** The detail of `snapshot`, its row included. */
 export function detailOf(snapshot: WorkflowExecutionSnapshot, now: number, maxAttempts: number): InstanceDetail {
-  const outputs = Object.entries(snapshot.outputs ?? {}).map(([index, value]): [number, ValueNode] => [Number(index), describeValue(value)]);
+  // Object keys that are indexes come in ascending order: the first 200 are the first 200 steps.
+  const stored = Object.entries(snapshot.outputs ?? {});
+  const annotations = Object.entries(snapshot.annotations ?? {});
+  const consumedEvents = snapshot.consumedEvents ?? [];
   return {
     row: rowOf(snapshot, now, maxAttempts),
     fingerprint: snapshot.definitionFingerprint,
     timeline: timelineOf(snapshot),
-    properties: Object.entries(snapshot.properties).map(([key, value]) => [key, describeValue(value)]),
+    properties: describeEntries(snapshot.properties),
     lastOutput: "lastOutput" in snapshot ? describeValue(snapshot.lastOutput) : null,
-    outputs: outputs.sort((a, b) => a[0] - b[0]),
-    error: snapshot.error === undefined ? null : Object.entries(snapshot.error).map(([key, value]) => [key, describeValue(value)]),
-    annotations: Object.entries(snapshot.annotations ?? {}),
-    consumedEvents: snapshot.consumedEvents ?? [],
+    outputs: first(stored).map(([index, value]) => [Number(index), describeValue(value)]),
+    error: snapshot.error === undefined ? null : describeEntries(snapshot.error as unknown as Record<string, unknown>),
+    annotations: first(annotations).map(([key, text]) => [keyName(key), cut(text)]),
+    consumedEvents: first(consumedEvents).map(keyName),
+    sizes: { properties: Object.keys(snapshot.properties).length, outputs: stored.length, annotations: annotations.length, consumedEvents: consumedEvents.length },
   };
 }
 

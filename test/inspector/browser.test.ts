@@ -132,6 +132,35 @@ function browserCases(store: string, fresh: () => Promise<Fresh>, essential?: re
       expect(await page.evaluate(() => (globalThis as any).performance.getEntriesByType("navigation").length)).toBe(1);
     });
 
+    it("pages older and newer by cursor: a record saved while page 2 is shown leaves it, and is not shown twice", async () => {
+      const completed = inspectorSnapshots().find((snapshot) => snapshot.status === "completed")!;
+      const name = (index: number) => `page-${String(index).padStart(3, "0")}`;
+      const seed = Array.from({ length: 105 }, (_, index) => ({ ...completed, foundryExecutionId: name(index), updatedAt: new Date(Date.now() - (index + 1) * 60_000).toISOString() }));
+      const served = await start(false, seed);
+      const { page } = await open(served);
+      const newest = seed.map((snapshot) => snapshot.foundryExecutionId);
+      await waitForRows(page, newest.slice(0, 100));
+      expect(await page.isDisabled("#newer")).toBe(true);
+      await page.click("#older");
+      await waitForRows(page, newest.slice(100));
+      expect(await page.textContent("#range")).toBe("101–105 of 105");
+      await served.provider.save({ ...seed[102]!, revision: 2, updatedAt: new Date().toISOString() });
+      // The live refresh: by offset, page 2 would now show page 1's last row again.
+      await waitForRows(page, [name(100), name(101), name(103), name(104)]);
+      expect([await page.textContent("#range"), await page.isDisabled("#older")]).toEqual(["102–105 of 105", true]);
+      await page.click("#newer");
+      await waitForRows(page, [name(102), ...newest.slice(0, 99)]);
+      expect(await page.$("#newer[disabled]")).not.toBeNull();
+    });
+
+    it("shows the first 200 of an instance's properties and says how many more it holds", async () => {
+      const completed = inspectorSnapshots().find((snapshot) => snapshot.status === "completed")!;
+      const properties = Object.fromEntries(Array.from({ length: 250 }, (_, index) => [`p${index}`, index]));
+      const { page } = await open(await start(false, [{ ...completed, properties }]), `#/instance?instance=${completed.foundryExecutionId}&workflowKey=${completed.workflowId}`);
+      await page.waitForSelector("#properties .more");
+      expect([await page.$$eval("#properties dt", (keys) => keys.length), await page.textContent("#properties .more")]).toEqual([200, " … 50 more"]);
+    });
+
     it("with --allow-actions retries a dead letter and deletes a record, and the store reflects both", async () => {
       const served = await start(true);
       const { page, dialogs } = await open(served, "#/instance?instance=dead-1&workflowKey=orders-v1");

@@ -99,11 +99,11 @@ export async function pageToken(url: string): Promise<string> {
   return match[1] as string;
 }
 
-/** The inspector on a fresh, seeded SQLite file, and the token its page carries. */
-export async function servedSqlite(fresh: () => Promise<SqliteStore>, allowActions: boolean): Promise<{ served: Served; token: string }> {
-  const { spec, provider } = await fresh();
-  const served = await serve(spec, provider, allowActions);
-  return { served, token: await pageToken(served.inspector.url) };
+/** The inspector on a fresh, seeded SQLite file, the token its page carries, and the file (to garble a record behind its back). */
+export async function servedSqlite(fresh: () => Promise<SqliteStore>, allowActions: boolean): Promise<{ served: Served; token: string; sqlite: SqliteStore }> {
+  const sqlite = await fresh();
+  const served = await serve(sqlite.spec, sqlite.provider, allowActions);
+  return { served, token: await pageToken(served.inspector.url), sqlite };
 }
 
 /** A POST as the page sends it: same origin, the token, a JSON body. */

@@ -2,7 +2,7 @@ import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { maxBodyBytes } from "../../src/inspector/http.js";
 import { fullSnapshot } from "../../src/persistence/testing/fixtures.js";
-import { action, raw, servedSqlite, sqliteFiles, type Served } from "./fixture.js";
+import { action, raw, servedSqlite, sqliteFiles, type Served, type SqliteStore } from "./fixture.js";
 
 const freshSqlite = sqliteFiles();
 
@@ -47,6 +47,34 @@ describe("the inspector's server, read-only (no --allow-actions)", () => {
   it("pages with offset and limit, reporting the total", async () => {
     const body = (await get(served, "/api/instances?offset=2&limit=3")).json();
     expect({ total: body.total, offset: body.offset, items: body.items.map((row: any) => row.instance) }).toEqual({ total: 10, offset: 2, items: ["compensating-1", "completed-1", "dead-1"] });
+  });
+
+  it("pages by the cursor of the last row: a record saved between pages is neither shown twice nor skipped", async () => {
+    const { served: own } = await servedSqlite(freshSqlite, false);
+    try {
+      const page = async (query: string) => (await get(own, `/api/instances?limit=5${query}`)).json();
+      const first = await page("");
+      expect([first.offset, first.items.length, typeof first.next]).toEqual([0, 5, "string"]);
+      const [moved] = (await page(`&after=${encodeURIComponent(first.next)}`)).items;
+      const stored = await own.provider.tryLoad(moved.instance, moved.workflowKey);
+      await own.provider.save({ ...stored!, revision: stored!.revision + 1, updatedAt: new Date().toISOString() });
+      const second = await page(`&after=${encodeURIComponent(first.next)}`);
+      const shown = [...first.items, ...second.items].map((row: any) => row.instance);
+      // The saved record went above page 1, so page 2 now starts at position 6 and holds the other 4.
+      expect([second.offset, second.next, new Set(shown).size, shown.includes(moved.instance)]).toEqual([6, null, 9, false]);
+      expect((await page("")).items[0].instance).toBe(moved.instance);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it("refuses a cursor it did not give (400), and a cursor together with an offset", async () => {
+    for (const after of ["nope", "[1,2,3]", '["2026-01-01T00:00:00.000Z","a"]']) {
+      const refused = await get(served, `/api/instances?after=${encodeURIComponent(after)}`);
+      expect([refused.status, refused.json().error]).toEqual([400, expect.stringContaining("after must be the next cursor")]);
+    }
+    const first = (await get(served, "/api/instances?limit=2")).json();
+    expect((await get(served, `/api/instances?offset=2&after=${encodeURIComponent(first.next)}`)).status).toBe(400);
   });
 
   it("shows one instance with its steps, decoded properties and error", async () => {
@@ -119,8 +147,9 @@ describe("the inspector's server, read-only (no --allow-actions)", () => {
 describe("the inspector's server with --allow-actions", () => {
   let served: Served;
   let token: string;
+  let sqlite: SqliteStore;
   beforeAll(async () => {
-    ({ served, token } = await servedSqlite(freshSqlite, true));
+    ({ served, token, sqlite } = await servedSqlite(freshSqlite, true));
   });
   afterAll(() => served.close());
   const keys = (instance: string, workflowKey = "orders-v1") => ({ instance, workflowKey });
@@ -172,6 +201,18 @@ describe("the inspector's server with --allow-actions", () => {
     expect((await action(served.inspector.url, "/api/delete", { ...keys("shown-1"), revision: "2" }, token)).status).toBe(400);
     expect((await action(served.inspector.url, "/api/delete", { ...keys("shown-1"), revision: 2 }, token)).status).toBe(200);
     expect(await served.provider.tryLoad("shown-1", "orders-v1")).toBeUndefined();
+  });
+
+  it("answers a record that cannot be read with 409 and the store's message for show, retry, cancel and delete alike, never 502", async () => {
+    const unreadable = fullSnapshot({ foundryExecutionId: "garbled-1", workflowId: "orders-v1", workflowName: "Orders", status: "failed", attempts: 3 });
+    await served.provider.save(unreadable);
+    sqlite.database.prepare(`UPDATE ${sqlite.provider.tableName} SET data = 'not json' WHERE instance_id = ?`).run("garbled-1");
+    // Not signal: the event is stored whatever the record says, as the CLI's signal does.
+    const paths = ["/api/retry", "/api/cancel", "/api/delete"];
+    const answers = [await get(served, "/api/instance?instance=garbled-1&workflowKey=orders-v1")];
+    for (const path of paths) answers.push(await action(served.inspector.url, path, keys("garbled-1"), token));
+    const refusal = [409, expect.stringMatching(/^\[workflowforge:persistence\] stored snapshot for instance "garbled-1" .* is corrupted: /)];
+    expect(answers.map((answer) => [answer.status, answer.json().error])).toEqual(["/api/instance", ...paths].map(() => refusal));
   });
 
   it("refuses an action without the page's token, from another origin, as a GET, or without a JSON content type", async () => {

@@ -7,7 +7,10 @@ import { listTable } from "./rows.js";
 
 const refreshMs = 2000;
 const pageSize = 100;
-const state = { status: "", q: "", offset: 0 };
+// `pages`: the cursors of the pages before this one (the API's `next` of each), newest first; the
+// current page starts after the last. A cursor, not an offset: a record saved meanwhile moves to
+// the top of the list, and would shift an offset's page by a row.
+const state = { status: "", q: "", pages: [] };
 let timer;
 let generation = 0;
 
@@ -18,20 +21,21 @@ function listView(main) {
   const search = h("input", { type: "search", placeholder: "Search keys, workflow, owner, error", value: state.q, "aria-label": "search" });
   search.addEventListener("input", () => {
     state.q = search.value;
-    state.offset = 0;
+    state.pages = [];
     void refresh();
   });
   const select = h("select", { "aria-label": "status" }, ["", "running", "failed", "compensating", "completed", "waiting", "cancelled", "stale", "overdue", "dead-letter"].map((value) => h("option", { value, selected: value === state.status }, value === "" ? "all statuses" : value)));
   select.addEventListener("change", () => {
     state.status = select.value;
-    state.offset = 0;
+    state.pages = [];
     void refresh();
   });
   const total = h("span", { className: "muted", id: "total" });
   const body = h("div", { id: "list" });
   replace(main, h("div", { className: "toolbar" }, search, select, total), body);
   return async (isCurrent) => {
-    const query = new URLSearchParams({ offset: String(state.offset), limit: String(pageSize) });
+    const query = new URLSearchParams({ limit: String(pageSize) });
+    if (state.pages.length > 0) query.set("after", state.pages.at(-1));
     if (state.status !== "") query.set("status", state.status);
     if (state.q.trim() !== "") query.set("q", state.q.trim());
     const data = await getJson(`/api/instances?${query}`);
@@ -42,17 +46,18 @@ function listView(main) {
   };
 }
 
+// Past the first page it stays, even once the list fits one page: it is the way back.
 function pager(data) {
-  if (data.total <= pageSize) return null;
-  const move = (offset) => () => {
-    state.offset = offset;
+  if (data.next === null && state.pages.length === 0) return null;
+  const move = (pages) => () => {
+    state.pages = pages;
     void refresh();
   };
-  const last = data.offset + data.items.length;
+  const range = data.items.length === 0 ? "none" : `${data.offset + 1}–${data.offset + data.items.length}`;
   return h("div", { className: "pager" },
-    h("button", { onclick: move(Math.max(0, data.offset - pageSize)), disabled: data.offset === 0 }, "← newer"),
-    h("span", { className: "muted" }, `${data.offset + 1}–${last} of ${data.total}`),
-    h("button", { onclick: move(data.offset + pageSize), disabled: last >= data.total }, "older →"));
+    h("button", { id: "newer", onclick: move(state.pages.slice(0, -1)), disabled: state.pages.length === 0 }, "← newer"),
+    h("span", { className: "muted", id: "range" }, `${range} of ${data.total}`),
+    h("button", { id: "older", onclick: move([...state.pages, data.next]), disabled: data.next === null }, "older →"));
 }
 
 function unreadable(messages) {

@@ -3,7 +3,7 @@
 import { actionsPanel } from "./actions.js";
 import { getJson, h, header, markNav, replace, replaceKeeping } from "./dom.js";
 import { badge, keysParam, progress, statusCell, waitText, workflowOf } from "./rows.js";
-import { renderValue } from "./values.js";
+import { moreThan, renderValue } from "./values.js";
 
 export function instanceView(main, params, refresh) {
   markNav("");
@@ -38,13 +38,13 @@ function keysOf(params) {
   return { instance: "", workflowKey: "" };
 }
 
-function summary({ row, fingerprint, consumedEvents }) {
+function summary({ row, fingerprint, consumedEvents, sizes }) {
   const field = (name, value) => [h("dt", {}, name), h("dd", {}, value)];
   const optional = (name, value, id) => (value === null || value === "" ? null : [h("dt", {}, name), h("dd", { id }, value)]);
   return h("section", { id: "summary" }, h("h2", {}, row.instance, " ", statusCell(row)), h("dl", { className: "fields" },
     field("workflow key", row.workflowKey), field("workflow", workflowOf(row)), field("progress", progress(row)),
     optional("waiting for", waitText(row), "waiting-for"), optional("overdue", row.state === "overdue" ? row.stateReason : null, "overdue"),
-    optional("consumed events", consumedEvents.length === 0 ? null : consumedEvents.join(", "), "consumed-events"), optional("cancelled at", row.cancelledAt, "cancelled-at"),
+    optional("consumed events", consumedEvents.length === 0 ? null : [consumedEvents.join(", "), moreThan(sizes.consumedEvents, consumedEvents.length)], "consumed-events"), optional("cancelled at", row.cancelledAt, "cancelled-at"),
     field("owner", row.owner ?? "-"), field("lease", [badge(row.lease, row.lease), row.leaseExpiresAt === null ? "" : ` until ${row.leaseExpiresAt}`, row.stateReason === null ? "" : ` — ${row.stateReason}`]),
     field("attempts", String(row.attempts)), field("revision", String(row.revision)), field("created", row.createdAt), field("updated", row.updatedAt), field("fingerprint", fingerprint)));
 }
@@ -95,13 +95,13 @@ function causes(node, text) {
   return [h("h3", {}, "Caused by"), h("ol", { className: "causes", id: "error-causes" }, links.map((link) => h("li", { className: "error-text" }, `${text(link.name)}: ${text(link.message)}`)))];
 }
 
-function properties({ properties: entries, lastOutput, outputs, annotations }) {
-  const list = (pairs) => h("dl", { className: "fields" }, pairs.map(([key, node]) => [h("dt", {}, String(key)), h("dd", {}, renderValue(node))]));
+function properties({ properties: entries, lastOutput, outputs, annotations, sizes }) {
+  const list = (pairs, size) => [h("dl", { className: "fields" }, pairs.map(([key, node]) => [h("dt", {}, String(key)), h("dd", {}, renderValue(node))])), moreThan(size, pairs.length)];
   return [
-    !annotations || annotations.length === 0 ? null : h("section", { id: "annotations" }, h("h2", {}, "Annotations"),
-      h("dl", { className: "fields" }, annotations.map(([key, text]) => [h("dt", {}, key), h("dd", {}, text)]))),
-    h("section", { id: "properties" }, h("h2", {}, "Properties"), entries.length === 0 ? h("p", { className: "muted" }, "(none)") : list(entries)),
+    annotations.length === 0 ? null : h("section", { id: "annotations" }, h("h2", {}, "Annotations"),
+      h("dl", { className: "fields" }, annotations.map(([key, text]) => [h("dt", {}, key), h("dd", {}, text)])), moreThan(sizes.annotations, annotations.length)),
+    h("section", { id: "properties" }, h("h2", {}, "Properties"), entries.length === 0 ? h("p", { className: "muted" }, "(none)") : list(entries, sizes.properties)),
     lastOutput === null ? null : h("section", { id: "last-output" }, h("h2", {}, "Last output"), renderValue(lastOutput)),
-    outputs.length === 0 ? null : h("section", { id: "outputs" }, h("h2", {}, "Restore outputs"), list(outputs.map(([index, node]) => [`#${index}`, node]))),
+    outputs.length === 0 ? null : h("section", { id: "outputs" }, h("h2", {}, "Restore outputs"), list(outputs.map(([index, node]) => [`#${index}`, node]), sizes.outputs)),
   ];
 }

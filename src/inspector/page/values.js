@@ -1,7 +1,9 @@
 // A decoded value (the server's typed tree: Date, Map, Set, BigInt, Error, ...) shown as what it is.
 import { h } from "./dom.js";
 
-const more = (node, shown) => (node.size > shown ? h("span", { className: "v-type" }, ` … ${node.size - shown} more`) : null);
+// After a list the server cut at 200 items: how many it left out.
+export const moreThan = (size, shown) => (size > shown ? h("span", { className: "v-type more" }, ` … ${size - shown} more`) : null);
+const more = (node, shown) => moreThan(node.size, shown);
 
 export function renderValue(node) {
   const span = (kind, text) => h("span", { className: `value v-${kind}` }, text);
