@@ -9,7 +9,8 @@ import { claimableClauses, type SqlDialect, type SqlQuery } from "./sql-query.js
 // claim() on Postgres: one statement leases the rows, and decoding them comes after it committed.
 // A claim that then rejects (a row it cannot read, without onUnreadable) hands its caller nothing,
 // so it gives back every row it took: the statement returns what each row's claim columns held,
-// and a second statement puts them back where the row still holds this claim.
+// and a second statement puts them back where the row still holds this claim. A row it cannot
+// read, reported through onUnreadable, is given back the same way, and the page filled without it.
 
 /** A row a claim returns: its keys and data as stored, its new revision, and its claim columns as they were. */
 export interface ClaimedRow extends ClaimColumns {
@@ -28,7 +29,7 @@ export interface ClaimedRow extends ClaimColumns {
 // checkpoint renews it, and an indexed column would cost each of them a non-HOT update.
 // The rows are read locked, so `was` (their claim columns as text, times in epoch microseconds, so
 // that no session's DateStyle changes them) is what the update replaced.
-export function claimStatement(dialect: SqlDialect, table: string, request: ClaimRequest): SqlQuery | undefined {
+export function claimStatement(dialect: SqlDialect, table: string, request: ClaimRequest, excluded: readonly PassedOver[] = []): SqlQuery | undefined {
   const { owner, leaseExpiresAt, now, maxAttempts, limit } = request;
   const values: unknown[] = [owner, leaseExpiresAt, now];
   const param = (value: unknown): string => dialect.param(values, value);
@@ -36,8 +37,10 @@ export function claimStatement(dialect: SqlDialect, table: string, request: Clai
   const params = { now: () => "$3", nowMs: () => param(Date.parse(now)), maxAttempts: () => param(maxAttempts) };
   const wanted = [request.filter?.status ?? unfinishedStatuses].flat();
   const kinds = [wanted.filter((status) => status !== "waiting"), wanted.filter((status) => status === "waiting")];
+  const passedOver = excluded.length === 0 ? undefined : `NOT ((instance_id, workflow_id) IN (SELECT i, w FROM json_to_recordset(${param(JSON.stringify(excluded))}::json) AS x(i text, w text)))`;
   const selects = kinds.flatMap((statuses, kind) => {
     const clauses = statuses.length === 0 ? undefined : claimableClauses(dialect, { ...request, filter: { ...request.filter, status: statuses } }, values, params);
+    if (clauses !== undefined && passedOver !== undefined) clauses.push(passedOver);
     return clauses === undefined ? [] : [{ where: clauses.join(" AND "), order: kind === 0 ? " ORDER BY instance_id, workflow_id" : "" }];
   });
   if (selects.length === 0) return undefined;
@@ -65,10 +68,18 @@ export function releaseStatement(table: string): string {
   );
 }
 
+/** A row a claim passes over: its keys as stored. */
+export interface PassedOver {
+  readonly i: unknown;
+  readonly w: unknown;
+}
+
 /**
  * Claims with `sql.claim(request)` and reads each returned row with `read`. When reading throws,
  * every row the statement took is given back before the error is rethrown: a rejected claim takes
- * nothing. Giving back is best effort: if it fails too, the rows stay leased until their lease ends.
+ * nothing. A row `read` reports as unreadable (it returns undefined: claimed rows all match) is
+ * given back, and what it left of the page claimed again without it, so it stays as it was and
+ * is reported once. Giving back is best effort: if it fails, the rows stay leased until their lease ends.
  */
 export async function claimRows(
   send: SendQuery,
@@ -77,15 +88,32 @@ export async function claimRows(
   signal: AbortSignal | undefined,
   read: (row: ClaimedRow) => WorkflowExecutionSnapshot | undefined,
 ): Promise<WorkflowExecutionSnapshot[]> {
-  const query = sql.claim(request);
-  if (query === undefined) return [];
-  const rows = (await send("claim", anyInstance, signal, query.text, query.values)).rows as ClaimedRow[];
-  try {
-    return rows.flatMap((row) => read(row) ?? []);
-  } catch (error) {
-    // Not the caller's signal: what was taken goes back even when the caller gave up.
-    const taken = rows.map((row) => ({ i: row.instance_id, w: row.workflow_id, claimed: row.revision, was: JSON.parse(String(row.was)) as unknown }));
-    await send("claim", anyInstance, undefined, sql.release, [JSON.stringify(taken), request.owner]).catch(() => undefined);
-    throw error;
+  const claimed: WorkflowExecutionSnapshot[] = [];
+  const excluded: PassedOver[] = [];
+  for (;;) {
+    const query = sql.claim({ ...request, limit: request.limit - claimed.length }, excluded);
+    if (query === undefined) return claimed;
+    const rows = (await send("claim", anyInstance, signal, query.text, query.values)).rows as ClaimedRow[];
+    const unreadable: ClaimedRow[] = [];
+    try {
+      for (const row of rows) {
+        const snapshot = read(row);
+        if (snapshot === undefined) unreadable.push(row);
+        else claimed.push(snapshot);
+      }
+    } catch (error) {
+      // Not the caller's signal: what was taken goes back even when the caller gave up.
+      await giveBack(send, sql, request.owner, rows).catch(() => undefined);
+      throw error;
+    }
+    if (unreadable.length === 0) return claimed;
+    const givenBack = await giveBack(send, sql, request.owner, unreadable).then(() => true, () => false);
+    if (!givenBack || claimed.length >= request.limit) return claimed;
+    excluded.push(...unreadable.map((row) => ({ i: row.instance_id, w: row.workflow_id })));
   }
+}
+
+function giveBack(send: SendQuery, sql: PostgresStatements, owner: string, rows: readonly ClaimedRow[]): Promise<unknown> {
+  const taken = rows.map((row) => ({ i: row.instance_id, w: row.workflow_id, claimed: row.revision, was: JSON.parse(String(row.was)) as unknown }));
+  return send("claim", anyInstance, undefined, sql.release, [JSON.stringify(taken), owner]);
 }

@@ -1,5 +1,6 @@
-import { claimStatement, releaseStatement } from "./postgres-claim.js";
-import { listQuery, markedDue, type SqlDialect, type SqlStatementTexts } from "./sql-query.js";
+import type { ClaimRequest } from "../provider.js";
+import { claimStatement, releaseStatement, type PassedOver } from "./postgres-claim.js";
+import { listQuery, markedDue, type SqlDialect, type SqlQuery, type SqlStatementTexts } from "./sql-query.js";
 
 // The SQL of PostgresPersistenceProvider, apart from the class so each file stays readable.
 
@@ -50,6 +51,8 @@ export interface PostgresStatements extends SqlStatementTexts {
   readonly receive: string;
   /** Gives back the rows of a claim that rejected (see postgres-claim.ts). */
   readonly release: string;
+  /** As in SqlStatementTexts, passing over the rows of `excluded`. */
+  claim(request: ClaimRequest, excluded?: readonly PassedOver[]): SqlQuery | undefined;
 }
 
 // What a row read back holds beside its data: a claim writes these columns and leaves the data as
@@ -234,7 +237,7 @@ export function postgresStatements(tableName: string, schema: string | undefined
     markLate: markStatement(table),
     receive: `SELECT event_id, payload, sent_at FROM ${mailbox} ${byKeys} AND name = $3 ORDER BY seq`,
     list: (filter) => listQuery(dialect, table, `instance_id, workflow_id, data, ${claimColumns}`, filter),
-    claim: (request) => claimStatement(dialect, table, request),
+    claim: (request, excluded) => claimStatement(dialect, table, request, excluded),
     release: releaseStatement(table),
   };
 }

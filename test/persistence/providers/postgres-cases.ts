@@ -6,7 +6,7 @@ import { SnapshotCorruptedError } from "../../../src/persistence/errors.js";
 import { PostgresPersistenceProvider, type PostgresClient, type PostgresQueryResult } from "../../../src/persistence/providers/postgres.js";
 import { fullSnapshot, nextRevision, randomKeys } from "../../../src/persistence/testing/fixtures.js";
 import { describeUnreadableListing } from "./unreadable-cases.js";
-import { describeRejectedClaim } from "./claim-rejected-cases.js";
+import { describeRejectedClaim, describeUnreadableLeftAlone } from "./claim-rejected-cases.js";
 import { taggedJsonCodec } from "../../support/custom-codec.js";
 
 // Provider-specific cases that need a database, run on PGlite (postgres.test.ts) and on a real
@@ -56,6 +56,7 @@ const regclass = async (client: PostgresClient, name: string): Promise<unknown> 
 export function describePostgresCases(backend: string, client: () => PostgresClient): void {
   describe(`PostgresPersistenceProvider on ${backend}`, () => {
     describeRejectedClaim((codec) => new PostgresPersistenceProvider({ client: client(), tableName: freshTable(), codec }));
+    describeUnreadableLeftAlone((codec) => new PostgresPersistenceProvider({ client: client(), tableName: freshTable(), codec }));
     describeUnreadableListing(() => {
       const tableName = freshTable();
       return Promise.resolve({ provider: new PostgresPersistenceProvider({ client: client(), tableName }), writer: (codec) => new PostgresPersistenceProvider({ client: client(), tableName, codec }) });
