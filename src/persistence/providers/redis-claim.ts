@@ -11,7 +11,8 @@ import { statusFilter, textOf } from "./redis-layout.js";
 // key prefix, status filter (",a,b,"), workflowId filter ("" or the member's end, see
 // workflowIdFilter), workflowName filter ("" or "=" .. value),
 // the claimable key as the provider named it: what a client prepends to keys (ioredis's keyPrefix
-// option) is in KEYS[1] only, and is prepended to the record keys built here too.
+// option) is in KEYS[1] only, and is prepended to the record keys built here too; then the members
+// to pass over as if already looked at (records an earlier claim of the same call could not read).
 // A record's real state is in its hash: one whose lease was renewed since its score was set is
 // scored again and left; a waiting one that is not due (no delivery marked it, its wake time is
 // still ahead) is scored by its wake time, or leaves the set when it has none, so it is out of the
@@ -31,6 +32,7 @@ import { statusFilter, textOf } from "./redis-layout.js";
 export const claimScript = `local now, limit = tonumber(ARGV[1]), tonumber(ARGV[5])
 local records = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[10]) .. ARGV[6]
 local out, claimed, offset, scanned, seen = {}, 0, 0, 0, {}
+for i = 11, #ARGV do seen[ARGV[i]] = true end
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[4], 'LIMIT', 0, 256)) do
   redis.call('ZREM', KEYS[2], m)
   redis.call('ZADD', KEYS[1], 0, m)

@@ -11,6 +11,7 @@ import { decodeFromStorage } from "./stored.js";
 // What claim() on Redis makes of its script's reply. The script has leased the records before any
 // is decoded; a claim that then rejects (a record it cannot read, without onUnreadable) hands its
 // caller nothing, so it gives back every record it took: the reply says what each claim replaced.
+// One that meets a record it cannot read with onUnreadable gives back too, and claims again without it.
 
 /** Entries per claimed record in claimScript's reply. */
 const stride = 9;
@@ -37,15 +38,37 @@ return 1`;
 /** Gives back what a claim took: releaseScript's arguments after the first two. */
 export type ReleaseClaims = (args: string[]) => Promise<unknown>;
 
+/** Runs claimScript, passing over the members of `skip`: its reply. */
+export type RunClaim = (skip: readonly string[]) => Promise<unknown>;
+
 /**
- * The snapshots claimScript's `reply` claimed, each read through `read`. When reading throws, every
- * record the script took is given back before the error is rethrown: a rejected claim takes
- * nothing. Giving back is best effort: if it fails too, the records stay leased until their lease ends.
+ * The snapshots claimScript claims, each read through `read`. A record `read` reports through
+ * `onUnreadable` must stay as it was (no lease, no attempt counted), and giving back only that one
+ * would not do: the next page would claim it first again. So every record the script took is given
+ * back and the claim made again passing over the unreadable ones, until a claim reads all it took;
+ * each unreadable record is reported once a call. The abort signal is checked only between claims,
+ * when nothing is held.
  */
-export async function readClaimed(reply: unknown, request: ClaimRequest, codec: SnapshotCodec, read: ListedReader, release: ReleaseClaims): Promise<WorkflowExecutionSnapshot[]> {
+export async function claimReadable(run: RunClaim, release: ReleaseClaims, request: ClaimRequest, codec: SnapshotCodec, read: ListedReader, signal?: AbortSignal): Promise<WorkflowExecutionSnapshot[]> {
+  const skip: string[] = [];
+  for (;;) {
+    const { claimed, unreadable } = await readClaimed(await run(skip), request, codec, read, release);
+    if (unreadable.length === 0) return claimed;
+    skip.push(...unreadable);
+    signal?.throwIfAborted();
+  }
+}
+
+/**
+ * What claimScript's `reply` claimed, each read through `read`, and the members it took but could
+ * not read (reported through `onUnreadable`). When reading throws, or some record was unreadable,
+ * every record the script took is given back. Giving back is best effort on a rejected claim (if it
+ * fails too, the records stay leased until their lease ends); otherwise its failure rejects the claim.
+ */
+async function readClaimed(reply: unknown, request: ClaimRequest, codec: SnapshotCodec, read: ListedReader, release: ReleaseClaims): Promise<{ claimed: WorkflowExecutionSnapshot[]; unreadable: string[] }> {
   const entries = Array.isArray(reply) ? (reply as unknown[]) : [];
   const columns = { owner: request.owner, lease_ms: Date.parse(request.leaseExpiresAt), updated_ms: Date.parse(request.now) };
-  const claimed: WorkflowExecutionSnapshot[] = [];
+  const [claimed, unreadable]: [WorkflowExecutionSnapshot[], string[]] = [[], []];
   try {
     for (let i = 0; i + stride <= entries.length; i += stride) {
       const member = textOf(entries[i]);
@@ -57,12 +80,14 @@ export async function readClaimed(reply: unknown, request: ClaimRequest, codec: 
         return withClaimColumns(decodeFromStorage(codec, textOf(data), keys), { ...columns, revision: third });
       });
       if (snapshot !== undefined) claimed.push(snapshot);
+      else if (typeof data !== "number") unreadable.push(member);
     }
   } catch (error) {
     await release([request.owner, ...taken(entries)]).catch(() => undefined);
     throw error;
   }
-  return claimed;
+  if (unreadable.length > 0) await release([request.owner, ...taken(entries)]);
+  return { claimed: unreadable.length > 0 ? [] : claimed, unreadable };
 }
 
 // releaseScript's arguments for every record the reply claimed (a reported one took nothing).

@@ -4,7 +4,7 @@ import { listedReader, type ListedReader, type ListOptions } from "../list-optio
 import type { ClaimRequest, ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import { withClaimColumns } from "../claim-columns.js";
 import { claimScript, claimArguments, claimFieldsOf, dueFieldsOf, leaseMsOf } from "./redis-claim.js";
-import { readClaimed, releaseScript } from "./redis-claimed.js";
+import { claimReadable, releaseScript } from "./redis-claimed.js";
 import { deliverEvent, receiveEvents, type RedisMailbox } from "./redis-mailbox.js";
 import { canDuplicate, subscribeTo } from "./redis-push.js";
 import { isWrongType, senderFor, validate, type RedisPersistenceProviderOptions, type Send } from "./redis-options.js";
@@ -138,16 +138,16 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
    * lease and attempts and leaves its data as it was; tryLoad reads them over the data until the
    * next save. Records saved before the claimable set existed are claimed once saved again. A claim
    * that rejects (a record it cannot read, without `onUnreadable`) gives back every record it took
-   * in a second script, so it takes nothing.
+   * in a second script, so it takes nothing; with `onUnreadable` it gives back and claims again without it.
    */
   async claim(request: ClaimRequest, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]> {
     signal?.throwIfAborted();
     const read = listedReader(undefined, options, "RedisPersistenceProvider");
     const args = claimArguments(request, this.#prefix, this.#claimable);
     if (args === undefined) return [];
-    const reply = await this.#script(claimScript, [this.#claimable, this.#dead], args, "claim", anyInstance);
+    const run = (skip: readonly string[]) => this.#script(claimScript, [this.#claimable, this.#dead], [...args, ...skip], "claim", anyInstance);
     // Not the caller's signal: what was taken goes back even when the caller gave up.
-    return readClaimed(reply, request, this.#codec, read, (rest) => this.#script(releaseScript, [this.#claimable], [this.#claimable, this.#prefix, ...rest], "claim", anyInstance));
+    return claimReadable(run, (rest) => this.#script(releaseScript, [this.#claimable], [this.#claimable, this.#prefix, ...rest], "claim", anyInstance), request, this.#codec, read, signal);
   }
 
   /**

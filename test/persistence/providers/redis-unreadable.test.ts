@@ -2,12 +2,12 @@ import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { createClient } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SnapshotCorruptedError, type WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
+import { defaultSnapshotCodec, SnapshotCorruptedError, type SnapshotCodec, type WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
 import { RedisPersistenceProvider, type IoRedisLikeClient, type NodeRedisLikeClient } from "../../../src/persistence/providers/redis.js";
 import { fullSnapshot } from "../../../src/persistence/testing/fixtures.js";
 import { describeWithServer } from "../../support/describe-with-server.js";
 import { startRedis } from "../../support/redis-server.js";
-import { describeRejectedClaim } from "./claim-rejected-cases.js";
+import { describeRejectedClaim, describeUnreadableLeftAlone } from "./claim-rejected-cases.js";
 
 // What the Redis provider's list() makes of an index and records that no save wrote: each such
 // entry goes through the unreadable path (onUnreadable, else SnapshotCorruptedError) and stays
@@ -50,6 +50,7 @@ describeWithServer("RedisPersistenceProvider and entries no save wrote", server,
     afterAll(() => connected.close());
 
     describeRejectedClaim((codec) => new RedisPersistenceProvider({ client: connected.client, keyPrefix: `test-${randomUUID()}:`, codec }));
+    describeUnreadableLeftAlone((codec) => new RedisPersistenceProvider({ client: connected.client, keyPrefix: `test-${randomUUID()}:`, codec }));
 
     /** A provider on a fresh prefix holding two readable snapshots. */
     async function seeded() {
@@ -119,6 +120,40 @@ describeWithServer("RedisPersistenceProvider and entries no save wrote", server,
       expect(await admin.zcard(`${keyPrefix}claimable`)).toBe(1);
       expect(await provider.claim({ ...request, now: new Date(now + 60_000).toISOString(), leaseExpiresAt: new Date(now + 90_000).toISOString() })).toHaveLength(1);
       expect(await provider.tryLoad(badRevision.foundryExecutionId, badRevision.workflowId)).toMatchObject({ revision: 1 });
+    });
+
+    it("claim() with onUnreadable passes over records it cannot read that stand first in the set: each is reported once a call, keeps its fields and score, and the page is filled with others", async () => {
+      const keyPrefix = `test-${randomUUID()}:`;
+      const broken = new Set<string>();
+      const codec: SnapshotCodec = {
+        encode: (snapshot) => defaultSnapshotCodec.encode(snapshot),
+        decode: (text, keys) => {
+          if (broken.has(keys.foundryExecutionId)) throw new SyntaxError("bad text");
+          return defaultSnapshotCodec.decode(text, keys);
+        },
+      };
+      const provider = new RedisPersistenceProvider({ client: connected.client, keyPrefix, codec });
+      // Scored by their lease's end: both unreadable records stand before the readable ones (00:00:30).
+      const unreadable = ["2026-01-01T00:00:10.000Z", "2026-01-01T00:00:20.000Z"].map((leaseExpiresAt) => fullSnapshot({ status: "running", leaseExpiresAt }));
+      const readable = [fullSnapshot({ status: "running" }), fullSnapshot({ status: "failed" })];
+      for (const snapshot of [...unreadable, ...readable]) await provider.save(snapshot);
+      for (const snapshot of unreadable) broken.add(snapshot.foundryExecutionId);
+      const stored = () =>
+        Promise.all(unreadable.map(async (s) => [await admin.hgetall(recordOf(keyPrefix, s)), await admin.zscore(`${keyPrefix}claimable`, JSON.stringify([s.foundryExecutionId, s.workflowId]))]));
+      const before = await stored();
+      const request = { owner: "claimer", now: "2026-06-01T00:00:00.000Z", leaseExpiresAt: "2026-06-01T00:01:00.000Z", limit: 1, maxAttempts: 5 };
+      const claimOnce = async () => {
+        const reported: string[] = [];
+        const claimed = await provider.claim(request, undefined, { onUnreadable: (error) => reported.push(error.keys.foundryExecutionId) });
+        return { claimed: idsOf(claimed), reported: reported.sort() };
+      };
+
+      const first = await claimOnce();
+      const second = await claimOnce();
+
+      expect([...first.claimed, ...second.claimed].sort()).toEqual(idsOf(readable));
+      expect([first.reported, second.reported]).toEqual([idsOf(unreadable), idsOf(unreadable)]);
+      expect(await stored()).toEqual(before);
     });
 
     it("a save refused by a key of the wrong type under the provider's prefix writes nothing", async () => {
