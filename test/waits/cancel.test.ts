@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import { PGlite } from "@electric-sql/pglite";
+import type { PGlite } from "@electric-sql/pglite";
 import { afterAll, beforeAll, describe } from "vitest";
 import { MemoryPersistenceProvider } from "../../src/persistence/index.js";
 import { FilePersistenceProvider } from "../../src/persistence/providers/file/index.js";
@@ -7,6 +7,7 @@ import { PostgresPersistenceProvider } from "../../src/persistence/providers/pos
 import { SqlitePersistenceProvider } from "../../src/persistence/providers/sqlite.js";
 import { useTempDirectory } from "../support/temp-directory.js";
 import { cancellationCases } from "./cancel-cases.js";
+import { freshPglite } from "../support/pglite.js";
 
 describe("cancellation on the memory provider", () => {
   cancellationCases(() => new MemoryPersistenceProvider());
@@ -24,7 +25,7 @@ describe("cancellation on SQLite", () => {
 describe("cancellation on PGlite", () => {
   let db: PGlite | undefined;
   beforeAll(async () => {
-    db = await PGlite.create();
+    db = await freshPglite();
   }, 120_000);
   afterAll(() => db?.close());
   cancellationCases(() => new PostgresPersistenceProvider({ client: db as PGlite }));

@@ -1,4 +1,4 @@
-import { PGlite } from "@electric-sql/pglite";
+import type { PGlite } from "@electric-sql/pglite";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemoryPersistenceProvider, SnapshotTooLargeError, type DeliveredEvent, type WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
@@ -7,13 +7,14 @@ import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sq
 import { deliveredEvent, randomKeys } from "../../../src/persistence/testing/fixtures.js";
 import { useFileStore } from "../../support/file-store.js";
 import { freshTable } from "./postgres-cases.js";
+import { freshPglite } from "../../support/pglite.js";
 
 // deliver() of every built-in provider refuses what is not an event, as coordinator.signal does
 // before it, rather than store something no wait can read back (Redis's case is in its own suite).
 
 let db: PGlite | undefined;
 beforeAll(async () => {
-  db = await PGlite.create();
+  db = await freshPglite();
 }, 120_000);
 afterAll(() => db?.close());
 const files = useFileStore("deliver-validation");

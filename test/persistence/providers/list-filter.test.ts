@@ -1,4 +1,4 @@
-import { PGlite } from "@electric-sql/pglite";
+import type { PGlite } from "@electric-sql/pglite";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FilePersistenceProvider } from "../../../src/persistence/providers/file/index.js";
@@ -7,6 +7,7 @@ import { PostgresPersistenceProvider } from "../../../src/persistence/providers/
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
 import { fullSnapshot } from "../../../src/persistence/testing/fixtures.js";
 import { useFileStore } from "../../support/file-store.js";
+import { freshPglite } from "../../support/pglite.js";
 
 // A filter key a provider does not know would be ignored, and list every record: a cleanup that
 // lists { stauts: "completed" } to delete them would delete runs that have not finished. Every
@@ -16,7 +17,7 @@ let database: Database.Database;
 let pglite: PGlite;
 beforeAll(async () => {
   database = new Database(":memory:");
-  pglite = await PGlite.create();
+  pglite = await freshPglite();
 });
 afterAll(async () => {
   database.close();

@@ -1,16 +1,17 @@
-import { PGlite } from "@electric-sql/pglite";
+import type { PGlite } from "@electric-sql/pglite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresPersistenceProvider } from "../../../src/persistence/providers/postgres.js";
 import { freshTable } from "./postgres-cases.js";
 import { escaping, throwingListener } from "../../support/throwing-listener.js";
 import { eventFor, waitingSnapshot } from "./postgres-mailbox-cases.js";
+import { freshPglite } from "../../support/pglite.js";
 
 // subscribe(listener) on PGlite: the listener is a hint to look, called from inside PGlite's
 // notification handling, so an error it throws is its own and must not escape from there.
 
 let db: PGlite | undefined;
 beforeAll(async () => {
-  db = await PGlite.create();
+  db = await freshPglite();
 }, 120_000);
 afterAll(() => db?.close());
 

@@ -1,15 +1,16 @@
-import { PGlite } from "@electric-sql/pglite";
+import type { PGlite } from "@electric-sql/pglite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresPersistenceProvider } from "../../../src/persistence/providers/postgres.js";
 import { freshTable } from "./postgres-cases.js";
 import { eventFor, waitingSnapshot } from "./postgres-mailbox-cases.js";
+import { freshPglite } from "../../support/pglite.js";
 
 // subscribe(listener, signal) on PGlite: a signal that aborts while PGlite is still setting up its
 // listen() ends the subscription, as it does on a pg Pool, rather than leave it listening for good.
 
 let db: PGlite | undefined;
 beforeAll(async () => {
-  db = await PGlite.create();
+  db = await freshPglite();
 }, 120_000);
 afterAll(() => db?.close());
 

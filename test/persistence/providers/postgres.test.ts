@@ -5,11 +5,12 @@ import { fullSnapshot } from "../../../src/persistence/testing/fixtures.js";
 import { describePostgresCases, freshTable } from "./postgres-cases.js";
 import { describePostgresGroupedCases } from "./postgres-grouped-cases.js";
 import { describePostgresMailboxCases } from "./postgres-mailbox-cases.js";
+import { freshPglite } from "../../support/pglite.js";
 
 // PGlite's first start runs initdb in WebAssembly: seconds, so one instance serves the whole file.
 let db: PGlite | undefined;
 beforeAll(async () => {
-  db = await PGlite.create();
+  db = await freshPglite();
 }, 120_000);
 afterAll(() => db?.close());
 

@@ -1,4 +1,4 @@
-import { PGlite } from "@electric-sql/pglite";
+import type { PGlite } from "@electric-sql/pglite";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { action, createFoundry, createSmith, createWorkflow, isSuspended, waitForEvent, type Workflow } from "../../../src/index.js";
@@ -6,12 +6,13 @@ import { createRecoveryCoordinator, usePersistence, type WorkflowPersistenceProv
 import { PostgresPersistenceProvider } from "../../../src/persistence/providers/postgres.js";
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
 import { freshTable } from "./postgres-cases.js";
+import { freshPglite } from "../../support/pglite.js";
 
 // The SQL providers under the engine: an approval suspended at its wait, signalled, and woken by
 // a coordinator's claim of the record the delivery marked due.
 let db: PGlite | undefined;
 beforeAll(async () => {
-  db = await PGlite.create();
+  db = await freshPglite();
 }, 120_000);
 afterAll(() => db?.close());
 

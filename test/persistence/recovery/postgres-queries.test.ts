@@ -1,14 +1,15 @@
-import { PGlite } from "@electric-sql/pglite";
+import type { PGlite } from "@electric-sql/pglite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFoundry, createSmith, createWorkflow, isSuspended, waitForEvent, type Workflow } from "../../../src/index.js";
 import { createRecoveryCoordinator, usePersistence } from "../../../src/persistence/index.js";
 import { PostgresPersistenceProvider } from "../../../src/persistence/providers/postgres.js";
 import { countingClient, freshTable, instancesWritten, totalWritten, writesNothing } from "../providers/postgres-cases.js";
+import { freshPglite } from "../../support/pglite.js";
 
 // PGlite's first start runs initdb in WebAssembly: one instance serves the file.
 let db: PGlite | undefined;
 beforeAll(async () => {
-  db = await PGlite.create();
+  db = await freshPglite();
 }, 120_000);
 afterAll(() => db?.close());
 
