@@ -2,6 +2,7 @@ import { expect } from "vitest";
 import { action, createFoundry, createSmith, createWorkflow, isSuspended, waitForEvent } from "../../src/index.js";
 import { createRecoveryCoordinator, signalInstance, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
 import type { ClaimRequest } from "../../src/persistence/provider.js";
+import { scaled } from "./thorough.js";
 
 // Approvals across two provider objects on one store (two connections, two pools, two clients):
 // the run suspends through one, the approval is sent through the other.
@@ -10,7 +11,11 @@ const turns = async (count: number): Promise<void> => {
   for (let i = 0; i < count; i++) await new Promise((resolve) => setImmediate(resolve));
 };
 
-/** 1,000 approvals, each sent before, during or after its run reaches the wait, through `sender`; `provider` runs them. */
+/** Approvals in batches of 50: 300 in a local npm test, 1,000 in .ci/run (WORKFLOWFORGE_APPROVAL_BATCHES for more). */
+const batches = scaled("WORKFLOWFORGE_APPROVAL_BATCHES", 6, 20);
+export const approvals = batches * 50;
+
+/** {@link approvals} approvals, each sent before, during or after its run reaches the wait, through `sender`; `provider` runs them. */
 export async function approvalTrials(provider: WorkflowPersistenceProvider, sender: WorkflowPersistenceProvider): Promise<void> {
   const paid = new Map<string, unknown[]>();
   const approval = createWorkflow("Approval")
@@ -33,14 +38,14 @@ export async function approvalTrials(provider: WorkflowPersistenceProvider, send
     else await Promise.all([forge(), turns(Math.floor(Math.random() * 12)).then(send)]);
   };
   try {
-    for (let batch = 0; batch < 20; batch++) {
+    for (let batch = 0; batch < batches; batch++) {
       const ids = Array.from({ length: 50 }, (_, i) => `approval-${batch * 50 + i}`);
       await Promise.all(ids.map((id) => trial(id, timings[Math.floor(Math.random() * 3)]!)));
       // What suspended is due now (its event arrived): one pass resumes it.
       await coordinator.resumeAll();
     }
     expect(await provider.list!()).toEqual([]);
-    expect(paid.size).toBe(1_000);
+    expect(paid.size).toBe(approvals);
     for (const [id, events] of paid) expect(events, id).toEqual([{ id }]);
   } finally {
     await coordinator.close();

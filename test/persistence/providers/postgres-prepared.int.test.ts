@@ -50,6 +50,11 @@ describeWithServer("PostgresPersistenceProvider with preparedStatements on a rea
       create: () => new PostgresPersistenceProvider({ client: shared, preparedStatements: true }),
       corrupt: (keys) => corruptPostgresRow(shared, keys),
       reopen: () => new PostgresPersistenceProvider({ client: other, preparedStatements: true }),
+      // The due group races 200 deliveries per case against waiting saves; prepared statements
+      // change how a statement is sent, not what it does, and postgres.int.test.ts races them on
+      // this server unprepared. A local npm test skips them here to stay within its budget;
+      // .ci/run (WORKFLOWFORGE_THOROUGH=1) runs them.
+      ...(process.env.WORKFLOWFORGE_THOROUGH === "1" ? {} : { skip: ["due" as const] }),
     },
     vitest,
   );

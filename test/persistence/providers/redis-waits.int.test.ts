@@ -7,15 +7,18 @@ import { action, createFoundry, createSmith, createWorkflow, isSuspended, waitFo
 import { createRecoveryCoordinator, usePersistence, type RecoveryOutcome } from "../../../src/persistence/index.js";
 import { RedisPersistenceProvider } from "../../../src/persistence/providers/redis.js";
 import { bundleForChild } from "../../support/bundle.js";
-import { approvalTrials, pushedApproval } from "../../support/approval-trials.js";
+import { approvals, approvalTrials, pushedApproval } from "../../support/approval-trials.js";
 import { describeWithServer } from "../../support/describe-with-server.js";
 import { runChild } from "../../support/processes.js";
 import { startRedis } from "../../support/redis-server.js";
+import { scaled } from "../../support/thorough.js";
 
 // Durable waits end to end on Redis: runs suspend at their wait through one client, approvals are
 // sent through another, and a coordinator resumes them.
 
 const server = await startRedis();
+// Instances raced for by five senders: 100 in a local npm test, 300 in .ci/run.
+const raced = scaled("WORKFLOWFORGE_RACED_INSTANCES", 100, 300);
 
 describeWithServer("Durable waits on a real redis-server", server, (started) => {
   const clients: { close(): Promise<unknown> }[] = [];
@@ -43,7 +46,7 @@ describeWithServer("Durable waits on a real redis-server", server, (started) => 
     });
   });
 
-  it("1,000 approvals, each sent before, during or after its run reaches the wait: every event is consumed once and every run completes", async () => {
+  it(`${approvals} approvals, each sent before, during or after its run reaches the wait: every event is consumed once and every run completes`, async () => {
     const keyPrefix = `trials-${randomUUID()}:`;
     const nodeRedis = await createClient({ url: started.url }).connect();
     clients.push({ close: () => nodeRedis.close() });
@@ -52,9 +55,9 @@ describeWithServer("Durable waits on a real redis-server", server, (started) => 
     await approvalTrials(provider, sender);
   }, 120_000);
 
-  it("300 waiting instances each sent one event 5 times at once from 5 processes, with 2 started coordinators: every instance continues exactly once", async () => {
+  it(`${raced} waiting instances each sent one event 5 times at once from 5 processes, with 2 started coordinators: every instance continues exactly once`, async () => {
     const keyPrefix = `once-${randomUUID()}:`;
-    const count = 300;
+    const count = raced;
     let charges = 0;
     const resumed = new Map<string, number>();
     let allResumed!: () => void;

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, it } from "vitest";
 import { PostgresPersistenceProvider } from "../../../src/persistence/providers/postgres.js";
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
-import { approvalTrials, pushedApproval } from "../../support/approval-trials.js";
+import { approvals, approvalTrials, pushedApproval } from "../../support/approval-trials.js";
 import { describeWithServer } from "../../support/describe-with-server.js";
 import { startPostgres } from "../../support/postgres-server.js";
 import { usePostgresPools } from "../../support/postgres-pool.js";
@@ -15,7 +15,7 @@ import { freshTable } from "./postgres-cases.js";
 // approvals are sent through another, and a coordinator resumes them.
 
 describe("Durable waits on SQLite", () => {
-  it("1,000 approvals, each sent before, during or after its run reaches the wait, through a second connection: every event is consumed once and every run completes", async () => {
+  it(`${approvals} approvals, each sent before, during or after its run reaches the wait, through a second connection: every event is consumed once and every run completes`, async () => {
     const directory = mkdtempSync(join(tmpdir(), "workflowforge-sqlite-waits-"));
     const [runner, sender] = [new Database(join(directory, "waits.db")), new Database(join(directory, "waits.db"))];
     try {
@@ -33,7 +33,7 @@ const server = await startPostgres();
 describeWithServer("Durable waits on a real PostgreSQL server", server, (started) => {
   const newPool = usePostgresPools(started, 10);
 
-  it("1,000 approvals, each sent before, during or after its run reaches the wait, through another pool: every event is consumed once and every run completes", async () => {
+  it(`${approvals} approvals, each sent before, during or after its run reaches the wait, through another pool: every event is consumed once and every run completes`, async () => {
     const tableName = freshTable();
     await approvalTrials(new PostgresPersistenceProvider({ client: newPool(), tableName }), new PostgresPersistenceProvider({ client: newPool(), tableName }));
   }, 120_000);
