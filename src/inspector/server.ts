@@ -67,6 +67,9 @@ export async function startInspector(store: OpenStore, options: UiOptions): Prom
     });
   });
   port = (server.address() as AddressInfo).port;
+  // Listening, the server can still fail to accept a connection (EMFILE: out of file descriptors).
+  // Unheard, that error would end the process; said on stderr, the server goes on with the next.
+  server.on("error", (error) => void process.stderr.write(`workflowforge ui: ${describeCause(error)}\n`));
   const shown = options.host.includes(":") ? `[${options.host}]` : options.host;
   const close = (): Promise<void> =>
     new Promise((closed) => {

@@ -1,5 +1,5 @@
 import { connect } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { maxBodyBytes } from "../../src/inspector/http.js";
 import { fullSnapshot } from "../../src/persistence/testing/fixtures.js";
 import { action, raw, servedSqlite, sqliteFiles, type Served, type SqliteStore } from "./fixture.js";
@@ -16,6 +16,18 @@ describe("the inspector's server, read-only (no --allow-actions)", () => {
     ({ served, token } = await servedSqlite(freshSqlite, false));
   });
   afterAll(() => served.close());
+
+  it("goes on serving after failing to accept a connection, saying why on stderr", async () => {
+    const written: string[] = [];
+    const stderr = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => (written.push(String(chunk)), true));
+    try {
+      served.inspector.server.emit("error", Object.assign(new Error("accept EMFILE"), { code: "EMFILE" }));
+    } finally {
+      stderr.mockRestore();
+    }
+    expect(written.join("")).toContain("workflowforge ui: accept EMFILE");
+    expect((await raw(served.inspector.url, "GET", "/api/instances")).status).toBe(200);
+  });
 
   it("listens on 127.0.0.1 only", () => {
     expect(served.inspector.server.address()).toMatchObject({ address: "127.0.0.1" });
