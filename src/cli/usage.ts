@@ -164,7 +164,9 @@ Deletes every snapshot not updated for <duration> that matches the filters, and 
 many it deleted. Claimed snapshots (a process may be working on them) are skipped, and so
 is one saved again since it was listed (each is claimed, as delete does, before it is
 deleted, so a save racing the delete is refused rather than lost). Waiting snapshots (suspended at a durable wait,
-which may last weeks) are skipped too unless --status names waiting. A record that cannot
+which may last weeks) are skipped too unless --status names waiting; those are deleted as
+listed, without a claim first (one would clear an event's wake-up mark), so one woken since
+it was listed is deleted all the same. A record that cannot
 be read is left alone and named on stderr, and the command then exits 1.
 
 ${claims}
