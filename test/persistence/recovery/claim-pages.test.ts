@@ -113,7 +113,9 @@ describe("resumeAll with a provider that claims in pages", () => {
         gate.resolve();
       }
     };
-    const report = await fixture.coordinator({ concurrency: 2, leaseTtlMs: 200 }).resumeAll();
+    // A lease long enough that the held runs keep theirs on a busy machine (a stall of a whole lease
+    // would lose them); the waiting claim is given back after half of it.
+    const report = await fixture.coordinator({ concurrency: 2, leaseTtlMs: 1_000 }).resumeAll();
     expect(givenBack).toHaveLength(1);
     expect(report.skipped).toEqual([]);
     expect(report.resumed.map((item) => item.instanceId).sort()).toEqual(refs.map((ref) => ref.instanceId).sort());

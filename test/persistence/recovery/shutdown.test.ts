@@ -50,13 +50,14 @@ describe("coordinator.close(): graceful shutdown", () => {
     const finish = deferred();
     const fixture = recoveryFixture({ onForge: (index, attempt) => (index === 1 && attempt === 1 ? (inside.resolve(), finish.promise) : undefined) });
     const { instanceId, workflowKey } = fixture.interrupted();
-    const worker = fixture.coordinator({ leaseTtlMs: 40 });
+    // Long enough that a busy machine does not lose the lease before the operation starts.
+    const worker = fixture.coordinator({ leaseTtlMs: 300 });
     const outcome = worker.resume(instanceId, workflowKey);
     await inside.promise;
     await worker.close({ timeoutMs: 10 });
     const atClose = fixture.stored(instanceId);
-    // Without the fix the keeper renews every 10 ms: five leases later the record would have moved.
-    await sleep(200);
+    // A keeper still renewing would write every 100 ms or so: some eight renewals in this time.
+    await sleep(800);
     expect(fixture.stored(instanceId)?.revision).toBe(atClose?.revision);
     expect(Date.parse(fixture.stored(instanceId)?.leaseExpiresAt ?? "")).toBeLessThanOrEqual(Date.now());
     // The operation ends at last: its checkpoint is refused, the claim having run out, and only
