@@ -1,6 +1,7 @@
 import { appendFileSync } from "node:fs";
 import { attempt, attemptFailure } from "./crash-attempt.js";
 import { expectedCrashResult, readCrashLog, type CrashLog, type CrashOutcome, type CrashResult } from "./crash-log.js";
+import { requireCrashHarnessOptions } from "./crash-options.js";
 
 export interface CrashHarnessOptions {
   /** The child: `[script, ...args]` run with this Node binary; the instance id is appended. */
@@ -32,7 +33,7 @@ export interface CrashHarnessOptions {
 export interface CrashInstanceReport {
   readonly instanceId: string;
   readonly kills: number;
-  /** Kills that landed after a step of that attempt had started and before the run completed. */
+  /** Kills that landed after a step of that attempt had started and before the snapshot's deletion started. */
   readonly midRunKills: number;
   /**
    * Kills that landed while the snapshot was being deleted, after which the next attempt found it
@@ -106,9 +107,12 @@ async function runInstance(options: ResolvedOptions, instanceId: string, killDel
     log = readCrashLog(options.logFile, instanceId, steps);
     const during = difference(log, before);
     if (!outcome.killed && outcome.code === 0 && outcome.runMs !== undefined) onCompletedRun(outcome.runMs, during.reduce((sum, count) => sum + count, 0));
-    const ranSteps = during.some((count) => count > 0);
-    // The previous attempt was killed while deleting: any step run now means the deletion happened.
-    if (before.completing > before.completed && ranSteps) {
+    const firstStep = log.started[before.started.length];
+    const ranSteps = firstStep !== undefined;
+    // The previous attempt was killed while deleting: a run from step 0 now means the deletion
+    // happened. One resumed later on is the old run going on, so its repeats count (a store that
+    // lost acknowledged checkpoints resumes there).
+    if (before.completing > before.completed && firstStep === 0) {
       newRunsAfterDeletion += 1;
       run = new Array<number>(steps).fill(0);
     }
@@ -118,7 +122,8 @@ async function runInstance(options: ResolvedOptions, instanceId: string, killDel
     run = run.map((count, step) => count + (during[step] ?? 0));
     if (outcome.killed) {
       kills += 1;
-      if (ranSteps && log.completed === before.completed) midRunKills += 1;
+      // Mid-run: after a step started and before the deletion did (a kill in the deletion is after the last step).
+      if (ranSteps && log.completing === before.completing) midRunKills += 1;
     }
     const failure = outcome.killed ? undefined : attemptFailure(options, outcome);
     if (failure !== undefined) problems.push(`${instanceId}: attempt ${number} ${failure}`);
@@ -153,10 +158,12 @@ async function startsAnew(options: ResolvedOptions, instanceId: string, before: 
  * one step again after a kill (or any, after none), a result that differs from an uninterrupted
  * run, or a snapshot left stored: each completed instance is started once more, without a kill, and
  * must begin a new run from step 0. A child that exits non-zero without being killed (for example
- * on an unreadable snapshot), or outlives `attemptTimeoutMs`, is a violation too.
+ * on an unreadable snapshot), or outlives `attemptTimeoutMs`, is a violation too. Rejects with a
+ * `TypeError` naming the option when an option is missing, of the wrong type or unknown.
  */
 export async function runCrashHarness(given: CrashHarnessOptions): Promise<CrashReport> {
-  const options: ResolvedOptions = { ...given, steps: given.steps ?? 20 };
+  const checked = requireCrashHarnessOptions(given);
+  const options: ResolvedOptions = { ...checked, steps: checked.steps ?? 20 };
   // A whole run's length: steps × the median time per step of the attempts that completed (those
   // resumed mid-run ran fewer steps). The median, because an attempt that first waited out a dead
   // writer's lock takes seconds.
@@ -178,7 +185,7 @@ export async function runCrashHarness(given: CrashHarnessOptions): Promise<Crash
       violations.push(...problems, ...check(report, expected));
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 1) }, worker));
+  await Promise.all(Array.from({ length: options.concurrency ?? 1 }, worker));
   const total = (count: (report: CrashInstanceReport) => number): number => reports.reduce((sum, report) => sum + count(report), 0);
   return { instances: reports, kills: total((report) => report.kills), midRunKills: total((report) => report.midRunKills), violations };
 }

@@ -39,6 +39,8 @@ export function appendCrashLog(logFile: string, instanceId: string, event: numbe
 /** One instance's record so far: executions per step, how many deletions started and ended, and the last completed run. */
 export interface CrashLog {
   readonly executions: readonly number[];
+  /** Every step started, in order: where an attempt began is the first of those after the log before it. */
+  readonly started: readonly number[];
   readonly completing: number;
   readonly completed: number;
   readonly result: CrashOutcome | undefined;
@@ -46,6 +48,7 @@ export interface CrashLog {
 
 export function readCrashLog(logFile: string, instanceId: string, steps: number): CrashLog {
   const executions = new Array<number>(steps).fill(0);
+  const started: number[] = [];
   let completing = 0;
   let completed = 0;
   let properties: CrashResult["properties"] | undefined;
@@ -64,7 +67,10 @@ export function readCrashLog(logFile: string, instanceId: string, steps: number)
       output = undefined;
     }
     else if (event === "output") output = value as number;
-    else executions[Number(event)]! += 1;
+    else {
+      executions[Number(event)]! += 1;
+      started.push(Number(event));
+    }
   }
-  return { executions, completing, completed, result: properties === undefined ? undefined : { output, properties } };
+  return { executions, started, completing, completed, result: properties === undefined ? undefined : { output, properties } };
 }

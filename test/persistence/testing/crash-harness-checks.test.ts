@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { runCrashHarness } from "../../../src/persistence/testing/index.js";
+import { runCrashHarness, type CrashHarnessOptions } from "../../../src/persistence/testing/index.js";
 import { bundleForChild } from "../../support/bundle.js";
 
 // Children whose provider is wrong in a way that no kill is needed to show.
@@ -11,7 +11,7 @@ const child = bundleForChild(fileURLToPath(new URL("./crash-child.ts", import.me
 const root = mkdtempSync(join(tmpdir(), "wf-harness-checks-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-function harness(flaw: string, name: string, options: { instances: number; attemptTimeoutMs?: number }) {
+function harness(flaw: string, name: string, options: Partial<CrashHarnessOptions> & { instances: number }) {
   const logFile = join(root, `${name}.log`);
   return runCrashHarness({ command: [child], env: { CRASH_FLAW: flaw, CRASH_DIR: join(root, name), CRASH_LOG: logFile }, logFile, maxKillsPerInstance: 0, ...options });
 }
@@ -26,6 +26,25 @@ describe("runCrashHarness", () => {
   it("passes the same child when its delete() deletes", { timeout: 60_000 }, async () => {
     const report = await harness("deletes", "deletes", { instances: 2 });
     expect(report.violations).toEqual([]);
+  });
+
+  // The first attempt's delete() hangs; its kill, timed well past the 20 quick steps, lands there.
+  const killedInDeletion = { instances: 1, maxKillsPerInstance: 1, killDelayMs: () => 3_000, attemptTimeoutMs: 20_000 };
+
+  it("takes an attempt after a kill during the deletion that begins at step 0 as a new run, and that kill as not mid-run", { timeout: 60_000 }, async () => {
+    const report = await harness("deletes-then-hangs", "deletes-then-hangs", killedInDeletion);
+    expect(report.violations).toEqual([]);
+    expect(report.kills).toBe(1);
+    expect(report.instances[0]?.newRunsAfterDeletion).toBe(1);
+    expect(report.midRunKills).toBe(0);
+  });
+
+  it("reports the repeats of a run resumed mid-way after a kill during the deletion (a store that lost acknowledged checkpoints)", { timeout: 60_000 }, async () => {
+    const report = await harness("reverts", "reverts", killedInDeletion);
+    expect(report.kills).toBe(1);
+    expect(report.instances[0]?.newRunsAfterDeletion).toBe(0);
+    expect(report.midRunKills).toBe(0);
+    expect(report.violations).toContainEqual(expect.stringMatching(/^crash-\S+: attempt 2 ran 10 steps again after one kill \(at most one per kill\)$/));
   });
 
   it("reports an attempt killed by attemptTimeoutMs as one that did not finish in time, not as an exit with null", { timeout: 60_000 }, async () => {
