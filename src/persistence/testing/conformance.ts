@@ -15,7 +15,10 @@ export interface ProviderTestInitializer<P extends WorkflowPersistenceProvider =
    * delete what they stored afterwards; point the kit at a store no recovery coordinator serves.
    */
   create(): P | Promise<P>;
-  /** Releases what `create` made. Runs after every test, also a failed one. */
+  /**
+   * Releases what `create` made. Runs after every test, also a failed one, within `caseTimeoutMs`
+   * (the case's own failure is reported when both fail).
+   */
   destroy?(provider: P): void | Promise<void>;
   /** Once before the suite, for example to start a server or open a pool. */
   beforeAll?(): void | Promise<void>;
@@ -40,7 +43,8 @@ export interface ProviderTestInitializer<P extends WorkflowPersistenceProvider =
   /** Time allowed to `beforeAll` and `afterAll`. @default 60_000 */
   readonly hookTimeoutMs?: number;
   /**
-   * Time allowed to one case, and again to deleting what it stored. A case that outlives it fails
+   * Time allowed to one case, and again to deleting what it stored, and to each of `create()` and
+   * `destroy()` (a hook that outlives it fails naming it). A case that outlives it fails
    * with a message naming the provider call that did not settle ("provider.tryLoad did not settle
    * within 60000 ms"): a provider whose calls never answer fails instead of hanging the run, under
    * node:test too, which has no time limit of its own. @default 60_000
@@ -115,22 +119,48 @@ async function runWatched<P extends WorkflowPersistenceProvider>(initializer: Pr
   if (failure !== undefined) throw failure.error;
 }
 
+/** Runs an initializer hook under a deadline of its own, failing with a message naming it. */
+function hookWithin<T>(timeoutMs: number, what: string, hook: () => T | Promise<T>): Promise<T> {
+  const session = createCaseSession(timeoutMs);
+  return session.within(() => session.pending(what, Promise.resolve().then(hook)));
+}
+
+/**
+ * Destroys each provider in turn, all within one deadline: a destroy() that waits for calls in
+ * flight (as pg's Pool.end() waits for checked-out clients) never settles after a call that did not.
+ */
+async function destroyAll<P extends WorkflowPersistenceProvider>(initializer: ProviderTestInitializer<P>, providers: readonly P[], timeoutMs: number): Promise<void> {
+  if (initializer.destroy === undefined) return;
+  const session = createCaseSession(timeoutMs);
+  await session.within(async () => {
+    for (const provider of providers) await session.pending("initializer.destroy(provider)", Promise.resolve().then(() => initializer.destroy?.(provider)));
+  });
+}
+
 /** Runs one case on a fresh provider; resolves why it was skipped, or undefined when it passed. */
 async function runCase<P extends WorkflowPersistenceProvider>(initializer: ProviderTestInitializer<P>, testCase: ConformanceCase, timeoutMs: number): Promise<string | undefined> {
   // Checked before a provider is made: no provider could supply a missing hook.
   const missingHook = testCase.requires?.find((hook) => typeof initializer[hook] !== "function");
   if (missingHook !== undefined) return missingHookReasons[missingHook];
-  const provider = await initializer.create();
+  const provider = await hookWithin(timeoutMs, "initializer.create()", () => initializer.create());
   const reopened: P[] = [];
-  try {
+  const outcome = await (async () => {
     const missing = missingCapabilities(provider, testCase.group);
     if (missing.length > 0) return missingCapabilityReason(missing);
     await runWatched(initializer, testCase, provider, reopened, timeoutMs);
     return undefined;
-  } finally {
-    for (const other of reopened) await initializer.destroy?.(other);
-    await initializer.destroy?.(provider);
+  })().then(
+    (skipped) => ({ skipped }),
+    (error: unknown) => ({ error }),
+  );
+  const destroyed = destroyAll(initializer, [...reopened, provider], timeoutMs);
+  // The case's own failure says more than a destroy() it left unable to finish.
+  if ("error" in outcome) {
+    await destroyed.catch(() => undefined);
+    throw outcome.error;
   }
+  await destroyed;
+  return outcome.skipped;
 }
 
 /** Runs one case on a fresh provider; resolves `"skipped"` when the provider lacks a capability or the initializer a hook the case needs. */
@@ -189,9 +219,9 @@ export function describeProviderConformance<P extends WorkflowPersistenceProvide
           const skipped = await runCase(initializer, testCase, caseTimeoutMs);
           if (skipped !== undefined) skipTest(context, skipped);
         }),
-        // Room for the case and its clean-up, each within caseTimeoutMs, so that vitest's or Jest's own
-        // limit does not cut in first; never past what their timers can hold.
-        Math.min(2 * caseTimeoutMs + 10_000, maxTimerMs),
+        // Room for create(), the case, its clean-up and destroy(), each within caseTimeoutMs, so that
+        // vitest's or Jest's own limit does not cut in first; never past what their timers can hold.
+        Math.min(4 * caseTimeoutMs + 10_000, maxTimerMs),
       );
     }
   });

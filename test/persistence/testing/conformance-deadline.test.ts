@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import type { WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
+import { MemoryPersistenceProvider, type WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
 import { conformanceCases, describeProviderConformance, runConformanceCase } from "../../../src/persistence/testing/index.js";
 import { bundleForChild } from "../../support/bundle.js";
 import { recordingFramework } from "./recording-framework.js";
@@ -35,13 +35,30 @@ describe("a conformance case whose provider call never settles", () => {
     expect(stdout).toContain("provider.tryLoad did not settle within 200 ms");
   });
 
+  it("fails naming initializer.create() when create() never settles", { timeout: 5_000 }, async () => {
+    const initializer = { name: "Unborn", create: never, caseTimeoutMs: 100 };
+    await expect(runConformanceCase(initializer, caseNamed("tryLoad(key) of an unknown key"))).rejects.toThrow("initializer.create() did not settle within 100 ms");
+  });
+
+  it("after its own deadline, does not wait for a destroy() that waits for the call that never settled", { timeout: 5_000 }, async () => {
+    // As pg's Pool.end() waits for a checked-out client: destroy() settles after every call has.
+    const initializer = { name: "Silent", create: silentProvider, destroy: never, caseTimeoutMs: 100 };
+    await expect(runConformanceCase(initializer, caseNamed("tryLoad(key) of an unknown key"))).rejects.toThrow("provider.tryLoad did not settle within 100 ms");
+  });
+
+  it("fails a passing case naming initializer.destroy(provider) when destroy() never settles", { timeout: 5_000 }, async () => {
+    const initializer = { name: "Stuck", create: () => new MemoryPersistenceProvider(), destroy: never, caseTimeoutMs: 100 };
+    await expect(runConformanceCase(initializer, caseNamed("tryLoad(key) of an unknown key"))).rejects.toThrow("initializer.destroy(provider) did not settle within 100 ms");
+  });
+
   it("is registered with a vitest and Jest time limit above the deadline, so that theirs does not cut in first", () => {
     const limits: unknown[] = [];
     const { framework } = recordingFramework();
     const it = Object.assign((_title: string, _body: unknown, timeoutMs?: number) => void limits.push(timeoutMs), { skip: () => undefined });
     describeProviderConformance({ name: "Silent", create: silentProvider, caseTimeoutMs: 1_000 }, { ...framework, it });
     expect(limits.length).toBe(conformanceCases.length);
-    expect(limits.every((limit) => typeof limit === "number" && limit > 2_000)).toBe(true);
+    // create(), the case, deleting what it stored and destroy() each have caseTimeoutMs.
+    expect(limits.every((limit) => typeof limit === "number" && limit > 4_000)).toBe(true);
   });
 
   it("registers each case with a limit a timer can hold, and hooks with hookTimeoutMs", () => {
