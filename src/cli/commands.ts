@@ -12,7 +12,7 @@ import { toJson } from "./json.js";
 import { overdueAfterMs, stateOf } from "./stale.js";
 import { formatAge } from "./duration.js";
 import type { OpenStore } from "./stores.js";
-import { byUpdatedAt, summarize } from "./summary.js";
+import { sortedByUpdatedAt, summarize } from "./summary.js";
 
 /** Where a command writes its result. */
 export interface Output {
@@ -222,7 +222,7 @@ export async function select({ store, now }: CommandContext, selection: Selectio
   const { workflow } = selection;
   const lists = workflow === undefined ? [list(filter)] : [list({ ...filter, workflowId: workflow }), list({ ...filter, workflowName: workflow })];
   const unique = new Map((await Promise.all(lists)).flat().map((snapshot) => [pairKey(snapshot), snapshot]));
-  return { snapshots: [...unique.values()].sort(byUpdatedAt), unreadable: [...unreadable.values()] };
+  return { snapshots: sortedByUpdatedAt([...unique.values()]), unreadable: [...unreadable.values()] };
 }
 
 // After the result: each record that could not be read, and how to remove one. Exit code 1 if any.

@@ -67,7 +67,20 @@ export type Ordered = Pick<WorkflowExecutionSnapshot, "updatedAt" | "foundryExec
  * pair alone would make the result depend on the order the store listed them in.
  */
 export function byUpdatedAt(a: Ordered, b: Ordered): number {
-  const [at, bt] = [timeOf(a.updatedAt), timeOf(b.updatedAt)];
+  return byTimeThenKeys(timeOf(a.updatedAt), a, timeOf(b.updatedAt), b);
+}
+
+/**
+ * `snapshots` in {@link byUpdatedAt}'s order, each time parsed once rather than at every comparison:
+ * sorting 10,000 records compares about 130,000 pairs, and parsing was most of the inspector's sort.
+ */
+export function sortedByUpdatedAt<T extends Ordered>(snapshots: readonly T[]): T[] {
+  const timed = snapshots.map((snapshot) => ({ snapshot, time: timeOf(snapshot.updatedAt) }));
+  timed.sort((a, b) => byTimeThenKeys(a.time, a.snapshot, b.time, b.snapshot));
+  return timed.map(({ snapshot }) => snapshot);
+}
+
+function byTimeThenKeys(at: number, a: Ordered, bt: number, b: Ordered): number {
   if (at !== bt) return at < bt ? -1 : 1;
   return byCodeUnits(a.foundryExecutionId, b.foundryExecutionId) || byCodeUnits(a.workflowId, b.workflowId);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { byUpdatedAt } from "../../src/cli/summary.js";
+import { byUpdatedAt, sortedByUpdatedAt } from "../../src/cli/summary.js";
 import { groupDeadLetters, rowOf } from "../../src/inspector/views.js";
 import { fullSnapshot } from "../../src/persistence/testing/fixtures.js";
 
@@ -25,6 +25,8 @@ describe("byUpdatedAt", () => {
     const [a, b, c, d] = [saved("z", "2026-03-01T00:00:01.000Z"), saved("m", "not a date"), saved("a", "2026-03-01T00:00:02.000Z"), saved("b", "")];
     const orders = [[a, b, c, d], [b, c, a, d], [c, a, d, b], [d, c, b, a], [c, b, a, d]].map((list) => list.sort(byUpdatedAt).map((snapshot) => snapshot.foundryExecutionId));
     expect(orders).toEqual(Array.from({ length: 5 }, () => ["b", "m", "z", "a"]));
+    // sortedByUpdatedAt, which list and the inspector sort with, parses each time once: same order.
+    expect([[a, b, c, d], [d, c, b, a]].map((list) => sortedByUpdatedAt(list).map((snapshot) => snapshot.foundryExecutionId))).toEqual([orders[0], orders[0]]);
   });
 
   it("orders by workflow key when the instance is the same", () => {
