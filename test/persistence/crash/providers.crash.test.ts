@@ -94,10 +94,11 @@ describe("crash harness: SIGKILL at random moments of a 20-step workflow", () =>
       const deletionKills = report.instances.reduce((sum, instance) => sum + instance.newRunsAfterDeletion, 0);
       console.info(`crash ${name}: ${report.kills} kills, ${report.midRunKills} mid-run, ${deletionKills} during the final deletion`);
       expect(report.violations).toEqual([]);
-      expect(report.kills).toBeGreaterThan(INSTANCES / 2);
-      // Kills timed from the run's start must interrupt it, or the test proves little. About six in
-      // ten do (the others land before a restarted child's first step or after its last): one per
-      // four instances (at least one) is a bar that chance does not miss.
+      // Kills timed from the run's start must interrupt it, or the test proves little. How many land
+      // depends on the harness's guess of a run's length: the first attempts, started before any
+      // run completed, guess 400 ms, and a fast store's runs end before most of those kills (at six
+      // instances, 2 to 23 kills in a run). One mid-run kill per four instances (at least one) is a
+      // bar that chance does not miss.
       expect(report.midRunKills).toBeGreaterThanOrEqual(Math.max(1, Math.floor(INSTANCES / 4)));
       for (const instance of report.instances) {
         expect((await ready.provider.tryLoad(instance.instanceId, "CrashWorkload-v1")) ?? undefined, instance.instanceId).toBeUndefined();
