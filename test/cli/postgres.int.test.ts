@@ -50,10 +50,12 @@ describeWithServer("workflowforge CLI on a real PostgreSQL server", server, (sta
       const holder = await pool.connect();
       try {
         await holder.query(`BEGIN; LOCK TABLE "${tableName}" IN ACCESS EXCLUSIVE MODE`);
-        const { code, stderr } = await cli("list", "--postgres", started.url, "--table-name", tableName, "--timeout", "200ms");
+        // Long enough to connect on a busy machine (the time limit covers connecting too); the lock
+        // holds the list back for as long as the transaction lasts.
+        const { code, stderr } = await cli("list", "--postgres", started.url, "--table-name", tableName, "--timeout", "3s");
         expect({ code, stderr }).toEqual({
           code: 1,
-          stderr: `workflowforge: PostgreSQL ${started.url}, table "${tableName}": list did not finish within 200ms; check that the server is up and answering, and that no transaction holds a lock on the table, or raise --timeout\n`,
+          stderr: `workflowforge: PostgreSQL ${started.url}, table "${tableName}": list did not finish within 3s; check that the server is up and answering, and that no transaction holds a lock on the table, or raise --timeout\n`,
         });
       } finally {
         await holder.query("ROLLBACK");

@@ -39,10 +39,11 @@ describeWithServer("workflowforge CLI on a real Redis server", server, (started)
       // Reads are answered, writes held back: the claim delete saves first is the request that never returns.
       await client.call("CLIENT", "PAUSE", "30000", "WRITE");
       try {
-        const { code, stderr } = await cli("delete", "order-42", "billing-v1", "--redis", started.url, "--key-prefix", keyPrefix, "--timeout", "200ms");
+        // Long enough to connect and read on a busy machine (the time limit covers those too).
+        const { code, stderr } = await cli("delete", "order-42", "billing-v1", "--redis", started.url, "--key-prefix", keyPrefix, "--timeout", "3s");
         expect({ code, stderr }).toEqual({
           code: 1,
-          stderr: `workflowforge: Redis ${started.url}, key prefix "${keyPrefix}": save did not finish within 200ms; check that the server is up and answering, or raise --timeout\n`,
+          stderr: `workflowforge: Redis ${started.url}, key prefix "${keyPrefix}": save did not finish within 3s; check that the server is up and answering, or raise --timeout\n`,
         });
       } finally {
         await client.call("CLIENT", "UNPAUSE");
