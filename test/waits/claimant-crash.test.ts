@@ -78,7 +78,9 @@ describe("a waiting record whose claimant dies before the wait's checkpoint", ()
         return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
       },
     });
-    const coordinator = createRecoveryCoordinator({ provider: dying, resolveWorkflow: () => workflow, leaseTtlMs: 60 });
+    // Long enough that a busy machine does not lose the lease before the wait (the renewal comes
+    // after a third of it; the test waits for it, not for the time).
+    const coordinator = createRecoveryCoordinator({ provider: dying, resolveWorkflow: () => workflow, leaseTtlMs: 600 });
     const pass = coordinator.resumeAll().catch((error: unknown) => error);
     await atWait.promise;
     await renewed.promise;

@@ -22,6 +22,10 @@ import { scaled } from "../../support/thorough.js";
 // ever unreadable (a child that fails to load exits non-zero: a violation).
 // 6 instances per provider in a local `npm test` (about 12 s each); `.ci/run` runs the full 100.
 const INSTANCES = scaled("WORKFLOWFORGE_CRASH_RUNS", 6, 100);
+// The harness times its first kills from a guessed run of 400 ms: a fast store's 20 steps end before
+// most of them, and at six instances chance then leaves a run with no kill mid-run. Locally each
+// step takes 10 ms more, so the kills land among the steps; at the full counts chance is enough.
+const localStepDelay: Record<string, string> = INSTANCES >= 50 ? {} : { CRASH_STEP_DELAY_MS: "10" };
 const child = bundleForChild(fileURLToPath(new URL("./provider-child.ts", import.meta.url)));
 const root = mkdtempSync(join(tmpdir(), "wf-provider-crash-"));
 const cleanup: (() => Promise<unknown> | void)[] = [() => rmSync(root, { recursive: true, force: true })];
@@ -86,7 +90,7 @@ describe("crash harness: SIGKILL at random moments of a 20-step workflow", () =>
       const logFile = join(root, `${key}.log`);
       const report = await runCrashHarness({
         command: [child],
-        env: { CRASH_PROVIDER: key, CRASH_TARGET: ready.target, CRASH_LOG: logFile },
+        env: { CRASH_PROVIDER: key, CRASH_TARGET: ready.target, CRASH_LOG: logFile, ...localStepDelay },
         logFile,
         instances: INSTANCES,
         concurrency: 4,
