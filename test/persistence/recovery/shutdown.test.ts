@@ -8,11 +8,18 @@ import { deferred } from "../../support/promises.js";
 import { heldByARunHere, recoveryFixture } from "./fixtures.js";
 
 // The fixture's instances have operation 0 done; operations 1 and 2 remain.
+
+/** A fixture whose first attempt holds in operation 1 (`inside` once there) until `finish` resolves. */
+function heldInSecondOperation() {
+  const inside = deferred();
+  const finish = deferred();
+  const fixture = recoveryFixture({ onForge: (index, attempt) => (index === 1 && attempt === 1 ? (inside.resolve(), finish.promise) : undefined) });
+  return { inside, finish, fixture };
+}
+
 describe("coordinator.close(): graceful shutdown", () => {
   it("lets the running operation finish, starts no other, and gives the claim back without counting an attempt", async () => {
-    const inside = deferred();
-    const finish = deferred();
-    const fixture = recoveryFixture({ onForge: (index, attempt) => (index === 1 && attempt === 1 ? (inside.resolve(), finish.promise) : undefined) });
+    const { inside, finish, fixture } = heldInSecondOperation();
     const { instanceId, workflowKey } = fixture.interrupted({ attempts: 1 });
     const worker = fixture.coordinator({ leaseTtlMs: 60_000 });
     const outcome = worker.resume(instanceId, workflowKey);
@@ -46,9 +53,7 @@ describe("coordinator.close(): graceful shutdown", () => {
   });
 
   it("once close() resolved, a run that ignores its abort renews nothing: its lease has run out and another worker takes over", async () => {
-    const inside = deferred();
-    const finish = deferred();
-    const fixture = recoveryFixture({ onForge: (index, attempt) => (index === 1 && attempt === 1 ? (inside.resolve(), finish.promise) : undefined) });
+    const { inside, finish, fixture } = heldInSecondOperation();
     const { instanceId, workflowKey } = fixture.interrupted();
     // Long enough that a busy machine does not lose the lease before the operation starts.
     const worker = fixture.coordinator({ leaseTtlMs: 300 });
@@ -99,9 +104,7 @@ describe("coordinator.close(): graceful shutdown", () => {
   });
 
   it("releases only its own claim: a run another worker took over is left alone", async () => {
-    const inside = deferred();
-    const finish = deferred();
-    const fixture = recoveryFixture({ onForge: (index, attempt) => (index === 1 && attempt === 1 ? (inside.resolve(), finish.promise) : undefined) });
+    const { inside, finish, fixture } = heldInSecondOperation();
     const { instanceId, workflowKey } = fixture.interrupted();
     const worker = fixture.coordinator({ leaseTtlMs: 60_000 });
     const outcome = worker.resume(instanceId, workflowKey);
