@@ -29,23 +29,28 @@ export function keysOfMember(member: string): SnapshotKeys | undefined {
 // per argument and a few per redis.call(). So the saves that follow an instance's first one pass
 // only what changes and make two calls; revisions are compared as the decimal strings they are
 // stored as (a stored value no save wrote never equals one, and is reported in the refusal).
-// Both return nil when written, else the stored revision ("0": none).
+// Each write is a Lua function of its keys and of its arguments at A[o + 1]..., so that a write
+// sent alone and one sent in a group (see groupScript) run the same code. A save returns false
+// when written, else the stored revision ("0": none).
 
-// KEYS: record, index, claimable, events. ARGV: data, status, workflowId, workflowName, member, ttl ("0":
-// none), leaseMs ("0": none), attempts, waitingFor, wakeMs, score (see scoreOf: "" keeps the record
-// out of the claimable set). Revision 1: the record must not exist. A stored record is always
-// indexed (delete and list's cleanup remove both), so only a new one is added. The sets are written
-// before the hash, so that one of the wrong type (junk under the provider's prefix) fails the save
-// before it wrote the record; an index member it may have added is dropped by the next list().
-export const createScript = `local stored = redis.call('HGET', KEYS[1], 'revision')
-if stored then return stored end
-redis.call('SADD', KEYS[2], ARGV[5])
-if ARGV[11] ~= '' then redis.call('ZADD', KEYS[3], ARGV[11], ARGV[5]) end
-redis.call('HSET', KEYS[1], 'data', ARGV[1], 'revision', '1', 'status', ARGV[2], 'workflowId', ARGV[3], 'workflowName', ARGV[4], 'leaseMs', ARGV[7], 'attempts', ARGV[8], 'waitingFor', ARGV[9], 'wakeMs', ARGV[10], 'dueMark', '')
-if ARGV[6] ~= '0' and ARGV[2] == 'completed' then redis.call('EXPIRE', KEYS[1], ARGV[6]) redis.call('EXPIRE', KEYS[4], ARGV[6]) end
-return false`;
+// create(record, index, claimable, events, A, o). A: data, status, workflowId, workflowName,
+// member, ttl ("0": none), leaseMs ("0": none), attempts, waitingFor, wakeMs, score (see scoreOf:
+// "" keeps the record out of the claimable set). Revision 1: the record must not exist. A stored
+// record is always indexed (delete and list's cleanup remove both), so only a new one is added.
+// The sets are written before the hash, so that one of the wrong type (junk under the provider's
+// prefix) fails the save before it wrote the record; an index member it may have added is dropped
+// by the next list().
+const create = `local function create(record, index, claimable, events, A, o)
+  local stored = redis.call('HGET', record, 'revision')
+  if stored then return stored end
+  redis.call('SADD', index, A[o + 5])
+  if A[o + 11] ~= '' then redis.call('ZADD', claimable, A[o + 11], A[o + 5]) end
+  redis.call('HSET', record, 'data', A[o + 1], 'revision', '1', 'status', A[o + 2], 'workflowId', A[o + 3], 'workflowName', A[o + 4], 'leaseMs', A[o + 7], 'attempts', A[o + 8], 'waitingFor', A[o + 9], 'wakeMs', A[o + 10], 'dueMark', '')
+  if A[o + 6] ~= '0' and A[o + 2] == 'completed' then redis.call('EXPIRE', record, A[o + 6]) redis.call('EXPIRE', events, A[o + 6]) end
+  return false
+end`;
 
-// KEYS: record, claimable, events, dead letters. ARGV: revision, data, status, workflowName, expected
+// update(record, claimable, events, dead, A, o). A: revision, data, status, workflowName, expected
 // (revision - 1), ttl ("0": none), leaseMs ("0": none), attempts, member, waitingFor, wakeMs, score.
 // The workflow id is part of the key, so it is the stored one. Every save clears a delivery's due
 // mark. A checkpoint of a running record leaves the claimable set alone (a score below the
@@ -56,30 +61,72 @@ return false`;
 // that set existed, nowhere), and a save of it (a retry, a cancel, a run) puts it back. Only a
 // completed record has an expiry, so a save that makes it anything else clears the expiry, whatever
 // this provider's own ttl. Sets before the hash, as above.
-export const updateScript = `local f = redis.call('HMGET', KEYS[1], 'revision', 'leaseMs', 'status')
-if f[1] ~= ARGV[5] then return f[1] or '0' end
-if ARGV[12] == '' then
-  redis.call('ZREM', KEYS[2], ARGV[9])
-  if f[3] == 'failed' or f[3] == 'compensating' then redis.call('ZREM', KEYS[4], ARGV[9]) end
-elseif f[3] == 'failed' or f[3] == 'compensating' then
-  redis.call('ZREM', KEYS[4], ARGV[9])
-  redis.call('ZADD', KEYS[2], ARGV[12], ARGV[9])
-elseif ARGV[3] == 'waiting' or f[3] == 'waiting' or f[3] == 'completed' or f[3] == 'cancelled' or (ARGV[7] == '0' and f[2] and f[2] ~= '0') then
-  redis.call('ZADD', KEYS[2], ARGV[12], ARGV[9])
-end
-redis.call('HSET', KEYS[1], 'data', ARGV[2], 'revision', ARGV[1], 'status', ARGV[3], 'workflowName', ARGV[4], 'leaseMs', ARGV[7], 'attempts', ARGV[8], 'waitingFor', ARGV[10], 'wakeMs', ARGV[11], 'dueMark', '')
--- The instance's events expire with it (EXPIRE and PERSIST of a missing key do nothing).
-if ARGV[3] == 'completed' then
-  if ARGV[6] ~= '0' then redis.call('EXPIRE', KEYS[1], ARGV[6]) redis.call('EXPIRE', KEYS[3], ARGV[6]) end
-elseif f[3] == 'completed' then redis.call('PERSIST', KEYS[1]) redis.call('PERSIST', KEYS[3]) end
-return false`;
+const update = `local function update(record, claimable, events, dead, A, o)
+  local f = redis.call('HMGET', record, 'revision', 'leaseMs', 'status')
+  if f[1] ~= A[o + 5] then return f[1] or '0' end
+  if A[o + 12] == '' then
+    redis.call('ZREM', claimable, A[o + 9])
+    if f[3] == 'failed' or f[3] == 'compensating' then redis.call('ZREM', dead, A[o + 9]) end
+  elseif f[3] == 'failed' or f[3] == 'compensating' then
+    redis.call('ZREM', dead, A[o + 9])
+    redis.call('ZADD', claimable, A[o + 12], A[o + 9])
+  elseif A[o + 3] == 'waiting' or f[3] == 'waiting' or f[3] == 'completed' or f[3] == 'cancelled' or (A[o + 7] == '0' and f[2] and f[2] ~= '0') then
+    redis.call('ZADD', claimable, A[o + 12], A[o + 9])
+  end
+  redis.call('HSET', record, 'data', A[o + 2], 'revision', A[o + 1], 'status', A[o + 3], 'workflowName', A[o + 4], 'leaseMs', A[o + 7], 'attempts', A[o + 8], 'waitingFor', A[o + 10], 'wakeMs', A[o + 11], 'dueMark', '')
+  -- The instance's events expire with it (EXPIRE and PERSIST of a missing key do nothing).
+  if A[o + 3] == 'completed' then
+    if A[o + 6] ~= '0' then redis.call('EXPIRE', record, A[o + 6]) redis.call('EXPIRE', events, A[o + 6]) end
+  elseif f[3] == 'completed' then redis.call('PERSIST', record) redis.call('PERSIST', events) end
+  return false
+end`;
 
-// KEYS: record, index, claimable, events, dead letters. ARGV: member.
-export const deleteScript = `redis.call('DEL', KEYS[1], KEYS[4])
-redis.call('SREM', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('ZREM', KEYS[5], ARGV[1])
-return 1`;
+// remove(record, index, claimable, events, dead, member).
+const remove = `local function remove(record, index, claimable, events, dead, member)
+  redis.call('DEL', record, events)
+  redis.call('SREM', index, member)
+  redis.call('ZREM', claimable, member)
+  redis.call('ZREM', dead, member)
+  return false
+end`;
+
+/** A save of revision 1 alone. KEYS: record, index, claimable, events. ARGV: create's. Nil when written, else the stored revision. */
+export const createScript = `${create}
+return create(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV, 0)`;
+
+/** A later save alone. KEYS: record, claimable, events, dead letters. ARGV: update's. Nil when written, else the stored revision. */
+export const updateScript = `${update}
+return update(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV, 0)`;
+
+/** A delete alone. KEYS: record, index, claimable, events, dead letters. ARGV: member. */
+export const deleteScript = `${remove}
+return remove(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1])`;
+
+/** How many arguments each kind of write takes in a group, after its kind. */
+export const groupArity = { c: 11, u: 12, d: 1 } as const;
+
+/**
+ * Writes of several instances, each with its own compare-and-set, in one call (group commit).
+ * KEYS: index, claimable, dead letters, then each write's record and events. ARGV: each write's
+ * kind ("c" create, "u" update, "d" delete) followed by its arguments. Each write runs in pcall, so
+ * that one failing (a record of the wrong type) fails alone, having written nothing of its own
+ * before the call that failed, as when it goes alone. Returns one string per write: "" written,
+ * "r" .. the stored revision when refused, "e" .. the error.
+ */
+export const groupScript = `${create}
+${update}
+${remove}
+local out, o = {}, 1
+for i = 4, #KEYS, 2 do
+  local record, events, kind, ok, r = KEYS[i], KEYS[i + 1], ARGV[o]
+  if kind == 'c' then ok, r = pcall(create, record, KEYS[1], KEYS[2], events, ARGV, o)
+  elseif kind == 'u' then ok, r = pcall(update, record, KEYS[2], events, KEYS[3], ARGV, o)
+  else ok, r = pcall(remove, record, KEYS[1], KEYS[2], events, KEYS[3], ARGV[o + 1]) end
+  o = o + 1 + (kind == 'c' and 11 or kind == 'u' and 12 or 1)
+  if not ok then out[#out + 1] = 'e' .. (type(r) == 'table' and tostring(r.err) or tostring(r))
+  elseif r then out[#out + 1] = 'r' .. r else out[#out + 1] = '' end
+end
+return out`;
 
 // KEYS: index, records... ARGV: workflowId filter, workflowName filter, status filter, members...
 // A filter is "" (any) or "=" .. value; the status filter is ",a,b,". Members whose record has

@@ -1,9 +1,9 @@
 import { defaultSnapshotCodec, type SnapshotCodec } from "../codec/codec.js";
-import { PersistenceError, SnapshotConflictError, SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "../errors.js";
+import { PersistenceError, SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "../errors.js";
 import { listedReader, type ListedReader, type ListOptions } from "../list-options.js";
 import type { ClaimRequest, ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import { withClaimColumns } from "../claim-columns.js";
-import { claimScript, claimArguments, claimFieldsOf, dueFieldsOf, leaseMsOf } from "./redis-claim.js";
+import { claimScript, claimArguments, claimFieldsOf } from "./redis-claim.js";
 import { claimReadable, releaseScript } from "./redis-claimed.js";
 import { deliverEvent, receiveEvents, type RedisMailbox } from "./redis-mailbox.js";
 import { canDuplicate, subscribeTo } from "./redis-push.js";
@@ -11,9 +11,10 @@ import { isWrongType, senderFor, validate, type RedisPersistenceProviderOptions,
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import type { DeliveredEvent } from "../mailbox.js";
 import { redisConnectionDetail, withDeadline } from "./connection-errors.js";
-import { createScript, deleteScript, fetchScript, updateScript, isNoScript, keysOfMember, knownShas, memberOf, shaOf, statusFilter, textOf } from "./redis-layout.js";
+import { RedisWriter } from "./redis-writes.js";
+import { fetchScript, isNoScript, keysOfMember, knownShas, memberOf, shaOf, statusFilter, textOf } from "./redis-layout.js";
 import { throwIfAborted } from "./shared.js";
-import { decodeFromStorage, encodeForStorage } from "./stored.js";
+import { decodeFromStorage } from "./stored.js";
 import { anyInstance } from "../keys.js";
 
 export type { IoRedisLikeClient, NodeRedisLikeClient, RedisPersistenceProviderOptions } from "./redis-options.js";
@@ -33,7 +34,9 @@ const loadedFields = ["data", "revision", "owner", "leaseMs", "updatedMs", "stat
  *
  * - `save` is one round trip: a Lua script (EVALSHA, with EVAL after a NOSCRIPT reply) that
  *   compares the stored revision and replaces the record atomically, and indexes the record on an
- *   instance's first save. `tryLoad` is one HMGET, `delete` one script.
+ *   instance's first save. `tryLoad` is one HMGET, `delete` one script. Saves and deletes of other
+ *   instances that arrive while one is in flight go together as one script, each with its own
+ *   compare-and-set (group commit).
  * - Durability is the server's: with Redis's defaults an acknowledged save can be lost if the
  *   server itself crashes; configure `appendonly yes` / `appendfsync` for stronger guarantees.
  * - `list()` walks the index with SSCAN (never KEYS) in batches of 200; each batch is fetched
@@ -54,9 +57,9 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
   readonly #index: string;
   readonly #claimable: string;
   readonly #dead: string;
-  readonly #ttl: string;
   readonly #codec: SnapshotCodec;
   readonly #mailbox: RedisMailbox;
+  readonly #writer: RedisWriter;
 
   /** @throws TypeError naming the option when an option is invalid. */
   constructor(options: RedisPersistenceProviderOptions) {
@@ -66,29 +69,21 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
     this.#send = withDeadline(senderFor(options.client) as Send, this.#timeoutMs);
     const keyPrefix = options.keyPrefix ?? "workflowforge:";
     [this.#prefix, this.#index, this.#claimable, this.#dead] = [`${keyPrefix}s:`, `${keyPrefix}index`, `${keyPrefix}claimable`, `${keyPrefix}dead`];
-    this.#ttl = String(options.completedTtlSeconds ?? 0);
     this.#codec = options.codec ?? defaultSnapshotCodec;
     const [script, command] = [this.#script.bind(this), this.#command.bind(this)];
     this.#mailbox = { codec: this.#codec, records: this.#prefix, events: `${keyPrefix}e:`, claimable: this.#claimable, channel: `${keyPrefix}due`, script, command };
+    const names = { records: this.#prefix, events: this.#mailbox.events, index: this.#index, claimable: this.#claimable, dead: this.#dead };
+    this.#writer = new RedisWriter({ codec: this.#codec, names, ttl: String(options.completedTtlSeconds ?? 0), script, failure: (call, keys, cause) => this.#failure(cause, call, keys) });
     this.capabilities = Object.freeze({ compareAndSet: true, list: true, claim: true, mailbox: true, push: canDuplicate(options.client) });
   }
 
-  /** @throws SnapshotConflictError when the stored revision is not `snapshot.revision - 1`. */
+  /**
+   * @throws SnapshotConflictError when the stored revision is not `snapshot.revision - 1`. Saves and
+   * deletes that arrive while one is in flight go together as one script (see RedisWriter).
+   */
   async save(snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal): Promise<void> {
     throwIfAborted(signal);
-    const { foundryExecutionId, workflowId, revision, status, workflowName } = snapshot;
-    const keys = { foundryExecutionId, workflowId };
-    const data = encodeForStorage(this.#codec, snapshot);
-    const member = memberOf(keys);
-    const [record, events] = [this.#prefix + member, this.#mailbox.events + member];
-    const [lease, attempts] = [leaseMsOf(snapshot.leaseExpiresAt), String(snapshot.attempts ?? 0)];
-    const due = dueFieldsOf(snapshot, lease);
-    const stored =
-      revision === 1
-        ? await this.#script(createScript, [record, this.#index, this.#claimable, events], [data, status, workflowId, workflowName, member, this.#ttl, lease, attempts, ...due], "save", keys)
-        : await this.#script(updateScript, [record, this.#claimable, events, this.#dead], [String(revision), data, status, workflowName, String(revision - 1), this.#ttl, lease, attempts, member, ...due], "save", keys);
-    if (stored === null || stored === undefined) return;
-    throw new SnapshotConflictError({ source, keys, call: "save", detail: `revision ${revision} was refused: the stored revision is ${textOf(stored)}` });
+    await this.#writer.save(snapshot, signal);
   }
 
   async tryLoad(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<WorkflowExecutionSnapshot | undefined> {
@@ -109,9 +104,7 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
 
   async delete(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<void> {
     throwIfAborted(signal);
-    const keys = { foundryExecutionId, workflowId };
-    const member = memberOf(keys);
-    await this.#script(deleteScript, [this.#prefix + member, this.#index, this.#claimable, this.#mailbox.events + member, this.#dead], [member], "delete", keys);
+    await this.#writer.delete({ foundryExecutionId, workflowId }, signal);
   }
 
   /** One script: stores the event unless its eventId is stored, and marks a record waiting for it due (PUBLISH). */
