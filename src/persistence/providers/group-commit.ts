@@ -50,23 +50,22 @@ const soon: (task: () => void) => void = typeof process === "object" && typeof p
 const patienceMs = 20;
 
 /**
- * Sends each write alone, or with the writes that arrived while a statement was in flight. It keeps
- * two writes of one key out of one statement, not out of two statements in flight at once: a
- * caller whose writes of one key must land in order submits them one at a time (see KeyOrder).
+ * Sends each write alone, or with the writes that arrived while a statement was in flight. The
+ * writes of one key go in the order they were submitted, one statement at a time: a write waits
+ * while one of its key is in flight, and no later write of a key joins a statement that an
+ * earlier one of it waits behind.
  */
 export class GroupCommit<T extends GroupedWrite> {
   readonly #sender: GroupSender<T>;
   readonly #limits: GroupLimits;
   #waiting: Waiting<T>[] = [];
   #inFlight = 0;
+  // Keys with a write in flight (never two of one key): a later write of one waits for it to settle.
+  readonly #keysInFlight = new Set<string>();
   #scheduled = false;
   #patience: ReturnType<typeof setTimeout> | undefined;
   // Whether the last statement carried more than one write: writes are coming together.
   #grouping = false;
-  readonly #release = (): void => {
-    this.#inFlight--;
-    this.#flushSoon();
-  };
 
   constructor(sender: GroupSender<T>, limits: GroupLimits) {
     this.#sender = sender;
@@ -81,9 +80,11 @@ export class GroupCommit<T extends GroupedWrite> {
     // PGlite statements, one process.nextTick between them alone added 12 µs each).
     if (this.#inFlight === 0 && this.#waiting.length === 0 && !this.#grouping && write.signal?.aborted !== true) {
       this.#inFlight++;
+      this.#keysInFlight.add(write.key);
       // A sender that throws instead of rejecting fails the write the same way, and the statement counts as settled.
       const stored = rejectionOf(() => this.#sender.alone(write));
-      stored.then(this.#release, this.#release);
+      const release = (): void => this.#settled([write.key]);
+      stored.then(release, release);
       return stored;
     }
     return new Promise<boolean>((settle, fail) => {
@@ -108,17 +109,20 @@ export class GroupCommit<T extends GroupedWrite> {
     this.#patience = undefined;
     while (this.#waiting.length > 0) {
       const group = this.#nextGroup();
-      if (group.length > 0) this.#dispatch(group);
+      // Nothing could go (each waits for a write of its key in flight): the next settle flushes.
+      if (group.length === 0) break;
+      this.#dispatch(group);
       if (this.#waiting.length < this.#limits.rows) break;
     }
     if (this.#waiting.length > 0) this.#patience = setTimeout(() => this.#flush(), patienceMs);
   }
 
-  // The oldest writes that fit one statement, one per key; an aborted one is rejected here, as a
-  // call checks its signal before its statement is sent.
+  // The oldest writes that fit one statement, one per key, none of a key in flight; an aborted one
+  // is rejected here, as a call checks its signal before its statement is sent. A write left out
+  // keeps its key out of this statement: a later write of it must not go first.
   #nextGroup(): Waiting<T>[] {
     const group: Waiting<T>[] = [];
-    const keys = new Set<string>();
+    const keys = new Set<string>(this.#keysInFlight);
     const left: Waiting<T>[] = [];
     let size = 0;
     for (const waiting of this.#waiting) {
@@ -130,6 +134,7 @@ export class GroupCommit<T extends GroupedWrite> {
       const fits = group.length < this.#limits.rows && !keys.has(write.key) && (group.length === 0 || size + write.size <= this.#limits.size);
       if (!fits) {
         left.push(waiting);
+        keys.add(write.key);
         continue;
       }
       group.push(waiting);
@@ -142,13 +147,20 @@ export class GroupCommit<T extends GroupedWrite> {
 
   #dispatch(group: readonly Waiting<T>[]): void {
     this.#inFlight++;
+    for (const { write } of group) this.#keysInFlight.add(write.key);
     this.#grouping = group.length > 1;
     const only = group.length === 1 ? group[0] : undefined;
     const sent =
       only === undefined
         ? rejectionOf(() => this.#sender.together(group.map((waiting) => waiting.write))).then((outcomes) => group.forEach((waiting, index) => settleOne(waiting, outcomes[index])))
         : rejectionOf(() => this.#sender.alone(only.write)).then(only.settle);
-    sent.catch((error: unknown) => group.forEach((waiting) => waiting.fail(asError(error)))).finally(this.#release);
+    sent.catch((error: unknown) => group.forEach((waiting) => waiting.fail(asError(error)))).finally(() => this.#settled(group.map((waiting) => waiting.write.key)));
+  }
+
+  #settled(keys: readonly string[]): void {
+    this.#inFlight--;
+    for (const key of keys) this.#keysInFlight.delete(key);
+    this.#flushSoon();
   }
 }
 

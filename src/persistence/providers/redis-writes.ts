@@ -12,10 +12,9 @@ import { encodeForStorage } from "./stored.js";
 // each still with its own compare-and-set, and the client's and the server's cost per command
 // (the system calls, the reply, the script's start) is shared between them.
 //
-// Unlike the Postgres provider's, one queue serves saves and deletes, so the writes of one
-// instance reach the server in the order they were called without a queue per instance: the
-// queue takes its oldest writes first, keeps two of one instance out of one command, and every
-// command goes through the one connection, which Redis serves in order.
+// One queue serves saves and deletes, and sends the writes of an instance one at a time, in the
+// order they were called (see GroupCommit): not trusting the connection's order, which a script
+// sent again after NOSCRIPT, or one waiting for its SHA-1, would break.
 
 const source = "redis";
 
@@ -88,7 +87,9 @@ export class RedisWriter {
           ? await this.#parts.script(updateScript, [record, claimable, events, dead], args, call, keys)
           : await this.#parts.script(deleteScript, [record, index, claimable, events, dead], args, call, keys);
     if (reply === null || reply === undefined) return true;
-    throw refused(write, textOf(reply));
+    const stored = textOrUndefined(reply);
+    if (stored === undefined) throw this.#parts.failure(callOf(write), keys, new Error(`unexpected reply ${typeof reply}`));
+    throw refused(write, stored);
   }
 
   async #together(writes: readonly RedisWrite[]): Promise<readonly GroupOutcome[]> {
@@ -103,14 +104,20 @@ export class RedisWriter {
       const cause = error instanceof PersistenceError ? error.cause : error;
       return writes.map((write) => this.#parts.failure(callOf(write), write.keys, cause));
     }
-    const outcomes = Array.isArray(reply) ? reply.map(textOf) : [];
+    const outcomes: unknown[] = Array.isArray(reply) ? reply : [];
     return writes.map((write, i) => {
-      const outcome = outcomes[i];
+      const outcome = textOrUndefined(outcomes[i]);
       if (outcome === "") return true;
       if (outcome?.startsWith("r") === true) return refused(write, outcome.slice(1));
-      return this.#parts.failure(callOf(write), write.keys, new Error(outcome === undefined ? "the group's script returned no outcome for this write" : outcome.slice(1)));
+      if (outcome?.startsWith("e") === true) return this.#parts.failure(callOf(write), write.keys, new Error(outcome.slice(1)));
+      return this.#parts.failure(callOf(write), write.keys, new Error(`the group's script returned no outcome for this write (${outcome === undefined ? typeof outcomes[i] : JSON.stringify(outcome)})`));
     });
   }
+}
+
+// A reply as text, or undefined for one that is not a string (a misbehaving server or proxy).
+function textOrUndefined(reply: unknown): string | undefined {
+  return typeof reply === "string" || reply instanceof Uint8Array ? textOf(reply) : undefined;
 }
 
 const callOf = (write: RedisWrite): ProviderCall => (write.kind === "d" ? "delete" : "save");

@@ -139,6 +139,38 @@ describe("GroupCommit", () => {
     await expect(Promise.all(results)).resolves.toEqual([true, true, true]);
   });
 
+  it("a later write of a key never goes ahead of an earlier one the size cap left for the next statement", async () => {
+    const sender = heldSender();
+    const group = new GroupCommit(sender.send, limits);
+    void group.submit(write("first"));
+    // a1 does not fit beside x; a2 (a delete, say: no size) would, but must not overtake a1.
+    for (const item of [write("x", { size: 60 }), write("a1", { key: "a", size: 60 }), write("a2", { key: "a", size: 0 })]) void group.submit(item);
+    sender.settle();
+    await settled();
+    expect(sender.groups).toEqual([["first"], ["x"]]);
+    sender.settle();
+    await settled();
+    expect(sender.groups).toEqual([["first"], ["x"], ["a1"]]);
+    sender.settle();
+    await settled();
+    expect(sender.groups).toEqual([["first"], ["x"], ["a1"], ["a2"]]);
+  });
+
+  it("a write of a key in flight waits for it to settle, even when others go past it, hung or full", async () => {
+    const sender = heldSender();
+    const group = new GroupCommit(sender.send, limits);
+    void group.submit(write("a1", { key: "a" }));
+    // A whole statement's worth goes at once, and the hung a1's patience runs out: a2 waits for a1 all the same.
+    for (const item of [write("a2", { key: "a" }), write("b"), write("c"), write("d"), write("e")]) void group.submit(item);
+    await settled();
+    expect(sender.groups).toEqual([["a1"], ["b", "c", "d", "e"]]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(sender.groups).toEqual([["a1"], ["b", "c", "d", "e"]]);
+    sender.settle();
+    await settled();
+    expect(sender.groups).toEqual([["a1"], ["b", "c", "d", "e"], ["a2"]]);
+  });
+
   it("caps a statement's size: what does not fit goes in the next, and a write larger than the cap goes alone", async () => {
     const sender = heldSender();
     const group = await grouping(sender);

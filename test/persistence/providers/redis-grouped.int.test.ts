@@ -157,6 +157,55 @@ describeWithServer("RedisPersistenceProvider group commit on a real redis-server
       expect(await provider.tryLoad(saved.foundryExecutionId, saved.workflowId)).toBeUndefined();
     });
 
+    it("a delete called behind a large save of its instance never reaches the server first, though it fits where the save does not", async () => {
+      let release!: () => void;
+      const hung = new Promise<void>((resolve) => (release = resolve));
+      let holding = false;
+      const { provider, keyPrefix } = await setUp(() => (holding ? ((holding = false), hung) : undefined));
+      holding = true;
+      const big = "x".repeat(600_000);
+      const [other, target] = [fullSnapshot({ properties: { big } }), fullSnapshot({ properties: { big } })];
+      // Two 600 KB saves do not fit one group's 1 MB; the delete (no data) would fit beside the first.
+      const calls = [provider.save(fullSnapshot()), provider.save(other), provider.save(target), provider.delete(target.foundryExecutionId, target.workflowId)];
+      release();
+      expect((await Promise.allSettled(calls)).map((outcome) => outcome.status)).toEqual(["fulfilled", "fulfilled", "fulfilled", "fulfilled"]);
+      const member = JSON.stringify([target.foundryExecutionId, target.workflowId]);
+      expect([await admin.exists(`${keyPrefix}s:${member}`), await admin.sismember(`${keyPrefix}index`, member), await admin.zscore(`${keyPrefix}claimable`, member)]).toEqual([0, 0, null]);
+    });
+
+    it("a write answered NOSCRIPT and sent again as EVAL still lands before the next write of its instance", async () => {
+      // The first script's NOSCRIPT comes back late, as over a slow network, after another worker loaded the delete script again.
+      let slowNext = false;
+      const sent: string[] = [];
+      const client: IoRedisLikeClient = {
+        call: async (command, ...args) => {
+          sent.push(command);
+          const slow = slowNext && command === "EVALSHA";
+          if (slow) slowNext = false;
+          const reply = send([command, ...args]);
+          if (!slow) return reply;
+          await reply.catch(() => undefined);
+          await new Promise((resolve) => setTimeout(resolve, 60));
+          return reply;
+        },
+      };
+      const keyPrefix = `grouped-${randomUUID()}:`;
+      const provider = new RedisPersistenceProvider({ client, keyPrefix });
+      const warm = fullSnapshot();
+      await provider.save(warm);
+      await provider.delete(warm.foundryExecutionId, warm.workflowId);
+      await admin.script("FLUSH");
+      await new RedisPersistenceProvider({ client: admin, keyPrefix }).delete("gone", "gone");
+      const target = fullSnapshot();
+      sent.length = 0;
+      slowNext = true;
+      const outcomes = await Promise.allSettled([provider.save(target), provider.delete(target.foundryExecutionId, target.workflowId)]);
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(["fulfilled", "fulfilled"]);
+      // The save's EVALSHA, its EVAL, and only then the delete.
+      expect(sent).toEqual(["EVALSHA", "EVAL", "EVALSHA"]);
+      expect(await provider.tryLoad(target.foundryExecutionId, target.workflowId)).toBeUndefined();
+    });
+
     it("odd keys go through a group as they go alone, and read back as themselves", async () => {
       const { provider, sent } = await setUp();
       const odd = ["\uD800 lone", "back\\slash \\u0041", "..", "\uFEFFbom", "é✓ 𝄞", "x".repeat(1_000), "nul\u0000inside", 'quote" and } brace'];
@@ -211,5 +260,37 @@ describeWithServer("RedisPersistenceProvider group commit on a real redis-server
       expect(sent).toHaveLength(1);
       expect(await provider.tryLoad(first.foundryExecutionId, first.workflowId)).toEqual(first);
     });
+  });
+});
+
+describe("RedisPersistenceProvider group commit, a reply no server sends", () => {
+  it("an outcome that is not text fails that write alone with PersistenceError; the others keep theirs", async () => {
+    let release!: () => void;
+    let first = true;
+    const client: IoRedisLikeClient = {
+      call: async (_command, ...args) => {
+        if (!first) return Array.from({ length: (Number(args[1]) - 3) / 2 }, (_, i) => (i === 0 ? 1 : ""));
+        first = false;
+        await new Promise<void>((resolve) => (release = resolve));
+        return null;
+      },
+    };
+    const provider = new RedisPersistenceProvider({ client, keyPrefix: "odd-reply:" });
+    const snapshots = Array.from({ length: 3 }, () => fullSnapshot());
+    const saves = snapshots.map((snapshot) => provider.save(snapshot));
+    await new Promise((resolve) => setImmediate(resolve));
+    release();
+    const outcomes = await Promise.allSettled(saves);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    const reason = (outcomes[1] as PromiseRejectedResult).reason as PersistenceError;
+    expect(reason).toBeInstanceOf(PersistenceError);
+    expect(reason).toMatchObject({ call: "save", keys: { foundryExecutionId: snapshots[1]!.foundryExecutionId } });
+    expect(reason.message).toContain("no outcome for this write (number)");
+  });
+
+  it("a lone save answered with something other than nil or text is a PersistenceError, not a TypeError", async () => {
+    const provider = new RedisPersistenceProvider({ client: { call: () => Promise.resolve(7) }, keyPrefix: "odd-reply:" });
+    const snapshot = fullSnapshot();
+    await expect(provider.save(snapshot)).rejects.toMatchObject({ name: "PersistenceError", call: "save", keys: { foundryExecutionId: snapshot.foundryExecutionId } });
   });
 });
