@@ -1,3 +1,4 @@
+import { abortError } from "../abort.js";
 import type { Foundry } from "../foundry.js";
 import { assertOperation } from "../foundry.js";
 import { requireFunction, requireName } from "../internal/validate.js";
@@ -35,6 +36,8 @@ export function conditional<P extends object = any>(
     name,
     async forge(input, foundry, signal) {
       const branch = (await predicate(input, foundry, signal)) ? "then" : "else";
+      // The run may have been aborted (or timed out) while the predicate ran: no branch starts after that.
+      if (signal.aborted) throw abortError(signal, { operationName: name });
       const chosen = branchOf(branch);
       if (chosen === undefined) return withRestoreData(input, { branch, data: undefined });
       const result: unknown = await chosen.forge(input, foundry, signal);

@@ -110,6 +110,9 @@ export function forEach<P extends object = any>(
       };
       await Promise.all(Array.from({ length: Math.min(limit, list.length) }, worker)).finally(() => linked.dispose());
       if (failure !== undefined) {
+        // Aborted (the run's abort, a smith's timeout, a lost lease): nothing is undone, as the run
+        // leaves its snapshot to resume, which would run the undone children again.
+        if (signal.aborted) throw abortError(signal, { operationName: name });
         // The child's failure is what the caller must see; restore failures are logged.
         for (const { index, error } of await restoreAll(data, done, foundry, signal)) {
           foundry.logger.error(`forEach "${name}": restore of child #${index} "${list[index]?.name ?? ""}" failed`, error);

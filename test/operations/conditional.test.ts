@@ -10,6 +10,8 @@ import {
   type Operation,
   type RestoreDataResult,
 } from "../../src/index.js";
+import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
+import { deferred } from "../support/promises.js";
 
 const branches = (restored: unknown[][]) => ({
   whenTrue: delegate("express", (input: number) => `express ${input}`, (output) => void restored.push(["express", output])),
@@ -118,5 +120,46 @@ describe("conditional", () => {
     expect(() => conditional("ship", "yes" as any, op)).toThrow(/predicate must be a function/);
     expect(() => conditional("ship", () => true, {} as any)).toThrow(/whenTrue/);
     expect(() => conditional("ship", () => true, op, { name: "b" } as any)).toThrow(/whenFalse/);
+  });
+
+  describe("after an abort", () => {
+    /** A predicate the test answers, and the promise of its being asked. */
+    function heldPredicate() {
+      const [asked, answer] = [deferred(), deferred<boolean>()];
+      const predicate = (): Promise<boolean> => (asked.resolve(), answer.promise);
+      return { asked: asked.promise, answer, predicate };
+    }
+    const turns = async (count: number): Promise<void> => {
+      for (let i = 0; i < count; i++) await new Promise((resolve) => setImmediate(resolve));
+    };
+
+    it("starts no branch once the run was aborted while the predicate ran, and the snapshot is left to resume there", async () => {
+      const { asked, answer, predicate } = heldPredicate();
+      const charge = vi.fn(() => "charged");
+      const provider = new MemoryPersistenceProvider();
+      const controller = new AbortController();
+      const foundry = usePersistence(createFoundry("pay"), provider, { instanceId: "p-1" })
+        .withOperation("reserve", () => "reserved")
+        .addOperation(conditional("maybe-charge", predicate, delegate("charge", charge)));
+      const run = foundry.forge({ signal: controller.signal });
+      await asked;
+      controller.abort();
+      answer.resolve(true);
+      await expect(run).rejects.toMatchObject({ name: "AbortError" });
+      expect(charge).not.toHaveBeenCalled();
+      expect(provider.tryLoad("p-1", "pay")).toMatchObject({ status: "running", nextOperationIndex: 1 });
+    });
+
+    it("starts no branch after the smith's timeout rejected the run", async () => {
+      const { asked, answer, predicate } = heldPredicate();
+      const charge = vi.fn(() => "charged");
+      const workflow = createWorkflow("pay").addOperation(conditional("maybe-charge", predicate, delegate("charge", charge))).build();
+      const run = createSmith({ timeoutMs: 10 }).forge(workflow, createFoundry("pay"));
+      await asked;
+      await expect(run).rejects.toMatchObject({ code: "WORKFLOW_TIMEOUT" });
+      answer.resolve(true);
+      await turns(5);
+      expect(charge).not.toHaveBeenCalled();
+    });
   });
 });

@@ -9,6 +9,7 @@ import {
   OperationFailedError,
   type Operation,
 } from "../../src/index.js";
+import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
 import { deferred, sleep, untilAborted, type Deferred } from "../support/promises.js";
 
 const run = (operation: Operation, input?: unknown): Promise<unknown> => createFoundry("batch").addOperation(operation).forge({ input });
@@ -210,5 +211,52 @@ describe("forEach", () => {
     ["an unknown option", () => forEach("all", [], { parallel: 2 } as any)],
   ])("throws a TypeError for %s", (_, call) => {
     expect(call).toThrow(TypeError);
+  });
+
+  describe("after an abort, nothing is undone: the snapshot is left to resume", () => {
+    /** Child A completes (its restore refunds it); child B runs until its signal aborts, saying when it started. */
+    function charges(restored: string[]) {
+      const running = deferred();
+      const children: Operation[] = [
+        delegate("charge-a", () => "charge A", (output) => void restored.push(`refund ${String(output)}`)),
+        delegate("charge-b", (_input, _foundry, signal) => (running.resolve(), untilAborted(signal))),
+      ];
+      return { children, running: running.promise };
+    }
+
+    it("the run's abort: no child restore runs, and the run resumes at the forEach", async () => {
+      const restored: string[] = [];
+      const { children, running } = charges(restored);
+      const provider = new MemoryPersistenceProvider();
+      const controller = new AbortController();
+      const workflow = createWorkflow("batch").withOperation("reserve", () => "r", () => void restored.push("release")).addOperation(forEach("charges", children)).build();
+      const forged = createSmith().forge(workflow, usePersistence(createFoundry("batch"), provider, { instanceId: "batch-1" }), { signal: controller.signal });
+      await running;
+      controller.abort();
+      await expect(forged).rejects.toMatchObject({ name: "AbortError" });
+      expect(restored).toEqual([]);
+      expect(provider.tryLoad("batch-1", workflow.id)).toMatchObject({ status: "running", nextOperationIndex: 1 });
+    });
+
+    it("the smith's timeout: no child restore runs once the run rejected", async () => {
+      const restored: string[] = [];
+      const { children, running } = charges(restored);
+      const workflow = createWorkflow("batch").addOperation(forEach("charges", children)).build();
+      const forged = createSmith({ timeoutMs: 20 }).forge(workflow, createFoundry("batch"));
+      await running;
+      await expect(forged).rejects.toMatchObject({ code: "WORKFLOW_TIMEOUT" });
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      expect(restored).toEqual([]);
+    });
+
+    it("a child's own failure still undoes the children that completed", async () => {
+      const restored: string[] = [];
+      const children: Operation[] = [
+        delegate("charge-a", () => "charge A", (output) => void restored.push(`refund ${String(output)}`)),
+        delegate("charge-b", () => Promise.reject(new Error("card declined"))),
+      ];
+      await expect(run(forEach("charges", children, { concurrency: 1 }))).rejects.toBeInstanceOf(ForEachChildError);
+      expect(restored).toEqual(["refund charge A"]);
+    });
   });
 });
