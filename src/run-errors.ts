@@ -37,14 +37,17 @@ export function stopsRun(error: unknown, identity: InstanceIdentity): boolean {
  * forEach child's error names the forEach, not its index); anything else, another run's timeout or
  * suspension included, as `OperationFailedError` with `thrown` as its cause.
  */
-export function operationFailure(thrown: unknown, location: ErrorLocation, identity: InstanceIdentity): Error {
-  if (isWorkflowForgeError(thrown) && !stopsAnotherRun(thrown, identity)) return locatedAt(thrown, location);
-  return new OperationFailedError(location, thrown);
+export function operationFailure(thrown: unknown, location: ErrorLocation, identity: InstanceIdentity, run: number): Error {
+  const failure = isWorkflowForgeError(thrown) && !stopsAnotherRun(thrown, identity) ? locatedAt(thrown, location) : new OperationFailedError(location, thrown);
+  locatedIn.set(failure, run);
+  return failure;
 }
 
-// Each run's number, in the order runs were created, and the number of the run each error stopped.
+// Each run's number, in the order runs were created; the number of the run each error stopped,
+// and of the run whose operation's failure it is (located at that run's operation).
 let runsCreated = 0;
 const stoppedRun = new WeakMap<object, number>();
+const locatedIn = new WeakMap<object, number>();
 
 /** A number for a new run, greater than every earlier run's. */
 export function numberRun(): number {
@@ -66,14 +69,17 @@ export function markStopped(error: unknown, run: number): void {
  * created as the operation started and `signal` is its signal. An error that stops runs (an abort,
  * a failed save, a conflict, a cancellation…) is the run's own when its own layers raised it (a
  * durable wait's failed save, a cancellation the operation throws) or when the operation's signal
- * aborted. The same error from a run forged inside the operation (created after it started), or a
- * foundry busy with another run, only failed the operation: `OperationFailedError`, compensated
- * and recorded like any failure. Its `cause` is the inner error.
+ * aborted. What a run forged inside the operation (created after it started) rejected with, or a
+ * foundry busy with another run, only failed the operation: `OperationFailedError` located at this
+ * operation, compensated and recorded like any failure (an inner run's own failure names the inner
+ * workflow's operation, which is not this run's). Its `cause` is the inner error.
  */
 export function nestedRunFailure(error: unknown, since: number, signal: AbortSignal, location: () => ErrorLocation): unknown {
-  if (!preventsCompensation(error) || signal.aborted) return error;
-  const nested = (error as WorkflowForgeError).code === "CONCURRENT_RUN" || (stoppedRun.get(error as object) ?? 0) > since;
-  return nested ? new OperationFailedError(location(), error) : error;
+  if (signal.aborted || typeof error !== "object" || error === null) return error;
+  // A stop error of a nested run, or the failure of a nested run's operation (not, say, the abort
+  // reason a nested run rejected with, which a sibling's failure may be: it is still this run's).
+  const stopped = preventsCompensation(error) && ((error as WorkflowForgeError).code === "CONCURRENT_RUN" || (stoppedRun.get(error) ?? 0) > since);
+  return stopped || (locatedIn.get(error) ?? 0) > since ? new OperationFailedError(location(), error) : error;
 }
 
 /** `result` of an operation's `forge`, whose rejection, if it is a promise, is read by {@link nestedRunFailure}. */

@@ -201,7 +201,7 @@ export class Run implements RunContext {
   async #fail(index: number, thrown: unknown, compensates = this.compensates): Promise<Error> {
     const { signal } = this.#request;
     const location = this.#locate(index);
-    const error = signal.aborted ? abortError(signal, location) : operationFailure(thrown, location, this.identity);
+    const error = signal.aborted ? abortError(signal, location) : operationFailure(thrown, location, this.identity, this.#number);
     if (!this.#reports.reported && !isSuspended(error)) this.#reports.emit("operationFailed", index, { error, durationMs: 0 });
     if (!compensates || preventsCompensation(error)) return error;
     return this.#compensate(index, error);

@@ -159,6 +159,28 @@ describe("where an error raised inside an operation is located", () => {
     expect(error).toBeInstanceOf(ForEachChildError);
     expect(error).toMatchObject({ workflowName: "w", operationName: "items", operationIndex: 1, childName: "bad", childIndex: 0 });
   });
+
+  it("a nested workflow's own failure: at the outer operation that ran it, in the error and in the stored failure record", async () => {
+    const inner = createWorkflow("inner")
+      .withOperation("x", () => {
+        throw new Error("inner boom");
+      })
+      .build();
+    const provider = new MemoryPersistenceProvider();
+    const foundry = usePersistence(createFoundry("outer"), provider, { instanceId: "o-1" })
+      .withOperation("reserve", () => 1)
+      .withOperation("fulfil", () => createSmith().forge(inner, createFoundry("inner")));
+    const error = await rejectionOf(foundry.forge());
+    expect(error).toBeInstanceOf(OperationFailedError);
+    expect(error).toMatchObject({ workflowName: "outer", operationName: "fulfil", operationIndex: 1, cause: { workflowName: "inner", operationName: "x", operationIndex: 0 } });
+    expect(provider.tryLoad("o-1", "outer")).toMatchObject({ status: "failed", nextOperationIndex: 1, error: { operationIndex: 1, operationName: "fulfil" } });
+    // Under a smith too.
+    const workflow = createWorkflow("outer")
+      .withOperation("reserve", () => 1)
+      .withOperation("fulfil", () => createSmith().forge(inner, createFoundry("inner")))
+      .build();
+    expect(await rejectionOf(createSmith().forge(workflow, createFoundry("outer")))).toMatchObject({ workflowName: "outer", operationIndex: 1 });
+  });
 });
 
 describe("errors that pass through a nested run are still the outer run's own", () => {
