@@ -1,4 +1,4 @@
-import { WorkflowCancelledError, isWorkflowForgeError, messageOf } from "../errors.js";
+import { WorkflowCancelledError, messageOf } from "../errors.js";
 import type { WorkflowInfo } from "../types.js";
 import { describeClaim, isClaimedByOther } from "./claim.js";
 import { SnapshotConflictError, WorkflowDefinitionMismatchError, describeKeys, type SnapshotKeys } from "./errors.js";
@@ -48,23 +48,38 @@ async function reconcile(snapshot: WorkflowExecutionSnapshot, context: ResumeCon
   const operationCount = workflow.operations.length;
   if (snapshot.definitionFingerprint === fingerprint && snapshot.operationCount === operationCount) return snapshot;
   const policy = context.options.onDefinitionMismatch;
-  if (policy === "restart") return undefined;
   const stored = `stored ${snapshot.operationCount} operations (${snapshot.definitionFingerprint}), current ${operationCount} (${fingerprint})`;
+  if (policy === "restart") return startOver(snapshot, context, stored);
   if (policy === "error") throw new WorkflowDefinitionMismatchError(keys, workflow.name, stored);
   const before = { nextOperationIndex: snapshot.nextOperationIndex, properties: snapshot.properties, outputs: snapshot.outputs, lastOutput: snapshot.lastOutput };
-  let adopted: Record<string, unknown>;
+  let migrated: WorkflowExecutionSnapshot | undefined;
   try {
-    const migrated = await policy(snapshot, workflow);
-    if (migrated === undefined) return undefined;
-    const unfit = misfit(migrated, snapshot, before, operationCount);
-    if (unfit !== undefined) throw new WorkflowDefinitionMismatchError(keys, workflow.name, `${stored}; the migration function ${unfit}`);
-    adopted = { ...migrated, ...keys, definitionFingerprint: fingerprint, operationCount };
+    migrated = await policy(snapshot, workflow);
   } catch (error) {
-    // The user's migration, not the first operation, failed: say so, and run nothing.
-    if (isWorkflowForgeError(error)) throw error;
+    // The user's migration, not the first operation, failed: say so, and run nothing (a refusal it
+    // made itself is already one). Any other error, an engine error included, is wrapped.
+    if (error instanceof WorkflowDefinitionMismatchError) throw error;
     throw new WorkflowDefinitionMismatchError(keys, workflow.name, `${stored}; the migration function threw: ${messageOf(error)}`, error);
   }
-  return validateSnapshot(adopted, keys);
+  if (migrated === undefined) return startOver(snapshot, context, stored);
+  const unfit = misfit(migrated, snapshot, before, operationCount);
+  if (unfit !== undefined) throw new WorkflowDefinitionMismatchError(keys, workflow.name, `${stored}; the migration function ${unfit}`);
+  try {
+    return validateSnapshot({ ...migrated, ...keys, definitionFingerprint: fingerprint, operationCount }, keys);
+  } catch (error) {
+    // Not the stored record's damage: what the migration made. A mismatch, which costs a coordinator no attempt.
+    // The problem alone: the corrupted-record wording around it speaks of a stored record and of tryLoad.
+    const why = messageOf(error).replace(/^.*? is corrupted: /su, "").replace(/;? ?tryLoad \(or a codec's decode\).*$/su, "");
+    throw new WorkflowDefinitionMismatchError(keys, workflow.name, `${stored}; the migration function returned what is not a snapshot: ${why}`, error);
+  }
+}
+
+// Starting over throws the record away: never one being undone, whose undo would be lost and its
+// effects made again (SPEC §5.7). Its restores belong to the old definition: a migration must map it.
+function startOver(snapshot: WorkflowExecutionSnapshot, context: ResumeContext, stored: string): undefined {
+  if (snapshot.status !== "compensating") return undefined;
+  const detail = `${stored}; the record is being compensated, and starting it over would lose its undo: give onDefinitionMismatch a migration that maps it to the current operations`;
+  throw new WorkflowDefinitionMismatchError(context.keys, context.workflow.name, detail);
 }
 
 interface Progress {
