@@ -73,8 +73,7 @@ export class PersistenceSession {
     await session.#adopt(stored, context.run);
     const state = session.#state;
     if (state.status === "completed") return session; // nothing runs, so nothing is claimed or written
-    // A coordinator closing claims nothing more.
-    if (options.shutdown?.aborted === true) throw abortError(options.shutdown, session.#locate(state.next));
+    if (options.shutdown?.aborted === true) throw abortError(options.shutdown, session.#locate(state.next)); // a coordinator closing claims nothing more
     // A claim the coordinator made (claimedAt) is adopted: its attempt counted, nothing written.
     if (options.claimedAt === undefined && options.countsAttempts) state.attempts = (state.attempts ?? 0) + 1;
     await (options.claimedAt === undefined ? session.#claim?.claim() : session.#claim?.adopt(options.claimedAt));
@@ -87,8 +86,7 @@ export class PersistenceSession {
     );
     if (session.#workflow.operations.some((operation) => operation.wait !== undefined)) context.run.provideWaits(session.#waits(provider));
     // A snapshot may say everything is done (a crash before the delete, or a migration): finishing must still clean up.
-    const count = session.#workflow.operations.length;
-    const last = session.#locate(count - 1);
+    const [count, last] = [session.#workflow.operations.length, session.#locate(session.#workflow.operations.length - 1)];
     if (state.status === "running" && state.next >= count) await (options.onComplete === "keep" ? session.#save("completed", last) : session.#store.delete(last));
     return session;
   }
@@ -215,6 +213,8 @@ export class PersistenceSession {
       return;
     }
     if (plan.kind === "done") state.status = "completed";
+    // Migrated: the stored record is the old definition's until the first checkpoint, so a failure before it is saved from this state, not rewritten over that record.
+    if (snapshot !== stored && this.#options.persistOnFailure) state.startProperties = copyOrShallow(this.#foundry.properties as Record<string, unknown>);
     // A waiting record claimed here is stored running: left waiting, the claim having cleared a delivery's mark, a crash at the wait strands it.
     run.resumeAt(plan.kind === "done" ? count : snapshot.nextOperationIndex, { lastOutput: state.lastOutput, restoreData: state.outputs });
     this.#foundry[emitEvent]("snapshotRestored", snapshotEvent, snapshot);
