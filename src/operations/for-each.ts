@@ -53,11 +53,12 @@ export function forEach<P extends object = any>(
     refuseNestedWait(child, `forEach "${name}": children[${i}]`);
   });
   rejectUnknownKeys(requireOptionsObject(options, `forEach "${name}": options`), ["concurrency", "input"], `forEach "${name}"`);
-  const limit = options.concurrency ?? Infinity;
+  // Only a missing option takes its default: null is bad input, not "unset".
+  const limit = options.concurrency === undefined ? Infinity : options.concurrency;
   if (limit !== Infinity && (!Number.isInteger(limit) || limit < 1)) {
     throw new TypeError(`forEach "${name}": concurrency must be a positive integer, got ${String(limit)}`);
   }
-  const strategy = options.input ?? "shared";
+  const strategy = options.input === undefined ? "shared" : options.input;
   if (!["shared", "split", "none"].includes(strategy)) {
     throw new TypeError(`forEach "${name}": input must be "shared", "split" or "none", got ${JSON.stringify(strategy)}`);
   }

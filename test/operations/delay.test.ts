@@ -50,4 +50,10 @@ describe("delay", () => {
   ])("throws a TypeError for %s", (_, call) => {
     expect(call).toThrow(TypeError);
   });
+
+  it("refuses a delay past the timer's limit naming that limit, and a fraction as not whole", () => {
+    expect(() => delay("pause", 1e20)).toThrow(/must be a non-negative number of milliseconds up to 2147483647 \(about 24\.8 days\)/);
+    expect(() => delay("pause", 2_147_483_648)).toThrow(/up to 2147483647/);
+    expect(() => delay("pause", 1.5)).toThrow(/ms must be a whole number of milliseconds, got 1\.5/);
+  });
 });

@@ -213,6 +213,11 @@ describe("forEach", () => {
     expect(call).toThrow(TypeError);
   });
 
+  it("takes null options as bad input naming them, not as unset (which would run every child at once)", () => {
+    expect(() => forEach("all", [], { concurrency: null } as any)).toThrow(/concurrency must be a positive integer, got null/);
+    expect(() => forEach("all", [], { input: null } as any)).toThrow(/input must be "shared", "split" or "none", got null/);
+  });
+
   describe("after an abort, nothing is undone: the snapshot is left to resume", () => {
     /** Child A completes (its restore refunds it); child B runs until its signal aborts, saying when it started. */
     function charges(restored: string[]) {
