@@ -70,10 +70,11 @@ describe("a migration whose result is not a snapshot", () => {
   it("a WorkflowForgeError the migration throws is a WorkflowDefinitionMismatchError too, with it as the cause", async () => {
     const provider = new MemoryPersistenceProvider();
     await storedV1(provider);
-    const thrown = new WorkflowDefinitionMismatchError(keys, "Order", "its own refusal");
+    const snapshotKeys = { foundryExecutionId: keys.instanceId, workflowId: keys.workflowKey };
+    const thrown = new WorkflowDefinitionMismatchError(snapshotKeys, "Order", "its own refusal");
     const refusal = await rejectionOf(createSmith().forge(v2Operations([]), usePersistence(createFoundry("Order"), provider, { ...keys, onDefinitionMismatch: () => Promise.reject(thrown) })));
     expect(refusal).toBe(thrown);
-    const other = new (await import("../../src/persistence/index.js")).PersistenceError({ source: "lookup", call: "tryLoad", keys, detail: "down" });
+    const other = new (await import("../../src/persistence/index.js")).PersistenceError({ source: "lookup", call: "tryLoad", keys: snapshotKeys, detail: "down" });
     const wrapped = await rejectionOf(createSmith().forge(v2Operations([]), usePersistence(createFoundry("Order"), provider, { ...keys, onDefinitionMismatch: () => Promise.reject(other) })));
     expect(wrapped).toBeInstanceOf(WorkflowDefinitionMismatchError);
     expect((wrapped as Error).cause).toBe(other);
@@ -155,13 +156,18 @@ describe("a record being compensated, under a changed definition", () => {
 });
 
 describe("a migration that resumes a waiting instance at another wait", () => {
-  it("returned running with no wakeAt or waitingFor, as docs/migrating-definitions.md says, that wait fixes its own wake time", async () => {
+  it("returned running without wakeAt and waitingFor, as docs/migrating-definitions.md says, that wait fixes its own wake time", async () => {
     const provider = new MemoryPersistenceProvider();
     const v1 = createWorkflow("Order").withVersion("1").withOperation("prepare", () => "p").addOperation(sleepFor("short", 5_000)).withOperation("ship", () => "shipped").build();
     expect(isSuspended(await rejectionOf(createSmith().forge(v1, usePersistence(createFoundry("Order"), provider, keys))))).toBe(true);
     const day = 24 * 3_600_000;
     const v2 = createWorkflow("Order").withVersion("2").withOperation("prepare", () => "p").addOperation(sleepFor("grace", day)).addOperation(sleepFor("short", 5_000)).withOperation("ship", () => "shipped").build();
-    const migrate: SnapshotMigration = (snapshot) => ({ ...snapshot, status: "running", nextOperationIndex: 1, wakeAt: undefined, waitingFor: undefined });
+    const migrate: SnapshotMigration = (snapshot) => {
+      const moved = { ...snapshot, status: "running" as const, nextOperationIndex: 1 };
+      delete moved.wakeAt;
+      delete moved.waitingFor;
+      return moved;
+    };
     const before = Date.now();
     const suspended = await rejectionOf(createSmith().forge(v2, usePersistence(createFoundry("Order"), provider, { ...keys, onDefinitionMismatch: migrate })));
     expect(isSuspended(suspended)).toBe(true);
