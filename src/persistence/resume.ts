@@ -99,6 +99,10 @@ function misfit(migrated: WorkflowExecutionSnapshot, stored: WorkflowExecutionSn
   if (typeof next !== "number" || !Number.isInteger(next) || next < 0 || next > operationCount) {
     return `returned nextOperationIndex ${String(next)}, which does not fit the current ${operationCount} operations (0 to ${operationCount})`;
   }
+  // What a run resumes from: a migration decides where, not that the instance ended.
+  if (migrated.status === "completed" || migrated.status === "cancelled") {
+    return `returned status "${migrated.status}": a migration moves progress, it does not end an instance (return nextOperationIndex ${operationCount} to skip every operation)`;
+  }
   const outputs = Object.keys(migrated.outputs ?? {}).map(Number);
   const beyond = outputs.find((index) => !(index < next));
   if (beyond !== undefined) return `returned an output for operation ${beyond}, which is not complete (nextOperationIndex ${next})`;

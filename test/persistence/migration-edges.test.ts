@@ -81,6 +81,27 @@ describe("a migration whose result is not a snapshot", () => {
   });
 });
 
+describe("a migration that says the instance ended", () => {
+  it.each(["completed", "cancelled"] as const)("returning status %s is refused, and nothing runs", async (status) => {
+    const provider = new MemoryPersistenceProvider();
+    await storedV1(provider);
+    const ran: string[] = [];
+    const error = await rejectionOf(createSmith().forge(v2Operations(ran), usePersistence(createFoundry("Order"), provider, { ...keys, onDefinitionMismatch: (snapshot) => ({ ...snapshot, status, nextOperationIndex: 1 }) })));
+    expect(error).toBeInstanceOf(WorkflowDefinitionMismatchError);
+    expect((error as Error).message).toContain(`returned status "${status}"`);
+    expect(ran).toEqual([]);
+  });
+
+  it("one that skips every operation instead finishes the instance, running nothing", async () => {
+    const provider = new MemoryPersistenceProvider();
+    await storedV1(provider);
+    const ran: string[] = [];
+    await createSmith().forge(v2Operations(ran), usePersistence(createFoundry("Order"), provider, { ...keys, onDefinitionMismatch: (snapshot) => ({ ...snapshot, status: "running", nextOperationIndex: 3 }) }));
+    expect(ran).toEqual([]);
+    expect(provider.tryLoad(keys.instanceId, keys.workflowKey)).toBeUndefined();
+  });
+});
+
 describe("an operation failing right after a migration", () => {
   it("records the failure in the current definition's terms, from the migrated state", async () => {
     const provider = new MemoryPersistenceProvider();
