@@ -1,7 +1,7 @@
 import { abortError, linkedSignal } from "../abort.js";
 import { childIdempotencyKey } from "../idempotency.js";
 import { scopedFoundry } from "../scoped-foundry.js";
-import { WorkflowForgeError, messageOf } from "../errors.js";
+import { WorkflowForgeError, messageOf, preventsCompensation } from "../errors.js";
 import type { Foundry } from "../foundry.js";
 import { assertOperation } from "../foundry.js";
 import { requireName, requireOptionsObject, rejectUnknownKeys } from "../internal/validate.js";
@@ -111,9 +111,12 @@ export function forEach<P extends object = any>(
       };
       await Promise.all(Array.from({ length: Math.min(limit, list.length) }, worker)).finally(() => linked.dispose());
       if (failure !== undefined) {
-        // Aborted (the run's abort, a smith's timeout, a lost lease): nothing is undone, as the run
-        // leaves its snapshot to resume, which would run the undone children again.
-        if (signal.aborted) throw abortError(signal, { operationName: name });
+        // Stopped by what the run does not compensate (its abort, a smith's timeout, a lost lease):
+        // nothing is undone, as the run leaves its snapshot to resume, which would run the undone
+        // children again. An abort that is a failure (an outer forEach's sibling, an operation's
+        // timeout) is compensated, and the outer layer undoes only what reports done: undo here.
+        const stopped = signal.aborted ? abortError(signal, { operationName: name }) : failure;
+        if (preventsCompensation(stopped)) throw stopped;
         // The child's failure is what the caller must see; restore failures are logged.
         for (const { index, error } of await restoreAll(data, done, foundry, signal)) {
           foundry.logger.error(`forEach "${name}": restore of child #${index} "${list[index]?.name ?? ""}" failed`, error);

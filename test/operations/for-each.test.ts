@@ -7,6 +7,7 @@ import {
   forEach,
   ForEachChildError,
   OperationFailedError,
+  timeoutMiddleware,
   type Operation,
 } from "../../src/index.js";
 import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
@@ -218,7 +219,7 @@ describe("forEach", () => {
     expect(() => forEach("all", [], { input: null } as any)).toThrow(/input must be "shared", "split" or "none", got null/);
   });
 
-  describe("after an abort, nothing is undone: the snapshot is left to resume", () => {
+  describe("aborted: its children are undone only when the run compensates the abort", () => {
     /** Child A completes (its restore refunds it); child B runs until its signal aborts, saying when it started. */
     function charges(restored: string[]) {
       const running = deferred();
@@ -252,6 +253,32 @@ describe("forEach", () => {
       await expect(forged).rejects.toMatchObject({ code: "WORKFLOW_TIMEOUT" });
       for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
       expect(restored).toEqual([]);
+    });
+
+    it("an abort that is a failure is still undone: a nested forEach whose outer sibling failed", async () => {
+      const restored: string[] = [];
+      const innerStarted = deferred();
+      const inner = forEach("inner", [
+        delegate("charge-a", () => "A", (output) => void restored.push(`refund ${String(output)}`)),
+        delegate("charge-b", (_input, _foundry, signal) => (innerStarted.resolve(), untilAborted(signal))),
+      ]);
+      const bad = delegate("bad", async () => {
+        await innerStarted.promise;
+        throw new Error("card declined");
+      });
+      await expect(run(forEach("outer", [inner, bad]))).rejects.toMatchObject({ code: "FOR_EACH_CHILD_FAILED", childName: "bad" });
+      expect(restored).toEqual(["refund A"]);
+    });
+
+    it("an abort that is a failure is still undone: the operation's own timeout (timeoutMiddleware)", async () => {
+      const restored: string[] = [];
+      const { children, running } = charges(restored);
+      const workflow = createWorkflow("batch").withOperation("reserve", () => "r", () => void restored.push("release")).addOperation(forEach("charges", children)).build();
+      const forged = createSmith().forge(workflow, createFoundry("batch").use(timeoutMiddleware(20)));
+      await running;
+      await expect(forged).rejects.toMatchObject({ code: "OPERATION_TIMEOUT" });
+      // The timeout gives up on the forEach at once, so its own undo may land after the smith's.
+      await expect.poll(() => [...restored].sort()).toEqual(["refund charge A", "release"]);
     });
 
     it("a child's own failure still undoes the children that completed", async () => {
