@@ -38,16 +38,22 @@ export function stopsRun(error: unknown, identity: InstanceIdentity): boolean {
  * suspension included, as `OperationFailedError` with `thrown` as its cause.
  */
 export function operationFailure(thrown: unknown, location: ErrorLocation, identity: InstanceIdentity, run: number): Error {
-  const failure = isWorkflowForgeError(thrown) && !stopsAnotherRun(thrown, identity) ? locatedAt(thrown, location) : new OperationFailedError(location, thrown);
-  locatedIn.set(failure, run);
-  return failure;
+  if (isWorkflowForgeError(thrown) && !stopsAnotherRun(thrown, identity)) return locatedAt(thrown, location);
+  return markMade(new OperationFailedError(location, thrown), run);
 }
 
-// Each run's number, in the order runs were created; the number of the run each error stopped,
-// and of the run whose operation's failure it is (located at that run's operation).
+// Each run's number, in the order runs were created; the number of the run each error stopped;
+// and the run that made each error it failed with (its operation's wrapper, its compensation's
+// outcome), which an error thrown by a user, possibly shared by many runs, never is.
 let runsCreated = 0;
 const stoppedRun = new WeakMap<object, number>();
-const locatedIn = new WeakMap<object, number>();
+const madeBy = new WeakMap<object, number>();
+
+/** Records that run number `run` made `error`, its failure, and returns it. */
+export function markMade<E extends Error>(error: E, run: number): E {
+  madeBy.set(error, run);
+  return error;
+}
 
 /** A number for a new run, greater than every earlier run's. */
 export function numberRun(): number {
@@ -74,19 +80,20 @@ export function markStopped(error: unknown, run: number): void {
  * operation, compensated and recorded like any failure (an inner run's own failure names the inner
  * workflow's operation, which is not this run's). Its `cause` is the inner error.
  */
-export function nestedRunFailure(error: unknown, since: number, signal: AbortSignal, location: () => ErrorLocation): unknown {
+export function nestedRunFailure(error: unknown, since: number, signal: AbortSignal, location: () => ErrorLocation, run: number): unknown {
   if (signal.aborted || typeof error !== "object" || error === null) return error;
-  // A stop error of a nested run, or the failure of a nested run's operation (not, say, the abort
-  // reason a nested run rejected with, which a sibling's failure may be: it is still this run's).
+  // A stop error of a nested run, or a failure another run made (not, say, the abort reason a
+  // nested run rejected with, which a sibling's failure may be: that is still this run's).
   const stopped = preventsCompensation(error) && ((error as WorkflowForgeError).code === "CONCURRENT_RUN" || (stoppedRun.get(error) ?? 0) > since);
-  return stopped || (locatedIn.get(error) ?? 0) > since ? new OperationFailedError(location(), error) : error;
+  const made = madeBy.get(error);
+  return stopped || (made !== undefined && made !== run) ? new OperationFailedError(location(), error) : error;
 }
 
 /** `result` of an operation's `forge`, whose rejection, if it is a promise, is read by {@link nestedRunFailure}. */
-export function settledAsOperation(result: unknown, since: number, signal: AbortSignal, location: () => ErrorLocation): unknown {
+export function settledAsOperation(result: unknown, since: number, signal: AbortSignal, location: () => ErrorLocation, run: number): unknown {
   if (!isThenable(result)) return result;
   return Promise.resolve(result).then(undefined, (error: unknown) => {
-    throw nestedRunFailure(error, since, signal, location);
+    throw nestedRunFailure(error, since, signal, location, run);
   });
 }
 

@@ -1,8 +1,8 @@
 import { abortError, neverAborted } from "./abort.js";
 import { compose, type Misuse } from "./compose.js";
 import { runCompensation, type CompensationSettings } from "./compensation.js";
-import { MiddlewareError, isSuspended, preventsCompensation, type ErrorLocation } from "./errors.js";
-import { markStopped, nestedRunFailure, numberRun, operationFailure, runsSoFar, settledAsOperation, suspendsRun } from "./run-errors.js";
+import { MiddlewareError, isSuspended, isWorkflowForgeError, preventsCompensation, type ErrorLocation } from "./errors.js";
+import { markMade, markStopped, nestedRunFailure, numberRun, operationFailure, runsSoFar, settledAsOperation, suspendsRun } from "./run-errors.js";
 import { idempotencyKeyOf } from "./idempotency.js";
 import { scopedFoundry } from "./scoped-foundry.js";
 import type { Emitter, FoundryEvents } from "./events.js";
@@ -191,9 +191,9 @@ export class Run implements RunContext {
     const foundry = this.#foundryFor(index, context.foundry);
     if (!this.#reports.observed) {
       this.#reports.unobserved();
-      return settledAsOperation(operation.forge(input, foundry, signal), since, signal, location);
+      return settledAsOperation(operation.forge(input, foundry, signal), since, signal, location, this.#number);
     }
-    const failure = (thrown: unknown): unknown => nestedRunFailure(thrown, since, signal, location);
+    const failure = (thrown: unknown): unknown => nestedRunFailure(thrown, since, signal, location, this.#number);
     return this.#reports.observe(index, () => operation.forge(input, foundry, signal), failure, (error) => suspendsRun(error, this.identity));
   }
 
@@ -209,6 +209,8 @@ export class Run implements RunContext {
 
   #compensate(pending: number, error: Error): Promise<Error> {
     const { foundry, signal, workflow, compensation } = this.#request;
+    // What compensating made (a restore failed, or a resumed compensation ended) is this run's own failure.
+    const made = (outcome: Error): Error => (isWorkflowForgeError(outcome) && (outcome.code === "COMPENSATION_FAILED" || outcome.code === "WORKFLOW_COMPENSATED") ? markMade(outcome, this.#number) : outcome);
     return runCompensation({
       foundry,
       signal,
@@ -220,7 +222,7 @@ export class Run implements RunContext {
       error,
       // foundry.idempotencyKey() in a restore is the key its operation had: a refund can name the charge.
       foundryFor: (index) => this.#foundryFor(index, foundry),
-    });
+    }).then(made);
   }
 
   // `foundry` as operation `index` (or its restore) sees it: its idempotencyKey() and currentOperation are that operation's.

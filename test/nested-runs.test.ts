@@ -181,6 +181,77 @@ describe("where an error raised inside an operation is located", () => {
       .build();
     expect(await rejectionOf(createSmith().forge(workflow, createFoundry("outer")))).toMatchObject({ workflowName: "outer", operationIndex: 1 });
   });
+
+  it("a nested smith's CompensationError (a restore failed): at the outer operation, with it as the cause", async () => {
+    const inner = createWorkflow("inner")
+      .withOperation(
+        "hold",
+        () => "h",
+        () => {
+          throw new Error("release failed");
+        },
+      )
+      .withOperation("x", () => {
+        throw new Error("inner boom");
+      })
+      .build();
+    const provider = new MemoryPersistenceProvider();
+    const foundry = usePersistence(createFoundry("outer"), provider, { instanceId: "o-2" })
+      .withOperation("reserve", () => 1)
+      .withOperation("fulfil", () => createSmith({ throwOnCompensationError: true }).forge(inner, createFoundry("inner")));
+    const error = await rejectionOf(foundry.forge());
+    expect(error).toBeInstanceOf(OperationFailedError);
+    expect(error).toMatchObject({ workflowName: "outer", operationName: "fulfil", operationIndex: 1, cause: { code: "COMPENSATION_FAILED", workflowName: "inner" } });
+    expect(provider.tryLoad("o-2", "outer")).toMatchObject({ status: "failed", error: { operationIndex: 1, operationName: "fulfil" } });
+  });
+
+  it("a nested run's failure awaited again by a later attempt (memoised by idempotency key): at the outer operation each time", async () => {
+    const inner = createWorkflow("inner")
+      .withOperation("x", () => {
+        throw new Error("inner boom");
+      })
+      .build();
+    const once = new Map<string, Promise<unknown>>();
+    const provider = new MemoryPersistenceProvider();
+    const outer = () =>
+      usePersistence(createFoundry("outer"), provider, { instanceId: "o-3" })
+        .withOperation("reserve", () => 1)
+        .withOperation("fulfil", (_input, foundry) => {
+          const key = foundry.idempotencyKey();
+          if (!once.has(key)) once.set(key, createSmith().forge(inner, createFoundry("inner")));
+          return once.get(key);
+        });
+    for (let attempt = 0; attempt < 2; attempt++) {
+      expect(await rejectionOf(outer().forge())).toMatchObject({ name: "OperationFailedError", workflowName: "outer", operationName: "fulfil", operationIndex: 1 });
+    }
+    expect(provider.tryLoad("o-3", "outer")).toMatchObject({ status: "failed", nextOperationIndex: 1, error: { operationIndex: 1, operationName: "fulfil" } });
+  });
+
+  it("one engine error a user keeps and throws from two runs at once is each run's own, not a nested run's", async () => {
+    const shared = new MiddlewareError({}, "refused by policy");
+    const [started, gate] = [deferred(), deferred()];
+    const first = rejectionOf(
+      createSmith().forge(
+        createWorkflow("a")
+          .withOperation("check", async () => {
+            started.resolve();
+            await gate.promise;
+            throw shared;
+          })
+          .build(),
+        createFoundry("a"),
+      ),
+    );
+    await started.promise;
+    const second = createWorkflow("b")
+      .withOperation("check", () => {
+        throw shared;
+      })
+      .build();
+    expect(await rejectionOf(createSmith().forge(second, createFoundry("b")))).toBe(shared);
+    gate.resolve();
+    expect(await first).toBe(shared);
+  });
 });
 
 describe("errors that pass through a nested run are still the outer run's own", () => {
