@@ -199,8 +199,8 @@ export class PersistenceSession {
       const now = state.clock.now();
       state.createdAt = isoTime(now);
       state.timeline = Timeline.of(count, now);
-      // A leased run stores its claim before any operation: a failure then rewrites that record.
-      if (this.#options.persistOnFailure && this.#options.leaseTtlMs === undefined) state.startProperties = copyOrShallow(this.#foundry.properties as Record<string, unknown>);
+      // A leased run stores its claim before any operation, and a failure then rewrites that record; not a claim adopted (claimedAt), which wrote the record it found.
+      if (this.#options.persistOnFailure && (this.#options.leaseTtlMs === undefined || this.#options.claimedAt !== undefined)) state.startProperties = copyOrShallow(this.#foundry.properties as Record<string, unknown>);
       return;
     }
     const { snapshot } = plan;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createFoundry, createSmith, createWorkflow, isSuspended, sleep as sleepFor } from "../../src/index.js";
-import { MemoryPersistenceProvider, WorkflowDefinitionMismatchError, createRecoveryCoordinator, usePersistence, type SnapshotMigration } from "../../src/persistence/index.js";
+import { MemoryPersistenceProvider, WorkflowDefinitionMismatchError, createRecoveryCoordinator, usePersistence, type SnapshotMigration, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
 import { fingerprintOf } from "../../src/persistence/snapshot.js";
 import { rejectionOf, sleep } from "../support/promises.js";
 
@@ -131,6 +131,46 @@ describe("an operation failing right after a migration", () => {
       properties: { migrated: true },
       error: { operationIndex: 3, operationName: "c" },
     });
+  });
+});
+
+describe("a coordinator's claim of an instance of another definition, whose first operation then fails", () => {
+  class Recording extends MemoryPersistenceProvider {
+    readonly saved: WorkflowExecutionSnapshot[] = [];
+    override save(snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal) {
+      this.saved.push(structuredClone(snapshot));
+      return super.save(snapshot, signal);
+    }
+  }
+  const current = createWorkflow("W")
+    .withVersion("2")
+    .withOperation("a", () => {
+      throw new Error("a broke");
+    })
+    .withOperation("x", () => "X")
+    .withOperation("b", () => "B")
+    .build();
+
+  it.each<[string, "restart" | SnapshotMigration]>([
+    ["restart", "restart"],
+    ["a migration returning undefined", () => undefined],
+    ["a migration", (snapshot) => ({ ...snapshot, nextOperationIndex: 0, lastOutput: undefined })],
+  ])("with %s: the failure record it writes is in the current definition's terms", async (_name, onDefinitionMismatch) => {
+    const provider = new Recording();
+    const old = createFoundry("W")
+      .withOperation("a", () => "A")
+      .withOperation("b", () => {
+        throw new Error("carrier down");
+      });
+    await usePersistence(old, provider, { instanceId: "i-1", workflowKey: "W" }).forge().catch(() => undefined);
+    const oldFingerprint = provider.tryLoad("i-1", "W")?.definitionFingerprint;
+    provider.saved.length = 0;
+    const coordinator = createRecoveryCoordinator({ provider, resolveWorkflow: () => current, onDefinitionMismatch, retry: { attempts: 1 }, leaseTtlMs: 1_000 });
+    await coordinator.resumeAll();
+    await coordinator.close();
+    const failed = provider.saved.find((snapshot) => snapshot.status === "failed" && snapshot.error?.operationName === "a");
+    expect(failed).toMatchObject({ operationCount: 3, nextOperationIndex: 0, definitionFingerprint: fingerprintOf(current), error: { operationIndex: 0 } });
+    expect(failed?.definitionFingerprint).not.toBe(oldFingerprint);
   });
 });
 
