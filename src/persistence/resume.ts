@@ -3,7 +3,7 @@ import type { WorkflowInfo } from "../types.js";
 import { describeClaim, isClaimedByOther } from "./claim.js";
 import { SnapshotConflictError, WorkflowDefinitionMismatchError, describeKeys, type SnapshotKeys } from "./errors.js";
 import type { ResolvedPersistenceOptions } from "./options.js";
-import { validateSnapshot, type WorkflowExecutionSnapshot } from "./snapshot.js";
+import { snapshotProblem, type WorkflowExecutionSnapshot } from "./snapshot.js";
 
 /**
  * What a run does with what is stored under its keys:
@@ -64,14 +64,11 @@ async function reconcile(snapshot: WorkflowExecutionSnapshot, context: ResumeCon
   if (migrated === undefined) return startOver(snapshot, context, stored);
   const unfit = misfit(migrated, snapshot, before, operationCount);
   if (unfit !== undefined) throw new WorkflowDefinitionMismatchError(keys, workflow.name, `${stored}; the migration function ${unfit}`);
-  try {
-    return validateSnapshot({ ...migrated, ...keys, definitionFingerprint: fingerprint, operationCount }, keys);
-  } catch (error) {
-    // Not the stored record's damage: what the migration made. A mismatch, which costs a coordinator no attempt.
-    // The problem alone: the corrupted-record wording around it speaks of a stored record and of tryLoad.
-    const why = messageOf(error).replace(/^.*? is corrupted: /su, "").replace(/;? ?tryLoad \(or a codec's decode\).*$/su, "");
-    throw new WorkflowDefinitionMismatchError(keys, workflow.name, `${stored}; the migration function returned what is not a snapshot: ${why}`, error);
-  }
+  const adopted = { ...migrated, ...keys, definitionFingerprint: fingerprint, operationCount };
+  // Not a stored record's damage but what the migration made: a mismatch, which costs a coordinator no attempt.
+  const problem = snapshotProblem(adopted, keys);
+  if (problem !== undefined) throw new WorkflowDefinitionMismatchError(keys, workflow.name, `${stored}; the migration function returned what is not a snapshot: ${problem}`);
+  return adopted;
 }
 
 // Starting over throws the record away: never one being undone, whose undo would be lost and its

@@ -200,23 +200,28 @@ function describeValue(value: unknown): string {
 const describeKey = (key: unknown): string => (typeof key === "string" ? JSON.stringify(key) : describeValue(key));
 
 /**
+ * Why `value` is not a snapshot of this format for `keys`: the first problem found (for a value
+ * that is not a snapshot at all, every required field it lacks), or undefined when it is one.
+ */
+export function snapshotProblem(value: unknown, keys: SnapshotKeys): string | undefined {
+  if (!isRecord(value)) return `expected an object, got ${describeValue(value)}`;
+  if (!hasRequiredFields(value)) return `it is not a snapshot: missing ${required.filter((name) => value[name] === undefined).join(", ")}`;
+  if (value.foundryExecutionId !== keys.foundryExecutionId || value.workflowId !== keys.workflowId) {
+    return `it carries other keys (instance ${describeKey(value.foundryExecutionId)} / workflow ${describeKey(value.workflowId)})`;
+  }
+  return problemOf(value);
+}
+
+/**
  * Checks that `value` (what `tryLoad` returned for `keys`) is a snapshot of this format for these
- * keys. Throws {@link SnapshotCorruptedError} naming the keys and the first problem found: for a
- * value that is not a snapshot at all, every required field it lacks.
+ * keys. Throws {@link SnapshotCorruptedError} naming the keys and {@link snapshotProblem}'s reason,
+ * with the usual cause when the value is no snapshot at all.
  */
 export function validateSnapshot(value: unknown, keys: SnapshotKeys): WorkflowExecutionSnapshot {
-  if (!isRecord(value)) throw new SnapshotCorruptedError(keys, `expected an object, got ${describeValue(value)}: ${shapeHint}`);
-  if (!hasRequiredFields(value)) {
-    const missing = required.filter((name) => value[name] === undefined);
-    throw new SnapshotCorruptedError(keys, `it is not a snapshot: missing ${missing.join(", ")}; ${shapeHint}`);
-  }
-  if (value.foundryExecutionId !== keys.foundryExecutionId || value.workflowId !== keys.workflowId) {
-    const held = `instance ${describeKey(value.foundryExecutionId)} / workflow ${describeKey(value.workflowId)}`;
-    throw new SnapshotCorruptedError(keys, `it carries other keys (${held})`);
-  }
-  const problem = problemOf(value);
-  if (problem !== undefined) throw new SnapshotCorruptedError(keys, problem);
-  return value as unknown as WorkflowExecutionSnapshot;
+  const problem = snapshotProblem(value, keys);
+  if (problem === undefined) return value as WorkflowExecutionSnapshot;
+  if (!isRecord(value)) throw new SnapshotCorruptedError(keys, `${problem}: ${shapeHint}`);
+  throw new SnapshotCorruptedError(keys, hasRequiredFields(value) ? problem : `${problem}; ${shapeHint}`);
 }
 
 /**
