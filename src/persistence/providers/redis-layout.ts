@@ -102,9 +102,6 @@ return update(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV, 0)`;
 export const deleteScript = `${remove}
 return remove(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1])`;
 
-/** How many arguments each kind of write takes in a group, after its kind. */
-export const groupArity = { c: 11, u: 12, d: 1 } as const;
-
 /**
  * Writes of several instances, each with its own compare-and-set, in one call (group commit).
  * KEYS: index, claimable, dead letters, then each write's record and events. ARGV: each write's
