@@ -131,9 +131,8 @@ function hookWithin<T>(timeoutMs: number, what: string, hook: () => T | Promise<
  */
 async function destroyAll<P extends WorkflowPersistenceProvider>(initializer: ProviderTestInitializer<P>, providers: readonly P[], timeoutMs: number): Promise<void> {
   if (initializer.destroy === undefined) return;
-  const session = createCaseSession(timeoutMs);
-  await session.within(async () => {
-    for (const provider of providers) await session.pending("initializer.destroy(provider)", Promise.resolve().then(() => initializer.destroy?.(provider)));
+  await hookWithin(timeoutMs, "initializer.destroy(provider)", async () => {
+    for (const provider of providers) await initializer.destroy?.(provider);
   });
 }
 
