@@ -44,14 +44,19 @@ export async function runCompensation(request: CompensationRequest): Promise<Err
     stopIfAborted(request, pending - 1);
     await notify(request.observers, "started", { pending, error });
     events?.emit("compensationStarted", { ...base, error, pending });
+    // Operations [0, left) were not restored: fail-fast stopped at a restore that threw.
+    let left = 0;
     for (let index = pending - 1; index >= 0; index--) {
       const failed = await restore(request, index);
       if (failed !== undefined) failures.push(failed);
-      if (failed !== undefined && settings.failFast) break;
+      if (failed !== undefined && settings.failFast) {
+        left = index;
+        break;
+      }
       await notify(request.observers, "restored", { pending: index, error });
     }
     if (!settings.failFast || failures.length === 0) await notify(request.observers, "completed", { pending: 0, error });
-    events?.emit("compensationCompleted", { ...base, failures: failures.length });
+    events?.emit("compensationCompleted", { ...base, failures: failures.length, left });
   } catch (stopped) {
     // An observer's error (a failed checkpoint) or the abort error.
     return stopped as Error;

@@ -1,4 +1,5 @@
 import { isThenable } from "./internal/thenable.js";
+import { logSafely } from "./logger.js";
 import type { Logger } from "./types.js";
 
 interface OperationEvent {
@@ -34,7 +35,8 @@ export interface SmithEvents {
   compensationStarted: WorkflowEvent & { readonly error: unknown; readonly pending: number };
   operationRestored: OperationEvent;
   operationRestoreFailed: OperationEvent & { readonly error: unknown };
-  compensationCompleted: WorkflowEvent & { readonly failures: number };
+  /** The compensation ended: `failures` restores threw, and `left` operations were not restored (fail-fast stopped at a failure). */
+  compensationCompleted: WorkflowEvent & { readonly failures: number; readonly left: number };
 }
 
 /**
@@ -78,14 +80,18 @@ export class Emitter<Events extends object> {
   emit<K extends keyof Events>(event: K, payload: Events[K]): void {
     const set = this.#listeners.get(event);
     if (set === undefined) return;
-    for (const listener of set) {
+    // The listeners as they were when the event happened, as EventTarget calls them: one added by
+    // a listener waits for the next event (one that adds itself again would otherwise loop
+    // forever), and one removed by a listener is not called.
+    for (const listener of [...set]) {
+      if (!set.has(listener)) continue;
       try {
         const returned = (listener as Listener<Events[K]>)(payload);
         // An async listener's failure is a rejection: logged like a throw, never an unhandled
         // rejection that would end the process. The run does not wait for it.
-        if (isThenable(returned)) returned.then(undefined, (error: unknown) => this.#logger.error(`listener for "${String(event)}" threw`, error));
+        if (isThenable(returned)) returned.then(undefined, (error: unknown) => logSafely(this.#logger, "error", `listener for "${String(event)}" threw`, error));
       } catch (error) {
-        this.#logger.error(`listener for "${String(event)}" threw`, error);
+        logSafely(this.#logger, "error", `listener for "${String(event)}" threw`, error);
       }
     }
   }

@@ -1,3 +1,4 @@
+import { isThenable } from "./internal/thenable.js";
 import type { Logger } from "./types.js";
 
 const noop = (): void => {};
@@ -17,4 +18,18 @@ export function requireLogger(value: unknown, what: string): Logger {
   const missing = levels.filter((level) => typeof holder?.[level] !== "function");
   if (missing.length > 0) throw new TypeError(`${what} must be a console-like object with debug, info, warn and error functions; ${missing.join(", ")} missing`);
   return value as Logger;
+}
+
+/**
+ * `logger[level](message, ...details)`, which never throws: a logger whose transport failed (a
+ * closed file, a full pipe) throws or returns a rejected promise, and a line about a run must not
+ * fail that run, nor end the process as an unhandled rejection or an exception thrown in a timer.
+ */
+export function logSafely(logger: Logger, level: (typeof levels)[number], message: string, ...details: unknown[]): void {
+  try {
+    const returned: unknown = logger[level](message, ...details);
+    if (isThenable(returned)) returned.then(undefined, () => undefined);
+  } catch {
+    // Nowhere left to report it.
+  }
 }

@@ -198,3 +198,74 @@ describe("events of an operation a timeout gave up on", () => {
   });
 });
 
+
+describe("events, as EventTarget calls its listeners", () => {
+  it("calls a listener added during an emit from the next event on, so one that adds itself again cannot loop forever", async () => {
+    const calls: string[] = [];
+    const foundry = createFoundry("orders").withOperation("a", () => 1).withOperation("b", () => 2);
+    let added = false;
+    foundry.on("operationStarted", (event) => {
+      calls.push(`first ${event.operationName}`);
+      if (!added) {
+        added = true;
+        foundry.on("operationStarted", (later) => calls.push(`added ${later.operationName}`));
+      }
+    });
+    let count = 0;
+    foundry.on("operationCompleted", function resubscribe() {
+      count++;
+      foundry.on("operationCompleted", () => resubscribe());
+    });
+
+    await expect(foundry.forge()).resolves.toBe(2);
+    expect(calls).toEqual(["first a", "first b", "added b"]);
+    // One call on the first completion, two on the second (it and the listener it added).
+    expect(count).toBe(3);
+  });
+
+  it("does not call a listener another removed during the same emit", async () => {
+    const calls: string[] = [];
+    const foundry = createFoundry("orders").withOperation("a", () => 1);
+    let stopSecond = (): void => undefined;
+    foundry.on("operationStarted", () => (calls.push("first"), stopSecond()));
+    stopSecond = foundry.on("operationStarted", () => calls.push("second"));
+
+    await foundry.forge();
+    expect(calls).toEqual(["first"]);
+  });
+});
+
+describe("events with a logger that throws", () => {
+  const brokenLogger = () => {
+    const fail = () => {
+      throw new Error("logger transport closed");
+    };
+    return { debug: fail, info: fail, warn: fail, error: fail };
+  };
+
+  it("keeps the run as it was when a throwing listener's failure cannot even be logged", async () => {
+    const ran: string[] = [];
+    const foundry = createFoundry("orders", { logger: brokenLogger() }).withOperation("render", () => (ran.push("render"), 1));
+    foundry.on("operationStarted", () => {
+      throw new Error("listener broke");
+    });
+    foundry.on("operationCompleted", () => Promise.reject(new Error("async listener broke")));
+
+    await expect(foundry.forge()).resolves.toBe(1);
+    await settle();
+    expect(ran).toEqual(["render"]);
+  });
+
+  it("reports a completed workflow as completed only, when a workflowCompleted listener throws", async () => {
+    const events: string[] = [];
+    const smith = createSmith({ logger: brokenLogger() });
+    smith.on("workflowCompleted", () => {
+      events.push("completed");
+      throw new Error("listener broke");
+    });
+    smith.on("workflowFailed", () => events.push("failed"));
+
+    await expect(smith.forge(createWorkflow("pay").withOperation("charge", () => "ch_1").build(), createFoundry("pay"))).resolves.toBe("ch_1");
+    expect(events).toEqual(["completed"]);
+  });
+});

@@ -112,7 +112,7 @@ describe("smith.forge", () => {
       ["workflowStarted", base],
       ["compensationStarted", { ...base, error, pending: 1 }],
       ["operationRestored", { workflowName: "order", operationName: "reserve", index: 0 }],
-      ["compensationCompleted", { ...base, failures: 0 }],
+      ["compensationCompleted", { ...base, failures: 0, left: 0 }],
       ["workflowFailed", { ...base, error, durationMs: expect.any(Number) }],
     ]);
   });

@@ -4,6 +4,7 @@ import type { RunContext } from "../types.js";
 import { annotationKeys, attr } from "./attributes.js";
 import { quietly, startSpan } from "./spans.js";
 import { formatTraceparent, parseTraceparent } from "./traceparent.js";
+import { logSafely } from "../logger.js";
 
 /** A run's span as it started. */
 export interface RunSpan {
@@ -59,6 +60,6 @@ function storeContext(span: Span, run: RunContext, foundry: Foundry<any>): void 
     const state = spanContext?.traceState?.serialize();
     if (state !== undefined && state !== "") run.annotations.set(annotationKeys.tracestate, state);
   } catch (error) {
-    foundry.logger.warn(`workflowforge/otel: could not store the trace context of ${run.workflow.name}`, error);
+    logSafely(foundry.logger, "warn", `workflowforge/otel: could not store the trace context of ${run.workflow.name}`, error);
   }
 }

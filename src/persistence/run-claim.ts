@@ -5,6 +5,7 @@ import { LeaseKeeper } from "./lease.js";
 import type { WorkflowExecutionSnapshot } from "./snapshot.js";
 import { givenBack, handedBack } from "./snapshot-state.js";
 import type { WriteMode } from "./snapshot-store.js";
+import { logSafely } from "../logger.js";
 
 /** What the claim needs from the session that owns it. */
 export interface ClaimWrites {
@@ -44,7 +45,7 @@ export class RunClaim {
       ttlMs,
       renew: (held) => this.#renew(held),
       expired: () => new SnapshotConflictError({ keys, location: writes.location(), detail: `the lease ran out after ${ttlMs} ms without a save reaching the store` }),
-      warn: (error) => writes.logger.warn(`could not renew the lease on ${describeKeys(keys)}`, error),
+      warn: (error) => logSafely(writes.logger, "warn", `could not renew the lease on ${describeKeys(keys)}`, error),
     });
     if (writes.deadline?.aborted === true) this.#stopAtDeadline();
     else writes.deadline?.addEventListener("abort", this.#stopAtDeadline, { once: true });
@@ -95,7 +96,7 @@ export class RunClaim {
     try {
       return await this.#writes.rewrite(givenBack, "release");
     } catch (error) {
-      this.#writes.logger.warn(`could not release the claim on ${describeKeys(this.#keys)}`, error);
+      logSafely(this.#writes.logger, "warn", `could not release the claim on ${describeKeys(this.#keys)}`, error);
       return false;
     }
   }

@@ -20,6 +20,7 @@ import { completedIn, continueFrom, fingerprintFor, failedFrom, isoTime, snapsho
 import { SnapshotStore } from "./snapshot-store.js";
 import { Timeline } from "./timeline.js";
 import { DurableWaits } from "./durable-waits.js";
+import { logSafely } from "../logger.js";
 
 /**
  * The persistence state of one run: opened once by the middleware's start hook, before the first
@@ -182,9 +183,8 @@ export class PersistenceSession {
     } catch (saveError) {
       // Another process owns the instance now: that, not the operation's error, is what matters.
       if (isWorkflowForgeError(saveError) && saveError.code === "SNAPSHOT_CONFLICT") throw saveError;
-      // Otherwise (a failed save, or an error value that cannot be stored) the operation's own error is what
-      // the caller must see; the stored snapshot is still the last checkpoint, which resumes at this same operation.
-      this.#foundry.logger.warn(`could not record the failure of ${this.#workflow.name} #${context.index}`, saveError);
+      // Otherwise (a failed save, an unstorable error) the caller sees the operation's error; the last checkpoint resumes here.
+      logSafely(this.#foundry.logger, "warn", `could not record the failure of ${this.#workflow.name} #${context.index}`, saveError);
     }
   }
 

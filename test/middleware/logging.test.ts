@@ -40,3 +40,28 @@ describe("loggingMiddleware", () => {
     expect(logger.info).toHaveBeenCalledWith('onboard #0 "cool-off" suspended', error);
   });
 });
+
+describe("loggingMiddleware with a logger that throws", () => {
+  // A closed transport: every method throws, or returns a rejected promise.
+  const brokenLogger = (how: "throws" | "rejects") => {
+    const fail = how === "throws" ? () => { throw new Error("transport closed"); } : () => Promise.reject(new Error("transport closed"));
+    return { debug: fail, info: fail, warn: fail, error: fail };
+  };
+
+  for (const how of ["throws", "rejects"] as const) {
+    it(`changes no outcome when the logger ${how}: a completed operation stays completed, a failure keeps its error`, async () => {
+      const charged: string[] = [];
+      const ok = createFoundry("orders", { logger: brokenLogger(how) }).use(loggingMiddleware()).withOperation("charge", () => (charged.push("charge"), "ch_1"));
+      await expect(ok.forge()).resolves.toBe("ch_1");
+      expect(charged).toEqual(["charge"]);
+
+      const boom = new Error("card declined");
+      const failing = createFoundry("orders", { logger: brokenLogger(how) })
+        .use(loggingMiddleware())
+        .withOperation("charge", () => {
+          throw boom;
+        });
+      await expect(failing.forge()).rejects.toMatchObject({ code: "OPERATION_FAILED", cause: boom });
+    });
+  }
+});

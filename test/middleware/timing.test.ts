@@ -1,7 +1,8 @@
 import { describe, it, expect } from "vitest";
 import { createFoundry, isSuspended, sleep as wait, timingMiddleware, type OperationTiming } from "../../src/index.js";
 import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
-import { rejectionOf, sleep } from "../support/promises.js";
+import { rejectionOf, settle, sleep } from "../support/promises.js";
+import { recordingLogger } from "../support/recording-logger.js";
 
 describe("timingMiddleware", () => {
   it("records every operation's name, index, success and duration, including the layers inside it", async () => {
@@ -59,5 +60,30 @@ describe("timingMiddleware", () => {
 
   it("throws a TypeError when record is not a function", () => {
     expect(() => timingMiddleware("nope" as any)).toThrow(TypeError);
+  });
+});
+
+describe("timingMiddleware with a record that fails", () => {
+  it("logs a record that throws or rejects, and the operation keeps its outcome: a metrics client that is down charges nobody twice", async () => {
+    const logger = recordingLogger();
+    const metricsDown = new Error("metrics client down");
+    const charged: string[] = [];
+    const foundry = createFoundry("orders", { logger })
+      .use(
+        timingMiddleware((timing) => {
+          if (timing.index === 0) throw metricsDown;
+          return Promise.reject(metricsDown) as unknown as void;
+        }),
+      )
+      .withOperation("reserve", () => (charged.push("reserve"), "R-1"))
+      .withOperation("charge", () => (charged.push("charge"), "ch_1"));
+
+    await expect(foundry.forge()).resolves.toBe("ch_1");
+    await settle();
+    expect(charged).toEqual(["reserve", "charge"]);
+    expect(logger.error.mock.calls).toEqual([
+      ['timingMiddleware: record threw for orders #0 "reserve"', metricsDown],
+      ['timingMiddleware: record threw for orders #1 "charge"', metricsDown],
+    ]);
   });
 });
