@@ -1,4 +1,4 @@
-import { WorkflowAbortedError, isWorkflowForgeError, type ErrorLocation } from "./errors.js";
+import { WorkflowAbortedError, type ErrorLocation } from "./errors.js";
 import { nodeBuiltin } from "./internal/node-builtin.js";
 
 // Looked up once: linkedSignal marks a new source per timed operation, forEach and leased run.
@@ -19,10 +19,22 @@ export function sharedSignal(signal: AbortSignal): AbortSignal {
 /** A signal that never aborts, shared so runs without a signal allocate nothing. */
 export const neverAborted: AbortSignal = sharedSignal(new AbortController().signal);
 
-/** The error a run rejects with once its signal aborted; keeps our own timeout errors as they are. */
+// The reasons this library aborts with (a timeout, a lost claim, a forEach sibling's failure),
+// which a run rejects with as they are. Any other reason, an engine error of another run included
+// (a caller aborting siblings with the first one's failure), is the cause of a WorkflowAbortedError:
+// taken as it is, it would be this run's failure, located in another workflow.
+const ownReasons = new WeakSet<Error>();
+
+/** Aborts `controller` with `reason`, which the runs it stops reject with as it is (see {@link abortError}). */
+export function abortWith(controller: AbortController, reason: Error): void {
+  ownReasons.add(reason);
+  controller.abort(reason);
+}
+
+/** The error a run rejects with once its signal aborted: a reason given to {@link abortWith} as it is, any other wrapped. */
 export function abortError(signal: AbortSignal, location: ErrorLocation): Error {
   const reason: unknown = signal.reason;
-  if (isWorkflowForgeError(reason)) return reason;
+  if (reason instanceof Error && ownReasons.has(reason)) return reason;
   return new WorkflowAbortedError(location, reason);
 }
 

@@ -86,7 +86,13 @@ export function messageOf(value: unknown): string {
   try {
     return JSON.stringify(value) ?? String(value);
   } catch {
-    return String(value);
+    // A cycle, a BigInt inside: String() then, unless the value has no way to become one (a
+    // null-prototype object), where its tag is all that can be said.
+    try {
+      return String(value);
+    } catch {
+      return Object.prototype.toString.call(value);
+    }
   }
 }
 

@@ -1,6 +1,7 @@
-import { OperationFailedError, isSuspended, isWorkflowForgeError, preventsCompensation, type ErrorLocation, type WorkflowForgeError } from "./errors.js";
+import type { Misuse } from "./compose.js";
+import { MiddlewareError, OperationFailedError, isSuspended, isWorkflowForgeError, preventsCompensation, type ErrorLocation, type WorkflowForgeError } from "./errors.js";
 import { isThenable } from "./internal/thenable.js";
-import type { InstanceIdentity } from "./types.js";
+import type { InstanceIdentity, OperationContext } from "./types.js";
 
 // Which error a run rejects with when an operation failed. An operation may run a workflow of its
 // own (a smith.forge inside it); that run's timeout or suspension is this operation's failure,
@@ -108,4 +109,10 @@ function locatedAt(error: WorkflowForgeError, location: ErrorLocation): Workflow
     fields.operationIndex = location.operationIndex;
   }
   return error;
+}
+
+/** The error of operation middleware number `layerIndex` of `context`'s run that broke a rule of the chain. */
+export function misuse(context: OperationContext<any>, layerIndex: number, problem: Misuse): Error {
+  const location = { workflowName: context.run.workflow.name, operationName: context.operation.name, operationIndex: context.index };
+  return new MiddlewareError(location, `operation middleware #${layerIndex} ${problem}`);
 }

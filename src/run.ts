@@ -1,9 +1,11 @@
 import { abortError, neverAborted } from "./abort.js";
-import { compose, type Misuse } from "./compose.js";
+import { compose } from "./compose.js";
+import { CurrentOperation } from "./current-operation.js";
 import { runCompensation, type CompensationSettings } from "./compensation.js";
 import { MiddlewareError, isSuspended, isWorkflowForgeError, preventsCompensation, type ErrorLocation } from "./errors.js";
-import { markMade, markStopped, nestedRunFailure, numberRun, operationFailure, runsSoFar, settledAsOperation, suspendsRun } from "./run-errors.js";
+import { markMade, markStopped, misuse, nestedRunFailure, numberRun, operationFailure, runsSoFar, settledAsOperation, suspendsRun } from "./run-errors.js";
 import { idempotencyKeyOf } from "./idempotency.js";
+import { logSafely } from "./logger.js";
 import { scopedFoundry } from "./scoped-foundry.js";
 import type { Emitter, FoundryEvents } from "./events.js";
 import type { Foundry } from "./foundry.js";
@@ -45,6 +47,7 @@ export class Run implements RunContext {
   // What each completed (or skipped) operation's restore will receive.
   readonly #restoreData: unknown[] = [];
   readonly #reports: OperationReports;
+  readonly #current = new CurrentOperation((index) => this.#locate(index));
   readonly #plan: RunPlan;
   readonly #number = numberRun();
 
@@ -102,7 +105,7 @@ export class Run implements RunContext {
       try {
         await callback(outcome);
       } catch (error) {
-        this.#request.foundry.logger.warn(`a settle callback of ${this.workflow.name} failed`, error);
+        logSafely(this.#request.foundry.logger, "warn", `a settle callback of ${this.workflow.name} failed`, error);
       }
     }
   }
@@ -153,15 +156,21 @@ export class Run implements RunContext {
         continue;
       }
       this.#reports.moveOn();
+      this.#current.open(index);
       let result: unknown;
       try {
         result = await chain({ operation, index, input, foundry, signal, run: this });
       } catch (error) {
-        throw await this.#fail(index, error);
+        throw await this.#fail(index, error, this.#closeOperation(index));
       }
+      const leftBehind = this.#current.leftBehind();
+      if (leftBehind !== undefined) throw await this.#fail(index, await leftBehind, this.#closeOperation(index));
+      this.#current.close();
       this.#restoreData[index] = restoreDataOf(result);
       input = outputOf(result);
     }
+    // A layer that recovered from the abort (returned a value for the rejection) cannot make an aborted run complete.
+    if (abortable && signal.aborted) throw abortError(signal, this.#locate(operations.length - 1));
     return input;
   }
 
@@ -171,7 +180,7 @@ export class Run implements RunContext {
   #start(bypassed: OperationMiddleware[]): Promise<void> | undefined {
     const { foundry, signal, input, middleware } = this.#request;
     return runStartHooks(middleware, { run: this, foundry, input, signal, bypassed }, this.#plan)?.catch(async (error: unknown) => {
-      throw await this.#fail(0, error, false);
+      throw await this.#fail(0, error, false, false);
     });
   }
 
@@ -184,6 +193,7 @@ export class Run implements RunContext {
     const runSignal = this.#request.signal;
     if (runSignal !== neverAborted && runSignal.aborted) throw abortError(runSignal, this.#locate(index));
     if (signal !== neverAborted && signal.aborted) throw abortError(signal, this.#locate(index));
+    this.#current.requireOpen(index);
     this.#reports.emit("operationStarted", index, { input });
     const since = runsSoFar();
     const location = (): ErrorLocation => this.#locate(index);
@@ -191,20 +201,30 @@ export class Run implements RunContext {
     const foundry = this.#foundryFor(index, context.foundry);
     if (!this.#reports.observed) {
       this.#reports.unobserved();
-      return settledAsOperation(operation.forge(input, foundry, signal), since, signal, location, this.#number);
+      return this.#current.follow(index, signal, settledAsOperation(operation.forge(input, foundry, signal), since, signal, location, this.#number));
     }
     const failure = (thrown: unknown): unknown => nestedRunFailure(thrown, since, signal, location, this.#number);
-    return this.#reports.observe(index, () => operation.forge(input, foundry, signal), failure, (error) => suspendsRun(error, this.identity));
+    return this.#current.follow(index, signal, this.#reports.observe(index, () => operation.forge(input, foundry, signal), failure, (error) => suspendsRun(error, this.identity)));
   }
 
-  // What the run rejects with when operation `index` failed, reported once, compensated if `compensates`.
-  async #fail(index: number, thrown: unknown, compensates = this.compensates): Promise<Error> {
+  // Operation `index`'s chain settled: true when the operation completed in it (a layer outside it
+  // may still have thrown), its restore then receiving what it completed with.
+  #closeOperation(index: number): boolean {
+    const completed = this.#current.close();
+    if (completed) this.#restoreData[index] = restoreDataOf(this.#current.result);
+    return completed;
+  }
+
+
+  // What the run rejects with when operation `index` failed, reported once, compensated if
+  // `compensates`: the operations before it, and it too when it `completed` (a layer outside it threw).
+  async #fail(index: number, thrown: unknown, completed: boolean, compensates = this.compensates): Promise<Error> {
     const { signal } = this.#request;
     const location = this.#locate(index);
     const error = signal.aborted ? abortError(signal, location) : operationFailure(thrown, location, this.identity, this.#number);
     if (!this.#reports.reported && !isSuspended(error)) this.#reports.emit("operationFailed", index, { error, durationMs: 0 });
     if (!compensates || preventsCompensation(error)) return error;
-    return this.#compensate(index, error);
+    return this.#compensate(completed ? index + 1 : index, error);
   }
 
   #compensate(pending: number, error: Error): Promise<Error> {
@@ -237,13 +257,4 @@ export class Run implements RunContext {
     const operation = this.workflow.operations[index];
     return { workflowName: this.workflow.name, operationName: operation?.name, operationIndex: index };
   }
-}
-
-function misuse(context: OperationContext<any>, layerIndex: number, problem: Misuse): Error {
-  const location = {
-    workflowName: context.run.workflow.name,
-    operationName: context.operation.name,
-    operationIndex: context.index,
-  };
-  return new MiddlewareError(location, `operation middleware #${layerIndex} ${problem}`);
 }

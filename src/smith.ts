@@ -3,7 +3,7 @@ import type { CompensationSettings } from "./compensation.js";
 import { MiddlewareError, WorkflowTimeoutError, isSuspended } from "./errors.js";
 import { Emitter, type Listener, type SmithEvents } from "./events.js";
 import { checkForgeOptions, execute, type Foundry } from "./foundry.js";
-import { linkedSignal, neverAborted, raceAbort } from "./abort.js";
+import { abortWith, linkedSignal, neverAborted, raceAbort } from "./abort.js";
 import { requireFunction, requireOptionalBoolean, requireOptionsObject, requireTimerMs, rejectUnknownKeys } from "./internal/validate.js";
 import { requireLogger, silentLogger } from "./logger.js";
 import type { ForgeOptions, Logger, WorkflowContext, WorkflowMiddleware } from "./types.js";
@@ -61,7 +61,7 @@ export function createSmith(options: SmithOptions = {}): Smith {
     const { timeoutMs } = options;
     const timeout = new WorkflowTimeoutError(context.workflow.name, timeoutMs);
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(timeout), timeoutMs);
+    const timer = setTimeout(() => abortWith(controller, timeout), timeoutMs);
     // Linked, not AbortSignal.any, which on Node 20 leaves each run's signal reachable from the caller's.
     const linked = linkedSignal([context.signal, controller.signal]);
     try {

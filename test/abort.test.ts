@@ -1,5 +1,5 @@
 import { describe, it, expect, vi } from "vitest";
-import { createFoundry, WorkflowAbortedError, type OperationContext } from "../src/index.js";
+import { createFoundry, createSmith, createWorkflow, timeoutMiddleware, WorkflowAbortedError, type OperationContext } from "../src/index.js";
 import { deferred } from "./support/promises.js";
 
 describe("abort", () => {
@@ -74,5 +74,72 @@ describe("abort", () => {
     const run = foundry.forge({ signal: controller.signal });
     controller.abort();
     await expect(run).rejects.toMatchObject({ name: "AbortError", operationName: "waits", operationIndex: 0 });
+  });
+});
+
+describe("abort with a reason that is an engine error of another run", () => {
+  it("rejects with AbortError naming this run's operation, the other run's failure as its cause, and compensates nothing", async () => {
+    // The fail-fast siblings pattern: otherRun.catch((error) => controller.abort(error)).
+    const sibling = await createFoundry("Sibling")
+      .withOperation("x", () => {
+        throw new Error("boom");
+      })
+      .forge()
+      .catch((error: unknown) => error);
+    expect(sibling).toMatchObject({ code: "OPERATION_FAILED", workflowName: "Sibling" });
+
+    const restored: string[] = [];
+    const controller = new AbortController();
+    const charging = deferred();
+    const workflow = createWorkflow("Order")
+      .withOperation("reserve", () => "R-1", () => void restored.push("reserve"))
+      .withOperation("charge", (_input: unknown, _foundry, signal) => {
+        charging.resolve();
+        return new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason as Error), { once: true }));
+      })
+      .build();
+    const run = createSmith().forge(workflow, createFoundry("Order"), { signal: controller.signal }).catch((error: unknown) => error);
+    await charging.promise;
+    controller.abort(sibling);
+
+    const error = await run;
+    expect(error).toBeInstanceOf(WorkflowAbortedError);
+    expect(error).toMatchObject({ name: "AbortError", code: "ABORTED", workflowName: "Order", operationName: "charge", operationIndex: 1, cause: sibling });
+    expect(restored).toEqual([]);
+  });
+
+  it("still rejects with the library's own reasons as they are: a smith's timeout, an operation's timeout", async () => {
+    const hang = (_input: unknown, _foundry: unknown, signal: AbortSignal) => new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason as Error), { once: true }));
+    const workflow = createWorkflow("Slow").withOperation("wait", hang).build();
+    await expect(createSmith({ timeoutMs: 20 }).forge(workflow, createFoundry("Slow"))).rejects.toMatchObject({ code: "WORKFLOW_TIMEOUT" });
+    const timed = createFoundry("Slow").use(timeoutMiddleware(20)).withOperation("wait", hang);
+    await expect(timed.forge()).rejects.toMatchObject({ code: "OPERATION_TIMEOUT", operationName: "wait" });
+  });
+});
+
+describe("abort with reasons that are no Error", () => {
+  const cyclic: Record<string, unknown> = {};
+  cyclic.self = cyclic;
+  // A null-prototype object that JSON cannot write and String() cannot convert.
+  const bare = Object.create(null) as Record<string, unknown>;
+  bare.self = bare;
+  const reasons: Record<string, unknown> = { undefined, string: "stop", number: 42, null: null, frozen: Object.freeze({ why: "x" }), cyclic, bare, symbol: Symbol("s"), bigint: 10n };
+
+  for (const [label, reason] of Object.entries(reasons)) {
+    it(`rejects with AbortError whose cause is the reason (${label})`, async () => {
+      const controller = new AbortController();
+      controller.abort(reason);
+      const error = await createFoundry("W").withOperation("a", () => 1).forge({ signal: controller.signal }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(WorkflowAbortedError);
+      // abort() without a reason aborts with a DOMException of its own.
+      expect((error as Error).cause).toBe(controller.signal.reason);
+    });
+  }
+
+  it("names a reason it cannot write as text by its tag", async () => {
+    const controller = new AbortController();
+    controller.abort(bare);
+    const error = await createFoundry("W").withOperation("a", () => 1).forge({ signal: controller.signal }).catch((e: unknown) => e);
+    expect((error as Error).message).toBe('workflow "W", operation "a" (#0) was aborted: [object Object]');
   });
 });

@@ -6,6 +6,7 @@ import {
   withRestoreData,
   CompensationError,
   OperationFailedError,
+  type OperationMiddleware,
   type SmithEvents,
   type WorkflowBuilder,
 } from "../src/index.js";
@@ -119,10 +120,13 @@ describe("compensation", () => {
         .withOperation("c", () => 3, () => void restored.push("c")),
     ).build();
 
-    await expect(createSmith({ failFastCompensation: true }).forge(workflow, createFoundry("orders"))).rejects.toBeInstanceOf(
-      OperationFailedError,
-    );
+    const smith = createSmith({ failFastCompensation: true });
+    const ended: SmithEvents["compensationCompleted"][] = [];
+    smith.on("compensationCompleted", (event) => ended.push(event));
+    await expect(smith.forge(workflow, createFoundry("orders"))).rejects.toBeInstanceOf(OperationFailedError);
     expect(restored).toEqual(["c"]);
+    // "a" was left unrestored: the event says so, rather than reading like a whole compensation.
+    expect(ended).toEqual([{ workflowName: "order", executionId: expect.any(String), failures: 1, left: 1 }]);
   });
 
   it("rejects with CompensationError (cause: the original failure, failures: each restore error) with throwOnCompensationError", async () => {
@@ -238,5 +242,53 @@ describe("compensation", () => {
 
     expect(await run).toMatchObject({ name: "AbortError", code: "ABORTED" });
     expect(provider.tryLoad("o-1", workflow.id)).toMatchObject({ status: "compensating", nextOperationIndex: 2 });
+  });
+});
+
+describe("an operation that completed under a middleware that then threw", () => {
+  // What such a layer is in production: a log transport or a metrics client that fails, or a check of the output.
+  const throwsAfter =
+    (at: number): OperationMiddleware =>
+    async (context, next) => {
+      const result = await next();
+      if (context.index === at) throw new Error("log transport closed");
+      return result;
+    };
+  const saga = (log: string[], asynchronous: boolean) =>
+    createWorkflow("order")
+      .withOperation("reserve", () => (log.push("reserve"), "R-1"), (data) => void log.push(`release ${String(data)}`))
+      .withOperation("charge", () => (log.push("charge"), asynchronous ? Promise.resolve("ch_1") : "ch_1"), (data) => void log.push(`refund ${String(data)}`))
+      .withOperation("ship", () => void log.push("ship"))
+      .build();
+
+  for (const [label, asynchronous, observed] of [
+    ["synchronous", false, false],
+    ["asynchronous", true, false],
+    ["observed by listeners", true, true],
+  ] as const) {
+    it(`is compensated with the operations before it (${label}): its effects were made`, async () => {
+      const log: string[] = [];
+      const foundry = createFoundry("orders").use(throwsAfter(1));
+      if (observed) foundry.on("operationCompleted", () => undefined);
+
+      const error = await rejectionOf(createSmith().forge(saga(log, asynchronous), foundry));
+      expect(error).toMatchObject({ code: "OPERATION_FAILED", operationName: "charge", operationIndex: 1, message: expect.stringContaining("log transport closed") });
+      expect(log).toEqual(["reserve", "charge", "refund ch_1", "release R-1"]);
+    });
+  }
+
+  it("is stored as still to restore, so a compensation resumed after a crash undoes it too", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const log: string[] = [];
+    const saves: string[] = [];
+    const foundry = createFoundry("orders", { executionId: "o-7" });
+    // Persistence inside the failing layer: the charge's checkpoint is stored before the layer throws.
+    foundry.use(throwsAfter(1));
+    usePersistence(foundry, provider);
+    foundry.on("snapshotSaved", (event) => saves.push(`${event.status} ${event.nextOperationIndex}`));
+
+    await expect(createSmith().forge(saga(log, true), foundry)).rejects.toMatchObject({ operationIndex: 1 });
+    expect(log).toEqual(["reserve", "charge", "refund ch_1", "release R-1"]);
+    expect(saves).toEqual(["running 1", "running 2", "compensating 2", "compensating 1", "compensating 0"]);
   });
 });

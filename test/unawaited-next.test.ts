@@ -1,5 +1,5 @@
 import { describe, it, expect } from "vitest";
-import { MiddlewareError, createSmith, type OperationMiddleware, type WorkflowMiddleware } from "../src/index.js";
+import { MiddlewareError, createFoundry, createSmith, type OperationMiddleware, type WorkflowMiddleware } from "../src/index.js";
 import { usePersistence } from "../src/persistence/index.js";
 import { countedFoundry, countedWorkflow, runCounts } from "./support/counted-workflow.js";
 import { rejectionOf, settle } from "./support/promises.js";
@@ -113,5 +113,57 @@ describe("a middleware that does not await next()", () => {
     expect(error).toMatchObject({ workflowName: "CountedWorkflow" });
     expect((error as Error).message).toContain("workflow middleware #0");
     expect(runCounts(log, 1)).toEqual([1]);
+  });
+});
+
+describe("middleware misuse at an operation after the first", () => {
+  it("fails the run once the operation settled when a layer resolved without awaiting next(): no two operations run at once", async () => {
+    const log: string[] = [];
+    const gate = deferred();
+    const foundry = createFoundry("orders")
+      .use((context, next) => {
+        if (context.index !== 1) return next();
+        void next().catch(() => undefined);
+        return "fast";
+      })
+      .withOperation("reserve", () => void log.push("reserve"))
+      .withOperation("charge", async () => {
+        log.push("charge started");
+        await gate.promise;
+        log.push("charge finished");
+      })
+      .withOperation("ship", () => void log.push("ship"));
+
+    const run = foundry.forge();
+    const settled = watch(run);
+    await settle();
+    expect(settled()).toBe(false);
+    gate.resolve();
+    const error = await rejectionOf(run);
+    expect(error).toBeInstanceOf(MiddlewareError);
+    expect(error).toMatchObject({ code: "MIDDLEWARE_MISUSE", operationName: "charge", operationIndex: 1 });
+    expect((error as Error).message).toContain("resolved before its operation settled");
+    expect(log).toEqual(["reserve", "charge started", "charge finished"]);
+  });
+
+  it("does not start an operation from a next() called after its chain settled, even after the run ended", async () => {
+    const log: string[] = [];
+    const late = deferred<unknown>();
+    const foundry = createFoundry("orders")
+      .use((context, next) => {
+        if (context.index !== 1) return next();
+        // A cache answers at once, then calls next() later "to refresh": the operation would run after the run ended.
+        setTimeout(() => late.resolve(next().then(() => "ran", (error: unknown) => error)), 0);
+        return "cached";
+      })
+      .withOperation("reserve", () => void log.push("reserve"))
+      .withOperation("charge", () => void log.push("charge"));
+
+    await expect(foundry.forge()).resolves.toBe("cached");
+    const outcome = await late.promise;
+    expect(outcome).toBeInstanceOf(MiddlewareError);
+    expect((outcome as Error).message).toContain("called next() after its operation had settled");
+    expect(log).toEqual(["reserve"]);
+    expect(foundry.isRunning).toBe(false);
   });
 });

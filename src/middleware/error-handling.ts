@@ -6,8 +6,9 @@ import type { MaybePromise, OperationContext, OperationMiddleware } from "../typ
  * Observes or handles operation errors. `onError` may return a value, which becomes the
  * operation's output (the error is recovered), or throw (the same or another error) to fail.
  * Errors that stop the run itself (a suspension, a failed checkpoint, a cancellation, an abort:
- * every code that skips compensation) pass through without `onError`: recovering from them would
- * skip a durable wait or run on past a checkpoint that was never stored.
+ * every code that skips compensation) pass through without `onError`, and so does any error once
+ * the operation's signal aborted: recovering from them would skip a durable wait, run on past a
+ * checkpoint that was never stored, or let an aborted run complete.
  */
 export function errorHandlingMiddleware<P extends object = any>(
   onError: (error: unknown, context: OperationContext<P>) => MaybePromise<unknown>,
@@ -17,7 +18,9 @@ export function errorHandlingMiddleware<P extends object = any>(
     try {
       return await next();
     } catch (error) {
-      if (stopsRun(error, context.run.identity)) throw error;
+      // Aborted (the run's signal, a smith's timeout, a timeout around this layer): whatever the
+      // operation rejected with, the user's reason included, is the abort's, not a failure to recover from.
+      if (context.signal.aborted || stopsRun(error, context.run.identity)) throw error;
       return onError(error, context);
     }
   };

@@ -1,4 +1,4 @@
-import { linkedSignal, raceAbort } from "../abort.js";
+import { abortWith, linkedSignal, raceAbort } from "../abort.js";
 import { OperationTimeoutError } from "../errors.js";
 import { requireTimerMs } from "../internal/validate.js";
 import type { OperationMiddleware } from "../types.js";
@@ -14,7 +14,7 @@ export function timeoutMiddleware(ms: number): OperationMiddleware {
     const location = { workflowName: context.run.workflow.name, operationName: context.operation.name, operationIndex: context.index };
     const timeout = new OperationTimeoutError(location, ms);
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(timeout), ms);
+    const timer = setTimeout(() => abortWith(controller, timeout), ms);
     // Linked, not AbortSignal.any: on Node 20 that keeps every signal it made reachable from a
     // long-lived source (the run's), one per operation, for as long as the process lives.
     const linked = linkedSignal([context.signal, controller.signal]);

@@ -1,4 +1,4 @@
-import { abortError, linkedSignal } from "../abort.js";
+import { abortError, abortWith, linkedSignal } from "../abort.js";
 import { childIdempotencyKey } from "../idempotency.js";
 import { scopedFoundry } from "../scoped-foundry.js";
 import { WorkflowForgeError, messageOf, preventsCompensation } from "../errors.js";
@@ -8,6 +8,7 @@ import { requireName, requireOptionsObject, rejectUnknownKeys } from "../interna
 import { outputOf, restoreDataOf, withRestoreData } from "../outcome.js";
 import type { Operation } from "../types.js";
 import { refuseNestedWait } from "./wait.js";
+import { logSafely } from "../logger.js";
 
 /** How a forEach hands its input to its children. */
 export type ForEachInput = "shared" | "split" | "none";
@@ -105,7 +106,7 @@ export function forEach<P extends object = any>(
             done[i] = true;
           } catch (error) {
             failure ??= new ForEachChildError(name, i, child.name, error);
-            siblings.abort(failure);
+            abortWith(siblings, failure);
           }
         }
       };
@@ -119,7 +120,7 @@ export function forEach<P extends object = any>(
         if (preventsCompensation(stopped)) throw stopped;
         // The child's failure is what the caller must see; restore failures are logged.
         for (const { index, error } of await restoreAll(data, done, foundry, signal)) {
-          foundry.logger.error(`forEach "${name}": restore of child #${index} "${list[index]?.name ?? ""}" failed`, error);
+          logSafely(foundry.logger, "error", `forEach "${name}": restore of child #${index} "${list[index]?.name ?? ""}" failed`, error);
         }
         throw failure;
       }

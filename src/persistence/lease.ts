@@ -1,3 +1,4 @@
+import { abortWith } from "../abort.js";
 import { isWorkflowForgeError } from "../errors.js";
 import type { SnapshotConflictError } from "./errors.js";
 import { joinSignals } from "./operation-signals.js";
@@ -153,7 +154,7 @@ export class LeaseKeeper {
     void this.stopRenewing();
     for (const reject of this.#rejecters) reject(this.#lost);
     this.#rejecters.clear();
-    this.#controller.abort(error);
+    abortWith(this.#controller, error);
   }
 
   /**

@@ -1,7 +1,7 @@
 import { describe, it, expect, vi } from "vitest";
-import { createFoundry, errorHandlingMiddleware, isSuspended, sleep, WorkflowCancelledError, type OperationContext } from "../../src/index.js";
+import { createFoundry, errorHandlingMiddleware, isSuspended, sleep, WorkflowCancelledError, type Foundry, type OperationContext } from "../../src/index.js";
 import { MemoryPersistenceProvider, usePersistence, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
-import { rejectionOf } from "../support/promises.js";
+import { deferred, rejectionOf } from "../support/promises.js";
 
 describe("errorHandlingMiddleware", () => {
   it("recovers with the value onError returns, which becomes the operation's output", async () => {
@@ -97,5 +97,63 @@ describe("errorHandlingMiddleware and the errors that stop the run", () => {
 
     expect(await rejectionOf(foundry.forge())).toBe(cancelled);
     expect(onError).not.toHaveBeenCalled();
+  });
+});
+
+describe("errorHandlingMiddleware and an abort", () => {
+  // The operation honours its signal: it rejects with the abort's reason, which is no engine error.
+  const honoursSignal = (_input: unknown, _foundry: unknown, signal: AbortSignal) =>
+    new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason as Error), { once: true }));
+  // Resolves once operation `name` started.
+  const started = (foundry: Foundry, name: string): Promise<void> => {
+    const gate = deferred();
+    foundry.on("operationStarted", (event) => event.operationName === name && gate.resolve());
+    return gate.promise;
+  };
+
+  for (const reason of ["shutting down", undefined]) {
+    it(`does not hand the abort to onError (reason ${String(reason)}): the aborted run rejects with AbortError`, async () => {
+      const onError = vi.fn(() => "fallback");
+      const controller = new AbortController();
+      const foundry = createFoundry("orders").use(errorHandlingMiddleware(onError)).withOperation("send", honoursSignal);
+
+      const sending = started(foundry, "send");
+      const run = foundry.forge({ signal: controller.signal });
+      await sending;
+      controller.abort(reason);
+      const error = await rejectionOf(run);
+      expect(error).toMatchObject({ name: "AbortError", code: "ABORTED", operationName: "send", operationIndex: 0 });
+      expect(onError).not.toHaveBeenCalled();
+    });
+  }
+
+  it("leaves the snapshot to resume and the run rejected, with persistence inside it", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const controller = new AbortController();
+    const foundry = createFoundry("orders", { executionId: "o-abort" })
+      .use(errorHandlingMiddleware(() => "fallback"))
+      .withOperation("reserve", () => "R-1")
+      .withOperation("send", honoursSignal);
+    usePersistence(foundry, provider);
+
+    const sending = started(foundry, "send");
+    const run = foundry.forge({ signal: controller.signal });
+    await sending;
+    controller.abort("shutting down");
+    await expect(run).rejects.toMatchObject({ code: "ABORTED" });
+    expect(await provider.tryLoad("o-abort", "orders")).toMatchObject({ status: "running", nextOperationIndex: 1 });
+  });
+
+  it("cannot make an aborted run complete through a layer of the user's that returns a value for any rejection", async () => {
+    const controller = new AbortController();
+    const foundry = createFoundry("orders")
+      .use(async (_context, next) => next().catch(() => "fallback"))
+      .withOperation("send", honoursSignal);
+
+    const sending = started(foundry, "send");
+    const run = foundry.forge({ signal: controller.signal });
+    await sending;
+    controller.abort("shutting down");
+    await expect(run).rejects.toMatchObject({ name: "AbortError", code: "ABORTED", operationIndex: 0 });
   });
 });
