@@ -86,7 +86,10 @@ export class DurableWaits implements WaitHost {
   }
 
   async #suspend(spec: WaitSpec, signal: AbortSignal, location: ErrorLocation, wakeMs: number | undefined): Promise<unknown> {
-    await this.#writes.suspend();
+    // A cancellation stored while the run reached its wait refuses the waiting save: its caller must hear the cancellation.
+    await this.#writes.suspend().catch(async (error: unknown) => {
+      throw await this.#explain(error, location);
+    });
     if (spec.kind === "event") {
       // None in time once the waiting save outlasted the timeout: the worker that wakes the run times it out.
       const event = await this.#receive(spec.event, signal, location, wakeMs);
@@ -97,14 +100,19 @@ export class DurableWaits implements WaitHost {
           if (!(isWorkflowForgeError(error) && error.code === "SNAPSHOT_CONFLICT")) throw error;
           // A coordinator claimed the instance first (the delivery marked it due): it goes on there.
           // Or a cancellation took it: that is what this run's caller must hear.
-          const { provider, keys, leaseTtlMs } = this.#settings;
-          const explained = await explainConflict(provider, keys, error, location, leaseTtlMs);
+          const explained = await this.#explain(error, location);
           throw isWorkflowForgeError(explained) && explained.code === "WORKFLOW_CANCELLED" ? explained : this.#suspended(location);
         }
         return this.#consume(event);
       }
     }
     throw this.#suspended(location);
+  }
+
+  // A conflict at a save of this wait as the store explains it: the cancellation, when it was one.
+  #explain(error: unknown, location: ErrorLocation): Promise<unknown> {
+    const { provider, keys, leaseTtlMs } = this.#settings;
+    return explainConflict(provider, keys, error, location, leaseTtlMs);
   }
 
   #suspended(location: ErrorLocation): WorkflowSuspendedError {

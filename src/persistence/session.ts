@@ -220,7 +220,7 @@ export class PersistenceSession {
     this.#foundry[emitEvent]("snapshotRestored", snapshotEvent, snapshot);
   }
 
-  // The run's wait host: a suspension saves the state `waiting` without a lease, giving back the attempt this run's claim counted, which counts again if the run takes its instance back.
+  // The run's wait host: a suspension stores `waiting` with no lease and no attempt counted (only failed wake-ups count then); taken back here, they count again.
   #waits(provider: WorkflowPersistenceProvider): DurableWaits {
     const state = this.#state;
     let gaveBack = 0;
@@ -229,7 +229,7 @@ export class PersistenceSession {
     return new DurableWaits(settings, state, {
       suspend: async () => {
         await this.#claim?.suspend();
-        gaveBack = this.#options.countsAttempts && state.attempts !== undefined && state.attempts > 0 ? 1 : 0;
+        gaveBack = this.#options.countsAttempts && state.attempts !== undefined ? state.attempts : 0;
         if (state.attempts !== undefined) state.attempts -= gaveBack;
         await this.#store.write(() => unleased(snapshotOf(state, "waiting", this.#foundry.properties as Record<string, unknown>)), here());
         state.status = "waiting";

@@ -177,4 +177,30 @@ describe("cancel while a run is suspending", () => {
     expect(ran).toEqual(["reserve"]);
     expect(memory.tryLoad("expense-1", workflow.id)).toMatchObject({ status: "cancelled" });
   });
+
+  it("rejects a run with WorkflowCancelledError when the cancellation landed as it reached its wait, refusing the waiting save", async () => {
+    const ran: string[] = [];
+    const workflow = approvalWorkflow(ran);
+    const memory = new MemoryPersistenceProvider();
+    const coordinator = createRecoveryCoordinator({ provider: memory, resolveWorkflow: () => workflow });
+    // Just before the waiting save reaches the store, the instance is cancelled: the save is refused.
+    const provider = new Proxy(memory, {
+      get(target, key) {
+        if (key === "save") {
+          return async (snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal) => {
+            if (snapshot.status === "waiting") await coordinator.cancel("expense-1", workflow.id);
+            target.save(snapshot, signal);
+          };
+        }
+        const value = Reflect.get(target, key, target) as unknown;
+        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const run = await createSmith()
+      .forge(workflow, usePersistence(createFoundry("approval"), provider, { instanceId: "expense-1" }))
+      .catch((error: unknown) => error);
+    expect(codeOf(run)).toBe("WORKFLOW_CANCELLED");
+    expect(ran).toEqual(["reserve"]);
+    expect(memory.tryLoad("expense-1", workflow.id)).toMatchObject({ status: "cancelled" });
+  });
 });

@@ -1,21 +1,77 @@
 import { describe, expect, it } from "vitest";
-import { MemoryPersistenceProvider, createRecoveryCoordinator } from "../../src/persistence/index.js";
+import { MemoryPersistenceProvider, PersistenceError, SnapshotCorruptedError, createRecoveryCoordinator, type FailedInstance } from "../../src/persistence/index.js";
 import type { WorkflowExecutionSnapshot } from "../../src/persistence/snapshot.js";
-import { approvalWorkflow, approve, suspendAtApproval } from "./helpers.js";
+import { sleep } from "../support/promises.js";
+import { approvalWorkflow, approve } from "./helpers.js";
 
-// Waiting is not failing: a waiting record is never dead-lettered, whatever attempts it carries
-// (for example a dead letter forged again by hand, which counts no attempt, that then reached a wait).
-describe("a waiting instance whose record counts as many attempts as the coordinator allows", () => {
-  it("continues when its event arrives instead of being dead-lettered", async () => {
+const noPause = { attempts: 3, baseDelayMs: 0, maxDelayMs: 0 };
+
+/** `memory` with its method `name` replaced by `replacement`. */
+function providerWith(memory: MemoryPersistenceProvider, name: "save" | "receive", replacement: (...args: never[]) => unknown): MemoryPersistenceProvider {
+  return new Proxy(memory, {
+    get(target, key) {
+      if (key === name) return replacement;
+      const value = Reflect.get(target, key, target) as unknown;
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+// A suspension stores no attempt: the attempts spent reaching a wait are done with, so a long-lived
+// instance is not dead-lettered by failures spread over its waits. Only failed wake-ups count.
+describe("the attempts of a waiting instance", () => {
+  it("are none once it suspended, whatever failed before its wait: it then has every attempt when woken", async () => {
     const ran: string[] = [];
     const workflow = approvalWorkflow(ran);
     const memory = new MemoryPersistenceProvider();
-    await suspendAtApproval(memory, workflow, "expense-1");
-    const waiting = memory.tryLoad("expense-1", workflow.id) as WorkflowExecutionSnapshot;
-    memory.save({ ...waiting, revision: waiting.revision + 1, attempts: 3 });
+    const keys = { foundryExecutionId: "expense-1", workflowId: workflow.id };
+    // The first two attempts die at their first checkpoint (the store is briefly unreachable): two attempts spent.
+    let unreachable = 2;
+    const flaky = providerWith(memory, "save", (snapshot: WorkflowExecutionSnapshot) => {
+      if (snapshot.status === "running" && snapshot.nextOperationIndex === 1 && unreachable-- > 0) return Promise.reject(new PersistenceError({ source: "test", call: "save", keys, detail: "connection reset" }));
+      return memory.save(snapshot);
+    });
+    const coordinator = createRecoveryCoordinator({ provider: flaky, resolveWorkflow: () => workflow, retry: noPause });
+    await coordinator.enqueue(workflow, { instanceId: "expense-1" });
+
+    expect(await coordinator.resumeAll()).toMatchObject({ suspended: [{ instanceId: "expense-1" }], failed: [] });
+    expect(memory.tryLoad("expense-1", workflow.id)).toMatchObject({ status: "waiting", attempts: 0 });
     expect(await approve(memory, workflow, "expense-1")).toBe(true);
-    const report = await createRecoveryCoordinator({ provider: memory, resolveWorkflow: () => workflow, retry: { attempts: 3 } }).resumeAll();
-    expect(report).toMatchObject({ resumed: [{ instanceId: "expense-1" }], failed: [] });
-    expect(ran).toEqual(["reserve", "charge ann"]);
+    expect(await coordinator.resumeAll()).toMatchObject({ resumed: [{ instanceId: "expense-1" }], failed: [] });
+    expect(ran).toEqual(["reserve", "reserve", "reserve", "charge ann"]);
+  });
+
+  it("count its failed wake-ups: after retry.attempts of them it is a dead letter, not a record claimed again on every pass", async () => {
+    const ran: string[] = [];
+    const workflow = approvalWorkflow(ran);
+    const memory = new MemoryPersistenceProvider();
+    const coordinator = createRecoveryCoordinator({ provider: memory, resolveWorkflow: () => workflow, retry: noPause });
+    await coordinator.enqueue(workflow, { instanceId: "expense-2" });
+    expect(await coordinator.resumeAll()).toMatchObject({ suspended: [{ instanceId: "expense-2" }] });
+    expect(await approve(memory, workflow, "expense-2")).toBe(true);
+
+    // Its event cannot be read: every wake-up fails at the wait, before anything is written, and
+    // is not retried within a pass (an unreadable record is no transient failure).
+    const corrupt = new SnapshotCorruptedError({ foundryExecutionId: "expense-2", workflowId: workflow.id }, "the event's payload is not an encoded value");
+    const broken = providerWith(memory, "receive", () => Promise.reject(corrupt));
+    const failures: FailedInstance[] = [];
+    // Passes until it is a dead letter; a failed wake-up's short lease runs out between them.
+    const worker = createRecoveryCoordinator({ provider: broken, resolveWorkflow: () => workflow, retry: noPause, leaseTtlMs: 20 });
+    for (let pass = 0; pass < 1_000 && !failures.some((failure) => failure.deadLettered); pass++) {
+      failures.push(...(await worker.resumeAll()).failed);
+      await sleep(5);
+    }
+    expect(failures.map(({ attempts, deadLettered }) => ({ attempts, deadLettered }))).toEqual([
+      { attempts: 1, deadLettered: false },
+      { attempts: 2, deadLettered: false },
+      { attempts: 3, deadLettered: false },
+      { attempts: 3, deadLettered: true },
+    ]);
+    const stored = memory.tryLoad("expense-2", workflow.id) as WorkflowExecutionSnapshot;
+    expect(stored).toMatchObject({ status: "failed", attempts: 3 });
+    expect(stored.leaseExpiresAt).toBeUndefined();
+    // A dead letter is not claimed again.
+    expect(await createRecoveryCoordinator({ provider: broken, resolveWorkflow: () => workflow, retry: noPause }).resumeAll()).toMatchObject({ resumed: [], failed: [] });
+    expect(ran).toEqual(["reserve"]);
   });
 });

@@ -1,7 +1,8 @@
 import { requireFunction } from "../../internal/validate.js";
 import { deepCopy } from "../clone.js";
 import type { SnapshotCodec } from "../codec/codec.js";
-import type { SnapshotKeys } from "../errors.js";
+import { messageOf } from "../../errors.js";
+import { SnapshotSerializationError, type SnapshotKeys } from "../errors.js";
 import type { DeliveredEvent } from "../mailbox.js";
 import { decodePayload, encodePayload } from "./stored.js";
 
@@ -19,8 +20,16 @@ export function encodedPayloads(codec: SnapshotCodec): PayloadStorage {
   return { write: (event) => encodePayload(codec, event), read: (data, keys) => decodePayload(codec, data, keys) };
 }
 
-/** Payloads as deep copies, for `{ live: true }`. */
-export const livePayloads: PayloadStorage = { write: (event) => deepCopy(event.payload), read: deepCopy };
+/** Payloads as deep copies, for `{ live: true }`: one that cannot be copied (a function) is refused, as a durable store refuses it. */
+export const livePayloads: PayloadStorage = { write: liveCopy, read: deepCopy };
+
+function liveCopy({ foundryExecutionId, workflowId, payload }: DeliveredEvent): unknown {
+  try {
+    return deepCopy(payload);
+  } catch (error) {
+    throw new SnapshotSerializationError({ keys: { foundryExecutionId, workflowId }, path: "payload", reason: `it cannot be copied: ${messageOf(error)}`, cause: error });
+  }
+}
 
 interface StoredEvent {
   readonly name: string;

@@ -101,8 +101,9 @@ async function attemptsOf(
       const settled = settledOutcome(options, ref, snapshot, lastError, attempts, claim?.hold.pending === true);
       if (settled !== undefined) return settled;
       const current = snapshot as WorkflowExecutionSnapshot;
-      // Waiting is not failing: a waiting record is never dead-lettered (its run counts from here).
-      if (attempts >= retry.attempts && current.status !== "waiting") return await deadLetter(options, ref, current, lastError, signal);
+      // A waiting record counts only its failed wake-ups (a suspension stores none): as many as
+      // retry.attempts make it a dead letter too, not a record claimed again on every pass.
+      if (attempts >= retry.attempts) return await deadLetter(options, ref, current, lastError, signal);
       // Claims that never reached the store count no attempt there; this bounds them too.
       if (lastError !== undefined && tries >= retry.attempts) return failed(ref, lastError, attempts, false);
       const attempt = await runAttempt(options, shutdown, ref, current, signal, adopting ? { stored: attempts, at: claimed.claimedAt, snapshot: claimed.snapshot } : undefined, claim?.hold);
