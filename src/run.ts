@@ -2,7 +2,7 @@ import { abortError, neverAborted } from "./abort.js";
 import { compose } from "./compose.js";
 import { CurrentOperation } from "./current-operation.js";
 import { runCompensation, type CompensationSettings } from "./compensation.js";
-import { MiddlewareError, isSuspended, isWorkflowForgeError, preventsCompensation, type ErrorLocation } from "./errors.js";
+import { isSuspended, isWorkflowForgeError, preventsCompensation, type ErrorLocation } from "./errors.js";
 import { markMade, markStopped, misuse, nestedRunFailure, numberRun, operationFailure, runsSoFar, settledAsOperation, suspendsRun } from "./run-errors.js";
 import { idempotencyKeyOf } from "./idempotency.js";
 import { logSafely } from "./logger.js";

@@ -42,15 +42,17 @@ export class DurableWaits implements WaitHost {
   readonly #state: SnapshotState;
   readonly #writes: WaitWrites;
 
+  /** @throws TypeError when the workflow waits for an event and the provider has no mailbox: before anything runs. */
   constructor(settings: WaitSettings, state: SnapshotState, writes: WaitWrites) {
     this.#settings = settings;
     this.#state = state;
     this.#writes = writes;
+    const eventWait = settings.workflow.operations.findIndex((operation) => operation.wait?.kind === "event");
+    if (eventWait >= 0) this.#requireMailbox(this.#locate(eventWait));
   }
 
   async wait({ index, spec, input, signal }: WaitRequest): Promise<unknown> {
     const location = this.#locate(index);
-    if (spec.kind === "event") this.#requireMailbox(location);
     const wakeMs = this.#fix(spec);
     if (spec.kind === "event") {
       const event = await this.#receive(spec.event, signal, location, wakeMs);
@@ -122,8 +124,7 @@ export class DurableWaits implements WaitHost {
   }
 
   // The first unconsumed event in time for the wait waking at `wakeMs`: a late one stored before an
-  // in-time one must not hide it. Called after #requireMailbox, which checked that the provider
-  // receives events. A leased run gives the read at most one lease: it must settle within about one
+  // in-time one must not hide it. The constructor checked that the provider receives events. A leased run gives the read at most one lease: it must settle within about one
   // even when the store hangs (after the waiting save no lease keeper guards it). Failing, the run
   // fails as on any store error.
   #receive(name: string, signal: AbortSignal, location: ErrorLocation, wakeMs: number | undefined): Promise<DeliveredEvent | undefined> {
@@ -153,7 +154,7 @@ export class DurableWaits implements WaitHost {
   #requireMailbox(location: ErrorLocation): void {
     const { provider } = this.#settings;
     if (receivesEvents(provider)) return;
-    throw new TypeError(`waitForEvent "${location.operationName ?? ""}" of ${location.workflowName ?? ""}: the persistence provider does not declare capabilities.mailbox`);
+    throw new TypeError(`waitForEvent "${location.operationName ?? ""}" of ${location.workflowName ?? ""}: the persistence provider does not declare capabilities.mailbox, so no event could reach this wait`);
   }
 
   #locate(index: number): ErrorLocation {

@@ -5,7 +5,7 @@ import { hasGeneratedExecutionId, type Foundry } from "../foundry.js";
 import { requireFunction } from "../internal/validate.js";
 import type { OperationContext, OperationMiddleware, RunContext } from "../types.js";
 import { resolvePersistenceOptions, type PersistenceOptions } from "./options.js";
-import type { WorkflowPersistenceProvider } from "./provider.js";
+import { requireDeclaredMethods, type WorkflowPersistenceProvider } from "./provider.js";
 import { PersistenceSession } from "./session.js";
 import { explainConflict } from "./cancellation.js";
 import type { SessionOptions } from "./session-options.js";
@@ -59,6 +59,8 @@ function assertProvider(provider: unknown): asserts provider is WorkflowPersiste
   for (const method of ["save", "tryLoad", "delete"] as const) {
     requireFunction(candidate[method], `usePersistence(foundry, provider, options): provider.${method}`);
   }
+  // The capability its runs use: the mailbox, for their waits.
+  requireDeclaredMethods(candidate as WorkflowPersistenceProvider, "usePersistence(foundry, provider, options): provider", ["mailbox"]);
 }
 
 function persistenceMiddleware(provider: WorkflowPersistenceProvider, options: SessionOptions): OperationMiddleware {

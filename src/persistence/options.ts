@@ -90,10 +90,9 @@ function defaultOwner(uuid: string): string {
 }
 
 const known = ["enabled", "instanceId", "workflowKey", "persistOnFailure", "onComplete", "rerunCompleted", "onDefinitionMismatch", "owner", "lease", "waitInProcessMs"];
-const where = "usePersistence(foundry, provider, options)";
 
 /** Validates every option, throwing `TypeError` naming the first bad one. */
-export function resolvePersistenceOptions(input: unknown): ResolvedPersistenceOptions {
+export function resolvePersistenceOptions(input: unknown, where = "usePersistence(foundry, provider, options)"): ResolvedPersistenceOptions {
   const options = requireOptionsObject(input, `${where}: options`) as PersistenceOptions;
   rejectUnknownKeys(options, known, where);
   requireOptionalBoolean(options.enabled, `${where}: options.enabled`);

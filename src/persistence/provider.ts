@@ -92,6 +92,28 @@ export interface WorkflowPersistenceProvider {
   subscribe?(listener: () => void, signal?: AbortSignal): Promise<() => Promise<void>>;
 }
 
+// The methods each capability promises.
+const declaredMethods: Readonly<Record<keyof ProviderCapabilities, readonly (keyof WorkflowPersistenceProvider)[]>> = {
+  compareAndSet: [],
+  list: ["list"],
+  claim: ["claim"],
+  mailbox: ["deliver", "receive"],
+  push: ["subscribe"],
+};
+
+/**
+ * Throws `TypeError` naming `what` when `provider` declares one of `capabilities` (by default all)
+ * without a method it promises: found only when first needed, it would be a coordinator that
+ * never resumes anything, or a wait that fails after the operations before it ran.
+ */
+export function requireDeclaredMethods(provider: WorkflowPersistenceProvider, what: string, capabilities = Object.keys(declaredMethods) as (keyof ProviderCapabilities)[]): void {
+  for (const capability of capabilities) {
+    if (provider.capabilities?.[capability] !== true) continue;
+    const missing = declaredMethods[capability].filter((method) => typeof provider[method] !== "function");
+    if (missing.length > 0) throw new TypeError(`${what} declares capabilities.${capability} but has no ${missing.map((method) => `${method}()`).join(" or ")} method`);
+  }
+}
+
 /** Statuses a coordinator may run: `waiting` only once due. */
 export const unfinishedStatuses: readonly SnapshotStatus[] = ["running", "failed", "compensating", "waiting"];
 

@@ -141,7 +141,7 @@ describe("errorHandlingMiddleware and an abort", () => {
     await sending;
     controller.abort("shutting down");
     await expect(run).rejects.toMatchObject({ code: "ABORTED" });
-    expect(await provider.tryLoad("o-abort", "orders")).toMatchObject({ status: "running", nextOperationIndex: 1 });
+    expect(provider.tryLoad("o-abort", "orders")).toMatchObject({ status: "running", nextOperationIndex: 1 });
   });
 
   it("cannot make an aborted run complete through a layer of the user's that returns a value for any rejection", async () => {

@@ -61,7 +61,7 @@ describe("the coordinator on a store whose give-backs never answer", () => {
     const store = new MemoryPersistenceProvider();
     const state = { hang: false };
     const provider: WorkflowPersistenceProvider = {
-      capabilities: store.capabilities,
+      capabilities: { ...store.capabilities, mailbox: false, push: false },
       save: (snapshot) => (state.hang ? never() : store.save(snapshot)),
       tryLoad: (instanceId, workflowId) => store.tryLoad(instanceId, workflowId),
       delete: (instanceId, workflowId) => store.delete(instanceId, workflowId),

@@ -162,7 +162,7 @@ describe("renewals and saves never overlap", () => {
     const renewing = deferred();
     // Saves that follow the first checkpoint never answer: the first of them is a renewal.
     const provider: WorkflowPersistenceProvider = {
-      capabilities: store.capabilities,
+      capabilities: { compareAndSet: true },
       save: (snapshot, signal) => (snapshot.revision > 2 ? (renewals++, renewing.resolve(), new Promise<never>(() => undefined)) : store.save(snapshot, signal)),
       tryLoad: (id, key, signal) => store.tryLoad(id, key, signal),
       delete: (id, key, signal) => store.delete(id, key, signal),

@@ -36,7 +36,8 @@ export class RecordingProvider implements WorkflowPersistenceProvider {
 
   constructor(inner = new MemoryPersistenceProvider(), intercept: ProviderInterceptors = {}) {
     this.inner = inner;
-    this.capabilities = inner.capabilities;
+    // What it implements of the inner provider's: no claim, mailbox or push methods are passed through.
+    this.capabilities = { ...inner.capabilities, claim: false, mailbox: false, push: false };
     this.intercept = intercept;
   }
 

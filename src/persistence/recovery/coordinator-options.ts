@@ -5,7 +5,7 @@ import { createSmith, type Smith } from "../../smith.js";
 import type { MaybePromise } from "../../types.js";
 import type { Workflow } from "../../workflow.js";
 import { processOwner, resolvePersistenceOptions, type PersistenceOptions, type ResolvedPersistenceOptions } from "../options.js";
-import type { WorkflowPersistenceProvider } from "../provider.js";
+import { requireDeclaredMethods, type WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import type { RecoveryOutcome } from "./report.js";
 import { resolveRetry, type ResolvedRetry, type RetryOptions } from "./retry.js";
@@ -72,6 +72,7 @@ export function resolveCoordinatorOptions(input: RecoveryCoordinatorOptions): Re
   if (typeof provider !== "object" || provider === null || provider.capabilities?.compareAndSet !== true || provider.capabilities.list !== true) {
     throw new TypeError(`${where}: options.provider must declare capabilities.compareAndSet and capabilities.list, got ${describe(provider)}`);
   }
+  requireDeclaredMethods(provider, `${where}: options.provider`);
   requireFunction(options.resolveWorkflow, `${where}: options.resolveWorkflow`);
   if (options.createFoundry !== undefined) requireFunction(options.createFoundry, `${where}: options.createFoundry`);
   if (options.smith !== undefined) requireSmith(options.smith);
@@ -80,12 +81,10 @@ export function resolveCoordinatorOptions(input: RecoveryCoordinatorOptions): Re
   requireLeaseTtlMs(leaseTtlMs, `${where}: options.leaseTtlMs`);
   if (options.owner !== undefined) requireName(options.owner, `${where}: options.owner`);
   const clock = options.clock === undefined ? systemClock : requireClock(options.clock, `${where}: options.clock`);
-  const persistence = resolvePersistenceOptions({
-    owner: options.owner ?? processOwner,
-    lease: { ttlMs: leaseTtlMs },
-    onComplete: options.onComplete,
-    onDefinitionMismatch: options.onDefinitionMismatch,
-  });
+  const persistence = resolvePersistenceOptions(
+    { owner: options.owner ?? processOwner, lease: { ttlMs: leaseTtlMs }, onComplete: options.onComplete, onDefinitionMismatch: options.onDefinitionMismatch },
+    where,
+  );
   return {
     provider,
     resolveWorkflow: options.resolveWorkflow,

@@ -35,7 +35,8 @@ export async function runCrashWorkload(options: CrashWorkloadOptions): Promise<C
   // Completion is the deletion of the snapshot, after which a restart begins a new run. A kill
   // between the two lines leaves the harness to find out which happened.
   const logged: WorkflowPersistenceProvider = {
-    ...(provider.capabilities === undefined ? {} : { capabilities: provider.capabilities }),
+    // Only what it passes on: its compare-and-set, not methods (list, the mailbox) it has not.
+    ...(provider.capabilities?.compareAndSet === true ? { capabilities: { compareAndSet: true } } : {}),
     save: (snapshot, signal) => provider.save(snapshot, signal),
     tryLoad: (instance, workflow, signal) => provider.tryLoad(instance, workflow, signal),
     delete: (instance, workflow, signal) => {

@@ -36,7 +36,8 @@ function hangingAfter(provider: WorkflowPersistenceProvider, hangAfter: number):
   let saves = 0;
   const never = new Promise<never>(() => undefined);
   return {
-    ...(provider.capabilities === undefined ? {} : { capabilities: provider.capabilities }),
+    // Only what it passes on: its compare-and-set, not methods (list, the mailbox) it has not.
+    ...(provider.capabilities?.compareAndSet === true ? { capabilities: { compareAndSet: true } } : {}),
     save: (snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal) => (++saves >= hangAfter ? never : provider.save(snapshot, signal)),
     tryLoad: (id: string, key: string, signal?: AbortSignal) => (saves >= hangAfter ? never : provider.tryLoad(id, key, signal)),
     delete: (id: string, key: string, signal?: AbortSignal) => (saves >= hangAfter ? never : provider.delete(id, key, signal)),

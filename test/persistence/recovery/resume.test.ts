@@ -6,6 +6,7 @@ import {
   UnknownWorkflowError,
   WorkflowCompensatedError,
   createRecoveryCoordinator,
+  usePersistence,
   type WorkflowPersistenceProvider,
 } from "../../../src/persistence/index.js";
 import { deferred } from "../../support/promises.js";
@@ -194,9 +195,21 @@ describe("createRecoveryCoordinator options", () => {
     ["leaseTtlMs", { leaseTtlMs: -1 }, /options.leaseTtlMs/],
     ["owner", { owner: "" }, /options.owner/],
     ["an unknown key", { retries: 3 }, /unknown option "retries"/],
-    ["onComplete", { onComplete: "archive" }, /onComplete/],
-  ])("rejects a bad %s with a TypeError", (_what, bad, message) => {
+    ["onComplete", { onComplete: "archive" }, /^createRecoveryCoordinator\(options\): options\.onComplete/],
+    ["onDefinitionMismatch", { onDefinitionMismatch: "retry" }, /^createRecoveryCoordinator\(options\): options\.onDefinitionMismatch/],
+  ])("rejects a bad %s with a TypeError naming the coordinator's option", (_what, bad, message) => {
     expect(() => createRecoveryCoordinator({ provider: new MemoryPersistenceProvider(), resolveWorkflow, ...(bad as object) })).toThrow(message);
+  });
+
+  it("refuses a provider that declares a capability without its method, rather than resuming nothing forever", () => {
+    const withCapabilities = (capabilities: object): WorkflowPersistenceProvider => ({ ...plain, capabilities: { compareAndSet: true, list: true, ...capabilities }, list: () => Promise.resolve([]) });
+    // list() misspelled, as in a hand-written provider.
+    const misspelled = { ...plain, capabilities: { compareAndSet: true, list: true }, listAll: () => Promise.resolve([]) };
+    expect(() => createRecoveryCoordinator({ provider: misspelled, resolveWorkflow })).toThrow(/options\.provider declares capabilities\.list but has no list\(\) method/);
+    expect(() => createRecoveryCoordinator({ provider: withCapabilities({ claim: true }), resolveWorkflow })).toThrow(/declares capabilities\.claim but has no claim\(\) method/);
+    expect(() => createRecoveryCoordinator({ provider: withCapabilities({ mailbox: true }), resolveWorkflow })).toThrow(/declares capabilities\.mailbox but has no deliver\(\) or receive\(\) method/);
+    expect(() => createRecoveryCoordinator({ provider: withCapabilities({ push: true }), resolveWorkflow })).toThrow(/declares capabilities\.push but has no subscribe\(\) method/);
+    expect(() => usePersistence(createFoundry("x"), withCapabilities({ mailbox: true }), { instanceId: "x" })).toThrow(/^usePersistence\(foundry, provider, options\): provider declares capabilities\.mailbox/);
   });
 
   it("rejects bad resume arguments", () => {

@@ -25,7 +25,7 @@ function hangingInFirstDelete(): WorkflowPersistenceProvider {
   const hungOnce = `${CRASH_DIR}-${instanceId}.hung`;
   if (existsSync(hungOnce)) return CRASH_FLAW === "reverts" ? stale : file;
   return {
-    capabilities: file.capabilities,
+    capabilities: { compareAndSet: true },
     save: async (snapshot, signal) => {
       await file.save(snapshot, signal);
       if (snapshot.nextOperationIndex <= 10) await stale.save(snapshot, signal);
@@ -42,7 +42,7 @@ function hangingInFirstDelete(): WorkflowPersistenceProvider {
 function fileProvider(): WorkflowPersistenceProvider {
   const file = new FilePersistenceProvider({ directory: CRASH_DIR });
   return {
-    capabilities: file.capabilities,
+    capabilities: { compareAndSet: true },
     save: (snapshot, signal) => file.save(snapshot, signal),
     tryLoad: (instance, workflow, signal) => file.tryLoad(instance, workflow, signal),
     delete: (instance, workflow, signal) => (CRASH_FLAW === "keeps" ? Promise.resolve() : file.delete(instance, workflow, signal)),
