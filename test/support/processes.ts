@@ -1,8 +1,13 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 
-/** The pid of a process that has exited: what a crashed writer leaves in its lock and temporary file names. */
-export const deadPid = (): number => spawnSync(process.execPath, ["-e", ""]).pid;
+/**
+ * A pid no process has: what a crashed writer leaves in its lock and temporary file names. Not the
+ * pid of a child that exited: pids wrap at 32,768 by default, and on a busy machine another
+ * process had it again within the second, so a "dead" owner's lock was live and never broken.
+ * 2^22 + 1 is above any pid Linux (pid_max at most 2^22) or macOS gives out.
+ */
+export const deadPid = (): number => 4_194_305;
 
 /** True where /proc tells when a process started (Linux); elsewhere a lock names its owner by pid alone. */
 export const procfs: boolean = existsSync("/proc/self/stat");
