@@ -5,6 +5,7 @@ import { usageError } from "./errors.js";
 import { uiFlags, uiOptions, type UiOptions } from "../inspector/options.js";
 import { eventToSend, type EventToSend } from "./event-args.js";
 import { parseSelection, type Selection } from "./selection.js";
+import { requirePostgresUrl } from "./store-parts.js";
 
 export type { Selection } from "./selection.js";
 
@@ -204,7 +205,7 @@ function storeSpec(command: CommandName, values: Values, given: readonly Flag[])
     case "sqlite":
       return { kind, file: location, options: optional("tableName", values["table-name"]) };
     case "postgres":
-      return { kind, url: location, options: { ...optional("tableName", values["table-name"]), ...optional("schema", values.schema) } };
+      return { kind, url: requirePostgresUrl(location, command), options: { ...optional("tableName", values["table-name"]), ...optional("schema", values.schema) } };
     case "redis":
       return { kind, url: location, options: optional("keyPrefix", values["key-prefix"]) };
     case "provider":

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { runCli } from "./run.js";
 
-// `workflowforge list ... | head` closes the pipe early; that is not an error worth a stack trace.
+// `workflowforge list ... | head` closes the pipe early: not an error worth a stack trace, nor the
+// end of the command. What it writes to stdout is dropped from then on; what it says on stderr (the
+// records it could not read) and its exit code still reach the caller.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-  if (error.code === "EPIPE") process.exit(0);
+  if (error.code === "EPIPE" || (process.stdout.destroyed && error.code === "ERR_STREAM_DESTROYED")) return;
   throw error;
 });
 
@@ -12,7 +14,8 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 // call stuck on a dead network mount. The timer is unref'd, so it only fires when something else
 // still holds the process; it waits for the output to drain before it exits.
 const exitWhenStuck = (): void => {
-  const pending = process.stdout.writableLength + process.stderr.writableLength;
+  // A closed stdout keeps what was never written counted: nothing will drain it.
+  const pending = (process.stdout.destroyed ? 0 : process.stdout.writableLength) + process.stderr.writableLength;
   if (pending > 0) setTimeout(exitWhenStuck, 100).unref();
   else process.exit();
 };

@@ -1,6 +1,7 @@
 import { parseCommand, type Command } from "./args.js";
 import { deleteCommand, listCommand, pruneCommand, showCommand, type CommandContext, type Output } from "./commands.js";
 import { isWorkflowForgeError } from "../errors.js";
+import { withConsoleOnStderr } from "./console-to-stderr.js";
 import { CliError, describeCause, usageError } from "./errors.js";
 import { visible } from "./format.js";
 import { openStore } from "./stores.js";
@@ -29,7 +30,7 @@ export async function runCli(argv: readonly string[], given: CliIo): Promise<num
     const command = parseCommand(argv);
     if (command.kind === "help") io.stdout.write(usage(command.topic));
     else if (command.kind === "version") io.stdout.write(`${await packageVersion()}\n`);
-    else return await withStore(command, io);
+    else return await withConsoleOnStderr(io.stderr, () => withStore(command, io));
     return 0;
   } catch (error) {
     return report(error, io.stderr);

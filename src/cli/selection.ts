@@ -27,7 +27,7 @@ export const statuses = Object.keys(statusNames) as SnapshotStatus[];
 export function parseSelection(command: string, values: SelectionFlags): Selection {
   const result: { statuses?: SnapshotStatus[]; workflow?: string; olderThan?: Duration } = {};
   if (values.status !== undefined) result.statuses = parseStatuses(command, values.status);
-  if (values.workflow !== undefined) result.workflow = values.workflow;
+  if (values.workflow !== undefined) result.workflow = parseWorkflow(command, values.workflow);
   const olderThan = values["older-than"];
   if (olderThan !== undefined) {
     const ms = parseDuration(olderThan);
@@ -35,6 +35,12 @@ export function parseSelection(command: string, values: SelectionFlags): Selecti
     result.olderThan = { text: olderThan.trim(), ms };
   }
   return result;
+}
+
+// Empty names nothing the stores keep (they refuse it as a filter); a key of spaces is a key like any.
+function parseWorkflow(command: string, text: string): string {
+  if (text === "") throw usageError('--workflow needs a workflow name or workflow key, not ""', command);
+  return text;
 }
 
 function parseStatuses(command: string, texts: readonly string[]): SnapshotStatus[] {

@@ -34,6 +34,17 @@ function redactUserinfo(url: string): string {
 
 const redactParameters = (url: string): string => url.replace(/((?:^|[?&\s])[^=&?#\s]*(?:password|passphrase)=)[^&\s]*/gi, "$1***");
 
+/**
+ * `url`, unless pg would read it against `postgres://base`: a value without its scheme
+ * (`127.0.0.1:5432/app`) names the host "base", which pg would then look up in DNS. pg takes a
+ * postgres: or postgresql: URL, a socket: URL, and the path of a socket's directory.
+ */
+export function requirePostgresUrl(url: string, command: string): string {
+  if (/^(?:postgres(?:ql)?|socket):/i.test(url) || url.startsWith("/")) return url;
+  // Read as the rest of a URL, so that a password typed before an `@` is hidden as in one.
+  throw usageError(`--postgres ${redact(`//${url}`).slice(2)} has no postgres:// or postgresql:// scheme: pass a URL, e.g. postgres://app@127.0.0.1:5432/app`, command);
+}
+
 /** The providers validate their options with a TypeError naming the option; here those came from `flags`. */
 export function construct<T>(flags: string, create: () => T): T {
   try {

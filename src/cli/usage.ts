@@ -4,7 +4,7 @@ import { cancelHelp, signalHelp } from "./usage-waits.js";
 const stores = `Store (exactly one):
   --dir <path>             a FilePersistenceProvider directory
   --sqlite <file>          a SQLite database file (needs: npm install better-sqlite3)
-  --postgres <url>         a PostgreSQL connection string (needs: npm install pg)
+  --postgres <url>         a PostgreSQL URL, postgres://... (needs: npm install pg)
   --redis <url>            a Redis URL (needs: npm install ioredis, or redis)
   --provider <module>      your own provider: a module (a path such as ./store.mjs, or a
                            package name, ESM or CommonJS) that exports createProvider()

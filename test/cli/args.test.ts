@@ -49,6 +49,8 @@ describe("workflowforge CLI arguments", () => {
     ["a timeout without a unit", ["list", "--dir", ".", "--timeout", "500"], /^--timeout "500" is not a duration from 1ms to 1d/],
     ["a timeout past a day", ["show", "a", "b", "--dir", ".", "--timeout", "2d"], /^--timeout "2d" is not a duration from 1ms to 1d/],
     ["prune without --older-than", ["prune", "--dir", "."], /^prune needs --older-than <duration>, e.g. --older-than 7d$/],
+    ["an empty --workflow", ["list", "--dir", ".", "--workflow", ""], /^--workflow needs a workflow name or workflow key, not ""$/],
+    ["an empty --workflow to prune", ["prune", "--dir", ".", "--older-than", "1d", "--workflow", "", "--dry-run"], /^--workflow needs a workflow name or workflow key, not ""$/],
     ["an unknown status", ["list", "--dir", ".", "--status", "failed,done"], /^--status "done" is not one of running, failed, compensating, completed, waiting, cancelled$/],
     ["a filter on show", ["show", "a", "b", "--dir", ".", "--status", "failed"], /^--status does not apply to show \(only to list and prune\)$/],
     ["--dry-run on list", ["list", "--dir", ".", "--dry-run"], /^--dry-run does not apply to list \(only to prune\)$/],
@@ -95,6 +97,17 @@ describe("workflowforge CLI arguments", () => {
     const command = parseCommand(["list", "--postgres", "postgres://h/db", "--table-name", "t", "--schema", "s"]);
     expect(command).toMatchObject({ store: { kind: "postgres", url: "postgres://h/db", options: { tableName: "t", schema: "s" } } });
     expect(parseCommand(["list", "--redis", "redis://h"])).toMatchObject({ store: { kind: "redis", url: "redis://h", options: {} } });
+  });
+
+  it("refuses a --postgres value without its scheme as a usage error, before any connection (or DNS lookup) is tried", async () => {
+    for (const value of ["127.0.0.1:5432/app", "db.example:5432", "app:s3cr3t@127.0.0.1/app"]) {
+      expect(() => parseCommand(["list", "--postgres", value]), value).toThrow(expect.objectContaining({ code: "USAGE", message: expect.stringMatching(/^--postgres .* has no postgres:\/\/ or postgresql:\/\/ scheme: pass a URL/) }));
+    }
+    const { code, stderr } = await cli("list", "--postgres", "app:s3cr3t@127.0.0.1/app");
+    expect({ code, stderr }).toEqual({ code: 2, stderr: 'workflowforge: --postgres app:***@127.0.0.1/app has no postgres:// or postgresql:// scheme: pass a URL, e.g. postgres://app@127.0.0.1:5432/app\nRun "workflowforge help list" for usage.\n' });
+    for (const value of ["postgres://h/db", "postgresql://h/db", "POSTGRES://h/db", "socket:/var/run/postgresql?db=app", "/var/run/postgresql app"]) {
+      expect(parseCommand(["list", "--postgres", value]), value).toMatchObject({ store: { kind: "postgres", url: value } });
+    }
   });
 
   it("merges repeated and comma-separated statuses without duplicates", () => {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { SnapshotCodec } from "../../src/persistence/codec/codec.js";
 import { FilePersistenceProvider } from "../../src/persistence/providers/file/index.js";
-import { cli, instancesOf, seedSnapshots } from "./run-cli.js";
+import { cli, cliProcess, instancesOf, seedSnapshots } from "./run-cli.js";
 import { describeStoreCommands, type StoreFixture } from "./store-cases.js";
 import { describeWaitCommands } from "./wait-cases.js";
 import { seededFileStore } from "../support/file-store.js";
@@ -60,6 +60,14 @@ describe("workflowforge CLI --dir", () => {
     expect(pruned.stderr).toMatch(named);
     expect([pruned.code, JSON.parse(pruned.stdout)]).toMatchObject([1, { matched: 2, deleted: 2 }]);
     expect(existsSync(join(directory, junk))).toBe(true);
+  });
+
+  it("still reports an entry it cannot read on stderr, and exits 1, when its stdout is closed early (list --json | head -1)", async () => {
+    const { directory } = await seededFileStore(root, seedSnapshots());
+    mkdirSync(join(directory, FilePersistenceProvider.fileNameFor("junk", "billing-v1")));
+    const { code, stdout, stderr } = await cliProcess(["list", "--dir", directory, "--json"], { closeStdout: true });
+    expect({ code, stdout }).toEqual({ code: 1, stdout: "" });
+    expect(stderr).toMatch(/^workflowforge: 1 record could not be read and was left out:\n/);
   });
 
   it("list names on stderr a few of the entries that are not records, says how many, and still exits 0", async () => {

@@ -175,6 +175,21 @@ module.exports = { createProvider: () => new OrdersStore(), closeProvider: () =>
     expect(readFileSync(closed, "utf8")).toBe("closed\n");
   });
 
+  it("keeps --json stdout to the JSON alone: what the module logs with console.log, info or debug goes to stderr", async () => {
+    const { path } = await storeModule({
+      text: (directory) => `import { FilePersistenceProvider } from ${fileProvider};
+${storeClass(directory)}
+console.log("orders store: loading");
+export function createProvider() { console.info("orders store: connected to %s", "db-1"); return new OrdersStore(); }
+const list = OrdersStore.prototype.list;
+OrdersStore.prototype.list = function (...args) { console.debug("orders store: listing"); return list.apply(this, args); };
+`,
+    });
+    const { code, stdout, stderr } = await cliProcess(["list", "--provider", path, "--json"]);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: "orders store: loading\norders store: connected to db-1\norders store: listing\n" });
+    expect(instancesOf(JSON.parse(stdout))).toEqual(["invoice-7", "order-42", "ship-9", "ship-10"]);
+  });
+
   it("loads a package by its name from the working directory's node_modules", async () => {
     const { directory } = await storeModule();
     const home = join(directory, "..");

@@ -35,8 +35,10 @@ const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
  * runner in between); resolves once that process has exited. `timeoutMs` only keeps a child that
  * hangs from outliving the suite: it then gets SIGKILL, and a null code.
  */
-export function cliProcess(argv: readonly string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function cliProcess(argv: readonly string[], options: { cwd?: string; timeoutMs?: number; closeStdout?: boolean } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, ["--import", tsx, main, ...argv], { stdio: ["ignore", "pipe", "pipe"], cwd: options.cwd, timeout: options.timeoutMs ?? 30_000, killSignal: "SIGKILL" });
+  // As `| head` does once it has read what it wants: the process's next write to stdout fails (EPIPE).
+  if (options.closeStdout === true) child.stdout.destroy();
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
