@@ -101,7 +101,7 @@ export async function deleteCommand(context: CommandContext, keys: SnapshotKeys,
     return 0;
   }
   if (!force && snapshot !== undefined && isClaimed(snapshot, context.now)) {
-    throw new CliError("REFUSED", `${describeKeys(keys)} is ${snapshot.status} and claimed by "${snapshot.owner ?? ""}" until ${snapshot.leaseExpiresAt ?? ""}; pass --force to delete it anyway`);
+    throw new CliError("REFUSED", `${describeKeys(keys)} is ${snapshot.status} and claimed by "${snapshot.owner ?? ""}" until ${snapshot.leaseExpiresAt ?? ""}${claimedHint}`);
   }
   await deleteSeen(context, keys, snapshot, revision);
   const { foundryExecutionId: instance, workflowId: workflowKey } = keys;
@@ -118,6 +118,9 @@ async function deleteSeen({ store }: CommandContext, keys: SnapshotKeys, read: W
     throw new CliError("REFUSED", `${describeKeys(keys)} was saved again since it was read (revision ${seen}${now}); nothing was deleted: look at it again, then delete it`);
   }
 }
+
+/** How delete's refusal of a claimed record ends: the inspector, which has no --force, says otherwise. */
+export const claimedHint = "; pass --force to delete it anyway";
 
 type Outcome = "deleted" | "would-delete" | "skipped-live-lease" | "skipped-waiting" | "skipped-changed" | "gone";
 

@@ -1,15 +1,19 @@
+import { whileBusy } from "./busy.js";
 import type { Duration } from "./duration.js";
 import { CliError } from "./errors.js";
 import type { InstanceActions } from "./instance-actions.js";
 import type { InspectedProvider } from "./stores.js";
 
 /**
- * What `start(signal)` resolves with, or a `TIMEOUT` CliError with `message()` once `timeout` has
- * passed. The signal is then aborted with that error as its reason, so that work able to stop
- * stops; work that cannot (a request sent to a server that never answers) is abandoned, and a
- * failure it reports later is ignored. Closing the connection is the caller's part.
+ * What `start(signal)` resolves with, or a `TIMEOUT` CliError with `message()` once `timeout` (a
+ * duration, or milliseconds) has passed. The signal is then aborted with that error as its reason,
+ * so that work able to stop stops; work that cannot (a request sent to a server that never
+ * answers) is abandoned, and a failure it reports later is ignored. Closing the connection is the
+ * caller's part. With no time left, `start` is not called at all.
  */
-export function within<T>(timeout: Duration, message: () => string, start: (signal: AbortSignal) => Promise<T> | T): Promise<T> {
+export function within<T>(timeout: Duration | number, message: () => string, start: (signal: AbortSignal) => Promise<T> | T): Promise<T> {
+  const ms = typeof timeout === "number" ? timeout : timeout.ms;
+  if (ms <= 0) return Promise.reject(new CliError("TIMEOUT", message()));
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expired = new Promise<never>((_, reject) => {
@@ -17,7 +21,7 @@ export function within<T>(timeout: Duration, message: () => string, start: (sign
       const error = new CliError("TIMEOUT", message());
       controller.abort(error);
       reject(error);
-    }, timeout.ms);
+    }, ms);
   });
   const work = new Promise<T>((run) => run(start(controller.signal)));
   // A failure after the deadline has no one left to tell.
@@ -25,13 +29,21 @@ export function within<T>(timeout: Duration, message: () => string, start: (sign
   return Promise.race([work, expired]).finally(() => clearTimeout(timer));
 }
 
-/**
- * The provider with every call bounded by `timeout` and given the signal that says so. `late`
- * words the error for the call that ran out of time (`list`, `read` or `delete`); `isLate` tells
- * a failure that means the store waited out the timeout itself (a lock wait inside the driver).
- */
-export function boundedProvider(provider: InspectedProvider, timeout: Duration, late: (call: string) => string, isLate?: (error: unknown) => boolean): InspectedProvider {
-  const bounded = bounding(timeout, late, isLate);
+/** The milliseconds the next call may take: all of --timeout (a CLI command's), or what an inspector request has left of it. */
+export type Budget = () => number;
+
+/** How the calls of one store are bounded. */
+export interface Bounds {
+  readonly budget: Budget;
+  /** The error message for the call (`list`, `read`, `delete`...) that ran out of time. */
+  readonly late: (call: string) => string;
+  /** A failure that passes if the call is tried again shortly (SQLite's lock): retried until the budget is spent. */
+  readonly busy?: ((error: unknown) => boolean) | undefined;
+}
+
+/** The provider with every call bounded by `bounds`, and given the signal that says when it is late. */
+export function boundedProvider(provider: InspectedProvider, bounds: Bounds): InspectedProvider {
+  const bounded = bounding(bounds);
   return {
     capabilities: provider.capabilities,
     list: (filter, _signal, options) => bounded("list", (signal) => provider.list(filter, signal, options)),
@@ -42,8 +54,8 @@ export function boundedProvider(provider: InspectedProvider, timeout: Duration, 
 }
 
 /** `signal` and `cancel` bounded as {@link boundedProvider} bounds the provider's calls. */
-export function boundedActions(actions: InstanceActions, timeout: Duration, late: (call: string) => string, isLate?: (error: unknown) => boolean): InstanceActions {
-  const bounded = bounding(timeout, late, isLate);
+export function boundedActions(actions: InstanceActions, bounds: Bounds): InstanceActions {
+  const bounded = bounding(bounds);
   return {
     mailbox: actions.mailbox,
     signal: (keys, event) => bounded("signal", (signal) => actions.signal(keys, event, signal)),
@@ -51,9 +63,10 @@ export function boundedActions(actions: InstanceActions, timeout: Duration, late
   };
 }
 
-function bounding(timeout: Duration, late: (call: string) => string, isLate: ((error: unknown) => boolean) | undefined) {
+function bounding({ budget, late, busy }: Bounds) {
   return <T>(call: string, start: (signal: AbortSignal) => Promise<T>): Promise<T> =>
-    within(timeout, () => late(call), start).catch((error: unknown) => {
-      throw isLate?.(error) === true ? new CliError("TIMEOUT", late(call), { cause: error }) : error;
+    within(budget(), () => late(call), (signal) => (busy === undefined ? start(signal) : whileBusy(() => start(signal), busy, signal))).catch((error: unknown) => {
+      // Still locked when the budget ran out: the store waited out the timeout, as a late call does.
+      throw busy?.(error) === true ? new CliError("TIMEOUT", late(call), { cause: error }) : error;
     });
 }

@@ -1,19 +1,18 @@
-import { resolve } from "node:path";
 import type { ListOptions } from "../persistence/list-options.js";
 import type { SnapshotFilter } from "../persistence/provider.js";
 import { PostgresPersistenceProvider } from "../persistence/providers/postgres.js";
-import { SqlitePersistenceProvider } from "../persistence/providers/sqlite.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
 import type { StoreSpec } from "./args.js";
 import type { ProviderCapabilities, WorkflowPersistenceProvider } from "../persistence/provider.js";
-import { boundedActions, boundedProvider, within } from "./deadline.js";
-import { openDirectory, requireExisting } from "./dir-store.js";
+import { boundedActions, boundedProvider, within, type Budget, type Bounds } from "./deadline.js";
+import { openDirectory } from "./dir-store.js";
 import { importDriver } from "./drivers.js";
 import type { Duration } from "./duration.js";
 import { CliError, describeCause } from "./errors.js";
 import { instanceActions, type InstanceActions } from "./instance-actions.js";
 import { openProviderModule } from "./provider-store.js";
 import { openRedis } from "./redis-store.js";
+import { openSqlite } from "./sqlite-store.js";
 import { construct, noAnswer, parseValue, redact } from "./store-parts.js";
 
 /** The provider calls the commands make; every shipped provider has them. */
@@ -38,6 +37,11 @@ export interface OpenStore {
   close(): Promise<void>;
   /** Where the store can hold what is not a record (a directory): the names of such entries, sorted. */
   readonly foreignEntries?: () => Promise<string[]>;
+  /**
+   * The store with one deadline, --timeout from now, that every call made through it shares: an
+   * inspector request's. The store's own calls each have all of --timeout.
+   */
+  readonly forRequest?: () => OpenStore;
 }
 
 /** An opened store before its calls are bounded, with what to check when one of them is late. */
@@ -46,8 +50,8 @@ export interface OpenedStore extends Omit<OpenStore, "instances"> {
   readonly persistence: WorkflowPersistenceProvider;
   /** What to look at when a request does not finish in time: `check that ...`. */
   readonly whenLate: string;
-  /** True for a failure that means the store waited out the timeout itself (SQLite's busy timeout). */
-  readonly isLate?: (error: unknown) => boolean;
+  /** True for a failure that passes if the call is tried again shortly (SQLite's lock): retried until the deadline. */
+  readonly isBusy?: (error: unknown) => boolean;
 }
 
 /**
@@ -59,15 +63,29 @@ export interface OpenedStore extends Omit<OpenStore, "instances"> {
  * anyway), where one command fails fast instead.
  */
 export async function openStore(spec: StoreSpec, timeout: Duration, serving = false): Promise<OpenStore> {
-  const opened = await openUnbounded(spec, timeout, serving);
-  const late = (call: string): string => `${opened.label}: ${call} did not finish within ${timeout.text}; ${opened.whenLate}, or raise --timeout`;
-  const provider = boundedProvider(opened.provider, timeout, late, opened.isLate);
-  const instances = boundedActions(instanceActions(opened.persistence, opened.label), timeout, late, opened.isLate);
+  return boundedStore(await openUnbounded(spec, timeout, serving), timeout);
+}
+
+/** `opened` with its calls bounded by `timeout` each, and {@link OpenStore.forRequest} by `timeout` together. */
+function boundedStore(opened: OpenedStore, timeout: Duration): OpenStore {
+  const advice = `${opened.whenLate}, or raise --timeout`;
+  const late = (call: string): string => `${opened.label}: ${call} did not finish within ${timeout.text}; ${advice}`;
+  const actions = instanceActions(opened.persistence, opened.label);
+  const calls = (budget: Budget, lateCall = late): Pick<OpenStore, "provider" | "instances"> => {
+    const bounds: Bounds = { budget, late: lateCall, busy: opened.isBusy };
+    return { provider: boundedProvider(opened.provider, bounds), instances: boundedActions(actions, bounds) };
+  };
   // Bounded too: a close that waits on a server that stopped answering would keep the process alive.
   const close = (): Promise<void> => within(timeout, () => `${opened.label}: close timed out`, () => opened.close());
   const { foreignEntries, label } = opened;
-  if (foreignEntries === undefined) return { provider, instances, label, close };
-  return { provider, instances, label, close, foreignEntries: () => within(timeout, () => late("reading the directory"), foreignEntries) };
+  const entries = foreignEntries === undefined ? {} : { foreignEntries: () => within(timeout, () => late("reading the directory"), foreignEntries) };
+  const store: OpenStore = { ...calls(() => timeout.ms), label, close, ...entries };
+  const lateRequest = (call: string): string => `${opened.label}: the request did not finish within ${timeout.text} (its ${call} was still waiting); ${advice}`;
+  const forRequest = (): OpenStore => {
+    const deadline = Date.now() + timeout.ms;
+    return { ...store, ...calls(() => deadline - Date.now(), lateRequest) };
+  };
+  return { ...store, forRequest };
 }
 
 // `serving`: the store outlives one command (`workflowforge ui`), so a connection it loses comes back.
@@ -83,46 +101,6 @@ function openUnbounded(spec: StoreSpec, timeout: Duration, serving: boolean): Pr
       return openRedis(spec, timeout, serving);
     case "provider":
       return openProviderModule(spec.module, timeout);
-  }
-}
-
-// SQLITE_BUSY once the busy timeout ran out, SQLITE_LOCKED for a lock of this connection's own.
-function isBusy(error: unknown): boolean {
-  for (let at = error; typeof at === "object" && at !== null; at = (at as { cause?: unknown }).cause) {
-    const code = (at as { code?: unknown }).code;
-    if (typeof code === "string" && /^SQLITE_(BUSY|LOCKED)/.test(code)) return true;
-  }
-  return false;
-}
-
-const sqliteWhenLate = "check for another process holding a write lock on the database (a long transaction)";
-
-async function openSqlite({ file, options }: Extract<StoreSpec, { kind: "sqlite" }>, timeout: Duration): Promise<OpenedStore> {
-  const fileLabel = `SQLite file ${resolve(file)}`;
-  await requireExisting(file, "file", fileLabel);
-  const { default: Database } = await importDriver("better-sqlite3", "--sqlite");
-  let database: InstanceType<typeof Database>;
-  try {
-    // better-sqlite3 is synchronous: its busy timeout is the only bound on a wait for a lock.
-    database = new Database(file, { fileMustExist: true, timeout: timeout.ms });
-  } catch (error) {
-    throw new CliError("STORE", `cannot open ${fileLabel}: ${describeCause(error)}`, { cause: error });
-  }
-  try {
-    const provider = construct("--table-name", () => new SqlitePersistenceProvider({ database, ...options }));
-    const label = `${fileLabel}, table "${provider.tableName}"`;
-    let present: boolean;
-    try {
-      present = database.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(provider.tableName) !== undefined;
-    } catch (error) {
-      if (isBusy(error)) throw new CliError("TIMEOUT", `cannot read ${fileLabel}: it stayed locked for ${timeout.text}; ${sqliteWhenLate}, or raise --timeout`, { cause: error });
-      throw new CliError("STORE", `cannot read ${fileLabel}: ${describeCause(error)}`, { cause: error });
-    }
-    if (!present) throw new CliError("STORE", `${fileLabel} has no table "${provider.tableName}" (pass --table-name if the provider uses another)`);
-    return { provider, persistence: provider, label, close: () => Promise.resolve(void database.close()), whenLate: sqliteWhenLate, isLate: isBusy };
-  } catch (error) {
-    database.close();
-    throw error;
   }
 }
 

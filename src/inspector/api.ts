@@ -2,7 +2,7 @@
 // list, deleteCommand for delete, with its refusal of a claimed record, cancelCommand and
 // signalCommand); only the retry of a dead letter writes itself, through the same bounded provider.
 
-import { deleteCommand, select, type CommandContext, type Output } from "../cli/commands.js";
+import { claimedHint, deleteCommand, select, type CommandContext, type Output } from "../cli/commands.js";
 import { cancelCommand, signalCommand } from "../cli/wait-commands.js";
 import { CliError } from "../cli/errors.js";
 import type { OpenStore } from "../cli/stores.js";
@@ -22,6 +22,17 @@ export interface ApiContext {
 }
 
 const maxLimit = 10_000;
+// Keys (and the cursor holding them) are bounded by the request's size only: a store takes any.
+const anyLength = Number.POSITIVE_INFINITY;
+
+/**
+ * `api` with a store whose calls share one deadline, `--timeout` from now: the request's, however
+ * many calls it makes (a delete reads, claims and deletes).
+ */
+export function forRequest(api: ApiContext): ApiContext {
+  const store = api.store.forRequest?.();
+  return store === undefined ? api : { ...api, store };
+}
 
 const discard: Output = { write: () => true };
 
@@ -81,7 +92,7 @@ function pageStart(query: URLSearchParams): PageStart {
   const offset = count(query.get("offset"), "offset", 0, Number.MAX_SAFE_INTEGER);
   if (after === null || after === "") return { offset };
   if (query.has("offset")) throw new HttpError(400, "give after (a cursor) or offset, not both");
-  return { after: parseCursor(requireString(after, "after")) };
+  return { after: parseCursor(after) };
 }
 
 /** `GET /api/dead-letters`: grouped by workflow and error. */
@@ -94,7 +105,7 @@ export async function listDeadLetters(api: ApiContext): Promise<unknown> {
 // Any stored keys can be shown, deleted or retried (a provider takes keys of any characters); the
 // library refuses blank ones to cancel and signal, which is bad input (400) there.
 function keysFrom(get: (name: string) => unknown, require = requireString): SnapshotKeys {
-  return { foundryExecutionId: require(get("instance"), "instance"), workflowId: require(get("workflowKey"), "workflowKey") };
+  return { foundryExecutionId: require(get("instance"), "instance", anyLength), workflowId: require(get("workflowKey"), "workflowKey", anyLength) };
 }
 
 /**
@@ -106,9 +117,9 @@ function keysOfQuery(query: URLSearchParams): SnapshotKeys {
   if (pair === null) return keysFrom((name) => query.get(name) ?? undefined);
   let keys: unknown;
   try {
-    keys = JSON.parse(requireString(pair, "keys"));
-  } catch (error) {
-    if (error instanceof HttpError) throw error;
+    keys = JSON.parse(pair);
+  } catch {
+    // refused below
   }
   if (!Array.isArray(keys) || keys.length !== 2) throw new HttpError(400, "keys must be the JSON of [instance, workflowKey]");
   return keysFrom((name) => keys[name === "instance" ? 0 : 1] as unknown);
@@ -160,6 +171,9 @@ export function signalAction(api: ApiContext, body: Record<string, unknown>): Pr
   return jsonOf(api, (context) => signalCommand(context, keys, event));
 }
 
+// What to do about a claimed record, from the page: it has no --force, which the CLI's refusal names.
+const claimedAdvice = "; wait for the claim's lease to expire (a worker that stopped gives it up then), or delete it from a shell with `workflowforge delete --force` and the same store options";
+
 // The CLI's refusals keep their meaning: not found is 404, a claimed or changed record 409. So
 // is a record that cannot be read: the store answered, about that record (502 is for a store that
 // fails), whichever call found it; the CLI's delete wraps it in a refusal naming --force, which
@@ -170,6 +184,9 @@ async function asHttp<T>(action: () => Promise<T>): Promise<T> {
   } catch (error) {
     const unreadable = corruptedIn(error);
     if (unreadable !== undefined) throw new HttpError(409, unreadable.message);
+    if (error instanceof CliError && error.code === "REFUSED" && error.message.endsWith(claimedHint)) {
+      throw new HttpError(409, error.message.slice(0, -claimedHint.length) + claimedAdvice);
+    }
     if (error instanceof CliError && error.code === "NOT_FOUND") throw new HttpError(404, error.message);
     if (error instanceof CliError && error.code === "REFUSED") throw new HttpError(409, error.message);
     if (isWorkflowForgeError(error) && error.code === "SNAPSHOT_CONFLICT") throw new HttpError(409, `the record changed meanwhile; reload and try again (${error.message})`);

@@ -1,11 +1,12 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { isIP, type AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { CliError, describeCause } from "../cli/errors.js";
 import type { OpenStore } from "../cli/stores.js";
 import { isWorkflowForgeError } from "../errors.js";
-import { cancelAction, deleteInstance, listDeadLetters, listInstances, retryInstance, showInstance, signalAction, type ApiContext } from "./api.js";
-import { decodedPath, HttpError, readJsonBody, send, sendJson } from "./http.js";
+import { cancelAction, deleteInstance, forRequest, listDeadLetters, listInstances, retryInstance, showInstance, signalAction, type ApiContext } from "./api.js";
+import { decodedPath, HttpError, maxHeaderBytes, readJsonBody, send, sendJson } from "./http.js";
 import type { UiOptions } from "./options.js";
 import { loadPage, type PageFile } from "./page-files.js";
 
@@ -35,8 +36,6 @@ interface Served {
   readonly api: ApiContext;
   readonly page: ReadonlyMap<string, PageFile>;
   readonly token: Buffer;
-  /** The port it listens on, once it does: a Host header must name it. */
-  readonly port: () => number;
 }
 
 /**
@@ -48,15 +47,11 @@ interface Served {
 export async function startInspector(store: OpenStore, options: UiOptions): Promise<Inspector> {
   const tokenText = randomBytes(24).toString("hex");
   const page = await loadPage(tokenText);
-  const server = createServer();
-  let port = -1;
-  const served: Served = { api: { store, maxAttempts: options.maxAttempts, allowActions: options.allowActions }, page, token: Buffer.from(tokenText), port: () => port };
+  // Node's default of 16 KiB would refuse the link to a record with keys of a few thousand characters.
+  const server = createServer({ maxHeaderSize: maxHeaderBytes });
+  const served: Served = { api: { store, maxAttempts: options.maxAttempts, allowActions: options.allowActions }, page, token: Buffer.from(tokenText) };
   server.on("request", (request: IncomingMessage, response: ServerResponse) => void handle(served, request, response));
-  // A request Node cannot even parse gets a 400 and its connection closed; the server goes on.
-  server.on("clientError", (_error, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
-    else socket.destroy();
-  });
+  server.on("clientError", refuseUnparsed);
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
   await new Promise<void>((listening, failed) => {
@@ -66,7 +61,7 @@ export async function startInspector(store: OpenStore, options: UiOptions): Prom
       listening();
     });
   });
-  port = (server.address() as AddressInfo).port;
+  const { port } = server.address() as AddressInfo;
   // Listening, the server can still fail to accept a connection (EMFILE: out of file descriptors).
   // Unheard, that error would end the process; said on stderr, the server goes on with the next.
   server.on("error", (error) => void process.stderr.write(`workflowforge ui: ${describeCause(error)}\n`));
@@ -81,7 +76,7 @@ export async function startInspector(store: OpenStore, options: UiOptions): Prom
 
 async function handle(served: Served, request: IncomingMessage, response: ServerResponse): Promise<void> {
   try {
-    if (!isAddressHost(request.headers.host, served.port())) throw new HttpError(403, "unexpected Host header: open the inspector by IP address or localhost, with its port");
+    if (!isAddressHost(request.headers.host)) throw new HttpError(403, "unexpected Host header: open the inspector by IP address or localhost");
     const { path, query } = decodedPath(request.url);
     const method = request.method ?? "GET";
     if (path in actions) return await act(served, request, response, path);
@@ -91,21 +86,42 @@ async function handle(served: Served, request: IncomingMessage, response: Server
     if (path === "/favicon.ico") return send(response, 204, "image/x-icon", "");
     const read = reads[path];
     if (read === undefined) throw new HttpError(404, "no such page or API");
-    sendJson(response, 200, await read(served.api, query));
+    sendJson(response, 200, await read(forRequest(served.api), query));
   } catch (error) {
     fail(response, error);
   }
 }
 
 /**
- * True for `<IP address>:<port>` and `localhost:<port>`. A page on another site that points its
- * own name at this machine (DNS rebinding) sends that name as Host, and is answered nothing.
+ * True for an IP address or `localhost`, with any port or none. A page on another site that points
+ * its own name at this machine (DNS rebinding) sends that name as Host, and is answered nothing.
+ * The port is not checked: a port forward (`ssh -L 8080:127.0.0.1:4380`) or a proxy sends its own,
+ * and a browser sends none for port 80.
  */
-function isAddressHost(host: string | undefined, port: number): boolean {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d+)$/.exec(host ?? "");
-  if (match === null || Number(match[3]) !== port) return false;
+function isAddressHost(host: string | undefined): boolean {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+))(?::\d+)?$/.exec(host ?? "");
+  if (match === null) return false;
   const name = match[1] ?? match[2] ?? "";
   return name === "localhost" || isIP(name) === (match[1] === undefined ? 4 : 6);
+}
+
+const unparsed: Record<string, readonly [status: string, error: string]> = {
+  HPE_HEADER_OVERFLOW: ["431 Request Header Fields Too Large", `the request line and headers are over ${maxHeaderBytes} bytes`],
+  ERR_HTTP_REQUEST_TIMEOUT: ["408 Request Timeout", "the request did not arrive in time"],
+};
+
+// A request Node cannot even parse gets a 4xx with a JSON error (as every answer of the API has) and
+// its connection closed; the server goes on. The rest of the request is read and dropped rather than
+// the socket destroyed, which would reset the connection before the client reads the answer.
+function refuseUnparsed(error: Error & { code?: string }, socket: Duplex): void {
+  // Node reports the same error again for every chunk that follows the answer.
+  if (socket.writableEnded) return;
+  if (!socket.writable) return void socket.destroy();
+  const [status, message] = unparsed[error.code ?? ""] ?? ["400 Bad Request", "the request is not HTTP/1.1 that Node.js can read"];
+  const body = JSON.stringify({ error: message });
+  socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  // A client that never closes its side holds the socket no longer than this.
+  setTimeout(() => socket.destroy(), 10_000).unref();
 }
 
 function sameToken(expected: Buffer, given: string | string[] | undefined): boolean {
@@ -124,7 +140,7 @@ async function act(served: Served, request: IncomingMessage, response: ServerRes
   if (!/^application\/json\s*(;|$)/i.test(request.headers["content-type"] ?? "")) throw new HttpError(415, "actions take a JSON body (content-type: application/json)");
   if (!served.api.allowActions) throw new HttpError(403, "actions are disabled: start the inspector with --allow-actions to delete, retry, cancel or send events");
   const body = await readJsonBody(request);
-  sendJson(response, 200, await (actions[path] as (typeof actions)[string])(served.api, body));
+  sendJson(response, 200, await (actions[path] as (typeof actions)[string])(forRequest(served.api), body));
 }
 
 function fail(response: ServerResponse, error: unknown): void {

@@ -46,7 +46,8 @@ export function replaceKeeping(element, kept, ...children) {
 
 export async function getJson(path) {
   const response = await fetch(path, { headers: { accept: "application/json" } });
-  const body = await response.json();
+  // A refusal from something other than the inspector (a proxy) may carry no JSON: say its status.
+  const body = response.ok ? await response.json() : await response.json().catch(() => ({}));
   if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
   return body;
 }
