@@ -42,7 +42,7 @@ export async function runCompensation(request: CompensationRequest): Promise<Err
   const failures: RestoreFailure[] = [];
   try {
     stopIfAborted(request, pending - 1);
-    await notify(request.observers, "started", { pending, error });
+    for (const observer of request.observers) await observer.started?.({ pending, error, restoreData: request.restoreData });
     events?.emit("compensationStarted", { ...base, error, pending });
     // Operations [0, left) were not restored: fail-fast stopped at a restore that threw.
     let left = 0;
@@ -98,7 +98,7 @@ async function notifyFailure(observers: readonly CompensationObserver[], progres
 
 async function notify(
   observers: readonly CompensationObserver[],
-  hook: "started" | "restored" | "completed",
+  hook: "restored" | "completed",
   progress: CompensationProgress,
 ): Promise<void> {
   for (const observer of observers) await observer[hook]?.(progress);

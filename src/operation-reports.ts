@@ -44,20 +44,22 @@ export class OperationReports {
     this.#reported = true;
   }
 
-  /** Awaits a call of operation `index`, reporting its outcome (a suspension is none) if it is still the current call. */
-  async observe(index: number, forge: () => unknown, failure: (thrown: unknown) => unknown, suspends: (error: unknown) => boolean): Promise<unknown> {
+  /** Awaits a call of operation `index`, telling `ended` how it settled, and reporting its outcome (a suspension is none) if it is still the current call. */
+  async observe(index: number, forge: () => unknown, failure: (thrown: unknown) => unknown, suspends: (error: unknown) => boolean, ended: (completed: boolean, result: unknown) => void): Promise<unknown> {
     const call = ++this.#call;
     const started = performance.now();
     let result: unknown;
     try {
       result = await forge();
     } catch (thrown) {
+      ended(false, undefined);
       const error = failure(thrown);
       if (call !== this.#call) throw error;
       this.#reported = true;
       if (this.#emitter.has("operationFailed") && !suspends(error)) this.emit("operationFailed", index, { error, durationMs: performance.now() - started });
       throw error;
     }
+    ended(true, result);
     if (call !== this.#call) return result;
     this.#reported = true;
     if (this.#emitter.has("operationCompleted")) this.emit("operationCompleted", index, { output: outputOf(result), durationMs: performance.now() - started });

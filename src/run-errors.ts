@@ -1,6 +1,5 @@
 import type { Misuse } from "./compose.js";
 import { MiddlewareError, OperationFailedError, isSuspended, isWorkflowForgeError, preventsCompensation, type ErrorLocation, type WorkflowForgeError } from "./errors.js";
-import { isThenable } from "./internal/thenable.js";
 import type { InstanceIdentity, OperationContext } from "./types.js";
 
 // Which error a run rejects with when an operation failed. An operation may run a workflow of its
@@ -88,14 +87,6 @@ export function nestedRunFailure(error: unknown, since: number, signal: AbortSig
   const stopped = preventsCompensation(error) && ((error as WorkflowForgeError).code === "CONCURRENT_RUN" || (stoppedRun.get(error) ?? 0) > since);
   const made = madeBy.get(error);
   return stopped || (made !== undefined && made !== run) ? new OperationFailedError(location(), error) : error;
-}
-
-/** `result` of an operation's `forge`, whose rejection, if it is a promise, is read by {@link nestedRunFailure}. */
-export function settledAsOperation(result: unknown, since: number, signal: AbortSignal, location: () => ErrorLocation, run: number): unknown {
-  if (!isThenable(result)) return result;
-  return Promise.resolve(result).then(undefined, (error: unknown) => {
-    throw nestedRunFailure(error, since, signal, location, run);
-  });
 }
 
 // An error raised inside an operation (a nested forEach's, say) keeps the name of what raised it;

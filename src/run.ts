@@ -3,7 +3,7 @@ import { compose } from "./compose.js";
 import { CurrentOperation } from "./current-operation.js";
 import { runCompensation, type CompensationSettings } from "./compensation.js";
 import { isSuspended, isWorkflowForgeError, preventsCompensation, type ErrorLocation } from "./errors.js";
-import { markMade, markStopped, misuse, nestedRunFailure, numberRun, operationFailure, runsSoFar, settledAsOperation, suspendsRun } from "./run-errors.js";
+import { markMade, markStopped, misuse, nestedRunFailure, numberRun, operationFailure, runsSoFar, suspendsRun } from "./run-errors.js";
 import { idempotencyKeyOf } from "./idempotency.js";
 import { logSafely } from "./logger.js";
 import { scopedFoundry } from "./scoped-foundry.js";
@@ -147,6 +147,7 @@ export class Run implements RunContext {
       Object.assign(this.#restoreData, plan.point.restoreData);
       input = plan.point.lastOutput;
     }
+    let completed = false;
     for (let index = 0; index < operations.length; index++) {
       const operation = operations[index] as OperationContext["operation"];
       if (abortable && signal.aborted) throw abortError(signal, this.#locate(index));
@@ -163,14 +164,12 @@ export class Run implements RunContext {
       } catch (error) {
         throw await this.#fail(index, error, this.#closeOperation(index));
       }
-      const leftBehind = this.#current.leftBehind();
-      if (leftBehind !== undefined) throw await this.#fail(index, await leftBehind, this.#closeOperation(index));
-      this.#current.close();
+      completed = this.#current.close();
       this.#restoreData[index] = restoreDataOf(result);
       input = outputOf(result);
     }
-    // A layer that recovered from the abort (returned a value for the rejection) cannot make an aborted run complete.
-    if (abortable && signal.aborted) throw abortError(signal, this.#locate(operations.length - 1));
+    // A layer that returned a value for the abort's rejection cannot make an aborted run complete; a last operation that completed (its record deleted) did.
+    if (abortable && signal.aborted && !completed) throw abortError(signal, this.#locate(operations.length - 1));
     return input;
   }
 
@@ -197,14 +196,14 @@ export class Run implements RunContext {
     this.#reports.emit("operationStarted", index, { input });
     const since = runsSoFar();
     const location = (): ErrorLocation => this.#locate(index);
-    // Its own key and index, even once a timeout gave up on it and the run went on.
-    const foundry = this.#foundryFor(index, context.foundry);
+    const foundry = this.#foundryFor(index, context.foundry); // its own key and index, even once a timeout gave up on it
     if (!this.#reports.observed) {
       this.#reports.unobserved();
-      return this.#current.follow(index, signal, settledAsOperation(operation.forge(input, foundry, signal), since, signal, location, this.#number));
+      return this.#current.follow(index, operation.forge(input, foundry, signal), since, signal, location, this.#number);
     }
     const failure = (thrown: unknown): unknown => nestedRunFailure(thrown, since, signal, location, this.#number);
-    return this.#current.follow(index, signal, this.#reports.observe(index, () => operation.forge(input, foundry, signal), failure, (error) => suspendsRun(error, this.identity)));
+    const ended = (completed: boolean, result: unknown): void => this.#current.ended(index, completed, result);
+    return this.#reports.observe(index, () => operation.forge(input, foundry, signal), failure, (error) => suspendsRun(error, this.identity), ended);
   }
 
   // Operation `index`'s chain settled: true when the operation completed in it (a layer outside it

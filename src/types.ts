@@ -50,7 +50,11 @@ export interface CompensationProgress {
  * hook stops the compensation and becomes the run's error.
  */
 export interface CompensationObserver {
-  started?(progress: CompensationProgress): MaybePromise<void>;
+  /**
+   * `restoreData[i]` is what operation i's restore will receive: an observer that stores progress
+   * stores it for operations it never saw complete (one a layer failed after it completed).
+   */
+  started?(progress: CompensationProgress & { readonly restoreData: readonly unknown[] }): MaybePromise<void>;
   /**
    * The restore of operation `pending` failed with `failure`: called before `restored` for it, or
    * instead, when `failFastCompensation` stops the compensation there.

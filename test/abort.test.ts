@@ -1,5 +1,6 @@
 import { describe, it, expect, vi } from "vitest";
 import { createFoundry, createSmith, createWorkflow, timeoutMiddleware, WorkflowAbortedError, type OperationContext } from "../src/index.js";
+import { MemoryPersistenceProvider, usePersistence, type WorkflowPersistenceProvider } from "../src/persistence/index.js";
 import { deferred } from "./support/promises.js";
 
 describe("abort", () => {
@@ -141,5 +142,28 @@ describe("abort with reasons that are no Error", () => {
     controller.abort(bare);
     const error = await createFoundry("W").withOperation("a", () => 1).forge({ signal: controller.signal }).catch((e: unknown) => e);
     expect((error as Error).message).toBe('workflow "W", operation "a" (#0) was aborted: [object Object]');
+  });
+});
+
+describe("an abort that lands as the last operation's record is deleted", () => {
+  it("leaves the completed run resolved: there is no snapshot left to resume, so a rejection would start it over", async () => {
+    const memory = new MemoryPersistenceProvider();
+    const controller = new AbortController();
+    const provider: WorkflowPersistenceProvider = {
+      capabilities: { compareAndSet: true },
+      save: (snapshot) => memory.save(snapshot),
+      tryLoad: (instance, workflow) => memory.tryLoad(instance, workflow),
+      delete: (instance, workflow) => {
+        memory.delete(instance, workflow);
+        controller.abort(new Error("shutting down"));
+        return Promise.resolve();
+      },
+    };
+    const charges: string[] = [];
+    const foundry = usePersistence(createFoundry("Pay", { executionId: "p-1" }), provider).withOperation("charge", () => (charges.push("ch_1"), "charged"));
+
+    await expect(foundry.forge({ signal: controller.signal })).resolves.toBe("charged");
+    expect(memory.tryLoad("p-1", "Pay")).toBeUndefined();
+    expect(charges).toEqual(["ch_1"]);
   });
 });

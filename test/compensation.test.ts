@@ -291,4 +291,30 @@ describe("an operation that completed under a middleware that then threw", () =>
     expect(log).toEqual(["reserve", "charge", "refund ch_1", "release R-1"]);
     expect(saves).toEqual(["running 1", "running 2", "compensating 2", "compensating 1", "compensating 0"]);
   });
+
+  it("is stored with what its restore needs when persistence is outside the layer, so a compensation resumed after a crash undoes it with that", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const log: string[] = [];
+    // The first refund is interrupted (the process is told to stop): the next run finishes the compensation.
+    const stopping = new AbortController();
+    const workflow = createWorkflow("order")
+      .withOperation("reserve", () => (log.push("reserve"), "R-1"), (data) => void log.push(`release ${String(data)}`))
+      .withOperation(
+        "charge",
+        () => (log.push("charge"), { chargeId: "ch_1" }),
+        (data: { chargeId: string } | undefined) => {
+          log.push(`refund ${String(data?.chargeId)}`);
+          if (!stopping.signal.aborted) stopping.abort(new Error("SIGTERM"));
+        },
+      )
+      .withOperation("ship", () => void log.push("ship"))
+      .build();
+    // Persistence first, so outside the failing layer: it never saw the charge complete.
+    const foundry = () => usePersistence(createFoundry("orders", { executionId: "o-9" }), provider).use(throwsAfter(1));
+
+    await expect(createSmith().forge(workflow, foundry(), { signal: stopping.signal })).rejects.toMatchObject({ code: "ABORTED" });
+    expect(provider.tryLoad("o-9", workflow.id)).toMatchObject({ status: "compensating", nextOperationIndex: 2, outputs: { 1: { chargeId: "ch_1" } } });
+    await expect(createSmith().forge(workflow, foundry())).rejects.toMatchObject({ code: "WORKFLOW_COMPENSATED" });
+    expect(log).toEqual(["reserve", "charge", "refund ch_1", "refund ch_1", "release R-1"]);
+  });
 });

@@ -17,8 +17,11 @@ export interface CompensationWrites {
  */
 export function compensationCheckpoints(state: SnapshotState, workflow: WorkflowInfo, writes: CompensationWrites): CompensationObserver {
   return {
-    started: async ({ pending, error }) => {
+    started: async ({ pending, error, restoreData }) => {
       if (state.status === "compensating" && state.next === pending) return; // resumed: already stored
+      // An operation a layer failed after it completed was never checkpointed: its restore's data is stored here.
+      const last = pending - 1;
+      if (workflow.operations[last]?.restore !== undefined && !(last in state.outputs)) state.outputs[last] = restoreData[last];
       state.next = pending;
       // This run's failure, not one an earlier run stored.
       state.error = storedError(error, pending, workflow.operations[pending]?.name ?? "");

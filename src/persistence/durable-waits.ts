@@ -42,13 +42,10 @@ export class DurableWaits implements WaitHost {
   readonly #state: SnapshotState;
   readonly #writes: WaitWrites;
 
-  /** @throws TypeError when the workflow waits for an event and the provider has no mailbox: before anything runs. */
   constructor(settings: WaitSettings, state: SnapshotState, writes: WaitWrites) {
     this.#settings = settings;
     this.#state = state;
     this.#writes = writes;
-    const eventWait = settings.workflow.operations.findIndex((operation) => operation.wait?.kind === "event");
-    if (eventWait >= 0) this.#requireMailbox(this.#locate(eventWait));
   }
 
   async wait({ index, spec, input, signal }: WaitRequest): Promise<unknown> {
@@ -124,7 +121,7 @@ export class DurableWaits implements WaitHost {
   }
 
   // The first unconsumed event in time for the wait waking at `wakeMs`: a late one stored before an
-  // in-time one must not hide it. The constructor checked that the provider receives events. A leased run gives the read at most one lease: it must settle within about one
+  // in-time one must not hide it. requireMailboxFor checked, as the run started, that the provider receives events. A leased run gives the read at most one lease: it must settle within about one
   // even when the store hangs (after the waiting save no lease keeper guards it). Failing, the run
   // fails as on any store error.
   #receive(name: string, signal: AbortSignal, location: ErrorLocation, wakeMs: number | undefined): Promise<DeliveredEvent | undefined> {
@@ -151,14 +148,19 @@ export class DurableWaits implements WaitHost {
     return event.payload;
   }
 
-  #requireMailbox(location: ErrorLocation): void {
-    const { provider } = this.#settings;
-    if (receivesEvents(provider)) return;
-    throw new TypeError(`waitForEvent "${location.operationName ?? ""}" of ${location.workflowName ?? ""}: the persistence provider does not declare capabilities.mailbox, so no event could reach this wait`);
-  }
-
   #locate(index: number): ErrorLocation {
     const { workflow } = this.#settings;
     return { workflowName: workflow.name, operationName: workflow.operations[index]?.name, operationIndex: index };
   }
+}
+
+/**
+ * Throws `TypeError` naming the first event wait of `workflow` when `provider` keeps no events: as
+ * the run starts, before anything is loaded, claimed or run, rather than at the wait, after the
+ * operations before it ran.
+ */
+export function requireMailboxFor(workflow: Pick<WorkflowInfo, "name" | "operations">, provider: WorkflowPersistenceProvider): void {
+  const wait = workflow.operations.find((operation) => operation.wait?.kind === "event");
+  if (wait === undefined || receivesEvents(provider)) return;
+  throw new TypeError(`waitForEvent "${wait.name}" of ${workflow.name}: the persistence provider does not declare capabilities.mailbox, so no event could reach this wait`);
 }

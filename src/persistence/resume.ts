@@ -10,8 +10,7 @@ import { snapshotProblem, type WorkflowExecutionSnapshot } from "./snapshot.js";
  * - `fresh`: start at operation 0 (nothing usable is stored); `revision` is what the first save continues;
  * - `resume`: restore the properties and skip operations `[0, nextOperationIndex)`;
  * - `compensate`: an earlier run stopped while undoing the instance; finish that;
- * - `done`: the instance completed under this definition and `rerunCompleted` is false: run nothing,
- *   return its result (another definition's completed record goes through onDefinitionMismatch).
+ * - `done`: the instance completed and `rerunCompleted` is false: run nothing, return its result.
  */
 export type ResumePlan =
   | { readonly kind: "fresh"; readonly revision: number }
@@ -33,11 +32,7 @@ export interface ResumeContext {
 export async function planResume(stored: WorkflowExecutionSnapshot | undefined, context: ResumeContext): Promise<ResumePlan> {
   if (stored === undefined) return { kind: "fresh", revision: 0 };
   const { revision } = stored;
-  if (stored.status === "completed") {
-    if (context.options.rerunCompleted) return { kind: "fresh", revision };
-    // Another definition's result is not this one's to return: a mismatch, as an unfinished record's is.
-    if (sameDefinition(stored, context)) return { kind: "done", revision, snapshot: stored };
-  }
+  if (stored.status === "completed") return context.options.rerunCompleted ? { kind: "fresh", revision } : { kind: "done", revision, snapshot: stored };
   if (stored.status === "cancelled") throw new WorkflowCancelledError({ workflowName: context.workflow.name }, `${describeKeys(context.keys)} was cancelled at ${stored.cancelledAt ?? stored.updatedAt}`);
   if (isClaimedByOther(stored, context.options.owner)) {
     throw new SnapshotConflictError({ keys: context.keys, detail: describeClaim(stored) });
@@ -51,7 +46,7 @@ export async function planResume(stored: WorkflowExecutionSnapshot | undefined, 
 async function reconcile(snapshot: WorkflowExecutionSnapshot, context: ResumeContext): Promise<WorkflowExecutionSnapshot | undefined> {
   const { keys, workflow, fingerprint } = context;
   const operationCount = workflow.operations.length;
-  if (sameDefinition(snapshot, context)) return snapshot;
+  if (snapshot.definitionFingerprint === fingerprint && snapshot.operationCount === operationCount) return snapshot;
   const policy = context.options.onDefinitionMismatch;
   const stored = `stored ${snapshot.operationCount} operations (${snapshot.definitionFingerprint}), current ${operationCount} (${fingerprint})`;
   if (policy === "restart") return startOver(snapshot, context, stored);
@@ -74,10 +69,6 @@ async function reconcile(snapshot: WorkflowExecutionSnapshot, context: ResumeCon
   const problem = snapshotProblem(adopted, keys);
   if (problem !== undefined) throw new WorkflowDefinitionMismatchError(keys, workflow.name, `${stored}; the migration function returned what is not a snapshot: ${problem}`);
   return adopted;
-}
-
-function sameDefinition(snapshot: WorkflowExecutionSnapshot, { workflow, fingerprint }: ResumeContext): boolean {
-  return snapshot.definitionFingerprint === fingerprint && snapshot.operationCount === workflow.operations.length;
 }
 
 // Starting over throws the record away: never one being undone, whose undo would be lost and its

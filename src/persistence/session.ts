@@ -19,7 +19,7 @@ import type { SnapshotStatus, WorkflowExecutionSnapshot } from "./snapshot.js";
 import { completedIn, continueFrom, fingerprintFor, failedFrom, isoTime, snapshotEvent, snapshotOf, unleased, type SnapshotState } from "./snapshot-state.js";
 import { SnapshotStore } from "./snapshot-store.js";
 import { Timeline } from "./timeline.js";
-import { DurableWaits } from "./durable-waits.js";
+import { DurableWaits, requireMailboxFor } from "./durable-waits.js";
 import { logSafely } from "../logger.js";
 
 /**
@@ -40,12 +40,12 @@ export class PersistenceSession {
 
   private constructor(context: RunStart<any>, provider: WorkflowPersistenceProvider, options: SessionOptions) {
     const { foundry, run } = context;
+    requireMailboxFor(run.workflow, provider); // before anything is loaded, claimed or run
     this.#options = options;
     this.#foundry = foundry;
     this.#workflow = run.workflow;
     this.keys = snapshotKeysOf(foundry, run.workflow, options);
-    const fingerprint = fingerprintFor(run.workflow);
-    const clock = options.clock ?? foundry.clock;
+    const [fingerprint, clock] = [fingerprintFor(run.workflow), options.clock ?? foundry.clock];
     this.#state = { keys: this.keys, workflow: run.workflow, fingerprint, options, revision: 0, next: 0, status: "running", outputs: {}, annotations: run.annotations, clock };
     this.#store = new SnapshotStore(provider, this.#state, options, foundry, context.signal);
     run.setIdentity({ instanceId: this.keys.foundryExecutionId, workflowKey: this.keys.workflowId });

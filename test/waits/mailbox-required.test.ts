@@ -27,4 +27,13 @@ describe("a workflow that waits for an event, on a provider without a mailbox", 
       "usePersistence(foundry, provider, options): provider declares capabilities.mailbox but has no receive() method",
     );
   });
+
+  it("stores nothing for a leased run: it is refused before its claim is written", async () => {
+    const provider = threeMethods();
+    const error = await createSmith()
+      .forge(approvalWorkflow([]), usePersistence(createFoundry("approval"), provider, { instanceId: "expense-2", lease: { ttlMs: 30_000 } }))
+      .catch((caught: unknown) => caught);
+    expect((error as Error).cause).toBeInstanceOf(TypeError);
+    expect(await provider.tryLoad("expense-2", "approval")).toBeUndefined();
+  });
 });
