@@ -4,7 +4,7 @@ import { cancelledRecord } from "../../src/persistence/recovery/cancel.js";
 import type { WorkflowExecutionSnapshot } from "../../src/persistence/snapshot.js";
 import { MemoryPersistenceProvider, createRecoveryCoordinator, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
 import { createTestClock, type TestClock } from "../../src/persistence/testing/index.js";
-import { approvalWorkflow, approve, suspendAtApproval } from "./helpers.js";
+import { approvalWorkflow, approve, suspendAtApproval, withMethod, type ApprovalWorkflow } from "./helpers.js";
 
 // `memory` seen through the list path: a provider that cannot claim in pages.
 function listing(memory: MemoryPersistenceProvider): WorkflowPersistenceProvider {
@@ -154,28 +154,15 @@ describe("cancel while a run is suspending", () => {
     const coordinator = createRecoveryCoordinator({ provider: memory, resolveWorkflow: () => workflow });
     let cancelled = false;
     // Right after the waiting save: the approval arrives and the instance is cancelled, before the run looks again.
-    const provider = new Proxy(memory, {
-      get(target, key) {
-        if (key === "save") {
-          return async (snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal) => {
-            target.save(snapshot, signal);
-            if (snapshot.status === "waiting" && !cancelled) {
-              cancelled = true;
-              await approve(target, workflow, "expense-1");
-              await coordinator.cancel("expense-1", workflow.id);
-            }
-          };
-        }
-        const value = Reflect.get(target, key, target) as unknown;
-        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-      },
+    const provider = withMethod(memory, "save", async (snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal) => {
+      memory.save(snapshot, signal);
+      if (snapshot.status === "waiting" && !cancelled) {
+        cancelled = true;
+        await approve(memory, workflow, "expense-1");
+        await coordinator.cancel("expense-1", workflow.id);
+      }
     });
-    const run = await createSmith()
-      .forge(workflow, usePersistence(createFoundry("approval"), provider, { instanceId: "expense-1" }))
-      .catch((error: unknown) => error);
-    expect(codeOf(run)).toBe("WORKFLOW_CANCELLED");
-    expect(ran).toEqual(["reserve"]);
-    expect(memory.tryLoad("expense-1", workflow.id)).toMatchObject({ status: "cancelled" });
+    await expectCancelledRun(workflow, provider, memory, ran);
   });
 
   it("rejects a run with WorkflowCancelledError when the cancellation landed as it reached its wait, refusing the waiting save", async () => {
@@ -184,23 +171,21 @@ describe("cancel while a run is suspending", () => {
     const memory = new MemoryPersistenceProvider();
     const coordinator = createRecoveryCoordinator({ provider: memory, resolveWorkflow: () => workflow });
     // Just before the waiting save reaches the store, the instance is cancelled: the save is refused.
-    const provider = new Proxy(memory, {
-      get(target, key) {
-        if (key === "save") {
-          return async (snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal) => {
-            if (snapshot.status === "waiting") await coordinator.cancel("expense-1", workflow.id);
-            target.save(snapshot, signal);
-          };
-        }
-        const value = Reflect.get(target, key, target) as unknown;
-        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-      },
+    const provider = withMethod(memory, "save", async (snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal) => {
+      if (snapshot.status === "waiting") await coordinator.cancel("expense-1", workflow.id);
+      memory.save(snapshot, signal);
     });
-    const run = await createSmith()
-      .forge(workflow, usePersistence(createFoundry("approval"), provider, { instanceId: "expense-1" }))
-      .catch((error: unknown) => error);
-    expect(codeOf(run)).toBe("WORKFLOW_CANCELLED");
-    expect(ran).toEqual(["reserve"]);
-    expect(memory.tryLoad("expense-1", workflow.id)).toMatchObject({ status: "cancelled" });
+    await expectCancelledRun(workflow, provider, memory, ran);
   });
 });
+
+// Forges the approval workflow as "expense-1" through `provider` (a view of `memory`): the run must
+// reject with WorkflowCancelledError, having run only its first step, and leave the record cancelled.
+async function expectCancelledRun(workflow: ApprovalWorkflow, provider: WorkflowPersistenceProvider, memory: MemoryPersistenceProvider, ran: string[]): Promise<void> {
+  const run = await createSmith()
+    .forge(workflow, usePersistence(createFoundry("approval"), provider, { instanceId: "expense-1" }))
+    .catch((error: unknown) => error);
+  expect(codeOf(run)).toBe("WORKFLOW_CANCELLED");
+  expect(ran).toEqual(["reserve"]);
+  expect(memory.tryLoad("expense-1", workflow.id)).toMatchObject({ status: "cancelled" });
+}

@@ -45,9 +45,14 @@ export async function approvedWhileWaiting(instanceId: string): Promise<{ ran: s
 
 /** `memory` with `claim` replaced: every other member is the provider's own, bound to it. */
 export function withClaim(memory: MemoryPersistenceProvider, claim: MemoryPersistenceProvider["claim"]): MemoryPersistenceProvider {
+  return withMethod(memory, "claim", claim);
+}
+
+/** `memory` with its method `name` replaced by `replacement`: every other member is the provider's own, bound to it. */
+export function withMethod<K extends "save" | "claim" | "receive">(memory: MemoryPersistenceProvider, name: K, replacement: (...args: never[]) => unknown): MemoryPersistenceProvider {
   return new Proxy(memory, {
     get(target, key) {
-      if (key === "claim") return claim;
+      if (key === name) return replacement;
       const value = Reflect.get(target, key, target) as unknown;
       return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },

@@ -2,20 +2,9 @@ import { describe, expect, it } from "vitest";
 import { MemoryPersistenceProvider, PersistenceError, SnapshotCorruptedError, createRecoveryCoordinator, type FailedInstance } from "../../src/persistence/index.js";
 import type { WorkflowExecutionSnapshot } from "../../src/persistence/snapshot.js";
 import { sleep } from "../support/promises.js";
-import { approvalWorkflow, approve } from "./helpers.js";
+import { approvalWorkflow, approve, withMethod } from "./helpers.js";
 
 const noPause = { attempts: 3, baseDelayMs: 0, maxDelayMs: 0 };
-
-/** `memory` with its method `name` replaced by `replacement`. */
-function providerWith(memory: MemoryPersistenceProvider, name: "save" | "receive", replacement: (...args: never[]) => unknown): MemoryPersistenceProvider {
-  return new Proxy(memory, {
-    get(target, key) {
-      if (key === name) return replacement;
-      const value = Reflect.get(target, key, target) as unknown;
-      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-}
 
 // A suspension stores no attempt: the attempts spent reaching a wait are done with, so a long-lived
 // instance is not dead-lettered by failures spread over its waits. Only failed wake-ups count.
@@ -27,7 +16,7 @@ describe("the attempts of a waiting instance", () => {
     const keys = { foundryExecutionId: "expense-1", workflowId: workflow.id };
     // The first two attempts die at their first checkpoint (the store is briefly unreachable): two attempts spent.
     let unreachable = 2;
-    const flaky = providerWith(memory, "save", (snapshot: WorkflowExecutionSnapshot) => {
+    const flaky = withMethod(memory, "save", (snapshot: WorkflowExecutionSnapshot) => {
       if (snapshot.status === "running" && snapshot.nextOperationIndex === 1 && unreachable-- > 0) return Promise.reject(new PersistenceError({ source: "test", call: "save", keys, detail: "connection reset" }));
       return memory.save(snapshot);
     });
@@ -53,7 +42,7 @@ describe("the attempts of a waiting instance", () => {
     // Its event cannot be read: every wake-up fails at the wait, before anything is written, and
     // is not retried within a pass (an unreadable record is no transient failure).
     const corrupt = new SnapshotCorruptedError({ foundryExecutionId: "expense-2", workflowId: workflow.id }, "the event's payload is not an encoded value");
-    const broken = providerWith(memory, "receive", () => Promise.reject(corrupt));
+    const broken = withMethod(memory, "receive", () => Promise.reject(corrupt));
     const failures: FailedInstance[] = [];
     // Passes until it is a dead letter; a failed wake-up's short lease runs out between them.
     const worker = createRecoveryCoordinator({ provider: broken, resolveWorkflow: () => workflow, retry: noPause, leaseTtlMs: 20 });
