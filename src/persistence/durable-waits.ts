@@ -121,9 +121,10 @@ export class DurableWaits implements WaitHost {
   }
 
   // The first unconsumed event in time for the wait waking at `wakeMs`: a late one stored before an
-  // in-time one must not hide it. requireMailboxFor checked, as the run started, that the provider receives events. A leased run gives the read at most one lease: it must settle within about one
-  // even when the store hangs (after the waiting save no lease keeper guards it). Failing, the run
-  // fails as on any store error.
+  // in-time one must not hide it (requireMailboxFor checked, as the run started, that the provider
+  // receives events). A leased run gives the read at most one lease: it must settle within about
+  // one even when the store hangs (after the waiting save no lease keeper guards it). Failing, the
+  // run fails as on any store error.
   #receive(name: string, signal: AbortSignal, location: ErrorLocation, wakeMs: number | undefined): Promise<DeliveredEvent | undefined> {
     const { provider, keys, leaseTtlMs } = this.#settings;
     const inTime = (event: DeliveredEvent): boolean => this.#inTime(event, wakeMs);
