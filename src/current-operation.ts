@@ -12,17 +12,22 @@ export class CurrentOperation {
   // The operation whose chain is running, -1 once it settled.
   #index = -1;
   #completed = false;
+  // Completed before the run's signal aborted.
+  #inTime = false;
   #result: unknown;
   readonly #locate: (index: number) => ErrorLocation;
+  readonly #runSignal: AbortSignal;
 
-  constructor(locate: (index: number) => ErrorLocation) {
+  constructor(locate: (index: number) => ErrorLocation, runSignal: AbortSignal) {
     this.#locate = locate;
+    this.#runSignal = runSignal;
   }
 
   /** The run calls operation `index`'s chain. */
   open(index: number): void {
     this.#index = index;
     this.#completed = false;
+    this.#inTime = false;
     this.#result = undefined;
   }
 
@@ -53,7 +58,17 @@ export class CurrentOperation {
   ended(index: number, completed: boolean, result: unknown): void {
     if (index !== this.#index) return;
     this.#completed = completed;
+    this.#inTime = completed && !this.#runSignal.aborted;
     this.#result = result;
+  }
+
+  /**
+   * Whether the operation completed before the run was aborted: a run whose last operation did
+   * completed, even if it was aborted since (its record may be deleted already). One aborted first
+   * was refused its checkpoint: a layer that returned a value for that cannot make the run complete.
+   */
+  get completedInTime(): boolean {
+    return this.#inTime;
   }
 
   /** What the operation completed with, when it did. */

@@ -47,7 +47,7 @@ export class Run implements RunContext {
   // What each completed (or skipped) operation's restore will receive.
   readonly #restoreData: unknown[] = [];
   readonly #reports: OperationReports;
-  readonly #current = new CurrentOperation((index) => this.#locate(index));
+  readonly #current: CurrentOperation;
   readonly #plan: RunPlan;
   readonly #number = numberRun();
 
@@ -57,6 +57,7 @@ export class Run implements RunContext {
     this.compensates = request.compensation.compensate;
     this.#plan = new RunPlan(request.workflow, request.foundry.executionId);
     this.#reports = new OperationReports(request.emitter, request.workflow);
+    this.#current = new CurrentOperation((index) => this.#locate(index), request.signal);
   }
 
   #compose(middleware: readonly OperationMiddleware[]): (context: OperationContext<any>) => Promise<unknown> {
@@ -147,7 +148,7 @@ export class Run implements RunContext {
       Object.assign(this.#restoreData, plan.point.restoreData);
       input = plan.point.lastOutput;
     }
-    let completed = false;
+    let completed = false; // the last operation, before any abort: then the run completed (see completedInTime)
     for (let index = 0; index < operations.length; index++) {
       const operation = operations[index] as OperationContext["operation"];
       if (abortable && signal.aborted) throw abortError(signal, this.#locate(index));
@@ -164,11 +165,11 @@ export class Run implements RunContext {
       } catch (error) {
         throw await this.#fail(index, error, this.#closeOperation(index));
       }
-      completed = this.#current.close();
+      this.#current.close();
+      completed = this.#current.completedInTime;
       this.#restoreData[index] = restoreDataOf(result);
       input = outputOf(result);
     }
-    // A layer that returned a value for the abort's rejection cannot make an aborted run complete; a last operation that completed (its record deleted) did.
     if (abortable && signal.aborted && !completed) throw abortError(signal, this.#locate(operations.length - 1));
     return input;
   }

@@ -166,4 +166,23 @@ describe("an abort that lands as the last operation's record is deleted", () => 
     expect(memory.tryLoad("p-1", "Pay")).toBeUndefined();
     expect(charges).toEqual(["ch_1"]);
   });
+
+  it("rejects when the abort came first and a layer outside persistence returned a value for the refused checkpoint: the record still says to run it", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const controller = new AbortController();
+    const charges: string[] = [];
+    const foundry = usePersistence(
+      createFoundry("Pay", { executionId: "p-2" }).use(async (_context, next) => next().catch(() => "fallback")),
+      provider,
+    )
+      .withOperation("reserve", () => "R-1")
+      .withOperation("charge", () => {
+        controller.abort(new Error("shutting down")); // the shutdown lands while the charge runs, which completes
+        charges.push("ch_1");
+        return "charged";
+      });
+
+    await expect(foundry.forge({ signal: controller.signal })).rejects.toMatchObject({ name: "AbortError", code: "ABORTED" });
+    expect(provider.tryLoad("p-2", "Pay")).toMatchObject({ status: "running", nextOperationIndex: 1 });
+  });
 });
