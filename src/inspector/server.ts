@@ -48,7 +48,11 @@ export async function startInspector(store: OpenStore, options: UiOptions): Prom
   const tokenText = randomBytes(24).toString("hex");
   const page = await loadPage(tokenText);
   // Node's default of 16 KiB would refuse the link to a record with keys of a few thousand characters.
-  const server = createServer({ maxHeaderSize: maxHeaderBytes });
+  // Each connection may hold a request line and headers of that size while they arrive: the
+  // timeouts below are checked every second (Node checks every 30 s by default, so a slow sender
+  // kept its buffer three times as long), and no more than 256 connections are kept at once.
+  const server = createServer({ maxHeaderSize: maxHeaderBytes, connectionsCheckingInterval: 1_000 });
+  server.maxConnections = 256;
   const served: Served = { api: { store, maxAttempts: options.maxAttempts, allowActions: options.allowActions }, page, token: Buffer.from(tokenText) };
   server.on("request", (request: IncomingMessage, response: ServerResponse) => void handle(served, request, response));
   server.on("clientError", refuseUnparsed);

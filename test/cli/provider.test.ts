@@ -175,18 +175,18 @@ module.exports = { createProvider: () => new OrdersStore(), closeProvider: () =>
     expect(readFileSync(closed, "utf8")).toBe("closed\n");
   });
 
-  it("keeps --json stdout to the JSON alone: what the module logs with console.log, info or debug goes to stderr", async () => {
+  it("keeps --json stdout to the JSON alone: what the module logs with console.log, info, debug or dir goes to stderr", async () => {
     const { path } = await storeModule({
       text: (directory) => `import { FilePersistenceProvider } from ${fileProvider};
 ${storeClass(directory)}
 console.log("orders store: loading");
-export function createProvider() { console.info("orders store: connected to %s", "db-1"); return new OrdersStore(); }
+export function createProvider() { console.info("orders store: connected to %s", "db-1"); console.dir({ pool: "ready" }); return new OrdersStore(); }
 const list = OrdersStore.prototype.list;
 OrdersStore.prototype.list = function (...args) { console.debug("orders store: listing"); return list.apply(this, args); };
 `,
     });
     const { code, stdout, stderr } = await cliProcess(["list", "--provider", path, "--json"]);
-    expect({ code, stderr }).toEqual({ code: 0, stderr: "orders store: loading\norders store: connected to db-1\norders store: listing\n" });
+    expect({ code, stderr }).toEqual({ code: 0, stderr: "orders store: loading\norders store: connected to db-1\n{ pool: 'ready' }\norders store: listing\n" });
     expect(instancesOf(JSON.parse(stdout))).toEqual(["invoice-7", "order-42", "ship-9", "ship-10"]);
   });
 
