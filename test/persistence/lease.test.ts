@@ -183,14 +183,17 @@ describe("renewals and saves never overlap", () => {
   });
 
   it("starts no renewal while a slow checkpoint is being saved", async () => {
+    // A TTL of its own, long enough that a busy machine cannot stretch the slow save past it (the
+    // claim would be lost): 300 ms with a 150 ms save failed once beside other test runs.
+    const slowTtlMs = 3_000;
     const provider = new RecordingProvider(undefined, {
       // Slower than the renewal interval (a third of the TTL), within the lease.
-      save: (snapshot) => (snapshot.nextOperationIndex === 1 ? sleep(ttlMs / 2) : undefined),
+      save: (snapshot) => (snapshot.nextOperationIndex === 1 ? sleep(slowTtlMs / 2) : undefined),
     });
     const foundry = createFoundry("SlowCheckpoint")
       .withOperation("first", () => undefined)
       .withOperation("second", () => undefined);
-    usePersistence(foundry, provider, { ...uniqueKeys(), lease: { ttlMs } });
+    usePersistence(foundry, provider, { ...uniqueKeys(), lease: { ttlMs: slowTtlMs } });
     await foundry.forge();
     expect(provider.saves.map((snapshot) => [snapshot.nextOperationIndex, snapshot.revision])).toEqual([
       [0, 1],
