@@ -58,7 +58,8 @@ export async function checkpointFixture(name: string): Promise<CheckpointFixture
   const memory = new MemoryPersistenceProvider();
   const snapshots: WorkflowExecutionSnapshot[] = [];
   const recording = {
-    capabilities: memory.capabilities,
+    // What it implements: its compare-and-set is the memory provider's (no list, claim or mailbox methods).
+    capabilities: { compareAndSet: true },
     save: (snapshot: WorkflowExecutionSnapshot) => (snapshots.push(snapshot), memory.save(snapshot)),
     tryLoad: (instance: string, workflow: string) => memory.tryLoad(instance, workflow),
     delete: (instance: string, workflow: string) => memory.delete(instance, workflow),
