@@ -25,8 +25,8 @@ import { scaled } from "../support/thorough.js";
 // records are kept: deleting one deletes its events too, so a duplicate arriving after that would
 // be stored again, for an instance that no longer exists.
 
-// 60 instances per store in a local npm test, 1,000 in .ci/run.
-const instances = scaled("WORKFLOWFORGE_CONTINUATION_INSTANCES", 60, 1_000);
+// 100 instances per store in a local npm test, 1,000 in .ci/run.
+const instances = scaled("WORKFLOWFORGE_CONTINUATION_INSTANCES", 100, 1_000);
 const senders = 5;
 const child = waitChild();
 const root = mkdtempSync(join(tmpdir(), "workflowforge-one-continuation-"));

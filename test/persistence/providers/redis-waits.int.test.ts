@@ -17,8 +17,8 @@ import { scaled } from "../../support/thorough.js";
 // sent through another, and a coordinator resumes them.
 
 const server = await startRedis();
-// Instances raced for by five senders: 60 in a local npm test, 300 in .ci/run.
-const raced = scaled("WORKFLOWFORGE_RACED_INSTANCES", 60, 300);
+// Instances raced for by five senders: 100 in a local npm test, 300 in .ci/run.
+const raced = scaled("WORKFLOWFORGE_RACED_INSTANCES", 100, 300);
 
 describeWithServer("Durable waits on a real redis-server", server, (started) => {
   const clients: { close(): Promise<unknown> }[] = [];

@@ -18,7 +18,7 @@ import { scaled } from "../../support/thorough.js";
 // finished; it must leave it alone. No kill means no at-least-once excuse: each instance runs
 // exactly once, with the properties it was enqueued with, and its record survives.
 const WORKERS = 4;
-const INSTANCES = scaled("WORKFLOWFORGE_FAST_WORKER_INSTANCES", 60, 400);
+const INSTANCES = scaled("WORKFLOWFORGE_FAST_WORKER_INSTANCES", 100, 400);
 // Nobody dies, so no lease ever has to run out; a long one keeps a slow machine from expiring it.
 const LEASE_MS = 30_000;
 
