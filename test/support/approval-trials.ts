@@ -66,10 +66,12 @@ export interface PushedApprovalStores {
 
 /**
  * A started coordinator (polling every 10 minutes) resumes a suspended approval once `sender`
- * signals it: the signal is sent after the coordinator's first pass ended and its subscription is
- * seen, so only the push can wake it within the test's time.
+ * signals it: the signal is sent after the coordinator's first pass ended, so only the push can
+ * wake it within the test's time. `"subscribed"`: the signal goes once the subscription is seen.
+ * `"before-subscribed"`: the coordinator's subscribe() is held until the signal was sent, which no
+ * one hears; the subscription taking effect is what must wake it.
  */
-export async function pushedApproval(stores: PushedApprovalStores): Promise<void> {
+export async function pushedApproval(stores: PushedApprovalStores, when: "subscribed" | "before-subscribed" = "subscribed"): Promise<void> {
   const ran: string[] = [];
   let finished!: (output: string) => void;
   const done = new Promise<string>((resolve) => (finished = resolve));
@@ -80,9 +82,12 @@ export async function pushedApproval(stores: PushedApprovalStores): Promise<void
     .build();
   let firstPass!: () => void;
   const firstPassEnded = new Promise<void>((resolve) => (firstPass = resolve));
+  let signalled!: () => void;
+  const signalSent = new Promise<void>((resolve) => (signalled = resolve));
   const watched = new Proxy(stores.coordinator, {
     get(target, property) {
       if (property === "claim") return (request: ClaimRequest) => target.claim?.(request).finally(() => firstPass());
+      if (property === "subscribe" && when === "before-subscribed") return (listener: () => void) => signalSent.then(() => target.subscribe?.(listener));
       const value: unknown = Reflect.get(target, property, target);
       return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
@@ -91,13 +96,15 @@ export async function pushedApproval(stores: PushedApprovalStores): Promise<void
   try {
     coordinator.start({ pollIntervalMs: 600_000 });
     await firstPassEnded;
-    await expect.poll(() => stores.listeners()).toBe(1);
+    if (when === "subscribed") await expect.poll(() => stores.listeners()).toBe(1);
 
     const foundry = usePersistence(createFoundry("Expense"), stores.runner, { instanceId: "expense-7" });
     expect(isSuspended(await createSmith().forge(expense, foundry).catch((error: unknown) => error))).toBe(true);
     expect(await stores.runner.tryLoad("expense-7", "Expense")).toMatchObject({ status: "waiting", waitingFor: "approved" });
 
     expect(await signalInstance(stores.sender, { instanceId: "expense-7", workflowKey: "Expense" }, "approved", { by: "ann" }, { eventId: "mail-1" })).toMatchObject({ stored: true });
+    if (when === "before-subscribed") expect(await stores.listeners()).toBe(0);
+    signalled();
     expect(await done).toBe("paid, approved by ann");
     expect(ran).toEqual(["reserve", "pay-out"]);
   } finally {

@@ -70,6 +70,24 @@ describe("WakeLoop", () => {
     }
   });
 
+  it("runs one more pass once the subscription takes effect: what was pushed before it reached no listener", async () => {
+    let passes = 0;
+    const subscribed = deferred();
+    const loop = new WakeLoop({
+      pollIntervalMs: 3_600_000,
+      onError: (error) => expect.unreachable(String(error)),
+      subscribe: () => subscribed.promise.then(() => () => Promise.resolve()),
+      pass: () => Promise.resolve(void passes++),
+    });
+    loop.start();
+    await turn();
+    expect(passes).toBe(1);
+    subscribed.resolve();
+    await turn();
+    expect(passes).toBe(2);
+    await loop.stop();
+  });
+
   it("goes on when the error handler itself throws: no unhandled rejection, and stop() resolves", async () => {
     const subscribed = deferred();
     const loop = new WakeLoop({

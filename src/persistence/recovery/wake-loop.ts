@@ -14,7 +14,8 @@ export interface WakeLoopSettings {
  * Runs passes over due work: at once on start, whenever it is woken (a delivery pushed by the
  * store, a signal sent from this process), and every `pollIntervalMs` in between. A wake during a
  * pass runs one more pass right after it, so a delivery is never missed by a pass that had
- * already looked; any number of wakes during a pass cost one pass.
+ * already looked; any number of wakes during a pass cost one pass. The subscription taking effect
+ * is a wake too: what was pushed before it reached no listener.
  */
 export class WakeLoop {
   readonly #settings: WakeLoopSettings;
@@ -31,10 +32,16 @@ export class WakeLoop {
   start(): void {
     const { subscribe } = this.#settings;
     if (subscribe !== undefined) {
-      this.#unsubscribe = subscribe(() => this.wake()).catch((error: unknown) => {
-        this.#report(error);
-        return undefined;
-      });
+      // The first pass starts now, not once subscribed (a hung store would hold it up), so a
+      // delivery pushed after it looked but before the subscription took effect reached nobody:
+      // once subscribed, one more pass looks.
+      this.#unsubscribe = subscribe(() => this.wake()).then(
+        (unsubscribe) => (this.wake(), unsubscribe),
+        (error: unknown) => {
+          this.#report(error);
+          return undefined;
+        },
+      );
     }
     this.wake();
   }

@@ -7,7 +7,7 @@ import { action, createFoundry, createSmith, createWorkflow, isSuspended, waitFo
 import { createRecoveryCoordinator, usePersistence, type RecoveryOutcome } from "../../../src/persistence/index.js";
 import { RedisPersistenceProvider } from "../../../src/persistence/providers/redis.js";
 import { bundleForChild } from "../../support/bundle.js";
-import { approvals, approvalTrials, pushedApproval } from "../../support/approval-trials.js";
+import { approvals, approvalTrials, pushedApproval, type PushedApprovalStores } from "../../support/approval-trials.js";
 import { describeWithServer } from "../../support/describe-with-server.js";
 import { runChild } from "../../support/processes.js";
 import { startRedis } from "../../support/redis-server.js";
@@ -32,18 +32,26 @@ describeWithServer("Durable waits on a real redis-server", server, (started) => 
     return client;
   };
 
-  it("a started coordinator resumes a suspended approval when another client signals it: woken by push, not by its poll", async () => {
+  // The worker's coordinator on a node-redis client; the run and the sender on ioredis clients.
+  const pushStores = async (): Promise<PushedApprovalStores> => {
     const keyPrefix = `waits-${randomUUID()}:`;
-    // The worker's coordinator on a node-redis client; the run and the sender on ioredis clients.
     const nodeRedis = await createClient({ url: started.url }).connect();
     clients.push({ close: () => nodeRedis.close() });
     const admin = ioredis();
-    await pushedApproval({
+    return {
       coordinator: new RedisPersistenceProvider({ client: nodeRedis, keyPrefix }),
       runner: new RedisPersistenceProvider({ client: ioredis(), keyPrefix }),
       sender: new RedisPersistenceProvider({ client: ioredis(), keyPrefix }),
       listeners: () => admin.pubsub("NUMSUB", `${keyPrefix}due`).then((reply) => Number(reply[1])),
-    });
+    };
+  };
+
+  it("a started coordinator resumes a suspended approval when another client signals it: woken by push, not by its poll", async () => {
+    await pushedApproval(await pushStores());
+  });
+
+  it("a signal sent after a started coordinator's first pass but before its subscription took effect is not left to the poll", async () => {
+    await pushedApproval(await pushStores(), "before-subscribed");
   });
 
   it(`${approvals} approvals, each sent before, during or after its run reaches the wait: every event is consumed once and every run completes`, async () => {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, it } from "vitest";
 import { PostgresPersistenceProvider } from "../../../src/persistence/providers/postgres.js";
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
-import { approvals, approvalTrials, pushedApproval } from "../../support/approval-trials.js";
+import { approvals, approvalTrials, pushedApproval, type PushedApprovalStores } from "../../support/approval-trials.js";
 import { describeWithServer } from "../../support/describe-with-server.js";
 import { startPostgres } from "../../support/postgres-server.js";
 import { usePostgresPools } from "../../support/postgres-pool.js";
@@ -38,14 +38,22 @@ describeWithServer("Durable waits on a real PostgreSQL server", server, (started
     await approvalTrials(new PostgresPersistenceProvider({ client: newPool(), tableName }), new PostgresPersistenceProvider({ client: newPool(), tableName }));
   }, 120_000);
 
-  it("a started coordinator resumes a suspended approval when another pool signals it: woken by LISTEN/NOTIFY, not by its poll", async () => {
+  const pushStores = (): PushedApprovalStores => {
     const tableName = freshTable();
     const admin = newPool(1);
-    await pushedApproval({
+    return {
       coordinator: new PostgresPersistenceProvider({ client: newPool(), tableName }),
       runner: new PostgresPersistenceProvider({ client: newPool(), tableName }),
       sender: new PostgresPersistenceProvider({ client: newPool(), tableName }),
       listeners: async () => ((await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'LISTEN %'")).rows[0] as { n: number }).n,
-    });
+    };
+  };
+
+  it("a started coordinator resumes a suspended approval when another pool signals it: woken by LISTEN/NOTIFY, not by its poll", async () => {
+    await pushedApproval(pushStores());
+  });
+
+  it("a signal sent after a started coordinator's first pass but before its LISTEN took effect is not left to the poll", async () => {
+    await pushedApproval(pushStores(), "before-subscribed");
   });
 });
