@@ -77,6 +77,16 @@ export async function subscribeTo(client: unknown, channel: string, listener: ()
       reconnecting.connected = true;
       await duplicate.subscribe(channel, notify);
     }
+    duplicate.on("ready", reconnected);
+  };
+  // Connected again after a lost connection: what was published while it was down reached no one,
+  // so the listener is told to look once the client has subscribed again. node-redis is ready only
+  // then; ioredis is ready just before it sends its SUBSCRIBE, so one more is sent, answered after
+  // it (a channel subscribed twice is subscribed once).
+  const reconnected = (): void => {
+    if (stopped) return;
+    if (ioredis) duplicate.subscribe(channel).then(notify, () => undefined);
+    else notify();
   };
   try {
     await withDeadline(subscribed, timeoutMs)([]);

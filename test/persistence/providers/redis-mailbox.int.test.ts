@@ -388,6 +388,25 @@ describeWithServer("RedisPersistenceProvider mailbox on a real redis-server", se
       }
     });
 
+    // Nothing is delivered while the subscriber is away or after: the listener's call is the
+    // resubscription's own, and a client whose subscriber came back silently never makes it.
+    it.each(["ioredis", "node-redis"] as const)("a subscriber through %s whose connection is dropped tells its listener to look once it is subscribed again", async (driver) => {
+      const io = driver === "ioredis" ? new Redis(started.url) : undefined;
+      const node = io === undefined ? await createClient({ url: started.url }).connect() : undefined;
+      const client = io ?? node!;
+      try {
+        const keyPrefix = prefix();
+        let heard = 0;
+        const stop = await new RedisPersistenceProvider({ client, keyPrefix }).subscribe(() => void heard++);
+        await admin.call("CLIENT", "KILL", "TYPE", "pubsub");
+        await expect.poll(() => heard, { timeout: 15_000, interval: 50 }).toBe(1);
+        expect(await admin.pubsub("NUMSUB", `${keyPrefix}due`)).toEqual([`${keyPrefix}due`, 1]);
+        await stop();
+      } finally {
+        await (io?.quit() ?? node?.close());
+      }
+    });
+
     it("stop() settles within commandTimeoutMs while the server does not answer, and drops the connection", async () => {
       const pid = Number(/process_id:(\d+)/.exec(await admin.info("server"))?.[1]);
       expect(pid).toBeGreaterThan(0);
