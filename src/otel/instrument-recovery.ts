@@ -1,5 +1,5 @@
 import { createFoundry } from "../foundry.js";
-import type { RecoveryCoordinatorOptions } from "../persistence/recovery/coordinator-options.js";
+import { resolveCoordinatorOptions, type RecoveryCoordinatorOptions } from "../persistence/recovery/coordinator-options.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
 import { createSmith } from "../smith.js";
 import { attr } from "./attributes.js";
@@ -13,6 +13,9 @@ import type { Telemetry } from "./telemetry.js";
  * smith is instrumented (yours, when given: it is changed in place), and dead letters are counted.
  */
 export function instrumentRecovery(options: RecoveryCoordinatorOptions, telemetry: Telemetry): RecoveryCoordinatorOptions {
+  // Checked as the coordinator checks them, before they are wrapped: a wrapper would hide a bad
+  // createFoundry, smith or onOutcome until the first instance failed with it.
+  resolveCoordinatorOptions(options);
   const create = options.createFoundry ?? ((snapshot) => createFoundry(snapshot.workflowName, { executionId: snapshot.foundryExecutionId }));
   const smith = options.smith ?? createSmith();
   instrumentSmith(smith, telemetry);

@@ -9,7 +9,7 @@ import { recordError } from "./spans.js";
 export type TracedOutcome = { readonly ok: true } | { readonly ok: false; readonly error: unknown };
 
 /** Counts the run's `outcome`, and records it on its span (which the caller ends). */
-export function reportOutcome(span: Span, trace: { readonly run: RunContext; readonly instruments: Instruments; readonly recording: boolean }, outcome: TracedOutcome): void {
+export function reportOutcome(span: Span, trace: { readonly run: RunContext; readonly instruments: Instruments; readonly recording: boolean; readonly heldInstance: boolean }, outcome: TracedOutcome): void {
   const { instruments, recording } = trace;
   const name = trace.run.workflow.name;
   if (outcome.ok) {
@@ -20,11 +20,14 @@ export function reportOutcome(span: Span, trace: { readonly run: RunContext; rea
     if (recording) span.addEvent(events.suspended, suspendedAttributes(outcome.error));
   } else {
     const type = runErrorTypeOf(outcome.error);
+    // A conflict is a lost claim only for a run that had one, or had started: a start refused
+    // because another run holds the instance (a webhook delivered twice) took nothing over.
+    const lost = type === "SNAPSHOT_CONFLICT" && trace.heldInstance;
     if (instruments.live) {
       instruments.runsFailed.add(1, { [attr.workflowName]: name, [attr.errorType]: type });
-      if (type === "SNAPSHOT_CONFLICT") instruments.claimsLost.add(1, { [attr.workflowName]: name });
+      if (lost) instruments.claimsLost.add(1, { [attr.workflowName]: name });
     }
-    if (type === "SNAPSHOT_CONFLICT" && recording) span.addEvent(events.claimLost);
+    if (lost && recording) span.addEvent(events.claimLost);
     recordError(span, outcome.error, type);
   }
 }

@@ -80,6 +80,11 @@ export class RunTrace {
     return this.#context as Context;
   }
 
+  /** Whether the run claimed its instance or passed an operation on: what a conflict then took over. */
+  get heldInstance(): boolean {
+    return this.#claim !== undefined || this.#attempted > 0;
+  }
+
   /** Starts the run's span now, if it has not started yet. */
   open(): void {
     if (this.#span === undefined) this.#open();
@@ -96,11 +101,16 @@ export class RunTrace {
     return opened.span;
   }
 
-  /** Persistence restored a stored snapshot (and is about to claim the instance): the run resumes it. */
-  restored(): void {
+  /**
+   * Persistence restored a stored snapshot (and is about to claim the instance): the run resumes
+   * it, unless it is the coordinator's first attempt at an instance no operation ran for yet (an
+   * enqueued one), which no earlier run may have started.
+   */
+  restored(stored: { readonly nextOperationIndex: number; readonly status: string }): void {
     // The span starts now, so that the claim already carries the run's trace context.
     this.open();
-    this.#markResumed();
+    const enqueued = this.#notes?.attempt === 1 && stored.nextOperationIndex === 0 && stored.status === "running";
+    if (!enqueued) this.#markResumed();
   }
 
   /**

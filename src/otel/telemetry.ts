@@ -56,10 +56,10 @@ export function resolveTelemetry(options: unknown, where: string): Telemetry {
   const bag = requireOptionsObject(options, where) as TelemetryOptions;
   rejectUnknownKeys(bag, ["tracerProvider", "meterProvider"], where);
   if (bag.tracerProvider === undefined && bag.meterProvider === undefined) return (globalTelemetry ??= new Telemetry({}));
-  if (bag.tracerProvider !== undefined && typeof (bag.tracerProvider as Partial<TracerProvider>).getTracer !== "function") {
+  if (bag.tracerProvider !== undefined && typeof (bag.tracerProvider as Partial<TracerProvider> | null)?.getTracer !== "function") {
     throw new TypeError(`${where}: options.tracerProvider must have getTracer(), got ${describe(bag.tracerProvider)}`);
   }
-  if (bag.meterProvider !== undefined && typeof (bag.meterProvider as Partial<MeterProvider>).getMeter !== "function") {
+  if (bag.meterProvider !== undefined && typeof (bag.meterProvider as Partial<MeterProvider> | null)?.getMeter !== "function") {
     throw new TypeError(`${where}: options.meterProvider must have getMeter(), got ${describe(bag.meterProvider)}`);
   }
   return new Telemetry(bag);

@@ -83,6 +83,8 @@ describe("instrument(foundry)", () => {
     expect(() => instrument(foundry)).toThrow(/already instrumented/);
     expect(() => instrument({} as never)).toThrow(TypeError);
     expect(() => instrument(createFoundry("Bad"), { tracerProvider: {} } as never)).toThrow(/tracerProvider/);
+    expect(() => instrument(createFoundry("Bad"), { tracerProvider: null } as never)).toThrow(new TypeError("instrument(target, options): options.tracerProvider must have getTracer(), got null"));
+    expect(() => instrument(createFoundry("Bad"), { meterProvider: null } as never)).toThrow(/options\.meterProvider must have getMeter\(\), got null/);
   });
 });
 

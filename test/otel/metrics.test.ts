@@ -61,6 +61,26 @@ describe("metrics", () => {
     expect(await otel.counter("workflowforge.claim.lost")).toBe(1);
   });
 
+  it("counts no lost claim for a duplicate start refused while another run holds the instance", async () => {
+    const otel = createHarness();
+    const provider = new MemoryPersistenceProvider();
+    const options = { instanceId: "claimed-2", workflowKey: "Count-v1", lease: { ttlMs: 60_000 } };
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const first = usePersistence(instrument(createFoundry("Count"), otel.options), provider, { ...options, owner: "worker-a" }).withOperation("wait", () => held);
+    const claimed = new Promise((resolve) => first.on("snapshotSaved", resolve));
+    const running = first.forge();
+    await claimed;
+    // The same start delivered twice (a webhook retried): refused before it claimed anything.
+    const duplicate = usePersistence(instrument(createFoundry("Count"), otel.options), provider, { ...options, owner: "worker-b" }).withOperation("wait", () => undefined);
+    await expect(duplicate.forge()).rejects.toMatchObject({ code: "SNAPSHOT_CONFLICT" });
+    release();
+    await running;
+    expect(await otel.counter("workflowforge.run.failed", { "error.type": "SNAPSHOT_CONFLICT" })).toBe(1);
+    expect(await otel.counter("workflowforge.claim.lost")).toBe(0);
+    expect(otel.spans().flatMap((span) => span.events.map((event) => event.name))).not.toContain("workflowforge.claim.lost");
+  });
+
   it("counts workflowforge.run.resumed for a run that continues a stored instance at its first operation", async () => {
     const otel = createHarness();
     const provider = new MemoryPersistenceProvider();

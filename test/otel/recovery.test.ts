@@ -45,6 +45,38 @@ describe("instrument(recovery coordinator options)", () => {
     expect(await otel.counter("workflowforge.run.failed", { "error.type": "PERSISTENCE" })).toBe(2);
   });
 
+  it("reports the first run of an enqueued instance as no resume: no run.resumed, no rerun; the attempt after it is one", async () => {
+    const otel = createHarness();
+    const provider = new MemoryPersistenceProvider();
+    // The first attempt's checkpoint after render never lands (the store blinked): the second runs render again.
+    const save = provider.save.bind(provider);
+    let failures = 1;
+    provider.save = (snapshot: WorkflowExecutionSnapshot) => {
+      if (snapshot.nextOperationIndex === 1 && failures-- > 0) throw new Error("store unavailable");
+      save(snapshot);
+    };
+    const workflow = createWorkflow("Invoice")
+      .withOperation("render", () => "pdf")
+      .withOperation("mail", () => "sent")
+      .build();
+    const coordinator = createRecoveryCoordinator(instrument({ provider, resolveWorkflow: () => workflow, retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 1 } }, otel.options));
+    await coordinator.enqueue(workflow, { instanceId: "invoice-9" });
+    expect(await coordinator.resume("invoice-9", workflow.id)).toMatchObject({ status: "resumed" });
+    const [first, second] = otel.named("run Invoice");
+    expect(first?.attributes).toMatchObject({ "workflowforge.run.attempt": 1 });
+    expect(first?.attributes["workflowforge.run.resumed"]).toBeUndefined();
+    expect(second?.attributes).toMatchObject({ "workflowforge.run.attempt": 2, "workflowforge.run.resumed": true });
+    expect(otel.named("operation render").map((span) => span.attributes["workflowforge.operation.rerun"])).toEqual([undefined, true]);
+    expect(await otel.counter("workflowforge.run.resumed")).toBe(1);
+  });
+
+  it("refuses bad coordinator options at instrument(), as createRecoveryCoordinator does, before wrapping them", () => {
+    const options = { provider: new MemoryPersistenceProvider(), resolveWorkflow: () => undefined };
+    expect(() => instrument({ ...options, createFoundry: 5 as never })).toThrow(new TypeError("createRecoveryCoordinator(options): options.createFoundry must be a function, got 5"));
+    expect(() => instrument({ ...options, onOutcome: "x" as never })).toThrow(/options\.onOutcome must be a function/);
+    expect(() => instrument({ ...options, smith: {} as never })).toThrow(/options\.smith must be a smith made by createSmith\(\)/);
+  });
+
   it("reports no span and no duration for an operation a closing coordinator never started", async () => {
     const otel = createHarness();
     let started!: () => void;
