@@ -17,6 +17,7 @@ import { resumeInstance } from "./resume-instance.js";
 import { cancelInstance, type CancelOptions, type CancelOutcome } from "./cancel.js";
 import { signalInstance, type SignalOptions, type SignalResult } from "./signal.js";
 import { WakeLoop } from "./wake-loop.js";
+import { Lanes } from "./lanes.js";
 import { requireFilter } from "../list-options.js";
 import { requireRunOptions } from "./run-arguments.js";
 import type { CloseOptions, RecoveryCoordinator, RecoveryRunOptions, StartOptions } from "./coordinator-api.js";
@@ -45,6 +46,8 @@ class Coordinator implements RecoveryCoordinator {
   readonly #passes = new Set<Promise<unknown>>();
   // Claims the passes made that wait for a lane: resume() of one of them must not run it beside the lane.
   readonly #queues = new Set<QueuedClaims>();
+  // The started loop's pass under way, when it claims: woken, its idle lanes claim again (see Lanes).
+  #loopLanes: (() => void) | undefined;
   readonly #closing = new AbortController();
   #loop: WakeLoop | undefined;
   readonly #deadline = new AbortController();
@@ -69,14 +72,17 @@ class Coordinator implements RecoveryCoordinator {
     const where = "coordinator.resumeAll(filter, options)";
     requireFilter(filter, `${where}: filter`);
     requireRunOptions(options, `${where}: options`);
-    const pass = this.#pass(filter, options);
+    return this.#tracked(this.#pass(filter, options, false));
+  }
+
+  #tracked(pass: Promise<RecoveryReport>): Promise<RecoveryReport> {
     this.#passes.add(pass);
     const forget = (): void => void this.#passes.delete(pass);
     pass.then(forget, forget);
     return pass;
   }
 
-  async #pass(filter: SnapshotFilter, options: RecoveryRunOptions): Promise<RecoveryReport> {
+  async #pass(filter: SnapshotFilter, options: RecoveryRunOptions, fromLoop: boolean): Promise<RecoveryReport> {
     const signal = options.signal ?? neverAborted;
     const outcomes: RecoveryOutcome[] = [];
     if (this.#closing.signal.aborted) return reportOf(outcomes);
@@ -91,7 +97,7 @@ class Coordinator implements RecoveryCoordinator {
     };
     // Claims are by lease, not by age: a filter on updatedBefore lists.
     if (claimsOnRealTime(this.#options) && filter.updatedBefore === undefined) {
-      await this.#claimAndRun(filter, signal, { onUnreadable }, outcomes);
+      await this.#claimAndRun(filter, signal, { onUnreadable }, outcomes, fromLoop);
       return reportOf(outcomes);
     }
     const { provider, leaseTtlMs } = this.#options;
@@ -119,9 +125,10 @@ class Coordinator implements RecoveryCoordinator {
    * With a provider that claims in pages: `concurrency` lanes run what one `claim()` call returned,
    * and claim the next page (one call at a time) once the last one is taken, until a page comes back
    * empty. Records claimed but not started when the coordinator closes are given back, and so are
-   * those that waited for a lane half their lease.
+   * those that waited for a lane half their lease. The started loop's pass, woken while it runs,
+   * claims again with the lanes that returned.
    */
-  async #claimAndRun(filter: SnapshotFilter, signal: AbortSignal, listOptions: ListOptions, outcomes: RecoveryOutcome[]): Promise<void> {
+  async #claimAndRun(filter: SnapshotFilter, signal: AbortSignal, listOptions: ListOptions, outcomes: RecoveryOutcome[], fromLoop: boolean): Promise<void> {
     const queue = new QueuedClaims(this.#options.provider, this.#options.leaseTtlMs);
     this.#queues.add(queue);
     let exhausted = false;
@@ -148,9 +155,17 @@ class Coordinator implements RecoveryCoordinator {
         else await refill();
       }
     };
+    const lanes = new Lanes(this.#options.concurrency, lane);
+    const wider = (): void => {
+      if (failure !== undefined || this.#closing.signal.aborted) return;
+      exhausted = false;
+      lanes.widen();
+    };
+    if (fromLoop) this.#loopLanes = wider;
     try {
-      await Promise.all(Array.from({ length: this.#options.concurrency }, lane));
+      await lanes.settled();
     } finally {
+      if (this.#loopLanes === wider) this.#loopLanes = undefined;
       this.#queues.delete(queue);
       await queue.close();
     }
@@ -188,7 +203,8 @@ class Coordinator implements RecoveryCoordinator {
     if (this.#loop !== undefined || this.#closing.signal.aborted) throw new TypeError(`${where}: the coordinator was ${this.#loop === undefined ? "closed" : "started"} already`);
     const { provider } = this.#options;
     const subscribe = provider.capabilities?.push === true && provider.subscribe !== undefined ? provider.subscribe.bind(provider) : undefined;
-    this.#loop = new WakeLoop({ pass: () => this.resumeAll(options.filter), pollIntervalMs, subscribe, onError: options.onError ?? (() => undefined) });
+    const pass = () => this.#tracked(this.#pass(options.filter ?? {}, {}, true));
+    this.#loop = new WakeLoop({ pass, duringPass: () => this.#loopLanes?.(), pollIntervalMs, subscribe, onError: options.onError ?? (() => undefined) });
     this.#loop.start();
   }
 

@@ -2,6 +2,8 @@
 export interface WakeLoopSettings {
   /** One pass over what is due (`resumeAll`). Passes never overlap. */
   readonly pass: () => Promise<unknown>;
+  /** Woken while a pass runs: the pass may look again itself (its idle lanes claim). */
+  readonly duringPass?: () => void;
   /** Time between passes when nothing wakes the loop sooner. */
   readonly pollIntervalMs: number;
   /** The store's push (`provider.subscribe`), when it has one: each call wakes the loop. */
@@ -12,9 +14,10 @@ export interface WakeLoopSettings {
 
 /**
  * Runs passes over due work: at once on start, whenever it is woken (a delivery pushed by the
- * store, a signal sent from this process), and every `pollIntervalMs` in between. A wake during a
- * pass runs one more pass right after it, so a delivery is never missed by a pass that had
- * already looked; any number of wakes during a pass cost one pass. The subscription taking effect
+ * store, a signal sent from this process), and every `pollIntervalMs` in between, a pass that
+ * lasts longer included. A wake during a pass is passed on to it (`duringPass`) and runs one more
+ * pass right after it, so a delivery is never missed by a pass that had already looked; any
+ * number of wakes during a pass cost one pass. The subscription taking effect
  * is a wake too: what was pushed before it reached no listener.
  */
 export class WakeLoop {
@@ -49,18 +52,25 @@ export class WakeLoop {
   /** Runs a pass now, or right after the one in progress. */
   wake(): void {
     if (this.#stopped) return;
+    // Polling goes on while a pass runs: one slow instance must not hold up what falls due meanwhile.
+    this.#pollLater();
     if (this.#running !== undefined) {
       this.#again = true;
+      this.#settings.duringPass?.();
       return;
     }
-    clearTimeout(this.#timer);
     this.#running = this.#passes().finally(() => {
       this.#running = undefined;
       if (this.#stopped) return;
       // A wake() after the last pass had looked, before this ran, asked for another pass.
       if (this.#again) this.wake();
-      else this.#timer = setTimeout(() => this.wake(), this.#settings.pollIntervalMs);
+      else this.#pollLater();
     });
+  }
+
+  #pollLater(): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.wake(), this.#settings.pollIntervalMs);
   }
 
   /** No pass starts after this; resolves once the one in progress ended and the subscription closed. */
