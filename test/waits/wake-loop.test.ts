@@ -88,6 +88,26 @@ describe("WakeLoop", () => {
     await loop.stop();
   });
 
+  it("tries a failed subscription again after the next pass, and wakes once it holds: a worker started while its store was down gets its push back", async () => {
+    let [passes, subscribes] = [0, 0];
+    const [reported, firstPass] = [deferred(), deferred()];
+    const errors: unknown[] = [];
+    const loop = new WakeLoop({
+      pollIntervalMs: 3_600_000,
+      onError: (error) => (errors.push(error), reported.resolve()),
+      subscribe: () => (++subscribes === 1 ? Promise.reject(new Error("connection refused")) : Promise.resolve(() => Promise.resolve())),
+      pass: () => (++passes === 1 ? firstPass.promise : Promise.resolve()),
+    });
+    loop.start();
+    await reported.promise;
+    expect([subscribes, errors]).toEqual([1, [new Error("connection refused")]]);
+    firstPass.resolve();
+    await turn();
+    // The pass ended, the subscription was made again, and holding, it ran one more pass.
+    expect([subscribes, passes]).toEqual([2, 2]);
+    await loop.stop();
+  });
+
   it("goes on when the error handler itself throws: no unhandled rejection, and stop() resolves", async () => {
     const subscribed = deferred();
     const loop = new WakeLoop({

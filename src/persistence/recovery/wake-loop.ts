@@ -27,26 +27,35 @@ export class WakeLoop {
   #again = false;
   #stopped = false;
   #unsubscribe: Promise<(() => Promise<void>) | undefined> = Promise.resolve(undefined);
+  // The last subscribe() failed (the store was down as the worker started): the next pass tries again.
+  #unsubscribed = false;
 
   constructor(settings: WakeLoopSettings) {
     this.#settings = settings;
   }
 
   start(): void {
+    this.#subscribe();
+    this.wake();
+  }
+
+  // The first pass starts now, not once subscribed (a hung store would hold it up), so a delivery
+  // pushed after it looked but before the subscription took effect reached nobody: once
+  // subscribed, one more pass looks. A subscription that failed is tried again after each pass
+  // until it holds, so a worker started while its store was down gets its push back.
+  #subscribe(): void {
     const { subscribe } = this.#settings;
-    if (subscribe !== undefined) {
-      // The first pass starts now, not once subscribed (a hung store would hold it up), so a
-      // delivery pushed after it looked but before the subscription took effect reached nobody:
-      // once subscribed, one more pass looks.
-      this.#unsubscribe = subscribe(() => this.wake()).then(
+    if (subscribe === undefined) return;
+    this.#unsubscribe = Promise.resolve()
+      .then(() => subscribe(() => this.wake()))
+      .then(
         (unsubscribe) => (this.wake(), unsubscribe),
         (error: unknown) => {
           this.#report(error);
+          this.#unsubscribed = !this.#stopped;
           return undefined;
         },
       );
-    }
-    this.wake();
   }
 
   /** Runs a pass now, or right after the one in progress. */
@@ -62,6 +71,10 @@ export class WakeLoop {
     this.#running = this.#passes().finally(() => {
       this.#running = undefined;
       if (this.#stopped) return;
+      if (this.#unsubscribed) {
+        this.#unsubscribed = false;
+        this.#subscribe();
+      }
       // A wake() after the last pass had looked, before this ran, asked for another pass.
       if (this.#again) this.wake();
       else this.#pollLater();
