@@ -1,16 +1,22 @@
 import { WorkflowCancelledError, isWorkflowForgeError, type ErrorLocation } from "../errors.js";
 import type { SnapshotKeys } from "./errors.js";
 import { loadSnapshot } from "./provider-call.js";
+import { leaseRanOut } from "./run-claim.js";
 import type { WorkflowPersistenceProvider } from "./provider.js";
+
+/** How long after the deadline a run that ignores it may take: its lease runs out, then its conflict is explained. */
+export const lostClaimSettleMs = (leaseMs: number): number => leaseMs + Math.ceil(leaseMs / 4);
 
 /**
  * What a run that lost its claim reports: `WorkflowCancelledError` when the write that took the
  * instance from it was a cancellation (`coordinator.cancel`), else the conflict itself. Costs one
- * load, on that path only. A leased run gives the load at most one lease (`boundMs`): the claim may
- * have been lost to a store that stopped answering, and the run must still settle.
+ * load, on that path only. A leased run gives the load at most one lease (`leaseMs`), and a quarter
+ * of one when the lease ran out unanswered: the store may have stopped, and the run, having waited
+ * out one lease already, must settle within about one.
  */
-export async function explainConflict(provider: WorkflowPersistenceProvider, keys: SnapshotKeys, conflict: unknown, location: ErrorLocation, boundMs?: number): Promise<unknown> {
+export async function explainConflict(provider: WorkflowPersistenceProvider, keys: SnapshotKeys, conflict: unknown, location: ErrorLocation, leaseMs?: number): Promise<unknown> {
   if (!(isWorkflowForgeError(conflict) && conflict.code === "SNAPSHOT_CONFLICT")) return conflict;
+  const boundMs = leaseMs === undefined ? undefined : leaseRanOut(conflict) ? Math.ceil(leaseMs / 4) : leaseMs;
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const gaveUp = new Promise<undefined>((resolve) => {

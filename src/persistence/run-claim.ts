@@ -32,6 +32,13 @@ export interface ClaimWrites {
  * The lease is watched from before the first load, so a store that hangs at any step loses the
  * claim after one TTL instead of holding the run forever.
  */
+// Conflicts no store reply made: the lease ran out while its renewal went unanswered.
+const ranOutClaims = new WeakSet<object>();
+const ranOut = (error: SnapshotConflictError): SnapshotConflictError => (ranOutClaims.add(error), error);
+
+/** Whether `error` is a claim lost to its lease running out unanswered (the store may have stopped). */
+export const leaseRanOut = (error: unknown): boolean => typeof error === "object" && error !== null && ranOutClaims.has(error);
+
 export class RunClaim {
   readonly #writes: ClaimWrites;
   readonly #lease: LeaseKeeper;
@@ -44,7 +51,7 @@ export class RunClaim {
     this.#lease = new LeaseKeeper({
       ttlMs,
       renew: (held) => this.#renew(held),
-      expired: () => new SnapshotConflictError({ keys, location: writes.location(), detail: `the lease ran out after ${ttlMs} ms without a save reaching the store` }),
+      expired: () => ranOut(new SnapshotConflictError({ keys, location: writes.location(), detail: `the lease ran out after ${ttlMs} ms without a save reaching the store` })),
       warn: (error) => logSafely(writes.logger, "warn", `could not renew the lease on ${describeKeys(keys)}`, error),
     });
     if (writes.deadline?.aborted === true) this.#stopAtDeadline();

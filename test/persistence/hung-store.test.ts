@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createFoundry, createSmith } from "../../src/index.js";
 import { isHeldHere } from "../../src/persistence/held-here.js";
 import { MemoryPersistenceProvider, PersistenceError, SnapshotConflictError, createRecoveryCoordinator, usePersistence, type WorkflowExecutionSnapshot, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
@@ -20,6 +20,30 @@ describe("a leased run on a store that hangs instead of failing", () => {
     expect(error).toBeInstanceOf(SnapshotConflictError);
     expect((error as Error).message).toMatch(/the lease ran out/);
     expect(runCounts(log, 3)).toEqual([1, 0, 0]);
+  });
+
+  it("settles within a lease and a quarter when the store stops answering altogether: the load that would explain the lost claim gets a quarter", async () => {
+    // On fake clocks: the point is how many leases pass, which a busy machine must not decide.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "performance", "Date"] });
+    try {
+      const lease = 4_000;
+      let answering = true;
+      const hangs = () => (answering ? undefined : never());
+      const provider = new RecordingProvider(undefined, { save: hangs, tryLoad: hangs });
+      const { foundry } = countedFoundry(3);
+      usePersistence(foundry, provider, { ...uniqueKeys(), lease: { ttlMs: lease } });
+      const settled = vi.fn();
+      // The claim and the first checkpoint land; then nothing answers, the lease's renewal included.
+      foundry.on("snapshotSaved", (event) => void (event.nextOperationIndex === 1 && (answering = false)));
+      const run = foundry.forge().then(settled, settled);
+      await vi.advanceTimersByTimeAsync(lease);
+      expect(settled).not.toHaveBeenCalled();
+      await vi.advanceTimersByTimeAsync(lease / 4 + 10);
+      expect(settled).toHaveBeenCalledWith(expect.objectContaining({ code: "SNAPSHOT_CONFLICT" }));
+      await run;
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("loses the claim and rejects when the first load never answers", async () => {

@@ -3,7 +3,7 @@ import { requireDelayMs, requireFunction, requireName, requireOptionsObject, req
 import type { Workflow } from "../../workflow.js";
 import { SnapshotConflictError, type SnapshotCorruptedError } from "../errors.js";
 import { pairKey } from "../keys.js";
-import type { ListOptions } from "../list-options.js";
+import { requireFilter, type ListOptions } from "../list-options.js";
 import { unfinishedStatuses, type SnapshotFilter } from "../provider.js";
 import { callProvider, loadSnapshot } from "../provider-call.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
@@ -13,12 +13,12 @@ import { dueSnapshots, listSnapshots } from "./list.js";
 import { QueuedClaims, claimPageWithin, claimsOnRealTime, giveBackUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
 import { keysOf, reportOf, type InstanceRef, type RecoveryOutcome, type RecoveryReport } from "./report.js";
 import { settlesWithin } from "./bounded-wait.js";
+import { lostClaimSettleMs } from "../cancellation.js";
 import { resumeInstance } from "./resume-instance.js";
 import { cancelInstance, type CancelOptions, type CancelOutcome } from "./cancel.js";
 import { signalInstance, type SignalOptions, type SignalResult } from "./signal.js";
 import { WakeLoop } from "./wake-loop.js";
 import { Lanes } from "./lanes.js";
-import { requireFilter } from "../list-options.js";
 import { requireRunOptions } from "./run-arguments.js";
 import type { CloseOptions, RecoveryCoordinator, RecoveryRunOptions, StartOptions } from "./coordinator-api.js";
 
@@ -218,8 +218,8 @@ class Coordinator implements RecoveryCoordinator {
     if (await settlesWithin(running, timeoutMs)) return;
     this.#deadline.abort(new Error(`the recovery coordinator closed: operations still running after ${timeoutMs} ms were aborted`));
     // An operation that ignores its signal cannot be waited for forever. Its run renews nothing after
-    // the deadline, so its lease has run out by then, and the claim is lost to any save it tries.
-    await settlesWithin(running, this.#options.leaseTtlMs);
+    // the deadline, so its lease runs out, and the claim is lost to any save it tries (see lostClaimSettleMs).
+    await settlesWithin(running, lostClaimSettleMs(this.#options.leaseTtlMs));
   }
 
   #resumeOnce(ref: InstanceRef, signal: AbortSignal, found?: WorkflowExecutionSnapshot | ClaimedSnapshot): Promise<RecoveryOutcome> {
