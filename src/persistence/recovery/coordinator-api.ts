@@ -69,6 +69,8 @@ export interface RecoveryCoordinator {
    * without counting an attempt, so another worker takes those instances over at once instead of
    * waiting for their leases to expire. Resolves when every run has stopped. Runs stopped this way
    * are reported as skipped with reason `closed`; `resume` and `resumeAll` after `close` run nothing.
+   * The push subscription is closed alongside, within `timeoutMs` (one that never answers is closed
+   * when it does).
    */
   close(options?: CloseOptions): Promise<void>;
 }

@@ -183,8 +183,7 @@ class Coordinator implements RecoveryCoordinator {
   }
 
   signal(instanceId: string, workflowKey: string, event: string, payload?: unknown, options?: SignalOptions): Promise<SignalResult> {
-    const sending = signalInstance(this.#options.provider, { instanceId, workflowKey }, event, payload, options, this.#options.clock);
-    return sending.then((result) => {
+    return signalInstance(this.#options.provider, { instanceId, workflowKey }, event, payload, options, this.#options.clock).then((result) => {
       if (result.stored) this.#loop?.wake();
       return result;
     });
@@ -213,13 +212,14 @@ class Coordinator implements RecoveryCoordinator {
     rejectUnknownKeys(requireOptionsObject(options, where), ["timeoutMs"], where);
     const timeoutMs = options.timeoutMs === undefined ? 10_000 : requireDelayMs(options.timeoutMs, `${where}: options.timeoutMs`);
     this.#closing.abort(new Error("the recovery coordinator is closing"));
-    const loop = this.#loop?.stop();
-    const running = Promise.all([...this.#inFlight.values(), ...[...this.#passes].map((pass) => pass.catch(() => undefined)), loop]);
-    if (await settlesWithin(running, timeoutMs)) return;
+    // The push subscription closes beside the runs, within timeoutMs: a hung one (a silent store) holds no shutdown longer.
+    const loop = settlesWithin(this.#loop?.stop() ?? Promise.resolve(), timeoutMs);
+    const running = Promise.all([...this.#inFlight.values(), ...[...this.#passes].map((pass) => pass.catch(() => undefined))]);
+    if (await settlesWithin(running, timeoutMs)) return void (await loop);
     this.#deadline.abort(new Error(`the recovery coordinator closed: operations still running after ${timeoutMs} ms were aborted`));
     // An operation that ignores its signal cannot be waited for forever. Its run renews nothing after
     // the deadline, so its lease runs out, and the claim is lost to any save it tries (see lostClaimSettleMs).
-    await settlesWithin(running, lostClaimSettleMs(this.#options.leaseTtlMs));
+    await Promise.all([settlesWithin(running, lostClaimSettleMs(this.#options.leaseTtlMs)), loop]);
   }
 
   #resumeOnce(ref: InstanceRef, signal: AbortSignal, found?: WorkflowExecutionSnapshot | ClaimedSnapshot): Promise<RecoveryOutcome> {

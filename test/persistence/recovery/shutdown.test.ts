@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createFoundry } from "../../../src/index.js";
 import { isHeldHere } from "../../../src/persistence/held-here.js";
 import type { ClaimRequest, MemoryPersistenceProvider, WorkflowExecutionSnapshot, WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
@@ -276,6 +276,33 @@ describe("coordinator.close(): graceful shutdown", () => {
     await otherPass;
     await other.close();
     expect(runCounts(fixture.log, 3)).toEqual([0, 2, 1]);
+  });
+
+  it("resolves within timeoutMs with nothing running while its push subscription never answers", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
+    try {
+      const fixture = recoveryFixture();
+      const hung = { subscribes: 0 };
+      // A store gone silent as the worker subscribes (a LISTEN that never answers).
+      const silent = new Proxy(fixture.provider, {
+        get(target, property) {
+          if (property === "capabilities") return { ...target.capabilities, push: true };
+          if (property === "subscribe") return () => (hung.subscribes++, new Promise<never>(() => undefined));
+          const value: unknown = Reflect.get(target, property, target);
+          return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      const worker = fixture.coordinator({ provider: silent, leaseTtlMs: 60_000 });
+      worker.start({ pollIntervalMs: 3_600_000 });
+      await vi.advanceTimersByTimeAsync(0);
+      expect(hung.subscribes).toBe(1);
+      const closed = vi.fn();
+      void worker.close({ timeoutMs: 500 }).then(closed);
+      await vi.advanceTimersByTimeAsync(500);
+      expect(closed).toHaveBeenCalled();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("runs nothing once closed", async () => {
