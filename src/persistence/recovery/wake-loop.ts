@@ -28,7 +28,7 @@ export class WakeLoop {
   #stopped = false;
   #unsubscribe: Promise<(() => Promise<void>) | undefined> = Promise.resolve(undefined);
   // The last subscribe() failed (the store was down as the worker started): the next pass tries again.
-  #unsubscribed = false;
+  #subscribeAgain = false;
 
   constructor(settings: WakeLoopSettings) {
     this.#settings = settings;
@@ -47,12 +47,12 @@ export class WakeLoop {
     const { subscribe } = this.#settings;
     if (subscribe === undefined) return;
     this.#unsubscribe = Promise.resolve()
-      .then(() => subscribe(() => this.wake()))
+      .then(() => (this.#stopped ? undefined : subscribe(() => this.wake())))
       .then(
         (unsubscribe) => (this.wake(), unsubscribe),
         (error: unknown) => {
           this.#report(error);
-          this.#unsubscribed = !this.#stopped;
+          this.#subscribeAgain = !this.#stopped;
           return undefined;
         },
       );
@@ -71,8 +71,8 @@ export class WakeLoop {
     this.#running = this.#passes().finally(() => {
       this.#running = undefined;
       if (this.#stopped) return;
-      if (this.#unsubscribed) {
-        this.#unsubscribed = false;
+      if (this.#subscribeAgain) {
+        this.#subscribeAgain = false;
         this.#subscribe();
       }
       // A wake() after the last pass had looked, before this ran, asked for another pass.
