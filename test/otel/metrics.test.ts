@@ -43,17 +43,23 @@ describe("metrics", () => {
     expect(await otel.histogramCount("workflowforge.checkpoint.duration", workflowName)).toBe(3);
   });
 
-  it("counts a run that lost its claim to another worker", async () => {
-    const otel = createHarness();
-    const provider = new MemoryPersistenceProvider();
-    const options = { instanceId: "claimed-1", workflowKey: "Count-v1", lease: { ttlMs: 60_000 } };
+  /** Worker A's leased run of `instanceId`, held in its only operation once it has claimed the instance. */
+  async function heldByWorkerA(otel: ReturnType<typeof createHarness>, provider: MemoryPersistenceProvider, instanceId: string) {
+    const options = { instanceId, workflowKey: "Count-v1", lease: { ttlMs: 60_000 } };
     let release: () => void = () => undefined;
     const held = new Promise<void>((resolve) => (release = resolve));
     const first = usePersistence(instrument(createFoundry("Count"), otel.options), provider, { ...options, owner: "worker-a" }).withOperation("wait", () => held);
     const claimed = new Promise((resolve) => first.on("snapshotSaved", resolve));
     const running = first.forge();
-    // Another worker takes the instance over once this run has claimed it.
     await claimed;
+    return { options, release, running };
+  }
+
+  it("counts a run that lost its claim to another worker", async () => {
+    const otel = createHarness();
+    const provider = new MemoryPersistenceProvider();
+    const { release, running } = await heldByWorkerA(otel, provider, "claimed-1");
+    // Another worker takes the instance over once this run has claimed it.
     const stored = provider.tryLoad("claimed-1", "Count-v1");
     provider.save({ ...stored!, owner: "worker-b", revision: stored!.revision + 1 });
     release();
@@ -64,13 +70,7 @@ describe("metrics", () => {
   it("counts no lost claim for a duplicate start refused while another run holds the instance", async () => {
     const otel = createHarness();
     const provider = new MemoryPersistenceProvider();
-    const options = { instanceId: "claimed-2", workflowKey: "Count-v1", lease: { ttlMs: 60_000 } };
-    let release: () => void = () => undefined;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    const first = usePersistence(instrument(createFoundry("Count"), otel.options), provider, { ...options, owner: "worker-a" }).withOperation("wait", () => held);
-    const claimed = new Promise((resolve) => first.on("snapshotSaved", resolve));
-    const running = first.forge();
-    await claimed;
+    const { options, release, running } = await heldByWorkerA(otel, provider, "claimed-2");
     // The same start delivered twice (a webhook retried): refused before it claimed anything.
     const duplicate = usePersistence(instrument(createFoundry("Count"), otel.options), provider, { ...options, owner: "worker-b" }).withOperation("wait", () => undefined);
     await expect(duplicate.forge()).rejects.toMatchObject({ code: "SNAPSHOT_CONFLICT" });
