@@ -7,7 +7,7 @@ import { answeredWithin, savedWithin, settlesWithin, unanswered } from "./bounde
 import { beforeClaim } from "./claim-hold.js";
 import { anyInstance, listKeys } from "../keys.js";
 import type { ListOptions } from "../list-options.js";
-import type { ClaimRequest, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
+import { matchesFilter, type ClaimRequest, type SnapshotFilter, type WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { givenBack, handedBack, unleased } from "../snapshot-state.js";
 import type { ResolvedCoordinatorOptions } from "./coordinator-options.js";
@@ -65,7 +65,14 @@ export async function claimPage(
     filter,
   };
   const page = await callProvider({ call: "claim", keys: keysOfFilter(filter) }, () => provider.claim(request, signal, listOptions));
-  return page.map((snapshot) => ({ snapshot, claimedAt, hold: holdAhead(keysOf(snapshot)) }));
+  const claimed = page.map((snapshot) => ({ snapshot, claimedAt, hold: holdAhead(keysOf(snapshot)) }));
+  // A store may match a name loosely (two spellings of odd names it cannot tell apart): a record of
+  // another workflow than the filter's is given back, its attempt uncounted, rather than run here.
+  const named: SnapshotFilter = { ...(filter.workflowId === undefined ? {} : { workflowId: filter.workflowId }), ...(filter.workflowName === undefined ? {} : { workflowName: filter.workflowName }) };
+  const strays = claimed.filter(({ snapshot }) => !matchesFilter(snapshot, named));
+  if (strays.length === 0) return claimed;
+  await Promise.all(strays.map((stray) => releaseUnstarted(provider, stray, leaseTtlMs).catch(() => undefined)));
+  return claimed.filter((entry) => !strays.includes(entry));
 }
 
 /**

@@ -27,6 +27,21 @@ describe("resumeAll with a provider that claims in pages", () => {
     expect(calls).toEqual({ tryLoad: 0, list: 0, save: 16, delete: 8, claim: 3 });
   });
 
+  it("gives back, its attempt uncounted, a record of another workflow name that a store matching names loosely claimed for a filtered pass", async () => {
+    const fixture = recoveryFixture();
+    const own = fixture.interrupted({ attempts: 1 });
+    const other = fixture.interrupted({ workflowName: "Orders\uFFFD", attempts: 1 });
+    // As a store that cannot tell two spellings apart would: every name matches the filter's.
+    const claim = fixture.provider.claim.bind(fixture.provider);
+    fixture.provider.claim = (request: ClaimRequest) => claim({ owner: request.owner, now: request.now, leaseExpiresAt: request.leaseExpiresAt, limit: request.limit, maxAttempts: request.maxAttempts });
+    const report = await fixture.coordinator().resumeAll({ workflowName: fixture.workflow.name });
+    expect(report.resumed.map((item) => item.instanceId)).toEqual([own.instanceId]);
+    expect([...report.failed, ...report.skipped]).toEqual([]);
+    const left = fixture.stored(other.instanceId);
+    expect(left).toMatchObject({ workflowName: "Orders\uFFFD", attempts: 1, status: "running" });
+    expect(left?.leaseExpiresAt).toBeUndefined();
+  });
+
   it("leaves instances under a live lease, completed ones and dead letters alone, and does not report them", async () => {
     const fixture = recoveryFixture();
     const error = { name: "Error", message: "boom", operationIndex: 1, operationName: "op-1" };
