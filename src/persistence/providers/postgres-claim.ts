@@ -45,7 +45,8 @@ export function claimStatement(dialect: SqlDialect, table: string, request: Clai
   });
   if (selects.length === 0) return undefined;
   const most = param(limit);
-  const micros = (column: string): string => `(extract(epoch FROM ${column}) * 1000000)::bigint::text`;
+  // An infinite time (a lease an operator ended with '-infinity') has no epoch: it is kept as its text.
+  const micros = (column: string): string => `CASE WHEN isfinite(${column}) THEN (extract(epoch FROM ${column}) * 1000000)::bigint::text ELSE ${column}::text END`;
   const was = `json_build_array(revision::text, owner, ${micros("lease_expires_at")}, ${micros("updated_at")}, attempts) AS was`;
   const ctes = selects.map(({ where, order }, index) => `k${index} AS (SELECT instance_id, workflow_id, ${was} FROM ${table} WHERE ${where}${order} LIMIT ${most} FOR UPDATE SKIP LOCKED)`);
   const text =
@@ -60,7 +61,8 @@ export function claimStatement(dialect: SqlDialect, table: string, request: Clai
 // updated µs, attempts] as they were]; $2: the claim's owner. A row saved, deleted or claimed again
 // since holds another revision or owner, and is left as it is.
 export function releaseStatement(table: string): string {
-  const instant = (column: string): string => `CASE WHEN r.was->>${column} IS NULL THEN NULL ELSE to_timestamp(0) + (r.was->>${column})::bigint * interval '1 microsecond' END`;
+  const instant = (column: string): string =>
+    `CASE WHEN r.was->>${column} IS NULL THEN NULL WHEN r.was->>${column} LIKE '%infinity' THEN (r.was->>${column})::timestamptz ELSE to_timestamp(0) + (r.was->>${column})::bigint * interval '1 microsecond' END`;
   return (
     `UPDATE ${table} AS s SET revision = (r.was->>0)::bigint, owner = r.was->>1, lease_expires_at = ${instant("2")}, updated_at = ${instant("3")}, ` +
     "attempts = (r.was->>4)::int FROM jsonb_to_recordset($1::jsonb) AS r(i text, w text, claimed bigint, was jsonb) " +

@@ -36,6 +36,27 @@ describe("PostgresPersistenceProvider and rows an earlier version wrote", () => 
   });
 });
 
+describe("PostgresPersistenceProvider and times an operator wrote", () => {
+  it("claims past a row whose lease or update time is infinite, and a claim it gives back restores them as they were", async () => {
+    const tableName = freshTable();
+    const provider = new PostgresPersistenceProvider({ client: db as PGlite, tableName });
+    await provider.migrate();
+    for (const instanceId of ["ended", "touched", "junk"]) await provider.save(fullSnapshot({ foundryExecutionId: instanceId, status: "running", attempts: 0 }));
+    // A lease ended by hand, an update time set to the end of time.
+    await (db as PGlite).query(`UPDATE ${tableName} SET lease_expires_at = '-infinity' WHERE instance_id = 'ended'`);
+    await (db as PGlite).query(`UPDATE ${tableName} SET updated_at = 'infinity' WHERE instance_id = 'touched'`);
+    await (db as PGlite).query(`UPDATE ${tableName} SET data = 'junk' WHERE instance_id = 'junk'`);
+    const now = Date.now();
+    const request = { owner: "o", now: new Date(now).toISOString(), leaseExpiresAt: new Date(now + 30_000).toISOString(), limit: 10, maxAttempts: 3 };
+    // The junk row fails the claim, which gives back every row it took.
+    await expect(provider.claim(request)).rejects.toMatchObject({ code: "SNAPSHOT_CORRUPTED" });
+    const times = async () => (await (db as PGlite).query<{ i: string; l: string | null; u: string }>(`SELECT instance_id AS i, lease_expires_at::text AS l, updated_at::text AS u FROM ${tableName} WHERE instance_id <> 'junk' ORDER BY 1`)).rows;
+    expect((await times()).map((row) => [row.i, row.l === "-infinity", row.u === "infinity"])).toEqual([["ended", true, false], ["touched", false, true]]);
+    const claimed = await provider.claim(request, undefined, { onUnreadable: () => undefined });
+    expect(claimed.map((snapshot) => snapshot.foundryExecutionId).sort()).toEqual(["ended", "touched"]);
+  });
+});
+
 /** A client that answers every statement with `answer(text)`; no database behind it. */
 function fakeClient(answer: (text: string) => PostgresQueryResult | Promise<PostgresQueryResult>) {
   const texts: string[] = [];
