@@ -99,7 +99,7 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
       throw new SnapshotCorruptedError(keys, "the record has no data field");
     }
     // A claim leaves data as it was: its fields are read over it (see claim()).
-    return withClaimColumns(decodeFromStorage(this.#codec, textOf(data), keys), claimFieldsOf(rest));
+    return withClaimColumns(decodeFromStorage(this.#codec, textOf(data), keys), storedClaimFields(rest, keys));
   }
 
   async delete(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<void> {
@@ -195,7 +195,7 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
       const snapshot = read(() => {
         if (typeof data === "number") throw new SnapshotCorruptedError(keys, "the record is not a hash with a data field");
         // A claim leaves data as it was: its fields are read over it, as tryLoad does.
-        return withClaimColumns(decodeFromStorage(this.#codec, textOf(data), keys), claimFieldsOf(rows.slice(i + 2, i + 6)));
+        return withClaimColumns(decodeFromStorage(this.#codec, textOf(data), keys), storedClaimFields(rows.slice(i + 2, i + 6), keys));
       });
       if (snapshot !== undefined) snapshots.push(snapshot);
     }
@@ -240,4 +240,13 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
   #failure(cause: unknown, call: ProviderCall, keys: SnapshotKeys): PersistenceError {
     return new PersistenceError({ source, call, keys, cause, detail: redisConnectionDetail(this.#client, cause, this.#timeoutMs) });
   }
+}
+
+// The hash's revision is what every save compares: one that is not a number (a hand edit) would
+// refuse each save as a conflict, so the record is reported unreadable, as claim() reports it.
+function storedClaimFields(fields: unknown[], keys: SnapshotKeys): ReturnType<typeof claimFieldsOf> {
+  const claim = claimFieldsOf(fields);
+  const { revision } = claim;
+  if (typeof revision === "string" && !/^[0-9]+$/.test(revision)) throw new SnapshotCorruptedError(keys, `its revision field is ${JSON.stringify(revision)}, not a number`);
+  return claim;
 }

@@ -116,10 +116,10 @@ describeWithServer("RedisPersistenceProvider and entries no save wrote", server,
       expect(idsOf(await provider.claim(request, undefined, { onUnreadable: (error) => unreadable.push(error) }))).toEqual([good.foundryExecutionId]);
       expect(unreadable.map((error) => error.keys.foundryExecutionId).sort()).toEqual(idsOf([notHash, badRevision, noStatus]));
       expect(unreadable.every((error) => error instanceof SnapshotCorruptedError)).toBe(true);
-      // Reported once: the next claims neither see nor claim them; list() and delete still reach them.
+      // Reported once: the next claims neither see nor claim them; tryLoad and list() still report them.
       expect(await admin.zcard(`${keyPrefix}claimable`)).toBe(1);
       expect(await provider.claim({ ...request, now: new Date(now + 60_000).toISOString(), leaseExpiresAt: new Date(now + 90_000).toISOString() })).toHaveLength(1);
-      expect(await provider.tryLoad(badRevision.foundryExecutionId, badRevision.workflowId)).toMatchObject({ revision: 1 });
+      await expect(provider.tryLoad(badRevision.foundryExecutionId, badRevision.workflowId)).rejects.toMatchObject({ code: "SNAPSHOT_CORRUPTED" });
     });
 
     it("claim() with onUnreadable passes over records it cannot read that stand first in the set: each is reported once a call, keeps its fields and score, and the page is filled with others", async () => {
@@ -184,6 +184,18 @@ describeWithServer("RedisPersistenceProvider and entries no save wrote", server,
       expect(error).toMatchObject({ code: "SNAPSHOT_CORRUPTED", keys });
       expect((error as Error).message).toContain("no data field");
       await expect(provider.list()).rejects.toMatchObject({ code: "SNAPSHOT_CORRUPTED", keys });
+    });
+
+    it("a record whose revision field is not a number is unreadable to tryLoad and list, as to claim(), not a revision every save conflicts with", async () => {
+      const { keyPrefix, provider, readable } = await seeded();
+      const snapshot = fullSnapshot({ status: "running" });
+      await provider.save(snapshot);
+      await admin.hset(recordOf(keyPrefix, snapshot), "revision", "abc");
+      const keys = { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId };
+      await expect(provider.tryLoad(keys.foundryExecutionId, keys.workflowId)).rejects.toMatchObject({ code: "SNAPSHOT_CORRUPTED", keys, message: expect.stringMatching(/its revision field is "abc", not a number/) as unknown });
+      const unreadable: SnapshotCorruptedError[] = [];
+      expect(idsOf(await provider.list({}, undefined, { onUnreadable: (error) => void unreadable.push(error) }))).toEqual(idsOf(readable));
+      expect(unreadable.map((error) => error.keys)).toEqual([keys]);
     });
 
     it("tryLoad of a record that is not a hash rejects with SnapshotCorruptedError naming its keys, and delete removes it", async () => {
