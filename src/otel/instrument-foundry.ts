@@ -79,7 +79,7 @@ export function instrumentFoundry(foundry: Foundry<any>, telemetry: Telemetry): 
     if (listening === "metrics" || (listening === "trace" && !metrics)) return;
     if (listening === "none") {
       // Persistence restored the stored annotations and is about to claim the instance.
-      foundry.on("snapshotRestored", (event) => current?.restored(event));
+      foundry.on("snapshotRestored", () => current?.restored());
       foundry.on("operationSkipped", (event) => current?.skipped(event.index, event.operationName));
       // Past every layer: an operation a layer inside refused to start gets no span and no duration.
       foundry.on("operationStarted", (event) => current?.started(event.index));

@@ -1,6 +1,7 @@
 import { createFoundry } from "../foundry.js";
 import { resolveCoordinatorOptions, type RecoveryCoordinatorOptions } from "../persistence/recovery/coordinator-options.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
+import { timelineOperationLimit } from "../persistence/timeline.js";
 import { createSmith } from "../smith.js";
 import { attr } from "./attributes.js";
 import { instrumentFoundry, isInstrumented, noteRun } from "./instrument-foundry.js";
@@ -26,7 +27,8 @@ export function instrumentRecovery(options: RecoveryCoordinatorOptions, telemetr
     createFoundry: async (snapshot) => {
       const foundry = await create(snapshot);
       if (!isInstrumented(foundry)) instrumentFoundry(foundry, telemetry);
-      noteRun(foundry, { attempt: (snapshot.attempts ?? 0) + 1, claimed: claimedFor(snapshot, options.owner) });
+      const attempt = (snapshot.attempts ?? 0) + 1;
+      noteRun(foundry, { attempt, claimed: claimedFor(snapshot, options.owner), fresh: attempt === 1 && isEnqueued(snapshot) });
       return foundry;
     },
     onOutcome: (outcome) => {
@@ -37,6 +39,13 @@ export function instrumentRecovery(options: RecoveryCoordinatorOptions, telemetr
       onOutcome?.(outcome);
     },
   };
+}
+
+// As enqueue() stores an instance: every save of a run carries a timeline (up to 1,000 operations),
+// a claim or its give-back changes only the claim's columns. A run that died before its first save
+// left it so, but counted an attempt, which `attempt === 1` rules out.
+function isEnqueued(snapshot: WorkflowExecutionSnapshot): boolean {
+  return snapshot.timeline === undefined && snapshot.nextOperationIndex === 0 && snapshot.status === "running" && snapshot.operationCount <= timelineOperationLimit;
 }
 
 // The coordinator hands over a record it claimed for the run with its live lease (leases are real

@@ -24,6 +24,8 @@ export interface RunNotes {
   readonly attempt: number;
   /** The revision of a claim the coordinator made for the run, which the run adopts without a write. */
   readonly claimed: number | undefined;
+  /** The record is as `enqueue` stored it (no run ever saved it), and this is its first attempt: no earlier run started anything. */
+  readonly fresh: boolean;
 }
 
 /**
@@ -103,14 +105,12 @@ export class RunTrace {
 
   /**
    * Persistence restored a stored snapshot (and is about to claim the instance): the run resumes
-   * it, unless it is the coordinator's first attempt at an instance no operation ran for yet (an
-   * enqueued one), which no earlier run may have started.
+   * it, unless it is the coordinator's first attempt at an enqueued instance no run ever saved.
    */
-  restored(stored: { readonly nextOperationIndex: number; readonly status: string }): void {
+  restored(): void {
     // The span starts now, so that the claim already carries the run's trace context.
     this.open();
-    const enqueued = this.#notes?.attempt === 1 && stored.nextOperationIndex === 0 && stored.status === "running";
-    if (!enqueued) this.#markResumed();
+    if (this.#notes?.fresh !== true) this.#markResumed();
   }
 
   /**

@@ -70,6 +70,17 @@ describe("instrument(recovery coordinator options)", () => {
     expect(await otel.counter("workflowforge.run.resumed")).toBe(1);
   });
 
+  it("reports as a resume, with its first operation a rerun, an instance a plain leased run claimed and died in at its first operation", async () => {
+    const otel = createHarness();
+    const fixture = recoveryFixture();
+    // As the dead run's claim stored it: its timeline (nothing finished), no attempt counted, its lease run out.
+    const { instanceId, workflowKey } = fixture.interrupted({ nextOperationIndex: 0, lastOutput: undefined, timeline: ",,0;,,0;,,0", attempts: undefined });
+    const coordinator = createRecoveryCoordinator(instrument({ provider: fixture.provider, resolveWorkflow: () => fixture.workflow }, otel.options));
+    expect(await coordinator.resume(instanceId, workflowKey)).toMatchObject({ status: "resumed" });
+    expect(otel.named("run Orders")[0]?.attributes).toMatchObject({ "workflowforge.run.attempt": 1, "workflowforge.run.resumed": true });
+    expect(otel.named("operation op-0").map((span) => span.attributes["workflowforge.operation.rerun"])).toEqual([true]);
+  });
+
   it("refuses bad coordinator options at instrument(), as createRecoveryCoordinator does, before wrapping them", () => {
     const options = { provider: new MemoryPersistenceProvider(), resolveWorkflow: () => undefined };
     expect(() => instrument({ ...options, createFoundry: 5 as never })).toThrow(new TypeError("createRecoveryCoordinator(options): options.createFoundry must be a function, got 5"));
