@@ -4,8 +4,11 @@ import { loadSnapshot } from "./provider-call.js";
 import { leaseRanOut } from "./run-claim.js";
 import type { WorkflowPersistenceProvider } from "./provider.js";
 
-/** How long after the deadline a run that ignores it may take: its lease runs out, then its conflict is explained. */
-export const lostClaimSettleMs = (leaseMs: number): number => leaseMs + Math.ceil(leaseMs / 4);
+/**
+ * How long after the deadline a run that ignores it may take: its lease runs out, is found so at
+ * the next check (every quarter lease), and its conflict is explained (a quarter more).
+ */
+export const lostClaimSettleMs = (leaseMs: number): number => leaseMs + 2 * Math.ceil(leaseMs / 4);
 
 /**
  * What a run that lost its claim reports: `WorkflowCancelledError` when the write that took the

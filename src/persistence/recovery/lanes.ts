@@ -9,6 +9,9 @@ export class Lanes {
   readonly #lane: () => Promise<void>;
   readonly #running: Promise<void>[] = [];
   #count = 0;
+  // Set as settled() finds every lane returned, in that same step: a widen() after it would start
+  // lanes nobody waits for, beside the next pass's.
+  #closed = false;
 
   constructor(width: number, lane: () => Promise<void>) {
     this.#width = width;
@@ -16,8 +19,9 @@ export class Lanes {
     this.widen();
   }
 
-  /** Starts lanes until `width` run. */
+  /** Starts lanes until `width` run; nothing once {@link settled} resolved. */
   widen(): void {
+    if (this.#closed) return;
     for (; this.#count < this.#width; this.#count++) {
       this.#running.push(this.#lane().finally(() => void this.#count--));
     }
@@ -26,5 +30,6 @@ export class Lanes {
   /** Resolves once every lane returned, those {@link widen} started meanwhile included. */
   async settled(): Promise<void> {
     while (this.#running.length > 0) await Promise.all(this.#running.splice(0));
+    this.#closed = true;
   }
 }
