@@ -1,7 +1,6 @@
 import { createFoundry } from "../foundry.js";
 import { resolveCoordinatorOptions, type RecoveryCoordinatorOptions } from "../persistence/recovery/coordinator-options.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
-import { timelineOperationLimit } from "../persistence/timeline.js";
 import { createSmith } from "../smith.js";
 import { attr } from "./attributes.js";
 import { instrumentFoundry, isInstrumented, noteRun } from "./instrument-foundry.js";
@@ -41,11 +40,12 @@ export function instrumentRecovery(options: RecoveryCoordinatorOptions, telemetr
   };
 }
 
-// As enqueue() stores an instance: every save of a run carries a timeline (up to 1,000 operations),
-// a claim or its give-back changes only the claim's columns. A run that died before its first save
-// left it so, but counted an attempt, which `attempt === 1` rules out.
+// As enqueue() stores an instance: every save of a run carries a timeline, and a claim or its
+// give-back changes only the claim's columns. A coordinator's run that died before its first save
+// left it so, but counted an attempt, which `attempt === 1` rules out. Past 1,000 operations no
+// save carries a timeline: there a plain leased run that died in operation 0 looks enqueued.
 function isEnqueued(snapshot: WorkflowExecutionSnapshot): boolean {
-  return snapshot.timeline === undefined && snapshot.nextOperationIndex === 0 && snapshot.status === "running" && snapshot.operationCount <= timelineOperationLimit;
+  return snapshot.timeline === undefined && snapshot.nextOperationIndex === 0 && snapshot.status === "running";
 }
 
 // The coordinator hands over a record it claimed for the run with its live lease (leases are real

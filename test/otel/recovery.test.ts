@@ -70,6 +70,18 @@ describe("instrument(recovery coordinator options)", () => {
     expect(await otel.counter("workflowforge.run.resumed")).toBe(1);
   });
 
+  it("reports the first run of an enqueued instance of a workflow past 1,000 operations, which keeps no timeline, as no resume", async () => {
+    const otel = createHarness();
+    const builder = createWorkflow("Long");
+    for (let index = 0; index < 1_001; index++) builder.withOperation(`step-${index}`, () => index);
+    const workflow = builder.build();
+    const coordinator = createRecoveryCoordinator(instrument({ provider: new MemoryPersistenceProvider(), resolveWorkflow: () => workflow }, otel.options));
+    await coordinator.enqueue(workflow, { instanceId: "long-1" });
+    expect((await coordinator.resumeAll()).resumed).toHaveLength(1);
+    expect(otel.named("run Long")[0]?.attributes["workflowforge.run.resumed"]).toBeUndefined();
+    expect(await otel.counter("workflowforge.run.resumed")).toBe(0);
+  });
+
   it("reports as a resume, with its first operation a rerun, an instance a plain leased run claimed and died in at its first operation", async () => {
     const otel = createHarness();
     const fixture = recoveryFixture();
