@@ -40,8 +40,9 @@ export function claimsPages(provider: WorkflowPersistenceProvider): provider is 
 }
 
 /**
- * Claims the next page of records this coordinator may run now, in one provider call. An empty page
- * means nothing is claimable at the moment: the pass is over.
+ * Claims the next page of records this coordinator may run now, in one provider call (more when
+ * the store matched only records of other workflows, see below). An empty page means nothing is
+ * claimable at the moment: the pass is over.
  */
 export async function claimPage(
   options: ResolvedCoordinatorOptions,
@@ -49,6 +50,8 @@ export async function claimPage(
   limit: number,
   signal: AbortSignal,
   listOptions: ListOptions,
+  // How many to ask the store for: twice the last call's when that one held strays alone.
+  ask = limit,
 ): Promise<ClaimedSnapshot[]> {
   const { provider, leaseTtlMs, retry } = options;
   if (!claimsPages(provider)) return [];
@@ -60,7 +63,7 @@ export async function claimPage(
     owner: options.persistence.owner,
     now: new Date(now).toISOString(),
     leaseExpiresAt: new Date(now + leaseTtlMs).toISOString(),
-    limit,
+    limit: ask,
     maxAttempts: retry.attempts,
     filter,
   };
@@ -72,7 +75,10 @@ export async function claimPage(
   const strays = claimed.filter(({ snapshot }) => !matchesFilter(snapshot, named));
   if (strays.length === 0) return claimed;
   await Promise.all(strays.map((stray) => releaseUnstarted(provider, stray, leaseTtlMs).catch(() => undefined)));
-  return claimed.filter((entry) => !strays.includes(entry));
+  const kept = claimed.filter((entry) => !strays.includes(entry));
+  // A full page of strays alone would end the pass, though records of its own may stand behind them
+  // (a store that orders the strays first again): again, asking for twice as many.
+  return kept.length > 0 || page.length < ask ? kept : claimPage(options, filter, limit, signal, listOptions, ask * 2);
 }
 
 /**

@@ -42,6 +42,20 @@ describe("resumeAll with a provider that claims in pages", () => {
     expect(left?.leaseExpiresAt).toBeUndefined();
   });
 
+  it("does not end a filtered pass at a page of strays alone: the records of its own behind them still run", async () => {
+    const fixture = recoveryFixture();
+    // Two strays stand first; with concurrency 1 a page is one record.
+    const strays = [fixture.interrupted({ workflowName: "Orders\uFFFD" }), fixture.interrupted({ workflowName: "Orders\uFFFD" })];
+    const own = fixture.interrupted();
+    const claim = fixture.provider.claim.bind(fixture.provider);
+    const limits: number[] = [];
+    fixture.provider.claim = (request: ClaimRequest) => (limits.push(request.limit), claim({ owner: request.owner, now: request.now, leaseExpiresAt: request.leaseExpiresAt, limit: request.limit, maxAttempts: request.maxAttempts }));
+    const report = await fixture.coordinator({ concurrency: 1 }).resumeAll({ workflowName: fixture.workflow.name });
+    expect(report.resumed.map((item) => item.instanceId)).toEqual([own.instanceId]);
+    for (const stray of strays) expect(fixture.stored(stray.instanceId)?.leaseExpiresAt).toBeUndefined();
+    expect(limits.slice(0, 3)).toEqual([1, 2, 4]);
+  });
+
   it("leaves instances under a live lease, completed ones and dead letters alone, and does not report them", async () => {
     const fixture = recoveryFixture();
     const error = { name: "Error", message: "boom", operationIndex: 1, operationName: "op-1" };
