@@ -15,7 +15,7 @@ export const lostClaimSettleMs = (leaseMs: number): number => leaseMs + 2 * Math
  * instance from it was a cancellation (`coordinator.cancel`), else the conflict itself. Costs one
  * load, on that path only. A leased run gives the load at most one lease (`leaseMs`), and a quarter
  * of one when the lease ran out unanswered: the store may have stopped, and the run, having waited
- * out one lease already, must settle within about one.
+ * out one lease already (and up to a quarter more until the next check), must still settle soon.
  */
 export async function explainConflict(provider: WorkflowPersistenceProvider, keys: SnapshotKeys, conflict: unknown, location: ErrorLocation, leaseMs?: number): Promise<unknown> {
   if (!(isWorkflowForgeError(conflict) && conflict.code === "SNAPSHOT_CONFLICT")) return conflict;

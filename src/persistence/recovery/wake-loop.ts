@@ -17,8 +17,8 @@ export interface WakeLoopSettings {
  * store, a signal sent from this process), and every `pollIntervalMs` in between, a pass that
  * lasts longer included. A wake during a pass is passed on to it (`duringPass`) and runs one more
  * pass right after it, so a delivery is never missed by a pass that had already looked; any
- * number of wakes during a pass cost one pass. The subscription taking effect
- * is a wake too: what was pushed before it reached no listener.
+ * number of wakes during a pass cost one pass. The subscription taking effect is a wake too: what
+ * was pushed before it reached no listener.
  */
 export class WakeLoop {
   readonly #settings: WakeLoopSettings;
