@@ -127,10 +127,11 @@ export async function giveBackUnstarted(provider: WorkflowPersistenceProvider, c
 
 /**
  * Loads the record a failed attempt left, at once, for {@link releaseLeftLease}: what is stored
- * later may be another claim's. Undefined when the store cannot say (the lease then runs out).
+ * later may be another claim's. Undefined when there is none (the attempt ended the instance), null
+ * when the store cannot say (the lease then runs out).
  */
-export function recordLeft(options: ResolvedCoordinatorOptions, keys: SnapshotKeys): Promise<WorkflowExecutionSnapshot | undefined> {
-  return answeredWithin(loadSnapshot(options.provider, keys, undefined), options.leaseTtlMs, "tryLoad", keys).catch(() => undefined);
+export function recordLeft(options: ResolvedCoordinatorOptions, keys: SnapshotKeys): Promise<WorkflowExecutionSnapshot | undefined | null> {
+  return answeredWithin(loadSnapshot(options.provider, keys, undefined), options.leaseTtlMs, "tryLoad", keys).catch(() => null);
 }
 
 /**
@@ -141,9 +142,9 @@ export function recordLeft(options: ResolvedCoordinatorOptions, keys: SnapshotKe
  * or run of this process holds the instance now, unless the hold is this instance's own (`ownHold`).
  * Best effort, within the lease.
  */
-export async function releaseLeftLease(options: ResolvedCoordinatorOptions, keys: SnapshotKeys, left: Promise<WorkflowExecutionSnapshot | undefined>, ownHold: HoldAhead | undefined): Promise<void> {
+export async function releaseLeftLease(options: ResolvedCoordinatorOptions, keys: SnapshotKeys, left: Promise<WorkflowExecutionSnapshot | undefined | null>, ownHold: HoldAhead | undefined): Promise<void> {
   const { provider, leaseTtlMs } = options;
-  const stored = await left;
+  const stored = (await left) ?? undefined;
   const lease = stored?.owner === options.persistence.owner ? stored.leaseExpiresAt : undefined;
   if (stored === undefined || lease === undefined || Date.parse(lease) <= Date.now()) return;
   if (isHeldHere(keys) && ownHold?.pending !== true) return;

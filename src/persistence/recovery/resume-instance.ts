@@ -84,8 +84,14 @@ async function attemptsOf(
   let lastError: Error | undefined;
   let attempts = 0;
   // What the last failed attempt left, loaded as it failed: its lease is given back on close().
-  let left: Promise<WorkflowExecutionSnapshot | undefined> | undefined;
-  const stop = (): Promise<SkippedInstance> => closed(ref, left === undefined ? undefined : releaseLeftLease.bind(undefined, options, keys, left, claim?.hold));
+  let left: Promise<WorkflowExecutionSnapshot | undefined | null> | undefined;
+  const stop = async (): Promise<RecoveryOutcome> => {
+    if (left === undefined) return closed(ref);
+    // The failed attempt ended the instance (compensated and deleted, or completed): its error is the outcome, as a retry would have found.
+    const record = await left;
+    if (lastError !== undefined && (record === undefined || record?.status === "completed")) return failed(ref, lastError, attempts, false);
+    return closed(ref, releaseLeftLease.bind(undefined, options, keys, left, claim?.hold));
+  };
   try {
     for (let tries = 0; ; tries++) {
       if (signal.aborted) return failed(ref, lastError ?? abortError(signal, {}), attempts, false);

@@ -209,6 +209,23 @@ describe("coordinator.close(): graceful shutdown", () => {
     expect(runCounts(fixture.log, 3)).toEqual([0, 2, 1]);
   });
 
+  it("reports the failure, not a give-back, when close() comes during the pause after an attempt that ended the instance", async () => {
+    // Operation 1 fails on the first attempt: the smith compensates, and the record is deleted.
+    const fixture = recoveryFixture({
+      onForge: (index, attempt) => {
+        if (index === 1 && attempt === 1) throw new Error("card declined");
+        return undefined;
+      },
+    });
+    const { instanceId, workflowKey } = fixture.interrupted({ attempts: 0 });
+    const worker = fixture.coordinator({ retry: { baseDelayMs: 60_000, maxDelayMs: 60_000, jitter: 0 } });
+    const outcome = worker.resume(instanceId, workflowKey);
+    await expect.poll(() => fixture.stored(instanceId)).toBeUndefined();
+    while (isHeldHere({ foundryExecutionId: instanceId, workflowId: workflowKey })) await sleep(1);
+    await worker.close();
+    expect(await outcome).toMatchObject({ status: "failed", error: { code: "OPERATION_FAILED" }, deadLettered: false });
+  });
+
   it("gives back the lease a failed attempt left when close() stops the retry as it starts", async () => {
     const fixture = recoveryFixture();
     const save = fixture.provider.save.bind(fixture.provider);
