@@ -147,7 +147,6 @@ $workflowforge$`;
 const dialect: SqlDialect = {
   param: (values, value) => `$${values.push(value)}`,
   storedText: (text) => encodeKey(text),
-  storedTextOf: decodeKey,
 };
 
 // The event goes in unless its id is there (first write wins, also against a concurrent insert of

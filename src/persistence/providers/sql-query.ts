@@ -29,8 +29,6 @@ export interface SqlDialect {
   param(values: unknown[], value: unknown): string;
   /** A workflow id or name as its column stores it (one spelling per string, none merged). */
   storedText(text: string): unknown;
-  /** The string whose stored form `text` is, or undefined when none is stored that way. */
-  storedTextOf(text: string): string | undefined;
 }
 
 /** The WHERE clauses of `filter`, their values appended to `values`; undefined when it matches nothing. */
@@ -56,14 +54,12 @@ export function filterClauses(dialect: SqlDialect, filter: SnapshotFilter, value
 // The name as saves store it, and as an earlier version stored it (raw) when that differs and could
 // be stored at all: a row not saved since still matches, or a coordinator filtered by its name would
 // never claim, and so never save, it. Not a name with NUL (Postgres could not store it) or a lone
-// surrogate (raw, it would match another name's row, the merge the escaping ends), nor one whose
-// raw spelling is how another name is stored (it would match that name's rows).
+// surrogate (raw, it would match another name's row, the merge the escaping ends).
 // eslint-disable-next-line no-control-regex -- NUL is what decides it
 const rawUnsafe = /[\u0000\uD800-\uDFFF]/;
 function workflowNameClause(dialect: SqlDialect, workflowName: string, param: (value: unknown) => string): string {
   const stored = dialect.storedText(workflowName);
-  const another = dialect.storedTextOf(workflowName);
-  if (stored === workflowName || rawUnsafe.test(workflowName) || (another !== undefined && another !== workflowName)) return `workflow_name = ${param(stored)}`;
+  if (stored === workflowName || rawUnsafe.test(workflowName)) return `workflow_name = ${param(stored)}`;
   return `workflow_name IN (${param(stored)}, ${param(workflowName)})`;
 }
 

@@ -1,6 +1,6 @@
 import { unfinishedStatuses, type ClaimRequest } from "../provider.js";
 import { claimableClauses, listQuery, markedDue, type SqlDialect, type SqlQuery, type SqlStatementTexts } from "./sql-query.js";
-import { keyOfStored, storedKey } from "./stored-keys.js";
+import { storedKey } from "./stored-keys.js";
 
 // The SQL of SqlitePersistenceProvider and what it reads back, apart from the class so each file stays readable.
 
@@ -74,7 +74,6 @@ export function canonicalTime(text: string): string {
 const dialect: SqlDialect = {
   param: (values, value) => (values.push(value), "?"),
   storedText: storedKey,
-  storedTextOf: keyOfStored,
 };
 
 // isClaimable in SQL; the (status, updated_at) index narrows it to unfinished rows, the partial

@@ -72,18 +72,6 @@ describe("SqlitePersistenceProvider keys", () => {
     expect(await provider.list({ workflowId: "legacy-w" })).toEqual([snapshot]);
   });
 
-  it("claims by a name whose raw spelling is how another name is stored only that name's records, not the other's", async () => {
-    const provider = new SqlitePersistenceProvider({ database: open() });
-    // A lone surrogate is stored as the marker and its JSON; a name spelled as that text is another name.
-    const [surrogate, lookalike] = ["Orders\uD800", `\uFFFF${JSON.stringify("Orders\uD800")}`];
-    const records = [fullSnapshot({ workflowName: surrogate, status: "running" }), fullSnapshot({ workflowName: lookalike, status: "running" })];
-    for (const record of records) await provider.save(record);
-    const now = Date.now();
-    const request = (workflowName: string) => ({ owner: "o", now: new Date(now).toISOString(), leaseExpiresAt: new Date(now + 30_000).toISOString(), limit: 10, maxAttempts: 3, filter: { workflowName } });
-    expect((await provider.claim(request(lookalike))).map((snapshot) => snapshot.workflowName)).toEqual([lookalike]);
-    expect((await provider.claim(request(surrogate))).map((snapshot) => snapshot.workflowName)).toEqual([surrogate]);
-  });
-
   it("reports a row whose key column holds text no save writes as unreadable, and lists the others", async () => {
     const database = open();
     const provider = new SqlitePersistenceProvider({ database });
