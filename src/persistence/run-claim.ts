@@ -20,18 +20,12 @@ export interface ClaimWrites {
   readonly logger: Logger;
   /**
    * Aborted when the coordinator's close deadline passed. Renewals stop then: close() stops waiting
-   * one lease later, and an operation that ignored its abort must not keep the instance claimed
-   * past that, with renewals of a worker that is gone.
+   * soon after the lease ran out (lostClaimSettleMs), and an operation that ignored its abort must
+   * not keep the instance claimed past that, with renewals of a worker that is gone.
    */
   readonly deadline?: AbortSignal | undefined;
 }
 
-/**
- * A leased run's claim in the store: a compare-and-set save with a lease, renewed by every
- * checkpoint and by the lease keeper in between (the hold inside this process is `holdForRun`'s).
- * The lease is watched from before the first load, so a store that hangs at any step loses the
- * claim after one TTL instead of holding the run forever.
- */
 // Conflicts no store reply made: the lease ran out while its renewal went unanswered.
 const ranOutClaims = new WeakSet<object>();
 const ranOut = (error: SnapshotConflictError): SnapshotConflictError => (ranOutClaims.add(error), error);
@@ -39,6 +33,12 @@ const ranOut = (error: SnapshotConflictError): SnapshotConflictError => (ranOutC
 /** Whether `error` is a claim lost to its lease running out unanswered (the store may have stopped). */
 export const leaseRanOut = (error: unknown): boolean => typeof error === "object" && error !== null && ranOutClaims.has(error);
 
+/**
+ * A leased run's claim in the store: a compare-and-set save with a lease, renewed by every
+ * checkpoint and by the lease keeper in between (the hold inside this process is `holdForRun`'s).
+ * The lease is watched from before the first load, so a store that hangs at any step loses the
+ * claim after one TTL instead of holding the run forever.
+ */
 export class RunClaim {
   readonly #writes: ClaimWrites;
   readonly #lease: LeaseKeeper;
