@@ -1,14 +1,15 @@
 import { WorkflowCancelledError, isWorkflowForgeError, type ErrorLocation } from "../errors.js";
 import type { SnapshotKeys } from "./errors.js";
 import { loadSnapshot } from "./provider-call.js";
+import { leaseCheckMs } from "./lease.js";
 import { leaseRanOut } from "./run-claim.js";
 import type { WorkflowPersistenceProvider } from "./provider.js";
 
 /**
  * How long after the deadline a run that ignores it may take: its lease runs out, is found so at
- * the next check (every quarter lease), and its conflict is explained (a quarter more).
+ * the lease keeper's next check, and its conflict is explained (as long again, see explainConflict).
  */
-export const lostClaimSettleMs = (leaseMs: number): number => leaseMs + 2 * Math.ceil(leaseMs / 4);
+export const lostClaimSettleMs = (leaseMs: number): number => leaseMs + 2 * Math.ceil(leaseCheckMs(leaseMs));
 
 /**
  * What a run that lost its claim reports: `WorkflowCancelledError` when the write that took the
@@ -19,7 +20,7 @@ export const lostClaimSettleMs = (leaseMs: number): number => leaseMs + 2 * Math
  */
 export async function explainConflict(provider: WorkflowPersistenceProvider, keys: SnapshotKeys, conflict: unknown, location: ErrorLocation, leaseMs?: number): Promise<unknown> {
   if (!(isWorkflowForgeError(conflict) && conflict.code === "SNAPSHOT_CONFLICT")) return conflict;
-  const boundMs = leaseMs === undefined ? undefined : leaseRanOut(conflict) ? Math.ceil(leaseMs / 4) : leaseMs;
+  const boundMs = leaseMs === undefined ? undefined : leaseRanOut(conflict) ? Math.ceil(leaseCheckMs(leaseMs)) : leaseMs;
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const gaveUp = new Promise<undefined>((resolve) => {

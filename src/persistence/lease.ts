@@ -17,6 +17,9 @@ export interface LeaseKeeperOptions {
   readonly warn: (error: unknown) => void;
 }
 
+/** How often a lease of `ttlMs` is checked: a claim is found lost up to this long after its lease ran out. */
+export const leaseCheckMs = (ttlMs: number): number => Math.max(1, ttlMs / 4);
+
 /**
  * Keeps a run's claim alive while an operation takes longer than a checkpoint interval, and stops
  * the run once the claim is lost.
@@ -56,7 +59,7 @@ export class LeaseKeeper {
 
   constructor(options: LeaseKeeperOptions) {
     this.#options = options;
-    this.#timer = setInterval(() => this.#tick(), Math.max(1, options.ttlMs / 4));
+    this.#timer = setInterval(() => this.#tick(), leaseCheckMs(options.ttlMs));
     // The timer must not keep a process alive on its own; the operation it guards does that.
     (this.#timer as { unref?: () => void }).unref?.();
   }
