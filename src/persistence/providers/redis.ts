@@ -2,7 +2,7 @@ import { defaultSnapshotCodec, type SnapshotCodec } from "../codec/codec.js";
 import { PersistenceError, SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "../errors.js";
 import { listedReader, type ListedReader, type ListOptions } from "../list-options.js";
 import type { ClaimRequest, ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
-import { withClaimColumns } from "../claim-columns.js";
+import { withClaimColumns, type ClaimColumns } from "../claim-columns.js";
 import { claimScript, claimArguments, claimFieldsOf } from "./redis-claim.js";
 import { claimReadable, releaseScript } from "./redis-claimed.js";
 import { deliverEvent, receiveEvents, type RedisMailbox } from "./redis-mailbox.js";
@@ -244,7 +244,7 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
 
 // The hash's revision is what every save compares: one that is not a number (a hand edit) would
 // refuse each save as a conflict, so the record is reported unreadable, as claim() reports it.
-function storedClaimFields(fields: unknown[], keys: SnapshotKeys): ReturnType<typeof claimFieldsOf> {
+function storedClaimFields(fields: unknown[], keys: SnapshotKeys): ClaimColumns {
   const claim = claimFieldsOf(fields);
   const { revision } = claim;
   if (typeof revision === "string" && !/^[0-9]+$/.test(revision)) throw new SnapshotCorruptedError(keys, `its revision field is ${JSON.stringify(revision)}, not a number`);
