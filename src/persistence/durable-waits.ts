@@ -97,7 +97,7 @@ export class DurableWaits implements WaitHost {
           await this.#writes.reclaim();
         } catch (error) {
           if (!(isWorkflowForgeError(error) && error.code === "SNAPSHOT_CONFLICT")) throw error;
-          // A coordinator claimed the instance first (the delivery marked it due): it goes on there.
+          // A coordinator claimed the instance first (the delivery, or the waiting save, marked it due): it goes on there.
           // Or a cancellation took it: that is what this run's caller must hear.
           const explained = await this.#explain(error, location);
           throw isWorkflowForgeError(explained) && explained.code === "WORKFLOW_CANCELLED" ? explained : this.#suspended(location);

@@ -79,7 +79,8 @@ export interface WorkflowPersistenceProvider {
    * also between processes), in one write, and resolves whether it stored it. The instance need not
    * exist yet. When the stored record is `waiting` for `event.name`, the same write marks it due:
    * `claim()` returns it from then on (until its next save), and `subscribe`'s listeners are told.
-   * Declared by `capabilities.mailbox`.
+   * A save of a record `waiting` for a name is marked due by the same write when the mailbox holds
+   * an event of that name not in its `consumedEvents`. Declared by `capabilities.mailbox`.
    */
   deliver?(event: DeliveredEvent, signal?: AbortSignal): Promise<boolean>;
   /** The instance's stored events named `name`, in the order they were first delivered. */

@@ -74,6 +74,12 @@ export class MemoryMailbox {
     return events.filter((event) => event.name === name).map(({ eventId, data, sentAt }) => ({ foundryExecutionId, workflowId, name, eventId, payload: this.#payloads.read(data, keys), sentAt }));
   }
 
+  /** True when the instance holds an event named `name` whose id is not in `consumed`: what a wait for it would receive. */
+  holdsUnconsumed(keys: SnapshotKeys, name: string, consumed: readonly string[] | undefined): boolean {
+    const events = this.#boxes.get(keys.foundryExecutionId)?.get(keys.workflowId)?.events ?? [];
+    return events.some((event) => event.name === name && consumed?.includes(event.eventId) !== true);
+  }
+
   delete(keys: SnapshotKeys): void {
     const workflows = this.#boxes.get(keys.foundryExecutionId);
     if (workflows?.delete(keys.workflowId) === true && workflows.size === 0) this.#boxes.delete(keys.foundryExecutionId);

@@ -58,10 +58,14 @@ interface Storage {
 
 const liveStorage: Storage = { write: deepCopy, read: (data) => deepCopy(data as WorkflowExecutionSnapshot), payloads: livePayloads };
 
-// A save recomputes the due state from the snapshot it stores, clearing a delivery's mark.
-function waitOf(snapshot: WorkflowExecutionSnapshot): Wait | undefined {
+// A save recomputes the due state from the snapshot it stores: a delivery's mark is cleared, and a
+// waiting save is marked itself when the mailbox already holds an event the wait has not consumed
+// (delivered while the save was on its way: the run that saved may die before its re-read).
+function waitOf(snapshot: WorkflowExecutionSnapshot, mailbox: MemoryMailbox): Wait | undefined {
   if (snapshot.status !== "waiting") return undefined;
-  return { wakeMs: snapshot.wakeAt === undefined ? Infinity : Date.parse(snapshot.wakeAt), name: snapshot.waitingFor, marked: false };
+  const { foundryExecutionId, workflowId, waitingFor: name, consumedEvents } = snapshot;
+  const marked = name !== undefined && mailbox.holdsUnconsumed({ foundryExecutionId, workflowId }, name, consumedEvents);
+  return { wakeMs: snapshot.wakeAt === undefined ? Infinity : Date.parse(snapshot.wakeAt), name, marked };
 }
 
 function storageOf(input: unknown): Storage {
@@ -123,7 +127,7 @@ export class MemoryPersistenceProvider implements WorkflowPersistenceProvider {
     }
     if (workflows === undefined) this.#store.set(foundryExecutionId, (workflows = new Map<string, Stored>()));
     if (stored === 0) this.#size++;
-    workflows.set(workflowId, { revision: snapshot.revision, data, wait: waitOf(snapshot) });
+    workflows.set(workflowId, { revision: snapshot.revision, data, wait: waitOf(snapshot, this.#mailbox) });
   }
 
   tryLoad(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): WorkflowExecutionSnapshot | undefined {

@@ -23,6 +23,8 @@ interface PostgresWrite extends GroupedWrite {
   readonly keys: SnapshotKeys;
   readonly values: unknown[];
   readonly revision: number;
+  /** A waiting save's consumed event ids (JSON of their stored form): it goes alone, by the statement that reads the mailbox. */
+  readonly consumed?: string | undefined;
 }
 
 /** Most writes one statement carries, and most characters of data in it (a larger save goes alone). */
@@ -95,7 +97,10 @@ export class GroupedWriter {
     // The name as a key is stored: NUL and lone surrogates escaped, so that a filter matches it alone.
     const values = [instance, workflow, revision, status, encodeKey(snapshot.workflowName), instantOf(snapshot.updatedAt), data, snapshot.owner ?? null, lease, snapshot.attempts ?? null, waitingFor, wakeMsOf(snapshot)];
     const key = groupKey(instance, workflow);
-    const stored = await this.#order.run(key, () => this.#saves.submit({ key, size: data.length, signal, keys, revision, values }), signal);
+    // A waiting save is rare, and its statement reads the mailbox: it goes alone, in its instance's order.
+    const consumed = waitingFor === null ? undefined : JSON.stringify((snapshot.consumedEvents ?? []).map(encodeKey));
+    const write = { key, size: data.length, signal, keys, revision, values, consumed };
+    const stored = await this.#order.run(key, () => (consumed === undefined ? this.#saves.submit(write) : this.#saveAlone(write)), signal);
     // No read of what is stored to explain it: a refused claim costs this one statement.
     if (!stored) throw new SnapshotConflictError({ source, call: "save", keys, detail: `revision ${revision} was refused: the stored revision is not ${revision - 1}` });
   }
@@ -127,9 +132,14 @@ export class GroupedWriter {
     return Promise.all(writes.map((write) => (call === "save" ? this.#saveAlone(write) : this.#deleteAlone(write)).catch(asError)));
   }
 
-  async #saveAlone({ keys, signal, revision, values }: PostgresWrite): Promise<boolean> {
+  async #saveAlone({ keys, signal, revision, values, consumed }: PostgresWrite): Promise<boolean> {
     const { send, sql } = this.#parts;
-    const result = revision === 1 ? await send("save", keys, signal, sql.insert, values) : await send("save", keys, signal, sql.update, [...values, revision - 1]);
+    const result =
+      consumed !== undefined
+        ? await send("save", keys, signal, revision === 1 ? sql.insertWaiting : sql.updateWaiting, revision === 1 ? [...values, consumed] : [...values, revision - 1, consumed])
+        : revision === 1
+          ? await send("save", keys, signal, sql.insert, values)
+          : await send("save", keys, signal, sql.update, [...values, revision - 1]);
     const changed = result.rowCount ?? result.affectedRows;
     if (typeof changed !== "number") {
       throw new PersistenceError({ source, call: "save", keys, detail: "the client's query result has neither rowCount nor affectedRows" });

@@ -1,6 +1,7 @@
 import type { ClaimRequest } from "../provider.js";
 import { claimStatement, releaseStatement, type PassedOver } from "./postgres-claim.js";
-import { listQuery, markedDue, type SqlDialect, type SqlQuery, type SqlStatementTexts } from "./sql-query.js";
+import { deliverStatement, markStatement, waitingSave } from "./postgres-mailbox-sql.js";
+import { listQuery, type SqlDialect, type SqlQuery, type SqlStatementTexts } from "./sql-query.js";
 
 // The SQL of PostgresPersistenceProvider, apart from the class so each file stays readable.
 
@@ -47,6 +48,9 @@ export interface PostgresStatements extends SqlStatementTexts {
   readonly deliver: string;
   /** Marks a record due (and notifies) after a delivery that stored its event found no row. */
   readonly markLate: string;
+  /** `insert` and `update` of a waiting row, marked due when it holds an event the wait has not consumed (see postgres-mailbox-sql). */
+  readonly insertWaiting: string;
+  readonly updateWaiting: string;
   /** An instance's events of one name, oldest first. */
   readonly receive: string;
   /** Gives back the rows of a claim that rejected (see postgres-claim.ts). */
@@ -149,36 +153,6 @@ const dialect: SqlDialect = {
   storedText: (text) => encodeKey(text),
 };
 
-// The event goes in unless its id is there (first write wins, also against a concurrent insert of
-// the same id, which waits for the first to commit). The UPDATE locks the instance's row whatever
-// its status, so that a save in flight commits first and is then re-read: a delivery that read the
-// row as running just before a waiting save committed would otherwise mark nothing while the
-// session's re-read of the mailbox ran before the event committed, and nobody would wake it.
-// The notification is sent only when a row was marked, at commit.
-function deliverStatement(table: string, mailbox: string): string {
-  const marks = "status = 'waiting' AND waiting_for = $4";
-  return (
-    `WITH stored AS (INSERT INTO ${mailbox} (instance_id, workflow_id, event_id, name, payload, sent_at) VALUES ($1, $2, $3, $4, $5, $6) ` +
-    "ON CONFLICT (instance_id, workflow_id, event_id) DO NOTHING RETURNING 1), " +
-    `marked AS (UPDATE ${table} SET wake_ms = CASE WHEN ${marks} THEN ${markedDue} ELSE wake_ms END ` +
-    `WHERE instance_id = $1 AND workflow_id = $2 AND EXISTS (SELECT 1 FROM stored) RETURNING ${marks} AS due), ` +
-    "told AS (SELECT pg_notify($7, '') FROM marked WHERE due) " +
-    "SELECT (SELECT count(*) FROM stored)::int AS stored, (SELECT count(*) FROM marked)::int AS found, (SELECT count(*) FROM told)::int AS told"
-  );
-}
-
-// For a delivery that stored its event but found no row: the row may have been inserted (a run's
-// first save, waiting) after the delivery's statement began, and its run's re-read of the mailbox
-// may have run before the event committed. This statement begins after that commit, so it sees
-// such a row, or the run's re-read (after its save) sees the event.
-function markStatement(table: string): string {
-  const marks = "status = 'waiting' AND waiting_for = $3";
-  return (
-    `WITH marked AS (UPDATE ${table} SET wake_ms = ${markedDue} WHERE instance_id = $1 AND workflow_id = $2 AND ${marks} RETURNING 1) ` +
-    "SELECT (SELECT count(*) FROM marked)::int AS marked, (SELECT count(*) FROM (SELECT pg_notify($4, '') FROM marked) AS told)::int AS told"
-  );
-}
-
 /**
  * The channel deliveries notify on, one per table: a plain lowercase identifier (PGlite's unlisten
  * writes it unquoted), cut to 63 bytes with a hash of the whole name when longer. Two tables whose
@@ -219,22 +193,26 @@ export function postgresStatements(tableName: string, schema: string | undefined
   const byKeys = "WHERE instance_id = $1 AND workflow_id = $2";
   // The claim index keeps the name older versions gave it (cut as Postgres cuts it), so that they find it.
   const names = { index: `${tableName.slice(0, 53)}_claimable`, keys: derived(tableName, "_claim_keys"), due: derived(tableName, "_due"), mailbox: derived(tableName, "_mailbox") };
+  const insert =
+    `INSERT INTO ${table} (instance_id, workflow_id, revision, status, workflow_name, updated_at, data, owner, lease_expires_at, attempts, waiting_for, wake_ms) ` +
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (instance_id, workflow_id) DO NOTHING";
+  const update =
+    `UPDATE ${table} SET revision = $3, status = $4, workflow_name = $5, updated_at = $6, data = $7, owner = $8, lease_expires_at = $9, attempts = $10, ` +
+    `waiting_for = $11, wake_ms = $12 ${byKeys} AND revision = $13`;
   return {
     table,
     mailbox,
     channel: dueChannel(tableName, schema),
     migrate: migrateStatement({ table, schema, ...names }),
-    insert:
-      `INSERT INTO ${table} (instance_id, workflow_id, revision, status, workflow_name, updated_at, data, owner, lease_expires_at, attempts, waiting_for, wake_ms) ` +
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (instance_id, workflow_id) DO NOTHING",
-    update:
-      `UPDATE ${table} SET revision = $3, status = $4, workflow_name = $5, updated_at = $6, data = $7, owner = $8, lease_expires_at = $9, attempts = $10, ` +
-      `waiting_for = $11, wake_ms = $12 ${byKeys} AND revision = $13`,
+    insert,
+    update,
     select: `SELECT data, ${claimColumns} FROM ${table} ${byKeys}`,
     // One statement, so that a delete never leaves an instance's events behind.
     remove: `WITH events AS (DELETE FROM ${mailbox} ${byKeys}) DELETE FROM ${table} ${byKeys}`,
     deliver: deliverStatement(table, mailbox),
     markLate: markStatement(table),
+    insertWaiting: waitingSave(insert, mailbox, "$13"),
+    updateWaiting: waitingSave(update, mailbox, "$14"),
     receive: `SELECT event_id, payload, sent_at FROM ${mailbox} ${byKeys} AND name = $3 ORDER BY seq`,
     list: (filter) => listQuery(dialect, table, `instance_id, workflow_id, data, ${claimColumns}`, filter),
     claim: (request, excluded) => claimStatement(dialect, table, request, excluded),

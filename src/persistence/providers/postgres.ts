@@ -94,7 +94,7 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
     this.schema = schema;
     const sql = (this.#sql = postgresStatements(tableName, schema));
     const batches = batchTexts(sql.table, sql.mailbox);
-    const single = [sql.insert, sql.update, sql.select, sql.remove, sql.deliver, sql.markLate, sql.receive];
+    const single = [sql.insert, sql.update, sql.insertWaiting, sql.updateWaiting, sql.select, sql.remove, sql.deliver, sql.markLate, sql.receive];
     this.#named = preparedStatements ? namedQueries([...single, ...batches.save, ...batches.delete]) : undefined;
     const failure = (call: ProviderCall, keys: SnapshotKeys, cause: unknown): PersistenceError => this.#driverFailure(call, keys, cause);
     this.#writer = new GroupedWriter({ send: this.#sender, sql, codec, batches, ready: () => this.#schemaReady.done, failure });

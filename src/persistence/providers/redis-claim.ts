@@ -117,12 +117,16 @@ export function claimFieldsOf([revision, owner, lease, updated]: unknown[]): Cla
  * surrogates apart, which UTF-8 would merge), `wakeMs` ("" for none) and the record's score in the
  * claimable set ("" for none): finished records are not in it, waiting ones are due at their wake
  * time (one waiting for an event alone joins it when a delivery marks it), the others when their
- * lease ends.
+ * lease ends; and for a wait for an event, the ids its waits consumed, as the save scripts' held()
+ * looks them up ("" for any other save, which looks up nothing).
  */
-export function dueFieldsOf(snapshot: WorkflowExecutionSnapshot, leaseMs: string): [waitingFor: string, wakeMs: string, score: string] {
+export function dueFieldsOf(snapshot: WorkflowExecutionSnapshot, leaseMs: string): [waitingFor: string, wakeMs: string, score: string, consumed: string] {
   const { status, waitingFor, wakeAt } = snapshot;
-  if (status !== "waiting") return ["", "", status === "completed" || status === "cancelled" ? "" : leaseMs];
+  if (status !== "waiting") return ["", "", status === "completed" || status === "cancelled" ? "" : leaseMs, ""];
   const wake = wakeAt === undefined ? Number.NaN : Date.parse(wakeAt);
   const wakeMs = Number.isFinite(wake) ? String(wake) : "";
-  return [waitingFor === undefined ? "" : JSON.stringify(waitingFor), wakeMs, wakeMs];
+  if (waitingFor === undefined) return ["", wakeMs, wakeMs, ""];
+  // Each id as the JSON the mailbox's fields are, between newlines, which JSON text never holds.
+  const consumed = (snapshot.consumedEvents ?? []).reduce((ids, id) => `${ids}${JSON.stringify(id)}\n`, "\n");
+  return [JSON.stringify(waitingFor), wakeMs, wakeMs, consumed];
 }

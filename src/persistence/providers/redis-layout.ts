@@ -33,9 +33,28 @@ export function keysOfMember(member: string): SnapshotKeys | undefined {
 // sent alone and one sent in a group (see groupScript) run the same code. A save returns false
 // when written, else the stored revision ("0": none).
 
+// held(events, name, consumed): whether the instance's mailbox (see redis-mailbox) holds an event
+// of the JSON name `name` whose field (the JSON of its id) is not among `consumed` (a newline before
+// and after each). A waiting save asks it: an event delivered while the run ran or saved found no
+// record waiting to mark, and the run that saved may die before its re-read of the mailbox, so the
+// save marks itself due, as that delivery would have. A script runs alone, so a delivery lands
+// wholly before it (seen here) or after it (marking the record). Events that are not a hash mark
+// nothing: the run's re-read reports them.
+const held = `local function held(events, name, consumed)
+  local all = redis.pcall('HGETALL', events)
+  if all.err then return false end
+  local prefix = '[' .. name .. ','
+  for i = 1, #all, 2 do
+    local value, space = all[i + 1], string.find(all[i + 1], ' ', 1, true)
+    if space and string.sub(value, space + 1, space + #prefix) == prefix and not string.find(consumed, '\\n' .. all[i] .. '\\n', 1, true) then return true end
+  end
+  return false
+end`;
+
 // create(record, index, claimable, events, A, o). A: data, status, workflowId, workflowName,
 // member, ttl ("0": none), leaseMs ("0": none), attempts, waitingFor, wakeMs, score (see scoreOf:
-// "" keeps the record out of the claimable set). Revision 1: the record must not exist. A stored
+// "" keeps the record out of the claimable set), consumed (a waiting save's, see held; "" for
+// any other save). Revision 1: the record must not exist. A stored
 // record is always indexed (delete and list's cleanup remove both), so only a new one is added.
 // The sets are written before the hash, so that one of the wrong type (junk under the provider's
 // prefix) fails the save before it wrote the record; an index member it may have added is dropped
@@ -43,17 +62,19 @@ export function keysOfMember(member: string): SnapshotKeys | undefined {
 const create = `local function create(record, index, claimable, events, A, o)
   local stored = redis.call('HGET', record, 'revision')
   if stored then return stored end
+  local score, mark = A[o + 11], ''
+  if A[o + 12] ~= '' and held(events, A[o + 9], A[o + 12]) then score, mark = '-inf', '1' end
   redis.call('SADD', index, A[o + 5])
-  if A[o + 11] ~= '' then redis.call('ZADD', claimable, A[o + 11], A[o + 5]) end
-  redis.call('HSET', record, 'data', A[o + 1], 'revision', '1', 'status', A[o + 2], 'workflowId', A[o + 3], 'workflowName', A[o + 4], 'leaseMs', A[o + 7], 'attempts', A[o + 8], 'waitingFor', A[o + 9], 'wakeMs', A[o + 10], 'dueMark', '')
+  if score ~= '' then redis.call('ZADD', claimable, score, A[o + 5]) end
+  redis.call('HSET', record, 'data', A[o + 1], 'revision', '1', 'status', A[o + 2], 'workflowId', A[o + 3], 'workflowName', A[o + 4], 'leaseMs', A[o + 7], 'attempts', A[o + 8], 'waitingFor', A[o + 9], 'wakeMs', A[o + 10], 'dueMark', mark)
   if A[o + 6] ~= '0' and A[o + 2] == 'completed' then redis.call('EXPIRE', record, A[o + 6]) redis.call('EXPIRE', events, A[o + 6]) end
   return false
 end`;
 
 // update(record, claimable, events, dead, A, o). A: revision, data, status, workflowName, expected
-// (revision - 1), ttl ("0": none), leaseMs ("0": none), attempts, member, waitingFor, wakeMs, score.
-// The workflow id is part of the key, so it is the stored one. Every save clears a delivery's due
-// mark. A checkpoint of a running record leaves the claimable set alone (a score below the
+// (revision - 1), ttl ("0": none), leaseMs ("0": none), attempts, member, waitingFor, wakeMs, score,
+// consumed (as create's). The workflow id is part of the key, so it is the stored one. Every save
+// clears a delivery's due mark, and a waiting save sets its own when held() finds an event. A checkpoint of a running record leaves the claimable set alone (a score below the
 // real lease only makes claim() look at the record and put it right); the set is updated when the
 // record finishes (removed), waits (scored by its wake time, or removed when it has none), stops
 // waiting, loses its lease (released: scored 0), is enqueued again, or was failed or compensating:
@@ -64,16 +85,18 @@ end`;
 const update = `local function update(record, claimable, events, dead, A, o)
   local f = redis.call('HMGET', record, 'revision', 'leaseMs', 'status')
   if f[1] ~= A[o + 5] then return f[1] or '0' end
-  if A[o + 12] == '' then
+  local score, mark = A[o + 12], ''
+  if A[o + 13] ~= '' and held(events, A[o + 10], A[o + 13]) then score, mark = '-inf', '1' end
+  if score == '' then
     redis.call('ZREM', claimable, A[o + 9])
     if f[3] == 'failed' or f[3] == 'compensating' then redis.call('ZREM', dead, A[o + 9]) end
   elseif f[3] == 'failed' or f[3] == 'compensating' then
     redis.call('ZREM', dead, A[o + 9])
-    redis.call('ZADD', claimable, A[o + 12], A[o + 9])
+    redis.call('ZADD', claimable, score, A[o + 9])
   elseif A[o + 3] == 'waiting' or f[3] == 'waiting' or f[3] == 'completed' or f[3] == 'cancelled' or (A[o + 7] == '0' and f[2] and f[2] ~= '0') then
-    redis.call('ZADD', claimable, A[o + 12], A[o + 9])
+    redis.call('ZADD', claimable, score, A[o + 9])
   end
-  redis.call('HSET', record, 'data', A[o + 2], 'revision', A[o + 1], 'status', A[o + 3], 'workflowName', A[o + 4], 'leaseMs', A[o + 7], 'attempts', A[o + 8], 'waitingFor', A[o + 10], 'wakeMs', A[o + 11], 'dueMark', '')
+  redis.call('HSET', record, 'data', A[o + 2], 'revision', A[o + 1], 'status', A[o + 3], 'workflowName', A[o + 4], 'leaseMs', A[o + 7], 'attempts', A[o + 8], 'waitingFor', A[o + 10], 'wakeMs', A[o + 11], 'dueMark', mark)
   -- The instance's events expire with it (EXPIRE and PERSIST of a missing key do nothing).
   if A[o + 3] == 'completed' then
     if A[o + 6] ~= '0' then redis.call('EXPIRE', record, A[o + 6]) redis.call('EXPIRE', events, A[o + 6]) end
@@ -91,11 +114,13 @@ const remove = `local function remove(record, index, claimable, events, dead, me
 end`;
 
 /** A save of revision 1 alone. KEYS: record, index, claimable, events. ARGV: create's. Nil when written, else the stored revision. */
-export const createScript = `${create}
+export const createScript = `${held}
+${create}
 return create(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV, 0)`;
 
 /** A later save alone. KEYS: record, claimable, events, dead letters. ARGV: update's. Nil when written, else the stored revision. */
-export const updateScript = `${update}
+export const updateScript = `${held}
+${update}
 return update(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV, 0)`;
 
 /** A delete alone. KEYS: record, index, claimable, events, dead letters. ARGV: member. */
@@ -110,7 +135,8 @@ return remove(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1])`;
  * before the call that failed, as when it goes alone. Returns one string per write: "" written,
  * "r" .. the stored revision when refused, "e" .. the error.
  */
-export const groupScript = `${create}
+export const groupScript = `${held}
+${create}
 ${update}
 ${remove}
 local out, o = {}, 1
@@ -119,7 +145,7 @@ for i = 4, #KEYS, 2 do
   if kind == 'c' then ok, r = pcall(create, record, KEYS[1], KEYS[2], events, ARGV, o)
   elseif kind == 'u' then ok, r = pcall(update, record, KEYS[2], events, KEYS[3], ARGV, o)
   else ok, r = pcall(remove, record, KEYS[1], KEYS[2], events, KEYS[3], ARGV[o + 1]) end
-  o = o + 1 + (kind == 'c' and 11 or kind == 'u' and 12 or 1)
+  o = o + 1 + (kind == 'c' and 12 or kind == 'u' and 13 or 1)
   if not ok then out[#out + 1] = 'e' .. (type(r) == 'table' and tostring(r.err) or tostring(r))
   elseif r then out[#out + 1] = 'r' .. r else out[#out + 1] = '' end
 end

@@ -29,6 +29,13 @@ export interface SqliteStatementTexts extends SqlStatementTexts {
   readonly storeEvent: string;
   /** Marks the instance's row due when it waits for the event's name. */
   readonly markDue: string;
+  /**
+   * `insert` and `update` of a waiting row, its `wake_ms` marked due when the mailbox holds an
+   * event of the awaited name whose id is not in the JSON array of consumed ids: values as theirs,
+   * with the name and that array before `wake_ms` (and, for the insert, the keys before those).
+   */
+  readonly insertWaiting: string;
+  readonly updateWaiting: string;
   /** An instance's events of one name, oldest first. */
   readonly receive: string;
   /** An instance's events, for a delete that found no row (the trigger removes them with a row). */
@@ -133,6 +140,15 @@ function migrateWaits(tableName: string): string {
     END;`;
 }
 
+// A waiting save's wake_ms: marked due when the mailbox already holds an event the wait would take
+// (delivered while the run ran or saved, when no delivery could mark the row). One statement, and
+// SQLite runs one writer at a time, so a delivery lands wholly before it (seen here) or after it
+// (marking the row itself): the run that saved may die before its re-read of the mailbox.
+function dueWhenHeld(mailbox: string, instance: string, workflow: string): string {
+  const held = `SELECT 1 FROM ${mailbox} AS held WHERE held.instance_id = ${instance} AND held.workflow_id = ${workflow} AND held.name = ? AND held.event_id NOT IN (SELECT value FROM json_each(?))`;
+  return `CASE WHEN EXISTS (${held}) THEN ${markedDue} ELSE ? END`;
+}
+
 /** Every statement for one table; the name was validated as an identifier before it gets here. */
 export function sqliteStatements(tableName: string): SqliteStatementTexts {
   const table = `"${tableName}"`;
@@ -167,6 +183,12 @@ export function sqliteStatements(tableName: string): SqliteStatementTexts {
     remove: `DELETE FROM ${table} ${byKeys}`,
     storeEvent: `INSERT INTO ${mailbox} (instance_id, workflow_id, event_id, name, payload, sent_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (instance_id, workflow_id, event_id) DO NOTHING`,
     markDue: `UPDATE ${table} SET wake_ms = ${markedDue} ${byKeys} AND status = 'waiting' AND waiting_for = ?`,
+    insertWaiting:
+      `INSERT INTO ${table} (instance_id, workflow_id, revision, status, workflow_name, updated_at, data, owner, lease_expires_at, attempts, waiting_for, wake_ms) ` +
+      `VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${dueWhenHeld(mailbox, "?", "?")}) ON CONFLICT (instance_id, workflow_id) DO NOTHING`,
+    updateWaiting:
+      `UPDATE ${table} SET revision = ?, status = ?, workflow_name = ?, updated_at = ?, data = ?, owner = ?, lease_expires_at = ?, attempts = ?, waiting_for = ?, ` +
+      `wake_ms = ${dueWhenHeld(mailbox, `${table}.instance_id`, `${table}.workflow_id`)} ${byKeys} AND revision = ?`,
     receive: `SELECT event_id, payload, sent_at FROM ${mailbox} ${byKeys} AND name = ? ORDER BY seq`,
     removeEvents: `DELETE FROM ${mailbox} ${byKeys}`,
     list: (filter) => listQuery(dialect, table, `instance_id, workflow_id, data, ${claimColumns}`, filter),

@@ -21,7 +21,7 @@ import { storedAlready } from "../provider-call.js";
 
 const source = "sqlite";
 
-type Statements = Readonly<Record<"insert" | "update" | "select" | "remove", SqliteStatement>> & MailboxStatements;
+type Statements = Readonly<Record<"insert" | "update" | "insertWaiting" | "updateWaiting" | "select" | "remove", SqliteStatement>> & MailboxStatements;
 
 // better-sqlite3 is synchronous; the provider's methods still return promises so that every
 // failure, an aborted signal included, arrives as a rejection. Not `async`: nothing is awaited.
@@ -191,11 +191,14 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
     // The statement is run here rather than through #guard: a closure over thirteen values per save is not free.
     let changes: number;
     try {
-      const { insert, update } = this.#statements.get();
-      changes =
-        revision === 1
-          ? insert.run(instance, workflow, revision, status, workflowName, updatedAt, data, owner, lease, attempts, waitingFor, wakeMs).changes
-          : update.run(revision, status, workflowName, updatedAt, data, owner, lease, attempts, waitingFor, wakeMs, instance, workflow, revision - 1).changes;
+      const { insert, update, insertWaiting, updateWaiting } = this.#statements.get();
+      // A waiting save is marked due in its own statement when an event it waits for is there already.
+      const held = waitingFor === null ? undefined : ([waitingFor, JSON.stringify((snapshot.consumedEvents ?? []).map(storedKey))] as const);
+      if (held !== undefined) {
+        const values = [status, workflowName, updatedAt, data, owner, lease, attempts, waitingFor] as const;
+        changes = revision === 1 ? insertWaiting.run(instance, workflow, revision, ...values, instance, workflow, ...held, wakeMs).changes : updateWaiting.run(revision, ...values, ...held, wakeMs, instance, workflow, revision - 1).changes;
+      } else if (revision === 1) changes = insert.run(instance, workflow, revision, status, workflowName, updatedAt, data, owner, lease, attempts, waitingFor, wakeMs).changes;
+      else changes = update.run(revision, status, workflowName, updatedAt, data, owner, lease, attempts, waitingFor, wakeMs, instance, workflow, revision - 1).changes;
     } catch (error) {
       throw this.#failure("save", { foundryExecutionId, workflowId }, error);
     }
@@ -223,9 +226,9 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
 
   #prepare(): Statements {
     this.#migrate();
-    const { insert, update, select, remove } = this.#sql;
     const prepare = (sql: string): SqliteStatement => this.#database.prepare(sql);
-    return { insert: prepare(insert), update: prepare(update), select: prepare(select), remove: prepare(remove), ...prepareMailbox(this.#database, this.#sql) };
+    const texts = ["insert", "update", "insertWaiting", "updateWaiting", "select", "remove"] as const;
+    return { ...(Object.fromEntries(texts.map((name) => [name, prepare(this.#sql[name])])) as Record<(typeof texts)[number], SqliteStatement>), ...prepareMailbox(this.#database, this.#sql) };
   }
 
   // Runs driver calls only (no codec work), so whatever it throws becomes a PersistenceError naming call and keys.

@@ -151,23 +151,42 @@ export const dueCases: ConformanceCase[] = [
     for (const snapshot of records) assert.equal(await provider.deliver!(deliveredEvent(snapshot, { name: "approved" })), true);
     assert.deepEqual(await claim(provider, request(workflowName)), []);
   }),
-  waitCase("due", "a save clears a delivery's mark: the record is then due by its own wakeAt only", async (provider, workflowName) => {
+  waitCase("due", "a save clears a delivery's mark once its wait consumed the event: the record is then due by its own wakeAt only", async (provider, workflowName) => {
     const waiting = waitingSnapshot({ workflowName, waitingFor: "approved" });
     await provider.save(waiting);
-    await provider.deliver!(deliveredEvent(waiting));
-    // An event delivered before the record's first save, or while it ran, marks nothing either.
+    const event = deliveredEvent(waiting);
+    await provider.deliver!(event);
+    // The run took the event and waits again for the next one.
+    const saved = nextRevision(waiting, { consumedEvents: [event.eventId] });
+    await provider.save(saved);
+    assert.deepEqual(await claim(provider, request(workflowName)), [], "a waiting save left a delivery's mark though its wait had consumed the event");
+    await provider.save(nextRevision(saved, { wakeAt: at(Date.now() - 1) }));
+    assert.deepEqual(ids(await claim(provider, request(workflowName))), [waiting.foundryExecutionId], "a save's wakeAt in the past makes it due");
+  }),
+  waitCase("due", "a waiting save is due at once when its mailbox already holds an event the wait has not consumed: delivered before the first save, while it ran, or while it saved", async (provider, workflowName) => {
+    // Delivered before the instance had a record: its first save is the waiting one.
     const early = randomKeys();
     await provider.deliver!(deliveredEvent(early));
     await provider.save(waitingSnapshot({ ...early, workflowName, waitingFor: "approved" }));
+    // Delivered while it ran, so that the delivery found nothing waiting to mark.
     const running = fullSnapshot({ workflowName, status: "running", leaseExpiresAt: at(Date.now() + 60_000) });
     await provider.save(running);
     await provider.deliver!(deliveredEvent(running));
-    await provider.save(waitingSnapshot({ ...running, revision: 2, waitingFor: "approved" }));
-    const saved = nextRevision(waiting);
-    await provider.save(saved);
-    assert.deepEqual(await claim(provider, request(workflowName)), [], "a waiting save left a delivery's mark");
-    await provider.save(nextRevision(saved, { wakeAt: at(Date.now() - 1) }));
-    assert.deepEqual(ids(await claim(provider, request(workflowName))), [waiting.foundryExecutionId], "a save's wakeAt in the past makes it due");
+    const { foundryExecutionId, workflowId } = running;
+    await provider.save(waitingSnapshot({ foundryExecutionId, workflowId, workflowName, revision: 2, waitingFor: "approved" }));
+    // Consumed before: only the second event of the name makes the wait due.
+    const again = waitingSnapshot({ workflowName, waitingFor: "approved" });
+    const [first, second] = [deliveredEvent(again), deliveredEvent(again)];
+    await provider.save(again);
+    await provider.deliver!(first);
+    const consumed = nextRevision(again, { consumedEvents: [first.eventId] });
+    await provider.save(consumed);
+    assert.deepEqual(ids(await claim(provider, request(workflowName))), [early.foundryExecutionId, running.foundryExecutionId].sort(), "the run that saved may die before its re-read of the mailbox: the save must store what the delivery would have marked");
+    await provider.deliver!(deliveredEvent(again, { name: "rejected" }));
+    await provider.save(nextRevision(consumed));
+    assert.deepEqual(await claim(provider, request(workflowName)), [], "an event of another name, or one the wait consumed, made a waiting save due");
+    await provider.deliver!(second);
+    assert.deepEqual(ids(await claim(provider, request(workflowName))), [again.foundryExecutionId], "a delivery after the save marks it as before");
   }),
   waitCase("due", "of 5 deliveries of one event made at once with 3 claims, the waiting record is claimed exactly once", async (provider, workflowName) => {
     for (let round = 0; round < 10; round++) {

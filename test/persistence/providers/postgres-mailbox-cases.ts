@@ -75,19 +75,28 @@ export function describePostgresMailboxCases(backend: string, client: () => Post
       expect(await provider.receive(saved, "approved")).toEqual([]);
     });
 
-    it("marks a waiting row due in the deliver statement, and the next save clears the mark", async () => {
+    it("marks a waiting row due in the deliver statement, a save clears the mark once its wait consumed the event, and a waiting save marks itself while one is left", async () => {
       const tableName = freshTable();
       const provider = new PostgresPersistenceProvider({ client: client(), tableName });
-      const snapshot = waitingSnapshot("approved");
+      const name = "a\u0000name\uD800";
+      const snapshot = waitingSnapshot(name);
       await provider.save(snapshot);
       const wakeMs = async (): Promise<unknown> =>
         ((await client().query(`SELECT wake_ms::text AS wake FROM "${tableName}" WHERE instance_id = $1`, [encodeKey(snapshot.foundryExecutionId)])).rows[0] as { wake: unknown }).wake;
       expect(await wakeMs()).toBeNull();
-      await provider.deliver(eventFor(snapshot, "approved"));
+      const [first, second] = [eventFor(snapshot, name, {}, "first\u0000\uDC00"), eventFor(snapshot, name, {}, "second\u0000\uDC00")];
+      await provider.deliver(first);
       expect(await wakeMs()).toBe("-8640000000000000");
-      await provider.save({ ...snapshot, revision: 2 });
+      await provider.save({ ...snapshot, revision: 2, consumedEvents: [first.eventId] });
       expect(await wakeMs()).toBeNull();
       expect(await provider.claim(claimOf(snapshot.workflowName))).toEqual([]);
+      // Delivered while the run ran: it found no row waiting to mark, so the waiting save marks itself.
+      await provider.save({ ...snapshot, revision: 3, status: "running", consumedEvents: [first.eventId] });
+      await provider.deliver(second);
+      await provider.save({ ...snapshot, revision: 4, consumedEvents: [first.eventId] });
+      expect(await wakeMs()).toBe("-8640000000000000");
+      await provider.save({ ...snapshot, revision: 5, consumedEvents: [first.eventId, second.eventId] });
+      expect(await wakeMs()).toBeNull();
     });
 
     it("stores waitingFor and wakeAt in columns a query can read, keys escaped as they are stored", async () => {

@@ -234,11 +234,12 @@ describeWithServer("RedisPersistenceProvider mailbox on a real redis-server", se
       for (const snapshot of [timer, approval]) await provider.save(snapshot);
       expect(await admin.zscore(`${keyPrefix}claimable`, member(timer))).toBe(String(Date.parse(wakeAt)));
       expect(await admin.zscore(`${keyPrefix}claimable`, member(approval))).toBeNull();
-      await provider.deliver(eventFor(approval, "approved"));
+      const event = eventFor(approval, "approved");
+      await provider.deliver(event);
       expect(await admin.zscore(`${keyPrefix}claimable`, member(approval))).toBe("-inf");
       expect(await admin.hget(`${keyPrefix}s:${member(approval)}`, "dueMark")).toBe("1");
-      // Saved waiting again (the event was for an earlier wait, say): the mark is gone, and so is the record from the set.
-      const again = nextRevision(approval);
+      // Saved waiting again, its wait having consumed the event: the mark is gone, and so is the record from the set.
+      const again = nextRevision(approval, { consumedEvents: [event.eventId] });
       await provider.save(again);
       expect(await admin.hget(`${keyPrefix}s:${member(approval)}`, "dueMark")).toBe("");
       expect(await provider.claim(claimAt(Date.now(), approval.workflowName))).toEqual([]);
@@ -246,6 +247,31 @@ describeWithServer("RedisPersistenceProvider mailbox on a real redis-server", se
       // Running again (a run that took its claim back): claimable once its lease ends.
       await provider.save(nextRevision(again, { status: "running", leaseExpiresAt: new Date(Date.now() - 1).toISOString() }));
       expect(await provider.claim(claimAt(Date.now(), approval.workflowName))).toHaveLength(1);
+    });
+
+    it("a waiting save marks itself due when the mailbox holds an event it has not consumed: created or updated, alone or in a group", async () => {
+      const keyPrefix = prefix();
+      const provider = new RedisPersistenceProvider({ client: admin, keyPrefix });
+      const odd = "appro\ud800ved \"\n,";
+      const records = [waiting({ waitingFor: odd }), waiting({ waitingFor: odd }), waiting({ waitingFor: odd }), waiting({ waitingFor: odd })];
+      // Each holds an event it consumed; all but the last one it did not, and an event of another name.
+      const consumed = records.map((record) => eventFor(record, odd));
+      for (const [i, record] of records.entries()) {
+        await provider.deliver(consumed[i]!);
+        await provider.deliver(eventFor(record, `${odd}x`));
+        if (i < 3) await provider.deliver(eventFor(record, odd));
+      }
+      const fields = async (record: WorkflowExecutionSnapshot) => [await admin.hget(`${keyPrefix}s:${member(record)}`, "dueMark"), await admin.zscore(`${keyPrefix}claimable`, member(record))];
+      const withConsumed = (record: WorkflowExecutionSnapshot, i: number) => ({ ...record, consumedEvents: [consumed[i]!.eventId] });
+      // Created: the first alone, the others together (saves that arrive while one is in flight go as one script).
+      await provider.save(withConsumed(records[0]!, 0));
+      await Promise.all(records.slice(1).map((record, i) => provider.save(withConsumed(record, i + 1))));
+      expect(await Promise.all(records.map(fields))).toEqual([["1", "-inf"], ["1", "-inf"], ["1", "-inf"], ["", null]]);
+      // Updated: the same, the first alone.
+      await provider.save(nextRevision(withConsumed(records[0]!, 0)));
+      await Promise.all(records.slice(1).map((record, i) => provider.save(nextRevision(withConsumed(record, i + 1)))));
+      expect(await Promise.all(records.map(fields))).toEqual([["1", "-inf"], ["1", "-inf"], ["1", "-inf"], ["", null]]);
+      expect((await provider.claim(claimAt(Date.now(), records[0]!.workflowName))).map((claimed) => claimed.foundryExecutionId).sort()).toEqual(records.slice(0, 3).map((record) => record.foundryExecutionId).sort());
     });
 
     it("a waiting record is due at its wake time by the request's now, and a claim keeps its status waiting", async () => {

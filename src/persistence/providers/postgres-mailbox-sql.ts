@@ -1,0 +1,46 @@
+import { markedDue } from "./sql-query.js";
+
+// The statements of PostgresPersistenceProvider's mailbox, and of the saves that read it.
+
+// The event goes in unless its id is there (first write wins, also against a concurrent insert of
+// the same id, which waits for the first to commit). The UPDATE locks the instance's row whatever
+// its status, so that a save in flight commits first and is then re-read: a delivery that read the
+// row as running just before a waiting save committed would otherwise mark nothing while the
+// session's re-read of the mailbox ran before the event committed, and nobody would wake it.
+// The notification is sent only when a row was marked, at commit.
+export function deliverStatement(table: string, mailbox: string): string {
+  const marks = "status = 'waiting' AND waiting_for = $4";
+  return (
+    `WITH stored AS (INSERT INTO ${mailbox} (instance_id, workflow_id, event_id, name, payload, sent_at) VALUES ($1, $2, $3, $4, $5, $6) ` +
+    "ON CONFLICT (instance_id, workflow_id, event_id) DO NOTHING RETURNING 1), " +
+    `marked AS (UPDATE ${table} SET wake_ms = CASE WHEN ${marks} THEN ${markedDue} ELSE wake_ms END ` +
+    `WHERE instance_id = $1 AND workflow_id = $2 AND EXISTS (SELECT 1 FROM stored) RETURNING ${marks} AS due), ` +
+    "told AS (SELECT pg_notify($7, '') FROM marked WHERE due) " +
+    "SELECT (SELECT count(*) FROM stored)::int AS stored, (SELECT count(*) FROM marked)::int AS found, (SELECT count(*) FROM told)::int AS told"
+  );
+}
+
+// For a delivery that stored its event but found no row: the row may have been inserted (a run's
+// first save, waiting) after the delivery's statement began, and its run's re-read of the mailbox
+// may have run before the event committed. This statement begins after that commit, so it sees
+// such a row, or the run's re-read (after its save) sees the event.
+export function markStatement(table: string): string {
+  const marks = "status = 'waiting' AND waiting_for = $3";
+  return (
+    `WITH marked AS (UPDATE ${table} SET wake_ms = ${markedDue} WHERE instance_id = $1 AND workflow_id = $2 AND ${marks} RETURNING 1) ` +
+    "SELECT (SELECT count(*) FROM marked)::int AS marked, (SELECT count(*) FROM (SELECT pg_notify($4, '') FROM marked) AS told)::int AS told"
+  );
+}
+
+// A waiting save's statement: `base` (the insert or the update) with its wake_ms (the one `$12` in
+// it) marked due when the mailbox holds an event of the awaited name ($11) whose id is not in the
+// JSON array `consumed`. Such an event was delivered while the run ran or saved and found no row
+// waiting to mark, and the run that saved may die before its re-read of the mailbox. A delivery
+// committed before this statement began is seen here; one whose statement begins after this one
+// committed marks the row itself (through markStatement, for a row it found inserted). One whose
+// statement runs at the same moment as this one, committing only while this one waits for the
+// row, is seen by neither: a window of one statement's run on the server, left to the re-read.
+export function waitingSave(base: string, mailbox: string, consumed: string): string {
+  const held = `EXISTS (SELECT 1 FROM ${mailbox} WHERE instance_id = $1 AND workflow_id = $2 AND name = $11 AND event_id NOT IN (SELECT jsonb_array_elements_text(${consumed}::jsonb)))`;
+  return base.replace("$12", `CASE WHEN ${held} THEN ${markedDue} ELSE $12::bigint END`);
+}
