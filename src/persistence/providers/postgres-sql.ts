@@ -212,7 +212,7 @@ export function postgresStatements(tableName: string, schema: string | undefined
     deliver: deliverStatement(table, mailbox),
     markLate: markStatement(table),
     insertWaiting: waitingSave(insert, mailbox, "$13"),
-    updateWaiting: waitingSave(update, mailbox, "$14"),
+    updateWaiting: waitingSave(update, mailbox, "$14", table),
     receive: `SELECT event_id, payload, sent_at FROM ${mailbox} ${byKeys} AND name = $3 ORDER BY seq`,
     list: (filter) => listQuery(dialect, table, `instance_id, workflow_id, data, ${claimColumns}`, filter),
     claim: (request, excluded) => claimStatement(dialect, table, request, excluded),

@@ -64,6 +64,30 @@ describeWithServer("PostgresPersistenceProvider's mailbox on a real PostgreSQL s
       expect((await provider.claim(claimOf(running.workflowName))).map((item) => item.foundryExecutionId)).toEqual([running.foundryExecutionId]);
     });
 
+    it("a waiting save that waits for a delivery's row lock is stored due: the run may die before its re-read of the mailbox", async () => {
+      const tableName = freshTable();
+      const provider = new PostgresPersistenceProvider({ client: shared, tableName });
+      const running = unleased({ status: "running" });
+      await provider.save(running);
+      // The delivery, held uncommitted in a transaction of its own connection: it found the row running and marked nothing.
+      const sender = await shared.connect();
+      try {
+        await sender.query("BEGIN");
+        expect(await new PostgresPersistenceProvider({ client: sender, tableName }).deliver(eventFor(running, "approved"))).toBe(true);
+        let settled = false;
+        const saved = provider.save({ ...waitingSnapshot("approved", undefined, running), revision: 2 }).finally(() => (settled = true));
+        // The save began before the event committed, so its own read of the mailbox cannot see it.
+        const blocked = async (): Promise<boolean> => ((await shared.query("SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted")).rows[0] as { n: number }).n > 0;
+        while (!settled && !(await blocked())) await new Promise((resolve) => setImmediate(resolve));
+        expect(settled, "the waiting save finished while the delivery was still uncommitted").toBe(false);
+        await sender.query("COMMIT");
+        await saved;
+      } finally {
+        sender.release();
+      }
+      expect((await provider.claim(claimOf(running.workflowName))).map((item) => item.foundryExecutionId)).toEqual([running.foundryExecutionId]);
+    });
+
     it("a delivery that found no row marks one whose first save, waiting, committed while the delivery ran", async () => {
       const tableName = freshTable();
       await new PostgresPersistenceProvider({ client: shared, tableName }).migrate();
