@@ -53,9 +53,9 @@ end`;
 
 // create(record, index, claimable, events, A, o). A: data, status, workflowId, workflowName,
 // member, ttl ("0": none), leaseMs ("0": none), attempts, waitingFor, wakeMs, score (see scoreOf:
-// "" keeps the record out of the claimable set), consumed (a waiting save's, see held; "" for
-// any other save). Revision 1: the record must not exist. A stored
-// record is always indexed (delete and list's cleanup remove both), so only a new one is added.
+// "" keeps the record out of the claimable set), consumed (a waiting save's, see held; "" for any
+// other save). Revision 1: the record must not exist. A stored record is always indexed (delete
+// and list's cleanup remove both), so only a new one is added.
 // The sets are written before the hash, so that one of the wrong type (junk under the provider's
 // prefix) fails the save before it wrote the record; an index member it may have added is dropped
 // by the next list().
@@ -74,8 +74,9 @@ end`;
 // update(record, claimable, events, dead, A, o). A: revision, data, status, workflowName, expected
 // (revision - 1), ttl ("0": none), leaseMs ("0": none), attempts, member, waitingFor, wakeMs, score,
 // consumed (as create's). The workflow id is part of the key, so it is the stored one. Every save
-// clears a delivery's due mark, and a waiting save sets its own when held() finds an event. A checkpoint of a running record leaves the claimable set alone (a score below the
-// real lease only makes claim() look at the record and put it right); the set is updated when the
+// clears a delivery's due mark, and a waiting save sets its own when held() finds an event. A
+// checkpoint of a running record leaves the claimable set alone (a score below the real lease
+// only makes claim() look at the record and put it right); the set is updated when the
 // record finishes (removed), waits (scored by its wake time, or removed when it has none), stops
 // waiting, loses its lease (released: scored 0), is enqueued again, or was failed or compensating:
 // such a record may be a dead letter that claim() set aside (into the dead letters' set, or, before
