@@ -4,7 +4,7 @@ import { isWorkflowForgeError } from "../errors.js";
 import { withConsoleOnStderr } from "./console-to-stderr.js";
 import { CliError, describeCause, usageError } from "./errors.js";
 import { visible } from "./format.js";
-import { openStore } from "./stores.js";
+import { openStore, type StoreAccessMode } from "./stores.js";
 import { cancelCommand, signalCommand } from "./wait-commands.js";
 import { uiCommand } from "../inspector/command.js";
 import { usage } from "./usage.js";
@@ -37,8 +37,13 @@ export async function runCli(argv: readonly string[], given: CliIo): Promise<num
   }
 }
 
+// list and show only read, and so does the inspector unless it may act.
+function accessOf(command: StoreCommand): StoreAccessMode {
+  return command.kind === "list" || command.kind === "show" || (command.kind === "ui" && !command.ui.allowActions) ? "read" : "write";
+}
+
 async function withStore(command: StoreCommand, io: CliIo): Promise<number> {
-  const store = await openStore(command.store, command.timeout, command.kind === "ui").catch((error: unknown) => {
+  const store = await openStore(command.store, command.timeout, command.kind === "ui", accessOf(command)).catch((error: unknown) => {
     // A store value the driver could not parse: the usage hint points at this command's help.
     throw error instanceof CliError && error.code === "USAGE" && error.command === undefined ? usageError(error.message, command.kind) : error;
   });

@@ -15,22 +15,24 @@ const sqliteWhenLate = "check for another process holding a write lock on the da
 /**
  * The SQLite file, checked to hold the provider's table. better-sqlite3 waits for a lock
  * synchronously, holding the event loop: it is opened with a busy timeout of a few milliseconds,
- * and a call a lock refuses is tried again asynchronously until its deadline (`isBusy`).
+ * and a call a lock refuses is tried again asynchronously until its deadline (`isBusy`). For a
+ * command that only reads, the file is opened read-only, so that it is left exactly as it was
+ * (no WAL switch, no upgrade of an older version's tables) and a file it may not write is read.
  */
-export async function openSqlite({ file, options }: Extract<StoreSpec, { kind: "sqlite" }>, timeout: Duration): Promise<OpenedStore> {
+export async function openSqlite({ file, options }: Extract<StoreSpec, { kind: "sqlite" }>, timeout: Duration, readOnly: boolean): Promise<OpenedStore> {
   const fileLabel = `SQLite file ${resolve(file)}`;
   await requireExisting(file, "file", fileLabel);
   const { default: Database } = await importDriver("better-sqlite3", "--sqlite");
   let database: InstanceType<typeof Database>;
   try {
-    database = new Database(file, { fileMustExist: true, timeout: busyWaitMs });
+    database = new Database(file, { fileMustExist: true, timeout: busyWaitMs, readonly: readOnly });
   } catch (error) {
     throw new CliError("STORE", `cannot open ${fileLabel}: ${describeCause(error)}`, { cause: error });
   }
   try {
     const provider = construct("--table-name", () => new SqlitePersistenceProvider({ database, ...options }));
     const label = `${fileLabel}, table "${provider.tableName}"`;
-    const present = (): boolean => database.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(provider.tableName) !== undefined;
+    const present = (name = provider.tableName): boolean => database.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
     const locked = (): string => `cannot read ${fileLabel}: it stayed locked for ${timeout.text}; ${sqliteWhenLate}, or raise --timeout`;
     const found = await within(timeout, locked, (signal) => whileBusy(present, isBusy, signal)).catch((error: unknown) => {
       if (error instanceof CliError) throw error;
@@ -38,6 +40,8 @@ export async function openSqlite({ file, options }: Extract<StoreSpec, { kind: "
       throw new CliError("STORE", `cannot read ${fileLabel}: ${describeCause(error)}`, { cause: error });
     });
     if (!found) throw new CliError("STORE", `${fileLabel} has no table "${provider.tableName}" (pass --table-name if the provider uses another)`);
+    // Tables an older version made lack the events table, which a command that writes (or the application) adds.
+    if (readOnly && !present(`${provider.tableName}_mailbox`)) throw new CliError("STORE", `${label} was made by an older version and is read only as this version made it: run the application, or a command that writes, once to upgrade it`);
     return { provider, persistence: provider, label, close: () => Promise.resolve(void database.close()), whenLate: sqliteWhenLate, isBusy };
   } catch (error) {
     database.close();

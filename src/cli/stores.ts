@@ -62,9 +62,12 @@ export interface OpenedStore extends Omit<OpenStore, "instances"> {
  * command (`workflowforge ui`): a connection it loses is made again (Redis; the Postgres pool does so
  * anyway), where one command fails fast instead.
  */
-export async function openStore(spec: StoreSpec, timeout: Duration, serving = false): Promise<OpenStore> {
-  return boundedStore(await openUnbounded(spec, timeout, serving), timeout);
+export async function openStore(spec: StoreSpec, timeout: Duration, serving = false, access: StoreAccessMode = "write"): Promise<OpenStore> {
+  return boundedStore(await openUnbounded(spec, timeout, serving, access), timeout);
 }
+
+/** What a command does to the store: `read` only (a SQLite file is then opened read-only), or `write` too. */
+export type StoreAccessMode = "read" | "write";
 
 /** `opened` with its calls bounded by `timeout` each, and {@link OpenStore.forRequest} by `timeout` together. */
 function boundedStore(opened: OpenedStore, timeout: Duration): OpenStore {
@@ -89,12 +92,12 @@ function boundedStore(opened: OpenedStore, timeout: Duration): OpenStore {
 }
 
 // `serving`: the store outlives one command (`workflowforge ui`), so a connection it loses comes back.
-function openUnbounded(spec: StoreSpec, timeout: Duration, serving: boolean): Promise<OpenedStore> {
+function openUnbounded(spec: StoreSpec, timeout: Duration, serving: boolean, access: StoreAccessMode): Promise<OpenedStore> {
   switch (spec.kind) {
     case "dir":
       return openDirectory(spec.path, timeout);
     case "sqlite":
-      return openSqlite(spec, timeout);
+      return openSqlite(spec, timeout, access === "read");
     case "postgres":
       return openPostgres(spec, timeout);
     case "redis":

@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
@@ -112,5 +112,34 @@ describe("workflowforge CLI --sqlite", () => {
     const { code, stderr } = await cli("list", "--sqlite", file, "--table-name", "drop table;");
     expect(code).toBe(2);
     expect(stderr).toMatch(/^workflowforge: invalid --table-name: .*tableName must match/);
+  });
+
+  it("list and show leave the file exactly as it was: a rollback-journal database is not switched to WAL", async () => {
+    const { file, database, provider } = await freshDatabase();
+    const [snapshot] = seedSnapshots();
+    await provider.save(snapshot!);
+    database.pragma("journal_mode = DELETE");
+    const before = readFileSync(file);
+    expect(await cliJson("list", "--sqlite", file)).toHaveLength(1);
+    expect(await cliJson("show", snapshot!.foundryExecutionId, snapshot!.workflowId, "--sqlite", file)).toMatchObject({ foundryExecutionId: snapshot!.foundryExecutionId });
+    expect(readFileSync(file).equals(before)).toBe(true);
+    expect(existsSync(`${file}-wal`)).toBe(false);
+    expect(database.pragma("journal_mode", { simple: true })).toBe("delete");
+  });
+
+  it("list refuses an older version's tables rather than upgrade them, and a command that writes upgrades them", async () => {
+    const { file, database, provider } = await freshDatabase();
+    const [snapshot] = seedSnapshots();
+    await provider.save(snapshot!);
+    // As a version before waits left it: no events table, trigger or index of due rows.
+    database.exec('DROP TRIGGER "workflowforge_snapshots_mailbox_delete"; DROP TABLE "workflowforge_snapshots_mailbox"; DROP INDEX "workflowforge_snapshots_due";');
+    database.pragma("journal_mode = DELETE");
+    const before = readFileSync(file);
+    const { code, stderr } = await cli("list", "--sqlite", file);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/was made by an older version and is read only as this version made it: run the application, or a command that writes, once to upgrade it/);
+    expect(readFileSync(file).equals(before)).toBe(true);
+    expect((await cli("delete", snapshot!.foundryExecutionId, snapshot!.workflowId, "--sqlite", file)).code).toBe(0);
+    expect(database.prepare("SELECT name FROM sqlite_master WHERE name = 'workflowforge_snapshots_mailbox'").all()).toHaveLength(1);
   });
 });

@@ -17,10 +17,16 @@ export interface SqliteDatabase {
   prepare(sql: string): SqliteStatement;
   exec(sql: string): unknown;
   pragma(source: string): unknown;
+  /** True when opened with `{ readonly: true }`: the provider then reads the tables as they are. */
+  readonly readonly?: boolean;
 }
 
 export interface SqlitePersistenceProviderOptions {
-  /** An open better-sqlite3 `Database` (a file or `:memory:`). The provider never closes it. */
+  /**
+   * An open better-sqlite3 `Database` (a file or `:memory:`). The provider never closes it. One
+   * opened with `{ readonly: true }` is never set up or upgraded (no WAL switch, no table made):
+   * its tables must be this version's, and every write fails with the driver's error.
+   */
   readonly database: SqliteDatabase;
   /**
    * Table holding one row per instance; must match `/^[A-Za-z_][A-Za-z0-9_]{0,62}$/`, not start

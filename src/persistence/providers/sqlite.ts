@@ -225,7 +225,8 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
   }
 
   #prepare(): Statements {
-    this.#migrate();
+    // A read-only connection (a backup, a read-only mount, an inspector) leaves the file as it is.
+    if (this.#database.readonly !== true) this.#migrate();
     const prepare = (sql: string): SqliteStatement => this.#database.prepare(sql);
     const texts = ["insert", "update", "insertWaiting", "updateWaiting", "select", "remove"] as const;
     return { ...(Object.fromEntries(texts.map((name) => [name, prepare(this.#sql[name])])) as Record<(typeof texts)[number], SqliteStatement>), ...prepareMailbox(this.#database, this.#sql) };
