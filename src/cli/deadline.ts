@@ -39,6 +39,8 @@ export interface Bounds {
   readonly late: (call: string) => string;
   /** A failure that passes if the call is tried again shortly (SQLite's lock): retried until the budget is spent. */
   readonly busy?: ((error: unknown) => boolean) | undefined;
+  /** Called when a call ran out of time: the connection it waits on may have gone silent. */
+  readonly onLate?: (() => void) | undefined;
 }
 
 /** The provider with every call bounded by `bounds`, and given the signal that says when it is late. */
@@ -63,10 +65,12 @@ export function boundedActions(actions: InstanceActions, bounds: Bounds): Instan
   };
 }
 
-function bounding({ budget, late, busy }: Bounds) {
+function bounding({ budget, late, busy, onLate }: Bounds) {
   return <T>(call: string, start: (signal: AbortSignal) => Promise<T>): Promise<T> =>
     within(budget(), () => late(call), (signal) => (busy === undefined ? start(signal) : whileBusy(() => start(signal), busy, signal))).catch((error: unknown) => {
       // Still locked when the budget ran out: the store waited out the timeout, as a late call does.
-      throw busy?.(error) === true ? new CliError("TIMEOUT", late(call), { cause: error }) : error;
+      if (busy?.(error) === true) throw new CliError("TIMEOUT", late(call), { cause: error });
+      if (error instanceof CliError && error.code === "TIMEOUT") onLate?.();
+      throw error;
     });
 }

@@ -10,12 +10,15 @@ import type { OpenedStore } from "./stores.js";
 interface RedisConnection {
   readonly client: IoRedisLikeClient | NodeRedisLikeClient;
   close(): Promise<void>;
+  /** Drops the socket, for the client to connect again (serving only): a silent one never recovers by itself. */
+  readonly reset?: () => void;
 }
 
 /**
  * A Redis store through ioredis, or node-redis when ioredis is not installed. A command fails fast
  * when the connection drops; a `serving` store (the inspector) connects again once it was
- * connected, at growing intervals up to 2 s, each request failing fast meanwhile.
+ * connected, at growing intervals up to 2 s, each request failing fast meanwhile, and also when
+ * its connection went silent without closing.
  */
 export async function openRedis({ url, options }: Extract<StoreSpec, { kind: "redis" }>, timeout: Duration, serving = false): Promise<OpenedStore> {
   const serverLabel = `Redis ${redact(url)}`;
@@ -26,7 +29,8 @@ export async function openRedis({ url, options }: Extract<StoreSpec, { kind: "re
   const connection = ioredis !== undefined ? await connectIoredis(ioredis.Redis, url, serverLabel, timeout, reconnectMs) : await connectNodeRedis(url, serverLabel, timeout, reconnectMs);
   try {
     const provider = construct("--key-prefix", () => new RedisPersistenceProvider({ client: connection.client, ...options }));
-    return { provider, persistence: provider, label, close: () => connection.close(), whenLate: "check that the server is up and answering" };
+    const reset = connection.reset;
+    return { provider, persistence: provider, label, close: () => connection.close(), whenLate: "check that the server is up and answering", ...(reset === undefined ? {} : { onLate: reset }) };
   } catch (error) {
     await connection.close().catch(() => undefined);
     throw error;
@@ -63,8 +67,11 @@ async function connectIoredis(Redis: IoRedisConstructor, url: string, label: str
     if (error instanceof CliError) throw error;
     throw new CliError("STORE", `cannot reach ${label}: ${describeCause(failure ?? error)}`, { cause: failure ?? error });
   }
-  // Not quit(): it waits for a reply that a server which stopped answering never sends.
-  return { client, close: () => Promise.resolve(drop()) };
+  // Not quit(): it waits for a reply that a server which stopped answering never sends. A call
+  // that ran out of time may wait on a connection that went silent (a firewall or NAT that forgot
+  // it, a failover): ioredis connects again only when the socket closes, so a serving store closes it.
+  const reset = reconnectMs === undefined ? undefined : () => (client.stream as { destroy?: () => void } | undefined)?.destroy?.();
+  return { client, close: () => Promise.resolve(drop()), ...(reset === undefined ? {} : { reset }) };
 }
 
 // node-redis 4 closes at once with disconnect(), 5 and later with destroy().
@@ -81,7 +88,10 @@ async function connectNodeRedis(url: string, label: string, timeout: Duration, r
   // An Error stops node-redis reconnecting (and fails connect() with it): so before the first connection.
   let connected = false;
   const reconnectStrategy = reconnectMs === undefined ? false : (tries: number, cause?: Error): number | Error => (connected ? reconnectMs(tries) : (cause ?? new Error("not connected")));
-  const create = () => redis.createClient({ url, disableOfflineQueue: reconnectMs !== undefined, socket: { reconnectStrategy, connectTimeout: timeout.ms } });
+  // Serving, a socket silent for --timeout is closed and made again (node-redis 5 and later), as
+  // ioredis's is when a call runs out of time.
+  const socketTimeout = reconnectMs === undefined ? {} : { socketTimeout: timeout.ms };
+  const create = () => redis.createClient({ url, disableOfflineQueue: reconnectMs !== undefined, socket: { reconnectStrategy, connectTimeout: timeout.ms, ...socketTimeout } });
   const client = parseValue("--redis", url, create) as unknown as NodeRedisClient;
   client.on("error", () => undefined); // connect() rejects with the same error
   const close = async (): Promise<void> => void (await (client.destroy ?? client.disconnect)?.call(client));

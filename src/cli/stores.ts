@@ -52,6 +52,8 @@ export interface OpenedStore extends Omit<OpenStore, "instances"> {
   readonly whenLate: string;
   /** True for a failure that passes if the call is tried again shortly (SQLite's lock): retried until the deadline. */
   readonly isBusy?: (error: unknown) => boolean;
+  /** Called when a call ran out of time (a `serving` Redis store drops its connection, to make it again). */
+  readonly onLate?: () => void;
 }
 
 /**
@@ -75,7 +77,7 @@ function boundedStore(opened: OpenedStore, timeout: Duration): OpenStore {
   const late = (call: string): string => `${opened.label}: ${call} did not finish within ${timeout.text}; ${advice}`;
   const actions = instanceActions(opened.persistence, opened.label);
   const calls = (budget: Budget, lateCall = late): Pick<OpenStore, "provider" | "instances"> => {
-    const bounds: Bounds = { budget, late: lateCall, busy: opened.isBusy };
+    const bounds: Bounds = { budget, late: lateCall, busy: opened.isBusy, onLate: opened.onLate };
     return { provider: boundedProvider(opened.provider, bounds), instances: boundedActions(actions, bounds) };
   };
   // Bounded too: a close that waits on a server that stopped answering would keep the process alive.

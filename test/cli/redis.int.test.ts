@@ -6,7 +6,7 @@ import { describeWithServer } from "../support/describe-with-server.js";
 import { startRedis } from "../support/redis-server.js";
 import { cli, seedSnapshots } from "./run-cli.js";
 import { describeStoreCommands, type StoreFixture } from "./store-cases.js";
-import { expectUiReconnects } from "./ui-reconnects.js";
+import { expectUiReconnects, expectUiRecoversFromSilence } from "./ui-reconnects.js";
 import { describeWaitCommands } from "./wait-cases.js";
 
 // A redis-server of its own on a free port of 127.0.0.1, or a skip saying how to enable it.
@@ -52,6 +52,10 @@ describeWithServer("workflowforge CLI on a real Redis server", server, (started)
 
     it("an inspector (ui) whose connection the server dropped connects again and answers once more", async () => {
       await expectUiReconnects(started.url, client);
+    });
+
+    it("an inspector (ui) whose connection went silent without closing connects again once a request ran out of time", async () => {
+      await expectUiRecoversFromSilence(started.url, client);
     });
 
     it("names the key prefix when nothing is stored under it", async () => {
