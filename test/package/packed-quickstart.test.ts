@@ -96,7 +96,8 @@ describe("the README's quickstart, run from the packed package in an empty proje
     const after = run("npx", ["workflowforge", "list", "--dir", "./workflow-state", "--json"], app);
     expect(after.status, transcript(after)).toBe(0);
     expect(JSON.parse(after.stdout)).toEqual([]);
-  });
+    // Five processes, three of them npx: 10 s on an idle 2-core machine, more than the default 20 s on a busy one.
+  }, 120_000);
 });
 
 describe("the quickstart read from README.md", () => {

@@ -1,5 +1,6 @@
 import { unfinishedStatuses, type ClaimRequest } from "../provider.js";
 import { claimableClauses, listQuery, markedDue, type SqlDialect, type SqlQuery, type SqlStatementTexts } from "./sql-query.js";
+import type { SqliteDatabase } from "./sqlite-options.js";
 import { storedKey } from "./stored-keys.js";
 
 // The SQL of SqlitePersistenceProvider and what it reads back, apart from the class so each file stays readable.
@@ -147,6 +148,19 @@ function migrateWaits(tableName: string): string {
 function dueWhenHeld(mailbox: string, instance: string, workflow: string): string {
   const held = `SELECT 1 FROM ${mailbox} AS held WHERE held.instance_id = ${instance} AND held.workflow_id = ${workflow} AND held.name = ? AND held.event_id NOT IN (SELECT value FROM json_each(?))`;
   return `CASE WHEN EXISTS (${held}) THEN ${markedDue} ELSE ? END`;
+}
+
+/**
+ * Throws, naming what is missing, when a read-only `database` lacks the table or the events table
+ * this version makes: a read-only connection cannot create or upgrade them.
+ */
+export function requireReadableTables(database: SqliteDatabase, tableName: string): void {
+  const missing = [tableName, `${tableName}_mailbox`].filter((name) => database.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) === undefined);
+  if (missing.length === 0) return;
+  throw new Error(
+    `the Database was opened with { readonly: true } and has no table ${missing.map((name) => JSON.stringify(name)).join(" or ")} as this version makes it, ` +
+      "which a read-only connection cannot create: open it writable once, or call migrate() on a writable one from a deploy step",
+  );
 }
 
 /** Every statement for one table; the name was validated as an identifier before it gets here. */

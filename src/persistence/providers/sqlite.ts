@@ -10,7 +10,7 @@ import { validateOptions, type SqliteDatabase, type SqlitePersistenceProviderOpt
 
 export type { SqliteDatabase, SqlitePersistenceProviderOptions, SqliteStatement } from "./sqlite-options.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
-import { canonicalTime, columnValue, sqliteStatements, type SqliteRow, type SqliteStatementTexts } from "./sqlite-sql.js";
+import { canonicalTime, columnValue, requireReadableTables, sqliteStatements, type SqliteRow, type SqliteStatementTexts } from "./sqlite-sql.js";
 import { keyOfStored, keysOfColumns, storedKey } from "./stored-keys.js";
 import { listKeys } from "../keys.js";
 import type { DeliveredEvent } from "../mailbox.js";
@@ -226,7 +226,8 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
 
   #prepare(): Statements {
     // A read-only connection (a backup, a read-only mount, an inspector) leaves the file as it is.
-    if (this.#database.readonly !== true) this.#migrate();
+    if (this.#database.readonly === true) requireReadableTables(this.#database, this.tableName);
+    else this.#migrate();
     const prepare = (sql: string): SqliteStatement => this.#database.prepare(sql);
     const texts = ["insert", "update", "insertWaiting", "updateWaiting", "select", "remove"] as const;
     return { ...(Object.fromEntries(texts.map((name) => [name, prepare(this.#sql[name])])) as Record<(typeof texts)[number], SqliteStatement>), ...prepareMailbox(this.#database, this.#sql) };

@@ -30,17 +30,22 @@ function countingWorkflow(runs: Map<string, number>) {
   return builder.build();
 }
 
-// The provider as seen through a connection that stops answering: from the `hangAfter`-th save on,
-// calls are never answered (and never reach the store).
-function hangingAfter(provider: WorkflowPersistenceProvider, hangAfter: number): WorkflowPersistenceProvider {
-  let saves = 0;
+// The provider as seen through a connection that stops answering: from the first save of the
+// checkpoint after operation `hungAt` on, calls are never answered (and never reach the store).
+// By what is saved, not by counting saves: a lease renewal may come between any two checkpoints
+// on a busy machine.
+function hangingAt(provider: WorkflowPersistenceProvider, hungAt: number): WorkflowPersistenceProvider {
+  let hung = false;
   const never = new Promise<never>(() => undefined);
   return {
     // Only what it passes on: its compare-and-set, not methods (list, the mailbox) it has not.
     ...(provider.capabilities?.compareAndSet === true ? { capabilities: { compareAndSet: true } } : {}),
-    save: (snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal) => (++saves >= hangAfter ? never : provider.save(snapshot, signal)),
-    tryLoad: (id: string, key: string, signal?: AbortSignal) => (saves >= hangAfter ? never : provider.tryLoad(id, key, signal)),
-    delete: (id: string, key: string, signal?: AbortSignal) => (saves >= hangAfter ? never : provider.delete(id, key, signal)),
+    save: (snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal) => {
+      hung ||= snapshot.nextOperationIndex > hungAt;
+      return hung ? never : provider.save(snapshot, signal);
+    },
+    tryLoad: (id: string, key: string, signal?: AbortSignal) => (hung ? never : provider.tryLoad(id, key, signal)),
+    delete: (id: string, key: string, signal?: AbortSignal) => (hung ? never : provider.delete(id, key, signal)),
   };
 }
 
@@ -55,11 +60,12 @@ export const recoveryCases: ConformanceCase[] = [
     group: "recovery",
     name: "a leased run whose store stops answering rejects within about one lease, and another owner then resumes it from the last checkpoint",
     async run(provider: WorkflowPersistenceProvider) {
-      const ttlMs = 300;
+      // Long enough for a save to land within a quarter of it on a busy machine (a durable store's fsync).
+      const ttlMs = 1_000;
       const instanceId = `hang-${randomUUID()}`;
       const ran: string[] = [];
-      // Saves 1 (the claim) and 2 (after step 0) land; the checkpoint after step 1 never answers.
-      const hung = usePersistence(stepsFoundry(instanceId, ran), hangingAfter(provider, 3), { owner: "conformance-hung", lease: { ttlMs } });
+      // The claim, the checkpoint after step 0 and any renewal land; the checkpoint after step 1 never answers.
+      const hung = usePersistence(stepsFoundry(instanceId, ran), hangingAt(provider, 1), { owner: "conformance-hung", lease: { ttlMs } });
       const error = await hung.forge().then(
         () => undefined,
         (thrown: unknown) => thrown,

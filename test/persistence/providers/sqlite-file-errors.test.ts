@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { PersistenceError } from "../../../src/persistence/errors.js";
@@ -34,11 +35,31 @@ describe("SqlitePersistenceProvider on a file it cannot write", () => {
     );
   });
 
-  it("says so when the table cannot even be created in a read-only file", async () => {
+  it("says so when the table cannot even be created in a read-only file, which it leaves as it is", async () => {
     const file = join(sqlite.directory, "empty.db");
     open(file).close();
+    const before = readFileSync(file);
     const error = await failureOf(new SqlitePersistenceProvider({ database: open(file, { readonly: true }) }).tryLoad("order-42", "wf"));
-    expect(error.message).toMatch(/^\[workflowforge:sqlite\] tryLoad failed for instance "order-42" \/ workflow "wf": the database file ".*empty\.db" cannot be written \(SQLITE_READONLY/);
+    expect(error.message).toBe(
+      '[workflowforge:sqlite] tryLoad failed for instance "order-42" / workflow "wf": the Database was opened with { readonly: true } and has no table ' +
+        '"workflowforge_snapshots" or "workflowforge_snapshots_mailbox" as this version makes it, which a read-only connection cannot create: ' +
+        "open it writable once, or call migrate() on a writable one from a deploy step",
+    );
+    expect(readFileSync(file).equals(before)).toBe(true);
+  });
+
+  it("reads a read-only file of this version without changing it, and refuses a save with the driver's error", async () => {
+    const file = join(sqlite.directory, "current.db");
+    const writer = open(file);
+    const snapshot = fullSnapshot();
+    await new SqlitePersistenceProvider({ database: writer }).save(snapshot);
+    writer.pragma("journal_mode = DELETE");
+    writer.close();
+    const before = readFileSync(file);
+    const reader = new SqlitePersistenceProvider({ database: open(file, { readonly: true }) });
+    expect(await reader.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);
+    expect(await failureOf(reader.save({ ...snapshot, revision: 2 }))).toMatchObject({ call: "save", cause: { code: "SQLITE_READONLY" } });
+    expect(readFileSync(file).equals(before)).toBe(true);
   });
 
   it("names a file locked by another connection past the busy timeout and says how to wait longer", async () => {
