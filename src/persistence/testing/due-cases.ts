@@ -185,6 +185,11 @@ export const dueCases: ConformanceCase[] = [
     assert.deepEqual(ids(await claim(provider, request(workflowName))), [early.foundryExecutionId, running.foundryExecutionId].sort(), "the run that saved may die before its re-read of the mailbox: the save must store what the delivery would have marked");
     await provider.deliver!(deliveredEvent(again, { name: "rejected" }));
     await provider.save(nextRevision(consumed));
+    // An event of another name delivered while a run ran, before it reached its wait.
+    const busy = fullSnapshot({ workflowName, status: "running", leaseExpiresAt: at(Date.now() + 60_000) });
+    await provider.save(busy);
+    await provider.deliver!(deliveredEvent(busy, { name: "rejected" }));
+    await provider.save(waitingSnapshot({ foundryExecutionId: busy.foundryExecutionId, workflowId: busy.workflowId, workflowName, revision: 2, waitingFor: "approved" }));
     assert.deepEqual(await claim(provider, request(workflowName)), [], "an event of another name, or one the wait consumed, made a waiting save due");
     await provider.deliver!(second);
     assert.deepEqual(ids(await claim(provider, request(workflowName))), [again.foundryExecutionId], "a delivery after the save marks it as before");
