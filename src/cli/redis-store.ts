@@ -17,8 +17,8 @@ interface RedisConnection {
 /**
  * A Redis store through ioredis, or node-redis when ioredis is not installed. A command fails fast
  * when the connection drops; a `serving` store (the inspector) connects again once it was
- * connected, at growing intervals up to 2 s, each request failing fast meanwhile, and also when
- * its connection went silent without closing.
+ * connected, at growing intervals up to 2 s, each request failing fast meanwhile; through ioredis
+ * also when its connection went silent without closing (node-redis offers no way to tell).
  */
 export async function openRedis({ url, options }: Extract<StoreSpec, { kind: "redis" }>, timeout: Duration, serving = false): Promise<OpenedStore> {
   const serverLabel = `Redis ${redact(url)}`;
@@ -47,7 +47,10 @@ async function connectIoredis(Redis: IoRedisConstructor, url: string, label: str
   // retry forever. A server that cannot be reached at first is reported at once either way.
   let connected = false;
   const retryStrategy = (tries: number): number | null => (connected ? (reconnectMs?.(tries) ?? null) : null);
-  const client = parseValue("--redis", url, () => new Redis(url, { lazyConnect: true, retryStrategy, maxRetriesPerRequest: 1, connectTimeout: timeout.ms, enableOfflineQueue: false }));
+  // Serving, a command sent before the connection was made again is not sent again: a write that
+  // may have landed must not land twice (a retry refused as a conflict with itself).
+  const options = { lazyConnect: true, retryStrategy, maxRetriesPerRequest: 1, connectTimeout: timeout.ms, enableOfflineQueue: false, autoResendUnfulfilledCommands: false };
+  const client = parseValue("--redis", url, () => new Redis(url, options));
   let failure: unknown;
   // ioredis rejects connect() with "Connection is closed."; the 'error' event carries the reason.
   client.on("error", (error: unknown) => (failure ??= error));
@@ -67,11 +70,36 @@ async function connectIoredis(Redis: IoRedisConstructor, url: string, label: str
     if (error instanceof CliError) throw error;
     throw new CliError("STORE", `cannot reach ${label}: ${describeCause(failure ?? error)}`, { cause: failure ?? error });
   }
-  // Not quit(): it waits for a reply that a server which stopped answering never sends. A call
-  // that ran out of time may wait on a connection that went silent (a firewall or NAT that forgot
-  // it, a failover): ioredis connects again only when the socket closes, so a serving store closes it.
-  const reset = reconnectMs === undefined ? undefined : () => (client.stream as { destroy?: () => void } | undefined)?.destroy?.();
+  // Not quit(): it waits for a reply that a server which stopped answering never sends.
+  const reset = reconnectMs === undefined ? undefined : silentConnectionCheck(client, timeout);
   return { client, close: () => Promise.resolve(drop()), ...(reset === undefined ? {} : { reset }) };
+}
+
+/**
+ * For a serving store whose call ran out of time: the connection may have gone silent (a firewall
+ * or NAT that forgot it, a failover behind a virtual IP), which ioredis never notices, as it
+ * connects again only when the socket closes. Or the server is only slow. A PING on the same
+ * connection tells them apart: unanswered within twice the timeout, the socket is closed and
+ * made again; answered, nothing is done.
+ */
+function silentConnectionCheck(client: InstanceType<IoRedisConstructor>, timeout: Duration): () => void {
+  let probing = false;
+  return () => {
+    if (probing) return;
+    probing = true;
+    const stream = client.stream as { destroy?: () => void } | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const silent = new Promise<void>((_, reject) => (timer = setTimeout(() => reject(new Error("silent")), 2 * timeout.ms)));
+    void Promise.race([client.ping(), silent])
+      .then(
+        () => undefined,
+        () => (client.stream === stream ? stream?.destroy?.() : undefined),
+      )
+      .finally(() => {
+        clearTimeout(timer);
+        probing = false;
+      });
+  };
 }
 
 // node-redis 4 closes at once with disconnect(), 5 and later with destroy().
@@ -88,10 +116,7 @@ async function connectNodeRedis(url: string, label: string, timeout: Duration, r
   // An Error stops node-redis reconnecting (and fails connect() with it): so before the first connection.
   let connected = false;
   const reconnectStrategy = reconnectMs === undefined ? false : (tries: number, cause?: Error): number | Error => (connected ? reconnectMs(tries) : (cause ?? new Error("not connected")));
-  // Serving, a socket silent for --timeout is closed and made again (node-redis 5 and later), as
-  // ioredis's is when a call runs out of time.
-  const socketTimeout = reconnectMs === undefined ? {} : { socketTimeout: timeout.ms };
-  const create = () => redis.createClient({ url, disableOfflineQueue: reconnectMs !== undefined, socket: { reconnectStrategy, connectTimeout: timeout.ms, ...socketTimeout } });
+  const create = () => redis.createClient({ url, disableOfflineQueue: reconnectMs !== undefined, socket: { reconnectStrategy, connectTimeout: timeout.ms } });
   const client = parseValue("--redis", url, create) as unknown as NodeRedisClient;
   client.on("error", () => undefined); // connect() rejects with the same error
   const close = async (): Promise<void> => void (await (client.destroy ?? client.disconnect)?.call(client));

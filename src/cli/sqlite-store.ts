@@ -37,7 +37,7 @@ export async function openSqlite({ file, options }: Extract<StoreSpec, { kind: "
     const found = await within(timeout, locked, (signal) => whileBusy(present, isBusy, signal)).catch((error: unknown) => {
       if (error instanceof CliError) throw error;
       if (isBusy(error)) throw new CliError("TIMEOUT", locked(), { cause: error });
-      throw new CliError("STORE", `cannot read ${fileLabel}: ${describeCause(error)}`, { cause: error });
+      throw new CliError("STORE", `cannot read ${fileLabel}: ${describeCause(error)}${readOnly ? readOnlyAdvice(error) : ""}`, { cause: error });
     });
     if (!found) throw new CliError("STORE", `${fileLabel} has no table "${provider.tableName}" (pass --table-name if the provider uses another)`);
     // Tables an older version made lack the events table, which a command that writes (or the application) adds.
@@ -47,4 +47,14 @@ export async function openSqlite({ file, options }: Extract<StoreSpec, { kind: "
     database.close();
     throw error;
   }
+}
+
+// What a read-only open cannot do that a writable one would have done by itself.
+function readOnlyAdvice(error: unknown): string {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (code === "SQLITE_READONLY_ROLLBACK" || code === "SQLITE_READONLY_RECOVERY") {
+    return " (a write was interrupted, and only a connection that may write can roll it back or recover the file: run the application, or a command that writes, once)";
+  }
+  if (code === "SQLITE_CANTOPEN") return " (read-only, a WAL database needs its -shm file, or a directory where SQLite may create it)";
+  return "";
 }

@@ -11,7 +11,7 @@ vi.mock("../../src/cli/drivers.js", async (original) => {
   return { ...actual, tryImportDriver: (name: string) => (name === "ioredis" ? Promise.resolve(undefined) : actual.tryImportDriver(name as never)) };
 });
 const { openStore } = await import("../../src/cli/stores.js");
-const { expectUiReconnects, expectUiRecoversFromSilence } = await import("./ui-reconnects.js");
+const { expectUiReconnects } = await import("./ui-reconnects.js");
 
 describeWithServer("workflowforge ui on Redis through node-redis", await startRedis(), (started) => {
   const admin = new Redis(started.url);
@@ -22,10 +22,6 @@ describeWithServer("workflowforge ui on Redis through node-redis", await startRe
 
   it("connects again after the server dropped its connection, and answers once more", async () => {
     await expectUiReconnects(started.url, admin);
-  });
-
-  it("connects again after its connection went silent without closing, and answers once more", async () => {
-    await expectUiRecoversFromSilence(started.url, admin);
   });
 
   it("reports a server it cannot reach at once, as a command does", async () => {

@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
+import { openRedis } from "../../src/cli/redis-store.js";
 import { RedisPersistenceProvider } from "../../src/persistence/providers/redis.js";
+import { fullSnapshot } from "../../src/persistence/testing/fixtures.js";
 import { describeWithServer } from "../support/describe-with-server.js";
 import { startRedis } from "../support/redis-server.js";
 import { cli, seedSnapshots } from "./run-cli.js";
@@ -56,6 +58,24 @@ describeWithServer("workflowforge CLI on a real Redis server", server, (started)
 
     it("an inspector (ui) whose connection went silent without closing connects again once a request ran out of time", async () => {
       await expectUiRecoversFromSilence(started.url, client);
+    });
+
+    it("an inspector (ui) whose request ran out of time on a server that is only slow keeps its connection: a write sent meanwhile lands once", async () => {
+      const keyPrefix = `cli-${randomUUID()}:`;
+      const seeded = new RedisPersistenceProvider({ client, keyPrefix });
+      const dead = fullSnapshot({ status: "failed", attempts: 3 });
+      await seeded.save(dead);
+      const opened = await openRedis({ kind: "redis", url: started.url, options: { keyPrefix } }, { text: "2s", ms: 2_000 }, true);
+      try {
+        await client.call("CLIENT", "PAUSE", "1000", "ALL");
+        // Sent while the server is paused, then a call of the same connection runs out of time.
+        const retried = opened.provider.save({ ...dead, attempts: 0, revision: 2 });
+        opened.onLate?.();
+        await retried;
+        expect(await seeded.tryLoad(dead.foundryExecutionId, dead.workflowId)).toMatchObject({ revision: 2, attempts: 0 });
+      } finally {
+        await opened.close();
+      }
     });
 
     it("names the key prefix when nothing is stored under it", async () => {

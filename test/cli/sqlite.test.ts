@@ -2,12 +2,15 @@ import Database from "better-sqlite3";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { createRequire } from "node:module";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { SqlitePersistenceProvider } from "../../src/persistence/providers/sqlite.js";
 import { cli, cliJson, seedSnapshots } from "./run-cli.js";
 import { describeStoreCommands, type StoreFixture } from "./store-cases.js";
 import { describeWaitCommands } from "./wait-cases.js";
 
+const require = createRequire(import.meta.url);
 const root = mkdtempSync(join(tmpdir(), "workflowforge-cli-sqlite-"));
 const opened: Database.Database[] = [];
 afterAll(() => {
@@ -141,5 +144,24 @@ describe("workflowforge CLI --sqlite", () => {
     expect(readFileSync(file).equals(before)).toBe(true);
     expect((await cli("delete", snapshot!.foundryExecutionId, snapshot!.workflowId, "--sqlite", file)).code).toBe(0);
     expect(database.prepare("SELECT name FROM sqlite_master WHERE name = 'workflowforge_snapshots_mailbox'").all()).toHaveLength(1);
+  });
+
+  it("list says what to do with a file whose last write was interrupted, which only a command that writes recovers", async () => {
+    const { file, database, provider } = await freshDatabase();
+    const [snapshot] = seedSnapshots();
+    await provider.save(snapshot!);
+    database.pragma("journal_mode = DELETE");
+    database.exec("CREATE TABLE filler (x BLOB)");
+    const fill = database.prepare("INSERT INTO filler VALUES (randomblob(4000))");
+    for (let row = 0; row < 500; row++) fill.run();
+    database.close();
+    // A writer killed in the middle of a transaction larger than its cache leaves a hot journal.
+    const writer = `const Database = require(${JSON.stringify(require.resolve("better-sqlite3"))}); const db = new Database(${JSON.stringify(file)}); db.pragma("cache_size = 10"); db.exec("BEGIN"); db.exec("UPDATE filler SET x = randomblob(4000)"); process.kill(process.pid, "SIGKILL");`;
+    expect(spawnSync(process.execPath, ["-e", writer]).signal).toBe("SIGKILL");
+    const { code, stderr } = await cli("list", "--sqlite", file);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/a write was interrupted, and only a connection that may write can roll it back or recover the file: run the application, or a command that writes, once/);
+    expect((await cli("delete", "nothing", "here", "--sqlite", file)).code).toBe(1);
+    expect(await cliJson("list", "--sqlite", file)).toHaveLength(1);
   });
 });
