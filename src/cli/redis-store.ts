@@ -10,7 +10,7 @@ import type { OpenedStore } from "./stores.js";
 interface RedisConnection {
   readonly client: IoRedisLikeClient | NodeRedisLikeClient;
   close(): Promise<void>;
-  /** Drops the socket, for the client to connect again (serving only): a silent one never recovers by itself. */
+  /** After a call ran out of time (serving only): closes the socket when it went silent, for the client to connect again. */
   readonly reset?: () => void;
 }
 

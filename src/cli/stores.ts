@@ -52,7 +52,7 @@ export interface OpenedStore extends Omit<OpenStore, "instances"> {
   readonly whenLate: string;
   /** True for a failure that passes if the call is tried again shortly (SQLite's lock): retried until the deadline. */
   readonly isBusy?: (error: unknown) => boolean;
-  /** Called when a call ran out of time (a `serving` Redis store drops its connection, to make it again). */
+  /** Called when a call ran out of time (a `serving` Redis store checks that its connection still answers). */
   readonly onLate?: () => void;
 }
 

@@ -24,6 +24,25 @@ describeWithServer("workflowforge ui on Redis through node-redis", await startRe
     await expectUiReconnects(started.url, admin);
   });
 
+  it("keeps a healthy connection that stayed idle for longer than --timeout", async () => {
+    const store = await openStore({ kind: "redis", url: started.url, options: {} }, { text: "500ms", ms: 500 }, true);
+    const others = async (): Promise<string[]> => {
+      const own = String(await admin.call("CLIENT", "ID"));
+      const listed = String(await admin.call("CLIENT", "LIST", "TYPE", "normal"));
+      return [...listed.matchAll(/^id=(\d+) /gm)].map((match) => match[1]!).filter((id) => id !== own);
+    };
+    try {
+      await store.provider.list({});
+      const before = await others();
+      // Idle three times --timeout: an idle-based socket timeout would have closed it by now.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await store.provider.list({});
+      expect(await others()).toEqual(before);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("reports a server it cannot reach at once, as a command does", async () => {
     const closed = `redis://127.0.0.1:${await deadPort()}`;
     await expect(openStore({ kind: "redis", url: closed, options: {} }, { text: "5s", ms: 5_000 }, true)).rejects.toMatchObject({ code: "STORE", message: expect.stringMatching(/cannot reach Redis/) });
