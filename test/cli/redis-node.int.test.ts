@@ -32,11 +32,11 @@ describeWithServer("workflowforge ui on Redis through node-redis", await startRe
       return [...listed.matchAll(/^id=(\d+) /gm)].map((match) => match[1]!).filter((id) => id !== own);
     };
     try {
-      await store.provider.list({});
+      await store.provider.list({}, undefined, {});
       const before = await others();
       // Idle three times --timeout: an idle-based socket timeout would have closed it by now.
       await new Promise((resolve) => setTimeout(resolve, 1_500));
-      await store.provider.list({});
+      await store.provider.list({}, undefined, {});
       expect(await others()).toEqual(before);
     } finally {
       await store.close();
