@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { SqlitePersistenceProvider } from "../../src/persistence/providers/sqlite.js";
+import type { WorkflowExecutionSnapshot } from "../../src/persistence/snapshot.js";
 import { cli, cliJson, seedSnapshots } from "./run-cli.js";
 import { describeStoreCommands, type StoreFixture } from "./store-cases.js";
 import { describeWaitCommands } from "./wait-cases.js";
@@ -26,6 +27,15 @@ async function freshDatabase(tableName?: string): Promise<{ file: string; databa
   const provider = new SqlitePersistenceProvider(tableName === undefined ? { database } : { database, tableName });
   await provider.migrate();
   return { file, database, provider };
+}
+
+/** A database holding one seeded snapshot, in rollback-journal mode (not WAL), with the snapshot stored. */
+async function rollbackJournalDatabase(): Promise<{ file: string; database: Database.Database; snapshot: WorkflowExecutionSnapshot }> {
+  const { file, database, provider } = await freshDatabase();
+  const [snapshot] = seedSnapshots();
+  await provider.save(snapshot!);
+  database.pragma("journal_mode = DELETE");
+  return { file, database, snapshot: snapshot! };
 }
 
 async function freshStore(): Promise<StoreFixture> {
@@ -118,39 +128,30 @@ describe("workflowforge CLI --sqlite", () => {
   });
 
   it("list and show leave the file exactly as it was: a rollback-journal database is not switched to WAL", async () => {
-    const { file, database, provider } = await freshDatabase();
-    const [snapshot] = seedSnapshots();
-    await provider.save(snapshot!);
-    database.pragma("journal_mode = DELETE");
+    const { file, database, snapshot } = await rollbackJournalDatabase();
     const before = readFileSync(file);
     expect(await cliJson("list", "--sqlite", file)).toHaveLength(1);
-    expect(await cliJson("show", snapshot!.foundryExecutionId, snapshot!.workflowId, "--sqlite", file)).toMatchObject({ foundryExecutionId: snapshot!.foundryExecutionId });
+    expect(await cliJson("show", snapshot.foundryExecutionId, snapshot.workflowId, "--sqlite", file)).toMatchObject({ foundryExecutionId: snapshot.foundryExecutionId });
     expect(readFileSync(file).equals(before)).toBe(true);
     expect(existsSync(`${file}-wal`)).toBe(false);
     expect(database.pragma("journal_mode", { simple: true })).toBe("delete");
   });
 
   it("list refuses an older version's tables rather than upgrade them, and a command that writes upgrades them", async () => {
-    const { file, database, provider } = await freshDatabase();
-    const [snapshot] = seedSnapshots();
-    await provider.save(snapshot!);
+    const { file, database, snapshot } = await rollbackJournalDatabase();
     // As a version before waits left it: no events table, trigger or index of due rows.
     database.exec('DROP TRIGGER "workflowforge_snapshots_mailbox_delete"; DROP TABLE "workflowforge_snapshots_mailbox"; DROP INDEX "workflowforge_snapshots_due";');
-    database.pragma("journal_mode = DELETE");
     const before = readFileSync(file);
     const { code, stderr } = await cli("list", "--sqlite", file);
     expect(code).toBe(1);
     expect(stderr).toMatch(/was made by an older version and is read only as this version made it: run the application, or a command that writes, once to upgrade it/);
     expect(readFileSync(file).equals(before)).toBe(true);
-    expect((await cli("delete", snapshot!.foundryExecutionId, snapshot!.workflowId, "--sqlite", file)).code).toBe(0);
+    expect((await cli("delete", snapshot.foundryExecutionId, snapshot.workflowId, "--sqlite", file)).code).toBe(0);
     expect(database.prepare("SELECT name FROM sqlite_master WHERE name = 'workflowforge_snapshots_mailbox'").all()).toHaveLength(1);
   });
 
   it("list says what to do with a file whose last write was interrupted, which only a command that writes recovers", async () => {
-    const { file, database, provider } = await freshDatabase();
-    const [snapshot] = seedSnapshots();
-    await provider.save(snapshot!);
-    database.pragma("journal_mode = DELETE");
+    const { file, database } = await rollbackJournalDatabase();
     database.exec("CREATE TABLE filler (x BLOB)");
     const fill = database.prepare("INSERT INTO filler VALUES (randomblob(4000))");
     for (let row = 0; row < 500; row++) fill.run();

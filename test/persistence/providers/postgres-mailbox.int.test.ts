@@ -38,29 +38,36 @@ describeWithServer("PostgresPersistenceProvider's mailbox on a real PostgreSQL s
       expect(received.map((event) => event.payload)).toEqual([results.indexOf(true)]);
     });
 
+    /**
+     * `first` in a transaction of its own connection, held uncommitted while `second` (through the
+     * shared pool) starts and blocks on the row lock it holds; then the commit, and `second`'s result.
+     */
+    async function whileHeld<T>(tableName: string, first: (held: PostgresPersistenceProvider) => Promise<unknown>, second: () => Promise<T>, what: string): Promise<T> {
+      const holder = await shared.connect();
+      try {
+        await holder.query("BEGIN");
+        await first(new PostgresPersistenceProvider({ client: holder, tableName }));
+        let settled = false;
+        const racing = second().finally(() => (settled = true));
+        const blocked = async (): Promise<boolean> => ((await shared.query("SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted")).rows[0] as { n: number }).n > 0;
+        while (!settled && !(await blocked())) await new Promise((resolve) => setImmediate(resolve));
+        expect(settled, `${what} finished while the first write was still uncommitted`).toBe(false);
+        await holder.query("COMMIT");
+        return await racing;
+      } finally {
+        holder.release();
+      }
+    }
+
     it("a delivery waits for a waiting save in flight on the row, then marks it due: never a lost wake-up", async () => {
       const tableName = freshTable();
       const provider = new PostgresPersistenceProvider({ client: shared, tableName });
       const running = unleased({ status: "running" });
       await provider.save(running);
-      // The waiting save, held uncommitted in a transaction of its own connection.
-      const saver = await shared.connect();
-      try {
-        await saver.query("BEGIN");
-        const writer = new PostgresPersistenceProvider({ client: saver, tableName });
-        await writer.save({ ...waitingSnapshot("approved", undefined, running), revision: 2 });
-        let settled = false;
-        const delivered = provider.deliver(eventFor(running, "approved")).finally(() => (settled = true));
-        // The delivery blocks on the row lock the uncommitted save holds, rather than reading the
-        // row as running and marking nothing while the save's session finds no event yet.
-        const blocked = async (): Promise<boolean> => ((await shared.query("SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted")).rows[0] as { n: number }).n > 0;
-        while (!settled && !(await blocked())) await new Promise((resolve) => setImmediate(resolve));
-        expect(settled, "the delivery finished while the waiting save was still uncommitted").toBe(false);
-        await saver.query("COMMIT");
-        expect(await delivered).toBe(true);
-      } finally {
-        saver.release();
-      }
+      // The delivery blocks on the row lock the uncommitted save holds, rather than reading the
+      // row as running and marking nothing while the save's session finds no event yet.
+      const waiting = { ...waitingSnapshot("approved", undefined, running), revision: 2 };
+      expect(await whileHeld(tableName, (held) => held.save(waiting), () => provider.deliver(eventFor(running, "approved")), "the delivery")).toBe(true);
       expect((await provider.claim(claimOf(running.workflowName))).map((item) => item.foundryExecutionId)).toEqual([running.foundryExecutionId]);
     });
 
@@ -69,22 +76,11 @@ describeWithServer("PostgresPersistenceProvider's mailbox on a real PostgreSQL s
       const provider = new PostgresPersistenceProvider({ client: shared, tableName });
       const running = unleased({ status: "running" });
       await provider.save(running);
-      // The delivery, held uncommitted in a transaction of its own connection: it found the row running and marked nothing.
-      const sender = await shared.connect();
-      try {
-        await sender.query("BEGIN");
-        expect(await new PostgresPersistenceProvider({ client: sender, tableName }).deliver(eventFor(running, "approved"))).toBe(true);
-        let settled = false;
-        const saved = provider.save({ ...waitingSnapshot("approved", undefined, running), revision: 2 }).finally(() => (settled = true));
-        // The save began before the event committed, so its own read of the mailbox cannot see it.
-        const blocked = async (): Promise<boolean> => ((await shared.query("SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted")).rows[0] as { n: number }).n > 0;
-        while (!settled && !(await blocked())) await new Promise((resolve) => setImmediate(resolve));
-        expect(settled, "the waiting save finished while the delivery was still uncommitted").toBe(false);
-        await sender.query("COMMIT");
-        await saved;
-      } finally {
-        sender.release();
-      }
+      // The delivery found the row running and marked nothing; the save began before the event
+      // committed, so its own read of the mailbox cannot see it.
+      const waiting = { ...waitingSnapshot("approved", undefined, running), revision: 2 };
+      const deliver = async (held: PostgresPersistenceProvider) => expect(await held.deliver(eventFor(running, "approved"))).toBe(true);
+      await whileHeld(tableName, deliver, () => provider.save(waiting), "the waiting save");
       expect((await provider.claim(claimOf(running.workflowName))).map((item) => item.foundryExecutionId)).toEqual([running.foundryExecutionId]);
     });
 
