@@ -17,7 +17,7 @@ export function deliverStatement(table: string, mailbox: string): string {
     `WITH stored AS (INSERT INTO ${mailbox} (instance_id, workflow_id, event_id, name, payload, sent_at) VALUES ($1, $2, $3, $4, $5, $6) ` +
     "ON CONFLICT (instance_id, workflow_id, event_id) DO NOTHING RETURNING 1), " +
     `marked AS (UPDATE ${table} SET wake_ms = CASE WHEN ${marks} THEN ${markedDue} ELSE wake_ms END, ` +
-    `waiting_for = CASE WHEN status = 'waiting' OR strpos(COALESCE(waiting_for, ''), ${noteOf("$4")}) > 0 THEN waiting_for ELSE COALESCE(waiting_for, E'\\n') || to_json($4::text)::text || E'\\n' END ` +
+    `waiting_for = CASE WHEN status = 'waiting' OR strpos(COALESCE(waiting_for, ''), ${noteOf("$4")}) > 0 THEN waiting_for ELSE COALESCE(waiting_for, '') || ${noteOf("$4")} END ` +
     `WHERE instance_id = $1 AND workflow_id = $2 AND EXISTS (SELECT 1 FROM stored) RETURNING ${marks} AS due), ` +
     "told AS (SELECT pg_notify($7, '') FROM marked WHERE due) " +
     "SELECT (SELECT count(*) FROM stored)::int AS stored, (SELECT count(*) FROM marked)::int AS found, (SELECT count(*) FROM told)::int AS told"
@@ -56,9 +56,9 @@ export function waitingSave(base: string, mailbox: string, consumed: string, row
   return base.replace("$12", `CASE WHEN ${held}${noted} THEN ${markedDue} ELSE $12::bigint END`);
 }
 
-// The notes of a row that is not waiting: the JSON of each event name delivered since its last
-// save, each followed by a newline and the first led by one, which JSON text never holds raw, so
-// that one name's note is never found inside another's.
+// One note on a row that is not waiting: the JSON of an event name delivered since its last save,
+// between newlines, which JSON text never holds raw, so that one name's note is never found inside
+// another's.
 function noteOf(name: string): string {
   return `E'\\n' || to_json(${name}::text)::text || E'\\n'`;
 }
