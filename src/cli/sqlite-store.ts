@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { SqlitePersistenceProvider } from "../persistence/providers/sqlite.js";
+import { missingTables } from "../persistence/providers/sqlite-sql.js";
 import type { StoreSpec } from "./args.js";
 import { busyWaitMs, isBusy, whileBusy } from "./busy.js";
 import { within } from "./deadline.js";
@@ -32,7 +33,7 @@ export async function openSqlite({ file, options }: Extract<StoreSpec, { kind: "
   try {
     const provider = construct("--table-name", () => new SqlitePersistenceProvider({ database, ...options }));
     const label = `${fileLabel}, table "${provider.tableName}"`;
-    const present = (name = provider.tableName): boolean => database.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+    const present = (): boolean => database.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(provider.tableName) !== undefined;
     const locked = (): string => `cannot read ${fileLabel}: it stayed locked for ${timeout.text}; ${sqliteWhenLate}, or raise --timeout`;
     const found = await within(timeout, locked, (signal) => whileBusy(present, isBusy, signal)).catch((error: unknown) => {
       if (error instanceof CliError) throw error;
@@ -41,7 +42,7 @@ export async function openSqlite({ file, options }: Extract<StoreSpec, { kind: "
     });
     if (!found) throw new CliError("STORE", `${fileLabel} has no table "${provider.tableName}" (pass --table-name if the provider uses another)`);
     // Tables an older version made lack the events table, which a command that writes (or the application) adds.
-    if (readOnly && !present(`${provider.tableName}_mailbox`)) throw new CliError("STORE", `${label} was made by an older version and is read only as this version made it: run the application, or a command that writes, once to upgrade it`);
+    if (readOnly && missingTables(database, provider.tableName).length > 0) throw new CliError("STORE", `${label} was made by an older version and is read only as this version made it: run the application, or a command that writes, once to upgrade it`);
     return { provider, persistence: provider, label, close: () => Promise.resolve(void database.close()), whenLate: sqliteWhenLate, isBusy };
   } catch (error) {
     database.close();

@@ -150,12 +150,17 @@ function dueWhenHeld(mailbox: string, instance: string, workflow: string): strin
   return `CASE WHEN EXISTS (${held}) THEN ${markedDue} ELSE ? END`;
 }
 
+/** The tables of `tableName` this version makes (it and its events table) that `database` lacks. */
+export function missingTables(database: SqliteDatabase, tableName: string): string[] {
+  return [tableName, `${tableName}_mailbox`].filter((name) => database.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) === undefined);
+}
+
 /**
  * Throws, naming what is missing, when a read-only `database` lacks the table or the events table
  * this version makes: a read-only connection cannot create or upgrade them.
  */
 export function requireReadableTables(database: SqliteDatabase, tableName: string): void {
-  const missing = [tableName, `${tableName}_mailbox`].filter((name) => database.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) === undefined);
+  const missing = missingTables(database, tableName);
   if (missing.length === 0) return;
   throw new Error(
     `the Database was opened with { readonly: true } and has no table ${missing.map((name) => JSON.stringify(name)).join(" or ")} as this version makes it, ` +
