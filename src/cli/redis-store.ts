@@ -11,7 +11,7 @@ interface RedisConnection {
   readonly client: IoRedisLikeClient | NodeRedisLikeClient;
   close(): Promise<void>;
   /** After a call ran out of time (serving only): closes the socket when it went silent, for the client to connect again. */
-  readonly reset?: () => void;
+  readonly onLate?: () => void;
 }
 
 /**
@@ -29,8 +29,8 @@ export async function openRedis({ url, options }: Extract<StoreSpec, { kind: "re
   const connection = ioredis !== undefined ? await connectIoredis(ioredis.Redis, url, serverLabel, timeout, reconnectMs) : await connectNodeRedis(url, serverLabel, timeout, reconnectMs);
   try {
     const provider = construct("--key-prefix", () => new RedisPersistenceProvider({ client: connection.client, ...options }));
-    const reset = connection.reset;
-    return { provider, persistence: provider, label, close: () => connection.close(), whenLate: "check that the server is up and answering", ...(reset === undefined ? {} : { onLate: reset }) };
+    const { onLate } = connection;
+    return { provider, persistence: provider, label, close: () => connection.close(), whenLate: "check that the server is up and answering", ...(onLate === undefined ? {} : { onLate }) };
   } catch (error) {
     await connection.close().catch(() => undefined);
     throw error;
@@ -71,8 +71,8 @@ async function connectIoredis(Redis: IoRedisConstructor, url: string, label: str
     throw new CliError("STORE", `cannot reach ${label}: ${describeCause(failure ?? error)}`, { cause: failure ?? error });
   }
   // Not quit(): it waits for a reply that a server which stopped answering never sends.
-  const reset = reconnectMs === undefined ? undefined : silentConnectionCheck(client, timeout);
-  return { client, close: () => Promise.resolve(drop()), ...(reset === undefined ? {} : { reset }) };
+  const onLate = reconnectMs === undefined ? undefined : silentConnectionCheck(client, timeout);
+  return { client, close: () => Promise.resolve(drop()), ...(onLate === undefined ? {} : { onLate }) };
 }
 
 /**
