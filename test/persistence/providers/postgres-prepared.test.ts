@@ -1,8 +1,8 @@
-import { PGlite } from "@electric-sql/pglite";
 import { describe, expect, it } from "vitest";
 import { PostgresPersistenceProvider, type PostgresPreparingClient, type PostgresQueryConfig, type PostgresQueryResult } from "../../../src/persistence/providers/postgres.js";
 import { statementName } from "../../../src/persistence/providers/postgres-prepared.js";
 import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/fixtures.js";
+import { freshPglite } from "../../support/pglite.js";
 
 // preparedStatements: what the provider hands the client. postgres-prepared.int.test.ts runs the
 // conformance kit and the server's side of it on a real server.
@@ -45,7 +45,7 @@ describe("PostgresPersistenceProvider option preparedStatements", () => {
   });
 
   it("refuses PGlite, whose query takes no query config, with a TypeError naming the option", async () => {
-    const db = new PGlite();
+    const db = await freshPglite();
     try {
       expect(() => new PostgresPersistenceProvider({ client: db, preparedStatements: true } as never)).toThrow(
         new TypeError("PostgresPersistenceProvider(options): options.preparedStatements needs a client that takes pg's query config { name, text, values }; PGlite does not"),
