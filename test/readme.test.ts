@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { anchorOf, summarySpan } from "../bench/report.js";
-import { claimsIn, repositoryRoot as root, runnable, samplesOf, serversFor, typeErrorsOf, writeSample } from "./support/samples.js";
+import { claimPrefix, claimsIn, repositoryRoot as root, runnable, runnableJs, samplesOf, serversFor, typeErrorsOf, writeSample } from "./support/samples.js";
 
 // The README is the contract a new user reads first. Every ```ts sample type-checks and runs
 // against the sources; every ```js sample runs with node on the built package, as a user saves and
@@ -29,15 +29,6 @@ function requireBuild(): void {
 const transcript = (child: SpawnSyncReturns<string>): string =>
   `exit ${String(child.status)}${child.error === undefined ? "" : ` (${child.error.message})`}\n--- stdout\n${child.stdout}\n--- stderr\n${child.stderr}`;
 const node = (args: readonly string[], cwd: string): SpawnSyncReturns<string> => spawnSync(process.execPath, args, { cwd, encoding: "utf8", timeout: 30_000 });
-
-const claimPrefix = "\u0000claim ";
-
-/** A ```js sample as it runs: each claimed output printed as a line `<claimPrefix>[actual JSON, expected JSON]`. */
-function runnableJs(code: string): string {
-  return code.replace(/^(\s*)console\.log\((.*)\);\s*\/\/\s*(.+?)(?::\s.*)?$/gm, (_, indent: string, expression: string, expected: string) => {
-    return `${indent}console.log(${JSON.stringify(claimPrefix)} + JSON.stringify([JSON.stringify(${expression}), ${JSON.stringify(expected.trim())}]));`;
-  });
-}
 
 describe("README", () => {
   it("is short enough to read: under 380 lines", () => {
