@@ -1,4 +1,4 @@
-import type { RunContext } from "../types.js";
+import type { RunContext, RunOutcome } from "../types.js";
 import { SnapshotConflictError, type SnapshotKeys } from "./errors.js";
 import { pairKey } from "./keys.js";
 
@@ -46,12 +46,12 @@ export function isHeldHere(keys: SnapshotKeys): boolean {
  * runs first when the run settles (a lease's renewal in flight lands before another run here may
  * claim). `ahead`: a hold taken for this run before it started, adopted if it is still pending.
  */
-export function holdForRun(run: RunContext, keys: SnapshotKeys, beforeRelease: () => Promise<void> | undefined, ahead?: HoldAhead): void {
+export function holdForRun(run: RunContext, keys: SnapshotKeys, beforeRelease: (outcome: RunOutcome) => Promise<void> | undefined, ahead?: HoldAhead): void {
   const release = ahead?.adopt() ?? holdInstance(keys);
   if (release === undefined) throw new SnapshotConflictError({ keys, detail: "another run in this process is running this instance" });
-  run.onSettled(async () => {
+  run.onSettled(async (outcome) => {
     try {
-      await beforeRelease();
+      await beforeRelease(outcome);
     } finally {
       release();
     }

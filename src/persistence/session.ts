@@ -2,7 +2,7 @@ import { abortError } from "../abort.js";
 import { isWorkflowForgeError, preventsCompensation, type ErrorLocation } from "../errors.js";
 import { stopsAnotherRun } from "../run-errors.js";
 import { emitEvent, type Foundry } from "../foundry.js";
-import type { OperationContext, RunContext, RunStart, WorkflowInfo } from "../types.js";
+import type { OperationContext, RunContext, RunOutcome, RunStart, WorkflowInfo } from "../types.js";
 import { copyOrShallow } from "./clone.js";
 import { compensationCheckpoints } from "./compensation-checkpoints.js";
 import { WorkflowCompensatedError, type SnapshotConflictError, type SnapshotKeys, type StoredError } from "./errors.js";
@@ -16,8 +16,8 @@ import { RunClaim } from "./run-claim.js";
 import type { SessionOptions } from "./session-options.js";
 import { storedError } from "./stored-error.js";
 import type { SnapshotStatus, WorkflowExecutionSnapshot } from "./snapshot.js";
-import { completedIn, continueFrom, fingerprintFor, failedFrom, isoTime, snapshotEvent, snapshotOf, unleased, type SnapshotState } from "./snapshot-state.js";
-import { SnapshotStore } from "./snapshot-store.js";
+import { completedIn, continueFrom, fingerprintFor, failedFrom, isoTime, leftUnfinished, resolvedIn, snapshotEvent, snapshotOf, unleased, type SnapshotState } from "./snapshot-state.js";
+import { settled, SnapshotStore } from "./snapshot-store.js";
 import { Timeline } from "./timeline.js";
 import { DurableWaits, requireMailboxFor } from "./durable-waits.js";
 import { logSafely } from "../logger.js";
@@ -57,7 +57,7 @@ export class PersistenceSession {
    */
   static async open(context: RunStart<any>, provider: WorkflowPersistenceProvider, options: SessionOptions): Promise<PersistenceSession> {
     const session = new PersistenceSession(context, provider, options);
-    holdForRun(context.run, session.keys, () => session.#settled(), options.held);
+    holdForRun(context.run, session.keys, (outcome) => session.#settled(outcome), options.held);
     if (options.leaseTtlMs !== undefined) {
       const here = (): ErrorLocation => session.#locate(session.#state.next);
       session.#claim = RunClaim.start(session.keys, options.leaseTtlMs, {
@@ -87,13 +87,18 @@ export class PersistenceSession {
     );
     if (session.#workflow.operations.some((operation) => operation.wait !== undefined)) context.run.provideWaits(session.#waits(provider));
     // A snapshot may say everything is done (a crash before the delete, or a migration): finishing must still clean up.
-    const [count, last] = [session.#workflow.operations.length, session.#locate(session.#workflow.operations.length - 1)];
-    if (state.status === "running" && state.next >= count) await (options.onComplete === "keep" ? session.#save("completed", last) : session.#store.delete(last));
+    if (state.status === "running" && state.next >= session.#workflow.operations.length) await session.#store.finish(session.#locate(state.next - 1));
     return session;
   }
 
-  // The run settled: the claim stops, and nothing stays linked to the caller's signal.
-  #settled(): Promise<void> | undefined {
+  // The run settled. A record it resolved short of finishing (see leftUnfinished) is finished first,
+  // as the checkpoint after the last operation would have (SPEC §5.5; a failure is logged: the run's
+  // outcome stands). Then the claim stops, and nothing stays linked to the caller's signal.
+  #settled(outcome: RunOutcome): Promise<void> | undefined {
+    if (outcome.ok && this.#claim?.lost === undefined && leftUnfinished(this.#state)) {
+      resolvedIn(this.#state, outcome.output);
+      return this.#store.finish(this.#locate(this.#state.next - 1)).catch((error: unknown) => logSafely(this.#foundry.logger, "warn", `could not finish the record of ${this.#workflow.name} once its run resolved`, error)).then(() => this.#settled(outcome));
+    }
     this.#operationSignals.close();
     return this.#claim?.close();
   }
@@ -205,7 +210,7 @@ export class PersistenceSession {
     }
     const { snapshot } = plan;
     continueFrom(state, snapshot);
-    restoreProperties(this.#foundry.properties as Record<string, unknown>, snapshot.properties); // a compensation's restores see them too
+    restoreProperties(this.#foundry.properties as Record<string, unknown>, snapshot.properties, this.#options.rerun); // a compensation's restores see them too
     for (const [key, value] of Object.entries(snapshot.annotations ?? {})) run.annotations.set(key, value);
     if (plan.kind === "compensate") {
       state.status = "compensating";
@@ -252,9 +257,4 @@ export class PersistenceSession {
   #locate(index: number): ErrorLocation {
     return { workflowName: this.#workflow.name, operationName: this.#workflow.operations[index]?.name, operationIndex: index };
   }
-}
-
-// A checkpoint as the promise that callers taking one expect, a synchronous throw included.
-async function settled(save: () => Promise<unknown> | undefined): Promise<void> {
-  await save();
 }

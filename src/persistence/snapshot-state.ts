@@ -110,6 +110,21 @@ export function completedIn(state: SnapshotState, context: Pick<OperationContext
   state.next = context.index + 1;
 }
 
+/**
+ * Whether a run that resolved left its record short of finished: a layer outside persistence turned
+ * the last operation's error into its output (the record says `failed`), or answered for the last
+ * operation without calling next() (the record stops before the end).
+ */
+export function leftUnfinished(state: SnapshotState): boolean {
+  return state.status === "failed" || (state.status === "running" && state.next < state.workflow.operations.length);
+}
+
+/** Such a run, as its last checkpoint would have left it: every operation done, `output` the last. */
+export function resolvedIn(state: SnapshotState, output: unknown): void {
+  [state.next, state.status, state.error] = [state.workflow.operations.length, "running", undefined];
+  state.lastOutput = outputOf(output);
+}
+
 /** Continues `snapshot` in `state`: where it stopped, its outputs, error, attempts and timeline. */
 export function continueFrom(state: SnapshotState, snapshot: WorkflowExecutionSnapshot): void {
   state.createdAt = snapshot.createdAt;

@@ -165,6 +165,12 @@ export class SnapshotStore {
     this.#foundry[emitEvent]("snapshotDeleted", deletedEvent, this.#state.keys);
   }
 
+  /** Ends the record as the checkpoint after the last operation does (SPEC §5.5): deleted, or kept `completed`. */
+  async finish(location: ErrorLocation): Promise<void> {
+    if (this.#options.onComplete === "keep") await this.checkpoint("completed", this.#foundry.properties as object, undefined, location, Date.now());
+    else await this.delete(location);
+  }
+
   #signalFor(mode: WriteMode): AbortSignal {
     return mode === "release" && this.#releaseSignal !== undefined ? this.#releaseSignal : this.#signal;
   }
@@ -179,3 +185,8 @@ export class SnapshotStore {
 }
 
 const deletedEvent = ({ foundryExecutionId, workflowId }: SnapshotKeys): SnapshotDeletedEvent => ({ foundryExecutionId, workflowId });
+
+/** A checkpoint as the promise that callers taking one expect, a synchronous throw included. */
+export async function settled(save: () => Promise<unknown> | undefined): Promise<void> {
+  await save();
+}

@@ -1,5 +1,6 @@
 import { describe, it, expect } from "vitest";
-import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
+import { createFoundry, errorHandlingMiddleware, type OperationMiddleware } from "../../src/index.js";
+import { MemoryPersistenceProvider, usePersistence, type PersistenceOptions } from "../../src/persistence/index.js";
 import { countedFoundry, opNames } from "../support/counted-workflow.js";
 import { RecordingProvider } from "../support/recording-provider.js";
 import { snapshotFor, uniqueKeys } from "../support/run-snapshots.js";
@@ -80,5 +81,60 @@ describe("completion", () => {
     await expect(foundry.forge()).resolves.toBe("out-2");
     expect(log.runs).toEqual([]);
     expect(provider.stored(keys)).toBeUndefined();
+  });
+});
+
+describe("completion decided by a layer outside persistence", () => {
+  // The layer is added before usePersistence, so it wraps it: persistence sees the operation fail, or not run at all.
+  function flaky(layer: OperationMiddleware, options: PersistenceOptions) {
+    const provider = new MemoryPersistenceProvider();
+    const runs: string[] = [];
+    const foundry = () => {
+      const made = createFoundry("Flaky", { properties: { orderId: "A-1" } }).use(layer);
+      return usePersistence(made, provider, options)
+        .withOperation("reserve", () => runs.push("reserve"))
+        .withOperation("notify", () => {
+          runs.push("notify");
+          throw new Error("mail server down");
+        });
+    };
+    const stored = () => provider.tryLoad(String(options.instanceId), String(options.workflowKey));
+    return { foundry, runs, stored };
+  }
+  const recovering = errorHandlingMiddleware(() => "notified later");
+  const cached: OperationMiddleware = (context, next) => (context.operation.name === "notify" ? Promise.resolve("from cache") : next());
+
+  it("deletes the record of a run whose last operation's error a layer turned into its output, and a later run starts fresh", async () => {
+    const { foundry, runs, stored } = flaky(recovering, uniqueKeys());
+    await expect(foundry().forge()).resolves.toBe("notified later");
+    expect(stored()).toBeUndefined();
+    await foundry().forge();
+    expect(runs).toEqual(["reserve", "notify", "reserve", "notify"]);
+  });
+
+  it('keeps it completed, with the run\'s output and no error, under onComplete "keep"', async () => {
+    const { foundry, stored } = flaky(recovering, { ...uniqueKeys(), onComplete: "keep" });
+    await foundry().forge();
+    const record = stored();
+    expect(record).toMatchObject({ status: "completed", nextOperationIndex: 2, lastOutput: "notified later", properties: { orderId: "A-1" } });
+    expect(record?.error).toBeUndefined();
+  });
+
+  it("deletes the record of a run whose last operation a layer answered without calling next()", async () => {
+    const { foundry, runs, stored } = flaky(cached, uniqueKeys());
+    await expect(foundry().forge()).resolves.toBe("from cache");
+    expect([runs, stored()]).toEqual([["reserve"], undefined]);
+  });
+
+  it("finishes it under a lease too, through the claim", async () => {
+    const { foundry, stored } = flaky(recovering, { ...uniqueKeys(), lease: { ttlMs: 60_000 } });
+    await foundry().forge();
+    expect(stored()).toBeUndefined();
+  });
+
+  it("leaves the record of a run that rejected as it was: failed, to be retried", async () => {
+    const { foundry, stored } = flaky((_context, next) => next(), uniqueKeys());
+    await expect(foundry().forge()).rejects.toThrow("mail server down");
+    expect(stored()).toMatchObject({ status: "failed", nextOperationIndex: 1 });
   });
 });
