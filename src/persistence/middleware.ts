@@ -67,6 +67,8 @@ function persistenceMiddleware(provider: WorkflowPersistenceProvider, options: S
   // One session per run, opened by the start hook: the snapshot is loaded once, and the run knows
   // its identity and where it resumes before any middleware sees operation 0.
   const sessions = new WeakMap<RunContext, PersistenceSession>();
+  // This middleware belongs to one foundry: its runs after the first find what earlier runs left in the bag.
+  let ranBefore = false;
   const persistence: OperationMiddleware = async function persistence(context, next) {
     const session = sessions.get(context.run);
     if (session === undefined) throw new MiddlewareError(locationOf(context), "the persistence middleware was called for a run it did not start");
@@ -101,7 +103,9 @@ function persistenceMiddleware(provider: WorkflowPersistenceProvider, options: S
     return result;
   };
   persistence.start = async (context) => {
-    sessions.set(context.run, await PersistenceSession.open(context, provider, options));
+    const rerun = ranBefore;
+    ranBefore = true;
+    sessions.set(context.run, await PersistenceSession.open(context, provider, rerun ? { ...options, rerun } : options));
   };
   return persistence;
 }

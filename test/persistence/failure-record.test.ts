@@ -131,3 +131,43 @@ describe("a failure retried successfully", () => {
     expect(stored?.error).toBeUndefined();
   });
 });
+
+describe("a failure retried on the same foundry", () => {
+  // Operation 1 records the charge's id, then fails: after a crash the id would be gone with the process.
+  function charging(attempts: { seen: Record<string, unknown>[]; fail: boolean }, properties: Record<string, unknown>) {
+    return createFoundry<Record<string, unknown>>("Charge", { properties })
+      .withOperation("reserve", (_input, foundry) => {
+        foundry.properties.reserved = 1;
+      })
+      .withOperation("charge", (_input, foundry) => {
+        attempts.seen.push({ ...foundry.properties });
+        foundry.properties.chargeId = "ch_1";
+        foundry.properties.stock = 9;
+        if (attempts.fail) throw new Error("network");
+      });
+  }
+
+  it("runs the retry with the properties of the last checkpoint, without keys the failed run added after it", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const keys = uniqueKeys();
+    const attempts = { seen: [] as Record<string, unknown>[], fail: true };
+    const foundry = usePersistence(charging(attempts, { stock: 10 }), provider, keys);
+    await rejectionOf(foundry.forge());
+    attempts.fail = false;
+    await foundry.forge();
+    expect(attempts.seen).toEqual([
+      { stock: 10, reserved: 1 },
+      { stock: 10, reserved: 1 },
+    ]);
+  });
+
+  it("keeps a new foundry's initial properties under the stored ones", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const keys = uniqueKeys();
+    const attempts = { seen: [] as Record<string, unknown>[], fail: true };
+    await rejectionOf(usePersistence(charging(attempts, { stock: 10 }), provider, keys).forge());
+    attempts.fail = false;
+    await usePersistence(charging(attempts, { stock: 10, region: "eu" }), provider, keys).forge();
+    expect(attempts.seen[1]).toEqual({ stock: 10, reserved: 1, region: "eu" });
+  });
+});
