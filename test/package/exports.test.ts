@@ -120,6 +120,17 @@ console.log(JSON.stringify({ error: String(error), isCoreError: error instanceof
     });
   }
 
+  it.skipIf(!exportKeys.includes("./persistence"))("refuses at the call a foundry made by the other format's copy of the package, before anything runs", () => {
+    const result = runInNode("esm", `
+const { createFoundry } = await import("workflowforge");
+const { usePersistence, MemoryPersistenceProvider } = (await import("node:module")).createRequire(process.cwd() + "/")("workflowforge/persistence");
+const ran = [];
+const foundry = createFoundry("Mixed").withOperation("charge", () => ran.push("charge"));
+const error = (() => { try { usePersistence(foundry, new MemoryPersistenceProvider()); } catch (e) { return e; } })();
+console.log(JSON.stringify({ name: error?.name, message: error?.message, ran }));`);
+    expect(result).toEqual({ name: "TypeError", message: expect.stringContaining("usePersistence(foundry, provider, options): foundry was created by another copy of workflowforge"), ran: [] });
+  });
+
   it("finds import and require specifiers in bundled code", () => {
     expect(specifiersIn('import { a } from "node:fs";\nexport * from "./b.js";\nconst c = require("pg");')).toEqual(["node:fs", "./b.js", "pg"]);
   });
