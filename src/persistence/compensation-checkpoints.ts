@@ -29,6 +29,8 @@ export function compensationCheckpoints(state: SnapshotState, workflow: Workflow
     },
     restored: async ({ pending }) => {
       state.next = pending;
+      // A restored operation's data goes with it: a record holds outputs of completed operations only.
+      state.outputs = Object.fromEntries(Object.entries(state.outputs).filter(([index]) => Number(index) < pending));
       await writes.saveCompensating(pending);
     },
     completed: () => writes.remove(),

@@ -122,6 +122,23 @@ describe("resuming a compensation", () => {
     expect(provider.stored(keys)).toBeUndefined();
   });
 
+  it("stores the outputs of the operations still to restore only, so a migration keeping the record as it is resumes it", async () => {
+    const keys = uniqueKeys();
+    const log = operationLog();
+    const provider = timelineProvider(log, (status, next) => status === "compensating" && next === 1);
+    await rejectionOf(runCounted(provider, keys, 4, { log, onForge: failAt(3) }));
+    expect(provider.stored(keys)).toMatchObject({ status: "compensating", nextOperationIndex: 2, outputs: { 0: "out-0", 1: "out-1" } });
+    expect(Object.keys(provider.stored(keys)?.outputs ?? {})).toEqual(["0", "1"]);
+
+    provider.intercept = {};
+    log.events.length = 0;
+    const { workflow } = countedWorkflow(4, { restore: everyRestore, log, version: "2" });
+    const foundry = usePersistence(createFoundry("Host"), provider, { ...keys, onDefinitionMismatch: (snapshot) => ({ ...snapshot }) });
+    await expect(createSmith().forge(workflow, foundry)).rejects.toBeInstanceOf(WorkflowCompensatedError);
+    expect(log.events).toEqual(["restore:1", "restore:0"]);
+    expect(provider.stored(keys)).toBeUndefined();
+  });
+
   it("runs the remaining restores with the properties stored, not the new foundry's initial ones", async () => {
     const keys = uniqueKeys();
     const released: unknown[] = [];
