@@ -168,8 +168,12 @@ export class CompensationError extends WorkflowForgeError {
   readonly failures: readonly RestoreFailure[];
   constructor(workflowName: string, cause: unknown, failures: readonly RestoreFailure[]) {
     const names = failures.map((f) => `"${f.operationName}" (#${f.operationIndex})`).join(", ");
+    // Located where the original failure was: the operation whose failure was compensated.
+    const at = isWorkflowForgeError(cause) ? cause : undefined;
     super("COMPENSATION_FAILED", `workflow "${workflowName}" failed and restore failed for ${names}: ${messageOf(cause)}`, {
       workflowName,
+      operationName: at?.operationName,
+      operationIndex: at?.operationIndex,
       cause,
     });
     this.failures = failures;

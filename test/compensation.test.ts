@@ -157,6 +157,8 @@ describe("compensation", () => {
     ]);
     expect(compensation.message).toContain('"charge" (#1)');
     expect(compensation.message).toContain('"reserve" (#0)');
+    // Located, as every error of the library is: at the failure that was compensated.
+    expect([compensation.workflowName, compensation.operationName, compensation.operationIndex]).toEqual(["order", "fails", 2]);
   });
 
   it("reports only the first restore failure with both failFast and throwOnCompensationError", async () => {
