@@ -92,6 +92,8 @@ interface Progress {
  * operations, and only the migration knows whether they moved (return a copy to keep it as it is).
  */
 function misfit(migrated: WorkflowExecutionSnapshot, stored: WorkflowExecutionSnapshot, before: Progress, operationCount: number): string | undefined {
+  // Plain JavaScript may return anything: null among them, which is not "start fresh" (undefined).
+  if (typeof migrated !== "object" || migrated === null) return `returned ${migrated === null ? "null" : typeof migrated}, not a snapshot (return undefined to start fresh)`;
   const next: unknown = migrated.nextOperationIndex;
   if (typeof next !== "number" || !Number.isInteger(next) || next < 0 || next > operationCount) {
     return `returned nextOperationIndex ${String(next)}, which does not fit the current ${operationCount} operations (0 to ${operationCount})`;

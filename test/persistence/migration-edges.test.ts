@@ -41,6 +41,17 @@ describe("a migration whose result is not a snapshot", () => {
     expect(ran).toEqual([]);
   });
 
+  it.for([null, "v2", 2])("is refused the same way when it is %j, which plain JavaScript may return, and the record stays", async (result) => {
+    const provider = new MemoryPersistenceProvider();
+    await storedV1(provider);
+    const ran: string[] = [];
+    const migration = (() => result) as unknown as SnapshotMigration;
+    const error = await rejectionOf(createSmith().forge(v2Operations(ran), usePersistence(createFoundry("Order"), provider, { ...keys, onDefinitionMismatch: migration })));
+    expect(error).toBeInstanceOf(WorkflowDefinitionMismatchError);
+    expect((error as Error).message).toContain(`the migration function returned ${result === null ? "null" : typeof result}, not a snapshot (return undefined to start fresh)`);
+    expect([ran, provider.tryLoad(keys.instanceId, keys.workflowKey)?.status]).toEqual([[], "failed"]);
+  });
+
   it("costs the recovery coordinator no attempt and never makes a dead letter: fixed, the next pass resumes it", async () => {
     const provider = new MemoryPersistenceProvider();
     await storedV1(provider);
