@@ -190,7 +190,7 @@ function hasRequiredFields(v: Record<string, unknown>): boolean {
 
 // The usual cause of a value that is no snapshot at all: a hand-written provider returning its row
 // or the text it stored.
-const shapeHint = "tryLoad (or a codec's decode) must return the decoded snapshot object that save received, not a row or the encoded text";
+const shapeHint = (call: string): string => `${call} (or a codec's decode) must return the decoded snapshot object that save received, not a row or the encoded text`;
 
 function describeValue(value: unknown): string {
   if (value === null) return "null";
@@ -217,11 +217,17 @@ export function snapshotProblem(value: unknown, keys: SnapshotKeys): string | un
  * keys. Throws {@link SnapshotCorruptedError} naming the keys and {@link snapshotProblem}'s reason,
  * with the usual cause when the value is no snapshot at all.
  */
-export function validateSnapshot(value: unknown, keys: SnapshotKeys): WorkflowExecutionSnapshot {
+export function validateSnapshot(value: unknown, keys: SnapshotKeys, call: "tryLoad" | "list" = "tryLoad"): WorkflowExecutionSnapshot {
   const problem = snapshotProblem(value, keys);
   if (problem === undefined) return value as WorkflowExecutionSnapshot;
-  if (!isRecord(value)) throw new SnapshotCorruptedError(keys, `${problem}: ${shapeHint}`);
-  throw new SnapshotCorruptedError(keys, hasRequiredFields(value) ? problem : `${problem}; ${shapeHint}`);
+  if (!isRecord(value)) throw new SnapshotCorruptedError(keys, `${problem}: ${shapeHint(call)}`);
+  throw new SnapshotCorruptedError(keys, hasRequiredFields(value) ? problem : `${problem}; ${shapeHint(call)}`);
+}
+
+/** The keys `value` says it has, or `"*"` for each it does not say: what a record that is no snapshot is reported under. */
+export function keysCarried(value: unknown): SnapshotKeys {
+  const { foundryExecutionId, workflowId } = isRecord(value) ? value : {};
+  return { foundryExecutionId: typeof foundryExecutionId === "string" ? foundryExecutionId : "*", workflowId: typeof workflowId === "string" ? workflowId : "*" };
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { ListOptions } from "../list-options.js";
 import type { SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
-import type { WorkflowExecutionSnapshot } from "../snapshot.js";
+import { keysCarried, validateSnapshot, type WorkflowExecutionSnapshot } from "../snapshot.js";
+import type { SnapshotCorruptedError } from "../errors.js";
 import { anyInstance } from "../keys.js";
 import { callProvider } from "../provider-call.js";
 import { pendingEvent, type ReceivingProvider } from "../mailbox.js";
@@ -10,15 +11,29 @@ import { answeredWithin } from "./bounded-wait.js";
  * Every snapshot `provider.list` yields for `filter`, whether it returns an array or an async
  * iterable. `options` is passed on only when given, so a provider sees the call it always saw.
  */
-export function listSnapshots(provider: WorkflowPersistenceProvider, filter: SnapshotFilter, signal: AbortSignal | undefined, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]> {
-  return callProvider({ call: "list", keys: anyInstance }, async () => {
+export async function listSnapshots(provider: WorkflowPersistenceProvider, filter: SnapshotFilter, signal: AbortSignal | undefined, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]> {
+  const entries = await callProvider({ call: "list", keys: anyInstance }, async () => {
     const listed = options === undefined ? provider.list?.(filter, signal) : provider.list?.(filter, signal, options);
     if (listed === undefined) return [];
     if (!(Symbol.asyncIterator in listed)) return [...(await listed)];
-    const snapshots: WorkflowExecutionSnapshot[] = [];
+    const snapshots: unknown[] = [];
     for await (const snapshot of listed) snapshots.push(snapshot);
     return snapshots;
   });
+  return entries.filter((entry): entry is WorkflowExecutionSnapshot => readable(entry, options?.onUnreadable));
+}
+
+// A hand-written list() may yield rows or encoded text, as a tryLoad may: such an entry is an
+// unreadable record (SnapshotCorruptedError, under the keys it carries), not a TypeError deep in a pass.
+function readable(entry: unknown, onUnreadable: ListOptions["onUnreadable"]): boolean {
+  try {
+    validateSnapshot(entry, keysCarried(entry), "list");
+    return true;
+  } catch (error) {
+    if (onUnreadable === undefined) throw error;
+    onUnreadable(error as SnapshotCorruptedError);
+    return false;
+  }
 }
 
 /**

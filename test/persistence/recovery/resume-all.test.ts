@@ -69,6 +69,22 @@ describe("coordinator.resumeAll", () => {
     expect(observed.filter((outcome) => outcome.status === "failed")).toHaveLength(1);
   });
 
+  it("reports what a hand-written list() yields that is no snapshot (its rows, its text, null) as unreadable, and resumes the rest", async () => {
+    const fixture = recoveryFixture({ listOnly: true });
+    const good = fixture.interrupted();
+    const list = fixture.provider.list.bind(fixture.provider);
+    const junk = [{ foundryExecutionId: "row-7", workflowId: "Orders", data: "{}" }, defaultSnapshotCodec.encode(fixture.stored(good.instanceId)!), null];
+    Object.defineProperty(fixture.provider, "list", { value: async (...args: Parameters<typeof list>) => [...(await list(...args)), ...junk] });
+    const report = await fixture.coordinator().resumeAll();
+    expect(report.resumed.map((outcome) => outcome.instanceId)).toEqual([good.instanceId]);
+    // Reported once a pass under the keys it carries: the text and null carry none ("*").
+    expect(report.failed.map((outcome) => [outcome.instanceId, outcome.error])).toEqual([
+      ["row-7", expect.any(SnapshotCorruptedError)],
+      ["*", expect.any(SnapshotCorruptedError)],
+    ]);
+    expect(report.failed[1]?.error.message).toContain("expected an object, got a string: list (or a codec's decode) must return the decoded snapshot object");
+  });
+
   it("narrows the instances with the filter", async () => {
     const fixture = recoveryFixture();
     const failedOne = fixture.interrupted({ status: "failed", error: { name: "Error", message: "x", operationIndex: 1, operationName: "op-1" } });
