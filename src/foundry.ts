@@ -3,7 +3,8 @@ import type { CompensationSettings } from "./compensation.js";
 import { FoundryBusyError } from "./errors.js";
 import { Emitter, type FoundryEvents, type Listener } from "./events.js";
 import { requireFunction, requireName, requireOptionalSignal, requireOptionsObject, rejectUnknownKeys } from "./internal/validate.js";
-import { copyPlain } from "./internal/copy.js";
+import { copyProperties } from "./internal/copy-properties.js";
+import { refuseFactory } from "./middleware/factories.js";
 import { idempotencyKeyOf } from "./idempotency.js";
 import { requireLogger, silentLogger } from "./logger.js";
 import { delegate } from "./operations/delegate.js";
@@ -17,8 +18,8 @@ export interface FoundryInit<P extends object = Properties> {
   /** Identifies this execution (and, without `instanceId`, its snapshot). @default crypto.randomUUID() */
   readonly executionId?: string;
   /**
-   * Initial properties. Plain objects and arrays are copied all the way down, so later changes to
-   * them do not reach the foundry; other values (class instances, Maps, clients) are shared. @default {}
+   * Initial properties, copied so that later changes to them do not reach the foundry: plain objects,
+   * arrays, Maps, Sets, Dates and typed arrays (see copyProperties); class instances and clients are shared. @default {}
    */
   readonly properties?: P;
   /** Where the engine logs. @default a silent logger */
@@ -77,7 +78,7 @@ export class Foundry<P extends object = Properties> {
     if (init.executionId === undefined) generatedIds.add(this);
     this.logger = init.logger ?? silentLogger;
     this.clock = init.clock ?? systemClock;
-    this.properties = copyPlain({ ...init.properties }) as P;
+    this.properties = copyProperties(name, init.properties);
     this.#events = new Emitter(this.logger);
   }
 
@@ -121,6 +122,7 @@ export class Foundry<P extends object = Properties> {
   /** Adds operation middleware; the first added is the outermost. */
   use(middleware: OperationMiddleware<P>): this {
     requireFunction(middleware, `${this.name}.use(middleware)`);
+    refuseFactory(middleware, `${this.name}.use(middleware)`);
     if (middleware.start !== undefined) requireFunction(middleware.start, `${this.name}.use(middleware): middleware.start`);
     this.#assertIdle("use");
     this.#middleware.push(middleware);

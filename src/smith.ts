@@ -8,6 +8,7 @@ import { requireFunction, requireOptionalBoolean, requireOptionsObject, requireT
 import { requireLogger, silentLogger } from "./logger.js";
 import type { ForgeOptions, Logger, WorkflowContext, WorkflowMiddleware } from "./types.js";
 import type { Workflow } from "./workflow.js";
+import { refuseFactory } from "./middleware/factories.js";
 
 export interface SmithOptions {
   /** Stop compensating at the first restore that fails. @default false */
@@ -94,6 +95,7 @@ export function createSmith(options: SmithOptions = {}): Smith {
     },
     use(layer) {
       requireFunction(layer, "smith.use(middleware)");
+      refuseFactory(layer, "smith.use(middleware)");
       middleware.push(layer);
       return smith;
     },

@@ -1,5 +1,5 @@
 import { describe, it, expect } from "vitest";
-import { createFoundry, createSmith, createWorkflow, FoundryBusyError, type Operation } from "../src/index.js";
+import { createFoundry, createSmith, createWorkflow, errorHandlingMiddleware, FoundryBusyError, loggingMiddleware, timeoutMiddleware, timingMiddleware, type Operation } from "../src/index.js";
 import { deferred } from "./support/promises.js";
 
 describe("createFoundry", () => {
@@ -65,6 +65,37 @@ describe("createFoundry", () => {
     expect(copied.parent.child).toBe(copied);
   });
 
+  it("copies the built-in values a snapshot stores too: Map (its values), Set, Date, typed arrays and Buffers", () => {
+    const key = { id: "k" };
+    const init = { map: new Map<unknown, { n: number }>([["a", { n: 1 }], [key, { n: 2 }]]), set: new Set(["x"]), at: new Date(1_000), floats: new Float64Array([1.5]), bytes: Buffer.from([1, 2]) };
+    const { properties } = createFoundry("orders", { properties: init });
+    init.map.get("a")!.n = 9;
+    init.map.set("b", { n: 3 });
+    init.set.add("y");
+    init.at.setTime(2_000);
+    init.floats[0] = 9;
+    init.bytes[0] = 9;
+    expect([...properties.map.entries()]).toEqual([["a", { n: 1 }], [key, { n: 2 }]]);
+    expect(properties.map.get(key)).toEqual({ n: 2 }); // keys are found by identity: kept as they are
+    expect([[...properties.set], properties.at.getTime(), [...properties.floats]]).toEqual([["x"], 1_000, [1.5]]);
+    expect([Buffer.isBuffer(properties.bytes), [...properties.bytes]]).toEqual([true, [1, 2]]);
+  });
+
+  it("copies a Map that holds itself into a Map that holds its copy", () => {
+    const map = new Map<string, unknown>();
+    map.set("self", map).set("nested", { map });
+    const copied = createFoundry("orders", { properties: { map } }).properties.map;
+    expect(copied).not.toBe(map);
+    expect(copied.get("self")).toBe(copied);
+    expect((copied.get("nested") as { map: unknown }).map).toBe(copied);
+  });
+
+  it("refuses properties nested too deeply to copy with a TypeError naming the foundry, not a stack overflow", () => {
+    let deep: Record<string, unknown> = {};
+    for (let level = 0; level < 100_000; level++) deep = { deep };
+    expect(() => createFoundry("orders", { properties: { deep } })).toThrow(new TypeError('createFoundry("orders", init): init.properties nests too deeply to copy (Maximum call stack size exceeded)'));
+  });
+
   it("starts with an empty property bag when init has no properties", () => {
     expect(createFoundry("orders").properties).toEqual({});
   });
@@ -83,6 +114,18 @@ describe("Foundry", () => {
     expect(() => foundry.use("nope" as any)).toThrow('orders.use(middleware) must be a function, got "nope"');
     expect(foundry.operations).toEqual([]);
     expect(foundry.middleware).toEqual([]);
+  });
+
+  it("refuses a middleware factory passed uncalled with a TypeError saying how to call it, where it would run no operation", () => {
+    const foundry = createFoundry("orders");
+    const factories = [[loggingMiddleware, "loggingMiddleware()"], [timingMiddleware, "timingMiddleware(record)"], [timeoutMiddleware, "timeoutMiddleware(ms)"], [errorHandlingMiddleware, "errorHandlingMiddleware(onError)"]] as const;
+    for (const [factory, call] of factories) {
+      const name = call.slice(0, call.indexOf("("));
+      expect(() => foundry.use(factory as any)).toThrow(new TypeError(`orders.use(middleware): got the factory ${name} itself; pass the middleware it returns: use(${call})`));
+      expect(() => createSmith().use(factory as any)).toThrow(`smith.use(middleware): got the factory ${name} itself`);
+    }
+    expect(foundry.middleware).toEqual([]);
+    expect(() => foundry.use(loggingMiddleware())).not.toThrow();
   });
 
   it("rejects forge options with an unknown key or a signal that is not an AbortSignal", async () => {

@@ -1,6 +1,7 @@
 import { requireFunction } from "../internal/validate.js";
 import { stopsRun } from "../run-errors.js";
 import type { MaybePromise, OperationContext, OperationMiddleware } from "../types.js";
+import { markFactory } from "./factories.js";
 
 /**
  * Observes or handles operation errors. `onError` may return a value, which becomes the
@@ -25,3 +26,5 @@ export function errorHandlingMiddleware<P extends object = any>(
     }
   };
 }
+
+markFactory(errorHandlingMiddleware, "errorHandlingMiddleware(onError)");

@@ -1,6 +1,7 @@
 import { logSafely } from "../logger.js";
 import { suspendsRun } from "../run-errors.js";
 import type { OperationMiddleware } from "../types.js";
+import { markFactory } from "./factories.js";
 
 /**
  * Logs each operation's start (debug), completion (info) and failure (error) through the foundry's
@@ -23,3 +24,5 @@ export function loggingMiddleware(): OperationMiddleware {
     }
   };
 }
+
+markFactory(loggingMiddleware, "loggingMiddleware()");

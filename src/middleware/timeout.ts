@@ -2,6 +2,7 @@ import { abortWith, linkedSignal, raceAbort } from "../abort.js";
 import { OperationTimeoutError } from "../errors.js";
 import { requireTimerMs } from "../internal/validate.js";
 import type { OperationMiddleware } from "../types.js";
+import { markFactory } from "./factories.js";
 
 /**
  * Gives every operation at most `ms` milliseconds: when it elapses, the operation's signal is
@@ -26,3 +27,5 @@ export function timeoutMiddleware(ms: number): OperationMiddleware {
     }
   };
 }
+
+markFactory(timeoutMiddleware, "timeoutMiddleware(ms)");

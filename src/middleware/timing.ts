@@ -2,6 +2,7 @@ import { isThenable } from "../internal/thenable.js";
 import { logSafely } from "../logger.js";
 import { suspendsRun } from "../run-errors.js";
 import type { OperationContext, OperationMiddleware } from "../types.js";
+import { markFactory } from "./factories.js";
 
 export interface OperationTiming {
   readonly operationName: string;
@@ -46,3 +47,5 @@ export function timingMiddleware<P extends object = any>(
 function recordFailed(context: OperationContext<any>, error: unknown): void {
   logSafely(context.foundry.logger, "error", `timingMiddleware: record threw for ${context.run.workflow.name} #${context.index} "${context.operation.name}"`, error);
 }
+
+markFactory(timingMiddleware, "timingMiddleware(record)");
