@@ -97,7 +97,7 @@ export class PersistenceSession {
   #settled(outcome: RunOutcome): Promise<void> | undefined {
     if (outcome.ok && this.#claim?.lost === undefined && leftUnfinished(this.#state)) {
       resolvedIn(this.#state, outcome.output);
-      return this.#store.finish(this.#locate(this.#state.next - 1)).catch((error: unknown) => logSafely(this.#foundry.logger, "warn", `could not finish the record of ${this.#workflow.name} once its run resolved`, error)).then(() => this.#settled(outcome));
+      return this.#store.finishOwn(this.#locate(this.#state.next - 1)).catch((error: unknown) => logSafely(this.#foundry.logger, "warn", `could not finish the record of ${this.#workflow.name} once its run resolved`, error)).then(() => this.#settled(outcome));
     }
     this.#operationSignals.close();
     return this.#claim?.close();

@@ -134,7 +134,7 @@ export class SnapshotStore {
       async () => {
         const stored = await this.load(location, mode);
         const { revision, keys } = this.#state;
-        if (stored?.revision !== revision || (this.#claim !== undefined && stored.owner !== this.#options.owner)) {
+        if (stored === undefined || !this.#owns(stored)) {
           const found = stored === undefined ? "no snapshot" : `revision ${stored.revision} of owner "${stored.owner ?? "none"}"`;
           throw new SnapshotConflictError({ keys, location, detail: `the claim was lost: found ${found}, this run saved revision ${revision}` });
         }
@@ -169,6 +169,21 @@ export class SnapshotStore {
   async finish(location: ErrorLocation): Promise<void> {
     if (this.#options.onComplete === "keep") await this.checkpoint("completed", this.#foundry.properties as object, undefined, location, Date.now());
     else await this.delete(location);
+  }
+
+  /**
+   * {@link finish}, only while the stored record is the one this run saved last. A run may resolve
+   * past a write that was refused (a layer that swallowed the SnapshotConflictError): the record is
+   * then another owner's, and left to it.
+   */
+  async finishOwn(location: ErrorLocation): Promise<void> {
+    const stored = await this.load(location);
+    if (stored !== undefined && this.#owns(stored)) await this.finish(location);
+  }
+
+  // Whether `stored` is this run's last save: its revision, and under a lease its owner.
+  #owns(stored: WorkflowExecutionSnapshot): boolean {
+    return stored.revision === this.#state.revision && (this.#claim === undefined || stored.owner === this.#options.owner);
   }
 
   #signalFor(mode: WriteMode): AbortSignal {

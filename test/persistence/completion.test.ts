@@ -132,6 +132,24 @@ describe("completion decided by a layer outside persistence", () => {
     expect(stored()).toBeUndefined();
   });
 
+  it("leaves the record alone when a write of the run was refused: another owner's now, whatever a catch-all layer made of that", async () => {
+    for (const lease of [undefined, { ttlMs: 60_000 }]) {
+      const provider = new MemoryPersistenceProvider();
+      const keys = uniqueKeys();
+      const catchAll: OperationMiddleware = (_context, next) => next().catch(() => "fallback");
+      const foundry = usePersistence(createFoundry("Taken").use(catchAll), provider, { ...keys, ...(lease === undefined ? {} : { lease }) })
+        .withOperation("reserve", () => "R")
+        .withOperation("notify", () => {
+          // Another process takes the instance over while this operation runs; then it fails.
+          const stored = provider.tryLoad(keys.instanceId, keys.workflowKey)!;
+          provider.save({ ...stored, revision: stored.revision + 1, owner: "worker-B" });
+          throw new Error("mail server down");
+        });
+      await expect(foundry.forge()).resolves.toBe("fallback");
+      expect(provider.tryLoad(keys.instanceId, keys.workflowKey), `lease ${String(lease?.ttlMs)}`).toMatchObject({ owner: "worker-B", status: "running" });
+    }
+  });
+
   it("leaves the record of a run that rejected as it was: failed, to be retried", async () => {
     const { foundry, stored } = flaky((_context, next) => next(), uniqueKeys());
     await expect(foundry().forge()).rejects.toThrow("mail server down");
