@@ -107,9 +107,9 @@ function persistenceMiddleware(provider: WorkflowPersistenceProvider, options: S
     return result;
   };
   persistence.start = async (context) => {
-    const rerun = ranBefore;
+    sessions.set(context.run, await PersistenceSession.open(context, provider, ranBefore ? { ...options, rerun: true } : options));
+    // A run that could not open (a load that failed, a mismatch) changed nothing in the bag.
     ranBefore = true;
-    sessions.set(context.run, await PersistenceSession.open(context, provider, rerun ? { ...options, rerun } : options));
   };
   return persistence;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createFoundry, sleep } from "../../src/index.js";
-import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
+import { MemoryPersistenceProvider, usePersistence, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
 import { rejectionOf } from "../support/promises.js";
 import { snapshotFor, uniqueKeys } from "../support/run-snapshots.js";
 
@@ -159,6 +159,27 @@ describe("a failure retried on the same foundry", () => {
       { stock: 10, reserved: 1 },
       { stock: 10, reserved: 1 },
     ]);
+  });
+
+  it("keeps them too on a foundry whose only run before could not even load the record", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const keys = uniqueKeys();
+    const attempts = { seen: [] as Record<string, unknown>[], fail: true };
+    await rejectionOf(usePersistence(charging(attempts, { stock: 10 }), provider, keys).forge());
+    attempts.fail = false;
+    let blips = 1;
+    const blipping = {
+      save: (snapshot: WorkflowExecutionSnapshot) => provider.save(snapshot),
+      tryLoad: (instanceId: string, workflowKey: string) => {
+        if (blips-- > 0) throw new Error("connection reset");
+        return provider.tryLoad(instanceId, workflowKey);
+      },
+      delete: (instanceId: string, workflowKey: string) => provider.delete(instanceId, workflowKey),
+    };
+    const foundry = usePersistence(charging(attempts, { stock: 10, region: "eu" }), blipping, keys);
+    await rejectionOf(foundry.forge());
+    await foundry.forge();
+    expect(attempts.seen.at(-1)).toEqual({ stock: 10, reserved: 1, region: "eu" });
   });
 
   it("keeps a new foundry's initial properties under the stored ones", async () => {
