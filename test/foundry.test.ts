@@ -90,6 +90,33 @@ describe("createFoundry", () => {
     expect((copied.get("nested") as { map: unknown }).map).toBe(copied);
   });
 
+  it("shares what only looks like those built-ins: subclasses, Proxies, views of shared memory", () => {
+    class Registry extends Map<string, number> {
+      lookup(key: string): number | undefined {
+        return this.get(key);
+      }
+    }
+    class Vec3 extends Float64Array {
+      constructor() {
+        super(3);
+      }
+    }
+    const shared = new Int32Array(new SharedArrayBuffer(8));
+    const init = { registry: new Registry([["a", 1]]), vector: new Vec3(), proxied: new Proxy(new Map([["a", 1]]), {}), dated: new Proxy(new Date(0), {}), shared };
+    const { properties } = createFoundry("orders", { properties: init });
+    for (const key of Object.keys(init) as (keyof typeof init)[]) expect(properties[key], key).toBe(init[key]);
+    expect(properties.registry.lookup("a")).toBe(1);
+  });
+
+  it("lets a RangeError of the caller's own (a getter's) through as it is", () => {
+    const order = {
+      get price(): number {
+        throw new RangeError("price out of range");
+      },
+    };
+    expect(() => createFoundry("orders", { properties: { order } })).toThrow(new RangeError("price out of range"));
+  });
+
   it("refuses properties nested too deeply to copy with a TypeError naming the foundry, not a stack overflow", () => {
     let deep: Record<string, unknown> = {};
     for (let level = 0; level < 100_000; level++) deep = { deep };

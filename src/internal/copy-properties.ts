@@ -1,38 +1,66 @@
 import { copyPlain } from "./copy.js";
 
-// A typed array's copy, of its own type. Buffer.from for a Buffer: its constructor is deprecated.
-function copyView(view: ArrayBufferView): ArrayBufferView {
-  if (Buffer.isBuffer(view)) return Buffer.from(view);
-  return new (view.constructor as new (source: ArrayBufferView) => ArrayBufferView)(view);
+// The prototypes of the typed arrays a snapshot stores, Buffer's among them: a subclass is a class
+// of the user's, shared as any other.
+const typedArrayPrototypes: ReadonlySet<object> = new Set<object>([
+  Int8Array.prototype, Uint8Array.prototype, Uint8ClampedArray.prototype, Int16Array.prototype, Uint16Array.prototype, Int32Array.prototype,
+  Uint32Array.prototype, Float32Array.prototype, Float64Array.prototype, BigInt64Array.prototype, BigUint64Array.prototype, Buffer.prototype,
+]);
+
+// Whether `value` really is the built-in its prototype says: a Proxy around one has the prototype
+// but not the internals, and the built-in's methods refuse it.
+function branded(check: () => unknown): boolean {
+  try {
+    check();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The copy of a built-in value a snapshot stores (Map, Set, Date, typed array), or undefined for
+ * any other object: a subclass, a Proxy, a view of shared memory (which exists to be shared).
+ * A Map's values go through `copyItem`, after `remember` has its copy (so that a Map holding itself
+ * holds its copy); its keys and a Set's members are kept, found by identity.
+ */
+function copyBuiltIn(value: object, copyItem: (item: unknown) => unknown, remember: (copy: object) => void): object | undefined {
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype === Map.prototype && branded(() => Map.prototype.has.call(value, undefined))) {
+    const copy = new Map<unknown, unknown>();
+    remember(copy);
+    for (const [key, item] of value as Map<unknown, unknown>) copy.set(key, copyItem(item));
+    return copy;
+  }
+  if (prototype === Set.prototype && branded(() => Set.prototype.has.call(value, undefined))) return new Set(value as Set<unknown>);
+  if (prototype === Date.prototype && branded(() => Date.prototype.getTime.call(value))) return new Date((value as Date).getTime());
+  if (typedArrayPrototypes.has(prototype as object) && ArrayBuffer.isView(value) && !(value.buffer instanceof SharedArrayBuffer)) {
+    // Buffer.from for a Buffer: its constructor is deprecated.
+    return Buffer.isBuffer(value) ? Buffer.from(value) : new (value.constructor as new (source: ArrayBufferView) => ArrayBufferView)(value);
+  }
+  return undefined;
 }
 
 /**
  * A foundry's initial properties, copied so that later changes to the caller's objects never reach
  * the foundry: plain objects and arrays all the way down, and the built-in values a snapshot stores
- * (Map, Set, Date, typed arrays), a Map's values copied the same way. A Map's keys and a Set's
- * members stay as they are, since they are found by identity; class instances and clients are shared.
- * Throws TypeError, naming the foundry, for properties nested too deeply to copy.
+ * (see copyBuiltIn). Class instances, clients and anything else are shared. Throws TypeError, naming
+ * the foundry, for properties nested too deeply to copy.
  */
 export function copyProperties<P extends object>(name: string, properties: P | undefined): P {
   // Each built-in value is copied once, so that a Map holding itself stays a cycle.
   const copies = new Map<object, unknown>();
-  const copyBuiltIn = (value: object): unknown => {
+  const copyOther = (value: object): unknown => {
     if (copies.has(value)) return copies.get(value);
-    if (value instanceof Map) {
-      const copy = new Map<unknown, unknown>();
-      copies.set(value, copy);
-      for (const [key, item] of value as Map<unknown, unknown>) copy.set(key, copyPlain(item, copyBuiltIn));
-      return copy;
-    }
-    const copy = value instanceof Set ? new Set(value) : value instanceof Date ? new Date(value.getTime()) : ArrayBuffer.isView(value) && !(value instanceof DataView) ? copyView(value) : value;
+    const copy = copyBuiltIn(value, (item) => copyPlain(item, copyOther), (made) => copies.set(value, made)) ?? value;
     copies.set(value, copy);
     return copy;
   };
   try {
-    return copyPlain({ ...properties }, copyBuiltIn) as P;
+    return copyPlain({ ...properties }, copyOther) as P;
   } catch (error) {
-    // A stack overflow: the copy recurses once per level of nesting.
-    if (error instanceof RangeError) throw new TypeError(`createFoundry("${name}", init): init.properties nests too deeply to copy (${error.message})`, { cause: error });
+    // The copy recurses once per level of nesting: too deep, and the stack runs out.
+    if (error instanceof RangeError && /call stack/i.test(error.message)) throw new TypeError(`createFoundry("${name}", init): init.properties nests too deeply to copy (${error.message})`, { cause: error });
     throw error;
   }
 }
