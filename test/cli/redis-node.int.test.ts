@@ -31,12 +31,22 @@ describeWithServer("workflowforge ui on Redis through node-redis", await startRe
       const listed = String(await admin.call("CLIENT", "LIST", "TYPE", "normal"));
       return [...listed.matchAll(/^id=(\d+) /gm)].map((match) => match[1]!).filter((id) => id !== own);
     };
+    // A busy machine may take longer than the short --timeout over a list: not what this checks, so
+    // the list is asked for again. A connection closed in between would still show as a new client.
+    const list = async (attempts = 5): Promise<void> => {
+      try {
+        await store.provider.list({}, undefined, {});
+      } catch (error) {
+        if (attempts === 1 || (error as { code?: unknown }).code !== "TIMEOUT") throw error;
+        await list(attempts - 1);
+      }
+    };
     try {
-      await store.provider.list({}, undefined, {});
+      await list();
       const before = await others();
       // Idle three times --timeout: an idle-based socket timeout would have closed it by now.
       await new Promise((resolve) => setTimeout(resolve, 1_500));
-      await store.provider.list({}, undefined, {});
+      await list();
       expect(await others()).toEqual(before);
     } finally {
       await store.close();
