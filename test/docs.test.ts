@@ -107,6 +107,7 @@ describe("docs", () => {
   });
 
   it("every page's samples type-check as written", () => {
+    requireBuild();
     const files = new Map(samples.map((sample) => [join(workDir, "typed", fileNameOf(sample)), sample] as const));
     for (const [file, sample] of files) writeSample(file, sample.code);
     expect(typeErrorsOf(files)).toEqual([]);

@@ -52,6 +52,7 @@ describe("README", () => {
   });
 
   it("TypeScript samples type-check as written", () => {
+    requireBuild();
     const files = new Map(tsSamples.map((sample) => [join(workDir, "typed", `line-${sample.line}.ts`), sample] as const));
     for (const [file, sample] of files) writeSample(file, sample.code);
     expect(typeErrorsOf(files)).toEqual([]);
