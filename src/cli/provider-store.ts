@@ -5,12 +5,10 @@ import { statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { isWorkflowForgeError, messageOf } from "../errors.js";
-import { SnapshotCorruptedError } from "../persistence/errors.js";
+import { messageOf } from "../errors.js";
 import type { WorkflowPersistenceProvider } from "../persistence/provider.js";
 import { callProvider, loadSnapshot } from "../persistence/provider-call.js";
 import { listSnapshots } from "../persistence/recovery/list.js";
-import { validateSnapshot, type WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
 import { within } from "./deadline.js";
 import type { Duration } from "./duration.js";
 import { CliError } from "./errors.js";
@@ -118,25 +116,11 @@ function inspected(provider: WorkflowPersistenceProvider, label: string): Inspec
       if (!declaresList(provider)) {
         throw new CliError("STORE", `${label} does not declare list (capabilities: { list: true } and a list() method), which list and prune need; show and delete work without it`);
       }
-      const snapshots = await listSnapshots(provider, filter, signal, options);
-      return snapshots.flatMap((snapshot) => checkListed(snapshot, options.onUnreadable));
+      // Each entry checked for shape there: a bad one is reported as unreadable.
+      return listSnapshots(provider, filter, signal, options);
     },
     tryLoad: (foundryExecutionId, workflowId, signal) => loadSnapshot(provider, { foundryExecutionId, workflowId }, signal),
     delete: (foundryExecutionId, workflowId, signal) => callProvider({ call: "delete", keys: { foundryExecutionId, workflowId } }, () => provider.delete(foundryExecutionId, workflowId, signal)),
     save: (snapshot, signal) => callProvider({ call: "save", keys: { foundryExecutionId: snapshot.foundryExecutionId, workflowId: snapshot.workflowId } }, () => provider.save(snapshot, signal)),
   };
-}
-
-function checkListed(value: unknown, onUnreadable: ((error: SnapshotCorruptedError) => void) | undefined): WorkflowExecutionSnapshot[] {
-  const { foundryExecutionId, workflowId } = (typeof value === "object" && value !== null ? value : {}) as Record<string, unknown>;
-  const keys = { foundryExecutionId: typeof foundryExecutionId === "string" ? foundryExecutionId : "*", workflowId: typeof workflowId === "string" ? workflowId : "*" };
-  try {
-    return [validateSnapshot(value, keys)];
-  } catch (error) {
-    const shape = isWorkflowForgeError(error) && error.code === "SNAPSHOT_CORRUPTED";
-    const corrupted = shape ? (error as SnapshotCorruptedError) : new SnapshotCorruptedError(keys, `reading what list returned threw: ${messageOf(error)}`, error);
-    if (onUnreadable === undefined) throw corrupted;
-    onUnreadable(corrupted);
-    return [];
-  }
 }

@@ -1,7 +1,8 @@
 import type { ListOptions } from "../list-options.js";
 import type { SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import { keysCarried, validateSnapshot, type WorkflowExecutionSnapshot } from "../snapshot.js";
-import type { SnapshotCorruptedError } from "../errors.js";
+import { SnapshotCorruptedError } from "../errors.js";
+import { isWorkflowForgeError, messageOf } from "../../errors.js";
 import { anyInstance } from "../keys.js";
 import { callProvider } from "../provider-call.js";
 import { pendingEvent, type ReceivingProvider } from "../mailbox.js";
@@ -23,15 +24,19 @@ export async function listSnapshots(provider: WorkflowPersistenceProvider, filte
   return entries.filter((entry): entry is WorkflowExecutionSnapshot => readable(entry, options?.onUnreadable));
 }
 
-// A hand-written list() may yield rows or encoded text, as a tryLoad may: such an entry is an
-// unreadable record (SnapshotCorruptedError, under the keys it carries), not a TypeError deep in a pass.
+// A hand-written list() may yield rows or encoded text, as a tryLoad may, or an object whose getter
+// throws: such an entry is an unreadable record (SnapshotCorruptedError, under the keys it carries),
+// not a TypeError deep in a pass.
 function readable(entry: unknown, onUnreadable: ListOptions["onUnreadable"]): boolean {
+  let keys = anyInstance;
   try {
-    validateSnapshot(entry, keysCarried(entry), "list");
+    keys = keysCarried(entry);
+    validateSnapshot(entry, keys, "list");
     return true;
   } catch (error) {
-    if (onUnreadable === undefined) throw error;
-    onUnreadable(error as SnapshotCorruptedError);
+    const corrupted = isWorkflowForgeError(error) && error.code === "SNAPSHOT_CORRUPTED" ? (error as SnapshotCorruptedError) : new SnapshotCorruptedError(keys, `reading what list returned threw: ${messageOf(error)}`, error);
+    if (onUnreadable === undefined) throw corrupted;
+    onUnreadable(corrupted);
     return false;
   }
 }

@@ -1,10 +1,11 @@
 import Database from "better-sqlite3";
 import { describe, it, expect } from "vitest";
-import { defaultSnapshotCodec, MemoryPersistenceProvider, PersistenceError, SnapshotCorruptedError, type RecoveryOutcome, type SnapshotKeys, type WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
+import { defaultSnapshotCodec, MemoryPersistenceProvider, PersistenceError, SnapshotCorruptedError, type RecoveryOutcome, type SnapshotKeys, type WorkflowExecutionSnapshot, type WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
 import { unreadableCodec } from "../../support/custom-codec.js";
 import { deferred, settle, sleep } from "../../support/promises.js";
-import { recoveryFixture } from "./fixtures.js";
+import { listOnlyProvider, recoveryFixture } from "./fixtures.js";
+import { listSnapshots } from "../../../src/persistence/recovery/list.js";
 
 const live = () => new Date(Date.now() + 60_000).toISOString();
 
@@ -73,16 +74,34 @@ describe("coordinator.resumeAll", () => {
     const fixture = recoveryFixture({ listOnly: true });
     const good = fixture.interrupted();
     const list = fixture.provider.list.bind(fixture.provider);
-    const junk = [{ foundryExecutionId: "row-7", workflowId: "Orders", data: "{}" }, defaultSnapshotCodec.encode(fixture.stored(good.instanceId)!), null];
+    const throwing = {
+      get foundryExecutionId(): string {
+        throw new Error("row decoder failed");
+      },
+    };
+    const junk = [{ foundryExecutionId: "row-7", workflowId: "Orders", data: "{}" }, defaultSnapshotCodec.encode(fixture.stored(good.instanceId)!), null, throwing];
     Object.defineProperty(fixture.provider, "list", { value: async (...args: Parameters<typeof list>) => [...(await list(...args)), ...junk] });
     const report = await fixture.coordinator().resumeAll();
     expect(report.resumed.map((outcome) => outcome.instanceId)).toEqual([good.instanceId]);
-    // Reported once a pass under the keys it carries: the text and null carry none ("*").
+    // Reported once a pass under the keys it carries: the text, null and the throwing row carry none ("*").
     expect(report.failed.map((outcome) => [outcome.instanceId, outcome.error])).toEqual([
       ["row-7", expect.any(SnapshotCorruptedError)],
       ["*", expect.any(SnapshotCorruptedError)],
     ]);
     expect(report.failed[1]?.error.message).toContain("expected an object, got a string: list (or a codec's decode) must return the decoded snapshot object");
+  });
+
+  it("reports an entry whose reading throws as unreadable too, saying so, and rejects with it when nobody takes reports", async () => {
+    const throwing = {
+      get foundryExecutionId(): string {
+        throw new Error("row decoder failed");
+      },
+    };
+    const provider = { ...listOnlyProvider(), list: () => [throwing] } as unknown as WorkflowPersistenceProvider;
+    const reported: SnapshotCorruptedError[] = [];
+    expect(await listSnapshots(provider, {}, undefined, { onUnreadable: (error) => reported.push(error) })).toEqual([]);
+    expect(reported.map((error) => [error.keys, error.message])).toEqual([[{ foundryExecutionId: "*", workflowId: "*" }, expect.stringContaining("reading what list returned threw: row decoder failed")]]);
+    await expect(listSnapshots(provider, {}, undefined)).rejects.toBeInstanceOf(SnapshotCorruptedError);
   });
 
   it("narrows the instances with the filter", async () => {
