@@ -1,7 +1,7 @@
 import type { ErrorLocation } from "../errors.js";
 import { systemClock } from "../clock.js";
 import { emitEvent, type Foundry } from "../foundry.js";
-import { SnapshotConflictError, type ProviderCall, type SnapshotKeys, type StoredError } from "./errors.js";
+import { describeKeys, SnapshotConflictError, type ProviderCall, type SnapshotKeys, type StoredError } from "./errors.js";
 import type { SnapshotDeletedEvent } from "./events.js";
 import { callProvider, loadSnapshot, providerError, storedAlready } from "./provider-call.js";
 import type { WorkflowPersistenceProvider } from "./provider.js";
@@ -10,6 +10,7 @@ import type { SessionOptions } from "./session-options.js";
 import type { SnapshotStatus, WorkflowExecutionSnapshot } from "./snapshot.js";
 import { isoTime, snapshotEvent, snapshotOf, type SnapshotState } from "./snapshot-state.js";
 import { isThenable } from "../internal/thenable.js";
+import { logSafely } from "../logger.js";
 
 type Build = () => WorkflowExecutionSnapshot | undefined | Promise<WorkflowExecutionSnapshot | undefined>;
 
@@ -177,8 +178,11 @@ export class SnapshotStore {
    * then another owner's, and left to it.
    */
   async finishOwn(location: ErrorLocation): Promise<void> {
+    // A renewal in flight lands first: it moves the revision this run saved last.
+    await this.#claim?.stopRenewing();
     const stored = await this.load(location);
-    if (stored !== undefined && this.#owns(stored)) await this.finish(location);
+    if (stored !== undefined && this.#owns(stored)) return this.finish(location);
+    if (stored !== undefined) logSafely(this.#foundry.logger, "warn", `left the record of ${describeKeys(this.#state.keys)} as it is: another owner wrote revision ${stored.revision} after this run's revision ${this.#state.revision}`);
   }
 
   // Whether `stored` is this run's last save: its revision, and under a lease its owner.

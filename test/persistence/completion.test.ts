@@ -1,6 +1,7 @@
 import { describe, it, expect } from "vitest";
 import { createFoundry, errorHandlingMiddleware, type OperationMiddleware } from "../../src/index.js";
-import { MemoryPersistenceProvider, usePersistence, type PersistenceOptions } from "../../src/persistence/index.js";
+import { MemoryPersistenceProvider, usePersistence, type PersistenceOptions, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
+import { deferred } from "../support/promises.js";
 import { countedFoundry, opNames } from "../support/counted-workflow.js";
 import { RecordingProvider } from "../support/recording-provider.js";
 import { snapshotFor, uniqueKeys } from "../support/run-snapshots.js";
@@ -148,6 +149,39 @@ describe("completion decided by a layer outside persistence", () => {
       await expect(foundry.forge()).resolves.toBe("fallback");
       expect(provider.tryLoad(keys.instanceId, keys.workflowKey), `lease ${String(lease?.ttlMs)}`).toMatchObject({ owner: "worker-B", status: "running" });
     }
+  });
+
+  it("lets a lease renewal in flight land before it checks that the record is its own, and then finishes it", async () => {
+    const store = new MemoryPersistenceProvider();
+    const keys = uniqueKeys();
+    const renewing = deferred();
+    const acknowledge = deferred();
+    let answering = false;
+    // Stores each save at once; a renewal (a save while the last operation is being answered) is acknowledged only when released.
+    const provider = {
+      capabilities: { compareAndSet: true },
+      save: async (snapshot: WorkflowExecutionSnapshot) => {
+        store.save(snapshot);
+        if (!answering) return;
+        renewing.resolve();
+        await acknowledge.promise;
+      },
+      tryLoad: (instanceId: string, workflowKey: string) => store.tryLoad(instanceId, workflowKey),
+      delete: (instanceId: string, workflowKey: string) => store.delete(instanceId, workflowKey),
+    };
+    const cache: OperationMiddleware = async (context, next) => {
+      if (context.operation.name !== "notify") return next();
+      answering = true;
+      await renewing.promise;
+      // The renewal is stored, its acknowledgement still on its way when the run resolves.
+      setImmediate(() => acknowledge.resolve());
+      return "from cache";
+    };
+    const foundry = usePersistence(createFoundry("Renewed").use(cache), provider, { ...keys, lease: { ttlMs: 1_500 } })
+      .withOperation("reserve", () => "R")
+      .withOperation("notify", () => "N");
+    await expect(foundry.forge()).resolves.toBe("from cache");
+    expect(store.tryLoad(keys.instanceId, keys.workflowKey)).toBeUndefined();
   });
 
   it("leaves the record of a run that rejected as it was: failed, to be retried", async () => {
