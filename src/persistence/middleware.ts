@@ -7,6 +7,7 @@ import type { OperationContext, OperationMiddleware, RunContext } from "../types
 import { resolvePersistenceOptions, type PersistenceOptions } from "./options.js";
 import { requireDeclaredMethods, type WorkflowPersistenceProvider } from "./provider.js";
 import { PersistenceSession } from "./session.js";
+import { markBagUsed } from "./restore-properties.js";
 import { explainConflict } from "./cancellation.js";
 import type { SessionOptions } from "./session-options.js";
 
@@ -71,8 +72,6 @@ function persistenceMiddleware(provider: WorkflowPersistenceProvider, options: S
   // One session per run, opened by the start hook: the snapshot is loaded once, and the run knows
   // its identity and where it resumes before any middleware sees operation 0.
   const sessions = new WeakMap<RunContext, PersistenceSession>();
-  // This middleware belongs to one foundry: its runs after the first find what earlier runs left in the bag.
-  let ranBefore = false;
   const persistence: OperationMiddleware = async function persistence(context, next) {
     const session = sessions.get(context.run);
     if (session === undefined) throw new MiddlewareError(locationOf(context), "the persistence middleware was called for a run it did not start");
@@ -107,9 +106,9 @@ function persistenceMiddleware(provider: WorkflowPersistenceProvider, options: S
     return result;
   };
   persistence.start = async (context) => {
-    sessions.set(context.run, await PersistenceSession.open(context, provider, ranBefore ? { ...options, rerun: true } : options));
-    // A run that could not open (a load that failed, a mismatch) changed nothing in the bag.
-    ranBefore = true;
+    sessions.set(context.run, await PersistenceSession.open(context, provider, options));
+    // Its operations may change the bag now (a run that could not open changed nothing, unless it restored).
+    markBagUsed(context.foundry);
   };
   return persistence;
 }

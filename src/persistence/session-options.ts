@@ -11,8 +11,6 @@ export interface SessionOptions extends ResolvedPersistenceOptions {
    * claimed by another worker since is never run (the claim is refused), let alone from step 0.
    */
   readonly resumes?: WorkflowExecutionSnapshot | undefined;
-  /** Set when the foundry ran before this run: a restore then replaces its properties (see restoreProperties). */
-  readonly rerun?: boolean | undefined;
   /**
    * Set when `resumes` is already this run's claim as stored (the provider's `claim()` wrote it,
    * attempt counted): the `performance.now()` instant the claim was sent. The run writes no claim.

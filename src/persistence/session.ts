@@ -210,7 +210,7 @@ export class PersistenceSession {
     }
     const { snapshot } = plan;
     continueFrom(state, snapshot);
-    restoreProperties(this.#foundry.properties as Record<string, unknown>, snapshot.properties, this.#options.rerun); // a compensation's restores see them too
+    restoreProperties(this.#foundry, snapshot.properties); // a compensation's restores see them too
     for (const [key, value] of Object.entries(snapshot.annotations ?? {})) run.annotations.set(key, value);
     if (plan.kind === "compensate") {
       state.status = "compensating";

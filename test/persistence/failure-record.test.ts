@@ -182,6 +182,30 @@ describe("a failure retried on the same foundry", () => {
     expect(attempts.seen.at(-1)).toEqual({ stock: 10, reserved: 1, region: "eu" });
   });
 
+  it("replaces them on a foundry whose run before restored them and then failed to open", async () => {
+    const store = new MemoryPersistenceProvider();
+    const keys = uniqueKeys();
+    const attempts = { seen: [] as Record<string, unknown>[], fail: true };
+    await rejectionOf(usePersistence(charging(attempts, { stale: "first deploy" }), store, keys).forge());
+    attempts.fail = false;
+    // The first load hands the record over, and another worker rewrites it at once: this run's claim then conflicts.
+    let loads = 0;
+    const provider = {
+      capabilities: { compareAndSet: true },
+      save: (snapshot: WorkflowExecutionSnapshot) => store.save(snapshot),
+      tryLoad: (instanceId: string, workflowKey: string) => {
+        const stored = store.tryLoad(instanceId, workflowKey);
+        if (stored !== undefined && loads++ === 0) store.save({ ...stored, revision: stored.revision + 1, properties: { fresh: "rewritten" } });
+        return stored;
+      },
+      delete: (instanceId: string, workflowKey: string) => store.delete(instanceId, workflowKey),
+    };
+    const foundry = usePersistence(charging(attempts, {}), provider, { ...keys, lease: { ttlMs: 60_000 } });
+    await expect(foundry.forge()).rejects.toMatchObject({ code: "SNAPSHOT_CONFLICT" });
+    await foundry.forge();
+    expect(attempts.seen.at(-1)).toEqual({ fresh: "rewritten" });
+  });
+
   it("keeps a new foundry's initial properties under the stored ones", async () => {
     const provider = new MemoryPersistenceProvider();
     const keys = uniqueKeys();
