@@ -64,6 +64,9 @@ async function connectIoredis(Redis: IoRedisConstructor, url: string, label: str
     // connectTimeout covers the TCP connect only: a server that accepts and never answers would
     // leave connect() waiting for its ready check for good.
     await within(timeout, () => noAnswer(label, "Redis", timeout), () => client.connect());
+    // ioredis reports a database it could not select (the URL's /99 on a server with 16) on its
+    // 'error' event and stays in database 0: the commands would read and delete another database's records.
+    if (failure !== undefined) throw new Error("connected with an error"); // reported below as `failure`
     connected = true;
   } catch (error) {
     drop();

@@ -53,6 +53,10 @@ describeWithServer("workflowforge ui on Redis through node-redis", await startRe
     }
   });
 
+  it("refuses a database the server does not have, rather than act on database 0's records", async () => {
+    await expect(openStore({ kind: "redis", url: `${started.url}/99`, options: {} }, { text: "5s", ms: 5_000 }, false)).rejects.toMatchObject({ code: "STORE", message: expect.stringContaining("DB index is out of range") });
+  });
+
   it("reports a server it cannot reach at once, as a command does", async () => {
     const closed = `redis://127.0.0.1:${await deadPort()}`;
     await expect(openStore({ kind: "redis", url: closed, options: {} }, { text: "5s", ms: 5_000 }, true)).rejects.toMatchObject({ code: "STORE", message: expect.stringMatching(/cannot reach Redis/) });

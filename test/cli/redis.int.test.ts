@@ -78,6 +78,19 @@ describeWithServer("workflowforge CLI on a real Redis server", server, (started)
       }
     });
 
+    it("refuses a database the server does not have, rather than act on database 0's records, and exits 1", async () => {
+      const admin = new Redis(started.url);
+      const keyPrefix = `db-${randomUUID()}:`;
+      try {
+        await new RedisPersistenceProvider({ client: admin, keyPrefix }).save(fullSnapshot({ foundryExecutionId: "in-db-0", workflowId: "Nightly" }));
+        const deleted = await cli("delete", "in-db-0", "Nightly", "--redis", `${started.url}/99`, "--key-prefix", keyPrefix);
+        expect([deleted.code, deleted.stderr]).toEqual([1, expect.stringContaining("DB index is out of range")]);
+        expect(await new RedisPersistenceProvider({ client: admin, keyPrefix }).tryLoad("in-db-0", "Nightly")).toMatchObject({ foundryExecutionId: "in-db-0" });
+      } finally {
+        await admin.quit();
+      }
+    });
+
     it("names the key prefix when nothing is stored under it", async () => {
       const { code, stdout } = await cli("list", "--redis", started.url, "--key-prefix", "nothing-here:");
       expect(code).toBe(0);
