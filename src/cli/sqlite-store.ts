@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { SqlitePersistenceProvider } from "../persistence/providers/sqlite.js";
-import { missingTables } from "../persistence/providers/sqlite-sql.js";
+import { hasTable, missingTables } from "../persistence/providers/sqlite-sql.js";
 import type { StoreSpec } from "./args.js";
 import { busyWaitMs, isBusy, whileBusy } from "./busy.js";
 import { within } from "./deadline.js";
@@ -33,7 +33,7 @@ export async function openSqlite({ file, options }: Extract<StoreSpec, { kind: "
   try {
     const provider = construct("--table-name", () => new SqlitePersistenceProvider({ database, ...options }));
     const label = `${fileLabel}, table "${provider.tableName}"`;
-    const present = (): boolean => database.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(provider.tableName) !== undefined;
+    const present = (): boolean => hasTable(database, provider.tableName);
     const locked = (): string => `cannot read ${fileLabel}: it stayed locked for ${timeout.text}; ${sqliteWhenLate}, or raise --timeout`;
     const found = await within(timeout, locked, (signal) => whileBusy(present, isBusy, signal)).catch((error: unknown) => {
       if (error instanceof CliError) throw error;

@@ -150,9 +150,14 @@ function dueWhenHeld(mailbox: string, instance: string, workflow: string): strin
   return `CASE WHEN EXISTS (${held}) THEN ${markedDue} ELSE ? END`;
 }
 
+/** Whether `database` has a table named `name`. */
+export function hasTable(database: SqliteDatabase, name: string): boolean {
+  return database.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+}
+
 /** The tables of `tableName` this version makes (it and its events table) that `database` lacks. */
 export function missingTables(database: SqliteDatabase, tableName: string): string[] {
-  return [tableName, `${tableName}_mailbox`].filter((name) => database.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) === undefined);
+  return [tableName, `${tableName}_mailbox`].filter((name) => !hasTable(database, name));
 }
 
 /**
