@@ -161,21 +161,31 @@ describe("a failure retried on the same foundry", () => {
     ]);
   });
 
-  it("keeps them too on a foundry whose only run before could not even load the record", async () => {
-    const provider = new MemoryPersistenceProvider();
+  /** A record a first foundry with `properties` left failed at "charge"; the next attempt succeeds. */
+  async function failedOnce(properties: Record<string, unknown>) {
+    const store = new MemoryPersistenceProvider();
     const keys = uniqueKeys();
     const attempts = { seen: [] as Record<string, unknown>[], fail: true };
-    await rejectionOf(usePersistence(charging(attempts, { stock: 10 }), provider, keys).forge());
+    await rejectionOf(usePersistence(charging(attempts, properties), store, keys).forge());
     attempts.fail = false;
+    return { store, keys, attempts };
+  }
+
+  /** `store` behind the three methods, loading through `tryLoad`. */
+  const loadingThrough = (store: MemoryPersistenceProvider, tryLoad: (instanceId: string, workflowKey: string) => WorkflowExecutionSnapshot | undefined) => ({
+    capabilities: { compareAndSet: true },
+    save: (snapshot: WorkflowExecutionSnapshot) => store.save(snapshot),
+    tryLoad,
+    delete: (instanceId: string, workflowKey: string) => store.delete(instanceId, workflowKey),
+  });
+
+  it("keeps them too on a foundry whose only run before could not even load the record", async () => {
+    const { store, keys, attempts } = await failedOnce({ stock: 10 });
     let blips = 1;
-    const blipping = {
-      save: (snapshot: WorkflowExecutionSnapshot) => provider.save(snapshot),
-      tryLoad: (instanceId: string, workflowKey: string) => {
-        if (blips-- > 0) throw new Error("connection reset");
-        return provider.tryLoad(instanceId, workflowKey);
-      },
-      delete: (instanceId: string, workflowKey: string) => provider.delete(instanceId, workflowKey),
-    };
+    const blipping = loadingThrough(store, (instanceId, workflowKey) => {
+      if (blips-- > 0) throw new Error("connection reset");
+      return store.tryLoad(instanceId, workflowKey);
+    });
     const foundry = usePersistence(charging(attempts, { stock: 10, region: "eu" }), blipping, keys);
     await rejectionOf(foundry.forge());
     await foundry.forge();
@@ -183,23 +193,14 @@ describe("a failure retried on the same foundry", () => {
   });
 
   it("replaces them on a foundry whose run before restored them and then failed to open", async () => {
-    const store = new MemoryPersistenceProvider();
-    const keys = uniqueKeys();
-    const attempts = { seen: [] as Record<string, unknown>[], fail: true };
-    await rejectionOf(usePersistence(charging(attempts, { stale: "first deploy" }), store, keys).forge());
-    attempts.fail = false;
+    const { store, keys, attempts } = await failedOnce({ stale: "first deploy" });
     // The first load hands the record over, and another worker rewrites it at once: this run's claim then conflicts.
     let loads = 0;
-    const provider = {
-      capabilities: { compareAndSet: true },
-      save: (snapshot: WorkflowExecutionSnapshot) => store.save(snapshot),
-      tryLoad: (instanceId: string, workflowKey: string) => {
-        const stored = store.tryLoad(instanceId, workflowKey);
-        if (stored !== undefined && loads++ === 0) store.save({ ...stored, revision: stored.revision + 1, properties: { fresh: "rewritten" } });
-        return stored;
-      },
-      delete: (instanceId: string, workflowKey: string) => store.delete(instanceId, workflowKey),
-    };
+    const provider = loadingThrough(store, (instanceId, workflowKey) => {
+      const stored = store.tryLoad(instanceId, workflowKey);
+      if (stored !== undefined && loads++ === 0) store.save({ ...stored, revision: stored.revision + 1, properties: { fresh: "rewritten" } });
+      return stored;
+    });
     const foundry = usePersistence(charging(attempts, {}), provider, { ...keys, lease: { ttlMs: 60_000 } });
     await expect(foundry.forge()).rejects.toMatchObject({ code: "SNAPSHOT_CONFLICT" });
     await foundry.forge();
@@ -207,12 +208,8 @@ describe("a failure retried on the same foundry", () => {
   });
 
   it("keeps a new foundry's initial properties under the stored ones", async () => {
-    const provider = new MemoryPersistenceProvider();
-    const keys = uniqueKeys();
-    const attempts = { seen: [] as Record<string, unknown>[], fail: true };
-    await rejectionOf(usePersistence(charging(attempts, { stock: 10 }), provider, keys).forge());
-    attempts.fail = false;
-    await usePersistence(charging(attempts, { stock: 10, region: "eu" }), provider, keys).forge();
+    const { store, keys, attempts } = await failedOnce({ stock: 10 });
+    await usePersistence(charging(attempts, { stock: 10, region: "eu" }), store, keys).forge();
     expect(attempts.seen[1]).toEqual({ stock: 10, reserved: 1, region: "eu" });
   });
 });

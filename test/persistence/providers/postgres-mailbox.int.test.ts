@@ -59,26 +59,27 @@ describeWithServer("PostgresPersistenceProvider's mailbox on a real PostgreSQL s
       }
     }
 
-    it("a delivery waits for a waiting save in flight on the row, then marks it due: never a lost wake-up", async () => {
+    /** A fresh table holding a running record, and the waiting save that record's run makes next. */
+    async function runningRecord() {
       const tableName = freshTable();
       const provider = new PostgresPersistenceProvider({ client: shared, tableName });
       const running = unleased({ status: "running" });
       await provider.save(running);
+      return { tableName, provider, running, waiting: { ...waitingSnapshot("approved", undefined, running), revision: 2 } };
+    }
+
+    it("a delivery waits for a waiting save in flight on the row, then marks it due: never a lost wake-up", async () => {
+      const { tableName, provider, running, waiting } = await runningRecord();
       // The delivery blocks on the row lock the uncommitted save holds, rather than reading the
       // row as running and marking nothing while the save's session finds no event yet.
-      const waiting = { ...waitingSnapshot("approved", undefined, running), revision: 2 };
       expect(await whileHeld(tableName, (held) => held.save(waiting), () => provider.deliver(eventFor(running, "approved")), "the delivery")).toBe(true);
       expect((await provider.claim(claimOf(running.workflowName))).map((item) => item.foundryExecutionId)).toEqual([running.foundryExecutionId]);
     });
 
     it("a waiting save that waits for a delivery's row lock is stored due: the run may die before its re-read of the mailbox", async () => {
-      const tableName = freshTable();
-      const provider = new PostgresPersistenceProvider({ client: shared, tableName });
-      const running = unleased({ status: "running" });
-      await provider.save(running);
+      const { tableName, provider, running, waiting } = await runningRecord();
       // The delivery found the row running and marked nothing; the save began before the event
       // committed, so its own read of the mailbox cannot see it.
-      const waiting = { ...waitingSnapshot("approved", undefined, running), revision: 2 };
       const deliver = async (held: PostgresPersistenceProvider) => expect(await held.deliver(eventFor(running, "approved"))).toBe(true);
       await whileHeld(tableName, deliver, () => provider.save(waiting), "the waiting save");
       expect((await provider.claim(claimOf(running.workflowName))).map((item) => item.foundryExecutionId)).toEqual([running.foundryExecutionId]);
