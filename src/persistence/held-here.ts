@@ -44,7 +44,8 @@ export function isHeldHere(keys: SnapshotKeys): boolean {
  * Holds the instance for this run until it settles: refused at once with SnapshotConflictError when
  * this process holds it already, whatever provider object or coordinator holds it. `beforeRelease`
  * runs first when the run settles, with the run's outcome (a lease's renewal in flight lands, and a
- * record left unfinished is finished, before another run here may claim). `ahead`: a hold taken for this run before it started, adopted if it is still pending.
+ * record left unfinished is finished, before another run here may claim). `ahead`: a hold taken
+ * for this run before it started, adopted if it is still pending.
  */
 export function holdForRun(run: RunContext, keys: SnapshotKeys, beforeRelease: (outcome: RunOutcome) => Promise<void> | undefined, ahead?: HoldAhead): void {
   const release = ahead?.adopt() ?? holdInstance(keys);
