@@ -1,3 +1,5 @@
+import { messageOf } from "./internal/thrown.js";
+
 /**
  * Every error the library raises is a {@link WorkflowForgeError} with a stable `code`.
  * Subclasses exist for the cases callers catch; `cause` always carries the original failure.
@@ -66,7 +68,11 @@ export class WorkflowForgeError extends Error {
 
 /** True for any error raised by any copy of workflowforge, even across duplicate installs. */
 export function isWorkflowForgeError(value: unknown): value is WorkflowForgeError {
-  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+  try {
+    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+  } catch {
+    return false; // a revoked proxy, or one whose get trap throws: not ours either
+  }
 }
 
 /** Formats `workflow "x", operation "y" (#2)` for messages. */
@@ -79,22 +85,7 @@ export function describeLocation(location: ErrorLocation): string {
   return parts.join(", ");
 }
 
-/** The message of anything thrown: an error's, a string itself, else its JSON. */
-export function messageOf(value: unknown): string {
-  if (value instanceof Error) return value.message;
-  if (typeof value === "string") return value;
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    // A cycle, a BigInt inside: String() then, unless the value has no way to become one (a
-    // null-prototype object), where its tag is all that can be said.
-    try {
-      return String(value);
-    } catch {
-      return Object.prototype.toString.call(value);
-    }
-  }
-}
+export { messageOf };
 
 /** An operation's `forge` threw or rejected; the thrown value is the `cause`. */
 export class OperationFailedError extends WorkflowForgeError {

@@ -43,16 +43,21 @@ export const annotationKeys = { traceparent: "otel.traceparent", tracestate: "ot
 
 /**
  * `error.type` of a thrown value: the library's stable `code`, or another string `code` (a
- * Node.js system error's `ECONNREFUSED`), else the error's class name; `_OTHER` for a non-error.
+ * Node.js system error's `ECONNREFUSED`), else the error's class name; `_OTHER` for a non-error,
+ * or for one whose fields cannot be read (a getter or a revoked proxy throws): what an operation
+ * threw must neither leave its span open nor take the place of its error.
  */
 export function errorTypeOf(error: unknown): string {
-  if (isWorkflowForgeError(error)) return error.code;
-  if (typeof error === "object" && error !== null) {
+  try {
+    if (isWorkflowForgeError(error)) return error.code;
+    if (typeof error !== "object" || error === null) return "_OTHER";
     const code = (error as { code?: unknown }).code;
     if (typeof code === "string" && code !== "") return code;
-    if (error instanceof Error) return error.name;
+    const name: unknown = error instanceof Error ? error.name : undefined;
+    return typeof name === "string" && name !== "" ? name : "_OTHER";
+  } catch {
+    return "_OTHER";
   }
-  return "_OTHER";
 }
 
 /** `error.type` of a run's failure: what the engine makes of an operation's foreign error. */

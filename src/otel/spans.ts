@@ -1,4 +1,5 @@
 import { diag, INVALID_SPAN_CONTEXT, SpanStatusCode, trace, type Context, type Span, type SpanOptions, type Tracer } from "@opentelemetry/api";
+import { isError, messageOf } from "../internal/thrown.js";
 import { attr } from "./attributes.js";
 
 /** Epoch milliseconds with sub-millisecond precision, the time input every span here gets. */
@@ -8,9 +9,10 @@ export const now = (): number => performance.timeOrigin + performance.now();
 export function recordError(span: Span, error: unknown, type: string): void {
   if (!span.isRecording()) return;
   span.setAttribute(attr.errorType, type);
-  if (error instanceof Error) span.recordException(error);
+  const readable = isError(error);
+  if (readable) span.recordException(error);
   else span.recordException(textOf(error));
-  span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : textOf(error) });
+  span.setStatus({ code: SpanStatusCode.ERROR, message: readable ? messageOf(error) : textOf(error) });
 }
 
 /** Records `failure` (when there is one) on `span`, which ends whatever recording it throws. */

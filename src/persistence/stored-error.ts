@@ -1,4 +1,5 @@
 import { isWorkflowForgeError, messageOf } from "../errors.js";
+import { isError, unreadableMessage } from "../internal/thrown.js";
 import type { StoredError, StoredErrorCause } from "./errors.js";
 
 /** The longest stack a snapshot keeps, in characters; a longer one is cut and marked. */
@@ -39,10 +40,10 @@ function bounded(text: string, max: number): string {
 function causeChain(error: unknown): StoredErrorCause[] {
   const chain: StoredErrorCause[] = [];
   let current = error;
-  while (chain.length < maxStoredCauses && typeof current === "object" && current !== null && "cause" in current) {
+  while (chain.length < maxStoredCauses && typeof current === "object" && current !== null) {
     let next: unknown;
     try {
-      next = current.cause;
+      next = "cause" in current ? current.cause : undefined;
     } catch {
       break;
     }
@@ -57,15 +58,15 @@ function causeChain(error: unknown): StoredErrorCause[] {
 // storing one that is not a string could never be loaded again (the load-time check rejects it),
 // and a throw here would replace the operation's own error.
 function nameOf(value: unknown): string {
-  return value instanceof Error ? safeString(() => value.name, "Error") : typeof value;
+  return isError(value) ? safeString(() => value.name, "Error") : typeof value;
 }
 
 function safeMessage(value: unknown): string {
-  return safeString(() => messageOf(value), "(a value whose message could not be read)");
+  return safeString(() => messageOf(value), unreadableMessage);
 }
 
 function stackOf(value: unknown): string | undefined {
-  if (!(value instanceof Error)) return undefined;
+  if (!isError(value)) return undefined;
   try {
     return typeof value.stack === "string" ? bounded(value.stack, maxStoredStack) : undefined;
   } catch {

@@ -127,4 +127,43 @@ describe("instrument(foundry) when a run stops", () => {
     expect(operation?.attributes["error.type"]).toBe("_OTHER");
     expect(otel.named("run Odd")).toHaveLength(1);
   });
+
+  it("ends the operation's span, and keeps the operation's error, when the thrown value's fields cannot be read", async () => {
+    const unreadableCode = Object.defineProperty(new Error("card declined"), "code", {
+      get() {
+        throw new Error("getter exploded");
+      },
+    });
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    const numberName = Object.assign(new Error("odd name"), { name: 42 });
+    for (const [label, thrown, type] of [
+      ["a throwing getter", unreadableCode, "_OTHER"],
+      ["a revoked proxy", revoked.proxy, "_OTHER"],
+      ["a name that is no string", numberName, "_OTHER"],
+    ] as const) {
+      const otel = createHarness();
+      const foundry = instrument(createFoundry("Unreadable"), otel.options).withOperation("op", () => {
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- operations may throw anything
+        throw thrown;
+      });
+      const error: unknown = await foundry.forge().catch((caught: unknown) => caught);
+      expect(error, label).toBeInstanceOf(OperationFailedError);
+      expect((error as OperationFailedError).cause, label).toBe(thrown);
+      const [operation] = otel.named("operation op");
+      expect(operation?.attributes["error.type"], label).toBe(type);
+      expect(await otel.histogramCount("workflowforge.operation.duration", { "error.type": type }), label).toBe(1);
+      expect(otel.named("run Unreadable"), label).toHaveLength(1);
+    }
+  });
+
+  it("fails a run the same way, instrumented or not, when an operation throws a revoked proxy", async () => {
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    const foundry = createFoundry("Bare").withOperation("op", () => {
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- operations may throw anything
+      throw revoked.proxy;
+    });
+    await expect(foundry.forge()).rejects.toBeInstanceOf(OperationFailedError);
+  });
 });

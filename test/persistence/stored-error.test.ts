@@ -118,6 +118,21 @@ describe("a failure whose error has fields that are not strings", () => {
     expect(stored.cause).toEqual([{ name: "Error", message: "(a value whose message could not be read)" }]);
     expect(storedError(hostile, 0, "charge")).toEqual({ name: "Error", message: "(a value whose message could not be read)", operationIndex: 0, operationName: "charge" });
   });
+
+  it("records the failure of an operation that threw a revoked proxy, which refuses every reading", async () => {
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    const provider = new MemoryPersistenceProvider();
+    const keys = uniqueKeys("stored-error-revoked");
+    const foundry = createFoundry("Order").withOperation("charge", () => {
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- operations may throw anything
+      throw revoked.proxy;
+    });
+    const error = await rejectionOf(usePersistence(foundry, provider, keys).forge());
+    expect(error).toBeInstanceOf(OperationFailedError);
+    expect((error as OperationFailedError).cause).toBe(revoked.proxy);
+    expect(provider.tryLoad(keys.instanceId, keys.workflowKey)).toMatchObject({ status: "failed", error: { name: "object", message: "(a value whose message could not be read)", operationName: "charge" } });
+  });
 });
 
 describe("validating a stored error", () => {

@@ -1,0 +1,35 @@
+// Reading what an operation threw. Anything can be thrown, and each reading of it can throw in
+// turn (a getter, a cycle or a BigInt for JSON, a null-prototype object for String(), a revoked
+// proxy for everything): a failure must be reported as the operation's, never replaced by the
+// error of describing it.
+
+/** The placeholder for a thrown value of which nothing could be read. */
+export const unreadableMessage = "(a value whose message could not be read)";
+
+/** `value instanceof Error`, false for a revoked proxy (which refuses to give its prototype). */
+export function isError(value: unknown): value is Error {
+  try {
+    return value instanceof Error;
+  } catch {
+    return false;
+  }
+}
+
+/** The message of anything thrown: an error's, a string itself, else its JSON, else its text or tag. */
+export function messageOf(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (isError(value)) return textOf(() => value.message) ?? unreadableMessage;
+  return textOf(() => JSON.stringify(value)) ?? textOf(() => String(value)) ?? textOf(() => Object.prototype.toString.call(value)) ?? unreadableMessage;
+}
+
+// What `read()` returns, as text (a number as its digits); undefined when it is undefined, or reading or converting it throws.
+function textOf(read: () => unknown): string | undefined {
+  try {
+    const text = read();
+    // An Error's message can be anything (a status code, an object): its text, whatever it is.
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- "[object Object]" is still text
+    return typeof text === "string" || text === undefined ? text : String(text);
+  } catch {
+    return undefined;
+  }
+}
