@@ -3,7 +3,7 @@ import { describe } from "../internal/validate.js";
 import type { RecoveryCoordinatorOptions } from "../persistence/recovery/coordinator-options.js";
 import type { Smith } from "../smith.js";
 import { instrumentFoundry, isInstrumented } from "./instrument-foundry.js";
-import { instrumentRecovery } from "./instrument-recovery.js";
+import { instrumentRecovery, isInstrumentedRecovery } from "./instrument-recovery.js";
 import { instrumentSmith } from "./instrument-smith.js";
 import { resolveTelemetry, type TelemetryOptions } from "./telemetry.js";
 
@@ -16,7 +16,7 @@ export type { TelemetryOptions } from "./telemetry.js";
  * workflow middleware and instruments each foundry it runs. Returns `target`.
  *
  * With no SDK registered, spans and metrics are the API's no-ops and a run records nothing.
- * Throws `TypeError` for another target, or a foundry instrumented twice.
+ * Throws `TypeError` for another target, or a foundry or coordinator options instrumented twice.
  */
 export function instrument<T extends Foundry<any> | Smith>(target: T, options?: TelemetryOptions): T;
 /**
@@ -37,7 +37,11 @@ export function instrument(target: Foundry<any> | Smith | RecoveryCoordinatorOpt
     instrumentSmith(target, telemetry);
     return target;
   }
-  if (isCoordinatorOptions(target)) return instrumentRecovery(target, telemetry);
+  if (isCoordinatorOptions(target)) {
+    // Wrapped twice, every dead letter would be counted twice.
+    if (isInstrumentedRecovery(target)) throw new TypeError(`${where}: these coordinator options are already instrumented`);
+    return instrumentRecovery(target, telemetry);
+  }
   throw new TypeError(`${where}: target must be a foundry (createFoundry), a smith (createSmith) or the options of createRecoveryCoordinator, got ${describe(target)}`);
 }
 

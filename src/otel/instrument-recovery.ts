@@ -7,6 +7,14 @@ import { instrumentFoundry, isInstrumented, noteRun } from "./instrument-foundry
 import { instrumentSmith } from "./instrument-smith.js";
 import type { Telemetry } from "./telemetry.js";
 
+// The createFoundry of options instrumentRecovery returned: it survives a spread of those options.
+const wrapped = new WeakSet<object>();
+
+/** Whether `options` came from {@link instrumentRecovery} (or a spread of what it returned). */
+export function isInstrumentedRecovery(options: RecoveryCoordinatorOptions): boolean {
+  return options.createFoundry !== undefined && wrapped.has(options.createFoundry);
+}
+
 /**
  * The coordinator's options with every attempt traced: each foundry it creates is instrumented
  * before the coordinator adds persistence (so an operation's span covers its checkpoint), its
@@ -20,16 +28,18 @@ export function instrumentRecovery(options: RecoveryCoordinatorOptions, telemetr
   const smith = options.smith ?? createSmith();
   instrumentSmith(smith, telemetry);
   const onOutcome = options.onOutcome;
+  const createInstrumented: NonNullable<RecoveryCoordinatorOptions["createFoundry"]> = async (snapshot) => {
+    const foundry = await create(snapshot);
+    if (!isInstrumented(foundry)) instrumentFoundry(foundry, telemetry);
+    const attempt = (snapshot.attempts ?? 0) + 1;
+    noteRun(foundry, { attempt, claimed: claimedFor(snapshot, options.owner), fresh: attempt === 1 && isEnqueued(snapshot) });
+    return foundry;
+  };
+  wrapped.add(createInstrumented);
   return {
     ...options,
     smith,
-    createFoundry: async (snapshot) => {
-      const foundry = await create(snapshot);
-      if (!isInstrumented(foundry)) instrumentFoundry(foundry, telemetry);
-      const attempt = (snapshot.attempts ?? 0) + 1;
-      noteRun(foundry, { attempt, claimed: claimedFor(snapshot, options.owner), fresh: attempt === 1 && isEnqueued(snapshot) });
-      return foundry;
-    },
+    createFoundry: createInstrumented,
     onOutcome: (outcome) => {
       if (outcome.status === "failed" && outcome.deadLettered) {
         const instruments = telemetry.meters.get();
@@ -41,7 +51,8 @@ export function instrumentRecovery(options: RecoveryCoordinatorOptions, telemetr
 }
 
 // As enqueue() stores an instance: every save of a run carries a timeline, and a claim or its
-// give-back changes only the claim's columns. A coordinator's run that died before its first save
+// give-back changes only the claim's columns (a give-back by close() after an operation started
+// also stores the run's trace context, which makes the next run a resumed one all the same). A coordinator's run that died before its first save
 // left it so, but counted an attempt, which `attempt === 1` rules out. Past 1,000 operations no
 // save carries a timeline: there a plain leased run that died in operation 0 looks enqueued.
 function isEnqueued(snapshot: WorkflowExecutionSnapshot): boolean {

@@ -88,7 +88,7 @@ function persistenceMiddleware(provider: WorkflowPersistenceProvider, options: S
       if (session.lost !== undefined) throw await explainConflict(provider, session.keys, session.lost, locationOf(context), options.leaseTtlMs);
       // Stopped by a shutdown past its deadline: the last checkpoint stays, and the claim goes back.
       const deadline = session.deadlinePassed;
-      if (deadline !== undefined) await session.stopForShutdown(deadline, context.index);
+      if (deadline !== undefined) await session.stopForShutdown(deadline, context.index, true);
       await session.failed(context, error);
       throw error;
     }

@@ -95,13 +95,15 @@ export class RunClaim {
    * Gives the claim back without counting an attempt, so another worker can take the instance over
    * at once: the last checkpoint is stored again with no lease, and without the attempt this claim
    * counted. Fenced like every save; a failure to release (logged) only means the others wait for
-   * the lease to expire. Resolves whether it released.
+   * the lease to expire. Resolves whether it released. `annotations`, when given, replace the
+   * stored ones: an operation stopped midway may have done part of its work, and the next run must
+   * know that a run started it (its trace, say: otherwise it would count as no run's).
    */
-  async release(): Promise<boolean> {
+  async release(annotations?: Readonly<Record<string, string>>): Promise<boolean> {
     if (this.#lease.lost !== undefined) return false;
     await this.#lease.stopRenewing();
     try {
-      return await this.#writes.rewrite(givenBack, "release");
+      return await this.#writes.rewrite((stored) => givenBack(annotations === undefined ? stored : { ...stored, annotations }), "release");
     } catch (error) {
       logSafely(this.#writes.logger, "warn", `could not release the claim on ${describeKeys(this.#keys)}`, error);
       return false;

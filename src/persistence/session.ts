@@ -16,7 +16,7 @@ import { RunClaim } from "./run-claim.js";
 import type { SessionOptions } from "./session-options.js";
 import { storedError } from "./stored-error.js";
 import type { SnapshotStatus, WorkflowExecutionSnapshot } from "./snapshot.js";
-import { completedIn, continueFrom, fingerprintFor, failedFrom, isoTime, leftUnfinished, resolvedIn, snapshotEvent, snapshotOf, unleased, type SnapshotState } from "./snapshot-state.js";
+import { annotationsOf, completedIn, continueFrom, fingerprintFor, failedFrom, isoTime, leftUnfinished, resolvedIn, snapshotEvent, snapshotOf, unleased, type SnapshotState } from "./snapshot-state.js";
 import { settled, SnapshotStore } from "./snapshot-store.js";
 import { Timeline } from "./timeline.js";
 import { DurableWaits, requireMailboxFor } from "./durable-waits.js";
@@ -134,11 +134,11 @@ export class PersistenceSession {
   }
 
   /**
-   * Gives the claim back (see {@link RunClaim.release}) and throws the abort that ends the run:
-   * neither a failure to record nor one to compensate.
+   * Gives the claim back (see {@link RunClaim.release}; with the run's annotations once operation `index` `started`) and
+   * throws the abort that ends the run: neither a failure to record nor one to compensate.
    */
-  async stopForShutdown(reason: AbortSignal, index: number): Promise<never> {
-    await this.#claim?.release();
+  async stopForShutdown(reason: AbortSignal, index: number, started = false): Promise<never> {
+    await this.#claim?.release(started ? annotationsOf(this.#state) : undefined);
     throw abortError(reason, this.#locate(index));
   }
 

@@ -100,6 +100,12 @@ describe("instrument(recovery coordinator options)", () => {
     expect(() => instrument({ ...options, smith: {} as never })).toThrow(/options\.smith must be a smith made by createSmith\(\)/);
   });
 
+  it("refuses options instrumented twice, spread into new options included, which would count every dead letter twice", () => {
+    const instrumented = instrument({ provider: new MemoryPersistenceProvider(), resolveWorkflow: () => undefined });
+    expect(() => instrument(instrumented)).toThrow(new TypeError("instrument(target, options): these coordinator options are already instrumented"));
+    expect(() => instrument({ ...instrumented, owner: "worker-2" })).toThrow(/already instrumented/);
+  });
+
   it("reports no span and no duration for an operation a closing coordinator never started", async () => {
     const otel = createHarness();
     let started!: () => void;
@@ -130,5 +136,42 @@ describe("instrument(recovery coordinator options)", () => {
     expect(await otel.histogramCount("workflowforge.operation.duration", { "workflowforge.operation.name": "a" })).toBe(1);
     expect(await otel.histogramCount("workflowforge.operation.duration", { "workflowforge.operation.name": "b" })).toBe(0);
     expect(otel.named("run Close")[0]?.attributes["error.type"]).toBe("ABORTED");
+  });
+
+  it("continues the trace of a run close() stopped in its first operation, and marks the operation run again a rerun", async () => {
+    const otel = createHarness();
+    const provider = new MemoryPersistenceProvider();
+    let started!: () => void;
+    const inCharge = new Promise<void>((resolve) => (started = resolve));
+    let charges = 0;
+    const workflow = createWorkflow("Ship")
+      .withOperation("charge", (_input: unknown, _foundry, signal: AbortSignal) => {
+        if (++charges > 1) return "charged";
+        started();
+        // Ignores nothing: it stops only when close()'s deadline aborts it, midway.
+        return new Promise((_resolve, reject) => signal.addEventListener("abort", () => reject(signal.reason as Error)));
+      })
+      .withOperation("mail", () => "mailed")
+      .build();
+    const worker = (owner: string) => createRecoveryCoordinator(instrument({ provider, resolveWorkflow: () => workflow, owner }, otel.options));
+    const first = worker("worker-1");
+    await first.enqueue(workflow, { instanceId: "ship-1" });
+    const pass = first.resumeAll();
+    await inCharge;
+    await first.close({ timeoutMs: 10 });
+    expect((await pass).skipped.map((skipped) => skipped.reason)).toEqual(["closed"]);
+    // Given back without the attempt, but with the trace the stopped run started.
+    expect((await provider.list())[0]).toMatchObject({ attempts: 0, nextOperationIndex: 0, annotations: { "otel.traceparent": expect.any(String) as string } });
+
+    const second = worker("worker-2");
+    expect((await second.resumeAll()).resumed).toHaveLength(1);
+    await second.close();
+    const runs = otel.named("run Ship");
+    expect(runs).toHaveLength(2);
+    expect(runs[1]?.spanContext().traceId).toBe(runs[0]?.spanContext().traceId);
+    expect(parentOf(runs[1]!)).toBe(runs[0]?.spanContext().spanId);
+    expect(runs[1]?.attributes["workflowforge.run.resumed"]).toBe(true);
+    expect(otel.named("operation charge").map((span) => span.attributes["workflowforge.operation.rerun"] ?? false)).toEqual([false, true]);
+    expect(await otel.counter("workflowforge.run.resumed")).toBe(1);
   });
 });
