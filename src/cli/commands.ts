@@ -9,7 +9,7 @@ import { cliOwner, deleteAsRead } from "./delete-as-read.js";
 import { CliError, describeCause } from "./errors.js";
 import { describeKeys, describeWait, displayKey, formatSnapshot, formatTable } from "./format.js";
 import { toJson } from "./json.js";
-import { overdueAfterMs, stateOf } from "./stale.js";
+import { liveOwnerHere, overdueAfterMs, stateOf } from "./stale.js";
 import { formatAge } from "./duration.js";
 import type { OpenStore } from "./stores.js";
 import { sortedByUpdatedAt, summarize } from "./summary.js";
@@ -35,6 +35,15 @@ const plural = (count: number, noun: string): string => `${count} ${noun}${count
 // (deleteAsRead) by a CLI that then died or failed: that one must not hold up the next delete.
 // What counts as one (status, owner, lease) is the library's single definition, the coordinator's.
 const isClaimed = (snapshot: WorkflowExecutionSnapshot, now: number): boolean => isClaimedByOther(snapshot, cliOwner, now);
+
+// Why a process may be working on `snapshot` right now: another's live claim, or, for a run saved
+// without a lease (the default), its owner process on this host, still alive. Undefined when
+// nothing tells (a lease-less run of another host's process cannot be seen from here).
+function busyReason(snapshot: WorkflowExecutionSnapshot, now: number): string | undefined {
+  if (isClaimed(snapshot, now)) return `${snapshot.status} and claimed by "${snapshot.owner ?? ""}" until ${snapshot.leaseExpiresAt ?? ""}`;
+  const owner = liveOwnerHere(snapshot);
+  return owner === undefined ? undefined : `${snapshot.status} in process ${owner.pid} on this host, which is alive (its run holds no lease)`;
+}
 
 /** `list`: the matching snapshots, oldest first; exits 1 after them if some records could not be read. */
 export async function listCommand(context: CommandContext, selection: Selection): Promise<number> {
@@ -100,9 +109,8 @@ export async function deleteCommand(context: CommandContext, keys: SnapshotKeys,
     context.stdout.write(context.json ? `${toJson({ deleted: 0, instance, workflowKey })}\n` : text);
     return 0;
   }
-  if (!force && snapshot !== undefined && isClaimed(snapshot, context.now)) {
-    throw new CliError("REFUSED", `${describeKeys(keys)} is ${snapshot.status} and claimed by "${snapshot.owner ?? ""}" until ${snapshot.leaseExpiresAt ?? ""}${claimedHint}`);
-  }
+  const busy = force || snapshot === undefined ? undefined : busyReason(snapshot, context.now);
+  if (busy !== undefined) throw new CliError("REFUSED", `${describeKeys(keys)} is ${busy}${claimedHint}`);
   await deleteSeen(context, keys, snapshot, revision);
   const { foundryExecutionId: instance, workflowId: workflowKey } = keys;
   context.stdout.write(context.json ? `${toJson({ deleted: 1, instance, workflowKey })}\n` : `Deleted the snapshot of ${describeKeys(keys)} from ${context.store.label}.\n`);
@@ -122,7 +130,7 @@ async function deleteSeen({ store }: CommandContext, keys: SnapshotKeys, read: W
 /** How delete's refusal of a claimed record ends: the inspector, which has no --force, says otherwise. */
 export const claimedHint = "; pass --force to delete it anyway";
 
-type Outcome = "deleted" | "would-delete" | "skipped-live-lease" | "skipped-waiting" | "skipped-changed" | "gone";
+type Outcome = "deleted" | "would-delete" | "skipped-live-lease" | "skipped-live-owner" | "skipped-waiting" | "skipped-changed" | "gone";
 
 /**
  * `prune`: deletes every matching snapshot that no process holds a live claim on, and no waiting
@@ -146,7 +154,7 @@ export async function pruneCommand(context: CommandContext, selection: Selection
     }
   }
   const count = (outcome: Outcome): number => outcomes.filter((entry) => entry.outcome === outcome).length;
-  const report = { dryRun, matched: matched.length, deleted: count("deleted"), wouldDelete: count("would-delete"), skipped: count("skipped-live-lease") + count("skipped-waiting") + count("skipped-changed") };
+  const report = { dryRun, matched: matched.length, deleted: count("deleted"), wouldDelete: count("would-delete"), skipped: outcomes.filter((entry) => entry.outcome.startsWith("skipped-")).length };
   if (context.json) {
     const items = outcomes.map(({ snapshot, outcome }) => ({ instance: snapshot.foundryExecutionId, workflowKey: snapshot.workflowId, status: snapshot.status, updatedAt: snapshot.updatedAt, outcome }));
     context.stdout.write(`${toJson({ ...report, items })}\n`);
@@ -160,6 +168,7 @@ export async function pruneCommand(context: CommandContext, selection: Selection
 // its new checkpoint must not be deleted; nor one it saves after this read (deleteAsRead).
 async function pruneOne(context: CommandContext, listed: WorkflowExecutionSnapshot, dryRun: boolean): Promise<Outcome> {
   if (isClaimed(listed, context.now)) return "skipped-live-lease";
+  if (liveOwnerHere(listed) !== undefined) return "skipped-live-owner";
   if (dryRun) return "would-delete";
   const current = await context.store.provider.tryLoad(listed.foundryExecutionId, listed.workflowId);
   if (current === undefined) return "gone";
@@ -178,7 +187,7 @@ function pruneText(context: CommandContext, selection: Selection, outcomes: read
     lines.push(`Deleted ${plural(report.deleted, "snapshot")}${where}.`);
   }
   for (const { snapshot, outcome } of outcomes) {
-    if (outcome === "skipped-live-lease") lines.push(`Skipped ${describeKeys(snapshot)}: ${snapshot.status}, claimed by "${snapshot.owner ?? ""}" until ${snapshot.leaseExpiresAt ?? ""}.`);
+    if (outcome === "skipped-live-lease" || outcome === "skipped-live-owner") lines.push(`Skipped ${describeKeys(snapshot)}: ${busyReason(snapshot, context.now) ?? snapshot.status}.`);
     if (outcome === "skipped-changed") lines.push(`Skipped ${describeKeys(snapshot)}: it was saved again since it was listed.`);
     if (outcome === "skipped-waiting") lines.push(`Skipped ${describeKeys(snapshot)}: waiting (${describeWait(snapshot, context.now)}); pass --status waiting to prune waiting instances.`);
   }

@@ -56,6 +56,16 @@ function exitedOwner(snapshot: WorkflowExecutionSnapshot, here: Here): { host: s
   return owner !== undefined && owner.host === here.host && here.isGone(owner.pid) ? owner : undefined;
 }
 
+/**
+ * The owner process of a running or compensating snapshot saved without a lease, when it runs on
+ * this host and has not exited: nothing but that process tells that the run goes on (a lease would).
+ */
+export function liveOwnerHere(snapshot: WorkflowExecutionSnapshot, here: Here = localHost): { host: string; pid: number } | undefined {
+  if ((snapshot.status !== "running" && snapshot.status !== "compensating") || snapshot.leaseExpiresAt !== undefined) return undefined;
+  const owner = snapshot.owner === undefined ? undefined : parseProcessOwner(snapshot.owner);
+  return owner !== undefined && owner.host === here.host && !here.isGone(owner.pid) ? owner : undefined;
+}
+
 const takeOver = "a worker's recovery coordinator (resumeAll) takes it over";
 
 /** What {@link SnapshotState} the snapshot is in at `now`, and why. */

@@ -140,8 +140,9 @@ Examples:
   delete: `Usage: workflowforge delete <instanceId> <workflowKey> <store> [--force] [--json]
 
 Deletes one snapshot. The instance then starts from its first operation the next time it
-runs. Refuses when it is claimed (a process may be working on it right now), or when the
-stored record cannot be read (so its claim cannot be checked), unless --force is given.
+runs. Refuses when it is claimed (a process may be working on it right now), or running
+without a lease in a process on this host that is still alive, or when the stored record
+cannot be read (so its claim cannot be checked), unless --force is given.
 Exits 1 when nothing is stored under the keys (with --force, removes what is kept for them
 all the same: events delivered to them, which a later instance of those keys would receive).
 Just before deleting, it claims the record as "workflowforge-cli" for 30s (its next revision,
@@ -150,7 +151,8 @@ was read is not deleted, and the command exits 1.
 
 ${claims}
 
-  --force                  delete even when it is claimed, or when the record cannot be read
+  --force                  delete even when it is claimed or its process is alive, or when the
+                           record cannot be read
   --json                   print { deleted, instance, workflowKey }
 
 ${stores}
@@ -161,7 +163,8 @@ Example:
   prune: `Usage: workflowforge prune --older-than <duration> <store> [filters] [--dry-run] [--json]
 
 Deletes every snapshot not updated for <duration> that matches the filters, and prints how
-many it deleted. Claimed snapshots (a process may be working on them) are skipped, and so
+many it deleted. Claimed snapshots (a process may be working on them) are skipped, as are
+running ones saved without a lease by a process on this host that is still alive, and so
 is one saved again since it was listed (each is claimed, as delete does, before it is
 deleted, so a save racing the delete is refused rather than lost). Waiting snapshots (suspended at a durable wait,
 which may last weeks) are skipped too unless --status names waiting; those are deleted as
@@ -175,7 +178,7 @@ ${filters}
   --dry-run                list what would be deleted; delete nothing
   --json                   print { dryRun, matched, deleted, wouldDelete, skipped, items };
                            an item's outcome is deleted, would-delete, skipped-live-lease,
-                           skipped-waiting, skipped-changed or gone
+                           skipped-live-owner, skipped-waiting, skipped-changed or gone
 
 ${stores}
 

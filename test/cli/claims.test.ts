@@ -1,5 +1,7 @@
+import { spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { isClaimedByOther } from "../../src/persistence/claim.js";
@@ -69,6 +71,27 @@ describe("workflowforge CLI and claims", () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toBe(`workflowforge: instance ${failed.foundryExecutionId} / workflow key ${failed.workflowId} is failed and claimed by "worker-7" until ${failed.leaseExpiresAt}; pass --force to delete it anyway\n`);
     expect(await cliJson("prune", ...args, "--older-than", "1m")).toMatchObject({ matched: 1, deleted: 0, skipped: 1 });
+  });
+
+  it("prune and delete leave a run saved without a lease whose owner, a process on this host, is alive; not one whose owner exited", async () => {
+    const exited = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" });
+    const owners = { alive: `process-${hostname()}-${process.pid}-${randomUUID()}`, exited: `process-${hostname()}-${exited.stdout}-${randomUUID()}`, elsewhere: `process-not-${hostname()}-${process.pid}-${randomUUID()}` };
+    const records = Object.entries(owners).map(([name, owner]) => {
+      const snapshot: Record<string, unknown> = { ...fullSnapshot({ foundryExecutionId: `run-${name}`, status: "running", owner, updatedAt: at(-60 * minute) }) };
+      delete snapshot.leaseExpiresAt;
+      return snapshot as unknown as WorkflowExecutionSnapshot;
+    });
+    const { args, provider } = await storeWith(records);
+    const [alive] = records;
+    const refused = await cli("delete", alive!.foundryExecutionId, alive!.workflowId, ...args);
+    expect(refused).toMatchObject({ code: 1, stderr: `workflowforge: instance run-alive / workflow key ${alive!.workflowId} is running in process ${process.pid} on this host, which is alive (its run holds no lease); pass --force to delete it anyway\n` });
+    const report = await cliJson("prune", ...args, "--older-than", "1m");
+    const outcomes = Object.fromEntries(report.items.map((item: { instance: string; outcome: string }) => [item.instance, item.outcome]));
+    // Another host's process cannot be seen from here: its record is pruned as before.
+    expect(outcomes).toEqual({ "run-alive": "skipped-live-owner", "run-exited": "deleted", "run-elsewhere": "deleted" });
+    expect(report).toMatchObject({ deleted: 2, skipped: 1 });
+    expect(await provider.tryLoad(alive!.foundryExecutionId, alive!.workflowId)).toBeDefined();
+    expect((await cli("delete", alive!.foundryExecutionId, alive!.workflowId, ...args, "--force")).code).toBe(0);
   });
 
   it("is never the owner: a live lease of this very process's default owner is another's claim", async () => {
