@@ -144,10 +144,9 @@ export class Run implements RunContext {
       throw await this.#compensate(plan.pending, plan.error);
     }
     const resumeFrom = plan.from;
-    if (resumeFrom > 0) {
-      Object.assign(this.#restoreData, plan.point.restoreData);
-      input = plan.point.lastOutput;
-    }
+    if (resumeFrom > 0) Object.assign(this.#restoreData, plan.point.restoreData);
+    // At 0, a stored input (a wait there suspended the run with it) is the instance's, as a later operation's stored output is.
+    if (resumeFrom > 0 || plan.point.lastOutput !== undefined) input = plan.point.lastOutput;
     let completed = false; // the last operation, before any abort: then the run completed (see completedInTime)
     for (let index = 0; index < operations.length; index++) {
       const operation = operations[index] as OperationContext["operation"];

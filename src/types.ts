@@ -86,7 +86,7 @@ export interface RunAnnotations {
 
 /** Where {@link RunContext.resumeAt} continues from: what the completed operations left. */
 export interface ResumePoint {
-  /** The output of the operation before the resume index: the input of the first one that runs. */
+  /** The output of the operation before the resume index: the input of the first one that runs (at 0, when not undefined, in place of the run's own). */
   readonly lastOutput?: unknown;
   /** What each completed operation's `restore` receives, by operation index. */
   readonly restoreData?: Readonly<Record<number, unknown>>;

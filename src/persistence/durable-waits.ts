@@ -63,6 +63,9 @@ export class DurableWaits implements WaitHost {
         return input;
       }
     }
+    // At operation 0 no checkpoint holds the run's input, which a sleep outputs: the waiting save
+    // keeps it, for the run that wakes the instance (a coordinator's, which has no input of its own).
+    if (index === 0 && spec.kind !== "event") this.#state.lastOutput = input;
     return this.#suspend(spec, signal, location, wakeMs);
   }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { action, conditional, createFoundry, delay, createSmith, createWorkflow, forEach, isSuspended, sleep, sleepUntil, waitForEvent, type WorkflowSuspendedError } from "../../src/index.js";
-import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
+import { MemoryPersistenceProvider, createRecoveryCoordinator, usePersistence } from "../../src/persistence/index.js";
 import { createTestClock } from "../../src/persistence/testing/index.js";
 
 const day = 86_400_000;
@@ -36,6 +36,30 @@ describe("sleep", () => {
     await forgeOnce(provider, clock, ran);
     expect(ran).toEqual(["before", "after"]);
     expect(provider.tryLoad("nap-1", sleeper([]).id)).toBeUndefined();
+  });
+
+  it("keeps the run's input when a sleep at operation 0 suspends: the coordinator that wakes it passes it on, as the sleep does in process", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const clock = createTestClock(Date.parse("2026-01-01T00:00:00Z"));
+    const workflow = createWorkflow("cool-off")
+      .addOperation(sleep("cool-off", day))
+      .withOperation("use", (input: unknown) => `got ${JSON.stringify(input)}`)
+      .build();
+    const suspended = await createSmith()
+      .forge(workflow, usePersistence(createFoundry("cool-off", { clock }), provider, { instanceId: "order-42" }), { input: { order: 42 } })
+      .catch((error: unknown) => error);
+    expect(isSuspended(suspended)).toBe(true);
+    expect(provider.tryLoad("order-42", workflow.id)).toMatchObject({ status: "waiting", nextOperationIndex: 0, lastOutput: { order: 42 } });
+    clock.advance(day);
+    const coordinator = createRecoveryCoordinator({ provider, resolveWorkflow: () => workflow, clock });
+    expect((await coordinator.resumeAll()).resumed.map((outcome) => outcome.output)).toEqual(['got {"order":42}']);
+  });
+
+  it("starts a record at operation 0 with the input forge() is given when nothing stored one (an enqueued instance)", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const workflow = createWorkflow("enqueued").withOperation("echo", (input: unknown) => input).build();
+    await createRecoveryCoordinator({ provider, resolveWorkflow: () => workflow }).enqueue(workflow, { instanceId: "e-1" });
+    expect(await createSmith().forge(workflow, usePersistence(createFoundry("enqueued"), provider, { instanceId: "e-1" }), { input: "given" })).toBe("given");
   });
 
   it("refuses, when the operation is made, an instant that is not a Date, a date string or a number (null and booleans convert to the epoch)", () => {
