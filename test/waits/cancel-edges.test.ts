@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { action, createFoundry, createSmith, createWorkflow, isWorkflowForgeError, sleep } from "../../src/index.js";
-import { cancelledRecord } from "../../src/persistence/recovery/cancel.js";
+import { cancelInstance, cancelledRecord } from "../../src/persistence/recovery/cancel.js";
+import { fullSnapshot } from "../../src/persistence/testing/fixtures.js";
 import type { WorkflowExecutionSnapshot } from "../../src/persistence/snapshot.js";
 import { MemoryPersistenceProvider, createRecoveryCoordinator, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
 import { createTestClock, type TestClock } from "../../src/persistence/testing/index.js";
@@ -115,7 +116,63 @@ describe("cancel", () => {
     await coordinator.resumeAll();
     expect(ran).toEqual(["debit", "credit back"]);
   });
+
+  it("outlasts a run that saves between its load and its save, backing off, and says so when the run never pauses", async () => {
+    for (const [label, racedLoads, expected] of [
+      ["pauses after 25 saves", 25, "cancelled"],
+      ["never pauses", Number.POSITIVE_INFINITY, "SNAPSHOT_CONFLICT"],
+    ] as const) {
+      const { provider, memory, keys, loads } = racedStore(racedLoads);
+      const outcome = await cancelInstance(provider, keys).then(
+        (done) => done.result,
+        (error: unknown) => error,
+      );
+      if (expected === "cancelled") {
+        expect(outcome, label).toBe("cancelled");
+        expect(memory.tryLoad(keys.instanceId, keys.workflowKey), label).toMatchObject({ status: "cancelled" });
+      } else {
+        expect(codeOf(outcome), label).toBe("SNAPSHOT_CONFLICT");
+        expect((outcome as Error).message, label).toMatch(/before each of 40 tries .* its run checkpoints faster than one load and one save of the store; nothing was cancelled, try again$/);
+        expect(loads(), label).toBe(40);
+        expect(memory.tryLoad(keys.instanceId, keys.workflowKey), label).toMatchObject({ status: "running" });
+      }
+    }
+  });
+
+  it("stops backing off at once when its signal aborts", async () => {
+    const { provider, keys, loads } = racedStore(Number.POSITIVE_INFINITY);
+    const controller = new AbortController();
+    const cancelling = cancelInstance(provider, keys, { signal: controller.signal }).catch((error: unknown) => error);
+    while (loads() < 3) await new Promise((resolve) => setImmediate(resolve));
+    controller.abort(new Error("shutting down"));
+    expect(codeOf(await cancelling)).toBe("ABORTED");
+    expect(loads()).toBeLessThan(5);
+  });
 });
+
+// A running instance leased by another process, on a store where that run saves again between each
+// load a cancellation makes and its save (operations that take no time, on a store slower than the
+// run), for the first `racedLoads` loads.
+function racedStore(racedLoads: number) {
+  const memory = new MemoryPersistenceProvider();
+  const running = fullSnapshot({ status: "running", owner: "worker-9", leaseExpiresAt: new Date(Date.now() + 60_000).toISOString() });
+  memory.save(running);
+  let loads = 0;
+  const provider = new Proxy(memory, {
+    get(target, key) {
+      if (key !== "tryLoad") {
+        const value = Reflect.get(target, key, target) as unknown;
+        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      }
+      return (instanceId: string, workflowKey: string) => {
+        const stored = target.tryLoad(instanceId, workflowKey);
+        if (stored !== undefined && ++loads <= racedLoads) target.save({ ...stored, revision: stored.revision + 1 });
+        return stored;
+      };
+    },
+  });
+  return { provider, memory, keys: { instanceId: running.foundryExecutionId, workflowKey: running.workflowId }, loads: () => loads };
+}
 
 describe("cancel of a dead letter", () => {
   it("of one that used up its attempts while being undone, finishes restoring and ends cancelled", async () => {

@@ -1,7 +1,9 @@
 import type { Clock } from "../../clock.js";
+import { neverAborted, sleep } from "../../abort.js";
 import { WorkflowCancelledError, isWorkflowForgeError } from "../../errors.js";
 import { requireName, requireOptionalBoolean, requireOptionalSignal, requireOptionsObject, rejectUnknownKeys } from "../../internal/validate.js";
 import type { InstanceIdentity } from "../../types.js";
+import { SnapshotConflictError, type SnapshotKeys } from "../errors.js";
 import { callProvider, loadSnapshot } from "../provider-call.js";
 import type { WorkflowPersistenceProvider } from "../provider.js";
 import type { SnapshotStatus, WorkflowExecutionSnapshot } from "../snapshot.js";
@@ -25,8 +27,12 @@ export interface CancelOutcome extends InstanceIdentity {
   readonly status?: SnapshotStatus;
 }
 
-// Each try is a compare-and-set on what was just loaded; only a run checkpointing in between makes another try.
-const maxTries = 20;
+// Each try is a compare-and-set on what was just loaded; only a run checkpointing in between makes
+// another try. Tries back off (doubling to 64 ms, jittered): a run whose operations take no time
+// saves again sooner than one load and one save of the store take, and only a pause between its
+// checkpoints lets the cancellation land. About 2 s of tries, then a conflict that says so.
+const maxTries = 40;
+const backoffMs = (tries: number): number => Math.min(64, 2 ** tries) * (0.5 + Math.random());
 
 /**
  * Cancels an instance, whatever it is doing. A waiting one never wakes. A running one is stopped by
@@ -57,9 +63,16 @@ async function cancelStored(provider: WorkflowPersistenceProvider, instance: Ins
       await callProvider({ call: "save", keys }, () => provider.save(record, options.signal));
       return { ...instance, result: record.status === "compensating" ? "compensating" : "cancelled", status: stored.status };
     } catch (error) {
-      if (!(isWorkflowForgeError(error) && error.code === "SNAPSHOT_CONFLICT") || tries >= maxTries) throw error;
+      if (!(isWorkflowForgeError(error) && error.code === "SNAPSHOT_CONFLICT")) throw error;
+      if (tries >= maxTries) throw outpaced(keys, tries, error);
     }
+    await sleep(backoffMs(tries), options.signal ?? neverAborted, { workflowName: stored.workflowName });
   }
+}
+
+function outpaced(keys: SnapshotKeys, tries: number, conflict: unknown): SnapshotConflictError {
+  const detail = `the instance was saved again before each of ${tries} tries to store its cancellation landed: its run checkpoints faster than one load and one save of the store; nothing was cancelled, try again`;
+  return new SnapshotConflictError({ source: "persistence", keys, call: "save", detail, cause: conflict });
 }
 
 /**
