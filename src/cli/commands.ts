@@ -9,6 +9,7 @@ import { cliOwner, deleteAsRead } from "./delete-as-read.js";
 import { CliError, describeCause } from "./errors.js";
 import { describeKeys, describeWait, displayKey, formatSnapshot, formatTable } from "./format.js";
 import { toJson } from "./json.js";
+import { isPermissionDenied } from "../persistence/providers/file/fs.js";
 import { liveOwnerHere, overdueAfterMs, stateOf } from "./stale.js";
 import { formatAge } from "./duration.js";
 import type { OpenStore } from "./stores.js";
@@ -204,6 +205,7 @@ async function loadUnlessUnreadable(context: CommandContext, keys: SnapshotKeys,
     if (force && error instanceof CliError && error.code === "NOT_FOUND") return "absent";
     if (!(isWorkflowForgeError(error) && error.code === "SNAPSHOT_CORRUPTED")) throw error;
     if (force) return undefined;
+    if (isPermissionDenied(error.cause)) throw new CliError("REFUSED", `${describeKeys(keys)} cannot be read by this user, so nothing was deleted: ${error.message}`, { cause: error });
     const reason = `${describeKeys(keys)} is stored but cannot be read, so whether a process is running it cannot be told`;
     throw new CliError("REFUSED", `${reason}; pass --force to delete it anyway (${error.message})`, { cause: error });
   }
@@ -242,7 +244,8 @@ function reportUnreadable({ stderr }: CommandContext, unreadable: readonly Snaps
   if (unreadable.length === 0) return 0;
   const lines = [`workflowforge: ${plural(unreadable.length, "record")} could not be read and ${unreadable.length === 1 ? "was" : "were"} left out:`];
   for (const error of unreadable) lines.push(`  ${error.message}`);
-  lines.push("workflowforge: `workflowforge delete --force <instanceId> <workflowKey>` (with the same store options) removes one whose keys are named.");
+  if (unreadable.every((error) => isPermissionDenied(error.cause))) lines.push("workflowforge: this user may not read them: run the command as the store's owner.");
+  else lines.push("workflowforge: `workflowforge delete --force <instanceId> <workflowKey>` (with the same store options) removes one whose keys are named.");
   stderr.write(`${lines.join("\n")}\n`);
   return 1;
 }

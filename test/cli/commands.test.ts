@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { deleteCommand, pruneCommand, type CommandContext } from "../../src/cli/commands.js";
+import { deleteCommand, listCommand, pruneCommand, type CommandContext } from "../../src/cli/commands.js";
+import { SnapshotCorruptedError } from "../../src/persistence/errors.js";
 import type { InspectedProvider } from "../../src/cli/stores.js";
 import type { FilePersistenceProvider } from "../../src/persistence/providers/file/index.js";
 import type { WorkflowExecutionSnapshot } from "../../src/persistence/snapshot.js";
@@ -150,5 +151,43 @@ describe("pruneCommand", () => {
     };
     const error: unknown = await pruneCommand(contextFor(failing), { olderThan: { text: "1h", ms: 3_600_000 } }, false).catch((caught: unknown) => caught);
     expect(error).toMatchObject({ name: "CliError", code: "STORE", message: "prune stopped after deleting 1 of 3 matching snapshots from the test store: connection lost", exitCode: 1 });
+  });
+});
+
+describe("records this user may not read", () => {
+  // What the file provider reports for a record whose mode refuses this user: intact, for all it knows.
+  const refused = (instance: string) =>
+    new SnapshotCorruptedError({ foundryExecutionId: instance, workflowId: "billing-v1" }, `${instance}.snapshot cannot be read: EACCES (this process may not read it: run as the store's owner, or change the file's mode)`, Object.assign(new Error("permission denied"), { code: "EACCES" }));
+  const junk = new SnapshotCorruptedError({ foundryExecutionId: "junk", workflowId: "billing-v1" }, "junk.snapshot: not a record");
+
+  function storeReporting(unreadable: readonly SnapshotCorruptedError[]): CommandContext & { err: () => string } {
+    let err = "";
+    const provider: InspectedProvider = {
+      capabilities: { compareAndSet: true },
+      list: (_filter, _signal, options) => (unreadable.forEach((error) => options?.onUnreadable?.(error)), Promise.resolve([])),
+      tryLoad: () => Promise.reject(unreadable[0] ?? new Error("no record")),
+      delete: () => expect.unreachable("nothing is deleted"),
+      save: () => expect.unreachable("nothing is saved"),
+    };
+    const instances = { mailbox: false, signal: () => expect.unreachable("no signal"), cancel: () => expect.unreachable("no cancel") };
+    const store = { provider, instances, label: "the test store", close: () => Promise.resolve() };
+    return { store, stdout: { write: () => undefined }, stderr: { write: (chunk: string) => (err += chunk) }, now: Date.now(), json: true, err: () => err };
+  }
+
+  it("list advises running as the store's owner, not deleting them, when every unreadable record is refused to this user", async () => {
+    const context = storeReporting([refused("order-1"), refused("order-2")]);
+    expect(await listCommand(context, {})).toBe(1);
+    expect(context.err()).toContain("this user may not read them: run the command as the store's owner.");
+    expect(context.err()).not.toContain("delete --force");
+    const mixed = storeReporting([refused("order-1"), junk]);
+    await listCommand(mixed, {});
+    expect(mixed.err()).toContain("`workflowforge delete --force <instanceId> <workflowKey>`");
+  });
+
+  it("delete refuses such a record without pointing at --force: it may be intact", async () => {
+    const error: unknown = await deleteCommand(storeReporting([refused("order-1")]), { foundryExecutionId: "order-1", workflowId: "billing-v1" }, false).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "REFUSED" });
+    expect((error as Error).message).toMatch(/^instance order-1 \/ workflow key billing-v1 cannot be read by this user, so nothing was deleted: .*run as the store's owner/);
+    expect((error as Error).message).not.toContain("--force");
   });
 });

@@ -21,6 +21,13 @@ const nonBlocking = (constants.O_NONBLOCK as number | undefined) ?? 0;
 // reports such a record and goes on. Others (EMFILE, ENOMEM, ...) concern the whole call.
 const entryErrors = new Set<unknown>(["EACCES", "EPERM", "EISDIR", "ELOOP", "ENXIO", "EIO"]);
 
+/** True when `error` refuses this process on the file's mode or owner: the record may be intact. */
+export const isPermissionDenied = (error: unknown): boolean => errorCode(error) === "EACCES" || errorCode(error) === "EPERM";
+
+/** How a record this process may not read is reported: nothing says it is damaged, so deleting it is no advice. */
+export const unreadableBy = (reason: string, cause: unknown): string =>
+  isPermissionDenied(cause) ? `${reason} (this process may not read it: run as the store's owner, or change the file's mode)` : reason;
+
 /** True when `error` is an entry's own failure (see entryErrors), not the whole call's. */
 export const isEntryError = (error: unknown): boolean => entryErrors.has(errorCode(error));
 

@@ -13,7 +13,7 @@ import { SetupOnce, isAbortOf, requireEvent, throwIfAborted } from "../shared.js
 import { encodeForStorage, encodePayload } from "../stored.js";
 import { prepareDirectory, readListed, removeLeftovers } from "./directory.js";
 import { formatEvent, nextDeliveryTime } from "./event.js";
-import { UnreadableEntryError, ignore, openRecordFile, type FirstLine } from "./fs.js";
+import { UnreadableEntryError, ignore, isPermissionDenied, openRecordFile, unreadableBy, type FirstLine } from "./fs.js";
 import { turnNotCome, type LockPaths } from "./lock.js";
 import { readMailbox, removeMailbox, storeEvent } from "./mailbox.js";
 import { baseNameFor, breakerFileName, classifyEntry, eventFileName, lockFileName, mailboxDirectoryName, recordFileName } from "./names.js";
@@ -33,6 +33,7 @@ const sha256Hex = (text: string): string => createHash("sha256").update(text).di
 const notARecord =
   (keys: SnapshotKeys) =>
   (error: unknown): never => {
+    if (error instanceof UnreadableEntryError && isPermissionDenied(error.cause)) throw new SnapshotCorruptedError(keys, unreadableBy(error.message, error.cause), error.cause);
     if (error instanceof UnreadableEntryError) throw new SnapshotCorruptedError(keys, `${error.message}; delete removes it`, error.cause ?? error);
     throw error;
   };
@@ -212,7 +213,7 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
     const file = await readListed(path);
     if (file === undefined) return undefined;
     return read(() => {
-      if (!("text" in file)) throw new SnapshotCorruptedError(anyInstance, `${path} cannot be read: ${file.unreadable}`, file.cause);
+      if (!("text" in file)) throw new SnapshotCorruptedError(anyInstance, unreadableBy(`${path} cannot be read: ${file.unreadable}`, file.cause), file.cause);
       const { header } = parseRecordAt(file.text, path, anyInstance);
       const keys = { foundryExecutionId: header.foundryExecutionId, workflowId: header.workflowId };
       // A copied or renamed record: tryLoad and delete of its keys would never reach it.
