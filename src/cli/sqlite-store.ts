@@ -8,6 +8,7 @@ import { requireExisting } from "./dir-store.js";
 import { importDriver } from "./drivers.js";
 import type { Duration } from "./duration.js";
 import { CliError, describeCause } from "./errors.js";
+import { refuseLeavingWalFiles } from "./sqlite-wal-files.js";
 import { construct } from "./store-parts.js";
 import type { OpenedStore } from "./stores.js";
 
@@ -23,6 +24,7 @@ const sqliteWhenLate = "check for another process holding a write lock on the da
 export async function openSqlite({ file, options }: Extract<StoreSpec, { kind: "sqlite" }>, timeout: Duration, readOnly: boolean): Promise<OpenedStore> {
   const fileLabel = `SQLite file ${resolve(file)}`;
   await requireExisting(file, "file", fileLabel);
+  if (readOnly) await refuseLeavingWalFiles(file, fileLabel);
   const { default: Database } = await importDriver("better-sqlite3", "--sqlite");
   let database: InstanceType<typeof Database>;
   try {
@@ -56,6 +58,6 @@ function readOnlyAdvice(error: unknown): string {
   if (code === "SQLITE_READONLY_ROLLBACK" || code === "SQLITE_READONLY_RECOVERY") {
     return " (a write was interrupted, and only a connection that may write can roll it back or recover the file: run the application, or a command that writes, once)";
   }
-  if (code === "SQLITE_CANTOPEN") return " (read-only, a WAL database needs its -shm file, or a directory where SQLite may create it)";
+  if (code === "SQLITE_CANTOPEN" || code === "SQLITE_READONLY_DIRECTORY" || code === "SQLITE_READONLY_CANTINIT") return " (read-only, a WAL database needs its -shm file, or a directory where SQLite may create it)";
   return "";
 }

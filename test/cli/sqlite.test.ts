@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -135,6 +135,29 @@ describe("workflowforge CLI --sqlite", () => {
     expect(readFileSync(file).equals(before)).toBe(true);
     expect(existsSync(`${file}-wal`)).toBe(false);
     expect(database.pragma("journal_mode", { simple: true })).toBe("delete");
+  });
+
+  // Root is given no such files (SQLite hands them to the database's owner): the check runs in a child that gives up root first.
+  it.skipIf(process.platform === "win32")("refuses, as another user, to read a WAL database no connection has open, rather than leave -wal and -shm files its owner could not write", { timeout: 30_000 }, async () => {
+    const shared = mkdtempSync(join(root, "shared-"));
+    chmodSync(root, 0o755);
+    chmodSync(shared, 0o777);
+    const file = join(shared, "app.db");
+    const database = new Database(file);
+    await new SqlitePersistenceProvider({ database }).migrate();
+    expect(database.pragma("journal_mode", { simple: true })).toBe("wal");
+    database.close();
+    expect([existsSync(`${file}-wal`), existsSync(`${file}-shm`)]).toEqual([false, false]);
+    const script = `
+      const { openSqlite } = await import(process.env.STORE);
+      if (process.getuid() === 0) { process.setgid(65534); process.setuid(65534); }
+      const spec = { kind: "sqlite", file: process.env.FILE, options: {} };
+      process.stdout.write(await openSqlite(spec, { text: "2s", ms: 2000 }, true).then((store) => (store.close(), "opened"), (error) => error.code + ": " + error.message));`;
+    const STORE = new URL("../../src/cli/sqlite-store.ts", import.meta.url).href;
+    const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { env: { ...process.env, STORE, FILE: file }, encoding: "utf8" });
+    expect(child.stderr).toBe("");
+    expect(child.stdout).toMatch(/^STORE: cannot read SQLite file .*app\.db as this user: it is a WAL database no connection has open, .*; run the command as the database's owner, or while the application has the database open$/);
+    expect([existsSync(`${file}-wal`), existsSync(`${file}-shm`)]).toEqual([false, false]);
   });
 
   it("list refuses an older version's tables rather than upgrade them, and a command that writes upgrades them", async () => {
