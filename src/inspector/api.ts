@@ -12,7 +12,7 @@ import { isSnapshotStatus, type SnapshotStatus } from "../persistence/snapshot.j
 import { HttpError, requireNonBlank, requireString } from "./http.js";
 import { pageOf, parseCursor, type PageStart } from "./paging.js";
 import { retryDeadLetter } from "./retry.js";
-import { detailOf, groupDeadLetters, listStatuses, matchesSearch, matchesStatus, rowOf, type InstanceDetail, type InstanceRow, type ListStatus } from "./views.js";
+import { detailOf, firstDeadLetters, groupDeadLetters, listStatuses, matchesSearch, matchesStatus, rowOf, type InstanceDetail, type InstanceRow, type ListStatus } from "./views.js";
 
 /** What every API call reads: the open store and the `ui` options that shape the answers. */
 export interface ApiContext {
@@ -95,11 +95,13 @@ function pageStart(query: URLSearchParams): PageStart {
   return { after: parseCursor(after) };
 }
 
-/** `GET /api/dead-letters`: grouped by workflow and error. */
-export async function listDeadLetters(api: ApiContext): Promise<unknown> {
+/** `GET /api/dead-letters?limit=100`: grouped by workflow and error; at most `limit` groups, and rows in all. */
+export async function listDeadLetters(api: ApiContext, query: URLSearchParams): Promise<unknown> {
+  const limit = count(query.get("limit"), "limit", 100, maxLimit);
   const now = Date.now();
   const { rows, unreadable } = await allRows(api, now);
-  return { store: api.store.label, now: new Date(now).toISOString(), allowActions: api.allowActions, maxAttempts: api.maxAttempts, groups: groupDeadLetters(rows), unreadable };
+  const page = firstDeadLetters(groupDeadLetters(rows), limit);
+  return { store: api.store.label, now: new Date(now).toISOString(), allowActions: api.allowActions, maxAttempts: api.maxAttempts, ...page, unreadable };
 }
 
 // Any stored keys can be shown, deleted or retried (a provider takes keys of any characters); the

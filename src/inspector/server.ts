@@ -23,7 +23,7 @@ const tokenHeader = "x-workflowforge-token";
 const reads: Record<string, (api: ApiContext, query: URLSearchParams) => Promise<unknown>> = {
   "/api/instances": listInstances,
   "/api/instance": showInstance,
-  "/api/dead-letters": (api) => listDeadLetters(api),
+  "/api/dead-letters": listDeadLetters,
 };
 const actions: Record<string, (api: ApiContext, body: Record<string, unknown>) => Promise<unknown>> = {
   "/api/delete": deleteInstance,

@@ -115,6 +115,26 @@ export interface DeadLetterGroup {
   readonly instances: InstanceRow[];
 }
 
+/** A group as the page gets it: how many dead letters it has, and the first of them. */
+export interface DeadLetterGroupPage extends Omit<DeadLetterGroup, "instances"> {
+  readonly count: number;
+  readonly instances: InstanceRow[];
+}
+
+/**
+ * The largest groups, and their first dead letters, within `limit` of each: a page that draws
+ * every row of an outage's thousands of dead letters at each refresh stops answering clicks.
+ */
+export function firstDeadLetters(groups: readonly DeadLetterGroup[], limit: number): { total: number; groupCount: number; groups: DeadLetterGroupPage[] } {
+  let left = limit;
+  const shown = groups.slice(0, limit).map(({ instances, ...group }) => {
+    const first = instances.slice(0, left);
+    left -= first.length;
+    return { ...group, count: instances.length, instances: first };
+  });
+  return { total: groups.reduce((sum, group) => sum + group.instances.length, 0), groupCount: groups.length, groups: shown };
+}
+
 /** Dead letters grouped by workflow and by the error they stopped on, largest group first. */
 export function groupDeadLetters(rows: readonly InstanceRow[]): DeadLetterGroup[] {
   const groups = new Map<string, DeadLetterGroup>();

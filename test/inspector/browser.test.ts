@@ -156,6 +156,23 @@ function browserCases(store: string, fresh: () => Promise<Fresh>, essential?: re
       expect(await page.$("#newer[disabled]")).not.toBeNull();
     });
 
+    it("shows at most a page of dead letters, each group with its count and a way to all of its own in the paged list", async () => {
+      const dead = inspectorSnapshots().find((snapshot) => snapshot.foundryExecutionId === "dead-1")!;
+      const name = (index: number) => `dead-${String(index).padStart(3, "0")}`;
+      const outage = Array.from({ length: 105 }, (_, index) => ({ ...dead, foundryExecutionId: name(index), updatedAt: new Date(Date.now() - (index + 1) * 60_000).toISOString() }));
+      const other = { ...dead, foundryExecutionId: "other-1", workflowName: "Refund", updatedAt: new Date(Date.now() - 3_600_000).toISOString() };
+      const served = await start(false, [...outage, other]);
+      const { page } = await open(served, "#/dead-letters");
+      await page.waitForSelector("#dead-letter-count");
+      expect(await page.textContent("#dead-letter-count")).toBe("106 dead letters.");
+      expect(await page.$$eval("#dead-letters h3", (headings) => headings.map((heading) => heading.textContent))).toEqual([`${dead.workflowName} — 105 dead letters`, "Refund — 1 dead letter"]);
+      expect(await page.$$eval("#dead-letters tbody tr", (rows) => rows.length)).toBe(100);
+      expect(await page.$$eval(".all-dead-letters", (buttons) => buttons.map((button) => button.textContent))).toEqual(["see them all in the list", "see them all in the list"]);
+      await page.click(".all-dead-letters >> nth=0");
+      await page.waitForFunction(() => (globalThis as any).document.body.getAttribute("data-view") === "list" && (globalThis as any).document.querySelector("#total")?.textContent === "105 instances");
+      await waitForRows(page, outage.slice(0, 100).map((snapshot) => snapshot.foundryExecutionId));
+    });
+
     it("shows the first 200 of an instance's properties and says how many more it holds", async () => {
       const completed = inspectorSnapshots().find((snapshot) => snapshot.status === "completed")!;
       const properties = Object.fromEntries(Array.from({ length: 250 }, (_, index) => [`p${index}`, index]));

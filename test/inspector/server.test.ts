@@ -114,11 +114,21 @@ describe("the inspector's server, read-only (no --allow-actions)", () => {
   });
 
   it("groups dead letters by workflow and error", async () => {
-    const { groups } = (await get(served, "/api/dead-letters")).json();
-    expect(groups.map((group: any) => [group.workflowName, group.message, group.instances.map((row: any) => row.instance)])).toEqual([
-      ["ProcessOrder", "card declined by the issuer", ["dead-1", "dead-2"]],
-      [expect.stringMatching(/^Evil/), expect.stringMatching(/^boom/), [expect.stringMatching(/^xss-/)]],
+    const body = (await get(served, "/api/dead-letters")).json();
+    expect(body).toMatchObject({ total: 3, groupCount: 2 });
+    expect(body.groups.map((group: any) => [group.workflowName, group.message, group.count, group.instances.map((row: any) => row.instance)])).toEqual([
+      ["ProcessOrder", "card declined by the issuer", 2, ["dead-1", "dead-2"]],
+      [expect.stringMatching(/^Evil/), expect.stringMatching(/^boom/), 1, [expect.stringMatching(/^xss-/)]],
     ]);
+  });
+
+  it("answers at most `limit` groups and `limit` dead letters in all, each group with its count: an outage's thousands are not sent at each refresh", async () => {
+    const cut = (await get(served, "/api/dead-letters?limit=1")).json();
+    expect(cut).toMatchObject({ total: 3, groupCount: 2 });
+    expect(cut.groups.map((group: any) => [group.workflowName, group.count, group.instances.map((row: any) => row.instance)])).toEqual([["ProcessOrder", 2, ["dead-1"]]]);
+    const rowsOnly = (await get(served, "/api/dead-letters?limit=2")).json();
+    expect(rowsOnly.groups.map((group: any) => [group.count, group.instances.length])).toEqual([[2, 2], [1, 0]]);
+    expect((await get(served, "/api/dead-letters?limit=-1")).status).toBe(400);
   });
 
   it("answers 404 for keys with nothing stored, and 400 for a status it does not know", async () => {

@@ -70,16 +70,26 @@ function unreadable(messages) {
 function deadLettersView(main) {
   markNav("nav-dead-letters");
   return async (isCurrent) => {
-    const data = await getJson("/api/dead-letters");
+    const data = await getJson(`/api/dead-letters?limit=${pageSize}`);
     if (!isCurrent()) return;
     header(data);
+    // At most a page of rows in all: the rest of a group are one click away, in the paged list.
     const groups = data.groups.map((group) => h("section", { className: "group" },
-      h("h3", {}, `${group.workflowName} — ${group.instances.length} dead letter${group.instances.length === 1 ? "" : "s"}`),
+      h("h3", {}, `${group.workflowName} — ${group.count} dead letter${group.count === 1 ? "" : "s"}`),
       h("p", { className: "error-text" }, `${group.operationName}: ${group.errorName}: ${group.message}`),
-      listTable({ items: group.instances, now: data.now })));
+      group.instances.length === 0 ? null : listTable({ items: group.instances, now: data.now }),
+      group.instances.length === group.count ? null : h("button", { className: "all-dead-letters", onclick: () => listDeadLettersOf(group.workflowName) }, "see them all in the list")));
+    const more = data.groups.length < data.groupCount ? `; the ${data.groups.length} largest of ${data.groupCount} groups are shown` : "";
     replace(main, h("p", { className: "muted" }, `Failed records whose attempts reached ${data.maxAttempts}: no coordinator resumes them until they are retried.`),
-      groups.length === 0 ? h("p", { className: "muted", id: "no-dead-letters" }, "No dead letters.") : h("div", { id: "dead-letters" }, groups));
+      groups.length === 0 ? h("p", { className: "muted", id: "no-dead-letters" }, "No dead letters.")
+        : h("div", { id: "dead-letters" }, h("p", { className: "muted", id: "dead-letter-count" }, `${data.total} dead letter${data.total === 1 ? "" : "s"}${more}.`), groups));
   };
+}
+
+// The list, showing the dead letters of one workflow (searched by its name: those of its other groups too).
+function listDeadLettersOf(workflowName) {
+  Object.assign(state, { status: "dead-letter", q: workflowName, pages: [] });
+  location.hash = "#/";
 }
 
 // ---- routing and live refresh ----
