@@ -1,4 +1,4 @@
-import { abortError, abortWith, linkedSignal } from "../abort.js";
+import { abortError, abortWith, linkedSignal, neverAborted } from "../abort.js";
 import { childIdempotencyKey } from "../idempotency.js";
 import { scopedFoundry } from "../scoped-foundry.js";
 import { WorkflowForgeError, messageOf, preventsCompensation } from "../errors.js";
@@ -118,8 +118,10 @@ export function forEach<P extends object = any>(
         // timeout) is compensated, and the outer layer undoes only what reports done: undo here.
         const stopped = signal.aborted ? abortError(signal, { operationName: name }) : failure;
         if (preventsCompensation(stopped)) throw stopped;
-        // The child's failure is what the caller must see; restore failures are logged.
-        for (const { index, error } of await restoreAll(data, done, foundry, signal)) {
+        // The child's failure is what the caller must see; restore failures are logged. Undone with
+        // a signal of its own once the operation's is aborted (its timeout): an undo handed an
+        // aborted signal gives up at once (a fetch does), and nothing else undoes these children.
+        for (const { index, error } of await restoreAll(data, done, foundry, signal.aborted ? neverAborted : signal)) {
           logSafely(foundry.logger, "error", `forEach "${name}": restore of child #${index} "${list[index]?.name ?? ""}" failed`, error);
         }
         throw failure;

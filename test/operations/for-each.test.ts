@@ -281,6 +281,20 @@ describe("forEach", () => {
       await expect.poll(() => [...restored].sort()).toEqual(["refund charge A", "release"]);
     });
 
+    it("under the operation's own timeout, undoes its children with a signal that is not aborted: an undo that honours its signal still runs", async () => {
+      const restored: string[] = [];
+      const running = deferred();
+      const children: Operation[] = [
+        delegate("hotel", () => "H-1", (output, _foundry, signal) => void restored.push(signal.aborted ? "undo given an aborted signal" : `cancel ${String(output)}`)),
+        delegate("flight", (_input, _foundry, signal) => (running.resolve(), untilAborted(signal))),
+      ];
+      const workflow = createWorkflow("trip").addOperation(forEach("reserve", children)).build();
+      const forged = createSmith().forge(workflow, createFoundry("trip").use(timeoutMiddleware(20)));
+      await running.promise;
+      await expect(forged).rejects.toMatchObject({ code: "OPERATION_TIMEOUT" });
+      await expect.poll(() => restored).toEqual(["cancel H-1"]);
+    });
+
     it("a child's own failure still undoes the children that completed", async () => {
       const restored: string[] = [];
       const children: Operation[] = [
