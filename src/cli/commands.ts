@@ -10,7 +10,7 @@ import { CliError, describeCause } from "./errors.js";
 import { describeKeys, describeWait, displayKey, formatSnapshot, formatTable } from "./format.js";
 import { toJson } from "./json.js";
 import { isPermissionDenied } from "../persistence/providers/file/fs.js";
-import { liveOwnerHere, overdueAfterMs, stateOf } from "./stale.js";
+import { busyReason, liveOwnerHere, overdueAfterMs, stateOf } from "./stale.js";
 import { formatAge } from "./duration.js";
 import type { OpenStore } from "./stores.js";
 import { sortedByUpdatedAt, summarize } from "./summary.js";
@@ -37,14 +37,6 @@ const plural = (count: number, noun: string): string => `${count} ${noun}${count
 // What counts as one (status, owner, lease) is the library's single definition, the coordinator's.
 const isClaimed = (snapshot: WorkflowExecutionSnapshot, now: number): boolean => isClaimedByOther(snapshot, cliOwner, now);
 
-// Why a process may be working on `snapshot` right now: another's live claim, or, for a run saved
-// without a lease (the default), its owner process on this host, still alive. Undefined when
-// nothing tells (a lease-less run of another host's process cannot be seen from here).
-function busyReason(snapshot: WorkflowExecutionSnapshot, now: number): string | undefined {
-  if (isClaimed(snapshot, now)) return `${snapshot.status} and claimed by "${snapshot.owner ?? ""}" until ${snapshot.leaseExpiresAt ?? ""}`;
-  const owner = liveOwnerHere(snapshot);
-  return owner === undefined ? undefined : `${snapshot.status} in process ${owner.pid} on this host, which is alive (its run holds no lease)`;
-}
 
 /** `list`: the matching snapshots, oldest first; exits 1 after them if some records could not be read. */
 export async function listCommand(context: CommandContext, selection: Selection): Promise<number> {

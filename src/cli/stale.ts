@@ -6,8 +6,9 @@
 
 import { hostname } from "node:os";
 import { isClaimedByOther } from "../persistence/claim.js";
-import { isGone } from "../persistence/providers/file/owner.js";
+import { mayHaveSaved } from "./process-owner.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
+import { cliOwner } from "./delete-as-read.js";
 import { formatAge } from "./duration.js";
 
 /**
@@ -45,15 +46,16 @@ export function parseProcessOwner(owner: string): { readonly host: string; reado
 /** Where the CLI runs: a pid can only be asked about on its own host. */
 export interface Here {
   readonly host: string;
-  readonly isGone: (pid: number) => boolean;
+  /** Whether process `pid` has exited since it saved a record at `savedAt` (epoch ms): its pid is dead, or names another. */
+  readonly isGone: (pid: number, savedAt: number) => boolean;
 }
 
-const localHost: Here = { host: hostname(), isGone: (pid) => isGone({ pid }) };
+const localHost: Here = { host: hostname(), isGone: (pid, savedAt) => !mayHaveSaved(pid, savedAt) };
 
 /** The owner process when it ran on this host and has exited (a pid no longer in use, or a zombie). */
 function exitedOwner(snapshot: WorkflowExecutionSnapshot, here: Here): { host: string; pid: number } | undefined {
   const owner = snapshot.owner === undefined ? undefined : parseProcessOwner(snapshot.owner);
-  return owner !== undefined && owner.host === here.host && here.isGone(owner.pid) ? owner : undefined;
+  return owner !== undefined && owner.host === here.host && here.isGone(owner.pid, Date.parse(snapshot.updatedAt)) ? owner : undefined;
 }
 
 /**
@@ -63,8 +65,20 @@ function exitedOwner(snapshot: WorkflowExecutionSnapshot, here: Here): { host: s
 export function liveOwnerHere(snapshot: WorkflowExecutionSnapshot, here: Here = localHost): { host: string; pid: number } | undefined {
   if ((snapshot.status !== "running" && snapshot.status !== "compensating") || snapshot.leaseExpiresAt !== undefined) return undefined;
   const owner = snapshot.owner === undefined ? undefined : parseProcessOwner(snapshot.owner);
-  return owner !== undefined && owner.host === here.host && !here.isGone(owner.pid) ? owner : undefined;
+  return owner !== undefined && owner.host === here.host && !here.isGone(owner.pid, Date.parse(snapshot.updatedAt)) ? owner : undefined;
 }
+
+// Why a process may be working on `snapshot` right now: another's live claim, or, for a run saved
+// without a lease (the default), its owner process on this host, still alive. Undefined when
+// nothing tells (a lease-less run of another host's process cannot be seen from here).
+export function busyReason(snapshot: WorkflowExecutionSnapshot, now: number): string | undefined {
+  if (isClaimedByOther(snapshot, cliOwner, now)) return `${snapshot.status} and claimed by "${snapshot.owner ?? ""}" until ${snapshot.leaseExpiresAt ?? ""}`;
+  const owner = liveOwnerHere(snapshot);
+  return owner === undefined ? undefined : `${snapshot.status} in process ${owner.pid} on this host, ${liveOwnerNote}`;
+}
+
+/** How a refusal for a lease-less run's live owner says so: waiting for a lease does nothing then. */
+export const liveOwnerNote = "which is alive (its run holds no lease)";
 
 const takeOver = "a worker's recovery coordinator (resumeAll) takes it over";
 

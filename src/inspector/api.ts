@@ -3,6 +3,7 @@
 // signalCommand); only the retry of a dead letter writes itself, through the same bounded provider.
 
 import { claimedHint, deleteCommand, select, type CommandContext, type Output } from "../cli/commands.js";
+import { liveOwnerNote } from "../cli/stale.js";
 import { cancelCommand, signalCommand } from "../cli/wait-commands.js";
 import { CliError } from "../cli/errors.js";
 import type { OpenStore } from "../cli/stores.js";
@@ -73,17 +74,19 @@ function count(text: string | null, name: string, fallback: number, max: number)
 }
 
 /**
- * `GET /api/instances?status=failed,stale&q=text&limit=100&after=<next of the previous page>`, or
- * `&offset=100` for a position (which shifts as records are saved between two requests).
+ * `GET /api/instances?status=failed,stale&q=text&workflow=name&limit=100&after=<next of the previous page>`,
+ * or `&offset=100` for a position (which shifts as records are saved between two requests).
  */
 export async function listInstances(api: ApiContext, query: URLSearchParams): Promise<unknown> {
   const now = Date.now();
   const statuses = parseStatuses(query.get("status"));
   const needle = requireString(query.get("q") ?? "", "q").trim();
+  // One workflow's, by its exact name: the dead letters view's way to a whole group.
+  const workflow = query.get("workflow");
   const start = pageStart(query);
   const limit = count(query.get("limit"), "limit", 100, maxLimit);
   const { rows, unreadable } = await allRows(api, now, statuses);
-  const matched = rows.filter((row) => (statuses === undefined || statuses.some((status) => matchesStatus(row, status))) && matchesSearch(row, needle));
+  const matched = rows.filter((row) => (statuses === undefined || statuses.some((status) => matchesStatus(row, status))) && matchesSearch(row, needle) && (workflow === null || row.workflowName === workflow));
   return { store: api.store.label, now: new Date(now).toISOString(), allowActions: api.allowActions, total: matched.length, ...pageOf(matched, start, limit), unreadable };
 }
 
@@ -174,7 +177,9 @@ export function signalAction(api: ApiContext, body: Record<string, unknown>): Pr
 }
 
 // What to do about a claimed record, from the page: it has no --force, which the CLI's refusal names.
-const claimedAdvice = "; wait for the claim's lease to expire (a worker that stopped gives it up then), or delete it from a shell with `workflowforge delete --force` and the same store options";
+const forceFromShell = "delete it from a shell with `workflowforge delete --force` and the same store options";
+const claimedAdvice = `; wait for the claim's lease to expire (a worker that stopped gives it up then), or ${forceFromShell}`;
+const liveOwnerAdvice = `; wait for that process to finish the run or exit, or ${forceFromShell}`;
 
 // The CLI's refusals keep their meaning: not found is 404, a claimed or changed record 409. So
 // is a record that cannot be read: the store answered, about that record (502 is for a store that
@@ -187,7 +192,8 @@ async function asHttp<T>(action: () => Promise<T>): Promise<T> {
     const unreadable = corruptedIn(error);
     if (unreadable !== undefined) throw new HttpError(409, unreadable.message);
     if (error instanceof CliError && error.code === "REFUSED" && error.message.endsWith(claimedHint)) {
-      throw new HttpError(409, error.message.slice(0, -claimedHint.length) + claimedAdvice);
+      const refusal = error.message.slice(0, -claimedHint.length);
+      throw new HttpError(409, refusal + (refusal.endsWith(liveOwnerNote) ? liveOwnerAdvice : claimedAdvice));
     }
     if (error instanceof CliError && error.code === "NOT_FOUND") throw new HttpError(404, error.message);
     if (error instanceof CliError && error.code === "REFUSED") throw new HttpError(409, error.message);

@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -73,11 +73,22 @@ describe("workflowforge CLI and claims", () => {
     expect(await cliJson("prune", ...args, "--older-than", "1m")).toMatchObject({ matched: 1, deleted: 0, skipped: 1 });
   });
 
-  it("prune and delete leave a run saved without a lease whose owner, a process on this host, is alive; not one whose owner exited", async () => {
+  it("prune and delete leave a run saved without a lease whose owner, a process on this host, is alive; not one whose owner exited or whose pid names another", async () => {
     const exited = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" });
-    const owners = { alive: `process-${hostname()}-${process.pid}-${randomUUID()}`, exited: `process-${hostname()}-${exited.stdout}-${randomUUID()}`, elsewhere: `process-not-${hostname()}-${process.pid}-${randomUUID()}` };
-    const records = Object.entries(owners).map(([name, owner]) => {
-      const snapshot: Record<string, unknown> = { ...fullSnapshot({ foundryExecutionId: `run-${name}`, status: "running", owner, updatedAt: at(-60 * minute) }) };
+    // One of this process's threads: /proc answers for its id as for a process's.
+    const thread = readdirSync("/proc/self/task").map(Number).find((id) => id !== process.pid);
+    const owner = (pid: number | string, host = hostname()) => `process-${host}-${pid}-${randomUUID()}`;
+    const now = new Date().toISOString();
+    const cases: [string, string, string][] = [
+      ["alive", owner(process.pid), now],
+      ["exited", owner(exited.stdout), now],
+      // This pid saved a day ago: this process, started since, only took it over.
+      ["reused", owner(process.pid), new Date(Date.now() - 86_400_000).toISOString()],
+      ["thread", owner(thread ?? exited.stdout), now],
+      ["elsewhere", owner(process.pid, `not-${hostname()}`), now],
+    ];
+    const records = cases.map(([name, runOwner, updatedAt]) => {
+      const snapshot: Record<string, unknown> = { ...fullSnapshot({ foundryExecutionId: `run-${name}`, status: "running", owner: runOwner, updatedAt }) };
       delete snapshot.leaseExpiresAt;
       return snapshot as unknown as WorkflowExecutionSnapshot;
     });
@@ -85,11 +96,10 @@ describe("workflowforge CLI and claims", () => {
     const [alive] = records;
     const refused = await cli("delete", alive!.foundryExecutionId, alive!.workflowId, ...args);
     expect(refused).toMatchObject({ code: 1, stderr: `workflowforge: instance run-alive / workflow key ${alive!.workflowId} is running in process ${process.pid} on this host, which is alive (its run holds no lease); pass --force to delete it anyway\n` });
-    const report = await cliJson("prune", ...args, "--older-than", "1m");
+    const report = await cliJson("prune", ...args, "--older-than", "0s");
     const outcomes = Object.fromEntries(report.items.map((item: { instance: string; outcome: string }) => [item.instance, item.outcome]));
     // Another host's process cannot be seen from here: its record is pruned as before.
-    expect(outcomes).toEqual({ "run-alive": "skipped-live-owner", "run-exited": "deleted", "run-elsewhere": "deleted" });
-    expect(report).toMatchObject({ deleted: 2, skipped: 1 });
+    expect(outcomes).toEqual({ "run-alive": "skipped-live-owner", "run-exited": "deleted", "run-reused": "deleted", "run-thread": "deleted", "run-elsewhere": "deleted" });
     expect(await provider.tryLoad(alive!.foundryExecutionId, alive!.workflowId)).toBeDefined();
     expect((await cli("delete", alive!.foundryExecutionId, alive!.workflowId, ...args, "--force")).code).toBe(0);
   });

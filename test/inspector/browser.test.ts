@@ -160,17 +160,22 @@ function browserCases(store: string, fresh: () => Promise<Fresh>, essential?: re
       const dead = inspectorSnapshots().find((snapshot) => snapshot.foundryExecutionId === "dead-1")!;
       const name = (index: number) => `dead-${String(index).padStart(3, "0")}`;
       const outage = Array.from({ length: 105 }, (_, index) => ({ ...dead, foundryExecutionId: name(index), updatedAt: new Date(Date.now() - (index + 1) * 60_000).toISOString() }));
-      const other = { ...dead, foundryExecutionId: "other-1", workflowName: "Refund", updatedAt: new Date(Date.now() - 3_600_000).toISOString() };
+      // A name the first contains: the way to a group's dead letters matches the name exactly.
+      const other = { ...dead, foundryExecutionId: "other-1", workflowName: `${dead.workflowName}Refund`, updatedAt: new Date(Date.now() - 3_600_000).toISOString() };
       const served = await start(false, [...outage, other]);
       const { page } = await open(served, "#/dead-letters");
       await page.waitForSelector("#dead-letter-count");
       expect(await page.textContent("#dead-letter-count")).toBe("106 dead letters.");
-      expect(await page.$$eval("#dead-letters h3", (headings) => headings.map((heading) => heading.textContent))).toEqual([`${dead.workflowName} — 105 dead letters`, "Refund — 1 dead letter"]);
+      expect(await page.$$eval("#dead-letters h3", (headings) => headings.map((heading) => heading.textContent))).toEqual([`${dead.workflowName} — 105 dead letters`, `${dead.workflowName}Refund — 1 dead letter`]);
       expect(await page.$$eval("#dead-letters tbody tr", (rows) => rows.length)).toBe(100);
       expect(await page.$$eval(".all-dead-letters", (buttons) => buttons.map((button) => button.textContent))).toEqual(["see them all in the list", "see them all in the list"]);
       await page.click(".all-dead-letters >> nth=0");
       await page.waitForFunction(() => (globalThis as any).document.body.getAttribute("data-view") === "list" && (globalThis as any).document.querySelector("#total")?.textContent === "105 instances");
       await waitForRows(page, outage.slice(0, 100).map((snapshot) => snapshot.foundryExecutionId));
+      expect(await page.textContent("#workflow-filter")).toBe(`workflow ${dead.workflowName} ✕`);
+      await page.click("#workflow-filter");
+      await page.waitForFunction(() => (globalThis as any).document.querySelector("#total")?.textContent === "106 instances");
+      expect(await page.$("#workflow-filter")).toBeNull();
     });
 
     it("shows the first 200 of an instance's properties and says how many more it holds", async () => {

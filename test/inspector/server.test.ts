@@ -1,4 +1,6 @@
+import { randomUUID } from "node:crypto";
 import { connect } from "node:net";
+import { hostname } from "node:os";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { maxBodyBytes } from "../../src/inspector/http.js";
 import { fullSnapshot } from "../../src/persistence/testing/fixtures.js";
@@ -54,6 +56,9 @@ describe("the inspector's server, read-only (no --allow-actions)", () => {
     expect(await instances(served, "?q=WORKER-GONE")).toEqual(["stale-1"]);
     expect(await instances(served, "?q=declined&status=failed")).toEqual(["failed-1", "dead-1", "dead-2"]);
     expect(await instances(served, "?q=orders-v2")).toEqual(["dead-2"]);
+    // workflow: one workflow's by its exact name, where q finds any text containing it.
+    expect(await instances(served, "?status=dead-letter&workflow=ProcessOrder")).toEqual(["dead-1", "dead-2"]);
+    expect(await instances(served, "?workflow=ProcessOrd")).toEqual([]);
   });
 
   it("pages with offset and limit, reporting the total", async () => {
@@ -217,6 +222,16 @@ describe("the inspector's server with --allow-actions", () => {
     const { error } = (await action(served.inspector.url, "/api/delete", keys("compensating-1"), token)).json();
     expect(error).toMatch(/^instance compensating-1 \/ workflow key orders-v1 is compensating and claimed by "worker-b" until [^;]+; wait for the claim's lease to expire .*`workflowforge delete --force`/);
     expect(error).not.toContain("pass --force");
+  });
+
+  it("says to wait for the process, not a lease, about a run saved without one whose owner on this host is alive", async () => {
+    const live = fullSnapshot({ foundryExecutionId: "live-1", workflowId: "orders-v1", workflowName: "Orders", status: "running", owner: `process-${hostname()}-${process.pid}-${randomUUID()}`, updatedAt: new Date().toISOString() });
+    delete (live as { leaseExpiresAt?: string }).leaseExpiresAt;
+    await served.provider.save(live);
+    const refused = await action(served.inspector.url, "/api/delete", keys("live-1"), token);
+    expect(refused.status).toBe(409);
+    expect(refused.json().error).toBe(`instance live-1 / workflow key orders-v1 is running in process ${process.pid} on this host, which is alive (its run holds no lease); wait for that process to finish the run or exit, or delete it from a shell with \`workflowforge delete --force\` and the same store options`);
+    expect(await served.provider.tryLoad("live-1", "orders-v1")).toBeDefined();
   });
 
   it("deletes only the revision the page showed: one saved since is refused (409) and kept", async () => {

@@ -10,7 +10,7 @@ const pageSize = 100;
 // `pages`: the cursors of the pages before this one (the API's `next` of each), newest first; the
 // current page starts after the last. A cursor, not an offset: a record saved meanwhile moves to
 // the top of the list, and would shift an offset's page by a row.
-const state = { status: "", q: "", pages: [] };
+const state = { status: "", q: "", workflow: "", pages: [] };
 let timer;
 let generation = 0;
 
@@ -32,12 +32,19 @@ function listView(main) {
   });
   const total = h("span", { className: "muted", id: "total" });
   const body = h("div", { id: "list" });
-  replace(main, h("div", { className: "toolbar" }, search, select, total), body);
+  // Set by the dead letters view: one workflow's, by its exact name, until cleared.
+  const workflow = state.workflow === "" ? null : h("button", { id: "workflow-filter", title: "show every workflow", onclick: () => {
+    state.workflow = "";
+    state.pages = [];
+    route();
+  } }, `workflow ${state.workflow} ✕`);
+  replace(main, h("div", { className: "toolbar" }, search, select, workflow, total), body);
   return async (isCurrent) => {
     const query = new URLSearchParams({ limit: String(pageSize) });
     if (state.pages.length > 0) query.set("after", state.pages.at(-1));
     if (state.status !== "") query.set("status", state.status);
     if (state.q.trim() !== "") query.set("q", state.q.trim());
+    if (state.workflow !== "") query.set("workflow", state.workflow);
     const data = await getJson(`/api/instances?${query}`);
     if (!isCurrent()) return;
     header(data);
@@ -86,9 +93,9 @@ function deadLettersView(main) {
   };
 }
 
-// The list, showing the dead letters of one workflow (searched by its name: those of its other groups too).
+// The list, showing the dead letters of one workflow (those of its other groups too).
 function listDeadLettersOf(workflowName) {
-  Object.assign(state, { status: "dead-letter", q: workflowName, pages: [] });
+  Object.assign(state, { status: "dead-letter", q: "", workflow: workflowName, pages: [] });
   location.hash = "#/";
 }
 
