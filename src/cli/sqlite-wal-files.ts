@@ -4,9 +4,11 @@ import { CliError } from "./errors.js";
 // A read-only connection to a WAL database whose -wal or -shm file is missing (no connection has it
 // open) creates them, owned by this user with this user's mode, and leaves them when it closes: the
 // application, run as the database's owner, then fails on its next write ("attempt to write a
-// readonly database"). Root is spared (SQLite gives the files to the database's owner), and so is
-// the database's owner. Removing the files afterwards is no answer: the application may have
-// opened them in the meantime, and a -shm deleted under a live connection corrupts the database.
+// readonly database"). Not refused: root (SQLite gives the files to the database's owner), the
+// database's owner, and anyone reading a database root owns (its application, root, writes any
+// file; one that root handed the database to, another user, is a setup this check cannot see).
+// Removing the files afterwards is no answer: the application may have opened them in the
+// meantime, and a -shm deleted under a live connection corrupts the database.
 
 // Byte 18 of the database header: the file format's write version, 2 in WAL mode.
 const walWriteVersion = 2;
@@ -14,7 +16,8 @@ const walWriteVersion = 2;
 /** Throws `CliError` when reading `file` read-only would leave -wal and -shm files its owner cannot write. */
 export async function refuseLeavingWalFiles(file: string, label: string): Promise<void> {
   const uid = process.getuid?.();
-  if (uid === undefined || uid === 0 || (await stat(file)).uid === uid) return;
+  const owner = (await stat(file)).uid;
+  if (uid === undefined || uid === 0 || owner === uid || owner === 0) return;
   if ((await exists(`${file}-wal`)) && (await exists(`${file}-shm`))) return;
   if ((await headerByte(file, 18)) !== walWriteVersion) return;
   const advice = "run the command as the database's owner, or while the application has the database open";

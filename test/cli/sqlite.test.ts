@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
@@ -137,8 +137,9 @@ describe("workflowforge CLI --sqlite", () => {
     expect(database.pragma("journal_mode", { simple: true })).toBe("delete");
   });
 
-  // Root is given no such files (SQLite hands them to the database's owner): the check runs in a child that gives up root first.
-  it.skipIf(process.platform === "win32")("refuses, as another user, to read a WAL database no connection has open, rather than leave -wal and -shm files its owner could not write", { timeout: 30_000 }, async () => {
+  // Root is given no such files (SQLite hands them to the database's owner): the check runs in a
+  // child that gives up root first, so it needs root (to give the file to another user, too).
+  it.skipIf(process.platform === "win32" || process.getuid?.() !== 0)("refuses, as another user, to read a WAL database no connection has open, rather than leave -wal and -shm files its owner could not write", { timeout: 30_000 }, async () => {
     const shared = mkdtempSync(join(root, "shared-"));
     chmodSync(root, 0o755);
     chmodSync(shared, 0o777);
@@ -148,6 +149,8 @@ describe("workflowforge CLI --sqlite", () => {
     expect(database.pragma("journal_mode", { simple: true })).toBe("wal");
     database.close();
     expect([existsSync(`${file}-wal`), existsSync(`${file}-shm`)]).toEqual([false, false]);
+    // The application's user: neither root (whose application writes any file) nor the reader.
+    chownSync(file, 1, 1);
     const script = `
       const { openSqlite } = await import(process.env.STORE);
       if (process.getuid() === 0) { process.setgid(65534); process.setuid(65534); }
@@ -158,6 +161,10 @@ describe("workflowforge CLI --sqlite", () => {
     expect(child.stderr).toBe("");
     expect(child.stdout).toMatch(/^STORE: cannot read SQLite file .*app\.db as this user: it is a WAL database no connection has open, .*; run the command as the database's owner, or while the application has the database open$/);
     expect([existsSync(`${file}-wal`), existsSync(`${file}-shm`)]).toEqual([false, false]);
+    // A database root owns is read: its application, root, writes whatever files the reader leaves.
+    chownSync(file, 0, 0);
+    const asReader = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { env: { ...process.env, STORE, FILE: file }, encoding: "utf8" });
+    expect([asReader.stderr, asReader.stdout]).toEqual(["", "opened"]);
   });
 
   it("list refuses an older version's tables rather than upgrade them, and a command that writes upgrades them", async () => {
