@@ -18,8 +18,22 @@ export function isError(value: unknown): value is Error {
 /** The message of anything thrown: an error's, a string itself, else its JSON, else its text or tag. */
 export function messageOf(value: unknown): string {
   if (typeof value === "string") return value;
-  if (isError(value)) return textOf(() => value.message) ?? unreadableMessage;
+  if (isError(value)) return errorMessage(value);
   return textOf(() => JSON.stringify(value)) ?? textOf(() => String(value)) ?? textOf(() => Object.prototype.toString.call(value)) ?? unreadableMessage;
+}
+
+// An Error's message, which may be anything: a string as it is, anything else described as a
+// thrown value is (an object as its JSON), `undefined` as that word.
+function errorMessage(error: Error): string {
+  let message: unknown;
+  try {
+    message = error.message;
+  } catch {
+    return unreadableMessage;
+  }
+  if (typeof message === "string") return message;
+  if (message === undefined || isError(message)) return textOf(() => String(message)) ?? unreadableMessage;
+  return messageOf(message);
 }
 
 // What `read()` returns, as text (a number as its digits); undefined when it is undefined, or reading or converting it throws.

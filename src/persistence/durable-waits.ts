@@ -2,6 +2,7 @@ import type { Clock } from "../clock.js";
 import { WaitTimeoutError, WorkflowSuspendedError, isWorkflowForgeError, type ErrorLocation } from "../errors.js";
 import type { WorkflowInfo } from "../types.js";
 import type { WaitHost, WaitRequest, WaitSpec } from "../waits.js";
+import { encodeValue } from "./codec/codec.js";
 import type { SnapshotKeys } from "./errors.js";
 import { pendingEvent, receivesEvents, type DeliveredEvent, type ReceivingProvider } from "./mailbox.js";
 import { explainConflict } from "./cancellation.js";
@@ -65,7 +66,9 @@ export class DurableWaits implements WaitHost {
     }
     // At operation 0 no checkpoint holds the run's input, which a sleep outputs: the waiting save
     // keeps it, for the run that wakes the instance (a coordinator's, which has no input of its own).
-    if (index === 0 && spec.kind !== "event") this.#state.lastOutput = input;
+    // An input that cannot be stored (a client, a class instance) never had to be: the run still
+    // suspends, and a run that wakes it passes on its own input, as before.
+    if (index === 0 && spec.kind !== "event" && storable(input)) this.#state.lastOutput = input;
     return this.#suspend(spec, signal, location, wakeMs);
   }
 
@@ -167,4 +170,14 @@ export function requireMailboxFor(workflow: Pick<WorkflowInfo, "name" | "operati
   const wait = workflow.operations.find((operation) => operation.wait?.kind === "event");
   if (wait === undefined || receivesEvents(provider)) return;
   throw new TypeError(`waitForEvent "${wait.name}" of ${workflow.name}: the persistence provider does not declare capabilities.mailbox, so no event could reach this wait`);
+}
+
+// Whether the snapshot codec stores `value` as it is (its checks, without a custom codec's leniency).
+function storable(value: unknown): boolean {
+  try {
+    encodeValue(value);
+    return true;
+  } catch {
+    return false;
+  }
 }

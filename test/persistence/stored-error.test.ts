@@ -119,6 +119,15 @@ describe("a failure whose error has fields that are not strings", () => {
     expect(storedError(hostile, 0, "charge")).toEqual({ name: "Error", message: "(a value whose message could not be read)", operationIndex: 0, operationName: "charge" });
   });
 
+  it("stores and reports an Error's message that is no string as a thrown value of it is: an object as its JSON, undefined as the word", () => {
+    const withMessage = (message: unknown) => Object.assign(new Error("replaced"), { message });
+    const cases: [unknown, string][] = [[{ code: 7 }, '{"code":7}'], [[1, 2], "[1,2]"], [500, "500"], [null, "null"], [undefined, "undefined"]];
+    for (const [message, text] of cases) {
+      expect(storedError(withMessage(message), 0, "charge").message).toBe(text);
+      expect(new OperationFailedError({ workflowName: "W", operationName: "charge", operationIndex: 0 }, withMessage(message)).message).toBe(`workflow "W", operation "charge" (#0) failed: ${text}`);
+    }
+  });
+
   it("records the failure of an operation that threw a revoked proxy, which refuses every reading", async () => {
     const revoked = Proxy.revocable({}, {});
     revoked.revoke();

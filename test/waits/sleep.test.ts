@@ -55,6 +55,22 @@ describe("sleep", () => {
     expect((await coordinator.resumeAll()).resumed.map((outcome) => outcome.output)).toEqual(['got {"order":42}']);
   });
 
+  it("suspends a sleep at operation 0 all the same when the run's input cannot be stored, keeping none", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const clock = createTestClock(Date.parse("2026-01-01T00:00:00Z"));
+    class Order {
+      constructor(readonly id: number) {}
+    }
+    const workflow = createWorkflow("cool-off").addOperation(sleep("cool-off", day)).withOperation("use", (input: unknown) => input).build();
+    const suspended = await createSmith()
+      .forge(workflow, usePersistence(createFoundry("cool-off", { clock }), provider, { instanceId: "order-7" }), { input: new Order(7) })
+      .catch((error: unknown) => error);
+    expect(isSuspended(suspended)).toBe(true);
+    const stored = provider.tryLoad("order-7", workflow.id);
+    expect(stored).toMatchObject({ status: "waiting", nextOperationIndex: 0 });
+    expect(stored && "lastOutput" in stored).toBe(false);
+  });
+
   it("starts a record at operation 0 with the input forge() is given when nothing stored one (an enqueued instance)", async () => {
     const provider = new MemoryPersistenceProvider();
     const workflow = createWorkflow("enqueued").withOperation("echo", (input: unknown) => input).build();
