@@ -3,7 +3,7 @@ import type { CompensationSettings } from "./compensation.js";
 import { FoundryBusyError } from "./errors.js";
 import { Emitter, type FoundryEvents, type Listener } from "./events.js";
 import { requireFunction, requireName, requireOptionalSignal, requireOptionsObject, rejectUnknownKeys } from "./internal/validate.js";
-import { copyProperties } from "./internal/copy-properties.js";
+import { copyProperties, requirePlainBag } from "./internal/copy-properties.js";
 import { refuseFactory } from "./middleware/factories.js";
 import { idempotencyKeyOf } from "./idempotency.js";
 import { requireLogger, silentLogger } from "./logger.js";
@@ -250,8 +250,6 @@ export function createFoundry<P extends object = Properties>(name: string, init:
   if (init.clock !== undefined) requireClock(init.clock, "createFoundry(name, init).clock");
   if (init.logger !== undefined) requireLogger(init.logger, "createFoundry(name, init).logger");
   if (init.executionId !== undefined) requireName(init.executionId, "createFoundry(name, init).executionId");
-  if (init.properties !== undefined && (typeof init.properties !== "object" || init.properties === null)) {
-    throw new TypeError("createFoundry(name, init).properties must be an object");
-  }
+  if (init.properties !== undefined) requirePlainBag(init.properties);
   return new Foundry<P>(name, init);
 }

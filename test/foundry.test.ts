@@ -1,3 +1,4 @@
+import { runInNewContext } from "node:vm";
 import { describe, it, expect } from "vitest";
 import { createFoundry, createSmith, createWorkflow, errorHandlingMiddleware, FoundryBusyError, loggingMiddleware, timeoutMiddleware, timingMiddleware, type Operation } from "../src/index.js";
 import { deferred } from "./support/promises.js";
@@ -20,6 +21,18 @@ describe("createFoundry", () => {
   it("throws a TypeError naming an empty executionId and non-object properties", () => {
     expect(() => createFoundry("orders", { executionId: "" })).toThrow(/executionId/);
     expect(() => createFoundry("orders", { properties: "nope" as any })).toThrow(/properties must be an object/);
+  });
+
+  it("refuses a property bag that is not a plain object, whose entries, items or class the copy would lose without a word", () => {
+    class Cart {
+      items: string[] = [];
+    }
+    for (const [bag, kind] of [[new Map([["total", 1]]), "a Map instance"], [[1, 2], "an array"], [new Cart(), "a Cart instance"], [new Date(0), "a Date instance"]] as const) {
+      expect(() => createFoundry("orders", { properties: bag as any })).toThrow(new TypeError(`createFoundry(name, init).properties must be a plain object of named properties, got ${kind}: put it under a key ({ items: ... })`));
+    }
+    // A null-prototype object, and a plain object of another realm, are plain objects.
+    expect(createFoundry("orders", { properties: Object.assign(Object.create(null) as object, { total: 1 }) }).properties).toEqual({ total: 1 });
+    expect(createFoundry("orders", { properties: runInNewContext("({ total: 2 })") as object }).properties).toEqual({ total: 2 });
   });
 
   it("throws a TypeError naming a logger that lacks a console-like method, and accepts one whose methods are inherited", () => {

@@ -42,6 +42,21 @@ function copyBuiltIn(value: object, copyItem: (item: unknown) => unknown, rememb
 }
 
 /**
+ * Throws TypeError unless `properties` is a plain object of named properties: a Map's entries, an
+ * array's items or a class instance's prototype would be lost to the copy (and to a snapshot) without a word.
+ */
+export function requirePlainBag(properties: unknown): void {
+  const what = "createFoundry(name, init).properties";
+  if (typeof properties !== "object" || properties === null) throw new TypeError(`${what} must be an object`);
+  const prototype = Object.getPrototypeOf(properties) as object | null;
+  // Another realm's Object.prototype (a vm context) is a plain object's too.
+  if (prototype === null || prototype === Object.prototype || (Object.getPrototypeOf(prototype) === null && !Array.isArray(properties))) return;
+  const constructorName: unknown = (prototype as { constructor?: { name?: unknown } }).constructor?.name;
+  const kind = Array.isArray(properties) ? "an array" : `a ${typeof constructorName === "string" && constructorName !== "" ? constructorName : "class"} instance`;
+  throw new TypeError(`${what} must be a plain object of named properties, got ${kind}: put it under a key ({ items: ... })`);
+}
+
+/**
  * A foundry's initial properties, copied so that later changes to the caller's objects never reach
  * the foundry: plain objects and arrays all the way down, and the built-in values a snapshot stores
  * (see copyBuiltIn). Class instances, clients and anything else are shared. Throws TypeError, naming
