@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { SnapshotKeys } from "../errors.js";
 import type { WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
-import { fullSnapshot, nextRevision, randomKeys, richValues } from "./fixtures.js";
+import { fullSnapshot, nextRevision, randomKeys, richValues, waitingSnapshot } from "./fixtures.js";
 import { compareAndSetCases } from "./compare-and-set-cases.js";
 import { keyCases } from "./key-cases.js";
 import { claimCases } from "./claim-cases.js";
@@ -62,6 +62,16 @@ const basics: ConformanceCase[] = [
     name: "save then tryLoad round-trips every snapshot field",
     async run(provider) {
       await roundTrip(provider, fullSnapshot());
+    },
+  },
+  {
+    group: "basics",
+    // Plain persistence stores them too (a sleep suspends with wakeAt), whatever else a provider offers.
+    name: "save then tryLoad round-trips the fields of a waiting snapshot (wakeAt, waitingFor, consumedEvents) and a cancelled one (cancelledAt)",
+    async run(provider) {
+      const wakeAt = new Date(Date.now() + 60_000).toISOString();
+      await roundTrip(provider, waitingSnapshot({ wakeAt, waitingFor: "approved", consumedEvents: ["event-1", "event-2"] }));
+      await roundTrip(provider, waitingSnapshot({ status: "cancelled", cancelledAt: new Date().toISOString(), consumedEvents: ["event-3"] }));
     },
   },
   {

@@ -64,6 +64,17 @@ export const compareAndSetCases: ConformanceCase[] = [
   },
   {
     group: "compareAndSet",
+    name: "save of a revision past the next one rejects: a stale writer's later checkpoint must not overwrite a newer run",
+    async run(provider) {
+      const first = fullSnapshot();
+      await provider.save(first);
+      // Stored 1, saved 3: a writer that held revision 2 of an earlier instance of these keys.
+      await assertConflict(() => provider.save({ ...nextRevision(first), revision: 3, properties: { skipped: true } }), "revision 3 over stored revision 1");
+      assert.deepEqual(await load(provider, first), first);
+    },
+  },
+  {
+    group: "compareAndSet",
     name: "a first save with a revision other than 1 rejects (no record counts as revision 0)",
     async run(provider) {
       const snapshot = fullSnapshot({ revision: 2 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MemoryPersistenceProvider, type WorkflowExecutionSnapshot, type WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
+import { MemoryPersistenceProvider, SnapshotConflictError, type WorkflowExecutionSnapshot, type WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
 import { pairKey } from "../../../src/persistence/keys.js";
 import { conformanceCases } from "../../../src/persistence/testing/index.js";
 
@@ -46,6 +46,32 @@ function sloppyProvider(): WorkflowPersistenceProvider {
   };
 }
 
+/** Compare-and-set that only refuses what is not ahead of the stored revision: a save may skip revisions. */
+function jumpingProvider(): WorkflowPersistenceProvider {
+  const rows = new Map<string, WorkflowExecutionSnapshot>();
+  return {
+    capabilities: { compareAndSet: true },
+    save: (snapshot) => {
+      const stored = rows.get(keyOf(snapshot.foundryExecutionId, snapshot.workflowId));
+      if (snapshot.revision <= (stored?.revision ?? 0) || (stored === undefined && snapshot.revision !== 1)) throw new SnapshotConflictError({ keys: snapshot, detail: "stale" });
+      rows.set(keyOf(snapshot.foundryExecutionId, snapshot.workflowId), structuredClone(snapshot));
+    },
+    tryLoad: (instance, workflow) => structuredClone(rows.get(keyOf(instance, workflow))),
+    delete: (instance, workflow) => void rows.delete(keyOf(instance, workflow)),
+  };
+}
+
+/** Stores only the fields it has columns for: SPEC's list, without the wait and cancellation fields. */
+function columnsProvider(): WorkflowPersistenceProvider {
+  const rows = new Map<string, WorkflowExecutionSnapshot>();
+  const dropped = new Set(["wakeAt", "waitingFor", "consumedEvents", "cancelledAt"]);
+  return {
+    save: (snapshot) => void rows.set(keyOf(snapshot.foundryExecutionId, snapshot.workflowId), Object.fromEntries(Object.entries(structuredClone(snapshot)).filter(([field]) => !dropped.has(field))) as unknown as WorkflowExecutionSnapshot),
+    tryLoad: (instance, workflow) => structuredClone(rows.get(keyOf(instance, workflow))),
+    delete: (instance, workflow) => void rows.delete(keyOf(instance, workflow)),
+  };
+}
+
 function caseNamed(start: string) {
   const found = conformanceCases.find((testCase) => testCase.name.startsWith(start));
   if (found === undefined) throw new Error(`no conformance case named "${start}…"`);
@@ -72,6 +98,14 @@ describe("the conformance kit catches", () => {
   it("a list that ignores its filter, naming the filter", async () => {
     const filtered = caseNamed("list(filter) returns stored snapshots matching");
     await expect(filtered.run(sloppyProvider())).rejects.toThrow(/^list\(\{"workflowName":"List-wf-[^"]+"\}\) returned the wrong instances/);
+  });
+
+  it("a compare-and-set that lets a save skip revisions, which a stale writer's late checkpoint would use to overwrite a newer run", async () => {
+    await expect(caseNamed("save of a revision past the next one rejects").run(jumpingProvider())).rejects.toThrow("revision 3 over stored revision 1 must reject with SnapshotConflictError");
+  });
+
+  it("a provider that loses the wait and cancellation fields, which every durable sleep needs", async () => {
+    await expect(caseNamed("save then tryLoad round-trips the fields of a waiting snapshot").run(columnsProvider())).rejects.toThrow(/Expected values to be strictly deep-equal/);
   });
 
   it("and passes both on a provider that copies and encodes", async () => {
