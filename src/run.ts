@@ -44,8 +44,8 @@ export class Run implements RunContext {
   readonly #request: RunRequest;
   readonly #observers = new Set<CompensationObserver>();
   readonly #settled: ((outcome: RunOutcome) => void | Promise<void>)[] = [];
-  // What each completed (or skipped) operation's restore will receive.
-  readonly #restoreData: unknown[] = [];
+  /** What each completed (or skipped) operation's restore will receive. */
+  readonly restoreData: unknown[] = [];
   readonly #reports: OperationReports;
   readonly #current: CurrentOperation;
   readonly #plan: RunPlan;
@@ -140,11 +140,11 @@ export class Run implements RunContext {
     const chain = this.#compose(bypassed === undefined || bypassed.length === 0 ? middleware : middleware.filter((layer) => !bypassed.includes(layer)));
     const { plan } = this.#plan;
     if (plan.kind === "compensate") {
-      Object.assign(this.#restoreData, plan.restoreData);
+      Object.assign(this.restoreData, plan.restoreData);
       throw await this.#compensate(plan.pending, plan.error);
     }
     const resumeFrom = plan.from;
-    if (resumeFrom > 0) Object.assign(this.#restoreData, plan.point.restoreData);
+    if (resumeFrom > 0) Object.assign(this.restoreData, plan.point.restoreData);
     // At 0, a stored input (a wait there suspended the run with it) is the instance's, as a later operation's stored output is.
     if (resumeFrom > 0 || plan.point.lastOutput !== undefined) input = plan.point.lastOutput;
     let completed = false; // the last operation, before any abort: then the run completed (see completedInTime)
@@ -166,7 +166,7 @@ export class Run implements RunContext {
       }
       this.#current.close();
       completed = this.#current.completedInTime;
-      this.#restoreData[index] = restoreDataOf(result);
+      this.restoreData[index] = restoreDataOf(result);
       input = outputOf(result);
     }
     if (abortable && signal.aborted && !completed) throw abortError(signal, this.#locate(operations.length - 1));
@@ -210,7 +210,7 @@ export class Run implements RunContext {
   // may still have thrown), its restore then receiving what it completed with.
   #closeOperation(index: number): boolean {
     const completed = this.#current.close();
-    if (completed) this.#restoreData[index] = restoreDataOf(this.#current.result);
+    if (completed) this.restoreData[index] = restoreDataOf(this.#current.result);
     return completed;
   }
 
@@ -236,7 +236,7 @@ export class Run implements RunContext {
       workflow,
       settings: compensation,
       observers: [...this.#observers],
-      restoreData: this.#restoreData,
+      restoreData: this.restoreData,
       pending,
       error,
       // foundry.idempotencyKey() in a restore is the key its operation had: a refund can name the charge.

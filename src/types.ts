@@ -109,6 +109,8 @@ export interface RunContext {
   readonly identity: InstanceIdentity;
   /** Durable annotations: stored with the snapshot under persistence, restored on resume. */
   readonly annotations: RunAnnotations;
+  /** What each operation that completed (or was passed over) leaves its `restore`, by index. Read only. */
+  readonly restoreData: readonly unknown[];
   /** Replaces {@link identity}. Once per run, from a `start` hook. */
   setIdentity(identity: InstanceIdentity): void;
   /**

@@ -101,7 +101,12 @@ export function fingerprintFor(workflow: Pick<WorkflowInfo, "version" | "operati
 }
 
 /** Records in `state` that the operation of `context` completed at `now` with `result`. */
-export function completedIn(state: SnapshotState, context: Pick<OperationContext<any>, "index" | "operation">, result: unknown, now: number): void {
+export function completedIn(state: SnapshotState, context: Pick<OperationContext<any>, "index" | "operation" | "run">, result: unknown, now: number): void {
+  // Operations a layer outside persistence answered for (an error it recovered, a cached result)
+  // completed unseen here: what their restore will receive is the run's.
+  for (let index = state.next; index < context.index; index++) {
+    if (state.workflow.operations[index]?.restore !== undefined && !(index in state.outputs)) state.outputs[index] = context.run.restoreData[index];
+  }
   state.timeline?.finished(context.index, now);
   // The wait that just ended (if it was one): the next wait fixes its own wake time.
   if (state.wakeAt !== undefined || state.waitingFor !== undefined) [state.wakeAt, state.waitingFor] = [undefined, undefined];

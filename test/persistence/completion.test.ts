@@ -1,5 +1,5 @@
 import { describe, it, expect } from "vitest";
-import { createFoundry, errorHandlingMiddleware, type OperationMiddleware } from "../../src/index.js";
+import { createFoundry, createSmith, createWorkflow, errorHandlingMiddleware, type Foundry, type OperationMiddleware } from "../../src/index.js";
 import { MemoryPersistenceProvider, usePersistence, type PersistenceOptions, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
 import { deferred } from "../support/promises.js";
 import { countedFoundry, opNames } from "../support/counted-workflow.js";
@@ -84,6 +84,11 @@ describe("completion", () => {
     expect(provider.stored(keys)).toBeUndefined();
   });
 });
+
+// The foundry's operations as a workflow, for a smith (which compensates).
+function workflowOf(foundry: Foundry<any>) {
+  return foundry.operations.reduce((workflow, operation) => workflow.addOperation(operation), createWorkflow("Pay")).build();
+}
 
 describe("completion decided by a layer outside persistence", () => {
   // The layer is added before usePersistence, so it wraps it: persistence sees the operation fail, or not run at all.
@@ -188,5 +193,35 @@ describe("completion decided by a layer outside persistence", () => {
     const { foundry, stored } = flaky((_context, next) => next(), uniqueKeys());
     await expect(foundry().forge()).rejects.toThrow("mail server down");
     expect(stored()).toMatchObject({ status: "failed", nextOperationIndex: 1 });
+  });
+
+  it("stores what the restore of an operation the layer answered for receives: a compensation after a resume undoes it as one in the same process would", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const keys = uniqueKeys("recovered-restore");
+    const undone: string[] = [];
+    const ship = deferred<void>();
+    const foundry = () =>
+      usePersistence(createFoundry("Pay").use(errorHandlingMiddleware((error, context) => {
+        if (context.operation.name === "charge") return "charge-fallback";
+        throw error;
+      })), provider, keys)
+        .withOperation("reserve", () => "R-1", (reservation) => void undone.push(`release ${String(reservation)}`))
+        .withOperation("charge", () => { throw new Error("gateway 502"); }, (charge) => void undone.push(`refund ${String(charge)}`))
+        .withOperation("label", (charge: string) => `label for ${charge}`)
+        .withOperation("ship", async () => {
+          await ship.promise;
+          throw new Error("no courier");
+        });
+    const controller = new AbortController();
+    const first = createSmith().forge(workflowOf(foundry()), foundry(), { signal: controller.signal }).catch((error: unknown) => error);
+    await expect.poll(() => provider.tryLoad(keys.instanceId, keys.workflowKey)?.nextOperationIndex).toBe(3);
+    // The process dies in ship: the record is where its last checkpoint left it.
+    controller.abort();
+    ship.resolve();
+    await first;
+    expect(provider.tryLoad(keys.instanceId, keys.workflowKey)?.outputs).toEqual({ 0: "R-1", 1: "charge-fallback" });
+    // Resumed at ship, which fails: the smith compensates what the earlier run completed.
+    expect(await createSmith().forge(workflowOf(foundry()), foundry()).catch((error: unknown) => (error as Error).name)).toBe("OperationFailedError");
+    expect(undone).toEqual(["refund charge-fallback", "release R-1"]);
   });
 });
