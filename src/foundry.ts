@@ -12,6 +12,7 @@ import { Run, runOperations, settleRun } from "./run.js";
 import { requireClock, systemClock, type Clock } from "./clock.js";
 import { waitInProcess, type WaitSpec } from "./waits.js";
 import type { ForgeOptions, Logger, MaybePromise, Operation, OperationMiddleware, Properties, RunOutcome, WorkflowInfo } from "./types.js";
+import type { RestoreDataOf } from "./outcome.js";
 
 /** The options of `createFoundry(name, init)`. */
 export interface FoundryInit<P extends object = Properties> {
@@ -107,7 +108,7 @@ export class Foundry<P extends object = Properties> {
   withOperation<TInput = any, TOutput = any>(
     name: string,
     forge: (input: TInput, foundry: Foundry<P>, signal: AbortSignal) => MaybePromise<TOutput>,
-    restore?: (output: TOutput, foundry: Foundry<P>, signal: AbortSignal) => MaybePromise<unknown>,
+    restore?: (output: RestoreDataOf<TOutput>, foundry: Foundry<P>, signal: AbortSignal) => MaybePromise<unknown>,
   ): this {
     return this.addOperation(delegate(name, forge, restore));
   }

@@ -1,5 +1,6 @@
 import type { Foundry } from "./foundry.js";
 import type { WaitHost, WaitSpec } from "./waits.js";
+import type { RestoreDataOf } from "./outcome.js";
 
 /** The shape every property bag satisfies. Give your own interface to `createFoundry<P>()`. */
 export type Properties = Record<string, unknown>;
@@ -23,7 +24,7 @@ export interface Logger {
 export interface Operation<TInput = any, TOutput = any, P extends object = any> {
   readonly name: string;
   forge(input: TInput, foundry: Foundry<P>, signal: AbortSignal): MaybePromise<TOutput>;
-  restore?(output: TOutput, foundry: Foundry<P>, signal: AbortSignal): MaybePromise<unknown>;
+  restore?(output: RestoreDataOf<TOutput>, foundry: Foundry<P>, signal: AbortSignal): MaybePromise<unknown>;
   /** Set by `sleep`, `sleepUntil` and `waitForEvent`: what the operation waits for. */
   readonly wait?: WaitSpec;
 }

@@ -3,6 +3,7 @@ import { assertOperation } from "./foundry.js";
 import { requireName } from "./internal/validate.js";
 import { delegate } from "./operations/delegate.js";
 import type { MaybePromise, Operation, Properties, WorkflowInfo } from "./types.js";
+import type { RestoreDataOf } from "./outcome.js";
 
 /** An immutable, named, versioned list of operations. Run it with a smith. */
 export interface Workflow<P extends object = Properties> extends WorkflowInfo {
@@ -15,7 +16,7 @@ export interface WorkflowBuilder<P extends object = Properties> {
   withOperation<TInput = any, TOutput = any>(
     name: string,
     forge: (input: TInput, foundry: Foundry<P>, signal: AbortSignal) => MaybePromise<TOutput>,
-    restore?: (output: TOutput, foundry: Foundry<P>, signal: AbortSignal) => MaybePromise<unknown>,
+    restore?: (output: RestoreDataOf<TOutput>, foundry: Foundry<P>, signal: AbortSignal) => MaybePromise<unknown>,
   ): WorkflowBuilder<P>;
   /** Throws `TypeError` when no operation was added. */
   build(): Workflow<P>;
