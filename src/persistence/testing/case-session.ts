@@ -28,7 +28,8 @@ const isThenable = (value: unknown): value is PromiseLike<unknown> => typeof (va
 const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> => typeof (value as AsyncIterable<unknown> | null | undefined)?.[Symbol.asyncIterator] === "function";
 
 export function createCaseSession(timeoutMs: number): CaseSession {
-  const calls = new Map<number, string>();
+  // Each call not settled yet: what it is, and since when (performance.now()).
+  const calls = new Map<number, { readonly what: string; readonly since: number }>();
   const keys = new Map<string, SnapshotKeys>();
   let counter = 0;
   let timedOut = false;
@@ -36,7 +37,7 @@ export function createCaseSession(timeoutMs: number): CaseSession {
   function pending<T>(what: string, result: T): T {
     if (isThenable(result)) {
       const id = ++counter;
-      calls.set(id, what);
+      calls.set(id, { what, since: performance.now() });
       const settled = () => void calls.delete(id);
       result.then(settled, settled);
     }
@@ -68,6 +69,16 @@ export function createCaseSession(timeoutMs: number): CaseSession {
     return pending(what, Promise.resolve(result).then((stop) => () => pending(`${what}'s stop()`, (stop as AnyFunction)())));
   }
 
+  // A call pending for most of the deadline is the one that hung; one pending for a moment only
+  // was the last of many that took the time (a slow provider), and is not to be blamed.
+  function deadlineMessage(): string {
+    const [oldest] = calls.values();
+    if (oldest === undefined) return `the case did not finish within ${timeoutMs} ms, with no provider call pending`;
+    const pendingMs = Math.round(performance.now() - oldest.since);
+    if (pendingMs >= timeoutMs / 2) return `${oldest.what} did not settle within ${timeoutMs} ms`;
+    return `the case did not finish within ${timeoutMs} ms: its ${counter} calls took that long (${oldest.what} pending for ${pendingMs} ms), a provider too slow for the deadline`;
+  }
+
   return {
     pending,
     watch<P extends WorkflowPersistenceProvider>(provider: P): P {
@@ -84,9 +95,7 @@ export function createCaseSession(timeoutMs: number): CaseSession {
       const deadline = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
           timedOut = true;
-          const [oldest] = calls.values();
-          const message = oldest === undefined ? `the case did not finish within ${timeoutMs} ms, with no provider call pending` : `${oldest} did not settle within ${timeoutMs} ms`;
-          reject(new Error(`${message} (the initializer's caseTimeoutMs)`));
+          reject(new Error(`${deadlineMessage()} (the initializer's caseTimeoutMs)`));
         }, timeoutMs);
       });
       try {

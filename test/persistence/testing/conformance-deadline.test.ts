@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { MemoryPersistenceProvider, type WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
 import { conformanceCases, describeProviderConformance, runConformanceCase } from "../../../src/persistence/testing/index.js";
 import { bundleForChild } from "../../support/bundle.js";
@@ -33,6 +33,22 @@ describe("a conformance case whose provider call never settles", () => {
     const basics = conformanceCases.filter((testCase) => testCase.group === "basics");
     expect(stdout.match(/^ {4}not ok \d+ - basics: /gm)).toHaveLength(basics.length);
     expect(stdout).toContain("provider.tryLoad did not settle within 200 ms");
+  });
+
+  it("blames no call when each settled and there were too many for the deadline: the provider is slow, nothing hung", { timeout: 5_000 }, async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
+    try {
+      // Every call answers after 30 ms: the case's two calls take longer than its 50 ms in all.
+      const memory = new MemoryPersistenceProvider();
+      const slow = <A extends unknown[], R>(call: (...args: A) => R) => (...args: A) => new Promise<R>((resolve) => setTimeout(() => resolve(call(...args)), 30));
+      const initializer = { name: "Slow", create: () => ({ capabilities: memory.capabilities, save: slow(memory.save.bind(memory)), tryLoad: slow(memory.tryLoad.bind(memory)), delete: slow(memory.delete.bind(memory)) }), caseTimeoutMs: 50 };
+      const failed = runConformanceCase(initializer, caseNamed("save then tryLoad round-trips every snapshot field")).then(() => "passed", (error: Error) => error.message);
+      await vi.advanceTimersByTimeAsync(100);
+      // The save settled at 30 ms; the tryLoad after it had been pending 20 ms when the deadline came.
+      expect(await failed).toBe("the case did not finish within 50 ms: its 2 calls took that long (provider.tryLoad pending for 20 ms), a provider too slow for the deadline (the initializer's caseTimeoutMs)");
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("fails naming initializer.create() when create() never settles", { timeout: 5_000 }, async () => {
