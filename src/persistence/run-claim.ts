@@ -51,7 +51,7 @@ export class RunClaim {
     this.#lease = new LeaseKeeper({
       ttlMs,
       renew: (held) => this.#renew(held),
-      expired: () => ranOut(new SnapshotConflictError({ keys, location: writes.location(), detail: `the lease ran out after ${ttlMs} ms without a save reaching the store` })),
+      expired: () => ranOut(new SnapshotConflictError({ keys, location: writes.location(), detail: `the lease ran out after ${ttlMs} ms with no save of the run acknowledged: the store failed, or did not answer in time, a call of the run (a load, a save or a delete)` })),
       warn: (error) => logSafely(writes.logger, "warn", `could not renew the lease on ${describeKeys(keys)}`, error),
     });
     if (writes.deadline?.aborted === true) this.#stopAtDeadline();
