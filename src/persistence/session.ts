@@ -134,8 +134,8 @@ export class PersistenceSession {
   }
 
   /**
-   * Gives the claim back (see {@link RunClaim.release}; with the run's annotations once operation `index` `started`) and
-   * throws the abort that ends the run: neither a failure to record nor one to compensate.
+   * Gives the claim back (see {@link RunClaim.release}: with the run's annotations when operation
+   * `index` had `started`) and throws the abort that ends the run: no failure to record or compensate.
    */
   async stopForShutdown(reason: AbortSignal, index: number, started = false): Promise<never> {
     await this.#claim?.release(started ? annotationsOf(this.#state) : undefined);
