@@ -1,7 +1,7 @@
 import { abortError, abortWith, linkedSignal, neverAborted } from "../abort.js";
 import { childIdempotencyKey } from "../idempotency.js";
 import { scopedFoundry } from "../scoped-foundry.js";
-import { WorkflowForgeError, messageOf, preventsCompensation } from "../errors.js";
+import { WorkflowForgeError, isWorkflowForgeError, messageOf, preventsCompensation } from "../errors.js";
 import type { Foundry } from "../foundry.js";
 import { assertOperation } from "../foundry.js";
 import { requireName, requireOptionsObject, rejectUnknownKeys } from "../internal/validate.js";
@@ -118,10 +118,13 @@ export function forEach<P extends object = any>(
         // timeout) is compensated, and the outer layer undoes only what reports done: undo here.
         const stopped = signal.aborted ? abortError(signal, { operationName: name }) : failure;
         if (preventsCompensation(stopped)) throw stopped;
-        // The child's failure is what the caller must see; restore failures are logged. Undone with
-        // a signal of its own once the operation's is aborted (its timeout): an undo handed an
-        // aborted signal gives up at once (a fetch does), and nothing else undoes these children.
-        for (const { index, error } of await restoreAll(data, done, foundry, signal.aborted ? neverAborted : signal)) {
+        // The child's failure is what the caller must see; restore failures are logged. After its
+        // own timeout the forEach undoes with a signal of its own: an undo handed the aborted one
+        // gives up at once (a fetch does), nothing else undoes these children, and the timeout
+        // waits for none of it. Aborted by an outer forEach, whose run waits for this undo, the
+        // signal stays the one the run's abort still reaches.
+        const timedOut = isWorkflowForgeError(signal.reason) && signal.reason.code === "OPERATION_TIMEOUT";
+        for (const { index, error } of await restoreAll(data, done, foundry, timedOut ? neverAborted : signal)) {
           logSafely(foundry.logger, "error", `forEach "${name}": restore of child #${index} "${list[index]?.name ?? ""}" failed`, error);
         }
         throw failure;
