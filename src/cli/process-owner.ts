@@ -1,42 +1,25 @@
 import { readFileSync } from "node:fs";
 import { isGone, processStat } from "../persistence/providers/file/owner.js";
 
-// Whether a pid of this host still names the process that saved a record. A live pid alone cannot
-// say: pids are reused (at once in a container: a restarted app is pid 1 again), and /proc answers
-// for a thread's id as for a process's. Where /proc tells, the pid must be a process (its Tgid is
-// itself) that started before the save; elsewhere, a live pid is all there is to go on.
+// Whether a pid of this host still names a live process. /proc answers for a thread's id as for a
+// process's (a fresh pid namespace hands the exited owner's pid to a thread of this very CLI), so
+// a pid whose Tgid is another is no process of its own. A pid that another process has taken over
+// since cannot be told from here: the owner names no start time, and a record's updatedAt is the
+// foundry's clock, not the host's.
 
-// /proc counts start times in clock ticks since boot, at USER_HZ: 100 on every Linux.
-const ticksPerSecond = 100;
-
-let bootMs: number | undefined | null = null;
-
-// The moment this host booted (epoch ms, to the second), from /proc/stat's btime.
-function bootTime(): number | undefined {
-  if (bootMs === null) {
-    const seconds = Number(/^btime (\d+)$/m.exec(readProc("/proc/stat") ?? "")?.[1]);
-    bootMs = Number.isSafeInteger(seconds) && seconds > 0 ? seconds * 1000 : undefined;
-  }
-  return bootMs;
+/** True when process `pid` of this host has exited (its pid is dead, a zombie's, or a thread's id). */
+export function ownerGone(pid: number): boolean {
+  if (isGone({ pid })) return true;
+  // Asked only where /proc is this process's own: elsewhere a live pid is all there is to go on.
+  if (processStat(pid) === undefined) return false;
+  const tgid = Number(/^Tgid:\s*(\d+)$/m.exec(readStatus(pid))?.[1]);
+  return Number.isSafeInteger(tgid) && tgid !== pid;
 }
 
-function readProc(path: string): string | undefined {
+function readStatus(pid: number): string {
   try {
-    return readFileSync(path, "latin1");
+    return readFileSync(`/proc/${pid}/status`, "latin1");
   } catch {
-    return undefined;
+    return "";
   }
-}
-
-/** True when process `pid` of this host may be the one that saved a record at `savedAt` (epoch ms). */
-export function mayHaveSaved(pid: number, savedAt: number): boolean {
-  if (isGone({ pid })) return false;
-  const stat = processStat(pid);
-  if (stat === undefined) return true;
-  const tgid = Number(/^Tgid:\s*(\d+)$/m.exec(readProc(`/proc/${pid}/status`) ?? "")?.[1]);
-  if (Number.isSafeInteger(tgid) && tgid !== pid) return false;
-  const boot = bootTime();
-  if (boot === undefined || !Number.isFinite(savedAt)) return true;
-  // A second of slack: btime is whole seconds.
-  return boot + (stat.started * 1000) / ticksPerSecond <= savedAt + 1000;
 }

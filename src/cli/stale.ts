@@ -6,7 +6,7 @@
 
 import { hostname } from "node:os";
 import { isClaimedByOther } from "../persistence/claim.js";
-import { mayHaveSaved } from "./process-owner.js";
+import { ownerGone } from "./process-owner.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
 import { cliOwner } from "./delete-as-read.js";
 import { formatAge } from "./duration.js";
@@ -46,16 +46,15 @@ export function parseProcessOwner(owner: string): { readonly host: string; reado
 /** Where the CLI runs: a pid can only be asked about on its own host. */
 export interface Here {
   readonly host: string;
-  /** Whether process `pid` has exited since it saved a record at `savedAt` (epoch ms): its pid is dead, or names another. */
-  readonly isGone: (pid: number, savedAt: number) => boolean;
+  readonly isGone: (pid: number) => boolean;
 }
 
-const localHost: Here = { host: hostname(), isGone: (pid, savedAt) => !mayHaveSaved(pid, savedAt) };
+const localHost: Here = { host: hostname(), isGone: ownerGone };
 
 /** The owner process when it ran on this host and has exited (a pid no longer in use, or a zombie). */
 function exitedOwner(snapshot: WorkflowExecutionSnapshot, here: Here): { host: string; pid: number } | undefined {
   const owner = snapshot.owner === undefined ? undefined : parseProcessOwner(snapshot.owner);
-  return owner !== undefined && owner.host === here.host && here.isGone(owner.pid, Date.parse(snapshot.updatedAt)) ? owner : undefined;
+  return owner !== undefined && owner.host === here.host && here.isGone(owner.pid) ? owner : undefined;
 }
 
 /**
@@ -65,7 +64,7 @@ function exitedOwner(snapshot: WorkflowExecutionSnapshot, here: Here): { host: s
 export function liveOwnerHere(snapshot: WorkflowExecutionSnapshot, here: Here = localHost): { host: string; pid: number } | undefined {
   if ((snapshot.status !== "running" && snapshot.status !== "compensating") || snapshot.leaseExpiresAt !== undefined) return undefined;
   const owner = snapshot.owner === undefined ? undefined : parseProcessOwner(snapshot.owner);
-  return owner !== undefined && owner.host === here.host && !here.isGone(owner.pid, Date.parse(snapshot.updatedAt)) ? owner : undefined;
+  return owner !== undefined && owner.host === here.host && !here.isGone(owner.pid) ? owner : undefined;
 }
 
 // Why a process may be working on `snapshot` right now: another's live claim, or, for a run saved
