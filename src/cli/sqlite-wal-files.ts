@@ -5,8 +5,9 @@ import { CliError } from "./errors.js";
 // open) creates them, owned by this user with this user's mode, and leaves them when it closes: the
 // application, run as the database's owner, then fails on its next write ("attempt to write a
 // readonly database"). Not refused: root (SQLite gives the files to the database's owner), the
-// database's owner, and anyone reading a database root owns (its application, root, writes any
-// file; one that root handed the database to, another user, is a setup this check cannot see).
+// database's owner, and anyone reading a database only root may write (its application is root,
+// which writes any file). A root-owned database its group or others may write is another user's
+// application's: refused as any other owner's.
 // Removing the files afterwards is no answer: the application may have opened them in the
 // meantime, and a -shm deleted under a live connection corrupts the database.
 
@@ -16,8 +17,8 @@ const walWriteVersion = 2;
 /** Throws `CliError` when reading `file` read-only would leave -wal and -shm files its owner cannot write. */
 export async function refuseLeavingWalFiles(file: string, label: string): Promise<void> {
   const uid = process.getuid?.();
-  const owner = (await stat(file)).uid;
-  if (uid === undefined || uid === 0 || owner === uid || owner === 0) return;
+  const { uid: owner, mode } = await stat(file);
+  if (uid === undefined || uid === 0 || owner === uid || (owner === 0 && (mode & 0o022) === 0)) return;
   if ((await exists(`${file}-wal`)) && (await exists(`${file}-shm`))) return;
   if ((await headerByte(file, 18)) !== walWriteVersion) return;
   const advice = "run the command as the database's owner, or while the application has the database open";

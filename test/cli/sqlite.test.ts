@@ -161,8 +161,13 @@ describe("workflowforge CLI --sqlite", () => {
     expect(child.stderr).toBe("");
     expect(child.stdout).toMatch(/^STORE: cannot read SQLite file .*app\.db as this user: it is a WAL database no connection has open, .*; run the command as the database's owner, or while the application has the database open$/);
     expect([existsSync(`${file}-wal`), existsSync(`${file}-shm`)]).toEqual([false, false]);
-    // A database root owns is read: its application, root, writes whatever files the reader leaves.
+    // Root's and group-writable: another user's application may write it, so it is refused too.
     chownSync(file, 0, 0);
+    chmodSync(file, 0o664);
+    const groupWritable = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { env: { ...process.env, STORE, FILE: file }, encoding: "utf8" });
+    expect(groupWritable.stdout).toMatch(/^STORE: cannot read SQLite file .*app\.db as this user: it is a WAL database no connection has open/);
+    // A database only root may write is read: its application, root, writes whatever files the reader leaves.
+    chmodSync(file, 0o644);
     const asReader = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { env: { ...process.env, STORE, FILE: file }, encoding: "utf8" });
     expect([asReader.stderr, asReader.stdout]).toEqual(["", "opened"]);
   });
