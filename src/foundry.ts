@@ -11,8 +11,8 @@ import { delegate } from "./operations/delegate.js";
 import { Run, runOperations, settleRun } from "./run.js";
 import { requireClock, systemClock, type Clock } from "./clock.js";
 import { waitInProcess, type WaitSpec } from "./waits.js";
-import type { ForgeOptions, Logger, MaybePromise, Operation, OperationMiddleware, Properties, RunOutcome, WorkflowInfo } from "./types.js";
-import type { RestoreDataOf } from "./outcome.js";
+import type { ForgeFunction, ForgeOptions, Logger, Operation, OperationMiddleware, Properties, RestoreFunction, RunOutcome, WorkflowInfo } from "./types.js";
+import type { RestoreDataResult } from "./outcome.js";
 
 /** The options of `createFoundry(name, init)`. */
 export interface FoundryInit<P extends object = Properties> {
@@ -104,12 +104,10 @@ export class Foundry<P extends object = Properties> {
     return run && operation ? { name: operation.name, index: run.currentIndex } : undefined;
   }
 
-  /** Adds an operation made from a function (and an optional restore) to this foundry. */
-  withOperation<TInput = any, TOutput = any>(
-    name: string,
-    forge: (input: TInput, foundry: Foundry<P>, signal: AbortSignal) => MaybePromise<TOutput>,
-    restore?: (output: RestoreDataOf<TOutput>, foundry: Foundry<P>, signal: AbortSignal) => MaybePromise<unknown>,
-  ): this {
+  /** Adds an operation made from a function (and an optional restore) to this foundry; restore gets a `withRestoreData` result's `data`. */
+  withOperation<TInput = any, TOutput = any, TData = any>(name: string, forge: ForgeFunction<TInput, RestoreDataResult<TOutput, TData>, P>, restore?: RestoreFunction<TData, P>): this;
+  withOperation<TInput = any, TOutput = any>(name: string, forge: ForgeFunction<TInput, TOutput, P>, restore?: RestoreFunction<TOutput, P>): this;
+  withOperation(name: string, forge: ForgeFunction<any, any, P>, restore?: RestoreFunction<any, P>): this {
     return this.addOperation(delegate(name, forge, restore));
   }
 

@@ -3,7 +3,7 @@ export { createWorkflow, type Workflow, type WorkflowBuilder } from "./workflow.
 export { createSmith, type Smith, type SmithOptions } from "./smith.js";
 export { silentLogger } from "./logger.js";
 export { idempotencyKeyOf } from "./idempotency.js";
-export { withRestoreData, type RestoreDataOf, type RestoreDataResult } from "./outcome.js";
+export { withRestoreData, type RestoreDataResult } from "./outcome.js";
 
 export { delegate } from "./operations/delegate.js";
 export { action } from "./operations/action.js";
@@ -46,6 +46,8 @@ export type {
   MaybePromise,
   Logger,
   Operation,
+  ForgeFunction,
+  RestoreFunction,
   OperationContext,
   OperationMiddleware,
   WorkflowContext,

@@ -10,9 +10,6 @@ export interface RestoreDataResult<TOutput, TData> {
   readonly data: TData;
 }
 
-/** What `restore` receives for a `forge` that returns `TOutput`: a {@link RestoreDataResult}'s `data`, else the output itself. */
-export type RestoreDataOf<TOutput> = TOutput extends RestoreDataResult<unknown, infer TData> ? TData : TOutput;
-
 /**
  * Return this from `forge` to pass `output` to the next operation while `restore` (and the
  * persisted snapshot) receive `data`. Used by `conditional` to remember the branch it took.

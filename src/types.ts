@@ -1,6 +1,5 @@
 import type { Foundry } from "./foundry.js";
 import type { WaitHost, WaitSpec } from "./waits.js";
-import type { RestoreDataOf } from "./outcome.js";
 
 /** The shape every property bag satisfies. Give your own interface to `createFoundry<P>()`. */
 export type Properties = Record<string, unknown>;
@@ -16,6 +15,12 @@ export interface Logger {
   error(message: string, ...details: unknown[]): void;
 }
 
+/** An operation's `forge`, as `withOperation` and `delegate` take it. */
+export type ForgeFunction<TInput, TOutput, P extends object> = (input: TInput, foundry: Foundry<P>, signal: AbortSignal) => MaybePromise<TOutput>;
+
+/** An operation's `restore`, given what `forge` returned: the `data` of a `withRestoreData` result. */
+export type RestoreFunction<TData, P extends object> = (output: TData, foundry: Foundry<P>, signal: AbortSignal) => MaybePromise<unknown>;
+
 /**
  * One step of a workflow. `forge` receives the previous operation's output (or the run's input for
  * the first operation) and returns this operation's output. `restore` undoes the step during
@@ -24,7 +29,7 @@ export interface Logger {
 export interface Operation<TInput = any, TOutput = any, P extends object = any> {
   readonly name: string;
   forge(input: TInput, foundry: Foundry<P>, signal: AbortSignal): MaybePromise<TOutput>;
-  restore?(output: RestoreDataOf<TOutput>, foundry: Foundry<P>, signal: AbortSignal): MaybePromise<unknown>;
+  restore?(output: TOutput, foundry: Foundry<P>, signal: AbortSignal): MaybePromise<unknown>;
   /** Set by `sleep`, `sleepUntil` and `waitForEvent`: what the operation waits for. */
   readonly wait?: WaitSpec;
 }

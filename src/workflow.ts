@@ -1,9 +1,8 @@
-import type { Foundry } from "./foundry.js";
 import { assertOperation } from "./foundry.js";
 import { requireName } from "./internal/validate.js";
 import { delegate } from "./operations/delegate.js";
-import type { MaybePromise, Operation, Properties, WorkflowInfo } from "./types.js";
-import type { RestoreDataOf } from "./outcome.js";
+import type { ForgeFunction, Operation, Properties, RestoreFunction, WorkflowInfo } from "./types.js";
+import type { RestoreDataResult } from "./outcome.js";
 
 /** An immutable, named, versioned list of operations. Run it with a smith. */
 export interface Workflow<P extends object = Properties> extends WorkflowInfo {
@@ -13,11 +12,9 @@ export interface Workflow<P extends object = Properties> extends WorkflowInfo {
 export interface WorkflowBuilder<P extends object = Properties> {
   withVersion(version: string): WorkflowBuilder<P>;
   addOperation(operation: Operation<any, any, P>): WorkflowBuilder<P>;
-  withOperation<TInput = any, TOutput = any>(
-    name: string,
-    forge: (input: TInput, foundry: Foundry<P>, signal: AbortSignal) => MaybePromise<TOutput>,
-    restore?: (output: RestoreDataOf<TOutput>, foundry: Foundry<P>, signal: AbortSignal) => MaybePromise<unknown>,
-  ): WorkflowBuilder<P>;
+  /** restore gets a `withRestoreData` result's `data`. */
+  withOperation<TInput = any, TOutput = any, TData = any>(name: string, forge: ForgeFunction<TInput, RestoreDataResult<TOutput, TData>, P>, restore?: RestoreFunction<TData, P>): WorkflowBuilder<P>;
+  withOperation<TInput = any, TOutput = any>(name: string, forge: ForgeFunction<TInput, TOutput, P>, restore?: RestoreFunction<TOutput, P>): WorkflowBuilder<P>;
   /** Throws `TypeError` when no operation was added. */
   build(): Workflow<P>;
 }
@@ -42,7 +39,7 @@ export function createWorkflow<P extends object = Properties>(name: string): Wor
       operations.push(operation);
       return builder;
     },
-    withOperation(operationName, forge, restore) {
+    withOperation(operationName: string, forge: ForgeFunction<any, any, P>, restore?: RestoreFunction<any, P>) {
       return builder.addOperation(delegate(operationName, forge, restore));
     },
     build() {

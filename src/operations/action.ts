@@ -17,6 +17,5 @@ export function action<TInput = any, P extends object = any>(name: string, effec
     await effect(input, foundry, signal);
     return input;
   };
-  // An input is an output the chain passed on, never a RestoreDataResult: restore gets it as it is.
-  return restore === undefined ? { name, forge } : { name, forge, restore: restore as (input: unknown, foundry: Foundry<P>, signal: AbortSignal) => MaybePromise<unknown> };
+  return restore === undefined ? { name, forge } : { name, forge, restore };
 }

@@ -15,6 +15,11 @@ describe("the type restore receives", () => {
     delegate("reserve", reserve, (saved) => expectTypeOf(saved).toEqualTypeOf<{ reservationId: string }>());
   });
 
+  it("is the type parameter itself in a generic helper, as before", () => {
+    const step = <T>(name: string, run: (input: T) => Promise<T>, undo: (output: T) => Promise<void>) => [delegate(name, run, undo), createWorkflow("generic").withOperation(name, run, undo)];
+    void step;
+  });
+
   it("is the output itself for a plain forge, an async one included", () => {
     createWorkflow("trip").withOperation("charge", () => Promise.resolve({ chargeId: "C-1" }), (charge) => expectTypeOf(charge).toEqualTypeOf<{ chargeId: string }>());
   });
