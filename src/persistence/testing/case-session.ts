@@ -69,14 +69,14 @@ export function createCaseSession(timeoutMs: number): CaseSession {
     return pending(what, Promise.resolve(result).then((stop) => () => pending(`${what}'s stop()`, (stop as AnyFunction)())));
   }
 
-  // A call pending for most of the deadline is the one that hung; one pending for a moment only
-  // was the last of many that took the time (a slow provider), and is not to be blamed.
+  // The oldest call not settled, and for how long: pending since the case began, it is the one that
+  // hung; pending for part of it only, it may have hung or be the last of calls that took the time.
   function deadlineMessage(): string {
     const [oldest] = calls.values();
     if (oldest === undefined) return `the case did not finish within ${timeoutMs} ms, with no provider call pending`;
     const pendingMs = Math.round(performance.now() - oldest.since);
-    if (pendingMs >= timeoutMs / 2) return `${oldest.what} did not settle within ${timeoutMs} ms`;
-    return `the case did not finish within ${timeoutMs} ms: its ${counter} calls took that long (${oldest.what} pending for ${pendingMs} ms), a provider too slow for the deadline`;
+    if (pendingMs >= timeoutMs * 0.9) return `${oldest.what} did not settle within ${timeoutMs} ms`;
+    return `the case did not finish within ${timeoutMs} ms: ${oldest.what} had not settled after ${pendingMs} ms, the last of ${counter} calls (a call that hangs, or a provider too slow for the deadline)`;
   }
 
   return {
