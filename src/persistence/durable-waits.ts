@@ -66,8 +66,9 @@ export class DurableWaits implements WaitHost {
     }
     // At operation 0 no checkpoint holds the run's input, which a sleep outputs: the waiting save
     // keeps it, for the run that wakes the instance (a coordinator's, which has no input of its own).
-    // An input that cannot be stored (a client, a class instance) never had to be: the run still
-    // suspends, and a run that wakes it passes on its own input, as before.
+    // An input that cannot be stored (a client, a class instance: judged by the default codec, so
+    // also one a custom codec would store) never had to be: the run still suspends, and a run that
+    // wakes it passes on its own input, as before.
     if (index === 0 && spec.kind !== "event" && storable(input)) this.#state.lastOutput = input;
     return this.#suspend(spec, signal, location, wakeMs);
   }
