@@ -28,7 +28,7 @@ const isThenable = (value: unknown): value is PromiseLike<unknown> => typeof (va
 const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> => typeof (value as AsyncIterable<unknown> | null | undefined)?.[Symbol.asyncIterator] === "function";
 
 export function createCaseSession(timeoutMs: number): CaseSession {
-  // Each call not settled yet: what it is, and since when (performance.now()).
+  // Each call not settled yet, by its number in the case: what it is, and since when (performance.now()).
   const calls = new Map<number, { readonly what: string; readonly since: number }>();
   const keys = new Map<string, SnapshotKeys>();
   let counter = 0;
@@ -72,11 +72,12 @@ export function createCaseSession(timeoutMs: number): CaseSession {
   // The oldest call not settled, and for how long: pending since the case began, it is the one that
   // hung; pending for part of it only, it may have hung or be the last of calls that took the time.
   function deadlineMessage(): string {
-    const [oldest] = calls.values();
-    if (oldest === undefined) return `the case did not finish within ${timeoutMs} ms, with no provider call pending`;
+    const [first] = calls.entries();
+    if (first === undefined) return `the case did not finish within ${timeoutMs} ms, with no provider call pending`;
+    const [number, oldest] = first;
     const pendingMs = Math.round(performance.now() - oldest.since);
     if (pendingMs >= timeoutMs * 0.9) return `${oldest.what} did not settle within ${timeoutMs} ms`;
-    return `the case did not finish within ${timeoutMs} ms: ${oldest.what} had not settled after ${pendingMs} ms, the last of ${counter} calls (a call that hangs, or a provider too slow for the deadline)`;
+    return `the case did not finish within ${timeoutMs} ms: ${oldest.what}, call ${number} of ${counter}, had not settled after ${pendingMs} ms (a call that hangs, or a provider too slow for the deadline)`;
   }
 
   return {

@@ -45,7 +45,7 @@ describe("a conformance case whose provider call never settles", () => {
       const failed = runConformanceCase(initializer, caseNamed("save then tryLoad round-trips every snapshot field")).then(() => "passed", (error: Error) => error.message);
       await vi.advanceTimersByTimeAsync(100);
       // The save settled at 30 ms; the tryLoad after it had been pending 20 ms when the deadline came.
-      expect(await failed).toBe("the case did not finish within 50 ms: provider.tryLoad had not settled after 20 ms, the last of 2 calls (a call that hangs, or a provider too slow for the deadline) (the initializer's caseTimeoutMs)");
+      expect(await failed).toBe("the case did not finish within 50 ms: provider.tryLoad, call 2 of 2, had not settled after 20 ms (a call that hangs, or a provider too slow for the deadline) (the initializer's caseTimeoutMs)");
     } finally {
       vi.useRealTimers();
     }
