@@ -35,6 +35,10 @@ export class ForEachChildError extends WorkflowForgeError {
   }
 }
 
+// The children's signal of each running forEach, to the signal of the workflow's operation it is
+// part of: a nested forEach finds there what its own undo follows.
+const operationSignals = new WeakMap<AbortSignal, AbortSignal>();
+
 /**
  * Runs `children` concurrently (up to `concurrency` at once). Its output is the children's outputs
  * in child order. When a child fails, the others are aborted, the completed ones are restored,
@@ -92,6 +96,10 @@ export function forEach<P extends object = any>(
       // Linked, not AbortSignal.any, which on Node 20 leaves it reachable from the run's signal.
       const linked = linkedSignal([signal, siblings.signal]);
       const childSignal = linked.signal;
+      // The signal of the workflow's operation this forEach is (or is nested in): its children's
+      // undo follows it, not a sibling's failure, which the run compensates.
+      const operationSignal = operationSignals.get(signal) ?? signal;
+      operationSignals.set(childSignal, operationSignal);
       let failure: ForEachChildError | undefined;
       let next = 0;
       const worker = async (): Promise<void> => {
@@ -118,13 +126,13 @@ export function forEach<P extends object = any>(
         // timeout) is compensated, and the outer layer undoes only what reports done: undo here.
         const stopped = signal.aborted ? abortError(signal, { operationName: name }) : failure;
         if (preventsCompensation(stopped)) throw stopped;
-        // The child's failure is what the caller must see; restore failures are logged. After its
-        // own timeout the forEach undoes with a signal of its own: an undo handed the aborted one
-        // gives up at once (a fetch does), nothing else undoes these children, and the timeout
-        // waits for none of it. Aborted by an outer forEach, whose run waits for this undo, the
-        // signal stays the one the run's abort still reaches.
-        const timedOut = isWorkflowForgeError(signal.reason) && signal.reason.code === "OPERATION_TIMEOUT";
-        for (const { index, error } of await restoreAll(data, done, foundry, timedOut ? neverAborted : signal)) {
+        // The child's failure is what the caller must see; restore failures are logged. An undo
+        // handed an aborted signal gives up at once (a fetch does), and nothing else undoes these
+        // children: they are undone with the operation's signal, which the run's abort still
+        // reaches (an outer sibling's failure aborted only this forEach's), or, after the
+        // operation's own timeout, which waits for none of it, with one that never aborts.
+        const timedOut = isWorkflowForgeError(operationSignal.reason) && operationSignal.reason.code === "OPERATION_TIMEOUT";
+        for (const { index, error } of await restoreAll(data, done, foundry, timedOut ? neverAborted : operationSignal)) {
           logSafely(foundry.logger, "error", `forEach "${name}": restore of child #${index} "${list[index]?.name ?? ""}" failed`, error);
         }
         throw failure;

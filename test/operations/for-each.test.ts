@@ -295,6 +295,32 @@ describe("forEach", () => {
       await expect.poll(() => restored).toEqual(["cancel H-1"]);
     });
 
+    it("nested, stopped by an outer sibling's failure, undoes its children with a signal only the run's abort reaches", async () => {
+      const undo: { aborted: boolean[]; stopped: boolean } = { aborted: [], stopped: false };
+      const innerStarted = deferred();
+      const undoStarted = deferred();
+      const inner = forEach("inner", [
+        delegate("charge-a", () => "A", async (_output, _foundry, signal) => {
+          undo.aborted.push(signal.aborted);
+          undoStarted.resolve();
+          // A slow undo that honours its signal, as a fetch does.
+          await untilAborted(signal).catch(() => (undo.stopped = true));
+        }),
+        delegate("charge-b", (_input, _foundry, signal) => (innerStarted.resolve(), untilAborted(signal))),
+      ]);
+      const bad = delegate("bad", async () => {
+        await innerStarted.promise;
+        throw new Error("card declined");
+      });
+      const controller = new AbortController();
+      const forged = createFoundry("batch").addOperation(forEach("outer", [inner, bad])).forge({ signal: controller.signal });
+      await undoStarted.promise;
+      expect(undo).toEqual({ aborted: [false], stopped: false });
+      controller.abort();
+      await expect(forged).rejects.toBeDefined();
+      expect(undo.stopped).toBe(true);
+    });
+
     it("a child's own failure still undoes the children that completed", async () => {
       const restored: string[] = [];
       const children: Operation[] = [
