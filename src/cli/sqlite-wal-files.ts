@@ -7,9 +7,9 @@ import { CliError } from "./errors.js";
 // readonly database"). Not refused: root (SQLite gives the files to the database's owner), the
 // database's owner, and anyone reading a database only root may write (its application is root,
 // which writes any file). A root-owned database its group or others may write is another user's
-// application's: refused as any other owner's.
-// Removing the files afterwards is no answer: the application may have opened them in the
-// meantime, and a -shm deleted under a live connection corrupts the database.
+// application's: refused as any other owner's. Removing the files afterwards is no answer: the
+// application may have opened them meanwhile, and a -shm deleted under a live connection corrupts
+// the database.
 
 // Byte 18 of the database header: the file format's write version, 2 in WAL mode.
 const walWriteVersion = 2;

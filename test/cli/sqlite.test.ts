@@ -166,10 +166,16 @@ describe("workflowforge CLI --sqlite", () => {
     chmodSync(file, 0o664);
     const groupWritable = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { env: { ...process.env, STORE, FILE: file }, encoding: "utf8" });
     expect(groupWritable.stdout).toMatch(/^STORE: cannot read SQLite file .*app\.db as this user: it is a WAL database no connection has open/);
-    // A database only root may write is read: its application, root, writes whatever files the reader leaves.
+    // A database only root may write is read: its application, root, writes whatever files the
+    // reader leaves. (The check alone: the clone's driver may be out of this user's reach.)
     chmodSync(file, 0o644);
-    const asReader = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { env: { ...process.env, STORE, FILE: file }, encoding: "utf8" });
-    expect([asReader.stderr, asReader.stdout]).toEqual(["", "opened"]);
+    const check = `
+      const { refuseLeavingWalFiles } = await import(process.env.CHECK);
+      if (process.getuid() === 0) { process.setgid(65534); process.setuid(65534); }
+      process.stdout.write(await refuseLeavingWalFiles(process.env.FILE, "app.db").then(() => "read", (error) => error.message));`;
+    const CHECK = new URL("../../src/cli/sqlite-wal-files.ts", import.meta.url).href;
+    const asReader = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", check], { env: { ...process.env, CHECK, FILE: file }, encoding: "utf8" });
+    expect([asReader.stderr, asReader.stdout]).toEqual(["", "read"]);
   });
 
   it("list refuses an older version's tables rather than upgrade them, and a command that writes upgrades them", async () => {
