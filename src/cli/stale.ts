@@ -6,7 +6,7 @@
 
 import { hostname } from "node:os";
 import { isClaimedByOther } from "../persistence/claim.js";
-import { ownerGone } from "./process-owner.js";
+import { isGone } from "../persistence/providers/file/owner.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
 import { cliOwner } from "./delete-as-read.js";
 import { formatAge } from "./duration.js";
@@ -49,7 +49,7 @@ export interface Here {
   readonly isGone: (pid: number) => boolean;
 }
 
-const localHost: Here = { host: hostname(), isGone: ownerGone };
+const localHost: Here = { host: hostname(), isGone: (pid) => isGone({ pid }) };
 
 /** The owner process when it ran on this host and has exited (a pid no longer in use, or a zombie). */
 function exitedOwner(snapshot: WorkflowExecutionSnapshot, here: Here): { host: string; pid: number } | undefined {

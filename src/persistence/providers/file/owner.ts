@@ -76,16 +76,19 @@ function isAlive(pid: number): boolean {
 /**
  * True when the process that took the lock has exited: its pid is dead (or was never written), it
  * is a zombie (exited, not yet reaped by its parent, which a container's first process may never
- * do), or the pid now belongs to a process that started at another moment. A live owner is never
- * gone, this process included: worker threads share its pid and start time. What /proc cannot
- * tell counts as alive.
+ * do), it is now a thread's id (/proc answers for one as for a process: a fresh pid namespace may
+ * hand the pid to a thread of another process), or the pid now belongs to a process that started
+ * at another moment. A live owner is never gone, this process included: worker threads share its
+ * pid and start time. What /proc cannot tell counts as alive.
  */
 export function isGone(owner: LockOwner): boolean {
   if (!isAlive(owner.pid)) return true;
   const stat = processStat(owner.pid);
   if (stat === undefined) return false;
   if (stat.state === "Z" || stat.state === "X") return true;
-  return owner.started !== undefined && stat.started !== owner.started;
+  if (owner.started !== undefined) return stat.started !== owner.started;
+  const tgid = Number(/^Tgid:\s*(\d+)$/m.exec(readStat(`/proc/${owner.pid}/status`) ?? "")?.[1]);
+  return Number.isSafeInteger(tgid) && tgid !== owner.pid;
 }
 
 /** `<pid> <random> <start time>`: the first line of a lock that holds no record (a delete's, a breaker's). */

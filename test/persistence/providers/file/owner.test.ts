@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { once } from "node:events";
 import { join } from "node:path";
@@ -106,6 +106,13 @@ describe("lock owners", () => {
       expect(isGone({ pid, started })).toBe(false);
       expect(isGone({ pid, started: started - 1 })).toBe(true);
       expect(isGone({ ...thisOwner(), started: (thisOwner().started as number) + 1 })).toBe(true);
+    });
+
+    it("is gone, named by its pid alone, when the pid is now a thread's id, which /proc answers for as for a process", () => {
+      const thread = readdirSync("/proc/self/task").map(Number).find((id) => id !== process.pid);
+      expect(thread).toBeDefined();
+      expect(isGone({ pid: thread as number })).toBe(true);
+      expect(isGone({ pid: process.pid })).toBe(false);
     });
   });
 });
