@@ -1,16 +1,15 @@
 import { isWorkflowForgeError } from "../errors.js";
-import { isClaimedByOther } from "../persistence/claim.js";
 import type { SnapshotCorruptedError, SnapshotKeys } from "../persistence/errors.js";
 import { pairKey } from "../persistence/keys.js";
 import type { SnapshotFilter } from "../persistence/provider.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
 import type { Selection } from "./args.js";
-import { cliOwner, deleteAsRead } from "./delete-as-read.js";
+import { deleteAsRead } from "./delete-as-read.js";
 import { CliError, describeCause } from "./errors.js";
 import { describeKeys, describeWait, displayKey, formatSnapshot, formatTable } from "./format.js";
 import { toJson } from "./json.js";
 import { isPermissionDenied } from "../persistence/providers/file/fs.js";
-import { busyReason, liveOwnerHere, overdueAfterMs, stateOf } from "./stale.js";
+import { busyReason, isClaimed, liveOwnerHere, overdueAfterMs, stateOf } from "./stale.js";
 import { formatAge } from "./duration.js";
 import type { OpenStore } from "./stores.js";
 import { sortedByUpdatedAt, summarize } from "./summary.js";
@@ -31,12 +30,6 @@ export interface CommandContext {
 }
 
 const plural = (count: number, noun: string): string => `${count} ${noun}${count === 1 ? "" : "s"}`;
-
-// The CLI runs no instance, so any live claim is another's but its own, made just before a delete
-// (deleteAsRead) by a CLI that then died or failed: that one must not hold up the next delete.
-// What counts as one (status, owner, lease) is the library's single definition, the coordinator's.
-const isClaimed = (snapshot: WorkflowExecutionSnapshot, now: number): boolean => isClaimedByOther(snapshot, cliOwner, now);
-
 
 /** `list`: the matching snapshots, oldest first; exits 1 after them if some records could not be read. */
 export async function listCommand(context: CommandContext, selection: Selection): Promise<number> {

@@ -67,11 +67,16 @@ export function liveOwnerHere(snapshot: WorkflowExecutionSnapshot, here: Here = 
   return owner !== undefined && owner.host === here.host && !here.isGone(owner.pid) ? owner : undefined;
 }
 
+// The CLI runs no instance, so any live claim is another's but its own, made just before a delete
+// (deleteAsRead) by a CLI that then died or failed: that one must not hold up the next delete.
+// What counts as one (status, owner, lease) is the library's single definition, the coordinator's.
+export const isClaimed = (snapshot: WorkflowExecutionSnapshot, now: number): boolean => isClaimedByOther(snapshot, cliOwner, now);
+
 // Why a process may be working on `snapshot` right now: another's live claim, or, for a run saved
 // without a lease (the default), its owner process on this host, still alive. Undefined when
 // nothing tells (a lease-less run of another host's process cannot be seen from here).
 export function busyReason(snapshot: WorkflowExecutionSnapshot, now: number): string | undefined {
-  if (isClaimedByOther(snapshot, cliOwner, now)) return `${snapshot.status} and claimed by "${snapshot.owner ?? ""}" until ${snapshot.leaseExpiresAt ?? ""}`;
+  if (isClaimed(snapshot, now)) return `${snapshot.status} and claimed by "${snapshot.owner ?? ""}" until ${snapshot.leaseExpiresAt ?? ""}`;
   const owner = liveOwnerHere(snapshot);
   return owner === undefined ? undefined : `${snapshot.status} in process ${owner.pid} on this host, ${liveOwnerNote}`;
 }
