@@ -51,10 +51,18 @@ export async function loadSnapshot(
 ): Promise<WorkflowExecutionSnapshot | undefined> {
   const loaded = await callProvider({ call: "tryLoad", keys, location }, () => provider.tryLoad(keys.foundryExecutionId, keys.workflowId, signal));
   if (loaded === undefined || loaded === null) return undefined;
+  return readSnapshot(loaded, keys, "tryLoad");
+}
+
+/**
+ * `value`, which `call` returned, checked to be a snapshot: `SnapshotCorruptedError` under `keys`
+ * for a record of the wrong shape, and for one that cannot even be read (a getter that throws).
+ */
+export function readSnapshot(value: unknown, keys: SnapshotKeys, call: "tryLoad" | "list"): WorkflowExecutionSnapshot {
   try {
-    return validateSnapshot(loaded, keys);
+    return validateSnapshot(value, keys, call);
   } catch (error) {
     if (isWorkflowForgeError(error)) throw error;
-    throw new SnapshotCorruptedError(keys, `reading what tryLoad returned threw: ${messageOf(error)}`, error);
+    throw new SnapshotCorruptedError(keys, `reading what ${call} returned threw: ${messageOf(error)}`, error);
   }
 }

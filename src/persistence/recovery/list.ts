@@ -1,10 +1,9 @@
 import type { ListOptions } from "../list-options.js";
 import type { SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
-import { keysCarried, validateSnapshot, type WorkflowExecutionSnapshot } from "../snapshot.js";
-import { SnapshotCorruptedError } from "../errors.js";
-import { isWorkflowForgeError, messageOf } from "../../errors.js";
+import { keysCarried, type WorkflowExecutionSnapshot } from "../snapshot.js";
+import type { SnapshotCorruptedError, SnapshotKeys } from "../errors.js";
 import { anyInstance } from "../keys.js";
-import { callProvider } from "../provider-call.js";
+import { callProvider, readSnapshot } from "../provider-call.js";
 import { pendingEvent, type ReceivingProvider } from "../mailbox.js";
 import { answeredWithin } from "./bounded-wait.js";
 
@@ -28,16 +27,22 @@ export async function listSnapshots(provider: WorkflowPersistenceProvider, filte
 // throws: such an entry is an unreadable record (SnapshotCorruptedError, under the keys it carries),
 // not a TypeError deep in a pass.
 function readable(entry: unknown, onUnreadable: ListOptions["onUnreadable"]): boolean {
-  let keys = anyInstance;
   try {
-    keys = keysCarried(entry);
-    validateSnapshot(entry, keys, "list");
+    readSnapshot(entry, keysOf(entry), "list");
     return true;
   } catch (error) {
-    const corrupted = isWorkflowForgeError(error) && error.code === "SNAPSHOT_CORRUPTED" ? (error as SnapshotCorruptedError) : new SnapshotCorruptedError(keys, `reading what list returned threw: ${messageOf(error)}`, error);
-    if (onUnreadable === undefined) throw corrupted;
-    onUnreadable(corrupted);
+    if (onUnreadable === undefined) throw error;
+    onUnreadable(error as SnapshotCorruptedError);
     return false;
+  }
+}
+
+// The keys an entry carries, or the placeholder when reading them throws (a getter, a revoked proxy).
+function keysOf(entry: unknown): SnapshotKeys {
+  try {
+    return keysCarried(entry);
+  } catch {
+    return anyInstance;
   }
 }
 
