@@ -52,9 +52,10 @@ export function instrumentRecovery(options: RecoveryCoordinatorOptions, telemetr
 
 // As enqueue() stores an instance: every save of a run carries a timeline, and a claim or its
 // give-back changes only the claim's columns (a give-back by close() after an operation started
-// also stores the run's trace context, which makes the next run a resumed one all the same). A coordinator's run that died before its first save
-// left it so, but counted an attempt, which `attempt === 1` rules out. Past 1,000 operations no
-// save carries a timeline: there a plain leased run that died in operation 0 looks enqueued.
+// also stores the run's trace context, which makes the next run a resumed one all the same). A
+// coordinator's run that died before its first save left it so, but counted an attempt, which
+// `attempt === 1` rules out. Past 1,000 operations no save carries a timeline: there a plain
+// leased run that died in operation 0 looks enqueued.
 function isEnqueued(snapshot: WorkflowExecutionSnapshot): boolean {
   return snapshot.timeline === undefined && snapshot.nextOperationIndex === 0 && snapshot.status === "running";
 }

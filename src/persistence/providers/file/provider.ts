@@ -33,8 +33,8 @@ const sha256Hex = (text: string): string => createHash("sha256").update(text).di
 const notARecord =
   (keys: SnapshotKeys) =>
   (error: unknown): never => {
-    if (error instanceof UnreadableEntryError && isPermissionDenied(error.cause)) throw new SnapshotCorruptedError(keys, unreadableBy(error.message, error.cause), error.cause);
-    if (error instanceof UnreadableEntryError) throw new SnapshotCorruptedError(keys, `${error.message}; delete removes it`, error.cause ?? error);
+    // One this process may not read may be intact: deleting it is no advice then.
+    if (error instanceof UnreadableEntryError) throw new SnapshotCorruptedError(keys, isPermissionDenied(error.cause) ? unreadableBy(error.message, error.cause) : `${error.message}; delete removes it`, error.cause ?? error);
     throw error;
   };
 
