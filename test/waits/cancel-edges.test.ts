@@ -158,18 +158,10 @@ function racedStore(racedLoads: number) {
   const running = fullSnapshot({ status: "running", owner: "worker-9", leaseExpiresAt: new Date(Date.now() + 60_000).toISOString() });
   memory.save(running);
   let loads = 0;
-  const provider = new Proxy(memory, {
-    get(target, key) {
-      if (key !== "tryLoad") {
-        const value = Reflect.get(target, key, target) as unknown;
-        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-      }
-      return (instanceId: string, workflowKey: string) => {
-        const stored = target.tryLoad(instanceId, workflowKey);
-        if (stored !== undefined && ++loads <= racedLoads) target.save({ ...stored, revision: stored.revision + 1 });
-        return stored;
-      };
-    },
+  const provider = withMethod(memory, "tryLoad", (instanceId: string, workflowKey: string) => {
+    const stored = memory.tryLoad(instanceId, workflowKey);
+    if (stored !== undefined && ++loads <= racedLoads) memory.save({ ...stored, revision: stored.revision + 1 });
+    return stored;
   });
   return { provider, memory, keys: { instanceId: running.foundryExecutionId, workflowKey: running.workflowId }, loads: () => loads };
 }

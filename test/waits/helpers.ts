@@ -49,7 +49,7 @@ export function withClaim(memory: MemoryPersistenceProvider, claim: MemoryPersis
 }
 
 /** `memory` with its method `name` replaced by `replacement`: every other member is the provider's own, bound to it. */
-export function withMethod<K extends "save" | "claim" | "receive">(memory: MemoryPersistenceProvider, name: K, replacement: (...args: never[]) => unknown): MemoryPersistenceProvider {
+export function withMethod<K extends "save" | "tryLoad" | "claim" | "receive">(memory: MemoryPersistenceProvider, name: K, replacement: (...args: never[]) => unknown): MemoryPersistenceProvider {
   return new Proxy(memory, {
     get(target, key) {
       if (key === name) return replacement;
