@@ -150,6 +150,23 @@ export function describePostgresMailboxCases(backend: string, client: () => Post
       expect((await provider.claim(claimOf(waiting.workflowName))).map((item) => item.foundryExecutionId)).toEqual([waiting.foundryExecutionId]);
     });
 
+    it("gives each of two long table names sharing their first 53 characters its own index on status, and keeps one made under the older cut name", async () => {
+      const stem = freshTable().padEnd(53, "x");
+      const [first, second, older] = [`${stem}_2026_q1`, `${stem}_2026_q2`, `${stem}_2026_q3`];
+      await client().query(
+        `CREATE TABLE "${older}" (instance_id TEXT NOT NULL, workflow_id TEXT NOT NULL, revision BIGINT NOT NULL, status TEXT NOT NULL, workflow_name TEXT NOT NULL, ` +
+          `updated_at TIMESTAMPTZ, data TEXT NOT NULL, owner TEXT, lease_expires_at TIMESTAMPTZ, attempts INTEGER, PRIMARY KEY (instance_id, workflow_id))`,
+      );
+      const cutName = `${stem}_claimable`;
+      await client().query(`CREATE INDEX "${cutName}" ON "${older}" (status)`);
+      for (const tableName of [first, second, older]) await new PostgresPersistenceProvider({ client: client(), tableName }).migrate();
+      const statusIndexes = await client().query("SELECT tablename, indexname FROM pg_indexes WHERE tablename = ANY($1) AND indexdef LIKE '%(status)' ORDER BY 1", [[first, second, older]]);
+      const rows = statusIndexes.rows as { tablename: string; indexname: string }[];
+      expect(rows.map((row) => row.tablename)).toEqual([first, second, older]);
+      expect(rows.at(-1)?.indexname).toBe(cutName);
+      expect(new Set(rows.map((row) => row.indexname)).size).toBe(3);
+    });
+
     it("claims a waiting record at its wake time, never before, and never as a dead letter", async () => {
       const provider = new PostgresPersistenceProvider({ client: client(), tableName: freshTable() });
       const wakeAt = Date.parse("2030-01-01T00:00:00.000Z");
