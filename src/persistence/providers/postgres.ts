@@ -5,7 +5,7 @@ import { listedReader, type ListOptions } from "../list-options.js";
 import type { ClaimRequest, ProviderCapabilities, SnapshotFilter, WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { postgresConnectionDetail } from "./connection-errors.js";
-import { SetupOnce, throwIfAborted } from "./shared.js";
+import { isAbortOf, SetupOnce, throwIfAborted, untilAborted } from "./shared.js";
 import { decodeFromStorage } from "./stored.js";
 import { decodeKey, encodeKey, postgresStatements, type PostgresStatements } from "./postgres-sql.js";
 import { keysOfColumns } from "./stored-keys.js";
@@ -63,8 +63,11 @@ const keysOf = (row: Row): SnapshotKeys => keysOfColumns(row.instance_id, row.wo
  *   one that could not connect (refused, unknown host, timed out, login refused, no such database)
  *   also names the server's address, the database and what to check (never the password);
  *   a refused save with `SnapshotConflictError`; unreadable `data` with `SnapshotCorruptedError`.
- * - **Abort:** the signal is checked before the call and again before the query is sent; pg cannot
- *   cancel a query by signal, so one in flight runs to completion (bound it with `statement_timeout`).
+ * - **Abort:** the signal is checked before the call and again before the query is sent; a call
+ *   whose signal aborts later (waiting for a pool connection, or for a server that hangs) rejects at
+ *   once with its reason, though pg cannot take the query back: it may still run and commit, which
+ *   the next compare-and-set sees. A `claim()` waits for its statement. pg's `query_timeout` bounds
+ *   every call against a server that stopped answering; `statement_timeout` cannot, as the server enforces it.
  * - **Keys** are stored with backslash, NUL, lone surrogates and a leading U+FEFF (which PGlite
  *   drops) escaped as `\uXXXX`; other keys read as themselves in SQL. An instance's two keys must
  *   fit a btree index entry (2,704 bytes after compression): a save of longer ones rejects with
@@ -118,7 +121,8 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
    */
   async save(snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal): Promise<void> {
     throwIfAborted(signal);
-    await this.#writer.save(snapshot, signal);
+    // Grouped saves share a statement sent without any one caller's signal: each caller stops waiting on its own.
+    await untilAborted(this.#writer.save(snapshot, signal), signal);
   }
 
   async tryLoad(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<WorkflowExecutionSnapshot | undefined> {
@@ -131,7 +135,7 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
 
   async delete(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<void> {
     throwIfAborted(signal);
-    await this.#writer.delete({ foundryExecutionId, workflowId }, signal);
+    await untilAborted(this.#writer.delete({ foundryExecutionId, workflowId }, signal), signal);
   }
 
   /**
@@ -228,9 +232,13 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
     throwIfAborted(signal);
     try {
       const named = this.#named?.get(text);
-      return await (named === undefined ? this.#client.query(text, values) : (this.#client as PostgresPreparingClient).query(named(values)));
+      const query = named === undefined ? this.#client.query(text, values) : (this.#client as PostgresPreparingClient).query(named(values));
+      // pg cannot take a query back: an aborted caller stops waiting (for a connection, for a server
+      // that hangs) and the statement may still run. Not a claim: rows it took with no one waiting
+      // would stay claimed, an attempt counted, until their lease ran out.
+      return await (call === "claim" ? query : untilAborted(query, signal));
     } catch (error) {
-      if (isWorkflowForgeError(error)) throw error;
+      if (isWorkflowForgeError(error) || isAbortOf(error, signal)) throw error;
       throw this.#driverFailure(call, keys, error);
     }
   }

@@ -199,6 +199,57 @@ describe("PostgresPersistenceProvider with a failing client", () => {
   });
 });
 
+describe("PostgresPersistenceProvider with a server that stopped answering", () => {
+  // A paused server, or one cut off with its connections left open: every statement hangs.
+  const hung = (): ReturnType<typeof fakeClient> => fakeClient((text) => (isDdl(text) ? done : new Promise<never>(() => undefined)));
+  const snapshot = fullSnapshot();
+  const [instance, workflow] = [snapshot.foundryExecutionId, snapshot.workflowId];
+  const event = { foundryExecutionId: instance, workflowId: workflow, name: "approved", eventId: "e1", payload: null, sentAt: new Date(0).toISOString() };
+
+  it("rejects each call with its signal's reason as soon as it aborts: save, tryLoad, delete, list, deliver and receive", async () => {
+    const provider = new PostgresPersistenceProvider({ client: hung().client });
+    await provider.migrate();
+    const calls: [string, (signal: AbortSignal) => Promise<unknown>][] = [
+      ["save", (signal) => provider.save(snapshot, signal)],
+      ["tryLoad", (signal) => provider.tryLoad(instance, workflow, signal)],
+      ["delete", (signal) => provider.delete(instance, workflow, signal)],
+      ["list", (signal) => provider.list({}, signal)],
+      ["deliver", (signal) => provider.deliver(event, signal)],
+      ["receive", (signal) => provider.receive({ foundryExecutionId: instance, workflowId: workflow }, "approved", signal)],
+    ];
+    for (const [call, start] of calls) {
+      const controller = new AbortController();
+      const reason = new Error(`gave up on ${call}`);
+      const outcome = start(controller.signal).then(() => "settled", (error: unknown) => error);
+      await new Promise((resolve) => setImmediate(resolve));
+      controller.abort(reason);
+      expect(await outcome, call).toBe(reason);
+    }
+  });
+
+  it("a save whose statement hangs rejects with its own signal's reason, and the saves grouped behind it go on waiting", async () => {
+    const provider = new PostgresPersistenceProvider({ client: hung().client });
+    await provider.migrate();
+    const controller = new AbortController();
+    const mine = provider.save(snapshot, controller.signal).catch((error: unknown) => error);
+    const others = [1, 2].map((n) => provider.save(fullSnapshot({ foundryExecutionId: `other-${n}` })).then(() => "settled", () => "failed"));
+    await new Promise((resolve) => setImmediate(resolve));
+    controller.abort(new Error("closing"));
+    expect(await mine).toMatchObject({ message: "closing" });
+    expect(await Promise.race([...others, new Promise((resolve) => setImmediate(resolve, "pending"))])).toBe("pending");
+  });
+
+  it("a claim waits for its statement, so that it never leaves rows claimed that no one runs", async () => {
+    const provider = new PostgresPersistenceProvider({ client: hung().client });
+    await provider.migrate();
+    const controller = new AbortController();
+    const now = Date.now();
+    const claiming = provider.claim({ owner: "o", now: new Date(now).toISOString(), leaseExpiresAt: new Date(now + 30_000).toISOString(), limit: 1, maxAttempts: 3 }, controller.signal);
+    controller.abort();
+    expect(await Promise.race([claiming.then(() => "settled", () => "failed"), new Promise((resolve) => setTimeout(resolve, 50, "pending"))])).toBe("pending");
+  });
+});
+
 describe("PostgresPersistenceProvider on a closed PGlite", () => {
   it("rejects every call with PersistenceError whose cause is PGlite's error", async () => {
     const tableName = freshTable();
