@@ -9,6 +9,7 @@ import { requireLogger, silentLogger } from "./logger.js";
 import type { ForgeOptions, Logger, WorkflowContext, WorkflowMiddleware } from "./types.js";
 import type { Workflow } from "./workflow.js";
 import { refuseFactory } from "./middleware/factories.js";
+import { requireFoundry } from "./foundry-check.js";
 
 export interface SmithOptions {
   /** Stop compensating at the first restore that fails. @default false */
@@ -76,9 +77,7 @@ export function createSmith(options: SmithOptions = {}): Smith {
   const smith: Smith = {
     async forge<T>(workflow: Workflow<any>, foundry: Foundry<any>, forgeOptions: ForgeOptions = {}): Promise<T> {
       assertWorkflow(workflow);
-      if (typeof (foundry as Partial<Foundry<any>> | undefined)?.[execute] !== "function") {
-        throw new TypeError("smith.forge(workflow, foundry): foundry must be created with createFoundry()");
-      }
+      requireFoundry(foundry, "smith.forge(workflow, foundry): foundry");
       checkForgeOptions(forgeOptions, "smith.forge(workflow, foundry, options)");
       const signal = forgeOptions.signal ?? neverAborted;
       const base = { workflowName: workflow.name, executionId: foundry.executionId };

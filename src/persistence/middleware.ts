@@ -1,7 +1,7 @@
 import { abortError, neverAborted } from "../abort.js";
 import { MiddlewareError, type ErrorLocation } from "../errors.js";
 import { suspendsRun } from "../run-errors.js";
-import { emitEvent, hasGeneratedExecutionId, type Foundry } from "../foundry.js";
+import { hasGeneratedExecutionId, type Foundry } from "../foundry.js";
 import { requireFunction } from "../internal/validate.js";
 import type { OperationContext, OperationMiddleware, RunContext } from "../types.js";
 import { resolvePersistenceOptions, type PersistenceOptions } from "./options.js";
@@ -10,6 +10,7 @@ import { PersistenceSession } from "./session.js";
 import { markBagUsed } from "./restore-properties.js";
 import { explainConflict } from "./cancellation.js";
 import type { SessionOptions } from "./session-options.js";
+import { requireFoundry } from "../foundry-check.js";
 
 /**
  * Makes the foundry's runs resumable through `provider`: each completed operation is checkpointed
@@ -21,13 +22,7 @@ import type { SessionOptions } from "./session-options.js";
  * runs again. Throws `TypeError` at once for a bad provider or option.
  */
 export function usePersistence<F extends Foundry<any>>(foundry: F, provider: WorkflowPersistenceProvider, options: PersistenceOptions = {}): F {
-  if (typeof (foundry as Partial<Foundry> | undefined)?.use !== "function") {
-    throw new TypeError("usePersistence(foundry, provider, options): foundry must be created with createFoundry()");
-  }
-  if (typeof foundry[emitEvent] !== "function") {
-    // Its runs would checkpoint, then fail at the first event this copy cannot emit on it.
-    throw new TypeError("usePersistence(foundry, provider, options): foundry was created by another copy of workflowforge (an import and a require of the package load one copy each): create it with the createFoundry of the copy usePersistence comes from");
-  }
+  requireFoundry(foundry, "usePersistence(foundry, provider, options): foundry");
   assertProvider(provider);
   const resolved = resolvePersistenceOptions(options);
   if (!resolved.enabled) return foundry;

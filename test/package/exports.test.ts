@@ -131,6 +131,29 @@ console.log(JSON.stringify({ name: error?.name, message: error?.message, ran }))
     expect(result).toEqual({ name: "TypeError", message: expect.stringContaining("usePersistence(foundry, provider, options): foundry was created by another copy of workflowforge"), ran: [] });
   });
 
+  it.skipIf(!exportKeys.includes("./persistence"))("a smith and a coordinator given the other copy's foundry say so, and the coordinator spends no attempt on it", () => {
+    const result = runInNode("esm", `
+const { createSmith, createWorkflow } = await import("workflowforge");
+const { createRecoveryCoordinator, MemoryPersistenceProvider } = await import("workflowforge/persistence");
+const other = (await import("node:module")).createRequire(process.cwd() + "/")("workflowforge");
+const ran = [];
+const workflow = createWorkflow("Mixed").withOperation("charge", () => ran.push("charge")).build();
+const smithError = await createSmith().forge(workflow, other.createFoundry("Mixed")).catch((e) => e);
+const provider = new MemoryPersistenceProvider();
+const coordinator = createRecoveryCoordinator({ provider, resolveWorkflow: () => workflow, createFoundry: () => other.createFoundry("Mixed"), leaseTtlMs: 60000 });
+await coordinator.enqueue(workflow, { instanceId: "order-1" });
+const { failed: [outcome] } = await coordinator.resumeAll();
+await coordinator.close();
+const stored = await provider.tryLoad("order-1", workflow.id);
+console.log(JSON.stringify({ smith: smithError?.message, error: outcome?.error?.message, attempts: stored?.attempts, ran }));`);
+    expect(result).toEqual({
+      smith: expect.stringContaining("smith.forge(workflow, foundry): foundry was created by another copy of workflowforge"),
+      error: expect.stringContaining("what options.createFoundry(snapshot) returned was created by another copy of workflowforge"),
+      attempts: 0,
+      ran: [],
+    });
+  });
+
   it("finds import and require specifiers in bundled code", () => {
     expect(specifiersIn('import { a } from "node:fs";\nexport * from "./b.js";\nconst c = require("pg");')).toEqual(["node:fs", "./b.js", "pg"]);
   });

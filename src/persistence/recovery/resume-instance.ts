@@ -17,6 +17,7 @@ import { deadLetter, isDeadLetter } from "./dead-letter.js";
 import { UnknownWorkflowError } from "./errors.js";
 import { failed, keysOf, toError, type FailedInstance, type InstanceRef, type RecoveryOutcome, type SkippedInstance } from "./report.js";
 import { pauseBetweenAttempts, retryDelay } from "./retry.js";
+import { requireFoundry } from "../../foundry-check.js";
 
 /** How a coordinator's runs learn that it is shutting down. */
 export interface Shutdown {
@@ -174,7 +175,9 @@ async function runAttempt(
   try {
     workflow = await options.resolveWorkflow(snapshot);
     if (workflow === undefined) throw new UnknownWorkflowError(keysOf(ref), snapshot.workflowName, snapshot.workflowVersion);
-    foundry = await options.createFoundry(snapshot);
+    const created: unknown = await options.createFoundry(snapshot);
+    requireFoundry(created, "createRecoveryCoordinator(options): what options.createFoundry(snapshot) returned");
+    foundry = created;
     const persistence = { ...options.persistence, instanceId: ref.instanceId, workflowKey: ref.workflowKey, resumes: claim?.snapshot ?? snapshot, claimedAt: claim?.at, held, shutdown: shutdown.closing, deadline: deadline.signal };
     addPersistence(foundry, options.provider, persistence);
   } catch (error) {

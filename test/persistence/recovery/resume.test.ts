@@ -116,6 +116,19 @@ describe("coordinator.resume", () => {
     expect(seen).toEqual(["workflow:Orders", "skipped:0", "operation:1:ada", "operation:2:ada", "completed"]);
   });
 
+  it("reports a createFoundry that returns no foundry as a TypeError naming the option, and spends no attempt", async () => {
+    const fixture = recoveryFixture();
+    const { instanceId, workflowKey } = fixture.interrupted();
+    // JavaScript callers: a braces-bodied arrow that forgot its return, or the workflow in place of a foundry.
+    for (const made of [undefined, fixture.workflow]) {
+      const outcome = await fixture.coordinator({ createFoundry: () => made as never }).resume(instanceId, workflowKey);
+      expect(outcome).toMatchObject({ status: "failed", attempts: 0 });
+      expect(outcome.status === "failed" && outcome.error).toEqual(
+        new TypeError(`createRecoveryCoordinator(options): what options.createFoundry(snapshot) returned must be created with createFoundry(), got ${made === undefined ? "undefined" : "object"}`),
+      );
+    }
+  });
+
   it("keeps the completed record when onComplete is keep", async () => {
     const fixture = recoveryFixture();
     const { instanceId, workflowKey } = fixture.interrupted();
