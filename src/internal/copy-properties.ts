@@ -1,4 +1,5 @@
 import { copyPlain } from "./copy.js";
+import { notPlainObject } from "./validate.js";
 
 // The prototypes of the typed arrays a snapshot stores, Buffer's among them: a subclass is a class
 // of the user's, shared as any other.
@@ -48,12 +49,8 @@ function copyBuiltIn(value: object, copyItem: (item: unknown) => unknown, rememb
 export function requirePlainBag(properties: unknown): void {
   const what = "createFoundry(name, init).properties";
   if (typeof properties !== "object" || properties === null) throw new TypeError(`${what} must be an object`);
-  const prototype = Object.getPrototypeOf(properties) as object | null;
-  // Another realm's Object.prototype (a vm context) is a plain object's too.
-  if (prototype === null || prototype === Object.prototype || (Object.getPrototypeOf(prototype) === null && !Array.isArray(properties))) return;
-  const constructorName: unknown = (prototype as { constructor?: { name?: unknown } }).constructor?.name;
-  const kind = Array.isArray(properties) ? "an array" : `a ${typeof constructorName === "string" && constructorName !== "" ? constructorName : "class"} instance`;
-  throw new TypeError(`${what} must be a plain object of named properties, got ${kind}: put it under a key ({ items: ... })`);
+  const kind = notPlainObject(properties);
+  if (kind !== undefined) throw new TypeError(`${what} must be a plain object of named properties, got ${kind}: put it under a key ({ items: ... })`);
 }
 
 /**

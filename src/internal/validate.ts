@@ -101,3 +101,15 @@ export function describe(value: unknown): string {
   if (typeof value === "number" || typeof value === "boolean") return String(value);
   return typeof value;
 }
+
+/**
+ * Undefined for a plain object (of this realm or another: a vm context's), else what `value` is
+ * instead, for a message: "an array", "a Database instance".
+ */
+export function notPlainObject(value: object): string | undefined {
+  const prototype = Object.getPrototypeOf(value) as object | null;
+  if (prototype === null || prototype === Object.prototype || (Object.getPrototypeOf(prototype) === null && !Array.isArray(value))) return undefined;
+  if (Array.isArray(value)) return "an array";
+  const constructorName: unknown = (prototype as { constructor?: { name?: unknown } }).constructor?.name;
+  return `a ${typeof constructorName === "string" && constructorName !== "" ? constructorName : "class"} instance`;
+}

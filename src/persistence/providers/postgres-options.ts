@@ -81,7 +81,7 @@ const where = "PostgresPersistenceProvider(options)";
 
 /** The options, checked: a TypeError naming the first one that is wrong. */
 export function validateOptions(input: unknown): ValidatedOptions {
-  const options = providerOptions<PostgresPersistenceProviderOptions>(input, where, ["client", "tableName", "schema", "codec", "preparedStatements"]);
+  const options = providerOptions<PostgresPersistenceProviderOptions>(input, where, ["client", "tableName", "schema", "codec", "preparedStatements"], "client");
   const { client, tableName = "workflowforge_snapshots", schema, preparedStatements = false } = options;
   if (typeof client !== "object" || client === null || typeof client.query !== "function") {
     throw new TypeError(`${where}: options.client must be a pg Pool, Client or PoolClient or a PGlite instance, got ${describeValue(client)}`);

@@ -2,16 +2,19 @@
 // name check of the SQL providers, abort handling, and setup run once it succeeds.
 
 import { messageOf } from "../../errors.js";
-import { describe as describeValue, rejectUnknownKeys, requireOptionsObject } from "../../internal/validate.js";
+import { describe as describeValue, notPlainObject, rejectUnknownKeys, requireOptionsObject } from "../../internal/validate.js";
 import { defaultSnapshotCodec, requireCodec, type SnapshotCodec } from "../codec/codec.js";
 import type { DeliveredEvent } from "../mailbox.js";
 
 /**
  * The options bag `input` of a provider's constructor, described as `where` (its class and
- * `(options)`): an object (undefined reads as `{}`) holding only `known` keys, or a TypeError.
+ * `(options)`): a plain object (undefined reads as `{}`) holding only `known` keys, or a TypeError.
+ * A driver handed over in place of the options is told to go under `driver`, its option.
  */
-export function providerOptions<T extends object>(input: unknown, where: string, known: readonly (keyof T & string)[]): Partial<T> {
+export function providerOptions<T extends object>(input: unknown, where: string, known: readonly (keyof T & string)[], driver?: keyof T & string): Partial<T> {
   const options = requireOptionsObject(input, `${where}: options`);
+  const kind = notPlainObject(options);
+  if (kind !== undefined) throw new TypeError(`${where}: options must be a plain object, got ${kind}${driver === undefined ? "" : `: pass a driver as options.${driver} ({ ${driver} })`}`);
   rejectUnknownKeys(options, known, where);
   return options as Partial<T>;
 }

@@ -45,7 +45,7 @@ const where = "SqlitePersistenceProvider(options)";
 
 /** The options, checked: a TypeError naming the first one that is wrong. */
 export function validateOptions(input: unknown): Required<SqlitePersistenceProviderOptions> {
-  const options = providerOptions<SqlitePersistenceProviderOptions>(input, where, ["database", "tableName", "codec"]);
+  const options = providerOptions<SqlitePersistenceProviderOptions>(input, where, ["database", "tableName", "codec"], "database");
   const { database, tableName = "workflowforge_snapshots" } = options;
   if (typeof database !== "object" || database === null || typeof database.prepare !== "function") {
     throw new TypeError(`${where}: options.database must be a better-sqlite3 Database, got ${describeValue(database)}`);

@@ -158,6 +158,13 @@ describe("SqlitePersistenceProvider", () => {
     expect(() => new SqlitePersistenceProvider({ database, table: "x" } as never)).toThrow(/unknown option "table"/);
   });
 
+  it("given the database itself in place of its options, says to pass it as options.database", () => {
+    const database = open(":memory:");
+    expect(() => new SqlitePersistenceProvider(database as never)).toThrow(
+      "SqlitePersistenceProvider(options): options must be a plain object, got a Database instance: pass a driver as options.database ({ database })",
+    );
+  });
+
   it("a closed database gives PersistenceError with source sqlite, the call, the keys and the driver's error as cause", async () => {
     const database = open();
     const used = new SqlitePersistenceProvider({ database });
