@@ -34,6 +34,17 @@ describe.each([
   });
 });
 
+describe("a stored instance of another definition, claimed by page", () => {
+  it("stays held by its claim until the lease ends: a pass at once neither reports nor runs it", async () => {
+    const fixture = recoveryFixture();
+    const { instanceId } = fixture.interrupted({ definitionFingerprint: "an older definition", attempts: 0 });
+    const coordinator = fixture.coordinator({ leaseTtlMs: 60_000 });
+    expect((await coordinator.resumeAll()).failed).toHaveLength(1);
+    expect(await coordinator.resumeAll()).toMatchObject({ resumed: [], failed: [], skipped: [] });
+    expect(Date.parse(fixture.stored(instanceId)?.leaseExpiresAt ?? "")).toBeGreaterThan(Date.now());
+  });
+});
+
 // A workflow forged inside an operation (a nested run) whose own record does not fit its definition
 // fails that operation like any failure: the outer run started, its attempt is spent, and the smith
 // compensates it (the record is deleted once the compensation ends).
