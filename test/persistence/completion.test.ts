@@ -225,3 +225,37 @@ describe("completion decided by a layer outside persistence", () => {
     expect(undone).toEqual(["refund charge-fallback", "release R-1"]);
   });
 });
+
+describe("a middleware that changes outputs", () => {
+  const wrapped: OperationMiddleware = async (_context, next) => ({ ok: true, value: await next() });
+  // Crash after "reserve" checkpointed: "charge" throws once, and a second foundry resumes.
+  async function chargeSees(order: "before" | "after"): Promise<unknown[]> {
+    const provider = new MemoryPersistenceProvider();
+    const seen: unknown[] = [];
+    let crashes = 1;
+    const foundry = () => {
+      const made = createFoundry("Wrapped", { executionId: "order-7" });
+      if (order === "before") made.use(wrapped);
+      usePersistence(made, provider);
+      if (order === "after") made.use(wrapped);
+      return made
+        .withOperation("reserve", () => "R-1")
+        .withOperation("charge", (input) => {
+          seen.push(input);
+          if (crashes-- > 0) throw new Error("crashed");
+          return "paid";
+        });
+    };
+    await foundry().forge().catch(() => undefined);
+    await foundry().forge();
+    return seen;
+  }
+
+  it("added after usePersistence, is stored: a resumed operation gets what the first run's did", async () => {
+    expect(await chargeSees("after")).toEqual([{ ok: true, value: "R-1" }, { ok: true, value: "R-1" }]);
+  });
+
+  it("added before usePersistence, is not: the resumed operation gets the output unchanged (README, usePersistence)", async () => {
+    expect(await chargeSees("before")).toEqual([{ ok: true, value: "R-1" }, "R-1"]);
+  });
+});

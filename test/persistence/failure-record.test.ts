@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { createFoundry, sleep } from "../../src/index.js";
 import { MemoryPersistenceProvider, usePersistence, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
 import { rejectionOf } from "../support/promises.js";
+import { RecordingProvider } from "../support/recording-provider.js";
 import { snapshotFor, uniqueKeys } from "../support/run-snapshots.js";
 
 interface Account {
@@ -211,5 +212,30 @@ describe("a failure retried on the same foundry", () => {
     const { store, keys, attempts } = await failedOnce({ stock: 10 });
     await usePersistence(charging(attempts, { stock: 10, region: "eu" }), store, keys).forge();
     expect(attempts.seen[1]).toEqual({ stock: 10, reserved: 1, region: "eu" });
+  });
+
+  it("so on a new foundry a key a completed operation deleted is back, and one it set to undefined stays undefined (README, Resume)", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const keys = uniqueKeys();
+    const seen: Record<string, unknown>[] = [];
+    const consuming = (fail: boolean) =>
+      usePersistence(createFoundry<Record<string, unknown>>("Consume", { properties: { token: "one-time", code: "once" } }), provider, keys)
+        .withOperation("consume", (_input, foundry) => {
+          delete foundry.properties.token;
+          foundry.properties.code = undefined;
+        })
+        .withOperation("next", (_input, foundry) => {
+          seen.push({ ...foundry.properties });
+          if (fail) throw new Error("crashed");
+        });
+    await rejectionOf(consuming(true).forge());
+    await consuming(false).forge();
+    expect(seen).toEqual([{ code: undefined }, { token: "one-time", code: undefined }]);
+  });
+
+  it("costs the failing run one more load: the failure record is built from the last checkpoint read back", async () => {
+    const provider = new RecordingProvider();
+    await rejectionOf(usePersistence(transfer({ fail: true }, { balance: 100, ledger: { entries: [] } }), provider, uniqueKeys()).forge());
+    expect(provider.calls.map(({ call }) => call)).toEqual(["tryLoad", "save", "tryLoad", "save"]);
   });
 });
