@@ -45,11 +45,17 @@ export function filterClauses(dialect: SqlDialect, filter: SnapshotFilter, value
   if (workflowName !== undefined) clauses.push(workflowNameClause(dialect, workflowName, param));
   if (updatedBefore !== undefined) {
     const before = new Date(updatedBefore).getTime();
-    if (Number.isNaN(before)) return undefined;
-    clauses.push(`updated_at < ${param(new Date(before).toISOString())}`);
+    if (Number.isNaN(before) || before <= firstFourDigitYear) return undefined;
+    if (before <= lastFourDigitYear) clauses.push(`updated_at < ${param(new Date(before).toISOString())}`);
   }
   return clauses;
 }
+
+// An instant outside the years 0000 to 9999 has no four-digit ISO form: Postgres refuses
+// "+275760-09-13T…" and SQLite sorts it before every year. Saves write no such time, so a bound
+// past 9999 (`new Date(8.64e15)`, a usual "no limit") leaves nothing out, and one before 0000 all.
+const firstFourDigitYear = Date.parse("0000-01-01T00:00:00.000Z");
+const lastFourDigitYear = Date.parse("9999-12-31T23:59:59.999Z");
 
 // The name as saves store it, and as an earlier version stored it (raw) when that differs and could
 // be stored at all: a row not saved since still matches, or a coordinator filtered by its name would

@@ -59,4 +59,11 @@ describe.each(providers)("%s list(filter)", (_name, className, make) => {
     const listed = await provider.list({ status: ["running"], workflowId: running.workflowId });
     expect(listed.map((snapshot) => snapshot.foundryExecutionId)).toEqual([running.foundryExecutionId]);
   });
+
+  it("takes an updatedBefore past year 9999 (the largest Date) as no limit, and one before year 0 as nothing", async () => {
+    const provider = make();
+    await provider.save(fullSnapshot({ status: "running", revision: 1 }));
+    expect(await provider.list({ updatedBefore: new Date(8.64e15) })).toHaveLength(1);
+    expect(await provider.list({ updatedBefore: new Date(-8.64e15) })).toEqual([]);
+  });
 });
