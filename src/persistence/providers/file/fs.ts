@@ -14,8 +14,9 @@ export const absent = (error: unknown): undefined => {
   throw error;
 };
 
-// Windows has no O_NONBLOCK.
+// Windows has neither flag (nor FIFOs): there a symbolic link is followed.
 const nonBlocking = (constants.O_NONBLOCK as number | undefined) ?? 0;
+const noFollow = (constants.O_NOFOLLOW as number | undefined) ?? 0;
 
 // What opening or reading an entry list() found fails with when that entry is at fault: list()
 // reports such a record and goes on. Others (EMFILE, ENOMEM, ...) concern the whole call.
@@ -35,7 +36,7 @@ export const isEntryError = (error: unknown): boolean => entryErrors.has(errorCo
 export class UnreadableEntryError extends Error {
   constructor(
     readonly path: string,
-    /** Why: "it is not a regular file", or the system error's code. */
+    /** Why: "it is not a regular file", "it is a symbolic link", or the system error's code. */
     readonly reason: string,
     options?: ErrorOptions,
   ) {
@@ -59,15 +60,22 @@ async function entryAtFault(path: string, error: unknown): Promise<boolean> {
   );
 }
 
+// With O_NOFOLLOW, ELOOP says the entry itself is a symbolic link (the directory's path is followed).
+const reasonFor = (error: unknown): string => (errorCode(error) === "ELOOP" && noFollow !== 0 ? "it is a symbolic link" : String(errorCode(error)));
+
 /**
  * Opens the record at `path` for reading; undefined when there is none. Non-blocking, so that a FIFO
  * under a record's name cannot hang the call (nor hold one of libuv's four threads). Anything but a
- * regular file there (a FIFO, a directory), or one its own fault keeps closed (a file this process
- * may not read, a symbolic link loop), throws {@link UnreadableEntryError}.
+ * regular file there (a FIFO, a directory, a symbolic link), or one its own fault keeps closed (a
+ * file this process may not read), throws {@link UnreadableEntryError}.
  */
 export async function openRecordFile(path: string): Promise<FileHandle | undefined> {
-  const handle = await open(path, constants.O_RDONLY | nonBlocking).catch(async (error: unknown) => {
-    if (await entryAtFault(path, error)) throw new UnreadableEntryError(path, String(errorCode(error)), { cause: error });
+  // Not following a symbolic link: this provider never makes one, and its writers link, rename and
+  // unlink the entry itself, never what it points to. Followed, a dangling one would look like no
+  // file at all, though link() finds the name taken: a lock nobody holds that no writer can take,
+  // an event that stops its own delivery yet is never received.
+  const handle = await open(path, constants.O_RDONLY | nonBlocking | noFollow).catch(async (error: unknown) => {
+    if (await entryAtFault(path, error)) throw new UnreadableEntryError(path, reasonFor(error), { cause: error });
     return absent(error);
   });
   if (handle === undefined) return undefined;

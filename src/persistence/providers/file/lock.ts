@@ -95,9 +95,10 @@ interface LockState {
 }
 
 // Opened as a record is (openRecordFile), so that a FIFO under a lock's name cannot hang the call,
-// nor hold one of libuv's threads. What cannot be read as a file (a FIFO, a directory, a symbolic
-// link loop, a file this process may not read) was not made by a writer of this provider: it names
-// no owner, and is never broken.
+// nor hold one of libuv's threads, and a symbolic link is not followed: dangling, it would look like
+// no lock, though link() finds the name taken. What cannot be read as a file (a FIFO, a directory, a
+// symbolic link, a file this process may not read) was not made by a writer of this provider: it
+// names no owner, and is never broken.
 async function inspectLock(path: string): Promise<LockState | undefined> {
   let handle: FileHandle | undefined;
   try {
@@ -161,7 +162,9 @@ export async function breakIfStale(paths: LockPaths, staleLockMs: number): Promi
   if (seen !== undefined && isStale(seen, staleLockMs)) await breakStale(paths, seen, staleLockMs);
 }
 
-function held(path: string, lock: LockState, timeoutMs: number): Error {
+function held(path: string, lock: LockState | undefined, timeoutMs: number): Error {
+  // Gone (or broken) by the time it was read: other writers took it at each of this one's attempts.
+  if (lock === undefined) return new Error(`the lock file ${path} was taken by another writer at each attempt to link it; gave up after ${timeoutMs} ms`);
   if (lock.owner !== undefined) return new Error(`the lock file ${path} is held by process ${lock.owner.pid}; gave up after ${timeoutMs} ms`);
   const what = lock.unreadable === undefined ? "names no owner (no writer of this provider left it)" : `cannot be read: ${lock.unreadable}`;
   return new Error(`the lock file ${path} ${what}; gave up after ${timeoutMs} ms. Remove it if no writer is running`);
@@ -172,23 +175,20 @@ export const turnNotCome = (path: string, timeoutMs: number): Error =>
   new Error(`this provider's earlier saves and deletes of the instance (lock file ${path}) were still running; gave up after ${timeoutMs} ms`);
 
 /**
- * Links `own` to the lock path. While another holds it, retries with a randomised backoff (1 ms
- * doubling to 50 ms) until the deadline, then fails; a stale lock (see isStale) is removed, by one
- * breaker at a time, and the link retried.
+ * Links `own` to the lock path. After each failed link, waits a randomised backoff (1 ms doubling
+ * to 50 ms) and retries, until the deadline, then fails; a stale lock (see isStale) is removed first,
+ * by one breaker at a time.
  */
 export async function acquireLock(paths: LockPaths, own: OwnFile, timing: LockTiming): Promise<void> {
-  throwIfAborted(timing.signal);
-  if (await linkExclusive(own.path, paths.lock)) return;
-  const { deadline } = timing;
   for (let attempt = 0; ; attempt++) {
-    const lock = await inspectLock(paths.lock);
-    // Free again when it was released meanwhile, or stale and broken by this writer.
-    const free = lock === undefined || (isStale(lock, timing.staleLockMs) && (await breakStale(paths, lock, timing.staleLockMs)));
-    if (!free) {
-      if (Date.now() >= deadline) throw held(paths.lock, lock, timing.timeoutMs);
-      await untilAborted(sleep(Math.min(50, 2 ** attempt) * (0.5 + Math.random())), timing.signal);
-    }
     throwIfAborted(timing.signal);
     if (await linkExclusive(own.path, paths.lock)) return;
+    const seen = await inspectLock(paths.lock);
+    const broken = seen !== undefined && isStale(seen, timing.staleLockMs) && (await breakStale(paths, seen, timing.staleLockMs));
+    // Checked, and waited, after every failed link, even when the lock looked free (released
+    // meanwhile, or broken): were an entry ever to look free and still keep the link out, the
+    // writer gives up at its deadline rather than spin.
+    if (Date.now() >= timing.deadline) throw held(paths.lock, broken ? undefined : seen, timing.timeoutMs);
+    await untilAborted(sleep(Math.min(50, 2 ** attempt) * (0.5 + Math.random())), timing.signal);
   }
 }

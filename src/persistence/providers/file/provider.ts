@@ -28,7 +28,7 @@ const listBatch = 32;
 
 const sha256Hex = (text: string): string => createHash("sha256").update(text).digest("hex");
 
-// A FIFO, a directory or a symbolic link loop under the record's name is an unreadable record, as
+// A FIFO, a directory or a symbolic link under the record's name is an unreadable record, as
 // list() reports it.
 const notARecord =
   (keys: SnapshotKeys) =>

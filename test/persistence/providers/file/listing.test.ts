@@ -40,8 +40,14 @@ describe("FilePersistenceProvider.list()", () => {
       "a directory": (path) => mkdir(path),
       "a symbolic link to itself (ELOOP)": (path) => symlink(basename(path), path),
       "junk content": (path) => writeFile(path, "\u0000 not a record"),
-      // A FIFO that no one writes to: a blocking open would never return.
-      ...(process.platform === "win32" ? {} : { "a FIFO": (path: string) => void execFileSync("mkfifo", [path]) }),
+      ...(process.platform === "win32"
+        ? {}
+        : {
+            // A FIFO that no one writes to: a blocking open would never return.
+            "a FIFO": (path: string) => void execFileSync("mkfifo", [path]),
+            // Not followed (Windows follows it): followed, it would look like no record at all.
+            "a dangling symbolic link": (path: string) => symlink(join(files.root, "missing"), path),
+          }),
     };
     for (const [entry, make] of Object.entries(cases)) {
       it(entry, async () => {

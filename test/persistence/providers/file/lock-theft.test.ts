@@ -9,7 +9,8 @@ import { useFileStore } from "../../../support/file-store.js";
 // process so); here a hook on node:fs/promises does it at a chosen call, as a breaker would after a
 // stall, and another writer's lock takes its place. The test's own file work is synchronous, so
 // that the hooks never see it.
-const hooks = vi.hoisted(() => ({ beforeOpen: undefined as ((path: string) => void) | undefined, beforeUnlink: undefined as ((path: string) => void) | undefined }));
+type Hook = ((path: string) => void) | undefined;
+const hooks = vi.hoisted(() => ({ beforeOpen: undefined as Hook, beforeUnlink: undefined as Hook, beforeLink: undefined as Hook }));
 
 vi.mock("node:fs/promises", async (importOriginal) => {
   const fs = await importOriginal<typeof fsPromises>();
@@ -17,6 +18,7 @@ vi.mock("node:fs/promises", async (importOriginal) => {
     ...fs,
     open: (...args: Parameters<typeof fs.open>) => (hooks.beforeOpen?.(String(args[0])), fs.open(...args)),
     unlink: (path: string) => (hooks.beforeUnlink?.(String(path)), fs.unlink(path)),
+    link: (from: string, to: string) => (hooks.beforeLink?.(String(to)), fs.link(from, to)),
   };
 });
 
@@ -25,6 +27,7 @@ const files = useFileStore("file-theft");
 afterEach(() => {
   hooks.beforeOpen = undefined;
   hooks.beforeUnlink = undefined;
+  hooks.beforeLink = undefined;
 });
 
 async function seeded() {
@@ -67,5 +70,27 @@ describe("FilePersistenceProvider after its lock was taken from it", () => {
     };
     await store.delete(snapshot.foundryExecutionId, snapshot.workflowId);
     expect(readFileSync(lock, "utf8")).toBe(third);
+  });
+});
+
+describe("FilePersistenceProvider's lock, taken by another writer at each attempt to link it and released before each look", () => {
+  it("save and delete back off between attempts and give up after lockTimeoutMs, rather than retry at once for ever", async () => {
+    const { store, snapshot, lock, stored, record } = await seeded();
+    const { foundryExecutionId, workflowId } = snapshot;
+    // The lock looks free at every look, yet every link finds it taken: nothing but the deadline ends the wait.
+    let looks = 0;
+    hooks.beforeLink = (path) => void (path === lock && writeFileSync(lock, `${process.pid} another-writer\n`));
+    hooks.beforeOpen = (path) => void (path === lock && (looks++, unlinkSync(lock)));
+    for (const call of [() => store.save(nextRevision(snapshot)), () => store.delete(foundryExecutionId, workflowId)]) {
+      looks = 0;
+      const error: unknown = await call().then(() => "resolved", (failure: unknown) => failure);
+      expect(error).toBeInstanceOf(PersistenceError);
+      expect((error as Error).message).toContain(`the lock file ${lock} was taken by another writer at each attempt to link it; gave up after 200 ms`);
+      // The backoff (at least 0.5 ms doubling to 25 ms between looks) allows 14 looks in 200 ms on any
+      // machine, 15 if every timer fires its millisecond early; retrying at once would look thousands of times.
+      expect(looks).toBeGreaterThan(0);
+      expect(looks).toBeLessThanOrEqual(20);
+    }
+    expect(readFileSync(record, "utf8")).toBe(stored);
   });
 });

@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync } from "node:fs";
-import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { SnapshotCorruptedError, SnapshotSerializationError } from "../../../../src/persistence/errors.js";
@@ -185,6 +185,16 @@ describe("FilePersistenceProvider's mailbox", () => {
               await rm(path);
               execFileSync("mkfifo", [path]);
             },
+            // Neither is followed (Windows follows them): this provider never makes one, and a
+            // dangling one keeps the name taken.
+            "a dangling symbolic link": async (path: string) => {
+              await rm(path);
+              await symlink(join(files.root, "missing"), path);
+            },
+            "a symbolic link to the event file, moved out of the mailbox": async (path: string) => {
+              await rename(path, join(files.root, "moved.event"));
+              await symlink(join(files.root, "moved.event"), path);
+            },
           }),
       "an event file renamed (not the name made for its eventId)": (path) => rename(path, join(path, "..", "e-mfrgg.event")),
       "another instance's event copied in": async (path) => {
@@ -208,6 +218,19 @@ describe("FilePersistenceProvider's mailbox", () => {
         else expect(await store.receive(order, "other")).toEqual([]);
       });
     }
+
+    it.skipIf(process.platform === "win32")("a dangling symbolic link under an event's name: deliver of that id resolves false, and receive says what is there", async () => {
+      const store = provider();
+      await store.deliver(event("mail-1"));
+      const path = await onlyEventFile(order);
+      await rm(path);
+      await symlink(join(files.root, "missing"), path);
+      // The name is taken, as by a FIFO: the delivery stores nothing, and receive will not pass over it.
+      expect(await store.deliver(event("mail-1"))).toBe(false);
+      const error = await rejectionOf<SnapshotCorruptedError>(store.receive(order, "approved"));
+      expect(error).toBeInstanceOf(SnapshotCorruptedError);
+      expect([error.keys, error.message]).toEqual([order, expect.stringContaining(`the event file ${path} cannot be read: it is a symbolic link`)]);
+    });
 
     // Root reads any file, so the check runs in a child that gives up root first.
     it.skipIf(process.platform === "win32")("a file this process may not read (EACCES)", { timeout: 30_000 }, async () => {

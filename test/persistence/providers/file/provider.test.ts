@@ -129,12 +129,21 @@ describe("FilePersistenceProvider", () => {
 
   describe("something other than a file under a record's name is an unreadable record, never a hang", () => {
     const notAFile = "it is not a regular file";
+    // Windows follows it, into a loop.
+    const symbolicLink = process.platform === "win32" ? "ELOOP" : "it is a symbolic link";
     // What to make under the record's name, and why the error says it cannot be read.
     const entries: Record<string, [(path: string) => Promise<unknown> | void, string]> = {
       "a directory, with a file in it": [async (path) => (await mkdir(path), writeFile(join(path, "inside"), "x")), notAFile],
-      // Nobody writes to it: a blocking open would wait for ever, holding a libuv thread and, in save, the lock.
-      ...(process.platform === "win32" ? {} : { "a FIFO": [(path: string) => void execFileSync("mkfifo", [path]), notAFile] as const }),
-      "a symbolic link to itself": [(path) => symlink(basename(path), path), "ELOOP"],
+      "a symbolic link to itself": [(path) => symlink(basename(path), path), symbolicLink],
+      ...(process.platform === "win32"
+        ? {}
+        : {
+            // Nobody writes to it: a blocking open would wait for ever, holding a libuv thread and, in save, the lock.
+            "a FIFO": [(path: string) => void execFileSync("mkfifo", [path]), notAFile] as const,
+            // Nor is a symbolic link followed (Windows follows it): a save renames over the link, never its target.
+            "a dangling symbolic link": [(path: string) => symlink(join(files.root, "missing"), path), symbolicLink] as const,
+            "a symbolic link to a regular file": [async (path: string) => (await writeFile(join(files.root, "elsewhere"), "x"), symlink(join(files.root, "elsewhere"), path)), symbolicLink] as const,
+          }),
     };
     for (const [entry, [make, reason]] of Object.entries(entries)) {
       it(`${entry}: tryLoad and save reject with SnapshotCorruptedError, releasing the lock, and delete removes it`, async () => {
