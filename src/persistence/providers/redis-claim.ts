@@ -7,9 +7,9 @@ import { statusFilter, textOf } from "./redis-layout.js";
 // their lease) from the lowest score up to now, and claims what it may, so workers calling at once
 // are served one after another by the server and never take one record twice.
 
-// KEYS: claimable, dead letters. ARGV: now (ms), lease end (ms), owner, maxAttempts, limit, record
-// key prefix, status filter (",a,b,"), workflowId filter ("" or the member's end, see
-// workflowIdFilter), workflowName filter ("" or "=" .. value),
+// KEYS: claimable, dead letters, this call's reply key (see below). ARGV: now (ms), lease end (ms),
+// owner, maxAttempts, limit, record key prefix, status filter (",a,b,"), workflowId filter ("" or
+// the member's end, see workflowIdFilter), workflowName filter ("" or "=" .. value),
 // the claimable key as the provider named it: what a client prepends to keys (ioredis's keyPrefix
 // option) is in KEYS[1] only, and is prepended to the record keys built here too; then the members
 // to pass over as if already looked at (records an earlier claim of the same call could not read).
@@ -29,9 +29,24 @@ import { statusFilter, textOf } from "./redis-layout.js";
 // Returns { member, data, revision, then the revision, owner, leaseMs, attempts and updatedMs
 // fields and the score the claim replaced (false: none), ... }, so that a claim which rejects can
 // give back what it took (see redis-claimed.ts). Records are read by keys built here: no Redis Cluster.
+// A client may send the script again after losing its reply with its connection (see redis-layout),
+// so a call that took or reported anything keeps its reply, without the data, under a key named by
+// its token until its lease ends; a run that finds that key is the replay: it claims nothing and
+// answers as the first run did, with the records that still hold its revision and owner, their data
+// read anew.
 export const claimScript = `local now, limit = tonumber(ARGV[1]), tonumber(ARGV[5])
 local records = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[10]) .. ARGV[6]
 local out, claimed, offset, scanned, seen = {}, 0, 0, 0, {}
+local kept = redis.call('GET', KEYS[3])
+if kept then
+  local first = cjson.decode(kept)
+  for i = 1, #first, 9 do
+    local f = first[i + 1] ~= 0 and redis.pcall('HMGET', records .. first[i], 'data', 'revision', 'owner')
+    if f and not f.err and f[1] and f[2] == first[i + 2] and f[3] == ARGV[3] then first[i + 1] = f[1] end
+    if first[i + 1] then for k = i, i + 8 do out[#out + 1] = first[k] end end
+  end
+  return out
+end
 for i = 11, #ARGV do seen[ARGV[i]] = true end
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[4], 'LIMIT', 0, 256)) do
   redis.call('ZREM', KEYS[2], m)
@@ -82,6 +97,12 @@ while claimed < limit and scanned < 10000 do
       end
     end
   end
+end
+if #out > 0 and tonumber(ARGV[2]) > now then
+  local reply = {}
+  for i = 1, #out do reply[i] = out[i] end
+  for i = 2, #out, 9 do if reply[i] ~= 0 then reply[i] = false end end
+  redis.call('SET', KEYS[3], cjson.encode(reply), 'PX', string.format('%d', tonumber(ARGV[2]) - now))
 end
 return out`;
 

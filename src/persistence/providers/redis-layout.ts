@@ -32,6 +32,11 @@ export function keysOfMember(member: string): SnapshotKeys | undefined {
 // Each write is a Lua function of its keys and of its arguments at A[o + 1]..., so that a write
 // sent alone and one sent in a group (see groupScript) run the same code. A save returns false
 // when written, else the stored revision ("0": none).
+// A client may send a script again whose reply it lost with its connection (ioredis's default
+// autoResendUnfulfilledCommands), after the script ran. A save finding its own revision stored
+// with its own data byte for byte is that replay, and answers written: the check costs nothing
+// until the compare has failed. Equal data of the same revision is the same snapshot, so a second
+// writer sending exactly what is stored is answered as its replay would be, having changed nothing.
 
 // held(events, name, consumed): whether the instance's mailbox (see redis-mailbox) holds an event
 // of the JSON name `name` whose field (the JSON of its id) is not among `consumed` (a newline before
@@ -61,7 +66,10 @@ end`;
 // by the next list().
 const create = `local function create(record, index, claimable, events, A, o)
   local stored = redis.call('HGET', record, 'revision')
-  if stored then return stored end
+  if stored then
+    if stored == '1' and redis.call('HGET', record, 'data') == A[o + 1] then return false end
+    return stored
+  end
   local score, mark = A[o + 11], ''
   if A[o + 12] ~= '' and held(events, A[o + 9], A[o + 12]) then score, mark = '-inf', '1' end
   redis.call('SADD', index, A[o + 5])
@@ -85,7 +93,10 @@ end`;
 // this provider's own ttl. Sets before the hash, as above.
 const update = `local function update(record, claimable, events, dead, A, o)
   local f = redis.call('HMGET', record, 'revision', 'leaseMs', 'status')
-  if f[1] ~= A[o + 5] then return f[1] or '0' end
+  if f[1] ~= A[o + 5] then
+    if f[1] == A[o + 1] and redis.call('HGET', record, 'data') == A[o + 2] then return false end
+    return f[1] or '0'
+  end
   local score, mark = A[o + 12], ''
   if A[o + 13] ~= '' and held(events, A[o + 10], A[o + 13]) then score, mark = '-inf', '1' end
   if score == '' then
@@ -183,6 +194,17 @@ export function textOf(reply: unknown): string {
   if (typeof reply === "string") return reply;
   if (reply instanceof Uint8Array) return new TextDecoder().decode(reply);
   throw new TypeError(`unexpected reply ${typeof reply}`);
+}
+
+// What tells a script's replay (see above) from another call that sends the same arguments: a
+// token no other call carries, random per process and counted within it, so it costs no entropy
+// per call. A deliver stores it with the event, a claim names its reply's key by it.
+const processBytes = globalThis.crypto?.getRandomValues?.(new Uint8Array(8)) ?? Array.from({ length: 8 }, () => Math.floor(Math.random() * 256));
+const processToken = [...processBytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+let calls = 0;
+export function callToken(): string {
+  calls += 1;
+  return `${processToken}.${calls.toString(36)}`;
 }
 
 // SHA-1 through Web Crypto (a global in Node 20+, Deno and Bun), so EVALSHA needs no node:crypto.

@@ -27,7 +27,8 @@ export interface RedisPersistenceProviderOptions {
   readonly client: IoRedisLikeClient | NodeRedisLikeClient;
   /**
    * Prepended to every key this provider writes (`<prefix>s:<JSON of the key pair>` per snapshot,
-   * `<prefix>index` for the index). Give two providers on one server different prefixes.
+   * `<prefix>index` for the index). Give two providers on one server different prefixes. Must be
+   * well-formed UTF-16 (no lone surrogate), since Redis stores keys as UTF-8.
    * @default "workflowforge:"
    */
   readonly keyPrefix?: string;
@@ -71,6 +72,13 @@ export function validate(options: RedisPersistenceProviderOptions): void {
   }
   if (options.keyPrefix !== undefined && (typeof options.keyPrefix !== "string" || options.keyPrefix === "")) {
     throw new TypeError("RedisPersistenceProvider: options.keyPrefix must be a non-empty string");
+  }
+  // Redis keeps keys as the client's UTF-8, which turns each lone surrogate into U+FFFD: two
+  // prefixes that differ only there would share every key.
+  const surrogate = options.keyPrefix === undefined ? null : /\p{Surrogate}/u.exec(options.keyPrefix);
+  if (surrogate !== null) {
+    const unit = surrogate[0].charCodeAt(0).toString(16).toUpperCase();
+    throw new TypeError(`RedisPersistenceProvider: options.keyPrefix must be well-formed UTF-16, but holds a lone surrogate (\\u${unit}) at index ${surrogate.index}, which Redis would store as U+FFFD, sharing keys with other prefixes`);
   }
   const ttl = options.completedTtlSeconds;
   if (ttl !== undefined && !(Number.isSafeInteger(ttl) && ttl > 0)) {

@@ -12,7 +12,7 @@ import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import type { DeliveredEvent } from "../mailbox.js";
 import { redisConnectionDetail, withDeadline } from "./connection-errors.js";
 import { RedisWriter } from "./redis-writes.js";
-import { fetchScript, isNoScript, keysOfMember, knownShas, memberOf, shaOf, statusFilter, textOf } from "./redis-layout.js";
+import { callToken, fetchScript, isNoScript, keysOfMember, knownShas, memberOf, shaOf, statusFilter, textOf } from "./redis-layout.js";
 import { throwIfAborted } from "./shared.js";
 import { decodeFromStorage } from "./stored.js";
 import { anyInstance } from "../keys.js";
@@ -43,6 +43,8 @@ const loadedFields = ["data", "revision", "owner", "leaseMs", "updatedMs", "stat
  *   and filtered by status, workflowId and workflowName on the server in one script, which also
  *   drops index members whose record has expired. Its cost grows with the number of stored
  *   snapshots, not with the server's key count.
+ * - Every script is safe to run twice: one a client sends again after losing its reply with its
+ *   connection (ioredis does by default) answers as its first run did (see docs/providers/redis.md).
  * - The abort signal is checked before each command; a command already sent is not cancelled.
  * - A command unanswered after `commandTimeoutMs`, or refused by a client that says it is not
  *   connected (ioredis `status`, node-redis `isReady`), rejects with `PersistenceError` naming the
@@ -138,7 +140,8 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
     const read = listedReader(undefined, options, "RedisPersistenceProvider");
     const args = claimArguments(request, this.#prefix, this.#claimable);
     if (args === undefined) return [];
-    const run = (skip: readonly string[]) => this.#script(claimScript, [this.#claimable, this.#dead], [...args, ...skip], "claim", anyInstance);
+    // Each run under a reply key of its own, which only a replay of that run finds (see claimScript).
+    const run = (skip: readonly string[]) => this.#script(claimScript, [this.#claimable, this.#dead, `${this.#claimable}:${callToken()}`], [...args, ...skip], "claim", anyInstance);
     // Not the caller's signal: what was taken goes back even when the caller gave up.
     return claimReadable(run, (rest) => this.#script(releaseScript, [this.#claimable], [this.#claimable, this.#prefix, ...rest], "claim", anyInstance), request, this.#codec, read, signal);
   }

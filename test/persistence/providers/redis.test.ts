@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isWorkflowForgeError } from "../../../src/errors.js";
 import { PersistenceError, SnapshotCorruptedError, type WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
 import { RedisPersistenceProvider, type IoRedisLikeClient, type NodeRedisLikeClient } from "../../../src/persistence/providers/redis.js";
-import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/fixtures.js";
+import { deliveredEvent, fullSnapshot, nextRevision } from "../../../src/persistence/testing/fixtures.js";
 import { describeWithServer } from "../../support/describe-with-server.js";
 import { taggedJsonCodec } from "../../support/custom-codec.js";
 import { startRedis } from "../../support/redis-server.js";
@@ -151,9 +151,18 @@ describeWithServer("RedisPersistenceProvider on a real redis-server", server, (s
       const provider = new RedisPersistenceProvider({ client: connected.client, keyPrefix: prefix() });
       const first = fullSnapshot();
       await provider.save(first);
-      const error = await provider.save(first).catch((e: unknown) => e);
+      const error = await provider.save({ ...first, properties: { again: true } }).catch((e: unknown) => e);
       expect(isWorkflowForgeError(error) && error.code).toBe("SNAPSHOT_CONFLICT");
       expect((error as Error).message).toMatch(/^\[workflowforge:redis\] save failed for instance ".*": conflict: revision 1 was refused: the stored revision is 1/);
+    });
+
+    it("a save of the stored revision with the stored data, byte for byte, resolves and changes nothing: it is what a client's resend of that save finds", async () => {
+      const provider = new RedisPersistenceProvider({ client: connected.client, keyPrefix: prefix() });
+      const first = fullSnapshot({ status: "running" });
+      const second = nextRevision(first);
+      for (const snapshot of [first, first, second, second]) await provider.save(snapshot);
+      expect(await provider.tryLoad(first.foundryExecutionId, first.workflowId)).toEqual(second);
+      await expect(provider.save(first)).rejects.toMatchObject({ code: "SNAPSHOT_CONFLICT" });
     });
 
     it("a later save refuses a stored revision it did not write (compared as text, not as a number), and names it", async () => {
@@ -240,6 +249,45 @@ describeWithServer("RedisPersistenceProvider on a real redis-server", server, (s
       expect(await admin.ttl(key)).toBeLessThanOrEqual(60);
       await provider.save(nextRevision(completed, { status: "running" }));
       expect(await admin.pttl(key)).toBe(-1);
+    });
+
+    it("completedTtlSeconds: an event delivered to a completed, expiring record expires with it", async () => {
+      const keyPrefix = prefix();
+      const provider = new RedisPersistenceProvider({ client: admin, keyPrefix, completedTtlSeconds: 60 });
+      const completed = fullSnapshot({ status: "completed" });
+      await provider.save(completed);
+      expect(await provider.deliver(deliveredEvent(completed))).toBe(true);
+      const eventsKey = `${keyPrefix}e:${JSON.stringify([completed.foundryExecutionId, completed.workflowId])}`;
+      const [record, events] = [await admin.pttl(recordKey(keyPrefix, completed)), await admin.pttl(eventsKey)];
+      expect(events).toBeGreaterThan(55_000);
+      expect(events).toBeLessThanOrEqual(record);
+      expect(record - events).toBeLessThan(1_000);
+    });
+
+    it("reads an event stored before deliveries carried their call's token, and a delivery of its eventId resolves false", async () => {
+      const keyPrefix = prefix();
+      const provider = new RedisPersistenceProvider({ client: admin, keyPrefix });
+      const event = deliveredEvent({ foundryExecutionId: `old-${randomUUID()}`, workflowId: "w" });
+      await provider.deliver(event);
+      const [eventsKey, field] = [`${keyPrefix}e:${JSON.stringify([event.foundryExecutionId, event.workflowId])}`, JSON.stringify(event.eventId)];
+      const stored = (await admin.hget(eventsKey, field))!;
+      const untokened = stored.replace(/,"[^"]*"\]\n/, "]\n");
+      expect(untokened).toMatch(/^0 \[.*\]\n/);
+      expect(untokened).not.toBe(stored);
+      await admin.hset(eventsKey, field, untokened);
+      expect(await provider.receive(event, event.name)).toEqual([event]);
+      expect(await provider.deliver(event)).toBe(false);
+    });
+
+    it("an event delivered to a record that does not expire does not expire either", async () => {
+      const keyPrefix = prefix();
+      const provider = new RedisPersistenceProvider({ client: admin, keyPrefix, completedTtlSeconds: 60 });
+      const running = fullSnapshot({ status: "running" });
+      await provider.save(running);
+      await provider.deliver(deliveredEvent(running));
+      const loose = deliveredEvent({ foundryExecutionId: `none-${randomUUID()}`, workflowId: "w" });
+      await provider.deliver(loose);
+      for (const keys of [running, loose]) expect(await admin.pttl(`${keyPrefix}e:${JSON.stringify([keys.foundryExecutionId, keys.workflowId])}`)).toBe(-1);
     });
 
     it("a save of another status clears the expiry of a completed record, even by a provider without completedTtlSeconds", async () => {
@@ -367,6 +415,24 @@ describe("RedisPersistenceProvider options", () => {
       expect(() => new RedisPersistenceProvider(options as never)).toThrow(TypeError);
     });
   }
+
+  // Redis stores keys as UTF-8, where each lone surrogate becomes U+FFFD: the first two would share every key.
+  const lone = [
+    { keyPrefix: "tenant-\uD800:", unit: "D800", index: 7 },
+    { keyPrefix: "tenant-\uDC00:", unit: "DC00", index: 7 },
+    { keyPrefix: "a\u{1F600}\uDBFF", unit: "DBFF", index: 3 },
+  ];
+  for (const { keyPrefix, unit, index } of lone) {
+    it(`options.keyPrefix ${JSON.stringify(keyPrefix)} (a lone surrogate) is a TypeError naming options.keyPrefix and the surrogate`, () => {
+      expect(() => new RedisPersistenceProvider({ client, keyPrefix })).toThrow(TypeError);
+      expect(() => new RedisPersistenceProvider({ client, keyPrefix })).toThrow("options.keyPrefix must be well-formed UTF-16");
+      expect(() => new RedisPersistenceProvider({ client, keyPrefix })).toThrow(`lone surrogate (\\u${unit}) at index ${index}`);
+    });
+  }
+
+  it("accepts a keyPrefix with characters outside the BMP (surrogate pairs)", () => {
+    expect(() => new RedisPersistenceProvider({ client, keyPrefix: "tenant-\u{1F600}:" })).not.toThrow();
+  });
 
   it("rejects an unknown option with a TypeError naming it, as a misspelt one would otherwise be ignored", () => {
     expect(() => new RedisPersistenceProvider({ client, completedTTLSeconds: 60 } as never)).toThrow(TypeError);
