@@ -73,6 +73,8 @@ const keysOf = (row: Row): SnapshotKeys => keysOfColumns(row.instance_id, row.wo
  *   fit a btree index entry (2,704 bytes after compression): a save of longer ones rejects with
  *   `PersistenceError`, storing nothing. A custom codec must return well-formed text without NUL.
  */
+const waitsForItsStatement: ReadonlySet<ProviderCall> = new Set(["save", "delete", "claim"]);
+
 export class PostgresPersistenceProvider implements WorkflowPersistenceProvider {
   readonly capabilities: ProviderCapabilities;
   /** The validated table name. */
@@ -234,9 +236,10 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
       const named = this.#named?.get(text);
       const query = named === undefined ? this.#client.query(text, values) : (this.#client as PostgresPreparingClient).query(named(values));
       // pg cannot take a query back: an aborted caller stops waiting (for a connection, for a server
-      // that hangs) and the statement may still run. Not a claim: rows it took with no one waiting
-      // would stay claimed, an attempt counted, until their lease ran out.
-      return await (call === "claim" ? query : untilAborted(query, signal));
+      // that hangs) and the statement may still run. Not a write: save() and delete() stop waiting
+      // themselves, while their instance's next write waits for the statement, which may still
+      // commit. Not a claim: rows it took with no one waiting would stay claimed until their lease ran out.
+      return await (waitsForItsStatement.has(call) ? query : untilAborted(query, signal));
     } catch (error) {
       if (isWorkflowForgeError(error) || isAbortOf(error, signal)) throw error;
       throw this.#driverFailure(call, keys, error);

@@ -8,13 +8,14 @@ import type { DeliveredEvent } from "../mailbox.js";
 
 /**
  * The options bag `input` of a provider's constructor, described as `where` (its class and
- * `(options)`): a plain object (undefined reads as `{}`) holding only `known` keys, or a TypeError.
- * A driver handed over in place of the options is told to go under `driver`, its option.
+ * `(options)`): an object (undefined reads as `{}`) holding only `known` keys, or a TypeError. A
+ * driver handed over in place of the options (no plain object, and no `driver` option) is told to
+ * go under `driver`, rather than have its own fields named as unknown options.
  */
 export function providerOptions<T extends object>(input: unknown, where: string, known: readonly (keyof T & string)[], driver?: keyof T & string): Partial<T> {
   const options = requireOptionsObject(input, `${where}: options`);
-  const kind = notPlainObject(options);
-  if (kind !== undefined) throw new TypeError(`${where}: options must be a plain object, got ${kind}${driver === undefined ? "" : `: pass a driver as options.${driver} ({ ${driver} })`}`);
+  const kind = driver === undefined || driver in options ? undefined : notPlainObject(options);
+  if (kind !== undefined) throw new TypeError(`${where}: options must be an object of options, got ${kind}: pass a driver as options.${driver} ({ ${driver} })`);
   rejectUnknownKeys(options, known, where);
   return options as Partial<T>;
 }
@@ -99,10 +100,26 @@ export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undef
   if (signal === undefined) return promise;
   if (signal.aborted) return Promise.reject(asError(signal.reason));
   return new Promise<T>((settle, fail) => {
-    const onAbort = (): void => fail(asError(signal.reason));
-    signal.addEventListener("abort", onAbort, { once: true });
-    void promise.then(settle, fail).finally(() => signal.removeEventListener("abort", onAbort));
+    const forget = whenAborted(signal, (reason) => fail(asError(reason)));
+    void promise.then(settle, fail).finally(forget);
   });
+}
+
+// One listener per signal for all the calls waiting on it: runs sharing an application's shutdown
+// signal wait on it by the hundred, and a listener each would pass Node's leak warning at eleven.
+const waitingOn = new WeakMap<AbortSignal, Set<(reason: unknown) => void>>();
+
+/** Calls `onAbort` with the reason when `signal` aborts, until the returned function is called. */
+function whenAborted(signal: AbortSignal, onAbort: (reason: unknown) => void): () => void {
+  let waiting = waitingOn.get(signal);
+  if (waiting === undefined) {
+    const created = new Set<(reason: unknown) => void>();
+    waitingOn.set(signal, created);
+    signal.addEventListener("abort", () => [...created].forEach((call) => call(signal.reason)), { once: true });
+    waiting = created;
+  }
+  const mine = waiting.add(onAbort);
+  return () => void mine.delete(onAbort);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { PGlite } from "@electric-sql/pglite";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { PostgresPersistenceProvider, type PostgresClient, type PostgresQueryResult } from "../../../src/persistence/providers/postgres.js";
 import { fullSnapshot } from "../../../src/persistence/testing/fixtures.js";
 import { describePostgresCases, freshTable } from "./postgres-cases.js";
@@ -237,6 +237,35 @@ describe("PostgresPersistenceProvider with a server that stopped answering", () 
     controller.abort(new Error("closing"));
     expect(await mine).toMatchObject({ message: "closing" });
     expect(await Promise.race([...others, new Promise((resolve) => setImmediate(resolve, "pending"))])).toBe("pending");
+  });
+
+  it("an aborted save still holds back its instance's next write until its statement settles, so a late commit cannot bring a deleted record back", async () => {
+    let answer: (result: PostgresQueryResult) => void = () => undefined;
+    const { client, texts } = fakeClient((text) => (isDdl(text) || texts.length > 2 ? done : new Promise<PostgresQueryResult>((resolve) => (answer = resolve))));
+    const provider = new PostgresPersistenceProvider({ client });
+    await provider.migrate();
+    const controller = new AbortController();
+    const saving = provider.save(snapshot, controller.signal).catch((error: unknown) => error);
+    await new Promise((resolve) => setImmediate(resolve));
+    controller.abort(new Error("closing"));
+    expect(await saving).toMatchObject({ message: "closing" });
+    const deleting = provider.delete(instance, workflow);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(texts.filter((text) => !isDdl(text))).toHaveLength(1);
+    answer(done);
+    await deleting;
+    expect(texts.filter((text) => !isDdl(text)).map((text) => text.split(" ")[0])).toEqual(["INSERT", "WITH"]);
+  });
+
+  it("calls sharing one signal add one listener to it between them, not one each", async () => {
+    const provider = new PostgresPersistenceProvider({ client: hung().client });
+    await provider.migrate();
+    const controller = new AbortController();
+    const added = vi.spyOn(controller.signal, "addEventListener");
+    const calls = Array.from({ length: 20 }, (_, index) => provider.tryLoad(`i-${index}`, workflow, controller.signal).catch((error: unknown) => error));
+    controller.abort(new Error("shutting down"));
+    expect(await Promise.all(calls)).toEqual(Array.from({ length: 20 }, () => expect.objectContaining({ message: "shutting down" })));
+    expect(added).toHaveBeenCalledTimes(1);
   });
 
   it("a claim waits for its statement, so that it never leaves rows claimed that no one runs", async () => {
