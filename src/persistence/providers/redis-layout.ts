@@ -33,10 +33,10 @@ export function keysOfMember(member: string): SnapshotKeys | undefined {
 // sent alone and one sent in a group (see groupScript) run the same code. A save returns false
 // when written, else the stored revision ("0": none).
 // A client may send a script again whose reply it lost with its connection (ioredis's default
-// autoResendUnfulfilledCommands), after the script ran. A save finding its own revision stored
-// with its own data byte for byte is that replay, and answers written: the check costs nothing
-// until the compare has failed. Equal data of the same revision is the same snapshot, so a second
-// writer sending exactly what is stored is answered as its replay would be, having changed nothing.
+// autoResendUnfulfilledCommands), after the script ran. Each save stores its call's token (see
+// callToken) as the field saveToken: one that finds its own revision stored with its own token is
+// that replay, and answers written. Another writer's save of that revision is refused, even with
+// the very same data: the compare-and-set is what keeps two processes from running one instance.
 
 // held(events, name, consumed): whether the instance's mailbox (see redis-mailbox) holds an event
 // of the JSON name `name` whose field (the JSON of its id) is not among `consumed` (a newline before
@@ -59,7 +59,7 @@ end`;
 // create(record, index, claimable, events, A, o). A: data, status, workflowId, workflowName,
 // member, ttl ("0": none), leaseMs ("0": none), attempts, waitingFor, wakeMs, score (see scoreOf:
 // "" keeps the record out of the claimable set), consumed (a waiting save's, see held; "" for any
-// other save). Revision 1: the record must not exist. A stored record is always indexed (delete
+// other save), token (the call's, see above). Revision 1: the record must not exist. A stored record is always indexed (delete
 // and list's cleanup remove both), so only a new one is added.
 // The sets are written before the hash, so that one of the wrong type (junk under the provider's
 // prefix) fails the save before it wrote the record; an index member it may have added is dropped
@@ -67,21 +67,21 @@ end`;
 const create = `local function create(record, index, claimable, events, A, o)
   local stored = redis.call('HGET', record, 'revision')
   if stored then
-    if stored == '1' and redis.call('HGET', record, 'data') == A[o + 1] then return false end
+    if stored == '1' and redis.call('HGET', record, 'saveToken') == A[o + 13] then return false end
     return stored
   end
   local score, mark = A[o + 11], ''
   if A[o + 12] ~= '' and held(events, A[o + 9], A[o + 12]) then score, mark = '-inf', '1' end
   redis.call('SADD', index, A[o + 5])
   if score ~= '' then redis.call('ZADD', claimable, score, A[o + 5]) end
-  redis.call('HSET', record, 'data', A[o + 1], 'revision', '1', 'status', A[o + 2], 'workflowId', A[o + 3], 'workflowName', A[o + 4], 'leaseMs', A[o + 7], 'attempts', A[o + 8], 'waitingFor', A[o + 9], 'wakeMs', A[o + 10], 'dueMark', mark)
+  redis.call('HSET', record, 'data', A[o + 1], 'revision', '1', 'status', A[o + 2], 'workflowId', A[o + 3], 'workflowName', A[o + 4], 'leaseMs', A[o + 7], 'attempts', A[o + 8], 'waitingFor', A[o + 9], 'wakeMs', A[o + 10], 'dueMark', mark, 'saveToken', A[o + 13])
   if A[o + 6] ~= '0' and A[o + 2] == 'completed' then redis.call('EXPIRE', record, A[o + 6]) redis.call('EXPIRE', events, A[o + 6]) end
   return false
 end`;
 
 // update(record, claimable, events, dead, A, o). A: revision, data, status, workflowName, expected
 // (revision - 1), ttl ("0": none), leaseMs ("0": none), attempts, member, waitingFor, wakeMs, score,
-// consumed (as create's). The workflow id is part of the key, so it is the stored one. Every save
+// consumed, token (as create's). The workflow id is part of the key, so it is the stored one. Every save
 // clears a delivery's due mark, and a waiting save sets its own when held() finds an event. A
 // checkpoint of a running record leaves the claimable set alone (a score below the real lease
 // only makes claim() look at the record and put it right); the set is updated when the
@@ -92,9 +92,9 @@ end`;
 // completed record has an expiry, so a save that makes it anything else clears the expiry, whatever
 // this provider's own ttl. Sets before the hash, as above.
 const update = `local function update(record, claimable, events, dead, A, o)
-  local f = redis.call('HMGET', record, 'revision', 'leaseMs', 'status')
+  local f = redis.call('HMGET', record, 'revision', 'leaseMs', 'status', 'saveToken')
   if f[1] ~= A[o + 5] then
-    if f[1] == A[o + 1] and redis.call('HGET', record, 'data') == A[o + 2] then return false end
+    if f[1] == A[o + 1] and f[4] == A[o + 14] then return false end
     return f[1] or '0'
   end
   local score, mark = A[o + 12], ''
@@ -108,7 +108,7 @@ const update = `local function update(record, claimable, events, dead, A, o)
   elseif A[o + 3] == 'waiting' or f[3] == 'waiting' or f[3] == 'completed' or f[3] == 'cancelled' or (A[o + 7] == '0' and f[2] and f[2] ~= '0') then
     redis.call('ZADD', claimable, score, A[o + 9])
   end
-  redis.call('HSET', record, 'data', A[o + 2], 'revision', A[o + 1], 'status', A[o + 3], 'workflowName', A[o + 4], 'leaseMs', A[o + 7], 'attempts', A[o + 8], 'waitingFor', A[o + 10], 'wakeMs', A[o + 11], 'dueMark', mark)
+  redis.call('HSET', record, 'data', A[o + 2], 'revision', A[o + 1], 'status', A[o + 3], 'workflowName', A[o + 4], 'leaseMs', A[o + 7], 'attempts', A[o + 8], 'waitingFor', A[o + 10], 'wakeMs', A[o + 11], 'dueMark', mark, 'saveToken', A[o + 14])
   -- The instance's events expire with it (EXPIRE and PERSIST of a missing key do nothing).
   if A[o + 3] == 'completed' then
     if A[o + 6] ~= '0' then redis.call('EXPIRE', record, A[o + 6]) redis.call('EXPIRE', events, A[o + 6]) end
@@ -157,7 +157,7 @@ for i = 4, #KEYS, 2 do
   if kind == 'c' then ok, r = pcall(create, record, KEYS[1], KEYS[2], events, ARGV, o)
   elseif kind == 'u' then ok, r = pcall(update, record, KEYS[2], events, KEYS[3], ARGV, o)
   else ok, r = pcall(remove, record, KEYS[1], KEYS[2], events, KEYS[3], ARGV[o + 1]) end
-  o = o + 1 + (kind == 'c' and 12 or kind == 'u' and 13 or 1)
+  o = o + 1 + (kind == 'c' and 13 or kind == 'u' and 14 or 1)
   if not ok then out[#out + 1] = 'e' .. (type(r) == 'table' and tostring(r.err) or tostring(r))
   elseif r then out[#out + 1] = 'r' .. r else out[#out + 1] = '' end
 end

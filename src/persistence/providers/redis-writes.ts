@@ -3,7 +3,7 @@ import { PersistenceError, SnapshotConflictError, type ProviderCall, type Snapsh
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { GroupCommit, type GroupedWrite, type GroupOutcome } from "./group-commit.js";
 import { dueFieldsOf, leaseMsOf } from "./redis-claim.js";
-import { createScript, deleteScript, groupScript, memberOf, textOf, updateScript } from "./redis-layout.js";
+import { callToken, createScript, deleteScript, groupScript, memberOf, textOf, updateScript } from "./redis-layout.js";
 import { encodeForStorage } from "./stored.js";
 
 // RedisPersistenceProvider's saves and deletes. Each goes as its own script, or, when others
@@ -61,7 +61,8 @@ export class RedisWriter {
     const member = memberOf(keys);
     const [lease, attempts, ttl] = [leaseMsOf(snapshot.leaseExpiresAt), String(snapshot.attempts ?? 0), this.#parts.ttl];
     const due = dueFieldsOf(snapshot, lease);
-    const args = revision === 1 ? [data, status, workflowId, workflowName, member, ttl, lease, attempts, ...due] : [String(revision), data, status, workflowName, String(revision - 1), ttl, lease, attempts, member, ...due];
+    const token = callToken();
+    const args = revision === 1 ? [data, status, workflowId, workflowName, member, ttl, lease, attempts, ...due, token] : [String(revision), data, status, workflowName, String(revision - 1), ttl, lease, attempts, member, ...due, token];
     return this.#submit(revision === 1 ? "c" : "u", keys, member, revision, data.length, args, signal);
   }
 

@@ -156,13 +156,18 @@ describeWithServer("RedisPersistenceProvider on a real redis-server", server, (s
       expect((error as Error).message).toMatch(/^\[workflowforge:redis\] save failed for instance ".*": conflict: revision 1 was refused: the stored revision is 1/);
     });
 
-    it("a save of the stored revision with the stored data, byte for byte, resolves and changes nothing: it is what a client's resend of that save finds", async () => {
-      const provider = new RedisPersistenceProvider({ client: connected.client, keyPrefix: prefix() });
+    it("refuses a second save of the stored revision, even of the very same snapshot: only a resend of the call that wrote it resolves", async () => {
+      const keyPrefix = prefix();
+      const [one, two] = [new RedisPersistenceProvider({ client: connected.client, keyPrefix }), new RedisPersistenceProvider({ client: connected.client, keyPrefix })];
       const first = fullSnapshot({ status: "running" });
       const second = nextRevision(first);
-      for (const snapshot of [first, first, second, second]) await provider.save(snapshot);
-      expect(await provider.tryLoad(first.foundryExecutionId, first.workflowId)).toEqual(second);
-      await expect(provider.save(first)).rejects.toMatchObject({ code: "SNAPSHOT_CONFLICT" });
+      // Two enqueues of one instance in the same millisecond, two runs computing the same checkpoint: one writer wins.
+      await one.save(first);
+      await expect(two.save(first)).rejects.toMatchObject({ code: "SNAPSHOT_CONFLICT" });
+      await expect(one.save(first)).rejects.toMatchObject({ code: "SNAPSHOT_CONFLICT" });
+      await two.save(second);
+      await expect(one.save(second)).rejects.toMatchObject({ code: "SNAPSHOT_CONFLICT" });
+      expect(await one.tryLoad(first.foundryExecutionId, first.workflowId)).toEqual(second);
     });
 
     it("a later save refuses a stored revision it did not write (compared as text, not as a number), and names it", async () => {
