@@ -76,12 +76,14 @@ interface MigrationNames {
   readonly index: string;
   /** The claim index's name before it was derived like the others: one found under it counts as made. */
   readonly legacyIndex: string;
+  /** The claim index's name when `index` names another table's (an older version's, cut from a longer name). */
+  readonly spareIndex: string;
   readonly keys: string;
   readonly due: string;
   readonly mailbox: string;
 }
 
-function migrateStatement({ table, schema, index, legacyIndex, keys, due, mailbox }: MigrationNames): string {
+function migrateStatement({ table, schema, index, legacyIndex, spareIndex, keys, due, mailbox }: MigrationNames): string {
   const qualified = (name: string): string => (schema === undefined ? `"${name}"` : `"${schema}"."${name}"`);
   const createSchema =
     schema === undefined ? "" : `IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = '${schema}') THEN CREATE SCHEMA "${schema}"; END IF;`;
@@ -114,9 +116,11 @@ BEGIN
     ${lock}
     ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS owner TEXT, ADD COLUMN IF NOT EXISTS lease_expires_at TIMESTAMPTZ, ADD COLUMN IF NOT EXISTS attempts INTEGER;
   END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_index WHERE indrelid = to_regclass('${table}') AND indexrelid IN (${[...new Set([index, legacyIndex])].map((name) => `to_regclass('${qualified(name)}')`).join(", ")})) THEN
+  IF NOT EXISTS (SELECT 1 FROM pg_index WHERE indrelid = to_regclass('${table}') AND indexrelid IN (${[...new Set([index, legacyIndex, spareIndex])].map((name) => `to_regclass('${qualified(name)}')`).join(", ")})) THEN
     ${lock}
-    CREATE INDEX IF NOT EXISTS "${index}" ON ${table} (status);
+    IF to_regclass('${qualified(index)}') IS NULL THEN CREATE INDEX IF NOT EXISTS "${index}" ON ${table} (status);
+    ELSE CREATE INDEX IF NOT EXISTS "${spareIndex}" ON ${table} (status);
+    END IF;
   END IF;
   -- The keys of rows a claim runs without a due time, which it reads in key order.
   IF to_regclass('${qualified(keys)}') IS NULL THEN
@@ -194,8 +198,10 @@ export function postgresStatements(tableName: string, schema: string | undefined
   const mailbox = qualified(derived(tableName, "_mailbox"));
   const byKeys = "WHERE instance_id = $1 AND workflow_id = $2";
   // Older versions cut a long table's name to 53 characters for the claim index, so that two long
-  // names sharing those got one index between them: a table that has one under that name keeps it.
-  const names = { index: derived(tableName, "_claimable"), legacyIndex: `${tableName.slice(0, 53)}_claimable`, keys: derived(tableName, "_claim_keys"), due: derived(tableName, "_due"), mailbox: derived(tableName, "_mailbox") };
+  // names sharing those got one index between them: a table that has one under that name keeps it,
+  // and one whose own name another table's index took gets the spare name, hashed as long names are.
+  const claimIndexes = { index: derived(tableName, "_claimable"), legacyIndex: `${tableName.slice(0, 53)}_claimable`, spareIndex: `${tableName.slice(0, 44)}_${hashName(tableName)}_claimable` };
+  const names = { ...claimIndexes, keys: derived(tableName, "_claim_keys"), due: derived(tableName, "_due"), mailbox: derived(tableName, "_mailbox") };
   const insert =
     `INSERT INTO ${table} (instance_id, workflow_id, revision, status, workflow_name, updated_at, data, owner, lease_expires_at, attempts, waiting_for, wake_ms) ` +
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (instance_id, workflow_id) DO NOTHING";

@@ -51,10 +51,11 @@ export function filterClauses(dialect: SqlDialect, filter: SnapshotFilter, value
   return clauses;
 }
 
-// An instant outside the years 0000 to 9999 has no four-digit ISO form: Postgres refuses
-// "+275760-09-13T…" and SQLite sorts it before every year. Saves write no such time, so a bound
-// past 9999 (`new Date(8.64e15)`, a usual "no limit") leaves nothing out, and one before 0000 all.
-const firstFourDigitYear = Date.parse("0000-01-01T00:00:00.000Z");
+// An instant outside the years 0001 to 9999 has no four-digit ISO form Postgres reads (it has no
+// year 0, and refuses "+275760-09-13T…"), and SQLite sorts "+…" before every year. Saves write no
+// such time, so a bound past 9999 (`new Date(8.64e15)`, a usual "no limit") leaves nothing out, and
+// one before 0001 all.
+const firstFourDigitYear = Date.parse("0001-01-01T00:00:00.000Z");
 const lastFourDigitYear = Date.parse("9999-12-31T23:59:59.999Z");
 
 // The name as saves store it, and as an earlier version stored it (raw) when that differs and could

@@ -60,10 +60,10 @@ describe.each(providers)("%s list(filter)", (_name, className, make) => {
     expect(listed.map((snapshot) => snapshot.foundryExecutionId)).toEqual([running.foundryExecutionId]);
   });
 
-  it("takes an updatedBefore past year 9999 (the largest Date) as no limit, and one before year 0 as nothing", async () => {
+  it("takes an updatedBefore past year 9999 (the largest Date) as no limit, and one before year 1 (Postgres has no year 0) as nothing", async () => {
     const provider = make();
     await provider.save(fullSnapshot({ status: "running", revision: 1 }));
     expect(await provider.list({ updatedBefore: new Date(8.64e15) })).toHaveLength(1);
-    expect(await provider.list({ updatedBefore: new Date(-8.64e15) })).toEqual([]);
+    for (const before of [new Date(-8.64e15), new Date("0000-06-01T00:00:00.000Z"), new Date("0001-01-01T00:00:00.000Z")]) expect(await provider.list({ updatedBefore: before })).toEqual([]);
   });
 });

@@ -161,8 +161,13 @@ describe("SqlitePersistenceProvider", () => {
   it("given the database itself in place of its options, says to pass it as options.database", () => {
     const database = open(":memory:");
     expect(() => new SqlitePersistenceProvider(database as never)).toThrow(
-      "SqlitePersistenceProvider(options): options must be a plain object, got a Database instance: pass a driver as options.database ({ database })",
+      "SqlitePersistenceProvider(options): options must be an object of options, got a Database instance: pass a driver as options.database ({ database })",
     );
+    // Options that are a class instance holding the driver are options.
+    class Settings {
+      constructor(readonly database: Database.Database) {}
+    }
+    expect(new SqlitePersistenceProvider(new Settings(database)).tableName).toBe("workflowforge_snapshots");
   });
 
   it("a closed database gives PersistenceError with source sqlite, the call, the keys and the driver's error as cause", async () => {
