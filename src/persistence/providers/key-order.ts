@@ -1,4 +1,4 @@
-import { asError, rejectionOf } from "./shared.js";
+import { asError, rejectionOf, whenAborted } from "./shared.js";
 
 // Writes of one instance in the order they were called, one at a time. A provider that groups its
 // writes keeps saves and deletes in separate queues, and may run two statements at once on a pool:
@@ -37,11 +37,10 @@ export class KeyOrder {
   // tasks after it still wait for `done`, which settles when the earlier tasks did.
   #untilAborted<T>(done: Promise<T>, signal: AbortSignal, started: () => boolean): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const onAbort = (): void => {
-        if (!started()) reject(asError(signal.reason));
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      void done.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+      const forget = whenAborted(signal, (reason) => {
+        if (!started()) reject(asError(reason));
+      });
+      void done.then(resolve, reject).finally(forget);
     });
   }
 }

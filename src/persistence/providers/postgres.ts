@@ -222,8 +222,10 @@ export class PostgresPersistenceProvider implements WorkflowPersistenceProvider 
 
   async #setUpThenSend(call: ProviderCall, keys: SnapshotKeys, signal: AbortSignal | undefined, text: string, values: unknown[]): Promise<PostgresQueryResult> {
     try {
-      await this.#schemaReady.get();
+      // Nothing is sent before the table is ready: any call may stop waiting for it.
+      await untilAborted(this.#schemaReady.get(), signal);
     } catch (error) {
+      if (isAbortOf(error, signal)) throw error;
       const detail = postgresConnectionDetail(this.#client, error) ?? `creating table ${this.#sql.table} failed: ${messageOf(error)}`;
       throw new PersistenceError({ source, call, keys, cause: error, detail });
     }

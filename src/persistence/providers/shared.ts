@@ -110,7 +110,7 @@ export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undef
 const waitingOn = new WeakMap<AbortSignal, Set<(reason: unknown) => void>>();
 
 /** Calls `onAbort` with the reason when `signal` aborts, until the returned function is called. */
-function whenAborted(signal: AbortSignal, onAbort: (reason: unknown) => void): () => void {
+export function whenAborted(signal: AbortSignal, onAbort: (reason: unknown) => void): () => void {
   let waiting = waitingOn.get(signal);
   if (waiting === undefined) {
     const created = new Set<(reason: unknown) => void>();

@@ -1,7 +1,7 @@
 import { PGlite } from "@electric-sql/pglite";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { PostgresPersistenceProvider, type PostgresClient, type PostgresQueryResult } from "../../../src/persistence/providers/postgres.js";
-import { fullSnapshot } from "../../../src/persistence/testing/fixtures.js";
+import { fullSnapshot, nextRevision } from "../../../src/persistence/testing/fixtures.js";
 import { describePostgresCases, freshTable } from "./postgres-cases.js";
 import { describePostgresGroupedCases } from "./postgres-grouped-cases.js";
 import { describePostgresMailboxCases } from "./postgres-mailbox-cases.js";
@@ -265,6 +265,30 @@ describe("PostgresPersistenceProvider with a server that stopped answering", () 
     const calls = Array.from({ length: 20 }, (_, index) => provider.tryLoad(`i-${index}`, workflow, controller.signal).catch((error: unknown) => error));
     controller.abort(new Error("shutting down"));
     expect(await Promise.all(calls)).toEqual(Array.from({ length: 20 }, () => expect.objectContaining({ message: "shutting down" })));
+    expect(added).toHaveBeenCalledTimes(1);
+  });
+
+  it("a call still waiting for the table to be made rejects with its signal's reason, having sent nothing", async () => {
+    const { client, texts } = fakeClient(() => new Promise<never>(() => undefined));
+    const provider = new PostgresPersistenceProvider({ client });
+    const controller = new AbortController();
+    const calls = [provider.tryLoad(instance, workflow, controller.signal), provider.list({}, controller.signal), provider.save(snapshot, controller.signal)];
+    await new Promise((resolve) => setImmediate(resolve));
+    controller.abort(new Error("shutting down"));
+    for (const call of calls) await expect(call).rejects.toThrow("shutting down");
+    expect(texts.every(isDdl)).toBe(true);
+  });
+
+  it("writes queued behind a hung write of their instance add one listener to a shared signal between them", async () => {
+    const provider = new PostgresPersistenceProvider({ client: hung().client });
+    await provider.migrate();
+    const controller = new AbortController();
+    const added = vi.spyOn(controller.signal, "addEventListener");
+    const instances = Array.from({ length: 15 }, (_, index) => fullSnapshot({ foundryExecutionId: `i-${index}`, workflowId: workflow }));
+    const first = instances.map((stored) => provider.save(stored, controller.signal).catch((error: unknown) => error));
+    const queued = instances.map((stored) => provider.save(nextRevision(stored), controller.signal).catch((error: unknown) => error));
+    controller.abort(new Error("shutting down"));
+    expect(await Promise.all([...first, ...queued])).toEqual(Array.from({ length: 30 }, () => expect.objectContaining({ message: "shutting down" })));
     expect(added).toHaveBeenCalledTimes(1);
   });
 
