@@ -8,6 +8,13 @@ export const maxStoredStack = 4_000;
 export const maxStoredCauses = 5;
 /** The longest message of a cause a snapshot keeps, in characters. */
 export const maxCauseMessage = 1_000;
+/**
+ * The longest message (a gateway's HTML error page...) and name a snapshot keeps of the error
+ * itself, in characters: longer, the failure record could outgrow the store's limit, and a
+ * compensation whose first save fails restores nothing.
+ */
+export const maxStoredMessage = 4_000;
+const maxStoredName = 1_000;
 
 /**
  * What a snapshot records of a failure: the operation's own error rather than our wrapper, and the
@@ -20,7 +27,7 @@ export function storedError(error: unknown, operationIndex: number, operationNam
   const located = isWorkflowForgeError(error) && error.operationIndex !== undefined;
   const stored: StoredError = {
     name: nameOf(root),
-    message: safeMessage(root),
+    message: bounded(safeMessage(root), maxStoredMessage),
     operationIndex: located ? error.operationIndex : operationIndex,
     operationName: located ? (error.operationName ?? operationName) : operationName,
   };
@@ -58,7 +65,7 @@ function causeChain(error: unknown): StoredErrorCause[] {
 // storing one that is not a string could never be loaded again (the load-time check rejects it),
 // and a throw here would replace the operation's own error.
 function nameOf(value: unknown): string {
-  return isError(value) ? safeString(() => value.name, "Error") : typeof value;
+  return isError(value) ? bounded(safeString(() => value.name, "Error"), maxStoredName) : typeof value;
 }
 
 function safeMessage(value: unknown): string {

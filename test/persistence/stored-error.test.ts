@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { OperationFailedError, createFoundry } from "../../src/index.js";
-import { MemoryPersistenceProvider, SnapshotCorruptedError, defaultSnapshotCodec, usePersistence, type StoredError } from "../../src/persistence/index.js";
+import { OperationFailedError, createFoundry, createSmith, createWorkflow } from "../../src/index.js";
+import { MemoryPersistenceProvider, SnapshotCorruptedError, createSnapshotCodec, defaultSnapshotCodec, usePersistence, type StoredError } from "../../src/persistence/index.js";
 import { validateSnapshot } from "../../src/persistence/snapshot.js";
 import { storedError } from "../../src/persistence/stored-error.js";
 import { rejectionOf } from "../support/promises.js";
@@ -46,6 +46,31 @@ describe("the error a failure record stores", () => {
     expect(error?.stack).toHaveLength(4_000);
     expect(error?.stack?.startsWith("Error: deep\n    at frame")).toBe(true);
     expect(error?.stack?.endsWith(`\n… (${thrown.stack.length} characters, cut)`)).toBe(true);
+  });
+
+  it("cuts a huge message (a gateway's HTML error page) to 4,000 characters, and a huge name to 1,000, marked with their length", async () => {
+    const page = `<html>${"<p>Bad gateway</p>".repeat(6_000)}</html>`;
+    const thrown = Object.assign(new Error(page), { name: "X".repeat(3_000) });
+    const error = await storedAfterThrowing(thrown);
+    expect(error?.message).toHaveLength(4_000);
+    expect(error?.message.endsWith(`\n… (${page.length} characters, cut)`)).toBe(true);
+    expect(error?.name).toHaveLength(1_000);
+  });
+
+  it("keeps a smith's compensation going when the error's message alone would outgrow the store's limit", async () => {
+    const provider = new MemoryPersistenceProvider({ codec: createSnapshotCodec({ maxSnapshotBytes: 64 * 1024 }) });
+    const keys = uniqueKeys("stored-error");
+    const restored: unknown[] = [];
+    const foundry = createFoundry("Reserve")
+      .withOperation("reserve", () => "R-1", (output) => void restored.push(output))
+      .withOperation("charge", () => {
+        throw new Error(`<html>${"x".repeat(100_000)}</html>`);
+      });
+    const workflow = foundry.operations.reduce((built, operation) => built.addOperation(operation), createWorkflow("Reserve")).build();
+    const run = usePersistence(createFoundry("Reserve"), provider, keys);
+    await expect(createSmith().forge(workflow, run)).rejects.toBeInstanceOf(OperationFailedError);
+    expect(restored).toEqual(["R-1"]);
+    expect(provider.tryLoad(keys.instanceId, keys.workflowKey)).toBeUndefined();
   });
 
   it("keeps at most 5 causes, each message at most 1,000 characters, and stops at a cycle", async () => {
