@@ -30,8 +30,9 @@ export function encodeForStorage(codec: SnapshotCodec, snapshot: WorkflowExecuti
  * the original as `cause`.
  */
 export function decodeFromStorage(codec: SnapshotCodec, text: string, keys: SnapshotKeys): WorkflowExecutionSnapshot {
+  let decoded: unknown;
   try {
-    return codec.decode(text, keys);
+    decoded = codec.decode(text, keys);
   } catch (error) {
     // By code rather than class: a codec built on another copy of the package throws its own class.
     if (isWorkflowForgeError(error) && error.code === "SNAPSHOT_CORRUPTED") throw error;
@@ -40,6 +41,12 @@ export function decodeFromStorage(codec: SnapshotCodec, text: string, keys: Snap
     if (error instanceof RangeError && /call stack/i.test(error.message)) throw error;
     throw new SnapshotCorruptedError(keys, `the codec's decode failed: ${messageOf(error)}`, error);
   }
+  // Stored text that decodes to nothing (a codec that returns undefined for text it does not know,
+  // after a key rotation) is a damaged record: read as no record, its run would start over.
+  if (typeof decoded !== "object" || decoded === null) {
+    throw new SnapshotCorruptedError(keys, `the codec's decode returned ${decoded === null ? "null" : typeof decoded}, not a snapshot`);
+  }
+  return decoded as WorkflowExecutionSnapshot;
 }
 
 // A custom codec knows only snapshots: an event's payload travels through it as the last output of

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { SnapshotCorruptedError, type SnapshotCodec } from "../../../src/persistence/index.js";
+import Database from "better-sqlite3";
+import { createFoundry } from "../../../src/index.js";
+import { MemoryPersistenceProvider, SnapshotCorruptedError, usePersistence, type SnapshotCodec } from "../../../src/persistence/index.js";
+import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
 import { decodeFromStorage } from "../../../src/persistence/providers/stored.js";
 
 const keys = { foundryExecutionId: "order-1", workflowId: "Orders" };
@@ -8,6 +11,32 @@ const throwing = (error: Error): SnapshotCodec => ({ encode: () => "", decode: (
 describe("decodeFromStorage", () => {
   it("reports a codec failure as a corrupted record", () => {
     expect(() => decodeFromStorage(throwing(new SyntaxError("Unexpected token")), "junk", keys)).toThrow(SnapshotCorruptedError);
+  });
+
+  it("reports a decode that returns no object (undefined for text it does not know) as a corrupted record, never as no record", () => {
+    for (const decoded of [undefined, null, "text", 42]) {
+      const codec: SnapshotCodec = { encode: () => "", decode: () => decoded as never };
+      expect(() => decodeFromStorage(codec, "rotated key", keys)).toThrow(new SnapshotCorruptedError(keys, `the codec's decode returned ${decoded === null ? "null" : typeof decoded}, not a snapshot`));
+    }
+  });
+
+  it("so a run whose record its codec no longer reads runs nothing again, on the memory and SQLite providers", async () => {
+    const charges: string[] = [];
+    let readable = true;
+    const codec: SnapshotCodec = { encode: (snapshot) => JSON.stringify(snapshot), decode: (text) => (readable ? (JSON.parse(text) as never) : (undefined as never)) };
+    for (const provider of [new MemoryPersistenceProvider({ codec }), new SqlitePersistenceProvider({ database: new Database(":memory:"), codec })]) {
+      readable = true;
+      const run = () =>
+        usePersistence(createFoundry("Order", { executionId: "order-1" }), provider)
+          .withOperation("charge", () => void charges.push("charge"))
+          .withOperation("ship", () => {
+            throw new Error("crash");
+          });
+      await expect(run().forge()).rejects.toThrow("crash");
+      readable = false;
+      await expect(run().forge()).rejects.toBeInstanceOf(SnapshotCorruptedError);
+    }
+    expect(charges).toEqual(["charge", "charge"]);
   });
 
   it("lets a stack overflow of the caller through: the record is not damaged", () => {
