@@ -171,6 +171,11 @@ export interface SnapshotTooLargeErrorOptions {
   readonly maxBytes: number;
   /** The largest properties, largest first. */
   readonly largestProperties: readonly PropertySize[];
+  /**
+   * UTF-8 size of what the snapshot keeps besides its properties, when it keeps it: the last
+   * operation's output (`lastOutput`) and the restore data of completed operations (`outputs`).
+   */
+  readonly outputBytes?: { readonly lastOutput: number; readonly outputs: number };
 }
 
 /** The encoded snapshot is over the codec's `maxSnapshotBytes`. Raised before anything is written. */
@@ -178,14 +183,19 @@ export class SnapshotTooLargeError extends PersistenceError {
   readonly bytes: number;
   readonly maxBytes: number;
   readonly largestProperties: readonly PropertySize[];
+  /** What the last output and the restore data take, when the snapshot keeps any (see the options). */
+  readonly outputBytes: { readonly lastOutput: number; readonly outputs: number } | undefined;
   constructor(options: SnapshotTooLargeErrorOptions) {
     const largest = options.largestProperties.map((p) => `${JSON.stringify(p.key)} (${p.bytes} bytes)`).join(", ");
+    const outputs = options.outputBytes;
     const detail =
       `the encoded snapshot is ${options.bytes} bytes, over maxSnapshotBytes ${options.maxBytes}` +
-      (largest === "" ? "" : `; largest properties: ${largest}`);
+      (largest === "" ? "" : `; largest properties: ${largest}`) +
+      (outputs === undefined ? "" : `; the last output: ${outputs.lastOutput} bytes, restore data of completed operations: ${outputs.outputs} bytes`);
     super({ keys: options.keys, call: "save", detail }, "SNAPSHOT_TOO_LARGE");
     this.bytes = options.bytes;
     this.maxBytes = options.maxBytes;
     this.largestProperties = options.largestProperties;
+    this.outputBytes = options.outputBytes;
   }
 }

@@ -411,6 +411,17 @@ describe("maxSnapshotBytes", () => {
     expect(tooLarge.message).toContain(`over maxSnapshotBytes 1000; largest properties: "b" (${size("b")} bytes), "e" (${size("e")} bytes)`);
   });
 
+  it("says what the last output and the restore data take, when an operation's output is what outgrew the budget", () => {
+    const codec = createSnapshotCodec({ maxSnapshotBytes: 1000 });
+    const big = { ...snapshot({ note: "n" }), lastOutput: "x".repeat(2_000), outputs: { 0: "y".repeat(10), 1: { id: "R-1" } } };
+    const error = rejectionOfSync(() => codec.encode(big));
+    expect(error).toBeInstanceOf(SnapshotTooLargeError);
+    const sizes = { lastOutput: Buffer.byteLength(encodeValue(big.lastOutput)), outputs: Buffer.byteLength(encodeValue(big.outputs[0])) + Buffer.byteLength(encodeValue(big.outputs[1])) };
+    expect((error as SnapshotTooLargeError).outputBytes).toEqual(sizes);
+    expect((error as Error).message).toContain(`; the last output: ${sizes.lastOutput} bytes, restore data of completed operations: ${sizes.outputs} bytes`);
+    expect((rejectionOfSync(() => codec.encode(snapshot(properties))) as SnapshotTooLargeError).outputBytes).toBeUndefined();
+  });
+
   it("counts UTF-8 bytes, and a snapshot of exactly the budget passes", () => {
     const value = snapshot({ text: "€😀".repeat(50) });
     const bytes = Buffer.byteLength(defaultSnapshotCodec.encode(value), "utf8");
@@ -474,3 +485,12 @@ describe("encodeForStorage / decodeFromStorage", () => {
     expect(() => encodeForStorage({ ...failing, encode: () => 42 as never }, snapshot())).toThrow(/returned number, not a string/);
   });
 });
+
+function rejectionOfSync(call: () => unknown): unknown {
+  try {
+    call();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}

@@ -147,6 +147,15 @@ function largestProperties(snapshot: WorkflowExecutionSnapshot): PropertySize[] 
     .slice(0, 5);
 }
 
+// Only on the failure path: what the last output and the restore data take, when there are any;
+// an operation that returned megabytes is as likely a cause as a property.
+function outputSizes(snapshot: WorkflowExecutionSnapshot): { outputBytes?: { lastOutput: number; outputs: number } } {
+  const outputs = typeof snapshot.outputs === "object" && snapshot.outputs !== null ? Object.values(snapshot.outputs) : [];
+  if (snapshot.lastOutput === undefined && outputs.length === 0) return {};
+  const bytes = (value: unknown): number => (value === undefined ? 0 : checksumText(writeValue(value)).bytes);
+  return { outputBytes: { lastOutput: bytes(snapshot.lastOutput), outputs: outputs.reduce((sum: number, value) => sum + bytes(value), 0) } };
+}
+
 function encodeSnapshot(snapshot: WorkflowExecutionSnapshot, maxBytes: number): string {
   if (typeof snapshot !== "object" || snapshot === null) {
     throw new SnapshotSerializationError({ path: "", reason: `a snapshot must be an object, got ${snapshot === null ? "null" : typeof snapshot}` });
@@ -160,7 +169,7 @@ function encodeSnapshot(snapshot: WorkflowExecutionSnapshot, maxBytes: number): 
   const { crc, bytes } = checksumText(body);
   const envelope = `${version}:${hex32(crc)}:${bytes}:`;
   const total = envelope.length + bytes;
-  if (total > maxBytes) throw new SnapshotTooLargeError({ keys: keysOf(snapshot), bytes: total, maxBytes, largestProperties: largestProperties(snapshot) });
+  if (total > maxBytes) throw new SnapshotTooLargeError({ keys: keysOf(snapshot), bytes: total, maxBytes, largestProperties: largestProperties(snapshot), ...outputSizes(snapshot) });
   return envelope + body;
 }
 
