@@ -253,6 +253,13 @@ describe("encode rejects what it cannot store, before anything is written", () =
     expect(made.message).toContain("objects with a custom prototype cannot be stored");
   });
 
+  it("names the object itself when listing its keys throws (a Proxy's ownKeys trap), not a key it never read", () => {
+    const hostile = new Proxy({}, { ownKeys: () => { throw new Error("revoked"); } });
+    const error = rejection({ a: hostile });
+    expect(error.path).toBe("properties.a");
+    expect(error.message).toContain("revoked");
+  });
+
   it("rejects subclasses of Map and Array, which would not come back as themselves", () => {
     class Registry extends Map {}
     class List extends Array {}

@@ -151,10 +151,12 @@ function writePlain(record: Record<string, unknown>, seen: Set<object>): string 
   enter(seen, record);
   // An object with its own "$wf" key would read as a tag: store it as a list of entries instead.
   const escaped = Object.hasOwn(record, "$wf");
+  // Read before the loop: a Proxy whose ownKeys trap throws fails at this object's own path.
+  const keys = Object.keys(record);
   let out = "";
   let key = "";
   try {
-    for (key of Object.keys(record)) {
+    for (key of keys) {
       const item = write(record[key], seen);
       if (out !== "") out += ",";
       out += escaped ? `[${quote(key)},${item}]` : `${quote(key)}:${item}`;
