@@ -1,6 +1,7 @@
 import type { ListOptions } from "../persistence/list-options.js";
 import type { SnapshotFilter } from "../persistence/provider.js";
 import { PostgresPersistenceProvider } from "../persistence/providers/postgres.js";
+import { postgresStatements } from "../persistence/providers/postgres-sql.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
 import type { StoreSpec } from "./args.js";
 import type { ProviderCapabilities, WorkflowPersistenceProvider } from "../persistence/provider.js";
@@ -109,6 +110,12 @@ function openUnbounded(spec: StoreSpec, timeout: Duration, serving: boolean, acc
   }
 }
 
+// Whether the table exists, and whether it has what this version's statements read: the columns
+// and the mailbox table every save since durable waits writes.
+const layoutQuery =
+  "SELECT to_regclass($1) IS NOT NULL AS present, to_regclass($2) IS NOT NULL AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1) " +
+  "AND attname IN ('owner', 'lease_expires_at', 'attempts', 'waiting_for', 'wake_ms') AND NOT attisdropped) = 5 AS current";
+
 async function openPostgres({ url, options }: Extract<StoreSpec, { kind: "postgres" }>, timeout: Duration): Promise<OpenedStore> {
   const { default: pg } = await importDriver("pg", "--postgres");
   const serverLabel = `PostgreSQL ${redact(url)}`;
@@ -124,12 +131,14 @@ async function openPostgres({ url, options }: Extract<StoreSpec, { kind: "postgr
     const provider = construct("--table-name or --schema", () => new PostgresPersistenceProvider({ client: pool, ...options }));
     const table = provider.schema === undefined ? `"${provider.tableName}"` : `"${provider.schema}"."${provider.tableName}"`;
     const label = `${serverLabel}, table ${table}`;
-    const query = () => pool.query<{ present: boolean }>("SELECT to_regclass($1) IS NOT NULL AS present", [table]);
+    const query = () => pool.query<{ present: boolean; current: boolean }>(layoutQuery, [table, postgresStatements(provider.tableName, provider.schema).mailbox]);
     const { rows } = await within(timeout, () => noAnswer(serverLabel, "PostgreSQL", timeout), query).catch((error: unknown) => {
       if (error instanceof CliError) throw error;
       throw new CliError("STORE", `cannot reach ${serverLabel}: ${describeCause(error)}`, { cause: error });
     });
     if (rows[0]?.present !== true) throw new CliError("STORE", `${serverLabel} has no table ${table} (pass --table-name or --schema if the provider uses another)`);
+    // The provider would bring it up to date on first use: ALTER TABLE and index builds, from a command that reads.
+    if (rows[0].current !== true) throw new CliError("STORE", `${label} was made by an older version of workflowforge: upgrade it first with the provider's migrate(), as the table's owner (a deploy step)`);
     const whenLate = "check that the server is up and answering, and that no transaction holds a lock on the table";
     return { provider, persistence: provider, label, close: () => pool.end(), whenLate };
   } catch (error) {

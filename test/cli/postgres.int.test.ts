@@ -42,6 +42,24 @@ describeWithServer("workflowforge CLI on a real PostgreSQL server", server, (sta
       expect(rows).toEqual([{ name: null }]);
     });
 
+    it("refuses a table an older version made, saying to migrate it, and changes nothing of it", async () => {
+      const tableName = freshName();
+      // The layout before durable waits: no waiting_for or wake_ms, no mailbox, no index but the key's.
+      await pool.query(
+        `CREATE TABLE "${tableName}" (instance_id TEXT NOT NULL, workflow_id TEXT NOT NULL, revision BIGINT NOT NULL, status TEXT NOT NULL, workflow_name TEXT NOT NULL, ` +
+          `updated_at TIMESTAMPTZ, data TEXT NOT NULL, owner TEXT, lease_expires_at TIMESTAMPTZ, attempts INTEGER, PRIMARY KEY (instance_id, workflow_id))`,
+      );
+      const layout = async () => (await pool.query("SELECT count(*)::int AS n FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0", [tableName])).rows;
+      const before = await layout();
+      for (const command of [["list"], ["show", "order-1", "Orders"]]) {
+        const { code, stderr } = await cli(...command, "--postgres", started.url, "--table-name", tableName);
+        expect(code).toBe(1);
+        expect(stderr).toContain(`table "${tableName}" was made by an older version of workflowforge: upgrade it first with the provider's migrate()`);
+      }
+      expect(await layout()).toEqual(before);
+      expect((await pool.query("SELECT to_regclass($1) AS name", [`${tableName}_mailbox`])).rows).toEqual([{ name: null }]);
+    });
+
     it("gives up on a request a lock holds back after --timeout, saying what to check, and exits 1", async () => {
       const tableName = freshName();
       const provider = new PostgresPersistenceProvider({ client: pool, tableName });
