@@ -42,6 +42,17 @@ type IoRedisConstructor = NonNullable<Awaited<ReturnType<typeof tryImportDriver<
 /** How long to wait before the `tries`th reconnection; undefined: never reconnect. */
 type Reconnect = ((tries: number) => number) | undefined;
 
+// ioredis reads the URL's database with parseInt: "/abc" became SELECT NaN, whose refusal it left
+// unhandled, ending the process with a stack trace, and "/1x" quietly chose database 1.
+function refuseOddDatabase(url: string): void {
+  if (!URL.canParse(url)) return; // ioredis reads a socket path, and reports a malformed URL itself
+  const parsed = new URL(url);
+  const given: [string, string][] = [["path", parsed.pathname.slice(1)], ["db parameter", parsed.searchParams.get("db") ?? ""]];
+  for (const [where, value] of given) {
+    if (value !== "" && !/^\d+$/.test(value)) throw new Error(`the database (its ${where}) must be a whole number, got ${JSON.stringify(value)}`);
+  }
+}
+
 async function connectIoredis(Redis: IoRedisConstructor, url: string, label: string, timeout: Duration, reconnectMs: Reconnect): Promise<RedisConnection> {
   // No offline queue, and no reconnecting for one command: a CLI should fail fast and say why, not
   // retry forever. A server that cannot be reached at first is reported at once either way.
@@ -50,7 +61,7 @@ async function connectIoredis(Redis: IoRedisConstructor, url: string, label: str
   // Serving, a command sent before the connection was made again is not sent again: a write that
   // may have landed must not land twice (a retry refused as a conflict with itself).
   const options = { lazyConnect: true, retryStrategy, maxRetriesPerRequest: 1, connectTimeout: timeout.ms, enableOfflineQueue: false, autoResendUnfulfilledCommands: false };
-  const client = parseValue("--redis", url, () => new Redis(url, options));
+  const client = parseValue("--redis", url, () => (refuseOddDatabase(url), new Redis(url, options)));
   let failure: unknown;
   // ioredis rejects connect() with "Connection is closed."; the 'error' event carries the reason.
   client.on("error", (error: unknown) => (failure ??= error));
