@@ -1,7 +1,7 @@
 import type { ListOptions } from "../persistence/list-options.js";
 import type { SnapshotFilter } from "../persistence/provider.js";
 import { PostgresPersistenceProvider } from "../persistence/providers/postgres.js";
-import { postgresStatements } from "../persistence/providers/postgres-sql.js";
+import { layoutQuery } from "../persistence/providers/postgres-sql.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
 import type { StoreSpec } from "./args.js";
 import type { ProviderCapabilities, WorkflowPersistenceProvider } from "../persistence/provider.js";
@@ -110,12 +110,6 @@ function openUnbounded(spec: StoreSpec, timeout: Duration, serving: boolean, acc
   }
 }
 
-// Whether the table exists, and whether it has what this version's statements read: the columns
-// and the mailbox table every save since durable waits writes.
-const layoutQuery =
-  "SELECT to_regclass($1) IS NOT NULL AS present, to_regclass($2) IS NOT NULL AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1) " +
-  "AND attname IN ('owner', 'lease_expires_at', 'attempts', 'waiting_for', 'wake_ms') AND NOT attisdropped) = 5 AS current";
-
 async function openPostgres({ url, options }: Extract<StoreSpec, { kind: "postgres" }>, timeout: Duration): Promise<OpenedStore> {
   const { default: pg } = await importDriver("pg", "--postgres");
   const serverLabel = `PostgreSQL ${redact(url)}`;
@@ -131,7 +125,8 @@ async function openPostgres({ url, options }: Extract<StoreSpec, { kind: "postgr
     const provider = construct("--table-name or --schema", () => new PostgresPersistenceProvider({ client: pool, ...options }));
     const table = provider.schema === undefined ? `"${provider.tableName}"` : `"${provider.schema}"."${provider.tableName}"`;
     const label = `${serverLabel}, table ${table}`;
-    const query = () => pool.query<{ present: boolean; current: boolean }>(layoutQuery, [table, postgresStatements(provider.tableName, provider.schema).mailbox]);
+    const layout = layoutQuery(provider.tableName, provider.schema);
+    const query = () => pool.query<{ present: boolean; current: boolean }>(layout.text, layout.values);
     const { rows } = await within(timeout, () => noAnswer(serverLabel, "PostgreSQL", timeout), query).catch((error: unknown) => {
       if (error instanceof CliError) throw error;
       throw new CliError("STORE", `cannot reach ${serverLabel}: ${describeCause(error)}`, { cause: error });

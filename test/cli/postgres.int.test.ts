@@ -60,6 +60,16 @@ describeWithServer("workflowforge CLI on a real PostgreSQL server", server, (sta
       expect((await pool.query("SELECT to_regclass($1) AS name", [`${tableName}_mailbox`])).rows).toEqual([{ name: null }]);
     });
 
+    it("refuses a table missing an index the provider makes (an older version's, or one dropped), and builds none", async () => {
+      const tableName = freshName();
+      await new PostgresPersistenceProvider({ client: pool, tableName }).migrate();
+      await pool.query(`DROP INDEX "${tableName}_claim_keys"`);
+      const { code, stderr } = await cli("list", "--postgres", started.url, "--table-name", tableName);
+      expect(code).toBe(1);
+      expect(stderr).toContain("was made by an older version of workflowforge");
+      expect((await pool.query("SELECT to_regclass($1) AS name", [`${tableName}_claim_keys`])).rows).toEqual([{ name: null }]);
+    });
+
     it("gives up on a request a lock holds back after --timeout, saying what to check, and exits 1", async () => {
       const tableName = freshName();
       const provider = new PostgresPersistenceProvider({ client: pool, tableName });

@@ -191,17 +191,38 @@ export const derivedSuffixes = {
 /** A name derived from the table's, with `suffix`, within Postgres's 63 bytes. */
 const derived = (tableName: string, suffix: keyof typeof derivedSuffixes): string => (tableName.length + suffix.length <= 63 ? tableName + suffix : `${tableName.slice(0, 54 - suffix.length)}_${hashName(tableName)}${suffix}`);
 
+/** What the migration makes beside the table, by name (unqualified). */
+function setupNames(tableName: string): Omit<MigrationNames, "table" | "schema"> {
+  // Older versions cut a long table's name to 53 characters for the claim index, so that two long
+  // names sharing those got one index between them: a table that has one under that name keeps it,
+  // and one whose own name another table's index took gets the spare name, hashed as long names are.
+  const claimIndexes = { index: derived(tableName, "_claimable"), legacyIndex: `${tableName.slice(0, 53)}_claimable`, spareIndex: `${tableName.slice(0, 44)}_${hashName(tableName)}_claimable` };
+  return { ...claimIndexes, keys: derived(tableName, "_claim_keys"), due: derived(tableName, "_due"), mailbox: derived(tableName, "_mailbox") };
+}
+
+/**
+ * A query of one row: `present`, whether the table exists, and `current`, whether it holds all the
+ * migration makes (its columns, indexes and mailbox), so that a reader can tell a table an older
+ * version made, which its first statement would upgrade, without changing it.
+ */
+export function layoutQuery(tableName: string, schema: string | undefined): { readonly text: string; readonly values: string[] } {
+  const qualified = (name: string): string => (schema === undefined ? `"${name}"` : `"${schema}"."${name}"`);
+  const { index, legacyIndex, spareIndex, keys, due, mailbox } = setupNames(tableName);
+  const onTable = (names: string): string => `EXISTS (SELECT 1 FROM pg_index WHERE indrelid = to_regclass($1) AND indexrelid IN (${names}))`;
+  const text =
+    "SELECT to_regclass($1) IS NOT NULL AS present, to_regclass($2) IS NOT NULL AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1) " +
+    `AND attname IN ('owner', 'lease_expires_at', 'attempts', 'waiting_for', 'wake_ms') AND NOT attisdropped) = 5 ` +
+    `AND ${onTable("to_regclass($3), to_regclass($4), to_regclass($5)")} AND ${onTable("to_regclass($6)")} AND ${onTable("to_regclass($7)")} AS current`;
+  return { text, values: [tableName, mailbox, index, legacyIndex, spareIndex, keys, due].map(qualified) };
+}
+
 /** Every statement for one table; names were validated as identifiers before they get here. */
 export function postgresStatements(tableName: string, schema: string | undefined): PostgresStatements {
   const qualified = (name: string): string => (schema === undefined ? `"${name}"` : `"${schema}"."${name}"`);
   const table = qualified(tableName);
   const mailbox = qualified(derived(tableName, "_mailbox"));
   const byKeys = "WHERE instance_id = $1 AND workflow_id = $2";
-  // Older versions cut a long table's name to 53 characters for the claim index, so that two long
-  // names sharing those got one index between them: a table that has one under that name keeps it,
-  // and one whose own name another table's index took gets the spare name, hashed as long names are.
-  const claimIndexes = { index: derived(tableName, "_claimable"), legacyIndex: `${tableName.slice(0, 53)}_claimable`, spareIndex: `${tableName.slice(0, 44)}_${hashName(tableName)}_claimable` };
-  const names = { ...claimIndexes, keys: derived(tableName, "_claim_keys"), due: derived(tableName, "_due"), mailbox: derived(tableName, "_mailbox") };
+  const names = setupNames(tableName);
   const insert =
     `INSERT INTO ${table} (instance_id, workflow_id, revision, status, workflow_name, updated_at, data, owner, lease_expires_at, attempts, waiting_for, wake_ms) ` +
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (instance_id, workflow_id) DO NOTHING";
