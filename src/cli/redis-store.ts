@@ -45,9 +45,13 @@ type Reconnect = ((tries: number) => number) | undefined;
 // ioredis reads the URL's database with parseInt: "/abc" became SELECT NaN, whose refusal it left
 // unhandled, ending the process with a stack trace, and "/1x" quietly chose database 1.
 function refuseOddDatabase(url: string): void {
-  if (!URL.canParse(url)) return; // ioredis reads a socket path, and reports a malformed URL itself
-  const parsed = new URL(url);
-  const given: [string, string][] = [["path", parsed.pathname.slice(1)], ["db parameter", parsed.searchParams.get("db") ?? ""]];
+  // ioredis also reads "//host:port/db" as a URL, and "/run/redis.sock?db=n" as a socket path with
+  // a query; anything else it cannot read, it reports itself.
+  const asUrl = url.startsWith("//") ? `redis:${url}` : url;
+  const parsed = URL.canParse(asUrl) ? new URL(asUrl) : undefined;
+  const isRedis = parsed !== undefined && (parsed.protocol === "redis:" || parsed.protocol === "rediss:");
+  const query = isRedis ? parsed.searchParams : new URLSearchParams(url.includes("?") ? url.slice(url.indexOf("?") + 1) : "");
+  const given: [string, string][] = [["path", isRedis ? parsed.pathname.slice(1) : ""], ["db parameter", query.get("db") ?? ""]];
   for (const [where, value] of given) {
     if (value !== "" && !/^\d+$/.test(value)) throw new Error(`the database (its ${where}) must be a whole number, got ${JSON.stringify(value)}`);
   }

@@ -8,6 +8,8 @@ describe("workflowforge CLI with a malformed store value", () => {
     ["a Redis URL with a bad percent escape", "--redis", "redis://app:50%@127.0.0.1:6379", "invalid --redis redis://app:***@127.0.0.1:6379: "],
     ["a Redis database that is no number, in the path", "--redis", "redis://app:Zx9@127.0.0.1:6379/abc", 'invalid --redis redis://app:***@127.0.0.1:6379/abc: the database (its path) must be a whole number, got "abc"'],
     ["a Redis database that is no number, as db=", "--redis", "redis://127.0.0.1:6379?db=1x", 'invalid --redis redis://127.0.0.1:6379?db=1x: the database (its db parameter) must be a whole number, got "1x"'],
+    ["a Redis database that is no number, in a URL without its scheme", "--redis", "//127.0.0.1:6379/abc", 'invalid --redis //127.0.0.1:6379/abc: the database (its path) must be a whole number, got "abc"'],
+    ["a Redis database that is no number, after a socket path", "--redis", "/run/redis.sock?db=abc", 'invalid --redis /run/redis.sock?db=abc: the database (its db parameter) must be a whole number, got "abc"'],
     ["a PostgreSQL port out of range", "--postgres", "postgres://127.0.0.1:99999/app", "invalid --postgres postgres://127.0.0.1:99999/app: "],
     ["a PostgreSQL URL with a slash in its password", "--postgres", "postgres://app:Zx9/Qw+e@127.0.0.1:1/app", "invalid --postgres postgres://app:***@127.0.0.1:1/app: "],
     ["a file URL with a host", "--provider", "file://host/store.mjs", "invalid --provider file://host/store.mjs: "],
