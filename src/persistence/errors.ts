@@ -176,6 +176,8 @@ export interface SnapshotTooLargeErrorOptions {
    * operation's output (`lastOutput`) and the restore data of completed operations (`outputs`).
    */
   readonly outputBytes?: { readonly lastOutput: number; readonly outputs: number };
+  /** UTF-8 size of an event's payload, when it is an event that is too large to deliver. */
+  readonly payloadBytes?: number;
 }
 
 /** The encoded snapshot is over the codec's `maxSnapshotBytes`. Raised before anything is written. */
@@ -191,7 +193,8 @@ export class SnapshotTooLargeError extends PersistenceError {
     const detail =
       `the encoded snapshot is ${options.bytes} bytes, over maxSnapshotBytes ${options.maxBytes}` +
       (largest === "" ? "" : `; largest properties: ${largest}`) +
-      (outputs === undefined ? "" : `; the last output: ${outputs.lastOutput} bytes, restore data of completed operations: ${outputs.outputs} bytes`);
+      (outputs === undefined ? "" : `; the last output: ${outputs.lastOutput} bytes, restore data of completed operations: ${outputs.outputs} bytes`) +
+      (options.payloadBytes === undefined ? "" : `; the event's payload: ${options.payloadBytes} bytes`);
     super({ keys: options.keys, call: "save", detail }, "SNAPSHOT_TOO_LARGE");
     this.bytes = options.bytes;
     this.maxBytes = options.maxBytes;

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { action, createFoundry, createSmith, createWorkflow, isSuspended, waitForEvent } from "../../src/index.js";
-import { createRecoveryCoordinator, MemoryPersistenceProvider, SnapshotSerializationError, SnapshotTooLargeError, usePersistence, type SnapshotCodec, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
+import { createRecoveryCoordinator, createSnapshotCodec, MemoryPersistenceProvider, SnapshotSerializationError, SnapshotTooLargeError, usePersistence, type SnapshotCodec, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
 import { FilePersistenceProvider } from "../../src/persistence/providers/file/index.js";
 import { SqlitePersistenceProvider } from "../../src/persistence/providers/sqlite.js";
 import { rejectionOf } from "../support/promises.js";
@@ -88,6 +88,19 @@ describe.each(Object.keys(providers))("signal payloads on the %s provider", (nam
     await coordinator.signal("o-1", workflow.id, "paid", { blob: "x".repeat(1024 * 1024) });
     expect((await coordinator.resumeAll()).failed).toEqual([]);
     expect(outputs).toEqual([{ blob: "x".repeat(1024 * 1024) }]);
+  });
+
+  it("names the payload, never a last output, when a payload is too large or cannot be stored, whatever the codec", async () => {
+    for (const codec of [undefined, createSnapshotCodec({ maxSnapshotBytes: 4 * 1024 * 1024 })]) {
+      const provider = open(codec);
+      const { workflow, coordinator } = await waitingInstance(provider);
+      const tooLarge = await rejectionOf<SnapshotTooLargeError>(coordinator.signal("o-1", workflow.id, "paid", "x".repeat(5 * 1024 * 1024)));
+      expect(tooLarge.message).toMatch(/; the event's payload: \d+ bytes$/);
+      expect(tooLarge.outputBytes).toBeUndefined();
+      const refused = await rejectionOf<SnapshotSerializationError>(coordinator.signal("o-1", workflow.id, "paid", { amount: new Money(5) }));
+      expect([refused.code, refused.path]).toEqual(["SNAPSHOT_SERIALIZATION", "payload.amount"]);
+      expect(refused.message).not.toContain("save failed");
+    }
   });
 
   it("refuses a payload whose UTF-8 bytes, not its characters, are over the limit", async () => {

@@ -1,6 +1,6 @@
 import { isWorkflowForgeError, messageOf } from "../../errors.js";
 import { decodeValue, defaultMaxSnapshotBytes, defaultSnapshotCodec, encodePayloadValue, type SnapshotCodec } from "../codec/codec.js";
-import { SnapshotCorruptedError, SnapshotSerializationError, type SnapshotKeys } from "../errors.js";
+import { SnapshotCorruptedError, SnapshotSerializationError, SnapshotTooLargeError, type SnapshotKeys } from "../errors.js";
 import type { DeliveredEvent } from "../mailbox.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 
@@ -64,10 +64,28 @@ function payloadCarrier(event: DeliveredEvent): WorkflowExecutionSnapshot {
  * before anything is written.
  */
 export function encodePayload(codec: SnapshotCodec, event: DeliveredEvent): string {
-  if (codec !== defaultSnapshotCodec) return encodeForStorage(codec, payloadCarrier(event));
+  if (codec !== defaultSnapshotCodec) return encodeCarrier(codec, event);
   const text = encodePayloadValue(event.payload);
   refuseOversized(text, event);
   return text;
+}
+
+// The carrier's encoding, its errors told in the payload's terms: the caller delivered an event,
+// and never saved a snapshot nor set a last output.
+function encodeCarrier(codec: SnapshotCodec, event: DeliveredEvent): string {
+  try {
+    return encodeForStorage(codec, payloadCarrier(event));
+  } catch (error) {
+    if (error instanceof SnapshotTooLargeError) {
+      throw new SnapshotTooLargeError({ keys: error.keys, bytes: error.bytes, maxBytes: error.maxBytes, largestProperties: [], payloadBytes: error.outputBytes?.lastOutput ?? 0 });
+    }
+    if (error instanceof SnapshotSerializationError && /^lastOutput\b/.test(error.path)) {
+      const path = error.path.replace(/^lastOutput/, "payload");
+      const reason = error.message.slice(error.message.indexOf(`cannot serialise ${error.path}: `) + `cannot serialise ${error.path}: `.length);
+      throw new SnapshotSerializationError({ path, reason, ...("cause" in error ? { cause: error.cause } : {}) });
+    }
+    throw error;
+  }
 }
 
 // The default codec stores a payload without a snapshot around it, so nothing above checked its size;
@@ -78,7 +96,7 @@ export function encodePayload(codec: SnapshotCodec, event: DeliveredEvent): stri
 function refuseOversized(text: string, event: DeliveredEvent): void {
   const strings = event.foundryExecutionId.length + event.workflowId.length + event.name.length + 2 * event.sentAt.length;
   if (3 * text.length + 6 * strings + 1024 <= defaultMaxSnapshotBytes) return;
-  defaultSnapshotCodec.encode(payloadCarrier(event));
+  encodeCarrier(defaultSnapshotCodec, event);
 }
 
 /** The payload `text` holds, as {@link encodePayload} wrote it for `keys`; `SnapshotCorruptedError` naming them when it does not decode. */
