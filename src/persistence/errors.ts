@@ -147,6 +147,8 @@ export interface SnapshotSerializationErrorOptions {
  */
 export class SnapshotSerializationError extends PersistenceError {
   readonly path: string;
+  /** Why the value at `path` cannot be stored. */
+  readonly reason: string;
   constructor(options: SnapshotSerializationErrorOptions) {
     const detail = `cannot serialise ${options.path === "" ? "the value" : options.path}: ${options.reason}`;
     const keys = options.keys ?? noKeys;
@@ -155,6 +157,7 @@ export class SnapshotSerializationError extends PersistenceError {
     // Without keys there is no instance to name; "instance \"\"" would only confuse.
     if (options.keys === undefined) this.message = `[workflowforge:persistence] ${detail}`;
     this.path = options.path;
+    this.reason = options.reason;
   }
 }
 
@@ -187,6 +190,8 @@ export class SnapshotTooLargeError extends PersistenceError {
   readonly largestProperties: readonly PropertySize[];
   /** What the last output and the restore data take, when the snapshot keeps any (see the options). */
   readonly outputBytes: { readonly lastOutput: number; readonly outputs: number } | undefined;
+  /** What an event's payload takes, when it is an event that is too large to deliver. */
+  readonly payloadBytes: number | undefined;
   constructor(options: SnapshotTooLargeErrorOptions) {
     const largest = options.largestProperties.map((p) => `${JSON.stringify(p.key)} (${p.bytes} bytes)`).join(", ");
     const outputs = options.outputBytes;
@@ -200,5 +205,6 @@ export class SnapshotTooLargeError extends PersistenceError {
     this.maxBytes = options.maxBytes;
     this.largestProperties = options.largestProperties;
     this.outputBytes = options.outputBytes;
+    this.payloadBytes = options.payloadBytes;
   }
 }

@@ -96,6 +96,7 @@ describe.each(Object.keys(providers))("signal payloads on the %s provider", (nam
       const { workflow, coordinator } = await waitingInstance(provider);
       const tooLarge = await rejectionOf<SnapshotTooLargeError>(coordinator.signal("o-1", workflow.id, "paid", "x".repeat(5 * 1024 * 1024)));
       expect(tooLarge.message).toMatch(/; the event's payload: \d+ bytes$/);
+      expect(tooLarge.payloadBytes).toBeGreaterThan(5 * 1024 * 1024);
       expect(tooLarge.outputBytes).toBeUndefined();
       const refused = await rejectionOf<SnapshotSerializationError>(coordinator.signal("o-1", workflow.id, "paid", { amount: new Money(5) }));
       expect([refused.code, refused.path]).toEqual(["SNAPSHOT_SERIALIZATION", "payload.amount"]);

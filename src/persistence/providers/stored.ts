@@ -76,16 +76,23 @@ function encodeCarrier(codec: SnapshotCodec, event: DeliveredEvent): string {
   try {
     return encodeForStorage(codec, payloadCarrier(event));
   } catch (error) {
-    if (error instanceof SnapshotTooLargeError) {
-      throw new SnapshotTooLargeError({ keys: error.keys, bytes: error.bytes, maxBytes: error.maxBytes, largestProperties: [], payloadBytes: error.outputBytes?.lastOutput ?? 0 });
-    }
-    if (error instanceof SnapshotSerializationError && /^lastOutput\b/.test(error.path)) {
-      const path = error.path.replace(/^lastOutput/, "payload");
-      const reason = error.message.slice(error.message.indexOf(`cannot serialise ${error.path}: `) + `cannot serialise ${error.path}: `.length);
-      throw new SnapshotSerializationError({ path, reason, ...("cause" in error ? { cause: error.cause } : {}) });
-    }
-    throw error;
+    throw inPayloadTerms(error);
   }
+}
+
+// By code and fields, not class: a codec built on another copy of the package throws its own.
+// What does not say where the payload stands (a codec's own error, one without the fields) is
+// left as it is.
+function inPayloadTerms(error: unknown): unknown {
+  if (!isWorkflowForgeError(error)) return error;
+  if (error.code === "SNAPSHOT_TOO_LARGE") {
+    const { keys, bytes, maxBytes, outputBytes } = error as SnapshotTooLargeError;
+    if (typeof outputBytes?.lastOutput !== "number") return error;
+    return new SnapshotTooLargeError({ keys, bytes, maxBytes, largestProperties: [], payloadBytes: outputBytes.lastOutput });
+  }
+  const { path, reason } = error as Partial<SnapshotSerializationError>;
+  if (error.code !== "SNAPSHOT_SERIALIZATION" || typeof path !== "string" || !/^lastOutput\b/.test(path) || typeof reason !== "string") return error;
+  return new SnapshotSerializationError({ path: path.replace(/^lastOutput/, "payload"), reason, ...("cause" in error ? { cause: error.cause } : {}) });
 }
 
 // The default codec stores a payload without a snapshot around it, so nothing above checked its size;

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import Database from "better-sqlite3";
 import { createFoundry } from "../../../src/index.js";
-import { MemoryPersistenceProvider, SnapshotCorruptedError, usePersistence, type SnapshotCodec } from "../../../src/persistence/index.js";
+import { MemoryPersistenceProvider, SnapshotCorruptedError, SnapshotSerializationError, SnapshotTooLargeError, usePersistence, type SnapshotCodec } from "../../../src/persistence/index.js";
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
-import { decodeFromStorage } from "../../../src/persistence/providers/stored.js";
+import { decodeFromStorage, encodePayload } from "../../../src/persistence/providers/stored.js";
 
 const keys = { foundryExecutionId: "order-1", workflowId: "Orders" };
 const throwing = (error: Error): SnapshotCodec => ({ encode: () => "", decode: () => { throw error; } });
@@ -37,6 +37,18 @@ describe("decodeFromStorage", () => {
       await expect(run().forge()).rejects.toBeInstanceOf(SnapshotCorruptedError);
     }
     expect(charges).toEqual(["charge", "charge"]);
+  });
+
+  it("tells a payload's refusal in the payload's terms, keeping the codec's reason, and leaves a codec's own errors as they are", () => {
+    const event = { foundryExecutionId: "cannot serialise lastOutput.amount: X", workflowId: "wf", name: "paid", eventId: "e-1", payload: { amount: 1 }, sentAt: new Date(0).toISOString() };
+    const refusing = (error: Error): SnapshotCodec => ({ encode: () => { throw error; }, decode: () => ({}) as never });
+    const serialisation = new SnapshotSerializationError({ keys, path: "lastOutput.amount", reason: "instances of class Money cannot be stored" });
+    expect(() => encodePayload(refusing(serialisation), event)).toThrow(new SnapshotSerializationError({ path: "payload.amount", reason: "instances of class Money cannot be stored" }));
+    const own = new SnapshotTooLargeError({ keys, bytes: 10, maxBytes: 5, largestProperties: [{ key: "lastOutput", bytes: 9 }] });
+    expect(() => encodePayload(refusing(own), event)).toThrow(own);
+    const sized = new SnapshotTooLargeError({ keys, bytes: 10, maxBytes: 5, largestProperties: [], outputBytes: { lastOutput: 9, outputs: 0 } });
+    const told = (() => { try { encodePayload(refusing(sized), event); } catch (error) { return error as SnapshotTooLargeError; } })();
+    expect([told?.payloadBytes, told?.outputBytes, told?.message.endsWith("; the event's payload: 9 bytes")]).toEqual([9, undefined, true]);
   });
 
   it("lets a stack overflow of the caller through: the record is not damaged", () => {
