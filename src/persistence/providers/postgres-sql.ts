@@ -70,6 +70,9 @@ const claimColumns = "revision::float8 AS revision, owner, (extract(epoch FROM l
 // The lock is taken only when something is missing: a provider used inside a caller's long
 // transaction must not hold it, and a role without CREATE on the schema passes once a deploy step
 // has made the tables. Each step also upgrades a table an older version made.
+/** `name` quoted, and qualified by `schema` when one is given. */
+const qualifiedName = (schema: string | undefined, name: string): string => (schema === undefined ? `"${name}"` : `"${schema}"."${name}"`);
+
 interface MigrationNames {
   readonly table: string;
   readonly schema: string | undefined;
@@ -84,7 +87,7 @@ interface MigrationNames {
 }
 
 function migrateStatement({ table, schema, index, legacyIndex, spareIndex, keys, due, mailbox }: MigrationNames): string {
-  const qualified = (name: string): string => (schema === undefined ? `"${name}"` : `"${schema}"."${name}"`);
+  const qualified = (name: string): string => qualifiedName(schema, name);
   const createSchema =
     schema === undefined ? "" : `IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = '${schema}') THEN CREATE SCHEMA "${schema}"; END IF;`;
   const missingColumn = (column: string): string =>
@@ -206,7 +209,7 @@ function setupNames(tableName: string): Omit<MigrationNames, "table" | "schema">
  * version made, which its first statement would upgrade, without changing it.
  */
 export function layoutQuery(tableName: string, schema: string | undefined): { readonly text: string; readonly values: string[] } {
-  const qualified = (name: string): string => (schema === undefined ? `"${name}"` : `"${schema}"."${name}"`);
+  const qualified = (name: string): string => qualifiedName(schema, name);
   const { index, legacyIndex, spareIndex, keys, due, mailbox } = setupNames(tableName);
   const onTable = (names: string): string => `EXISTS (SELECT 1 FROM pg_index WHERE indrelid = to_regclass($1) AND indexrelid IN (${names}))`;
   const text =
@@ -218,7 +221,7 @@ export function layoutQuery(tableName: string, schema: string | undefined): { re
 
 /** Every statement for one table; names were validated as identifiers before they get here. */
 export function postgresStatements(tableName: string, schema: string | undefined): PostgresStatements {
-  const qualified = (name: string): string => (schema === undefined ? `"${name}"` : `"${schema}"."${name}"`);
+  const qualified = (name: string): string => qualifiedName(schema, name);
   const table = qualified(tableName);
   const mailbox = qualified(derived(tableName, "_mailbox"));
   const byKeys = "WHERE instance_id = $1 AND workflow_id = $2";

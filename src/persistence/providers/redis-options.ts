@@ -1,6 +1,7 @@
 import { rejectUnknownKeys, requireTimerMs } from "../../internal/validate.js";
 import { requireCodec, type SnapshotCodec } from "../codec/codec.js";
 import { PersistenceError } from "../errors.js";
+import { loneSurrogate } from "./stored-keys.js";
 
 // RedisPersistenceProvider's options, their checks and the client shapes it drives, apart from the class.
 
@@ -75,7 +76,7 @@ export function validate(options: RedisPersistenceProviderOptions): void {
   }
   // Redis keeps keys as the client's UTF-8, which turns each lone surrogate into U+FFFD: two
   // prefixes that differ only there would share every key.
-  const surrogate = options.keyPrefix === undefined ? null : /\p{Surrogate}/u.exec(options.keyPrefix);
+  const surrogate = options.keyPrefix === undefined ? null : loneSurrogate.exec(options.keyPrefix);
   if (surrogate !== null) {
     const unit = surrogate[0].charCodeAt(0).toString(16).toUpperCase();
     throw new TypeError(`RedisPersistenceProvider: options.keyPrefix must be well-formed UTF-16, but holds a lone surrogate (\\u${unit}) at index ${surrogate.index}, which Redis would store as U+FFFD, sharing keys with other prefixes`);

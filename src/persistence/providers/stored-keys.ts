@@ -14,7 +14,8 @@ import { SnapshotCorruptedError, type SnapshotKeys } from "../errors.js";
 
 // U+FFFF is a noncharacter: no text that means something starts with it.
 const marker = "\uFFFF";
-const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** A UTF-16 code unit with no partner: text that UTF-8 cannot hold as it is. */
+export const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** The text `key` is stored as: the key itself, or the marker and its JSON. Injective. */
 export function storedKey(key: string): string {
