@@ -14,6 +14,8 @@ export class OperationReports {
   // Whether the innermost layer already reported the current operation's outcome.
   #reported = false;
   #call = 0;
+  // When the current call started, for a failure the run reports itself (a timeout gave up on it).
+  #started: number | undefined;
   readonly #emitter: Emitter<FoundryEvents>;
   readonly #workflow: WorkflowInfo;
 
@@ -27,15 +29,22 @@ export class OperationReports {
     return this.#emitter.has("operationCompleted") || this.#emitter.has("operationFailed");
   }
 
-  /** Whether the current operation's outcome is reported already (or left to a call in progress). */
-  get reported(): boolean {
-    return this.#reported;
-  }
-
   /** The run moved on (to operation `index`, or to its end): calls in progress no longer report. */
   moveOn(): void {
     this.#reported = false;
+    this.#started = undefined;
     this.#call++;
+  }
+
+  /**
+   * The run failed at operation `index` with `error` (undefined for a suspension, which is no
+   * failure): reported unless its call did, with how long that call ran (0 when a middleware
+   * failed it before it started). The run moves on: a call a timeout gave up on reports nothing
+   * when it settles during the compensation.
+   */
+  runFailed(index: number, error: Error | undefined): void {
+    if (!this.#reported && error !== undefined) this.emit("operationFailed", index, { error, durationMs: this.#started === undefined ? 0 : performance.now() - this.#started });
+    this.moveOn();
   }
 
   /** A call whose outcome nobody listens to: the run reports no failure for it either. */
@@ -48,6 +57,7 @@ export class OperationReports {
   async observe(index: number, forge: () => unknown, failure: (thrown: unknown) => unknown, suspends: (error: unknown) => boolean, ended: (completed: boolean, result: unknown) => void): Promise<unknown> {
     const call = ++this.#call;
     const started = performance.now();
+    this.#started = started;
     let result: unknown;
     try {
       result = await forge();

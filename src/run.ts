@@ -221,7 +221,7 @@ export class Run implements RunContext {
     const { signal } = this.#request;
     const location = this.#locate(index);
     const error = signal.aborted ? abortError(signal, location) : operationFailure(thrown, location, this.identity, this.#number);
-    if (!this.#reports.reported && !isSuspended(error)) this.#reports.emit("operationFailed", index, { error, durationMs: 0 });
+    this.#reports.runFailed(index, isSuspended(error) ? undefined : error);
     if (!compensates || preventsCompensation(error)) return error;
     return this.#compensate(completed ? index + 1 : index, error);
   }

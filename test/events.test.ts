@@ -196,6 +196,32 @@ describe("events of an operation a timeout gave up on", () => {
     await run;
     expect(events).toEqual(["failed second"]);
   });
+
+  it("are not reported when it finishes while the smith compensates, and its failure says how long it ran", async () => {
+    const late = deferred<string>();
+    const restoring = deferred();
+    const restored = deferred();
+    const foundry = createFoundry("f").use(timeoutMiddleware(20));
+    const events = recordOutcomes(foundry);
+    const durations: number[] = [];
+    foundry.on("operationFailed", (e) => void durations.push(e.durationMs));
+    const workflow = createWorkflow("order")
+      .withOperation("reserve", () => "R-1", async () => {
+        restoring.resolve();
+        await restored.promise;
+      })
+      .withOperation("slow", () => late.promise)
+      .build();
+    const run = createSmith().forge(workflow, foundry).catch((error: unknown) => error);
+    await restoring.promise;
+    late.resolve("late");
+    await settle();
+    restored.resolve();
+    expect(await run).toMatchObject({ code: "OPERATION_TIMEOUT" });
+    expect(events).toEqual(["completed reserve", "failed slow"]);
+    // The timeout gave up on a call that had started: it ran about the timeout's 20 ms, not 0.
+    expect(durations[0]).toBeGreaterThanOrEqual(15);
+  });
 });
 
 
