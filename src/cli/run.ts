@@ -37,8 +37,9 @@ export async function runCli(argv: readonly string[], given: CliIo): Promise<num
   }
 }
 
-// list and show only read, and so does the inspector unless it may act.
+// list, show and a dry run only read, and so does the inspector unless it may act.
 function accessOf(command: StoreCommand): StoreAccessMode {
+  if (command.kind === "prune") return command.dryRun ? "read" : "write";
   return command.kind === "list" || command.kind === "show" || (command.kind === "ui" && !command.ui.allowActions) ? "read" : "write";
 }
 

@@ -18,8 +18,8 @@ not answer in time, the message names the id to send it again with.
   --payload <json>         the event's payload, as JSON        [default: none (undefined)]
   --event-id <id>          the event's id: one id is delivered once  [default: a random UUID]
   --json                   print { instance, workflowKey, event, eventId, stored, status,
-                           waitingFor } (stored false: already delivered; status null: no
-                           snapshot yet)
+                           waitingFor, unreadable } (stored false: already delivered; status
+                           null: no snapshot yet, or unreadable says why it could not be read)
 
 ${stores}
 

@@ -142,7 +142,8 @@ Examples:
 Deletes one snapshot. The instance then starts from its first operation the next time it
 runs. Refuses when it is claimed (a process may be working on it right now), or running
 without a lease in a process on this host that is still alive, or when the stored record
-cannot be read (so its claim cannot be checked), unless --force is given.
+cannot be read (so its claim cannot be checked), unless --force is given. Only the default
+owner names its process: a run given its own owner and no lease is deleted (give it a lease).
 Exits 1 when nothing is stored under the keys (with --force, removes what is kept for them
 all the same: events delivered to them, which a later instance of those keys would receive).
 Just before deleting, it claims the record as "workflowforge-cli" for 30s (its next revision,
@@ -164,7 +165,8 @@ Example:
 
 Deletes every snapshot not updated for <duration> that matches the filters, and prints how
 many it deleted. Claimed snapshots (a process may be working on them) are skipped, as are
-running ones saved without a lease by a process on this host that is still alive, and so
+running ones saved without a lease by a process on this host that is still alive (named by
+the default owner: one given its own owner and no lease is deleted), and so
 is one saved again since it was listed (each is claimed, as delete does, before it is
 deleted, so a save racing the delete is refused rather than lost). Waiting snapshots (suspended at a durable wait,
 which may last weeks) are skipped too unless --status names waiting; those are deleted as

@@ -25,7 +25,7 @@ export async function signalCommand(context: CommandContext, keys: SnapshotKeys,
     throw new CliError("TIMEOUT", `${error.message}; ${again}`, { cause: error });
   });
   const found = await readAfter(context, keys);
-  const json = { instance: keys.foundryExecutionId, workflowKey: keys.workflowId, event: event.name, eventId, stored: sent.stored, status: found.snapshot?.status ?? null, waitingFor: found.snapshot?.waitingFor ?? null };
+  const json = { instance: keys.foundryExecutionId, workflowKey: keys.workflowId, event: event.name, eventId, stored: sent.stored, status: found.snapshot?.status ?? null, waitingFor: found.snapshot?.waitingFor ?? null, unreadable: found.text ?? null };
   if (context.json) context.stdout.write(`${toJson(json)}\n`);
   else context.stdout.write(`${sentText(context, keys, event.name, eventId, sent.stored)}\n${found.text ?? fateOf(found.snapshot, event.name)}\n`);
   return 0;

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, openSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -65,6 +65,19 @@ describe("the built workflowforge bin", () => {
     expect(stderr).toBe("");
     expect(status).toBe(0);
     expect(JSON.parse(stdout)).toMatchObject([{ instance: "order-42", workflowKey: "billing-v1", status: "failed", attempts: 2 }]);
+  });
+
+  // /dev/full refuses every write with ENOSPC, as a full disk behind `> out.json` does.
+  it.skipIf(!existsSync("/dev/full"))("says in one line on stderr, with no stack trace, that its output could not be written (a full disk), and exits 1", async () => {
+    const { directory } = await seededFileStore(scratch, seedSnapshots());
+    const full = openSync("/dev/full", "w");
+    try {
+      const child = spawnSync(process.execPath, [bin, "list", "--dir", directory, "--json"], { encoding: "utf8", timeout: 15_000, stdio: ["ignore", full, "pipe"] });
+      expect(child.stderr).toMatch(/^workflowforge: cannot write the output: .*ENOSPC.*\n$/);
+      expect(child.status).toBe(1);
+    } finally {
+      closeSync(full);
+    }
   });
 
   it("exits 2 on bad arguments", () => {

@@ -137,6 +137,15 @@ describe("workflowforge CLI --sqlite", () => {
     expect(database.pragma("journal_mode", { simple: true })).toBe("delete");
   });
 
+  it("prune --dry-run leaves the file exactly as it was, as list does", async () => {
+    const { file, database } = await rollbackJournalDatabase();
+    const before = readFileSync(file);
+    expect(await cliJson("prune", "--sqlite", file, "--older-than", "0s", "--status", "running,failed,completed", "--dry-run")).toMatchObject({ dryRun: true, deleted: 0 });
+    expect(readFileSync(file).equals(before)).toBe(true);
+    expect(existsSync(`${file}-wal`)).toBe(false);
+    expect(database.pragma("journal_mode", { simple: true })).toBe("delete");
+  });
+
   // Root is given no such files (SQLite hands them to the database's owner): the check runs in a
   // child that gives up root first, so it needs root (to give the file to another user, too).
   it.skipIf(process.platform === "win32" || process.getuid?.() !== 0)("refuses, as another user, to read a WAL database no connection has open, rather than leave -wal and -shm files its owner could not write", { timeout: 30_000 }, async () => {

@@ -104,7 +104,7 @@ export function describeWaitCommands(name: string, fresh: () => Promise<StoreFix
       expect(first).toMatchObject({ code: 0, stderr: "" });
       expect(first.stdout).toMatch(/^Sent event approved \(event id mail-3\) to instance expense-7 \/ workflow key expense-v1 in .+\.\nThe instance was waiting for it: a recovery coordinator resumes it\.\n$/);
       const again = await cliJson("signal", "expense-7", "expense-v1", "approved", ...args, "--payload", '"other"', "--event-id", "mail-3");
-      expect(again).toEqual({ instance: "expense-7", workflowKey: "expense-v1", event: "approved", eventId: "mail-3", stored: false, status: "waiting", waitingFor: "approved" });
+      expect(again).toEqual({ instance: "expense-7", workflowKey: "expense-v1", event: "approved", eventId: "mail-3", stored: false, status: "waiting", waitingFor: "approved", unreadable: null });
       const events = await provider.receive?.(keys("expense-7"), "approved");
       expect(events?.map((event) => [event.eventId, event.payload])).toEqual([["mail-3", { by: "ann", amount: 12.5 }]]);
     });

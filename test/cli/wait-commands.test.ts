@@ -55,6 +55,16 @@ describe("signalCommand", () => {
     expect(context.text()).toMatch(/^Sent event approved \(event id e-1\) to instance expense-7 \/ workflow key expense-v1 in the test store\.\nIts snapshot could not be read \(.*bad checksum.*\)\.\n$/);
   });
 
+  it("says with --json that the snapshot could not be read, which a script can tell from nothing stored yet", async () => {
+    const signal = (_: unknown, event: { eventId: string }) => Promise.resolve({ eventId: event.eventId, stored: true });
+    const unreadable = contextFor({ signal }, () => Promise.reject(new SnapshotCorruptedError(keys, "bad checksum")), true);
+    expect(await signalCommand(unreadable, keys, { name: "approved", payload: undefined, eventId: "e-1" })).toBe(0);
+    expect(JSON.parse(unreadable.text())).toMatchObject({ stored: true, status: null, unreadable: expect.stringMatching(/^Its snapshot could not be read \(.*bad checksum.*\)\.$/) });
+    const absent = contextFor({ signal }, undefined, true);
+    await signalCommand(absent, keys, { name: "approved", payload: undefined, eventId: "e-1" });
+    expect(JSON.parse(absent.text())).toMatchObject({ stored: true, status: null, unreadable: null });
+  });
+
   it("says a repeated event id was delivered before, and exits 0", async () => {
     const context = contextFor({ signal: (_, event) => Promise.resolve({ eventId: event.eventId, stored: false }) }, () => Promise.resolve(waiting));
     expect(await signalCommand(context, keys, { name: "approved", payload: undefined, eventId: "mail 1" })).toBe(0);
