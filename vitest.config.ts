@@ -25,7 +25,7 @@ const crash = [
  * tests share one set per worker (a module another file loaded first would stay unmocked).
  */
 const mocking = ["test/persistence/providers/file/{durability,lock-theft,delete-mailbox}.test.ts"];
-/** The built package in dist/ (`npm run build` first), and the samples of the README and docs/ run against it. */
+/** The built package in dist/ (`npm run build` first), and the samples of the README and docs/ (the JavaScript ones run on it, the TypeScript ones on src/). */
 const built = ["test/package/**/*.test.ts", "test/examples/**/*.test.ts", "test/{readme,docs}.test.ts", "test/cli/bin.test.ts", "test/inspector/bin.test.ts", "test/otel/package.test.ts"];
 
 export default defineConfig({

@@ -94,6 +94,15 @@ export function requireOptionsObject(value: unknown, what: string): Record<strin
   return value as Record<string, unknown>;
 }
 
+/**
+ * Throws a `TypeError` unless `instance` is an object (its fields are checked by name after): the
+ * coordinator's methods take the keys as two arguments, the functions beside it as one object, and
+ * keys passed the coordinator's way would otherwise be reported as an `instanceId` of undefined.
+ */
+export function requireInstanceObject(instance: unknown, what: string): void {
+  if (typeof instance !== "object" || instance === null) throw new TypeError(`${what} must be { instanceId, workflowKey }, got ${describe(instance)}`);
+}
+
 export function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";

@@ -118,9 +118,11 @@ describe("the recovery coordinator's lease and counts", () => {
     expect(() => coordinator(leaseTtlMs)).toThrow(/ttlMs must be a positive number of milliseconds up to 2147483647/i);
   });
 
-  it("rejects a concurrency past the integers a number holds exactly", () => {
-    const make = () => createRecoveryCoordinator({ provider: new MemoryPersistenceProvider(), resolveWorkflow: () => undefined, concurrency: 2 ** 53 });
-    expect(make).toThrow(/options\.concurrency must be a positive integer up to 9007199254740991/);
+  it("rejects a concurrency past the integers a number holds exactly, or below 1, with the range it takes", () => {
+    for (const concurrency of [2 ** 53, 0]) {
+      const make = () => createRecoveryCoordinator({ provider: new MemoryPersistenceProvider(), resolveWorkflow: () => undefined, concurrency });
+      expect(make).toThrow(`options.concurrency must be an integer from 1 to 65536, got ${concurrency}`);
+    }
   });
 
   it("accepts the longest lease", () => {

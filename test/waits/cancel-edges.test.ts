@@ -3,7 +3,7 @@ import { action, createFoundry, createSmith, createWorkflow, isWorkflowForgeErro
 import { cancelInstance, cancelledRecord } from "../../src/persistence/recovery/cancel.js";
 import { fullSnapshot } from "../../src/persistence/testing/fixtures.js";
 import type { WorkflowExecutionSnapshot } from "../../src/persistence/snapshot.js";
-import { MemoryPersistenceProvider, createRecoveryCoordinator, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
+import { MemoryPersistenceProvider, createRecoveryCoordinator, signalInstance, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
 import { createTestClock, type TestClock } from "../../src/persistence/testing/index.js";
 import { approvalWorkflow, approve, suspendAtApproval, withMethod, type ApprovalWorkflow } from "./helpers.js";
 
@@ -137,6 +137,14 @@ describe("cancel", () => {
         expect(memory.tryLoad(keys.instanceId, keys.workflowKey), label).toMatchObject({ status: "running" });
       }
     }
+  });
+
+  it("cancelInstance and signalInstance say the keys go in one object when given the coordinator's way, as two strings", () => {
+    const provider = new MemoryPersistenceProvider();
+    const cancelling = () => (cancelInstance as (...args: unknown[]) => unknown)(provider, "expense-7", "Expense");
+    expect(cancelling).toThrow(new TypeError('cancelInstance(provider, instance, options): instance must be { instanceId, workflowKey }, got "expense-7"'));
+    const signalling = () => (signalInstance as (...args: unknown[]) => unknown)(provider, "expense-7", "Expense", "approved");
+    expect(signalling).toThrow(new TypeError('signalInstance(provider, instance, event, payload, options): instance must be { instanceId, workflowKey }, got "expense-7"'));
   });
 
   it("stops backing off at once when its signal aborts", async () => {

@@ -1,7 +1,7 @@
 import type { Clock } from "../../clock.js";
 import { neverAborted, sleep } from "../../abort.js";
 import { WorkflowCancelledError, isWorkflowForgeError } from "../../errors.js";
-import { requireName, requireOptionalBoolean, requireOptionalSignal, requireOptionsObject, rejectUnknownKeys } from "../../internal/validate.js";
+import { requireInstanceObject, requireName, requireOptionalBoolean, requireOptionalSignal, requireOptionsObject, rejectUnknownKeys } from "../../internal/validate.js";
 import type { InstanceIdentity } from "../../types.js";
 import { SnapshotConflictError, type SnapshotKeys } from "../errors.js";
 import { callProvider, loadSnapshot } from "../provider-call.js";
@@ -42,6 +42,7 @@ const backoffMs = (tries: number): number => Math.min(64, 2 ** tries) * (0.5 + M
  */
 export function cancelInstance(provider: WorkflowPersistenceProvider, instance: InstanceIdentity, options: CancelOptions = {}, clock?: Clock): Promise<CancelOutcome> {
   const where = "cancel(instanceId, workflowKey, options)";
+  requireInstanceObject(instance, "cancelInstance(provider, instance, options): instance");
   requireName(instance.instanceId, `${where}: instanceId`);
   requireName(instance.workflowKey, `${where}: workflowKey`);
   rejectUnknownKeys(requireOptionsObject(options, `${where}: options`), ["compensate", "signal"], `${where}: options`);

@@ -1,6 +1,6 @@
 import { requireClock, systemClock, type Clock } from "../../clock.js";
 import { createFoundry, type Foundry } from "../../foundry.js";
-import { describe, rejectUnknownKeys, requireFunction, requireName, requireOptionsObject, requireLeaseTtlMs, requirePositiveInteger } from "../../internal/validate.js";
+import { describe, rejectUnknownKeys, requireFunction, requireName, requireOptionsObject, requireLeaseTtlMs } from "../../internal/validate.js";
 import { createSmith, type Smith } from "../../smith.js";
 import type { MaybePromise } from "../../types.js";
 import type { Workflow } from "../../workflow.js";
@@ -115,7 +115,9 @@ const maxConcurrency = 65_536;
 
 function requireConcurrency(concurrency: unknown): void {
   const what = `${where}: options.concurrency`;
-  if (requirePositiveInteger(concurrency, what) > maxConcurrency) throw new TypeError(`${what} must be a positive integer up to ${maxConcurrency}, got ${describe(concurrency)}`);
+  if (typeof concurrency !== "number" || !Number.isInteger(concurrency) || concurrency < 1 || concurrency > maxConcurrency) {
+    throw new TypeError(`${what} must be an integer from 1 to ${maxConcurrency}, got ${describe(concurrency)}`);
+  }
 }
 
 function requireSmith(smith: unknown): void {

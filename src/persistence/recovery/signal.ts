@@ -1,4 +1,4 @@
-import { requireName, requireOptionalSignal, requireOptionsObject, rejectUnknownKeys, describe } from "../../internal/validate.js";
+import { requireInstanceObject, requireName, requireOptionalSignal, requireOptionsObject, rejectUnknownKeys, describe } from "../../internal/validate.js";
 import type { Clock } from "../../clock.js";
 import type { InstanceIdentity } from "../../types.js";
 import { receivesEvents, type DeliveredEvent } from "../mailbox.js";
@@ -40,6 +40,7 @@ export function signalInstance(
   clock?: Clock,
 ): Promise<SignalResult> {
   const where = "signal(instanceId, workflowKey, event, payload, options)";
+  requireInstanceObject(instance, "signalInstance(provider, instance, event, payload, options): instance");
   requireName(instance.instanceId, `${where}: instanceId`);
   requireName(instance.workflowKey, `${where}: workflowKey`);
   requireName(event, `${where}: event`);

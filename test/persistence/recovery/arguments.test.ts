@@ -60,7 +60,7 @@ describe("createRecoveryCoordinator concurrency and leaseTtlMs", () => {
   const make = (options: object) => () => createRecoveryCoordinator({ provider: new MemoryPersistenceProvider(), resolveWorkflow: () => undefined, ...options });
 
   it("rejects a concurrency above 65536 with a TypeError naming it", () => {
-    expect(make({ concurrency: 2 ** 32 })).toThrow(/options\.concurrency must be a positive integer up to 65536, got 4294967296/);
+    expect(make({ concurrency: 2 ** 32 })).toThrow(/options\.concurrency must be an integer from 1 to 65536, got 4294967296/);
     expect(make({ concurrency: 65_536 })).not.toThrow();
   });
 

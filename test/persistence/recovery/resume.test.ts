@@ -204,7 +204,7 @@ describe("createRecoveryCoordinator options", () => {
 
   it.each([
     ["resolveWorkflow", { resolveWorkflow: "no" }, /options.resolveWorkflow/],
-    ["concurrency", { concurrency: 0 }, /options.concurrency must be a positive integer/],
+    ["concurrency", { concurrency: 0 }, /options.concurrency must be an integer from 1 to 65536, got 0/],
     ["leaseTtlMs", { leaseTtlMs: -1 }, /options.leaseTtlMs/],
     ["owner", { owner: "" }, /options.owner/],
     ["an unknown key", { retries: 3 }, /unknown option "retries"/],
