@@ -12,6 +12,8 @@ export interface CompensationSettings {
   /** Reject with {@link CompensationError} when any restore failed. */
   readonly throwOnError: boolean;
   readonly events: Emitter<SmithEvents> | undefined;
+  /** Told the failure being compensated for, before anything else happens (a smith's timeout names it as its cause). */
+  readonly started?: (error: Error) => void;
 }
 
 export interface CompensationRequest {
@@ -40,6 +42,7 @@ export async function runCompensation(request: CompensationRequest): Promise<Err
   const events = settings.events;
   const base = { workflowName: workflow.name, executionId: foundry.executionId };
   const failures: RestoreFailure[] = [];
+  settings.started?.(error);
   try {
     stopIfAborted(request, pending - 1);
     for (const observer of request.observers) await observer.started?.({ pending, error, restoreData: request.restoreData });

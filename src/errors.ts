@@ -106,8 +106,9 @@ export class OperationTimeoutError extends WorkflowForgeError {
 /** The smith's workflow-level timeout elapsed; the run's signal was aborted with this error. */
 export class WorkflowTimeoutError extends WorkflowForgeError {
   readonly timeoutMs: number;
-  constructor(workflowName: string, timeoutMs: number) {
-    super("WORKFLOW_TIMEOUT", `workflow "${workflowName}" timed out after ${timeoutMs} ms`, { workflowName });
+  /** `cause`: the failure the run was compensating for when the timeout fired, if it was. */
+  constructor(workflowName: string, timeoutMs: number, options: { readonly cause?: unknown } = {}) {
+    super("WORKFLOW_TIMEOUT", `workflow "${workflowName}" timed out after ${timeoutMs} ms`, { workflowName, ...options });
     this.timeoutMs = timeoutMs;
   }
 }

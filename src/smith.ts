@@ -16,7 +16,11 @@ export interface SmithOptions {
   readonly failFastCompensation?: boolean;
   /** Reject with `CompensationError` (cause: the original failure) when a restore fails. @default false */
   readonly throwOnCompensationError?: boolean;
-  /** Abort the whole run after this many milliseconds and reject with `WorkflowTimeoutError`. @default undefined (no limit) */
+  /**
+   * Abort the whole run after this many milliseconds and reject with `WorkflowTimeoutError`, whose
+   * `cause` is the operation's failure when it fires while that failure is compensated.
+   * @default undefined (no limit)
+   */
   readonly timeoutMs?: number;
   /** Where listener failures are logged. @default a silent logger */
   readonly logger?: Logger;
@@ -50,24 +54,25 @@ export function createSmith(options: SmithOptions = {}): Smith {
     events,
   };
 
-  const core = (context: WorkflowContext<any>): Promise<unknown> =>
-    context.foundry[execute]({
-      workflow: context.workflow,
-      options: { input: context.input, signal: context.signal },
-      compensation,
-    });
+  const coreWith =
+    (settings: CompensationSettings) =>
+    (context: WorkflowContext<any>): Promise<unknown> =>
+      context.foundry[execute]({ workflow: context.workflow, options: { input: context.input, signal: context.signal }, compensation: settings });
+  const core = coreWith(compensation);
+  const chainOf = (workflowName: string, inner: typeof core) => compose(middleware, inner, (_, layer, problem) => new MiddlewareError({ workflowName }, `workflow middleware #${layer} ${problem}`));
 
   const run = async (context: WorkflowContext<any>): Promise<unknown> => {
-    const chain = compose(middleware, core, (_, layer, problem) => new MiddlewareError({ workflowName: context.workflow.name }, `workflow middleware #${layer} ${problem}`));
-    if (options.timeoutMs === undefined) return chain(context);
+    if (options.timeoutMs === undefined) return chainOf(context.workflow.name, core)(context);
     const { timeoutMs } = options;
-    const timeout = new WorkflowTimeoutError(context.workflow.name, timeoutMs);
+    // Per run, and only under a timeout: the failure the run compensates for, if it does, is the timeout's cause.
+    let failure: { readonly cause: Error } | undefined;
+    const inner = coreWith({ ...compensation, started: (error) => void (failure = { cause: error }) });
     const controller = new AbortController();
-    const timer = setTimeout(() => abortWith(controller, timeout), timeoutMs);
+    const timer = setTimeout(() => abortWith(controller, new WorkflowTimeoutError(context.workflow.name, timeoutMs, failure)), timeoutMs);
     // Linked, not AbortSignal.any, which on Node 20 leaves each run's signal reachable from the caller's.
     const linked = linkedSignal([context.signal, controller.signal]);
     try {
-      return await raceAbort(chain({ ...context, signal: linked.signal }), controller.signal, () => timeout);
+      return await raceAbort(chainOf(context.workflow.name, inner)({ ...context, signal: linked.signal }), controller.signal, () => controller.signal.reason as Error);
     } finally {
       clearTimeout(timer);
       linked.dispose();

@@ -7,7 +7,7 @@ import {
   WorkflowTimeoutError,
   type WorkflowMiddleware,
 } from "../src/index.js";
-import { deferred, untilAborted } from "./support/promises.js";
+import { deferred, rejectionOf, untilAborted } from "./support/promises.js";
 
 const twoSteps = () =>
   createWorkflow("order")
@@ -193,6 +193,54 @@ describe("smith.forge", () => {
 
     await expect(createSmith({ timeoutMs: 20 }).forge(workflow, createFoundry("orders"))).rejects.toBeInstanceOf(WorkflowTimeoutError);
     expect(restore).not.toHaveBeenCalled();
+  });
+
+  it("gives WorkflowTimeoutError the failure being compensated as its cause when the timeout fires during the compensation, in the rejection and in workflowFailed", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const declined = new Error("card declined");
+      const restoring = deferred();
+      const workflow = createWorkflow("order")
+        .withOperation("reserve", () => "R-1", (_output, _foundry, signal) => (restoring.resolve(), untilAborted(signal)))
+        .withOperation("charge", () => {
+          throw declined;
+        })
+        .build();
+      const smith = createSmith({ timeoutMs: 20 });
+      const compensating: unknown[] = [];
+      const failed: unknown[] = [];
+      smith.on("compensationStarted", (event) => compensating.push(event.error));
+      smith.on("workflowFailed", (event) => failed.push(event.error));
+
+      const forged = smith.forge(workflow, createFoundry("orders"));
+      await restoring.promise;
+      vi.advanceTimersByTime(20);
+      const error = await rejectionOf<WorkflowTimeoutError>(forged);
+      expect(error).toBeInstanceOf(WorkflowTimeoutError);
+      expect(error).toMatchObject({ code: "WORKFLOW_TIMEOUT", workflowName: "order", timeoutMs: 20 });
+      expect(compensating).toHaveLength(1);
+      expect(error.cause).toBe(compensating[0]);
+      expect(error.cause).toMatchObject({ code: "OPERATION_FAILED", operationName: "charge", cause: declined });
+      expect(failed).toEqual([error]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("gives WorkflowTimeoutError no cause when nothing failed before it fired, even after an earlier run of the same smith failed", async () => {
+    const smith = createSmith({ timeoutMs: 20 });
+    const fails = createWorkflow("order")
+      .withOperation("reserve", () => "R-1", () => undefined)
+      .withOperation("charge", () => {
+        throw new Error("card declined");
+      })
+      .build();
+    await expect(smith.forge(fails, createFoundry("orders"))).rejects.toMatchObject({ code: "OPERATION_FAILED" });
+    const hangs = createWorkflow("order").withOperation("hangs", (_input, _foundry, signal) => untilAborted(signal)).build();
+
+    const error = await rejectionOf<WorkflowTimeoutError>(smith.forge(hangs, createFoundry("orders")));
+    expect(error).toBeInstanceOf(WorkflowTimeoutError);
+    expect("cause" in error).toBe(false);
   });
 
   it("does not time out a run that finishes within timeoutMs", async () => {

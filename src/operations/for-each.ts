@@ -35,6 +35,16 @@ export class ForEachChildError extends WorkflowForgeError {
   }
 }
 
+// One call of a forEach's forge: what its children completed with, and which are done and not
+// yet undone.
+interface Batch {
+  readonly outputs: unknown[];
+  readonly data: unknown[];
+  readonly done: boolean[];
+  readonly operationSignal: AbortSignal;
+  readonly undo: () => Promise<void>;
+}
+
 // The children's signal of each running forEach, to the signal of the workflow's operation it is
 // part of: a nested forEach finds there what its own undo follows.
 const operationSignals = new WeakMap<AbortSignal, AbortSignal>();
@@ -70,14 +80,17 @@ export function forEach<P extends object = any>(
   const list = [...children];
   const restores = list.some((child) => child.restore !== undefined);
 
-  // Restores the completed children in reverse order; a failing restore never keeps the others
-  // from running. Resolves with the failures.
-  const restoreAll = async (data: readonly unknown[], done: readonly boolean[], foundry: Foundry<P>, signal: AbortSignal) => {
+  // Restores the children marked done, newest first, unmarking each before its restore starts so
+  // that no child is undone twice; a failing restore never keeps the others from running. The
+  // signal is chosen per child: an operation's timeout may fire between two restores. Resolves
+  // with the failures.
+  const restoreAll = async (data: readonly unknown[], done: boolean[], foundry: Foundry<P>, signalFor: () => AbortSignal) => {
     const failures: { readonly index: number; readonly error: unknown }[] = [];
     for (let i = list.length - 1; i >= 0; i--) {
       if (done[i] !== true) continue;
+      done[i] = false;
       try {
-        await list[i]?.restore?.(data[i], childFoundry(foundry, i), signal);
+        await list[i]?.restore?.(data[i], childFoundry(foundry, i), signalFor());
       } catch (error) {
         failures.push({ index: i, error });
       }
@@ -85,40 +98,66 @@ export function forEach<P extends object = any>(
     return failures;
   };
 
+  // Undoes what is done and not yet undone, one undo after the other (the timeout's, a late
+  // child's, a failure's), logging the restores that fail. An undo handed an aborted signal gives
+  // up at once (a fetch does), and nothing else undoes these children: they are undone with the
+  // operation's signal, which the run's abort still reaches (an outer sibling's failure aborted
+  // only this forEach's), or, after the operation's own timeout, which waits for none of it, with
+  // one that never aborts.
+  const undoer = (data: readonly unknown[], done: boolean[], foundry: Foundry<P>, operationSignal: AbortSignal): (() => Promise<void>) => {
+    const signalFor = (): AbortSignal => (timedOut(operationSignal) ? neverAborted : operationSignal);
+    let undoing = Promise.resolve();
+    return () =>
+      (undoing = undoing.then(async () => {
+        for (const { index, error } of await restoreAll(data, done, foundry, signalFor)) {
+          logSafely(foundry.logger, "error", `forEach "${name}": restore of child #${index} "${list[index]?.name ?? ""}" failed`, error);
+        }
+      }));
+  };
+
+  // Runs the children, up to `limit` at once, until one fails: resolves with that failure, if any.
+  const forgeChildren = async (batch: Batch, inputs: readonly unknown[], foundry: Foundry<P>, signal: AbortSignal) => {
+    const siblings = new AbortController();
+    // Linked, not AbortSignal.any, which on Node 20 leaves it reachable from the run's signal.
+    const linked = linkedSignal([signal, siblings.signal]);
+    const childSignal = linked.signal;
+    operationSignals.set(childSignal, batch.operationSignal);
+    let failure: ForEachChildError | undefined;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < list.length && failure === undefined) {
+        const i = next++;
+        const child = list[i] as Operation<any, any, P>;
+        try {
+          if (childSignal.aborted) throw abortError(childSignal, { operationName: child.name, operationIndex: i });
+          const result: unknown = await child.forge(inputs[i], childFoundry(foundry, i), childSignal);
+          batch.outputs[i] = outputOf(result);
+          batch.data[i] = restoreDataOf(result);
+          batch.done[i] = true;
+          // Completed after the run gave up on this forEach: nobody else will undo it.
+          if (restores && timedOut(batch.operationSignal)) await batch.undo();
+        } catch (error) {
+          failure ??= new ForEachChildError(name, i, child.name, error);
+          abortWith(siblings, failure);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, list.length) }, worker)).finally(() => linked.dispose());
+    return failure;
+  };
+
   const operation: Operation<any, unknown[], P> = {
     name,
     async forge(input, foundry, signal) {
       const inputs = childInputs(name, strategy, input, list.length);
-      const outputs: unknown[] = new Array<unknown>(list.length);
-      const data: unknown[] = new Array<unknown>(list.length);
-      const done: boolean[] = new Array<boolean>(list.length).fill(false);
-      const siblings = new AbortController();
-      // Linked, not AbortSignal.any, which on Node 20 leaves it reachable from the run's signal.
-      const linked = linkedSignal([signal, siblings.signal]);
-      const childSignal = linked.signal;
       // The signal of the workflow's operation this forEach is (or is nested in): its children's
       // undo follows it, not a sibling's failure, which the run compensates.
       const operationSignal = operationSignals.get(signal) ?? signal;
-      operationSignals.set(childSignal, operationSignal);
-      let failure: ForEachChildError | undefined;
-      let next = 0;
-      const worker = async (): Promise<void> => {
-        while (next < list.length && failure === undefined) {
-          const i = next++;
-          const child = list[i] as Operation<any, any, P>;
-          try {
-            if (childSignal.aborted) throw abortError(childSignal, { operationName: child.name, operationIndex: i });
-            const result: unknown = await child.forge(inputs[i], childFoundry(foundry, i), childSignal);
-            outputs[i] = outputOf(result);
-            data[i] = restoreDataOf(result);
-            done[i] = true;
-          } catch (error) {
-            failure ??= new ForEachChildError(name, i, child.name, error);
-            abortWith(siblings, failure);
-          }
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(limit, list.length) }, worker)).finally(() => linked.dispose());
+      const data: unknown[] = new Array<unknown>(list.length);
+      const done: boolean[] = new Array<boolean>(list.length).fill(false);
+      const batch: Batch = { outputs: new Array<unknown>(list.length), data, done, operationSignal, undo: undoer(data, done, foundry, operationSignal) };
+      const keepUndoing = restores ? undoOnTimeout(operationSignal, batch.undo) : () => undefined;
+      const failure = await forgeChildren(batch, inputs, foundry, signal).finally(keepUndoing);
       if (failure !== undefined) {
         // Stopped by what the run does not compensate (its abort, a smith's timeout, a lost lease):
         // nothing is undone, as the run leaves its snapshot to resume, which would run the undone
@@ -126,29 +165,46 @@ export function forEach<P extends object = any>(
         // timeout) is compensated, and the outer layer undoes only what reports done: undo here.
         const stopped = signal.aborted ? abortError(signal, { operationName: name }) : failure;
         if (preventsCompensation(stopped)) throw stopped;
-        // The child's failure is what the caller must see; restore failures are logged. An undo
-        // handed an aborted signal gives up at once (a fetch does), and nothing else undoes these
-        // children: they are undone with the operation's signal, which the run's abort still
-        // reaches (an outer sibling's failure aborted only this forEach's), or, after the
-        // operation's own timeout, which waits for none of it, with one that never aborts.
-        const timedOut = isWorkflowForgeError(operationSignal.reason) && operationSignal.reason.code === "OPERATION_TIMEOUT";
-        for (const { index, error } of await restoreAll(data, done, foundry, timedOut ? neverAborted : operationSignal)) {
-          logSafely(foundry.logger, "error", `forEach "${name}": restore of child #${index} "${list[index]?.name ?? ""}" failed`, error);
-        }
+        // The child's failure is what the caller must see; restore failures are logged.
+        await batch.undo();
         throw failure;
       }
-      return restores ? (withRestoreData(outputs, data) as unknown as unknown[]) : outputs;
+      // Completed after its operation's timeout: the run compensated without it, and its children
+      // are undone (on the timeout, or as each completed), so its outputs must reach no one.
+      if (timedOut(operationSignal)) {
+        await batch.undo();
+        throw abortError(signal, { operationName: name });
+      }
+      return restores ? (withRestoreData(batch.outputs, data) as unknown as unknown[]) : batch.outputs;
     },
   };
   if (!restores) return operation;
   return {
     ...operation,
     async restore(data: unknown[], foundry, signal) {
-      const errors = (await restoreAll(data, list.map(() => true), foundry, signal)).map((failure) => failure.error);
+      const errors = (await restoreAll(data, list.map(() => true), foundry, () => signal)).map((failure) => failure.error);
       if (errors.length === 1) throw errors[0];
       if (errors.length > 1) throw new AggregateError(errors, `forEach "${name}": ${errors.length} child restores failed`);
     },
   };
+}
+
+// Whether the workflow's operation was stopped by its own timeout, which the run already gave up
+// on: what its children did, before or after, is undone by the forEach alone.
+function timedOut(operationSignal: AbortSignal): boolean {
+  const reason: unknown = operationSignal.reason;
+  return isWorkflowForgeError(reason) && reason.code === "OPERATION_TIMEOUT";
+}
+
+// Undoes the completed children as soon as the operation's own timeout fires rather than once
+// every child settled: a child that ignores its signal may never settle. Returns what stops it.
+function undoOnTimeout(operationSignal: AbortSignal, undo: () => Promise<void>): () => void {
+  if (operationSignal === neverAborted || operationSignal.aborted) return () => undefined;
+  const onAbort = (): void => {
+    if (timedOut(operationSignal)) void undo();
+  };
+  operationSignal.addEventListener("abort", onAbort, { once: true });
+  return () => operationSignal.removeEventListener("abort", onAbort);
 }
 
 // Child `index` sees the forEach's idempotency key then `/#index`.

@@ -9,9 +9,10 @@ import {
   OperationFailedError,
   timeoutMiddleware,
   type Operation,
+  type OperationMiddleware,
 } from "../../src/index.js";
 import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
-import { deferred, sleep, untilAborted, type Deferred } from "../support/promises.js";
+import { deferred, rejectionOf, settle, sleep, untilAborted, type Deferred } from "../support/promises.js";
 
 const run = (operation: Operation, input?: unknown): Promise<unknown> => createFoundry("batch").addOperation(operation).forge({ input });
 
@@ -293,6 +294,83 @@ describe("forEach", () => {
       await running.promise;
       await expect(forged).rejects.toMatchObject({ code: "OPERATION_TIMEOUT" });
       await expect.poll(() => restored).toEqual(["cancel H-1"]);
+    });
+
+    describe("the operation's own timeout, with a child that ignores its signal", () => {
+      /**
+       * Workflow "batch": "reserve" (its restore releases), then forEach "charges": "charge-a"
+       * completes at once, "charge-b" completes when `charged` is settled. A 20 ms timeout gives up
+       * on the forEach while charge-b runs; `charges()` is the forEach's own call, which the run
+       * no longer follows. Every restore says what it undid and whether its signal was aborted.
+       */
+      function timedOutCharges(charged: Promise<string>) {
+        const undone: string[] = [];
+        const undo = (what: string, signal: AbortSignal) => void undone.push(signal.aborted ? `${what} given an aborted signal` : what);
+        const children: Operation[] = [
+          delegate("charge-a", () => "A", (output, _foundry, signal) => undo(`refund ${String(output)}`, signal)),
+          delegate("charge-b", () => charged, (output, _foundry, signal) => undo(`refund ${String(output)}`, signal)),
+        ];
+        let call: Promise<unknown> | undefined;
+        const capture: OperationMiddleware = (context, next) => {
+          const result = next();
+          if (context.operation.name === "charges") call = result;
+          return result;
+        };
+        const workflow = createWorkflow("batch")
+          .withOperation("reserve", () => "R", () => void undone.push("release"))
+          .addOperation(forEach("charges", children))
+          .build();
+        const smith = createSmith();
+        const runRestored: string[] = [];
+        smith.on("operationRestored", (event) => runRestored.push(event.operationName));
+        const forged = smith.forge(workflow, createFoundry("batch").use(timeoutMiddleware(20)).use(capture));
+        return { undone, runRestored, forged, charges: () => call };
+      }
+
+      it("a child completing after the timeout is undone when it completes, the others when it fired, each once, and the late forEach throws the timeout", async () => {
+        const charged = deferred<string>();
+        const batch = timedOutCharges(charged.promise);
+        const error: unknown = await rejectionOf(batch.forged);
+        expect(error).toMatchObject({ code: "OPERATION_TIMEOUT", operationName: "charges", operationIndex: 1 });
+        // Undone while charge-b still runs: not held back until every child settled.
+        await settle();
+        expect([...batch.undone].sort()).toEqual(["refund A", "release"]);
+
+        charged.resolve("B");
+        // The forEach's own call, once its late child is undone, rejects: its outputs reach no one.
+        await expect(batch.charges()).rejects.toBe(error);
+        await settle();
+        expect(batch.undone.filter((what) => what !== "release")).toEqual(["refund A", "refund B"]);
+        expect([...batch.undone].sort()).toEqual(["refund A", "refund B", "release"]);
+        // The run compensated "reserve" only: the forEach, which it gave up on, undoes its own children.
+        expect(batch.runRestored).toEqual(["reserve"]);
+      });
+
+      it("a child that never settles: the children completed before the timeout are undone once, when it fires", async () => {
+        const batch = timedOutCharges(new Promise<string>(() => undefined));
+        const error: unknown = await rejectionOf(batch.forged);
+        expect(error).toMatchObject({ code: "OPERATION_TIMEOUT", operationName: "charges" });
+        await settle();
+        expect([...batch.undone].sort()).toEqual(["refund A", "release"]);
+        expect(batch.runRestored).toEqual(["reserve"]);
+      });
+
+      it("nested: the inner forEach undoes its own late child, and the outer does not undo the inner again", async () => {
+        const undone: string[] = [];
+        const charged = deferred<string>();
+        const inner = forEach("inner", [
+          delegate("charge-a", () => "A", () => void undone.push("refund A")),
+          delegate("charge-b", () => charged.promise, () => void undone.push("refund B")),
+        ]);
+        const outer = forEach("outer", [inner, delegate("charge-c", () => "C", () => void undone.push("refund C"))]);
+        const workflow = createWorkflow("batch").addOperation(outer).build();
+        await expect(createSmith().forge(workflow, createFoundry("batch").use(timeoutMiddleware(20)))).rejects.toMatchObject({ code: "OPERATION_TIMEOUT" });
+        await settle();
+        expect([...undone].sort()).toEqual(["refund A", "refund C"]);
+        charged.resolve("B");
+        await settle();
+        expect([...undone].sort()).toEqual(["refund A", "refund B", "refund C"]);
+      });
     });
 
     it("nested, stopped by an outer sibling's failure, undoes its children with a signal only the run's abort reaches", async () => {
