@@ -52,9 +52,10 @@ const operationSignals = new WeakMap<AbortSignal, AbortSignal>();
 /**
  * Runs `children` concurrently (up to `concurrency` at once). Its output is the children's outputs
  * in child order. When a child fails, the others are aborted, the completed ones are restored,
- * and the forEach rejects with {@link ForEachChildError} naming the failed child's index. In a
- * child (and its restore), `foundry.idempotencyKey(suffix?)` is the forEach's key then `/#<child
- * index>`: each child its own.
+ * and the forEach rejects with {@link ForEachChildError} naming the failed child's index. So its
+ * own restore, handed what a layer recovered that failure with (anything but an array of one entry
+ * per child), undoes nothing a second time. In a child (and its restore),
+ * `foundry.idempotencyKey(suffix?)` is the forEach's key then `/#<child index>`: each child its own.
  */
 export function forEach<P extends object = any>(
   name: string,
@@ -182,6 +183,9 @@ export function forEach<P extends object = any>(
   return {
     ...operation,
     async restore(data: unknown[], foundry, signal) {
+      // Not its list of results: a layer answered for it, recovering its failure (when it undid its
+      // completed children itself) or without running it. Nothing of it is left to undo.
+      if (!Array.isArray(data) || data.length !== list.length) return;
       const errors = (await restoreAll(data, list.map(() => true), foundry, () => signal)).map((failure) => failure.error);
       if (errors.length === 1) throw errors[0];
       if (errors.length > 1) throw new AggregateError(errors, `forEach "${name}": ${errors.length} child restores failed`);

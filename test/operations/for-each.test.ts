@@ -5,6 +5,7 @@ import {
   createWorkflow,
   delegate,
   forEach,
+  errorHandlingMiddleware,
   ForEachChildError,
   OperationFailedError,
   timeoutMiddleware,
@@ -218,6 +219,28 @@ describe("forEach", () => {
   it("takes null options as bad input naming them, not as unset (which would run every child at once)", () => {
     expect(() => forEach("all", [], { concurrency: null } as any)).toThrow(/concurrency must be a positive integer, got null/);
     expect(() => forEach("all", [], { input: null } as any)).toThrow(/input must be "shared", "split" or "none", got null/);
+  });
+
+  it("whose failure a layer recovered undoes its completed children once: a later failure does not undo them again", async () => {
+    const undone: string[] = [];
+    const charge = (id: string, fails = false): Operation<unknown, string> => ({
+      name: `charge ${id}`,
+      forge: () => (fails ? Promise.reject(new Error(`${id} declined`)) : Promise.resolve(`ch_${id}`)),
+      restore: (data) => void undone.push(`refund ${String(data)}`),
+    });
+    const workflow = createWorkflow("order")
+      .addOperation(forEach("charges", [charge("a"), charge("b", true)], { input: "none" }))
+      .withOperation("ship", () => {
+        throw new Error("no courier");
+      })
+      .build();
+    const foundry = createFoundry("orders").use(errorHandlingMiddleware((error, context) => {
+      if (context.operation.name === "charges") return "charged later";
+      throw error;
+    }));
+
+    expect(await rejectionOf(createSmith().forge(workflow, foundry))).toMatchObject({ operationName: "ship" });
+    expect(undone).toEqual(["refund ch_a"]);
   });
 
   describe("aborted: its children are undone only when the run compensates the abort", () => {
