@@ -19,6 +19,7 @@ export const attr = {
   operationName: "workflowforge.operation.name",
   operationIndex: "workflowforge.operation.index",
   rerun: "workflowforge.operation.rerun",
+  refused: "workflowforge.operation.refused",
   pending: "workflowforge.compensation.pending",
   restoreFailures: "workflowforge.compensation.failures",
   revision: "workflowforge.snapshot.revision",

@@ -1,5 +1,5 @@
 import type { Foundry } from "../foundry.js";
-import type { OperationMiddleware, RunStart, WorkflowInfo } from "../types.js";
+import type { OperationMiddleware, RunContext, RunStart } from "../types.js";
 import { attr } from "./attributes.js";
 import type { TracedOutcome } from "./run-outcome.js";
 import { RunTrace, type RunNotes, type RunOwner } from "./run-trace.js";
@@ -45,24 +45,36 @@ function forget(foundry: Foundry<any>, owner: RunOwner): void {
   if (pending.length === 0) owners.delete(foundry);
 }
 
-// The smith's owner waiting for a run of `workflow` on `foundry`: a bare forge() runs a workflow of its own.
-function takeOwner(foundry: Foundry<any>, workflow: WorkflowInfo): RunOwner | undefined {
-  if (expected === 0) return undefined;
-  const owner = owners.get(foundry)?.find((candidate) => candidate.workflow === workflow);
+// The smith's owner waiting for `run` on `foundry`. A bare forge() runs a workflow of its own, and
+// compensates nothing: a bare run of the smith's workflow started meanwhile is not the smith's.
+function takeOwner(foundry: Foundry<any>, run: RunContext): RunOwner | undefined {
+  if (expected === 0 || !run.compensates) return undefined;
+  const owner = owners.get(foundry)?.find((candidate) => candidate.workflow === run.workflow);
   if (owner !== undefined) forget(foundry, owner);
   return owner;
 }
 
 /**
  * Ends the span of the run `owner`'s smith started with the smith's `outcome`. A run still going
- * is not what the smith's chain settled with (a layer inside gave up on it, or it was another run
- * the smith's own was refused beside): it ends with its own outcome.
+ * is not what the smith's chain settled with (a workflow middleware inside this one gave up on it,
+ * or it was another smith's run the smith's own was refused beside): it ends with its own outcome.
+ * The smith's own timeout does not settle its chain: see {@link endTimedOutRun}.
  */
 export function endOwnedRun(owner: RunOwner, outcome: TracedOutcome): void {
   const trace = owner.trace;
   if (trace === undefined) return;
   if (trace.settled) trace.end(outcome);
   else trace.owner = undefined;
+}
+
+/**
+ * The smith that owns the run rejected with its own timeout, which it does at once, without
+ * waiting for the run: the run's span ends now, with that outcome, and its operation in flight
+ * with it. Whatever the run does after (it stops at its next check, or never, when an operation
+ * ignores its signal) changes nothing: its span ended, and it was counted, once.
+ */
+export function endTimedOutRun(owner: RunOwner, error: unknown): void {
+  owner.trace?.end({ ok: false, error });
 }
 
 /**
@@ -103,7 +115,7 @@ export function instrumentFoundry(foundry: Foundry<any>, telemetry: Telemetry): 
   };
 
   const start = ({ run, bypass }: RunStart<any>): void => {
-    const owner = takeOwner(foundry, run.workflow);
+    const owner = takeOwner(foundry, run);
     const instruments = telemetry.meters.get();
     const tracer = telemetry.tracerForRun();
     // Nothing is recorded (no SDK): the run gets no trace, and its chain leaves this layer out.

@@ -5,6 +5,7 @@ import { createSmith } from "../smith.js";
 import { attr } from "./attributes.js";
 import { instrumentFoundry, isInstrumented, noteRun } from "./instrument-foundry.js";
 import { instrumentSmith } from "./instrument-smith.js";
+import { InstanceTraces } from "./instance-traces.js";
 import type { Telemetry } from "./telemetry.js";
 
 // The createFoundry of options instrumentRecovery returned: it survives a spread of those options.
@@ -28,11 +29,13 @@ export function instrumentRecovery(options: RecoveryCoordinatorOptions, telemetr
   const smith = options.smith ?? createSmith();
   instrumentSmith(smith, telemetry);
   const onOutcome = options.onOutcome;
+  const instances = new InstanceTraces();
   const createInstrumented: NonNullable<RecoveryCoordinatorOptions["createFoundry"]> = async (snapshot) => {
     const foundry = await create(snapshot);
     if (!isInstrumented(foundry)) instrumentFoundry(foundry, telemetry);
     const attempt = (snapshot.attempts ?? 0) + 1;
-    noteRun(foundry, { attempt, claimed: claimedFor(snapshot, options.owner), fresh: attempt === 1 && isEnqueued(snapshot) });
+    const instance = instances.of({ instanceId: snapshot.foundryExecutionId, workflowKey: snapshot.workflowId });
+    noteRun(foundry, { attempt, claimed: claimedFor(snapshot, options.owner), fresh: attempt === 1 && isEnqueued(snapshot), instance });
     return foundry;
   };
   wrapped.add(createInstrumented);
@@ -41,6 +44,7 @@ export function instrumentRecovery(options: RecoveryCoordinatorOptions, telemetr
     smith,
     createFoundry: createInstrumented,
     onOutcome: (outcome) => {
+      instances.settled(outcome);
       if (outcome.status === "failed" && outcome.deadLettered) {
         const instruments = telemetry.meters.get();
         if (instruments.live) instruments.deadLetters.add(1, { [attr.workflowKey]: outcome.workflowKey });

@@ -3,13 +3,14 @@ import type { Foundry } from "../foundry.js";
 import { isWorkflowForgeError } from "../errors.js";
 import { suspendsRun } from "../run-errors.js";
 import type { OperationContext, RunContext, WorkflowInfo } from "../types.js";
-import { attr, errorTypeOf, events } from "./attributes.js";
+import { attr, events } from "./attributes.js";
 import { CompensationTrace } from "./compensation-trace.js";
 import type { Instruments } from "./metrics.js";
 import type { TracedOutcome } from "./run-outcome.js";
 import { reportOutcome } from "./run-outcome.js";
-import { openRunSpan } from "./run-span.js";
-import { endWith, now, quietly, startSpan } from "./spans.js";
+import { OperationTrace } from "./operation-trace.js";
+import { openRunSpan, type InstanceTrace } from "./run-span.js";
+import { now, quietly } from "./spans.js";
 
 /** Ends a run's span with the run's final outcome, when something outside the run knows it (the smith). */
 export interface RunOwner {
@@ -26,6 +27,8 @@ export interface RunNotes {
   readonly claimed: number | undefined;
   /** The record is as `enqueue` stored it (no run ever saved it), and this is its first attempt: no earlier run started anything. */
   readonly fresh: boolean;
+  /** The instance's first run, as the coordinator's earlier attempts at it know it. */
+  readonly instance?: InstanceTrace;
 }
 
 /**
@@ -60,6 +63,8 @@ export class RunTrace {
   #compensating = false;
   #ended = false;
   #compensation: CompensationTrace | undefined;
+  // The operation this layer passed on last.
+  #operation: OperationTrace | undefined;
   #claim: { readonly at: number; readonly revision: number } | "noted" | undefined;
 
   constructor(tracer: Tracer, instruments: Instruments, run: RunContext, foundry: Foundry<any>, notes: RunNotes | undefined) {
@@ -93,7 +98,7 @@ export class RunTrace {
   }
 
   #open(): Span {
-    const opened = openRunSpan(this.tracer, this.run, this.#foundry, this.#started, this.#notes?.attempt);
+    const opened = openRunSpan(this.tracer, this.run, this.#foundry, this.#started, this.#notes?.attempt, this.#notes?.instance);
     this.#span = opened.span;
     this.#context = opened.context;
     this.recording = opened.recording;
@@ -161,6 +166,7 @@ export class RunTrace {
   started(index: number): void {
     if (this.#executed++ === 0) this.#began();
     this.#startedIndex = index;
+    if (this.#operation?.index === index) this.#operation.start();
   }
 
   /** The run's compensation starts: in a run that passed no operation on, one an earlier run left unfinished. */
@@ -176,23 +182,27 @@ export class RunTrace {
     this.open();
     this.#attempted++;
     this.#startedIndex = -1;
-    if (this.recording) return this.#traced(context, next);
-    if (!this.instruments.live) return next();
-    const started = now();
-    return next().then(
+    if (!this.recording && !this.instruments.live) return next();
+    const operation = new OperationTrace(this, context, this.recording ? this.#operationAttributes(context) : undefined);
+    this.#operation = operation;
+    const { span } = operation;
+    return (span === undefined ? next() : contexts.with(trace.setSpan(this.context, span), next)).then(
       (result) => {
-        this.#finished(context, started, undefined);
+        operation.finish(undefined);
         return result;
       },
       (error: unknown) => {
-        if (this.#startedIndex === context.index) this.#finished(context, started, suspendsRun(error, this.run.identity) ? undefined : { value: error });
+        // A layer inside refused to start the operation (its claim lost, the coordinator closing).
+        if (this.#startedIndex !== context.index) operation.refused();
+        // A durable wait is no failure: the operation's span ends as the run stops to wait.
+        else operation.finish(suspendsRun(error, this.run.identity) ? undefined : { error });
         throw error;
       },
     );
   }
 
-  // Runs the operation at `context` inside its span (the caller checked `recording`).
-  #traced(context: OperationContext<any>, next: () => Promise<unknown>): Promise<unknown> {
+  // The attributes of the span of the operation at `context` (the caller checked `recording`).
+  #operationAttributes(context: OperationContext<any>): Attributes {
     const { operation, index } = context;
     const attributes: Attributes = { [attr.operationName]: operation.name, [attr.operationIndex]: index };
     const functionName = operation.forge.name;
@@ -203,33 +213,7 @@ export class RunTrace {
       const run = this.span;
       if (this.#skipped > 0) quietly("Span.setAttribute", () => run.setAttribute(attr.resumedFrom, index), undefined);
     }
-    const span = startSpan(this, `operation ${operation.name}`, { attributes }, this.context);
-    const started = this.instruments.live ? now() : 0;
-    return contexts.with(trace.setSpan(this.context, span), next).then(
-      (result) => {
-        this.#finished(context, started, undefined);
-        quietly("Span.end", () => span.end(), undefined);
-        return result;
-      },
-      (error: unknown) => {
-        // A layer inside refused to start the operation (its claim lost, the coordinator closing):
-        // what never ran gets no span, so this one is left unended, which exports nothing.
-        if (this.#startedIndex !== index) throw error;
-        const waits = suspendsRun(error, this.run.identity);
-        this.#finished(context, started, waits ? undefined : { value: error });
-        // A durable wait is no failure: the operation's span ends as the run stops to wait.
-        quietly("ending a span", () => endWith(span, waits ? undefined : { error, type: errorTypeOf(error) }), undefined);
-        throw error;
-      },
-    );
-  }
-
-  // Metrics after operation `context` settled.
-  #finished(context: OperationContext<any>, started: number, failure: { readonly value: unknown } | undefined): void {
-    if (started === 0 || !this.instruments.live) return;
-    const attributes: Attributes = { [attr.workflowName]: this.run.workflow.name, [attr.operationName]: context.operation.name };
-    if (failure !== undefined) attributes[attr.errorType] = errorTypeOf(failure.value);
-    this.instruments.operationDuration.record((now() - started) / 1000, attributes);
+    return attributes;
   }
 
   /** The run's compensation, started on first use. */
@@ -251,6 +235,9 @@ export class RunTrace {
   #end(outcome: TracedOutcome): void {
     const span = this.span;
     try {
+      // Only a run something outside gave up on (a smith's timeout) ends with an operation still
+      // running, which may never settle (it ignores its signal): its span ends with the run's.
+      this.#operation?.abandon(outcome.ok ? undefined : { error: outcome.error });
       this.#compensation?.end();
       reportOutcome(span, this, outcome);
     } finally {

@@ -110,8 +110,38 @@ describe("instrument(foundry) when a run stops", () => {
     await expect(foundry.forge({ signal: controller.signal })).rejects.toMatchObject({ code: "ABORTED" });
     const [run] = otel.named("run Stoppable");
     expect(otel.named("operation second")).toEqual([]);
+    // Not even started: a span processor never sees a span that would never end.
+    expect(otel.unended()).toEqual([]);
     expect(run?.status.code).toBe(SpanStatusCode.ERROR);
     expect(run?.attributes["error.type"]).toBe("ABORTED");
+  });
+
+  it("starts no span for an operation a layer inside refuses, unless a span started in that layer needed it as its parent", async () => {
+    for (const checksFirst of [false, true]) {
+      const otel = createHarness();
+      const tracer = otel.tracerProvider.getTracer("app");
+      const foundry = instrument(createFoundry("Refused"), otel.options)
+        .use(() => {
+          // A layer inside the instrumentation that looks something up, then refuses the operation.
+          if (checksFirst) tracer.startSpan("lookup").end();
+          throw new Error("not now");
+        })
+        .withOperation("op", () => 1);
+      await expect(foundry.forge()).rejects.toThrow(/not now/);
+      expect(otel.unended(), `checksFirst: ${checksFirst}`).toEqual([]);
+      expect(otel.named("run Refused")).toHaveLength(1);
+      expect(await otel.histogramCount("workflowforge.operation.duration")).toBe(0);
+      const operations = otel.named("operation op");
+      if (!checksFirst) {
+        expect(operations).toEqual([]);
+        continue;
+      }
+      // Its child exists: it ends at once, marked refused, with no error of its own (the run's span has it).
+      expect(operations).toHaveLength(1);
+      expect(operations[0]?.attributes["workflowforge.operation.refused"]).toBe(true);
+      expect(operations[0]?.status.code).toBe(SpanStatusCode.UNSET);
+      expect(parentOf(otel.named("lookup")[0]!)).toBe(operations[0]?.spanContext().spanId);
+    }
   });
 
   it("ends an operation's span and the run's whatever the operation threw, a null-prototype object included", async () => {

@@ -1,5 +1,5 @@
 import { MeterProvider, MetricReader, type DataPoint, type Histogram } from "@opentelemetry/sdk-metrics";
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan, type Span, type SpanProcessor } from "@opentelemetry/sdk-trace-base";
 
 // The OpenTelemetry SDK wired to memory: every span as it ends, every metric on demand.
 
@@ -21,6 +21,8 @@ export interface Harness {
   spans(): ReadableSpan[];
   /** The spans named `name`, in the order they ended. */
   named(name: string): ReadableSpan[];
+  /** The names of the spans started and not ended yet: a span processor sees their start, never their end. */
+  unended(): string[];
   /** The sum of counter `name` over its data points whose attributes include `where`. */
   counter(name: string, where?: Record<string, unknown>): Promise<number>;
   /** How many values histogram `name` recorded over its data points whose attributes include `where`. */
@@ -29,7 +31,14 @@ export interface Harness {
 
 export function createHarness(): Harness {
   const exporter = new InMemorySpanExporter();
-  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const open = new Set<Span>();
+  const tracker: SpanProcessor = {
+    onStart: (span) => void open.add(span),
+    onEnd: (span) => void open.delete(span as Span),
+    forceFlush: () => Promise.resolve(),
+    shutdown: () => Promise.resolve(),
+  };
+  const tracerProvider = new BasicTracerProvider({ spanProcessors: [tracker, new SimpleSpanProcessor(exporter)] });
   const reader = new OnDemandReader();
   const meterProvider = new MeterProvider({ readers: [reader] });
   const points = async (name: string, where: Record<string, unknown>): Promise<DataPoint<unknown>[]> => {
@@ -44,6 +53,7 @@ export function createHarness(): Harness {
     options: { tracerProvider, meterProvider },
     spans: () => exporter.getFinishedSpans(),
     named: (name) => exporter.getFinishedSpans().filter((span) => span.name === name),
+    unended: () => [...open].map((span) => span.name),
     counter: async (name, where = {}) => (await points(name, where)).reduce((sum, point) => sum + (point.value as number), 0),
     histogramCount: async (name, where = {}) => (await points(name, where)).reduce((sum, point) => sum + (point.value as Histogram).count, 0),
   };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { instrument } from "../../src/otel/index.js";
-import { createWorkflow } from "../../src/index.js";
+import { createSmith, createWorkflow } from "../../src/index.js";
 import { MemoryPersistenceProvider, createRecoveryCoordinator, type RecoveryOutcome, type WorkflowExecutionSnapshot } from "../../src/persistence/index.js";
 import { recoveryFixture } from "../persistence/recovery/fixtures.js";
 import { createHarness, parentOf } from "./harness.js";
@@ -133,6 +133,8 @@ describe("instrument(recovery coordinator options)", () => {
     expect(ran).toEqual(["a"]);
     expect(otel.named("operation a")).toHaveLength(1);
     expect(otel.named("operation b")).toEqual([]);
+    // Not even started: a span processor never sees a span that would never end.
+    expect(otel.unended()).toEqual([]);
     expect(await otel.histogramCount("workflowforge.operation.duration", { "workflowforge.operation.name": "a" })).toBe(1);
     expect(await otel.histogramCount("workflowforge.operation.duration", { "workflowforge.operation.name": "b" })).toBe(0);
     expect(otel.named("run Close")[0]?.attributes["error.type"]).toBe("ABORTED");
@@ -173,5 +175,40 @@ describe("instrument(recovery coordinator options)", () => {
     expect(runs[1]?.attributes["workflowforge.run.resumed"]).toBe(true);
     expect(otel.named("operation charge").map((span) => span.attributes["workflowforge.operation.rerun"] ?? false)).toEqual([false, true]);
     expect(await otel.counter("workflowforge.run.resumed")).toBe(1);
+  });
+
+  it("keeps one trace across retries of an instance whose first attempt timed out in its first operation, before anything of it was stored", async () => {
+    const otel = createHarness();
+    const provider = new MemoryPersistenceProvider();
+    const storedContexts: (string | undefined)[] = [];
+    const save = provider.save.bind(provider);
+    provider.save = (snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal) => {
+      storedContexts.push(snapshot.annotations?.["otel.traceparent"]);
+      save(snapshot, signal);
+    };
+    let calls = 0;
+    const workflow = createWorkflow("Sync")
+      .withOperation("push", (_input: unknown, _foundry, signal: AbortSignal) => {
+        if (++calls > 1) return "pushed";
+        // Stops only when the smith's timeout aborts it: the attempt stores no checkpoint.
+        return new Promise((_resolve, reject) => signal.addEventListener("abort", () => reject(signal.reason as Error)));
+      })
+      .withOperation("confirm", (pushed: string) => pushed)
+      .build();
+    const options = { provider, resolveWorkflow: () => workflow, smith: createSmith({ timeoutMs: 20 }), retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 1 } };
+    const coordinator = createRecoveryCoordinator(instrument(options, otel.options));
+    await coordinator.enqueue(workflow, { instanceId: "sync-1" });
+    expect((await coordinator.resumeAll()).resumed).toHaveLength(1);
+    await coordinator.close();
+
+    const [first, retry] = otel.named("run Sync");
+    expect(first?.attributes["error.type"]).toBe("WORKFLOW_TIMEOUT");
+    expect(retry?.attributes["workflowforge.run.attempt"]).toBe(2);
+    expect(retry?.spanContext().traceId).toBe(first?.spanContext().traceId);
+    expect(parentOf(retry!)).toBe(first?.spanContext().spanId);
+    // The retry stored the first run's context (with its claim), for every later run of the instance wherever it runs.
+    const saved = storedContexts.filter((context) => context !== undefined);
+    expect(saved.length).toBeGreaterThan(0);
+    expect(saved.every((context) => context.includes(`-${first?.spanContext().spanId}-`))).toBe(true);
   });
 });

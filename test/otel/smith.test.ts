@@ -1,5 +1,6 @@
 import { SpanStatusCode } from "@opentelemetry/api";
 import { describe, expect, it } from "vitest";
+import { whenIdle } from "../../src/foundry.js";
 import { createFoundry, createSmith, createWorkflow } from "../../src/index.js";
 import { instrument } from "../../src/otel/index.js";
 import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
@@ -142,5 +143,68 @@ describe("instrument(smith) with persistence", () => {
     expect(run?.attributes["error.type"]).toBeUndefined();
     expect(await otel.counter("workflowforge.run.completed")).toBe(1);
     expect(await otel.counter("workflowforge.run.failed")).toBe(0);
+  });
+});
+
+describe("instrument(smith) with timeoutMs", () => {
+  // An operation that ignores its signal: it settles when the test says so, or never.
+  const ignoringSignal = () => {
+    let settle!: (value: string) => void;
+    const settled = new Promise<string>((resolve) => (settle = resolve));
+    const workflow = createWorkflow("Hang").withOperation("call", () => settled).build();
+    return { workflow, settle };
+  };
+
+  it("ends the run's span and the operation's at the timeout, with WORKFLOW_TIMEOUT, when the operation never settles", async () => {
+    const otel = createHarness();
+    const smith = instrument(createSmith({ timeoutMs: 20 }), otel.options);
+    const { workflow } = ignoringSignal();
+    const foundry = usePersistence(instrument(createFoundry("Hang"), otel.options), new MemoryPersistenceProvider(), { instanceId: "hang-1" });
+    await expect(smith.forge(workflow, foundry)).rejects.toMatchObject({ code: "WORKFLOW_TIMEOUT" });
+
+    // Ended as the smith rejected, though the run is still going (and always will be).
+    expect(foundry.isRunning).toBe(true);
+    const [run] = otel.named("run Hang");
+    const [operation] = otel.named("operation call");
+    expect(run?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(run?.attributes["error.type"]).toBe("WORKFLOW_TIMEOUT");
+    expect(parentOf(operation!)).toBe(spanId(run));
+    expect(operation?.attributes["error.type"]).toBe("WORKFLOW_TIMEOUT");
+    expect(otel.unended()).toEqual([]);
+    expect(await otel.counter("workflowforge.run.failed", { "error.type": "WORKFLOW_TIMEOUT" })).toBe(1);
+    expect(await otel.histogramCount("workflowforge.operation.duration", { "error.type": "WORKFLOW_TIMEOUT" })).toBe(1);
+  });
+
+  it("changes nothing when the run the timeout gave up on settles later: no second count, no second span", async () => {
+    const otel = createHarness();
+    const smith = instrument(createSmith({ timeoutMs: 20 }), otel.options);
+    const { workflow, settle } = ignoringSignal();
+    const foundry = createFoundry("Hang");
+    await expect(smith.forge(workflow, foundry)).rejects.toMatchObject({ code: "WORKFLOW_TIMEOUT" });
+    expect(otel.named("run Hang").map((span) => span.attributes["error.type"])).toEqual(["WORKFLOW_TIMEOUT"]);
+
+    // The operation completes after all: the run completes its last operation, which the smith no longer reports.
+    settle("late");
+    await foundry[whenIdle]();
+    expect(otel.named("run Hang")).toHaveLength(1);
+    expect(otel.named("operation call")).toHaveLength(1);
+    expect(await otel.counter("workflowforge.run.completed")).toBe(0);
+    expect(await otel.counter("workflowforge.run.failed")).toBe(1);
+    expect(await otel.histogramCount("workflowforge.operation.duration")).toBe(1);
+  });
+
+  it("ends at the timeout a run whose caller's signal aborted first, which the operation ignored too", async () => {
+    const otel = createHarness();
+    const smith = instrument(createSmith({ timeoutMs: 20 }), otel.options);
+    const caller = new AbortController();
+    const workflow = createWorkflow("Hang")
+      .withOperation("call", () => {
+        caller.abort(new Error("the caller gave up"));
+        return new Promise<never>(() => undefined);
+      })
+      .build();
+    await expect(smith.forge(workflow, createFoundry("Hang"), { signal: caller.signal })).rejects.toMatchObject({ code: "WORKFLOW_TIMEOUT" });
+    expect(otel.named("run Hang").map((span) => span.attributes["error.type"])).toEqual(["WORKFLOW_TIMEOUT"]);
+    expect(otel.unended()).toEqual([]);
   });
 });
