@@ -28,10 +28,10 @@ const anyLength = Number.POSITIVE_INFINITY;
 
 /**
  * `api` with a store whose calls share one deadline, `--timeout` from now: the request's, however
- * many calls it makes (a delete reads, claims and deletes).
+ * many calls it makes (a delete reads, claims and deletes). They are aborted when `stop` is.
  */
-export function forRequest(api: ApiContext): ApiContext {
-  const store = api.store.forRequest?.();
+export function forRequest(api: ApiContext, stop?: AbortSignal): ApiContext {
+  const store = api.store.forRequest?.(stop);
   return store === undefined ? api : { ...api, store };
 }
 

@@ -5,8 +5,8 @@ import type { UiOptions } from "./options.js";
 import { startInspector } from "./server.js";
 
 /**
- * `ui`: serves the inspector until SIGINT or SIGTERM, then stops listening and resolves with 0
- * (the CLI closes the store after it).
+ * `ui`: serves the inspector until SIGINT or SIGTERM, then aborts the store calls in flight, stops
+ * listening, closes the store and resolves with 0.
  */
 export async function uiCommand(store: OpenStore, options: UiOptions, stdout: Output): Promise<number> {
   const inspector = await startInspector(store, options).catch((error: unknown) => {
@@ -26,5 +26,24 @@ export async function uiCommand(store: OpenStore, options: UiOptions, stdout: Ou
     process.once("SIGTERM", stopped);
   });
   await inspector.close();
+  await closeStore(store);
   return 0;
+}
+
+// How long a close may take before the user, who pressed Ctrl+C, is told what it waits for.
+const closeNoticeMs = 500;
+
+// Every shipped store closes at once, its calls in flight cut; a --provider module's closeProvider
+// may still wait (for calls that ignore their signal, or a server). Said on stderr, or Ctrl+C
+// would look ignored; it gives up after --timeout, which is said too. Closed here rather than by
+// the CLI after it, which closes it again to no effect, so that the wait can be named.
+async function closeStore(store: OpenStore): Promise<void> {
+  const notice = setTimeout(() => void process.stderr.write(`workflowforge ui: stopping; waiting for ${store.label} to close (at most --timeout)\n`), closeNoticeMs);
+  try {
+    await store.close();
+  } catch (error) {
+    process.stderr.write(`workflowforge ui: ${describeCause(error)}\n`);
+  } finally {
+    clearTimeout(notice);
+  }
 }

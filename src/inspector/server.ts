@@ -15,7 +15,10 @@ export interface Inspector {
   /** `http://127.0.0.1:4380/`: the page. */
   readonly url: string;
   readonly server: Server;
-  /** Stops listening and ends open connections. Does not close the store. */
+  /**
+   * Aborts the store calls of the requests in flight, stops listening and ends open connections.
+   * Does not close the store.
+   */
   close(): Promise<void>;
 }
 
@@ -34,6 +37,8 @@ const actions: Record<string, (api: ApiContext, body: Record<string, unknown>) =
 
 interface Served {
   readonly api: ApiContext;
+  /** Aborted when the inspector stops: the store calls of requests in flight stop waiting. */
+  readonly stopping: AbortSignal;
   readonly page: ReadonlyMap<string, PageFile>;
   readonly token: Buffer;
 }
@@ -53,7 +58,8 @@ export async function startInspector(store: OpenStore, options: UiOptions): Prom
   // kept its buffer three times as long), and no more than 256 connections are kept at once.
   const server = createServer({ maxHeaderSize: maxHeaderBytes, connectionsCheckingInterval: 1_000 });
   server.maxConnections = 256;
-  const served: Served = { api: { store, maxAttempts: options.maxAttempts, allowActions: options.allowActions }, page, token: Buffer.from(tokenText) };
+  const stop = new AbortController();
+  const served: Served = { api: { store, maxAttempts: options.maxAttempts, allowActions: options.allowActions }, stopping: stop.signal, page, token: Buffer.from(tokenText) };
   server.on("request", (request: IncomingMessage, response: ServerResponse) => void handle(served, request, response));
   server.on("clientError", refuseUnparsed);
   server.requestTimeout = 30_000;
@@ -72,6 +78,9 @@ export async function startInspector(store: OpenStore, options: UiOptions): Prom
   const shown = options.host.includes(":") ? `[${options.host}]` : options.host;
   const close = (): Promise<void> =>
     new Promise((closed) => {
+      // First, so that closing the store next finds no call of ours waiting: pool.end() of pg, or a
+      // provider module's close that drains, would wait for each one until its deadline.
+      stop.abort(new CliError("STORE", `${store.label}: the inspector stopped`));
       server.close(() => closed());
       server.closeAllConnections();
     });
@@ -90,7 +99,7 @@ async function handle(served: Served, request: IncomingMessage, response: Server
     if (path === "/favicon.ico") return send(response, 204, "image/x-icon", "");
     const read = reads[path];
     if (read === undefined) throw new HttpError(404, "no such page or API");
-    sendJson(response, 200, await read(forRequest(served.api), query));
+    sendJson(response, 200, await read(forRequest(served.api, served.stopping), query));
   } catch (error) {
     fail(response, error);
   }
@@ -144,7 +153,7 @@ async function act(served: Served, request: IncomingMessage, response: ServerRes
   if (!/^application\/json\s*(;|$)/i.test(request.headers["content-type"] ?? "")) throw new HttpError(415, "actions take a JSON body (content-type: application/json)");
   if (!served.api.allowActions) throw new HttpError(403, "actions are disabled: start the inspector with --allow-actions to delete, retry, cancel or send events");
   const body = await readJsonBody(request);
-  sendJson(response, 200, await (actions[path] as (typeof actions)[string])(forRequest(served.api), body));
+  sendJson(response, 200, await (actions[path] as (typeof actions)[string])(forRequest(served.api, served.stopping), body));
 }
 
 function fail(response: ServerResponse, error: unknown): void {

@@ -6,7 +6,7 @@ import { stateOf } from "../cli/stale.js";
 import { isDeadLetter } from "../persistence/recovery/dead-letter.js";
 import type { WorkflowExecutionSnapshot } from "../persistence/snapshot.js";
 import { timelineOf, type TimelineStep } from "./timeline.js";
-import { cut, describeEntries, describeValue, first, keyName, type ValueNode } from "./value.js";
+import { answerBudget, cut, describeEntries, describeValue, first, keyName, type ValueNode } from "./value.js";
 
 /** `live` (a lease ahead), `expired` (behind, on a record nothing needs to run), `stale` (see stateOf), `none`. */
 export type LeaseState = "live" | "expired" | "stale" | "none";
@@ -67,7 +67,8 @@ export function matchesSearch(row: InstanceRow, needle: string): boolean {
 
 /**
  * What the page shows of one instance; values as {@link ValueNode} trees. Its lists hold at most
- * 200 items each, as a value's collections do; `sizes` says how many are stored.
+ * 200 items each, as a value's collections do; `sizes` says how many are stored. Its values share
+ * one budget (see {@link answerBudget}); `cut` says that some were left out for it.
  */
 export interface InstanceDetail {
   readonly row: InstanceRow;
@@ -84,6 +85,8 @@ export interface InstanceDetail {
   readonly consumedEvents: readonly string[];
   /** How many properties, outputs, annotations and consumed events are stored, shown or not. */
   readonly sizes: { readonly properties: number; readonly outputs: number; readonly annotations: number; readonly consumedEvents: number };
+  /** True when the values did not all fit in one answer: what is left out is marked where it would be. */
+  readonly cut: boolean;
 }
 
 /** The detail of `snapshot`, its row included. */
@@ -92,17 +95,24 @@ export function detailOf(snapshot: WorkflowExecutionSnapshot, now: number, maxAt
   const stored = Object.entries(snapshot.outputs ?? {});
   const annotations = Object.entries(snapshot.annotations ?? {});
   const consumedEvents = snapshot.consumedEvents ?? [];
+  // The error first: why it failed matters more than the properties, should the budget run out.
+  const budget = answerBudget();
+  const error = snapshot.error === undefined ? null : describeEntries(snapshot.error as unknown as Record<string, unknown>, budget);
+  const properties = describeEntries(snapshot.properties, budget);
+  const lastOutput = "lastOutput" in snapshot ? describeValue(snapshot.lastOutput, budget) : null;
+  const outputs = first(stored).map(([index, value]): [number, ValueNode] => [Number(index), describeValue(value, budget)]);
   return {
     row: rowOf(snapshot, now, maxAttempts),
     fingerprint: snapshot.definitionFingerprint,
     timeline: timelineOf(snapshot),
-    properties: describeEntries(snapshot.properties),
-    lastOutput: "lastOutput" in snapshot ? describeValue(snapshot.lastOutput) : null,
-    outputs: first(stored).map(([index, value]) => [Number(index), describeValue(value)]),
-    error: snapshot.error === undefined ? null : describeEntries(snapshot.error as unknown as Record<string, unknown>),
+    properties,
+    lastOutput,
+    outputs,
+    error,
     annotations: first(annotations).map(([key, text]) => [keyName(key), cut(text)]),
     consumedEvents: first(consumedEvents).map(keyName),
     sizes: { properties: Object.keys(snapshot.properties).length, outputs: stored.length, annotations: annotations.length, consumedEvents: consumedEvents.length },
+    cut: budget.cut,
   };
 }
 

@@ -186,6 +186,18 @@ function browserCases(store: string, fresh: () => Promise<Fresh>, essential?: re
       expect([await page.$$eval("#properties dt", (keys) => keys.length), await page.textContent("#properties .more")]).toEqual([200, " … 50 more"]);
     });
 
+    it("draws an instance whose values are too large for one answer in part, saying what it left out", async () => {
+      const completed = inspectorSnapshots().find((snapshot) => snapshot.status === "completed")!;
+      // 200 arrays of 200 numbers: drawn whole, 40,000 values stalled the page for seconds at every refresh.
+      const wide = Array.from({ length: 200 }, () => Array.from({ length: 200 }, (_, index) => index));
+      const { page } = await open(await start(false, [{ ...completed, properties: { wide, later: [1, 2, 3] } }]), `#/instance?instance=${completed.foundryExecutionId}&workflowKey=${completed.workflowId}`);
+      await page.waitForSelector("#properties");
+      expect(await page.textContent("#values-cut")).toContain("one answer holds at most 5,000 values");
+      expect(await page.textContent("#properties .more.cut")).toMatch(/^ … \d+ more \(not shown: one answer holds at most 5,000 values\)$/);
+      expect(await page.textContent("#properties .value.cut")).toBe("Array(3), not shown: one answer holds at most 5,000 values");
+      expect(await page.evaluate(() => (globalThis as any).document.getElementsByTagName("*").length)).toBeLessThan(20_000);
+    });
+
     it("with --allow-actions retries a dead letter and deletes a record, and the store reflects both", async () => {
       const served = await start(true);
       const { page, dialogs } = await open(served, "#/instance?instance=dead-1&workflowKey=orders-v1");

@@ -53,7 +53,7 @@ describe("the inspector on durable waits", () => {
 
   it("sends an event through POST /api/signal, once per event id, with any JSON payload", async () => {
     const sent = await action(served.inspector.url, "/api/signal", { ...keys("expense-7"), event: "approved", payload: { by: "ann", at: [1, 2] }, eventId: "page-1" }, token);
-    expect([sent.status, sent.json()]).toEqual([200, { instance: "expense-7", workflowKey: "expense-v1", event: "approved", eventId: "page-1", stored: true, status: "waiting", waitingFor: "approved" }]);
+    expect([sent.status, sent.json()]).toEqual([200, { instance: "expense-7", workflowKey: "expense-v1", event: "approved", eventId: "page-1", stored: true, status: "waiting", waitingFor: "approved", unreadable: null }]);
     const again = await action(served.inspector.url, "/api/signal", { ...keys("expense-7"), event: "approved", payload: "other", eventId: "page-1" }, token);
     expect(again.json()).toMatchObject({ stored: false });
     const events = await served.provider.receive?.({ foundryExecutionId: "expense-7", workflowId: "expense-v1" }, "approved");

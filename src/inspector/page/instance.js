@@ -21,7 +21,7 @@ export function instanceView(main, params, refresh) {
     if (!isCurrent()) return;
     header({ store: document.getElementById("store").textContent, allowActions: data.allowActions });
     const panel = actions(data);
-    replaceKeeping(main, panel, h("p", {}, h("a", { href: "#/" }, "← instances")), summary(data), panel, timeline(data), errorSection(data), properties(data));
+    replaceKeeping(main, panel, h("p", {}, h("a", { href: "#/" }, "← instances")), summary(data), panel, timeline(data), cutNotice(data), errorSection(data), properties(data));
   };
 }
 
@@ -93,6 +93,12 @@ function causes(node, text) {
     return [h("h3", {}, "Cause"), renderValue(node)];
   }
   return [h("h3", {}, "Caused by"), h("ol", { className: "causes", id: "error-causes" }, links.map((link) => h("li", { className: "error-text" }, `${text(link.name)}: ${text(link.message)}`)))];
+}
+
+// The values did not all fit in one answer (5,000 values): drawn whole, they stalled the page at every refresh.
+function cutNotice({ cut }) {
+  if (!cut) return null;
+  return h("p", { className: "muted", id: "values-cut" }, "Some values of this instance are not shown: one answer holds at most 5,000 values (the error first, then properties, last output and restore outputs). Each value left out is marked where it would be. `workflowforge show --json` prints the whole record.");
 }
 
 function properties({ properties: entries, lastOutput, outputs, annotations, sizes }) {

@@ -3,7 +3,9 @@ import { h } from "./dom.js";
 
 // After a list the server cut at 200 items: how many it left out.
 export const moreThan = (size, shown) => (size > shown ? h("span", { className: "v-type more" }, ` … ${size - shown} more`) : null);
-const more = (node, shown) => moreThan(node.size, shown);
+// A collection whose items stop early because the answer's budget ran out says so, as well as how many.
+const answerFull = "not shown: one answer holds at most 5,000 values";
+const more = (node, shown) => (node.cut ? h("span", { className: "v-type more cut" }, ` … ${node.size - shown} more (${answerFull})`) : moreThan(node.size, shown));
 
 export function renderValue(node) {
   const span = (kind, text) => h("span", { className: `value v-${kind}` }, text);
@@ -18,6 +20,7 @@ export function renderValue(node) {
     case "regexp": case "other": return span("other", node.v);
     case "circular": return span("type", "[Circular]");
     case "deep": return span("type", "[…]");
+    case "cut": return h("span", { className: "value v-type cut" }, `${node.of}, ${answerFull}`);
     case "bytes": return h("span", { className: "value" }, span("type", `${node.name}(${node.size}) `), `[${node.items.join(", ")}]`, more(node, node.items.length));
     case "array": case "set":
       return h("div", { className: "value" }, span("type", `${node.t === "set" ? "Set" : "Array"}(${node.size})`), nest(node.items.map((item) => h("div", {}, renderValue(item)))), more(node, node.items.length));
@@ -28,7 +31,7 @@ export function renderValue(node) {
     case "error":
       return h("div", { className: "value" }, span("type", `${node.name}: `), span("string", node.message),
         node.stack === undefined ? null : h("pre", { className: "stack" }, node.stack),
-        node.fields.length === 0 ? null : nest(node.fields.map(([key, value]) => h("div", {}, span("key", `${key}: `), renderValue(value)))),
+        node.fields.length === 0 ? null : nest(node.fields.map(([key, value]) => h("div", {}, span("key", `${key}: `), renderValue(value)))), node.cut ? h("span", { className: "v-type more cut" }, ` … more fields (${answerFull})`) : null,
         node.cause === undefined ? null : nest([span("type", "cause: "), renderValue(node.cause)]));
     default: return span("other", "?");
   }

@@ -1,0 +1,98 @@
+import { spawn } from "node:child_process";
+import { EventEmitter, once } from "node:events";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { openStore } from "../../src/cli/stores.js";
+import { CliError } from "../../src/cli/errors.js";
+import { startInspector } from "../../src/inspector/server.js";
+import { raw } from "./fixture.js";
+
+const root = mkdtempSync(join(tmpdir(), "workflowforge-inspector-shutdown-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+const main = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+const hour = { text: "1h", ms: 3_600_000 };
+
+/**
+ * A --provider module whose every call waits: until its signal aborts (`honours`), or forever. Its
+ * closeProvider waits for the calls in flight, as a pool's end() does. With `says`, each call says
+ * on stderr that it started, for a test in another process to wait on.
+ */
+function stalledModule(honours: boolean, says = false): string {
+  const module = join(mkdtempSync(join(root, "store-")), "stalled.mjs");
+  writeFileSync(
+    module,
+    `export const signals = [];
+const inFlight = new Set();
+let started;
+export const firstCall = new Promise((resolve) => (started = resolve));
+const stall = (signal) => {
+  signals.push(signal);
+  const call = new Promise((_, reject) => ${honours} && signal?.addEventListener("abort", () => reject(signal.reason), { once: true }));
+  const tracked = call.catch(() => undefined).finally(() => inFlight.delete(tracked));
+  inFlight.add(tracked);
+  if (${says}) process.stderr.write("stalled: a call started\\n");
+  started();
+  return call;
+};
+export const createProvider = () => ({ tryLoad: (_i, _k, signal) => stall(signal), save: (_s, signal) => stall(signal), delete: (_i, _k, signal) => stall(signal) });
+export const closeProvider = () => Promise.all(inFlight);
+`,
+  );
+  return module;
+}
+
+describe("the inspector stopping while store calls are in flight", () => {
+  it("aborts the store calls of the requests in flight, so that closing the store does not wait for them", async () => {
+    const module = stalledModule(true);
+    const { firstCall, signals } = (await import(pathToFileURL(module).href)) as { firstCall: Promise<void>; signals: AbortSignal[] };
+    const store = await openStore({ kind: "provider", module }, hour);
+    const inspector = await startInspector(store, { port: 0, host: "127.0.0.1", allowActions: false, maxAttempts: 3 });
+    try {
+      const request = raw(inspector.url, "GET", "/api/instance?instance=a&workflowKey=b").catch((error: Error) => error);
+      await firstCall;
+      await inspector.close();
+      expect(signals.map((signal) => [signal.aborted, signal.reason])).toEqual([[true, expect.any(CliError)]]);
+      expect((signals[0]?.reason as Error).message).toMatch(/: the inspector stopped$/);
+      // closeProvider waits for the calls in flight: with the call aborted, there are none.
+      await store.close();
+      expect(await request).toBeInstanceOf(Error);
+    } finally {
+      await inspector.close();
+    }
+  });
+
+  it("on Ctrl+C of `workflowforge ui`, says on stderr what it waits for when the store does not close at once", async () => {
+    const child = spawn(process.execPath, ["--import", tsx, main, "ui", "--provider", stalledModule(false, true), "--port", "0", "--timeout", "1h"], { stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      const said = new EventEmitter();
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk: Buffer) => void said.emit("said", (stdout += chunk.toString())));
+      child.stderr.on("data", (chunk: Buffer) => void said.emit("said", (stderr += chunk.toString())));
+      let exited = false;
+      child.once("exit", () => void said.emit("said", (exited = true)));
+      const saying = async (pattern: RegExp): Promise<RegExpExecArray> => {
+        for (;;) {
+          const match = pattern.exec(stdout + stderr);
+          if (match !== null) return match;
+          if (exited) throw new Error(`exited without saying ${String(pattern)}: ${stdout}${stderr}`);
+          await once(said, "said");
+        }
+      };
+      const [, url] = await saying(/Open (http:\/\/127\.0\.0\.1:\d+\/)/);
+      void raw(url as string, "GET", "/api/instance?instance=a&workflowKey=b").catch(() => undefined);
+      await saying(/stalled: a call started/);
+      child.kill("SIGINT");
+      // The call ignores its signal, so closeProvider waits for it: that is said, with for how long at most.
+      await saying(/workflowforge ui: stopping; waiting for provider from .*stalled\.mjs to close \(at most --timeout\)\n/);
+      expect(stderr.split("\n").filter((line) => line.startsWith("workflowforge"))).toEqual([expect.stringMatching(/^workflowforge ui: stopping; waiting for provider from /)]);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+});
