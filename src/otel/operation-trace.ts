@@ -36,10 +36,12 @@ export class OperationTrace {
     this.index = context.index;
     this.#parent = parent;
     this.#name = context.operation.name;
-    const started = parent.instruments.live || attributes !== undefined ? now() : 0;
-    this.#started = started;
+    this.#started = parent.instruments.live || attributes !== undefined ? now() : 0;
     if (attributes === undefined) return;
-    this.span = new DeferredSpan(() => startSpan(parent, `operation ${this.#name}`, { attributes, startTime: started }, parent.context));
+    // On the clock the spans started inside it take theirs from (Date.now(), whole milliseconds):
+    // a sub-millisecond time here would put the operation's start after theirs.
+    const startTime = Date.now();
+    this.span = new DeferredSpan(() => startSpan(parent, `operation ${this.#name}`, { attributes, startTime }, parent.context));
   }
 
   /** The operation starts, past every layer inside: so does its span. */
@@ -48,10 +50,16 @@ export class OperationTrace {
     if (!this.#done) void this.span?.real;
   }
 
-  /** The run's span ends before the operation settled: one that started ends with it, one that did not never ran. */
+  /**
+   * The run's span ends before the operation settled, or the run moved on without it: a layer
+   * outside the instrumentation gave up on it (a timeout whose error a layer recovered). One that
+   * never started never ran. One that did ends now: with the run's failure when there is one (a
+   * smith's timeout); otherwise it is marked abandoned, an error, as it never completed.
+   */
   abandon(failure: { readonly error: unknown } | undefined): void {
-    if (this.#began) this.finish(failure);
-    else this.refused();
+    if (this.#done) return;
+    if (!this.#began) return this.refused();
+    this.finish(failure ?? { error: abandoned, type: "ABANDONED" });
   }
 
   /**
@@ -59,10 +67,10 @@ export class OperationTrace {
    * a durable wait) and records its duration, once. A layer inside that answered for the operation
    * without running it (a cache) gets a span all the same: it produced the operation's result.
    */
-  finish(failure: { readonly error: unknown } | undefined): void {
+  finish(failure: { readonly error: unknown; readonly type?: string } | undefined): void {
     if (this.#done) return;
     this.#done = true;
-    const failed = failure === undefined ? undefined : { error: failure.error, type: errorTypeOf(failure.error) };
+    const failed = failure === undefined ? undefined : { error: failure.error, type: failure.type ?? errorTypeOf(failure.error) };
     const { instruments, run } = this.#parent;
     if (this.#started !== 0 && instruments.live) {
       const attributes: Attributes = { [attr.workflowName]: run.workflow.name, [attr.operationName]: this.#name };
@@ -95,3 +103,6 @@ export class OperationTrace {
     );
   }
 }
+
+// What an abandoned operation's span records: it neither completed nor failed where this layer saw it.
+const abandoned = new Error("the run went on without this operation, which had not settled: a layer outside the instrumentation gave up on it");

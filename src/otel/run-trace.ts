@@ -184,6 +184,8 @@ export class RunTrace {
     this.#startedIndex = -1;
     if (!this.recording && !this.instruments.live) return next();
     const operation = new OperationTrace(this, context, this.recording ? this.#operationAttributes(context) : undefined);
+    // The run moved on while the last one had not settled: a layer outside gave up on it.
+    this.#operation?.abandon(undefined);
     this.#operation = operation;
     const { span } = operation;
     return (span === undefined ? next() : contexts.with(trace.setSpan(this.context, span), next)).then(
@@ -235,8 +237,8 @@ export class RunTrace {
   #end(outcome: TracedOutcome): void {
     const span = this.span;
     try {
-      // Only a run something outside gave up on (a smith's timeout) ends with an operation still
-      // running, which may never settle (it ignores its signal): its span ends with the run's.
+      // A run ends with an operation still running when something gave up on it (a smith's
+      // timeout, a layer outside recovering a timeout's error), and it may never settle.
       this.#operation?.abandon(outcome.ok ? undefined : { error: outcome.error });
       this.#compensation?.end();
       reportOutcome(span, this, outcome);

@@ -1,7 +1,7 @@
 import { SpanStatusCode, context, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createFoundry, OperationFailedError } from "../../src/index.js";
+import { createFoundry, errorHandlingMiddleware, OperationFailedError, timeoutMiddleware } from "../../src/index.js";
 import { instrument } from "../../src/otel/index.js";
 import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
 import { createHarness, parentOf } from "./harness.js";
@@ -76,6 +76,38 @@ describe("instrument(foundry)", () => {
     expect(parentOf(run!)).toBe(request.spanContext().spanId);
     expect(parentOf(inner!)).toBe(operation?.spanContext().spanId);
     expect(new Set(otel.spans().map((span) => span.spanContext().traceId)).size).toBe(1);
+  });
+
+  it("starts an operation's span no later than the spans started inside it, on the clock they take their start from", async () => {
+    const otel = createHarness();
+    const tracer = otel.tracerProvider.getTracer("app");
+    const foundry = instrument(createFoundry("Clocked"), otel.options);
+    for (let index = 0; index < 50; index++) foundry.withOperation(`step ${index}`, () => tracer.startSpan("query").end());
+    await foundry.forge();
+
+    const operations = otel.spans().filter((span) => span.name.startsWith("operation "));
+    const queries = otel.named("query");
+    expect(queries).toHaveLength(50);
+    const ms = ([seconds, nanos]: readonly [number, number]): number => seconds * 1000 + nanos / 1e6;
+    const early = queries.filter((query, index) => ms(query.startTime) < ms(operations[index]!.startTime));
+    expect(early.map((query) => parentOf(query))).toEqual([]);
+  });
+
+  it("ends, as abandoned and with no success counted, an operation a layer outside gave up on and the run went on without", async () => {
+    const otel = createHarness();
+    const never = new Promise<never>(() => undefined);
+    const foundry = createFoundry("GivenUp")
+      .use(errorHandlingMiddleware(() => "fallback"))
+      .use(timeoutMiddleware(10));
+    instrument(foundry, otel.options).withOperation("hangs", () => never).withOperation("next", (input: string) => `${input} used`);
+    expect(await foundry.forge()).toBe("fallback used");
+
+    const [hangs] = otel.named("operation hangs");
+    expect(hangs?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(hangs?.attributes["error.type"]).toBe("ABANDONED");
+    expect(otel.named("operation next")).toHaveLength(1);
+    expect(await otel.histogramCount("workflowforge.operation.duration", { "workflowforge.operation.name": "hangs", "error.type": "ABANDONED" })).toBe(1);
+    expect(await otel.histogramCount("workflowforge.operation.duration", { "workflowforge.operation.name": "hangs" })).toBe(1);
   });
 
   it("refuses a foundry instrumented twice, and a target that is neither a foundry nor a smith", () => {
