@@ -1,6 +1,6 @@
 import { compose } from "./compose.js";
 import type { CompensationSettings } from "./compensation.js";
-import { MiddlewareError, WorkflowTimeoutError, isSuspended } from "./errors.js";
+import { MiddlewareError, WorkflowTimeoutError, isSuspended, isWorkflowForgeError } from "./errors.js";
 import { Emitter, type Listener, type SmithEvents } from "./events.js";
 import { checkForgeOptions, execute, type Foundry } from "./foundry.js";
 import { abortWith, linkedSignal, neverAborted, raceAbort } from "./abort.js";
@@ -65,8 +65,8 @@ export function createSmith(options: SmithOptions = {}): Smith {
     if (options.timeoutMs === undefined) return chainOf(context.workflow.name, core)(context);
     const { timeoutMs } = options;
     // Per run, and only under a timeout: the failure the run compensates for, if it does, is the timeout's cause.
-    let failure: { readonly cause: Error } | undefined;
-    const inner = coreWith({ ...compensation, started: (error) => void (failure = { cause: error }) });
+    let failure: { readonly cause: unknown } | undefined;
+    const inner = coreWith({ ...compensation, started: (error) => void (failure = { cause: compensatedFor(error) }) });
     const controller = new AbortController();
     const timer = setTimeout(() => abortWith(controller, new WorkflowTimeoutError(context.workflow.name, timeoutMs, failure)), timeoutMs);
     // Linked, not AbortSignal.any, which on Node 20 leaves each run's signal reachable from the caller's.
@@ -106,6 +106,12 @@ export function createSmith(options: SmithOptions = {}): Smith {
     on: (event, listener) => events.on(event, listener),
   };
   return smith;
+}
+
+// What a compensation undoes: a resumed one is handed the WorkflowCompensatedError it will end
+// with, which says it is over; the failure is that error's cause.
+function compensatedFor(error: Error): unknown {
+  return isWorkflowForgeError(error) && error.code === "WORKFLOW_COMPENSATED" && error.cause !== undefined ? error.cause : error;
 }
 
 function assertWorkflow(workflow: unknown): asserts workflow is Workflow {

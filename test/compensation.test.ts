@@ -223,6 +223,26 @@ describe("compensation", () => {
     expect(events).toEqual([]);
   });
 
+  it("under persistence, names the stored failure as the cause of a smith timeout that fires while a later run finishes the compensation", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const stopping = new AbortController();
+    const workflow = createWorkflow("order")
+      .withOperation("reserve", () => "R-1", (_data, _foundry, signal) => untilAborted(signal))
+      .withOperation("charge", () => "ch_1", () => stopping.abort(new Error("SIGTERM")))
+      .withOperation("ship", () => {
+        throw new Error("no courier");
+      })
+      .build();
+    const foundry = () => usePersistence(createFoundry("orders", { executionId: "o-3" }), provider);
+    // The first run stops as it restores the charge: the record is left compensating, both restores to run.
+    await expect(createSmith().forge(workflow, foundry(), { signal: stopping.signal })).rejects.toMatchObject({ code: "ABORTED" });
+    expect(provider.tryLoad("o-3", workflow.id)).toMatchObject({ status: "compensating", nextOperationIndex: 2 });
+
+    const error = await rejectionOf(createSmith({ timeoutMs: 20 }).forge(workflow, foundry()));
+    // As stored: the resumed run never held the error itself.
+    expect(error).toMatchObject({ code: "WORKFLOW_TIMEOUT", cause: { name: "Error", message: "no courier", operationName: "ship", operationIndex: 2 } });
+  });
+
   it("under persistence, leaves a compensation an abort stopped stored as compensating, for a later run to finish", async () => {
     const releasing = deferred();
     const provider = new MemoryPersistenceProvider();

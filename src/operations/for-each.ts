@@ -83,15 +83,21 @@ export function forEach<P extends object = any>(
 
   // Restores the children marked done, newest first, unmarking each before its restore starts so
   // that no child is undone twice; a failing restore never keeps the others from running. The
-  // signal is chosen per child: an operation's timeout may fire between two restores. Resolves
-  // with the failures.
+  // signal is chosen per child: an operation's timeout may fire between two restores, and one
+  // that fires during a restore aborted what that restore was handed, so it runs again with the
+  // signal that follows. Resolves with the failures.
   const restoreAll = async (data: readonly unknown[], done: boolean[], foundry: Foundry<P>, signalFor: () => AbortSignal) => {
     const failures: { readonly index: number; readonly error: unknown }[] = [];
     for (let i = list.length - 1; i >= 0; i--) {
       if (done[i] !== true) continue;
       done[i] = false;
+      const restore = async (signal: AbortSignal): Promise<void> => void (await list[i]?.restore?.(data[i], childFoundry(foundry, i), signal));
+      const signal = signalFor();
       try {
-        await list[i]?.restore?.(data[i], childFoundry(foundry, i), signalFor());
+        await restore(signal).catch(async (error: unknown) => {
+          if (!signal.aborted || signalFor() === signal) throw error;
+          await restore(signalFor());
+        });
       } catch (error) {
         failures.push({ index: i, error });
       }
@@ -186,7 +192,13 @@ export function forEach<P extends object = any>(
       // Not its list of results: a layer answered for it, recovering its failure (when it undid its
       // completed children itself) or without running it. Nothing of it is left to undo.
       if (!Array.isArray(data) || data.length !== list.length) return;
-      const errors = (await restoreAll(data, list.map(() => true), foundry, () => signal)).map((failure) => failure.error);
+      // Once the run aborted, no further child's restore starts: the compensation stops there and
+      // a later run restores this forEach again, so a child undone now would be undone twice.
+      const stopAtAbort = (): AbortSignal => {
+        if (signal.aborted) throw abortError(signal, { operationName: name });
+        return signal;
+      };
+      const errors = (await restoreAll(data, list.map(() => true), foundry, stopAtAbort)).map((failure) => failure.error);
       if (errors.length === 1) throw errors[0];
       if (errors.length > 1) throw new AggregateError(errors, `forEach "${name}": ${errors.length} child restores failed`);
     },

@@ -319,6 +319,58 @@ describe("forEach", () => {
       await expect.poll(() => restored).toEqual(["cancel H-1"]);
     });
 
+    it("a timeout that fires while a failed child's siblings are undone runs the undo it aborted again, with a signal that never aborts", async () => {
+      const undone: string[] = [];
+      const refunding = deferred();
+      const declined = deferred();
+      let attempts = 0;
+      const charges = forEach("charges", [
+        {
+          name: "charge-a",
+          forge: () => "ch_a",
+          // Honours its signal, as a fetch does: the first attempt is cut short by the timeout.
+          restore: async (_data, _foundry, signal) => {
+            if (attempts++ > 0) return void undone.push(`refund ch_a, signal aborted: ${signal.aborted}`);
+            refunding.resolve();
+            await untilAborted(signal);
+          },
+        },
+        { name: "charge-b", forge: () => declined.promise.then(() => Promise.reject(new Error("card declined"))) },
+      ]);
+      const workflow = createWorkflow("batch").withOperation("reserve", () => "R-1", () => void undone.push("release R-1")).addOperation(charges).build();
+      const failed = rejectionOf(createSmith().forge(workflow, createFoundry("orders").use(timeoutMiddleware(20))));
+      declined.resolve();
+      await refunding.promise;
+      expect(await failed).toMatchObject({ code: "OPERATION_TIMEOUT" });
+      await vi.waitFor(() => expect(undone).toEqual(["release R-1", "refund ch_a, signal aborted: false"]));
+    });
+
+    it("its restore starts no child's restore once the run aborted: a resumed compensation restores it whole, each child once more at most", async () => {
+      const provider = new MemoryPersistenceProvider();
+      const restored: string[] = [];
+      const stopping = new AbortController();
+      const child = (id: string): Operation<unknown, string> => ({
+        name: id,
+        forge: () => id,
+        restore: () => {
+          restored.push(id);
+          // The process is told to stop during the first compensation, as c1 is undone.
+          if (id === "c1" && !stopping.signal.aborted) stopping.abort(new Error("SIGTERM"));
+        },
+      });
+      const workflow = createWorkflow("batch")
+        .addOperation(forEach("fe", [child("c0"), child("c1"), child("c2")], { input: "none" }))
+        .withOperation("boom", () => {
+          throw new Error("boom");
+        })
+        .build();
+      const foundry = () => usePersistence(createFoundry("orders", { executionId: "b-1" }), provider);
+      expect(await rejectionOf(createSmith().forge(workflow, foundry(), { signal: stopping.signal }))).toMatchObject({ code: "ABORTED" });
+      expect(restored).toEqual(["c2", "c1"]);
+      expect(await rejectionOf(createSmith().forge(workflow, foundry()))).toMatchObject({ code: "WORKFLOW_COMPENSATED" });
+      expect(restored).toEqual(["c2", "c1", "c2", "c1", "c0"]);
+    });
+
     describe("the operation's own timeout, with a child that ignores its signal", () => {
       /**
        * Workflow "batch": "reserve" (its restore releases), then forEach "charges": "charge-a"
