@@ -153,7 +153,9 @@ async function act(served: Served, request: IncomingMessage, response: ServerRes
   if (!/^application\/json\s*(;|$)/i.test(request.headers["content-type"] ?? "")) throw new HttpError(415, "actions take a JSON body (content-type: application/json)");
   if (!served.api.allowActions) throw new HttpError(403, "actions are disabled: start the inspector with --allow-actions to delete, retry, cancel or send events");
   const body = await readJsonBody(request);
-  sendJson(response, 200, await (actions[path] as (typeof actions)[string])(forRequest(served.api, served.stopping), body));
+  // Not aborted when the inspector stops: a delete cut between its claim and the delete could not
+  // give the claim back. Closing the store still cuts a call waiting on a server that stopped answering.
+  sendJson(response, 200, await (actions[path] as (typeof actions)[string])(forRequest(served.api), body));
 }
 
 function fail(response: ServerResponse, error: unknown): void {

@@ -123,6 +123,9 @@ function whatItIs(value: unknown): string {
   return prototype === Object.prototype || prototype === null ? `an object of ${Object.keys(value).length} keys` : typeName(value);
 }
 
+/** The longest class name shown: 5,000 objects of a class named at length stay within about 1 MB. */
+const maxTypeName = 200;
+
 /** The first 20,000 characters of `text`, as the page shows any string. */
 export const cut = (text: string): string => text.slice(0, maxString);
 
@@ -206,7 +209,8 @@ function typeName(value: object): string {
     if (typeof prototype !== "object" || prototype === null) return "Object";
     const constructor: unknown = (prototype as { constructor?: unknown }).constructor;
     const name: unknown = typeof constructor === "function" ? constructor.name : undefined;
-    return typeof name === "string" && name !== "" ? cut(name) : "Object";
+    // Cut far shorter than a string: the budget counts an object as one value, whatever its name.
+    return typeof name === "string" && name !== "" ? name.slice(0, maxTypeName) : "Object";
   } catch {
     return "Object";
   }

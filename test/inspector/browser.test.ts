@@ -198,6 +198,16 @@ function browserCases(store: string, fresh: () => Promise<Fresh>, essential?: re
       expect(await page.evaluate(() => (globalThis as any).document.getElementsByTagName("*").length)).toBeLessThan(20_000);
     });
 
+    it("says so where an error's stack was left out of the answer, rather than leave the section without it", async () => {
+      const failed = inspectorSnapshots().find((snapshot) => snapshot.status === "failed")!;
+      // Fields a provider stored before the stack, which use up the answer's budget.
+      const details = Array.from({ length: 30 }, () => Array.from({ length: 200 }, (_, index) => index));
+      const error = { name: "Error", message: "gateway 502", operationIndex: 0, operationName: "charge", details, stack: "Error: gateway 502\n    at charge" };
+      const { page } = await open(await start(false, [{ ...failed, error }]), `#/instance?instance=${failed.foundryExecutionId}&workflowKey=${failed.workflowId}`);
+      await page.waitForSelector("#error");
+      expect(await page.textContent("#error")).toMatch(/Stacka string of \d+ characters, not shown: one answer holds at most 5,000 values$/);
+    });
+
     it("with --allow-actions retries a dead letter and deletes a record, and the store reflects both", async () => {
       const served = await start(true);
       const { page, dialogs } = await open(served, "#/instance?instance=dead-1&workflowKey=orders-v1");

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { openStore } from "../../src/cli/stores.js";
 import { CliError } from "../../src/cli/errors.js";
 import { startInspector } from "../../src/inspector/server.js";
-import { raw } from "./fixture.js";
+import { action, pageToken, raw } from "./fixture.js";
 
 const root = mkdtempSync(join(tmpdir(), "workflowforge-inspector-shutdown-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -61,6 +61,22 @@ describe("the inspector stopping while store calls are in flight", () => {
       // closeProvider waits for the calls in flight: with the call aborted, there are none.
       await store.close();
       expect(await request).toBeInstanceOf(Error);
+    } finally {
+      await inspector.close();
+    }
+  });
+
+  it("leaves an action in flight to finish, so that a delete cut between its claim and the delete can give the claim back", async () => {
+    const module = stalledModule(true);
+    const { firstCall, signals } = (await import(pathToFileURL(module).href)) as { firstCall: Promise<void>; signals: AbortSignal[] };
+    const store = await openStore({ kind: "provider", module }, hour);
+    const inspector = await startInspector(store, { port: 0, host: "127.0.0.1", allowActions: true, maxAttempts: 3 });
+    try {
+      const token = await pageToken(inspector.url);
+      void action(inspector.url, "/api/delete", { instance: "a", workflowKey: "b" }, token).catch(() => undefined);
+      await firstCall;
+      await inspector.close();
+      expect(signals.map((signal) => signal?.aborted ?? false)).toEqual([false]);
     } finally {
       await inspector.close();
     }

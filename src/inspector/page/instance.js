@@ -80,9 +80,11 @@ function errorSection({ error }) {
   const rest = error.filter(([key]) => !["name", "message", "stack", "cause"].includes(key));
   return h("section", { id: "error" }, h("h2", {}, "Error"),
     h("p", { className: "error-text" }, `${text(fields.name) ?? "Error"}: ${text(fields.message) ?? ""}`),
+    // A name or message that is no string (one the answer's budget left out, say) is shown as it is.
+    [fields.name, fields.message].filter((node) => node !== undefined && text(node) === null).map((node) => h("p", {}, renderValue(node))),
     h("dl", { className: "fields" }, rest.map(([key, node]) => [h("dt", {}, key), h("dd", {}, renderValue(node))])),
     causes(fields.cause, text),
-    text(fields.stack) === null ? null : [h("h3", {}, "Stack"), h("pre", { className: "stack", id: "error-stack" }, text(fields.stack))]);
+    fields.stack === undefined ? null : [h("h3", {}, "Stack"), text(fields.stack) === null ? renderValue(fields.stack) : h("pre", { className: "stack", id: "error-stack" }, text(fields.stack))]);
 }
 
 // A stored cause chain is a list of { name, message }, outermost first; anything else is shown as stored.
