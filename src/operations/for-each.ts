@@ -94,8 +94,9 @@ export function forEach<P extends object = any>(
       const restore = async (signal: AbortSignal): Promise<void> => void (await list[i]?.restore?.(data[i], childFoundry(foundry, i), signal));
       const signal = signalFor();
       try {
+        // Again only when it rejected with the abort itself: one that failed for its own reason may have undone something.
         await restore(signal).catch(async (error: unknown) => {
-          if (!signal.aborted || signalFor() === signal) throw error;
+          if (!signal.aborted || error !== signal.reason || signalFor() === signal) throw error;
           await restore(signalFor());
         });
       } catch (error) {
@@ -193,10 +194,12 @@ export function forEach<P extends object = any>(
       // completed children itself) or without running it. Nothing of it is left to undo.
       if (!Array.isArray(data) || data.length !== list.length) return;
       // Once the run aborted, no further child's restore starts: the compensation stops there and
-      // a later run restores this forEach again, so a child undone now would be undone twice.
+      // a later run restores this forEach again, so a child undone now would be undone twice. An
+      // outer forEach's undo after its operation's own timeout goes on: nothing else undoes these.
       const stopAtAbort = (): AbortSignal => {
-        if (signal.aborted) throw abortError(signal, { operationName: name });
-        return signal;
+        if (!signal.aborted) return signal;
+        if (timedOut(signal)) return neverAborted;
+        throw abortError(signal, { operationName: name });
       };
       const errors = (await restoreAll(data, list.map(() => true), foundry, stopAtAbort)).map((failure) => failure.error);
       if (errors.length === 1) throw errors[0];

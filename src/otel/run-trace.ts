@@ -51,7 +51,9 @@ export class RunTrace {
 
   readonly #foundry: Foundry<any>;
   readonly #notes: RunNotes | undefined;
-  readonly #started = now();
+  // On the clock the spans inside it take their start from (Date.now(), whole milliseconds), as its
+  // operations' spans do: a sub-millisecond time would put the run's start after its first operation's.
+  readonly #started = Date.now();
   #span: Span | undefined;
   #context: Context | undefined;
   #resumed = false;

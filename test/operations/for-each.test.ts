@@ -345,6 +345,69 @@ describe("forEach", () => {
       await vi.waitFor(() => expect(undone).toEqual(["release R-1", "refund ch_a, signal aborted: false"]));
     });
 
+    it("a timeout during the undo runs again only a restore it cut short: not one that failed for its own reason, nor a nested forEach's whole restore", async () => {
+      const undone: string[] = [];
+      const cut = deferred();
+      const declined = deferred();
+      const reached = deferred();
+      let attempts = 0;
+      // Honours its signal: cut short by the timeout the first time, done the second.
+      const honours: Operation<unknown, string> = {
+        name: "i1",
+        forge: () => "i1",
+        restore: async (_data, _foundry, signal) => {
+          if (attempts++ > 0) return void undone.push("i1");
+          cut.resolve();
+          await untilAborted(signal);
+        },
+      };
+      const plain = (id: string): Operation<unknown, string> => ({ name: id, forge: () => id, restore: () => void undone.push(id) });
+      // Undoes its charge, then fails to say so: it must not run again.
+      const notifies: Operation<unknown, string> = {
+        name: "c0",
+        forge: () => "c0",
+        restore: async () => {
+          undone.push("c0");
+          await reached.promise;
+          throw new Error("notify failed after the refund");
+        },
+      };
+      const fails: Operation<unknown, string> = { name: "o1", forge: () => declined.promise.then(() => Promise.reject(new Error("declined"))) };
+      const outer = forEach("outer", [notifies, forEach("inner", [plain("i0"), honours, plain("i2")], { input: "none" }), fails], { input: "none" });
+      const workflow = createWorkflow("batch").addOperation(outer).build();
+      const run = rejectionOf(createSmith().forge(workflow, createFoundry("orders").use(timeoutMiddleware(20))));
+      declined.resolve();
+      await cut.promise;
+      expect(await run).toMatchObject({ code: "OPERATION_TIMEOUT" });
+      reached.resolve();
+      await vi.waitFor(() => expect(undone).toEqual(["i2", "i1", "i0", "c0"]));
+      await settle();
+      expect(undone).toEqual(["i2", "i1", "i0", "c0"]);
+    });
+
+    it("a restore that fails for its own reason while the timeout fires is not run again", async () => {
+      const undone: string[] = [];
+      const declined = deferred();
+      const charges = forEach("charges", [
+        {
+          name: "c0",
+          forge: () => "c0",
+          // Ignores its signal: undoes the charge, then fails to say so once the timeout fired.
+          restore: async (_data, _foundry, signal) => {
+            undone.push("c0");
+            await untilAborted(signal).catch(() => undefined);
+            throw new Error("notify failed after the refund");
+          },
+        },
+        { name: "c1", forge: () => declined.promise.then(() => Promise.reject(new Error("declined"))) },
+      ]);
+      const run = rejectionOf(createSmith().forge(createWorkflow("batch").addOperation(charges).build(), createFoundry("orders").use(timeoutMiddleware(20))));
+      declined.resolve();
+      expect(await run).toMatchObject({ code: "OPERATION_TIMEOUT" });
+      await settle();
+      expect(undone).toEqual(["c0"]);
+    });
+
     it("its restore starts no child's restore once the run aborted: a resumed compensation restores it whole, each child once more at most", async () => {
       const provider = new MemoryPersistenceProvider();
       const restored: string[] = [];

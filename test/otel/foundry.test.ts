@@ -78,7 +78,7 @@ describe("instrument(foundry)", () => {
     expect(new Set(otel.spans().map((span) => span.spanContext().traceId)).size).toBe(1);
   });
 
-  it("starts an operation's span no later than the spans started inside it, on the clock they take their start from", async () => {
+  it("starts an operation's span no later than the spans started inside it, and no earlier than its run's, on the clock they take their start from", async () => {
     const otel = createHarness();
     const tracer = otel.tracerProvider.getTracer("app");
     const foundry = instrument(createFoundry("Clocked"), otel.options);
@@ -91,6 +91,9 @@ describe("instrument(foundry)", () => {
     const ms = ([seconds, nanos]: readonly [number, number]): number => seconds * 1000 + nanos / 1e6;
     const early = queries.filter((query, index) => ms(query.startTime) < ms(operations[index]!.startTime));
     expect(early.map((query) => parentOf(query))).toEqual([]);
+    // Nor before its run's, which starts in the same millisecond as the first operation.
+    const [run] = otel.named("run Clocked");
+    expect(operations.filter((operation) => ms(operation.startTime) < ms(run!.startTime)).map((operation) => operation.name)).toEqual([]);
   });
 
   it("ends, as abandoned and with no success counted, an operation a layer outside gave up on and the run went on without", async () => {
