@@ -2,7 +2,7 @@ import type { Output } from "../cli/commands.js";
 import { CliError, describeCause } from "../cli/errors.js";
 import type { OpenStore } from "../cli/stores.js";
 import type { UiOptions } from "./options.js";
-import { startInspector } from "./server.js";
+import { startInspector, type Inspector } from "./server.js";
 
 /**
  * `ui`: serves the inspector until SIGINT or SIGTERM, then aborts the store calls in flight, stops
@@ -25,21 +25,23 @@ export async function uiCommand(store: OpenStore, options: UiOptions, stdout: Ou
     process.once("SIGINT", stopped);
     process.once("SIGTERM", stopped);
   });
-  await inspector.close();
-  await closeStore(store);
+  await stopping(store, inspector);
   return 0;
 }
 
 // How long a close may take before the user, who pressed Ctrl+C, is told what it waits for.
 const closeNoticeMs = 500;
 
-// Every shipped store closes at once, its calls in flight cut; a --provider module's closeProvider
-// may still wait (for calls that ignore their signal, or a server). Said on stderr, or Ctrl+C
-// would look ignored; it gives up after --timeout, which is said too. Closed here rather than by
-// the CLI after it, which closes it again to no effect, so that the wait can be named.
-async function closeStore(store: OpenStore): Promise<void> {
-  const notice = setTimeout(() => void process.stderr.write(`workflowforge ui: stopping; waiting for ${store.label} to close (at most --timeout)\n`), closeNoticeMs);
+// Stops the inspector, then closes the store. An action in flight (a delete between its claim and
+// the delete) is waited for, within its --timeout. Every shipped store closes at once, its calls in
+// flight cut; a --provider module's closeProvider may still wait (for calls that ignore their
+// signal, or a server). Said on stderr, or Ctrl+C would look ignored; it gives up after --timeout,
+// which is said too. Closed here rather than by the CLI after it, which closes it again to no
+// effect, so that the wait can be named.
+async function stopping(store: OpenStore, inspector: Inspector): Promise<void> {
+  const notice = setTimeout(() => void process.stderr.write(`workflowforge ui: stopping; waiting for the actions in flight and for ${store.label} to close (at most --timeout each)\n`), closeNoticeMs);
   try {
+    await inspector.close();
     await store.close();
   } catch (error) {
     process.stderr.write(`workflowforge ui: ${describeCause(error)}\n`);

@@ -41,6 +41,8 @@ interface Served {
   readonly stopping: AbortSignal;
   readonly page: ReadonlyMap<string, PageFile>;
   readonly token: Buffer;
+  /** The actions in flight, which stopping waits for (each bounded by --timeout). */
+  readonly actions: Set<Promise<unknown>>;
 }
 
 /**
@@ -59,7 +61,7 @@ export async function startInspector(store: OpenStore, options: UiOptions): Prom
   const server = createServer({ maxHeaderSize: maxHeaderBytes, connectionsCheckingInterval: 1_000 });
   server.maxConnections = 256;
   const stop = new AbortController();
-  const served: Served = { api: { store, maxAttempts: options.maxAttempts, allowActions: options.allowActions }, stopping: stop.signal, page, token: Buffer.from(tokenText) };
+  const served: Served = { api: { store, maxAttempts: options.maxAttempts, allowActions: options.allowActions }, stopping: stop.signal, page, token: Buffer.from(tokenText), actions: new Set() };
   server.on("request", (request: IncomingMessage, response: ServerResponse) => void handle(served, request, response));
   server.on("clientError", refuseUnparsed);
   server.requestTimeout = 30_000;
@@ -76,14 +78,17 @@ export async function startInspector(store: OpenStore, options: UiOptions): Prom
   // Unheard, that error would end the process; said on stderr, the server goes on with the next.
   server.on("error", (error) => void process.stderr.write(`workflowforge ui: ${describeCause(error)}\n`));
   const shown = options.host.includes(":") ? `[${options.host}]` : options.host;
-  const close = (): Promise<void> =>
-    new Promise((closed) => {
-      // First, so that closing the store next finds no call of ours waiting: pool.end() of pg, or a
-      // provider module's close that drains, would wait for each one until its deadline.
-      stop.abort(new CliError("STORE", `${store.label}: the inspector stopped`));
+  const close = async (): Promise<void> => {
+    // First, so that closing the store next finds no read of ours waiting: pool.end() of pg, or a
+    // provider module's close that drains, would wait for each one until its deadline.
+    stop.abort(new CliError("STORE", `${store.label}: the inspector stopped`));
+    await new Promise<void>((closed) => {
       server.close(() => closed());
       server.closeAllConnections();
     });
+    // An action is not cut short (a delete gives back what it claimed): the store closes after it.
+    await Promise.allSettled([...served.actions]);
+  };
   return { url: `http://${shown}:${port}/`, server, close };
 }
 
@@ -155,7 +160,13 @@ async function act(served: Served, request: IncomingMessage, response: ServerRes
   const body = await readJsonBody(request);
   // Not aborted when the inspector stops: a delete cut between its claim and the delete could not
   // give the claim back. Closing the store still cuts a call waiting on a server that stopped answering.
-  sendJson(response, 200, await (actions[path] as (typeof actions)[string])(forRequest(served.api), body));
+  const acting = (actions[path] as (typeof actions)[string])(forRequest(served.api), body);
+  served.actions.add(acting);
+  try {
+    sendJson(response, 200, await acting);
+  } finally {
+    served.actions.delete(acting);
+  }
 }
 
 function fail(response: ServerResponse, error: unknown): void {
