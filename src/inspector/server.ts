@@ -82,12 +82,13 @@ export async function startInspector(store: OpenStore, options: UiOptions): Prom
     // First, so that closing the store next finds no read of ours waiting: pool.end() of pg, or a
     // provider module's close that drains, would wait for each one until its deadline.
     stop.abort(new CliError("STORE", `${store.label}: the inspector stopped`));
-    await new Promise<void>((closed) => {
-      server.close(() => closed());
-      server.closeAllConnections();
-    });
-    // An action is not cut short (a delete gives back what it claimed): the store closes after it.
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    // An action is not cut short (a delete gives back what it claimed), and its answer reaches the
+    // page: its connection is ended after it, and the store closed after that.
     await Promise.allSettled([...served.actions]);
+    server.closeAllConnections();
+    await closed;
   };
   return { url: `http://${shown}:${port}/`, server, close };
 }

@@ -96,7 +96,7 @@ export function forEach<P extends object = any>(
       try {
         // Again only when it rejected with the abort itself: one that failed for its own reason may have undone something.
         await restore(signal).catch(async (error: unknown) => {
-          if (!signal.aborted || error !== signal.reason || signalFor() === signal) throw error;
+          if (!signal.aborted || !isCutShort(error, signal) || signalFor() === signal) throw error;
           await restore(signalFor());
         });
       } catch (error) {
@@ -206,6 +206,13 @@ export function forEach<P extends object = any>(
       if (errors.length > 1) throw new AggregateError(errors, `forEach "${name}": ${errors.length} child restores failed`);
     },
   };
+}
+
+// Whether a restore handed `signal`, now aborted, rejected because of it: with its reason, or with an
+// AbortError of its own (Node's timers and events, many SDKs), often caused by that reason.
+function isCutShort(error: unknown, signal: AbortSignal): boolean {
+  if (error === signal.reason) return true;
+  return typeof error === "object" && error !== null && ((error as { name?: unknown }).name === "AbortError" || (error as { cause?: unknown }).cause === signal.reason);
 }
 
 // Whether the workflow's operation was stopped by its own timeout, which the run already gave up

@@ -73,15 +73,19 @@ describe("the inspector stopping while store calls are in flight", () => {
     const store = await openStore({ kind: "provider", module }, { text: "1s", ms: 1_000 });
     const inspector = await startInspector(store, { port: 0, host: "127.0.0.1", allowActions: true, maxAttempts: 3 });
     const token = await pageToken(inspector.url);
-    void action(inspector.url, "/api/delete", { instance: "a", workflowKey: "b" }, token).catch(() => undefined);
+    const answered = action(inspector.url, "/api/delete", { instance: "a", workflowKey: "b" }, token).then(
+      (response) => response.status,
+      (error: Error) => `no answer: ${error.message}`,
+    );
     await firstCall;
     let closed = false;
     const closing = inspector.close().then(() => void (closed = true));
     await new Promise((resolve) => setImmediate(resolve));
     expect([signals.length, signals[0]?.aborted, closed]).toEqual([1, false, false]);
     await closing;
-    // Stopped by its deadline, not by the inspector stopping.
+    // Stopped by its deadline, not by the inspector stopping, and its answer reached the page.
     expect((signals[0]?.reason as Error).message).not.toMatch(/the inspector stopped/);
+    expect(await answered).toEqual(expect.any(Number));
     await store.close();
   });
 
