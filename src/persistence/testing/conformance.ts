@@ -3,7 +3,8 @@ import type { SnapshotKeys } from "../errors.js";
 import type { WorkflowPersistenceProvider } from "../provider.js";
 import { missingCapabilities, missingCapabilityReason } from "./capabilities.js";
 import { conformanceCases, conformanceGroups, type ConformanceCase, type ConformanceGroup, type ConformanceHooks } from "./cases.js";
-import { createCaseSession, type CaseSession } from "./case-session.js";
+import { asError, createCaseSession, type CaseSession } from "./case-session.js";
+import { eachAtMost } from "./fixtures.js";
 import { skipTest, withContext, type TestFramework } from "./framework.js";
 
 /** How the suite gets a provider to test, modelled on LangGraph's checkpoint validator. */
@@ -85,11 +86,16 @@ const missingHookReasons: Readonly<Record<keyof ConformanceHooks, string>> = {
 
 /** Deletes what the case saved or delivered (a record's events go with it), 20 at a time. */
 async function removeWritten(provider: WorkflowPersistenceProvider, session: CaseSession): Promise<void> {
-  const written = session.written();
-  for (let start = 0; start < written.length; start += 20) {
-    await Promise.all(written.slice(start, start + 20).map(async ({ foundryExecutionId, workflowId }) => provider.delete(foundryExecutionId, workflowId)));
-  }
+  await eachAtMost(session.written(), 20, ({ foundryExecutionId, workflowId }) => provider.delete(foundryExecutionId, workflowId));
 }
+
+/** Calls an initializer hook; what it throws that is not an Error becomes one naming it. */
+const hookCall = <T>(what: string, hook: () => T | Promise<T>): Promise<T> =>
+  Promise.resolve()
+    .then(hook)
+    .catch((thrown: unknown) => {
+      throw asError(what, thrown);
+    });
 
 /**
  * Runs the case on `provider` within the deadline, then deletes what it wrote, also after it failed,
@@ -99,10 +105,11 @@ async function removeWritten(provider: WorkflowPersistenceProvider, session: Cas
 async function runWatched<P extends WorkflowPersistenceProvider>(initializer: ProviderTestInitializer<P>, testCase: ConformanceCase, provider: P, reopened: P[], timeoutMs: number): Promise<void> {
   const session = createCaseSession(timeoutMs);
   const watched = session.watch(provider);
+  const hook = <T>(what: string, call: () => T | Promise<T>): Promise<T> => session.pending(what, hookCall(what, call));
   const hooks: ConformanceHooks = {
-    corrupt: async (keys) => void (await session.pending("initializer.corrupt(keys, provider)", Promise.resolve(initializer.corrupt?.(keys, provider)))),
+    corrupt: async (keys) => void (await hook("initializer.corrupt(keys, provider)", () => initializer.corrupt?.(keys, provider))),
     reopen: async () => {
-      const other = await session.pending("initializer.reopen(provider)", Promise.resolve((initializer.reopen as (provider: P) => P | Promise<P>)(provider)));
+      const other = await hook("initializer.reopen(provider)", () => (initializer.reopen as (provider: P) => P | Promise<P>)(provider));
       reopened.push(other);
       return session.watch(other);
     },
@@ -122,7 +129,7 @@ async function runWatched<P extends WorkflowPersistenceProvider>(initializer: Pr
 /** Runs an initializer hook under a deadline of its own, failing with a message naming it. */
 function hookWithin<T>(timeoutMs: number, what: string, hook: () => T | Promise<T>): Promise<T> {
   const session = createCaseSession(timeoutMs);
-  return session.within(() => session.pending(what, Promise.resolve().then(hook)));
+  return session.within(() => session.pending(what, hookCall(what, hook)));
 }
 
 /**

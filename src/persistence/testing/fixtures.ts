@@ -87,3 +87,15 @@ export function waitingSnapshot(overrides: Partial<WorkflowExecutionSnapshot>): 
   for (const field of ["owner", "leaseExpiresAt", "error"]) delete snapshot[field];
   return { ...(snapshot as unknown as WorkflowExecutionSnapshot), ...overrides };
 }
+
+/**
+ * Runs `run` on every item, at most `limit` at a time, each starting as soon as one before it
+ * settles: many writes go at a store's own pace without a burst of thousands at once.
+ */
+export async function eachAtMost<T>(items: readonly T[], limit: number, run: (item: T) => unknown): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await run(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

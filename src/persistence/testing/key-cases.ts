@@ -28,6 +28,11 @@ const longKeys = ["k".repeat(3999) + "1", "k".repeat(3999) + "2", "é✓漢".rep
 // a store that normalises keys merges each group into one record.
 const normalisation = ["\u00E9", "e\u0301", "\u00C5", "A\u030A", "\u212B", "\uD55C", "\u1112\u1161\u11AB"];
 
+// Keys a case-insensitive store keeps as one: a SQL collation ending in _ci, the file system of macOS
+// or Windows, an index on lower(key). Accent-insensitive collations merge e and é too, and SQL
+// Server and PAD SPACE collations compare "a" and "a " as equal.
+const caseAndCollation = ["order-42", "Order-42", "ORDER-42", "a", "A", "e", "E", "\u00E9", "a ", "A  "];
+
 const load = async (provider: WorkflowPersistenceProvider, keys: SnapshotKeys) => (await provider.tryLoad(keys.foundryExecutionId, keys.workflowId)) ?? undefined;
 
 // JSON escapes lone surrogates and control characters, so a message shows which key went wrong.
@@ -38,6 +43,26 @@ async function listed(provider: WorkflowPersistenceProvider, filter: { workflowN
   const found: string[] = [];
   for await (const snapshot of await provider.list!(filter)) found.push(pairOf(snapshot));
   return found.sort();
+}
+
+// Which keys the snapshot tryLoad returned was saved under, as its properties say.
+const savedUnder = (loaded: WorkflowExecutionSnapshot | undefined): string =>
+  loaded === undefined ? "nothing" : `the snapshot saved under ${typeof loaded.properties.pair === "string" ? loaded.properties.pair : "other keys"}: the store keeps the two pairs of keys as one record`;
+
+/** Saves the first revision under keys no snapshot of the case has; a refusal names the keys the store took them for. */
+async function saveAsNew(provider: WorkflowPersistenceProvider, snapshot: WorkflowExecutionSnapshot): Promise<void> {
+  try {
+    await provider.save(snapshot);
+  } catch (error) {
+    // A compare-and-set store refuses revision 1 where it finds a record: one saved under other keys,
+    // which tryLoad returns, or refuses as carrying other keys when it checks them.
+    const found = await load(provider, snapshot).then(
+      (loaded) => (loaded === undefined || loaded.properties.pair === pairOf(snapshot) ? undefined : `returns ${savedUnder(loaded)}`),
+      (thrown: unknown) => `rejects (${String(thrown)}): the store seems to keep them as the keys of a record saved earlier under others`,
+    );
+    if (found === undefined) throw error;
+    throw new assert.AssertionError({ message: `save${show(snapshot)} of a first revision was refused (${String(error)}), and tryLoad of those keys ${found}` });
+  }
 }
 
 /**
@@ -52,10 +77,11 @@ async function keysRoundTrip(provider: WorkflowPersistenceProvider, keys: readon
     fullSnapshot({ workflowName, foundryExecutionId: key, workflowId: `w-${suffix}` }),
     fullSnapshot({ workflowName, foundryExecutionId: `i-${suffix}`, workflowId: key }),
   ]);
-  for (const snapshot of snapshots) await provider.save({ ...snapshot, properties: { pair: pairOf(snapshot) } });
+  for (const snapshot of snapshots) await saveAsNew(provider, { ...snapshot, properties: { pair: pairOf(snapshot) } });
   for (const snapshot of snapshots) {
     const loaded = await load(provider, snapshot);
-    assert.deepEqual(loaded, { ...snapshot, properties: { pair: pairOf(snapshot) } }, `tryLoad${show(snapshot)} must return the snapshot saved under exactly those keys`);
+    const other = loaded?.properties.pair === pairOf(snapshot) ? "" : `, but returned ${savedUnder(loaded)}`;
+    assert.deepEqual(loaded, { ...snapshot, properties: { pair: pairOf(snapshot) } }, `tryLoad${show(snapshot)} must return the snapshot saved under exactly those keys${other}`);
   }
   const listing = provider.capabilities?.list === true && typeof provider.list === "function";
   if (listing) {
@@ -107,6 +133,11 @@ export const keyCases: ConformanceCase[] = [
     group: "keys",
     name: "keys of 4,000 characters save, load, list and delete as themselves, and two differing only in the last character stay two instances",
     run: (provider) => keysRoundTrip(provider, longKeys),
+  },
+  {
+    group: "keys",
+    name: "keys that differ only in ASCII case, an accent or trailing spaces (as case- and accent-insensitive collations and file systems compare them) stay separate instances",
+    run: (provider) => keysRoundTrip(provider, caseAndCollation),
   },
   {
     group: "keys",

@@ -41,7 +41,11 @@ describe("the conformance kit catches", () => {
   });
 
   it("a list() that returns only a first page of 50 matches", async () => {
-    expect(await failures({ pageSize: 50 }, ["list"])).toEqual([expect.stringMatching(/^list\(\) returns every match among a few hundred records[\s\S]*returned 50 of 300/)]);
+    expect(await failures({ pageSize: 50 }, ["list"])).toEqual([expect.stringMatching(/^list\(\) returns every match among 1,100 records[\s\S]*returned 50 of 1100/)]);
+  });
+
+  it("a list() that returns only a first page of 1,000 matches, as S3 and Google Cloud Storage hand out", async () => {
+    expect(await failures({ pageSize: 1_000 }, ["list"])).toEqual([expect.stringMatching(/^list\(\) returns every match among 1,100 records[\s\S]*returned 1000 of 1100 matching records/)]);
   });
 
   it("and passes those groups on the same store without the flaw, with and without capabilities", async () => {

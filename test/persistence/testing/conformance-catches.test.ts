@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { MemoryPersistenceProvider, SnapshotConflictError, type WorkflowExecutionSnapshot, type WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
+import {
+  createSnapshotCodec,
+  defaultSnapshotCodec,
+  MemoryPersistenceProvider,
+  SnapshotConflictError,
+  type SnapshotCodec,
+  type WorkflowExecutionSnapshot,
+  type WorkflowPersistenceProvider,
+} from "../../../src/persistence/index.js";
 import { pairKey } from "../../../src/persistence/keys.js";
 import { conformanceCases } from "../../../src/persistence/testing/index.js";
 
@@ -72,6 +80,31 @@ function columnsProvider(): WorkflowPersistenceProvider {
   };
 }
 
+/** Stores the encoded text, with `codec`; a text over `maxBytes` it drops without a word, as a store with a lower limit of its own might. */
+function encodingProvider(codec: SnapshotCodec, maxBytes = Number.POSITIVE_INFINITY): WorkflowPersistenceProvider {
+  const rows = new Map<string, string>();
+  return {
+    save: (snapshot) => {
+      const text = codec.encode(snapshot);
+      if (Buffer.byteLength(text) <= maxBytes) rows.set(keyOf(snapshot.foundryExecutionId, snapshot.workflowId), text);
+    },
+    tryLoad: (instance, workflow) => {
+      const text = rows.get(keyOf(instance, workflow));
+      return text === undefined ? undefined : codec.decode(text, { foundryExecutionId: instance, workflowId: workflow });
+    },
+    delete: (instance, workflow) => void rows.delete(keyOf(instance, workflow)),
+  };
+}
+
+/** Runs the cases of the large group; resolves the failures, one line each. */
+async function largeFailures(provider: WorkflowPersistenceProvider): Promise<string[]> {
+  const failed: string[] = [];
+  for (const testCase of conformanceCases.filter((candidate) => candidate.group === "large")) {
+    await testCase.run(provider).catch((error: unknown) => void failed.push(`${testCase.name}: ${String(error)}`));
+  }
+  return failed;
+}
+
 function caseNamed(start: string) {
   const found = conformanceCases.find((testCase) => testCase.name.startsWith(start));
   if (found === undefined) throw new Error(`no conformance case named "${start}…"`);
@@ -106,6 +139,18 @@ describe("the conformance kit catches", () => {
 
   it("a provider that loses the wait and cancellation fields, which every durable sleep needs", async () => {
     await expect(caseNamed("save then tryLoad round-trips the fields of a waiting snapshot").run(columnsProvider())).rejects.toThrow(/Expected values to be strictly deep-equal/);
+  });
+
+  it("a store that silently drops snapshots over 3.5 MiB, which the default codec accepts up to 4 MiB", async () => {
+    expect(await largeFailures(encodingProvider(defaultSnapshotCodec, 3.5 * 1024 * 1024))).toEqual([
+      "a snapshot the default codec encodes in exactly its limit, 4 MiB, round-trips: AssertionError [ERR_ASSERTION]: tryLoad must return the snapshot just saved, 4194304 bytes encoded, but returned nothing",
+    ]);
+  });
+
+  it("saves a snapshot the default codec encodes in exactly its limit: one byte less refuses it, and the limit itself keeps it", async () => {
+    const [refused] = await largeFailures(encodingProvider(createSnapshotCodec({ maxSnapshotBytes: 4 * 1024 * 1024 - 1 })));
+    expect(refused).toContain("the encoded snapshot is 4194304 bytes, over maxSnapshotBytes 4194303");
+    expect(await largeFailures(encodingProvider(defaultSnapshotCodec))).toEqual([]);
   });
 
   it("and passes both on a provider that copies and encodes", async () => {

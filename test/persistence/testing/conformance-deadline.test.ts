@@ -4,6 +4,7 @@ import { describe, expect, it, vi } from "vitest";
 import { MemoryPersistenceProvider, type WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
 import { conformanceCases, describeProviderConformance, runConformanceCase } from "../../../src/persistence/testing/index.js";
 import { bundleForChild } from "../../support/bundle.js";
+import { flawedStore } from "./flawed-store.js";
 import { recordingFramework } from "./recording-framework.js";
 
 const never = () => new Promise<never>(() => undefined);
@@ -43,12 +44,49 @@ describe("a conformance case whose provider call never settles", () => {
       const slow = <A extends unknown[], R>(call: (...args: A) => R) => (...args: A) => new Promise<R>((resolve) => setTimeout(() => resolve(call(...args)), 30));
       const initializer = { name: "Slow", create: () => ({ capabilities: memory.capabilities, save: slow(memory.save.bind(memory)), tryLoad: slow(memory.tryLoad.bind(memory)), delete: slow(memory.delete.bind(memory)) }), caseTimeoutMs: 50 };
       const failed = runConformanceCase(initializer, caseNamed("save then tryLoad round-trips every snapshot field")).then(() => "passed", (error: Error) => error.message);
-      await vi.advanceTimersByTimeAsync(100);
+      // A millisecond at a time, each followed by a turn of the event loop (real, as setImmediate is
+      // not faked), in which the kit hands the case what the provider answered.
+      for (let ms = 0; ms < 100; ms++) {
+        await vi.advanceTimersByTimeAsync(1);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
       // The save settled at 30 ms; the tryLoad after it had been pending 20 ms when the deadline came.
       expect(await failed).toBe("the case did not finish within 50 ms: provider.tryLoad, call 2 of 2, had not settled after 20 ms (a call that hangs, or a provider too slow for the deadline) (the initializer's caseTimeoutMs)");
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it("fails by the deadline when calls settling in microtasks only keep a case going round, and makes no call after it", { timeout: 10_000 }, async () => {
+    // Every call of this store settles without a turn of the event loop, as better-sqlite3's do, and
+    // claim() hands out records under a live lease: the two coordinators of the recovery case take
+    // each other's records without end, and the deadline's timer would never get its turn.
+    const store = flawedStore({ ignoresLeases: true });
+    let calls = 0;
+    const counted = (): WorkflowPersistenceProvider => {
+      const provider = store.open();
+      return Object.fromEntries(
+        Object.entries(provider).map(([name, member]) => [name, typeof member === "function" ? (...args: unknown[]) => (calls++, (member as (...args: unknown[]) => unknown)(...args)) : member]),
+      ) as unknown as WorkflowPersistenceProvider;
+    };
+    const coordinators = caseNamed("two recovery coordinators sharing the provider");
+    await expect(runConformanceCase({ name: "Greedy", create: counted, caseTimeoutMs: 1_000 }, coordinators)).rejects.toThrow(
+      /^the case did not finish within 1000 ms, its provider calls settling all along: provider\.\w+, call \d+ of \d+, had not settled after \d+ ms \(answers that keep the case going round/,
+    );
+    const after = calls;
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(calls).toBe(after);
+  });
+
+  it("in the leased-run case, says a run that never got as far as the case cuts its store off had a call hang before then", { timeout: 10_000 }, async () => {
+    // Every tryLoad hangs, so the run's first load does: it never reaches the checkpoint the case makes hang.
+    const create = (): WorkflowPersistenceProvider => {
+      const memory = new MemoryPersistenceProvider();
+      return { capabilities: { compareAndSet: true, list: true }, save: (snapshot) => memory.save(snapshot), tryLoad: never, delete: (instance, workflow) => memory.delete(instance, workflow), list: (filter) => memory.list(filter) };
+    };
+    await expect(runConformanceCase({ name: "Unloadable", create }, caseNamed("a leased run whose store stops answering"))).rejects.toThrow(
+      /^the run must get through step-0 and step-1 before the case stops the provider answering, but ran \[\] and rejected with SnapshotConflictError: .*: a provider call before then did not settle within the 1000 ms lease$/,
+    );
   });
 
   it("fails naming initializer.create() when create() never settles", { timeout: 5_000 }, async () => {
