@@ -18,15 +18,15 @@ import { approvalOf, approvalWorkflow } from "./approval.js";
 import { chargeCounter, startWorker, stepLog, waitChild } from "./wait-workers.js";
 import { scaled } from "../support/thorough.js";
 
-// Issue 16, acceptance 2 (exactly one continuation): 1,000 instances (50 in a local npm test) wait for "approved"; five
+// Issue 16, acceptance 2 (exactly one continuation): 1,000 instances (30 in a local npm test) wait for "approved"; five
 // processes, each running a started coordinator, send every instance that event at once with the
 // same eventId. Each instance continues once: one delivery stores the event, its charge step runs
 // once, with the payload, and its record ends completed with that one event consumed. Completed
 // records are kept: deleting one deletes its events too, so a duplicate arriving after that would
 // be stored again, for an instance that no longer exists.
 
-// 50 instances per store in a local npm test, which must stay within its budget on two cores; 1,000 in .ci/run.
-const instances = scaled("WORKFLOWFORGE_CONTINUATION_INSTANCES", 50, 1_000);
+// 30 instances per store in a local npm test, which must stay within its budget on two cores; 1,000 in .ci/run.
+const instances = scaled("WORKFLOWFORGE_CONTINUATION_INSTANCES", 30, 1_000);
 const senders = 5;
 const child = waitChild();
 const root = mkdtempSync(join(tmpdir(), "workflowforge-one-continuation-"));

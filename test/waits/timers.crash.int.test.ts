@@ -27,8 +27,8 @@ import { scaled } from "../support/thorough.js";
 // asleep at the end. `rate` is what two workers keep up
 // with on a loaded 2-core machine, so that lateness measures waking, not a queue: on Postgres (three
 // commits per wake) that is fewer. WORKFLOWFORGE_TIMER_DUE=10000 wakes every instance (minutes).
-// A local npm test stores 2,000 and wakes a fifth as many as .ci/run (WORKFLOWFORGE_THOROUGH=1).
-const INSTANCES = scaled("WORKFLOWFORGE_TIMER_INSTANCES", 2_000, 10_000);
+// A local npm test stores 1,000 and wakes a fifth as many as .ci/run (WORKFLOWFORGE_THOROUGH=1).
+const INSTANCES = scaled("WORKFLOWFORGE_TIMER_INSTANCES", 1_000, 10_000);
 const due = (wakes: number): number => Math.min(INSTANCES, scaled("WORKFLOWFORGE_TIMER_DUE", wakes / 5, wakes));
 const plans = {
   sqlite: { due: due(2_000), rate: 200 },

@@ -18,8 +18,8 @@ import { scaled } from "../../support/thorough.js";
 // finished; it must leave it alone. No kill means no at-least-once excuse: each instance runs
 // exactly once, with the properties it was enqueued with, and its record survives.
 const WORKERS = 4;
-// 50 in a local npm test, which must stay within its budget on two cores; 400 in .ci/run.
-const INSTANCES = scaled("WORKFLOWFORGE_FAST_WORKER_INSTANCES", 50, 400);
+// 30 in a local npm test, which must stay within its budget on two cores; 400 in .ci/run.
+const INSTANCES = scaled("WORKFLOWFORGE_FAST_WORKER_INSTANCES", 30, 400);
 // Nobody dies, so no lease ever has to run out; a long one keeps a slow machine from expiring it.
 const LEASE_MS = 30_000;
 
