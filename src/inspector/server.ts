@@ -16,8 +16,8 @@ export interface Inspector {
   readonly url: string;
   readonly server: Server;
   /**
-   * Aborts the store calls of the requests in flight, stops listening and ends open connections.
-   * Does not close the store.
+   * Aborts the store calls of the reads in flight, stops listening, waits for the actions in flight
+   * (each within --timeout) and ends open connections. Does not close the store.
    */
   close(): Promise<void>;
 }
