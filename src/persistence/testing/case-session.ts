@@ -1,4 +1,5 @@
 import { isNativeError } from "node:util/types";
+import { messageOf } from "../../internal/thrown.js";
 import { pairKey } from "../keys.js";
 import type { SnapshotKeys } from "../errors.js";
 import type { WorkflowPersistenceProvider } from "../provider.js";
@@ -41,17 +42,10 @@ function attempt<T>(what: string, call: () => T): T | Promise<never> {
   }
 }
 
-/** `value` as JSON where it has a spelling ("boom", {"code":"E_X"}), else as String() gives it. */
+/** `value` as a message would read it (a string quoted, as JSON), cut at 200 characters. */
 function shown(value: unknown): string {
-  for (const spell of [() => JSON.stringify(value) as string | undefined, () => String(value)]) {
-    try {
-      const spelt = spell();
-      if (spelt !== undefined) return spelt.length > 200 ? `${spelt.slice(0, 200)}…` : spelt;
-    } catch {
-      // A BigInt has no JSON, a cycle breaks it, and an object may refuse String().
-    }
-  }
-  return Object.prototype.toString.call(value);
+  const text = typeof value === "string" ? JSON.stringify(value) : messageOf(value);
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
 
 /** `thrown`, or when it is not an Error, an Error naming the call and showing the value. */
