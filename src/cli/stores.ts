@@ -43,7 +43,8 @@ export interface OpenStore {
   /**
    * The store with one deadline, --timeout from now, that every call made through it shares: an
    * inspector request's. The store's own calls each have all of --timeout. When `stop` aborts (the
-   * inspector stopping), so do the signals of the calls in flight through it.
+   * inspector stopping), so do the signals of its provider's calls in flight: the reads a page
+   * makes. Actions are not given one (a delete must give back what it claimed).
    */
   readonly forRequest?: (stop?: AbortSignal) => OpenStore;
 }
@@ -83,8 +84,7 @@ function boundedStore(opened: OpenedStore, timeout: Duration): OpenStore {
   const calls = (budget: Budget, lateCall = late, stop?: AbortSignal): Pick<OpenStore, "provider" | "instances"> => {
     const bounds: Bounds = { budget, late: lateCall, busy: opened.isBusy, onLate: opened.onLate };
     const provider = stop === undefined ? opened.provider : stoppingProvider(opened.provider, stop);
-    const instances = stop === undefined ? actions : stoppingActions(actions, stop);
-    return { provider: boundedProvider(provider, bounds), instances: boundedActions(instances, bounds) };
+    return { provider: boundedProvider(provider, bounds), instances: boundedActions(actions, bounds) };
   };
   // Bounded too: a close that waits on a server that stopped answering would keep the process alive.
   // Once: the inspector closes the store when it stops, and the CLI again after every command.
@@ -119,14 +119,6 @@ function stoppingProvider(provider: InspectedProvider, stop: AbortSignal): Inspe
     tryLoad: (instance, key, signal) => linked(signal, stop, (either) => provider.tryLoad(instance, key, either)),
     delete: (instance, key, signal) => linked(signal, stop, (either) => provider.delete(instance, key, either)),
     save: (snapshot, signal) => linked(signal, stop, (either) => provider.save(snapshot, either)),
-  };
-}
-
-function stoppingActions(actions: InstanceActions, stop: AbortSignal): InstanceActions {
-  return {
-    mailbox: actions.mailbox,
-    signal: (keys, event, signal) => linked(signal, stop, (either) => actions.signal(keys, event, either)),
-    cancel: (keys, compensate, signal) => linked(signal, stop, (either) => actions.cancel(keys, compensate, either)),
   };
 }
 

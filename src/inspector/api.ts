@@ -28,7 +28,8 @@ const anyLength = Number.POSITIVE_INFINITY;
 
 /**
  * `api` with a store whose calls share one deadline, `--timeout` from now: the request's, however
- * many calls it makes (a delete reads, claims and deletes). They are aborted when `stop` is.
+ * many calls it makes (a delete reads, claims and deletes). Its provider's calls are aborted when
+ * `stop` is.
  */
 export function forRequest(api: ApiContext, stop?: AbortSignal): ApiContext {
   const store = api.store.forRequest?.(stop);

@@ -5,8 +5,8 @@ import type { UiOptions } from "./options.js";
 import { startInspector, type Inspector } from "./server.js";
 
 /**
- * `ui`: serves the inspector until SIGINT or SIGTERM, then aborts the store calls in flight, stops
- * listening, closes the store and resolves with 0.
+ * `ui`: serves the inspector until SIGINT or SIGTERM, then aborts the reads in flight, stops
+ * listening, waits for the actions in flight, closes the store and resolves with 0.
  */
 export async function uiCommand(store: OpenStore, options: UiOptions, stdout: Output): Promise<number> {
   const inspector = await startInspector(store, options).catch((error: unknown) => {
