@@ -1,7 +1,7 @@
 // The provider's directory: created on first use, swept of what dead writers left, and read
 // entry by entry for list(). Everything here throws the plain `fs` error.
 
-import { mkdir, readdir, stat, unlink, type FileHandle } from "node:fs/promises";
+import { mkdir, readdir, rm, stat, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { UnreadableEntryError, errorCode, ignore, isEntryError, openRecordFile, syncDirectory } from "./fs.js";
 import { breakIfStale, clearStaleBreaker } from "./lock.js";
@@ -42,10 +42,11 @@ export async function prepareDirectory(directory: string, durable: boolean, stal
   await removeLeftovers(directory, await readdir(directory), staleLockMs);
 }
 
-// A writer's own file once the writer is gone; where only its pid names it, also once a minute old.
+// A writer's own file (or a mailbox a delete moved aside) once the writer is gone; where only its
+// pid names it, also once a minute old.
 async function removeTemporary(path: string, owner: LockOwner): Promise<void> {
   const gone = isGone(owner) || (owner.started === undefined && Date.now() - (await stat(path)).mtimeMs > staleTemporaryMs);
-  if (gone) await unlink(path);
+  if (gone) await rm(path, { recursive: true, force: true });
 }
 
 /**

@@ -4,7 +4,8 @@
 // wins, across processes and provider objects, and an event appears with its whole content.
 // Everything here throws the plain `fs` error, or SnapshotCorruptedError for an unreadable event.
 
-import { link, lstat, mkdir, readdir, rm, unlink } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { link, mkdir, readdir, rename, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { messageOf } from "../../../errors.js";
 import type { SnapshotCodec } from "../../codec/codec.js";
@@ -16,7 +17,8 @@ import { readListed } from "./directory.js";
 import { byDelivery, parseEvent, type EventHeader } from "./event.js";
 import { absent, errorCode, ignore, syncDirectory } from "./fs.js";
 import { writeOwnFile } from "./lock.js";
-import { isEventFileName } from "./names.js";
+import { isEventFileName, temporaryFileName } from "./names.js";
+import { thisOwner } from "./owner.js";
 
 /** Where an instance's events go: the provider's directory, the mailbox in it, and the event's file. */
 export interface EventPaths {
@@ -143,12 +145,22 @@ function payloadOf(reader: MailboxReader, body: string, path: string): unknown {
 }
 
 /**
- * Removes the mailbox and its events; resolves at once when there is none. A delivery racing with
- * it may leave its event (its mailbox made again): one delivered after the delete, then.
+ * Moves the mailbox out of its name in one rename, to a writer's own name in the provider's
+ * directory, and returns what removes it. A delivery after the rename makes a new mailbox, which
+ * this delete leaves to the next instance of the keys: the rename is the moment of the delete, and
+ * no event stored after it is lost to it. A crash before the removal leaves a directory under a
+ * writer's own name, which the sweep of a dead writer's leftovers removes.
  */
-export async function removeMailbox(directory: string, mailbox: string, durable: boolean): Promise<void> {
-  if ((await lstat(mailbox).catch(absent)) === undefined) return;
-  // A delivery linking into it while it is emptied makes rmdir fail with ENOTEMPTY: rm empties it again.
-  await rm(mailbox, { recursive: true, force: true, maxRetries: 3, retryDelay: 10 });
-  if (durable) await syncDirectory(directory);
+export async function detachMailbox(directory: string, mailbox: string, durable: boolean): Promise<() => Promise<void>> {
+  const detached = join(directory, temporaryFileName(thisOwner(), randomBytes(8).toString("hex")));
+  try {
+    await rename(mailbox, detached);
+  } catch (error) {
+    if (errorCode(error) === "ENOENT") return () => Promise.resolve();
+    throw error;
+  }
+  return async () => {
+    await rm(detached, { recursive: true, force: true });
+    if (durable) await syncDirectory(directory);
+  };
 }

@@ -15,7 +15,7 @@ import { prepareDirectory, readListed, removeLeftovers } from "./directory.js";
 import { formatEvent, nextDeliveryTime } from "./event.js";
 import { UnreadableEntryError, ignore, isPermissionDenied, openRecordFile, unreadableBy, type FirstLine } from "./fs.js";
 import { turnNotCome, type LockPaths } from "./lock.js";
-import { readMailbox, removeMailbox, storeEvent } from "./mailbox.js";
+import { readMailbox, detachMailbox, storeEvent } from "./mailbox.js";
 import { baseNameFor, breakerFileName, classifyEntry, eventFileName, lockFileName, mailboxDirectoryName, recordFileName } from "./names.js";
 import { resolveOptions, type FileDurability, type FilePersistenceProviderOptions } from "./options.js";
 import { thisOwner } from "./owner.js";
@@ -155,10 +155,11 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
     return this.#run("delete", { foundryExecutionId, workflowId }, signal, async () => {
       const base = baseNameFor(foundryExecutionId, workflowId, sha256Hex);
       const paths = this.#paths(base);
-      // The mailbox after the record, under its lock: a crash in between leaves a mailbox without a
-      // record, as a delivery before the first save does, and the next delete of these keys removes
-      // it; a new run of these keys cannot save, and so receive an event, before both are gone.
-      await this.#write(base, paths, deadline, signal, (locking) => removeLocked(locking, () => removeMailbox(this.directory, paths.mailbox, this.#durable)));
+      // The mailbox is moved aside before the record goes, under its lock: an event delivered after
+      // that is kept for the next instance of these keys, and none is removed with the record after
+      // its sender was told it was stored. A crash in between leaves the record without its
+      // mailbox, to be deleted again; a new run of these keys cannot save before both are gone.
+      await this.#write(base, paths, deadline, signal, (locking) => removeLocked(locking, () => detachMailbox(this.directory, paths.mailbox, this.#durable)));
     });
   }
 

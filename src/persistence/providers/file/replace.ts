@@ -71,19 +71,20 @@ export async function replaceLocked(options: ReplaceOptions): Promise<void> {
 }
 
 /**
- * Removes `target` under its lock, then runs `alsoRemove` still holding it (what belongs to the
- * record: a new record of the same keys, which needs the lock, cannot come before it is gone);
- * resolves once the lock is released.
+ * Removes `target` under its lock. `detach`, when given, runs first, still holding it, and returns
+ * what removes the rest after the target (what belongs to the record: a new record of the same
+ * keys, which needs the lock, cannot come before both are gone); resolves once the lock is released.
  */
-export async function removeLocked(options: LockedOptions, alsoRemove?: () => Promise<void>): Promise<void> {
+export async function removeLocked(options: LockedOptions, detach?: () => Promise<() => Promise<void>>): Promise<void> {
   const { lock, durable } = options;
   const own = await writeOwnFile(lock.directory, ownerLine(thisOwner(), randomBytes(8).toString("hex")), false);
   let removed: true | undefined;
   try {
     await acquireLock(lock, own, options);
     try {
+      const removeDetached = await detach?.();
       removed = await unlink(options.target).then(() => true as const, (error: unknown) => removeDirectory(options.target, error));
-      await alsoRemove?.();
+      await removeDetached?.();
     } finally {
       await unlinkIfStill(lock.lock, own.ino);
     }

@@ -4,24 +4,24 @@ import { fullSnapshot } from "../../../../src/persistence/testing/fixtures.js";
 import { useFileStore } from "../../../support/file-store.js";
 import { deferred, settledWithin } from "../../../support/promises.js";
 
-// A delete removes the record and then its mailbox, both under the instance's lock: a new run of
-// the same keys, whose first save needs that lock, cannot receive an event that the delete's
-// removal of the mailbox then throws away.
+// A delete moves the mailbox aside, removes the record, then removes the moved mailbox, all under
+// the instance's lock: a new run of the same keys, whose first save needs that lock, waits for all
+// of it, and an event delivered once the mailbox was moved aside is kept for the next instance.
 
-// Holds a delete inside its removal of the mailbox (at its first look at the mailbox) until released.
+// Holds a delete at its removal of the moved-aside mailbox (a writer's own name, t-….tmp) until released.
 const gate: { paused?: Promise<void> | undefined; reached?: () => void } = {};
 vi.mock("node:fs/promises", async (importOriginal) => {
   const fs = await importOriginal<typeof fsPromises>();
-  const lstat = (async (path: string, ...rest: unknown[]) => {
+  const rm = (async (path: string, ...rest: unknown[]) => {
     const paused = gate.paused;
-    if (paused !== undefined && String(path).endsWith(".events")) {
+    if (paused !== undefined && /\/t-[^/]*\.tmp$/.test(String(path))) {
       gate.paused = undefined;
       gate.reached?.();
       await paused;
     }
-    return (fs.lstat as (...args: unknown[]) => unknown)(path, ...rest);
-  }) as typeof fs.lstat;
-  return { ...fs, default: { ...fs, lstat }, lstat };
+    return (fs.rm as (...args: unknown[]) => unknown)(path, ...rest);
+  }) as typeof fs.rm;
+  return { ...fs, default: { ...fs, rm }, rm };
 });
 
 const files = useFileStore("delete-mailbox");
@@ -31,13 +31,14 @@ describe("FilePersistenceProvider.delete() beside a new run of the same keys", (
     const [deleter, runner] = [files.provider(), files.provider()];
     const keys = { foundryExecutionId: "order-1", workflowId: "ship" };
     await deleter.save(fullSnapshot({ ...keys, revision: 1, status: "completed" }));
+    expect(await deleter.deliver({ ...keys, name: "approved", eventId: "e-0", sentAt: new Date().toISOString(), payload: { ok: false } })).toBe(true);
     const release = deferred();
     const reached = deferred();
     gate.paused = release.promise;
     gate.reached = reached.resolve;
     const deleting = deleter.delete(keys.foundryExecutionId, keys.workflowId);
     await reached.promise;
-    // The record is gone, its mailbox not yet: the new run's first save waits for the delete.
+    // The record is gone, its old mailbox not yet: the new run's first save waits for the delete.
     const saving = runner.save(fullSnapshot({ ...keys, revision: 1, status: "running" }));
     expect(await settledWithin(saving, 100)).toBe("pending");
     release.resolve();
@@ -46,5 +47,27 @@ describe("FilePersistenceProvider.delete() beside a new run of the same keys", (
     expect(await runner.deliver({ ...keys, name: "approved", eventId: "e-1", sentAt: new Date().toISOString(), payload: { ok: true } })).toBe(true);
     expect(await runner.receive(keys, "approved")).toHaveLength(1);
     expect(await runner.tryLoad(keys.foundryExecutionId, keys.workflowId)).toMatchObject({ revision: 1, status: "running" });
+  });
+
+  it("keeps an event delivered after the record is gone while the old mailbox is still being removed", async () => {
+    const [deleter, sender] = [files.provider(), files.provider()];
+    const keys = { foundryExecutionId: "order-1", workflowId: "ship" };
+    await deleter.save(fullSnapshot({ ...keys, revision: 1, status: "completed" }));
+    const event = (eventId: string) => ({ ...keys, name: "approved", eventId, sentAt: new Date().toISOString(), payload: { eventId } });
+    expect(await sender.deliver(event("old"))).toBe(true);
+    const release = deferred();
+    const reached = deferred();
+    gate.paused = release.promise;
+    gate.reached = reached.resolve;
+    const deleting = deleter.delete(keys.foundryExecutionId, keys.workflowId);
+    await reached.promise;
+    // The instance is finished for all to see; the next one's event arrives before the delete ends.
+    expect(await sender.tryLoad(keys.foundryExecutionId, keys.workflowId)).toBeUndefined();
+    expect(await sender.deliver(event("new"))).toBe(true);
+    release.resolve();
+    await deleting;
+    expect((await sender.receive(keys, "approved")).map(({ eventId }) => eventId)).toEqual(["new"]);
+    // Stored once: delivered again, it is already there.
+    expect(await sender.deliver(event("new"))).toBe(false);
   });
 });

@@ -63,13 +63,13 @@ describe("FilePersistenceProvider durability", () => {
   it('"fsync" flushes the directory after a delete removes the record', async () => {
     const provider = files.provider({ durability: "fsync" });
     await provider.save(snapshot);
-    expect(await logged(record, () => provider.delete(snapshot.foundryExecutionId, snapshot.workflowId))).toEqual(["link own lock", "unlink record", "unlink lock", "unlink own", "sync directory"]);
+    expect(await logged(record, () => provider.delete(snapshot.foundryExecutionId, snapshot.workflowId))).toEqual(["link own lock", "rename mailbox own", "unlink record", "unlink lock", "unlink own", "sync directory"]);
   });
 
   it('"none" never flushes', async () => {
     const provider = files.provider();
     expect(await logged(record, () => provider.save(snapshot))).toEqual(["link own lock", "rename own record", "unlink lock"]);
-    expect(await logged(record, () => provider.delete(snapshot.foundryExecutionId, snapshot.workflowId))).toEqual(["link own lock", "unlink record", "unlink lock", "unlink own"]);
+    expect(await logged(record, () => provider.delete(snapshot.foundryExecutionId, snapshot.workflowId))).toEqual(["link own lock", "rename mailbox own", "unlink record", "unlink lock", "unlink own"]);
   });
 
   describe("of the mailbox", () => {
@@ -88,7 +88,7 @@ describe("FilePersistenceProvider durability", () => {
       const provider = files.provider({ durability: "fsync" });
       await provider.save(snapshot);
       await provider.deliver(event("first"));
-      expect(await logged(record, () => provider.delete(snapshot.foundryExecutionId, snapshot.workflowId))).toEqual(["link own lock", "unlink record", "sync directory", "unlink lock", "unlink own", "sync directory"]);
+      expect(await logged(record, () => provider.delete(snapshot.foundryExecutionId, snapshot.workflowId))).toEqual(["link own lock", "rename mailbox own", "unlink record", "sync directory", "unlink lock", "unlink own", "sync directory"]);
     });
 
     it('"none" never flushes an event', async () => {

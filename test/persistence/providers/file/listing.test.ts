@@ -144,6 +144,17 @@ describe("FilePersistenceProvider.list()", () => {
     expect((await readdir(files.directory)).sort()).toEqual([basename(recordPath(snapshot)), ...kept].sort());
   });
 
+  it("removes the mailbox a killed delete moved aside, with its events, once its writer is gone", async () => {
+    await mkdir(files.directory, { recursive: true });
+    const moved = join(files.directory, `t-${deadPid()}-00ff.tmp`);
+    await mkdir(moved);
+    await plantFile(join(moved, "e-mf.event"), "an event of a deleted instance", ago(0));
+    const store = provider();
+    const snapshot = fullSnapshot();
+    await store.save(snapshot);
+    expect(await readdir(files.directory)).toEqual([basename(recordPath(snapshot))]);
+  });
+
   it("removes the stale lock a killed save left on an instance never written again, and no other lock", async () => {
     const store = provider();
     const [killed, fresh, live] = [fullSnapshot(), fullSnapshot(), fullSnapshot()];
