@@ -172,7 +172,7 @@ describe("the coordinator on a store whose claim never answers", () => {
     fixture.provider.claim = (request, signal, options) => (calls++ === 0 ? first(() => claim(request, signal, options)) : claim(request, signal, options));
   }
 
-  it("fails the pass within the lease, naming the call, and a started coordinator goes on polling", async () => {
+  it("fails the pass within the lease, naming the call, and a started coordinator goes on polling: it claims again after five leases", async () => {
     const fixture = recoveryFixture();
     firstClaim(fixture, never);
     const { instanceId } = fixture.interrupted();
@@ -183,6 +183,8 @@ describe("the coordinator on a store whose claim never answers", () => {
     await worker.close();
     expect(errors[0]).toBeInstanceOf(PersistenceError);
     expect(errors[0]).toMatchObject({ call: "claim", message: expect.stringContaining(`did not answer within the lease (${leaseTtlMs} ms)`) });
+    // The passes in between sent no claim: one that lands after the first would count another attempt.
+    expect(errors[1]).toMatchObject({ call: "claim", message: expect.stringContaining("an earlier claim of this coordinator is still unanswered") });
     expect(runCounts(fixture.log, 3)).toEqual([0, 1, 1]);
   });
 

@@ -12,6 +12,7 @@ import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { givenBack, handedBack, unleased } from "../snapshot-state.js";
 import type { ResolvedCoordinatorOptions } from "./coordinator-options.js";
 import type { RecoveryOutcome } from "./report.js";
+import type { UnansweredClaim } from "./unanswered-claim.js";
 
 /** A record the provider's `claim()` stored as this coordinator's: the run adopts it without writing a claim. */
 export interface ClaimedSnapshot {
@@ -84,13 +85,26 @@ export async function claimPage(
 /**
  * {@link claimPage}, waited for at most one lease: a store that has not answered by then fails the
  * pass (PersistenceError naming `claim`). A page that arrives later is given back, so that nothing
- * stays claimed, and held here, by a pass that no longer waits for it.
+ * stays claimed, and held here, by a pass that no longer waits for it; until it is, `earlier` keeps
+ * this coordinator from sending another claim, for up to five leases (waited for a lease by each
+ * pass, then failing it alike).
  */
-export async function claimPageWithin(options: ResolvedCoordinatorOptions, filter: SnapshotFilter, limit: number, signal: AbortSignal, listOptions: ListOptions): Promise<ClaimedSnapshot[]> {
+export async function claimPageWithin(
+  options: ResolvedCoordinatorOptions,
+  filter: SnapshotFilter,
+  limit: number,
+  signal: AbortSignal,
+  listOptions: ListOptions,
+  earlier: UnansweredClaim,
+): Promise<ClaimedSnapshot[]> {
   const { provider, leaseTtlMs } = options;
+  if (!(await earlier.answeredWithin(leaseTtlMs))) {
+    throw new PersistenceError({ call: "claim", keys: keysOfFilter(filter), detail: `${unanswered(leaseTtlMs)}: an earlier claim of this coordinator is still unanswered, and no other is sent until it is` });
+  }
+  const sentAt = performance.now();
   const claiming = claimPage(options, filter, limit, signal, listOptions);
   if (await settlesWithin(claiming, leaseTtlMs)) return claiming;
-  void claiming.then((late) => Promise.all(late.map((claimed) => releaseUnstarted(provider, claimed, leaseTtlMs).catch(() => undefined))), () => undefined);
+  earlier.track(claiming.then((late) => Promise.all(late.map((claimed) => releaseUnstarted(provider, claimed, leaseTtlMs).catch(() => undefined))), () => undefined), sentAt);
   throw new PersistenceError({ call: "claim", keys: keysOfFilter(filter), detail: unanswered(leaseTtlMs) });
 }
 

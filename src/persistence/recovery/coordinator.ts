@@ -11,6 +11,7 @@ import { resolveCoordinatorOptions, type RecoveryCoordinatorOptions, type Resolv
 import { enqueuedSnapshot, type EnqueueOptions } from "./enqueue.js";
 import { dueSnapshots, listSnapshots } from "./list.js";
 import { QueuedClaims, claimPageWithin, claimsOnRealTime, giveBackUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
+import { UnansweredClaim } from "./unanswered-claim.js";
 import { keysOf, reportOf, type InstanceRef, type RecoveryOutcome, type RecoveryReport } from "./report.js";
 import { settlesWithin } from "./bounded-wait.js";
 import { lostClaimSettleMs } from "../cancellation.js";
@@ -44,8 +45,10 @@ class Coordinator implements RecoveryCoordinator {
   // Passes under way: close() waits for them too, so that what they claimed and did not start is
   // given back before it resolves.
   readonly #passes = new Set<Promise<unknown>>();
-  // Claims the passes made that wait for a lane: resume() of one of them must not run it beside the lane.
+  // Claims the passes made that wait for a lane (resume() of one must not run it beside the lane),
+  // and the one a pass stopped waiting for, before which no other is sent.
   readonly #queues = new Set<QueuedClaims>();
+  readonly #unanswered = new UnansweredClaim();
   // The started loop's pass under way, when it claims: woken, its idle lanes claim again (see Lanes).
   #loopLanes: (() => void) | undefined;
   readonly #closing = new AbortController();
@@ -135,7 +138,7 @@ class Coordinator implements RecoveryCoordinator {
     let failure: { error: unknown } | undefined;
     let claiming: Promise<void> | undefined;
     const refill = (): Promise<void> =>
-      (claiming ??= claimPageWithin(this.#options, filter, this.#options.concurrency, signal, listOptions)
+      (claiming ??= claimPageWithin(this.#options, filter, this.#options.concurrency, signal, listOptions, this.#unanswered)
         .then(
           (page) => void (page.length === 0 ? (exhausted = true) : queue.push(page)),
           (error: unknown) => void ((failure = { error }), (exhausted = true)),
@@ -145,7 +148,8 @@ class Coordinator implements RecoveryCoordinator {
       for (;;) {
         const claimed = queue.shift();
         if (this.#closing.signal.aborted || signal.aborted) {
-          if (claimed !== undefined) await this.#giveBack(claimed, signal, outcomes);
+          // A claimed record that will not start now (closing, or the caller's signal aborted) is given back at once.
+          if (claimed !== undefined) outcomes.push(this.#options.report(await giveBackUnstarted(this.#options.provider, claimed, signal, this.#options.leaseTtlMs)));
           // A page still being claimed is awaited by the lane that asked for it, which gives it back.
           if (queue.length === 0) return;
         } else if (claimed !== undefined) {
@@ -170,11 +174,6 @@ class Coordinator implements RecoveryCoordinator {
       await queue.close();
     }
     if (failure !== undefined) throw failure.error;
-  }
-
-  // A claimed record that will not start now (closing, or the caller's signal aborted) is given back at once.
-  async #giveBack(claimed: ClaimedSnapshot, signal: AbortSignal, outcomes: RecoveryOutcome[]): Promise<void> {
-    outcomes.push(this.#options.report(await giveBackUnstarted(this.#options.provider, claimed, signal, this.#options.leaseTtlMs)));
   }
 
   enqueue(workflow: Workflow<any>, options: EnqueueOptions, runOptions: RecoveryRunOptions = {}): Promise<InstanceRef> {

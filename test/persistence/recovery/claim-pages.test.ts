@@ -1,8 +1,8 @@
 import { createFoundry } from "../../../src/index.js";
 import { describe, expect, it } from "vitest";
-import type { ClaimRequest, WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
+import type { ClaimRequest, PersistenceError, WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
 import { isHeldHere } from "../../../src/persistence/held-here.js";
-import { deferred } from "../../support/promises.js";
+import { deferred, rejectionOf } from "../../support/promises.js";
 import { runCounts } from "../../support/counted-workflow.js";
 import { aClaimWaitingForALane, holdingFirstAndThird, recoveryFixture, type RecoveryFixture } from "./fixtures.js";
 
@@ -151,6 +151,32 @@ describe("resumeAll with a provider that claims in pages", () => {
     expect(report.resumed.map((item) => item.attempts)).toEqual([1, 1, 1, 1]);
     expect(runCounts(fixture.log, 3)).toEqual([0, 4, 4]);
   }, 20_000);
+
+  it("sends no claim while one it stopped waiting for is unanswered: a store back from a stall counts one attempt, and gives it back", async () => {
+    const fixture = recoveryFixture();
+    const ref = fixture.interrupted();
+    // A store that stalls: claims are answered once it comes back, in the order sent, each judging
+    // leases by the instant it was sent, as a store executing a queue of requests does.
+    const claim = fixture.provider.claim.bind(fixture.provider);
+    const thawed = deferred();
+    const answered: Promise<unknown>[] = [];
+    fixture.provider.claim = (request: ClaimRequest) => {
+      const answer = Promise.all([thawed.promise, ...answered]).then(() => claim(request));
+      answered.push(answer.catch(() => undefined));
+      return answer;
+    };
+    // A lease long enough that the run after the stall keeps its own on a busy machine.
+    const coordinator = fixture.coordinator({ leaseTtlMs: 1_000 });
+    const stalled = [await rejectionOf<PersistenceError>(coordinator.resumeAll()), await rejectionOf<PersistenceError>(coordinator.resumeAll())];
+    expect(stalled.map((error) => [error.name, error.call])).toEqual([["PersistenceError", "claim"], ["PersistenceError", "claim"]]);
+    expect(stalled[1]?.message).toMatch(/an earlier claim of this coordinator is still unanswered/);
+    expect(answered).toHaveLength(1);
+    thawed.resolve();
+    // The next pass waits for the late page to be given back, then claims the instance afresh.
+    const report = await coordinator.resumeAll();
+    expect(report.resumed).toMatchObject([{ instanceId: ref.instanceId, attempts: 1 }]);
+    expect(runCounts(fixture.log, 3)).toEqual([0, 1, 1]);
+  });
 
   it("resume() of an instance a pass claimed and has not started yet leaves it to the pass: it runs once", async () => {
     const { fixture, coordinator, waiting, release } = await aClaimWaitingForALane();
