@@ -11,7 +11,7 @@ import { delegate } from "./operations/delegate.js";
 import { Run, runOperations, settleRun } from "./run.js";
 import { requireClock, systemClock, type Clock } from "./clock.js";
 import { waitInProcess, type WaitSpec } from "./waits.js";
-import type { ForgeFunction, ForgeOptions, Logger, Operation, OperationMiddleware, Properties, RestoreFunction, RunOutcome, WorkflowInfo } from "./types.js";
+import type { ForgeFunction, ForgeOptions, IfEmptyBagFits, Logger, Operation, OperationMiddleware, Properties, RestoreFunction, RunOutcome, WorkflowInfo } from "./types.js";
 import type { RestoreDataResult } from "./outcome.js";
 
 /** The options of `createFoundry(name, init)`. */
@@ -56,9 +56,10 @@ const bareCompensation: CompensationSettings = { compensate: false, failFast: fa
 
 /**
  * The execution context: an id, a typed property bag shared by all operations, a logger, an
- * ordered list of operations and an onion of operation middleware.
+ * ordered list of operations and an onion of operation middleware. `P` is `any` by default, so
+ * that a plain `Foundry` annotation takes a foundry of any properties type (see OperationContext).
  */
-export class Foundry<P extends object = Properties> {
+export class Foundry<P extends object = any> {
   readonly name: string;
   readonly executionId: string;
   readonly logger: Logger;
@@ -241,7 +242,12 @@ export function assertOperation(operation: unknown, what: string): asserts opera
   if (candidate.restore !== undefined) requireFunction(candidate.restore, `${what}: operation "${candidate.name}".restore`);
 }
 
-/** Creates a foundry. `P` types the property bag shared by its operations. */
+/**
+ * Creates a foundry. `P` types the property bag shared by its operations; `init.properties` is
+ * required when `P` has a required field, which the operations would otherwise read as missing.
+ */
+export function createFoundry<P extends object = Properties>(name: string, init: FoundryInit<P> & { readonly properties: P }): Foundry<P>;
+export function createFoundry<P extends object = Properties>(name: string, ...init: IfEmptyBagFits<P, [init?: FoundryInit<P>], [init: never]>): Foundry<P>;
 export function createFoundry<P extends object = Properties>(name: string, init: FoundryInit<P> = {}): Foundry<P> {
   requireName(name, "createFoundry(name)");
   const options = requireOptionsObject(init, "createFoundry(name, init)");

@@ -1,4 +1,11 @@
-export { createFoundry, type Foundry, type FoundryInit } from "./foundry.js";
+import type { Foundry as FoundryClass } from "./foundry.js";
+
+export { createFoundry, type FoundryInit } from "./foundry.js";
+/**
+ * A foundry, as `createFoundry` makes it. A type only: the package exports no class to construct
+ * or test with `instanceof`, and an alias keeps the bundled declarations from presenting one.
+ */
+export type Foundry<P extends object = any> = FoundryClass<P>;
 export { createWorkflow, type Workflow, type WorkflowBuilder } from "./workflow.js";
 export { createSmith, type Smith, type SmithOptions } from "./smith.js";
 export { silentLogger } from "./logger.js";

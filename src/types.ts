@@ -4,6 +4,9 @@ import type { WaitHost, WaitSpec } from "./waits.js";
 /** The shape every property bag satisfies. Give your own interface to `createFoundry<P>()`. */
 export type Properties = Record<string, unknown>;
 
+/** `Yes` when an empty bag is a `P` (no field of it is required), else `No`. */
+export type IfEmptyBagFits<P, Yes, No> = Record<never, never> extends P ? Yes : No;
+
 /** A value or a promise of it: operations, restores and middleware may be sync or async. */
 export type MaybePromise<T> = T | Promise<T>;
 
@@ -148,8 +151,12 @@ export interface RunContext {
 /** How a run ended, as {@link RunContext.onSettled} reports it: the run's own result, after every layer. */
 export type RunOutcome = { readonly ok: true; readonly output: unknown } | { readonly ok: false; readonly error: unknown };
 
+// The contexts default their properties to `any`, as the middleware types do: code written against
+// the plain `OperationContext` fits a foundry of any properties type, an interface's included (an
+// interface has no index signature, so it is no `Record<string, unknown>`).
+
 /** What a middleware's `start` hook receives: the run, before its first operation. */
-export interface RunStart<P extends object = Properties> {
+export interface RunStart<P extends object = any> {
   readonly run: RunContext;
   readonly foundry: Foundry<P>;
   /** The run's input: the first operation's input unless the run resumes. */
@@ -164,7 +171,7 @@ export interface RunStart<P extends object = Properties> {
 }
 
 /** Everything an operation middleware sees. */
-export interface OperationContext<P extends object = Properties> {
+export interface OperationContext<P extends object = any> {
   readonly operation: Operation;
   readonly index: number;
   readonly input: unknown;
@@ -188,7 +195,7 @@ export interface OperationMiddleware<P extends object = any> {
 }
 
 /** Everything a workflow middleware sees. */
-export interface WorkflowContext<P extends object = Properties> {
+export interface WorkflowContext<P extends object = any> {
   readonly workflow: WorkflowInfo;
   readonly foundry: Foundry<P>;
   readonly input: unknown;

@@ -18,6 +18,22 @@ describe("typed properties", () => {
     expectTypeOf(foundry.properties).toEqualTypeOf<{ orderId: string; reserved: boolean }>();
   });
 
+  it("requires init.properties when P has a required field, and not when every field is optional", () => {
+    // @ts-expect-error the operations would read orderId as missing
+    createFoundry<Order>("orders");
+    // @ts-expect-error the same without properties in init
+    createFoundry<Order>("orders", { executionId: "run-1" });
+    expectTypeOf(createFoundry<Partial<Order>>("orders").properties).toEqualTypeOf<Partial<Order>>();
+    expectTypeOf(createFoundry("orders", { executionId: "run-1" }).properties).toEqualTypeOf<Record<string, unknown>>();
+  });
+
+  it("takes an interface's foundry and contexts where the plain types are written, as extensions do", () => {
+    const label = (foundry: Foundry, context: OperationContext): string => `${foundry.name} ${context.operation.name}`;
+    const foundry = createFoundry<Order>("orders", { properties: { orderId: "A-1" } });
+    foundry.use((context, next) => (label(foundry, context), next()));
+    expectTypeOf(label).parameter(0).toEqualTypeOf<Foundry>();
+  });
+
   it("rejects a wrong type in init.properties", () => {
     // @ts-expect-error orderId must be a string
     createFoundry<Order>("orders", { properties: { orderId: 42 } });
@@ -26,7 +42,7 @@ describe("typed properties", () => {
   });
 
   it("rejects a wrong type assigned inside an operation", () => {
-    createFoundry<Order>("orders").withOperation("reserve", (_input, foundry) => {
+    createFoundry<Order>("orders", { properties: { orderId: "A-1" } }).withOperation("reserve", (_input, foundry) => {
       expectTypeOf(foundry).toEqualTypeOf<Foundry<Order>>();
       foundry.properties.orderId = "A-2";
       // @ts-expect-error orderId must be a string
@@ -37,7 +53,7 @@ describe("typed properties", () => {
   });
 
   it("types the foundry that operation middleware and restores see", () => {
-    createFoundry<Order>("orders")
+    createFoundry<Order>("orders", { properties: { orderId: "A-1" } })
       .use((context, next) => {
         expectTypeOf(context).toEqualTypeOf<OperationContext<Order>>();
         // @ts-expect-error orderId must be a string

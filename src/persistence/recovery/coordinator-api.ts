@@ -49,7 +49,7 @@ export interface RecoveryCoordinator {
    * Stores a new instance of `workflow` that has not started, for any worker's `resumeAll` to run.
    * Rejects with `SnapshotConflictError` when the instance exists and has not completed.
    */
-  enqueue(workflow: Workflow<any>, options: EnqueueOptions, runOptions?: RecoveryRunOptions): Promise<InstanceRef>;
+  enqueue<P extends object>(workflow: Workflow<P>, options: EnqueueOptions<P>, runOptions?: RecoveryRunOptions): Promise<InstanceRef>;
   /**
    * Sends an event to an instance, durably and once per `eventId` (see `signalInstance`); a
    * coordinator started in this process looks for due work at once.

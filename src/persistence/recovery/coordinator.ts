@@ -176,7 +176,7 @@ class Coordinator implements RecoveryCoordinator {
     if (failure !== undefined) throw failure.error;
   }
 
-  enqueue(workflow: Workflow<any>, options: EnqueueOptions, runOptions: RecoveryRunOptions = {}): Promise<InstanceRef> {
+  enqueue<P extends object>(workflow: Workflow<P>, options: EnqueueOptions<P>, runOptions: RecoveryRunOptions = {}): Promise<InstanceRef> {
     requireRunOptions(runOptions, "coordinator.enqueue(workflow, options, runOptions): runOptions");
     return this.#store(enqueuedSnapshot(workflow, options), runOptions);
   }

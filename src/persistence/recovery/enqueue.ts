@@ -1,14 +1,21 @@
 import { requireName, requireOptionsObject, rejectUnknownKeys } from "../../internal/validate.js";
+import type { IfEmptyBagFits, Properties } from "../../types.js";
 import type { Workflow } from "../../workflow.js";
 import { fingerprintOf, type WorkflowExecutionSnapshot } from "../snapshot.js";
 
-export interface EnqueueOptions {
+/**
+ * What `coordinator.enqueue(workflow, options)` stores: the keys, and the starting properties typed
+ * by the workflow's `P`, required when `P` has a required field (as the run would read it).
+ */
+export type EnqueueOptions<P extends object = Properties> = EnqueueKeys & IfEmptyBagFits<P, { readonly properties?: Readonly<P> }, { readonly properties: Readonly<P> }>;
+
+interface EnqueueKeys {
   /** Key 1 of the new instance. */
   readonly instanceId: string;
   /** Key 2. @default the workflow's id (name@version) */
   readonly workflowKey?: string;
   /** The instance's starting properties, stored with it. @default {} */
-  readonly properties?: Readonly<Record<string, unknown>>;
+  readonly properties?: object;
 }
 
 const where = "coordinator.enqueue(workflow, options)";
@@ -17,11 +24,11 @@ const where = "coordinator.enqueue(workflow, options)";
  * A snapshot of an instance that has not started: status `running`, no operation complete, no
  * owner. Any coordinator's `resumeAll` claims and runs it like an interrupted one.
  */
-export function enqueuedSnapshot(workflow: Workflow<any>, input: EnqueueOptions): WorkflowExecutionSnapshot {
+export function enqueuedSnapshot(workflow: Workflow<any>, input: EnqueueOptions<any>): WorkflowExecutionSnapshot {
   if (typeof workflow !== "object" || workflow === null || !Array.isArray(workflow.operations)) {
     throw new TypeError(`${where}: workflow must be built with createWorkflow(...).build()`);
   }
-  const options = requireOptionsObject(input, where) as unknown as EnqueueOptions;
+  const options = requireOptionsObject(input, where) as unknown as EnqueueOptions<any>;
   rejectUnknownKeys(options, ["instanceId", "workflowKey", "properties"], where);
   requireName(options.instanceId, `${where}: options.instanceId`);
   if (options.workflowKey !== undefined) requireName(options.workflowKey, `${where}: options.workflowKey`);
