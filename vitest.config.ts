@@ -31,8 +31,8 @@ const built = ["test/package/**/*.test.ts", "test/examples/**/*.test.ts", "test/
 export default defineConfig({
   test: {
     testTimeout: 20_000,
-    // One initdb for the run, copied by each throw-away Postgres server.
-    globalSetup: ["test/support/postgres-template.ts"],
+    // One initdb for the run, copied by each throw-away Postgres server, and one PGlite dump, loaded by each PGlite.
+    globalSetup: ["test/support/global-setup.ts"],
     hookTimeout: 60_000,
     // Most files wait on servers, child processes and leases, not on the CPU: on two cores, four
     // workers run the suite in four fifths of the time two do (vitest's default leaves one core

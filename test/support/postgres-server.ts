@@ -97,7 +97,7 @@ const tail = (file: string): string => (existsSync(file) ? readFileSync(file, "u
 const initdb = (binDir: string, runner: Runner, data: string, dir: string): Promise<void> =>
   runAs(runner, join(binDir, "initdb"), ["-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"], dir);
 
-/** Set by the suite's global setup (test/support/postgres-template.ts) to a cluster made once. */
+/** Set by the suite's global setup (test/support/global-setup.ts) to a cluster made once. */
 export const templateVariable = "WORKFLOWFORGE_PG_TEMPLATE";
 
 /**

@@ -44,11 +44,13 @@ describe("the attempts of a waiting instance", () => {
     const corrupt = new SnapshotCorruptedError({ foundryExecutionId: "expense-2", workflowId: workflow.id }, "the event's payload is not an encoded value");
     const broken = withMethod(memory, "receive", () => Promise.reject(corrupt));
     const failures: FailedInstance[] = [];
-    // Passes until it is a dead letter; a failed wake-up's short lease runs out between them.
-    const worker = createRecoveryCoordinator({ provider: broken, resolveWorkflow: () => workflow, retry: noPause, leaseTtlMs: 20 });
-    for (let pass = 0; pass < 1_000 && !failures.some((failure) => failure.deadLettered); pass++) {
+    // Passes until it is a dead letter, each once the lease the failed wake-up before it kept has run
+    // out. A lease of a second, so that a pass on a busy machine ends well within its own.
+    const worker = createRecoveryCoordinator({ provider: broken, resolveWorkflow: () => workflow, retry: noPause, leaseTtlMs: 1_000 });
+    const leaseOver = () => Date.parse((memory.tryLoad("expense-2", workflow.id) as WorkflowExecutionSnapshot).leaseExpiresAt ?? "") < Date.now();
+    for (let pass = 0; pass < 10 && !failures.some((failure) => failure.deadLettered); pass++) {
       failures.push(...(await worker.resumeAll()).failed);
-      await sleep(5);
+      while (!leaseOver() && !failures.some((failure) => failure.deadLettered)) await sleep(5);
     }
     expect(failures.map(({ attempts, deadLettered }) => ({ attempts, deadLettered }))).toEqual([
       { attempts: 1, deadLettered: false },

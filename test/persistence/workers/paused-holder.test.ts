@@ -11,17 +11,19 @@ import { openStore } from "./stores.js";
 
 // Acceptance 2: worker A claims an instance and is stopped with SIGSTOP past its lease; worker B
 // takes over and completes it; A is continued, its next save is refused, and it runs nothing more.
-const LEASE_MS = 600;
+// Long enough that A's own store calls, each bounded by its lease, answer within it on a busy
+// machine: a call that does not makes A give up before the test can stop it.
+const LEASE_MS = 2_000;
 const STEP_MS = 150;
 
 const { child, root, cleanup, servers } = await workerTestSetup("paused");
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+/** Waits until `condition()` holds; fails at once, with what A printed, once A has exited. */
+async function waitFor(condition: () => boolean | Promise<boolean>, what: string, a: { exited: boolean; output: () => string }): Promise<void> {
+  while (!(await condition())) {
+    if (a.exited) throw new Error(`A exited before ${what}; it printed: ${a.output()}`);
     await delay(5);
   }
 }
@@ -43,14 +45,16 @@ for (const kind of ["postgres", "redis"] as const) {
       });
       let output = "";
       a.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-      const exited = new Promise<number | null>((resolve) => a.once("exit", resolve));
+      const watched = { exited: false, output: () => output };
+      const exited = new Promise<number | null>((resolve) => a.once("exit", (code) => ((watched.exited = true), resolve(code))));
       const stepsOf = (owner: string) => readSteps(readFileSync(logFile, "utf8")).filter((step) => step.owner === owner);
 
       // A stops itself inside step 1, its claim and the checkpoint of step 0 saved, however fast it runs
       // (where /proc cannot tell the stop, it lands right after the logged start).
-      await waitFor(() => stepsOf("A").some((step) => step.index === 1) && (processStat(a.pid as number)?.state ?? "T") === "T", "A to stop in step 1");
-      // Past its lease: A, stopped, renews nothing.
-      await delay(LEASE_MS * 2.5);
+      await waitFor(() => stepsOf("A").some((step) => step.index === 1) && (processStat(a.pid as number)?.state ?? "T") === "T", "stopping in step 1", watched);
+      // Until its stored lease has run out: A, stopped, renews nothing.
+      const leaseOver = async () => Date.parse((await provider.tryLoad(instanceId, workflowB.id))?.leaseExpiresAt ?? "") < Date.now();
+      await waitFor(leaseOver, "its lease ran out", watched);
 
       const outcomeB = await b.resume(instanceId, workflowB.id);
       expect(outcomeB).toMatchObject({ status: "resumed", output: STEPS });
