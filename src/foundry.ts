@@ -17,16 +17,16 @@ import type { RestoreDataResult } from "./outcome.js";
 /** The options of `createFoundry(name, init)`. */
 export interface FoundryInit<P extends object = Properties> {
   /** Identifies this execution (and, without `instanceId`, its snapshot). @default crypto.randomUUID() */
-  readonly executionId?: string;
+  readonly executionId?: string | undefined;
   /**
    * Initial properties, copied so that later changes to them do not reach the foundry: plain objects,
    * arrays, Maps, Sets, Dates and typed arrays (see copyProperties); class instances and clients are shared. @default {}
    */
-  readonly properties?: P;
+  readonly properties?: P | undefined;
   /** Where the engine logs. @default a silent logger */
-  readonly logger?: Logger;
+  readonly logger?: Logger | undefined;
   /** Where durable waits read the time and sleep; a test clock makes long waits pass at once. @default real time */
-  readonly clock?: Clock;
+  readonly clock?: Clock | undefined;
 }
 
 /** Internal: how a smith runs a workflow on a foundry. */

@@ -13,17 +13,17 @@ import { requireFoundry } from "./foundry-check.js";
 
 export interface SmithOptions {
   /** Stop compensating at the first restore that fails. @default false */
-  readonly failFastCompensation?: boolean;
+  readonly failFastCompensation?: boolean | undefined;
   /** Reject with `CompensationError` (cause: the original failure) when a restore fails. @default false */
-  readonly throwOnCompensationError?: boolean;
+  readonly throwOnCompensationError?: boolean | undefined;
   /**
    * Abort the whole run after this many milliseconds and reject with `WorkflowTimeoutError`, whose
    * `cause` is the operation's failure when it fires while that failure is compensated.
    * @default undefined (no limit)
    */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
   /** Where listener failures are logged. @default a silent logger */
-  readonly logger?: Logger;
+  readonly logger?: Logger | undefined;
 }
 
 export interface Smith {

@@ -213,5 +213,5 @@ export interface ForgeOptions {
   /** The first operation's input. @default undefined */
   readonly input?: unknown;
   /** Cancels the run: no operation starts after it aborts, and the run rejects with `AbortError`. */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }

@@ -15,12 +15,12 @@ export type ForEachInput = "shared" | "split" | "none";
 
 export interface ForEachOptions {
   /** How many children run at once. @default Infinity (all at once) */
-  readonly concurrency?: number;
+  readonly concurrency?: number | undefined;
   /**
    * `"shared"`: every child receives the input; `"split"`: the input is an array and child i
    * receives element i; `"none"`: children receive `undefined`. @default "shared"
    */
-  readonly input?: ForEachInput;
+  readonly input?: ForEachInput | undefined;
 }
 
 /** A child of a forEach failed. Completed children were restored before this was raised. */

@@ -54,7 +54,7 @@ export function sleepUntil<T = any>(name: string, until: Date | string | number)
 /** The options of {@link waitForEvent}. */
 export interface WaitForEventOptions {
   /** Fail with `WaitTimeoutError` when the event has not arrived this long after the wait was first reached. @default no timeout */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
 }
 
 /**

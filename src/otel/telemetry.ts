@@ -6,9 +6,9 @@ import { quietly } from "./spans.js";
 /** Where `instrument` reports: both default to the global providers, so registering an SDK later still counts. */
 export interface TelemetryOptions {
   /** Where spans go. @default the global tracer provider (`trace.getTracerProvider()`), looked up on each run */
-  readonly tracerProvider?: TracerProvider;
+  readonly tracerProvider?: TracerProvider | undefined;
   /** Where metrics go. @default the global meter provider (`metrics.getMeterProvider()`), looked up on each run */
-  readonly meterProvider?: MeterProvider;
+  readonly meterProvider?: MeterProvider | undefined;
 }
 
 /** The instrumentation scope every span and instrument is reported under. */

@@ -11,7 +11,7 @@ export interface ListOptions {
    * `"*"` where the record no longer says them); that record is left out and the others are
    * returned. Without it, one unreadable record makes the whole call reject with that error.
    */
-  readonly onUnreadable?: (error: SnapshotCorruptedError) => void;
+  readonly onUnreadable?: ((error: SnapshotCorruptedError) => void) | undefined;
 }
 
 /**

@@ -20,39 +20,39 @@ export type SnapshotMigration = (
 
 export interface PersistenceOptions {
   /** `false` adds no middleware at all. @default true */
-  readonly enabled?: boolean;
+  readonly enabled?: boolean | undefined;
   /** Key 1, used verbatim. Give it (or a fixed `executionId`) to resume in another process. @default foundry.executionId */
-  readonly instanceId?: string;
+  readonly instanceId?: string | undefined;
   /** Key 2, used verbatim. @default the workflow's id (a bare foundry's name) */
-  readonly workflowKey?: string;
+  readonly workflowKey?: string | undefined;
   /** Save status `failed` with the error when an operation throws. @default true */
-  readonly persistOnFailure?: boolean;
+  readonly persistOnFailure?: boolean | undefined;
   /** After the last operation: `"delete"` the snapshot, or `"keep"` it with status `completed`. @default "delete" */
-  readonly onComplete?: "delete" | "keep";
+  readonly onComplete?: "delete" | "keep" | undefined;
   /**
    * What a run does when its keys hold a `completed` record (kept by `onComplete: "keep"`): `true`
    * runs the workflow again from its first operation; `false` runs nothing, reports every operation
    * skipped and resolves with the stored result, so starting a completed instance twice is
    * idempotent. `false` needs `onComplete: "keep"`. @default true
    */
-  readonly rerunCompleted?: boolean;
+  readonly rerunCompleted?: boolean | undefined;
   /** A snapshot from another definition: `"error"`, `"restart"` fresh, or migrate it. @default "error" */
-  readonly onDefinitionMismatch?: "error" | "restart" | SnapshotMigration;
+  readonly onDefinitionMismatch?: "error" | "restart" | SnapshotMigration | undefined;
   /** Written into every snapshot as the claim's owner. @default an id unique to this process */
-  readonly owner?: string;
+  readonly owner?: string | undefined;
   /**
    * Claim the instance before its first operation (compare-and-set) and renew the claim with every
    * checkpoint. Another owner cannot start the instance while the lease is live. `ttlMs` is a
    * positive number of milliseconds up to 2_147_483_647 (about 24.8 days, the longest timer
    * Node.js keeps). @default undefined (no lease)
    */
-  readonly lease?: { readonly ttlMs: number };
+  readonly lease?: { readonly ttlMs: number } | undefined;
   /**
    * A sleep with at most this much left waits in the process; a longer one, and an event wait
    * whose event has not arrived, suspends the run (`WorkflowSuspendedError`) for a recovery
    * coordinator to continue when it is due. @default 1_000
    */
-  readonly waitInProcessMs?: number;
+  readonly waitInProcessMs?: number | undefined;
 }
 
 export interface ResolvedPersistenceOptions {

@@ -24,7 +24,7 @@ export interface SnapshotCodecOptions {
    * `SnapshotTooLargeError` listing the largest properties. `Infinity` turns the check off.
    * @default 4 MiB (4 * 1024 * 1024)
    */
-  readonly maxSnapshotBytes?: number;
+  readonly maxSnapshotBytes?: number | undefined;
 }
 
 /** The default codec's `maxSnapshotBytes`. */

@@ -19,9 +19,9 @@ export interface MemoryPersistenceProviderOptions {
    * their properties are plain data. Cannot be combined with `codec`.
    * @default false
    */
-  readonly live?: boolean;
+  readonly live?: boolean | undefined;
   /** Turns a snapshot into the text stored and back, as the storage providers' option does. @default defaultSnapshotCodec */
-  readonly codec?: SnapshotCodec;
+  readonly codec?: SnapshotCodec | undefined;
 }
 
 const where = "MemoryPersistenceProvider(options)";

@@ -33,11 +33,11 @@ export interface PostgresPreparingClient extends PostgresClient {
 /** The options but the client and how statements are sent. */
 interface PostgresTableOptions {
   /** Table holding one row per instance; must match `/^[A-Za-z_][A-Za-z0-9_]{0,62}$/` and not start with `pg_`. @default "workflowforge_snapshots" */
-  readonly tableName?: string;
+  readonly tableName?: string | undefined;
   /** Schema of the table, created if missing; same rules. @default the first schema of the connection's search_path */
-  readonly schema?: string;
+  readonly schema?: string | undefined;
   /** Turns a snapshot into the text stored in the `data` column and back. @default defaultSnapshotCodec */
-  readonly codec?: SnapshotCodec;
+  readonly codec?: SnapshotCodec | undefined;
 }
 
 /**
@@ -54,7 +54,7 @@ export type PostgresPersistenceProviderOptions = PostgresTableOptions &
          */
         readonly client: PostgresClient;
         /** Statements are sent as text each time (parsed and planned by the server on every call). @default false */
-        readonly preparedStatements?: false;
+        readonly preparedStatements?: false | undefined;
       }
     | {
         /** A `pg` Pool, Client or PoolClient (PGlite does not take a query config). */

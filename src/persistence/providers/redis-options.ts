@@ -32,22 +32,22 @@ export interface RedisPersistenceProviderOptions {
    * well-formed UTF-16 (no lone surrogate), since Redis stores keys as UTF-8.
    * @default "workflowforge:"
    */
-  readonly keyPrefix?: string;
+  readonly keyPrefix?: string | undefined;
   /**
    * When set, a snapshot saved with status `"completed"` (`onComplete: "keep"`) expires after this
    * many seconds, with its events; any other status clears the expiry. Off by default: kept
    * snapshots stay. An expired snapshot's index entry stays until the next `list()` removes it.
    */
-  readonly completedTtlSeconds?: number;
+  readonly completedTtlSeconds?: number | undefined;
   /** How snapshots become stored text. @default defaultSnapshotCodec */
-  readonly codec?: SnapshotCodec;
+  readonly codec?: SnapshotCodec | undefined;
   /**
    * How long each command may wait for its reply, in milliseconds, before the call rejects with
    * `PersistenceError` naming the server (a client stuck reconnecting would hold the run for as
    * long as it retries). The command is not withdrawn: a client that queued it may send it later.
    * @default 10_000
    */
-  readonly commandTimeoutMs?: number;
+  readonly commandTimeoutMs?: number | undefined;
 }
 
 export type Send = (args: string[]) => Promise<unknown>;

@@ -34,9 +34,9 @@ export interface SqlitePersistenceProviderOptions {
    * another table's objects with (`_mailbox`, `_mailbox_delete`, `_due`, `_status_updated_at`, in
    * any case). @default "workflowforge_snapshots"
    */
-  readonly tableName?: string;
+  readonly tableName?: string | undefined;
   /** Turns a snapshot into the text stored in the `data` column and back. @default defaultSnapshotCodec */
-  readonly codec?: SnapshotCodec;
+  readonly codec?: SnapshotCodec | undefined;
 }
 
 // SQLite refuses to create such a table, so the mistake would otherwise surface at first use.
@@ -44,7 +44,7 @@ const reserved = { pattern: /^sqlite_/i, prefix: "sqlite_", owner: "SQLite reser
 const where = "SqlitePersistenceProvider(options)";
 
 /** The options, checked: a TypeError naming the first one that is wrong. */
-export function validateOptions(input: unknown): Required<SqlitePersistenceProviderOptions> {
+export function validateOptions(input: unknown): { [K in keyof SqlitePersistenceProviderOptions]-?: Exclude<SqlitePersistenceProviderOptions[K], undefined> } {
   const options = providerOptions<SqlitePersistenceProviderOptions>(input, where, ["database", "tableName", "codec"], "database");
   const { database, tableName = "workflowforge_snapshots" } = options;
   if (typeof database !== "object" || database === null || typeof database.prepare !== "function") {

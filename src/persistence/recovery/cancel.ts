@@ -12,8 +12,8 @@ import { storedError } from "../stored-error.js";
 /** Options of `coordinator.cancel` and `cancelInstance`. */
 export interface CancelOptions {
   /** Restore the completed operations (their `restore`, newest first) before the record ends `cancelled`. @default false */
-  readonly compensate?: boolean;
-  readonly signal?: AbortSignal;
+  readonly compensate?: boolean | undefined;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**

@@ -8,17 +8,17 @@ import type { SignalOptions, SignalResult } from "./signal.js";
 /** Options of one `resume`, `resumeAll` or `enqueue` call. */
 export interface RecoveryRunOptions {
   /** Stops waiting between attempts, and the run in progress (it is left to resume later). */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** Options of `coordinator.start()`. */
 export interface StartOptions {
   /** Time between passes when nothing wakes the coordinator sooner. @default 1_000 */
-  readonly pollIntervalMs?: number;
+  readonly pollIntervalMs?: number | undefined;
   /** Only instances this filter matches, as for `resumeAll`. */
-  readonly filter?: SnapshotFilter;
+  readonly filter?: SnapshotFilter | undefined;
   /** Told of a pass (or the store's subscription) that failed; the next pass goes on. @default ignored */
-  readonly onError?: (error: unknown) => void;
+  readonly onError?: ((error: unknown) => void) | undefined;
 }
 
 /** Options of `coordinator.close()`. */
@@ -27,7 +27,7 @@ export interface CloseOptions {
    * How long running operations may take to finish before they are aborted. Each run stops before
    * its next operation either way. @default 10_000
    */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
 }
 
 /** Resumes what other processes left unfinished; one per worker process. See docs/many-workers.md. */

@@ -21,30 +21,30 @@ export interface RecoveryCoordinatorOptions {
    * coordinator adds persistence itself (do not call `usePersistence` on it). Its properties are
    * replaced by the stored ones. @default createFoundry(snapshot.workflowName, { executionId: snapshot.foundryExecutionId })
    */
-  readonly createFoundry?: (snapshot: WorkflowExecutionSnapshot) => MaybePromise<Foundry<any>>;
+  readonly createFoundry?: ((snapshot: WorkflowExecutionSnapshot) => MaybePromise<Foundry<any>>) | undefined;
   /** Runs every attempt, with its workflow middleware, events and compensation. @default createSmith() */
-  readonly smith?: Smith;
-  readonly retry?: RetryOptions;
+  readonly smith?: Smith | undefined;
+  readonly retry?: RetryOptions | undefined;
   /** Instances `resumeAll` runs at once, up to 65_536. @default 4 */
-  readonly concurrency?: number;
+  readonly concurrency?: number | undefined;
   /** The claim's owner written into every snapshot. @default an id unique to this process */
-  readonly owner?: PersistenceOptions["owner"];
+  readonly owner?: PersistenceOptions["owner"] | undefined;
   /**
    * How long a claim outlives its last renewal, in whole milliseconds (at least 10) of real time;
    * another worker takes over an instance only after that. @default 30_000
    */
-  readonly leaseTtlMs?: number;
+  readonly leaseTtlMs?: number | undefined;
   /** What the resumed runs do with a completed snapshot. @default "delete" */
-  readonly onComplete?: PersistenceOptions["onComplete"];
+  readonly onComplete?: PersistenceOptions["onComplete"] | undefined;
   /** @default "error" (the instance is reported failed and left alone) */
-  readonly onDefinitionMismatch?: PersistenceOptions["onDefinitionMismatch"];
+  readonly onDefinitionMismatch?: PersistenceOptions["onDefinitionMismatch"] | undefined;
   /**
    * Told the outcome of each instance the coordinator tried to resume, as soon as it is known
    * (workflowforge/otel counts dead letters here). What it throws is ignored. @default undefined
    */
-  readonly onOutcome?: (outcome: RecoveryOutcome) => void;
+  readonly onOutcome?: ((outcome: RecoveryOutcome) => void) | undefined;
   /** Where wake times are compared and the resumed runs read the time; a test clock makes long waits pass at once. @default real time */
-  readonly clock?: Clock;
+  readonly clock?: Clock | undefined;
 }
 
 export interface ResolvedCoordinatorOptions {

@@ -13,7 +13,7 @@ interface EnqueueKeys {
   /** Key 1 of the new instance. */
   readonly instanceId: string;
   /** Key 2. @default the workflow's id (name@version) */
-  readonly workflowKey?: string;
+  readonly workflowKey?: string | undefined;
   /** The instance's starting properties, stored with it. @default {} */
   readonly properties?: object;
 }

@@ -5,18 +5,18 @@ import { describe, rejectUnknownKeys, requireDelayMs, requireFunction, requireOp
 /** How the recovery coordinator retries an instance whose resumed run failed and left it resumable. */
 export interface RetryOptions {
   /** Claims of one instance, over every process, before it becomes a dead letter. @default 3 */
-  readonly attempts?: number;
+  readonly attempts?: number | undefined;
   /** Delay before the second attempt; each further attempt doubles it. @default 100 */
-  readonly baseDelayMs?: number;
+  readonly baseDelayMs?: number | undefined;
   /** No delay is longer. @default 30_000 */
-  readonly maxDelayMs?: number;
+  readonly maxDelayMs?: number | undefined;
   /** The share of each delay drawn at random, from 0 (none) to 1 (anywhere in [0, delay]). @default 0.5 */
-  readonly jitter?: number;
+  readonly jitter?: number | undefined;
   /**
    * Whether a failed attempt deserves another. @default every error but {@link permanentCodes}, looked
    * for through `PersistenceError` wrappers too
    */
-  readonly retryIf?: (error: unknown, attempt: number) => boolean;
+  readonly retryIf?: ((error: unknown, attempt: number) => boolean) | undefined;
 }
 
 export interface ResolvedRetry {

@@ -8,8 +8,8 @@ import type { WorkflowPersistenceProvider } from "../provider.js";
 /** Options of `coordinator.signal` and `signalInstance`. */
 export interface SignalOptions {
   /** Names this event: delivering the same id again (a retry, a duplicate webhook) stores nothing more. @default a random UUID */
-  readonly eventId?: string;
-  readonly signal?: AbortSignal;
+  readonly eventId?: string | undefined;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** What a delivery did: the event's id, and whether it was stored (false: that id was delivered before). */

@@ -42,7 +42,7 @@ export interface ProviderTestInitializer<P extends WorkflowPersistenceProvider =
    */
   reopen?(provider: P): P | Promise<P>;
   /** Time allowed to `beforeAll` and `afterAll`. @default 60_000 */
-  readonly hookTimeoutMs?: number;
+  readonly hookTimeoutMs?: number | undefined;
   /**
    * Time allowed to one case, and again to deleting what it stored, and to each of `create()` and
    * `destroy()` (a hook that outlives it fails naming it). A case that outlives it fails
@@ -50,12 +50,12 @@ export interface ProviderTestInitializer<P extends WorkflowPersistenceProvider =
    * within 60000 ms"): a provider whose calls never answer fails instead of hanging the run, under
    * node:test too, which has no time limit of its own. @default 60_000
    */
-  readonly caseTimeoutMs?: number;
+  readonly caseTimeoutMs?: number | undefined;
   /**
    * Groups to skip, registered with `it.skip` (or, for a framework without it, as tests that mark
    * themselves skipped). A name that is not a group throws a `TypeError`. @default []
    */
-  readonly skip?: readonly ConformanceGroup[];
+  readonly skip?: readonly ConformanceGroup[] | undefined;
 }
 
 /**

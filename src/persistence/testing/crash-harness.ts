@@ -6,13 +6,13 @@ import { requireCrashHarnessOptions } from "./crash-options.js";
 export interface CrashHarnessOptions {
   /** The child: `[script, ...args]` run with this Node binary; the instance id is appended. */
   readonly command: readonly string[];
-  readonly env?: Readonly<Record<string, string>>;
+  readonly env?: Readonly<Record<string, string>> | undefined;
   /** The log file the workload appends to (the same path the child is given). */
   readonly logFile: string;
   /** How many instances to run to completion. */
   readonly instances: number;
   /** @default 20 */
-  readonly steps?: number;
+  readonly steps?: number | undefined;
   /**
    * Delay before each SIGKILL, drawn per attempt and counted from the moment the workload starts
    * its run (not from the spawn); `first` is true for an instance's first attempt. @default uniform
@@ -21,13 +21,13 @@ export interface CrashHarnessOptions {
    * that nearly every instance is killed mid-run, and in [0, 1.2 ×) after, so that some kills land
    * early in a resumed run and others miss it
    */
-  readonly killDelayMs?: (first: boolean) => number;
+  readonly killDelayMs?: ((first: boolean) => number) | undefined;
   /** After this many kills an instance runs without one, so every instance finishes. @default 4 */
-  readonly maxKillsPerInstance?: number;
+  readonly maxKillsPerInstance?: number | undefined;
   /** Instances run at once (each one's attempts stay sequential). @default 1 */
-  readonly concurrency?: number;
+  readonly concurrency?: number | undefined;
   /** Per attempt; a child still running then is killed and reported as one that did not finish in time. @default 30_000 */
-  readonly attemptTimeoutMs?: number;
+  readonly attemptTimeoutMs?: number | undefined;
 }
 
 export interface CrashInstanceReport {

@@ -9,9 +9,9 @@ export interface CrashWorkloadOptions {
   /** The record {@link runCrashHarness} reads: a line per step started, and the completion (see crash-log.ts). */
   readonly logFile: string;
   /** @default 20 */
-  readonly steps?: number;
+  readonly steps?: number | undefined;
   /** Work per step, so that kills land inside steps as well as between them. @default 2 */
-  readonly stepDelayMs?: number;
+  readonly stepDelayMs?: number | undefined;
 }
 
 /**

@@ -16,19 +16,19 @@ export interface FilePersistenceProviderOptions {
    * lose the last checkpoints (and, on some file systems, leave an empty record that then loads as
    * `SnapshotCorruptedError`). @default "fsync"
    */
-  readonly durability?: FileDurability;
+  readonly durability?: FileDurability | undefined;
   /**
    * How long `save` and `delete` wait for another writer's lock on the same instance before failing,
    * counted from the call (a wait behind this provider's other writers of the instance included). @default 10_000
    */
-  readonly lockTimeoutMs?: number;
+  readonly lockTimeoutMs?: number | undefined;
   /**
    * How old a lock whose owner is gone (its process exited) must be before another writer breaks
    * it. A lock of a live process is never broken, however long that process is stopped. @default 5_000
    */
-  readonly staleLockMs?: number;
+  readonly staleLockMs?: number | undefined;
   /** Turns a snapshot into the text stored after the record's header line and back. @default defaultSnapshotCodec */
-  readonly codec?: SnapshotCodec;
+  readonly codec?: SnapshotCodec | undefined;
 }
 
 const where = "FilePersistenceProvider(options)";
@@ -39,7 +39,7 @@ const requireMilliseconds = (value: unknown, name: string): number => {
 };
 
 /** The options with their defaults (the directory as given: the provider resolves it). */
-export type ResolvedFileOptions = Required<FilePersistenceProviderOptions>;
+export type ResolvedFileOptions = { [K in keyof FilePersistenceProviderOptions]-?: Exclude<FilePersistenceProviderOptions[K], undefined> };
 
 /** Checks `input` (a TypeError naming the option at fault) and fills in the defaults. */
 export function resolveOptions(input: unknown): ResolvedFileOptions {
