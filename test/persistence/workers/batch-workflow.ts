@@ -47,27 +47,40 @@ export interface StepRecord {
   readonly start: number;
   /** When it ended, or undefined when its worker died during it. */
   readonly end: number | undefined;
+  /** True when its worker logged the checkpoint after it (a "C" line): it landed in the store. */
+  readonly checkpointed: boolean;
 }
 
-/** Pairs the log's S and E lines into one record per execution of a step. */
+/**
+ * Pairs the log's S and E lines into one record per execution of a step, and marks the ended
+ * execution a C line (the checkpoint of the next operation, by the same owner) follows.
+ */
 export function readSteps(text: string): StepRecord[] {
   const open = new Map<string, { instance: string; index: number; owner: string; start: number }>();
-  const records: StepRecord[] = [];
+  const ended = new Map<string, { end: number; checkpointed: boolean }>();
+  const records: { instance: string; index: number; owner: string; start: number; end: number | undefined; checkpointed: boolean }[] = [];
   for (const line of text.split("\n")) {
     const [kind, instance = "", index = "", owner = "", time = ""] = line.split(" ");
+    if (kind === "C") {
+      const last = ended.get(`${instance} ${Number(index) - 1} ${owner}`);
+      if (last !== undefined) last.checkpointed = true;
+      continue;
+    }
     if (kind !== "S" && kind !== "E") continue;
     const key = `${instance} ${index} ${owner}`;
     if (kind === "S") {
       const unfinished = open.get(key);
-      if (unfinished !== undefined) records.push({ ...unfinished, end: undefined });
+      if (unfinished !== undefined) records.push({ ...unfinished, end: undefined, checkpointed: false });
       open.set(key, { instance, index: Number(index), owner, start: Number(time) });
     } else {
       const started = open.get(key);
       if (started === undefined) throw new Error(`log: end without start: ${line}`);
       open.delete(key);
-      records.push({ ...started, end: Number(time) });
+      const record = { ...started, end: Number(time), checkpointed: false };
+      records.push(record);
+      ended.set(key, record);
     }
   }
-  for (const unfinished of open.values()) records.push({ ...unfinished, end: undefined });
+  for (const unfinished of open.values()) records.push({ ...unfinished, end: undefined, checkpointed: false });
   return records;
 }

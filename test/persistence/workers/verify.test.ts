@@ -33,6 +33,16 @@ describe("verifySteps", () => {
     expect(verifySteps(readSteps(log(lines)), ["a"], new Map())).toEqual([expect.stringMatching(/step 9 ran again after w1 ran it at 90/)]);
   });
 
+  it("reports a repeat of a step its killed worker had checkpointed, the last step included", () => {
+    const lines = [...clean, `C a ${STEPS} w1 96`, "S a 9 w2 500", "E a 9 w2 505"];
+    expect(verifySteps(readSteps(log(lines)), ["a"], new Map([["w1", 400]]))).toEqual([expect.stringMatching(/step 9 ran again after w1/)]);
+  });
+
+  it("accepts a repeat of the last step when its killed worker never checkpointed it", () => {
+    const lines = [...clean, "S a 9 w2 500", "E a 9 w2 505"];
+    expect(verifySteps(readSteps(log(lines)), ["a"], new Map([["w1", 96]]))).toEqual([]);
+  });
+
   it("reports a repeat when the killed worker had gone on to a later step", () => {
     const lines = [...clean, "S a 2 w2 500", "E a 2 w2 505"];
     expect(verifySteps(readSteps(log(lines)), ["a"], new Map([["w1", 400]]))).toEqual([expect.stringMatching(/step 2 ran again after w1/)]);

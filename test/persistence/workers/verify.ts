@@ -9,7 +9,7 @@ export type Kills = ReadonlyMap<string, number>;
  * - executions of one instance never overlap across owners (a killed worker's unfinished step is
  *   taken to last until its kill);
  * - a step ran more than once only when every earlier execution belonged to a worker that was
- *   killed before it went on to the next step of that instance.
+ *   killed before it checkpointed the step or went on to the next step of that instance.
  */
 export function verifySteps(steps: readonly StepRecord[], instances: readonly string[], kills: Kills): string[] {
   const violations: string[] = [];
@@ -48,7 +48,7 @@ function repeats(instance: string, executions: readonly StepRecord[], kills: Kil
     const runs = executions.filter((step) => step.index === index);
     for (const earlier of runs.slice(0, -1)) {
       const wentOn = executions.some((step) => step.owner === earlier.owner && step.start > earlier.start && step.index > index);
-      if (!kills.has(earlier.owner) || wentOn) {
+      if (!kills.has(earlier.owner) || earlier.checkpointed || wentOn) {
         violations.push(`${instance}: step ${index} ran again after ${earlier.owner} ran it at ${earlier.start} without being killed during it`);
       }
     }

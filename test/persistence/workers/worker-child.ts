@@ -9,6 +9,7 @@
 import { once } from "node:events";
 import { appendFileSync, existsSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
+import { createFoundry } from "../../../src/index.js";
 import { createRecoveryCoordinator, type RecoveryReport } from "../../../src/persistence/index.js";
 import { isDeadLetter } from "../../../src/persistence/recovery/dead-letter.js";
 import { listSnapshots } from "../../../src/persistence/recovery/list.js";
@@ -41,6 +42,13 @@ const workflow =
 const { provider, close } = await openStore(env.WORKER_STORE as StoreKind, env.WORKER_URL ?? "");
 const coordinator = createRecoveryCoordinator({
   provider,
+  // Each checkpoint is logged once it landed ("C <instance> <next operation> <owner> <time>"): a
+  // step run again after it was checkpointed is a violation, whoever was killed later.
+  createFoundry: (snapshot) => {
+    const foundry = createFoundry(snapshot.workflowName, { executionId: snapshot.foundryExecutionId });
+    foundry.on("snapshotSaved", (saved) => appendFileSync(logFile, `C ${saved.foundryExecutionId} ${saved.nextOperationIndex} ${owner} ${Date.now()}\n`));
+    return foundry;
+  },
   resolveWorkflow: (snapshot) => (snapshot.workflowName === workflow.name && snapshot.workflowVersion === workflow.version ? workflow : undefined),
   owner,
   leaseTtlMs: Number(env.WORKER_LEASE_MS ?? 2_000),
