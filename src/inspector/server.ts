@@ -159,6 +159,9 @@ async function act(served: Served, request: IncomingMessage, response: ServerRes
   if (!/^application\/json\s*(;|$)/i.test(request.headers["content-type"] ?? "")) throw new HttpError(415, "actions take a JSON body (content-type: application/json)");
   if (!served.api.allowActions) throw new HttpError(403, "actions are disabled: start the inspector with --allow-actions to delete, retry, cancel or send events");
   const body = await readJsonBody(request);
+  // An action whose body arrived after the inspector began to stop is refused, not started: stopping
+  // waits for the actions in flight, and one started now could be cut by the store's closing.
+  if (served.stopping.aborted) throw new HttpError(503, "the inspector is stopping: nothing was done");
   // Not aborted when the inspector stops: a delete cut between its claim and the delete could not
   // give the claim back. Closing the store still cuts a call waiting on a server that stopped answering.
   const acting = (actions[path] as (typeof actions)[string])(forRequest(served.api), body);

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { request } from "node:http";
 import { EventEmitter, once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -86,6 +87,42 @@ describe("the inspector stopping while store calls are in flight", () => {
     // Stopped by its deadline, not by the inspector stopping, and its answer reached the page.
     expect((signals[0]?.reason as Error).message).not.toMatch(/the inspector stopped/);
     expect(await answered).toEqual(expect.any(Number));
+    await store.close();
+  });
+
+  it("refuses, with 503 and nothing done, an action whose body arrives after it began to stop", async () => {
+    const module = stalledModule(true);
+    const { firstCall, signals } = (await import(pathToFileURL(module).href)) as { firstCall: Promise<void>; signals: AbortSignal[] };
+    const store = await openStore({ kind: "provider", module }, { text: "1s", ms: 1_000 });
+    const inspector = await startInspector(store, { port: 0, host: "127.0.0.1", allowActions: true, maxAttempts: 3 });
+    const token = await pageToken(inspector.url);
+    // An action in flight, which stopping waits for (until its deadline here).
+    const first = action(inspector.url, "/api/delete", { instance: "a", workflowKey: "b" }, token).catch((error: Error) => error);
+    await firstCall;
+    // A second one, its headers sent and its body not yet.
+    const { hostname, port } = new URL(inspector.url);
+    const body = JSON.stringify({ instance: "c", workflowKey: "d" });
+    const headers = { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)), origin: inspector.url.replace(/\/$/, ""), "x-workflowforge-token": token };
+    const late = request({ host: hostname, port, method: "POST", path: "/api/delete", headers });
+    const answered = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      late.on("response", (response) => {
+        let text = "";
+        response.setEncoding("utf8");
+        response.on("data", (chunk: string) => (text += chunk));
+        response.on("end", () => resolve({ status: response.statusCode ?? 0, text }));
+      });
+      late.on("error", reject);
+    });
+    const received = once(inspector.server, "request");
+    late.flushHeaders();
+    await received;
+    const closing = inspector.close();
+    late.end(body);
+    expect(await answered).toEqual({ status: 503, text: expect.stringContaining("the inspector is stopping: nothing was done") });
+    await closing;
+    await first;
+    // The provider saw the first action's call only.
+    expect(signals).toHaveLength(1);
     await store.close();
   });
 
