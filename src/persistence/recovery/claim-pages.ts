@@ -98,13 +98,17 @@ export async function claimPageWithin(
   earlier: UnansweredClaim,
 ): Promise<ClaimedSnapshot[]> {
   const { provider, leaseTtlMs } = options;
-  if (!(await earlier.answeredWithin(leaseTtlMs))) {
+  const turn = await earlier.turn(leaseTtlMs);
+  // Closing (or the caller's signal) while held off: nothing more is claimed.
+  if (turn === "closing" || signal.aborted) return [];
+  if (turn === "held") {
     throw new PersistenceError({ call: "claim", keys: keysOfFilter(filter), detail: `${unanswered(leaseTtlMs)}: an earlier claim of this coordinator is still unanswered, and no other is sent until it is` });
   }
   const sentAt = performance.now();
   const claiming = claimPage(options, filter, limit, signal, listOptions);
-  if (await settlesWithin(claiming, leaseTtlMs)) return claiming;
-  earlier.track(claiming.then((late) => Promise.all(late.map((claimed) => releaseUnstarted(provider, claimed, leaseTtlMs).catch(() => undefined))), () => undefined), sentAt);
+  if (await settlesWithin(claiming, leaseTtlMs)) return (await claiming).map((claimed) => earlier.recount(claimed, false));
+  const giveBack = (late: ClaimedSnapshot[]) => Promise.all(late.map((claimed) => releaseUnstarted(provider, earlier.recount(claimed, true), leaseTtlMs).catch(() => undefined)));
+  earlier.track(claiming.then(giveBack, () => undefined), sentAt);
   throw new PersistenceError({ call: "claim", keys: keysOfFilter(filter), detail: unanswered(leaseTtlMs) });
 }
 

@@ -48,7 +48,7 @@ class Coordinator implements RecoveryCoordinator {
   // Claims the passes made that wait for a lane (resume() of one must not run it beside the lane),
   // and the one a pass stopped waiting for, before which no other is sent.
   readonly #queues = new Set<QueuedClaims>();
-  readonly #unanswered = new UnansweredClaim();
+  readonly #unanswered: UnansweredClaim;
   // The started loop's pass under way, when it claims: woken, its idle lanes claim again (see Lanes).
   #loopLanes: (() => void) | undefined;
   readonly #closing = new AbortController();
@@ -61,6 +61,7 @@ class Coordinator implements RecoveryCoordinator {
     sharedSignal(this.#deadline.signal);
     this.#options = options;
     this.owner = options.persistence.owner;
+    this.#unanswered = new UnansweredClaim(this.#closing.signal);
   }
 
   // Arguments are checked synchronously: misuse throws at the call, it does not become a rejection.

@@ -1,26 +1,49 @@
+import { pairKey } from "../keys.js";
 import { settlesWithin } from "./bounded-wait.js";
+import { beforeClaim } from "./claim-hold.js";
+import type { ClaimedSnapshot } from "./claim-pages.js";
 
 // How long, in leases, an unanswered claim holds off the next: a claim may also never answer (a
 // connection that died silently), and a coordinator must not stop claiming for good because of it.
 const holdLeases = 5;
 
 /**
- * The claim of a coordinator that a pass stopped waiting for after a lease. A store that stalled
+ * The claims of a coordinator that a pass stopped waiting for after a lease. A store that stalled
  * answers the calls queued meanwhile in order once it comes back, and a claim's lease counts from
- * when it was sent: a second claim sent in the meantime would land after the first, find the first
- * one's lease run out and count another attempt on the same record, each claim giving back only
- * its own (six passes during a 6 s freeze left five attempts, and a dead letter that never ran). So
- * a coordinator sends no claim while one of its claims is unanswered, for up to five leases, and
- * the late page is given back before the next claim.
+ * when it was sent: a second claim sent in the meantime lands after the first, finds the first
+ * one's lease run out and counts another attempt on the same record (six passes during a 6 s
+ * freeze left five attempts, and a dead letter that never ran). So a coordinator sends no claim
+ * while one of its claims is unanswered, for up to five leases, and the late page is given back
+ * before the next claim. Past that, the attempts a run of late claims counted are taken back from
+ * the page after it (see `recount`).
  */
 export class UnansweredClaim {
+  readonly #closing: AbortSignal;
   #late: { readonly answered: Promise<unknown>; readonly sentAt: number } | undefined;
+  // Per instance: the revision the last late page stored, and the attempts before the run of them.
+  readonly #chains = new Map<string, { readonly revision: number; readonly attempts: number }>();
 
-  /** True once no claim of this coordinator holds off the next (at once when none does), false when one still does after a lease. */
-  async answeredWithin(leaseTtlMs: number): Promise<boolean> {
+  /** `closing`: the coordinator's; its abort ends a wait for an unanswered claim. */
+  constructor(closing: AbortSignal) {
+    this.#closing = closing;
+  }
+
+  /**
+   * Whether a claim may be sent now: `"claim"` once no claim of this coordinator is unanswered, or
+   * one has been for five leases; `"held"` when one still is after another lease; `"closing"` when
+   * the coordinator began to close meanwhile.
+   */
+  async turn(leaseTtlMs: number): Promise<"claim" | "held" | "closing"> {
     const late = this.#late;
-    if (late === undefined || performance.now() - late.sentAt >= holdLeases * leaseTtlMs) return true;
-    return settlesWithin(late.answered, leaseTtlMs);
+    if (late !== undefined && performance.now() - late.sentAt < holdLeases * leaseTtlMs) {
+      const closing = this.#closing;
+      const stop = { closed: (): void => undefined };
+      const closed = new Promise<void>((resolve) => (stop.closed = resolve));
+      closing.addEventListener("abort", stop.closed, { once: true });
+      const answered = await settlesWithin(Promise.race([late.answered, closed]), leaseTtlMs).finally(() => closing.removeEventListener("abort", stop.closed));
+      if (!answered && !closing.aborted) return "held";
+    }
+    return this.#closing.aborted ? "closing" : "claim";
   }
 
   /** Keeps `answered` (what lands the late page and gives it back), for the claim sent at `sentAt` (`performance.now()`), until it settles. */
@@ -28,7 +51,25 @@ export class UnansweredClaim {
     const late = { answered, sentAt };
     this.#late = late;
     void answered.finally(() => {
-      if (this.#late === late) this.#late = undefined;
+      if (this.#late !== late) return;
+      this.#late = undefined;
+      this.#chains.clear();
     });
+  }
+
+  /**
+   * `claimed` as one claim counts it: with the attempts the record had before a run of this
+   * coordinator's late claims that followed each other in the store (each revision the one before
+   * plus one), plus one. A late page (`late`) carries the run on to the next page; any other ends it.
+   */
+  recount(claimed: ClaimedSnapshot, late: boolean): ClaimedSnapshot {
+    if (!late && this.#chains.size === 0) return claimed;
+    const { snapshot } = claimed;
+    const key = pairKey(snapshot);
+    const chain = this.#chains.get(key);
+    const before = chain !== undefined && chain.revision === snapshot.revision - 1 ? chain.attempts : (beforeClaim(snapshot).attempts ?? 0);
+    if (late) this.#chains.set(key, { revision: snapshot.revision, attempts: before });
+    else this.#chains.delete(key);
+    return snapshot.attempts === before + 1 ? claimed : { ...claimed, snapshot: { ...snapshot, attempts: before + 1 } };
   }
 }

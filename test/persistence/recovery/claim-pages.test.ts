@@ -1,5 +1,5 @@
 import { createFoundry } from "../../../src/index.js";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { ClaimRequest, PersistenceError, WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
 import { isHeldHere } from "../../../src/persistence/held-here.js";
 import { deferred, rejectionOf } from "../../support/promises.js";
@@ -176,6 +176,56 @@ describe("resumeAll with a provider that claims in pages", () => {
     const report = await coordinator.resumeAll();
     expect(report.resumed).toMatchObject([{ instanceId: ref.instanceId, attempts: 1 }]);
     expect(runCounts(fixture.log, 3)).toEqual([0, 1, 1]);
+  });
+
+  it("takes back the attempts of late claims sent after the hold lapsed: a store back from a stall of six leases counts one", async () => {
+    const fixture = recoveryFixture();
+    const ref = fixture.interrupted();
+    // A stalled store: claims queue, and once it comes back it runs them all, in the order sent,
+    // before anything sent after them (the give-backs of their pages).
+    const claim = fixture.provider.claim.bind(fixture.provider);
+    const queued: { request: ClaimRequest; answer: (page: Promise<WorkflowExecutionSnapshot[]>) => void }[] = [];
+    fixture.provider.claim = (request: ClaimRequest) => new Promise((answer) => queued.push({ request, answer }));
+    const coordinator = fixture.coordinator({ leaseTtlMs: 1_000 });
+    // On fake clocks: what matters is how many leases pass, which a busy machine must not decide.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "performance", "Date"] });
+    try {
+      // Passes one after the other: the first claim, four held off, and the one sent once five leases passed.
+      while (queued.length < 2) {
+        const pass = rejectionOf<PersistenceError>(coordinator.resumeAll());
+        await vi.advanceTimersByTimeAsync(1_010);
+        expect(await pass).toMatchObject({ call: "claim" });
+      }
+      const pages = queued.map(({ request }) => claim(request));
+      for (const [index, { answer }] of queued.entries()) answer(pages[index] as Promise<WorkflowExecutionSnapshot[]>);
+      await vi.advanceTimersByTimeAsync(10);
+    } finally {
+      vi.useRealTimers();
+    }
+    fixture.provider.claim = claim;
+    // Each page counted an attempt in the store; the last give-back took both back.
+    expect(fixture.stored(ref.instanceId)).toMatchObject({ attempts: 0 });
+    expect(fixture.stored(ref.instanceId)?.leaseExpiresAt).toBeUndefined();
+    const report = await coordinator.resumeAll();
+    expect(report.resumed).toMatchObject([{ instanceId: ref.instanceId, attempts: 1 }]);
+    expect(runCounts(fixture.log, 3)).toEqual([0, 1, 1]);
+  });
+
+  it("sends no claim once it is closing, though an earlier claim answers while the pass waits for it", async () => {
+    const fixture = recoveryFixture();
+    fixture.interrupted();
+    const claim = fixture.provider.claim.bind(fixture.provider);
+    const thawed = deferred();
+    let sent = 0;
+    fixture.provider.claim = async (request: ClaimRequest) => (sent++, await thawed.promise, claim(request));
+    const coordinator = fixture.coordinator({ leaseTtlMs: 1_000 });
+    expect(await rejectionOf(coordinator.resumeAll())).toMatchObject({ call: "claim" });
+    const held = coordinator.resumeAll();
+    const closing = coordinator.close();
+    thawed.resolve();
+    expect(await held).toMatchObject({ resumed: [], failed: [], skipped: [] });
+    await closing;
+    expect(sent).toBe(1);
   });
 
   it("resume() of an instance a pass claimed and has not started yet leaves it to the pass: it runs once", async () => {
