@@ -66,7 +66,9 @@ export async function storeEvent(paths: EventPaths, text: string, durable: boole
     for (let attempt = 1; ; attempt++) {
       const stored = await linkNew(own.path, paths.file);
       if (stored !== undefined) {
-        if (stored && durable) await syncDirectory(paths.mailbox);
+        // A delete may move the mailbox aside between the link and its flush: the event was stored,
+        // before that delete, which took it (as it takes an event delivered just before it).
+        if (stored && durable) await syncDirectory(paths.mailbox).catch(absent);
         return stored;
       }
       if (attempt === mailboxAttempts) throw new Error(`the mailbox ${paths.mailbox} was gone at each of ${attempt} attempts to link the event into it (deleted meanwhile, each time)`);

@@ -8,8 +8,9 @@ import { deferred, settledWithin } from "../../../support/promises.js";
 // the instance's lock: a new run of the same keys, whose first save needs that lock, waits for all
 // of it, and an event delivered once the mailbox was moved aside is kept for the next instance.
 
-// Holds a delete at its removal of the moved-aside mailbox (a writer's own name, t-….tmp) until released.
-const gate: { paused?: Promise<void> | undefined; reached?: () => void } = {};
+// Holds a delete at its removal of the moved-aside mailbox (a writer's own name, t-….tmp) until
+// released; `afterLink` runs once an event is linked into its mailbox, before the delivery goes on.
+const gate: { paused?: Promise<void> | undefined; reached?: () => void; afterLink?: (() => Promise<void>) | undefined } = {};
 vi.mock("node:fs/promises", async (importOriginal) => {
   const fs = await importOriginal<typeof fsPromises>();
   const rm = (async (path: string, ...rest: unknown[]) => {
@@ -21,7 +22,13 @@ vi.mock("node:fs/promises", async (importOriginal) => {
     }
     return (fs.rm as (...args: unknown[]) => unknown)(path, ...rest);
   }) as typeof fs.rm;
-  return { ...fs, default: { ...fs, rm }, rm };
+  const link = (async (from: string, to: string) => {
+    await fs.link(from, to);
+    const afterLink = gate.afterLink;
+    gate.afterLink = undefined;
+    await afterLink?.();
+  }) as typeof fs.link;
+  return { ...fs, default: { ...fs, rm, link }, rm, link };
 });
 
 const files = useFileStore("delete-mailbox");
@@ -69,5 +76,15 @@ describe("FilePersistenceProvider.delete() beside a new run of the same keys", (
     expect((await sender.receive(keys, "approved")).map(({ eventId }) => eventId)).toEqual(["new"]);
     // Stored once: delivered again, it is already there.
     expect(await sender.deliver(event("new"))).toBe(false);
+  });
+
+  it("with fsync, reports an event stored when a delete moved its mailbox aside between its link and its flush", async () => {
+    const [deleter, sender] = [files.provider(), files.provider({ durability: "fsync" })];
+    const keys = { foundryExecutionId: "order-2", workflowId: "ship" };
+    await deleter.save(fullSnapshot({ ...keys, revision: 1, status: "completed" }));
+    gate.afterLink = () => deleter.delete(keys.foundryExecutionId, keys.workflowId);
+    expect(await sender.deliver({ ...keys, name: "approved", eventId: "e-1", sentAt: new Date().toISOString(), payload: {} })).toBe(true);
+    // Delivered before the delete, it went with it.
+    expect(await sender.receive(keys, "approved")).toEqual([]);
   });
 });
