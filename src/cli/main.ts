@@ -9,7 +9,7 @@ import { runCli } from "./run.js";
 let outputFailed = false;
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   if (error.code === "EPIPE" || (process.stdout.destroyed && error.code === "ERR_STREAM_DESTROYED")) return;
-  if (!outputFailed) process.stderr.write(`workflowforge: cannot write the output: ${error.message}\n`);
+  if (!outputFailed) process.stderr.write(`workflowforge: cannot write the output: ${error.message} (what the command did in the store is done)\n`);
   outputFailed = true;
   process.exitCode = 1;
 });

@@ -79,7 +79,9 @@ export type StoreAccessMode = "read" | "write";
 /** `opened` with its calls bounded by `timeout` each, and {@link OpenStore.forRequest} by `timeout` together. */
 function boundedStore(opened: OpenedStore, timeout: Duration): OpenStore {
   const advice = `${opened.whenLate}, or raise --timeout`;
-  const late = (call: string): string => `${opened.label}: ${call} did not finish within ${timeout.text}; ${advice}`;
+  // A delete the store received may still be applied after the command gave up on it.
+  const unknown = (call: string): string => (call === "delete" ? "; whether it was done is unknown: the store may still apply it (see `show`)" : "");
+  const late = (call: string): string => `${opened.label}: ${call} did not finish within ${timeout.text}${unknown(call)}; ${advice}`;
   const actions = instanceActions(opened.persistence, opened.label);
   const calls = (budget: Budget, lateCall = late, stop?: AbortSignal): Pick<OpenStore, "provider" | "instances"> => {
     const bounds: Bounds = { budget, late: lateCall, busy: opened.isBusy, onLate: opened.onLate };

@@ -45,6 +45,18 @@ describe("workflowforge CLI --dir", () => {
     expect(await provider.tryLoad("order-42", "billing-v1")).toMatchObject({ foundryExecutionId: "order-42" });
   });
 
+  it("says that whether a delete that ran out of --timeout was done is unknown: a store may still apply it", async () => {
+    const { directory } = await seededFileStore(root, seedSnapshots());
+    // Nothing stored for these keys, so --force deletes at once, and the lock holds that delete back.
+    const record = FilePersistenceProvider.fileNameFor("order-9", "billing-v1");
+    writeFileSync(join(directory, record.replace(/\.snapshot$/, ".lock")), `${process.ppid} alive\n`);
+    const { code, stderr } = await cli("delete", "order-9", "billing-v1", "--force", "--dir", directory, "--timeout", "200ms");
+    expect({ code, stderr }).toEqual({
+      code: 1,
+      stderr: `workflowforge: directory ${directory}: delete did not finish within 200ms; whether it was done is unknown: the store may still apply it (see \`show\`); check that its file system answers and that no other process holds the record's lock, or raise --timeout\n`,
+    });
+  });
+
   it("lists and prunes past an entry it cannot read at all, naming it on stderr, and exits 1", async () => {
     const { directory } = await seededFileStore(root, seedSnapshots());
     // Junk under a record's name: a directory, which no read of a file gets through.
