@@ -1,5 +1,7 @@
 import type * as fsPromises from "node:fs/promises";
 import { describe, expect, it, vi } from "vitest";
+import type { SnapshotKeys } from "../../../../src/persistence/errors.js";
+import type { FilePersistenceProvider } from "../../../../src/persistence/providers/file/index.js";
 import { fullSnapshot } from "../../../../src/persistence/testing/fixtures.js";
 import { useFileStore } from "../../../support/file-store.js";
 import { deferred, settledWithin } from "../../../support/promises.js";
@@ -33,22 +35,28 @@ vi.mock("node:fs/promises", async (importOriginal) => {
 
 const files = useFileStore("delete-mailbox");
 
+/** Starts `deleter.delete(keys)` and resolves once it is held at its removal of the moved-aside mailbox, the record gone. */
+async function deleteHeldAtRemoval(deleter: FilePersistenceProvider, keys: SnapshotKeys): Promise<{ deleting: Promise<void>; release: () => void }> {
+  const release = deferred();
+  const reached = deferred();
+  gate.paused = release.promise;
+  gate.reached = reached.resolve;
+  const deleting = deleter.delete(keys.foundryExecutionId, keys.workflowId);
+  await reached.promise;
+  return { deleting, release: release.resolve };
+}
+
 describe("FilePersistenceProvider.delete() beside a new run of the same keys", () => {
   it("keeps the new run out until the mailbox is gone, so an event delivered to the new run stays", async () => {
     const [deleter, runner] = [files.provider(), files.provider()];
     const keys = { foundryExecutionId: "order-1", workflowId: "ship" };
     await deleter.save(fullSnapshot({ ...keys, revision: 1, status: "completed" }));
     expect(await deleter.deliver({ ...keys, name: "approved", eventId: "e-0", sentAt: new Date().toISOString(), payload: { ok: false } })).toBe(true);
-    const release = deferred();
-    const reached = deferred();
-    gate.paused = release.promise;
-    gate.reached = reached.resolve;
-    const deleting = deleter.delete(keys.foundryExecutionId, keys.workflowId);
-    await reached.promise;
+    const { deleting, release } = await deleteHeldAtRemoval(deleter, keys);
     // The record is gone, its old mailbox not yet: the new run's first save waits for the delete.
     const saving = runner.save(fullSnapshot({ ...keys, revision: 1, status: "running" }));
     expect(await settledWithin(saving, 100)).toBe("pending");
-    release.resolve();
+    release();
     await deleting;
     await saving;
     expect(await runner.deliver({ ...keys, name: "approved", eventId: "e-1", sentAt: new Date().toISOString(), payload: { ok: true } })).toBe(true);
@@ -62,16 +70,11 @@ describe("FilePersistenceProvider.delete() beside a new run of the same keys", (
     await deleter.save(fullSnapshot({ ...keys, revision: 1, status: "completed" }));
     const event = (eventId: string) => ({ ...keys, name: "approved", eventId, sentAt: new Date().toISOString(), payload: { eventId } });
     expect(await sender.deliver(event("old"))).toBe(true);
-    const release = deferred();
-    const reached = deferred();
-    gate.paused = release.promise;
-    gate.reached = reached.resolve;
-    const deleting = deleter.delete(keys.foundryExecutionId, keys.workflowId);
-    await reached.promise;
+    const { deleting, release } = await deleteHeldAtRemoval(deleter, keys);
     // The instance is finished for all to see; the next one's event arrives before the delete ends.
     expect(await sender.tryLoad(keys.foundryExecutionId, keys.workflowId)).toBeUndefined();
     expect(await sender.deliver(event("new"))).toBe(true);
-    release.resolve();
+    release();
     await deleting;
     expect((await sender.receive(keys, "approved")).map(({ eventId }) => eventId)).toEqual(["new"]);
     // Stored once: delivered again, it is already there.
