@@ -11,7 +11,7 @@ import { delegate } from "./operations/delegate.js";
 import { Run, runOperations, settleRun } from "./run.js";
 import { requireClock, systemClock, type Clock } from "./clock.js";
 import { waitInProcess, type WaitSpec } from "./waits.js";
-import type { ForgeFunction, ForgeOptions, IfEmptyBagFits, Logger, Operation, OperationMiddleware, Properties, RestoreFunction, RunOutcome, WorkflowInfo } from "./types.js";
+import type { ForgeFunction, ForgeOptions, Logger, Operation, OperationMiddleware, Properties, RestoreFunction, RunOutcome, WorkflowInfo } from "./types.js";
 import type { RestoreDataResult } from "./outcome.js";
 
 /** The options of `createFoundry(name, init)`. */
@@ -243,11 +243,9 @@ export function assertOperation(operation: unknown, what: string): asserts opera
 }
 
 /**
- * Creates a foundry. `P` types the property bag shared by its operations; `init.properties` is
- * required when `P` has a required field, which the operations would otherwise read as missing.
+ * Creates a foundry. `P` types the property bag shared by its operations. `init.properties` stays
+ * optional whatever `P` requires: a run that resumes restores the stored properties.
  */
-export function createFoundry<P extends object = Properties>(name: string, init: FoundryInit<P> & { readonly properties: P }): Foundry<P>;
-export function createFoundry<P extends object = Properties>(name: string, ...init: IfEmptyBagFits<P, [init?: FoundryInit<P>], [init: never]>): Foundry<P>;
 export function createFoundry<P extends object = Properties>(name: string, init: FoundryInit<P> = {}): Foundry<P> {
   requireName(name, "createFoundry(name)");
   const options = requireOptionsObject(init, "createFoundry(name, init)");

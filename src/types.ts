@@ -4,9 +4,6 @@ import type { WaitHost, WaitSpec } from "./waits.js";
 /** The shape every property bag satisfies. Give your own interface to `createFoundry<P>()`. */
 export type Properties = Record<string, unknown>;
 
-/** `Yes` when an empty bag is a `P` (no field of it is required), else `No`. */
-export type IfEmptyBagFits<P, Yes, No> = Record<never, never> extends P ? Yes : No;
-
 /** A value or a promise of it: operations, restores and middleware may be sync or async. */
 export type MaybePromise<T> = T | Promise<T>;
 

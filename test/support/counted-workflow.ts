@@ -1,7 +1,7 @@
 // Workflows and foundries of counted operations: how often each ran, what it received and what
 // its restore got, over a failed run and its resume.
 
-import { createFoundry, createWorkflow, type Foundry, type FoundryInit, type Workflow } from "../../src/index.js";
+import { createFoundry, createWorkflow, type Foundry, type Workflow } from "../../src/index.js";
 
 type MaybePromise<T> = T | Promise<T>;
 
@@ -74,8 +74,7 @@ export function countedFoundry<P extends object = Record<string, unknown>>(
     ...(options.executionId === undefined ? {} : { executionId: options.executionId }),
     ...(options.properties === undefined ? {} : { properties: options.properties }),
   };
-  // `properties` is optional here for every P: the tests that give a P with required fields pass them.
-  const foundry = createFoundry<P>(options.name ?? "Counted", init as FoundryInit<P> & { readonly properties: P });
+  const foundry = createFoundry<P>(options.name ?? "Counted", init);
   for (const operation of countedOperations(count, options, log)) foundry.addOperation(operation);
   return { foundry, log };
 }

@@ -23,6 +23,15 @@ describe("coordinator.enqueue(workflow, options)", () => {
     void coordinator.enqueue(invoice, { instanceId: "invoice-4", properties: { amount: "120" } });
   });
 
+  it("takes a workflow from a registry of typed workflows, and an explicit undefined where properties are optional", () => {
+    const preferences = createWorkflow<{ theme?: string }>("Preferences").withOperation("apply", () => "applied").build();
+    const registry = { invoice, preferences };
+    const pick = (name: keyof typeof registry) => registry[name];
+    void coordinator.enqueue(pick("invoice"), { instanceId: "either-1", properties: { amount: 1 } });
+    const maybe = undefined as Record<string, unknown> | undefined;
+    void coordinator.enqueue(createWorkflow("Report").build(), { instanceId: "report-3", properties: maybe });
+  });
+
   it("leaves properties optional when every field is, and for an untyped workflow", () => {
     const untyped = createWorkflow("Report").withOperation("render", () => "done").build();
     void coordinator.enqueue(untyped, { instanceId: "report-1" });

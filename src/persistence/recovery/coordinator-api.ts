@@ -1,7 +1,7 @@
 import type { Workflow } from "../../workflow.js";
 import type { SnapshotFilter } from "../provider.js";
 import type { CancelOptions, CancelOutcome } from "./cancel.js";
-import type { EnqueueOptions } from "./enqueue.js";
+import type { EnqueueOptions, PropertiesOf } from "./enqueue.js";
 import type { InstanceRef, RecoveryOutcome, RecoveryReport } from "./report.js";
 import type { SignalOptions, SignalResult } from "./signal.js";
 
@@ -49,7 +49,7 @@ export interface RecoveryCoordinator {
    * Stores a new instance of `workflow` that has not started, for any worker's `resumeAll` to run.
    * Rejects with `SnapshotConflictError` when the instance exists and has not completed.
    */
-  enqueue<P extends object>(workflow: Workflow<P>, options: EnqueueOptions<P>, runOptions?: RecoveryRunOptions): Promise<InstanceRef>;
+  enqueue<W extends Workflow<any>>(workflow: W, options: EnqueueOptions<PropertiesOf<W>>, runOptions?: RecoveryRunOptions): Promise<InstanceRef>;
   /**
    * Sends an event to an instance, durably and once per `eventId` (see `signalInstance`); a
    * coordinator started in this process looks for due work at once.

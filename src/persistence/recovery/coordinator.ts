@@ -8,7 +8,7 @@ import { unfinishedStatuses, type SnapshotFilter } from "../provider.js";
 import { callProvider, loadSnapshot } from "../provider-call.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { resolveCoordinatorOptions, type RecoveryCoordinatorOptions, type ResolvedCoordinatorOptions } from "./coordinator-options.js";
-import { enqueuedSnapshot, type EnqueueOptions } from "./enqueue.js";
+import { enqueuedSnapshot, type EnqueueOptions, type PropertiesOf } from "./enqueue.js";
 import { dueSnapshots, listSnapshots } from "./list.js";
 import { QueuedClaims, claimPageWithin, claimsOnRealTime, giveBackUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
 import { UnansweredClaim } from "./unanswered-claim.js";
@@ -177,7 +177,7 @@ class Coordinator implements RecoveryCoordinator {
     if (failure !== undefined) throw failure.error;
   }
 
-  enqueue<P extends object>(workflow: Workflow<P>, options: EnqueueOptions<P>, runOptions: RecoveryRunOptions = {}): Promise<InstanceRef> {
+  enqueue<W extends Workflow<any>>(workflow: W, options: EnqueueOptions<PropertiesOf<W>>, runOptions: RecoveryRunOptions = {}): Promise<InstanceRef> {
     requireRunOptions(runOptions, "coordinator.enqueue(workflow, options, runOptions): runOptions");
     return this.#store(enqueuedSnapshot(workflow, options), runOptions);
   }

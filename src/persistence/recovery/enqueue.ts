@@ -1,13 +1,17 @@
 import { requireName, requireOptionsObject, rejectUnknownKeys } from "../../internal/validate.js";
-import type { IfEmptyBagFits, Properties } from "../../types.js";
+import type { Properties } from "../../types.js";
 import type { Workflow } from "../../workflow.js";
 import { fingerprintOf, type WorkflowExecutionSnapshot } from "../snapshot.js";
 
 /**
  * What `coordinator.enqueue(workflow, options)` stores: the keys, and the starting properties typed
- * by the workflow's `P`, required when `P` has a required field (as the run would read it).
+ * by the workflow's `P`, required when `P` has a required field (the run starts from them).
  */
-export type EnqueueOptions<P extends object = Properties> = EnqueueKeys & IfEmptyBagFits<P, { readonly properties?: Readonly<P> }, { readonly properties: Readonly<P> }>;
+export type EnqueueOptions<P extends object = Properties> = EnqueueKeys &
+  (Record<never, never> extends P ? { readonly properties?: Readonly<P> | undefined } : { readonly properties: Readonly<P> });
+
+/** The properties type `P` of a `Workflow<P>`; of each member of a union of workflows. */
+export type PropertiesOf<W> = W extends Workflow<infer P> ? P : never;
 
 interface EnqueueKeys {
   /** Key 1 of the new instance. */
@@ -15,7 +19,7 @@ interface EnqueueKeys {
   /** Key 2. @default the workflow's id (name@version) */
   readonly workflowKey?: string | undefined;
   /** The instance's starting properties, stored with it. @default {} */
-  readonly properties?: object;
+  readonly properties?: object | undefined;
 }
 
 const where = "coordinator.enqueue(workflow, options)";

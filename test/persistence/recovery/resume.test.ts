@@ -188,7 +188,7 @@ describe("coordinator.enqueue", () => {
   it("rejects bad arguments with a TypeError naming them", () => {
     const coordinator = recoveryFixture().coordinator();
     const workflow = recoveryFixture().workflow;
-    expect(() => coordinator.enqueue({} as never, { instanceId: "x" })).toThrow(/workflow must be built/);
+    expect(() => coordinator.enqueue({} as never, { instanceId: "x" } as never)).toThrow(/workflow must be built/);
     expect(() => coordinator.enqueue(workflow, { instanceId: "" })).toThrow(/options.instanceId/);
     expect(() => coordinator.enqueue(workflow, { instanceId: "x", tenant: 1 } as never)).toThrow(/unknown option "tenant"/);
   });
