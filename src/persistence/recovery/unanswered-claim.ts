@@ -14,8 +14,8 @@ const holdLeases = 5;
  * one's lease run out and counts another attempt on the same record (six passes during a 6 s
  * freeze left five attempts, and a dead letter that never ran). So a coordinator sends no claim
  * while one of its claims is unanswered, for up to five leases, and the late page is given back
- * before the next claim. Past that, the attempts a run of late claims counted are taken back from
- * the page after it (see `recount`).
+ * before the next claim. Past that, the late pages of claims the store ran back to back are given
+ * back with the attempts from before the first of them (see `recount`).
  */
 export class UnansweredClaim {
   readonly #closing: AbortSignal;
@@ -58,18 +58,23 @@ export class UnansweredClaim {
   }
 
   /**
-   * `claimed` as one claim counts it: with the attempts the record had before a run of this
-   * coordinator's late claims that followed each other in the store (each revision the one before
-   * plus one), plus one. A late page (`late`) carries the run on to the next page; any other ends it.
+   * A late page's record as one claim counts it: with the attempts the record had before a run of
+   * this coordinator's late claims that followed each other in the store (each revision the one
+   * before plus one), plus one, for its give-back to restore. A page answered in time (`late`
+   * false) ends the run of its record and is returned as it is: a run adopts the stored record,
+   * whose attempts only the store can lower.
    */
   recount(claimed: ClaimedSnapshot, late: boolean): ClaimedSnapshot {
-    if (!late && this.#chains.size === 0) return claimed;
+    if (this.#chains.size === 0 && !late) return claimed;
     const { snapshot } = claimed;
     const key = pairKey(snapshot);
+    if (!late) {
+      this.#chains.delete(key);
+      return claimed;
+    }
     const chain = this.#chains.get(key);
     const before = chain !== undefined && chain.revision === snapshot.revision - 1 ? chain.attempts : (beforeClaim(snapshot).attempts ?? 0);
-    if (late) this.#chains.set(key, { revision: snapshot.revision, attempts: before });
-    else this.#chains.delete(key);
+    this.#chains.set(key, { revision: snapshot.revision, attempts: before });
     return snapshot.attempts === before + 1 ? claimed : { ...claimed, snapshot: { ...snapshot, attempts: before + 1 } };
   }
 }
