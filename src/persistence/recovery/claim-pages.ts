@@ -106,8 +106,8 @@ export async function claimPageWithin(
   }
   const sentAt = performance.now();
   const claiming = claimPage(options, filter, limit, signal, listOptions);
-  if (await settlesWithin(claiming, leaseTtlMs)) return (await claiming).map((claimed) => earlier.recount(claimed, false));
-  const giveBack = (late: ClaimedSnapshot[]) => Promise.all(late.map((claimed) => releaseUnstarted(provider, earlier.recount(claimed, true), leaseTtlMs).catch(() => undefined)));
+  if (await settlesWithin(claiming, leaseTtlMs)) return claiming;
+  const giveBack = (late: ClaimedSnapshot[]) => Promise.all(late.map((claimed) => releaseUnstarted(provider, earlier.recount(claimed), leaseTtlMs).catch(() => undefined)));
   earlier.track(claiming.then(giveBack, () => undefined), sentAt);
   throw new PersistenceError({ call: "claim", keys: keysOfFilter(filter), detail: unanswered(leaseTtlMs) });
 }

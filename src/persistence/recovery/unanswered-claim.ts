@@ -60,18 +60,13 @@ export class UnansweredClaim {
   /**
    * A late page's record as one claim counts it: with the attempts the record had before a run of
    * this coordinator's late claims that followed each other in the store (each revision the one
-   * before plus one), plus one, for its give-back to restore. A page answered in time (`late`
-   * false) ends the run of its record and is returned as it is: a run adopts the stored record,
-   * whose attempts only the store can lower.
+   * before plus one), plus one, for its give-back to restore. A page answered in time is not
+   * recounted: a run adopts the stored record, whose attempts only the store can lower, and its
+   * claim's revision breaks the run of late ones for any later page.
    */
-  recount(claimed: ClaimedSnapshot, late: boolean): ClaimedSnapshot {
-    if (this.#chains.size === 0 && !late) return claimed;
+  recount(claimed: ClaimedSnapshot): ClaimedSnapshot {
     const { snapshot } = claimed;
     const key = pairKey(snapshot);
-    if (!late) {
-      this.#chains.delete(key);
-      return claimed;
-    }
     const chain = this.#chains.get(key);
     const before = chain !== undefined && chain.revision === snapshot.revision - 1 ? chain.attempts : (beforeClaim(snapshot).attempts ?? 0);
     this.#chains.set(key, { revision: snapshot.revision, attempts: before });
