@@ -155,12 +155,8 @@ function payloadOf(reader: MailboxReader, body: string, path: string): unknown {
  */
 export async function detachMailbox(directory: string, mailbox: string, durable: boolean): Promise<() => Promise<void>> {
   const detached = join(directory, temporaryFileName(thisOwner(), randomBytes(8).toString("hex")));
-  try {
-    await rename(mailbox, detached);
-  } catch (error) {
-    if (errorCode(error) === "ENOENT") return () => Promise.resolve();
-    throw error;
-  }
+  // No mailbox: nothing to remove.
+  if ((await rename(mailbox, detached).then(() => true, absent)) === undefined) return () => Promise.resolve();
   return async () => {
     await rm(detached, { recursive: true, force: true });
     if (durable) await syncDirectory(directory);
