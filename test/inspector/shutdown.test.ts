@@ -47,6 +47,18 @@ export const closeProvider = () => Promise.all(inFlight);
   return module;
 }
 
+/**
+ * The inspector, with actions allowed, on a stalled store whose calls honour their signal and
+ * whose deadline is a second: the module's record of calls, the store, the inspector and its token.
+ */
+async function actingOnStalledStore() {
+  const module = stalledModule(true);
+  const { firstCall, signals } = (await import(pathToFileURL(module).href)) as { firstCall: Promise<void>; signals: AbortSignal[] };
+  const store = await openStore({ kind: "provider", module }, { text: "1s", ms: 1_000 });
+  const inspector = await startInspector(store, { port: 0, host: "127.0.0.1", allowActions: true, maxAttempts: 3 });
+  return { firstCall, signals, store, inspector, token: await pageToken(inspector.url) };
+}
+
 describe("the inspector stopping while store calls are in flight", () => {
   it("aborts the store calls of the requests in flight, so that closing the store does not wait for them", async () => {
     const module = stalledModule(true);
@@ -68,12 +80,8 @@ describe("the inspector stopping while store calls are in flight", () => {
   });
 
   it("waits for an action in flight rather than cut it, so that a delete cut between its claim and the delete can give the claim back", async () => {
-    const module = stalledModule(true);
-    const { firstCall, signals } = (await import(pathToFileURL(module).href)) as { firstCall: Promise<void>; signals: AbortSignal[] };
     // The action's own deadline is what ends it here.
-    const store = await openStore({ kind: "provider", module }, { text: "1s", ms: 1_000 });
-    const inspector = await startInspector(store, { port: 0, host: "127.0.0.1", allowActions: true, maxAttempts: 3 });
-    const token = await pageToken(inspector.url);
+    const { firstCall, signals, store, inspector, token } = await actingOnStalledStore();
     const answered = action(inspector.url, "/api/delete", { instance: "a", workflowKey: "b" }, token).then(
       (response) => response.status,
       (error: Error) => `no answer: ${error.message}`,
@@ -91,11 +99,7 @@ describe("the inspector stopping while store calls are in flight", () => {
   });
 
   it("refuses, with 503 and nothing done, an action whose body arrives after it began to stop", async () => {
-    const module = stalledModule(true);
-    const { firstCall, signals } = (await import(pathToFileURL(module).href)) as { firstCall: Promise<void>; signals: AbortSignal[] };
-    const store = await openStore({ kind: "provider", module }, { text: "1s", ms: 1_000 });
-    const inspector = await startInspector(store, { port: 0, host: "127.0.0.1", allowActions: true, maxAttempts: 3 });
-    const token = await pageToken(inspector.url);
+    const { firstCall, signals, store, inspector, token } = await actingOnStalledStore();
     // An action in flight, which stopping waits for (until its deadline here).
     const first = action(inspector.url, "/api/delete", { instance: "a", workflowKey: "b" }, token).catch((error: Error) => error);
     await firstCall;
