@@ -7,6 +7,12 @@ import { defaultSnapshotCodec, requireCodec, type SnapshotCodec } from "../codec
 import type { DeliveredEvent } from "../mailbox.js";
 
 /**
+ * A provider's options with their defaults filled in: every one present and none `undefined` (which
+ * the options accept, to mean the default).
+ */
+export type ResolvedOptions<T> = { [K in keyof T]-?: Exclude<T[K], undefined> };
+
+/**
  * The options bag `input` of a provider's constructor, described as `where` (its class and
  * `(options)`): an object (undefined reads as `{}`) holding only `known` keys, or a TypeError. A
  * driver handed over in place of the options (no plain object, and no `driver` option) is told to

@@ -1,6 +1,6 @@
 import { describe as describeValue } from "../../internal/validate.js";
 import type { SnapshotCodec } from "../codec/codec.js";
-import { codecOption, providerOptions, refuseDerivedName, requireIdentifier } from "./shared.js";
+import { codecOption, providerOptions, refuseDerivedName, requireIdentifier, type ResolvedOptions } from "./shared.js";
 import { derivedSuffixes } from "./sqlite-sql.js";
 
 // SqlitePersistenceProvider's database and option shapes and their checks, apart from the class.
@@ -44,7 +44,7 @@ const reserved = { pattern: /^sqlite_/i, prefix: "sqlite_", owner: "SQLite reser
 const where = "SqlitePersistenceProvider(options)";
 
 /** The options, checked: a TypeError naming the first one that is wrong. */
-export function validateOptions(input: unknown): { [K in keyof SqlitePersistenceProviderOptions]-?: Exclude<SqlitePersistenceProviderOptions[K], undefined> } {
+export function validateOptions(input: unknown): ResolvedOptions<SqlitePersistenceProviderOptions> {
   const options = providerOptions<SqlitePersistenceProviderOptions>(input, where, ["database", "tableName", "codec"], "database");
   const { database, tableName = "workflowforge_snapshots" } = options;
   if (typeof database !== "object" || database === null || typeof database.prepare !== "function") {

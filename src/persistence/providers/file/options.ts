@@ -2,7 +2,7 @@
 
 import { describe as describeValue } from "../../../internal/validate.js";
 import type { SnapshotCodec } from "../../codec/codec.js";
-import { codecOption, providerOptions } from "../shared.js";
+import { codecOption, providerOptions, type ResolvedOptions } from "../shared.js";
 
 /** `"fsync"`: a resolved save survives power loss. `"none"`: it survives a crash of the process only. */
 export type FileDurability = "fsync" | "none";
@@ -39,7 +39,7 @@ const requireMilliseconds = (value: unknown, name: string): number => {
 };
 
 /** The options with their defaults (the directory as given: the provider resolves it). */
-export type ResolvedFileOptions = { [K in keyof FilePersistenceProviderOptions]-?: Exclude<FilePersistenceProviderOptions[K], undefined> };
+export type ResolvedFileOptions = ResolvedOptions<FilePersistenceProviderOptions>;
 
 /** Checks `input` (a TypeError naming the option at fault) and fills in the defaults. */
 export function resolveOptions(input: unknown): ResolvedFileOptions {
