@@ -1,6 +1,7 @@
 export { usePersistence } from "./middleware.js";
 export type { PersistenceOptions, SnapshotMigration } from "./options.js";
 export {
+  claimArrivedLate,
   claimedSnapshot,
   isClaimable,
   matchesFilter,

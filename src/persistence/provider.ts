@@ -37,7 +37,10 @@ export interface ClaimRequest {
   readonly owner: string;
   /** The instant this claim is made (ISO 8601): leases that end at or before it may be taken over; written as `updatedAt`. */
   readonly now: string;
-  /** Written as each claimed record's `leaseExpiresAt` (ISO 8601). */
+  /**
+   * Written as each claimed record's `leaseExpiresAt` (ISO 8601). A claim the store runs once this
+   * instant has passed by its own clock claims nothing: see {@link claimArrivedLate}.
+   */
   readonly leaseExpiresAt: string;
   /** At most this many records are claimed (an integer >= 1). */
   readonly limit: number;
@@ -70,8 +73,10 @@ export interface WorkflowPersistenceProvider {
    * Atomically claims up to `request.limit` records that {@link isClaimable} accepts, and resolves
    * with them as now stored: each one's next revision with `owner`, `leaseExpiresAt` and `updatedAt`
    * from the request and `attempts` one higher, everything else unchanged. Two calls, from any
-   * processes, never claim the same revision. Declared by `capabilities.claim`; without it the
-   * coordinator lists and claims each record with a compare-and-set save.
+   * processes, never claim the same revision. A claim that reaches the store after its own lease
+   * has ended ({@link claimArrivedLate}, by the store's clock) resolves `[]` and changes nothing.
+   * Declared by `capabilities.claim`; without it the coordinator lists and claims each record with
+   * a compare-and-set save.
    */
   claim?(request: ClaimRequest, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]>;
   /**
@@ -134,6 +139,18 @@ export function isClaimable(snapshot: WorkflowExecutionSnapshot, request: ClaimR
   // is one whose last claimant died, past its last attempt, before writing it: it is claimed, so
   // that a coordinator writes it and reports it, rather than leaving it as the dead worker left it.
   return !(status !== "running" && (attempts ?? 0) >= request.maxAttempts && leaseExpiresAt === undefined);
+}
+
+/**
+ * True when `request` runs at `nowMs` (the store's clock) or later than its own lease's end: such a
+ * claim claims nothing. A store that stalls and then runs the claims queued meanwhile would
+ * otherwise take each record once per queued claim, each finding the lease of the one before
+ * expired: every one of them counts an attempt, and none is run, as their senders gave up on them.
+ * The check needs the store's clock and the claimants' within a lease of each other, as leases do.
+ * For providers that decide in the calling process; SQL and scripts compare with the server's clock.
+ */
+export function claimArrivedLate(request: ClaimRequest, nowMs = Date.now()): boolean {
+  return !(Date.parse(request.leaseExpiresAt) > nowMs);
 }
 
 /** The record `claim(request)` stores for `snapshot`: for providers that rewrite the whole record. */

@@ -26,7 +26,7 @@ const surface: Record<string, { readonly module: object; readonly names: readonl
     names: [
       "MemoryPersistenceProvider", "PersistenceError", "RetriesExhaustedError", "SnapshotConflictError", "SnapshotCorruptedError",
       "SnapshotSerializationError", "SnapshotTooLargeError", "UnknownWorkflowError", "WorkflowCompensatedError", "WorkflowDefinitionMismatchError",
-      "claimedSnapshot", "createRecoveryCoordinator", "createSnapshotCodec", "decodeValue", "defaultSnapshotCodec", "encodeValue",
+      "claimArrivedLate", "claimedSnapshot", "createRecoveryCoordinator", "createSnapshotCodec", "decodeValue", "defaultSnapshotCodec", "encodeValue",
       "isClaimable", "isClaimedByOther", "matchesFilter", "readTimeline", "snapshotKeysOf", "usePersistence",
       "nextEvent", "unfinishedStatuses", "signalInstance", "cancelInstance",
     ],

@@ -192,11 +192,15 @@ describe("the coordinator on a store whose claim never answers", () => {
     const fixture = recoveryFixture();
     const { instanceId, workflowKey } = fixture.interrupted({ attempts: 1 });
     const answer = deferred();
-    firstClaim(fixture, async (claim) => (await answer.promise, claim()));
+    // The store runs the claim in time; its answer comes only after the pass gave up on it.
+    firstClaim(fixture, (claim) => {
+      const page = claim();
+      return answer.promise.then(() => page);
+    });
     const error = await rejectionOf(fixture.coordinator({ leaseTtlMs }).resumeAll());
     expect(error).toMatchObject({ call: "claim" });
     answer.resolve();
-    // The late page claims the record, then gives it back: its lease gone, its attempt not counted.
+    // The late page is given back: its lease gone, its attempt not counted.
     while (fixture.stored(instanceId)?.revision === 1 || fixture.stored(instanceId)?.leaseExpiresAt !== undefined) await sleep(5);
     expect(fixture.stored(instanceId)).toMatchObject({ attempts: 1, revision: 3 });
     expect(isHeldHere({ foundryExecutionId: instanceId, workflowId: workflowKey })).toBe(false);

@@ -4,7 +4,7 @@ import { SnapshotConflictError, type SnapshotKeys } from "../errors.js";
 import { deepCopy } from "../clone.js";
 import { listedReader, type ListedReader, type ListOptions } from "../list-options.js";
 import type { DeliveredEvent } from "../mailbox.js";
-import { claimedSnapshot, isClaimable, type ClaimRequest, type ProviderCapabilities, type SnapshotFilter, type WorkflowPersistenceProvider } from "../provider.js";
+import { claimArrivedLate, claimedSnapshot, isClaimable, type ClaimRequest, type ProviderCapabilities, type SnapshotFilter, type WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { encodedPayloads, livePayloads, MemoryMailbox, type PayloadStorage } from "./memory-mailbox.js";
 import { asError, codecOption, providerOptions, requireEvent, throwIfAborted } from "./shared.js";
@@ -168,6 +168,7 @@ export class MemoryPersistenceProvider implements WorkflowPersistenceProvider {
   claim(request: ClaimRequest, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]> {
     try {
       if (signal?.aborted === true) throw signal.reason instanceof Error ? signal.reason : new Error("aborted");
+      if (claimArrivedLate(request)) return Promise.resolve([]);
       const read = listedReader(undefined, options, "MemoryPersistenceProvider");
       const claims = this.#claimable(request, read).map((candidate) => {
         const next = claimedSnapshot(candidate.snapshot, request);

@@ -27,6 +27,8 @@ export interface ClaimedRow extends ClaimColumns {
 // again until a vacuum (0.3-0.8 ms a claim in the scale-out bench, against 0.1). Waiting rows come
 // through the index of their wake_ms when the first kind leaves room. The lease is not indexed: every
 // checkpoint renews it, and an indexed column would cost each of them a non-HOT update.
+// A claim the server runs once its lease ($2) has ended by the server's clock claims nothing
+// (claimArrivedLate): a stable comparison, which the planner checks once, before reading any row.
 // The rows are read locked, so `was` (their claim columns as text, times in epoch microseconds, so
 // that no session's DateStyle changes them) is what the update replaced.
 export function claimStatement(dialect: SqlDialect, table: string, request: ClaimRequest, excluded: readonly PassedOver[] = []): SqlQuery | undefined {
@@ -41,7 +43,7 @@ export function claimStatement(dialect: SqlDialect, table: string, request: Clai
   const selects = kinds.flatMap((statuses, kind) => {
     const clauses = statuses.length === 0 ? undefined : claimableClauses(dialect, { ...request, filter: { ...request.filter, status: statuses } }, values, params);
     if (clauses !== undefined && passedOver !== undefined) clauses.push(passedOver);
-    return clauses === undefined ? [] : [{ where: clauses.join(" AND "), order: kind === 0 ? " ORDER BY instance_id, workflow_id" : "" }];
+    return clauses === undefined ? [] : [{ where: [...clauses, "$2::timestamptz > statement_timestamp()"].join(" AND "), order: kind === 0 ? " ORDER BY instance_id, workflow_id" : "" }];
   });
   if (selects.length === 0) return undefined;
   const most = param(limit);

@@ -29,12 +29,16 @@ import { statusFilter, textOf } from "./redis-layout.js";
 // Returns { member, data, revision, then the revision, owner, leaseMs, attempts and updatedMs
 // fields and the score the claim replaced (false: none), ... }, so that a claim which rejects can
 // give back what it took (see redis-claimed.ts). Records are read by keys built here: no Redis Cluster.
+// A call the server runs once its lease (ARGV[2]) has ended by the server's clock claims nothing
+// (claimArrivedLate): scripts replicate by their effects from Redis 5 on, so reading TIME is allowed.
 // A client may send the script again after losing its reply with its connection (see redis-layout),
 // so a call that took or reported anything keeps its reply, without the data, under a key named by
 // its token until its lease ends; a run that finds that key is the replay: it claims nothing and
 // answers as the first run did, with the records that still hold its revision and owner, their data
 // read anew.
 export const claimScript = `local now, limit = tonumber(ARGV[1]), tonumber(ARGV[5])
+local clock = redis.call('TIME')
+if tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) >= tonumber(ARGV[2]) then return {} end
 local records = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[10]) .. ARGV[6]
 local out, claimed, offset, scanned, seen = {}, 0, 0, 0, {}
 local kept = redis.call('GET', KEYS[3])

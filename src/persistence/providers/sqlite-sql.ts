@@ -87,13 +87,14 @@ const dialect: SqlDialect = {
 // isClaimable in SQL; the (status, updated_at) index narrows it to unfinished rows, the partial
 // index on waiting rows' wake_ms to the due ones. Leases are canonical ISO text (as updated_at),
 // which sorts as its instant, so no save parses a date. One statement holds the database's write
-// lock, so two claimers never take one row.
+// lock, so two claimers never take one row. It claims nothing once its lease has ended by the
+// clock it reads after taking that lock (claimArrivedLate): a busy wait past the lease is a stall.
 //
 // SQLite's planner reads an OR of the two kinds through the status index, which walks every waiting
 // row; so the waiting rows are found by their own subquery, made to use the due index.
 function claimStatement(table: string, tableName: string, request: ClaimRequest, excluded: readonly number[]): SqlQuery | undefined {
   const { owner, leaseExpiresAt, now, maxAttempts, limit } = request;
-  const values: unknown[] = [owner, canonicalTime(leaseExpiresAt), canonicalTime(now)];
+  const values: unknown[] = [owner, canonicalTime(leaseExpiresAt), canonicalTime(now), Date.parse(leaseExpiresAt)];
   const param = (value: unknown): string => dialect.param(values, value);
   const params = { now: () => param(canonicalTime(now)), nowMs: () => param(Date.parse(now)), maxAttempts: () => param(maxAttempts) };
   const wanted = [request.filter?.status ?? unfinishedStatuses].flat();
@@ -108,7 +109,7 @@ function claimStatement(table: string, tableName: string, request: ClaimRequest,
   values.push(limit);
   const text =
     `UPDATE ${table} SET revision = revision + 1, owner = ?, lease_expires_at = ?, updated_at = ?, attempts = COALESCE(attempts, 0) + 1 ` +
-    `WHERE rowid IN (SELECT rowid FROM (${selects.join(" UNION ALL ")})${passedOver} LIMIT ?) RETURNING rowid, instance_id, workflow_id, data, revision`;
+    `WHERE ? > (julianday('now') - 2440587.5) * 86400000.0 AND rowid IN (SELECT rowid FROM (${selects.join(" UNION ALL ")})${passedOver} LIMIT ?) RETURNING rowid, instance_id, workflow_id, data, revision`;
   return { text, values };
 }
 

@@ -110,12 +110,12 @@ export const claimCases: ConformanceCase[] = [
     const later = (ms: number) => new Date(Date.now() + ms).toISOString();
     const [renewed, released, enqueued] = [unleased({ workflowName, status: "running" }), unleased({ workflowName, status: "running" }), unleased({ workflowName, status: "running" })];
     for (const snapshot of [renewed, released, enqueued]) await provider.save(snapshot);
-    // All three claimed with a lease that has already ended, as a worker that died would leave them.
-    const first = await claim(provider, request(workflowName, { leaseExpiresAt: later(-1_000) }));
+    // All three claimed with a lease of a minute; the last claim comes at a `now` past it, as after a worker died.
+    const first = await claim(provider, request(workflowName, { leaseExpiresAt: later(60_000) }));
     assert.deepEqual(ids(first), ids([renewed, released, enqueued]));
     const claimedOf = (snapshot: WorkflowExecutionSnapshot) => first.find((item) => item.foundryExecutionId === snapshot.foundryExecutionId)!;
     // A checkpoint renews one lease; another is released (no lease); the third completes and is enqueued again.
-    await provider.save(nextRevision(claimedOf(renewed), { leaseExpiresAt: later(60_000) }));
+    await provider.save(nextRevision(claimedOf(renewed), { leaseExpiresAt: later(600_000) }));
     const withoutLease: Record<string, unknown> = { ...nextRevision(claimedOf(released)) };
     delete withoutLease.leaseExpiresAt;
     await provider.save(withoutLease as unknown as WorkflowExecutionSnapshot);
@@ -124,7 +124,18 @@ export const claimCases: ConformanceCase[] = [
     const again: Record<string, unknown> = { ...nextRevision(completed, { status: "running", attempts: 0 }) };
     delete again.leaseExpiresAt;
     await provider.save(again as unknown as WorkflowExecutionSnapshot);
-    assert.deepEqual(ids(await claim(provider, request(workflowName))), ids([released, enqueued]), "claim() must skip the renewed lease and take the released and re-enqueued records");
+    const past = request(workflowName, { now: later(90_000), leaseExpiresAt: later(120_000) });
+    assert.deepEqual(ids(await claim(provider, past)), ids([released, enqueued]), "claim() must skip the renewed lease and take the released and re-enqueued records");
+  }),
+  claimCase("a claim the store runs only after its own lease has ended claims nothing and counts no attempt, as after a stall", async (provider, workflowName) => {
+    const stored = await savedUnleased(provider, workflowName);
+    // Sent a lease and a half ago with a lease of a minute: the store answers it only now.
+    const sentAt = Date.now() - 90_000;
+    const late = request(workflowName, { now: new Date(sentAt).toISOString(), leaseExpiresAt: new Date(sentAt + 60_000).toISOString() });
+    assert.deepEqual(await claim(provider, late), [], "a claim run after its own lease ended (by the store's clock) took records: each claim a stalled store runs late would count an attempt");
+    assert.deepEqual(await provider.tryLoad(stored.foundryExecutionId, stored.workflowId), stored, "a claim run after its own lease ended changed the record");
+    const [claimed] = await claim(provider, request(workflowName));
+    assert.equal(claimed?.attempts, (stored.attempts ?? 0) + 1, "the next claim in time must take the record, counting one attempt");
   }),
   claimCase("a dead letter a claim passed over is claimed by one allowing more attempts, and after a save of it (a retry, a run that died)", async (provider, workflowName) => {
     const expired = new Date(Date.now() - 1_000).toISOString();

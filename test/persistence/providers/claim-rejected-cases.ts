@@ -13,7 +13,9 @@ import { rejectionOf } from "../../support/promises.js";
 type Claiming = Required<Pick<WorkflowPersistenceProvider, "claim">> & WorkflowPersistenceProvider;
 
 const id = (keys: SnapshotKeys): string => JSON.stringify([keys.foundryExecutionId, keys.workflowId]);
-const request = { owner: "claimer", now: "2026-06-01T00:00:00.000Z", leaseExpiresAt: "2026-06-01T00:01:00.000Z", limit: 10, maxAttempts: 5 };
+// A claim's lease must not have ended by the store's clock: an hour ahead, past every fixture's lease.
+const inAnHour = Date.now() + 3_600_000;
+const request = { owner: "claimer", now: new Date(inAnHour).toISOString(), leaseExpiresAt: new Date(inAnHour + 60_000).toISOString(), limit: 10, maxAttempts: 5 };
 
 // The default codec, failing to decode the records in `broken` with what `failure()` throws.
 function failingFor(broken: Set<string>, failure: () => Error): SnapshotCodec {

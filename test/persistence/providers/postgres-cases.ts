@@ -129,8 +129,8 @@ export function describePostgresCases(backend: string, client: () => PostgresCli
       const provider = new PostgresPersistenceProvider({ client: client(), tableName });
       await provider.migrate();
       expect(await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);
-      const now = new Date().toISOString();
-      const claimed = await provider.claim({ owner: "w", now, leaseExpiresAt: now, limit: 5, maxAttempts: 3, filter: { workflowName: snapshot.workflowName } });
+      const now = Date.now();
+      const claimed = await provider.claim({ owner: "w", now: new Date(now).toISOString(), leaseExpiresAt: new Date(now + 30_000).toISOString(), limit: 5, maxAttempts: 3, filter: { workflowName: snapshot.workflowName } });
       expect(claimed.map((item) => [item.foundryExecutionId, item.revision])).toEqual([[snapshot.foundryExecutionId, 2]]);
     });
 

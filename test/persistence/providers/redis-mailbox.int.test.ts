@@ -293,8 +293,8 @@ describeWithServer("RedisPersistenceProvider mailbox on a real redis-server", se
       const approval = waiting({ workflowName, waitingFor: "approved" });
       for (const snapshot of [timer, approval]) await provider.save(snapshot);
       await admin.zadd(`${keyPrefix}claimable`, 0, member(timer), 0, member(approval));
-      // A lease that has already ended keeps a claimed record in the window; the walk must still end.
-      expect(await provider.claim(claimAt(Date.now(), workflowName, { leaseExpiresAt: new Date(0).toISOString() }))).toEqual([]);
+      // A lease that ends before the claim's own `now` keeps a claimed record in the window; the walk must still end.
+      expect(await provider.claim(claimAt(Date.now() + 60_000, workflowName, { leaseExpiresAt: new Date(Date.now() + 30_000).toISOString() }))).toEqual([]);
       expect(await admin.zscore(`${keyPrefix}claimable`, member(timer))).toBe(String(wake));
       expect(await admin.zscore(`${keyPrefix}claimable`, member(approval))).toBeNull();
     });

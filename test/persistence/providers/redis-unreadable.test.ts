@@ -141,7 +141,7 @@ describeWithServer("RedisPersistenceProvider and entries no save wrote", server,
       const stored = () =>
         Promise.all(unreadable.map(async (s) => [await admin.hgetall(recordOf(keyPrefix, s)), await admin.zscore(`${keyPrefix}claimable`, JSON.stringify([s.foundryExecutionId, s.workflowId]))]));
       const before = await stored();
-      const request = { owner: "claimer", now: "2026-06-01T00:00:00.000Z", leaseExpiresAt: "2026-06-01T00:01:00.000Z", limit: 1, maxAttempts: 5 };
+      const request = { owner: "claimer", now: new Date().toISOString(), leaseExpiresAt: new Date(Date.now() + 60_000).toISOString(), limit: 1, maxAttempts: 5 };
       const claimOnce = async () => {
         const reported: string[] = [];
         const claimed = await provider.claim(request, undefined, { onUnreadable: (error) => reported.push(error.keys.foundryExecutionId) });

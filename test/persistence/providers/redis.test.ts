@@ -101,8 +101,9 @@ describeWithServer("RedisPersistenceProvider on a real redis-server", server, (s
       // ends inside the three wanted ones: claiming the first two moves them behind the third.
       for (let index = 0; index < 62; index++) await provider.save(unleased(`a${String(index).padStart(3, "0")}`, "Other"));
       for (const instance of ["b1", "b2", "b3"]) await provider.save(unleased(instance, "Wanted"));
+      // A lease that ends before the claim's own `now` (and after the server's) keeps what it claims in the window.
       const now = Date.now();
-      const claimed = await provider.claim({ owner: "o", now: new Date(now).toISOString(), leaseExpiresAt: new Date(now - 1_000).toISOString(), limit: 10, maxAttempts: 3, filter: { workflowName: "Wanted" } });
+      const claimed = await provider.claim({ owner: "o", now: new Date(now + 60_000).toISOString(), leaseExpiresAt: new Date(now + 30_000).toISOString(), limit: 10, maxAttempts: 3, filter: { workflowName: "Wanted" } });
       expect(claimed.map((snapshot) => snapshot.foundryExecutionId).sort()).toEqual(["b1", "b2", "b3"]);
     });
 

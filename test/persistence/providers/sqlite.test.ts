@@ -83,8 +83,8 @@ describe("SqlitePersistenceProvider", () => {
     const provider = new SqlitePersistenceProvider({ database, tableName: "old" });
     await provider.migrate();
     expect(await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);
-    const now = new Date().toISOString();
-    const claimed = await provider.claim({ owner: "w", now, leaseExpiresAt: now, limit: 5, maxAttempts: 3 });
+    const now = Date.now();
+    const claimed = await provider.claim({ owner: "w", now: new Date(now).toISOString(), leaseExpiresAt: new Date(now + 30_000).toISOString(), limit: 5, maxAttempts: 3 });
     expect(claimed.map((item) => [item.foundryExecutionId, item.revision, item.owner])).toEqual([[snapshot.foundryExecutionId, 2, "w"]]);
   });
 

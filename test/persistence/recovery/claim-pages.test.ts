@@ -152,11 +152,11 @@ describe("resumeAll with a provider that claims in pages", () => {
     expect(runCounts(fixture.log, 3)).toEqual([0, 4, 4]);
   }, 20_000);
 
-  it("sends no claim while one it stopped waiting for is unanswered: a store back from a stall counts one attempt, and gives it back", async () => {
+  it("sends no claim while one it stopped waiting for is unanswered, and claims afresh once it is answered: a store back from a stall counts one attempt", async () => {
     const fixture = recoveryFixture();
     const ref = fixture.interrupted();
-    // A store that stalls: claims are answered once it comes back, in the order sent, each judging
-    // leases by the instant it was sent, as a store executing a queue of requests does.
+    // A store that stalls: claims run once it comes back, in the order sent. The one claim sent has
+    // a lease that ended meanwhile, so the store claims nothing with it (claimArrivedLate).
     const claim = fixture.provider.claim.bind(fixture.provider);
     const thawed = deferred();
     const answered: Promise<unknown>[] = [];
@@ -178,14 +178,14 @@ describe("resumeAll with a provider that claims in pages", () => {
     expect(runCounts(fixture.log, 3)).toEqual([0, 1, 1]);
   });
 
-  it("takes back the attempts of late claims sent after the hold lapsed: a store back from a stall of six leases counts one", async () => {
+  it("takes back the attempts of claims answered late that were sent after the hold lapsed: a store whose answers stalled for six leases counts one", async () => {
     const fixture = recoveryFixture();
     const ref = fixture.interrupted();
-    // A stalled store: claims queue, and once it comes back it runs them all, in the order sent,
-    // before anything sent after them (the give-backs of their pages).
+    // The store runs each claim as it is sent, in time, and its answers stall: once they come, all
+    // of them arrive, in the order sent, before anything sent after them (the give-backs of their pages).
     const claim = fixture.provider.claim.bind(fixture.provider);
-    const queued: { request: ClaimRequest; answer: (page: Promise<WorkflowExecutionSnapshot[]>) => void }[] = [];
-    fixture.provider.claim = (request: ClaimRequest) => new Promise((answer) => queued.push({ request, answer }));
+    const queued: { page: Promise<WorkflowExecutionSnapshot[]>; answer: (page: Promise<WorkflowExecutionSnapshot[]>) => void }[] = [];
+    fixture.provider.claim = (request: ClaimRequest) => new Promise((answer) => queued.push({ page: claim(request), answer }));
     const coordinator = fixture.coordinator({ leaseTtlMs: 1_000 });
     // On fake clocks: what matters is how many leases pass, which a busy machine must not decide.
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "performance", "Date"] });
@@ -196,8 +196,7 @@ describe("resumeAll with a provider that claims in pages", () => {
         await vi.advanceTimersByTimeAsync(1_010);
         expect(await pass).toMatchObject({ call: "claim" });
       }
-      const pages = queued.map(({ request }) => claim(request));
-      for (const [index, { answer }] of queued.entries()) answer(pages[index] as Promise<WorkflowExecutionSnapshot[]>);
+      for (const { page, answer } of queued) answer(page);
       await vi.advanceTimersByTimeAsync(10);
     } finally {
       vi.useRealTimers();
@@ -208,6 +207,41 @@ describe("resumeAll with a provider that claims in pages", () => {
     expect(fixture.stored(ref.instanceId)?.leaseExpiresAt).toBeUndefined();
     const report = await coordinator.resumeAll();
     expect(report.resumed).toMatchObject([{ instanceId: ref.instanceId, attempts: 1 }]);
+    expect(runCounts(fixture.log, 3)).toEqual([0, 1, 1]);
+  });
+
+  it("spends no attempt on claims of two coordinators that a stalled store runs late, alternating: the store claims nothing with them", async () => {
+    const fixture = recoveryFixture();
+    const ref = fixture.interrupted();
+    // A stalled store: claims queue; once it comes back it runs them one after another, in the order sent.
+    const claim = fixture.provider.claim.bind(fixture.provider);
+    const queued: { request: ClaimRequest; answer: (page: Promise<WorkflowExecutionSnapshot[]>) => void }[] = [];
+    fixture.provider.claim = (request: ClaimRequest) => new Promise((answer) => queued.push({ request, answer }));
+    // Their passes a lease apart: each one's claim finds the other's lease ended, by its own `now`.
+    const workers = ["worker-a", "worker-b"].map((owner) => fixture.coordinator({ owner, leaseTtlMs: 1_000, retry: { attempts: 3 } }));
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "performance", "Date"] });
+    try {
+      // Until each has sent a second claim, once its hold of five leases lapsed: four claims, alternating.
+      for (let pass = 0; queued.length < 4; pass++) {
+        const failed = rejectionOf<PersistenceError>(workers[pass % 2]!.resumeAll());
+        await vi.advanceTimersByTimeAsync(1_010);
+        await failed;
+      }
+      expect(queued.map(({ request }) => request.owner)).toEqual(["worker-a", "worker-b", "worker-a", "worker-b"]);
+      for (const { request, answer } of queued) {
+        const page = claim(request);
+        answer(page);
+        await page;
+      }
+      await vi.advanceTimersByTimeAsync(10);
+    } finally {
+      vi.useRealTimers();
+    }
+    fixture.provider.claim = claim;
+    expect(fixture.stored(ref.instanceId)).toMatchObject({ revision: 1, owner: "dead-worker" });
+    const report = await workers[0]!.resumeAll();
+    expect(report.resumed).toMatchObject([{ instanceId: ref.instanceId, attempts: 1 }]);
+    expect(report.failed).toEqual([]);
     expect(runCounts(fixture.log, 3)).toEqual([0, 1, 1]);
   });
 

@@ -27,6 +27,10 @@ describe("the conformance kit catches", () => {
     expect(claimFailures).toEqual([expect.stringMatching(/through two provider objects[\s\S]*claimed twice/)]);
   });
 
+  it("a claim() judging leases by the request's own `now` alone: a claim a stall delivered after its lease ended still takes records", async () => {
+    expect(await failures({ claimsLate: true }, ["claim"])).toEqual([expect.stringMatching(/^a claim the store runs only after its own lease has ended[\s\S]*a claim run after its own lease ended \(by the store's clock\) took records/)]);
+  });
+
   it("a store keeping every record in one document that each write reads and writes back: of saves made at once to different instances, some are lost", async () => {
     // No capabilities: a provider declaring none must still be tested for concurrent saves.
     expect(await failures({ oneDocument: true }, ["basics"], {})).toEqual([expect.stringMatching(/saves of 20 different instances made at once[\s\S]*was lost/)]);

@@ -1,4 +1,5 @@
 import {
+  claimArrivedLate,
   claimedSnapshot,
   isClaimable,
   matchesFilter,
@@ -23,6 +24,8 @@ export interface Flaws {
   readonly pageSize?: number;
   /** claim() takes records under a live lease too, as one comparing the lease with the wrong clock would. */
   readonly ignoresLeases?: boolean;
+  /** claim() judges by the request's `now` alone, never by its own clock: a claim run after its lease ended still takes records. */
+  readonly claimsLate?: boolean;
 }
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -50,6 +53,7 @@ export function flawedStore(flaws: Flaws = {}, capabilities: ProviderCapabilitie
     rows = document;
   };
   const claimNow = (request: ClaimRequest) => {
+    if (flaws.claimsLate !== true && claimArrivedLate(request)) return [];
     // The lease read as past: the record's as it is now.
     const leased = (snapshot: WorkflowExecutionSnapshot) => (flaws.ignoresLeases === true ? { ...snapshot, leaseExpiresAt: request.now } : snapshot);
     const found = [...rows.values()].filter((snapshot) => isClaimable(leased(snapshot), request)).slice(0, request.limit);
