@@ -113,20 +113,23 @@ export function postgresConnectionDetail(client: unknown, error: unknown): strin
   return `cannot reach ${server}${names === "" ? "" : ` (${names})`}: ${reason}. Is the server running and reachable at ${address ?? "the host and port the client was given"}?`;
 }
 
-/** A Redis command that got no reply within the provider's `commandTimeoutMs`. */
+/** A Redis command that got no reply within the provider's `commandTimeoutMs` (or its own, longer, deadline). */
 export class NoReplyError extends Error {
   override readonly name = "NoReplyError";
+  constructor(readonly waitedMs: number) {
+    super(`no reply within ${waitedMs} ms`);
+  }
 }
 
 /**
- * `send`, rejecting with NoReplyError when the reply takes longer than `ms`. The command itself is
- * not withdrawn: a client that queued it may still send it later.
+ * `send`, rejecting with NoReplyError when the reply takes longer than `ms` (or the call's own
+ * `deadlineMs`). The command itself is not withdrawn: a client that queued it may still send it later.
  */
-export function withDeadline(send: (args: string[]) => Promise<unknown>, ms: number): (args: string[]) => Promise<unknown> {
-  return (args) => {
+export function withDeadline(send: (args: string[]) => Promise<unknown>, ms: number): (args: string[], deadlineMs?: number) => Promise<unknown> {
+  return (args, deadlineMs = ms) => {
     const sent = send(args);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new NoReplyError(`no reply within ${ms} ms`)), ms);
+      const timer = setTimeout(() => reject(new NoReplyError(deadlineMs)), deadlineMs);
       Promise.resolve(sent).then(
         (reply) => (clearTimeout(timer), resolve(reply)),
         (error: unknown) => (clearTimeout(timer), reject(error as Error)),
@@ -191,7 +194,8 @@ export function redisConnectionDetail(client: unknown, error: unknown, timeoutMs
   const reachable = `that the server is running and reachable${address === undefined ? "" : ` at ${address}`}`;
   const reason = reasonOf(error);
   if (error instanceof NoReplyError) {
-    const waited = `${server} did not answer within ${timeoutMs} ms (commandTimeoutMs${state === undefined ? "" : `; ${state}`})`;
+    const limit = error.waitedMs === timeoutMs ? "commandTimeoutMs" : "a claim waits until its lease ends";
+    const waited = `${server} did not answer within ${error.waitedMs} ms (${limit}${state === undefined ? "" : `; ${state}`})`;
     if (ready === true) return `${waited}: the client is connected, so the server is slow or blocked; look for a long command (SLOWLOG GET) or raise commandTimeoutMs`;
     const hint = driver === undefined ? "" : `, or create the client to fail at once while it is down: ${failFast[driver]}`;
     return `${waited}: check ${reachable}${hint}`;

@@ -53,7 +53,7 @@ const loadedFields = ["data", "revision", "owner", "leaseMs", "updatedMs", "stat
 export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
   readonly capabilities: ProviderCapabilities;
   readonly #client: unknown;
-  readonly #send: Send;
+  readonly #send: (args: string[], deadlineMs?: number) => Promise<unknown>;
   readonly #timeoutMs: number;
   readonly #prefix: string;
   readonly #index: string;
@@ -141,7 +141,10 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
     const args = claimArguments(request, this.#prefix, this.#claimable);
     if (args === undefined) return [];
     // Each run under a reply key of its own, which only a replay of that run finds (see claimScript).
-    const run = (skip: readonly string[]) => this.#script(claimScript, [this.#claimable, this.#dead, `${this.#claimable}:${callToken()}`], [...args, ...skip], "claim", anyInstance);
+    // Not given up on before its lease ends: the server may still run it in time, and its caller
+    // gives back a page it stopped waiting for only when it gets it (after the lease, it takes nothing).
+    const deadlineMs = Math.max(this.#timeoutMs, Date.parse(request.leaseExpiresAt) - Date.now());
+    const run = (skip: readonly string[]) => this.#script(claimScript, [this.#claimable, this.#dead, `${this.#claimable}:${callToken()}`], [...args, ...skip], "claim", anyInstance, deadlineMs);
     // Not the caller's signal: what was taken goes back even when the caller gave up.
     return claimReadable(run, (rest) => this.#script(releaseScript, [this.#claimable], [this.#claimable, this.#prefix, ...rest], "claim", anyInstance), request, this.#codec, read, signal);
   }
@@ -207,34 +210,34 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
 
   // EVALSHA first: the script's text is sent only when the server has not cached it (NOSCRIPT).
   // Not async once the script's SHA-1 is known: a save makes one promise less.
-  #script(script: string, keys: string[], args: string[], call: ProviderCall, snapshotKeys: SnapshotKeys): Promise<unknown> {
+  #script(script: string, keys: string[], args: string[], call: ProviderCall, snapshotKeys: SnapshotKeys, deadlineMs?: number): Promise<unknown> {
     const sha = knownShas.get(script);
-    return sha === undefined ? this.#firstScript(script, keys, args, call, snapshotKeys) : this.#evalSha(sha, script, keys, args, call, snapshotKeys);
+    return sha === undefined ? this.#firstScript(script, keys, args, call, snapshotKeys, deadlineMs) : this.#evalSha(sha, script, keys, args, call, snapshotKeys, deadlineMs);
   }
 
   // The first use of a script in this process waits for its SHA-1 (without Web Crypto: EVAL).
-  async #firstScript(script: string, keys: string[], args: string[], call: ProviderCall, snapshotKeys: SnapshotKeys): Promise<unknown> {
+  async #firstScript(script: string, keys: string[], args: string[], call: ProviderCall, snapshotKeys: SnapshotKeys, deadlineMs?: number): Promise<unknown> {
     const sha = await shaOf(script);
-    if (sha !== undefined) return this.#evalSha(sha, script, keys, args, call, snapshotKeys);
-    return this.#command(["EVAL", script, String(keys.length), ...keys, ...args], call, snapshotKeys);
+    if (sha !== undefined) return this.#evalSha(sha, script, keys, args, call, snapshotKeys, deadlineMs);
+    return this.#command(["EVAL", script, String(keys.length), ...keys, ...args], call, snapshotKeys, deadlineMs);
   }
 
-  #evalSha(sha: string, script: string, keys: string[], args: string[], call: ProviderCall, snapshotKeys: SnapshotKeys): Promise<unknown> {
+  #evalSha(sha: string, script: string, keys: string[], args: string[], call: ProviderCall, snapshotKeys: SnapshotKeys, deadlineMs?: number): Promise<unknown> {
     let sent: Promise<unknown>;
     try {
-      sent = this.#send(["EVALSHA", sha, String(keys.length), ...keys, ...args]);
+      sent = this.#send(["EVALSHA", sha, String(keys.length), ...keys, ...args], deadlineMs);
     } catch (cause) {
       return Promise.reject(this.#failure(cause, call, snapshotKeys));
     }
     return sent.catch((error: unknown) => {
       if (!isNoScript(error)) throw this.#failure(error, call, snapshotKeys);
-      return this.#command(["EVAL", script, String(keys.length), ...keys, ...args], call, snapshotKeys);
+      return this.#command(["EVAL", script, String(keys.length), ...keys, ...args], call, snapshotKeys, deadlineMs);
     });
   }
 
-  async #command(args: string[], call: ProviderCall, keys: SnapshotKeys): Promise<unknown> {
+  async #command(args: string[], call: ProviderCall, keys: SnapshotKeys, deadlineMs?: number): Promise<unknown> {
     try {
-      return await this.#send(args);
+      return await this.#send(args, deadlineMs);
     } catch (cause) {
       throw this.#failure(cause, call, keys);
     }

@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { afterAll, expect, it, onTestFinished } from "vitest";
-import { createRecoveryCoordinator, type ClaimRequest, type WorkflowExecutionSnapshot, type WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
+import type { Workflow } from "../../../src/index.js";
+import { createRecoveryCoordinator, type ClaimRequest, type RecoveryReport, type WorkflowExecutionSnapshot, type WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
 import { PostgresPersistenceProvider } from "../../../src/persistence/providers/postgres.js";
 import { RedisPersistenceProvider } from "../../../src/persistence/providers/redis.js";
 import { fingerprintOf } from "../../../src/persistence/snapshot.js";
@@ -61,12 +62,10 @@ async function stallsSpendNoAttempt(open: () => Promise<Connection>): Promise<vo
   }
 }
 
-async function spendsNoAttempt(connect: () => Promise<Connection>): Promise<void> {
-  const { workflow, log } = countedWorkflow(2, { name: `Stalled-${randomUUID()}`, version: "1" });
-  const setup = await connect();
+/** Interrupted runs of `workflow` (2 operations): operation 0 done, their worker's lease over. */
+function interrupted(workflow: Workflow, count: number): WorkflowExecutionSnapshot[] {
   const now = new Date().toISOString();
-  // Interrupted runs: operation 0 done, their worker's lease over.
-  const records = Array.from({ length: instances }, (_, index): WorkflowExecutionSnapshot => ({
+  return Array.from({ length: count }, (_, index): WorkflowExecutionSnapshot => ({
     formatVersion: 1,
     foundryExecutionId: `stalled-${index}-${randomUUID()}`,
     workflowId: workflow.id,
@@ -84,6 +83,12 @@ async function spendsNoAttempt(connect: () => Promise<Connection>): Promise<void
     createdAt: now,
     updatedAt: now,
   }));
+}
+
+async function spendsNoAttempt(connect: () => Promise<Connection>): Promise<void> {
+  const { workflow, log } = countedWorkflow(2, { name: `Stalled-${randomUUID()}`, version: "1" });
+  const setup = await connect();
+  const records = interrupted(workflow, instances);
   for (const record of records) await setup.provider.save(record);
   const stored = () => Promise.all(records.map(async (record) => await setup.provider.tryLoad(record.foundryExecutionId, record.workflowId)));
   const before = await stored();
@@ -141,6 +146,32 @@ describeWithServer("the coordinator on a real redis-server frozen with SIGSTOP",
         close: () => client.quit(),
       });
     });
+  }, 60_000);
+
+  it("a claim the server runs within its lease after a stall longer than commandTimeoutMs is waited for and run, at one attempt", async () => {
+    const { workflow, log } = countedWorkflow(2, { name: `Stalled-${randomUUID()}`, version: "1" });
+    const [admin, client] = [new Redis(server.url), new Redis(server.url)];
+    onTestFinished(() => void (admin.disconnect(), client.disconnect()));
+    const pid = Number(/process_id:(\d+)/.exec(await admin.info("server"))?.[1]);
+    const provider = new RedisPersistenceProvider({ client, keyPrefix: `stalled-${randomUUID()}:`, commandTimeoutMs: 200 });
+    const worker = counted(provider);
+    const [record] = interrupted(workflow, 1);
+    await provider.save(record!);
+    const coordinator = createRecoveryCoordinator({ provider, resolveWorkflow: () => workflow, owner: "worker", leaseTtlMs: 10_000 });
+    process.kill(pid, "SIGSTOP");
+    let pass: Promise<RecoveryReport>;
+    try {
+      pass = coordinator.resumeAll();
+      while (worker.sent.length === 0) await sleep(10);
+      // Frozen for twice commandTimeoutMs, and thawed well within the claim's lease.
+      await sleep(400);
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    const report = await pass;
+    expect(report.resumed).toMatchObject([{ instanceId: record!.foundryExecutionId, attempts: 1 }]);
+    expect(runCounts(log, 2)).toEqual([0, 1]);
+    await coordinator.close();
   }, 60_000);
 });
 
