@@ -29,6 +29,32 @@ export interface RecoveryFixture {
 }
 
 /**
+ * An interrupted run of `workflow` (version "1"), as stored: operation 0 done with output "out-0",
+ * its worker's lease expired a second ago.
+ */
+export function interruptedRecord(workflow: Workflow, instanceId: string, properties: Record<string, unknown> = {}): WorkflowExecutionSnapshot {
+  const now = new Date().toISOString();
+  return {
+    formatVersion: 1,
+    foundryExecutionId: instanceId,
+    workflowId: workflow.id,
+    workflowName: workflow.name,
+    workflowVersion: "1",
+    definitionFingerprint: fingerprintOf(workflow),
+    operationCount: workflow.operations.length,
+    nextOperationIndex: 1,
+    lastOutput: "out-0",
+    properties,
+    status: "running",
+    revision: 1,
+    owner: "dead-worker",
+    leaseExpiresAt: new Date(Date.now() - 1_000).toISOString(),
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+/**
  * A memory provider that does not declare `claim()`: the coordinator lists and claims each record
  * with a compare-and-set save, as it does for a provider without the capability.
  */
@@ -46,33 +72,13 @@ export function recoveryFixture(counted: CountedOptions & { readonly listOnly?: 
   const provider = counted.listOnly === true ? listOnlyProvider() : new MemoryPersistenceProvider();
   const log = counted.log ?? operationLog();
   const { workflow } = countedWorkflow(3, { ...counted, log, name: "Orders", version: "1" });
-  const fingerprint = fingerprintOf(workflow);
   return {
     provider,
     workflow,
     log,
     interrupted(overrides = {}) {
       const instanceId = `order-${randomUUID()}`;
-      const now = new Date().toISOString();
-      const record: Record<string, unknown> = {
-        formatVersion: 1,
-        foundryExecutionId: instanceId,
-        workflowId: workflow.id,
-        workflowName: workflow.name,
-        workflowVersion: "1",
-        definitionFingerprint: fingerprint,
-        operationCount: 3,
-        nextOperationIndex: 1,
-        lastOutput: "out-0",
-        properties: { step: 1 },
-        status: "running",
-        revision: 1,
-        owner: "dead-worker",
-        leaseExpiresAt: new Date(Date.now() - 1_000).toISOString(),
-        createdAt: now,
-        updatedAt: now,
-        ...overrides,
-      };
+      const record: Record<string, unknown> = { ...interruptedRecord(workflow, instanceId, { step: 1 }), ...overrides };
       for (const [field, value] of Object.entries(record)) if (value === undefined) delete record[field];
       provider.save(record as unknown as WorkflowExecutionSnapshot);
       return { instanceId, workflowKey: workflow.id };

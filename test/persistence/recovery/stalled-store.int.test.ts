@@ -6,13 +6,13 @@ import type { Workflow } from "../../../src/index.js";
 import { createRecoveryCoordinator, type ClaimRequest, type RecoveryReport, type WorkflowExecutionSnapshot, type WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
 import { PostgresPersistenceProvider } from "../../../src/persistence/providers/postgres.js";
 import { RedisPersistenceProvider } from "../../../src/persistence/providers/redis.js";
-import { fingerprintOf } from "../../../src/persistence/snapshot.js";
 import { countedWorkflow, runCounts } from "../../support/counted-workflow.js";
 import { describeWithServer } from "../../support/describe-with-server.js";
 import { freshPostgresName } from "../../support/postgres-pool.js";
 import { startPostgres } from "../../support/postgres-server.js";
 import { sleep } from "../../support/promises.js";
 import { startRedis } from "../../support/redis-server.js";
+import { interruptedRecord } from "./fixtures.js";
 
 // A store frozen with SIGSTOP while three coordinators, each on a connection of its own, keep
 // passing: each sends a claim, gives up on it after a lease, and sends another once its hold of five
@@ -62,27 +62,9 @@ async function stallsSpendNoAttempt(open: () => Promise<Connection>): Promise<vo
   }
 }
 
-/** Interrupted runs of `workflow` (2 operations): operation 0 done, their worker's lease over. */
+/** Interrupted runs of `workflow`: operation 0 done, their worker's lease over. */
 function interrupted(workflow: Workflow, count: number): WorkflowExecutionSnapshot[] {
-  const now = new Date().toISOString();
-  return Array.from({ length: count }, (_, index): WorkflowExecutionSnapshot => ({
-    formatVersion: 1,
-    foundryExecutionId: `stalled-${index}-${randomUUID()}`,
-    workflowId: workflow.id,
-    workflowName: workflow.name,
-    workflowVersion: "1",
-    definitionFingerprint: fingerprintOf(workflow),
-    operationCount: 2,
-    nextOperationIndex: 1,
-    lastOutput: "out-0",
-    properties: {},
-    status: "running",
-    revision: 1,
-    owner: "dead-worker",
-    leaseExpiresAt: new Date(Date.now() - 1_000).toISOString(),
-    createdAt: now,
-    updatedAt: now,
-  }));
+  return Array.from({ length: count }, (_, index) => interruptedRecord(workflow, `stalled-${index}-${randomUUID()}`));
 }
 
 async function spendsNoAttempt(connect: () => Promise<Connection>): Promise<void> {
