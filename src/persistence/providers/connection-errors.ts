@@ -1,4 +1,5 @@
 import { messageOf } from "../../errors.js";
+import { maxTimerMs } from "../../internal/validate.js";
 
 // What a provider says when it cannot use its store at all: which store, at which address, and
 // what to check. Addresses are read from the client's own configuration, structurally (no driver
@@ -136,6 +137,17 @@ export function withDeadline(send: (args: string[]) => Promise<unknown>, ms: num
       );
     });
   };
+}
+
+/**
+ * How long a Redis claim waits for its reply: until its lease ends (at most the longest timer), as
+ * the server may still run it in time and the coordinator gives back a page it stopped waiting for
+ * only once it has it (after the lease the server takes nothing with it); but `timeoutMs` while
+ * the client says it is not connected, so that a server that is down is reported as such.
+ */
+export function claimDeadlineMs(client: unknown, timeoutMs: number, leaseExpiresAt: string): number {
+  if (redisState(client).ready === false) return timeoutMs;
+  return Math.max(timeoutMs, Math.min(maxTimerMs, Date.parse(leaseExpiresAt) - Date.now()));
 }
 
 interface RedisState {

@@ -31,6 +31,9 @@ function nodeRedis(options: Parameters<typeof createClient>[0]) {
   return client;
 }
 
+/** A claim whose lease ends `leaseMs` from now. */
+const claimFor = (leaseMs: number) => ({ owner: "w", now: new Date().toISOString(), leaseExpiresAt: new Date(Date.now() + leaseMs).toISOString(), limit: 1, maxAttempts: 3 });
+
 const failureOf = (promise: Promise<unknown>): Promise<PersistenceError> =>
   promise.then(
     () => expect.unreachable("expected a rejection"),
@@ -42,7 +45,9 @@ describe("RedisPersistenceProvider with no server listening", () => {
     const port = await deadPort();
     const provider = new RedisPersistenceProvider({ client: ioredis(`redis://:s3cret@127.0.0.1:${port}`), commandTimeoutMs: 100 });
     const snapshot = fullSnapshot();
-    for (const attempt of [() => provider.save(snapshot), () => provider.tryLoad("order-42", "wf"), () => provider.list()]) {
+    // A claim too: it waits for its lease only while the client says it is connected.
+    const claim = () => provider.claim(claimFor(60_000));
+    for (const attempt of [() => provider.save(snapshot), () => provider.tryLoad("order-42", "wf"), () => provider.list(), claim]) {
       const error = await failureOf(attempt());
       expect(error).toBeInstanceOf(PersistenceError);
       expect(error.code).toBe("PERSISTENCE");
@@ -205,6 +210,35 @@ describe("RedisPersistenceProvider commandTimeoutMs", () => {
     expect(error.message).toMatch(
       /: Redis at \[::1\]:6380 did not answer within 20 ms \(commandTimeoutMs; ioredis status "ready"\): the client is connected, so the server is slow or blocked; look for a long command \(SLOWLOG GET\) or raise commandTimeoutMs$/,
     );
+  });
+
+  it("waits for a claim on a connected client until its lease ends, not commandTimeoutMs: the server may still run it in time", async () => {
+    const busy = { status: "ready", options: { host: "::1", port: 6380 }, call: () => new Promise(() => undefined) };
+    const request = claimFor(300);
+    const error = await failureOf(new RedisPersistenceProvider({ client: busy, commandTimeoutMs: 20 }).claim(request));
+    // Timers fire at their time or later, to the millisecond.
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(request.leaseExpiresAt) - 1);
+    expect(error.message).toMatch(/: Redis at \[::1\]:6380 did not answer within \d+ ms \(a claim waits until its lease ends; ioredis status "ready"\): the client is connected/);
+  });
+
+  it("waits for a claim with a lease past the longest timer (about 24.8 days) rather than rejecting at once", async () => {
+    let answer: (reply: unknown) => void = () => undefined;
+    const connected = { status: "ready", call: () => new Promise((resolve) => (answer = resolve)) };
+    const warnings: string[] = [];
+    const warned = (warning: Error) => void warnings.push(warning.name);
+    process.on("warning", warned);
+    try {
+      const claimed = new RedisPersistenceProvider({ client: connected, commandTimeoutMs: 20 }).claim(claimFor(30 * 86_400_000));
+      let settled = false;
+      void claimed.then(() => (settled = true), () => (settled = true));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(settled).toBe(false);
+      answer([]);
+      expect(await claimed).toEqual([]);
+      expect(warnings).not.toContain("TimeoutOverflowWarning");
+    } finally {
+      process.off("warning", warned);
+    }
   });
 
   it("a reply that arrives after the timeout is ignored, a late failure included", async () => {
