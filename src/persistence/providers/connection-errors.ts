@@ -141,13 +141,24 @@ export function withDeadline(send: (args: string[]) => Promise<unknown>, ms: num
 
 /**
  * How long a Redis claim waits for its reply: until its lease ends (at most the longest timer), as
- * the server may still run it in time and the coordinator gives back a page it stopped waiting for
- * only once it has it (after the lease the server takes nothing with it); but `timeoutMs` while
- * the client says it is not connected, so that a server that is down is reported as such.
+ * the server may still run it in time, and a client that lost its connection meanwhile may send it
+ * again; the coordinator gives back a page it stopped waiting for only once it has it. After the
+ * lease the server takes nothing with it.
  */
-export function claimDeadlineMs(client: unknown, timeoutMs: number, leaseExpiresAt: string): number {
-  if (redisState(client).ready === false) return timeoutMs;
+export function claimDeadlineMs(timeoutMs: number, leaseExpiresAt: string): number {
   return Math.max(timeoutMs, Math.min(maxTimerMs, Date.parse(leaseExpiresAt) - Date.now()));
+}
+
+/**
+ * Why a claim is not handed to a client that is reconnecting (ioredis status "reconnecting",
+ * node-redis open but not ready), or undefined: queued until it reconnects, the claim could run
+ * within its lease with no one waiting for it, counting an attempt for a run nobody makes. A client
+ * making its first connection (ioredis "connecting", or "wait" when lazy) is given it.
+ */
+export function unqueuedClaim(client: unknown): Error | undefined {
+  const { status, isReady, isOpen } = fieldsOf(client) ?? {};
+  if (!(status === "reconnecting" || (status === undefined && isOpen === true && isReady === false))) return undefined;
+  return new Error("a claim is not queued while the client reconnects, as it could run after its caller gave up on it");
 }
 
 interface RedisState {
@@ -208,7 +219,8 @@ export function redisConnectionDetail(client: unknown, error: unknown, timeoutMs
   if (error instanceof NoReplyError) {
     const limit = error.waitedMs === timeoutMs ? "commandTimeoutMs" : "a claim waits until its lease ends";
     const waited = `${server} did not answer within ${error.waitedMs} ms (${limit}${state === undefined ? "" : `; ${state}`})`;
-    if (ready === true) return `${waited}: the client is connected, so the server is slow or blocked; look for a long command (SLOWLOG GET) or raise commandTimeoutMs`;
+    const raise = error.waitedMs === timeoutMs ? " or raise commandTimeoutMs" : "";
+    if (ready === true) return `${waited}: the client is connected, so the server is slow or blocked; look for a long command (SLOWLOG GET)${raise}`;
     const hint = driver === undefined ? "" : `, or create the client to fail at once while it is down: ${failFast[driver]}`;
     return `${waited}: check ${reachable}${hint}`;
   }

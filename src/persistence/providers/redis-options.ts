@@ -45,8 +45,8 @@ export interface RedisPersistenceProviderOptions {
    * How long each command may wait for its reply, in milliseconds, before the call rejects with
    * `PersistenceError` naming the server (a client stuck reconnecting would hold the run for as
    * long as it retries). The command is not withdrawn: a client that queued it may send it later.
-   * A `claim()` on a client that says it is connected waits until its lease ends instead, as the
-   * server may still run it in time.
+   * A `claim()` waits until its lease ends instead, as the server may still run it in time; one
+   * for a client that is reconnecting rejects at once.
    * @default 10_000
    */
   readonly commandTimeoutMs?: number | undefined;

@@ -10,7 +10,7 @@ import { canDuplicate, subscribeTo } from "./redis-push.js";
 import { isWrongType, senderFor, validate, type RedisPersistenceProviderOptions, type Send } from "./redis-options.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import type { DeliveredEvent } from "../mailbox.js";
-import { claimDeadlineMs, redisConnectionDetail, withDeadline } from "./connection-errors.js";
+import { claimDeadlineMs, redisConnectionDetail, unqueuedClaim, withDeadline } from "./connection-errors.js";
 import { RedisWriter } from "./redis-writes.js";
 import { callToken, fetchScript, isNoScript, keysOfMember, knownShas, memberOf, shaOf, statusFilter, textOf } from "./redis-layout.js";
 import { throwIfAborted } from "./shared.js";
@@ -46,9 +46,9 @@ const loadedFields = ["data", "revision", "owner", "leaseMs", "updatedMs", "stat
  * - Every script is safe to run twice: one a client sends again after losing its reply with its
  *   connection (ioredis does by default) answers as its first run did (see docs/providers/redis.md).
  * - The abort signal is checked before each command; a command already sent is not cancelled.
- * - A command unanswered after `commandTimeoutMs` (a claim on a connected client: once its lease
- *   ended), or refused by a client that says it is not connected (ioredis `status`, node-redis
- *   `isReady`), rejects with `PersistenceError` naming the server's address (never a password) and what to check.
+ * - A command unanswered after `commandTimeoutMs` (a claim: once its lease ended), or refused by a
+ *   client that says it is not connected (ioredis `status`, node-redis `isReady`; a claim is not
+ *   sent to one reconnecting), rejects with `PersistenceError` naming the server's address and what to check.
  */
 export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
   readonly capabilities: ProviderCapabilities;
@@ -141,7 +141,9 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
     const args = claimArguments(request, this.#prefix, this.#claimable);
     if (args === undefined) return [];
     // Each run under a reply key of its own, which only a replay of that run finds (see claimScript).
-    const deadlineMs = claimDeadlineMs(this.#client, this.#timeoutMs, request.leaseExpiresAt);
+    const unqueued = unqueuedClaim(this.#client);
+    if (unqueued !== undefined) throw this.#failure(unqueued, "claim", anyInstance);
+    const deadlineMs = claimDeadlineMs(this.#timeoutMs, request.leaseExpiresAt);
     const run = (skip: readonly string[]) => this.#script(claimScript, [this.#claimable, this.#dead, `${this.#claimable}:${callToken()}`], [...args, ...skip], "claim", anyInstance, deadlineMs);
     // Not the caller's signal: what was taken goes back even when the caller gave up.
     return claimReadable(run, (rest) => this.#script(releaseScript, [this.#claimable], [this.#claimable, this.#prefix, ...rest], "claim", anyInstance), request, this.#codec, read, signal);

@@ -45,9 +45,7 @@ describe("RedisPersistenceProvider with no server listening", () => {
     const port = await deadPort();
     const provider = new RedisPersistenceProvider({ client: ioredis(`redis://:s3cret@127.0.0.1:${port}`), commandTimeoutMs: 100 });
     const snapshot = fullSnapshot();
-    // A claim too: it waits for its lease only while the client says it is connected.
-    const claim = () => provider.claim(claimFor(60_000));
-    for (const attempt of [() => provider.save(snapshot), () => provider.tryLoad("order-42", "wf"), () => provider.list(), claim]) {
+    for (const attempt of [() => provider.save(snapshot), () => provider.tryLoad("order-42", "wf"), () => provider.list()]) {
       const error = await failureOf(attempt());
       expect(error).toBeInstanceOf(PersistenceError);
       expect(error.code).toBe("PERSISTENCE");
@@ -212,13 +210,36 @@ describe("RedisPersistenceProvider commandTimeoutMs", () => {
     );
   });
 
-  it("waits for a claim on a connected client until its lease ends, not commandTimeoutMs: the server may still run it in time", async () => {
+  it("waits for a claim until its lease ends, not commandTimeoutMs: the server may still run it in time", async () => {
     const busy = { status: "ready", options: { host: "::1", port: 6380 }, call: () => new Promise(() => undefined) };
     const request = claimFor(300);
     const error = await failureOf(new RedisPersistenceProvider({ client: busy, commandTimeoutMs: 20 }).claim(request));
     // Timers fire at their time or later, to the millisecond.
     expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(request.leaseExpiresAt) - 1);
-    expect(error.message).toMatch(/: Redis at \[::1\]:6380 did not answer within \d+ ms \(a claim waits until its lease ends; ioredis status "ready"\): the client is connected/);
+    // Raising commandTimeoutMs would not help: the lease bounds the wait.
+    expect(error.message).toMatch(/: Redis at \[::1\]:6380 did not answer within \d+ ms \(a claim waits until its lease ends; ioredis status "ready"\): the client is connected, so the server is slow or blocked; look for a long command \(SLOWLOG GET\)$/);
+  });
+
+  it("sends no claim through a client that is reconnecting: it would queue it, to run with no one waiting", async () => {
+    const sent: string[][] = [];
+    const reconnecting = { status: "reconnecting", options: { host: "::1", port: 6380 }, call: (...args: string[]) => (sent.push(args), new Promise(() => undefined)) };
+    const started = Date.now();
+    const error = await failureOf(new RedisPersistenceProvider({ client: reconnecting, commandTimeoutMs: 60_000 }).claim(claimFor(60_000)));
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(sent).toEqual([]);
+    expect(error.message).toMatch(/: the client is not connected to Redis at \[::1\]:6380 \(ioredis status "reconnecting"\): a claim is not queued while the client reconnects, as it could run after its caller gave up on it\. Check/);
+    const nodeRedisReconnecting = { isOpen: true, isReady: false, sendCommand: (args: string[]) => (sent.push(args), new Promise(() => undefined)) };
+    await failureOf(new RedisPersistenceProvider({ client: nodeRedisReconnecting }).claim(claimFor(60_000)));
+    expect(sent).toEqual([]);
+  });
+
+  it("gives a claim to an ioredis client making its first connection (lazy or not): it connects on it", async () => {
+    for (const status of ["wait", "connecting"]) {
+      const sent: string[][] = [];
+      const connecting = { status, call: (...args: string[]) => (sent.push(args), Promise.resolve([])) };
+      expect(await new RedisPersistenceProvider({ client: connecting }).claim(claimFor(60_000))).toEqual([]);
+      expect(sent.length).toBeGreaterThan(0);
+    }
   });
 
   it("waits for a claim with a lease past the longest timer (about 24.8 days) rather than rejecting at once", async () => {
