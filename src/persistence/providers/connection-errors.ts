@@ -150,14 +150,17 @@ export function claimDeadlineMs(timeoutMs: number, leaseExpiresAt: string): numb
 }
 
 /**
- * Why a claim is not handed to a client that is reconnecting (ioredis status "reconnecting",
- * node-redis open but not ready), or undefined: queued until it reconnects, the claim could run
- * within its lease with no one waiting for it, counting an attempt for a run nobody makes. A client
- * making its first connection (ioredis "connecting", or "wait" when lazy) is given it.
+ * Why a claim is not handed to a client that is reconnecting, or undefined: queued until it
+ * reconnects, the claim could run within its lease with no one waiting for it, counting an attempt
+ * for a run nobody makes. ioredis is reconnecting while its status is "reconnecting" (between
+ * attempts) or "connecting" with `retryAttempts` counted (an attempt, which lasts up to its
+ * connectTimeout); node-redis while it is open but not ready. A client making its first
+ * connection (ioredis "connecting" with no retry yet, or "wait" when lazy) is given the claim.
  */
 export function unqueuedClaim(client: unknown): Error | undefined {
-  const { status, isReady, isOpen } = fieldsOf(client) ?? {};
-  if (!(status === "reconnecting" || (status === undefined && isOpen === true && isReady === false))) return undefined;
+  const { status, retryAttempts, isReady, isOpen } = fieldsOf(client) ?? {};
+  const ioredis = status === "reconnecting" || (status === "connecting" && typeof retryAttempts === "number" && retryAttempts > 0);
+  if (!(ioredis || (status === undefined && isOpen === true && isReady === false))) return undefined;
   return new Error("a claim is not queued while the client reconnects, as it could run after its caller gave up on it");
 }
 

@@ -55,6 +55,9 @@ describe("RedisPersistenceProvider with no server listening", () => {
       expect(error.message).not.toContain("s3cret");
       expect(error.cause).toBeInstanceOf(Error);
     }
+    // Reconnecting by now, between attempts or in one: a claim is refused at once rather than queued.
+    const refused = await failureOf(provider.claim(claimFor(60_000)));
+    expect(refused.message).toMatch(/the client is not connected to Redis at 127\.0\.0\.1:\d+ \(ioredis status "(reconnecting|connecting)"\): a claim is not queued while the client reconnects/);
   }, 5_000);
 
   it("rejects a call of a node-redis client stuck reconnecting within commandTimeoutMs, naming the address and how to fail fast", async () => {
@@ -228,15 +231,17 @@ describe("RedisPersistenceProvider commandTimeoutMs", () => {
     expect(Date.now() - started).toBeLessThan(30_000);
     expect(sent).toEqual([]);
     expect(error.message).toMatch(/: the client is not connected to Redis at \[::1\]:6380 \(ioredis status "reconnecting"\): a claim is not queued while the client reconnects, as it could run after its caller gave up on it\. Check/);
+    // An ioredis reconnect attempt is "connecting" with retries counted, for up to its connectTimeout.
+    const attempting = { ...reconnecting, status: "connecting", retryAttempts: 3 };
     const nodeRedisReconnecting = { isOpen: true, isReady: false, sendCommand: (args: string[]) => (sent.push(args), new Promise(() => undefined)) };
-    await failureOf(new RedisPersistenceProvider({ client: nodeRedisReconnecting }).claim(claimFor(60_000)));
+    for (const client of [attempting, nodeRedisReconnecting]) await failureOf(new RedisPersistenceProvider({ client }).claim(claimFor(60_000)));
     expect(sent).toEqual([]);
   });
 
   it("gives a claim to an ioredis client making its first connection (lazy or not): it connects on it", async () => {
     for (const status of ["wait", "connecting"]) {
       const sent: string[][] = [];
-      const connecting = { status, call: (...args: string[]) => (sent.push(args), Promise.resolve([])) };
+      const connecting = { status, retryAttempts: 0, call: (...args: string[]) => (sent.push(args), Promise.resolve([])) };
       expect(await new RedisPersistenceProvider({ client: connecting }).claim(claimFor(60_000))).toEqual([]);
       expect(sent.length).toBeGreaterThan(0);
     }
