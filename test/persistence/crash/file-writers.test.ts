@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
@@ -94,6 +94,24 @@ function expectOneWinnerPerRevision(writers: readonly Writer[], outputs: readonl
   return outputs.reduce((sum, output) => sum + Number(/^conflicts (\d+)$/m.exec(output)?.[1]), 0);
 }
 
+/**
+ * True once every thread of `pid` is stopped, or where /proc cannot tell (not Linux, or the process
+ * is gone). The main thread's state alone is not enough: a libuv worker thread still running when
+ * the leader stopped can finish the unlink it had started, such as a lock's release.
+ */
+function everyThreadStopped(pid: number): boolean {
+  let threads: string[];
+  try {
+    threads = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return true;
+  }
+  return threads.every((thread) => {
+    const state = processStat(Number(thread))?.state;
+    return state === undefined || state === "T";
+  });
+}
+
 describe("FilePersistenceProvider with writers in several processes", () => {
   it("keeps compare-and-set between real processes: no update is lost", { timeout: 60_000 }, async () => {
     const initial = fullSnapshot({ properties: { log: [] } });
@@ -140,7 +158,7 @@ describe("FilePersistenceProvider with writers in several processes", () => {
         const victim = writers[Math.floor(Math.random() * writers.length)] as Writer;
         victim.signal("SIGSTOP");
         // Linux tells when the signal has landed; elsewhere the pause below covers it.
-        while (processStat(victim.pid) !== undefined && processStat(victim.pid)?.state !== "T") await sleep(1);
+        while (!everyThreadStopped(victim.pid)) await sleep(1);
         const held = heldLock();
         const holding = held !== undefined && lockOwner(held.line)?.pid === victim.pid;
         if (holding) stoppedHolding++;
