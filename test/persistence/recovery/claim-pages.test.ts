@@ -1,6 +1,6 @@
 import { createFoundry } from "../../../src/index.js";
 import { describe, expect, it, vi } from "vitest";
-import type { ClaimRequest, PersistenceError, WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
+import type { ClaimRequest, PersistenceError, RecoveryCoordinator, WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
 import { isHeldHere } from "../../../src/persistence/held-here.js";
 import { deferred, rejectionOf } from "../../support/promises.js";
 import { runCounts } from "../../support/counted-workflow.js";
@@ -14,6 +14,47 @@ function countCalls(fixture: RecoveryFixture): Record<string, number> {
     (fixture.provider as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => ((calls[method] = (calls[method] ?? 0) + 1), original(...args));
   }
   return calls;
+}
+
+/** A claim the stalled store holds: the test answers it, and the answer settles once the store ran it. */
+interface StalledClaim {
+  readonly request: ClaimRequest;
+  readonly answer: () => Promise<WorkflowExecutionSnapshot[]>;
+}
+
+/**
+ * Replaces the fixture's claim() with a store that stalls: each claim waits in `queued` until the
+ * test answers it. The store runs it `"as sent"` (in time; only its answer stalls) or `"when
+ * answered"` (late, once the stall ends). `restore()` puts the fixture's own claim() back.
+ */
+function stallClaims(fixture: RecoveryFixture, runs: "as sent" | "when answered") {
+  const claim = fixture.provider.claim.bind(fixture.provider);
+  const queued: StalledClaim[] = [];
+  fixture.provider.claim = (request: ClaimRequest) =>
+    new Promise((resolve) => {
+      let sent = runs === "as sent" ? claim(request) : undefined;
+      queued.push({ request, answer: () => (resolve((sent ??= claim(request))), sent) });
+    });
+  return { queued, restore: () => void (fixture.provider.claim = claim) };
+}
+
+/** Runs `body` on fake timers and a fake clock: what matters is how many leases pass, which a busy machine must not decide. */
+async function onFakeLeases(body: () => Promise<void>): Promise<void> {
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "performance", "Date"] });
+  try {
+    await body();
+  } finally {
+    vi.useRealTimers();
+  }
+}
+
+/** Passes of `coordinators` in turn (leases of 1 s), each failing on its unanswered claim, until `count` claims are queued. */
+async function passesUntil(queued: readonly StalledClaim[], count: number, coordinators: readonly RecoveryCoordinator[]): Promise<void> {
+  for (let pass = 0; queued.length < count; pass++) {
+    const failed = rejectionOf<PersistenceError>(coordinators[pass % coordinators.length]!.resumeAll());
+    await vi.advanceTimersByTimeAsync(1_010);
+    expect(await failed).toMatchObject({ call: "claim" });
+  }
 }
 
 describe("resumeAll with a provider that claims in pages", () => {
@@ -183,25 +224,15 @@ describe("resumeAll with a provider that claims in pages", () => {
     const ref = fixture.interrupted();
     // The store runs each claim as it is sent, in time, and its answers stall: once they come, all
     // of them arrive, in the order sent, before anything sent after them (the give-backs of their pages).
-    const claim = fixture.provider.claim.bind(fixture.provider);
-    const queued: { page: Promise<WorkflowExecutionSnapshot[]>; answer: (page: Promise<WorkflowExecutionSnapshot[]>) => void }[] = [];
-    fixture.provider.claim = (request: ClaimRequest) => new Promise((answer) => queued.push({ page: claim(request), answer }));
+    const stalled = stallClaims(fixture, "as sent");
     const coordinator = fixture.coordinator({ leaseTtlMs: 1_000 });
-    // On fake clocks: what matters is how many leases pass, which a busy machine must not decide.
-    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "performance", "Date"] });
-    try {
+    await onFakeLeases(async () => {
       // Passes one after the other: the first claim, four held off, and the one sent once five leases passed.
-      while (queued.length < 2) {
-        const pass = rejectionOf<PersistenceError>(coordinator.resumeAll());
-        await vi.advanceTimersByTimeAsync(1_010);
-        expect(await pass).toMatchObject({ call: "claim" });
-      }
-      for (const { page, answer } of queued) answer(page);
+      await passesUntil(stalled.queued, 2, [coordinator]);
+      for (const { answer } of stalled.queued) void answer();
       await vi.advanceTimersByTimeAsync(10);
-    } finally {
-      vi.useRealTimers();
-    }
-    fixture.provider.claim = claim;
+    });
+    stalled.restore();
     // Each page counted an attempt in the store; the last give-back took both back.
     expect(fixture.stored(ref.instanceId)).toMatchObject({ attempts: 0 });
     expect(fixture.stored(ref.instanceId)?.leaseExpiresAt).toBeUndefined();
@@ -214,30 +245,17 @@ describe("resumeAll with a provider that claims in pages", () => {
     const fixture = recoveryFixture();
     const ref = fixture.interrupted();
     // A stalled store: claims queue; once it comes back it runs them one after another, in the order sent.
-    const claim = fixture.provider.claim.bind(fixture.provider);
-    const queued: { request: ClaimRequest; answer: (page: Promise<WorkflowExecutionSnapshot[]>) => void }[] = [];
-    fixture.provider.claim = (request: ClaimRequest) => new Promise((answer) => queued.push({ request, answer }));
+    const stalled = stallClaims(fixture, "when answered");
     // Their passes a lease apart: each one's claim finds the other's lease ended, by its own `now`.
     const workers = ["worker-a", "worker-b"].map((owner) => fixture.coordinator({ owner, leaseTtlMs: 1_000, retry: { attempts: 3 } }));
-    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "performance", "Date"] });
-    try {
+    await onFakeLeases(async () => {
       // Until each has sent a second claim, once its hold of five leases lapsed: four claims, alternating.
-      for (let pass = 0; queued.length < 4; pass++) {
-        const failed = rejectionOf<PersistenceError>(workers[pass % 2]!.resumeAll());
-        await vi.advanceTimersByTimeAsync(1_010);
-        await failed;
-      }
-      expect(queued.map(({ request }) => request.owner)).toEqual(["worker-a", "worker-b", "worker-a", "worker-b"]);
-      for (const { request, answer } of queued) {
-        const page = claim(request);
-        answer(page);
-        await page;
-      }
+      await passesUntil(stalled.queued, 4, workers);
+      expect(stalled.queued.map(({ request }) => request.owner)).toEqual(["worker-a", "worker-b", "worker-a", "worker-b"]);
+      for (const { answer } of stalled.queued) await answer();
       await vi.advanceTimersByTimeAsync(10);
-    } finally {
-      vi.useRealTimers();
-    }
-    fixture.provider.claim = claim;
+    });
+    stalled.restore();
     expect(fixture.stored(ref.instanceId)).toMatchObject({ revision: 1, owner: "dead-worker" });
     const report = await workers[0]!.resumeAll();
     expect(report.resumed).toMatchObject([{ instanceId: ref.instanceId, attempts: 1 }]);
