@@ -280,6 +280,26 @@ describe("resumeAll with a provider that claims in pages", () => {
     expect(sent).toBe(1);
   });
 
+  it("ends a pass held off by an unanswered claim as soon as the coordinator begins to close, not a lease later", async () => {
+    const fixture = recoveryFixture();
+    fixture.interrupted();
+    const stalled = stallClaims(fixture, "when answered");
+    const coordinator = fixture.coordinator({ leaseTtlMs: 1_000 });
+    let closing: Promise<void> | undefined;
+    await onFakeLeases(async () => {
+      await passesUntil(stalled.queued, 1, [coordinator]);
+      const held = coordinator.resumeAll();
+      closing = coordinator.close();
+      // No fake time passes: only the close can end the wait (setImmediate runs on the real clock).
+      const first = await Promise.race([held.then(() => "settled"), new Promise((resolve) => setImmediate(resolve, "still held"))]);
+      expect(first).toBe("settled");
+      expect(await held).toMatchObject({ resumed: [], failed: [], skipped: [] });
+    });
+    void stalled.queued[0]!.answer();
+    await closing;
+    expect(stalled.queued).toHaveLength(1);
+  });
+
   it("resume() of an instance a pass claimed and has not started yet leaves it to the pass: it runs once", async () => {
     const { fixture, coordinator, waiting, release } = await aClaimWaitingForALane();
     expect(await coordinator.resume(waiting, fixture.workflow.id)).toMatchObject({ status: "skipped", reason: "in-progress" });
