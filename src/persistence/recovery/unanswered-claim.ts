@@ -1,3 +1,4 @@
+import { raceAbort } from "../../abort.js";
 import { pairKey } from "../keys.js";
 import { settlesWithin } from "./bounded-wait.js";
 import { beforeClaim } from "./claim-hold.js";
@@ -36,12 +37,9 @@ export class UnansweredClaim {
   async turn(leaseTtlMs: number): Promise<"claim" | "held" | "closing"> {
     const late = this.#late;
     if (late !== undefined && performance.now() - late.sentAt < holdLeases * leaseTtlMs) {
-      const closing = this.#closing;
-      const stop = { closed: (): void => undefined };
-      const closed = new Promise<void>((resolve) => (stop.closed = resolve));
-      closing.addEventListener("abort", stop.closed, { once: true });
-      const answered = await settlesWithin(Promise.race([late.answered, closed]), leaseTtlMs).finally(() => closing.removeEventListener("abort", stop.closed));
-      if (!answered && !closing.aborted) return "held";
+      // The coordinator's closing ends the wait too; which of the two ended it is decided below.
+      const answeredOrClosing = raceAbort(late.answered, this.#closing, () => new Error("closing")).catch(() => undefined);
+      if (!(await settlesWithin(answeredOrClosing, leaseTtlMs)) && !this.#closing.aborted) return "held";
     }
     return this.#closing.aborted ? "closing" : "claim";
   }
