@@ -24,8 +24,7 @@ import { logSafely } from "../logger.js";
 
 /**
  * The persistence state of one run: opened once by the middleware's start hook, before the first
- * operation, then advanced by each checkpoint. The stored snapshot always equals the last
- * successful save.
+ * operation, then advanced by each checkpoint. The stored snapshot equals the last successful save.
  */
 export class PersistenceSession {
   readonly keys: SnapshotKeys;
@@ -91,14 +90,17 @@ export class PersistenceSession {
     return session;
   }
 
-  // The run settled. A record it resolved short of finishing (see leftUnfinished) is finished first,
-  // as the checkpoint after the last operation would have (SPEC §5.5; a failure is logged: the run's
-  // outcome stands). Then the claim stops, and nothing stays linked to the caller's signal.
+  // The run settled. Its writes in flight land first (WritesInFlight). A record it resolved short of
+  // finishing (leftUnfinished) is finished next, as the last checkpoint would have (SPEC §5.5; a failure
+  // is logged). Then the store takes no more writes, the claim stops, and the caller's signal is let go.
   #settled(outcome: RunOutcome): Promise<void> | undefined {
+    const quiet = this.#store.quiet();
+    if (quiet !== undefined) return quiet.then(() => this.#settled(outcome));
     if (outcome.ok && this.#claim?.lost === undefined && leftUnfinished(this.#state)) {
       resolvedIn(this.#state, outcome.output);
       return this.#store.finishOwn(this.#locate(this.#state.next - 1)).catch((error: unknown) => logSafely(this.#foundry.logger, "warn", `could not finish the record of ${this.#workflow.name} once its run resolved`, error)).then(() => this.#settled(outcome));
     }
+    this.#store.close();
     this.#operationSignals.close();
     return this.#claim?.close();
   }
@@ -133,10 +135,7 @@ export class PersistenceSession {
     if (shutdown?.aborted === true) await this.stopForShutdown(shutdown, index);
   }
 
-  /**
-   * Gives the claim back (see {@link RunClaim.release}: with the run's annotations when operation
-   * `index` had `started`) and throws the abort that ends the run: no failure to record or compensate.
-   */
+  /** Gives the claim back ({@link RunClaim.release}: with the annotations once `index` `started`), then throws the abort that ends the run. */
   async stopForShutdown(reason: AbortSignal, index: number, started = false): Promise<never> {
     await this.#claim?.release(started ? annotationsOf(this.#state) : undefined);
     throw abortError(reason, this.#locate(index));
@@ -144,8 +143,7 @@ export class PersistenceSession {
 
   /** Set once the shutdown deadline aborted the running operation. */
   get deadlinePassed(): AbortSignal | undefined {
-    const { deadline } = this.#options;
-    return deadline?.aborted === true ? deadline : undefined;
+    return this.#options.deadline?.aborted === true ? this.#options.deadline : undefined;
   }
 
   /**

@@ -11,6 +11,7 @@ import type { SnapshotStatus, WorkflowExecutionSnapshot } from "./snapshot.js";
 import { isoTime, snapshotEvent, snapshotOf, type SnapshotState } from "./snapshot-state.js";
 import { isThenable } from "../internal/thenable.js";
 import { logSafely } from "../logger.js";
+import { WritesInFlight } from "./writes-in-flight.js";
 
 type Build = () => WorkflowExecutionSnapshot | undefined | Promise<WorkflowExecutionSnapshot | undefined>;
 
@@ -34,6 +35,9 @@ export class SnapshotStore {
   #signal: AbortSignal;
   // The claim's signal alone: a release is sent after the run's own signal aborted.
   #releaseSignal: AbortSignal | undefined;
+  // Under a lease each write counted is the claim's guarded call, which settles by the lease's end
+  // even when the store hangs.
+  readonly #writes = new WritesInFlight();
 
   constructor(provider: WorkflowPersistenceProvider, state: SnapshotState, options: SessionOptions, foundry: Foundry<any>, signal: AbortSignal) {
     this.#provider = provider;
@@ -72,7 +76,12 @@ export class SnapshotStore {
       snapshot = built instanceof Promise ? await built : built;
       if (snapshot === undefined) return false;
       const written = snapshot;
-      await this.#call("save", location, () => this.#provider.save(written, signal));
+      this.#sending(location);
+      try {
+        await this.#call("save", location, () => this.#provider.save(written, signal));
+      } finally {
+        this.#writes.sent();
+      }
       saved = true;
     } finally {
       claim?.afterSave(saved);
@@ -92,13 +101,16 @@ export class SnapshotStore {
     if (this.#claim !== undefined) return this.write(() => snapshotOf(state, status, properties, error), location).then(() => this.#checkpointed(status));
     // `now` is Date.now() read by the caller: the snapshot's time too, unless the run has a clock of its own.
     const snapshot = snapshotOf(state, status, properties, error, state.clock === systemClock ? now : state.clock.now());
+    this.#sending(location);
     let saving: unknown;
     try {
       saving = this.#provider.save(snapshot, this.#signal);
     } catch (cause) {
+      this.#writes.sent();
       throw providerError({ call: "save", keys: this.#state.keys, location }, cause);
     }
     if (saving !== storedAlready && isThenable(saving)) return this.#stored(saving, snapshot, location);
+    this.#writes.sent();
     this.#saved(snapshot);
     this.#checkpointed(status);
     return undefined;
@@ -109,6 +121,8 @@ export class SnapshotStore {
       await saving;
     } catch (cause) {
       throw providerError({ call: "save", keys: this.#state.keys, location }, cause);
+    } finally {
+      this.#writes.sent();
     }
     this.#saved(snapshot);
     this.#checkpointed(snapshot.status);
@@ -161,7 +175,12 @@ export class SnapshotStore {
       void claim.stopRenewing();
       claim.afterSave(false);
     }
-    await this.#call("delete", location, () => this.#provider.delete(foundryExecutionId, workflowId, this.#signal));
+    this.#sending(location);
+    try {
+      await this.#call("delete", location, () => this.#provider.delete(foundryExecutionId, workflowId, this.#signal));
+    } finally {
+      this.#writes.sent();
+    }
     this.#state.revision = 0;
     this.#foundry[emitEvent]("snapshotDeleted", deletedEvent, this.#state.keys);
   }
@@ -183,6 +202,20 @@ export class SnapshotStore {
     const stored = await this.load(location);
     if (stored !== undefined && this.#owns(stored)) return this.finish(location);
     if (stored !== undefined) logSafely(this.#foundry.logger, "warn", `left the record of ${describeKeys(this.#state.keys)} as it is: another owner wrote revision ${stored.revision} after this run's revision ${this.#state.revision}`);
+  }
+
+  /** Undefined when no save or delete of the run is in flight; else resolves once none is. */
+  quiet(): Promise<void> | undefined {
+    return this.#writes.none();
+  }
+
+  /** The run settled: a write asked for from now on is refused with SnapshotConflictError (see WritesInFlight). */
+  close(): void {
+    this.#writes.close();
+  }
+
+  #sending(location: ErrorLocation): void {
+    this.#writes.sending(() => new SnapshotConflictError({ keys: this.#state.keys, location, detail: "the run settled before this write was asked for (a timeout gave up on the operation that asked): nothing more is written for it" }));
   }
 
   // Whether `stored` is this run's last save: its revision, and under a lease its owner.

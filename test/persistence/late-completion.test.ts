@@ -1,7 +1,8 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { createFoundry, createSmith, createWorkflow, OperationTimeoutError, timeoutMiddleware } from "../../src/index.js";
 import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
 import { deferred, rejectionOf } from "../support/promises.js";
+import { RecordingProvider } from "../support/recording-provider.js";
 
 // An operation that ignores its signal may finish after a timeout gave up on it. The run has gone
 // on without it by then (failed, compensated, its record deleted): what it returns is written
@@ -57,5 +58,78 @@ describe("an operation that completes after a timeout gave up on it", () => {
     release.resolve();
     await settle();
     expect(provider.tryLoad("o-2", "orders")).toEqual(before);
+  });
+});
+
+// A timeout layer added before usePersistence wraps the checkpoint too: it may give up on a save
+// still in flight. The run settles only once that save has landed, and asks for no write after:
+// a save landing after a retry completed the instance and deleted its record would bring the
+// instance back, and run its operations again.
+describe("a checkpoint a timeout gave up on", () => {
+  afterEach(() => void vi.useRealTimers());
+
+  function slowFirstWrite(call: "save" | "delete") {
+    const release = deferred();
+    const provider = new RecordingProvider(undefined, { [call]: () => (provider.count(call) === 1 ? release.promise : undefined) });
+    return { provider, release };
+  }
+
+  function threeSteps(provider: RecordingProvider, ran: string[]) {
+    const foundry = createFoundry("orders").use(timeoutMiddleware(20));
+    for (const name of ["reserve", "charge", "ship"]) foundry.withOperation(name, () => void ran.push(name));
+    return usePersistence(foundry, provider, { instanceId: "o-3" });
+  }
+
+  it("lands before forge() settles, so a retry resumes after it and a completed instance stays completed", async () => {
+    vi.useFakeTimers();
+    const { provider, release } = slowFirstWrite("save");
+    const ran: string[] = [];
+    const foundry = threeSteps(provider, ran);
+    let settled = false;
+    const first = rejectionOf(foundry.forge()).finally(() => (settled = true));
+    await vi.advanceTimersByTimeAsync(20); // the timeout gave up on reserve's checkpoint
+    expect(settled).toBe(false);
+    expect(foundry.isRunning).toBe(true);
+
+    release.resolve();
+    expect(await first).toBeInstanceOf(OperationTimeoutError);
+    expect(provider.inner.tryLoad("o-3", "orders")).toMatchObject({ revision: 1, nextOperationIndex: 1 });
+
+    await foundry.forge();
+    await vi.runAllTimersAsync();
+    expect(provider.inner.tryLoad("o-3", "orders")).toBeUndefined();
+    expect(ran).toEqual(["reserve", "charge", "ship"]);
+  });
+
+  it("asks for nothing after forge() settled: the delete chained to the last checkpoint is never sent", async () => {
+    vi.useFakeTimers();
+    const { provider, release } = slowFirstWrite("save");
+    const foundry = usePersistence(createFoundry("orders").use(timeoutMiddleware(20)).withOperation("only", () => "done"), provider, { instanceId: "o-4" });
+    const first = rejectionOf(foundry.forge());
+    await vi.advanceTimersByTimeAsync(20);
+    release.resolve();
+    expect(await first).toBeInstanceOf(OperationTimeoutError);
+    await vi.runAllTimersAsync(); // drains the microtask queue too: a delete asked for late would be sent by now
+
+    expect(provider.count("delete")).toBe(0);
+    expect(provider.inner.tryLoad("o-4", "orders")).toMatchObject({ revision: 1, nextOperationIndex: 1 });
+    expect(await foundry.forge()).toBe("done"); // nothing left to run: the retry only deletes
+    expect(provider.inner.tryLoad("o-4", "orders")).toBeUndefined();
+  });
+
+  it("a final delete a timeout gave up on lands before forge() settles", async () => {
+    vi.useFakeTimers();
+    const { provider, release } = slowFirstWrite("delete");
+    const ran: string[] = [];
+    const foundry = threeSteps(provider, ran);
+    let settled = false;
+    const first = rejectionOf(foundry.forge()).finally(() => (settled = true));
+    await vi.advanceTimersByTimeAsync(20);
+    expect(settled).toBe(false);
+
+    release.resolve();
+    expect(await first).toBeInstanceOf(OperationTimeoutError);
+    expect(provider.inner.tryLoad("o-3", "orders")).toBeUndefined();
+    expect(ran).toEqual(["reserve", "charge", "ship"]);
   });
 });

@@ -1,0 +1,45 @@
+// A run's saves and deletes in flight. The run settles only once none is, and takes no more after:
+// nothing lands on its behalf once its forge() settled. Without this, a save that a timeout layer
+// gave up on could land after a retry had completed the instance and deleted its record, and bring
+// the instance back to run its operations again.
+
+/** Counts a run's writes in flight, and refuses new ones once closed. */
+export class WritesInFlight {
+  #count = 0;
+  #whenNone: (() => void) | undefined;
+  #closed = false;
+
+  /**
+   * A write is about to be sent. Throws what `refused()` makes, sending nothing, once closed: the
+   * asker is a continuation a timeout gave up on, and the record stays at the run's last write.
+   */
+  sending(refused: () => Error): void {
+    if (this.#closed) throw refused();
+    this.#count++;
+  }
+
+  /** A write sent settled, however it did. */
+  sent(): void {
+    if (--this.#count > 0) return;
+    const none = this.#whenNone;
+    this.#whenNone = undefined;
+    none?.();
+  }
+
+  /** Undefined when no write is in flight; else a promise that resolves once none is. */
+  none(): Promise<void> | undefined {
+    if (this.#count === 0) return undefined;
+    return new Promise<void>((resolve) => {
+      const before = this.#whenNone;
+      this.#whenNone = () => {
+        before?.();
+        resolve();
+      };
+    });
+  }
+
+  /** The run settled: every write asked for from now on is refused. */
+  close(): void {
+    this.#closed = true;
+  }
+}
