@@ -8,7 +8,7 @@ import { compensationCheckpoints } from "./compensation-checkpoints.js";
 import { WorkflowCompensatedError, type SnapshotConflictError, type SnapshotKeys, type StoredError } from "./errors.js";
 import { snapshotKeysOf } from "./keys.js";
 import type { WorkflowPersistenceProvider } from "./provider.js";
-import { restoreProperties } from "./restore-properties.js";
+import { restoreFrom } from "./restore-properties.js";
 import { holdForRun } from "./held-here.js";
 import { planResume } from "./resume.js";
 import { OperationSignals } from "./operation-signals.js";
@@ -208,7 +208,7 @@ export class PersistenceSession {
     }
     const { snapshot } = plan;
     continueFrom(state, snapshot);
-    restoreProperties(this.#foundry, snapshot.properties); // a compensation's restores see them too
+    restoreFrom(this.#foundry, snapshot); // a compensation's restores see them too
     for (const [key, value] of Object.entries(snapshot.annotations ?? {})) run.annotations.set(key, value);
     if (plan.kind === "compensate") {
       state.status = "compensating";

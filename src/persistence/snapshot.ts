@@ -3,6 +3,7 @@ import type { WorkflowInfo } from "../types.js";
 import { hex32 } from "./codec/checksum.js";
 import { maxCauseMessage, maxStoredCauses, maxStoredStack } from "./stored-error.js";
 import { isTimelineText } from "./timeline.js";
+import { notPlainObject } from "../internal/validate.js";
 import { SnapshotCorruptedError, type SnapshotKeys, type StoredError } from "./errors.js";
 
 /**
@@ -87,6 +88,15 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+// Undefined for a plain object, else what it is: restored key by key, a Map or a Date restores nothing it holds.
+function notPlainBag(value: object): string | undefined {
+  try {
+    return notPlainObject(value);
+  } catch {
+    return "a Proxy whose trap throws";
+  }
+}
+
 function isCount(value: unknown): value is number {
   return typeof value === "number" && Number.isInteger(value) && value >= 0;
 }
@@ -132,6 +142,8 @@ function problemOf(s: Record<string, unknown>): string | undefined {
   if (!isCount(s.nextOperationIndex)) return "nextOperationIndex is not a non-negative integer";
   if (s.nextOperationIndex > s.operationCount) return "nextOperationIndex is past operationCount";
   if (!isRecord(s.properties)) return "properties is not an object";
+  const bag = notPlainBag(s.properties);
+  if (bag !== undefined) return `properties is ${bag}, not a plain object`;
   if (s.outputs !== undefined && !isRecord(s.outputs)) return "outputs is not an object";
   if (!isSnapshotStatus(s.status)) return `unknown status ${JSON.stringify(s.status)}`;
   if (!isCount(s.revision)) return "revision is not a non-negative integer";
@@ -188,14 +200,10 @@ function hasRequiredFields(v: Record<string, unknown>): boolean {
   );
 }
 
-// The usual cause of a value that is no snapshot at all: a hand-written provider returning its row
-// or the text it stored.
+// The usual cause of a value that is no snapshot at all: a provider returning its row or its text.
 const shapeHint = (call: string): string => `${call} (or a codec's decode) must return the decoded snapshot object that save received, not a row or the encoded text`;
 
-function describeValue(value: unknown): string {
-  if (value === null) return "null";
-  return Array.isArray(value) ? "an array" : `a ${typeof value}`;
-}
+const describeValue = (value: unknown): string => (value === null ? "null" : Array.isArray(value) ? "an array" : `a ${typeof value}`);
 
 const describeKey = (key: unknown): string => (typeof key === "string" ? JSON.stringify(key) : describeValue(key));
 

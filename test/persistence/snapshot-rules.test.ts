@@ -1,4 +1,5 @@
 import fc from "fast-check";
+import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { SnapshotCorruptedError, defaultSnapshotCodec } from "../../src/persistence/index.js";
 import { validateSnapshot } from "../../src/persistence/snapshot.js";
@@ -51,6 +52,8 @@ const broken: [string, Record<string, unknown>, string][] = [
   ["nextOperationIndex past operationCount", { nextOperationIndex: 4 }, "nextOperationIndex is past operationCount"],
   ["properties that are an array", { properties: ["A-1"] }, "properties is not an object"],
   ["properties that are null", { properties: null }, "properties is not an object"],
+  ["properties that are a Map", { properties: new Map([["orderId", "A-1"]]) }, "properties is a Map instance, not a plain object"],
+  ["properties that are a Date", { properties: new Date(0) }, "properties is a Date instance, not a plain object"],
   ["outputs that are an array", { outputs: ["reserved"] }, "outputs is not an object"],
   ["an unknown status", { status: "paused" }, 'unknown status "paused"'],
   ["a status that is not a string", { status: 1 }, "unknown status 1"],
@@ -117,6 +120,16 @@ describe("validateSnapshot", () => {
     const value = { ...whole, ...change };
     expect(problemOf(value)).toContain(message);
     expect(decodeProblemOf(value)).toContain(message);
+  });
+
+  it("rejects properties that are a class instance, and accepts a plain object of another realm or without a prototype", () => {
+    class Bag {
+      orderId = "A-1";
+    }
+    expect(problemOf({ ...whole, properties: new Bag() })).toContain("properties is a Bag instance, not a plain object");
+    expect(problemOf({ ...whole, properties: new Proxy({}, { getPrototypeOf: () => { throw new Error("trap"); } }) })).toContain("properties is a Proxy whose trap throws, not a plain object");
+    expect(problemOf({ ...whole, properties: Object.assign(Object.create(null) as object, { orderId: "A-1" }) })).toBe("accepted");
+    expect(problemOf({ ...whole, properties: runInNewContext("({ orderId: 'A-1' })") as object })).toBe("accepted");
   });
 
   it("names each required field a snapshot lacks", () => {

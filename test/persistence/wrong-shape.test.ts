@@ -47,4 +47,20 @@ describe("what a tryLoad of the wrong shape is told", () => {
     expect(message).toContain(`it carries other keys (instance "someone-else" / workflow ${JSON.stringify(stored.workflowId)})`);
     expect(message).not.toContain("missing");
   });
+
+  it("reports properties that cannot be read as a corrupted record before any operation, leaving the foundry's bag as it was", async () => {
+    const throwingGetter = Object.defineProperty({}, "total", { enumerable: true, get: () => { throw new Error("getter"); } });
+    const throwingProxy = new Proxy({}, { ownKeys: () => { throw new Error("ownKeys"); } });
+    for (const properties of [throwingGetter, throwingProxy]) {
+      const provider: WorkflowPersistenceProvider = { save: () => undefined, tryLoad: () => ({ ...stored, properties }), delete: () => undefined };
+      const { foundry, log } = countedFoundry(3);
+      foundry.properties.kept = "initial";
+      usePersistence(foundry, provider, keys);
+      const error = await rejectionOf(foundry.forge());
+      expect(error).toBeInstanceOf(SnapshotCorruptedError);
+      expect((error as SnapshotCorruptedError).message).toMatch(/its properties cannot be read: (getter|ownKeys)/);
+      expect(runCounts(log, 3)).toEqual([0, 0, 0]);
+      expect(foundry.properties).toEqual({ kept: "initial" });
+    }
+  });
 });
