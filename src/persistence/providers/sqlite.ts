@@ -7,6 +7,7 @@ import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { sqliteFileDetail } from "./connection-errors.js";
 import { SetupOnce, asError, throwIfAborted } from "./shared.js";
 import { validateOptions, type SqliteDatabase, type SqlitePersistenceProviderOptions, type SqliteStatement } from "./sqlite-options.js";
+import { setUpWhenFree } from "./sqlite-busy.js";
 
 export type { SqliteDatabase, SqlitePersistenceProviderOptions, SqliteStatement } from "./sqlite-options.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
@@ -90,7 +91,7 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
    * Rejects with the driver's error.
    */
   migrate(): Promise<void> {
-    return settle(undefined, () => this.#migrate());
+    return settle(undefined, () => setUpWhenFree(this.#database, () => this.#migrate()));
   }
 
   /** Rejects with `SnapshotConflictError` unless the stored revision is `snapshot.revision - 1`. */
@@ -227,7 +228,7 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
   #prepare(): Statements {
     // A read-only connection (a backup, a read-only mount, an inspector) leaves the file as it is.
     if (this.#database.readonly === true) requireReadableTables(this.#database, this.tableName);
-    else this.#migrate();
+    else setUpWhenFree(this.#database, () => this.#migrate());
     const prepare = (sql: string): SqliteStatement => this.#database.prepare(sql);
     const texts = ["insert", "update", "insertWaiting", "updateWaiting", "select", "remove"] as const;
     return { ...(Object.fromEntries(texts.map((name) => [name, prepare(this.#sql[name])])) as Record<(typeof texts)[number], SqliteStatement>), ...prepareMailbox(this.#database, this.#sql) };
