@@ -124,6 +124,7 @@ describe("the README's quickstart", () => {
 
     const listed = cli(...list.command.split(" ").slice(2));
     expect(listed.status, transcript(listed)).toBe(0);
+    expect(listed.stderr, "the quickstart leaves nothing in the store's directory but its record").toBe("");
     const shown = listed.stdout.split("\n");
     // Each line shown is a whole line printed, its age aside: a prefix would let the README drop columns.
     const printedAs = (line: string) => new RegExp(`^${line.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/\d+[smhd] ago/g, "\\d+[smhd] ago")}$`);
