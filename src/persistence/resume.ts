@@ -48,7 +48,7 @@ async function reconcile(snapshot: WorkflowExecutionSnapshot, context: ResumeCon
   const operationCount = workflow.operations.length;
   if (snapshot.definitionFingerprint === fingerprint && snapshot.operationCount === operationCount) return snapshot;
   const policy = context.options.onDefinitionMismatch;
-  const stored = `stored ${snapshot.operationCount} operations (${snapshot.definitionFingerprint}), current ${operationCount} (${fingerprint})`;
+  const stored = `stored ${snapshot.operationCount} operations (${snapshot.definitionFingerprint}), current ${operationCount} (${fingerprint}): ${changeOf(snapshot, workflow)}`;
   if (policy === "restart") return startOver(snapshot, context, stored);
   if (policy === "error") throw new WorkflowDefinitionMismatchError(keys, workflow.name, stored);
   const before = { nextOperationIndex: snapshot.nextOperationIndex, properties: snapshot.properties, outputs: snapshot.outputs, lastOutput: snapshot.lastOutput };
@@ -69,6 +69,15 @@ async function reconcile(snapshot: WorkflowExecutionSnapshot, context: ResumeCon
   const problem = snapshotProblem(adopted, keys);
   if (problem !== undefined) throw new WorkflowDefinitionMismatchError(keys, workflow.name, `${stored}; the migration function returned what is not a snapshot: ${problem}`);
   return adopted;
+}
+
+// What changed, as far as the record tells: it keeps the version and the count, not the names.
+function changeOf(snapshot: WorkflowExecutionSnapshot, workflow: WorkflowInfo): string {
+  const [was, now] = [snapshot.workflowVersion, workflow.version];
+  if (was !== now) return `the version was ${was === undefined ? "none" : JSON.stringify(was)}, and is ${now === undefined ? "none" : JSON.stringify(now)}`;
+  const added = workflow.operations.length - snapshot.operationCount;
+  if (added !== 0) return `${Math.abs(added)} ${Math.abs(added) === 1 ? "operation" : "operations"} ${added > 0 ? "added" : "removed"}, or more changed`;
+  return "as many operations, renamed or in another order (the record keeps no names, so which is not known)";
 }
 
 // Starting over throws the record away: never one being undone, whose undo would be lost and its

@@ -26,15 +26,16 @@ async function storedByOriginal(provider: RecordingProvider, keys: Keys): Promis
   return stored;
 }
 
+const renamedOrMoved = "as many operations, renamed or in another order (the record keeps no names, so which is not known)";
 const drifts = [
-  { change: "an operation added", names: [...original, "notify"] },
-  { change: "an operation removed", names: ["reserve", "charge"] },
-  { change: "operations reordered", names: ["charge", "reserve", "ship"] },
-  { change: "an operation renamed", names: ["reserve", "authorize", "ship"] },
+  { change: "an operation added", names: [...original, "notify"], told: "stored 3 operations", what: "1 operation added, or more changed" },
+  { change: "an operation removed", names: ["reserve", "charge"], told: "current 2", what: "1 operation removed, or more changed" },
+  { change: "operations reordered", names: ["charge", "reserve", "ship"], told: "current 3", what: renamedOrMoved },
+  { change: "an operation renamed", names: ["reserve", "authorize", "ship"], told: "current 3", what: renamedOrMoved },
 ];
 
 describe("definition drift", () => {
-  it.each(drifts)("rejects a snapshot after $change with WorkflowDefinitionMismatchError before any operation runs", async ({ names }) => {
+  it.each(drifts)("rejects a snapshot after $change with WorkflowDefinitionMismatchError before any operation runs, saying what changed", async ({ names, told, what }) => {
     const provider = new RecordingProvider();
     const keys = uniqueKeys();
     const stored = await storedByOriginal(provider, keys);
@@ -44,6 +45,8 @@ describe("definition drift", () => {
     expect(error).toBeInstanceOf(WorkflowDefinitionMismatchError);
     expect((error as WorkflowDefinitionMismatchError).code).toBe("DEFINITION_MISMATCH");
     expect((error as Error).message).toContain(keys.instanceId);
+    expect((error as Error).message).toContain(told);
+    expect((error as Error).message).toContain(`: ${what}.`);
     expect(runCounts(log, names.length)).toEqual(names.map(() => 0));
     expect(provider.calls.map((record) => record.call)).toEqual(["tryLoad"]);
     expect(provider.stored(keys)).toEqual(stored);
@@ -64,6 +67,7 @@ describe("definition drift", () => {
     const { workflow: v2, log } = countedWorkflow(3, { name: "Order", version: "2" });
     const error = await rejectionOf(createSmith().forge(v2, usePersistence(createFoundry("Host"), provider, keys)));
     expect(error).toBeInstanceOf(WorkflowDefinitionMismatchError);
+    expect((error as Error).message).toContain(': the version was "1", and is "2".');
     expect(runCounts(log, 3)).toEqual([0, 0, 0]);
   });
 
