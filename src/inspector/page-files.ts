@@ -16,6 +16,7 @@ const files = [
   ["/instance.js", "instance.js", script],
   ["/actions.js", "actions.js", script],
   ["/values.js", "values.js", script],
+  ["/keys.js", "keys.js", script],
 ] as const;
 
 // From the sources the page sits beside this module (src/inspector/page/); the build bundles this

@@ -186,6 +186,22 @@ function browserCases(store: string, fresh: () => Promise<Fresh>, essential?: re
       expect([await page.$$eval("#properties dt", (keys) => keys.length), await page.textContent("#properties .more")]).toEqual([200, " … 50 more"]);
     });
 
+    it("shows keys that would draw alike as `workflowforge list` prints them, in the list and on the instance page", async () => {
+      const completed = inspectorSnapshots().find((snapshot) => snapshot.status === "completed")!;
+      const keys = ["order 1", "order  1", "order\t1", " order 1", "order\uD800", "order\uFFFD", "order-1"];
+      const seed = keys.map((key, index) => ({ ...completed, foundryExecutionId: key, workflowId: `W${key}`, updatedAt: new Date(Date.now() - (index + 1) * 60_000).toISOString() }));
+      const { page } = await open(await start(false, seed));
+      await waitForRows(page, keys);
+      // innerText, as drawn: HTML collapses spaces and draws a tab as one.
+      const shown = ['"order 1"', '"order  1"', '"order\\t1"', '" order 1"', '"order\\ud800"', "order\uFFFD", "order-1"];
+      const cells = await page.$$eval("#instances tbody tr", (rows) => rows.map((row: any) => [row.children[0].innerText, row.children[1].innerText]));
+      expect(cells).toEqual(shown.map((key) => [key, key.startsWith('"') ? `"W${key.slice(1)}` : `W${key}`]));
+      await page.click('#instances tr[data-instance="order  1"] a');
+      await page.waitForSelector("#summary");
+      expect(await page.$eval("#summary h2 .shown-key", (key: any) => key.innerText)).toBe('"order  1"');
+      expect(await page.$eval("#summary dd .shown-key", (key: any) => key.innerText)).toBe('"Worder  1"');
+    });
+
     it("draws an instance whose values are too large for one answer in part, saying what it left out", async () => {
       const completed = inspectorSnapshots().find((snapshot) => snapshot.status === "completed")!;
       // 200 arrays of 200 numbers: drawn whole, 40,000 values stalled the page for seconds at every refresh.
@@ -317,8 +333,11 @@ function browserCases(store: string, fresh: () => Promise<Fresh>, essential?: re
       const { page, dialogs, errors } = await open(served);
       await waitForRows(page, all);
       expect(await page.textContent(`#instances tbody tr:last-child td:nth-child(3)`)).toBe(`Evil${scriptPayload}@1.0`);
-      await page.click(`#instances a >> text=${xss}`);
+      // Its key holds spaces and quotes: shown JSON-quoted, as `workflowforge list` prints it.
+      expect(await page.textContent("#instances tbody tr:last-child td.key")).toBe(JSON.stringify(xss));
+      await page.click("#instances tbody tr:last-child td.key a");
       await page.waitForSelector("#properties");
+      expect(await page.textContent("#summary h2 .shown-key")).toBe(JSON.stringify(xss));
       // Strings are shown JSON-quoted, as in a console.
       expect(await page.textContent("#properties")).toContain(JSON.stringify(scriptPayload));
       expect(await page.textContent("#error")).toContain(`boom ${scriptPayload}`);

@@ -163,7 +163,7 @@ describe("the inspector's server, read-only (no --allow-actions)", () => {
     expect(page.status).toBe(200);
     expect(page.headers["content-security-policy"]).toContain("script-src 'self'");
     expect(page.headers["content-type"]).toBe("text/html; charset=utf-8");
-    for (const script of ["/app.js", "/dom.js", "/rows.js", "/instance.js", "/values.js"]) {
+    for (const script of ["/app.js", "/dom.js", "/rows.js", "/instance.js", "/values.js", "/keys.js"]) {
       const body = (await get(served, script)).body;
       expect(body).toMatch(/^(import|export) /m);
       expect(body).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write/);

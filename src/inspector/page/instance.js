@@ -2,7 +2,7 @@
 // One instance: its header, actions, steps, error, annotations and properties.
 import { actionsPanel } from "./actions.js";
 import { getJson, h, header, markNav, replace, replaceKeeping } from "./dom.js";
-import { badge, keysParam, progress, statusCell, waitText, workflowOf } from "./rows.js";
+import { badge, keyText, keysParam, progress, statusCell, waitText, workflowOf } from "./rows.js";
 import { moreThan, renderValue } from "./values.js";
 
 export function instanceView(main, params, refresh) {
@@ -41,8 +41,8 @@ function keysOf(params) {
 function summary({ row, fingerprint, consumedEvents, sizes }) {
   const field = (name, value) => [h("dt", {}, name), h("dd", {}, value)];
   const optional = (name, value, id) => (value === null || value === "" ? null : [h("dt", {}, name), h("dd", { id }, value)]);
-  return h("section", { id: "summary" }, h("h2", {}, row.instance, " ", statusCell(row)), h("dl", { className: "fields" },
-    field("workflow key", row.workflowKey), field("workflow", workflowOf(row)), field("progress", progress(row)),
+  return h("section", { id: "summary" }, h("h2", {}, keyText(row.instance), " ", statusCell(row)), h("dl", { className: "fields" },
+    field("workflow key", keyText(row.workflowKey)), field("workflow", workflowOf(row)), field("progress", progress(row)),
     optional("waiting for", waitText(row), "waiting-for"), optional("overdue", row.state === "overdue" ? row.stateReason : null, "overdue"),
     optional("consumed events", consumedEvents.length === 0 ? null : [consumedEvents.join(", "), moreThan(sizes.consumedEvents, consumedEvents.length)], "consumed-events"), optional("cancelled at", row.cancelledAt, "cancelled-at"),
     field("owner", row.owner ?? "-"), field("lease", [badge(row.lease, row.lease), row.leaseExpiresAt === null ? "" : ` until ${row.leaseExpiresAt}`, row.stateReason === null ? "" : ` — ${row.stateReason}`]),

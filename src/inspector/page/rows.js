@@ -1,6 +1,7 @@
 /* global URLSearchParams */
 // One instance as a row, and the pieces of it the instance page shows too.
 import { h } from "./dom.js";
+import { shownKey } from "./keys.js";
 
 export function age(iso, now) {
   const ms = Date.parse(now) - Date.parse(iso);
@@ -17,6 +18,8 @@ export const badge = (text, kind) => h("span", { className: `badge s-${kind || t
 // into U+FFFD, naming (and, with its Delete, removing) another instance.
 export const keysParam = (keys) => new URLSearchParams({ keys: JSON.stringify([keys.instance, keys.workflowKey]) });
 export const instanceHref = (row) => `#/instance?${keysParam(row)}`;
+// Its spaces kept (app.css): HTML would draw `"order  1"` as `"order 1"`.
+export const keyText = (key) => h("span", { className: "shown-key" }, shownKey(key));
 export const workflowOf = (row) => (row.version === null ? row.workflowName : `${row.workflowName}@${row.version}`);
 
 export function progress(row) {
@@ -43,8 +46,8 @@ export function listTable(data) {
   const columns = ["Instance", "Workflow key", "Workflow", "Status", "Progress", "Owner", "Lease", "Updated", "Attempts", "Error"];
   const rows = data.items.map((row) =>
     h("tr", { "data-instance": row.instance, "data-status": row.status },
-      h("td", { className: "key" }, h("a", { href: instanceHref(row) }, row.instance)),
-      h("td", {}, row.workflowKey),
+      h("td", { className: "key" }, h("a", { href: instanceHref(row) }, keyText(row.instance))),
+      h("td", {}, keyText(row.workflowKey)),
       h("td", {}, workflowOf(row)),
       h("td", { title: row.state === "overdue" ? row.stateReason : undefined }, statusCell(row), row.status === "waiting" ? h("div", { className: "muted wait" }, waitText(row)) : null),
       h("td", { className: "nowrap" }, progress(row)),
