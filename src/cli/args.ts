@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import type { SnapshotKeys } from "../persistence/errors.js";
 import { parseDuration, type Duration } from "./duration.js";
-import { usageError } from "./errors.js";
+import { CliError, usageError } from "./errors.js";
 import { uiFlags, uiOptions, type UiOptions } from "../inspector/options.js";
 import { eventToSend, type EventToSend } from "./event-args.js";
 import { parseSelection, type Selection } from "./selection.js";
@@ -100,7 +100,15 @@ const isCommandName = (word: string | undefined): word is CommandName => (comman
 /** Turns the arguments after the program name into a command. Throws a usage `CliError` when they make no sense. */
 export function parseCommand(argv: readonly string[]): Command {
   if (argv.length === 0) return { kind: "help" };
-  const { values, positionals, given } = tokenize(argv);
+  const tokens = tokenize(argv);
+  try {
+    return commandOf(tokens);
+  } catch (error) {
+    throw error instanceof CliError && error.code === "USAGE" ? withOptionAfterDashes(error, tokens.afterDashes) : error;
+  }
+}
+
+function commandOf({ values, positionals, given }: Tokens): Command {
   const [first, ...rest] = positionals;
   if (values.help === true || first === "help") return helpFor(first === "help" ? rest[0] : first);
   if (values.version === true) return { kind: "version" };
@@ -128,12 +136,22 @@ export function parseCommand(argv: readonly string[]): Command {
   }
 }
 
+interface Tokens {
+  readonly values: Values;
+  readonly positionals: string[];
+  readonly given: Flag[];
+  /** The positionals after "--", which parseArgs takes as they are, options' names too. */
+  readonly afterDashes: string[];
+}
+
 // parseArgs in strict mode, plus every flag in the order given (values keep only the last of a repeated one).
-function tokenize(argv: readonly string[]): { values: Values; positionals: string[]; given: Flag[] } {
+function tokenize(argv: readonly string[]): Tokens {
   try {
     const { values, positionals, tokens } = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true, tokens: true });
     const given = tokens.flatMap((token) => (token.kind === "option" ? [token.name] : []));
-    return { values, positionals, given };
+    const dashes = tokens.findIndex((token) => token.kind === "option-terminator");
+    const afterDashes = dashes === -1 ? [] : tokens.slice(dashes).flatMap((token) => (token.kind === "positional" ? [token.value] : []));
+    return { values, positionals, given, afterDashes };
   } catch (error) {
     if (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS")) {
       throw usageError(parseArgsMessage(error.code as string, error.message), firstCommand(argv));
@@ -147,6 +165,13 @@ function parseArgsMessage(code: string, message: string): string {
   const option = /'(-[^' ]*)/.exec(message)?.[1];
   if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && option !== undefined) return `unknown option ${option} (a key that starts with "-" goes after "--")`;
   return message.charAt(0).toLowerCase() + message.slice(1);
+}
+
+// `show -- -x K --sqlite a.db` reads --sqlite as an argument: a usage error then says where options go.
+function withOptionAfterDashes(error: CliError, afterDashes: readonly string[]): CliError {
+  const option = afterDashes.find((word) => Object.hasOwn(options, word === "-h" ? "help" : (/^--([^=]+)/.exec(word)?.[1] ?? "")));
+  if (option === undefined) return error;
+  return usageError(`${error.message}; options go before "--" (after it, "${option}" is an argument, not an option)`, error.command);
 }
 
 const firstCommand = (argv: readonly string[]): CommandName | undefined => argv.find(isCommandName);

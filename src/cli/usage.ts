@@ -123,7 +123,8 @@ wake time, the events it consumed and when it was cancelled), the stored error, 
 properties, the last output and the restore outputs, with Maps, Sets, Dates and BigInts shown as such.
 <instanceId> and <workflowKey> are the two keys usePersistence saved it under (its
 instanceId and workflowKey options); "workflowforge list" shows them. A key that starts
-with "-" goes after "--".
+with "-" goes after "--", and the store and every option before it: whatever follows "--"
+is read as a key (see the last example).
 
 --json prints the snapshot as JSON: Dates become ISO strings, BigInts decimal strings,
 Maps arrays of [key, value], Sets and typed arrays arrays, undefined null.

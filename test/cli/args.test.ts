@@ -86,6 +86,14 @@ describe("workflowforge CLI arguments", () => {
     });
   });
 
+  it("says that options go before -- when one is given after it, where it is read as a key", async () => {
+    const after = '; options go before "--" (after it, "--sqlite" is an argument, not an option)';
+    expect(await cli("show", "--", "-x", "K", "--sqlite", "a.db")).toEqual({ code: 2, stdout: "", stderr: `workflowforge: unexpected argument "--sqlite" for show${after}\nRun "workflowforge help show" for usage.\n` });
+    expect((await cli("show", "--", "--sqlite", "a.db")).stderr).toContain(`show needs a store: pass one of --dir, --sqlite, --postgres, --redis or --provider${after}\n`);
+    expect((await cli("show", "--sqlite", "a.db", "--", "-x", "K", "extra")).stderr).toMatch(/^workflowforge: unexpected argument "extra" for show\n/);
+    expect((await cli("help", "show")).stdout).toContain('A key that starts\nwith "-" goes after "--", and the store and every option before it');
+  });
+
   it("takes --timeout for every store command, 10s when not given", () => {
     expect(parseCommand(["list", "--dir", "d"])).toMatchObject({ timeout: { text: "10s", ms: 10_000 } });
     expect(parseCommand(["list", "--dir", "d", "--timeout", "250ms"])).toMatchObject({ timeout: { text: "250ms", ms: 250 } });
