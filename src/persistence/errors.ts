@@ -10,7 +10,9 @@ export interface SnapshotKeys {
 export type ProviderCall = "save" | "tryLoad" | "delete" | "list" | "claim" | "deliver" | "receive" | "subscribe";
 
 export function describeKeys(keys: SnapshotKeys): string {
-  return `instance "${keys.foundryExecutionId}" / workflow "${keys.workflowId}"`;
+  // As JSON strings: a quote, a backslash, a control character or a lone surrogate in a key is
+  // escaped, so that two keys never read the same ("a\\ud800" and "a\ud800").
+  return `instance ${JSON.stringify(keys.foundryExecutionId)} / workflow ${JSON.stringify(keys.workflowId)}`;
 }
 
 function withLocation(message: string, location: ErrorLocation): string {

@@ -88,3 +88,14 @@ describe("errors name the stage that failed, not the first operation", () => {
   });
 });
 
+
+describe("the keys an error names", () => {
+  it("are JSON strings, so keys that differ never read the same", () => {
+    const messageFor = (foundryExecutionId: string): string => new SnapshotCorruptedError({ foundryExecutionId, workflowId: 'K"1' }, "junk").message;
+    expect(messageFor("order-42")).toBe('[workflowforge:persistence] stored snapshot for instance "order-42" / workflow "K\\"1" is corrupted: junk');
+    const lookAlikes = ["lone\uD800", "lone\\ud800", "a\tb", "a\\tb", "a b"];
+    expect(new Set(lookAlikes.map(messageFor)).size).toBe(lookAlikes.length);
+    expect(messageFor("lone\uD800")).toContain('instance "lone\\ud800"');
+    expect(messageFor("lone\\ud800")).toContain('instance "lone\\\\ud800"');
+  });
+});
