@@ -109,7 +109,8 @@ export class Foundry<P extends object = any> {
   withOperation<TInput = any, TOutput = any, TData = any>(name: string, forge: ForgeFunction<TInput, RestoreDataResult<TOutput, TData>, P>, restore?: RestoreFunction<TData, P>): this;
   withOperation<TInput = any, TOutput = any>(name: string, forge: ForgeFunction<TInput, TOutput, P>, restore?: RestoreFunction<TOutput, P>): this;
   withOperation(name: string, forge: ForgeFunction<any, any, P>, restore?: RestoreFunction<any, P>): this {
-    return this.addOperation(delegate(name, forge, restore));
+    this.#assertIdle("withOperation");
+    return this.addOperation(delegate(requireName(name, `${this.name}.withOperation(name)`), forge, restore));
   }
 
   addOperation(operation: Operation<any, any, P>): this {

@@ -40,7 +40,7 @@ export function createWorkflow<P extends object = Properties>(name: string): Wor
       return builder;
     },
     withOperation(operationName: string, forge: ForgeFunction<any, any, P>, restore?: RestoreFunction<any, P>) {
-      return builder.addOperation(delegate(operationName, forge, restore));
+      return builder.addOperation(delegate(requireName(operationName, `createWorkflow("${name}").withOperation(name)`), forge, restore));
     },
     build() {
       if (operations.length === 0) throw new TypeError(`createWorkflow("${name}").build(): a workflow needs at least one operation`);

@@ -229,8 +229,16 @@ describe("Foundry", () => {
       expect(error).toBeInstanceOf(FoundryBusyError);
       expect(error).toMatchObject({ code: "MODIFIED_WHILE_RUNNING" });
     }
+    // Each names the call that was made.
+    expect((changes as Error[]).map((error) => /: (\w+)\(\) cannot change/.exec(error.message)?.[1])).toEqual(["withOperation", "addOperation", "use"]);
     expect(foundry.operations.map((op) => op.name)).toEqual(["changes itself"]);
     expect(foundry.middleware).toHaveLength(0);
+  });
+
+  it("names withOperation, not the operation it makes, when the name is missing", () => {
+    const forge = () => 1;
+    expect(() => createFoundry("orders").withOperation(forge as unknown as string, forge)).toThrow('orders.withOperation(name) must be a non-empty string, got function');
+    expect(() => createWorkflow("order").withOperation("", forge)).toThrow('createWorkflow("order").withOperation(name) must be a non-empty string, got ""');
   });
 
   it("applies operations and middleware added between runs to the next run", async () => {
