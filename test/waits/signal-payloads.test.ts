@@ -74,6 +74,18 @@ describe.each(Object.keys(providers))("signal payloads on the %s provider", (nam
     expect(outputs).toEqual([nested(99)]);
   });
 
+  it("refuses an eventId longer than 1,000 characters at the call, storing nothing; one of 1,000 is consumed", async () => {
+    const provider = open();
+    const { workflow, coordinator, outputs } = await waitingInstance(provider);
+    expect(() => coordinator.signal("o-1", workflow.id, "paid", "too long", { eventId: "i".repeat(1_001) })).toThrow(
+      new TypeError("signal(instanceId, workflowKey, event, payload, options): options.eventId must be at most 1000 characters, got 1001: an id kept in every later snapshot of the instance"),
+    );
+    expect(await provider.receive?.({ foundryExecutionId: "o-1", workflowId: workflow.id }, "paid")).toEqual([]);
+    expect(await coordinator.signal("o-1", workflow.id, "paid", "just right", { eventId: "i".repeat(1_000) })).toEqual({ eventId: "i".repeat(1_000), stored: true });
+    expect((await coordinator.resumeAll()).failed).toEqual([]);
+    expect(outputs).toEqual(["just right"]);
+  });
+
   it("refuses a payload larger than a snapshot may hold with SnapshotTooLargeError, storing nothing; a smaller one is consumed", async () => {
     const provider = open();
     const { workflow, coordinator, outputs } = await waitingInstance(provider);

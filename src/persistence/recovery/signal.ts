@@ -5,9 +5,16 @@ import { receivesEvents, type DeliveredEvent } from "../mailbox.js";
 import { callProvider } from "../provider-call.js";
 import type { WorkflowPersistenceProvider } from "../provider.js";
 
+/**
+ * The longest `eventId`, in characters. A consumed event's id is kept in every later snapshot of its
+ * instance (`consumedEvents`), so one far longer than any real id (a UUID has 36) would make each of
+ * them too large to store, and strand the instance at its wait.
+ */
+export const maxEventIdLength = 1_000;
+
 /** Options of `coordinator.signal` and `signalInstance`. */
 export interface SignalOptions {
-  /** Names this event: delivering the same id again (a retry, a duplicate webhook) stores nothing more. @default a random UUID */
+  /** Names this event: delivering the same id again (a retry, a duplicate webhook) stores nothing more. At most {@link maxEventIdLength} characters. @default a random UUID */
   readonly eventId?: string | undefined;
   readonly signal?: AbortSignal | undefined;
 }
@@ -45,10 +52,15 @@ export function signalInstance(
   requireName(instance.workflowKey, `${where}: workflowKey`);
   requireName(event, `${where}: event`);
   rejectUnknownKeys(requireOptionsObject(options, `${where}: options`), ["eventId", "signal"], `${where}: options`);
-  if (options.eventId !== undefined) requireName(options.eventId, `${where}: options.eventId`);
+  if (options.eventId !== undefined) requireEventId(options.eventId, `${where}: options.eventId`);
   requireOptionalSignal(options.signal, `${where}: options.signal`);
   requireMailbox(provider, where);
   return deliver(provider, instance, event, payload, options, clock);
+}
+
+function requireEventId(eventId: string, what: string): void {
+  requireName(eventId, what);
+  if (eventId.length > maxEventIdLength) throw new TypeError(`${what} must be at most ${maxEventIdLength} characters, got ${eventId.length}: an id kept in every later snapshot of the instance`);
 }
 
 // Arguments are checked synchronously, above: misuse throws at the call rather than rejecting.
