@@ -67,6 +67,8 @@ export class SnapshotStore {
     const claim = mode === "renewal" ? undefined : this.#claim;
     const signal = this.#signalFor(mode);
     // Awaited only when there is something to wait for: each await is a turn of the microtask queue.
+    const landing = this.#writes.none();
+    if (landing !== undefined) await landing;
     const renewal = claim?.beforeSave();
     if (renewal !== undefined) await renewal;
     let saved = false;
@@ -98,6 +100,9 @@ export class SnapshotStore {
    */
   checkpoint(status: SnapshotStatus, properties: object, error: StoredError | undefined, location: ErrorLocation, now: number): Promise<unknown> | undefined {
     const state = this.#state;
+    // A write a timeout gave up on may still be landing (WritesInFlight): this one continues its revision.
+    const landing = this.#writes.none();
+    if (landing !== undefined) return landing.then(() => this.checkpoint(status, properties, error, location, now));
     if (this.#claim !== undefined) return this.write(() => snapshotOf(state, status, properties, error), location).then(() => this.#checkpointed(status));
     // `now` is Date.now() read by the caller: the snapshot's time too, unless the run has a clock of its own.
     const snapshot = snapshotOf(state, status, properties, error, state.clock === systemClock ? now : state.clock.now());
@@ -168,6 +173,8 @@ export class SnapshotStore {
 
   async delete(location: ErrorLocation): Promise<void> {
     const { foundryExecutionId, workflowId } = this.#state.keys;
+    const landing = this.#writes.none();
+    if (landing !== undefined) await landing;
     const claim = this.#claim;
     if (claim !== undefined) {
       const renewal = claim.beforeSave();

@@ -1,7 +1,8 @@
-// A run's saves and deletes in flight. The run settles only once none is, and takes no more after:
-// nothing lands on its behalf once its forge() settled. Without this, a save that a timeout layer
-// gave up on could land after a retry had completed the instance and deleted its record, and bring
-// the instance back to run its operations again.
+// A run's saves and deletes in flight. A write waits for those before it to land, the run settles
+// only once none is, and it takes no more after: nothing lands on its behalf once its forge()
+// settled, or after a write it asked for later. Without this, a save that a timeout layer gave up
+// on could land after the compensation or a retry had deleted the record, and bring the instance
+// back to run its operations again.
 
 /** Counts a run's writes in flight, and refuses new ones once closed. */
 export class WritesInFlight {

@@ -117,6 +117,46 @@ describe("a checkpoint a timeout gave up on", () => {
     expect(provider.inner.tryLoad("o-4", "orders")).toBeUndefined();
   });
 
+  it("under a smith: the compensation writes after the late checkpoint has landed, so the undone instance stays deleted", async () => {
+    vi.useFakeTimers();
+    const { provider, release } = slowFirstWrite("save");
+    const [ran, restored]: string[][] = [[], []];
+    const workflow = createWorkflow("order");
+    for (const name of ["reserve", "charge", "ship"]) workflow.withOperation(name, () => void ran.push(name), () => void restored.push(name));
+    const forge = () => createSmith().forge(workflow.build(), usePersistence(createFoundry("orders").use(timeoutMiddleware(20)), provider, { instanceId: "o-5" }));
+    const first = rejectionOf(forge());
+    await vi.advanceTimersByTimeAsync(20); // the timeout gave up on reserve's checkpoint; the smith compensates
+    release.resolve();
+    expect(await first).toBeInstanceOf(OperationTimeoutError);
+    await vi.runAllTimersAsync();
+
+    expect(restored).toEqual(["reserve"]);
+    expect(provider.inner.tryLoad("o-5", "order")).toBeUndefined();
+    expect(provider.saves.map((snapshot) => [snapshot.revision, snapshot.status])).toEqual([[1, "running"], [2, "compensating"], [3, "compensating"]]);
+    await forge(); // starts over: the undone reserve runs again, and nothing runs on after it
+    expect(ran).toEqual(["reserve", "reserve", "charge", "ship"]);
+  });
+
+  it("under a smith: the delete chained to a last checkpoint a timeout gave up on is never sent beside the compensation's writes", async () => {
+    vi.useFakeTimers();
+    const release = deferred();
+    const provider = new RecordingProvider(undefined, { save: () => (provider.count("save") === 3 ? release.promise : undefined) });
+    const restored: string[] = [];
+    const workflow = createWorkflow("order");
+    for (const name of ["reserve", "charge", "ship"]) workflow.withOperation(name, () => name, () => void restored.push(name));
+    const first = rejectionOf(createSmith().forge(workflow.build(), usePersistence(createFoundry("orders").use(timeoutMiddleware(20)), provider, { instanceId: "o-6" })));
+    await vi.advanceTimersByTimeAsync(20); // the timeout gave up on ship's checkpoint, the last
+    release.resolve();
+    expect(await first).toBeInstanceOf(OperationTimeoutError);
+    await vi.runAllTimersAsync();
+
+    expect(restored).toEqual(["ship", "charge", "reserve"]); // ship completed: the timeout threw after it
+    expect(provider.calls.filter((call) => call.call !== "tryLoad").map((call) => (call.call === "save" ? `${call.snapshot.revision} ${call.snapshot.status}` : call.call))).toEqual([
+      "1 running", "2 running", "3 running", "4 compensating", "5 compensating", "6 compensating", "7 compensating", "delete",
+    ]);
+    expect(provider.inner.tryLoad("o-6", "order")).toBeUndefined();
+  });
+
   it("a final delete a timeout gave up on lands before forge() settles", async () => {
     vi.useFakeTimers();
     const { provider, release } = slowFirstWrite("delete");
