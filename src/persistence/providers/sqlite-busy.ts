@@ -9,8 +9,10 @@ import type { SqliteDatabase } from "./sqlite-options.js";
 const retryEveryMs = 10;
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
-/** Runs `setup` (idempotent), again while it fails with SQLITE_BUSY, until the busy timeout has passed. */
+/** Runs `setup` (idempotent), again while it fails with SQLITE_BUSY, until the busy timeout has passed since it began. */
 export function setUpWhenFree(database: SqliteDatabase, setup: () => void): void {
+  // From the start: a statement of the setup that met a lock SQLite could wait for has waited already.
+  const started = Date.now();
   let deadline: number | undefined;
   for (;;) {
     try {
@@ -18,7 +20,7 @@ export function setUpWhenFree(database: SqliteDatabase, setup: () => void): void
       return;
     } catch (error) {
       if (!isBusy(error)) throw error;
-      deadline ??= Date.now() + busyTimeoutMs(database);
+      deadline ??= started + busyTimeoutMs(database);
       if (Date.now() >= deadline) throw error;
       // Synchronous, as better-sqlite3's own wait for a lock is: every call of the provider is.
       Atomics.wait(pause, 0, 0, Math.min(retryEveryMs, deadline - Date.now()));

@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { PersistenceError } from "../../../src/persistence/errors.js";
 import { SqlitePersistenceProvider } from "../../../src/persistence/providers/sqlite.js";
+import { setUpWhenFree } from "../../../src/persistence/providers/sqlite-busy.js";
+import type { SqliteDatabase } from "../../../src/persistence/providers/sqlite-options.js";
 import { fullSnapshot } from "../../../src/persistence/testing/fixtures.js";
 import { useSqliteFiles } from "../../support/sqlite-files.js";
 
@@ -75,5 +77,39 @@ describe("SqlitePersistenceProvider's first use of a database another process is
     expect(Date.now() - started).toBeGreaterThanOrEqual(200);
     expect(error).toBeInstanceOf(PersistenceError);
     expect(error).toMatchObject({ call: "tryLoad", cause: { code: "SQLITE_BUSY" } });
+  });
+});
+
+describe("setUpWhenFree", () => {
+  afterEach(() => void vi.restoreAllMocks());
+
+  const busy = Object.assign(new Error("database is locked"), { code: "SQLITE_BUSY" });
+  const withTimeout = (timeout: number) => ({ pragma: () => [{ timeout }] }) as unknown as SqliteDatabase;
+
+  it("runs the setup again while it meets SQLITE_BUSY, and not for another error", () => {
+    let calls = 0;
+    setUpWhenFree(withTimeout(60_000), () => {
+      if (++calls < 3) throw busy;
+    });
+    expect(calls).toBe(3);
+    const other = Object.assign(new Error("file is not a database"), { code: "SQLITE_NOTADB" });
+    expect(() =>
+      setUpWhenFree(withTimeout(60_000), () => {
+        throw other;
+      }),
+    ).toThrow(other);
+  });
+
+  it("counts the busy timeout from the start: a statement that waited it out in SQLite's busy handler is not run again", () => {
+    let now = 1_000;
+    vi.spyOn(Date, "now").mockImplementation(() => now);
+    let calls = 0;
+    const setup = (): void => {
+      calls++;
+      now += 500; // SQLite's busy handler waited the whole timeout, then gave up
+      throw busy;
+    };
+    expect(() => setUpWhenFree(withTimeout(500), setup)).toThrow(busy);
+    expect(calls).toBe(1);
   });
 });
