@@ -93,12 +93,12 @@ export class PersistenceSession {
   // The run settled. Its writes in flight land first (WritesInFlight). A record it resolved short of
   // finishing (leftUnfinished) is finished next, as the last checkpoint would have (SPEC §5.5; a failure
   // is logged). Then the store takes no more writes, the claim stops, and the caller's signal is let go.
-  #settled(outcome: RunOutcome): Promise<void> | undefined {
+  #settled(outcome: RunOutcome, finished = false): Promise<void> | undefined {
     const quiet = this.#store.quiet();
-    if (quiet !== undefined) return quiet.then(() => this.#settled(outcome));
-    if (outcome.ok && this.#claim?.lost === undefined && leftUnfinished(this.#state)) {
+    if (quiet !== undefined) return quiet.then(() => this.#settled(outcome, finished));
+    if (!finished && outcome.ok && this.#claim?.lost === undefined && leftUnfinished(this.#state)) {
       resolvedIn(this.#state, outcome.output);
-      return this.#store.finishOwn(this.#locate(this.#state.next - 1)).catch((error: unknown) => logSafely(this.#foundry.logger, "warn", `could not finish the record of ${this.#workflow.name} once its run resolved`, error)).then(() => this.#settled(outcome));
+      return this.#store.finishOwn(this.#locate(this.#state.next - 1)).catch((error: unknown) => logSafely(this.#foundry.logger, "warn", `could not finish the record of ${this.#workflow.name} once its run resolved`, error)).then(() => this.#settled(outcome, true));
     }
     this.#store.close();
     this.#operationSignals.close();

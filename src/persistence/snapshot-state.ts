@@ -117,11 +117,13 @@ export function completedIn(state: SnapshotState, context: Pick<OperationContext
 
 /**
  * Whether a run that resolved left its record short of finished: a layer outside persistence turned
- * the last operation's error into its output (the record says `failed`), or answered for the last
- * operation without calling next() (the record stops before the end).
+ * the last operation's error into its output (the record says `failed`), answered for the last
+ * operation without calling next() (the record stops before the end), or resolved although the last
+ * operation's signal aborted during its checkpoint, so that its delete was not asked for (the record
+ * is past the end, and stored).
  */
 export function leftUnfinished(state: SnapshotState): boolean {
-  return state.status === "failed" || (state.status === "running" && state.next < state.workflow.operations.length);
+  return state.status === "failed" || (state.status === "running" && (state.next < state.workflow.operations.length || state.revision > 0));
 }
 
 /** Such a run, as its last checkpoint would have left it: every operation done, `output` the last. */

@@ -60,33 +60,33 @@ export class SnapshotStore {
 
   /**
    * Saves what `build` returns (nothing when it returns undefined) as the next revision. A renewal
-   * is already sequenced by the lease keeper; every other write waits for renewals, and only then
-   * builds its snapshot, so that it continues the revision a renewal just stored.
+   * is already sequenced by the lease keeper; every other write first waits for the writes in flight
+   * (WritesInFlight), then for renewals, and only then builds its snapshot, so that it continues the
+   * revision they stored. It counts as in flight from then: a load or a renewal it waits for included.
    */
   async write(build: Build, location: ErrorLocation, mode: WriteMode = "checkpoint"): Promise<boolean> {
     const claim = mode === "renewal" ? undefined : this.#claim;
     const signal = this.#signalFor(mode);
     // Awaited only when there is something to wait for: each await is a turn of the microtask queue.
-    const landing = this.#writes.none();
-    if (landing !== undefined) await landing;
-    const renewal = claim?.beforeSave();
-    if (renewal !== undefined) await renewal;
+    if (mode === "renewal" || !this.#writes.busy) this.#sending(location);
+    else await this.#afterLanding(location);
     let saved = false;
     let snapshot: WorkflowExecutionSnapshot | undefined;
     try {
-      const built = build();
-      snapshot = built instanceof Promise ? await built : built;
-      if (snapshot === undefined) return false;
-      const written = snapshot;
-      this.#sending(location);
+      const renewal = claim?.beforeSave();
+      if (renewal !== undefined) await renewal;
       try {
+        const built = build();
+        snapshot = built instanceof Promise ? await built : built;
+        if (snapshot === undefined) return false;
+        const written = snapshot;
         await this.#call("save", location, () => this.#provider.save(written, signal));
+        saved = true;
       } finally {
-        this.#writes.sent();
+        claim?.afterSave(saved);
       }
-      saved = true;
     } finally {
-      claim?.afterSave(saved);
+      this.#writes.sent();
     }
     this.#saved(snapshot);
     return true;
@@ -173,17 +173,16 @@ export class SnapshotStore {
 
   async delete(location: ErrorLocation): Promise<void> {
     const { foundryExecutionId, workflowId } = this.#state.keys;
-    const landing = this.#writes.none();
-    if (landing !== undefined) await landing;
-    const claim = this.#claim;
-    if (claim !== undefined) {
-      const renewal = claim.beforeSave();
-      if (renewal !== undefined) await renewal;
-      void claim.stopRenewing();
-      claim.afterSave(false);
-    }
-    this.#sending(location);
+    if (!this.#writes.busy) this.#sending(location);
+    else await this.#afterLanding(location);
     try {
+      const claim = this.#claim;
+      if (claim !== undefined) {
+        const renewal = claim.beforeSave();
+        if (renewal !== undefined) await renewal;
+        void claim.stopRenewing();
+        claim.afterSave(false);
+      }
       await this.#call("delete", location, () => this.#provider.delete(foundryExecutionId, workflowId, this.#signal));
     } finally {
       this.#writes.sent();
@@ -219,6 +218,13 @@ export class SnapshotStore {
   /** The run settled: a write asked for from now on is refused with SnapshotConflictError (see WritesInFlight). */
   close(): void {
     this.#writes.close();
+  }
+
+  // Counts a write once none is in flight, checked and counted in one turn: another write that waited
+  // for the same one may have started meanwhile.
+  async #afterLanding(location: ErrorLocation): Promise<void> {
+    for (let landing = this.#writes.none(); landing !== undefined; landing = this.#writes.none()) await landing;
+    this.#sending(location);
   }
 
   #sending(location: ErrorLocation): void {

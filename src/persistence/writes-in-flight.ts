@@ -27,6 +27,11 @@ export class WritesInFlight {
     none?.();
   }
 
+  /** True while a write is in flight. */
+  get busy(): boolean {
+    return this.#count > 0;
+  }
+
   /** Undefined when no write is in flight; else a promise that resolves once none is. */
   none(): Promise<void> | undefined {
     if (this.#count === 0) return undefined;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createFoundry, createSmith, createWorkflow, OperationTimeoutError, timeoutMiddleware } from "../../src/index.js";
+import { createFoundry, createSmith, createWorkflow, errorHandlingMiddleware, OperationTimeoutError, timeoutMiddleware } from "../../src/index.js";
 import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
 import { deferred, rejectionOf } from "../support/promises.js";
 import { RecordingProvider } from "../support/recording-provider.js";
@@ -162,6 +162,72 @@ describe("a checkpoint a timeout gave up on", () => {
       "1 running", "2 running", "3 running", "4 compensating", "5 compensating", "6 compensating", "7 compensating", "delete",
     ]);
     expect(provider.inner.tryLoad("o-6", "order")).toBeUndefined();
+  });
+
+  it("a run that recovers from a timeout on its last step's checkpoint still deletes its record once that lands", async () => {
+    vi.useFakeTimers();
+    const release = deferred();
+    const provider: RecordingProvider = new RecordingProvider(undefined, { save: (): Promise<void> | undefined => (provider.count("save") === 3 ? release.promise : undefined) });
+    const ran: string[] = [];
+    const foundry = createFoundry("orders").use(errorHandlingMiddleware(() => "recovered")).use(timeoutMiddleware(20));
+    for (const name of ["reserve", "charge", "ship"]) foundry.withOperation(name, () => void ran.push(name));
+    const run = usePersistence(foundry, provider, { instanceId: "o-8" }).forge();
+    await vi.advanceTimersByTimeAsync(20); // the timeout gave up on ship's checkpoint, and the error handler recovered
+    release.resolve();
+
+    expect(await run).toBe("recovered");
+    expect(provider.count("delete")).toBe(1);
+    expect(provider.inner.tryLoad("o-8", "orders")).toBeUndefined();
+    expect(ran).toEqual(["reserve", "charge", "ship"]);
+  });
+
+  it("under a smith: a failure record still loading when the timeout gives up lands before the compensation writes", async () => {
+    vi.useFakeTimers();
+    const loading = deferred();
+    let loads = 0;
+    const provider = new RecordingProvider(undefined, { tryLoad: () => (++loads === 2 ? loading.promise : undefined) });
+    const restored: string[] = [];
+    const workflow = createWorkflow("order")
+      .withOperation("reserve", () => "reserved", () => void restored.push("reserve"))
+      .withOperation("charge", () => Promise.reject(new Error("card declined")), () => void restored.push("charge"))
+      .withOperation("ship", () => "shipped")
+      .build();
+    const first = rejectionOf(createSmith().forge(workflow, usePersistence(createFoundry("orders").use(timeoutMiddleware(20)), provider, { instanceId: "o-7" })));
+    await vi.advanceTimersByTimeAsync(20); // the failure record of charge reads the last checkpoint; the timeout gives up
+    loading.resolve();
+    expect(await first).toBeInstanceOf(OperationTimeoutError);
+    await vi.runAllTimersAsync();
+
+    expect(restored).toEqual(["reserve"]);
+    expect(provider.saves.map((snapshot) => `${snapshot.revision} ${snapshot.status}`)).toEqual(["1 running", "2 failed", "3 compensating", "4 compensating"]);
+    expect(provider.inner.tryLoad("o-7", "order")).toBeUndefined();
+  });
+
+  it("under a smith and a lease: a checkpoint waiting for a renewal lands before the compensation writes", async () => {
+    vi.useFakeTimers();
+    const [renewal, reserved] = [deferred(), deferred()];
+    const provider: RecordingProvider = new RecordingProvider(undefined, { save: (snapshot): Promise<void> | undefined => (snapshot.revision === 2 ? renewal.promise : undefined) });
+    const restored: string[] = [];
+    const workflow = createWorkflow("order")
+      .withOperation("reserve", () => reserved.promise.then(() => "reserved"), () => void restored.push("reserve"))
+      .withOperation("charge", () => "charged", () => void restored.push("charge"))
+      .build();
+    const foundry = usePersistence(createFoundry("orders").use(timeoutMiddleware(2_500)), provider, { instanceId: "o-9", lease: { ttlMs: 3_000 }, owner: "w1" });
+    const startedAt = Date.now();
+    const first = rejectionOf(createSmith().forge(workflow, foundry));
+    for (let waited = 0; provider.count("save") < 2 && waited < 2_000; waited += 100) await vi.advanceTimersByTimeAsync(100);
+    expect(provider.count("save")).toBe(2); // the renewal is being written
+    reserved.resolve(); // reserve's checkpoint waits for the renewal
+    await vi.advanceTimersByTimeAsync(2_500 - Date.now() + startedAt); // the timeout gives up on it; the smith compensates
+    renewal.resolve();
+    expect(await first).toBeInstanceOf(OperationTimeoutError);
+    await vi.runAllTimersAsync();
+
+    expect(restored).toEqual(["reserve"]);
+    expect(provider.saves.map((snapshot) => `${snapshot.revision} ${snapshot.status} ${snapshot.nextOperationIndex}`)).toEqual([
+      "1 running 0", "2 running 0", "3 running 1", "4 compensating 1", "5 compensating 0",
+    ]);
+    expect(provider.inner.tryLoad("o-9", "order")).toBeUndefined();
   });
 
   it("a final delete a timeout gave up on lands before forge() settles", async () => {
