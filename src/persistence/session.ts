@@ -161,7 +161,7 @@ export class PersistenceSession {
     // before the delete resumes by skipping everything instead of running the last operation again.
     const saving = this.#save(last && keep ? "completed" : "running", location, undefined, undefined, now);
     if (!last || keep) return saving;
-    // Not once a timeout gave up on the operation: the run has moved on, and the record stays at its last checkpoint.
+    // Not once a timeout gave up on the operation: the run moved on (a run that resolves anyway finishes the record as it settles).
     return saving === undefined ? this.#store.delete(location) : saving.then(() => (context.signal.aborted ? undefined : this.#store.delete(location)));
   }
 
