@@ -30,8 +30,16 @@ async function open(): Promise<{ provider: WorkflowPersistenceProvider; close: (
     }
     case "postgres": {
       const { default: pg } = await import("pg");
-      const client = new pg.Client({ connectionString: CRASH_TARGET });
+      // The attempt before was killed, at times while a save of it was on the server: its backend
+      // still commits that save, and once CI loaded the machine it did so after this attempt had
+      // loaded the revision before, so this run's next save was refused. Each attempt names its
+      // connection after the instance, and waits until the backend of the one before has ended (it
+      // does once it finds its client's socket closed): its save has committed or rolled back by then.
+      const applicationName = `crash-${instanceId}`;
+      const client = new pg.Client({ connectionString: CRASH_TARGET, application_name: applicationName });
       await client.connect();
+      const others = "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()";
+      while (((await client.query(others, [applicationName])).rows[0] as { n: number }).n > 0) await new Promise((resolve) => setTimeout(resolve, 5));
       return { provider: new PostgresPersistenceProvider({ client }), close: () => client.end() };
     }
     case "redis": {
