@@ -68,8 +68,8 @@ export class SnapshotStore {
     const claim = mode === "renewal" ? undefined : this.#claim;
     const signal = this.#signalFor(mode);
     // Awaited only when there is something to wait for: each await is a turn of the microtask queue.
-    if (mode === "renewal" || !this.#writes.busy) this.#sending(location);
-    else await this.#afterLanding(location);
+    const turn = this.#turn(location, mode);
+    if (turn !== undefined) await turn;
     let saved = false;
     let snapshot: WorkflowExecutionSnapshot | undefined;
     try {
@@ -99,20 +99,26 @@ export class SnapshotStore {
    * promise that settles as {@link write}'s does.
    */
   checkpoint(status: SnapshotStatus, properties: object, error: StoredError | undefined, location: ErrorLocation, now: number): Promise<unknown> | undefined {
-    const state = this.#state;
+    if (this.#claim !== undefined) return this.write(() => snapshotOf(this.#state, status, properties, error), location).then(() => this.#checkpointed(status));
     // A write a timeout gave up on may still be landing (WritesInFlight): this one continues its revision.
-    const landing = this.#writes.none();
-    if (landing !== undefined) return landing.then(() => this.checkpoint(status, properties, error, location, now));
-    if (this.#claim !== undefined) return this.write(() => snapshotOf(state, status, properties, error), location).then(() => this.#checkpointed(status));
-    // `now` is Date.now() read by the caller: the snapshot's time too, unless the run has a clock of its own.
-    const snapshot = snapshotOf(state, status, properties, error, state.clock === systemClock ? now : state.clock.now());
-    this.#sending(location);
+    const turn = this.#turn(location);
+    if (turn !== undefined) return turn.then(() => this.#checkpointNow(status, properties, error, location, now));
+    return this.#checkpointNow(status, properties, error, location, now);
+  }
+
+  // The unleased checkpoint, counted in flight already: whatever throws counts it settled, and a
+  // snapshot that could not be made (the run's clock, its properties) is no failure of the provider.
+  #checkpointNow(status: SnapshotStatus, properties: object, error: StoredError | undefined, location: ErrorLocation, now: number): Promise<unknown> | undefined {
+    const { clock } = this.#state;
+    let snapshot: WorkflowExecutionSnapshot | undefined;
     let saving: unknown;
     try {
+      // `now` is Date.now() read by the caller: the snapshot's time too, unless the run has a clock of its own.
+      snapshot = snapshotOf(this.#state, status, properties, error, clock === systemClock ? now : clock.now());
       saving = this.#provider.save(snapshot, this.#signal);
     } catch (cause) {
       this.#writes.sent();
-      throw providerError({ call: "save", keys: this.#state.keys, location }, cause);
+      throw snapshot === undefined ? cause : providerError({ call: "save", keys: this.#state.keys, location }, cause);
     }
     if (saving !== storedAlready && isThenable(saving)) return this.#stored(saving, snapshot, location);
     this.#writes.sent();
@@ -173,8 +179,8 @@ export class SnapshotStore {
 
   async delete(location: ErrorLocation): Promise<void> {
     const { foundryExecutionId, workflowId } = this.#state.keys;
-    if (!this.#writes.busy) this.#sending(location);
-    else await this.#afterLanding(location);
+    const turn = this.#turn(location);
+    if (turn !== undefined) await turn;
     try {
       const claim = this.#claim;
       if (claim !== undefined) {
@@ -220,15 +226,12 @@ export class SnapshotStore {
     this.#writes.close();
   }
 
-  // Counts a write once none is in flight, checked and counted in one turn: another write that waited
-  // for the same one may have started meanwhile.
-  async #afterLanding(location: ErrorLocation): Promise<void> {
-    for (let landing = this.#writes.none(); landing !== undefined; landing = this.#writes.none()) await landing;
-    this.#sending(location);
-  }
-
-  #sending(location: ErrorLocation): void {
-    this.#writes.sending(() => new SnapshotConflictError({ keys: this.#state.keys, location, detail: "the run settled before this write was asked for (a timeout gave up on the operation that asked): nothing more is written for it" }));
+  // A write's turn (WritesInFlight.turn); a renewal, sequenced by the lease keeper, takes none and is counted at once.
+  #turn(location: ErrorLocation, mode?: WriteMode): Promise<void> | undefined {
+    const refused = (): Error => new SnapshotConflictError({ keys: this.#state.keys, location, detail: "the run settled before this write was asked for (a timeout gave up on the operation that asked): nothing more is written for it" });
+    if (mode !== "renewal") return this.#writes.turn(refused);
+    this.#writes.sending(refused);
+    return undefined;
   }
 
   // Whether `stored` is this run's last save: its revision, and under a lease its owner.

@@ -27,9 +27,20 @@ export class WritesInFlight {
     none?.();
   }
 
-  /** True while a write is in flight. */
-  get busy(): boolean {
-    return this.#count > 0;
+  /**
+   * {@link sending}, once no write is in flight: at once (undefined) when none is, else a promise
+   * that resolves once this write is counted, the check and the count in one turn (another write
+   * that waited for the same one may have started meanwhile).
+   */
+  turn(refused: () => Error): Promise<void> | undefined {
+    if (this.#count > 0) return this.#afterNone(refused);
+    this.sending(refused);
+    return undefined;
+  }
+
+  async #afterNone(refused: () => Error): Promise<void> {
+    for (let landing = this.none(); landing !== undefined; landing = this.none()) await landing;
+    this.sending(refused);
   }
 
   /** Undefined when no write is in flight; else a promise that resolves once none is. */

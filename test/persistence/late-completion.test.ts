@@ -239,3 +239,15 @@ describe("a checkpoint a timeout gave up on", () => {
     expect(ran).toEqual(["reserve", "charge", "ship"]);
   });
 });
+
+describe("a checkpoint whose snapshot cannot be made", () => {
+  it("fails the run with what made it fail, and the run settles: the write counted in flight is counted settled", async () => {
+    const provider = new RecordingProvider();
+    const foundry = usePersistence(createFoundry("orders"), provider, { instanceId: "o-10" }).withOperation("unreadable", (_input, self) => {
+      Object.defineProperty(self.properties, "total", { enumerable: true, configurable: true, get: () => { throw new Error("the getter of total"); } });
+    });
+    await expect(foundry.forge()).rejects.toThrow("the getter of total");
+    expect(foundry.isRunning).toBe(false);
+    expect(provider.count("save")).toBe(0);
+  });
+});
