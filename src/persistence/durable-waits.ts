@@ -12,10 +12,13 @@ import { answeredWithin } from "./recovery/bounded-wait.js";
 
 /** How a suspension reaches the store: through the session's fenced writes. */
 export interface WaitWrites {
-  /** Saves the state as `waiting` with no lease: the claim (and the attempt it counted) goes back. */
-  readonly suspend: () => Promise<void>;
-  /** Takes the instance back by compare-and-set on what `suspend` stored, to go on in this process. */
-  readonly reclaim: () => Promise<void>;
+  /**
+   * Saves the state as `waiting` with no lease: the claim (and the attempt it counted) goes back.
+   * `asker` is the wait's signal: once it aborted, nothing is sent (the run went on without the wait).
+   */
+  suspend(asker: AbortSignal): Promise<void>;
+  /** Takes the instance back by compare-and-set on what `suspend` stored, to go on in this process; `asker` as for `suspend`. */
+  reclaim(asker: AbortSignal): Promise<void>;
 }
 
 export interface WaitSettings {
@@ -93,7 +96,7 @@ export class DurableWaits implements WaitHost {
 
   async #suspend(spec: WaitSpec, signal: AbortSignal, location: ErrorLocation, wakeMs: number | undefined): Promise<unknown> {
     // A cancellation stored while the run reached its wait refuses the waiting save: its caller must hear the cancellation.
-    await this.#writes.suspend().catch(async (error: unknown) => {
+    await this.#writes.suspend(signal).catch(async (error: unknown) => {
       throw await this.#explain(error, location);
     });
     if (spec.kind === "event") {
@@ -101,7 +104,7 @@ export class DurableWaits implements WaitHost {
       const event = await this.#receive(spec.event, signal, location, wakeMs);
       if (event !== undefined) {
         try {
-          await this.#writes.reclaim();
+          await this.#writes.reclaim(signal);
         } catch (error) {
           if (!(isWorkflowForgeError(error) && error.code === "SNAPSHOT_CONFLICT")) throw error;
           // A coordinator claimed the instance first (the delivery, or the waiting save, marked it due): it goes on there.

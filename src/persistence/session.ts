@@ -16,10 +16,12 @@ import { RunClaim } from "./run-claim.js";
 import type { SessionOptions } from "./session-options.js";
 import { storedError } from "./stored-error.js";
 import type { SnapshotStatus, WorkflowExecutionSnapshot } from "./snapshot.js";
-import { annotationsOf, completedIn, continueFrom, fingerprintFor, failedFrom, isoTime, leftUnfinished, resolvedIn, snapshotEvent, snapshotOf, unleased, type SnapshotState } from "./snapshot-state.js";
-import { settled, SnapshotStore } from "./snapshot-store.js";
+import { annotationsOf, completedIn, continueFrom, fingerprintFor, failedFrom, isoTime, leftUnfinished, resolvedIn, snapshotEvent, type SnapshotState } from "./snapshot-state.js";
+import { SnapshotStore } from "./snapshot-store.js";
+import { settled } from "../internal/thenable.js";
 import { Timeline } from "./timeline.js";
 import { DurableWaits, requireMailboxFor } from "./durable-waits.js";
+import { SuspensionWrites } from "./suspension-writes.js";
 import { logSafely } from "../logger.js";
 
 /**
@@ -159,10 +161,10 @@ export class PersistenceSession {
     const keep = this.#options.onComplete === "keep";
     // The last operation is checkpointed too (SPEC §5.2: N saves, then the delete), so a crash
     // before the delete resumes by skipping everything instead of running the last operation again.
-    const saving = this.#save(last && keep ? "completed" : "running", location, undefined, undefined, now);
+    const saving = this.#save(last && keep ? "completed" : "running", location, { now, asker: context.signal });
     if (!last || keep) return saving;
     // Not once a timeout gave up on the operation: the run moved on (a run that resolves anyway finishes the record as it settles).
-    return saving === undefined ? this.#store.delete(location) : saving.then(() => (context.signal.aborted ? undefined : this.#store.delete(location)));
+    return saving === undefined ? this.#store.delete(location, context.signal) : saving.then(() => (context.signal.aborted ? undefined : this.#store.delete(location, context.signal)));
   }
 
   /**
@@ -178,9 +180,9 @@ export class PersistenceSession {
       const failure = storedError(error, context.index, context.operation.name);
       if (this.#state.startProperties !== undefined) {
         // Nothing of this run is stored yet: whatever is (a completed or replaced record) is not its checkpoint.
-        await this.#save("failed", location, failure, this.#state.startProperties);
+        await this.#save("failed", location, { error: failure, properties: this.#state.startProperties, asker: context.signal });
       } else {
-        await this.#store.rewrite(location, (stored) => failedFrom(stored, failure, this.#state));
+        await this.#store.rewrite(location, (stored) => failedFrom(stored, failure, this.#state), "checkpoint", context.signal);
       }
       this.#state.status = "failed";
       this.#state.error = failure;
@@ -224,36 +226,32 @@ export class PersistenceSession {
     this.#foundry[emitEvent]("snapshotRestored", snapshotEvent, snapshot);
   }
 
-  // The run's wait host: a suspension stores `waiting` with no lease and no attempt counted (only failed wake-ups count then); taken back here, they count again.
+  // The run's wait host: its suspensions and reclaims are this run's fenced writes.
   #waits(provider: WorkflowPersistenceProvider): DurableWaits {
-    const state = this.#state;
-    let gaveBack = 0;
-    const here = (): ErrorLocation => this.#locate(state.next);
-    const settings = { keys: this.keys, workflow: this.#workflow, provider, clock: state.clock, waitInProcessMs: this.#options.waitInProcessMs, leaseTtlMs: this.#options.leaseTtlMs };
-    return new DurableWaits(settings, state, {
-      suspend: async () => {
-        await this.#claim?.suspend();
-        gaveBack = this.#options.countsAttempts && state.attempts !== undefined ? state.attempts : 0;
-        if (state.attempts !== undefined) state.attempts -= gaveBack;
-        await this.#store.write(() => unleased(snapshotOf(state, "waiting", this.#foundry.properties as Record<string, unknown>)), here());
-        state.status = "waiting";
-      },
-      reclaim: async () => {
-        this.#claim?.resumeRenewing();
-        if (state.attempts !== undefined) state.attempts += gaveBack;
-        await this.#save("running", here());
-      },
-    });
+    const [state, options] = [this.#state, this.#options];
+    const location = (): ErrorLocation => this.#locate(state.next);
+    const settings = { keys: this.keys, workflow: this.#workflow, provider, clock: state.clock, waitInProcessMs: options.waitInProcessMs, leaseTtlMs: options.leaseTtlMs };
+    const properties = (): Record<string, unknown> => this.#foundry.properties as Record<string, unknown>;
+    const saveRunning = (asker: AbortSignal): Promise<unknown> | undefined => this.#save("running", location(), { asker });
+    return new DurableWaits(settings, state, new SuspensionWrites({ state, store: this.#store, claim: this.#claim, countsAttempts: options.countsAttempts, properties, location, saveRunning }));
   }
 
   // Undefined when the provider stored the snapshot synchronously: a step then waits no turn.
-  #save(status: SnapshotStatus, location: ErrorLocation, error?: StoredError, properties?: Record<string, unknown>, now = Date.now()): Promise<unknown> | undefined {
+  #save(status: SnapshotStatus, location: ErrorLocation, { error, properties, now = Date.now(), asker }: SaveDetails = {}): Promise<unknown> | undefined {
     // The operation this checkpoint lets start counts as started: re-executed after a crash, it counts twice.
     if (status === "running") this.#state.timeline?.announce(this.#state.next, now);
-    return this.#store.checkpoint(status, properties ?? (this.#foundry.properties as Record<string, unknown>), error, location, now);
+    return this.#store.checkpoint(status, properties ?? (this.#foundry.properties as Record<string, unknown>), error, location, now, asker);
   }
 
   #locate(index: number): ErrorLocation {
     return { workflowName: this.#workflow.name, operationName: this.#workflow.operations[index]?.name, operationIndex: index };
   }
+}
+
+/** What a checkpoint stores besides its status: the run's error and properties unless given, at `now`, asked for by `asker`'s operation. */
+interface SaveDetails {
+  readonly error?: StoredError | undefined;
+  readonly properties?: Record<string, unknown> | undefined;
+  readonly now?: number;
+  readonly asker?: AbortSignal;
 }

@@ -1,3 +1,4 @@
+import { abortError } from "../abort.js";
 import type { ErrorLocation } from "../errors.js";
 import { systemClock } from "../clock.js";
 import { emitEvent, type Foundry } from "../foundry.js";
@@ -63,12 +64,13 @@ export class SnapshotStore {
    * is already sequenced by the lease keeper; every other write first waits for the writes in flight
    * (WritesInFlight), then for renewals, and only then builds its snapshot, so that it continues the
    * revision they stored. It counts as in flight from then: a load or a renewal it waits for included.
+   * `asker` is the signal of the operation that asks for the write: once aborted, nothing is sent.
    */
-  async write(build: Build, location: ErrorLocation, mode: WriteMode = "checkpoint"): Promise<boolean> {
+  async write(build: Build, location: ErrorLocation, mode: WriteMode = "checkpoint", asker?: AbortSignal): Promise<boolean> {
     const claim = mode === "renewal" ? undefined : this.#claim;
     const signal = this.#signalFor(mode);
     // Awaited only when there is something to wait for: each await is a turn of the microtask queue.
-    const turn = this.#turn(location, mode);
+    const turn = this.#turn(location, mode, asker);
     if (turn !== undefined) await turn;
     let saved = false;
     let snapshot: WorkflowExecutionSnapshot | undefined;
@@ -96,12 +98,12 @@ export class SnapshotStore {
    * A checkpoint: {@link write} of the run's state at `now`, as `status` ({@link snapshotOf}), which
    * becomes the state's status once stored. Undefined once stored, when the provider stored it
    * synchronously, so that the run goes on without waiting a turn of the microtask queue; else a
-   * promise that settles as {@link write}'s does.
+   * promise that settles as {@link write}'s does. `asker` as for {@link write}.
    */
-  checkpoint(status: SnapshotStatus, properties: object, error: StoredError | undefined, location: ErrorLocation, now: number): Promise<unknown> | undefined {
-    if (this.#claim !== undefined) return this.write(() => snapshotOf(this.#state, status, properties, error), location).then(() => this.#checkpointed(status));
+  checkpoint(status: SnapshotStatus, properties: object, error: StoredError | undefined, location: ErrorLocation, now: number, asker?: AbortSignal): Promise<unknown> | undefined {
+    if (this.#claim !== undefined) return this.write(() => snapshotOf(this.#state, status, properties, error), location, "checkpoint", asker).then(() => this.#checkpointed(status));
     // A write a timeout gave up on may still be landing (WritesInFlight): this one continues its revision.
-    const turn = this.#turn(location);
+    const turn = this.#turn(location, "checkpoint", asker);
     if (turn !== undefined) return turn.then(() => this.#checkpointNow(status, properties, error, location, now));
     return this.#checkpointNow(status, properties, error, location, now);
   }
@@ -155,7 +157,7 @@ export class SnapshotStore {
    * operation's changes to the properties are never written), as the next revision. Refused with
    * SnapshotConflictError when the stored revision (or, under a lease, its owner) moved.
    */
-  rewrite(location: ErrorLocation, change: (stored: WorkflowExecutionSnapshot) => WorkflowExecutionSnapshot | undefined, mode: WriteMode = "checkpoint"): Promise<boolean> {
+  rewrite(location: ErrorLocation, change: (stored: WorkflowExecutionSnapshot) => WorkflowExecutionSnapshot | undefined, mode: WriteMode = "checkpoint", asker?: AbortSignal): Promise<boolean> {
     return this.write(
       async () => {
         const stored = await this.load(location, mode);
@@ -174,12 +176,13 @@ export class SnapshotStore {
       },
       location,
       mode,
+      asker,
     );
   }
 
-  async delete(location: ErrorLocation): Promise<void> {
+  async delete(location: ErrorLocation, asker?: AbortSignal): Promise<void> {
     const { foundryExecutionId, workflowId } = this.#state.keys;
-    const turn = this.#turn(location);
+    const turn = this.#turn(location, "checkpoint", asker);
     if (turn !== undefined) await turn;
     try {
       const claim = this.#claim;
@@ -227,9 +230,10 @@ export class SnapshotStore {
   }
 
   // A write's turn (WritesInFlight.turn); a renewal, sequenced by the lease keeper, takes none and is counted at once.
-  #turn(location: ErrorLocation, mode?: WriteMode): Promise<void> | undefined {
-    const refused = (): Error => new SnapshotConflictError({ keys: this.#state.keys, location, detail: "the run settled before this write was asked for (a timeout gave up on the operation that asked): nothing more is written for it" });
-    if (mode !== "renewal") return this.#writes.turn(refused);
+  #turn(location: ErrorLocation, mode: WriteMode, asker?: AbortSignal): Promise<void> | undefined {
+    const settledDetail = "the run settled before this write was asked for (a timeout gave up on the operation that asked): nothing more is written for it";
+    const refused = (): Error => (asker?.aborted === true ? abortError(asker, location) : new SnapshotConflictError({ keys: this.#state.keys, location, detail: settledDetail }));
+    if (mode !== "renewal") return this.#writes.turn(refused, asker);
     this.#writes.sending(refused);
     return undefined;
   }
@@ -253,8 +257,3 @@ export class SnapshotStore {
 }
 
 const deletedEvent = ({ foundryExecutionId, workflowId }: SnapshotKeys): SnapshotDeletedEvent => ({ foundryExecutionId, workflowId });
-
-/** A checkpoint as the promise that callers taking one expect, a synchronous throw included. */
-export async function settled(save: () => Promise<unknown> | undefined): Promise<void> {
-  await save();
-}

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createFoundry, createSmith, createWorkflow, errorHandlingMiddleware, OperationTimeoutError, timeoutMiddleware } from "../../src/index.js";
+import { createFoundry, createSmith, createWorkflow, errorHandlingMiddleware, OperationTimeoutError, sleep, timeoutMiddleware, type OperationMiddleware } from "../../src/index.js";
 import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
 import { deferred, rejectionOf } from "../support/promises.js";
 import { RecordingProvider } from "../support/recording-provider.js";
@@ -203,7 +203,7 @@ describe("a checkpoint a timeout gave up on", () => {
     expect(provider.inner.tryLoad("o-7", "order")).toBeUndefined();
   });
 
-  it("under a smith and a lease: a checkpoint waiting for a renewal lands before the compensation writes", async () => {
+  it("under a smith and a lease: a checkpoint still waiting for a renewal when the timeout gives up is never sent, and the compensation writes after the renewal", async () => {
     vi.useFakeTimers();
     const [renewal, reserved] = [deferred(), deferred()];
     const provider: RecordingProvider = new RecordingProvider(undefined, { save: (snapshot): Promise<void> | undefined => (snapshot.revision === 2 ? renewal.promise : undefined) });
@@ -225,7 +225,7 @@ describe("a checkpoint a timeout gave up on", () => {
 
     expect(restored).toEqual(["reserve"]);
     expect(provider.saves.map((snapshot) => `${snapshot.revision} ${snapshot.status} ${snapshot.nextOperationIndex}`)).toEqual([
-      "1 running 0", "2 running 0", "3 running 1", "4 compensating 1", "5 compensating 0",
+      "1 running 0", "2 running 0", "3 compensating 1", "4 compensating 0",
     ]);
     expect(provider.inner.tryLoad("o-9", "order")).toBeUndefined();
   });
@@ -237,6 +237,54 @@ describe("a checkpoint a timeout gave up on", () => {
     expect(await first).toBeInstanceOf(OperationTimeoutError);
     expect(provider.inner.tryLoad("o-3", "orders")).toBeUndefined();
     expect(ran).toEqual(["reserve", "charge", "ship"]);
+  });
+});
+
+// A layer that recovers from timeouts lets the run go on past an operation given up on. A write
+// that operation asked for, still waiting for the writes before it, is then not the run's either:
+// a suspension stored after the run moved on would hand a running instance to the coordinators.
+describe("a write whose operation was given up on while it waited for its turn", () => {
+  afterEach(() => void vi.useRealTimers());
+
+  const recoversFromTimeouts: OperationMiddleware = async (context, next) => {
+    try {
+      return await next(context);
+    } catch (error) {
+      if (error instanceof OperationTimeoutError) return undefined;
+      throw error;
+    }
+  };
+
+  // reserve's checkpoint is held; the wait after it suspends behind that checkpoint, is given up on, and the run goes on to ship.
+  async function suspensionGivenUp(options: { lease?: { ttlMs: number }; owner?: string } = {}) {
+    vi.useFakeTimers();
+    const release = deferred();
+    const provider: RecordingProvider = new RecordingProvider(undefined, { save: (): Promise<void> | undefined => (provider.count("save") === (options.lease === undefined ? 1 : 2) ? release.promise : undefined) });
+    const ran: string[] = [];
+    const foundry = createFoundry("orders").use(recoversFromTimeouts).use(timeoutMiddleware(100));
+    foundry.withOperation("reserve", () => void ran.push("reserve")).addOperation(sleep("cool off", 3_600_000));
+    foundry.withOperation("ship", () => void ran.push("ship"));
+    const run = usePersistence(foundry, provider, { instanceId: "o-11", ...options }).forge();
+    await vi.advanceTimersByTimeAsync(250); // reserve's checkpoint, then the wait's suspension, given up on
+    expect(ran).toEqual(["reserve", "ship"]);
+    release.resolve();
+    await run;
+    await vi.runAllTimersAsync();
+    return provider;
+  }
+
+  it("a suspension is never stored: the run that went on completes, and its record is deleted", async () => {
+    const provider = await suspensionGivenUp();
+
+    expect(provider.saves.map((snapshot) => `${snapshot.revision} ${snapshot.status} ${snapshot.nextOperationIndex}`)).toEqual(["1 running 1", "2 running 3"]);
+    expect(provider.inner.tryLoad("o-11", "orders")).toBeUndefined();
+  });
+
+  it("under a lease: the run keeps its claim, renewed, and no save gives it back", async () => {
+    const provider = await suspensionGivenUp({ lease: { ttlMs: 3_000 }, owner: "w1" });
+
+    expect(provider.saves.filter((snapshot) => snapshot.status === "waiting" || snapshot.leaseExpiresAt === undefined)).toEqual([]);
+    expect(provider.inner.tryLoad("o-11", "orders")).toBeUndefined();
   });
 });
 

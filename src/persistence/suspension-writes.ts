@@ -1,0 +1,58 @@
+import type { ErrorLocation } from "../errors.js";
+import type { WaitWrites } from "./durable-waits.js";
+import type { RunClaim } from "./run-claim.js";
+import { snapshotOf, unleased, type SnapshotState } from "./snapshot-state.js";
+import type { SnapshotStore } from "./snapshot-store.js";
+
+export interface SuspensionHost {
+  readonly state: SnapshotState;
+  readonly store: SnapshotStore;
+  readonly claim: RunClaim | undefined;
+  /** Whether the run counts attempts (a coordinator's retry policy): a suspension gives its attempt back. */
+  readonly countsAttempts: boolean;
+  readonly properties: () => Record<string, unknown>;
+  readonly location: () => ErrorLocation;
+  /** The checkpoint that takes the instance back, `running`, asked for by the wait's operation. */
+  readonly saveRunning: (asker: AbortSignal) => Promise<unknown> | undefined;
+}
+
+/**
+ * How a run's durable wait reaches the store. A suspension stores `waiting` with no lease and no
+ * attempt counted (only failed wake-ups count then); taken back here, the claim and the attempt
+ * count again. A suspension given up on while its save waited for the writes before it is not
+ * sent (WritesInFlight): the run went on past the wait, and keeps its claim and its attempt.
+ */
+export class SuspensionWrites implements WaitWrites {
+  readonly #host: SuspensionHost;
+  #gaveBack = 0;
+
+  constructor(host: SuspensionHost) {
+    this.#host = host;
+  }
+
+  async suspend(asker: AbortSignal): Promise<void> {
+    const { state, store, claim, countsAttempts } = this.#host;
+    await claim?.suspend();
+    this.#gaveBack = countsAttempts && state.attempts !== undefined ? state.attempts : 0;
+    if (state.attempts !== undefined) state.attempts -= this.#gaveBack;
+    try {
+      await store.write(() => unleased(snapshotOf(state, "waiting", this.#host.properties())), this.#host.location(), "checkpoint", asker);
+    } catch (error) {
+      if (asker.aborted) this.#keep();
+      throw error;
+    }
+    state.status = "waiting";
+  }
+
+  async reclaim(asker: AbortSignal): Promise<void> {
+    this.#keep();
+    await this.#host.saveRunning(asker);
+  }
+
+  // The claim and the attempt are the run's again.
+  #keep(): void {
+    const { state, claim } = this.#host;
+    claim?.resumeRenewing();
+    if (state.attempts !== undefined) state.attempts += this.#gaveBack;
+  }
+}
