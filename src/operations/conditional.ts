@@ -47,8 +47,18 @@ export function conditional<P extends object = any>(
   if (whenTrue.restore === undefined && whenFalse?.restore === undefined) return operation;
   return {
     ...operation,
-    async restore(record: ConditionalRecord, foundry, signal) {
+    async restore(record: unknown, foundry, signal) {
+      // Not its record: a layer answered for it, recovering its branch's failure or without running
+      // it. No branch ran to completion, so none is undone (an else branch least of all).
+      if (!isConditionalRecord(record)) return;
       await branchOf(record.branch)?.restore?.(record.data, foundry, signal);
     },
   };
+}
+
+// A record this conditional returned, as it reads after a JSON round trip too (`data` may be gone).
+function isConditionalRecord(value: unknown): value is ConditionalRecord {
+  if (typeof value !== "object" || value === null) return false;
+  const { branch } = value as Partial<ConditionalRecord>;
+  return (branch === "then" || branch === "else") && Object.keys(value).every((key) => key === "branch" || key === "data");
 }

@@ -5,6 +5,7 @@ import {
   createSmith,
   createWorkflow,
   delegate,
+  errorHandlingMiddleware,
   withRestoreData,
   type ConditionalRecord,
   type Operation,
@@ -108,6 +109,32 @@ describe("conditional", () => {
     expect(operation).toHaveProperty("restore", expect.any(Function));
     await operation.restore?.({ branch: "else", data: undefined }, createFoundry("shipping"), new AbortController().signal);
     expect(restore).not.toHaveBeenCalled();
+  });
+
+  it.each([
+    ["undefined", undefined],
+    ["a fallback value", "fallback"],
+    ["an object that is no record of it", { branch: "then", data: 1, invoice: "INV-1" }],
+  ])("undoes no branch when a layer answered for it with %s: neither branch ran to completion", async (_what, recovered) => {
+    const restored: unknown[][] = [];
+    const pay = conditional(
+      "pay",
+      () => true,
+      delegate("charge card", () => Promise.reject(new Error("card declined")), () => void restored.push(["refund card"])),
+      delegate("charge invoice", () => "INV-1", () => void restored.push(["cancel invoice"])),
+    );
+    const foundry = createFoundry("orders").use(errorHandlingMiddleware((error, context) => {
+        if (context.operation.name === "pay") return recovered;
+        throw error;
+      }));
+    const workflow = createWorkflow("orders").addOperation(pay).withOperation("ship", () => Promise.reject(new Error("no courier"))).build();
+    const failed: unknown[] = [];
+    const smith = createSmith();
+    smith.on("operationRestoreFailed", (event) => void failed.push(event.error));
+
+    await expect(smith.forge(workflow, foundry)).rejects.toThrow("no courier");
+    expect(restored).toEqual([]);
+    expect(failed).toEqual([]);
   });
 
   it("has no restore when neither branch has one", () => {
