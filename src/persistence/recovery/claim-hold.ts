@@ -1,8 +1,11 @@
 import { linkedSignal, raceAbort } from "../../abort.js";
 import type { HoldAhead } from "../held-here.js";
+import { loadSnapshot } from "../provider-call.js";
+import type { WorkflowPersistenceProvider } from "../provider.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
-import { settlesWithin } from "./bounded-wait.js";
+import { answeredWithin, settlesWithin } from "./bounded-wait.js";
 import type { ClaimedSnapshot } from "./claim-pages.js";
+import { keysOf, type InstanceRef, type RecoveryOutcome } from "./report.js";
 
 // The hold in this process that a claim made by page comes with (see `holdAhead`), as its run
 // waits for it and checks it is still the claim's own.
@@ -39,4 +42,22 @@ export function claimedSince(claim: ClaimedSnapshot | undefined, stored: Workflo
 /** The stored record as it was before the claim `claimed` made: its attempts not yet counted. */
 export function beforeClaim(claimed: WorkflowExecutionSnapshot): WorkflowExecutionSnapshot {
   return { ...claimed, attempts: Math.max(0, (claimed.attempts ?? 1) - 1) };
+}
+
+/** How long after its answer a claim made by page may wait (for a lane, for its workflow and foundry) and still start from the record it returned, unread. */
+export const unreadClaimMs = 100;
+
+/**
+ * What to report instead of running a claim that waited longer than {@link unreadClaimMs}, when the
+ * record moved since: a cancellation, or a forced delete, stored while it waited. Undefined when it
+ * is still the claim's. Without this read such a claim would start its next operation after the
+ * cancellation was answered, and only its first checkpoint would be refused. Within the lease.
+ */
+export async function movedSinceClaim(provider: WorkflowPersistenceProvider, ref: InstanceRef, claimed: WorkflowExecutionSnapshot, leaseTtlMs: number, signal: AbortSignal): Promise<RecoveryOutcome | undefined> {
+  const keys = keysOf(ref);
+  const stored = await answeredWithin(loadSnapshot(provider, keys, signal), leaseTtlMs, "tryLoad", keys);
+  if (stored?.revision === claimed.revision) return undefined;
+  if (stored === undefined) return { ...ref, status: "skipped", reason: "absent" };
+  if (stored.status === "cancelled") return { ...ref, status: "cancelled" };
+  return { ...ref, status: "skipped", reason: "claimed", detail: `revision ${stored.revision} was stored over this claim's ${claimed.revision} before its run started` };
 }

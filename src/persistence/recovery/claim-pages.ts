@@ -19,6 +19,8 @@ export interface ClaimedSnapshot {
   readonly snapshot: WorkflowExecutionSnapshot;
   /** `performance.now()` when the claim was sent: the lease counts from there. */
   readonly claimedAt: number;
+  /** `performance.now()` when the store answered: from there the record may move under the claim (`movedSinceClaim`). */
+  readonly answeredAt: number;
   /**
    * This process's hold on the instance, taken with the claim so that no other coordinator or run
    * here starts it meanwhile: at once, or the instant a run here lets go of it.
@@ -69,7 +71,8 @@ export async function claimPage(
     filter,
   };
   const page = await callProvider({ call: "claim", keys: keysOfFilter(filter) }, () => provider.claim(request, signal, listOptions));
-  const claimed = page.map((snapshot) => ({ snapshot, claimedAt, hold: holdAhead(keysOf(snapshot)) }));
+  const answeredAt = performance.now();
+  const claimed = page.map((snapshot) => ({ snapshot, claimedAt, answeredAt, hold: holdAhead(keysOf(snapshot)) }));
   // A store may match a name loosely (two spellings of odd names it cannot tell apart): a record of
   // another workflow than the filter's is given back, its attempt uncounted, rather than run here.
   const named: SnapshotFilter = { ...(filter.workflowId === undefined ? {} : { workflowId: filter.workflowId }), ...(filter.workflowName === undefined ? {} : { workflowName: filter.workflowName }) };

@@ -10,7 +10,7 @@ import { loadSnapshot } from "../provider-call.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { handedBack } from "../snapshot-state.js";
 import { answeredWithin, savedWithin, settlesWithin } from "./bounded-wait.js";
-import { beforeClaim, claimedSince, holdTaken } from "./claim-hold.js";
+import { beforeClaim, claimedSince, holdTaken, movedSinceClaim, unreadClaimMs } from "./claim-hold.js";
 import { giveBackUnstarted, recordLeft, releaseLeftLease, releaseUnstarted, type ClaimedSnapshot } from "./claim-pages.js";
 import type { ResolvedCoordinatorOptions } from "./coordinator-options.js";
 import { deadLetter, isDeadLetter } from "./dead-letter.js";
@@ -113,7 +113,7 @@ async function attemptsOf(
       if (attempts >= retry.attempts) return await deadLetter(options, ref, current, lastError, signal);
       // Claims that never reached the store count no attempt there; this bounds them too.
       if (lastError !== undefined && tries >= retry.attempts) return failed(ref, lastError, attempts, false);
-      const attempt = await runAttempt(options, shutdown, ref, current, signal, adopting ? { stored: attempts, at: claimed.claimedAt, snapshot: claimed.snapshot } : undefined, claim?.hold);
+      const attempt = await runAttempt(options, shutdown, ref, current, signal, adopting ? { stored: attempts, at: claimed.claimedAt, answeredAt: claimed.answeredAt, snapshot: claimed.snapshot } : undefined, claim?.hold);
       if (attempt.status !== "retry") return attempt.status === "skipped" && attempt.reason === "closed" ? await stop() : attempt;
       lastError = attempt.error;
       attempts = attempt.attempts;
@@ -163,7 +163,7 @@ async function runAttempt(
   signal: AbortSignal,
   // The hooks see `snapshot` as stored before this attempt (a claim's attempt not yet counted), on
   // either path; the run resumes from what the claim wrote.
-  claim: { readonly stored: number; readonly at: number; readonly snapshot: WorkflowExecutionSnapshot } | undefined,
+  claim: { readonly stored: number; readonly at: number; readonly answeredAt: number; readonly snapshot: WorkflowExecutionSnapshot } | undefined,
   held: HoldAhead | undefined,
 ): Promise<AttemptResult> {
   const stored = claim?.stored ?? snapshot.attempts ?? 0;
@@ -180,6 +180,11 @@ async function runAttempt(
     foundry = created;
     const persistence = { ...options.persistence, instanceId: ref.instanceId, workflowKey: ref.workflowKey, resumes: claim?.snapshot ?? snapshot, claimedAt: claim?.at, held, shutdown: shutdown.closing, deadline: deadline.signal };
     addPersistence(foundry, options.provider, persistence);
+    const moved = claim !== undefined && performance.now() - claim.answeredAt > unreadClaimMs ? await movedSinceClaim(options.provider, ref, claim.snapshot, options.leaseTtlMs, signal) : undefined;
+    if (moved !== undefined) {
+      deadline.dispose();
+      return moved;
+    }
   } catch (error) {
     deadline.dispose();
     return await notStarted(options, ref, snapshot, claim, error);
