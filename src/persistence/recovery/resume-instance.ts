@@ -6,6 +6,7 @@ import { describeClaim, isClaimedByOther } from "../claim.js";
 import { isHeldHere, type HoldAhead } from "../held-here.js";
 import { WorkflowCompensatedError, WorkflowDefinitionMismatchError } from "../errors.js";
 import { addPersistence } from "../middleware.js";
+import { leaseRanOut } from "../run-claim.js";
 import { loadSnapshot } from "../provider-call.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { handedBack } from "../snapshot-state.js";
@@ -198,6 +199,7 @@ async function runAttempt(
     // start while this one may still be running (its lease keeps others out meanwhile).
     if (!(await settlesWithin(foundry[whenIdle](), options.leaseTtlMs))) return failed(ref, toError(error), stored + 1, false);
     if (shutdown.closing.aborted && isWorkflowForgeError(error) && error.code === "ABORTED" && !signal.aborted) return closed(ref);
+    if (leaseRanOut(error) && !shutdown.closing.aborted) return await leaseLost(options, ref, error, stored + 1);
     if (isWorkflowForgeError(error) && error.code === "SNAPSHOT_CONFLICT") return { ...ref, status: "skipped", reason: "claimed", detail: error.message };
     // Found as the run opened, before any operation ran: no attempt was spent, and another would fail the same way.
     if (isOwnMismatch(error, ref)) return await notStarted(options, ref, snapshot, claim, error);
@@ -229,6 +231,17 @@ async function notStarted(options: ResolvedCoordinatorOptions, ref: InstanceRef,
     await savedWithin(options.provider, record, options.leaseTtlMs).catch(() => undefined);
   }
   return failed(ref, toError(error), stored, false);
+}
+
+// The run's own lease ran out, no save of it acknowledged (not renewed since close(), which is no
+// failure): skipped when another worker took the instance since (this process was paused, say),
+// else failed: the store failed, or hung for a lease (a row lock held, a server stopped).
+async function leaseLost(options: ResolvedCoordinatorOptions, ref: InstanceRef, error: unknown, attempts: number): Promise<RecoveryOutcome> {
+  const keys = keysOf(ref);
+  const stored = await answeredWithin(loadSnapshot(options.provider, keys, undefined), options.leaseTtlMs, "tryLoad", keys).catch(() => null);
+  // Null: the store does not answer. Its lease as this run left it: nobody wrote since.
+  const leftAsItWas = stored !== null && stored?.owner === options.persistence.owner && Date.parse(stored.leaseExpiresAt ?? "") <= Date.now();
+  return stored === null || leftAsItWas ? failed(ref, toError(error), attempts, false) : { ...ref, status: "skipped", reason: "claimed", detail: toError(error).message };
 }
 
 // A claim made by page on an instance a run of this process did not let go of: given back, the
