@@ -3,7 +3,7 @@ import { SnapshotCorruptedError, type ProviderCall, type SnapshotKeys } from "..
 import { eventKeys, type DeliveredEvent } from "../mailbox.js";
 import { callToken, memberOf, textOf } from "./redis-layout.js";
 import { isWrongType } from "./redis-options.js";
-import { requireEvent, throwIfAborted } from "./shared.js";
+import { requireEvent, throwIfAborted, untilAborted } from "./shared.js";
 import { decodePayload, encodePayload } from "./stored.js";
 
 // The mailbox on Redis: one hash of events per instance at <keyPrefix>e:<member>. A field is the
@@ -58,20 +58,22 @@ export async function deliverEvent(mailbox: RedisMailbox, event: DeliveredEvent,
   const keys = eventKeys(event);
   const member = memberOf(keys);
   const value = `${JSON.stringify([event.name, event.eventId, event.sentAt, callToken()])}\n${encodePayload(mailbox.codec, event)}`;
-  const reply = await mailbox.script(
+  // An aborted caller stops waiting; the script already sent may still store the event.
+  const delivered = mailbox.script(
     deliverScript,
     [mailbox.events + member, mailbox.records + member, mailbox.claimable],
     [JSON.stringify(event.eventId), value, JSON.stringify(event.name), member, mailbox.channel],
     "deliver",
     keys,
   );
+  const reply = await untilAborted(delivered, signal);
   return Number(reply) > 0;
 }
 
 /** The provider's `receive`: one HVALS, filtered and ordered here. */
 export async function receiveEvents(mailbox: RedisMailbox, keys: SnapshotKeys, name: string, signal?: AbortSignal): Promise<DeliveredEvent[]> {
   throwIfAborted(signal);
-  const reply = await mailbox.command(["HVALS", mailbox.events + memberOf(keys)], "receive", keys).catch((error: unknown) => {
+  const reply = await untilAborted(mailbox.command(["HVALS", mailbox.events + memberOf(keys)], "receive", keys), signal).catch((error: unknown) => {
     throw isWrongType(error) ? new SnapshotCorruptedError(keys, "the events key is not a hash", error) : error;
   });
   const found: { sequence: number; event: DeliveredEvent }[] = [];

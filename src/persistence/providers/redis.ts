@@ -13,7 +13,7 @@ import type { DeliveredEvent } from "../mailbox.js";
 import { claimDeadlineMs, redisConnectionDetail, unqueuedClaim, withDeadline } from "./connection-errors.js";
 import { RedisWriter } from "./redis-writes.js";
 import { callToken, fetchScript, isNoScript, keysOfMember, knownShas, memberOf, shaOf, statusFilter, textOf } from "./redis-layout.js";
-import { throwIfAborted } from "./shared.js";
+import { throwIfAborted, untilAborted } from "./shared.js";
 import { decodeFromStorage } from "./stored.js";
 import { anyInstance } from "../keys.js";
 
@@ -45,7 +45,8 @@ const loadedFields = ["data", "revision", "owner", "leaseMs", "updatedMs", "stat
  *   snapshots, not with the server's key count.
  * - Every script is safe to run twice: one a client sends again after losing its reply with its
  *   connection (ioredis does by default) answers as its first run did (see docs/providers/redis.md).
- * - The abort signal is checked before each command; a command already sent is not cancelled.
+ * - A call whose signal aborts rejects at once with its reason, though a command already sent is not
+ *   cancelled: a save may still be stored, which the next compare-and-set sees. A claim waits for its script.
  * - A command unanswered after `commandTimeoutMs` (a claim: once its lease ended), or refused by a
  *   client that says it is not connected (ioredis `status`, node-redis `isReady`; a claim is not
  *   sent to one reconnecting), rejects with `PersistenceError` naming the server's address and what to check.
@@ -85,13 +86,14 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
    */
   async save(snapshot: WorkflowExecutionSnapshot, signal?: AbortSignal): Promise<void> {
     throwIfAborted(signal);
-    await this.#writer.save(snapshot, signal);
+    // An aborted caller stops waiting: the script already sent may still be stored, or refused, unreported.
+    await untilAborted(this.#writer.save(snapshot, signal), signal);
   }
 
   async tryLoad(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<WorkflowExecutionSnapshot | undefined> {
     throwIfAborted(signal);
     const keys = { foundryExecutionId, workflowId };
-    const reply = await this.#command(["HMGET", this.#prefix + memberOf(keys), ...loadedFields], "tryLoad", keys).catch((error: unknown) => {
+    const reply = await untilAborted(this.#command(["HMGET", this.#prefix + memberOf(keys), ...loadedFields], "tryLoad", keys), signal).catch((error: unknown) => {
       throw isWrongType(error) ? new SnapshotCorruptedError(keys, "the record is not a hash", error) : error;
     });
     const [data, ...rest] = (Array.isArray(reply) ? reply : []) as unknown[];
@@ -106,7 +108,7 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
 
   async delete(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<void> {
     throwIfAborted(signal);
-    await this.#writer.delete({ foundryExecutionId, workflowId }, signal);
+    await untilAborted(this.#writer.delete({ foundryExecutionId, workflowId }, signal), signal);
   }
 
   /** One script: stores the event unless its eventId is stored, and marks a record waiting for it due (PUBLISH). */
@@ -164,7 +166,7 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
     let cursor = "0";
     do {
       signal?.throwIfAborted();
-      const reply = await this.#command(["SSCAN", this.#index, cursor, "COUNT", String(listBatch)], "list", anyInstance);
+      const reply = await untilAborted(this.#command(["SSCAN", this.#index, cursor, "COUNT", String(listBatch)], "list", anyInstance), signal);
       const [next, members] = Array.isArray(reply) ? (reply as [unknown, unknown]) : [];
       if (!Array.isArray(members)) throw new PersistenceError({ source, call: "list", keys: anyInstance, detail: "unexpected SSCAN reply" });
       // SSCAN may return a member twice; a set of what was seen keeps the result free of duplicates.
@@ -180,7 +182,7 @@ export class RedisPersistenceProvider implements WorkflowPersistenceProvider {
       });
       if (readable.length > 0) {
         signal?.throwIfAborted();
-        found.push(...(await this.#fetch(readable, filter, read)));
+        found.push(...(await untilAborted(this.#fetch(readable, filter, read), signal)));
       }
       cursor = textOf(next);
     } while (cursor !== "0");
