@@ -2,7 +2,7 @@ import { compose } from "./compose.js";
 import type { CompensationSettings } from "./compensation.js";
 import { MiddlewareError, WorkflowTimeoutError, isSuspended, isWorkflowForgeError } from "./errors.js";
 import { Emitter, type Listener, type SmithEvents } from "./events.js";
-import { checkForgeOptions, execute, type Foundry } from "./foundry.js";
+import { assertOperation, checkForgeOptions, execute, type Foundry } from "./foundry.js";
 import { abortWith, linkedSignal, neverAborted, raceAbort } from "./abort.js";
 import { requireFunction, requireOptionalBoolean, requireOptionsObject, requireTimerMs, rejectUnknownKeys } from "./internal/validate.js";
 import { requireLogger, silentLogger } from "./logger.js";
@@ -114,9 +114,13 @@ function compensatedFor(error: Error): unknown {
   return isWorkflowForgeError(error) && error.code === "WORKFLOW_COMPENSATED" && error.cause !== undefined ? error.cause : error;
 }
 
+// Checked whole before anything runs: a malformed operation found when the run reaches it would
+// fail the run after the operations before it had their effects (and were compensated).
 function assertWorkflow(workflow: unknown): asserts workflow is Workflow {
+  const where = "smith.forge(workflow, foundry): workflow";
   const candidate = workflow as Partial<Workflow> | undefined;
-  if (typeof candidate !== "object" || candidate === null || !Array.isArray(candidate.operations) || typeof candidate.name !== "string") {
-    throw new TypeError("smith.forge(workflow, foundry): workflow must be built with createWorkflow(...).build()");
+  if (typeof candidate !== "object" || candidate === null || !Array.isArray(candidate.operations) || typeof candidate.name !== "string" || typeof candidate.id !== "string") {
+    throw new TypeError(`${where} must be built with createWorkflow(...).build()`);
   }
+  candidate.operations.forEach((operation: unknown, index) => assertOperation(operation, `${where}.operations[${index}]`));
 }

@@ -46,6 +46,19 @@ describe("smith.forge", () => {
     await expect(createSmith().forge(twoSteps(), foundry, { signall: 1 } as any)).rejects.toThrow('unknown option "signall"');
   });
 
+  it.each([
+    ["an operation without forge", { name: "oops" }, 'workflow.operations[1]: operation "oops".forge'],
+    ["null among the operations", null, "workflow.operations[1]: operation must be an object"],
+    ["an operation without a name", { forge: () => undefined }, "workflow.operations[1]: operation.name"],
+  ])("rejects a hand-built workflow with %s before any operation runs", async (_what, bad, named) => {
+    const ran: string[] = [];
+    const workflow = { id: "x", name: "x", version: undefined, operations: [{ name: "charge", forge: () => void ran.push("charge"), restore: () => void ran.push("refund") }, bad] };
+    const error = await createSmith().forge(workflow as any, createFoundry("orders")).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as Error).message).toContain(named);
+    expect(ran).toEqual([]);
+  });
+
   it("neither changes nor discards the workflow or the foundry's own operations", async () => {
     const foundry = createFoundry("orders").withOperation("own", () => "own output");
     const workflow = twoSteps();
