@@ -14,7 +14,7 @@ import { outputOf, restoreDataOf } from "./outcome.js";
 import { RunPlan } from "./run-plan.js";
 import { hasStartHooks, runStartHooks } from "./start-hooks.js";
 import type { CompensationObserver, InstanceIdentity, OperationContext, OperationMiddleware, ResumePoint, RunAnnotations, RunContext, RunOutcome, WorkflowInfo } from "./types.js";
-import type { WaitHost } from "./waits.js";
+import { eventWaitWithoutHost, type WaitHost } from "./waits.js";
 
 export interface RunRequest {
   readonly foundry: Foundry<any>;
@@ -86,9 +86,7 @@ export class Run implements RunContext {
 
   observeCompensation(observer: CompensationObserver): () => void {
     this.#observers.add(observer);
-    return () => {
-      this.#observers.delete(observer);
-    };
+    return () => void this.#observers.delete(observer);
   }
 
   onSettled(callback: (outcome: RunOutcome) => void | Promise<void>): void {
@@ -136,6 +134,8 @@ export class Run implements RunContext {
     // Without start hooks, or with hooks that return synchronously, the first operation starts at once: no extra await.
     const starting = bypassed === undefined ? undefined : this.#start(bypassed);
     if (starting !== undefined) await starting;
+    const refused = this.waitHost === undefined ? eventWaitWithoutHost(workflow) : undefined;
+    if (refused !== undefined) throw await this.#fail(0, refused, false, false);
     // Composed once the hooks ran, without the layers that bypassed the run: one composition per run.
     const chain = this.#compose(bypassed === undefined || bypassed.length === 0 ? middleware : middleware.filter((layer) => !bypassed.includes(layer)));
     const { plan } = this.#plan;

@@ -1,6 +1,7 @@
 import { abortError } from "./abort.js";
 import type { Clock } from "./clock.js";
 import type { ErrorLocation } from "./errors.js";
+import type { WorkflowInfo } from "./types.js";
 
 /**
  * What a wait operation waits for. A sleep's end is fixed when the operation is first reached;
@@ -36,9 +37,7 @@ export interface WaitHost {
  * loses the time already waited); an event can only be received through persistence.
  */
 export async function waitInProcess(spec: WaitSpec, input: unknown, clock: Clock, signal: AbortSignal, location: ErrorLocation): Promise<unknown> {
-  if (spec.kind === "event") {
-    throw new TypeError(`waitForEvent "${location.operationName ?? ""}" needs usePersistence with a provider that declares capabilities.mailbox`);
-  }
+  if (spec.kind === "event") throw needsMailbox(`waitForEvent "${location.operationName ?? ""}"`);
   const ms = spec.kind === "sleep" ? spec.ms : Math.max(0, spec.at - clock.now());
   try {
     await clock.sleep(ms, signal);
@@ -46,4 +45,18 @@ export async function waitInProcess(spec: WaitSpec, input: unknown, clock: Clock
     throw signal.aborted ? abortError(signal, location) : error;
   }
   return input;
+}
+
+/**
+ * The error for a run without a wait host whose workflow waits for an event, or undefined: the run
+ * refuses it before operation 0 rather than once it reaches the wait, after the operations before
+ * it had their effects.
+ */
+export function eventWaitWithoutHost(workflow: Pick<WorkflowInfo, "name" | "operations">): TypeError | undefined {
+  const wait = workflow.operations.find((operation) => operation.wait?.kind === "event");
+  return wait === undefined ? undefined : needsMailbox(`waitForEvent "${wait.name}" of ${workflow.name}`);
+}
+
+function needsMailbox(wait: string): TypeError {
+  return new TypeError(`${wait} needs usePersistence with a provider that declares capabilities.mailbox`);
 }

@@ -37,3 +37,16 @@ describe("a workflow that waits for an event, on a provider without a mailbox", 
     expect(await provider.tryLoad("expense-2", "approval")).toBeUndefined();
   });
 });
+
+describe("a workflow that waits for an event, without persistence", () => {
+  it("fails before its first operation runs, naming the wait and what it needs: nothing ran, so nothing is undone", async () => {
+    const ran: string[] = [];
+    const error = await createSmith()
+      .forge(approvalWorkflow(ran), createFoundry("approval"))
+      .catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "OPERATION_FAILED", operationIndex: 0 });
+    expect((error as Error).cause).toBeInstanceOf(TypeError);
+    expect(((error as Error).cause as Error).message).toBe('waitForEvent "approval" of approval needs usePersistence with a provider that declares capabilities.mailbox');
+    expect(ran).toEqual([]);
+  });
+});
