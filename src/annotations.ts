@@ -6,6 +6,18 @@ import type { RunAnnotations } from "./types.js";
 export const maxAnnotations = 32;
 /** How long (in UTF-16 code units) an annotation's key or value may be. */
 export const maxAnnotationLength = 1024;
+/**
+ * The keys the library's own OpenTelemetry middleware keeps (the W3C trace context). They count
+ * toward no limit: instrumenting a run must never take a slot another extension relies on.
+ */
+export const ownAnnotationKeys: ReadonlySet<string> = new Set(["otel.traceparent", "otel.tracestate"]);
+
+/** How many of `keys` count toward {@link maxAnnotations}: all but {@link ownAnnotationKeys}. */
+export function countedAnnotations(keys: Iterable<string>): number {
+  let counted = 0;
+  for (const key of keys) if (!ownAnnotationKeys.has(key)) counted++;
+  return counted;
+}
 
 /**
  * A run's annotations: a bounded string map, so that what an extension stores with a snapshot can
@@ -37,8 +49,8 @@ export class Annotations implements RunAnnotations {
   set(key: string, value: string): void {
     checkText(key, "key", this.#workflowName);
     checkText(value, `value of "${key}"`, this.#workflowName);
-    if (!this.#values.has(key) && this.#values.size >= maxAnnotations) {
-      throw new AnnotationLimitError(this.#workflowName, `run.annotations.set("${key}"): a run holds at most ${maxAnnotations} annotations`);
+    if (!this.#values.has(key) && !ownAnnotationKeys.has(key) && countedAnnotations(this.#values.keys()) >= maxAnnotations) {
+      throw new AnnotationLimitError(this.#workflowName, `run.annotations.set("${key}"): a run holds at most ${maxAnnotations} annotations (besides OpenTelemetry's trace context)`);
     }
     if (this.#values.get(key) === value) return;
     this.#values.set(key, value);

@@ -1,4 +1,4 @@
-import { maxAnnotationLength, maxAnnotations } from "../annotations.js";
+import { countedAnnotations, maxAnnotationLength, maxAnnotations } from "../annotations.js";
 import type { WorkflowInfo } from "../types.js";
 import { hex32 } from "./codec/checksum.js";
 import { maxCauseMessage, maxStoredCauses, maxStoredStack } from "./stored-error.js";
@@ -105,7 +105,7 @@ function isAnnotations(value: unknown): boolean {
   if (!isRecord(value)) return false;
   const entries = Object.entries(value);
   const fits = (text: unknown): boolean => typeof text === "string" && text.length <= maxAnnotationLength;
-  return entries.length <= maxAnnotations && entries.every(([key, text]) => fits(key) && fits(text));
+  return countedAnnotations(entries.map(([key]) => key)) <= maxAnnotations && entries.every(([key, text]) => fits(key) && fits(text));
 }
 
 // What is wrong with a stored error, or undefined. `stack` and `cause` are optional: records written

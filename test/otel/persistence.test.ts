@@ -1,6 +1,8 @@
 import { SpanStatusCode } from "@opentelemetry/api";
 import { describe, expect, it } from "vitest";
-import { createFoundry, type Foundry } from "../../src/index.js";
+import { createFoundry, type Foundry, type OperationMiddleware } from "../../src/index.js";
+import { ownAnnotationKeys } from "../../src/annotations.js";
+import { annotationKeys } from "../../src/otel/attributes.js";
 import { instrument } from "../../src/otel/index.js";
 import { MemoryPersistenceProvider, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
 import { createHarness, parentOf, type Harness } from "./harness.js";
@@ -79,5 +81,49 @@ describe("a run whose last checkpoint fails", () => {
     expect(run?.status.message).toMatch(/connection lost/);
     expect(await otel.counter("workflowforge.run.failed")).toBe(1);
     expect(await otel.counter("workflowforge.run.completed")).toBe(0);
+  });
+});
+
+describe("instrument(foundry) beside an extension that uses every annotation", () => {
+  // An extension may set all 32 annotations a run holds: the trace context counts toward none of them.
+  const fillsAnnotations: OperationMiddleware = async ({ run, index }, next) => {
+    if (index === 0) for (let i = 0; i < 32; i++) run.annotations.set(`ext.${i}`, "v");
+    return next();
+  };
+
+  it.each([false, true])("the run completes as it does uninstrumented (lease: %s)", async (leased) => {
+    const otel = createHarness();
+    const provider = new MemoryPersistenceProvider();
+    const foundry = (): Foundry<any> => {
+      const built = createFoundry("Order").withOperation("a", () => 1).withOperation("b", (input: number) => input + 1);
+      instrument(built, otel.options);
+      built.use(fillsAnnotations);
+      return usePersistence(built, provider, { ...keys, ...(leased ? { lease: { ttlMs: 30_000 } } : {}) });
+    };
+    expect(Object.values(annotationKeys).every((key) => ownAnnotationKeys.has(key))).toBe(true);
+
+    expect(await foundry().forge()).toBe(2);
+    const [first] = otel.named("run Order");
+    expect(first?.status.code).not.toBe(SpanStatusCode.ERROR);
+  });
+
+  it("a stored record with 32 annotations and the trace context is read back, and the run resumes it in the same trace", async () => {
+    const otel = createHarness();
+    const provider = new MemoryPersistenceProvider();
+    const build = (fail: boolean): Foundry<any> => {
+      const built = createFoundry("Order").withOperation("a", () => 1).withOperation("b", (input: number) => {
+        if (fail) throw new Error("b failed");
+        return input + 1;
+      });
+      instrument(built, otel.options);
+      built.use(fillsAnnotations);
+      return usePersistence(built, provider, keys);
+    };
+    await expect(build(true).forge()).rejects.toThrow(/b failed/);
+    expect(Object.keys(provider.tryLoad(keys.instanceId, keys.workflowKey)?.annotations ?? {})).toHaveLength(33);
+
+    expect(await build(false).forge()).toBe(2);
+    const [first, second] = otel.named("run Order");
+    expect(second?.spanContext().traceId).toBe(first?.spanContext().traceId);
   });
 });
