@@ -41,6 +41,8 @@ async function runWorkers(kind: StoreKind, url: string, logFile: string, onCompl
         WORKER_CONCURRENCY: "4",
         WORKER_ON_COMPLETE: onComplete,
         WORKER_ATTEMPTS: "3",
+        // A worker scheduled first cannot take every instance before the others start: they share the work.
+        WORKER_TOGETHER: "2",
       },
       stdio: ["pipe", "pipe", "inherit"],
     });

@@ -1,7 +1,8 @@
 // One worker process of the many-workers tests. WORKER_MODE "loop": run resumeAll until nothing is
 // left unfinished but dead letters (and, when WORKER_RELEASE names a file, that file exists).
 // WORKER_MODE "one": resume WORKER_INSTANCE once and print the outcome as JSON.
-// WORKER_WORKFLOW "one-step" runs the one-step workflow instead of the batch; WORKER_GATE "stdin"
+// WORKER_WORKFLOW "one-step" runs the one-step workflow instead of the batch (WORKER_TOGETHER n: its
+// executions complete only once n workers have started one); WORKER_GATE "stdin"
 // prints "ready" once the store is open and starts only when the parent closes its stdin.
 // WORKER_HOLD_AT_STEP n: the first batch step n this worker starts never ends; the worker prints
 // "held <instance>" so that the parent can kill it there, mid-instance. WORKER_STOP_AT_STEP n: the
@@ -38,7 +39,7 @@ function atStepStart(instance: string, index: number): Promise<void> | undefined
   return new Promise<void>(() => undefined);
 }
 const workflow =
-  env.WORKER_WORKFLOW === "one-step" ? oneStepWorkflow({ logFile, owner }) : batchWorkflow({ logFile, owner, stepMs: () => stepMs * (0.5 + Math.random()), started: atStepStart });
+  env.WORKER_WORKFLOW === "one-step" ? oneStepWorkflow({ logFile, owner, together: Number(env.WORKER_TOGETHER ?? 1) }) : batchWorkflow({ logFile, owner, stepMs: () => stepMs * (0.5 + Math.random()), started: atStepStart });
 const { provider, close } = await openStore(env.WORKER_STORE as StoreKind, env.WORKER_URL ?? "");
 const coordinator = createRecoveryCoordinator({
   provider,
