@@ -48,10 +48,15 @@ function mapKeySegment(key: unknown, index: number): string {
   }
 }
 
-// Adds this level's segment to a rejection passing through; any other throw (a getter that
-// throws) becomes a rejection at this place.
+// A rejection passing through as it is; any other throw (a getter that throws, a detached
+// typed array) becomes a rejection at this place.
+function rejectionOf(error: unknown): Rejection {
+  return error instanceof Rejection ? error : new Rejection(`reading it threw: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+}
+
+// Adds this level's segment to a rejection passing through (see rejectionOf).
 function rejectAt(error: unknown, segment: string): Rejection {
-  const rejection = error instanceof Rejection ? error : new Rejection(`reading it threw: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  const rejection = rejectionOf(error);
   rejection.segments.push(segment);
   return rejection;
 }
@@ -240,5 +245,10 @@ function writeError(error: Error, seen: Set<object>): string {
 export function writeValue(value: unknown, within = 0): string {
   // The common case, a plain bag, needs no cycle bookkeeping at all.
   if (typeof value === "object" && value !== null && plainJson(value, within + 1)) return JSON.stringify(value);
-  return write(value, new Set(Array.from({ length: within }, () => ({}))));
+  try {
+    return write(value, new Set(Array.from({ length: within }, () => ({}))));
+  } catch (error) {
+    // The top level fails as a nested value does: a detached typed array alone is a rejection too.
+    throw rejectionOf(error);
+  }
 }
