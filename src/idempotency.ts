@@ -17,6 +17,7 @@ export function idempotencyKeyOf(identity: InstanceIdentity, operationIndex: num
   if (!Number.isInteger(operationIndex) || operationIndex < 0) {
     throw new TypeError(`${what}: operationIndex must be a non-negative integer, got ${String(operationIndex)}`);
   }
+  if (typeof identity !== "object" || identity === null) throw new TypeError(`${what}: identity must be an object { instanceId, workflowKey }, got ${describe(identity)}`);
   const { instanceId, workflowKey } = identity;
   const parts = { "identity.instanceId": instanceId, "identity.workflowKey": workflowKey, suffix: suffix === undefined ? "" : suffix };
   for (const [name, value] of Object.entries(parts)) {

@@ -38,6 +38,8 @@ describe("idempotencyKeyOf", () => {
   });
 
   it.each([
+    [null, undefined, /identity must be an object \{ instanceId, workflowKey \}, got null/],
+    ["order-1", undefined, /identity must be an object/],
     [{ instanceId: 42, workflowKey: "w" }, undefined, /identity\.instanceId must be a string/],
     [{ instanceId: "i", workflowKey: undefined }, undefined, /identity\.workflowKey must be a string/],
     [{ instanceId: "i", workflowKey: "w" }, 7, /suffix must be a string/],

@@ -8,7 +8,9 @@ import { markFactory } from "./factories.js";
  * logger. A run that stopped at a durable wait did not fail: that is logged as `suspended` (info).
  * A logger that throws (a closed transport) changes nothing: the operation's outcome is the same.
  */
-export function loggingMiddleware(): OperationMiddleware {
+export function loggingMiddleware(...unexpected: []): OperationMiddleware {
+  // A logger passed here would be ignored silently: the foundry's is the one used.
+  if (unexpected.length > 0) throw new TypeError("loggingMiddleware() takes no argument: it logs through the foundry's logger (createFoundry(name, { logger }))");
   return async (context, next) => {
     const { logger } = context.foundry;
     const label = `${context.run.workflow.name} #${context.index} "${context.operation.name}"`;

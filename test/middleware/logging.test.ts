@@ -64,4 +64,8 @@ describe("loggingMiddleware with a logger that throws", () => {
       await expect(failing.forge()).rejects.toMatchObject({ code: "OPERATION_FAILED", cause: boom });
     });
   }
+
+  it("refuses an argument, such as a logger that would be ignored, with a TypeError saying where the logger goes", () => {
+    expect(() => (loggingMiddleware as (...args: unknown[]) => unknown)(console)).toThrow("loggingMiddleware() takes no argument: it logs through the foundry's logger (createFoundry(name, { logger }))");
+  });
 });
