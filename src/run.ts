@@ -134,8 +134,6 @@ export class Run implements RunContext {
     // Without start hooks, or with hooks that return synchronously, the first operation starts at once: no extra await.
     const starting = bypassed === undefined ? undefined : this.#start(bypassed);
     if (starting !== undefined) await starting;
-    const refused = this.waitHost === undefined ? eventWaitWithoutHost(workflow) : undefined;
-    if (refused !== undefined) throw await this.#fail(0, refused, false, false);
     // Composed once the hooks ran, without the layers that bypassed the run: one composition per run.
     const chain = this.#compose(bypassed === undefined || bypassed.length === 0 ? middleware : middleware.filter((layer) => !bypassed.includes(layer)));
     const { plan } = this.#plan;
@@ -144,6 +142,8 @@ export class Run implements RunContext {
       throw await this.#compensate(plan.pending, plan.error);
     }
     const resumeFrom = plan.from;
+    const refused = this.waitHost === undefined ? eventWaitWithoutHost(workflow, resumeFrom) : undefined;
+    if (refused !== undefined) throw await this.#fail(resumeFrom, refused, false, false);
     if (resumeFrom > 0) Object.assign(this.restoreData, plan.point.restoreData);
     // At 0, a stored input (a wait there suspended the run with it) is the instance's, as a later operation's stored output is.
     if (resumeFrom > 0 || plan.point.lastOutput !== undefined) input = plan.point.lastOutput;

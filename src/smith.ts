@@ -119,8 +119,10 @@ function compensatedFor(error: Error): unknown {
 function assertWorkflow(workflow: unknown): asserts workflow is Workflow {
   const where = "smith.forge(workflow, foundry): workflow";
   const candidate = workflow as Partial<Workflow> | undefined;
-  if (typeof candidate !== "object" || candidate === null || !Array.isArray(candidate.operations) || typeof candidate.name !== "string" || typeof candidate.id !== "string") {
-    throw new TypeError(`${where} must be built with createWorkflow(...).build()`);
-  }
-  candidate.operations.forEach((operation: unknown, index) => assertOperation(operation, `${where}.operations[${index}]`));
+  if (typeof candidate !== "object" || candidate === null) throw new TypeError(`${where} must be built with createWorkflow(...).build()`);
+  const missing = typeof candidate.id !== "string" ? "id" : typeof candidate.name !== "string" ? "name" : Array.isArray(candidate.operations) ? undefined : "operations";
+  if (missing !== undefined) throw new TypeError(`${where} must be built with createWorkflow(...).build(): it has no ${missing}`);
+  // Indices, not forEach: a hole in the array is an operation missing too.
+  const operations = candidate.operations as readonly unknown[];
+  for (let index = 0; index < operations.length; index++) assertOperation(operations[index], `${where}.operations[${index}]`);
 }

@@ -48,13 +48,17 @@ export async function waitInProcess(spec: WaitSpec, input: unknown, clock: Clock
 }
 
 /**
- * The error for a run without a wait host whose workflow waits for an event, or undefined: the run
- * refuses it before operation 0 rather than once it reaches the wait, after the operations before
- * it had their effects.
+ * The error for a run without a wait host that will reach a wait for an event (at `from` or after),
+ * or undefined: the run refuses it before its first operation rather than once it reaches the wait,
+ * after the operations before it had their effects.
  */
-export function eventWaitWithoutHost(workflow: Pick<WorkflowInfo, "name" | "operations">): TypeError | undefined {
-  const wait = workflow.operations.find((operation) => operation.wait?.kind === "event");
-  return wait === undefined ? undefined : needsMailbox(`waitForEvent "${wait.name}" of ${workflow.name}`);
+export function eventWaitWithoutHost(workflow: Pick<WorkflowInfo, "name" | "operations">, from: number): TypeError | undefined {
+  const { operations } = workflow;
+  for (let index = from; index < operations.length; index++) {
+    const operation = operations[index];
+    if (operation?.wait?.kind === "event") return needsMailbox(`waitForEvent "${operation.name}" of ${workflow.name}`);
+  }
+  return undefined;
 }
 
 function needsMailbox(wait: string): TypeError {

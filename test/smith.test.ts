@@ -50,13 +50,22 @@ describe("smith.forge", () => {
     ["an operation without forge", { name: "oops" }, 'workflow.operations[1]: operation "oops".forge'],
     ["null among the operations", null, "workflow.operations[1]: operation must be an object"],
     ["an operation without a name", { forge: () => undefined }, "workflow.operations[1]: operation.name"],
+    ["a hole among the operations", "hole", "workflow.operations[1]: operation must be an object"],
   ])("rejects a hand-built workflow with %s before any operation runs", async (_what, bad, named) => {
     const ran: string[] = [];
-    const workflow = { id: "x", name: "x", version: undefined, operations: [{ name: "charge", forge: () => void ran.push("charge"), restore: () => void ran.push("refund") }, bad] };
+    const operations: unknown[] = [{ name: "charge", forge: () => void ran.push("charge"), restore: () => void ran.push("refund") }];
+    if (bad === "hole") operations[2] = { name: "ship", forge: () => void ran.push("ship") };
+    else operations.push(bad);
+    const workflow = { id: "x", name: "x", version: undefined, operations };
     const error = await createSmith().forge(workflow as any, createFoundry("orders")).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(TypeError);
     expect((error as Error).message).toContain(named);
     expect(ran).toEqual([]);
+  });
+
+  it("names what a hand-built workflow lacks", async () => {
+    const error = await createSmith().forge({ name: "x", operations: [] } as any, createFoundry("orders")).catch((caught: unknown) => caught);
+    expect((error as Error).message).toBe("smith.forge(workflow, foundry): workflow must be built with createWorkflow(...).build(): it has no id");
   });
 
   it("neither changes nor discards the workflow or the foundry's own operations", async () => {
