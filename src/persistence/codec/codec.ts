@@ -3,9 +3,9 @@ import { describe } from "../../internal/validate.js";
 import { checksumText, hex32 } from "./checksum.js";
 import { readValue } from "./decode.js";
 import { Rejection, writeValue } from "./encode.js";
-import { isTooLongForString, maxStringLength, measuredBytes } from "./oversize.js";
+import { isTooLongForString, maxStringLength, measuredBytes, tooLargeError, writtenBytes } from "./oversize.js";
 import { writeSnapshotBody } from "./snapshot-body.js";
-import { SnapshotCorruptedError, SnapshotSerializationError, SnapshotTooLargeError, type PropertySize, type SnapshotKeys } from "../errors.js";
+import { SnapshotCorruptedError, SnapshotSerializationError, type SnapshotKeys } from "../errors.js";
 import { validateSnapshot, type WorkflowExecutionSnapshot } from "../snapshot.js";
 
 /**
@@ -138,34 +138,6 @@ function keysOf(snapshot: WorkflowExecutionSnapshot): SnapshotKeys {
   return { foundryExecutionId: String(snapshot.foundryExecutionId), workflowId: String(snapshot.workflowId) };
 }
 
-/** The UTF-8 size of a value's encoding. */
-type Size = (value: unknown) => number;
-
-const writtenBytes: Size = (value) => checksumText(writeValue(value)).bytes;
-
-// Only on the failure path: the size of each property's encoded value, largest first.
-function largestProperties(snapshot: WorkflowExecutionSnapshot, size: Size): PropertySize[] {
-  const properties: unknown = snapshot.properties;
-  if (typeof properties !== "object" || properties === null) return [];
-  return Object.keys(properties)
-    .map((key) => ({ key, bytes: size((properties as Record<string, unknown>)[key]) }))
-    .sort((a, b) => b.bytes - a.bytes)
-    .slice(0, 5);
-}
-
-// Only on the failure path: what the last output and the restore data take, when there are any;
-// an operation that returned megabytes is as likely a cause as a property.
-function outputSizes(snapshot: WorkflowExecutionSnapshot, size: Size): { outputBytes?: { lastOutput: number; outputs: number } } {
-  const outputs = typeof snapshot.outputs === "object" && snapshot.outputs !== null ? Object.values(snapshot.outputs) : [];
-  if (snapshot.lastOutput === undefined && outputs.length === 0) return {};
-  const bytes = (value: unknown): number => (value === undefined ? 0 : size(value));
-  return { outputBytes: { lastOutput: bytes(snapshot.lastOutput), outputs: outputs.reduce((sum: number, value) => sum + bytes(value), 0) } };
-}
-
-function tooLarge(snapshot: WorkflowExecutionSnapshot, bytes: number, maxBytes: number, size: Size): SnapshotTooLargeError {
-  return new SnapshotTooLargeError({ keys: keysOf(snapshot), bytes, maxBytes, largestProperties: largestProperties(snapshot, size), ...outputSizes(snapshot, size) });
-}
-
 function encodeSnapshot(snapshot: WorkflowExecutionSnapshot, maxBytes: number): string {
   if (typeof snapshot !== "object" || snapshot === null) {
     throw new SnapshotSerializationError({ path: "", reason: `a snapshot must be an object, got ${snapshot === null ? "null" : typeof snapshot}` });
@@ -175,14 +147,18 @@ function encodeSnapshot(snapshot: WorkflowExecutionSnapshot, maxBytes: number): 
     const { crc, bytes } = checksumText(body);
     const envelope = `${version}:${hex32(crc)}:${bytes}:`;
     const total = envelope.length + bytes;
-    if (total > maxBytes) throw tooLarge(snapshot, total, maxBytes, writtenBytes);
+    if (total > maxBytes) throw tooLargeError(snapshot, keysOf(snapshot), total, maxBytes, writtenBytes);
     return envelope + body;
   } catch (error) {
     // A text longer than the runtime's longest string is too large for any budget, that length
     // bounding a larger one: the sizes are measured without writing it.
     if (!isTooLongForString(error)) throw serializationError(error, "", keysOf(snapshot));
     const body = measuredBytes(snapshot);
-    throw tooLarge(snapshot, `${version}:00000000:${body}:`.length + body, Math.min(maxBytes, maxStringLength), measuredBytes);
+    const total = `${version}:00000000:${body}:`.length + body;
+    // Within a finite budget after all: a value's own getter threw that RangeError, refused at its
+    // path (without a budget there is no telling, and the runtime's limit is reported).
+    if (total <= maxBytes && Number.isFinite(maxBytes)) throw serializationError(error, "", keysOf(snapshot));
+    throw tooLargeError(snapshot, keysOf(snapshot), total, Math.min(maxBytes, maxStringLength), measuredBytes);
   }
 }
 

@@ -1,10 +1,13 @@
-// Sizes for a snapshot whose encoded text is longer than the runtime's longest string, so that it
-// is refused with SnapshotTooLargeError like any other snapshot over the budget. Only on that
-// failure path: the sizes are measured without writing the text, which cannot be done.
+// What a SnapshotTooLargeError reports, only on that failure path: the size of the largest
+// properties and of the outputs. For a snapshot whose encoded text is longer than the runtime's
+// longest string, so that it is refused like any other snapshot over the budget, the sizes are
+// measured without writing the text, which cannot be done.
 import { binaryTypes, runtimeBuffer } from "./binary.js";
 import { checksumText } from "./checksum.js";
 import { Rejection, writeValue } from "./encode.js";
 import { maxDepth } from "./plain.js";
+import { SnapshotTooLargeError, type PropertySize, type SnapshotKeys } from "../errors.js";
+import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 
 /** The longest string V8 holds on 64-bit Node.js, in UTF-16 code units. */
 export const maxStringLength = 2 ** 29 - 24;
@@ -93,4 +96,42 @@ function binaryBytes(value: ArrayBufferView | ArrayBuffer, proto: unknown): numb
   if (proto === runtimeBuffer()?.prototype) return 35 + base64;
   const name = Object.keys(binaryTypes).find((key) => binaryTypes[key as keyof typeof binaryTypes].prototype === proto);
   return name === undefined ? undefined : 29 + name.length + base64;
+}
+
+/** The UTF-8 size of a value's encoding. */
+export type Size = (value: unknown) => number;
+
+// `size` of what `read` returns, 0 when reading it throws (a getter): only sizes are reported here.
+function sizeOf(read: () => unknown, size: Size): number {
+  try {
+    const value = read();
+    return value === undefined ? 0 : size(value);
+  } catch {
+    return 0;
+  }
+}
+
+export const writtenBytes: Size = (value) => checksumText(writeValue(value)).bytes;
+
+// Only on the failure path: the size of each property's encoded value, largest first.
+function largestProperties(snapshot: WorkflowExecutionSnapshot, size: Size): PropertySize[] {
+  const properties: unknown = snapshot.properties;
+  if (typeof properties !== "object" || properties === null) return [];
+  return Object.keys(properties)
+    .map((key) => ({ key, bytes: sizeOf(() => (properties as Record<string, unknown>)[key], size) }))
+    .sort((a, b) => b.bytes - a.bytes)
+    .slice(0, 5);
+}
+
+// Only on the failure path: what the last output and the restore data take, when there are any;
+// an operation that returned megabytes is as likely a cause as a property.
+function outputSizes(snapshot: WorkflowExecutionSnapshot, size: Size): { outputBytes?: { lastOutput: number; outputs: number } } {
+  const outputs = typeof snapshot.outputs === "object" && snapshot.outputs !== null ? Object.values(snapshot.outputs) : [];
+  if (snapshot.lastOutput === undefined && outputs.length === 0) return {};
+  return { outputBytes: { lastOutput: sizeOf(() => snapshot.lastOutput, size), outputs: outputs.reduce((sum: number, value) => sum + sizeOf(() => value, size), 0) } };
+}
+
+/** The error for `snapshot` of `keys`, encoded in `bytes` over `maxBytes`, its parts measured by `size`. Only on the failure path. */
+export function tooLargeError(snapshot: WorkflowExecutionSnapshot, keys: SnapshotKeys, bytes: number, maxBytes: number, size: Size): SnapshotTooLargeError {
+  return new SnapshotTooLargeError({ keys, bytes, maxBytes, largestProperties: largestProperties(snapshot, size), ...outputSizes(snapshot, size) });
 }

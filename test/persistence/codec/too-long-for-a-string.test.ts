@@ -33,6 +33,8 @@ function encodeError(codec: SnapshotCodec, snapshot: WorkflowExecutionSnapshot):
 }
 
 const unlimited = createSnapshotCodec({ maxSnapshotBytes: Infinity });
+// A budget the mocked limit's texts exceed: a snapshot within its budget is no size problem.
+const budgeted = createSnapshotCodec({ maxSnapshotBytes: 100_000 });
 const bytes = (text: string): number => Buffer.byteLength(text, "utf8");
 // Escaping doubles the quotes, so the text outgrows the limit only once it is escaped.
 const big = '"'.repeat(limit / 2 + 1) + "é€😀\u0001\ud800";
@@ -45,13 +47,13 @@ describe("a snapshot whose encoding is longer than a string can be", () => {
   it("is refused with SnapshotTooLargeError giving its exact size and largest properties, whatever the budget", () => {
     const snapshot = codecSnapshot({ big, note: "n".repeat(1000), count: 1 }, { timeline: "0,4,1;4,,1" });
     const sizes = { whole: bytes(unlimited.encode(snapshot)), big: bytes(encodeValue(big)), note: bytes(encodeValue(snapshot.properties.note)) };
-    for (const codec of [unlimited, defaultSnapshotCodec]) {
+    for (const codec of [unlimited, budgeted]) {
       const error = encodeError(codec, snapshot);
       expect(error).toBeInstanceOf(SnapshotTooLargeError);
       const tooLarge = error as SnapshotTooLargeError;
       expect([tooLarge.code, tooLarge.keys, tooLarge.bytes]).toEqual(["SNAPSHOT_TOO_LARGE", codecKeys, sizes.whole]);
       // The budget, or the longest string the runtime holds where that is larger (never "Infinity").
-      expect(tooLarge.maxBytes).toBe(codec === unlimited ? 2 ** 29 - 24 : 4 * 1024 * 1024);
+      expect(tooLarge.maxBytes).toBe(codec === unlimited ? 2 ** 29 - 24 : 100_000);
       expect(tooLarge.largestProperties).toEqual([{ key: "big", bytes: sizes.big }, { key: "note", bytes: sizes.note }, { key: "count", bytes: 1 }]);
       expect(tooLarge.message).toContain(`largest properties: "big" (${sizes.big} bytes)`);
     }
@@ -78,5 +80,9 @@ describe("a snapshot whose encoding is longer than a string can be", () => {
     expect((error as SnapshotSerializationError).path).toBe("properties.callback");
     const other = encodeError(unlimited, codecSnapshot({ odd: { get value(): never { throw new RangeError("out of range") } } }));
     expect(other).toBeInstanceOf(SnapshotSerializationError);
+    // A getter of the user's own that throws the very RangeError V8 throws for a too long string: the snapshot is small, so it is refused at its path.
+    const lazy = encodeError(defaultSnapshotCodec, codecSnapshot({ report: { get text(): never { throw new RangeError("Invalid string length") } } }));
+    expect(lazy).toBeInstanceOf(SnapshotSerializationError);
+    expect((lazy as SnapshotSerializationError).path).toBe("properties.report.text");
   });
 });
