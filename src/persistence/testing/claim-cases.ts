@@ -61,6 +61,31 @@ export const claimCases: ConformanceCase[] = [
     for (const snapshot of left) assert.equal((await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId))?.revision, 1, "a record claim() must leave was written");
     assert.deepEqual(await claim(provider, request(workflowName)), [], "a record under the claim's live lease was claimed again");
   }),
+  claimCase("claim() takes only records its filter's workflowName and workflowId match, and leaves every other workflow's records as they were stored", async (provider, workflowName) => {
+    const other = `${workflowName}-other`;
+    const [v1, v2] = [`${workflowName}@1`, `${workflowName}@2`];
+    const record = (name: string, workflowId: string) => unleased({ workflowName: name, workflowId, status: "running" });
+    const [ofV1, ofV2] = [[record(workflowName, v1), record(workflowName, v1)], [record(workflowName, v2)]];
+    // Another workflow's records, one under the same workflowId: a store matching the name alone, or the workflowId alone, takes one of them.
+    const [otherOwn, otherUnderV1] = [record(other, `${other}@1`), record(other, v1)];
+    for (const snapshot of [...ofV1, ...ofV2, otherOwn, otherUnderV1]) await provider.save(snapshot);
+    const pair = (snapshot: WorkflowExecutionSnapshot) => JSON.stringify([snapshot.workflowName, snapshot.workflowId]);
+    const claimOnly = async (filter: { workflowName?: string; workflowId?: string }, expected: WorkflowExecutionSnapshot[], untouched: WorkflowExecutionSnapshot[]) => {
+      const claimed = await claim(provider, request(workflowName, { filter }));
+      const strays = claimed.filter((snapshot) => (filter.workflowName ?? snapshot.workflowName) !== snapshot.workflowName || (filter.workflowId ?? snapshot.workflowId) !== snapshot.workflowId);
+      const what = `claim({ filter: ${JSON.stringify(filter)} })`;
+      const took = strays.map(pair);
+      assert.deepEqual(took, [], `${what} took records of ${took.join(", ")} ([workflowName, workflowId]), which its filter does not match: a coordinator serving one workflow would run and rewrite another's`);
+      assert.deepEqual(ids(claimed), ids(expected), `${what} must take every claimable record its filter matches`);
+      for (const snapshot of untouched) {
+        assert.deepEqual(await provider.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId), snapshot, `${what} rewrote a record of ${pair(snapshot)} it did not return: another workflow's records must stay as stored`);
+      }
+    };
+    await claimOnly({ workflowName, workflowId: v1 }, ofV1, [...ofV2, otherOwn, otherUnderV1]);
+    await claimOnly({ workflowName }, ofV2, [otherOwn, otherUnderV1]);
+    await claimOnly({ workflowId: v1 }, [otherUnderV1], [otherOwn]);
+    await claimOnly({ workflowName: other }, [otherOwn], []);
+  }),
   claimCase("a claimed record's next save continues from the claim's revision, and a save of the revision it replaced is refused", async (provider, workflowName) => {
     const stored = await savedUnleased(provider, workflowName);
     const [claimed] = await claim(provider, request(workflowName));

@@ -116,6 +116,35 @@ export const mailboxCases: ConformanceCase[] = [
     assert.deepEqual(await receive(provider, untouched), [events[2]], "delete removed another instance's events");
     assert.equal(await deliver(provider, events[0] as DeliveredEvent), true, "after delete, the eventId is free again");
   }),
+  mailboxCase("instances sharing one key part keep their own mailboxes: one eventId is stored for each, each receives its own payload, and delete clears only its own", async (provider) => {
+    // ("x", "Billing"), ("x", "Shipping") and ("y", "Billing"): a mailbox keyed by one part alone merges two of them.
+    const [x, y] = [randomKeys().foundryExecutionId, randomKeys().foundryExecutionId];
+    const { workflowId } = randomKeys();
+    const [billing, shipping] = [`Billing-${workflowId}`, `Shipping-${workflowId}`];
+    const instances: SnapshotKeys[] = [
+      { foundryExecutionId: x, workflowId: billing },
+      { foundryExecutionId: x, workflowId: shipping },
+      { foundryExecutionId: y, workflowId: billing },
+    ];
+    const show = (keys: SnapshotKeys) => JSON.stringify([keys.foundryExecutionId, keys.workflowId]);
+    const events = instances.map((keys) => deliveredEvent(keys, { eventId: "mail-1", payload: { for: show(keys) } }));
+    for (const keys of instances) await provider.save(fullSnapshot(keys));
+    for (const event of events) {
+      assert.equal(await deliver(provider, event), true, `the first delivery of "mail-1" to ${show(event)} must resolve true: first write wins per instance (both keys) and eventId, and no other instance's delivery counts`);
+    }
+    for (const event of events) assert.equal(await deliver(provider, { ...event, payload: "again" }), false, `a second delivery of "mail-1" to ${show(event)} must resolve false`);
+    for (const [index, keys] of instances.entries()) {
+      assert.deepEqual(await receive(provider, keys), [events[index]], `receive${show(keys)} must return its own event only, with its own payload`);
+    }
+    const [deleted, ...kept] = instances as [SnapshotKeys, ...SnapshotKeys[]];
+    await provider.delete(deleted.foundryExecutionId, deleted.workflowId);
+    assert.deepEqual(await receive(provider, deleted), [], `delete${show(deleted)} left its events`);
+    for (const keys of kept) {
+      const event = events[instances.indexOf(keys)] as DeliveredEvent;
+      assert.deepEqual(await receive(provider, keys), [event], `delete${show(deleted)} removed the events of ${show(keys)}, which shares one of its keys`);
+      assert.equal(await deliver(provider, { ...event, payload: "again" }), false, `delete${show(deleted)} freed the eventId of ${show(keys)}`);
+    }
+  }),
   mailboxCase("keys, names and eventIds are opaque: separators, lone surrogates, '..' and 10,000 characters stay apart", async (provider) => {
     const id = randomKeys().foundryExecutionId;
     const long = (end: string) => "k".repeat(9_999) + end;
