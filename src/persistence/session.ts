@@ -1,5 +1,5 @@
 import { abortError } from "../abort.js";
-import { isWorkflowForgeError, preventsCompensation, type ErrorLocation } from "../errors.js";
+import { isWorkflowForgeError, preventsCompensation, WorkflowSuspendedError, type ErrorLocation } from "../errors.js";
 import { stopsAnotherRun } from "../run-errors.js";
 import { emitEvent, type Foundry } from "../foundry.js";
 import type { OperationContext, RunContext, RunOutcome, RunStart, WorkflowInfo } from "../types.js";
@@ -122,16 +122,18 @@ export class PersistenceSession {
     return this.#operationSignals.contextFor(context);
   }
 
-  /** Whether {@link beforeOperation} has anything to check: a lease, or a coordinator that may close. */
+  /** Whether {@link beforeOperation} has anything to check: a lease, a coordinator that may close, a suspension stored. */
   get checksBeforeOperation(): boolean {
-    return this.#claim !== undefined || this.#options.shutdown !== undefined;
+    return this.#claim !== undefined || this.#options.shutdown !== undefined || this.#state.status === "waiting";
   }
 
   /**
-   * Called before operation `index` starts: refuses to start it on a claim that may have been
+   * Called before operation `index` starts: refuses to start it once the run gave its instance back
+   * (a layer went on past a wait whose suspension was stored), or on a claim that may have been
    * taken over, and stops (releasing the claim) when the coordinator is shutting down.
    */
   async beforeOperation(index: number): Promise<void> {
+    if (this.#state.status === "waiting") throw this.#suspended();
     this.#claim?.assertLive();
     const shutdown = this.#options.shutdown;
     if (shutdown?.aborted === true) await this.stopForShutdown(shutdown, index);
@@ -243,15 +245,16 @@ export class PersistenceSession {
     return this.#store.checkpoint(status, properties ?? (this.#foundry.properties as Record<string, unknown>), error, location, now, asker);
   }
 
+  // The suspension stored: the instance is the coordinators' until it wakes, however the run goes on.
+  #suspended(): WorkflowSuspendedError {
+    const { next, wakeAt, waitingFor } = this.#state;
+    return new WorkflowSuspendedError({ ...this.#locate(next), instanceId: this.keys.foundryExecutionId, workflowKey: this.keys.workflowId, wakeAt: wakeAt === undefined ? undefined : new Date(wakeAt), waitingFor });
+  }
+
   #locate(index: number): ErrorLocation {
     return { workflowName: this.#workflow.name, operationName: this.#workflow.operations[index]?.name, operationIndex: index };
   }
 }
 
 /** What a checkpoint stores besides its status: the run's error and properties unless given, at `now`, asked for by `asker`'s operation. */
-interface SaveDetails {
-  readonly error?: StoredError | undefined;
-  readonly properties?: Record<string, unknown> | undefined;
-  readonly now?: number;
-  readonly asker?: AbortSignal;
-}
+type SaveDetails = Readonly<{ error?: StoredError | undefined; properties?: Record<string, unknown> | undefined; now?: number; asker?: AbortSignal }>;

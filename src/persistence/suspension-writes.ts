@@ -3,6 +3,7 @@ import type { WaitWrites } from "./durable-waits.js";
 import type { RunClaim } from "./run-claim.js";
 import { snapshotOf, unleased, type SnapshotState } from "./snapshot-state.js";
 import type { SnapshotStore } from "./snapshot-store.js";
+import type { WorkflowExecutionSnapshot } from "./snapshot.js";
 
 export interface SuspensionHost {
   readonly state: SnapshotState;
@@ -20,7 +21,8 @@ export interface SuspensionHost {
  * How a run's durable wait reaches the store. A suspension stores `waiting` with no lease and no
  * attempt counted (only failed wake-ups count then); taken back here, the claim and the attempt
  * count again. A suspension given up on while its save waited for the writes before it is not
- * sent (WritesInFlight): the run went on past the wait, and keeps its claim and its attempt.
+ * sent (WritesInFlight): the run went on past the wait, and keeps its claim and its attempt. One
+ * that landed gave the instance back: the run starts no operation after it (PersistenceSession).
  */
 export class SuspensionWrites implements WaitWrites {
   readonly #host: SuspensionHost;
@@ -32,27 +34,32 @@ export class SuspensionWrites implements WaitWrites {
 
   async suspend(asker: AbortSignal): Promise<void> {
     const { state, store, claim, countsAttempts } = this.#host;
-    await claim?.suspend();
-    this.#gaveBack = countsAttempts && state.attempts !== undefined ? state.attempts : 0;
-    if (state.attempts !== undefined) state.attempts -= this.#gaveBack;
+    const gaveBack = countsAttempts && state.attempts !== undefined ? state.attempts : 0;
+    // Built once the write's turn came, so that a checkpoint of the run sent before it neither gives
+    // the claim back nor stores the attempt uncounted; the state changes only once it landed.
+    const waiting = async (): Promise<WorkflowExecutionSnapshot> => {
+      await claim?.suspend();
+      const snapshot = unleased(snapshotOf(state, "waiting", this.#host.properties()));
+      return gaveBack === 0 ? snapshot : { ...snapshot, attempts: (snapshot.attempts ?? 0) - gaveBack };
+    };
     try {
-      await store.write(() => unleased(snapshotOf(state, "waiting", this.#host.properties())), this.#host.location(), "checkpoint", asker);
+      await store.write(waiting, this.#host.location(), "checkpoint", asker);
     } catch (error) {
-      if (asker.aborted) this.#keep();
+      // Refused, the wait given up on: the run goes on, and the claim is its own still.
+      if (asker.aborted) claim?.resumeRenewing();
       throw error;
     }
+    this.#gaveBack = gaveBack;
+    if (state.attempts !== undefined) state.attempts -= gaveBack;
     state.status = "waiting";
   }
 
   async reclaim(asker: AbortSignal): Promise<void> {
-    this.#keep();
-    await this.#host.saveRunning(asker);
-  }
-
-  // The claim and the attempt are the run's again.
-  #keep(): void {
+    // The claim and the attempt are the run's again.
     const { state, claim } = this.#host;
     claim?.resumeRenewing();
     if (state.attempts !== undefined) state.attempts += this.#gaveBack;
+    this.#gaveBack = 0;
+    await this.#host.saveRunning(asker);
   }
 }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createFoundry, createSmith, createWorkflow, errorHandlingMiddleware, OperationTimeoutError, sleep, timeoutMiddleware, type OperationMiddleware } from "../../src/index.js";
-import { MemoryPersistenceProvider, usePersistence } from "../../src/persistence/index.js";
+import { createFoundry, createSmith, createWorkflow, errorHandlingMiddleware, isSuspended, OperationTimeoutError, sleep, timeoutMiddleware, waitForEvent, type OperationMiddleware } from "../../src/index.js";
+import { createRecoveryCoordinator, MemoryPersistenceProvider, usePersistence, type WorkflowExecutionSnapshot, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
 import { deferred, rejectionOf } from "../support/promises.js";
 import { RecordingProvider } from "../support/recording-provider.js";
 
@@ -285,6 +285,84 @@ describe("a write whose operation was given up on while it waited for its turn",
 
     expect(provider.saves.filter((snapshot) => snapshot.status === "waiting" || snapshot.leaseExpiresAt === undefined)).toEqual([]);
     expect(provider.inner.tryLoad("o-11", "orders")).toBeUndefined();
+  });
+});
+
+describe("a suspension refused under a coordinator, its wait given up on while it waited for its turn", () => {
+  it("leaves the attempt counted and the lease on every checkpoint after it, and the instance resumes once", async () => {
+    const [held, waitGivenUp] = [deferred(), deferred()];
+    const saves: WorkflowExecutionSnapshot[] = [];
+    const provider = new MemoryPersistenceProvider();
+    const save = provider.save.bind(provider);
+    (provider as WorkflowPersistenceProvider).save = (snapshot, signal) => {
+      saves.push(structuredClone(snapshot));
+      // reserve's checkpoint is held until the wait behind it was given up on
+      if (snapshot.nextOperationIndex !== 1 || snapshot.leaseExpiresAt === undefined) return save(snapshot, signal);
+      return held.promise.then(() => save(snapshot, signal));
+    };
+    const ran: string[] = [];
+    const workflow = createWorkflow("orders")
+      .withOperation("reserve", () => void ran.push("reserve"))
+      .addOperation(sleep("cool off", 3_600_000))
+      .withOperation("ship", () => void ran.push("ship"))
+      .build();
+    const recovers: OperationMiddleware = async (context, next) =>
+      next(context).catch((error: unknown) => {
+        if (!(error instanceof OperationTimeoutError)) throw error;
+        if (context.operation.name === "cool off") waitGivenUp.resolve();
+        return undefined;
+      });
+    const coordinator = createRecoveryCoordinator({
+      provider,
+      owner: "w1",
+      leaseTtlMs: 3_000,
+      resolveWorkflow: () => workflow,
+      createFoundry: (snapshot) => createFoundry(snapshot.workflowName, { executionId: snapshot.foundryExecutionId }).use(recovers).use(timeoutMiddleware(100)),
+    });
+    await coordinator.enqueue(workflow, { instanceId: "o-13" });
+    const pass = coordinator.resumeAll();
+    await waitGivenUp.promise;
+    held.resolve();
+    const report = await pass;
+
+    expect(report.resumed).toEqual([expect.objectContaining({ instanceId: "o-13", attempts: 1 })]);
+    expect(ran).toEqual(["reserve", "ship"]);
+    const afterClaim = saves.filter((snapshot) => snapshot.owner === "w1");
+    expect(afterClaim.map((snapshot) => [snapshot.status, snapshot.attempts, snapshot.leaseExpiresAt !== undefined])).toEqual(afterClaim.map(() => ["running", 1, true]));
+    await coordinator.close();
+  });
+});
+
+// A wait whose suspension landed gave the instance back to the coordinators: a layer that recovers
+// the timeout of that wait (given up on while it read the mailbox once more) cannot run on past it.
+describe("a run whose suspension landed before a timeout gave its wait up", () => {
+  afterEach(() => void vi.useRealTimers());
+
+  class HeldReceive extends MemoryPersistenceProvider {
+    readonly held = deferred();
+    receives = 0;
+    override receive(keys: Parameters<MemoryPersistenceProvider["receive"]>[0], name: string, signal?: AbortSignal): ReturnType<MemoryPersistenceProvider["receive"]> {
+      // The read after the waiting save is held, past the wait's timeout.
+      return ++this.receives === 2 ? this.held.promise.then(() => super.receive(keys, name, signal)) : super.receive(keys, name, signal);
+    }
+  }
+
+  it.each([false, true])("starts no operation after it: the run rejects as suspended, and the record stays waiting (lease: %s)", async (leased) => {
+    vi.useFakeTimers();
+    const provider = new HeldReceive();
+    const ran: string[] = [];
+    const recovers: OperationMiddleware = async (context, next) => next(context).catch((error: unknown) => (error instanceof OperationTimeoutError ? undefined : Promise.reject(error as Error)));
+    const foundry = createFoundry("orders").use(recovers).use(timeoutMiddleware(100));
+    foundry.withOperation("reserve", () => void ran.push("reserve")).addOperation(waitForEvent("await payment", "paid"));
+    foundry.withOperation("ship", () => void ran.push("ship"));
+    const run = rejectionOf(usePersistence(foundry, provider, { instanceId: "o-12", ...(leased ? { lease: { ttlMs: 3_000 }, owner: "w1" } : {}) }).forge());
+    await vi.advanceTimersByTimeAsync(150); // the wait's timeout gives it up during the held read
+    provider.held.resolve();
+
+    expect(isSuspended(await run)).toBe(true);
+    expect(ran).toEqual(["reserve"]);
+    expect(provider.tryLoad("o-12", "orders")).toMatchObject({ status: "waiting", waitingFor: "paid", nextOperationIndex: 1 });
+    expect(provider.tryLoad("o-12", "orders")?.leaseExpiresAt).toBeUndefined();
   });
 });
 
