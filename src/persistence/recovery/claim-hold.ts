@@ -50,12 +50,21 @@ export const unreadClaimMs = 100;
 /**
  * What to report instead of running a claim that waited longer than {@link unreadClaimMs}, when the
  * record moved since: a cancellation, or a forced delete, stored while it waited. Undefined when it
- * is still the claim's. Without this read such a claim would start its next operation after the
- * cancellation was answered, and only its first checkpoint would be refused. Within the lease.
+ * is still the claim's, and when the read fails or one of `stops` (close, the caller's signal)
+ * aborts it: the run's own compare-and-set still guards the record, and closing stops the run.
+ * Without this read such a claim would start its next operation after the cancellation was
+ * answered, and only its first checkpoint would be refused. Within the lease.
  */
-export async function movedSinceClaim(provider: WorkflowPersistenceProvider, ref: InstanceRef, claimed: WorkflowExecutionSnapshot, leaseTtlMs: number, signal: AbortSignal): Promise<RecoveryOutcome | undefined> {
+export async function movedSinceClaim(provider: WorkflowPersistenceProvider, ref: InstanceRef, claimed: WorkflowExecutionSnapshot, leaseTtlMs: number, stops: readonly AbortSignal[]): Promise<RecoveryOutcome | undefined> {
   const keys = keysOf(ref);
-  const stored = await answeredWithin(loadSnapshot(provider, keys, signal), leaseTtlMs, "tryLoad", keys);
+  const stop = linkedSignal(stops);
+  const read = raceAbort(answeredWithin(loadSnapshot(provider, keys, stop.signal), leaseTtlMs, "tryLoad", keys), stop.signal, () => new Error("stopped"));
+  const stored = await read.then((snapshot) => ({ snapshot }), () => undefined).finally(() => stop.dispose());
+  if (stored === undefined) return undefined;
+  return movedOutcome(ref, claimed, stored.snapshot);
+}
+
+function movedOutcome(ref: InstanceRef, claimed: WorkflowExecutionSnapshot, stored: WorkflowExecutionSnapshot | undefined): RecoveryOutcome | undefined {
   if (stored?.revision === claimed.revision) return undefined;
   if (stored === undefined) return { ...ref, status: "skipped", reason: "absent" };
   if (stored.status === "cancelled") return { ...ref, status: "cancelled" };

@@ -181,7 +181,7 @@ async function runAttempt(
     foundry = created;
     const persistence = { ...options.persistence, instanceId: ref.instanceId, workflowKey: ref.workflowKey, resumes: claim?.snapshot ?? snapshot, claimedAt: claim?.at, held, shutdown: shutdown.closing, deadline: deadline.signal };
     addPersistence(foundry, options.provider, persistence);
-    const moved = claim !== undefined && performance.now() - claim.answeredAt > unreadClaimMs ? await movedSinceClaim(options.provider, ref, claim.snapshot, options.leaseTtlMs, signal) : undefined;
+    const moved = claim !== undefined && performance.now() - claim.answeredAt > unreadClaimMs ? await movedSinceClaim(options.provider, ref, claim.snapshot, options.leaseTtlMs, [signal, shutdown.closing]) : undefined;
     if (moved !== undefined) {
       deadline.dispose();
       return moved;
@@ -239,9 +239,10 @@ async function notStarted(options: ResolvedCoordinatorOptions, ref: InstanceRef,
 async function leaseLost(options: ResolvedCoordinatorOptions, ref: InstanceRef, error: unknown, attempts: number): Promise<RecoveryOutcome> {
   const keys = keysOf(ref);
   const stored = await answeredWithin(loadSnapshot(options.provider, keys, undefined), options.leaseTtlMs, "tryLoad", keys).catch(() => null);
-  // Null: the store does not answer. Its lease as this run left it: nobody wrote since.
-  const leftAsItWas = stored !== null && stored?.owner === options.persistence.owner && Date.parse(stored.leaseExpiresAt ?? "") <= Date.now();
-  return stored === null || leftAsItWas ? failed(ref, toError(error), attempts, false) : { ...ref, status: "skipped", reason: "claimed", detail: toError(error).message };
+  // Null: the store does not answer. Still this owner's and unfinished: nobody took it over (a
+  // renewal of this run that landed late may have moved its lease on).
+  const ownStill = stored !== null && stored?.owner === options.persistence.owner && (stored.status === "running" || stored.status === "compensating");
+  return stored === null || ownStill ? failed(ref, toError(error), attempts, false) : { ...ref, status: "skipped", reason: "claimed", detail: toError(error).message };
 }
 
 // A claim made by page on an instance a run of this process did not let go of: given back, the

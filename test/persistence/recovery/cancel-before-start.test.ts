@@ -1,6 +1,6 @@
-import { expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createWorkflow } from "../../../src/index.js";
-import { createRecoveryCoordinator, MemoryPersistenceProvider } from "../../../src/persistence/index.js";
+import { createRecoveryCoordinator, MemoryPersistenceProvider, type WorkflowPersistenceProvider } from "../../../src/persistence/index.js";
 import { deferred } from "../../support/promises.js";
 
 // A pass claims a page of records at once; the ones it cannot start yet wait for a lane, claimed.
@@ -41,4 +41,56 @@ it("a claimed instance cancelled while it waited for a lane never starts, and is
   expect(report.cancelled).toEqual([{ instanceId: "order-1", workflowKey: workflow.id, status: "cancelled" }]);
   expect(provider.tryLoad("order-1", workflow.id)).toMatchObject({ status: "cancelled" });
   await Promise.all([coordinator.close(), other.close()]);
+});
+
+// The read again is a courtesy to cancellations: when it fails the run goes on (its compare-and-set
+// still guards the record), and close() does not wait for it.
+describe("a claim read again before it starts, from a store that fails or hangs then", () => {
+  async function waitedClaim(failLoad: "throws" | "hangs") {
+    const provider = new MemoryPersistenceProvider();
+    const [release, reading] = [deferred(), deferred()];
+    const started: string[] = [];
+    const tryLoad = provider.tryLoad.bind(provider);
+    let armed = false; // once enqueued
+    (provider as WorkflowPersistenceProvider).tryLoad = (instanceId, workflowKey, signal) => {
+      if (!armed || instanceId !== "order-1") return tryLoad(instanceId, workflowKey, signal);
+      reading.resolve();
+      return failLoad === "throws" ? Promise.reject(new Error("connection reset")) : new Promise(() => undefined);
+    };
+    const workflow = createWorkflow("order")
+      .withOperation("charge", async (_input, foundry) => {
+        started.push(foundry.executionId);
+        if (foundry.executionId.startsWith("long")) await release.promise;
+      })
+      .build();
+    const coordinator = createRecoveryCoordinator({ provider, owner: "A", concurrency: 2, resolveWorkflow: () => workflow });
+    for (const instanceId of ["long-1", "quick", "long-2", "order-1"]) {
+      await coordinator.enqueue(workflow, { instanceId });
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    armed = true;
+    const pass = coordinator.resumeAll();
+    await until(() => started.includes("long-2"));
+    await new Promise((resolve) => setTimeout(resolve, 150)); // longer than a claim waits unread
+    release.resolve();
+    return { provider, coordinator, pass, reading: reading.promise, started };
+  }
+
+  it("a read that fails lets the run go on", async () => {
+    const { coordinator, pass, started } = await waitedClaim("throws");
+    const report = await pass;
+    expect(started).toContain("order-1");
+    expect(report.resumed.map((outcome) => outcome.instanceId)).toContain("order-1");
+    await coordinator.close();
+  });
+
+  it("close() does not wait for a read that hangs: the claim is given back, reported closed", async () => {
+    const { provider, coordinator, pass, reading, started } = await waitedClaim("hangs");
+    await reading;
+    await coordinator.close({ timeoutMs: 100 });
+    const report = await pass;
+    expect(started).not.toContain("order-1");
+    expect(report.skipped).toEqual([expect.objectContaining({ instanceId: "order-1", reason: "closed" })]);
+    expect((await provider.list({})).find((snapshot) => snapshot.foundryExecutionId === "order-1")?.leaseExpiresAt).toBeUndefined();
+  });
 });
