@@ -1,5 +1,5 @@
 import { abortError } from "../abort.js";
-import { isWorkflowForgeError, preventsCompensation, WorkflowSuspendedError, type ErrorLocation } from "../errors.js";
+import { isWorkflowForgeError, preventsCompensation, type ErrorLocation } from "../errors.js";
 import { stopsAnotherRun } from "../run-errors.js";
 import { emitEvent, type Foundry } from "../foundry.js";
 import type { OperationContext, RunContext, RunOutcome, RunStart, WorkflowInfo } from "../types.js";
@@ -38,6 +38,7 @@ export class PersistenceSession {
   readonly #store: SnapshotStore;
   #claim: RunClaim | undefined;
   #operationSignals = new OperationSignals([]);
+  #suspension: SuspensionWrites | undefined;
 
   private constructor(context: RunStart<any>, provider: WorkflowPersistenceProvider, options: SessionOptions) {
     const { foundry, run } = context;
@@ -124,7 +125,7 @@ export class PersistenceSession {
 
   /** Whether {@link beforeOperation} has anything to check: a lease, a coordinator that may close, a suspension stored. */
   get checksBeforeOperation(): boolean {
-    return this.#claim !== undefined || this.#options.shutdown !== undefined || this.#state.status === "waiting";
+    return this.#claim !== undefined || this.#options.shutdown !== undefined || this.#suspension?.stopsOperations === true;
   }
 
   /**
@@ -133,7 +134,8 @@ export class PersistenceSession {
    * taken over, and stops (releasing the claim) when the coordinator is shutting down.
    */
   async beforeOperation(index: number): Promise<void> {
-    if (this.#state.status === "waiting") throw this.#suspended();
+    const suspended = this.#suspension?.stopsOperations === true ? await this.#suspension.stopsRun() : undefined;
+    if (suspended !== undefined) throw suspended;
     this.#claim?.assertLive();
     const shutdown = this.#options.shutdown;
     if (shutdown?.aborted === true) await this.stopForShutdown(shutdown, index);
@@ -235,7 +237,8 @@ export class PersistenceSession {
     const settings = { keys: this.keys, workflow: this.#workflow, provider, clock: state.clock, waitInProcessMs: options.waitInProcessMs, leaseTtlMs: options.leaseTtlMs };
     const properties = (): Record<string, unknown> => this.#foundry.properties as Record<string, unknown>;
     const saveRunning = (asker: AbortSignal): Promise<unknown> | undefined => this.#save("running", location(), { asker });
-    return new DurableWaits(settings, state, new SuspensionWrites({ state, store: this.#store, claim: this.#claim, countsAttempts: options.countsAttempts, properties, location, saveRunning }));
+    this.#suspension = new SuspensionWrites({ state, store: this.#store, claim: this.#claim, countsAttempts: options.countsAttempts, properties, location, saveRunning });
+    return new DurableWaits(settings, state, this.#suspension);
   }
 
   // Undefined when the provider stored the snapshot synchronously: a step then waits no turn.
@@ -243,12 +246,6 @@ export class PersistenceSession {
     // The operation this checkpoint lets start counts as started: re-executed after a crash, it counts twice.
     if (status === "running") this.#state.timeline?.announce(this.#state.next, now);
     return this.#store.checkpoint(status, properties ?? (this.#foundry.properties as Record<string, unknown>), error, location, now, asker);
-  }
-
-  // The suspension stored: the instance is the coordinators' until it wakes, however the run goes on.
-  #suspended(): WorkflowSuspendedError {
-    const { next, wakeAt, waitingFor } = this.#state;
-    return new WorkflowSuspendedError({ ...this.#locate(next), instanceId: this.keys.foundryExecutionId, workflowKey: this.keys.workflowId, wakeAt: wakeAt === undefined ? undefined : new Date(wakeAt), waitingFor });
   }
 
   #locate(index: number): ErrorLocation {

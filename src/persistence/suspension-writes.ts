@@ -1,4 +1,4 @@
-import type { ErrorLocation } from "../errors.js";
+import { WorkflowSuspendedError, type ErrorLocation } from "../errors.js";
 import type { WaitWrites } from "./durable-waits.js";
 import type { RunClaim } from "./run-claim.js";
 import { snapshotOf, unleased, type SnapshotState } from "./snapshot-state.js";
@@ -22,11 +22,14 @@ export interface SuspensionHost {
  * attempt counted (only failed wake-ups count then); taken back here, the claim and the attempt
  * count again. A suspension given up on while its save waited for the writes before it is not
  * sent (WritesInFlight): the run went on past the wait, and keeps its claim and its attempt. One
- * that landed gave the instance back: the run starts no operation after it (PersistenceSession).
+ * that landed, or was landing, gave the instance back: the run starts no operation after it
+ * ({@link stopsRun}).
  */
 export class SuspensionWrites implements WaitWrites {
   readonly #host: SuspensionHost;
   #gaveBack = 0;
+  // The waiting save being written, and the state changed after it: settled, never rejected.
+  #landing: Promise<void> | undefined;
 
   constructor(host: SuspensionHost) {
     this.#host = host;
@@ -42,16 +45,38 @@ export class SuspensionWrites implements WaitWrites {
       const snapshot = unleased(snapshotOf(state, "waiting", this.#host.properties()));
       return gaveBack === 0 ? snapshot : { ...snapshot, attempts: (snapshot.attempts ?? 0) - gaveBack };
     };
+    const landing = store.write(waiting, this.#host.location(), "checkpoint", asker).then(() => {
+      this.#gaveBack = gaveBack;
+      if (state.attempts !== undefined) state.attempts -= gaveBack;
+      state.status = "waiting";
+    });
+    this.#landing = landing.catch(() => undefined);
     try {
-      await store.write(waiting, this.#host.location(), "checkpoint", asker);
+      await landing;
     } catch (error) {
       // Refused, the wait given up on: the run goes on, and the claim is its own still.
       if (asker.aborted) claim?.resumeRenewing();
       throw error;
     }
-    this.#gaveBack = gaveBack;
-    if (state.attempts !== undefined) state.attempts -= gaveBack;
-    state.status = "waiting";
+  }
+
+  /** Whether {@link stopsRun} has anything to say: a waiting save is being written, or landed. */
+  get stopsOperations(): boolean {
+    return this.#landing !== undefined || this.#host.state.status === "waiting";
+  }
+
+  /**
+   * Before an operation starts, once the waiting save being written settled: the suspension that
+   * gave the instance back to the coordinators, which the run stops with however a layer went on
+   * past its wait; undefined when the instance is the run's.
+   */
+  async stopsRun(): Promise<WorkflowSuspendedError | undefined> {
+    await this.#landing;
+    this.#landing = undefined;
+    const { state } = this.#host;
+    if (state.status !== "waiting") return undefined;
+    const { keys, wakeAt, waitingFor } = state;
+    return new WorkflowSuspendedError({ ...this.#host.location(), instanceId: keys.foundryExecutionId, workflowKey: keys.workflowId, wakeAt: wakeAt === undefined ? undefined : new Date(wakeAt), waitingFor });
   }
 
   async reclaim(asker: AbortSignal): Promise<void> {

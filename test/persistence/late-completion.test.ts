@@ -266,10 +266,12 @@ describe("a write whose operation was given up on while it waited for its turn",
     foundry.withOperation("ship", () => void ran.push("ship"));
     const run = usePersistence(foundry, provider, { instanceId: "o-11", ...options }).forge();
     await vi.advanceTimersByTimeAsync(250); // reserve's checkpoint, then the wait's suspension, given up on
-    expect(ran).toEqual(["reserve", "ship"]);
+    // ship waits to know whether the suspension lands, and starts once it was refused (before its own timeout).
+    expect(ran).toEqual(["reserve"]);
     release.resolve();
     await run;
     await vi.runAllTimersAsync();
+    expect(ran).toEqual(["reserve", "ship"]);
     return provider;
   }
 
@@ -346,6 +348,44 @@ describe("a run whose suspension landed before a timeout gave its wait up", () =
       return ++this.receives === 2 ? this.held.promise.then(() => super.receive(keys, name, signal)) : super.receive(keys, name, signal);
     }
   }
+
+  it.each([false, true])("starts no operation after a waiting save that was still being written when the wait was given up (lease: %s)", async (leased) => {
+    vi.useFakeTimers();
+    const provider = new MemoryPersistenceProvider();
+    const landing = deferred();
+    const save = provider.save.bind(provider);
+    (provider as WorkflowPersistenceProvider).save = (snapshot, signal) => (snapshot.status === "waiting" ? landing.promise.then(() => save(snapshot, signal)) : save(snapshot, signal));
+    const ran: string[] = [];
+    const recovers: OperationMiddleware = async (context, next) => next(context).catch((error: unknown) => (error instanceof OperationTimeoutError ? undefined : Promise.reject(error as Error)));
+    const foundry = createFoundry("orders").use(recovers).use(timeoutMiddleware(100));
+    foundry.withOperation("reserve", () => void ran.push("reserve")).addOperation(waitForEvent("await payment", "paid"));
+    foundry.withOperation("ship", () => void ran.push("ship"));
+    const run = rejectionOf(usePersistence(foundry, provider, { instanceId: "o-14", ...(leased ? { lease: { ttlMs: 3_000 }, owner: "w1" } : {}) }).forge());
+    await vi.advanceTimersByTimeAsync(150); // the wait is given up while its waiting save is on its way
+    expect(ran).toEqual(["reserve"]);
+    landing.resolve();
+
+    expect(isSuspended(await run)).toBe(true);
+    expect(ran).toEqual(["reserve"]);
+    expect(provider.tryLoad("o-14", "orders")).toMatchObject({ status: "waiting", nextOperationIndex: 1 });
+  });
+
+  it.each(["delete", "keep"] as const)("a run resolved past its last operation's landed suspension finishes its record, as a run that resolves does (onComplete %s)", async (onComplete) => {
+    vi.useFakeTimers();
+    const provider = new HeldReceive();
+    const recovers: OperationMiddleware = async (context, next) => next(context).catch((error: unknown) => (error instanceof OperationTimeoutError ? "fallback" : Promise.reject(error as Error)));
+    const foundry = createFoundry("orders").use(recovers).use(timeoutMiddleware(100));
+    foundry.withOperation("reserve", () => "reserved").addOperation(waitForEvent("await payment", "paid"));
+    const run = usePersistence(foundry, provider, { instanceId: "o-15", onComplete }).forge();
+    await vi.advanceTimersByTimeAsync(150);
+    provider.held.resolve();
+
+    expect(await run).toBe("fallback");
+    await vi.runAllTimersAsync();
+    const stored = provider.tryLoad("o-15", "orders");
+    if (onComplete === "delete") expect(stored).toBeUndefined();
+    else expect(stored).toMatchObject({ status: "completed", nextOperationIndex: 2, lastOutput: "fallback" });
+  });
 
   it.each([false, true])("starts no operation after it: the run rejects as suspended, and the record stays waiting (lease: %s)", async (leased) => {
     vi.useFakeTimers();

@@ -241,7 +241,7 @@ async function leaseLost(options: ResolvedCoordinatorOptions, ref: InstanceRef, 
   const stored = await answeredWithin(loadSnapshot(options.provider, keys, undefined), options.leaseTtlMs, "tryLoad", keys).catch(() => null);
   // Null: the store does not answer. Still this owner's and unfinished: nobody took it over (a
   // renewal of this run that landed late may have moved its lease on).
-  const ownStill = stored !== null && stored?.owner === options.persistence.owner && (stored.status === "running" || stored.status === "compensating");
+  const ownStill = stored !== null && stored?.owner === options.persistence.owner && (stored.status === "running" || stored.status === "compensating" || stored.status === "failed");
   return stored === null || ownStill ? failed(ref, toError(error), attempts, false) : { ...ref, status: "skipped", reason: "claimed", detail: toError(error).message };
 }
 

@@ -51,6 +51,7 @@ const writeAs = (provider: MemoryPersistenceProvider, snapshot: WorkflowExecutio
 
 it.each([
   ["a renewal of its own that landed late, its lease in the future, is still an outage: failed", (stored: WorkflowExecutionSnapshot) => ({ ...stored, revision: stored.revision + 1, leaseExpiresAt: new Date(Date.now() + 60_000).toISOString() }), "failed"],
+  ["its own failure record that landed late (failed is unfinished) is still an outage: failed", (stored: WorkflowExecutionSnapshot): WorkflowExecutionSnapshot => ({ ...stored, revision: stored.revision + 1, status: "failed", error: { name: "Error", message: "card declined", operationIndex: 0, operationName: "charge" } }), "failed"],
   ["a record another process of the same owner completed (kept) was taken over: skipped, claimed", (stored: WorkflowExecutionSnapshot) => ({ ...stored, revision: stored.revision + 1, status: "completed" as const }), "skipped"],
 ])("after its lease ran out, %s", async (_what, written, status) => {
   const { provider, arm } = landsMeanwhile((stored, store) => writeAs(store, written(stored)));
