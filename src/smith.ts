@@ -121,7 +121,7 @@ function assertWorkflow(workflow: unknown): asserts workflow is Workflow {
   const candidate = workflow as Partial<Workflow> | undefined;
   if (typeof candidate !== "object" || candidate === null) throw new TypeError(`${where} must be built with createWorkflow(...).build()`);
   const missing = typeof candidate.id !== "string" ? "id" : typeof candidate.name !== "string" ? "name" : Array.isArray(candidate.operations) ? undefined : "operations";
-  if (missing !== undefined) throw new TypeError(`${where} must be built with createWorkflow(...).build(): it has no ${missing}`);
+  if (missing !== undefined) throw new TypeError(`${where} must be built with createWorkflow(...).build(): its ${missing} is missing or of the wrong type`);
   // Indices, not forEach: a hole in the array is an operation missing too.
   const operations = candidate.operations as readonly unknown[];
   for (let index = 0; index < operations.length; index++) assertOperation(operations[index], `${where}.operations[${index}]`);

@@ -65,7 +65,7 @@ describe("smith.forge", () => {
 
   it("names what a hand-built workflow lacks", async () => {
     const error = await createSmith().forge({ name: "x", operations: [] } as any, createFoundry("orders")).catch((caught: unknown) => caught);
-    expect((error as Error).message).toBe("smith.forge(workflow, foundry): workflow must be built with createWorkflow(...).build(): it has no id");
+    expect((error as Error).message).toBe("smith.forge(workflow, foundry): workflow must be built with createWorkflow(...).build(): its id is missing or of the wrong type");
   });
 
   it("neither changes nor discards the workflow or the foundry's own operations", async () => {

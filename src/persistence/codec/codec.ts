@@ -155,10 +155,11 @@ function encodeSnapshot(snapshot: WorkflowExecutionSnapshot, maxBytes: number): 
     if (!isTooLongForString(error)) throw serializationError(error, "", keysOf(snapshot));
     const body = measuredBytes(snapshot);
     const total = `${version}:00000000:${body}:`.length + body;
-    // Within a finite budget after all: a value's own getter threw that RangeError, refused at its
-    // path (without a budget there is no telling, and the runtime's limit is reported).
-    if (total <= maxBytes && Number.isFinite(maxBytes)) throw serializationError(error, "", keysOf(snapshot));
-    throw tooLargeError(snapshot, keysOf(snapshot), total, Math.min(maxBytes, maxStringLength), measuredBytes);
+    // Within the budget and the runtime's limit after all (UTF-8 takes at least as many bytes as a
+    // string has code units): a value's own getter threw that RangeError, refused at its path.
+    const limit = Math.min(maxBytes, maxStringLength);
+    if (total <= limit) throw serializationError(error, "", keysOf(snapshot));
+    throw tooLargeError(snapshot, keysOf(snapshot), total, limit, measuredBytes);
   }
 }
 

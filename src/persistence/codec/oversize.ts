@@ -126,9 +126,9 @@ function largestProperties(snapshot: WorkflowExecutionSnapshot, size: Size): Pro
 // Only on the failure path: what the last output and the restore data take, when there are any;
 // an operation that returned megabytes is as likely a cause as a property.
 function outputSizes(snapshot: WorkflowExecutionSnapshot, size: Size): { outputBytes?: { lastOutput: number; outputs: number } } {
-  const outputs = typeof snapshot.outputs === "object" && snapshot.outputs !== null ? Object.values(snapshot.outputs) : [];
+  const outputs = typeof snapshot.outputs === "object" && snapshot.outputs !== null ? Object.keys(snapshot.outputs).map((key) => () => (snapshot.outputs as Record<string, unknown>)[key]) : [];
   if (snapshot.lastOutput === undefined && outputs.length === 0) return {};
-  return { outputBytes: { lastOutput: sizeOf(() => snapshot.lastOutput, size), outputs: outputs.reduce((sum: number, value) => sum + sizeOf(() => value, size), 0) } };
+  return { outputBytes: { lastOutput: sizeOf(() => snapshot.lastOutput, size), outputs: outputs.reduce((sum: number, read) => sum + sizeOf(read, size), 0) } };
 }
 
 /** The error for `snapshot` of `keys`, encoded in `bytes` over `maxBytes`, its parts measured by `size`. Only on the failure path. */
