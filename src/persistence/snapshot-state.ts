@@ -120,15 +120,16 @@ export function completedIn(state: SnapshotState, context: Pick<OperationContext
  * the last operation's error into its output (the record says `failed`), answered for the last
  * operation without calling next() (the record stops before the end), or resolved although the last
  * operation's signal aborted during its checkpoint, so that its delete was not asked for (the record
- * is past the end, and stored), or answered for a last operation that waits, whose suspension landed.
+ * is past the end, and stored). Not a record stored `waiting`: its suspension gave the instance to the
+ * coordinators, whatever a layer made of the wait (see docs/waits.md), and it is theirs to finish.
  */
 export function leftUnfinished(state: SnapshotState): boolean {
-  return state.status === "failed" || state.status === "waiting" || (state.status === "running" && (state.next < state.workflow.operations.length || state.revision > 0));
+  return state.status === "failed" || (state.status === "running" && (state.next < state.workflow.operations.length || state.revision > 0));
 }
 
 /** Such a run, as its last checkpoint would have left it: every operation done, `output` the last. */
 export function resolvedIn(state: SnapshotState, output: unknown): void {
-  [state.next, state.status, state.error, state.wakeAt, state.waitingFor] = [state.workflow.operations.length, "running", undefined, undefined, undefined];
+  [state.next, state.status, state.error] = [state.workflow.operations.length, "running", undefined];
   state.lastOutput = outputOf(output);
 }
 
