@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
-import { createClient } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SnapshotConflictError } from "../../../src/persistence/index.js";
-import { RedisPersistenceProvider, type IoRedisLikeClient, type NodeRedisLikeClient } from "../../../src/persistence/providers/redis.js";
+import { RedisPersistenceProvider } from "../../../src/persistence/providers/redis.js";
 import { deliveredEvent, fullSnapshot, nextRevision } from "../../../src/persistence/testing/fixtures.js";
 import { describeWithServer } from "../../support/describe-with-server.js";
+import { redisClients, type ConnectedRedisClient } from "../../support/redis-clients.js";
 import { startRedis } from "../../support/redis-server.js";
 
 // A call whose signal aborts while its command waits for a server that stopped answering (SIGSTOP)
@@ -14,24 +14,7 @@ import { startRedis } from "../../support/redis-server.js";
 
 const server = await startRedis();
 
-type Client = IoRedisLikeClient | NodeRedisLikeClient;
-const drivers: { name: string; connect(url: string): Promise<{ client: Client; close(): Promise<void> }> }[] = [
-  {
-    name: "ioredis",
-    connect: async (url) => {
-      const client = new Redis(url);
-      await client.ping();
-      return { client, close: async () => void (await client.quit()) };
-    },
-  },
-  {
-    name: "node-redis",
-    connect: async (url) => {
-      const client = await createClient({ url }).connect();
-      return { client, close: () => client.close() };
-    },
-  },
-];
+const drivers = redisClients;
 
 // Far above the bound below: a call that waits for its deadline instead of its signal stays pending.
 const commandTimeoutMs = 60_000;
@@ -82,7 +65,7 @@ describeWithServer("RedisPersistenceProvider abort against a stopped redis-serve
   }
 
   describe.each(drivers)("through $name", (driver) => {
-    let connected: { client: Client; close(): Promise<void> };
+    let connected: ConnectedRedisClient;
     beforeAll(async () => (connected = await driver.connect(started.url)));
     afterAll(() => connected.close());
 

@@ -7,34 +7,18 @@ import { SnapshotTooLargeError } from "../../../src/persistence/errors.js";
 import type { ClaimRequest } from "../../../src/persistence/provider.js";
 import type { DeliveredEvent } from "../../../src/persistence/mailbox.js";
 import type { WorkflowExecutionSnapshot } from "../../../src/persistence/snapshot.js";
-import { RedisPersistenceProvider, type IoRedisLikeClient, type NodeRedisLikeClient } from "../../../src/persistence/providers/redis.js";
+import { RedisPersistenceProvider } from "../../../src/persistence/providers/redis.js";
 import { fullSnapshot, nextRevision, richValues } from "../../../src/persistence/testing/fixtures.js";
 import { bundleForChild } from "../../support/bundle.js";
 import { describeWithServer } from "../../support/describe-with-server.js";
 import { runChild } from "../../support/processes.js";
 import { taggedJsonCodec } from "../../support/custom-codec.js";
+import { redisClients, type ConnectedRedisClient } from "../../support/redis-clients.js";
 import { startRedis } from "../../support/redis-server.js";
 
 const server = await startRedis();
 
-type Client = IoRedisLikeClient | NodeRedisLikeClient;
-const drivers: { name: string; connect(url: string): Promise<{ client: Client; close(): Promise<void> }> }[] = [
-  {
-    name: "ioredis",
-    connect: async (url) => {
-      const client = new Redis(url);
-      await client.ping();
-      return { client, close: async () => void (await client.quit()) };
-    },
-  },
-  {
-    name: "node-redis",
-    connect: async (url) => {
-      const client = await createClient({ url }).connect();
-      return { client, close: () => client.close() };
-    },
-  },
-];
+const drivers = redisClients;
 
 const prefix = (): string => `mailbox-${randomUUID()}:`;
 const member = (s: { foundryExecutionId: string; workflowId: string }): string => JSON.stringify([s.foundryExecutionId, s.workflowId]);
@@ -82,7 +66,7 @@ describeWithServer("RedisPersistenceProvider mailbox on a real redis-server", se
   });
 
   describe.each(drivers)("with $name", (driver) => {
-    let connected: { client: Client; close(): Promise<void> };
+    let connected: ConnectedRedisClient;
     beforeAll(async () => {
       connected = await driver.connect(started.url);
     });

@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
-import { createClient } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultSnapshotCodec, SnapshotCorruptedError, type SnapshotCodec, type WorkflowExecutionSnapshot } from "../../../src/persistence/index.js";
-import { RedisPersistenceProvider, type IoRedisLikeClient, type NodeRedisLikeClient } from "../../../src/persistence/providers/redis.js";
+import { RedisPersistenceProvider } from "../../../src/persistence/providers/redis.js";
 import { fullSnapshot } from "../../../src/persistence/testing/fixtures.js";
 import { describeWithServer } from "../../support/describe-with-server.js";
+import { redisClients } from "../../support/redis-clients.js";
 import { startRedis } from "../../support/redis-server.js";
 import { describeRejectedClaim, describeUnreadableLeftAlone } from "./claim-rejected-cases.js";
 
@@ -15,22 +15,7 @@ import { describeRejectedClaim, describeUnreadableLeftAlone } from "./claim-reje
 
 const server = await startRedis();
 
-const drivers: { name: string; connect(url: string): Promise<{ client: IoRedisLikeClient | NodeRedisLikeClient; close(): Promise<unknown> }> }[] = [
-  {
-    name: "ioredis",
-    connect: (url) => {
-      const client = new Redis(url);
-      return Promise.resolve({ client, close: () => client.quit() });
-    },
-  },
-  {
-    name: "node-redis",
-    connect: async (url) => {
-      const client = await createClient({ url }).connect();
-      return { client, close: () => client.close() };
-    },
-  },
-];
+const drivers = redisClients;
 
 const idsOf = (snapshots: readonly WorkflowExecutionSnapshot[]): string[] => snapshots.map((snapshot) => snapshot.foundryExecutionId).sort();
 const recordOf = (prefix: string, s: { foundryExecutionId: string; workflowId: string }): string => `${prefix}s:${JSON.stringify([s.foundryExecutionId, s.workflowId])}`;

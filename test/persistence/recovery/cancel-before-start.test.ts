@@ -11,8 +11,12 @@ const until = async (done: () => boolean): Promise<void> => {
   while (!done()) await new Promise((resolve) => setTimeout(resolve, 5));
 };
 
-it("a claimed instance cancelled while it waited for a lane never starts, and is reported cancelled", async () => {
-  const provider = new MemoryPersistenceProvider();
+/**
+ * A pass of coordinator "A" with two lanes over four instances: long-1 and long-2 take both lanes
+ * and hold them until `release`; order-1 is claimed beside long-2 and waits for a lane. Resolves
+ * once it waits, after `beforePass` (called once everything is enqueued).
+ */
+async function orderWaitingForALane(provider: MemoryPersistenceProvider, beforePass = (): void => undefined) {
   const release = deferred();
   const started: string[] = [];
   const workflow = createWorkflow("order")
@@ -22,19 +26,29 @@ it("a claimed instance cancelled while it waited for a lane never starts, and is
     })
     .build();
   const coordinator = createRecoveryCoordinator({ provider, owner: "A", concurrency: 2, resolveWorkflow: () => workflow });
-  const other = createRecoveryCoordinator({ provider, owner: "B", resolveWorkflow: () => workflow });
-  // Claimed in two pages: long-1 and long-2 take both lanes; order-1 is claimed beside long-2 and waits.
   for (const instanceId of ["long-1", "quick", "long-2", "order-1"]) {
     await coordinator.enqueue(workflow, { instanceId });
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
+  beforePass();
   const pass = coordinator.resumeAll();
   await until(() => started.includes("long-2"));
+  // Then longer than a claim waits unread, and the lanes free up.
+  const waitedLong = async (): Promise<void> => {
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    release.resolve();
+  };
+  return { workflow, coordinator, pass, started, waitedLong };
+}
+
+it("a claimed instance cancelled while it waited for a lane never starts, and is reported cancelled", async () => {
+  const provider = new MemoryPersistenceProvider();
+  const { workflow, coordinator, pass, started, waitedLong } = await orderWaitingForALane(provider);
+  const other = createRecoveryCoordinator({ provider, owner: "B", resolveWorkflow: () => workflow });
   expect(provider.tryLoad("order-1", workflow.id)).toMatchObject({ owner: "A", leaseExpiresAt: expect.any(String) });
 
   expect(await other.cancel("order-1", workflow.id)).toMatchObject({ result: "cancelled" });
-  await new Promise((resolve) => setTimeout(resolve, 150)); // longer than a claim waits unread
-  release.resolve();
+  await waitedLong();
   const report = await pass;
 
   expect(started).not.toContain("order-1");
@@ -48,8 +62,7 @@ it("a claimed instance cancelled while it waited for a lane never starts, and is
 describe("a claim read again before it starts, from a store that fails or hangs then", () => {
   async function waitedClaim(failLoad: "throws" | "hangs") {
     const provider = new MemoryPersistenceProvider();
-    const [release, reading] = [deferred(), deferred()];
-    const started: string[] = [];
+    const reading = deferred();
     const tryLoad = provider.tryLoad.bind(provider);
     let armed = false; // once enqueued
     (provider as WorkflowPersistenceProvider).tryLoad = (instanceId, workflowKey, signal) => {
@@ -57,23 +70,9 @@ describe("a claim read again before it starts, from a store that fails or hangs 
       reading.resolve();
       return failLoad === "throws" ? Promise.reject(new Error("connection reset")) : new Promise(() => undefined);
     };
-    const workflow = createWorkflow("order")
-      .withOperation("charge", async (_input, foundry) => {
-        started.push(foundry.executionId);
-        if (foundry.executionId.startsWith("long")) await release.promise;
-      })
-      .build();
-    const coordinator = createRecoveryCoordinator({ provider, owner: "A", concurrency: 2, resolveWorkflow: () => workflow });
-    for (const instanceId of ["long-1", "quick", "long-2", "order-1"]) {
-      await coordinator.enqueue(workflow, { instanceId });
-      await new Promise((resolve) => setTimeout(resolve, 2));
-    }
-    armed = true;
-    const pass = coordinator.resumeAll();
-    await until(() => started.includes("long-2"));
-    await new Promise((resolve) => setTimeout(resolve, 150)); // longer than a claim waits unread
-    release.resolve();
-    return { provider, coordinator, pass, reading: reading.promise, started };
+    const waiting = await orderWaitingForALane(provider, () => void (armed = true));
+    await waiting.waitedLong();
+    return { ...waiting, provider, reading: reading.promise };
   }
 
   it("a read that fails lets the run go on", async () => {
