@@ -77,8 +77,7 @@ export class WorkflowDefinitionMismatchError extends WorkflowForgeError {
   constructor(keys: SnapshotKeys, workflowName: string, detail: string, cause?: unknown) {
     super(
       "DEFINITION_MISMATCH",
-      `[workflowforge:persistence] snapshot for ${describeKeys(keys)} was saved by another definition of workflow "${workflowName}": ${detail}. ` +
-        `Pass onDefinitionMismatch: "restart" or a migration function to usePersistence to proceed.`,
+      `[workflowforge:persistence] snapshot for ${describeKeys(keys)} was saved by another definition of workflow "${workflowName}": ${detail}`,
       cause === undefined ? { workflowName } : { workflowName, cause },
     );
     this.keys = keys;

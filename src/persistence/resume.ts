@@ -50,7 +50,7 @@ async function reconcile(snapshot: WorkflowExecutionSnapshot, context: ResumeCon
   const policy = context.options.onDefinitionMismatch;
   const stored = `stored ${snapshot.operationCount} operations (${snapshot.definitionFingerprint}), current ${operationCount} (${fingerprint}): ${changeOf(snapshot, workflow)}`;
   if (policy === "restart") return startOver(snapshot, context, stored);
-  if (policy === "error") throw new WorkflowDefinitionMismatchError(keys, workflow.name, stored);
+  if (policy === "error") throw new WorkflowDefinitionMismatchError(keys, workflow.name, `${stored}. To proceed, set onDefinitionMismatch ("restart", or a migration function) where this run's persistence is set up: usePersistence, or createRecoveryCoordinator`);
   const before = { nextOperationIndex: snapshot.nextOperationIndex, properties: snapshot.properties, outputs: snapshot.outputs, lastOutput: snapshot.lastOutput };
   let migrated: WorkflowExecutionSnapshot | undefined;
   try {
@@ -62,13 +62,19 @@ async function reconcile(snapshot: WorkflowExecutionSnapshot, context: ResumeCon
     throw new WorkflowDefinitionMismatchError(keys, workflow.name, `${stored}; the migration function threw: ${messageOf(error)}`, error);
   }
   if (migrated === undefined) return startOver(snapshot, context, stored);
-  const unfit = misfit(migrated, snapshot, before, operationCount);
-  if (unfit !== undefined) throw new WorkflowDefinitionMismatchError(keys, workflow.name, `${stored}; the migration function ${unfit}`);
-  const adopted = { ...migrated, ...keys, definitionFingerprint: fingerprint, operationCount };
-  // Not a stored record's damage but what the migration made: a mismatch, which costs a coordinator no attempt.
-  const problem = snapshotProblem(adopted, keys);
-  if (problem !== undefined) throw new WorkflowDefinitionMismatchError(keys, workflow.name, `${stored}; the migration function returned what is not a snapshot: ${problem}`);
-  return adopted;
+  try {
+    const unfit = misfit(migrated, snapshot, before, operationCount);
+    if (unfit !== undefined) throw new WorkflowDefinitionMismatchError(keys, workflow.name, `${stored}; the migration function ${unfit}`);
+    const adopted = { ...migrated, ...keys, definitionFingerprint: fingerprint, operationCount };
+    // Not a stored record's damage but what the migration made: a mismatch, which costs a coordinator no attempt.
+    const problem = snapshotProblem(adopted, keys);
+    if (problem !== undefined) throw new WorkflowDefinitionMismatchError(keys, workflow.name, `${stored}; the migration function returned what is not a snapshot: ${problem}`);
+    return adopted;
+  } catch (error) {
+    // Reading what it returned threw (a getter): the migration's failure too, not the first operation's.
+    if (error instanceof WorkflowDefinitionMismatchError) throw error;
+    throw new WorkflowDefinitionMismatchError(keys, workflow.name, `${stored}; reading what the migration function returned threw: ${messageOf(error)}`, error);
+  }
 }
 
 // What changed, as far as the record tells: it keeps the version and the count, not the names.

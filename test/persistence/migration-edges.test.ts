@@ -29,6 +29,30 @@ const v2Operations = (ran: string[]) =>
 // Forgets to carry the properties over: `properties` is not an object, so the result is not a snapshot.
 const brokenMigration = ((snapshot: { properties: { legacy?: unknown } }) => ({ ...snapshot, properties: snapshot.properties.legacy, nextOperationIndex: 1 })) as unknown as SnapshotMigration;
 
+describe("a migration whose result throws when read", () => {
+  it("is the migration's failure (WorkflowDefinitionMismatchError), not the first operation's, and nothing runs", async () => {
+    const provider = new MemoryPersistenceProvider();
+    await storedV1(provider);
+    const ran: string[] = [];
+    const migration = ((snapshot: WorkflowExecutionSnapshot) => Object.defineProperty({ ...snapshot }, "nextOperationIndex", { enumerable: true, get: () => { throw new Error("bad getter"); } })) as SnapshotMigration;
+    const error = await rejectionOf(createSmith().forge(v2Operations(ran), usePersistence(createFoundry("Order"), provider, { ...keys, onDefinitionMismatch: migration })));
+    expect(error).toBeInstanceOf(WorkflowDefinitionMismatchError);
+    expect((error as Error).message).toContain("reading what the migration function returned threw: bad getter");
+    expect(ran).toEqual([]);
+  });
+});
+
+describe("the advice a mismatch gives", () => {
+  it("names where to set onDefinitionMismatch when it was \"error\", and gives none once a migration was refused", async () => {
+    const provider = new MemoryPersistenceProvider();
+    await storedV1(provider);
+    const refused = await rejectionOf(createSmith().forge(v2Operations([]), usePersistence(createFoundry("Order"), provider, keys)));
+    expect((refused as Error).message).toMatch(/To proceed, set onDefinitionMismatch \("restart", or a migration function\) where this run's persistence is set up: usePersistence, or createRecoveryCoordinator$/);
+    const migrated = await rejectionOf(createSmith().forge(v2Operations([]), usePersistence(createFoundry("Order"), provider, { ...keys, onDefinitionMismatch: brokenMigration })));
+    expect((migrated as Error).message).not.toContain("To proceed");
+  });
+});
+
 describe("a migration whose result is not a snapshot", () => {
   it("is refused with WorkflowDefinitionMismatchError saying what is wrong, and nothing runs", async () => {
     const provider = new MemoryPersistenceProvider();
