@@ -1,8 +1,11 @@
-import { sleep } from "../abort.js";
+import { abortError } from "../abort.js";
 import { requireDelayMs, requireName } from "../internal/validate.js";
 import type { Operation } from "../types.js";
 
-/** Waits `ms` milliseconds and passes its input through. Rejects as soon as the run aborts. */
+/**
+ * Waits `ms` milliseconds on the foundry's clock (a test clock makes it pass at once) and passes
+ * its input through. Rejects as soon as the run aborts. In process only: a crash loses the wait.
+ */
 export function delay<T = any>(name: string, ms: number): Operation<T, T> {
   requireName(name, "delay(name)");
   // The timer's limit first: a count past it is refused naming that limit, not the integers'.
@@ -11,7 +14,11 @@ export function delay<T = any>(name: string, ms: number): Operation<T, T> {
   return {
     name,
     async forge(input: T, foundry, signal): Promise<T> {
-      await sleep(ms, signal, { workflowName: foundry.name, operationName: name });
+      try {
+        await foundry.clock.sleep(ms, signal);
+      } catch (error) {
+        throw signal.aborted ? abortError(signal, { workflowName: foundry.name, operationName: name }) : error;
+      }
       return input;
     },
   };

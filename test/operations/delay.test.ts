@@ -1,5 +1,6 @@
 import { describe, it, expect, vi, afterEach } from "vitest";
 import { createFoundry, delay, WorkflowAbortedError } from "../../src/index.js";
+import { createTestClock } from "../../src/persistence/testing/index.js";
 import { settledWithin } from "../support/promises.js";
 
 describe("delay", () => {
@@ -20,6 +21,13 @@ describe("delay", () => {
     expect(settled).toBe(false);
     await vi.advanceTimersByTimeAsync(1);
     await expect(run).resolves.toBe("payload");
+  });
+
+  it("waits on the foundry's clock: a test clock lets a minute's delay pass at once, and moves on by it", async () => {
+    const clock = createTestClock(0);
+    const foundry = createFoundry("wait", { clock }).addOperation(delay("backoff", 60_000));
+    expect(await settledWithin(foundry.forge({ input: "payload" }), 5_000)).toEqual({ value: "payload" });
+    expect(clock.now()).toBe(60_000);
   });
 
   it("rejects with AbortError as soon as the run aborts", async () => {
