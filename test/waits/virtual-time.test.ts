@@ -1,6 +1,6 @@
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { action, createFoundry, createSmith, createWorkflow, isSuspended, sleep, waitForEvent, WaitTimeoutError } from "../../src/index.js";
+import { action, createFoundry, createSmith, createWorkflow, delay, isSuspended, sleep, waitForEvent, WaitTimeoutError } from "../../src/index.js";
 import { createRecoveryCoordinator, usePersistence } from "../../src/persistence/index.js";
 import { SqlitePersistenceProvider } from "../../src/persistence/providers/sqlite.js";
 import { createTestClock } from "../../src/persistence/testing/index.js";
@@ -85,5 +85,28 @@ describe("virtual time", () => {
     // Compensated to the end: nothing is left to resume.
     expect(await provider.tryLoad("exp-1", workflow.id)).toBeUndefined();
     expect(elapsed).toBeLessThan(200);
+  });
+});
+
+describe("the coordinator's default foundry", () => {
+  it("runs on the coordinator's clock: a delay after a resumed sleep passes at once under a test clock", async () => {
+    const clock = createTestClock(Date.parse("2026-03-01T00:00:00Z"));
+    const provider = new SqlitePersistenceProvider({ database: new Database(":memory:") });
+    const log: string[] = [];
+    const workflow = createWorkflow("retry-later")
+      .addOperation(sleep("cool-off", day))
+      .addOperation(delay("backoff", 60_000))
+      .addOperation(action("bill", () => void log.push("bill")))
+      .build();
+    const coordinator = createRecoveryCoordinator({ provider, clock, resolveWorkflow: () => workflow, retry: { attempts: 1 } });
+    await coordinator.enqueue(workflow, { instanceId: "r-1" });
+    expect((await coordinator.resumeAll()).suspended).toHaveLength(1);
+    clock.advance(day);
+
+    const since = clock.now();
+    expect((await coordinator.resumeAll()).resumed).toHaveLength(1);
+    expect(log).toEqual(["bill"]);
+    expect(clock.now() - since).toBe(60_000);
+    await coordinator.close();
   });
 });

@@ -19,7 +19,8 @@ export interface RecoveryCoordinatorOptions {
   /**
    * A new foundry for each attempt, with your logger, middleware and event listeners; the
    * coordinator adds persistence itself (do not call `usePersistence` on it). Its properties are
-   * replaced by the stored ones. @default createFoundry(snapshot.workflowName, { executionId: snapshot.foundryExecutionId })
+   * replaced by the stored ones. @default createFoundry(snapshot.workflowName, { executionId: snapshot.foundryExecutionId, clock }),
+   * with the coordinator's `clock`
    */
   readonly createFoundry?: ((snapshot: WorkflowExecutionSnapshot) => MaybePromise<Foundry<any>>) | undefined;
   /** Runs every attempt, with its workflow middleware, events and compensation. @default createSmith() */
@@ -88,7 +89,8 @@ export function resolveCoordinatorOptions(input: RecoveryCoordinatorOptions): Re
   return {
     provider,
     resolveWorkflow: options.resolveWorkflow,
-    createFoundry: options.createFoundry ?? ((snapshot) => createFoundry(snapshot.workflowName, { executionId: snapshot.foundryExecutionId })),
+    // On the coordinator's clock: a test clock passes a run's delays and in-process waits as its durable ones.
+    createFoundry: options.createFoundry ?? ((snapshot) => createFoundry(snapshot.workflowName, { executionId: snapshot.foundryExecutionId, clock })),
     smith: options.smith ?? createSmith(),
     retry: resolveRetry(options.retry),
     concurrency,
