@@ -69,11 +69,14 @@ async function reconcile(snapshot: WorkflowExecutionSnapshot, context: ResumeCon
     // Not a stored record's damage but what the migration made: a mismatch, which costs a coordinator no attempt.
     const problem = snapshotProblem(adopted, keys);
     if (problem !== undefined) throw new WorkflowDefinitionMismatchError(keys, workflow.name, `${stored}; the migration function returned what is not a snapshot: ${problem}`);
+    // Every value read once, now: a getter deep in its properties or outputs, or a function, would
+    // otherwise fail the run later, as operation 0's failure or a damaged record.
+    structuredClone(adopted);
     return adopted;
   } catch (error) {
-    // Reading what it returned threw (a getter): the migration's failure too, not the first operation's.
+    // Reading what it returned threw: the migration's failure too, not the first operation's.
     if (error instanceof WorkflowDefinitionMismatchError) throw error;
-    throw new WorkflowDefinitionMismatchError(keys, workflow.name, `${stored}; reading what the migration function returned threw: ${messageOf(error)}`, error);
+    throw new WorkflowDefinitionMismatchError(keys, workflow.name, `${stored}; reading (copying) what the migration function returned threw: ${messageOf(error)}`, error);
   }
 }
 

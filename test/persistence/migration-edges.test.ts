@@ -37,7 +37,21 @@ describe("a migration whose result throws when read", () => {
     const migration = ((snapshot: WorkflowExecutionSnapshot) => Object.defineProperty({ ...snapshot }, "nextOperationIndex", { enumerable: true, get: () => { throw new Error("bad getter"); } })) as SnapshotMigration;
     const error = await rejectionOf(createSmith().forge(v2Operations(ran), usePersistence(createFoundry("Order"), provider, { ...keys, onDefinitionMismatch: migration })));
     expect(error).toBeInstanceOf(WorkflowDefinitionMismatchError);
-    expect((error as Error).message).toContain("reading what the migration function returned threw: bad getter");
+    expect((error as Error).message).toContain("reading (copying) what the migration function returned threw: bad getter");
+    expect(ran).toEqual([]);
+  });
+
+  it.each([
+    ["a getter deep in its outputs", (snapshot: WorkflowExecutionSnapshot) => ({ ...snapshot, nextOperationIndex: 1, outputs: Object.defineProperty({}, "0", { enumerable: true, get: () => { throw new Error("outputs boom"); } }) })],
+    ["a getter deep in its properties", (snapshot: WorkflowExecutionSnapshot) => ({ ...snapshot, nextOperationIndex: 1, properties: Object.defineProperty({}, "total", { enumerable: true, get: () => { throw new Error("properties boom"); } }) })],
+    ["a function among its properties", (snapshot: WorkflowExecutionSnapshot) => ({ ...snapshot, nextOperationIndex: 1, properties: { ...snapshot.properties, notify: () => "not data" } })],
+  ])("is the migration's failure for %s, before anything runs", async (_what, migrate) => {
+    const provider = new MemoryPersistenceProvider();
+    await storedV1(provider);
+    const ran: string[] = [];
+    const error = await rejectionOf(createSmith().forge(v2Operations(ran), usePersistence(createFoundry("Order"), provider, { ...keys, onDefinitionMismatch: migrate as SnapshotMigration })));
+    expect(error).toBeInstanceOf(WorkflowDefinitionMismatchError);
+    expect((error as Error).message).toContain("reading (copying) what the migration function returned threw");
     expect(ran).toEqual([]);
   });
 });
