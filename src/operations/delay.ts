@@ -1,6 +1,6 @@
-import { abortError } from "../abort.js";
 import { requireDelayMs, requireName } from "../internal/validate.js";
 import type { Operation } from "../types.js";
+import { waitInProcess } from "../waits.js";
 
 /**
  * Waits `ms` milliseconds on the foundry's clock (a test clock makes it pass at once) and passes
@@ -14,12 +14,8 @@ export function delay<T = any>(name: string, ms: number): Operation<T, T> {
   return {
     name,
     async forge(input: T, foundry, signal): Promise<T> {
-      try {
-        await foundry.clock.sleep(ms, signal);
-      } catch (error) {
-        throw signal.aborted ? abortError(signal, { workflowName: foundry.name, operationName: name }) : error;
-      }
-      return input;
+      // A sleep in process, as a wait without persistence is: on the foundry's clock, its abort the operation's.
+      return (await waitInProcess({ kind: "sleep", ms }, input, foundry.clock, signal, { workflowName: foundry.name, operationName: name })) as T;
     },
   };
 }
