@@ -50,7 +50,7 @@ async function reconcile(snapshot: WorkflowExecutionSnapshot, context: ResumeCon
   const policy = context.options.onDefinitionMismatch;
   const stored = `stored ${snapshot.operationCount} operations (${snapshot.definitionFingerprint}), current ${operationCount} (${fingerprint}): ${changeOf(snapshot, workflow)}`;
   if (policy === "restart") return startOver(snapshot, context, stored);
-  if (policy === "error") throw new WorkflowDefinitionMismatchError(keys, workflow.name, `${stored}. To proceed, set onDefinitionMismatch ("restart", or a migration function) where this run's persistence is set up: usePersistence, or createRecoveryCoordinator`);
+  if (policy === "error") throw new WorkflowDefinitionMismatchError(keys, workflow.name, `${stored}. ${adviceFor(snapshot)}`);
   const before = { nextOperationIndex: snapshot.nextOperationIndex, properties: snapshot.properties, outputs: snapshot.outputs, lastOutput: snapshot.lastOutput };
   let migrated: WorkflowExecutionSnapshot | undefined;
   try {
@@ -78,6 +78,12 @@ async function reconcile(snapshot: WorkflowExecutionSnapshot, context: ResumeCon
     if (error instanceof WorkflowDefinitionMismatchError) throw error;
     throw new WorkflowDefinitionMismatchError(keys, workflow.name, `${stored}; reading (copying) what the migration function returned threw: ${messageOf(error)}`, error);
   }
+}
+
+// A record being undone cannot be started over (startOver refuses it): only a migration helps.
+function adviceFor(snapshot: WorkflowExecutionSnapshot): string {
+  const choice = snapshot.status === "compensating" ? "a migration function that maps the record being compensated to the current operations" : `"restart", or a migration function`;
+  return `To proceed, set onDefinitionMismatch (${choice}) where this run's persistence is set up: usePersistence, or createRecoveryCoordinator`;
 }
 
 // What changed, as far as the record tells: it keeps the version and the count, not the names.

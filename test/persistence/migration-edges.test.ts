@@ -255,6 +255,17 @@ describe("a record being compensated, under a changed definition", () => {
     expect(provider.tryLoad(keys.instanceId, keys.workflowKey)).toMatchObject({ status: "compensating", revision: 1 });
   });
 
+  it("under \"error\", advises a migration only: restart would be refused", async () => {
+    const provider = new MemoryPersistenceProvider();
+    const log: string[] = [];
+    compensatingV1(provider, log);
+    const error = await rejectionOf(createSmith().forge(charge(log, true), usePersistence(createFoundry("Order"), provider, keys)));
+    expect(error).toBeInstanceOf(WorkflowDefinitionMismatchError);
+    expect((error as Error).message).toMatch(/To proceed, set onDefinitionMismatch \(a migration function that maps the record being compensated to the current operations\)/);
+    expect((error as Error).message).not.toContain("\"restart\"");
+    expect(log).toEqual([]);
+  });
+
   it("a migration that maps it finishes the undo", async () => {
     const provider = new MemoryPersistenceProvider();
     const log: string[] = [];
