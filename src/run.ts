@@ -239,8 +239,9 @@ export class Run implements RunContext {
       restoreData: this.restoreData,
       pending,
       error,
-      // foundry.idempotencyKey() in a restore is the key its operation had: a refund can name the charge.
-      foundryFor: (index) => this.#foundryFor(index, foundry),
+      // foundry.idempotencyKey() in a restore is the key its operation had (a refund can name the charge),
+      // on the foundry it is handed and on the foundry itself, which is then at that operation.
+      foundryFor: (index) => ((this.currentIndex = index), this.#foundryFor(index, foundry)),
     }).then(made);
   }
 

@@ -86,6 +86,29 @@ describe("foundry.idempotencyKey()", () => {
     expect(keys).toEqual(["release e1/order/1", "refund e1/order/0 charge"]);
   });
 
+  it("in a restore is that operation's key on the foundry the restore closed over too, live and resumed", async () => {
+    const keys: string[] = [];
+    const fail = { now: true };
+    const provider = new MemoryPersistenceProvider();
+    const foundry = usePersistence(createFoundry("orders", { executionId: "e1" }), provider);
+    const workflow = createWorkflow("order")
+      .withOperation("charge", () => "pay-1", () => void keys.push(`refund ${foundry.idempotencyKey()} ${foundry.currentOperation?.name}`))
+      .withOperation("reserve", () => "r-1", () => {
+        keys.push(`release ${foundry.idempotencyKey()} ${foundry.currentOperation?.name}`);
+        if (fail.now) throw new Error("stock service down");
+      })
+      .withOperation("ship", () => {
+        throw new Error("no courier");
+      })
+      .build();
+    await createSmith({ failFastCompensation: true }).forge(workflow, foundry).catch(() => undefined);
+    expect(keys).toEqual(["release e1/order/1 reserve"]);
+    fail.now = false;
+    keys.length = 0;
+    await createSmith().forge(workflow, foundry).catch(() => undefined);
+    expect(keys).toEqual(["release e1/order/1 reserve", "refund e1/order/0 charge"]);
+  });
+
   it("gives each forEach child a key of its own, the same in its restore, apart from any key the forEach's own operation makes", async () => {
     const keys: string[] = [];
     const send = (to: string) =>
