@@ -220,14 +220,14 @@ export class PersistenceSession {
     if (plan.kind === "compensate") {
       state.status = "compensating";
       run.resumeCompensation(snapshot.nextOperationIndex, new WorkflowCompensatedError(this.keys, this.#workflow.name, snapshot.error), state.outputs);
-      return;
+    } else {
+      if (plan.kind === "done") state.status = "completed";
+      // Migrated: the stored record is the old definition's until the first checkpoint, so a failure before it is saved from this state, not rewritten over that record.
+      if (snapshot !== stored && this.#options.persistOnFailure) state.startProperties = copyOrShallow(this.#foundry.properties as Record<string, unknown>);
+      // A waiting record claimed here is stored running: left waiting, the claim having cleared a delivery's mark, a crash at the wait strands it.
+      run.resumeAt(plan.kind === "done" ? count : snapshot.nextOperationIndex, { lastOutput: state.lastOutput, restoreData: state.outputs });
     }
-    if (plan.kind === "done") state.status = "completed";
-    // Migrated: the stored record is the old definition's until the first checkpoint, so a failure before it is saved from this state, not rewritten over that record.
-    if (snapshot !== stored && this.#options.persistOnFailure) state.startProperties = copyOrShallow(this.#foundry.properties as Record<string, unknown>);
-    // A waiting record claimed here is stored running: left waiting, the claim having cleared a delivery's mark, a crash at the wait strands it.
-    run.resumeAt(plan.kind === "done" ? count : snapshot.nextOperationIndex, { lastOutput: state.lastOutput, restoreData: state.outputs });
-    this.#foundry[emitEvent]("snapshotRestored", snapshotEvent, snapshot);
+    this.#foundry[emitEvent]("snapshotRestored", snapshotEvent, snapshot); // a resumed compensation too: its restores see the properties
   }
 
   // The run's wait host: its suspensions and reclaims are this run's fenced writes.

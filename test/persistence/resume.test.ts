@@ -1,4 +1,5 @@
 import { describe, it, expect } from "vitest";
+import { createFoundry, createSmith, createWorkflow } from "../../src/index.js";
 import { MemoryPersistenceProvider, usePersistence, type WorkflowPersistenceProvider } from "../../src/persistence/index.js";
 import { countedFoundry, opNames, operationLog, runCounts } from "../support/counted-workflow.js";
 import { RecordingProvider } from "../support/recording-provider.js";
@@ -106,6 +107,22 @@ describe("resuming from a stored snapshot", () => {
     usePersistence(foundry, provider, keys);
     await foundry.forge();
     expect(restored).toEqual([{ foundryExecutionId: keys.instanceId, workflowId: keys.workflowKey, nextOperationIndex: 2, status: "running", revision: 7 }]);
+  });
+
+  it("emits snapshotRestored for a compensation it resumes, whose restores see the stored properties", async () => {
+    const provider = new RecordingProvider();
+    const keys = uniqueKeys();
+    const error = { name: "Error", message: "no courier", operationIndex: 1, operationName: "ship" };
+    provider.seed(snapshotFor(keys, ["charge", "ship"], { status: "compensating", nextOperationIndex: 1, outputs: { 0: "pay-1" }, properties: { customer: "c-9" }, error, revision: 4 }));
+    const seen: string[] = [];
+    const workflow = createWorkflow("Counted")
+      .withOperation("charge", () => "pay-1", (id: string, foundry) => void seen.push(`refund ${id} for ${String(foundry.properties.customer)}`))
+      .withOperation("ship", () => "shipped")
+      .build();
+    const foundry = usePersistence(createFoundry("orders"), provider, keys);
+    foundry.on("snapshotRestored", (event) => seen.push(`restored ${event.status} ${event.nextOperationIndex} r${event.revision}`));
+    await expect(createSmith().forge(workflow, foundry)).rejects.toMatchObject({ name: "WorkflowCompensatedError" });
+    expect(seen).toEqual(["restored compensating 1 r4", "refund pay-1 for c-9"]);
   });
 
   it("passes an absent stored lastOutput as undefined, not the run's input", async () => {
