@@ -40,6 +40,16 @@ export interface SmithEvents {
 }
 
 /**
+ * The names `foundry.on` knows: the engine's, and those persistence reports (SPEC §2 names them all).
+ * No one else reports on a foundry (docs/extensions.md), so any other name is a mistake, a typo
+ * whose listener would never be called.
+ */
+export const foundryEventNames: readonly string[] = ["operationStarted", "operationCompleted", "operationFailed", "operationSkipped", "snapshotRestored", "snapshotSaved", "snapshotDeleted"];
+
+/** The names `smith.on` knows. */
+export const smithEventNames: readonly (keyof SmithEvents)[] = ["workflowStarted", "workflowCompleted", "workflowFailed", "workflowSuspended", "compensationStarted", "operationRestored", "operationRestoreFailed", "compensationCompleted"];
+
+/**
  * A function `on(event, listener)` calls with the event's payload. It may be async: the run does
  * not wait for it, and a rejection is logged as a throw is.
  */
@@ -51,14 +61,23 @@ export type Listener<T> = (payload: T) => unknown;
 export class Emitter<Events extends object> {
   readonly #listeners = new Map<keyof Events, Set<Listener<never>>>();
   readonly #logger: Logger;
+  readonly #names: readonly string[];
+  readonly #owner: string;
 
-  constructor(logger: Logger) {
+  /** `names` are the events `on` accepts; `owner` ("foundry", "smith") names the emitter in a refusal. */
+  constructor(logger: Logger, names: readonly string[], owner: string) {
     this.#logger = logger;
+    this.#names = names;
+    this.#owner = owner;
   }
 
   on<K extends keyof Events>(event: K, listener: Listener<Events[K]>): () => void {
+    if (typeof event !== "string" || !this.#names.includes(event)) {
+      const shown = typeof event === "string" ? JSON.stringify(event) : String(event);
+      throw new TypeError(`${this.#owner}.on(${shown}, listener): no such event; a ${this.#owner} reports ${this.#names.join(", ")}`);
+    }
     if (typeof listener !== "function") {
-      throw new TypeError(`on("${String(event)}", listener): listener must be a function, got ${typeof listener}`);
+      throw new TypeError(`on("${event}", listener): listener must be a function, got ${typeof listener}`);
     }
     let set = this.#listeners.get(event);
     if (set === undefined) {

@@ -1,7 +1,7 @@
 import { neverAborted } from "./abort.js";
 import type { CompensationSettings } from "./compensation.js";
 import { FoundryBusyError } from "./errors.js";
-import { Emitter, type FoundryEvents, type Listener } from "./events.js";
+import { Emitter, foundryEventNames, type FoundryEvents, type Listener } from "./events.js";
 import { requireFunction, requireName, requireOptionalSignal, requireOptionsObject, rejectUnknownKeys } from "./internal/validate.js";
 import { copyProperties, requirePlainBag } from "./internal/copy-properties.js";
 import { refuseFactory } from "./middleware/factories.js";
@@ -81,7 +81,7 @@ export class Foundry<P extends object = any> {
     this.logger = init.logger ?? silentLogger;
     this.clock = init.clock ?? systemClock;
     this.properties = copyProperties(name, init.properties);
-    this.#events = new Emitter(this.logger);
+    this.#events = new Emitter(this.logger, foundryEventNames, "foundry");
   }
 
   /** The operations a bare `forge()` runs, in order. */

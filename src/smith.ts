@@ -1,7 +1,7 @@
 import { compose } from "./compose.js";
 import type { CompensationSettings } from "./compensation.js";
 import { MiddlewareError, WorkflowTimeoutError, isSuspended, isWorkflowForgeError } from "./errors.js";
-import { Emitter, type Listener, type SmithEvents } from "./events.js";
+import { Emitter, smithEventNames, type Listener, type SmithEvents } from "./events.js";
 import { assertOperation, checkForgeOptions, execute, type Foundry } from "./foundry.js";
 import { abortWith, linkedSignal, neverAborted, raceAbort } from "./abort.js";
 import { requireFunction, requireOptionalBoolean, requireOptionsObject, requireTimerMs, rejectUnknownKeys } from "./internal/validate.js";
@@ -45,7 +45,7 @@ export function createSmith(options: SmithOptions = {}): Smith {
   requireOptionalBoolean(options.throwOnCompensationError, "createSmith(options).throwOnCompensationError");
   if (options.timeoutMs !== undefined) requireTimerMs(options.timeoutMs, "createSmith(options).timeoutMs");
   if (options.logger !== undefined) requireLogger(options.logger, "createSmith(options).logger");
-  const events = new Emitter<SmithEvents>(options.logger ?? silentLogger);
+  const events = new Emitter<SmithEvents>(options.logger ?? silentLogger, smithEventNames, "smith");
   const middleware: WorkflowMiddleware[] = [];
   const compensation: CompensationSettings = {
     compensate: true,

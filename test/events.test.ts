@@ -1,5 +1,6 @@
 import { describe, it, expect, vi } from "vitest";
-import { createFoundry, createSmith, createWorkflow, timeoutMiddleware, type Foundry, type FoundryEvents, type OperationMiddleware } from "../src/index.js";
+import { createFoundry, createSmith, createWorkflow, timeoutMiddleware, type Foundry, type FoundryEvents, type OperationMiddleware, type SmithEvents } from "../src/index.js";
+import "../src/persistence/index.js"; // its events join FoundryEvents
 import { deferred, settle } from "./support/promises.js";
 import { recordingLogger } from "./support/recording-logger.js";
 
@@ -258,6 +259,44 @@ describe("events, as EventTarget calls its listeners", () => {
 
     await foundry.forge();
     expect(calls).toEqual(["first"]);
+  });
+});
+
+describe("event names", () => {
+  // Typed against the interfaces: an event added to either must be added to the names `on` knows.
+  const everyFoundryEvent: Record<keyof FoundryEvents, true> = { operationStarted: true, operationCompleted: true, operationFailed: true, operationSkipped: true, snapshotRestored: true, snapshotSaved: true, snapshotDeleted: true };
+  const everySmithEvent: Record<keyof SmithEvents, true> = {
+    ...{ workflowStarted: true, workflowCompleted: true, workflowFailed: true, workflowSuspended: true },
+    ...{ compensationStarted: true, operationRestored: true, operationRestoreFailed: true, compensationCompleted: true },
+  };
+
+  it("are every event the foundry and the smith report, persistence's included", () => {
+    const foundry = createFoundry("orders");
+    const smith = createSmith();
+    for (const name of Object.keys(everyFoundryEvent)) expect(typeof foundry.on(name as keyof FoundryEvents, () => undefined)).toBe("function");
+    for (const name of Object.keys(everySmithEvent)) expect(typeof smith.on(name as keyof SmithEvents, () => undefined)).toBe("function");
+  });
+
+  it.each([
+    ["a typo", "operationComplete"],
+    ["a smith event asked of a foundry", "compensationStarted"],
+    ["a number", 42],
+    ["undefined", undefined],
+  ])("refuses %s with a TypeError naming the events there are", (_what, name) => {
+    const foundry = createFoundry("orders");
+    expect(() => foundry.on(name as never, () => undefined)).toThrow(TypeError);
+    expect(() => foundry.on(name as never, () => undefined)).toThrow(/^foundry\.on\(.+, listener\): no such event; a foundry reports operationStarted, operationCompleted, operationFailed, operationSkipped, snapshotRestored, snapshotSaved, snapshotDeleted$/);
+  });
+
+  it("refuses on a smith a name only a foundry reports", () => {
+    expect(() => createSmith().on("operationStarted" as never, () => undefined)).toThrow(/^smith\.on\("operationStarted", listener\): no such event; a smith reports workflowStarted, .*compensationCompleted$/);
+  });
+
+  it("a listener for outcomes an operation adds hears the next operation's, as the docs say", async () => {
+    const heard: string[] = [];
+    const foundry = createFoundry("orders").withOperation("a", () => void foundry.on("operationCompleted", (event) => heard.push(event.operationName))).withOperation("b", () => 2);
+    await foundry.forge();
+    expect(heard).toEqual(["b"]);
   });
 });
 
