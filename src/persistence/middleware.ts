@@ -43,9 +43,16 @@ export function usePersistence<F extends Foundry<any>>(foundry: F, provider: Wor
 // other's saves; it is always a mistake (for the recovery coordinator: a reused foundry).
 const persisted = new WeakSet<object>();
 
+// A coordinator's run (it hands over the record it `resumes`) got its foundry from createFoundry,
+// which must neither add persistence itself nor hand out one foundry twice.
+function alreadyPersisted(foundry: Foundry<any>, options: SessionOptions): string {
+  if (options.resumes === undefined) return `foundry "${foundry.name}" already uses persistence: add it once, to a new foundry for each run`;
+  return `createRecoveryCoordinator(options): options.createFoundry returned foundry "${foundry.name}", which already uses persistence: the coordinator adds it to each run itself, so return a new foundry, without usePersistence, from every call`;
+}
+
 /** @internal Adds the middleware with options already resolved (the recovery coordinator's runs). */
 export function addPersistence<F extends Foundry<any>>(foundry: F, provider: WorkflowPersistenceProvider, options: SessionOptions): F {
-  if (persisted.has(foundry)) throw new TypeError(`foundry "${foundry.name}" already uses persistence: add it once, to a new foundry for each run you recover`);
+  if (persisted.has(foundry)) throw new TypeError(alreadyPersisted(foundry, options));
   foundry.use(persistenceMiddleware(provider, options));
   persisted.add(foundry);
   return foundry;

@@ -108,6 +108,12 @@ describe("usePersistence options", () => {
     expect(() => usePersistence(foundry, provider, { owner: "" })).toThrow(TypeError);
     expect(foundry.middleware).toHaveLength(0);
   });
+
+  it("refuses a second usePersistence on one foundry with a TypeError, adding nothing", () => {
+    const foundry = usePersistence(bare(), provider, { instanceId: "twice" });
+    expect(() => usePersistence(foundry, provider, { instanceId: "twice" })).toThrow(new TypeError('foundry "Options" already uses persistence: add it once, to a new foundry for each run'));
+    expect(foundry.middleware).toHaveLength(1);
+  });
 });
 
 describe("the recovery coordinator's lease and counts", () => {

@@ -7,6 +7,7 @@ import {
   SnapshotSerializationError,
   SnapshotTooLargeError,
   WorkflowDefinitionMismatchError,
+  usePersistence,
   type WorkflowExecutionSnapshot,
 } from "../../../src/persistence/index.js";
 import { resolveRetry, retryDelay } from "../../../src/persistence/recovery/retry.js";
@@ -227,7 +228,17 @@ describe("failures in the caller's callbacks", () => {
     const shared = createFoundry("Orders");
     const outcome = await fixture.coordinator({ createFoundry: () => shared, retry: { attempts: 3, baseDelayMs: 1 } }).resume(instanceId, workflowKey);
     expect(outcome).toMatchObject({ status: "failed", deadLettered: false, attempts: 1 });
-    expect(outcome.status === "failed" && outcome.error.message).toMatch(/already uses persistence/);
+    expect(outcome.status === "failed" && outcome.error.message).toMatch(/^createRecoveryCoordinator\(options\): options\.createFoundry returned foundry "Orders", which already uses persistence: the coordinator adds it/);
+  });
+
+  it("names createFoundry, not the caller's usePersistence, when createFoundry adds persistence itself", async () => {
+    const fixture = recoveryFixture();
+    const { instanceId, workflowKey } = fixture.interrupted();
+    const createOwn = () => usePersistence(createFoundry("Orders"), fixture.provider, { instanceId, workflowKey });
+    const outcome = await fixture.coordinator({ createFoundry: createOwn }).resume(instanceId, workflowKey);
+    expect(outcome).toMatchObject({ status: "failed" });
+    expect(outcome.status === "failed" && outcome.error).toBeInstanceOf(TypeError);
+    expect(outcome.status === "failed" && outcome.error.message).toContain("options.createFoundry returned foundry \"Orders\", which already uses persistence: the coordinator adds it to each run itself, so return a new foundry, without usePersistence, from every call");
   });
 });
 
