@@ -5,13 +5,13 @@ import type { ClaimRequest, ProviderCapabilities, SnapshotFilter, WorkflowPersis
 import { withClaimColumns } from "../claim-columns.js";
 import type { WorkflowExecutionSnapshot } from "../snapshot.js";
 import { sqliteFileDetail } from "./connection-errors.js";
-import { SetupOnce, asError, throwIfAborted } from "./shared.js";
+import { asError, throwIfAborted } from "./shared.js";
 import { validateOptions, type SqliteDatabase, type SqlitePersistenceProviderOptions, type SqliteStatement } from "./sqlite-options.js";
-import { setUpWhenFree } from "./sqlite-busy.js";
+import { SqliteSetup } from "./sqlite-setup.js";
 
 export type { SqliteDatabase, SqlitePersistenceProviderOptions, SqliteStatement } from "./sqlite-options.js";
 import { decodeFromStorage, encodeForStorage } from "./stored.js";
-import { canonicalTime, columnValue, requireReadableTables, sqliteStatements, type SqliteRow, type SqliteStatementTexts } from "./sqlite-sql.js";
+import { canonicalTime, columnValue, sqliteStatements, type SqliteRow, type SqliteStatementTexts } from "./sqlite-sql.js";
 import { keyOfStored, keysOfColumns, storedKey } from "./stored-keys.js";
 import { listKeys } from "../keys.js";
 import type { DeliveredEvent } from "../mailbox.js";
@@ -41,8 +41,10 @@ function settle<T>(signal: AbortSignal | undefined, body: () => T): Promise<T> {
  *
  * - **Setup:** on first use it switches a file database to WAL (`journal_mode` is kept by the file;
  *   `:memory:` stays as it is) and creates the table and an index on `(status, updated_at)` if
- *   missing. `synchronous` and the busy timeout are left as you set them. Unset, better-sqlite3
- *   runs a WAL database with `synchronous = NORMAL` (it builds SQLite with
+ *   missing. Inside a transaction your application holds on the connection, SQLite cannot switch:
+ *   the tables are made in that transaction and the first call outside one switches.
+ *   `synchronous` and the busy timeout are left as you set them. Unset, better-sqlite3 runs a WAL
+ *   database with `synchronous = NORMAL` (it builds SQLite with
  *   `SQLITE_DEFAULT_WAL_SYNCHRONOUS=1`): a checkpoint survives a crash of the process, and a power
  *   loss can lose the last checkpoints but never corrupts. Set `database.pragma("synchronous = FULL")`
  *   for checkpoints that survive power loss. The busy timeout defaults to 5 s (`new Database(file, { timeout })`).
@@ -74,8 +76,8 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
   readonly #database: SqliteDatabase;
   readonly #codec: SnapshotCodec;
   readonly #sql: SqliteStatementTexts;
-  // Kept once made: a failed setup (busy, closed) is retried by the next call.
-  readonly #statements = new SetupOnce(() => this.#prepare());
+  // Kept once done: a failed setup (busy, closed) is retried by the next call, the switch to WAL by the first outside a transaction.
+  readonly #statements: SqliteSetup<Statements>;
 
   constructor(options: SqlitePersistenceProviderOptions) {
     const { database, tableName, codec } = validateOptions(options);
@@ -83,15 +85,17 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
     this.#codec = codec;
     this.tableName = tableName;
     this.#sql = sqliteStatements(tableName);
+    this.#statements = new SqliteSetup(database, tableName, this.#sql, () => this.#prepare());
   }
 
   /**
    * Creates the table and its index if missing (idempotent) and switches a file database to WAL.
    * Runs by itself on first use; call it from a deploy step to create the schema ahead of time.
-   * Rejects with the driver's error.
+   * Inside a transaction held on the connection, the tables are made in it and the switch to WAL is
+   * left to the provider's first call outside one. Rejects with the driver's error.
    */
   migrate(): Promise<void> {
-    return settle(undefined, () => setUpWhenFree(this.#database, () => this.#migrate()));
+    return settle(undefined, () => this.#statements.migrate());
   }
 
   /** Rejects with `SnapshotConflictError` unless the stored revision is `snapshot.revision - 1`. */
@@ -207,28 +211,7 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
     if (changes !== 1) throw new SnapshotConflictError({ source, call: "save", keys: { foundryExecutionId, workflowId }, detail: `revision ${revision} was refused: the stored revision is not ${revision - 1}` });
   }
 
-  #migrate(): void {
-    // A no-op answer ("memory") for :memory: databases, which cannot use WAL.
-    this.#database.pragma("journal_mode = WAL");
-    this.#database.exec(this.#sql.migrate);
-    const columns = new Set((this.#database.prepare(`SELECT name FROM pragma_table_info('${this.tableName}')`).all() as { name: string }[]).map((column) => column.name));
-    for (const [column, statement] of this.#sql.addedColumns) if (!columns.has(column)) this.#addColumn(statement);
-    this.#database.exec(this.#sql.migrateWaits);
-  }
-
-  // Another process upgrading the same file at once may have added it since the check: that is fine.
-  #addColumn(statement: string): void {
-    try {
-      this.#database.exec(statement);
-    } catch (error) {
-      if (!(error instanceof Error && /duplicate column name/i.test(error.message))) throw error;
-    }
-  }
-
   #prepare(): Statements {
-    // A read-only connection (a backup, a read-only mount, an inspector) leaves the file as it is.
-    if (this.#database.readonly === true) requireReadableTables(this.#database, this.tableName);
-    else setUpWhenFree(this.#database, () => this.#migrate());
     const prepare = (sql: string): SqliteStatement => this.#database.prepare(sql);
     const texts = ["insert", "update", "insertWaiting", "updateWaiting", "select", "remove"] as const;
     return { ...(Object.fromEntries(texts.map((name) => [name, prepare(this.#sql[name])])) as Record<(typeof texts)[number], SqliteStatement>), ...prepareMailbox(this.#database, this.#sql) };
