@@ -5,7 +5,7 @@
 // Everything here throws the plain `fs` error, or SnapshotCorruptedError for an unreadable event.
 
 import { randomBytes } from "node:crypto";
-import { link, mkdir, readdir, rename, rm, unlink } from "node:fs/promises";
+import { link, lstat, mkdir, readdir, rename, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { messageOf } from "../../../errors.js";
 import type { SnapshotCodec } from "../../codec/codec.js";
@@ -15,7 +15,7 @@ import { throwIfAborted } from "../shared.js";
 import { decodePayload } from "../stored.js";
 import { readListed } from "./directory.js";
 import { byDelivery, parseEvent, type EventHeader } from "./event.js";
-import { absent, errorCode, ignore, syncDirectory } from "./fs.js";
+import { UnreadableEntryError, absent, errorCode, ignore, syncDirectory } from "./fs.js";
 import { writeOwnFile } from "./lock.js";
 import { isEventFileName, temporaryFileName } from "./names.js";
 import { thisOwner } from "./owner.js";
@@ -55,12 +55,25 @@ async function makeMailbox(mailbox: string): Promise<boolean> {
 }
 
 /**
+ * Whether the mailbox is there, a directory. Anything else under its name throws
+ * UnreadableEntryError, a symbolic link included: followed, the events would go to (and be read
+ * from) its target outside the provider's directory, which a delete, removing the link, leaves.
+ */
+async function hasMailbox(mailbox: string): Promise<boolean> {
+  const stats = await lstat(mailbox).catch(absent);
+  if (stats === undefined) return false;
+  if (stats.isDirectory()) return true;
+  throw new UnreadableEntryError(mailbox, stats.isSymbolicLink() ? "it is a symbolic link" : "it is not a directory");
+}
+
+/**
  * Stores the event file `text` at `paths.file` unless a file is there already; resolves whether
  * it stored it. The text is written (and, with `durable`, flushed) into a temporary file in the
  * provider's directory, where the sweep of a dead writer's leftovers finds it, and linked into the
  * mailbox, which is created on first delivery.
  */
 export async function storeEvent(paths: EventPaths, text: string, durable: boolean): Promise<boolean> {
+  await hasMailbox(paths.mailbox);
   const own = await writeOwnFile(paths.directory, text, durable);
   try {
     for (let attempt = 1; ; attempt++) {
@@ -122,6 +135,7 @@ const readBatch = 32;
  * rejects the call with SnapshotCorruptedError naming it, since leaving it out would lose an event.
  */
 export async function readMailbox(reader: MailboxReader, name: string, signal: AbortSignal | undefined): Promise<DeliveredEvent[]> {
+  if (!(await hasMailbox(reader.mailbox))) return [];
   const files = (await readdir(reader.mailbox).catch(absent))?.filter(isEventFileName) ?? [];
   const found: ReadEvent[] = [];
   for (let start = 0; start < files.length; start += readBatch) {

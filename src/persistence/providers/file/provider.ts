@@ -29,7 +29,7 @@ const listBatch = 32;
 const sha256Hex = (text: string): string => createHash("sha256").update(text).digest("hex");
 
 // A FIFO, a directory or a symbolic link under the record's name is an unreadable record, as
-// list() reports it.
+// list() reports it; anything but a directory under the mailbox's name, an unreadable mailbox.
 const notARecord =
   (keys: SnapshotKeys) =>
   (error: unknown): never => {
@@ -81,7 +81,8 @@ interface InstancePaths extends LockPaths {
  *   nor `push`: the coordinator lists waiting records and asks each one's mailbox.
  * - **Errors:** file system failures reject with `PersistenceError` (`[workflowforge:file]`, the
  *   call, the keys, the `fs` error as `cause`); a refused save with `SnapshotConflictError`; an
- *   unreadable record (also when saving over it: `delete` removes it) with `SnapshotCorruptedError`.
+ *   unreadable record (also when saving over it: `delete` removes it), or anything but a directory
+ *   under a mailbox's name (a symbolic link is not followed), with `SnapshotCorruptedError`.
  * - **Cost:** a save makes the calls of a plain atomic write (create, write, close, rename; with
  *   `"fsync"` two flushes, which dominate: milliseconds on many disks), plus the lock's link and
  *   unlink and an open, read and close of the stored record for its revision. No file stays open
@@ -170,7 +171,7 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
       // Encoded first: a payload the codec refuses writes nothing.
       const text = formatEvent(event, encodePayload(this.#codec, event), nextDeliveryTime());
       const { mailbox } = this.#paths(baseNameFor(event.foundryExecutionId, event.workflowId, sha256Hex));
-      return storeEvent({ directory: this.directory, mailbox, file: join(mailbox, eventFileName(event.eventId, sha256Hex)) }, text, this.#durable);
+      return storeEvent({ directory: this.directory, mailbox, file: join(mailbox, eventFileName(event.eventId, sha256Hex)) }, text, this.#durable).catch(notARecord(eventKeys(event)));
     });
   }
 
@@ -180,7 +181,7 @@ export class FilePersistenceProvider implements WorkflowPersistenceProvider {
     return this.#run("receive", { foundryExecutionId, workflowId }, signal, () => {
       const { mailbox } = this.#paths(baseNameFor(foundryExecutionId, workflowId, sha256Hex));
       const fileNameFor = (eventId: string): string => eventFileName(eventId, sha256Hex);
-      return readMailbox({ mailbox, keys: { foundryExecutionId, workflowId }, fileNameFor, codec: this.#codec }, name, signal);
+      return readMailbox({ mailbox, keys: { foundryExecutionId, workflowId }, fileNameFor, codec: this.#codec }, name, signal).catch(notARecord({ foundryExecutionId, workflowId }));
     });
   }
 
