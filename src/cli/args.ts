@@ -4,6 +4,7 @@ import { parseDuration, type Duration } from "./duration.js";
 import { CliError, usageError } from "./errors.js";
 import { uiFlags, uiOptions, type UiOptions } from "../inspector/options.js";
 import { eventToSend, type EventToSend } from "./event-args.js";
+import { keysFrom } from "./key-args.js";
 import { parseSelection, type Selection } from "./selection.js";
 import { requirePostgresUrl } from "./store-parts.js";
 
@@ -63,6 +64,7 @@ const options = {
   payload: { type: "string" },
   "event-id": { type: "string" },
   compensate: { type: "boolean" },
+  "json-keys": { type: "boolean" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
@@ -77,11 +79,11 @@ const storeFlags = ["dir", "sqlite", "postgres", "redis", "provider"] as const;
 // so that a misplaced flag never silently does nothing.
 const commandFlags: Record<CommandName, readonly Flag[]> = {
   list: ["status", "workflow", "older-than", "json"],
-  show: ["json"],
-  delete: ["force", "json"],
+  show: ["json-keys", "json"],
+  delete: ["force", "json-keys", "json"],
   prune: ["status", "workflow", "older-than", "dry-run", "json"],
-  signal: ["payload", "event-id", "json"],
-  cancel: ["compensate", "json"],
+  signal: ["payload", "event-id", "json-keys", "json"],
+  cancel: ["compensate", "json-keys", "json"],
   // The inspector prints its address; its answers are JSON already (its /api).
   ui: ["port", "host", "allow-actions", "unsafe-expose", "max-attempts"],
 };
@@ -116,21 +118,22 @@ function commandOf({ values, positionals, given }: Tokens): Command {
   if (!isCommandName(first)) throw usageError(`unknown command "${first}": use ${commandList("or")}`);
   checkFlags(first, given);
   const words = checkPositionals(first, rest);
+  const keys = (): SnapshotKeys => keysFrom(first, words, values["json-keys"] === true);
   const base: StoreAccess = { store: storeSpec(first, values, given), timeout: timeout(first, values.timeout), json: values.json === true };
   switch (first) {
     case "list":
       return { kind: "list", ...base, selection: parseSelection(first, values) };
     case "show":
-      return { kind: "show", ...base, keys: keysOf(words) };
+      return { kind: "show", ...base, keys: keys() };
     case "delete":
-      return { kind: "delete", ...base, keys: keysOf(words), force: values.force === true };
+      return { kind: "delete", ...base, keys: keys(), force: values.force === true };
     case "prune":
       if (values["older-than"] === undefined) throw usageError("prune needs --older-than <duration>, e.g. --older-than 7d", first);
       return { kind: "prune", ...base, selection: parseSelection(first, values), dryRun: values["dry-run"] === true };
     case "signal":
-      return { kind: "signal", ...base, keys: nonBlankKeys(first, words), event: eventToSend(words[2] ?? "", values.payload, values["event-id"]) };
+      return { kind: "signal", ...base, keys: nonBlank(first, keys()), event: eventToSend(words[2] ?? "", values.payload, values["event-id"]) };
     case "cancel":
-      return { kind: "cancel", ...base, keys: nonBlankKeys(first, words), compensate: values.compensate === true };
+      return { kind: "cancel", ...base, keys: nonBlank(first, keys()), compensate: values.compensate === true };
     case "ui":
       return { kind: "ui", ...base, ui: uiOptions(values) };
   }
@@ -202,11 +205,8 @@ function checkPositionals(command: CommandName, words: readonly string[]): reado
   return words;
 }
 
-const keysOf = ([foundryExecutionId = "", workflowId = ""]: readonly string[]): SnapshotKeys => ({ foundryExecutionId, workflowId });
-
 // signalInstance and cancelInstance refuse blank keys (a TypeError); said here as the usage error it is.
-function nonBlankKeys(command: CommandName, words: readonly string[]): SnapshotKeys {
-  const keys = keysOf(words);
+function nonBlank(command: CommandName, keys: SnapshotKeys): SnapshotKeys {
   for (const [name, key] of [["instanceId", keys.foundryExecutionId], ["workflowKey", keys.workflowId]] as const) {
     if (key.trim() === "") throw usageError(`${command} needs a non-blank <${name}>`, command);
   }

@@ -8,6 +8,7 @@ import { deleteAsRead } from "./delete-as-read.js";
 import { CliError, describeCause } from "./errors.js";
 import { describeKeys, describeWait, displayKey, formatSnapshot, formatTable } from "./format.js";
 import { toJson } from "./json.js";
+import { quotedKeyHint, quotedKeysNote } from "./key-args.js";
 import { isPermissionDenied } from "../persistence/providers/file/fs.js";
 import { busyReason, isClaimed, liveOwnerHere, overdueAfterMs, stateOf } from "./stale.js";
 import { formatAge } from "./duration.js";
@@ -37,7 +38,7 @@ export async function listCommand(context: CommandContext, selection: Selection)
   const { snapshots, unreadable } = await select(context, selection);
   if (context.json) stdout.write(`${toJson(snapshots.map((snapshot) => summarize(snapshot, now)))}\n`);
   else if (snapshots.length === 0) stdout.write(`No snapshots${describeSelection(selection)} in ${store.label}.\n`);
-  else stdout.write(`${formatTable(snapshots, now)}\n${plural(snapshots.length, "snapshot")}${describeSelection(selection)} in ${store.label}.\n${stateNotes(snapshots, now)}`);
+  else stdout.write(`${formatTable(snapshots, now)}\n${plural(snapshots.length, "snapshot")}${describeSelection(selection)} in ${store.label}.\n${stateNotes(snapshots, now)}${quotedKeysNote(snapshots)}`);
   await reportForeignEntries(context);
   return reportUnreadable(context, unreadable);
 }
@@ -88,29 +89,36 @@ export async function showCommand(context: CommandContext, keys: SnapshotKeys): 
  */
 export async function deleteCommand(context: CommandContext, keys: SnapshotKeys, force: boolean, revision?: number): Promise<number> {
   const snapshot = await loadUnlessUnreadable(context, keys, force);
-  if (snapshot === "absent") {
-    await context.store.provider.delete(keys.foundryExecutionId, keys.workflowId);
-    const { foundryExecutionId: instance, workflowId: workflowKey } = keys;
-    const text = `No snapshot of ${describeKeys(keys)} in ${context.store.label}; removed what was kept for those keys (events delivered to them), if anything.\n`;
-    context.stdout.write(context.json ? `${toJson({ deleted: 0, instance, workflowKey })}\n` : text);
-    return 0;
-  }
+  if (snapshot === "absent") return deleteAbsent(context, keys);
   const busy = force || snapshot === undefined ? undefined : busyReason(snapshot, context.now);
   if (busy !== undefined) throw new CliError("REFUSED", `${describeKeys(keys)} is ${busy}${claimedHint}`);
-  await deleteSeen(context, keys, snapshot, revision);
+  // Deleted since it was read: as if nothing had been stored when the command began.
+  if ((await deleteSeen(context, keys, snapshot, revision)) === "gone") {
+    if (force) return deleteAbsent(context, keys);
+    throw new CliError("NOT_FOUND", `no snapshot for ${describeKeys(keys)} in ${context.store.label}: it was deleted since it was read`);
+  }
   const { foundryExecutionId: instance, workflowId: workflowKey } = keys;
   context.stdout.write(context.json ? `${toJson({ deleted: 1, instance, workflowKey })}\n` : `Deleted the snapshot of ${describeKeys(keys)} from ${context.store.label}.\n`);
   return 0;
 }
 
+// delete --force with nothing stored: what the store keeps for the keys all the same.
+async function deleteAbsent(context: CommandContext, keys: SnapshotKeys): Promise<number> {
+  await context.store.provider.delete(keys.foundryExecutionId, keys.workflowId);
+  const { foundryExecutionId: instance, workflowId: workflowKey } = keys;
+  const text = `No snapshot of ${describeKeys(keys)} in ${context.store.label}; removed what was kept for those keys (events delivered to them), if anything.\n`;
+  context.stdout.write(context.json ? `${toJson({ deleted: 0, instance, workflowKey })}\n` : text);
+  return 0;
+}
+
 // The record as read (or as the user saw it), not one saved since; undefined: an unreadable
-// record under --force, which is removed unread.
-async function deleteSeen({ store }: CommandContext, keys: SnapshotKeys, read: WorkflowExecutionSnapshot | undefined, seen = read?.revision): Promise<void> {
-  if (read === undefined) return store.provider.delete(keys.foundryExecutionId, keys.workflowId);
-  if (read.revision !== seen || !(await deleteAsRead(store.provider, read))) {
-    const now = read.revision === seen ? "" : `, now ${read.revision}`;
-    throw new CliError("REFUSED", `${describeKeys(keys)} was saved again since it was read (revision ${seen}${now}); nothing was deleted: look at it again, then delete it`);
-  }
+// record under --force, which is removed unread. "gone": deleted since it was read.
+async function deleteSeen({ store }: CommandContext, keys: SnapshotKeys, read: WorkflowExecutionSnapshot | undefined, seen = read?.revision): Promise<"deleted" | "gone"> {
+  if (read === undefined) return store.provider.delete(keys.foundryExecutionId, keys.workflowId).then(() => "deleted");
+  const outcome = read.revision === seen ? await deleteAsRead(store.provider, read) : "changed";
+  if (outcome !== "changed") return outcome;
+  const now = read.revision === seen ? "" : `, now ${read.revision}`;
+  throw new CliError("REFUSED", `${describeKeys(keys)} was saved again since it was read (revision ${seen}${now}); nothing was deleted: look at it again, then delete it`);
 }
 
 /** How delete's refusal of a claimed record ends: the inspector, which has no --force, says otherwise. */
@@ -159,7 +167,8 @@ async function pruneOne(context: CommandContext, listed: WorkflowExecutionSnapsh
   const current = await context.store.provider.tryLoad(listed.foundryExecutionId, listed.workflowId);
   if (current === undefined) return "gone";
   if (current.revision !== listed.revision) return "skipped-changed";
-  return (await deleteAsRead(context.store.provider, current)) ? "deleted" : "skipped-changed";
+  const outcome = await deleteAsRead(context.store.provider, current);
+  return outcome === "changed" ? "skipped-changed" : outcome;
 }
 
 function pruneText(context: CommandContext, selection: Selection, outcomes: readonly { snapshot: WorkflowExecutionSnapshot; outcome: Outcome }[], report: { deleted: number; wouldDelete: number; dryRun: boolean }): string {
@@ -198,7 +207,7 @@ async function loadUnlessUnreadable(context: CommandContext, keys: SnapshotKeys,
 
 async function load(context: CommandContext, keys: SnapshotKeys): Promise<WorkflowExecutionSnapshot> {
   const snapshot = await context.store.provider.tryLoad(keys.foundryExecutionId, keys.workflowId);
-  if (snapshot === undefined) throw new CliError("NOT_FOUND", `no snapshot for ${describeKeys(keys)} in ${context.store.label}`);
+  if (snapshot === undefined) throw new CliError("NOT_FOUND", `no snapshot for ${describeKeys(keys)} in ${context.store.label}${quotedKeyHint(keys)}`);
   return snapshot;
 }
 
@@ -230,7 +239,7 @@ function reportUnreadable({ stderr }: CommandContext, unreadable: readonly Snaps
   const lines = [`workflowforge: ${plural(unreadable.length, "record")} could not be read and ${unreadable.length === 1 ? "was" : "were"} left out:`];
   for (const error of unreadable) lines.push(`  ${error.message}`);
   if (unreadable.every((error) => isPermissionDenied(error.cause))) lines.push("workflowforge: this user may not read them: run the command as the store's owner.");
-  else lines.push("workflowforge: `workflowforge delete --force <instanceId> <workflowKey>` (with the same store options) removes one whose keys are named.");
+  else lines.push("workflowforge: `workflowforge delete --force <instanceId> <workflowKey>` (with the same store options) removes one whose keys are named; add --json-keys to give each as quoted above.");
   stderr.write(`${lines.join("\n")}\n`);
   return 1;
 }

@@ -11,13 +11,14 @@ export const cliOwner = "workflowforge-cli";
 const claimMs = 30_000;
 
 /**
- * Deletes the record `read` unless it was saved again since it was read, and resolves whether it
+ * Deletes the record `read` unless it was saved again since it was read, and resolves what it
  * did. The providers have no conditional delete, so it first saves the next revision of `read`,
  * claimed by {@link cliOwner} for 30 s with its status and `updatedAt` unchanged, through
- * compare-and-set: a save of that revision since `read` makes the store refuse the claim (false,
- * nothing deleted), and after it a worker's checkpoint of `read` is refused and no coordinator
- * claims the record under the live lease. When the delete then fails, the claim is given back
- * (once; a failure of that leaves the lease to expire) and the delete's error thrown.
+ * compare-and-set: a save of that revision since `read`, or a delete, makes the store refuse the
+ * claim (nothing deleted: "changed", or "gone" when the record is no longer there), and after it a
+ * worker's checkpoint of `read` is refused and no coordinator claims the record under the live
+ * lease. When the delete then fails, the claim is given back (once; a failure of that leaves the
+ * lease to expire) and the delete's error thrown.
  *
  * Deleted unclaimed, so that a save landing just before the delete is lost with it: any record on
  * a provider without compare-and-set (it cannot refuse anything); a `waiting` one, because its
@@ -26,16 +27,30 @@ const claimMs = 30_000;
  * the caller's re-read and the delete is deleted all the same); and a record too close to the
  * size limit (or otherwise refused by the codec) to take the claim's owner and lease.
  */
-export async function deleteAsRead(provider: InspectedProvider, read: WorkflowExecutionSnapshot): Promise<boolean> {
+export async function deleteAsRead(provider: InspectedProvider, read: WorkflowExecutionSnapshot): Promise<DeletedAsRead> {
   const claim = await claimForDelete(provider, read);
-  if (claim === "refused") return false;
+  if (claim === "refused") return (await isGone(provider, read)) ? "gone" : "changed";
   try {
     await provider.delete(read.foundryExecutionId, read.workflowId);
   } catch (error) {
     if (claim === "claimed") await giveBack(provider, read);
     throw error;
   }
-  return true;
+  return "deleted";
+}
+
+/** What {@link deleteAsRead} did: deleted the record, or nothing, as it was saved again since it was read, or is gone. */
+export type DeletedAsRead = "deleted" | "changed" | "gone";
+
+// Compare-and-set refuses the claim of a record deleted since it was read as it does one saved
+// since: only a read tells them apart. One stored but unreadable now was saved again all the same.
+async function isGone(provider: InspectedProvider, read: WorkflowExecutionSnapshot): Promise<boolean> {
+  try {
+    return (await provider.tryLoad(read.foundryExecutionId, read.workflowId)) === undefined;
+  } catch (error) {
+    if (isWorkflowForgeError(error) && error.code === "SNAPSHOT_CORRUPTED") return false;
+    throw error;
+  }
 }
 
 async function claimForDelete(provider: InspectedProvider, read: WorkflowExecutionSnapshot): Promise<"claimed" | "unclaimed" | "refused"> {

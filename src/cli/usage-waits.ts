@@ -1,8 +1,8 @@
 // The help pages of signal and cancel, the commands for durable waits. `stores` is the store
-// section every page ends with (usage.ts).
+// section every page ends with, `jsonKeys` the flag's lines (usage.ts).
 
-export const signalHelp = (stores: string): string => `Usage: workflowforge signal <instanceId> <workflowKey> <event> <store> [--payload <json>]
-                          [--event-id <id>] [--json]
+export const signalHelp = (stores: string, jsonKeys: string): string => `Usage: workflowforge signal <instanceId> <workflowKey> <event> <store> [--payload <json>]
+                          [--event-id <id>] [--json-keys] [--json]
 
 Sends the event <event> to one instance, as coordinator.signal does: the wait for it
 (waitForEvent) receives the payload. The event is stored even when the instance has not
@@ -17,6 +17,7 @@ not answer in time, the message names the id to send it again with.
 
   --payload <json>         the event's payload, as JSON        [default: none (undefined)]
   --event-id <id>          the event's id: one id is delivered once  [default: a random UUID]
+${jsonKeys}
   --json                   print { instance, workflowKey, event, eventId, stored, status,
                            waitingFor, unreadable } (stored false: already delivered; status
                            null: no snapshot yet, or unreadable says why it could not be read)
@@ -28,7 +29,8 @@ Examples:
   workflowforge signal order-42 ProcessOrder-v1 paid --postgres "$DATABASE_URL" --event-id pay-9317
 `;
 
-export const cancelHelp = (stores: string): string => `Usage: workflowforge cancel <instanceId> <workflowKey> <store> [--compensate] [--json]
+export const cancelHelp = (stores: string, jsonKeys: string): string => `Usage: workflowforge cancel <instanceId> <workflowKey> <store> [--compensate] [--json-keys]
+                          [--json]
 
 Cancels one instance, as coordinator.cancel does. A waiting or failed one never runs again:
 its status becomes cancelled. A running one gets the same write, which makes its worker stop
@@ -39,6 +41,7 @@ Cancelling a cancelled instance changes nothing (exit 0). Exits 1 when nothing i
 under the keys, or when the instance already completed.
 
   --compensate             undo the completed steps (their restore) before it ends cancelled
+${jsonKeys}
   --json                   print { instance, workflowKey, result, previousStatus }; result is
                            "cancelled", "compensating" or "finished" (already cancelled)
 

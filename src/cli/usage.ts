@@ -1,6 +1,11 @@
 import type { CommandName } from "./args.js";
 import { cancelHelp, signalHelp } from "./usage-waits.js";
 
+// Every command that takes <instanceId> <workflowKey>: show, delete, signal, cancel.
+const jsonKeys = `  --json-keys              read <instanceId> and <workflowKey> as JSON strings, so that a
+                           key list prints in double quotes (one no command line can carry,
+                           such as "bad\\ud800") is named as printed: '"bad\\ud800"' '"W"'`;
+
 const stores = `Store (exactly one):
   --dir <path>             a FilePersistenceProvider directory
   --sqlite <file>          a SQLite database file (needs: npm install better-sqlite3)
@@ -61,6 +66,7 @@ ${stores}
 
 Options:
   --json                   print JSON on stdout, for scripts
+${jsonKeys}
   -h, --help               show help
   --version                print the version
 
@@ -116,7 +122,7 @@ Examples:
   workflowforge list --provider ./orders-store.mjs --json | jq '.[] | select(.state == "stale")'
   workflowforge list --dir ./snapshots --status waiting --json | jq '.[] | [.instance, .waitingFor, .wakeAt]'
 `,
-  show: `Usage: workflowforge show <instanceId> <workflowKey> <store> [--json]
+  show: `Usage: workflowforge show <instanceId> <workflowKey> <store> [--json-keys] [--json]
 
 Prints one snapshot decoded: the header fields (with, when stored, what it waits for, its
 wake time, the events it consumed and when it was cancelled), the stored error, the
@@ -131,14 +137,18 @@ Maps arrays of [key, value], Sets and typed arrays arrays, undefined null.
 Exits 1 when nothing is stored under the keys. A stale snapshot's status says why it is stale
 (not in --json, which prints the snapshot as stored).
 
+${jsonKeys}
+
 ${stores}
 
 Examples:
   workflowforge show order-42 ProcessOrder-v1 --dir ./snapshots
   workflowforge show order-42 ProcessOrder-v1 --redis redis://127.0.0.1:6379 --json
   workflowforge show --dir ./snapshots -- -odd-instance ProcessOrder-v1
+  workflowforge show --dir ./snapshots --json-keys '"order 42"' '"ProcessOrder-v1"'
 `,
-  delete: `Usage: workflowforge delete <instanceId> <workflowKey> <store> [--force] [--json]
+  delete: `Usage: workflowforge delete <instanceId> <workflowKey> <store> [--force] [--json-keys]
+                          [--json]
 
 Deletes one snapshot. The instance then starts from its first operation the next time it
 runs. Refuses when it is claimed (a process may be working on it right now), or running
@@ -149,12 +159,14 @@ Exits 1 when nothing is stored under the keys (with --force, removes what is kep
 all the same: events delivered to them, which a later instance of those keys would receive).
 Just before deleting, it claims the record as "workflowforge-cli" for 30s (its next revision,
 by compare-and-set), so that a worker's later save is refused; a record saved again since it
-was read is not deleted, and the command exits 1.
+was read is not deleted, and the command exits 1. One deleted since it was read counts as
+nothing stored.
 
 ${claims}
 
   --force                  delete even when it is claimed or its process is alive, or when the
                            record cannot be read
+${jsonKeys}
   --json                   print { deleted, instance, workflowKey }
 
 ${stores}
@@ -189,8 +201,8 @@ Examples:
   workflowforge prune --dir ./snapshots --older-than 30d --dry-run
   workflowforge prune --postgres "$DATABASE_URL" --older-than 7d --status completed,failed
 `,
-  signal: signalHelp(stores),
-  cancel: cancelHelp(stores),
+  signal: signalHelp(stores, jsonKeys),
+  cancel: cancelHelp(stores, jsonKeys),
   ui: `Usage: workflowforge ui <store> [--port <port>] [--host <address>] [--allow-actions]
 
 Serves the inspector: a local web page listing the snapshots (status, progress, owner, lease,

@@ -10,6 +10,7 @@ import type { EventToSend } from "./event-args.js";
 import { describeKeys, displayKey } from "./format.js";
 import type { CancelOutcome } from "./instance-actions.js";
 import { toJson } from "./json.js";
+import { quotedKeyHint } from "./key-args.js";
 
 /**
  * `signal`: delivers the event (at most once per event id), then says what the instance will do
@@ -27,7 +28,7 @@ export async function signalCommand(context: CommandContext, keys: SnapshotKeys,
   const found = await readAfter(context, keys);
   const json = { instance: keys.foundryExecutionId, workflowKey: keys.workflowId, event: event.name, eventId, stored: sent.stored, status: found.snapshot?.status ?? null, waitingFor: found.snapshot?.waitingFor ?? null, unreadable: found.text ?? null };
   if (context.json) context.stdout.write(`${toJson(json)}\n`);
-  else context.stdout.write(`${sentText(context, keys, event.name, eventId, sent.stored)}\n${found.text ?? fateOf(found.snapshot, event.name)}\n`);
+  else context.stdout.write(`${sentText(context, keys, event.name, eventId, sent.stored)}\n${found.text ?? fateOf(found.snapshot, event.name, keys)}\n`);
   return 0;
 }
 
@@ -47,10 +48,12 @@ async function readAfter(context: CommandContext, keys: SnapshotKeys): Promise<{
   }
 }
 
-function fateOf(snapshot: WorkflowExecutionSnapshot | undefined, name: string): string {
-  if (snapshot === undefined) return "No snapshot is stored under these keys yet: the event is kept until the instance's run reaches a wait for it.";
+function fateOf(snapshot: WorkflowExecutionSnapshot | undefined, name: string, keys: SnapshotKeys): string {
+  if (snapshot === undefined) return `No snapshot is stored under these keys yet: the event is kept until the instance's run reaches a wait for it${quotedKeyHint(keys)}.`;
   const { status, waitingFor } = snapshot;
-  if (status === "completed" || status === "cancelled") return `The instance is ${status}: no wait of it will receive the event.`;
+  if (status === "cancelled") return "The instance is cancelled: no wait of it will receive the event.";
+  // A kept completed record runs again from its first operation (rerunCompleted, by default), whose waits take what is stored.
+  if (status === "completed") return `The instance is completed: the event stays stored, and a wait for ${name} receives it if these keys run again (unless rerunCompleted is false).`;
   if (status === "waiting" && waitingFor === name) return "The instance was waiting for it: a recovery coordinator resumes it.";
   return `The instance is ${status}${waitingFor === undefined ? "" : ` (waiting for ${displayKey(waitingFor)})`}: the event is kept until it waits for ${displayKey(name)}.`;
 }
@@ -66,7 +69,7 @@ export async function cancelCommand(context: CommandContext, keys: SnapshotKeys,
     throw new CliError("TIMEOUT", `${error.message}; whether it was cancelled is unknown: run the command again, which is harmless`, { cause: error });
   });
   const where = `${describeKeys(keys)} in ${context.store.label}`;
-  if (outcome.result === "absent") throw new CliError("NOT_FOUND", `no snapshot for ${where}`);
+  if (outcome.result === "absent") throw new CliError("NOT_FOUND", `no snapshot for ${where}${quotedKeyHint(keys)}`);
   if (outcome.result === "finished" && outcome.status !== "cancelled") throw new CliError("REFUSED", `${where} is ${outcome.status ?? "finished"}: there is nothing to cancel`);
   // The library reports the status stored before the cancellation.
   const json = { instance: keys.foundryExecutionId, workflowKey: keys.workflowId, result: outcome.result, previousStatus: outcome.status ?? null };

@@ -29,16 +29,18 @@ function contextFor(provider: InspectedProvider): CommandContext & { output: () 
 const later = (ms: number): string => new Date(Date.now() + ms).toISOString();
 
 /**
- * The store as the command sees it, except that right after the command reads `instance` a
+ * The store as the command sees it, except that right after the command first reads `instance` a
  * worker claims it: revision n+1, owned by "worker-9" under a live lease.
  */
 function claimedAfterRead(real: FilePersistenceProvider, instance: string): InspectedProvider {
+  let claimed = false;
   return {
     capabilities: real.capabilities,
     list: (filter, signal, options) => real.list(filter, signal, options),
     tryLoad: async (id, key) => {
       const read = await real.tryLoad(id, key);
-      if (id === instance && read !== undefined) await real.save(nextRevision(read, { status: "running", owner: "worker-9", leaseExpiresAt: later(600_000) }));
+      if (id === instance && read !== undefined && !claimed) await real.save(nextRevision(read, { status: "running", owner: "worker-9", leaseExpiresAt: later(600_000) }));
+      claimed ||= id === instance;
       return read;
     },
     delete: (id, key) => real.delete(id, key),

@@ -54,6 +54,27 @@ function asInspected(memory: MemoryPersistenceProvider): InspectedProvider {
 
 const keysOf = ({ foundryExecutionId, workflowId }: WorkflowExecutionSnapshot) => ({ foundryExecutionId, workflowId });
 
+/** `real`, except that another process deletes the record just after the first `tryLoad` reads it. */
+function deletedAfterFirstRead(real: InspectedProvider): InspectedProvider {
+  let raced = false;
+  return {
+    ...firstDeleteFails(real),
+    delete: (id, key) => real.delete(id, key),
+    tryLoad: async (id, key) => {
+      const read = await real.tryLoad(id, key);
+      if (!raced) await real.delete(id, key);
+      raced = true;
+      return read;
+    },
+  };
+}
+
+/** A context for `provider` whose stdout is kept, in text. */
+function textContextFor(provider: InspectedProvider): CommandContext & { readonly printed: () => string } {
+  let printed = "";
+  return { ...contextFor(provider), json: false, stdout: { write: (text: string) => (printed += text) }, printed: () => printed };
+}
+
 describe("deleting a record as it was read", () => {
   it("gives the claim back, keeping the record's age, when the delete fails after the claim", async () => {
     const failed = fullSnapshot({ updatedAt: at(-3 * day), owner: "worker-1", leaseExpiresAt: at(-2 * day) });
@@ -94,6 +115,30 @@ describe("deleting a record as it was read", () => {
     expect(error).toMatchObject({ message: "connection lost" });
     const claimed = await memory.claim({ owner: "worker-1", now: at(60_000), leaseExpiresAt: at(90_000), limit: 10, maxAttempts: 3 });
     expect(claimed.map((snapshot) => snapshot.foundryExecutionId)).toEqual([waiting.foundryExecutionId]);
+  });
+
+  it("says a record deleted by another since it was read is not there, as for nothing stored, rather than saved again", async () => {
+    const failed = fullSnapshot({ updatedAt: at(-3 * day) });
+    const { provider } = await seededFileStore(root, [failed]);
+    const error: unknown = await deleteCommand(contextFor(deletedAfterFirstRead(provider)), keysOf(failed), false).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "NOT_FOUND", message: expect.stringMatching(/^no snapshot for instance .* in the test store: it was deleted since it was read$/) });
+    expect((error as Error).message).not.toContain("saved again");
+  });
+
+  it("with --force, does for a record deleted by another since it was read what it does with nothing stored: exit 0", async () => {
+    const failed = fullSnapshot({ updatedAt: at(-3 * day) });
+    const { provider } = await seededFileStore(root, [failed]);
+    const context = textContextFor(deletedAfterFirstRead(provider));
+    expect(await deleteCommand(context, keysOf(failed), true)).toBe(0);
+    expect(context.printed()).toMatch(/^No snapshot of instance .* in the test store; removed what was kept for those keys/);
+  });
+
+  it("prunes a record deleted by another since it was listed as gone, not as saved again", async () => {
+    const failed = fullSnapshot({ updatedAt: at(-3 * day) });
+    const { provider } = await seededFileStore(root, [failed]);
+    const context = textContextFor(deletedAfterFirstRead(provider));
+    expect(await pruneCommand({ ...context, json: true }, olderThanADay, false)).toBe(0);
+    expect(JSON.parse(context.printed())).toMatchObject({ matched: 1, deleted: 0, skipped: 0, items: [{ outcome: "gone" }] });
   });
 
   it("deletes a record too close to the size limit to be claimed, without the claim", async () => {

@@ -172,7 +172,7 @@ export function describeStoreCommands(name: string, fresh: () => Promise<StoreFi
       const { args, provider, writer, snapshots } = await seeded();
       await writer(unreadableCodec).save({ ...(snapshots[0] as WorkflowExecutionSnapshot), foundryExecutionId: "broken-1" });
       const named =
-        /^workflowforge: 1 record could not be read and was left out:\n {2}\[workflowforge:persistence\] stored snapshot for .*broken-1.* is corrupted: .+\nworkflowforge: `workflowforge delete --force <instanceId> <workflowKey>` \(with the same store options\) removes one whose keys are named\.\n$/;
+        /^workflowforge: 1 record could not be read and was left out:\n {2}\[workflowforge:persistence\] stored snapshot for .*broken-1.* is corrupted: .+\nworkflowforge: `workflowforge delete --force <instanceId> <workflowKey>` \(with the same store options\) removes one whose keys are named; add --json-keys to give each as quoted above\.\n$/;
 
       const listed = await cli("list", ...args, "--json");
       expect([listed.code, instancesOf(JSON.parse(listed.stdout))]).toEqual([1, ["invoice-7", "order-42", "ship-9", "ship-10"]]);

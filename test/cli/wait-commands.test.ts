@@ -48,6 +48,13 @@ describe("signalCommand", () => {
     expect(finished.text()).toMatch(/\nThe instance is cancelled: no wait of it will receive the event\.\n$/);
   });
 
+  it("says of a completed instance that the event stays stored for a run of its keys again, which rerunCompleted allows by default", async () => {
+    const signal = (_: unknown, event: { eventId: string }) => Promise.resolve({ eventId: event.eventId, stored: true });
+    const completed = contextFor({ signal }, () => Promise.resolve({ ...cancelled, status: "completed" as const }));
+    await signalCommand(completed, keys, { name: "approved", payload: undefined, eventId: "e-1" });
+    expect(completed.text()).toMatch(/\nThe instance is completed: the event stays stored, and a wait for approved receives it if these keys run again \(unless rerunCompleted is false\)\.\n$/);
+  });
+
   it("still exits 0 when the event was stored but the snapshot cannot be read afterwards", async () => {
     const unreadable = () => Promise.reject(new SnapshotCorruptedError(keys, "bad checksum"));
     const context = contextFor({ signal: (_, event) => Promise.resolve({ eventId: event.eventId, stored: true }) }, unreadable);
