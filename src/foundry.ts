@@ -156,6 +156,7 @@ export class Foundry<P extends object = any> {
    * A key that is the same on every execution of the current operation of this instance, to pass
    * to external systems that deduplicate (payments, emails). Operations run at least once. In a
    * `restore`, the key of the operation being restored (pass a suffix to tell the two calls apart).
+   * An operation a timeout gave up on gets its own from the foundry it was given, not from this one.
    */
   idempotencyKey(suffix?: string): string {
     const run = this.#run;
