@@ -3,11 +3,12 @@ import type { SqliteDatabase } from "./sqlite-options.js";
 import { requireReadableTables, type SqliteStatementTexts } from "./sqlite-sql.js";
 
 // The setup of SqlitePersistenceProvider's database: its tables made (or upgraded) and a file
-// database switched to WAL, kept once both are done, so that later calls pay nothing for it.
+// database switched to WAL, kept once done, so that later calls pay nothing for it.
 // Inside a transaction SQLite refuses the switch ("cannot change into wal mode from within a
-// transaction"), or, once the transaction wrote, answers with the mode it keeps; and a rollback
-// takes back tables made in it. So inside a transaction the application holds on the connection,
-// the tables are made in that transaction and the switch waits for the first call outside one.
+// transaction"), or, once the transaction wrote, answers with the mode it keeps. So inside a
+// transaction the application holds on the connection, the tables are made in that transaction
+// and the switch waits for the first call outside one. A rollback may take those tables back (or
+// ones another provider object made in it): a statement that finds its table gone sets up again.
 
 type SetupTexts = Pick<SqliteStatementTexts, "migrate" | "addedColumns" | "migrateWaits">;
 
@@ -19,11 +20,8 @@ export class SqliteSetup<S> {
   readonly #prepare: () => S;
   // Everything done: all that a call reads once first use is over.
   #made: S | undefined;
-  // Tables that are there for good, the switch to WAL still to do.
+  // The tables made inside a transaction, the switch to WAL still to do.
   #tables: S | undefined;
-  // This provider made or changed a table inside a transaction, which may yet roll back: until a
-  // call outside a transaction, each call inside one makes the tables again.
-  #changedInTransaction = false;
 
   constructor(database: SqliteDatabase, tableName: string, sql: SetupTexts, prepare: () => S) {
     [this.#database, this.#tableName, this.#sql, this.#prepare] = [database, tableName, sql, prepare];
@@ -34,10 +32,24 @@ export class SqliteSetup<S> {
     return this.#made ?? this.#setUp();
   }
 
+  /**
+   * True when `error` is SQLite's "no such table" for a table the setup makes: it is then
+   * forgotten, so that the caller may run its statement once more, after setting up again.
+   */
+  forgetIfGone(error: unknown): boolean {
+    if (this.#database.readonly === true || !(error instanceof Error) || !error.message.startsWith("no such table: ") || !error.message.includes(this.#tableName)) return false;
+    [this.#made, this.#tables] = [undefined, undefined];
+    return true;
+  }
+
   /** `migrate()`: the tables now, and the switch to WAL unless in a transaction (then the first call outside one switches). */
   migrate(): void {
-    if (this.#database.inTransaction === true) this.#inTransaction();
-    else this.#outside(true);
+    if (this.#database.inTransaction !== true) {
+      this.#outside(true);
+      return;
+    }
+    setUpWhenFree(this.#database, () => this.#makeTables());
+    this.#tables = this.#prepare();
   }
 
   #setUp(): S {
@@ -48,7 +60,9 @@ export class SqliteSetup<S> {
       return (this.#made = this.#prepare());
     }
     if (database.inTransaction !== true) return this.#outside(false);
-    return this.#tables ?? this.#inTransaction();
+    if (this.#tables !== undefined) return this.#tables;
+    setUpWhenFree(database, () => this.#makeTables());
+    return (this.#tables = this.#prepare());
   }
 
   // Outside a transaction: the switch to WAL (first, as it needs the file to itself), then the
@@ -60,23 +74,7 @@ export class SqliteSetup<S> {
       this.#database.pragma("journal_mode = WAL");
       if (tablesAgain || this.#tables === undefined) this.#makeTables();
     });
-    this.#changedInTransaction = false;
     return (this.#made = this.#tables ??= this.#prepare());
-  }
-
-  // Inside the application's transaction: the tables made in it, the switch left to a later call.
-  #inTransaction(): S {
-    const before = this.#schemaVersion();
-    setUpWhenFree(this.#database, () => this.#makeTables());
-    const statements = this.#prepare();
-    if (this.#schemaVersion() !== before) this.#changedInTransaction = true;
-    else if (!this.#changedInTransaction) {
-      // Tables this provider found as they are were there before its calls: no rollback takes them back.
-      this.#tables = statements;
-      // A file in WAL already (another connection switched it) needs nothing more; asking is allowed here.
-      if (this.#isWal(this.#database.pragma("journal_mode"))) this.#made = statements;
-    }
-    return statements;
   }
 
   #makeTables(): void {
@@ -94,15 +92,5 @@ export class SqliteSetup<S> {
     } catch (error) {
       if (!(error instanceof Error && /duplicate column name/i.test(error.message))) throw error;
     }
-  }
-
-  // In WAL, or a database in memory (":memory:" answers "memory"; a temporary one, "delete"), which cannot be.
-  #isWal(rows: unknown): boolean {
-    const mode = (rows as readonly { journal_mode?: unknown }[] | undefined)?.[0]?.journal_mode;
-    return mode === "wal" || mode === "memory" || this.#database.memory === true;
-  }
-
-  #schemaVersion(): unknown {
-    return (this.#database.pragma("schema_version") as readonly { schema_version?: unknown }[] | undefined)?.[0]?.schema_version;
   }
 }

@@ -76,7 +76,8 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
   readonly #database: SqliteDatabase;
   readonly #codec: SnapshotCodec;
   readonly #sql: SqliteStatementTexts;
-  // Kept once done: a failed setup (busy, closed) is retried by the next call, the switch to WAL by the first outside a transaction.
+  // Kept once done: a failed setup (busy, closed) is retried by the next call, the switch to WAL by
+  // the first outside a transaction, and a table found gone by the statement that found it.
   readonly #statements: SqliteSetup<Statements>;
 
   constructor(options: SqlitePersistenceProviderOptions) {
@@ -182,7 +183,7 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
     return settle(signal, () => receiveEvents((call, at, body) => this.#guard(call, at, body), this.#codec, keys, name));
   }
 
-  #save(snapshot: WorkflowExecutionSnapshot): void {
+  #save(snapshot: WorkflowExecutionSnapshot, again = true): void {
     const { foundryExecutionId, workflowId, revision, status } = snapshot;
     // As a key is stored: lone surrogates escaped, so that a filter by name matches this one alone.
     const workflowName = storedKey(snapshot.workflowName);
@@ -205,6 +206,8 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
       } else if (revision === 1) changes = insert.run(instance, workflow, revision, status, workflowName, updatedAt, data, owner, lease, attempts, waitingFor, wakeMs).changes;
       else changes = update.run(revision, status, workflowName, updatedAt, data, owner, lease, attempts, waitingFor, wakeMs, instance, workflow, revision - 1).changes;
     } catch (error) {
+      // Its table taken back by a rollback of the transaction it was made in: set up again, once.
+      if (again && this.#statements.forgetIfGone(error)) return this.#save(snapshot, false);
       throw this.#failure("save", { foundryExecutionId, workflowId }, error);
     }
     // No read of what is stored to explain it: a refused claim costs this one statement.
@@ -218,10 +221,11 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
   }
 
   // Runs driver calls only (no codec work), so whatever it throws becomes a PersistenceError naming call and keys.
-  #guard<T>(call: ProviderCall, keys: SnapshotKeys, body: (statements: Statements) => T): T {
+  #guard<T>(call: ProviderCall, keys: SnapshotKeys, body: (statements: Statements) => T, again = true): T {
     try {
       return body(this.#statements.get());
     } catch (error) {
+      if (again && this.#statements.forgetIfGone(error)) return this.#guard(call, keys, body, false);
       throw this.#failure(call, keys, error);
     }
   }

@@ -94,23 +94,60 @@ describe("SqlitePersistenceProvider's first use inside an application's transact
     expect(journal(other)).toBe("wal");
   });
 
-  it("is set up for good by a first use inside a transaction when the tables and WAL were there: no pragma and no statement made after it", async () => {
-    const file = applicationDatabase();
-    await new SqlitePersistenceProvider({ database: file }).migrate();
-    const { seen, calls } = counted(file);
-    const provider = new SqlitePersistenceProvider({ database: seen });
+  it("sets up once inside transactions, whether its tables were there or not: later calls in one make nothing, the first outside one only switches", async () => {
+    for (const migrated of [true, false]) {
+      const file = applicationDatabase(`app-${migrated}.db`);
+      if (migrated) await new SqlitePersistenceProvider({ database: file }).migrate();
+      const { seen, calls } = counted(file);
+      const provider = new SqlitePersistenceProvider({ database: seen });
+      const snapshot = fullSnapshot();
+      file.exec("BEGIN");
+      await provider.save(snapshot);
+      file.exec("COMMIT");
+      const [pragmas, prepared] = [calls.pragma.length, calls.prepare];
+      const { foundryExecutionId, workflowId } = snapshot;
+      for (const eventId of ["in-1", "in-2"]) {
+        file.exec("BEGIN");
+        expect(await provider.deliver(deliveredEvent({ foundryExecutionId, workflowId }, { eventId }))).toBe(true);
+        file.exec("COMMIT");
+      }
+      expect([calls.pragma.length - pragmas, calls.prepare - prepared]).toEqual([0, 0]);
+      await provider.save(nextRevision(snapshot));
+      await provider.save(nextRevision(nextRevision(snapshot)));
+      expect([calls.pragma.length - pragmas, calls.prepare - prepared]).toEqual([1, 0]);
+      expect(journal(file)).toBe("wal");
+    }
+  });
+
+  it("sets up again when a rollback took back the tables another provider object made in the same transaction", async () => {
+    for (const wal of [false, true]) {
+      const database = applicationDatabase(`two-${wal}.db`);
+      if (wal) database.pragma("journal_mode = WAL");
+      const [first, second] = [new SqlitePersistenceProvider({ database }), new SqlitePersistenceProvider({ database })];
+      const keys = randomKeys();
+      database.exec("BEGIN");
+      expect(await first.deliver(deliveredEvent(keys, { eventId: "e1" }))).toBe(true);
+      expect(await second.deliver(deliveredEvent(keys, { eventId: "e2" }))).toBe(true);
+      database.exec("ROLLBACK");
+      expect(await second.deliver(deliveredEvent(keys, { eventId: "e3" }))).toBe(true);
+      const snapshot = fullSnapshot(keys);
+      await second.save(snapshot);
+      expect(await second.tryLoad(keys.foundryExecutionId, keys.workflowId)).toEqual(snapshot);
+      expect((await first.receive(keys, "approved")).map((event) => event.eventId)).toEqual(["e3"]);
+      expect(journal(database)).toBe("wal");
+    }
+  });
+
+  it("sets up again when a save finds its table gone, and saves", async () => {
+    const database = applicationDatabase();
+    const [first, second] = [new SqlitePersistenceProvider({ database }), new SqlitePersistenceProvider({ database })];
+    database.exec("BEGIN");
+    await first.migrate();
+    await second.tryLoad("order-42", "wf");
+    database.exec("ROLLBACK");
     const snapshot = fullSnapshot();
-    file.exec("BEGIN");
-    await provider.save(snapshot);
-    file.exec("COMMIT");
-    const [pragmas, prepared] = [calls.pragma.length, calls.prepare];
-    file.exec("BEGIN");
-    const { foundryExecutionId, workflowId } = snapshot;
-    expect(await provider.deliver(deliveredEvent({ foundryExecutionId, workflowId }, { eventId: "in" }))).toBe(true);
-    file.exec("COMMIT");
-    await provider.save(nextRevision(snapshot));
-    expect(calls.pragma.length - pragmas).toBe(0);
-    expect(calls.prepare - prepared).toBe(0);
+    await second.save(snapshot);
+    expect(await first.tryLoad(snapshot.foundryExecutionId, snapshot.workflowId)).toEqual(snapshot);
   });
 });
 
