@@ -106,7 +106,7 @@ export async function deleteCommand(context: CommandContext, keys: SnapshotKeys,
 async function deleteAbsent(context: CommandContext, keys: SnapshotKeys): Promise<number> {
   await context.store.provider.delete(keys.foundryExecutionId, keys.workflowId);
   const { foundryExecutionId: instance, workflowId: workflowKey } = keys;
-  const text = `No snapshot of ${describeKeys(keys)} in ${context.store.label}; removed what was kept for those keys (events delivered to them), if anything.\n`;
+  const text = `No snapshot of ${describeKeys(keys)} in ${context.store.label}; removed what was kept for those keys (events delivered to them), if anything${quotedKeyHint(keys)}.\n`;
   context.stdout.write(context.json ? `${toJson({ deleted: 0, instance, workflowKey })}\n` : text);
   return 0;
 }

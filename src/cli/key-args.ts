@@ -12,8 +12,13 @@ const keyNames = ["instanceId", "workflowKey"] as const;
  */
 export function keysFrom(command: string, words: readonly string[], json: boolean): SnapshotKeys {
   const [foundryExecutionId = "", workflowId = ""] = json ? keyNames.map((name, index) => jsonKey(command, name, words[index] ?? "")) : words;
-  return { foundryExecutionId, workflowId };
+  const keys = { foundryExecutionId, workflowId };
+  if (json) givenAsJson.add(keys);
+  return keys;
 }
+
+// Keys read with --json-keys, which quotedKeyHint does not advise it for.
+const givenAsJson = new WeakSet<SnapshotKeys>();
 
 function jsonKey(command: string, name: string, text: string): string {
   let key: unknown;
@@ -42,7 +47,7 @@ function withJsonEscapes(text: string): string {
  * may be one copied from `list`, which prints some keys JSON-quoted.
  */
 export function quotedKeyHint(keys: SnapshotKeys): string {
-  const quoted = [keys.foundryExecutionId, keys.workflowId].some((key) => /^".*"$/s.test(key));
+  const quoted = !givenAsJson.has(keys) && [keys.foundryExecutionId, keys.workflowId].some((key) => /^".*"$/s.test(key));
   return quoted ? ` (a key list prints in double quotes is a JSON string: name it as printed with --json-keys)` : "";
 }
 

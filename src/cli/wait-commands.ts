@@ -28,7 +28,7 @@ export async function signalCommand(context: CommandContext, keys: SnapshotKeys,
   const found = await readAfter(context, keys);
   const json = { instance: keys.foundryExecutionId, workflowKey: keys.workflowId, event: event.name, eventId, stored: sent.stored, status: found.snapshot?.status ?? null, waitingFor: found.snapshot?.waitingFor ?? null, unreadable: found.text ?? null };
   if (context.json) context.stdout.write(`${toJson(json)}\n`);
-  else context.stdout.write(`${sentText(context, keys, event.name, eventId, sent.stored)}\n${found.text ?? fateOf(found.snapshot, event.name, keys)}\n`);
+  else context.stdout.write(`${sentText(context, keys, event.name, eventId, sent.stored)}\n${found.text ?? fateOf(found.snapshot, event.name, keys, sent.stored ? undefined : eventId)}\n`);
   return 0;
 }
 
@@ -48,8 +48,10 @@ async function readAfter(context: CommandContext, keys: SnapshotKeys): Promise<{
   }
 }
 
-function fateOf(snapshot: WorkflowExecutionSnapshot | undefined, name: string, keys: SnapshotKeys): string {
+// `deliveredBefore`: the id of an event that was already there, which a wait may have consumed.
+function fateOf(snapshot: WorkflowExecutionSnapshot | undefined, name: string, keys: SnapshotKeys, deliveredBefore?: string): string {
   if (snapshot === undefined) return `No snapshot is stored under these keys yet: the event is kept until the instance's run reaches a wait for it${quotedKeyHint(keys)}.`;
+  if (deliveredBefore !== undefined && snapshot.consumedEvents?.includes(deliveredBefore) === true) return "A wait of the instance consumed that event already: none will receive it again.";
   const { status, waitingFor } = snapshot;
   if (status === "cancelled") return "The instance is cancelled: no wait of it will receive the event.";
   // A kept completed record runs again from its first operation (rerunCompleted, by default), whose waits take what is stored.

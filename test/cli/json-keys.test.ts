@@ -85,6 +85,17 @@ describe("workflowforge CLI --json-keys", () => {
     expect((await cli("show", "--json-keys", printed ?? "", '"W"', "--dir", directory)).code).toBe(1);
   });
 
+  it("advises --json-keys for a quoted key given without it, delete --force included, and never once it was given", async () => {
+    const directory = mkdtempSync(join(root, "store-"));
+    const hint = "(a key list prints in double quotes is a JSON string: name it as printed with --json-keys)";
+    const forced = await cli("delete", "--force", '"bad\\ud800"', "W", "--dir", directory);
+    expect(forced).toMatchObject({ code: 0, stdout: expect.stringContaining(hint) });
+    const flagged = await cli("show", "--json-keys", '"\\"x\\""', '"nope"', "--dir", directory);
+    expect(flagged.code).toBe(1);
+    expect(flagged.stderr).toContain('no snapshot for instance "\\"x\\"" / workflow key nope');
+    expect(flagged.stderr).not.toContain(hint);
+  });
+
   it("deletes a record that cannot be read, under such a key, with the keys as its message quotes them", async () => {
     const directory = mkdtempSync(join(root, "store-"));
     const writer = new FilePersistenceProvider({ directory, durability: "none", codec: unreadableCodec });

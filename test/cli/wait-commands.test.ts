@@ -48,6 +48,15 @@ describe("signalCommand", () => {
     expect(finished.text()).toMatch(/\nThe instance is cancelled: no wait of it will receive the event\.\n$/);
   });
 
+  it("says of an event id delivered before that a wait consumed it, whatever the instance's status, rather than promise it to a wait", async () => {
+    const signal = (_: unknown, event: { eventId: string }) => Promise.resolve({ eventId: event.eventId, stored: false });
+    for (const status of ["completed", "waiting"] as const) {
+      const context = contextFor({ signal }, () => Promise.resolve({ ...waiting, status, consumedEvents: ["e-1"] }));
+      await signalCommand(context, keys, { name: "approved", payload: undefined, eventId: "e-1" });
+      expect(context.text()).toMatch(/ was already delivered to .*\nA wait of the instance consumed that event already: none will receive it again\.\n$/);
+    }
+  });
+
   it("says of a completed instance that the event stays stored for a run of its keys again, which rerunCompleted allows by default", async () => {
     const signal = (_: unknown, event: { eventId: string }) => Promise.resolve({ eventId: event.eventId, stored: true });
     const completed = contextFor({ signal }, () => Promise.resolve({ ...cancelled, status: "completed" as const }));
