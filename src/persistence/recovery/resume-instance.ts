@@ -255,5 +255,5 @@ async function heldHere(options: ResolvedCoordinatorOptions, ref: InstanceRef, c
 // Closing: `release` gives back the lease a failed attempt left, before the outcome says it was.
 async function closed(ref: InstanceRef, release?: () => Promise<void>): Promise<SkippedInstance> {
   await release?.();
-  return { ...ref, status: "skipped", reason: "closed", detail: "the coordinator is closing; the claim was given back for another worker" };
+  return { ...ref, status: "skipped", reason: "closed", detail: "the coordinator is closing; the claim is given back for another worker, or ends with its lease where the store did not take that" };
 }
