@@ -113,7 +113,7 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
   }
 
   tryLoad(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<WorkflowExecutionSnapshot | undefined> {
-    return settle(signal, () => {
+    return this.#settle(signal, () => {
       const keys = { foundryExecutionId, workflowId };
       const row = this.#guard("tryLoad", keys, (statements) => statements.select.get(storedKey(foundryExecutionId), storedKey(workflowId))) as SqliteRow | undefined;
       return row === undefined ? undefined : this.#read(row, keys);
@@ -121,7 +121,7 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
   }
 
   delete(foundryExecutionId: string, workflowId: string, signal?: AbortSignal): Promise<void> {
-    return settle(signal, () => {
+    return this.#settle(signal, () => {
       const [instance, workflow] = [storedKey(foundryExecutionId), storedKey(workflowId)];
       // The row's trigger removes its events in the same statement; only events with no row need a second.
       this.#guard("delete", { foundryExecutionId, workflowId }, ({ remove, removeEvents }) => remove.run(instance, workflow).changes === 1 || removeEvents.run(instance, workflow));
@@ -136,7 +136,7 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
    * `SnapshotCorruptedError`, or with `options.onUnreadable` is handed to it and left out.
    */
   list(filter: SnapshotFilter = {}, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]> {
-    return settle(signal, () => {
+    return this.#settle(signal, () => {
       const read = listedReader(filter, options, "SqlitePersistenceProvider");
       const query = this.#sql.list(filter);
       if (query === undefined) return [];
@@ -154,7 +154,7 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
    * with it the claim is made again without that row, which stays as it was.
    */
   claim(request: ClaimRequest, signal?: AbortSignal, options?: ListOptions): Promise<WorkflowExecutionSnapshot[]> {
-    return settle(signal, () => {
+    return this.#settle(signal, () => {
       const reader = listedReader(undefined, options, "SqlitePersistenceProvider");
       const claim = { owner: request.owner, lease_expires_at: request.leaseExpiresAt, updated_at: request.now };
       return claimRows(
@@ -175,12 +175,12 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
    * Resolves whether it stored the event.
    */
   deliver(event: DeliveredEvent, signal?: AbortSignal): Promise<boolean> {
-    return settle(signal, () => deliverEvent((call, keys, body) => this.#guard(call, keys, body), this.#codec, event));
+    return this.#settle(signal, () => deliverEvent((call, keys, body) => this.#guard(call, keys, body), this.#codec, event));
   }
 
   /** The instance's events named `name`, oldest delivery first. */
   receive(keys: SnapshotKeys, name: string, signal?: AbortSignal): Promise<DeliveredEvent[]> {
-    return settle(signal, () => receiveEvents((call, at, body) => this.#guard(call, at, body), this.#codec, keys, name));
+    return this.#settle(signal, () => receiveEvents((call, at, body) => this.#guard(call, at, body), this.#codec, keys, name));
   }
 
   #save(snapshot: WorkflowExecutionSnapshot, again = true): void {
@@ -221,13 +221,26 @@ export class SqlitePersistenceProvider implements WorkflowPersistenceProvider {
   }
 
   // Runs driver calls only (no codec work), so whatever it throws becomes a PersistenceError naming call and keys.
-  #guard<T>(call: ProviderCall, keys: SnapshotKeys, body: (statements: Statements) => T, again = true): T {
+  #guard<T>(call: ProviderCall, keys: SnapshotKeys, body: (statements: Statements) => T): T {
     try {
       return body(this.#statements.get());
     } catch (error) {
-      if (again && this.#statements.forgetIfGone(error)) return this.#guard(call, keys, body, false);
       throw this.#failure(call, keys, error);
     }
+  }
+
+  // settle(), running `body` once more when a statement found a table of the provider gone (a
+  // rollback took back the transaction it was made in), after setting up again. The whole call, not
+  // the statement: a savepoint's earlier writes were undone with it, so none is made twice.
+  #settle<T>(signal: AbortSignal | undefined, body: () => T): Promise<T> {
+    return settle(signal, () => {
+      try {
+        return body();
+      } catch (error) {
+        if (!(error instanceof PersistenceError && this.#statements.forgetIfGone(error.cause))) throw error;
+        return body();
+      }
+    });
   }
 
   #failure(call: ProviderCall, keys: SnapshotKeys, error: unknown): PersistenceError {

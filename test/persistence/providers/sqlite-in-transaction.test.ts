@@ -138,6 +138,19 @@ describe("SqlitePersistenceProvider's first use inside an application's transact
     }
   });
 
+  it("runs a whole call again when one of its statements finds a table gone, never a statement of it twice", async () => {
+    const database = applicationDatabase();
+    const provider = new SqlitePersistenceProvider({ database, tableName: "wf" });
+    const keys = randomKeys();
+    await provider.save(fullSnapshot(keys));
+    // The events table stays: the delivery's first statement succeeds, its second finds "wf" gone.
+    database.exec("DROP TABLE wf");
+    expect(await provider.deliver(deliveredEvent(keys, { eventId: "e1" }))).toBe(true);
+    expect(database.prepare("SELECT count(*) FROM wf_mailbox").pluck().get()).toBe(1);
+    expect(database.inTransaction).toBe(false);
+    expect(await provider.deliver(deliveredEvent(keys, { eventId: "e1" }))).toBe(false);
+  });
+
   it("sets up again when a save finds its table gone, and saves", async () => {
     const database = applicationDatabase();
     const [first, second] = [new SqlitePersistenceProvider({ database }), new SqlitePersistenceProvider({ database })];
