@@ -70,6 +70,6 @@ export async function run(): Promise<BenchSection> {
     "Engine overhead: the memory provider runs with `{ live: true }`, so each step saves a deep copy of the bag, not its encoding; the run loads once and deletes once. The foundry is created inside both sides.",
   );
   notes.push("The default memory provider encodes every save and decodes every load with the codec, as a durable store does: add the codec section's encode cost per step for it.");
-  notes.push("10 keys: median of 21 samples of 50,000 steps after 3 warm-up rounds; 100 KB: 5 samples of 2,000 steps after 1. Sizes interleaved.");
+  notes.push("10 keys: median of 21 samples of 50,000 steps after 3 warm-up rounds; 100 KB: 5 samples of at least 2,000 steps (one run, at 10,000 steps) after 1. Sizes interleaved.");
   return { title: "Persistence overhead per step (memory provider)", rows, notes };
 }
