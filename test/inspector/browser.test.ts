@@ -238,6 +238,31 @@ function browserCases(store: string, fresh: () => Promise<Fresh>, essential?: re
       expect(dialogs).toHaveLength(2);
     });
 
+    it("gives the focus back to a refused action's button, and its notice keeps the spaces a key holds", async () => {
+      const twin = { ...inspectorSnapshots().find((snapshot) => snapshot.foundryExecutionId === "completed-1")!, foundryExecutionId: "twin  1" };
+      const served = await start(true, [twin]);
+      const { page } = await open(served, "#/instance?instance=twin%20%201&workflowKey=orders-v1");
+      await page.waitForSelector("#delete");
+      await page.uncheck("#live");
+      await served.provider.save({ ...twin, revision: twin.revision + 1 });
+      await page.focus("#delete");
+      await page.keyboard.press("Enter");
+      const notice = await page.waitForSelector("#notice div >> text=saved again since it was read");
+      expect(await notice.evaluate((element: any) => (globalThis as any).getComputedStyle(element).whiteSpace)).toBe("pre-wrap");
+      expect(await notice.textContent()).toContain('instance "twin  1"');
+      expect(await page.evaluate(() => (globalThis as any).document.activeElement.id)).toBe("delete");
+    });
+
+    it("says in place of \"Loading…\" that a view could not load once the server is gone", async () => {
+      const served = await start(false);
+      const { page } = await open(served);
+      await page.waitForSelector("#instances tbody tr");
+      opened.splice(opened.indexOf(served), 1);
+      await served.close();
+      await page.evaluate(() => void ((globalThis as any).location.hash = "#/dead-letters"));
+      await page.waitForSelector("#loading >> text=Could not load this view");
+    });
+
     it("follows a row's link to its own instance and deletes that one, when another key differs only by a lone surrogate", async () => {
       const lone = { ...inspectorSnapshots().find((snapshot) => snapshot.foundryExecutionId === "completed-1")!, foundryExecutionId: "twin-\ud800" };
       const replaced = { ...lone, foundryExecutionId: "twin-\ufffd" };

@@ -1,4 +1,4 @@
-/* global window, location */
+/* global document, window, location */
 // The instance page's actions (with --allow-actions): retry a dead letter, delete, cancel (with or
 // without compensation) and send an event. Each is a POST through dom.js's post(), which carries
 // the page's token; the server refuses them all without --allow-actions.
@@ -29,6 +29,7 @@ export function actionsPanel(keys, refresh) {
 function actionButtons(row, keys, refresh) {
   const run = (path, confirmText, done, body = {}) => async (event) => {
     if (!window.confirm(confirmText)) return;
+    const { id } = event.target;
     event.target.disabled = true;
     try {
       await post(path, { ...keys, ...body });
@@ -39,6 +40,7 @@ function actionButtons(row, keys, refresh) {
       notify(error.message, true);
       event.target.disabled = false;
     }
+    refocus(id);
   };
   const cancel = finished(row) ? null : [
     h("button", { id: "cancel", className: "danger", onclick: run("/api/cancel", "Cancel this instance? It will not run again.", "Cancelled.") }, "Cancel"), " ",
@@ -49,6 +51,15 @@ function actionButtons(row, keys, refresh) {
     cancel,
     h("button", { id: "delete", className: "danger", onclick: run("/api/delete", "Delete this snapshot? The instance would start over.", "Deleted.", { revision: row.revision }) }, "Delete"),
   ];
+}
+
+// A disabled button loses the focus, and a refresh rebuilds the buttons: a keyboard user gets it
+// back on the button (as drawn now) that did the action, or on the actions when it is gone.
+function refocus(id) {
+  const target = document.getElementById(id) ?? document.getElementById("actions");
+  if (target === null) return;
+  if (target.id === "actions") target.setAttribute("tabindex", "-1");
+  target.focus();
 }
 
 // Event name (the one it waits for, when waiting), a JSON payload and an optional event id. A sent
@@ -76,6 +87,7 @@ function sendEvent(keys, row, refresh) {
       notify(error.message, true);
     }
     event.target.disabled = false;
+    refocus("send");
   };
   return h("div", { className: "send", id: "send-event" },
     h("label", { for: "event-name" }, "event"), name,

@@ -111,6 +111,10 @@ async function refresh() {
     await render(() => mine === generation);
     if (mine === generation) document.body.setAttribute("data-rendered", String(mine));
   } catch (error) {
+    // A view that never drew (the server stopped, say) says so in place of "Loading…"; one that drew
+    // keeps what it showed, and each failed refresh says it is not current.
+    const loading = document.getElementById("loading");
+    if (mine === generation && loading !== null) replace(loading, `Could not load this view: ${error.message}. It is asked for again every 2 s while live is on.`);
     notify(`Refresh failed: ${error.message}`, true);
   }
   if (mine === generation && document.getElementById("live").checked) timer = setTimeout(() => void refresh(), refreshMs);
@@ -119,7 +123,7 @@ async function refresh() {
 function route() {
   const main = document.getElementById("main");
   // Nothing of the previous view stays clickable while the next one loads.
-  replace(main, h("p", { className: "muted" }, "Loading…"));
+  replace(main, h("p", { className: "muted", id: "loading" }, "Loading…"));
   const [path, query] = location.hash.replace(/^#/, "").split("?");
   if (path === "/instance") render = instanceView(main, new URLSearchParams(query || ""), refresh);
   else if (path === "/dead-letters") render = deadLettersView(main);
