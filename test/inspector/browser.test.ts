@@ -259,8 +259,30 @@ function browserCases(store: string, fresh: () => Promise<Fresh>, essential?: re
       await page.waitForSelector("#instances tbody tr");
       opened.splice(opened.indexOf(served), 1);
       await served.close();
-      await page.evaluate(() => void ((globalThis as any).location.hash = "#/dead-letters"));
-      await page.waitForSelector("#loading >> text=Could not load this view");
+      for (const hash of ["#/dead-letters", "#/"]) {
+        await page.evaluate((to) => void ((globalThis as any).location.hash = to), hash);
+        await page.waitForSelector("#loading >> text=Could not load this view");
+      }
+    });
+
+    it("leaves the focus where the user put it while an action was on its way", async () => {
+      const [waiting] = seedWaits();
+      const served = await start(true, [waiting!]);
+      const { page } = await open(served, `#/instance?instance=${waiting!.foundryExecutionId}&workflowKey=${waiting!.workflowId}`);
+      await page.waitForSelector("#send-event");
+      await page.uncheck("#live");
+      await served.provider.save({ ...waiting!, revision: waiting!.revision + 1 });
+      let release = (): void => undefined;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      await page.route("**/api/delete", async (route) => (await held, await route.continue()));
+      await page.focus("#delete");
+      await page.keyboard.press("Enter");
+      await page.focus("#event-payload");
+      release();
+      await page.waitForSelector("#notice div >> text=saved again since it was read");
+      await page.keyboard.type("{}");
+      expect(await page.evaluate(() => (globalThis as any).document.activeElement.id)).toBe("event-payload");
+      expect(await page.inputValue("#event-payload")).toBe("{}");
     });
 
     it("follows a row's link to its own instance and deletes that one, when another key differs only by a lone surrogate", async () => {

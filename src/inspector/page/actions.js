@@ -40,7 +40,7 @@ function actionButtons(row, keys, refresh) {
       notify(error.message, true);
       event.target.disabled = false;
     }
-    refocus(id);
+    refocus(id, event.target);
   };
   const cancel = finished(row) ? null : [
     h("button", { id: "cancel", className: "danger", onclick: run("/api/cancel", "Cancel this instance? It will not run again.", "Cancelled.") }, "Cancel"), " ",
@@ -54,8 +54,11 @@ function actionButtons(row, keys, refresh) {
 }
 
 // A disabled button loses the focus, and a refresh rebuilds the buttons: a keyboard user gets it
-// back on the button (as drawn now) that did the action, or on the actions when it is gone.
-function refocus(id) {
+// back on the button (as drawn now) that did the action, or on the actions when it is gone. Not
+// when the user went elsewhere meanwhile (typing into the event form, say): that keeps the focus.
+function refocus(id, from) {
+  const active = document.activeElement;
+  if (active !== null && active !== document.body && active !== from) return;
   const target = document.getElementById(id) ?? document.getElementById("actions");
   if (target === null) return;
   if (target.id === "actions") target.setAttribute("tabindex", "-1");
@@ -87,7 +90,7 @@ function sendEvent(keys, row, refresh) {
       notify(error.message, true);
     }
     event.target.disabled = false;
-    refocus("send");
+    refocus("send", event.target);
   };
   return h("div", { className: "send", id: "send-event" },
     h("label", { for: "event-name" }, "event"), name,

@@ -31,7 +31,7 @@ function listView(main) {
     void refresh();
   });
   const total = h("span", { className: "muted", id: "total" });
-  const body = h("div", { id: "list" });
+  const body = h("div", { id: "list" }, h("p", { className: "muted", id: "loading" }, "Loading…"));
   // Set by the dead letters view: one workflow's, by its exact name, until cleared.
   const workflow = state.workflow === "" ? null : h("button", { id: "workflow-filter", title: "show every workflow", onclick: () => {
     state.workflow = "";
