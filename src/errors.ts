@@ -1,4 +1,4 @@
-import { messageOf } from "./internal/thrown.js";
+import { messageOf, quotedMessageOf } from "./internal/thrown.js";
 
 /**
  * Every error the library raises is a {@link WorkflowForgeError} with a stable `code`.
@@ -90,7 +90,7 @@ export { messageOf };
 /** An operation's `forge` threw or rejected; the thrown value is the `cause`. */
 export class OperationFailedError extends WorkflowForgeError {
   constructor(location: ErrorLocation, cause: unknown) {
-    super("OPERATION_FAILED", `${describeLocation(location)} failed: ${messageOf(cause)}`, { ...location, cause });
+    super("OPERATION_FAILED", `${describeLocation(location)} failed: ${quotedMessageOf(cause)}`, { ...location, cause });
   }
 }
 
@@ -119,7 +119,7 @@ export class WorkflowTimeoutError extends WorkflowForgeError {
  */
 export class WorkflowAbortedError extends WorkflowForgeError {
   constructor(location: ErrorLocation, reason: unknown) {
-    super("ABORTED", `${describeLocation(location)} was aborted: ${messageOf(reason)}`, { ...location, cause: reason });
+    super("ABORTED", `${describeLocation(location)} was aborted: ${quotedMessageOf(reason)}`, { ...location, cause: reason });
     this.name = "AbortError";
   }
 }
@@ -162,7 +162,7 @@ export class CompensationError extends WorkflowForgeError {
     const names = failures.map((f) => `"${f.operationName}" (#${f.operationIndex})`).join(", ");
     // Located where the original failure was: the operation whose failure was compensated.
     const at = isWorkflowForgeError(cause) ? cause : undefined;
-    super("COMPENSATION_FAILED", `workflow "${workflowName}" failed and restore failed for ${names}: ${messageOf(cause)}`, {
+    super("COMPENSATION_FAILED", `workflow "${workflowName}" failed and restore failed for ${names}: ${quotedMessageOf(cause)}`, {
       workflowName,
       operationName: at?.operationName,
       operationIndex: at?.operationIndex,

@@ -89,3 +89,25 @@ describe("errors", () => {
     expect(isWorkflowForgeError(value)).toBe(false);
   });
 });
+
+describe("the message an error quotes of its cause", () => {
+  // A thrown HTTP body of megabytes stays the cause, whole; messages and the log lines that print them quote 4,000 characters of it.
+  const body = "x".repeat(1_000_000);
+  const thrown = { status: 502, body };
+
+  it.each([
+    ["OperationFailedError", () => new OperationFailedError(at, thrown)],
+    ["WorkflowAbortedError", () => new WorkflowAbortedError(at, new Error(body))],
+    ["ForEachChildError", () => new ForEachChildError("emails", 3, "alice", thrown)],
+    ["CompensationError", () => new CompensationError("orders", thrown, [])],
+  ])("is cut to 4,000 characters, saying how long it was, in %s", (_name, make) => {
+    const error = make();
+    expect(error.message.length).toBeLessThan(4_200);
+    expect(error.message).toMatch(/\n… \(\d{6,7} characters, cut\)$/);
+    expect(error.cause === thrown || (error.cause as Error).message === body).toBe(true);
+  });
+
+  it("is whole when it fits", () => {
+    expect(new OperationFailedError(at, new Error("card declined")).message).toBe('workflow "orders", operation "charge" (#1) failed: card declined');
+  });
+});

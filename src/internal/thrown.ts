@@ -22,6 +22,24 @@ export function messageOf(value: unknown): string {
   return textOf(() => JSON.stringify(value)) ?? textOf(() => String(value)) ?? textOf(() => Object.prototype.toString.call(value)) ?? unreadableMessage;
 }
 
+/** The longest thrown value's message another error's message quotes: the value itself stays its `cause`. */
+export const maxQuotedMessage = 4_000;
+
+/**
+ * {@link messageOf}, cut to {@link maxQuotedMessage} characters: what an error's own message quotes
+ * of its cause, so that a thrown HTTP body of megabytes is not copied into every message and log line.
+ */
+export function quotedMessageOf(value: unknown): string {
+  return bounded(messageOf(value), maxQuotedMessage);
+}
+
+/** `text` cut to `max` characters, the cut marked with how long it was. */
+export function bounded(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const marker = `\n… (${text.length} characters, cut)`;
+  return text.slice(0, max - marker.length) + marker;
+}
+
 // An Error's message, which may be anything: a string as it is, anything else described as a
 // thrown value is (an object as its JSON), `undefined` as that word.
 function errorMessage(error: Error): string {

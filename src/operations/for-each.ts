@@ -1,7 +1,8 @@
 import { abortError, abortWith, linkedSignal, neverAborted } from "../abort.js";
 import { childIdempotencyKey } from "../idempotency.js";
 import { scopedFoundry } from "../scoped-foundry.js";
-import { WorkflowForgeError, isWorkflowForgeError, messageOf, preventsCompensation } from "../errors.js";
+import { WorkflowForgeError, isWorkflowForgeError, preventsCompensation } from "../errors.js";
+import { quotedMessageOf } from "../internal/thrown.js";
 import type { Foundry } from "../foundry.js";
 import { assertOperation } from "../foundry.js";
 import { requireName, requireOptionsObject, rejectUnknownKeys } from "../internal/validate.js";
@@ -29,7 +30,7 @@ export class ForEachChildError extends WorkflowForgeError {
   readonly childName: string;
   // Located at the forEach (its operationName); the run fills in the workflow and the index.
   constructor(parent: string, childIndex: number, childName: string, cause: unknown) {
-    super("FOR_EACH_CHILD_FAILED", `forEach "${parent}": child #${childIndex} "${childName}" failed: ${messageOf(cause)}`, { operationName: parent, cause });
+    super("FOR_EACH_CHILD_FAILED", `forEach "${parent}": child #${childIndex} "${childName}" failed: ${quotedMessageOf(cause)}`, { operationName: parent, cause });
     this.childIndex = childIndex;
     this.childName = childName;
   }

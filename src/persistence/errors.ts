@@ -1,4 +1,5 @@
-import { WorkflowForgeError, describeLocation, messageOf, type ErrorLocation } from "../errors.js";
+import { WorkflowForgeError, describeLocation, type ErrorLocation } from "../errors.js";
+import { quotedMessageOf } from "../internal/thrown.js";
 
 /** The two keys that identify a stored snapshot. */
 export interface SnapshotKeys {
@@ -44,7 +45,7 @@ export class PersistenceError extends WorkflowForgeError {
   constructor(options: PersistenceErrorOptions, code: "PERSISTENCE" | "SNAPSHOT_CONFLICT" | "SNAPSHOT_SERIALIZATION" | "SNAPSHOT_TOO_LARGE" = "PERSISTENCE") {
     const { call, keys, cause, location = {} } = options;
     const what = call === undefined ? describeKeys(keys) : `${call} failed for ${describeKeys(keys)}`;
-    const message = withLocation(`[workflowforge:${options.source ?? "persistence"}] ${what}: ${options.detail ?? messageOf(cause)}`, location);
+    const message = withLocation(`[workflowforge:${options.source ?? "persistence"}] ${what}: ${options.detail ?? quotedMessageOf(cause)}`, location);
     super(code, message, "cause" in options ? { ...location, cause } : location);
     this.call = call;
     this.keys = keys;
@@ -58,7 +59,7 @@ export class PersistenceError extends WorkflowForgeError {
  */
 export class SnapshotConflictError extends PersistenceError {
   constructor(options: PersistenceErrorOptions) {
-    super({ ...options, detail: `conflict: ${options.detail ?? messageOf(options.cause)}` }, "SNAPSHOT_CONFLICT");
+    super({ ...options, detail: `conflict: ${options.detail ?? quotedMessageOf(options.cause)}` }, "SNAPSHOT_CONFLICT");
   }
 }
 

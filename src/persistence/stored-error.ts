@@ -1,5 +1,5 @@
 import { isWorkflowForgeError, messageOf } from "../errors.js";
-import { isError, unreadableMessage } from "../internal/thrown.js";
+import { bounded, isError, unreadableMessage } from "../internal/thrown.js";
 import type { StoredError, StoredErrorCause } from "./errors.js";
 
 /** The longest stack a snapshot keeps, in characters; a longer one is cut and marked. */
@@ -34,13 +34,6 @@ export function storedError(error: unknown, operationIndex: number, operationNam
   const stack = stackOf(root);
   const cause = causeChain(root);
   return { ...stored, ...(stack === undefined ? {} : { stack }), ...(cause.length === 0 ? {} : { cause }) };
-}
-
-// `text` cut to `max` characters, the cut marked with how long it was.
-function bounded(text: string, max: number): string {
-  if (text.length <= max) return text;
-  const marker = `\n… (${text.length} characters, cut)`;
-  return text.slice(0, max - marker.length) + marker;
 }
 
 // The causes below `error`, outermost first; a cycle or a longer chain ends at the bound.

@@ -1,4 +1,5 @@
-import { WorkflowForgeError, messageOf } from "../../errors.js";
+import { WorkflowForgeError } from "../../errors.js";
+import { quotedMessageOf } from "../../internal/thrown.js";
 import { describeKeys, type SnapshotKeys } from "../errors.js";
 
 /** `resolveWorkflow` knows no definition for a stored snapshot's workflow name and version. Nothing ran. */
@@ -22,7 +23,7 @@ export class RetriesExhaustedError extends WorkflowForgeError {
   readonly keys: SnapshotKeys;
   readonly attempts: number;
   constructor(keys: SnapshotKeys, workflowName: string, attempts: number, cause?: unknown) {
-    const last = cause === undefined ? "every process that claimed it stopped before finishing" : `last error: ${messageOf(cause)}`;
+    const last = cause === undefined ? "every process that claimed it stopped before finishing" : `last error: ${quotedMessageOf(cause)}`;
     super("RETRIES_EXHAUSTED", `[workflowforge:recovery] ${describeKeys(keys)} failed after ${attempts} attempts and is now a dead letter (${last})`, {
       workflowName,
       ...(cause === undefined ? {} : { cause }),
