@@ -91,20 +91,37 @@ describe("errors", () => {
 });
 
 describe("the message an error quotes of its cause", () => {
-  // A thrown HTTP body of megabytes stays the cause, whole; messages and the log lines that print them quote 4,000 characters of it.
+  // A thrown HTTP body of megabytes stays the cause, whole; messages and the log lines that print them quote 3,000 characters of it.
   const body = "x".repeat(1_000_000);
   const thrown = { status: 502, body };
+  const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
   it.each([
     ["OperationFailedError", () => new OperationFailedError(at, thrown)],
     ["WorkflowAbortedError", () => new WorkflowAbortedError(at, new Error(body))],
     ["ForEachChildError", () => new ForEachChildError("emails", 3, "alice", thrown)],
     ["CompensationError", () => new CompensationError("orders", thrown, [])],
-  ])("is cut to 4,000 characters, saying how long it was, in %s", (_name, make) => {
+  ])("is cut to 3,000 characters, saying how long it was, in %s", (_name, make) => {
     const error = make();
-    expect(error.message.length).toBeLessThan(4_200);
+    expect(error.message.length).toBeLessThan(3_200);
     expect(error.message).toMatch(/\n… \(\d{6,7} characters, cut\)$/);
     expect(error.cause === thrown || (error.cause as Error).message === body).toBe(true);
+  });
+
+  it("is cut whole characters: never between the halves of a surrogate pair", () => {
+    for (let shift = 0; shift < 3; shift++) {
+      const message = new OperationFailedError(at, new Error(`${"a".repeat(2_960 + shift)}${"😀".repeat(2_000)}`)).message;
+      expect(loneSurrogate.test(message), `shift ${shift}`).toBe(false);
+    }
+  });
+
+  it("keeps, in the failure record of an error that wraps it, how long the thrown message was", async () => {
+    const { MemoryPersistenceProvider, usePersistence } = await import("../src/persistence/index.js");
+    const { forEach, delegate } = await import("../src/index.js");
+    const provider = new MemoryPersistenceProvider();
+    const foundry = usePersistence(createFoundry("mail").addOperation(forEach("emails", [delegate("alice", () => Promise.reject(new Error(body)))])), provider, { instanceId: "m-1" });
+    await foundry.forge().catch(() => undefined);
+    expect(provider.tryLoad("m-1", "mail")?.error?.message).toMatch(/\n… \(1000000 characters, cut\)$/);
   });
 
   it("is whole when it fits", () => {

@@ -22,8 +22,12 @@ export function messageOf(value: unknown): string {
   return textOf(() => JSON.stringify(value)) ?? textOf(() => String(value)) ?? textOf(() => Object.prototype.toString.call(value)) ?? unreadableMessage;
 }
 
-/** The longest thrown value's message another error's message quotes: the value itself stays its `cause`. */
-export const maxQuotedMessage = 4_000;
+/**
+ * The longest thrown value's message another error's message quotes: the value itself stays its
+ * `cause`. Under the 4,000 a failure record keeps of a message, so that a record of the wrapper
+ * still ends with the quoted cut, which says how long the thrown message was.
+ */
+export const maxQuotedMessage = 3_000;
 
 /**
  * {@link messageOf}, cut to {@link maxQuotedMessage} characters: what an error's own message quotes
@@ -33,11 +37,14 @@ export function quotedMessageOf(value: unknown): string {
   return bounded(messageOf(value), maxQuotedMessage);
 }
 
-/** `text` cut to `max` characters, the cut marked with how long it was. */
+/** `text` cut to `max` characters, the cut marked with how long it was; never between the halves of a surrogate pair. */
 export function bounded(text: string, max: number): string {
   if (text.length <= max) return text;
   const marker = `\n… (${text.length} characters, cut)`;
-  return text.slice(0, max - marker.length) + marker;
+  let end = max - marker.length;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return text.slice(0, end) + marker;
 }
 
 // An Error's message, which may be anything: a string as it is, anything else described as a
