@@ -21,8 +21,6 @@ export interface SqliteDatabase {
   readonly readonly?: boolean;
   /** True while a transaction is open on the connection: the provider then leaves the switch to WAL to a later call. */
   readonly inTransaction?: boolean;
-  /** True for a database in memory (`:memory:` or a temporary one), which cannot use WAL. */
-  readonly memory?: boolean;
 }
 
 export interface SqlitePersistenceProviderOptions {

@@ -29,9 +29,6 @@ function counted(database: Database.Database, answer: (source: string) => unknow
     get inTransaction() {
       return database.inTransaction;
     },
-    get memory() {
-      return database.memory;
-    },
   };
   return { seen, calls };
 }
