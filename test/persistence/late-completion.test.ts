@@ -243,17 +243,19 @@ describe("a checkpoint a timeout gave up on", () => {
 // A layer that recovers from timeouts lets the run go on past an operation given up on. A write
 // that operation asked for, still waiting for the writes before it, is then not the run's either:
 // a suspension stored after the run moved on would hand a running instance to the coordinators.
+
+// A layer that goes on past an operation a timeout gave up on, as if it had returned undefined.
+const recoversFromTimeouts: OperationMiddleware = async (context, next) => {
+  try {
+    return await next(context);
+  } catch (error) {
+    if (error instanceof OperationTimeoutError) return undefined;
+    throw error;
+  }
+};
+
 describe("a write whose operation was given up on while it waited for its turn", () => {
   afterEach(() => void vi.useRealTimers());
-
-  const recoversFromTimeouts: OperationMiddleware = async (context, next) => {
-    try {
-      return await next(context);
-    } catch (error) {
-      if (error instanceof OperationTimeoutError) return undefined;
-      throw error;
-    }
-  };
 
   // reserve's checkpoint is held; the wait after it suspends behind that checkpoint, is given up on, and the run goes on to ship.
   async function suspensionGivenUp(options: { lease?: { ttlMs: number }; owner?: string } = {}) {
@@ -349,6 +351,13 @@ describe("a run whose suspension landed before a timeout gave its wait up", () =
     }
   }
 
+  /** reserve, a wait for "paid" under a 100 ms timeout that a layer goes on past, then ship: what ran goes into `ran`. */
+  function pastTheWait(ran: string[]) {
+    const foundry = createFoundry("orders").use(recoversFromTimeouts).use(timeoutMiddleware(100));
+    foundry.withOperation("reserve", () => void ran.push("reserve")).addOperation(waitForEvent("await payment", "paid"));
+    return foundry.withOperation("ship", () => void ran.push("ship"));
+  }
+
   it.each([false, true])("starts no operation after a waiting save that was still being written when the wait was given up (lease: %s)", async (leased) => {
     vi.useFakeTimers();
     const provider = new MemoryPersistenceProvider();
@@ -356,10 +365,7 @@ describe("a run whose suspension landed before a timeout gave its wait up", () =
     const save = provider.save.bind(provider);
     (provider as WorkflowPersistenceProvider).save = (snapshot, signal) => (snapshot.status === "waiting" ? landing.promise.then(() => save(snapshot, signal)) : save(snapshot, signal));
     const ran: string[] = [];
-    const recovers: OperationMiddleware = async (context, next) => next(context).catch((error: unknown) => (error instanceof OperationTimeoutError ? undefined : Promise.reject(error as Error)));
-    const foundry = createFoundry("orders").use(recovers).use(timeoutMiddleware(100));
-    foundry.withOperation("reserve", () => void ran.push("reserve")).addOperation(waitForEvent("await payment", "paid"));
-    foundry.withOperation("ship", () => void ran.push("ship"));
+    const foundry = pastTheWait(ran);
     const run = rejectionOf(usePersistence(foundry, provider, { instanceId: "o-14", ...(leased ? { lease: { ttlMs: 3_000 }, owner: "w1" } : {}) }).forge());
     await vi.advanceTimersByTimeAsync(150); // the wait is given up while its waiting save is on its way
     expect(ran).toEqual(["reserve"]);
@@ -390,10 +396,7 @@ describe("a run whose suspension landed before a timeout gave its wait up", () =
     vi.useFakeTimers();
     const provider = new HeldReceive();
     const ran: string[] = [];
-    const recovers: OperationMiddleware = async (context, next) => next(context).catch((error: unknown) => (error instanceof OperationTimeoutError ? undefined : Promise.reject(error as Error)));
-    const foundry = createFoundry("orders").use(recovers).use(timeoutMiddleware(100));
-    foundry.withOperation("reserve", () => void ran.push("reserve")).addOperation(waitForEvent("await payment", "paid"));
-    foundry.withOperation("ship", () => void ran.push("ship"));
+    const foundry = pastTheWait(ran);
     const run = rejectionOf(usePersistence(foundry, provider, { instanceId: "o-12", ...(leased ? { lease: { ttlMs: 3_000 }, owner: "w1" } : {}) }).forge());
     await vi.advanceTimersByTimeAsync(150); // the wait's timeout gives it up during the held read
     provider.held.resolve();
