@@ -128,3 +128,20 @@ describe("the nesting limit", () => {
     expect(decodeValue(encodeValue(nest("set", max - 1, leaves)))).toEqual(nest("set", max - 1, leaves));
   });
 });
+
+describe("where a value sits in the snapshot", () => {
+  // docs/writing-a-provider.md: the last output may nest 99 levels, an output kept for a restore 98.
+  const objects = (levels: number): unknown => {
+    let value: unknown = "leaf";
+    for (let level = 0; level < levels; level++) value = { c: value };
+    return value;
+  };
+  const encode = (fields: Partial<WorkflowExecutionSnapshot>): string => defaultSnapshotCodec.encode({ ...snapshot({}), ...fields });
+
+  it("gives the last output one level less than the snapshot, and an output kept for its restore two", () => {
+    expect(typeof encode({ lastOutput: objects(max - 1) })).toBe("string");
+    expect(thrown(() => encode({ lastOutput: objects(max) }))).toBeInstanceOf(SnapshotSerializationError);
+    expect(typeof encode({ outputs: { 0: objects(max - 2) } })).toBe("string");
+    expect(thrown(() => encode({ outputs: { 0: objects(max - 1) } }))).toBeInstanceOf(SnapshotSerializationError);
+  });
+});
